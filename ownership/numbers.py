@@ -1,0 +1,96 @@
+"""Phone numbers: parsing, the int64 key used inside the pipeline, masking, country.
+
+Inside the pipeline a number is the integer of its E.164 digits (`+79234567823` →
+79234567823): at most 15 digits, so it always fits a signed 64-bit integer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import phonenumbers
+
+MAX_E164_DIGITS = 15
+
+
+class NumberProblem(StrEnum):
+    # The text could not be read as a phone number at all.
+    UNPARSEABLE = "unparseable"
+    # The text reads as a number, but no operator could have issued it.
+    INVALID = "invalid"
+
+
+class InvalidNumberError(ValueError):
+    """Raised for text that is not a valid phone number, with the reason why."""
+
+    def __init__(self, text: str, problem: NumberProblem) -> None:
+        self.text = text
+        self.problem = problem
+        shown = text if len(text) <= 32 else text[:29] + "..."
+        super().__init__(f"{shown!r} is not a valid phone number ({problem.value})")
+
+
+@dataclass(frozen=True, order=True)
+class PhoneNumber:
+    """A valid number in E.164 form."""
+
+    e164: str
+
+    @property
+    def key(self) -> int:
+        return e164_to_key(self.e164)
+
+    @property
+    def masked(self) -> str:
+        return mask(self.e164)
+
+
+def parse_number(text: str, default_region: str | None = None) -> PhoneNumber:
+    """Parse `text` into a valid number, or raise `InvalidNumberError` saying why.
+
+    Without `default_region` the text must carry its country code (`+7…`); messy spacing,
+    dashes and brackets are accepted.
+    """
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidNumberError(text, NumberProblem.UNPARSEABLE) from error
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidNumberError(text, NumberProblem.INVALID)
+    return PhoneNumber(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def e164_to_key(e164: str) -> int:
+    """`+79234567823` → 79234567823. The text must already be E.164."""
+    digits = e164[1:] if e164.startswith("+") else ""
+    if not digits.isdigit() or len(digits) > MAX_E164_DIGITS or digits[0] == "0":
+        raise InvalidNumberError(e164, NumberProblem.UNPARSEABLE)
+    return int(digits)
+
+
+def key_to_e164(key: int) -> str:
+    """79234567823 → `+79234567823`."""
+    if key <= 0 or key >= 10**MAX_E164_DIGITS:
+        raise ValueError(f"{key} is not an E.164 number key")
+    return f"+{key}"
+
+
+def mask(e164: str) -> str:
+    """The form shown in re-verification: `+79234567823` → `+792* *** ** 23`.
+
+    The country code and the first two national digits stay (they tell the person which
+    operator), the last two stay (they tell the number); the rest is starred and grouped the
+    way the number is read aloud.
+    """
+    digits = e164.lstrip("+")
+    if not digits.isdigit() or len(digits) < 8:
+        raise InvalidNumberError(e164, NumberProblem.UNPARSEABLE)
+    head, tail = digits[:3], digits[-2:]
+    hidden = len(digits) - len(head) - len(tail)
+    groups = [1] if hidden > 5 else []
+    rest = hidden - sum(groups)
+    groups += [3, rest - 3] if rest > 3 else [rest]
+    stars = " ".join("*" * size for size in groups if size)
+    first, _, others = stars.partition(" ")
+    return f"+{head}{first} {others} {tail}".replace("  ", " ")

@@ -1,0 +1,114 @@
+"""Statuses and reason codes of the ownership classification (DESIGN §4).
+
+The bit of each reason is part of the serving snapshot's format: never renumber a member,
+only append.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+
+class Status(StrEnum):
+    UNKNOWN = "unknown"
+    VERIFIED = "verified"
+    SUSPICIOUS = "suspicious"
+    OWNER_CHANGED = "owner_changed"
+
+
+class StatusCode(IntEnum):
+    """The compact form of `Status` stored in the serving snapshot."""
+
+    UNKNOWN = 0
+    VERIFIED = 1
+    SUSPICIOUS = 2
+    OWNER_CHANGED = 3
+
+
+class Reason(StrEnum):
+    # owner_changed: a registration after the bound holder's last proof, by a person whose
+    # name, birth date or gender disagree with the previous registration's.
+    PROFILE_MISMATCH = "PROFILE_MISMATCH"
+    # owner_changed: an account holder unbound the number or said it is no longer theirs.
+    NUMBER_CHANGE_REPORTED = "NUMBER_CHANGE_REPORTED"
+    # owner_changed: SMS failed with `unknown_subscriber` (the number was out of service).
+    SMS_PERMANENT_FAILURES = "SMS_PERMANENT_FAILURES"
+    # owner_changed: the person answered No to "is this your number?".
+    OWNER_DENIED = "OWNER_DENIED"
+    # verified: a code was entered in VK or OK within the possession window W.
+    RECENT_CODE_ENTRY = "RECENT_CODE_ENTRY"
+    # verified: a re-verification was confirmed within the freshness window F.
+    RECENT_CONFIRMATION = "RECENT_CONFIRMATION"
+    # verified (supporting): SMS were delivered in every W-long period of the tenure.
+    STEADY_SMS_DELIVERY = "STEADY_SMS_DELIVERY"
+    # verified (supporting): two or more registrations of the tenure describe one person.
+    PROFILES_MATCH = "PROFILES_MATCH"
+    # suspicious: codes were entered less often than once every W since registration.
+    SPARSE_CODE_ENTRIES = "SPARSE_CODE_ENTRIES"
+    # suspicious: the only codes entered are those that came with registrations.
+    ONLY_REGISTRATION_CODE = "ONLY_REGISTRATION_CODE"
+    # suspicious: no code in VK or OK within W and no confirmation within F.
+    NO_RECENT_CODE = "NO_RECENT_CODE"
+    # suspicious: a whole W-long period of the tenure passed without a delivered SMS.
+    SMS_GAP = "SMS_GAP"
+    # unknown: no event of the number up to the time of scoring.
+    NO_HISTORY = "NO_HISTORY"
+
+    @property
+    def bit(self) -> int:
+        """This reason's bit in the reason mask shared by the SQL models and the snapshot."""
+        return 1 << REASON_ORDER.index(self)
+
+
+REASON_ORDER: tuple[Reason, ...] = tuple(Reason)
+
+
+def reasons_from_mask(mask: int) -> tuple[Reason, ...]:
+    """The reasons set in `mask`, in their canonical order."""
+    return tuple(reason for reason in REASON_ORDER if mask & reason.bit)
+
+
+def mask_from_reasons(reasons: tuple[Reason, ...] | list[Reason]) -> int:
+    mask = 0
+    for reason in reasons:
+        mask |= reason.bit
+    return mask
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A reason together with the time of the event behind it."""
+
+    reason: Reason
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the classification says of one number."""
+
+    status: Status
+    risk_score: int
+    evidence: tuple[Evidence, ...]
+    owner_since: datetime | None
+    first_seen_at: datetime | None
+
+    def changed_since(self, moment: datetime) -> bool | None:
+        """Whether the number changed hands after `moment` (CAMARA number recycling).
+
+        None when `moment` precedes the number's history: there is no data to answer from.
+        A moment in the gap between the old holder's last and the new holder's first evidence
+        answers True, as CAMARA does.
+        """
+        if self.first_seen_at is None or moment < self.first_seen_at:
+            return None
+        if self.owner_since is None:
+            return None
+        return moment < self.owner_since
+
+    def held_since(self, moment: datetime) -> bool | None:
+        """Whether the current holder has held the number continuously since `moment` (tenure)."""
+        changed = self.changed_since(moment)
+        return None if changed is None else not changed

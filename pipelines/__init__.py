@@ -1,0 +1,1 @@
+"""Batch: checking input, the SQL models and the engines that run them, publishing scores."""

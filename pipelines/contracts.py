@@ -1,0 +1,81 @@
+"""Column contracts of the inputs and outputs (`data/schemas/*.yaml`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipelines.paths import SCHEMAS_DIR
+
+# The event kinds of DESIGN §3, in the order a run reads them.
+INPUT_KINDS: tuple[str, ...] = (
+    "code_entries",
+    "sms_deliveries",
+    "registrations",
+    "number_changes",
+    "verifications",
+    "accounts",
+)
+
+# DuckDB types a Parquet column may have for each contract type. Text is accepted everywhere
+# (and checked row by row); anything else is a wrong type and fails the kind with a message.
+ACCEPTED_TYPES: dict[str, tuple[str, ...]] = {
+    "string": ("VARCHAR",),
+    "timestamp": (
+        "VARCHAR",
+        "TIMESTAMP",
+        "TIMESTAMP_S",
+        "TIMESTAMP_MS",
+        "TIMESTAMP_NS",
+        "TIMESTAMP WITH TIME ZONE",
+        "DATE",
+    ),
+    "date": ("VARCHAR", "DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"),
+    "boolean": ("VARCHAR", "BOOLEAN"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool
+    allowed: tuple[str, ...] | None
+    description: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+
+def load_contract(name: str, schemas_dir: Path = SCHEMAS_DIR) -> Contract:
+    document = yaml.safe_load((schemas_dir / f"{name}.yaml").read_text(encoding="utf-8"))
+    columns = tuple(
+        Column(
+            name=column_name,
+            type=spec["type"],
+            nullable=bool(spec.get("nullable", True)),
+            allowed=tuple(spec["allowed"]) if "allowed" in spec else None,
+            description=spec.get("description", ""),
+        )
+        for column_name, spec in document["columns"].items()
+    )
+    return Contract(name=document["name"], columns=columns)
+
+
+def allowed_values(contracts: list[Contract]) -> list[tuple[str, str, str]]:
+    """(kind, column, value) rows of every enumerated column, for the check models."""
+    return [
+        (contract.name, column.name, value)
+        for contract in contracts
+        for column in contract.columns
+        for value in column.allowed or ()
+    ]

@@ -1,0 +1,49 @@
+"""Running the SQL models on DuckDB, one machine, out of core past the memory limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.sqlfiles import MODEL_ORDER, VIEW_MODELS, model_sql
+
+
+def connect(
+    memory_limit: str | None = None, threads: int | None = None, temp_dir: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    # progress goes to our own display, not DuckDB's
+    con.execute("set enable_progress_bar = false")
+    if memory_limit:
+        con.execute("set memory_limit = ?", [memory_limit])
+    if threads:
+        con.execute("set threads = ?", [threads])
+    if temp_dir:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute("set temp_directory = ?", [str(temp_dir)])
+    # order of rows inside a table does not matter to the models; dropping it saves memory
+    con.execute("set preserve_insertion_order = false")
+    return con
+
+
+def create_run_params(con: duckdb.DuckDBPyConnection, row: dict[str, int]) -> None:
+    table = pa.Table.from_pylist([row], schema=pa.schema([(name, pa.int64()) for name in row]))
+    con.from_arrow(table).create("run_params")
+
+
+def run_models(
+    con: duckdb.DuckDBPyConnection, on_model: Callable[[str], None] | None = None
+) -> None:
+    """Create every model in dependency order: staging as views, the rest as tables."""
+    for name in MODEL_ORDER:
+        relation = con.sql(model_sql(name))
+        if name in VIEW_MODELS:
+            relation.create_view(name, replace=True)
+        else:
+            relation.create(name)
+        if on_model:
+            on_model(name)

@@ -1,0 +1,207 @@
+"""One scoring run: check the history, run the models, publish (DESIGN §3-§5)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from ownership.rules import RuleSettings
+from pipelines import duckdb_engine, ingest
+from pipelines.contracts import INPUT_KINDS, load_contract
+from pipelines.paths import PROJECT_ROOT
+from pipelines.publish import write_manifest, write_scores, write_serving_snapshot
+from pipelines.run_params import run_params_row
+from pipelines.sqlfiles import MODEL_ORDER
+
+Engine = Literal["duckdb", "spark"]
+PUBLISH_STEPS = ("scores", "snapshot", "manifest")
+# every step a run reports, in order, so a display can show a bar of known length
+STEPS: tuple[str, ...] = (
+    *(f"check {kind}" for kind in INPUT_KINDS),
+    *(f"model {name}" for name in MODEL_ORDER),
+    *(f"publish {name}" for name in PUBLISH_STEPS),
+)
+
+
+class RejectedShareTooHighError(Exception):
+    """Too much of the input broke its contract; nothing was published."""
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    events_dir: Path
+    out_dir: Path
+    as_of: datetime | None = None
+    engine: Engine = "duckdb"
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    max_reject_share: float = 0.01
+    memory_limit: str | None = None
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    out_dir: Path
+    manifest: dict[str, Any]
+
+
+def _epoch(moment: datetime) -> int:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return int(aware.timestamp())
+
+
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def code_version() -> str:
+    try:
+        package = version("ownership")
+    except PackageNotFoundError:
+        package = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return package
+    return f"{package}+{commit}"
+
+
+class _Timings(dict[str, float]):
+    @contextmanager
+    def measure(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self[name] = round(self.get(name, 0.0) + time.perf_counter() - started, 3)
+
+
+def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -> ScoreResult:
+    """Score a history folder into `request.out_dir`, or raise saying why nothing was published."""
+    step = on_step or (lambda _name: None)
+    timings = _Timings()
+    run_at = int(time.time())
+    as_of = _epoch(request.as_of) if request.as_of else run_at
+    if as_of > run_at:
+        raise ValueError(f"as_of {_iso(as_of)} is in the future; a run scores the past")
+    files = ingest.discover(request.events_dir)
+    request.out_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = request.out_dir / ".work"
+    shutil.rmtree(work_dir, ignore_errors=True)
+    con = duckdb_engine.connect(request.memory_limit, request.threads, work_dir / "spill")
+    try:
+        duckdb_engine.create_run_params(con, run_params_row(request.rules, as_of, run_at))
+        contracts = [load_contract(kind) for kind in INPUT_KINDS]
+        with timings.measure("check"):
+            ingest.prepare(con, contracts)
+            for contract in contracts:
+                ingest.register_raw(con, files[contract.name], contract)
+            mended = ingest.mend_phones(con, INPUT_KINDS)
+            counts = {}
+            for kind in INPUT_KINDS:
+                counts[kind] = ingest.check_kind(con, kind)
+                step(f"check {kind}")
+        _write_rejects(con, counts, request.out_dir / "rejects")
+        _refuse_if_too_many_rejects(counts, request.max_reject_share, request.out_dir)
+
+        classification = work_dir / "classification.parquet"
+        with timings.measure("models"):
+            if request.engine == "spark":
+                from pipelines import spark_engine
+
+                spark_engine.score_checked(
+                    con, work_dir, run_params_row(request.rules, as_of, run_at), step
+                )
+                con.read_parquet(str(work_dir / "spark_classification/*.parquet")).create_view(
+                    "classification"
+                )
+            else:
+                duckdb_engine.run_models(con, lambda name: step(f"model {name}"))
+            con.table("classification").order("phone").write_parquet(str(classification))
+            statuses = dict(
+                con.table("classification").aggregate("status, count(*)", "status").fetchall()
+            )
+    finally:
+        con.close()
+
+    with timings.measure("publish"):
+        write_scores(classification, request.out_dir)
+        step("publish scores")
+        write_serving_snapshot(classification, request.out_dir, as_of)
+        step("publish snapshot")
+        manifest = _manifest(request, counts, statuses, as_of, run_at, mended, timings)
+        write_manifest(manifest, request.out_dir)
+        step("publish manifest")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return ScoreResult(request.out_dir, manifest)
+
+
+def _write_rejects(con: Any, counts: dict[str, ingest.KindCounts], rejects_dir: Path) -> None:
+    shutil.rmtree(rejects_dir, ignore_errors=True)
+    for kind, kind_counts in counts.items():
+        if kind_counts.rejected:
+            ingest.write_rejects(con, kind, rejects_dir)
+
+
+def _refuse_if_too_many_rejects(
+    counts: dict[str, ingest.KindCounts], bound: float, out_dir: Path
+) -> None:
+    rows = sum(kind.rows for kind in counts.values())
+    rejected = sum(kind.rejected for kind in counts.values())
+    if rows and rejected / rows > bound:
+        worst = max(counts.values(), key=lambda kind: kind.rejected)
+        top = max(worst.reject_reasons.items(), key=lambda item: item[1])
+        raise RejectedShareTooHighError(
+            f"{rejected:,} of {rows:,} rows ({rejected / rows:.2%}) broke their contract, "
+            f"more than the bound of {bound:.2%}; nothing was published. Most are in "
+            f"{worst.kind} ({top[1]:,} × {top[0]!r}); see {out_dir / 'rejects'}/"
+        )
+
+
+def _manifest(
+    request: ScoreRequest,
+    counts: dict[str, ingest.KindCounts],
+    statuses: dict[str, int],
+    as_of: int,
+    run_at: int,
+    mended: int,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    rows = sum(kind.rows for kind in counts.values())
+    rejected = sum(kind.rejected for kind in counts.values())
+    return {
+        "as_of": _iso(as_of),
+        "run_at": _iso(run_at),
+        "engine": request.engine,
+        "code_version": code_version(),
+        "events_dir": str(request.events_dir),
+        "inputs": {
+            kind: {
+                "rows": kind_counts.rows,
+                "accepted": kind_counts.accepted,
+                "rejected": kind_counts.rejected,
+                "after_as_of": kind_counts.after_as_of,
+                "reject_reasons": kind_counts.reject_reasons,
+            }
+            for kind, kind_counts in counts.items()
+        },
+        "rejected_share": round(rejected / rows, 6) if rows else 0.0,
+        "phone_texts_mended": mended,
+        "numbers": sum(statuses.values()),
+        "statuses": {status: statuses.get(status, 0) for status in sorted(statuses)},
+        "settings": {**asdict(request.rules), "max_reject_share": request.max_reject_share},
+        "timings_s": dict(timings),
+    }

@@ -1,0 +1,224 @@
+"""The serving snapshot (DESIGN §5): sorted int64 phone keys plus fixed-width columns.
+
+32 bytes a number, memory-mapped and shared by every API worker. Layout, little-endian:
+
+    header (64 bytes): magic b"OWNSNAP1", format version u32, reserved u32, count u64,
+                       as_of i64 (epoch seconds), created_at i64, 24 reserved bytes
+    then one block per column, in COLUMNS order, each `count` values long.
+
+Times are u32 seconds since the epoch (0 = none), good until 2106. `status_risk` packs the
+status code (high 4 bits) and the risk score (low 12 bits). `reasons` is the mask of
+`Reason.bit`. The snapshot keeps one evidence time per number, `evidence_at`, the latest event
+behind its reasons; `scores.parquet` has every reason's own time.
+A snapshot is written under a temporary name and renamed into place, so a reader sees the old
+file or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ownership.verdicts import (
+    REASON_ORDER,
+    Evidence,
+    Reason,
+    Status,
+    StatusCode,
+    Verdict,
+    reasons_from_mask,
+)
+
+MAGIC = b"OWNSNAP1"
+FORMAT_VERSION = 1
+HEADER = struct.Struct("<8sIIQqq24x")
+COLUMNS: tuple[tuple[str, type[np.generic]], ...] = (
+    ("phone", np.int64),
+    ("status_risk", np.uint16),
+    ("reasons", np.uint16),
+    ("owner_since", np.uint32),
+    ("first_seen_at", np.uint32),
+    ("last_code_at", np.uint32),
+    ("last_confirmed_at", np.uint32),
+    ("evidence_at", np.uint32),
+)
+BYTES_PER_NUMBER = sum(np.dtype(dtype).itemsize for _, dtype in COLUMNS)
+STATUS_SHIFT = 12
+RISK_MASK = (1 << STATUS_SHIFT) - 1
+STATUS_CODES = {status.value: StatusCode[status.name].value for status in Status}
+
+
+class SnapshotError(Exception):
+    pass
+
+
+def reason_columns(reason: Reason) -> tuple[str, str]:
+    """The classification model's flag and time columns of a reason."""
+    stem = reason.value.lower()
+    return f"has_{stem}", f"{stem}_at"
+
+
+def _offsets(count: int) -> dict[str, int]:
+    offsets, position = {}, HEADER.size
+    for name, dtype in COLUMNS:
+        offsets[name] = position
+        position += np.dtype(dtype).itemsize * count
+    return offsets
+
+
+def _seconds(values: pa.Array) -> np.ndarray:
+    return np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.uint32)
+
+
+def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
+    columns = {name: batch.column(name) for name in batch.schema.names}
+    status = np.array(
+        [STATUS_CODES[value] for value in columns["status"].to_pylist()], dtype=np.uint16
+    )
+    risk = np.asarray(columns["risk_score"].to_numpy(zero_copy_only=False), dtype=np.uint16)
+    mask = np.zeros(len(batch), dtype=np.uint16)
+    evidence_at = np.zeros(len(batch), dtype=np.uint32)
+    for reason in REASON_ORDER:
+        flag_name, at_name = reason_columns(reason)
+        flag = np.asarray(columns[flag_name].fill_null(False).to_numpy(zero_copy_only=False))
+        mask |= np.where(flag, reason.bit, 0).astype(np.uint16)
+        evidence_at = np.maximum(evidence_at, np.where(flag, _seconds(columns[at_name]), 0))
+    return {
+        "phone": np.asarray(columns["phone"].to_numpy(zero_copy_only=False), dtype=np.int64),
+        "status_risk": (status << STATUS_SHIFT) | risk,
+        "reasons": mask,
+        "owner_since": _seconds(columns["owner_since"]),
+        "first_seen_at": _seconds(columns["first_seen_at"]),
+        "last_code_at": _seconds(columns["last_code_at"]),
+        "last_confirmed_at": _seconds(columns["last_confirmed_at"]),
+        "evidence_at": evidence_at,
+    }
+
+
+def write_snapshot(
+    target: Path, batches: Iterable[pa.RecordBatch], count: int, as_of: int
+) -> None:
+    """Write the classification rows (sorted by phone) as a snapshot, atomically."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    offsets = _offsets(count)
+    size = HEADER.size + BYTES_PER_NUMBER * count
+    with temporary.open("wb") as handle:
+        handle.write(
+            HEADER.pack(MAGIC, FORMAT_VERSION, 0, count, as_of, int(datetime.now(UTC).timestamp()))
+        )
+        handle.truncate(size)
+    written = 0
+    if count:
+        mapped = np.memmap(temporary, dtype=np.uint8, mode="r+", shape=(size,))
+        for batch in batches:
+            encoded = _encode(batch)
+            for name, dtype in COLUMNS:
+                width = np.dtype(dtype).itemsize
+                start = offsets[name] + written * width
+                mapped[start : start + width * len(batch)] = encoded[name].view(np.uint8)
+            written += len(batch)
+        mapped.flush()
+        del mapped
+    if written != count:
+        temporary.unlink()
+        raise SnapshotError(f"expected {count} numbers, got {written}")
+    os.replace(temporary, target)
+
+
+def _moment(seconds: int) -> datetime | None:
+    return datetime.fromtimestamp(int(seconds), UTC).replace(tzinfo=None) if seconds else None
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    phone: int
+    status: Status
+    risk_score: int
+    reasons: tuple[Reason, ...]
+    owner_since: datetime | None
+    first_seen_at: datetime | None
+    last_code_at: datetime | None
+    last_confirmed_at: datetime | None
+    evidence_at: datetime | None
+
+    def verdict(self) -> Verdict:
+        """The record as a core verdict; each reason gets the time the snapshot keeps for it."""
+        times = {
+            Reason.RECENT_CODE_ENTRY: self.last_code_at,
+            Reason.NO_RECENT_CODE: self.last_code_at,
+            Reason.RECENT_CONFIRMATION: self.last_confirmed_at,
+            Reason.NO_HISTORY: None,
+        }
+        return Verdict(
+            status=self.status,
+            risk_score=self.risk_score,
+            evidence=tuple(
+                Evidence(reason, times.get(reason, self.evidence_at)) for reason in self.reasons
+            ),
+            owner_since=self.owner_since,
+            first_seen_at=self.first_seen_at,
+        )
+
+
+class Snapshot:
+    """A read-only, memory-mapped snapshot. Lookups are a binary search over the keys."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with path.open("rb") as handle:
+            header = handle.read(HEADER.size)
+        if len(header) < HEADER.size:
+            raise SnapshotError(f"{path} is not a snapshot: too short")
+        magic, version, _, count, as_of, created_at = HEADER.unpack(header)
+        if magic != MAGIC:
+            raise SnapshotError(f"{path} is not a snapshot: bad magic")
+        if version != FORMAT_VERSION:
+            raise SnapshotError(f"{path} has format {version}, this reader knows {FORMAT_VERSION}")
+        expected = HEADER.size + BYTES_PER_NUMBER * count
+        if path.stat().st_size != expected:
+            raise SnapshotError(f"{path} is truncated: {path.stat().st_size} of {expected} bytes")
+        self.count = int(count)
+        self.as_of = _moment(as_of)
+        self.created_at = _moment(created_at)
+        self.columns: dict[str, np.ndarray] = {}
+        for name, dtype in COLUMNS:
+            self.columns[name] = np.memmap(
+                path, dtype=dtype, mode="r", offset=_offsets(self.count)[name], shape=(self.count,)
+            ) if self.count else np.zeros(0, dtype=dtype)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def positions(self, keys: np.ndarray) -> np.ndarray:
+        """Row of each key, or -1 where the number is not in the snapshot."""
+        phones = self.columns["phone"]
+        found = np.searchsorted(phones, keys)
+        clipped = np.minimum(found, max(self.count - 1, 0))
+        hit = (found < self.count) & (phones[clipped] == keys) if self.count else found < 0
+        return np.where(hit, found, -1)
+
+    def record(self, position: int) -> SnapshotRecord:
+        columns = self.columns
+        packed = int(columns["status_risk"][position])
+        return SnapshotRecord(
+            phone=int(columns["phone"][position]),
+            status=Status[StatusCode(packed >> STATUS_SHIFT).name],
+            risk_score=packed & RISK_MASK,
+            reasons=reasons_from_mask(int(columns["reasons"][position])),
+            owner_since=_moment(columns["owner_since"][position]),
+            first_seen_at=_moment(columns["first_seen_at"][position]),
+            last_code_at=_moment(columns["last_code_at"][position]),
+            last_confirmed_at=_moment(columns["last_confirmed_at"][position]),
+            evidence_at=_moment(columns["evidence_at"][position]),
+        )
+
+    def lookup(self, key: int) -> SnapshotRecord | None:
+        position = int(self.positions(np.array([key], dtype=np.int64))[0])
+        return None if position < 0 else self.record(position)

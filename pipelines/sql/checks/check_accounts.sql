@@ -1,0 +1,50 @@
+-- check_accounts: the accounts input (current state) typed, converted and checked.
+-- grain: one row per input row. refresh: full, every run.
+-- A non-null reject_reason breaks the contract (DESIGN §3): the row goes to the rejects file.
+-- The state is as of the run, not as_of: it is never left out for being late.
+with source as (
+    select * from raw_accounts
+),
+
+params as (
+    select * from run_params
+),
+
+typed as (
+    select
+        source.phone as phone_text,
+        coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
+        phone_fixes.problem as phone_problem,
+        lower(trim(source.network)) as network,
+        nullif(trim(source.account_id), '') as account_id,
+        epoch_seconds(source.last_seen_at) as last_seen_at,
+        source.last_seen_at is not null and epoch_seconds(source.last_seen_at) is null
+            as last_seen_invalid,
+        try_cast(source.mobile_app as boolean) as mobile_app,
+        source.mobile_app is not null and try_cast(source.mobile_app as boolean) is null
+            as mobile_app_invalid
+    from source
+    left join phone_fixes on source.phone = phone_fixes.phone_text
+),
+
+final as (
+    select
+        typed.*,
+        case
+            when phone_text is null then 'missing phone'
+            when phone is null then 'phone ' || coalesce(phone_problem, 'unparseable')
+            when network is null then 'missing network'
+            when network not in (select value from allowed_values
+                                 where kind = 'accounts' and name = 'network')
+                then 'network is not one of the allowed values'
+            when account_id is null then 'missing account_id'
+            when last_seen_invalid then 'last_seen_at is not a time'
+            when last_seen_at > params.run_at then 'last_seen_at is later than the run'
+            when mobile_app_invalid then 'mobile_app is not a boolean'
+        end as reject_reason,
+        false as after_as_of
+    from typed
+    cross join params
+)
+
+select * from final

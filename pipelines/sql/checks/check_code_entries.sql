@@ -1,0 +1,44 @@
+-- check_code_entries: the code_entries input typed, converted and checked against its contract.
+-- grain: one row per input row. refresh: full, every run.
+-- A non-null reject_reason breaks the contract (DESIGN §3): the row goes to the rejects file.
+-- after_as_of rows are valid but left out of this run.
+with source as (
+    select * from raw_code_entries
+),
+
+params as (
+    select * from run_params
+),
+
+typed as (
+    select
+        source.phone as phone_text,
+        coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
+        phone_fixes.problem as phone_problem,
+        epoch_seconds(source.ts) as ts,
+        case when epoch_seconds(source.ts) is null then cast(source.ts as varchar) end as ts_text,
+        source.ts is null as ts_missing,
+        lower(trim(source.product)) as product,
+        nullif(trim(source.account_id), '') as account_id
+    from source
+    left join phone_fixes on source.phone = phone_fixes.phone_text
+),
+
+final as (
+    select
+        typed.*,
+        case
+            when phone_text is null then 'missing phone'
+            when phone is null then 'phone ' || coalesce(phone_problem, 'unparseable')
+            when ts_missing then 'missing ts'
+            when ts is null then 'ts is not a time'
+            when ts > params.run_at then 'ts is later than the run'
+            when product is null or product = '' then 'missing product'
+            when not is_product_name(product) then 'product is not a product name'
+        end as reject_reason,
+        ts > params.as_of as after_as_of
+    from typed
+    cross join params
+)
+
+select * from final

@@ -1,0 +1,10 @@
+-- Conversions shared by the check_* models (DuckDB only: checking input is the runner's job).
+-- The int64 key of a strict E.164 text; null for anything else, which Python then tries to mend.
+create or replace macro e164_key(text) as
+    case when regexp_full_match(text, '\+[1-9][0-9]{6,14}') then cast(substr(text, 2) as bigint) end;
+
+-- Whole seconds since the epoch, UTC, from a time as text or any timestamp type; null if unreadable.
+create or replace macro epoch_seconds(value) as
+    epoch_us(try_cast(try_cast(value as timestamptz) as timestamp)) // 1000000;
+
+create or replace macro is_product_name(product) as regexp_full_match(product, '[a-z0-9_.-]+');

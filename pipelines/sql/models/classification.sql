@@ -1,0 +1,212 @@
+-- classification: the status, reasons, risk score and owner_since of every number (DESIGN §4).
+-- grain: one row per number. refresh: full, as of run_params.as_of.
+-- checks: risk_score within its status band; every status has at least one reason.
+--
+-- Owner-change evidence comes first: open evidence (no proof by the bound holder since) makes
+-- the number owner_changed. Otherwise the number is judged within the current tenure:
+-- verified on a recent confirmation, or on a recent code with no doubt against it; suspicious
+-- on any doubt; unknown with no events at all.
+--
+-- Risk bands: verified 0-299, suspicious 300-699, unknown 500, owner_changed 700-1000.
+-- Inside a band the score orders by strength and recency of the evidence.
+with numbers as (
+    select * from int_numbers
+),
+
+tenures as (
+    select * from int_tenures
+),
+
+codes as (
+    select * from int_code_features
+),
+
+sms as (
+    select * from int_sms_features
+),
+
+gaps as (
+    select * from int_sms_gaps
+),
+
+registrations as (
+    select * from int_registration_features
+),
+
+others as (
+    select * from int_other_features
+),
+
+params as (
+    select * from run_params
+),
+
+joined as (
+    select
+        numbers.phone,
+        numbers.first_seen_at,
+        params.as_of,
+        params.possession_window_s,
+        coalesce(tenures.is_open, false) as is_open,
+        tenures.tenure_start,
+        tenures.profile_mismatch_at,
+        tenures.number_change_at,
+        tenures.permanent_failure_at,
+        tenures.owner_denied_at,
+        codes.first_tenure_code_at,
+        codes.last_social_code_at,
+        codes.first_social_code_at,
+        coalesce(codes.free_social_codes, 0) as free_social_codes,
+        codes.last_free_social_code_at,
+        codes.last_registration_code_at,
+        sms.first_delivered_at,
+        sms.last_delivered_at,
+        coalesce(sms.delivered_periods, 0) as delivered_periods,
+        coalesce(sms.has_gap, false) as has_sms_gap,
+        gaps.sms_gap_at,
+        coalesce(registrations.tenure_registrations, 0) as tenure_registrations,
+        registrations.first_tenure_registration_at,
+        registrations.last_tenure_registration_at,
+        coalesce(registrations.social_registrations, 0) as social_registrations,
+        registrations.first_social_registration_at,
+        others.first_tenure_confirmed_at,
+        others.last_confirmed_at,
+        -- a proof is recent when it is no older than its window
+        coalesce(codes.last_social_code_at >= params.as_of - params.possession_window_s, false)
+            as has_recent_code,
+        coalesce(others.last_confirmed_at >= params.as_of - params.freshness_s, false)
+            as has_recent_confirmation
+    from numbers
+    cross join params
+    left join tenures on numbers.phone = tenures.phone
+    left join codes on numbers.phone = codes.phone
+    left join sms on numbers.phone = sms.phone
+    left join gaps on numbers.phone = gaps.phone
+    left join registrations on numbers.phone = registrations.phone
+    left join others on numbers.phone = others.phone
+),
+
+signals as (
+    select
+        joined.*,
+        -- doubts about the tenure (suspicious)
+        social_registrations > 0 and free_social_codes = 0
+            and last_registration_code_at is not null as only_registration_code,
+        free_social_codes > 0
+            and free_social_codes * possession_window_s
+                < as_of - coalesce(first_social_registration_at, first_social_code_at)
+            as sparse_code_entries,
+        not has_recent_code and not has_recent_confirmation as no_recent_code,
+        -- support for the tenure (verified)
+        delivered_periods >= 2 and not has_sms_gap as steady_sms_delivery,
+        tenure_registrations >= 2 as profiles_match
+    from joined
+),
+
+statuses as (
+    select
+        signals.*,
+        case
+            when first_seen_at is null then 'unknown'
+            when is_open then 'owner_changed'
+            when has_recent_confirmation then 'verified'
+            when has_recent_code and not only_registration_code and not sparse_code_entries
+                and not has_sms_gap then 'verified'
+            else 'suspicious'
+        end as status
+    from signals
+),
+
+evidenced as (
+    select
+        statuses.*,
+        greatest(profile_mismatch_at, number_change_at, permanent_failure_at, owner_denied_at)
+            as last_change_at,
+        least(
+            first_tenure_code_at,
+            first_delivered_at,
+            first_tenure_registration_at,
+            first_tenure_confirmed_at
+        ) as first_holder_evidence_at,
+        greatest(last_social_code_at, last_confirmed_at) as last_proof_at
+    from statuses
+),
+
+scored as (
+    select
+        evidenced.*,
+        case status
+            when 'unknown' then 500
+            when 'owner_changed' then 700
+                + least(
+                    250,
+                    (case when owner_denied_at is not null then 120 else 0 end)
+                    + (case when number_change_at is not null then 100 else 0 end)
+                    + (case when profile_mismatch_at is not null then 80 else 0 end)
+                    + (case when permanent_failure_at is not null then 60 else 0 end)
+                )
+                + 50 - least((as_of - last_change_at) // 86400, 365) * 50 // 365
+            when 'verified' then
+                least((as_of - last_proof_at) // 86400, possession_window_s // 86400) * 150
+                    // (possession_window_s // 86400)
+                + (case when steady_sms_delivery then 0 else 75 end)
+                + (case when profiles_match then 0 else 74 end)
+            else 300
+                + 60 * (
+                    (case when no_recent_code then 1 else 0 end)
+                    + (case when only_registration_code then 1 else 0 end)
+                    + (case when sparse_code_entries then 1 else 0 end)
+                    + (case when has_sms_gap then 1 else 0 end)
+                )
+                + coalesce(least((as_of - last_proof_at) // 86400, 365) * 159 // 365, 159)
+        end as risk_score
+    from evidenced
+),
+
+final as (
+    select
+        phone,
+        status,
+        risk_score,
+        -- each reason: whether it holds, and the time of the event behind it
+        status = 'owner_changed' and profile_mismatch_at is not null as has_profile_mismatch,
+        profile_mismatch_at,
+        status = 'owner_changed' and number_change_at is not null as has_number_change_reported,
+        number_change_at as number_change_reported_at,
+        status = 'owner_changed' and permanent_failure_at is not null
+            as has_sms_permanent_failures,
+        permanent_failure_at as sms_permanent_failures_at,
+        status = 'owner_changed' and owner_denied_at is not null as has_owner_denied,
+        owner_denied_at,
+        status = 'verified' and has_recent_code as has_recent_code_entry,
+        last_social_code_at as recent_code_entry_at,
+        status = 'verified' and has_recent_confirmation as has_recent_confirmation,
+        last_confirmed_at as recent_confirmation_at,
+        status = 'verified' and steady_sms_delivery as has_steady_sms_delivery,
+        last_delivered_at as steady_sms_delivery_at,
+        status = 'verified' and profiles_match as has_profiles_match,
+        last_tenure_registration_at as profiles_match_at,
+        status = 'suspicious' and sparse_code_entries as has_sparse_code_entries,
+        last_free_social_code_at as sparse_code_entries_at,
+        status = 'suspicious' and only_registration_code as has_only_registration_code,
+        last_registration_code_at as only_registration_code_at,
+        status = 'suspicious' and no_recent_code as has_no_recent_code,
+        last_social_code_at as no_recent_code_at,
+        status = 'suspicious' and has_sms_gap as has_sms_gap,
+        sms_gap_at,
+        status = 'unknown' as has_no_history,
+        cast(null as bigint) as no_history_at,
+        case
+            when status = 'unknown' then null
+            when tenure_start is null then first_seen_at
+            else coalesce(first_holder_evidence_at, last_change_at, tenure_start)
+        end as owner_since,
+        first_seen_at,
+        case when status = 'owner_changed' then null else last_social_code_at end as last_code_at,
+        case when status = 'owner_changed' then null else last_confirmed_at end
+            as last_confirmed_at,
+        as_of
+    from scored
+)
+
+select * from final

@@ -1,0 +1,35 @@
+-- int_registration_features: registrations per number, over all time and within the tenure.
+-- grain: one row per number with a registration. refresh: full.
+-- checks: social_registrations <= tenure_registrations.
+with profiles as (
+    select * from int_registration_profiles
+),
+
+tenures as (
+    select * from int_tenures
+),
+
+marked as (
+    select
+        profiles.phone,
+        profiles.ts,
+        profiles.product in ('vk', 'ok') as is_social,
+        tenures.tenure_start is null or profiles.ts >= tenures.tenure_start as in_tenure
+    from profiles
+    left join tenures on profiles.phone = tenures.phone
+),
+
+final as (
+    select
+        phone,
+        min(ts) as first_registration_at,
+        count(case when in_tenure then 1 end) as tenure_registrations,
+        min(case when in_tenure then ts end) as first_tenure_registration_at,
+        max(case when in_tenure then ts end) as last_tenure_registration_at,
+        count(case when in_tenure and is_social then 1 end) as social_registrations,
+        min(case when in_tenure and is_social then ts end) as first_social_registration_at
+    from marked
+    group by phone
+)
+
+select * from final

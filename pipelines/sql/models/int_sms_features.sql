@@ -1,0 +1,56 @@
+-- int_sms_features: SMS delivery reports per number, over all time and within the tenure.
+-- grain: one row per number with a delivery report. refresh: full.
+-- checks: delivered_periods <= delivered.
+-- A gap is a whole W-long period (counted from the epoch) between two delivered SMS with no
+-- delivery in it, or a silence longer than W after the last delivery while SMS kept failing.
+-- Counting periods needs no sort of the largest input; int_sms_gaps then finds the gap itself
+-- for the few numbers that have one.
+with deliveries as (
+    select * from stg_sms_deliveries
+),
+
+tenures as (
+    select * from int_tenures
+),
+
+params as (
+    select * from run_params
+),
+
+marked as (
+    select
+        deliveries.phone,
+        deliveries.ts,
+        deliveries.status = 'delivered' as is_delivered,
+        tenures.tenure_start is null or deliveries.ts >= tenures.tenure_start as in_tenure,
+        deliveries.ts // params.possession_window_s as period
+    from deliveries
+    cross join params
+    left join tenures on deliveries.phone = tenures.phone
+),
+
+aggregated as (
+    select
+        phone,
+        min(ts) as first_sms_at,
+        count(case when in_tenure and is_delivered then 1 end) as delivered,
+        min(case when in_tenure and is_delivered then ts end) as first_delivered_at,
+        max(case when in_tenure and is_delivered then ts end) as last_delivered_at,
+        max(case when in_tenure then ts end) as last_attempt_at,
+        count(distinct case when in_tenure and is_delivered then period end) as delivered_periods,
+        min(case when in_tenure and is_delivered then period end) as first_delivered_period,
+        max(case when in_tenure and is_delivered then period end) as last_delivered_period
+    from marked
+    group by phone
+),
+
+final as (
+    select
+        aggregated.*,
+        delivered_periods < last_delivered_period - first_delivered_period + 1
+        or last_attempt_at - last_delivered_at > params.possession_window_s as has_gap
+    from aggregated
+    cross join params
+)
+
+select * from final

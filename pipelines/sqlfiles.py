@@ -1,0 +1,48 @@
+"""The SQL models, loaded by name. Python binds parameters; it never builds SQL."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pipelines.paths import SQL_DIR
+
+# The portable models (DESIGN §10), in dependency order. Each file is one relation.
+MODEL_ORDER: tuple[str, ...] = (
+    "stg_code_entries",
+    "stg_sms_deliveries",
+    "stg_registrations",
+    "stg_number_changes",
+    "stg_verifications",
+    "stg_accounts",
+    "int_registration_profiles",
+    "int_change_evidence",
+    "int_holder_proofs",
+    "int_tenures",
+    "int_code_features",
+    "int_sms_features",
+    "int_sms_gaps",
+    "int_registration_features",
+    "int_other_features",
+    "int_numbers",
+    "classification",
+)
+
+# Models small or cheap enough to stay views; the rest are materialised once and read often.
+VIEW_MODELS: frozenset[str] = frozenset(
+    name for name in MODEL_ORDER if name.startswith("stg_")
+) | {"int_change_evidence"}
+
+
+@cache
+def model_sql(name: str) -> str:
+    return (SQL_DIR / "models" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@cache
+def check_sql(kind: str) -> str:
+    return (SQL_DIR / "checks" / f"check_{kind}.sql").read_text(encoding="utf-8")
+
+
+@cache
+def macros_sql() -> str:
+    return (SQL_DIR / "checks" / "macros.sql").read_text(encoding="utf-8")

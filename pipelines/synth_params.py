@@ -1,0 +1,187 @@
+"""The knobs of the synthetic history generator, each with where its default comes from.
+
+"Brief" is the generator's brief (the project's own working assumptions), "DESIGN §n" the design
+document; "assumption" marks a figure with no published source, picked to look plausible and
+kept as a parameter so that a study can vary it. `docs/synth.md` explains each in prose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+DAY = 86_400  # seconds
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    # --- the history span -------------------------------------------------------------------
+    # Brief: the history ends 2026-11-01 00:00 UTC and covers three years.
+    start: datetime = datetime(2023, 11, 1)
+    end: datetime = datetime(2026, 11, 1)
+    # Assumption: owners are simulated from this many days before `start`, so that at `start`
+    # some numbers are already recycled or out of service, as in a real snapshot.
+    burn_in_days: int = 730
+
+    # --- event density ----------------------------------------------------------------------
+    # Brief: about 10 events per phone (10^7 phones ≈ 10^8 events). Registrations and number
+    # changes follow from the owner model; code entries and background SMS are scaled so that
+    # each chunk's expected total hits this figure. The benchmark raises it to add events.
+    events_per_phone: float = 10.0
+    # Assumption: the share of the rate-driven events that are code entries with their SMS
+    # (each counts 2); the rest is the background SMS stream.
+    code_event_share: float = 0.6
+
+    # --- owners and recycling ---------------------------------------------------------------
+    # Brief: owners abandon numbers at about 4 % a year, i.e. a mean tenure of 25 years
+    # (for scale: the FCC counts over 35 million US numbers disconnected a year).
+    abandon_rate_per_year: float = 0.04
+    # Assumption: the tenure already served at the start of the simulation is capped, because
+    # mobile numbers have only been handed out for a couple of decades.
+    max_first_tenure_years: float = 20.0
+    # DESIGN §1: the operator takes back a number after 90-180 days without payment or use.
+    inactive_days_min: int = 90
+    inactive_days_max: int = 180
+    # DESIGN §1: the number is then kept out of service for about two months.
+    quarantine_days_min: int = 50
+    quarantine_days_max: int = 70
+
+    # --- people -------------------------------------------------------------------------------
+    # DESIGN §11: 60 %+ of Russian mobile subscribers are active in VK or OK; the same union
+    # share is used in every country, split between VK and OK by that country's audience.
+    social_union_share: float = 0.62
+    # Assumption: shares of people with an account in each other product.
+    other_product_shares: tuple[tuple[str, float], ...] = (
+        ("mail", 0.45),
+        ("bank_x", 0.35),
+        ("shop_y", 0.25),
+        ("taxi_z", 0.20),
+    )
+    # Assumption (Rosstat puts men at about 46 % of Russia's population).
+    male_share: float = 0.46
+    # Assumption: a person lives in the region of the number with this probability, else in
+    # another region of the country (numbers are regional, so successive owners often share one).
+    same_region_share: float = 0.85
+    # Assumption: most accounts are bound soon after a person takes a number (mean below);
+    # this share is created later, at a uniform time within the tenure (new services).
+    late_signup_share: float = 0.3
+    signup_delay_mean_days: float = 30.0
+
+    # --- code entries -----------------------------------------------------------------------
+    # Brief: per-person rates are heavy-tailed, "from weekly to yearly": a log-normal whose
+    # 5th-95th percentile span is 52x (weekly vs yearly), i.e. sigma = ln(52) / (2 * 1.645).
+    # Its median is set by `events_per_phone`.
+    code_rate_sigma: float = 1.2
+    # Assumption: relative code-entry frequency by product (banks confirm payments by code).
+    product_code_weights: tuple[tuple[str, float], ...] = (
+        ("vk", 1.0),
+        ("ok", 1.0),
+        ("mail", 0.5),
+        ("bank_x", 2.0),
+        ("shop_y", 0.7),
+        ("taxi_z", 0.7),
+    )
+    # Assumption: other products often do not pass the account id with a code entry.
+    other_code_account_missing_share: float = 0.3
+    # Assumption: the code SMS is delivered this many seconds before the code is entered.
+    code_sms_lead_seconds_min: int = 5
+    code_sms_lead_seconds_max: int = 90
+
+    # --- background SMS -----------------------------------------------------------------------
+    # Assumption: each number's SMS rate is gamma-distributed (mean 1, this shape) times the
+    # rate that the density calls for: a few numbers receive most of the traffic.
+    sms_rate_gamma_shape: float = 0.5
+    # Assumption: who sends the background SMS.
+    sms_product_weights: tuple[tuple[str, float], ...] = (
+        ("bank_x", 0.30),
+        ("shop_y", 0.25),
+        ("taxi_z", 0.15),
+        ("mail", 0.10),
+        ("vk", 0.12),
+        ("ok", 0.08),
+    )
+    # Brief: `absent_subscriber` (phone off) hits about 1-2 % of SMS to a number in service.
+    absent_share: float = 0.015
+    # Brief: other temporary errors are rare; this is their total share, split by weight.
+    temporary_error_share: float = 0.005
+    temporary_error_weights: tuple[tuple[str, float], ...] = (
+        ("network", 0.4),
+        ("expired", 0.3),
+        ("rejected", 0.2),
+        ("other", 0.1),
+    )
+
+    # --- reporting and noise ----------------------------------------------------------------
+    # Brief: 20-30 % of owners report the change or unbind the number when they leave it.
+    reporter_share: float = 0.25
+    # Assumption: a reporter updates each of their accounts with this probability.
+    report_per_account_share: float = 0.8
+    # Assumption: the update follows the departure within this many days.
+    report_lag_days_max: int = 60
+    # Assumption: share of number_changes rows that are `reported` (the rest `unbound`).
+    reported_kind_share: float = 0.3
+    # Brief: some people re-register with slightly different parameters. Share of accounts
+    # with one extra registration, and share of registrations where one field differs.
+    reregistration_share: float = 0.1
+    variant_field_share: float = 0.05
+    # Assumption: products do not always collect every field; a field is missing this often.
+    missing_name_share: float = 0.05
+    missing_birth_date_share: float = 0.3
+    missing_gender_share: float = 0.2
+    missing_region_share: float = 0.25
+
+    # --- current state of social accounts --------------------------------------------------
+    # Assumption: a current owner's bound account was seen within the last days this often.
+    active_owner_share: float = 0.8
+    # Assumption: a previous owner whose account stayed bound still uses the network this often
+    # (that is the danger: a live account behind a recycled number).
+    previous_owner_still_active_share: float = 0.6
+    # Assumption: the share of accounts using the mobile app.
+    mobile_app_share: float = 0.75
+
+    # --- mechanics ----------------------------------------------------------------------------
+    # Phones per chunk: memory stays bounded by the chunk, about 1 GB per million phones at the
+    # default density.
+    chunk_phones: int = 500_000
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.start >= self.end:
+            problems.append("start must precede end")
+        if self.chunk_phones <= 0:
+            problems.append("chunk_phones must be positive")
+        if self.events_per_phone < 0:
+            problems.append("events_per_phone must not be negative")
+        if not self.inactive_days_min <= self.inactive_days_max:
+            problems.append("inactive_days_min must not exceed inactive_days_max")
+        if not self.quarantine_days_min <= self.quarantine_days_max:
+            problems.append("quarantine_days_min must not exceed quarantine_days_max")
+        if self.abandon_rate_per_year <= 0:
+            problems.append("abandon_rate_per_year must be positive")
+        shares = {k: v for k, v in asdict(self).items() if k.endswith("_share")}
+        problems += [f"{k} must lie in [0, 1]" for k, v in shares.items() if not 0 <= v <= 1]
+        if problems:
+            raise ValueError("invalid SynthParams: " + "; ".join(problems))
+
+    @property
+    def start_s(self) -> int:
+        return _epoch_seconds(self.start)
+
+    @property
+    def end_s(self) -> int:
+        return _epoch_seconds(self.end)
+
+    def to_json(self) -> dict[str, Any]:
+        """The parameters as JSON values (datetimes in ISO form), for `truth/meta.json`."""
+        out: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            out[key] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+def _epoch_seconds(moment: datetime) -> int:
+    # Naive datetimes are UTC throughout the project; an aware one is converted.
+    if moment.tzinfo is not None:
+        moment = moment.replace(tzinfo=None) - moment.utcoffset()  # type: ignore[operator]
+    return int((moment - datetime(1970, 1, 1)).total_seconds())

@@ -1,0 +1,172 @@
+"""Builders of tiny event histories in the DESIGN §3 layout, for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+AS_OF = datetime(2026, 6, 1)
+TS = pa.timestamp("us")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "code_entries": pa.schema(
+        [("phone", pa.string()), ("ts", TS), ("product", pa.string()), ("account_id", pa.string())]
+    ),
+    "sms_deliveries": pa.schema(
+        [
+            ("phone", pa.string()),
+            ("ts", TS),
+            ("product", pa.string()),
+            ("status", pa.string()),
+            ("error", pa.string()),
+        ]
+    ),
+    "registrations": pa.schema(
+        [
+            ("phone", pa.string()),
+            ("ts", TS),
+            ("product", pa.string()),
+            ("account_id", pa.string()),
+            ("name_key", pa.string()),
+            ("birth_date", pa.date32()),
+            ("gender", pa.string()),
+            ("region", pa.string()),
+        ]
+    ),
+    "number_changes": pa.schema(
+        [
+            ("phone", pa.string()),
+            ("ts", TS),
+            ("product", pa.string()),
+            ("account_id", pa.string()),
+            ("kind", pa.string()),
+        ]
+    ),
+    "verifications": pa.schema(
+        [
+            ("phone", pa.string()),
+            ("ts", TS),
+            ("method", pa.string()),
+            ("result", pa.string()),
+            ("account_id", pa.string()),
+        ]
+    ),
+    "accounts": pa.schema(
+        [
+            ("network", pa.string()),
+            ("account_id", pa.string()),
+            ("phone", pa.string()),
+            ("last_seen_at", TS),
+            ("mobile_app", pa.bool_()),
+        ]
+    ),
+}
+
+
+def days_ago(days: float) -> datetime:
+    return AS_OF - timedelta(days=days)
+
+
+@dataclass
+class Person:
+    """Person parameters a registration carries."""
+
+    name_key: str
+    birth_date: date
+    gender: str
+    region: str = "RU-MOW"
+
+
+ANNA = Person("anna-k", date(1990, 4, 2), "f")
+ANNA_RETYPED = Person("anna-k", date(1990, 4, 3), "f", "RU-SPE")  # one field off: same person
+BORIS = Person("boris-p", date(1978, 11, 20), "m")
+
+
+@dataclass
+class History:
+    """Rows per kind, added by intent-revealing methods and written as Parquet files."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {kind: [] for kind in SCHEMAS}
+    )
+
+    def code(self, phone: str, at: datetime, product: str = "vk", account: str | None = None):
+        self.rows["code_entries"].append(
+            {"phone": phone, "ts": at, "product": product, "account_id": account}
+        )
+        return self
+
+    def sms(
+        self,
+        phone: str,
+        at: datetime,
+        status: str = "delivered",
+        error: str | None = None,
+        product: str = "bank_x",
+    ):
+        self.rows["sms_deliveries"].append(
+            {"phone": phone, "ts": at, "product": product, "status": status, "error": error}
+        )
+        return self
+
+    def register(
+        self,
+        phone: str,
+        at: datetime,
+        person: Person,
+        product: str = "vk",
+        account: str = "vk-1",
+        with_code: bool = True,
+    ):
+        self.rows["registrations"].append(
+            {
+                "phone": phone,
+                "ts": at,
+                "product": product,
+                "account_id": account,
+                "name_key": person.name_key,
+                "birth_date": person.birth_date,
+                "gender": person.gender,
+                "region": person.region,
+            }
+        )
+        if with_code:
+            self.code(phone, at, product, account)
+        return self
+
+    def number_change(
+        self, phone: str, at: datetime, account: str = "vk-1", kind: str = "reported"
+    ):
+        self.rows["number_changes"].append(
+            {"phone": phone, "ts": at, "product": account.split("-")[0], "account_id": account,
+             "kind": kind}
+        )
+        return self
+
+    def verification(self, phone: str, at: datetime, result: str, method: str = "prompt"):
+        self.rows["verifications"].append(
+            {"phone": phone, "ts": at, "method": method, "result": result, "account_id": None}
+        )
+        return self
+
+    def account(
+        self, phone: str, account: str = "vk-1", last_seen: datetime | None = None,
+        mobile_app: bool = True,
+    ):
+        self.rows["accounts"].append(
+            {"network": account.split("-")[0], "account_id": account, "phone": phone,
+             "last_seen_at": last_seen or days_ago(1), "mobile_app": mobile_app}
+        )
+        return self
+
+    def write(self, folder: Path) -> Path:
+        for kind, schema in SCHEMAS.items():
+            (folder / kind).mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pylist(self.rows[kind], schema=schema)
+            pq.write_table(table, folder / kind / "part-0.parquet")
+        return folder
