@@ -1,0 +1,254 @@
+"""The `ownership` command line (DESIGN §9)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ownership.numbers import InvalidNumberError, parse_number
+from pipelines.settings import Settings, load_settings
+
+console = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """A command cannot run as asked; the message says why."""
+
+
+def _moment(text: str) -> datetime:
+    """A date or time from the command line, as naive UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time (use 2026-11-01 or 2026-11-01T12:00:00Z)"
+        ) from error
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<36}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    )
+
+
+def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.synth import SynthParams, generate
+
+    params = SynthParams()
+    with _progress() as progress:
+        task = progress.add_task("generating history", total=args.phones)
+        summary = generate(
+            args.out,
+            phones=args.phones,
+            seed=args.seed,
+            params=params,
+            progress=lambda done, _total: progress.update(task, completed=done),
+        )
+    console.print(f"wrote a history of {args.phones:,} numbers to {args.out}")
+    print(json.dumps(_jsonable(summary), indent=2, default=str))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.scoring import STEPS, ScoreRequest, score
+
+    request = ScoreRequest(
+        events_dir=args.events,
+        out_dir=args.out,
+        as_of=args.as_of,
+        engine=args.engine,
+        rules=settings.rules(),
+        max_reject_share=settings.max_reject_share,
+        memory_limit=args.memory_limit or settings.memory_limit,
+        threads=settings.threads,
+    )
+    with _progress() as progress:
+        task = progress.add_task("scoring", total=len(STEPS))
+
+        def on_step(name: str) -> None:
+            progress.update(task, advance=1, description=name)
+
+        result = score(request, on_step)
+    manifest = result.manifest
+    rejected = sum(kind["rejected"] for kind in manifest["inputs"].values())
+    console.print(
+        f"scored {manifest['numbers']:,} numbers as of {manifest['as_of']} "
+        f"({', '.join(f'{k} {v:,}' for k, v in manifest['statuses'].items())}); "
+        f"{rejected:,} rows rejected"
+    )
+    console.print(f"scores: {args.out / 'scores.parquet'}   snapshot: {args.out / 'snapshot.bin'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.evaluate import evaluate
+
+    evaluation = evaluate(args.scores, args.truth)
+    if args.json:
+        print(json.dumps(evaluation.to_dict(), indent=2))
+    else:
+        print(evaluation.render())
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.snapshot import Snapshot
+
+    try:
+        number = parse_number(args.phone)
+    except InvalidNumberError as error:
+        raise UsageError(str(error)) from error
+    path = (args.scores or settings.scores_dir) / "snapshot.bin"
+    if not path.exists():
+        raise UsageError(f"no snapshot at {path}; run `ownership score` first")
+    snapshot = Snapshot(path)
+    record = snapshot.lookup(number.key)
+    if record is None:
+        raise UsageError(f"{number.masked} has no history in the snapshot of {snapshot.as_of}")
+    verdict = record.verdict()
+    answer = {
+        "phone": number.e164,
+        "phone_masked": number.masked,
+        "status": verdict.status.value,
+        "risk_score": verdict.risk_score,
+        "reasons": [
+            {"code": item.reason.value, "at": _iso(item.at)} for item in verdict.evidence
+        ],
+        "owner_since": _iso(verdict.owner_since),
+        "last_confirmed_at": _iso(record.last_confirmed_at),
+        "as_of": _iso(snapshot.as_of),
+    }
+    if args.since is not None:
+        since = datetime.combine(args.since, datetime.min.time())
+        answer["changed_since"] = verdict.changed_since(since)
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.evaluate import evaluate
+    from pipelines.scoring import ScoreRequest, score
+    from pipelines.synth import SynthParams, generate
+
+    root = args.dir
+    events, scores = root / "events", root / "scores"
+    params = SynthParams()
+    with _progress() as progress:
+        task = progress.add_task("generating history", total=args.phones)
+        summary = generate(
+            events, phones=args.phones, seed=args.seed, params=params,
+            progress=lambda done, _total: progress.update(task, completed=done),
+        )
+    request = ScoreRequest(events, scores, as_of=summary.end, rules=settings.rules(),
+                           max_reject_share=settings.max_reject_share)
+    with _progress() as progress:
+        from pipelines.scoring import STEPS
+
+        task = progress.add_task("scoring", total=len(STEPS))
+        manifest = score(
+            request, lambda name: progress.update(task, advance=1, description=name)
+        ).manifest
+    print(evaluate(scores, events / "truth").render())
+    console.print(
+        f"\nscored {manifest['numbers']:,} numbers as of {manifest['as_of']}.\n"
+        f"scores:   {scores / 'scores.parquet'}\nsnapshot: {scores / 'snapshot.bin'}\n"
+        f"manifest: {scores / 'manifest.json'}\n"
+        f"try:      ownership check <phone> --scores {scores}"
+    )
+    return 0
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _jsonable(value: object) -> object:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ownership",
+        description="Phone-ownership risk scoring: generate, score and evaluate number histories.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = commands.add_parser("synth", help="generate a realistic synthetic history")
+    synth.add_argument("--phones", type=int, required=True, help="how many numbers")
+    synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    synth.add_argument("--out", type=Path, required=True, help="folder to write the history to")
+    synth.set_defaults(run=cmd_synth)
+
+    score = commands.add_parser("score", help="classify every number of a history (DESIGN §4)")
+    score.add_argument("--events", type=Path, required=True, help="the history folder")
+    score.add_argument("--out", type=Path, required=True, help="folder for scores and snapshot")
+    score.add_argument("--as-of", type=_moment, default=None,
+                       help="score as of this UTC time (default: now); later events are ignored")
+    score.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                       help="run the models on DuckDB (default) or Spark")
+    score.add_argument("--memory-limit", default=None,
+                       help="DuckDB memory limit, e.g. 8GB; past it DuckDB spills to disk")
+    score.set_defaults(run=cmd_score)
+
+    evaluate = commands.add_parser("evaluate", help="measure scores against a synthetic truth")
+    evaluate.add_argument("--scores", type=Path, required=True, help="folder with scores.parquet")
+    evaluate.add_argument("--truth", type=Path, required=True, help="the history's truth/ folder")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    check = commands.add_parser("check", help="a pre-send check from the local snapshot")
+    check.add_argument("phone", help="the number, E.164 (+79234567823)")
+    check.add_argument("--since", type=date.fromisoformat, default=None,
+                       help="also answer whether the number changed hands after this date")
+    check.add_argument("--scores", type=Path, default=None,
+                       help="folder with snapshot.bin (default: OWNERSHIP_SCORES_DIR)")
+    check.set_defaults(run=cmd_check)
+
+    demo = commands.add_parser("demo", help="the main job: generate a history, score, evaluate")
+    demo.add_argument("--phones", type=int, default=50_000, help="numbers to generate")
+    demo.add_argument("--seed", type=int, default=1, help="random seed")
+    demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="working folder")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.run
+    from pydantic import ValidationError
+
+    from pipelines.ingest import InputError
+    from pipelines.scoring import RejectedShareTooHighError
+
+    try:
+        return handler(args, load_settings())
+    except ValidationError as error:
+        console.print(f"[red]error:[/red] bad setting: {error}")
+    except (UsageError, InputError, RejectedShareTooHighError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""Each row of the classification table (DESIGN §4) on a crafted history.
+
+Every test asserts the status, the reasons and owner_since. Times inside the models are epoch
+seconds; `seconds(days_ago(n))` names them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ownership.rules import RuleSettings
+from ownership.verdicts import REASON_ORDER
+from tests.factories import ANNA, ANNA_RETYPED, BORIS, History, days_ago
+from tests.sql.conftest import Classify
+
+RU_MOBILE = "+79234567823"
+RU_MOBILE_RECYCLED = "+79161234567"
+
+
+def seconds(moment: datetime) -> int:
+    return int((moment - datetime(1970, 1, 1)).total_seconds())
+
+
+def steady_owner(history: History, phone: str, since_days: int = 400, until_days: int = 5):
+    """Anna: a VK account registered `since_days` ago, a code and an SMS every month since."""
+    history.register(phone, days_ago(since_days), ANNA, account="vk-1").account(phone, "vk-1")
+    for day in range(since_days - 30, until_days - 1, -30):
+        history.code(phone, days_ago(day), "vk", "vk-1")
+    for day in range(since_days - 1, 0, -20):
+        history.sms(phone, days_ago(day))
+    return history
+
+
+def test_a_steady_owner_with_recent_codes_is_verified(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    history.register(RU_MOBILE, days_ago(300), ANNA_RETYPED, product="ok", account="ok-1")
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "verified"
+    assert row["reasons"] == ["RECENT_CODE_ENTRY", "STEADY_SMS_DELIVERY", "PROFILES_MATCH"]
+    assert row["recent_code_entry_at"] == seconds(days_ago(10))
+    assert row["owner_since"] == seconds(days_ago(400))
+    assert 0 <= row["risk_score"] < 300
+
+
+def test_a_registration_by_another_person_makes_the_number_owner_changed(
+    classify: Classify,
+) -> None:
+    history = steady_owner(History(), RU_MOBILE_RECYCLED, until_days=200)
+    history.register(RU_MOBILE_RECYCLED, days_ago(100), BORIS, product="mail", account="mail-9")
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["PROFILE_MISMATCH"]
+    assert row["profile_mismatch_at"] == seconds(days_ago(100))
+    assert row["owner_since"] == seconds(days_ago(100))
+    assert 700 <= row["risk_score"] <= 1000
+
+
+def test_a_reregistration_with_one_field_off_is_the_same_person(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    history.register(RU_MOBILE, days_ago(100), ANNA_RETYPED, product="mail", account="mail-9")
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "verified"
+    assert row["owner_since"] == seconds(days_ago(400))
+
+
+def test_a_reported_number_change_makes_the_number_owner_changed(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE_RECYCLED, until_days=200)
+    history.number_change(RU_MOBILE_RECYCLED, days_ago(150), account="vk-1", kind="reported")
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["NUMBER_CHANGE_REPORTED"]
+    assert row["number_change_reported_at"] == seconds(days_ago(150))
+    # the SMS stream goes on to the new holder: the first delivery after the change is theirs
+    assert row["owner_since"] == seconds(days_ago(139))
+
+
+def test_permanent_sms_failures_make_the_number_owner_changed(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE_RECYCLED, until_days=200)
+    history.rows["sms_deliveries"].clear()
+    for day in (399, 300, 210, 180, 170):
+        failed = day in (180, 170)
+        history.sms(
+            RU_MOBILE_RECYCLED,
+            days_ago(day),
+            status="failed" if failed else "delivered",
+            error="unknown_subscriber" if failed else None,
+        )
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["SMS_PERMANENT_FAILURES"]
+    assert row["sms_permanent_failures_at"] == seconds(days_ago(170))
+    assert row["owner_since"] == seconds(days_ago(170))
+
+
+def test_one_unknown_subscriber_report_alone_is_not_enough(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    history.sms(RU_MOBILE, days_ago(50), status="failed", error="unknown_subscriber")
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "verified"
+    assert row["owner_since"] == seconds(days_ago(400))
+
+
+def test_temporary_sms_errors_alone_never_make_a_number_owner_changed(
+    classify: Classify,
+) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=200)
+    for day in range(190, 0, -3):
+        history.sms(RU_MOBILE, days_ago(day), status="failed", error="absent_subscriber")
+    for error in ("network", "rejected", "expired", "other"):
+        history.sms(RU_MOBILE, days_ago(2), status="failed", error=error)
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "suspicious"
+    assert not {"SMS_PERMANENT_FAILURES", "PROFILE_MISMATCH"} & set(row["reasons"])
+    assert row["owner_since"] == seconds(days_ago(400))
+
+
+def test_a_denied_reverification_makes_the_number_owner_changed(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE_RECYCLED, until_days=40)
+    history.verification(RU_MOBILE_RECYCLED, days_ago(10), "denied")
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["OWNER_DENIED"]
+    assert row["owner_denied_at"] == seconds(days_ago(10))
+    # nothing of the new holder after the denial yet: the tenure starts at the denial
+    assert row["owner_since"] == seconds(days_ago(10))
+
+
+def test_a_recent_confirmation_verifies_a_number_without_recent_codes(
+    classify: Classify,
+) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=200)
+    history.verification(RU_MOBILE, days_ago(10), "confirmed")
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "verified"
+    assert row["reasons"] == ["RECENT_CONFIRMATION", "STEADY_SMS_DELIVERY"]
+    assert row["recent_confirmation_at"] == seconds(days_ago(10))
+    assert row["owner_since"] == seconds(days_ago(400))
+
+
+def test_codes_entered_less_than_once_every_window_are_sparse(classify: Classify) -> None:
+    history = History()
+    history.register(RU_MOBILE, days_ago(400), ANNA).account(RU_MOBILE)
+    history.code(RU_MOBILE, days_ago(200), "vk", "vk-1").code(RU_MOBILE, days_ago(10), "vk", "vk-1")
+    for day in range(399, 0, -20):
+        history.sms(RU_MOBILE, days_ago(day))
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "suspicious"
+    assert row["reasons"] == ["SPARSE_CODE_ENTRIES"]
+    assert row["sparse_code_entries_at"] == seconds(days_ago(10))
+    assert row["owner_since"] == seconds(days_ago(400))
+    assert 300 <= row["risk_score"] < 700
+
+
+def test_a_number_with_only_its_registration_code_is_suspicious(classify: Classify) -> None:
+    history = History()
+    history.register(RU_MOBILE, days_ago(30), ANNA).account(RU_MOBILE)
+    for day in (29, 9):
+        history.sms(RU_MOBILE, days_ago(day))
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "suspicious"
+    assert row["reasons"] == ["ONLY_REGISTRATION_CODE"]
+    assert row["only_registration_code_at"] == seconds(days_ago(30))
+    assert row["owner_since"] == seconds(days_ago(30))
+
+
+def test_no_code_within_the_window_is_suspicious(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=120)
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "suspicious"
+    assert row["reasons"] == ["NO_RECENT_CODE"]
+    assert row["no_recent_code_at"] == seconds(days_ago(130))
+    assert row["owner_since"] == seconds(days_ago(400))
+
+
+def test_a_whole_window_without_a_delivered_sms_is_a_gap(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    history.rows["sms_deliveries"].clear()
+    for day in (399, 380, 360, 340, 90, 70, 50, 30, 10):
+        history.sms(RU_MOBILE, days_ago(day))
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "suspicious"
+    assert row["reasons"] == ["SMS_GAP"]
+    assert row["sms_gap_at"] == seconds(days_ago(340))
+    assert row["owner_since"] == seconds(days_ago(400))
+
+
+def test_a_new_holder_proven_on_the_bound_account_is_judged_in_the_new_tenure(
+    classify: Classify,
+) -> None:
+    history = History()
+    history.register(RU_MOBILE_RECYCLED, days_ago(600), ANNA, account="vk-1")
+    for day in range(570, 300, -30):
+        history.code(RU_MOBILE_RECYCLED, days_ago(day), "vk", "vk-1")
+    # Boris takes the recycled number, registers a VK account that is bound now, and uses it
+    history.register(RU_MOBILE_RECYCLED, days_ago(200), BORIS, account="vk-2")
+    history.account(RU_MOBILE_RECYCLED, "vk-2")
+    for day in range(170, 0, -30):
+        history.code(RU_MOBILE_RECYCLED, days_ago(day), "vk", "vk-2")
+    for day in range(199, 0, -20):
+        history.sms(RU_MOBILE_RECYCLED, days_ago(day))
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "verified"
+    assert row["reasons"] == ["RECENT_CODE_ENTRY", "STEADY_SMS_DELIVERY"]
+    assert row["owner_since"] == seconds(days_ago(200))
+    assert row["first_seen_at"] == seconds(days_ago(600))
+
+
+def test_a_new_holder_on_another_account_while_the_old_one_is_bound_is_owner_changed(
+    classify: Classify,
+) -> None:
+    history = History()
+    history.register(RU_MOBILE_RECYCLED, days_ago(600), ANNA, account="vk-1")
+    history.account(RU_MOBILE_RECYCLED, "vk-1")
+    history.register(RU_MOBILE_RECYCLED, days_ago(200), BORIS, product="ok", account="ok-2")
+    for day in range(170, 0, -30):
+        history.code(RU_MOBILE_RECYCLED, days_ago(day), "ok", "ok-2")
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["PROFILE_MISMATCH"]
+    assert row["owner_since"] == seconds(days_ago(200))
+
+
+def test_a_number_with_no_events_is_unknown(classify: Classify) -> None:
+    history = History().account(RU_MOBILE)
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "unknown"
+    assert row["reasons"] == ["NO_HISTORY"]
+    assert row["owner_since"] is None
+    assert row["risk_score"] == 500
+
+
+def test_events_after_as_of_are_ignored(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    history.verification(RU_MOBILE, days_ago(-5), "denied")
+
+    as_of_row = classify(history)[RU_MOBILE]
+
+    assert as_of_row["status"] == "verified"
+
+
+def test_past_days_can_be_rescored(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+
+    row = classify(history, as_of=days_ago(300))[RU_MOBILE]
+
+    assert row["status"] == "verified"
+    assert row["recent_code_entry_at"] == seconds(days_ago(310))
+
+
+def test_thresholds_come_from_the_settings(classify: Classify) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=70)
+    history.sms(RU_MOBILE, days_ago(50), status="failed", error="unknown_subscriber")
+
+    default = classify(history)[RU_MOBILE]
+    strict = classify(history, rules=RuleSettings(permanent_failures_min=1))[RU_MOBILE]
+
+    assert default["status"] == "verified"
+    assert strict["status"] == "owner_changed"
+    assert strict["reasons"] == ["SMS_PERMANENT_FAILURES"]
+    assert strict["owner_since"] == seconds(days_ago(39))  # the next SMS delivered
+
+
+def test_risk_orders_by_status_and_recency(classify: Classify) -> None:
+    history = History()
+    fresh, stale = "+79000000001", "+79000000002"
+    steady_owner(history, fresh, until_days=5)
+    steady_owner(history, stale, until_days=60)
+
+    rows = classify(history)
+
+    assert rows[fresh]["status"] == rows[stale]["status"] == "verified"
+    assert rows[fresh]["risk_score"] < rows[stale]["risk_score"]
+
+
+def test_reason_columns_follow_the_reason_order(models) -> None:  # type: ignore[no-untyped-def]
+    con = models(History().account(RU_MOBILE))
+    flags = [c for c in con.table("classification").columns if c.startswith("has_")]
+
+    assert flags == [f"has_{reason.value.lower()}" for reason in REASON_ORDER]
