@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from ownership.countries import Country, CountryTable, UnknownCountryError
+from ownership.numbers import (
+    InvalidNumberError,
+    NumberProblem,
+    e164_to_key,
+    key_to_e164,
+    mask,
+    parse_number,
+)
+
+RU_MOBILE = "+79234567823"
+KZ_MOBILE = "+77012345678"
+BY_MOBILE = "+375291234567"
+
+
+def test_a_valid_number_parses_to_e164_and_its_key() -> None:
+    number = parse_number("+7 (923) 456-78-23")
+
+    assert number.e164 == RU_MOBILE
+    assert number.key == 79234567823
+
+
+def test_garbage_is_rejected_with_its_reason() -> None:
+    with pytest.raises(InvalidNumberError, match="not a valid phone number") as caught:
+        parse_number("call me maybe")
+
+    assert caught.value.problem is NumberProblem.UNPARSEABLE
+
+
+def test_a_number_no_operator_could_issue_is_invalid() -> None:
+    with pytest.raises(InvalidNumberError) as caught:
+        parse_number("+70000000000")
+
+    assert caught.value.problem is NumberProblem.INVALID
+
+
+def test_keys_round_trip() -> None:
+    assert key_to_e164(e164_to_key(BY_MOBILE)) == BY_MOBILE
+    with pytest.raises(InvalidNumberError):
+        e164_to_key("79234567823")
+    with pytest.raises(ValueError):
+        key_to_e164(0)
+
+
+def test_masking_keeps_the_operator_and_the_last_two_digits() -> None:
+    assert mask(RU_MOBILE) == "+792* *** ** 23"
+    assert mask(BY_MOBILE) == "+375* *** *** 67"
+
+
+TABLE = CountryTable(
+    [
+        Country("RU", "Russia", "7", 59, None),
+        Country("KZ", "Kazakhstan", "77", 4.8, 2.5),
+        Country("BY", "Belarus", "375", 3.2, 2.7),
+    ]
+)
+
+
+def test_the_longest_prefix_wins() -> None:
+    assert TABLE.country_of(RU_MOBILE).iso == "RU"
+    assert TABLE.country_of(KZ_MOBILE).iso == "KZ"
+    assert TABLE.country_of(BY_MOBILE).iso == "BY"
+
+
+def test_a_number_outside_the_table_is_an_error() -> None:
+    with pytest.raises(UnknownCountryError):
+        TABLE.country_of("+4915112345678")
+
+
+def test_a_table_refuses_duplicate_prefixes() -> None:
+    with pytest.raises(ValueError, match="listed twice"):
+        CountryTable([Country("RU", "Russia", "7", 1, None), Country("XX", "X", "7", 1, None)])

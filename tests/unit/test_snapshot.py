@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from ownership.verdicts import REASON_ORDER, Reason, Status
+from pipelines.snapshot import BYTES_PER_NUMBER, Snapshot, SnapshotError, reason_columns, write_snapshot
+
+AS_OF = 1_780_000_000
+
+
+def batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
+    columns: dict[str, list[object]] = {
+        name: [row.get(name) for row in rows]
+        for name in ("phone", "status", "risk_score", "owner_since", "first_seen_at",
+                     "last_code_at", "last_confirmed_at")
+    }
+    for reason in REASON_ORDER:
+        flag, at = reason_columns(reason)
+        columns[flag] = [row.get(flag, False) for row in rows]
+        columns[at] = [row.get(at) for row in rows]
+    types = {name: pa.bool_() if name.startswith("has_") else pa.int64() for name in columns}
+    types["status"] = pa.string()
+    return pa.RecordBatch.from_pydict(
+        columns, schema=pa.schema([(name, types[name]) for name in columns])
+    )
+
+
+ROWS = [
+    {"phone": 79000000001, "status": "verified", "risk_score": 40, "owner_since": 1_700_000_000,
+     "first_seen_at": 1_700_000_000, "last_code_at": 1_779_000_000,
+     "has_recent_code_entry": True, "recent_code_entry_at": 1_779_000_000},
+    {"phone": 79234567823, "status": "owner_changed", "risk_score": 910,
+     "owner_since": 1_760_000_000, "first_seen_at": 1_600_000_000,
+     "has_profile_mismatch": True, "profile_mismatch_at": 1_760_000_000,
+     "has_owner_denied": True, "owner_denied_at": 1_770_000_000},
+]
+
+
+def test_a_snapshot_answers_lookups_at_32_bytes_a_number(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.bin"
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF)
+
+    snapshot = Snapshot(path)
+    record = snapshot.lookup(79234567823)
+
+    assert BYTES_PER_NUMBER == 32
+    assert path.stat().st_size == 64 + 32 * 2
+    assert record is not None
+    assert record.status is Status.OWNER_CHANGED
+    assert record.risk_score == 910
+    assert record.reasons == (Reason.PROFILE_MISMATCH, Reason.OWNER_DENIED)
+    assert record.evidence_at == datetime.utcfromtimestamp(1_770_000_000)  # the latest reason
+    assert record.owner_since == datetime.utcfromtimestamp(1_760_000_000)
+    assert snapshot.lookup(79000000000) is None
+    assert snapshot.lookup(79999999999) is None
+    assert snapshot.as_of == datetime.utcfromtimestamp(AS_OF)
+
+
+def test_bulk_positions_mark_missing_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.bin"
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF)
+
+    positions = Snapshot(path).positions(np.array([79234567823, 1, 79000000001], dtype=np.int64))
+
+    assert positions.tolist() == [1, -1, 0]
+
+
+def test_a_truncated_snapshot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.bin"
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF)
+    path.write_bytes(path.read_bytes()[:-5])
+
+    with pytest.raises(SnapshotError, match="truncated"):
+        Snapshot(path)
+
+
+def test_a_short_write_leaves_the_old_snapshot_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.bin"
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF)
+
+    with pytest.raises(SnapshotError):
+        write_snapshot(path, [batch(ROWS[:1])], count=2, as_of=AS_OF + 1)
+
+    assert Snapshot(path).as_of == datetime.utcfromtimestamp(AS_OF)
+    assert list(tmp_path.iterdir()) == [path]

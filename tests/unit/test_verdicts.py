@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from ownership.verdicts import REASON_ORDER, Reason, Status, Verdict, mask_from_reasons, reasons_from_mask
+
+OWNER_SINCE = datetime(2026, 3, 1)
+FIRST_SEEN = datetime(2024, 1, 1)
+RECYCLED = Verdict(Status.OWNER_CHANGED, 850, (), OWNER_SINCE, FIRST_SEEN)
+
+
+def test_a_date_before_the_current_owner_answers_changed() -> None:
+    assert RECYCLED.changed_since(datetime(2025, 12, 1)) is True
+    assert RECYCLED.held_since(datetime(2025, 12, 1)) is False
+
+
+def test_a_date_within_the_current_tenure_answers_not_changed() -> None:
+    assert RECYCLED.changed_since(datetime(2026, 4, 1)) is False
+    assert RECYCLED.held_since(OWNER_SINCE) is True
+
+
+def test_a_date_before_the_history_has_no_answer() -> None:
+    assert RECYCLED.changed_since(datetime(2023, 6, 1)) is None
+    assert RECYCLED.held_since(datetime(2023, 6, 1)) is None
+
+
+def test_reason_bits_are_stable_and_fit_the_snapshot() -> None:
+    assert Reason.PROFILE_MISMATCH.bit == 1
+    assert Reason.NO_HISTORY.bit == 1 << 12
+    assert len(REASON_ORDER) <= 16
+    mask = mask_from_reasons([Reason.SMS_GAP, Reason.NO_RECENT_CODE])
+    assert reasons_from_mask(mask) == (Reason.NO_RECENT_CODE, Reason.SMS_GAP)
