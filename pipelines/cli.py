@@ -125,9 +125,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         "phone_masked": number.masked,
         "status": verdict.status.value,
         "risk_score": verdict.risk_score,
-        "reasons": [
-            {"code": item.reason.value, "at": _iso(item.at)} for item in verdict.evidence
-        ],
+        "reasons": [{"code": item.reason.value, "at": _iso(item.at)} for item in verdict.evidence],
         "owner_since": _iso(verdict.owner_since),
         "last_confirmed_at": _iso(record.last_confirmed_at),
         "as_of": _iso(snapshot.as_of),
@@ -150,11 +148,19 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     with _progress() as progress:
         task = progress.add_task("generating history", total=args.phones)
         summary = generate(
-            events, phones=args.phones, seed=args.seed, params=params,
+            events,
+            phones=args.phones,
+            seed=args.seed,
+            params=params,
             progress=lambda done, _total: progress.update(task, completed=done),
         )
-    request = ScoreRequest(events, scores, as_of=summary.end, rules=settings.rules(),
-                           max_reject_share=settings.max_reject_share)
+    request = ScoreRequest(
+        events,
+        scores,
+        as_of=summary.end,
+        rules=settings.rules(),
+        max_reject_share=settings.max_reject_share,
+    )
     with _progress() as progress:
         from pipelines.scoring import STEPS
 
@@ -200,12 +206,23 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="classify every number of a history (DESIGN §4)")
     score.add_argument("--events", type=Path, required=True, help="the history folder")
     score.add_argument("--out", type=Path, required=True, help="folder for scores and snapshot")
-    score.add_argument("--as-of", type=_moment, default=None,
-                       help="score as of this UTC time (default: now); later events are ignored")
-    score.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
-                       help="run the models on DuckDB (default) or Spark")
-    score.add_argument("--memory-limit", default=None,
-                       help="DuckDB memory limit, e.g. 8GB; past it DuckDB spills to disk")
+    score.add_argument(
+        "--as-of",
+        type=_moment,
+        default=None,
+        help="score as of this UTC time (default: now); later events are ignored",
+    )
+    score.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="run the models on DuckDB (default) or Spark",
+    )
+    score.add_argument(
+        "--memory-limit",
+        default=None,
+        help="DuckDB memory limit, e.g. 8GB; past it DuckDB spills to disk",
+    )
     score.set_defaults(run=cmd_score)
 
     evaluate = commands.add_parser("evaluate", help="measure scores against a synthetic truth")
@@ -216,10 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="a pre-send check from the local snapshot")
     check.add_argument("phone", help="the number, E.164 (+79234567823)")
-    check.add_argument("--since", type=date.fromisoformat, default=None,
-                       help="also answer whether the number changed hands after this date")
-    check.add_argument("--scores", type=Path, default=None,
-                       help="folder with snapshot.bin (default: OWNERSHIP_SCORES_DIR)")
+    check.add_argument(
+        "--since",
+        type=date.fromisoformat,
+        default=None,
+        help="also answer whether the number changed hands after this date",
+    )
+    check.add_argument(
+        "--scores",
+        type=Path,
+        default=None,
+        help="folder with snapshot.bin (default: OWNERSHIP_SCORES_DIR)",
+    )
     check.set_defaults(run=cmd_check)
 
     demo = commands.add_parser("demo", help="the main job: generate a history, score, evaluate")

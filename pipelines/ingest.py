@@ -74,7 +74,9 @@ def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, 
 def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
     """Create the macros and the allowed-values table the check models use."""
     con.execute(macros_sql())
-    con.execute("create or replace table allowed_values (kind varchar, name varchar, value varchar)")
+    con.execute(
+        "create or replace table allowed_values (kind varchar, name varchar, value varchar)"
+    )
     con.executemany("insert into allowed_values values (?, ?, ?)", allowed_values(contracts))
     con.execute(
         "create or replace table phone_fixes "

@@ -16,7 +16,9 @@ def _number(text: str) -> float | None:
 
 def load_countries(path: Path = DATA_DIR / "countries.csv") -> CountryTable:
     contract = load_contract("countries")
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    lines = [
+        line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")
+    ]
     reader = csv.DictReader(lines)
     if tuple(reader.fieldnames or ()) != contract.column_names:
         raise ValueError(f"{path}: columns {reader.fieldnames}, expected {contract.column_names}")

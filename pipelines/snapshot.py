@@ -102,9 +102,7 @@ def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
     }
 
 
-def write_snapshot(
-    target: Path, batches: Iterable[pa.RecordBatch], count: int, as_of: int
-) -> None:
+def write_snapshot(target: Path, batches: Iterable[pa.RecordBatch], count: int, as_of: int) -> None:
     """Write the classification rows (sorted by phone) as a snapshot, atomically."""
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     offsets = _offsets(count)
@@ -189,9 +187,17 @@ class Snapshot:
         self.created_at = _moment(created_at)
         self.columns: dict[str, np.ndarray] = {}
         for name, dtype in COLUMNS:
-            self.columns[name] = np.memmap(
-                path, dtype=dtype, mode="r", offset=_offsets(self.count)[name], shape=(self.count,)
-            ) if self.count else np.zeros(0, dtype=dtype)
+            self.columns[name] = (
+                np.memmap(
+                    path,
+                    dtype=dtype,
+                    mode="r",
+                    offset=_offsets(self.count)[name],
+                    shape=(self.count,),
+                )
+                if self.count
+                else np.zeros(0, dtype=dtype)
+            )
 
     def __len__(self) -> int:
         return self.count

@@ -28,9 +28,9 @@ MODEL_ORDER: tuple[str, ...] = (
 )
 
 # Models small or cheap enough to stay views; the rest are materialised once and read often.
-VIEW_MODELS: frozenset[str] = frozenset(
-    name for name in MODEL_ORDER if name.startswith("stg_")
-) | {"int_change_evidence"}
+VIEW_MODELS: frozenset[str] = frozenset(name for name in MODEL_ORDER if name.startswith("stg_")) | {
+    "int_change_evidence"
+}
 
 
 @cache

@@ -143,8 +143,13 @@ class History:
         self, phone: str, at: datetime, account: str = "vk-1", kind: str = "reported"
     ):
         self.rows["number_changes"].append(
-            {"phone": phone, "ts": at, "product": account.split("-")[0], "account_id": account,
-             "kind": kind}
+            {
+                "phone": phone,
+                "ts": at,
+                "product": account.split("-")[0],
+                "account_id": account,
+                "kind": kind,
+            }
         )
         return self
 
@@ -155,12 +160,20 @@ class History:
         return self
 
     def account(
-        self, phone: str, account: str = "vk-1", last_seen: datetime | None = None,
+        self,
+        phone: str,
+        account: str = "vk-1",
+        last_seen: datetime | None = None,
         mobile_app: bool = True,
     ):
         self.rows["accounts"].append(
-            {"network": account.split("-")[0], "account_id": account, "phone": phone,
-             "last_seen_at": last_seen or days_ago(1), "mobile_app": mobile_app}
+            {
+                "network": account.split("-")[0],
+                "account_id": account,
+                "phone": phone,
+                "last_seen_at": last_seen or days_ago(1),
+                "mobile_app": mobile_app,
+            }
         )
         return self
 

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.ingest import InputError
 from pipelines.scoring import RejectedShareTooHighError, ScoreRequest, score
-from tests.factories import AS_OF, ANNA, History, days_ago
+from tests.factories import ANNA, AS_OF, History, days_ago
 
 RU_MOBILE = "+79234567823"
 

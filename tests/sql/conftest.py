@@ -24,7 +24,11 @@ def run_models(
 ) -> duckdb.DuckDBPyConnection:
     history.write(folder)
     con = duckdb_engine.connect()
-    as_of_s = int(as_of.timestamp()) if as_of.tzinfo else int((as_of - datetime(1970, 1, 1)).total_seconds())
+    as_of_s = (
+        int(as_of.timestamp())
+        if as_of.tzinfo
+        else int((as_of - datetime(1970, 1, 1)).total_seconds())
+    )
     duckdb_engine.create_run_params(con, run_params_row(rules or RuleSettings(), as_of_s, as_of_s))
     contracts = [load_contract(kind) for kind in INPUT_KINDS]
     ingest.prepare(con, contracts)

@@ -8,7 +8,13 @@ import pyarrow as pa
 import pytest
 
 from ownership.verdicts import REASON_ORDER, Reason, Status
-from pipelines.snapshot import BYTES_PER_NUMBER, Snapshot, SnapshotError, reason_columns, write_snapshot
+from pipelines.snapshot import (
+    BYTES_PER_NUMBER,
+    Snapshot,
+    SnapshotError,
+    reason_columns,
+    write_snapshot,
+)
 
 AS_OF = 1_780_000_000
 
@@ -16,8 +22,15 @@ AS_OF = 1_780_000_000
 def batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
     columns: dict[str, list[object]] = {
         name: [row.get(name) for row in rows]
-        for name in ("phone", "status", "risk_score", "owner_since", "first_seen_at",
-                     "last_code_at", "last_confirmed_at")
+        for name in (
+            "phone",
+            "status",
+            "risk_score",
+            "owner_since",
+            "first_seen_at",
+            "last_code_at",
+            "last_confirmed_at",
+        )
     }
     for reason in REASON_ORDER:
         flag, at = reason_columns(reason)
@@ -31,13 +44,27 @@ def batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
 
 
 ROWS = [
-    {"phone": 79000000001, "status": "verified", "risk_score": 40, "owner_since": 1_700_000_000,
-     "first_seen_at": 1_700_000_000, "last_code_at": 1_779_000_000,
-     "has_recent_code_entry": True, "recent_code_entry_at": 1_779_000_000},
-    {"phone": 79234567823, "status": "owner_changed", "risk_score": 910,
-     "owner_since": 1_760_000_000, "first_seen_at": 1_600_000_000,
-     "has_profile_mismatch": True, "profile_mismatch_at": 1_760_000_000,
-     "has_owner_denied": True, "owner_denied_at": 1_770_000_000},
+    {
+        "phone": 79000000001,
+        "status": "verified",
+        "risk_score": 40,
+        "owner_since": 1_700_000_000,
+        "first_seen_at": 1_700_000_000,
+        "last_code_at": 1_779_000_000,
+        "has_recent_code_entry": True,
+        "recent_code_entry_at": 1_779_000_000,
+    },
+    {
+        "phone": 79234567823,
+        "status": "owner_changed",
+        "risk_score": 910,
+        "owner_since": 1_760_000_000,
+        "first_seen_at": 1_600_000_000,
+        "has_profile_mismatch": True,
+        "profile_mismatch_at": 1_760_000_000,
+        "has_owner_denied": True,
+        "owner_denied_at": 1_770_000_000,
+    },
 ]
 
 

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ownership.verdicts import REASON_ORDER, Reason, Status, Verdict, mask_from_reasons, reasons_from_mask
+from ownership.verdicts import (
+    REASON_ORDER,
+    Reason,
+    Status,
+    Verdict,
+    mask_from_reasons,
+    reasons_from_mask,
+)
 
 OWNER_SINCE = datetime(2026, 3, 1)
 FIRST_SEEN = datetime(2024, 1, 1)
