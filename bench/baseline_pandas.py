@@ -58,7 +58,8 @@ def features(events: str) -> pd.DataFrame:
     )
     recent = frame["last_code_at"] >= as_of - WINDOW
     frame["status"] = np.select([changed, recent], ["owner_changed", "verified"], "suspicious")
-    return frame.reset_index()
+    result: pd.DataFrame = frame.reset_index()
+    return result
 
 
 def main() -> int:

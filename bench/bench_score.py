@@ -147,7 +147,7 @@ def main() -> int:
                 str(folder),
                 str(out / "pandas.parquet"),
             ]
-        results = {name: [] for name in contenders}
+        results: dict[str, list[Measurement]] = {name: [] for name in contenders}
         for _ in range(args.repeat):  # interleaved, so noise hits every contender alike
             for name, command in contenders.items():
                 results[name].append(measure(command))

@@ -5,7 +5,7 @@ The table itself is data (`data/countries.csv`); the shell reads it and hands th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -38,7 +38,7 @@ class CountryTable:
             self._by_prefix[country.prefix] = country
         self._longest = max((len(prefix) for prefix in self._by_prefix), default=0)
 
-    def __iter__(self) -> Iterable[Country]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Country]:
         return iter(self._by_prefix.values())
 
     def __len__(self) -> int:

@@ -43,4 +43,6 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once, failing fast on a bad value; `overrides` win (CLI flags)."""
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    return Settings.model_validate(
+        {key: value for key, value in overrides.items() if value is not None}
+    )

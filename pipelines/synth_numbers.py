@@ -118,10 +118,9 @@ def _split_union(union: float, vk_weight: float) -> tuple[float, float]:
     # Independent accounts with P(vk) = s*w, P(ok) = s*(1-w) and 1 - (1-P(vk))(1-P(ok)) = union:
     # w(1-w) s^2 - s + union = 0, the smaller root.
     product = vk_weight * (1 - vk_weight)
-    if product == 0:
-        scale = union
-    else:
-        scale = (1 - math.sqrt(1 - 4 * product * union)) / (2 * product)
+    if product == 0:  # one network only
+        return (union, 0.0) if vk_weight else (0.0, union)
+    scale = (1 - math.sqrt(1 - 4 * product * union)) / (2 * product)
     return scale * vk_weight, scale * (1 - vk_weight)
 
 
@@ -189,4 +188,5 @@ def draw_numbers(
 def e164_strings(keys: np.ndarray) -> pa.StringArray:
     """79234567823 → '+79234567823', vectorised."""
     digits = pc.cast(pa.array(keys, pa.int64()), pa.string())
-    return pc.binary_join_element_wise("+", digits, "")  # type: ignore[no-any-return]
+    text: pa.StringArray = pc.binary_join_element_wise("+", digits, "")
+    return text

@@ -12,6 +12,9 @@ from datetime import datetime
 from typing import Any
 
 DAY = 86_400  # seconds
+# Sort keys pack a number's index within its chunk into the top bits of an int64 (times take the
+# low 34 bits), which bounds a chunk.
+MAX_CHUNK_PHONES = 2**24
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ class SynthParams:
     mobile_app_share: float = 0.75
 
     # --- mechanics ----------------------------------------------------------------------------
-    # Phones per chunk: memory stays bounded by the chunk, about 1 GB per million phones at the
+    # Phones per chunk: memory stays bounded by the chunk, about 2 GB per million phones at the
     # default density.
     chunk_phones: int = 500_000
 
@@ -149,8 +152,8 @@ class SynthParams:
         problems = []
         if self.start >= self.end:
             problems.append("start must precede end")
-        if self.chunk_phones <= 0:
-            problems.append("chunk_phones must be positive")
+        if not 0 < self.chunk_phones <= MAX_CHUNK_PHONES:
+            problems.append(f"chunk_phones must lie in 1..{MAX_CHUNK_PHONES}")
         if self.events_per_phone < 0:
             problems.append("events_per_phone must not be negative")
         if not self.inactive_days_min <= self.inactive_days_max:

@@ -171,16 +171,19 @@ def draw_accounts(
     # An account the holder would have bound after leaving the number never was.
     kept = registered < held_until
     holder, product, registered = holder[kept], product[kept], registered[kept]
+    held_until = held_until[kept]
     size = holder.size
     # Account ids: a bijective scramble of (global holder id, product), so ids look random yet
     # never collide across chunks. An odd multiplier is invertible modulo 2**40.
-    serial = (holder.astype(np.uint64) + np.uint64(first_holder_id)) * np.uint64(8) + product
+    serial = (holder.astype(np.uint64) + np.uint64(first_holder_id)) * np.uint64(8)
+    serial += product.astype(np.uint64)
     key = ((serial * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(2**40 - 1)).astype(np.int64)
 
     # A new holder binding the same network takes the number off the previous account, which
     # is how VK and OK behave; the next registration of the network on the number ends it.
     phone = tenures.phone[holder]
-    order = np.lexsort((registered, product, phone))
+    base = registered.min() if size else 0
+    order = np.argsort(((phone * 8 + product) << 34) + (registered - base))
     next_registered = np.full(size, NEVER, dtype=np.int64)
     same_group = (phone[order][1:] == phone[order][:-1]) & (
         product[order][1:] == product[order][:-1]
@@ -188,8 +191,9 @@ def draw_accounts(
     next_registered[order[:-1][same_group]] = registered[order[1:][same_group]]
 
     leaving = ~tenures.current[holder]
-    reports = leaving & people.reporter[holder] & (rng.random(size) < params.report_per_account_share)
-    report_at = held_until[kept] + rng.integers(0, params.report_lag_days_max * DAY, size)
+    per_account = rng.random(size) < params.report_per_account_share
+    reports = leaving & people.reporter[holder] & per_account
+    report_at = held_until + rng.integers(0, params.report_lag_days_max * DAY, size)
     social = product < len(SOCIAL)
     # A report on a social account counts only while the account still holds the number.
     reports &= (report_at < params.end_s) & (~social | (report_at < next_registered))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -95,7 +95,9 @@ class History:
         default_factory=lambda: {kind: [] for kind in SCHEMAS}
     )
 
-    def code(self, phone: str, at: datetime, product: str = "vk", account: str | None = None):
+    def code(
+        self, phone: str, at: datetime, product: str = "vk", account: str | None = None
+    ) -> Self:
         self.rows["code_entries"].append(
             {"phone": phone, "ts": at, "product": product, "account_id": account}
         )
@@ -108,7 +110,7 @@ class History:
         status: str = "delivered",
         error: str | None = None,
         product: str = "bank_x",
-    ):
+    ) -> Self:
         self.rows["sms_deliveries"].append(
             {"phone": phone, "ts": at, "product": product, "status": status, "error": error}
         )
@@ -122,7 +124,7 @@ class History:
         product: str = "vk",
         account: str = "vk-1",
         with_code: bool = True,
-    ):
+    ) -> Self:
         self.rows["registrations"].append(
             {
                 "phone": phone,
@@ -141,7 +143,7 @@ class History:
 
     def number_change(
         self, phone: str, at: datetime, account: str = "vk-1", kind: str = "reported"
-    ):
+    ) -> Self:
         self.rows["number_changes"].append(
             {
                 "phone": phone,
@@ -153,7 +155,7 @@ class History:
         )
         return self
 
-    def verification(self, phone: str, at: datetime, result: str, method: str = "prompt"):
+    def verification(self, phone: str, at: datetime, result: str, method: str = "prompt") -> Self:
         self.rows["verifications"].append(
             {"phone": phone, "ts": at, "method": method, "result": result, "account_id": None}
         )
@@ -165,7 +167,7 @@ class History:
         account: str = "vk-1",
         last_seen: datetime | None = None,
         mobile_app: bool = True,
-    ):
+    ) -> Self:
         self.rows["accounts"].append(
             {
                 "network": account.split("-")[0],

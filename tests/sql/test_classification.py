@@ -21,7 +21,9 @@ def seconds(moment: datetime) -> int:
     return int((moment - datetime(1970, 1, 1)).total_seconds())
 
 
-def steady_owner(history: History, phone: str, since_days: int = 400, until_days: int = 5):
+def steady_owner(
+    history: History, phone: str, since_days: int = 400, until_days: int = 5
+) -> History:
     """Anna: a VK account registered `since_days` ago, a code and an SMS every month since."""
     history.register(phone, days_ago(since_days), ANNA, account="vk-1").account(phone, "vk-1")
     for day in range(since_days - 30, until_days - 1, -30):
