@@ -11,67 +11,43 @@ import os
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-import pyarrow.parquet as pq
+import duckdb
 
-from ownership.verdicts import REASON_ORDER
-from pipelines.snapshot import reason_columns, write_snapshot
+from pipelines.snapshot import write_snapshot
+from pipelines.sqlfiles import publish_sql
 
 SCORES_FILE = "scores.parquet"
 SNAPSHOT_FILE = "snapshot.bin"
 MANIFEST_FILE = "manifest.json"
-TIME_COLUMNS = ("owner_since", "first_seen_at", "last_code_at", "last_confirmed_at", "as_of")
+SNAPSHOT_BATCH_ROWS = 1_000_000
 
 
-def _moment(column: pl.Expr) -> pl.Expr:
-    return pl.from_epoch(column, time_unit="s").cast(pl.Datetime("us"))
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
 
 
-def scores_frame(classification: Path) -> pl.LazyFrame:
-    """The public scores (schema `data/schemas/scores.yaml`) from the classification model."""
-    evidence = pl.concat_list(
-        [
-            pl.struct(
-                code=pl.lit(reason.value),
-                at=pl.col(reason_columns(reason)[1]),
-                holds=pl.col(reason_columns(reason)[0]).fill_null(False),
-            )
-            for reason in REASON_ORDER
-        ]
-    ).list.filter(pl.element().struct.field("holds"))
-    return pl.scan_parquet(classification).select(
-        phone=pl.lit("+") + pl.col("phone").cast(pl.String),
-        status=pl.col("status"),
-        risk_score=pl.col("risk_score").cast(pl.Int16),
-        reasons=evidence.list.eval(pl.element().struct.field("code")),
-        reason_times=evidence.list.eval(_moment(pl.element().struct.field("at"))),
-        **{name: _moment(pl.col(name)) for name in TIME_COLUMNS},
-    )
-
-
-def write_scores(classification: Path, out_dir: Path) -> Path:
+def write_scores(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
+    """The public scores from the `classification` relation of `con`."""
     target = out_dir / SCORES_FILE
-    temporary = out_dir / f".{SCORES_FILE}.{os.getpid()}.tmp"
-    scores_frame(classification).sink_parquet(temporary)
+    temporary = _temporary(target)
+    con.sql(publish_sql("publish_scores")).write_parquet(str(temporary))
     os.replace(temporary, target)
     return target
 
 
-def write_serving_snapshot(classification: Path, out_dir: Path, as_of: int) -> Path:
+def write_serving_snapshot(con: duckdb.DuckDBPyConnection, out_dir: Path, as_of: int) -> Path:
+    """The snapshot from the `classification` relation of `con`, streamed in phone order."""
     target = out_dir / SNAPSHOT_FILE
-    source = pq.ParquetFile(classification)
-    write_snapshot(
-        target,
-        source.iter_batches(batch_size=1_000_000),
-        count=source.metadata.num_rows,
-        as_of=as_of,
-    )
+    classification = con.table("classification")
+    count = int(classification.aggregate("count(*)").fetchall()[0][0])
+    reader = classification.order("phone").to_arrow_reader(SNAPSHOT_BATCH_ROWS)
+    write_snapshot(target, reader, count=count, as_of=as_of)
     return target
 
 
 def write_manifest(manifest: dict[str, Any], out_dir: Path) -> Path:
     target = out_dir / MANIFEST_FILE
-    temporary = out_dir / f".{MANIFEST_FILE}.{os.getpid()}.tmp"
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    temporary = _temporary(target)
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, target)
     return target

@@ -117,7 +117,6 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
         _write_rejects(con, counts, request.out_dir / "rejects")
         _refuse_if_too_many_rejects(counts, request.max_reject_share, request.out_dir)
 
-        classification = work_dir / "classification.parquet"
         with timings.measure("models"):
             if request.engine == "spark":
                 from pipelines import spark_engine
@@ -130,21 +129,19 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
                 )
             else:
                 duckdb_engine.run_models(con, lambda name: step(f"model {name}"))
-            con.table("classification").order("phone").write_parquet(str(classification))
             statuses = dict(
                 con.table("classification").aggregate("status, count(*)", "status").fetchall()
             )
+        with timings.measure("publish"):
+            write_scores(con, request.out_dir)
+            step("publish scores")
+            write_serving_snapshot(con, request.out_dir, as_of)
+            step("publish snapshot")
     finally:
         con.close()
-
-    with timings.measure("publish"):
-        write_scores(classification, request.out_dir)
-        step("publish scores")
-        write_serving_snapshot(classification, request.out_dir, as_of)
-        step("publish snapshot")
-        manifest = _manifest(request, counts, statuses, as_of, run_at, mended, timings)
-        write_manifest(manifest, request.out_dir)
-        step("publish manifest")
+    manifest = _manifest(request, counts, statuses, as_of, run_at, mended, timings)
+    write_manifest(manifest, request.out_dir)
+    step("publish manifest")
     shutil.rmtree(work_dir, ignore_errors=True)
     return ScoreResult(request.out_dir, manifest)
 

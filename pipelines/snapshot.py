@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ownership.verdicts import (
     REASON_ORDER,
@@ -79,9 +80,11 @@ def _seconds(values: pa.Array) -> np.ndarray:
 
 def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
     columns = {name: batch.column(name) for name in batch.schema.names}
-    status = np.array(
-        [STATUS_CODES[value] for value in columns["status"].to_pylist()], dtype=np.uint16
-    )
+    codes = pa.array(list(STATUS_CODES.values()), pa.uint16())
+    positions = pc.index_in(columns["status"], value_set=pa.array(list(STATUS_CODES)))
+    if positions.null_count:
+        raise SnapshotError("a status outside the known statuses")
+    status = np.asarray(pc.take(codes, positions).to_numpy(zero_copy_only=False), np.uint16)
     risk = np.asarray(columns["risk_score"].to_numpy(zero_copy_only=False), dtype=np.uint16)
     mask = np.zeros(len(batch), dtype=np.uint16)
     evidence_at = np.zeros(len(batch), dtype=np.uint32)

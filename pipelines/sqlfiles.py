@@ -27,10 +27,9 @@ MODEL_ORDER: tuple[str, ...] = (
     "classification",
 )
 
-# Models small or cheap enough to stay views; the rest are materialised once and read often.
-VIEW_MODELS: frozenset[str] = frozenset(name for name in MODEL_ORDER if name.startswith("stg_")) | {
-    "int_change_evidence"
-}
+# Staging models only filter the checked tables, so they stay views; every other model is
+# materialised once because later models read it more than once.
+VIEW_MODELS: frozenset[str] = frozenset(name for name in MODEL_ORDER if name.startswith("stg_"))
 
 
 @cache
@@ -46,3 +45,8 @@ def check_sql(kind: str) -> str:
 @cache
 def macros_sql() -> str:
     return (SQL_DIR / "checks" / "macros.sql").read_text(encoding="utf-8")
+
+
+@cache
+def publish_sql(name: str) -> str:
+    return (SQL_DIR / "publish" / f"{name}.sql").read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ typed as (
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
         phone_fixes.problem as phone_problem,
+        phone_fixes.phone_text is not null as phone_mended,
         lower(trim(source.network)) as network,
         nullif(trim(source.account_id), '') as account_id,
         epoch_seconds(source.last_seen_at) as last_seen_at,
@@ -24,10 +25,12 @@ typed as (
         source.mobile_app is not null and try_cast(source.mobile_app as boolean) is null
             as mobile_app_invalid
     from source
-    left join phone_fixes on source.phone = phone_fixes.phone_text
+    -- only texts that are not strict E.164 can have a fix; saying so spares the join
+    left join phone_fixes
+        on e164_key(source.phone) is null and source.phone = phone_fixes.phone_text
 ),
 
-final as (
+checked as (
     select
         typed.*,
         case
@@ -45,6 +48,16 @@ final as (
         false as after_as_of
     from typed
     cross join params
+),
+
+final as (
+    -- only what the models read; the raw texts are kept where someone will want to see them
+    select
+        phone, network, account_id, last_seen_at, mobile_app,
+        reject_reason,
+        after_as_of,
+        case when reject_reason is not null or phone_mended then phone_text end as phone_text
+    from checked
 )
 
 select * from final

@@ -1,7 +1,8 @@
 -- check_code_entries: the code_entries input typed, converted and checked against its contract.
 -- grain: one row per input row. refresh: full, every run.
 -- A non-null reject_reason breaks the contract (DESIGN §3): the row goes to the rejects file.
--- after_as_of rows are valid but left out of this run.
+-- after_as_of rows are valid but left out of this run. phone_fixes holds the phone texts
+-- that are not strict E.164, as mended by Python; it is empty on the first pass.
 with source as (
     select * from raw_code_entries
 ),
@@ -15,16 +16,19 @@ typed as (
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
         phone_fixes.problem as phone_problem,
+        phone_fixes.phone_text is not null as phone_mended,
         epoch_seconds(source.ts) as ts,
         case when epoch_seconds(source.ts) is null then cast(source.ts as varchar) end as ts_text,
         source.ts is null as ts_missing,
         lower(trim(source.product)) as product,
         nullif(trim(source.account_id), '') as account_id
     from source
-    left join phone_fixes on source.phone = phone_fixes.phone_text
+    -- only texts that are not strict E.164 can have a fix; saying so spares the join
+    left join phone_fixes
+        on e164_key(source.phone) is null and source.phone = phone_fixes.phone_text
 ),
 
-final as (
+checked as (
     select
         typed.*,
         case
@@ -39,6 +43,17 @@ final as (
         ts > params.as_of as after_as_of
     from typed
     cross join params
+),
+
+final as (
+    -- only what the models read; the raw texts are kept where someone will want to see them
+    select
+        phone, ts, product, account_id,
+        reject_reason,
+        after_as_of,
+        case when reject_reason is not null or phone_mended then phone_text end as phone_text,
+        case when reject_reason is not null then ts_text end as ts_text
+    from checked
 )
 
 select * from final

@@ -14,6 +14,7 @@ typed as (
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
         phone_fixes.problem as phone_problem,
+        phone_fixes.phone_text is not null as phone_mended,
         epoch_seconds(source.ts) as ts,
         case when epoch_seconds(source.ts) is null then cast(source.ts as varchar) end as ts_text,
         source.ts is null as ts_missing,
@@ -21,10 +22,12 @@ typed as (
         lower(trim(source.result)) as result,
         nullif(trim(source.account_id), '') as account_id
     from source
-    left join phone_fixes on source.phone = phone_fixes.phone_text
+    -- only texts that are not strict E.164 can have a fix; saying so spares the join
+    left join phone_fixes
+        on e164_key(source.phone) is null and source.phone = phone_fixes.phone_text
 ),
 
-final as (
+checked as (
     select
         typed.*,
         case
@@ -45,6 +48,17 @@ final as (
         ts > params.as_of as after_as_of
     from typed
     cross join params
+),
+
+final as (
+    -- only what the models read; the raw texts are kept where someone will want to see them
+    select
+        phone, ts, method, result, account_id,
+        reject_reason,
+        after_as_of,
+        case when reject_reason is not null or phone_mended then phone_text end as phone_text,
+        case when reject_reason is not null then ts_text end as ts_text
+    from checked
 )
 
 select * from final

@@ -4,7 +4,17 @@ create or replace macro e164_key(text) as
     case when regexp_full_match(text, '\+[1-9][0-9]{6,14}') then cast(substr(text, 2) as bigint) end;
 
 -- Whole seconds since the epoch, UTC, from a time as text or any timestamp type; null if unreadable.
+-- Text goes through timestamptz so that an offset (+03, Z) is honoured; a typed column is cast
+-- directly, which is ten times cheaper (typeof is folded when the query is bound).
 create or replace macro epoch_seconds(value) as
-    epoch_us(try_cast(try_cast(value as timestamptz) as timestamp)) // 1000000;
+    epoch_us(
+        case when typeof(value) = 'VARCHAR'
+            then try_cast(try_cast(value as timestamptz) as timestamp)
+            else try_cast(value as timestamp)
+        end
+    ) // 1000000;
 
 create or replace macro is_product_name(product) as regexp_full_match(product, '[a-z0-9_.-]+');
+
+-- Epoch seconds back to a UTC timestamp without time zone, as the output contracts say.
+create or replace macro to_utc_time(seconds) as make_timestamp(seconds * 1000000);
