@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 DAY = 86_400  # seconds
-# Sort keys pack a number's index within its chunk into the top bits of an int64 (times take the
-# low 34 bits), which bounds a chunk.
+# Sort keys pack a number's (or holder's) index within its chunk into the top bits of an int64
+# and a time span in seconds into the low 34 bits (544 years), which bounds both.
 MAX_CHUNK_PHONES = 2**24
+MAX_SPAN_YEARS = 200
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,9 @@ class SynthParams:
             problems.append("inactive_days_min must not exceed inactive_days_max")
         if not self.quarantine_days_min <= self.quarantine_days_max:
             problems.append("quarantine_days_min must not exceed quarantine_days_max")
+        span_years = (self.end - self.start).days / 365.25 + self.burn_in_days / 365.25
+        if span_years + self.max_first_tenure_years > MAX_SPAN_YEARS:
+            problems.append(f"history, burn-in and first tenure must span < {MAX_SPAN_YEARS} years")
         if self.abandon_rate_per_year <= 0:
             problems.append("abandon_rate_per_year must be positive")
         shares = {k: v for k, v in asdict(self).items() if k.endswith("_share")}

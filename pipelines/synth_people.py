@@ -106,9 +106,11 @@ def draw_people(
 ) -> People:
     size = tenures.size
     country = numbers.country[tenures.phone]
-    # Ages at `end` between 16 and 80, most between 25 and 55.
+    # Ages at `end` between 16 and 80, most between 25 and 55; nobody took their number
+    # before the age of 14.
     age_days = (16 + 64 * rng.beta(2.0, 3.0, size)) * 365.25
-    birth_day = (params.end_s // DAY - age_days).astype(np.int32)
+    birth_day = np.minimum(params.end_s // DAY - age_days, tenures.held_from // DAY - 14 * 365.25)
+    birth_day = birth_day.astype(np.int32)
     region = np.where(
         rng.random(size) < params.same_region_share,
         numbers.region[tenures.phone],
@@ -175,7 +177,8 @@ def draw_accounts(
     size = holder.size
     # Account ids: a bijective scramble of (global holder id, product), so ids look random yet
     # never collide across chunks. An odd multiplier is invertible modulo 2**40.
-    serial = (holder.astype(np.uint64) + np.uint64(first_holder_id)) * np.uint64(8)
+    width = people.has.shape[1]
+    serial = (holder.astype(np.uint64) + np.uint64(first_holder_id)) * np.uint64(width)
     serial += product.astype(np.uint64)
     key = ((serial * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(2**40 - 1)).astype(np.int64)
 
@@ -183,7 +186,7 @@ def draw_accounts(
     # is how VK and OK behave; the next registration of the network on the number ends it.
     phone = tenures.phone[holder]
     base = registered.min() if size else 0
-    order = np.argsort(((phone * 8 + product) << 34) + (registered - base))
+    order = np.argsort(((phone * width + product) << 34) + (registered - base))
     next_registered = np.full(size, NEVER, dtype=np.int64)
     same_group = (phone[order][1:] == phone[order][:-1]) & (
         product[order][1:] == product[order][:-1]

@@ -1,0 +1,216 @@
+"""How well a scoring run finds owner changes, measured against a synthetic history's truth
+(DESIGN §9: `ownership evaluate --scores DIR --truth DIR`).
+
+The truth is `truth/labels.parquet` written by `pipelines.synth`: per number, whether the person
+behind its bound account(s) is no longer its holder (`owner_changed`) and whether that change
+left any trace in the events (`evidence`). A number the scores leave out counts as `unknown`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+STATUSES = ("verified", "suspicious", "owner_changed", "unknown")
+SCORE_COLUMNS = ("phone", "status", "risk_score")
+LABEL_COLUMNS = ("phone", "owner_changed", "evidence")
+# A number missing from the scores is `unknown`, and the scores contract gives unknown 500.
+UNKNOWN_RISK_SCORE = 500
+
+
+class EvaluationInputError(ValueError):
+    """The scores or the truth cannot be evaluated; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    # confusion[status] = {"changed": n, "unchanged": n}: predicted status by truth label.
+    confusion: Mapping[str, Mapping[str, int]]
+    phones: int  # numbers in the truth
+    changed: int  # numbers whose truth is owner_changed
+    missing_from_scores: int  # truth numbers absent from the scores (counted as unknown)
+    extra_in_scores: int  # scored numbers absent from the truth (ignored)
+    precision: float | None  # of status owner_changed; None when nothing was called changed
+    recall: float | None  # of truth owner_changed; None when nothing changed
+    recall_with_evidence: float | None  # recall over the changes that left a trace
+    roc_auc: float | None  # risk_score against truth owner_changed; None with one class only
+    changed_without_evidence: int
+    changed_without_evidence_share: float | None  # of the changed numbers
+    false_alarm_rate: float | None  # unchanged numbers called owner_changed, of all unchanged
+    truth_meta: Mapping[str, Any]  # seed, phones, start, end of the history when known
+
+    @property
+    def unchanged(self) -> int:
+        return self.phones - self.changed
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (the confusion matrix as nested objects)."""
+        return {
+            "phones": self.phones,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "missing_from_scores": self.missing_from_scores,
+            "extra_in_scores": self.extra_in_scores,
+            "confusion": {status: dict(row) for status, row in self.confusion.items()},
+            "precision": self.precision,
+            "recall": self.recall,
+            "recall_with_evidence": self.recall_with_evidence,
+            "roc_auc": self.roc_auc,
+            "changed_without_evidence": self.changed_without_evidence,
+            "changed_without_evidence_share": self.changed_without_evidence_share,
+            "false_alarm_rate": self.false_alarm_rate,
+            "truth_meta": dict(self.truth_meta),
+        }
+
+    def render(self) -> str:
+        """A plain-text report: the matrix, then the measures."""
+        meta = self.truth_meta
+        head = "Evaluation against the synthetic truth"
+        if meta:
+            head += f" (seed {meta.get('seed')}, history {meta.get('start')} to {meta.get('end')})"
+        lines = [
+            head,
+            "",
+            "predicted status by truth (owner_changed: changed / unchanged)",
+            f"{'status':<15}{'changed':>12}{'unchanged':>12}{'total':>12}",
+        ]
+        for status in STATUSES:
+            row = self.confusion[status]
+            total = row["changed"] + row["unchanged"]
+            lines.append(f"{status:<15}{row['changed']:>12}{row['unchanged']:>12}{total:>12}")
+        lines.append(f"{'total':<15}{self.changed:>12}{self.unchanged:>12}{self.phones:>12}")
+        lines.append("")
+        measures = [
+            ("precision of owner_changed", _ratio(self.precision)),
+            ("recall of owner_changed", _ratio(self.recall)),
+            ("recall, changes with evidence", _ratio(self.recall_with_evidence)),
+            ("ROC AUC of risk_score", _ratio(self.roc_auc)),
+            ("false-alarm rate", _percent(self.false_alarm_rate)),
+            (
+                "changes without evidence",
+                f"{self.changed_without_evidence} "
+                f"({_percent(self.changed_without_evidence_share)} of changes)",
+            ),
+            ("missing from scores", f"{self.missing_from_scores} (counted as unknown)"),
+            ("scored, not in truth", f"{self.extra_in_scores} (ignored)"),
+        ]
+        lines += [f"{name:<32}{value}" for name, value in measures]
+        return "\n".join(lines) + "\n"
+
+
+def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
+    """Compare `scores_dir/scores.parquet` with `truth_dir/labels.parquet`.
+
+    `truth_dir` is the generator's `truth/` folder; the history folder above it is accepted too.
+    """
+    truth_dir = Path(truth_dir)
+    if not (truth_dir / "labels.parquet").exists() and (truth_dir / "truth").is_dir():
+        truth_dir = truth_dir / "truth"
+    scores = _read(Path(scores_dir) / "scores.parquet", SCORE_COLUMNS)
+    labels = _read(Path(truth_dir) / "labels.parquet", LABEL_COLUMNS)
+    meta = _read_meta(Path(truth_dir) / "meta.json")
+    _check_scores(scores)
+    if labels.get_column("phone").is_duplicated().any():
+        raise EvaluationInputError(f"{truth_dir}/labels.parquet: a phone appears twice")
+
+    joined = labels.join(scores, on="phone", how="left")
+    missing = joined.get_column("status").is_null()
+    status = joined.get_column("status").fill_null("unknown").to_numpy()
+    risk = joined.get_column("risk_score").fill_null(UNKNOWN_RISK_SCORE).to_numpy()
+    changed = joined.get_column("owner_changed").fill_null(False).to_numpy().astype(bool)
+    evidence = joined.get_column("evidence").fill_null(False).to_numpy().astype(bool) & changed
+    extra = scores.join(labels.select("phone"), on="phone", how="anti").height
+
+    confusion = {
+        name: {
+            "changed": int(((status == name) & changed).sum()),
+            "unchanged": int(((status == name) & ~changed).sum()),
+        }
+        for name in STATUSES
+    }
+    called = status == "owner_changed"
+    return Evaluation(
+        confusion=confusion,
+        phones=int(status.size),
+        changed=int(changed.sum()),
+        missing_from_scores=int(missing.sum()),
+        extra_in_scores=extra,
+        precision=_share(called & changed, called),
+        recall=_share(called & changed, changed),
+        recall_with_evidence=_share(called & evidence, evidence),
+        roc_auc=roc_auc(risk.astype(np.float64), changed),
+        changed_without_evidence=int((changed & ~evidence).sum()),
+        changed_without_evidence_share=_share(changed & ~evidence, changed),
+        false_alarm_rate=_share(called & ~changed, ~changed),
+        truth_meta=meta,
+    )
+
+
+def roc_auc(score: np.ndarray, positive: np.ndarray) -> float | None:
+    """Probability that a random positive scores above a random negative (ties count half),
+    by the Mann-Whitney rank sum with average ranks for ties. None with a class missing."""
+    positives = int(positive.sum())
+    negatives = int(positive.size - positives)
+    if positives == 0 or negatives == 0:
+        return None
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    # Tied values share the mean of the 1-based ranks they occupy.
+    last_rank = np.cumsum(counts)
+    mean_rank = last_rank - (counts - 1) / 2
+    rank_sum = float(mean_rank[inverse][positive].sum())
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def _read(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
+    if not path.is_file():
+        raise EvaluationInputError(f"{path}: file not found")
+    try:
+        present = set(pq.read_schema(path).names)
+    except Exception as error:  # pyarrow raises several types for a file that is not Parquet
+        raise EvaluationInputError(f"{path}: not a readable Parquet file ({error})") from error
+    absent = [name for name in columns if name not in present]
+    if absent:
+        raise EvaluationInputError(f"{path}: missing column(s) {', '.join(absent)}")
+    return pl.read_parquet(path, columns=list(columns))
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    # Optional: a hand-made truth may have labels only.
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise EvaluationInputError(f"{path}: not valid JSON ({error.msg})") from error
+    return {key: meta[key] for key in ("seed", "phones", "start", "end") if key in meta}
+
+
+def _check_scores(scores: pl.DataFrame) -> None:
+    unknown = set(scores.get_column("status").drop_nulls().unique().to_list()) - set(STATUSES)
+    if unknown or scores.get_column("status").null_count():
+        shown = ", ".join(sorted(unknown)) or "null"
+        raise EvaluationInputError(f"scores.parquet: status outside {STATUSES}: {shown}")
+    if scores.get_column("risk_score").null_count():
+        raise EvaluationInputError("scores.parquet: risk_score is null for some numbers")
+    if scores.get_column("phone").is_duplicated().any():
+        raise EvaluationInputError("scores.parquet: a phone appears twice")
+
+
+def _share(hits: np.ndarray, among: np.ndarray) -> float | None:
+    total = int(among.sum())
+    return int(hits.sum()) / total if total else None
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"

@@ -1,0 +1,183 @@
+"""What the rules are measured against: the truth labels of each number, and the current state
+of the social accounts bound to it.
+
+Definitions (also in docs/synth.md):
+- the *current holder* holds the number at `end`; there is none when it is out of service;
+- the *reference holder* is the first holder whose tenure reaches into the history;
+- `owner_changed`: some social account bound at `end` belongs to someone other than the current
+  holder; for a number with no bound account, the current holder is not the reference holder;
+- the *subjects* are the holders whose accounts (or, without accounts, whose tenure) the change
+  is about; `evidence`: after a subject's last code entry on the number there is a
+  `number_changes` row, an `unknown_subscriber` SMS failure, or a registration by another person
+  whose recorded name, birth date or gender differs from what the subject registered with in
+  the history (DESIGN §4: "do not match the previous holder's" needs the previous holder's
+  parameters in the events).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from pipelines.synth_events import UNKNOWN_SUBSCRIBER, ChunkEvents
+from pipelines.synth_params import DAY, SynthParams
+from pipelines.synth_people import Accounts, Tenures
+
+NONE = -1
+
+
+@dataclass(frozen=True)
+class Labels:
+    owner_changed: np.ndarray
+    evidence: np.ndarray
+    current: np.ndarray  # tenure row of the current holder, NONE when out of service
+
+
+@dataclass(frozen=True)
+class BoundAccounts:
+    """Social accounts bound to the numbers at `end` (rows of `Accounts`), with their state."""
+
+    row: np.ndarray
+    last_seen: np.ndarray
+    mobile_app: np.ndarray
+
+
+def bound_accounts(
+    rng: np.random.Generator, tenures: Tenures, accounts: Accounts, params: SynthParams
+) -> BoundAccounts:
+    end = params.end_s
+    row = np.flatnonzero(accounts.bound_at(end))
+    holder = accounts.holder[row]
+    size = row.size
+    current = tenures.current[holder]
+    recently = end - rng.exponential(2 * DAY, size).astype(np.int64)
+    # A current holder who is not active was last seen days to a year ago; a previous holder
+    # who gave the network up was last seen around the time they left the number.
+    idle = end - rng.integers(7 * DAY, 365 * DAY, size)
+    gave_up = np.minimum(tenures.held_until[holder] + rng.integers(0, 30 * DAY, size), end)
+    active = np.where(
+        current,
+        rng.random(size) < params.active_owner_share,
+        rng.random(size) < params.previous_owner_still_active_share,
+    )
+    last_seen = np.where(active, recently, np.where(current, idle, gave_up))
+    return BoundAccounts(
+        row=row,
+        last_seen=np.maximum(last_seen, accounts.registered[row]),
+        mobile_app=rng.random(size) < params.mobile_app_share,
+    )
+
+
+def label_numbers(
+    phones: int,
+    tenures: Tenures,
+    accounts: Accounts,
+    bound: BoundAccounts,
+    events: ChunkEvents,
+    params: SynthParams,
+) -> Labels:
+    current = np.full(phones, NONE, dtype=np.int64)
+    holding = np.flatnonzero(tenures.current)
+    current[tenures.phone[holding]] = holding
+    reaching = np.flatnonzero(tenures.current | (tenures.held_until > params.start_s))
+    reference = np.full(phones, NONE, dtype=np.int64)
+    first_phone, first_at = np.unique(tenures.phone[reaching], return_index=True)
+    reference[first_phone] = reaching[first_at]
+
+    bound_holder = accounts.holder[bound.row]
+    bound_phone = tenures.phone[bound_holder]
+    has_bound = np.bincount(bound_phone, minlength=phones) > 0
+    stale = bound_holder != current[bound_phone]
+    unbound_change = np.flatnonzero(~has_bound & (reference != current) & (reference != NONE))
+    subject = np.unique(np.concatenate([bound_holder[stale], reference[unbound_change]]))
+    subject_phone = tenures.phone[subject]
+    owner_changed = np.zeros(phones, dtype=bool)
+    owner_changed[subject_phone] = True
+
+    last_code = _last_code_entry(tenures.size, events)[subject]
+    latest_trace = np.full(phones, np.iinfo(np.int64).min, dtype=np.int64)
+    sms = events.sms_deliveries
+    failed = sms.error == UNKNOWN_SUBSCRIBER
+    changes = events.number_changes
+    trace_phone = np.concatenate([sms.phone[failed], changes.phone])
+    trace_ts = np.concatenate([sms.ts[failed], changes.ts])
+    np.maximum.at(latest_trace, trace_phone, trace_ts)
+    evident = latest_trace[subject_phone] > last_code
+    evident |= _stranger_registered(subject, subject_phone, last_code, events)
+
+    evidence = np.zeros(phones, dtype=bool)
+    evidence[subject_phone[evident]] = True
+    return Labels(owner_changed=owner_changed, evidence=evidence, current=current)
+
+
+def _last_code_entry(holders: int, events: ChunkEvents) -> np.ndarray:
+    """Per tenure row, the time of the holder's last code entry (int64 min if none)."""
+    last = np.full(holders, np.iinfo(np.int64).min, dtype=np.int64)
+    codes = events.code_entries
+    if codes.ts.size:
+        order = np.argsort((codes.holder << 34) + (codes.ts - codes.ts.min()))
+        holder = codes.holder[order]
+        is_last = np.append(holder[1:] != holder[:-1], True)
+        last[holder[is_last]] = codes.ts[order][is_last]
+    return last
+
+
+def _stranger_registered(
+    subject: np.ndarray,
+    subject_phone: np.ndarray,
+    last_code: np.ndarray,
+    events: ChunkEvents,
+) -> np.ndarray:
+    """Per subject: someone else registered on the number after the subject's last code entry,
+    and their recorded name, birth date or gender differs from one the subject registered with
+    in the history. Without a registration of the subject there is nothing to compare with,
+    which is also all a classifier would see."""
+    reg = events.registrations
+    recorded = pl.DataFrame(
+        {
+            "phone": reg.phone,
+            "ts": reg.ts,
+            "holder": reg.holder,
+            "name": reg.name_key,
+            "birth": reg.birth_day,
+            "male": reg.male,
+            "name_missing": reg.name_missing,
+            "birth_missing": reg.birth_missing,
+            "gender_missing": reg.gender_missing,
+        }
+    ).select(
+        "phone",
+        "ts",
+        "holder",
+        pl.when(~pl.col("name_missing")).then(pl.col("name")).alias("name"),
+        pl.when(~pl.col("birth_missing")).then(pl.col("birth")).alias("birth"),
+        pl.when(~pl.col("gender_missing")).then(pl.col("male")).alias("male"),
+    )
+    subjects = pl.DataFrame(
+        {"i": np.arange(subject.size), "phone": subject_phone, "subject": subject}
+    ).with_columns(last_code=pl.Series(last_code))
+    own = recorded.select(
+        pl.col("holder").alias("subject"),
+        pl.col("name").alias("own_name"),
+        pl.col("birth").alias("own_birth"),
+        pl.col("male").alias("own_male"),
+    )
+    differs = (
+        (pl.col("name") != pl.col("own_name")).fill_null(False)
+        | (pl.col("birth") != pl.col("own_birth")).fill_null(False)
+        | (pl.col("male") != pl.col("own_male")).fill_null(False)
+    )
+    hits = (
+        subjects.join(recorded, on="phone")
+        .filter((pl.col("holder") != pl.col("subject")) & (pl.col("ts") > pl.col("last_code")))
+        .join(own, on="subject")
+        .filter(differs)
+        .get_column("i")
+        .unique()
+        .to_numpy()
+    )
+    out = np.zeros(subject.size, dtype=bool)
+    out[hits] = True
+    return out
