@@ -311,3 +311,35 @@ def test_reason_columns_follow_the_reason_order(models) -> None:  # type: ignore
     flags = [c for c in con.table("classification").columns if c.startswith("has_")]
 
     assert flags == [f"has_{reason.value.lower()}" for reason in REASON_ORDER]
+
+
+def test_a_previous_holders_account_left_bound_beside_the_new_ones_is_owner_changed(
+    classify: Classify,
+) -> None:
+    history = History()
+    history.register(RU_MOBILE_RECYCLED, days_ago(700), ANNA, product="ok", account="ok-1")
+    history.account(RU_MOBILE_RECYCLED, "ok-1")  # Anna's OK account was never unbound
+    history.register(RU_MOBILE_RECYCLED, days_ago(200), BORIS, account="vk-2")
+    history.account(RU_MOBILE_RECYCLED, "vk-2")
+    for day in range(170, 0, -30):
+        history.code(RU_MOBILE_RECYCLED, days_ago(day), "vk", "vk-2")
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["PROFILE_MISMATCH"]
+    assert row["owner_since"] == seconds(days_ago(200))
+
+
+def test_a_confirmation_naming_no_account_proves_every_bound_account(
+    classify: Classify,
+) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=300)
+    history.number_change(RU_MOBILE, days_ago(100), account="ok-7", kind="unbound")
+    history.verification(RU_MOBILE, days_ago(20), "confirmed")
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "verified"
+    assert row["reasons"] == ["RECENT_CONFIRMATION", "STEADY_SMS_DELIVERY"]
+    assert row["owner_since"] == seconds(days_ago(99))  # the first SMS after the unbinding

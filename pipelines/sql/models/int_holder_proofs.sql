@@ -1,10 +1,19 @@
--- int_holder_proofs: the latest possession proof by the holder of the number's bound account.
--- grain: one row per number that has change evidence and a proof. refresh: full.
--- A proof is a code entered in VK or OK by the account bound to the number in that network
--- (by any VK or OK account when none is bound), or a confirmed re-verification. Only numbers
--- with change evidence need it, so the code entries are cut to those numbers first.
+-- int_holder_proofs: how recently the holders of the number's bound accounts proved possession.
+-- grain: one row per number with change evidence. refresh: full.
+-- checks: phone is unique.
+--
+-- Each social account bound to the number now proves its holder's possession by a code it
+-- entered in its network, by its own registration (binding) on the number, or by a confirmed
+-- re-verification. A number is only as safe as its least proven bound account: last_proof_at is
+-- the oldest of the accounts' latest proofs, and null when one of them has none at all. A
+-- number with no bound account counts any VK or OK code and any confirmation instead.
+-- Only numbers with change evidence need this, so every input is cut to them first.
 with codes as (
     select * from stg_code_entries
+),
+
+registrations as (
+    select * from stg_registrations
 ),
 
 accounts as (
@@ -25,45 +34,103 @@ numbers_in_question as (
     group by phone
 ),
 
-numbers_with_accounts as (
-    select phone
+bound_accounts as (
+    select accounts.phone, accounts.network, accounts.account_id
     from accounts
-    group by phone
+    inner join numbers_in_question on accounts.phone = numbers_in_question.phone
+    group by accounts.phone, accounts.network, accounts.account_id
 ),
 
 social_codes as (
-    select codes.phone, codes.ts, codes.product, codes.account_id
+    select codes.phone, codes.product as network, codes.account_id, max(codes.ts) as last_at
     from codes
     inner join numbers_in_question on codes.phone = numbers_in_question.phone
     where codes.product in ('vk', 'ok')
+    group by codes.phone, codes.product, codes.account_id
 ),
 
-bound_codes as (
-    select social_codes.phone, social_codes.ts
-    from social_codes
-    left join accounts
-        on social_codes.phone = accounts.phone
-        and social_codes.product = accounts.network
-        and social_codes.account_id = accounts.account_id
-    left join numbers_with_accounts on social_codes.phone = numbers_with_accounts.phone
-    where accounts.account_id is not null or numbers_with_accounts.phone is null
+social_registrations as (
+    select
+        registrations.phone,
+        registrations.product as network,
+        registrations.account_id,
+        max(registrations.ts) as last_at
+    from registrations
+    inner join numbers_in_question on registrations.phone = numbers_in_question.phone
+    where registrations.product in ('vk', 'ok')
+    group by registrations.phone, registrations.product, registrations.account_id
 ),
 
 confirmations as (
-    select phone, ts
+    -- a confirmation names the account that was asked; one that names none speaks for all
+    select phone, account_id, max(ts) as last_at
     from verifications
     where result = 'confirmed'
+    group by phone, account_id
 ),
 
-proofs as (
-    select phone, ts from bound_codes
+account_proofs as (
+    select
+        bound_accounts.phone,
+        greatest(
+            social_codes.last_at,
+            social_registrations.last_at,
+            confirmed_account.last_at,
+            confirmed_any.last_at
+        ) as last_proof_at
+    from bound_accounts
+    left join social_codes
+        on bound_accounts.phone = social_codes.phone
+        and bound_accounts.network = social_codes.network
+        and bound_accounts.account_id = social_codes.account_id
+    left join social_registrations
+        on bound_accounts.phone = social_registrations.phone
+        and bound_accounts.network = social_registrations.network
+        and bound_accounts.account_id = social_registrations.account_id
+    left join confirmations as confirmed_account
+        on bound_accounts.phone = confirmed_account.phone
+        and bound_accounts.account_id = confirmed_account.account_id
+    left join confirmations as confirmed_any
+        on bound_accounts.phone = confirmed_any.phone
+        and confirmed_any.account_id is null
+),
+
+bound_numbers as (
+    select
+        phone,
+        -- the least proven account decides; one never proven makes the whole number unproven
+        case when count(*) = count(last_proof_at) then min(last_proof_at) end as last_proof_at
+    from account_proofs
+    group by phone
+),
+
+unbound_numbers as (
+    select numbers_in_question.phone
+    from numbers_in_question
+    left join bound_numbers on numbers_in_question.phone = bound_numbers.phone
+    where bound_numbers.phone is null
+),
+
+unbound_proofs as (
+    select social_codes.phone, social_codes.last_at
+    from social_codes
+    inner join unbound_numbers on social_codes.phone = unbound_numbers.phone
+
     union all
-    select phone, ts from confirmations
+
+    select confirmations.phone, confirmations.last_at
+    from confirmations
+    inner join unbound_numbers on confirmations.phone = unbound_numbers.phone
 ),
 
 final as (
-    select phone, max(ts) as last_proof_at
-    from proofs
+    select phone, last_proof_at
+    from bound_numbers
+
+    union all
+
+    select phone, max(last_at) as last_proof_at
+    from unbound_proofs
     group by phone
 )
 
