@@ -260,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Settings], int] = args.run
     from pydantic import ValidationError
 
+    from pipelines.duckdb_engine import AuditFailedError
     from pipelines.ingest import InputError
     from pipelines.scoring import RejectedShareTooHighError
 
@@ -267,7 +268,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, load_settings())
     except ValidationError as error:
         console.print(f"[red]error:[/red] bad setting: {error}")
-    except (UsageError, InputError, RejectedShareTooHighError, ValueError) as error:
+    except (
+        UsageError,
+        InputError,
+        RejectedShareTooHighError,
+        AuditFailedError,
+        ValueError,
+    ) as error:
         console.print(f"[red]error:[/red] {error}")
     except KeyboardInterrupt:
         console.print("interrupted")

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.sqlfiles import MODEL_ORDER, VIEW_MODELS, model_sql
+from pipelines.sqlfiles import MODEL_ORDER, VIEW_MODELS, audit_names, audit_sql, model_sql
 
 
 def connect(
@@ -47,3 +47,20 @@ def run_models(
             relation.create(name)
         if on_model:
             on_model(name)
+
+
+class AuditFailedError(Exception):
+    """A model produced rows its audits forbid; nothing is published."""
+
+
+def run_audits(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Run every audit; raise naming those that found rows, else return the counts (all 0)."""
+    found = {
+        name: int(con.sql(audit_sql(name)).aggregate("count(*)").fetchall()[0][0])
+        for name in audit_names()
+    }
+    failed = {name: count for name, count in found.items() if count}
+    if failed:
+        listed = ", ".join(f"{name} ({count:,} rows)" for name, count in failed.items())
+        raise AuditFailedError(f"the classification failed its audits: {listed}")
+    return found

@@ -132,6 +132,8 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             statuses = dict(
                 con.table("classification").aggregate("status, count(*)", "status").fetchall()
             )
+        with timings.measure("audits"):
+            duckdb_engine.run_audits(con)
         with timings.measure("publish"):
             write_scores(con, request.out_dir)
             step("publish scores")

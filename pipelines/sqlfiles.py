@@ -50,3 +50,13 @@ def macros_sql() -> str:
 @cache
 def publish_sql(name: str) -> str:
     return (SQL_DIR / "publish" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def audit_names() -> tuple[str, ...]:
+    """Queries over the models that return offending rows; a clean run returns none."""
+    return tuple(sorted(path.stem for path in (SQL_DIR / "audits").glob("*.sql")))
+
+
+@cache
+def audit_sql(name: str) -> str:
+    return (SQL_DIR / "audits" / f"{name}.sql").read_text(encoding="utf-8")

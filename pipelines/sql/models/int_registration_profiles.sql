@@ -25,7 +25,10 @@ ordered as (
         lag(birth_date) over by_number as previous_birth_date,
         lag(gender) over by_number as previous_gender
     from registrations
-    window by_number as (partition by phone order by ts, product, account_id)
+    -- the person fields break ties, so that the order is total and no engine picks its own
+    window by_number as (
+        partition by phone order by ts, product, account_id, name_key, birth_date, gender
+    )
 ),
 
 compared as (

@@ -1,0 +1,171 @@
+"""Running the SQL models on Spark (`--engine spark`, DESIGN §10).
+
+DuckDB still reads and checks the input; Spark runs the same model files, translated from the
+DuckDB dialect by SQLGlot, so there is one copy of the logic. Everything crosses between the two
+engines as Parquet under the run's work folder, which is also what a cluster would need.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot.errors import ErrorLevel
+
+from pipelines.contracts import INPUT_KINDS
+from pipelines.sqlfiles import MODEL_ORDER, VIEW_MODELS, model_sql
+
+try:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import LongType, StructField, StructType
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "--engine spark needs PySpark: install the spark extra: pip install -e '.[spark]'"
+    ) from error
+
+OUTPUT_MODEL = "classification"
+OUTPUT_DIR = "spark_classification"  # scoring.py reads it back with DuckDB
+SHUFFLE_PARTITIONS = 8
+
+# Spark's default profile logs every stage at INFO/WARN to stderr, over our progress display.
+# The gateway's logger is set too: when its level differs from the root's, Spark prints a banner.
+_LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+_session: SparkSession | None = None
+
+
+def spark_session(
+    shuffle_partitions: int | None = None, java_options: tuple[str, ...] = ()
+) -> SparkSession:
+    """The process's local Spark session (two cores, UTC, no UI, localhost only), made once.
+
+    `shuffle_partitions` sets how many partitions a join or aggregation shuffles into (default
+    `SHUFFLE_PARTITIONS`); given for a session that already runs, it changes that session.
+    `java_options` go to the JVM when the session starts (e.g. `-XX:TieredStopAtLevel=1`, which
+    halves the warm-up of a short session but slows a long one); a running session ignores them.
+    """
+    global _session
+    if _session is None:
+        _session = _start_session(java_options)
+        shuffle_partitions = shuffle_partitions or SHUFFLE_PARTITIONS
+    if shuffle_partitions:
+        _session.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    return _session
+
+
+def stop_spark_session() -> None:
+    """Stop the process's Spark session, if one was started; the next call starts a new one."""
+    global _session
+    if _session is not None:
+        _session.stop()
+        _session = None
+
+
+def _start_session(java_options: tuple[str, ...]) -> SparkSession:
+    # read by spark-submit when it starts the JVM; keeps Spark off every other interface
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Spark's own files (log settings, an empty warehouse it insists on) go to one temp folder
+    spark_scratch = Path(tempfile.gettempdir()) / "ownership-spark"
+    spark_scratch.mkdir(exist_ok=True)
+    log_config = spark_scratch / "log4j2.properties"
+    log_config.write_text(_LOG4J2, encoding="utf-8")
+    builder: Any = SparkSession.builder
+    try:
+        session: SparkSession = (
+            builder.master("local[2]")
+            .appName("ownership-scoring")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            # DuckDB fails on overflow and bad casts instead of returning null; so does ANSI mode
+            .config("spark.sql.ansi.enabled", "true")
+            .config("spark.sql.warehouse.dir", str(spark_scratch / "warehouse"))
+            .config(
+                "spark.driver.extraJavaOptions",
+                " ".join((f"-Dlog4j2.configurationFile={log_config.as_uri()}", *java_options)),
+            )
+            .getOrCreate()
+        )
+    except Exception as error:  # Py4J and PySpark raise several kinds here
+        raise RuntimeError(
+            f"could not start a local Spark session ({error}); Spark needs Java 17 or later "
+            "on PATH or in JAVA_HOME"
+        ) from error
+    return session
+
+
+def spark_sql(name: str) -> str:
+    """The model `name` in Spark SQL, translated from the DuckDB original by SQLGlot."""
+    statements = sqlglot.transpile(
+        model_sql(name), read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+    )
+    if len(statements) != 1:
+        raise ValueError(f"model {name} must hold one statement, found {len(statements)}")
+    return statements[0]
+
+
+def score_checked(
+    con: duckdb.DuckDBPyConnection,
+    work_dir: Path,
+    params: dict[str, int],
+    step: Callable[[str], None],
+) -> None:
+    """Run every model on Spark over the checked tables in `con`; write the classification.
+
+    `con` is the DuckDB connection holding `checked_<kind>`; the result lands as Parquet in
+    `work_dir / OUTPUT_DIR`. `step` is called with `model <name>` after each model.
+    """
+    spark = spark_session()
+    for kind in INPUT_KINDS:
+        source = _export_checked(con, kind, work_dir / "checked")
+        spark.read.parquet(str(source)).createOrReplaceTempView(f"checked_{kind}")
+    _run_params_frame(spark, params).createOrReplaceTempView("run_params")
+    for name in MODEL_ORDER:
+        frame = spark.sql(spark_sql(name))
+        if name not in VIEW_MODELS:
+            frame = _materialise(spark, frame, _model_dir(work_dir, name))
+        frame.createOrReplaceTempView(name)
+        step(f"model {name}")
+    if OUTPUT_MODEL in VIEW_MODELS:
+        _materialise(spark, spark.table(OUTPUT_MODEL), work_dir / OUTPUT_DIR)
+
+
+def _export_checked(con: duckdb.DuckDBPyConnection, kind: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{kind}.parquet"
+    con.table(f"checked_{kind}").filter("reject_reason is null").write_parquet(str(target))
+    return target
+
+
+def _run_params_frame(spark: SparkSession, params: dict[str, int]) -> DataFrame:
+    schema = StructType([StructField(name, LongType(), nullable=False) for name in params])
+    return spark.createDataFrame([tuple(params.values())], schema)
+
+
+def _model_dir(work_dir: Path, name: str) -> Path:
+    return work_dir / OUTPUT_DIR if name == OUTPUT_MODEL else work_dir / "spark_models" / name
+
+
+def _materialise(spark: SparkSession, frame: DataFrame, folder: Path) -> DataFrame:
+    # Written to Parquet and read back rather than cached: the later models then plan against a
+    # file, not the whole lineage; nothing is recomputed if memory runs short or an executor
+    # is lost; and it is the same on a cluster, where the work folder is shared storage.
+    frame.write.mode("overwrite").parquet(str(folder))
+    return spark.read.parquet(str(folder))
