@@ -48,7 +48,7 @@ def _progress() -> Progress:
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.synth import SynthParams, generate
 
-    params = SynthParams()
+    params = SynthParams(events_per_phone=args.events_per_phone)
     with _progress() as progress:
         task = progress.add_task("generating history", total=args.phones)
         summary = generate(
@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--phones", type=int, required=True, help="how many numbers")
     synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     synth.add_argument("--out", type=Path, required=True, help="folder to write the history to")
+    synth.add_argument(
+        "--events-per-phone",
+        type=float,
+        default=None,
+        help="average events per number (default: the realistic density, see docs/synth.md)",
+    )
     synth.set_defaults(run=cmd_synth)
 
     score = commands.add_parser("score", help="classify every number of a history (DESIGN §4)")

@@ -6,6 +6,11 @@ a stream of SMS whose delivery reports follow its state. The history is written 
 Parquet in the §3 layout, and `truth/` records who held each number when and what a perfect
 classifier should answer. Same seed, phones and parameters: byte-identical files.
 
+Every event lies in [start, end] except registrations: every account bound to a number at some
+time in the history has its registration row at its creation time, which may precede `start`
+(a registry knows all the accounts bound to a number). Only those inside the history come with
+their code entry and its SMS.
+
 The modelling lives in `synth_numbers`, `synth_people`, `synth_events` and `synth_truth`;
 every figure is a `SynthParams` field (see `docs/synth.md`).
 """

@@ -3,6 +3,11 @@
 Rows are numpy columns keyed by the number's index within the chunk; `pipelines.synth` turns
 them into Arrow tables. Rates are Poisson: a count per account (or per number) is drawn, then
 that many uniform times in the exposure window, so the work is proportional to the events.
+
+Every kind covers [start, end] only, except registrations: the registry knows every account
+bound to the number at some time in the history, so an account created before `start` has its
+registration row at its true creation time. Its code entry and code SMS, like every other event
+before `start`, are not written.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipelines.synth_numbers import Numbers, RegionTable
-from pipelines.synth_params import DAY, SynthParams
-from pipelines.synth_people import SOCIAL, Accounts, People, Tenures, product_names
+from pipelines.synth_params import SynthParams
+from pipelines.synth_people import SOCIAL, YEAR, Accounts, People, Tenures, product_names
 
 # Order matters: the index is what the event columns store.
 SMS_ERRORS = ("unknown_subscriber", "absent_subscriber", "network", "rejected", "expired", "other")
@@ -25,6 +30,9 @@ BIRTH_SLIPS = np.array([-365, -2, -1, 1, 2, 365])
 
 @dataclass(frozen=True)
 class Registrations:
+    """Every account bound to the number at some time in the history, at its creation time
+    (which may precede `start`), and the re-registrations inside the history."""
+
     phone: np.ndarray
     ts: np.ndarray
     product: np.ndarray
@@ -84,40 +92,61 @@ def draw_events(
     regions: RegionTable,
     params: SynthParams,
 ) -> ChunkEvents:
-    start = params.start_s
+    start, end = params.start_s, params.end_s
+    phones = numbers.keys.size
     registrations = _registrations(rng, numbers, tenures, people, accounts, regions, params)
     changes = _number_changes(tenures, accounts, params)
-    # The owner model fixes registrations (each with its code entry and SMS) and number
-    # changes; code entries and background SMS fill the rest of the density budget.
-    structural = 3 * registrations.ts.size + changes.ts.size
-    budget = max(0.0, params.events_per_phone * numbers.keys.size - structural)
+    # A registration inside the history comes with its code entry and the code's SMS.
+    entered = np.flatnonzero(registrations.ts >= start)
 
-    held_until = tenures.held_until[accounts.holder]
-    lo = np.maximum(accounts.registered, start)
-    exposure_days = np.maximum(held_until - lo, 0) / DAY
+    # A person's code rate covers all their accounts; each account takes a share of it by its
+    # product's weight. An account gets codes from its binding (or `start`) until its holder
+    # leaves.
     weights = dict(params.product_code_weights)
     product_weight = np.array([weights.get(name, 0.0) for name in product_names(params)])
-    relative = people.code_rate[accounts.holder] * product_weight[accounts.product]
-    denominator = float((relative * exposure_days).sum())
-    scale = params.code_event_share * budget / 2 / denominator if denominator else 0.0
-    count = rng.poisson(scale * relative * exposure_days)
+    weight = product_weight[accounts.product]
+    person_weight = np.bincount(accounts.holder, weights=weight, minlength=tenures.size)
+    share = np.divide(
+        weight,
+        person_weight[accounts.holder],
+        out=np.zeros(accounts.size),
+        where=person_weight[accounts.holder] > 0,
+    )
+    held_until = tenures.held_until[accounts.holder]
+    lo = np.maximum(accounts.registered, start)
+    exposure_years = np.maximum(held_until - lo, 0) / YEAR
+    code_mean = people.code_rate[accounts.holder] * share * exposure_years
+    # Each number's background SMS: a gamma-distributed appetite around the mean rate.
+    shape = params.sms_rate_gamma_shape
+    appetite = rng.gamma(shape, 1 / shape, phones) if shape > 0 else np.ones(phones)
+    sms_mean = appetite * params.background_sms_per_month * 12 * (end - start) / YEAR
+
+    if params.events_per_phone is not None:
+        # A fixed density: the owner model fixes registrations, their code entries and SMS,
+        # and number changes; one common factor scales both rate-driven streams into the rest.
+        structural = registrations.ts.size + 2 * entered.size + changes.ts.size
+        budget = max(0.0, params.events_per_phone * phones - structural)
+        expected = 2 * float(code_mean.sum()) + float(sms_mean.sum())
+        factor = budget / expected if expected else 0.0
+        code_mean, sms_mean = code_mean * factor, sms_mean * factor
+
+    count = rng.poisson(code_mean)
     row = np.repeat(np.arange(accounts.size), count)
     ts = lo[row] + (rng.random(row.size) * (held_until - lo)[row]).astype(np.int64)
     product = accounts.product[row]
     key_missing = (product >= len(SOCIAL)) & (
         rng.random(row.size) < params.other_code_account_missing_share
     )
-    # Every registration needs a code: same account, same moment.
+    # Every registration in the history needs a code: same account, same moment.
     codes = CodeEntries(
-        phone=np.concatenate([tenures.phone[accounts.holder[row]], registrations.phone]),
-        ts=np.concatenate([ts, registrations.ts]),
-        product=np.concatenate([product, registrations.product]),
-        key=np.concatenate([accounts.key[row], registrations.key]),
-        key_missing=np.concatenate([key_missing, np.zeros(registrations.ts.size, bool)]),
-        holder=np.concatenate([accounts.holder[row], registrations.holder]),
+        phone=np.concatenate([tenures.phone[accounts.holder[row]], registrations.phone[entered]]),
+        ts=np.concatenate([ts, registrations.ts[entered]]),
+        product=np.concatenate([product, registrations.product[entered]]),
+        key=np.concatenate([accounts.key[row], registrations.key[entered]]),
+        key_missing=np.concatenate([key_missing, np.zeros(entered.size, bool)]),
+        holder=np.concatenate([accounts.holder[row], registrations.holder[entered]]),
     )
-    background_budget = (1 - params.code_event_share) * budget
-    sms = _sms(rng, numbers, tenures, codes, background_budget, params)
+    sms = _sms(rng, tenures, codes, rng.poisson(sms_mean), params)
     return ChunkEvents(registrations, codes, sms, changes)
 
 
@@ -130,8 +159,11 @@ def _registrations(
     regions: RegionTable,
     params: SynthParams,
 ) -> Registrations:
+    """The only kind with rows before `start`; see `Registrations`."""
     start = params.start_s
-    first = np.flatnonzero(accounts.registered >= start)
+    # Every account bound to the number at some time in the history, however long ago it was
+    # created (its creation lies in its holder's tenure, and not before `accounts_since`).
+    first = np.flatnonzero(accounts.bound_after(start))
     # A re-registration of the same account later in the tenure (reinstall, re-binding).
     held_until = tenures.held_until[accounts.holder]
     lo = np.maximum(accounts.registered, start)
@@ -188,12 +220,12 @@ def _number_changes(tenures: Tenures, accounts: Accounts, params: SynthParams) -
 
 def _sms(
     rng: np.random.Generator,
-    numbers: Numbers,
     tenures: Tenures,
     codes: CodeEntries,
-    background_budget: float,
+    background: np.ndarray,
     params: SynthParams,
 ) -> SmsDeliveries:
+    """The SMS of the code entries, then `background[i]` more SMS to number i."""
     start, end = params.start_s, params.end_s
     names = product_names(params)
     # Each code was sent by SMS a few seconds before it was entered; those all got through.
@@ -202,13 +234,7 @@ def _sms(
     )
     code_sms_ts = np.maximum(codes.ts - lead, start)
 
-    phones = numbers.keys.size
-    shape = params.sms_rate_gamma_shape
-    appetite = rng.gamma(shape, 1 / shape, phones)
-    span_days = (end - start) / DAY
-    per_unit = background_budget / float(appetite.sum() * span_days) if phones else 0.0
-    count = rng.poisson(per_unit * appetite * span_days)
-    phone = np.repeat(np.arange(phones, dtype=np.int64), count)
+    phone = np.repeat(np.arange(background.size, dtype=np.int64), background)
     ts = start + (rng.random(phone.size) * (end - start)).astype(np.int64)
     senders, shares = zip(*params.sms_product_weights, strict=True)
     p = np.array(shares) / sum(shares)

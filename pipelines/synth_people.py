@@ -91,7 +91,7 @@ class People:
     birth_day: np.ndarray  # days since 1970-01-01
     name_key: np.ndarray  # uint32 fingerprint of the name
     region: np.ndarray  # index into RegionTable.codes
-    code_rate: np.ndarray  # relative code-entry rate, log-normal with median 1
+    code_rate: np.ndarray  # codes a year over all the person's accounts (log-normal)
     reporter: np.ndarray  # updates their accounts when leaving the number
     has: np.ndarray  # (holders, products) bool: has an account in the product
 
@@ -129,7 +129,8 @@ def draw_people(
         birth_day=birth_day,
         name_key=rng.integers(0, 2**32, size, dtype=np.uint32),
         region=region,
-        code_rate=rng.lognormal(0.0, params.code_rate_sigma, size),
+        code_rate=params.code_rate_median_per_year
+        * rng.lognormal(0.0, params.code_rate_sigma, size),
         reporter=rng.random(size) < params.reporter_share,
         has=has,
     )
@@ -143,7 +144,9 @@ class Accounts:
     product: np.ndarray  # index into product_names()
     registered: np.ndarray  # bound to the number (may precede the history)
     key: np.ndarray  # int64 account id, unique in the whole history
-    unbound: np.ndarray  # the number left the account (NEVER if it did not)
+    # The number left the account: the product's next registration on the number, or the
+    # holder's report; NEVER if neither happened by `end`.
+    unbound: np.ndarray
     report_at: np.ndarray  # the holder's number_changes row, or NEVER
     report_reported: np.ndarray  # kind `reported` rather than `unbound`
 
@@ -155,6 +158,10 @@ class Accounts:
         """Social accounts whose binding to the number lasts past `moment`."""
         return (self.product < len(SOCIAL)) & (self.unbound > moment)
 
+    def bound_after(self, moment: int) -> np.ndarray:
+        """Accounts of any product still bound to the number at `moment` or later."""
+        return self.unbound > moment
+
 
 def draw_accounts(
     rng: np.random.Generator,
@@ -165,10 +172,15 @@ def draw_accounts(
 ) -> Accounts:
     holder, product = np.nonzero(people.has)
     size = holder.size
-    held_from, held_until = tenures.held_from[holder], tenures.held_until[holder]
-    late = rng.random(size) < params.late_signup_share
+    held_until = tenures.held_until[holder]
+    # Nobody signs up before the products exist: a holder who had the number earlier signs up
+    # at a uniform time after that (an adoption curve), so old holders do not all sign up at once.
+    held_from = np.maximum(tenures.held_from[holder], params.accounts_since_s)
+    late = (rng.random(size) < params.late_signup_share) | (
+        tenures.held_from[holder] < params.accounts_since_s
+    )
     soon = held_from + rng.exponential(params.signup_delay_mean_days * DAY, size)
-    later = held_from + rng.random(size) * (held_until - held_from)
+    later = held_from + rng.random(size) * np.maximum(held_until - held_from, 0)
     registered = np.where(late, later, soon).astype(np.int64)
     # An account the holder would have bound after leaving the number never was.
     kept = registered < held_until
@@ -182,8 +194,9 @@ def draw_accounts(
     serial += product.astype(np.uint64)
     key = ((serial * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(2**40 - 1)).astype(np.int64)
 
-    # A new holder binding the same network takes the number off the previous account, which
-    # is how VK and OK behave; the next registration of the network on the number ends it.
+    # A new holder binding the same product takes the number off the previous account, which
+    # is how VK and OK behave (and most services that log in by phone): the next registration
+    # of the product on the number ends the binding.
     phone = tenures.phone[holder]
     base = registered.min() if size else 0
     order = np.argsort(((phone * width + product) << 34) + (registered - base))
@@ -197,11 +210,10 @@ def draw_accounts(
     per_account = rng.random(size) < params.report_per_account_share
     reports = leaving & people.reporter[holder] & per_account
     report_at = held_until + rng.integers(0, params.report_lag_days_max * DAY, size)
-    social = product < len(SOCIAL)
-    # A report on a social account counts only while the account still holds the number.
-    reports &= (report_at < params.end_s) & (~social | (report_at < next_registered))
+    # A report counts only while the account still holds the number.
+    reports &= (report_at < params.end_s) & (report_at < next_registered)
     report_at = np.where(reports, report_at, NEVER)
-    unbound = np.where(social, np.minimum(next_registered, report_at), NEVER)
+    unbound = np.minimum(next_registered, report_at)
     return Accounts(
         holder=holder,
         product=product.astype(np.int16),

@@ -7,11 +7,17 @@ Definitions (also in docs/synth.md):
 - `owner_changed`: some social account bound at `end` belongs to someone other than the current
   holder; for a number with no bound account, the current holder is not the reference holder;
 - the *subjects* are the holders whose accounts (or, without accounts, whose tenure) the change
-  is about; `evidence`: after a subject's last code entry on the number there is a
-  `number_changes` row, an `unknown_subscriber` SMS failure, or a registration by another person
-  whose recorded name, birth date or gender differs from what the subject registered with in
-  the history (DESIGN §4: "do not match the previous holder's" needs the previous holder's
-  parameters in the events).
+  is about; a subject's *last proof* is the latest of: taking the number, their last code entry
+  on it, their last registration on it (one made before `start` has no code entry in the
+  events, but the registration row is there);
+- `evidence`: after a subject's last proof there is a `number_changes` row, an
+  `unknown_subscriber` SMS failure, or a registration by another person whose recorded
+  parameters differ from one of the subject's own registrations in at least
+  `PROFILE_MISMATCH_MIN_FIELDS` of name, birth date and gender, each present on both (DESIGN §4:
+  "do not match the previous holder's"). Every account bound in the history has its
+  registration in the events, so the subject's parameters are there whenever they have an
+  account; one field off is what the same person's re-registration looks like, so it does not
+  count.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.synth_events import UNKNOWN_SUBSCRIBER, ChunkEvents
+from pipelines.synth_events import UNKNOWN_SUBSCRIBER, ChunkEvents, Registrations
 from pipelines.synth_params import DAY, SynthParams
 from pipelines.synth_people import Accounts, Tenures
 
 NONE = -1
+# As the rules' default `profile_mismatch_min_fields`: the same person's re-registration can
+# differ in one field (a typo, a slipped date), two strangers differ in more.
+PROFILE_MISMATCH_MIN_FIELDS = 2
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,14 @@ def label_numbers(
     owner_changed = np.zeros(phones, dtype=bool)
     owner_changed[subject_phone] = True
 
-    last_code = _last_code_entry(tenures.size, events)[subject]
+    codes, reg = events.code_entries, events.registrations
+    last_proof = np.maximum.reduce(
+        [
+            tenures.held_from[subject],
+            _latest(tenures.size, codes.holder, codes.ts)[subject],
+            _latest(tenures.size, reg.holder, reg.ts)[subject],
+        ]
+    )
     latest_trace = np.full(phones, np.iinfo(np.int64).min, dtype=np.int64)
     sms = events.sms_deliveries
     failed = sms.error == UNKNOWN_SUBSCRIBER
@@ -104,37 +120,35 @@ def label_numbers(
     trace_phone = np.concatenate([sms.phone[failed], changes.phone])
     trace_ts = np.concatenate([sms.ts[failed], changes.ts])
     np.maximum.at(latest_trace, trace_phone, trace_ts)
-    evident = latest_trace[subject_phone] > last_code
-    evident |= _stranger_registered(subject, subject_phone, last_code, events)
+    evident = latest_trace[subject_phone] > last_proof
+    evident |= _stranger_registered(subject, subject_phone, last_proof, reg)
 
     evidence = np.zeros(phones, dtype=bool)
     evidence[subject_phone[evident]] = True
     return Labels(owner_changed=owner_changed, evidence=evidence, current=current)
 
 
-def _last_code_entry(holders: int, events: ChunkEvents) -> np.ndarray:
-    """Per tenure row, the time of the holder's last code entry (int64 min if none)."""
-    last = np.full(holders, np.iinfo(np.int64).min, dtype=np.int64)
-    codes = events.code_entries
-    if codes.ts.size:
-        order = np.argsort((codes.holder << 34) + (codes.ts - codes.ts.min()))
-        holder = codes.holder[order]
-        is_last = np.append(holder[1:] != holder[:-1], True)
-        last[holder[is_last]] = codes.ts[order][is_last]
+def _latest(size: int, index: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Per index in 0..size-1, the latest of its times (int64 min if it has none)."""
+    last = np.full(size, np.iinfo(np.int64).min, dtype=np.int64)
+    if ts.size:
+        order = np.argsort((index << 34) + (ts - ts.min()))
+        index = index[order]
+        is_last = np.append(index[1:] != index[:-1], True)
+        last[index[is_last]] = ts[order][is_last]
     return last
 
 
 def _stranger_registered(
     subject: np.ndarray,
     subject_phone: np.ndarray,
-    last_code: np.ndarray,
-    events: ChunkEvents,
+    last_proof: np.ndarray,
+    reg: Registrations,
 ) -> np.ndarray:
-    """Per subject: someone else registered on the number after the subject's last code entry,
-    and their recorded name, birth date or gender differs from one the subject registered with
-    in the history. Without a registration of the subject there is nothing to compare with,
-    which is also all a classifier would see."""
-    reg = events.registrations
+    """Per subject: someone else registered on the number after the subject's last proof, with
+    parameters that differ from one of the subject's own registrations in at least
+    PROFILE_MISMATCH_MIN_FIELDS fields present on both. A subject with no registration (no
+    account) leaves nothing to compare with, which is also all a classifier would see."""
     recorded = pl.DataFrame(
         {
             "phone": reg.phone,
@@ -157,23 +171,23 @@ def _stranger_registered(
     )
     subjects = pl.DataFrame(
         {"i": np.arange(subject.size), "phone": subject_phone, "subject": subject}
-    ).with_columns(last_code=pl.Series(last_code))
+    ).with_columns(last_proof=pl.Series(last_proof))
     own = recorded.select(
         pl.col("holder").alias("subject"),
         pl.col("name").alias("own_name"),
         pl.col("birth").alias("own_birth"),
         pl.col("male").alias("own_male"),
     )
-    differs = (
-        (pl.col("name") != pl.col("own_name")).fill_null(False)
-        | (pl.col("birth") != pl.col("own_birth")).fill_null(False)
-        | (pl.col("male") != pl.col("own_male")).fill_null(False)
+    # A field missing on either side neither differs nor agrees.
+    differing = pl.sum_horizontal(
+        (pl.col(field) != pl.col(f"own_{field}")).fill_null(False).cast(pl.Int8)
+        for field in ("name", "birth", "male")
     )
     hits = (
         subjects.join(recorded, on="phone")
-        .filter((pl.col("holder") != pl.col("subject")) & (pl.col("ts") > pl.col("last_code")))
+        .filter((pl.col("holder") != pl.col("subject")) & (pl.col("ts") > pl.col("last_proof")))
         .join(own, on="subject")
-        .filter(differs)
+        .filter(differing >= PROFILE_MISMATCH_MIN_FIELDS)
         .get_column("i")
         .unique()
         .to_numpy()

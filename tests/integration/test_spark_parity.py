@@ -50,7 +50,7 @@ MESSY_TEXT_OF_RECENT_CODE = "+7 (916) 000-00-15"
 TIED_REGISTRATIONS = "+79160000016"
 
 RANDOM_PHONES = 400
-SYNTH_PHONES = 3_000
+SYNTH_PHONES = 1500  # about 190,000 events at the realistic density
 SYNTH_SEED = 7
 # a few rejects are part of the history on purpose
 MAX_REJECT_SHARE = 0.05

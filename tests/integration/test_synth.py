@@ -10,18 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import phonenumbers
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.synth import KINDS, SCHEMAS, SynthParams, SynthSummary, generate
+from pipelines.synth_events import Registrations
+from pipelines.synth_truth import _stranger_registered
 
 pytestmark = pytest.mark.integration
 
-PHONES = 20_000
+PHONES = 6_000
 SEED = 11
-# Three chunks, so that chunk boundaries and the per-chunk files are exercised.
-PARAMS = SynthParams(chunk_phones=8_000)
+# The realistic default density, in three chunks so that chunk boundaries and the per-chunk
+# files are exercised.
+PARAMS = SynthParams(chunk_phones=2_500)
+# docs/synth.md, "Density": the realistic defaults give about 126 events per number.
+REALISTIC_EVENTS_PER_PHONE = 126.0
 EVENT_KINDS = ("code_entries", "sms_deliveries", "registrations", "number_changes")
 
 
@@ -104,21 +110,74 @@ def test_every_event_kind_has_rows_and_verifications_has_none(
         assert (rows == 0) == (kind == "verifications"), kind
 
 
-def test_events_per_phone_are_near_the_density(history: tuple[Path, SynthSummary]) -> None:
+def test_the_default_density_is_realistic(history: tuple[Path, SynthSummary]) -> None:
     _, summary = history
-    assert summary.events / PHONES == pytest.approx(PARAMS.events_per_phone, rel=0.05)
+    assert PARAMS.events_per_phone is None
+    assert summary.events / PHONES == pytest.approx(REALISTIC_EVENTS_PER_PHONE, rel=0.06)
+    # Each code entry has its SMS; the rest is the background stream of a few SMS a month.
+    background = summary.rows["sms_deliveries"] - summary.rows["code_entries"]
+    months = (PARAMS.end - PARAMS.start).days / 365.25 * 12
+    assert background / PHONES == pytest.approx(PARAMS.background_sms_per_month * months, rel=0.06)
 
 
-def test_density_is_a_knob(tmp_path: Path) -> None:
-    summary = generate(tmp_path, 2_000, 5, replace(PARAMS, events_per_phone=30.0))
-    assert summary.events / 2_000 == pytest.approx(30.0, rel=0.05)
+def test_code_entries_per_person_run_from_weekly_to_yearly(db: duckdb.DuckDBPyConnection) -> None:
+    # Numbers held by one person throughout the history, who entered at least one code.
+    quantiles = db.execute(
+        f"""
+        with whole as (
+            select phone from truth_holders
+            where held_from < timestamp '{PARAMS.start}' and held_until is null
+        ), per_year as (
+            select count(*) / 2.0 as rate from code_entries join whole using (phone) group by phone
+        )
+        select quantile_cont(rate, 0.05), median(rate), quantile_cont(rate, 0.95) from per_year"""
+    ).fetchone()
+    assert quantiles is not None
+    low, median, high = quantiles
+    assert low < 2.5
+    assert 5 < median < 10
+    assert 35 < high < 75
 
 
-def test_event_times_fall_within_the_history(db: duckdb.DuckDBPyConnection) -> None:
+def test_a_sparse_density_is_a_knob(tmp_path: Path) -> None:
+    for density in (10.0, 30.0):
+        summary = generate(tmp_path, 2_000, 5, replace(PARAMS, events_per_phone=density))
+        assert summary.events / 2_000 == pytest.approx(density, rel=0.05)
+
+
+def test_only_registrations_predate_the_history(db: duckdb.DuckDBPyConnection) -> None:
     for kind in EVENT_KINDS:
         low, high = db.execute(f"select min(ts), max(ts) from {kind}").fetchone() or ()
-        assert PARAMS.start <= low and high <= PARAMS.end, kind
+        assert high <= PARAMS.end, kind
+        if kind == "registrations":
+            assert low < PARAMS.start, kind
+        else:
+            assert PARAMS.start <= low, kind
     assert scalar(db, "select max(last_seen_at) from accounts") <= PARAMS.end
+
+
+def test_every_registration_lies_in_its_holders_tenure(db: duckdb.DuckDBPyConnection) -> None:
+    outside = scalar(
+        db,
+        f"""
+        select count(*) from registrations r anti join truth_holders h
+        on h.phone = r.phone and r.ts >= h.held_from
+        and r.ts < coalesce(h.held_until, timestamp '{PARAMS.end}')""",
+    )
+    assert outside == 0
+    assert scalar(db, "select min(ts) from registrations") >= PARAMS.accounts_since
+
+
+def test_every_account_bound_at_the_end_has_its_registration(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    unregistered = scalar(
+        db,
+        """
+        select count(*) from accounts a anti join registrations r
+        on r.phone = a.phone and r.product = a.network and r.account_id = a.account_id""",
+    )
+    assert unregistered == 0
 
 
 def test_phones_are_unique_valid_mobile_numbers(db: duckdb.DuckDBPyConnection) -> None:
@@ -174,15 +233,19 @@ def test_each_event_stream_keeps_its_contract(db: duckdb.DuckDBPyConnection) -> 
     assert 0.005 < float(absent) < 0.04
 
 
-def test_every_registration_comes_with_its_code_entry(db: duckdb.DuckDBPyConnection) -> None:
+def test_a_registration_comes_with_its_code_entry_only_inside_the_history(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
     unmatched = scalar(
         db,
-        """
+        f"""
         select count(*) from registrations r anti join code_entries c
         on c.phone = r.phone and c.ts = r.ts and c.product = r.product
-        and c.account_id = r.account_id""",
+        and c.account_id = r.account_id
+        where r.ts >= timestamp '{PARAMS.start}'""",
     )
     assert unmatched == 0
+    assert scalar(db, f"select count(*) from registrations where ts < '{PARAMS.start}'") > 0
 
 
 def test_every_code_entry_follows_a_delivered_sms(db: duckdb.DuckDBPyConnection) -> None:
@@ -304,12 +367,122 @@ def test_unknown_subscriber_failures_only_hit_numbers_out_of_service(
     assert in_service == 0
 
 
+def test_evidence_is_what_the_events_show_after_each_subjects_last_proof(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    """The truth's evidence flag, recomputed from the files alone (docs/synth.md)."""
+    start, end = f"timestamp '{PARAMS.start}'", f"timestamp '{PARAMS.end}'"
+    disagreeing = scalar(
+        db,
+        f"""
+        with holders as (
+            select *, coalesce(held_until, {end}) as until from truth_holders
+        ), current_holder as (
+            select phone, holder_id from truth_holders where held_until is null
+        ), reference as (
+            select phone, arg_min(holder_id, held_from) as holder_id from truth_holders
+            where held_until is null or held_until > {start} group by phone
+        ), stale as (
+            select a.phone, a.holder_id from truth_accounts a
+            left join current_holder c using (phone)
+            where c.holder_id is distinct from a.holder_id
+        ), unbound_change as (
+            select r.phone, r.holder_id from reference r left join current_holder c using (phone)
+            where c.holder_id is distinct from r.holder_id
+            and r.phone not in (select phone from truth_accounts)
+        ), subjects as (
+            select distinct phone, holder_id, held_from, until
+            from (select * from stale union all select * from unbound_change)
+            join holders using (phone, holder_id)
+        ), own as (
+            select s.phone, s.holder_id, r.ts, r.name_key, r.birth_date, r.gender
+            from subjects s join registrations r
+            on r.phone = s.phone and r.ts >= s.held_from and r.ts < s.until
+        ), codes as (
+            select s.phone, s.holder_id, max(c.ts) as ts from subjects s join code_entries c
+            on c.phone = s.phone and c.ts >= s.held_from and c.ts < s.until group by all
+        ), proofs as (
+            select s.phone, s.holder_id, greatest(
+                s.held_from,
+                coalesce(c.ts, s.held_from),
+                coalesce((select max(o.ts) from own o
+                          where o.phone = s.phone and o.holder_id = s.holder_id), s.held_from)
+            ) as proof
+            from subjects s left join codes c using (phone, holder_id)
+        ), traces as (
+            select phone, ts from number_changes
+            union all
+            select phone, ts from sms_deliveries where error = 'unknown_subscriber'
+        ), evident as (
+            select p.phone from proofs p join traces t on t.phone = p.phone and t.ts > p.proof
+            union
+            -- after the last proof, so not the subject's: someone else's registration
+            select p.phone from proofs p
+            join registrations r on r.phone = p.phone and r.ts > p.proof
+            join own o on o.phone = p.phone and o.holder_id = p.holder_id
+            where coalesce((r.name_key <> o.name_key)::int, 0)
+                + coalesce((r.birth_date <> o.birth_date)::int, 0)
+                + coalesce((r.gender <> o.gender)::int, 0) >= 2
+        )
+        select count(*) from truth_labels
+        where evidence <> (phone in (select phone from evident))""",
+    )
+    assert disagreeing == 0
+
+
+def registrations(*rows: tuple[int, int, int | None, int | None, bool | None]) -> Registrations:
+    """Registrations on number 0 as (ts, holder, name_key, birth_day, male); None is missing."""
+    ts, holder, name, birth, male = (np.array(column) for column in zip(*rows, strict=True))
+    return Registrations(
+        phone=np.zeros(len(rows), dtype=np.int64),
+        ts=ts.astype(np.int64),
+        product=np.zeros(len(rows), dtype=np.int16),
+        key=np.arange(len(rows), dtype=np.int64),
+        holder=holder.astype(np.int64),
+        name_key=np.array([v or 0 for v in name], dtype=np.uint32),
+        birth_day=np.array([v or 0 for v in birth], dtype=np.int32),
+        male=np.array([bool(v) for v in male]),
+        region=np.zeros(len(rows), dtype=np.int32),
+        name_missing=np.array([v is None for v in name]),
+        birth_missing=np.array([v is None for v in birth]),
+        gender_missing=np.array([v is None for v in male]),
+        region_missing=np.ones(len(rows), dtype=bool),
+    )
+
+
+SUBJECT, STRANGER = 0, 1
+LAST_PROOF = 100
+
+
+@pytest.mark.parametrize(
+    ("stranger", "evident"),
+    [
+        ((200, STRANGER, 2, 2_000, True), True),  # name and birth date differ
+        ((200, STRANGER, 2, 2_000, None), True),  # two differ, gender unknown
+        ((200, STRANGER, 2, None, None), False),  # only the name can be compared
+        ((200, STRANGER, 1, 2_000, True), False),  # one field off: could be the same person
+        ((200, STRANGER, None, 1_000, False), False),  # one field differs, one agrees
+        ((50, STRANGER, 2, 2_000, False), False),  # before the subject's last proof
+        ((200, SUBJECT, 2, 2_000, False), False),  # the subject's own re-registration
+    ],
+)
+def test_a_registration_is_evidence_when_two_compared_fields_differ(
+    stranger: tuple[int, int, int | None, int | None, bool | None], evident: bool
+) -> None:
+    registered = registrations((10, SUBJECT, 1, 1_000, True), stranger)
+    found = _stranger_registered(
+        np.array([SUBJECT]), np.array([0]), np.array([LAST_PROOF]), registered
+    )
+    assert found.tolist() == [evident]
+
+
 def test_meta_records_the_run(history: tuple[Path, SynthSummary]) -> None:
     out, summary = history
     meta = json.loads((out / "truth" / "meta.json").read_text())
     assert (meta["seed"], meta["phones"]) == (SEED, PHONES)
-    assert meta["start"] == "2023-11-01T00:00:00" and meta["end"] == "2026-11-01T00:00:00"
-    assert meta["params"]["chunk_phones"] == 8_000
+    assert meta["start"] == "2024-11-01T00:00:00" and meta["end"] == "2026-11-01T00:00:00"
+    assert meta["params"]["chunk_phones"] == 2_500
+    assert meta["params"]["events_per_phone"] is None
     assert (summary.start, summary.end) == (PARAMS.start, PARAMS.end)
 
 
