@@ -45,6 +45,10 @@ class Evaluation:
     changed_without_evidence_share: float | None  # of the changed numbers
     false_alarm_rate: float | None  # unchanged numbers called owner_changed, of all unchanged
     truth_meta: Mapping[str, Any]  # seed, phones, start, end of the history when known
+    # The same measures over the numbers with a social account bound at the end of the history
+    # (truth/accounts.parquet): the ones a delivery in VK or OK could send to the wrong person.
+    # For a number with none, owner_changed only says the holder changed within the history.
+    bound: Evaluation | None = None
 
     @property
     def unchanged(self) -> int:
@@ -67,6 +71,7 @@ class Evaluation:
             "changed_without_evidence_share": self.changed_without_evidence_share,
             "false_alarm_rate": self.false_alarm_rate,
             "truth_meta": dict(self.truth_meta),
+            "bound": self.bound.to_dict() if self.bound else None,
         }
 
     def render(self) -> str:
@@ -87,7 +92,15 @@ class Evaluation:
             lines.append(f"{status:<15}{row['changed']:>12}{row['unchanged']:>12}{total:>12}")
         lines.append(f"{'total':<15}{self.changed:>12}{self.unchanged:>12}{self.phones:>12}")
         lines.append("")
-        measures = [
+        measures = self._measures()
+        lines += [f"{name:<32}{value}" for name, value in measures]
+        if self.bound is not None:
+            lines += ["", f"numbers with a bound social account ({self.bound.phones}):"]
+            lines += [f"  {name:<30}{value}" for name, value in self.bound._measures()[:6]]
+        return "\n".join(lines) + "\n"
+
+    def _measures(self) -> list[tuple[str, str]]:
+        return [
             ("precision of owner_changed", _ratio(self.precision)),
             ("recall of owner_changed", _ratio(self.recall)),
             ("recall, changes with evidence", _ratio(self.recall_with_evidence)),
@@ -101,8 +114,6 @@ class Evaluation:
             ("missing from scores", f"{self.missing_from_scores} (counted as unknown)"),
             ("scored, not in truth", f"{self.extra_in_scores} (ignored)"),
         ]
-        lines += [f"{name:<32}{value}" for name, value in measures]
-        return "\n".join(lines) + "\n"
 
 
 def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
@@ -128,6 +139,32 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
     evidence = joined.get_column("evidence").fill_null(False).to_numpy().astype(bool) & changed
     extra = scores.join(labels.select("phone"), on="phone", how="anti").height
 
+    bound = None
+    if (truth_dir / "accounts.parquet").is_file():
+        bound_phones = _read(truth_dir / "accounts.parquet", ("phone",)).unique()
+        is_bound = joined.get_column("phone").is_in(bound_phones.get_column("phone")).to_numpy()
+        bound = _measure(
+            status[is_bound],
+            risk[is_bound],
+            changed[is_bound],
+            evidence[is_bound],
+            int(missing.to_numpy()[is_bound].sum()),
+            0,
+            meta,
+        )
+    return _measure(status, risk, changed, evidence, int(missing.sum()), extra, meta, bound)
+
+
+def _measure(
+    status: np.ndarray,
+    risk: np.ndarray,
+    changed: np.ndarray,
+    evidence: np.ndarray,
+    missing: int,
+    extra: int,
+    meta: Mapping[str, Any],
+    bound: Evaluation | None = None,
+) -> Evaluation:
     confusion = {
         name: {
             "changed": int(((status == name) & changed).sum()),
@@ -140,7 +177,7 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
         confusion=confusion,
         phones=int(status.size),
         changed=int(changed.sum()),
-        missing_from_scores=int(missing.sum()),
+        missing_from_scores=missing,
         extra_in_scores=extra,
         precision=_share(called & changed, called),
         recall=_share(called & changed, changed),
@@ -150,6 +187,7 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
         changed_without_evidence_share=_share(changed & ~evidence, changed),
         false_alarm_rate=_share(called & ~changed, ~changed),
         truth_meta=meta,
+        bound=bound,
     )
 
 

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     possession_window_days: int = Field(90, gt=0)
     freshness_days: int = Field(30, gt=0)
     activity_days: int = Field(7, gt=0)
-    permanent_failures_min: int = Field(2, ge=1)
+    permanent_failures_min: int = Field(1, ge=1)
     profile_mismatch_min_fields: int = Field(2, ge=1, le=3)
     registration_code_grace_seconds: int = Field(3_600, ge=0)
 

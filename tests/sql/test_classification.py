@@ -46,6 +46,24 @@ def test_a_steady_owner_with_recent_codes_is_verified(classify: Classify) -> Non
     assert 0 <= row["risk_score"] < 300
 
 
+def test_a_stranger_compared_with_the_bound_account_holder_makes_the_number_owner_changed(
+    classify: Classify,
+) -> None:
+    history = History()
+    history.register(RU_MOBILE_RECYCLED, days_ago(700), ANNA, account="vk-1")
+    history.account(RU_MOBILE_RECYCLED, "vk-1")
+    # Boris registers twice; his second registration is compared with his first (same person)
+    # and with Anna's, whose VK account is still bound
+    history.register(RU_MOBILE_RECYCLED, days_ago(200), BORIS, product="bank_x", account="b-2")
+    history.register(RU_MOBILE_RECYCLED, days_ago(100), BORIS, product="mail", account="m-2")
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["PROFILE_MISMATCH"]
+    assert row["profile_mismatch_at"] == seconds(days_ago(100))
+
+
 def test_a_registration_by_another_person_makes_the_number_owner_changed(
     classify: Classify,
 ) -> None:
@@ -104,14 +122,17 @@ def test_permanent_sms_failures_make_the_number_owner_changed(classify: Classify
     assert row["owner_since"] == seconds(days_ago(170))
 
 
-def test_one_unknown_subscriber_report_alone_is_not_enough(classify: Classify) -> None:
+def test_a_holder_who_proves_possession_after_a_permanent_failure_keeps_the_number(
+    classify: Classify,
+) -> None:
     history = steady_owner(History(), RU_MOBILE, until_days=10)
     history.sms(RU_MOBILE, days_ago(50), status="failed", error="unknown_subscriber")
 
     row = classify(history)[RU_MOBILE]
 
     assert row["status"] == "verified"
-    assert row["owner_since"] == seconds(days_ago(400))
+    # judged again within the tenure that the holder's next code proves
+    assert row["owner_since"] == seconds(days_ago(40))
 
 
 def test_temporary_sms_errors_alone_never_make_a_number_owner_changed(
@@ -286,12 +307,12 @@ def test_thresholds_come_from_the_settings(classify: Classify) -> None:
     history.sms(RU_MOBILE, days_ago(50), status="failed", error="unknown_subscriber")
 
     default = classify(history)[RU_MOBILE]
-    strict = classify(history, rules=RuleSettings(permanent_failures_min=1))[RU_MOBILE]
+    tolerant = classify(history, rules=RuleSettings(permanent_failures_min=2))[RU_MOBILE]
 
-    assert default["status"] == "verified"
-    assert strict["status"] == "owner_changed"
-    assert strict["reasons"] == ["SMS_PERMANENT_FAILURES"]
-    assert strict["owner_since"] == seconds(days_ago(39))  # the next SMS delivered
+    assert default["status"] == "owner_changed"
+    assert default["reasons"] == ["SMS_PERMANENT_FAILURES"]
+    assert default["owner_since"] == seconds(days_ago(39))  # the next SMS delivered
+    assert tolerant["status"] == "verified"
 
 
 def test_risk_orders_by_status_and_recency(classify: Classify) -> None:

@@ -207,3 +207,28 @@ def test_the_history_folder_above_the_truth_is_accepted(mixed: tuple[Path, Path]
     history.mkdir()
     truth.rename(history / "truth")
     assert evaluate(scores, history).phones == 6
+
+
+def test_numbers_with_a_bound_account_are_measured_apart(mixed: tuple[Path, Path]) -> None:
+    scores, truth = mixed
+    assert evaluate(scores, truth).bound is None  # no truth/accounts.parquet: no breakdown
+    pq.write_table(
+        pa.table(
+            {
+                "network": ["vk", "ok"],
+                "account_id": ["1", "2"],
+                "phone": [RECYCLED_CAUGHT, KEPT_VERIFIED],
+                "holder_id": [1, 2],
+            }
+        ),
+        truth / "accounts.parquet",
+    )
+
+    bound = evaluate(scores, truth).bound
+
+    assert bound is not None
+    assert (bound.phones, bound.changed) == (2, 1)
+    assert bound.precision == 1.0
+    assert bound.recall == 1.0
+    assert bound.false_alarm_rate == 0.0
+    assert "numbers with a bound social account (2)" in evaluate(scores, truth).render()
