@@ -141,8 +141,8 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
 
     bound = None
     if (truth_dir / "accounts.parquet").is_file():
-        bound_phones = _read(truth_dir / "accounts.parquet", ("phone",)).unique()
-        is_bound = joined.get_column("phone").is_in(bound_phones.get_column("phone")).to_numpy()
+        bound_phones = _read(truth_dir / "accounts.parquet", ("phone",)).get_column("phone")
+        is_bound = joined.get_column("phone").is_in(bound_phones.unique().implode()).to_numpy()
         bound = _measure(
             status[is_bound],
             risk[is_bound],

@@ -121,12 +121,10 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             if request.engine == "spark":
                 from pipelines import spark_engine
 
-                spark_engine.score_checked(
+                classification = spark_engine.score_checked(
                     con, work_dir, run_params_row(request.rules, as_of, run_at), step
                 )
-                con.read_parquet(str(work_dir / "spark_classification/*.parquet")).create_view(
-                    "classification"
-                )
+                con.read_parquet(str(classification / "*.parquet")).create_view("classification")
             else:
                 duckdb_engine.run_models(con, lambda name: step(f"model {name}"))
             statuses = dict(
@@ -141,10 +139,10 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             step("publish snapshot")
     finally:
         con.close()
+        shutil.rmtree(work_dir, ignore_errors=True)
     manifest = _manifest(request, counts, statuses, as_of, run_at, mended, timings)
     write_manifest(manifest, request.out_dir)
     step("publish manifest")
-    shutil.rmtree(work_dir, ignore_errors=True)
     return ScoreResult(request.out_dir, manifest)
 
 

@@ -189,13 +189,14 @@ class Snapshot:
         self.as_of = _moment(as_of)
         self.created_at = _moment(created_at)
         self.columns: dict[str, np.ndarray] = {}
+        offsets = _offsets(self.count)
         for name, dtype in COLUMNS:
             self.columns[name] = (
                 np.memmap(
                     path,
                     dtype=dtype,
                     mode="r",
-                    offset=_offsets(self.count)[name],
+                    offset=offsets[name],
                     shape=(self.count,),
                 )
                 if self.count

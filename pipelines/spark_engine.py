@@ -29,7 +29,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 OUTPUT_MODEL = "classification"
-OUTPUT_DIR = "spark_classification"  # scoring.py reads it back with DuckDB
+OUTPUT_DIR = "spark_classification"
 SHUFFLE_PARTITIONS = 8
 
 # Spark's default profile logs every stage at INFO/WARN to stderr, over our progress display.
@@ -126,11 +126,12 @@ def score_checked(
     work_dir: Path,
     params: dict[str, int],
     step: Callable[[str], None],
-) -> None:
+) -> Path:
     """Run every model on Spark over the checked tables in `con`; write the classification.
 
     `con` is the DuckDB connection holding `checked_<kind>`; the result lands as Parquet in
-    `work_dir / OUTPUT_DIR`. `step` is called with `model <name>` after each model.
+    `work_dir / OUTPUT_DIR`, the folder returned. `step` is called with `model <name>` after
+    each model.
     """
     spark = spark_session()
     for kind in INPUT_KINDS:
@@ -145,6 +146,7 @@ def score_checked(
         step(f"model {name}")
     if OUTPUT_MODEL in VIEW_MODELS:
         _materialise(spark, spark.table(OUTPUT_MODEL), work_dir / OUTPUT_DIR)
+    return work_dir / OUTPUT_DIR
 
 
 def _export_checked(con: duckdb.DuckDBPyConnection, kind: str, folder: Path) -> Path:
