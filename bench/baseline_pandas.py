@@ -1,69 +1,601 @@
-"""What a user would write instead: the per-number features and a status in plain pandas.
+"""What an analyst would write instead of the SQL models: the same classification in pandas.
 
-python bench/baseline_pandas.py HISTORY_DIR OUT.parquet
+    python bench/baseline_pandas.py HISTORY_DIR OUT.parquet --as-of 2026-11-01
+
+The same per-number features and rules as `pipelines/sql/models/*.sql` (DESIGN §4), with the
+thresholds of `ownership.rules.RuleSettings`, written as plain vectorised pandas: boolean masks,
+groupby/agg, merge, shift within groups, np.select. One function per model, in the models' order,
+so that each can be read against its SQL. The output has the columns of `scores.parquet`
+(phone, status, risk_score, reasons, reason_times, owner_since, first_seen_at, last_code_at,
+last_confirmed_at, as_of), one row per number, sorted by phone.
+
+It assumes clean input, which is what `ownership score` checks first: Parquet files only, E.164
+phones, no missing times, known enum values, lowercase products. There is no validation and no
+rejects file here. Rows later than as_of are left out; times are cut to whole seconds, as the
+pipeline's epoch seconds are.
+
+The benchmark times it against `ownership score`, and tests/integration/test_pandas_baseline.py
+shows that both give the same scores on a generated history.
 """
 
 from __future__ import annotations
 
-import glob
-import sys
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ownership.rules import RuleSettings
+
+KINDS = ("code_entries", "sms_deliveries", "registrations", "number_changes", "verifications")
+SOCIAL = ["vk", "ok"]
 PERSON = ["name_key", "birth_date", "gender"]
-WINDOW = pd.Timedelta(days=90)
+EPOCH = pd.Timestamp(0)
+
+PROFILE_MISMATCH = "PROFILE_MISMATCH"
+NUMBER_CHANGE_REPORTED = "NUMBER_CHANGE_REPORTED"
+SMS_PERMANENT_FAILURES = "SMS_PERMANENT_FAILURES"
+OWNER_DENIED = "OWNER_DENIED"
+CHANGE_REASONS = [PROFILE_MISMATCH, NUMBER_CHANGE_REPORTED, SMS_PERMANENT_FAILURES, OWNER_DENIED]
+# the time of each reason's latest open piece of evidence, as int_tenures names it
+CHANGE_TIMES = [
+    "profile_mismatch_at",
+    "number_change_at",
+    "permanent_failure_at",
+    "owner_denied_at",
+]
 
 
-def read(events: str, kind: str) -> pd.DataFrame:
-    return pd.concat([pd.read_parquet(path) for path in sorted(glob.glob(f"{events}/{kind}/*"))])
+# --- input ---------------------------------------------------------------------------------------
 
 
-def features(events: str) -> pd.DataFrame:
-    codes = read(events, "code_entries")
-    sms = read(events, "sms_deliveries")
-    registrations = read(events, "registrations").sort_values(["phone", "ts"])
-    changes = read(events, "number_changes")
-    verifications = read(events, "verifications")
+def load(events_dir: Path, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Every kind as a frame; events after as_of left out, times in whole seconds."""
+    frames = {}
+    for kind in KINDS:
+        frame = pd.read_parquet(events_dir / kind)
+        frame["ts"] = frame["ts"].dt.floor("s")
+        frames[kind] = frame[frame["ts"] <= as_of].reset_index(drop=True)
+    # the current state, not events: never cut by as_of
+    frames["accounts"] = pd.read_parquet(events_dir / "accounts")
+    return frames
 
-    social = codes[codes["product"].isin(["vk", "ok"])]
-    frame = social.groupby("phone")["ts"].agg(
-        social_codes="count", first_code_at="min", last_code_at="max"
+
+def differing(left: pd.DataFrame, right: pd.DataFrame) -> pd.Series:
+    """How many person fields are present on both sides and differ, row by row."""
+    count = pd.Series(0, index=left.index)
+    for column in PERSON:
+        a, b = left[column], right[column]
+        count += (a.notna() & b.notna() & (a != b)).astype(int)
+    return count
+
+
+def lookup(phones: pd.Series, per_number: pd.Series) -> pd.Series:
+    """The per-number value for each row's phone (NaT where the number has none)."""
+    # reindex rather than Series.map: map cannot take an empty datetime Series
+    return pd.Series(per_number.reindex(phones).to_numpy(), index=phones.index)
+
+
+def in_tenure(events: pd.DataFrame, tenure_start: pd.Series) -> pd.Series:
+    """Whether each event falls within its number's current tenure (all of it, if no change)."""
+    start = lookup(events["phone"], tenure_start)
+    return start.isna() | (events["ts"] >= start)
+
+
+# --- the models ----------------------------------------------------------------------------------
+
+
+def registration_profiles(
+    registrations: pd.DataFrame, accounts: pd.DataFrame, rules: RuleSettings
+) -> pd.DataFrame:
+    """int_registration_profiles: each registration against the previous one and the bound ones."""
+    keys = ["phone", "ts", "product", "account_id"]
+    # the person fields break ties, so that the order is total
+    ordered = registrations.sort_values([*keys, *PERSON], ignore_index=True)
+    previous = ordered.groupby("phone")[["ts", *PERSON]].shift()
+    ordered["previous_ts"] = previous["ts"]
+    ordered["differing_fields"] = differing(ordered, previous)
+
+    # registrations of the accounts bound to the number now
+    bound_accounts = accounts[["phone", "network", "account_id"]].rename(
+        columns={"network": "product"}
     )
-    delivered = sms[sms["status"] == "delivered"].groupby("phone")["ts"]
-    frame = frame.join(delivered.agg(delivered="count", last_delivered_at="max"), how="outer")
-    permanent = sms[sms["error"] == "unknown_subscriber"].groupby("phone")["ts"]
-    frame = frame.join(permanent.agg(permanent_failures="count"), how="outer")
-
-    previous = registrations.groupby("phone")[PERSON].shift()
-    current = registrations[PERSON]
-    differing = ((current != previous) & previous.notna() & current.notna()).sum(axis=1)
-    registrations["mismatch"] = differing >= 2
-    frame = frame.join(
-        registrations.groupby("phone").agg(
-            registrations=("ts", "count"), mismatches=("mismatch", "sum")
-        ),
-        how="outer",
+    bound = ordered.merge(bound_accounts, on=["phone", "product", "account_id"])
+    pairs = ordered[[*keys, *PERSON]].merge(
+        bound[["phone", "ts", "account_id", *PERSON]], on="phone", suffixes=("", "_bound")
     )
-    frame = frame.join(changes.groupby("phone")["ts"].agg(changes="count"), how="outer")
-    denied = verifications[verifications["result"] == "denied"].groupby("phone")["ts"]
-    frame = frame.join(denied.agg(denials="count"), how="outer")
+    pairs = pairs[
+        (pairs["account_id"] != pairs["account_id_bound"]) & (pairs["ts"] > pairs["ts_bound"])
+    ]
+    bound_side = pairs[[f"{column}_bound" for column in PERSON]].set_axis(PERSON, axis=1)
+    pairs = pairs.assign(differing_from_bound=differing(pairs, bound_side))
+    against_bound = pairs.groupby(keys, as_index=False)["differing_from_bound"].max()
 
-    as_of = max(sms["ts"].max(), codes["ts"].max())
-    changed = (
-        (frame["mismatches"].fillna(0) > 0)
-        | (frame["changes"].fillna(0) > 0)
-        | (frame["permanent_failures"].fillna(0) >= 2)
-        | (frame["denials"].fillna(0) > 0)
+    profiles = ordered.merge(against_bound, on=keys, how="left")
+    profiles["differing_from_bound"] = profiles["differing_from_bound"].fillna(0)
+    minimum = rules.profile_mismatch_min_fields
+    profiles["is_profile_mismatch"] = (
+        profiles["previous_ts"].notna() & (profiles["differing_fields"] >= minimum)
+    ) | (profiles["differing_from_bound"] >= minimum)
+    return profiles
+
+
+def change_evidence(
+    profiles: pd.DataFrame,
+    number_changes: pd.DataFrame,
+    verifications: pd.DataFrame,
+    deliveries: pd.DataFrame,
+) -> pd.DataFrame:
+    """int_change_evidence: every event saying the number may have passed to someone else."""
+    permanent = (deliveries["status"] == "failed") & (deliveries["error"] == "unknown_subscriber")
+    parts = [
+        (profiles[profiles["is_profile_mismatch"]], PROFILE_MISMATCH),
+        (number_changes, NUMBER_CHANGE_REPORTED),
+        (verifications[verifications["result"] == "denied"], OWNER_DENIED),
+        (deliveries[permanent], SMS_PERMANENT_FAILURES),
+    ]
+    return pd.concat(
+        [part[["phone", "ts"]].assign(reason=reason) for part, reason in parts],
+        ignore_index=True,
     )
-    recent = frame["last_code_at"] >= as_of - WINDOW
-    frame["status"] = np.select([changed, recent], ["owner_changed", "verified"], "suspicious")
-    result: pd.DataFrame = frame.reset_index()
-    return result
 
 
-def main() -> int:
-    features(sys.argv[1]).to_parquet(sys.argv[2])
+def holder_proofs(
+    evidence: pd.DataFrame,
+    codes: pd.DataFrame,
+    registrations: pd.DataFrame,
+    accounts: pd.DataFrame,
+    verifications: pd.DataFrame,
+) -> pd.Series:
+    """int_holder_proofs: last possession proof of the least proven bound account, per number.
+
+    Only numbers with change evidence; NaT where a bound account never proved possession. A
+    number with no bound account counts any VK or OK code and any confirmation instead.
+    """
+    in_question = evidence["phone"].unique()
+    account = ["phone", "network", "account_id"]
+    bound_accounts = accounts.loc[accounts["phone"].isin(in_question), account].drop_duplicates()
+
+    social_codes = codes[codes["product"].isin(SOCIAL) & codes["phone"].isin(in_question)]
+    code_at = (
+        social_codes.rename(columns={"product": "network"})
+        .groupby(account)["ts"]
+        .max()
+        .rename("code_at")
+        .reset_index()
+    )
+    social_registrations = registrations[
+        registrations["product"].isin(SOCIAL) & registrations["phone"].isin(in_question)
+    ]
+    registration_at = (
+        social_registrations.rename(columns={"product": "network"})
+        .groupby(account)["ts"]
+        .max()
+        .rename("registration_at")
+        .reset_index()
+    )
+    confirmations = verifications[verifications["result"] == "confirmed"]
+    # a confirmation names the account that was asked; one that names none speaks for all
+    confirmed_account = (
+        confirmations.groupby(["phone", "account_id"])["ts"]
+        .max()
+        .rename("confirmed_account_at")
+        .reset_index()
+    )
+    confirmed_any = (
+        confirmations[confirmations["account_id"].isna()]
+        .groupby("phone")["ts"]
+        .max()
+        .rename("confirmed_any_at")
+        .reset_index()
+    )
+    proofs = (
+        bound_accounts.merge(code_at, on=account, how="left")
+        .merge(registration_at, on=account, how="left")
+        .merge(confirmed_account, on=["phone", "account_id"], how="left")
+        .merge(confirmed_any, on="phone", how="left")
+    )
+    proofs["last_proof_at"] = proofs[
+        ["code_at", "registration_at", "confirmed_account_at", "confirmed_any_at"]
+    ].max(axis=1)
+    # the least proven account decides; one never proven makes the whole number unproven
+    unproven = proofs["last_proof_at"].isna().groupby(proofs["phone"]).any()
+    bound_numbers = proofs.groupby("phone")["last_proof_at"].min().where(~unproven)
+
+    unbound = ~social_codes["phone"].isin(bound_numbers.index)
+    unbound_proofs = pd.concat(
+        [
+            social_codes.loc[unbound, ["phone", "ts"]],
+            confirmations.loc[
+                confirmations["phone"].isin(in_question)
+                & ~confirmations["phone"].isin(bound_numbers.index),
+                ["phone", "ts"],
+            ],
+        ]
+    )
+    unbound_numbers = unbound_proofs.groupby("phone")["ts"].max()
+    last_proof_at: pd.Series = pd.concat([bound_numbers, unbound_numbers]).rename("last_proof_at")
+    return last_proof_at
+
+
+def tenures(evidence: pd.DataFrame, proofs: pd.Series, rules: RuleSettings) -> pd.DataFrame:
+    """int_tenures: the current tenure's start and the evidence still open, per number."""
+    minimum = rules.permanent_failures_min
+    is_failure = evidence["reason"] == SMS_PERMANENT_FAILURES
+    # one unknown_subscriber report can be an operator glitch; it takes several
+    failures = is_failure.groupby(evidence["phone"]).transform("sum")
+    counted = evidence[~is_failure | (failures >= minimum)]
+
+    proof = lookup(counted["phone"], proofs)
+    unanswered = counted[proof.isna() | (counted["ts"] > proof)]
+    by_reason = unanswered.groupby(["phone", "reason"])["ts"].agg(["max", "count"])
+    reason = by_reason.index.get_level_values("reason")
+    by_reason = by_reason[(reason != SMS_PERMANENT_FAILURES) | (by_reason["count"] >= minimum)]
+    open_evidence = (
+        by_reason["max"]
+        .unstack("reason")
+        .reindex(columns=CHANGE_REASONS)
+        .astype(evidence["ts"].dtype)
+    )
+
+    result = counted.groupby("phone")["ts"].max().rename("tenure_start").to_frame()
+    result = result.join(proofs).join(open_evidence)
+    result["is_open"] = result.index.isin(open_evidence.index)
+    return result.rename(columns=dict(zip(CHANGE_REASONS, CHANGE_TIMES, strict=True)))
+
+
+def code_features(
+    codes: pd.DataFrame,
+    registrations: pd.DataFrame,
+    tenure_start: pd.Series,
+    rules: RuleSettings,
+) -> pd.DataFrame:
+    """int_code_features: code entries per number, over all time and within the tenure."""
+    account = ["phone", "product", "account_id"]
+    registered = registrations.groupby(account)["ts"].min().rename("registered_at").reset_index()
+    marked = codes[["phone", "ts", "product", "account_id"]].merge(
+        registered, on=account, how="left"
+    )
+    grace = pd.Timedelta(seconds=rules.registration_code_grace_seconds)
+    # the registering account's own code, entered within the grace after it registered
+    is_registration_code = (marked["ts"] >= marked["registered_at"]) & (
+        marked["ts"] <= marked["registered_at"] + grace
+    )
+    tenure = in_tenure(marked, tenure_start)
+    social = tenure & marked["product"].isin(SOCIAL)
+    marked["tenure_ts"] = marked["ts"].where(tenure)
+    marked["social_ts"] = marked["ts"].where(social)
+    marked["free_ts"] = marked["ts"].where(social & ~is_registration_code)
+    marked["registration_code_ts"] = marked["ts"].where(social & is_registration_code)
+    return marked.groupby("phone").agg(
+        first_code_at=("ts", "min"),
+        first_tenure_code_at=("tenure_ts", "min"),
+        social_codes=("social_ts", "count"),
+        first_social_code_at=("social_ts", "min"),
+        last_social_code_at=("social_ts", "max"),
+        free_social_codes=("free_ts", "count"),
+        last_free_social_code_at=("free_ts", "max"),
+        last_registration_code_at=("registration_code_ts", "max"),
+    )
+
+
+def sms_features(
+    deliveries: pd.DataFrame, tenure_start: pd.Series, rules: RuleSettings
+) -> pd.DataFrame:
+    """int_sms_features: delivery reports per number, and whether delivery has a gap.
+
+    A gap is a whole W-long period (counted from the epoch) with no delivery between two
+    delivered SMS, or a silence longer than W after the last delivery while SMS kept failing.
+    """
+    window = pd.Timedelta(seconds=rules.possession_window_seconds)
+    marked = deliveries[["phone", "ts"]].copy()
+    tenure = in_tenure(deliveries, tenure_start)
+    delivered = tenure & (deliveries["status"] == "delivered")
+    marked["attempt_ts"] = marked["ts"].where(tenure)
+    marked["delivered_ts"] = marked["ts"].where(delivered)
+    marked["delivered_period"] = ((marked["ts"] - EPOCH) // window).where(delivered)
+    features = marked.groupby("phone").agg(
+        first_sms_at=("ts", "min"),
+        delivered=("delivered_ts", "count"),
+        first_delivered_at=("delivered_ts", "min"),
+        last_delivered_at=("delivered_ts", "max"),
+        last_attempt_at=("attempt_ts", "max"),
+        delivered_periods=("delivered_period", "nunique"),
+        first_delivered_period=("delivered_period", "min"),
+        last_delivered_period=("delivered_period", "max"),
+    )
+    spanned = features["last_delivered_period"] - features["first_delivered_period"] + 1
+    silence = features["last_attempt_at"] - features["last_delivered_at"]
+    features["has_gap"] = (features["delivered_periods"] < spanned) | (silence > window)
+    return features
+
+
+def sms_gaps(
+    deliveries: pd.DataFrame, features: pd.DataFrame, tenure_start: pd.Series
+) -> pd.Series:
+    """int_sms_gaps: where the longest silence in delivery starts, for numbers with a gap."""
+    gapped = features[features["has_gap"]]
+    delivered = deliveries[
+        deliveries["phone"].isin(gapped.index) & (deliveries["status"] == "delivered")
+    ]
+    delivered = delivered[in_tenure(delivered, tenure_start)]
+    # in time order, the delivery before each one of the same number
+    delivered = delivered[["phone", "ts"]].sort_values("ts")
+    previous = delivered.groupby("phone")["ts"].shift()
+    between = pd.DataFrame(
+        {"phone": delivered["phone"], "gap_from": previous, "gap": delivered["ts"] - previous}
+    ).dropna(subset=["gap_from"])
+    trailing = pd.DataFrame(
+        {
+            "phone": gapped.index,
+            "gap_from": gapped["last_delivered_at"].to_numpy(),
+            "gap": (gapped["last_attempt_at"] - gapped["last_delivered_at"]).to_numpy(),
+        }
+    )
+    gaps = pd.concat([between, trailing], ignore_index=True)
+    # the longest first, the latest of equally long ones first
+    longest = gaps.sort_values(["gap", "gap_from"], ascending=False)
+    return longest.drop_duplicates("phone").set_index("phone")["gap_from"].rename("sms_gap_at")
+
+
+def registration_features(profiles: pd.DataFrame, tenure_start: pd.Series) -> pd.DataFrame:
+    """int_registration_features: registrations per number, over all time and in the tenure."""
+    marked = profiles[["phone", "ts"]].copy()
+    tenure = in_tenure(profiles, tenure_start)
+    marked["tenure_ts"] = marked["ts"].where(tenure)
+    marked["social_ts"] = marked["ts"].where(tenure & profiles["product"].isin(SOCIAL))
+    return marked.groupby("phone").agg(
+        first_registration_at=("ts", "min"),
+        tenure_registrations=("tenure_ts", "count"),
+        first_tenure_registration_at=("tenure_ts", "min"),
+        last_tenure_registration_at=("tenure_ts", "max"),
+        social_registrations=("social_ts", "count"),
+        first_social_registration_at=("social_ts", "min"),
+    )
+
+
+def other_features(
+    number_changes: pd.DataFrame, verifications: pd.DataFrame, tenure_start: pd.Series
+) -> pd.DataFrame:
+    """int_other_features: number changes and re-verifications per number."""
+    events = pd.concat(
+        [
+            number_changes[["phone", "ts"]].assign(is_confirmation=False),
+            verifications[["phone", "ts"]].assign(
+                is_confirmation=verifications["result"] == "confirmed"
+            ),
+        ],
+        ignore_index=True,
+    )
+    confirmed = events["is_confirmation"] & in_tenure(events, tenure_start)
+    events["confirmed_ts"] = events["ts"].where(confirmed)
+    return events.groupby("phone").agg(
+        first_event_at=("ts", "min"),
+        first_tenure_confirmed_at=("confirmed_ts", "min"),
+        last_confirmed_at=("confirmed_ts", "max"),
+    )
+
+
+# --- the classification --------------------------------------------------------------------------
+
+# (reason, the status it explains, its condition column, its time column), canonical order
+REASONS = [
+    (PROFILE_MISMATCH, "owner_changed", "has_profile_mismatch", "profile_mismatch_at"),
+    (NUMBER_CHANGE_REPORTED, "owner_changed", "has_number_change_reported", "number_change_at"),
+    (SMS_PERMANENT_FAILURES, "owner_changed", "has_sms_permanent_failures", "permanent_failure_at"),
+    (OWNER_DENIED, "owner_changed", "has_owner_denied", "owner_denied_at"),
+    ("RECENT_CODE_ENTRY", "verified", "has_recent_code", "last_social_code_at"),
+    ("RECENT_CONFIRMATION", "verified", "has_recent_confirmation", "last_confirmed_at"),
+    ("STEADY_SMS_DELIVERY", "verified", "steady_sms_delivery", "last_delivered_at"),
+    ("PROFILES_MATCH", "verified", "profiles_match", "last_tenure_registration_at"),
+    ("SPARSE_CODE_ENTRIES", "suspicious", "sparse_code_entries", "last_free_social_code_at"),
+    ("ONLY_REGISTRATION_CODE", "suspicious", "only_registration_code", "last_registration_code_at"),
+    ("NO_RECENT_CODE", "suspicious", "no_recent_code", "last_social_code_at"),
+    ("SMS_GAP", "suspicious", "has_sms_gap", "sms_gap_at"),
+    ("NO_HISTORY", "unknown", "no_history", "no_history_at"),
+]
+
+
+def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = None) -> pd.DataFrame:
+    """The scores of every number in the history as of `as_of`, as `ownership score` gives them."""
+    rules = rules or RuleSettings()
+    moment = pd.Timestamp(as_of)
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC").tz_localize(None)
+    moment = moment.floor("s")
+    window = pd.Timedelta(seconds=rules.possession_window_seconds)
+    freshness = pd.Timedelta(seconds=rules.freshness_seconds)
+
+    events = load(events_dir, moment)
+    codes, deliveries = events["code_entries"], events["sms_deliveries"]
+    registrations, accounts = events["registrations"], events["accounts"]
+    number_changes, verifications = events["number_changes"], events["verifications"]
+
+    profiles = registration_profiles(registrations, accounts, rules)
+    evidence = change_evidence(profiles, number_changes, verifications, deliveries)
+    proofs = holder_proofs(evidence, codes, registrations, accounts, verifications)
+    tenure = tenures(evidence, proofs, rules)
+    start = tenure["tenure_start"]
+    code = code_features(codes, registrations, start, rules)
+    sms = sms_features(deliveries, start, rules)
+    gap_at = sms_gaps(deliveries, sms, start)
+    registration = registration_features(profiles, start)
+    other = other_features(number_changes, verifications, start)
+
+    # int_numbers: every number named by any input
+    phones = (
+        code.index.union(sms.index)
+        .union(registration.index)
+        .union(other.index)
+        .union(pd.Index(accounts["phone"].unique()))
+    )
+    n = pd.DataFrame(index=pd.Index(phones, name="phone"))
+    n = n.join([tenure, code, sms.drop(columns="has_gap"), registration, other])
+    n = n.join(sms["has_gap"].rename("has_sms_gap")).join(gap_at)
+    n["first_seen_at"] = n[
+        ["first_code_at", "first_sms_at", "first_registration_at", "first_event_at"]
+    ].min(axis=1)
+    n["is_open"] = n["is_open"].fillna(False).astype(bool)
+    n["has_sms_gap"] = n["has_sms_gap"].fillna(False).astype(bool)
+    for count in ["free_social_codes", "delivered_periods", "tenure_registrations"]:
+        n[count] = n[count].fillna(0)
+    n["social_registrations"] = n["social_registrations"].fillna(0)
+
+    # a proof is recent when it is no older than its window
+    n["has_recent_code"] = n["last_social_code_at"] >= moment - window
+    n["has_recent_confirmation"] = n["last_confirmed_at"] >= moment - freshness
+    # doubts about the tenure (suspicious)
+    n["only_registration_code"] = (
+        (n["social_registrations"] > 0)
+        & (n["free_social_codes"] == 0)
+        & n["last_registration_code_at"].notna()
+    )
+    first_social = n["first_social_registration_at"].fillna(n["first_social_code_at"])
+    n["sparse_code_entries"] = (n["free_social_codes"] > 0) & (
+        n["free_social_codes"] * window < moment - first_social
+    )
+    n["no_recent_code"] = ~n["has_recent_code"] & ~n["has_recent_confirmation"]
+    # support for the tenure (verified)
+    n["steady_sms_delivery"] = (n["delivered_periods"] >= 2) & ~n["has_sms_gap"]
+    n["profiles_match"] = n["tenure_registrations"] >= 2
+
+    n["status"] = np.select(
+        [
+            n["first_seen_at"].isna(),
+            n["is_open"],
+            n["has_recent_confirmation"],
+            n["has_recent_code"]
+            & ~n["only_registration_code"]
+            & ~n["sparse_code_entries"]
+            & ~n["has_sms_gap"],
+        ],
+        ["unknown", "owner_changed", "verified", "verified"],
+        "suspicious",
+    )
+
+    # the open evidence behind owner_changed, and no history behind unknown
+    for reason, column in zip(CHANGE_REASONS, CHANGE_TIMES, strict=True):
+        n[f"has_{reason.lower()}"] = n[column].notna()
+    n["no_history"] = n["status"] == "unknown"
+    n["no_history_at"] = pd.NaT
+
+    n["last_change_at"] = n[CHANGE_TIMES].max(axis=1)
+    n["first_holder_evidence_at"] = n[
+        [
+            "first_tenure_code_at",
+            "first_delivered_at",
+            "first_tenure_registration_at",
+            "first_tenure_confirmed_at",
+        ]
+    ].min(axis=1)
+    n["last_proof_at"] = n[["last_social_code_at", "last_confirmed_at"]].max(axis=1)
+    n["risk_score"] = risk_scores(n, moment, rules)
+    n["owner_since"] = owner_since(n)
+    return scores(n, moment)
+
+
+def risk_scores(n: pd.DataFrame, as_of: pd.Timestamp, rules: RuleSettings) -> pd.Series:
+    """0-1000: verified 0-299, suspicious 300-699, unknown 500, owner_changed 700-1000."""
+    window_days = rules.possession_window_days
+    # whole days, as the SQL's seconds // 86400
+    since_change = (as_of - n["last_change_at"]).dt.days.clip(upper=365)
+    since_proof = (as_of - n["last_proof_at"]).dt.days
+    evidence_points = (
+        120 * n["owner_denied_at"].notna()
+        + 100 * n["number_change_at"].notna()
+        + 80 * n["profile_mismatch_at"].notna()
+        + 60 * n["permanent_failure_at"].notna()
+    ).clip(upper=250)
+    owner_changed = 700 + evidence_points + 50 - since_change * 50 // 365
+    verified = (
+        since_proof.clip(upper=window_days) * 150 // window_days
+        + 75 * ~n["steady_sms_delivery"]
+        + 74 * ~n["profiles_match"]
+    )
+    doubts = (
+        n["no_recent_code"].astype(int)
+        + n["only_registration_code"]
+        + n["sparse_code_entries"]
+        + n["has_sms_gap"]
+    )
+    suspicious = 300 + 60 * doubts + (since_proof.clip(upper=365) * 159 // 365).fillna(159)
+    score = np.select(
+        [n["status"] == "unknown", n["status"] == "owner_changed", n["status"] == "verified"],
+        [500, owner_changed, verified],
+        suspicious,
+    )
+    return pd.Series(score, index=n.index).astype("int16")
+
+
+def owner_since(n: pd.DataFrame) -> pd.Series:
+    """The first evidence of the current holder after the latest change; else the first event."""
+    after_change = (
+        n["first_holder_evidence_at"].fillna(n["last_change_at"]).fillna(n["tenure_start"])
+    )
+    since = after_change.where(n["tenure_start"].notna(), n["first_seen_at"])
+    return since.where(n["status"] != "unknown")
+
+
+def scores(n: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The columns of scores.parquet, with each number's reasons and their times as lists."""
+    held = []
+    for order, (code, status, condition, at) in enumerate(REASONS):
+        holds = (n["status"] == status) & n[condition]
+        held.append(
+            pd.DataFrame(
+                {"order": order, "code": code, "at": n.loc[holds, at]}, index=n.index[holds]
+            )
+        )
+    reasons = pd.concat(held).reset_index().sort_values(["phone", "order"])
+    lists = reasons.groupby("phone").agg(reasons=("code", list), reason_times=("at", list))
+
+    changed = n["status"] == "owner_changed"
+    result = pd.DataFrame(
+        {
+            "status": n["status"],
+            "risk_score": n["risk_score"],
+            "owner_since": n["owner_since"],
+            "first_seen_at": n["first_seen_at"],
+            "last_code_at": n["last_social_code_at"].mask(changed),
+            "last_confirmed_at": n["last_confirmed_at"].mask(changed),
+            "as_of": as_of,
+        },
+        index=n.index,
+    ).join(lists)
+    result = result.reset_index()
+    return result[
+        [
+            "phone",
+            "status",
+            "risk_score",
+            "reasons",
+            "reason_times",
+            "owner_since",
+            "first_seen_at",
+            "last_code_at",
+            "last_confirmed_at",
+            "as_of",
+        ]
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("events", type=Path, help="the history folder, one sub-folder per kind")
+    parser.add_argument("out", type=Path, help="the Parquet file to write")
+    parser.add_argument(
+        "--as-of",
+        type=datetime.fromisoformat,
+        default=None,
+        help="score as of this UTC time (default: now)",
+    )
+    args = parser.parse_args(argv)
+    as_of = args.as_of or datetime.now(UTC).replace(microsecond=0)
+    classify(args.events, as_of).to_parquet(args.out, index=False)
     return 0
 
 

@@ -149,11 +149,13 @@ def main() -> int:
             ],
         }
         if size <= args.pandas_max:
-            contenders["pandas features"] = [
+            contenders["pandas, same features"] = [
                 PYTHON,
                 str(BENCH / "baseline_pandas.py"),
                 str(folder),
                 str(out / "pandas.parquet"),
+                "--as-of",
+                as_of_of(folder),
             ]
         results: dict[str, list[Measurement]] = {name: [] for name in contenders}
         for _ in range(args.repeat):  # interleaved, so noise hits every contender alike
