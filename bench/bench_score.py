@@ -2,9 +2,10 @@
 
 For each history size it times, in one run and on the same files:
   - `ownership score` (check, models, publish), the product;
-  - a bare DuckDB query that reads every event once and aggregates per number (the limit);
-  - a straightforward pandas implementation of the per-number features (what a user would
-    write instead), up to --pandas-max events (past it pandas runs out of memory here).
+  - a bare DuckDB query that reads every event once and aggregates per number (the limit),
+    and the same reading every column the rules use once (the floor for any real rules);
+  - the same features and classification in plain pandas (bench/baseline_pandas.py, what a
+    user would write instead; a test shows it agrees with the SQL), up to --pandas-max events.
 Each is a separate process, so its peak RSS is its own (from wait4). Figures are medians.
 
     python bench/bench_score.py --events 1e6 1e7 1e8 --repeat 3
@@ -24,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-EVENTS_PER_PHONE = 10  # the generator's default density
+EVENTS_PER_PHONE = 10  # sparse, so that 10^8 events span 10^7 numbers
 
 BENCH = Path(__file__).resolve().parent
 
