@@ -169,13 +169,28 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             request, lambda name: progress.update(task, advance=1, description=name)
         ).manifest
     print(evaluate(scores, events / "truth").render())
+    examples = _example_numbers(scores / "scores.parquet")
     console.print(
         f"\nscored {manifest['numbers']:,} numbers as of {manifest['as_of']}.\n"
         f"scores:   {scores / 'scores.parquet'}\nsnapshot: {scores / 'snapshot.bin'}\n"
-        f"manifest: {scores / 'manifest.json'}\n"
-        f"try:      ownership check <phone> --scores {scores}"
+        f"manifest: {scores / 'manifest.json'}\ntry:"
     )
+    for status, phone in examples.items():
+        console.print(f"  .venv/bin/ownership check {phone} --scores {scores}   # {status}")
     return 0
+
+
+def _example_numbers(scores: Path) -> dict[str, str]:
+    """One scored number of each status, to show off `ownership check`."""
+    import duckdb
+
+    rows = (
+        duckdb.read_parquet(str(scores))
+        .aggregate("status, min(phone)", "status")
+        .order("status")
+        .fetchall()
+    )
+    return {status: phone for status, phone in rows}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -45,3 +45,14 @@ def test_score_then_check_answers_from_the_snapshot(
     assert answer["changed_since"] is None  # 2025-01-01 precedes the number's history
     assert main(["check", "garbage", "--scores", str(out)]) == 2
     assert main(["check", "+79161234567", "--scores", str(out)]) == 2
+
+
+def test_the_demo_generates_scores_and_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--phones", "400", "--dir", str(tmp_path)]) == 0
+
+    captured = capsys.readouterr()
+    assert "precision of owner_changed" in captured.out
+    assert "ownership check +" in captured.err
+    assert (tmp_path / "scores" / "snapshot.bin").exists()
