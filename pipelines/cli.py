@@ -8,12 +8,17 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ownership.numbers import InvalidNumberError, parse_number
 from pipelines.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pipelines.scoring import ScoreRequest
+    from pipelines.synth import SynthSummary
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -45,45 +50,53 @@ def _progress() -> Progress:
     )
 
 
-def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
+def _generate(out: Path, phones: int, seed: int, events_per_phone: float | None) -> SynthSummary:
+    """Generate a history with a progress bar; returns the generator's summary."""
     from pipelines.synth import SynthParams, generate
 
-    params = SynthParams(events_per_phone=args.events_per_phone)
     with _progress() as progress:
-        task = progress.add_task("generating history", total=args.phones)
-        summary = generate(
-            args.out,
-            phones=args.phones,
-            seed=args.seed,
-            params=params,
+        task = progress.add_task("generating history", total=phones)
+        return generate(
+            out,
+            phones=phones,
+            seed=seed,
+            params=SynthParams(events_per_phone=events_per_phone),
             progress=lambda done, _total: progress.update(task, completed=done),
         )
+
+
+def _score(request: ScoreRequest) -> dict[str, Any]:
+    """Run a scoring request with a progress bar naming each step; returns the manifest."""
+    from pipelines.scoring import STEPS, score
+
+    with _progress() as progress:
+        task = progress.add_task("scoring", total=len(STEPS))
+        result = score(request, lambda name: progress.update(task, advance=1, description=name))
+    return result.manifest
+
+
+def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
+    summary = _generate(args.out, args.phones, args.seed, args.events_per_phone)
     console.print(f"wrote a history of {args.phones:,} numbers to {args.out}")
     print(json.dumps(_jsonable(summary), indent=2, default=str))
     return 0
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.scoring import STEPS, ScoreRequest, score
+    from pipelines.scoring import ScoreRequest
 
-    request = ScoreRequest(
-        events_dir=args.events,
-        out_dir=args.out,
-        as_of=args.as_of,
-        engine=args.engine,
-        rules=settings.rules(),
-        max_reject_share=settings.max_reject_share,
-        memory_limit=args.memory_limit or settings.memory_limit,
-        threads=settings.threads,
+    manifest = _score(
+        ScoreRequest(
+            events_dir=args.events,
+            out_dir=args.out,
+            as_of=args.as_of,
+            engine=args.engine,
+            rules=settings.rules(),
+            max_reject_share=settings.max_reject_share,
+            memory_limit=args.memory_limit or settings.memory_limit,
+            threads=settings.threads,
+        )
     )
-    with _progress() as progress:
-        task = progress.add_task("scoring", total=len(STEPS))
-
-        def on_step(name: str) -> None:
-            progress.update(task, advance=1, description=name)
-
-        result = score(request, on_step)
-    manifest = result.manifest
     rejected = sum(kind["rejected"] for kind in manifest["inputs"].values())
     console.print(
         f"scored {manifest['numbers']:,} numbers as of {manifest['as_of']} "
@@ -139,35 +152,21 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.evaluate import evaluate
-    from pipelines.scoring import ScoreRequest, score
-    from pipelines.synth import SynthParams, generate
+    from pipelines.scoring import ScoreRequest
 
-    root = args.dir
-    events, scores = root / "events", root / "scores"
-    params = SynthParams()
-    with _progress() as progress:
-        task = progress.add_task("generating history", total=args.phones)
-        summary = generate(
+    events, scores = args.dir / "events", args.dir / "scores"
+    summary = _generate(events, args.phones, args.seed, events_per_phone=None)
+    manifest = _score(
+        ScoreRequest(
             events,
-            phones=args.phones,
-            seed=args.seed,
-            params=params,
-            progress=lambda done, _total: progress.update(task, completed=done),
+            scores,
+            as_of=summary.end,
+            rules=settings.rules(),
+            max_reject_share=settings.max_reject_share,
+            memory_limit=settings.memory_limit,
+            threads=settings.threads,
         )
-    request = ScoreRequest(
-        events,
-        scores,
-        as_of=summary.end,
-        rules=settings.rules(),
-        max_reject_share=settings.max_reject_share,
     )
-    with _progress() as progress:
-        from pipelines.scoring import STEPS
-
-        task = progress.add_task("scoring", total=len(STEPS))
-        manifest = score(
-            request, lambda name: progress.update(task, advance=1, description=name)
-        ).manifest
     print(evaluate(scores, events / "truth").render())
     examples = _example_numbers(scores / "scores.parquet")
     console.print(

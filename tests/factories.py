@@ -10,62 +10,12 @@ from typing import Any, Self
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-AS_OF = datetime(2026, 6, 1)
-TS = pa.timestamp("us")
+from pipelines.contracts import INPUT_KINDS
+from pipelines.synth import SCHEMAS as SYNTH_SCHEMAS
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "code_entries": pa.schema(
-        [("phone", pa.string()), ("ts", TS), ("product", pa.string()), ("account_id", pa.string())]
-    ),
-    "sms_deliveries": pa.schema(
-        [
-            ("phone", pa.string()),
-            ("ts", TS),
-            ("product", pa.string()),
-            ("status", pa.string()),
-            ("error", pa.string()),
-        ]
-    ),
-    "registrations": pa.schema(
-        [
-            ("phone", pa.string()),
-            ("ts", TS),
-            ("product", pa.string()),
-            ("account_id", pa.string()),
-            ("name_key", pa.string()),
-            ("birth_date", pa.date32()),
-            ("gender", pa.string()),
-            ("region", pa.string()),
-        ]
-    ),
-    "number_changes": pa.schema(
-        [
-            ("phone", pa.string()),
-            ("ts", TS),
-            ("product", pa.string()),
-            ("account_id", pa.string()),
-            ("kind", pa.string()),
-        ]
-    ),
-    "verifications": pa.schema(
-        [
-            ("phone", pa.string()),
-            ("ts", TS),
-            ("method", pa.string()),
-            ("result", pa.string()),
-            ("account_id", pa.string()),
-        ]
-    ),
-    "accounts": pa.schema(
-        [
-            ("network", pa.string()),
-            ("account_id", pa.string()),
-            ("phone", pa.string()),
-            ("last_seen_at", TS),
-            ("mobile_app", pa.bool_()),
-        ]
-    ),
-}
+AS_OF = datetime(2026, 6, 1)
+# the generator's schemas are the input contracts as Parquet types: one copy of them
+SCHEMAS: dict[str, pa.Schema] = {kind: SYNTH_SCHEMAS[kind] for kind in INPUT_KINDS}
 
 
 def days_ago(days: float) -> datetime:

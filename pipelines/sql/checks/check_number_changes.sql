@@ -30,20 +30,17 @@ typed as (
 checked as (
     select
         typed.*,
-        case
-            when phone_text is null then 'missing phone'
-            when phone is null then 'phone ' || coalesce(phone_problem, 'unparseable')
-            when ts_missing then 'missing ts'
-            when ts is null then 'ts is not a time'
-            when ts > params.run_at then 'ts is later than the run'
-            when product is null or product = '' then 'missing product'
-            when not is_product_name(product) then 'product is not a product name'
-            when account_id is null then 'missing account_id'
-            when kind is null then 'missing kind'
-            when kind not in (select value from allowed_values
-                              where kind = 'number_changes' and name = 'kind')
-                then 'kind is not one of the allowed values'
-        end as reject_reason,
+        coalesce(
+            event_reject_reason(phone_text, phone, phone_problem, ts_missing, ts, params.run_at),
+            product_reject_reason(product),
+            case
+                when account_id is null then 'missing account_id'
+                when kind is null then 'missing kind'
+                when kind not in (select value from allowed_values
+                                  where kind = 'number_changes' and name = 'kind')
+                    then 'kind is not one of the allowed values'
+            end
+        ) as reject_reason,
         ts > params.as_of as after_as_of
     from typed
     cross join params

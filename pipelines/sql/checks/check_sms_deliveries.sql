@@ -30,22 +30,19 @@ typed as (
 checked as (
     select
         typed.*,
-        case
-            when phone_text is null then 'missing phone'
-            when phone is null then 'phone ' || coalesce(phone_problem, 'unparseable')
-            when ts_missing then 'missing ts'
-            when ts is null then 'ts is not a time'
-            when ts > params.run_at then 'ts is later than the run'
-            when product is null or product = '' then 'missing product'
-            when not is_product_name(product) then 'product is not a product name'
-            when status is null then 'missing status'
-            when status not in (select value from allowed_values
-                                where kind = 'sms_deliveries' and name = 'status')
-                then 'status is not one of the allowed values'
-            when error not in (select value from allowed_values
-                               where kind = 'sms_deliveries' and name = 'error')
-                then 'error is not one of the allowed values'
-        end as reject_reason,
+        coalesce(
+            event_reject_reason(phone_text, phone, phone_problem, ts_missing, ts, params.run_at),
+            product_reject_reason(product),
+            case
+                when status is null then 'missing status'
+                when status not in (select value from allowed_values
+                                    where kind = 'sms_deliveries' and name = 'status')
+                    then 'status is not one of the allowed values'
+                when error not in (select value from allowed_values
+                                   where kind = 'sms_deliveries' and name = 'error')
+                    then 'error is not one of the allowed values'
+            end
+        ) as reject_reason,
         ts > params.as_of as after_as_of
     from typed
     cross join params

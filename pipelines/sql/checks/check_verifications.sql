@@ -30,21 +30,19 @@ typed as (
 checked as (
     select
         typed.*,
-        case
-            when phone_text is null then 'missing phone'
-            when phone is null then 'phone ' || coalesce(phone_problem, 'unparseable')
-            when ts_missing then 'missing ts'
-            when ts is null then 'ts is not a time'
-            when ts > params.run_at then 'ts is later than the run'
-            when method is null then 'missing method'
-            when method not in (select value from allowed_values
-                                where kind = 'verifications' and name = 'method')
-                then 'method is not one of the allowed values'
-            when result is null then 'missing result'
-            when result not in (select value from allowed_values
-                                where kind = 'verifications' and name = 'result')
-                then 'result is not one of the allowed values'
-        end as reject_reason,
+        coalesce(
+            event_reject_reason(phone_text, phone, phone_problem, ts_missing, ts, params.run_at),
+            case
+                when method is null then 'missing method'
+                when method not in (select value from allowed_values
+                                    where kind = 'verifications' and name = 'method')
+                    then 'method is not one of the allowed values'
+                when result is null then 'missing result'
+                when result not in (select value from allowed_values
+                                    where kind = 'verifications' and name = 'result')
+                    then 'result is not one of the allowed values'
+            end
+        ) as reject_reason,
         ts > params.as_of as after_as_of
     from typed
     cross join params

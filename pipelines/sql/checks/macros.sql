@@ -16,5 +16,23 @@ create or replace macro epoch_seconds(value) as
 
 create or replace macro is_product_name(product) as regexp_full_match(product, '[a-z0-9_.-]+');
 
+-- Why an event's phone or time breaks the contract (DESIGN §3), in the order a person fixes them;
+-- null when both are fine.
+create or replace macro event_reject_reason(phone_text, phone, phone_problem, ts_missing, ts, run_at) as
+    case
+        when phone_text is null then 'missing phone'
+        when phone is null then 'phone ' || coalesce(phone_problem, 'unparseable')
+        when ts_missing then 'missing ts'
+        when ts is null then 'ts is not a time'
+        when ts > run_at then 'ts is later than the run'
+    end;
+
+-- Why a product name breaks the contract; null when it is fine.
+create or replace macro product_reject_reason(product) as
+    case
+        when product is null or product = '' then 'missing product'
+        when not is_product_name(product) then 'product is not a product name'
+    end;
+
 -- Epoch seconds back to a UTC timestamp without time zone, as the output contracts say.
 create or replace macro to_utc_time(seconds) as make_timestamp(seconds * 1000000);
