@@ -27,6 +27,7 @@ ordered as (
         name_key,
         birth_date,
         gender,
+        row_number() over by_number as position,
         lag(ts) over by_number as previous_ts,
         lag(name_key) over by_number as previous_name_key,
         lag(birth_date) over by_number as previous_birth_date,
@@ -57,9 +58,7 @@ against_bound as (
     -- the most differing earlier registration of another account bound to the number now
     select
         ordered.phone,
-        ordered.ts,
-        ordered.product,
-        ordered.account_id,
+        ordered.position,
         max(
             (case when ordered.name_key <> bound.name_key then 1 else 0 end)
             + (case when ordered.birth_date <> bound.birth_date then 1 else 0 end)
@@ -70,7 +69,7 @@ against_bound as (
         on ordered.phone = bound.phone
         and ordered.account_id <> bound.account_id
         and ordered.ts > bound.ts
-    group by ordered.phone, ordered.ts, ordered.product, ordered.account_id
+    group by ordered.phone, ordered.position
 ),
 
 compared as (
@@ -84,9 +83,7 @@ compared as (
     from ordered
     left join against_bound
         on ordered.phone = against_bound.phone
-        and ordered.ts = against_bound.ts
-        and ordered.product = against_bound.product
-        and ordered.account_id = against_bound.account_id
+        and ordered.position = against_bound.position
 ),
 
 final as (
