@@ -79,8 +79,7 @@ def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
     )
     con.executemany("insert into allowed_values values (?, ?, ?)", allowed_values(contracts))
     con.execute(
-        "create or replace table phone_fixes "
-        "(phone_text varchar primary key, phone bigint, problem varchar)"
+        "create or replace table phone_fixes (phone_text varchar primary key, phone bigint)"
     )
 
 
@@ -112,37 +111,57 @@ def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Con
     relation.select(*contract.column_names).create_view(f"raw_{files.kind}", replace=True)
 
 
-def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
-    """Parse the phone texts that are not strict E.164 with phonenumbers, once each.
-
-    Strict E.164 texts are converted in SQL; only the messy remainder (spaces, dashes,
-    brackets, garbage) comes to Python, so a clean history never calls phonenumbers per row.
-    Returns how many distinct texts were looked at.
-    """
-    messy: set[str] = set()
-    for kind in kinds:
-        unparsed = (
-            con.view(f"raw_{kind}")
-            .filter("phone is not null and e164_key(phone) is null")
-            .select("phone")
-            .distinct()
-        )
-        messy.update(row[0] for row in unparsed.fetchall())
-    fixes: list[tuple[str, int | None, str | None]] = []
-    for text in sorted(messy):
-        try:
-            fixes.append((text, parse_number(text).key, None))
-        except InvalidNumberError as error:
-            fixes.append((text, None, error.problem.value))
-    if fixes:
-        con.executemany("insert into phone_fixes values (?, ?, ?)", fixes)
-    return len(messy)
+# First-pass rows whose phone text is not strict E.164 (the reason is the check models').
+UNREADABLE_PHONES = "reject_reason = 'phone is not a valid number' and phone_text is not null"
+# Every row but those of a first pass whose phone was mended since: a second pass re-checked them.
+CURRENT_ROWS = (
+    "not coalesce(reject_reason = 'phone is not a valid number' "
+    "and phone_text in (select phone_text from phone_fixes), false)"
+)
 
 
-def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
-    """Materialise `checked_<kind>` and count its rows, rejects and late rows."""
+def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Materialise `checked_<kind>`: every row, typed, with its reject reason."""
     con.sql(check_sql(kind)).create(f"checked_{kind}")
-    table = con.table(f"checked_{kind}")
+
+
+def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
+    """Mend the phone texts that are not strict E.164 with phonenumbers, once each.
+
+    Strict E.164 texts are converted in SQL. Only the rest (spaces, dashes, brackets,
+    garbage), which the first pass rejected, comes to Python, so a clean history never calls
+    phonenumbers per row and is read once. A kind with mended texts is checked again for those
+    rows only; the first pass's rows of them are superseded. Returns how many distinct texts
+    were mended.
+    """
+    messy: dict[str, set[str]] = {}
+    for kind in kinds:
+        unreadable = (
+            con.table(f"checked_{kind}").filter(UNREADABLE_PHONES).select("phone_text").distinct()
+        )
+        messy[kind] = {row[0] for row in unreadable.fetchall()}
+    texts = set().union(*messy.values())
+    fixes: list[tuple[str, int]] = []
+    for text in sorted(texts):
+        try:
+            fixes.append((text, parse_number(text).key))
+        except InvalidNumberError:
+            continue
+    if fixes:
+        con.executemany("insert into phone_fixes values (?, ?)", fixes)
+        mended = {text for text, _ in fixes}
+        for kind, kind_texts in messy.items():
+            if kind_texts & mended:
+                recheck = con.sql(check_sql(kind)).filter(
+                    "phone_text in (select phone_text from phone_fixes)"
+                )
+                recheck.insert_into(f"checked_{kind}")
+    return len(fixes)
+
+
+def count_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
+    """Count a checked kind's rows, rejects (by reason) and rows left for a later run."""
+    table = con.table(f"checked_{kind}").filter(CURRENT_ROWS)
     rows, rejected, late = table.aggregate(
         "count(*), count(reject_reason), "
         "count(case when after_as_of and reject_reason is null then 1 end)"
@@ -158,5 +177,6 @@ def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
 def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) -> Path:
     rejects_dir.mkdir(parents=True, exist_ok=True)
     target = rejects_dir / f"{kind}.parquet"
-    con.table(f"checked_{kind}").filter("reject_reason is not null").write_parquet(str(target))
+    rejected = con.table(f"checked_{kind}").filter(CURRENT_ROWS).filter("reject_reason is not null")
+    rejected.write_parquet(str(target))
     return target

@@ -17,7 +17,12 @@ from ownership.rules import RuleSettings
 from pipelines import duckdb_engine, ingest
 from pipelines.contracts import INPUT_KINDS, load_contract
 from pipelines.paths import PROJECT_ROOT
-from pipelines.publish import write_manifest, write_scores, write_serving_snapshot
+from pipelines.publish import (
+    in_phone_order,
+    write_manifest,
+    write_scores,
+    write_serving_snapshot,
+)
 from pipelines.run_params import run_params_row
 from pipelines.sqlfiles import MODEL_ORDER
 
@@ -109,11 +114,11 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             ingest.prepare(con, contracts)
             for contract in contracts:
                 ingest.register_raw(con, files[contract.name], contract)
-            mended = ingest.mend_phones(con, INPUT_KINDS)
-            counts = {}
             for kind in INPUT_KINDS:
-                counts[kind] = ingest.check_kind(con, kind)
+                ingest.check_kind(con, kind)
                 step(f"check {kind}")
+            mended = ingest.mend_phones(con, INPUT_KINDS)
+            counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
         _write_rejects(con, counts, request.out_dir / "rejects")
         _refuse_if_too_many_rejects(counts, request.max_reject_share, request.out_dir)
 
@@ -132,7 +137,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             )
         with timings.measure("audits"):
             duckdb_engine.run_audits(con)
-        with timings.measure("publish"):
+        with timings.measure("publish"), in_phone_order(con):
             write_scores(con, request.out_dir)
             step("publish scores")
             write_serving_snapshot(con, request.out_dir, as_of)

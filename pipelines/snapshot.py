@@ -115,11 +115,17 @@ def write_snapshot(target: Path, batches: Iterable[pa.RecordBatch], count: int, 
             HEADER.pack(MAGIC, FORMAT_VERSION, 0, count, as_of, int(datetime.now(UTC).timestamp()))
         )
         handle.truncate(size)
-    written = 0
+    written, last_key = 0, np.iinfo(np.int64).min
     if count:
         mapped = np.memmap(temporary, dtype=np.uint8, mode="r+", shape=(size,))
         for batch in batches:
             encoded = _encode(batch)
+            keys = encoded["phone"]
+            if len(keys) and (keys[0] <= last_key or np.any(np.diff(keys) <= 0)):
+                del mapped
+                temporary.unlink()
+                raise SnapshotError("numbers must come in strictly increasing order, once each")
+            last_key = int(keys[-1]) if len(keys) else last_key
             for name, dtype in COLUMNS:
                 width = np.dtype(dtype).itemsize
                 start = offsets[name] + written * width

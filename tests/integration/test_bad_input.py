@@ -49,7 +49,7 @@ def test_bad_rows_go_to_the_rejects_file_with_a_reason(tmp_path: Path) -> None:
     assert counts["after_as_of"] == 1
     assert counts["rows"] == counts["accepted"] + counts["rejected"] + counts["after_as_of"]
     assert counts["reject_reasons"] == {
-        "phone unparseable": 2,
+        "phone is not a valid number": 2,
         "status is not one of the allowed values": 1,
         "error is not one of the allowed values": 1,
     }
@@ -63,12 +63,16 @@ def test_bad_rows_go_to_the_rejects_file_with_a_reason(tmp_path: Path) -> None:
 def test_messy_but_valid_phones_are_mended_not_rejected(tmp_path: Path) -> None:
     history = healthy_history()
     history.sms("+7 (923) 456-78-23", days_ago(2))
+    history.sms("+7 923 456 78 23", days_ago(2), status="bounced")  # mended, then rejected
     events = history.write(tmp_path / "events")
 
-    manifest = run(events, tmp_path / "out")
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
 
-    assert manifest["inputs"]["sms_deliveries"]["rejected"] == 0
-    assert manifest["phone_texts_mended"] == 1
+    counts = manifest["inputs"]["sms_deliveries"]
+    assert counts["reject_reasons"] == {"status is not one of the allowed values": 1}
+    assert counts["rows"] == counts["accepted"] + counts["rejected"] + counts["after_as_of"]
+    assert counts["rows"] == len(history.rows["sms_deliveries"])
+    assert manifest["phone_texts_mended"] == 2
     scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
     assert RU_MOBILE in scores["phone"].to_list()
 
@@ -160,3 +164,12 @@ def test_every_number_of_the_input_is_scored(tmp_path: Path) -> None:
     scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
     assert scores.height == manifest["numbers"] == 25
     assert scores["phone"].is_unique().all()
+
+
+def test_scores_come_in_phone_order(tmp_path: Path) -> None:
+    events = healthy_history(numbers=30).write(tmp_path / "events")
+
+    run(events, tmp_path / "out")
+
+    phones = pl.read_parquet(tmp_path / "out" / "scores.parquet")["phone"].to_list()
+    assert phones == sorted(phones, key=lambda phone: int(phone[1:]))

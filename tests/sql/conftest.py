@@ -35,9 +35,9 @@ def run_models(
     files = ingest.discover(folder)
     for contract in contracts:
         ingest.register_raw(con, files[contract.name], contract)
-    ingest.mend_phones(con, INPUT_KINDS)
     for kind in INPUT_KINDS:
         ingest.check_kind(con, kind)
+    ingest.mend_phones(con, INPUT_KINDS)
     duckdb_engine.run_models(con)
     return con
 

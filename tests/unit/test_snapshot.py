@@ -115,3 +115,12 @@ def test_a_short_write_leaves_the_old_snapshot_in_place(tmp_path: Path) -> None:
 
     assert Snapshot(path).as_of == datetime.utcfromtimestamp(AS_OF)
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_numbers_out_of_order_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.bin"
+
+    with pytest.raises(SnapshotError, match="strictly increasing"):
+        write_snapshot(path, [batch(ROWS[::-1])], count=2, as_of=AS_OF)
+
+    assert list(tmp_path.iterdir()) == []

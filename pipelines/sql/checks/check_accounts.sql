@@ -14,7 +14,6 @@ typed as (
     select
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
-        phone_fixes.problem as phone_problem,
         phone_fixes.phone_text is not null as phone_mended,
         lower(trim(source.network)) as network,
         nullif(trim(source.account_id), '') as account_id,
@@ -35,7 +34,7 @@ checked as (
         typed.*,
         case
             when phone_text is null then 'missing phone'
-            when phone is null then 'phone ' || coalesce(phone_problem, 'unparseable')
+            when phone is null then 'phone is not a valid number'
             when network is null then 'missing network'
             when network not in (select value from allowed_values
                                  where kind = 'accounts' and name = 'network')

@@ -2,7 +2,7 @@
 -- grain: one row per input row. refresh: full, every run.
 -- A non-null reject_reason breaks the contract (DESIGN §3): the row goes to the rejects file.
 -- after_as_of rows are valid but left out of this run. phone_fixes holds the phone texts
--- that are not strict E.164, as mended by Python; it is empty on the first pass.
+-- that were not strict E.164 and that Python mended; it is empty on the first pass.
 with source as (
     select * from raw_code_entries
 ),
@@ -15,7 +15,6 @@ typed as (
     select
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
-        phone_fixes.problem as phone_problem,
         phone_fixes.phone_text is not null as phone_mended,
         epoch_seconds(source.ts) as ts,
         case when epoch_seconds(source.ts) is null then cast(source.ts as varchar) end as ts_text,
@@ -32,7 +31,7 @@ checked as (
     select
         typed.*,
         coalesce(
-            event_reject_reason(phone_text, phone, phone_problem, ts_missing, ts, params.run_at),
+            event_reject_reason(phone_text, phone, ts_missing, ts, params.run_at),
             product_reject_reason(product)
         ) as reject_reason,
         ts > params.as_of as after_as_of

@@ -13,7 +13,6 @@ typed as (
     select
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
-        phone_fixes.problem as phone_problem,
         phone_fixes.phone_text is not null as phone_mended,
         epoch_seconds(source.ts) as ts,
         case when epoch_seconds(source.ts) is null then cast(source.ts as varchar) end as ts_text,
@@ -31,7 +30,7 @@ checked as (
     select
         typed.*,
         coalesce(
-            event_reject_reason(phone_text, phone, phone_problem, ts_missing, ts, params.run_at),
+            event_reject_reason(phone_text, phone, ts_missing, ts, params.run_at),
             case
                 when method is null then 'missing method'
                 when method not in (select value from allowed_values

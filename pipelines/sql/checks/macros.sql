@@ -18,10 +18,10 @@ create or replace macro is_product_name(product) as regexp_full_match(product, '
 
 -- Why an event's phone or time breaks the contract (DESIGN §3), in the order a person fixes them;
 -- null when both are fine.
-create or replace macro event_reject_reason(phone_text, phone, phone_problem, ts_missing, ts, run_at) as
+create or replace macro event_reject_reason(phone_text, phone, ts_missing, ts, run_at) as
     case
         when phone_text is null then 'missing phone'
-        when phone is null then 'phone ' || coalesce(phone_problem, 'unparseable')
+        when phone is null then 'phone is not a valid number'
         when ts_missing then 'missing ts'
         when ts is null then 'ts is not a time'
         when ts > run_at then 'ts is later than the run'

@@ -21,32 +21,23 @@ accounts as (
     select * from stg_accounts
 ),
 
-phones as (
-    select phone from codes
-    union
-    select phone from sms
-    union
-    select phone from registrations
-    union
-    select phone from others
-    union
-    select phone from accounts
+first_events as (
+    select phone, first_code_at as first_at from codes
+    union all
+    select phone, first_sms_at as first_at from sms
+    union all
+    select phone, first_registration_at as first_at from registrations
+    union all
+    select phone, first_event_at as first_at from others
+    union all
+    -- a number known only as a bound account has no event: it is unknown
+    select phone, cast(null as bigint) as first_at from accounts
 ),
 
 final as (
-    select
-        phones.phone,
-        least(
-            codes.first_code_at,
-            sms.first_sms_at,
-            registrations.first_registration_at,
-            others.first_event_at
-        ) as first_seen_at
-    from phones
-    left join codes on phones.phone = codes.phone
-    left join sms on phones.phone = sms.phone
-    left join registrations on phones.phone = registrations.phone
-    left join others on phones.phone = others.phone
+    select phone, min(first_at) as first_seen_at
+    from first_events
+    group by phone
 )
 
 select * from final

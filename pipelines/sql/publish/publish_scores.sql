@@ -1,9 +1,10 @@
 -- publish_scores: the public scores (data/schemas/scores.yaml) from the classification model.
--- grain: one row per number, sorted by phone. refresh: full, every run.
+-- grain: one row per number, in phone order. refresh: full, every run.
 -- DuckDB only: formatting the output is the runner's job; the models stay portable.
 -- The reason list keeps the canonical order of ownership.verdicts.REASON_ORDER.
 with classification as (
-    select * from classification
+    -- already in phone order: see pipelines.publish.in_phone_order
+    select * from classification_sorted
 ),
 
 evidenced as (
@@ -43,4 +44,3 @@ final as (
 )
 
 select * from final
-order by phone
