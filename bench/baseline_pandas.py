@@ -148,8 +148,9 @@ def holder_proofs(
     registrations: pd.DataFrame,
     accounts: pd.DataFrame,
     verifications: pd.DataFrame,
-) -> pd.Series:
-    """int_holder_proofs: last possession proof of the least proven bound account, per number.
+) -> pd.DataFrame:
+    """int_holder_proofs: last possession proof of the least proven bound account, per number,
+    and when the last of the bound accounts first proved possession.
 
     Only numbers with change evidence; NaT where a bound account never proved possession. A
     number with no bound account counts any VK or OK code and any confirmation instead.
@@ -162,8 +163,7 @@ def holder_proofs(
     code_at = (
         social_codes.rename(columns={"product": "network"})
         .groupby(account)["ts"]
-        .max()
-        .rename("code_at")
+        .agg(code_at="max", first_code_at="min")
         .reset_index()
     )
     social_registrations = registrations[
@@ -172,8 +172,7 @@ def holder_proofs(
     registration_at = (
         social_registrations.rename(columns={"product": "network"})
         .groupby(account)["ts"]
-        .max()
-        .rename("registration_at")
+        .agg(registration_at="max", first_registration_at="min")
         .reset_index()
     )
     confirmations = verifications[verifications["result"] == "confirmed"]
@@ -200,9 +199,12 @@ def holder_proofs(
     proofs["last_proof_at"] = proofs[
         ["code_at", "registration_at", "confirmed_account_at", "confirmed_any_at"]
     ].max(axis=1)
+    proofs["first_proof_at"] = proofs[["first_code_at", "first_registration_at"]].min(axis=1)
     # the least proven account decides; one never proven makes the whole number unproven
     unproven = proofs["last_proof_at"].isna().groupby(proofs["phone"]).any()
     bound_numbers = proofs.groupby("phone")["last_proof_at"].min().where(~unproven)
+    # when the last of the bound accounts first proved possession
+    newest_account_since = proofs.groupby("phone")["first_proof_at"].max()
 
     unbound = ~social_codes["phone"].isin(bound_numbers.index)
     unbound_proofs = pd.concat(
@@ -216,32 +218,42 @@ def holder_proofs(
         ]
     )
     unbound_numbers = unbound_proofs.groupby("phone")["ts"].max()
-    last_proof_at: pd.Series = pd.concat([bound_numbers, unbound_numbers]).rename("last_proof_at")
-    return last_proof_at
+    result: pd.DataFrame = (
+        pd.concat([bound_numbers, unbound_numbers]).rename("last_proof_at").to_frame()
+    )
+    # with no account bound, nothing tells the holders apart: newest_account_since stays NaT
+    result["newest_account_since"] = newest_account_since.reindex(result.index)
+    return result
 
 
-def tenures(evidence: pd.DataFrame, proofs: pd.Series, rules: RuleSettings) -> pd.DataFrame:
+def tenures(evidence: pd.DataFrame, proofs: pd.DataFrame, rules: RuleSettings) -> pd.DataFrame:
     """int_tenures: the current tenure's start and the evidence still open, per number."""
-    minimum = rules.permanent_failures_min
     is_failure = evidence["reason"] == SMS_PERMANENT_FAILURES
-    # one unknown_subscriber report can be an operator glitch; it takes several
+    # unknown_subscriber reports count once the number has permanent_failures_min of them
     failures = is_failure.groupby(evidence["phone"]).transform("sum")
-    counted = evidence[~is_failure | (failures >= minimum)]
+    counted = evidence[~is_failure | (failures >= rules.permanent_failures_min)]
 
-    proof = lookup(counted["phone"], proofs)
+    proof = lookup(counted["phone"], proofs["last_proof_at"])
+    newest = lookup(counted["phone"], proofs["newest_account_since"])
     unanswered = counted[proof.isna() | (counted["ts"] > proof)]
-    by_reason = unanswered.groupby(["phone", "reason"])["ts"].agg(["max", "count"])
-    reason = by_reason.index.get_level_values("reason")
-    by_reason = by_reason[(reason != SMS_PERMANENT_FAILURES) | (by_reason["count"] >= minimum)]
     open_evidence = (
-        by_reason["max"]
+        unanswered.groupby(["phone", "reason"])["ts"]
+        .max()
         .unstack("reason")
         .reindex(columns=CHANGE_REASONS)
         .astype(evidence["ts"].dtype)
     )
+    last_open_at = unanswered.groupby("phone")["ts"].max()
+    # answered evidence starts a tenure when a bound account first appeared at or after it
+    starts = counted["ts"].where(newest.isna() | (counted["ts"] <= newest))
+    last_change_at = starts.groupby(counted["phone"]).max()
 
-    result = counted.groupby("phone")["ts"].max().rename("tenure_start").to_frame()
-    result = result.join(proofs).join(open_evidence)
+    result = pd.DataFrame(index=counted["phone"].unique())
+    result.index.name = "phone"
+    result["tenure_start"] = last_open_at.reindex(result.index).fillna(
+        last_change_at.reindex(result.index)
+    )
+    result = result.join(open_evidence)
     result["is_open"] = result.index.isin(open_evidence.index)
     return result.rename(columns=dict(zip(CHANGE_REASONS, CHANGE_TIMES, strict=True)))
 

@@ -281,8 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from pipelines.duckdb_engine import AuditFailedError
+    from pipelines.evaluate import EvaluationInputError
     from pipelines.ingest import InputError
-    from pipelines.scoring import RejectedShareTooHighError
+    from pipelines.scoring import RejectedShareTooHighError, ScoreRequestError
+    from pipelines.snapshot import SnapshotError
 
     try:
         return handler(args, load_settings())
@@ -293,7 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         InputError,
         RejectedShareTooHighError,
         AuditFailedError,
-        ValueError,
+        ScoreRequestError,
+        EvaluationInputError,
+        SnapshotError,
     ) as error:
         console.print(f"[red]error:[/red] {error}")
     except KeyboardInterrupt:

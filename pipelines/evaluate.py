@@ -12,11 +12,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import polars as pl
 
 STATUSES = ("verified", "suspicious", "owner_changed", "unknown")
 SCORE_COLUMNS = ("phone", "status", "risk_score")
@@ -216,6 +218,8 @@ def _read(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     absent = [name for name in columns if name not in present]
     if absent:
         raise EvaluationInputError(f"{path}: missing column(s) {', '.join(absent)}")
+    import polars as pl  # here, so that the command line starts without it
+
     return pl.read_parquet(path, columns=list(columns))
 
 

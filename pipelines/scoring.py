@@ -40,6 +40,10 @@ class RejectedShareTooHighError(Exception):
     """Too much of the input broke its contract; nothing was published."""
 
 
+class ScoreRequestError(ValueError):
+    """The run cannot be done as asked; the message says why."""
+
+
 @dataclass(frozen=True)
 class ScoreRequest:
     events_dir: Path
@@ -101,14 +105,15 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     run_at = int(time.time())
     as_of = _epoch(request.as_of) if request.as_of else run_at
     if as_of > run_at:
-        raise ValueError(f"as_of {_iso(as_of)} is in the future; a run scores the past")
+        raise ScoreRequestError(f"as_of {_iso(as_of)} is in the future; a run scores the past")
     files = ingest.discover(request.events_dir)
     request.out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = request.out_dir / ".work"
     shutil.rmtree(work_dir, ignore_errors=True)
+    params = run_params_row(request.rules, as_of, run_at)
     con = duckdb_engine.connect(request.memory_limit, request.threads, work_dir / "spill")
     try:
-        duckdb_engine.create_run_params(con, run_params_row(request.rules, as_of, run_at))
+        duckdb_engine.create_run_params(con, params)
         contracts = [load_contract(kind) for kind in INPUT_KINDS]
         with timings.measure("check"):
             ingest.prepare(con, contracts)
@@ -126,9 +131,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             if request.engine == "spark":
                 from pipelines import spark_engine
 
-                classification = spark_engine.score_checked(
-                    con, work_dir, run_params_row(request.rules, as_of, run_at), step
-                )
+                classification = spark_engine.score_checked(con, work_dir, params, step)
                 con.read_parquet(str(classification / "*.parquet")).create_view("classification")
             else:
                 duckdb_engine.run_models(con, lambda name: step(f"model {name}"))

@@ -15,7 +15,6 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./var/ownership.db"
     scores_dir: Path = Path("var/scores")
-    events_dir: Path = Path("var/events")
 
     possession_window_days: int = Field(90, gt=0)
     freshness_days: int = Field(30, gt=0)

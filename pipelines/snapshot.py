@@ -75,7 +75,10 @@ def _offsets(count: int) -> dict[str, int]:
 
 
 def _seconds(values: pa.Array) -> np.ndarray:
-    return np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.uint32)
+    seconds = np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if len(seconds) and (seconds.min() < 0 or seconds.max() > np.iinfo(np.uint32).max):
+        raise SnapshotError("a time before 1970 or after 2106 does not fit the snapshot")
+    return seconds.astype(np.uint32)
 
 
 def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:

@@ -144,8 +144,6 @@ def score_checked(
             frame = _materialise(spark, frame, _model_dir(work_dir, name))
         frame.createOrReplaceTempView(name)
         step(f"model {name}")
-    if OUTPUT_MODEL in VIEW_MODELS:
-        _materialise(spark, spark.table(OUTPUT_MODEL), work_dir / OUTPUT_DIR)
     return work_dir / OUTPUT_DIR
 
 

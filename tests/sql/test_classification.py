@@ -131,8 +131,9 @@ def test_a_holder_who_proves_possession_after_a_permanent_failure_keeps_the_numb
     row = classify(history)[RU_MOBILE]
 
     assert row["status"] == "verified"
-    # judged again within the tenure that the holder's next code proves
-    assert row["owner_since"] == seconds(days_ago(40))
+    # the account that proved possession before the failure still does: the same holder,
+    # so the failure is refuted and the tenure goes on
+    assert row["owner_since"] == seconds(days_ago(400))
 
 
 def test_temporary_sms_errors_alone_never_make_a_number_owner_changed(
@@ -313,6 +314,7 @@ def test_thresholds_come_from_the_settings(classify: Classify) -> None:
     assert default["reasons"] == ["SMS_PERMANENT_FAILURES"]
     assert default["owner_since"] == seconds(days_ago(39))  # the next SMS delivered
     assert tolerant["status"] == "verified"
+    assert tolerant["owner_since"] == seconds(days_ago(400))
 
 
 def test_risk_orders_by_status_and_recency(classify: Classify) -> None:
@@ -363,4 +365,5 @@ def test_a_confirmation_naming_no_account_proves_every_bound_account(
 
     assert row["status"] == "verified"
     assert row["reasons"] == ["RECENT_CONFIRMATION", "STEADY_SMS_DELIVERY"]
-    assert row["owner_since"] == seconds(days_ago(99))  # the first SMS after the unbinding
+    # Anna's bound account was there before the unbinding and proved possession after it
+    assert row["owner_since"] == seconds(days_ago(400))

@@ -41,6 +41,7 @@ checked as (
                 then 'network is not one of the allowed values'
             when account_id is null then 'missing account_id'
             when last_seen_invalid then 'last_seen_at is not a time'
+            when last_seen_at <= 0 then 'last_seen_at is not after 1970-01-01'
             when last_seen_at > params.run_at then 'last_seen_at is later than the run'
             when mobile_app_invalid then 'mobile_app is not a boolean'
         end as reject_reason,

@@ -37,6 +37,8 @@ checked as (
                 when status not in (select value from allowed_values
                                     where kind = 'sms_deliveries' and name = 'status')
                     then 'status is not one of the allowed values'
+                when status = 'delivered' and error is not null
+                    then 'a delivered SMS has no error'
                 when error not in (select value from allowed_values
                                    where kind = 'sms_deliveries' and name = 'error')
                     then 'error is not one of the allowed values'

@@ -24,6 +24,7 @@ create or replace macro event_reject_reason(phone_text, phone, ts_missing, ts, r
         when phone is null then 'phone is not a valid number'
         when ts_missing then 'missing ts'
         when ts is null then 'ts is not a time'
+        when ts <= 0 then 'ts is not after 1970-01-01'
         when ts > run_at then 'ts is later than the run'
     end;
 

@@ -7,6 +7,9 @@
 -- re-verification. A number is only as safe as its least proven bound account: last_proof_at is
 -- the oldest of the accounts' latest proofs, and null when one of them has none at all. A
 -- number with no bound account counts any VK or OK code and any confirmation instead.
+-- newest_account_since is when the last of the bound accounts first proved possession: change
+-- evidence older than that was answered by an account that appeared after it (a new holder),
+-- evidence younger than that by accounts that were there all along (the same holder).
 -- Only numbers with change evidence need this, so every input is cut to them first.
 with codes as (
     select * from stg_code_entries
@@ -42,7 +45,12 @@ bound_accounts as (
 ),
 
 social_codes as (
-    select codes.phone, codes.product as network, codes.account_id, max(codes.ts) as last_at
+    select
+        codes.phone,
+        codes.product as network,
+        codes.account_id,
+        min(codes.ts) as first_at,
+        max(codes.ts) as last_at
     from codes
     inner join numbers_in_question on codes.phone = numbers_in_question.phone
     where codes.product in ('vk', 'ok')
@@ -54,6 +62,7 @@ social_registrations as (
         registrations.phone,
         registrations.product as network,
         registrations.account_id,
+        min(registrations.ts) as first_at,
         max(registrations.ts) as last_at
     from registrations
     inner join numbers_in_question on registrations.phone = numbers_in_question.phone
@@ -72,6 +81,7 @@ confirmations as (
 account_proofs as (
     select
         bound_accounts.phone,
+        least(social_codes.first_at, social_registrations.first_at) as first_proof_at,
         greatest(
             social_codes.last_at,
             social_registrations.last_at,
@@ -99,7 +109,8 @@ bound_numbers as (
     select
         phone,
         -- the least proven account decides; one never proven makes the whole number unproven
-        case when count(*) = count(last_proof_at) then min(last_proof_at) end as last_proof_at
+        case when count(*) = count(last_proof_at) then min(last_proof_at) end as last_proof_at,
+        max(first_proof_at) as newest_account_since
     from account_proofs
     group by phone
 ),
@@ -124,12 +135,13 @@ unbound_proofs as (
 ),
 
 final as (
-    select phone, last_proof_at
+    select phone, last_proof_at, newest_account_since
     from bound_numbers
 
     union all
 
-    select phone, max(last_at) as last_proof_at
+    -- with no account bound, any proof may be a new holder's: nothing tells the holders apart
+    select phone, max(last_at) as last_proof_at, cast(null as bigint) as newest_account_since
     from unbound_proofs
     group by phone
 )
