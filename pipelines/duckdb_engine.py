@@ -6,9 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
-from pipelines.sqlfiles import MODEL_ORDER, VIEW_MODELS, audit_names, audit_sql, model_sql
+from pipelines.sqlfiles import (
+    MODEL_ORDER,
+    VIEW_MODELS,
+    audit_names,
+    audit_sql,
+    model_sql,
+    run_params_sql,
+)
 
 
 def connect(
@@ -31,8 +37,7 @@ def connect(
 
 
 def create_run_params(con: duckdb.DuckDBPyConnection, row: dict[str, int]) -> None:
-    table = pa.Table.from_pylist([row], schema=pa.schema([(name, pa.int64()) for name in row]))
-    con.from_arrow(table).create("run_params")
+    con.execute(run_params_sql(), row)
 
 
 def run_models(

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ownership.verdicts import (
     REASON_ORDER,
@@ -83,11 +82,17 @@ def _seconds(values: pa.Array) -> np.ndarray:
 
 def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
     columns = {name: batch.column(name) for name in batch.schema.names}
-    codes = pa.array(list(STATUS_CODES.values()), pa.uint16())
-    positions = pc.index_in(columns["status"], value_set=pa.array(list(STATUS_CODES)))
-    if positions.null_count:
-        raise SnapshotError("a status outside the known statuses")
-    status = np.asarray(pc.take(codes, positions).to_numpy(zero_copy_only=False), np.uint16)
+    # a handful of distinct statuses: map the dictionary, then index it
+    encoded_status = columns["status"].dictionary_encode()
+    try:
+        codes = np.array(
+            [STATUS_CODES[value] for value in encoded_status.dictionary.to_pylist()],
+            dtype=np.uint16,
+        )
+    except KeyError as error:
+        raise SnapshotError(f"status {error.args[0]!r} is not a known status") from error
+    indices = np.asarray(encoded_status.indices.to_numpy(zero_copy_only=False))
+    status = codes[indices] if len(codes) else np.zeros(len(batch), dtype=np.uint16)
     risk = np.asarray(columns["risk_score"].to_numpy(zero_copy_only=False), dtype=np.uint16)
     mask = np.zeros(len(batch), dtype=np.uint16)
     evidence_at = np.zeros(len(batch), dtype=np.uint32)

@@ -60,3 +60,8 @@ def audit_names() -> tuple[str, ...]:
 @cache
 def audit_sql(name: str) -> str:
     return (SQL_DIR / "audits" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@cache
+def run_params_sql() -> str:
+    return (SQL_DIR / "run_params.sql").read_text(encoding="utf-8")
