@@ -130,9 +130,9 @@ def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
 
     Strict E.164 texts are converted in SQL. Only the rest (spaces, dashes, brackets,
     garbage), which the first pass rejected, comes to Python, so a clean history never calls
-    phonenumbers per row and is read once. A kind with mended texts is checked again for those
-    rows only; the first pass's rows of them are superseded. Returns how many distinct texts
-    were mended.
+    phonenumbers per row and is read once. A kind with mended texts is read and checked again,
+    keeping only the rows with those texts; the first pass's rows of them are superseded.
+    Returns how many distinct texts were mended.
     """
     messy: dict[str, set[str]] = {}
     for kind in kinds:
