@@ -42,18 +42,14 @@ def db(history: tuple[Path, SynthSummary]) -> duckdb.DuckDBPyConnection:
     out, _ = history
     con = duckdb.connect()
     for kind in KINDS:
-        con.execute(f"create view {kind} as select * from read_parquet('{out}/{kind}/*.parquet')")
+        con.read_parquet(str(out / kind / "*.parquet")).create_view(kind)
     for name in ("holders", "accounts", "labels"):
-        con.execute(
-            f"create view truth_{name} as select * from read_parquet('{out}/truth/{name}.parquet')"
-        )
+        con.read_parquet(str(out / "truth" / f"{name}.parquet")).create_view(f"truth_{name}")
     return con
 
 
-def scalar(db: duckdb.DuckDBPyConnection, sql: str) -> Any:
-    row = db.execute(sql).fetchone()
-    assert row is not None
-    return row[0]
+def scalar(db: duckdb.DuckDBPyConnection, sql: str, **params: object) -> Any:
+    return db.execute(sql, params or None).fetchall()[0][0]
 
 
 def tree_bytes(folder: Path) -> dict[str, bytes]:
@@ -105,7 +101,7 @@ def test_every_event_kind_has_rows_and_verifications_has_none(
 ) -> None:
     _, summary = history
     for kind in KINDS:
-        rows = scalar(db, f"select count(*) from {kind}")
+        rows = db.table(kind).aggregate("count(*)").fetchall()[0][0]
         assert rows == summary.rows[kind]
         assert (rows == 0) == (kind == "verifications"), kind
 
@@ -123,16 +119,16 @@ def test_the_default_density_is_realistic(history: tuple[Path, SynthSummary]) ->
 def test_code_entries_per_person_run_from_weekly_to_yearly(db: duckdb.DuckDBPyConnection) -> None:
     # Numbers held by one person throughout the history, who entered at least one code.
     quantiles = db.execute(
-        f"""
+        """
         with whole as (
             select phone from truth_holders
-            where held_from < timestamp '{PARAMS.start}' and held_until is null
+            where held_from < $start and held_until is null
         ), per_year as (
             select count(*) / 2.0 as rate from code_entries join whole using (phone) group by phone
         )
-        select quantile_cont(rate, 0.05), median(rate), quantile_cont(rate, 0.95) from per_year"""
-    ).fetchone()
-    assert quantiles is not None
+        select quantile_cont(rate, 0.05), median(rate), quantile_cont(rate, 0.95) from per_year""",
+        {"start": PARAMS.start},
+    ).fetchall()[0]
     low, median, high = quantiles
     assert low < 2.5
     assert 5 < median < 10
@@ -147,7 +143,7 @@ def test_a_sparse_density_is_a_knob(tmp_path: Path) -> None:
 
 def test_only_registrations_predate_the_history(db: duckdb.DuckDBPyConnection) -> None:
     for kind in EVENT_KINDS:
-        low, high = db.execute(f"select min(ts), max(ts) from {kind}").fetchone() or ()
+        low, high = db.table(kind).aggregate("min(ts), max(ts)").fetchall()[0]
         assert high <= PARAMS.end, kind
         if kind == "registrations":
             assert low < PARAMS.start, kind
@@ -159,10 +155,11 @@ def test_only_registrations_predate_the_history(db: duckdb.DuckDBPyConnection) -
 def test_every_registration_lies_in_its_holders_tenure(db: duckdb.DuckDBPyConnection) -> None:
     outside = scalar(
         db,
-        f"""
+        """
         select count(*) from registrations r anti join truth_holders h
         on h.phone = r.phone and r.ts >= h.held_from
-        and r.ts < coalesce(h.held_until, timestamp '{PARAMS.end}')""",
+        and r.ts < coalesce(h.held_until, $end)""",
+        end=PARAMS.end,
     )
     assert outside == 0
     assert scalar(db, "select min(ts) from registrations") >= PARAMS.accounts_since
@@ -238,14 +235,16 @@ def test_a_registration_comes_with_its_code_entry_only_inside_the_history(
 ) -> None:
     unmatched = scalar(
         db,
-        f"""
+        """
         select count(*) from registrations r anti join code_entries c
         on c.phone = r.phone and c.ts = r.ts and c.product = r.product
         and c.account_id = r.account_id
-        where r.ts >= timestamp '{PARAMS.start}'""",
+        where r.ts >= $start""",
+        start=PARAMS.start,
     )
     assert unmatched == 0
-    assert scalar(db, f"select count(*) from registrations where ts < '{PARAMS.start}'") > 0
+    before = "select count(*) from registrations where ts < $start"
+    assert scalar(db, before, start=PARAMS.start) > 0
 
 
 def test_every_code_entry_follows_a_delivered_sms(db: duckdb.DuckDBPyConnection) -> None:
@@ -357,11 +356,12 @@ def test_unknown_subscriber_failures_only_hit_numbers_out_of_service(
     failures = scalar(db, "select count(*) from sms_deliveries where error = 'unknown_subscriber'")
     in_service = scalar(
         db,
-        f"""
+        """
         select count(*) from sms_deliveries s join truth_holders h
         on h.phone = s.phone and s.ts >= h.held_from
-        and s.ts < coalesce(h.held_until, timestamp '{PARAMS.end}')
+        and s.ts < coalesce(h.held_until, $end)
         where s.error = 'unknown_subscriber'""",
+        end=PARAMS.end,
     )
     assert failures > 0
     assert in_service == 0
@@ -371,17 +371,16 @@ def test_evidence_is_what_the_events_show_after_each_subjects_last_proof(
     db: duckdb.DuckDBPyConnection,
 ) -> None:
     """The truth's evidence flag, recomputed from the files alone (docs/synth.md)."""
-    start, end = f"timestamp '{PARAMS.start}'", f"timestamp '{PARAMS.end}'"
     disagreeing = scalar(
         db,
-        f"""
+        """
         with holders as (
-            select *, coalesce(held_until, {end}) as until from truth_holders
+            select *, coalesce(held_until, $end) as until from truth_holders
         ), current_holder as (
             select phone, holder_id from truth_holders where held_until is null
         ), reference as (
             select phone, arg_min(holder_id, held_from) as holder_id from truth_holders
-            where held_until is null or held_until > {start} group by phone
+            where held_until is null or held_until > $start group by phone
         ), stale as (
             select a.phone, a.holder_id from truth_accounts a
             left join current_holder c using (phone)
@@ -426,6 +425,8 @@ def test_evidence_is_what_the_events_show_after_each_subjects_last_proof(
         )
         select count(*) from truth_labels
         where evidence <> (phone in (select phone from evident))""",
+        start=PARAMS.start,
+        end=PARAMS.end,
     )
     assert disagreeing == 0
 
