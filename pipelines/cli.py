@@ -211,7 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    synth = commands.add_parser("synth", help="generate a realistic synthetic history")
+    synth = commands.add_parser(
+        "synth",
+        help="generate a realistic synthetic history",
+        description="Generate a realistic synthetic history.",
+    )
     synth.add_argument("--phones", type=int, required=True, help="how many numbers")
     synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     synth.add_argument("--out", type=Path, required=True, help="folder to write the history to")
@@ -223,7 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.set_defaults(run=cmd_synth)
 
-    score = commands.add_parser("score", help="classify every number of a history (DESIGN §4)")
+    score = commands.add_parser(
+        "score",
+        help="classify every number of a history (DESIGN §4)",
+        description="Classify every number of a history (DESIGN §4).",
+    )
     score.add_argument("--events", type=Path, required=True, help="the history folder")
     score.add_argument("--out", type=Path, required=True, help="folder for scores and snapshot")
     score.add_argument(
@@ -245,13 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.set_defaults(run=cmd_score)
 
-    evaluate = commands.add_parser("evaluate", help="measure scores against a synthetic truth")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure scores against a synthetic truth",
+        description="Measure scores against a synthetic truth.",
+    )
     evaluate.add_argument("--scores", type=Path, required=True, help="folder with scores.parquet")
     evaluate.add_argument("--truth", type=Path, required=True, help="the history's truth/ folder")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a report")
     evaluate.set_defaults(run=cmd_evaluate)
 
-    check = commands.add_parser("check", help="a pre-send check from the local snapshot")
+    check = commands.add_parser(
+        "check",
+        help="a pre-send check from the local snapshot",
+        description="A pre-send check from the local snapshot.",
+    )
     check.add_argument("phone", help="the number, E.164 (+79234567823)")
     check.add_argument(
         "--since",
@@ -267,7 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=cmd_check)
 
-    demo = commands.add_parser("demo", help="the main job: generate a history, score, evaluate")
+    demo = commands.add_parser(
+        "demo",
+        help="the main job: generate a history, score, evaluate",
+        description="The main job: generate a history, score, evaluate.",
+    )
     demo.add_argument("--phones", type=int, default=50_000, help="numbers to generate")
     demo.add_argument("--seed", type=int, default=1, help="random seed")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="working folder")
