@@ -1,6 +1,7 @@
 -- classification: the status, reasons, risk score and owner_since of every number (DESIGN §4).
 -- grain: one row per number. refresh: full, as of run_params.as_of.
--- checks: risk_score within its status band; every status has at least one reason.
+-- checks: the queries in sql/audits/ (one row a number, risk within its status band, a reason
+-- for every verdict, nothing after as_of) run after every build and stop a bad run.
 --
 -- Owner-change evidence comes first: open evidence (no proof by the bound holder since) makes
 -- the number owner_changed. Otherwise the number is judged within the current tenure:
