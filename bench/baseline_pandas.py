@@ -32,6 +32,7 @@ from ownership.rules import RuleSettings
 KINDS = ("code_entries", "sms_deliveries", "registrations", "number_changes", "verifications")
 SOCIAL = ["vk", "ok"]
 PERSON = ["name_key", "birth_date", "gender"]
+EPOCH = pd.Timestamp(0)
 
 PROFILE_MISMATCH = "PROFILE_MISMATCH"
 NUMBER_CHANGE_REPORTED = "NUMBER_CHANGE_REPORTED"
@@ -295,10 +296,10 @@ def code_features(
 def sms_features(
     deliveries: pd.DataFrame, tenure_start: pd.Series, rules: RuleSettings
 ) -> pd.DataFrame:
-    """int_sms_features: delivery reports per number, the longest silence and whether it is a gap.
+    """int_sms_features: delivery reports per number, and whether delivery has a gap.
 
-    A gap is two delivered SMS of the tenure more than W apart, or SMS failing for more than W
-    after the last delivered one; sms_gap_at is the last delivery before the longest silence.
+    A gap is a whole W-long period (counted from the epoch) with no delivery between two
+    delivered SMS, or a silence longer than W after the last delivery while SMS kept failing.
     """
     window = pd.Timedelta(seconds=rules.possession_window_seconds)
     marked = deliveries[["phone", "ts"]].copy()
@@ -306,29 +307,49 @@ def sms_features(
     delivered = tenure & (deliveries["status"] == "delivered")
     marked["attempt_ts"] = marked["ts"].where(tenure)
     marked["delivered_ts"] = marked["ts"].where(delivered)
+    marked["delivered_period"] = ((marked["ts"] - EPOCH) // window).where(delivered)
     features = marked.groupby("phone").agg(
         first_sms_at=("ts", "min"),
         delivered=("delivered_ts", "count"),
         first_delivered_at=("delivered_ts", "min"),
         last_delivered_at=("delivered_ts", "max"),
         last_attempt_at=("attempt_ts", "max"),
+        delivered_periods=("delivered_period", "nunique"),
+        first_delivered_period=("delivered_period", "min"),
+        last_delivered_period=("delivered_period", "max"),
     )
-    # in time order, the delivery before each one of the same number
-    ordered = marked.loc[delivered, ["phone", "ts"]].sort_values(["phone", "ts"])
-    previous = ordered.groupby("phone")["ts"].shift()
-    between = pd.DataFrame(
-        {"phone": ordered["phone"], "gap": ordered["ts"] - previous, "gap_from": previous}
-    ).dropna(subset=["gap_from"])
-    # the longest first, the latest of equally long ones first
-    longest = between.sort_values(["gap", "gap_from"], ascending=False).drop_duplicates("phone")
-    longest = longest.set_index("phone")
-    inner = longest["gap"].reindex(features.index).fillna(pd.Timedelta(0))
-    trailing = (features["last_attempt_at"] - features["last_delivered_at"]).fillna(pd.Timedelta(0))
-    features["has_gap"] = (inner > window) | (trailing > window)
-    features["sms_gap_at"] = features["last_delivered_at"].where(
-        trailing > inner, longest["gap_from"].reindex(features.index)
-    )
+    spanned = features["last_delivered_period"] - features["first_delivered_period"] + 1
+    silence = features["last_attempt_at"] - features["last_delivered_at"]
+    features["has_gap"] = (features["delivered_periods"] < spanned) | (silence > window)
     return features
+
+
+def sms_gaps(
+    deliveries: pd.DataFrame, features: pd.DataFrame, tenure_start: pd.Series
+) -> pd.Series:
+    """int_sms_gaps: where the longest silence in delivery starts, for numbers with a gap."""
+    gapped = features[features["has_gap"]]
+    delivered = deliveries[
+        deliveries["phone"].isin(gapped.index) & (deliveries["status"] == "delivered")
+    ]
+    delivered = delivered[in_tenure(delivered, tenure_start)]
+    # in time order, the delivery before each one of the same number
+    delivered = delivered[["phone", "ts"]].sort_values("ts")
+    previous = delivered.groupby("phone")["ts"].shift()
+    between = pd.DataFrame(
+        {"phone": delivered["phone"], "gap_from": previous, "gap": delivered["ts"] - previous}
+    ).dropna(subset=["gap_from"])
+    trailing = pd.DataFrame(
+        {
+            "phone": gapped.index,
+            "gap_from": gapped["last_delivered_at"].to_numpy(),
+            "gap": (gapped["last_attempt_at"] - gapped["last_delivered_at"]).to_numpy(),
+        }
+    )
+    gaps = pd.concat([between, trailing], ignore_index=True)
+    # the longest first, the latest of equally long ones first
+    longest = gaps.sort_values(["gap", "gap_from"], ascending=False)
+    return longest.drop_duplicates("phone").set_index("phone")["gap_from"].rename("sms_gap_at")
 
 
 def registration_features(profiles: pd.DataFrame, tenure_start: pd.Series) -> pd.DataFrame:
@@ -411,6 +432,7 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
     start = tenure["tenure_start"]
     code = code_features(codes, registrations, start, rules)
     sms = sms_features(deliveries, start, rules)
+    gap_at = sms_gaps(deliveries, sms, start)
     registration = registration_features(profiles, start)
     other = other_features(number_changes, verifications, start)
 
@@ -423,13 +445,13 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
     )
     n = pd.DataFrame(index=pd.Index(phones, name="phone"))
     n = n.join([tenure, code, sms.drop(columns="has_gap"), registration, other])
-    n = n.join(sms["has_gap"].rename("has_sms_gap"))
+    n = n.join(sms["has_gap"].rename("has_sms_gap")).join(gap_at)
     n["first_seen_at"] = n[
         ["first_code_at", "first_sms_at", "first_registration_at", "first_event_at"]
     ].min(axis=1)
     n["is_open"] = n["is_open"].fillna(False).astype(bool)
     n["has_sms_gap"] = n["has_sms_gap"].fillna(False).astype(bool)
-    for count in ["free_social_codes", "delivered", "tenure_registrations"]:
+    for count in ["free_social_codes", "delivered_periods", "tenure_registrations"]:
         n[count] = n[count].fillna(0)
     n["social_registrations"] = n["social_registrations"].fillna(0)
 
@@ -448,7 +470,7 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
     )
     n["no_recent_code"] = ~n["has_recent_code"] & ~n["has_recent_confirmation"]
     # support for the tenure (verified)
-    n["steady_sms_delivery"] = (n["delivered"] >= 2) & ~n["has_sms_gap"]
+    n["steady_sms_delivery"] = (n["delivered_periods"] >= 2) & ~n["has_sms_gap"]
     n["profiles_match"] = n["tenure_registrations"] >= 2
 
     n["status"] = np.select(

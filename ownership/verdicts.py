@@ -51,8 +51,7 @@ class Reason(StrEnum):
     ONLY_REGISTRATION_CODE = "ONLY_REGISTRATION_CODE"
     # suspicious: no code in VK or OK within W and no confirmation within F.
     NO_RECENT_CODE = "NO_RECENT_CODE"
-    # suspicious: two delivered SMS of the tenure lie more than W apart, or SMS kept failing
-    # for more than W after the last delivered one.
+    # suspicious: a whole W-long period of the tenure passed without a delivered SMS.
     SMS_GAP = "SMS_GAP"
     # unknown: no event of the number up to the time of scoring.
     NO_HISTORY = "NO_HISTORY"

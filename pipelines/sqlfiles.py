@@ -20,6 +20,7 @@ MODEL_ORDER: tuple[str, ...] = (
     "int_tenures",
     "int_code_features",
     "int_sms_features",
+    "int_sms_gaps",
     "int_registration_features",
     "int_other_features",
     "int_numbers",

@@ -26,6 +26,10 @@ sms as (
     select * from int_sms_features
 ),
 
+gaps as (
+    select * from int_sms_gaps
+),
+
 registrations as (
     select * from int_registration_features
 ),
@@ -58,9 +62,9 @@ joined as (
         codes.last_registration_code_at,
         sms.first_delivered_at,
         sms.last_delivered_at,
-        coalesce(sms.delivered, 0) as delivered_sms,
+        coalesce(sms.delivered_periods, 0) as delivered_periods,
         coalesce(sms.has_gap, false) as has_sms_gap,
-        sms.sms_gap_at,
+        gaps.sms_gap_at,
         coalesce(registrations.tenure_registrations, 0) as tenure_registrations,
         registrations.first_tenure_registration_at,
         registrations.last_tenure_registration_at,
@@ -78,6 +82,7 @@ joined as (
     left join tenures on numbers.phone = tenures.phone
     left join codes on numbers.phone = codes.phone
     left join sms on numbers.phone = sms.phone
+    left join gaps on numbers.phone = gaps.phone
     left join registrations on numbers.phone = registrations.phone
     left join others on numbers.phone = others.phone
 ),
@@ -94,7 +99,7 @@ signals as (
             as sparse_code_entries,
         not has_recent_code and not has_recent_confirmation as no_recent_code,
         -- support for the tenure (verified)
-        delivered_sms >= 2 and not has_sms_gap as steady_sms_delivery,
+        delivered_periods >= 2 and not has_sms_gap as steady_sms_delivery,
         tenure_registrations >= 2 as profiles_match
     from joined
 ),

@@ -1,0 +1,63 @@
+-- int_sms_gaps: the longest silence in SMS delivery of each number that has a gap.
+-- grain: one row per number with an SMS gap. refresh: full.
+-- checks: gap_seconds > 0.
+-- sms_gap_at is the last delivery before the silence: the last sign of the holder.
+with deliveries as (
+    select * from stg_sms_deliveries
+),
+
+features as (
+    select * from int_sms_features
+),
+
+tenures as (
+    select * from int_tenures
+),
+
+gapped as (
+    select phone, last_delivered_at, last_attempt_at
+    from features
+    where has_gap
+),
+
+delivered as (
+    select deliveries.phone, deliveries.ts
+    from deliveries
+    inner join gapped on deliveries.phone = gapped.phone
+    left join tenures on deliveries.phone = tenures.phone
+    where deliveries.status = 'delivered'
+        and (tenures.tenure_start is null or deliveries.ts >= tenures.tenure_start)
+),
+
+with_previous as (
+    select phone, ts, lag(ts) over (partition by phone order by ts) as previous_ts
+    from delivered
+),
+
+gaps as (
+    select phone, previous_ts as gap_from, ts - previous_ts as gap_seconds
+    from with_previous
+    where previous_ts is not null
+
+    union all
+
+    select phone, last_delivered_at as gap_from, last_attempt_at - last_delivered_at as gap_seconds
+    from gapped
+),
+
+ranked as (
+    select
+        phone,
+        gap_from,
+        gap_seconds,
+        row_number() over (partition by phone order by gap_seconds desc, gap_from desc) as rank
+    from gaps
+),
+
+final as (
+    select phone, gap_from as sms_gap_at, gap_seconds
+    from ranked
+    where rank = 1
+)
+
+select * from final
