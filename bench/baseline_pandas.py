@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ownership.rules import RuleSettings
+from pipelines.contracts import load_contract
 
 KINDS = ("code_entries", "sms_deliveries", "registrations", "number_changes", "verifications")
 SOCIAL = ["vk", "ok"]
@@ -577,20 +578,7 @@ def scores(n: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         index=n.index,
     ).join(lists)
     result = result.reset_index()
-    return result[
-        [
-            "phone",
-            "status",
-            "risk_score",
-            "reasons",
-            "reason_times",
-            "owner_since",
-            "first_seen_at",
-            "last_code_at",
-            "last_confirmed_at",
-            "as_of",
-        ]
-    ]
+    return result[list(load_contract("scores").column_names)]
 
 
 def main(argv: list[str] | None = None) -> int:

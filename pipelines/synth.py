@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.contracts import INPUT_KINDS
 from pipelines.synth_events import SMS_ERRORS, ChunkEvents, draw_events
 from pipelines.synth_numbers import (
     CountryPlan,
@@ -134,14 +135,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
-KINDS = (
-    "code_entries",
-    "sms_deliveries",
-    "registrations",
-    "number_changes",
-    "verifications",
-    "accounts",
-)
+KINDS = INPUT_KINDS
 TRUTH = ("truth/holders", "truth/accounts", "truth/labels")
 
 
