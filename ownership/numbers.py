@@ -81,12 +81,13 @@ def mask(e164: str) -> str:
 
     The country code and the first two national digits stay (they tell the person which
     operator), the last two stay (they tell the number); the rest is starred and grouped the
-    way the number is read aloud.
+    way the number is read aloud. Numbers shorter than eight digits keep only their first digit
+    in front, so that at least three stay hidden.
     """
     digits = e164.lstrip("+")
-    if not digits.isdigit() or len(digits) < 8:
+    if not digits.isdigit() or len(digits) < 6:
         raise InvalidNumberError(e164, NumberProblem.UNPARSEABLE)
-    head, tail = digits[:3], digits[-2:]
+    head, tail = digits[: 3 if len(digits) >= 8 else 1], digits[-2:]
     hidden = len(digits) - len(head) - len(tail)
     groups = [1] if hidden > 5 else []
     rest = hidden - sum(groups)

@@ -93,22 +93,27 @@ class Verdict:
     risk_score: int
     evidence: tuple[Evidence, ...]
     owner_since: datetime | None
-    first_seen_at: datetime | None
+    last_code_at: datetime | None = None
+    last_confirmed_at: datetime | None = None
 
-    def changed_since(self, moment: datetime) -> bool | None:
+    @property
+    def last_proof_at(self) -> datetime | None:
+        """The latest possession proof of the current holder: a code entry or a confirmation."""
+        proofs = [moment for moment in (self.last_code_at, self.last_confirmed_at) if moment]
+        return max(proofs) if proofs else None
+
+    def changed_since(self, moment: datetime, coverage_from: datetime | None) -> bool | None:
         """Whether the number changed hands after `moment` (CAMARA number recycling).
 
-        None when `moment` precedes the number's history: there is no data to answer from.
-        A moment in the gap between the old holder's last and the new holder's first evidence
-        answers True, as CAMARA does.
+        None when there is no data to answer from: `moment` precedes the history's coverage,
+        or the number has no history. A moment in the gap between the old holder's last and the
+        new holder's first evidence answers True, as CAMARA does.
         """
-        if self.first_seen_at is None or moment < self.first_seen_at:
-            return None
-        if self.owner_since is None:
+        if coverage_from is None or moment < coverage_from or self.owner_since is None:
             return None
         return moment < self.owner_since
 
-    def held_since(self, moment: datetime) -> bool | None:
+    def held_since(self, moment: datetime, coverage_from: datetime | None) -> bool | None:
         """Whether the current holder has held the number continuously since `moment` (tenure)."""
-        changed = self.changed_since(moment)
+        changed = self.changed_since(moment, coverage_from)
         return None if changed is None else not changed

@@ -145,7 +145,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     }
     if args.since is not None:
         since = datetime.combine(args.since, datetime.min.time())
-        answer["changed_since"] = verdict.changed_since(since)
+        answer["changed_since"] = verdict.changed_since(since, snapshot.coverage_from)
     print(json.dumps(answer, indent=2))
     return 0
 

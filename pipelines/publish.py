@@ -55,9 +55,15 @@ def write_serving_snapshot(con: duckdb.DuckDBPyConnection, out_dir: Path, as_of:
     """The snapshot, streamed in phone order (inside `in_phone_order`)."""
     target = out_dir / SNAPSHOT_FILE
     classification = con.table("classification_sorted")
-    count = int(classification.aggregate("count(*)").fetchall()[0][0])
+    count, coverage_from = classification.aggregate("count(*), min(first_seen_at)").fetchall()[0]
     reader = classification.to_arrow_reader(SNAPSHOT_BATCH_ROWS)
-    write_snapshot(target, reader, count=count, as_of=as_of)
+    write_snapshot(
+        target,
+        reader,
+        count=int(count),
+        as_of=as_of,
+        coverage_from=None if coverage_from is None else int(coverage_from),
+    )
     return target
 
 

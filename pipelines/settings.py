@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     memory_limit: str | None = None
     threads: int | None = Field(None, ge=1)
 
+    # How often an API worker looks for a newly published snapshot, in seconds.
+    snapshot_check_seconds: float = Field(1.0, gt=0)
+
     def rules(self) -> RuleSettings:
         return RuleSettings(
             possession_window_days=self.possession_window_days,

@@ -1,15 +1,19 @@
 """The serving snapshot (DESIGN §5): sorted int64 phone keys plus fixed-width columns.
 
-32 bytes a number, memory-mapped and shared by every API worker. Layout, little-endian:
+30 bytes a number (the budget is 32), memory-mapped and shared by every API worker. Layout,
+little-endian:
 
     header (64 bytes): magic b"OWNSNAP1", format version u32, reserved u32, count u64,
-                       as_of i64 (epoch seconds), created_at i64, 24 reserved bytes
+                       as_of i64 (epoch seconds), created_at i64, coverage_from i64 (the
+                       history's first event), 16 reserved bytes
     then one block per column, in COLUMNS order, each `count` values long.
 
 Times are u32 seconds since the epoch (0 = none), good until 2106. `status_risk` packs the
 status code (high 4 bits) and the risk score (low 12 bits). `reasons` is the mask of
 `Reason.bit`. The snapshot keeps one evidence time per number, `evidence_at`, the latest event
-behind its reasons; `scores.parquet` has every reason's own time.
+behind its reasons; `scores.parquet` has every reason's own time. `channels` holds three bits
+a network (bound, active within A before as_of, active with the mobile app), VK's in bits
+0-2 and OK's in bits 3-5.
 A snapshot is written under a temporary name and renamed into place, so a reader sees the old
 file or the new one, never a half-written one.
 """
@@ -26,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ownership.policy import Channel, Network
 from ownership.verdicts import (
     REASON_ORDER,
     Evidence,
@@ -37,22 +42,35 @@ from ownership.verdicts import (
 )
 
 MAGIC = b"OWNSNAP1"
-FORMAT_VERSION = 1
-HEADER = struct.Struct("<8sIIQqq24x")
+FORMAT_VERSION = 2
+HEADER = struct.Struct("<8sIIQqqq16x")
 COLUMNS: tuple[tuple[str, type[np.generic]], ...] = (
     ("phone", np.int64),
     ("status_risk", np.uint16),
     ("reasons", np.uint16),
     ("owner_since", np.uint32),
-    ("first_seen_at", np.uint32),
     ("last_code_at", np.uint32),
     ("last_confirmed_at", np.uint32),
     ("evidence_at", np.uint32),
+    ("channels", np.uint16),
 )
 BYTES_PER_NUMBER = sum(np.dtype(dtype).itemsize for _, dtype in COLUMNS)
 STATUS_SHIFT = 12
 RISK_MASK = (1 << STATUS_SHIFT) - 1
 STATUS_CODES = {status.value: StatusCode[status.name].value for status in Status}
+CHANNEL_BITS = 3
+BOUND, ACTIVE, MOBILE_APP = 1, 2, 4
+NETWORKS: tuple[Network, ...] = (Network.VK, Network.OK)
+
+
+# The snapshot column that times each reason; the rest take `evidence_at`, NO_HISTORY none.
+REASON_TIME_COLUMNS: dict[Reason, str | None] = {
+    **{reason: "evidence_at" for reason in REASON_ORDER},
+    Reason.RECENT_CODE_ENTRY: "last_code_at",
+    Reason.NO_RECENT_CODE: "last_code_at",
+    Reason.RECENT_CONFIRMATION: "last_confirmed_at",
+    Reason.NO_HISTORY: None,
+}
 
 
 class SnapshotError(Exception):
@@ -101,26 +119,49 @@ def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         flag = np.asarray(columns[flag_name].fill_null(False).to_numpy(zero_copy_only=False))
         mask |= np.where(flag, reason.bit, 0).astype(np.uint16)
         evidence_at = np.maximum(evidence_at, np.where(flag, _seconds(columns[at_name]), 0))
+    channels = np.zeros(len(batch), dtype=np.uint16)
+    for index, network in enumerate(NETWORKS):
+        for suffix, bit in (("bound", BOUND), ("active", ACTIVE), ("mobile_app", MOBILE_APP)):
+            flag = columns[f"{network.value}_{suffix}"].fill_null(False)
+            set_bit = np.asarray(flag.to_numpy(zero_copy_only=False), dtype=bool)
+            channels |= np.where(set_bit, bit << (CHANNEL_BITS * index), 0).astype(np.uint16)
     return {
         "phone": np.asarray(columns["phone"].to_numpy(zero_copy_only=False), dtype=np.int64),
         "status_risk": (status << STATUS_SHIFT) | risk,
         "reasons": mask,
         "owner_since": _seconds(columns["owner_since"]),
-        "first_seen_at": _seconds(columns["first_seen_at"]),
         "last_code_at": _seconds(columns["last_code_at"]),
         "last_confirmed_at": _seconds(columns["last_confirmed_at"]),
         "evidence_at": evidence_at,
+        "channels": channels,
     }
 
 
-def write_snapshot(target: Path, batches: Iterable[pa.RecordBatch], count: int, as_of: int) -> None:
-    """Write the classification rows (sorted by phone) as a snapshot, atomically."""
+def write_snapshot(
+    target: Path,
+    batches: Iterable[pa.RecordBatch],
+    count: int,
+    as_of: int,
+    coverage_from: int | None,
+) -> None:
+    """Write the classification rows (sorted by phone) as a snapshot, atomically.
+
+    `coverage_from` is the time of the history's first event: no check can answer for earlier.
+    """
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     offsets = _offsets(count)
     size = HEADER.size + BYTES_PER_NUMBER * count
     with temporary.open("wb") as handle:
         handle.write(
-            HEADER.pack(MAGIC, FORMAT_VERSION, 0, count, as_of, int(datetime.now(UTC).timestamp()))
+            HEADER.pack(
+                MAGIC,
+                FORMAT_VERSION,
+                0,
+                count,
+                as_of,
+                int(datetime.now(UTC).timestamp()),
+                coverage_from or 0,
+            )
         )
         handle.truncate(size)
     written, last_key = 0, np.iinfo(np.int64).min
@@ -147,6 +188,16 @@ def write_snapshot(target: Path, batches: Iterable[pa.RecordBatch], count: int, 
     os.replace(temporary, target)
 
 
+def channels_from_bits(bits: int) -> tuple[Channel, ...]:
+    """The bound networks packed in a snapshot's `channels` value."""
+    found = []
+    for index, network in enumerate(NETWORKS):
+        flags = bits >> (CHANNEL_BITS * index)
+        if flags & BOUND:
+            found.append(Channel(network, bool(flags & ACTIVE), bool(flags & MOBILE_APP)))
+    return tuple(found)
+
+
 def _moment(seconds: int) -> datetime | None:
     return datetime.fromtimestamp(int(seconds), UTC).replace(tzinfo=None) if seconds else None
 
@@ -158,27 +209,28 @@ class SnapshotRecord:
     risk_score: int
     reasons: tuple[Reason, ...]
     owner_since: datetime | None
-    first_seen_at: datetime | None
     last_code_at: datetime | None
     last_confirmed_at: datetime | None
     evidence_at: datetime | None
+    channels: tuple[Channel, ...]
 
     def verdict(self) -> Verdict:
         """The record as a core verdict; each reason gets the time the snapshot keeps for it."""
         times = {
-            Reason.RECENT_CODE_ENTRY: self.last_code_at,
-            Reason.NO_RECENT_CODE: self.last_code_at,
-            Reason.RECENT_CONFIRMATION: self.last_confirmed_at,
-            Reason.NO_HISTORY: None,
+            "evidence_at": self.evidence_at,
+            "last_code_at": self.last_code_at,
+            "last_confirmed_at": self.last_confirmed_at,
         }
         return Verdict(
             status=self.status,
             risk_score=self.risk_score,
             evidence=tuple(
-                Evidence(reason, times.get(reason, self.evidence_at)) for reason in self.reasons
+                Evidence(reason, times.get(REASON_TIME_COLUMNS[reason] or ""))
+                for reason in self.reasons
             ),
             owner_since=self.owner_since,
-            first_seen_at=self.first_seen_at,
+            last_code_at=self.last_code_at,
+            last_confirmed_at=self.last_confirmed_at,
         )
 
 
@@ -191,7 +243,7 @@ class Snapshot:
             header = handle.read(HEADER.size)
         if len(header) < HEADER.size:
             raise SnapshotError(f"{path} is not a snapshot: too short")
-        magic, version, _, count, as_of, created_at = HEADER.unpack(header)
+        magic, version, _, count, as_of, created_at, coverage_from = HEADER.unpack(header)
         if magic != MAGIC:
             raise SnapshotError(f"{path} is not a snapshot: bad magic")
         if version != FORMAT_VERSION:
@@ -202,6 +254,8 @@ class Snapshot:
         self.count = int(count)
         self.as_of = _moment(as_of)
         self.created_at = _moment(created_at)
+        self.coverage_from = _moment(coverage_from)
+        self.size_bytes = expected
         self.columns: dict[str, np.ndarray] = {}
         offsets = _offsets(self.count)
         for name, dtype in COLUMNS:
@@ -237,10 +291,10 @@ class Snapshot:
             risk_score=packed & RISK_MASK,
             reasons=reasons_from_mask(int(columns["reasons"][position])),
             owner_since=_moment(columns["owner_since"][position]),
-            first_seen_at=_moment(columns["first_seen_at"][position]),
             last_code_at=_moment(columns["last_code_at"][position]),
             last_confirmed_at=_moment(columns["last_confirmed_at"][position]),
             evidence_at=_moment(columns["evidence_at"][position]),
+            channels=channels_from_bits(int(columns["channels"][position])),
         )
 
     def lookup(self, key: int) -> SnapshotRecord | None:

@@ -24,6 +24,7 @@ MODEL_ORDER: tuple[str, ...] = (
     "int_registration_features",
     "int_other_features",
     "int_numbers",
+    "int_channels",
     "classification",
 )
 

@@ -14,6 +14,7 @@ from pipelines.contracts import INPUT_KINDS
 from pipelines.synth import SCHEMAS as SYNTH_SCHEMAS
 
 AS_OF = datetime(2026, 6, 1)
+RU_MOBILE = "+79234567823"  # masked as +792* *** ** 23
 # the generator's schemas are the input contracts as Parquet types: one copy of them
 SCHEMAS: dict[str, pa.Schema] = {kind: SYNTH_SCHEMAS[kind] for kind in INPUT_KINDS}
 

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from tests.factories import ANNA, History, days_ago
-
-RU_MOBILE = "+79234567823"
+from tests.factories import ANNA, RU_MOBILE, History, days_ago
 
 
 def test_a_missing_history_is_a_one_line_error(
@@ -42,7 +40,7 @@ def test_score_then_check_answers_from_the_snapshot(
     assert answer["phone_masked"] == "+792* *** ** 23"
     assert answer["status"] == "suspicious"
     assert [r["code"] for r in answer["reasons"]] == ["ONLY_REGISTRATION_CODE", "NO_RECENT_CODE"]
-    assert answer["changed_since"] is None  # 2025-01-01 precedes the number's history
+    assert answer["changed_since"] is None  # 2025-01-01 precedes the history
     assert main(["check", "garbage", "--scores", str(out)]) == 2
     assert main(["check", "+79161234567", "--scores", str(out)]) == 2
 

@@ -8,9 +8,8 @@ import duckdb
 import pytest
 
 from pipelines.duckdb_engine import AuditFailedError, run_audits
-from tests.factories import ANNA, History, days_ago
+from tests.factories import ANNA, RU_MOBILE, History, days_ago
 
-RU_MOBILE = "+79234567823"
 Models = Callable[..., duckdb.DuckDBPyConnection]
 
 

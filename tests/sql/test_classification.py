@@ -10,10 +10,9 @@ from datetime import datetime
 
 from ownership.rules import RuleSettings
 from ownership.verdicts import REASON_ORDER
-from tests.factories import ANNA, ANNA_RETYPED, BORIS, History, days_ago
+from tests.factories import ANNA, ANNA_RETYPED, BORIS, RU_MOBILE, History, days_ago
 from tests.sql.conftest import Classify
 
-RU_MOBILE = "+79234567823"
 RU_MOBILE_RECYCLED = "+79161234567"
 
 

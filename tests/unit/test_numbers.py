@@ -49,6 +49,7 @@ def test_keys_round_trip() -> None:
 def test_masking_keeps_the_operator_and_the_last_two_digits() -> None:
     assert mask(RU_MOBILE) == "+792* *** ** 23"
     assert mask(BY_MOBILE) == "+375* *** *** 67"
+    assert mask("+2906123") == "+2*** * 23"  # Saint Helena: seven digits
 
 
 TABLE = CountryTable(

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from ownership.policy import Channel, Network
 from ownership.verdicts import REASON_ORDER, Reason, Status
 from pipelines.snapshot import (
     BYTES_PER_NUMBER,
@@ -17,6 +18,7 @@ from pipelines.snapshot import (
 )
 
 AS_OF = 1_780_000_000
+COVERAGE_FROM = 1_600_000_000
 
 
 def batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
@@ -27,16 +29,20 @@ def batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
             "status",
             "risk_score",
             "owner_since",
-            "first_seen_at",
             "last_code_at",
             "last_confirmed_at",
         )
     }
+    for network in ("vk", "ok"):
+        for suffix in ("bound", "active", "mobile_app"):
+            name = f"{network}_{suffix}"
+            columns[name] = [row.get(name, False) for row in rows]
     for reason in REASON_ORDER:
         flag, at = reason_columns(reason)
         columns[flag] = [row.get(flag, False) for row in rows]
         columns[at] = [row.get(at) for row in rows]
-    types = {name: pa.bool_() if name.startswith("has_") else pa.int64() for name in columns}
+    flags = ("has_", "vk_", "ok_")
+    types = {name: pa.bool_() if name.startswith(flags) else pa.int64() for name in columns}
     types["status"] = pa.string()
     return pa.RecordBatch.from_pydict(
         columns, schema=pa.schema([(name, types[name]) for name in columns])
@@ -49,8 +55,11 @@ ROWS = [
         "status": "verified",
         "risk_score": 40,
         "owner_since": 1_700_000_000,
-        "first_seen_at": 1_700_000_000,
         "last_code_at": 1_779_000_000,
+        "vk_bound": True,
+        "vk_active": True,
+        "vk_mobile_app": True,
+        "ok_bound": True,
         "has_recent_code_entry": True,
         "recent_code_entry_at": 1_779_000_000,
     },
@@ -59,7 +68,7 @@ ROWS = [
         "status": "owner_changed",
         "risk_score": 910,
         "owner_since": 1_760_000_000,
-        "first_seen_at": 1_600_000_000,
+        "vk_bound": True,
         "has_profile_mismatch": True,
         "profile_mismatch_at": 1_760_000_000,
         "has_owner_denied": True,
@@ -68,15 +77,15 @@ ROWS = [
 ]
 
 
-def test_a_snapshot_answers_lookups_at_32_bytes_a_number(tmp_path: Path) -> None:
+def test_a_snapshot_answers_lookups_within_32_bytes_a_number(tmp_path: Path) -> None:
     path = tmp_path / "snapshot.bin"
-    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF)
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF, coverage_from=COVERAGE_FROM)
 
     snapshot = Snapshot(path)
     record = snapshot.lookup(79234567823)
 
-    assert BYTES_PER_NUMBER == 32
-    assert path.stat().st_size == 64 + 32 * 2
+    assert BYTES_PER_NUMBER <= 32
+    assert path.stat().st_size == 64 + BYTES_PER_NUMBER * 2
     assert record is not None
     assert record.status is Status.OWNER_CHANGED
     assert record.risk_score == 910
@@ -86,11 +95,28 @@ def test_a_snapshot_answers_lookups_at_32_bytes_a_number(tmp_path: Path) -> None
     assert snapshot.lookup(79000000000) is None
     assert snapshot.lookup(79999999999) is None
     assert snapshot.as_of == datetime.utcfromtimestamp(AS_OF)
+    assert snapshot.coverage_from == datetime.utcfromtimestamp(COVERAGE_FROM)
+
+
+def test_channels_say_where_a_number_can_be_reached(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.bin"
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF, coverage_from=COVERAGE_FROM)
+    snapshot = Snapshot(path)
+
+    both = snapshot.lookup(79000000001)
+    stale = snapshot.lookup(79234567823)
+
+    assert both is not None and stale is not None
+    assert both.channels == (
+        Channel(Network.VK, active=True, mobile_app=True),
+        Channel(Network.OK, active=False, mobile_app=False),
+    )
+    assert stale.channels == (Channel(Network.VK, active=False, mobile_app=False),)
 
 
 def test_bulk_positions_mark_missing_numbers(tmp_path: Path) -> None:
     path = tmp_path / "snapshot.bin"
-    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF)
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF, coverage_from=COVERAGE_FROM)
 
     positions = Snapshot(path).positions(np.array([79234567823, 1, 79000000001], dtype=np.int64))
 
@@ -99,7 +125,7 @@ def test_bulk_positions_mark_missing_numbers(tmp_path: Path) -> None:
 
 def test_a_truncated_snapshot_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "snapshot.bin"
-    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF)
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF, coverage_from=COVERAGE_FROM)
     path.write_bytes(path.read_bytes()[:-5])
 
     with pytest.raises(SnapshotError, match="truncated"):
@@ -108,10 +134,12 @@ def test_a_truncated_snapshot_is_refused(tmp_path: Path) -> None:
 
 def test_a_short_write_leaves_the_old_snapshot_in_place(tmp_path: Path) -> None:
     path = tmp_path / "snapshot.bin"
-    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF)
+    write_snapshot(path, [batch(ROWS)], count=2, as_of=AS_OF, coverage_from=COVERAGE_FROM)
 
     with pytest.raises(SnapshotError):
-        write_snapshot(path, [batch(ROWS[:1])], count=2, as_of=AS_OF + 1)
+        write_snapshot(
+            path, [batch(ROWS[:1])], count=2, as_of=AS_OF + 1, coverage_from=COVERAGE_FROM
+        )
 
     assert Snapshot(path).as_of == datetime.utcfromtimestamp(AS_OF)
     assert list(tmp_path.iterdir()) == [path]
@@ -121,6 +149,6 @@ def test_numbers_out_of_order_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "snapshot.bin"
 
     with pytest.raises(SnapshotError, match="strictly increasing"):
-        write_snapshot(path, [batch(ROWS[::-1])], count=2, as_of=AS_OF)
+        write_snapshot(path, [batch(ROWS[::-1])], count=2, as_of=AS_OF, coverage_from=COVERAGE_FROM)
 
     assert list(tmp_path.iterdir()) == []

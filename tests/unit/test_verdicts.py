@@ -12,23 +12,36 @@ from ownership.verdicts import (
 )
 
 OWNER_SINCE = datetime(2026, 3, 1)
-FIRST_SEEN = datetime(2024, 1, 1)
-RECYCLED = Verdict(Status.OWNER_CHANGED, 850, (), OWNER_SINCE, FIRST_SEEN)
+COVERAGE_FROM = datetime(2024, 1, 1)
+RECYCLED = Verdict(Status.OWNER_CHANGED, 850, (), OWNER_SINCE)
+NEVER_SEEN = Verdict(Status.UNKNOWN, 500, (), None)
 
 
 def test_a_date_before_the_current_owner_answers_changed() -> None:
-    assert RECYCLED.changed_since(datetime(2025, 12, 1)) is True
-    assert RECYCLED.held_since(datetime(2025, 12, 1)) is False
+    assert RECYCLED.changed_since(datetime(2025, 12, 1), COVERAGE_FROM) is True
+    assert RECYCLED.held_since(datetime(2025, 12, 1), COVERAGE_FROM) is False
 
 
 def test_a_date_within_the_current_tenure_answers_not_changed() -> None:
-    assert RECYCLED.changed_since(datetime(2026, 4, 1)) is False
-    assert RECYCLED.held_since(OWNER_SINCE) is True
+    assert RECYCLED.changed_since(datetime(2026, 4, 1), COVERAGE_FROM) is False
+    assert RECYCLED.held_since(OWNER_SINCE, COVERAGE_FROM) is True
 
 
 def test_a_date_before_the_history_has_no_answer() -> None:
-    assert RECYCLED.changed_since(datetime(2023, 6, 1)) is None
-    assert RECYCLED.held_since(datetime(2023, 6, 1)) is None
+    assert RECYCLED.changed_since(datetime(2023, 6, 1), COVERAGE_FROM) is None
+    assert RECYCLED.held_since(datetime(2023, 6, 1), COVERAGE_FROM) is None
+
+
+def test_a_number_without_history_has_no_answer() -> None:
+    assert NEVER_SEEN.changed_since(datetime(2025, 6, 1), COVERAGE_FROM) is None
+
+
+def test_the_latest_proof_is_a_code_or_a_confirmation() -> None:
+    verdict = Verdict(
+        Status.VERIFIED, 20, (), OWNER_SINCE, datetime(2026, 5, 1), datetime(2026, 5, 20)
+    )
+    assert verdict.last_proof_at == datetime(2026, 5, 20)
+    assert RECYCLED.last_proof_at is None
 
 
 def test_reason_bits_are_stable_and_fit_the_snapshot() -> None:

@@ -38,6 +38,10 @@ others as (
     select * from int_other_features
 ),
 
+channels as (
+    select * from int_channels
+),
+
 params as (
     select * from run_params
 ),
@@ -72,6 +76,12 @@ joined as (
         registrations.first_social_registration_at,
         others.first_tenure_confirmed_at,
         others.last_confirmed_at,
+        coalesce(channels.vk_bound, false) as vk_bound,
+        coalesce(channels.vk_active, false) as vk_active,
+        coalesce(channels.vk_mobile_app, false) as vk_mobile_app,
+        coalesce(channels.ok_bound, false) as ok_bound,
+        coalesce(channels.ok_active, false) as ok_active,
+        coalesce(channels.ok_mobile_app, false) as ok_mobile_app,
         -- a proof is recent when it is no older than its window
         coalesce(codes.last_social_code_at >= params.as_of - params.possession_window_s, false)
             as has_recent_code,
@@ -85,6 +95,7 @@ joined as (
     left join gaps on numbers.phone = gaps.phone
     left join registrations on numbers.phone = registrations.phone
     left join others on numbers.phone = others.phone
+    left join channels on numbers.phone = channels.phone
 ),
 
 signals as (
@@ -206,6 +217,13 @@ final as (
         case when status = 'owner_changed' then null else last_social_code_at end as last_code_at,
         case when status = 'owner_changed' then null else last_confirmed_at end
             as last_confirmed_at,
+        -- where the number can be reached (int_channels); served, not published in scores
+        vk_bound,
+        vk_active,
+        vk_mobile_app,
+        ok_bound,
+        ok_active,
+        ok_mobile_app,
         as_of
     from scored
 )
