@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +119,9 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from api.app import utc_now
+    from api.checks import CheckOptions, check_number
+    from ownership.policy import Policy
     from pipelines.snapshot import Snapshot
 
     try:
@@ -128,25 +131,27 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     path = (args.scores or settings.scores_dir) / "snapshot.bin"
     if not path.exists():
         raise UsageError(f"no snapshot at {path}; run `ownership score` first")
-    snapshot = Snapshot(path)
-    record = snapshot.lookup(number.key)
-    if record is None:
-        raise UsageError(f"{number.masked} has no history in the snapshot of {snapshot.as_of}")
-    verdict = record.verdict()
-    answer = {
-        "phone": number.e164,
-        "phone_masked": number.masked,
-        "status": verdict.status.value,
-        "risk_score": verdict.risk_score,
-        "reasons": [{"code": item.reason.value, "at": _iso(item.at)} for item in verdict.evidence],
-        "owner_since": _iso(verdict.owner_since),
-        "last_confirmed_at": _iso(record.last_confirmed_at),
-        "as_of": _iso(snapshot.as_of),
-    }
-    if args.since is not None:
-        since = datetime.combine(args.since, datetime.min.time())
-        answer["changed_since"] = verdict.changed_since(since, snapshot.coverage_from)
+    since = None if args.since is None else datetime.combine(args.since, datetime.min.time())
+    answer = check_number(
+        Snapshot(path),
+        number,
+        CheckOptions(since, sensitive=args.sensitive, mobile_only=args.mobile_only),
+        utc_now(),
+        Policy(freshness=timedelta(days=settings.freshness_days)),
+    )
     print(json.dumps(answer, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from api.main import serve
+
+    if not (settings.scores_dir / "snapshot.bin").exists():
+        console.print(
+            f"[yellow]warning:[/yellow] no snapshot in {settings.scores_dir} yet; checks answer "
+            "503 until `ownership score --out` publishes one there"
+        )
+    serve(settings, args.host, args.port, args.workers)
     return 0
 
 
@@ -190,10 +195,6 @@ def _example_numbers(scores: Path) -> dict[str, str]:
         .fetchall()
     )
     return {status: phone for status, phone in rows}
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 def _jsonable(value: object) -> object:
@@ -281,7 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder with snapshot.bin (default: OWNERSHIP_SCORES_DIR)",
     )
+    check.add_argument("--sensitive", action="store_true", help="a bank-grade notification")
+    check.add_argument("--mobile-only", action="store_true", help="only the mobile app may show it")
     check.set_defaults(run=cmd_check)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the API (DESIGN §6)",
+        description="Serve the API from the snapshot in OWNERSHIP_SCORES_DIR (DESIGN §6).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes; they share one snapshot"
+    )
+    serve.set_defaults(run=cmd_serve)
 
     demo = commands.add_parser(
         "demo",

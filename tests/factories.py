@@ -136,3 +136,15 @@ class History:
             table = pa.Table.from_pylist(self.rows[kind], schema=schema)
             pq.write_table(table, folder / kind / "part-0.parquet")
         return folder
+
+
+def steady_owner(
+    history: History, phone: str, since_days: int = 400, until_days: int = 5
+) -> History:
+    """Anna: a VK account registered `since_days` ago, a code and an SMS every month since."""
+    history.register(phone, days_ago(since_days), ANNA, account="vk-1").account(phone, "vk-1")
+    for day in range(since_days - 30, until_days - 1, -30):
+        history.code(phone, days_ago(day), "vk", "vk-1")
+    for day in range(since_days - 1, 0, -20):
+        history.sms(phone, days_ago(day))
+    return history

@@ -42,7 +42,11 @@ def test_score_then_check_answers_from_the_snapshot(
     assert [r["code"] for r in answer["reasons"]] == ["ONLY_REGISTRATION_CODE", "NO_RECENT_CODE"]
     assert answer["changed_since"] is None  # 2025-01-01 precedes the history
     assert main(["check", "garbage", "--scores", str(out)]) == 2
-    assert main(["check", "+79161234567", "--scores", str(out)]) == 2
+    capsys.readouterr()
+    assert main(["check", "+79161234567", "--scores", str(out), "--sensitive"]) == 0
+    unseen = json.loads(capsys.readouterr().out)
+    assert (unseen["status"], unseen["action"]) == ("unknown", "sms")
+    assert unseen["reasons"] == [{"code": "NO_HISTORY", "at": None}]
 
 
 def test_the_demo_generates_scores_and_reports(

@@ -10,7 +10,15 @@ from datetime import datetime
 
 from ownership.rules import RuleSettings
 from ownership.verdicts import REASON_ORDER
-from tests.factories import ANNA, ANNA_RETYPED, BORIS, RU_MOBILE, History, days_ago
+from tests.factories import (
+    ANNA,
+    ANNA_RETYPED,
+    BORIS,
+    RU_MOBILE,
+    History,
+    days_ago,
+    steady_owner,
+)
 from tests.sql.conftest import Classify
 
 RU_MOBILE_RECYCLED = "+79161234567"
@@ -18,18 +26,6 @@ RU_MOBILE_RECYCLED = "+79161234567"
 
 def seconds(moment: datetime) -> int:
     return int((moment - datetime(1970, 1, 1)).total_seconds())
-
-
-def steady_owner(
-    history: History, phone: str, since_days: int = 400, until_days: int = 5
-) -> History:
-    """Anna: a VK account registered `since_days` ago, a code and an SMS every month since."""
-    history.register(phone, days_ago(since_days), ANNA, account="vk-1").account(phone, "vk-1")
-    for day in range(since_days - 30, until_days - 1, -30):
-        history.code(phone, days_ago(day), "vk", "vk-1")
-    for day in range(since_days - 1, 0, -20):
-        history.sms(phone, days_ago(day))
-    return history
 
 
 def test_a_steady_owner_with_recent_codes_is_verified(classify: Classify) -> None:

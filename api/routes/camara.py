@@ -1,0 +1,88 @@
+"""CAMARA Number Recycling (v0.2) and KYC Tenure (v0.3), with CAMARA's error semantics.
+
+A date D asks about the whole day: the number "changed after D" when its current holder's
+first evidence is later than D's last second, and "held since D" otherwise. A date later than
+today, or earlier than the history's coverage, is 400 OUT_OF_RANGE; a number without history
+is 404 IDENTIFIER_NOT_FOUND; a call without `phoneNumber` is 422 MISSING_IDENTIFIER.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from fastapi import APIRouter
+
+from api.deps import ClientDep, NowDep, SnapshotDep
+from api.errors import identifier_not_found, invalid_argument, missing_identifier, out_of_range
+from api.schemas import (
+    ErrorInfo,
+    NumberRecyclingRequest,
+    NumberRecyclingResponse,
+    TenureRequest,
+    TenureResponse,
+)
+from ownership.numbers import InvalidNumberError, parse_number
+from ownership.verdicts import Verdict
+from pipelines.snapshot import Snapshot
+
+router = APIRouter(tags=["CAMARA"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 422, 503)
+}
+
+
+def _verdict_on(
+    snapshot: Snapshot, phone: str | None, day: date, today: date, field: str
+) -> tuple[Verdict, datetime]:
+    """The number's verdict and the last moment of `day`, after CAMARA's checks."""
+    if phone is None:
+        raise missing_identifier("phoneNumber is required: the caller's token names no number")
+    try:
+        number = parse_number(phone)
+    except InvalidNumberError as error:
+        raise invalid_argument(str(error)) from error
+    if day > today:
+        raise out_of_range(f"{field} {day} is in the future")
+    coverage = snapshot.coverage_from
+    if coverage is None or day < coverage.date():
+        start = coverage.date() if coverage else "nothing"
+        raise out_of_range(f"{field} {day} precedes the history, which starts on {start}")
+    record = snapshot.lookup(number.key)
+    verdict = record.verdict() if record else None
+    if verdict is None or verdict.owner_since is None:
+        raise identifier_not_found(f"{number.masked} has no history")
+    return verdict, datetime.combine(day, time.max)
+
+
+@router.post(
+    "/number-recycling/v0.2/check",
+    response_model=NumberRecyclingResponse,
+    responses=ERRORS,
+    operation_id="checkNumberRecycling",
+)
+async def check_number_recycling(
+    body: NumberRecyclingRequest, _client: ClientDep, snapshot: SnapshotDep, now: NowDep
+) -> NumberRecyclingResponse:
+    """Has the number changed hands after `specifiedDate`?"""
+    verdict, moment = _verdict_on(
+        snapshot, body.phoneNumber, body.specifiedDate, now.date(), "specifiedDate"
+    )
+    changed = verdict.changed_since(moment, snapshot.coverage_from)
+    return NumberRecyclingResponse(phoneNumberRecycled=bool(changed))
+
+
+@router.post(
+    "/kyc-tenure/v0.3/check-tenure",
+    response_model=TenureResponse,
+    responses=ERRORS,
+    operation_id="checkTenure",
+)
+async def check_tenure(
+    body: TenureRequest, _client: ClientDep, snapshot: SnapshotDep, now: NowDep
+) -> TenureResponse:
+    """Has the current holder held the number continuously since `tenureDate`?"""
+    verdict, moment = _verdict_on(
+        snapshot, body.phoneNumber, body.tenureDate, now.date(), "tenureDate"
+    )
+    held = verdict.held_since(moment, snapshot.coverage_from)
+    return TenureResponse(tenureDateCheck=bool(held))

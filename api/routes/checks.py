@@ -1,0 +1,52 @@
+"""`POST /v1/check` and `POST /v1/check/bulk` (DESIGN §6)."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Response
+
+from api.checks import CheckOptions, check_number, check_numbers
+from api.deps import ClientDep, NowDep, PolicyDep, SnapshotDep
+from api.errors import invalid_argument
+from api.schemas import BulkCheckRequest, BulkCheckResponse, CheckRequest, CheckResponse, ErrorInfo
+from ownership.numbers import InvalidNumberError, parse_number
+
+router = APIRouter(prefix="/v1", tags=["checks"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorInfo} for status in (400, 401, 403, 503)
+}
+
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+
+@router.post("/check", response_model=CheckResponse, responses=ERRORS)
+async def check(
+    body: CheckRequest,
+    _client: ClientDep,
+    snapshot: SnapshotDep,
+    now: NowDep,
+    policy: PolicyDep,
+) -> Response:
+    """Is this number still held by the person it was given by, and what should be done?"""
+    try:
+        number = parse_number(body.phone)
+    except InvalidNumberError as error:
+        raise invalid_argument(str(error)) from error
+    options = CheckOptions(body.since, body.sensitive, body.mobile_only)
+    return JSONBytes(orjson.dumps(check_number(snapshot, number, options, now, policy)))
+
+
+@router.post("/check/bulk", response_model=BulkCheckResponse, responses=ERRORS)
+def check_bulk(
+    body: BulkCheckRequest,
+    _client: ClientDep,
+    snapshot: SnapshotDep,
+    now: NowDep,
+    policy: PolicyDep,
+) -> Response:
+    """The same check for up to 10,000 numbers, answered in order; a bad number fails alone."""
+    options = CheckOptions(body.since, body.sensitive, body.mobile_only)
+    items = check_numbers(snapshot, body.phones, options, now, policy)
+    return JSONBytes(b'{"results":' + items.encode() + b"}")

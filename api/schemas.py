@@ -1,0 +1,119 @@
+"""Wire schemas of the API (DESIGN §6), named by role and mapped to core values at the edge."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from ownership.policy import Action, Network, PolicyRow
+from ownership.verdicts import Reason, Status
+
+MAX_BULK = 10_000
+CAMARA_PHONE = r"^\+[1-9][0-9]{4,14}$"
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """Times inside the service are naive UTC; a time with an offset is converted."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_naive_utc)]
+
+
+class Strict(BaseModel):
+    """Requests refuse properties they do not know (CAMARA: 400 INVALID_ARGUMENT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorInfo(BaseModel):
+    status: int
+    code: str
+    message: str
+
+
+class CheckRequest(Strict):
+    phone: str = Field(description="The number, E.164 (`+79234567823`); spacing is tolerated.")
+    since: UtcTime | None = Field(
+        None,
+        description="Answer `changed_since` for this date or time (UTC unless it says).",
+    )
+    sensitive: bool = Field(False, description="A bank-grade notification (DESIGN §7).")
+    mobile_only: bool = Field(False, description="Only the mobile app may show it.")
+
+
+class BulkCheckRequest(Strict):
+    phones: list[str] = Field(min_length=1, max_length=MAX_BULK)
+    since: UtcTime | None = None
+    sensitive: bool = False
+    mobile_only: bool = False
+
+
+class ReasonOut(BaseModel):
+    code: Reason
+    at: datetime | None = Field(description="The time of the event behind the reason (UTC).")
+
+
+class ChannelOut(BaseModel):
+    network: Network
+    active: bool = Field(description="An account was active within the activity window.")
+    mobile_app: bool
+
+
+class CheckResponse(BaseModel):
+    phone: str
+    phone_masked: str
+    status: Status
+    risk_score: int = Field(ge=0, le=1000)
+    reasons: list[ReasonOut]
+    owner_since: datetime | None
+    changed_since: bool | None = Field(
+        description="Whether the number changed hands after `since`; null without `since` "
+        "or when `since` precedes the history."
+    )
+    last_confirmed_at: datetime | None
+    action: Action
+    policy_case: PolicyRow = Field(description="The row of the policy table that decided.")
+    channels: list[ChannelOut]
+    as_of: datetime
+
+
+class CheckItemError(BaseModel):
+    phone: str = Field(description="The text as sent.")
+    error: ErrorInfo
+
+
+class BulkCheckResponse(BaseModel):
+    results: list[CheckResponse | CheckItemError] = Field(
+        description="One item per phone, in the order sent."
+    )
+
+
+class NumberRecyclingRequest(Strict):
+    phoneNumber: str | None = Field(None, pattern=CAMARA_PHONE)
+    specifiedDate: date
+
+
+class NumberRecyclingResponse(BaseModel):
+    phoneNumberRecycled: bool
+
+
+class TenureRequest(Strict):
+    phoneNumber: str | None = Field(None, pattern=CAMARA_PHONE)
+    tenureDate: date
+
+
+class TenureResponse(BaseModel):
+    tenureDateCheck: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok", "no_snapshot"]
+    snapshot_as_of: datetime | None
+    snapshot_numbers: int
+
+
+class Pong(BaseModel):
+    pong: bool

@@ -1,0 +1,79 @@
+"""CAMARA Number Recycling v0.2 and KYC Tenure v0.3: answers and every error of the issue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from tests.api.service import ACCOUNT_ONLY, RECYCLED, UNSEEN, VERIFIED_FRESH, Caller
+
+RECYCLING = "/number-recycling/v0.2/check"
+TENURE = "/kyc-tenure/v0.3/check-tenure"
+# the recycled number's new holder arrived on 2026-02-21; the history starts on 2025-04-27
+
+
+def ask(caller: Caller, path: str, body: Any) -> requests.Response:
+    return caller.post(path, body, headers={"x-correlator": "camara-7"})
+
+
+def test_a_number_recycled_after_the_date_answers_true(caller: Caller) -> None:
+    response = ask(caller, RECYCLING, {"phoneNumber": RECYCLED, "specifiedDate": "2025-12-01"})
+
+    assert response.status_code == 200
+    assert response.json() == {"phoneNumberRecycled": True}
+    assert response.headers["x-correlator"] == "camara-7"
+
+
+def test_a_number_held_since_the_date_answers_false(caller: Caller) -> None:
+    for phone, day in ((VERIFIED_FRESH, "2025-06-01"), (RECYCLED, "2026-02-21")):
+        response = ask(caller, RECYCLING, {"phoneNumber": phone, "specifiedDate": day})
+        assert response.json() == {"phoneNumberRecycled": False}, (phone, day)
+
+
+def test_tenure_holds_since_a_date_inside_the_current_holders_tenure(caller: Caller) -> None:
+    response = ask(caller, TENURE, {"phoneNumber": VERIFIED_FRESH, "tenureDate": "2025-06-01"})
+
+    assert response.status_code == 200
+    assert response.json() == {"tenureDateCheck": True}
+
+
+def test_tenure_fails_since_a_date_before_the_number_changed_hands(caller: Caller) -> None:
+    response = ask(caller, TENURE, {"phoneNumber": RECYCLED, "tenureDate": "2025-12-01"})
+
+    assert response.json() == {"tenureDateCheck": False}
+
+
+@pytest.mark.parametrize("path", [RECYCLING, TENURE])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"phoneNumber": VERIFIED_FRESH, "DATE": "2030-01-01"}, 400, "OUT_OF_RANGE"),
+        ({"phoneNumber": VERIFIED_FRESH, "DATE": "2024-01-01"}, 400, "OUT_OF_RANGE"),
+        ({"phoneNumber": VERIFIED_FRESH, "DATE": "2025-13-45"}, 400, "INVALID_ARGUMENT"),
+        ({"phoneNumber": VERIFIED_FRESH, "DATE": "yesterday"}, 400, "INVALID_ARGUMENT"),
+        ({"phoneNumber": "79234567823", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
+        ({"phoneNumber": "+12345", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
+        (None, 400, "INVALID_ARGUMENT"),
+        ({}, 400, "INVALID_ARGUMENT"),
+        ({"phoneNumber": VERIFIED_FRESH, "DATE": "2025-06-01", "x": 1}, 400, "INVALID_ARGUMENT"),
+        ({"phoneNumber": UNSEEN, "DATE": "2025-06-01"}, 404, "IDENTIFIER_NOT_FOUND"),
+        ({"phoneNumber": ACCOUNT_ONLY, "DATE": "2025-06-01"}, 404, "IDENTIFIER_NOT_FOUND"),
+        ({"DATE": "2025-06-01"}, 422, "MISSING_IDENTIFIER"),
+    ],
+)
+def test_errors_follow_camara(
+    caller: Caller, path: str, body: dict[str, Any] | None, status: int, code: str
+) -> None:
+    field = "specifiedDate" if path == RECYCLING else "tenureDate"
+    if body is not None:
+        body = {field if name == "DATE" else name: value for name, value in body.items()}
+
+    response = ask(caller, path, body)
+
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert response.json()["status"] == status
+    assert set(response.json()) == {"status", "code", "message"}
+    assert response.headers["x-correlator"] == "camara-7"

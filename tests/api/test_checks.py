@@ -1,0 +1,149 @@
+"""`POST /v1/check` and `/v1/check/bulk` over HTTP, signed by requests-oauthlib."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.service import (
+    ACCOUNT_ONLY,
+    RECYCLED,
+    RECYCLED_OWNER_SINCE,
+    SUSPICIOUS,
+    UNSEEN,
+    VERIFIED_FRESH,
+    Caller,
+)
+
+
+def check(caller: Caller, phone: str, **options: Any) -> dict[str, Any]:
+    response = caller.post("/v1/check", {"phone": phone, **options})
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_a_verified_number_with_a_fresh_code_is_delivered_even_when_sensitive(
+    caller: Caller,
+) -> None:
+    answer = check(caller, VERIFIED_FRESH, since="2025-06-01", sensitive=True)
+
+    assert answer["phone_masked"] == "+792* *** ** 23"
+    assert answer["status"] == "verified"
+    assert [reason["code"] for reason in answer["reasons"]] == [
+        "RECENT_CODE_ENTRY",
+        "STEADY_SMS_DELIVERY",
+    ]
+    assert answer["reasons"][0]["at"] == "2026-05-22T00:00:00Z"  # the code ten days before
+    assert answer["owner_since"] == "2025-04-27T00:00:00Z"
+    assert answer["changed_since"] is False
+    assert (answer["action"], answer["policy_case"]) == ("deliver", "VERIFIED_FRESH")
+    assert answer["channels"] == [{"network": "vk", "active": True, "mobile_app": True}]
+    assert answer["as_of"] == "2026-06-01T00:00:00Z"
+
+
+def test_a_recycled_number_goes_by_sms_and_answers_changed_since_a_date_before_the_change(
+    caller: Caller,
+) -> None:
+    before = check(caller, RECYCLED, since="2025-12-01", sensitive=False)
+    after = check(caller, RECYCLED, since=RECYCLED_OWNER_SINCE.isoformat())
+
+    assert before["status"] == "owner_changed"
+    assert [reason["code"] for reason in before["reasons"]] == ["PROFILE_MISMATCH"]
+    assert before["action"] == "sms"
+    assert before["changed_since"] is True
+    assert after["changed_since"] is False
+
+
+def test_a_suspicious_number_is_reverified_when_sensitive_and_needs_the_app_when_asked(
+    caller: Caller,
+) -> None:
+    assert check(caller, SUSPICIOUS)["action"] == "deliver"
+    assert check(caller, SUSPICIOUS, sensitive=True)["action"] == "reverify"
+    mobile = check(caller, SUSPICIOUS, mobile_only=True)
+    assert (mobile["action"], mobile["policy_case"]) == ("sms", "NO_MOBILE_APP")
+
+
+def test_a_number_without_history_is_unknown_and_goes_by_sms(caller: Caller) -> None:
+    for phone in (UNSEEN, ACCOUNT_ONLY):
+        answer = check(caller, phone, since="2025-06-01")
+        assert answer["status"] == "unknown"
+        assert answer["reasons"] == [{"code": "NO_HISTORY", "at": None}]
+        assert answer["changed_since"] is None
+        assert answer["action"] == "sms"
+
+
+def test_a_date_before_the_history_has_no_answer(caller: Caller) -> None:
+    assert check(caller, VERIFIED_FRESH, since="2024-01-01")["changed_since"] is None
+
+
+def test_a_messy_but_valid_number_is_accepted(caller: Caller) -> None:
+    assert check(caller, "+7 (923) 456-78-23")["phone"] == VERIFIED_FRESH
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"phone": "garbage"}, "not a valid phone number"),
+        ({"phone": "+7923"}, "not a valid phone number"),
+        ({"phone": VERIFIED_FRESH, "colour": "red"}, "colour"),
+        ({"phone": VERIFIED_FRESH, "since": "yesterday"}, "since"),
+        ({}, "phone"),
+    ],
+)
+def test_bad_input_gets_a_clear_400_in_the_envelope(
+    caller: Caller, body: dict[str, Any], message: str
+) -> None:
+    response = caller.post("/v1/check", body, headers={"x-correlator": "abc-123"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert message in response.json()["message"]
+    assert set(response.json()) == {"status", "code", "message"}
+    assert response.headers["x-correlator"] == "abc-123"
+
+
+def test_bulk_answers_in_order_with_an_error_for_each_bad_number(caller: Caller) -> None:
+    phones = [RECYCLED, "garbage", VERIFIED_FRESH, UNSEEN, "+7 903 111-22-33", SUSPICIOUS]
+
+    response = caller.post("/v1/check/bulk", {"phones": phones, "since": "2025-12-01"})
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [item["phone"] for item in results] == [
+        RECYCLED,
+        "garbage",
+        VERIFIED_FRESH,
+        UNSEEN,
+        SUSPICIOUS,
+        SUSPICIOUS,
+    ]
+    assert results[1]["error"]["code"] == "INVALID_ARGUMENT"
+    for phone, item in zip(phones, results, strict=True):
+        if "error" not in item:
+            assert item == check(caller, phone, since="2025-12-01")
+
+
+def test_bulk_takes_at_most_ten_thousand_numbers(caller: Caller) -> None:
+    response = caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH] * 10_001})
+
+    assert response.status_code == 400
+    assert "phones" in response.json()["message"]
+
+
+def test_health_and_metrics_report_the_snapshot_and_the_requests(caller: Caller) -> None:
+    check(caller, VERIFIED_FRESH)
+
+    health = caller.get("/healthz").json()
+    metrics = caller.get("/metrics").text
+
+    assert health == {
+        "status": "ok",
+        "snapshot_as_of": "2026-06-01T00:00:00Z",
+        "snapshot_numbers": 4,
+    }
+    assert 'ownership_http_requests_total{method="POST",route="/v1/check",status="200"}' in metrics
+    assert "ownership_http_request_duration_seconds_bucket" in metrics
+    assert "ownership_snapshot_as_of_seconds 1.780272e+09" in metrics
+    assert "ownership_snapshot_numbers 4.0" in metrics
