@@ -3,13 +3,17 @@ adapters it needs from the settings, unless a caller (a test, the bench) hands t
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import Authenticator
 from api.errors import install_error_handlers
 from api.observability import ObservabilityMiddleware
 from api.routes import camara, checks, ops
@@ -17,6 +21,11 @@ from api.serving import SnapshotSource
 from ownership.policy import Policy
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings
+from store.clients import SqlClientStore, forget_nonces_before
+from store.database import make_engine, session_factory
+from store.secrets import load_cipher
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """Pre-send checks of phone-number ownership, CAMARA number recycling and tenure.
 
@@ -34,7 +43,7 @@ def create_app(
     settings: Settings,
     *,
     snapshots: SnapshotSource | None = None,
-    authenticator: Any = None,
+    authenticator: Authenticator | None = None,
     clock: Callable[[], datetime] = utc_now,
     policy: Policy | None = None,
 ) -> FastAPI:
@@ -47,7 +56,15 @@ def create_app(
         app.state.authenticator = authenticator or build_authenticator(settings)
         app.state.clock = clock
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
+        housekeeping = []
+        if authenticator is None:
+            sessions = session_factory(make_engine(settings.database_url))
+            housekeeping.append(
+                asyncio.create_task(forget_old_nonces(sessions, settings.nonce_retention_seconds))
+            )
         yield
+        for task in housekeeping:
+            task.cancel()
 
     app = FastAPI(
         title="Phone-ownership checks",
@@ -62,5 +79,25 @@ def create_app(
     return app
 
 
-def build_authenticator(settings: Settings) -> Any:
-    raise NotImplementedError
+def build_authenticator(settings: Settings) -> Authenticator:
+    """OAuth 1.0a over the store named by the settings (migrated by `ownership serve`)."""
+    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+    sessions = session_factory(make_engine(settings.database_url))
+    return Authenticator(
+        SqlClientStore(sessions, cipher),
+        timestamp_skew_seconds=settings.oauth_timestamp_skew_seconds,
+    )
+
+
+async def forget_old_nonces(
+    sessions: sessionmaker[Session], retention_seconds: int, every_seconds: float = 60.0
+) -> None:
+    """Delete nonces older than the retention, which the timestamp window refuses anyway."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        cutoff = datetime.now(UTC) - timedelta(seconds=retention_seconds)
+        try:
+            with sessions.begin() as session:
+                forget_nonces_before(session, cutoff)
+        except SQLAlchemyError:
+            log.exception("could not forget old nonces; trying again in %s s", every_seconds)

@@ -1,4 +1,4 @@
-"""The routes' dependencies, as `Annotated` aliases; tests swap them with dependency_overrides.
+"""What routes depend on, as `Annotated` aliases; tests swap them with `dependency_overrides`.
 
 Everything here reads what the app's lifespan built (`app.state`), never global settings.
 """
@@ -6,14 +6,36 @@ Everything here reads what the app's lifespan built (`app.state`), never global 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
+from api.auth import AuthenticatedClient, Authenticator
 from api.errors import unavailable
 from api.serving import SnapshotUnavailableError
 from ownership.policy import Policy
 from pipelines.snapshot import Snapshot
+
+
+async def authenticated_client(request: Request) -> AuthenticatedClient:
+    """The client that signed this call; `AuthError` (401/403) otherwise.
+
+    The signature covers the URL the client called, so `request.url` must be that URL: behind a
+    proxy run uvicorn with `--proxy-headers` and `--forwarded-allow-ips`, which also makes
+    `request.client` the caller's address that the allow-list is checked against.
+    """
+    authenticator: Authenticator = request.app.state.authenticator
+    body = await request.body()  # Starlette keeps it; the route reads the same bytes
+    # the nonce insert is blocking I/O (and SQLite may wait for its lock): off the event loop
+    return await run_in_threadpool(
+        authenticator.authenticate,
+        request.method,
+        str(request.url),
+        request.headers,
+        body,
+        request.client.host if request.client else "",
+    )
 
 
 def current_snapshot(request: Request) -> Snapshot:
@@ -35,16 +57,7 @@ def policy(request: Request) -> Policy:
     return chosen
 
 
-async def authenticated_client(request: Request) -> Any:
-    """The client whose OAuth 1.0a signature this request carries (DESIGN §6)."""
-    body = await request.body()
-    client_ip = request.client.host if request.client else ""
-    return request.app.state.authenticator.authenticate(
-        request.method, str(request.url), dict(request.headers), body, client_ip
-    )
-
-
+AuthenticatedClientDep = Annotated[AuthenticatedClient, Depends(authenticated_client)]
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
 NowDep = Annotated[datetime, Depends(now)]
 PolicyDep = Annotated[Policy, Depends(policy)]
-ClientDep = Annotated[Any, Depends(authenticated_client)]

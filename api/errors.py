@@ -1,14 +1,14 @@
-"""Errors of the API: raised anywhere as `ApiError`, rendered in one place (DESIGN §6).
+"""Errors the API answers with, in one envelope (DESIGN §6), mapped to HTTP in one place.
 
-Every error leaves as `{"status", "code", "message"}` with CAMARA's codes. A request the
-schema refuses is 400 INVALID_ARGUMENT; an unexpected failure is 500 INTERNAL and is logged,
-never shown.
+Every error leaves as `{"status", "code", "message"}` with CAMARA's codes. A request the schema
+refuses is 400 INVALID_ARGUMENT; an unexpected failure is 500 INTERNAL and is logged, never
+shown. The `x-correlator` echo is the observability middleware's, for errors and answers alike.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,11 +33,23 @@ HTTP_CODES = {
 
 
 class ApiError(Exception):
-    """An answer other than success, with its HTTP status, CAMARA code and a clear message."""
+    """An answer other than success, raised anywhere below a route and rendered here."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status}, {self.code!r}, {self.message!r})"
 
 
 def invalid_argument(message: str) -> ApiError:
@@ -60,8 +72,14 @@ def unavailable(message: str) -> ApiError:
     return ApiError(503, "UNAVAILABLE", message)
 
 
-def envelope(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"status": status, "code": code, "message": message}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"status": status, "code": code, "message": message},
+        status_code=status,
+        headers=dict(headers or {}),
+    )
 
 
 def _validation_message(error: RequestValidationError) -> str:
@@ -72,26 +90,30 @@ def _validation_message(error: RequestValidationError) -> str:
     return "; ".join(problems) or "the request body is not valid"
 
 
+async def _api_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return error_response(error.status, error.code, error.message, error.headers)
+
+
+async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return error_response(400, "INVALID_ARGUMENT", _validation_message(error))
+
+
+async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = HTTP_CODES.get(error.status_code, "INVALID_ARGUMENT")
+    return error_response(error.status_code, code, str(error.detail), error.headers)
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    # the trace goes to the log, never to the caller
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "INTERNAL", "Server error")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_api_error(_request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, ApiError)
-        return envelope(error.status, error.code, error.message)
-
-    async def on_invalid_request(_request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, RequestValidationError)
-        return envelope(400, "INVALID_ARGUMENT", _validation_message(error))
-
-    async def on_http_error(_request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, StarletteHTTPException)
-        code = HTTP_CODES.get(error.status_code, "INVALID_ARGUMENT")
-        detail: Any = error.detail
-        return envelope(error.status_code, code, str(detail))
-
-    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected failure on %s %s", request.method, request.url.path)
-        return envelope(500, "INTERNAL", "the service failed to answer; the failure is logged")
-
-    app.add_exception_handler(ApiError, on_api_error)
-    app.add_exception_handler(RequestValidationError, on_invalid_request)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -25,6 +25,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve until interrupted. Workers map one snapshot file and share their metrics."""
     import uvicorn
 
+    from store.database import upgrade
+
+    upgrade(settings.database_url)  # once, before the workers start
     if workers > 1:
         # prometheus_client reads this in every worker; a clean folder per run
         shutil.rmtree(METRICS_DIR, ignore_errors=True)

@@ -83,7 +83,9 @@ async def _connection(
         writer.close()
 
 
-async def _run(port: int, requests: list[bytes], connections: int, max_seconds: float) -> LoadResult:
+async def _run(
+    port: int, requests: list[bytes], connections: int, max_seconds: float
+) -> LoadResult:
     queue = list(reversed(requests))
     latencies: list[float] = []
     failures: list[int] = []

@@ -307,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="random seed")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="working folder")
     demo.set_defaults(run=cmd_demo)
+
+    from pipelines.clients_cli import add_clients_commands  # it imports UsageError from here
+
+    add_clients_commands(commands)
     return parser
 
 

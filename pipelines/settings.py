@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ownership.rules import RuleSettings
@@ -15,6 +16,15 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./var/ownership.db"
     scores_dir: Path = Path("var/scores")
+
+    # Fernet key(s) sealing the secrets in the store, comma-separated, newest first (rotation).
+    # Kept out of the database; unset, a key file is made on first use, readable by its owner.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path("var/secret.key")
+    # OAuth 1.0a: how far a request's timestamp may stray from the server's clock, both ways
+    oauth_timestamp_skew_seconds: int = Field(300, gt=0)
+    # nonces are kept this long; a replay of an older one is refused by its timestamp instead
+    nonce_retention_seconds: int = Field(900, gt=0)
 
     possession_window_days: int = Field(90, gt=0)
     freshness_days: int = Field(30, gt=0)
@@ -31,6 +41,19 @@ class Settings(BaseSettings):
 
     # How often an API worker looks for a newly published snapshot, in seconds.
     snapshot_check_seconds: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _nonces_outlive_the_timestamp_window(self) -> Self:
+        # a request stamped before now - skew is refused as stale, so its nonce may go
+        if self.nonce_retention_seconds < self.oauth_timestamp_skew_seconds:
+            raise ValueError(
+                "nonce_retention_seconds must be at least oauth_timestamp_skew_seconds, "
+                "or a replayed request could outlive its nonce"
+            )
+        return self
+
+    def secret_key_text(self) -> str | None:
+        return self.secret_key.get_secret_value() if self.secret_key else None
 
     def rules(self) -> RuleSettings:
         return RuleSettings(

@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 
 from fastapi import APIRouter
 
-from api.deps import ClientDep, NowDep, SnapshotDep
+from api.deps import AuthenticatedClientDep, NowDep, SnapshotDep
 from api.errors import identifier_not_found, invalid_argument, missing_identifier, out_of_range
 from api.schemas import (
     ErrorInfo,
@@ -61,7 +61,10 @@ def _verdict_on(
     operation_id="checkNumberRecycling",
 )
 async def check_number_recycling(
-    body: NumberRecyclingRequest, _client: ClientDep, snapshot: SnapshotDep, now: NowDep
+    body: NumberRecyclingRequest,
+    _client: AuthenticatedClientDep,
+    snapshot: SnapshotDep,
+    now: NowDep,
 ) -> NumberRecyclingResponse:
     """Has the number changed hands after `specifiedDate`?"""
     verdict, moment = _verdict_on(
@@ -78,7 +81,7 @@ async def check_number_recycling(
     operation_id="checkTenure",
 )
 async def check_tenure(
-    body: TenureRequest, _client: ClientDep, snapshot: SnapshotDep, now: NowDep
+    body: TenureRequest, _client: AuthenticatedClientDep, snapshot: SnapshotDep, now: NowDep
 ) -> TenureResponse:
     """Has the current holder held the number continuously since `tenureDate`?"""
     verdict, moment = _verdict_on(

@@ -6,7 +6,7 @@ import orjson
 from fastapi import APIRouter, Response
 
 from api.checks import CheckOptions, check_number, check_numbers
-from api.deps import ClientDep, NowDep, PolicyDep, SnapshotDep
+from api.deps import AuthenticatedClientDep, NowDep, PolicyDep, SnapshotDep
 from api.errors import invalid_argument
 from api.schemas import BulkCheckRequest, BulkCheckResponse, CheckRequest, CheckResponse, ErrorInfo
 from ownership.numbers import InvalidNumberError, parse_number
@@ -24,7 +24,7 @@ class JSONBytes(Response):
 @router.post("/check", response_model=CheckResponse, responses=ERRORS)
 async def check(
     body: CheckRequest,
-    _client: ClientDep,
+    _client: AuthenticatedClientDep,
     snapshot: SnapshotDep,
     now: NowDep,
     policy: PolicyDep,
@@ -41,7 +41,7 @@ async def check(
 @router.post("/check/bulk", response_model=BulkCheckResponse, responses=ERRORS)
 def check_bulk(
     body: BulkCheckRequest,
-    _client: ClientDep,
+    _client: AuthenticatedClientDep,
     snapshot: SnapshotDep,
     now: NowDep,
     policy: PolicyDep,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import ClientDep
+from api.deps import AuthenticatedClientDep
 from api.observability import SNAPSHOT_AS_OF, SNAPSHOT_BYTES, SNAPSHOT_NUMBERS, render_metrics
 from api.schemas import Health, Pong
 from api.serving import SnapshotUnavailableError
@@ -41,7 +41,7 @@ async def metrics(request: Request) -> Response:
 
 
 @router.post("/v1/ping", response_model=Pong)
-async def ping(_client: ClientDep) -> Pong:
+async def ping(_client: AuthenticatedClientDep) -> Pong:
     """A constant answer behind the same auth as every call: to test a client's signing, and
     the bench's measure of what the service costs before it looks anything up."""
     return PONG

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import requests
 import uvicorn
@@ -57,12 +57,12 @@ def score_history(history: History, folder: Path, as_of: datetime = AS_OF) -> Pa
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run `app` (with its lifespan) under uvicorn on a free port of 127.0.0.1; yields its URL."""
+def serving(app: FastAPI, lifespan: Literal["on", "off"] = "on") -> Iterator[str]:
+    """Run `app` under uvicorn on a free port of 127.0.0.1; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -87,9 +87,14 @@ class Caller:
     secret: str
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
-        auth = OAuth1(self.key, self.secret, signature_method="HMAC-SHA256", force_include_body=True)
+        # a body is covered by oauth_body_hash; requests-oauthlib cannot hash an absent one
+        auth = OAuth1(
+            self.key,
+            self.secret,
+            signature_method="HMAC-SHA256",
+            force_include_body=body is not None,
+        )
         return requests.post(f"{self.url}{path}", json=body, auth=auth, timeout=30, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(f"{self.url}{path}", timeout=30, **kwargs)
-

@@ -1,0 +1,107 @@
+"""`ownership clients …`: register and list the API's clients (DESIGN §9)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from pipelines.cli import UsageError
+from pipelines.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+# the store's modules (SQLAlchemy, Alembic) are imported by the commands that use them, so
+# every other command starts without them
+
+
+def add_clients_commands(commands: Any) -> None:
+    clients = commands.add_parser(
+        "clients",
+        help="register and list the API's clients",
+        description="Register and list the API's clients (OAuth 1.0a consumers).",
+    )
+    actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    add = actions.add_parser(
+        "add",
+        help="register a client and print its key and secret",
+        description=(
+            "Register a client and print its key and secret as JSON. The secret is shown once."
+        ),
+    )
+    add.add_argument("name", help="the client's name, unique")
+    add.add_argument(
+        "--allow-ip",
+        action="append",
+        required=True,
+        metavar="CIDR",
+        help="a network the client may call from, e.g. 203.0.113.0/24 (repeatable)",
+    )
+    add.set_defaults(run=cmd_clients_add)
+
+    listing = actions.add_parser(
+        "list",
+        help="list the clients as JSON, without secrets",
+        description="List the clients as JSON, without secrets.",
+    )
+    listing.set_defaults(run=cmd_clients_list)
+
+
+def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> int:
+    from store.clients import ClientRegistrationError, register_client
+    from store.secrets import SecretKeyError, load_cipher
+
+    with _store(settings) as sessions:
+        try:
+            cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+            with sessions.begin() as session:
+                issued = register_client(session, args.name, args.allow_ip, cipher)
+        except (ClientRegistrationError, SecretKeyError) as error:
+            raise UsageError(str(error)) from error
+    print(json.dumps({"key": issued.key, "secret": issued.secret}))
+    return 0
+
+
+def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
+    from store.clients import list_clients
+
+    with _store(settings) as sessions, sessions() as session:
+        clients = list_clients(session)
+    answer = [
+        {
+            "name": client.name,
+            "key": client.key,
+            "allowed_cidrs": list(client.allowed_cidrs),
+            "created_at": client.created_at.isoformat(),
+            "disabled": client.disabled,
+        }
+        for client in clients
+    ]
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """The store at `settings.database_url`, migrated to the newest revision."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from store.database import make_engine, session_factory, upgrade
+
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+    except OperationalError as error:
+        raise UsageError(f"cannot open the store at {shown}: {error.orig}") from error
+    try:
+        yield session_factory(engine)
+    except OperationalError as error:
+        raise UsageError(f"the store at {shown} failed: {error.orig}") from error
+    finally:
+        engine.dispose()

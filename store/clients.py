@@ -1,0 +1,176 @@
+"""Clients and their nonces: registration, look-up with the secret opened, replay refusal."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.secrets import SecretCipher
+from store.tables import ClientRow, NonceRow
+
+Network = IPv4Network | IPv6Network
+Address = IPv4Address | IPv6Address
+
+KEY_ALPHABET = string.ascii_letters + string.digits
+KEY_LENGTH = 24  # within oauthlib's default bounds for consumer keys (20-30, letters and digits)
+NAME_MAX = 100
+
+
+class ClientRegistrationError(ValueError):
+    """A client cannot be registered as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """What a new client is told once; the secret is never shown again."""
+
+    key: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """A client as the authenticator needs it: its secret opened, its networks parsed."""
+
+    name: str
+    key: str
+    secret: str = field(repr=False)
+    networks: tuple[Network, ...]
+    disabled: bool
+
+    def allows(self, address: Address) -> bool:
+        return any(address in network for network in self.networks)
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    """A client as an operator lists it: no secret."""
+
+    name: str
+    key: str
+    allowed_cidrs: tuple[str, ...]
+    created_at: datetime
+    disabled: bool
+
+
+def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
+    """CIDRs as networks; host bits set (10.0.0.1/8) are refused as the typo they usually are."""
+    networks = []
+    for cidr in cidrs:
+        try:
+            networks.append(ip_network(cidr.strip(), strict=True))
+        except ValueError as error:
+            raise ClientRegistrationError(f"{cidr!r} is not a CIDR network: {error}") from error
+    if not networks:
+        raise ClientRegistrationError("a client needs at least one allowed network")
+    return tuple(networks)
+
+
+def register_client(
+    session: Session,
+    name: str,
+    cidrs: Iterable[str],
+    cipher: SecretCipher,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> IssuedCredentials:
+    """Add a client with a new key and secret; the caller commits."""
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise ClientRegistrationError(f"a client name has 1 to {NAME_MAX} characters")
+    networks = parse_networks(cidrs)
+    issued = IssuedCredentials(
+        key="".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH)),
+        secret=secrets.token_urlsafe(32),
+    )
+    if session.scalar(select(ClientRow.id).where(ClientRow.name == name)) is not None:
+        raise ClientRegistrationError(f"a client named {name!r} already exists")
+    session.add(
+        ClientRow(
+            name=name,
+            consumer_key=issued.key,
+            secret_encrypted=cipher.encrypt(issued.secret),
+            allowed_cidrs=[str(network) for network in networks],
+            created_at=now(),
+            disabled=False,
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError as error:  # a concurrent registration took the name
+        raise ClientRegistrationError(f"a client named {name!r} already exists") from error
+    return issued
+
+
+def find_client(session: Session, key: str, cipher: SecretCipher) -> ClientRecord | None:
+    row = session.scalar(select(ClientRow).where(ClientRow.consumer_key == key))
+    if row is None:
+        return None
+    return ClientRecord(
+        name=row.name,
+        key=row.consumer_key,
+        secret=cipher.decrypt(row.secret_encrypted),
+        networks=tuple(ip_network(cidr) for cidr in row.allowed_cidrs),
+        disabled=row.disabled,
+    )
+
+
+def list_clients(session: Session) -> list[ClientSummary]:
+    rows = session.scalars(select(ClientRow).order_by(ClientRow.name))
+    return [
+        ClientSummary(
+            row.name, row.consumer_key, tuple(row.allowed_cidrs), row.created_at, row.disabled
+        )
+        for row in rows
+    ]
+
+
+def remember_nonce(session: Session, key: str, nonce: str, timestamp: int) -> bool:
+    """Record a nonce; False when this client already used it with this timestamp.
+
+    The insert skips a conflict instead of failing with an IntegrityError, so the caller's
+    transaction stays usable: PostgreSQL aborts a transaction on an error, a savepoint around
+    the insert would cost a round trip on every call, and pysqlite's savepoints are unreliable.
+    Concurrent inserts of one nonce are settled by the primary key: exactly one gets True.
+    """
+    row = {"consumer_key": key, "nonce": nonce, "timestamp": timestamp}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(NonceRow).values(row).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(NonceRow).values(row).on_conflict_do_nothing()  # type: ignore[assignment]
+    else:
+        raise NotImplementedError(f"the store runs on SQLite or PostgreSQL, not {dialect}")
+    # the row comes back only when inserted (rowcount is not reported reliably by every driver)
+    return session.execute(statement.returning(NonceRow.nonce)).first() is not None
+
+
+def forget_nonces_before(session: Session, moment: datetime) -> int:
+    """Delete nonces whose timestamp is before `moment`; the caller commits. Safe once `moment`
+    is older than the timestamp window, since such a request is refused as stale anyway."""
+    result = session.execute(delete(NonceRow).where(NonceRow.timestamp < int(moment.timestamp())))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlClientStore:
+    """The authenticator's store port on SQLAlchemy: one short transaction per call."""
+
+    def __init__(self, sessions: sessionmaker[Session], cipher: SecretCipher) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
+
+    def find_client(self, key: str) -> ClientRecord | None:
+        with self._sessions() as session:
+            return find_client(session, key, self._cipher)
+
+    def remember_nonce(self, key: str, nonce: str, timestamp: int) -> bool:
+        with self._sessions.begin() as session:
+            return remember_nonce(session, key, nonce, timestamp)

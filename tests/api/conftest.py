@@ -1,0 +1,49 @@
+"""The API served for real on the loopback, so independent HTTP clients can call it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from api.app import create_app
+from api.auth import Authenticator
+from api.serving import SnapshotSource
+from pipelines.settings import load_settings
+from store.clients import SqlClientStore, register_client
+from store.database import make_engine, session_factory, upgrade
+from store.secrets import SecretCipher
+from tests.api.service import NOW, Caller, crafted_history, score_history, serving
+
+
+def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller]:
+    """Score the crafted history into `folder`, serve it, and register a client on loopback."""
+    scores = score_history(crafted_history(), folder)
+    url = f"sqlite:///{folder / 'ownership.db'}"
+    upgrade(url)
+    sessions = session_factory(make_engine(url))
+    cipher = SecretCipher([Fernet.generate_key().decode()])
+    with sessions.begin() as session:
+        issued = register_client(session, "bank", ["127.0.0.0/8"], cipher)
+    app = create_app(
+        load_settings(scores_dir=scores, database_url=url),
+        snapshots=SnapshotSource(scores / "snapshot.bin", check_interval=check_interval),
+        authenticator=Authenticator(SqlClientStore(sessions, cipher)),
+        clock=lambda: NOW,
+    )
+    with serving(app) as base:
+        yield Caller(base, issued.key, issued.secret)
+
+
+@pytest.fixture(scope="module")
+def caller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caller]:
+    yield from served_history(tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture
+def swap_caller(tmp_path: Path) -> Iterator[tuple[Caller, Path]]:
+    """A service that looks for a new snapshot every 50 ms, with its scores folder."""
+    for caller in served_history(tmp_path / "served", check_interval=0.05):
+        yield caller, tmp_path / "served" / "scores"

@@ -1,0 +1,228 @@
+"""OAuth 1.0a over real HTTP: requests-oauthlib, an independent client, against uvicorn."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from fastapi import FastAPI
+from requests_oauthlib import OAuth1
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import auth
+from api.auth import Authenticator
+from api.deps import AuthenticatedClientDep
+from api.errors import install_error_handlers
+from api.observability import ObservabilityMiddleware
+from store.clients import IssuedCredentials, SqlClientStore, register_client
+from store.secrets import SecretCipher
+from store.tables import NonceRow
+from tests.api.service import serving
+
+LOOPBACK = "127.0.0.0/8"  # where these tests call from
+ELSEWHERE = "192.0.2.0/24"
+PAYMENT = {"phone": "+79234567823", "amount": 1}
+BIGGER_PAYMENT = {"phone": "+79234567823", "amount": 1000}
+
+
+@pytest.fixture(scope="module")
+def app() -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(ObservabilityMiddleware)  # echoes x-correlator, as in the service
+    install_error_handlers(app)
+
+    @app.post("/echo")
+    def echo(client: AuthenticatedClientDep, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"client": client.name, "payload": payload}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def base_url(app: FastAPI) -> Iterator[str]:
+    with serving(app, lifespan="off") as url:
+        yield url
+
+
+@pytest.fixture
+def authenticator(
+    app: FastAPI, sessions: sessionmaker[Session], cipher: SecretCipher
+) -> Authenticator:
+    app.state.authenticator = Authenticator(SqlClientStore(sessions, cipher))
+    return app.state.authenticator  # type: ignore[no-any-return]
+
+
+def register(
+    sessions: sessionmaker[Session], cipher: SecretCipher, name: str, cidr: str
+) -> IssuedCredentials:
+    with sessions.begin() as session:
+        return register_client(session, name, [cidr], cipher)
+
+
+@pytest.fixture
+def bank(
+    sessions: sessionmaker[Session], cipher: SecretCipher, authenticator: Authenticator
+) -> IssuedCredentials:
+    return register(sessions, cipher, "bank", LOOPBACK)
+
+
+def signed(credentials: IssuedCredentials, method: str = "HMAC-SHA256", **kwargs: Any) -> OAuth1:
+    # force_include_body makes requests-oauthlib sign JSON bodies with oauth_body_hash
+    return OAuth1(
+        credentials.key,
+        credentials.secret,
+        signature_method=method,
+        force_include_body=True,
+        **kwargs,
+    )
+
+
+def assert_refused(
+    response: requests.Response, status: int, code: str, message: str, *secrets: str
+) -> None:
+    """Refused with the envelope only: no secret, no trace, nothing but the three fields."""
+    assert response.status_code == status, response.text
+    assert response.json() == {"status": status, "code": code, "message": message}
+    assert "Traceback" not in response.text
+    assert all(secret not in response.text for secret in secrets)
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("OAuth")
+
+
+@pytest.mark.parametrize("method", ["HMAC-SHA1", "HMAC-SHA256"])
+def test_a_signed_call_is_answered(base_url: str, bank: IssuedCredentials, method: str) -> None:
+    response = requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed(bank, method))
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"client": "bank", "payload": PAYMENT}
+
+
+def test_a_signed_call_spends_one_nonce(
+    base_url: str, bank: IssuedCredentials, sessions: sessionmaker[Session]
+) -> None:
+    requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed(bank)).raise_for_status()
+
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(NonceRow)) == 1
+
+
+def test_a_wrong_secret_is_unauthenticated(base_url: str, bank: IssuedCredentials) -> None:
+    forged = IssuedCredentials(bank.key, "not-" + bank.secret)
+
+    response = requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed(forged))
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.BAD_SIGNATURE, bank.secret)
+
+
+def test_an_unknown_key_is_told_what_a_wrong_secret_is(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    stranger = IssuedCredentials("UnknownKey00000000000000", bank.secret)
+
+    response = requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed(stranger))
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.BAD_SIGNATURE, bank.secret)
+
+
+def test_a_body_other_than_the_signed_one_is_refused(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    request = requests.Request(
+        "POST", f"{base_url}/echo", json=PAYMENT, auth=signed(bank)
+    ).prepare()
+    request.prepare_body(data=None, files=None, json=BIGGER_PAYMENT)
+
+    response = requests.Session().send(request)
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.BODY_MISMATCH, bank.secret)
+
+
+def test_a_body_left_out_of_the_signature_is_refused(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    unsigned_body = OAuth1(bank.key, bank.secret, signature_method="HMAC-SHA256")
+
+    response = requests.post(f"{base_url}/echo", json=PAYMENT, auth=unsigned_body)
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.NO_BODY_HASH, bank.secret)
+
+
+def test_another_query_than_the_signed_one_is_refused(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    request = requests.Request(
+        "POST", f"{base_url}/echo?page=1", json=PAYMENT, auth=signed(bank)
+    ).prepare()
+    request.url = f"{base_url}/echo?page=2"
+
+    response = requests.Session().send(request)
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.BAD_SIGNATURE, bank.secret)
+
+
+def test_a_replayed_call_is_refused(base_url: str, bank: IssuedCredentials) -> None:
+    request = requests.Request("POST", f"{base_url}/echo", json=PAYMENT, auth=signed(bank))
+    prepared = request.prepare()
+    client = requests.Session()
+
+    assert client.send(prepared).status_code == 200
+    replay = client.send(prepared)
+
+    assert_refused(replay, 401, "UNAUTHENTICATED", auth.NONCE_REUSED, bank.secret)
+
+
+@pytest.mark.parametrize("age_seconds", [600, -600])
+def test_a_call_stamped_ten_minutes_away_is_refused(
+    base_url: str, bank: IssuedCredentials, age_seconds: int
+) -> None:
+    stamp = str(int(time.time()) - age_seconds)
+
+    response = requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed(bank, timestamp=stamp))
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.STALE, bank.secret)
+
+
+def test_a_call_from_outside_the_allow_list_is_denied(
+    base_url: str,
+    sessions: sessionmaker[Session],
+    cipher: SecretCipher,
+    authenticator: Authenticator,
+) -> None:
+    remote_bank = register(sessions, cipher, "remote bank", ELSEWHERE)
+
+    response = requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed(remote_bank))
+
+    assert_refused(response, 403, "PERMISSION_DENIED", auth.FOREIGN_ADDRESS, remote_bank.secret)
+
+
+def test_plaintext_signatures_are_refused(base_url: str, bank: IssuedCredentials) -> None:
+    response = requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed(bank, "PLAINTEXT"))
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.BAD_METHOD, bank.secret)
+
+
+def test_rsa_signatures_are_refused(base_url: str, bank: IssuedCredentials) -> None:
+    header = (
+        f'OAuth oauth_consumer_key="{bank.key}", oauth_signature_method="RSA-SHA1", '
+        f'oauth_timestamp="{int(time.time())}", oauth_nonce="abcdefghijklmnopqrstu", '
+        'oauth_version="1.0", oauth_signature="c2lnbmF0dXJl"'
+    )
+
+    response = requests.post(f"{base_url}/echo", headers={"Authorization": header})
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.BAD_METHOD, bank.secret)
+
+
+def test_an_unsigned_call_is_unauthenticated_and_its_correlator_echoed(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    response = requests.post(
+        f"{base_url}/echo", json=PAYMENT, headers={"x-correlator": "b4333c46-49c0-4f62"}
+    )
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.NOT_SIGNED)
+    assert response.headers["x-correlator"] == "b4333c46-49c0-4f62"

@@ -1,0 +1,228 @@
+"""The authenticator on its own, with a recording store and a clock the test moves."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
+from typing import Any
+
+import pytest
+from oauthlib.oauth1 import Client
+
+from api import auth
+from api.auth import AuthenticatedClient, Authenticator, AuthError
+from store.clients import ClientRecord
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+URL = "https://api.example.ru/v1/check?x=1"
+BODY = b'{"phone": "+79234567823"}'
+OFFICE_IP = "203.0.113.7"
+BANK = ClientRecord(
+    name="bank",
+    key="BankKey00000000000000000",
+    secret="bank-secret-" + "x" * 31,
+    networks=(ip_network("203.0.113.0/24"),),
+    disabled=False,
+)
+CLOSED_BANK = ClientRecord("closed", "ClosedKey000000000000000", "s" * 43, BANK.networks, True)
+
+
+@dataclass
+class RecordingStore:
+    """The store port in memory, recording what the authenticator asks of it."""
+
+    clients: dict[str, ClientRecord]
+    lookups: list[str] = field(default_factory=list)
+    nonces: set[tuple[str, str, int]] = field(default_factory=set)
+
+    def find_client(self, key: str) -> ClientRecord | None:
+        self.lookups.append(key)
+        return self.clients.get(key)
+
+    def remember_nonce(self, key: str, nonce: str, timestamp: int) -> bool:
+        if (key, nonce, timestamp) in self.nonces:
+            return False
+        self.nonces.add((key, nonce, timestamp))
+        return True
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Sha256BodyHashClient(Client):
+    """Signs like oauthlib, but hashes the body with SHA-256 (oauthlib always uses SHA-1)."""
+
+    def get_oauth_params(self, request: Any) -> list[tuple[str, str]]:
+        params: list[tuple[str, str]] = super().get_oauth_params(request)  # type: ignore[no-untyped-call]
+        digest = base64.b64encode(hashlib.sha256(request.body.encode()).digest()).decode()
+        return [(k, digest if k == "oauth_body_hash" else v) for k, v in params]
+
+
+def signed_headers(
+    record: ClientRecord = BANK,
+    *,
+    method: str = "HMAC-SHA256",
+    at: datetime = NOW,
+    nonce: str | None = None,
+    client_class: type[Client] = Client,
+) -> dict[str, str]:
+    client = client_class(
+        record.key,
+        client_secret=record.secret,
+        signature_method=method,
+        timestamp=str(int(at.timestamp())),
+        nonce=nonce or uuid.uuid4().hex,
+    )
+    _, headers, _ = client.sign(URL, "POST", BODY.decode(), {"Content-Type": "application/json"})
+    return dict(headers)
+
+
+@pytest.fixture
+def store() -> RecordingStore:
+    return RecordingStore({BANK.key: BANK, CLOSED_BANK.key: CLOSED_BANK})
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def authenticator(store: RecordingStore, clock: Clock) -> Authenticator:
+    return Authenticator(store, clock=clock, timestamp_skew_seconds=300, cache_seconds=30)
+
+
+def call(authenticator: Authenticator, headers: dict[str, str], ip: str = OFFICE_IP) -> Any:
+    return authenticator.authenticate("POST", URL, headers, BODY, ip)
+
+
+def refusal(
+    authenticator: Authenticator, headers: dict[str, str], ip: str = OFFICE_IP
+) -> AuthError:
+    with pytest.raises(AuthError) as caught:
+        call(authenticator, headers, ip)
+    return caught.value
+
+
+def test_a_signed_call_names_its_client_and_spends_its_nonce(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    assert call(authenticator, signed_headers(nonce="n" * 64)) == AuthenticatedClient(
+        "bank", BANK.key
+    )
+    assert store.nonces == {(BANK.key, "n" * 64, int(NOW.timestamp()))}
+
+
+@pytest.mark.parametrize(
+    ("skew", "accepted"), [(299, True), (301, False), (-299, True), (-301, False)]
+)
+def test_the_timestamp_window_holds_both_ways(
+    authenticator: Authenticator, skew: int, accepted: bool
+) -> None:
+    headers = signed_headers(at=NOW + timedelta(seconds=skew))
+
+    if accepted:
+        call(authenticator, headers)
+    else:
+        assert refusal(authenticator, headers).message == auth.STALE
+
+
+def test_a_client_is_looked_up_once_while_cached(
+    authenticator: Authenticator, store: RecordingStore, clock: Clock
+) -> None:
+    call(authenticator, signed_headers())
+    call(authenticator, signed_headers())
+    assert store.lookups == [BANK.key]
+
+    clock.now += timedelta(seconds=31)
+    call(authenticator, signed_headers(at=clock.now))
+    assert store.lookups == [BANK.key, BANK.key]
+
+
+def test_an_unknown_key_is_verified_against_a_dummy_secret_and_cached(
+    authenticator: Authenticator, store: RecordingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stranger = ClientRecord("x", "UnknownKey00000000000000", BANK.secret, BANK.networks, False)
+    secrets_asked: list[str] = []
+    original = auth._Validator.get_client_secret
+
+    def spy(validator: auth._Validator, client_key: str, request: Any) -> str:
+        secret: str = original(validator, client_key, request)
+        secrets_asked.append(secret)
+        return secret
+
+    monkeypatch.setattr(auth._Validator, "get_client_secret", spy)
+
+    for _ in range(2):
+        assert refusal(authenticator, signed_headers(stranger)).message == auth.BAD_SIGNATURE
+    call(authenticator, signed_headers())
+
+    assert store.lookups == [stranger.key, BANK.key]
+    assert len(secrets_asked) == 3 and secrets_asked[2] == BANK.secret
+    assert secrets_asked[0] == secrets_asked[1] != BANK.secret
+    assert len(secrets_asked[0]) == len(BANK.secret)
+    assert store.nonces == {next(iter(store.nonces))}  # only the good call spent one
+
+
+def test_a_disabled_client_is_unauthenticated_wherever_it_calls_from(
+    authenticator: Authenticator,
+) -> None:
+    for ip in (OFFICE_IP, "198.51.100.1"):
+        error = refusal(authenticator, signed_headers(CLOSED_BANK), ip)
+        assert (error.status, error.message) == (401, auth.BAD_SIGNATURE)
+
+
+def test_the_allow_list_is_checked_before_the_signature(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    headers = signed_headers(BANK) | {"Authorization": signed_headers(BANK)["Authorization"][:-5]}
+
+    error = refusal(authenticator, headers, "198.51.100.1")
+
+    assert (error.status, error.code) == (403, "PERMISSION_DENIED")
+    assert not store.nonces
+
+
+def test_an_ipv4_caller_seen_through_ipv6_is_on_the_allow_list(
+    authenticator: Authenticator,
+) -> None:
+    assert call(authenticator, signed_headers(), ip="::ffff:203.0.113.7").name == "bank"
+
+
+def test_a_failed_signature_spends_no_nonce(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    forged = ClientRecord("bank", BANK.key, "wrong", BANK.networks, False)
+
+    assert refusal(authenticator, signed_headers(forged)).message == auth.BAD_SIGNATURE
+    assert not store.nonces
+
+
+def test_hmac_sha256_takes_a_sha256_body_hash_and_hmac_sha1_does_not(
+    authenticator: Authenticator,
+) -> None:
+    assert call(authenticator, signed_headers(client_class=Sha256BodyHashClient)).name == "bank"
+
+    headers = signed_headers(method="HMAC-SHA1", client_class=Sha256BodyHashClient)
+    assert refusal(authenticator, headers).message == auth.BODY_MISMATCH
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic YmFuazpzZWNyZXQ=", "OAuth garbage", 'OAuth oauth_consumer_key="k"'],
+)
+def test_a_malformed_header_is_unauthenticated(
+    authenticator: Authenticator, authorization: str
+) -> None:
+    error = refusal(authenticator, {"Authorization": authorization})
+
+    assert (error.status, error.code, error.message) == (401, "UNAUTHENTICATED", auth.MALFORMED)

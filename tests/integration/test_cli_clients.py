@@ -1,0 +1,112 @@
+"""`ownership clients`: registering the API's clients from the command line."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine
+
+from pipelines.cli import main
+from store.clients import find_client
+from store.database import make_engine, session_factory
+from store.secrets import SecretCipher, load_cipher
+
+BANK_OFFICE = "203.0.113.0/24"
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch, database_url: str, engine: Engine) -> str:
+    """Settings for the session's database, emptied after the test by `engine`."""
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", database_url)
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", key)
+    return key
+
+
+def test_a_client_added_can_be_found_with_the_printed_secret(
+    secret_key: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE, "--allow-ip", "::1/128"])
+
+    assert code == 0
+    issued = json.loads(capsys.readouterr().out)
+    assert set(issued) == {"key", "secret"}
+    with session_factory(engine)() as session:
+        record = find_client(session, issued["key"], SecretCipher([secret_key]))
+    assert record is not None
+    assert (record.name, record.secret) == ("bank", issued["secret"])
+    assert [str(network) for network in record.networks] == [BANK_OFFICE, "::1/128"]
+
+
+def test_clients_are_listed_without_secrets(
+    secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE])
+    secret = json.loads(capsys.readouterr().out)["secret"]
+
+    assert main(["clients", "list"]) == 0
+
+    listing = capsys.readouterr().out
+    assert secret not in listing
+    assert [(c["name"], c["allowed_cidrs"]) for c in json.loads(listing)] == [
+        ("bank", [BANK_OFFICE])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["bank", "--allow-ip", BANK_OFFICE], "already exists"),
+        (["shop", "--allow-ip", "10.0.0.1/8"], "host bits set"),
+        (["shop", "--allow-ip", "bank.example"], "not a CIDR"),
+    ],
+)
+def test_a_taken_name_or_a_bad_network_is_a_one_line_error(
+    secret_key: str, capsys: pytest.CaptureFixture[str], args: list[str], complaint: str
+) -> None:
+    main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE])
+    capsys.readouterr()
+
+    assert main(["clients", "add", *args]) == 2
+
+    captured = capsys.readouterr()
+    assert complaint in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_without_settings_the_store_and_its_key_go_under_var(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OWNERSHIP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OWNERSHIP_SECRET_KEY", raising=False)
+
+    assert main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE]) == 0
+
+    issued = json.loads(capsys.readouterr().out)
+    key_file = tmp_path / "var" / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    engine = make_engine("sqlite:///var/ownership.db")
+    try:
+        with session_factory(engine)() as session:
+            record = find_client(session, issued["key"], load_cipher(None, key_file))
+    finally:
+        engine.dispose()
+    assert record is not None and record.secret == issued["secret"]
+
+
+def test_an_unreachable_store_is_a_one_line_error_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(
+        "OWNERSHIP_DATABASE_URL", "postgresql+psycopg://bank:hunter2@127.0.0.1:1/nowhere"
+    )
+
+    assert main(["clients", "list"]) == 2
+
+    error = capsys.readouterr().err
+    assert "cannot open the store" in error and "hunter2" not in error

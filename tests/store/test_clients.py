@@ -1,0 +1,154 @@
+"""Clients and nonces in the store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from ipaddress import ip_address, ip_network
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.clients import (
+    ClientRegistrationError,
+    IssuedCredentials,
+    SqlClientStore,
+    find_client,
+    forget_nonces_before,
+    list_clients,
+    register_client,
+    remember_nonce,
+)
+from store.secrets import SecretCipher, SecretKeyError
+
+BANK_OFFICE = "203.0.113.0/24"
+BANK_V6 = "2001:db8::/32"
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+NOW_S = int(NOW.timestamp())
+
+
+def register_bank(
+    sessions: sessionmaker[Session], cipher: SecretCipher, name: str = "bank"
+) -> IssuedCredentials:
+    with sessions.begin() as session:
+        return register_client(session, name, [BANK_OFFICE, BANK_V6], cipher, now=lambda: NOW)
+
+
+def test_a_registered_client_is_found_with_its_secret_and_networks(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+
+    with sessions() as session:
+        record = find_client(session, issued.key, cipher)
+
+    assert record is not None
+    assert (record.name, record.key, record.secret) == ("bank", issued.key, issued.secret)
+    assert record.networks == (ip_network(BANK_OFFICE), ip_network(BANK_V6))
+    assert not record.disabled
+    assert record.allows(ip_address("203.0.113.7"))
+    assert record.allows(ip_address("2001:db8::1"))
+    assert not record.allows(ip_address("198.51.100.7"))
+    assert issued.secret not in repr(record) and issued.secret not in repr(issued)
+
+
+def test_an_unknown_key_finds_nothing(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    register_bank(sessions, cipher)
+
+    with sessions() as session:
+        assert find_client(session, "NoSuchKey0000000000000000", cipher) is None
+
+
+def test_keys_and_secrets_are_new_for_every_client(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    first, second = register_bank(sessions, cipher, "bank"), register_bank(sessions, cipher, "shop")
+
+    assert first.key != second.key and first.secret != second.secret
+    assert len(first.key) == 24 and first.key.isalnum()
+
+
+def test_the_database_alone_does_not_reveal_a_secret(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+
+    with sessions() as session:
+        stored = session.execute(text("select * from clients")).one()
+    assert all(issued.secret not in str(value) for value in stored)
+    with sessions() as session:
+        other_key = SecretCipher(["Tr2wmVOqb5vZ0x6jQk5a3Tm4W3m1pW3hCk2S6q7sV0E="])
+        with pytest.raises(SecretKeyError, match="does not open a stored secret"):
+            find_client(session, issued.key, other_key)
+
+
+def test_a_name_is_taken_once(sessions: sessionmaker[Session], cipher: SecretCipher) -> None:
+    register_bank(sessions, cipher)
+
+    with pytest.raises(ClientRegistrationError, match="already exists"):
+        register_bank(sessions, cipher)
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "complaint"),
+    [
+        (["10.0.0.1/8"], "host bits set"),
+        (["bank.example"], "not a CIDR"),
+        ([], "at least one"),
+    ],
+)
+def test_networks_must_be_cidrs(
+    sessions: sessionmaker[Session], cipher: SecretCipher, cidrs: list[str], complaint: str
+) -> None:
+    with sessions.begin() as session, pytest.raises(ClientRegistrationError, match=complaint):
+        register_client(session, "bank", cidrs, cipher)
+
+
+def test_clients_are_listed_without_secrets(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    register_bank(sessions, cipher, "shop")
+    register_bank(sessions, cipher, "bank")
+
+    with sessions() as session:
+        listed = list_clients(session)
+
+    assert [client.name for client in listed] == ["bank", "shop"]
+    assert listed[0].allowed_cidrs == (BANK_OFFICE, BANK_V6)
+    assert listed[0].created_at == NOW
+
+
+def test_a_nonce_is_accepted_once(sessions: sessionmaker[Session], cipher: SecretCipher) -> None:
+    issued = register_bank(sessions, cipher)
+    store = SqlClientStore(sessions, cipher)
+
+    assert store.remember_nonce(issued.key, "n0nce", NOW_S)
+    assert not store.remember_nonce(issued.key, "n0nce", NOW_S)
+    # the same nonce with another timestamp is another request
+    assert store.remember_nonce(issued.key, "n0nce", NOW_S + 1)
+
+
+def test_a_refused_nonce_leaves_the_transaction_usable(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+
+    with sessions.begin() as session:
+        assert remember_nonce(session, issued.key, "n0nce", NOW_S)
+        assert not remember_nonce(session, issued.key, "n0nce", NOW_S)
+        assert remember_nonce(session, issued.key, "other", NOW_S)
+
+
+def test_old_nonces_are_forgotten(sessions: sessionmaker[Session], cipher: SecretCipher) -> None:
+    issued = register_bank(sessions, cipher)
+    store = SqlClientStore(sessions, cipher)
+    for age in (0, 299, 301, 3_600):
+        store.remember_nonce(issued.key, f"n{age}", NOW_S - age)
+
+    with sessions.begin() as session:
+        assert forget_nonces_before(session, datetime.fromtimestamp(NOW_S - 300, UTC)) == 2
+
+    assert not store.remember_nonce(issued.key, "n299", NOW_S - 299)
+    assert store.remember_nonce(issued.key, "n301", NOW_S - 301)

@@ -1,0 +1,48 @@
+"""Migrations build the models' schema on both databases, from nothing and again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from store.database import alembic_config, make_engine, upgrade
+from store.tables import Base
+from tests.conftest import DATABASES, fresh_database
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_migrations_build_the_models_schema_and_take_it_down(kind: str, tmp_path: Path) -> None:
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url)
+        upgrade(url)  # a second run finds nothing to do
+
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
+                assert context.get_current_revision() is not None
+
+            command.downgrade(alembic_config(engine), "base")
+            assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+            command.upgrade(alembic_config(engine), "head")
+            assert {"clients", "nonces"} <= set(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'ownership.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("pragma foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("pragma busy_timeout").scalar() == 5_000
+    finally:
+        engine.dispose()
+    assert (tmp_path / "var").is_dir()
