@@ -117,3 +117,24 @@ class Health(BaseModel):
 
 class Pong(BaseModel):
     pong: bool
+
+
+def examples(**bodies: dict[str, object]) -> dict[str, dict[str, object]]:
+    """OpenAPI examples of a request body, by name (shown in /docs, tried by schemathesis)."""
+    return {
+        name: {"summary": name.replace("_", " "), "value": body} for name, body in bodies.items()
+    }
+
+
+EXAMPLE_PHONE = "+79234567823"
+CHECK_EXAMPLES = examples(
+    regular={"phone": EXAMPLE_PHONE},
+    sensitive_since_a_date={"phone": EXAMPLE_PHONE, "since": "2025-06-01", "sensitive": True},
+)
+BULK_EXAMPLES = examples(
+    three_numbers={"phones": [EXAMPLE_PHONE, "+79161234567", "+7 903 111-22-33"]}
+)
+RECYCLING_EXAMPLES = examples(
+    since_a_date={"phoneNumber": EXAMPLE_PHONE, "specifiedDate": "2025-06-01"}
+)
+TENURE_EXAMPLES = examples(since_a_date={"phoneNumber": EXAMPLE_PHONE, "tenureDate": "2025-06-01"})

@@ -9,12 +9,15 @@ is 404 IDENTIFIER_NOT_FOUND; a call without `phoneNumber` is 422 MISSING_IDENTIF
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 
 from api.deps import AuthenticatedClientDep, NowDep, SnapshotDep
 from api.errors import identifier_not_found, invalid_argument, missing_identifier, out_of_range
 from api.schemas import (
+    RECYCLING_EXAMPLES,
+    TENURE_EXAMPLES,
     ErrorInfo,
     NumberRecyclingRequest,
     NumberRecyclingResponse,
@@ -61,7 +64,7 @@ def _verdict_on(
     operation_id="checkNumberRecycling",
 )
 async def check_number_recycling(
-    body: NumberRecyclingRequest,
+    body: Annotated[NumberRecyclingRequest, Body(openapi_examples=RECYCLING_EXAMPLES)],
     _client: AuthenticatedClientDep,
     snapshot: SnapshotDep,
     now: NowDep,
@@ -81,7 +84,10 @@ async def check_number_recycling(
     operation_id="checkTenure",
 )
 async def check_tenure(
-    body: TenureRequest, _client: AuthenticatedClientDep, snapshot: SnapshotDep, now: NowDep
+    body: Annotated[TenureRequest, Body(openapi_examples=TENURE_EXAMPLES)],
+    _client: AuthenticatedClientDep,
+    snapshot: SnapshotDep,
+    now: NowDep,
 ) -> TenureResponse:
     """Has the current holder held the number continuously since `tenureDate`?"""
     verdict, moment = _verdict_on(

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Body, Response
 
 from api.checks import CheckOptions, check_number, check_numbers
 from api.deps import AuthenticatedClientDep, NowDep, PolicyDep, SnapshotDep
 from api.errors import invalid_argument
-from api.schemas import BulkCheckRequest, BulkCheckResponse, CheckRequest, CheckResponse, ErrorInfo
+from api.schemas import (
+    BULK_EXAMPLES,
+    CHECK_EXAMPLES,
+    BulkCheckRequest,
+    BulkCheckResponse,
+    CheckRequest,
+    CheckResponse,
+    ErrorInfo,
+)
 from ownership.numbers import InvalidNumberError, parse_number
 
 router = APIRouter(prefix="/v1", tags=["checks"])
@@ -23,7 +33,7 @@ class JSONBytes(Response):
 
 @router.post("/check", response_model=CheckResponse, responses=ERRORS)
 async def check(
-    body: CheckRequest,
+    body: Annotated[CheckRequest, Body(openapi_examples=CHECK_EXAMPLES)],
     _client: AuthenticatedClientDep,
     snapshot: SnapshotDep,
     now: NowDep,
@@ -40,7 +50,7 @@ async def check(
 
 @router.post("/check/bulk", response_model=BulkCheckResponse, responses=ERRORS)
 def check_bulk(
-    body: BulkCheckRequest,
+    body: Annotated[BulkCheckRequest, Body(openapi_examples=BULK_EXAMPLES)],
     _client: AuthenticatedClientDep,
     snapshot: SnapshotDep,
     now: NowDep,
