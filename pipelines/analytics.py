@@ -89,15 +89,16 @@ def reason_frequency(scores_dir: Path) -> pl.DataFrame:
 def owner_since_recency(scores_dir: Path) -> pl.DataFrame:
     """Numbers per status by how long before the scores' as_of the holder took the number."""
     with _scores(scores_dir) as con:
-        return _frame(con, "owner_since_recency")
+        return _status_counts(con, "owner_since_bands", group="band")
 
 
 def risk_histogram(scores_dir: Path, bin_width: int = RISK_BIN_WIDTH) -> pl.DataFrame:
-    """Numbers per status in each `bin_width`-point band of risk_score, 0 to 1000."""
+    """Numbers per status in each `bin_width`-point bin of risk_score, keyed by the bin's first
+    point, every bin from 0 listed; the last bin also holds 1000."""
     if not 0 < bin_width <= 1000:
         raise AnalyticsInputError(f"bin_width {bin_width} is not within 1-1000 points")
     with _scores(scores_dir) as con:
-        return _frame(con, "risk_histogram", {"bin_width": bin_width})
+        return _status_counts(con, "risk_bins", group="bin_start", params={"bin_width": bin_width})
 
 
 def uniform_traffic(scores_dir: Path, notifications_per_number: float = 1.0) -> pl.DataFrame:
@@ -190,6 +191,15 @@ def _materialise(
     con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
 ) -> None:
     con.sql(analytics_sql(name), params=params).create(name)
+
+
+def _status_counts(
+    con: duckdb.DuckDBPyConnection, grouping: str, group: str, params: dict[str, Any] | None = None
+) -> pl.DataFrame:
+    """Numbers per status in each group the query `grouping` puts them in, as `group`."""
+    _materialise(con, grouping, params)
+    con.table(grouping).create_view("grouped_numbers")
+    return _frame(con, "status_counts").drop("group_order").rename({"group_key": group})
 
 
 def _register_countries(con: duckdb.DuckDBPyConnection, countries: CountryTable) -> None:
