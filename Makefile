@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: run test lint typecheck pytest bench clean
+DEMO    := var/demo
+REPORTS := var/reports
+
+.PHONY: run test lint typecheck pytest bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +17,11 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[dev,spark]'
+	$(PIP) install -e '.[dev,spark,notebooks]'
+	touch $@ $(VENV)/.runtime $(VENV)/.notebooks
+
+$(VENV)/.notebooks: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[notebooks]'
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
@@ -31,6 +38,17 @@ pytest: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# A small history, generated and scored only when `make run` has not left one; scored as of
+# the generator's end of history, as `ownership demo` does.
+$(DEMO)/scores/manifest.json: | $(VENV)/.notebooks
+	$(BIN)/ownership synth --phones 2000 --seed 1 --out $(DEMO)/events > /dev/null
+	$(BIN)/ownership score --events $(DEMO)/events --out $(DEMO)/scores --as-of 2026-11-01
+
+# The analysts' notebooks, executed over var/demo, as HTML reports with their plots.
+notebooks: $(VENV)/.notebooks $(DEMO)/scores/manifest.json
+	OWNERSHIP_SCORES_DIR=$(abspath $(DEMO)/scores) OWNERSHIP_HISTORY_DIR=$(abspath $(DEMO)/events) \
+		$(BIN)/jupyter nbconvert --to html --execute --output-dir $(REPORTS) notebooks/*.ipynb
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_score.py

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ownership.policy import Action, Network, PolicyRow
+from ownership.policy import Action, PolicyRow
 from ownership.verdicts import Reason, Status
 
 MAX_BULK = 10_000
@@ -57,7 +57,7 @@ class ReasonOut(BaseModel):
 
 
 class ChannelOut(BaseModel):
-    network: Network
+    network: Literal["vk", "ok"]
     active: bool = Field(description="An account was active within the activity window.")
     mobile_app: bool
 

@@ -8,6 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+# DESIGN §11: VK 107 M and OK 71 M monthly users; their ratio splits the social audience of a
+# country whose table row lacks one of the two figures.
+GLOBAL_VK_USERS_M = 107.0
+GLOBAL_OK_USERS_M = 71.0
+
 
 @dataclass(frozen=True)
 class Country:
@@ -19,6 +24,15 @@ class Country:
     # Monthly users in millions, from the product brief; None where the brief has no figure.
     vk_monthly_users_m: float | None
     ok_monthly_users_m: float | None
+
+    @property
+    def vk_share_of_social(self) -> float:
+        """VK's part of the country's social audience, VK : OK; where the brief gives only one
+        of the two figures, the networks' global ratio."""
+        vk, ok = self.vk_monthly_users_m, self.ok_monthly_users_m
+        if vk is None or ok is None:
+            vk, ok = GLOBAL_VK_USERS_M, GLOBAL_OK_USERS_M
+        return vk / (vk + ok) if vk + ok else 0.0
 
 
 class UnknownCountryError(LookupError):

@@ -12,12 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from ownership.channels import ChannelState
 from ownership.verdicts import Status, Verdict
-
-
-class Network(StrEnum):
-    VK = "vk"
-    OK = "ok"
 
 
 class Action(StrEnum):
@@ -43,15 +39,6 @@ class PolicyRow(StrEnum):
     NO_ACTIVE_ACCOUNT = "NO_ACTIVE_ACCOUNT"
     # the notification asks for the mobile app and no active account uses it.
     NO_MOBILE_APP = "NO_MOBILE_APP"
-
-
-@dataclass(frozen=True)
-class Channel:
-    """A social network where the number has a bound account."""
-
-    network: Network
-    active: bool
-    mobile_app: bool
 
 
 def _default_actions() -> dict[tuple[PolicyRow, bool], Action]:
@@ -84,7 +71,7 @@ class Decision:
 
 def policy_row(
     verdict: Verdict,
-    channels: tuple[Channel, ...],
+    channels: tuple[ChannelState, ...],
     *,
     mobile_only: bool,
     now: datetime,
@@ -110,7 +97,7 @@ def policy_row(
 
 def decide(
     verdict: Verdict,
-    channels: tuple[Channel, ...],
+    channels: tuple[ChannelState, ...],
     *,
     sensitive: bool,
     mobile_only: bool,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import duckdb
@@ -22,8 +23,10 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    # progress goes to our own display, not DuckDB's
-    con.execute("set enable_progress_bar = false")
+    # progress goes to our own display, not DuckDB's. Inside Jupyter without ipywidgets DuckDB
+    # refuses to touch the setting at all, and draws no bar there anyway.
+    with suppress(duckdb.InvalidInputException):
+        con.execute("set enable_progress_bar = false")
     if memory_limit:
         con.execute("set memory_limit = ?", [memory_limit])
     if threads:

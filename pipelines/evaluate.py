@@ -118,11 +118,21 @@ class Evaluation:
         ]
 
 
-def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
-    """Compare `scores_dir/scores.parquet` with `truth_dir/labels.parquet`.
+@dataclass(frozen=True)
+class _Labelled:
+    """The truth's numbers with their predicted status and risk (unknown and 500 if unscored)."""
 
-    `truth_dir` is the generator's `truth/` folder; the history folder above it is accepted too.
-    """
+    status: np.ndarray
+    risk: np.ndarray
+    changed: np.ndarray
+    evidence: np.ndarray  # changed, and the change left a trace
+    missing: np.ndarray  # absent from the scores
+    bound: np.ndarray | None  # with a social account bound; None without truth/accounts.parquet
+    extra: int  # scored numbers absent from the truth
+    meta: Mapping[str, Any]
+
+
+def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
     truth_dir = Path(truth_dir)
     if not (truth_dir / "labels.parquet").exists() and (truth_dir / "truth").is_dir():
         truth_dir = truth_dir / "truth"
@@ -134,27 +144,75 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
         raise EvaluationInputError(f"{truth_dir}/labels.parquet: a phone appears twice")
 
     joined = labels.join(scores, on="phone", how="left")
-    missing = joined.get_column("status").is_null()
-    status = joined.get_column("status").fill_null("unknown").to_numpy()
-    risk = joined.get_column("risk_score").fill_null(UNKNOWN_RISK_SCORE).to_numpy()
     changed = joined.get_column("owner_changed").fill_null(False).to_numpy().astype(bool)
-    evidence = joined.get_column("evidence").fill_null(False).to_numpy().astype(bool) & changed
-    extra = scores.join(labels.select("phone"), on="phone", how="anti").height
-
     bound = None
     if (truth_dir / "accounts.parquet").is_file():
         bound_phones = _read(truth_dir / "accounts.parquet", ("phone",)).get_column("phone")
-        is_bound = joined.get_column("phone").is_in(bound_phones.unique().implode()).to_numpy()
+        bound = joined.get_column("phone").is_in(bound_phones.unique().implode()).to_numpy()
+    return _Labelled(
+        status=joined.get_column("status").fill_null("unknown").to_numpy(),
+        risk=joined.get_column("risk_score").fill_null(UNKNOWN_RISK_SCORE).to_numpy(),
+        changed=changed,
+        evidence=joined.get_column("evidence").fill_null(False).to_numpy().astype(bool) & changed,
+        missing=joined.get_column("status").is_null().to_numpy(),
+        bound=bound,
+        extra=scores.join(labels.select("phone"), on="phone", how="anti").height,
+        meta=meta,
+    )
+
+
+def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
+    """Compare `scores_dir/scores.parquet` with `truth_dir/labels.parquet`.
+
+    `truth_dir` is the generator's `truth/` folder; the history folder above it is accepted too.
+    """
+    found = _label(scores_dir, truth_dir)
+    bound = None
+    if found.bound is not None:
+        among = found.bound
         bound = _measure(
-            status[is_bound],
-            risk[is_bound],
-            changed[is_bound],
-            evidence[is_bound],
-            int(missing.to_numpy()[is_bound].sum()),
+            found.status[among],
+            found.risk[among],
+            found.changed[among],
+            found.evidence[among],
+            int(found.missing[among].sum()),
             0,
-            meta,
+            found.meta,
         )
-    return _measure(status, risk, changed, evidence, int(missing.sum()), extra, meta, bound)
+    return _measure(
+        found.status,
+        found.risk,
+        found.changed,
+        found.evidence,
+        int(found.missing.sum()),
+        found.extra,
+        found.meta,
+        bound,
+    )
+
+
+def roc_points(scores_dir: Path, truth_dir: Path) -> pl.DataFrame:
+    """The ROC curve of risk_score against the truth's owner_changed, numbers counted as in
+    `evaluate`: one row per threshold, from the strictest (nothing called changed) down, with
+    the false- and true-positive rates of calling changed every number scored at or above it.
+    Empty when the truth has one class only."""
+    import polars as pl
+
+    labelled = _label(scores_dir, truth_dir)
+    curve = roc_curve(labelled.risk.astype(np.float64), labelled.changed)
+    threshold, false_positive_rate, true_positive_rate = curve or (np.empty(0),) * 3
+    return pl.DataFrame(
+        {
+            "threshold": threshold,
+            "false_positive_rate": false_positive_rate,
+            "true_positive_rate": true_positive_rate,
+        },
+        schema={
+            "threshold": pl.Float64,
+            "false_positive_rate": pl.Float64,
+            "true_positive_rate": pl.Float64,
+        },
+    )
 
 
 def _measure(
@@ -206,6 +264,29 @@ def roc_auc(score: np.ndarray, positive: np.ndarray) -> float | None:
     mean_rank = last_rank - (counts - 1) / 2
     rank_sum = float(mean_rank[inverse][positive].sum())
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def roc_curve(
+    score: np.ndarray, positive: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(threshold, false-positive rate, true-positive rate) of calling positive every score at
+    or above each distinct score, highest first, after an opening point at +inf (none called).
+    Its area by trapezoids is `roc_auc`. None with a class missing."""
+    positives = int(positive.sum())
+    negatives = int(positive.size - positives)
+    if positives == 0 or negatives == 0:
+        return None
+    thresholds = np.unique(score)[::-1]
+    ascending_positive = np.sort(score[positive])
+    ascending_negative = np.sort(score[~positive])
+    # How many of each class score at or above each threshold.
+    true = positives - np.searchsorted(ascending_positive, thresholds, side="left")
+    false = negatives - np.searchsorted(ascending_negative, thresholds, side="left")
+    return (
+        np.concatenate(([np.inf], thresholds)),
+        np.concatenate(([0.0], false / negatives)),
+        np.concatenate(([0.0], true / positives)),
+    )
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ownership.policy import Channel, Network
+from ownership.channels import SOCIAL_CHANNELS, Channel, ChannelState
 from ownership.verdicts import (
     REASON_ORDER,
     Evidence,
@@ -60,7 +60,7 @@ RISK_MASK = (1 << STATUS_SHIFT) - 1
 STATUS_CODES = {status.value: StatusCode[status.name].value for status in Status}
 CHANNEL_BITS = 3
 BOUND, ACTIVE, MOBILE_APP = 1, 2, 4
-NETWORKS: tuple[Network, ...] = (Network.VK, Network.OK)
+NETWORKS: tuple[Channel, ...] = SOCIAL_CHANNELS
 
 
 # The snapshot column that times each reason; the rest take `evidence_at`, NO_HISTORY none.
@@ -188,13 +188,13 @@ def write_snapshot(
     os.replace(temporary, target)
 
 
-def channels_from_bits(bits: int) -> tuple[Channel, ...]:
+def channels_from_bits(bits: int) -> tuple[ChannelState, ...]:
     """The bound networks packed in a snapshot's `channels` value."""
     found = []
     for index, network in enumerate(NETWORKS):
         flags = bits >> (CHANNEL_BITS * index)
         if flags & BOUND:
-            found.append(Channel(network, bool(flags & ACTIVE), bool(flags & MOBILE_APP)))
+            found.append(ChannelState(network, bool(flags & ACTIVE), bool(flags & MOBILE_APP)))
     return tuple(found)
 
 
@@ -212,7 +212,7 @@ class SnapshotRecord:
     last_code_at: datetime | None
     last_confirmed_at: datetime | None
     evidence_at: datetime | None
-    channels: tuple[Channel, ...]
+    channels: tuple[ChannelState, ...]
 
     def verdict(self) -> Verdict:
         """The record as a core verdict; each reason gets the time the snapshot keeps for it."""

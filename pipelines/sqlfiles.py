@@ -66,3 +66,8 @@ def audit_sql(name: str) -> str:
 @cache
 def run_params_sql() -> str:
     return (SQL_DIR / "run_params.sql").read_text(encoding="utf-8")
+
+
+@cache
+def analytics_sql(name: str) -> str:
+    return (SQL_DIR / "analytics" / f"{name}.sql").read_text(encoding="utf-8")

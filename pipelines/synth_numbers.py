@@ -17,14 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ownership.countries import GLOBAL_OK_USERS_M, GLOBAL_VK_USERS_M
 from pipelines.paths import DATA_DIR
 
 COUNTRIES_CSV = DATA_DIR / "countries.csv"
-
-# DESIGN §11: VK 107 M and OK 71 M monthly users; their ratio splits the social audience of a
-# country whose table row lacks one of the two figures.
-GLOBAL_VK_USERS_M = 107.0
-GLOBAL_OK_USERS_M = 71.0
 
 
 def _ranges(free_digits: int, *leads: str) -> tuple[tuple[str, int], ...]:

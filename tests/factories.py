@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -148,3 +151,65 @@ def steady_owner(
     for day in range(since_days - 1, 0, -20):
         history.sms(phone, days_ago(day))
     return history
+
+
+SCORES_SCHEMA = pa.schema(
+    [
+        ("phone", pa.string()),
+        ("status", pa.string()),
+        ("risk_score", pa.int16()),
+        ("reasons", pa.list_(pa.string())),
+        ("reason_times", pa.list_(pa.timestamp("us"))),
+        ("owner_since", pa.timestamp("us")),
+        ("first_seen_at", pa.timestamp("us")),
+        ("last_code_at", pa.timestamp("us")),
+        ("last_confirmed_at", pa.timestamp("us")),
+        ("as_of", pa.timestamp("us")),
+    ]
+)
+
+
+@dataclass
+class Scores:
+    """A scores folder (data/schemas/scores.yaml and its manifest) written row by row."""
+
+    as_of: datetime = AS_OF
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def number(
+        self,
+        phone: str,
+        status: str,
+        risk_score: int,
+        reasons: Sequence[str],
+        owner_since: datetime | None = None,
+    ) -> Self:
+        self.rows.append(
+            {
+                "phone": phone,
+                "status": status,
+                "risk_score": risk_score,
+                "reasons": list(reasons),
+                "reason_times": [owner_since] * len(reasons),
+                "owner_since": owner_since,
+                "first_seen_at": owner_since,
+                "last_code_at": None,
+                "last_confirmed_at": None,
+                "as_of": self.as_of,
+            }
+        )
+        return self
+
+    def write(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            pa.Table.from_pylist(self.rows, schema=SCORES_SCHEMA), folder / "scores.parquet"
+        )
+        statuses = Counter(row["status"] for row in self.rows)
+        manifest = {
+            "as_of": self.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "numbers": len(self.rows),
+            "statuses": dict(sorted(statuses.items())),
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        return folder

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.evaluate import EvaluationInputError, evaluate, roc_auc
+from pipelines.evaluate import EvaluationInputError, evaluate, roc_auc, roc_curve, roc_points
 
 # Named numbers; the comments say what the truth holds for each.
 RECYCLED_CAUGHT = "+79230000001"  # changed, with evidence; called owner_changed
@@ -232,3 +232,43 @@ def test_numbers_with_a_bound_account_are_measured_apart(mixed: tuple[Path, Path
     assert bound.recall == 1.0
     assert bound.false_alarm_rate == 0.0
     assert "numbers with a bound social account (2)" in evaluate(scores, truth).render()
+
+
+def test_the_roc_curve_steps_down_the_distinct_risk_scores(mixed: tuple[Path, Path]) -> None:
+    # Changed: 900, 400, 500 (unscored, at unknown's 500); unchanged: 100, 800, 50.
+    points = roc_points(*mixed)
+
+    assert points.get_column("threshold").to_list() == [np.inf, 900, 800, 500, 400, 100, 50]
+    assert points.get_column("true_positive_rate").to_list() == pytest.approx(
+        [0, 1 / 3, 1 / 3, 2 / 3, 1, 1, 1]
+    )
+    assert points.get_column("false_positive_rate").to_list() == pytest.approx(
+        [0, 0, 1 / 3, 1 / 3, 1 / 3, 2 / 3, 1]
+    )
+
+
+def test_the_area_under_the_roc_curve_is_the_auc(mixed: tuple[Path, Path]) -> None:
+    points = roc_points(*mixed)
+    area = np.trapezoid(
+        points.get_column("true_positive_rate").to_numpy(),
+        points.get_column("false_positive_rate").to_numpy(),
+    )
+    assert area == pytest.approx(evaluate(*mixed).roc_auc)
+
+
+def test_a_tie_between_classes_is_one_diagonal_step_of_the_curve() -> None:
+    curve = roc_curve(np.array([700.0, 100, 700]), np.array([True, False, False]))
+
+    assert curve is not None
+    _, false_positive_rate, true_positive_rate = curve
+    assert false_positive_rate.tolist() == [0, 0.5, 1]
+    assert true_positive_rate.tolist() == [0, 1, 1]
+    assert np.trapezoid(true_positive_rate, false_positive_rate) == 0.75
+
+
+def test_the_roc_curve_is_empty_with_one_class(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path / "truth", [(KEPT_QUIET, False, False)], meta=False)
+    scores = write_scores(tmp_path / "scores", [(KEPT_QUIET, "verified", 20)])
+
+    assert roc_points(scores, truth).is_empty()
+    assert roc_curve(np.array([1.0, 2.0]), np.array([True, True])) is None

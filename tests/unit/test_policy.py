@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ownership.policy import Action, Channel, Network, Policy, PolicyRow, decide
+from ownership.channels import Channel, ChannelState
+from ownership.policy import Action, Policy, PolicyRow, decide
 from ownership.verdicts import Status, Verdict
 
 NOW = datetime(2026, 6, 1, 12, 0)
-VK_MOBILE = Channel(Network.VK, active=True, mobile_app=True)
-OK_WEB = Channel(Network.OK, active=True, mobile_app=False)
-VK_ASLEEP = Channel(Network.VK, active=False, mobile_app=True)
+VK_MOBILE = ChannelState(Channel.VK, active=True, mobile_app=True)
+OK_WEB = ChannelState(Channel.OK, active=True, mobile_app=False)
+VK_ASLEEP = ChannelState(Channel.VK, active=False, mobile_app=True)
 
 
 def verdict(status: Status, proof_days_ago: float | None = None) -> Verdict:
@@ -33,7 +34,7 @@ def verdict(status: Status, proof_days_ago: float | None = None) -> Verdict:
     ],
 )
 def test_each_row_of_the_policy_table(
-    number: Verdict, channels: tuple[Channel, ...], regular: str, sensitive: str, row: str
+    number: Verdict, channels: tuple[ChannelState, ...], regular: str, sensitive: str, row: str
 ) -> None:
     for flag, expected in ((False, regular), (True, sensitive)):
         decision = decide(
@@ -43,7 +44,7 @@ def test_each_row_of_the_policy_table(
 
 
 def test_mobile_only_needs_an_active_account_with_the_app() -> None:
-    def action(channels: tuple[Channel, ...]) -> Action:
+    def action(channels: tuple[ChannelState, ...]) -> Action:
         return decide(
             verdict(Status.VERIFIED, 3),
             channels,

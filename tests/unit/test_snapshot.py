@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ownership.policy import Channel, Network
+from ownership.channels import Channel, ChannelState
 from ownership.verdicts import REASON_ORDER, Reason, Status
 from pipelines.snapshot import (
     BYTES_PER_NUMBER,
@@ -108,10 +108,10 @@ def test_channels_say_where_a_number_can_be_reached(tmp_path: Path) -> None:
 
     assert both is not None and stale is not None
     assert both.channels == (
-        Channel(Network.VK, active=True, mobile_app=True),
-        Channel(Network.OK, active=False, mobile_app=False),
+        ChannelState(Channel.VK, active=True, mobile_app=True),
+        ChannelState(Channel.OK, active=False, mobile_app=False),
     )
-    assert stale.channels == (Channel(Network.VK, active=False, mobile_app=False),)
+    assert stale.channels == (ChannelState(Channel.VK, active=False, mobile_app=False),)
 
 
 def test_bulk_positions_mark_missing_numbers(tmp_path: Path) -> None:

@@ -1,0 +1,94 @@
+"""Prices of delivered messages by country, channel and time (DESIGN §7, "Billing").
+
+The table itself is versioned reference data (`data/prices.csv`); the shell reads it and hands
+the rows in. Billing and the analysts' cost comparisons ask the same `PriceTable.price`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from ownership.channels import Channel
+from ownership.countries import Country
+
+# DESIGN §7: social delivery defaults to a tenth of the SMS price.
+SOCIAL_SHARE_OF_SMS = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class Price:
+    """One row of the price list: from `valid_from` (a UTC day) until the next row of the same
+    country and channel, a delivered message costs `rub`."""
+
+    prefix: str  # the country's leading E.164 digits, as in the country table
+    channel: Channel
+    rub: Decimal
+    valid_from: date
+
+
+class UnknownPriceError(LookupError):
+    """No SMS price holds for the country at that time, so nothing can be billed."""
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    prices: tuple[Price, ...]
+    # (prefix, channel) -> days the price changed, ascending, and the price from each
+    _index: dict[tuple[str, Channel], tuple[tuple[date, ...], tuple[Decimal, ...]]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        rows: dict[tuple[str, Channel], dict[date, Decimal]] = {}
+        for price in self.prices:
+            if not price.prefix.isdigit():
+                raise ValueError(f"price of {price.channel}: prefix {price.prefix!r} is not digits")
+            if price.rub < 0:
+                raise ValueError(f"price of {price.channel} in +{price.prefix} is negative")
+            versions = rows.setdefault((price.prefix, price.channel), {})
+            if price.valid_from in versions:
+                raise ValueError(
+                    f"price of {price.channel} in +{price.prefix} from {price.valid_from} "
+                    "is listed twice"
+                )
+            versions[price.valid_from] = price.rub
+        index = {
+            key: (tuple(sorted(versions)), tuple(versions[day] for day in sorted(versions)))
+            for key, versions in rows.items()
+        }
+        object.__setattr__(self, "_index", index)
+
+    @classmethod
+    def of(cls, prices: Iterable[Price]) -> PriceTable:
+        return cls(tuple(prices))
+
+    def price(self, country: Country, channel: Channel, at: datetime | date) -> Decimal:
+        """The price of one message delivered through `channel` to a number of `country` at
+        `at` (a UTC time, or a UTC day). A social channel without a price of its own at that
+        time costs `SOCIAL_SHARE_OF_SMS` of the SMS price."""
+        day = _utc_day(at)
+        listed = self._listed(country.prefix, channel, day)
+        if listed is not None:
+            return listed
+        sms = self._listed(country.prefix, Channel.SMS, day)
+        if sms is None:
+            raise UnknownPriceError(f"no SMS price for {country.name} (+{country.prefix}) on {day}")
+        return sms if channel is Channel.SMS else sms * SOCIAL_SHARE_OF_SMS
+
+    def _listed(self, prefix: str, channel: Channel, day: date) -> Decimal | None:
+        versions = self._index.get((prefix, channel))
+        if versions is None:
+            return None
+        days, rubs = versions
+        position = bisect_right(days, day)
+        return rubs[position - 1] if position else None
+
+
+def _utc_day(at: datetime | date) -> date:
+    if isinstance(at, datetime):
+        return (at.astimezone(UTC) if at.tzinfo else at).date()
+    return at

@@ -1,0 +1,273 @@
+"""Frames for analysts, straight from a scores folder (`scores.parquet` + `manifest.json`).
+
+Every figure is a query in `pipelines/sql/analytics/`, run by DuckDB with bound parameters, so a
+notebook shows the production definitions instead of re-implementing them. Countries come from
+the country table by longest prefix, prices from the same `PriceTable` billing uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from ownership.channels import Channel
+from ownership.countries import CountryTable
+from ownership.prices import PriceTable, UnknownPriceError
+from ownership.verdicts import Status
+from pipelines import duckdb_engine
+from pipelines.publish import MANIFEST_FILE, SCORES_FILE
+from pipelines.reference import load_countries
+from pipelines.sqlfiles import analytics_sql
+
+# DESIGN §11: the large sender saved about 35 % "with 60 % coverage and 60 % delivered within
+# 1 h" (1 h is the default TTL, after which a notification falls back to SMS).
+BRIEF_COVERAGE = 0.60
+BRIEF_DELIVERED_WITHIN_TTL = 0.60
+RISK_BIN_WIDTH = 50
+
+COUNTRY_SCHEMA = {
+    "iso": pl.String,
+    "name": pl.String,
+    "prefix": pl.String,
+    "vk_monthly_users_m": pl.Float64,
+    "ok_monthly_users_m": pl.Float64,
+    "vk_share_of_social": pl.Float64,
+}
+PRICE_SCHEMA = {
+    "prefix": pl.String,
+    "sms_rub": pl.Float64,
+    "vk_rub": pl.Float64,
+    "ok_rub": pl.Float64,
+}
+
+
+class AnalyticsInputError(ValueError):
+    """A scores folder or a traffic frame cannot be analysed; the message says why."""
+
+
+def read_manifest(scores_dir: Path) -> dict[str, Any]:
+    path = Path(scores_dir) / MANIFEST_FILE
+    if not path.is_file():
+        raise AnalyticsInputError(f"{path}: file not found; run `ownership score` first")
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
+
+
+def scores_as_of(scores_dir: Path) -> datetime:
+    """The moment the scores describe, as naive UTC (the manifest's `as_of`)."""
+    return datetime.strptime(read_manifest(scores_dir)["as_of"], "%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_summary(scores_dir: Path) -> pl.DataFrame:
+    """Numbers, share and risk scores per status, every status of the contract listed."""
+    with _scores(scores_dir) as con:
+        return _frame(con, "status_summary", {"statuses": [status.value for status in Status]})
+
+
+def status_by_country(scores_dir: Path, countries: CountryTable | None = None) -> pl.DataFrame:
+    """Numbers per status, the owner_changed share and the mean risk score, per country."""
+    with _scores(scores_dir) as con:
+        _register_countries(con, _or_shipped(countries))
+        _locate(con, "src_scores")
+        return _frame(con, "status_by_country")
+
+
+def reason_frequency(scores_dir: Path) -> pl.DataFrame:
+    """Numbers per reason code, most frequent first, with their share of all numbers."""
+    with _scores(scores_dir) as con:
+        return _frame(con, "reason_frequency")
+
+
+def owner_since_recency(scores_dir: Path) -> pl.DataFrame:
+    """Numbers per status by how long before the scores' as_of the holder took the number."""
+    with _scores(scores_dir) as con:
+        return _status_counts(con, "owner_since_bands", group="band")
+
+
+def risk_histogram(scores_dir: Path, bin_width: int = RISK_BIN_WIDTH) -> pl.DataFrame:
+    """Numbers per status in each `bin_width`-point bin of risk_score, keyed by the bin's first
+    point, every bin from 0 listed; the last bin also holds 1000."""
+    if not 0 < bin_width <= 1000:
+        raise AnalyticsInputError(f"bin_width {bin_width} is not within 1-1000 points")
+    with _scores(scores_dir) as con:
+        return _status_counts(con, "risk_bins", group="bin_start", params={"bin_width": bin_width})
+
+
+def uniform_traffic(scores_dir: Path, notifications_per_number: float = 1.0) -> pl.DataFrame:
+    """Traffic of `notifications_per_number` for every scored number: phone, notifications."""
+    with _scores(scores_dir) as con:
+        return _frame(
+            con, "uniform_traffic", {"notifications_per_number": notifications_per_number}
+        )
+
+
+def country_coverage(
+    countries: CountryTable | None = None, coverage: float | Mapping[str, float] = BRIEF_COVERAGE
+) -> pl.DataFrame:
+    """Each country's VK and OK audience (DESIGN §11) and the coverage assumed for it:
+    one share for every country, or a share per ISO code."""
+    table = _or_shipped(countries)
+    with _session() as con:
+        _register_countries(con, table)
+        _coverage(con, table, coverage)
+        return _table(con, "country_coverage")
+
+
+@dataclass(frozen=True)
+class CostComparison:
+    by_country: pl.DataFrame  # see pipelines/sql/analytics/cost_by_country.sql
+    total: pl.DataFrame  # one row: see cost_total.sql
+
+
+def cost_against_sms(
+    traffic: pl.DataFrame,
+    prices: PriceTable,
+    at: datetime | date,
+    countries: CountryTable | None = None,
+    coverage: float | Mapping[str, float] = BRIEF_COVERAGE,
+    delivered_share: float = BRIEF_DELIVERED_WITHIN_TTL,
+) -> CostComparison:
+    """The cost of `traffic` (phone, notifications) sent all by SMS against social-first with
+    SMS fallback, by country, at the prices in force at `at`."""
+    missing = {"phone", "notifications"} - set(traffic.columns)
+    if missing:
+        raise AnalyticsInputError(f"traffic lacks column(s) {', '.join(sorted(missing))}")
+    if not 0.0 <= delivered_share <= 1.0:
+        raise AnalyticsInputError(f"delivered_share {delivered_share} is not a share")
+    table = _or_shipped(countries)
+    with _session() as con:
+        con.register("src_traffic", traffic.select("phone", "notifications"))
+        _register_countries(con, table)
+        _locate(con, "src_traffic")
+        _coverage(con, table, coverage)
+        con.register("src_prices", _prices_frame(table, prices, at))
+        _materialise(con, "cost_by_country", {"delivered_share": delivered_share})
+        return CostComparison(
+            by_country=_table(con, "cost_by_country"), total=_frame(con, "cost_total")
+        )
+
+
+@contextmanager
+def _session() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb_engine.connect()
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def _scores(scores_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A session with `src_scores`, the scores of the folder."""
+    path = Path(scores_dir) / SCORES_FILE
+    if not path.is_file():
+        raise AnalyticsInputError(f"{path}: file not found; run `ownership score` first")
+    with _session() as con:
+        con.read_parquet(str(path)).create_view("src_scores")
+        yield con
+
+
+def _frame(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+) -> pl.DataFrame:
+    frame: pl.DataFrame = con.sql(analytics_sql(name), params=params).pl()
+    return frame
+
+
+def _table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
+    frame: pl.DataFrame = con.table(name).pl()
+    return frame
+
+
+def _materialise(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+) -> None:
+    con.sql(analytics_sql(name), params=params).create(name)
+
+
+def _status_counts(
+    con: duckdb.DuckDBPyConnection, grouping: str, group: str, params: dict[str, Any] | None = None
+) -> pl.DataFrame:
+    """Numbers per status in each group the query `grouping` puts them in, as `group`."""
+    _materialise(con, grouping, params)
+    con.table(grouping).create_view("grouped_numbers")
+    return _frame(con, "status_counts").drop("group_order").rename({"group_key": group})
+
+
+def _register_countries(con: duckdb.DuckDBPyConnection, countries: CountryTable) -> None:
+    con.register("src_countries", _countries_frame(countries))
+
+
+def _locate(con: duckdb.DuckDBPyConnection, numbers: str) -> None:
+    """`number_countries`: the relation named `numbers` with each number's country."""
+    con.table(numbers).create_view("src_numbers")
+    _materialise(con, "number_countries")
+
+
+def _coverage(
+    con: duckdb.DuckDBPyConnection,
+    countries: CountryTable,
+    coverage: float | Mapping[str, float],
+) -> None:
+    """`country_coverage`, from `src_countries` and one coverage share per country."""
+    isos = [country.iso for country in countries]
+    per_country = {iso: coverage for iso in isos} if isinstance(coverage, int | float) else coverage
+    unset = [iso for iso in isos if iso not in per_country]
+    if unset:
+        raise AnalyticsInputError(f"no coverage given for {', '.join(unset)}")
+    wrong = [iso for iso in isos if not 0.0 <= per_country[iso] <= 1.0]
+    if wrong:
+        raise AnalyticsInputError(f"coverage of {', '.join(wrong)} is not a share")
+    shares = pl.DataFrame(
+        {"iso": isos, "coverage": [float(per_country[iso]) for iso in isos]},
+        schema={"iso": pl.String, "coverage": pl.Float64},
+    )
+    con.register("src_coverage", shares)
+    _materialise(con, "country_coverage")
+
+
+def _countries_frame(countries: CountryTable) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            (
+                country.iso,
+                country.name,
+                country.prefix,
+                country.vk_monthly_users_m,
+                country.ok_monthly_users_m,
+                country.vk_share_of_social,
+            )
+            for country in countries
+        ],
+        schema=COUNTRY_SCHEMA,
+        orient="row",
+    )
+
+
+def _prices_frame(countries: CountryTable, prices: PriceTable, at: datetime | date) -> pl.DataFrame:
+    """Each country's price per delivered message by channel at `at`; null where the table has
+    no SMS price for the country (its traffic is then left uncosted, and counted)."""
+    rows = []
+    for country in countries:
+        rubs: list[float | None]
+        try:
+            rubs = [
+                float(prices.price(country, channel, at))
+                for channel in (Channel.SMS, Channel.VK, Channel.OK)
+            ]
+        except UnknownPriceError:
+            rubs = [None, None, None]
+        rows.append((country.prefix, *rubs))
+    return pl.DataFrame(rows, schema=PRICE_SCHEMA, orient="row")
+
+
+def _or_shipped(countries: CountryTable | None) -> CountryTable:
+    return load_countries() if countries is None else countries

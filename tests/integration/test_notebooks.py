@@ -1,0 +1,141 @@
+"""Every notebook runs headless on a small generated history, and prints the figures that the
+production functions give (DESIGN §2: notebooks are executed by the test suite)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import pytest
+from nbclient import NotebookClient
+
+from ownership.channels import Channel
+from pipelines import analytics
+from pipelines.evaluate import evaluate
+from pipelines.paths import PROJECT_ROOT
+from pipelines.reference import load_countries, load_prices
+from pipelines.scoring import ScoreRequest, score
+from pipelines.synth import generate
+
+pytestmark = pytest.mark.integration
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.py"))
+PHONES = 2_000
+CELL_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Demo:
+    events: Path
+    scores: Path
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    root = tmp_path_factory.mktemp("notebooks")
+    summary = generate(root / "events", phones=PHONES, seed=1)
+    score(ScoreRequest(root / "events", root / "scores", as_of=summary.end))
+    return Demo(events=root / "events", scores=root / "scores")
+
+
+@pytest.fixture(scope="session")
+def printed(demo: Demo) -> dict[str, str]:
+    """What each notebook printed, by name, once it ran to the end without an error."""
+    environment = {
+        **os.environ,
+        "OWNERSHIP_SCORES_DIR": str(demo.scores),
+        "OWNERSHIP_HISTORY_DIR": str(demo.events),
+        "MPLBACKEND": "agg",  # no figure needs to reach a display here
+    }
+    texts = {}
+    for path in NOTEBOOKS:
+        notebook = jupytext.read(path)
+        client = NotebookClient(
+            notebook,
+            timeout=CELL_TIMEOUT_S,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+        )
+        client.execute(env=environment)
+        texts[path.stem] = "".join(
+            output.get("text", "")
+            for cell in notebook.cells
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "stream"
+        )
+    return texts
+
+
+def printed_value(text: str, label: str) -> str:
+    found = re.search(rf"^{re.escape(label)}: (.+)$", text, re.MULTILINE)
+    assert found, f"the notebook printed no {label!r}"
+    return found.group(1)
+
+
+def test_the_notebooks_are_the_two_analysts_use() -> None:
+    assert [path.stem for path in NOTEBOOKS] == ["ownership_risk", "savings"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_each_notebook_is_paired_with_an_ipynb_of_the_same_cells(path: Path) -> None:
+    script, paired = jupytext.read(path), jupytext.read(path.with_suffix(".ipynb"))
+
+    assert [(cell.cell_type, cell.source) for cell in paired.cells] == [
+        (cell.cell_type, cell.source) for cell in script.cells
+    ], f"run `jupytext --sync {path.relative_to(PROJECT_ROOT)}`"
+
+
+def test_the_risk_notebook_shows_the_manifest_statuses(printed: dict[str, str], demo: Demo) -> None:
+    manifest = analytics.read_manifest(demo.scores)
+    text = printed["ownership_risk"]
+
+    assert printed_value(text, "numbers scored") == str(manifest["numbers"])
+    share = manifest["statuses"]["owner_changed"] / manifest["numbers"]
+    assert printed_value(text, "owner_changed share") == f"{share:.4f}"
+
+
+def test_the_risk_notebook_shows_reasons_and_recency(printed: dict[str, str], demo: Demo) -> None:
+    text = printed["ownership_risk"]
+    reasons = analytics.reason_frequency(demo.scores)
+    recency = analytics.owner_since_recency(demo.scores)
+
+    assert printed_value(text, "most frequent reason") == reasons.item(0, "reason")
+    for band, count in recency.select("band", "owner_changed").iter_rows():
+        label = f"owner_changed, holder since within the {band} band"
+        assert printed_value(text, label) == str(count)
+
+
+def test_the_risk_notebook_measures_against_the_truth(printed: dict[str, str], demo: Demo) -> None:
+    evaluation = evaluate(demo.scores, demo.events / "truth")
+    text = printed["ownership_risk"]
+
+    assert evaluation.roc_auc is not None and evaluation.precision is not None
+    assert printed_value(text, "ROC AUC") == f"{evaluation.roc_auc:.4f}"
+    assert printed_value(text, "precision of owner_changed") == f"{evaluation.precision:.4f}"
+
+
+def test_the_savings_notebook_costs_every_number_at_its_country_price(
+    printed: dict[str, str], demo: Demo
+) -> None:
+    # Priced here number by number through the core, not through the analytics queries.
+    countries, prices = load_countries(), load_prices()
+    as_of = analytics.scores_as_of(demo.scores)
+    social = analytics.BRIEF_COVERAGE * analytics.BRIEF_DELIVERED_WITHIN_TTL
+    all_sms = social_first = 0.0
+    for phone in analytics.uniform_traffic(demo.scores).get_column("phone"):
+        country = countries.country_of(phone)
+        sms, vk, ok = (float(prices.price(country, c, as_of)) for c in Channel)
+        vk_share = country.vk_share_of_social
+        all_sms += sms
+        social_first += (1 - social) * sms + social * (vk_share * vk + (1 - vk_share) * ok)
+    text = printed["savings"]
+
+    assert printed_value(text, "all-SMS cost") == f"{all_sms:.2f} RUB"
+    assert printed_value(text, "social-first cost") == f"{social_first:.2f} RUB"
+    assert printed_value(text, "saving share") == f"{1 - social_first / all_sms:.4f}"
+    assert printed_value(text, "notifications without a price") == "0"
+    assert printed_value(text, "countries in the audience table") == str(len(countries))
