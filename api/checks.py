@@ -9,6 +9,7 @@ Numbers found in the snapshot were validated by the batch; phonenumbers judges o
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ from pipelines.snapshot import (
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 NO_HISTORY = Verdict(Status.UNKNOWN, 500, (Evidence(Reason.NO_HISTORY, None),), None)
 STRICT_E164 = r"^\+[1-9][0-9]{4,14}$"
+STRICT_E164_TEXT = re.compile(STRICT_E164)
 TIME_COLUMNS = ("owner_since", "last_code_at", "last_confirmed_at", "evidence_at")
 
 
@@ -56,6 +58,15 @@ def _seconds(moment: datetime) -> int:
 
 def iso(moment: datetime | None) -> str | None:
     return moment.strftime(ISO) if moment else None
+
+
+def number_in(snapshot: Snapshot, text: str) -> PhoneNumber:
+    """The number `text` names. A strict E.164 text that the snapshot holds was validated by
+    the batch; any other text is judged by phonenumbers (InvalidNumberError when bad)."""
+    stripped = text.strip()
+    if STRICT_E164_TEXT.match(stripped) and snapshot.lookup(int(stripped[1:])) is not None:
+        return PhoneNumber(stripped)
+    return parse_number(text)
 
 
 def verdict_of(snapshot: Snapshot, number: PhoneNumber) -> tuple[Verdict, tuple[Any, ...]]:

@@ -298,5 +298,10 @@ class Snapshot:
         )
 
     def lookup(self, key: int) -> SnapshotRecord | None:
-        position = int(self.positions(np.array([key], dtype=np.int64))[0])
-        return None if position < 0 else self.record(position)
+        if not self.count:
+            return None
+        phones = self.columns["phone"]
+        position = int(phones.searchsorted(key))
+        if position < self.count and int(phones[position]) == key:
+            return self.record(position)
+        return None

@@ -7,7 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Body, Response
 
-from api.checks import CheckOptions, check_number, check_numbers
+from api.checks import CheckOptions, check_number, check_numbers, number_in
 from api.deps import AuthenticatedClientDep, NowDep, PolicyDep, SnapshotDep
 from api.errors import invalid_argument
 from api.schemas import (
@@ -19,7 +19,7 @@ from api.schemas import (
     CheckResponse,
     ErrorInfo,
 )
-from ownership.numbers import InvalidNumberError, parse_number
+from ownership.numbers import InvalidNumberError
 
 router = APIRouter(prefix="/v1", tags=["checks"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -41,7 +41,7 @@ async def check(
 ) -> Response:
     """Is this number still held by the person it was given by, and what should be done?"""
     try:
-        number = parse_number(body.phone)
+        number = number_in(snapshot, body.phone)
     except InvalidNumberError as error:
         raise invalid_argument(str(error)) from error
     options = CheckOptions(body.since, body.sensitive, body.mobile_only)

@@ -1,0 +1,290 @@
+"""Benchmark the check API: over HTTP against a constant endpoint, and in process.
+
+In one run, on 127.0.0.1 only, bounded in requests and seconds:
+  - HTTP: `POST /v1/check` against `POST /v1/ping` (a constant answer behind the same OAuth
+    1.0a auth, in the same server), at 1 connection and at 64: requests/s, p50 and p99.
+    Requests are signed before the clock starts, each with its own nonce.
+  - HTTP: bulk checks of --bulk-numbers numbers, in calls of 10,000.
+  - In process: the cost of one lookup and of one whole check in µs, and of a bulk check.
+  - The snapshot: bytes per number, and the time to load one of --load-numbers numbers.
+The snapshots are synthetic (random numbers and verdicts): the API's cost does not depend on
+what the verdicts say.
+
+    python bench/bench_api.py --numbers 1e6 --load-numbers 1e7 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import requests
+from loadgen import LoadResult, http_request, run_load  # bench/loadgen.py, beside this file
+from requests_oauthlib import OAuth1
+
+from api.checks import CheckOptions, check_number, check_numbers
+from ownership.numbers import PhoneNumber
+from ownership.policy import Policy
+from ownership.verdicts import REASON_ORDER, Status
+from pipelines.snapshot import BYTES_PER_NUMBER, Snapshot, reason_columns, write_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+OWNERSHIP = str(Path(sys.executable).with_name("ownership"))
+AS_OF = datetime(2026, 11, 1)
+EPOCH = datetime(1970, 1, 1)
+BATCH = 1_000_000
+
+
+def _seconds(moment: datetime) -> int:
+    return int((moment - EPOCH).total_seconds())
+
+
+def synthetic_batches(count: int, seed: int) -> Iterator[pa.RecordBatch]:
+    """`count` numbers (+79…, sorted, distinct) with random verdicts, in classification form."""
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(79_000_000_000, 79_999_999_999, size=int(count * 1.02)))
+    keys = np.sort(rng.choice(keys, size=count, replace=False))
+    as_of = _seconds(AS_OF)
+    statuses = np.array([status.value for status in Status if status is not Status.UNKNOWN])
+    for start in range(0, count, BATCH):
+        phone = keys[start : start + BATCH]
+        size = len(phone)
+        times = as_of - rng.integers(0, 700 * 86_400, size=size)
+        columns: dict[str, np.ndarray] = {
+            "phone": phone,
+            "status": statuses[rng.integers(0, len(statuses), size=size)],
+            "risk_score": rng.integers(0, 1001, size=size),
+            "owner_since": times,
+            "last_code_at": times + rng.integers(0, 86_400 * 30, size=size),
+            "last_confirmed_at": np.where(rng.random(size) < 0.1, times, 0),
+        }
+        for reason in REASON_ORDER:
+            flag, at = reason_columns(reason)
+            columns[flag] = rng.random(size) < 0.2
+            columns[at] = times
+        for name in ("vk_bound", "vk_active", "vk_mobile_app", "ok_bound", "ok_active"):
+            columns[name] = rng.random(size) < 0.6
+        columns["ok_mobile_app"] = rng.random(size) < 0.3
+        yield pa.RecordBatch.from_pydict(columns)
+
+
+def build_snapshot(path: Path, count: int, seed: int = 7) -> Path:
+    if not path.exists():
+        write_snapshot(
+            path,
+            synthetic_batches(count, seed),
+            count=count,
+            as_of=_seconds(AS_OF),
+            coverage_from=_seconds(AS_OF - timedelta(days=730)),
+        )
+    return path
+
+
+def in_process(snapshot: Snapshot, repeat: int) -> dict[str, float]:
+    keys = snapshot.columns["phone"]
+    rng = random.Random(1)
+    sample = [int(keys[rng.randrange(len(keys))]) for _ in range(20_000)]
+    now, policy, options = AS_OF + timedelta(hours=6), Policy(), CheckOptions()
+
+    def per_call_us(run: object) -> float:
+        timings = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            for key in sample:
+                run(key)  # type: ignore[operator]
+            timings.append((time.perf_counter() - started) / len(sample) * 1e6)
+        return statistics.median(timings)
+
+    lookup_us = per_call_us(snapshot.lookup)
+    check_us = per_call_us(
+        lambda key: check_number(snapshot, PhoneNumber(f"+{key}"), options, now, policy)
+    )
+    # a client's numbers come in no particular order
+    drawn = np.random.default_rng(2).choice(np.asarray(keys), size=1_000_000)
+    phones = [f"+{key}" for key in drawn.tolist()]
+    bulk_s = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for start in range(0, len(phones), 10_000):
+            check_numbers(snapshot, phones[start : start + 10_000], options, now, policy)
+        bulk_s.append(time.perf_counter() - started)
+    return {
+        "lookup_us": round(lookup_us, 2),
+        "check_number_us": round(check_us, 2),
+        "bulk_1e6_in_process_s": round(statistics.median(bulk_s), 3),
+    }
+
+
+def load_time(path: Path, repeat: int) -> dict[str, float]:
+    """Opening (mapping) the snapshot, and a first lookup; then touching every page."""
+    opened, first, touched = [], [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        snapshot = Snapshot(path)
+        opened.append(time.perf_counter() - started)
+        snapshot.lookup(79_234_567_823)
+        first.append(time.perf_counter() - started)
+        for column in snapshot.columns.values():
+            int(np.asarray(column).sum(dtype=np.uint64))
+        touched.append(time.perf_counter() - started)
+    return {
+        "open_ms": round(statistics.median(opened) * 1000, 3),
+        "open_and_first_lookup_ms": round(statistics.median(first) * 1000, 3),
+        "open_and_read_all_s": round(statistics.median(touched), 3),
+        "size_bytes": path.stat().st_size,
+    }
+
+
+class Server:
+    """`ownership serve` in a subprocess on a free loopback port, with a registered client."""
+
+    def __init__(self, scores: Path, work: Path, workers: int, port: int) -> None:
+        self.port = port
+        self.env = {
+            **os.environ,
+            "OWNERSHIP_SCORES_DIR": str(scores),
+            "OWNERSHIP_DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
+            "OWNERSHIP_SECRET_KEY_FILE": str(work / "secret.key"),
+        }
+        registered = subprocess.run(
+            [OWNERSHIP, "clients", "add", f"bench-{port}", "--allow-ip", "127.0.0.1/32"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        credentials = json.loads(registered.stdout)
+        self.key, self.secret = credentials["key"], credentials["secret"]
+        self.process = subprocess.Popen(
+            [OWNERSHIP, "serve", "--port", str(port), "--workers", str(workers)],
+            env=self.env,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url("/healthz"), timeout=1).json()["status"] == "ok":
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit("the server did not start")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def signed(self, path: str, body: object) -> bytes:
+        """A request signed now with a nonce of its own, as raw HTTP/1.1 bytes."""
+        auth = OAuth1(
+            self.key, self.secret, signature_method="HMAC-SHA256", force_include_body=True
+        )
+        prepared = requests.Request("POST", self.url(path), json=body, auth=auth).prepare()
+        authorization = prepared.headers["Authorization"]
+        if isinstance(authorization, bytes):
+            authorization = authorization.decode()
+        headers = {"Authorization": authorization}
+        headers["Content-Type"] = "application/json"
+        payload = prepared.body if isinstance(prepared.body, bytes) else str(prepared.body).encode()
+        return http_request("POST", path, self.port, headers, payload)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def http_phase(
+    server: Server, path: str, phones: list[str], connections: int, count: int, seconds: float
+) -> LoadResult:
+    rng = random.Random(connections)
+    bodies = [{"phone": phones[rng.randrange(len(phones))]} for _ in range(count)]
+    if path == "/v1/ping":
+        bodies = [{} for _ in range(count)]
+    prepared = [server.signed(path, body) for body in bodies]
+    run_load(server.port, prepared[: min(200, count)], connections, seconds)  # warm up
+    return run_load(server.port, prepared[min(200, count) :], connections, seconds)
+
+
+def http_bulk(server: Server, phones: list[str], total: int, connections: int) -> dict[str, float]:
+    calls = [phones[start : start + 10_000] for start in range(0, total, 10_000)]
+    prepared = [server.signed("/v1/check/bulk", {"phones": call}) for call in calls]
+    result = run_load(server.port, prepared, connections, max_seconds=120)
+    return {
+        "numbers": total,
+        "calls": len(calls),
+        "connections": connections,
+        "seconds": round(result.seconds, 3),
+        "failures": result.failures,
+        "numbers_per_s": round(total / result.seconds),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--numbers", type=float, default=1e6, help="numbers in the served snapshot")
+    parser.add_argument("--load-numbers", type=float, default=1e7, help="numbers for load time")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=5_000, help="requests per HTTP phase")
+    parser.add_argument("--seconds", type=float, default=30.0, help="time bound per phase")
+    parser.add_argument("--bulk-numbers", type=float, default=1e6)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--port", type=int, default=18_765)
+    parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "api")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    served = int(args.numbers)
+    scores = args.work / f"scores-{served:.0e}".replace("+", "")
+    scores.mkdir(exist_ok=True)
+    snapshot_path = build_snapshot(scores / "snapshot.bin", served)
+    loaded = build_snapshot(
+        args.work / f"load-{int(args.load_numbers):.0e}.bin".replace("+", ""),
+        int(args.load_numbers),
+    )
+    snapshot = Snapshot(snapshot_path)
+    report: dict[str, object] = {
+        "snapshot_bytes_per_number": BYTES_PER_NUMBER,
+        "snapshot_file_bytes_per_number": round(snapshot_path.stat().st_size / served, 3),
+        "load": {"numbers": int(args.load_numbers), **load_time(loaded, args.repeat)},
+        "in_process": {"numbers": served, **in_process(snapshot, args.repeat)},
+    }
+    phones = [f"+{int(key)}" for key in snapshot.columns["phone"][:: max(1, served // 100_000)]]
+    drawn = np.random.default_rng(3).choice(
+        np.asarray(snapshot.columns["phone"]), int(args.bulk_numbers)
+    )
+    bulk_phones = [f"+{key}" for key in drawn.tolist()]
+    with tempfile.TemporaryDirectory(dir=args.work) as work:
+        server = Server(scores, Path(work), args.workers, args.port)
+        try:
+            http: dict[str, object] = {"workers": args.workers}
+            for connections in (1, 64):
+                count = args.requests if connections == 1 else args.requests * 4
+                ping = http_phase(server, "/v1/ping", phones, connections, count, args.seconds)
+                check = http_phase(server, "/v1/check", phones, connections, count, args.seconds)
+                http[f"connections_{connections}"] = {
+                    "ping": ping.summary(),
+                    "check": check.summary(),
+                    "check_share_of_ping_rps": round(check.per_second / ping.per_second, 3),
+                }
+            http["bulk"] = http_bulk(server, bulk_phones, len(bulk_phones), args.workers)
+            report["http"] = http
+        finally:
+            server.stop()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
