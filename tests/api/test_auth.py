@@ -8,17 +8,19 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from requests_oauthlib import OAuth1
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import auth
-from api.auth import Authenticator
+from api.auth import Authenticator, build_authenticator
 from api.deps import AuthenticatedClientDep
 from api.errors import install_error_handlers
-from store.clients import IssuedCredentials, SqlClientStore, register_client
-from store.secrets import SecretCipher
+from pipelines.settings import Settings, load_settings
+from store.clients import IssuedCredentials, register_client
+from store.secrets import SecretCipher, load_cipher
 from store.tables import NonceRow
 from tests.api.conftest import serving
 
@@ -47,10 +49,19 @@ def base_url(app: FastAPI) -> Iterator[str]:
 
 
 @pytest.fixture
-def authenticator(
-    app: FastAPI, sessions: sessionmaker[Session], cipher: SecretCipher
-) -> Authenticator:
-    app.state.authenticator = Authenticator(SqlClientStore(sessions, cipher))
+def settings(database_url: str) -> Settings:
+    return load_settings(database_url=database_url, secret_key=Fernet.generate_key().decode())
+
+
+@pytest.fixture
+def cipher(settings: Settings) -> SecretCipher:
+    return load_cipher(settings.secret_key_text(), settings.secret_key_file)
+
+
+@pytest.fixture
+def authenticator(app: FastAPI, settings: Settings, engine: Engine) -> Authenticator:
+    """Built as the API's lifespan builds it, and handed to the app for this test."""
+    app.state.authenticator = build_authenticator(settings, engine)
     return app.state.authenticator  # type: ignore[no-any-return]
 
 
