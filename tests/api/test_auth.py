@@ -90,6 +90,11 @@ def signed(credentials: IssuedCredentials, method: str = "HMAC-SHA256", **kwargs
     )
 
 
+def prepared(url: str, credentials: IssuedCredentials) -> requests.PreparedRequest:
+    """A signed call, ready to be altered or sent again."""
+    return requests.Request("POST", url, json=PAYMENT, auth=signed(credentials)).prepare()
+
+
 def assert_refused(
     response: requests.Response, status: int, code: str, message: str, *secrets: str
 ) -> None:
@@ -140,9 +145,7 @@ def test_an_unknown_key_is_told_what_a_wrong_secret_is(
 def test_a_body_other_than_the_signed_one_is_refused(
     base_url: str, bank: IssuedCredentials
 ) -> None:
-    request = requests.Request(
-        "POST", f"{base_url}/echo", json=PAYMENT, auth=signed(bank)
-    ).prepare()
+    request = prepared(f"{base_url}/echo", bank)
     request.prepare_body(data=None, files=None, json=BIGGER_PAYMENT)
 
     response = requests.Session().send(request)
@@ -163,9 +166,7 @@ def test_a_body_left_out_of_the_signature_is_refused(
 def test_another_query_than_the_signed_one_is_refused(
     base_url: str, bank: IssuedCredentials
 ) -> None:
-    request = requests.Request(
-        "POST", f"{base_url}/echo?page=1", json=PAYMENT, auth=signed(bank)
-    ).prepare()
+    request = prepared(f"{base_url}/echo?page=1", bank)
     request.url = f"{base_url}/echo?page=2"
 
     response = requests.Session().send(request)
@@ -174,12 +175,11 @@ def test_another_query_than_the_signed_one_is_refused(
 
 
 def test_a_replayed_call_is_refused(base_url: str, bank: IssuedCredentials) -> None:
-    request = requests.Request("POST", f"{base_url}/echo", json=PAYMENT, auth=signed(bank))
-    prepared = request.prepare()
+    request = prepared(f"{base_url}/echo", bank)
     client = requests.Session()
 
-    assert client.send(prepared).status_code == 200
-    replay = client.send(prepared)
+    assert client.send(request).status_code == 200
+    replay = client.send(request)
 
     assert_refused(replay, 401, "UNAUTHENTICATED", auth.NONCE_REUSED, bank.secret)
 
