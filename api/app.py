@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import Authenticator
+from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.observability import ObservabilityMiddleware
 from api.routes import camara, checks, ops
@@ -21,9 +21,8 @@ from api.serving import SnapshotSource
 from ownership.policy import Policy
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings
-from store.clients import SqlClientStore, forget_nonces_before
+from store.clients import forget_nonces_before
 from store.database import make_engine, session_factory
-from store.secrets import load_cipher
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +52,21 @@ def create_app(
             settings.scores_dir / SNAPSHOT_FILE, settings.snapshot_check_seconds
         )
         app.state.snapshots.refresh()
-        app.state.authenticator = authenticator or build_authenticator(settings)
         app.state.clock = clock
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
-        housekeeping = []
-        if authenticator is None:
-            sessions = session_factory(make_engine(settings.database_url))
-            housekeeping.append(
-                asyncio.create_task(forget_old_nonces(sessions, settings.nonce_retention_seconds))
-            )
+        if authenticator is not None:
+            app.state.authenticator = authenticator
+            yield
+            return
+        # the store, migrated beforehand by `ownership serve`
+        engine = make_engine(settings.database_url)
+        app.state.authenticator = build_authenticator(settings, engine)
+        housekeeping = asyncio.create_task(
+            forget_old_nonces(session_factory(engine), settings.nonce_retention_seconds)
+        )
         yield
-        for task in housekeeping:
-            task.cancel()
+        housekeeping.cancel()
+        engine.dispose()
 
     app = FastAPI(
         title="Phone-ownership checks",
@@ -77,16 +79,6 @@ def create_app(
     for module in (checks, camara, ops):
         app.include_router(module.router)
     return app
-
-
-def build_authenticator(settings: Settings) -> Authenticator:
-    """OAuth 1.0a over the store named by the settings (migrated by `ownership serve`)."""
-    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
-    sessions = session_factory(make_engine(settings.database_url))
-    return Authenticator(
-        SqlClientStore(sessions, cipher),
-        timestamp_skew_seconds=settings.oauth_timestamp_skew_seconds,
-    )
 
 
 async def forget_old_nonces(

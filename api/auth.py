@@ -25,13 +25,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv6Address, ip_address
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 
 from api.errors import ApiError
-from store.clients import Address, ClientRecord
+from pipelines.settings import Settings
+from store.clients import Address, ClientRecord, SqlClientStore
+from store.secrets import load_cipher
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 PERMISSION_DENIED = "PERMISSION_DENIED"
@@ -200,10 +205,6 @@ class Authenticator:
             raise _unauthenticated(NONCE_REUSED)
         return AuthenticatedClient(name=client.name, key=client.key)
 
-    def forget(self, key: str) -> None:
-        """Drop a client from the cache (after disabling it, say) so the change is seen now."""
-        self._cache.pop(key, None)
-
     def _client(self, key: str) -> ClientRecord | None:
         now = self._clock().timestamp()
         cached = self._cache.get(key)
@@ -216,12 +217,25 @@ class Authenticator:
         return record
 
     def _timestamp_in_window(self, text: str) -> int:
-        if not (text.isascii() and text.isdigit()):
+        # a length bound first: int() refuses strings of thousands of digits with an error
+        if not (0 < len(text) <= 12 and text.isascii() and text.isdigit()):
             raise _unauthenticated(STALE)
         timestamp = int(text)
         if abs(timestamp - self._clock().timestamp()) > self._skew:
             raise _unauthenticated(STALE)
         return timestamp
+
+
+def build_authenticator(
+    settings: Settings, engine: Engine, clock: Clock = utc_now
+) -> Authenticator:
+    """The authenticator on the store, for a composition root (the API's lifespan)."""
+    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+    return Authenticator(
+        SqlClientStore(engine, cipher),
+        clock=clock,
+        timestamp_skew_seconds=settings.oauth_timestamp_skew_seconds,
+    )
 
 
 def _oauth_params(authorization: str) -> dict[str, str]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -22,15 +22,11 @@ from ownership.numbers import InvalidNumberError, PhoneNumber, mask, parse_numbe
 from ownership.policy import Policy, decide
 from ownership.verdicts import REASON_ORDER, Evidence, Reason, Status, StatusCode, Verdict
 from pipelines.snapshot import (
-    ACTIVE,
-    BOUND,
-    CHANNEL_BITS,
-    MOBILE_APP,
-    NETWORKS,
     REASON_TIME_COLUMNS,
     RISK_MASK,
     STATUS_SHIFT,
     Snapshot,
+    SnapshotRecord,
     channels_from_bits,
 )
 
@@ -49,6 +45,8 @@ class CheckOptions:
 
 
 EPOCH = datetime(1970, 1, 1)
+# a case says only whether the proof is fresh: decided with a proof at the moment of deciding
+FRESH_PROOF = datetime(2000, 1, 1)
 
 
 def _seconds(moment: datetime) -> int:
@@ -57,31 +55,36 @@ def _seconds(moment: datetime) -> int:
 
 
 def iso(moment: datetime | None) -> str | None:
-    return moment.strftime(ISO) if moment else None
+    """A naive UTC time of whole seconds as `2026-06-01T00:00:00Z`."""
+    return moment.isoformat(timespec="seconds") + "Z" if moment else None
 
 
-def number_in(snapshot: Snapshot, text: str) -> PhoneNumber:
-    """The number `text` names. A strict E.164 text that the snapshot holds was validated by
-    the batch; any other text is judged by phonenumbers (InvalidNumberError when bad)."""
+def find_number(snapshot: Snapshot, text: str) -> tuple[PhoneNumber, SnapshotRecord | None]:
+    """The number `text` names, and its snapshot record (None: no history).
+
+    A strict E.164 text that the snapshot holds was validated by the batch; any other text is
+    judged by phonenumbers, which raises InvalidNumberError for a bad one.
+    """
     stripped = text.strip()
-    if STRICT_E164_TEXT.match(stripped) and snapshot.lookup(int(stripped[1:])) is not None:
-        return PhoneNumber(stripped)
-    return parse_number(text)
-
-
-def verdict_of(snapshot: Snapshot, number: PhoneNumber) -> tuple[Verdict, tuple[Any, ...]]:
-    """The number's verdict and channels; a number the snapshot lacks has no history."""
-    record = snapshot.lookup(number.key)
-    if record is None:
-        return NO_HISTORY, ()
-    return record.verdict(), record.channels
+    if STRICT_E164_TEXT.match(stripped):
+        record = snapshot.lookup(int(stripped[1:]))
+        if record is not None:
+            return PhoneNumber(stripped), record
+    number = parse_number(text)
+    return number, snapshot.lookup(number.key)
 
 
 def check_number(
-    snapshot: Snapshot, number: PhoneNumber, options: CheckOptions, now: datetime, policy: Policy
+    snapshot: Snapshot,
+    number: PhoneNumber,
+    record: SnapshotRecord | None,
+    options: CheckOptions,
+    now: datetime,
+    policy: Policy,
 ) -> dict[str, Any]:
-    """The answer of `POST /v1/check` for one valid number."""
-    verdict, channels = verdict_of(snapshot, number)
+    """The answer of `POST /v1/check` for one valid number and its record (`find_number`)."""
+    verdict = NO_HISTORY if record is None else record.verdict()
+    channels = () if record is None else record.channels
     decision = decide(
         verdict,
         channels,
@@ -120,13 +123,11 @@ def check_number(
 # ---- bulk, column-wise -------------------------------------------------------------------
 
 
-def _time(column: str) -> pl.Expr:
+def _time_json(column: str) -> pl.Expr:
+    """A time column (epoch seconds, 0 for none) as its JSON value: a quoted UTC time or null."""
     seconds = pl.col(column)
-    return (
-        pl.when(seconds > 0)
-        .then(pl.from_epoch(seconds.cast(pl.Int64), time_unit="s").dt.strftime(ISO))
-        .otherwise(None)
-    )
+    moment = pl.from_epoch(seconds.cast(pl.Int64), time_unit="s")
+    return pl.when(seconds > 0).then(moment.dt.strftime(f'"{ISO}"')).otherwise(pl.lit("null"))
 
 
 def _masks(keys: pl.Series) -> pl.Series:
@@ -154,39 +155,57 @@ def _masks(keys: pl.Series) -> pl.Series:
     ).to_series()
 
 
-def _actions(
+@cache
+def _case_json(
+    case: int, sensitive: bool, mobile_only: bool, policy: Policy, as_of: str
+) -> tuple[str, str]:
+    """A case's JSON before the risk score (the status) and after the last time (action,
+    policy case, channels, as_of), decided once by the core `decide` and kept."""
+    state = Status[StatusCode(case & 3).name]
+    reach = channels_from_bits((case >> 2) & 0x3F)
+    fresh_proof = FRESH_PROOF if case >> 8 else None
+    verdict = Verdict(state, 0, (), None, last_code_at=fresh_proof)
+    decision = decide(
+        verdict,
+        reach,
+        sensitive=sensitive,
+        mobile_only=mobile_only,
+        now=FRESH_PROOF,
+        policy=policy,
+    )
+    channels = [
+        {"network": item.network.value, "active": item.active, "mobile_app": item.mobile_app}
+        for item in reach
+    ]
+    head = f'","status":"{state.value}","risk_score":'
+    tail = (
+        f',"action":"{decision.action.value}","policy_case":"{decision.row.value}"'
+        f',"channels":{json.dumps(channels, separators=(",", ":"))},"as_of":{as_of}}}'
+    )
+    return head, tail
+
+
+def _cases(
     status: np.ndarray,
     channels: np.ndarray,
     fresh: np.ndarray,
     options: CheckOptions,
-    now: datetime,
     policy: Policy,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The action and policy case of every row, deciding each distinct case once with the core."""
+    as_of: str,
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Each row's case, and each case's JSON around the row's own values.
+
+    A case is a status, the channels and whether the proof is fresh: all the policy reads.
+    """
     cases = (
         status.astype(np.int32) | (channels.astype(np.int32) << 2) | (fresh.astype(np.int32) << 8)
     )
     distinct, inverse = np.unique(cases, return_inverse=True)
-    actions, rows = [], []
-    for case in distinct.tolist():
-        verdict = Verdict(
-            Status[StatusCode(case & 3).name],
-            0,
-            (),
-            None,
-            last_code_at=now if case >> 8 else None,
-        )
-        decision = decide(
-            verdict,
-            channels_from_bits((case >> 2) & 0x3F),
-            sensitive=options.sensitive,
-            mobile_only=options.mobile_only,
-            now=now,
-            policy=policy,
-        )
-        actions.append(decision.action.value)
-        rows.append(decision.row.value)
-    return np.array(actions)[inverse], np.array(rows)[inverse]
+    fragments = [
+        _case_json(case, options.sensitive, options.mobile_only, policy, as_of)
+        for case in distinct.tolist()
+    ]
+    return inverse.reshape(-1), [head for head, _ in fragments], [tail for _, tail in fragments]
 
 
 def _keys(phones: list[str]) -> tuple[np.ndarray, list[str | None]]:
@@ -208,15 +227,6 @@ def _keys(phones: list[str]) -> tuple[np.ndarray, list[str | None]]:
     return keys, errors
 
 
-def _quoted(expr: pl.Expr) -> pl.Expr:
-    """A JSON string of a text that needs no escaping (codes, times, digits), or null."""
-    return (
-        pl.when(expr.is_null())
-        .then(pl.lit("null"))
-        .otherwise(pl.concat_str(pl.lit('"'), expr, pl.lit('"')))
-    )
-
-
 def _boolean(expr: pl.Expr) -> pl.Expr:
     return (
         pl.when(expr.is_null())
@@ -227,40 +237,18 @@ def _boolean(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def _array(items: Sequence[pl.Expr]) -> pl.Expr:
-    listed = pl.concat_str(items, separator=",", ignore_nulls=True)
-    return pl.concat_str(pl.lit("["), listed, pl.lit("]"))
-
-
 def _reasons_json() -> pl.Expr:
     items = []
     for reason in REASON_ORDER:
         column = REASON_TIME_COLUMNS[reason]
-        at = _quoted(pl.col(f"{column}_text")) if column else pl.lit("null")
+        at = pl.col(f"{column}_json") if column else pl.lit("null")
         items.append(
             pl.when((pl.col("reasons") & reason.bit) != 0).then(
                 pl.concat_str(pl.lit(f'{{"code":"{reason.value}","at":'), at, pl.lit("}"))
             )
         )
-    return _array(items)
-
-
-def _channels_json() -> pl.Expr:
-    items = []
-    for index, network in enumerate(NETWORKS):
-        bits = pl.col("channels") // (1 << (CHANNEL_BITS * index))
-        items.append(
-            pl.when((bits & BOUND) != 0).then(
-                pl.concat_str(
-                    pl.lit(f'{{"network":"{network.value}","active":'),
-                    _boolean((bits & ACTIVE) != 0),
-                    pl.lit(',"mobile_app":'),
-                    _boolean((bits & MOBILE_APP) != 0),
-                    pl.lit("}"),
-                )
-            )
-        )
-    return _array(items)
+    listed = pl.concat_str(items, separator=",", ignore_nulls=True)
+    return pl.concat_str(pl.lit("["), listed, pl.lit("]"))
 
 
 def check_numbers(
@@ -291,31 +279,24 @@ def check_numbers(
     channels = np.where(found, columns["channels"], 0)
     last_proof = np.maximum(columns["last_code_at"], columns["last_confirmed_at"]).astype(np.int64)
     fresh = found & (last_proof > 0) & (last_proof >= _seconds(now - policy.freshness))
-    actions, cases = _actions(status, channels, fresh, options, now, policy)
+    as_of = json.dumps(iso(snapshot.as_of))
+    case, heads, tails = _cases(status, channels, fresh, options, policy, as_of)
     frame = pl.DataFrame(
         {
             "key": keys,
-            "error": [
-                None if message is None else _error_item(text, message)
-                for text, message in zip(phones, errors, strict=True)
-            ]
-            if any(errors)
-            else pl.Series([None] * len(keys), dtype=pl.String),
-            "status": status,
             "risk_score": np.where(
                 found, columns["status_risk"] & RISK_MASK, NO_HISTORY.risk_score
             ).astype(np.int64),
             "reasons": np.where(found, columns["reasons"], Reason.NO_HISTORY.bit).astype(np.int64),
-            "channels": channels.astype(np.int64),
-            "action": actions,
-            "policy_case": cases,
         }
         | {name: np.where(found, columns[name], 0) for name in TIME_COLUMNS}
     )
-    # each time is formatted once, then shared by the reasons that carry it
+    # each time is written once, then shared by the reasons that carry it
     frame = frame.with_columns(
         phone_masked=_masks(frame["key"]),
-        **{f"{name}_text": _time(name) for name in TIME_COLUMNS},
+        head=pl.Series(heads, dtype=pl.String).gather(case),
+        tail=pl.Series(tails, dtype=pl.String).gather(case),
+        **{f"{name}_json": _time_json(name) for name in TIME_COLUMNS},
     )
     coverage = snapshot.coverage_from
     if options.since is None or coverage is None or options.since < coverage:
@@ -324,35 +305,30 @@ def check_numbers(
         changed = pl.when(pl.col("owner_since") > 0).then(
             pl.lit(_seconds(options.since)) < pl.col("owner_since")
         )
-    statuses = {code.value: Status[code.name].value for code in StatusCode}
     answer = pl.concat_str(
         pl.lit('{"phone":"+'),
         pl.col("key").cast(pl.String),
         pl.lit('","phone_masked":"'),
         pl.col("phone_masked"),
-        pl.lit('","status":"'),
-        pl.col("status").replace_strict(statuses, return_dtype=pl.String),
-        pl.lit('","risk_score":'),
+        pl.col("head"),
         pl.col("risk_score").cast(pl.String),
         pl.lit(',"reasons":'),
         _reasons_json(),
         pl.lit(',"owner_since":'),
-        _quoted(pl.col("owner_since_text")),
+        pl.col("owner_since_json"),
         pl.lit(',"changed_since":'),
         _boolean(changed),
         pl.lit(',"last_confirmed_at":'),
-        _quoted(pl.col("last_confirmed_at_text")),
-        pl.lit(',"action":"'),
-        pl.col("action"),
-        pl.lit('","policy_case":"'),
-        pl.col("policy_case"),
-        pl.lit('","channels":'),
-        _channels_json(),
-        pl.lit(',"as_of":'),
-        pl.lit(json.dumps(iso(snapshot.as_of))),
-        pl.lit("}"),
+        pl.col("last_confirmed_at_json"),
+        pl.col("tail"),
     )
-    items = frame.select(pl.coalesce(pl.col("error"), answer).str.join(",")).item()
+    if any(errors):
+        bad = [
+            None if message is None else _error_item(text, message)
+            for text, message in zip(phones, errors, strict=True)
+        ]
+        answer = pl.coalesce(pl.lit(pl.Series("error", bad, dtype=pl.String)), answer)
+    items = frame.select(answer.str.join(",")).item()
     return f"[{items}]"
 
 

@@ -34,8 +34,7 @@ import requests
 from loadgen import LoadResult, http_request, run_load  # bench/loadgen.py, beside this file
 from requests_oauthlib import OAuth1
 
-from api.checks import CheckOptions, check_number, check_numbers
-from ownership.numbers import PhoneNumber
+from api.checks import CheckOptions, check_number, check_numbers, find_number
 from ownership.policy import Policy
 from ownership.verdicts import REASON_ORDER, Status
 from pipelines.snapshot import BYTES_PER_NUMBER, Snapshot, reason_columns, write_snapshot
@@ -109,7 +108,7 @@ def in_process(snapshot: Snapshot, repeat: int) -> dict[str, float]:
 
     lookup_us = per_call_us(snapshot.lookup)
     check_us = per_call_us(
-        lambda key: check_number(snapshot, PhoneNumber(f"+{key}"), options, now, policy)
+        lambda key: check_number(snapshot, *find_number(snapshot, f"+{key}"), options, now, policy)
     )
     # a client's numbers come in no particular order
     drawn = np.random.default_rng(2).choice(np.asarray(keys), size=1_000_000)
@@ -279,7 +278,7 @@ def main() -> None:
                     "check": check.summary(),
                     "check_share_of_ping_rps": round(check.per_second / ping.per_second, 3),
                 }
-            http["bulk"] = http_bulk(server, bulk_phones, len(bulk_phones), args.workers)
+            http["bulk"] = http_bulk(server, bulk_phones, len(bulk_phones), 2 * args.workers)
             report["http"] = http
         finally:
             server.stop()

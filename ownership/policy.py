@@ -62,6 +62,9 @@ class Policy:
     freshness: timedelta = timedelta(days=30)
     actions: Mapping[tuple[PolicyRow, bool], Action] = field(default_factory=_default_actions)
 
+    def __hash__(self) -> int:
+        return hash((self.freshness, tuple(sorted(self.actions.items()))))
+
 
 @dataclass(frozen=True)
 class Decision:

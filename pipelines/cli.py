@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ownership.numbers import InvalidNumberError, parse_number
+from ownership.numbers import InvalidNumberError
 from pipelines.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -120,21 +120,23 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import utc_now
-    from api.checks import CheckOptions, check_number
+    from api.checks import CheckOptions, check_number, find_number
     from ownership.policy import Policy
     from pipelines.snapshot import Snapshot
 
-    try:
-        number = parse_number(args.phone)
-    except InvalidNumberError as error:
-        raise UsageError(str(error)) from error
     path = (args.scores or settings.scores_dir) / "snapshot.bin"
     if not path.exists():
         raise UsageError(f"no snapshot at {path}; run `ownership score` first")
+    snapshot = Snapshot(path)
+    try:
+        number, record = find_number(snapshot, args.phone)
+    except InvalidNumberError as error:
+        raise UsageError(str(error)) from error
     since = None if args.since is None else datetime.combine(args.since, datetime.min.time())
     answer = check_number(
-        Snapshot(path),
+        snapshot,
         number,
+        record,
         CheckOptions(since, sensitive=args.sensitive, mobile_only=args.mobile_only),
         utc_now(),
         Policy(freshness=timedelta(days=settings.freshness_days)),

@@ -9,17 +9,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from store.secrets import SecretCipher
-from store.tables import ClientRow, NonceRow
+from store.tables import Base, ClientRow, NonceRow
 
 Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
 
+NONCES = Base.metadata.tables["nonces"]
 KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_LENGTH = 24  # within oauthlib's default bounds for consumer keys (20-30, letters and digits)
 NAME_MAX = 100
@@ -133,7 +134,7 @@ def list_clients(session: Session) -> list[ClientSummary]:
     ]
 
 
-def remember_nonce(session: Session, key: str, nonce: str, timestamp: int) -> bool:
+def remember_nonce(executor: Session | Connection, key: str, nonce: str, timestamp: int) -> bool:
     """Record a nonce; False when this client already used it with this timestamp.
 
     The insert skips a conflict instead of failing with an IntegrityError, so the caller's
@@ -141,16 +142,18 @@ def remember_nonce(session: Session, key: str, nonce: str, timestamp: int) -> bo
     the insert would cost a round trip on every call, and pysqlite's savepoints are unreliable.
     Concurrent inserts of one nonce are settled by the primary key: exactly one gets True.
     """
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
     row = {"consumer_key": key, "nonce": nonce, "timestamp": timestamp}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(NonceRow).values(row).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(NonceRow).values(row).on_conflict_do_nothing()  # type: ignore[assignment]
+    if bind.dialect.name == "postgresql":
+        statement = postgresql.insert(NONCES).values(row).on_conflict_do_nothing()
+    elif bind.dialect.name == "sqlite":
+        statement = sqlite.insert(NONCES).values(row).on_conflict_do_nothing()  # type: ignore[assignment]
     else:
-        raise NotImplementedError(f"the store runs on SQLite or PostgreSQL, not {dialect}")
+        raise NotImplementedError(
+            f"the store runs on SQLite or PostgreSQL, not {bind.dialect.name}"
+        )
     # the row comes back only when inserted (rowcount is not reported reliably by every driver)
-    return session.execute(statement.returning(NonceRow.nonce)).first() is not None
+    return executor.execute(statement.returning(NONCES.c.nonce)).first() is not None
 
 
 def forget_nonces_before(session: Session, moment: datetime) -> int:
@@ -163,14 +166,15 @@ def forget_nonces_before(session: Session, moment: datetime) -> int:
 class SqlClientStore:
     """The authenticator's store port on SQLAlchemy: one short transaction per call."""
 
-    def __init__(self, sessions: sessionmaker[Session], cipher: SecretCipher) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine, cipher: SecretCipher) -> None:
+        self._engine = engine
         self._cipher = cipher
 
     def find_client(self, key: str) -> ClientRecord | None:
-        with self._sessions() as session:
+        with Session(self._engine) as session:
             return find_client(session, key, self._cipher)
 
     def remember_nonce(self, key: str, nonce: str, timestamp: int) -> bool:
-        with self._sessions.begin() as session:
-            return remember_nonce(session, key, nonce, timestamp)
+        # on a bare connection: an ORM session would cost as much again as the insert
+        with self._engine.begin() as connection:
+            return remember_nonce(connection, key, nonce, timestamp)

@@ -7,7 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Body, Response
 
-from api.checks import CheckOptions, check_number, check_numbers, number_in
+from api.checks import CheckOptions, check_number, check_numbers, find_number
 from api.deps import AuthenticatedClientDep, NowDep, PolicyDep, SnapshotDep
 from api.errors import invalid_argument
 from api.schemas import (
@@ -41,11 +41,11 @@ async def check(
 ) -> Response:
     """Is this number still held by the person it was given by, and what should be done?"""
     try:
-        number = number_in(snapshot, body.phone)
+        number, record = find_number(snapshot, body.phone)
     except InvalidNumberError as error:
         raise invalid_argument(str(error)) from error
     options = CheckOptions(body.since, body.sensitive, body.mobile_only)
-    return JSONBytes(orjson.dumps(check_number(snapshot, number, options, now, policy)))
+    return JSONBytes(orjson.dumps(check_number(snapshot, number, record, options, now, policy)))
 
 
 @router.post("/check/bulk", response_model=BulkCheckResponse, responses=ERRORS)

@@ -23,14 +23,15 @@ def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller
     scores = score_history(crafted_history(), folder)
     url = f"sqlite:///{folder / 'ownership.db'}"
     upgrade(url)
-    sessions = session_factory(make_engine(url))
+    engine = make_engine(url)
+    sessions = session_factory(engine)
     cipher = SecretCipher([Fernet.generate_key().decode()])
     with sessions.begin() as session:
         issued = register_client(session, "bank", ["127.0.0.0/8"], cipher)
     app = create_app(
         load_settings(scores_dir=scores, database_url=url),
         snapshots=SnapshotSource(scores / "snapshot.bin", check_interval=check_interval),
-        authenticator=Authenticator(SqlClientStore(sessions, cipher)),
+        authenticator=Authenticator(SqlClientStore(engine, cipher)),
         clock=lambda: NOW,
     )
     with serving(app) as base:

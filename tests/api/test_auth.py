@@ -8,18 +8,20 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from requests_oauthlib import OAuth1
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import auth
-from api.auth import Authenticator
+from api.auth import Authenticator, build_authenticator
 from api.deps import AuthenticatedClientDep
 from api.errors import install_error_handlers
 from api.observability import ObservabilityMiddleware
-from store.clients import IssuedCredentials, SqlClientStore, register_client
-from store.secrets import SecretCipher
+from pipelines.settings import Settings, load_settings
+from store.clients import IssuedCredentials, register_client
+from store.secrets import SecretCipher, load_cipher
 from store.tables import NonceRow
 from tests.api.service import serving
 
@@ -49,10 +51,19 @@ def base_url(app: FastAPI) -> Iterator[str]:
 
 
 @pytest.fixture
-def authenticator(
-    app: FastAPI, sessions: sessionmaker[Session], cipher: SecretCipher
-) -> Authenticator:
-    app.state.authenticator = Authenticator(SqlClientStore(sessions, cipher))
+def settings(database_url: str) -> Settings:
+    return load_settings(database_url=database_url, secret_key=Fernet.generate_key().decode())
+
+
+@pytest.fixture
+def cipher(settings: Settings) -> SecretCipher:
+    return load_cipher(settings.secret_key_text(), settings.secret_key_file)
+
+
+@pytest.fixture
+def authenticator(app: FastAPI, settings: Settings, engine: Engine) -> Authenticator:
+    """Built as the API's lifespan builds it, and handed to the app for this test."""
+    app.state.authenticator = build_authenticator(settings, engine)
     return app.state.authenticator  # type: ignore[no-any-return]
 
 
@@ -79,6 +90,11 @@ def signed(credentials: IssuedCredentials, method: str = "HMAC-SHA256", **kwargs
         force_include_body=True,
         **kwargs,
     )
+
+
+def prepared(url: str, credentials: IssuedCredentials) -> requests.PreparedRequest:
+    """A signed call, ready to be altered or sent again."""
+    return requests.Request("POST", url, json=PAYMENT, auth=signed(credentials)).prepare()
 
 
 def assert_refused(
@@ -131,9 +147,7 @@ def test_an_unknown_key_is_told_what_a_wrong_secret_is(
 def test_a_body_other_than_the_signed_one_is_refused(
     base_url: str, bank: IssuedCredentials
 ) -> None:
-    request = requests.Request(
-        "POST", f"{base_url}/echo", json=PAYMENT, auth=signed(bank)
-    ).prepare()
+    request = prepared(f"{base_url}/echo", bank)
     request.prepare_body(data=None, files=None, json=BIGGER_PAYMENT)
 
     response = requests.Session().send(request)
@@ -154,9 +168,7 @@ def test_a_body_left_out_of_the_signature_is_refused(
 def test_another_query_than_the_signed_one_is_refused(
     base_url: str, bank: IssuedCredentials
 ) -> None:
-    request = requests.Request(
-        "POST", f"{base_url}/echo?page=1", json=PAYMENT, auth=signed(bank)
-    ).prepare()
+    request = prepared(f"{base_url}/echo?page=1", bank)
     request.url = f"{base_url}/echo?page=2"
 
     response = requests.Session().send(request)
@@ -165,12 +177,11 @@ def test_another_query_than_the_signed_one_is_refused(
 
 
 def test_a_replayed_call_is_refused(base_url: str, bank: IssuedCredentials) -> None:
-    request = requests.Request("POST", f"{base_url}/echo", json=PAYMENT, auth=signed(bank))
-    prepared = request.prepare()
+    request = prepared(f"{base_url}/echo", bank)
     client = requests.Session()
 
-    assert client.send(prepared).status_code == 200
-    replay = client.send(prepared)
+    assert client.send(request).status_code == 200
+    replay = client.send(request)
 
     assert_refused(replay, 401, "UNAUTHENTICATED", auth.NONCE_REUSED, bank.secret)
 

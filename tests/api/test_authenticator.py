@@ -136,6 +136,16 @@ def test_the_timestamp_window_holds_both_ways(
         assert refusal(authenticator, headers).message == auth.STALE
 
 
+@pytest.mark.parametrize("stamp", ["", "soon", "1e9", "9" * 5_000])
+def test_a_timestamp_that_is_no_number_of_seconds_is_refused(
+    authenticator: Authenticator, stamp: str
+) -> None:
+    authorization = signed_headers()["Authorization"]
+    headers = {"Authorization": authorization.replace(str(int(NOW.timestamp())), stamp)}
+
+    assert refusal(authenticator, headers).message == auth.STALE
+
+
 def test_a_client_is_looked_up_once_while_cached(
     authenticator: Authenticator, store: RecordingStore, clock: Clock
 ) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.clients import (
@@ -120,9 +120,11 @@ def test_clients_are_listed_without_secrets(
     assert listed[0].created_at == NOW
 
 
-def test_a_nonce_is_accepted_once(sessions: sessionmaker[Session], cipher: SecretCipher) -> None:
+def test_a_nonce_is_accepted_once(
+    engine: Engine, sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
     issued = register_bank(sessions, cipher)
-    store = SqlClientStore(sessions, cipher)
+    store = SqlClientStore(engine, cipher)
 
     assert store.remember_nonce(issued.key, "n0nce", NOW_S)
     assert not store.remember_nonce(issued.key, "n0nce", NOW_S)
@@ -141,9 +143,11 @@ def test_a_refused_nonce_leaves_the_transaction_usable(
         assert remember_nonce(session, issued.key, "other", NOW_S)
 
 
-def test_old_nonces_are_forgotten(sessions: sessionmaker[Session], cipher: SecretCipher) -> None:
+def test_old_nonces_are_forgotten(
+    engine: Engine, sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
     issued = register_bank(sessions, cipher)
-    store = SqlClientStore(sessions, cipher)
+    store = SqlClientStore(engine, cipher)
     for age in (0, 299, 301, 3_600):
         store.remember_nonce(issued.key, f"n{age}", NOW_S - age)
 
