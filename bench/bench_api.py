@@ -217,17 +217,51 @@ def http_phase(
     return run_load(server.port, prepared[min(200, count) :], connections, seconds)
 
 
-def http_bulk(server: Server, phones: list[str], total: int, connections: int) -> dict[str, float]:
-    calls = [phones[start : start + 10_000] for start in range(0, total, 10_000)]
-    prepared = [server.signed("/v1/check/bulk", {"phones": call}) for call in calls]
-    result = run_load(server.port, prepared, connections, max_seconds=120)
+def http_bulk(
+    server: Server, phones: list[str], connections: int, repeat: int
+) -> dict[str, object]:
+    """`phones` in calls of 10,000 over `connections` connections; the median of `repeat` runs."""
+    calls = [phones[start : start + 10_000] for start in range(0, len(phones), 10_000)]
+    runs = []
+    for _ in range(repeat):
+        prepared = [server.signed("/v1/check/bulk", {"phones": call}) for call in calls]
+        runs.append(run_load(server.port, prepared, connections, max_seconds=120))
+    seconds = statistics.median(run.seconds for run in runs)
     return {
-        "numbers": total,
+        "numbers": len(phones),
         "calls": len(calls),
         "connections": connections,
-        "seconds": round(result.seconds, 3),
-        "failures": result.failures,
-        "numbers_per_s": round(total / result.seconds),
+        "seconds": round(seconds, 3),
+        "runs_s": [round(run.seconds, 3) for run in runs],
+        "failures": sum(run.failures for run in runs),
+        "numbers_per_s": round(len(phones) / seconds),
+    }
+
+
+def median_summary(runs: list[LoadResult]) -> dict[str, float]:
+    summaries = [run.summary() for run in runs]
+    return {
+        name: statistics.median(summary[name] for summary in summaries)
+        for name in ("rps", "p50_ms", "p99_ms")
+    } | {
+        "requests": sum(run.requests for run in runs),
+        "failures": sum(run.failures for run in runs),
+    }
+
+
+def http_compare(
+    server: Server, phones: list[str], connections: int, count: int, seconds: float, repeat: int
+) -> dict[str, object]:
+    """`/v1/check` against `/v1/ping`, interleaved `repeat` times; medians and their ratio."""
+    pings, checks = [], []
+    for _ in range(repeat):
+        pings.append(http_phase(server, "/v1/ping", phones, connections, count, seconds))
+        checks.append(http_phase(server, "/v1/check", phones, connections, count, seconds))
+    ping, check = median_summary(pings), median_summary(checks)
+    return {
+        "ping": ping,
+        "check": check,
+        "check_share_of_ping_rps": round(check["rps"] / ping["rps"], 3),
     }
 
 
@@ -271,14 +305,11 @@ def main() -> None:
             http: dict[str, object] = {"workers": args.workers}
             for connections in (1, 64):
                 count = args.requests if connections == 1 else args.requests * 4
-                ping = http_phase(server, "/v1/ping", phones, connections, count, args.seconds)
-                check = http_phase(server, "/v1/check", phones, connections, count, args.seconds)
-                http[f"connections_{connections}"] = {
-                    "ping": ping.summary(),
-                    "check": check.summary(),
-                    "check_share_of_ping_rps": round(check.per_second / ping.per_second, 3),
-                }
-            http["bulk"] = http_bulk(server, bulk_phones, len(bulk_phones), 2 * args.workers)
+                http[f"connections_{connections}"] = http_compare(
+                    server, phones, connections, count, args.seconds, args.repeat
+                )
+            # two calls in flight per worker, so that a worker never waits for the client
+            http["bulk"] = http_bulk(server, bulk_phones, 2 * args.workers, args.repeat)
             report["http"] = http
         finally:
             server.stop()

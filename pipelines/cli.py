@@ -183,6 +183,46 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     for status, phone in examples.items():
         console.print(f"  .venv/bin/ownership check {phone} --scores {scores}   # {status}")
+    if args.no_serve:
+        return 0
+    return _serve_demo(args, scores, examples)
+
+
+def _serve_demo(args: argparse.Namespace, scores: Path, examples: dict[str, str]) -> int:
+    """Serve the demo's scores with a fresh store and a demo client, printing a signed call."""
+    import os
+
+    from api.main import serve
+    from store.clients import register_client
+    from store.database import make_engine, session_factory, upgrade
+    from store.secrets import load_cipher
+
+    store, key_file = args.dir / "ownership.db", args.dir / "secret.key"
+    store.unlink(missing_ok=True)
+    # the workers read their settings from the environment
+    os.environ.update(
+        OWNERSHIP_SCORES_DIR=str(scores.resolve()),
+        OWNERSHIP_DATABASE_URL=f"sqlite:///{store.resolve()}",
+        OWNERSHIP_SECRET_KEY_FILE=str(key_file.resolve()),
+    )
+    settings = load_settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+    with session_factory(engine).begin() as session:
+        client = register_client(session, "demo", ["127.0.0.1/32", "::1/128"], cipher)
+    engine.dispose()
+    phone = examples.get("verified") or next(iter(examples.values()), "+79234567823")
+    url = f"http://{args.host}:{args.port}"
+    console.print(
+        f"\nserving the API on {url} (docs: {url}/docs); demo client key {client.key}, "
+        f"secret {client.secret}\nsigned call, from another terminal:\n"
+        f".venv/bin/python -c 'import requests; from requests_oauthlib import OAuth1; "
+        f'print(requests.post("{url}/v1/check", json={{"phone": "{phone}", "sensitive": True}}, '
+        f'auth=OAuth1("{client.key}", "{client.secret}", signature_method="HMAC-SHA256", '
+        f"force_include_body=True)).json())'\nstop with Ctrl-C"
+    )
+    serve(settings, args.host, args.port, workers=1)
     return 0
 
 
@@ -302,12 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="the main job: generate a history, score, evaluate",
-        description="The main job: generate a history, score, evaluate.",
+        help="the main job: generate a history, score, evaluate, serve the API",
+        description="The main job: generate a history, score it, evaluate, and serve the API.",
     )
     demo.add_argument("--phones", type=int, default=50_000, help="numbers to generate")
     demo.add_argument("--seed", type=int, default=1, help="random seed")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="working folder")
+    demo.add_argument("--host", default="127.0.0.1", help="address to serve the API on")
+    demo.add_argument("--port", type=int, default=8000, help="port to serve the API on")
+    demo.add_argument(
+        "--no-serve", action="store_true", help="stop after scoring instead of serving the API"
+    )
     demo.set_defaults(run=cmd_demo)
 
     from pipelines.clients_cli import add_clients_commands  # it imports UsageError from here

@@ -52,7 +52,7 @@ def test_score_then_check_answers_from_the_snapshot(
 def test_the_demo_generates_scores_and_reports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["demo", "--phones", "400", "--dir", str(tmp_path)]) == 0
+    assert main(["demo", "--phones", "400", "--dir", str(tmp_path), "--no-serve"]) == 0
 
     captured = capsys.readouterr()
     assert "precision of owner_changed" in captured.out
