@@ -20,7 +20,7 @@ import polars as pl
 
 from ownership.numbers import InvalidNumberError, PhoneNumber, mask, parse_number
 from ownership.policy import Policy, decide
-from ownership.verdicts import REASON_ORDER, Evidence, Reason, Status, StatusCode, Verdict
+from ownership.verdicts import Evidence, Reason, Status, StatusCode, Verdict, reasons_from_mask
 from pipelines.snapshot import (
     REASON_TIME_COLUMNS,
     RISK_MASK,
@@ -214,7 +214,7 @@ def _keys(phones: list[str]) -> tuple[np.ndarray, list[str | None]]:
     Strict E.164 texts are converted column-wise; messy texts ("+7 923 456-78-23") go through
     phonenumbers. A strict text is judged by phonenumbers only if the snapshot lacks it.
     """
-    texts = pl.Series("phone", phones, dtype=pl.String).str.strip_chars()
+    texts = pl.Series("phone", phones, dtype=pl.String)
     strict = texts.str.contains(STRICT_E164).fill_null(False).to_numpy()
     digits = texts.str.slice(1).cast(pl.Int64, strict=False).fill_null(0).to_numpy()
     keys = np.where(strict, digits, 0).astype(np.int64)
@@ -237,24 +237,34 @@ def _boolean(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def _reasons_json() -> pl.Expr:
+# where each reason's time goes in a reasons template; control characters never occur in codes
+TIME_SLOTS = {"evidence_at": "\x01", "last_code_at": "\x02", "last_confirmed_at": "\x03"}
+
+
+@cache
+def _reasons_template(mask: int) -> str:
+    """The reasons array of `mask` as JSON, each time a slot to fill from the row."""
     items = []
-    for reason in REASON_ORDER:
+    for reason in reasons_from_mask(mask):
         column = REASON_TIME_COLUMNS[reason]
-        at = pl.col(f"{column}_json") if column else pl.lit("null")
-        items.append(
-            pl.when((pl.col("reasons") & reason.bit) != 0).then(
-                pl.concat_str(pl.lit(f'{{"code":"{reason.value}","at":'), at, pl.lit("}"))
-            )
-        )
-    listed = pl.concat_str(items, separator=",", ignore_nulls=True)
-    return pl.concat_str(pl.lit("["), listed, pl.lit("]"))
+        items.append(f'{{"code":"{reason.value}","at":{TIME_SLOTS[column] if column else "null"}}}')
+    return "[" + ",".join(items) + "]"
+
+
+def _reasons_json(masks: np.ndarray) -> pl.Expr:
+    """Each row's reasons: its mask's template (a few hundred distinct masks), times filled in."""
+    distinct, inverse = np.unique(masks, return_inverse=True)
+    templates = pl.Series([_reasons_template(int(mask)) for mask in distinct], dtype=pl.String)
+    reasons = pl.lit(templates.gather(inverse.reshape(-1)))
+    for column, slot in TIME_SLOTS.items():
+        reasons = reasons.str.replace_all(slot, pl.col(f"{column}_json"), literal=True)
+    return reasons
 
 
 def check_numbers(
     snapshot: Snapshot, phones: list[str], options: CheckOptions, now: datetime, policy: Policy
 ) -> str:
-    """The JSON array of `POST /v1/check/bulk`: one item per phone, in order.
+    """The JSON body of `POST /v1/check/bulk`, `{"results": [...]}`: one item per phone, in order.
 
     A good phone gets the answer of `check_number`; a bad one `{"phone", "error"}`. The items
     are written as JSON text column-wise: every value but the error's is a code, a number, a
@@ -281,13 +291,13 @@ def check_numbers(
     fresh = found & (last_proof > 0) & (last_proof >= _seconds(now - policy.freshness))
     as_of = json.dumps(iso(snapshot.as_of))
     case, heads, tails = _cases(status, channels, fresh, options, policy, as_of)
+    reasons = np.where(found, columns["reasons"], Reason.NO_HISTORY.bit)
     frame = pl.DataFrame(
         {
             "key": keys,
             "risk_score": np.where(
                 found, columns["status_risk"] & RISK_MASK, NO_HISTORY.risk_score
             ).astype(np.int64),
-            "reasons": np.where(found, columns["reasons"], Reason.NO_HISTORY.bit).astype(np.int64),
         }
         | {name: np.where(found, columns[name], 0) for name in TIME_COLUMNS}
     )
@@ -313,7 +323,7 @@ def check_numbers(
         pl.col("head"),
         pl.col("risk_score").cast(pl.String),
         pl.lit(',"reasons":'),
-        _reasons_json(),
+        _reasons_json(reasons),
         pl.lit(',"owner_since":'),
         pl.col("owner_since_json"),
         pl.lit(',"changed_since":'),
@@ -328,8 +338,9 @@ def check_numbers(
             for text, message in zip(phones, errors, strict=True)
         ]
         answer = pl.coalesce(pl.lit(pl.Series("error", bad, dtype=pl.String)), answer)
-    items = frame.select(answer.str.join(",")).item()
-    return f"[{items}]"
+    body = pl.concat_str(pl.lit('{"results":['), answer.str.join(","), pl.lit("]}"))
+    text: str = frame.select(body).item()
+    return text
 
 
 def _error_item(text: str, message: str) -> str:

@@ -61,9 +61,14 @@ class Policy:
 
     freshness: timedelta = timedelta(days=30)
     actions: Mapping[tuple[PolicyRow, bool], Action] = field(default_factory=_default_actions)
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # hashable despite its mapping, so decisions can be cached per policy
+        object.__setattr__(self, "_hash", hash((self.freshness, frozenset(self.actions.items()))))
 
     def __hash__(self) -> int:
-        return hash((self.freshness, tuple(sorted(self.actions.items()))))
+        return self._hash
 
 
 @dataclass(frozen=True)

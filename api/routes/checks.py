@@ -58,5 +58,4 @@ def check_bulk(
 ) -> Response:
     """The same check for up to 10,000 numbers, answered in order; a bad number fails alone."""
     options = CheckOptions(body.since, body.sensitive, body.mobile_only)
-    items = check_numbers(snapshot, body.phones, options, now, policy)
-    return JSONBytes(b'{"results":' + items.encode() + b"}")
+    return JSONBytes(check_numbers(snapshot, body.phones, options, now, policy).encode())
