@@ -200,6 +200,32 @@ class Server:
         payload = prepared.body if isinstance(prepared.body, bytes) else str(prepared.body).encode()
         return http_request("POST", path, self.port, headers, payload)
 
+    def snapshot_sharing(self) -> list[dict[str, int]]:
+        """How each worker holds the snapshot's pages: shared with the others, or its own."""
+        workers = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent = int((entry / "stat").read_text().split()[3])
+                smaps = (entry / "smaps").read_text()
+            except OSError:
+                continue
+            if parent != self.process.pid or "snapshot.bin" not in smaps:
+                continue
+            sizes = {"rss_kb": 0, "shared_kb": 0, "private_kb": 0}
+            block = smaps.split("snapshot.bin", 1)[1].split("VmFlags", 1)[0]
+            for line in block.splitlines():
+                name, _, value = line.partition(":")
+                if name == "Rss":
+                    sizes["rss_kb"] += int(value.split()[0])
+                elif name in ("Shared_Clean", "Shared_Dirty"):
+                    sizes["shared_kb"] += int(value.split()[0])
+                elif name in ("Private_Clean", "Private_Dirty"):
+                    sizes["private_kb"] += int(value.split()[0])
+            workers.append(sizes)
+        return workers
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
@@ -310,6 +336,7 @@ def main() -> None:
                 )
             # two calls in flight per worker, so that a worker never waits for the client
             http["bulk"] = http_bulk(server, bulk_phones, 2 * args.workers, args.repeat)
+            http["snapshot_mapping_per_worker"] = server.snapshot_sharing()
             report["http"] = http
         finally:
             server.stop()
