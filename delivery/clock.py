@@ -1,0 +1,46 @@
+"""The clock port: the notify path reads time only through it, so tests and the demo can run
+on a virtual clock (hours of TTLs and delivery delays in milliseconds)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, aware UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class VirtualClock:
+    """A clock that moves only when told to; safe to read and advance from several threads."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("a virtual clock starts at an aware time")
+        self._now = start.astimezone(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, by: timedelta) -> datetime:
+        if by < timedelta(0):
+            raise ValueError("a clock does not go back")
+        with self._lock:
+            self._now += by
+            return self._now
+
+    def set(self, moment: datetime) -> None:
+        with self._lock:
+            if moment.astimezone(UTC) < self._now:
+                raise ValueError("a clock does not go back")
+            self._now = moment.astimezone(UTC)
