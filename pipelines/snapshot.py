@@ -10,8 +10,9 @@ little-endian:
 
 Times are u32 seconds since the epoch (0 = none), good until 2106. `status_risk` packs the
 status code (high 4 bits) and the risk score (low 12 bits). `reasons` is the mask of
-`Reason.bit`. The snapshot keeps one evidence time per number, `evidence_at`, the latest event
-behind its reasons; `scores.parquet` has every reason's own time. `channels` holds three bits
+`Reason.bit`. Code and confirmation reasons take their times from `last_code_at` and
+`last_confirmed_at`; the others share one, `evidence_at`, the latest event behind them;
+`scores.parquet` has every reason's own time. `channels` holds three bits
 a network (bound, active within A before as_of, active with the mobile app), VK's in bits
 0-2 and OK's in bits 3-5.
 A snapshot is written under a temporary name and renamed into place, so a reader sees the old
@@ -122,7 +123,8 @@ def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         flag_name, at_name = reason_columns(reason)
         flag = np.asarray(columns[flag_name].fill_null(False).to_numpy(zero_copy_only=False))
         mask |= np.where(flag, reason.bit, 0).astype(np.uint16)
-        evidence_at = np.maximum(evidence_at, np.where(flag, _seconds(columns[at_name]), 0))
+        if REASON_TIME_COLUMNS[reason] == "evidence_at":  # the others have columns of their own
+            evidence_at = np.maximum(evidence_at, np.where(flag, _seconds(columns[at_name]), 0))
     channels = np.zeros(len(batch), dtype=np.uint16)
     for index, network in enumerate(NETWORKS):
         for suffix, bit in (("bound", BOUND), ("active", ACTIVE), ("mobile_app", MOBILE_APP)):
