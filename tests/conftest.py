@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.database import make_engine, session_factory, upgrade
 from store.secrets import SecretCipher
-from store.tables import Base
+from store.schema import metadata
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "OWNERSHIP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -74,7 +74,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             connection.execute(table.delete())
     engine.dispose()
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from store.tables import Base
+from store.schema import metadata
 
 engine: Engine = context.config.attributes["engine"]
 
 with engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         # SQLite alters tables by copying them; batch mode lets later revisions do that
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

@@ -1,0 +1,140 @@
+"""A notification's life (DESIGN §7): its request's rules, its statuses and their transitions.
+
+Pure: the notify service (delivery/) stores what this module decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+MIN_TTL = timedelta(seconds=15)
+MAX_TTL = timedelta(hours=24)
+DEFAULT_TTL = timedelta(hours=1)
+MAX_ACTION_AGE = timedelta(days=3)
+FRESHNESS = timedelta(days=30)
+
+
+class NotificationStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REVERIFY_PENDING = "reverify_pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    EXPIRED = "expired"
+    SMS_SENT = "sms_sent"
+    SMS_DELIVERED = "sms_delivered"
+    SMS_FAILED = "sms_failed"
+    FAILED = "failed"
+
+
+S = NotificationStatus
+# what may follow each status; anything else is a late or repeated event, ignored
+TRANSITIONS: dict[NotificationStatus, frozenset[NotificationStatus]] = {
+    S.ACCEPTED: frozenset({S.REVERIFY_PENDING, S.SENT, S.SMS_SENT, S.EXPIRED, S.FAILED}),
+    S.REVERIFY_PENDING: frozenset({S.SENT, S.SMS_SENT, S.EXPIRED, S.FAILED}),
+    S.SENT: frozenset({S.DELIVERED, S.EXPIRED, S.FAILED}),
+    S.DELIVERED: frozenset({S.READ}),
+    S.READ: frozenset(),
+    S.EXPIRED: frozenset({S.SMS_SENT}),
+    S.SMS_SENT: frozenset({S.SMS_DELIVERED, S.SMS_FAILED}),
+    S.SMS_DELIVERED: frozenset(),
+    S.SMS_FAILED: frozenset(),
+    S.FAILED: frozenset(),
+}
+# a notification in one of these has its outcome; only `delivered` may still become `read`
+SETTLED: frozenset[NotificationStatus] = frozenset(
+    {S.DELIVERED, S.READ, S.SMS_DELIVERED, S.SMS_FAILED, S.FAILED}
+)
+# still waiting for the social network or the person: the sweeper's business once past TTL
+AWAITING: frozenset[NotificationStatus] = frozenset({S.ACCEPTED, S.REVERIFY_PENDING, S.SENT})
+# the outcomes a client pays for
+BILLABLE: frozenset[NotificationStatus] = frozenset({S.DELIVERED, S.SMS_DELIVERED})
+
+
+def may_follow(current: NotificationStatus, following: NotificationStatus) -> bool:
+    return following in TRANSITIONS[current]
+
+
+class Fallback(StrEnum):
+    SMS = "sms"
+    NONE = "none"
+
+
+class RequestProblem(StrEnum):
+    # ttl below 15 s or above 24 h
+    TTL_OUT_OF_RANGE = "TTL_OUT_OF_RANGE"
+    # the user action is older than the client may answer (3 days unless allowed more)
+    STALE_ACTION = "STALE_ACTION"
+    # the user action is dated in the future
+    ACTION_IN_FUTURE = "ACTION_IN_FUTURE"
+    # a placeholder of the template has no value
+    MISSING_PARAMS = "MISSING_PARAMS"
+    # a value was given for no placeholder of the template
+    UNKNOWN_PARAMS = "UNKNOWN_PARAMS"
+
+
+class NotificationRequestError(ValueError):
+    def __init__(self, problem: RequestProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def check_ttl(ttl: timedelta) -> timedelta:
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise NotificationRequestError(
+            RequestProblem.TTL_OUT_OF_RANGE,
+            f"ttl must be between {int(MIN_TTL.total_seconds())} s and "
+            f"{int(MAX_TTL.total_seconds())} s, not {int(ttl.total_seconds())} s",
+        )
+    return ttl
+
+
+def check_action_age(
+    action_at: datetime, now: datetime, allowed: timedelta = MAX_ACTION_AGE
+) -> None:
+    """A notification answers a user action no older than `allowed` (anti-spam, DESIGN §7)."""
+    if action_at > now + timedelta(minutes=5):
+        raise NotificationRequestError(
+            RequestProblem.ACTION_IN_FUTURE, f"action.at {action_at.isoformat()} is in the future"
+        )
+    if now - action_at > allowed:
+        raise NotificationRequestError(
+            RequestProblem.STALE_ACTION,
+            f"action.at {action_at.isoformat()} is older than {allowed.days} days: a "
+            "notification must answer a recent user action",
+        )
+
+
+def render(text: str, placeholders: tuple[str, ...], params: dict[str, str]) -> str:
+    """The template's text with every `#name#` replaced, once all and only its names are given."""
+    missing = [name for name in placeholders if name not in params]
+    if missing:
+        raise NotificationRequestError(
+            RequestProblem.MISSING_PARAMS, f"params lack {', '.join(sorted(missing))}"
+        )
+    unknown = [name for name in params if name not in placeholders]
+    if unknown:
+        raise NotificationRequestError(
+            RequestProblem.UNKNOWN_PARAMS,
+            f"the template has no placeholder {', '.join(sorted(unknown))}",
+        )
+    for name in placeholders:
+        text = text.replace(f"#{name}#", params[name])
+    return text
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The re-verification cycle: a confirmed number is fresh for F, then asked again."""
+
+    confirmed_at: datetime
+    period: timedelta = FRESHNESS
+
+    @property
+    def fresh_until(self) -> datetime:
+        return self.confirmed_at + self.period
+
+    def is_fresh(self, now: datetime) -> bool:
+        return now < self.fresh_until

@@ -1,0 +1,128 @@
+"""The notify path's tables (DESIGN §7, §8): notifications and their history, verification
+results, the live overlay of numbers, and the billing ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.tables import Base, UtcDateTime
+
+
+class NotificationRow(Base):
+    """One notification, from acceptance to its outcome."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_key: Mapped[str] = mapped_column(
+        String(64), ForeignKey("clients.consumer_key", ondelete="CASCADE")
+    )
+    # the client's idempotency key, and a hash of its request body to tell a true repeat
+    request_id: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(8))
+    template_id: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    action_type: Mapped[str] = mapped_column(String(32))
+    action_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sensitive: Mapped[bool] = mapped_column(Boolean)
+    mobile_only: Mapped[bool] = mapped_column(Boolean)
+    fallback: Mapped[str] = mapped_column(String(8))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    # the policy's answer and why: deliver | reverify | sms, the table's row, the number's status
+    decision: Mapped[str] = mapped_column(String(16))
+    policy_case: Mapped[str] = mapped_column(String(32))
+    number_status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    # the channel that carries it now (vk, ok, sms) and that channel's message id
+    channel: Mapped[str | None] = mapped_column(String(8))
+    provider_id: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # the first answer, returned as it was to a repeated request
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        UniqueConstraint("client_key", "request_id"),
+        # the sweeper's index: what still waits, by when it expires
+        Index(None, "status", "expires_at"),
+        Index(None, "provider_id"),
+    )
+
+
+class NotificationEventRow(Base):
+    """A status a notification took, with its time: the history `GET /v1/notifications/{id}`
+    shows."""
+
+    __tablename__ = "notification_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class VerificationRow(Base):
+    """A re-verification result, in the `verifications` input format (DESIGN §3) for the batch."""
+
+    __tablename__ = "verifications"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str | None] = mapped_column(String(80))
+    notification_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class NumberOverlayRow(Base):
+    """What the notify path learnt of a number since the last batch run: a denial makes it
+    owner_changed at once, a confirmation fresh for F. Every check and notify sees it."""
+
+    __tablename__ = "number_overlay"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    denied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class LedgerRow(Base):
+    """One billed delivery: at most one per notification, at the price for its country and
+    channel."""
+
+    __tablename__ = "billing_ledger"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("notifications.id", ondelete="CASCADE"), unique=True
+    )
+    client_key: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    country: Mapped[str | None] = mapped_column(String(8))
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    delivered_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    month: Mapped[str] = mapped_column(String(7), index=True)
