@@ -20,8 +20,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.database import make_engine, session_factory, upgrade
-from store.secrets import SecretCipher
 from store.schema import metadata
+from store.secrets import SecretCipher
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "OWNERSHIP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,0 +1,709 @@
+"""The notify service (DESIGN §7): accept, decide, dispatch, follow the channels' events, and
+sweep what outlived its TTL into SMS.
+
+The API only accepts: it checks the request, decides by the policy, stores the notification as
+`accepted` and answers 202. A dispatcher job then carries it. Every move is a conditional update
+(delivery.records.transition) made *before* the channel is called, so that a crash leaves a
+notification in a state the sweeper finishes: past its TTL, whatever still waits is withdrawn
+and sent by SMS (or expires), and an SMS without a report in time fails. Every accepted
+notification reaches a final state, and a delivery is billed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from delivery import records
+from delivery.clock import Clock
+from delivery.ports import (
+    NoWebhooks,
+    Refused,
+    Sent,
+    SmsChannel,
+    SocialChannel,
+    Templates,
+    WebhookEvent,
+    Webhooks,
+)
+from ownership.channels import Channel, ChannelState
+from ownership.countries import CountryTable, UnknownCountryError
+from ownership.notifications import (
+    AWAITING,
+    Fallback,
+    Freshness,
+    NotificationStatus,
+    check_action_age,
+    check_ttl,
+    render,
+)
+from ownership.numbers import mask, parse_number
+from ownership.policy import Action, Decision, Policy, decide
+from ownership.prices import PriceTable, UnknownPriceError
+from ownership.verdicts import Evidence, Reason, Status, Verdict
+from pipelines.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+S = NotificationStatus
+REVERIFY_QUESTION = "{masked} — это ваш номер телефона? Да / Нет"
+NO_HISTORY = Verdict(Status.UNKNOWN, 500, (Evidence(Reason.NO_HISTORY, None),), None)
+
+
+class RequestConflictError(Exception):
+    """The request_id was used before with another body."""
+
+
+@dataclass(frozen=True)
+class NotifyRequest:
+    request_id: str
+    phone: str
+    template_id: str
+    params: Mapping[str, str]
+    action_type: str
+    action_at: datetime  # aware
+    ttl: timedelta
+    sensitive: bool = False
+    mobile_only: bool = False
+    fallback: Fallback = Fallback.SMS
+    callback_url: str | None = None
+
+    def fingerprint(self) -> str:
+        body = {
+            "phone": self.phone,
+            "template_id": self.template_id,
+            "params": dict(sorted(self.params.items())),
+            "action": [self.action_type, self.action_at.astimezone(UTC).isoformat()],
+            "ttl": self.ttl.total_seconds(),
+            "flags": [self.sensitive, self.mobile_only, self.fallback.value],
+            "callback_url": self.callback_url,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    answer: dict[str, Any]
+    repeated: bool
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _new_id() -> str:
+    return "ntf_" + secrets.token_hex(12)
+
+
+class NotifyService:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        snapshots: Callable[[], Snapshot],
+        social: Mapping[Channel, SocialChannel],
+        sms: SmsChannel,
+        templates: Templates,
+        countries: CountryTable,
+        prices: PriceTable,
+        policy: Policy,
+        webhooks: Webhooks | None = None,
+        max_action_age: timedelta = timedelta(days=3),
+        sms_report_timeout: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.snapshots = snapshots
+        self.social = social
+        self.sms = sms
+        self.templates = templates
+        self.countries = countries
+        self.prices = prices
+        self.policy = policy
+        self.webhooks = webhooks or NoWebhooks()
+        self.max_action_age = max_action_age
+        self.sms_report_timeout = sms_report_timeout
+
+    # ---- accepting -------------------------------------------------------------------------
+
+    def accept(self, client_key: str, request: NotifyRequest) -> Accepted:
+        """Check, decide and store a notification; a repeated request_id gets the first answer.
+
+        Raises InvalidNumberError, NotificationRequestError, TemplateProblemError or
+        RequestConflictError, each with a clear message.
+        """
+        now = self.clock.now()
+        fingerprint = request.fingerprint()
+        with self.engine.connect() as connection:
+            first = self._first_answer(connection, client_key, request.request_id, fingerprint)
+        if first is not None:
+            return Accepted(first, repeated=True)
+        number = parse_number(request.phone)
+        check_ttl(request.ttl)
+        check_action_age(request.action_at, now, self.max_action_age)
+        with self.engine.begin() as connection:
+            template = self.templates.approved(connection, client_key, request.template_id)
+            text = render(template.text, template.placeholders, dict(request.params))
+            if template.tail:
+                text = f"{text}\n{template.tail}"
+            verdict, channels = self._verdict(connection, number.e164, now)
+            decision = decide(
+                verdict,
+                channels,
+                sensitive=request.sensitive,
+                mobile_only=request.mobile_only,
+                now=_naive(now),
+                policy=self.policy,
+            )
+            notification_id = _new_id()
+            answer = {
+                "id": notification_id,
+                "action": decision.action.value,
+                "status": S.ACCEPTED.value,
+            }
+            try:
+                with connection.begin_nested():
+                    self._insert(
+                        connection,
+                        client_key,
+                        request,
+                        fingerprint,
+                        notification_id,
+                        number.e164,
+                        text,
+                        verdict,
+                        decision,
+                        answer,
+                        now,
+                    )
+            except IntegrityError:
+                # the same request_id, accepted meanwhile by another worker
+                first = self._first_answer(connection, client_key, request.request_id, fingerprint)
+                if first is None:
+                    raise
+                return Accepted(first, repeated=True)
+            self._notify_client(
+                connection,
+                client_key,
+                request.callback_url,
+                notification_id,
+                S.ACCEPTED,
+                now,
+                {"action": decision.action.value},
+            )
+        return Accepted(answer, repeated=False)
+
+    def _first_answer(
+        self, connection: Connection, client_key: str, request_id: str, fingerprint: str
+    ) -> dict[str, Any] | None:
+        table = records.notifications
+        row = connection.execute(
+            select(table.c.answer, table.c.request_hash).where(
+                table.c.client_key == client_key, table.c.request_id == request_id
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.request_hash != fingerprint:
+            raise RequestConflictError(
+                f"request_id {request_id!r} was used before for another notification"
+            )
+        return dict(row.answer)
+
+    def _insert(
+        self,
+        connection: Connection,
+        client_key: str,
+        request: NotifyRequest,
+        fingerprint: str,
+        notification_id: str,
+        phone: str,
+        text: str,
+        verdict: Verdict,
+        decision: Decision,
+        answer: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        try:
+            country: str | None = self.countries.country_of(phone).prefix
+        except UnknownCountryError:
+            country = None
+        connection.execute(
+            insert(records.notifications).values(
+                id=notification_id,
+                client_key=client_key,
+                request_id=request.request_id,
+                request_hash=fingerprint,
+                phone=phone,
+                country=country,
+                template_id=request.template_id,
+                text=text,
+                action_type=request.action_type,
+                action_at=request.action_at,
+                sensitive=request.sensitive,
+                mobile_only=request.mobile_only,
+                fallback=request.fallback.value,
+                callback_url=request.callback_url,
+                decision=decision.action.value,
+                policy_case=decision.row.value,
+                number_status=verdict.status.value,
+                reasons=[item.reason.value for item in verdict.evidence],
+                status=S.ACCEPTED.value,
+                created_at=now,
+                expires_at=now + request.ttl,
+                updated_at=now,
+                answer=answer,
+            )
+        )
+        connection.execute(
+            insert(records.events).values(
+                notification_id=notification_id,
+                status=S.ACCEPTED.value,
+                at=now,
+                detail={"action": decision.action.value, "policy_case": decision.row.value},
+            )
+        )
+
+    def _verdict(
+        self, connection: Connection, phone: str, now: datetime
+    ) -> tuple[Verdict, tuple[ChannelState, ...]]:
+        """The snapshot's verdict with the live overlay on top: a denial since the batch makes
+        the number owner_changed; a confirmation within F makes it verified and fresh."""
+        snapshot = self.snapshots()
+        record = snapshot.lookup(int(phone[1:]))
+        verdict = record.verdict() if record else NO_HISTORY
+        channels = record.channels if record else ()
+        denied, confirmed = records.overlay_of(connection, phone)
+        as_of = snapshot.as_of.replace(tzinfo=UTC) if snapshot.as_of else None
+        if denied is not None and (confirmed is None or denied > confirmed):
+            if as_of is None or denied > as_of:
+                verdict = Verdict(
+                    Status.OWNER_CHANGED,
+                    max(verdict.risk_score, 900) if verdict.status is Status.OWNER_CHANGED else 900,
+                    (Evidence(Reason.OWNER_DENIED, _naive(denied)),),
+                    _naive(denied),
+                )
+        elif confirmed is not None and Freshness(confirmed).is_fresh(now):
+            verdict = replace(
+                verdict,
+                status=Status.VERIFIED,
+                evidence=(Evidence(Reason.RECENT_CONFIRMATION, _naive(confirmed)),),
+                last_confirmed_at=_naive(confirmed),
+                owner_since=verdict.owner_since or _naive(confirmed),
+            )
+        return verdict, channels
+
+    # ---- dispatching -----------------------------------------------------------------------
+
+    def dispatch_due(self, limit: int = 500) -> int:
+        """Carry accepted notifications: into the social network, a re-verification, or SMS."""
+        now = self.clock.now()
+        table = records.notifications
+        with self.engine.connect() as connection:
+            rows = [
+                dict(row)
+                for row in connection.execute(
+                    select(table)
+                    .where(table.c.status == S.ACCEPTED.value, table.c.expires_at > now)
+                    .order_by(table.c.created_at)
+                    .limit(limit)
+                ).mappings()
+            ]
+        carried = 0
+        for row in rows:
+            carried += self._dispatch(row)
+        return carried
+
+    def _dispatch(self, row: dict[str, Any]) -> int:
+        decision = Action(row["decision"])
+        if decision is Action.SMS:
+            return int(self._send_sms(row, leaving=(S.ACCEPTED,)))
+        target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
+        for network in self._networks_for(row):
+            now = self.clock.now()
+            with self.engine.begin() as connection:  # claim it before the channel is called
+                if not records.transition(
+                    connection,
+                    row["id"],
+                    (S.ACCEPTED, S.REVERIFY_PENDING),
+                    target,
+                    now,
+                    {"channel": network.value},
+                    channel=network.value,
+                    provider_id=None,
+                ):
+                    return 0
+            channel = self.social[network]
+            if decision is Action.DELIVER:
+                outcome = channel.send(row["id"], row["phone"], row["text"], row["mobile_only"])
+            else:
+                question = REVERIFY_QUESTION.format(masked=mask(row["phone"]))
+                outcome = channel.ask(row["id"], row["phone"], question)
+            if isinstance(outcome, Sent):
+                with self.engine.begin() as connection:
+                    records.set_provider(connection, row["id"], outcome.provider_id)
+                    self._notify_client(
+                        connection,
+                        row["client_key"],
+                        row["callback_url"],
+                        row["id"],
+                        target,
+                        now,
+                        {"channel": network.value},
+                    )
+                return 1
+            log.info("%s refused %s: %s", network.value, row["id"], outcome.reason)
+            # back to accepted, so the next network may try
+            with self.engine.begin() as connection:
+                records.transition(
+                    connection,
+                    row["id"],
+                    (target,),
+                    S.ACCEPTED,
+                    self.clock.now(),
+                    {"refused_by": network.value, "reason": outcome.reason},
+                )
+        # no social network could carry it
+        if Fallback(row["fallback"]) is Fallback.SMS:
+            return int(self._send_sms(row, leaving=(S.ACCEPTED,)))
+        with self.engine.begin() as connection:
+            records.transition(
+                connection,
+                row["id"],
+                (S.ACCEPTED,),
+                S.FAILED,
+                self.clock.now(),
+                {"reason": "NO_CHANNEL"},
+            )
+        return 0
+
+    def _networks_for(self, row: dict[str, Any]) -> list[Channel]:
+        snapshot = self.snapshots()
+        record = snapshot.lookup(int(row["phone"][1:]))
+        states = record.channels if record else ()
+        usable = [
+            state.network
+            for state in states
+            if state.active and (state.mobile_app or not row["mobile_only"])
+        ]
+        return [network for network in usable if network in self.social]
+
+    def _send_sms(self, row: dict[str, Any], leaving: tuple[NotificationStatus, ...]) -> bool:
+        now = self.clock.now()
+        with self.engine.begin() as connection:
+            if not records.transition(
+                connection,
+                row["id"],
+                leaving,
+                S.SMS_SENT,
+                now,
+                {"channel": "sms"},
+                channel="sms",
+                provider_id=None,
+            ):
+                return False
+        outcome = self.sms.send(row["id"], row["phone"], row["text"])
+        with self.engine.begin() as connection:
+            if isinstance(outcome, Refused):
+                records.transition(
+                    connection,
+                    row["id"],
+                    (S.SMS_SENT,),
+                    S.SMS_FAILED,
+                    self.clock.now(),
+                    {"reason": outcome.reason},
+                )
+                self._notify_client(
+                    connection,
+                    row["client_key"],
+                    row["callback_url"],
+                    row["id"],
+                    S.SMS_FAILED,
+                    now,
+                    {"reason": outcome.reason},
+                )
+                return True
+            records.set_provider(connection, row["id"], outcome.provider_id)
+            self._notify_client(
+                connection,
+                row["client_key"],
+                row["callback_url"],
+                row["id"],
+                S.SMS_SENT,
+                now,
+                {"channel": "sms"},
+            )
+        return True
+
+    # ---- the channels' events --------------------------------------------------------------
+
+    def delivered(self, notification_id: str, at: datetime) -> bool:
+        """The social network showed the message: delivered, and billed once."""
+        with self.engine.begin() as connection:
+            row = records.fetch(connection, notification_id)
+            if row is None or not records.transition(
+                connection, notification_id, (S.SENT,), S.DELIVERED, at
+            ):
+                return False
+            self._bill(connection, row, row["channel"], at)
+            self._notify_client(
+                connection,
+                row["client_key"],
+                row["callback_url"],
+                notification_id,
+                S.DELIVERED,
+                at,
+                {"channel": row["channel"]},
+            )
+        return True
+
+    def read(self, notification_id: str, at: datetime) -> bool:
+        with self.engine.begin() as connection:
+            row = records.fetch(connection, notification_id)
+            if row is None or not records.transition(
+                connection, notification_id, (S.DELIVERED,), S.READ, at
+            ):
+                return False
+            self._notify_client(
+                connection, row["client_key"], row["callback_url"], notification_id, S.READ, at, {}
+            )
+        return True
+
+    def replied(self, notification_id: str, text: str, at: datetime) -> bool:
+        """The person answered: forwarded to the client, free of charge."""
+        with self.engine.begin() as connection:
+            row = records.fetch(connection, notification_id)
+            if row is None:
+                return False
+            self.webhooks.enqueue(
+                connection,
+                [
+                    WebhookEvent(
+                        row["client_key"],
+                        row["callback_url"],
+                        "notification.reply",
+                        {
+                            "id": notification_id,
+                            "request_id": row["request_id"],
+                            "text": text,
+                            "at": at.isoformat(),
+                        },
+                    )
+                ],
+                at,
+            )
+        return True
+
+    def answered(
+        self, notification_id: str, confirmed: bool, at: datetime, account_id: str | None = None
+    ) -> bool:
+        """The re-verification's answer: Yes delivers the waiting notification and keeps the
+        number fresh for F; No makes it owner_changed at once and sends the notification by SMS.
+        Either way the result is kept in the verifications format for the batch."""
+        with self.engine.begin() as connection:
+            row = records.fetch(connection, notification_id)
+            if row is None or row["status"] != S.REVERIFY_PENDING.value:
+                return False
+            records.record_verification(
+                connection,
+                row["phone"],
+                at,
+                "prompt",
+                "confirmed" if confirmed else "denied",
+                account_id,
+                notification_id,
+            )
+        if not confirmed:
+            return self._send_sms(row, leaving=(S.REVERIFY_PENDING,))
+        network = Channel(row["channel"])
+        with self.engine.begin() as connection:
+            if not records.transition(
+                connection,
+                notification_id,
+                (S.REVERIFY_PENDING,),
+                S.SENT,
+                at,
+                {"channel": network.value, "confirmed": True},
+                provider_id=None,
+            ):
+                return False
+        outcome = self.social[network].send(
+            notification_id, row["phone"], row["text"], row["mobile_only"]
+        )
+        with self.engine.begin() as connection:
+            if isinstance(outcome, Sent):
+                records.set_provider(connection, notification_id, outcome.provider_id)
+                self._notify_client(
+                    connection,
+                    row["client_key"],
+                    row["callback_url"],
+                    notification_id,
+                    S.SENT,
+                    at,
+                    {"channel": network.value},
+                )
+                return True
+        # the network refused after all: the sweeper will send it by SMS at its TTL
+        return True
+
+    def sms_delivered(self, notification_id: str, at: datetime) -> bool:
+        with self.engine.begin() as connection:
+            row = records.fetch(connection, notification_id)
+            if row is None or not records.transition(
+                connection, notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at
+            ):
+                return False
+            self._bill(connection, row, "sms", at)
+            self._notify_client(
+                connection,
+                row["client_key"],
+                row["callback_url"],
+                notification_id,
+                S.SMS_DELIVERED,
+                at,
+                {},
+            )
+        return True
+
+    def sms_failed(self, notification_id: str, error: str, at: datetime) -> bool:
+        with self.engine.begin() as connection:
+            row = records.fetch(connection, notification_id)
+            if row is None or not records.transition(
+                connection, notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, {"error": error}
+            ):
+                return False
+            self._notify_client(
+                connection,
+                row["client_key"],
+                row["callback_url"],
+                notification_id,
+                S.SMS_FAILED,
+                at,
+                {"error": error},
+            )
+        return True
+
+    # ---- the TTL sweeper -------------------------------------------------------------------
+
+    def sweep(self, limit: int = 1000) -> int:
+        """Finish what outlived its TTL: withdraw it from the social network and send it by SMS
+        (or let it expire, with `fallback: none`); fail an SMS whose report never came.
+
+        A withdrawal that comes too late (the network delivered first) makes the notification
+        delivered, billed once, and no SMS is sent.
+        """
+        now = self.clock.now()
+        table = records.notifications
+        awaiting = [status.value for status in AWAITING]
+        with self.engine.connect() as connection:
+            rows = [
+                dict(row)
+                for row in connection.execute(
+                    select(table)
+                    .where(
+                        (table.c.status.in_(awaiting) & (table.c.expires_at <= now))
+                        | (
+                            (table.c.status == S.EXPIRED.value)
+                            & (table.c.fallback == Fallback.SMS.value)
+                        )
+                        | (
+                            (table.c.status == S.SMS_SENT.value)
+                            & (table.c.updated_at <= now - self.sms_report_timeout)
+                        )
+                    )
+                    .order_by(table.c.expires_at)
+                    .limit(limit)
+                ).mappings()
+            ]
+        for row in rows:
+            self._sweep_one(row, now)
+        return len(rows)
+
+    def _sweep_one(self, row: dict[str, Any], now: datetime) -> None:
+        status = S(row["status"])
+        if status is S.SMS_SENT:
+            self.sms_failed(row["id"], "no delivery report", now)
+            return
+        if status in (S.SENT, S.REVERIFY_PENDING) and row["provider_id"] and row["channel"]:
+            withdrawn = self.social[Channel(row["channel"])].withdraw(row["provider_id"])
+            if not withdrawn and status is S.SENT:
+                self.delivered(row["id"], now)  # the network delivered it before the TTL ran out
+                return
+        if status is not S.EXPIRED:
+            with self.engine.begin() as connection:
+                if not records.transition(
+                    connection, row["id"], AWAITING, S.EXPIRED, now, {"ttl_ran_out": True}
+                ):
+                    return
+                self._notify_client(
+                    connection,
+                    row["client_key"],
+                    row["callback_url"],
+                    row["id"],
+                    S.EXPIRED,
+                    now,
+                    {},
+                )
+        if Fallback(row["fallback"]) is Fallback.SMS:
+            self._send_sms(row, leaving=(S.EXPIRED,))
+
+    # ---- billing and webhooks --------------------------------------------------------------
+
+    def _bill(
+        self, connection: Connection, row: dict[str, Any], channel: str, at: datetime
+    ) -> None:
+        try:
+            country = self.countries.country_of(row["phone"])
+            price = self.prices.price(country, Channel(channel), at)
+        except (UnknownCountryError, UnknownPriceError) as error:
+            log.error("cannot price %s: %s; billed at 0", row["id"], error)
+            from decimal import Decimal
+
+            price = Decimal(0)
+        records.bill(connection, row, channel, price, "RUB", at)
+
+    def _notify_client(
+        self,
+        connection: Connection,
+        client_key: str,
+        url: str | None,
+        notification_id: str,
+        status: NotificationStatus,
+        at: datetime,
+        detail: dict[str, Any],
+    ) -> None:
+        self.webhooks.enqueue(
+            connection,
+            [
+                WebhookEvent(
+                    client_key,
+                    url,
+                    "notification.status",
+                    {
+                        "id": notification_id,
+                        "status": status.value,
+                        "at": at.astimezone(UTC).isoformat(),
+                        **detail,
+                    },
+                )
+            ],
+            at,
+        )
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def notification(self, client_key: str, notification_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = records.fetch(connection, notification_id)
+            if row is None or row["client_key"] != client_key:
+                return None
+            row["history"] = records.history(connection, notification_id)
+        return row

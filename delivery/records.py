@@ -1,0 +1,184 @@
+"""The notify path's records in the store: notifications move only by conditional updates.
+
+A transition names the statuses it may leave: `UPDATE … WHERE id = :id AND status IN (…)`.
+Two actors racing for one notification (a late delivery receipt and the TTL sweeper, say)
+both try; the database lets exactly one of them move it, on SQLite and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ownership.notifications import NotificationStatus
+from store.tables_notifications import (
+    LedgerRow,
+    NotificationEventRow,
+    NotificationRow,
+    NumberOverlayRow,
+    VerificationRow,
+)
+
+notifications = cast(Table, NotificationRow.__table__)
+events = cast(Table, NotificationEventRow.__table__)
+ledger = cast(Table, LedgerRow.__table__)
+overlay = cast(Table, NumberOverlayRow.__table__)
+verifications = cast(Table, VerificationRow.__table__)
+
+
+def transition(
+    connection: Connection,
+    notification_id: str,
+    leaving: Iterable[NotificationStatus],
+    to: NotificationStatus,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move the notification to `to` if it is in one of `leaving`; record it in the history.
+
+    False when another actor moved it first: the caller's event came too late and is ignored.
+    """
+    result = connection.execute(
+        update(notifications)
+        .where(notifications.c.id == notification_id)
+        .where(notifications.c.status.in_([status.value for status in leaving]))
+        .values(status=to.value, updated_at=at, **fields)
+    )
+    if result.rowcount != 1:
+        return False
+    connection.execute(
+        insert(events).values(
+            notification_id=notification_id, status=to.value, at=at, detail=detail or {}
+        )
+    )
+    return True
+
+
+def set_provider(connection: Connection, notification_id: str, provider_id: str) -> None:
+    """The channel's id of the message now carrying the notification."""
+    connection.execute(
+        update(notifications)
+        .where(notifications.c.id == notification_id)
+        .values(provider_id=provider_id)
+    )
+
+
+def bill(
+    connection: Connection,
+    notification: dict[str, Any],
+    channel: str,
+    price: Decimal,
+    currency: str,
+    at: datetime,
+) -> bool:
+    """One ledger entry for a delivered notification; a second attempt finds it there."""
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                insert(ledger).values(
+                    notification_id=notification["id"],
+                    client_key=notification["client_key"],
+                    channel=channel,
+                    country=notification["country"],
+                    price=price,
+                    currency=currency,
+                    delivered_at=at,
+                    month=at.strftime("%Y-%m"),
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def fetch(connection: Connection, notification_id: str) -> dict[str, Any] | None:
+    row = (
+        connection.execute(select(notifications).where(notifications.c.id == notification_id))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def fetch_by_provider(connection: Connection, provider_id: str) -> dict[str, Any] | None:
+    row = (
+        connection.execute(select(notifications).where(notifications.c.provider_id == provider_id))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def history(connection: Connection, notification_id: str) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        select(events.c.status, events.c.at, events.c.detail)
+        .where(events.c.notification_id == notification_id)
+        .order_by(events.c.id)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def record_verification(
+    connection: Connection,
+    phone: str,
+    at: datetime,
+    method: str,
+    result: str,
+    account_id: str | None,
+    notification_id: str | None,
+) -> None:
+    """A result in the `verifications` input format (DESIGN §3), for the next batch run; and
+    the number's overlay, which every check and notify reads before that run."""
+    connection.execute(
+        insert(verifications).values(
+            phone=phone,
+            ts=at,
+            method=method,
+            result=result,
+            account_id=account_id,
+            notification_id=notification_id,
+        )
+    )
+    if result not in ("confirmed", "denied"):
+        return
+    column = "confirmed_at" if result == "confirmed" else "denied_at"
+    updated = connection.execute(
+        update(overlay).where(overlay.c.phone == phone).values({column: at})
+    )
+    if updated.rowcount == 0:
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(overlay).values(phone=phone, **{column: at}))
+        except IntegrityError:  # inserted meanwhile by another answer
+            connection.execute(update(overlay).where(overlay.c.phone == phone).values({column: at}))
+
+
+def overlay_of(connection: Connection, phone: str) -> tuple[datetime | None, datetime | None]:
+    """(denied_at, confirmed_at) learnt of the number since the batch, or (None, None)."""
+    row = connection.execute(
+        select(overlay.c.denied_at, overlay.c.confirmed_at).where(overlay.c.phone == phone)
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def billing_report(connection: Connection, client_key: str, month: str) -> list[dict[str, Any]]:
+    """Delivered notifications of a month by channel and country, with their sums."""
+    rows = connection.execute(
+        select(
+            ledger.c.channel,
+            ledger.c.country,
+            ledger.c.currency,
+            func.count().label("delivered"),
+            func.sum(ledger.c.price).label("amount"),
+        )
+        .where(ledger.c.client_key == client_key, ledger.c.month == month)
+        .group_by(ledger.c.channel, ledger.c.country, ledger.c.currency)
+        .order_by(ledger.c.channel, ledger.c.country)
+    ).mappings()
+    return [dict(row) for row in rows]

@@ -1,0 +1,76 @@
+"""Recording fakes of the notify service's ports, for tests that drive it by hand."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from delivery.ports import (
+    ApprovedTemplate,
+    Refused,
+    SendOutcome,
+    Sent,
+    TemplateProblemError,
+    WebhookEvent,
+)
+from ownership.channels import Channel
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class RecordingSocial:
+    network: Channel
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+    asked: list[tuple[str, str, str]] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # phones this network refuses
+    delivered_already: set[str] = field(default_factory=set)  # provider ids past withdrawal
+
+    def send(self, notification_id: str, phone: str, text: str, mobile_only: bool) -> SendOutcome:
+        if phone in self.refuse:
+            return Refused("NO_ACTIVE_ACCOUNT")
+        self.sent.append((notification_id, phone, text))
+        return Sent(f"{self.network.value}-{next(_ids)}")
+
+    def ask(self, notification_id: str, phone: str, question: str) -> SendOutcome:
+        self.asked.append((notification_id, phone, question))
+        return Sent(f"{self.network.value}-q{next(_ids)}")
+
+    def withdraw(self, provider_id: str) -> bool:
+        if provider_id in self.delivered_already:
+            return False
+        self.withdrawn.append(provider_id)
+        return True
+
+
+@dataclass
+class RecordingSms:
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def send(self, notification_id: str, phone: str, text: str) -> SendOutcome:
+        self.sent.append((notification_id, phone, text))
+        return Sent(f"sms-{next(_ids)}")
+
+
+@dataclass
+class StaticTemplates:
+    templates: dict[str, ApprovedTemplate]
+
+    def approved(
+        self, connection: Connection, client_key: str, template_id: str
+    ) -> ApprovedTemplate:
+        if template_id not in self.templates:
+            raise TemplateProblemError("TEMPLATE_NOT_FOUND", f"no template {template_id}")
+        return self.templates[template_id]
+
+
+@dataclass
+class RecordingWebhooks:
+    events: list[WebhookEvent] = field(default_factory=list)
+
+    def enqueue(self, connection: Connection, events: list[WebhookEvent], now: datetime) -> None:
+        self.events.extend(events)

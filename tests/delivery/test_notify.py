@@ -1,0 +1,222 @@
+"""The notify path driven by hand on a virtual clock, on SQLite and PostgreSQL: each row of the
+policy table, each re-verification outcome, the TTL with SMS fallback, the race between a late
+receipt and the fallback, idempotent repeats, and billing equal to what was delivered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from delivery import records
+from delivery.notify import RequestConflictError
+from delivery.ports import TemplateProblemError
+from ownership.notifications import Fallback, NotificationRequestError, RequestProblem
+from ownership.numbers import InvalidNumberError
+from tests.api.service import ACCOUNT_ONLY, RECYCLED, SUSPICIOUS, UNSEEN, VERIFIED_FRESH
+from tests.delivery.conftest import Notifier
+
+
+def ledger(engine: Engine) -> list[tuple[str, str, Decimal]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                records.ledger.c.notification_id, records.ledger.c.channel, records.ledger.c.price
+            ).order_by(records.ledger.c.id)
+        ).all()
+    return [(row[0], row[1], Decimal(row[2])) for row in rows]
+
+
+def statuses(notifier: Notifier, notification_id: str) -> list[str]:
+    found = notifier.service.notification(notifier.client_key, notification_id)
+    assert found is not None
+    return [step["status"] for step in found["history"]]
+
+
+def test_a_fresh_verified_number_gets_it_in_vk_billed_once_as_social(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, sensitive=True)
+
+    assert notifier.vk.sent == [(sent, VERIFIED_FRESH, "Ваш заказ A-17 готов к выдаче")]
+    assert notifier.service.delivered(sent, notifier.clock.now())
+    assert not notifier.service.delivered(sent, notifier.clock.now())  # a repeated receipt
+    assert notifier.service.read(sent, notifier.clock.now())
+    assert statuses(notifier, sent) == ["accepted", "sent", "delivered", "read"]
+    assert ledger(engine) == [(sent, "vk", Decimal("0.4500"))]  # a tenth of 4.50 RUB
+
+
+def test_an_owner_changed_number_goes_by_sms_even_when_regular(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = notifier.notify(RECYCLED)
+
+    assert notifier.vk.sent == [] and [row[0] for row in notifier.sms.sent] == [sent]
+    assert notifier.service.sms_delivered(sent, notifier.clock.now())
+    assert statuses(notifier, sent) == ["accepted", "sms_sent", "sms_delivered"]
+    assert ledger(engine) == [(sent, "sms", Decimal("4.5000"))]
+
+
+@pytest.mark.parametrize("phone", [UNSEEN, ACCOUNT_ONLY])
+def test_a_number_without_history_goes_by_sms(notifier: Notifier, phone: str) -> None:
+    sent = notifier.notify(phone)
+
+    assert notifier.status(sent) == "sms_sent"
+
+
+def test_mobile_only_without_the_app_goes_by_sms(notifier: Notifier) -> None:
+    sent = notifier.notify(SUSPICIOUS, mobile_only=True)
+
+    assert notifier.status(sent) == "sms_sent"
+    assert notifier.ok.sent == []
+
+
+def test_a_suspicious_number_is_delivered_when_regular(notifier: Notifier) -> None:
+    sent = notifier.notify(SUSPICIOUS)
+
+    assert [row[0] for row in notifier.ok.sent] == [sent]
+
+
+def test_a_confirmed_reverification_delivers_and_keeps_the_number_fresh(
+    notifier: Notifier, engine: Engine
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    assert notifier.ok.asked == [
+        (asked, SUSPICIOUS, "+790* *** ** 33 — это ваш номер телефона? Да / Нет")
+    ]
+    assert notifier.status(asked) == "reverify_pending"
+
+    assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
+    assert notifier.status(asked) == "sent"
+    # fresh for 30 days: the next sensitive notification is delivered without asking
+    notifier.clock.advance(timedelta(days=29))
+    again = notifier.notify(SUSPICIOUS, "r-2", sensitive=True, action_at=notifier.clock.now())
+    assert notifier.status(again) == "sent"
+    # then asked again
+    notifier.clock.advance(timedelta(days=2))
+    later = notifier.notify(SUSPICIOUS, "r-3", sensitive=True, action_at=notifier.clock.now())
+    assert notifier.status(later) == "reverify_pending"
+    with engine.connect() as connection:
+        results = connection.execute(select(records.verifications.c.result)).scalars().all()
+    assert results == ["confirmed"]
+
+
+def test_a_denial_sends_it_by_sms_and_makes_the_number_owner_changed_at_once(
+    notifier: Notifier,
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+
+    assert notifier.service.answered(asked, confirmed=False, at=notifier.clock.now())
+
+    assert statuses(notifier, asked) == ["accepted", "reverify_pending", "sms_sent"]
+    regular = notifier.notify(SUSPICIOUS, "r-2")
+    assert notifier.status(regular) == "sms_sent"  # every notify sees the denial before the batch
+
+
+def test_no_answer_within_the_ttl_sends_it_by_sms(notifier: Notifier) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=timedelta(minutes=10))
+
+    notifier.clock.advance(timedelta(minutes=11))
+    notifier.service.sweep()
+
+    assert statuses(notifier, asked) == ["accepted", "reverify_pending", "expired", "sms_sent"]
+
+
+def test_a_notification_not_delivered_within_its_ttl_is_withdrawn_and_sent_by_sms(
+    notifier: Notifier,
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=timedelta(seconds=30))
+
+    notifier.clock.advance(timedelta(seconds=31))
+    assert notifier.service.sweep() == 1
+
+    assert len(notifier.vk.withdrawn) == 1
+    assert statuses(notifier, sent) == ["accepted", "sent", "expired", "sms_sent"]
+    assert not notifier.service.delivered(sent, notifier.clock.now())  # a receipt too late
+
+
+def test_without_fallback_an_undelivered_notification_expires(notifier: Notifier) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=timedelta(seconds=30), fallback=Fallback.NONE)
+
+    notifier.clock.advance(timedelta(minutes=1))
+    notifier.service.sweep()
+
+    assert notifier.status(sent) == "expired"
+    assert notifier.sms.sent == []
+
+
+def test_a_receipt_racing_the_withdrawal_ends_in_one_billed_delivery(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=timedelta(seconds=30))
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None
+    notifier.vk.delivered_already.add(found["provider_id"])  # shown just before the TTL ran out
+
+    notifier.clock.advance(timedelta(seconds=31))
+    notifier.service.sweep()
+    late = notifier.service.delivered(sent, notifier.clock.now())  # its receipt, late
+
+    assert not late
+    assert notifier.status(sent) == "delivered"
+    assert notifier.sms.sent == []
+    assert [row[0] for row in ledger(engine)] == [sent]
+
+
+def test_an_sms_without_a_report_in_time_fails_unbilled(notifier: Notifier, engine: Engine) -> None:
+    sent = notifier.notify(RECYCLED)
+
+    notifier.clock.advance(timedelta(hours=2))
+    notifier.service.sweep()
+
+    assert notifier.status(sent) == "sms_failed"
+    assert ledger(engine) == []
+
+
+def test_a_repeated_request_gets_the_first_answer_and_sends_nothing(
+    notifier: Notifier, engine: Engine
+) -> None:
+    first = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH))
+    notifier.service.dispatch_due()
+    again = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH))
+    notifier.service.dispatch_due()
+
+    assert again.repeated and again.answer == first.answer
+    assert len(notifier.vk.sent) == 1
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(records.notifications)) == 1
+    with pytest.raises(RequestConflictError):
+        notifier.service.accept(
+            notifier.client_key, notifier.request(VERIFIED_FRESH, params={"order": "B-2"})
+        )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"ttl": timedelta(seconds=5)}, RequestProblem.TTL_OUT_OF_RANGE),
+        ({"ttl": timedelta(hours=25)}, RequestProblem.TTL_OUT_OF_RANGE),
+        ({"action_at": "4 days ago"}, RequestProblem.STALE_ACTION),
+        ({"params": {}}, RequestProblem.MISSING_PARAMS),
+        ({"params": {"order": "1", "x": "2"}}, RequestProblem.UNKNOWN_PARAMS),
+    ],
+)
+def test_bad_requests_are_refused_with_their_problem(
+    notifier: Notifier, overrides: dict[str, object], problem: RequestProblem
+) -> None:
+    if overrides.get("action_at") == "4 days ago":
+        overrides = {"action_at": notifier.clock.now() - timedelta(days=4)}
+    with pytest.raises(NotificationRequestError) as refused:
+        notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, **overrides))
+    assert refused.value.problem is problem
+
+
+def test_a_garbage_phone_or_an_unknown_template_is_refused(notifier: Notifier) -> None:
+    with pytest.raises(InvalidNumberError):
+        notifier.service.accept(notifier.client_key, notifier.request("garbage"))
+    with pytest.raises(TemplateProblemError):
+        notifier.service.accept(
+            notifier.client_key, notifier.request(VERIFIED_FRESH, template_id="tpl_none")
+        )
