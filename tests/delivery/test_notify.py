@@ -209,7 +209,9 @@ def test_bad_requests_are_refused_with_their_problem(
     if overrides.get("action_at") == "4 days ago":
         overrides = {"action_at": notifier.clock.now() - timedelta(days=4)}
     with pytest.raises(NotificationRequestError) as refused:
-        notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, **overrides))
+        notifier.service.accept(
+            notifier.client_key, notifier.request(VERIFIED_FRESH, "r-1", **overrides)
+        )
     assert refused.value.problem is problem
 
 
