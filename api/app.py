@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.observability import ObservabilityMiddleware
-from api.routes import camara, checks, ops
+from api.routes import camara, checks, notify, ops
 from api.serving import SnapshotSource
+from delivery.notify import NotifyService
 from ownership.policy import Policy
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings
@@ -45,6 +46,7 @@ def create_app(
     authenticator: Authenticator | None = None,
     clock: Callable[[], datetime] = utc_now,
     policy: Policy | None = None,
+    notify_service: NotifyService | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +56,7 @@ def create_app(
         app.state.snapshots.refresh()
         app.state.clock = clock
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
+        app.state.notify = notify_service
         if authenticator is not None:
             app.state.authenticator = authenticator
             yield
@@ -76,7 +79,7 @@ def create_app(
     )
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
-    for module in (checks, camara, ops):
+    for module in (checks, camara, notify, ops):
         app.include_router(module.router)
     return app
 

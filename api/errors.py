@@ -15,6 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from delivery.notify import RequestConflictError
+from delivery.ports import TemplateProblemError
+from ownership.notifications import NotificationRequestError, RequestProblem
+from ownership.numbers import InvalidNumberError
+
 log = logging.getLogger(__name__)
 
 HTTP_CODES = {
@@ -106,6 +111,29 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(error.status_code, code, str(error.detail), error.headers)
 
 
+# domain errors raised below the routes, and the answer each gets
+NOTIFY_PROBLEMS: dict[RequestProblem, tuple[int, str]] = {
+    RequestProblem.TTL_OUT_OF_RANGE: (400, "OUT_OF_RANGE"),
+    RequestProblem.ACTION_IN_FUTURE: (400, "OUT_OF_RANGE"),
+    RequestProblem.STALE_ACTION: (422, "STALE_ACTION"),
+    RequestProblem.MISSING_PARAMS: (422, "MISSING_PARAMS"),
+    RequestProblem.UNKNOWN_PARAMS: (422, "UNKNOWN_PARAMS"),
+}
+TEMPLATE_PROBLEMS: dict[str, int] = {"TEMPLATE_NOT_FOUND": 404, "TEMPLATE_NOT_APPROVED": 422}
+
+
+async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, InvalidNumberError):
+        return error_response(400, "INVALID_ARGUMENT", str(error))
+    if isinstance(error, NotificationRequestError):
+        status, code = NOTIFY_PROBLEMS[error.problem]
+        return error_response(status, code, str(error))
+    if isinstance(error, TemplateProblemError):
+        return error_response(TEMPLATE_PROBLEMS.get(error.code, 422), error.code, str(error))
+    assert isinstance(error, RequestConflictError)
+    return error_response(409, "CONFLICT", str(error))
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # the trace goes to the log, never to the caller
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -116,4 +144,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for domain_error in (
+        InvalidNumberError,
+        NotificationRequestError,
+        TemplateProblemError,
+        RequestConflictError,
+    ):
+        app.add_exception_handler(domain_error, _domain_error)
     app.add_exception_handler(Exception, _unexpected)

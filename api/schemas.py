@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from ownership.policy import Action, PolicyRow
 from ownership.verdicts import Reason, Status
@@ -138,3 +139,85 @@ RECYCLING_EXAMPLES = examples(
     since_a_date={"phoneNumber": EXAMPLE_PHONE, "specifiedDate": "2025-06-01"}
 )
 TENURE_EXAMPLES = examples(since_a_date={"phoneNumber": EXAMPLE_PHONE, "tenureDate": "2025-06-01"})
+
+
+class UserAction(Strict):
+    type: Literal["order", "payment", "login", "registration", "request"]
+    at: datetime = Field(description="When the user acted; with a time zone, or UTC.")
+
+
+class NotificationCreate(Strict):
+    request_id: str = Field(min_length=1, max_length=128, description="Idempotency key.")
+    phone: str
+    template_id: str = Field(min_length=1, max_length=40)
+    params: dict[str, str] = Field(default_factory=dict)
+    action: UserAction
+    ttl: int = Field(3600, description="Seconds, 15 to 86400 (checked with a clear error).")
+    sensitive: bool = False
+    mobile_only: bool = False
+    fallback: Literal["sms", "none"] = "sms"
+    callback_url: AnyHttpUrl | None = None
+
+
+class NotificationAccepted(BaseModel):
+    id: str
+    action: Action
+    status: Literal["accepted"]
+
+
+class StatusStep(BaseModel):
+    status: str
+    at: datetime
+    detail: dict[str, object]
+
+
+class NotificationPublic(BaseModel):
+    id: str
+    request_id: str
+    phone_masked: str
+    template_id: str
+    decision: Action
+    policy_case: PolicyRow
+    number_status: Status
+    reasons: list[Reason]
+    status: str
+    channel: str | None
+    created_at: datetime
+    expires_at: datetime
+    history: list[StatusStep]
+
+    @classmethod
+    def from_record(cls, record: dict[str, object]) -> NotificationPublic:
+        from ownership.numbers import mask
+
+        return cls.model_validate(
+            {**record, "phone_masked": mask(str(record["phone"])), "decision": record["decision"]}
+        )
+
+
+class BillingLine(BaseModel):
+    channel: str
+    country: str | None = Field(description="The country's E.164 prefix.")
+    currency: str
+    delivered: int
+    amount: Decimal
+
+
+class BillingPublic(BaseModel):
+    month: str
+    lines: list[BillingLine]
+    delivered: int
+    total: Decimal
+
+
+NOTIFY_EXAMPLES = examples(
+    order_ready={
+        "request_id": "order-17-ready",
+        "phone": EXAMPLE_PHONE,
+        "template_id": "tpl_example",
+        "params": {"order": "A-17"},
+        "action": {"type": "order", "at": "2026-06-01T10:00:00Z"},
+        "ttl": 3600,
+        "sensitive": False,
+    }
+)

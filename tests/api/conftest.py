@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,18 @@ from cryptography.fernet import Fernet
 from api.app import create_app
 from api.auth import Authenticator
 from api.serving import SnapshotSource
+from delivery.clock import VirtualClock
+from delivery.notify import NotifyService
+from ownership.channels import Channel
+from ownership.policy import Policy
+from pipelines.reference import load_countries, load_prices
 from pipelines.settings import load_settings
 from store.clients import SqlClientStore, register_client
 from store.database import make_engine, session_factory, upgrade
 from store.secrets import SecretCipher
 from tests.api.service import NOW, Caller, crafted_history, score_history, serving
+from tests.delivery.conftest import ORDER_READY
+from tests.delivery.fakes import RecordingSms, RecordingSocial, StaticTemplates
 
 
 def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller]:
@@ -28,11 +36,24 @@ def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller
     cipher = SecretCipher([Fernet.generate_key().decode()])
     with sessions.begin() as session:
         issued = register_client(session, "bank", ["127.0.0.0/8"], cipher)
+    snapshots = SnapshotSource(scores / "snapshot.bin", check_interval=check_interval)
+    notify = NotifyService(
+        engine,
+        VirtualClock(NOW.replace(tzinfo=UTC)),
+        snapshots.current,
+        {Channel.VK: RecordingSocial(Channel.VK), Channel.OK: RecordingSocial(Channel.OK)},
+        RecordingSms(),
+        StaticTemplates({ORDER_READY.id: ORDER_READY}, pending={"tpl_pending"}),
+        load_countries(),
+        load_prices(),
+        Policy(),
+    )
     app = create_app(
         load_settings(scores_dir=scores, database_url=url),
-        snapshots=SnapshotSource(scores / "snapshot.bin", check_interval=check_interval),
+        snapshots=snapshots,
         authenticator=Authenticator(SqlClientStore(engine, cipher)),
         clock=lambda: NOW,
+        notify_service=notify,
     )
     with serving(app) as base:
         yield Caller(base, issued.key, issued.secret)

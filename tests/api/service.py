@@ -96,5 +96,9 @@ class Caller:
         )
         return requests.post(f"{self.url}{path}", json=body, auth=auth, timeout=30, **kwargs)
 
+    def get_signed(self, path: str, **kwargs: Any) -> requests.Response:
+        auth = OAuth1(self.key, self.secret, signature_method="HMAC-SHA256")
+        return requests.get(f"{self.url}{path}", auth=auth, timeout=30, **kwargs)
+
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.get(f"{self.url}{path}", timeout=30, **kwargs)

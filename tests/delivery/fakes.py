@@ -59,10 +59,13 @@ class RecordingSms:
 @dataclass
 class StaticTemplates:
     templates: dict[str, ApprovedTemplate]
+    pending: set[str] = field(default_factory=set)
 
     def approved(
         self, connection: Connection, client_key: str, template_id: str
     ) -> ApprovedTemplate:
+        if template_id in self.pending:
+            raise TemplateProblemError("TEMPLATE_NOT_APPROVED", f"{template_id} awaits moderation")
         if template_id not in self.templates:
             raise TemplateProblemError("TEMPLATE_NOT_FOUND", f"no template {template_id}")
         return self.templates[template_id]

@@ -1,0 +1,101 @@
+"""`POST /v1/notify`, `GET /v1/notifications/{id}` and `GET /v1/billing` (DESIGN §6, §7)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import AuthenticatedClientDep
+from api.errors import ApiError, invalid_argument
+from api.schemas import (
+    NOTIFY_EXAMPLES,
+    BillingLine,
+    BillingPublic,
+    ErrorInfo,
+    NotificationAccepted,
+    NotificationCreate,
+    NotificationPublic,
+)
+from delivery import records
+from delivery.notify import NotifyRequest, NotifyService
+from ownership.notifications import Fallback
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 409, 422, 503)
+}
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def notify_service(request: Request) -> NotifyService:
+    service: NotifyService | None = getattr(request.app.state, "notify", None)
+    if service is None:
+        raise ApiError(503, "UNAVAILABLE", "the notify path is not configured in this service")
+    return service
+
+
+NotifyDep = Annotated[NotifyService, Depends(notify_service)]
+
+
+@router.post("/notify", status_code=202, response_model=NotificationAccepted, responses=ERRORS)
+async def notify(
+    body: Annotated[NotificationCreate, Body(openapi_examples=NOTIFY_EXAMPLES)],
+    client: AuthenticatedClientDep,
+    service: NotifyDep,
+    response: Response,
+) -> NotificationAccepted:
+    """Send a notification: deliver it in VK or OK, ask first, or send it by SMS (DESIGN §7).
+
+    `request_id` is an idempotency key: a repeat returns the first answer and sends nothing.
+    """
+    request = NotifyRequest(
+        request_id=body.request_id,
+        phone=body.phone,
+        template_id=body.template_id,
+        params=body.params,
+        action_type=body.action.type,
+        action_at=body.action.at,
+        ttl=timedelta(seconds=body.ttl),
+        sensitive=body.sensitive,
+        mobile_only=body.mobile_only,
+        fallback=Fallback(body.fallback),
+        callback_url=str(body.callback_url) if body.callback_url else None,
+    )
+    accepted = await run_in_threadpool(service.accept, client.key, request)
+    if accepted.repeated:
+        response.headers["Idempotent-Replayed"] = "true"
+    return NotificationAccepted.model_validate(accepted.answer)
+
+
+@router.get("/notifications/{notification_id}", response_model=NotificationPublic, responses=ERRORS)
+def notification(
+    notification_id: str, client: AuthenticatedClientDep, service: NotifyDep
+) -> NotificationPublic:
+    """The notification with its status history; only its own client sees it."""
+    found = service.notification(client.key, notification_id)
+    if found is None:
+        raise ApiError(404, "NOT_FOUND", f"no notification {notification_id} of this client")
+    return NotificationPublic.from_record(found)
+
+
+@router.get("/billing", response_model=BillingPublic, responses=ERRORS)
+def billing(
+    client: AuthenticatedClientDep,
+    service: NotifyDep,
+    month: Annotated[str, Query(description="YYYY-MM")],
+) -> BillingPublic:
+    """Delivered notifications of a month by channel and country, with prices."""
+    if not MONTH.match(month):
+        raise invalid_argument(f"month must be YYYY-MM, not {month!r}")
+    with service.engine.connect() as connection:
+        lines: list[dict[str, Any]] = records.billing_report(connection, client.key, month)
+    return BillingPublic(
+        month=month,
+        lines=[BillingLine.model_validate(line) for line in lines],
+        total=sum((line["amount"] for line in lines), start=0),
+        delivered=sum(line["delivered"] for line in lines),
+    )

@@ -1,0 +1,95 @@
+"""`POST /v1/notify`, `GET /v1/notifications/{id}` and `GET /v1/billing` over HTTP: answers and
+a clear 4xx in the envelope for every kind of bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.service import NOW, RECYCLED, VERIFIED_FRESH, Caller
+
+ACTION = {"type": "order", "at": NOW.isoformat() + "Z"}
+
+
+def body(request_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "phone": VERIFIED_FRESH,
+        "template_id": "tpl_order",
+        "params": {"order": "A-17"},
+        "action": ACTION,
+        "ttl": 600,
+    } | overrides
+
+
+def test_a_notification_is_accepted_with_its_action_and_shown_with_its_history(
+    caller: Caller,
+) -> None:
+    response = caller.post("/v1/notify", body("n-1", phone=RECYCLED))
+
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert answer["action"] == "sms" and answer["status"] == "accepted"
+    shown = caller.get_signed(f"/v1/notifications/{answer['id']}").json()
+    assert shown["phone_masked"] == "+791* *** ** 67"
+    assert shown["decision"] == "sms" and shown["number_status"] == "owner_changed"
+    assert [step["status"] for step in shown["history"]] == ["accepted"]
+
+
+def test_a_repeated_request_id_returns_the_first_answer(caller: Caller) -> None:
+    first = caller.post("/v1/notify", body("n-2"))
+    again = caller.post("/v1/notify", body("n-2"))
+
+    assert again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"template_id": "tpl_none"}, 404, "TEMPLATE_NOT_FOUND"),
+        ({"template_id": "tpl_pending"}, 422, "TEMPLATE_NOT_APPROVED"),
+        ({"params": {}}, 422, "MISSING_PARAMS"),
+        ({"action": {"type": "order", "at": "2026-05-01T00:00:00Z"}}, 422, "STALE_ACTION"),
+        ({"ttl": 5}, 400, "OUT_OF_RANGE"),
+        ({"ttl": 86_401}, 400, "OUT_OF_RANGE"),
+        ({"phone": "garbage"}, 400, "INVALID_ARGUMENT"),
+        ({"fallback": "pigeon"}, 400, "INVALID_ARGUMENT"),
+        ({"colour": "red"}, 400, "INVALID_ARGUMENT"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(
+    caller: Caller, overrides: dict[str, Any], status: int, code: str
+) -> None:
+    response = caller.post("/v1/notify", body(f"bad-{code}-{status}", **overrides))
+
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert set(response.json()) == {"status", "code", "message"}
+
+
+def test_a_request_id_reused_for_another_notification_is_a_conflict(caller: Caller) -> None:
+    assert caller.post("/v1/notify", body("n-3")).status_code == 202
+
+    response = caller.post("/v1/notify", body("n-3", params={"order": "B-9"}))
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "CONFLICT"
+
+
+def test_an_unknown_notification_is_not_found(caller: Caller) -> None:
+    response = caller.get_signed("/v1/notifications/ntf_nothing")
+
+    assert response.status_code == 404
+
+
+def test_billing_takes_a_month(caller: Caller) -> None:
+    assert caller.get_signed("/v1/billing?month=2026-06").json() == {
+        "month": "2026-06",
+        "lines": [],
+        "delivered": 0,
+        "total": "0",
+    }
+    assert caller.get_signed("/v1/billing?month=June").status_code == 400
