@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ownership.notifications import NotificationStatus
@@ -58,6 +58,49 @@ def transition(
         )
     )
     return True
+
+
+def transition_many(
+    connection: Connection,
+    notification_ids: list[str],
+    leaving: Iterable[NotificationStatus],
+    to: NotificationStatus,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+    **fields: Any,
+) -> set[str]:
+    """`transition` for many notifications in two statements; returns the ids that moved."""
+    if not notification_ids:
+        return set()
+    moved = set(
+        connection.execute(
+            update(notifications)
+            .where(notifications.c.id.in_(notification_ids))
+            .where(notifications.c.status.in_([status.value for status in leaving]))
+            .values(status=to.value, updated_at=at, **fields)
+            .returning(notifications.c.id)
+        ).scalars()
+    )
+    if moved:
+        connection.execute(
+            insert(events),
+            [
+                {"notification_id": moved_id, "status": to.value, "at": at, "detail": detail or {}}
+                for moved_id in sorted(moved)
+            ],
+        )
+    return moved
+
+
+def set_providers(connection: Connection, pairs: list[tuple[str, str]]) -> None:
+    """Many `set_provider` at once: (notification id, provider id) pairs."""
+    if pairs:
+        connection.execute(
+            update(notifications)
+            .where(notifications.c.id == bindparam("target"))
+            .values(provider_id=bindparam("provider")),
+            [{"target": target, "provider": provider} for target, provider in pairs],
+        )
 
 
 def set_provider(connection: Connection, notification_id: str, provider_id: str) -> None:
