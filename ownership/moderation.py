@@ -59,19 +59,39 @@ class ModerationReason(StrEnum):
     MISSING_REQUIRED_PLACEHOLDER = "MISSING_REQUIRED_PLACEHOLDER"
     # the category allows no advertising tail (otp)
     TAIL_NOT_ALLOWED = "TAIL_NOT_ALLOWED"
+    # a moderator rejected the template; the finding's explanation is the moderator's note
+    MODERATOR_REJECTED = "MODERATOR_REJECTED"
 
 
 class Part(StrEnum):
-    """Where a finding is: the body, the tail, or the samples of a placeholder."""
+    """Where a finding is: the body, the tail, the samples of a placeholder, or the whole."""
 
     BODY = "body"
     TAIL = "tail"
     SAMPLES = "samples"
+    TEMPLATE = "template"
 
 
 class Outcome(StrEnum):
     PASSED = "passed"  # no finding: a moderator decides
     REJECTED = "rejected"  # at least one finding: refused without a moderator
+
+
+class TemplateStatus(StrEnum):
+    PENDING_MODERATION = "pending_moderation"  # passed the automatic moderation; a person decides
+    APPROVED = "approved"  # may be used by /v1/notify
+    REJECTED = "rejected"  # by the automatic moderation (with findings) or by a moderator
+
+
+class Decision(StrEnum):
+    """A moderator's decision on a template waiting for one."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+    @property
+    def status(self) -> TemplateStatus:
+        return TemplateStatus.APPROVED if self is Decision.APPROVE else TemplateStatus.REJECTED
 
 
 @dataclass(frozen=True)
