@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.observability import ObservabilityMiddleware
-from api.routes import camara, checks, ops
+from api.routes import admin, camara, checks, ops, templates
 from api.serving import SnapshotSource
+from delivery.templates import TemplateDesk, build_template_desk
 from ownership.policy import Policy
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings
@@ -45,6 +46,7 @@ def create_app(
     authenticator: Authenticator | None = None,
     clock: Callable[[], datetime] = utc_now,
     policy: Policy | None = None,
+    template_desk: TemplateDesk | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +56,8 @@ def create_app(
         app.state.snapshots.refresh()
         app.state.clock = clock
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
+        app.state.admin_token = settings.admin_token
+        app.state.templates = template_desk
         if authenticator is not None:
             app.state.authenticator = authenticator
             yield
@@ -61,6 +65,9 @@ def create_app(
         # the store, migrated beforehand by `ownership serve`
         engine = make_engine(settings.database_url)
         app.state.authenticator = build_authenticator(settings, engine)
+        app.state.templates = template_desk or build_template_desk(
+            settings, session_factory(engine)
+        )
         housekeeping = asyncio.create_task(
             forget_old_nonces(session_factory(engine), settings.nonce_retention_seconds)
         )
@@ -76,7 +83,7 @@ def create_app(
     )
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
-    for module in (checks, camara, ops):
+    for module in (checks, camara, templates, admin, ops):
         app.include_router(module.router)
     return app
 

@@ -11,6 +11,8 @@ from cryptography.fernet import Fernet
 from api.app import create_app
 from api.auth import Authenticator
 from api.serving import SnapshotSource
+from delivery.templates import TemplateDesk
+from pipelines.moderation_rules import load_moderation_rules
 from pipelines.settings import load_settings
 from store.clients import SqlClientStore, register_client
 from store.database import make_engine, session_factory, upgrade
@@ -33,6 +35,7 @@ def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller
         snapshots=SnapshotSource(scores / "snapshot.bin", check_interval=check_interval),
         authenticator=Authenticator(SqlClientStore(engine, cipher)),
         clock=lambda: NOW,
+        template_desk=TemplateDesk(sessions, load_moderation_rules()),
     )
     with serving(app) as base:
         yield Caller(base, issued.key, issued.secret)
