@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-DELIMITER = "#"  # DESIGN §7 writes placeholders as #name#; a literal "#" is written "№"
+DELIMITER = "#"  # DESIGN §7 writes placeholders as #name#
+ESCAPED_DELIMITER = "##"  # a literal "#" in a template
 
 # SMS sizes (3GPP TS 23.038 and TS 23.040): a message carries 140 octets, i.e. 160 GSM 7-bit
 # characters or 70 UCS-2 code units; a part of a concatenated message loses 6 octets to its
@@ -41,7 +42,7 @@ class Category(StrEnum):
 class ModerationReason(StrEnum):
     # the body is empty or only white space
     EMPTY = "EMPTY"
-    # a placeholder is malformed (`#na me#`, `##`) or a "#" has no partner
+    # a placeholder is malformed (`#na me#`, `#Имя#`) or a "#" has no partner
     INVALID_FORMAT = "INVALID_FORMAT"
     # the text uses a placeholder the samples do not declare
     UNDECLARED_PLACEHOLDER = "UNDECLARED_PLACEHOLDER"
@@ -237,53 +238,58 @@ def sms_parts(text: str) -> int:
 def scan_placeholders(
     text: str, name: re.Pattern[str], part: Part = Part.BODY
 ) -> tuple[tuple[Placeholder, ...], tuple[Finding, ...]]:
-    """The placeholders of `text` and its format findings: delimiters pair up left to right,
-    and what lies between a pair must be a name."""
-    marks = [index for index, char in enumerate(text) if char == DELIMITER]
+    """The placeholders of `text` and its format findings. Read left to right: "##" is a
+    literal "#" (a hashtag in a tail: "##скидки"); any other "#" opens a placeholder that the
+    next "#" closes, and what lies between must be a name."""
     found: list[Placeholder] = []
     problems: list[Finding] = []
-    for opening, closing in zip(marks[::2], marks[1::2], strict=False):
-        candidate = text[opening + 1 : closing]
+    cursor = text.find(DELIMITER)
+    while cursor >= 0:
+        if text.startswith(ESCAPED_DELIMITER, cursor):
+            cursor = text.find(DELIMITER, cursor + 2)
+            continue
+        closing = text.find(DELIMITER, cursor + 1)
+        if closing < 0:
+            problems.append(
+                _format_problem(part, text, cursor, cursor + 1, "a # without its partner")
+            )
+            break
+        candidate = text[cursor + 1 : closing]
         if name.fullmatch(candidate):
-            found.append(Placeholder(candidate, opening, closing + 1))
+            found.append(Placeholder(candidate, cursor, closing + 1))
         else:
             problems.append(
-                Finding(
-                    ModerationReason.INVALID_FORMAT,
-                    ModerationReason.INVALID_FORMAT,
-                    f"a placeholder is {DELIMITER}name{DELIMITER} with a name matching "
-                    f"{name.pattern}",
-                    part,
-                    text[opening : closing + 1],
-                    opening,
-                    closing + 1,
+                _format_problem(
+                    part, text, cursor, closing + 1, f"a name between #…# matches {name.pattern}"
                 )
             )
-    if len(marks) % 2:
-        last = marks[-1]
-        problems.append(
-            Finding(
-                ModerationReason.INVALID_FORMAT,
-                ModerationReason.INVALID_FORMAT,
-                f"a {DELIMITER} without its partner; write a literal one as №",
-                part,
-                DELIMITER,
-                last,
-                last + 1,
-            )
-        )
+        cursor = text.find(DELIMITER, closing + 1)
     return tuple(found), tuple(problems)
 
 
+def _format_problem(part: Part, text: str, start: int, end: int, what: str) -> Finding:
+    return Finding(
+        ModerationReason.INVALID_FORMAT,
+        ModerationReason.INVALID_FORMAT,
+        f"{what}; a placeholder is #name#, a literal # is written ##",
+        part,
+        text[start:end],
+        start,
+        end,
+    )
+
+
 def fill(text: str, values: Mapping[str, str], name: re.Pattern[str]) -> str:
-    """`text` with every well-formed placeholder that `values` has replaced by its value."""
+    """`text` as sent: every placeholder that `values` has replaced by its value, every "##"
+    outside placeholders by "#"; placeholders without a value stay as written."""
     placeholders, _ = scan_placeholders(text, name)
     pieces, cursor = [], 0
     for placeholder in placeholders:
-        if placeholder.name in values:
-            pieces += [text[cursor : placeholder.start], values[placeholder.name]]
-            cursor = placeholder.end
-    return "".join([*pieces, text[cursor:]])
+        pieces.append(text[cursor : placeholder.start].replace(ESCAPED_DELIMITER, DELIMITER))
+        pieces.append(values.get(placeholder.name, text[placeholder.start : placeholder.end]))
+        cursor = placeholder.end
+    pieces.append(text[cursor:].replace(ESCAPED_DELIMITER, DELIMITER))
+    return "".join(pieces)
 
 
 def _masked(text: str, placeholders: Sequence[Placeholder]) -> str:

@@ -53,7 +53,7 @@ def test_an_empty_body_is_empty_and_nothing_else() -> None:
     ("text", "matched"),
     [
         ("Заказ #na me# готов", "#na me#"),
-        ("Заказ ## готов", "##"),
+        ("Заказ #заказ# готов", "#заказ#"),
         ("Заказ #Order# готов", "#Order#"),
         ("Заказ #order готов", "#"),
     ],
@@ -145,6 +145,15 @@ def test_sms_parts_follow_the_alphabet(text: str, parts: int) -> None:
 
 def test_fill_replaces_the_placeholders_it_has_values_for() -> None:
     assert fill("#a#, #b#! #a#", {"a": "1"}, NAME) == "1, #b#! 1"
+
+
+def test_a_doubled_delimiter_is_a_literal_one() -> None:
+    text = "Заказ №#order# готов ##доставка"
+
+    assert reasons(text, {"order": "7"}) == ()
+    assert fill(text, {"order": "7"}, NAME) == "Заказ №7 готов #доставка"
+    assert fill("#a##b#", {"b": "2"}, NAME) == "#a#2"
+    assert reasons("Заказ #order## готов", {"order": "7"}) == (ModerationReason.INVALID_FORMAT,)
 
 
 def test_an_invalid_pattern_names_its_rule() -> None:
