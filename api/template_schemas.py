@@ -6,10 +6,11 @@ whether it asks or is told.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from api.schemas import Strict, examples
 from ownership.moderation import (
@@ -28,17 +29,28 @@ MAX_TEXT = 10_000
 MAX_PLACEHOLDERS = 50
 MAX_SAMPLES = 20
 
-PlaceholderName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-SampleValue = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    # control characters mean nothing in an SMS or a post, and PostgreSQL stores no NUL
+    if CONTROL.search(text):
+        raise ValueError("control characters other than tab and new line are not allowed")
+    return text
+
+
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_printable)]
+PlaceholderName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_printable)
+]
 
 
 class TemplateCreate(Strict):
-    text: str = Field(
-        max_length=MAX_TEXT,
+    text: Text = Field(
         description="The body, with `#name#` placeholders. No advertising here.",
     )
     category: Category
-    samples: dict[PlaceholderName, SampleValue | list[SampleValue]] = Field(
+    samples: dict[PlaceholderName, Text | list[Text]] = Field(
         default_factory=dict,
         max_length=MAX_PLACEHOLDERS,
         description=(
@@ -46,9 +58,8 @@ class TemplateCreate(Strict):
             "that the message fits an SMS and a social-network message."
         ),
     )
-    tail: str | None = Field(
+    tail: Text | None = Field(
         None,
-        max_length=MAX_TEXT,
         description="An optional advertising tail, sent after the body; counts toward length.",
     )
 
@@ -114,8 +125,10 @@ class TemplatePublic(BaseModel):
 
 class TemplateDecisionCreate(Strict):
     decision: Literal["approve", "reject"]
-    note: str | None = Field(None, max_length=2_000, description="Shown to the client.")
-    moderator: str | None = Field(
+    note: Annotated[str, AfterValidator(_printable)] | None = Field(
+        None, max_length=2_000, description="Shown to the client."
+    )
+    moderator: Annotated[str, AfterValidator(_printable)] | None = Field(
         None, max_length=80, description="Who decides, recorded as `admin:<moderator>`."
     )
 

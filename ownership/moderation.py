@@ -292,6 +292,25 @@ def fill(text: str, values: Mapping[str, str], name: re.Pattern[str]) -> str:
     return "".join(pieces)
 
 
+def placeholder_names(template: TemplateDraft, rules: ModerationRules) -> frozenset[str]:
+    """The names of the well-formed placeholders of body and tail: the params a notification
+    with this template must give."""
+    body, _ = scan_placeholders(template.text, rules.placeholder_name)
+    tail, _ = scan_placeholders(template.tail, rules.placeholder_name)
+    return frozenset(placeholder.name for placeholder in (*body, *tail))
+
+
+def render_message(
+    template: TemplateDraft, values: Mapping[str, str], rules: ModerationRules
+) -> str:
+    """The message as sent on every channel: the body, then the tail after the separator,
+    filled with `values` (what the length limits are measured on)."""
+    message = fill(template.text, values, rules.placeholder_name)
+    if template.tail.strip():
+        message += rules.tail_separator + fill(template.tail, values, rules.placeholder_name)
+    return message
+
+
 def _masked(text: str, placeholders: Sequence[Placeholder]) -> str:
     """`text` with placeholder names turned into underscores, so `#bonus#` reads as no word
     while offsets and the `#…#` shape (which exceptions may mention) stay."""
@@ -405,9 +424,7 @@ def moderate(template: TemplateDraft, rules: ModerationRules) -> ModerationResul
                 )
 
     longest = {name: max(values, key=len) for name, values in template.samples.items() if values}
-    message = fill(template.text, longest, rules.placeholder_name)
-    if template.tail.strip():
-        message += rules.tail_separator + fill(template.tail, longest, rules.placeholder_name)
+    message = render_message(template, longest, rules)
     for problem in rules.limits.problems(message):
         findings.append(
             Finding(

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ownership.moderation import (
@@ -128,30 +128,43 @@ def decide_template(
 ) -> TemplateRecord:
     """Approve or reject a template waiting for a moderator.
 
-    The row is locked (FOR UPDATE on PostgreSQL; SQLite has one writer anyway), so of two
-    moderators deciding at once the second sees the first's decision and is refused.
+    One conditional UPDATE (`… WHERE status = 'pending_moderation'`) decides, so of two
+    moderators deciding at once exactly one wins, on PostgreSQL and SQLite alike (a SELECT
+    first would let both read `pending_moderation` on SQLite, which has no FOR UPDATE).
     """
-    row = session.scalar(select(TemplateRow).where(TemplateRow.id == template_id).with_for_update())
+    values: dict[str, Any] = {
+        "status": str(decision.status),
+        "decided_at": at,
+        "decided_by": by,
+        "note": note,
+    }
+    if decision is Decision.REJECT:
+        rejection = Finding(
+            ModerationReason.MODERATOR_REJECTED,
+            ModerationReason.MODERATOR_REJECTED,
+            note or "rejected by a moderator",
+            Part.TEMPLATE,
+        )
+        values["reasons"] = [_finding_json(rejection)]
+    decided = session.execute(
+        update(TemplateRow)
+        .where(
+            TemplateRow.id == template_id,
+            TemplateRow.status == str(TemplateStatus.PENDING_MODERATION),
+        )
+        .values(**values)
+        .returning(TemplateRow.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    row = session.scalar(
+        select(TemplateRow)
+        .where(TemplateRow.id == template_id)
+        .execution_options(populate_existing=True)
+    )
     if row is None:
         raise TemplateNotFoundError(f"no template {template_id!r}")
-    if row.status != TemplateStatus.PENDING_MODERATION:
+    if decided is None:
         raise TemplateAlreadyDecidedError(f"template {template_id} is already {row.status}")
-    row.status = decision.status
-    row.decided_at = at
-    row.decided_by = by
-    row.note = note
-    if decision is Decision.REJECT:
-        row.reasons = [
-            _finding_json(
-                Finding(
-                    ModerationReason.MODERATOR_REJECTED,
-                    ModerationReason.MODERATOR_REJECTED,
-                    note or "rejected by a moderator",
-                    Part.TEMPLATE,
-                )
-            )
-        ]
-    session.flush()
     return _record(row)
 
 

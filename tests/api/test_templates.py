@@ -157,6 +157,7 @@ def test_an_unsigned_call_or_a_bad_body_is_refused(service: Service) -> None:
         {**ORDER_READY_BODY, "category": "newsletter"},
         {**ORDER_READY_BODY, "priority": "high"},
         {"category": "service"},
+        {**ORDER_READY_BODY, "text": "Ваш заказ #order#\x00 готов"},
     ):
         refused = service.shop.post("/v1/message_template", body)
         assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")

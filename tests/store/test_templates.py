@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -129,6 +131,29 @@ def test_a_moderators_rejection_is_a_reason_with_the_note(
     assert [(f.reason, f.explanation) for f in rejected.reasons] == [
         (ModerationReason.MODERATOR_REJECTED, "tail misleads")
     ]
+
+
+def test_of_two_moderators_deciding_at_once_exactly_one_wins(
+    desk: TemplateDesk,
+    sessions: sessionmaker[Session],
+    cipher: SecretCipher,
+    told: RecordingTemplateDecisions,
+) -> None:
+    template = desk.submit(client(sessions, cipher), ORDER_READY)
+    start = threading.Barrier(2)
+
+    def decide(decision: Decision) -> str:
+        start.wait()
+        try:
+            return str(desk.decide(template.id, decision, note="n", by=str(decision)).status)
+        except TemplateAlreadyDecidedError:
+            return "refused"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(decide, [Decision.APPROVE, Decision.REJECT]))
+
+    assert outcomes in (["approved", "refused"], ["refused", "rejected"])
+    assert len(told.decided) == 1
 
 
 def test_deciding_an_unknown_template_is_not_found(desk: TemplateDesk) -> None:

@@ -18,6 +18,8 @@ from ownership.moderation import (
     TemplateDraft,
     fill,
     moderate,
+    placeholder_names,
+    render_message,
     sms_parts,
 )
 
@@ -145,6 +147,13 @@ def test_sms_parts_follow_the_alphabet(text: str, parts: int) -> None:
 
 def test_fill_replaces_the_placeholders_it_has_values_for() -> None:
     assert fill("#a#, #b#! #a#", {"a": "1"}, NAME) == "1, #b#! 1"
+
+
+def test_a_notification_renders_body_and_tail_with_its_params() -> None:
+    draft = TemplateDraft.of("Заказ #order# готов", Category.SERVICE, {"order": "1"}, "#shop#")
+
+    assert placeholder_names(draft, RULES) == {"order", "shop"}
+    assert render_message(draft, {"order": "7", "shop": "Лавка"}, RULES) == "Заказ 7 готов\nЛавка"
 
 
 def test_a_doubled_delimiter_is_a_literal_one() -> None:
