@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.observability import ObservabilityMiddleware
-from api.routes import camara, checks, notify, ops
+from api.routes import admin, camara, checks, notify, ops, templates
 from api.serving import SnapshotSource
 from delivery.notify import NotifyService
+from delivery.templates import TemplateDesk, build_template_desk
 from ownership.policy import Policy
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings
@@ -47,6 +48,7 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     policy: Policy | None = None,
     notify_service: NotifyService | None = None,
+    template_desk: TemplateDesk | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +59,8 @@ def create_app(
         app.state.clock = clock
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
         app.state.notify = notify_service
+        app.state.admin_token = settings.admin_token
+        app.state.templates = template_desk
         if authenticator is not None:
             app.state.authenticator = authenticator
             yield
@@ -64,6 +68,9 @@ def create_app(
         # the store, migrated beforehand by `ownership serve`
         engine = make_engine(settings.database_url)
         app.state.authenticator = build_authenticator(settings, engine)
+        app.state.templates = template_desk or build_template_desk(
+            settings, session_factory(engine)
+        )
         housekeeping = asyncio.create_task(
             forget_old_nonces(session_factory(engine), settings.nonce_retention_seconds)
         )
@@ -79,7 +86,7 @@ def create_app(
     )
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
-    for module in (checks, camara, notify, ops):
+    for module in (checks, camara, notify, templates, admin, ops):
         app.include_router(module.router)
     return app
 

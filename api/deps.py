@@ -7,15 +7,18 @@ a hop that costs more than the work.
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AuthenticatedClient, Authenticator
-from api.errors import unavailable
+from api.errors import ApiError, unavailable
 from api.serving import SnapshotUnavailableError
+from delivery.templates import TemplateDesk
 from ownership.policy import Policy
 from pipelines.snapshot import Snapshot
 
@@ -59,7 +62,37 @@ async def policy(request: Request) -> Policy:
     return chosen
 
 
+async def template_desk(request: Request) -> TemplateDesk:
+    desk: TemplateDesk | None = getattr(request.app.state, "templates", None)
+    if desk is None:
+        raise unavailable("this server keeps no templates")
+    return desk
+
+
+async def operator(request: Request) -> None:
+    """Admit an operator (a moderator) holding the admin token: `Authorization: Bearer …`.
+
+    Operators are not clients: they sign nothing and are not in the clients table. With no
+    token configured the admin routes do not exist (404, as any unknown path); a missing or
+    wrong token is 401. The comparison takes the same time whatever the token.
+    """
+    token: SecretStr | None = getattr(request.app.state, "admin_token", None)
+    if token is None:
+        raise ApiError(404, "NOT_FOUND", "Not Found")
+    scheme, _, offered = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(offered.strip().encode(), expected):
+        raise ApiError(
+            401,
+            "UNAUTHENTICATED",
+            "an admin route needs the admin token: Authorization: Bearer <token>",
+            {"WWW-Authenticate": 'Bearer realm="admin"'},
+        )
+
+
 AuthenticatedClientDep = Annotated[AuthenticatedClient, Depends(authenticated_client)]
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
 NowDep = Annotated[datetime, Depends(now)]
 PolicyDep = Annotated[Policy, Depends(policy)]
+TemplateDeskDep = Annotated[TemplateDesk, Depends(template_desk)]
+OperatorDep = Annotated[None, Depends(operator)]

@@ -46,7 +46,6 @@ from ownership.notifications import (
     NotificationStatus,
     check_action_age,
     check_ttl,
-    render,
 )
 from ownership.numbers import InvalidNumberError, mask, parse_number
 from ownership.policy import Action, Decision, Policy, decide
@@ -162,10 +161,9 @@ class NotifyService:
         check_ttl(request.ttl)
         check_action_age(request.action_at, now, self.max_action_age)
         with self.engine.begin() as connection:
-            template = self.templates.approved(connection, client_key, request.template_id)
-            text = render(template.text, template.placeholders, dict(request.params))
-            if template.tail:
-                text = f"{text}\n{template.tail}"
+            text = self.templates.message(
+                connection, client_key, request.template_id, dict(request.params)
+            )
             verdict, channels = self._verdict(connection, number.e164, now)
             decision = decide(
                 verdict,

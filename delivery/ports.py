@@ -55,14 +55,6 @@ class SmsChannel(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ApprovedTemplate:
-    id: str
-    text: str
-    placeholders: tuple[str, ...]
-    tail: str | None = None
-
-
 class TemplateProblemError(LookupError):
     """The template cannot be used: unknown to this client, or not approved."""
 
@@ -72,10 +64,12 @@ class TemplateProblemError(LookupError):
 
 
 class Templates(Protocol):
-    def approved(
-        self, connection: Connection, client_key: str, template_id: str
-    ) -> ApprovedTemplate:
-        """The client's approved template, or TemplateProblemError."""
+    def message(
+        self, connection: Connection, client_key: str, template_id: str, params: dict[str, str]
+    ) -> str:
+        """The client's approved template filled with `params`: TemplateProblemError for an
+        unknown or unapproved template, NotificationRequestError for missing or unknown
+        params."""
         ...
 
 

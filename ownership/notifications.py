@@ -5,6 +5,7 @@ Pure: the notify service (delivery/) stores what this module decides.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -107,8 +108,8 @@ def check_action_age(
         )
 
 
-def render(text: str, placeholders: tuple[str, ...], params: dict[str, str]) -> str:
-    """The template's text with every `#name#` replaced, once all and only its names are given."""
+def check_params(placeholders: Collection[str], params: Collection[str]) -> None:
+    """A notification gives a value for every placeholder of its template, and for no other."""
     missing = [name for name in placeholders if name not in params]
     if missing:
         raise NotificationRequestError(
@@ -120,9 +121,6 @@ def render(text: str, placeholders: tuple[str, ...], params: dict[str, str]) -> 
             RequestProblem.UNKNOWN_PARAMS,
             f"the template has no placeholder {', '.join(sorted(unknown))}",
         )
-    for name in placeholders:
-        text = text.replace(f"#{name}#", params[name])
-    return text
 
 
 @dataclass(frozen=True)

@@ -358,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines.clients_cli import add_clients_commands  # it imports UsageError from here
 
     add_clients_commands(commands)
+    from pipelines.templates_cli import add_templates_commands
+
+    add_templates_commands(commands)
     return parser
 
 

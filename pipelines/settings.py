@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ownership.rules import RuleSettings
+from pipelines.paths import DATA_DIR
+
+ADMIN_TOKEN_MIN_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -41,6 +44,23 @@ class Settings(BaseSettings):
 
     # How often an API worker looks for a newly published snapshot, in seconds.
     snapshot_check_seconds: float = Field(1.0, gt=0)
+
+    # The rules of the templates' automatic moderation (DESIGN §7), a file in the contract of
+    # data/schemas/moderation_rules.yaml; read once when a process starts.
+    moderation_rules_path: Path = DATA_DIR / "moderation_rules.yaml"
+    # The moderators' bearer token for /v1/admin/* (`Authorization: Bearer …`), at least 32
+    # characters (`python -c "import secrets; print(secrets.token_urlsafe(32))"`). Unset or
+    # blank, the admin routes answer 404 and moderators use `ownership templates`.
+    admin_token: SecretStr | None = None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_is_long_or_unset(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is None or not token.get_secret_value().strip():
+            return None
+        if len(token.get_secret_value()) < ADMIN_TOKEN_MIN_LENGTH:
+            raise ValueError(f"admin_token needs at least {ADMIN_TOKEN_MIN_LENGTH} characters")
+        return token
 
     @model_validator(mode="after")
     def _nonces_outlive_the_timestamp_window(self) -> Self:

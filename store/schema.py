@@ -6,7 +6,8 @@ from 0001); list the module here.
 
 from __future__ import annotations
 
-import store.tables_notifications  # noqa: F401  (registers its tables)
+import store.tables_notifications
+import store.tables_templates  # noqa: F401
 from store.tables import Base
 
 metadata = Base.metadata

@@ -14,8 +14,10 @@ from api.auth import Authenticator
 from api.serving import SnapshotSource
 from delivery.clock import VirtualClock
 from delivery.notify import NotifyService
+from delivery.templates import TemplateDesk
 from ownership.channels import Channel
 from ownership.policy import Policy
+from pipelines.moderation_rules import load_moderation_rules
 from pipelines.reference import load_countries, load_prices
 from pipelines.settings import load_settings
 from store.clients import SqlClientStore, register_client
@@ -54,6 +56,7 @@ def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller
         authenticator=Authenticator(SqlClientStore(engine, cipher)),
         clock=lambda: NOW,
         notify_service=notify,
+        template_desk=TemplateDesk(sessions, load_moderation_rules()),
     )
     with serving(app) as base:
         yield Caller(base, issued.key, issued.secret)

@@ -30,6 +30,9 @@ def test_every_operation_answers_within_its_schema(caller: Caller) -> None:
         "/v1/check/bulk",
         "/number-recycling/v0.2/check",
         "/kyc-tenure/v0.3/check-tenure",
+        "/v1/message_template",
+        "/v1/message_template/{template_id}",
+        "/v1/admin/message_template/{template_id}/decision",
     }
 
     for operation in operations:

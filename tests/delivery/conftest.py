@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.clock import VirtualClock
 from delivery.notify import NotifyRequest, NotifyService
-from delivery.ports import ApprovedTemplate
 from ownership.channels import Channel
 from ownership.notifications import Fallback
 from ownership.policy import Policy
@@ -22,9 +21,15 @@ from pipelines.snapshot import Snapshot
 from store.clients import register_client
 from store.secrets import SecretCipher
 from tests.api.service import NOW, crafted_history, score_history
-from tests.delivery.fakes import RecordingSms, RecordingSocial, RecordingWebhooks, StaticTemplates
+from tests.delivery.fakes import (
+    FixedTemplate,
+    RecordingSms,
+    RecordingSocial,
+    RecordingWebhooks,
+    StaticTemplates,
+)
 
-ORDER_READY = ApprovedTemplate("tpl_order", "Ваш заказ #order# готов к выдаче", ("order",))
+ORDER_READY = FixedTemplate("tpl_order", "Ваш заказ #order# готов к выдаче", ("order",))
 
 
 @pytest.fixture(scope="session")

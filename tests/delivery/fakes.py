@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from delivery.ports import (
-    ApprovedTemplate,
     Refused,
     SendOutcome,
     Sent,
@@ -17,6 +16,7 @@ from delivery.ports import (
     WebhookEvent,
 )
 from ownership.channels import Channel
+from ownership.notifications import check_params
 
 _ids = itertools.count(1)
 
@@ -56,19 +56,33 @@ class RecordingSms:
         return Sent(f"sms-{next(_ids)}")
 
 
+@dataclass(frozen=True)
+class FixedTemplate:
+    id: str
+    text: str
+    placeholders: tuple[str, ...]
+
+
 @dataclass
 class StaticTemplates:
-    templates: dict[str, ApprovedTemplate]
+    """Approved templates by id, filled by plain replacement; `pending` ones await moderation."""
+
+    templates: dict[str, FixedTemplate]
     pending: set[str] = field(default_factory=set)
 
-    def approved(
-        self, connection: Connection, client_key: str, template_id: str
-    ) -> ApprovedTemplate:
+    def message(
+        self, connection: Connection, client_key: str, template_id: str, params: dict[str, str]
+    ) -> str:
         if template_id in self.pending:
             raise TemplateProblemError("TEMPLATE_NOT_APPROVED", f"{template_id} awaits moderation")
         if template_id not in self.templates:
             raise TemplateProblemError("TEMPLATE_NOT_FOUND", f"no template {template_id}")
-        return self.templates[template_id]
+        template = self.templates[template_id]
+        check_params(template.placeholders, params)
+        text = template.text
+        for name, value in params.items():
+            text = text.replace(f"#{name}#", value)
+        return text
 
 
 @dataclass

@@ -1,0 +1,157 @@
+"""Wire schemas of message templates (DESIGN §7), named by role and mapped to core values here.
+
+`TemplatePublic` is also the body of the `template.status` webhook, so a client reads one shape
+whether it asks or is told.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+
+from api.schemas import Strict, examples
+from ownership.moderation import (
+    Category,
+    Decision,
+    Finding,
+    ModerationReason,
+    Part,
+    TemplateDraft,
+    TemplateStatus,
+)
+from store.templates import TemplateRecord
+
+# hard bounds on what is stored at all; the moderation's length limits are far below them
+MAX_TEXT = 10_000
+MAX_PLACEHOLDERS = 50
+MAX_SAMPLES = 20
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    # control characters mean nothing in an SMS or a post, and PostgreSQL stores no NUL
+    if CONTROL.search(text):
+        raise ValueError("control characters other than tab and new line are not allowed")
+    return text
+
+
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_printable)]
+PlaceholderName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_printable)
+]
+
+
+class TemplateCreate(Strict):
+    text: Text = Field(
+        description="The body, with `#name#` placeholders. No advertising here.",
+    )
+    category: Category
+    samples: dict[PlaceholderName, Text | list[Text]] = Field(
+        default_factory=dict,
+        max_length=MAX_PLACEHOLDERS,
+        description=(
+            "Sample values for every placeholder, one or a list; the longest is used to check "
+            "that the message fits an SMS and a social-network message."
+        ),
+    )
+    tail: Text | None = Field(
+        None,
+        description="An optional advertising tail, sent after the body; counts toward length.",
+    )
+
+    def draft(self) -> TemplateDraft:
+        samples = {
+            name: [values] if isinstance(values, str) else values[:MAX_SAMPLES]
+            for name, values in self.samples.items()
+        }
+        return TemplateDraft.of(self.text, self.category, samples, self.tail)
+
+
+class FindingPublic(BaseModel):
+    code: ModerationReason
+    rule: str = Field(description="The moderation rule that fired, e.g. `DISCOUNT`.")
+    explanation: str
+    part: Part = Field(description="Where: `body`, `tail`, `samples` or the whole `template`.")
+    matched: str = Field(description="The words at fault, as written (may be empty).")
+    start: int | None = Field(description="Offset of `matched` in the part's text.")
+    end: int | None
+
+    @classmethod
+    def of(cls, finding: Finding) -> FindingPublic:
+        return cls(
+            code=finding.reason,
+            rule=finding.rule,
+            explanation=finding.explanation,
+            part=finding.part,
+            matched=finding.matched,
+            start=finding.start,
+            end=finding.end,
+        )
+
+
+class TemplatePublic(BaseModel):
+    id: str = Field(examples=["tpl_3f9a0c1d2e4b5a69"])
+    status: TemplateStatus
+    reasons: list[FindingPublic] = Field(
+        description="Why it was rejected; empty while it waits and once approved."
+    )
+    category: Category
+    text: str
+    samples: dict[str, list[str]]
+    tail: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    note: str | None = Field(description="The moderator's note, if any.")
+
+    @classmethod
+    def of(cls, record: TemplateRecord) -> TemplatePublic:
+        return cls(
+            id=record.id,
+            status=record.status,
+            reasons=[FindingPublic.of(finding) for finding in record.reasons],
+            category=record.draft.category,
+            text=record.draft.text,
+            samples={name: list(values) for name, values in record.draft.samples.items()},
+            tail=record.draft.tail or None,
+            created_at=record.created_at,
+            decided_at=record.decided_at,
+            note=record.note,
+        )
+
+
+class TemplateDecisionCreate(Strict):
+    decision: Literal["approve", "reject"]
+    note: Annotated[str, AfterValidator(_printable)] | None = Field(
+        None, max_length=2_000, description="Shown to the client."
+    )
+    moderator: Annotated[str, AfterValidator(_printable)] | None = Field(
+        None, max_length=80, description="Who decides, recorded as `admin:<moderator>`."
+    )
+
+    @model_validator(mode="after")
+    def _a_rejection_says_why(self) -> TemplateDecisionCreate:
+        if self.decision == "reject" and not (self.note or "").strip():
+            raise ValueError("a rejection needs a note telling the client why")
+        return self
+
+    def chosen(self) -> Decision:
+        return Decision(self.decision)
+
+
+TEMPLATE_EXAMPLES = examples(
+    order_ready={
+        "text": "Ваш заказ #order# готов к выдаче",
+        "category": "order_status",
+        "samples": {"order": ["123-456", "1234567890-AB"]},
+        "tail": "Скидка 10% на следующий заказ по промокоду OSEN",
+    },
+    otp={"text": "#code# – ваш код подтверждения", "category": "otp", "samples": {"code": "4821"}},
+)
+DECISION_EXAMPLES = examples(
+    approve={"decision": "approve"},
+    reject={"decision": "reject", "note": "the tail promises what the shop does not sell"},
+)

@@ -1,0 +1,163 @@
+"""The template desk: submission with automatic moderation, and a moderator's decision, each
+in one transaction with the `TemplateDecisions` port that tells the client (DESIGN §7).
+
+The API's lifespan and the CLI's `main()` each build one with `build_template_desk`; tests
+build one with a `RecordingTemplateDecisions` and a virtual clock.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from delivery.clock import Clock, SystemClock
+from delivery.ports import TemplateProblemError
+from ownership.moderation import (
+    Decision,
+    ModerationRules,
+    TemplateDraft,
+    TemplateStatus,
+    moderate,
+    placeholder_names,
+    render_message,
+)
+from ownership.notifications import check_params
+from pipelines.moderation_rules import load_moderation_rules
+from pipelines.settings import Settings
+from store.templates import (
+    TemplateRecord,
+    add_template,
+    decide_template,
+    find_template,
+    list_templates,
+)
+
+
+class TemplateDecisions(Protocol):
+    """What happens once a template is decided, by a moderator or at once by the automatic
+    moderation: the client is told by a `template.status` webhook. Called inside the
+    decision's transaction, so the outbox row commits (or rolls back) with the decision."""
+
+    def template_decided(self, session: Session, template: TemplateRecord) -> None: ...
+
+
+class NoTemplateDecisions:
+    """Tells no one: the default until the webhook outbox is wired in."""
+
+    def template_decided(self, session: Session, template: TemplateRecord) -> None:
+        return None
+
+
+class RecordingTemplateDecisions:
+    """A fake that remembers every decided template, in order."""
+
+    def __init__(self) -> None:
+        self.decided: list[TemplateRecord] = []
+
+    def template_decided(self, session: Session, template: TemplateRecord) -> None:
+        self.decided.append(template)
+
+
+class TemplateDesk:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        rules: ModerationRules,
+        decisions: TemplateDecisions | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.rules = rules
+        self._decisions = decisions or NoTemplateDecisions()
+        self._clock = clock or SystemClock()
+
+    def submit(self, client_key: str, draft: TemplateDraft) -> TemplateRecord:
+        """Moderate and store `draft`: rejected at once (and the client told) when the
+        moderation found reasons, else waiting for a moderator."""
+        result = moderate(draft, self.rules)
+        with self._sessions.begin() as session:
+            record = add_template(
+                session, client_key, draft, result, self.rules.version, self._clock.now()
+            )
+            if record.status is TemplateStatus.REJECTED:
+                self._decisions.template_decided(session, record)
+        return record
+
+    def find(self, template_id: str, client_key: str | None = None) -> TemplateRecord | None:
+        with self._sessions() as session:
+            return find_template(session, template_id, client_key)
+
+    def list(self, status: TemplateStatus | None = None) -> list[TemplateRecord]:
+        with self._sessions() as session:
+            return list_templates(session, status)
+
+    def decide(
+        self, template_id: str, decision: Decision, *, note: str | None, by: str
+    ) -> TemplateRecord:
+        """A moderator's decision; `TemplateNotFoundError` or `TemplateAlreadyDecidedError`
+        when there is nothing to decide."""
+        with self._sessions.begin() as session:
+            record = decide_template(
+                session, template_id, decision, note=note, by=by, at=self._clock.now()
+            )
+            self._decisions.template_decided(session, record)
+        return record
+
+
+def build_template_desk(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    decisions: TemplateDecisions | None = None,
+    clock: Clock | None = None,
+) -> TemplateDesk:
+    """The desk as a process runs it, with the rules at `settings.moderation_rules_path`
+    (`ModerationRulesError` if they cannot be used). The lead wires `decisions` to the webhook
+    outbox here, for the API and the CLI alike."""
+    return TemplateDesk(
+        sessions, load_moderation_rules(settings.moderation_rules_path), decisions, clock
+    )
+
+
+class ApprovedTemplates:
+    """The notify service's `Templates` port on the desk: approved templates, filled.
+
+    An approval is final, so approved templates are kept in memory for `cache_seconds`: a
+    notification then costs no template query.
+    """
+
+    def __init__(self, desk: TemplateDesk, cache_seconds: float = 60.0) -> None:
+        self.desk = desk
+        self.cache_seconds = cache_seconds
+        self._approved: dict[tuple[str, str], tuple[float, TemplateRecord]] = {}
+
+    def message(
+        self, connection: Connection, client_key: str, template_id: str, params: dict[str, str]
+    ) -> str:
+        record = self._find(client_key, template_id)
+        names = placeholder_names(record.draft, self.desk.rules)
+        check_params(names, params)
+        return render_message(record.draft, params, self.desk.rules)
+
+    def _find(self, client_key: str, template_id: str) -> TemplateRecord:
+        cached = self._approved.get((client_key, template_id))
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        record = self.desk.find(template_id, client_key)
+        if record is None:
+            raise TemplateProblemError(
+                "TEMPLATE_NOT_FOUND", f"this client has no template {template_id}"
+            )
+        if not record.approved:
+            raise TemplateProblemError(
+                "TEMPLATE_NOT_APPROVED",
+                f"template {template_id} is {record.status.value}; only an approved template "
+                "can be sent",
+            )
+        self._approved[(client_key, template_id)] = (
+            time.monotonic() + self.cache_seconds,
+            record,
+        )
+        return record

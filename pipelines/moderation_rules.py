@@ -1,0 +1,97 @@
+"""The moderation rules (`data/moderation_rules.yaml`), read, validated and handed to the core
+as values (`ownership.moderation.ModerationRules`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ownership.moderation import (
+    Category,
+    CategoryRule,
+    LengthLimits,
+    ModerationRules,
+    PromotionRule,
+)
+from pipelines.paths import DATA_DIR
+
+MODERATION_RULES = DATA_DIR / "moderation_rules.yaml"
+
+
+class ModerationRulesError(ValueError):
+    """The rules file cannot be used; the message names the file and the fault."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Placeholder(_Strict):
+    name: str
+
+
+class _Length(_Strict):
+    sms_max_parts: int = Field(ge=1)
+    social_max_chars: int = Field(ge=1)
+    tail_separator: str = "\n"
+
+
+class _Category(_Strict):
+    required_placeholders: list[str] = []
+    tail_allowed: bool = True
+    explanation: str = ""
+
+
+class _Promotion(_Strict):
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    explanation: str = Field(min_length=1)
+    patterns: list[str] = Field(min_length=1)
+    exceptions: list[str] = []
+
+
+class _Document(_Strict):
+    version: str = Field(min_length=1)
+    placeholder: _Placeholder
+    length: _Length
+    min_fixed_letters: int = Field(0, ge=0)
+    categories: dict[Category, _Category] = {}
+    promotions: list[_Promotion]
+
+    @field_validator("promotions")
+    @classmethod
+    def _codes_are_unique(cls, promotions: list[_Promotion]) -> list[_Promotion]:
+        codes = [promotion.code for promotion in promotions]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"promotion codes repeat: {sorted(codes)}")
+        return promotions
+
+
+def load_moderation_rules(path: Path = MODERATION_RULES) -> ModerationRules:
+    try:
+        document = _Document.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        name = re.compile(document.placeholder.name)
+        return ModerationRules(
+            version=document.version,
+            placeholder_name=name,
+            limits=LengthLimits(document.length.sms_max_parts, document.length.social_max_chars),
+            promotions=tuple(
+                PromotionRule.of(rule.code, rule.explanation, rule.patterns, rule.exceptions)
+                for rule in document.promotions
+            ),
+            categories=MappingProxyType(
+                {
+                    category: CategoryRule(
+                        frozenset(rule.required_placeholders), rule.tail_allowed, rule.explanation
+                    )
+                    for category, rule in document.categories.items()
+                }
+            ),
+            min_fixed_letters=document.min_fixed_letters,
+            tail_separator=document.length.tail_separator,
+        )
+    except (OSError, yaml.YAMLError, ValidationError, ValueError, re.error) as error:
+        raise ModerationRulesError(f"{path}: {error}") from error

@@ -1,0 +1,185 @@
+"""Templates over HTTP, signed like any client, and a moderator deciding them with the admin
+token: on SQLite and PostgreSQL, with the client told through a recording port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from requests_oauthlib import OAuth1
+from sqlalchemy import Engine
+
+from api.app import create_app
+from api.auth import Authenticator
+from api.serving import SnapshotSource
+from delivery.clock import VirtualClock
+from delivery.templates import RecordingTemplateDecisions, TemplateDesk
+from pipelines.moderation_rules import load_moderation_rules
+from pipelines.settings import load_settings
+from store.clients import SqlClientStore, register_client
+from store.database import session_factory
+from store.secrets import SecretCipher
+from tests.api.service import Caller, serving
+from tests.template_drafts import BIRTHDAY_OFFER_BODY, ORDER_READY_BODY
+
+ADMIN_TOKEN = "moderators-only-0123456789abcdef-xyz"
+SUBMITTED_AT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+class SignedCaller(Caller):
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        auth = OAuth1(self.key, self.secret, signature_method="HMAC-SHA256")
+        return requests.get(f"{self.url}{path}", auth=auth, timeout=30, **kwargs)
+
+
+@dataclass
+class Service:
+    shop: SignedCaller
+    bank: SignedCaller
+    told: RecordingTemplateDecisions
+
+    def admin(self, method: str, path: str, token: str | None = ADMIN_TOKEN, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.request(method, f"{self.shop.url}{path}", headers=headers, timeout=30, **kw)
+
+    def decide(self, template_id: str, **body: Any) -> requests.Response:
+        path = f"/v1/admin/message_template/{template_id}/decision"
+        return self.admin("POST", path, json=body)  # type: ignore[no-any-return]
+
+
+def serve(
+    database_url: str, engine: Engine, folder: Path, admin_token: str | None
+) -> Iterator[Service]:
+    sessions = session_factory(engine)
+    cipher = SecretCipher([Fernet.generate_key().decode()])
+    with sessions.begin() as session:
+        shop = register_client(session, "shop", ["127.0.0.0/8"], cipher)
+        bank = register_client(session, "bank", ["127.0.0.0/8"], cipher)
+    told = RecordingTemplateDecisions()
+    desk = TemplateDesk(sessions, load_moderation_rules(), told, VirtualClock(SUBMITTED_AT))
+    app = create_app(
+        load_settings(scores_dir=folder, database_url=database_url, admin_token=admin_token),
+        snapshots=SnapshotSource(folder / "snapshot.bin"),
+        authenticator=Authenticator(SqlClientStore(engine, cipher)),
+        template_desk=desk,
+    )
+    with serving(app) as base:
+        yield Service(
+            SignedCaller(base, shop.key, shop.secret),
+            SignedCaller(base, bank.key, bank.secret),
+            told,
+        )
+
+
+@pytest.fixture
+def service(database_url: str, engine: Engine, tmp_path: Path) -> Iterator[Service]:
+    yield from serve(database_url, engine, tmp_path, ADMIN_TOKEN)
+
+
+def submit(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    response = caller.post("/v1/message_template", body)
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == f"/v1/message_template/{response.json()['id']}"
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_a_template_is_submitted_approved_by_a_moderator_and_the_client_told(
+    service: Service,
+) -> None:
+    submitted = submit(service.shop, ORDER_READY_BODY)
+    assert (submitted["status"], submitted["reasons"]) == ("pending_moderation", [])
+    assert submitted["samples"] == {"order": ["123-456", "1234567890-AB"]}
+    assert submitted["created_at"] == "2026-11-27T09:00:00Z"
+
+    queue = service.admin("GET", "/v1/admin/message_template")
+    assert [t["id"] for t in queue.json()] == [submitted["id"]]
+
+    decided = service.decide(submitted["id"], decision="approve", moderator="olga")
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "approved"
+
+    seen = service.shop.get(f"/v1/message_template/{submitted['id']}").json()
+    assert seen["status"] == "approved" and seen["decided_at"] == "2026-11-27T09:00:00Z"
+    assert [(t.id, t.status, t.decided_by) for t in service.told.decided] == [
+        (submitted["id"], "approved", "admin:olga")
+    ]
+    assert service.decide(submitted["id"], decision="reject", note="late").status_code == 409
+
+
+def test_a_moderators_rejection_reaches_the_client_with_the_note(service: Service) -> None:
+    submitted = submit(service.shop, ORDER_READY_BODY)
+
+    no_note = service.decide(submitted["id"], decision="reject")
+    assert (no_note.status_code, no_note.json()["code"]) == (400, "INVALID_ARGUMENT")
+    service.decide(submitted["id"], decision="reject", note="the tail misleads")
+
+    seen = service.shop.get(f"/v1/message_template/{submitted['id']}").json()
+    assert seen["status"] == "rejected" and seen["note"] == "the tail misleads"
+    assert [r["code"] for r in seen["reasons"]] == ["MODERATOR_REJECTED"]
+
+
+def test_a_promotional_template_is_rejected_at_once_with_the_words_at_fault(
+    service: Service,
+) -> None:
+    rejected = submit(service.shop, BIRTHDAY_OFFER_BODY)
+
+    assert rejected["status"] == "rejected"
+    codes = {(r["code"], r["rule"], r["part"]) for r in rejected["reasons"]}
+    assert ("PROMOTIONAL", "BIRTHDAY_OFFER", "body") in codes
+    text = BIRTHDAY_OFFER_BODY["text"]
+    assert all(text[r["start"] : r["end"]] == r["matched"] for r in rejected["reasons"])
+    assert [t.id for t in service.told.decided] == [rejected["id"]]
+    decided = service.decide(rejected["id"], decision="approve")
+    assert decided.status_code == 409
+
+
+def test_a_client_sees_only_its_own_templates(service: Service) -> None:
+    mine = submit(service.shop, ORDER_READY_BODY)
+
+    for path in (f"/v1/message_template/{mine['id']}", "/v1/message_template/tpl_nothing"):
+        response = service.bank.get(path)
+        assert (response.status_code, response.json()["code"]) == (404, "NOT_FOUND")
+
+
+def test_an_unsigned_call_or_a_bad_body_is_refused(service: Service) -> None:
+    unsigned = requests.post(
+        f"{service.shop.url}/v1/message_template", json=ORDER_READY_BODY, timeout=30
+    )
+    assert unsigned.status_code == 401
+    for body in (
+        {**ORDER_READY_BODY, "category": "newsletter"},
+        {**ORDER_READY_BODY, "priority": "high"},
+        {"category": "service"},
+        {**ORDER_READY_BODY, "text": "Ваш заказ #order#\x00 готов"},
+    ):
+        refused = service.shop.post("/v1/message_template", body)
+        assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
+
+
+def test_the_admin_routes_need_the_token(service: Service) -> None:
+    submitted = submit(service.shop, ORDER_READY_BODY)
+    path = f"/v1/admin/message_template/{submitted['id']}/decision"
+
+    for token in (None, "wrong", ADMIN_TOKEN[:-1]):
+        refused = service.admin("POST", path, token=token, json={"decision": "approve"})
+        assert (refused.status_code, refused.json()["code"]) == (401, "UNAUTHENTICATED")
+    signed_by_a_client = service.shop.post(path, {"decision": "approve"})
+    assert signed_by_a_client.status_code == 401
+    assert service.decide("tpl_0000000000000000", decision="approve").status_code == 404
+    assert service.told.decided == []
+
+
+def test_without_an_admin_token_the_admin_routes_do_not_exist(
+    database_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    for service in serve(database_url, engine, tmp_path, admin_token=None):
+        submitted = submit(service.shop, ORDER_READY_BODY)
+        response = service.decide(submitted["id"], decision="approve")
+        assert (response.status_code, response.json()["code"]) == (404, "NOT_FOUND")
