@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.observability import ObservabilityMiddleware
-from api.routes import camara, checks, ops
+from api.routes import camara, checks, inbound, ops
 from api.serving import SnapshotSource
+from delivery.events import InboundEvents, LoggedInboundEvents
+from delivery.gateway_signatures import GatewaySignatures
 from ownership.policy import Policy
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings
@@ -45,7 +47,11 @@ def create_app(
     authenticator: Authenticator | None = None,
     clock: Callable[[], datetime] = utc_now,
     policy: Policy | None = None,
+    inbound_events: InboundEvents | None = None,
 ) -> FastAPI:
+    """`inbound_events` takes what the channel gateways report (`/v1/networks/{network}/events`,
+    `/v1/sms/events`): the notify service; until one is wired, events are logged and dropped."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.snapshots = snapshots or SnapshotSource(
@@ -54,6 +60,11 @@ def create_app(
         app.state.snapshots.refresh()
         app.state.clock = clock
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
+        app.state.inbound = inbound_events or LoggedInboundEvents()
+        app.state.gateway_signatures = GatewaySignatures.from_text(
+            settings.gateway_secret_texts(),
+            timedelta(seconds=settings.gateway_signature_tolerance_seconds),
+        )
         if authenticator is not None:
             app.state.authenticator = authenticator
             yield
@@ -76,7 +87,7 @@ def create_app(
     )
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
-    for module in (checks, camara, ops):
+    for module in (checks, camara, ops, inbound):
         app.include_router(module.router)
     return app
 
