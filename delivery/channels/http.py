@@ -22,7 +22,7 @@ A time-out, a transport error, a 5xx or any other answer raises `ChannelUnavaila
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
@@ -41,7 +41,9 @@ from ownership.channels import Channel
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
 
-class _GatewayClient:
+class _HttpChannel:
+    """A gateway's client: the bearer token, the time-outs, and the answers of the contract."""
+
     def __init__(
         self,
         base_url: str,
@@ -60,14 +62,25 @@ class _GatewayClient:
     def close(self) -> None:
         self._client.close()
 
-    def post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         try:
             return self._client.post(path, json=body or {})
         except httpx.HTTPError as error:
             raise ChannelUnavailableError(f"POST {path}: {error!r}") from error
 
-    def send(self, path: str, body: dict[str, Any]) -> SendResult:
-        response = self.post(path, body)
+    def _send(self, path: str, body: dict[str, Any]) -> SendResult:
+        response = self._post(path, body)
         answer = _json(response)
         if response.is_success and isinstance(answer.get("provider_id"), str):
             return SendResult.accepted_as(answer["provider_id"])
@@ -79,7 +92,7 @@ class _GatewayClient:
         raise _unexpected(path, response)
 
 
-class HttpSocialNetwork:
+class HttpSocialNetwork(_HttpChannel):
     """`SocialNetwork` over a gateway's HTTP API (see the module for the contract)."""
 
     def __init__(
@@ -93,11 +106,11 @@ class HttpSocialNetwork:
     ) -> None:
         if not network.is_social:
             raise ValueError(f"{network} is not a social network")
+        super().__init__(base_url, token, timeout=timeout, transport=transport)
         self.network = network
-        self._gateway = _GatewayClient(base_url, token, timeout=timeout, transport=transport)
 
     def send(self, message: SocialMessage) -> SendResult:
-        return self._gateway.send(
+        return self._send(
             "/messages",
             {
                 "notification_id": message.notification_id,
@@ -110,7 +123,7 @@ class HttpSocialNetwork:
         )
 
     def ask(self, prompt: ReverificationPrompt) -> SendResult:
-        return self._gateway.send(
+        return self._send(
             "/prompts",
             {
                 "notification_id": prompt.notification_id,
@@ -126,7 +139,7 @@ class HttpSocialNetwork:
 
     def withdraw(self, provider_id: str) -> bool:
         path = f"/messages/{quote(provider_id, safe='')}/withdraw"
-        response = self._gateway.post(path)
+        response = self._post(path)
         if response.status_code == 404:
             raise UnknownMessageError(provider_id)
         withdrawn = _json(response).get("withdrawn")
@@ -134,55 +147,17 @@ class HttpSocialNetwork:
             raise _unexpected(path, response)
         return withdrawn
 
-    def close(self) -> None:
-        self._gateway.close()
 
-    def __enter__(self) -> HttpSocialNetwork:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class HttpSmsGateway:
+class HttpSmsGateway(_HttpChannel):
     """`SmsGateway` over a gateway's HTTP API (see the module for the contract)."""
 
     channel = Channel.SMS
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._gateway = _GatewayClient(base_url, token, timeout=timeout, transport=transport)
-
     def send(self, sms: SmsMessage) -> SendResult:
-        return self._gateway.send(
+        return self._send(
             "/messages",
             {"notification_id": sms.notification_id, "phone": sms.phone, "text": sms.text},
         )
-
-    def close(self) -> None:
-        self._gateway.close()
-
-    def __enter__(self) -> HttpSmsGateway:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -66,3 +66,19 @@ class EventSchedule:
     def _drop_cancelled_head(self) -> None:
         while self._heap and self._heap[0][2] in self._cancelled:
             heapq.heappop(self._heap)
+
+
+class Scheduled:
+    """What every simulator offers its runner, over its `EventSchedule`."""
+
+    _schedule: EventSchedule
+
+    def run_due(self) -> int:
+        """Emit every event whose time has come, in time order; returns how many."""
+        return self._schedule.run_due()
+
+    def next_due(self) -> datetime | None:
+        return self._schedule.next_due()
+
+    def pending(self) -> int:
+        return self._schedule.pending()

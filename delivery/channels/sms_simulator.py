@@ -12,12 +12,12 @@ import itertools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import MappingProxyType
 
 from delivery.channels.curves import log_uniform
 from delivery.channels.ports import SendResult, SmsMessage
-from delivery.channels.schedule import EventSchedule
+from delivery.channels.schedule import EventSchedule, Scheduled
 from delivery.clock import Clock
 from delivery.events import InboundEvents, SmsDelivered, SmsError, SmsFailed
 from ownership.channels import Channel
@@ -50,7 +50,7 @@ class ScriptedReport:
     after: timedelta
 
 
-class SmsSimulator:
+class SmsSimulator(Scheduled):
     """An `SmsGateway` that runs on a clock; see the module."""
 
     channel = Channel.SMS
@@ -83,15 +83,6 @@ class SmsSimulator:
                 SmsDelivered(*ids, at=at) if error is None else SmsFailed(*ids, at=at, error=error)
             )
             return SendResult.accepted_as(provider_id)
-
-    def run_due(self) -> int:
-        return self._schedule.run_due()
-
-    def next_due(self) -> datetime | None:
-        return self._schedule.next_due()
-
-    def pending(self) -> int:
-        return self._schedule.pending()
 
     def script_failure(
         self, phone: str, error: SmsError | str, after: timedelta = timedelta(seconds=5)

@@ -30,7 +30,7 @@ from delivery.channels.ports import (
     SocialMessage,
     UnknownMessageError,
 )
-from delivery.channels.schedule import EventSchedule
+from delivery.channels.schedule import EventSchedule, Scheduled
 from delivery.clock import Clock
 from delivery.events import (
     InboundEvents,
@@ -93,7 +93,7 @@ class _Sent:
     withdrawn: bool = False
 
 
-class SocialNetworkSimulator:
+class SocialNetworkSimulator(Scheduled):
     """A `SocialNetwork` that runs on a clock; see the module."""
 
     def __init__(
@@ -125,26 +125,10 @@ class SocialNetworkSimulator:
     # -- the port --------------------------------------------------------------------------
 
     def send(self, message: SocialMessage) -> SendResult:
-        with self._schedule.lock:
-            now = self._clock.now()
-            refused = self._refusal(message.phone, message.account_ids, message.mobile_only, now)
-            if refused is not None:
-                return refused
-            provider_id = self._issue(message.notification_id, message.phone, now)
-            self.sent.append(message)
-            self._plan_message(provider_id, message, now)
-            return SendResult.accepted_as(provider_id)
+        return self._hand_over(message)
 
     def ask(self, prompt: ReverificationPrompt) -> SendResult:
-        with self._schedule.lock:
-            now = self._clock.now()
-            refused = self._refusal(prompt.phone, prompt.account_ids, prompt.mobile_only, now)
-            if refused is not None:
-                return refused
-            provider_id = self._issue(prompt.notification_id, prompt.phone, now)
-            self.sent.append(prompt)
-            self._plan_prompt(provider_id, prompt, now)
-            return SendResult.accepted_as(provider_id)
+        return self._hand_over(prompt)
 
     def withdraw(self, provider_id: str) -> bool:
         with self._schedule.lock:
@@ -159,18 +143,6 @@ class SocialNetworkSimulator:
             sent.withdrawn = True
             self._schedule.cancel(provider_id)
             return True
-
-    # -- running -----------------------------------------------------------------------------
-
-    def run_due(self) -> int:
-        """Emit every event whose time has come, in time order; returns how many."""
-        return self._schedule.run_due()
-
-    def next_due(self) -> datetime | None:
-        return self._schedule.next_due()
-
-    def pending(self) -> int:
-        return self._schedule.pending()
 
     # -- scripts for tests -------------------------------------------------------------------
 
@@ -204,6 +176,21 @@ class SocialNetworkSimulator:
 
     # -- inside --------------------------------------------------------------------------------
 
+    def _hand_over(self, item: SocialMessage | ReverificationPrompt) -> SendResult:
+        with self._schedule.lock:
+            now = self._clock.now()
+            refused = self._refusal(item.phone, item.account_ids, item.mobile_only, now)
+            if refused is not None:
+                return refused
+            provider_id = f"{self.network}-{next(self._ids)}"
+            self._sent[provider_id] = _Sent(item.notification_id, item.phone, now, final_at=None)
+            self.sent.append(item)
+            if isinstance(item, SocialMessage):
+                self._plan_message(provider_id, item, now)
+            else:
+                self._plan_prompt(provider_id, item, now)
+            return SendResult.accepted_as(provider_id)
+
     def _refusal(
         self, phone: str, account_ids: tuple[str, ...], mobile_only: bool, now: datetime
     ) -> SendResult | None:
@@ -220,11 +207,6 @@ class SocialNetworkSimulator:
         if mobile_only and not any(account.mobile_app for account in active):
             return SendResult.refused(Refusal.NO_MOBILE_APP, "no active account uses the app")
         return None
-
-    def _issue(self, notification_id: str, phone: str, now: datetime) -> str:
-        provider_id = f"{self.network}-{next(self._ids)}"
-        self._sent[provider_id] = _Sent(notification_id, phone, now, final_at=None)
-        return provider_id
 
     def _timing(self, phone: str) -> tuple[timedelta | None, timedelta | None]:
         scripted = self._deliveries.get(phone)
