@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.observability import ObservabilityMiddleware
-from api.routes import admin, camara, checks, notify, ops, templates
+from api.routes import admin, camara, checks, inbound, notify, ops, templates
 from api.serving import SnapshotSource
+from delivery.events import InboundEvents, LoggedInboundEvents
+from delivery.gateway_signatures import GatewaySignatures
 from delivery.notify import NotifyService
 from delivery.templates import TemplateDesk, build_template_desk
 from ownership.policy import Policy
@@ -49,7 +51,11 @@ def create_app(
     policy: Policy | None = None,
     notify_service: NotifyService | None = None,
     template_desk: TemplateDesk | None = None,
+    inbound_events: InboundEvents | None = None,
 ) -> FastAPI:
+    """`inbound_events` takes what the channel gateways report (`/v1/networks/{network}/events`,
+    `/v1/sms/events`): the notify service; until one is wired, events are logged and dropped."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.snapshots = snapshots or SnapshotSource(
@@ -61,6 +67,11 @@ def create_app(
         app.state.notify = notify_service
         app.state.admin_token = settings.admin_token
         app.state.templates = template_desk
+        app.state.inbound = inbound_events or LoggedInboundEvents()
+        app.state.gateway_signatures = GatewaySignatures.from_text(
+            settings.gateway_secret_texts(),
+            timedelta(seconds=settings.gateway_signature_tolerance_seconds),
+        )
         if authenticator is not None:
             app.state.authenticator = authenticator
             yield
@@ -86,7 +97,7 @@ def create_app(
     )
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
-    for module in (checks, camara, notify, templates, admin, ops):
+    for module in (checks, camara, notify, templates, admin, inbound, ops):
         app.include_router(module.router)
     return app
 

@@ -8,6 +8,7 @@ a hop that costs more than the work.
 from __future__ import annotations
 
 import hmac
+import logging
 from datetime import datetime
 from typing import Annotated
 
@@ -18,9 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import AuthenticatedClient, Authenticator
 from api.errors import ApiError, unavailable
 from api.serving import SnapshotUnavailableError
+from delivery.events import InboundEvents
+from delivery.gateway_signatures import GatewaySignatures, SignatureError
 from delivery.templates import TemplateDesk
+from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.policy import Policy
 from pipelines.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
 
 
 async def authenticated_client(request: Request) -> AuthenticatedClient:
@@ -90,9 +96,42 @@ async def operator(request: Request) -> None:
         )
 
 
+async def inbound_events(request: Request) -> InboundEvents:
+    """Where the channels' events go: the notify service (a logging default until it is)."""
+    handler: InboundEvents = request.app.state.inbound
+    return handler
+
+
+async def _signed_by(request: Request, channel: Channel) -> Channel:
+    signatures: GatewaySignatures = request.app.state.gateway_signatures
+    body = await request.body()  # Starlette keeps it; the body parameter reads the same bytes
+    try:
+        signatures.verify(channel, request.headers, body, request.app.state.clock())
+    except SignatureError as error:
+        log.warning("refused an event posted as the %s gateway: %s", channel, error)
+        message = f"not signed by the {channel} gateway: {error}"
+        raise ApiError(401, "UNAUTHENTICATED", message) from error
+    return channel
+
+
+async def signed_by_network_gateway(network: str, request: Request) -> Channel:
+    """The social network named in the path, whose gateway signed this request (404, 401)."""
+    channel = next((c for c in SOCIAL_CHANNELS if c.value == network), None)
+    if channel is None:
+        raise ApiError(404, "NOT_FOUND", f"no social network is called {network[:32]!r}")
+    return await _signed_by(request, channel)
+
+
+async def signed_by_sms_gateway(request: Request) -> Channel:
+    return await _signed_by(request, Channel.SMS)
+
+
 AuthenticatedClientDep = Annotated[AuthenticatedClient, Depends(authenticated_client)]
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
 NowDep = Annotated[datetime, Depends(now)]
 PolicyDep = Annotated[Policy, Depends(policy)]
 TemplateDeskDep = Annotated[TemplateDesk, Depends(template_desk)]
 OperatorDep = Annotated[None, Depends(operator)]
+InboundDep = Annotated[InboundEvents, Depends(inbound_events)]
+SignedByGateway = Annotated[Channel, Depends(signed_by_network_gateway)]
+SignedBySmsGateway = Annotated[Channel, Depends(signed_by_sms_gateway)]

@@ -152,7 +152,9 @@ class NotificationCreate(Strict):
     template_id: str = Field(min_length=1, max_length=40)
     params: dict[str, str] = Field(default_factory=dict)
     action: UserAction
-    ttl: int = Field(3600, description="Seconds, 15 to 86400 (checked with a clear error).")
+    ttl: int = Field(
+        3600, ge=0, le=2**31, description="Seconds, 15 to 86400 (checked with a clear error)."
+    )
     sensitive: bool = False
     mobile_only: bool = False
     fallback: Literal["sms", "none"] = "sms"

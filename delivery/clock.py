@@ -4,6 +4,7 @@ on a virtual clock (hours of TTLs and delivery delays in milliseconds)."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -44,3 +45,18 @@ class VirtualClock:
             if moment.astimezone(UTC) < self._now:
                 raise ValueError("a clock does not go back")
             self._now = moment.astimezone(UTC)
+
+
+class ScaledClock:
+    """Real time run faster, for the demo: `speed` virtual seconds pass each real second, from
+    `start` (now, by default). At speed 60 a TTL of an hour runs out in a minute."""
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("a clock runs forward")
+        self._speed = speed
+        self._start = (start or datetime.now(UTC)).astimezone(UTC)
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self._speed)

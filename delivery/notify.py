@@ -24,18 +24,28 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from delivery import records
-from delivery.clock import Clock
-from delivery.ports import (
-    NoWebhooks,
-    Refused,
-    Sent,
-    SmsChannel,
-    SocialChannel,
-    TemplateProblemError,
-    Templates,
-    WebhookEvent,
-    Webhooks,
+from delivery.channels.ports import (
+    ChannelUnavailableError,
+    ReverificationPrompt,
+    SendResult,
+    SmsGateway,
+    SmsMessage,
+    SocialMessage,
+    SocialNetwork,
+    UnknownMessageError,
 )
+from delivery.clock import Clock
+from delivery.events import (
+    InboundEvent,
+    MessageDelivered,
+    MessageRead,
+    ReplyReceived,
+    ReverificationAnswer,
+    ReverificationAnswered,
+    SmsDelivered,
+    SmsFailed,
+)
+from delivery.ports import NoWebhooks, TemplateProblemError, Templates, WebhookEvent, Webhooks
 from ownership.channels import Channel, ChannelState
 from ownership.countries import CountryTable, UnknownCountryError
 from ownership.notifications import (
@@ -47,7 +57,7 @@ from ownership.notifications import (
     check_action_age,
     check_ttl,
 )
-from ownership.numbers import InvalidNumberError, mask, parse_number
+from ownership.numbers import InvalidNumberError, parse_number
 from ownership.policy import Action, Decision, Policy, decide
 from ownership.prices import PriceTable, UnknownPriceError
 from ownership.verdicts import Evidence, Reason, Status, Verdict
@@ -55,7 +65,6 @@ from pipelines.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 S = NotificationStatus
-REVERIFY_QUESTION = "{masked} — это ваш номер телефона? Да / Нет"
 NO_HISTORY = Verdict(Status.UNKNOWN, 500, (Evidence(Reason.NO_HISTORY, None),), None)
 
 
@@ -110,8 +119,8 @@ class NotifyService:
         engine: Engine,
         clock: Clock,
         snapshots: Callable[[], Snapshot],
-        social: Mapping[Channel, SocialChannel],
-        sms: SmsChannel,
+        social: Mapping[Channel, SocialNetwork],
+        sms: SmsGateway,
         templates: Templates,
         countries: CountryTable,
         prices: PriceTable,
@@ -335,12 +344,29 @@ class NotifyService:
                 ):
                     return 0
             channel = self.social[network]
-            if decision is Action.DELIVER:
-                outcome = channel.send(row["id"], row["phone"], row["text"], row["mobile_only"])
-            else:
-                question = REVERIFY_QUESTION.format(masked=mask(row["phone"]))
-                outcome = channel.ask(row["id"], row["phone"], question)
-            if isinstance(outcome, Sent):
+            try:
+                if decision is Action.DELIVER:
+                    outcome = channel.send(
+                        SocialMessage(row["id"], row["phone"], row["text"], row["mobile_only"])
+                    )
+                else:
+                    outcome = channel.ask(
+                        ReverificationPrompt(row["id"], row["phone"], row["mobile_only"])
+                    )
+            except ChannelUnavailableError as error:
+                # nothing is known of it: back to accepted, the next round sends it again
+                log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
+                with self.engine.begin() as connection:
+                    records.transition(
+                        connection,
+                        row["id"],
+                        (target,),
+                        S.ACCEPTED,
+                        self.clock.now(),
+                        {"unavailable": network.value},
+                    )
+                return 0
+            if outcome.provider_id is not None:
                 with self.engine.begin() as connection:
                     records.set_provider(connection, row["id"], outcome.provider_id)
                     self._notify_client(
@@ -353,7 +379,7 @@ class NotifyService:
                         {"channel": network.value},
                     )
                 return 1
-            log.info("%s refused %s: %s", network.value, row["id"], outcome.reason)
+            log.info("%s refused %s: %s", network.value, row["id"], outcome.refusal)
             # back to accepted, so the next network may try
             with self.engine.begin() as connection:
                 records.transition(
@@ -362,7 +388,7 @@ class NotifyService:
                     (target,),
                     S.ACCEPTED,
                     self.clock.now(),
-                    {"refused_by": network.value, "reason": outcome.reason},
+                    {"refused_by": network.value, "reason": str(outcome.refusal)},
                 )
         # no social network could carry it
         if Fallback(row["fallback"]) is Fallback.SMS:
@@ -403,16 +429,30 @@ class NotifyService:
                 provider_id=None,
             ):
                 return False
-        outcome = self.sms.send(row["id"], row["phone"], row["text"])
+        try:
+            outcome = self.sms.send(SmsMessage(row["id"], row["phone"], row["text"]))
+        except ChannelUnavailableError as error:
+            # back where it was: the dispatcher or the sweeper sends it again
+            log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
+            with self.engine.begin() as connection:
+                records.transition(
+                    connection,
+                    row["id"],
+                    (S.SMS_SENT,),
+                    leaving[0],
+                    self.clock.now(),
+                    {"unavailable": "sms"},
+                )
+            return False
         with self.engine.begin() as connection:
-            if isinstance(outcome, Refused):
+            if outcome.provider_id is None:
                 records.transition(
                     connection,
                     row["id"],
                     (S.SMS_SENT,),
                     S.SMS_FAILED,
                     self.clock.now(),
-                    {"reason": outcome.reason},
+                    {"reason": str(outcome.refusal)},
                 )
                 self._notify_client(
                     connection,
@@ -421,7 +461,7 @@ class NotifyService:
                     row["id"],
                     S.SMS_FAILED,
                     now,
-                    {"reason": outcome.reason},
+                    {"reason": str(outcome.refusal)},
                 )
                 return True
             records.set_provider(connection, row["id"], outcome.provider_id)
@@ -436,7 +476,24 @@ class NotifyService:
             )
         return True
 
-    # ---- the channels' events --------------------------------------------------------------
+    # ---- the channels' events (the InboundEvents port) ------------------------------------------
+
+    def handle(self, event: InboundEvent) -> None:
+        """An event a channel reported; a repeated or late one changes nothing."""
+        match event:
+            case MessageDelivered():
+                self.delivered(event.notification_id, event.at)
+            case MessageRead():
+                self.read(event.notification_id, event.at)
+            case ReplyReceived():
+                self.replied(event.notification_id, event.text, event.at)
+            case ReverificationAnswered():
+                confirmed = event.answer is ReverificationAnswer.CONFIRMED
+                self.answered(event.notification_id, confirmed, event.at)
+            case SmsDelivered():
+                self.sms_delivered(event.notification_id, event.at)
+            case SmsFailed():
+                self.sms_failed(event.notification_id, event.error.value, event.at)
 
     def delivered(self, notification_id: str, at: datetime) -> bool:
         """The social network showed the message: delivered, and billed once."""
@@ -528,11 +585,15 @@ class NotifyService:
                 provider_id=None,
             ):
                 return False
-        outcome = self.social[network].send(
-            notification_id, row["phone"], row["text"], row["mobile_only"]
-        )
+        try:
+            outcome = self.social[network].send(
+                SocialMessage(notification_id, row["phone"], row["text"], row["mobile_only"])
+            )
+        except ChannelUnavailableError as error:
+            log.warning("%s unavailable for %s: %s", network.value, notification_id, error)
+            return True  # sent without a provider id: the sweeper finishes it at its TTL
         with self.engine.begin() as connection:
-            if isinstance(outcome, Sent):
+            if outcome.provider_id is not None:
                 records.set_provider(connection, notification_id, outcome.provider_id)
                 self._notify_client(
                     connection,
@@ -626,10 +687,14 @@ class NotifyService:
                 unreported.append(row)
             elif status is S.EXPIRED:
                 waiting_sms.append(row)
-            elif self._withdraw(row) or status is not S.SENT:
-                to_expire.append(row)
             else:
-                delivered_first.append(row)  # the network showed it before the TTL ran out
+                withdrawn = self._withdraw(row)
+                if withdrawn is None:
+                    continue
+                if withdrawn or status is not S.SENT:
+                    to_expire.append(row)
+                else:
+                    delivered_first.append(row)  # shown before the TTL ran out
         with self.engine.begin() as connection:
             for row in self._move_many(
                 connection,
@@ -657,12 +722,19 @@ class NotifyService:
         self._send_many_sms(fallback, now)
         return len(rows)
 
-    def _withdraw(self, row: dict[str, Any]) -> bool:
-        """Take the message back from its network: True unless it was delivered already."""
+    def _withdraw(self, row: dict[str, Any]) -> bool | None:
+        """Take the message back from its network: True unless it was delivered already; None
+        when the network cannot be asked now (the next sweep asks again)."""
         network = Channel(row["channel"]) if row["channel"] in ("vk", "ok") else None
         if network is None or not row["provider_id"] or network not in self.social:
             return True
-        return self.social[network].withdraw(row["provider_id"])
+        try:
+            return self.social[network].withdraw(row["provider_id"])
+        except UnknownMessageError:
+            return True  # the network never had it: nothing can show
+        except ChannelUnavailableError as error:
+            log.warning("cannot withdraw %s now: %s", row["id"], error)
+            return None
 
     def _move_many(
         self,
@@ -701,17 +773,32 @@ class NotifyService:
                 channel="sms",
                 provider_id=None,
             )
-        outcomes = [(row, self.sms.send(row["id"], row["phone"], row["text"])) for row in claimed]
+        outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
+        for row in claimed:
+            try:
+                outcomes.append(
+                    (row, self.sms.send(SmsMessage(row["id"], row["phone"], row["text"])))
+                )
+            except ChannelUnavailableError:
+                outcomes.append((row, None))  # back to expired: the next sweep sends it
         with self.engine.begin() as connection:
             records.set_providers(
                 connection,
                 [
                     (row["id"], outcome.provider_id)
                     for row, outcome in outcomes
-                    if isinstance(outcome, Sent)
+                    if outcome is not None and outcome.provider_id is not None
                 ],
             )
-            refused = [row for row, outcome in outcomes if isinstance(outcome, Refused)]
+            unsent = [row for row, outcome in outcomes if outcome is None]
+            self._move_many(
+                connection, unsent, (S.SMS_SENT,), S.EXPIRED, now, {"unavailable": "sms"}
+            )
+            refused = [
+                row
+                for row, outcome in outcomes
+                if outcome is not None and outcome.provider_id is None
+            ]
             self._move_many(
                 connection,
                 refused,

@@ -1,7 +1,7 @@
-"""The notify service's ports, as it needs them: channels, templates, webhooks.
+"""The notify service's ports for templates and webhooks (the channels' are in
+delivery/channels/ports.py).
 
-Adapters sit behind each: the channel simulators and HTTP gateways (delivery/channels), the
-template store, the webhook outbox. Tests hand in recording fakes.
+Adapters sit behind each: the template desk, the webhook outbox. Tests hand in recording fakes.
 """
 
 from __future__ import annotations
@@ -11,48 +11,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
-
-from ownership.channels import Channel
-
-
-@dataclass(frozen=True)
-class Sent:
-    """The channel took the message; `provider_id` names it there."""
-
-    provider_id: str
-
-
-@dataclass(frozen=True)
-class Refused:
-    """The channel cannot carry the message (no active account, say), with its reason code."""
-
-    reason: str
-
-
-SendOutcome = Sent | Refused
-
-
-class SocialChannel(Protocol):
-    network: Channel
-
-    def send(self, notification_id: str, phone: str, text: str, mobile_only: bool) -> SendOutcome:
-        """Show `text` to the account bound to `phone`; delivery comes later as an event."""
-        ...
-
-    def ask(self, notification_id: str, phone: str, question: str) -> SendOutcome:
-        """Ask the re-verification question; the answer comes later as an event."""
-        ...
-
-    def withdraw(self, provider_id: str) -> bool:
-        """Take back a message not yet delivered: True if it will never show, False if it was
-        delivered already."""
-        ...
-
-
-class SmsChannel(Protocol):
-    def send(self, notification_id: str, phone: str, text: str) -> SendOutcome:
-        """Send an SMS; its delivery report comes later as an event."""
-        ...
 
 
 class TemplateProblemError(LookupError):

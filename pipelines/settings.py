@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from delivery.gateway_signatures import decode_secret
 from ownership.rules import RuleSettings
 from pipelines.paths import DATA_DIR
 
@@ -62,6 +63,19 @@ class Settings(BaseSettings):
             raise ValueError(f"admin_token needs at least {ADMIN_TOKEN_MIN_LENGTH} characters")
         return token
 
+    # The channel gateways (DESIGN §7), each keyed by channel: "vk", "ok", "sms"; JSON in the
+    # environment, e.g. OWNERSHIP_GATEWAY_SECRETS='{"vk": "whsec_...", "sms": "whsec_..."}'.
+    # Standard Webhooks secrets (whsec_<base64>) that a gateway signs its inbound events with;
+    # a channel without one has its events refused (401).
+    gateway_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # how far an event's webhook-timestamp may stray from the server's clock, both ways
+    gateway_signature_tolerance_seconds: int = Field(300, gt=0)
+    # Where to send through a real gateway, and its bearer token; a channel with no URL runs on
+    # its simulator (seeded with simulator_seed).
+    gateway_urls: dict[str, str] = Field(default_factory=dict)
+    gateway_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    simulator_seed: int = 0
+
     @model_validator(mode="after")
     def _nonces_outlive_the_timestamp_window(self) -> Self:
         # a request stamped before now - skew is refused as stale, so its nonce may go
@@ -71,6 +85,26 @@ class Settings(BaseSettings):
                 "or a replayed request could outlive its nonce"
             )
         return self
+
+    @model_validator(mode="after")
+    def _gateways_are_channels_with_what_they_need(self) -> Self:
+        channels = {"vk", "ok", "sms"}
+        for field in ("gateway_secrets", "gateway_urls", "gateway_tokens"):
+            unknown = set(getattr(self, field)) - channels
+            if unknown:
+                raise ValueError(f"{field}: {sorted(unknown)} are not channels (vk, ok, sms)")
+        for channel, secret in self.gateway_secrets.items():
+            try:
+                decode_secret(secret.get_secret_value())
+            except ValueError as error:
+                raise ValueError(f"gateway_secrets[{channel}]: {error}") from error
+        untokened = set(self.gateway_urls) - set(self.gateway_tokens)
+        if untokened:
+            raise ValueError(f"gateway_urls of {sorted(untokened)} need gateway_tokens")
+        return self
+
+    def gateway_secret_texts(self) -> dict[str, str]:
+        return {name: secret.get_secret_value() for name, secret in self.gateway_secrets.items()}
 
     def secret_key_text(self) -> str | None:
         return self.secret_key.get_secret_value() if self.secret_key else None

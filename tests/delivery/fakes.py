@@ -8,13 +8,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from delivery.ports import (
-    Refused,
-    SendOutcome,
-    Sent,
-    TemplateProblemError,
-    WebhookEvent,
+from delivery.channels.ports import (
+    Refusal,
+    ReverificationPrompt,
+    SendResult,
+    SmsMessage,
+    SocialMessage,
 )
+from delivery.ports import TemplateProblemError, WebhookEvent
 from ownership.channels import Channel
 from ownership.notifications import check_params
 
@@ -23,6 +24,9 @@ _ids = itertools.count(1)
 
 @dataclass
 class RecordingSocial:
+    """A social network that takes every message unless told to refuse a phone, and can be
+    told that a message was delivered before its withdrawal."""
+
     network: Channel
     sent: list[tuple[str, str, str]] = field(default_factory=list)
     asked: list[tuple[str, str, str]] = field(default_factory=list)
@@ -30,15 +34,15 @@ class RecordingSocial:
     refuse: set[str] = field(default_factory=set)  # phones this network refuses
     delivered_already: set[str] = field(default_factory=set)  # provider ids past withdrawal
 
-    def send(self, notification_id: str, phone: str, text: str, mobile_only: bool) -> SendOutcome:
-        if phone in self.refuse:
-            return Refused("NO_ACTIVE_ACCOUNT")
-        self.sent.append((notification_id, phone, text))
-        return Sent(f"{self.network.value}-{next(_ids)}")
+    def send(self, message: SocialMessage) -> SendResult:
+        if message.phone in self.refuse:
+            return SendResult.refused(Refusal.NO_ACTIVE_ACCOUNT)
+        self.sent.append((message.notification_id, message.phone, message.text))
+        return SendResult.accepted_as(f"{self.network.value}-{next(_ids)}")
 
-    def ask(self, notification_id: str, phone: str, question: str) -> SendOutcome:
-        self.asked.append((notification_id, phone, question))
-        return Sent(f"{self.network.value}-q{next(_ids)}")
+    def ask(self, prompt: ReverificationPrompt) -> SendResult:
+        self.asked.append((prompt.notification_id, prompt.phone, prompt.text))
+        return SendResult.accepted_as(f"{self.network.value}-q{next(_ids)}")
 
     def withdraw(self, provider_id: str) -> bool:
         if provider_id in self.delivered_already:
@@ -51,9 +55,9 @@ class RecordingSocial:
 class RecordingSms:
     sent: list[tuple[str, str, str]] = field(default_factory=list)
 
-    def send(self, notification_id: str, phone: str, text: str) -> SendOutcome:
-        self.sent.append((notification_id, phone, text))
-        return Sent(f"sms-{next(_ids)}")
+    def send(self, sms: SmsMessage) -> SendResult:
+        self.sent.append((sms.notification_id, sms.phone, sms.text))
+        return SendResult.accepted_as(f"sms-{next(_ids)}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,118 @@
+"""Wire schemas of the events gateways post to `/v1/networks/{network}/events` and
+`/v1/sms/events`, one JSON object a request, told apart by `type`; mapped to
+`delivery.events` at the edge. The channel comes from the path (and its secret), never from the
+body."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from delivery.events import (
+    InboundEvent,
+    MessageDelivered,
+    MessageRead,
+    ReplyReceived,
+    ReverificationAnswer,
+    ReverificationAnswered,
+    SmsDelivered,
+    SmsError,
+    SmsFailed,
+)
+from ownership.channels import Channel
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Notice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    notification_id: Id = Field(description="our notification id, as the message carried it")
+    provider_id: Id = Field(description="the gateway's id of the message")
+    at: AwareDatetime = Field(description="when it happened, with its offset")
+
+
+class MessageDeliveredNotice(_Notice):
+    type: Literal["message.delivered"]
+
+    def to_event(self, channel: Channel) -> InboundEvent:
+        return MessageDelivered(self.notification_id, self.provider_id, channel, self.at)
+
+
+class MessageReadNotice(_Notice):
+    type: Literal["message.read"]
+
+    def to_event(self, channel: Channel) -> InboundEvent:
+        return MessageRead(self.notification_id, self.provider_id, channel, self.at)
+
+
+class ReplyNotice(_Notice):
+    type: Literal["message.replied"]
+    text: str = Field(max_length=10_000)
+
+    def to_event(self, channel: Channel) -> InboundEvent:
+        return ReplyReceived(self.notification_id, self.provider_id, channel, self.at, self.text)
+
+
+class AnswerNotice(_Notice):
+    type: Literal["prompt.answered"]
+    answer: ReverificationAnswer
+
+    def to_event(self, channel: Channel) -> InboundEvent:
+        return ReverificationAnswered(
+            self.notification_id, self.provider_id, channel, self.at, self.answer
+        )
+
+
+class SmsDeliveredNotice(_Notice):
+    type: Literal["sms.delivered"]
+
+    def to_event(self, channel: Channel) -> InboundEvent:
+        return SmsDelivered(self.notification_id, self.provider_id, channel, self.at)
+
+
+class SmsFailedNotice(_Notice):
+    type: Literal["sms.failed"]
+    error: SmsError
+
+    def to_event(self, channel: Channel) -> InboundEvent:
+        return SmsFailed(self.notification_id, self.provider_id, channel, self.at, self.error)
+
+
+NetworkEventNotice = Annotated[
+    MessageDeliveredNotice | MessageReadNotice | ReplyNotice | AnswerNotice,
+    Field(discriminator="type"),
+]
+SmsEventNotice = Annotated[SmsDeliveredNotice | SmsFailedNotice, Field(discriminator="type")]
+
+NETWORK_EXAMPLES = {
+    "delivered": {
+        "value": {
+            "type": "message.delivered",
+            "notification_id": "n-1",
+            "provider_id": "vk-1",
+            "at": "2026-06-02T09:00:30Z",
+        }
+    },
+    "answered": {
+        "value": {
+            "type": "prompt.answered",
+            "notification_id": "n-1",
+            "provider_id": "vk-2",
+            "at": "2026-06-02T09:02:00Z",
+            "answer": "confirmed",
+        }
+    },
+}
+SMS_EXAMPLES = {
+    "failed": {
+        "value": {
+            "type": "sms.failed",
+            "notification_id": "n-1",
+            "provider_id": "sms-1",
+            "at": "2026-06-02T09:00:05Z",
+            "error": "absent_subscriber",
+        }
+    }
+}

@@ -1,0 +1,89 @@
+"""The social accounts a simulator knows: the `accounts` input of DESIGN §3."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from ownership.channels import Channel
+
+COLUMNS = ("network", "account_id", "phone", "last_seen_at", "mobile_app")
+
+
+@dataclass(frozen=True)
+class Account:
+    network: Channel
+    account_id: str
+    # E.164
+    phone: str
+    # aware UTC; None when the network never said
+    last_seen_at: datetime | None
+    mobile_app: bool = False
+
+    def active_at(self, moment: datetime, activity: timedelta) -> bool:
+        """Seen within `activity` before `moment` (DESIGN §4's A)."""
+        return self.last_seen_at is not None and self.last_seen_at >= moment - activity
+
+
+class AccountDirectory:
+    """Which accounts of which network are bound to each number."""
+
+    def __init__(self, accounts: Iterable[Account] = ()) -> None:
+        self._by_phone: dict[tuple[Channel, str], list[Account]] = defaultdict(list)
+        for account in accounts:
+            self.add(account)
+
+    def add(self, account: Account) -> None:
+        self._by_phone[(account.network, account.phone)].append(account)
+
+    def bound(self, network: Channel, phone: str) -> tuple[Account, ...]:
+        return tuple(self._by_phone.get((network, phone), ()))
+
+    def __len__(self) -> int:
+        return sum(len(accounts) for accounts in self._by_phone.values())
+
+    @classmethod
+    def read_history(cls, history: Path) -> AccountDirectory:
+        """Read `history/accounts/*.parquet` (or `*.csv`); naive times are UTC (DESIGN §3)."""
+        folder = history / "accounts"
+        files = sorted(folder.glob("*.parquet")) or sorted(folder.glob("*.csv"))
+        if not files:
+            raise FileNotFoundError(f"{folder} has no *.parquet or *.csv files")
+        directory = cls()
+        for path in files:
+            table = pq.read_table(path) if path.suffix == ".parquet" else _read_csv(path)
+            for row in table.select(list(COLUMNS)).to_pylist():
+                directory.add(
+                    Account(
+                        network=Channel(row["network"]),
+                        account_id=str(row["account_id"]),
+                        phone=str(row["phone"]),
+                        last_seen_at=_utc(row["last_seen_at"]),
+                        mobile_app=bool(row["mobile_app"]),
+                    )
+                )
+        return directory
+
+
+def _read_csv(path: Path) -> pa.Table:
+    types = {
+        "network": pa.string(),
+        "account_id": pa.string(),
+        "phone": pa.string(),
+        "last_seen_at": pa.timestamp("us"),
+        "mobile_app": pa.bool_(),
+    }
+    return pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(column_types=types))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

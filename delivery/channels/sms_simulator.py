@@ -1,0 +1,109 @@
+"""The SMS simulator: an operator's gateway as the notify path sees it.
+
+Every accepted SMS gets a delivery report after a short delay (log-uniform between 1 and 20
+seconds by default): `SmsDelivered`, or `SmsFailed` with an error drawn from `failure_shares`
+(shares of all SMS sent, by error; the defaults are illustrative, not published figures).
+Tests force a phone's outcome with `script_failure` / `script_delivery`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
+
+from delivery.channels.curves import log_uniform
+from delivery.channels.ports import SendResult, SmsMessage
+from delivery.channels.schedule import EventSchedule, Scheduled
+from delivery.clock import Clock
+from delivery.events import InboundEvents, SmsDelivered, SmsError, SmsFailed
+from ownership.channels import Channel
+
+DEFAULT_FAILURE_SHARES: Mapping[SmsError, float] = MappingProxyType(
+    {
+        SmsError.ABSENT_SUBSCRIBER: 0.02,
+        SmsError.NETWORK: 0.01,
+        SmsError.EXPIRED: 0.005,
+        SmsError.UNKNOWN_SUBSCRIBER: 0.005,
+    }
+)
+
+
+@dataclass(frozen=True)
+class SmsSimulatorSettings:
+    report_delay: tuple[timedelta, timedelta] = (timedelta(seconds=1), timedelta(seconds=20))
+    failure_shares: Mapping[SmsError, float] = field(default_factory=lambda: DEFAULT_FAILURE_SHARES)
+
+    def __post_init__(self) -> None:
+        shares = list(self.failure_shares.values())
+        if any(share < 0 for share in shares) or sum(shares) > 1:
+            raise ValueError("failure shares are shares and add up to 1 at most")
+
+
+@dataclass(frozen=True)
+class ScriptedReport:
+    # None: delivered
+    error: SmsError | None
+    after: timedelta
+
+
+class SmsSimulator(Scheduled):
+    """An `SmsGateway` that runs on a clock; see the module."""
+
+    channel = Channel.SMS
+
+    def __init__(
+        self,
+        clock: Clock,
+        events: InboundEvents,
+        *,
+        seed: int = 0,
+        settings: SmsSimulatorSettings | None = None,
+    ) -> None:
+        self._clock = clock
+        self._settings = settings or SmsSimulatorSettings()
+        self._rng = random.Random(seed)
+        self._schedule = EventSchedule(clock, events)
+        self._ids = itertools.count(1)
+        self._scripts: dict[str, ScriptedReport] = {}
+        self.sent: list[SmsMessage] = []
+
+    def send(self, sms: SmsMessage) -> SendResult:
+        with self._schedule.lock:
+            now = self._clock.now()
+            provider_id = f"sms-{next(self._ids)}"
+            self.sent.append(sms)
+            error, after = self._outcome(sms.phone)
+            ids = (sms.notification_id, provider_id, Channel.SMS)
+            at = now + after
+            self._schedule.add(
+                SmsDelivered(*ids, at=at) if error is None else SmsFailed(*ids, at=at, error=error)
+            )
+            return SendResult.accepted_as(provider_id)
+
+    def script_failure(
+        self, phone: str, error: SmsError | str, after: timedelta = timedelta(seconds=5)
+    ) -> None:
+        self._scripts[phone] = ScriptedReport(SmsError(error), after)
+
+    def script_delivery(self, phone: str, after: timedelta = timedelta(seconds=5)) -> None:
+        self._scripts[phone] = ScriptedReport(None, after)
+
+    def forget_scripts(self, phone: str) -> None:
+        self._scripts.pop(phone, None)
+
+    def _outcome(self, phone: str) -> tuple[SmsError | None, timedelta]:
+        scripted = self._scripts.get(phone)
+        if scripted is not None:
+            return scripted.error, scripted.after
+        low, high = (bound.total_seconds() for bound in self._settings.report_delay)
+        after = timedelta(seconds=log_uniform(self._rng, low, high))
+        draw = self._rng.random()
+        for error, share in self._settings.failure_shares.items():
+            if draw < share:
+                return error, after
+            draw -= share
+        return None, after

@@ -1,0 +1,274 @@
+"""The social-network simulator: VK or OK as the notify path sees it (DESIGN §7).
+
+One class, configured per network. It knows the accounts bound to each number
+(`AccountDirectory`), delivers only to accounts seen within the activity window (A = 7 days)
+before sending, and only to ones with the mobile app when the message is `mobile_only`.
+What happens to an accepted message is drawn when it is sent, from a seeded `random.Random`:
+delivery and read times from `SocialCurve` (the published curve, see `curves.py`), then maybe a
+reply; a re-verification prompt is delivered and read on the same curve and then maybe
+answered. The events wait in an `EventSchedule` until the clock reaches them: `run_due()` hands
+them to the `InboundEvents` port in time order (tests advance a `VirtualClock` and call it; the
+demo runs a `SimulatorPump`).
+
+Tests force outcomes per phone: `script_delivery`, `script_reply`, `script_answer`. A script
+stays in force for every later message to that phone until `forget_scripts(phone)`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from delivery.channels.accounts import AccountDirectory
+from delivery.channels.curves import SocialCurve, log_uniform
+from delivery.channels.ports import (
+    Refusal,
+    ReverificationPrompt,
+    SendResult,
+    SocialMessage,
+    UnknownMessageError,
+)
+from delivery.channels.schedule import EventSchedule, Scheduled
+from delivery.clock import Clock
+from delivery.events import (
+    InboundEvents,
+    MessageDelivered,
+    MessageRead,
+    ReplyReceived,
+    ReverificationAnswer,
+    ReverificationAnswered,
+)
+from ownership.channels import Channel
+
+REPLY_TEXTS = ("Спасибо!", "Ок", "Получил, спасибо", "А когда будет готово?", "Это не я")
+
+
+@dataclass(frozen=True)
+class SocialSimulatorSettings:
+    # DESIGN §4's A: only accounts seen this recently before sending are delivered to
+    activity: timedelta = timedelta(days=7)
+    curve: SocialCurve = field(default_factory=SocialCurve)
+    # of the messages read, the share the person replies to, and how long after reading
+    reply_share: float = 0.05
+    reply_delay: tuple[timedelta, timedelta] = (timedelta(seconds=10), timedelta(minutes=10))
+    reply_texts: tuple[str, ...] = REPLY_TEXTS
+    # of the prompts read, the shares answered Yes and No (the rest are never answered)
+    confirmed_share: float = 0.80
+    denied_share: float = 0.05
+    answer_delay: tuple[timedelta, timedelta] = (timedelta(seconds=5), timedelta(minutes=5))
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.reply_share <= 1:
+            raise ValueError("reply_share is a share")
+        if min(self.confirmed_share, self.denied_share) < 0:
+            raise ValueError("answer shares are shares")
+        if self.confirmed_share + self.denied_share > 1:
+            raise ValueError("confirmed_share + denied_share exceed 1")
+
+
+@dataclass(frozen=True)
+class ScriptedDelivery:
+    # from sending; None: never
+    delivered_after: timedelta | None
+    read_after: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class ScriptedAnswer:
+    # None: the prompt is never answered
+    answer: ReverificationAnswer | None
+    # from asking
+    after: timedelta
+
+
+@dataclass
+class _Sent:
+    notification_id: str
+    phone: str
+    sent_at: datetime
+    # past this moment a withdrawal is too late: the delivery (for a prompt, the answer)
+    final_at: datetime | None
+    withdrawn: bool = False
+
+
+class SocialNetworkSimulator(Scheduled):
+    """A `SocialNetwork` that runs on a clock; see the module."""
+
+    def __init__(
+        self,
+        network: Channel,
+        accounts: AccountDirectory,
+        clock: Clock,
+        events: InboundEvents,
+        *,
+        seed: int = 0,
+        settings: SocialSimulatorSettings | None = None,
+    ) -> None:
+        if not network.is_social:
+            raise ValueError(f"{network} is not a social network")
+        self.network = network
+        self._accounts = accounts
+        self._clock = clock
+        self._settings = settings or SocialSimulatorSettings()
+        self._rng = random.Random(seed)
+        self._schedule = EventSchedule(clock, events)
+        self._sent: dict[str, _Sent] = {}
+        self._ids = itertools.count(1)
+        self._deliveries: dict[str, ScriptedDelivery] = {}
+        self._replies: dict[str, tuple[str, timedelta]] = {}
+        self._answers: dict[str, ScriptedAnswer] = {}
+        # what was handed over, in order: for tests and the demo's log
+        self.sent: list[SocialMessage | ReverificationPrompt] = []
+
+    # -- the port --------------------------------------------------------------------------
+
+    def send(self, message: SocialMessage) -> SendResult:
+        return self._hand_over(message)
+
+    def ask(self, prompt: ReverificationPrompt) -> SendResult:
+        return self._hand_over(prompt)
+
+    def withdraw(self, provider_id: str) -> bool:
+        with self._schedule.lock:
+            sent = self._sent.get(provider_id)
+            if sent is None:
+                raise UnknownMessageError(provider_id)
+            if sent.withdrawn:
+                return True
+            if sent.final_at is not None and sent.final_at <= self._clock.now():
+                # already delivered (or answered): its events stand, reported or about to be
+                return False
+            sent.withdrawn = True
+            self._schedule.cancel(provider_id)
+            return True
+
+    # -- scripts for tests -------------------------------------------------------------------
+
+    def script_delivery(
+        self,
+        phone: str,
+        delivered_after: timedelta | None,
+        read_after: timedelta | None = None,
+    ) -> None:
+        """Messages to `phone` are delivered (and read) this long after sending; None: never."""
+        if delivered_after is not None and read_after is not None and read_after < delivered_after:
+            raise ValueError("a message is read after it is delivered")
+        self._deliveries[phone] = ScriptedDelivery(delivered_after, read_after)
+
+    def script_reply(self, phone: str, text: str, after: timedelta) -> None:
+        """The person replies `text` this long after sending (but never before the message
+        was delivered and read; never at all to one that is not delivered)."""
+        self._replies[phone] = (text, after)
+
+    def script_answer(
+        self, phone: str, answer: ReverificationAnswer | str | None, after: timedelta
+    ) -> None:
+        """Prompts to `phone` are answered `answer` this long after asking; None: never."""
+        chosen = None if answer is None else ReverificationAnswer(answer)
+        self._answers[phone] = ScriptedAnswer(chosen, after)
+
+    def forget_scripts(self, phone: str) -> None:
+        self._deliveries.pop(phone, None)
+        self._replies.pop(phone, None)
+        self._answers.pop(phone, None)
+
+    # -- inside --------------------------------------------------------------------------------
+
+    def _hand_over(self, item: SocialMessage | ReverificationPrompt) -> SendResult:
+        with self._schedule.lock:
+            now = self._clock.now()
+            refused = self._refusal(item.phone, item.account_ids, item.mobile_only, now)
+            if refused is not None:
+                return refused
+            provider_id = f"{self.network}-{next(self._ids)}"
+            self._sent[provider_id] = _Sent(item.notification_id, item.phone, now, final_at=None)
+            self.sent.append(item)
+            if isinstance(item, SocialMessage):
+                self._plan_message(provider_id, item, now)
+            else:
+                self._plan_prompt(provider_id, item, now)
+            return SendResult.accepted_as(provider_id)
+
+    def _refusal(
+        self, phone: str, account_ids: tuple[str, ...], mobile_only: bool, now: datetime
+    ) -> SendResult | None:
+        bound = self._accounts.bound(self.network, phone)
+        if not bound:
+            return SendResult.refused(Refusal.NO_ACCOUNT, f"no {self.network} account")
+        if account_ids:
+            bound = tuple(account for account in bound if account.account_id in account_ids)
+            if not bound:
+                return SendResult.refused(Refusal.UNKNOWN_ACCOUNT, "not bound to the number")
+        active = [a for a in bound if a.active_at(now, self._settings.activity)]
+        if not active:
+            return SendResult.refused(Refusal.NO_ACTIVE_ACCOUNT, "not seen within the window")
+        if mobile_only and not any(account.mobile_app for account in active):
+            return SendResult.refused(Refusal.NO_MOBILE_APP, "no active account uses the app")
+        return None
+
+    def _timing(self, phone: str) -> tuple[timedelta | None, timedelta | None]:
+        scripted = self._deliveries.get(phone)
+        if scripted is not None:
+            return scripted.delivered_after, scripted.read_after
+        outcome = self._settings.curve.draw(self._rng)
+        return outcome.delivered_after, outcome.read_after
+
+    def _between(self, bounds: tuple[timedelta, timedelta]) -> timedelta:
+        low, high = (bound.total_seconds() for bound in bounds)
+        return timedelta(seconds=log_uniform(self._rng, low, high))
+
+    def _plan_message(self, provider_id: str, message: SocialMessage, now: datetime) -> None:
+        delivered_after, read_after = self._timing(message.phone)
+        if delivered_after is None:
+            return
+        ids = (message.notification_id, provider_id, self.network)
+        delivered_at = now + delivered_after
+        self._sent[provider_id].final_at = delivered_at
+        self._schedule.add(MessageDelivered(*ids, at=delivered_at))
+        read_at = None if read_after is None else now + read_after
+        if read_at is not None:
+            self._schedule.add(MessageRead(*ids, at=read_at))
+        scripted = self._replies.get(message.phone)
+        if scripted is not None:
+            text, after = scripted
+            at = max(now + after, read_at or delivered_at)
+            self._schedule.add(ReplyReceived(*ids, at=at, text=text))
+        elif read_at is not None and self._rng.random() < self._settings.reply_share:
+            text = self._rng.choice(self._settings.reply_texts)
+            at = read_at + self._between(self._settings.reply_delay)
+            self._schedule.add(ReplyReceived(*ids, at=at, text=text))
+
+    def _plan_prompt(self, provider_id: str, prompt: ReverificationPrompt, now: datetime) -> None:
+        scripted = self._answers.get(prompt.phone)
+        answer: ReverificationAnswer | None
+        answered_at: datetime | None
+        if scripted is not None:
+            answer, answered_at = scripted.answer, now + scripted.after
+        else:
+            answer, answered_at = self._draw_answer(prompt.phone, now)
+        if answer is None or answered_at is None:
+            return
+        self._sent[provider_id].final_at = answered_at
+        self._schedule.add(
+            ReverificationAnswered(
+                prompt.notification_id, provider_id, self.network, at=answered_at, answer=answer
+            )
+        )
+
+    def _draw_answer(
+        self, phone: str, now: datetime
+    ) -> tuple[ReverificationAnswer | None, datetime | None]:
+        _, read_after = self._timing(phone)
+        if read_after is None:
+            return None, None
+        draw = self._rng.random()
+        settings = self._settings
+        if draw < settings.confirmed_share:
+            answer = ReverificationAnswer.CONFIRMED
+        elif draw < settings.confirmed_share + settings.denied_share:
+            answer = ReverificationAnswer.DENIED
+        else:
+            return None, None
+        return answer, now + read_after + self._between(settings.answer_delay)

@@ -1,0 +1,75 @@
+"""Builds the three channels from the settings: the HTTP adapter where a gateway URL is set,
+the simulator otherwise. Called by a composition root (the API's lifespan, the demo, tests),
+which hands in the clock, where events go, and the accounts the simulators know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from delivery.channels.accounts import AccountDirectory
+from delivery.channels.http import HttpSmsGateway, HttpSocialNetwork
+from delivery.channels.ports import SmsGateway, SocialNetwork
+from delivery.channels.pump import Runnable
+from delivery.channels.sms_simulator import SmsSimulator
+from delivery.channels.social_simulator import SocialNetworkSimulator, SocialSimulatorSettings
+from delivery.clock import Clock
+from delivery.events import InboundEvents
+from ownership.channels import SOCIAL_CHANNELS, Channel
+from pipelines.settings import Settings
+
+
+@dataclass(frozen=True)
+class Channels:
+    vk: SocialNetwork
+    ok: SocialNetwork
+    sms: SmsGateway
+    # the simulated ones, for a `SimulatorPump` (or a test's `run_due()`)
+    simulators: tuple[Runnable, ...]
+
+    def social(self, network: Channel) -> SocialNetwork:
+        if network is Channel.VK:
+            return self.vk
+        if network is Channel.OK:
+            return self.ok
+        raise ValueError(f"{network} is not a social network")
+
+
+def build_channels(
+    settings: Settings,
+    *,
+    clock: Clock,
+    inbound: InboundEvents,
+    accounts: AccountDirectory | None = None,
+) -> Channels:
+    """`accounts`: what the social simulators know (e.g. `AccountDirectory.read_history`);
+    none: they know no account and refuse every message with NO_ACCOUNT."""
+    directory = accounts if accounts is not None else AccountDirectory()
+    simulated: list[Runnable] = []
+    social_settings = SocialSimulatorSettings(activity=timedelta(days=settings.activity_days))
+    social: dict[Channel, SocialNetwork] = {}
+    for offset, network in enumerate(SOCIAL_CHANNELS, start=1):
+        url = settings.gateway_urls.get(network.value)
+        if url:
+            token = settings.gateway_tokens[network.value].get_secret_value()
+            social[network] = HttpSocialNetwork(url, token, network)
+        else:
+            simulator = SocialNetworkSimulator(
+                network,
+                directory,
+                clock,
+                inbound,
+                seed=settings.simulator_seed + offset,
+                settings=social_settings,
+            )
+            social[network] = simulator
+            simulated.append(simulator)
+    sms: SmsGateway
+    sms_url = settings.gateway_urls.get(Channel.SMS.value)
+    if sms_url:
+        sms = HttpSmsGateway(sms_url, settings.gateway_tokens["sms"].get_secret_value())
+    else:
+        simulator_sms = SmsSimulator(clock, inbound, seed=settings.simulator_seed)
+        sms = simulator_sms
+        simulated.append(simulator_sms)
+    return Channels(social[Channel.VK], social[Channel.OK], sms, tuple(simulated))

@@ -1,0 +1,235 @@
+"""The inbound routes a real gateway posts to: signed the Standard Webhooks way (signatures made
+here by the `standardwebhooks` library, as a gateway would), parsed into `delivery.events`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+import requests
+from standardwebhooks.webhooks import Webhook
+
+from api.app import create_app
+from api.auth import Authenticator
+from api.serving import SnapshotSource
+from delivery.events import (
+    MessageDelivered,
+    RecordingInboundEvents,
+    ReplyReceived,
+    ReverificationAnswer,
+    ReverificationAnswered,
+    SmsError,
+    SmsFailed,
+)
+from ownership.channels import Channel
+from pipelines.settings import load_settings
+from tests.api.service import serving
+
+NOW = datetime(2026, 6, 2, 9, 0)  # the app's clock: naive UTC
+AT = "2026-06-02T08:59:30Z"
+VK_SECRET = "whsec_" + base64.b64encode(b"vk-gateway-secret-32-bytes-long!").decode()
+OK_SECRET = "whsec_" + base64.b64encode(b"ok-gateway-secret-32-bytes-long!").decode()
+SMS_SECRET = "whsec_" + base64.b64encode(b"sms-gateway-secret-32-bytes-long").decode()
+DELIVERED = {"type": "message.delivered", "notification_id": "n-1", "provider_id": "vk-1", "at": AT}
+
+
+class Client:
+    """Calls the app served on the loopback."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.post(self.base + path, timeout=10, **kwargs)
+
+
+class Gateway:
+    """Posts events the way a gateway does, signed with its secret."""
+
+    def __init__(self, client: Client, secret: str) -> None:
+        self.client = client
+        self.webhook = Webhook(secret)
+
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        stamp: datetime = NOW,
+        message_id: str = "msg_1",
+        tamper: bool = False,
+    ) -> requests.Response:
+        data = json.dumps(body, ensure_ascii=False)
+        signature = self.webhook.sign(message_id, stamp, data)
+        headers = {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(stamp.replace(tzinfo=UTC).timestamp())),
+            "webhook-signature": signature,
+            "content-type": "application/json",
+        }
+        content = (data + " ") if tamper else data
+        return self.client.post(path, data=content.encode(), headers=headers)
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Client, RecordingInboundEvents]]:
+    """One app for the module, served on the loopback, its events recorded."""
+    folder = tmp_path_factory.mktemp("inbound")
+    settings = load_settings(
+        scores_dir=folder,
+        gateway_secrets={"vk": VK_SECRET, "ok": OK_SECRET, "sms": SMS_SECRET},
+    )
+    recorded = RecordingInboundEvents()
+    app = create_app(
+        settings,
+        snapshots=SnapshotSource(folder / "snapshot.bin"),
+        authenticator=cast(Authenticator, object()),  # these routes are not under OAuth
+        clock=lambda: NOW,
+        inbound_events=recorded,
+    )
+    with serving(app) as base:
+        yield Client(base), recorded
+
+
+@pytest.fixture
+def inbound(served: tuple[Client, RecordingInboundEvents]) -> RecordingInboundEvents:
+    served[1].clear()
+    return served[1]
+
+
+@pytest.fixture
+def client(
+    served: tuple[Client, RecordingInboundEvents], inbound: RecordingInboundEvents
+) -> Client:
+    return served[0]
+
+
+@pytest.fixture
+def vk(client: Client) -> Gateway:
+    return Gateway(client, VK_SECRET)
+
+
+def test_a_signed_delivery_report_reaches_the_notify_service(
+    vk: Gateway, inbound: RecordingInboundEvents
+) -> None:
+    response = vk.post("/v1/networks/vk/events", DELIVERED)
+    assert response.status_code == 204
+    assert inbound.events == [
+        MessageDelivered("n-1", "vk-1", Channel.VK, datetime(2026, 6, 2, 8, 59, 30, tzinfo=UTC))
+    ]
+
+
+def test_replies_and_answers_are_parsed(client: Client, inbound: RecordingInboundEvents) -> None:
+    ok = Gateway(client, OK_SECRET)
+    reply = {**DELIVERED, "type": "message.replied", "text": "Спасибо!"}
+    answer = {**DELIVERED, "type": "prompt.answered", "answer": "denied"}
+    assert ok.post("/v1/networks/ok/events", reply).status_code == 204
+    assert ok.post("/v1/networks/ok/events", answer, message_id="msg_2").status_code == 204
+    first, second = inbound.events
+    assert isinstance(first, ReplyReceived) and first.text == "Спасибо!"
+    assert first.channel is Channel.OK
+    assert isinstance(second, ReverificationAnswered)
+    assert second.answer is ReverificationAnswer.DENIED
+
+
+def test_sms_reports_come_from_the_sms_gateway(
+    client: Client, inbound: RecordingInboundEvents
+) -> None:
+    sms = Gateway(client, SMS_SECRET)
+    failed = {**DELIVERED, "type": "sms.failed", "provider_id": "sms-1", "error": "expired"}
+    assert sms.post("/v1/sms/events", failed).status_code == 204
+    (event,) = inbound.events
+    assert isinstance(event, SmsFailed) and event.error is SmsError.EXPIRED
+    assert event.channel is Channel.SMS
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["tampered body", "another gateway's secret", "stale timestamp", "future timestamp"],
+)
+def test_what_the_gateway_did_not_sign_recently_is_unauthenticated(
+    client: Client, inbound: RecordingInboundEvents, how: str
+) -> None:
+    secret = OK_SECRET if how == "another gateway's secret" else VK_SECRET
+    stamp = {
+        "stale timestamp": NOW - timedelta(minutes=5, seconds=1),
+        "future timestamp": NOW + timedelta(minutes=5, seconds=1),
+    }.get(how, NOW)
+    response = Gateway(client, secret).post(
+        "/v1/networks/vk/events", DELIVERED, stamp=stamp, tamper=how == "tampered body"
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "UNAUTHENTICATED"
+    assert inbound.events == []
+
+
+def test_a_timestamp_within_five_minutes_is_accepted(vk: Gateway) -> None:
+    stamp = NOW - timedelta(minutes=4, seconds=59)
+    assert vk.post("/v1/networks/vk/events", DELIVERED, stamp=stamp).status_code == 204
+
+
+def test_unsigned_events_are_unauthenticated(client: Client) -> None:
+    response = client.post("/v1/sms/events", json=DELIVERED)
+    assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED"
+
+
+def test_any_one_of_several_signatures_may_match(vk: Gateway) -> None:
+    data = json.dumps(DELIVERED)
+    good = vk.webhook.sign("msg_1", NOW, data)
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(NOW.replace(tzinfo=UTC).timestamp())),
+        "webhook-signature": f"v1,bm90LXRoaXMtb25l {good}",
+        "content-type": "application/json",
+    }
+    response = vk.client.post("/v1/networks/vk/events", data=data.encode(), headers=headers)
+    assert response.status_code == 204
+
+
+@pytest.mark.parametrize("network", ["sms", "telegram", "VK"])
+def test_an_unknown_network_is_not_found(vk: Gateway, network: str) -> None:
+    response = vk.post(f"/v1/networks/{network}/events", DELIVERED)
+    assert response.status_code == 404 and response.json()["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**DELIVERED, "type": "message.exploded"},
+        {**DELIVERED, "at": "2026-06-02T08:59:30"},  # no offset
+        {**DELIVERED, "type": "prompt.answered", "answer": "maybe"},
+        {**DELIVERED, "type": "sms.delivered"},  # an SMS event on a network's route
+        {**DELIVERED, "channel": "ok"},  # the channel is the path's, never the body's
+        {key: value for key, value in DELIVERED.items() if key != "provider_id"},
+        ["not", "an", "object"],
+    ],
+)
+def test_a_signed_body_outside_the_contract_is_invalid(
+    vk: Gateway, inbound: RecordingInboundEvents, body: Any
+) -> None:
+    response = vk.post("/v1/networks/vk/events", body)
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_ARGUMENT"
+    assert inbound.events == []
+
+
+def test_a_repeated_event_is_handed_over_again_for_the_idempotent_handler(
+    vk: Gateway, inbound: RecordingInboundEvents
+) -> None:
+    # a gateway retries until it sees a 2xx; de-duplication is the notify service's job
+    for _ in range(2):
+        assert vk.post("/v1/networks/vk/events", DELIVERED).status_code == 204
+    assert len(inbound.events) == 2 and inbound.events[0] == inbound.events[1]
+
+
+def test_bad_gateway_secrets_fail_when_the_settings_are_read() -> None:
+    with pytest.raises(ValueError, match="gateway_secrets"):
+        load_settings(gateway_secrets={"vk": "whsec_c2hvcnQ="})
+    with pytest.raises(ValueError, match="not channels"):
+        load_settings(gateway_secrets={"telegram": VK_SECRET})

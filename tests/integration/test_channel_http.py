@@ -1,0 +1,187 @@
+"""The HTTP adapters against a tiny fake gateway (an httpx.MockTransport in front of the
+simulators), so the JSON contract of `delivery/channels/http.py` is exercised both ways."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from delivery.channels.accounts import Account, AccountDirectory
+from delivery.channels.http import HttpSmsGateway, HttpSocialNetwork
+from delivery.channels.ports import (
+    ChannelUnavailableError,
+    Refusal,
+    ReverificationPrompt,
+    SmsMessage,
+    SocialMessage,
+    UnknownMessageError,
+)
+from delivery.channels.sms_simulator import SmsSimulator
+from delivery.channels.social_simulator import SocialNetworkSimulator
+from delivery.clock import VirtualClock
+from delivery.events import RecordingInboundEvents, ReverificationAnswered
+from ownership.channels import Channel
+
+START = datetime(2026, 6, 2, 9, tzinfo=UTC)
+ACTIVE = "+79234567823"
+DORMANT = "+79161234567"
+TOKEN = "gateway-token"
+BASE = "https://gateway.invalid/v1/vk"
+
+
+class FakeGateway:
+    """Speaks the contract, with the simulators behind it; remembers what it was sent."""
+
+    def __init__(self) -> None:
+        self.clock = VirtualClock(START)
+        self.inbound = RecordingInboundEvents()
+        accounts = AccountDirectory(
+            [
+                Account(Channel.VK, "vk-1", ACTIVE, START - timedelta(days=1), True),
+                Account(Channel.VK, "vk-2", DORMANT, START - timedelta(days=60), True),
+            ]
+        )
+        self.vk = SocialNetworkSimulator(Channel.VK, accounts, self.clock, self.inbound)
+        self.sms = SmsSimulator(self.clock, self.inbound)
+        self.bodies: list[dict[str, Any]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return httpx.Response(401, json={"error": "unauthenticated"})
+        body = json.loads(request.content or b"{}")
+        self.bodies.append(body)
+        path = request.url.path
+        if path == "/v1/vk/messages":
+            result = self.vk.send(
+                SocialMessage(
+                    body["notification_id"],
+                    body["phone"],
+                    body["text"],
+                    body["mobile_only"],
+                    tuple(body["account_ids"]),
+                )
+            )
+        elif path == "/v1/vk/prompts":
+            result = self.vk.ask(ReverificationPrompt(body["notification_id"], body["phone"]))
+        elif path.startswith("/v1/vk/messages/") and path.endswith("/withdraw"):
+            provider_id = path.split("/")[-2]
+            try:
+                return httpx.Response(200, json={"withdrawn": self.vk.withdraw(provider_id)})
+            except UnknownMessageError:
+                return httpx.Response(404, json={"error": "unknown"})
+        elif path == "/v1/sms/messages":
+            result = self.sms.send(SmsMessage(body["notification_id"], body["phone"], body["text"]))
+        else:
+            return httpx.Response(404)
+        if result.accepted:
+            return httpx.Response(202, json={"provider_id": result.provider_id})
+        return httpx.Response(422, json={"refusal": result.refusal, "detail": result.detail})
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def vk(gateway: FakeGateway) -> HttpSocialNetwork:
+    return HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(gateway.handle))
+
+
+def test_a_message_is_posted_as_the_contract_says(
+    gateway: FakeGateway, vk: HttpSocialNetwork
+) -> None:
+    result = vk.send(SocialMessage("n-1", ACTIVE, "Ваш заказ готов", account_ids=("vk-1",)))
+    assert result.accepted and result.provider_id == "vk-1"
+    assert gateway.bodies == [
+        {
+            "notification_id": "n-1",
+            "network": "vk",
+            "phone": ACTIVE,
+            "text": "Ваш заказ готов",
+            "mobile_only": False,
+            "account_ids": ["vk-1"],
+        }
+    ]
+
+
+def test_a_refusal_comes_back_with_its_reason(vk: HttpSocialNetwork) -> None:
+    result = vk.send(SocialMessage("n-1", DORMANT, "text"))
+    assert result.refusal is Refusal.NO_ACTIVE_ACCOUNT and result.detail
+
+
+def test_a_refusal_code_we_do_not_know_is_kept_as_rejected() -> None:
+    answer = httpx.Response(422, json={"refusal": "SPAM_FILTER", "detail": "too many"})
+    vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(lambda _: answer))
+    result = vk.send(SocialMessage("n-1", ACTIVE, "text"))
+    assert result.refusal is Refusal.REJECTED and result.detail == "SPAM_FILTER: too many"
+
+
+def test_withdraw_reports_whether_delivery_was_beaten(
+    gateway: FakeGateway, vk: HttpSocialNetwork
+) -> None:
+    gateway.vk.script_delivery(ACTIVE, timedelta(minutes=1))
+    early = str(vk.send(SocialMessage("n-1", ACTIVE, "text")).provider_id)
+    late = str(vk.send(SocialMessage("n-2", ACTIVE, "text")).provider_id)
+    assert vk.withdraw(early) is True
+    gateway.clock.advance(timedelta(minutes=2))
+    assert vk.withdraw(late) is False
+    with pytest.raises(UnknownMessageError):
+        vk.withdraw("vk-404")
+
+
+def test_the_prompt_carries_the_masked_question(
+    gateway: FakeGateway, vk: HttpSocialNetwork
+) -> None:
+    gateway.vk.script_answer(ACTIVE, "denied", after=timedelta(minutes=1))
+    assert vk.ask(ReverificationPrompt("n-1", ACTIVE)).accepted
+    assert gateway.bodies[0]["question"] == "+792* *** ** 23 — это ваш номер телефона?"
+    assert gateway.bodies[0]["answers"] == ["Да", "Нет"]
+    gateway.clock.advance(timedelta(minutes=1))
+    gateway.vk.run_due()
+    assert [e.answer for e in gateway.inbound.of_type(ReverificationAnswered)] == ["denied"]
+
+
+def test_an_sms_is_posted_to_the_sms_gateway(gateway: FakeGateway) -> None:
+    transport = httpx.MockTransport(gateway.handle)
+    with HttpSmsGateway("https://gateway.invalid/v1/sms/", TOKEN, transport=transport) as sms:
+        result = sms.send(SmsMessage("n-1", ACTIVE, "1234 – ваш код"))
+    assert result.provider_id == "sms-1"
+    assert gateway.bodies == [{"notification_id": "n-1", "phone": ACTIVE, "text": "1234 – ваш код"}]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(503, text="busy"),
+        httpx.Response(401, json={"error": "unauthenticated"}),
+        httpx.Response(200, text="not json"),
+        httpx.Response(200, json={"withdrawn": "maybe"}),
+    ],
+)
+def test_answers_outside_the_contract_make_the_channel_unavailable(answer: httpx.Response) -> None:
+    vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(lambda _: answer))
+    with pytest.raises(ChannelUnavailableError):
+        vk.send(SocialMessage("n-1", ACTIVE, "text"))
+    with pytest.raises(ChannelUnavailableError):
+        vk.withdraw("vk-1")
+
+
+def test_a_gateway_that_cannot_be_reached_makes_the_channel_unavailable() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(refuse))
+    with pytest.raises(ChannelUnavailableError, match="connection refused"):
+        vk.send(SocialMessage("n-1", ACTIVE, "text"))
+
+
+def test_a_real_socket_on_the_loopback_that_refuses_is_unavailable_too() -> None:
+    # port 9 (discard) is closed on the loopback: a real connect error, no mock
+    sms = HttpSmsGateway("http://127.0.0.1:9", TOKEN, timeout=httpx.Timeout(1.0))
+    with pytest.raises(ChannelUnavailableError):
+        sms.send(SmsMessage("n-1", ACTIVE, "text"))

@@ -1,0 +1,45 @@
+"""The simulator's accounts, read from a history's `accounts/` folder (DESIGN §3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from delivery.channels.accounts import Account, AccountDirectory
+from ownership.channels import Channel
+from tests.factories import AS_OF, RU_MOBILE, History, days_ago
+
+
+def test_accounts_are_read_from_a_history(tmp_path: Path) -> None:
+    history = History().account(RU_MOBILE, "vk-1", last_seen=days_ago(2), mobile_app=True)
+    history.account(RU_MOBILE, "ok-7", last_seen=days_ago(20), mobile_app=False)
+    directory = AccountDirectory.read_history(history.write(tmp_path / "events"))
+    assert len(directory) == 2
+    assert directory.bound(Channel.VK, RU_MOBILE) == (
+        Account(Channel.VK, "vk-1", RU_MOBILE, days_ago(2).replace(tzinfo=UTC), True),
+    )
+    (ok,) = directory.bound(Channel.OK, RU_MOBILE)
+    assert ok.last_seen_at == datetime(2026, 5, 12, tzinfo=UTC) and not ok.mobile_app
+    assert directory.bound(Channel.VK, "+79990000000") == ()
+
+
+def test_accounts_are_read_from_csv_too(tmp_path: Path) -> None:
+    folder = tmp_path / "accounts"
+    folder.mkdir()
+    (folder / "part-0.csv").write_text(
+        "network,account_id,phone,last_seen_at,mobile_app\n"
+        f"vk,vk-1,{RU_MOBILE},2026-05-30 10:00:00,true\n",
+        encoding="utf-8",
+    )
+    (account,) = AccountDirectory.read_history(tmp_path).bound(Channel.VK, RU_MOBILE)
+    assert account.phone == RU_MOBILE and account.mobile_app
+    assert account.last_seen_at == datetime(2026, 5, 30, 10, tzinfo=UTC)
+    assert account.active_at(AS_OF.replace(tzinfo=UTC), activity=timedelta(days=7))
+    assert not account.active_at(AS_OF.replace(tzinfo=UTC), activity=timedelta(days=1))
+
+
+def test_a_history_without_accounts_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="accounts"):
+        AccountDirectory.read_history(tmp_path)

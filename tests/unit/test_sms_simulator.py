@@ -1,0 +1,75 @@
+"""The SMS simulator: a delivery report for every SMS, failures by their shares or scripted."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from delivery.channels.ports import SmsMessage
+from delivery.channels.sms_simulator import SmsSimulator, SmsSimulatorSettings
+from delivery.clock import VirtualClock
+from delivery.events import RecordingInboundEvents, SmsDelivered, SmsError, SmsFailed
+from ownership.channels import Channel
+
+START = datetime(2026, 6, 2, 9, 0, tzinfo=UTC)
+RU_MOBILE = "+79234567823"
+RECYCLED = "+79161234567"
+
+
+def world(**settings: object) -> tuple[VirtualClock, RecordingInboundEvents, SmsSimulator]:
+    clock = VirtualClock(START)
+    inbound = RecordingInboundEvents()
+    chosen = SmsSimulatorSettings(**settings) if settings else None  # type: ignore[arg-type]
+    return clock, inbound, SmsSimulator(clock, inbound, seed=1, settings=chosen)
+
+
+def test_every_sms_gets_a_report_within_the_report_delay() -> None:
+    clock, inbound, sms = world()
+    for number in range(500):
+        assert sms.send(SmsMessage(f"n-{number}", RU_MOBILE, "1234 – ваш код")).accepted
+    clock.advance(timedelta(seconds=19))
+    early = sms.run_due()
+    clock.advance(timedelta(seconds=1))
+    assert early + sms.run_due() == 500 and sms.pending() == 0
+    assert all(event.channel is Channel.SMS for event in inbound.events)
+
+
+def test_failures_follow_their_shares_by_error() -> None:
+    shares = {SmsError.ABSENT_SUBSCRIBER: 0.10, SmsError.NETWORK: 0.05}
+    clock, inbound, sms = world(failure_shares=shares)
+    sent = 10_000
+    for number in range(sent):
+        sms.send(SmsMessage(f"n-{number}", RU_MOBILE, "text"))
+    clock.advance(timedelta(minutes=1))
+    sms.run_due()
+    errors = Counter(event.error for event in inbound.of_type(SmsFailed))
+    assert errors[SmsError.ABSENT_SUBSCRIBER] / sent == pytest.approx(0.10, abs=0.01)
+    assert errors[SmsError.NETWORK] / sent == pytest.approx(0.05, abs=0.01)
+    assert len(inbound.of_type(SmsDelivered)) / sent == pytest.approx(0.85, abs=0.01)
+
+
+def test_a_scripted_failure_is_reported_for_that_phone_only() -> None:
+    clock, inbound, sms = world(failure_shares={})
+    sms.script_failure(RECYCLED, "unknown_subscriber", after=timedelta(seconds=3))
+    failed = sms.send(SmsMessage("n-1", RECYCLED, "text"))
+    sms.send(SmsMessage("n-2", RU_MOBILE, "text"))
+    clock.advance(timedelta(minutes=1))
+    sms.run_due()
+    assert inbound.of_type(SmsFailed) == [
+        SmsFailed(
+            "n-1",
+            str(failed.provider_id),
+            Channel.SMS,
+            START + timedelta(seconds=3),
+            SmsError.UNKNOWN_SUBSCRIBER,
+        )
+    ]
+    assert [event.notification_id for event in inbound.of_type(SmsDelivered)] == ["n-2"]
+    assert SmsError.UNKNOWN_SUBSCRIBER.is_permanent and not SmsError.NETWORK.is_permanent
+
+
+def test_failure_shares_above_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="shares"):
+        SmsSimulatorSettings(failure_shares={SmsError.NETWORK: 0.7, SmsError.EXPIRED: 0.4})
