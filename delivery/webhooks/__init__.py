@@ -1,1 +1,30 @@
-"""Webhooks to clients (DESIGN §7, §8): Standard Webhooks signatures and their retry schedule."""
+"""Webhooks to clients (DESIGN §7, §8): Standard Webhooks signatures, a transactional outbox,
+and a dispatcher that retries with exponential back-off for a day.
+
+The notify service calls `enqueue(session, …)` in the transaction of each change it reports;
+a scheduled job (`delivery.scheduler`) runs `WebhookDispatcher.dispatch_due` every second.
+"""
+
+from delivery.webhooks.dispatcher import (
+    HttpWebhookSender,
+    SendResult,
+    WebhookDispatcher,
+    WebhookSender,
+    webhook_body,
+)
+from delivery.webhooks.outbox import WebhookEventType, enqueue
+from delivery.webhooks.retry import RetrySchedule
+from delivery.webhooks.signing import generate_webhook_secret, sign
+
+__all__ = [
+    "HttpWebhookSender",
+    "RetrySchedule",
+    "SendResult",
+    "WebhookDispatcher",
+    "WebhookEventType",
+    "WebhookSender",
+    "enqueue",
+    "generate_webhook_secret",
+    "sign",
+    "webhook_body",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+import store.tables_webhooks  # noqa: F401  (its tables join Base's metadata)
 from store.tables import Base
 
 engine: Engine = context.config.attributes["engine"]
