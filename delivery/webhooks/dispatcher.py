@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 import orjson
@@ -117,22 +117,27 @@ class WebhookDispatcher:
         self._concurrency = concurrency
 
     def dispatch_due(self, limit: int = 100) -> int:
-        """Send up to `limit` due events, once each; returns how many were attempted."""
+        """Send up to `limit` due events, once each; returns how many were attempted.
+
+        The outcomes of a batch are recorded in one transaction after its last send: a crash
+        before that leaves the batch to be sent again once its lease runs out (at least once,
+        as a crash mid-send does anyway), and a durable commit is paid once a batch, not once
+        an event.
+        """
         with self._engine.begin() as connection:
             claimed = claim_due(connection, now=self._clock.now(), lease=self._lease, limit=limit)
             if not claimed:
                 return 0
             secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
         if self._concurrency == 1 or len(claimed) == 1:
-            for delivery in claimed:
-                self._attempt(delivery, secrets.get(delivery.client_key))
+            outcomes = [self._send(d, secrets.get(d.client_key)) for d in claimed]
         else:
             # a slow endpoint holds one thread, not the whole batch
             with ThreadPoolExecutor(min(self._concurrency, len(claimed))) as pool:
-                for outcome in [
-                    pool.submit(self._attempt, d, secrets.get(d.client_key)) for d in claimed
-                ]:
-                    outcome.result()
+                outcomes = list(
+                    pool.map(lambda d: self._send(d, secrets.get(d.client_key)), claimed)
+                )
+        self._settle(outcomes)
         return len(claimed)
 
     def dispatch_all_due(self, limit: int = 100, max_batches: int = 100) -> int:
@@ -146,36 +151,42 @@ class WebhookDispatcher:
                 break
         return total
 
-    def _attempt(self, delivery: ClaimedDelivery, secret: str | None) -> None:
+    def _send(self, delivery: ClaimedDelivery, secret: str | None) -> _Outcome:
         if secret is None:
-            result = SendResult(None, "the client has no webhook secret")
-        else:
-            body = webhook_body(delivery)
-            headers = sign(secret, delivery.event_id, self._clock.now(), body)
-            try:
-                result = self._sender.send(delivery.url, body, headers)
-            except Exception as broken:  # a broken sender must not stall the other events
-                log.exception("webhook sender failed on %s", delivery.event_id)
-                result = SendResult(None, f"{type(broken).__name__}: {broken}")
+            return _Outcome(delivery, SendResult(None, "the client has no webhook secret"))
+        body = webhook_body(delivery)
+        headers = sign(secret, delivery.event_id, self._clock.now(), body)
+        try:
+            result = self._sender.send(delivery.url, body, headers)
+        except Exception as broken:  # a broken sender must not stall the other events
+            log.exception("webhook sender failed on %s", delivery.event_id)
+            result = SendResult(None, f"{type(broken).__name__}: {broken}")
+        return _Outcome(delivery, result)
+
+    def _settle(self, outcomes: list[_Outcome]) -> None:
         now = self._clock.now()
+        given_up: list[tuple[ClaimedDelivery, str]] = []
         with self._engine.begin() as connection:
-            if result.accepted:
-                assert result.status_code is not None
-                record_delivered(connection, delivery, now=now, status_code=result.status_code)
-                return
-            retry_at = self._schedule.next_attempt(
-                created_at=delivery.created_at, attempts=delivery.attempts, failed_at=now
-            )
-            error = result.error or f"HTTP {result.status_code}"
-            settled = record_failure(
-                connection,
-                delivery,
-                now=now,
-                retry_at=retry_at,
-                status_code=result.status_code,
-                error=error,
-            )
-        if retry_at is None and settled:
+            for delivery, result in outcomes:
+                if result.accepted:
+                    assert result.status_code is not None
+                    record_delivered(connection, delivery, now=now, status_code=result.status_code)
+                    continue
+                retry_at = self._schedule.next_attempt(
+                    created_at=delivery.created_at, attempts=delivery.attempts, failed_at=now
+                )
+                error = result.error or f"HTTP {result.status_code}"
+                settled = record_failure(
+                    connection,
+                    delivery,
+                    now=now,
+                    retry_at=retry_at,
+                    status_code=result.status_code,
+                    error=error,
+                )
+                if retry_at is None and settled:
+                    given_up.append((delivery, error))
+        for delivery, error in given_up:
             log.warning(
                 "webhook %s (%s) to client %s given up after %d attempts: %s",
                 delivery.event_id,
@@ -184,3 +195,8 @@ class WebhookDispatcher:
                 delivery.attempts,
                 error,
             )
+
+
+class _Outcome(NamedTuple):
+    delivery: ClaimedDelivery
+    result: SendResult
