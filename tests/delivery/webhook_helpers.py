@@ -31,14 +31,19 @@ def register_shop(engine: Engine, cipher: SecretCipher, name: str = "shop") -> I
 
 
 def enqueue_status(
-    engine: Engine, client_key: str, now: datetime, url: str = SHOP_HOOKS, **payload: str
+    engine: Engine,
+    client_key: str,
+    now: datetime,
+    url: str = SHOP_HOOKS,
+    event_type: str = "notification.status",
+    **payload: str,
 ) -> str:
     with session_factory(engine).begin() as session:
         return enqueue(
             session,
             client_key=client_key,
             url=url,
-            event_type="notification.status",
+            event_type=event_type,
             payload=payload or STATUS_DELIVERED,
             now=now,
         )
