@@ -1,7 +1,8 @@
 """Webhooks to clients (DESIGN §7, §8): Standard Webhooks signatures, a transactional outbox,
 and a dispatcher that retries with exponential back-off for a day.
 
-The notify service calls `enqueue(session, …)` in the transaction of each change it reports;
+The notify service calls `enqueue_event(session, …)` (or `enqueue`) in the transaction of each
+change it reports;
 a scheduled job (`delivery.scheduler`) runs `WebhookDispatcher.dispatch_due` every second.
 """
 
@@ -12,19 +13,33 @@ from delivery.webhooks.dispatcher import (
     WebhookSender,
     webhook_body,
 )
-from delivery.webhooks.outbox import WebhookEventType, enqueue
+from delivery.webhooks.events import (
+    NotificationReplied,
+    NotificationStatusChanged,
+    TemplateModerated,
+    WebhookEvent,
+    WebhookEventType,
+    webhook_of,
+)
+from delivery.webhooks.outbox import enqueue, enqueue_event
 from delivery.webhooks.retry import RetrySchedule
 from delivery.webhooks.signing import generate_webhook_secret, sign
 
 __all__ = [
     "HttpWebhookSender",
+    "NotificationReplied",
+    "NotificationStatusChanged",
     "RetrySchedule",
     "SendResult",
+    "TemplateModerated",
     "WebhookDispatcher",
+    "WebhookEvent",
     "WebhookEventType",
     "WebhookSender",
     "enqueue",
+    "enqueue_event",
     "generate_webhook_secret",
     "sign",
     "webhook_body",
+    "webhook_of",
 ]

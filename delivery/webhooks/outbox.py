@@ -7,23 +7,17 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
 from store.secrets import SecretCipher
 from store.tables import ClientRow
 from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
 
 EVENT_ID_PREFIX = "evt_"
-
-
-class WebhookEventType(StrEnum):
-    NOTIFICATION_STATUS = "notification.status"  # a notification moved to a new status
-    NOTIFICATION_REPLY = "notification.reply"  # the person replied to a notification
-    TEMPLATE_STATUS = "template.status"  # a moderator approved or rejected a template
 
 
 @dataclass(frozen=True)
@@ -74,6 +68,16 @@ def enqueue(
         )
     )
     return event_id
+
+
+def enqueue_event(
+    session: Session, *, client_key: str, url: str, event: WebhookEvent, now: datetime
+) -> str:
+    """`enqueue` for one of the events of `delivery.webhooks.events`; returns the event id."""
+    event_type, payload = webhook_of(event)
+    return enqueue(
+        session, client_key=client_key, url=url, event_type=event_type, payload=payload, now=now
+    )
 
 
 def claim_due(

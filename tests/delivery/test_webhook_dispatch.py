@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from delivery.clock import VirtualClock
-from delivery.webhooks import HttpWebhookSender, SendResult, enqueue
+from delivery.webhooks import (
+    HttpWebhookSender,
+    SendResult,
+    TemplateModerated,
+    enqueue,
+    enqueue_event,
+    webhook_of,
+)
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
 from delivery.webhooks.outbox import claim_due
 from store.database import make_engine, session_factory
@@ -333,3 +340,19 @@ def test_the_body_is_the_standards_envelope(engine: Engine, cipher: SecretCipher
         "timestamp": "2026-11-27T12:00:00Z",
         "data": STATUS_DELIVERED,
     }
+
+
+def test_a_template_decision_reaches_the_client_as_its_event(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    decided = TemplateModerated("tpl_7", "approved", START)
+    with session_factory(engine).begin() as session:
+        enqueue_event(session, client_key=shop.key, url=SHOP_HOOKS, event=decided, now=START)
+    sender = RecordingWebhookSender()
+
+    dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_due()
+
+    (sent,) = sender.sent
+    assert json.loads(sent.body)["type"] == "template.status"
+    assert json.loads(sent.body)["data"] == webhook_of(decided)[1]
