@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 WEBHOOK_DISPATCH = "webhooks.dispatch"
+WEBHOOK_FORGET = "webhooks.forget_settled"
 
 # name -> the work of the job of that name, in this process
 TASKS: dict[str, Callable[[], object]] = {}
@@ -79,3 +80,14 @@ def schedule_webhook_dispatch(
     schedule_every(
         scheduler, WEBHOOK_DISPATCH, partial(dispatcher.dispatch_all_due, batch_size), every
     )
+
+
+def schedule_webhook_forgetting(
+    scheduler: BackgroundScheduler,
+    dispatcher: WebhookDispatcher,
+    *,
+    keep: timedelta = timedelta(days=30),
+    every: timedelta = timedelta(hours=1),
+) -> None:
+    """Delete settled webhook events once they are older than `keep`, so the outbox stays small."""
+    schedule_every(scheduler, WEBHOOK_FORGET, partial(dispatcher.forget_settled, keep), every)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(300.0, gt=0)
     webhook_batch_size: int = Field(100, ge=1)
     webhook_concurrency: int = Field(8, ge=1)
+    # delivered and given-up events are kept this long for the operator, then deleted
+    webhook_retention_days: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _nonces_outlive_the_timestamp_window(self) -> Self:

@@ -49,4 +49,5 @@ class WebhookDeliveryRow(Base):
         CheckConstraint("state IN ('pending', 'delivered', 'given_up')", name="state"),
         Index(None, "state", "next_attempt_at"),
         Index(None, "client_key"),
+        Index(None, "finished_at"),  # settled rows are forgotten by age
     )

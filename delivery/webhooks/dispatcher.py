@@ -17,6 +17,7 @@ from delivery.clock import Clock
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
     claim_due,
+    forget_settled_before,
     record_delivered,
     record_failure,
     webhook_secrets,
@@ -150,6 +151,11 @@ class WebhookDispatcher:
             if attempted < limit:
                 break
         return total
+
+    def forget_settled(self, older_than: timedelta) -> int:
+        """Delete the events delivered or given up more than `older_than` ago."""
+        with self._engine.begin() as connection:
+            return forget_settled_before(connection, self._clock.now() - older_than)
 
     def _send(self, delivery: ClaimedDelivery, secret: str | None) -> _Outcome:
         if secret is None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.orm import Session
 
 from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
@@ -165,6 +165,16 @@ def record_failure(
         .values(values)
     )
     return bool(result.rowcount)
+
+
+def forget_settled_before(connection: Connection, moment: datetime) -> int:
+    """Delete the delivered and given-up events settled before `moment`; the caller commits.
+    Pending ones stay whatever their age: they give up by themselves within the retry window."""
+    table = WebhookDeliveryRow
+    result = connection.execute(
+        delete(table).where(table.finished_at < moment, table.state != DeliveryState.PENDING.value)
+    )
+    return int(result.rowcount)
 
 
 def webhook_secrets(

@@ -16,10 +16,12 @@ from delivery.clock import VirtualClock
 from delivery.scheduler import (
     TASKS,
     WEBHOOK_DISPATCH,
+    WEBHOOK_FORGET,
     build_scheduler,
     run_task,
     schedule_every,
     schedule_webhook_dispatch,
+    schedule_webhook_forgetting,
 )
 from delivery.webhooks import SendResult
 from delivery.webhooks.bootstrap import build_webhook_dispatcher
@@ -142,3 +144,17 @@ def test_the_dispatcher_built_from_settings_gives_up_after_the_configured_window
 
     assert len(sender.sent) == 3
     assert delivery_row(engine, event_id).state == "given_up"
+
+
+def test_the_webhook_jobs_are_one_line_each(
+    engine: Engine, cipher: SecretCipher, scheduler: BackgroundScheduler
+) -> None:
+    one = dispatcher(engine, cipher, RecordingWebhookSender(), VirtualClock(START))
+
+    schedule_webhook_dispatch(scheduler, one)
+    schedule_webhook_forgetting(scheduler, one, keep=timedelta(days=7))
+    scheduler.start(paused=True)
+
+    jobs = {job.id: job.trigger.interval for job in scheduler.get_jobs()}
+    assert jobs == {WEBHOOK_DISPATCH: timedelta(seconds=1), WEBHOOK_FORGET: timedelta(hours=1)}
+    assert set(TASKS) == {WEBHOOK_DISPATCH, WEBHOOK_FORGET}

@@ -356,3 +356,23 @@ def test_a_template_decision_reaches_the_client_as_its_event(
     (sent,) = sender.sent
     assert json.loads(sent.body)["type"] == "template.status"
     assert json.loads(sent.body)["data"] == webhook_of(decided)[1]
+
+
+def test_settled_events_are_forgotten_after_the_retention_and_pending_ones_kept(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    delivered = enqueue_status(engine, shop.key, START)
+    one = dispatcher(engine, cipher, RecordingWebhookSender(), clock)
+    one.dispatch_due()
+    waiting = enqueue_status(engine, shop.key, START)  # say its first attempt is not due yet
+
+    clock.advance(timedelta(days=30))
+    assert one.forget_settled(timedelta(days=30)) == 0
+    clock.advance(timedelta(seconds=1))
+    assert one.forget_settled(timedelta(days=30)) == 1
+
+    with Session(engine) as session:
+        left = session.scalars(select(WebhookDeliveryRow.event_id)).all()
+    assert left == [waiting] and delivered not in left

@@ -54,9 +54,13 @@ def upgrade() -> None:
         ["state", "next_attempt_at"],
     )
     op.create_index(op.f("ix_webhook_deliveries_client_key"), "webhook_deliveries", ["client_key"])
+    op.create_index(
+        op.f("ix_webhook_deliveries_finished_at"), "webhook_deliveries", ["finished_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_webhook_deliveries_finished_at"), table_name="webhook_deliveries")
     op.drop_index(op.f("ix_webhook_deliveries_client_key"), table_name="webhook_deliveries")
     op.drop_index(
         op.f("ix_webhook_deliveries_state_next_attempt_at"), table_name="webhook_deliveries"
