@@ -15,11 +15,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from delivery.clock import VirtualClock
+from delivery.clock import SystemClock, VirtualClock
 from delivery.webhooks import (
     HttpWebhookSender,
     SendResult,
     TemplateModerated,
+    WebhookDispatcher,
     enqueue,
     enqueue_event,
     webhook_of,
@@ -376,3 +377,20 @@ def test_settled_events_are_forgotten_after_the_retention_and_pending_ones_kept(
     with Session(engine) as session:
         left = session.scalars(select(WebhookDeliveryRow.event_id)).all()
     assert left == [waiting] and delivered not in left
+
+
+def test_on_a_fast_virtual_clock_the_signatures_can_carry_the_real_time(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    assert shop.webhook_secret is not None
+    demo_clock = VirtualClock(datetime.now(UTC) + timedelta(days=3))  # the demo ran ahead
+    enqueue_status(engine, shop.key, demo_clock.now())
+    sender = RecordingWebhookSender()
+    one = WebhookDispatcher(engine, cipher, sender, demo_clock, signing_clock=SystemClock())
+
+    assert one.dispatch_due() == 1
+
+    (sent,) = sender.sent
+    verified = Webhook(shop.webhook_secret).verify(sent.body, dict(sent.headers))
+    assert verified["data"] == STATUS_DELIVERED
