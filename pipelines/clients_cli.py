@@ -41,7 +41,29 @@ def add_clients_commands(commands: Any) -> None:
         metavar="CIDR",
         help="a network the client may call from, e.g. 203.0.113.0/24 (repeatable)",
     )
+    add.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="where the client's webhooks go unless a notification names its callback_url",
+    )
     add.set_defaults(run=cmd_clients_add)
+
+    set_webhook = actions.add_parser(
+        "set-webhook",
+        help="set or clear a client's default webhook URL",
+        description=(
+            "Set a client's default webhook URL (or clear it with --clear) and print it as JSON. "
+            "A client without a webhook secret, or one asked to --renew-secret, is given a new "
+            "one, printed once."
+        ),
+    )
+    set_webhook.add_argument("name", help="the client's name")
+    set_webhook.add_argument("url", nargs="?", help="an absolute http(s) URL")
+    set_webhook.add_argument("--clear", action="store_true", help="remove the default URL")
+    set_webhook.add_argument(
+        "--renew-secret", action="store_true", help="issue a new webhook secret"
+    )
+    set_webhook.set_defaults(run=cmd_clients_set_webhook)
 
     listing = actions.add_parser(
         "list",
@@ -59,10 +81,36 @@ def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> int:
         try:
             cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
             with sessions.begin() as session:
-                issued = register_client(session, args.name, args.allow_ip, cipher)
+                issued = register_client(
+                    session, args.name, args.allow_ip, cipher, webhook_url=args.webhook_url
+                )
         except (ClientRegistrationError, SecretKeyError) as error:
             raise UsageError(str(error)) from error
-    print(json.dumps({"key": issued.key, "secret": issued.secret}))
+    print(
+        json.dumps(
+            {"key": issued.key, "secret": issued.secret, "webhook_secret": issued.webhook_secret}
+        )
+    )
+    return 0
+
+
+def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    from store.clients import ClientRegistrationError, renew_webhook_secret, set_webhook_url
+    from store.secrets import SecretKeyError, load_cipher
+
+    if (args.url is None) == (not args.clear):
+        raise UsageError("give either a URL or --clear")
+    answer: dict[str, str | None] = {"name": args.name, "webhook_url": args.url}
+    with _store(settings) as sessions:
+        try:
+            with sessions.begin() as session:
+                has_secret = set_webhook_url(session, args.name, args.url)
+                if args.renew_secret or not has_secret:
+                    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+                    answer["webhook_secret"] = renew_webhook_secret(session, args.name, cipher)
+        except (ClientRegistrationError, SecretKeyError) as error:
+            raise UsageError(str(error)) from error
+    print(json.dumps(answer))
     return 0
 
 
@@ -78,6 +126,7 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
             "allowed_cidrs": list(client.allowed_cidrs),
             "created_at": client.created_at.isoformat(),
             "disabled": client.disabled,
+            "webhook_url": client.webhook_url,
         }
         for client in clients
     ]

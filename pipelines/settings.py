@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     gateway_tokens: dict[str, SecretStr] = Field(default_factory=dict)
     simulator_seed: int = 0
 
+    # Webhooks to clients (DESIGN §7): how often the outbox is read, how long one POST may
+    # take, how long a failing event is retried, and how long a dispatcher holds the events
+    # it claimed before another may send them again (a dispatcher that died mid-send).
+    webhook_dispatch_seconds: float = Field(1.0, gt=0)
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_retry_hours: float = Field(24.0, gt=0)
+    webhook_lease_seconds: float = Field(300.0, gt=0)
+    webhook_batch_size: int = Field(100, ge=1)
+    webhook_concurrency: int = Field(8, ge=1)
+    # delivered and given-up events are kept this long for the operator, then deleted
+    webhook_retention_days: float = Field(30.0, gt=0)
+
     @model_validator(mode="after")
     def _nonces_outlive_the_timestamp_window(self) -> Self:
         # a request stamped before now - skew is refused as stale, so its nonce may go
@@ -105,6 +117,17 @@ class Settings(BaseSettings):
 
     def gateway_secret_texts(self) -> dict[str, str]:
         return {name: secret.get_secret_value() for name, secret in self.gateway_secrets.items()}
+
+    @model_validator(mode="after")
+    def _a_webhook_batch_is_sent_within_its_lease(self) -> Self:
+        # a batch still sending when its lease ran out would be sent again meanwhile
+        rounds = -(-self.webhook_batch_size // self.webhook_concurrency)
+        if self.webhook_lease_seconds <= rounds * self.webhook_timeout_seconds:
+            raise ValueError(
+                "webhook_lease_seconds must exceed the time a batch can take "
+                "(webhook_timeout_seconds x webhook_batch_size / webhook_concurrency)"
+            )
+        return self
 
     def secret_key_text(self) -> str | None:
         return self.secret_key.get_secret_value() if self.secret_key else None

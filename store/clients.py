@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from delivery.webhooks.signing import generate_webhook_secret
 from store.secrets import SecretCipher
 from store.tables import Base, ClientRow, NonceRow
 
@@ -24,10 +26,11 @@ NONCES = Base.metadata.tables["nonces"]
 KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_LENGTH = 24  # within oauthlib's default bounds for consumer keys (20-30, letters and digits)
 NAME_MAX = 100
+URL_MAX = 2_000
 
 
 class ClientRegistrationError(ValueError):
-    """A client cannot be registered as asked; the message says why."""
+    """A client cannot be registered or changed as asked; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class IssuedCredentials:
 
     key: str
     secret: str = field(repr=False)
+    # `whsec_…`: what the client verifies our webhooks with (Standard Webhooks)
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class ClientSummary:
     allowed_cidrs: tuple[str, ...]
     created_at: datetime
     disabled: bool
+    webhook_url: str | None = None
 
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
@@ -76,22 +82,44 @@ def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+def parse_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host and no credentials in it."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError as error:
+        raise ClientRegistrationError(f"{url!r} is not a URL: {error}") from error
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ClientRegistrationError(f"{url!r} is not an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise ClientRegistrationError("a webhook URL carries no credentials: we sign instead")
+    if len(url) > URL_MAX:
+        raise ClientRegistrationError(f"a webhook URL has at most {URL_MAX} characters")
+    return url
+
+
 def register_client(
     session: Session,
     name: str,
     cidrs: Iterable[str],
     cipher: SecretCipher,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    webhook_url: str | None = None,
 ) -> IssuedCredentials:
-    """Add a client with a new key and secret; the caller commits."""
+    """Add a client with a new key, secret and webhook secret; the caller commits."""
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise ClientRegistrationError(f"a client name has 1 to {NAME_MAX} characters")
     networks = parse_networks(cidrs)
+    if webhook_url is not None:
+        webhook_url = parse_webhook_url(webhook_url)
     issued = IssuedCredentials(
         key="".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH)),
         secret=secrets.token_urlsafe(32),
+        webhook_secret=generate_webhook_secret(),
     )
+    assert issued.webhook_secret is not None
     if session.scalar(select(ClientRow.id).where(ClientRow.name == name)) is not None:
         raise ClientRegistrationError(f"a client named {name!r} already exists")
     session.add(
@@ -99,6 +127,8 @@ def register_client(
             name=name,
             consumer_key=issued.key,
             secret_encrypted=cipher.encrypt(issued.secret),
+            webhook_secret_encrypted=cipher.encrypt(issued.webhook_secret),
+            webhook_url=webhook_url,
             allowed_cidrs=[str(network) for network in networks],
             created_at=now(),
             disabled=False,
@@ -128,10 +158,44 @@ def list_clients(session: Session) -> list[ClientSummary]:
     rows = session.scalars(select(ClientRow).order_by(ClientRow.name))
     return [
         ClientSummary(
-            row.name, row.consumer_key, tuple(row.allowed_cidrs), row.created_at, row.disabled
+            row.name,
+            row.consumer_key,
+            tuple(row.allowed_cidrs),
+            row.created_at,
+            row.disabled,
+            row.webhook_url,
         )
         for row in rows
     ]
+
+
+def set_webhook_url(session: Session, name: str, url: str | None) -> bool:
+    """Set (or, with None, clear) a client's default webhook URL; the caller commits.
+    Returns whether the client has a webhook secret to sign with."""
+    row = _client_named(session, name)
+    row.webhook_url = None if url is None else parse_webhook_url(url)
+    return row.webhook_secret_encrypted is not None
+
+
+def renew_webhook_secret(session: Session, name: str, cipher: SecretCipher) -> str:
+    """Give a client a new webhook secret and return it; the old one stops working at commit.
+    Also how a client registered before webhooks existed gets its first one."""
+    row = _client_named(session, name)
+    secret = generate_webhook_secret()
+    row.webhook_secret_encrypted = cipher.encrypt(secret)
+    return secret
+
+
+def client_webhook_url(session: Session, key: str) -> str | None:
+    """Where a client's webhooks go by default; None if it named no URL (or is unknown)."""
+    return session.scalar(select(ClientRow.webhook_url).where(ClientRow.consumer_key == key))
+
+
+def _client_named(session: Session, name: str) -> ClientRow:
+    row = session.scalar(select(ClientRow).where(ClientRow.name == name.strip()))
+    if row is None:
+        raise ClientRegistrationError(f"no client is named {name!r}")
+    return row
 
 
 def remember_nonce(executor: Session | Connection, key: str, nonce: str, timestamp: int) -> bool:

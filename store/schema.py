@@ -7,7 +7,8 @@ from 0001); list the module here.
 from __future__ import annotations
 
 import store.tables_notifications
-import store.tables_templates  # noqa: F401
+import store.tables_templates
+import store.tables_webhooks  # noqa: F401
 from store.tables import Base
 
 metadata = Base.metadata

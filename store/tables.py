@@ -67,6 +67,8 @@ class ClientRow(Base):
     # Fernet tokens (store.secrets): the key that opens them is not in the database
     secret_encrypted: Mapped[str] = mapped_column(Text)
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # where the client's webhooks go unless a notification names its own callback_url
+    webhook_url: Mapped[str | None] = mapped_column(Text)
     # CIDR strings, e.g. ["203.0.113.0/24", "2001:db8::/32"]
     allowed_cidrs: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from pipelines.cli import main
 from store.clients import find_client
 from store.database import make_engine, session_factory
 from store.secrets import SecretCipher, load_cipher
+from store.tables import ClientRow
 
 BANK_OFFICE = "203.0.113.0/24"
+HOOKS = "https://bank.example/hooks"
+SHOP_HOOKS = "https://shop.example:8443/webhooks?from=ownership"
 
 
 @pytest.fixture
@@ -34,12 +37,58 @@ def test_a_client_added_can_be_found_with_the_printed_secret(
 
     assert code == 0
     issued = json.loads(capsys.readouterr().out)
-    assert set(issued) == {"key", "secret"}
+    assert set(issued) == {"key", "secret", "webhook_secret"}
+    assert issued["webhook_secret"].startswith("whsec_")
     with session_factory(engine)() as session:
         record = find_client(session, issued["key"], SecretCipher([secret_key]))
+        sealed = session.scalar(
+            select(ClientRow.webhook_secret_encrypted).where(ClientRow.name == "bank")
+        )
     assert record is not None
     assert (record.name, record.secret) == ("bank", issued["secret"])
     assert [str(network) for network in record.networks] == [BANK_OFFICE, "::1/128"]
+    assert sealed is not None and issued["webhook_secret"] not in sealed
+    assert SecretCipher([secret_key]).decrypt(sealed) == issued["webhook_secret"]
+
+
+def test_a_client_gets_a_default_webhook_url_at_registration_or_later(
+    secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE, "--webhook-url", HOOKS])
+    main(["clients", "add", "shop", "--allow-ip", BANK_OFFICE])
+    capsys.readouterr()
+
+    assert main(["clients", "set-webhook", "shop", SHOP_HOOKS]) == 0
+    assert json.loads(capsys.readouterr().out) == {"name": "shop", "webhook_url": SHOP_HOOKS}
+    assert main(["clients", "list"]) == 0
+    listed = {c["name"]: c["webhook_url"] for c in json.loads(capsys.readouterr().out)}
+    assert listed == {"bank": HOOKS, "shop": SHOP_HOOKS}
+
+    assert main(["clients", "set-webhook", "bank", "--clear", "--renew-secret"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["webhook_url"] is None and answer["webhook_secret"].startswith("whsec_")
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["set-webhook", "nobody", HOOKS], "no client is named"),
+        (["set-webhook", "bank", "ftp://bank.example/hooks"], "not an absolute http(s) URL"),
+        (["set-webhook", "bank", "https://u:p@bank.example/"], "no credentials"),
+        (["set-webhook", "bank"], "either a URL or --clear"),
+        (["add", "shop", "--allow-ip", BANK_OFFICE, "--webhook-url", "hooks"], "absolute"),
+    ],
+)
+def test_a_bad_webhook_setting_is_a_one_line_error(
+    secret_key: str, capsys: pytest.CaptureFixture[str], args: list[str], complaint: str
+) -> None:
+    main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE])
+    capsys.readouterr()
+
+    assert main(["clients", *args]) == 2
+
+    captured = capsys.readouterr()
+    assert complaint in captured.err and "Traceback" not in captured.err
 
 
 def test_clients_are_listed_without_secrets(

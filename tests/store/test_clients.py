@@ -6,20 +6,24 @@ from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.clients import (
     ClientRegistrationError,
     IssuedCredentials,
     SqlClientStore,
+    client_webhook_url,
     find_client,
     forget_nonces_before,
     list_clients,
     register_client,
     remember_nonce,
+    renew_webhook_secret,
+    set_webhook_url,
 )
 from store.secrets import SecretCipher, SecretKeyError
+from store.tables import ClientRow
 
 BANK_OFFICE = "203.0.113.0/24"
 BANK_V6 = "2001:db8::/32"
@@ -156,3 +160,40 @@ def test_old_nonces_are_forgotten(
 
     assert not store.remember_nonce(issued.key, "n299", NOW_S - 299)
     assert store.remember_nonce(issued.key, "n301", NOW_S - 301)
+
+
+def test_a_client_is_registered_with_a_sealed_webhook_secret_and_its_default_url(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    with sessions.begin() as session:
+        issued = register_client(
+            session, "shop", [BANK_OFFICE], cipher, webhook_url=" https://shop.example/hooks "
+        )
+
+    with sessions() as session:
+        row = session.scalar(select(ClientRow).where(ClientRow.name == "shop"))
+        assert client_webhook_url(session, issued.key) == "https://shop.example/hooks"
+        assert client_webhook_url(session, "UnknownKey") is None
+    assert row is not None and row.webhook_secret_encrypted is not None
+    assert issued.webhook_secret is not None and issued.webhook_secret.startswith("whsec_")
+    assert issued.webhook_secret not in row.webhook_secret_encrypted
+    assert cipher.decrypt(row.webhook_secret_encrypted) == issued.webhook_secret
+    assert issued.webhook_secret not in repr(issued)
+
+
+def test_a_webhook_url_can_be_changed_and_the_secret_renewed(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+
+    with sessions.begin() as session:
+        assert set_webhook_url(session, "bank", "http://127.0.0.1:8080/hooks")
+        renewed = renew_webhook_secret(session, "bank", cipher)
+    with sessions.begin() as session:
+        assert client_webhook_url(session, issued.key) == "http://127.0.0.1:8080/hooks"
+        set_webhook_url(session, "bank", None)
+    with sessions() as session:
+        assert client_webhook_url(session, issued.key) is None
+        row = session.scalar(select(ClientRow).where(ClientRow.name == "bank"))
+    assert renewed != issued.webhook_secret
+    assert row is not None and cipher.decrypt(row.webhook_secret_encrypted or "") == renewed

@@ -1,0 +1,93 @@
+"""The process's periodic jobs on APScheduler (DESIGN §8), kept in the store so they survive a
+restart: the webhook dispatch here; the TTL sweeper and the nightly scoring the same way.
+
+APScheduler's SQLAlchemy job store pickles each job, so a job names its work by reference: every
+job runs `run_task(name)`, which looks the name up in this process's `TASKS`. The composition
+root fills `TASKS` (through `schedule_every`) before it starts the scheduler. A stored job whose
+task this process does not have is skipped with a warning, not failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, timedelta
+from functools import partial
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
+
+from delivery.webhooks.dispatcher import WebhookDispatcher
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "apscheduler_jobs"
+WEBHOOK_DISPATCH = "webhooks.dispatch"
+WEBHOOK_FORGET = "webhooks.forget_settled"
+
+# name -> the work of the job of that name, in this process
+TASKS: dict[str, Callable[[], object]] = {}
+
+
+def run_task(name: str) -> None:
+    """What every stored job calls: the task registered under `name`."""
+    task = TASKS.get(name)
+    if task is None:
+        log.warning("scheduled job %r has no task in this process; skipped", name)
+        return
+    task()
+
+
+def build_scheduler(engine: Engine, *, threads: int = 4) -> BackgroundScheduler:
+    """A scheduler whose jobs are kept in the store's database (table `apscheduler_jobs`,
+    created by APScheduler on start). Not started: add the jobs, then `start()`."""
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+        executors={"default": ThreadPoolExecutor(threads)},
+        # a job late by a few runs (a busy machine, a restart) runs once, not once per miss
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+        timezone=UTC,
+    )
+
+
+def schedule_every(
+    scheduler: BackgroundScheduler, name: str, task: Callable[[], object], every: timedelta
+) -> None:
+    """Run `task` every `every` as the job `name`, replacing a stored job of that name."""
+    TASKS[name] = task
+    scheduler.add_job(
+        run_task,
+        "interval",
+        args=[name],
+        id=name,
+        name=name,
+        seconds=every.total_seconds(),
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+    )
+
+
+def schedule_webhook_dispatch(
+    scheduler: BackgroundScheduler,
+    dispatcher: WebhookDispatcher,
+    *,
+    every: timedelta = timedelta(seconds=1),
+    batch_size: int = 100,
+) -> None:
+    schedule_every(
+        scheduler, WEBHOOK_DISPATCH, partial(dispatcher.dispatch_all_due, batch_size), every
+    )
+
+
+def schedule_webhook_forgetting(
+    scheduler: BackgroundScheduler,
+    dispatcher: WebhookDispatcher,
+    *,
+    keep: timedelta = timedelta(days=30),
+    every: timedelta = timedelta(hours=1),
+) -> None:
+    """Delete settled webhook events once they are older than `keep`, so the outbox stays small."""
+    schedule_every(scheduler, WEBHOOK_FORGET, partial(dispatcher.forget_settled, keep), every)

@@ -1,0 +1,213 @@
+"""Sends the outbox's due events to the clients, signed, and settles each attempt."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, NamedTuple, Protocol
+
+import httpx
+import orjson
+from sqlalchemy import Engine
+
+from delivery.clock import Clock
+from delivery.webhooks.outbox import (
+    ClaimedDelivery,
+    claim_due,
+    forget_settled_before,
+    record_delivered,
+    record_failure,
+    webhook_secrets,
+)
+from delivery.webhooks.retry import RetrySchedule
+from delivery.webhooks.signing import sign
+from store.secrets import SecretCipher
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the client's endpoint answered: a status code, or why there was none."""
+
+    status_code: int | None
+    error: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSender(Protocol):
+    """The port: POST one signed body to a client's URL. Never raises for the endpoint's
+    failures (refused, timed out, 5xx): they are answers too."""
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult: ...
+
+
+class HttpWebhookSender:
+    """The sender over HTTP; `http` is shared by the dispatcher's threads (httpx's client is
+    thread-safe) and owned by the caller. Redirects are not followed: a client moves its
+    endpoint by telling us, not by redirecting signed bodies elsewhere."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    @classmethod
+    def with_timeout(cls, seconds: float = DEFAULT_TIMEOUT_SECONDS) -> HttpWebhookSender:
+        return cls(httpx.Client(timeout=seconds, follow_redirects=False))
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
+        try:
+            response = self._http.post(
+                url, content=body, headers={**headers, "content-type": "application/json"}
+            )
+        except httpx.HTTPError as error:
+            return SendResult(None, f"{type(error).__name__}: {error}")
+        if response.is_success:
+            return SendResult(response.status_code)
+        reply = response.text[:200]
+        return SendResult(response.status_code, f"HTTP {response.status_code}: {reply}")
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def webhook_body(delivery: ClaimedDelivery) -> bytes:
+    """The JSON a client receives, in the standard's envelope: type, timestamp, data."""
+    envelope: dict[str, Any] = {
+        "type": delivery.event_type,
+        "timestamp": delivery.created_at.isoformat().replace("+00:00", "Z"),
+        "data": delivery.payload,
+    }
+    return orjson.dumps(envelope)
+
+
+class WebhookDispatcher:
+    """Claims due events, sends them signed, and records each outcome.
+
+    Safe to run in several processes at once: a claim is exclusive until its lease runs out.
+    Every time read comes from `clock` (the signatures' timestamps from `signing_clock`, which
+    is `clock` unless given), so tests run a day of retries in milliseconds.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: SecretCipher,
+        sender: WebhookSender,
+        clock: Clock,
+        *,
+        schedule: RetrySchedule | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        concurrency: int = 8,
+        signing_clock: Clock | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("a dispatcher sends at least one event at a time")
+        self._engine = engine
+        self._cipher = cipher
+        self._sender = sender
+        self._clock = clock
+        self._schedule = schedule or RetrySchedule()
+        self._lease = lease
+        self._concurrency = concurrency
+        # the `webhook-timestamp` a client checks against its own clock: on a fast virtual
+        # clock (the demo) pass the system clock here, or every delivery looks stale
+        self._signing_clock = signing_clock or clock
+
+    def dispatch_due(self, limit: int = 100) -> int:
+        """Send up to `limit` due events, once each; returns how many were attempted.
+
+        The outcomes of a batch are recorded in one transaction after its last send: a crash
+        before that leaves the batch to be sent again once its lease runs out (at least once,
+        as a crash mid-send does anyway), and a durable commit is paid once a batch, not once
+        an event.
+        """
+        with self._engine.begin() as connection:
+            claimed = claim_due(connection, now=self._clock.now(), lease=self._lease, limit=limit)
+            if not claimed:
+                return 0
+            secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
+        if self._concurrency == 1 or len(claimed) == 1:
+            outcomes = [self._send(d, secrets.get(d.client_key)) for d in claimed]
+        else:
+            # a slow endpoint holds one thread, not the whole batch
+            with ThreadPoolExecutor(min(self._concurrency, len(claimed))) as pool:
+                outcomes = list(
+                    pool.map(lambda d: self._send(d, secrets.get(d.client_key)), claimed)
+                )
+        self._settle(outcomes)
+        return len(claimed)
+
+    def dispatch_all_due(self, limit: int = 100, max_batches: int = 100) -> int:
+        """Dispatch batches until none is due (or `max_batches` ran, so a scheduled run ends
+        even under a steady stream); returns how many were attempted."""
+        total = 0
+        for _ in range(max_batches):
+            attempted = self.dispatch_due(limit)
+            total += attempted
+            if attempted < limit:
+                break
+        return total
+
+    def forget_settled(self, older_than: timedelta) -> int:
+        """Delete the events delivered or given up more than `older_than` ago."""
+        with self._engine.begin() as connection:
+            return forget_settled_before(connection, self._clock.now() - older_than)
+
+    def _send(self, delivery: ClaimedDelivery, secret: str | None) -> _Outcome:
+        if secret is None:
+            return _Outcome(delivery, SendResult(None, "the client has no webhook secret"))
+        body = webhook_body(delivery)
+        headers = sign(secret, delivery.event_id, self._signing_clock.now(), body)
+        try:
+            result = self._sender.send(delivery.url, body, headers)
+        except Exception as broken:  # a broken sender must not stall the other events
+            log.exception("webhook sender failed on %s", delivery.event_id)
+            result = SendResult(None, f"{type(broken).__name__}: {broken}")
+        return _Outcome(delivery, result)
+
+    def _settle(self, outcomes: list[_Outcome]) -> None:
+        now = self._clock.now()
+        given_up: list[tuple[ClaimedDelivery, str]] = []
+        with self._engine.begin() as connection:
+            for delivery, result in outcomes:
+                if result.accepted:
+                    assert result.status_code is not None
+                    record_delivered(connection, delivery, now=now, status_code=result.status_code)
+                    continue
+                retry_at = self._schedule.next_attempt(
+                    created_at=delivery.created_at, attempts=delivery.attempts, failed_at=now
+                )
+                error = result.error or f"HTTP {result.status_code}"
+                settled = record_failure(
+                    connection,
+                    delivery,
+                    now=now,
+                    retry_at=retry_at,
+                    status_code=result.status_code,
+                    error=error,
+                )
+                if retry_at is None and settled:
+                    given_up.append((delivery, error))
+        for delivery, error in given_up:
+            log.warning(
+                "webhook %s (%s) to client %s given up after %d attempts: %s",
+                delivery.event_id,
+                delivery.event_type,
+                delivery.client_key,
+                delivery.attempts,
+                error,
+            )
+
+
+class _Outcome(NamedTuple):
+    delivery: ClaimedDelivery
+    result: SendResult

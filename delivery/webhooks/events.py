@@ -1,0 +1,83 @@
+"""What a client is told by webhook: events, and the type and payload each is sent as.
+
+The notify and template services build these where the change happens and hand them to
+`delivery.webhooks.enqueue_event` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class WebhookEventType(StrEnum):
+    NOTIFICATION_STATUS = "notification.status"  # a notification moved to a new status
+    NOTIFICATION_REPLY = "notification.reply"  # the person replied to a notification
+    TEMPLATE_STATUS = "template.status"  # a moderator approved or rejected a template
+
+
+@dataclass(frozen=True)
+class NotificationStatusChanged:
+    notification_id: str
+    # accepted, reverify_pending, sent, delivered, read, expired, sms_sent, sms_delivered,
+    # sms_failed, failed (DESIGN §7)
+    status: str
+    at: datetime
+    request_id: str | None = None
+    channel: str | None = None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotificationReplied:
+    notification_id: str
+    text: str
+    at: datetime
+    request_id: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateModerated:
+    template_id: str
+    status: str  # approved or rejected
+    at: datetime
+    reasons: tuple[str, ...] = ()
+
+
+WebhookEvent = NotificationStatusChanged | NotificationReplied | TemplateModerated
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def webhook_of(event: WebhookEvent) -> tuple[WebhookEventType, dict[str, Any]]:
+    """The type and the `data` of the webhook that tells a client of `event`."""
+    match event:
+        case NotificationStatusChanged():
+            return WebhookEventType.NOTIFICATION_STATUS, {
+                "notification_id": event.notification_id,
+                "request_id": event.request_id,
+                "status": event.status,
+                "at": utc_text(event.at),
+                "channel": event.channel,
+                "reasons": list(event.reasons),
+            }
+        case NotificationReplied():
+            return WebhookEventType.NOTIFICATION_REPLY, {
+                "notification_id": event.notification_id,
+                "request_id": event.request_id,
+                "text": event.text,
+                "at": utc_text(event.at),
+                "channel": event.channel,
+            }
+        case TemplateModerated():
+            return WebhookEventType.TEMPLATE_STATUS, {
+                "template_id": event.template_id,
+                "status": event.status,
+                "at": utc_text(event.at),
+                "reasons": list(event.reasons),
+            }

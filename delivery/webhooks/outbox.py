@@ -1,0 +1,189 @@
+"""The webhook outbox in the store: events enqueued in the caller's transaction, claimed under a
+lease by dispatchers, and settled as delivered, retried or given up."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.orm import Session
+
+from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
+from store.secrets import SecretCipher
+from store.tables import ClientRow
+from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
+
+EVENT_ID_PREFIX = "evt_"
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """An event a dispatcher holds under a lease: its `attempts` counts this attempt."""
+
+    id: int
+    event_id: str
+    client_key: str
+    url: str
+    event_type: str
+    payload: dict[str, Any] = field(repr=False)
+    created_at: datetime
+    attempts: int
+
+
+def new_event_id() -> str:
+    # 128 random bits; the prefix tells an event id from a notification's or a template's
+    return EVENT_ID_PREFIX + secrets.token_hex(16)
+
+
+def enqueue(
+    session: Session,
+    *,
+    client_key: str,
+    url: str,
+    event_type: WebhookEventType | str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> str:
+    """Add an event to the outbox in the caller's transaction; returns its event id.
+
+    Called where the change it reports is written, so both commit or neither does. The first
+    attempt is due at once.
+    """
+    event_id = new_event_id()
+    session.add(
+        WebhookDeliveryRow(
+            event_id=event_id,
+            client_key=client_key,
+            url=url,
+            event_type=WebhookEventType(event_type).value,
+            payload=dict(payload),
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+            state=DeliveryState.PENDING.value,
+        )
+    )
+    return event_id
+
+
+def enqueue_event(
+    session: Session, *, client_key: str, url: str, event: WebhookEvent, now: datetime
+) -> str:
+    """`enqueue` for one of the events of `delivery.webhooks.events`; returns the event id."""
+    event_type, payload = webhook_of(event)
+    return enqueue(
+        session, client_key=client_key, url=url, event_type=event_type, payload=payload, now=now
+    )
+
+
+def claim_due(
+    connection: Connection, *, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedDelivery]:
+    """Take up to `limit` due events for one attempt each, in one statement; the caller commits.
+
+    The claim moves `next_attempt_at` to the end of the lease, so a dispatcher that dies while
+    sending leaves the event due again once the lease runs out (at least once delivery). On
+    PostgreSQL, rows another dispatcher is claiming are skipped, not waited for; SQLite has
+    one writer at a time, and the statement is atomic there.
+    """
+    table = WebhookDeliveryRow
+    due = (
+        select(table.id)
+        .where(table.state == DeliveryState.PENDING.value, table.next_attempt_at <= now)
+        .order_by(table.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = connection.execute(
+        update(table)
+        .where(table.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=now + lease, attempts=table.attempts + 1, last_attempt_at=now)
+        .returning(
+            table.id,
+            table.event_id,
+            table.client_key,
+            table.url,
+            table.event_type,
+            table.payload,
+            table.created_at,
+            table.attempts,
+        )
+    )
+    return [ClaimedDelivery(*row) for row in claimed]
+
+
+def record_delivered(
+    connection: Connection, delivery: ClaimedDelivery, *, now: datetime, status_code: int
+) -> bool:
+    """Mark an event delivered; False if it was settled already (another dispatcher's retry
+    after this one's lease ran out may have got there first)."""
+    table = WebhookDeliveryRow
+    result = connection.execute(
+        update(table)
+        .where(table.id == delivery.id, table.state == DeliveryState.PENDING.value)
+        .values(
+            state=DeliveryState.DELIVERED.value,
+            finished_at=now,
+            last_status_code=status_code,
+            last_error=None,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def record_failure(
+    connection: Connection,
+    delivery: ClaimedDelivery,
+    *,
+    now: datetime,
+    retry_at: datetime | None,
+    status_code: int | None,
+    error: str,
+) -> bool:
+    """Schedule the next attempt at `retry_at`, or give the event up when it is None.
+
+    Only the holder of the latest claim settles a failure: once a lease ran out and another
+    dispatcher claimed the event again, this attempt's outcome no longer decides its schedule.
+    """
+    table = WebhookDeliveryRow
+    values: dict[str, Any] = {"last_status_code": status_code, "last_error": error[:1000]}
+    if retry_at is None:
+        values |= {"state": DeliveryState.GIVEN_UP.value, "finished_at": now}
+    else:
+        values |= {"next_attempt_at": retry_at}
+    result = connection.execute(
+        update(table)
+        .where(
+            table.id == delivery.id,
+            table.state == DeliveryState.PENDING.value,
+            table.attempts == delivery.attempts,
+        )
+        .values(values)
+    )
+    return bool(result.rowcount)
+
+
+def forget_settled_before(connection: Connection, moment: datetime) -> int:
+    """Delete the delivered and given-up events settled before `moment`; the caller commits.
+    Pending ones stay whatever their age: they give up by themselves within the retry window."""
+    table = WebhookDeliveryRow
+    result = connection.execute(
+        delete(table).where(table.finished_at < moment, table.state != DeliveryState.PENDING.value)
+    )
+    return int(result.rowcount)
+
+
+def webhook_secrets(
+    connection: Connection, client_keys: Iterable[str], cipher: SecretCipher
+) -> dict[str, str | None]:
+    """The clients' webhook secrets, opened; None for a client that has none."""
+    rows = connection.execute(
+        select(ClientRow.consumer_key, ClientRow.webhook_secret_encrypted).where(
+            ClientRow.consumer_key.in_(set(client_keys))
+        )
+    )
+    return {key: cipher.decrypt(token) if token else None for key, token in rows}

@@ -1,0 +1,160 @@
+"""APScheduler with its jobs in the store: they run, they outlive the process, and the webhook
+dispatch runs as one of them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
+
+from delivery.clock import VirtualClock
+from delivery.scheduler import (
+    TASKS,
+    WEBHOOK_DISPATCH,
+    WEBHOOK_FORGET,
+    build_scheduler,
+    run_task,
+    schedule_every,
+    schedule_webhook_dispatch,
+    schedule_webhook_forgetting,
+)
+from delivery.webhooks import SendResult
+from delivery.webhooks.bootstrap import build_webhook_dispatcher
+from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
+from pipelines.settings import load_settings
+from store.database import make_engine
+from store.secrets import SecretCipher
+from tests.delivery.webhook_helpers import (
+    START,
+    delivery_row,
+    dispatcher,
+    enqueue_status,
+    register_shop,
+)
+
+TICK = "test.tick"
+OFTEN = timedelta(seconds=0.05)
+
+
+@pytest.fixture
+def scheduler(engine: Engine) -> Iterator[BackgroundScheduler]:
+    """A scheduler on the test's database; its stored jobs are removed afterwards."""
+    scheduler = build_scheduler(engine)
+    yield scheduler
+    if scheduler.running:
+        scheduler.remove_all_jobs()
+        scheduler.shutdown(wait=True)
+    TASKS.clear()
+
+
+def wait_for(condition: threading.Event, seconds: float = 5.0) -> None:
+    assert condition.wait(seconds), "the scheduled job did not run"
+
+
+def test_a_job_runs_on_its_interval(scheduler: BackgroundScheduler) -> None:
+    runs: list[float] = []
+    third_run = threading.Event()
+
+    def tick() -> None:
+        runs.append(time.monotonic())
+        if len(runs) == 3:
+            third_run.set()
+
+    schedule_every(scheduler, TICK, tick, OFTEN)
+    scheduler.start()
+
+    wait_for(third_run)
+
+
+def test_jobs_are_kept_in_the_store_and_found_by_a_restarted_process(
+    database_url: str, scheduler: BackgroundScheduler
+) -> None:
+    schedule_every(scheduler, TICK, lambda: None, timedelta(minutes=10))
+    scheduler.start(paused=True)
+    scheduler.shutdown()
+
+    restarted_engine = make_engine(database_url)
+    restarted = build_scheduler(restarted_engine)
+    try:
+        restarted.start(paused=True)
+        (job,) = restarted.get_jobs()
+        assert (job.id, job.args, job.func_ref) == (TICK, (TICK,), "delivery.scheduler:run_task")
+        assert job.trigger.interval == timedelta(minutes=10)
+        # a restarted process registers its tasks again; the stored job is replaced, not doubled
+        schedule_every(restarted, TICK, lambda: None, timedelta(minutes=5))
+        assert [j.id for j in restarted.get_jobs()] == [TICK]
+        restarted.remove_all_jobs()
+    finally:
+        restarted.shutdown()
+        restarted_engine.dispose()
+
+
+def test_a_stored_job_without_a_task_in_this_process_is_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    run_task("gone.away")
+
+    assert "'gone.away' has no task in this process" in caplog.text
+
+
+def test_the_webhook_dispatch_runs_as_a_scheduled_job(
+    engine: Engine, cipher: SecretCipher, scheduler: BackgroundScheduler
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    event_id = enqueue_status(engine, shop.key, START)
+    sent = threading.Event()
+
+    def answer(_webhook: SentWebhook) -> SendResult:
+        sent.set()
+        return SendResult(200)
+
+    sender = RecordingWebhookSender(answer)
+
+    schedule_webhook_dispatch(scheduler, dispatcher(engine, cipher, sender, clock), every=OFTEN)
+    scheduler.start()
+    wait_for(sent)
+    deadline = time.monotonic() + 5  # the run that sent it records the outcome next
+    while delivery_row(engine, event_id).state != "delivered":
+        assert time.monotonic() < deadline, "the delivery was not recorded"
+        time.sleep(0.01)
+
+    assert [job.id for job in scheduler.get_jobs()] == [WEBHOOK_DISPATCH]
+
+
+def test_the_dispatcher_built_from_settings_gives_up_after_the_configured_window(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # a minute: attempts at 0, about 5 s and about 35 s, jitter or not; the next after 2 min
+    settings = load_settings(webhook_retry_hours=1 / 60, webhook_concurrency=2)
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    event_id = enqueue_status(engine, shop.key, START)
+    sender = RecordingWebhookSender(lambda _sent: SendResult(500))
+    built = build_webhook_dispatcher(settings, engine, cipher, clock, sender)
+
+    while delivery_row(engine, event_id).state == "pending":
+        clock.set(max(clock.now(), delivery_row(engine, event_id).next_attempt_at))
+        built.dispatch_due()
+
+    assert len(sender.sent) == 3
+    assert delivery_row(engine, event_id).state == "given_up"
+
+
+def test_the_webhook_jobs_are_one_line_each(
+    engine: Engine, cipher: SecretCipher, scheduler: BackgroundScheduler
+) -> None:
+    one = dispatcher(engine, cipher, RecordingWebhookSender(), VirtualClock(START))
+
+    schedule_webhook_dispatch(scheduler, one)
+    schedule_webhook_forgetting(scheduler, one, keep=timedelta(days=7))
+    scheduler.start(paused=True)
+
+    jobs = {job.id: job.trigger.interval for job in scheduler.get_jobs()}
+    assert jobs == {WEBHOOK_DISPATCH: timedelta(seconds=1), WEBHOOK_FORGET: timedelta(hours=1)}
+    assert set(TASKS) == {WEBHOOK_DISPATCH, WEBHOOK_FORGET}

@@ -1,0 +1,396 @@
+"""Webhooks from the outbox to the client's endpoint, on SQLite and PostgreSQL: signed as the
+standard says, retried with back-off for a day, durable across restarts, exclusive per claim."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from standardwebhooks import Webhook
+
+from delivery.clock import SystemClock, VirtualClock
+from delivery.webhooks import (
+    HttpWebhookSender,
+    SendResult,
+    TemplateModerated,
+    WebhookDispatcher,
+    enqueue,
+    enqueue_event,
+    webhook_of,
+)
+from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
+from delivery.webhooks.outbox import claim_due
+from store.database import make_engine, session_factory
+from store.secrets import SecretCipher
+from store.tables import ClientRow
+from store.tables_webhooks import WebhookDeliveryRow
+from tests.delivery.webhook_helpers import (
+    SHOP_HOOKS,
+    START,
+    STATUS_DELIVERED,
+    delivery_row,
+    dispatcher,
+    enqueue_status,
+    receiving,
+    register_shop,
+)
+
+
+def failing_first(failures: int, status: int = 500) -> RecordingWebhookSender:
+    """A client endpoint that answers `status` to the first `failures` attempts, then 200."""
+    sender = RecordingWebhookSender()
+    sender.answer = lambda _sent: SendResult(status if len(sender.sent) <= failures else 200)
+    return sender
+
+
+def attempts_until_settled(
+    engine: Engine, clock: VirtualClock, event_id: str, send: Callable[[], int]
+) -> list[float]:
+    """Dispatch whenever the event is next due; the attempt times, in seconds from START."""
+    times = []
+    while (row := delivery_row(engine, event_id)).state == "pending":
+        clock.set(max(clock.now(), row.next_attempt_at))
+        assert send() == 1
+        times.append((clock.now() - START).total_seconds())
+    return times
+
+
+def test_a_delivery_verifies_with_the_standards_library_as_the_client_does(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    assert shop.webhook_secret is not None
+    clock = VirtualClock(datetime.now(UTC))  # the client checks the timestamp against its own
+    with receiving() as receiver:
+        ids = [enqueue_status(engine, shop.key, clock.now(), url=receiver.url) for _ in range(3)]
+        sender = HttpWebhookSender.with_timeout(2.0)
+        try:
+            assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 3
+        finally:
+            sender.close()
+
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(ids)
+    for received in receiver.received:
+        envelope = Webhook(shop.webhook_secret).verify(received.body, received.headers)
+        assert envelope["type"] == "notification.status"
+        assert envelope["data"] == STATUS_DELIVERED
+        assert received.headers["content-type"] == "application/json"
+    assert {delivery_row(engine, i).state for i in ids} == {"delivered"}
+    assert delivery_row(engine, ids[0]).last_status_code == 204
+
+
+def test_a_failing_endpoint_is_retried_with_back_off_until_it_answers(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    sender = failing_first(3)
+    event_id = enqueue_status(engine, shop.key, START)
+    send = dispatcher(engine, cipher, sender, clock).dispatch_due
+
+    assert attempts_until_settled(engine, clock, event_id, send) == [0, 5, 35, 155]
+
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.attempts, row.last_status_code) == ("delivered", 4, 200)
+    assert {sent.event_id for sent in sender.sent} == {event_id}  # one id to de-duplicate by
+    assert len({sent.headers["webhook-timestamp"] for sent in sender.sent}) == 4
+    assert len({sent.body for sent in sender.sent}) == 1
+
+
+def test_nothing_is_sent_before_the_next_attempt_is_due(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    enqueue_status(engine, shop.key, START)
+    send = dispatcher(engine, cipher, failing_first(5), clock).dispatch_due
+
+    assert send() == 1
+    clock.advance(timedelta(seconds=4.9))
+    assert send() == 0
+    clock.advance(timedelta(seconds=0.1))
+    assert send() == 1
+
+
+def test_an_endpoint_down_for_a_day_is_given_up_after_24_hours(
+    engine: Engine, cipher: SecretCipher, caplog: pytest.LogCaptureFixture
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    sender = RecordingWebhookSender(lambda _sent: SendResult(503))
+    event_id = enqueue_status(engine, shop.key, START)
+    send = dispatcher(engine, cipher, sender, clock).dispatch_due
+
+    with caplog.at_level(logging.WARNING, logger="delivery.webhooks.dispatcher"):
+        times = attempts_until_settled(engine, clock, event_id, send)
+
+    assert len(times) == 11 and times[-1] <= 24 * 3600
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.attempts, row.last_status_code) == ("given_up", 11, 503)
+    assert row.finished_at == START + timedelta(seconds=times[-1])
+    assert f"webhook {event_id}" in caplog.text and "given up after 11 attempts" in caplog.text
+    clock.advance(timedelta(days=2))
+    assert send() == 0
+
+
+def test_an_unreachable_endpoint_is_a_failure_like_any_other(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    # port 9 of the loopback (discard) refuses the connection at once
+    event_id = enqueue_status(engine, shop.key, START, url="http://127.0.0.1:9/hooks")
+    sender = HttpWebhookSender.with_timeout(1.0)
+    try:
+        assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 1
+    finally:
+        sender.close()
+
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.attempts, row.last_status_code) == ("pending", 1, None)
+    assert row.last_error is not None and "ConnectError" in row.last_error
+    assert row.next_attempt_at == START + timedelta(seconds=5)
+
+
+def test_events_survive_a_restart_and_keep_their_id(
+    database_url: str, engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    event_id = enqueue_status(engine, shop.key, START)
+    dispatcher(engine, cipher, failing_first(1), clock).dispatch_due()
+
+    restarted = make_engine(database_url)  # a new process: new engine, new dispatcher
+    try:
+        sender = RecordingWebhookSender()
+        clock.advance(timedelta(seconds=5))
+        assert dispatcher(restarted, cipher, sender, clock).dispatch_due() == 1
+    finally:
+        restarted.dispose()
+
+    assert [sent.event_id for sent in sender.sent] == [event_id]
+    assert delivery_row(engine, event_id).state == "delivered"
+
+
+def test_a_dispatcher_that_died_mid_send_leaves_the_event_to_another_after_its_lease(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    event_id = enqueue_status(engine, shop.key, START)
+    lease = timedelta(minutes=5)
+    with engine.begin() as connection:  # claimed, then the process was killed
+        assert len(claim_due(connection, now=START, lease=lease, limit=10)) == 1
+    sender = RecordingWebhookSender()
+    survivor = dispatcher(engine, cipher, sender, clock, lease=lease)
+
+    assert survivor.dispatch_due() == 0
+    clock.advance(lease - timedelta(seconds=1))
+    assert survivor.dispatch_due() == 0
+    clock.advance(timedelta(seconds=1))
+    assert survivor.dispatch_due() == 1
+
+    assert [sent.event_id for sent in sender.sent] == [event_id]
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.attempts) == ("delivered", 2)
+
+
+def test_a_late_failure_from_an_expired_claim_does_not_undo_a_delivery(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    """A slow dispatcher's failure, recorded after another delivered the event, changes nothing."""
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    event_id = enqueue_status(engine, shop.key, START)
+    lease = timedelta(seconds=30)
+    slow_one_released = threading.Event()
+    slow_one_sending = threading.Event()
+
+    def slow_failure(_sent: SentWebhook) -> SendResult:
+        slow_one_sending.set()
+        assert slow_one_released.wait(10)
+        return SendResult(500)
+
+    slow = threading.Thread(
+        target=dispatcher(
+            engine, cipher, RecordingWebhookSender(slow_failure), clock, lease
+        ).dispatch_due
+    )
+    slow.start()
+    assert slow_one_sending.wait(10)
+    clock.advance(lease)
+    assert dispatcher(engine, cipher, RecordingWebhookSender(), clock, lease).dispatch_due() == 1
+    slow_one_released.set()
+    slow.join(10)
+
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.attempts, row.last_status_code) == ("delivered", 2, 200)
+
+
+def test_two_dispatchers_at_once_send_each_event_exactly_once(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    with session_factory(engine).begin() as session:
+        ids = {
+            enqueue(
+                session,
+                client_key=shop.key,
+                url=SHOP_HOOKS,
+                event_type="notification.status",
+                payload={"n": n},
+                now=START,
+            )
+            for n in range(300)
+        }
+    counted: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(sent: SentWebhook) -> SendResult:
+        with lock:
+            counted[sent.event_id] += 1
+        return SendResult(200)
+
+    sent_by: list[int] = [0, 0]
+
+    def work(slot: int) -> None:
+        one = dispatcher(engine, cipher, RecordingWebhookSender(count), clock)
+        while attempted := one.dispatch_due(limit=20):
+            sent_by[slot] += attempted
+
+    workers = [threading.Thread(target=work, args=(slot,)) for slot in (0, 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+
+    assert set(counted) == ids and set(counted.values()) == {1}
+    assert sum(sent_by) == 300
+    with Session(engine) as session:
+        states = session.scalars(select(WebhookDeliveryRow.state).distinct()).all()
+    assert states == ["delivered"]
+
+
+def test_a_client_without_a_webhook_secret_gets_nothing_unsigned(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    with session_factory(engine).begin() as session:
+        row = session.scalar(select(ClientRow).where(ClientRow.consumer_key == shop.key))
+        assert row is not None
+        row.webhook_secret_encrypted = None  # registered before webhooks existed
+    clock = VirtualClock(START)
+    event_id = enqueue_status(engine, shop.key, START)
+    sender = RecordingWebhookSender()
+
+    assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 1
+
+    assert sender.sent == []
+    row_after = delivery_row(engine, event_id)
+    assert (row_after.state, row_after.last_error) == (
+        "pending",
+        "the client has no webhook secret",
+    )
+
+
+def test_an_event_commits_with_the_change_it_reports_or_not_at_all(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+
+    with pytest.raises(RuntimeError), session_factory(engine).begin() as session:
+        enqueue(
+            session,
+            client_key=shop.key,
+            url=SHOP_HOOKS,
+            event_type="template.status",
+            payload={"template_id": "tpl_1", "status": "approved"},
+            now=START,
+        )
+        raise RuntimeError("the status change failed")
+
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(WebhookDeliveryRow)) == 0
+
+
+def test_an_unknown_event_type_is_refused(engine: Engine, cipher: SecretCipher) -> None:
+    shop = register_shop(engine, cipher)
+
+    with pytest.raises(ValueError):
+        enqueue_status(engine, shop.key, START, event_type="notification.teleported")
+
+
+def test_the_body_is_the_standards_envelope(engine: Engine, cipher: SecretCipher) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    enqueue_status(engine, shop.key, START)
+    sender = RecordingWebhookSender()
+
+    dispatcher(engine, cipher, sender, clock).dispatch_due()
+
+    assert json.loads(sender.sent[0].body) == {
+        "type": "notification.status",
+        "timestamp": "2026-11-27T12:00:00Z",
+        "data": STATUS_DELIVERED,
+    }
+
+
+def test_a_template_decision_reaches_the_client_as_its_event(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    decided = TemplateModerated("tpl_7", "approved", START)
+    with session_factory(engine).begin() as session:
+        enqueue_event(session, client_key=shop.key, url=SHOP_HOOKS, event=decided, now=START)
+    sender = RecordingWebhookSender()
+
+    dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_due()
+
+    (sent,) = sender.sent
+    assert json.loads(sent.body)["type"] == "template.status"
+    assert json.loads(sent.body)["data"] == webhook_of(decided)[1]
+
+
+def test_settled_events_are_forgotten_after_the_retention_and_pending_ones_kept(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    delivered = enqueue_status(engine, shop.key, START)
+    one = dispatcher(engine, cipher, RecordingWebhookSender(), clock)
+    one.dispatch_due()
+    waiting = enqueue_status(engine, shop.key, START)  # say its first attempt is not due yet
+
+    clock.advance(timedelta(days=30))
+    assert one.forget_settled(timedelta(days=30)) == 0
+    clock.advance(timedelta(seconds=1))
+    assert one.forget_settled(timedelta(days=30)) == 1
+
+    with Session(engine) as session:
+        left = session.scalars(select(WebhookDeliveryRow.event_id)).all()
+    assert left == [waiting] and delivered not in left
+
+
+def test_on_a_fast_virtual_clock_the_signatures_can_carry_the_real_time(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    assert shop.webhook_secret is not None
+    demo_clock = VirtualClock(datetime.now(UTC) + timedelta(days=3))  # the demo ran ahead
+    enqueue_status(engine, shop.key, demo_clock.now())
+    sender = RecordingWebhookSender()
+    one = WebhookDispatcher(engine, cipher, sender, demo_clock, signing_clock=SystemClock())
+
+    assert one.dispatch_due() == 1
+
+    (sent,) = sender.sent
+    verified = Webhook(shop.webhook_secret).verify(sent.body, dict(sent.headers))
+    assert verified["data"] == STATUS_DELIVERED

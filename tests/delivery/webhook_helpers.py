@@ -1,0 +1,104 @@
+"""Builders for the webhook tests: a registered client, a receiver, a dispatcher."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from delivery.clock import Clock
+from delivery.webhooks import RetrySchedule, WebhookDispatcher, WebhookSender, enqueue
+from store.clients import IssuedCredentials, register_client
+from store.database import session_factory
+from store.secrets import SecretCipher
+from store.tables_webhooks import WebhookDeliveryRow
+from tests.api.service import serving
+
+START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SHOP_HOOKS = "https://shop.example/hooks"
+STATUS_DELIVERED = {"notification_id": "ntf_1", "status": "delivered", "at": "2026-11-27T12:00Z"}
+
+
+def register_shop(engine: Engine, cipher: SecretCipher, name: str = "shop") -> IssuedCredentials:
+    with session_factory(engine).begin() as session:
+        return register_client(session, name, ["203.0.113.0/24"], cipher, webhook_url=SHOP_HOOKS)
+
+
+def enqueue_status(
+    engine: Engine,
+    client_key: str,
+    now: datetime,
+    url: str = SHOP_HOOKS,
+    event_type: str = "notification.status",
+    **payload: str,
+) -> str:
+    with session_factory(engine).begin() as session:
+        return enqueue(
+            session,
+            client_key=client_key,
+            url=url,
+            event_type=event_type,
+            payload=payload or STATUS_DELIVERED,
+            now=now,
+        )
+
+
+def delivery_row(engine: Engine, event_id: str) -> WebhookDeliveryRow:
+    with Session(engine) as session:
+        row = session.scalar(
+            select(WebhookDeliveryRow).where(WebhookDeliveryRow.event_id == event_id)
+        )
+    assert row is not None
+    return row
+
+
+def dispatcher(
+    engine: Engine,
+    cipher: SecretCipher,
+    sender: WebhookSender,
+    clock: Clock,
+    lease: timedelta = timedelta(minutes=5),
+) -> WebhookDispatcher:
+    """A dispatcher without jitter, so the back-off times are exact."""
+    return WebhookDispatcher(
+        engine, cipher, sender, clock, schedule=RetrySchedule(jitter=0), lease=lease
+    )
+
+
+@dataclass
+class Received:
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class Receiver:
+    """A client's webhook endpoint: keeps what it is sent, answers `status`."""
+
+    url: str
+    status: int = 204
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    app = FastAPI()
+    receiver = Receiver(url="")
+
+    @app.post("/hooks")
+    async def hooks(request: Request) -> Response:
+        body = await request.body()
+        with receiver.lock:
+            receiver.received.append(Received(body, dict(request.headers)))
+        return Response(status_code=receiver.status)
+
+    with serving(app, lifespan="off") as base_url:
+        receiver.url = f"{base_url}/hooks"
+        yield receiver
