@@ -21,6 +21,7 @@ from api.serving import SnapshotSource
 from delivery.events import InboundEvents, LoggedInboundEvents
 from delivery.gateway_signatures import GatewaySignatures
 from delivery.notify import NotifyService
+from delivery.runtime import build_clock, build_notify_runtime
 from delivery.templates import TemplateDesk, build_template_desk
 from ownership.policy import Policy
 from pipelines.publish import SNAPSHOT_FILE
@@ -79,14 +80,25 @@ def create_app(
         # the store, migrated beforehand by `ownership serve`
         engine = make_engine(settings.database_url)
         app.state.authenticator = build_authenticator(settings, engine)
-        app.state.templates = template_desk or build_template_desk(
-            settings, session_factory(engine)
-        )
+        desk = template_desk or build_template_desk(settings, session_factory(engine))
+        app.state.templates = desk
+        runtime = None
+        if notify_service is None:
+            runtime = build_notify_runtime(
+                settings, engine, build_clock(settings), app.state.snapshots.current, desk
+            )
+            app.state.notify = runtime.service
+            if inbound_events is None:
+                app.state.inbound = runtime.service
+            if settings.run_jobs:
+                runtime.start_jobs(settings, engine)
         housekeeping = asyncio.create_task(
             forget_old_nonces(session_factory(engine), settings.nonce_retention_seconds)
         )
         yield
         housekeeping.cancel()
+        if runtime is not None:
+            runtime.stop_jobs()
         engine.dispose()
 
     app = FastAPI(

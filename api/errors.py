@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.serving import SnapshotUnavailableError
 from delivery.notify import RequestConflictError
 from delivery.ports import TemplateProblemError
 from ownership.notifications import NotificationRequestError, RequestProblem
@@ -130,6 +131,8 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
         return error_response(status, code, str(error))
     if isinstance(error, TemplateProblemError):
         return error_response(TEMPLATE_PROBLEMS.get(error.code, 422), error.code, str(error))
+    if isinstance(error, SnapshotUnavailableError):
+        return error_response(503, "UNAVAILABLE", f"{error}; run `ownership score` to publish one")
     assert isinstance(error, RequestConflictError)
     return error_response(409, "CONFLICT", str(error))
 
@@ -149,6 +152,7 @@ def install_error_handlers(app: FastAPI) -> None:
         NotificationRequestError,
         TemplateProblemError,
         RequestConflictError,
+        SnapshotUnavailableError,
     ):
         app.add_exception_handler(domain_error, _domain_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -45,7 +45,8 @@ from delivery.events import (
     SmsDelivered,
     SmsFailed,
 )
-from delivery.ports import NoWebhooks, TemplateProblemError, Templates, WebhookEvent, Webhooks
+from delivery.ports import ClientEvent, NoWebhooks, TemplateProblemError, Templates, Webhooks
+from delivery.webhooks.events import NotificationReplied, NotificationStatusChanged
 from ownership.channels import Channel, ChannelState
 from ownership.countries import CountryTable, UnknownCountryError
 from ownership.notifications import (
@@ -369,15 +370,7 @@ class NotifyService:
             if outcome.provider_id is not None:
                 with self.engine.begin() as connection:
                     records.set_provider(connection, row["id"], outcome.provider_id)
-                    self._notify_client(
-                        connection,
-                        row["client_key"],
-                        row["callback_url"],
-                        row["id"],
-                        target,
-                        now,
-                        {"channel": network.value},
-                    )
+                    self._notify_client(connection, row, target, now, {"channel": network.value})
                 return 1
             log.info("%s refused %s: %s", network.value, row["id"], outcome.refusal)
             # back to accepted, so the next network may try
@@ -455,25 +448,11 @@ class NotifyService:
                     {"reason": str(outcome.refusal)},
                 )
                 self._notify_client(
-                    connection,
-                    row["client_key"],
-                    row["callback_url"],
-                    row["id"],
-                    S.SMS_FAILED,
-                    now,
-                    {"reason": str(outcome.refusal)},
+                    connection, row, S.SMS_FAILED, now, {"reason": str(outcome.refusal)}
                 )
                 return True
             records.set_provider(connection, row["id"], outcome.provider_id)
-            self._notify_client(
-                connection,
-                row["client_key"],
-                row["callback_url"],
-                row["id"],
-                S.SMS_SENT,
-                now,
-                {"channel": "sms"},
-            )
+            self._notify_client(connection, row, S.SMS_SENT, now, {"channel": "sms"})
         return True
 
     # ---- the channels' events (the InboundEvents port) ------------------------------------------
@@ -504,15 +483,7 @@ class NotifyService:
             ):
                 return False
             self._bill(connection, row, row["channel"], at)
-            self._notify_client(
-                connection,
-                row["client_key"],
-                row["callback_url"],
-                notification_id,
-                S.DELIVERED,
-                at,
-                {"channel": row["channel"]},
-            )
+            self._notify_client(connection, row, S.DELIVERED, at, {"channel": row["channel"]})
         return True
 
     def read(self, notification_id: str, at: datetime) -> bool:
@@ -522,9 +493,7 @@ class NotifyService:
                 connection, notification_id, (S.DELIVERED,), S.READ, at
             ):
                 return False
-            self._notify_client(
-                connection, row["client_key"], row["callback_url"], notification_id, S.READ, at, {}
-            )
+            self._notify_client(connection, row, S.READ, at, {})
         return True
 
     def replied(self, notification_id: str, text: str, at: datetime) -> bool:
@@ -536,16 +505,16 @@ class NotifyService:
             self.webhooks.enqueue(
                 connection,
                 [
-                    WebhookEvent(
+                    ClientEvent(
                         row["client_key"],
                         row["callback_url"],
-                        "notification.reply",
-                        {
-                            "id": notification_id,
-                            "request_id": row["request_id"],
-                            "text": text,
-                            "at": at.isoformat(),
-                        },
+                        NotificationReplied(
+                            notification_id=notification_id,
+                            text=text,
+                            at=at,
+                            request_id=row["request_id"],
+                            channel=row["channel"],
+                        ),
                     )
                 ],
                 at,
@@ -595,15 +564,7 @@ class NotifyService:
         with self.engine.begin() as connection:
             if outcome.provider_id is not None:
                 records.set_provider(connection, notification_id, outcome.provider_id)
-                self._notify_client(
-                    connection,
-                    row["client_key"],
-                    row["callback_url"],
-                    notification_id,
-                    S.SENT,
-                    at,
-                    {"channel": network.value},
-                )
+                self._notify_client(connection, row, S.SENT, at, {"channel": network.value})
                 return True
         # the network refused after all: the sweeper will send it by SMS at its TTL
         return True
@@ -616,15 +577,7 @@ class NotifyService:
             ):
                 return False
             self._bill(connection, row, "sms", at)
-            self._notify_client(
-                connection,
-                row["client_key"],
-                row["callback_url"],
-                notification_id,
-                S.SMS_DELIVERED,
-                at,
-                {},
-            )
+            self._notify_client(connection, row, S.SMS_DELIVERED, at, {})
         return True
 
     def sms_failed(self, notification_id: str, error: str, at: datetime) -> bool:
@@ -634,15 +587,7 @@ class NotifyService:
                 connection, notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, {"error": error}
             ):
                 return False
-            self._notify_client(
-                connection,
-                row["client_key"],
-                row["callback_url"],
-                notification_id,
-                S.SMS_FAILED,
-                at,
-                {"error": error},
-            )
+            self._notify_client(connection, row, S.SMS_FAILED, at, {"error": error})
         return True
 
     # ---- the TTL sweeper -------------------------------------------------------------------
@@ -824,48 +769,36 @@ class NotifyService:
         records.bill(connection, row, channel, price, "RUB", at)
 
     def _status_event(
-        self, row: dict[str, Any], status: NotificationStatus, at: datetime, detail: dict[str, Any]
-    ) -> WebhookEvent:
-        return WebhookEvent(
+        self,
+        row: dict[str, Any],
+        status: NotificationStatus,
+        at: datetime,
+        detail: dict[str, Any],
+    ) -> ClientEvent:
+        """The webhook that tells the client its notification's new status."""
+        channel = detail.get("channel", row.get("channel"))
+        return ClientEvent(
             row["client_key"],
             row["callback_url"],
-            "notification.status",
-            {
-                "id": row["id"],
-                "request_id": row["request_id"],
-                "status": status.value,
-                "at": at.astimezone(UTC).isoformat(),
-                **detail,
-            },
+            NotificationStatusChanged(
+                notification_id=row["id"],
+                status=status.value,
+                at=at,
+                request_id=row["request_id"],
+                channel=channel,
+                reasons=tuple(row.get("reasons") or ()),
+            ),
         )
 
     def _notify_client(
         self,
         connection: Connection,
-        client_key: str,
-        url: str | None,
-        notification_id: str,
+        row: dict[str, Any],
         status: NotificationStatus,
         at: datetime,
         detail: dict[str, Any],
     ) -> None:
-        self.webhooks.enqueue(
-            connection,
-            [
-                WebhookEvent(
-                    client_key,
-                    url,
-                    "notification.status",
-                    {
-                        "id": notification_id,
-                        "status": status.value,
-                        "at": at.astimezone(UTC).isoformat(),
-                        **detail,
-                    },
-                )
-            ],
-            at,
-        )
+        self.webhooks.enqueue(connection, [self._status_event(row, status, at, detail)], at)
 
     # ---- reading ---------------------------------------------------------------------------
 

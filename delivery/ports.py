@@ -6,11 +6,14 @@ Adapters sit behind each: the template desk, the webhook outbox. Tests hand in r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    from delivery.webhooks.events import WebhookEvent
 
 
 class TemplateProblemError(LookupError):
@@ -32,16 +35,17 @@ class Templates(Protocol):
 
 
 @dataclass(frozen=True)
-class WebhookEvent:
+class ClientEvent:
+    """Something to tell a client by webhook."""
+
     client_key: str
     # the notification's callback_url; None: the client's default webhook URL, if any
     url: str | None
-    event_type: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    event: WebhookEvent
 
 
 class Webhooks(Protocol):
-    def enqueue(self, connection: Connection, events: list[WebhookEvent], now: datetime) -> None:
+    def enqueue(self, connection: Connection, events: list[ClientEvent], now: datetime) -> None:
         """Queue the events inside the caller's transaction (the transactional outbox)."""
         ...
 
@@ -49,5 +53,5 @@ class Webhooks(Protocol):
 class NoWebhooks:
     """Webhooks switched off (no outbox configured)."""
 
-    def enqueue(self, connection: Connection, events: list[WebhookEvent], now: datetime) -> None:
+    def enqueue(self, connection: Connection, events: list[ClientEvent], now: datetime) -> None:
         return None

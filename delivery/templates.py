@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.clock import Clock, SystemClock
 from delivery.ports import TemplateProblemError
+from delivery.webhooks.events import TemplateModerated
+from delivery.webhooks.outbox import enqueue_event
 from ownership.moderation import (
     Decision,
     ModerationRules,
@@ -27,6 +29,7 @@ from ownership.moderation import (
 from ownership.notifications import check_params
 from pipelines.moderation_rules import load_moderation_rules
 from pipelines.settings import Settings
+from store.clients import client_webhook_url
 from store.templates import (
     TemplateRecord,
     add_template,
@@ -107,6 +110,24 @@ class TemplateDesk:
         return record
 
 
+class OutboxTemplateDecisions:
+    """Tells the client of a decision by a `template.status` webhook, queued in the decision's
+    transaction, to the client's default webhook URL (a client without one is not told)."""
+
+    def template_decided(self, session: Session, template: TemplateRecord) -> None:
+        url = client_webhook_url(session, template.client_key)
+        if not url:
+            return
+        event = TemplateModerated(
+            template_id=template.id,
+            status=template.status.value,
+            at=template.decided_at or template.created_at,
+            reasons=tuple(finding.reason.value for finding in template.reasons),
+        )
+        now = template.decided_at or template.created_at
+        enqueue_event(session, client_key=template.client_key, url=url, event=event, now=now)
+
+
 def build_template_desk(
     settings: Settings,
     sessions: sessionmaker[Session],
@@ -114,10 +135,13 @@ def build_template_desk(
     clock: Clock | None = None,
 ) -> TemplateDesk:
     """The desk as a process runs it, with the rules at `settings.moderation_rules_path`
-    (`ModerationRulesError` if they cannot be used). The lead wires `decisions` to the webhook
-    outbox here, for the API and the CLI alike."""
+    (`ModerationRulesError` if they cannot be used), telling clients of decisions by webhook,
+    for the API and the CLI alike."""
     return TemplateDesk(
-        sessions, load_moderation_rules(settings.moderation_rules_path), decisions, clock
+        sessions,
+        load_moderation_rules(settings.moderation_rules_path),
+        decisions or OutboxTemplateDecisions(),
+        clock,
     )
 
 

@@ -153,7 +153,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             f"[yellow]warning:[/yellow] no snapshot in {settings.scores_dir} yet; checks answer "
             "503 until `ownership score --out` publishes one there"
         )
+    if args.jobs:
+        if args.workers != 1:
+            raise UsageError("--jobs runs the jobs in the API's process: use it with one worker")
+        import os
+
+        os.environ["OWNERSHIP_RUN_JOBS"] = "true"  # read by the worker's settings
     serve(settings, args.host, args.port, args.workers)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from delivery.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run_worker(settings)
     return 0
 
 
@@ -338,7 +354,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes; they share one snapshot"
     )
+    serve.add_argument(
+        "--jobs",
+        action="store_true",
+        help="also run the notify path's jobs in this process (one worker only)",
+    )
     serve.set_defaults(run=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the notify path's jobs: dispatch, TTL sweep, webhooks",
+        description=(
+            "Run the notify path's jobs (dispatch, the TTL sweeper, webhook delivery, the "
+            "channel simulators' events) until interrupted. One per store."
+        ),
+    )
+    worker.set_defaults(run=cmd_worker)
 
     demo = commands.add_parser(
         "demo",

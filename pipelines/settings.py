@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     # How often an API worker looks for a newly published snapshot, in seconds.
     snapshot_check_seconds: float = Field(1.0, gt=0)
 
+    # The notify path's jobs (DESIGN §7, §8): how often accepted notifications are dispatched
+    # and expired ones swept into SMS; how long an SMS may go without a delivery report before
+    # it counts as failed.
+    notify_dispatch_seconds: float = Field(0.2, gt=0)
+    notify_sweep_seconds: float = Field(1.0, gt=0)
+    sms_report_timeout_seconds: float = Field(3_600.0, gt=0)
+    # The history whose `accounts` the social-network simulators know (the demo's, say).
+    history_dir: Path | None = None
+    # Virtual seconds a real second, for the demo's simulators and TTLs (1: real time).
+    clock_speed: float = Field(1.0, gt=0)
+    # Run the notify path's jobs in the API process (one worker only; `ownership serve --jobs`).
+    run_jobs: bool = False
+
     # The rules of the templates' automatic moderation (DESIGN §7), a file in the contract of
     # data/schemas/moderation_rules.yaml; read once when a process starts.
     moderation_rules_path: Path = DATA_DIR / "moderation_rules.yaml"

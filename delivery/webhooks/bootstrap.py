@@ -19,6 +19,7 @@ def build_webhook_dispatcher(
     cipher: SecretCipher,
     clock: Clock,
     sender: WebhookSender | None = None,
+    signing_clock: Clock | None = None,
 ) -> WebhookDispatcher:
     """Over HTTP unless a `sender` is given (the demo's or a test's recording one)."""
     return WebhookDispatcher(
@@ -29,4 +30,5 @@ def build_webhook_dispatcher(
         schedule=RetrySchedule(give_up_after=timedelta(hours=settings.webhook_retry_hours)),
         lease=timedelta(seconds=settings.webhook_lease_seconds),
         concurrency=settings.webhook_concurrency,
+        signing_clock=signing_clock,
     )

@@ -4,14 +4,16 @@ lease by dispatchers, and settled as delivered, retried or given up."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from delivery.ports import ClientEvent
 from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
 from store.secrets import SecretCipher
 from store.tables import ClientRow
@@ -187,3 +189,46 @@ def webhook_secrets(
         )
     )
     return {key: cipher.decrypt(token) if token else None for key, token in rows}
+
+
+class OutboxWebhooks:
+    """The notify service's `Webhooks` port on the outbox: many events in one insert, inside
+    the caller's transaction. An event without a URL goes to the client's default webhook URL
+    (looked up once a minute); a client with neither gets none."""
+
+    def __init__(self, cache_seconds: float = 60.0) -> None:
+        self.cache_seconds = cache_seconds
+        self._urls: dict[str, tuple[float, str | None]] = {}
+
+    def enqueue(self, connection: Connection, events: list[ClientEvent], now: datetime) -> None:
+        rows = []
+        for item in events:
+            url = item.url or self._default_url(connection, item.client_key)
+            if not url:
+                continue
+            event_type, payload = webhook_of(item.event)
+            rows.append(
+                {
+                    "event_id": new_event_id(),
+                    "client_key": item.client_key,
+                    "url": url,
+                    "event_type": event_type.value,
+                    "payload": payload,
+                    "created_at": now,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "state": DeliveryState.PENDING.value,
+                }
+            )
+        if rows:
+            connection.execute(insert(WebhookDeliveryRow), rows)
+
+    def _default_url(self, connection: Connection, client_key: str) -> str | None:
+        cached = self._urls.get(client_key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        url = connection.scalar(
+            select(ClientRow.webhook_url).where(ClientRow.consumer_key == client_key)
+        )
+        self._urls[client_key] = (time.monotonic() + self.cache_seconds, url)
+        return url

@@ -15,7 +15,7 @@ from delivery.channels.ports import (
     SmsMessage,
     SocialMessage,
 )
-from delivery.ports import TemplateProblemError, WebhookEvent
+from delivery.ports import ClientEvent, TemplateProblemError
 from ownership.channels import Channel
 from ownership.notifications import check_params
 
@@ -91,7 +91,7 @@ class StaticTemplates:
 
 @dataclass
 class RecordingWebhooks:
-    events: list[WebhookEvent] = field(default_factory=list)
+    events: list[ClientEvent] = field(default_factory=list)
 
-    def enqueue(self, connection: Connection, events: list[WebhookEvent], now: datetime) -> None:
+    def enqueue(self, connection: Connection, events: list[ClientEvent], now: datetime) -> None:
         self.events.extend(events)

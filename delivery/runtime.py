@@ -1,0 +1,146 @@
+"""The notify path as a process runs it: the service, its channels, webhooks and jobs, built
+from the settings by one function that every composition root calls (the API's lifespan,
+`ownership worker`, the demo, the tests).
+
+Jobs run in one process (APScheduler does not share its job store between schedulers):
+`ownership worker`, or `ownership serve --jobs` with one worker, or the demo. They dispatch
+accepted notifications, sweep what outlived its TTL, and send the webhook outbox; with the
+simulators, a pump hands their events to the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
+
+from delivery.channels.accounts import AccountDirectory
+from delivery.channels.pump import SimulatorPump
+from delivery.channels.wiring import Channels, build_channels
+from delivery.clock import Clock, ScaledClock, SystemClock
+from delivery.events import InboundEvent
+from delivery.notify import NotifyService
+from delivery.scheduler import (
+    build_scheduler,
+    schedule_every,
+    schedule_webhook_dispatch,
+    schedule_webhook_forgetting,
+)
+from delivery.templates import ApprovedTemplates, TemplateDesk
+from delivery.webhooks.bootstrap import build_webhook_dispatcher
+from delivery.webhooks.dispatcher import WebhookDispatcher, WebhookSender
+from delivery.webhooks.outbox import OutboxWebhooks
+from ownership.channels import SOCIAL_CHANNELS
+from ownership.policy import Policy
+from pipelines.reference import load_countries, load_prices
+from pipelines.settings import Settings
+from pipelines.snapshot import Snapshot
+from store.secrets import load_cipher
+
+log = logging.getLogger(__name__)
+NOTIFY_DISPATCH = "notifications.dispatch"
+NOTIFY_SWEEP = "notifications.sweep"
+
+
+def build_clock(settings: Settings, start: datetime | None = None) -> Clock:
+    """The system clock, or a faster one for the demo (`OWNERSHIP_CLOCK_SPEED`)."""
+    if settings.clock_speed == 1.0:
+        return SystemClock()
+    return ScaledClock(settings.clock_speed, start)
+
+
+class _Forward:
+    """The channels report to the service, which needs the channels: this closes the loop."""
+
+    def __init__(self) -> None:
+        self.target: NotifyService | None = None
+
+    def handle(self, event: InboundEvent) -> None:
+        if self.target is not None:
+            self.target.handle(event)
+
+
+@dataclass
+class NotifyRuntime:
+    service: NotifyService
+    channels: Channels
+    dispatcher: WebhookDispatcher
+    scheduler: BackgroundScheduler | None = None
+    pump: SimulatorPump | None = None
+    jobs: list[str] = field(default_factory=list)
+
+    def start_jobs(self, settings: Settings, engine: Engine) -> None:
+        """Dispatch, sweep and webhooks on APScheduler; the simulators' pump beside them."""
+        scheduler = build_scheduler(engine)
+        service = self.service
+        schedule_every(
+            scheduler,
+            NOTIFY_DISPATCH,
+            service.dispatch_due,
+            timedelta(seconds=settings.notify_dispatch_seconds),
+        )
+        schedule_every(
+            scheduler, NOTIFY_SWEEP, service.sweep, timedelta(seconds=settings.notify_sweep_seconds)
+        )
+        schedule_webhook_dispatch(
+            scheduler,
+            self.dispatcher,
+            every=timedelta(seconds=settings.webhook_dispatch_seconds),
+            batch_size=settings.webhook_batch_size,
+        )
+        schedule_webhook_forgetting(
+            scheduler, self.dispatcher, keep=timedelta(days=settings.webhook_retention_days)
+        )
+        scheduler.start()
+        self.scheduler = scheduler
+        if self.channels.simulators:
+            self.pump = SimulatorPump(self.channels.simulators, every=0.05)
+            self.pump.start()
+
+    def stop_jobs(self) -> None:
+        if self.pump is not None:
+            self.pump.stop()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+
+
+def build_notify_runtime(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    snapshots: Callable[[], Snapshot],
+    desk: TemplateDesk,
+    *,
+    history_dir: Path | None = None,
+    webhook_sender: WebhookSender | None = None,
+) -> NotifyRuntime:
+    """The service over the store, the channels (simulators unless a gateway URL is set, with
+    the accounts of `history_dir`), the template desk and the webhook outbox."""
+    forward = _Forward()
+    accounts_dir = history_dir or settings.history_dir
+    accounts = AccountDirectory.read_history(accounts_dir) if accounts_dir else None
+    channels = build_channels(settings, clock=clock, inbound=forward, accounts=accounts)
+    service = NotifyService(
+        engine,
+        clock,
+        snapshots,
+        {network: channels.social(network) for network in SOCIAL_CHANNELS},
+        channels.sms,
+        ApprovedTemplates(desk),
+        load_countries(),
+        load_prices(),
+        Policy(freshness=timedelta(days=settings.freshness_days)),
+        OutboxWebhooks(),
+        sms_report_timeout=timedelta(seconds=settings.sms_report_timeout_seconds),
+    )
+    forward.target = service
+    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+    # a client checks a signature's timestamp against real time, whatever our clock's speed
+    signing = None if isinstance(clock, SystemClock) else SystemClock()
+    dispatcher = build_webhook_dispatcher(settings, engine, cipher, clock, webhook_sender, signing)
+    return NotifyRuntime(service, channels, dispatcher)

@@ -1,0 +1,41 @@
+"""`ownership worker`: the notify path's jobs in a process of their own (DESIGN §8).
+
+It dispatches accepted notifications, sweeps what outlived its TTL into SMS, sends the webhook
+outbox, and, with the channel simulators, pumps their events into the notify service. Run one
+per store; the API (`ownership serve --workers N`) only accepts and answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from api.serving import SnapshotSource
+from delivery.runtime import build_clock, build_notify_runtime
+from delivery.templates import build_template_desk
+from pipelines.publish import SNAPSHOT_FILE
+from pipelines.settings import Settings
+from store.database import make_engine, session_factory, upgrade
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
+    """Run the jobs until `stop` is set, or SIGINT or SIGTERM arrives."""
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    snapshots = SnapshotSource(settings.scores_dir / SNAPSHOT_FILE, settings.snapshot_check_seconds)
+    desk = build_template_desk(settings, session_factory(engine))
+    runtime = build_notify_runtime(settings, engine, build_clock(settings), snapshots.current, desk)
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for received in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(received, lambda *_: stop.set())
+    runtime.start_jobs(settings, engine)
+    log.info("the notify path's jobs are running")
+    try:
+        stop.wait()
+    finally:
+        runtime.stop_jobs()
+        engine.dispose()
