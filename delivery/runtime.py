@@ -40,7 +40,7 @@ from ownership.policy import Policy
 from pipelines.reference import load_countries, load_prices
 from pipelines.settings import Settings
 from pipelines.snapshot import Snapshot
-from store.secrets import load_cipher
+from store.secrets import SecretCipher, load_cipher
 
 log = logging.getLogger(__name__)
 NOTIFY_DISPATCH = "notifications.dispatch"
@@ -118,6 +118,7 @@ def build_notify_runtime(
     *,
     history_dir: Path | None = None,
     webhook_sender: WebhookSender | None = None,
+    cipher: SecretCipher | None = None,
 ) -> NotifyRuntime:
     """The service over the store, the channels (simulators unless a gateway URL is set, with
     the accounts of `history_dir`), the template desk and the webhook outbox."""
@@ -139,7 +140,7 @@ def build_notify_runtime(
         sms_report_timeout=timedelta(seconds=settings.sms_report_timeout_seconds),
     )
     forward.target = service
-    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+    cipher = cipher or load_cipher(settings.secret_key_text(), settings.secret_key_file)
     # a client checks a signature's timestamp against real time, whatever our clock's speed
     signing = None if isinstance(clock, SystemClock) else SystemClock()
     dispatcher = build_webhook_dispatcher(settings, engine, cipher, clock, webhook_sender, signing)

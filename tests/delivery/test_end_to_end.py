@@ -1,0 +1,165 @@
+"""The notify path end to end on a virtual clock, on SQLite and PostgreSQL: the real channel
+simulators, the outbox, and webhooks that a client verifies with the standardwebhooks library,
+retried after the client's endpoint fails."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks import Webhook
+
+from delivery import records
+from delivery.clock import VirtualClock
+from delivery.notify import NotifyRequest
+from delivery.runtime import NotifyRuntime, build_notify_runtime
+from delivery.templates import TemplateDesk
+from delivery.webhooks.dispatcher import SendResult
+from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
+from ownership.moderation import Decision, TemplateDraft
+from pipelines.moderation_rules import load_moderation_rules
+from pipelines.settings import load_settings
+from pipelines.snapshot import Snapshot
+from store.clients import IssuedCredentials, register_client
+from store.secrets import SecretCipher
+from tests.api.service import NOW, RECYCLED, SUSPICIOUS, VERIFIED_FRESH
+
+HOOKS = "https://bank.example/hooks"
+
+
+@dataclass
+class Flow:
+    runtime: NotifyRuntime
+    clock: VirtualClock
+    client: IssuedCredentials
+    template_id: str
+    hooks: RecordingWebhookSender
+    engine: Engine
+
+    def notify(self, phone: str, request_id: str, sensitive: bool = False) -> str:
+        request = NotifyRequest(
+            request_id=request_id,
+            phone=phone,
+            template_id=self.template_id,
+            params={"order": "A-17"},
+            action_type="order",
+            action_at=self.clock.now() - timedelta(minutes=5),
+            ttl=timedelta(hours=1),
+            sensitive=sensitive,
+        )
+        accepted = self.runtime.service.accept(self.client.key, request)
+        return str(accepted.answer["id"])
+
+    def run(self, minutes: float, step: float = 0.5) -> None:
+        """Time passes: dispatch, channel events, the sweeper and webhooks, every step."""
+        for _ in range(int(minutes / step)):
+            self.runtime.service.dispatch_due()
+            for simulator in self.runtime.channels.simulators:
+                simulator.run_due()
+            self.runtime.service.sweep()
+            self.runtime.dispatcher.dispatch_due()
+            self.clock.advance(timedelta(minutes=step))
+
+    def history(self, notification_id: str) -> list[str]:
+        found = self.runtime.service.notification(self.client.key, notification_id)
+        assert found is not None
+        return [step["status"] for step in found["history"]]
+
+
+@pytest.fixture
+def flow(
+    engine: Engine, sessions: sessionmaker[Session], cipher: SecretCipher, scored: Path
+) -> Iterator[Flow]:
+    with sessions.begin() as session:
+        client = register_client(session, "bank", ["127.0.0.0/8"], cipher, webhook_url=HOOKS)
+    desk = TemplateDesk(sessions, load_moderation_rules())
+    submitted = desk.submit(
+        client.key,
+        TemplateDraft.of("Ваш заказ #order# готов к выдаче", "order_status", {"order": "A-17"}),
+    )
+    desk.decide(submitted.id, Decision.APPROVE, note=None, by="moderator")
+    clock = VirtualClock(NOW.replace(tzinfo=UTC))
+    snapshot = Snapshot(scored / "snapshot.bin")
+    hooks = RecordingWebhookSender()
+    runtime = build_notify_runtime(
+        load_settings(),
+        engine,
+        clock,
+        lambda: snapshot,
+        desk,
+        history_dir=scored.parent / "events",
+        webhook_sender=hooks,
+        cipher=cipher,
+    )
+    yield Flow(runtime, clock, client, submitted.id, hooks, engine)
+
+
+def verified(flow: Flow, sent: SentWebhook) -> dict[str, object]:
+    """The webhook as a client checks it: its signature, then its body."""
+    assert flow.client.webhook_secret is not None
+    payload: dict[str, object] = Webhook(flow.client.webhook_secret).verify(
+        sent.body, dict(sent.headers)
+    )
+    return payload
+
+
+def test_a_notification_is_delivered_read_billed_and_told_by_signed_webhooks(flow: Flow) -> None:
+    flow.runtime.channels.vk.script_delivery(  # type: ignore[attr-defined]
+        VERIFIED_FRESH, timedelta(seconds=40), read_after=timedelta(minutes=3)
+    )
+
+    sent = flow.notify(VERIFIED_FRESH, "e2e-1", sensitive=True)
+    flow.run(minutes=5)
+
+    assert flow.history(sent) == ["accepted", "sent", "delivered", "read"]
+    with flow.engine.connect() as connection:
+        billed = connection.execute(select(records.ledger.c.channel)).scalars().all()
+    assert billed == ["vk"]
+    statuses = [
+        verified(flow, hook)["data"]["status"]  # type: ignore[index]
+        for hook in flow.hooks.sent
+    ]
+    assert statuses == ["sent", "delivered", "read"]
+    assert {hook.url for hook in flow.hooks.sent} == {HOOKS}
+
+
+def test_a_denied_reverification_goes_by_sms_and_is_kept_for_the_batch(flow: Flow) -> None:
+    flow.runtime.channels.ok.script_answer(  # type: ignore[attr-defined]
+        SUSPICIOUS, "denied", timedelta(minutes=1)
+    )
+    flow.runtime.channels.sms.script_delivery(SUSPICIOUS, timedelta(seconds=20))  # type: ignore[attr-defined]
+
+    asked = flow.notify(SUSPICIOUS, "e2e-2", sensitive=True)
+    flow.run(minutes=3)
+
+    assert flow.history(asked) == ["accepted", "reverify_pending", "sms_sent", "sms_delivered"]
+    with flow.engine.connect() as connection:
+        kept = connection.execute(
+            select(records.verifications.c.phone, records.verifications.c.result)
+        ).all()
+    assert [tuple(row) for row in kept] == [(SUSPICIOUS, "denied")]
+
+
+def test_webhooks_are_retried_after_the_clients_endpoint_fails(flow: Flow) -> None:
+    attempts: Counter[str] = Counter()
+
+    def down_twice(sent: SentWebhook) -> SendResult:
+        attempts[sent.event_id] += 1
+        return SendResult(200 if attempts[sent.event_id] > 2 else 503)
+
+    flow.hooks.answer = down_twice
+    flow.notify(RECYCLED, "e2e-3")
+    flow.run(minutes=3)
+
+    assert attempts and set(attempts.values()) == {3}  # every event: two failures, then taken
+    bodies = {hook.event_id: hook.body for hook in flow.hooks.sent}
+    assert all(
+        json.loads(hook.body) == json.loads(bodies[hook.event_id]) for hook in flow.hooks.sent
+    )
