@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from delivery.gateway_signatures import decode_secret
@@ -54,8 +54,12 @@ class Settings(BaseSettings):
     sms_report_timeout_seconds: float = Field(3_600.0, gt=0)
     # The history whose `accounts` the social-network simulators know (the demo's, say).
     history_dir: Path | None = None
-    # Virtual seconds a real second, for the demo's simulators and TTLs (1: real time).
+    # Virtual seconds a real second, for the demo's simulators and TTLs (1: real time). With
+    # `clock_anchor` (a real moment), virtual time reads `clock_start` (default: the anchor)
+    # then, in every process alike, so that a restarted one goes on where the last one was.
     clock_speed: float = Field(1.0, gt=0)
+    clock_anchor: AwareDatetime | None = None
+    clock_start: AwareDatetime | None = None
     # Run the notify path's jobs in the API process (one worker only; `ownership serve --jobs`).
     run_jobs: bool = False
 
