@@ -149,13 +149,22 @@ def load_time(path: Path, repeat: int) -> dict[str, float]:
 class Server:
     """`ownership serve` in a subprocess on a free loopback port, with a registered client."""
 
-    def __init__(self, scores: Path, work: Path, workers: int, port: int) -> None:
+    def __init__(
+        self,
+        scores: Path,
+        work: Path,
+        workers: int,
+        port: int,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.env = {
             **os.environ,
             "OWNERSHIP_SCORES_DIR": str(scores),
-            "OWNERSHIP_DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
+            "OWNERSHIP_DATABASE_URL": database_url or f"sqlite:///{work / 'bench.db'}",
             "OWNERSHIP_SECRET_KEY_FILE": str(work / "secret.key"),
+            **(env or {}),
         }
         registered = subprocess.run(
             [OWNERSHIP, "clients", "add", f"bench-{port}", "--allow-ip", "127.0.0.1/32"],
@@ -166,12 +175,13 @@ class Server:
         )
         credentials = json.loads(registered.stdout)
         self.key, self.secret = credentials["key"], credentials["secret"]
+        self.log = work / "server.log"  # the server's own account, if something goes wrong
         self.process = subprocess.Popen(
             [OWNERSHIP, "serve", "--port", str(port), "--workers", str(workers)],
             env=self.env,
             cwd=work,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log.open("w"),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -185,6 +195,11 @@ class Server:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(
+            [OWNERSHIP, *args], env=self.env, check=True, capture_output=True, text=True
+        ).stdout
 
     def signed(self, path: str, body: object) -> bytes:
         """A request signed now with a nonce of its own, as raw HTTP/1.1 bytes."""

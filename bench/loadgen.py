@@ -77,7 +77,7 @@ async def _connection(
             writer.write(request)
             status = await _read_response(reader)
             latencies.append((time.perf_counter() - started) * 1000)
-            if status != 200:
+            if not 200 <= status < 300:
                 failures.append(status)
     finally:
         writer.close()

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select
 
 from delivery import records
+from delivery.acceptor import BatchWriter
 from delivery.channels.ports import (
     ChannelUnavailableError,
     ReverificationPrompt,
@@ -71,6 +71,10 @@ NO_HISTORY = Verdict(Status.UNKNOWN, 500, (Evidence(Reason.NO_HISTORY, None),), 
 
 class RequestConflictError(Exception):
     """The request_id was used before with another body."""
+
+
+class RequestRepeatedError(Exception):
+    """The request_id was taken while this request was being checked."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class NotifyService:
         self.webhooks = webhooks or NoWebhooks()
         self.max_action_age = max_action_age
         self.sms_report_timeout = sms_report_timeout
+        self.writer = BatchWriter(engine)
 
     # ---- accepting -------------------------------------------------------------------------
 
@@ -156,7 +161,12 @@ class NotifyService:
         fingerprint = request.fingerprint()
         try:
             return self._accept_new(client_key, request, fingerprint, now)
-        except (InvalidNumberError, NotificationRequestError, TemplateProblemError, IntegrityError):
+        except (
+            InvalidNumberError,
+            NotificationRequestError,
+            TemplateProblemError,
+            RequestRepeatedError,
+        ):
             # a repeat answers as the first time, even if it would not pass the checks now
             with self.engine.connect() as connection:
                 first = self._first_answer(connection, client_key, request.request_id, fingerprint)
@@ -170,38 +180,33 @@ class NotifyService:
         number = parse_number(request.phone)
         check_ttl(request.ttl)
         check_action_age(request.action_at, now, self.max_action_age)
-        with self.engine.begin() as connection:
-            text = self.templates.message(
-                connection, client_key, request.template_id, dict(request.params)
-            )
+        text = self.templates.message(client_key, request.template_id, dict(request.params))
+        with self.engine.connect() as connection:
             verdict, channels = self._verdict(connection, number.e164, now)
-            decision = decide(
-                verdict,
-                channels,
-                sensitive=request.sensitive,
-                mobile_only=request.mobile_only,
-                now=_naive(now),
-                policy=self.policy,
-            )
-            notification_id = _new_id()
-            answer = {
-                "id": notification_id,
-                "action": decision.action.value,
-                "status": S.ACCEPTED.value,
-            }
-            self._insert(
-                connection,
-                client_key,
-                request,
-                fingerprint,
-                notification_id,
-                number.e164,
-                text,
-                verdict,
-                decision,
-                answer,
-                now,
-            )
+        decision = decide(
+            verdict,
+            channels,
+            sensitive=request.sensitive,
+            mobile_only=request.mobile_only,
+            now=_naive(now),
+            policy=self.policy,
+        )
+        notification_id = _new_id()
+        answer = {"id": notification_id, "action": decision.action.value, "status": "accepted"}
+        notification, event = self._rows(
+            client_key,
+            request,
+            fingerprint,
+            notification_id,
+            number.e164,
+            text,
+            verdict,
+            decision,
+            answer,
+            now,
+        )
+        if not self.writer.insert(notification, event):
+            raise RequestRepeatedError(request.request_id)  # taken meanwhile: a repeat
         return Accepted(answer, repeated=False)
 
     def _first_answer(
@@ -221,9 +226,8 @@ class NotifyService:
             )
         return dict(row.answer)
 
-    def _insert(
+    def _rows(
         self,
-        connection: Connection,
         client_key: str,
         request: NotifyRequest,
         fingerprint: str,
@@ -234,46 +238,46 @@ class NotifyService:
         decision: Decision,
         answer: dict[str, Any],
         now: datetime,
-    ) -> None:
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The notification's row and its first history row."""
         try:
             country: str | None = self.countries.country_of(phone).prefix
         except UnknownCountryError:
             country = None
-        connection.execute(
-            insert(records.notifications).values(
-                id=notification_id,
-                client_key=client_key,
-                request_id=request.request_id,
-                request_hash=fingerprint,
-                phone=phone,
-                country=country,
-                template_id=request.template_id,
-                text=text,
-                action_type=request.action_type,
-                action_at=request.action_at,
-                sensitive=request.sensitive,
-                mobile_only=request.mobile_only,
-                fallback=request.fallback.value,
-                callback_url=request.callback_url,
-                decision=decision.action.value,
-                policy_case=decision.row.value,
-                number_status=verdict.status.value,
-                reasons=[item.reason.value for item in verdict.evidence],
-                status=S.ACCEPTED.value,
-                created_at=now,
-                expires_at=now + request.ttl,
-                updated_at=now,
-                answer=answer,
-            )
-        )
-        connection.execute(
-            insert(records.events).values(
-                notification_id=notification_id,
-                status=S.ACCEPTED.value,
-                at=now,
-                detail={"action": decision.action.value, "policy_case": decision.row.value},
-            )
-        )
+        notification = {
+            "id": notification_id,
+            "client_key": client_key,
+            "request_id": request.request_id,
+            "request_hash": fingerprint,
+            "phone": phone,
+            "country": country,
+            "template_id": request.template_id,
+            "text": text,
+            "action_type": request.action_type,
+            "action_at": request.action_at,
+            "sensitive": request.sensitive,
+            "mobile_only": request.mobile_only,
+            "fallback": request.fallback.value,
+            "callback_url": request.callback_url,
+            "decision": decision.action.value,
+            "policy_case": decision.row.value,
+            "number_status": verdict.status.value,
+            "reasons": [item.reason.value for item in verdict.evidence],
+            "status": S.ACCEPTED.value,
+            "channel": None,
+            "provider_id": None,
+            "created_at": now,
+            "expires_at": now + request.ttl,
+            "updated_at": now,
+            "answer": answer,
+        }
+        event = {
+            "notification_id": notification_id,
+            "status": S.ACCEPTED.value,
+            "at": now,
+            "detail": {"action": decision.action.value, "policy_case": decision.row.value},
+        }
+        return notification, event
 
     def _verdict(
         self, connection: Connection, phone: str, now: datetime

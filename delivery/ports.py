@@ -25,9 +25,7 @@ class TemplateProblemError(LookupError):
 
 
 class Templates(Protocol):
-    def message(
-        self, connection: Connection, client_key: str, template_id: str, params: dict[str, str]
-    ) -> str:
+    def message(self, client_key: str, template_id: str, params: dict[str, str]) -> str:
         """The client's approved template filled with `params`: TemplateProblemError for an
         unknown or unapproved template, NotificationRequestError for missing or unknown
         params."""

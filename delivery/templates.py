@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.clock import Clock, SystemClock
@@ -157,9 +156,7 @@ class ApprovedTemplates:
         self.cache_seconds = cache_seconds
         self._approved: dict[tuple[str, str], tuple[float, TemplateRecord]] = {}
 
-    def message(
-        self, connection: Connection, client_key: str, template_id: str, params: dict[str, str]
-    ) -> str:
+    def message(self, client_key: str, template_id: str, params: dict[str, str]) -> str:
         record = self._find(client_key, template_id)
         names = placeholder_names(record.draft, self.desk.rules)
         check_params(names, params)

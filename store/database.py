@@ -14,13 +14,24 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    durable: bool = True,
+    pre_ping: bool = True,
+) -> Engine:
     """An engine tuned for the store's dialect.
 
     SQLite: WAL, so readers never wait for the writer; foreign keys enforced (SQLite leaves
     them off); writers wait up to five seconds for the lock instead of failing at once. The
     file's folder is created, so the embedded default needs no set-up.
-    PostgreSQL: a bounded pool whose connections are checked before use.
+    PostgreSQL: a bounded pool whose connections are checked before use. `durable=False`
+    commits without waiting for the disk (`synchronous_commit=off`): for writes whose loss in
+    a database crash costs nothing that matters, such as nonces (a replay is still refused by
+    its timestamp once the window has passed). `pre_ping=False` spares a round trip on every
+    checkout, for a busy service whose pool stays warm (connections are still recycled).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -31,9 +42,10 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engi
         return engine
     return create_engine(
         parsed,
+        connect_args={} if durable else {"options": "-c synchronous_commit=off"},
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1_800,
     )
 

@@ -74,9 +74,7 @@ class StaticTemplates:
     templates: dict[str, FixedTemplate]
     pending: set[str] = field(default_factory=set)
 
-    def message(
-        self, connection: Connection, client_key: str, template_id: str, params: dict[str, str]
-    ) -> str:
+    def message(self, client_key: str, template_id: str, params: dict[str, str]) -> str:
         if template_id in self.pending:
             raise TemplateProblemError("TEMPLATE_NOT_APPROVED", f"{template_id} awaits moderation")
         if template_id not in self.templates:

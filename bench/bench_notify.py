@@ -1,0 +1,207 @@
+"""Benchmark the notify path on SQLite and PostgreSQL, on 127.0.0.1 only.
+
+  - accepted notifications per second through `POST /v1/notify`: `ownership serve --workers 2`
+    on a synthetic snapshot of 10^6 numbers, requests signed before the clock starts, each with
+    its own request_id and nonce, over 64 connections (and 1, for latency);
+  - the time to sweep --expired notifications past their TTL into SMS fallback: in process,
+    `NotifyService.sweep` in batches until none is left, with the channel simulators.
+Figures are medians of --repeat runs.
+
+    python bench/bench_notify.py --requests 20000 --expired 100000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from bench_api import ROOT, Server, build_snapshot  # bench/, beside this file
+from bench_webhooks import database
+from cryptography.fernet import Fernet
+from loadgen import run_load
+from sqlalchemy import func, insert, select
+
+from delivery import records
+from delivery.runtime import build_notify_runtime
+from delivery.templates import build_template_desk
+from ownership.moderation import TemplateDraft
+from pipelines.settings import load_settings
+from pipelines.snapshot import Snapshot
+from store.clients import register_client
+from store.database import make_engine, session_factory, upgrade
+from store.secrets import SecretCipher
+
+TEMPLATE = TemplateDraft.of("Ваш заказ #order# готов к выдаче", "order_status", {"order": "A-17"})
+
+
+def accept_rate(
+    kind: str, scores: Path, phones: list[str], requests: int, repeat: int, port: int
+) -> dict[str, object]:
+    """Notifications accepted per second over HTTP, with two workers."""
+    results: dict[str, object] = {}
+    with database(kind) as url, tempfile.TemporaryDirectory() as work:
+        server = Server(scores, Path(work), 2, port, database_url=url)
+        try:
+            submitted = _submit_template(server)
+            server.cli("templates", "approve", submitted)
+            for connections in (1, 64):
+                count = requests if connections == 64 else requests // 10
+                runs = []
+                for round_ in range(repeat):
+                    prepared = [
+                        server.signed(
+                            "/v1/notify",
+                            _notification(
+                                f"{connections}-{round_}-{i}", random.choice(phones), submitted
+                            ),
+                        )
+                        for i in range(count)
+                    ]
+                    runs.append(run_load(port, prepared, connections, max_seconds=120))
+                results[f"connections_{connections}"] = {
+                    "accepted_per_s": round(statistics.median(run.per_second for run in runs), 1),
+                    "p50_ms": round(statistics.median(run.percentile(0.5) for run in runs), 2),
+                    "p99_ms": round(statistics.median(run.percentile(0.99) for run in runs), 2),
+                    "failures": sum(run.failures for run in runs),
+                    "requests": sum(run.requests for run in runs),
+                }
+        finally:
+            server.stop()
+    return results
+
+
+def _submit_template(server: Server) -> str:
+    import requests as http
+    from requests_oauthlib import OAuth1
+
+    body = {"text": TEMPLATE.text, "category": "order_status", "samples": {"order": "A-17"}}
+    auth = OAuth1(
+        server.key, server.secret, signature_method="HMAC-SHA256", force_include_body=True
+    )
+    answer = http.post(server.url("/v1/message_template"), json=body, auth=auth, timeout=10)
+    answer.raise_for_status()
+    return str(answer.json()["id"])
+
+
+def _notification(request_id: str, phone: str, template_id: str) -> dict[str, object]:
+    return {
+        "request_id": request_id,
+        "phone": phone,
+        "template_id": template_id,
+        "params": {"order": request_id[-8:]},
+        "action": {"type": "order", "at": datetime.now(UTC).isoformat()},
+        "ttl": 3600,
+    }
+
+
+def sweep_time(kind: str, scores: Path, phones: list[str], expired: int) -> dict[str, float]:
+    """Seconds to sweep `expired` sent notifications past their TTL into SMS."""
+    with database(kind) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        sessions = session_factory(engine)
+        cipher = SecretCipher([Fernet.generate_key().decode()])
+        with sessions.begin() as session:
+            client = register_client(session, "bench", ["127.0.0.1/32"], cipher)
+        now = datetime.now(UTC)
+        rows: list[dict[str, object]] = [
+            {
+                "id": f"ntf_bench{i:010d}",
+                "client_key": client.key,
+                "request_id": f"r-{i}",
+                "request_hash": "0" * 64,
+                "phone": phones[i % len(phones)],
+                "country": "7",
+                "template_id": "tpl_bench",
+                "text": "Ваш заказ A-17 готов к выдаче",
+                "action_type": "order",
+                "action_at": now - timedelta(hours=2),
+                "sensitive": False,
+                "mobile_only": False,
+                "fallback": "sms",
+                "callback_url": None,
+                "decision": "deliver",
+                "policy_case": "VERIFIED_FRESH",
+                "number_status": "verified",
+                "reasons": ["RECENT_CODE_ENTRY"],
+                "status": "sent",
+                "channel": "vk",
+                "provider_id": f"vk-never-{i}",
+                "created_at": now - timedelta(hours=2),
+                "expires_at": now - timedelta(hours=1),
+                "updated_at": now - timedelta(hours=2),
+                "answer": {},
+            }
+            for i in range(expired)
+        ]
+        with engine.begin() as connection:
+            for start in range(0, expired, 10_000):
+                connection.execute(insert(records.notifications), rows[start : start + 10_000])
+        snapshot = Snapshot(scores / "snapshot.bin")
+        settings = load_settings(database_url=url)
+        desk = build_template_desk(settings, sessions)
+        runtime = build_notify_runtime(
+            settings, engine, _Clock(), lambda: snapshot, desk, cipher=cipher
+        )
+        started = time.perf_counter()
+        while runtime.service.sweep(limit=5_000):
+            pass
+        seconds = time.perf_counter() - started
+        with engine.connect() as connection:
+            table = records.notifications
+            sms = connection.scalar(
+                select(func.count()).select_from(table).where(table.c.status == "sms_sent")
+            )
+        engine.dispose()
+    if sms != expired:
+        raise SystemExit(f"swept {sms} of {expired} into SMS")
+    return {"expired": expired, "seconds": round(seconds, 2), "per_s": round(expired / seconds)}
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--numbers", type=float, default=1e6)
+    parser.add_argument("--requests", type=int, default=20_000, help="per run at 64 connections")
+    parser.add_argument("--expired", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--port", type=int, default=18_775)
+    parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "api")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    served = int(args.numbers)
+    scores = args.work / f"scores-{served:.0e}".replace("+", "")
+    scores.mkdir(exist_ok=True)
+    build_snapshot(scores / "snapshot.bin", served)
+    keys = np.asarray(Snapshot(scores / "snapshot.bin").columns["phone"])
+    phones = [f"+{key}" for key in np.random.default_rng(5).choice(keys, 50_000).tolist()]
+    report: dict[str, object] = {}
+    for kind in args.databases:
+        sweeps = [sweep_time(kind, scores, phones, args.expired) for _ in range(args.repeat)]
+        report[kind] = {
+            "accept": accept_rate(kind, scores, phones, args.requests, args.repeat, args.port),
+            "sweep": {
+                "expired": args.expired,
+                "seconds": statistics.median(run["seconds"] for run in sweeps),
+                "runs_s": [run["seconds"] for run in sweeps],
+            },
+        }
+    json.dump(report, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
