@@ -201,42 +201,77 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         console.print(f"  .venv/bin/ownership check {phone} --scores {scores}   # {status}")
     if args.no_serve:
         return 0
-    return _serve_demo(args, scores, examples)
+    return _serve_demo(args, scores, events, examples, str(manifest["as_of"]))
 
 
-def _serve_demo(args: argparse.Namespace, scores: Path, examples: dict[str, str]) -> int:
-    """Serve the demo's scores with a fresh store and a demo client, printing a signed call."""
+DEMO_CLOCK_SPEED = 60  # an hour of the notify path a minute: TTLs, delivery, reads
+
+
+def _serve_demo(
+    args: argparse.Namespace, scores: Path, events: Path, examples: dict[str, str], as_of: str
+) -> int:
+    """Serve the whole product on the demo's scores: a fresh store, a demo client with an
+    approved template, the API, and the notify path's jobs on the channel simulators, on a
+    clock that starts where the history ends and runs 60 times faster."""
     import os
 
     from api.main import serve
+    from delivery.templates import build_template_desk
+    from ownership.moderation import Decision, TemplateDraft
     from store.clients import register_client
     from store.database import make_engine, session_factory, upgrade
     from store.secrets import load_cipher
 
     store, key_file = args.dir / "ownership.db", args.dir / "secret.key"
     store.unlink(missing_ok=True)
-    # the workers read their settings from the environment
+    # the worker reads its settings from the environment
     os.environ.update(
         OWNERSHIP_SCORES_DIR=str(scores.resolve()),
+        OWNERSHIP_HISTORY_DIR=str(events.resolve()),
         OWNERSHIP_DATABASE_URL=f"sqlite:///{store.resolve()}",
         OWNERSHIP_SECRET_KEY_FILE=str(key_file.resolve()),
+        OWNERSHIP_CLOCK_SPEED=str(DEMO_CLOCK_SPEED),
+        OWNERSHIP_CLOCK_ANCHOR=datetime.now(UTC).isoformat(),
+        OWNERSHIP_CLOCK_START=as_of,
+        OWNERSHIP_RUN_JOBS="true",
     )
     settings = load_settings()
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
     cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
-    with session_factory(engine).begin() as session:
+    with sessions.begin() as session:
         client = register_client(session, "demo", ["127.0.0.1/32", "::1/128"], cipher)
+    desk = build_template_desk(settings, sessions)
+    draft = TemplateDraft.of("Ваш заказ #order# готов к выдаче", "order_status", {"order": "A-17"})
+    template = desk.submit(client.key, draft)
+    desk.decide(template.id, Decision.APPROVE, note="the demo's template", by="demo")
     engine.dispose()
     phone = examples.get("verified") or next(iter(examples.values()), "+79234567823")
     url = f"http://{args.host}:{args.port}"
+    auth = (
+        f'OAuth1("{client.key}", "{client.secret}", signature_method="HMAC-SHA256", '
+        "force_include_body=True)"
+    )
+    call = ".venv/bin/python -c 'import requests; from requests_oauthlib import OAuth1; print("
+    notify = {
+        "request_id": "demo-1",
+        "phone": phone,
+        "template_id": template.id,
+        "params": {"order": "A-17"},
+        "action": {"type": "order", "at": as_of},
+        "sensitive": True,
+    }
     console.print(
-        f"\nserving the API on {url} (docs: {url}/docs); demo client key {client.key}, "
-        f"secret {client.secret}\nsigned call, from another terminal:\n"
-        f".venv/bin/python -c 'import requests; from requests_oauthlib import OAuth1; "
-        f'print(requests.post("{url}/v1/check", json={{"phone": "{phone}", "sensitive": True}}, '
-        f'auth=OAuth1("{client.key}", "{client.secret}", signature_method="HMAC-SHA256", '
-        f"force_include_body=True)).json())'\nstop with Ctrl-C"
+        f"\nserving the API on {url} (docs: {url}/docs), with the notify path on the channel "
+        f"simulators; the clock starts at {as_of} and runs {DEMO_CLOCK_SPEED}x.\n"
+        f"demo client: key {client.key}, secret {client.secret}; template {template.id}\n"
+        f"from another terminal, a check:\n"
+        f'{call}requests.post("{url}/v1/check", json={{"phone": "{phone}", "sensitive": True}}, '
+        f"auth={auth}).json())'\n"
+        f"a notification (then GET {url}/v1/notifications/<id>, signed the same way):\n"
+        f'{call}requests.post("{url}/v1/notify", json={json.dumps(notify)}, '
+        f"auth={auth}).json())'\nstop with Ctrl-C"
     )
     serve(settings, args.host, args.port, workers=1)
     return 0
