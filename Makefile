@@ -45,9 +45,18 @@ $(DEMO)/scores/manifest.json: | $(VENV)/.notebooks
 	$(BIN)/ownership synth --phones 2000 --seed 1 --out $(DEMO)/events > /dev/null
 	$(BIN)/ownership score --events $(DEMO)/events --out $(DEMO)/scores --as-of 2026-11-01
 
+# A simulated day of notifications over those scores, for the delivery funnel: made afresh
+# whenever the scores change.
+DAY_STORE := $(abspath $(DEMO)/day.db)
+$(DAY_STORE): $(DEMO)/scores/manifest.json | $(VENV)/.notebooks
+	rm -f $@ $@-wal $@-shm
+	$(BIN)/ownership simulate-day --history $(DEMO)/events --scores $(DEMO)/scores \
+		--store sqlite:///$@ --notifications 2000 --seed 1 > /dev/null
+
 # The analysts' notebooks, executed over var/demo, as HTML reports with their plots.
-notebooks: $(VENV)/.notebooks $(DEMO)/scores/manifest.json
+notebooks: $(VENV)/.notebooks $(DEMO)/scores/manifest.json $(DAY_STORE)
 	OWNERSHIP_SCORES_DIR=$(abspath $(DEMO)/scores) OWNERSHIP_HISTORY_DIR=$(abspath $(DEMO)/events) \
+		OWNERSHIP_NOTIFICATIONS_URL=sqlite:///$(DAY_STORE) \
 		$(BIN)/jupyter nbconvert --to html --execute --output-dir $(REPORTS) notebooks/*.ipynb
 
 bench: $(VENV)/.dev

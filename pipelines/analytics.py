@@ -1,4 +1,5 @@
-"""Frames for analysts, straight from a scores folder (`scores.parquet` + `manifest.json`).
+"""Frames for analysts, straight from a scores folder (`scores.parquet` + `manifest.json`) and
+from the notification store (`notifications`, `notification_events`, `billing_ledger`).
 
 Every figure is a query in `pipelines/sql/analytics/`, run by DuckDB with bound parameters, so a
 notebook shows the production definitions instead of re-implementing them. Countries come from
@@ -11,21 +12,24 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
+from delivery.channels.curves import PUBLISHED_DELIVERY, SocialCurve
 from ownership.channels import Channel
 from ownership.countries import CountryTable
+from ownership.notifications import NotificationStatus
 from ownership.prices import PriceTable, UnknownPriceError
 from ownership.verdicts import Status
 from pipelines import duckdb_engine
 from pipelines.publish import MANIFEST_FILE, SCORES_FILE
 from pipelines.reference import load_countries
 from pipelines.sqlfiles import analytics_sql
+from pipelines.store_frames import StoreReadError, read_tables
 
 # DESIGN §11: the large sender saved about 35 % "with 60 % coverage and 60 % delivered within
 # 1 h" (1 h is the default TTL, after which a notification falls back to SMS).
@@ -40,6 +44,13 @@ COUNTRY_SCHEMA = {
     "vk_monthly_users_m": pl.Float64,
     "ok_monthly_users_m": pl.Float64,
     "vk_share_of_social": pl.Float64,
+}
+PUBLISHED_SCHEMA = {
+    "row_order": pl.Int64,
+    "measure": pl.String,
+    "label": pl.String,
+    "horizon_seconds": pl.Float64,
+    "published_share": pl.Float64,
 }
 PRICE_SCHEMA = {
     "prefix": pl.String,
@@ -153,6 +164,105 @@ def cost_against_sms(
         return CostComparison(
             by_country=_table(con, "cost_by_country"), total=_frame(con, "cost_total")
         )
+
+
+@dataclass(frozen=True)
+class DeliveryFunnel:
+    stages: pl.DataFrame  # see pipelines/sql/analytics/delivery_funnel.sql
+    timing: pl.DataFrame  # against the published curve: see delivery_timing.sql
+
+
+def delivery_funnel(store_url: str, ttl: timedelta | None = None) -> DeliveryFunnel:
+    """How many notifications of the store took each status and how soon after acceptance;
+    and, of those sent in a social network, the share delivered within 1 min, 1 h and 24 h and
+    read within 24 h, beside the published shares. `ttl`: only the notifications of that TTL."""
+    with _notifications(store_url, ("notifications", "notification_events")) as con:
+        _steps(con, ttl)
+        con.register("src_published", _published_frame())
+        stages = _frame(con, "delivery_funnel", {"stages": [s.value for s in NotificationStatus]})
+        return DeliveryFunnel(stages=stages, timing=_frame(con, "delivery_timing"))
+
+
+def fallbacks_by_reason(store_url: str, ttl: timedelta | None = None) -> pl.DataFrame:
+    """Why notifications of the store went by SMS (the policy's row, a refusal, a denial, or
+    the TTL running out), how many, and how their SMS ended."""
+    with _notifications(store_url, ("notifications", "notification_events")) as con:
+        _steps(con, ttl)
+        return _frame(con, "fallbacks_by_reason")
+
+
+def billing_by_country_channel(
+    store_url: str, countries: CountryTable | None = None
+) -> pl.DataFrame:
+    """The billing ledger's deliveries and amounts by country and channel."""
+    with _notifications(store_url, ("billing_ledger",)) as con:
+        _register_countries(con, _or_shipped(countries))
+        return _frame(con, "billing_by_country_channel")
+
+
+@dataclass(frozen=True)
+class BilledComparison:
+    by_country: pl.DataFrame  # see pipelines/sql/analytics/billed_against_sms.sql
+    total: pl.DataFrame  # one row: see billed_total.sql
+
+
+def billed_against_sms(
+    store_url: str,
+    prices: PriceTable,
+    at: datetime | date | None = None,
+    countries: CountryTable | None = None,
+) -> BilledComparison:
+    """What the store's notifications were billed, beside the same notifications all by SMS
+    (`cost_against_sms`, at the prices in force at `at`, default the first acceptance) and
+    the brief's model of social-first, by country."""
+    table = _or_shipped(countries)
+    with _notifications(store_url, ("notifications", "billing_ledger")) as con:
+        traffic = _frame(con, "notification_traffic")
+        if traffic.is_empty():
+            raise AnalyticsInputError("the store holds no notification")
+        _register_countries(con, table)
+        _materialise(con, "billing_by_country_channel")
+        priced_at = at or traffic["first_accepted_at"].min()
+        assert isinstance(priced_at, datetime)
+        modelled = cost_against_sms(traffic, prices, priced_at, table)
+        con.register("src_modelled", modelled.by_country)
+        _materialise(con, "billed_against_sms")
+        return BilledComparison(
+            by_country=_table(con, "billed_against_sms"), total=_frame(con, "billed_total")
+        )
+
+
+@contextmanager
+def _notifications(store_url: str, tables: tuple[str, ...]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A session with the staging models of the store's tables (`stg_<table>`)."""
+    try:
+        frames = read_tables(store_url, tables)
+    except StoreReadError as error:
+        raise AnalyticsInputError(str(error)) from error
+    with _session() as con:
+        for name, frame in frames.items():
+            con.register(f"src_{name}", frame)
+            con.sql(analytics_sql(f"stg_{name}")).create_view(f"stg_{name}")
+        yield con
+
+
+def _steps(con: duckdb.DuckDBPyConnection, ttl: timedelta | None) -> None:
+    seconds = None if ttl is None else ttl.total_seconds()
+    _materialise(con, "int_notification_steps", {"ttl_seconds": seconds})
+
+
+def _published_frame() -> pl.DataFrame:
+    """The published shares (DESIGN §11), as the simulators' curve holds them."""
+    curve = SocialCurve()
+    labels = {60.0: "1 min", 3_600.0: "1 h", 86_400.0: "24 h"}
+    rows: list[tuple[int, str, str, float, float]] = [
+        (order, "delivered", labels.get(seconds, f"{seconds:g} s"), seconds, share)
+        for order, (seconds, share) in enumerate(PUBLISHED_DELIVERY.knots[1:], start=1)
+    ]
+    horizon = curve.read_horizon.total_seconds()
+    label = labels.get(horizon, f"{horizon:g} s")
+    rows.append((len(rows) + 1, "read", label, horizon, curve.read_share))
+    return pl.DataFrame(rows, schema=PUBLISHED_SCHEMA, orient="row")
 
 
 @contextmanager

@@ -427,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines.templates_cli import add_templates_commands
 
     add_templates_commands(commands)
+    from pipelines.simulate_cli import add_simulate_command
+
+    add_simulate_command(commands)
     return parser
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
@@ -17,38 +16,23 @@ from pipelines import analytics
 from pipelines.evaluate import evaluate
 from pipelines.paths import PROJECT_ROOT
 from pipelines.reference import load_countries, load_prices
-from pipelines.scoring import ScoreRequest, score
-from pipelines.synth import generate
+from tests.integration.conftest import Day, Demo
 
 pytestmark = pytest.mark.integration
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.py"))
-PHONES = 2_000
 CELL_TIMEOUT_S = 120
 
 
-@dataclass(frozen=True)
-class Demo:
-    events: Path
-    scores: Path
-
-
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    root = tmp_path_factory.mktemp("notebooks")
-    summary = generate(root / "events", phones=PHONES, seed=1)
-    score(ScoreRequest(root / "events", root / "scores", as_of=summary.end))
-    return Demo(events=root / "events", scores=root / "scores")
-
-
-@pytest.fixture(scope="session")
-def printed(demo: Demo) -> dict[str, str]:
+def printed(demo: Demo, day: Day) -> dict[str, str]:
     """What each notebook printed, by name, once it ran to the end without an error."""
     environment = {
         **os.environ,
         "OWNERSHIP_SCORES_DIR": str(demo.scores),
         "OWNERSHIP_HISTORY_DIR": str(demo.events),
+        "OWNERSHIP_NOTIFICATIONS_URL": day.store_url,
         "MPLBACKEND": "agg",  # no figure needs to reach a display here
     }
     texts = {}
@@ -76,8 +60,8 @@ def printed_value(text: str, label: str) -> str:
     return found.group(1)
 
 
-def test_the_notebooks_are_the_two_analysts_use() -> None:
-    assert [path.stem for path in NOTEBOOKS] == ["ownership_risk", "savings"]
+def test_the_notebooks_are_the_three_analysts_use() -> None:
+    assert [path.stem for path in NOTEBOOKS] == ["delivery_funnel", "ownership_risk", "savings"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
@@ -139,3 +123,30 @@ def test_the_savings_notebook_costs_every_number_at_its_country_price(
     assert printed_value(text, "saving share") == f"{1 - social_first / all_sms:.4f}"
     assert printed_value(text, "notifications without a price") == "0"
     assert printed_value(text, "countries in the audience table") == str(len(countries))
+
+
+def test_the_funnel_notebook_shows_the_day_beside_the_published_figures(
+    printed: dict[str, str], day: Day
+) -> None:
+    text = printed["delivery_funnel"]
+    funnel = analytics.delivery_funnel(day.store_url)
+
+    assert printed_value(text, "notifications accepted") == str(day.summary.notifications)
+    for stage, count in funnel.stages.select("stage", "notifications").iter_rows():
+        assert printed_value(text, stage) == str(count)
+    for measure, label, share in funnel.timing.select("measure", "label", "share").iter_rows():
+        assert printed_value(text, f"{measure} within {label}") == f"{share:.4f}"
+
+
+def test_the_funnel_notebook_shows_fallbacks_and_the_bill(
+    printed: dict[str, str], day: Day
+) -> None:
+    text = printed["delivery_funnel"]
+    reasons = analytics.fallbacks_by_reason(day.store_url)
+    total = analytics.billed_against_sms(day.store_url, load_prices()).total.row(0, named=True)
+
+    assert printed_value(text, "sent by SMS") == str(reasons["notifications"].sum())
+    assert printed_value(text, "most frequent fallback reason") == reasons.item(0, "reason")
+    assert printed_value(text, "all-SMS cost") == f"{total['all_sms_rub']:.2f} RUB"
+    assert printed_value(text, "billed cost") == f"{total['billed_rub']:.2f} RUB"
+    assert printed_value(text, "saving share") == f"{total['saving_share']:.4f}"

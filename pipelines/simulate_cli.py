@@ -1,0 +1,75 @@
+"""`ownership simulate-day`: a simulated day of notifications into a store, for the analysts'
+delivery funnel (pipelines.simulate_day)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pipelines.cli import UsageError, console
+from pipelines.settings import Settings
+
+
+def add_simulate_command(commands: Any) -> None:
+    simulate = commands.add_parser(
+        "simulate-day",
+        help="a simulated day of notifications through the channel simulators",
+        description=(
+            "Send N notifications, spread over a day, to numbers of a scored history, through "
+            "the notify service and the VK, OK and SMS simulators on a virtual clock, until "
+            "each has its outcome; write them to the store (migrated first)."
+        ),
+    )
+    simulate.add_argument("--history", type=Path, required=True, help="the history folder")
+    simulate.add_argument(
+        "--scores", type=Path, required=True, help="its scores folder (snapshot.bin)"
+    )
+    simulate.add_argument(
+        "--store",
+        default=None,
+        help="SQLAlchemy URL of the store to write (default: OWNERSHIP_DATABASE_URL)",
+    )
+    simulate.add_argument(
+        "--notifications", type=int, default=2_000, help="notifications (default 2,000)"
+    )
+    simulate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    simulate.set_defaults(run=cmd_simulate_day)
+
+
+def cmd_simulate_day(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.simulate_day import DayRequest, SimulationInputError, simulate_day
+    from store.clients import ClientRegistrationError
+    from store.secrets import SecretKeyError, load_cipher
+
+    request = DayRequest(
+        history=args.history,
+        scores=args.scores,
+        store_url=args.store or settings.database_url,
+        notifications=args.notifications,
+        seed=args.seed,
+    )
+    try:
+        cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+        summary = simulate_day(request, settings, cipher)
+    except (SimulationInputError, ClientRegistrationError, SecretKeyError, OSError) as error:
+        raise UsageError(str(error)) from error
+    console.print(
+        f"simulated {summary.notifications:,} notifications from "
+        f"{summary.started_at:%Y-%m-%d %H:%M}"
+        f" to {summary.settled_at:%Y-%m-%d %H:%M} UTC in {summary.seconds:.1f} s"
+    )
+    print(
+        json.dumps(
+            {
+                "store": request.store_url,
+                "client_key": summary.client_key,
+                "notifications": summary.notifications,
+                "statuses": summary.statuses,
+                "unsettled": summary.unsettled,
+            },
+            indent=2,
+        )
+    )
+    return 0

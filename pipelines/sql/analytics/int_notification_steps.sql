@@ -1,0 +1,49 @@
+-- int_notification_steps: when each notification first took each status, how long after its
+-- acceptance, and the status it left to take it.
+-- grain: one row per notification and status it took (a status taken twice, as `accepted` is
+-- when a network refuses, counts from its first time). refresh: per query.
+-- inputs: stg_notifications, stg_notification_events; $ttl_seconds: only the notifications of
+-- that TTL, or all when null.
+with notifications as (
+    select * from stg_notifications
+    where $ttl_seconds is null or ttl_seconds = $ttl_seconds
+),
+
+events as (
+    select * from stg_notification_events
+),
+
+ordered as (
+    select
+        *,
+        lag(status) over (partition by notification_id order by status_at, event_id) as left_status
+    from events
+),
+
+first_taken as (
+    select
+        notification_id,
+        status,
+        min(status_at) as taken_at,
+        arg_min(left_status, event_id) as left_status
+    from ordered
+    group by notification_id, status
+),
+
+final as (
+    select
+        notifications.notification_id,
+        notifications.decision,
+        notifications.policy_case,
+        notifications.fallback,
+        notifications.ttl_seconds,
+        notifications.accepted_at,
+        first_taken.status,
+        first_taken.left_status,
+        first_taken.taken_at,
+        epoch(first_taken.taken_at) - epoch(notifications.accepted_at) as seconds_since_accepted
+    from first_taken
+    inner join notifications on notifications.notification_id = first_taken.notification_id
+)
+
+select * from final

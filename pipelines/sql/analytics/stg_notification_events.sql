@@ -1,0 +1,19 @@
+-- stg_notification_events: every status a notification took, with its time (the store's
+-- `notification_events`, the history GET /v1/notifications/{id} shows).
+-- grain: one row per status taken. refresh: per query. Only renames.
+-- inputs: src_notification_events, read from the store by pipelines.store_frames (times naive
+-- UTC; `id` grows with each insert, so it orders the statuses taken at one time).
+with source as (
+    select * from src_notification_events
+),
+
+final as (
+    select
+        id as event_id,
+        notification_id,
+        status,
+        "at" as status_at
+    from source
+)
+
+select * from final

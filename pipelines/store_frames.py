@@ -1,0 +1,105 @@
+"""The notify path's tables as Polars frames, read from the store (SQLite or PostgreSQL) with
+SQLAlchemy, for the analytics queries to run over in DuckDB.
+
+DuckDB could attach either database itself, but its `sqlite` and `postgres` extensions are not
+bundled with the Python package and would be downloaded at run time; reading the few columns the
+queries need through the store's own engine works offline on both. Times come out naive UTC, as
+the scores' do; prices stay exact decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Table, inspect, make_url, select
+
+from delivery import records
+from store.database import make_engine
+
+PRICE = pl.Decimal(12, 4)
+# the columns each query reads, with their types; the names are the store's
+NOTIFICATIONS: Mapping[str, pl.DataType] = {
+    "id": pl.String(),
+    "client_key": pl.String(),
+    "phone": pl.String(),
+    "country": pl.String(),
+    "decision": pl.String(),
+    "policy_case": pl.String(),
+    "number_status": pl.String(),
+    "sensitive": pl.Boolean(),
+    "mobile_only": pl.Boolean(),
+    "fallback": pl.String(),
+    "status": pl.String(),
+    "channel": pl.String(),
+    "created_at": pl.Datetime("us"),
+    "expires_at": pl.Datetime("us"),
+}
+NOTIFICATION_EVENTS: Mapping[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "notification_id": pl.String(),
+    "status": pl.String(),
+    "at": pl.Datetime("us"),
+}
+BILLING_LEDGER: Mapping[str, pl.DataType] = {
+    "notification_id": pl.String(),
+    "client_key": pl.String(),
+    "channel": pl.String(),
+    "country": pl.String(),
+    "price": PRICE,
+    "currency": pl.String(),
+    "delivered_at": pl.Datetime("us"),
+    "month": pl.String(),
+}
+TABLES: Mapping[str, tuple[Table, Mapping[str, pl.DataType]]] = {
+    "notifications": (records.notifications, NOTIFICATIONS),
+    "notification_events": (records.events, NOTIFICATION_EVENTS),
+    "billing_ledger": (records.ledger, BILLING_LEDGER),
+}
+
+
+class StoreReadError(ValueError):
+    """The store cannot be read as a notification store; the message says why."""
+
+
+def read_tables(store_url: str, names: tuple[str, ...]) -> dict[str, pl.DataFrame]:
+    """The named tables of the store at `store_url` (a SQLAlchemy URL), one frame each."""
+    unknown = [name for name in names if name not in TABLES]
+    if unknown:
+        raise StoreReadError(f"no such notification table: {', '.join(unknown)}")
+    url = make_url(store_url)
+    # SQLite would make an empty database of a wrong path; say so instead
+    database = url.database or ""
+    on_disk = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if on_disk and not Path(database).is_file():
+        raise StoreReadError(f"{database}: no such store file")
+    engine = make_engine(store_url)
+    try:
+        present = set(inspect(engine).get_table_names())
+        missing = [name for name in names if name not in present]
+        if missing:
+            raise StoreReadError(
+                f"the store has no {', '.join(missing)} table: migrate it first "
+                "(`ownership clients list` does)"
+            )
+        with engine.connect() as connection:
+            frames = {}
+            for name in names:
+                table, schema = TABLES[name]
+                rows = connection.execute(select(*(table.c[column] for column in schema))).all()
+                frames[name] = pl.DataFrame(
+                    [tuple(_naive(value) for value in row) for row in rows],
+                    schema=dict(schema),
+                    orient="row",
+                )
+            return frames
+    finally:
+        engine.dispose()
+
+
+def _naive(value: object) -> object:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value

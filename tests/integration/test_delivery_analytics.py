@@ -1,0 +1,330 @@
+"""The delivery analytics (pipelines.analytics over the notification store) on a hand-made
+store of ten notifications, each taking a path of DESIGN §7, with the times it took them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import Connection, insert
+
+from delivery import records
+from ownership.channels import Channel
+from ownership.countries import Country, CountryTable
+from ownership.prices import Price, PriceTable
+from pipelines import analytics
+from pipelines.analytics import AnalyticsInputError
+from store.clients import register_client
+from store.database import make_engine, session_factory, upgrade
+from store.secrets import SecretCipher
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 6, 1, 9, tzinfo=UTC)
+COUNTRIES = CountryTable(
+    [
+        Country("RU", "Russia", "7", 59, None),
+        Country("KZ", "Kazakhstan", "77", 4.8, 2.5),
+        Country("BY", "Belarus", "375", 3.2, 2.7),
+    ]
+)
+PRICES = PriceTable.of(
+    [
+        Price("7", Channel.SMS, Decimal("4.50"), date(2025, 1, 1)),
+        Price("77", Channel.SMS, Decimal("5.00"), date(2025, 1, 1)),
+        Price("375", Channel.SMS, Decimal("7.00"), date(2025, 1, 1)),
+    ]
+)
+SOCIAL_RU = Decimal("0.45")  # a tenth of the SMS price
+SMS_RU, SMS_KZ, SMS_BY = Decimal("4.50"), Decimal("5.00"), Decimal("7.00")
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A notification and the statuses it took, each `seconds` after acceptance."""
+
+    name: str
+    phone: str
+    decision: str
+    policy_case: str
+    ttl: timedelta
+    path: tuple[tuple[str, float], ...]
+    billed: tuple[str, Decimal] | None = None
+    fallback: str = "sms"
+    country: str = field(default="7")
+
+
+H = 3_600.0
+NOTIFICATIONS = (
+    # delivered in VK within the minute, read within ten minutes
+    Sent(
+        "fresh",
+        "+79230000001",
+        "deliver",
+        "VERIFIED_FRESH",
+        timedelta(hours=1),
+        (("sent", 0), ("delivered", 30), ("read", 600)),
+        ("vk", SOCIAL_RU),
+    ),
+    # delivered in OK after two hours of a day's TTL, never read
+    Sent(
+        "patient",
+        "+79230000002",
+        "deliver",
+        "SUSPICIOUS",
+        timedelta(hours=24),
+        (("sent", 0), ("delivered", 2 * H)),
+        ("ok", SOCIAL_RU),
+    ),
+    # owner_changed: straight to SMS, twice in Kazakhstan
+    Sent(
+        "recycled",
+        "+77010000003",
+        "sms",
+        "OWNER_CHANGED",
+        timedelta(hours=1),
+        (("sms_sent", 0), ("sms_delivered", 5)),
+        ("sms", SMS_KZ),
+        country="77",
+    ),
+    Sent(
+        "recycled again",
+        "+77010000004",
+        "sms",
+        "OWNER_CHANGED",
+        timedelta(hours=1),
+        (("sms_sent", 0), ("sms_delivered", 6)),
+        ("sms", SMS_KZ),
+        country="77",
+    ),
+    # not delivered within the hour: withdrawn, then an SMS that failed
+    Sent(
+        "unseen",
+        "+79230000005",
+        "deliver",
+        "SUSPICIOUS",
+        timedelta(hours=1),
+        (("sent", 0), ("expired", H), ("sms_sent", H), ("sms_failed", H + 10)),
+    ),
+    # a re-verification unanswered within five minutes: SMS
+    Sent(
+        "silent",
+        "+79230000006",
+        "reverify",
+        "SUSPICIOUS",
+        timedelta(minutes=5),
+        (("reverify_pending", 0), ("expired", 300), ("sms_sent", 300), ("sms_delivered", 303)),
+        ("sms", SMS_RU),
+    ),
+    # a re-verification denied: SMS at once
+    Sent(
+        "denied",
+        "+375291234567",
+        "reverify",
+        "SUSPICIOUS",
+        timedelta(hours=1),
+        (("reverify_pending", 0), ("sms_sent", 20), ("sms_delivered", 30)),
+        ("sms", SMS_BY),
+        country="375",
+    ),
+    # both networks refused it: back to accepted, then SMS
+    Sent(
+        "refused",
+        "+79230000008",
+        "deliver",
+        "VERIFIED_OLDER_PROOF",
+        timedelta(hours=1),
+        (("sent", 0), ("accepted", 0), ("sms_sent", 0), ("sms_delivered", 8)),
+        ("sms", SMS_RU),
+    ),
+    # fallback: none, not delivered within 15 s: expired, and that is all
+    Sent(
+        "brief",
+        "+79230000009",
+        "deliver",
+        "VERIFIED_FRESH",
+        timedelta(seconds=15),
+        (("sent", 0), ("expired", 15)),
+        fallback="none",
+    ),
+    # a confirmed re-verification, then delivered and read in VK
+    Sent(
+        "confirmed",
+        "+79230000010",
+        "reverify",
+        "SUSPICIOUS",
+        timedelta(hours=1),
+        (("reverify_pending", 0), ("sent", 40), ("delivered", 50), ("read", 90)),
+        ("vk", SOCIAL_RU),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'ownership.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine).begin() as session:
+        cipher = SecretCipher([Fernet.generate_key().decode()])
+        key = register_client(session, "bank", ["127.0.0.1/32"], cipher).key
+    with engine.begin() as connection:
+        for sent in NOTIFICATIONS:
+            _insert(connection, key, sent)
+    engine.dispose()
+    return url
+
+
+def _insert(connection: Connection, client_key: str, sent: Sent) -> None:
+    final, last = sent.path[-1]
+    connection.execute(
+        insert(records.notifications).values(
+            id=sent.name,
+            client_key=client_key,
+            request_id=sent.name,
+            request_hash="-",
+            phone=sent.phone,
+            country=sent.country,
+            template_id="tpl",
+            text="-",
+            action_type="order",
+            action_at=T0,
+            sensitive=sent.decision == "reverify",
+            mobile_only=False,
+            fallback=sent.fallback,
+            decision=sent.decision,
+            policy_case=sent.policy_case,
+            number_status="verified",
+            reasons=[],
+            status=final,
+            channel=None,
+            created_at=T0,
+            expires_at=T0 + sent.ttl,
+            updated_at=T0 + timedelta(seconds=last),
+            answer={},
+        )
+    )
+    for status, seconds in (("accepted", 0.0), *sent.path):
+        connection.execute(
+            insert(records.events).values(
+                notification_id=sent.name,
+                status=status,
+                at=T0 + timedelta(seconds=seconds),
+                detail={},
+            )
+        )
+    if sent.billed is not None:
+        channel, price = sent.billed
+        at = T0 + timedelta(
+            seconds=dict(sent.path)["sms_delivered" if channel == "sms" else "delivered"]
+        )
+        connection.execute(
+            insert(records.ledger).values(
+                notification_id=sent.name,
+                client_key=client_key,
+                channel=channel,
+                country=sent.country,
+                price=price,
+                currency="RUB",
+                delivered_at=at,
+                month=at.strftime("%Y-%m"),
+            )
+        )
+
+
+def rows(frame: pl.DataFrame, *columns: str) -> list[tuple[object, ...]]:
+    return frame.select(columns).rows()
+
+
+def test_the_funnel_counts_each_status_and_how_soon_after_acceptance(store: str) -> None:
+    stages = analytics.delivery_funnel(store).stages
+
+    assert rows(stages, "stage", "notifications", "within_1m", "within_1h", "within_24h") == [
+        ("accepted", 10, 10, 10, 10),
+        ("reverify_pending", 3, 3, 3, 3),
+        ("sent", 6, 6, 6, 6),
+        ("delivered", 3, 2, 2, 3),
+        ("read", 2, 0, 2, 2),
+        ("expired", 3, 1, 3, 3),  # the hour's bound is included
+        ("sms_sent", 6, 4, 6, 6),
+        ("sms_delivered", 5, 4, 5, 5),
+        ("sms_failed", 1, 0, 0, 1),
+        ("failed", 0, 0, 0, 0),
+    ]
+    assert stages["share_of_accepted"].to_list()[:4] == [1.0, 0.3, 0.6, 0.3]
+    assert stages.row(by_predicate=pl.col("stage") == "delivered", named=True)[
+        "median_seconds"
+    ] == pytest.approx(50)
+
+
+def test_the_timing_is_of_the_notifications_sent_beside_the_published_shares(store: str) -> None:
+    timing = analytics.delivery_funnel(store).timing
+
+    assert rows(timing, "measure", "label", "sent_notifications", "reached") == [
+        ("delivered", "1 min", 6, 2),
+        ("delivered", "1 h", 6, 2),
+        ("delivered", "24 h", 6, 3),
+        ("read", "24 h", 6, 2),
+    ]
+    assert timing["share"].to_list() == pytest.approx([2 / 6, 2 / 6, 3 / 6, 2 / 6])
+    assert timing["published_share"].to_list() == pytest.approx([0.42, 0.60, 0.90, 0.85])
+
+
+def test_the_funnel_of_one_ttl_counts_only_its_notifications(store: str) -> None:
+    funnel = analytics.delivery_funnel(store, ttl=timedelta(hours=24))
+
+    assert funnel.stages.item(0, "notifications") == 1
+    assert rows(funnel.timing, "sent_notifications", "reached") == [(1, 0), (1, 0), (1, 1), (1, 0)]
+
+
+def test_fallbacks_are_counted_by_reason_with_their_sms_outcome(store: str) -> None:
+    reasons = analytics.fallbacks_by_reason(store)
+
+    assert rows(reasons, "reason", "notifications", "sms_delivered", "sms_failed") == [
+        ("OWNER_CHANGED", 2, 2, 0),
+        ("CHANNEL_REFUSED", 1, 1, 0),
+        ("REVERIFICATION_DENIED", 1, 1, 0),
+        ("TTL_NOT_ANSWERED", 1, 1, 0),
+        ("TTL_NOT_DELIVERED", 1, 0, 1),
+    ]
+    assert reasons["share"].to_list() == pytest.approx([2 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6])
+
+
+def test_billing_is_the_ledger_by_country_and_channel(store: str) -> None:
+    billing = analytics.billing_by_country_channel(store, COUNTRIES)
+
+    assert rows(billing, "iso", "channel", "delivered", "billed") == [
+        ("KZ", "sms", 2, Decimal("10.0000")),
+        ("RU", "sms", 2, Decimal("9.0000")),
+        ("BY", "sms", 1, Decimal("7.0000")),
+        ("RU", "vk", 2, Decimal("0.9000")),
+        ("RU", "ok", 1, Decimal("0.4500")),
+    ]
+
+
+def test_the_bill_is_set_beside_the_same_notifications_all_by_sms(store: str) -> None:
+    compared = analytics.billed_against_sms(store, PRICES, countries=COUNTRIES)
+
+    assert rows(compared.by_country, "iso", "notifications", "delivered", "social_delivered") == [
+        ("RU", 7, 5, 3),
+        ("KZ", 2, 2, 0),
+        ("BY", 1, 1, 0),
+    ]
+    assert compared.by_country["all_sms_rub"].to_list() == pytest.approx([31.5, 10.0, 7.0])
+    assert compared.by_country["billed_rub"].to_list() == pytest.approx([10.35, 10.0, 7.0])
+    total = compared.total.row(0, named=True)
+    assert total["all_sms_rub"] == pytest.approx(48.5)
+    assert total["billed_rub"] == pytest.approx(27.35)
+    assert total["saving_share"] == pytest.approx(1 - 27.35 / 48.5)
+    assert total["notifications_without_price"] == 0
+
+
+def test_a_store_that_is_not_there_is_named(tmp_path: Path) -> None:
+    with pytest.raises(AnalyticsInputError, match="no such store file"):
+        analytics.delivery_funnel(f"sqlite:///{tmp_path / 'missing.db'}")
+    assert not (tmp_path / "missing.db").exists()
