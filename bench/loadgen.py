@@ -21,6 +21,7 @@ class LoadResult:
     failures: int
     seconds: float
     latencies_ms: list[float]
+    failure_statuses: tuple[int, ...] = ()
 
     @property
     def per_second(self) -> float:
@@ -36,6 +37,7 @@ class LoadResult:
         return {
             "requests": self.requests,
             "failures": self.failures,
+            "failure_statuses": sorted(set(self.failure_statuses)),
             "rps": round(self.per_second, 1),
             "p50_ms": round(self.percentile(0.50), 3),
             "p99_ms": round(self.percentile(0.99), 3),
@@ -94,7 +96,9 @@ async def _run(
     await asyncio.gather(
         *(_connection(port, queue, latencies, failures, deadline) for _ in range(connections))
     )
-    return LoadResult(len(latencies), len(failures), time.perf_counter() - started, latencies)
+    return LoadResult(
+        len(latencies), len(failures), time.perf_counter() - started, latencies, tuple(failures)
+    )
 
 
 def run_load(port: int, requests: list[bytes], connections: int, max_seconds: float) -> LoadResult:

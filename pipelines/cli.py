@@ -163,6 +163,40 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
+    import re
+
+    from sqlalchemy import select
+
+    from delivery import records
+    from store.database import make_engine, upgrade
+    from store.tables import ClientRow
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        raise UsageError(f"--month must be YYYY-MM, not {args.month!r}")
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            key = connection.scalar(
+                select(ClientRow.consumer_key).where(ClientRow.name == args.client)
+            )
+            if key is None:
+                raise UsageError(f"no client is named {args.client!r}")
+            lines = records.billing_report(connection, key, args.month)
+    finally:
+        engine.dispose()
+    report = {
+        "client": args.client,
+        "month": args.month,
+        "lines": [{**line, "amount": str(line["amount"])} for line in lines],
+        "delivered": sum(line["delivered"] for line in lines),
+        "total": str(sum((line["amount"] for line in lines), start=0)),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
@@ -405,6 +439,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     worker.set_defaults(run=cmd_worker)
+
+    billing = commands.add_parser(
+        "billing",
+        help="a client's delivered notifications of a month, priced",
+        description="A client's delivered notifications of a month by channel and country.",
+    )
+    billing.add_argument("--client", required=True, help="the client's name")
+    billing.add_argument("--month", required=True, help="YYYY-MM")
+    billing.set_defaults(run=cmd_billing)
 
     demo = commands.add_parser(
         "demo",

@@ -4,6 +4,7 @@ receipt and the fallback, idempotent repeats, and billing equal to what was deli
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from delivery.notify import RequestConflictError
 from delivery.ports import TemplateProblemError
 from ownership.notifications import Fallback, NotificationRequestError, RequestProblem
 from ownership.numbers import InvalidNumberError
+from pipelines.cli import main
 from tests.api.service import ACCOUNT_ONLY, RECYCLED, SUSPICIOUS, UNSEEN, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
 
@@ -222,3 +224,30 @@ def test_a_garbage_phone_or_an_unknown_template_is_refused(notifier: Notifier) -
         notifier.service.accept(
             notifier.client_key, notifier.request(VERIFIED_FRESH, template_id="tpl_none")
         )
+
+
+def test_billing_equals_the_delivered_notifications_in_the_api_and_the_cli(
+    notifier: Notifier,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    social = notifier.notify(VERIFIED_FRESH, "b-1")
+    by_sms = notifier.notify(RECYCLED, "b-2")
+    never = notifier.notify(RECYCLED, "b-3")
+    now = notifier.clock.now()
+    assert notifier.service.delivered(social, now)
+    assert notifier.service.sms_delivered(by_sms, now)
+    assert notifier.service.sms_failed(never, "unknown_subscriber", now)
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+
+    assert main(["billing", "--client", "bank", "--month", now.strftime("%Y-%m")]) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["delivered"] == 2
+    assert report["total"] == "4.9500"
+    assert [(line["channel"], line["delivered"]) for line in report["lines"]] == [
+        ("sms", 1),
+        ("vk", 1),
+    ]
+    assert main(["billing", "--client", "nobody", "--month", "2026-06"]) == 2
