@@ -142,10 +142,12 @@ class History:
 
 
 def steady_owner(
-    history: History, phone: str, since_days: int = 400, until_days: int = 5
+    history: History, phone: str, since_days: int = 400, until_days: int = 5, seen_days: float = 1
 ) -> History:
-    """Anna: a VK account registered `since_days` ago, a code and an SMS every month since."""
-    history.register(phone, days_ago(since_days), ANNA, account="vk-1").account(phone, "vk-1")
+    """Anna: a VK account registered `since_days` ago (seen `seen_days` ago), a code and an SMS
+    every month since."""
+    history.register(phone, days_ago(since_days), ANNA, account="vk-1")
+    history.account(phone, "vk-1", last_seen=days_ago(seen_days))
     for day in range(since_days - 30, until_days - 1, -30):
         history.code(phone, days_ago(day), "vk", "vk-1")
     for day in range(since_days - 1, 0, -20):

@@ -6,6 +6,9 @@ The history (scored as of 2026-06-01, served on 2026-06-02):
 - SUSPICIOUS (+79031112233): one VK registration 300 days ago, nothing since; OK active, web.
 - ACCOUNT_ONLY (+79035550011): a bound account and no event: no history.
 - UNSEEN (+79269998877): not in the history at all.
+- VERIFIED_OLDER (+79161112244): Anna since 400 days, her last VK code 45 days ago (within W,
+  not within F); VK active.
+- VERIFIED_ASLEEP (+79161113355): a steady owner whose VK account was last seen 30 days ago.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ RECYCLED = "+79161234567"
 SUSPICIOUS = "+79031112233"
 ACCOUNT_ONLY = "+79035550011"
 UNSEEN = "+79269998877"
+VERIFIED_OLDER = "+79161112244"
+VERIFIED_ASLEEP = "+79161113355"
 NOW = AS_OF + timedelta(days=1, hours=9)
 COVERAGE_FROM = days_ago(400)
 RECYCLED_OWNER_SINCE = days_ago(100)
@@ -45,6 +50,8 @@ def crafted_history() -> History:
     history.register(SUSPICIOUS, days_ago(300), ANNA, product="ok", account="ok-3")
     history.account(SUSPICIOUS, "ok-3", last_seen=days_ago(2), mobile_app=False)
     history.account(ACCOUNT_ONLY, "vk-8")
+    steady_owner(history, VERIFIED_OLDER, until_days=45)
+    steady_owner(history, VERIFIED_ASLEEP, until_days=10, seen_days=30)
     return history
 
 

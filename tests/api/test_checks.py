@@ -141,9 +141,9 @@ def test_health_and_metrics_report_the_snapshot_and_the_requests(caller: Caller)
     assert health == {
         "status": "ok",
         "snapshot_as_of": "2026-06-01T00:00:00Z",
-        "snapshot_numbers": 4,
+        "snapshot_numbers": 6,
     }
     assert 'ownership_http_requests_total{method="POST",route="/v1/check",status="200"}' in metrics
     assert "ownership_http_request_duration_seconds_bucket" in metrics
     assert "ownership_snapshot_as_of_seconds 1.780272e+09" in metrics
-    assert "ownership_snapshot_numbers 4.0" in metrics
+    assert "ownership_snapshot_numbers 6.0" in metrics

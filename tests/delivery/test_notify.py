@@ -17,7 +17,15 @@ from delivery.ports import TemplateProblemError
 from ownership.notifications import Fallback, NotificationRequestError, RequestProblem
 from ownership.numbers import InvalidNumberError
 from pipelines.cli import main
-from tests.api.service import ACCOUNT_ONLY, RECYCLED, SUSPICIOUS, UNSEEN, VERIFIED_FRESH
+from tests.api.service import (
+    ACCOUNT_ONLY,
+    RECYCLED,
+    SUSPICIOUS,
+    UNSEEN,
+    VERIFIED_ASLEEP,
+    VERIFIED_FRESH,
+    VERIFIED_OLDER,
+)
 from tests.delivery.conftest import Notifier
 
 
@@ -66,6 +74,25 @@ def test_a_number_without_history_goes_by_sms(notifier: Notifier, phone: str) ->
     sent = notifier.notify(phone)
 
     assert notifier.status(sent) == "sms_sent"
+
+
+def test_a_verified_number_with_an_older_proof_is_delivered_but_reverified_when_sensitive(
+    notifier: Notifier,
+) -> None:
+    regular = notifier.notify(VERIFIED_OLDER, "o-1")
+    sensitive = notifier.notify(VERIFIED_OLDER, "o-2", sensitive=True)
+
+    assert notifier.status(regular) == "sent"
+    assert notifier.status(sensitive) == "reverify_pending"
+
+
+def test_a_number_whose_account_is_asleep_goes_by_sms(notifier: Notifier) -> None:
+    sent = notifier.notify(VERIFIED_ASLEEP)
+
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None
+    assert (found["policy_case"], found["status"]) == ("NO_ACTIVE_ACCOUNT", "sms_sent")
+    assert notifier.vk.sent == []
 
 
 def test_mobile_only_without_the_app_goes_by_sms(notifier: Notifier) -> None:
