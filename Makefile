@@ -61,6 +61,8 @@ notebooks: $(VENV)/.notebooks $(DEMO)/scores/manifest.json $(DAY_STORE)
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_score.py
+	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_notify.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -48,7 +48,7 @@ def create_app(
     *,
     snapshots: SnapshotSource | None = None,
     authenticator: Authenticator | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Callable[[], datetime] | None = None,
     policy: Policy | None = None,
     notify_service: NotifyService | None = None,
     template_desk: TemplateDesk | None = None,
@@ -63,7 +63,9 @@ def create_app(
             settings.scores_dir / SNAPSHOT_FILE, settings.snapshot_check_seconds
         )
         app.state.snapshots.refresh()
-        app.state.clock = clock
+        # one clock for checks and notifications: the system's, or the demo's faster one
+        notify_clock = build_clock(settings)
+        app.state.clock = clock or (lambda: notify_clock.now().astimezone(UTC).replace(tzinfo=None))
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
         app.state.notify = notify_service
         app.state.admin_token = settings.admin_token
@@ -90,7 +92,7 @@ def create_app(
         runtime = None
         if notify_service is None:
             runtime = build_notify_runtime(
-                settings, engine, build_clock(settings), app.state.snapshots.current, desk
+                settings, engine, notify_clock, app.state.snapshots.current, desk
             )
             app.state.notify = runtime.service
             if inbound_events is None:

@@ -71,6 +71,9 @@ def accept_rate(
                     "p50_ms": round(statistics.median(run.percentile(0.5) for run in runs), 2),
                     "p99_ms": round(statistics.median(run.percentile(0.99) for run in runs), 2),
                     "failures": sum(run.failures for run in runs),
+                    "failure_statuses": sorted(
+                        {code for run in runs for code in run.failure_statuses}
+                    ),
                     "requests": sum(run.requests for run in runs),
                 }
         finally:

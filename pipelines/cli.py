@@ -304,7 +304,7 @@ def _serve_demo(
         f'{call}requests.post("{url}/v1/check", json={{"phone": "{phone}", "sensitive": True}}, '
         f"auth={auth}).json())'\n"
         f"a notification (then GET {url}/v1/notifications/<id>, signed the same way):\n"
-        f'{call}requests.post("{url}/v1/notify", json={json.dumps(notify)}, '
+        f'{call}requests.post("{url}/v1/notify", json={notify!r}, '
         f"auth={auth}).json())'\nstop with Ctrl-C"
     )
     serve(settings, args.host, args.port, workers=1)
