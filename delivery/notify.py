@@ -480,25 +480,10 @@ class NotifyService:
 
     def delivered(self, notification_id: str, at: datetime) -> bool:
         """The social network showed the message: delivered, and billed once."""
-        with self.engine.begin() as connection:
-            row = records.fetch(connection, notification_id)
-            if row is None or not records.transition(
-                connection, notification_id, (S.SENT,), S.DELIVERED, at
-            ):
-                return False
-            self._bill(connection, row, row["channel"], at)
-            self._notify_client(connection, row, S.DELIVERED, at, {"channel": row["channel"]})
-        return True
+        return self._follow(notification_id, (S.SENT,), S.DELIVERED, at, bill=True)
 
     def read(self, notification_id: str, at: datetime) -> bool:
-        with self.engine.begin() as connection:
-            row = records.fetch(connection, notification_id)
-            if row is None or not records.transition(
-                connection, notification_id, (S.DELIVERED,), S.READ, at
-            ):
-                return False
-            self._notify_client(connection, row, S.READ, at, {})
-        return True
+        return self._follow(notification_id, (S.DELIVERED,), S.READ, at)
 
     def replied(self, notification_id: str, text: str, at: datetime) -> bool:
         """The person answered: forwarded to the client, free of charge."""
@@ -574,24 +559,31 @@ class NotifyService:
         return True
 
     def sms_delivered(self, notification_id: str, at: datetime) -> bool:
-        with self.engine.begin() as connection:
-            row = records.fetch(connection, notification_id)
-            if row is None or not records.transition(
-                connection, notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at
-            ):
-                return False
-            self._bill(connection, row, "sms", at)
-            self._notify_client(connection, row, S.SMS_DELIVERED, at, {})
-        return True
+        return self._follow(notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at, bill=True)
 
     def sms_failed(self, notification_id: str, error: str, at: datetime) -> bool:
+        return self._follow(notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, {"error": error})
+
+    def _follow(
+        self,
+        notification_id: str,
+        leaving: tuple[NotificationStatus, ...],
+        to: NotificationStatus,
+        at: datetime,
+        detail: dict[str, Any] | None = None,
+        bill: bool = False,
+    ) -> bool:
+        """A channel's report moves the notification on, once; a late or repeated one changes
+        nothing. A delivery is billed in the same transaction, on the channel that carried it."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
             if row is None or not records.transition(
-                connection, notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, {"error": error}
+                connection, notification_id, leaving, to, at, detail
             ):
                 return False
-            self._notify_client(connection, row, S.SMS_FAILED, at, {"error": error})
+            if bill:
+                self._bill(connection, row, row["channel"], at)
+            self._notify_client(connection, row, to, at, detail or {})
         return True
 
     # ---- the TTL sweeper -------------------------------------------------------------------
