@@ -599,44 +599,40 @@ class NotifyService:
         now = self.clock.now()
         table = records.notifications
         awaiting = [status.value for status in AWAITING]
-        with self.engine.connect() as connection:
-            rows = [
-                dict(row)
-                for row in connection.execute(
-                    select(table)
-                    .where(
-                        (table.c.status.in_(awaiting) & (table.c.expires_at <= now))
-                        | (
-                            (table.c.status == S.EXPIRED.value)
-                            & (table.c.fallback == Fallback.SMS.value)
-                        )
-                        | (
-                            (table.c.status == S.SMS_SENT.value)
-                            & (table.c.updated_at <= now - self.sms_report_timeout)
-                        )
-                    )
-                    .order_by(table.c.expires_at)
-                    .limit(limit)
-                ).mappings()
-            ]
-        if not rows:
-            return 0
-        delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
-        for row in rows:
-            status = S(row["status"])
-            if status is S.SMS_SENT:
-                unreported.append(row)
-            elif status is S.EXPIRED:
-                waiting_sms.append(row)
-            else:
-                withdrawn = self._withdraw(row)
-                if withdrawn is None:
-                    continue
-                if withdrawn or status is not S.SENT:
-                    to_expire.append(row)
+        due = (
+            select(table)
+            .where(
+                (table.c.status.in_(awaiting) & (table.c.expires_at <= now))
+                | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
+                | (
+                    (table.c.status == S.SMS_SENT.value)
+                    & (table.c.updated_at <= now - self.sms_report_timeout)
+                )
+            )
+            .order_by(table.c.expires_at)
+            .limit(limit)
+            # on PostgreSQL two sweepers take disjoint batches; SQLite has one writer anyway
+            .with_for_update(skip_locked=True)
+        )
+        with self.engine.begin() as connection:  # the batch stays locked until it has moved
+            rows = [dict(row) for row in connection.execute(due).mappings()]
+            if not rows:
+                return 0
+            delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
+            for row in rows:
+                status = S(row["status"])
+                if status is S.SMS_SENT:
+                    unreported.append(row)
+                elif status is S.EXPIRED:
+                    waiting_sms.append(row)
                 else:
-                    delivered_first.append(row)  # shown before the TTL ran out
-        with self.engine.begin() as connection:
+                    withdrawn = self._withdraw(row)
+                    if withdrawn is None:
+                        continue
+                    if withdrawn or status is not S.SENT:
+                        to_expire.append(row)
+                    else:
+                        delivered_first.append(row)  # shown before the TTL ran out
             for row in self._move_many(
                 connection,
                 delivered_first,

@@ -5,6 +5,7 @@ receipt and the fallback, idempotent repeats, and billing equal to what was deli
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -278,3 +279,24 @@ def test_billing_equals_the_delivered_notifications_in_the_api_and_the_cli(
         ("vk", 1),
     ]
     assert main(["billing", "--client", "nobody", "--month", "2026-06"]) == 2
+
+
+def test_two_sweepers_at_once_send_each_fallback_once(notifier: Notifier) -> None:
+    sent = [
+        notifier.notify(VERIFIED_FRESH, f"s-{number}", ttl=timedelta(seconds=30))
+        for number in range(40)
+    ]
+    notifier.clock.advance(timedelta(minutes=1))
+
+    def sweep_until_done() -> None:
+        while notifier.service.sweep(limit=7):
+            pass
+
+    sweepers = [threading.Thread(target=sweep_until_done) for _ in range(2)]
+    for sweeper in sweepers:
+        sweeper.start()
+    for sweeper in sweepers:
+        sweeper.join()
+
+    assert sorted(row[0] for row in notifier.sms.sent) == sorted(sent)
+    assert {notifier.status(notification) for notification in sent} == {"sms_sent"}
