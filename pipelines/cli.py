@@ -197,6 +197,21 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> int:
+    from delivery.export import export_verifications
+    from store.database import make_engine, upgrade
+
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        since = None if args.since is None else args.since.replace(tzinfo=UTC)
+        written = export_verifications(engine, args.history, since)
+    finally:
+        engine.dispose()
+    console.print(f"wrote {written}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
@@ -448,6 +463,20 @@ def build_parser() -> argparse.ArgumentParser:
     billing.add_argument("--client", required=True, help="the client's name")
     billing.add_argument("--month", required=True, help="YYYY-MM")
     billing.set_defaults(run=cmd_billing)
+
+    export = commands.add_parser(
+        "export-verifications",
+        help="write the re-verification results into a history, for the next batch",
+        description=(
+            "Write the re-verification results of the notify path as the `verifications` input "
+            "(DESIGN §3) of a history folder, for the next scoring run."
+        ),
+    )
+    export.add_argument("--history", type=Path, required=True, help="the history folder")
+    export.add_argument(
+        "--since", type=_moment, default=None, help="only results from this UTC time on"
+    )
+    export.set_defaults(run=cmd_export_verifications)
 
     demo = commands.add_parser(
         "demo",

@@ -5,19 +5,24 @@ receipt and the fallback, idempotent repeats, and billing equal to what was deli
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, func, select
 
 from delivery import records
+from delivery.export import export_verifications
 from delivery.notify import RequestConflictError
 from delivery.ports import TemplateProblemError
 from ownership.notifications import Fallback, NotificationRequestError, RequestProblem
 from ownership.numbers import InvalidNumberError
 from pipelines.cli import main
+from pipelines.scoring import ScoreRequest, score
 from tests.api.service import (
     ACCOUNT_ONLY,
     RECYCLED,
@@ -28,6 +33,7 @@ from tests.api.service import (
     VERIFIED_OLDER,
 )
 from tests.delivery.conftest import Notifier
+from tests.factories import AS_OF
 
 
 def ledger(engine: Engine) -> list[tuple[str, str, Decimal]]:
@@ -300,3 +306,20 @@ def test_two_sweepers_at_once_send_each_fallback_once(notifier: Notifier) -> Non
 
     assert sorted(row[0] for row in notifier.sms.sent) == sorted(sent)
     assert {notifier.status(notification) for notification in sent} == {"sms_sent"}
+
+
+def test_a_denial_reaches_the_next_batch_run_through_the_verifications_input(
+    notifier: Notifier, engine: Engine, scored: Path, tmp_path: Path
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, "v-1", sensitive=True)
+    notifier.service.answered(asked, confirmed=False, at=notifier.clock.now())
+    history = tmp_path / "history"
+    shutil.copytree(scored.parent / "events", history)
+
+    export_verifications(engine, history)
+    rescored = tmp_path / "rescored"
+    score(ScoreRequest(history, rescored, as_of=AS_OF + timedelta(days=2)))
+
+    scores = pq.read_table(rescored / "scores.parquet").to_pylist()
+    denied = [(row["status"], row["reasons"]) for row in scores if row["phone"] == SUSPICIOUS]
+    assert denied == [("owner_changed", ["OWNER_DENIED"])]
