@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -122,9 +123,8 @@ class NotifyCore:
             country = self.countries.country_of(row["phone"])
             price = self.prices.price(country, Channel(channel), at)
         except (UnknownCountryError, UnknownPriceError) as error:
+            # the delivery still counts, in the ledger at no price, and the operator is told
             log.error("cannot price %s: %s; billed at 0", row["id"], error)
-            from decimal import Decimal
-
             price = Decimal(0)
         records.bill(connection, row, channel, price, "RUB", at)
 
