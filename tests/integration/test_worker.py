@@ -1,0 +1,85 @@
+"""`ownership worker` runs the notify path's jobs: an accepted notification is carried."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from delivery import records
+from delivery.notify import NotifyRequest
+from delivery.runtime import build_notify_runtime
+from delivery.templates import build_template_desk
+from delivery.worker import run_worker
+from ownership.moderation import Decision, TemplateDraft
+from pipelines.settings import load_settings
+from pipelines.snapshot import Snapshot
+from store.clients import register_client
+from store.database import make_engine, session_factory, upgrade
+from store.secrets import load_cipher
+from tests.api.service import RECYCLED, crafted_history, score_history
+
+
+def test_the_worker_dispatches_what_the_api_accepted_and_stops_cleanly(tmp_path: Path) -> None:
+    scores = score_history(crafted_history(), tmp_path)
+    key = Fernet.generate_key().decode()
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'ownership.db'}",
+        scores_dir=scores,
+        history_dir=tmp_path / "events",
+        secret_key=key,
+        notify_dispatch_seconds=0.1,
+    )
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    cipher = load_cipher(key, settings.secret_key_file)
+    with sessions.begin() as session:
+        client = register_client(session, "bank", ["127.0.0.1/32"], cipher)
+    desk = build_template_desk(settings, sessions)
+    template = desk.submit(
+        client.key, TemplateDraft.of("Ваш заказ #order# готов", "order_status", {"order": "1"})
+    )
+    desk.decide(template.id, Decision.APPROVE, note=None, by="moderator")
+    snapshot = Snapshot(scores / "snapshot.bin")
+    api_side = build_notify_runtime(settings, engine, _Now(), lambda: snapshot, desk, cipher=cipher)
+    accepted = api_side.service.accept(
+        client.key,
+        NotifyRequest(
+            "w-1",
+            RECYCLED,
+            template.id,
+            {"order": "7"},
+            "order",
+            datetime.now(UTC),
+            timedelta(hours=1),
+        ),
+    )
+
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(settings, stop))
+    worker.start()
+    status = "accepted"
+    deadline = time.monotonic() + 15
+    while status == "accepted" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        with engine.connect() as connection:
+            status = connection.scalar(
+                select(records.notifications.c.status).where(
+                    records.notifications.c.id == accepted.answer["id"]
+                )
+            )
+    stop.set()
+    worker.join(timeout=15)
+
+    assert status in ("sms_sent", "sms_delivered", "sms_failed")  # an owner_changed number
+    assert not worker.is_alive()
+
+
+class _Now:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
