@@ -63,7 +63,7 @@ def test_the_worker_dispatches_what_the_api_accepted_and_stops_cleanly(tmp_path:
     stop = threading.Event()
     worker = threading.Thread(target=run_worker, args=(settings, stop))
     worker.start()
-    status = "accepted"
+    status: str | None = "accepted"
     deadline = time.monotonic() + 15
     while status == "accepted" and time.monotonic() < deadline:
         time.sleep(0.1)
