@@ -84,7 +84,7 @@ def create_app(
         # nonces need no disk flush before the answer: a commit that waits for one would cost
         # more than the rest of a check
         nonce_engine = make_engine(
-            settings.database_url, pool_size=40, durable=False, pre_ping=False
+            settings.database_url, pool_size=50, durable=False, pre_ping=False
         )
         app.state.authenticator = build_authenticator(settings, nonce_engine)
         desk = template_desk or build_template_desk(settings, session_factory(engine))

@@ -82,13 +82,12 @@ class BatchWriter:
 
     def _write(self, batch: list[_Pending]) -> None:
         with self.engine.begin() as connection:
-            statement = _insert_skipping_repeats(connection.dialect.name)
+            # one statement compiled once and cached, sent for many rows ("insertmanyvalues")
+            statement = _insert_skipping_repeats(connection.dialect.name).returning(
+                records.notifications.c.id
+            )
             inserted = set(
-                connection.execute(
-                    statement.values([pending.notification for pending in batch]).returning(
-                        records.notifications.c.id
-                    )
-                ).scalars()
+                connection.execute(statement, [pending.notification for pending in batch]).scalars()
             )
             events = [pending.event for pending in batch if pending.notification["id"] in inserted]
             if events:
