@@ -20,8 +20,16 @@ import polars as pl
 
 from ownership.numbers import InvalidNumberError, PhoneNumber, mask, parse_number
 from ownership.policy import Policy, decide
-from ownership.verdicts import Evidence, Reason, Status, StatusCode, Verdict, reasons_from_mask
+from ownership.verdicts import (
+    NO_HISTORY_VERDICT,
+    Reason,
+    Status,
+    StatusCode,
+    Verdict,
+    reasons_from_mask,
+)
 from pipelines.snapshot import (
+    EPOCH,
     REASON_TIME_COLUMNS,
     RISK_MASK,
     STATUS_SHIFT,
@@ -31,7 +39,6 @@ from pipelines.snapshot import (
 )
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
-NO_HISTORY = Verdict(Status.UNKNOWN, 500, (Evidence(Reason.NO_HISTORY, None),), None)
 STRICT_E164 = r"^\+[1-9][0-9]{4,14}$"
 STRICT_E164_TEXT = re.compile(STRICT_E164)
 TIME_COLUMNS = ("owner_since", "last_code_at", "last_confirmed_at", "evidence_at")
@@ -44,7 +51,6 @@ class CheckOptions:
     mobile_only: bool = False
 
 
-EPOCH = datetime(1970, 1, 1)
 # a case says only whether the proof is fresh: decided with a proof at the moment of deciding
 FRESH_PROOF = datetime(2000, 1, 1)
 
@@ -83,7 +89,7 @@ def check_number(
     policy: Policy,
 ) -> dict[str, Any]:
     """The answer of `POST /v1/check` for one valid number and its record (`find_number`)."""
-    verdict = NO_HISTORY if record is None else record.verdict()
+    verdict = NO_HISTORY_VERDICT if record is None else record.verdict()
     channels = () if record is None else record.channels
     decision = decide(
         verdict,
@@ -296,7 +302,7 @@ def check_numbers(
         {
             "key": keys,
             "risk_score": np.where(
-                found, columns["status_risk"] & RISK_MASK, NO_HISTORY.risk_score
+                found, columns["status_risk"] & RISK_MASK, NO_HISTORY_VERDICT.risk_score
             ).astype(np.int64),
         }
         | {name: np.where(found, columns[name], 0) for name in TIME_COLUMNS}

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from ownership.notifications import DEFAULT_TTL
 from ownership.policy import Action, PolicyRow
 from ownership.verdicts import Reason, Status
 
@@ -153,7 +154,10 @@ class NotificationCreate(Strict):
     params: dict[str, str] = Field(default_factory=dict)
     action: UserAction
     ttl: int = Field(
-        3600, ge=0, le=2**31, description="Seconds, 15 to 86400 (checked with a clear error)."
+        int(DEFAULT_TTL.total_seconds()),
+        ge=0,
+        le=2**31,
+        description="Seconds, 15 to 86400 (checked with a clear error).",
     )
     sensitive: bool = False
     mobile_only: bool = False

@@ -39,10 +39,9 @@ from ownership.notifications import (
 )
 from ownership.numbers import InvalidNumberError, parse_number
 from ownership.policy import Decision, decide
-from ownership.verdicts import Evidence, Reason, Status, Verdict
+from ownership.verdicts import NO_HISTORY_VERDICT, Evidence, Reason, Status, Verdict
 
 log = logging.getLogger(__name__)
-NO_HISTORY = Verdict(Status.UNKNOWN, 500, (Evidence(Reason.NO_HISTORY, None),), None)
 
 
 class RequestConflictError(Exception):
@@ -230,7 +229,7 @@ class NotifyService(Dispatching, Following, Sweeping):
         the number owner_changed; a confirmation within F makes it verified and fresh."""
         snapshot = self.snapshots()
         record = snapshot.lookup(int(phone[1:]))
-        verdict = record.verdict() if record else NO_HISTORY
+        verdict = record.verdict() if record else NO_HISTORY_VERDICT
         channels = record.channels if record else ()
         denied, confirmed = records.overlay_of(connection, phone)
         as_of = snapshot.as_of.replace(tzinfo=UTC) if snapshot.as_of else None

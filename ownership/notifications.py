@@ -31,19 +31,6 @@ class NotificationStatus(StrEnum):
 
 
 S = NotificationStatus
-# what may follow each status; anything else is a late or repeated event, ignored
-TRANSITIONS: dict[NotificationStatus, frozenset[NotificationStatus]] = {
-    S.ACCEPTED: frozenset({S.REVERIFY_PENDING, S.SENT, S.SMS_SENT, S.EXPIRED, S.FAILED}),
-    S.REVERIFY_PENDING: frozenset({S.SENT, S.SMS_SENT, S.EXPIRED, S.FAILED}),
-    S.SENT: frozenset({S.DELIVERED, S.EXPIRED, S.FAILED}),
-    S.DELIVERED: frozenset({S.READ}),
-    S.READ: frozenset(),
-    S.EXPIRED: frozenset({S.SMS_SENT}),
-    S.SMS_SENT: frozenset({S.SMS_DELIVERED, S.SMS_FAILED}),
-    S.SMS_DELIVERED: frozenset(),
-    S.SMS_FAILED: frozenset(),
-    S.FAILED: frozenset(),
-}
 # a notification in one of these has its outcome; only `delivered` may still become `read`
 SETTLED: frozenset[NotificationStatus] = frozenset(
     {S.DELIVERED, S.READ, S.SMS_DELIVERED, S.SMS_FAILED, S.FAILED}
@@ -52,10 +39,6 @@ SETTLED: frozenset[NotificationStatus] = frozenset(
 AWAITING: frozenset[NotificationStatus] = frozenset({S.ACCEPTED, S.REVERIFY_PENDING, S.SENT})
 # the outcomes a client pays for
 BILLABLE: frozenset[NotificationStatus] = frozenset({S.DELIVERED, S.SMS_DELIVERED})
-
-
-def may_follow(current: NotificationStatus, following: NotificationStatus) -> bool:
-    return following in TRANSITIONS[current]
 
 
 class Fallback(StrEnum):

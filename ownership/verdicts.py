@@ -117,3 +117,7 @@ class Verdict:
         """Whether the current holder has held the number continuously since `moment` (tenure)."""
         changed = self.changed_since(moment, coverage_from)
         return None if changed is None else not changed
+
+
+# the verdict of a number no event names: unknown, risk 500 (the batch's own figure)
+NO_HISTORY_VERDICT = Verdict(Status.UNKNOWN, 500, (Evidence(Reason.NO_HISTORY, None),), None)

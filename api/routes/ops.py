@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from fastapi import APIRouter, Request, Response
 
@@ -10,9 +10,9 @@ from api.deps import AuthenticatedClientDep
 from api.observability import SNAPSHOT_AS_OF, SNAPSHOT_BYTES, SNAPSHOT_NUMBERS, render_metrics
 from api.schemas import Health, Pong
 from api.serving import SnapshotUnavailableError
+from pipelines.snapshot import EPOCH
 
 router = APIRouter(tags=["operations"])
-EPOCH = datetime(1970, 1, 1)
 
 
 def _observe_snapshot(request: Request) -> Health:

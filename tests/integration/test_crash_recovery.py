@@ -25,7 +25,7 @@ from requests_oauthlib import OAuth1
 from sqlalchemy import create_engine, func, select
 
 from delivery import records
-from ownership.notifications import NotificationStatus
+from ownership.notifications import SETTLED, NotificationStatus
 from tests.api.service import (
     NOW,
     RECYCLED,
@@ -40,7 +40,7 @@ OWNERSHIP = str(Path(sys.executable).with_name("ownership"))
 PHONES = (VERIFIED_FRESH, RECYCLED, SUSPICIOUS)
 BURST = 150
 S = NotificationStatus
-FINAL = {S.DELIVERED, S.READ, S.SMS_DELIVERED, S.SMS_FAILED, S.FAILED}
+FINAL = SETTLED
 START = NOW.replace(tzinfo=UTC)
 
 
