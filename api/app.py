@@ -21,6 +21,7 @@ from api.serving import SnapshotSource
 from delivery.events import InboundEvents, LoggedInboundEvents
 from delivery.gateway_signatures import GatewaySignatures
 from delivery.notify import NotifyService
+from delivery.overlay import LiveOverlay
 from delivery.runtime import build_clock, build_notify_runtime
 from delivery.templates import TemplateDesk, build_template_desk
 from ownership.policy import Policy
@@ -75,6 +76,7 @@ def create_app(
             settings.gateway_secret_texts(),
             timedelta(seconds=settings.gateway_signature_tolerance_seconds),
         )
+        app.state.overlay = _overlay_of(app)
         if authenticator is not None:
             app.state.authenticator = authenticator
             yield
@@ -95,6 +97,7 @@ def create_app(
                 settings, engine, notify_clock, app.state.snapshots.current, desk
             )
             app.state.notify = runtime.service
+            app.state.overlay = _overlay_of(app)
             if inbound_events is None:
                 app.state.inbound = runtime.service
             if settings.run_jobs:
@@ -120,6 +123,19 @@ def create_app(
     for module in (checks, camara, notify, templates, admin, inbound, ops):
         app.include_router(module.router)
     return app
+
+
+def _overlay_of(app: FastAPI) -> LiveOverlay:
+    """The notify service's overlay, loaded now rather than by the first check; without a
+    service, an empty one (nothing in this process learns answers)."""
+    service: NotifyService | None = app.state.notify
+    if service is None:
+        return LiveOverlay(None, app.state.clock)
+    try:
+        service.overlay.refresh()
+    except SQLAlchemyError:
+        log.exception("could not load the live overlay yet; the first checks will try again")
+    return service.overlay
 
 
 async def forget_old_nonces(

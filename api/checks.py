@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from delivery.overlay import LiveOverlay
+from ownership.live import LiveAnswers, with_live_answers
 from ownership.numbers import InvalidNumberError, PhoneNumber, mask, parse_number
 from ownership.policy import Policy, decide
 from ownership.verdicts import (
@@ -87,9 +89,12 @@ def check_number(
     options: CheckOptions,
     now: datetime,
     policy: Policy,
+    live: LiveAnswers | None = None,
 ) -> dict[str, Any]:
-    """The answer of `POST /v1/check` for one valid number and its record (`find_number`)."""
+    """The answer of `POST /v1/check` for one valid number and its record (`find_number`),
+    with the answers `live` its person gave since the batch on top."""
     verdict = NO_HISTORY_VERDICT if record is None else record.verdict()
+    verdict = with_live_answers(verdict, live, snapshot.as_of, now, policy.freshness)
     channels = () if record is None else record.channels
     decision = decide(
         verdict,
@@ -268,13 +273,19 @@ def _reasons_json(masks: np.ndarray) -> pl.Expr:
 
 
 def check_numbers(
-    snapshot: Snapshot, phones: list[str], options: CheckOptions, now: datetime, policy: Policy
+    snapshot: Snapshot,
+    phones: list[str],
+    options: CheckOptions,
+    now: datetime,
+    policy: Policy,
+    overlay: LiveOverlay | None = None,
 ) -> str:
     """The JSON body of `POST /v1/check/bulk`, `{"results": [...]}`: one item per phone, in order.
 
     A good phone gets the answer of `check_number`; a bad one `{"phone", "error"}`. The items
     are written as JSON text column-wise: every value but the error's is a code, a number, a
-    time or digits, which need no escaping.
+    time or digits, which need no escaping. The few numbers with answers since the batch in
+    `overlay` are answered one by one, by `check_number` itself.
     """
     keys, errors = _keys(phones)
     positions = snapshot.positions(keys)
@@ -338,12 +349,22 @@ def check_numbers(
         pl.col("last_confirmed_at_json"),
         pl.col("tail"),
     )
-    if any(errors):
-        bad = [
-            None if message is None else _error_item(text, message)
-            for text, message in zip(phones, errors, strict=True)
-        ]
-        answer = pl.coalesce(pl.lit(pl.Series("error", bad, dtype=pl.String)), answer)
+    singles: list[str | None] = [
+        None if message is None else _error_item(text, message)
+        for text, message in zip(phones, errors, strict=True)
+    ]
+    held = overlay.holding(keys) if overlay is not None else []
+    for index in held:
+        if singles[index] is None and overlay is not None:
+            key = int(keys[index])
+            record = snapshot.record(int(positions[index])) if found[index] else None
+            live = overlay.answers(key)
+            item = check_number(
+                snapshot, PhoneNumber(f"+{key}"), record, options, now, policy, live
+            )
+            singles[index] = json.dumps(item, separators=(",", ":"))
+    if any(item is not None for item in singles):
+        answer = pl.coalesce(pl.lit(pl.Series("single", singles, dtype=pl.String)), answer)
     body = pl.concat_str(pl.lit('{"results":['), answer.str.join(","), pl.lit("]}"))
     text: str = frame.select(body).item()
     return text

@@ -21,6 +21,7 @@ from api.errors import ApiError, unavailable
 from api.serving import SnapshotUnavailableError
 from delivery.events import InboundEvents
 from delivery.gateway_signatures import GatewaySignatures, SignatureError
+from delivery.overlay import LiveOverlay
 from delivery.templates import TemplateDesk
 from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.policy import Policy
@@ -66,6 +67,12 @@ async def now(request: Request) -> datetime:
 async def policy(request: Request) -> Policy:
     chosen: Policy = request.app.state.policy
     return chosen
+
+
+async def live_overlay(request: Request) -> LiveOverlay:
+    """The answers learnt since the batch, which every check reads over the snapshot."""
+    overlay: LiveOverlay = request.app.state.overlay
+    return overlay
 
 
 async def template_desk(request: Request) -> TemplateDesk:
@@ -130,6 +137,7 @@ AuthenticatedClientDep = Annotated[AuthenticatedClient, Depends(authenticated_cl
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
 NowDep = Annotated[datetime, Depends(now)]
 PolicyDep = Annotated[Policy, Depends(policy)]
+LiveOverlayDep = Annotated[LiveOverlay, Depends(live_overlay)]
 TemplateDeskDep = Annotated[TemplateDesk, Depends(template_desk)]
 OperatorDep = Annotated[None, Depends(operator)]
 InboundDep = Annotated[InboundEvents, Depends(inbound_events)]

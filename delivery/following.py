@@ -21,10 +21,11 @@ from delivery.events import (
     SmsDelivered,
     SmsFailed,
 )
-from delivery.notify_core import NotifyCore, S
+from delivery.notify_core import NotifyCore, S, _naive
 from delivery.ports import ClientEvent
 from delivery.webhooks.events import NotificationReplied
 from ownership.channels import Channel
+from ownership.live import LiveAnswers
 from ownership.notifications import (
     NotificationStatus,
 )
@@ -101,6 +102,9 @@ class Following(NotifyCore):
                 account_id,
                 notification_id,
             )
+        moment = _naive(at)
+        answer = LiveAnswers(confirmed_at=moment) if confirmed else LiveAnswers(denied_at=moment)
+        self.overlay.learn(int(row["phone"][1:]), answer)
         if not confirmed:
             return self._send_sms(row, leaving=(S.REVERIFY_PENDING,))
         network = Channel(row["channel"])

@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,16 +30,16 @@ from delivery.ports import TemplateProblemError
 from delivery.sweeping import Sweeping
 from ownership.channels import ChannelState
 from ownership.countries import UnknownCountryError
+from ownership.live import with_live_answers
 from ownership.notifications import (
     Fallback,
-    Freshness,
     NotificationRequestError,
     check_action_age,
     check_ttl,
 )
 from ownership.numbers import InvalidNumberError, parse_number
 from ownership.policy import Decision, decide
-from ownership.verdicts import NO_HISTORY_VERDICT, Evidence, Reason, Status, Verdict
+from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,7 @@ class NotifyService(Dispatching, Following, Sweeping):
         check_ttl(request.ttl)
         check_action_age(request.action_at, now, self.max_action_age)
         text = self.templates.message(client_key, request.template_id, dict(request.params))
-        with self.engine.connect() as connection:
-            verdict, channels = self._verdict(connection, number.e164, now)
+        verdict, channels = self._verdict(number.key, now)
         decision = decide(
             verdict,
             channels,
@@ -222,33 +221,16 @@ class NotifyService(Dispatching, Following, Sweeping):
         }
         return notification, event
 
-    def _verdict(
-        self, connection: Connection, phone: str, now: datetime
-    ) -> tuple[Verdict, tuple[ChannelState, ...]]:
-        """The snapshot's verdict with the live overlay on top: a denial since the batch makes
-        the number owner_changed; a confirmation within F makes it verified and fresh."""
+    def _verdict(self, key: int, now: datetime) -> tuple[Verdict, tuple[ChannelState, ...]]:
+        """The snapshot's verdict with the answers learnt since the batch on top."""
         snapshot = self.snapshots()
-        record = snapshot.lookup(int(phone[1:]))
+        record = snapshot.lookup(key)
         verdict = record.verdict() if record else NO_HISTORY_VERDICT
         channels = record.channels if record else ()
-        denied, confirmed = records.overlay_of(connection, phone)
-        as_of = snapshot.as_of.replace(tzinfo=UTC) if snapshot.as_of else None
-        if denied is not None and (confirmed is None or denied > confirmed):
-            if as_of is None or denied > as_of:
-                verdict = Verdict(
-                    Status.OWNER_CHANGED,
-                    max(verdict.risk_score, 900) if verdict.status is Status.OWNER_CHANGED else 900,
-                    (Evidence(Reason.OWNER_DENIED, _naive(denied)),),
-                    _naive(denied),
-                )
-        elif confirmed is not None and Freshness(confirmed).is_fresh(now):
-            verdict = replace(
-                verdict,
-                status=Status.VERIFIED,
-                evidence=(Evidence(Reason.RECENT_CONFIRMATION, _naive(confirmed)),),
-                last_confirmed_at=_naive(confirmed),
-                owner_since=verdict.owner_since or _naive(confirmed),
-            )
+        live = self.overlay.answers(key)
+        verdict = with_live_answers(
+            verdict, live, snapshot.as_of, _naive(now), self.policy.freshness
+        )
         return verdict, channels
 
     def notification(self, client_key: str, notification_id: str) -> dict[str, Any] | None:

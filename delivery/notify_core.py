@@ -20,6 +20,7 @@ from delivery.channels.ports import (
     SocialNetwork,
 )
 from delivery.clock import Clock
+from delivery.overlay import LiveOverlay, snapshot_time
 from delivery.ports import ClientEvent, NoWebhooks, Templates, Webhooks
 from delivery.webhooks.events import NotificationStatusChanged
 from ownership.channels import Channel
@@ -54,7 +55,10 @@ class NotifyCore:
         webhooks: Webhooks | None = None,
         max_action_age: timedelta = timedelta(days=3),
         sms_report_timeout: timedelta = timedelta(hours=1),
+        overlay: LiveOverlay | None = None,
     ) -> None:
+        """`overlay`: the answers learnt since the batch, shared with the checks of the same
+        process; by default one of this service's own over the same store."""
         self.engine = engine
         self.clock = clock
         self.snapshots = snapshots
@@ -68,6 +72,14 @@ class NotifyCore:
         self.max_action_age = max_action_age
         self.sms_report_timeout = sms_report_timeout
         self.writer = BatchWriter(engine)
+        if overlay is None:  # not `or`: an overlay with no answers yet is empty, so falsy
+            overlay = LiveOverlay(
+                engine,
+                lambda: _naive(clock.now()),
+                lambda: snapshot_time(snapshots),
+                freshness=policy.freshness,
+            )
+        self.overlay = overlay
 
     def _send_sms(self, row: dict[str, Any], leaving: tuple[NotificationStatus, ...]) -> bool:
         now = self.clock.now()

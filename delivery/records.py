@@ -8,7 +8,7 @@ both try; the database lets exactly one of them move it, on SQLite and on Postgr
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -177,7 +177,9 @@ def record_verification(
     notification_id: str | None,
 ) -> None:
     """A result in the `verifications` input format (DESIGN §3), for the next batch run; and
-    the number's overlay, which every check and notify reads before that run."""
+    the number's overlay, which every check and notify reads before that run
+    (delivery.overlay). `recorded_at` is the wall clock's, whatever the service's clock: the
+    processes' copies of the overlay read on from it."""
     connection.execute(
         insert(verifications).values(
             phone=phone,
@@ -190,24 +192,17 @@ def record_verification(
     )
     if result not in ("confirmed", "denied"):
         return
-    column = "confirmed_at" if result == "confirmed" else "denied_at"
-    updated = connection.execute(
-        update(overlay).where(overlay.c.phone == phone).values({column: at})
-    )
+    values = {
+        "confirmed_at" if result == "confirmed" else "denied_at": at,
+        "recorded_at": datetime.now(UTC),
+    }
+    updated = connection.execute(update(overlay).where(overlay.c.phone == phone).values(values))
     if updated.rowcount == 0:
         try:
             with connection.begin_nested():
-                connection.execute(insert(overlay).values(phone=phone, **{column: at}))
+                connection.execute(insert(overlay).values(phone=phone, **values))
         except IntegrityError:  # inserted meanwhile by another answer
-            connection.execute(update(overlay).where(overlay.c.phone == phone).values({column: at}))
-
-
-def overlay_of(connection: Connection, phone: str) -> tuple[datetime | None, datetime | None]:
-    """(denied_at, confirmed_at) learnt of the number since the batch, or (None, None)."""
-    row = connection.execute(
-        select(overlay.c.denied_at, overlay.c.confirmed_at).where(overlay.c.phone == phone)
-    ).first()
-    return (row[0], row[1]) if row else (None, None)
+            connection.execute(update(overlay).where(overlay.c.phone == phone).values(values))
 
 
 def billing_report(connection: Connection, client_key: str, month: str) -> list[dict[str, Any]]:

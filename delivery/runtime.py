@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,6 +25,7 @@ from delivery.channels.wiring import Channels, build_channels
 from delivery.clock import AnchoredClock, Clock, ScaledClock, SystemClock
 from delivery.events import InboundEvent
 from delivery.notify import NotifyService
+from delivery.overlay import LiveOverlay, snapshot_time
 from delivery.scheduler import (
     build_scheduler,
     schedule_every,
@@ -128,6 +129,14 @@ def build_notify_runtime(
     accounts_dir = history_dir or settings.history_dir
     accounts = AccountDirectory.read_history(accounts_dir) if accounts_dir else None
     channels = build_channels(settings, clock=clock, inbound=forward, accounts=accounts)
+    policy = Policy(freshness=timedelta(days=settings.freshness_days))
+    overlay = LiveOverlay(
+        engine,
+        lambda: clock.now().astimezone(UTC).replace(tzinfo=None),
+        lambda: snapshot_time(snapshots),
+        refresh_every=settings.overlay_refresh_seconds,
+        freshness=policy.freshness,
+    )
     service = NotifyService(
         engine,
         clock,
@@ -137,9 +146,10 @@ def build_notify_runtime(
         ApprovedTemplates(desk),
         load_countries(),
         load_prices(),
-        Policy(freshness=timedelta(days=settings.freshness_days)),
+        policy,
         OutboxWebhooks(),
         sms_report_timeout=timedelta(seconds=settings.sms_report_timeout_seconds),
+        overlay=overlay,
     )
     forward.target = service
     cipher = cipher or load_cipher(settings.secret_key_text(), settings.secret_key_file)

@@ -17,6 +17,7 @@ from ownership.numbers import InvalidNumberError
 from pipelines.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from ownership.live import LiveAnswers
     from pipelines.scoring import ScoreRequest
     from pipelines.synth import SynthSummary
 
@@ -140,9 +141,33 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         CheckOptions(since, sensitive=args.sensitive, mobile_only=args.mobile_only),
         utc_now(),
         Policy(freshness=timedelta(days=settings.freshness_days)),
+        _answers_since_batch(settings, number.key),
     )
     print(json.dumps(answer, indent=2))
     return 0
+
+
+def _answers_since_batch(settings: Settings, key: int) -> LiveAnswers | None:
+    """The number's re-verification answers in the store since the batch, if there is a store:
+    the API answers with them, so the command does too."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from delivery.overlay import answers_in_store
+    from store.database import make_engine
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return None  # no store yet: nothing was learnt since the batch
+    engine = make_engine(settings.database_url)
+    try:
+        return answers_in_store(engine, key)
+    except SQLAlchemyError as error:
+        first_line = str(error).splitlines()[0]
+        console.print(f"[yellow]warning:[/yellow] answers since the batch left out: {first_line}")
+        return None
+    finally:
+        engine.dispose()
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

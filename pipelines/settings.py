@@ -45,6 +45,9 @@ class Settings(BaseSettings):
 
     # How often an API worker looks for a newly published snapshot, in seconds.
     snapshot_check_seconds: float = Field(1.0, gt=0)
+    # How often a process reads the re-verification answers other workers recorded since its
+    # last read (the live overlay); what it learns itself it applies at once.
+    overlay_refresh_seconds: float = Field(1.0, gt=0)
 
     # The notify path's jobs (DESIGN §7, §8): how often accepted notifications are dispatched
     # and expired ones swept into SMS; how long an SMS may go without a delivery report before

@@ -107,6 +107,8 @@ class NumberOverlayRow(Base):
     phone: Mapped[str] = mapped_column(String(20), primary_key=True)
     denied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # when the row last changed, by the wall clock: what each process's copy reads on from
+    recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
 
 
 class LedgerRow(Base):

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from api.deps import AuthenticatedClientDep, NowDep, SnapshotDep
+from api.deps import AuthenticatedClientDep, LiveOverlayDep, NowDep, SnapshotDep
 from api.errors import identifier_not_found, invalid_argument, missing_identifier, out_of_range
 from api.schemas import (
     RECYCLING_EXAMPLES,
@@ -24,8 +24,10 @@ from api.schemas import (
     TenureRequest,
     TenureResponse,
 )
+from delivery.overlay import LiveOverlay
+from ownership.live import with_live_answers
 from ownership.numbers import InvalidNumberError, parse_number
-from ownership.verdicts import Verdict
+from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
 from pipelines.snapshot import Snapshot
 
 router = APIRouter(tags=["CAMARA"])
@@ -35,9 +37,16 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def _verdict_on(
-    snapshot: Snapshot, phone: str | None, day: date, today: date, field: str
+    snapshot: Snapshot,
+    overlay: LiveOverlay,
+    phone: str | None,
+    day: date,
+    now: datetime,
+    field: str,
 ) -> tuple[Verdict, datetime]:
-    """The number's verdict and the last moment of `day`, after CAMARA's checks."""
+    """The number's verdict, with the answers given since the batch on top, and the last
+    moment of `day`, after CAMARA's checks."""
+    today = now.date()
     if phone is None:
         raise missing_identifier("phoneNumber is required: the caller's token names no number")
     try:
@@ -51,8 +60,10 @@ def _verdict_on(
         start = coverage.date() if coverage else "nothing"
         raise out_of_range(f"{field} {day} precedes the history, which starts on {start}")
     record = snapshot.lookup(number.key)
-    verdict = record.verdict() if record else None
-    if verdict is None or verdict.owner_since is None:
+    verdict = record.verdict() if record else NO_HISTORY_VERDICT
+    live = overlay.answers(number.key)
+    verdict = with_live_answers(verdict, live, snapshot.as_of, now, overlay.freshness)
+    if verdict.owner_since is None:
         raise identifier_not_found(f"{number.masked} has no history")
     return verdict, datetime.combine(day, time.max)
 
@@ -68,10 +79,11 @@ async def check_number_recycling(
     _client: AuthenticatedClientDep,
     snapshot: SnapshotDep,
     now: NowDep,
+    overlay: LiveOverlayDep,
 ) -> NumberRecyclingResponse:
     """Has the number changed hands after `specifiedDate`?"""
     verdict, moment = _verdict_on(
-        snapshot, body.phoneNumber, body.specifiedDate, now.date(), "specifiedDate"
+        snapshot, overlay, body.phoneNumber, body.specifiedDate, now, "specifiedDate"
     )
     changed = verdict.changed_since(moment, snapshot.coverage_from)
     return NumberRecyclingResponse(phoneNumberRecycled=bool(changed))
@@ -88,10 +100,11 @@ async def check_tenure(
     _client: AuthenticatedClientDep,
     snapshot: SnapshotDep,
     now: NowDep,
+    overlay: LiveOverlayDep,
 ) -> TenureResponse:
     """Has the current holder held the number continuously since `tenureDate`?"""
     verdict, moment = _verdict_on(
-        snapshot, body.phoneNumber, body.tenureDate, now.date(), "tenureDate"
+        snapshot, overlay, body.phoneNumber, body.tenureDate, now, "tenureDate"
     )
     held = verdict.held_since(moment, snapshot.coverage_from)
     return TenureResponse(tenureDateCheck=bool(held))

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Body, Response
 
 from api.checks import CheckOptions, check_number, check_numbers, find_number
-from api.deps import AuthenticatedClientDep, NowDep, PolicyDep, SnapshotDep
+from api.deps import AuthenticatedClientDep, LiveOverlayDep, NowDep, PolicyDep, SnapshotDep
 from api.errors import invalid_argument
 from api.schemas import (
     BULK_EXAMPLES,
@@ -38,6 +38,7 @@ async def check(
     snapshot: SnapshotDep,
     now: NowDep,
     policy: PolicyDep,
+    overlay: LiveOverlayDep,
 ) -> Response:
     """Is this number still held by the person it was given by, and what should be done?"""
     try:
@@ -45,7 +46,10 @@ async def check(
     except InvalidNumberError as error:
         raise invalid_argument(str(error)) from error
     options = CheckOptions(body.since, body.sensitive, body.mobile_only)
-    return JSONBytes(orjson.dumps(check_number(snapshot, number, record, options, now, policy)))
+    answer = check_number(
+        snapshot, number, record, options, now, policy, overlay.answers(number.key)
+    )
+    return JSONBytes(orjson.dumps(answer))
 
 
 @router.post("/check/bulk", response_model=BulkCheckResponse, responses=ERRORS)
@@ -55,7 +59,8 @@ def check_bulk(
     snapshot: SnapshotDep,
     now: NowDep,
     policy: PolicyDep,
+    overlay: LiveOverlayDep,
 ) -> Response:
     """The same check for up to 10,000 numbers, answered in order; a bad number fails alone."""
     options = CheckOptions(body.since, body.sensitive, body.mobile_only)
-    return JSONBytes(check_numbers(snapshot, body.phones, options, now, policy).encode())
+    return JSONBytes(check_numbers(snapshot, body.phones, options, now, policy, overlay).encode())

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import Engine
 
 from api.app import create_app
 from api.auth import Authenticator
 from api.serving import SnapshotSource
 from delivery.clock import VirtualClock
 from delivery.notify import NotifyService
+from delivery.overlay import LiveOverlay
 from delivery.templates import TemplateDesk
 from ownership.channels import Channel
 from ownership.policy import Policy
@@ -28,8 +31,18 @@ from tests.delivery.conftest import ORDER_READY
 from tests.delivery.fakes import RecordingSms, RecordingSocial, StaticTemplates
 
 
-def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller]:
-    """Score the crafted history into `folder`, serve it, and register a client on loopback."""
+@dataclass
+class Served:
+    caller: Caller
+    engine: Engine
+
+
+def served_history(
+    folder: Path, check_interval: float = 1.0, overlay_every: float = 1.0
+) -> Iterator[Served]:
+    """Score the crafted history into `folder`, serve it, and register a client on loopback.
+
+    The service reads the store's overlay at most once per `overlay_every` seconds."""
     scores = score_history(crafted_history(), folder)
     url = f"sqlite:///{folder / 'ownership.db'}"
     upgrade(url)
@@ -39,9 +52,13 @@ def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller
     with sessions.begin() as session:
         issued = register_client(session, "bank", ["127.0.0.0/8"], cipher)
     snapshots = SnapshotSource(scores / "snapshot.bin", check_interval=check_interval)
+    clock = VirtualClock(NOW.replace(tzinfo=UTC))
+    overlay = LiveOverlay(
+        engine, lambda: NOW, lambda: snapshots.current().as_of, refresh_every=overlay_every
+    )
     notify = NotifyService(
         engine,
-        VirtualClock(NOW.replace(tzinfo=UTC)),
+        clock,
         snapshots.current,
         {Channel.VK: RecordingSocial(Channel.VK), Channel.OK: RecordingSocial(Channel.OK)},
         RecordingSms(),
@@ -49,6 +66,7 @@ def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller
         load_countries(),
         load_prices(),
         Policy(),
+        overlay=overlay,
     )
     app = create_app(
         load_settings(scores_dir=scores, database_url=url),
@@ -59,16 +77,18 @@ def served_history(folder: Path, check_interval: float = 1.0) -> Iterator[Caller
         template_desk=TemplateDesk(sessions, load_moderation_rules()),
     )
     with serving(app) as base:
-        yield Caller(base, issued.key, issued.secret)
+        yield Served(Caller(base, issued.key, issued.secret), engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def caller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caller]:
-    yield from served_history(tmp_path_factory.mktemp("served"))
+    for served in served_history(tmp_path_factory.mktemp("served")):
+        yield served.caller
 
 
 @pytest.fixture
 def swap_caller(tmp_path: Path) -> Iterator[tuple[Caller, Path]]:
     """A service that looks for a new snapshot every 50 ms, with its scores folder."""
-    for caller in served_history(tmp_path / "served", check_interval=0.05):
-        yield caller, tmp_path / "served" / "scores"
+    for served in served_history(tmp_path / "served", check_interval=0.05):
+        yield served.caller, tmp_path / "served" / "scores"

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 
+from delivery import records
 from pipelines.cli import main
-from tests.factories import ANNA, RU_MOBILE, History, days_ago
+from store.database import make_engine, upgrade
+from tests.factories import ANNA, AS_OF, RU_MOBILE, History, days_ago
+
+
+@pytest.fixture(autouse=True)
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test's own store (none until a command makes one), never the working copy's."""
+    url = f"sqlite:///{tmp_path / 'var' / 'ownership.db'}"
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", url)
+    return url
 
 
 def test_a_missing_history_is_a_one_line_error(
@@ -47,6 +58,28 @@ def test_score_then_check_answers_from_the_snapshot(
     unseen = json.loads(capsys.readouterr().out)
     assert (unseen["status"], unseen["action"]) == ("unknown", "sms")
     assert unseen["reasons"] == [{"code": "NO_HISTORY", "at": None}]
+
+
+def test_check_answers_with_a_no_given_since_the_batch(
+    tmp_path: Path, own_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).account(RU_MOBILE)
+    out = tmp_path / "out"
+    events = history.write(tmp_path / "events")
+    assert main(["score", "--events", str(events), "--out", str(out), "--as-of", "2026-06-01"]) == 0
+    upgrade(own_store)
+    engine = make_engine(own_store)
+    denied = (AS_OF + timedelta(hours=5)).replace(tzinfo=UTC)
+    with engine.begin() as connection:
+        records.record_verification(connection, RU_MOBILE, denied, "prompt", "denied", None, None)
+    engine.dispose()
+    capsys.readouterr()
+
+    assert main(["check", RU_MOBILE, "--scores", str(out)]) == 0
+
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["status"], answer["action"]) == ("owner_changed", "sms")
+    assert answer["reasons"] == [{"code": "OWNER_DENIED", "at": "2026-06-01T05:00:00Z"}]
 
 
 def test_the_demo_generates_scores_and_reports(

@@ -1,0 +1,86 @@
+"""What the notify path learnt of a number since the batch ran, and how it changes the verdict.
+
+A person's own answer to "is this your number?" outweighs the batch's reading of the history:
+a No makes the number owner_changed at once, for every check and notification, and a Yes keeps
+it verified and fresh for F (DESIGN §7). The next batch reads the same answers as
+`verifications` events, so the overlay only bridges the time until then.
+
+Times are naive UTC, as in `Verdict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from ownership.notifications import FRESHNESS, Freshness
+from ownership.verdicts import Evidence, Reason, Status, Verdict
+
+# what the batch gives a denial of the day alone (700 + 120 + 50): a live denial is as risky
+OWNER_DENIED_RISK = 870
+# what the batch gives a proof of the day with no steady SMS and no matching profiles behind it
+CONFIRMED_RISK = 149
+
+
+@dataclass(frozen=True)
+class LiveAnswers:
+    """The latest No and the latest Yes the number's person gave, if any."""
+
+    denied_at: datetime | None = None
+    confirmed_at: datetime | None = None
+
+    def merged(self, newer: LiveAnswers) -> LiveAnswers:
+        """Both sets of answers, keeping the later of each kind."""
+        return LiveAnswers(
+            _later(self.denied_at, newer.denied_at), _later(self.confirmed_at, newer.confirmed_at)
+        )
+
+
+def _later(first: datetime | None, second: datetime | None) -> datetime | None:
+    if first is None or second is None:
+        return first or second
+    return max(first, second)
+
+
+def with_live_answers(
+    verdict: Verdict,
+    answers: LiveAnswers | None,
+    as_of: datetime | None,
+    now: datetime,
+    freshness: timedelta = FRESHNESS,
+) -> Verdict:
+    """`verdict` (the batch's, as of `as_of`) with the answers given since on top.
+
+    - The latest answer is a No given after the batch's time: owner_changed since the No, the
+      only moment by which the number is known to have changed hands.
+    - The latest answer is a Yes still within `freshness`: verified, with the Yes as the proof.
+    - Otherwise the batch's verdict stands; it already read the older answers.
+    """
+    if answers is None:
+        return verdict
+    denied, confirmed = answers.denied_at, answers.confirmed_at
+    if denied is not None and (confirmed is None or denied > confirmed):
+        if as_of is not None and denied <= as_of:
+            return verdict
+        risk = OWNER_DENIED_RISK
+        if verdict.status is Status.OWNER_CHANGED:
+            risk = max(risk, verdict.risk_score)
+        return Verdict(
+            Status.OWNER_CHANGED,
+            risk,
+            (Evidence(Reason.OWNER_DENIED, denied),),
+            owner_since=denied,
+        )
+    if confirmed is not None and Freshness(confirmed, freshness).is_fresh(now):
+        risk = CONFIRMED_RISK
+        if verdict.status is Status.VERIFIED:
+            risk = min(risk, verdict.risk_score)
+        return replace(
+            verdict,
+            status=Status.VERIFIED,
+            risk_score=risk,
+            evidence=(Evidence(Reason.RECENT_CONFIRMATION, confirmed),),
+            owner_since=verdict.owner_since or confirmed,
+            last_confirmed_at=_later(verdict.last_confirmed_at, confirmed),
+        )
+    return verdict

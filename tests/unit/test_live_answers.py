@@ -1,0 +1,96 @@
+"""The answers given since the batch over the batch's verdict (ownership.live)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ownership.live import LiveAnswers, with_live_answers
+from ownership.verdicts import NO_HISTORY_VERDICT, Evidence, Reason, Status, Verdict
+
+AS_OF = datetime(2026, 6, 1)
+NOW = datetime(2026, 6, 3, 12)
+CODE_AT = datetime(2026, 3, 1)
+SUSPICIOUS = Verdict(
+    Status.SUSPICIOUS, 550, (Evidence(Reason.NO_RECENT_CODE, CODE_AT),), datetime(2025, 1, 1)
+)
+VERIFIED = Verdict(
+    Status.VERIFIED, 90, (Evidence(Reason.RECENT_CODE_ENTRY, CODE_AT),), datetime(2025, 1, 1)
+)
+
+
+def test_no_answers_leave_the_verdict_as_it_is() -> None:
+    assert with_live_answers(SUSPICIOUS, None, AS_OF, NOW) is SUSPICIOUS
+    assert with_live_answers(SUSPICIOUS, LiveAnswers(), AS_OF, NOW) is SUSPICIOUS
+
+
+def test_a_no_since_the_batch_makes_the_number_owner_changed_from_the_no() -> None:
+    denied = datetime(2026, 6, 2, 8)
+
+    verdict = with_live_answers(SUSPICIOUS, LiveAnswers(denied_at=denied), AS_OF, NOW)
+
+    assert verdict.status is Status.OWNER_CHANGED
+    assert verdict.evidence == (Evidence(Reason.OWNER_DENIED, denied),)
+    assert verdict.owner_since == denied
+    assert 700 <= verdict.risk_score <= 1000
+    assert verdict.changed_since(datetime(2026, 6, 1), datetime(2024, 1, 1)) is True
+
+
+def test_a_no_the_batch_has_read_leaves_its_verdict() -> None:
+    answers = LiveAnswers(denied_at=AS_OF - timedelta(hours=1))
+
+    assert with_live_answers(SUSPICIOUS, answers, AS_OF, NOW) is SUSPICIOUS
+
+
+def test_a_fresh_yes_makes_the_number_verified_with_the_yes_as_proof() -> None:
+    confirmed = datetime(2026, 6, 2, 8)
+
+    verdict = with_live_answers(SUSPICIOUS, LiveAnswers(confirmed_at=confirmed), AS_OF, NOW)
+
+    assert verdict.status is Status.VERIFIED
+    assert verdict.evidence == (Evidence(Reason.RECENT_CONFIRMATION, confirmed),)
+    assert verdict.last_confirmed_at == confirmed
+    assert verdict.last_proof_at == confirmed
+    assert verdict.owner_since == SUSPICIOUS.owner_since
+    assert 0 <= verdict.risk_score <= 299
+
+
+def test_a_yes_never_raises_a_verified_numbers_risk() -> None:
+    answers = LiveAnswers(confirmed_at=datetime(2026, 6, 2))
+
+    assert with_live_answers(VERIFIED, answers, AS_OF, NOW).risk_score == 90
+
+
+def test_a_yes_on_a_number_without_history_starts_its_holders_tenure() -> None:
+    confirmed = datetime(2026, 6, 2)
+
+    verdict = with_live_answers(NO_HISTORY_VERDICT, LiveAnswers(confirmed_at=confirmed), None, NOW)
+
+    assert (verdict.status, verdict.owner_since) == (Status.VERIFIED, confirmed)
+
+
+def test_a_yes_older_than_the_freshness_window_is_left_to_the_batch() -> None:
+    answers = LiveAnswers(confirmed_at=NOW - timedelta(days=30, seconds=1))
+
+    assert with_live_answers(SUSPICIOUS, answers, AS_OF, NOW) is SUSPICIOUS
+    short = with_live_answers(
+        SUSPICIOUS, LiveAnswers(confirmed_at=NOW - timedelta(days=2)), AS_OF, NOW, timedelta(days=1)
+    )
+    assert short is SUSPICIOUS
+
+
+def test_the_latest_answer_decides() -> None:
+    early, late = datetime(2026, 6, 2), datetime(2026, 6, 3)
+
+    denied_last = with_live_answers(SUSPICIOUS, LiveAnswers(late, early), AS_OF, NOW)
+    confirmed_last = with_live_answers(SUSPICIOUS, LiveAnswers(early, late), AS_OF, NOW)
+
+    assert denied_last.status is Status.OWNER_CHANGED
+    assert confirmed_last.status is Status.VERIFIED
+
+
+def test_merging_answers_keeps_the_later_of_each_kind() -> None:
+    first = LiveAnswers(denied_at=datetime(2026, 6, 2), confirmed_at=datetime(2026, 6, 3))
+    second = LiveAnswers(denied_at=datetime(2026, 6, 4))
+
+    assert first.merged(second) == LiveAnswers(datetime(2026, 6, 4), datetime(2026, 6, 3))
+    assert second.merged(first) == first.merged(second)
