@@ -14,13 +14,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from pydantic import SecretStr
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import AuthenticatedClient, Authenticator
 from api.errors import ApiError, unavailable
 from api.serving import SnapshotUnavailableError
 from delivery.events import InboundEvents
 from delivery.gateway_signatures import GatewaySignatures, SignatureError
+from delivery.notify import NotifyService
 from delivery.overlay import LiveOverlay
 from delivery.templates import TemplateDesk
 from ownership.channels import SOCIAL_CHANNELS, Channel
@@ -39,9 +39,7 @@ async def authenticated_client(request: Request) -> AuthenticatedClient:
     """
     authenticator: Authenticator = request.app.state.authenticator
     body = await request.body()  # Starlette keeps it; the route reads the same bytes
-    # the nonce insert is blocking I/O (and SQLite may wait for its lock): off the event loop
-    return await run_in_threadpool(
-        authenticator.authenticate,
+    return await authenticator.authenticate_async(
         request.method,
         str(request.url),
         request.headers,
@@ -73,6 +71,13 @@ async def live_overlay(request: Request) -> LiveOverlay:
     """The answers learnt since the batch, which every check reads over the snapshot."""
     overlay: LiveOverlay = request.app.state.overlay
     return overlay
+
+
+async def notify_service(request: Request) -> NotifyService:
+    service: NotifyService | None = getattr(request.app.state, "notify", None)
+    if service is None:
+        raise unavailable("the notify path is not configured in this service")
+    return service
 
 
 async def template_desk(request: Request) -> TemplateDesk:
@@ -138,6 +143,7 @@ SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
 NowDep = Annotated[datetime, Depends(now)]
 PolicyDep = Annotated[Policy, Depends(policy)]
 LiveOverlayDep = Annotated[LiveOverlay, Depends(live_overlay)]
+NotifyDep = Annotated[NotifyService, Depends(notify_service)]
 TemplateDeskDep = Annotated[TemplateDesk, Depends(template_desk)]
 OperatorDep = Annotated[None, Depends(operator)]
 InboundDep = Annotated[InboundEvents, Depends(inbound_events)]

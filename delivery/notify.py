@@ -11,6 +11,7 @@ notification reaches a final state, and a delivery is billed once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from delivery import records
 from delivery.dispatching import Dispatching
@@ -89,6 +90,15 @@ def _new_id() -> str:
     return "ntf_" + secrets.token_hex(12)
 
 
+# refusals of a request that may be a repeat, which is answered as the first time instead
+REFUSALS = (
+    InvalidNumberError,
+    NotificationRequestError,
+    TemplateProblemError,
+    RequestRepeatedError,
+)
+
+
 class NotifyService(Dispatching, Following, Sweeping):
     """The notify path's service: accepting here; dispatching, following the channels and
     sweeping in the modules of their own names."""
@@ -98,28 +108,44 @@ class NotifyService(Dispatching, Following, Sweeping):
 
         Raises InvalidNumberError, NotificationRequestError, TemplateProblemError or
         RequestConflictError, each with a clear message. The common case, a new request, costs
-        one read (the number's overlay) and two inserts; a repeat is found by the unique key.
+        no read (templates and the overlay are in memory) and one share of a batch's inserts
+        (delivery.acceptor); a repeat is found by the unique key.
         """
-        now = self.clock.now()
         fingerprint = request.fingerprint()
         try:
-            return self._accept_new(client_key, request, fingerprint, now)
-        except (
-            InvalidNumberError,
-            NotificationRequestError,
-            TemplateProblemError,
-            RequestRepeatedError,
-        ):
+            notification, event = self._prepare(client_key, request, fingerprint)
+            if self.writer.insert(notification, event):
+                return Accepted(notification["answer"], repeated=False)
+            raise RequestRepeatedError(request.request_id)  # taken meanwhile: a repeat
+        except REFUSALS:
             # a repeat answers as the first time, even if it would not pass the checks now
-            with self.engine.connect() as connection:
-                first = self._first_answer(connection, client_key, request.request_id, fingerprint)
+            first = self._first_answer(client_key, request.request_id, fingerprint)
             if first is None:
                 raise
-            return Accepted(first, repeated=True)
+            return first
 
-    def _accept_new(
-        self, client_key: str, request: NotifyRequest, fingerprint: str, now: datetime
-    ) -> Accepted:
+    async def accept_async(self, client_key: str, request: NotifyRequest) -> Accepted:
+        """`accept` on the event loop: checking and deciding take CPU only, and the insert is
+        awaited, so a new request holds no thread; a refusal looks for a first answer in one."""
+        fingerprint = request.fingerprint()
+        try:
+            notification, event = self._prepare(client_key, request, fingerprint)
+            if await self.writer.insert_async(notification, event):
+                return Accepted(notification["answer"], repeated=False)
+            raise RequestRepeatedError(request.request_id)
+        except REFUSALS:
+            first = await asyncio.to_thread(
+                self._first_answer, client_key, request.request_id, fingerprint
+            )
+            if first is None:
+                raise
+            return first
+
+    def _prepare(
+        self, client_key: str, request: NotifyRequest, fingerprint: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The checks and the decision: the notification's row and its first history row."""
+        now = self.clock.now()
         number = parse_number(request.phone)
         check_ttl(request.ttl)
         check_action_age(request.action_at, now, self.max_action_age)
@@ -135,7 +161,7 @@ class NotifyService(Dispatching, Following, Sweeping):
         )
         notification_id = _new_id()
         answer = {"id": notification_id, "action": decision.action.value, "status": "accepted"}
-        notification, event = self._rows(
+        return self._rows(
             client_key,
             request,
             fingerprint,
@@ -147,26 +173,23 @@ class NotifyService(Dispatching, Following, Sweeping):
             answer,
             now,
         )
-        if not self.writer.insert(notification, event):
-            raise RequestRepeatedError(request.request_id)  # taken meanwhile: a repeat
-        return Accepted(answer, repeated=False)
 
-    def _first_answer(
-        self, connection: Connection, client_key: str, request_id: str, fingerprint: str
-    ) -> dict[str, Any] | None:
+    def _first_answer(self, client_key: str, request_id: str, fingerprint: str) -> Accepted | None:
+        """The answer given to the first request with this request_id, if there was one."""
         table = records.notifications
-        row = connection.execute(
-            select(table.c.answer, table.c.request_hash).where(
-                table.c.client_key == client_key, table.c.request_id == request_id
-            )
-        ).first()
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(table.c.answer, table.c.request_hash).where(
+                    table.c.client_key == client_key, table.c.request_id == request_id
+                )
+            ).first()
         if row is None:
             return None
         if row.request_hash != fingerprint:
             raise RequestConflictError(
                 f"request_id {request_id!r} was used before for another notification"
             )
-        return dict(row.answer)
+        return Accepted(dict(row.answer), repeated=True)
 
     def _rows(
         self,

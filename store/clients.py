@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from delivery.webhooks.signing import generate_webhook_secret
+from store.group_commit import GroupWriter
 from store.secrets import SecretCipher
 from store.tables import Base, ClientRow, NonceRow
 
@@ -198,26 +199,41 @@ def _client_named(session: Session, name: str) -> ClientRow:
     return row
 
 
-def remember_nonce(executor: Session | Connection, key: str, nonce: str, timestamp: int) -> bool:
-    """Record a nonce; False when this client already used it with this timestamp.
+def _insert_nonces(dialect: str) -> Insert:
+    if dialect == "postgresql":
+        return postgresql.insert(NONCES).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(NONCES).on_conflict_do_nothing()
+    raise NotImplementedError(f"the store runs on SQLite or PostgreSQL, not {dialect}")
+
+
+def remember_nonces(connection: Connection, calls: list[tuple[str, str, int]]) -> list[bool]:
+    """Record the nonces of many calls `(key, nonce, timestamp)` in one statement; for each,
+    False when its client already used it with this timestamp (earlier, or earlier in `calls`).
 
     The insert skips a conflict instead of failing with an IntegrityError, so the caller's
     transaction stays usable: PostgreSQL aborts a transaction on an error, a savepoint around
     the insert would cost a round trip on every call, and pysqlite's savepoints are unreliable.
     Concurrent inserts of one nonce are settled by the primary key: exactly one gets True.
     """
-    bind = executor.get_bind() if isinstance(executor, Session) else executor
-    row = {"consumer_key": key, "nonce": nonce, "timestamp": timestamp}
-    if bind.dialect.name == "postgresql":
-        statement = postgresql.insert(NONCES).values(row).on_conflict_do_nothing()
-    elif bind.dialect.name == "sqlite":
-        statement = sqlite.insert(NONCES).values(row).on_conflict_do_nothing()  # type: ignore[assignment]
-    else:
-        raise NotImplementedError(
-            f"the store runs on SQLite or PostgreSQL, not {bind.dialect.name}"
-        )
-    # the row comes back only when inserted (rowcount is not reported reliably by every driver)
-    return executor.execute(statement.returning(NONCES.c.nonce)).first() is not None
+    first = list(dict.fromkeys(calls))  # a repeat within the batch is refused below
+    rows = [{"consumer_key": key, "nonce": nonce, "timestamp": ts} for key, nonce, ts in first]
+    # rows come back only when inserted (rowcount is not reported reliably by every driver)
+    statement = _insert_nonces(connection.dialect.name).returning(
+        NONCES.c.consumer_key, NONCES.c.nonce, NONCES.c.timestamp
+    )
+    inserted = {tuple(row) for row in connection.execute(statement, rows)}
+    outcomes = []
+    for call in calls:
+        outcomes.append(call in inserted)
+        inserted.discard(call)  # the first caller with a nonce has it; the next is a replay
+    return outcomes
+
+
+def remember_nonce(executor: Session | Connection, key: str, nonce: str, timestamp: int) -> bool:
+    """Record one nonce (`remember_nonces`) within the caller's transaction."""
+    connection = executor.connection() if isinstance(executor, Session) else executor
+    return remember_nonces(connection, [(key, nonce, timestamp)])[0]
 
 
 def forget_nonces_before(session: Session, moment: datetime) -> int:
@@ -233,12 +249,22 @@ class SqlClientStore:
     def __init__(self, engine: Engine, cipher: SecretCipher) -> None:
         self._engine = engine
         self._cipher = cipher
+        self._nonces: GroupWriter[tuple[str, str, int], bool] = GroupWriter(
+            self._remember_batch, name="nonce-writer", max_batch=512
+        )
 
     def find_client(self, key: str) -> ClientRecord | None:
         with Session(self._engine) as session:
             return find_client(session, key, self._cipher)
 
     def remember_nonce(self, key: str, nonce: str, timestamp: int) -> bool:
+        return self._nonces.write((key, nonce, timestamp))
+
+    async def remember_nonce_async(self, key: str, nonce: str, timestamp: int) -> bool:
+        """The same, awaited on the event loop: nonces of concurrent calls share a commit."""
+        return await self._nonces.write_async((key, nonce, timestamp))
+
+    def _remember_batch(self, calls: list[tuple[str, str, int]]) -> list[bool]:
         # on a bare connection: an ORM session would cost as much again as the insert
         with self._engine.begin() as connection:
-            return remember_nonce(connection, key, nonce, timestamp)
+            return remember_nonces(connection, calls)

@@ -6,10 +6,9 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Body, Query, Response
 
-from api.deps import AuthenticatedClientDep
+from api.deps import AuthenticatedClientDep, NotifyDep
 from api.errors import ApiError, invalid_argument
 from api.schemas import (
     NOTIFY_EXAMPLES,
@@ -21,7 +20,7 @@ from api.schemas import (
     NotificationPublic,
 )
 from delivery import records
-from delivery.notify import NotifyRequest, NotifyService
+from delivery.notify import NotifyRequest
 from ownership.notifications import Fallback
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
@@ -29,16 +28,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 409, 422, 503)
 }
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-def notify_service(request: Request) -> NotifyService:
-    service: NotifyService | None = getattr(request.app.state, "notify", None)
-    if service is None:
-        raise ApiError(503, "UNAVAILABLE", "the notify path is not configured in this service")
-    return service
-
-
-NotifyDep = Annotated[NotifyService, Depends(notify_service)]
 
 
 @router.post("/notify", status_code=202, response_model=NotificationAccepted, responses=ERRORS)
@@ -65,7 +54,7 @@ async def notify(
         fallback=Fallback(body.fallback),
         callback_url=str(body.callback_url) if body.callback_url else None,
     )
-    accepted = await run_in_threadpool(service.accept, client.key, request)
+    accepted = await service.accept_async(client.key, request)
     if accepted.repeated:
         response.headers["Idempotent-Replayed"] = "true"
     return NotificationAccepted.model_validate(accepted.answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import uuid
@@ -48,6 +49,16 @@ class RecordingStore:
             return False
         self.nonces.add((key, nonce, timestamp))
         return True
+
+    async def remember_nonce_async(self, key: str, nonce: str, timestamp: int) -> bool:
+        return self.remember_nonce(key, nonce, timestamp)
+
+
+class OnTheEventLoop(Authenticator):
+    """The authenticator as the API calls it: `authenticate_async`, on an event loop."""
+
+    def authenticate(self, *args: Any) -> AuthenticatedClient:
+        return asyncio.run(self.authenticate_async(*args))
 
 
 @dataclass
@@ -96,9 +107,13 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def authenticator(store: RecordingStore, clock: Clock) -> Authenticator:
-    return Authenticator(store, clock=clock, timestamp_skew_seconds=300, cache_seconds=30)
+@pytest.fixture(params=[Authenticator, OnTheEventLoop], ids=["in_a_thread", "on_the_event_loop"])
+def authenticator(
+    request: pytest.FixtureRequest, store: RecordingStore, clock: Clock
+) -> Authenticator:
+    """Every case holds both ways a call is authenticated."""
+    kind: type[Authenticator] = request.param
+    return kind(store, clock=clock, timestamp_skew_seconds=300, cache_seconds=30)
 
 
 def call(authenticator: Authenticator, headers: dict[str, str], ip: str = OFFICE_IP) -> Any:

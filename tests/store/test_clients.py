@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
 
@@ -19,6 +22,7 @@ from store.clients import (
     list_clients,
     register_client,
     remember_nonce,
+    remember_nonces,
     renew_webhook_secret,
     set_webhook_url,
 )
@@ -134,6 +138,40 @@ def test_a_nonce_is_accepted_once(
     assert not store.remember_nonce(issued.key, "n0nce", NOW_S)
     # the same nonce with another timestamp is another request
     assert store.remember_nonce(issued.key, "n0nce", NOW_S + 1)
+
+
+def test_of_many_calls_with_one_nonce_at_once_exactly_one_is_accepted(
+    engine: Engine, sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+    store = SqlClientStore(engine, cipher)
+    nonces = [f"n{index % 50}" for index in range(400)]  # each nonce sent eight times
+
+    async def send_all() -> list[bool]:
+        # another timestamp: the same nonces are new requests again
+        calls = [store.remember_nonce_async(issued.key, nonce, NOW_S + 1) for nonce in nonces]
+        return await asyncio.gather(*calls)
+
+    with ThreadPoolExecutor(4) as threads:
+        from_threads = list(
+            threads.map(lambda n: store.remember_nonce(issued.key, n, NOW_S), nonces)
+        )
+    from_the_loop = asyncio.run(send_all())
+
+    once_each = Counter(f"n{index}" for index in range(50))
+    assert Counter(n for n, ok in zip(nonces, from_threads, strict=True) if ok) == once_each
+    assert Counter(n for n, ok in zip(nonces, from_the_loop, strict=True) if ok) == once_each
+
+
+def test_a_batch_accepts_the_first_of_its_repeats_only(
+    engine: Engine, sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+    calls = [(issued.key, "a", NOW_S), (issued.key, "b", NOW_S), (issued.key, "a", NOW_S)]
+
+    with engine.begin() as connection:
+        assert remember_nonces(connection, calls) == [True, True, False]
+        assert remember_nonces(connection, calls[:1]) == [False]
 
 
 def test_a_refused_nonce_leaves_the_transaction_usable(
