@@ -14,6 +14,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.app import create_app
 from api.observability import mask_phone_numbers_in_logs
+from api.workers import Workers, reuse_port_supported
 from pipelines.settings import Settings, load_settings
 
 METRICS_DIR = Path("var/prometheus")
@@ -41,25 +42,29 @@ def app_from_environment() -> FastAPI:
     return create_app(load_settings())
 
 
-def serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Serve until interrupted. Workers map one snapshot file and share their metrics."""
+def serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Serve until interrupted; the exit code. Workers map one snapshot file and share their
+    metrics; with several, each listens on a socket of its own (api.workers).
+
+    Raises PortInUseError when the port is taken."""
     import uvicorn
 
     from store.database import upgrade
 
     upgrade(settings.database_url)  # once, before the workers start
+    config = {
+        "app": "api.main:app_from_environment",
+        "factory": True,
+        "http": NoDelayHttpToolsProtocol,
+        "log_level": "info",
+        "access_log": False,
+    }
     if workers > 1:
         # prometheus_client reads this in every worker; a clean folder per run
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
         METRICS_DIR.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR.resolve())
-    uvicorn.run(
-        "api.main:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=NoDelayHttpToolsProtocol,
-        log_level="info",
-        access_log=False,
-    )
+        if reuse_port_supported() and port != 0:
+            return Workers(workers, host, port, config).run()
+    uvicorn.run(host=host, port=port, workers=workers, **config)  # type: ignore[arg-type]
+    return 0

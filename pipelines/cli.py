@@ -184,8 +184,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         import os
 
         os.environ["OWNERSHIP_RUN_JOBS"] = "true"  # read by the worker's settings
-    serve(settings, args.host, args.port, args.workers)
-    return 0
+    from api.workers import PortInUseError
+
+    try:
+        return serve(settings, args.host, args.port, args.workers)
+    except PortInUseError as error:
+        raise UsageError(f"{error}; is another server running there?") from error
 
 
 def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
