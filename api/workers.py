@@ -9,9 +9,10 @@ kernel spreads connections over the workers by their addresses' hash.
 
 Each worker binds its socket itself, so a worker that dies takes its socket with it and no
 connection waits on a socket nobody accepts from. The price: connections that were queued on a
-dying worker's socket, not yet accepted, are reset with it, as its requests in flight are. The supervisor restarts a worker that dies,
-stops when one cannot start (its port taken, its app broken), and stops all of them on SIGINT
-or SIGTERM.
+dying worker's socket, not yet accepted, are reset with it, as its requests in flight are.
+
+The supervisor restarts a worker that dies, stops when one cannot start (its port taken, its
+app broken), and stops all of them on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
