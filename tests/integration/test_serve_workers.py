@@ -107,8 +107,10 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(
 
     first.kill()
     wait_until(
-        lambda: {w.pid for w in workers_of(server)} - {first.pid, second.pid}
-        and listening(workers_of(server), port)
+        lambda: (
+            {w.pid for w in workers_of(server)} - {first.pid, second.pid}
+            and listening(workers_of(server), port)
+        )
     )
     assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
 
