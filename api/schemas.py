@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from fastapi import Response
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from ownership.notifications import DEFAULT_TTL
@@ -227,3 +228,9 @@ NOTIFY_EXAMPLES = examples(
         "sensitive": False,
     }
 )
+
+
+class JSONBytes(Response):
+    """An answer serialised already (orjson), which FastAPI sends as it is."""
+
+    media_type = "application/json"

@@ -18,6 +18,7 @@ from api.schemas import (
     CheckRequest,
     CheckResponse,
     ErrorInfo,
+    JSONBytes,
 )
 from ownership.numbers import InvalidNumberError
 
@@ -25,10 +26,6 @@ router = APIRouter(prefix="/v1", tags=["checks"])
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 503)
 }
-
-
-class JSONBytes(Response):
-    media_type = "application/json"
 
 
 @router.post("/check", response_model=CheckResponse, responses=ERRORS)
