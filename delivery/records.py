@@ -12,7 +12,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from ownership.notifications import NotificationStatus
@@ -67,26 +79,33 @@ def transition_many(
     to: NotificationStatus,
     at: datetime,
     detail: dict[str, Any] | None = None,
+    *,
+    passing: tuple[tuple[NotificationStatus, dict[str, Any]], ...] = (),
     **fields: Any,
 ) -> set[str]:
-    """`transition` for many notifications in two statements; returns the ids that moved."""
+    """`transition` for many notifications in two statements; returns the ids that moved.
+
+    `passing` are statuses the notifications go through on the way to `to` within this
+    transaction, each with its detail: recorded in the history, written to the row once."""
     if not notification_ids:
         return set()
     moved = set(
         connection.execute(
             update(notifications)
-            .where(notifications.c.id.in_(notification_ids))
+            .where(_among(connection, notifications.c.id, notification_ids))
             .where(notifications.c.status.in_([status.value for status in leaving]))
             .values(status=to.value, updated_at=at, **fields)
             .returning(notifications.c.id)
         ).scalars()
     )
     if moved:
+        steps = [*passing, (to, detail or {})]
         connection.execute(
             insert(events),
             [
-                {"notification_id": moved_id, "status": to.value, "at": at, "detail": detail or {}}
+                {"notification_id": moved_id, "status": status.value, "at": at, "detail": step}
                 for moved_id in sorted(moved)
+                for status, step in steps
             ],
         )
     return moved
@@ -94,13 +113,40 @@ def transition_many(
 
 def set_providers(connection: Connection, pairs: list[tuple[str, str]]) -> None:
     """Many `set_provider` at once: (notification id, provider id) pairs."""
-    if pairs:
+    if not pairs:
+        return
+    if connection.dialect.name == "postgresql":
+        # one statement over two arrays, not one UPDATE a row
+        given = (
+            func.unnest(
+                bindparam("targets", [target for target, _ in pairs], type_=ARRAY(String)),
+                bindparam("providers", [provider for _, provider in pairs], type_=ARRAY(String)),
+            )
+            .table_valued("target", "provider")
+            .render_derived(name="given")
+        )
         connection.execute(
             update(notifications)
-            .where(notifications.c.id == bindparam("target"))
-            .values(provider_id=bindparam("provider")),
-            [{"target": target, "provider": provider} for target, provider in pairs],
+            .where(notifications.c.id == given.c.target)
+            .values(provider_id=given.c.provider)
         )
+        return
+    connection.execute(
+        update(notifications)
+        .where(notifications.c.id == bindparam("target"))
+        .values(provider_id=bindparam("provider")),
+        [{"target": target, "provider": provider} for target, provider in pairs],
+    )
+
+
+def _among(
+    connection: Connection, column: ColumnElement[str], ids: list[str]
+) -> ColumnElement[bool]:
+    """`column IN (ids)`; on PostgreSQL `= ANY(array)`, one parameter however many the ids, so
+    that a batch of thousands is not a statement of thousands of placeholders."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
+    return column.in_(ids)
 
 
 def set_provider(connection: Connection, notification_id: str, provider_id: str) -> None:

@@ -81,8 +81,27 @@ class Sweeping(NotifyCore):
                 {"withdrawal_too_late": True},
             ):
                 self._bill(connection, row, row["channel"], now)
-            expired = self._move_many(
-                connection, to_expire, AWAITING, S.EXPIRED, now, {"ttl_ran_out": True}
+            # what falls back to SMS is claimed for it at once: expired and sms_sent in one
+            # update (both in its history), so a backlog costs one write a notification less
+            by_sms = [row for row in to_expire if Fallback(row["fallback"]) is Fallback.SMS]
+            claimed = self._move_many(
+                connection,
+                by_sms,
+                AWAITING,
+                S.SMS_SENT,
+                now,
+                {"channel": "sms"},
+                passing=((S.EXPIRED, {"ttl_ran_out": True}),),
+                channel="sms",
+                provider_id=None,
+            )
+            self._move_many(
+                connection,
+                [row for row in to_expire if Fallback(row["fallback"]) is not Fallback.SMS],
+                AWAITING,
+                S.EXPIRED,
+                now,
+                {"ttl_ran_out": True},
             )
             self._move_many(
                 connection,
@@ -92,10 +111,8 @@ class Sweeping(NotifyCore):
                 now,
                 {"error": "no delivery report"},
             )
-        fallback = [
-            row for row in expired + waiting_sms if Fallback(row["fallback"]) is Fallback.SMS
-        ]
-        self._send_many_sms(fallback, now)
+        waiting = [row for row in waiting_sms if Fallback(row["fallback"]) is Fallback.SMS]
+        self._send_claimed_sms(claimed + self._claim_sms(waiting, now), now)
         return len(rows)
 
     def _withdraw(self, row: dict[str, Any]) -> bool | None:
@@ -120,26 +137,42 @@ class Sweeping(NotifyCore):
         to: NotificationStatus,
         at: datetime,
         detail: dict[str, Any],
+        *,
+        passing: tuple[tuple[NotificationStatus, dict[str, Any]], ...] = (),
         **fields: Any,
     ) -> list[dict[str, Any]]:
-        """`records.transition` for many at once; returns the rows that moved."""
+        """`records.transition_many`, and a webhook for every status the rows reach or pass
+        through; returns the rows that moved."""
         moved = records.transition_many(
-            connection, [row["id"] for row in rows], leaving, to, at, detail, **fields
+            connection,
+            [row["id"] for row in rows],
+            leaving,
+            to,
+            at,
+            detail,
+            passing=passing,
+            **fields,
         )
         moved_rows = [row for row in rows if row["id"] in moved]
+        steps = [*passing, (to, detail)]
         self.webhooks.enqueue(
             connection,
-            [self._status_event(row, to, at, detail) for row in moved_rows],
+            [
+                self._status_event(row, status, at, step)
+                for row in moved_rows
+                for status, step in steps
+            ],
             at,
         )
         return moved_rows
 
-    def _send_many_sms(self, rows: list[dict[str, Any]], now: datetime) -> None:
-        """Claim, then send, then record the SMS of many notifications."""
+    def _claim_sms(self, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        """Claim expired notifications for SMS before sending, so that a crash between the
+        two leaves them for the sweeper to fail; returns the claimed rows."""
         if not rows:
-            return
+            return []
         with self.engine.begin() as connection:
-            claimed = self._move_many(
+            return self._move_many(
                 connection,
                 rows,
                 (S.EXPIRED,),
@@ -149,6 +182,11 @@ class Sweeping(NotifyCore):
                 channel="sms",
                 provider_id=None,
             )
+
+    def _send_claimed_sms(self, claimed: list[dict[str, Any]], now: datetime) -> None:
+        """Send the SMS of claimed notifications, then record what the gateway answered."""
+        if not claimed:
+            return
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
         for row in claimed:
             try:
