@@ -353,21 +353,35 @@ def check_numbers(
         None if message is None else _error_item(text, message)
         for text, message in zip(phones, errors, strict=True)
     ]
-    held = overlay.holding(keys) if overlay is not None else []
-    for index in held:
-        if singles[index] is None and overlay is not None:
-            key = int(keys[index])
-            record = snapshot.record(int(positions[index])) if found[index] else None
-            live = overlay.answers(key)
-            item = check_number(
-                snapshot, PhoneNumber(f"+{key}"), record, options, now, policy, live
+    for index in overlay.holding(keys) if overlay is not None else ():
+        if singles[index] is None:
+            singles[index] = _single(
+                snapshot, overlay, keys, positions, index, options, now, policy
             )
-            singles[index] = json.dumps(item, separators=(",", ":"))
     if any(item is not None for item in singles):
         answer = pl.coalesce(pl.lit(pl.Series("single", singles, dtype=pl.String)), answer)
     body = pl.concat_str(pl.lit('{"results":['), answer.str.join(","), pl.lit("]}"))
     text: str = frame.select(body).item()
     return text
+
+
+def _single(
+    snapshot: Snapshot,
+    overlay: LiveOverlay | None,
+    keys: np.ndarray,
+    positions: np.ndarray,
+    index: int,
+    options: CheckOptions,
+    now: datetime,
+    policy: Policy,
+) -> str:
+    """One bulk item answered by `check_number` itself, with its number's live answers."""
+    key = int(keys[index])
+    position = int(positions[index])
+    record = snapshot.record(position) if position >= 0 else None
+    live = overlay.answers(key) if overlay is not None else None
+    item = check_number(snapshot, PhoneNumber(f"+{key}"), record, options, now, policy, live)
+    return json.dumps(item, separators=(",", ":"))
 
 
 def _error_item(text: str, message: str) -> str:

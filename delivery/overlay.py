@@ -62,18 +62,21 @@ class LiveOverlay:
         as_of: Callable[[], datetime | None] = _no_snapshot_time,
         *,
         refresh_every: float = 1.0,
+        prune_every: float = 600.0,
         overlap: timedelta = timedelta(seconds=30),
         freshness: timedelta = FRESHNESS,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = _wall_now,
     ) -> None:
         """`now` is the service's clock and `as_of` the served snapshot's time, both naive
-        UTC: they choose what the first read loads. `engine` None: an overlay of this process
-        only, which nothing else writes."""
+        UTC: they choose what the first read loads, and what is forgotten every
+        `prune_every` seconds, so that a long-running process holds only what still matters.
+        `engine` None: an overlay of this process only, which nothing else writes."""
         self.engine = engine
         self.now = now
         self.as_of = as_of
         self.refresh_every = refresh_every
+        self.prune_every = prune_every
         self.overlap = overlap
         self.freshness = freshness
         self._monotonic = monotonic
@@ -83,6 +86,7 @@ class LiveOverlay:
         self._reading = threading.Lock()  # one read of the store at a time
         self._read_from: datetime | None = None  # None: nothing read yet
         self._refreshed_at = float("-inf")
+        self._pruned_at = monotonic()
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -135,6 +139,23 @@ class LiveOverlay:
             self._read_from = started
             return len(rows)
 
+    def prune(self) -> int:
+        """Forget the answers that can no longer change a verdict: denials the served snapshot
+        has read, confirmations older than F. Returns how many numbers were forgotten."""
+        as_of, stale = self.as_of(), self.now() - self.freshness
+
+        def matters(answers: LiveAnswers) -> bool:
+            denied, confirmed = answers.denied_at, answers.confirmed_at
+            return (denied is not None and (as_of is None or denied > as_of)) or (
+                confirmed is not None and confirmed > stale
+            )
+
+        with self._lock:
+            forgotten = [key for key, answers in self._answers.items() if not matters(answers)]
+            for key in forgotten:
+                del self._answers[key]
+        return len(forgotten)
+
     def _rows(self, query: Select[Any]) -> list[Any]:
         if self.engine is None:
             return []
@@ -146,6 +167,9 @@ class LiveOverlay:
             return  # fresh enough, or another thread is reading right now
         try:
             self.refresh()
+            if self._monotonic() - self._pruned_at >= self.prune_every:
+                self._pruned_at = self._monotonic()
+                self.prune()
         except SQLAlchemyError as error:
             # a store that is down makes the overlay a moment staler, never a check fail
             log.warning("kept the live overlay as it was: %s", error)

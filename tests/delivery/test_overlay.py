@@ -88,3 +88,16 @@ def test_a_store_that_is_down_keeps_the_answers_in_hand() -> None:
 
     assert overlay.answers(79031112233) == LiveAnswers(denied_at=NOW)
     assert overlay.holding(np.array([1, 79031112233])) == [1]
+
+
+def test_answers_that_no_longer_matter_are_forgotten(engine: Engine) -> None:
+    as_of = [AS_OF]
+    overlay = LiveOverlay(engine, lambda: NOW, lambda: as_of[0], refresh_every=3600.0)
+    overlay.learn(1, LiveAnswers(denied_at=AS_OF + timedelta(hours=1)))
+    overlay.learn(2, LiveAnswers(confirmed_at=NOW - timedelta(days=29)))
+    overlay.learn(3, LiveAnswers(confirmed_at=NOW - timedelta(days=31)))
+
+    assert overlay.prune() == 1  # the confirmation past F
+    as_of[0] = AS_OF + timedelta(days=1)  # a new snapshot has read the denial
+    assert overlay.prune() == 1
+    assert overlay.holding(np.array([1, 2, 3])) == [1]
