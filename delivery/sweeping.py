@@ -26,6 +26,24 @@ from ownership.notifications import (
 log = logging.getLogger(__name__)
 
 
+# what moving, withdrawing, billing, sending and telling the client read of a notification
+SWEPT_COLUMNS = (
+    "id",
+    "client_key",
+    "request_id",
+    "callback_url",
+    "phone",
+    "country",
+    "text",
+    "status",
+    "channel",
+    "provider_id",
+    "fallback",
+    "reasons",
+    "expires_at",
+)
+
+
 class Sweeping(NotifyCore):
     def sweep(self, limit: int = 2000) -> int:
         """Finish what outlived its TTL: withdraw it from the social network and send it by SMS
@@ -39,7 +57,7 @@ class Sweeping(NotifyCore):
         table = records.notifications
         awaiting = [status.value for status in AWAITING]
         due = (
-            select(table)
+            select(*(table.c[name] for name in SWEPT_COLUMNS))
             .where(
                 (table.c.status.in_(awaiting) & (table.c.expires_at <= now))
                 | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
