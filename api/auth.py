@@ -172,8 +172,7 @@ class Authenticator:
         client_ip: str,
     ) -> AuthenticatedClient:
         """`url` is the full URL as the client signed it, query included."""
-        lowered = {name.lower(): value for name, value in headers.items()}
-        params = _oauth_params(lowered.get("authorization", ""))
+        lowered, params = _signed_headers(headers)
         client, nonce, timestamp = self._verify(method, url, lowered, params, body, client_ip)
         if not self._store.remember_nonce(client.key, nonce, timestamp):
             raise _unauthenticated(NONCE_REUSED)
@@ -190,8 +189,7 @@ class Authenticator:
         """`authenticate` on the event loop: the signature is checked in place (a fraction of
         a millisecond of CPU) and the nonce awaited, so a call holds no thread. Only a client
         not in the cache is looked up in a worker thread first."""
-        lowered = {name.lower(): value for name, value in headers.items()}
-        params = _oauth_params(lowered.get("authorization", ""))
+        lowered, params = _signed_headers(headers)
         key = params.get("oauth_consumer_key", "")
         if not self._cached(key):
             await run_in_threadpool(self._client, key)
@@ -278,6 +276,12 @@ def build_authenticator(
         clock=clock,
         timestamp_skew_seconds=settings.oauth_timestamp_skew_seconds,
     )
+
+
+def _signed_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers by lower-case name, and the OAuth parameters of their Authorization."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return lowered, _oauth_params(lowered.get("authorization", ""))
 
 
 def _oauth_params(authorization: str) -> dict[str, str]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from delivery import records
 from tests.api.conftest import Served, served_history
-from tests.api.service import NOW, SUSPICIOUS, VERIFIED_FRESH, VERIFIED_OLDER, Caller
+from tests.api.service import NOW, SUSPICIOUS, VERIFIED_FRESH, VERIFIED_OLDER
+from tests.api.test_checks import check
 
 ANSWERED_AT = NOW - timedelta(hours=1)
 
@@ -29,13 +29,6 @@ def answer_elsewhere(served: Served, phone: str, result: str, at: datetime = ANS
         records.record_verification(
             connection, phone, at.replace(tzinfo=UTC), "prompt", result, "vk:1", None
         )
-
-
-def check(caller: Caller, phone: str, **options: Any) -> dict[str, Any]:
-    response = caller.post("/v1/check", {"phone": phone, **options})
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 def test_a_no_makes_the_number_owner_changed_for_checks_before_the_next_batch(
