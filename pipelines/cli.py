@@ -348,11 +348,17 @@ def _serve_demo(
         f'{call}requests.post("{url}/v1/check", json={{"phone": "{phone}", "sensitive": True}}, '
         f"auth={auth}).json())'\n"
         f"a notification (then GET {url}/v1/notifications/<id>, signed the same way):\n"
-        f'{call}requests.post("{url}/v1/notify", json={notify!r}, '
+        f'{call}requests.post("{url}/v1/notify", json={_double_quoted(notify)}, '
         f"auth={auth}).json())'\nstop with Ctrl-C"
     )
     serve(settings, args.host, args.port, workers=1)
     return 0
+
+
+def _double_quoted(value: dict[str, object]) -> str:
+    """A Python literal with double quotes, to sit inside a single-quoted shell argument; the
+    demo's values (ids, digits, times) hold no quote of their own."""
+    return repr(value).replace("'", '"')
 
 
 def _example_numbers(scores: Path) -> dict[str, str]:
