@@ -1,7 +1,9 @@
 """OAuth 1.0a, two-legged, with each client's IP allow-list (DESIGN §6).
 
 One call costs a dictionary look-up (client records are cached for `cache_seconds`), one HMAC
-and, once the signature holds, one nonce insert. The order of checks:
+and, once the signature holds, its share of a nonce insert: the nonces of concurrent calls go
+in one statement (store.group_commit). The API awaits it on the event loop
+(`authenticate_async`), holding no thread. The order of checks:
 
 1. the Authorization header is parsed for the consumer key;
 2. a known client's allow-list is checked first: a call from elsewhere gets 403;
