@@ -16,19 +16,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, Select, Table, or_, select
+from sqlalchemy import Engine, Select, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from delivery.records import overlay
 from ownership.live import LiveAnswers
 from ownership.notifications import FRESHNESS
 from pipelines.snapshot import Snapshot
-from store.tables_notifications import NumberOverlayRow
 
 log = logging.getLogger(__name__)
-overlay = cast(Table, NumberOverlayRow.__table__)
 COLUMNS = (overlay.c.phone, overlay.c.denied_at, overlay.c.confirmed_at)
 
 
