@@ -91,7 +91,7 @@ def in_tenure(events: pd.DataFrame, tenure_start: pd.Series) -> pd.Series:
 def registration_profiles(
     registrations: pd.DataFrame, accounts: pd.DataFrame, rules: RuleSettings
 ) -> pd.DataFrame:
-    """int_registration_profiles: each registration against the previous one and the bound ones."""
+    """int_profile_mismatches: each registration against the previous one and the bound ones."""
     keys = ["phone", "ts", "product", "account_id"]
     # the person fields break ties, so that the order is total
     ordered = registrations.sort_values([*keys, *PERSON], ignore_index=True)

@@ -96,8 +96,34 @@ def _offsets(count: int) -> dict[str, int]:
     return offsets
 
 
+def _bits(buffer: pa.Buffer, offset: int, length: int) -> np.ndarray:
+    packed = np.frombuffer(buffer, dtype=np.uint8)
+    return np.unpackbits(packed, bitorder="little")[offset : offset + length].view(bool)
+
+
+def _numpy(values: pa.Array) -> np.ndarray:
+    """A boolean or integer column as numpy, nulls as 0 (False), read from the Arrow buffers.
+
+    pyarrow's own `to_numpy` and `fill_null` import pandas on first use, a sixth of a second
+    of every scoring run, for what is a view of a buffer.
+    """
+    validity, data = values.buffers()[:2]
+    length, offset = len(values), values.offset
+    if pa.types.is_boolean(values.type):
+        array = _bits(data, offset, length) if data is not None else np.zeros(length, bool)
+    elif pa.types.is_integer(values.type):
+        kind = "i" if pa.types.is_signed_integer(values.type) else "u"
+        dtype = np.dtype(f"<{kind}{values.type.bit_width // 8}")
+        array = np.frombuffer(data, dtype=dtype, count=offset + length)[offset:]
+    else:
+        raise SnapshotError(f"a column of type {values.type} cannot go into the snapshot")
+    if validity is not None and values.null_count:
+        array = np.where(_bits(validity, offset, length), array, 0).astype(array.dtype)
+    return array
+
+
 def _seconds(values: pa.Array) -> np.ndarray:
-    seconds = np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    seconds = _numpy(values).astype(np.int64)
     if len(seconds) and (seconds.min() < 0 or seconds.max() > np.iinfo(np.uint32).max):
         raise SnapshotError("a time before 1970 or after 2106 does not fit the snapshot")
     return seconds.astype(np.uint32)
@@ -114,25 +140,24 @@ def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         )
     except KeyError as error:
         raise SnapshotError(f"status {error.args[0]!r} is not a known status") from error
-    indices = np.asarray(encoded_status.indices.to_numpy(zero_copy_only=False))
+    indices = _numpy(encoded_status.indices)
     status = codes[indices] if len(codes) else np.zeros(len(batch), dtype=np.uint16)
-    risk = np.asarray(columns["risk_score"].to_numpy(zero_copy_only=False), dtype=np.uint16)
+    risk = _numpy(columns["risk_score"]).astype(np.uint16)
     mask = np.zeros(len(batch), dtype=np.uint16)
     evidence_at = np.zeros(len(batch), dtype=np.uint32)
     for reason in REASON_ORDER:
         flag_name, at_name = reason_columns(reason)
-        flag = np.asarray(columns[flag_name].fill_null(False).to_numpy(zero_copy_only=False))
+        flag = _numpy(columns[flag_name])
         mask |= np.where(flag, reason.bit, 0).astype(np.uint16)
         if REASON_TIME_COLUMNS[reason] == "evidence_at":  # the others have columns of their own
             evidence_at = np.maximum(evidence_at, np.where(flag, _seconds(columns[at_name]), 0))
     channels = np.zeros(len(batch), dtype=np.uint16)
     for index, network in enumerate(NETWORKS):
         for suffix, bit in (("bound", BOUND), ("active", ACTIVE), ("mobile_app", MOBILE_APP)):
-            flag = columns[f"{network.value}_{suffix}"].fill_null(False)
-            set_bit = np.asarray(flag.to_numpy(zero_copy_only=False), dtype=bool)
+            set_bit = _numpy(columns[f"{network.value}_{suffix}"])
             channels |= np.where(set_bit, bit << (CHANNEL_BITS * index), 0).astype(np.uint16)
     return {
-        "phone": np.asarray(columns["phone"].to_numpy(zero_copy_only=False), dtype=np.int64),
+        "phone": _numpy(columns["phone"]).astype(np.int64),
         "status_risk": (status << STATUS_SHIFT) | risk,
         "reasons": mask,
         "owner_since": _seconds(columns["owner_since"]),

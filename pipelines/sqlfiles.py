@@ -14,7 +14,7 @@ MODEL_ORDER: tuple[str, ...] = (
     "stg_number_changes",
     "stg_verifications",
     "stg_accounts",
-    "int_registration_profiles",
+    "int_profile_mismatches",
     "int_change_evidence",
     "int_holder_proofs",
     "int_tenures",

@@ -3,8 +3,8 @@
 -- checks: reason is one of the four owner-change reasons.
 -- A temporary SMS error (absent_subscriber and the like) is never evidence: only
 -- unknown_subscriber says the number went out of service.
-with profiles as (
-    select * from int_registration_profiles
+with mismatches as (
+    select * from int_profile_mismatches
 ),
 
 number_changes as (
@@ -21,8 +21,7 @@ deliveries as (
 
 final as (
     select phone, ts, 'PROFILE_MISMATCH' as reason
-    from profiles
-    where is_profile_mismatch
+    from mismatches
 
     union all
 

@@ -1,8 +1,8 @@
 -- int_registration_features: registrations per number, over all time and within the tenure.
 -- grain: one row per number with a registration. refresh: full.
 -- checks: social_registrations <= tenure_registrations.
-with profiles as (
-    select * from int_registration_profiles
+with registrations as (
+    select * from stg_registrations
 ),
 
 tenures as (
@@ -11,12 +11,12 @@ tenures as (
 
 marked as (
     select
-        profiles.phone,
-        profiles.ts,
-        profiles.product in ('vk', 'ok') as is_social,
-        tenures.tenure_start is null or profiles.ts >= tenures.tenure_start as in_tenure
-    from profiles
-    left join tenures on profiles.phone = tenures.phone
+        registrations.phone,
+        registrations.ts,
+        registrations.product in ('vk', 'ok') as is_social,
+        tenures.tenure_start is null or registrations.ts >= tenures.tenure_start as in_tenure
+    from registrations
+    left join tenures on registrations.phone = tenures.phone
 ),
 
 final as (

@@ -45,19 +45,21 @@ gaps as (
     from gapped
 ),
 
-ranked as (
-    select
-        phone,
-        gap_from,
-        gap_seconds,
-        row_number() over (partition by phone order by gap_seconds desc, gap_from desc) as rank
+longest as (
+    -- the longest gap, the latest of equals, by a plain max instead of a sort: gap_from is
+    -- below 2^32 (the year 2106) and gap_seconds below 2^31, so the one number
+    -- gap_seconds * 2^32 + gap_from fits a bigint and orders them as (gap_seconds, gap_from)
+    select phone, max(gap_seconds * 4294967296 + gap_from) as gap_key
     from gaps
+    group by phone
 ),
 
 final as (
-    select phone, gap_from as sms_gap_at, gap_seconds
-    from ranked
-    where rank = 1
+    select
+        phone,
+        gap_key % 4294967296 as sms_gap_at,
+        gap_key // 4294967296 as gap_seconds
+    from longest
 )
 
 select * from final
