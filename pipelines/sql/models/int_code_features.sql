@@ -20,8 +20,10 @@ params as (
 ),
 
 account_registrations as (
+    -- only social codes are told apart, so only social accounts' registrations are needed
     select phone, product, account_id, min(ts) as registered_at
     from registrations
+    where product in ('vk', 'ok')
     group by phone, product, account_id
 ),
 

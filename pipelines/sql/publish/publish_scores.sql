@@ -8,23 +8,54 @@ with classification as (
 ),
 
 evidenced as (
+    -- the reasons that hold, in order, each with the time of its event
     select
         classification.*,
-        list_filter([
-            {'code': 'PROFILE_MISMATCH', 'at': profile_mismatch_at, 'holds': has_profile_mismatch},
-            {'code': 'NUMBER_CHANGE_REPORTED', 'at': number_change_reported_at, 'holds': has_number_change_reported},
-            {'code': 'SMS_PERMANENT_FAILURES', 'at': sms_permanent_failures_at, 'holds': has_sms_permanent_failures},
-            {'code': 'OWNER_DENIED', 'at': owner_denied_at, 'holds': has_owner_denied},
-            {'code': 'RECENT_CODE_ENTRY', 'at': recent_code_entry_at, 'holds': has_recent_code_entry},
-            {'code': 'RECENT_CONFIRMATION', 'at': recent_confirmation_at, 'holds': has_recent_confirmation},
-            {'code': 'STEADY_SMS_DELIVERY', 'at': steady_sms_delivery_at, 'holds': has_steady_sms_delivery},
-            {'code': 'PROFILES_MATCH', 'at': profiles_match_at, 'holds': has_profiles_match},
-            {'code': 'SPARSE_CODE_ENTRIES', 'at': sparse_code_entries_at, 'holds': has_sparse_code_entries},
-            {'code': 'ONLY_REGISTRATION_CODE', 'at': only_registration_code_at, 'holds': has_only_registration_code},
-            {'code': 'NO_RECENT_CODE', 'at': no_recent_code_at, 'holds': has_no_recent_code},
-            {'code': 'SMS_GAP', 'at': sms_gap_at, 'holds': has_sms_gap},
-            {'code': 'NO_HISTORY', 'at': no_history_at, 'holds': has_no_history}
-        ], lambda reason: coalesce(reason.holds, false)) as evidence
+        [
+            coalesce(has_profile_mismatch, false),
+            coalesce(has_number_change_reported, false),
+            coalesce(has_sms_permanent_failures, false),
+            coalesce(has_owner_denied, false),
+            coalesce(has_recent_code_entry, false),
+            coalesce(has_recent_confirmation, false),
+            coalesce(has_steady_sms_delivery, false),
+            coalesce(has_profiles_match, false),
+            coalesce(has_sparse_code_entries, false),
+            coalesce(has_only_registration_code, false),
+            coalesce(has_no_recent_code, false),
+            coalesce(has_sms_gap, false),
+            coalesce(has_no_history, false)
+        ] as holds,
+        list_where([
+            'PROFILE_MISMATCH',
+            'NUMBER_CHANGE_REPORTED',
+            'SMS_PERMANENT_FAILURES',
+            'OWNER_DENIED',
+            'RECENT_CODE_ENTRY',
+            'RECENT_CONFIRMATION',
+            'STEADY_SMS_DELIVERY',
+            'PROFILES_MATCH',
+            'SPARSE_CODE_ENTRIES',
+            'ONLY_REGISTRATION_CODE',
+            'NO_RECENT_CODE',
+            'SMS_GAP',
+            'NO_HISTORY'
+        ], holds) as reasons,
+        list_where([
+            profile_mismatch_at,
+            number_change_reported_at,
+            sms_permanent_failures_at,
+            owner_denied_at,
+            recent_code_entry_at,
+            recent_confirmation_at,
+            steady_sms_delivery_at,
+            profiles_match_at,
+            sparse_code_entries_at,
+            only_registration_code_at,
+            no_recent_code_at,
+            sms_gap_at,
+            no_history_at
+        ], holds) as reason_seconds
     from classification
 ),
 
@@ -33,8 +64,8 @@ final as (
         '+' || cast(phone as varchar) as phone,
         status,
         cast(risk_score as smallint) as risk_score,
-        list_transform(evidence, lambda reason: reason.code) as reasons,
-        list_transform(evidence, lambda reason: to_utc_time(reason.at)) as reason_times,
+        reasons,
+        list_transform(reason_seconds, lambda seconds: to_utc_time(seconds)) as reason_times,
         to_utc_time(owner_since) as owner_since,
         to_utc_time(first_seen_at) as first_seen_at,
         to_utc_time(last_code_at) as last_code_at,
