@@ -6,7 +6,7 @@
 -- compared: people move. A registration is compared with the one just before it on the number,
 -- and with the earlier registrations of the other accounts bound to the number now (their
 -- holders are the people a delivery would reach).
-with registrations as (
+with all_registrations as (
     select * from stg_registrations
 ),
 
@@ -16,6 +16,35 @@ accounts as (
 
 params as (
     select * from run_params
+),
+
+field_ranges as (
+    select
+        phone,
+        min(name_key) < max(name_key) as names_vary,
+        min(birth_date) < max(birth_date) as birth_dates_vary,
+        min(gender) < max(gender) as genders_vary
+    from all_registrations
+    group by phone
+),
+
+varied_numbers as (
+    -- two registrations can differ in no more fields than vary on the number at all, so the
+    -- numbers where too few vary (most of them) are left out before anything is sorted
+    select field_ranges.phone
+    from field_ranges
+    cross join params
+    where
+        (case when field_ranges.names_vary then 1 else 0 end)
+        + (case when field_ranges.birth_dates_vary then 1 else 0 end)
+        + (case when field_ranges.genders_vary then 1 else 0 end)
+        >= params.profile_mismatch_min_fields
+),
+
+registrations as (
+    select all_registrations.*
+    from all_registrations
+    inner join varied_numbers on all_registrations.phone = varied_numbers.phone
 ),
 
 with_previous as (
