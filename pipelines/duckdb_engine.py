@@ -46,15 +46,32 @@ def create_run_params(con: duckdb.DuckDBPyConnection, row: dict[str, int]) -> No
 def run_models(
     con: duckdb.DuckDBPyConnection, on_model: Callable[[str], None] | None = None
 ) -> None:
-    """Create every model in dependency order: staging as views, the rest as tables."""
+    """Create every model in dependency order: staging as views, the rest as tables.
+
+    The last model, the classification, is stored in phone order, the order both outputs
+    are published in, so that it is materialised once and sorted on the way.
+    """
     for name in MODEL_ORDER:
         relation = con.sql(model_sql(name))
         if name in VIEW_MODELS:
             relation.create_view(name, replace=True)
+        elif name == MODEL_ORDER[-1]:
+            create_in_phone_order(con, relation, name)
         else:
             relation.create(name)
         if on_model:
             on_model(name)
+
+
+def create_in_phone_order(
+    con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, name: str
+) -> None:
+    """Store `relation` as table `name`, sorted by phone; a scan of it keeps that order."""
+    con.execute("set preserve_insertion_order = true")
+    try:
+        relation.order("phone").create(name)
+    finally:
+        con.execute("set preserve_insertion_order = false")
 
 
 class AuditFailedError(Exception):

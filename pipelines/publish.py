@@ -30,13 +30,12 @@ def _temporary(target: Path) -> Path:
 
 @contextmanager
 def in_phone_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Sort the classification by phone once, into `classification_sorted`, for both outputs.
+    """Keep the classification's phone order (see `create_in_phone_order`) in what is written.
 
-    Insertion order is kept while the outputs are written, so neither needs a sort of its own.
+    Neither output then needs a sort of its own.
     """
     con.execute("set preserve_insertion_order = true")
     try:
-        con.table("classification").order("phone").create("classification_sorted")
         yield
     finally:
         con.execute("set preserve_insertion_order = false")
@@ -54,7 +53,7 @@ def write_scores(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
 def write_serving_snapshot(con: duckdb.DuckDBPyConnection, out_dir: Path, as_of: int) -> Path:
     """The snapshot, streamed in phone order (inside `in_phone_order`)."""
     target = out_dir / SNAPSHOT_FILE
-    classification = con.table("classification_sorted")
+    classification = con.table("classification")
     count, coverage_from = classification.aggregate("count(*), min(first_seen_at)").fetchall()[0]
     reader = classification.to_arrow_reader(SNAPSHOT_BATCH_ROWS)
     write_snapshot(

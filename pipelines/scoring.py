@@ -132,7 +132,9 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
                 from pipelines import spark_engine
 
                 classification = spark_engine.score_checked(con, work_dir, params, step)
-                con.read_parquet(str(classification / "*.parquet")).create_view("classification")
+                duckdb_engine.create_in_phone_order(
+                    con, con.read_parquet(str(classification / "*.parquet")), "classification"
+                )
             else:
                 duckdb_engine.run_models(con, lambda name: step(f"model {name}"))
             statuses = dict(

@@ -3,8 +3,8 @@
 -- DuckDB only: formatting the output is the runner's job; the models stay portable.
 -- The reason list keeps the canonical order of ownership.verdicts.REASON_ORDER.
 with classification as (
-    -- already in phone order: see pipelines.publish.in_phone_order
-    select * from classification_sorted
+    -- stored in phone order: see pipelines.duckdb_engine.create_in_phone_order
+    select * from classification
 ),
 
 evidenced as (
