@@ -51,9 +51,11 @@ checked as (
 ),
 
 final as (
-    -- only what the models read; the raw texts are kept where someone will want to see them
+    -- only what the models read; the raw texts, and the region no model reads, are kept
+    -- where someone will want to see them
     select
-        phone, ts, product, account_id, name_key, birth_date, gender, region,
+        phone, ts, product, account_id, name_key, birth_date, gender,
+        case when reject_reason is not null then region end as region,
         reject_reason,
         after_as_of,
         case when reject_reason is not null or phone_mended then phone_text end as phone_text,

@@ -50,9 +50,11 @@ checked as (
 ),
 
 final as (
-    -- only what the models read; the raw texts are kept where someone will want to see them
+    -- only what the models read; the raw texts, and the product no model reads, are kept
+    -- where someone will want to see them
     select
-        phone, ts, product, status, error,
+        phone, ts, status, error,
+        case when reject_reason is not null then product end as product,
         reject_reason,
         after_as_of,
         case when reject_reason is not null or phone_mended then phone_text end as phone_text,

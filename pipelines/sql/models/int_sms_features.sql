@@ -37,9 +37,7 @@ aggregated as (
         min(case when in_tenure and is_delivered then ts end) as first_delivered_at,
         max(case when in_tenure and is_delivered then ts end) as last_delivered_at,
         max(case when in_tenure then ts end) as last_attempt_at,
-        count(distinct case when in_tenure and is_delivered then period end) as delivered_periods,
-        min(case when in_tenure and is_delivered then period end) as first_delivered_period,
-        max(case when in_tenure and is_delivered then period end) as last_delivered_period
+        count(distinct case when in_tenure and is_delivered then period end) as delivered_periods
     from marked
     group by phone
 ),
@@ -47,7 +45,12 @@ aggregated as (
 final as (
     select
         aggregated.*,
-        delivered_periods < last_delivered_period - first_delivered_period + 1
+        -- a period is a floor division of the time, so the first and last are those of the times
+        first_delivered_at // params.possession_window_s as first_delivered_period,
+        last_delivered_at // params.possession_window_s as last_delivered_period,
+        delivered_periods
+            < last_delivered_at // params.possession_window_s
+            - first_delivered_at // params.possession_window_s + 1
         or last_attempt_at - last_delivered_at > params.possession_window_s as has_gap
     from aggregated
     cross join params
