@@ -6,11 +6,7 @@
 -- compared: people move. A registration is compared with the one just before it on the number,
 -- and with the earlier registrations of the other accounts bound to the number now (their
 -- holders are the people a delivery would reach).
-with all_registrations as (
-    select * from stg_registrations
-),
-
-accounts as (
+with accounts as (
     select * from stg_accounts
 ),
 
@@ -19,12 +15,14 @@ params as (
 ),
 
 field_ranges as (
+    -- stg_registrations is read twice, here and below, rather than through one shared CTE,
+    -- which DuckDB would store whole before either use
     select
         phone,
         min(name_key) < max(name_key) as names_vary,
         min(birth_date) < max(birth_date) as birth_dates_vary,
         min(gender) < max(gender) as genders_vary
-    from all_registrations
+    from stg_registrations
     group by phone
 ),
 
@@ -42,9 +40,9 @@ varied_numbers as (
 ),
 
 registrations as (
-    select all_registrations.*
-    from all_registrations
-    inner join varied_numbers on all_registrations.phone = varied_numbers.phone
+    select stg_registrations.*
+    from stg_registrations
+    inner join varied_numbers on stg_registrations.phone = varied_numbers.phone
 ),
 
 with_previous as (
