@@ -3,8 +3,9 @@
 -- checks: delivered_periods <= delivered.
 -- A gap is a whole W-long period (counted from the epoch) between two delivered SMS with no
 -- delivery in it, or a silence longer than W after the last delivery while SMS kept failing.
--- Counting periods needs no sort of the largest input; int_sms_gaps then finds the gap itself
--- for the few numbers that have one.
+-- Counting periods needs no sort of the largest input, nor a distinct count: each number's
+-- delivered periods are the set bits of 63-period words, one bit_or per word. int_sms_gaps
+-- then finds the gap itself for the numbers that have one.
 with deliveries as (
     select * from stg_sms_deliveries
 ),
@@ -29,7 +30,8 @@ marked as (
     left join tenures on deliveries.phone = tenures.phone
 ),
 
-aggregated as (
+words as (
+    -- per number and 63-period word; a delivered period sets its bit in the word
     select
         phone,
         min(ts) as first_sms_at,
@@ -37,8 +39,22 @@ aggregated as (
         min(case when in_tenure and is_delivered then ts end) as first_delivered_at,
         max(case when in_tenure and is_delivered then ts end) as last_delivered_at,
         max(case when in_tenure then ts end) as last_attempt_at,
-        count(distinct case when in_tenure and is_delivered then period end) as delivered_periods
+        bit_or(case when in_tenure and is_delivered then cast(1 as bigint) << (period % 63) end)
+            as period_bits
     from marked
+    group by phone, period // 63
+),
+
+aggregated as (
+    select
+        phone,
+        min(first_sms_at) as first_sms_at,
+        cast(sum(delivered) as bigint) as delivered,
+        min(first_delivered_at) as first_delivered_at,
+        max(last_delivered_at) as last_delivered_at,
+        max(last_attempt_at) as last_attempt_at,
+        cast(coalesce(sum(bit_count(period_bits)), 0) as bigint) as delivered_periods
+    from words
     group by phone
 ),
 
