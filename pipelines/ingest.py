@@ -111,18 +111,30 @@ def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Con
     relation.select(*contract.column_names).create_view(f"raw_{files.kind}", replace=True)
 
 
-# First-pass rows whose phone text is not strict E.164 (the reason is the check models').
-UNREADABLE_PHONES = "reject_reason = 'phone is not a valid number' and phone_text is not null"
+# The input rows whose phone text has been mended.
+MENDED_ROWS = "phone_text in (select phone_text from phone_fixes)"
 # Every row but those of a first pass whose phone was mended since: a second pass re-checked them.
-CURRENT_ROWS = (
-    "not coalesce(reject_reason = 'phone is not a valid number' "
-    "and phone_text in (select phone_text from phone_fixes), false)"
-)
+CURRENT_ROWS = "not coalesce(unreadable_phone in (select phone_text from phone_fixes), false)"
+# Columns named so hold the input's raw texts: only the rejects file shows them.
+TEXT_SUFFIX = "_text"
+
+
+def _checked(
+    con: duckdb.DuckDBPyConnection, kind: str, rows: str | None = None
+) -> duckdb.DuckDBPyRelation:
+    """The kind's check model without the raw texts: what the models and the counts read.
+
+    A rejected row's texts are read again, from the input, by `write_rejects`.
+    """
+    checked = con.sql(check_sql(kind))
+    if rows:
+        checked = checked.filter(rows)
+    return checked.select(*(name for name in checked.columns if not name.endswith(TEXT_SUFFIX)))
 
 
 def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     """Materialise `checked_<kind>`: every row, typed, with its reject reason."""
-    con.sql(check_sql(kind)).create(f"checked_{kind}")
+    _checked(con, kind).create(f"checked_{kind}")
 
 
 def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
@@ -136,10 +148,8 @@ def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
     """
     messy: dict[str, set[str]] = {}
     for kind in kinds:
-        unreadable = (
-            con.table(f"checked_{kind}").filter(UNREADABLE_PHONES).select("phone_text").distinct()
-        )
-        messy[kind] = {row[0] for row in unreadable.fetchall()}
+        unreadable = con.table(f"checked_{kind}").select("unreadable_phone").distinct()
+        messy[kind] = {row[0] for row in unreadable.fetchall() if row[0] is not None}
     texts = set().union(*messy.values())
     fixes: list[tuple[str, int]] = []
     for text in sorted(texts):
@@ -152,10 +162,7 @@ def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
         mended = {text for text, _ in fixes}
         for kind, kind_texts in messy.items():
             if kind_texts & mended:
-                recheck = con.sql(check_sql(kind)).filter(
-                    "phone_text in (select phone_text from phone_fixes)"
-                )
-                recheck.insert_into(f"checked_{kind}")
+                _checked(con, kind, MENDED_ROWS).insert_into(f"checked_{kind}")
     return len(fixes)
 
 
@@ -175,8 +182,8 @@ def count_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
 
 
 def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) -> Path:
+    """The kind's rejected rows with their reasons and raw texts, checked again from the input."""
     rejects_dir.mkdir(parents=True, exist_ok=True)
     target = rejects_dir / f"{kind}.parquet"
-    rejected = con.table(f"checked_{kind}").filter(CURRENT_ROWS).filter("reject_reason is not null")
-    rejected.write_parquet(str(target))
+    con.sql(check_sql(kind)).filter("reject_reason is not null").write_parquet(str(target))
     return target

@@ -63,6 +63,8 @@ def test_bad_rows_go_to_the_rejects_file_with_a_reason(tmp_path: Path) -> None:
         ["not a phone", "+00123", *[RU_MOBILE] * 4]
     )
     assert rejects["reject_reason"].null_count() == 0
+    # the raw texts of a rejected row come with it, though the checked rows do not keep them
+    assert set(rejects["product_text"].to_list()) == {"bank_x"}
 
 
 def test_messy_but_valid_phones_are_mended_not_rejected(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ typed as (
     select
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
-        phone_fixes.phone_text is not null as phone_mended,
         lower(trim(source.network)) as network,
         nullif(trim(source.account_id), '') as account_id,
         epoch_seconds(source.last_seen_at) as last_seen_at,
@@ -51,12 +50,16 @@ checked as (
 ),
 
 final as (
-    -- only what the models read; the raw texts are kept where someone will want to see them
+    -- what the models read, then the raw texts (`*_text`) that only the rejects file shows:
+    -- `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
     select
         phone, network, account_id, last_seen_at, mobile_app,
         reject_reason,
         after_as_of,
-        case when reject_reason is not null or phone_mended then phone_text end as phone_text
+        -- the unreadable phone a later pass may mend (pipelines.ingest.mend_phones)
+        case when reject_reason = 'phone is not a valid number' then phone_text end
+            as unreadable_phone,
+        phone_text
     from checked
 )
 

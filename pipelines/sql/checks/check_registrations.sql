@@ -13,7 +13,6 @@ typed as (
     select
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
-        phone_fixes.phone_text is not null as phone_mended,
         epoch_seconds(source.ts) as ts,
         case when epoch_seconds(source.ts) is null then cast(source.ts as varchar) end as ts_text,
         source.ts is null as ts_missing,
@@ -24,7 +23,7 @@ typed as (
         source.birth_date is not null and try_cast(source.birth_date as date) is null
             as birth_date_invalid,
         nullif(lower(trim(source.gender)), '') as gender,
-        nullif(trim(source.region), '') as region
+        source.region as region_text
     from source
     -- only texts that are not strict E.164 can have a fix; saying so spares the join
     left join phone_fixes
@@ -51,15 +50,18 @@ checked as (
 ),
 
 final as (
-    -- only what the models read; the raw texts, and the region no model reads, are kept
-    -- where someone will want to see them
+    -- what the models read, then the raw texts (`*_text`) that only the rejects file shows:
+    -- `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
     select
         phone, ts, product, account_id, name_key, birth_date, gender,
-        case when reject_reason is not null then region end as region,
         reject_reason,
         after_as_of,
-        case when reject_reason is not null or phone_mended then phone_text end as phone_text,
-        case when reject_reason is not null then ts_text end as ts_text
+        -- the unreadable phone a later pass may mend (pipelines.ingest.mend_phones)
+        case when reject_reason = 'phone is not a valid number' then phone_text end
+            as unreadable_phone,
+        phone_text,
+        ts_text,
+        region_text
     from checked
 )
 
