@@ -109,8 +109,10 @@ def _numpy(values: pa.Array) -> np.ndarray:
     """
     validity, data = values.buffers()[:2]
     length, offset = len(values), values.offset
-    if pa.types.is_boolean(values.type):
-        array = _bits(data, offset, length) if data is not None else np.zeros(length, bool)
+    if data is None:  # no values at all, or all null
+        array = np.zeros(length, bool if pa.types.is_boolean(values.type) else np.int64)
+    elif pa.types.is_boolean(values.type):
+        array = _bits(data, offset, length)
     elif pa.types.is_integer(values.type):
         kind = "i" if pa.types.is_signed_integer(values.type) else "u"
         dtype = np.dtype(f"<{kind}{values.type.bit_width // 8}")

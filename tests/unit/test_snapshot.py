@@ -152,3 +152,25 @@ def test_numbers_out_of_order_are_refused(tmp_path: Path) -> None:
         write_snapshot(path, [batch(ROWS[::-1])], count=2, as_of=AS_OF, coverage_from=COVERAGE_FROM)
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batches_cut_from_a_larger_one_keep_their_own_rows_and_missing_values(
+    tmp_path: Path,
+) -> None:
+    # a reader may hand over slices of one buffer: values and null masks start at an offset
+    first, second = ROWS
+    whole = batch([{**second, "phone": 78000000000, "vk_bound": False}, first, second])
+    path = tmp_path / "snapshot.bin"
+
+    write_snapshot(
+        path, [whole.slice(1, 1), whole.slice(2, 1)], count=2, as_of=AS_OF, coverage_from=0
+    )
+    snapshot = Snapshot(path)
+    verified, changed = snapshot.lookup(79000000001), snapshot.lookup(79234567823)
+
+    assert verified is not None and changed is not None
+    assert verified.reasons == (Reason.RECENT_CODE_ENTRY,)
+    assert verified.last_confirmed_at is None  # a missing time, not the epoch
+    assert changed.reasons == (Reason.PROFILE_MISMATCH, Reason.OWNER_DENIED)
+    assert changed.channels == (ChannelState(Channel.VK, active=False, mobile_app=False),)
+    assert snapshot.lookup(78000000000) is None
