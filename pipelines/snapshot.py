@@ -107,6 +107,8 @@ def _numpy(values: pa.Array) -> np.ndarray:
     pyarrow's own `to_numpy` and `fill_null` import pandas on first use, a sixth of a second
     of every scoring run, for what is a view of a buffer.
     """
+    if pa.types.is_null(values.type):  # a column with no type of its own: all null
+        return np.zeros(len(values), np.int64)
     validity, data = values.buffers()[:2]
     length, offset = len(values), values.offset
     if data is None:  # no values at all, or all null
@@ -133,6 +135,8 @@ def _seconds(values: pa.Array) -> np.ndarray:
 
 def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
     columns = {name: batch.column(name) for name in batch.schema.names}
+    if columns["status"].null_count:
+        raise SnapshotError("every number needs a status; some have none")
     # a handful of distinct statuses: map the dictionary, then index it
     encoded_status = columns["status"].dictionary_encode()
     try:
@@ -170,6 +174,30 @@ def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
     }
 
 
+def _fill(path: Path, size: int, offsets: dict[str, int], batches: Iterable[pa.RecordBatch]) -> int:
+    """Write the encoded batches into the file's columns; return how many numbers came."""
+    written, last_key = 0, np.iinfo(np.int64).min
+    mapped = np.memmap(path, dtype=np.uint8, mode="r+", shape=(size,))
+    try:
+        for batch in batches:
+            encoded = _encode(batch)
+            keys = encoded["phone"]
+            if len(keys) and (keys[0] <= last_key or np.any(np.diff(keys) <= 0)):
+                raise SnapshotError("numbers must come in strictly increasing order, once each")
+            last_key = int(keys[-1]) if len(keys) else last_key
+            if written + len(batch) > (size - HEADER.size) // BYTES_PER_NUMBER:
+                raise SnapshotError("more numbers came than the snapshot was sized for")
+            for name, dtype in COLUMNS:
+                width = np.dtype(dtype).itemsize
+                start = offsets[name] + written * width
+                mapped[start : start + width * len(batch)] = encoded[name].view(np.uint8)
+            written += len(batch)
+        mapped.flush()
+    finally:
+        del mapped
+    return written
+
+
 def write_snapshot(
     target: Path,
     batches: Iterable[pa.RecordBatch],
@@ -197,27 +225,13 @@ def write_snapshot(
             )
         )
         handle.truncate(size)
-    written, last_key = 0, np.iinfo(np.int64).min
-    if count:
-        mapped = np.memmap(temporary, dtype=np.uint8, mode="r+", shape=(size,))
-        for batch in batches:
-            encoded = _encode(batch)
-            keys = encoded["phone"]
-            if len(keys) and (keys[0] <= last_key or np.any(np.diff(keys) <= 0)):
-                del mapped
-                temporary.unlink()
-                raise SnapshotError("numbers must come in strictly increasing order, once each")
-            last_key = int(keys[-1]) if len(keys) else last_key
-            for name, dtype in COLUMNS:
-                width = np.dtype(dtype).itemsize
-                start = offsets[name] + written * width
-                mapped[start : start + width * len(batch)] = encoded[name].view(np.uint8)
-            written += len(batch)
-        mapped.flush()
-        del mapped
-    if written != count:
-        temporary.unlink()
-        raise SnapshotError(f"expected {count} numbers, got {written}")
+    try:
+        written = _fill(temporary, size, offsets, batches)
+        if written != count:
+            raise SnapshotError(f"expected {count} numbers, got {written}")
+    except BaseException:
+        temporary.unlink()  # whatever went wrong, no half-written file is left behind
+        raise
     os.replace(temporary, target)
 
 

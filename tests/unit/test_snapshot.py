@@ -174,3 +174,27 @@ def test_batches_cut_from_a_larger_one_keep_their_own_rows_and_missing_values(
     assert changed.reasons == (Reason.PROFILE_MISMATCH, Reason.OWNER_DENIED)
     assert changed.channels == (ChannelState(Channel.VK, active=False, mobile_app=False),)
     assert snapshot.lookup(78000000000) is None
+
+
+def test_a_number_without_a_status_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.bin"
+
+    with pytest.raises(SnapshotError, match="status"):
+        write_snapshot(
+            path,
+            [batch([ROWS[0], {**ROWS[1], "status": None}])],
+            count=2,
+            as_of=AS_OF,
+            coverage_from=COVERAGE_FROM,
+        )
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_more_numbers_than_announced_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.bin"
+
+    with pytest.raises(SnapshotError, match="more numbers"):
+        write_snapshot(path, [batch(ROWS)], count=1, as_of=AS_OF, coverage_from=COVERAGE_FROM)
+
+    assert list(tmp_path.iterdir()) == []

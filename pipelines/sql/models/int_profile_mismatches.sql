@@ -29,6 +29,7 @@ field_ranges as (
 varied_numbers as (
     -- two registrations can differ in no more fields than vary on the number at all, so the
     -- numbers where too few vary (most of them) are left out before anything is sorted
+    -- (profile_mismatch_min_fields is 1 to 3: RuleSettings refuses anything else)
     select field_ranges.phone
     from field_ranges
     cross join params
