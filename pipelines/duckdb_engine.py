@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -63,15 +63,22 @@ def run_models(
             on_model(name)
 
 
+@contextmanager
+def insertion_order_kept(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Inside, what is stored or written keeps the order of what it reads."""
+    con.execute("set preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute("set preserve_insertion_order = false")
+
+
 def create_in_phone_order(
     con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, name: str
 ) -> None:
     """Store `relation` as table `name`, sorted by phone; a scan of it keeps that order."""
-    con.execute("set preserve_insertion_order = true")
-    try:
+    with insertion_order_kept(con):
         relation.order("phone").create(name)
-    finally:
-        con.execute("set preserve_insertion_order = false")
 
 
 class AuditFailedError(Exception):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +26,8 @@ def _temporary(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.tmp")
 
 
-@contextmanager
-def in_phone_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Keep the classification's phone order (see `create_in_phone_order`) in what is written.
-
-    Neither output then needs a sort of its own.
-    """
-    con.execute("set preserve_insertion_order = true")
-    try:
-        yield
-    finally:
-        con.execute("set preserve_insertion_order = false")
-
-
 def write_scores(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
-    """The public scores, in phone order (inside `in_phone_order`)."""
+    """The public scores, in the classification's phone order (inside `insertion_order_kept`)."""
     target = out_dir / SCORES_FILE
     temporary = _temporary(target)
     con.sql(publish_sql("publish_scores")).write_parquet(str(temporary))
@@ -51,7 +36,7 @@ def write_scores(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
 
 
 def write_serving_snapshot(con: duckdb.DuckDBPyConnection, out_dir: Path, as_of: int) -> Path:
-    """The snapshot, streamed in phone order (inside `in_phone_order`)."""
+    """The snapshot, streamed in phone order (inside `insertion_order_kept`)."""
     target = out_dir / SNAPSHOT_FILE
     classification = con.table("classification")
     count, coverage_from = classification.aggregate("count(*), min(first_seen_at)").fetchall()[0]

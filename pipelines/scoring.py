@@ -18,7 +18,6 @@ from pipelines import duckdb_engine, ingest
 from pipelines.contracts import INPUT_KINDS, load_contract
 from pipelines.paths import PROJECT_ROOT
 from pipelines.publish import (
-    in_phone_order,
     write_manifest,
     write_scores,
     write_serving_snapshot,
@@ -142,7 +141,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             )
         with timings.measure("audits"):
             duckdb_engine.run_audits(con)
-        with timings.measure("publish"), in_phone_order(con):
+        with timings.measure("publish"), duckdb_engine.insertion_order_kept(con):
             write_scores(con, request.out_dir)
             step("publish scores")
             write_serving_snapshot(con, request.out_dir, as_of)
