@@ -3,7 +3,10 @@ of the social accounts bound to it.
 
 Definitions (also in docs/synth.md):
 - the *current holder* holds the number at `end`; there is none when it is out of service;
-- the *reference holder* is the first holder whose tenure reaches into the history;
+- the *reference holder* is the holder the history first shows: the one holding the number
+  at its first event, or, when that event falls between two holders (a failure while the
+  number is out of service), the last one before it; for a number with no events, the first
+  holder whose tenure reaches into the history;
 - `owner_changed`: some social account bound at `end` belongs to someone other than the current
   holder; for a number with no bound account, the current holder is not the reference holder;
 - the *subjects* are the holders whose accounts (or, without accounts, whose tenure) the change
@@ -90,10 +93,7 @@ def label_numbers(
     current = np.full(phones, NONE, dtype=np.int64)
     holding = np.flatnonzero(tenures.current)
     current[tenures.phone[holding]] = holding
-    reaching = np.flatnonzero(tenures.current | (tenures.held_until > params.start_s))
-    reference = np.full(phones, NONE, dtype=np.int64)
-    first_phone, first_at = np.unique(tenures.phone[reaching], return_index=True)
-    reference[first_phone] = reaching[first_at]
+    reference = _reference_holders(phones, tenures, events, params)
 
     bound_holder = accounts.holder[bound.row]
     bound_phone = tenures.phone[bound_holder]
@@ -126,6 +126,43 @@ def label_numbers(
     evidence = np.zeros(phones, dtype=bool)
     evidence[subject_phone[evident]] = True
     return Labels(owner_changed=owner_changed, evidence=evidence, current=current)
+
+
+def _reference_holders(
+    phones: int, tenures: Tenures, events: ChunkEvents, params: SynthParams
+) -> np.ndarray:
+    """Per number, the tenure row of the holder the history first shows (NONE if none).
+
+    An earlier holder is in the history when their registration (an account still bound into
+    it) or a failure of an SMS meant for them (the number out of service after they left) is
+    among the events: the number passed from them to the next holder where the rules can see.
+    """
+    reaching = np.flatnonzero(tenures.current | (tenures.held_until > params.start_s))
+    reference = np.full(phones, NONE, dtype=np.int64)
+    first_phone, first_at = np.unique(tenures.phone[reaching], return_index=True)
+    reference[first_phone] = reaching[first_at]
+
+    streams = (
+        events.registrations,
+        events.code_entries,
+        events.sms_deliveries,
+        events.number_changes,
+    )
+    first_event = np.full(phones, np.iinfo(np.int64).max, dtype=np.int64)
+    for stream in streams:
+        np.minimum.at(first_event, stream.phone, stream.ts)
+    seen = np.flatnonzero(first_event < np.iinfo(np.int64).max)
+    if not seen.size:
+        return reference
+    # Tenures are ordered by number, then by time: one sorted key finds, for each number's
+    # first event, the last tenure that began at or before it.
+    base = min(int(tenures.held_from.min()), int(first_event[seen].min()))
+    tenure_key = (tenures.phone << 32) | (tenures.held_from - base)
+    event_key = (seen << 32) | (first_event[seen] - base)
+    at = np.searchsorted(tenure_key, event_key, side="right") - 1
+    found = (at >= 0) & (tenures.phone[np.maximum(at, 0)] == seen)
+    reference[seen[found]] = at[found]
+    return reference
 
 
 def _latest(size: int, index: np.ndarray, ts: np.ndarray) -> np.ndarray:

@@ -367,10 +367,10 @@ def test_unknown_subscriber_failures_only_hit_numbers_out_of_service(
     assert in_service == 0
 
 
-def test_evidence_is_what_the_events_show_after_each_subjects_last_proof(
+def test_labels_are_what_the_events_show_after_each_subjects_last_proof(
     db: duckdb.DuckDBPyConnection,
 ) -> None:
-    """The truth's evidence flag, recomputed from the files alone (docs/synth.md)."""
+    """The truth's labels and evidence flags, recomputed from the files alone (docs/synth.md)."""
     disagreeing = scalar(
         db,
         """
@@ -378,9 +378,24 @@ def test_evidence_is_what_the_events_show_after_each_subjects_last_proof(
             select *, coalesce(held_until, $end) as until from truth_holders
         ), current_holder as (
             select phone, holder_id from truth_holders where held_until is null
+        ), first_event as (
+            select phone, min(ts) as ts from (
+                select phone, ts from registrations union all
+                select phone, ts from code_entries union all
+                select phone, ts from sms_deliveries union all
+                select phone, ts from number_changes
+            ) group by phone
         ), reference as (
-            select phone, arg_min(holder_id, held_from) as holder_id from truth_holders
-            where held_until is null or held_until > $start group by phone
+            -- the holder at the number's first event, or the last one before it
+            select f.phone, arg_max(h.holder_id, h.held_from) as holder_id
+            from first_event f join truth_holders h on h.phone = f.phone and h.held_from <= f.ts
+            group by f.phone
+            union all
+            -- a number without events: the first holder whose tenure reaches into the history
+            select phone, arg_min(holder_id, held_from) from truth_holders
+            where (held_until is null or held_until > $start)
+            and phone not in (select phone from first_event)
+            group by phone
         ), stale as (
             select a.phone, a.holder_id from truth_accounts a
             left join current_holder c using (phone)
@@ -424,7 +439,10 @@ def test_evidence_is_what_the_events_show_after_each_subjects_last_proof(
                 + coalesce((r.gender <> o.gender)::int, 0) >= 2
         )
         select count(*) from truth_labels
-        where evidence <> (phone in (select phone from evident))""",
+        where evidence <> (phone in (select phone from evident))
+        -- a number without bound accounts changed when its holder is not the reference one
+        or owner_changed <> (phone in (select phone from stale union
+                                       select phone from unbound_change))""",
         start=PARAMS.start,
         end=PARAMS.end,
     )
