@@ -168,6 +168,8 @@ class SynthParams:
             problems.append("events_per_phone must not be negative")
         rates = ("code_rate_median_per_year", "code_rate_sigma", "background_sms_per_month")
         problems += [f"{k} must not be negative" for k in rates if getattr(self, k) < 0]
+        days = ("burn_in_days", "inactive_days_min", "quarantine_days_min")
+        problems += [f"{k} must not be negative" for k in days if getattr(self, k) < 0]
         if not self.inactive_days_min <= self.inactive_days_max:
             problems.append("inactive_days_min must not exceed inactive_days_max")
         if not self.quarantine_days_min <= self.quarantine_days_max:

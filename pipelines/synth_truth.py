@@ -3,10 +3,9 @@ of the social accounts bound to it.
 
 Definitions (also in docs/synth.md):
 - the *current holder* holds the number at `end`; there is none when it is out of service;
-- the *reference holder* is the holder the history first shows: the one holding the number
-  at its first event, or, when that event falls between two holders (a failure while the
-  number is out of service), the last one before it; for a number with no events, the first
-  holder whose tenure reaches into the history;
+- the *reference holder* is the earlier of: the first holder whose tenure reaches into the
+  history, and the holder the events first show (the one holding the number at its first
+  event or, when that event falls between two holders, the last one before it);
 - `owner_changed`: some social account bound at `end` belongs to someone other than the current
   holder; for a number with no bound account, the current holder is not the reference holder;
 - the *subjects* are the holders whose accounts (or, without accounts, whose tenure) the change
@@ -131,11 +130,13 @@ def label_numbers(
 def _reference_holders(
     phones: int, tenures: Tenures, events: ChunkEvents, params: SynthParams
 ) -> np.ndarray:
-    """Per number, the tenure row of the holder the history first shows (NONE if none).
+    """Per number, the tenure row of its reference holder (NONE if it has no holder in view).
 
-    An earlier holder is in the history when their registration (an account still bound into
-    it) or a failure of an SMS meant for them (the number out of service after they left) is
-    among the events: the number passed from them to the next holder where the rules can see.
+    The earlier of: the first holder whose tenure reaches into the history, and the holder the
+    events first show. An earlier holder is in the events when an account of theirs stayed
+    bound into the history (its registration is there), or when an SMS meant for them failed
+    or their report of the change came in after they left: the number passed from them to the
+    next holder where the rules can see it.
     """
     reaching = np.flatnonzero(tenures.current | (tenures.held_until > params.start_s))
     reference = np.full(phones, NONE, dtype=np.int64)
@@ -157,11 +158,15 @@ def _reference_holders(
     # Tenures are ordered by number, then by time: one sorted key finds, for each number's
     # first event, the last tenure that began at or before it.
     base = min(int(tenures.held_from.min()), int(first_event[seen].min()))
-    tenure_key = (tenures.phone << 32) | (tenures.held_from - base)
-    event_key = (seen << 32) | (first_event[seen] - base)
+    tenure_key = (tenures.phone << 34) + (tenures.held_from - base)
+    event_key = (seen << 34) + (first_event[seen] - base)
     at = np.searchsorted(tenure_key, event_key, side="right") - 1
     found = (at >= 0) & (tenures.phone[np.maximum(at, 0)] == seen)
-    reference[seen[found]] = at[found]
+    shown, shown_at = seen[found], at[found]
+    # rows of a number are in time order, so the smaller row is the earlier holder
+    reference[shown] = np.where(
+        reference[shown] == NONE, shown_at, np.minimum(reference[shown], shown_at)
+    )
     return reference
 
 

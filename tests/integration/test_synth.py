@@ -385,17 +385,19 @@ def test_labels_are_what_the_events_show_after_each_subjects_last_proof(
                 select phone, ts from sms_deliveries union all
                 select phone, ts from number_changes
             ) group by phone
-        ), reference as (
+        ), candidates as (
             -- the holder at the number's first event, or the last one before it
-            select f.phone, arg_max(h.holder_id, h.held_from) as holder_id
+            select f.phone, arg_max(h.holder_id, h.held_from) as holder_id,
+                max(h.held_from) as held_from
             from first_event f join truth_holders h on h.phone = f.phone and h.held_from <= f.ts
             group by f.phone
             union all
-            -- a number without events: the first holder whose tenure reaches into the history
-            select phone, arg_min(holder_id, held_from) from truth_holders
-            where (held_until is null or held_until > $start)
-            and phone not in (select phone from first_event)
+            -- the first holder whose tenure reaches into the history
+            select phone, arg_min(holder_id, held_from), min(held_from) from truth_holders
+            where held_until is null or held_until > $start
             group by phone
+        ), reference as (
+            select phone, arg_min(holder_id, held_from) as holder_id from candidates group by phone
         ), stale as (
             select a.phone, a.holder_id from truth_accounts a
             left join current_holder c using (phone)
@@ -522,3 +524,5 @@ def test_parameters_are_checked() -> None:
         SynthParams(start=PARAMS.end, end=PARAMS.start)
     with pytest.raises(ValueError, match="reporter_share"):
         SynthParams(reporter_share=1.5)
+    with pytest.raises(ValueError, match="quarantine_days_min must not be negative"):
+        SynthParams(quarantine_days_min=-10)
