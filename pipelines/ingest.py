@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from duckdb.sqltypes import DuckDBPyType
 
 from ownership.numbers import InvalidNumberError, parse_number
 from pipelines.contracts import ACCEPTED_TYPES, INPUT_KINDS, Contract, allowed_values
-from pipelines.sqlfiles import check_sql, macros_sql
+from pipelines.sqlfiles import check_sql, macros_sql, unreadable_lines_sql
 
 FORMATS = ("parquet", "csv")
 
@@ -81,35 +82,101 @@ def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
     con.execute(
         "create or replace table phone_fixes (phone_text varchar primary key, phone bigint)"
     )
+    con.execute("create or replace table input_files (kind varchar, path varchar)")
+    con.execute(
+        "create or replace table unreadable_lines "
+        "(kind varchar, file varchar, line bigint, reject_reason varchar, line_text varchar)"
+    )
 
 
 def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract) -> None:
-    """Expose the kind's files as the view `raw_<kind>` with the contract's columns."""
-    paths = [str(path) for path in files.files]
+    """Expose the kind's files as the view `raw_<kind>` with the contract's columns.
+
+    Each file is checked on its own, and its columns are taken by name, so files of one kind may
+    order their columns differently. A CSV line the reader cannot split into the header's
+    columns (or decode as UTF-8) is not an error of the whole input: DuckDB keeps it aside, and
+    `collect_unreadable_lines` turns it into a rejected row.
+    """
+    relations = [_read_checked_file(con, files, path, contract) for path in files.files]
+    if files.format == "parquet":
+        # one reader for all files, as they all passed. Files that differ in their columns'
+        # order or types (NULL in one, a string in another) are matched by name, at a cost
+        schemas = {tuple(zip(r.columns, map(str, r.types), strict=True)) for r in relations}
+        paths = [str(path) for path in files.files]
+        relations = [con.read_parquet(paths, union_by_name=len(schemas) > 1)]
+    selected = [_contract_columns(relation, contract) for relation in relations]
+    combined = selected[0]
+    for relation in selected[1:]:
+        combined = combined.union(relation)
+    combined.create_view(f"raw_{files.kind}", replace=True)
+    con.executemany(
+        "insert into input_files values (?, ?)", [(files.kind, str(path)) for path in files.files]
+    )
+
+
+def _read_checked_file(
+    con: duckdb.DuckDBPyConnection, files: KindFiles, path: Path, contract: Contract
+) -> duckdb.DuckDBPyRelation:
+    """One file of a kind, read lazily, or an `InputError` saying what is wrong with it."""
+    where = f"kind {files.kind!r}" + (f", file {path.name}" if len(files.files) > 1 else "")
     try:
         if files.format == "parquet":
-            relation = con.read_parquet(paths)
+            relation = con.read_parquet(str(path))
         else:
-            relation = con.read_csv(paths, header=True, all_varchar=True)
-        types = dict(zip(relation.columns, (str(t) for t in relation.types), strict=True))
+            relation = con.read_csv(
+                str(path),
+                header=True,
+                all_varchar=True,
+                store_rejects=True,
+                rejects_table=UNREADABLE_LINES,
+                rejects_scan=UNREADABLE_SCANS,
+            )
+        types = dict(zip(relation.columns, relation.types, strict=True))
     except duckdb.Error as error:
-        first_line = str(error).splitlines()[0]
-        raise InputError(f"kind {files.kind!r}: cannot read its files: {first_line}") from error
+        raise InputError(f"{where}: cannot read {path}: {_first_line(error)}") from error
     missing = [name for name in contract.column_names if name not in types]
     if missing:
         raise InputError(
-            f"kind {files.kind!r}: missing column(s) {', '.join(missing)}; "
-            f"the files have {', '.join(types) or 'no columns'}"
+            f"{where}: missing column(s) {', '.join(missing)}; "
+            f"the file has {', '.join(types) or 'no columns'}"
         )
     for column in contract.columns:
         accepted = ACCEPTED_TYPES.get(column.type, ("VARCHAR",))
-        if types[column.name] not in accepted:
+        found = types[column.name]
+        if str(found) not in accepted and not _all_null(found):
             raise InputError(
-                f"kind {files.kind!r}: column {column.name} has type {types[column.name]}, "
+                f"{where}: column {column.name} has type {found}, "
                 f"expected {column.type} ({' or '.join(accepted)})"
             )
-    relation.select(*contract.column_names).create_view(f"raw_{files.kind}", replace=True)
+    return relation
 
+
+def _all_null(type_: DuckDBPyType) -> bool:
+    """The type a writer gives a column that holds only nulls (from pandas' None, say)."""
+    return bool(type_.id == "null")
+
+
+def _contract_columns(
+    relation: duckdb.DuckDBPyRelation, contract: Contract
+) -> duckdb.DuckDBPyRelation:
+    """The contract's columns in its order, by name; a column of nulls only is read as text."""
+    types = dict(zip(relation.columns, relation.types, strict=True))
+    columns = []
+    for name in contract.column_names:
+        column = duckdb.ColumnExpression(name)
+        if _all_null(types[name]):
+            column = column.cast(duckdb.sqltype("VARCHAR"))
+        columns.append(column.alias(name))
+    return relation.select(*columns)
+
+
+def _first_line(error: duckdb.Error) -> str:
+    return str(error).splitlines()[0]
+
+
+# Where DuckDB's CSV reader keeps the lines it cannot read (read_csv's store_rejects).
+UNREADABLE_LINES = "csv_line_errors"
+UNREADABLE_SCANS = "csv_line_scans"
 
 # The input rows whose phone text has been mended.
 MENDED_ROWS = "phone_text in (select phone_text from phone_fixes)"
@@ -133,8 +200,29 @@ def _checked(
 
 
 def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """Materialise `checked_<kind>`: every row, typed, with its reject reason."""
-    _checked(con, kind).create(f"checked_{kind}")
+    """Materialise `checked_<kind>`: every row, typed, with its reject reason.
+
+    Files that cannot be read to the end (a damaged Parquet page, say) stop the run here.
+    """
+    try:
+        _checked(con, kind).create(f"checked_{kind}")
+    except (duckdb.IOException, duckdb.InvalidInputException) as error:
+        raise InputError(f"kind {kind!r}: cannot read its files: {_first_line(error)}") from error
+
+
+def collect_unreadable_lines(con: duckdb.DuckDBPyConnection) -> None:
+    """Record the CSV lines the reader kept aside in `unreadable_lines`, once each.
+
+    Run after every scan of the input (the checks and the phone mending): the reader lists a
+    line again on each scan, and once per broken column.
+    """
+    kept = con.sql(
+        "select count(*) from duckdb_tables() where table_name in (?, ?)",
+        params=[UNREADABLE_LINES, UNREADABLE_SCANS],
+    ).fetchall()[0][0]
+    if kept == 2:  # the tables exist once a CSV file has been read
+        con.execute("delete from unreadable_lines")
+        con.sql(unreadable_lines_sql()).insert_into("unreadable_lines")
 
 
 def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
@@ -167,7 +255,10 @@ def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
 
 
 def count_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
-    """Count a checked kind's rows, rejects (by reason) and rows left for a later run."""
+    """Count a kind's rows, rejects (by reason) and rows left for a later run.
+
+    Unreadable CSV lines count as rows, rejected: `collect_unreadable_lines` runs first.
+    """
     table = con.table(f"checked_{kind}").filter(CURRENT_ROWS)
     rows, rejected, late = table.aggregate(
         "count(*), count(reject_reason), "
@@ -178,12 +269,26 @@ def count_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
         .aggregate("reject_reason, count(*)", "reject_reason")
         .fetchall()
     )
-    return KindCounts(kind, int(rows), int(rejected), int(late), reasons)
+    lines = _unreadable_lines(con, kind)
+    unreadable = dict(lines.aggregate("reject_reason, count(*)", "reject_reason").fetchall())
+    reasons.update(unreadable)  # their reasons name the reader's error, unlike any check's
+    unread = sum(unreadable.values())
+    return KindCounts(kind, int(rows) + unread, int(rejected) + unread, int(late), reasons)
+
+
+def _unreadable_lines(con: duckdb.DuckDBPyConnection, kind: str) -> duckdb.DuckDBPyRelation:
+    return con.table("unreadable_lines").filter(duckdb.ColumnExpression("kind") == kind)
 
 
 def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) -> Path:
     """The kind's rejected rows with their reasons and raw texts, checked again from the input."""
     rejects_dir.mkdir(parents=True, exist_ok=True)
     target = rejects_dir / f"{kind}.parquet"
-    con.sql(check_sql(kind)).filter("reject_reason is not null").write_parquet(str(target))
+    rejected = con.sql(check_sql(kind)).filter("reject_reason is not null")
+    unreadable = _unreadable_lines(con, kind).select("file", "line", "reject_reason", "line_text")
+    if unreadable.aggregate("count(*)").fetchall()[0][0]:
+        # the rows the checks rejected, then the lines the reader could not read; each has
+        # the other's columns empty
+        rejected = con.sql("select * from rejected union all by name select * from unreadable")
+    rejected.write_parquet(str(target))
     return target

@@ -13,6 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
+
 from ownership.rules import RuleSettings
 from pipelines import duckdb_engine, ingest
 from pipelines.contracts import INPUT_KINDS, load_contract
@@ -106,7 +108,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     if as_of > run_at:
         raise ScoreRequestError(f"as_of {_iso(as_of)} is in the future; a run scores the past")
     files = ingest.discover(request.events_dir)
-    request.out_dir.mkdir(parents=True, exist_ok=True)
+    _make_out_dir(request.out_dir, request.events_dir)
     work_dir = request.out_dir / ".work"
     shutil.rmtree(work_dir, ignore_errors=True)
     params = run_params_row(request.rules, as_of, run_at)
@@ -122,6 +124,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
                 ingest.check_kind(con, kind)
                 step(f"check {kind}")
             mended = ingest.mend_phones(con, INPUT_KINDS)
+            ingest.collect_unreadable_lines(con)
             counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
         _write_rejects(con, counts, request.out_dir / "rejects")
         _refuse_if_too_many_rejects(counts, request.max_reject_share, request.out_dir)
@@ -146,6 +149,12 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             step("publish scores")
             write_serving_snapshot(con, request.out_dir, as_of)
             step("publish snapshot")
+    except duckdb.OutOfMemoryException as error:
+        limit = f"the memory limit of {request.memory_limit}" if request.memory_limit else "memory"
+        raise ScoreRequestError(
+            f"the run needs more than {limit}, even spilling to disk; raise --memory-limit "
+            f"({str(error).splitlines()[0]})"
+        ) from error
     finally:
         con.close()
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -153,6 +162,23 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     write_manifest(manifest, request.out_dir)
     step("publish manifest")
     return ScoreResult(request.out_dir, manifest)
+
+
+def _make_out_dir(out_dir: Path, events_dir: Path) -> None:
+    """Create the output folder, or raise saying why it cannot be one."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ScoreRequestError(f"output folder {out_dir} is a file; name a folder")
+    if out_dir.resolve().is_relative_to(events_dir.resolve()):
+        raise ScoreRequestError(
+            f"output folder {out_dir} is inside the events folder {events_dir}: the next run "
+            "would read the scores as input; choose a folder outside it"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ScoreRequestError(
+            f"cannot make output folder {out_dir}: {error.strerror or error}"
+        ) from error
 
 
 def _write_rejects(con: Any, counts: dict[str, ingest.KindCounts], rejects_dir: Path) -> None:

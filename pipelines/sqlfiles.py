@@ -49,6 +49,11 @@ def macros_sql() -> str:
 
 
 @cache
+def unreadable_lines_sql() -> str:
+    return (SQL_DIR / "checks" / "unreadable_lines.sql").read_text(encoding="utf-8")
+
+
+@cache
 def publish_sql(name: str) -> str:
     return (SQL_DIR / "publish" / f"{name}.sql").read_text(encoding="utf-8")
 

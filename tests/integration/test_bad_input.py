@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.ingest import InputError
-from pipelines.scoring import RejectedShareTooHighError, ScoreRequest, score
+from pipelines.scoring import RejectedShareTooHighError, ScoreRequest, ScoreRequestError, score
 from tests.factories import ANNA, AS_OF, History, days_ago
 
 RU_MOBILE = "+79234567823"
@@ -180,3 +180,130 @@ def test_scores_come_in_phone_order(tmp_path: Path) -> None:
 
     phones = pl.read_parquet(tmp_path / "out" / "scores.parquet")["phone"].to_list()
     assert phones == sorted(phones, key=lambda phone: int(phone[1:]))
+
+
+def _as_csv(events: Path, kind: str) -> Path:
+    """Rewrite a kind's Parquet file as CSV with a header; returns the CSV file."""
+    parquet = events / kind / "part-0.parquet"
+    target = events / kind / "part-0.csv"
+    pl.read_parquet(parquet).write_csv(target)
+    parquet.unlink()
+    return target
+
+
+def test_csv_lines_the_reader_cannot_split_are_rejected_with_their_text(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "sms_deliveries")
+    good = len(csv.read_text(encoding="utf-8").splitlines()) - 1
+    with csv.open("ab") as file:
+        file.write(f"{RU_MOBILE},2026-05-20T10:00:00Z,bank_x,delivered,,EXTRA\n".encode())
+        file.write(f"{RU_MOBILE},2026-05-20T10:00:00Z,bank_\xe9,delivered,\n".encode("latin-1"))
+        file.write(f"{RU_MOBILE},2026-05-20T10:00:00Z\n".encode())
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    counts = manifest["inputs"]["sms_deliveries"]
+    assert counts["reject_reasons"] == {
+        "unreadable CSV line: too many columns": 1,
+        "unreadable CSV line: invalid encoding": 1,
+        "unreadable CSV line: missing columns": 1,
+    }
+    assert counts["rows"] == good + 3
+    assert counts["accepted"] == good
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
+    assert sorted(rejects["line"].to_list()) == [good + 2, good + 3, good + 4]
+    assert rejects.filter(pl.col("line") == good + 2)["line_text"].item().endswith(",EXTRA")
+    assert set(rejects["file"].to_list()) == {str(csv)}
+
+
+def test_csv_files_of_a_kind_are_matched_by_column_name(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _as_csv(events, "code_entries")
+    (events / "code_entries" / "part-1.csv").write_text(
+        f"phone,ts,account_id,product\n{RU_MOBILE},2026-05-20T10:00:00Z,vk-7,vk\n",
+        encoding="utf-8",
+    )
+
+    run(events, tmp_path / "out")
+
+    scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert scores.filter(pl.col("phone") == RU_MOBILE)["last_code_at"].item() == datetime(
+        2026, 5, 20, 10
+    )
+
+
+def test_a_file_of_a_kind_without_a_column_stops_the_run_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    table = pq.read_table(events / "code_entries" / "part-0.parquet")
+    pq.write_table(table.drop_columns(["account_id"]), events / "code_entries" / "part-1.parquet")
+
+    with pytest.raises(
+        InputError, match=r"'code_entries', file part-1.parquet: missing column\(s\) account_id"
+    ):
+        run(events, tmp_path / "out")
+
+
+def test_a_damaged_parquet_file_stops_the_run_with_a_message(tmp_path: Path) -> None:
+    events = healthy_history(numbers=400).write(tmp_path / "events")
+    path = events / "sms_deliveries" / "part-0.parquet"
+    data = bytearray(path.read_bytes())
+    data[100:2000] = b"\xab" * 1900  # the pages, not the footer
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(InputError, match=r"'sms_deliveries': cannot read its files"):
+        run(events, tmp_path / "out")
+
+
+def test_a_nullable_column_of_nulls_only_is_read(tmp_path: Path) -> None:
+    history = healthy_history()  # every SMS delivered: the error column holds only nulls
+    events = history.write(tmp_path / "events")
+    path = events / "sms_deliveries" / "part-0.parquet"
+    table = pq.read_table(path)
+    nulls = pa.nulls(len(table), pa.null())
+    pq.write_table(table.set_column(table.schema.get_field_index("error"), "error", nulls), path)
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["sms_deliveries"]["accepted"] == len(history.rows["sms_deliveries"])
+
+
+def test_rejected_values_that_are_not_texts_show_as_written(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "accounts")
+    with csv.open("a", encoding="utf-8") as file:
+        file.write(f"vk,vk-x,{RU_MOBILE},yesterday-ish,true\n")
+        file.write(f"vk,vk-y,{RU_MOBILE},2026-05-01T10:00:00Z,maybe\n")
+
+    run(events, tmp_path / "out", max_reject_share=0.5)
+
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "accounts.parquet")
+    assert rejects["last_seen_at_text"].drop_nulls().to_list() == ["yesterday-ish"]
+    assert rejects["mobile_app_text"].drop_nulls().to_list() == ["maybe"]
+
+
+def test_an_output_folder_inside_the_events_folder_is_refused(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+
+    with pytest.raises(ScoreRequestError, match="inside the events folder"):
+        run(events, events / "code_entries")
+
+    assert sorted(path.name for path in (events / "code_entries").iterdir()) == ["part-0.parquet"]
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    (tmp_path / "out").write_text("not a folder", encoding="utf-8")
+
+    with pytest.raises(ScoreRequestError, match="is a file"):
+        run(events, tmp_path / "out")
+
+
+def test_a_memory_limit_too_small_to_spill_under_is_refused_with_a_message(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+
+    with pytest.raises(ScoreRequestError, match="raise --memory-limit"):
+        run(events, tmp_path / "out", memory_limit="1KB")

@@ -19,9 +19,13 @@ typed as (
         epoch_seconds(source.last_seen_at) as last_seen_at,
         source.last_seen_at is not null and epoch_seconds(source.last_seen_at) is null
             as last_seen_invalid,
+        case when epoch_seconds(source.last_seen_at) is null
+            then cast(source.last_seen_at as varchar) end as last_seen_at_text,
         try_cast(source.mobile_app as boolean) as mobile_app,
         source.mobile_app is not null and try_cast(source.mobile_app as boolean) is null
-            as mobile_app_invalid
+            as mobile_app_invalid,
+        case when try_cast(source.mobile_app as boolean) is null
+            then cast(source.mobile_app as varchar) end as mobile_app_text
     from source
     -- only texts that are not strict E.164 can have a fix; saying so spares the join
     left join phone_fixes
@@ -59,7 +63,9 @@ final as (
         -- the unreadable phone a later pass may mend (pipelines.ingest.mend_phones)
         case when reject_reason = 'phone is not a valid number' then phone_text end
             as unreadable_phone,
-        phone_text
+        phone_text,
+        last_seen_at_text,
+        mobile_app_text
     from checked
 )
 

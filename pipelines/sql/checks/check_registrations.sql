@@ -22,6 +22,8 @@ typed as (
         try_cast(source.birth_date as date) as birth_date,
         source.birth_date is not null and try_cast(source.birth_date as date) is null
             as birth_date_invalid,
+        case when try_cast(source.birth_date as date) is null
+            then cast(source.birth_date as varchar) end as birth_date_text,
         nullif(lower(trim(source.gender)), '') as gender,
         source.region as region_text
     from source
@@ -61,6 +63,7 @@ final as (
             as unreadable_phone,
         phone_text,
         ts_text,
+        birth_date_text,
         region_text
     from checked
 )

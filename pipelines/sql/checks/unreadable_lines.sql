@@ -1,0 +1,42 @@
+-- unreadable_lines: the CSV lines of the input that the reader could not split into the header's
+-- columns or decode, one row a line, as rejected rows of their kind.
+-- grain: one row per unreadable line. refresh: full, every run, after the checks.
+-- DuckDB keeps such lines aside (read_csv's store_rejects) with one error per broken column,
+-- once per scan of the file; a line is counted once, with the first error the reader met.
+with errors as (
+    select * from csv_line_errors
+),
+
+scans as (
+    select * from csv_line_scans
+),
+
+files as (
+    select * from input_files
+),
+
+located as (
+    select
+        files.kind,
+        files.path as file,
+        errors.line,
+        errors.column_idx,
+        errors.error_type,
+        errors.csv_line
+    from errors
+    inner join scans on errors.scan_id = scans.scan_id and errors.file_id = scans.file_id
+    inner join files on scans.file_path = files.path
+),
+
+final as (
+    select
+        kind,
+        file,
+        line,
+        'unreadable CSV line: ' || lower(arg_min(error_type, column_idx)) as reject_reason,
+        arg_min(csv_line, column_idx) as line_text
+    from located
+    group by kind, file, line
+)
+
+select * from final
