@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, select
 
@@ -17,7 +18,13 @@ from pipelines.synth import SCHEMAS
 
 def export_verifications(engine: Engine, history: Path, since: datetime | None = None) -> Path:
     """Write the results recorded since `since` (all, without it) to
-    `history/verifications/notify-<now>.parquet`, atomically; returns the file."""
+    `history/verifications/notify-<now>.parquet`, atomically; returns the file.
+
+    All files of a kind share one format (DESIGN §3): into a `verifications` folder of CSV
+    files the results go as `notify-<now>.csv`. The history must exist, or a mistyped path
+    would become a history of its own that no run reads."""
+    if not history.is_dir():
+        raise FileNotFoundError(f"history folder {history} does not exist")
     table = records.verifications
     query = select(
         table.c.phone, table.c.ts, table.c.method, table.c.result, table.c.account_id
@@ -28,10 +35,25 @@ def export_verifications(engine: Engine, history: Path, since: datetime | None =
         rows = [dict(row) for row in connection.execute(query).mappings()]
     for row in rows:  # the input's times are naive UTC
         row["ts"] = row["ts"].astimezone(UTC).replace(tzinfo=None)
+    results = pa.Table.from_pylist(rows, schema=SCHEMAS["verifications"])
     folder = history / "verifications"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"notify-{datetime.now(UTC):%Y%m%dT%H%M%S}.parquet"
+    folder.mkdir(exist_ok=True)
+    file_format = _format_of(folder)
+    target = folder / f"notify-{datetime.now(UTC):%Y%m%dT%H%M%S}.{file_format}"
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS["verifications"]), temporary)
+    if file_format == "csv":
+        # a text time says its zone, so that no reader has to assume one
+        ts = results.schema.get_field_index("ts")
+        results = results.set_column(ts, "ts", results["ts"].cast(pa.timestamp("us", tz="UTC")))
+        pa_csv.write_csv(results, temporary)
+    else:
+        pq.write_table(results, temporary)
     os.replace(temporary, target)
     return target
+
+
+def _format_of(folder: Path) -> str:
+    """The format of the folder's files: CSV if they are CSV, else (none yet) Parquet."""
+    if any(folder.glob("*.csv")) and not any(folder.glob("*.parquet")):
+        return "csv"
+    return "parquet"

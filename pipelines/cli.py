@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -14,9 +16,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ownership.numbers import InvalidNumberError
-from pipelines.settings import Settings, load_settings
+from pipelines.settings import Settings, check_memory_limit, load_settings
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from ownership.live import LiveAnswers
     from pipelines.scoring import ScoreRequest
     from pipelines.synth import SynthSummary
@@ -31,12 +35,57 @@ class UsageError(Exception):
 def _moment(text: str) -> datetime:
     """A date or time from the command line, as naive UTC."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        # "Z" or "z" for UTC, as ISO 8601 allows; Python 3.11 knows the upper case only
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date or time (use 2026-11-01 or 2026-11-01T12:00:00Z)"
         ) from error
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from error
+
+
+def _whole_number(text: str, least: int) -> int:
+    try:
+        number = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from error
+    if number < least:
+        raise argparse.ArgumentTypeError(f"{text} is below {least}")
+    return number
+
+
+def _count(text: str) -> int:
+    """A count of one or more (numbers to generate)."""
+    return _whole_number(text, least=1)
+
+
+def _seed(text: str) -> int:
+    """A random seed: numpy takes whole numbers from 0 up."""
+    return _whole_number(text, least=0)
+
+
+def _events_per_phone(text: str) -> float:
+    try:
+        density = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 10)") from error
+    if not math.isfinite(density) or density < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number of 0 or more (e.g. 10)")
+    return density
+
+
+def _memory_limit(text: str) -> str:
+    try:
+        return check_memory_limit(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def _progress() -> Progress:
@@ -55,15 +104,20 @@ def _generate(out: Path, phones: int, seed: int, events_per_phone: float | None)
     """Generate a history with a progress bar; returns the generator's summary."""
     from pipelines.synth import SynthParams, generate
 
-    with _progress() as progress:
-        task = progress.add_task("generating history", total=phones)
-        return generate(
-            out,
-            phones=phones,
-            seed=seed,
-            params=SynthParams(events_per_phone=events_per_phone),
-            progress=lambda done, _total: progress.update(task, completed=done),
-        )
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; give a folder to write the history to")
+    try:
+        with _progress() as progress:
+            task = progress.add_task("generating history", total=phones)
+            return generate(
+                out,
+                phones=phones,
+                seed=seed,
+                params=SynthParams(events_per_phone=events_per_phone),
+                progress=lambda done, _total: progress.update(task, completed=done),
+            )
+    except OSError as error:
+        raise UsageError(f"cannot write the history to {out}: {error.strerror}") from error
 
 
 def _score(request: ScoreRequest) -> dict[str, Any]:
@@ -99,10 +153,11 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     rejected = sum(kind["rejected"] for kind in manifest["inputs"].values())
+    statuses = ", ".join(f"{k} {v:,}" for k, v in manifest["statuses"].items()) or "no numbers"
     console.print(
-        f"scored {manifest['numbers']:,} numbers as of {manifest['as_of']} "
-        f"({', '.join(f'{k} {v:,}' for k, v in manifest['statuses'].items())}); "
-        f"{rejected:,} rows rejected"
+        f"scored {manifest['numbers']:,} numbers as of {manifest['as_of']} ({statuses}); "
+        f"{rejected:,} {'row' if rejected == 1 else 'rows'} rejected"
+        + (f", see {args.out / 'rejects'}/" if rejected else "")
     )
     console.print(f"scores: {args.out / 'scores.parquet'}   snapshot: {args.out / 'snapshot.bin'}")
     return 0
@@ -128,7 +183,12 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     path = (args.scores or settings.scores_dir) / "snapshot.bin"
     if not path.exists():
         raise UsageError(f"no snapshot at {path}; run `ownership score` first")
-    snapshot = Snapshot(path)
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file; run `ownership score` to publish a snapshot")
+    try:
+        snapshot = Snapshot(path)
+    except OSError as error:
+        raise UsageError(f"cannot read the snapshot {path}: {error.strerror}") from error
     try:
         number, record = find_number(snapshot, args.phone)
     except InvalidNumberError as error:
@@ -230,6 +290,9 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
     from delivery.export import export_verifications
     from store.database import make_engine, upgrade
 
+    if not args.history.is_dir():
+        problem = "is not a folder" if args.history.exists() else "does not exist"
+        raise UsageError(f"history folder {args.history} {problem}; give an existing history")
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
@@ -394,12 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate a realistic synthetic history",
         description="Generate a realistic synthetic history.",
     )
-    synth.add_argument("--phones", type=int, required=True, help="how many numbers")
-    synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    synth.add_argument("--phones", type=_count, required=True, help="how many numbers")
+    synth.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
     synth.add_argument("--out", type=Path, required=True, help="folder to write the history to")
     synth.add_argument(
         "--events-per-phone",
-        type=float,
+        type=_events_per_phone,
         default=None,
         help="average events per number (default: the realistic density, see docs/synth.md)",
     )
@@ -426,8 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument(
         "--memory-limit",
+        type=_memory_limit,
         default=None,
-        help="DuckDB memory limit, e.g. 8GB; past it DuckDB spills to disk",
+        help=(
+            "DuckDB memory limit, e.g. 8GB, 6GiB or 80%%; past it DuckDB spills to disk "
+            "(default: OWNERSHIP_MEMORY_LIMIT, else DuckDB's 80%% of the memory)"
+        ),
     )
     score.set_defaults(run=cmd_score)
 
@@ -436,8 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure scores against a synthetic truth",
         description="Measure scores against a synthetic truth.",
     )
-    evaluate.add_argument("--scores", type=Path, required=True, help="folder with scores.parquet")
-    evaluate.add_argument("--truth", type=Path, required=True, help="the history's truth/ folder")
+    evaluate.add_argument(
+        "--scores", type=Path, required=True, help="folder with scores.parquet, or the file"
+    )
+    evaluate.add_argument(
+        "--truth", type=Path, required=True, help="the history's truth/ folder (or the history)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a report")
     evaluate.set_defaults(run=cmd_evaluate)
 
@@ -449,8 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("phone", help="the number, E.164 (+79234567823)")
     check.add_argument(
         "--since",
-        type=date.fromisoformat,
+        type=_day,
         default=None,
+        metavar="YYYY-MM-DD",
         help="also answer whether the number changed hands after this date",
     )
     check.add_argument(
@@ -518,11 +590,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the main job: generate a history, score, evaluate, serve the API",
         description="The main job: generate a history, score it, evaluate, and serve the API.",
     )
-    demo.add_argument("--phones", type=int, default=50_000, help="numbers to generate")
-    demo.add_argument("--seed", type=int, default=1, help="random seed")
-    demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="working folder")
-    demo.add_argument("--host", default="127.0.0.1", help="address to serve the API on")
-    demo.add_argument("--port", type=int, default=8000, help="port to serve the API on")
+    demo.add_argument(
+        "--phones", type=_count, default=50_000, help="numbers to generate (default 50,000)"
+    )
+    demo.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
+    demo.add_argument(
+        "--dir", type=Path, default=Path("var/demo"), help="working folder (default var/demo)"
+    )
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="address to serve the API on (default 127.0.0.1)"
+    )
+    demo.add_argument(
+        "--port", type=int, default=8000, help="port to serve the API on (default 8000)"
+    )
     demo.add_argument(
         "--no-serve", action="store_true", help="stop after scoring instead of serving the API"
     )
@@ -552,9 +632,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipelines.snapshot import SnapshotError
 
     try:
-        return handler(args, load_settings())
+        code = handler(args, load_settings())
+        sys.stdout.flush()  # here, so that a reader gone away is met below, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader stopped early (`| head`): the rest of the output goes nowhere, as it would
+        # with any other command, and the interpreter's last flush finds nothing to fail on
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except ValidationError as error:
-        console.print(f"[red]error:[/red] bad setting: {error}")
+        console.print(f"[red]error:[/red] bad setting: {_setting_problems(error)}")
     except (
         UsageError,
         InputError,
@@ -569,6 +656,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("interrupted")
         return 130
     return 2
+
+
+def _setting_problems(error: ValidationError) -> str:
+    """Pydantic's report in one line, each problem under its environment variable's name (and
+    without the value, which may be a secret)."""
+    problems = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:  # a problem of several settings together
+            problems.append(message)
+            continue
+        field, *keys = (str(part) for part in problem["loc"])
+        where = f"OWNERSHIP_{field.upper()}" + "".join(f"[{key}]" for key in keys)
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,13 @@ left any trace in the events (`evidence`). A number the scores leave out counts 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
@@ -25,6 +26,31 @@ SCORE_COLUMNS = ("phone", "status", "risk_score")
 LABEL_COLUMNS = ("phone", "owner_changed", "evidence")
 # A number missing from the scores is `unknown`, and the scores contract gives unknown 500.
 UNKNOWN_RISK_SCORE = 500
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    if pa.types.is_dictionary(type_):  # a categorical column
+        return _is_text(type_.value_type)
+    return any(
+        test(type_)
+        for test in (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    )
+
+
+def _is_number(type_: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(type_) or pa.types.is_floating(type_))
+
+
+# What each column read must hold (the scores contract, data/schemas/scores.yaml, and the
+# generator's truth), by name: a string "true" is no boolean, and would count every number as
+# changed.
+COLUMN_TYPES: dict[str, tuple[str, Callable[[pa.DataType], bool]]] = {
+    "phone": ("string (E.164)", _is_text),
+    "status": ("string", _is_text),
+    "risk_score": ("number", _is_number),
+    "owner_changed": ("boolean", pa.types.is_boolean),
+    "evidence": ("boolean", pa.types.is_boolean),
+}
 
 
 class EvaluationInputError(ValueError):
@@ -134,9 +160,14 @@ class _Labelled:
 
 def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
     truth_dir = Path(truth_dir)
+    if truth_dir.is_file():  # labels.parquet itself
+        truth_dir = truth_dir.parent
     if not (truth_dir / "labels.parquet").exists() and (truth_dir / "truth").is_dir():
         truth_dir = truth_dir / "truth"
-    scores = _read(Path(scores_dir) / "scores.parquet", SCORE_COLUMNS)
+    scores_file = Path(scores_dir)  # the folder, or the file itself
+    if not scores_file.is_file():
+        scores_file = scores_file / "scores.parquet"
+    scores = _read(scores_file, SCORE_COLUMNS)
     labels = _read(Path(truth_dir) / "labels.parquet", LABEL_COLUMNS)
     meta = _read_meta(Path(truth_dir) / "meta.json")
     _check_scores(scores)
@@ -165,6 +196,7 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
     """Compare `scores_dir/scores.parquet` with `truth_dir/labels.parquet`.
 
     `truth_dir` is the generator's `truth/` folder; the history folder above it is accepted too.
+    Either may also be its file itself (`scores.parquet`, `labels.parquet`).
     """
     found = _label(scores_dir, truth_dir)
     bound = None
@@ -293,15 +325,24 @@ def _read(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     if not path.is_file():
         raise EvaluationInputError(f"{path}: file not found")
     try:
-        present = set(pq.read_schema(path).names)
+        schema = pq.read_schema(path)
     except Exception as error:  # pyarrow raises several types for a file that is not Parquet
         raise EvaluationInputError(f"{path}: not a readable Parquet file ({error})") from error
-    absent = [name for name in columns if name not in present]
+    absent = [name for name in columns if name not in schema.names]
     if absent:
         raise EvaluationInputError(f"{path}: missing column(s) {', '.join(absent)}")
+    for name in columns:
+        type_ = schema.field(name).type
+        expected, accepts = COLUMN_TYPES[name]
+        if not accepts(type_):
+            raise EvaluationInputError(
+                f"{path}: column {name} has type {type_}, expected {expected}"
+            )
     import polars as pl  # here, so that the command line starts without it
 
-    return pl.read_parquet(path, columns=list(columns))
+    texts = [name for name in columns if _is_text(schema.field(name).type)]
+    # a categorical column joins as plain text
+    return pl.read_parquet(path, columns=list(columns)).with_columns(pl.col(texts).cast(pl.String))
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Self
 
@@ -14,11 +15,81 @@ from pipelines.paths import DATA_DIR
 
 ADMIN_TOKEN_MIN_LENGTH = 32
 
+# The store's databases: SQLite embedded, PostgreSQL through psycopg (3), the driver installed.
+DEFAULT_DATABASE_URL = "sqlite:///./var/ownership.db"
+SUPPORTED_DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+DATABASE_URL_EXAMPLE = "sqlite:///var/ownership.db or postgresql+psycopg://user:password@host/db"
+
+
+# The sizes DuckDB's `memory_limit` takes (probed on DuckDB 2.0): a number, then a unit of
+# 1000^i (KB, MB, GB, TB, or K, M, G, T, or the words) or 1024^i (KiB, MiB, GiB, TiB), any case;
+# or a share of the machine's memory, 1-100 %.
+def _memory_units() -> dict[str, int]:
+    units: dict[str, int] = {}
+    for power, (letter, word) in enumerate(
+        (("k", "kilo"), ("m", "mega"), ("g", "giga"), ("t", "tera")), start=1
+    ):
+        decimal = 1000**power
+        units |= {letter: decimal, f"{letter}b": decimal, f"{word}byte": decimal}
+        units |= {f"{word}bytes": decimal, f"{letter}ib": 1024**power}
+    return units
+
+
+MEMORY_UNITS = _memory_units()
+MEMORY_SIZE = re.compile(r"(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]+)", re.IGNORECASE)
+MEMORY_SHARE = re.compile(r"(?P<percent>\d+(?:\.\d*)?)\s*%")
+# Below this DuckDB cannot run the models at all (16 MB fails on a history of 200 numbers).
+MIN_MEMORY_LIMIT_BYTES = 64 * 1024**2
+MEMORY_LIMIT_EXAMPLE = "give a size such as 8GB, 500MB or 6GiB, or a share of the memory: 80%"
+
+
+def check_memory_limit(text: str) -> str:
+    """`text` if DuckDB takes it as a memory limit the models can run in, else a `ValueError`
+    whose one line says why and gives an example."""
+    text = text.strip()
+    if share := MEMORY_SHARE.fullmatch(text):
+        if not 0 < float(share["percent"]) <= 100:
+            raise ValueError(
+                f"memory limit {text!r} is not a share of 1-100 %; {MEMORY_LIMIT_EXAMPLE}"
+            )
+        return text
+    size = MEMORY_SIZE.fullmatch(text)
+    if size is None or size["unit"].lower() not in MEMORY_UNITS:
+        raise ValueError(f"memory limit {text!r} is not a memory size; {MEMORY_LIMIT_EXAMPLE}")
+    if float(size["number"]) * MEMORY_UNITS[size["unit"].lower()] < MIN_MEMORY_LIMIT_BYTES:
+        raise ValueError(
+            f"memory limit {text!r} is below {MIN_MEMORY_LIMIT_BYTES // 1024**2}MiB, "
+            f"too little for DuckDB to score in; {MEMORY_LIMIT_EXAMPLE}"
+        )
+    return text
+
+
+def check_database_url(url: str) -> str:
+    """`url` if it names a database the store runs on, else a `ValueError` of one line that
+    gives an example (and never repeats the URL, which may hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        scheme = make_url(url).drivername
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ValueError(f"the database URL is not a URL; use {DATABASE_URL_EXAMPLE}") from None
+    if scheme in SUPPORTED_DATABASE_SCHEMES:
+        return url
+    if scheme.split("+")[0] in ("sqlite", "postgresql", "postgres"):
+        raise ValueError(
+            f"{scheme}:// needs a driver not installed here; use {DATABASE_URL_EXAMPLE}"
+        )
+    raise ValueError(
+        f"{scheme}:// databases are not supported: the store runs on SQLite or on PostgreSQL "
+        f"through psycopg; use {DATABASE_URL_EXAMPLE}"
+    )
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OWNERSHIP_", extra="ignore", frozen=True)
 
-    database_url: str = "sqlite:///./var/ownership.db"
+    database_url: str = DEFAULT_DATABASE_URL
     scores_dir: Path = Path("var/scores")
 
     # Fernet key(s) sealing the secrets in the store, comma-separated, newest first (rotation).
@@ -42,6 +113,19 @@ class Settings(BaseSettings):
     # DuckDB's memory limit (e.g. "8GB"); past it DuckDB spills to disk instead of failing.
     memory_limit: str | None = None
     threads: int | None = Field(None, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_supported(cls, url: str) -> str:
+        # the default is known good: a batch run that keeps it does not pay for SQLAlchemy
+        return url if url == DEFAULT_DATABASE_URL else check_database_url(url)
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit_is_a_size(cls, limit: str | None) -> str | None:
+        if limit is None or not limit.strip():
+            return None
+        return check_memory_limit(limit)
 
     # How often an API worker looks for a newly published snapshot, in seconds.
     snapshot_check_seconds: float = Field(1.0, gt=0)

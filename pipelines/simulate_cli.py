@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.cli import UsageError, console
-from pipelines.settings import Settings
+from pipelines.settings import Settings, check_database_url
 
 
 def add_simulate_command(commands: Any) -> None:
@@ -28,6 +28,7 @@ def add_simulate_command(commands: Any) -> None:
     )
     simulate.add_argument(
         "--store",
+        type=_store_url,
         default=None,
         help="SQLAlchemy URL of the store to write (default: OWNERSHIP_DATABASE_URL)",
     )
@@ -38,11 +39,22 @@ def add_simulate_command(commands: Any) -> None:
     simulate.set_defaults(run=cmd_simulate_day)
 
 
+def _store_url(text: str) -> str:
+    try:
+        return check_database_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def cmd_simulate_day(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.simulate_day import DayRequest, SimulationInputError, simulate_day
     from store.clients import ClientRegistrationError
     from store.secrets import SecretKeyError, load_cipher
 
+    for name, folder in (("history", args.history), ("scores", args.scores)):
+        if not folder.is_dir():
+            problem = "is not a folder" if folder.exists() else "does not exist"
+            raise UsageError(f"{name} folder {folder} {problem}")
     request = DayRequest(
         history=args.history,
         scores=args.scores,

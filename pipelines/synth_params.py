@@ -7,6 +7,7 @@ kept as a parameter so that a study can vary it. `docs/synth.md` explains each i
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -164,8 +165,8 @@ class SynthParams:
             problems.append("start must precede end")
         if not 0 < self.chunk_phones <= MAX_CHUNK_PHONES:
             problems.append(f"chunk_phones must lie in 1..{MAX_CHUNK_PHONES}")
-        if self.events_per_phone is not None and self.events_per_phone < 0:
-            problems.append("events_per_phone must not be negative")
+        if self.events_per_phone is not None and not 0 <= self.events_per_phone < math.inf:
+            problems.append("events_per_phone must be a finite number of 0 or more")
         rates = ("code_rate_median_per_year", "code_rate_sigma", "background_sms_per_month")
         problems += [f"{k} must not be negative" for k in rates if getattr(self, k) < 0]
         days = ("burn_in_days", "inactive_days_min", "quarantine_days_min")

@@ -1,0 +1,238 @@
+"""The command line refuses what it cannot do in one line that says why, with a non-zero exit,
+never a traceback: bad flags, bad settings, paths that are not what they should be."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from tests.factories import ANNA, RU_MOBILE, History, days_ago
+
+STORE_HINT = "postgresql+psycopg://"
+
+
+@pytest.fixture(autouse=True)
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test's own store (none until a command makes one), never the working copy's."""
+    url = f"sqlite:///{tmp_path / 'var' / 'ownership.db'}"
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", url)
+    return url
+
+
+def refused_by_the_parser(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The parser's one-line complaint about `argv`, after its usage line."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def failed(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one-line error of a command that ran and refused."""
+    assert main(argv) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error:") and "\n" not in message and "Traceback" not in message
+    return message
+
+
+# --- the memory limit (r8) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", ["garbage", "0"])
+def test_a_memory_limit_that_is_no_size_is_refused_with_an_example(
+    limit: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["score", "--events", str(tmp_path), "--out", str(tmp_path / "out")]
+
+    message = refused_by_the_parser([*argv, "--memory-limit", limit], capsys)
+
+    assert "--memory-limit" in message and "is not a memory size" in message
+    assert "8GB" in message
+
+
+def test_a_memory_limit_setting_that_is_no_size_is_a_bad_setting_named_by_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_MEMORY_LIMIT", "lots")
+
+    message = failed(["score", "--events", str(tmp_path), "--out", str(tmp_path / "o")], capsys)
+
+    assert (
+        "bad setting: OWNERSHIP_MEMORY_LIMIT: memory limit 'lots' is not a memory size" in message
+    )
+
+
+def test_the_memory_limit_help_names_its_default_setting(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+
+    assert "OWNERSHIP_MEMORY_LIMIT" in capsys.readouterr().out
+
+
+# --- the snapshot and the store (r9) --------------------------------------------------------
+
+
+def test_check_refuses_a_snapshot_that_is_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "snapshot.bin").mkdir()
+
+    message = failed(["check", RU_MOBILE, "--scores", str(tmp_path)], capsys)
+
+    assert "snapshot.bin is not a file" in message
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", RU_MOBILE, "--scores", "."],
+        ["export-verifications", "--history", "."],
+        ["billing", "--client", "bank", "--month", "2026-11"],
+    ],
+    ids=["check", "export-verifications", "billing"],
+)
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("garbage", "the database URL is not a URL"),
+        ("mysql://bank:hunter2@127.0.0.1:1/db", "mysql:// databases are not supported"),
+    ],
+    ids=["garbage", "mysql"],
+)
+def test_a_database_url_the_store_cannot_use_is_a_bad_setting_with_an_example(
+    argv: list[str],
+    url: str,
+    says: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", url)
+
+    message = failed(argv, capsys)
+
+    assert f"bad setting: OWNERSHIP_DATABASE_URL: {says}" in message
+    assert STORE_HINT in message and "hunter2" not in message
+
+
+def test_simulate_day_refuses_a_store_url_that_is_no_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["simulate-day", "--history", str(tmp_path), "--scores", str(tmp_path)]
+
+    message = refused_by_the_parser([*argv, "--store", "garbage"], capsys)
+
+    assert "argument --store: the database URL is not a URL" in message and STORE_HINT in message
+
+
+def test_simulate_day_says_a_history_folder_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["simulate-day", "--history", str(tmp_path / "nowhere"), "--scores", str(tmp_path)]
+
+    message = failed([*argv, "--notifications", "5"], capsys)
+
+    assert f"history folder {tmp_path / 'nowhere'} does not exist" in message
+
+
+# --- the generator's flags (r10) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--phones", "0"], "argument --phones: 0 is below 1"),
+        (["--phones", "-5"], "argument --phones: -5 is below 1"),
+        (["--phones", "10", "--seed", "-1"], "argument --seed: -1 is below 0"),
+        (["--phones", "10", "--events-per-phone", "-3"], "-3 is not a finite number of 0 or more"),
+        (["--phones", "10", "--events-per-phone", "inf"], "inf is not a finite number"),
+        (["--phones", "10", "--events-per-phone", "nan"], "nan is not a finite number"),
+    ],
+)
+def test_synth_refuses_counts_seeds_and_densities_it_cannot_generate(
+    flags: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = refused_by_the_parser(["synth", *flags, "--out", str(tmp_path / "h")], capsys)
+
+    assert says in message
+    assert not (tmp_path / "h").exists()
+
+
+def test_synth_refuses_an_out_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "history").touch()
+
+    message = failed(["synth", "--phones", "10", "--out", str(tmp_path / "history")], capsys)
+
+    assert "is a file; give a folder" in message
+
+
+def test_the_demo_refuses_zero_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["demo", "--phones", "0", "--no-serve", "--dir", str(tmp_path)]
+
+    assert "argument --phones: 0 is below 1" in refused_by_the_parser(argv, capsys)
+
+
+def test_the_demo_help_shows_its_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+
+    shown = capsys.readouterr().out
+    assert "(default 50,000)" in shown and "(default var/demo)" in shown
+
+
+# --- export-verifications (r11) ------------------------------------------------------------
+
+
+def test_export_verifications_refuses_a_history_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+
+    message = failed(["export-verifications", "--history", str(missing)], capsys)
+
+    assert f"history folder {missing} does not exist" in message
+    assert not missing.exists()
+    assert not (tmp_path / "var").exists()  # nor was a store made for nothing
+
+
+# --- small things (6) ----------------------------------------------------------------------
+
+
+def test_check_since_says_the_date_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["check", RU_MOBILE, "--scores", str(tmp_path), "--since", "01.01.2025"]
+
+    assert "'01.01.2025' is not a date (use YYYY-MM-DD)" in refused_by_the_parser(argv, capsys)
+
+
+def test_as_of_takes_a_lowercase_z_for_utc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).account(RU_MOBILE)
+    argv = ["score", "--events", str(events.write(tmp_path / "events"))]
+
+    assert main([*argv, "--out", str(tmp_path / "out"), "--as-of", "2026-06-01t00:00:00z"]) == 0
+    assert "as of 2026-06-01T00:00:00Z" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_ends_the_command_without_a_traceback(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "pipelines.cli", "synth", "--phones", "5"]
+    with subprocess.Popen(
+        [*command, "--out", str(tmp_path / "h")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # as `| head -c1` does once it has read enough
+        errors = process.stderr.read().decode()
+
+    assert process.returncode == 1
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors
