@@ -131,14 +131,14 @@ def _read_checked_file(
                 rejects_table=UNREADABLE_LINES,
                 rejects_scan=UNREADABLE_SCANS,
             )
-        types = dict(zip(relation.columns, relation.types, strict=True))
+        types = _types_by_name(relation)
     except duckdb.Error as error:
         raise InputError(f"{where}: cannot read {path}: {_first_line(error)}") from error
     missing = [name for name in contract.column_names if name not in types]
     if missing:
         raise InputError(
             f"{where}: missing column(s) {', '.join(missing)}; "
-            f"the file has {', '.join(types) or 'no columns'}"
+            f"the file has {', '.join(relation.columns) or 'no columns'}"
         )
     for column in contract.columns:
         accepted = ACCEPTED_TYPES.get(column.type, ("VARCHAR",))
@@ -151,6 +151,12 @@ def _read_checked_file(
     return relation
 
 
+def _types_by_name(relation: duckdb.DuckDBPyRelation) -> dict[str, DuckDBPyType]:
+    """Column types by lower-case name: names match in any case (`PHONE` is `phone`), as in SQL."""
+    named = zip(relation.columns, relation.types, strict=True)
+    return {name.lower(): type_ for name, type_ in named}
+
+
 def _all_null(type_: DuckDBPyType) -> bool:
     """The type a writer gives a column that holds only nulls (from pandas' None, say)."""
     return bool(type_.id == "null")
@@ -160,7 +166,7 @@ def _contract_columns(
     relation: duckdb.DuckDBPyRelation, contract: Contract
 ) -> duckdb.DuckDBPyRelation:
     """The contract's columns in its order, by name; a column of nulls only is read as text."""
-    types = dict(zip(relation.columns, relation.types, strict=True))
+    types = _types_by_name(relation)
     columns = []
     for name in contract.column_names:
         column = duckdb.ColumnExpression(name)
@@ -177,6 +183,9 @@ def _first_line(error: duckdb.Error) -> str:
 # Where DuckDB's CSV reader keeps the lines it cannot read (read_csv's store_rejects).
 UNREADABLE_LINES = "csv_line_errors"
 UNREADABLE_SCANS = "csv_line_scans"
+
+# The checked columns that hold times, as seconds since the epoch.
+EPOCH_COLUMNS = frozenset({"ts", "last_seen_at"})
 
 # The input rows whose phone text has been mended.
 MENDED_ROWS = "phone_text in (select phone_text from phone_fixes)"
@@ -284,7 +293,16 @@ def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) 
     """The kind's rejected rows with their reasons and raw texts, checked again from the input."""
     rejects_dir.mkdir(parents=True, exist_ok=True)
     target = rejects_dir / f"{kind}.parquet"
-    rejected = con.sql(check_sql(kind)).filter("reject_reason is not null")
+    checked = con.sql(check_sql(kind)).filter("reject_reason is not null")
+    # times as times, not the epoch seconds the models count in
+    rejected = checked.select(
+        *(
+            duckdb.FunctionExpression("to_utc_time", duckdb.ColumnExpression(name)).alias(name)
+            if name in EPOCH_COLUMNS
+            else duckdb.ColumnExpression(name)
+            for name in checked.columns
+        )
+    )
     unreadable = _unreadable_lines(con, kind).select("file", "line", "reject_reason", "line_text")
     if unreadable.aggregate("count(*)").fetchall()[0][0]:
         # the rows the checks rejected, then the lines the reader could not read; each has

@@ -307,3 +307,26 @@ def test_a_memory_limit_too_small_to_spill_under_is_refused_with_a_message(
 
     with pytest.raises(ScoreRequestError, match="raise --memory-limit"):
         run(events, tmp_path / "out", memory_limit="1KB")
+
+
+def test_csv_headers_match_the_contract_in_any_case(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _as_csv(events, "code_entries").write_text(
+        f"PHONE,Ts,Product,ACCOUNT_ID\n{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-7\n",
+        encoding="utf-8",
+    )
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["code_entries"]["accepted"] == 1
+
+
+def test_rejected_rows_show_their_times_as_times(tmp_path: Path) -> None:
+    history = healthy_history()
+    history.sms(RU_MOBILE, datetime(2026, 5, 20, 10), status="bounced")
+    events = history.write(tmp_path / "events")
+
+    run(events, tmp_path / "out", max_reject_share=0.5)
+
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
+    assert rejects["ts"].to_list() == [datetime(2026, 5, 20, 10)]
