@@ -16,6 +16,7 @@ from typing import Any, Literal
 import duckdb
 
 from ownership.rules import RuleSettings
+from ownership.verdicts import Status
 from pipelines import duckdb_engine, ingest
 from pipelines.contracts import INPUT_KINDS, load_contract
 from pipelines.paths import PROJECT_ROOT
@@ -107,6 +108,8 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     as_of = _epoch(request.as_of) if request.as_of else run_at
     if as_of > run_at:
         raise ScoreRequestError(f"as_of {_iso(as_of)} is in the future; a run scores the past")
+    if as_of <= 0:  # no event can be as old: the input takes times after 1970-01-01 only
+        raise ScoreRequestError("as_of must be after 1970-01-01, the earliest time of any event")
     files = ingest.discover(request.events_dir)
     _make_out_dir(request.out_dir, request.events_dir)
     work_dir = request.out_dir / ".work"
@@ -219,7 +222,7 @@ def _manifest(
         "run_at": _iso(run_at),
         "engine": request.engine,
         "code_version": code_version(),
-        "events_dir": str(request.events_dir),
+        "events_dir": str(request.events_dir.resolve()),
         "inputs": {
             kind: {
                 "rows": kind_counts.rows,
@@ -233,7 +236,7 @@ def _manifest(
         "rejected_share": round(rejected / rows, 6) if rows else 0.0,
         "phone_texts_mended": mended,
         "numbers": sum(statuses.values()),
-        "statuses": {status: statuses.get(status, 0) for status in sorted(statuses)},
+        "statuses": {status.value: statuses.get(status, 0) for status in sorted(Status)},
         "settings": {**asdict(request.rules), "max_reject_share": request.max_reject_share},
         "timings_s": dict(timings),
     }

@@ -330,3 +330,27 @@ def test_rejected_rows_show_their_times_as_times(tmp_path: Path) -> None:
 
     rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
     assert rejects["ts"].to_list() == [datetime(2026, 5, 20, 10)]
+
+
+def test_an_as_of_no_event_can_precede_is_refused(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+
+    with pytest.raises(ScoreRequestError, match="after 1970-01-01"):
+        score(ScoreRequest(events, tmp_path / "out", as_of=datetime(1970, 1, 1)))
+
+
+def test_the_manifest_counts_every_status_and_names_the_events_folder_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    healthy_history().write(tmp_path / "events")
+    monkeypatch.chdir(tmp_path)
+
+    manifest = run(Path("events"), Path("out"))
+
+    assert manifest["statuses"] == {
+        "owner_changed": 0,
+        "suspicious": 40,  # SMS only, no code entered
+        "unknown": 0,
+        "verified": 0,
+    }
+    assert manifest["events_dir"] == str(tmp_path / "events")
