@@ -7,12 +7,16 @@ stop the run with an `InputError` that says what to fix. Row problems reject the
 
 from __future__ import annotations
 
+import csv
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from duckdb.sqltypes import DuckDBPyType
+import pyarrow as pa
+import pyarrow.parquet as pq
+from duckdb.sqltypes import VARCHAR, DuckDBPyType
 
 from ownership.numbers import InvalidNumberError, parse_number
 from pipelines.contracts import ACCEPTED_TYPES, INPUT_KINDS, Contract, allowed_values
@@ -92,53 +96,110 @@ def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
 def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract) -> None:
     """Expose the kind's files as the view `raw_<kind>` with the contract's columns.
 
-    Each file is checked on its own, and its columns are taken by name, so files of one kind may
-    order their columns differently. A CSV line the reader cannot split into the header's
-    columns (or decode as UTF-8) is not an error of the whole input: DuckDB keeps it aside, and
-    `collect_unreadable_lines` turns it into a rejected row.
+    Every file is checked for the contract's columns, taken by name in any case and order. A
+    CSV line that cannot be split into the header's columns (or decoded as UTF-8) is not an
+    error of the whole input: DuckDB keeps it aside, and `collect_unreadable_lines` turns it
+    into a rejected row.
     """
-    relations = [_read_checked_file(con, files, path, contract) for path in files.files]
     if files.format == "parquet":
-        # one reader for all files, as they all passed. Files that differ in their columns'
-        # order or types (NULL in one, a string in another) are matched by name, at a cost
-        schemas = {tuple(zip(r.columns, map(str, r.types), strict=True)) for r in relations}
-        paths = [str(path) for path in files.files]
-        relations = [con.read_parquet(paths, union_by_name=len(schemas) > 1)]
-    selected = [_contract_columns(relation, contract) for relation in relations]
-    combined = selected[0]
-    for relation in selected[1:]:
-        combined = combined.union(relation)
-    combined.create_view(f"raw_{files.kind}", replace=True)
-    con.executemany(
-        "insert into input_files values (?, ?)", [(files.kind, str(path)) for path in files.files]
+        relation = _read_parquet_files(con, files, contract)
+    else:
+        relation = _read_csv_files(con, files, contract)
+    relation.create_view(f"raw_{files.kind}", replace=True)
+    # one statement: executemany costs a statement a file, about a millisecond each
+    con.execute(
+        "insert into input_files select ?, unnest(?)",
+        [files.kind, [str(path) for path in files.files]],
     )
 
 
-def _read_checked_file(
-    con: duckdb.DuckDBPyConnection, files: KindFiles, path: Path, contract: Contract
+def _read_parquet_files(
+    con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
 ) -> duckdb.DuckDBPyRelation:
-    """One file of a kind, read lazily, or an `InputError` saying what is wrong with it."""
-    where = f"kind {files.kind!r}" + (f", file {path.name}" if len(files.files) > 1 else "")
-    try:
-        if files.format == "parquet":
-            relation = con.read_parquet(str(path))
-        else:
-            relation = con.read_csv(
-                str(path),
+    """The kind's Parquet files as one relation, each distinct schema checked once."""
+    by_schema: dict[tuple[tuple[str, str], ...], list[Path]] = {}
+    for path in files.files:
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, pa.ArrowException) as error:
+            raise InputError(f"{_where(files, path)}: cannot read {path}: {error}") from error
+        key = tuple((field.name.lower(), str(field.type)) for field in schema)
+        by_schema.setdefault(key, []).append(path)
+    for paths in by_schema.values():  # in DuckDB's types, which the contracts name
+        try:
+            types = _types_by_name(con.read_parquet(str(paths[0])))
+        except duckdb.Error as error:
+            raise InputError(
+                f"{_where(files, paths[0])}: cannot read {paths[0]}: {_first_line(error)}"
+            ) from error
+        _check_columns(_where(files, paths[0], len(paths)), types, contract)
+    # files that differ in their columns' order or types (NULL in one, a string in another)
+    # are matched by name, at a cost
+    every = [str(path) for path in files.files]
+    return _contract_columns(con.read_parquet(every, union_by_name=len(by_schema) > 1), contract)
+
+
+def _read_csv_files(
+    con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
+) -> duckdb.DuckDBPyRelation:
+    """The kind's CSV files as one relation, read as RFC 4180 text, files of one header together.
+
+    The header is read here rather than guessed by DuckDB's sniffer, which one stray quote in
+    a file's first lines can mislead about the whole file.
+    """
+    by_header: dict[tuple[str, ...], list[Path]] = {}
+    for path in files.files:
+        header = _csv_header(path)
+        types = dict.fromkeys(header, VARCHAR)
+        _check_columns(_where(files, path), types, contract)
+        by_header.setdefault(header, []).append(path)
+    relations = [
+        _contract_columns(
+            con.read_csv(
+                [str(path) for path in paths],
                 header=True,
-                all_varchar=True,
+                auto_detect=False,
+                columns=dict.fromkeys(header, "VARCHAR"),
+                delimiter=",",
+                quotechar='"',
+                escapechar='"',
                 store_rejects=True,
                 rejects_table=UNREADABLE_LINES,
                 rejects_scan=UNREADABLE_SCANS,
-            )
-        types = _types_by_name(relation)
-    except duckdb.Error as error:
-        raise InputError(f"{where}: cannot read {path}: {_first_line(error)}") from error
+            ),
+            contract,
+        )
+        for header, paths in by_header.items()
+    ]
+    # one relation per distinct header, usually one
+    return functools.reduce(duckdb.DuckDBPyRelation.union, relations)
+
+
+def _csv_header(path: Path) -> tuple[str, ...]:
+    """The column names of a CSV file's first line, lower-case; none for an empty file."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+            first = next(csv.reader(file), [])
+    except (OSError, csv.Error) as error:
+        raise InputError(f"cannot read the header of {path}: {error}") from error
+    return tuple(name.strip().lower() for name in first)
+
+
+def _where(files: KindFiles, path: Path, alike: int = 1) -> str:
+    """Which kind and file a message is about; `alike` files share what it says."""
+    if len(files.files) == 1:
+        return f"kind {files.kind!r}"
+    more = f" (and {alike - 1} more alike)" if alike > 1 else ""
+    return f"kind {files.kind!r}, file {path.name}{more}"
+
+
+def _check_columns(where: str, types: dict[str, DuckDBPyType], contract: Contract) -> None:
+    """Raise an `InputError` unless `types` has every contract column in an accepted type."""
     missing = [name for name in contract.column_names if name not in types]
     if missing:
         raise InputError(
             f"{where}: missing column(s) {', '.join(missing)}; "
-            f"the file has {', '.join(relation.columns) or 'no columns'}"
+            f"the file has {', '.join(types) or 'no columns'}"
         )
     for column in contract.columns:
         accepted = ACCEPTED_TYPES.get(column.type, ("VARCHAR",))
@@ -148,7 +209,6 @@ def _read_checked_file(
                 f"{where}: column {column.name} has type {found}, "
                 f"expected {column.type} ({' or '.join(accepted)})"
             )
-    return relation
 
 
 def _types_by_name(relation: duckdb.DuckDBPyRelation) -> dict[str, DuckDBPyType]:
@@ -232,6 +292,16 @@ def collect_unreadable_lines(con: duckdb.DuckDBPyConnection) -> None:
     if kept == 2:  # the tables exist once a CSV file has been read
         con.execute("delete from unreadable_lines")
         con.sql(unreadable_lines_sql()).insert_into("unreadable_lines")
+    # A record over several lines is a quote left open: the reader went on to the next quote,
+    # or to the end, and the rows in between cannot be told apart, let alone counted.
+    spanning = con.table("unreadable_lines").filter("contains(line_text, chr(10))")
+    found = spanning.order("kind, file, line").limit(1).fetchall()
+    if found:
+        kind, file, line = found[0][:3]
+        raise InputError(
+            f"kind {kind!r}, file {file}, line {line}: a quote opened on this line is not closed "
+            "where the line ends, so the lines after it cannot be read as rows; fix the quoting"
+        )
 
 
 def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:

@@ -115,7 +115,12 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     work_dir = request.out_dir / ".work"
     shutil.rmtree(work_dir, ignore_errors=True)
     params = run_params_row(request.rules, as_of, run_at)
-    con = duckdb_engine.connect(request.memory_limit, request.threads, work_dir / "spill")
+    try:
+        con = duckdb_engine.connect(request.memory_limit, request.threads, work_dir / "spill")
+    except (duckdb.ParserException, duckdb.InvalidInputException) as error:
+        raise ScoreRequestError(
+            f"DuckDB refused the memory limit or thread count: {str(error).splitlines()[0]}"
+        ) from error
     try:
         duckdb_engine.create_run_params(con, params)
         contracts = [load_contract(kind) for kind in INPUT_KINDS]

@@ -40,6 +40,8 @@ MEMORY_SIZE = re.compile(r"(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]+)", 
 MEMORY_SHARE = re.compile(r"(?P<percent>\d+(?:\.\d*)?)\s*%")
 # Below this DuckDB cannot run the models at all (16 MB fails on a history of 200 numbers).
 MIN_MEMORY_LIMIT_BYTES = 64 * 1024**2
+# Far above any machine, and below what DuckDB's parser overflows on.
+MAX_MEMORY_LIMIT_BYTES = 1000**5
 MEMORY_LIMIT_EXAMPLE = "give a size such as 8GB, 500MB or 6GiB, or a share of the memory: 80%"
 
 
@@ -48,7 +50,7 @@ def check_memory_limit(text: str) -> str:
     whose one line says why and gives an example."""
     text = text.strip()
     if share := MEMORY_SHARE.fullmatch(text):
-        if not 0 < float(share["percent"]) <= 100:
+        if not 1 <= float(share["percent"]) <= 100:
             raise ValueError(
                 f"memory limit {text!r} is not a share of 1-100 %; {MEMORY_LIMIT_EXAMPLE}"
             )
@@ -56,11 +58,14 @@ def check_memory_limit(text: str) -> str:
     size = MEMORY_SIZE.fullmatch(text)
     if size is None or size["unit"].lower() not in MEMORY_UNITS:
         raise ValueError(f"memory limit {text!r} is not a memory size; {MEMORY_LIMIT_EXAMPLE}")
-    if float(size["number"]) * MEMORY_UNITS[size["unit"].lower()] < MIN_MEMORY_LIMIT_BYTES:
+    limit = float(size["number"]) * MEMORY_UNITS[size["unit"].lower()]
+    if limit < MIN_MEMORY_LIMIT_BYTES:
         raise ValueError(
             f"memory limit {text!r} is below {MIN_MEMORY_LIMIT_BYTES // 1024**2}MiB, "
             f"too little for DuckDB to score in; {MEMORY_LIMIT_EXAMPLE}"
         )
+    if limit > MAX_MEMORY_LIMIT_BYTES:
+        raise ValueError(f"memory limit {text!r} is above 1PB; {MEMORY_LIMIT_EXAMPLE}")
     return text
 
 
@@ -76,7 +81,9 @@ def check_database_url(url: str) -> str:
         raise ValueError(f"the database URL is not a URL; use {DATABASE_URL_EXAMPLE}") from None
     if scheme in SUPPORTED_DATABASE_SCHEMES:
         return url
-    if scheme.split("+")[0] in ("sqlite", "postgresql", "postgres"):
+    if scheme.split("+")[0] == "postgres":  # a common spelling SQLAlchemy does not know
+        raise ValueError(f"{scheme}:// is spelled postgresql+psycopg:// here")
+    if scheme.split("+")[0] in ("sqlite", "postgresql"):
         raise ValueError(
             f"{scheme}:// needs a driver not installed here; use {DATABASE_URL_EXAMPLE}"
         )

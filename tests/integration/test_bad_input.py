@@ -354,3 +354,41 @@ def test_the_manifest_counts_every_status_and_names_the_events_folder_in_full(
         "verified": 0,
     }
     assert manifest["events_dir"] == str(tmp_path / "events")
+
+
+def test_many_csv_files_of_a_kind_are_read_together(tmp_path: Path) -> None:
+    history = healthy_history(numbers=3)
+    events = history.write(tmp_path / "events")
+    rows = pl.read_parquet(events / "sms_deliveries" / "part-0.parquet")
+    (events / "sms_deliveries" / "part-0.parquet").unlink()
+    for index in range(600):  # one expression per file would pass DuckDB's depth limit
+        rows.slice(index % rows.height, 1).write_csv(events / "sms_deliveries" / f"{index}.csv")
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["sms_deliveries"]["accepted"] == 600
+
+
+def test_csv_is_read_as_rfc_4180_whatever_its_first_lines_hold(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "registrations")
+    with csv.open("a", encoding="utf-8") as file:  # a quoted comma, then a stray quote
+        file.write(f'{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-9,nk,1990-01-01,f,"RU-MOW, Moscow"\n')
+        file.write(f'"{RU_MOBILE},2026-05-20T10:00:00Z,"vk","vk-10",nk,1990-01-01,f,RU\n')
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    counts = manifest["inputs"]["registrations"]
+    assert counts["rejected"] == 1
+    assert counts["rows"] == len(csv.read_text(encoding="utf-8").splitlines()) - 1
+
+
+def test_a_quote_left_open_stops_the_run_naming_the_line(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "code_entries")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, f'{RU_MOBILE},2026-05-20T10:00:00Z,vk,"vk-1')  # swallows what follows
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    with pytest.raises(InputError, match=r"'code_entries', file .*, line 4: a quote opened"):
+        run(events, tmp_path / "out")

@@ -68,3 +68,14 @@ def test_postgresql_without_the_installed_driver_is_refused_naming_the_one_to_us
 def test_the_settings_refuse_a_database_url_that_is_no_url() -> None:
     with pytest.raises(ValidationError, match="database URL is not a URL"):
         load_settings(database_url="garbage")
+
+
+@pytest.mark.parametrize("limit", ["0.001%", "0.5%", "99999999999999999999GB"])
+def test_memory_limits_outside_what_duckdb_can_run_in_are_refused(limit: str) -> None:
+    with pytest.raises(ValueError, match=r"memory limit .*(share of 1-100|above 1PB)"):
+        check_memory_limit(limit)
+
+
+def test_the_postgres_spelling_is_refused_with_the_one_to_use() -> None:
+    with pytest.raises(ValueError, match=r"postgres:// is spelled postgresql\+psycopg://"):
+        check_database_url("postgres://bank@db/store")

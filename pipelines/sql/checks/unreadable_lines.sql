@@ -34,7 +34,8 @@ final as (
         file,
         line,
         'unreadable CSV line: ' || lower(arg_min(error_type, column_idx)) as reject_reason,
-        arg_min(csv_line, column_idx) as line_text
+        -- without the line ends around it (a CRLF file's comes first)
+        trim(arg_min(csv_line, column_idx), chr(13) || chr(10)) as line_text
     from located
     group by kind, file, line
 )
