@@ -8,7 +8,6 @@ stop the run with an `InputError` that says what to fix. Row problems reject the
 from __future__ import annotations
 
 import csv
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,8 @@ from pipelines.contracts import ACCEPTED_TYPES, INPUT_KINDS, Contract, allowed_v
 from pipelines.sqlfiles import check_sql, macros_sql, unreadable_lines_sql
 
 FORMATS = ("parquet", "csv")
+# DuckDB reads a file name as a pattern: these would match other files, or none
+GLOB_CHARACTERS = frozenset("*?[]{}")
 
 
 class InputError(Exception):
@@ -72,6 +73,14 @@ def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, 
                 f"kind {kind!r}: {folder} mixes Parquet and CSV files; all files of a kind "
                 "share one schema, so keep one format"
             )
+        patterned = [
+            path.name for path in by_format[present[0]] if GLOB_CHARACTERS & set(path.name)
+        ]
+        if patterned:
+            raise InputError(
+                f"kind {kind!r}: file name {patterned[0]} holds a character readers take for a "
+                f"pattern ({' '.join(sorted(GLOB_CHARACTERS))}); rename the file"
+            )
         found[kind] = KindFiles(kind, present[0], by_format[present[0]])
     return found
 
@@ -88,8 +97,8 @@ def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
     )
     con.execute("create or replace table input_files (kind varchar, path varchar)")
     con.execute(
-        "create or replace table unreadable_lines "
-        "(kind varchar, file varchar, line bigint, reject_reason varchar, line_text varchar)"
+        "create or replace table unreadable_lines (kind varchar, file varchar, line bigint, "
+        "byte_offset bigint, reject_reason varchar, line_text varchar, quote_left_open boolean)"
     )
 
 
@@ -142,24 +151,30 @@ def _read_parquet_files(
 def _read_csv_files(
     con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
 ) -> duckdb.DuckDBPyRelation:
-    """The kind's CSV files as one relation, read as RFC 4180 text, files of one header together.
+    """The kind's CSV files as one relation, read as RFC 4180 text, files of one layout together.
 
     The header is read here rather than guessed by DuckDB's sniffer, which one stray quote in
-    a file's first lines can mislead about the whole file.
+    a file's first lines can mislead about the whole file. A layout is the number of columns
+    and where the contract's columns stand: files that differ only in other columns share one.
     """
-    by_header: dict[tuple[str, ...], list[Path]] = {}
+    by_layout: dict[tuple[int, tuple[int, ...]], list[Path]] = {}
     for path in files.files:
         header = _csv_header(path)
-        types = dict.fromkeys(header, VARCHAR)
-        _check_columns(_where(files, path), types, contract)
-        by_header.setdefault(header, []).append(path)
+        _check_columns(_where(files, path), dict.fromkeys(header, VARCHAR), contract)
+        places = tuple(header.index(name) for name in contract.column_names)
+        by_layout.setdefault((len(header), places), []).append(path)
+    if len(by_layout) > MAX_CSV_LAYOUTS:
+        raise InputError(
+            f"kind {files.kind!r}: its files order their columns in {len(by_layout)} ways; "
+            f"more than {MAX_CSV_LAYOUTS} cannot be read together, so rewrite them alike"
+        )
     relations = [
         _contract_columns(
             con.read_csv(
                 [str(path) for path in paths],
                 header=True,
                 auto_detect=False,
-                columns=dict.fromkeys(header, "VARCHAR"),
+                columns=_layout_columns(width, places, contract),
                 delimiter=",",
                 quotechar='"',
                 escapechar='"',
@@ -169,10 +184,25 @@ def _read_csv_files(
             ),
             contract,
         )
-        for header, paths in by_header.items()
+        for (width, places), paths in by_layout.items()
     ]
-    # one relation per distinct header, usually one
-    return functools.reduce(duckdb.DuckDBPyRelation.union, relations)
+    # one relation per layout, usually one; paired off rather than chained, to stay well
+    # within DuckDB's expression depth
+    while len(relations) > 1:
+        pairs = zip(relations[::2], relations[1::2], strict=False)
+        unpaired = relations[len(relations) // 2 * 2 :]
+        relations = [left.union(right) for left, right in pairs] + unpaired
+    return relations[0]
+
+
+# Layouts of one kind's CSV files read together; each costs DuckDB expression depth.
+MAX_CSV_LAYOUTS = 100
+
+
+def _layout_columns(width: int, places: tuple[int, ...], contract: Contract) -> dict[str, str]:
+    """Every column of a layout as text, named by the contract where it has one."""
+    named = dict(zip(places, contract.column_names, strict=True))
+    return {named.get(index, f"column_{index}"): "VARCHAR" for index in range(width)}
 
 
 def _csv_header(path: Path) -> tuple[str, ...]:
@@ -182,7 +212,12 @@ def _csv_header(path: Path) -> tuple[str, ...]:
             first = next(csv.reader(file), [])
     except (OSError, csv.Error) as error:
         raise InputError(f"cannot read the header of {path}: {error}") from error
-    return tuple(name.strip().lower() for name in first)
+    # a column without a name (a written index, a trailing comma) gets one; no contract uses it
+    names = tuple(name.strip().lower() or f"unnamed_{index}" for index, name in enumerate(first))
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InputError(f"{path}: the header names {', '.join(twice)} more than once")
+    return names
 
 
 def _where(files: KindFiles, path: Path, alike: int = 1) -> str:
@@ -237,7 +272,10 @@ def _contract_columns(
 
 
 def _first_line(error: duckdb.Error) -> str:
-    return str(error).splitlines()[0]
+    """DuckDB's message in one line: its first, and the one naming the file, if another does."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    naming = [line for line in lines[1:] if ".csv" in line or ".parquet" in line]
+    return " ".join(lines[:1] + naming[:1])
 
 
 # Where DuckDB's CSV reader keeps the lines it cannot read (read_csv's store_rejects).
@@ -292,15 +330,16 @@ def collect_unreadable_lines(con: duckdb.DuckDBPyConnection) -> None:
     if kept == 2:  # the tables exist once a CSV file has been read
         con.execute("delete from unreadable_lines")
         con.sql(unreadable_lines_sql()).insert_into("unreadable_lines")
-    # A record over several lines is a quote left open: the reader went on to the next quote,
-    # or to the end, and the rows in between cannot be told apart, let alone counted.
-    spanning = con.table("unreadable_lines").filter("contains(line_text, chr(10))")
-    found = spanning.order("kind, file, line").limit(1).fetchall()
+    # A quote left open swallowed the lines up to the next quote, or to the end: the rows in
+    # them cannot be told apart, let alone counted, so the input must be mended.
+    left_open = con.table("unreadable_lines").filter("quote_left_open")
+    found = left_open.order("kind, file, line").limit(1).fetchall()
     if found:
-        kind, file, line = found[0][:3]
+        kind, file, line, offset = found[0][:4]
         raise InputError(
-            f"kind {kind!r}, file {file}, line {line}: a quote opened on this line is not closed "
-            "where the line ends, so the lines after it cannot be read as rows; fix the quoting"
+            f"kind {kind!r}, file {file}, line {line} (byte {offset}): a quote opened on this "
+            "line is not closed where its field ends, so what follows cannot be read as rows; "
+            "fix the quoting"
         )
 
 
@@ -373,7 +412,9 @@ def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) 
             for name in checked.columns
         )
     )
-    unreadable = _unreadable_lines(con, kind).select("file", "line", "reject_reason", "line_text")
+    unreadable = _unreadable_lines(con, kind).select(
+        "file", "line", "byte_offset", "reject_reason", "line_text"
+    )
     if unreadable.aggregate("count(*)").fetchall()[0][0]:
         # the rows the checks rejected, then the lines the reader could not read; each has
         # the other's columns empty

@@ -372,15 +372,18 @@ def test_many_csv_files_of_a_kind_are_read_together(tmp_path: Path) -> None:
 def test_csv_is_read_as_rfc_4180_whatever_its_first_lines_hold(tmp_path: Path) -> None:
     events = healthy_history().write(tmp_path / "events")
     csv = _as_csv(events, "registrations")
-    with csv.open("a", encoding="utf-8") as file:  # a quoted comma, then a stray quote
-        file.write(f'{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-9,nk,1990-01-01,f,"RU-MOW, Moscow"\n')
-        file.write(f'"{RU_MOBILE},2026-05-20T10:00:00Z,"vk","vk-10",nk,1990-01-01,f,RU\n')
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    lines[1:1] = [  # where a sniffer would guess from: a quoted comma, a quoted row too wide
+        f'{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-9,nk,1990-01-01,f,"RU-MOW, Moscow"',
+        f'"{RU_MOBILE}","2026-05-20T10:00:00Z","vk","vk-10",nk,1990-01-01,f,RU,extra',
+    ]
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     manifest = run(events, tmp_path / "out", max_reject_share=0.5)
 
     counts = manifest["inputs"]["registrations"]
-    assert counts["rejected"] == 1
-    assert counts["rows"] == len(csv.read_text(encoding="utf-8").splitlines()) - 1
+    assert counts["reject_reasons"] == {"unreadable CSV line: too many columns": 1}
+    assert counts["rows"] == len(lines) - 1
 
 
 def test_a_quote_left_open_stops_the_run_naming_the_line(tmp_path: Path) -> None:
@@ -390,5 +393,102 @@ def test_a_quote_left_open_stops_the_run_naming_the_line(tmp_path: Path) -> None
     lines.insert(3, f'{RU_MOBILE},2026-05-20T10:00:00Z,vk,"vk-1')  # swallows what follows
     csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    with pytest.raises(InputError, match=r"'code_entries', file .*, line 4: a quote opened"):
+    with pytest.raises(InputError, match=r"'code_entries', file .*, line 4 \(byte \d+\): a quote"):
+        run(events, tmp_path / "out")
+
+
+def test_a_quote_left_open_stops_the_run_whatever_the_line_ends(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "code_entries")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, f'{RU_MOBILE},2026-05-20T10:00:00Z,vk,"vk-1')
+    csv.write_bytes("\r".join(lines).encode())  # old Mac line ends: no line feed anywhere
+
+    with pytest.raises(InputError, match=r"line 4 \(byte \d+\): a quote opened"):
+        run(events, tmp_path / "out")
+
+
+def test_a_closed_quoted_line_break_in_a_broken_line_only_rejects_that_line(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "code_entries")
+    rows = len(csv.read_text(encoding="utf-8").splitlines()) - 1
+    with csv.open("a", encoding="utf-8") as file:
+        file.write(f'{RU_MOBILE},2026-05-20T10:00:00Z,vk,"vk\n1",extra\n')
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    counts = manifest["inputs"]["code_entries"]
+    assert counts["reject_reasons"] == {"unreadable CSV line: too many columns": 1}
+    assert counts["accepted"] == rows
+
+
+def test_a_line_too_long_to_read_is_rejected_with_its_reason(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "code_entries")
+    with csv.open("a", encoding="utf-8") as file:
+        file.write(f"{RU_MOBILE},2026-05-20T10:00:00Z,vk,{'x' * 2_100_000}\n")
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    reasons = manifest["inputs"]["code_entries"]["reject_reasons"]
+    assert reasons == {"unreadable CSV line: line size over maximum": 1}
+
+
+def test_csv_columns_without_a_name_are_read_and_left_aside(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _as_csv(events, "code_entries").write_text(  # a written index, and a trailing comma
+        f",phone,ts,product,account_id,\n0,{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-7,\n",
+        encoding="utf-8",
+    )
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["code_entries"]["accepted"] == 1
+
+
+def test_a_header_naming_a_column_twice_stops_the_run(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _as_csv(events, "code_entries").write_text(
+        f"phone,ts,product,account_id,Phone\n{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-7,x\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(InputError, match="the header names phone more than once"):
+        run(events, tmp_path / "out")
+
+
+def test_a_file_name_a_reader_would_take_for_a_pattern_stops_the_run(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    (events / "code_entries" / "part-0.parquet").rename(events / "code_entries" / "part[0].parquet")
+
+    with pytest.raises(InputError, match=r"file name part\[0\]\.parquet .* rename the file"):
+        run(events, tmp_path / "out")
+
+
+def test_csv_files_of_many_different_headers_are_read(tmp_path: Path) -> None:
+    events = healthy_history(numbers=3).write(tmp_path / "events")
+    (events / "code_entries" / "part-0.parquet").unlink()
+    for index in range(600):  # an extra column of its own in each file
+        (events / "code_entries" / f"{index}.csv").write_text(
+            f"phone,ts,product,account_id,note_{index}\n{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk,x\n",
+            encoding="utf-8",
+        )
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["code_entries"]["accepted"] == 600
+
+
+def test_too_many_column_layouts_in_one_kind_stop_the_run(tmp_path: Path) -> None:
+    events = healthy_history(numbers=3).write(tmp_path / "events")
+    (events / "code_entries" / "part-0.parquet").unlink()
+    for extra in range(101):  # a different number of columns in each file
+        notes = "".join(f",note_{index}" for index in range(extra))
+        (events / "code_entries" / f"{extra}.csv").write_text(
+            f"phone,ts,product,account_id{notes}\n", encoding="utf-8"
+        )
+
+    with pytest.raises(InputError, match="order their columns in 101 ways"):
         run(events, tmp_path / "out")

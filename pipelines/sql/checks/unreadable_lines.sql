@@ -20,7 +20,9 @@ located as (
         files.kind,
         files.path as file,
         errors.line,
-        errors.column_idx,
+        errors.line_byte_position,
+        -- some errors (a line over the size limit) name no column: they come first
+        coalesce(errors.column_idx, 0) as column_idx,
         errors.error_type,
         errors.csv_line
     from errors
@@ -32,10 +34,16 @@ final as (
     select
         kind,
         file,
+        -- the reader's count, in which a quoted field's line breaks do not count; the byte
+        -- offset locates the line exactly
         line,
+        min(line_byte_position) as byte_offset,
         'unreadable CSV line: ' || lower(arg_min(error_type, column_idx)) as reject_reason,
         -- without the line ends around it (a CRLF file's comes first)
-        trim(arg_min(csv_line, column_idx), chr(13) || chr(10)) as line_text
+        trim(arg_min(csv_line, column_idx), chr(13) || chr(10)) as line_text,
+        -- text after a closing quote: the quote was left open, and the reader took the lines
+        -- up to the next quote, or to the end, for one field
+        bool_or(error_type = 'UNQUOTED VALUE') as quote_left_open
     from located
     group by kind, file, line
 )
