@@ -627,7 +627,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pipelines.duckdb_engine import AuditFailedError
     from pipelines.evaluate import EvaluationInputError
-    from pipelines.ingest import InputError
+    from pipelines.input_files import InputError
     from pipelines.scoring import RejectedShareTooHighError, ScoreRequestError
     from pipelines.snapshot import SnapshotError
 

@@ -7,34 +7,28 @@ stop the run with an `InputError` that says what to fix. Row problems reject the
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
-from duckdb.sqltypes import VARCHAR, DuckDBPyType
 
 from ownership.numbers import InvalidNumberError, parse_number
-from pipelines.contracts import ACCEPTED_TYPES, INPUT_KINDS, Contract, allowed_values
+from pipelines.contracts import INPUT_KINDS, Contract, allowed_values
+from pipelines.input_files import (
+    UNREADABLE_LINES,
+    UNREADABLE_SCANS,
+    InputError,
+    KindFiles,
+    one_line,
+    read_csv_files,
+    read_parquet_files,
+)
 from pipelines.sqlfiles import check_sql, macros_sql, unreadable_lines_sql
 
 FORMATS = ("parquet", "csv")
 # DuckDB reads a file name as a pattern: these would match other files, or none
 GLOB_CHARACTERS = frozenset("*?[]{}")
-
-
-class InputError(Exception):
-    """The history cannot be read as a whole; the message says what to fix."""
-
-
-@dataclass(frozen=True)
-class KindFiles:
-    kind: str
-    format: str
-    files: tuple[Path, ...]
 
 
 @dataclass(frozen=True)
@@ -111,9 +105,9 @@ def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Con
     into a rejected row.
     """
     if files.format == "parquet":
-        relation = _read_parquet_files(con, files, contract)
+        relation = read_parquet_files(con, files, contract)
     else:
-        relation = _read_csv_files(con, files, contract)
+        relation = read_csv_files(con, files, contract)
     relation.create_view(f"raw_{files.kind}", replace=True)
     # one statement: executemany costs a statement a file, about a millisecond each
     con.execute(
@@ -121,166 +115,6 @@ def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Con
         [files.kind, [str(path) for path in files.files]],
     )
 
-
-def _read_parquet_files(
-    con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
-) -> duckdb.DuckDBPyRelation:
-    """The kind's Parquet files as one relation, each distinct schema checked once."""
-    by_schema: dict[tuple[tuple[str, str], ...], list[Path]] = {}
-    for path in files.files:
-        try:
-            schema = pq.read_schema(path)
-        except (OSError, pa.ArrowException) as error:
-            raise InputError(f"{_where(files, path)}: cannot read {path}: {error}") from error
-        key = tuple((field.name.lower(), str(field.type)) for field in schema)
-        by_schema.setdefault(key, []).append(path)
-    for paths in by_schema.values():  # in DuckDB's types, which the contracts name
-        try:
-            types = _types_by_name(con.read_parquet(str(paths[0])))
-        except duckdb.Error as error:
-            raise InputError(
-                f"{_where(files, paths[0])}: cannot read {paths[0]}: {_first_line(error)}"
-            ) from error
-        _check_columns(_where(files, paths[0], len(paths)), types, contract)
-    # files that differ in their columns' order or types (NULL in one, a string in another)
-    # are matched by name, at a cost
-    every = [str(path) for path in files.files]
-    return _contract_columns(con.read_parquet(every, union_by_name=len(by_schema) > 1), contract)
-
-
-def _read_csv_files(
-    con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
-) -> duckdb.DuckDBPyRelation:
-    """The kind's CSV files as one relation, read as RFC 4180 text, files of one layout together.
-
-    The header is read here rather than guessed by DuckDB's sniffer, which one stray quote in
-    a file's first lines can mislead about the whole file. A layout is the number of columns
-    and where the contract's columns stand: files that differ only in other columns share one.
-    """
-    by_layout: dict[tuple[int, tuple[int, ...]], list[Path]] = {}
-    for path in files.files:
-        header = _csv_header(path)
-        _check_columns(_where(files, path), dict.fromkeys(header, VARCHAR), contract)
-        places = tuple(header.index(name) for name in contract.column_names)
-        by_layout.setdefault((len(header), places), []).append(path)
-    if len(by_layout) > MAX_CSV_LAYOUTS:
-        raise InputError(
-            f"kind {files.kind!r}: its files order their columns in {len(by_layout)} ways; "
-            f"more than {MAX_CSV_LAYOUTS} cannot be read together, so rewrite them alike"
-        )
-    relations = [
-        _contract_columns(
-            con.read_csv(
-                [str(path) for path in paths],
-                header=True,
-                auto_detect=False,
-                columns=_layout_columns(width, places, contract),
-                delimiter=",",
-                quotechar='"',
-                escapechar='"',
-                store_rejects=True,
-                rejects_table=UNREADABLE_LINES,
-                rejects_scan=UNREADABLE_SCANS,
-            ),
-            contract,
-        )
-        for (width, places), paths in by_layout.items()
-    ]
-    # one relation per layout, usually one; paired off rather than chained, to stay well
-    # within DuckDB's expression depth
-    while len(relations) > 1:
-        pairs = zip(relations[::2], relations[1::2], strict=False)
-        unpaired = relations[len(relations) // 2 * 2 :]
-        relations = [left.union(right) for left, right in pairs] + unpaired
-    return relations[0]
-
-
-# Layouts of one kind's CSV files read together; each costs DuckDB expression depth.
-MAX_CSV_LAYOUTS = 100
-
-
-def _layout_columns(width: int, places: tuple[int, ...], contract: Contract) -> dict[str, str]:
-    """Every column of a layout as text, named by the contract where it has one."""
-    named = dict(zip(places, contract.column_names, strict=True))
-    return {named.get(index, f"column_{index}"): "VARCHAR" for index in range(width)}
-
-
-def _csv_header(path: Path) -> tuple[str, ...]:
-    """The column names of a CSV file's first line, lower-case; none for an empty file."""
-    try:
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
-            first = next(csv.reader(file), [])
-    except (OSError, csv.Error) as error:
-        raise InputError(f"cannot read the header of {path}: {error}") from error
-    # a column without a name (a written index, a trailing comma) gets one; no contract uses it
-    names = tuple(name.strip().lower() or f"unnamed_{index}" for index, name in enumerate(first))
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise InputError(f"{path}: the header names {', '.join(twice)} more than once")
-    return names
-
-
-def _where(files: KindFiles, path: Path, alike: int = 1) -> str:
-    """Which kind and file a message is about; `alike` files share what it says."""
-    if len(files.files) == 1:
-        return f"kind {files.kind!r}"
-    more = f" (and {alike - 1} more alike)" if alike > 1 else ""
-    return f"kind {files.kind!r}, file {path.name}{more}"
-
-
-def _check_columns(where: str, types: dict[str, DuckDBPyType], contract: Contract) -> None:
-    """Raise an `InputError` unless `types` has every contract column in an accepted type."""
-    missing = [name for name in contract.column_names if name not in types]
-    if missing:
-        raise InputError(
-            f"{where}: missing column(s) {', '.join(missing)}; "
-            f"the file has {', '.join(types) or 'no columns'}"
-        )
-    for column in contract.columns:
-        accepted = ACCEPTED_TYPES.get(column.type, ("VARCHAR",))
-        found = types[column.name]
-        if str(found) not in accepted and not _all_null(found):
-            raise InputError(
-                f"{where}: column {column.name} has type {found}, "
-                f"expected {column.type} ({' or '.join(accepted)})"
-            )
-
-
-def _types_by_name(relation: duckdb.DuckDBPyRelation) -> dict[str, DuckDBPyType]:
-    """Column types by lower-case name: names match in any case (`PHONE` is `phone`), as in SQL."""
-    named = zip(relation.columns, relation.types, strict=True)
-    return {name.lower(): type_ for name, type_ in named}
-
-
-def _all_null(type_: DuckDBPyType) -> bool:
-    """The type a writer gives a column that holds only nulls (from pandas' None, say)."""
-    return bool(type_.id == "null")
-
-
-def _contract_columns(
-    relation: duckdb.DuckDBPyRelation, contract: Contract
-) -> duckdb.DuckDBPyRelation:
-    """The contract's columns in its order, by name; a column of nulls only is read as text."""
-    types = _types_by_name(relation)
-    columns = []
-    for name in contract.column_names:
-        column = duckdb.ColumnExpression(name)
-        if _all_null(types[name]):
-            column = column.cast(duckdb.sqltype("VARCHAR"))
-        columns.append(column.alias(name))
-    return relation.select(*columns)
-
-
-def _first_line(error: duckdb.Error) -> str:
-    """DuckDB's message in one line: its first, and the one naming the file, if another does."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    naming = [line for line in lines[1:] if ".csv" in line or ".parquet" in line]
-    return " ".join(lines[:1] + naming[:1])
-
-
-# Where DuckDB's CSV reader keeps the lines it cannot read (read_csv's store_rejects).
-UNREADABLE_LINES = "csv_line_errors"
-UNREADABLE_SCANS = "csv_line_scans"
 
 # The checked columns that hold times, as seconds since the epoch.
 EPOCH_COLUMNS = frozenset({"ts", "last_seen_at"})
@@ -314,7 +148,7 @@ def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     try:
         _checked(con, kind).create(f"checked_{kind}")
     except (duckdb.IOException, duckdb.InvalidInputException) as error:
-        raise InputError(f"kind {kind!r}: cannot read its files: {_first_line(error)}") from error
+        raise InputError(f"kind {kind!r}: cannot read its files: {one_line(error)}") from error
 
 
 def collect_unreadable_lines(con: duckdb.DuckDBPyConnection) -> None:

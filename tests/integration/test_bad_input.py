@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.ingest import InputError
+from pipelines.input_files import InputError
 from pipelines.scoring import RejectedShareTooHighError, ScoreRequest, ScoreRequestError, score
 from tests.factories import ANNA, AS_OF, History, days_ago
 
