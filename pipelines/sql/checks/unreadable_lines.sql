@@ -1,5 +1,6 @@
--- unreadable_lines: the CSV lines of the input that the reader could not split into the header's
--- columns or decode, one row a line, as rejected rows of their kind.
+-- unreadable_lines: the CSV lines of the input that the reader could not read as a row (a wrong
+-- field count, bytes that are not UTF-8, a line over the size limit, a quote left open), one
+-- row a line, as rejected rows of their kind.
 -- grain: one row per unreadable line. refresh: full, every run, after the checks.
 -- DuckDB keeps such lines aside (read_csv's store_rejects) with one error per broken column,
 -- once per scan of the file; a line is counted once, with the first error the reader met.
