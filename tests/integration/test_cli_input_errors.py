@@ -39,7 +39,7 @@ def failed(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return message
 
 
-# --- the memory limit (r8) ------------------------------------------------------------------
+# --- the memory limit -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("limit", ["garbage", "0"])
@@ -75,7 +75,7 @@ def test_the_memory_limit_help_names_its_default_setting(
     assert "OWNERSHIP_MEMORY_LIMIT" in capsys.readouterr().out
 
 
-# --- the snapshot and the store (r9) --------------------------------------------------------
+# --- the snapshot and the store -------------------------------------------------------------
 
 
 def test_check_refuses_a_snapshot_that_is_a_folder(
@@ -140,7 +140,7 @@ def test_simulate_day_says_a_history_folder_does_not_exist(
     assert f"history folder {tmp_path / 'nowhere'} does not exist" in message
 
 
-# --- the generator's flags (r10) -----------------------------------------------------------
+# --- the generator's flags ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def test_the_demo_help_shows_its_defaults(capsys: pytest.CaptureFixture[str]) ->
     assert "(default 50,000)" in shown and "(default var/demo)" in shown
 
 
-# --- export-verifications (r11) ------------------------------------------------------------
+# --- export-verifications -----------------------------------------------------------------
 
 
 def test_export_verifications_refuses_a_history_that_does_not_exist(
@@ -202,7 +202,7 @@ def test_export_verifications_refuses_a_history_that_does_not_exist(
     assert not (tmp_path / "var").exists()  # nor was a store made for nothing
 
 
-# --- small things (6) ----------------------------------------------------------------------
+# --- small things ----------------------------------------------------------------------------
 
 
 def test_check_since_says_the_date_format(
