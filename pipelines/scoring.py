@@ -19,6 +19,7 @@ from ownership.rules import RuleSettings
 from ownership.verdicts import Status
 from pipelines import duckdb_engine, ingest
 from pipelines.contracts import INPUT_KINDS, load_contract
+from pipelines.input_files import one_line
 from pipelines.paths import PROJECT_ROOT
 from pipelines.publish import (
     write_manifest,
@@ -119,7 +120,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
         con = duckdb_engine.connect(request.memory_limit, request.threads, work_dir / "spill")
     except (duckdb.ParserException, duckdb.InvalidInputException) as error:
         raise ScoreRequestError(
-            f"DuckDB refused the memory limit or thread count: {str(error).splitlines()[0]}"
+            f"DuckDB refused the memory limit or thread count: {one_line(error)}"
         ) from error
     try:
         duckdb_engine.create_run_params(con, params)
@@ -161,7 +162,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
         limit = f"the memory limit of {request.memory_limit}" if request.memory_limit else "memory"
         raise ScoreRequestError(
             f"the run needs more than {limit}, even spilling to disk; raise --memory-limit "
-            f"({str(error).splitlines()[0]})"
+            f"({one_line(error)})"
         ) from error
     finally:
         con.close()
