@@ -230,9 +230,11 @@ def holder_proofs(
 def tenures(evidence: pd.DataFrame, proofs: pd.DataFrame, rules: RuleSettings) -> pd.DataFrame:
     """int_tenures: the current tenure's start and the evidence still open, per number."""
     is_failure = evidence["reason"] == SMS_PERMANENT_FAILURES
-    # unknown_subscriber reports count once the number has permanent_failures_min of them
-    failures = is_failure.groupby(evidence["phone"]).transform("sum")
-    counted = evidence[~is_failure | (failures >= rules.permanent_failures_min)]
+    # unknown_subscriber reports count once the number has permanent_failures_min of them, at
+    # distinct moments: a report logged twice is one report
+    failures = evidence[is_failure].groupby("phone")["ts"].nunique()
+    enough = lookup(evidence["phone"], failures) >= rules.permanent_failures_min
+    counted = evidence[~is_failure | enough]
 
     proof = lookup(counted["phone"], proofs["last_proof_at"])
     newest = lookup(counted["phone"], proofs["newest_account_since"])
@@ -267,6 +269,8 @@ def code_features(
 ) -> pd.DataFrame:
     """int_code_features: code entries per number, over all time and within the tenure."""
     account = ["phone", "product", "account_id"]
+    # a code logged twice is one code
+    codes = codes.drop_duplicates(["phone", "ts", "product", "account_id"])
     registered = registrations.groupby(account)["ts"].min().rename("registered_at").reset_index()
     marked = codes[["phone", "ts", "product", "account_id"]].merge(
         registered, on=account, how="left"
@@ -361,7 +365,6 @@ def registration_features(profiles: pd.DataFrame, tenure_start: pd.Series) -> pd
     marked["social_ts"] = marked["ts"].where(tenure & profiles["product"].isin(SOCIAL))
     return marked.groupby("phone").agg(
         first_registration_at=("ts", "min"),
-        tenure_registrations=("tenure_ts", "count"),
         first_tenure_registration_at=("tenure_ts", "min"),
         last_tenure_registration_at=("tenure_ts", "max"),
         social_registrations=("social_ts", "count"),
@@ -452,7 +455,7 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
     ].min(axis=1)
     n["is_open"] = n["is_open"].fillna(False).astype(bool)
     n["has_sms_gap"] = n["has_sms_gap"].fillna(False).astype(bool)
-    for count in ["free_social_codes", "delivered_periods", "tenure_registrations"]:
+    for count in ["free_social_codes", "delivered_periods"]:
         n[count] = n[count].fillna(0)
     n["social_registrations"] = n["social_registrations"].fillna(0)
 
@@ -472,7 +475,8 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
     n["no_recent_code"] = ~n["has_recent_code"] & ~n["has_recent_confirmation"]
     # support for the tenure (verified)
     n["steady_sms_delivery"] = (n["delivered_periods"] >= 2) & ~n["has_sms_gap"]
-    n["profiles_match"] = n["tenure_registrations"] >= 2
+    # registrations at two moments at least (rows at one moment are one occasion)
+    n["profiles_match"] = n["first_tenure_registration_at"] < n["last_tenure_registration_at"]
 
     n["status"] = np.select(
         [

@@ -15,9 +15,10 @@ class RuleSettings:
     freshness_days: int = 30
     # A: an account active within this many days can be delivered to.
     activity_days: int = 7
-    # How many `unknown_subscriber` failures make a permanent-failure signal. One is enough by
-    # default: the operator says the number is out of service, and a holder who still has it
-    # answers the doubt with the next code. Raise it where a gateway reports glitches.
+    # How many `unknown_subscriber` failures, at distinct moments, make a permanent-failure
+    # signal. One is enough by default: the operator says the number is out of service, and a
+    # holder who still has it answers the doubt with the next code. Raise it where a gateway
+    # reports glitches.
     permanent_failures_min: int = 1
     # How many of (name, birth date, gender), present on both sides and different, make two
     # registrations different people. One differing field is a typo or a re-registration.

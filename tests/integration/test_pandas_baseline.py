@@ -149,6 +149,24 @@ def test_it_agrees_on_verifications_numbers_without_history_and_an_earlier_as_of
     assert _disagreements(sql, pandas) == dict.fromkeys(COMPARED, 0)
 
 
+def test_a_history_delivered_twice_scores_as_it_does_once(
+    generated: tuple[Path, SynthSummary], tmp_path: Path
+) -> None:
+    """Every file of every kind arrives a second time, as an at-least-once feed may send it."""
+    events, summary = generated
+    twice = tmp_path / "twice"
+    shutil.copytree(events, twice, ignore=shutil.ignore_patterns("truth"))
+    for file in list(twice.glob("*/*.parquet")):
+        shutil.copy(file, file.with_name(f"again-{file.name}"))
+
+    once = _sql_scores(events, tmp_path / "once", summary.end)
+    sql = _sql_scores(twice, tmp_path / "out", summary.end)
+    pandas = _baseline().classify(twice, summary.end)
+
+    assert _disagreements(once, sql) == dict.fromkeys(COMPARED, 0)
+    assert _disagreements(sql, pandas) == dict.fromkeys(COMPARED, 0)
+
+
 # tiny histories where most kinds are empty, which the generated one never is
 TINY = {
     "a registration and nothing else": History()

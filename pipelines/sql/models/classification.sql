@@ -69,7 +69,8 @@ joined as (
         coalesce(sms.delivered_periods, 0) as delivered_periods,
         coalesce(sms.has_gap, false) as has_sms_gap,
         gaps.sms_gap_at,
-        coalesce(registrations.tenure_registrations, 0) as tenure_registrations,
+        coalesce(registrations.several_tenure_registrations, false)
+            as several_tenure_registrations,
         registrations.first_tenure_registration_at,
         registrations.last_tenure_registration_at,
         coalesce(registrations.social_registrations, 0) as social_registrations,
@@ -111,7 +112,7 @@ signals as (
         not has_recent_code and not has_recent_confirmation as no_recent_code,
         -- support for the tenure (verified)
         delivered_periods >= 2 and not has_sms_gap as steady_sms_delivery,
-        tenure_registrations >= 2 as profiles_match
+        several_tenure_registrations as profiles_match
     from joined
 ),
 

@@ -3,7 +3,7 @@
 -- checks: free_social_codes <= social_codes.
 -- A registration's own code (entered by the registering account within the grace after it
 -- registered) proves possession once; it is told apart from codes entered later.
-with codes as (
+with code_entries as (
     select * from stg_code_entries
 ),
 
@@ -19,6 +19,15 @@ params as (
     select * from run_params
 ),
 
+social_codes as (
+    -- a row that repeats another in every column is one entry logged twice: it counts once.
+    -- Only social codes are counted; the others give only the first code's time, so they are
+    -- neither made distinct nor looked up among the registrations.
+    select distinct phone, ts, product, account_id
+    from code_entries
+    where product in ('vk', 'ok')
+),
+
 account_registrations as (
     -- only social codes are told apart, so only social accounts' registrations are needed
     select phone, product, account_id, min(ts) as registered_at
@@ -27,24 +36,43 @@ account_registrations as (
     group by phone, product, account_id
 ),
 
-marked as (
+marked_social as (
     select
-        codes.phone,
-        codes.ts,
-        codes.product in ('vk', 'ok') as is_social,
-        tenures.tenure_start is null or codes.ts >= tenures.tenure_start as in_tenure,
+        social_codes.phone,
+        social_codes.ts,
         coalesce(
-            codes.ts between account_registrations.registered_at
+            social_codes.ts between account_registrations.registered_at
             and account_registrations.registered_at + params.registration_code_grace_s,
             false
         ) as is_registration_code
-    from codes
+    from social_codes
     cross join params
-    left join tenures on codes.phone = tenures.phone
     left join account_registrations
-        on codes.phone = account_registrations.phone
-        and codes.product = account_registrations.product
-        and codes.account_id = account_registrations.account_id
+        on social_codes.phone = account_registrations.phone
+        and social_codes.product = account_registrations.product
+        and social_codes.account_id = account_registrations.account_id
+),
+
+all_codes as (
+    select phone, ts, true as is_social, is_registration_code
+    from marked_social
+
+    union all
+
+    select phone, ts, false as is_social, false as is_registration_code
+    from code_entries
+    where product not in ('vk', 'ok')
+),
+
+marked as (
+    select
+        all_codes.phone,
+        all_codes.ts,
+        all_codes.is_social,
+        all_codes.is_registration_code,
+        tenures.tenure_start is null or all_codes.ts >= tenures.tenure_start as in_tenure
+    from all_codes
+    left join tenures on all_codes.phone = tenures.phone
 ),
 
 final as (

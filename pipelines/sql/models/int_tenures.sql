@@ -20,14 +20,15 @@ params as (
 ),
 
 failures_per_number as (
-    select phone, count(*) as failures
+    select phone, count(distinct ts) as failures
     from evidence
     where reason = 'SMS_PERMANENT_FAILURES'
     group by phone
 ),
 
 counted as (
-    -- unknown_subscriber reports count once the number has permanent_failures_min of them
+    -- unknown_subscriber reports count once the number has permanent_failures_min of them at
+    -- distinct moments (a report logged twice is one report)
     select evidence.phone, evidence.ts, evidence.reason
     from evidence
     left join failures_per_number on evidence.phone = failures_per_number.phone
