@@ -628,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipelines.duckdb_engine import AuditFailedError
     from pipelines.evaluate import EvaluationInputError
     from pipelines.input_files import InputError
-    from pipelines.scoring import RejectedShareTooHighError, ScoreRequestError
+    from pipelines.scoring import RejectedShareTooHighError, ScoreRequestError, ScoringFailedError
     from pipelines.snapshot import SnapshotError
 
     try:
@@ -648,6 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         RejectedShareTooHighError,
         AuditFailedError,
         ScoreRequestError,
+        ScoringFailedError,
         EvaluationInputError,
         SnapshotError,
     ) as error:

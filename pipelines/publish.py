@@ -1,13 +1,16 @@
 """Publishing a run: `scores.parquet`, the serving snapshot and `manifest.json` (DESIGN §5).
 
-Every file is written under a temporary name and renamed into place; the manifest goes last,
-so a reader that finds a manifest finds the files it describes.
+Every file is written under a temporary name. The scores and the snapshot are renamed into place
+together once both are written (`staged`), and the manifest goes last, so a reader that finds a
+manifest finds the files it describes, and a run that fails while writing publishes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +29,29 @@ def _temporary(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.tmp")
 
 
-def write_scores(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Path:
+@contextmanager
+def staged(out_dir: Path, *names: str) -> Iterator[dict[str, Path]]:
+    """Temporary paths for the named files of `out_dir`, renamed into place together when the
+    block ends, and removed instead if it fails: the files of the last good run stay."""
+    temporaries = {name: _temporary(out_dir / name) for name in names}
+    try:
+        yield temporaries
+    except BaseException:
+        for path in temporaries.values():
+            path.unlink(missing_ok=True)
+        raise
+    for name, path in temporaries.items():
+        os.replace(path, out_dir / name)
+
+
+def write_scores(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
     """The public scores, in the classification's phone order (inside `insertion_order_kept`)."""
-    target = out_dir / SCORES_FILE
-    temporary = _temporary(target)
-    con.sql(publish_sql("publish_scores")).write_parquet(str(temporary))
-    os.replace(temporary, target)
+    con.sql(publish_sql("publish_scores")).write_parquet(str(target))
     return target
 
 
-def write_serving_snapshot(con: duckdb.DuckDBPyConnection, out_dir: Path, as_of: int) -> Path:
+def write_serving_snapshot(con: duckdb.DuckDBPyConnection, target: Path, as_of: int) -> Path:
     """The snapshot, streamed in phone order (inside `insertion_order_kept`)."""
-    target = out_dir / SNAPSHOT_FILE
     classification = con.table("classification")
     count, coverage_from = classification.aggregate("count(*), min(first_seen_at)").fetchall()[0]
     reader = classification.to_arrow_reader(SNAPSHOT_BATCH_ROWS)

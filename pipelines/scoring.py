@@ -22,6 +22,9 @@ from pipelines.contracts import INPUT_KINDS, load_contract
 from pipelines.input_files import one_line
 from pipelines.paths import PROJECT_ROOT
 from pipelines.publish import (
+    SCORES_FILE,
+    SNAPSHOT_FILE,
+    staged,
     write_manifest,
     write_scores,
     write_serving_snapshot,
@@ -45,6 +48,10 @@ class RejectedShareTooHighError(Exception):
 
 class ScoreRequestError(ValueError):
     """The run cannot be done as asked; the message says why."""
+
+
+class ScoringFailedError(Exception):
+    """The engine failed mid-run (a full disk, say); nothing was published."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,13 @@ class _Timings(dict[str, float]):
 
 def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -> ScoreResult:
     """Score a history folder into `request.out_dir`, or raise saying why nothing was published."""
-    step = on_step or (lambda _name: None)
+    done: list[str] = []
+
+    def step(name: str) -> None:
+        done.append(name)
+        if on_step:
+            on_step(name)
+
     timings = _Timings()
     run_at = int(time.time())
     as_of = _epoch(request.as_of) if request.as_of else run_at
@@ -153,10 +166,14 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             )
         with timings.measure("audits"):
             duckdb_engine.run_audits(con)
-        with timings.measure("publish"), duckdb_engine.insertion_order_kept(con):
-            write_scores(con, request.out_dir)
+        with (
+            timings.measure("publish"),
+            duckdb_engine.insertion_order_kept(con),
+            staged(request.out_dir, SCORES_FILE, SNAPSHOT_FILE) as published,
+        ):
+            write_scores(con, published[SCORES_FILE])
             step("publish scores")
-            write_serving_snapshot(con, request.out_dir, as_of)
+            write_serving_snapshot(con, published[SNAPSHOT_FILE], as_of)
             step("publish snapshot")
     except duckdb.OutOfMemoryException as error:
         limit = f"the memory limit of {request.memory_limit}" if request.memory_limit else "memory"
@@ -164,6 +181,11 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             f"the run needs more than {limit}, even spilling to disk; raise --memory-limit "
             f"({one_line(error)})"
         ) from error
+    except duckdb.Error as error:
+        raise ScoringFailedError(_failure(one_line(error), done, work_dir / "spill")) from error
+    except OSError as error:  # writing the snapshot, say, on a full disk
+        reason = f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+        raise ScoringFailedError(_failure(reason, done, work_dir / "spill")) from error
     finally:
         con.close()
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -171,6 +193,19 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     write_manifest(manifest, request.out_dir)
     step("publish manifest")
     return ScoreResult(request.out_dir, manifest)
+
+
+def _failure(reason: str, done: list[str], spill_dir: Path) -> str:
+    """What failed, in which step, and what to do about a full disk."""
+    upcoming = [name for name in STEPS if name not in done]
+    where = f" during {upcoming[0]}" if upcoming else ""
+    message = f"the run failed{where}: {reason}; nothing was published"
+    if "No space left on device" in reason:
+        message += (
+            f". DuckDB spills to {spill_dir} past the memory limit: free disk there, or raise "
+            "--memory-limit"
+        )
+    return message
 
 
 def _make_out_dir(out_dir: Path, events_dir: Path) -> None:

@@ -1,0 +1,96 @@
+"""A run that fails part way (a full disk, an engine error) says where and publishes nothing:
+the scores, snapshot and manifest of the last good run stay as they were, and no temporary
+file is left beside them."""
+
+from __future__ import annotations
+
+import errno
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from pipelines import duckdb_engine, publish
+from pipelines.cli import main
+from pipelines.scoring import ScoreRequest, ScoringFailedError, score
+from pipelines.sqlfiles import model_sql
+from tests.factories import AS_OF, RU_MOBILE, History, steady_owner
+
+PUBLISHED = ("scores.parquet", "snapshot.bin", "manifest.json")
+
+
+@pytest.fixture
+def last_good_run(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
+    """A history, and an output folder holding a good run's files (with their bytes)."""
+    events = steady_owner(History(), RU_MOBILE, until_days=10).write(tmp_path / "events")
+    out = tmp_path / "out"
+    score(ScoreRequest(events, out, as_of=AS_OF))
+    return events, out, {name: (out / name).read_bytes() for name in PUBLISHED}
+
+
+def disk_full_in(model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make one model fail the way DuckDB fails when its spill files fill the disk."""
+
+    def failing(name: str) -> str:
+        if name == model:
+            return "select error('could not write block: No space left on device')"
+        return model_sql(name)
+
+    monkeypatch.setattr(duckdb_engine, "model_sql", failing)
+
+
+def assert_untouched(out: Path, files: dict[str, bytes]) -> None:
+    assert {name: (out / name).read_bytes() for name in PUBLISHED} == files
+    assert not [path.name for path in out.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_a_model_that_fails_names_its_step_and_publishes_nothing(
+    last_good_run: tuple[Path, Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events, out, files = last_good_run
+    disk_full_in("int_sms_gaps", monkeypatch)
+
+    with pytest.raises(ScoringFailedError) as failure:
+        score(ScoreRequest(events, out, as_of=datetime(2026, 10, 1)))
+
+    message = str(failure.value)
+    assert "during model int_sms_gaps" in message
+    assert "No space left on device" in message and "nothing was published" in message
+    assert "free disk there, or raise --memory-limit" in message
+    assert_untouched(out, files)
+
+
+def test_a_snapshot_that_cannot_be_written_keeps_the_new_scores_back_too(
+    last_good_run: tuple[Path, Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events, out, files = last_good_run
+
+    def no_room(target: Path, *args: object, **kwargs: object) -> None:
+        target.write_bytes(b"half a snap")
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(publish, "write_snapshot", no_room)
+
+    with pytest.raises(ScoringFailedError) as failure:
+        score(ScoreRequest(events, out, as_of=datetime(2026, 10, 1)))
+
+    assert "during publish snapshot" in str(failure.value)
+    assert_untouched(out, files)
+
+
+def test_the_command_line_says_it_in_one_line(
+    last_good_run: tuple[Path, Path, dict[str, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    events, out, files = last_good_run
+    disk_full_in("classification", monkeypatch)
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{out.parent / 'ownership.db'}")
+    capsys.readouterr()
+
+    assert main(["score", "--events", str(events), "--out", str(out)]) == 2
+
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error: the run failed during model classification")
+    assert "Traceback" not in message
+    assert_untouched(out, files)
