@@ -43,11 +43,11 @@ class Reason(StrEnum):
     RECENT_CONFIRMATION = "RECENT_CONFIRMATION"
     # verified (supporting): SMS were delivered in every W-long period of the tenure.
     STEADY_SMS_DELIVERY = "STEADY_SMS_DELIVERY"
-    # verified (supporting): registrations of the tenure at two moments or more describe one
-    # person (rows at one moment are one occasion).
+    # verified (supporting): registrations of the tenure at two moments or more (seconds apart)
+    # describe one person.
     PROFILES_MATCH = "PROFILES_MATCH"
-    # suspicious: codes were entered less often than once every W since registration (a code
-    # logged twice counts once).
+    # suspicious: codes were entered less often than once every W since registration (an
+    # account's codes at one second count once).
     SPARSE_CODE_ENTRIES = "SPARSE_CODE_ENTRIES"
     # suspicious: the only codes entered are those that came with registrations.
     ONLY_REGISTRATION_CODE = "ONLY_REGISTRATION_CODE"

@@ -19,7 +19,7 @@ params as (
     select * from run_params
 ),
 
-social_codes as (
+distinct_social_codes as (
     -- a row that repeats another in every column is one entry logged twice: it counts once.
     -- Only social codes are counted; the others give only the first code's time, so they are
     -- neither made distinct nor looked up among the registrations.
@@ -38,19 +38,19 @@ account_registrations as (
 
 marked_social as (
     select
-        social_codes.phone,
-        social_codes.ts,
+        distinct_social_codes.phone,
+        distinct_social_codes.ts,
         coalesce(
-            social_codes.ts between account_registrations.registered_at
+            distinct_social_codes.ts between account_registrations.registered_at
             and account_registrations.registered_at + params.registration_code_grace_s,
             false
         ) as is_registration_code
-    from social_codes
+    from distinct_social_codes
     cross join params
     left join account_registrations
-        on social_codes.phone = account_registrations.phone
-        and social_codes.product = account_registrations.product
-        and social_codes.account_id = account_registrations.account_id
+        on distinct_social_codes.phone = account_registrations.phone
+        and distinct_social_codes.product = account_registrations.product
+        and distinct_social_codes.account_id = account_registrations.account_id
 ),
 
 all_codes as (
