@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,23 +87,28 @@ def _start_session(java_options: tuple[str, ...]) -> SparkSession:
     log_config.write_text(_LOG4J2, encoding="utf-8")
     builder: Any = SparkSession.builder
     try:
-        session: SparkSession = (
-            builder.master("local[2]")
-            .appName("ownership-scoring")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            # DuckDB fails on overflow and bad casts instead of returning null; so does ANSI mode
-            .config("spark.sql.ansi.enabled", "true")
-            .config("spark.sql.warehouse.dir", str(spark_scratch / "warehouse"))
-            .config(
-                "spark.driver.extraJavaOptions",
-                " ".join((f"-Dlog4j2.configurationFile={log_config.as_uri()}", *java_options)),
+        with warnings.catch_warnings():
+            # PySpark warns about pandas versions as it starts; scoring hands it no pandas frame
+            warnings.filterwarnings(
+                "ignore", "PySpark does not yet fully support pandas", FutureWarning
             )
-            .getOrCreate()
-        )
+            session: SparkSession = (
+                builder.master("local[2]")
+                .appName("ownership-scoring")
+                .config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.sql.session.timeZone", "UTC")
+                # DuckDB fails on overflow and bad casts, not returning null; so does ANSI mode
+                .config("spark.sql.ansi.enabled", "true")
+                .config("spark.sql.warehouse.dir", str(spark_scratch / "warehouse"))
+                .config(
+                    "spark.driver.extraJavaOptions",
+                    " ".join((f"-Dlog4j2.configurationFile={log_config.as_uri()}", *java_options)),
+                )
+                .getOrCreate()
+            )
     except Exception as error:  # Py4J and PySpark raise several kinds here
         raise RuntimeError(
             f"could not start a local Spark session ({error}); Spark needs Java 17 or later "
