@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -148,8 +149,22 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             mended = ingest.mend_phones(con, INPUT_KINDS)
             ingest.collect_unreadable_lines(con)
             counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
-        _write_rejects(con, counts, request.out_dir / "rejects")
-        _refuse_if_too_many_rejects(counts, request.max_reject_share, request.out_dir)
+        refusal = _refusal(counts, request.max_reject_share, request.out_dir)
+        _write_rejects(
+            con,
+            counts,
+            request.out_dir / "rejects",
+            {
+                "as_of": _iso(as_of),
+                "run_at": _iso(run_at),
+                "events_dir": str(request.events_dir.resolve()),
+                "published": refusal is None,
+                "max_reject_share": request.max_reject_share,
+                **_input_counts(counts),
+            },
+        )
+        if refusal:
+            raise RejectedShareTooHighError(refusal)
 
         with timings.measure("models"):
             if request.engine == "spark":
@@ -225,45 +240,39 @@ def _make_out_dir(out_dir: Path, events_dir: Path) -> None:
         ) from error
 
 
-def _write_rejects(con: Any, counts: dict[str, ingest.KindCounts], rejects_dir: Path) -> None:
+def _write_rejects(
+    con: Any, counts: dict[str, ingest.KindCounts], rejects_dir: Path, summary: dict[str, Any]
+) -> None:
+    """This run's rejected rows, one file a kind, and `summary.json` saying which run they are
+    of and whether it published: a refused run leaves the last good run's manifest in place."""
     shutil.rmtree(rejects_dir, ignore_errors=True)
+    if not any(kind_counts.rejected for kind_counts in counts.values()):
+        return
     for kind, kind_counts in counts.items():
         if kind_counts.rejected:
             ingest.write_rejects(con, kind, rejects_dir)
+    (rejects_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
 
 
-def _refuse_if_too_many_rejects(
-    counts: dict[str, ingest.KindCounts], bound: float, out_dir: Path
-) -> None:
+def _refusal(counts: dict[str, ingest.KindCounts], bound: float, out_dir: Path) -> str | None:
+    """Why the run must publish nothing, when too much of its input broke the contracts."""
     rows = sum(kind.rows for kind in counts.values())
     rejected = sum(kind.rejected for kind in counts.values())
-    if rows and rejected / rows > bound:
-        worst = max(counts.values(), key=lambda kind: kind.rejected)
-        top = max(worst.reject_reasons.items(), key=lambda item: item[1])
-        raise RejectedShareTooHighError(
-            f"{rejected:,} of {rows:,} rows ({rejected / rows:.2%}) broke their contract, "
-            f"more than the bound of {bound:.2%}; nothing was published. Most are in "
-            f"{worst.kind} ({top[1]:,} × {top[0]!r}); see {out_dir / 'rejects'}/"
-        )
+    if not rows or rejected / rows <= bound:
+        return None
+    worst = max(counts.values(), key=lambda kind: kind.rejected)
+    top = max(worst.reject_reasons.items(), key=lambda item: item[1])
+    return (
+        f"{rejected:,} of {rows:,} rows ({rejected / rows:.2%}) broke their contract, "
+        f"more than the bound of {bound:.2%}; nothing was published. Most are in "
+        f"{worst.kind} ({top[1]:,} × {top[0]!r}); see {out_dir / 'rejects'}/"
+    )
 
 
-def _manifest(
-    request: ScoreRequest,
-    counts: dict[str, ingest.KindCounts],
-    statuses: dict[str, int],
-    as_of: int,
-    run_at: int,
-    mended: int,
-    timings: dict[str, float],
-) -> dict[str, Any]:
+def _input_counts(counts: dict[str, ingest.KindCounts]) -> dict[str, Any]:
     rows = sum(kind.rows for kind in counts.values())
     rejected = sum(kind.rejected for kind in counts.values())
     return {
-        "as_of": _iso(as_of),
-        "run_at": _iso(run_at),
-        "engine": request.engine,
-        "code_version": code_version(),
-        "events_dir": str(request.events_dir.resolve()),
         "inputs": {
             kind: {
                 "rows": kind_counts.rows,
@@ -275,6 +284,25 @@ def _manifest(
             for kind, kind_counts in counts.items()
         },
         "rejected_share": round(rejected / rows, 6) if rows else 0.0,
+    }
+
+
+def _manifest(
+    request: ScoreRequest,
+    counts: dict[str, ingest.KindCounts],
+    statuses: dict[str, int],
+    as_of: int,
+    run_at: int,
+    mended: int,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    return {
+        "as_of": _iso(as_of),
+        "run_at": _iso(run_at),
+        "engine": request.engine,
+        "code_version": code_version(),
+        "events_dir": str(request.events_dir.resolve()),
+        **_input_counts(counts),
         "phone_texts_mended": mended,
         "numbers": sum(statuses.values()),
         "statuses": {status.value: statuses.get(status, 0) for status in sorted(Status)},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -96,6 +97,46 @@ def test_too_many_rejects_publish_nothing_and_say_why(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "scores.parquet").exists()
     assert not (tmp_path / "out" / "manifest.json").exists()
     assert (tmp_path / "out" / "rejects" / "sms_deliveries.parquet").exists()
+
+
+def test_the_rejects_of_a_refused_run_say_so_beside_the_last_good_runs_files(
+    tmp_path: Path,
+) -> None:
+    history = healthy_history(numbers=3)
+    history.sms("garbage", days_ago(1))
+    events = history.write(tmp_path / "events")
+    out = tmp_path / "out"
+    good = run(events, out, max_reject_share=0.5)
+    for _ in range(10):
+        history.sms("garbage", days_ago(1))
+    history.write(events)
+
+    with pytest.raises(RejectedShareTooHighError):
+        run(events, out)
+
+    summary = json.loads((out / "rejects" / "summary.json").read_text())
+    assert summary["published"] is False
+    assert summary["inputs"]["sms_deliveries"]["reject_reasons"] == {
+        "phone is not a valid number": 11
+    }
+    assert summary["max_reject_share"] == 0.01
+    # the manifest beside them is still the last good run's, with its own count
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["run_at"] == good["run_at"]
+    assert manifest["inputs"]["sms_deliveries"]["rejected"] == 1
+
+
+def test_the_rejects_of_a_published_run_say_so(tmp_path: Path) -> None:
+    history = healthy_history(numbers=3)
+    history.sms("garbage", days_ago(1))
+    events = history.write(tmp_path / "events")
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    summary = json.loads((tmp_path / "out" / "rejects" / "summary.json").read_text())
+    assert summary["published"] is True
+    assert summary["inputs"] == manifest["inputs"]
+    assert (summary["as_of"], summary["run_at"]) == (manifest["as_of"], manifest["run_at"])
 
 
 def test_a_missing_column_stops_the_run(tmp_path: Path) -> None:
