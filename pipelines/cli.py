@@ -7,7 +7,8 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,10 @@ def _moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date or time (use 2026-11-01 or 2026-11-01T12:00:00Z)"
         ) from error
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    except OverflowError as error:  # an offset that carries it past year 1 or 9999
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range in UTC") from error
 
 
 def _day(text: str) -> date:
@@ -69,6 +73,14 @@ def _count(text: str) -> int:
 def _seed(text: str) -> int:
     """A random seed: numpy takes whole numbers from 0 up."""
     return _whole_number(text, least=0)
+
+
+def _port(text: str) -> int:
+    """A TCP port; 0 lets the system pick a free one."""
+    port = _whole_number(text, least=0)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is above 65535, the highest port")
+    return port
 
 
 def _events_per_phone(text: str) -> float:
@@ -244,12 +256,48 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         import os
 
         os.environ["OWNERSHIP_RUN_JOBS"] = "true"  # read by the worker's settings
+    from sqlalchemy.exc import OperationalError
+
     from api.workers import PortInUseError
 
+    _refuse_taken_port(args.host, args.port)
     try:
         return serve(settings, args.host, args.port, args.workers)
     except PortInUseError as error:
         raise UsageError(f"{error}; is another server running there?") from error
+    except OperationalError as error:  # the store cannot be reached or migrated
+        reason = str(error.orig).strip().splitlines()[0]
+        raise UsageError(f"cannot open the store at {_shown(settings)}: {reason}") from error
+
+
+def _refuse_taken_port(host: str, port: int) -> None:
+    """Fail now, in one line, when something already listens on the port (0 is always free)."""
+    from api.workers import PortInUseError, bind_shared
+
+    if port == 0:
+        return
+    try:
+        bind_shared(host, port, shared=False).close()
+    except PortInUseError as error:
+        raise UsageError(f"{error}; is another server running there?") from error
+
+
+def _free_port(host: str) -> int:
+    """A port nothing listens on now, for a server that must print its address before it starts."""
+    from api.workers import bind_shared
+
+    listener = bind_shared(host, 0, shared=False)
+    try:
+        return int(listener.getsockname()[1])
+    finally:
+        listener.close()
+
+
+def _shown(settings: Settings) -> str:
+    """The store's URL without its password."""
+    from sqlalchemy import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
@@ -315,6 +363,35 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.no_serve:  # find out now, not after generating and scoring
+        args.port = args.port or _free_port(args.host)
+        _refuse_taken_port(args.host, args.port)
+    with _demo_lock(args.dir):
+        return _demo(args, settings)
+
+
+@contextmanager
+def _demo_lock(folder: Path) -> Iterator[None]:
+    """Hold the demo folder for this run: a second demo there would replace the files, and the
+    store, under the first one's server."""
+    import fcntl
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / ".lock").open("w")
+    except OSError as error:
+        raise UsageError(f"cannot use {folder} as the demo's folder: {error.strerror}") from error
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise UsageError(
+                f"a demo is already running in {folder}; stop it, or give this one --dir"
+            ) from error
+        yield
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.evaluate import evaluate
     from pipelines.scoring import ScoreRequest
 
@@ -339,13 +416,19 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         f"manifest: {scores / 'manifest.json'}\ntry:"
     )
     for status, phone in examples.items():
-        console.print(f"  .venv/bin/ownership check {phone} --scores {scores}   # {status}")
+        console.print(f"  {_OWNERSHIP} check {phone} --scores {scores.resolve()}   # {status}")
     if args.no_serve:
         return 0
     return _serve_demo(args, scores, events, examples, str(manifest["as_of"]))
 
 
 DEMO_CLOCK_SPEED = 60  # an hour of the notify path a minute: TTLs, delivery, reads
+# the command as the hints should spell it, runnable from any folder
+_OWNERSHIP = (
+    str(Path(sys.executable).with_name("ownership"))
+    if Path(sys.executable).with_name("ownership").exists()
+    else "ownership"
+)
 
 
 def _serve_demo(
@@ -394,7 +477,7 @@ def _serve_demo(
         f'OAuth1("{client.key}", "{client.secret}", signature_method="HMAC-SHA256", '
         "force_include_body=True)"
     )
-    call = ".venv/bin/python -c 'import requests; from requests_oauthlib import OAuth1; print("
+    call = f"{sys.executable} -c 'import requests; from requests_oauthlib import OAuth1; print("
     notify = {
         "request_id": "demo-1",
         "phone": phone,
@@ -541,9 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the API from the snapshot in OWNERSHIP_SCORES_DIR (DESIGN §6).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     serve.add_argument(
-        "--workers", type=int, default=1, help="worker processes; they share one snapshot"
+        "--workers", type=_count, default=1, help="worker processes; they share one snapshot"
     )
     serve.add_argument(
         "--jobs",
@@ -601,7 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to serve the API on (default 127.0.0.1)"
     )
     demo.add_argument(
-        "--port", type=int, default=8000, help="port to serve the API on (default 8000)"
+        "--port",
+        type=_port,
+        default=8000,
+        help="port to serve the API on (default 8000; 0 picks a free one)",
     )
     demo.add_argument(
         "--no-serve", action="store_true", help="stop after scoring instead of serving the API"
@@ -621,6 +707,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # Ctrl-C, also while the imports below load
+        console.print("interrupted")
+        return 130
+    except RuntimeError as error:
+        if str(error) != DUCKDB_INTERRUPTED:
+            raise
+        console.print("interrupted")
+        return 130
+
+
+# What DuckDB raises when Ctrl-C stops a query it runs
+DUCKDB_INTERRUPTED = "Query interrupted"
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace, Settings], int] = args.run
     from pydantic import ValidationError
@@ -653,9 +756,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         SnapshotError,
     ) as error:
         console.print(f"[red]error:[/red] {error}")
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        return 130
     return 2
 
 

@@ -223,6 +223,15 @@ def test_as_of_takes_a_lowercase_z_for_utc(
     assert "as of 2026-06-01T00:00:00Z" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"])
+def test_an_as_of_that_leaves_the_calendar_in_utc_is_refused(
+    moment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["score", "--events", str(tmp_path), "--out", str(tmp_path / "out"), "--as-of", moment]
+
+    assert f"{moment!r} is out of range in UTC" in refused_by_the_parser(argv, capsys)
+
+
 def test_a_reader_that_stops_early_ends_the_command_without_a_traceback(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "pipelines.cli", "synth", "--phones", "5"]
     with subprocess.Popen(

@@ -94,3 +94,26 @@ def test_the_command_line_says_it_in_one_line(
     assert message.startswith("error: the run failed during model classification")
     assert "Traceback" not in message
     assert_untouched(out, files)
+
+
+def test_ctrl_c_while_a_model_runs_stops_quietly_and_publishes_nothing(
+    last_good_run: tuple[Path, Path, dict[str, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    events, out, files = last_good_run
+
+    def interrupted(*args: object) -> None:
+        raise RuntimeError("Query interrupted")  # what DuckDB raises on SIGINT mid-query
+
+    monkeypatch.setattr(duckdb_engine, "run_models", interrupted)
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{out.parent / 'ownership.db'}")
+    capsys.readouterr()
+
+    assert main(["score", "--events", str(events), "--out", str(out)]) == 130
+
+    captured = capsys.readouterr()
+    assert "interrupted" in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err
+    assert_untouched(out, files)
+    assert not (out / ".work").exists()

@@ -1,0 +1,121 @@
+"""`serve` and `demo` refuse what they cannot do in one line, before doing any work: a taken
+port, a port or worker count that cannot be, a store that cannot be reached, a demo already
+running in the same folder. The demo's hints work when pasted from any folder."""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+
+UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
+
+
+@pytest.fixture(autouse=True)
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{tmp_path / 'ownership.db'}")
+    monkeypatch.setenv("OWNERSHIP_SCORES_DIR", str(tmp_path / "scores"))
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something else listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def one_line_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's one error line (a warning may come before it), and no traceback."""
+    assert main(argv) == 2
+    printed = capsys.readouterr().err.strip()
+    assert "Traceback" not in printed
+    *_, message = printed.splitlines()
+    assert message.startswith("error:")
+    return message
+
+
+def refused_by_the_parser(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(
+    taken_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = one_line_error(["serve", "--port", str(taken_port)], capsys)
+
+    assert f"cannot listen on 127.0.0.1:{taken_port}" in message
+    assert "is another server running there?" in message
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "complaint"),
+    [
+        ("--port", "99999", "99999 is above 65535, the highest port"),
+        ("--port", "-1", "-1 is below 0"),
+        ("--workers", "0", "0 is below 1"),
+    ],
+)
+def test_serve_refuses_ports_and_worker_counts_that_cannot_be(
+    flag: str, value: str, complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert complaint in refused_by_the_parser(["serve", flag, value], capsys)
+
+
+def test_serve_with_a_store_it_cannot_reach_says_so_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", UNREACHABLE_STORE)
+
+    message = one_line_error(["serve", "--port", "0"], capsys)
+
+    assert "cannot open the store at postgresql+psycopg://scorer:***@127.0.0.1:9/" in message
+    assert "hunter2" not in message
+
+
+def test_the_demo_finds_its_port_taken_before_it_generates_anything(
+    taken_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["demo", "--phones", "50", "--dir", str(tmp_path / "demo"), "--port", str(taken_port)]
+
+    assert f"cannot listen on 127.0.0.1:{taken_port}" in one_line_error(argv, capsys)
+    assert not (tmp_path / "demo" / "events").exists()
+
+
+def test_a_second_demo_in_the_same_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    with (folder / ".lock").open("w") as running:  # what the first demo holds while it runs
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        message = one_line_error(["demo", "--phones", "50", "--dir", str(folder)], capsys)
+
+    assert f"a demo is already running in {folder}" in message
+    assert not (folder / "events").exists()
+
+
+def test_the_demos_hints_name_absolute_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["demo", "--phones", "200", "--dir", "demo", "--no-serve"]) == 0
+
+    hints = [line for line in capsys.readouterr().err.splitlines() if " check +" in line]
+    assert hints
+    command, _check, _phone, _flag, scores, *_ = hints[0].split()
+    assert Path(command).is_absolute() and Path(command).name == "ownership"
+    assert Path(command).parent == Path(sys.executable).parent
+    assert scores == str(tmp_path / "demo" / "scores")
