@@ -7,8 +7,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -242,64 +241,6 @@ def _answers_since_batch(settings: Settings, key: int) -> LiveAnswers | None:
         engine.dispose()
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from api.main import serve
-
-    if not (settings.scores_dir / "snapshot.bin").exists():
-        console.print(
-            f"[yellow]warning:[/yellow] no snapshot in {settings.scores_dir} yet; checks answer "
-            "503 until `ownership score --out` publishes one there"
-        )
-    if args.jobs:
-        if args.workers != 1:
-            raise UsageError("--jobs runs the jobs in the API's process: use it with one worker")
-        import os
-
-        os.environ["OWNERSHIP_RUN_JOBS"] = "true"  # read by the worker's settings
-    from sqlalchemy.exc import OperationalError
-
-    from api.workers import PortInUseError
-
-    _refuse_taken_port(args.host, args.port)
-    try:
-        return serve(settings, args.host, args.port, args.workers)
-    except PortInUseError as error:
-        raise UsageError(f"{error}; is another server running there?") from error
-    except OperationalError as error:  # the store cannot be reached or migrated
-        reason = str(error.orig).strip().splitlines()[0]
-        raise UsageError(f"cannot open the store at {_shown(settings)}: {reason}") from error
-
-
-def _refuse_taken_port(host: str, port: int) -> None:
-    """Fail now, in one line, when something already listens on the port (0 is always free)."""
-    from api.workers import PortInUseError, bind_shared
-
-    if port == 0:
-        return
-    try:
-        bind_shared(host, port, shared=False).close()
-    except PortInUseError as error:
-        raise UsageError(f"{error}; is another server running there?") from error
-
-
-def _free_port(host: str) -> int:
-    """A port nothing listens on now, for a server that must print its address before it starts."""
-    from api.workers import bind_shared
-
-    listener = bind_shared(host, 0, shared=False)
-    try:
-        return int(listener.getsockname()[1])
-    finally:
-        listener.close()
-
-
-def _shown(settings: Settings) -> str:
-    """The store's URL without its password."""
-    from sqlalchemy import make_url
-
-    return make_url(settings.database_url).render_as_string(hide_password=True)
-
-
 def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     import re
 
@@ -360,164 +301,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     run_worker(settings)
     return 0
-
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.no_serve:  # find out now, not after generating and scoring
-        args.port = args.port or _free_port(args.host)
-        _refuse_taken_port(args.host, args.port)
-    with _demo_lock(args.dir):
-        return _demo(args, settings)
-
-
-@contextmanager
-def _demo_lock(folder: Path) -> Iterator[None]:
-    """Hold the demo folder for this run: a second demo there would replace the files, and the
-    store, under the first one's server."""
-    import fcntl
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = (folder / ".lock").open("w")
-    except OSError as error:
-        raise UsageError(f"cannot use {folder} as the demo's folder: {error.strerror}") from error
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise UsageError(
-                f"a demo is already running in {folder}; stop it, or give this one --dir"
-            ) from error
-        yield
-
-
-def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.evaluate import evaluate
-    from pipelines.scoring import ScoreRequest
-
-    events, scores = args.dir / "events", args.dir / "scores"
-    summary = _generate(events, args.phones, args.seed, events_per_phone=None)
-    manifest = _score(
-        ScoreRequest(
-            events,
-            scores,
-            as_of=summary.end,
-            rules=settings.rules(),
-            max_reject_share=settings.max_reject_share,
-            memory_limit=settings.memory_limit,
-            threads=settings.threads,
-        )
-    )
-    print(evaluate(scores, events / "truth").render())
-    examples = _example_numbers(scores / "scores.parquet")
-    console.print(
-        f"\nscored {manifest['numbers']:,} numbers as of {manifest['as_of']}.\n"
-        f"scores:   {scores / 'scores.parquet'}\nsnapshot: {scores / 'snapshot.bin'}\n"
-        f"manifest: {scores / 'manifest.json'}\ntry:"
-    )
-    for status, phone in examples.items():
-        console.print(f"  {_OWNERSHIP} check {phone} --scores {scores.resolve()}   # {status}")
-    if args.no_serve:
-        return 0
-    return _serve_demo(args, scores, events, examples, str(manifest["as_of"]))
-
-
-DEMO_CLOCK_SPEED = 60  # an hour of the notify path a minute: TTLs, delivery, reads
-# the command as the hints should spell it, runnable from any folder
-_OWNERSHIP = (
-    str(Path(sys.executable).with_name("ownership"))
-    if Path(sys.executable).with_name("ownership").exists()
-    else "ownership"
-)
-
-
-def _serve_demo(
-    args: argparse.Namespace, scores: Path, events: Path, examples: dict[str, str], as_of: str
-) -> int:
-    """Serve the whole product on the demo's scores: a fresh store, a demo client with an
-    approved template, the API, and the notify path's jobs on the channel simulators, on a
-    clock that starts where the history ends and runs 60 times faster."""
-    import os
-
-    from api.main import serve
-    from delivery.templates import build_template_desk
-    from ownership.moderation import Decision, TemplateDraft
-    from store.clients import register_client
-    from store.database import make_engine, session_factory, upgrade
-    from store.secrets import load_cipher
-
-    store, key_file = args.dir / "ownership.db", args.dir / "secret.key"
-    store.unlink(missing_ok=True)
-    # the worker reads its settings from the environment
-    os.environ.update(
-        OWNERSHIP_SCORES_DIR=str(scores.resolve()),
-        OWNERSHIP_HISTORY_DIR=str(events.resolve()),
-        OWNERSHIP_DATABASE_URL=f"sqlite:///{store.resolve()}",
-        OWNERSHIP_SECRET_KEY_FILE=str(key_file.resolve()),
-        OWNERSHIP_CLOCK_SPEED=str(DEMO_CLOCK_SPEED),
-        OWNERSHIP_CLOCK_ANCHOR=datetime.now(UTC).isoformat(),
-        OWNERSHIP_CLOCK_START=as_of,
-        OWNERSHIP_RUN_JOBS="true",
-    )
-    settings = load_settings()
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    sessions = session_factory(engine)
-    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
-    with sessions.begin() as session:
-        client = register_client(session, "demo", ["127.0.0.1/32", "::1/128"], cipher)
-    desk = build_template_desk(settings, sessions)
-    draft = TemplateDraft.of("Ваш заказ #order# готов к выдаче", "order_status", {"order": "A-17"})
-    template = desk.submit(client.key, draft)
-    desk.decide(template.id, Decision.APPROVE, note="the demo's template", by="demo")
-    engine.dispose()
-    phone = examples.get("verified") or next(iter(examples.values()), "+79234567823")
-    url = f"http://{args.host}:{args.port}"
-    auth = (
-        f'OAuth1("{client.key}", "{client.secret}", signature_method="HMAC-SHA256", '
-        "force_include_body=True)"
-    )
-    call = f"{sys.executable} -c 'import requests; from requests_oauthlib import OAuth1; print("
-    notify = {
-        "request_id": "demo-1",
-        "phone": phone,
-        "template_id": template.id,
-        "params": {"order": "A-17"},
-        "action": {"type": "order", "at": as_of},
-        "sensitive": True,
-    }
-    console.print(
-        f"\nserving the API on {url} (docs: {url}/docs), with the notify path on the channel "
-        f"simulators; the clock starts at {as_of} and runs {DEMO_CLOCK_SPEED}x.\n"
-        f"demo client: key {client.key}, secret {client.secret}; template {template.id}\n"
-        f"from another terminal, a check:\n"
-        f'{call}requests.post("{url}/v1/check", json={{"phone": "{phone}", "sensitive": True}}, '
-        f"auth={auth}).json())'\n"
-        f"a notification (then GET {url}/v1/notifications/<id>, signed the same way):\n"
-        f'{call}requests.post("{url}/v1/notify", json={_double_quoted(notify)}, '
-        f"auth={auth}).json())'\nstop with Ctrl-C"
-    )
-    serve(settings, args.host, args.port, workers=1)
-    return 0
-
-
-def _double_quoted(value: dict[str, object]) -> str:
-    """A Python literal with double quotes, to sit inside a single-quoted shell argument; the
-    demo's values (ids, digits, times) hold no quote of their own."""
-    return repr(value).replace("'", '"')
-
-
-def _example_numbers(scores: Path) -> dict[str, str]:
-    """One scored number of each status, to show off `ownership check`."""
-    import duckdb
-
-    rows = (
-        duckdb.read_parquet(str(scores))
-        .aggregate("status, min(phone)", "status")
-        .order("status")
-        .fetchall()
-    )
-    return {status: phone for status, phone in rows}
 
 
 def _jsonable(value: object) -> object:
@@ -618,23 +401,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--mobile-only", action="store_true", help="only the mobile app may show it")
     check.set_defaults(run=cmd_check)
 
-    serve = commands.add_parser(
-        "serve",
-        help="serve the API (DESIGN §6)",
-        description="Serve the API from the snapshot in OWNERSHIP_SCORES_DIR (DESIGN §6).",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
-    serve.add_argument(
-        "--workers", type=_count, default=1, help="worker processes; they share one snapshot"
-    )
-    serve.add_argument(
-        "--jobs",
-        action="store_true",
-        help="also run the notify path's jobs in this process (one worker only)",
-    )
-    serve.set_defaults(run=cmd_serve)
-
     worker = commands.add_parser(
         "worker",
         help="run the notify path's jobs: dispatch, TTL sweep, webhooks",
@@ -668,32 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(run=cmd_export_verifications)
 
-    demo = commands.add_parser(
-        "demo",
-        help="the main job: generate a history, score, evaluate, serve the API",
-        description="The main job: generate a history, score it, evaluate, and serve the API.",
-    )
-    demo.add_argument(
-        "--phones", type=_count, default=50_000, help="numbers to generate (default 50,000)"
-    )
-    demo.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
-    demo.add_argument(
-        "--dir", type=Path, default=Path("var/demo"), help="working folder (default var/demo)"
-    )
-    demo.add_argument(
-        "--host", default="127.0.0.1", help="address to serve the API on (default 127.0.0.1)"
-    )
-    demo.add_argument(
-        "--port",
-        type=_port,
-        default=8000,
-        help="port to serve the API on (default 8000; 0 picks a free one)",
-    )
-    demo.add_argument(
-        "--no-serve", action="store_true", help="stop after scoring instead of serving the API"
-    )
-    demo.set_defaults(run=cmd_demo)
+    from pipelines.serving_cli import add_serving_commands  # it imports from here
 
+    add_serving_commands(commands)
     from pipelines.clients_cli import add_clients_commands  # it imports UsageError from here
 
     add_clients_commands(commands)
