@@ -2,7 +2,8 @@
 
 Every error leaves as `{"status", "code", "message"}` with CAMARA's codes. A request the schema
 refuses is 400 INVALID_ARGUMENT; an unexpected failure is 500 INTERNAL and is logged, never
-shown. The `x-correlator` echo is the observability middleware's, for errors and answers alike.
+shown. The `x-correlator` echo is the observability middleware's, for errors and answers alike,
+but for a 500: Starlette answers it from its outermost middleware, so its handler echoes it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.observability import well_formed_correlator
 from api.serving import SnapshotUnavailableError
 from delivery.notify import RequestConflictError
 from delivery.ports import TemplateProblemError
@@ -140,7 +142,9 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # the trace goes to the log, never to the caller
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "INTERNAL", "Server error")
+    correlator = well_formed_correlator(request.scope)
+    headers = {"x-correlator": correlator.decode()} if correlator is not None else None
+    return error_response(500, "INTERNAL", "Server error", headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

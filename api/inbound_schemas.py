@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from api.schemas import FitsInUtc
 from delivery.events import (
     InboundEvent,
     MessageDelivered,
@@ -30,7 +31,7 @@ class _Notice(BaseModel):
 
     notification_id: Id = Field(description="our notification id, as the message carried it")
     provider_id: Id = Field(description="the gateway's id of the message")
-    at: AwareDatetime = Field(description="when it happened, with its offset")
+    at: Annotated[AwareDatetime, FitsInUtc] = Field(description="when it happened, with its offset")
 
 
 class MessageDeliveredNotice(_Notice):

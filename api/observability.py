@@ -56,6 +56,12 @@ SNAPSHOT_BYTES = Gauge(
 CORRELATOR = re.compile(rb"^[a-zA-Z0-9\-_:;./<>{}]{0,256}$")
 
 
+def well_formed_correlator(scope: Scope) -> bytes | None:
+    """The request's `x-correlator`, if it is one that may be echoed."""
+    correlator = next((value for name, value in scope["headers"] if name == b"x-correlator"), None)
+    return correlator if correlator is not None and CORRELATOR.match(correlator) else None
+
+
 def render_metrics() -> tuple[bytes, str]:
     """The exposition text: this process's registry, or every worker's in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -66,7 +72,11 @@ def render_metrics() -> tuple[bytes, str]:
 
 
 class ObservabilityMiddleware:
-    """Counts and times every request, and echoes a well-formed `x-correlator` header."""
+    """Counts and times every request, and echoes a well-formed `x-correlator` header.
+
+    A 500 is answered outside this middleware, by Starlette's error middleware, so the handler
+    of unexpected errors (api.errors) echoes the correlator itself.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -76,11 +86,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        correlator = next(
-            (value for name, value in scope["headers"] if name == b"x-correlator"), None
-        )
-        if correlator is not None and not CORRELATOR.match(correlator):
-            correlator = None
+        correlator = well_formed_correlator(scope)
         status = 500
 
         async def send_with_correlator(message: Message) -> None:

@@ -17,12 +17,36 @@ MAX_BULK = 10_000
 CAMARA_PHONE = r"^\+[1-9][0-9]{4,14}$"
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """The time in UTC; ValueError, which the schema answers with 400 INVALID_ARGUMENT, when
+    its offset takes it out of the years a datetime holds (9999-12-31T23:59:59-05:00)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        message = f"{moment.isoformat()} is out of range: in UTC it leaves the years 1 to 9999"
+        raise ValueError(message) from None
+
+
 def _naive_utc(moment: datetime) -> datetime:
     """Times inside the service are naive UTC; a time with an offset is converted."""
-    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+    return moment if moment.tzinfo is None else _in_utc(moment).replace(tzinfo=None)
+
+
+def _fits_in_utc(moment: datetime) -> datetime:
+    """The time as sent, with its offset, once it is known that the services downstream can
+    convert it to UTC."""
+    if moment.tzinfo is not None:
+        _in_utc(moment)
+    return moment
+
+
+def _offset_or_utc(moment: datetime) -> datetime:
+    """The time as sent, with its offset; one sent without an offset is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else _fits_in_utc(moment)
 
 
 UtcTime = Annotated[datetime, AfterValidator(_naive_utc)]
+FitsInUtc = AfterValidator(_fits_in_utc)
 
 
 class Strict(BaseModel):
@@ -145,7 +169,9 @@ TENURE_EXAMPLES = examples(since_a_date={"phoneNumber": EXAMPLE_PHONE, "tenureDa
 
 class UserAction(Strict):
     type: Literal["order", "payment", "login", "registration", "request"]
-    at: datetime = Field(description="When the user acted; with a time zone, or UTC.")
+    at: Annotated[datetime, AfterValidator(_offset_or_utc)] = Field(
+        description="When the user acted; with a time zone, or UTC."
+    )
 
 
 class NotificationCreate(Strict):

@@ -41,6 +41,8 @@ VERIFIED_ASLEEP = "+79161113355"
 NOW = AS_OF + timedelta(days=1, hours=9)
 COVERAGE_FROM = days_ago(400)
 RECYCLED_OWNER_SINCE = days_ago(100)
+# times a datetime holds with their offsets but not in UTC, where they leave years 1 to 9999
+TIMES_BEYOND_UTC = ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00")
 
 
 def crafted_history() -> History:

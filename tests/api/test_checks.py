@@ -11,6 +11,7 @@ from tests.api.service import (
     RECYCLED,
     RECYCLED_OWNER_SINCE,
     SUSPICIOUS,
+    TIMES_BEYOND_UTC,
     UNSEEN,
     VERIFIED_FRESH,
     Caller,
@@ -102,6 +103,27 @@ def test_bad_input_gets_a_clear_400_in_the_envelope(
     assert message in response.json()["message"]
     assert set(response.json()) == {"status", "code", "message"}
     assert response.headers["x-correlator"] == "abc-123"
+
+
+@pytest.mark.parametrize("since", TIMES_BEYOND_UTC)
+def test_a_since_beyond_the_utc_calendar_is_an_invalid_argument(caller: Caller, since: str) -> None:
+    response = caller.post("/v1/check", {"phone": VERIFIED_FRESH, "since": since})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert "since" in response.json()["message"]
+    assert "out of range" in response.json()["message"]
+
+
+@pytest.mark.parametrize("since", TIMES_BEYOND_UTC)
+def test_bulk_refuses_a_since_beyond_the_utc_calendar_as_an_invalid_argument(
+    caller: Caller, since: str
+) -> None:
+    response = caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH], "since": since})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert "out of range" in response.json()["message"]
 
 
 def test_bulk_answers_in_order_with_an_error_for_each_bad_number(caller: Caller) -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 import requests
 from fastapi import FastAPI
 
+from api.app import create_app
+from api.auth import AuthenticatedClient, Authenticator
+from api.deps import authenticated_client
 from api.errors import ApiError, install_error_handlers
 from api.observability import ObservabilityMiddleware
-from tests.api.service import serving
+from api.serving import SnapshotSource
+from pipelines.settings import load_settings
+from tests.api.service import NOW, VERIFIED_FRESH, serving
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +34,25 @@ def base_url() -> Iterator[str]:
         raise RuntimeError("secret internals")
 
     with serving(app, lifespan="off") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def failing_service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service itself, with a bug in authentication that fails every signed route."""
+    folder = tmp_path_factory.mktemp("failing")
+    app = create_app(
+        load_settings(scores_dir=folder),
+        snapshots=SnapshotSource(folder / "snapshot.bin"),
+        authenticator=cast(Authenticator, object()),  # never called: the override fails first
+        clock=lambda: NOW,
+    )
+
+    async def broken_authentication() -> AuthenticatedClient:
+        raise RuntimeError("secret internals")
+
+    app.dependency_overrides[authenticated_client] = broken_authentication
+    with serving(app) as url:
         yield url
 
 
@@ -55,3 +80,18 @@ def test_a_malformed_correlator_is_not_echoed(base_url: str) -> None:
     response = requests.get(f"{base_url}/conflict", headers={"x-correlator": "a b" * 200})
 
     assert "x-correlator" not in response.headers
+
+
+def test_a_failure_of_the_service_keeps_the_envelope_and_echoes_the_correlator(
+    failing_service_url: str,
+) -> None:
+    response = requests.post(
+        f"{failing_service_url}/v1/check",
+        json={"phone": VERIFIED_FRESH},
+        headers={"x-correlator": "req-500"},
+        timeout=30,
+    )
+
+    assert response.status_code == 500
+    assert response.json() == {"status": 500, "code": "INTERNAL", "message": "Server error"}
+    assert response.headers["x-correlator"] == "req-500"

@@ -27,7 +27,7 @@ from delivery.events import (
 )
 from ownership.channels import Channel
 from pipelines.settings import load_settings
-from tests.api.service import serving
+from tests.api.service import TIMES_BEYOND_UTC, serving
 
 NOW = datetime(2026, 6, 2, 9, 0)  # the app's clock: naive UTC
 AT = "2026-06-02T08:59:30Z"
@@ -204,6 +204,7 @@ def test_an_unknown_network_is_not_found(vk: Gateway, network: str) -> None:
     [
         {**DELIVERED, "type": "message.exploded"},
         {**DELIVERED, "at": "2026-06-02T08:59:30"},  # no offset
+        *({**DELIVERED, "at": at} for at in TIMES_BEYOND_UTC),
         {**DELIVERED, "type": "prompt.answered", "answer": "maybe"},
         {**DELIVERED, "type": "sms.delivered"},  # an SMS event on a network's route
         {**DELIVERED, "channel": "ok"},  # the channel is the path's, never the body's

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.service import NOW, RECYCLED, VERIFIED_FRESH, Caller
+from tests.api.service import NOW, RECYCLED, TIMES_BEYOND_UTC, VERIFIED_FRESH, Caller
 
 ACTION = {"type": "order", "at": NOW.isoformat() + "Z"}
 
@@ -68,6 +68,30 @@ def test_bad_input_gets_a_clear_4xx(
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
     assert set(response.json()) == {"status", "code", "message"}
+
+
+@pytest.mark.parametrize("at", TIMES_BEYOND_UTC)
+def test_an_action_time_beyond_the_utc_calendar_is_an_invalid_argument(
+    caller: Caller, at: str
+) -> None:
+    response = caller.post("/v1/notify", body(f"far-{at}", action={"type": "order", "at": at}))
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert "action.at" in response.json()["message"]
+    assert "out of range" in response.json()["message"]
+
+
+def test_an_action_time_without_an_offset_is_utc(caller: Caller) -> None:
+    in_utc = body("utc-z")
+    without = body("utc-naive", action={"type": "order", "at": NOW.isoformat()})
+
+    assert caller.post("/v1/notify", in_utc).status_code == 202
+    response = caller.post("/v1/notify", without)
+
+    assert response.status_code == 202, response.text
+    stale = body("utc-stale", action={"type": "order", "at": "2026-05-01T00:00:00"})
+    assert caller.post("/v1/notify", stale).json()["code"] == "STALE_ACTION"
 
 
 def test_a_request_id_reused_for_another_notification_is_a_conflict(caller: Caller) -> None:
