@@ -134,7 +134,10 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, TemplateProblemError):
         return error_response(TEMPLATE_PROBLEMS.get(error.code, 422), error.code, str(error))
     if isinstance(error, SnapshotUnavailableError):
-        return error_response(503, "UNAVAILABLE", f"{error}; run `ownership score` to publish one")
+        log.warning("%s", error)  # where it looked is for the operator, not the caller
+        return error_response(
+            503, "UNAVAILABLE", "no scores are published yet; the operator runs `ownership score`"
+        )
     assert isinstance(error, RequestConflictError)
     return error_response(409, "CONFLICT", str(error))
 

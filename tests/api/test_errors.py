@@ -14,7 +14,7 @@ from api.auth import AuthenticatedClient, Authenticator
 from api.deps import authenticated_client
 from api.errors import ApiError, install_error_handlers
 from api.observability import ObservabilityMiddleware
-from api.serving import SnapshotSource
+from api.serving import SnapshotSource, SnapshotUnavailableError
 from pipelines.settings import load_settings
 from tests.api.service import NOW, VERIFIED_FRESH, serving
 
@@ -32,6 +32,10 @@ def base_url() -> Iterator[str]:
     @app.get("/bug")
     def bug() -> None:
         raise RuntimeError("secret internals")
+
+    @app.get("/unscored")
+    def unscored() -> None:
+        raise SnapshotUnavailableError("no serving snapshot at /srv/ownership/scores yet")
 
     with serving(app, lifespan="off") as url:
         yield url
@@ -74,6 +78,16 @@ def test_an_unexpected_error_shows_nothing_of_itself(base_url: str) -> None:
     assert response.status_code == 500
     assert response.json() == {"status": 500, "code": "INTERNAL", "message": "Server error"}
     assert "secret internals" not in response.text
+
+
+def test_no_snapshot_yet_is_unavailable_without_showing_the_servers_folders(
+    base_url: str,
+) -> None:
+    response = requests.get(f"{base_url}/unscored")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "UNAVAILABLE"
+    assert "/srv" not in response.text
 
 
 def test_a_malformed_correlator_is_not_echoed(base_url: str) -> None:
