@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.cli import main
 from tests.factories import ANNA, RU_MOBILE, History, days_ago
+from tests.integration.cli_calls import refused_by_the_parser
 
 STORE_HINT = "postgresql+psycopg://"
 
@@ -21,14 +22,6 @@ def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'var' / 'ownership.db'}"
     monkeypatch.setenv("OWNERSHIP_DATABASE_URL", url)
     return url
-
-
-def refused_by_the_parser(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """The parser's one-line complaint about `argv`, after its usage line."""
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    return capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def failed(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
+from tests.integration.cli_calls import refused_by_the_parser
 
 UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
 
@@ -40,13 +41,6 @@ def one_line_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     *_, message = printed.splitlines()
     assert message.startswith("error:")
     return message
-
-
-def refused_by_the_parser(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    return capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_serve_on_a_taken_port_says_so_in_one_line(

@@ -19,6 +19,12 @@ from tests.factories import AS_OF, RU_MOBILE, History, steady_owner
 PUBLISHED = ("scores.parquet", "snapshot.bin", "manifest.json")
 
 
+@pytest.fixture(autouse=True)
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line's store, never the working copy's."""
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{tmp_path / 'ownership.db'}")
+
+
 @pytest.fixture
 def last_good_run(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
     """A history, and an output folder holding a good run's files (with their bytes)."""
@@ -85,7 +91,6 @@ def test_the_command_line_says_it_in_one_line(
 ) -> None:
     events, out, files = last_good_run
     disk_full_in("classification", monkeypatch)
-    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{out.parent / 'ownership.db'}")
     capsys.readouterr()
 
     assert main(["score", "--events", str(events), "--out", str(out)]) == 2
@@ -107,7 +112,6 @@ def test_ctrl_c_while_a_model_runs_stops_quietly_and_publishes_nothing(
         raise RuntimeError("Query interrupted")  # what DuckDB raises on SIGINT mid-query
 
     monkeypatch.setattr(duckdb_engine, "run_models", interrupted)
-    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{out.parent / 'ownership.db'}")
     capsys.readouterr()
 
     assert main(["score", "--events", str(events), "--out", str(out)]) == 130
