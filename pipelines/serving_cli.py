@@ -165,13 +165,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(evaluate(scores, events / "truth").render())
     examples = _example_numbers(scores / "scores.parquet")
+    scores = scores.resolve()  # the paths below are pasted into other terminals
     console.print(
         f"\nscored {manifest['numbers']:,} numbers as of {manifest['as_of']}.\n"
         f"scores:   {scores / 'scores.parquet'}\nsnapshot: {scores / 'snapshot.bin'}\n"
         f"manifest: {scores / 'manifest.json'}\ntry:"
     )
     for status, phone in examples.items():
-        console.print(f"  {_OWNERSHIP} check {phone} --scores {scores.resolve()}   # {status}")
+        console.print(f"  {_OWNERSHIP} check {phone} --scores {scores}   # {status}")
     if args.no_serve:
         return 0
     return _serve_demo(args, scores, events, examples, str(manifest["as_of"]))
