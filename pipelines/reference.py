@@ -11,6 +11,7 @@ from ownership.channels import Channel
 from ownership.countries import Country, CountryTable
 from ownership.prices import Price, PriceTable
 from pipelines.contracts import load_contract
+from pipelines.number_ranges import RANGES_FILE, KeyRange, Verdict
 from pipelines.paths import DATA_DIR
 
 
@@ -65,3 +66,11 @@ def load_prices(path: Path = DATA_DIR / "prices.csv") -> PriceTable:
         return PriceTable.of(prices)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
+
+
+def load_number_ranges(path: Path = RANGES_FILE) -> list[KeyRange]:
+    """The valid number ranges; the batch reads the same file with DuckDB (pipelines.ingest)."""
+    return [
+        KeyRange(int(row["low"]), int(row["high"]), Verdict(row["verdict"]))
+        for row in _rows(path, "number_ranges")
+    ]
