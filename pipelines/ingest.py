@@ -24,7 +24,8 @@ from pipelines.input_files import (
     read_csv_files,
     read_parquet_files,
 )
-from pipelines.sqlfiles import check_sql, macros_sql, unreadable_lines_sql
+from pipelines.number_ranges import RANGES_FILE, Verdict
+from pipelines.sqlfiles import check_sql, macros_sql, number_check_sql, unreadable_lines_sql
 
 FORMATS = ("parquet", "csv")
 # DuckDB reads a file name as a pattern: these would match other files, or none
@@ -90,6 +91,9 @@ def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
         "create or replace table phone_fixes (phone_text varchar primary key, phone bigint)"
     )
     con.execute("create or replace table input_files (kind varchar, path varchar)")
+    con.read_csv(
+        str(RANGES_FILE), header=True, comment="#", delimiter=",", dtype=RANGE_COLUMNS
+    ).create("number_ranges")
     con.execute(
         "create or replace table unreadable_lines (kind varchar, file varchar, line bigint, "
         "byte_offset bigint, reject_reason varchar, line_text varchar, quote_left_open boolean)"
@@ -115,6 +119,13 @@ def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Con
         [files.kind, [str(path) for path in files.files]],
     )
 
+
+# data/number_ranges.csv, made by pipelines.number_ranges
+RANGE_COLUMNS = {"low": "bigint", "high": "bigint", "verdict": "varchar"}
+# The reason of a row whose phone is garbage, or reads as a number no operator could issue.
+INVALID_PHONE = "phone is not a valid number"
+# The rows of the numbers `reject_invalid_numbers` found.
+INVALID_NUMBER_ROWS = "phone in (select phone from invalid_numbers)"
 
 # The checked columns that hold times, as seconds since the epoch.
 EPOCH_COLUMNS = frozenset({"ts", "last_seen_at"})
@@ -206,6 +217,41 @@ def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
     return len(fixes)
 
 
+def reject_invalid_numbers(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
+    """Reject the rows whose strict E.164 phone no operator could have issued (`+70000000000`).
+
+    Validity is looked up in the ranges of data/number_ranges.csv, made from phonenumbers'
+    metadata: a block of a million numbers inside one valid range needs no more, so a history
+    of valid numbers costs one pass over the checked phones. The few numbers the ranges leave
+    to phonenumbers are parsed one by one. Returns how many numbers were found invalid.
+    """
+    con.sql(number_check_sql("doubtful_number_blocks")).create("doubtful_number_blocks")
+    doubtful = con.sql(number_check_sql("doubtful_numbers"))
+    if not con.table("doubtful_number_blocks").aggregate("count(*)").fetchall()[0][0]:
+        doubtful = doubtful.limit(0)
+    doubtful.create("invalid_numbers")
+    asked = con.table("invalid_numbers").filter(f"verdict = '{Verdict.ASK.value}'")
+    valid = [(phone,) for (phone,) in asked.select("phone").fetchall() if _valid_key(phone)]
+    if valid:
+        con.executemany("delete from invalid_numbers where phone = ?", valid)
+    found = int(con.table("invalid_numbers").aggregate("count(*)").fetchall()[0][0])
+    if found:
+        for kind in kinds:
+            con.execute(
+                f"update checked_{kind} set reject_reason = ? where {INVALID_NUMBER_ROWS}",
+                [INVALID_PHONE],
+            )
+    return found
+
+
+def _valid_key(key: int) -> bool:
+    """Whether phonenumbers reads `+<key>` as a valid number with that same key."""
+    try:
+        return parse_number(f"+{key}").key == key
+    except InvalidNumberError:
+        return False
+
+
 def count_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
     """Count a kind's rows, rejects (by reason) and rows left for a later run.
 
@@ -236,7 +282,12 @@ def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) 
     """The kind's rejected rows with their reasons and raw texts, checked again from the input."""
     rejects_dir.mkdir(parents=True, exist_ok=True)
     target = rejects_dir / f"{kind}.parquet"
-    checked = con.sql(check_sql(kind)).filter("reject_reason is not null")
+    checked = con.sql(check_sql(kind))
+    # the rows of invalid numbers, found once every kind was checked (reject_invalid_numbers)
+    checked = checked.filter(f"reject_reason is not null or {INVALID_NUMBER_ROWS}").project(
+        f"* replace (case when {INVALID_NUMBER_ROWS} then '{INVALID_PHONE}' "
+        "else reject_reason end as reject_reason)"
+    )
     # times as times, not the epoch seconds the models count in
     rejected = checked.select(
         *(

@@ -147,6 +147,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
                 ingest.check_kind(con, kind)
                 step(f"check {kind}")
             mended = ingest.mend_phones(con, INPUT_KINDS)
+            ingest.reject_invalid_numbers(con, INPUT_KINDS)
             ingest.collect_unreadable_lines(con)
             counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
         refusal = _refusal(counts, request.max_reject_share, request.out_dir)

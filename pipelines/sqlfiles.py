@@ -44,6 +44,12 @@ def check_sql(kind: str) -> str:
 
 
 @cache
+def number_check_sql(name: str) -> str:
+    """The checks of the numbers themselves, run once every kind is checked."""
+    return (SQL_DIR / "checks" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@cache
 def macros_sql() -> str:
     return (SQL_DIR / "checks" / "macros.sql").read_text(encoding="utf-8")
 

@@ -85,6 +85,35 @@ def test_messy_but_valid_phones_are_mended_not_rejected(tmp_path: Path) -> None:
     assert RU_MOBILE in scores["phone"].to_list()
 
 
+def test_numbers_no_operator_could_issue_are_rejected_in_every_kind(tmp_path: Path) -> None:
+    history = healthy_history()
+    valid_toll_free = "+375800123456"  # Belarus: only phonenumbers can judge (an 'ask' range)
+    for phone in ("+70000000000", "+490301234567", "+3758100000000", valid_toll_free):
+        history.register(phone, days_ago(30), ANNA, account=f"vk-{phone}").account(
+            phone, f"vk-{phone}"
+        )
+        history.sms(phone, days_ago(3))
+    events = history.write(tmp_path / "events")
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    for kind in ("registrations", "accounts", "sms_deliveries"):
+        counts = manifest["inputs"][kind]
+        assert counts["reject_reasons"] == {"phone is not a valid number": 3}, kind
+        assert counts["rows"] == counts["accepted"] + counts["rejected"] + counts["after_as_of"]
+        rejects = pl.read_parquet(tmp_path / "out" / "rejects" / f"{kind}.parquet")
+        assert sorted(rejects["phone_text"].to_list()) == [
+            "+3758100000000",
+            "+490301234567",
+            "+70000000000",
+        ]
+        assert set(rejects["reject_reason"].to_list()) == {"phone is not a valid number"}
+    scored = pl.read_parquet(tmp_path / "out" / "scores.parquet")["phone"].to_list()
+    assert valid_toll_free in scored
+    assert "+70000000000" not in scored
+    assert len(scored) == 41
+
+
 def test_too_many_rejects_publish_nothing_and_say_why(tmp_path: Path) -> None:
     history = healthy_history(numbers=3)
     for _ in range(10):
