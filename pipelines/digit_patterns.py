@@ -4,15 +4,19 @@ phonenumbers decides one number at a time with Python regular expressions. To tu
 decisions into ranges of numbers (pipelines.number_ranges), a pattern must be stepped digit by
 digit, which `re` cannot do. The metadata's patterns use a small part of the syntax: digits,
 `\\d`, classes such as `[1-35-9]`, groups `(…)` and `(?:…)`, `|`, and the quantifiers `?`, `*`,
-`+`, `{n}` and `{n,m}`. `DigitPattern` parses exactly that part, refuses anything else, and
-runs as a nondeterministic automaton over the digits.
+`+`, `{n}`, `{n,}` and `{n,m}`. `DigitPattern` parses exactly that part, refuses anything else
+(lazy quantifiers, other scripts' digits, empty or reversed classes among them), and runs as a
+nondeterministic automaton over the digits.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 DIGITS = frozenset(range(10))
+ASCII_DIGITS = "0123456789"  # str.isdigit also takes other scripts' digits
+QUANTIFIERS = "?*+{"
 # a state set: the automaton's states after the digits read so far
 States = frozenset[int]
 
@@ -82,7 +86,7 @@ class _Parser:
     def _atom(self) -> _Node | None:
         char = self._peek()
         self.at += 1
-        if char.isdigit():
+        if char and char in ASCII_DIGITS:
             return _Digits(frozenset({int(char)}))
         if char == "\\" and self._peek() == "d":
             self.at += 1
@@ -107,37 +111,47 @@ class _Parser:
         digits: set[int] = set()
         while self._peek() != "]":
             low = self._peek()
-            if not low.isdigit():
-                self._refuse("a class holds only digits and ranges")
+            if not low or low not in ASCII_DIGITS:
+                self._refuse("a class holds only digits and ranges of digits")
             self.at += 1
             high = low
             if self._peek() == "-":
-                high = self.pattern[self.at + 1]
-                if not high.isdigit():
-                    self._refuse("a range ends in a digit")
+                high = self.pattern[self.at + 1 : self.at + 2]
+                if not high or high not in ASCII_DIGITS or high < low:
+                    self._refuse("a range runs from a digit up to a digit")
                 self.at += 2
             digits.update(range(int(low), int(high) + 1))
+        if not digits:
+            self._refuse("an empty class")
         self.at += 1
         return _Digits(frozenset(digits))
 
     def _quantified(self, node: _Node) -> _Node:
-        while True:
-            char = self._peek()
-            if char == "?":
-                node = _Repeat(node, 0, 1)
-            elif char == "*":
-                node = _Repeat(node, 0, None)
-            elif char == "+":
-                node = _Repeat(node, 1, None)
-            elif char == "{":
-                end = self.pattern.index("}", self.at)
-                least, comma, most = self.pattern[self.at + 1 : end].partition(",")
-                upper = int(most) if most else None if comma else int(least)
-                self.at = end
-                node = _Repeat(node, int(least), upper)
-            else:
-                return node
-            self.at += 1
+        char = self._peek()
+        if char == "?":
+            node = _Repeat(node, 0, 1)
+        elif char == "*":
+            node = _Repeat(node, 0, None)
+        elif char == "+":
+            node = _Repeat(node, 1, None)
+        elif char == "{":
+            bounds = re.match(r"\{([0-9]+)(,([0-9]*))?\}", self.pattern[self.at :])
+            if not bounds:
+                self._refuse("a repeat is {n}, {n,} or {n,m}")
+                raise AssertionError  # unreachable: _refuse raises
+            least, comma, most = bounds.groups()
+            upper = int(most) if most else None if comma else int(least)
+            if upper is not None and upper < int(least):
+                self._refuse("a repeat's bounds are in order")
+            self.at += bounds.end() - 1
+            node = _Repeat(node, int(least), upper)
+        else:
+            return node
+        self.at += 1
+        if self._peek() and self._peek() in QUANTIFIERS:
+            # `x{2}?` is lazy in re, `x??` too: a second quantifier is not read as a repeat
+            self._refuse("a quantifier after a quantifier")
+        return node
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pipelines.input_files import (
     read_csv_files,
     read_parquet_files,
 )
-from pipelines.number_ranges import RANGES_FILE, Verdict
+from pipelines.number_ranges import RANGES_FILE
 from pipelines.sqlfiles import check_sql, macros_sql, number_check_sql, unreadable_lines_sql
 
 FORMATS = ("parquet", "csv")
@@ -217,39 +217,59 @@ def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
     return len(fixes)
 
 
-def reject_invalid_numbers(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
-    """Reject the rows whose strict E.164 phone no operator could have issued (`+70000000000`).
+@dataclass(frozen=True)
+class NumberCheck:
+    # strict E.164 texts phonenumbers reads as another number (`+490301234567`, a national
+    # prefix written in, is +49301234567): their rows now carry that number
+    renumbered: int
+    # numbers no operator could issue: their rows are rejected
+    invalid: int
+
+
+def check_numbers(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> NumberCheck:
+    """Judge the numbers of strict E.164 texts as phonenumbers, and so the API, would.
 
     Validity is looked up in the ranges of data/number_ranges.csv, made from phonenumbers'
     metadata: a block of a million numbers inside one valid range needs no more, so a history
-    of valid numbers costs one pass over the checked phones. The few numbers the ranges leave
-    to phonenumbers are parsed one by one. Returns how many numbers were found invalid.
+    of valid numbers costs one pass over the checked phones. The numbers the ranges do not
+    call valid are parsed one by one: one phonenumbers reads as another number is mended to
+    it, like a messy text; the rest are rejected. Mended texts were parsed already.
     """
     con.sql(number_check_sql("doubtful_number_blocks")).create("doubtful_number_blocks")
     doubtful = con.sql(number_check_sql("doubtful_numbers"))
     if not con.table("doubtful_number_blocks").aggregate("count(*)").fetchall()[0][0]:
         doubtful = doubtful.limit(0)
-    doubtful.create("invalid_numbers")
-    asked = con.table("invalid_numbers").filter(f"verdict = '{Verdict.ASK.value}'")
-    valid = [(phone,) for (phone,) in asked.select("phone").fetchall() if _valid_key(phone)]
-    if valid:
-        con.executemany("delete from invalid_numbers where phone = ?", valid)
-    found = int(con.table("invalid_numbers").aggregate("count(*)").fetchall()[0][0])
-    if found:
-        for kind in kinds:
-            con.execute(
-                f"update checked_{kind} set reject_reason = ? where {INVALID_NUMBER_ROWS}",
-                [INVALID_PHONE],
-            )
-    return found
+    renumbered, invalid = [], []
+    for (phone,) in doubtful.fetchall():
+        read_as = _read_as(phone)
+        if read_as is None:
+            invalid.append((phone,))
+        elif read_as != phone:
+            renumbered.append((phone, read_as))
+    con.execute("create or replace table renumbered_numbers (phone bigint, read_as bigint)")
+    con.execute("create or replace table invalid_numbers (phone bigint)")
+    if renumbered:
+        con.executemany("insert into renumbered_numbers values (?, ?)", renumbered)
+    if invalid:
+        con.executemany("insert into invalid_numbers values (?)", invalid)
+    for kind in kinds if renumbered or invalid else ():
+        con.execute(
+            f"update checked_{kind} set phone = renumbered_numbers.read_as "
+            f"from renumbered_numbers where checked_{kind}.phone = renumbered_numbers.phone"
+        )
+        con.execute(
+            f"update checked_{kind} set reject_reason = ? where {INVALID_NUMBER_ROWS}",
+            [INVALID_PHONE],
+        )
+    return NumberCheck(len(renumbered), len(invalid))
 
 
-def _valid_key(key: int) -> bool:
-    """Whether phonenumbers reads `+<key>` as a valid number with that same key."""
+def _read_as(key: int) -> int | None:
+    """The key phonenumbers reads `+<key>` as, or None if it is not a valid number."""
     try:
-        return parse_number(f"+{key}").key == key
+        return parse_number(f"+{key}").key
     except InvalidNumberError:
-        return False
+        return None
 
 
 def count_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:

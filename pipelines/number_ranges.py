@@ -41,9 +41,10 @@ RANGES_FILE = DATA_DIR / "number_ranges.csv"
 VERSION_LINE = "# phonenumbers {version}"
 # the keys of strict E.164 texts: 7 to 15 digits (pipelines/sql/checks/macros.sql, e164_key)
 MIN_DIGITS, MAX_DIGITS = 7, 15
-# phonenumbers' own bounds on a national significant number
-MIN_NATIONAL, MAX_NATIONAL = 2, 17
-# the number types `is_valid_number` accepts, mobile apart (see `_type_patterns`)
+# phonenumbers' shortest national significant number
+MIN_NATIONAL = 2
+# the number types `_number_type_helper` tries before mobile, which it tries only where the
+# region's mobile and fixed-line patterns differ (`_Country._region`)
 TYPES = (
     "premium_rate",
     "toll_free",

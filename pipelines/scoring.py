@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import phonenumbers
 
 from ownership.rules import RuleSettings
 from ownership.verdicts import Status
 from pipelines import duckdb_engine, ingest
 from pipelines.contracts import INPUT_KINDS, load_contract
 from pipelines.input_files import one_line
+from pipelines.number_ranges import RANGES_FILE, file_version
 from pipelines.paths import PROJECT_ROOT
 from pipelines.publish import (
     SCORES_FILE,
@@ -125,6 +127,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
         raise ScoreRequestError(f"as_of {_iso(as_of)} is in the future; a run scores the past")
     if as_of <= 0:  # no event can be as old: the input takes times after 1970-01-01 only
         raise ScoreRequestError("as_of must be after 1970-01-01, the earliest time of any event")
+    _check_number_ranges()
     files = ingest.discover(request.events_dir)
     _make_out_dir(request.out_dir, request.events_dir)
     work_dir = request.out_dir / ".work"
@@ -147,7 +150,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
                 ingest.check_kind(con, kind)
                 step(f"check {kind}")
             mended = ingest.mend_phones(con, INPUT_KINDS)
-            ingest.reject_invalid_numbers(con, INPUT_KINDS)
+            numbers = ingest.check_numbers(con, INPUT_KINDS)
             ingest.collect_unreadable_lines(con)
             counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
         refusal = _refusal(counts, request.max_reject_share, request.out_dir)
@@ -205,10 +208,21 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     finally:
         con.close()
         shutil.rmtree(work_dir, ignore_errors=True)
-    manifest = _manifest(request, counts, statuses, as_of, run_at, mended, timings)
+    manifest = _manifest(request, counts, statuses, as_of, run_at, mended, numbers, timings)
     write_manifest(manifest, request.out_dir)
     step("publish manifest")
     return ScoreResult(request.out_dir, manifest)
+
+
+def _check_number_ranges() -> None:
+    """The batch's number ranges must be the installed phonenumbers', which the API uses."""
+    made_from, installed = file_version(), phonenumbers.__version__
+    if made_from != installed:
+        raise ScoreRequestError(
+            f"{RANGES_FILE} was made from phonenumbers {made_from or '(unknown)'}, but "
+            f"{installed} is installed, so the batch and the API could judge numbers apart: "
+            f"install phonenumbers=={made_from} or regenerate the file (ownership-number-ranges)"
+        )
 
 
 def _failure(reason: str, done: list[str], spill_dir: Path) -> str:
@@ -295,6 +309,7 @@ def _manifest(
     as_of: int,
     run_at: int,
     mended: int,
+    numbers: ingest.NumberCheck,
     timings: dict[str, float],
 ) -> dict[str, Any]:
     return {
@@ -304,7 +319,10 @@ def _manifest(
         "code_version": code_version(),
         "events_dir": str(request.events_dir.resolve()),
         **_input_counts(counts),
-        "phone_texts_mended": mended,
+        # messy texts mended, and strict ones phonenumbers reads as another number
+        "phone_texts_mended": mended + numbers.renumbered,
+        # distinct numbers no operator could issue, whose rows were rejected
+        "invalid_numbers": numbers.invalid,
         "numbers": sum(statuses.values()),
         "statuses": {status.value: statuses.get(status, 0) for status in sorted(Status)},
         "settings": {**asdict(request.rules), "max_reject_share": request.max_reject_share},

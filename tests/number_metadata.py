@@ -30,13 +30,14 @@ def _metadata(country_code: int) -> Iterator[PhoneMetadata]:
 
 
 def every_pattern() -> Iterator[str]:
-    """Every national number and leading digits pattern, once each."""
+    """Every national number, leading digits and national prefix pattern, once each."""
     seen: set[str] = set()
     for country_code in sorted(COUNTRY_CODE_TO_REGION_CODE):
         for metadata in _metadata(country_code):
             descs = (getattr(metadata, name) for name in DESCS)
             found = [desc.national_number_pattern for desc in descs if desc is not None]
             found.append(metadata.leading_digits)
+            found.append(metadata.national_prefix_for_parsing)
             for pattern in found:
                 if pattern and pattern not in seen:
                     seen.add(pattern)

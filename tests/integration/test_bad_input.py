@@ -7,6 +7,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import phonenumbers
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -85,33 +86,69 @@ def test_messy_but_valid_phones_are_mended_not_rejected(tmp_path: Path) -> None:
     assert RU_MOBILE in scores["phone"].to_list()
 
 
-def test_numbers_no_operator_could_issue_are_rejected_in_every_kind(tmp_path: Path) -> None:
+def _in_every_kind(history: History, phone: str) -> History:
+    account = f"vk-{phone}"
+    return (
+        history.register(phone, days_ago(60), ANNA, account=account)  # and its code entry
+        .account(phone, account)
+        .sms(phone, days_ago(3))
+        .number_change(phone, days_ago(20), account=account)
+        .verification(phone, days_ago(10), "confirmed")
+    )
+
+
+def test_numbers_phonenumbers_finds_invalid_are_rejected_in_every_kind(tmp_path: Path) -> None:
     history = healthy_history()
-    valid_toll_free = "+375800123456"  # Belarus: only phonenumbers can judge (an 'ask' range)
-    for phone in ("+70000000000", "+490301234567", "+3758100000000", valid_toll_free):
-        history.register(phone, days_ago(30), ANNA, account=f"vk-{phone}").account(
-            phone, f"vk-{phone}"
-        )
-        history.sms(phone, days_ago(3))
+    invalid = ("+70000000000", "+3758100000000")  # the second: 'ask', phonenumbers says no
+    valid_toll_free = "+375800123456"  # Belarus: an 'ask' range, and phonenumbers says yes
+    for phone in (*invalid, valid_toll_free):
+        _in_every_kind(history, phone)
     events = history.write(tmp_path / "events")
 
     manifest = run(events, tmp_path / "out", max_reject_share=0.5)
 
-    for kind in ("registrations", "accounts", "sms_deliveries"):
+    assert manifest["invalid_numbers"] == 2
+    for kind, rows in history.rows.items():
         counts = manifest["inputs"][kind]
-        assert counts["reject_reasons"] == {"phone is not a valid number": 3}, kind
+        rejected = sum(1 for row in rows if row["phone"] in invalid)
+        assert counts["reject_reasons"] == {"phone is not a valid number": rejected}, kind
         assert counts["rows"] == counts["accepted"] + counts["rejected"] + counts["after_as_of"]
         rejects = pl.read_parquet(tmp_path / "out" / "rejects" / f"{kind}.parquet")
-        assert sorted(rejects["phone_text"].to_list()) == [
-            "+3758100000000",
-            "+490301234567",
-            "+70000000000",
-        ]
+        assert set(rejects["phone_text"].to_list()) == set(invalid), kind
         assert set(rejects["reject_reason"].to_list()) == {"phone is not a valid number"}
     scored = pl.read_parquet(tmp_path / "out" / "scores.parquet")["phone"].to_list()
     assert valid_toll_free in scored
-    assert "+70000000000" not in scored
+    assert not set(invalid) & set(scored)
     assert len(scored) == 41
+
+
+def test_a_national_prefix_written_into_e164_is_read_as_phonenumbers_reads_it(
+    tmp_path: Path,
+) -> None:
+    history = healthy_history(numbers=3)
+    _in_every_kind(history, "+490301234567")  # +49 0 30 …: the 0 is dialled at home only
+    history.sms("+49 0301234567", days_ago(2))  # the same number, written messily
+    events = history.write(tmp_path / "events")
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["phone_texts_mended"] == 2
+    assert all(counts["rejected"] == 0 for counts in manifest["inputs"].values())
+    scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert "+49301234567" in scores["phone"].to_list()
+    assert "+490301234567" not in scores["phone"].to_list()
+
+
+def test_a_phonenumbers_the_number_ranges_were_not_made_from_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = healthy_history(numbers=3).write(tmp_path / "events")
+    monkeypatch.setattr(phonenumbers, "__version__", "0.0.1")
+
+    with pytest.raises(ScoreRequestError, match="ownership-number-ranges"):
+        run(events, tmp_path / "out")
+
+    assert not (tmp_path / "out").exists()
 
 
 def test_too_many_rejects_publish_nothing_and_say_why(tmp_path: Path) -> None:

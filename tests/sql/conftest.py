@@ -38,6 +38,7 @@ def run_models(
     for kind in INPUT_KINDS:
         ingest.check_kind(con, kind)
     ingest.mend_phones(con, INPUT_KINDS)
+    ingest.check_numbers(con, INPUT_KINDS)
     duckdb_engine.run_models(con)
     return con
 

@@ -34,7 +34,26 @@ def test_a_pattern_matches_what_the_regular_expression_fully_matches(
     assert bool(re.fullmatch(pattern, digits)) is matches
 
 
-@pytest.mark.parametrize("pattern", ["(?=1)2", "\\w", "[a-c]", "1.", "(12", "12)", "^1"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(?=1)2",
+        "\\w",
+        "[a-c]",
+        "1.",
+        "(12",
+        "12)",
+        "^1",
+        "1\\d{2}?",  # lazy: re reads exactly two digits, not an optional pair
+        "1+?",
+        "1{ 2}",  # literal text to re
+        "1{,2}",
+        "1{2",
+        "[5-3]",
+        "[]",
+        "\u0663",  # ARABIC-INDIC DIGIT THREE, a digit to str.isdigit
+    ],
+)
 def test_syntax_beyond_digits_is_refused_not_misread(pattern: str) -> None:
     with pytest.raises(PatternSyntaxError):
         DigitPattern.compile(pattern)
@@ -54,12 +73,14 @@ def test_every_pattern_of_phonenumbers_metadata_agrees_with_re_on_numbers_near_e
     rng = random.Random(5)
     samples = [str(key) for key in example_keys()]
     for pattern in every_pattern():
-        automaton = DigitPattern.compile(pattern)
-        for digits in rng.sample(samples, 40):
+        # national prefix patterns may end in `$`, which the ranges read as nothing
+        widened = pattern.replace("$", "")
+        automaton = DigitPattern.compile(pattern, ignore_end_anchors=True)
+        for digits in rng.sample(samples, 100):
             # the patterns read national numbers: try every tail of the key
             for start in range(4):
                 tail = digits[start:]
-                assert automaton.matches(tail) is bool(re.fullmatch(pattern, tail)), (
+                assert automaton.matches(tail) is bool(re.fullmatch(widened, tail)), (
                     pattern,
                     tail,
                 )

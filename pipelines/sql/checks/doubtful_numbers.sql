@@ -1,6 +1,8 @@
--- doubtful_numbers: the numbers of the doubtful blocks that are not valid, or that only
--- phonenumbers can judge (verdict 'ask').
+-- doubtful_numbers: the numbers of strict E.164 texts in the doubtful blocks that the ranges do
+-- not call valid: numbers no operator could issue, numbers phonenumbers reads as another one
+-- (a national prefix written in), and numbers of 'ask' ranges, which only phonenumbers can judge.
 -- grain: one row per number. refresh: full, every run, after doubtful_number_blocks.
+-- Mended texts are left out: phonenumbers made their numbers.
 with phones as (
     select phone from checked_code_entries
     union all
@@ -23,22 +25,24 @@ ranges as (
     select * from number_ranges
 ),
 
+mended as (
+    select * from phone_fixes
+),
+
 numbers as (
     select distinct phone
     from phones
     where phone // 1000000 in (select block from blocks)
+        and phone not in (select phone from mended)
 ),
 
 final as (
-    select
-        numbers.phone,
-        case
-            when ranges.low is null or numbers.phone > ranges.high then 'invalid'
-            else ranges.verdict
-        end as verdict
+    select numbers.phone
     from numbers
     asof left join ranges on numbers.phone >= ranges.low
+    where ranges.low is null
+        or numbers.phone > ranges.high
+        or ranges.verdict <> 'valid'
 )
 
 select * from final
-where verdict <> 'valid'
