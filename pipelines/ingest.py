@@ -235,6 +235,7 @@ def check_numbers(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> Numbe
     call valid are parsed one by one: one phonenumbers reads as another number is mended to
     it, like a messy text; the rest are rejected. Mended texts were parsed already.
     """
+    con.sql(number_check_sql("checked_phones")).create_view("checked_phones")
     con.sql(number_check_sql("doubtful_number_blocks")).create("doubtful_number_blocks")
     doubtful = con.sql(number_check_sql("doubtful_numbers"))
     if not con.table("doubtful_number_blocks").aggregate("count(*)").fetchall()[0][0]:

@@ -7,21 +7,9 @@ from functools import cache
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
-from pipelines.number_ranges import region_metadata
+from pipelines.number_ranges import TYPES, region_metadata
 
-DESCS = (
-    "general_desc",
-    "premium_rate",
-    "toll_free",
-    "shared_cost",
-    "voip",
-    "personal_number",
-    "pager",
-    "uan",
-    "voicemail",
-    "fixed_line",
-    "mobile",
-)
+DESCS = ("general_desc", *TYPES, "mobile")
 
 
 def _metadata(country_code: int) -> Iterator[PhoneMetadata]:

@@ -6,17 +6,7 @@
 -- ranges fill whole blocks, as they do for the mobile numbers of the audience countries, a
 -- history of valid numbers ends here with no block to look into.
 with phones as (
-    select phone from checked_code_entries
-    union all
-    select phone from checked_sms_deliveries
-    union all
-    select phone from checked_registrations
-    union all
-    select phone from checked_number_changes
-    union all
-    select phone from checked_verifications
-    union all
-    select phone from checked_accounts
+    select * from checked_phones
 ),
 
 ranges as (

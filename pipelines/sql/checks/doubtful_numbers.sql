@@ -4,17 +4,7 @@
 -- grain: one row per number. refresh: full, every run, after doubtful_number_blocks.
 -- Mended texts are left out: phonenumbers made their numbers.
 with phones as (
-    select phone from checked_code_entries
-    union all
-    select phone from checked_sms_deliveries
-    union all
-    select phone from checked_registrations
-    union all
-    select phone from checked_number_changes
-    union all
-    select phone from checked_verifications
-    union all
-    select phone from checked_accounts
+    select * from checked_phones
 ),
 
 blocks as (
