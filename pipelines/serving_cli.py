@@ -171,8 +171,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         f"scores:   {scores / 'scores.parquet'}\nsnapshot: {scores / 'snapshot.bin'}\n"
         f"manifest: {scores / 'manifest.json'}\ntry:"
     )
+    # while the demo serves, its store holds the answers given since the batch (a "No" makes
+    # a number owner_changed at once): the check reads them from there
+    store = None if args.no_serve else demo_store(args.dir)
     for status, phone in examples.items():
-        console.print(f"  {_OWNERSHIP} check {phone} --scores {scores}   # {status}")
+        console.print(f"  {check_hint(phone, scores, store)}   # {status}")
     if args.no_serve:
         return 0
     return _serve_demo(args, scores, events, examples, str(manifest["as_of"]))
@@ -185,6 +188,17 @@ _OWNERSHIP = (
     if Path(sys.executable).with_name("ownership").exists()
     else "ownership"
 )
+
+
+def demo_store(folder: Path) -> Path:
+    """The store a serving demo keeps in its folder."""
+    return (folder / "ownership.db").resolve()
+
+
+def check_hint(phone: str, scores: Path, store: Path | None) -> str:
+    """`ownership check` of one number, to paste into another terminal."""
+    command = f"{_OWNERSHIP} check {phone} --scores {scores}"
+    return f"OWNERSHIP_DATABASE_URL=sqlite:///{store} {command}" if store else command
 
 
 def _serve_demo(
@@ -202,7 +216,7 @@ def _serve_demo(
     from store.database import make_engine, session_factory, upgrade
     from store.secrets import load_cipher
 
-    store, key_file = args.dir / "ownership.db", args.dir / "secret.key"
+    store, key_file = demo_store(args.dir), args.dir / "secret.key"
     store.unlink(missing_ok=True)
     # the worker reads its settings from the environment
     os.environ.update(

@@ -5,14 +5,21 @@ running in the same folder. The demo's hints work when pasted from any folder.""
 from __future__ import annotations
 
 import fcntl
+import json
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from delivery import records
 from pipelines.cli import main
+from pipelines.serving_cli import check_hint, demo_store
+from store.database import make_engine, upgrade
 from tests.integration.cli_calls import refused_by_the_parser
 
 UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
@@ -113,3 +120,35 @@ def test_the_demos_hints_name_absolute_paths(
     assert Path(command).is_absolute() and Path(command).name == "ownership"
     assert Path(command).parent == Path(sys.executable).parent
     assert scores == str(tmp_path / "demo" / "scores")
+
+
+def test_the_serving_demos_check_hint_reads_the_demos_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "demo"
+    assert main(["demo", "--phones", "200", "--dir", str(folder), "--no-serve"]) == 0
+    capsys.readouterr()
+    scores = folder / "scores"
+    manifest = json.loads((scores / "manifest.json").read_text())
+    phone = pl.read_parquet(scores / "scores.parquet")["phone"][0]
+    store = demo_store(folder)  # what the serving demo creates, and a "No" given there
+    url = f"sqlite:///{store}"
+    upgrade(url)
+    engine = make_engine(url)
+    denied = datetime.fromisoformat(manifest["as_of"]) + timedelta(hours=1)
+    with engine.begin() as connection:
+        records.record_verification(connection, phone, denied, "prompt", "denied", None, None)
+    engine.dispose()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.delenv("OWNERSHIP_DATABASE_URL")
+
+    pasted = subprocess.run(
+        ["bash", "-c", check_hint(phone, scores, store)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert json.loads(pasted.stdout)["status"] == "owner_changed"
