@@ -64,17 +64,17 @@ def _whole_number(text: str, least: int) -> int:
     return number
 
 
-def _count(text: str) -> int:
+def count_argument(text: str) -> int:
     """A count of one or more (numbers to generate)."""
     return _whole_number(text, least=1)
 
 
-def _seed(text: str) -> int:
+def seed_argument(text: str) -> int:
     """A random seed: numpy takes whole numbers from 0 up."""
     return _whole_number(text, least=0)
 
 
-def _port(text: str) -> int:
+def port_argument(text: str) -> int:
     """A TCP port; 0 lets the system pick a free one."""
     port = _whole_number(text, least=0)
     if port > 65535:
@@ -111,7 +111,9 @@ def _progress() -> Progress:
     )
 
 
-def _generate(out: Path, phones: int, seed: int, events_per_phone: float | None) -> SynthSummary:
+def generate_history(
+    out: Path, phones: int, seed: int, events_per_phone: float | None
+) -> SynthSummary:
     """Generate a history with a progress bar; returns the generator's summary."""
     from pipelines.synth import SynthParams, generate
 
@@ -131,7 +133,7 @@ def _generate(out: Path, phones: int, seed: int, events_per_phone: float | None)
         raise UsageError(f"cannot write the history to {out}: {error.strerror}") from error
 
 
-def _score(request: ScoreRequest) -> dict[str, Any]:
+def score_with_progress(request: ScoreRequest) -> dict[str, Any]:
     """Run a scoring request with a progress bar naming each step; returns the manifest."""
     from pipelines.scoring import STEPS, score
 
@@ -142,7 +144,7 @@ def _score(request: ScoreRequest) -> dict[str, Any]:
 
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
-    summary = _generate(args.out, args.phones, args.seed, args.events_per_phone)
+    summary = generate_history(args.out, args.phones, args.seed, args.events_per_phone)
     console.print(f"wrote a history of {args.phones:,} numbers to {args.out}")
     print(json.dumps(_jsonable(summary), indent=2, default=str))
     return 0
@@ -151,7 +153,7 @@ def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.scoring import ScoreRequest
 
-    manifest = _score(
+    manifest = score_with_progress(
         ScoreRequest(
             events_dir=args.events,
             out_dir=args.out,
@@ -323,8 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate a realistic synthetic history",
         description="Generate a realistic synthetic history.",
     )
-    synth.add_argument("--phones", type=_count, required=True, help="how many numbers")
-    synth.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
+    synth.add_argument("--phones", type=count_argument, required=True, help="how many numbers")
+    synth.add_argument("--seed", type=seed_argument, default=1, help="random seed (default 1)")
     synth.add_argument("--out", type=Path, required=True, help="folder to write the history to")
     synth.add_argument(
         "--events-per-phone",

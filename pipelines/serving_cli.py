@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.cli import UsageError, _count, _generate, _port, _score, _seed, console
+from pipelines.cli import (
+    UsageError,
+    console,
+    count_argument,
+    generate_history,
+    port_argument,
+    score_with_progress,
+    seed_argument,
+)
 from pipelines.settings import Settings, load_settings
 
 
@@ -21,9 +29,12 @@ def add_serving_commands(commands: Any) -> None:
         description="Serve the API from the snapshot in OWNERSHIP_SCORES_DIR (DESIGN §6).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=port_argument, default=8000, help="port (default 8000)")
     serve.add_argument(
-        "--workers", type=_count, default=1, help="worker processes; they share one snapshot"
+        "--workers",
+        type=count_argument,
+        default=1,
+        help="worker processes; they share one snapshot",
     )
     serve.add_argument(
         "--jobs",
@@ -38,9 +49,9 @@ def add_serving_commands(commands: Any) -> None:
         description="The main job: generate a history, score it, evaluate, and serve the API.",
     )
     demo.add_argument(
-        "--phones", type=_count, default=50_000, help="numbers to generate (default 50,000)"
+        "--phones", type=count_argument, default=50_000, help="numbers to generate (default 50,000)"
     )
-    demo.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
+    demo.add_argument("--seed", type=seed_argument, default=1, help="random seed (default 1)")
     demo.add_argument(
         "--dir", type=Path, default=Path("var/demo"), help="working folder (default var/demo)"
     )
@@ -49,7 +60,7 @@ def add_serving_commands(commands: Any) -> None:
     )
     demo.add_argument(
         "--port",
-        type=_port,
+        type=port_argument,
         default=8000,
         help="port to serve the API on (default 8000; 0 picks a free one)",
     )
@@ -151,8 +162,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.scoring import ScoreRequest
 
     events, scores = args.dir / "events", args.dir / "scores"
-    summary = _generate(events, args.phones, args.seed, events_per_phone=None)
-    manifest = _score(
+    summary = generate_history(events, args.phones, args.seed, events_per_phone=None)
+    manifest = score_with_progress(
         ScoreRequest(
             events,
             scores,
