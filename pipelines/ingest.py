@@ -124,7 +124,7 @@ def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Con
 RANGE_COLUMNS = {"low": "bigint", "high": "bigint", "verdict": "varchar"}
 # The reason of a row whose phone is garbage, or reads as a number no operator could issue.
 INVALID_PHONE = "phone is not a valid number"
-# The rows of the numbers `reject_invalid_numbers` found.
+# The rows of the numbers `check_numbers` found invalid.
 INVALID_NUMBER_ROWS = "phone in (select phone from invalid_numbers)"
 
 # The checked columns that hold times, as seconds since the epoch.
@@ -209,7 +209,11 @@ def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
         except InvalidNumberError:
             continue
     if fixes:
-        con.executemany("insert into phone_fixes values (?, ?)", fixes)
+        # one statement: executemany costs a statement a row
+        con.execute(
+            "insert into phone_fixes select unnest(?::varchar[]), unnest(?::bigint[])",
+            [[text for text, _ in fixes], [key for _, key in fixes]],
+        )
         mended = {text for text, _ in fixes}
         for kind, kind_texts in messy.items():
             if kind_texts & mended:
@@ -230,29 +234,35 @@ def check_numbers(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> Numbe
     """Judge the numbers of strict E.164 texts as phonenumbers, and so the API, would.
 
     Validity is looked up in the ranges of data/number_ranges.csv, made from phonenumbers'
-    metadata: a block of a million numbers inside one valid range needs no more, so a history
-    of valid numbers costs one pass over the checked phones. The numbers the ranges do not
-    call valid are parsed one by one: one phonenumbers reads as another number is mended to
-    it, like a messy text; the rest are rejected. Mended texts were parsed already.
+    metadata. The checked phones are grouped into blocks of a million keys; only the rows of
+    blocks that one valid range does not fill are read again, number by number. The numbers
+    the ranges do not call valid are parsed one by one: one phonenumbers reads as another
+    number is mended to it, like a messy text; the rest are rejected. The numbers of mended
+    texts were made by phonenumbers, and are not judged again.
     """
     con.sql(number_check_sql("checked_phones")).create_view("checked_phones")
     con.sql(number_check_sql("doubtful_number_blocks")).create("doubtful_number_blocks")
     doubtful = con.sql(number_check_sql("doubtful_numbers"))
     if not con.table("doubtful_number_blocks").aggregate("count(*)").fetchall()[0][0]:
         doubtful = doubtful.limit(0)
-    renumbered, invalid = [], []
+    renumbered: dict[int, int] = {}
+    invalid: list[int] = []
     for (phone,) in doubtful.fetchall():
         read_as = _read_as(phone)
         if read_as is None:
-            invalid.append((phone,))
+            invalid.append(phone)
         elif read_as != phone:
-            renumbered.append((phone, read_as))
-    con.execute("create or replace table renumbered_numbers (phone bigint, read_as bigint)")
-    con.execute("create or replace table invalid_numbers (phone bigint)")
-    if renumbered:
-        con.executemany("insert into renumbered_numbers values (?, ?)", renumbered)
-    if invalid:
-        con.executemany("insert into invalid_numbers values (?)", invalid)
+            renumbered[phone] = read_as
+    # one statement each: executemany costs a statement a row
+    con.execute(
+        "create or replace table renumbered_numbers as "
+        "select unnest(?::bigint[]) as phone, unnest(?::bigint[]) as read_as",
+        [list(renumbered), list(renumbered.values())],
+    )
+    con.execute(
+        "create or replace table invalid_numbers as select unnest(?::bigint[]) as phone",
+        [invalid],
+    )
     for kind in kinds if renumbered or invalid else ():
         con.execute(
             f"update checked_{kind} set phone = renumbered_numbers.read_as "
@@ -304,10 +314,17 @@ def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) 
     rejects_dir.mkdir(parents=True, exist_ok=True)
     target = rejects_dir / f"{kind}.parquet"
     checked = con.sql(check_sql(kind))
-    # the rows of invalid numbers, found once every kind was checked (reject_invalid_numbers)
-    checked = checked.filter(f"reject_reason is not null or {INVALID_NUMBER_ROWS}").project(
-        f"* replace (case when {INVALID_NUMBER_ROWS} then '{INVALID_PHONE}' "
-        "else reject_reason end as reject_reason)"
+    # check_numbers judged the numbers once every kind was checked: the rows of invalid
+    # numbers are rejects too, and a renumbered row shows the number it was counted under
+    checked = (
+        checked.filter(f"reject_reason is not null or {INVALID_NUMBER_ROWS}")
+        .join(con.table("renumbered_numbers"), "phone", "left")
+        .project(
+            f"* exclude (read_as) replace ("
+            f"case when {INVALID_NUMBER_ROWS} then null else coalesce(read_as, phone) end "
+            f"as phone, case when {INVALID_NUMBER_ROWS} then '{INVALID_PHONE}' "
+            "else reject_reason end as reject_reason)"
+        )
     )
     # times as times, not the epoch seconds the models count in
     rejected = checked.select(

@@ -40,6 +40,7 @@ PUBLISH_STEPS = ("scores", "snapshot", "manifest")
 # every step a run reports, in order, so a display can show a bar of known length
 STEPS: tuple[str, ...] = (
     *(f"check {kind}" for kind in INPUT_KINDS),
+    "check numbers",
     *(f"model {name}" for name in MODEL_ORDER),
     *(f"publish {name}" for name in PUBLISH_STEPS),
 )
@@ -151,6 +152,13 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
                 step(f"check {kind}")
             mended = ingest.mend_phones(con, INPUT_KINDS)
             numbers = ingest.check_numbers(con, INPUT_KINDS)
+            number_counts = {
+                # messy texts mended, and strict ones phonenumbers reads as another number
+                "phone_texts_mended": mended + numbers.renumbered,
+                # distinct numbers no operator could issue, whose rows were rejected
+                "invalid_numbers": numbers.invalid,
+            }
+            step("check numbers")
             ingest.collect_unreadable_lines(con)
             counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
         refusal = _refusal(counts, request.max_reject_share, request.out_dir)
@@ -165,6 +173,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
                 "published": refusal is None,
                 "max_reject_share": request.max_reject_share,
                 **_input_counts(counts),
+                **number_counts,
             },
         )
         if refusal:
@@ -208,7 +217,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     finally:
         con.close()
         shutil.rmtree(work_dir, ignore_errors=True)
-    manifest = _manifest(request, counts, statuses, as_of, run_at, mended, numbers, timings)
+    manifest = _manifest(request, counts, statuses, as_of, run_at, number_counts, timings)
     write_manifest(manifest, request.out_dir)
     step("publish manifest")
     return ScoreResult(request.out_dir, manifest)
@@ -218,10 +227,12 @@ def _check_number_ranges() -> None:
     """The batch's number ranges must be the installed phonenumbers', which the API uses."""
     made_from, installed = file_version(), phonenumbers.__version__
     if made_from != installed:
+        named = made_from or "a release it does not name"
+        install = f"install phonenumbers=={made_from} or " if made_from else ""
         raise ScoreRequestError(
-            f"{RANGES_FILE} was made from phonenumbers {made_from or '(unknown)'}, but "
-            f"{installed} is installed, so the batch and the API could judge numbers apart: "
-            f"install phonenumbers=={made_from} or regenerate the file (ownership-number-ranges)"
+            f"{RANGES_FILE} was made from phonenumbers {named}, but {installed} is installed, "
+            f"so the batch and the API could judge numbers apart: {install}regenerate the file "
+            "(ownership-number-ranges)"
         )
 
 
@@ -308,8 +319,7 @@ def _manifest(
     statuses: dict[str, int],
     as_of: int,
     run_at: int,
-    mended: int,
-    numbers: ingest.NumberCheck,
+    number_counts: dict[str, int],
     timings: dict[str, float],
 ) -> dict[str, Any]:
     return {
@@ -319,10 +329,7 @@ def _manifest(
         "code_version": code_version(),
         "events_dir": str(request.events_dir.resolve()),
         **_input_counts(counts),
-        # messy texts mended, and strict ones phonenumbers reads as another number
-        "phone_texts_mended": mended + numbers.renumbered,
-        # distinct numbers no operator could issue, whose rows were rejected
-        "invalid_numbers": numbers.invalid,
+        **number_counts,
         "numbers": sum(statuses.values()),
         "statuses": {status.value: statuses.get(status, 0) for status in sorted(Status)},
         "settings": {**asdict(request.rules), "max_reject_share": request.max_reject_share},

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines import scoring
 from pipelines.input_files import InputError
 from pipelines.scoring import RejectedShareTooHighError, ScoreRequest, ScoreRequestError, score
 from tests.factories import ANNA, AS_OF, History, days_ago
@@ -103,6 +104,7 @@ def test_numbers_phonenumbers_finds_invalid_are_rejected_in_every_kind(tmp_path:
     valid_toll_free = "+375800123456"  # Belarus: an 'ask' range, and phonenumbers says yes
     for phone in (*invalid, valid_toll_free):
         _in_every_kind(history, phone)
+    history.sms(invalid[0], days_ago(-3))  # after as_of too: an invalid phone is no later row
     events = history.write(tmp_path / "events")
 
     manifest = run(events, tmp_path / "out", max_reject_share=0.5)
@@ -116,6 +118,7 @@ def test_numbers_phonenumbers_finds_invalid_are_rejected_in_every_kind(tmp_path:
         rejects = pl.read_parquet(tmp_path / "out" / "rejects" / f"{kind}.parquet")
         assert set(rejects["phone_text"].to_list()) == set(invalid), kind
         assert set(rejects["reject_reason"].to_list()) == {"phone is not a valid number"}
+        assert rejects["phone"].null_count() == len(rejects)  # as for any phone not valid
     scored = pl.read_parquet(tmp_path / "out" / "scores.parquet")["phone"].to_list()
     assert valid_toll_free in scored
     assert not set(invalid) & set(scored)
@@ -128,12 +131,17 @@ def test_a_national_prefix_written_into_e164_is_read_as_phonenumbers_reads_it(
     history = healthy_history(numbers=3)
     _in_every_kind(history, "+490301234567")  # +49 0 30 …: the 0 is dialled at home only
     history.sms("+49 0301234567", days_ago(2))  # the same number, written messily
+    history.sms("+490301234567", days_ago(2), status="bounced")
     events = history.write(tmp_path / "events")
 
-    manifest = run(events, tmp_path / "out")
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
 
     assert manifest["phone_texts_mended"] == 2
-    assert all(counts["rejected"] == 0 for counts in manifest["inputs"].values())
+    assert manifest["inputs"]["sms_deliveries"]["reject_reasons"] == {
+        "status is not one of the allowed values": 1
+    }
+    rejected = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
+    assert rejected["phone"].to_list() == [49301234567]  # the number it was counted under
     scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
     assert "+49301234567" in scores["phone"].to_list()
     assert "+490301234567" not in scores["phone"].to_list()
@@ -149,6 +157,19 @@ def test_a_phonenumbers_the_number_ranges_were_not_made_from_is_refused(
         run(events, tmp_path / "out")
 
     assert not (tmp_path / "out").exists()
+
+
+def test_number_ranges_that_name_no_phonenumbers_release_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = healthy_history(numbers=3).write(tmp_path / "events")
+    monkeypatch.setattr(scoring, "file_version", lambda: "")
+
+    with pytest.raises(ScoreRequestError) as refused:
+        run(events, tmp_path / "out")
+
+    assert "a release it does not name" in str(refused.value)
+    assert "phonenumbers==" not in str(refused.value)
 
 
 def test_too_many_rejects_publish_nothing_and_say_why(tmp_path: Path) -> None:

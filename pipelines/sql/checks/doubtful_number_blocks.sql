@@ -2,9 +2,9 @@
 -- wholly inside one range of valid numbers (number_ranges).
 -- grain: one row per block. refresh: full, every run, after the checks and the phone mending.
 -- A number's validity is a lookup in ranges (pipelines.number_ranges). Grouping every row into
--- a few thousand blocks is a fifth of the cost of a distinct over the numbers, and where valid
--- ranges fill whole blocks, as they do for the mobile numbers of the audience countries, a
--- history of valid numbers ends here with no block to look into.
+-- a few thousand blocks is a fifth of the cost of a distinct over the numbers. Where valid
+-- ranges fill whole blocks, as they do for most mobile numbers, a history of valid numbers ends
+-- here; the rows of the other blocks are read again, number by number (doubtful_numbers).
 with phones as (
     select * from checked_phones
 ),

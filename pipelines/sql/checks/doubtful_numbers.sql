@@ -2,7 +2,8 @@
 -- not call valid: numbers no operator could issue, numbers phonenumbers reads as another one
 -- (a national prefix written in), and numbers of 'ask' ranges, which only phonenumbers can judge.
 -- grain: one row per number. refresh: full, every run, after doubtful_number_blocks.
--- Mended texts are left out: phonenumbers made their numbers.
+-- The numbers mended texts were read as are left out: phonenumbers made them, and reads them
+-- the same way again.
 with phones as (
     select * from checked_phones
 ),
