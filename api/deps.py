@@ -13,6 +13,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.openapi.models import APIKey, HTTPBase
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 from pydantic import SecretStr
 
 from api.auth import AuthenticatedClient, Authenticator
@@ -30,22 +33,37 @@ from pipelines.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 
-async def authenticated_client(request: Request) -> AuthenticatedClient:
-    """The client that signed this call; `AuthError` (401/403) otherwise.
+class OAuth1Signed(SecurityBase):
+    """The client that signed this call with OAuth 1.0a; `AuthError` (401/403) otherwise.
 
-    The signature covers the URL the client called, so `request.url` must be that URL: behind a
-    proxy run uvicorn with `--proxy-headers` and `--forwarded-allow-ips`, which also makes
+    A security scheme, so that the OpenAPI document says how every client call is signed.
+    The signature covers the URL the client called, so `request.url` must be that URL: behind
+    a proxy run uvicorn with `--proxy-headers` and `--forwarded-allow-ips`, which also makes
     `request.client` the caller's address that the allow-list is checked against.
     """
-    authenticator: Authenticator = request.app.state.authenticator
-    body = await request.body()  # Starlette keeps it; the route reads the same bytes
-    return await authenticator.authenticate_async(
-        request.method,
-        str(request.url),
-        request.headers,
-        body,
-        request.client.host if request.client else "",
-    )
+
+    def __init__(self) -> None:
+        self.model = HTTPBase(scheme="OAuth", description=OAUTH1_SIGNING)
+        self.scheme_name = "OAuth1"
+
+    async def __call__(self, request: Request) -> AuthenticatedClient:
+        authenticator: Authenticator = request.app.state.authenticator
+        body = await request.body()  # Starlette keeps it; the route reads the same bytes
+        return await authenticator.authenticate_async(
+            request.method,
+            str(request.url),
+            request.headers,
+            body,
+            request.client.host if request.client else "",
+        )
+
+
+OAUTH1_SIGNING = (
+    "OAuth 1.0a, two-legged: the client's consumer key and secret, HMAC-SHA1 or HMAC-SHA256, "
+    "a fresh nonce, a timestamp within 300 s, and `oauth_body_hash` over a JSON body; the "
+    "call must come from the client's allowed addresses."
+)
+authenticated_client = OAuth1Signed()
 
 
 async def current_snapshot(request: Request) -> Snapshot:
@@ -87,25 +105,36 @@ async def template_desk(request: Request) -> TemplateDesk:
     return desk
 
 
-async def operator(request: Request) -> None:
+class AdminToken(SecurityBase):
     """Admit an operator (a moderator) holding the admin token: `Authorization: Bearer …`.
 
     Operators are not clients: they sign nothing and are not in the clients table. With no
     token configured the admin routes do not exist (404, as any unknown path); a missing or
     wrong token is 401. The comparison takes the same time whatever the token.
     """
-    token: SecretStr | None = getattr(request.app.state, "admin_token", None)
-    if token is None:
-        raise ApiError(404, "NOT_FOUND", "Not Found")
-    scheme, _, offered = request.headers.get("authorization", "").partition(" ")
-    expected = token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(offered.strip().encode(), expected):
-        raise ApiError(
-            401,
-            "UNAUTHENTICATED",
-            "an admin route needs the admin token: Authorization: Bearer <token>",
-            {"WWW-Authenticate": 'Bearer realm="admin"'},
-        )
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(description="the admin token of the server's settings")
+        self.scheme_name = "AdminToken"
+
+    async def __call__(self, request: Request) -> None:
+        token: SecretStr | None = getattr(request.app.state, "admin_token", None)
+        if token is None:
+            raise ApiError(404, "NOT_FOUND", "Not Found")
+        scheme, _, offered = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            offered.strip().encode(), expected
+        ):
+            raise ApiError(
+                401,
+                "UNAUTHENTICATED",
+                "an admin route needs the admin token: Authorization: Bearer <token>",
+                {"WWW-Authenticate": 'Bearer realm="admin"'},
+            )
+
+
+operator = AdminToken()
 
 
 async def inbound_events(request: Request) -> InboundEvents:
@@ -114,28 +143,51 @@ async def inbound_events(request: Request) -> InboundEvents:
     return handler
 
 
-async def _signed_by(request: Request, channel: Channel) -> Channel:
-    signatures: GatewaySignatures = request.app.state.gateway_signatures
-    body = await request.body()  # Starlette keeps it; the body parameter reads the same bytes
-    try:
-        signatures.verify(channel, request.headers, body, request.app.state.clock())
-    except SignatureError as error:
-        log.warning("refused an event posted as the %s gateway: %s", channel, error)
-        message = f"not signed by the {channel} gateway: {error}"
-        raise ApiError(401, "UNAUTHENTICATED", message) from error
-    return channel
+class GatewaySigned(SecurityBase):
+    """The channel whose gateway signed this request, the Standard Webhooks way (401 else)."""
+
+    def __init__(self, scheme_name: str) -> None:
+        self.model = APIKey.model_validate(
+            {
+                "in": "header",
+                "name": "webhook-signature",
+                "description": (
+                    "Standard Webhooks: `webhook-id`, `webhook-timestamp` and "
+                    "`webhook-signature`, HMAC-SHA256 with the gateway's secret"
+                ),
+            }
+        )
+        self.scheme_name = scheme_name
+
+    async def verify(self, request: Request, channel: Channel) -> Channel:
+        signatures: GatewaySignatures = request.app.state.gateway_signatures
+        body = await request.body()  # Starlette keeps it; the body parameter reads the same bytes
+        try:
+            signatures.verify(channel, request.headers, body, request.app.state.clock())
+        except SignatureError as error:
+            log.warning("refused an event posted as the %s gateway: %s", channel, error)
+            message = f"not signed by the {channel} gateway: {error}"
+            raise ApiError(401, "UNAUTHENTICATED", message) from error
+        return channel
 
 
-async def signed_by_network_gateway(network: str, request: Request) -> Channel:
+class NetworkGatewaySigned(GatewaySigned):
     """The social network named in the path, whose gateway signed this request (404, 401)."""
-    channel = next((c for c in SOCIAL_CHANNELS if c.value == network), None)
-    if channel is None:
-        raise ApiError(404, "NOT_FOUND", f"no social network is called {network[:32]!r}")
-    return await _signed_by(request, channel)
+
+    async def __call__(self, network: str, request: Request) -> Channel:
+        channel = next((c for c in SOCIAL_CHANNELS if c.value == network), None)
+        if channel is None:
+            raise ApiError(404, "NOT_FOUND", f"no social network is called {network[:32]!r}")
+        return await self.verify(request, channel)
 
 
-async def signed_by_sms_gateway(request: Request) -> Channel:
-    return await _signed_by(request, Channel.SMS)
+class SmsGatewaySigned(GatewaySigned):
+    async def __call__(self, request: Request) -> Channel:
+        return await self.verify(request, Channel.SMS)
+
+
+signed_by_network_gateway = NetworkGatewaySigned("NetworkGateway")
+signed_by_sms_gateway = SmsGatewaySigned("SmsGateway")
 
 
 AuthenticatedClientDep = Annotated[AuthenticatedClient, Depends(authenticated_client)]

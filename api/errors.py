@@ -8,8 +8,10 @@ but for a 500: Starlette answers it from its outermost middleware, so its handle
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -163,3 +165,32 @@ def install_error_handlers(app: FastAPI) -> None:
     ):
         app.add_exception_handler(domain_error, _domain_error)
     app.add_exception_handler(Exception, _unexpected)
+    _document_refusals_as_answered(app)
+
+
+# FastAPI documents a request its schema refuses as 422 with these; `_invalid_request` answers 400
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _document_refusals_as_answered(app: FastAPI) -> None:
+    """Drop FastAPI's 422 `HTTPValidationError` from the OpenAPI document: such a request is
+    answered 400 INVALID_ARGUMENT in the envelope, which every route documents. A 422 a route
+    declares itself (CAMARA's MISSING_IDENTIFIER) stays."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()  # FastAPI keeps it in app.openapi_schema as well
+        references = [f"#/components/schemas/{name}" for name in FASTAPI_VALIDATION_SCHEMAS]
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if references[0] in json.dumps(responses.get("422", {})):
+                    del responses["422"]
+        if not any(reference in json.dumps(schema["paths"]) for reference in references):
+            for name in FASTAPI_VALIDATION_SCHEMAS:
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend the document
