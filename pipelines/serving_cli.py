@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from pipelines.cli import (
@@ -208,8 +209,8 @@ def demo_store(folder: Path) -> Path:
 
 def check_hint(phone: str, scores: Path, store: Path | None) -> str:
     """`ownership check` of one number, to paste into another terminal."""
-    command = f"{_OWNERSHIP} check {phone} --scores {scores}"
-    return f"OWNERSHIP_DATABASE_URL=sqlite:///{store} {command}" if store else command
+    command = f"{quote(_OWNERSHIP)} check {phone} --scores {quote(str(scores))}"
+    return f"OWNERSHIP_DATABASE_URL={quote(f'sqlite:///{store}')} {command}" if store else command
 
 
 def _serve_demo(
@@ -258,7 +259,8 @@ def _serve_demo(
         f'OAuth1("{client.key}", "{client.secret}", signature_method="HMAC-SHA256", '
         "force_include_body=True)"
     )
-    call = f"{sys.executable} -c 'import requests; from requests_oauthlib import OAuth1; print("
+    python = quote(sys.executable)
+    call = f"{python} -c 'import requests; from requests_oauthlib import OAuth1; print("
     notify = {
         "request_id": "demo-1",
         "phone": phone,

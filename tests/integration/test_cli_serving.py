@@ -125,7 +125,7 @@ def test_the_demos_hints_name_absolute_paths(
 def test_the_serving_demos_check_hint_reads_the_demos_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "demo"
+    folder = tmp_path / "a demo's folder"  # pasted into a shell: the hint quotes its paths
     assert main(["demo", "--phones", "200", "--dir", str(folder), "--no-serve"]) == 0
     capsys.readouterr()
     scores = folder / "scores"
