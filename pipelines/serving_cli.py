@@ -178,7 +178,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     print(evaluate(scores, events / "truth").render())
     examples = _example_numbers(scores / "scores.parquet")
     scores = scores.resolve()  # the paths below are pasted into other terminals
-    console.print(
+    _say(
         f"\nscored {manifest['numbers']:,} numbers as of {manifest['as_of']}.\n"
         f"scores:   {scores / 'scores.parquet'}\nsnapshot: {scores / 'snapshot.bin'}\n"
         f"manifest: {scores / 'manifest.json'}\ntry:"
@@ -187,7 +187,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     # a number owner_changed at once): the check reads them from there
     store = None if args.no_serve else demo_store(args.dir)
     for status, phone in examples.items():
-        console.print(f"  {check_hint(phone, scores, store)}   # {status}")
+        _say(f"  {check_hint(phone, scores, store)}   # {status}")
     if args.no_serve:
         return 0
     return _serve_demo(args, scores, events, examples, str(manifest["as_of"]))
@@ -207,10 +207,23 @@ def demo_store(folder: Path) -> Path:
     return (folder / "ownership.db").resolve()
 
 
+def sqlite_url(path: Path) -> str:
+    """The database URL of a SQLite file, whatever characters its path holds (`?`, `%`, `#`)."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(path)).render_as_string()
+
+
 def check_hint(phone: str, scores: Path, store: Path | None) -> str:
     """`ownership check` of one number, to paste into another terminal."""
     command = f"{quote(_OWNERSHIP)} check {phone} --scores {quote(str(scores))}"
-    return f"OWNERSHIP_DATABASE_URL={quote(f'sqlite:///{store}')} {command}" if store else command
+    return f"OWNERSHIP_DATABASE_URL={quote(sqlite_url(store))} {command}" if store else command
+
+
+def _say(text: str) -> None:
+    """Print text meant to be pasted: as it is, without rich's markup or emoji codes, which
+    would change paths such as `demo [2]` or `a :smile: b`."""
+    console.print(text, markup=False, emoji=False, highlight=False)
 
 
 def _serve_demo(
@@ -234,7 +247,7 @@ def _serve_demo(
     os.environ.update(
         OWNERSHIP_SCORES_DIR=str(scores.resolve()),
         OWNERSHIP_HISTORY_DIR=str(events.resolve()),
-        OWNERSHIP_DATABASE_URL=f"sqlite:///{store.resolve()}",
+        OWNERSHIP_DATABASE_URL=sqlite_url(store),
         OWNERSHIP_SECRET_KEY_FILE=str(key_file.resolve()),
         OWNERSHIP_CLOCK_SPEED=str(DEMO_CLOCK_SPEED),
         OWNERSHIP_CLOCK_ANCHOR=datetime.now(UTC).isoformat(),
@@ -269,7 +282,7 @@ def _serve_demo(
         "action": {"type": "order", "at": as_of},
         "sensitive": True,
     }
-    console.print(
+    _say(
         f"\nserving the API on {url} (docs: {url}/docs), with the notify path on the channel "
         f"simulators; the clock starts at {as_of} and runs {DEMO_CLOCK_SPEED}x.\n"
         f"demo client: key {client.key}, secret {client.secret}; template {template.id}\n"

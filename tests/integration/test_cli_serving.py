@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import shlex
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from delivery import records
 from pipelines.cli import main
-from pipelines.serving_cli import check_hint, demo_store
+from pipelines.serving_cli import check_hint, demo_store, sqlite_url
 from store.database import make_engine, upgrade
 from tests.integration.cli_calls import refused_by_the_parser
 
@@ -125,15 +126,18 @@ def test_the_demos_hints_name_absolute_paths(
 def test_the_serving_demos_check_hint_reads_the_demos_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "a demo's folder"  # pasted into a shell: the hint quotes its paths
+    # pasted into a shell, through a terminal that reads `:smile:` as an emoji code
+    folder = tmp_path / "a demo's :smile: 100%20 folder"
     assert main(["demo", "--phones", "200", "--dir", str(folder), "--no-serve"]) == 0
-    capsys.readouterr()
     scores = folder / "scores"
+    printed = capsys.readouterr().err
+    assert f"--scores {shlex.quote(str(scores))}" in printed
     manifest = json.loads((scores / "manifest.json").read_text())
     phone = pl.read_parquet(scores / "scores.parquet")["phone"][0]
     store = demo_store(folder)  # what the serving demo creates, and a "No" given there
-    url = f"sqlite:///{store}"
+    url = sqlite_url(store)
     upgrade(url)
+    assert store.is_file()  # `%20` stays in the file's name
     engine = make_engine(url)
     denied = datetime.fromisoformat(manifest["as_of"]) + timedelta(hours=1)
     with engine.begin() as connection:
