@@ -34,9 +34,11 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION = """Pre-send checks of phone-number ownership, CAMARA number recycling and tenure.
 
-Every call but `/healthz` and `/metrics` is signed with OAuth 1.0a (two-legged, HMAC-SHA1 or
-HMAC-SHA256, `oauth_body_hash` over the JSON body) and must come from the client's allowed
-addresses. Errors are `{"status", "code", "message"}` with CAMARA's codes.
+A client's every call is signed with OAuth 1.0a (two-legged, HMAC-SHA1 or HMAC-SHA256,
+`oauth_body_hash` over the JSON body) and must come from the client's allowed addresses; the
+moderators' routes take the admin token, and the gateways' events their Standard Webhooks
+signatures (each route names its scheme). `/healthz` and `/metrics` are open. Errors are
+`{"status", "code", "message"}` with CAMARA's codes.
 """
 
 

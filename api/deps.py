@@ -114,7 +114,12 @@ class AdminToken(SecurityBase):
     """
 
     def __init__(self) -> None:
-        self.model = HTTPBearerModel(description="the admin token of the server's settings")
+        self.model = HTTPBearerModel(
+            description=(
+                "the server's admin token (OWNERSHIP_ADMIN_TOKEN); without one the admin "
+                "routes answer 404"
+            )
+        )
         self.scheme_name = "AdminToken"
 
     async def __call__(self, request: Request) -> None:

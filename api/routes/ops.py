@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.deps import AuthenticatedClientDep
 from api.observability import SNAPSHOT_AS_OF, SNAPSHOT_BYTES, SNAPSHOT_NUMBERS, render_metrics
-from api.schemas import Health, Pong
+from api.schemas import ErrorInfo, Health, Pong
 from api.serving import SnapshotUnavailableError
 from pipelines.snapshot import EPOCH
 
@@ -40,7 +40,11 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=content_type)
 
 
-@router.post("/v1/ping", response_model=Pong)
+@router.post(
+    "/v1/ping",
+    response_model=Pong,
+    responses={status: {"model": ErrorInfo} for status in (401, 403)},
+)
 async def ping(_client: AuthenticatedClientDep) -> Pong:
     """A constant answer behind the same auth as every call: to test a client's signing, and
     the bench's measure of what the service costs before it looks anything up."""
