@@ -341,8 +341,10 @@ def _read(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     import polars as pl  # here, so that the command line starts without it
 
     texts = [name for name in columns if _is_text(schema.field(name).type)]
+    # glob=False: a folder named `demo [1]` is a name, not a pattern
+    frame = pl.read_parquet(path, columns=list(columns), glob=False)
     # a categorical column joins as plain text
-    return pl.read_parquet(path, columns=list(columns)).with_columns(pl.col(texts).cast(pl.String))
+    return frame.with_columns(pl.col(texts).cast(pl.String))
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

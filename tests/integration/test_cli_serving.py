@@ -126,14 +126,15 @@ def test_the_demos_hints_name_absolute_paths(
 def test_the_serving_demos_check_hint_reads_the_demos_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # pasted into a shell, through a terminal that reads `:smile:` as an emoji code
-    folder = tmp_path / "a demo's :smile: 100%20 folder"
+    # pasted into a shell, through a terminal that reads `:smile:` and `[1]` as markup; and
+    # `[1]` would be a pattern to the readers of the demo's files
+    folder = tmp_path / "a demo's :smile: [1] 100%20 folder"
     assert main(["demo", "--phones", "200", "--dir", str(folder), "--no-serve"]) == 0
     scores = folder / "scores"
     printed = capsys.readouterr().err
     assert f"--scores {shlex.quote(str(scores))}" in printed
     manifest = json.loads((scores / "manifest.json").read_text())
-    phone = pl.read_parquet(scores / "scores.parquet")["phone"][0]
+    phone = pl.read_parquet(scores / "scores.parquet", glob=False)["phone"][0]
     store = demo_store(folder)  # what the serving demo creates, and a "No" given there
     url = sqlite_url(store)
     upgrade(url)
