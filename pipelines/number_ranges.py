@@ -6,8 +6,9 @@ sorted, disjoint ranges of keys, made here once from the metadata of the install
 
 A key is valid when `phonenumbers.parse("+<key>")` is a valid number (`is_valid_number`) whose
 E.164 form is that same key. The ranges follow phonenumbers' own steps for such a text:
-- parsing strips a national prefix (the `8` of `+7 8 …`) when the rest is still a possible
-  number, and the key then names another number: such keys are not valid;
+- parsing strips a national prefix (the `0` of `+49 0 30 …`) when the rest is still a possible
+  number, and the key then names another number: such keys are left out of the ranges (the
+  batch mends them to the number phonenumbers reads, pipelines.ingest.check_numbers);
 - a country code shared by several regions (`+7`, `+1`) goes to the first region whose leading
   digits match, or whose patterns accept the number;
 - that region's general pattern and one of its number types must accept the number.
