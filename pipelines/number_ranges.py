@@ -332,7 +332,12 @@ def file_version(path: Path = RANGES_FILE) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=RANGES_FILE)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RANGES_FILE,
+        help=f"the file to write (default {RANGES_FILE}); commit it with the phonenumbers pin",
+    )
     args = parser.parse_args(argv)
     ranges = all_ranges()
     write(ranges, args.out)
