@@ -1,7 +1,10 @@
 """Carrying accepted notifications: into VK or OK, a re-verification prompt, or SMS.
 
 Each is claimed by a conditional update before its channel is called, so that two dispatchers
-never send one notification and a crash leaves it to the sweeper."""
+never send one notification and a crash leaves it to the sweeper. The claim is silent: the
+history entry and the client's webhook are written together once the channel took the message,
+so that a crash can lose neither one without the other, and a network that is down for a while
+does not flood the client with statuses taken back."""
 
 from __future__ import annotations
 
@@ -51,20 +54,20 @@ class Dispatching(NotifyCore):
         if decision is Action.SMS:
             return int(self._send_sms(row, leaving=(S.ACCEPTED,)))
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
+        refusals: dict[str, str] = {}
         for network in self._networks_for(row):
             now = self.clock.now()
             with self.engine.begin() as connection:  # claim it before the channel is called
-                if not records.transition(
+                if not records.claim(
                     connection,
                     row["id"],
-                    (S.ACCEPTED, S.REVERIFY_PENDING),
+                    (S.ACCEPTED,),
                     target,
                     now,
-                    {"channel": network.value},
                     channel=network.value,
                     provider_id=None,
                 ):
-                    return 0
+                    return 0  # another dispatcher has it
             channel = self.social[network]
             try:
                 if decision is Action.DELIVER:
@@ -76,47 +79,37 @@ class Dispatching(NotifyCore):
                         ReverificationPrompt(row["id"], row["phone"], row["mobile_only"])
                     )
             except ChannelUnavailableError as error:
-                # nothing is known of it: back to accepted, the next round sends it again
+                # nothing is known of it: released, and the next round sends it again
                 log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
-                with self.engine.begin() as connection:
-                    records.transition(
-                        connection,
-                        row["id"],
-                        (target,),
-                        S.ACCEPTED,
-                        self.clock.now(),
-                        {"unavailable": network.value},
-                    )
+                self._release(row, target)
                 return 0
             if outcome.provider_id is not None:
                 with self.engine.begin() as connection:
                     records.set_provider(connection, row["id"], outcome.provider_id)
-                    self._notify_client(connection, row, target, now, {"channel": network.value})
+                    self._announce(connection, row, target, now, {"channel": network.value})
                 return 1
             log.info("%s refused %s: %s", network.value, row["id"], outcome.refusal)
-            # back to accepted, so the next network may try
-            with self.engine.begin() as connection:
-                records.transition(
-                    connection,
-                    row["id"],
-                    (target,),
-                    S.ACCEPTED,
-                    self.clock.now(),
-                    {"refused_by": network.value, "reason": str(outcome.refusal)},
-                )
+            refusals[network.value] = str(outcome.refusal)
+            self._release(row, target)  # so that the next network may try
         # no social network could carry it
+        why = {"refused_by": refusals} if refusals else {}
         if Fallback(row["fallback"]) is Fallback.SMS:
-            return int(self._send_sms(row, leaving=(S.ACCEPTED,)))
+            return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail=why))
         with self.engine.begin() as connection:
-            records.transition(
+            self._move(
                 connection,
-                row["id"],
+                row,
                 (S.ACCEPTED,),
                 S.FAILED,
                 self.clock.now(),
-                {"reason": "NO_CHANNEL"},
+                {"reason": "NO_CHANNEL", **why},
             )
         return 0
+
+    def _release(self, row: dict[str, Any], claimed: S) -> None:
+        """Back to accepted, unseen by the client: the channel did not take it."""
+        with self.engine.begin() as connection:
+            records.claim(connection, row["id"], (claimed,), S.ACCEPTED, self.clock.now())
 
     def _networks_for(self, row: dict[str, Any]) -> list[Channel]:
         snapshot = self.snapshots()

@@ -29,6 +29,7 @@ from ownership.live import LiveAnswers
 from ownership.notifications import (
     NotificationStatus,
 )
+from ownership.policy import Action
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,16 @@ class Following(NotifyCore):
     ) -> bool:
         """The re-verification's answer: Yes delivers the waiting notification and keeps the
         number fresh for F; No makes it owner_changed at once and sends the notification by SMS.
-        Either way the result is kept in the verifications format for the batch."""
+        Either way the result is kept in the verifications format for the batch, also when it
+        comes after the TTL sent the notification by SMS: the person still said it. A repeated
+        answer changes nothing; returns whether this one was taken."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if row is None or row["status"] != S.REVERIFY_PENDING.value:
+            if (
+                row is None
+                or row["decision"] != Action.REVERIFY.value
+                or records.answer_recorded(connection, notification_id)
+            ):
                 return False
             records.record_verification(
                 connection,
@@ -105,33 +112,36 @@ class Following(NotifyCore):
         moment = _naive(at)
         answer = LiveAnswers(confirmed_at=moment) if confirmed else LiveAnswers(denied_at=moment)
         self.overlay.learn(int(row["phone"][1:]), answer)
+        if row["status"] != S.REVERIFY_PENDING.value:
+            return True  # too late for this notification, which went on without the answer
         if not confirmed:
-            return self._send_sms(row, leaving=(S.REVERIFY_PENDING,))
+            self._send_sms(row, leaving=(S.REVERIFY_PENDING,), detail={"denied": True})
+            return True
         network = Channel(row["channel"])
         with self.engine.begin() as connection:
-            if not records.transition(
+            if not records.claim(
                 connection,
                 notification_id,
                 (S.REVERIFY_PENDING,),
                 S.SENT,
                 at,
-                {"channel": network.value, "confirmed": True},
                 provider_id=None,
             ):
-                return False
+                return True
         try:
             outcome = self.social[network].send(
                 SocialMessage(notification_id, row["phone"], row["text"], row["mobile_only"])
             )
         except ChannelUnavailableError as error:
             log.warning("%s unavailable for %s: %s", network.value, notification_id, error)
-            return True  # sent without a provider id: the sweeper finishes it at its TTL
+            return True  # claimed, not sent: the sweeper sends it by SMS at its TTL
+        if outcome.provider_id is None:
+            return True  # the network refused after all: the sweeper sends it by SMS at its TTL
         with self.engine.begin() as connection:
-            if outcome.provider_id is not None:
-                records.set_provider(connection, notification_id, outcome.provider_id)
-                self._notify_client(connection, row, S.SENT, at, {"channel": network.value})
-                return True
-        # the network refused after all: the sweeper will send it by SMS at its TTL
+            records.set_provider(connection, notification_id, outcome.provider_id)
+            self._announce(
+                connection, row, S.SENT, at, {"channel": network.value, "confirmed": True}
+            )
         return True
 
     def sms_delivered(self, notification_id: str, at: datetime) -> bool:

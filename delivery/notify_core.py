@@ -81,52 +81,71 @@ class NotifyCore:
             )
         self.overlay = overlay
 
-    def _send_sms(self, row: dict[str, Any], leaving: tuple[NotificationStatus, ...]) -> bool:
+    def _send_sms(
+        self,
+        row: dict[str, Any],
+        leaving: tuple[NotificationStatus, ...],
+        detail: dict[str, Any] | None = None,
+    ) -> bool:
+        """Claim the notification for SMS, send it, then record what the gateway answered: the
+        history entry and the client's webhook are written together, once the outcome is known.
+        `detail` adds to the history entry (why it went by SMS)."""
         now = self.clock.now()
         with self.engine.begin() as connection:
-            if not records.transition(
-                connection,
-                row["id"],
-                leaving,
-                S.SMS_SENT,
-                now,
-                {"channel": "sms"},
-                channel="sms",
-                provider_id=None,
+            if not records.claim(
+                connection, row["id"], leaving, S.SMS_SENT, now, channel="sms", provider_id=None
             ):
                 return False
         try:
             outcome = self.sms.send(SmsMessage(row["id"], row["phone"], row["text"]))
         except ChannelUnavailableError as error:
-            # back where it was: the dispatcher or the sweeper sends it again
+            # back where it was, unseen: the dispatcher or the sweeper sends it again
             log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
             with self.engine.begin() as connection:
-                records.transition(
-                    connection,
-                    row["id"],
-                    (S.SMS_SENT,),
-                    leaving[0],
-                    self.clock.now(),
-                    {"unavailable": "sms"},
-                )
+                records.claim(connection, row["id"], (S.SMS_SENT,), leaving[0], self.clock.now())
             return False
         with self.engine.begin() as connection:
             if outcome.provider_id is None:
-                records.transition(
+                self._move(
                     connection,
-                    row["id"],
+                    row,
                     (S.SMS_SENT,),
                     S.SMS_FAILED,
                     self.clock.now(),
-                    {"reason": str(outcome.refusal)},
-                )
-                self._notify_client(
-                    connection, row, S.SMS_FAILED, now, {"reason": str(outcome.refusal)}
+                    {**(detail or {}), "channel": "sms", "reason": str(outcome.refusal)},
                 )
                 return True
             records.set_provider(connection, row["id"], outcome.provider_id)
-            self._notify_client(connection, row, S.SMS_SENT, now, {"channel": "sms"})
+            self._announce(connection, row, S.SMS_SENT, now, {**(detail or {}), "channel": "sms"})
         return True
+
+    def _move(
+        self,
+        connection: Connection,
+        row: dict[str, Any],
+        leaving: tuple[NotificationStatus, ...],
+        to: NotificationStatus,
+        at: datetime,
+        detail: dict[str, Any],
+        **fields: Any,
+    ) -> bool:
+        """`records.transition` and, in the same transaction, the client's webhook."""
+        if not records.transition(connection, row["id"], leaving, to, at, detail, **fields):
+            return False
+        self._notify_client(connection, row, to, at, detail)
+        return True
+
+    def _announce(
+        self,
+        connection: Connection,
+        row: dict[str, Any],
+        status: NotificationStatus,
+        at: datetime,
+        detail: dict[str, Any],
+    ) -> None:
+        """A claimed status made true by the channel: its history entry and webhook, together."""
+        records.record_event(connection, row["id"], status, at, detail)
+        self._notify_client(connection, row, status, at, detail)
 
     def _bill(
         self, connection: Connection, row: dict[str, Any], channel: str, at: datetime

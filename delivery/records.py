@@ -56,20 +56,47 @@ def transition(
 
     False when another actor moved it first: the caller's event came too late and is ignored.
     """
+    if not claim(connection, notification_id, leaving, to, at, **fields):
+        return False
+    record_event(connection, notification_id, to, at, detail)
+    return True
+
+
+def claim(
+    connection: Connection,
+    notification_id: str,
+    leaving: Iterable[NotificationStatus],
+    to: NotificationStatus,
+    at: datetime,
+    **fields: Any,
+) -> bool:
+    """Move the notification to `to` if it is in one of `leaving`, without a history entry.
+
+    A dispatcher claims a notification so before it calls a channel: only one dispatcher can,
+    and the client hears of the status (`record_event`) once the channel has taken the message.
+    A claim that a crash leaves behind is finished by the sweeper at the TTL."""
     result = connection.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
         .where(notifications.c.status.in_([status.value for status in leaving]))
         .values(status=to.value, updated_at=at, **fields)
     )
-    if result.rowcount != 1:
-        return False
+    return bool(result.rowcount == 1)
+
+
+def record_event(
+    connection: Connection,
+    notification_id: str,
+    status: NotificationStatus,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A status the notification reached, in its history."""
     connection.execute(
         insert(events).values(
-            notification_id=notification_id, status=to.value, at=at, detail=detail or {}
+            notification_id=notification_id, status=status.value, at=at, detail=detail or {}
         )
     )
-    return True
 
 
 def transition_many(
@@ -249,6 +276,37 @@ def record_verification(
                 connection.execute(insert(overlay).values(phone=phone, **values))
         except IntegrityError:  # inserted meanwhile by another answer
             connection.execute(update(overlay).where(overlay.c.phone == phone).values(values))
+
+
+def answer_recorded(connection: Connection, notification_id: str) -> bool:
+    """Whether the person's Yes or No to this notification's prompt is kept already."""
+    found = connection.execute(
+        select(verifications.c.id)
+        .where(verifications.c.notification_id == notification_id)
+        .where(verifications.c.result.in_(("confirmed", "denied")))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def record_no_answers(connection: Connection, unanswered: list[dict[str, Any]]) -> None:
+    """`no_answer` results for prompts whose TTL ran out unanswered, at their expiry."""
+    if not unanswered:
+        return
+    connection.execute(
+        insert(verifications),
+        [
+            {
+                "phone": row["phone"],
+                "ts": row["expires_at"],
+                "method": "prompt",
+                "result": "no_answer",
+                "account_id": None,
+                "notification_id": row["id"],
+            }
+            for row in unanswered
+        ],
+    )
 
 
 def billing_report(connection: Connection, client_key: str, month: str) -> list[dict[str, Any]]:

@@ -76,6 +76,7 @@ class Sweeping(NotifyCore):
             if not rows:
                 return 0
             delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
+            unanswered: set[str] = set()
             for row in rows:
                 status = S(row["status"])
                 if status is S.SMS_SENT:
@@ -90,6 +91,9 @@ class Sweeping(NotifyCore):
                         to_expire.append(row)
                     else:
                         delivered_first.append(row)  # shown before the TTL ran out
+                    if withdrawn and status is S.REVERIFY_PENDING:
+                        # a prompt answered just now cannot be withdrawn: its answer follows
+                        unanswered.add(row["id"])
             for row in self._move_many(
                 connection,
                 delivered_first,
@@ -113,13 +117,17 @@ class Sweeping(NotifyCore):
                 channel="sms",
                 provider_id=None,
             )
-            self._move_many(
+            expired = self._move_many(
                 connection,
                 [row for row in to_expire if Fallback(row["fallback"]) is not Fallback.SMS],
                 AWAITING,
                 S.EXPIRED,
                 now,
                 {"ttl_ran_out": True},
+            )
+            # "no answer within the TTL" is a result too, for the batch (DESIGN §7)
+            records.record_no_answers(
+                connection, [row for row in claimed + expired if row["id"] in unanswered]
             )
             self._move_many(
                 connection,

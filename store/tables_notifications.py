@@ -95,7 +95,7 @@ class VerificationRow(Base):
     method: Mapped[str] = mapped_column(String(16))
     result: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[str | None] = mapped_column(String(80))
-    notification_id: Mapped[str | None] = mapped_column(String(40))
+    notification_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class NumberOverlayRow(Base):
