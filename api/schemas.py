@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import Response
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ownership.notifications import DEFAULT_TTL
 from ownership.policy import Action, PolicyRow
@@ -45,7 +45,33 @@ def _offset_or_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else _fits_in_utc(moment)
 
 
+Sent = TypeVar("Sent")
+
+
+def _storable(value: Sent) -> Sent:
+    """The text as sent, once it is known that the store can hold it: PostgreSQL's text and
+    JSON hold no NUL character, and no store a lone surrogate. Also checks the raw text before
+    a type parses it (a URL)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("the NUL character (\\u0000) is not allowed")
+        refuse_lone_surrogates(value)
+    return value
+
+
+def refuse_lone_surrogates(text: str) -> None:
+    """Refuse a lone surrogate (`\\ud800`), which JSON can escape but no store can encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{text[error.start : error.end]!a} is half of a UTF-16 pair, not a character"
+        ) from None
+
+
 UtcTime = Annotated[datetime, AfterValidator(_naive_utc)]
+# text a client sends that is stored; for the notify and template routes, not the checks
+StoredText = Annotated[str, AfterValidator(_storable)]
 FitsInUtc = AfterValidator(_fits_in_utc)
 
 
@@ -175,10 +201,10 @@ class UserAction(Strict):
 
 
 class NotificationCreate(Strict):
-    request_id: str = Field(min_length=1, max_length=128, description="Idempotency key.")
-    phone: str
-    template_id: str = Field(min_length=1, max_length=40)
-    params: dict[str, str] = Field(default_factory=dict)
+    request_id: StoredText = Field(min_length=1, max_length=128, description="Idempotency key.")
+    phone: StoredText
+    template_id: StoredText = Field(min_length=1, max_length=40)
+    params: dict[StoredText, StoredText] = Field(default_factory=dict)
     action: UserAction
     ttl: int = Field(
         int(DEFAULT_TTL.total_seconds()),
@@ -189,7 +215,7 @@ class NotificationCreate(Strict):
     sensitive: bool = False
     mobile_only: bool = False
     fallback: Literal["sms", "none"] = "sms"
-    callback_url: AnyHttpUrl | None = None
+    callback_url: Annotated[AnyHttpUrl, BeforeValidator(_storable)] | None = None
 
 
 class NotificationAccepted(BaseModel):

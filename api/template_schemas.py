@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
-from api.schemas import Strict, examples
+from api.schemas import Strict, examples, refuse_lone_surrogates
 from ownership.moderation import (
     Category,
     Decision,
@@ -36,6 +36,7 @@ def _printable(text: str) -> str:
     # control characters mean nothing in an SMS or a post, and PostgreSQL stores no NUL
     if CONTROL.search(text):
         raise ValueError("control characters other than tab and new line are not allowed")
+    refuse_lone_surrogates(text)
     return text
 
 

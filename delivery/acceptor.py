@@ -4,7 +4,8 @@ A durable commit on PostgreSQL costs a disk flush, about 2 ms here, so one commi
 caps a process at a few hundred a second. Requests hand their rows to one writer thread
 (store.group_commit), which inserts whatever has gathered (up to `max_batch`, lingering at most
 `max_wait` for more) in one transaction and wakes each request once its row is committed: the
-202 still follows a durable write.
+202 still follows a durable write. A row the database refuses fails only its own request: the
+writer writes a failed batch's rows again one at a time.
 
 A repeated request_id is not an error in a batch: `ON CONFLICT DO NOTHING` skips it, and its
 request is told it was not inserted, so the service answers it as a repeat.
@@ -32,7 +33,7 @@ class BatchWriter:
 
     def insert(self, notification: Row, event: Row) -> bool:
         """Insert a notification and its first history row; False if its request_id was
-        taken. Returns once the row is committed; raises what the batch's commit raised."""
+        taken. Returns once the row is committed; raises what writing the row raised."""
         return self._writer.write((notification, event))
 
     async def insert_async(self, notification: Row, event: Row) -> bool:

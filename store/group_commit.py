@@ -7,8 +7,14 @@ awaits it without holding a thread (`write_async`). The writer takes whatever ha
 to `max_batch`; with `max_wait`, it lingers that long for more) and writes it in one go, so
 batches grow with the load on their own: while one commits, the next gathers.
 
-A caller learns its own item's outcome, and an error of the batch reaches every caller in it.
-An item whose caller gave up before its batch was taken is not written.
+A caller learns its own item's outcome. One item the database refuses (a value it cannot hold)
+fails its whole transaction, so a batch that fails is written again one item at a time, each in
+a transaction of its own: only an item that fails alone fails its caller, and every other
+caller in the batch learns its own outcome. An error of the store rather than of an item (it is
+unreachable, the connection broke, a lock or the pool timed out) is not retried so: each item
+would only fail again, or, after a commit whose answer was lost, find itself written already.
+It reaches every caller in the batch at once. An item whose caller gave up before its batch was
+taken is not written.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +47,7 @@ class GroupWriter(Generic[Item, Outcome]):
         max_wait: float = 0.0,
     ) -> None:
         """`write_batch` writes the items in one transaction and returns one outcome each, in
-        order."""
+        order; it is called again with a one-item list for each item of a batch that failed."""
         self._write_batch = write_batch
         self.name = name
         self.max_batch = max_batch
@@ -93,14 +102,36 @@ class GroupWriter(Generic[Item, Outcome]):
             # a caller that gave up (a request cancelled by its client's disconnect) is left
             # out; the others can no longer give up, so each learns its outcome
             batch = [entry for entry in self._gather() if entry[1].set_running_or_notify_cancel()]
-            if not batch:
-                continue
-            try:
-                outcomes = self._write_batch([item for item, _ in batch])
-            except BaseException as error:  # every caller learns of it; the writer goes on
-                log.debug("%s: a batch of %d failed: %s", self.name, len(batch), error)
-                for _, future in batch:
-                    future.set_exception(error)
-                continue
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                future.set_result(outcome)
+            if batch:
+                self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Item, Future[Outcome]]]) -> None:
+        try:
+            outcomes = self._write_batch([item for item, _ in batch])
+        except BaseException as error:  # its callers learn of it; the writer goes on
+            if len(batch) > 1 and _may_be_one_items_fault(error):
+                log.info(
+                    "%s: a batch of %d failed, written again item by item: %s",
+                    self.name,
+                    len(batch),
+                    error,
+                )
+                for entry in batch:
+                    self._commit([entry])
+                return
+            log.debug("%s: a batch of %d failed: %s", self.name, len(batch), error)
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            future.set_result(outcome)
+
+
+def _may_be_one_items_fault(error: BaseException) -> bool:
+    """Whether writing a failed batch's items one at a time can tell the faulty item apart:
+    not when the store itself failed, which would fail every item again."""
+    if not isinstance(error, Exception):
+        return False
+    if isinstance(error, OperationalError | PoolTimeoutError):
+        return False
+    return not (isinstance(error, DBAPIError) and error.connection_invalidated)

@@ -27,6 +27,7 @@ from store.clients import SqlClientStore, register_client
 from store.database import make_engine, session_factory, upgrade
 from store.secrets import SecretCipher
 from tests.api.service import NOW, Caller, crafted_history, score_history, serving
+from tests.conftest import DATABASES, fresh_database
 from tests.delivery.conftest import ORDER_READY
 from tests.delivery.fakes import RecordingSms, RecordingSocial, StaticTemplates
 
@@ -38,13 +39,17 @@ class Served:
 
 
 def served_history(
-    folder: Path, check_interval: float = 1.0, overlay_every: float = 1.0
+    folder: Path,
+    check_interval: float = 1.0,
+    overlay_every: float = 1.0,
+    database_url: str | None = None,
 ) -> Iterator[Served]:
     """Score the crafted history into `folder`, serve it, and register a client on loopback.
 
-    The service reads the store's overlay at most once per `overlay_every` seconds."""
+    The service reads the store's overlay at most once per `overlay_every` seconds; its store
+    is the empty database at `database_url`, or else SQLite in `folder`."""
     scores = score_history(crafted_history(), folder)
-    url = f"sqlite:///{folder / 'ownership.db'}"
+    url = database_url or f"sqlite:///{folder / 'ownership.db'}"
     upgrade(url)
     engine = make_engine(url)
     sessions = session_factory(engine)
@@ -85,6 +90,17 @@ def served_history(
 def caller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caller]:
     for served in served_history(tmp_path_factory.mktemp("served")):
         yield served.caller
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def caller_on_each_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Caller]:
+    """The same service on SQLite and then on PostgreSQL, for what only one store refuses."""
+    folder = tmp_path_factory.mktemp(f"served-{request.param}")
+    with fresh_database(request.param, folder) as url:
+        for served in served_history(folder, database_url=url):
+            yield served.caller
 
 
 @pytest.fixture

@@ -70,6 +70,44 @@ def test_bad_input_gets_a_clear_4xx(
     assert set(response.json()) == {"status", "code", "message"}
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"params": {"order": "A\x0017"}}, "params.order"),
+        ({"params": {"order\x00": "A-17"}}, "params.order\x00.[key]"),
+        ({"request_id": "nul\x00"}, "request_id"),
+        ({"template_id": "tpl_order\x00"}, "template_id"),
+        ({"callback_url": "https://bank.example/hooks\x00"}, "callback_url"),
+    ],
+)
+def test_a_nul_character_is_an_invalid_argument_naming_the_field_on_each_store(
+    caller_on_each_store: Caller, overrides: dict[str, Any], field: str
+) -> None:
+    named = field.replace("\x00", "")
+    response = caller_on_each_store.post("/v1/notify", body(f"nul-{named}") | overrides)
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "status": 400,
+        "code": "INVALID_ARGUMENT",
+        "message": f"{field}: Value error, the NUL character (\\u0000) is not allowed",
+    }
+    assert caller_on_each_store.post("/v1/notify", body(f"after-{named}")).status_code == 202
+
+
+def test_half_of_a_utf16_pair_is_an_invalid_argument_on_each_store(
+    caller_on_each_store: Caller,
+) -> None:
+    lone = body("lone-surrogate") | {"params": {"order": "A-\ud83417"}}  # JSON may escape it
+
+    response = caller_on_each_store.post("/v1/notify", lone)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert "params.order" in response.json()["message"]
+    assert "'\\ud834' is half of a UTF-16 pair" in response.json()["message"]
+
+
 @pytest.mark.parametrize("at", TIMES_BEYOND_UTC)
 def test_an_action_time_beyond_the_utc_calendar_is_an_invalid_argument(
     caller: Caller, at: str

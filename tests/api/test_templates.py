@@ -163,6 +163,39 @@ def test_an_unsigned_call_or_a_bad_body_is_refused(service: Service) -> None:
         assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"text": "Ваш заказ #order#\x00 готов"}, "text"),
+        ({"samples": {"order": ["123\x00456"]}}, "samples.order"),
+        ({"samples": {"order\x00": "123-456"}}, "samples.order\x00.[key]"),
+        ({"tail": "Скидка\x00 10%"}, "tail"),
+        ({"text": "Ваш заказ #order# \udc00готов"}, "text"),  # half of a UTF-16 pair
+    ],
+)
+def test_a_template_with_a_character_no_store_holds_is_an_invalid_argument_naming_the_field(
+    service: Service, overrides: dict[str, Any], field: str
+) -> None:
+    refused = service.shop.post("/v1/message_template", ORDER_READY_BODY | overrides)
+
+    assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
+    assert refused.json()["message"].startswith(field)
+    assert service.admin("GET", "/v1/admin/message_template").json() == []
+
+
+def test_a_decision_with_a_nul_character_is_an_invalid_argument(service: Service) -> None:
+    submitted = submit(service.shop, ORDER_READY_BODY)
+
+    for body in (
+        {"decision": "reject", "note": "the tail\x00 misleads"},
+        {"decision": "approve", "moderator": "olga\x00"},
+    ):
+        refused = service.decide(submitted["id"], **body)
+        assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
+    seen = service.shop.get(f"/v1/message_template/{submitted['id']}").json()
+    assert seen["status"] == "pending_moderation"
+
+
 def test_the_admin_routes_need_the_token(service: Service) -> None:
     submitted = submit(service.shop, ORDER_READY_BODY)
     path = f"/v1/admin/message_template/{submitted['id']}/decision"
