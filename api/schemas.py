@@ -69,6 +69,13 @@ def refuse_lone_surrogates(text: str) -> None:
         ) from None
 
 
+def _without_credentials(url: AnyHttpUrl) -> AnyHttpUrl:
+    """As for a client's webhook URL: the webhooks are signed, so no secret rides in the URL."""
+    if url.username or url.password:
+        raise ValueError("a callback URL carries no credentials: the webhooks are signed")
+    return url
+
+
 UtcTime = Annotated[datetime, AfterValidator(_naive_utc)]
 # text a client sends that is stored; for the notify and template routes, not the checks
 StoredText = Annotated[str, AfterValidator(_storable)]
@@ -208,14 +215,17 @@ class NotificationCreate(Strict):
     action: UserAction
     ttl: int = Field(
         int(DEFAULT_TTL.total_seconds()),
-        ge=0,
+        ge=-(2**31),  # any int: below 15 s is refused as TTL_OUT_OF_RANGE, saying the bounds
         le=2**31,
         description="Seconds, 15 to 86400 (checked with a clear error).",
     )
     sensitive: bool = False
     mobile_only: bool = False
     fallback: Literal["sms", "none"] = "sms"
-    callback_url: Annotated[AnyHttpUrl, BeforeValidator(_storable)] | None = None
+    callback_url: (
+        Annotated[AnyHttpUrl, BeforeValidator(_storable), AfterValidator(_without_credentials)]
+        | None
+    ) = None
 
 
 class NotificationAccepted(BaseModel):

@@ -55,6 +55,8 @@ def test_a_repeated_request_id_returns_the_first_answer(caller: Caller) -> None:
         ({"action": {"type": "order", "at": "2026-05-01T00:00:00Z"}}, 422, "STALE_ACTION"),
         ({"ttl": 5}, 400, "OUT_OF_RANGE"),
         ({"ttl": 86_401}, 400, "OUT_OF_RANGE"),
+        ({"ttl": -1}, 400, "OUT_OF_RANGE"),
+        ({"callback_url": "https://user:secret@bank.example/hooks"}, 400, "INVALID_ARGUMENT"),
         ({"phone": "garbage"}, 400, "INVALID_ARGUMENT"),
         ({"fallback": "pigeon"}, 400, "INVALID_ARGUMENT"),
         ({"colour": "red"}, 400, "INVALID_ARGUMENT"),
