@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,8 @@ class Evaluation:
     # (truth/accounts.parquet): the ones a delivery in VK or OK could send to the wrong person.
     # For a number with none, owner_changed only says the holder changed within the history.
     bound: Evaluation | None = None
+    # what makes the figures doubtful: scores of another moment than the truth's end
+    warnings: tuple[str, ...] = ()
 
     @property
     def unchanged(self) -> int:
@@ -100,6 +103,7 @@ class Evaluation:
             "false_alarm_rate": self.false_alarm_rate,
             "truth_meta": dict(self.truth_meta),
             "bound": self.bound.to_dict() if self.bound else None,
+            "warnings": list(self.warnings),
         }
 
     def render(self) -> str:
@@ -110,6 +114,7 @@ class Evaluation:
             head += f" (seed {meta.get('seed')}, history {meta.get('start')} to {meta.get('end')})"
         lines = [
             head,
+            *(f"warning: {warning}" for warning in self.warnings),
             "",
             "predicted status by truth (owner_changed: changed / unchanged)",
             f"{'status':<15}{'changed':>12}{'unchanged':>12}{'total':>12}",
@@ -156,6 +161,7 @@ class _Labelled:
     bound: np.ndarray | None  # with a social account bound; None without truth/accounts.parquet
     extra: int  # scored numbers absent from the truth
     meta: Mapping[str, Any]
+    warnings: tuple[str, ...]
 
 
 def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
@@ -175,6 +181,11 @@ def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
         raise EvaluationInputError(f"{truth_dir}/labels.parquet: a phone appears twice")
 
     joined = labels.join(scores, on="phone", how="left")
+    if scores.height and labels.height and joined.get_column("status").is_null().all():
+        raise EvaluationInputError(
+            f"the scores ({scores_file}) and the truth ({truth_dir}) have no number in common: "
+            "they are of different histories"
+        )
     changed = joined.get_column("owner_changed").fill_null(False).to_numpy().astype(bool)
     bound = None
     if (truth_dir / "accounts.parquet").is_file():
@@ -189,6 +200,28 @@ def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
         bound=bound,
         extra=scores.join(labels.select("phone"), on="phone", how="anti").height,
         meta=meta,
+        warnings=_moment_warnings(scores_file, meta),
+    )
+
+
+def _moment_warnings(scores_file: Path, meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The truth says who held each number at the history's end; scores of another moment are
+    judged against labels that were not yet (or no longer) true."""
+    if "end" not in meta or "as_of" not in pq.read_schema(scores_file).names:
+        return ()
+    import polars as pl
+
+    as_of = pl.read_parquet(scores_file, columns=["as_of"], n_rows=1, glob=False)
+    if not as_of.height:
+        return ()
+    scored_at = as_of.item(0, 0)
+    truth_end = datetime.fromisoformat(str(meta["end"])).replace(tzinfo=None)
+    if scored_at is None or scored_at.replace(tzinfo=None) == truth_end:
+        return ()
+    return (
+        f"the scores are as of {scored_at:%Y-%m-%dT%H:%M:%S}, the truth as of its history's end "
+        f"{truth_end:%Y-%m-%dT%H:%M:%S}: score with --as-of {truth_end:%Y-%m-%dT%H:%M:%S} "
+        "to measure the rules",
     )
 
 
@@ -220,6 +253,7 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
         found.extra,
         found.meta,
         bound,
+        found.warnings,
     )
 
 
@@ -256,6 +290,7 @@ def _measure(
     extra: int,
     meta: Mapping[str, Any],
     bound: Evaluation | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> Evaluation:
     confusion = {
         name: {
@@ -280,6 +315,7 @@ def _measure(
         false_alarm_rate=_share(called & ~changed, ~changed),
         truth_meta=meta,
         bound=bound,
+        warnings=warnings,
     )
 
 

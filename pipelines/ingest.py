@@ -47,6 +47,8 @@ class KindCounts:
 
 def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, KindFiles]:
     """The files of every kind, or an `InputError` naming the first thing missing."""
+    if events_dir.exists() and not events_dir.is_dir():
+        raise InputError(f"events folder {events_dir} is a file; give the history's folder")
     if not events_dir.is_dir():
         raise InputError(f"events folder {events_dir} does not exist")
     if not any(events_dir.iterdir()):

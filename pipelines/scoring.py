@@ -133,6 +133,12 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     _make_out_dir(request.out_dir, request.events_dir)
     work_dir = request.out_dir / ".work"
     shutil.rmtree(work_dir, ignore_errors=True)
+    try:  # the first write into the output folder: refuse the run before any work
+        work_dir.mkdir()
+    except OSError as error:
+        raise ScoreRequestError(
+            f"cannot write to output folder {request.out_dir}: {error.strerror or error}"
+        ) from error
     params = run_params_row(request.rules, as_of, run_at)
     try:
         con = duckdb_engine.connect(request.memory_limit, request.threads, work_dir / "spill")

@@ -206,6 +206,32 @@ def test_check_since_says_the_date_format(
     assert "'01.01.2025' is not a date (use YYYY-MM-DD)" in refused_by_the_parser(argv, capsys)
 
 
+def test_score_refuses_an_events_path_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "events.csv").touch()
+    argv = ["score", "--events", str(tmp_path / "events.csv"), "--out", str(tmp_path / "out")]
+
+    assert "events.csv is a file; give the history's folder" in failed(argv, capsys)
+
+
+def test_score_refuses_an_output_folder_it_cannot_write_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    read_only = Path("/sys/fs")  # no one writes there, not even root
+    try:
+        (read_only / "ownership-probe").mkdir()
+    except OSError:
+        pass
+    else:
+        (read_only / "ownership-probe").rmdir()
+        pytest.skip("this machine lets us write to /sys/fs")
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).account(RU_MOBILE)
+    argv = ["score", "--events", str(events.write(tmp_path / "events")), "--out", str(read_only)]
+
+    assert "cannot write to output folder /sys/fs" in failed(argv, capsys)
+
+
 def test_as_of_takes_a_lowercase_z_for_utc(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

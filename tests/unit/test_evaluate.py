@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ KEPT_VERIFIED = "+79230000004"  # unchanged; verified
 KEPT_FALSE_ALARM = "+79230000005"  # unchanged; wrongly called owner_changed
 KEPT_QUIET = "+79230000006"  # unchanged; verified
 NOT_IN_TRUTH = "+79230000007"  # scored, but the truth does not know it
+TRUTH_END = datetime(2026, 11, 1)  # the generated history's end, when the truth holds
 
 
 def write_truth(folder: Path, rows: list[tuple[str, bool, bool]], meta: bool = True) -> Path:
@@ -43,7 +45,7 @@ def write_truth(folder: Path, rows: list[tuple[str, bool, bool]], meta: bool = T
                     "seed": 3,
                     "phones": len(rows),
                     "start": "2023-11-01T00:00:00",
-                    "end": "2026-11-01T00:00:00",
+                    "end": TRUTH_END.isoformat(),
                     "params": {},
                 }
             )
@@ -51,7 +53,12 @@ def write_truth(folder: Path, rows: list[tuple[str, bool, bool]], meta: bool = T
     return folder
 
 
-def write_scores(folder: Path, rows: list[tuple[str, str, int]], drop: str | None = None) -> Path:
+def write_scores(
+    folder: Path,
+    rows: list[tuple[str, str, int]],
+    drop: str | None = None,
+    as_of: datetime = TRUTH_END,
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     phones, statuses, risks = zip(*rows, strict=True)
     table = pa.table(
@@ -60,6 +67,7 @@ def write_scores(folder: Path, rows: list[tuple[str, str, int]], drop: str | Non
             "status": list(statuses),
             "risk_score": pa.array(risks, pa.int16()),
             "reasons": [["RECENT_CODE_ENTRY"]] * len(rows),
+            "as_of": pa.array([as_of] * len(rows), pa.timestamp("us")),
         }
     )
     if drop:
@@ -193,6 +201,32 @@ def test_an_unknown_status_is_refused(tmp_path: Path) -> None:
     scores = write_scores(tmp_path / "scores", [(KEPT_QUIET, "fine", 20)])
     with pytest.raises(EvaluationInputError, match="status outside"):
         evaluate(scores, truth)
+
+
+def test_scores_of_another_history_are_refused_not_measured(tmp_path: Path) -> None:
+    truth = write_truth(tmp_path / "truth", [(KEPT_QUIET, False, False)])
+    scores = write_scores(tmp_path / "scores", [(NOT_IN_TRUTH, "verified", 20)])
+
+    with pytest.raises(EvaluationInputError, match="no number in common"):
+        evaluate(scores, truth)
+
+
+def test_scores_of_another_moment_than_the_truth_are_measured_with_a_warning(
+    mixed: tuple[Path, Path],
+) -> None:
+    scores, truth = mixed
+    write_scores(scores, [(KEPT_QUIET, "verified", 20)], as_of=datetime(2026, 3, 15))
+
+    result = evaluate(scores, truth)
+
+    assert result.warnings == (
+        "the scores are as of 2026-03-15T00:00:00, the truth as of its history's end "
+        "2026-11-01T00:00:00: score with --as-of 2026-11-01T00:00:00 to measure the rules",
+    )
+    assert result.render().splitlines()[1].startswith("warning: the scores are as of 2026-03-15")
+    assert result.to_dict()["warnings"] == list(result.warnings)
+    write_scores(scores, [(KEPT_QUIET, "verified", 20)])  # as of the history's end
+    assert evaluate(scores, truth).warnings == ()
 
 
 def test_the_error_is_a_value_error_of_one_line(tmp_path: Path) -> None:
