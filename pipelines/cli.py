@@ -137,9 +137,17 @@ def score_with_progress(request: ScoreRequest) -> dict[str, Any]:
     """Run a scoring request with a progress bar naming each step; returns the manifest."""
     from pipelines.scoring import STEPS, score
 
+    def running_after(done: str) -> str:
+        """The bar names the step under way, the one after the step just done."""
+        following = STEPS.index(done) + 1 if done in STEPS else len(STEPS)
+        return STEPS[following] if following < len(STEPS) else "done"
+
     with _progress() as progress:
-        task = progress.add_task("scoring", total=len(STEPS))
-        result = score(request, lambda name: progress.update(task, advance=1, description=name))
+        task = progress.add_task(STEPS[0], total=len(STEPS))
+        result = score(
+            request,
+            lambda done: progress.update(task, advance=1, description=running_after(done)),
+        )
     return result.manifest
 
 
@@ -361,7 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=(
             "DuckDB memory limit, e.g. 8GB, 6GiB or 80%%; past it DuckDB spills to disk "
-            "(default: OWNERSHIP_MEMORY_LIMIT, else DuckDB's 80%% of the memory)"
+            "(default: OWNERSHIP_MEMORY_LIMIT, else DuckDB's 80%% of the memory). With "
+            "--engine spark it bounds the input checks, which DuckDB runs; Spark's memory is "
+            "its own setting (spark.driver.memory)"
         ),
     )
     score.set_defaults(run=cmd_score)
