@@ -20,6 +20,7 @@ from pipelines.input_files import (
     UNREADABLE_SCANS,
     InputError,
     KindFiles,
+    mixed_line_ending,
     one_line,
     read_csv_files,
     read_parquet_files,
@@ -161,6 +162,16 @@ def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     try:
         _checked(con, kind).create(f"checked_{kind}")
     except (duckdb.IOException, duckdb.InvalidInputException) as error:
+        files = con.sql("select path from input_files where kind = ? order by path", params=[kind])
+        for (path,) in files.fetchall():
+            mixed = mixed_line_ending(Path(path)) if path.lower().endswith(".csv") else None
+            if mixed:
+                line, ending = mixed
+                raise InputError(
+                    f"kind {kind!r}, file {path}, line {line}: the line ends with {ending}; "
+                    "a CSV file is read with one line ending throughout, so rewrite it with "
+                    "one (dos2unix, or unix2dos)"
+                ) from error
         raise InputError(f"kind {kind!r}: cannot read its files: {one_line(error)}") from error
 
 

@@ -108,6 +108,26 @@ def read_csv_files(
     return relations[0]
 
 
+def mixed_line_ending(path: Path) -> tuple[int, str] | None:
+    """The first line of a CSV file that ends with LF where the first line ends with CRLF, or
+    the other way round, and its ending; None when they agree. DuckDB's reader takes one line
+    ending a file, so a line appended by another tool stops it without naming the line."""
+    style = None
+    try:
+        with path.open("rb") as file:
+            for number, line in enumerate(file, start=1):
+                if not line.endswith(b"\n"):
+                    break  # the last line, without an ending
+                ending = "CRLF" if line.endswith(b"\r\n") else "LF"
+                if style is None:
+                    style = ending
+                elif ending != style:
+                    return number, f"{ending}, while the lines before it end with {style}"
+    except OSError:
+        return None
+    return None
+
+
 # Layouts of one kind's CSV files read together; each costs DuckDB expression depth.
 MAX_CSV_LAYOUTS = 100
 

@@ -536,6 +536,21 @@ def test_a_quote_left_open_stops_the_run_whatever_the_line_ends(tmp_path: Path) 
         run(events, tmp_path / "out")
 
 
+def test_a_line_ending_unlike_the_others_stops_the_run_naming_the_line(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "code_entries")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    appended = f"{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-1\n"  # by a tool that writes LF
+    csv.write_bytes(("".join(f"{line}\r\n" for line in lines) + appended).encode())
+
+    with pytest.raises(
+        InputError,
+        match=rf"'code_entries', file .*, line {len(lines) + 1}: the line ends with LF, while "
+        "the lines before it end with CRLF",
+    ):
+        run(events, tmp_path / "out")
+
+
 def test_a_closed_quoted_line_break_in_a_broken_line_only_rejects_that_line(
     tmp_path: Path,
 ) -> None:
