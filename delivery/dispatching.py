@@ -1,10 +1,9 @@
 """Carrying accepted notifications: into VK or OK, a re-verification prompt, or SMS.
 
 Each is claimed by a conditional update before its channel is called, so that two dispatchers
-never send one notification and a crash leaves it to the sweeper. The claim is silent: the
-history entry and the client's webhook are written together once the channel took the message,
-so that a crash can lose neither one without the other, and a network that is down for a while
-does not flood the client with statuses taken back."""
+never send one notification and a crash leaves it to the sweeper. The claim enters the history
+with its webhook in one transaction; a claim given back because the network refused or could not
+be reached is not told, so a network that is down for a while floods no client."""
 
 from __future__ import annotations
 
@@ -27,6 +26,9 @@ from ownership.notifications import (
 from ownership.policy import Action
 
 log = logging.getLogger(__name__)
+
+# where the sweeper takes a notification whose TTL ran out
+SWEPT_ON = frozenset({S.EXPIRED, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED})
 
 
 class Dispatching(NotifyCore):
@@ -56,16 +58,15 @@ class Dispatching(NotifyCore):
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
         refusals: dict[str, str] = {}
         for network in self._networks_for(row):
-            now = self.clock.now()
-            with self.engine.begin() as connection:  # claim it before the channel is called
-                if not records.claim(
+            with self.engine.begin() as connection:  # claimed before the channel is called
+                if not self._claim(
                     connection,
-                    row["id"],
+                    row,
                     (S.ACCEPTED,),
                     target,
-                    now,
+                    self.clock.now(),
+                    {"channel": network.value},
                     channel=network.value,
-                    provider_id=None,
                 ):
                     return 0  # another dispatcher has it
             channel = self.social[network]
@@ -79,18 +80,16 @@ class Dispatching(NotifyCore):
                         ReverificationPrompt(row["id"], row["phone"], row["mobile_only"])
                     )
             except ChannelUnavailableError as error:
-                # nothing is known of it: released, and the next round sends it again
+                # nothing is known of it: given back, and the next round sends it again
                 log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
-                self._release(row, target)
+                self._give_back(row, target, S.ACCEPTED)
                 return 0
             if outcome.provider_id is not None:
-                with self.engine.begin() as connection:
-                    records.set_provider(connection, row["id"], outcome.provider_id)
-                    self._announce(connection, row, target, now, {"channel": network.value})
+                self._keep_provider(row, target, network, outcome.provider_id)
                 return 1
             log.info("%s refused %s: %s", network.value, row["id"], outcome.refusal)
             refusals[network.value] = str(outcome.refusal)
-            self._release(row, target)  # so that the next network may try
+            self._give_back(row, target, S.ACCEPTED)  # so that the next network may try
         # no social network could carry it
         why = {"refused_by": refusals} if refusals else {}
         if Fallback(row["fallback"]) is Fallback.SMS:
@@ -106,10 +105,18 @@ class Dispatching(NotifyCore):
             )
         return 0
 
-    def _release(self, row: dict[str, Any], claimed: S) -> None:
-        """Back to accepted, unseen by the client: the channel did not take it."""
+    def _keep_provider(
+        self, row: dict[str, Any], claimed: S, network: Channel, provider_id: str
+    ) -> None:
+        """Keep the network's id of the message, unless the notification moved on while the
+        network was being called: a receipt or an answer (the message stands), or the sweeper
+        at the TTL (the message is taken back: the notification went by SMS)."""
         with self.engine.begin() as connection:
-            records.claim(connection, row["id"], (claimed,), S.ACCEPTED, self.clock.now())
+            if records.set_provider(connection, row["id"], provider_id, claimed):
+                return
+            now = records.fetch(connection, row["id"])
+        if now is not None and S(now["status"]) in SWEPT_ON:
+            self._take_back(row, network, provider_id)
 
     def _networks_for(self, row: dict[str, Any]) -> list[Channel]:
         snapshot = self.snapshots()

@@ -27,11 +27,16 @@ from delivery.webhooks.events import NotificationReplied
 from ownership.channels import Channel
 from ownership.live import LiveAnswers
 from ownership.notifications import (
+    Fallback,
     NotificationStatus,
 )
 from ownership.policy import Action
 
 log = logging.getLogger(__name__)
+
+# where a prompt's notification waits for the answer: asked, or given back after the network
+# took the prompt but its own answer timed out
+AWAITING_ANSWER = (S.REVERIFY_PENDING, S.ACCEPTED)
 
 
 class Following(NotifyCore):
@@ -90,17 +95,13 @@ class Following(NotifyCore):
         """The re-verification's answer: Yes delivers the waiting notification and keeps the
         number fresh for F; No makes it owner_changed at once and sends the notification by SMS.
         Either way the result is kept in the verifications format for the batch, also when it
-        comes after the TTL sent the notification by SMS: the person still said it. A repeated
-        answer changes nothing; returns whether this one was taken."""
+        comes after the TTL sent the notification by SMS: the person still said it. A prompt
+        takes one answer; returns whether this one was taken."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if (
-                row is None
-                or row["decision"] != Action.REVERIFY.value
-                or records.answer_recorded(connection, notification_id)
-            ):
+            if row is None or row["decision"] != Action.REVERIFY.value:
                 return False
-            records.record_verification(
+            if not records.record_verification(
                 connection,
                 row["phone"],
                 at,
@@ -108,41 +109,55 @@ class Following(NotifyCore):
                 "confirmed" if confirmed else "denied",
                 account_id,
                 notification_id,
-            )
+            ):
+                return False  # answered already: a repeated report
         moment = _naive(at)
         answer = LiveAnswers(confirmed_at=moment) if confirmed else LiveAnswers(denied_at=moment)
         self.overlay.learn(int(row["phone"][1:]), answer)
-        if row["status"] != S.REVERIFY_PENDING.value:
+        if S(row["status"]) not in AWAITING_ANSWER:
             return True  # too late for this notification, which went on without the answer
         if not confirmed:
-            self._send_sms(row, leaving=(S.REVERIFY_PENDING,), detail={"denied": True})
+            self._send_sms(row, leaving=AWAITING_ANSWER, detail={"denied": True})
             return True
-        network = Channel(row["channel"])
+        if row["channel"] not in (Channel.VK.value, Channel.OK.value):
+            return True  # never asked in a network: the TTL sends it by SMS
+        self._deliver_confirmed(row, Channel(row["channel"]), at)
+        return True
+
+    def _deliver_confirmed(self, row: dict[str, Any], network: Channel, at: datetime) -> None:
+        """The person said Yes: the message, in the network that asked; by SMS at once if that
+        network cannot take it."""
         with self.engine.begin() as connection:
-            if not records.claim(
+            if not self._claim(
                 connection,
-                notification_id,
-                (S.REVERIFY_PENDING,),
+                row,
+                AWAITING_ANSWER,
                 S.SENT,
                 at,
-                provider_id=None,
+                {"channel": network.value, "confirmed": True},
+                channel=network.value,
             ):
-                return True
+                return
         try:
             outcome = self.social[network].send(
-                SocialMessage(notification_id, row["phone"], row["text"], row["mobile_only"])
+                SocialMessage(row["id"], row["phone"], row["text"], row["mobile_only"])
             )
         except ChannelUnavailableError as error:
-            log.warning("%s unavailable for %s: %s", network.value, notification_id, error)
-            return True  # claimed, not sent: the sweeper sends it by SMS at its TTL
-        if outcome.provider_id is None:
-            return True  # the network refused after all: the sweeper sends it by SMS at its TTL
-        with self.engine.begin() as connection:
-            records.set_provider(connection, notification_id, outcome.provider_id)
-            self._announce(
-                connection, row, S.SENT, at, {"channel": network.value, "confirmed": True}
-            )
-        return True
+            log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
+            outcome = None
+        if outcome is not None and outcome.provider_id is not None:
+            with self.engine.begin() as connection:
+                records.set_provider(connection, row["id"], outcome.provider_id, S.SENT)
+            return
+        why = {"refused_by": {network.value: str(outcome.refusal)}} if outcome else {}
+        if Fallback(row["fallback"]) is Fallback.SMS:
+            self._send_sms(row, leaving=(S.SENT,), detail=why or {"unavailable": network.value})
+        elif outcome is not None:  # refused, and no SMS wanted: nothing else can carry it
+            with self.engine.begin() as connection:
+                self._move(
+                    connection, row, (S.SENT,), S.FAILED, at, {"reason": "NO_CHANNEL", **why}
+                )
+        # unreachable, and no SMS wanted: the sweeper lets it expire at its TTL
 
     def sms_delivered(self, notification_id: str, at: datetime) -> bool:
         return self._follow(notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at, bill=True)

@@ -262,4 +262,7 @@ class NotifyService(Dispatching, Following, Sweeping):
             if row is None or row["client_key"] != client_key:
                 return None
             row["history"] = records.history(connection, notification_id)
+        # the status the client was told: a claim given back for another try is not one
+        if row["history"]:
+            row["status"] = row["history"][-1]["status"]
         return row

@@ -18,6 +18,7 @@ from delivery.channels.ports import (
     SmsGateway,
     SmsMessage,
     SocialNetwork,
+    UnknownMessageError,
 )
 from delivery.clock import Clock
 from delivery.overlay import LiveOverlay, snapshot_time
@@ -87,22 +88,26 @@ class NotifyCore:
         leaving: tuple[NotificationStatus, ...],
         detail: dict[str, Any] | None = None,
     ) -> bool:
-        """Claim the notification for SMS, send it, then record what the gateway answered: the
-        history entry and the client's webhook are written together, once the outcome is known.
-        `detail` adds to the history entry (why it went by SMS)."""
+        """Claim the notification for SMS, then send it. `detail` adds to the history entry (why
+        it went by SMS)."""
         now = self.clock.now()
         with self.engine.begin() as connection:
-            if not records.claim(
-                connection, row["id"], leaving, S.SMS_SENT, now, channel="sms", provider_id=None
+            if not self._claim(
+                connection,
+                row,
+                leaving,
+                S.SMS_SENT,
+                now,
+                {**(detail or {}), "channel": "sms"},
+                channel="sms",
             ):
                 return False
         try:
             outcome = self.sms.send(SmsMessage(row["id"], row["phone"], row["text"]))
         except ChannelUnavailableError as error:
-            # back where it was, unseen: the dispatcher or the sweeper sends it again
+            # given back: the dispatcher or the sweeper sends it again
             log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
-            with self.engine.begin() as connection:
-                records.claim(connection, row["id"], (S.SMS_SENT,), leaving[0], self.clock.now())
+            self._give_back(row, S.SMS_SENT, leaving[0])
             return False
         with self.engine.begin() as connection:
             if outcome.provider_id is None:
@@ -112,12 +117,52 @@ class NotifyCore:
                     (S.SMS_SENT,),
                     S.SMS_FAILED,
                     self.clock.now(),
-                    {**(detail or {}), "channel": "sms", "reason": str(outcome.refusal)},
+                    {"channel": "sms", "reason": str(outcome.refusal)},
                 )
-                return True
-            records.set_provider(connection, row["id"], outcome.provider_id)
-            self._announce(connection, row, S.SMS_SENT, now, {**(detail or {}), "channel": "sms"})
+            else:
+                records.set_provider(connection, row["id"], outcome.provider_id, S.SMS_SENT)
         return True
+
+    def _claim(
+        self,
+        connection: Connection,
+        row: dict[str, Any],
+        leaving: tuple[NotificationStatus, ...],
+        to: NotificationStatus,
+        at: datetime,
+        detail: dict[str, Any],
+        channel: str,
+    ) -> bool:
+        """Take the notification for a channel before calling it: only one actor can. The claim
+        enters the history with its webhook in one transaction, so that a receipt that comes
+        before the channel's own answer follows it, and a crash loses neither. A claim given back
+        (the channel was unreachable) and taken again for the same channel is not told twice."""
+        if not records.set_status(
+            connection, row["id"], leaving, to, at, channel=channel, provider_id=None
+        ):
+            return False
+        last = records.last_event(connection, row["id"])
+        if last and last["status"] == to.value and (last["detail"] or {}).get("channel") == channel:
+            return True
+        records.record_event(connection, row["id"], to, at, detail)
+        self._notify_client(connection, row, to, at, detail)
+        return True
+
+    def _give_back(
+        self, row: dict[str, Any], claimed: NotificationStatus, to: NotificationStatus
+    ) -> None:
+        """A claim whose channel did not take the message, given back for another try. The
+        history keeps the claim, which the client heard of: the next claim says where it went."""
+        with self.engine.begin() as connection:
+            records.set_status(connection, row["id"], (claimed,), to, self.clock.now())
+
+    def _take_back(self, row: dict[str, Any], network: Channel, provider_id: str) -> None:
+        """A message the network took after the notification moved on without it (the TTL ran
+        out while the network was being called): withdrawn, so that it shows only once."""
+        try:
+            self.social[network].withdraw(provider_id)
+        except (ChannelUnavailableError, UnknownMessageError) as error:
+            log.warning("cannot take back %s of %s: %s", provider_id, row["id"], error)
 
     def _move(
         self,
@@ -134,18 +179,6 @@ class NotifyCore:
             return False
         self._notify_client(connection, row, to, at, detail)
         return True
-
-    def _announce(
-        self,
-        connection: Connection,
-        row: dict[str, Any],
-        status: NotificationStatus,
-        at: datetime,
-        detail: dict[str, Any],
-    ) -> None:
-        """A claimed status made true by the channel: its history entry and webhook, together."""
-        records.record_event(connection, row["id"], status, at, detail)
-        self._notify_client(connection, row, status, at, detail)
 
     def _bill(
         self, connection: Connection, row: dict[str, Any], channel: str, at: datetime

@@ -41,6 +41,8 @@ events = cast(Table, NotificationEventRow.__table__)
 ledger = cast(Table, LedgerRow.__table__)
 overlay = cast(Table, NumberOverlayRow.__table__)
 verifications = cast(Table, VerificationRow.__table__)
+# the results that are the person's own answer; a prompt takes one
+ANSWERS = ("confirmed", "denied")
 
 
 def transition(
@@ -56,13 +58,13 @@ def transition(
 
     False when another actor moved it first: the caller's event came too late and is ignored.
     """
-    if not claim(connection, notification_id, leaving, to, at, **fields):
+    if not set_status(connection, notification_id, leaving, to, at, **fields):
         return False
     record_event(connection, notification_id, to, at, detail)
     return True
 
 
-def claim(
+def set_status(
     connection: Connection,
     notification_id: str,
     leaving: Iterable[NotificationStatus],
@@ -70,11 +72,9 @@ def claim(
     at: datetime,
     **fields: Any,
 ) -> bool:
-    """Move the notification to `to` if it is in one of `leaving`, without a history entry.
-
-    A dispatcher claims a notification so before it calls a channel: only one dispatcher can,
-    and the client hears of the status (`record_event`) once the channel has taken the message.
-    A claim that a crash leaves behind is finished by the sweeper at the TTL."""
+    """Move the notification to `to` if it is in one of `leaving`, without a history entry: a
+    claim given back when its channel did not take the message (refused, or unreachable), which
+    the client never needs to hear of."""
     result = connection.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
@@ -82,6 +82,21 @@ def claim(
         .values(status=to.value, updated_at=at, **fields)
     )
     return bool(result.rowcount == 1)
+
+
+def last_event(connection: Connection, notification_id: str) -> dict[str, Any] | None:
+    """The latest entry of the notification's history: its status and detail."""
+    row = (
+        connection.execute(
+            select(events.c.status, events.c.detail)
+            .where(events.c.notification_id == notification_id)
+            .order_by(events.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
 
 
 def record_event(
@@ -176,13 +191,21 @@ def _among(
     return column.in_(ids)
 
 
-def set_provider(connection: Connection, notification_id: str, provider_id: str) -> None:
-    """The channel's id of the message now carrying the notification."""
-    connection.execute(
-        update(notifications)
-        .where(notifications.c.id == notification_id)
-        .values(provider_id=provider_id)
-    )
+def set_provider(
+    connection: Connection,
+    notification_id: str,
+    provider_id: str,
+    status: NotificationStatus | None = None,
+) -> bool:
+    """The channel's id of the message now carrying the notification. With `status`, only while
+    the notification is still in it with no id yet: False when another actor moved it on (a
+    receipt, an answer, the sweeper) while the channel was being called."""
+    statement = update(notifications).where(notifications.c.id == notification_id)
+    if status is not None:
+        statement = statement.where(
+            notifications.c.status == status.value, notifications.c.provider_id.is_(None)
+        )
+    return bool(connection.execute(statement.values(provider_id=provider_id)).rowcount == 1)
 
 
 def bill(
@@ -248,23 +271,30 @@ def record_verification(
     result: str,
     account_id: str | None,
     notification_id: str | None,
-) -> None:
+) -> bool:
     """A result in the `verifications` input format (DESIGN §3), for the next batch run; and
     the number's overlay, which every check and notify reads before that run
     (delivery.overlay). `recorded_at` is the wall clock's, whatever the service's clock: the
-    processes' copies of the overlay read on from it."""
-    connection.execute(
-        insert(verifications).values(
-            phone=phone,
-            ts=at,
-            method=method,
-            result=result,
-            account_id=account_id,
-            notification_id=notification_id,
-        )
-    )
-    if result not in ("confirmed", "denied"):
-        return
+    processes' copies of the overlay read on from it.
+
+    A prompt takes one answer: False, and nothing written, when its Yes or No is kept already
+    (a repeated report, or two at once: the store's unique index decides)."""
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                insert(verifications).values(
+                    phone=phone,
+                    ts=at,
+                    method=method,
+                    result=result,
+                    account_id=account_id,
+                    notification_id=notification_id,
+                )
+            )
+    except IntegrityError:
+        return False
+    if result not in ANSWERS:
+        return True
     values = {
         "confirmed_at" if result == "confirmed" else "denied_at": at,
         "recorded_at": datetime.now(UTC),
@@ -276,17 +306,20 @@ def record_verification(
                 connection.execute(insert(overlay).values(phone=phone, **values))
         except IntegrityError:  # inserted meanwhile by another answer
             connection.execute(update(overlay).where(overlay.c.phone == phone).values(values))
+    return True
 
 
-def answer_recorded(connection: Connection, notification_id: str) -> bool:
-    """Whether the person's Yes or No to this notification's prompt is kept already."""
-    found = connection.execute(
-        select(verifications.c.id)
-        .where(verifications.c.notification_id == notification_id)
-        .where(verifications.c.result.in_(("confirmed", "denied")))
-        .limit(1)
-    ).first()
-    return found is not None
+def answered_prompts(connection: Connection, notification_ids: list[str]) -> set[str]:
+    """Those of the notifications whose prompt has the person's Yes or No kept already."""
+    if not notification_ids:
+        return set()
+    return set(
+        connection.execute(
+            select(verifications.c.notification_id)
+            .where(_among(connection, verifications.c.notification_id, notification_ids))
+            .where(verifications.c.result.in_(ANSWERS))
+        ).scalars()
+    )
 
 
 def record_no_answers(connection: Connection, unanswered: list[dict[str, Any]]) -> None:

@@ -91,8 +91,8 @@ class Sweeping(NotifyCore):
                         to_expire.append(row)
                     else:
                         delivered_first.append(row)  # shown before the TTL ran out
-                    if withdrawn and status is S.REVERIFY_PENDING:
-                        # a prompt answered just now cannot be withdrawn: its answer follows
+                    if withdrawn and status is S.REVERIFY_PENDING and row["provider_id"]:
+                        # asked, and not answered: an answered prompt cannot be withdrawn
                         unanswered.add(row["id"])
             for row in self._move_many(
                 connection,
@@ -125,7 +125,9 @@ class Sweeping(NotifyCore):
                 now,
                 {"ttl_ran_out": True},
             )
-            # "no answer within the TTL" is a result too, for the batch (DESIGN §7)
+            # "no answer within the TTL" is a result too, for the batch (DESIGN §7); an answer
+            # kept while the network could not be asked to withdraw the prompt still counts
+            unanswered -= records.answered_prompts(connection, sorted(unanswered))
             records.record_no_answers(
                 connection, [row for row in claimed + expired if row["id"] in unanswered]
             )

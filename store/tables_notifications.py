@@ -18,10 +18,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.tables import Base, UtcDateTime
+
+# the verification results that are the person's own answer to a prompt
+ONE_ANSWER = "result in ('confirmed', 'denied')"
 
 
 class NotificationRow(Base):
@@ -88,6 +92,16 @@ class VerificationRow(Base):
     """A re-verification result, in the `verifications` input format (DESIGN §3) for the batch."""
 
     __tablename__ = "verifications"
+    # a prompt takes one answer, however many reports of it come, and at once
+    __table_args__ = (
+        Index(
+            "uq_verifications_one_answer",
+            "notification_id",
+            unique=True,
+            sqlite_where=text(ONE_ANSWER),
+            postgresql_where=text(ONE_ANSWER),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
@@ -95,7 +109,7 @@ class VerificationRow(Base):
     method: Mapped[str] = mapped_column(String(16))
     result: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[str | None] = mapped_column(String(80))
-    notification_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    notification_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class NumberOverlayRow(Base):

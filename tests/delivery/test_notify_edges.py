@@ -1,7 +1,8 @@
 """The notify path at its edges, on SQLite and PostgreSQL: a second worker holding a stale read,
-an answer that comes after the TTL, a crash between the claim and the channel's answer, and
-networks that refuse. Throughout, every entry of a notification's history reaches the client as
-exactly one webhook, and only those do."""
+answers that come late, early or twice, receipts that come before the network's own answer, a
+crash between the claim and the channel's answer, networks that refuse or cannot be reached.
+Throughout, every entry of a notification's history reaches the client as exactly one webhook,
+in order, and the status shown is the history's last."""
 
 from __future__ import annotations
 
@@ -11,10 +12,17 @@ import pytest
 from sqlalchemy import Engine, select
 
 from delivery import records
-from delivery.channels.ports import ReverificationPrompt, SendResult, SocialMessage
+from delivery.channels.ports import (
+    ChannelUnavailableError,
+    Refusal,
+    ReverificationPrompt,
+    SendResult,
+    SmsMessage,
+    SocialMessage,
+)
 from delivery.webhooks.events import NotificationStatusChanged
 from ownership.notifications import Fallback
-from tests.api.service import SUSPICIOUS, VERIFIED_FRESH
+from tests.api.service import RECYCLED, SUSPICIOUS, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
 
 
@@ -111,25 +119,42 @@ def test_a_notification_no_network_takes_fails_and_the_client_is_told(
 
     sent = notifier.notify(VERIFIED_FRESH, fallback=Fallback.NONE)
 
-    assert history(notifier, sent) == ["accepted", "failed"]
-    assert told(notifier, sent) == ["failed"]
+    assert history(notifier, sent) == ["accepted", "sent", "failed"]
+    assert told_everything(notifier, sent)
     found = notifier.service.notification(notifier.client_key, sent)
     assert found is not None
     assert found["history"][-1]["detail"]["refused_by"] == {"vk": "NO_ACTIVE_ACCOUNT"}
 
 
-def test_a_refusal_is_not_a_status_the_client_hears_of(notifier: Notifier) -> None:
+def test_a_refusal_is_followed_by_where_the_notification_went(notifier: Notifier) -> None:
     notifier.vk.refuse.add(VERIFIED_FRESH)
 
     sent = notifier.notify(VERIFIED_FRESH)
 
-    assert history(notifier, sent) == ["accepted", "sms_sent"]
+    assert history(notifier, sent) == ["accepted", "sent", "sms_sent"]
     assert told_everything(notifier, sent)
+
+
+def test_a_network_down_for_a_while_is_told_once(notifier: Notifier) -> None:
+    def down(message: SocialMessage) -> SendResult:
+        raise ChannelUnavailableError("vk is down")
+
+    real_send = notifier.vk.send
+    notifier.vk.send = down  # type: ignore[method-assign]
+    sent = notifier.notify(VERIFIED_FRESH)
+    for _ in range(3):  # the next rounds find it down too
+        notifier.service.dispatch_due()
+    notifier.vk.send = real_send  # type: ignore[method-assign]
+    notifier.service.dispatch_due()
+
+    assert history(notifier, sent) == ["accepted", "sent"]
+    assert told_everything(notifier, sent)
+    assert [row[0] for row in notifier.vk.sent] == [sent]
 
 
 @pytest.mark.parametrize("sensitive", [False, True], ids=["delivery", "prompt"])
 def test_a_crash_while_the_network_is_called_loses_no_webhook(
-    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, sensitive: bool
+    notifier: Notifier, engine: Engine, monkeypatch: pytest.MonkeyPatch, sensitive: bool
 ) -> None:
     phone = VERIFIED_FRESH if not sensitive else SUSPICIOUS
     network = notifier.vk if not sensitive else notifier.ok
@@ -150,5 +175,161 @@ def test_a_crash_while_the_network_is_called_loses_no_webhook(
     notifier.clock.advance(timedelta(hours=2))
     notifier.service.sweep()
 
-    assert history(notifier, sent) == ["accepted", "expired", "sms_sent"]
+    claimed = "reverify_pending" if sensitive else "sent"
+    assert history(notifier, sent) == ["accepted", claimed, "expired", "sms_sent"]
     assert told_everything(notifier, sent)
+    assert verification_results(engine) == []  # the person may never have been asked
+
+
+def test_a_receipt_before_the_network_answers_follows_the_sent_status(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = notifier.vk.send
+
+    def send_and_deliver_at_once(message: SocialMessage) -> SendResult:
+        taken = real_send(message)
+        assert notifier.service.delivered(message.notification_id, notifier.clock.now())
+        return taken
+
+    monkeypatch.setattr(notifier.vk, "send", send_and_deliver_at_once)
+    sent = notifier.notify(VERIFIED_FRESH)
+
+    assert history(notifier, sent) == ["accepted", "sent", "delivered"]
+    assert told_everything(notifier, sent)
+
+
+def test_an_sms_receipt_before_the_gateway_answers_follows_the_sms_sent_status(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = notifier.sms.send
+
+    def send_and_deliver_at_once(sms: SmsMessage) -> SendResult:
+        taken = real_send(sms)
+        assert notifier.service.sms_delivered(sms.notification_id, notifier.clock.now())
+        return taken
+
+    monkeypatch.setattr(notifier.sms, "send", send_and_deliver_at_once)
+    sent = notifier.notify(RECYCLED)
+
+    assert history(notifier, sent) == ["accepted", "sms_sent", "sms_delivered"]
+    assert told_everything(notifier, sent)
+
+
+def test_a_yes_before_the_network_answers_sends_the_message_and_keeps_its_id(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_ask = notifier.ok.ask
+
+    def ask_and_answer_at_once(prompt: ReverificationPrompt) -> SendResult:
+        taken = real_ask(prompt)
+        assert notifier.service.answered(prompt.notification_id, True, notifier.clock.now())
+        notifier.ok.delivered_already.add(str(taken.provider_id))  # answered: stays shown
+        return taken
+
+    monkeypatch.setattr(notifier.ok, "ask", ask_and_answer_at_once)
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    monkeypatch.undo()
+
+    assert history(notifier, asked) == ["accepted", "reverify_pending", "sent"]
+    assert told_everything(notifier, asked)
+    # the message is not delivered within the TTL: it, not the prompt, is taken back
+    notifier.clock.advance(timedelta(hours=2))
+    notifier.service.sweep()
+    message_id = notifier.ok.withdrawn
+    assert len(message_id) == 1 and not message_id[0].startswith("ok-q")
+    assert history(notifier, asked)[-2:] == ["expired", "sms_sent"]
+
+
+def test_a_network_answering_after_the_ttl_ran_out_has_its_message_taken_back(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = notifier.vk.send
+
+    def slow_send(message: SocialMessage) -> SendResult:
+        taken = real_send(message)
+        notifier.clock.advance(timedelta(minutes=61))  # meanwhile the TTL runs out: a sweep
+        notifier.service.sweep()
+        return taken
+
+    monkeypatch.setattr(notifier.vk, "send", slow_send)
+    sent = notifier.notify(VERIFIED_FRESH)
+
+    assert history(notifier, sent) == ["accepted", "sent", "expired", "sms_sent"]
+    assert told_everything(notifier, sent)
+    assert len(notifier.vk.withdrawn) == 1  # shown once: by SMS
+
+
+@pytest.mark.parametrize("network_fails", ["refused", "unreachable"])
+def test_a_yes_the_network_cannot_carry_goes_by_sms_at_once(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, network_fails: str
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+
+    def fails(message: SocialMessage) -> SendResult:
+        if network_fails == "unreachable":
+            raise ChannelUnavailableError("ok is down")
+        return SendResult.refused(Refusal.NO_ACTIVE_ACCOUNT)
+
+    monkeypatch.setattr(notifier.ok, "send", fails)
+    assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
+
+    assert history(notifier, asked) == ["accepted", "reverify_pending", "sent", "sms_sent"]
+    assert told_everything(notifier, asked)
+
+
+def test_a_yes_to_a_prompt_given_back_after_a_timeout_delivers_without_asking_again(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_ask = notifier.ok.ask
+
+    def taken_but_timed_out(prompt: ReverificationPrompt) -> SendResult:
+        real_ask(prompt)
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(notifier.ok, "ask", taken_but_timed_out)
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    monkeypatch.undo()
+
+    assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
+    notifier.service.dispatch_due()
+
+    assert len(notifier.ok.asked) == 1
+    assert [row[0] for row in notifier.ok.sent] == [asked]
+    assert history(notifier, asked) == ["accepted", "reverify_pending", "sent"]
+
+
+def test_a_no_while_the_sms_gateway_is_down_is_not_also_no_answer(
+    notifier: Notifier, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=timedelta(minutes=10))
+
+    def down(sms: SmsMessage) -> SendResult:
+        raise ChannelUnavailableError("the SMS gateway is down")
+
+    monkeypatch.setattr(notifier.sms, "send", down)
+    assert notifier.service.answered(asked, confirmed=False, at=notifier.clock.now())
+    monkeypatch.undo()
+    notifier.clock.advance(timedelta(minutes=11))
+    notifier.service.sweep()
+
+    assert verification_results(engine) == ["denied"]
+    assert history(notifier, asked)[-1] == "sms_sent"
+    assert [row[0] for row in notifier.sms.sent] == [asked]
+
+
+def test_a_prompt_takes_one_answer_even_from_two_reports_at_once(
+    notifier: Notifier, engine: Engine
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    with engine.begin() as connection:  # as the first report's transaction would
+        first = records.record_verification(
+            connection, SUSPICIOUS, notifier.clock.now(), "prompt", "denied", None, asked
+        )
+    # the second report read the notification before the first was kept
+    with engine.begin() as connection:
+        second = records.record_verification(
+            connection, SUSPICIOUS, notifier.clock.now(), "prompt", "confirmed", None, asked
+        )
+
+    assert (first, second) == (True, False)
+    assert verification_results(engine) == ["denied"]
