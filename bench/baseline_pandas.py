@@ -229,16 +229,26 @@ def holder_proofs(
 
 def tenures(evidence: pd.DataFrame, proofs: pd.DataFrame, rules: RuleSettings) -> pd.DataFrame:
     """int_tenures: the current tenure's start and the evidence still open, per number."""
+    proof = lookup(evidence["phone"], proofs["last_proof_at"])
+    newest = lookup(evidence["phone"], proofs["newest_account_since"])
+    is_unanswered = proof.isna() | (evidence["ts"] > proof)
+    starts_tenure = newest.isna() | (evidence["ts"] <= newest)
+    # what each piece of evidence stands for now: open, answered by a new holder, or refuted
+    answer = pd.Series(
+        np.select([is_unanswered, starts_tenure], ["open", "new holder"], "refuted"),
+        index=evidence.index,
+    )
+    # unknown_subscriber reports count once permanent_failures_min of them, at distinct
+    # moments (a report logged twice is one report), stand for the same thing
     is_failure = evidence["reason"] == SMS_PERMANENT_FAILURES
-    # unknown_subscriber reports count once the number has permanent_failures_min of them, at
-    # distinct moments: a report logged twice is one report
-    failures = evidence[is_failure].groupby("phone")["ts"].nunique()
-    enough = lookup(evidence["phone"], failures) >= rules.permanent_failures_min
-    counted = evidence[~is_failure | enough]
+    failed = evidence.loc[is_failure, ["phone", "ts"]].assign(answer=answer[is_failure])
+    failures = failed.groupby(["phone", "answer"])["ts"].transform("nunique")
+    enough = failures.reindex(evidence.index) >= rules.permanent_failures_min
+    keep = ~is_failure | enough
+    counted = evidence[keep]
+    is_unanswered, starts_tenure = is_unanswered[keep], starts_tenure[keep]
 
-    proof = lookup(counted["phone"], proofs["last_proof_at"])
-    newest = lookup(counted["phone"], proofs["newest_account_since"])
-    unanswered = counted[proof.isna() | (counted["ts"] > proof)]
+    unanswered = counted[is_unanswered]
     open_evidence = (
         unanswered.groupby(["phone", "reason"])["ts"]
         .max()
@@ -248,7 +258,7 @@ def tenures(evidence: pd.DataFrame, proofs: pd.DataFrame, rules: RuleSettings) -
     )
     last_open_at = unanswered.groupby("phone")["ts"].max()
     # answered evidence starts a tenure when a bound account first appeared at or after it
-    starts = counted["ts"].where(newest.isna() | (counted["ts"] <= newest))
+    starts = counted["ts"].where(starts_tenure)
     last_change_at = starts.groupby(counted["phone"]).max()
 
     result = pd.DataFrame(index=counted["phone"].unique())
@@ -280,6 +290,17 @@ def code_features(
     is_registration_code = (marked["ts"] >= marked["registered_at"]) & (
         marked["ts"] <= marked["registered_at"] + grace
     )
+    # a social code logged without its account: a registration's own code when an account of
+    # its network registered on the number within the grace before it
+    moment = ["phone", "ts", "product"]
+    unnamed = marked["account_id"].isna() & marked["product"].isin(SOCIAL)
+    pairs = marked.loc[unnamed, moment].merge(registered, on=["phone", "product"])
+    within = pairs[
+        (pairs["ts"] >= pairs["registered_at"]) & (pairs["ts"] <= pairs["registered_at"] + grace)
+    ]
+    unnamed_codes = within[moment].drop_duplicates().assign(is_unnamed_code=True)
+    found = marked[moment].merge(unnamed_codes, on=moment, how="left")["is_unnamed_code"]
+    is_registration_code |= unnamed & found.notna().to_numpy()
     tenure = in_tenure(marked, tenure_start)
     social = tenure & marked["product"].isin(SOCIAL)
     marked["tenure_ts"] = marked["ts"].where(tenure)
@@ -301,41 +322,55 @@ def code_features(
 def sms_features(
     deliveries: pd.DataFrame, tenure_start: pd.Series, rules: RuleSettings
 ) -> pd.DataFrame:
-    """int_sms_features: delivery reports per number, and whether delivery has a gap.
+    """int_sms_features: delivery reports per number, and whether delivery may have a gap.
 
-    A gap is a whole W-long period (counted from the epoch) with no delivery between two
-    delivered SMS, or a silence longer than W after the last delivery while SMS kept failing.
+    A silence longer than W holds a whole half-period (W/2, counted from the epoch) with no
+    delivery: only the numbers with such a half-period between their first and last delivery,
+    or with a silence longer than W after the last delivery while SMS kept failing, may have a
+    gap; sms_gaps measures theirs.
     """
     window = pd.Timedelta(seconds=rules.possession_window_seconds)
+    half = pd.Timedelta(seconds=rules.possession_window_seconds // 2)
     marked = deliveries[["phone", "ts"]].copy()
     tenure = in_tenure(deliveries, tenure_start)
     delivered = tenure & (deliveries["status"] == "delivered")
     marked["attempt_ts"] = marked["ts"].where(tenure)
     marked["delivered_ts"] = marked["ts"].where(delivered)
-    marked["delivered_period"] = ((marked["ts"] - EPOCH) // window).where(delivered)
+    marked["delivered_half_period"] = ((marked["ts"] - EPOCH) // half).where(delivered)
     features = marked.groupby("phone").agg(
         first_sms_at=("ts", "min"),
         delivered=("delivered_ts", "count"),
         first_delivered_at=("delivered_ts", "min"),
         last_delivered_at=("delivered_ts", "max"),
         last_attempt_at=("attempt_ts", "max"),
-        delivered_periods=("delivered_period", "nunique"),
-        first_delivered_period=("delivered_period", "min"),
-        last_delivered_period=("delivered_period", "max"),
+        delivered_half_periods=("delivered_half_period", "nunique"),
+        first_half_period=("delivered_half_period", "min"),
+        last_half_period=("delivered_half_period", "max"),
     )
-    spanned = features["last_delivered_period"] - features["first_delivered_period"] + 1
+    # W-periods of the first and last delivery: steady delivery asks for two at least
+    features["first_delivered_period"] = (features["first_delivered_at"] - EPOCH) // window
+    features["last_delivered_period"] = (features["last_delivered_at"] - EPOCH) // window
+    spanned = features["last_half_period"] - features["first_half_period"] + 1
     silence = features["last_attempt_at"] - features["last_delivered_at"]
-    features["has_gap"] = (features["delivered_periods"] < spanned) | (silence > window)
+    features["may_have_gap"] = (features["delivered_half_periods"] < spanned) | (silence > window)
     return features
 
 
 def sms_gaps(
-    deliveries: pd.DataFrame, features: pd.DataFrame, tenure_start: pd.Series
+    deliveries: pd.DataFrame,
+    features: pd.DataFrame,
+    tenure_start: pd.Series,
+    rules: RuleSettings,
 ) -> pd.Series:
-    """int_sms_gaps: where the longest silence in delivery starts, for numbers with a gap."""
-    gapped = features[features["has_gap"]]
+    """int_sms_gaps: where the longest silence in delivery starts, for numbers with a gap.
+
+    A gap is a silence longer than W between two deliveries of the tenure, or after the last
+    delivery while SMS kept failing.
+    """
+    window = pd.Timedelta(seconds=rules.possession_window_seconds)
+    candidates = features[features["may_have_gap"]]
     delivered = deliveries[
-        deliveries["phone"].isin(gapped.index) & (deliveries["status"] == "delivered")
+        deliveries["phone"].isin(candidates.index) & (deliveries["status"] == "delivered")
     ]
     delivered = delivered[in_tenure(delivered, tenure_start)]
     # in time order, the delivery before each one of the same number
@@ -346,30 +381,63 @@ def sms_gaps(
     ).dropna(subset=["gap_from"])
     trailing = pd.DataFrame(
         {
-            "phone": gapped.index,
-            "gap_from": gapped["last_delivered_at"].to_numpy(),
-            "gap": (gapped["last_attempt_at"] - gapped["last_delivered_at"]).to_numpy(),
+            "phone": candidates.index,
+            "gap_from": candidates["last_delivered_at"].to_numpy(),
+            "gap": (candidates["last_attempt_at"] - candidates["last_delivered_at"]).to_numpy(),
         }
     )
     gaps = pd.concat([between, trailing], ignore_index=True)
     # the longest first, the latest of equally long ones first
-    longest = gaps.sort_values(["gap", "gap_from"], ascending=False)
-    return longest.drop_duplicates("phone").set_index("phone")["gap_from"].rename("sms_gap_at")
+    longest = gaps.sort_values(["gap", "gap_from"], ascending=False).drop_duplicates("phone")
+    longest = longest[longest["gap"] > window]
+    return longest.set_index("phone")["gap_from"].rename("sms_gap_at")
 
 
 def registration_features(profiles: pd.DataFrame, tenure_start: pd.Series) -> pd.DataFrame:
-    """int_registration_features: registrations per number, over all time and in the tenure."""
+    """int_registration_features: registrations per number, over all time and in the tenure.
+
+    The tenure's registrations agree when made at two moments at least, with one person field
+    at least given at two moments, and no field given two different values.
+    """
     marked = profiles[["phone", "ts"]].copy()
     tenure = in_tenure(profiles, tenure_start)
     marked["tenure_ts"] = marked["ts"].where(tenure)
     marked["social_ts"] = marked["ts"].where(tenure & profiles["product"].isin(SOCIAL))
-    return marked.groupby("phone").agg(
+    given = {}
+    for column in PERSON:
+        value = profiles[column].where(tenure)
+        marked[column] = value
+        marked[f"{column}_ts"] = marked["ts"].where(value.notna())
+        given[f"first_{column}_at"] = (f"{column}_ts", "min")
+        given[f"last_{column}_at"] = (f"{column}_ts", "max")
+        given[f"least_{column}"] = (column, "min")
+        given[f"greatest_{column}"] = (column, "max")
+    features = marked.groupby("phone").agg(
         first_registration_at=("ts", "min"),
         first_tenure_registration_at=("tenure_ts", "min"),
         last_tenure_registration_at=("tenure_ts", "max"),
         social_registrations=("social_ts", "count"),
         first_social_registration_at=("social_ts", "min"),
+        **given,
     )
+    two_moments = features["first_tenure_registration_at"] < features["last_tenure_registration_at"]
+    field_twice = pd.Series(False, index=features.index)
+    one_value = pd.Series(True, index=features.index)
+    for column in PERSON:
+        field_twice |= features[f"first_{column}_at"] < features[f"last_{column}_at"]
+        least, greatest = features[f"least_{column}"], features[f"greatest_{column}"]
+        one_value &= least.isna() | (least == greatest)
+    features["profiles_agree"] = two_moments & field_twice & one_value
+    return features[
+        [
+            "first_registration_at",
+            "first_tenure_registration_at",
+            "last_tenure_registration_at",
+            "social_registrations",
+            "first_social_registration_at",
+            "profiles_agree",
+        ]
+    ]
 
 
 def other_features(
@@ -436,7 +504,7 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
     start = tenure["tenure_start"]
     code = code_features(codes, registrations, start, rules)
     sms = sms_features(deliveries, start, rules)
-    gap_at = sms_gaps(deliveries, sms, start)
+    gap_at = sms_gaps(deliveries, sms, start, rules)
     registration = registration_features(profiles, start)
     other = other_features(number_changes, verifications, start)
 
@@ -448,20 +516,19 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
         .union(pd.Index(accounts["phone"].unique()))
     )
     n = pd.DataFrame(index=pd.Index(phones, name="phone"))
-    n = n.join([tenure, code, sms.drop(columns="has_gap"), registration, other])
-    n = n.join(sms["has_gap"].rename("has_sms_gap")).join(gap_at)
+    n = n.join([tenure, code, sms, registration, other]).join(gap_at)
     n["first_seen_at"] = n[
         ["first_code_at", "first_sms_at", "first_registration_at", "first_event_at"]
     ].min(axis=1)
     n["is_open"] = n["is_open"].fillna(False).astype(bool)
-    n["has_sms_gap"] = n["has_sms_gap"].fillna(False).astype(bool)
-    for count in ["free_social_codes", "delivered_periods"]:
-        n[count] = n[count].fillna(0)
+    n["has_sms_gap"] = n["sms_gap_at"].notna()
+    n["free_social_codes"] = n["free_social_codes"].fillna(0)
     n["social_registrations"] = n["social_registrations"].fillna(0)
 
     # a proof is recent when it is no older than its window
     n["has_recent_code"] = n["last_social_code_at"] >= moment - window
     n["has_recent_confirmation"] = n["last_confirmed_at"] >= moment - freshness
+    n["has_recent_delivery"] = n["last_delivered_at"] >= moment - window
     # doubts about the tenure (suspicious)
     n["only_registration_code"] = (
         (n["social_registrations"] > 0)
@@ -473,10 +540,14 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
         n["free_social_codes"] * window < moment - first_social
     )
     n["no_recent_code"] = ~n["has_recent_code"] & ~n["has_recent_confirmation"]
-    # support for the tenure (verified)
-    n["steady_sms_delivery"] = (n["delivered_periods"] >= 2) & ~n["has_sms_gap"]
-    # registrations at two moments at least (rows at one moment are one occasion)
-    n["profiles_match"] = n["first_tenure_registration_at"] < n["last_tenure_registration_at"]
+    # support for the tenure (verified): SMS delivered at least once every W, in two W-periods
+    # at least and up to W before as_of; and registrations that agree
+    n["steady_sms_delivery"] = (
+        (n["first_delivered_period"] < n["last_delivered_period"])
+        & ~n["has_sms_gap"]
+        & n["has_recent_delivery"]
+    )
+    n["profiles_match"] = n["profiles_agree"].fillna(False).astype(bool)
 
     n["status"] = np.select(
         [

@@ -41,10 +41,11 @@ class Reason(StrEnum):
     RECENT_CODE_ENTRY = "RECENT_CODE_ENTRY"
     # verified: a re-verification was confirmed within the freshness window F.
     RECENT_CONFIRMATION = "RECENT_CONFIRMATION"
-    # verified (supporting): SMS were delivered in every W-long period of the tenure.
+    # verified (supporting): SMS of the tenure were delivered at least once every W, in two
+    # W-long periods at least, the last no more than W before the time of scoring.
     STEADY_SMS_DELIVERY = "STEADY_SMS_DELIVERY"
     # verified (supporting): registrations of the tenure at two moments or more (seconds apart)
-    # describe one person.
+    # describe one person: a person field given at two moments, and no field with two values.
     PROFILES_MATCH = "PROFILES_MATCH"
     # suspicious: codes were entered less often than once every W since registration (an
     # account's codes at one second count once).
@@ -53,7 +54,8 @@ class Reason(StrEnum):
     ONLY_REGISTRATION_CODE = "ONLY_REGISTRATION_CODE"
     # suspicious: no code in VK or OK within W and no confirmation within F.
     NO_RECENT_CODE = "NO_RECENT_CODE"
-    # suspicious: a whole W-long period of the tenure passed without a delivered SMS.
+    # suspicious: more than W passed between two delivered SMS of the tenure, or after the last
+    # one while SMS kept failing.
     SMS_GAP = "SMS_GAP"
     # unknown: no event of the number up to the time of scoring.
     NO_HISTORY = "NO_HISTORY"

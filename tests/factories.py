@@ -28,17 +28,19 @@ def days_ago(days: float) -> datetime:
 
 @dataclass
 class Person:
-    """Person parameters a registration carries."""
+    """Person parameters a registration carries; each may be missing (null)."""
 
-    name_key: str
-    birth_date: date
-    gender: str
-    region: str = "RU-MOW"
+    name_key: str | None
+    birth_date: date | None
+    gender: str | None
+    region: str | None = "RU-MOW"
 
 
 ANNA = Person("anna-k", date(1990, 4, 2), "f")
 ANNA_RETYPED = Person("anna-k", date(1990, 4, 3), "f", "RU-SPE")  # one field off: same person
+ANNA_MOVED = Person("anna-k", date(1990, 4, 2), "f", "RU-SPE")  # only the region differs
 BORIS = Person("boris-p", date(1978, 11, 20), "m")
+NOBODY = Person(None, None, None, None)  # a registration that gave no person parameters
 
 
 @dataclass

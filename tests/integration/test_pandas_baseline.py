@@ -21,15 +21,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ownership.rules import RuleSettings
 from pipelines.paths import PROJECT_ROOT
 from pipelines.scoring import ScoreRequest, score
 from pipelines.synth import SynthSummary, generate
-from tests.factories import ANNA, AS_OF, BORIS, History, days_ago
+from tests.factories import ANNA, ANNA_MOVED, AS_OF, BORIS, NOBODY, History, days_ago
 
 pytestmark = pytest.mark.integration
 
 PHONE = "+79234567823"
 OTHER_PHONE = "+79161234567"
+THIRD_PHONE = "+79031234567"
 
 COMPARED = [
     "status",
@@ -59,8 +61,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SynthSumm
     return folder, generate(folder, phones=2000, seed=5)
 
 
-def _sql_scores(events: Path, out: Path, as_of: datetime) -> pd.DataFrame:
-    score(ScoreRequest(events, out, as_of=as_of))
+def _sql_scores(
+    events: Path, out: Path, as_of: datetime, rules: RuleSettings | None = None
+) -> pd.DataFrame:
+    score(ScoreRequest(events, out, as_of=as_of, rules=rules or RuleSettings()))
     return pd.read_parquet(out / "scores.parquet")
 
 
@@ -167,6 +171,28 @@ def test_a_history_delivered_twice_scores_as_it_does_once(
     assert _disagreements(sql, pandas) == dict.fromkeys(COMPARED, 0)
 
 
+def test_it_agrees_when_permanent_failures_must_come_in_twos(
+    generated: tuple[Path, SynthSummary], tmp_path: Path
+) -> None:
+    """Failures count toward the minimum only with those that stand for the same thing."""
+    events, summary = generated
+    rules = RuleSettings(permanent_failures_min=2)
+
+    sql = _sql_scores(events, tmp_path / "out", summary.end, rules)
+    pandas = _baseline().classify(events, summary.end, rules)
+
+    assert "SMS_PERMANENT_FAILURES" in set(sql["reasons"].explode())
+    assert _disagreements(sql, pandas) == dict.fromkeys(COMPARED, 0)
+
+
+def _monthly(history: History, *phones: str, since_days: int) -> History:
+    """A VK code and a delivered SMS every 30 days for each of `phones`."""
+    for phone in phones:
+        for day in range(since_days, 0, -30):
+            history.code(phone, days_ago(day), "vk", "vk-1").sms(phone, days_ago(day))
+    return history
+
+
 # tiny histories where most kinds are empty, which the generated one never is
 TINY = {
     "a registration and nothing else": History()
@@ -186,6 +212,33 @@ TINY = {
     .register(PHONE, days_ago(300), ANNA)
     .verification(PHONE, days_ago(3), "confirmed")
     .verification(OTHER_PHONE, days_ago(3), "denied"),
+    "a registration code without its account": History()
+    .register(PHONE, days_ago(30), ANNA, with_code=False)
+    .code(PHONE, days_ago(30) + timedelta(minutes=10))
+    .code(OTHER_PHONE, days_ago(20))
+    .account(PHONE),
+    "registrations that agree, give nothing, or disagree": _monthly(
+        History()
+        .register(PHONE, days_ago(400), ANNA)
+        .register(PHONE, days_ago(300), ANNA_MOVED, "mail", "mail-1")
+        .register(OTHER_PHONE, days_ago(400), NOBODY)
+        .register(OTHER_PHONE, days_ago(300), NOBODY, "mail", "mail-1")
+        .register(THIRD_PHONE, days_ago(400), ANNA)
+        .register(THIRD_PHONE, days_ago(200), BORIS, "mail", "mail-2")
+        .account(THIRD_PHONE),
+        PHONE,
+        OTHER_PHONE,
+        THIRD_PHONE,
+        since_days=380,
+    ),
+    "a long silence, then a year without SMS": _monthly(
+        History().sms(PHONE, days_ago(354.5)).sms(PHONE, days_ago(175.5)),
+        PHONE,
+        since_days=170,
+    )
+    .sms(OTHER_PHONE, days_ago(399))
+    .sms(OTHER_PHONE, days_ago(339))
+    .code(OTHER_PHONE, days_ago(5)),
 }
 
 

@@ -15,7 +15,16 @@ from polars.testing import assert_frame_equal
 from ownership.verdicts import Reason, Status
 from pipelines.scoring import Engine, ScoreRequest, ScoreResult, score
 from pipelines.synth import generate
-from tests.factories import ANNA, ANNA_RETYPED, AS_OF, BORIS, History, Person, days_ago
+from tests.factories import (
+    ANNA,
+    ANNA_MOVED,
+    ANNA_RETYPED,
+    AS_OF,
+    BORIS,
+    History,
+    Person,
+    days_ago,
+)
 
 pytest.importorskip("pyspark")
 
@@ -90,7 +99,7 @@ def every_reason_history() -> History:
     history.verification(OWNER_DENIED_AND_MORE, days_ago(5), "denied")
 
     history.register(CODES_SMS_AND_PROFILES, days_ago(300), ANNA)
-    history.register(CODES_SMS_AND_PROFILES, days_ago(250), ANNA_RETYPED, "ok", "ok-1")
+    history.register(CODES_SMS_AND_PROFILES, days_ago(250), ANNA_MOVED, "ok", "ok-1")
     for days in (240, 180, 120, 60, 5):
         history.code(CODES_SMS_AND_PROFILES, days_ago(days), "vk", "vk-1")
     for days in range(300, 0, -30):

@@ -6,12 +6,13 @@ seconds; `seconds(days_ago(n))` names them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ownership.rules import RuleSettings
 from ownership.verdicts import REASON_ORDER
 from tests.factories import (
     ANNA,
+    ANNA_MOVED,
     ANNA_RETYPED,
     BORIS,
     RU_MOBILE,
@@ -30,7 +31,7 @@ def seconds(moment: datetime) -> int:
 
 def test_a_steady_owner_with_recent_codes_is_verified(classify: Classify) -> None:
     history = steady_owner(History(), RU_MOBILE, until_days=10)
-    history.register(RU_MOBILE, days_ago(300), ANNA_RETYPED, product="ok", account="ok-1")
+    history.register(RU_MOBILE, days_ago(300), ANNA_MOVED, product="ok", account="ok-1")
 
     row = classify(history)[RU_MOBILE]
 
@@ -204,6 +205,41 @@ def test_a_number_with_only_its_registration_code_is_suspicious(classify: Classi
     assert row["owner_since"] == seconds(days_ago(30))
 
 
+def test_a_registration_code_logged_without_its_account_is_still_the_registrations_code(
+    classify: Classify,
+) -> None:
+    # the contract lets a code entry name no account: the VK code ten minutes after a VK
+    # registration on the number is that registration's own code, not a later proof
+    history = History()
+    history.register(RU_MOBILE, days_ago(30), ANNA, with_code=False).account(RU_MOBILE)
+    history.code(RU_MOBILE, days_ago(30) + timedelta(minutes=10), "vk", None)
+    for day in (29, 9):
+        history.sms(RU_MOBILE, days_ago(day))
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "suspicious"
+    assert row["reasons"] == ["ONLY_REGISTRATION_CODE"]
+    assert row["only_registration_code_at"] == seconds(days_ago(30) + timedelta(minutes=10))
+    assert row["owner_since"] == seconds(days_ago(30))
+
+
+def test_a_code_without_an_account_long_after_the_registration_is_a_proof(
+    classify: Classify,
+) -> None:
+    history = History()
+    history.register(RU_MOBILE, days_ago(30), ANNA).account(RU_MOBILE)
+    history.code(RU_MOBILE, days_ago(20), "vk", None)
+    for day in (29, 9):
+        history.sms(RU_MOBILE, days_ago(day))
+
+    row = classify(history)[RU_MOBILE]
+
+    assert row["status"] == "verified"
+    assert row["reasons"] == ["RECENT_CODE_ENTRY"]
+    assert row["owner_since"] == seconds(days_ago(30))
+
+
 def test_no_code_within_the_window_is_suspicious(classify: Classify) -> None:
     history = steady_owner(History(), RU_MOBILE, until_days=120)
 
@@ -310,6 +346,43 @@ def test_thresholds_come_from_the_settings(classify: Classify) -> None:
     assert default["owner_since"] == seconds(days_ago(39))  # the next SMS delivered
     assert tolerant["status"] == "verified"
     assert tolerant["owner_since"] == seconds(days_ago(400))
+
+
+def test_an_old_refuted_failure_does_not_add_to_a_new_one(classify: Classify) -> None:
+    # Anna kept proving possession after the glitch 300 days ago; only the failure 5 days ago
+    # came after her last code, and one is fewer than the two the settings ask for
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    for day in (300, 5):
+        history.sms(RU_MOBILE, days_ago(day), status="failed", error="unknown_subscriber")
+
+    row = classify(history, rules=RuleSettings(permanent_failures_min=2))[RU_MOBILE]
+
+    assert row["status"] == "verified"
+    assert row["reasons"] == ["RECENT_CODE_ENTRY", "STEADY_SMS_DELIVERY"]
+    assert row["owner_since"] == seconds(days_ago(400))
+
+
+def test_an_earlier_tenures_failure_does_not_add_to_the_new_holders(
+    classify: Classify,
+) -> None:
+    # the failure 250 days ago came before Boris's account appeared, the one 5 days ago after
+    # his last code: one failure each, and the settings ask for two
+    history = History()
+    history.register(RU_MOBILE_RECYCLED, days_ago(600), ANNA, account="vk-1")
+    history.sms(RU_MOBILE_RECYCLED, days_ago(250), status="failed", error="unknown_subscriber")
+    history.register(RU_MOBILE_RECYCLED, days_ago(200), BORIS, account="vk-2")
+    history.account(RU_MOBILE_RECYCLED, "vk-2")
+    for day in range(170, 9, -30):
+        history.code(RU_MOBILE_RECYCLED, days_ago(day), "vk", "vk-2")
+    for day in range(199, 0, -20):
+        history.sms(RU_MOBILE_RECYCLED, days_ago(day))
+    history.sms(RU_MOBILE_RECYCLED, days_ago(5), status="failed", error="unknown_subscriber")
+
+    row = classify(history, rules=RuleSettings(permanent_failures_min=2))[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "verified"
+    assert row["reasons"] == ["RECENT_CODE_ENTRY", "STEADY_SMS_DELIVERY"]
+    assert row["owner_since"] == seconds(days_ago(200))
 
 
 def test_risk_orders_by_status_and_recency(classify: Classify) -> None:

@@ -66,11 +66,11 @@ joined as (
         codes.last_registration_code_at,
         sms.first_delivered_at,
         sms.last_delivered_at,
-        coalesce(sms.delivered_periods, 0) as delivered_periods,
-        coalesce(sms.has_gap, false) as has_sms_gap,
+        coalesce(sms.first_delivered_period < sms.last_delivered_period, false)
+            as delivered_in_two_periods,
+        gaps.phone is not null as has_sms_gap,
         gaps.sms_gap_at,
-        coalesce(registrations.several_tenure_registrations, false)
-            as several_tenure_registrations,
+        coalesce(registrations.profiles_agree, false) as profiles_agree,
         registrations.first_tenure_registration_at,
         registrations.last_tenure_registration_at,
         coalesce(registrations.social_registrations, 0) as social_registrations,
@@ -86,6 +86,8 @@ joined as (
         -- a proof is recent when it is no older than its window
         coalesce(codes.last_social_code_at >= params.as_of - params.possession_window_s, false)
             as has_recent_code,
+        coalesce(sms.last_delivered_at >= params.as_of - params.possession_window_s, false)
+            as has_recent_delivery,
         coalesce(others.last_confirmed_at >= params.as_of - params.freshness_s, false)
             as has_recent_confirmation
     from numbers
@@ -110,9 +112,12 @@ signals as (
                 < as_of - coalesce(first_social_registration_at, first_social_code_at)
             as sparse_code_entries,
         not has_recent_code and not has_recent_confirmation as no_recent_code,
-        -- support for the tenure (verified)
-        delivered_periods >= 2 and not has_sms_gap as steady_sms_delivery,
-        several_tenure_registrations as profiles_match
+        -- support for the tenure (verified): SMS delivered at least once every W, in two
+        -- W-periods at least and up to W before as_of (a number that got no SMS for longer is
+        -- not steady, though no failure says so: no SMS_GAP either); and registrations that agree
+        delivered_in_two_periods and not has_sms_gap and has_recent_delivery
+            as steady_sms_delivery,
+        profiles_agree as profiles_match
     from joined
 ),
 

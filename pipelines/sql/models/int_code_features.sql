@@ -2,7 +2,9 @@
 -- grain: one row per number with a code entry. refresh: full.
 -- checks: free_social_codes <= social_codes.
 -- A registration's own code (entered by the registering account within the grace after it
--- registered) proves possession once; it is told apart from codes entered later.
+-- registered) proves possession once; it is told apart from codes entered later. A social code
+-- logged without its account (the contract allows it) is a registration's own code when an
+-- account of its network registered on the number within the grace before it.
 with code_entries as (
     select * from stg_code_entries
 ),
@@ -36,6 +38,23 @@ account_registrations as (
     group by phone, product, account_id
 ),
 
+unnamed_registration_codes as (
+    -- the social codes logged without an account that came within the grace after a
+    -- registration of their network, once each however many such registrations there were.
+    -- code_entries is read again rather than through distinct_social_codes, which DuckDB
+    -- would store whole before either use
+    select code_entries.phone, code_entries.ts, code_entries.product
+    from code_entries
+    inner join account_registrations
+        on code_entries.phone = account_registrations.phone
+        and code_entries.product = account_registrations.product
+    cross join params
+    where code_entries.account_id is null
+        and code_entries.ts between account_registrations.registered_at
+        and account_registrations.registered_at + params.registration_code_grace_s
+    group by code_entries.phone, code_entries.ts, code_entries.product
+),
+
 marked_social as (
     select
         distinct_social_codes.phone,
@@ -44,13 +63,19 @@ marked_social as (
             distinct_social_codes.ts between account_registrations.registered_at
             and account_registrations.registered_at + params.registration_code_grace_s,
             false
-        ) as is_registration_code
+        )
+        or unnamed_registration_codes.phone is not null as is_registration_code
     from distinct_social_codes
     cross join params
     left join account_registrations
         on distinct_social_codes.phone = account_registrations.phone
         and distinct_social_codes.product = account_registrations.product
         and distinct_social_codes.account_id = account_registrations.account_id
+    left join unnamed_registration_codes
+        on distinct_social_codes.account_id is null
+        and distinct_social_codes.phone = unnamed_registration_codes.phone
+        and distinct_social_codes.ts = unnamed_registration_codes.ts
+        and distinct_social_codes.product = unnamed_registration_codes.product
 ),
 
 all_codes as (

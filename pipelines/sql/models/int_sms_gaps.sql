@@ -1,6 +1,9 @@
 -- int_sms_gaps: the longest silence in SMS delivery of each number that has a gap.
 -- grain: one row per number with an SMS gap. refresh: full.
--- checks: gap_seconds > 0.
+-- checks: gap_seconds > possession_window_s.
+-- A gap is a silence longer than W between two delivered SMS of the tenure, or longer than W
+-- after the last delivery while SMS kept failing. Only the numbers int_sms_features found may
+-- have one are sorted; the longest silence of each decides whether it is a gap.
 -- sms_gap_at is the last delivery before the silence: the last sign of the holder.
 with deliveries as (
     select * from stg_sms_deliveries
@@ -14,16 +17,20 @@ tenures as (
     select * from int_tenures
 ),
 
-gapped as (
+params as (
+    select * from run_params
+),
+
+candidates as (
     select phone, last_delivered_at, last_attempt_at
     from features
-    where has_gap
+    where may_have_gap
 ),
 
 delivered as (
     select deliveries.phone, deliveries.ts
     from deliveries
-    inner join gapped on deliveries.phone = gapped.phone
+    inner join candidates on deliveries.phone = candidates.phone
     left join tenures on deliveries.phone = tenures.phone
     where deliveries.status = 'delivered'
         and (tenures.tenure_start is null or deliveries.ts >= tenures.tenure_start)
@@ -41,8 +48,9 @@ gaps as (
 
     union all
 
+    -- the silence after the last delivery, while SMS kept failing
     select phone, last_delivered_at as gap_from, last_attempt_at - last_delivered_at as gap_seconds
-    from gapped
+    from candidates
 ),
 
 longest as (
@@ -54,12 +62,19 @@ longest as (
     group by phone
 ),
 
-final as (
+measured as (
     select
         phone,
         gap_key % 4294967296 as sms_gap_at,
         gap_key // 4294967296 as gap_seconds
     from longest
+),
+
+final as (
+    select measured.*
+    from measured
+    cross join params
+    where measured.gap_seconds > params.possession_window_s
 )
 
 select * from final

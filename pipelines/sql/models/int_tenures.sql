@@ -7,6 +7,10 @@
 -- holder) or is refuted (every bound account was proving possession before it and still is:
 -- the same holder, and the tenure goes on). A number with no bound account cannot tell the two
 -- apart and takes any answered evidence as the start of a new tenure.
+-- unknown_subscriber reports count as evidence once permanent_failures_min of them, at distinct
+-- moments, stand for the same thing: the open ones (after the bound holder's last proof) are
+-- counted apart from those a later proof answered, so that an old glitch or an earlier
+-- tenure's failure never adds to a new one.
 with evidence as (
     select * from int_change_evidence
 ),
@@ -19,34 +23,53 @@ params as (
     select * from run_params
 ),
 
-failures_per_number as (
-    select phone, count(distinct ts) as failures
+judged as (
+    select
+        evidence.phone,
+        evidence.ts,
+        evidence.reason,
+        proofs.last_proof_at is null or evidence.ts > proofs.last_proof_at as is_unanswered,
+        proofs.newest_account_since is null
+        or evidence.ts <= proofs.newest_account_since as starts_tenure
     from evidence
+    left join proofs on evidence.phone = proofs.phone
+),
+
+standing as (
+    -- what each piece of evidence stands for now
+    select
+        judged.*,
+        case
+            when is_unanswered then 'open'
+            when starts_tenure then 'new holder'
+            else 'refuted'
+        end as answer
+    from judged
+),
+
+failures_per_answer as (
+    select phone, answer, count(distinct ts) as failures
+    from standing
     where reason = 'SMS_PERMANENT_FAILURES'
-    group by phone
+    group by phone, answer
 ),
 
 counted as (
-    -- unknown_subscriber reports count once the number has permanent_failures_min of them at
-    -- distinct moments (a report logged twice is one report)
-    select evidence.phone, evidence.ts, evidence.reason
-    from evidence
-    left join failures_per_number on evidence.phone = failures_per_number.phone
-    cross join params
-    where evidence.reason <> 'SMS_PERMANENT_FAILURES'
-        or failures_per_number.failures >= params.permanent_failures_min
-),
-
-judged as (
+    -- failures count once there are enough of them standing for the same thing (a report
+    -- logged twice is one report); every other piece of evidence counts alone
     select
-        counted.phone,
-        counted.ts,
-        counted.reason,
-        proofs.last_proof_at is null or counted.ts > proofs.last_proof_at as is_unanswered,
-        proofs.newest_account_since is null
-        or counted.ts <= proofs.newest_account_since as starts_tenure
-    from counted
-    left join proofs on counted.phone = proofs.phone
+        standing.phone,
+        standing.ts,
+        standing.reason,
+        standing.is_unanswered,
+        standing.starts_tenure
+    from standing
+    left join failures_per_answer
+        on standing.phone = failures_per_answer.phone
+        and standing.answer = failures_per_answer.answer
+    cross join params
+    where standing.reason <> 'SMS_PERMANENT_FAILURES'
+        or failures_per_answer.failures >= params.permanent_failures_min
 ),
 
 open_evidence as (
@@ -57,14 +80,14 @@ open_evidence as (
         max(case when reason = 'SMS_PERMANENT_FAILURES' then ts end) as permanent_failure_at,
         max(case when reason = 'OWNER_DENIED' then ts end) as owner_denied_at,
         max(ts) as last_open_at
-    from judged
+    from counted
     where is_unanswered
     group by phone
 ),
 
 answered as (
     select phone, max(case when starts_tenure then ts end) as last_change_at
-    from judged
+    from counted
     group by phone
 ),
 
