@@ -3,7 +3,8 @@
 Each is claimed by a conditional update before its channel is called, so that two dispatchers
 never send one notification and a crash leaves it to the sweeper. The claim enters the history
 with its webhook in one transaction; a claim given back because the network refused or could not
-be reached is not told, so a network that is down for a while floods no client."""
+be reached, and taken again, is told once, so a network that is down for a while floods no
+client."""
 
 from __future__ import annotations
 
@@ -26,9 +27,6 @@ from ownership.notifications import (
 from ownership.policy import Action
 
 log = logging.getLogger(__name__)
-
-# where the sweeper takes a notification whose TTL ran out
-SWEPT_ON = frozenset({S.EXPIRED, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED})
 
 
 class Dispatching(NotifyCore):
@@ -104,19 +102,6 @@ class Dispatching(NotifyCore):
                 {"reason": "NO_CHANNEL", **why},
             )
         return 0
-
-    def _keep_provider(
-        self, row: dict[str, Any], claimed: S, network: Channel, provider_id: str
-    ) -> None:
-        """Keep the network's id of the message, unless the notification moved on while the
-        network was being called: a receipt or an answer (the message stands), or the sweeper
-        at the TTL (the message is taken back: the notification went by SMS)."""
-        with self.engine.begin() as connection:
-            if records.set_provider(connection, row["id"], provider_id, claimed):
-                return
-            now = records.fetch(connection, row["id"])
-        if now is not None and S(now["status"]) in SWEPT_ON:
-            self._take_back(row, network, provider_id)
 
     def _networks_for(self, row: dict[str, Any]) -> list[Channel]:
         snapshot = self.snapshots()

@@ -125,8 +125,10 @@ class Following(NotifyCore):
         return True
 
     def _deliver_confirmed(self, row: dict[str, Any], network: Channel, at: datetime) -> None:
-        """The person said Yes: the message, in the network that asked; by SMS at once if that
-        network cannot take it."""
+        """The person said Yes: the message, in the network that asked. A network that cannot be
+        reached may have taken it: the notification goes back to the dispatcher as one to
+        deliver, which sends it there again (a gateway takes one message a notification). One
+        that refuses it leaves SMS, at once."""
         with self.engine.begin() as connection:
             if not self._claim(
                 connection,
@@ -144,20 +146,25 @@ class Following(NotifyCore):
             )
         except ChannelUnavailableError as error:
             log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
-            outcome = None
-        if outcome is not None and outcome.provider_id is not None:
             with self.engine.begin() as connection:
-                records.set_provider(connection, row["id"], outcome.provider_id, S.SENT)
-            return
-        why = {"refused_by": {network.value: str(outcome.refusal)}} if outcome else {}
-        if Fallback(row["fallback"]) is Fallback.SMS:
-            self._send_sms(row, leaving=(S.SENT,), detail=why or {"unavailable": network.value})
-        elif outcome is not None:  # refused, and no SMS wanted: nothing else can carry it
-            with self.engine.begin() as connection:
-                self._move(
-                    connection, row, (S.SENT,), S.FAILED, at, {"reason": "NO_CHANNEL", **why}
+                records.set_status(
+                    connection,
+                    row["id"],
+                    (S.SENT,),
+                    S.ACCEPTED,
+                    self.clock.now(),
+                    decision=Action.DELIVER.value,
                 )
-        # unreachable, and no SMS wanted: the sweeper lets it expire at its TTL
+            return
+        if outcome.provider_id is not None:
+            self._keep_provider(row, S.SENT, network, outcome.provider_id)
+            return
+        why = {"refused_by": {network.value: str(outcome.refusal)}}
+        if Fallback(row["fallback"]) is Fallback.SMS:
+            self._send_sms(row, leaving=(S.SENT,), detail=why)
+            return
+        with self.engine.begin() as connection:  # refused, and no SMS wanted
+            self._move(connection, row, (S.SENT,), S.FAILED, at, {"reason": "NO_CHANNEL", **why})
 
     def sms_delivered(self, notification_id: str, at: datetime) -> bool:
         return self._follow(notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at, bill=True)

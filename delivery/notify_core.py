@@ -35,6 +35,8 @@ from pipelines.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 S = NotificationStatus
+# where the sweeper takes a notification whose TTL ran out
+SWEPT_ON = frozenset({S.EXPIRED, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED})
 
 
 def _naive(moment: datetime) -> datetime:
@@ -57,6 +59,7 @@ class NotifyCore:
         max_action_age: timedelta = timedelta(days=3),
         sms_report_timeout: timedelta = timedelta(hours=1),
         overlay: LiveOverlay | None = None,
+        claim_timeout: timedelta = timedelta(minutes=1),
     ) -> None:
         """`overlay`: the answers learnt since the batch, shared with the checks of the same
         process; by default one of this service's own over the same store."""
@@ -72,6 +75,9 @@ class NotifyCore:
         self.webhooks = webhooks or NoWebhooks()
         self.max_action_age = max_action_age
         self.sms_report_timeout = sms_report_timeout
+        # longer than any channel call lasts: a claim with no channel id older than this was
+        # left by a crash, and the sweeper may finish it; a younger one is still being sent
+        self.claim_timeout = claim_timeout
         self.writer = BatchWriter(engine)
         if overlay is None:  # not `or`: an overlay with no answers yet is empty, so falsy
             overlay = LiveOverlay(
@@ -141,8 +147,11 @@ class NotifyCore:
             connection, row["id"], leaving, to, at, channel=channel, provider_id=None
         ):
             return False
-        last = records.last_event(connection, row["id"])
-        if last and last["status"] == to.value and (last["detail"] or {}).get("channel") == channel:
+        told = records.history(connection, row["id"])
+        if any(
+            step["status"] == to.value and (step["detail"] or {}).get("channel") == channel
+            for step in told
+        ):
             return True
         records.record_event(connection, row["id"], to, at, detail)
         self._notify_client(connection, row, to, at, detail)
@@ -155,6 +164,23 @@ class NotifyCore:
         history keeps the claim, which the client heard of: the next claim says where it went."""
         with self.engine.begin() as connection:
             records.set_status(connection, row["id"], (claimed,), to, self.clock.now())
+
+    def _keep_provider(
+        self,
+        row: dict[str, Any],
+        claimed: NotificationStatus,
+        network: Channel,
+        provider_id: str,
+    ) -> None:
+        """Keep the network's id of the message, unless the notification moved on while the
+        network was being called: a receipt or an answer (the message stands), or the sweeper
+        at the TTL (the message is taken back: the notification went by SMS)."""
+        with self.engine.begin() as connection:
+            if records.set_provider(connection, row["id"], provider_id, claimed):
+                return
+            now = records.fetch(connection, row["id"])
+        if now is not None and S(now["status"]) in SWEPT_ON:
+            self._take_back(row, network, provider_id)
 
     def _take_back(self, row: dict[str, Any], network: Channel, provider_id: str) -> None:
         """A message the network took after the notification moved on without it (the TTL ran

@@ -84,19 +84,41 @@ def set_status(
     return bool(result.rowcount == 1)
 
 
-def last_event(connection: Connection, notification_id: str) -> dict[str, Any] | None:
-    """The latest entry of the notification's history: its status and detail."""
-    row = (
+def set_status_many(
+    connection: Connection,
+    notification_ids: list[str],
+    leaving: Iterable[NotificationStatus],
+    to: NotificationStatus,
+    at: datetime,
+    **fields: Any,
+) -> set[str]:
+    """`set_status` for many notifications in one statement; returns the ids that moved."""
+    if not notification_ids:
+        return set()
+    return set(
         connection.execute(
-            select(events.c.status, events.c.detail)
-            .where(events.c.notification_id == notification_id)
-            .order_by(events.c.id.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
+            update(notifications)
+            .where(_among(connection, notifications.c.id, notification_ids))
+            .where(notifications.c.status.in_([status.value for status in leaving]))
+            .values(status=to.value, updated_at=at, **fields)
+            .returning(notifications.c.id)
+        ).scalars()
     )
-    return dict(row) if row else None
+
+
+def told_ids(
+    connection: Connection, notification_ids: list[str], status: NotificationStatus
+) -> set[str]:
+    """Those of the notifications whose history holds `status` already."""
+    if not notification_ids:
+        return set()
+    return set(
+        connection.execute(
+            select(events.c.notification_id)
+            .where(_among(connection, events.c.notification_id, notification_ids))
+            .where(events.c.status == status.value)
+        ).scalars()
+    )
 
 
 def record_event(

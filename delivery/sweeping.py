@@ -59,7 +59,16 @@ class Sweeping(NotifyCore):
         due = (
             select(*(table.c[name] for name in SWEPT_COLUMNS))
             .where(
-                (table.c.status.in_(awaiting) & (table.c.expires_at <= now))
+                (
+                    table.c.status.in_(awaiting)
+                    & (table.c.expires_at <= now)
+                    # a claim whose channel is still being called waits for its answer
+                    & (
+                        table.c.provider_id.is_not(None)
+                        | (table.c.status == S.ACCEPTED.value)
+                        | (table.c.updated_at <= now - self.claim_timeout)
+                    )
+                )
                 | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
                 | (
                     (table.c.status == S.SMS_SENT.value)
@@ -200,9 +209,20 @@ class Sweeping(NotifyCore):
         if not rows:
             return []
         with self.engine.begin() as connection:
-            return self._move_many(
+            told = records.told_ids(connection, [row["id"] for row in rows], S.SMS_SENT)
+            # claimed again after the gateway could not be reached: the client heard of it
+            again = records.set_status_many(
                 connection,
-                rows,
+                [row["id"] for row in rows if row["id"] in told],
+                (S.EXPIRED,),
+                S.SMS_SENT,
+                now,
+                channel="sms",
+                provider_id=None,
+            )
+            first = self._move_many(
+                connection,
+                [row for row in rows if row["id"] not in told],
                 (S.EXPIRED,),
                 S.SMS_SENT,
                 now,
@@ -210,6 +230,7 @@ class Sweeping(NotifyCore):
                 channel="sms",
                 provider_id=None,
             )
+        return [row for row in rows if row["id"] in again] + first
 
     def _send_claimed_sms(self, claimed: list[dict[str, Any]], now: datetime) -> None:
         """Send the SMS of claimed notifications, then record what the gateway answered."""
@@ -232,9 +253,13 @@ class Sweeping(NotifyCore):
                     if outcome is not None and outcome.provider_id is not None
                 ],
             )
-            unsent = [row for row, outcome in outcomes if outcome is None]
-            self._move_many(
-                connection, unsent, (S.SMS_SENT,), S.EXPIRED, now, {"unavailable": "sms"}
+            # given back, untold: the client heard of sms_sent, and the next sweep sends it
+            records.set_status_many(
+                connection,
+                [row["id"] for row, outcome in outcomes if outcome is None],
+                (S.SMS_SENT,),
+                S.EXPIRED,
+                now,
             )
             refused = [
                 row

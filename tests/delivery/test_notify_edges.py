@@ -259,22 +259,127 @@ def test_a_network_answering_after_the_ttl_ran_out_has_its_message_taken_back(
     assert len(notifier.vk.withdrawn) == 1  # shown once: by SMS
 
 
-@pytest.mark.parametrize("network_fails", ["refused", "unreachable"])
-def test_a_yes_the_network_cannot_carry_goes_by_sms_at_once(
-    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, network_fails: str
+def test_a_yes_the_network_refuses_goes_by_sms_at_once(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked = notifier.notify(SUSPICIOUS, sensitive=True)
 
-    def fails(message: SocialMessage) -> SendResult:
-        if network_fails == "unreachable":
-            raise ChannelUnavailableError("ok is down")
+    def refuses(message: SocialMessage) -> SendResult:
         return SendResult.refused(Refusal.NO_ACTIVE_ACCOUNT)
 
-    monkeypatch.setattr(notifier.ok, "send", fails)
+    monkeypatch.setattr(notifier.ok, "send", refuses)
     assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
 
     assert history(notifier, asked) == ["accepted", "reverify_pending", "sent", "sms_sent"]
     assert told_everything(notifier, asked)
+
+
+def test_a_yes_whose_network_times_out_is_sent_there_again_not_by_sms(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    real_send = notifier.ok.send
+
+    def taken_but_timed_out(message: SocialMessage) -> SendResult:
+        real_send(message)  # the network may have it: SMS now could show it twice
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(notifier.ok, "send", taken_but_timed_out)
+    assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
+    monkeypatch.undo()
+    notifier.service.dispatch_due()  # sent again in the network, which takes it once
+
+    assert notifier.sms.sent == []
+    assert len(notifier.ok.asked) == 1
+    assert history(notifier, asked) == ["accepted", "reverify_pending", "sent"]
+    assert told_everything(notifier, asked)
+    assert notifier.service.delivered(asked, notifier.clock.now())
+
+
+def test_a_yes_meeting_the_ttl_has_its_message_taken_back(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=timedelta(minutes=10))
+    real_send = notifier.ok.send
+
+    def slow_send(message: SocialMessage) -> SendResult:
+        taken = real_send(message)
+        notifier.clock.advance(timedelta(minutes=3))  # the TTL runs out and the call outlives
+        notifier.service.sweep()  # the claim's grace: the sweeper sends the SMS
+        return taken
+
+    monkeypatch.setattr(notifier.ok, "send", slow_send)
+    notifier.clock.advance(timedelta(minutes=9))
+    assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
+
+    assert [row[0] for row in notifier.sms.sent] == [asked]
+    assert len(notifier.ok.withdrawn) == 1  # shown once: by SMS
+
+
+def test_a_claim_whose_network_is_still_answering_is_not_swept(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accepted = notifier.service.accept(
+        notifier.client_key, notifier.request(VERIFIED_FRESH, ttl=timedelta(minutes=10))
+    )
+    sent = str(accepted.answer["id"])
+    real_send = notifier.vk.send
+
+    def slow_send(message: SocialMessage) -> SendResult:
+        taken = real_send(message)
+        notifier.vk.delivered_already.add(str(taken.provider_id))  # shown at once
+        notifier.clock.advance(timedelta(seconds=30))  # the TTL runs out during the call
+        notifier.service.sweep()
+        return taken
+
+    monkeypatch.setattr(notifier.vk, "send", slow_send)
+    notifier.clock.advance(timedelta(minutes=9, seconds=50))
+    notifier.service.dispatch_due()  # claimed 10 s before the TTL
+
+    assert notifier.sms.sent == []
+    assert notifier.service.delivered(sent, notifier.clock.now())
+    assert history(notifier, sent) == ["accepted", "sent", "delivered"]
+
+
+def test_a_refusal_and_an_sms_outage_are_told_once(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier.vk.refuse.add(VERIFIED_FRESH)
+
+    def down(sms: SmsMessage) -> SendResult:
+        raise ChannelUnavailableError("the SMS gateway is down")
+
+    monkeypatch.setattr(notifier.sms, "send", down)
+    sent = notifier.notify(VERIFIED_FRESH)
+    for _ in range(5):
+        notifier.service.dispatch_due()
+    monkeypatch.undo()
+    notifier.service.dispatch_due()
+
+    assert told(notifier, sent) == ["sent", "sms_sent"]
+    assert told_everything(notifier, sent)
+    assert [row[0] for row in notifier.sms.sent] == [sent]
+
+
+def test_the_sweeper_tells_an_sms_outage_once(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=timedelta(minutes=10))
+
+    def down(sms: SmsMessage) -> SendResult:
+        raise ChannelUnavailableError("the SMS gateway is down")
+
+    monkeypatch.setattr(notifier.sms, "send", down)
+    notifier.clock.advance(timedelta(minutes=11))
+    for _ in range(5):
+        notifier.service.sweep()
+        notifier.clock.advance(timedelta(seconds=30))
+    monkeypatch.undo()
+    notifier.service.sweep()
+
+    assert told(notifier, sent) == ["sent", "expired", "sms_sent"]
+    assert told_everything(notifier, sent)
+    assert [row[0] for row in notifier.sms.sent] == [sent]
 
 
 def test_a_yes_to_a_prompt_given_back_after_a_timeout_delivers_without_asking_again(

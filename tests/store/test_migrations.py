@@ -8,7 +8,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from store.database import alembic_config, make_engine, upgrade
 from store.schema import metadata
@@ -32,6 +33,40 @@ def test_migrations_build_the_models_schema_and_take_it_down(kind: str, tmp_path
             assert set(inspect(engine).get_table_names()) == {"alembic_version"}
             command.upgrade(alembic_config(engine), "heads")
             assert set(metadata.tables) <= set(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_answers_kept_twice_before_are_kept_once_and_then_refused(
+    kind: str, tmp_path: Path
+) -> None:
+    with fresh_database(kind, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            command.upgrade(alembic_config(engine), "0004_verification_lookup")
+            answer = "insert into verifications (phone, ts, method, result, notification_id) "
+            with engine.begin() as connection:  # two reports of one answer, kept before
+                for result in ("denied", "denied", "no_answer"):
+                    connection.execute(
+                        text(answer + "values ('+79234567823', '2026-11-01', 'prompt', :r, 'n-1')"),
+                        {"r": result},
+                    )
+
+            command.upgrade(alembic_config(engine), "heads")
+
+            with engine.connect() as connection:
+                kept = connection.execute(
+                    text("select result from verifications order by id")
+                ).scalars()
+                assert list(kept) == ["denied", "no_answer"]
+            with pytest.raises(IntegrityError), engine.begin() as connection:
+                connection.execute(
+                    text(
+                        answer
+                        + "values ('+79234567823', '2026-11-02', 'prompt', 'confirmed', 'n-1')"
+                    )
+                )
         finally:
             engine.dispose()
 

@@ -1,4 +1,4 @@
-"""A prompt takes one answer: verifications unique by notification among Yes and No results.
+"""Verifications looked up by notification: a prompt's answer is kept once, even when late.
 
 Revision ID: 0004_verification_lookup
 Revises: 0003_overlay_recorded_at
@@ -7,7 +7,6 @@ Create Date: 2026-11-27
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_verification_lookup"
@@ -15,27 +14,10 @@ down_revision = "0003_overlay_recorded_at"
 branch_labels = None
 depends_on = None
 
-ONE_ANSWER = "result in ('confirmed', 'denied')"
-
 
 def upgrade() -> None:
-    # an answer recorded twice before (two reports at once) is kept once, the first
-    op.execute(
-        sa.text(
-            "delete from verifications where notification_id is not null and "
-            f"{ONE_ANSWER} and id not in (select min(id) from verifications "
-            f"where notification_id is not null and {ONE_ANSWER} group by notification_id)"
-        )
-    )
-    op.create_index(
-        "uq_verifications_one_answer",
-        "verifications",
-        ["notification_id"],
-        unique=True,
-        sqlite_where=sa.text(ONE_ANSWER),
-        postgresql_where=sa.text(ONE_ANSWER),
-    )
+    op.create_index(op.f("ix_verifications_notification_id"), "verifications", ["notification_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("uq_verifications_one_answer", table_name="verifications")
+    op.drop_index(op.f("ix_verifications_notification_id"), table_name="verifications")
