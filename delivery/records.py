@@ -151,17 +151,7 @@ def transition_many(
 
     `passing` are statuses the notifications go through on the way to `to` within this
     transaction, each with its detail: recorded in the history, written to the row once."""
-    if not notification_ids:
-        return set()
-    moved = set(
-        connection.execute(
-            update(notifications)
-            .where(_among(connection, notifications.c.id, notification_ids))
-            .where(notifications.c.status.in_([status.value for status in leaving]))
-            .values(status=to.value, updated_at=at, **fields)
-            .returning(notifications.c.id)
-        ).scalars()
-    )
+    moved = set_status_many(connection, notification_ids, leaving, to, at, **fields)
     if moved:
         steps = [*passing, (to, detail or {})]
         connection.execute(
