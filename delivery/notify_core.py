@@ -142,7 +142,8 @@ class NotifyCore:
         """Take the notification for a channel before calling it: only one actor can. The claim
         enters the history with its webhook in one transaction, so that a receipt that comes
         before the channel's own answer follows it, and a crash loses neither. A claim given back
-        (the channel was unreachable) and taken again for the same channel is not told twice."""
+        (the channel refused or was unreachable) and taken again for a channel the client was
+        told of already is not told again, however the attempts alternate."""
         if not records.set_status(
             connection, row["id"], leaving, to, at, channel=channel, provider_id=None
         ):
