@@ -37,6 +37,7 @@ from tests.delivery.webhook_helpers import (
     STATUS_DELIVERED,
     delivery_row,
     dispatcher,
+    dripping,
     enqueue_status,
     receiving,
     register_shop,
@@ -157,6 +158,55 @@ def test_an_unreachable_endpoint_is_a_failure_like_any_other(
     assert (row.state, row.attempts, row.last_status_code) == ("pending", 1, None)
     assert row.last_error is not None and "ConnectError" in row.last_error
     assert row.next_attempt_at == START + timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nx-padding: " + b"." * 200, id="headers a byte at a time"),
+        pytest.param(
+            b"HTTP/1.1 500 Oops\r\ncontent-length: 200\r\n\r\n" + b"." * 200,
+            id="a failure's body a byte at a time",
+        ),
+    ],
+)
+def test_an_endpoint_answering_a_byte_at_a_time_is_cut_off_at_the_timeout(
+    engine: Engine, cipher: SecretCipher, answer: bytes
+) -> None:
+    # every byte comes within the read timeout: only a deadline on the whole attempt ends it
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    with dripping(answer) as url:
+        event_id = enqueue_status(engine, shop.key, START, url=url)
+        sender = HttpWebhookSender.with_timeout(1.0)
+        try:
+            assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 1
+        finally:
+            sender.close()
+
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert row.last_error == "no complete answer within 1 s"
+
+
+def test_a_failing_endpoints_reply_is_kept_in_part_to_show_why(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    reply = b"quota exceeded " * 1000
+    answer = b"HTTP/1.1 429 Too Many\r\ncontent-length: %d\r\n\r\n%s" % (len(reply), reply)
+    with dripping(answer, every=0) as url:
+        event_id = enqueue_status(engine, shop.key, START, url=url)
+        sender = HttpWebhookSender.with_timeout(2.0)
+        try:
+            dispatcher(engine, cipher, sender, clock).dispatch_due()
+        finally:
+            sender.close()
+
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.last_status_code) == ("pending", 429)
+    assert row.last_error == "HTTP 429: " + reply.decode()[:200]
 
 
 def test_events_survive_a_restart_and_keep_their_id(

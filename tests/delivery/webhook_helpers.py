@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -102,3 +103,52 @@ def receiving() -> Iterator[Receiver]:
     with serving(app, lifespan="off") as base_url:
         receiver.url = f"{base_url}/hooks"
         yield receiver
+
+
+@contextmanager
+def dripping(head: bytes, every: float = 0.2) -> Iterator[str]:
+    """An endpoint that reads the request, then answers `head` one byte every `every` seconds,
+    each byte well within any read timeout; the URL to post to. It stops when the caller
+    hangs up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopped = threading.Event()
+
+    def answer() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            _read_request(connection)
+            for byte in head:
+                if stopped.wait(every):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:  # the caller hung up
+                    return
+            # closing with the caller still writing would reset the connection under its read
+            connection.settimeout(5)
+            with suppress(OSError):
+                while connection.recv(65536):
+                    pass
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"
+    finally:
+        stopped.set()
+        listener.close()
+        thread.join()
+
+
+def _read_request(connection: socket.socket) -> None:
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
