@@ -240,7 +240,8 @@ def bill(
                     price=price,
                     currency=currency,
                     delivered_at=at,
-                    month=at.strftime("%Y-%m"),
+                    # the billing month is UTC's, whatever offset the report came with
+                    month=at.astimezone(UTC).strftime("%Y-%m"),
                 )
             )
     except IntegrityError:

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["notifications"])
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 409, 422, 503)
 }
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # ASCII digits, the whole text
 
 
 @router.post("/notify", status_code=202, response_model=NotificationAccepted, responses=ERRORS)
@@ -79,7 +79,7 @@ def billing(
     month: Annotated[str, Query(description="YYYY-MM")],
 ) -> BillingPublic:
     """Delivered notifications of a month by channel and country, with prices."""
-    if not MONTH.match(month):
+    if not MONTH.fullmatch(month):
         raise invalid_argument(f"month must be YYYY-MM, not {month!r}")
     with service.engine.connect() as connection:
         lines: list[dict[str, Any]] = records.billing_report(connection, client.key, month)

@@ -4,6 +4,7 @@ a clear 4xx in the envelope for every kind of bad input."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -157,3 +158,12 @@ def test_billing_takes_a_month(caller: Caller) -> None:
         "total": "0",
     }
     assert caller.get_signed("/v1/billing?month=June").status_code == 400
+
+
+@pytest.mark.parametrize("month", ["2026-06\n", "２０２６-06", "2026-6"])
+def test_billing_refuses_a_month_that_only_looks_like_one(caller: Caller, month: str) -> None:
+    # a trailing newline, full-width digits, one digit for the month
+    answer = caller.get_signed(f"/v1/billing?month={quote(month)}")
+
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "INVALID_ARGUMENT"

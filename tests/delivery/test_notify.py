@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -63,6 +63,23 @@ def test_a_fresh_verified_number_gets_it_in_vk_billed_once_as_social(
     assert notifier.service.read(sent, notifier.clock.now())
     assert statuses(notifier, sent) == ["accepted", "sent", "delivered", "read"]
     assert ledger(engine) == [(sent, "vk", Decimal("0.4500"))]  # a tenth of 4.50 RUB
+
+
+def test_a_delivery_is_billed_in_its_month_in_utc_whatever_offset_its_report_has(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH)
+    utc = notifier.clock.now()
+    month_start = utc.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    first_next_month = (month_start + timedelta(days=32)).replace(day=1)
+    # an hour before the month ends in UTC, already the next month in Moscow
+    moment = first_next_month - timedelta(hours=1)
+
+    notifier.service.delivered(sent, moment.astimezone(timezone(timedelta(hours=3))))
+
+    with engine.connect() as connection:
+        months = connection.execute(select(records.ledger.c.month)).scalars().all()
+    assert months == [moment.strftime("%Y-%m")]
 
 
 def test_an_owner_changed_number_goes_by_sms_even_when_regular(
