@@ -43,6 +43,13 @@ STORE_URL = os.environ.get(
     "OWNERSHIP_NOTIFICATIONS_URL", f"sqlite:///{PROJECT_ROOT / 'var/demo/day.db'}"
 )
 
+
+def shown(value: float | None, places: int = 4) -> str:
+    """A figure to `places` decimals, or "no data" where the store has nothing to measure it
+    by (a share of no notifications)."""
+    return "no data" if value is None else f"{value:.{places}f}"
+
+
 funnel = analytics.delivery_funnel(STORE_URL)
 stages = funnel.stages
 accepted = stages.item(0, "notifications")
@@ -78,10 +85,11 @@ stages
 # %%
 timing = funnel.timing
 day_ttl = analytics.delivery_funnel(STORE_URL, ttl=timedelta(hours=24)).timing
+
 for row in timing.iter_rows(named=True):
-    print(f"{row['measure']} within {row['label']}: {row['share']:.4f}")
+    print(f"{row['measure']} within {row['label']}: {shown(row['share'])}")
 for row in day_ttl.iter_rows(named=True):
-    print(f"{row['measure']} within {row['label']}, 24 h TTL: {row['share']:.4f}")
+    print(f"{row['measure']} within {row['label']}, 24 h TTL: {shown(row['share'])}")
 print(f"sent in a social network: {timing.item(0, 'sent_notifications')}")
 labels = [f"{m} ≤ {label}" for m, label in timing.select("measure", "label").iter_rows()]
 positions = range(timing.height)
@@ -117,11 +125,12 @@ print(f"sent by SMS: {reasons['notifications'].sum()}")
 if reasons.height:
     print(f"most frequent fallback reason: {reasons.item(0, 'reason')}")
 fig, ax = plt.subplots(figsize=(8, 4))
-ax.barh(reasons["reason"].reverse(), reasons["sms_delivered"].reverse(), label="SMS delivered")
+labels = reasons["reason"].reverse().to_list()
+ax.barh(labels, reasons["sms_delivered"].reverse().to_list(), label="SMS delivered")
 ax.barh(
-    reasons["reason"].reverse(),
-    reasons["sms_failed"].reverse(),
-    left=reasons["sms_delivered"].reverse(),
+    labels,
+    reasons["sms_failed"].reverse().to_list(),
+    left=reasons["sms_delivered"].reverse().to_list(),
     label="SMS failed",
     color="tab:red",
 )
@@ -143,10 +152,10 @@ reasons
 countries = load_countries()
 billed = analytics.billed_against_sms(STORE_URL, load_prices(), countries=countries)
 total = billed.total.row(0, named=True)
-print(f"all-SMS cost: {total['all_sms_rub']:.2f} RUB")
-print(f"billed cost: {total['billed_rub']:.2f} RUB")
-print(f"brief's model cost: {total['modelled_rub']:.2f} RUB")
-print(f"saving share: {total['saving_share']:.4f}")
+print(f"all-SMS cost: {shown(total['all_sms_rub'], 2)} RUB")
+print(f"billed cost: {shown(total['billed_rub'], 2)} RUB")
+print(f"brief's model cost: {shown(total['modelled_rub'], 2)} RUB")
+print(f"saving share: {shown(total['saving_share'])}")
 by_country = billed.by_country.filter(pl.col("iso").is_not_null())
 positions = range(by_country.height)
 fig, ax = plt.subplots(figsize=(10, 4))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import polars as pl
 from sqlalchemy import Table, inspect, make_url, select
 
@@ -42,6 +43,7 @@ NOTIFICATION_EVENTS: Mapping[str, pl.DataType] = {
     "notification_id": pl.String(),
     "status": pl.String(),
     "at": pl.Datetime("us"),
+    "detail": pl.String(),  # JSON text
 }
 BILLING_LEDGER: Mapping[str, pl.DataType] = {
     "notification_id": pl.String(),
@@ -90,7 +92,7 @@ def read_tables(store_url: str, names: tuple[str, ...]) -> dict[str, pl.DataFram
                 table, schema = TABLES[name]
                 rows = connection.execute(select(*(table.c[column] for column in schema))).all()
                 frames[name] = pl.DataFrame(
-                    [tuple(_naive(value) for value in row) for row in rows],
+                    [tuple(_frame_value(value) for value in row) for row in rows],
                     schema=dict(schema),
                     orient="row",
                 )
@@ -99,7 +101,10 @@ def read_tables(store_url: str, names: tuple[str, ...]) -> dict[str, pl.DataFram
         engine.dispose()
 
 
-def _naive(value: object) -> object:
+def _frame_value(value: object) -> object:
+    """Times naive UTC, JSON documents as their text."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
     return value

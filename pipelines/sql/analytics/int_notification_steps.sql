@@ -1,7 +1,10 @@
 -- int_notification_steps: when each notification first took each status, how long after its
 -- acceptance, and the status it left to take it.
--- grain: one row per notification and status it took (a status taken twice, as `accepted` is
--- when a network refuses, counts from its first time). refresh: per query.
+-- grain: one row per notification and status it took (a status taken twice counts from its
+-- first time). refresh: per query.
+-- A claim on a social network (`sent`, `reverify_pending`) that the networks refused is left
+-- out: the history keeps it, as the client was told of it, but the message never left. The
+-- refusal shows in the step it led to, and every claim before that step was refused.
 -- inputs: stg_notifications, stg_notification_events; $ttl_seconds: only the notifications of
 -- that TTL, or all when null.
 with notifications as (
@@ -13,11 +16,28 @@ events as (
     select * from stg_notification_events
 ),
 
+refusals as (
+    select notification_id, min(event_id) as refusal_event_id
+    from events
+    where after_refusal
+    group by notification_id
+),
+
+taken as (
+    select events.*
+    from events
+    left join refusals on refusals.notification_id = events.notification_id
+    where not (
+        events.status in ('sent', 'reverify_pending')
+        and events.event_id < coalesce(refusals.refusal_event_id, -1)
+    )
+),
+
 ordered as (
     select
         *,
         lag(status) over (partition by notification_id order by status_at, event_id) as left_status
-    from events
+    from taken
 ),
 
 first_taken as (
