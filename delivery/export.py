@@ -16,13 +16,17 @@ from delivery import records
 from pipelines.synth import SCHEMAS
 
 
-def export_verifications(engine: Engine, history: Path, since: datetime | None = None) -> Path:
+def export_verifications(
+    engine: Engine, history: Path, since: datetime | None = None, now: datetime | None = None
+) -> Path:
     """Write the results recorded since `since` (all, without it) to
-    `history/verifications/notify-<now>.parquet`, atomically; returns the file.
+    `history/verifications/notify-<now>.parquet`, atomically and beside every earlier export;
+    returns the file.
 
     All files of a kind share one format (DESIGN §3): into a `verifications` folder of CSV
     files the results go as `notify-<now>.csv`. The history must exist, or a mistyped path
-    would become a history of its own that no run reads."""
+    would become a history of its own that no run reads. `now` names the file (default: the
+    system clock's time)."""
     if not history.is_dir():
         raise FileNotFoundError(f"history folder {history} does not exist")
     table = records.verifications
@@ -39,8 +43,8 @@ def export_verifications(engine: Engine, history: Path, since: datetime | None =
     folder = history / "verifications"
     folder.mkdir(exist_ok=True)
     file_format = _format_of(folder)
-    target = folder / f"notify-{datetime.now(UTC):%Y%m%dT%H%M%S}.{file_format}"
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    stamp = f"notify-{(now or datetime.now(UTC)).astimezone(UTC):%Y%m%dT%H%M%S%f}"
+    temporary = folder / f".{stamp}.{os.getpid()}.tmp"
     if file_format == "csv":
         # a text time says its zone, so that no reader has to assume one
         ts = results.schema.get_field_index("ts")
@@ -48,8 +52,23 @@ def export_verifications(engine: Engine, history: Path, since: datetime | None =
         pa_csv.write_csv(results, temporary)
     else:
         pq.write_table(results, temporary)
-    os.replace(temporary, target)
-    return target
+    return _publish_beside(temporary, folder, stamp, file_format)
+
+
+def _publish_beside(temporary: Path, folder: Path, stamp: str, suffix: str) -> Path:
+    """Give the written file its name, never one an earlier export holds: two exports in one
+    instant each keep their file (a replace would lose the first one's results)."""
+    try:
+        for copy in range(1000):
+            target = folder / (f"{stamp}.{suffix}" if copy == 0 else f"{stamp}-{copy}.{suffix}")
+            try:
+                os.link(temporary, target)  # atomic, and refuses a name that is taken
+            except FileExistsError:
+                continue
+            return target
+        raise FileExistsError(f"{folder}: no free name for {stamp}.{suffix}")
+    finally:
+        temporary.unlink()
 
 
 def _format_of(folder: Path) -> str:

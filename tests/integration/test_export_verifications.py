@@ -4,7 +4,7 @@ already uses, so that the next run reads them; a history that does not exist is 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -70,6 +70,21 @@ def test_into_a_folder_of_parquet_files_the_results_go_as_parquet(
 
     assert written.suffix == ".parquet"
     assert pq.read_table(written).column("result").to_pylist() == ["denied"]
+
+
+def test_two_exports_at_one_instant_each_keep_their_file(tmp_path: Path, store: Engine) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    instant = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+    first = export_verifications(store, events, now=instant)
+    second = export_verifications(store, events, now=instant)
+
+    assert first != second
+    assert sorted(path.name for path in (events / "verifications").glob("notify-*")) == [
+        "notify-20261127T120000000000-1.parquet",
+        "notify-20261127T120000000000.parquet",
+    ]
+    assert pq.read_table(first).column("result").to_pylist() == ["denied"]
 
 
 def test_a_history_that_does_not_exist_is_refused_and_not_made(
