@@ -58,8 +58,13 @@ class Following(NotifyCore):
                 self.sms_failed(event.notification_id, event.error.value, event.at)
 
     def delivered(self, notification_id: str, at: datetime) -> bool:
-        """The social network showed the message: delivered, and billed once."""
-        return self._follow(notification_id, (S.SENT,), S.DELIVERED, at, bill=True)
+        """The social network showed the message: delivered, and billed once. The report of a
+        delivery the sweeper found when the TTL ran out dates it back to when it happened."""
+        if self._follow(notification_id, (S.SENT,), S.DELIVERED, at, bill=True):
+            return True
+        with self.engine.begin() as connection:
+            records.correct_delivery_time(connection, notification_id, at)
+        return False
 
     def read(self, notification_id: str, at: datetime) -> bool:
         return self._follow(notification_id, (S.DELIVERED,), S.READ, at)

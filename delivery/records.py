@@ -249,6 +249,31 @@ def bill(
     return True
 
 
+def correct_delivery_time(connection: Connection, notification_id: str, at: datetime) -> bool:
+    """Date a delivery the sweeper found done (the withdrawal came too late, and it recorded
+    its own time) back to when the network reports it happened: so it is billed in its month
+    and timed as it was. Once, and only earlier: False when there is nothing to correct."""
+    found = connection.execute(
+        select(events.c.id, events.c.at, events.c.detail)
+        .where(events.c.notification_id == notification_id, events.c.status == "delivered")
+        .order_by(events.c.id)
+        .limit(1)
+    ).first()
+    if found is None:
+        return False
+    detail = dict(found.detail or {})
+    if not detail.get("withdrawal_too_late") or "recorded_at" in detail or at >= found.at:
+        return False
+    detail["recorded_at"] = found.at.isoformat()  # when the sweeper found it done
+    connection.execute(update(events).where(events.c.id == found.id).values(at=at, detail=detail))
+    connection.execute(
+        update(ledger)
+        .where(ledger.c.notification_id == notification_id)
+        .values(delivered_at=at, month=at.astimezone(UTC).strftime("%Y-%m"))
+    )
+    return True
+
+
 def fetch(connection: Connection, notification_id: str) -> dict[str, Any] | None:
     row = (
         connection.execute(select(notifications).where(notifications.c.id == notification_id))

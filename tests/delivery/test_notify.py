@@ -218,6 +218,29 @@ def test_a_receipt_racing_the_withdrawal_ends_in_one_billed_delivery(
     assert [row[0] for row in ledger(engine)] == [sent]
 
 
+def test_a_delivery_found_at_the_withdrawal_takes_the_time_its_late_receipt_reports(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=timedelta(seconds=30))
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None
+    notifier.vk.delivered_already.add(found["provider_id"])
+    shown = notifier.clock.now() + timedelta(seconds=29)  # just before the TTL ran out
+
+    notifier.clock.advance(timedelta(seconds=31))
+    notifier.service.sweep()  # finds it delivered, at its own time
+    notifier.service.delivered(sent, shown)  # the network's receipt, late
+    notifier.service.delivered(sent, shown - timedelta(seconds=20))  # a second one changes nothing
+
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None
+    assert [step["status"] for step in found["history"]] == ["accepted", "sent", "delivered"]
+    assert found["history"][-1]["at"] == shown
+    with engine.connect() as connection:
+        billed = connection.execute(select(records.ledger.c.delivered_at)).scalars().all()
+    assert billed == [shown]
+
+
 def test_an_sms_without_a_report_in_time_fails_unbilled(notifier: Notifier, engine: Engine) -> None:
     sent = notifier.notify(RECYCLED)
 
