@@ -24,6 +24,7 @@ from delivery.events import (
 from delivery.notify_core import NotifyCore, S, _naive
 from delivery.ports import ClientEvent
 from delivery.webhooks.events import NotificationReplied
+from delivery.webhooks.outbox import event_id_of
 from ownership.channels import Channel
 from ownership.live import LiveAnswers
 from ownership.notifications import (
@@ -37,43 +38,62 @@ log = logging.getLogger(__name__)
 # where a prompt's notification waits for the answer: asked, or given back after the network
 # took the prompt but its own answer timed out
 AWAITING_ANSWER = (S.REVERIFY_PENDING, S.ACCEPTED)
+# where a message's delivery report finds its notification: sent, or (see
+# `_given_back_by_its_network`) given back after the network took it but its answer timed out
+SHOWN_FROM = (S.SENT,)
 
 
 class Following(NotifyCore):
     def handle(self, event: InboundEvent) -> None:
-        """An event a channel reported; a repeated or late one changes nothing."""
+        """An event a channel reported; a repeated or late one changes nothing, and neither
+        does one from a channel other than the notification's."""
+        channel = event.channel
         match event:
             case MessageDelivered():
-                self.delivered(event.notification_id, event.at)
+                self.delivered(event.notification_id, event.at, channel)
             case MessageRead():
-                self.read(event.notification_id, event.at)
+                self.read(event.notification_id, event.at, channel)
             case ReplyReceived():
-                self.replied(event.notification_id, event.text, event.at)
+                self.replied(event.notification_id, event.text, event.at, channel)
             case ReverificationAnswered():
                 confirmed = event.answer is ReverificationAnswer.CONFIRMED
-                self.answered(event.notification_id, confirmed, event.at)
+                self.answered(event.notification_id, confirmed, event.at, by=channel)
             case SmsDelivered():
-                self.sms_delivered(event.notification_id, event.at)
+                self.sms_delivered(event.notification_id, event.at, channel)
             case SmsFailed():
-                self.sms_failed(event.notification_id, event.error.value, event.at)
+                self.sms_failed(event.notification_id, event.error.value, event.at, channel)
 
-    def delivered(self, notification_id: str, at: datetime) -> bool:
+    def delivered(self, notification_id: str, at: datetime, by: Channel | None = None) -> bool:
         """The social network showed the message: delivered, and billed once. The report of a
-        delivery the sweeper found when the TTL ran out dates it back to when it happened."""
-        if self._follow(notification_id, (S.SENT,), S.DELIVERED, at, bill=True):
+        delivery recorded before it came (found by the sweeper when the TTL ran out, or known
+        from its read) dates it back to when it happened."""
+        if self._follow(notification_id, SHOWN_FROM, S.DELIVERED, at, bill=True, by=by):
             return True
         with self.engine.begin() as connection:
-            records.correct_delivery_time(connection, notification_id, at)
+            row = records.fetch(connection, notification_id)
+            if row is not None and _from(row, by):
+                records.correct_delivery_time(connection, notification_id, at)
         return False
 
-    def read(self, notification_id: str, at: datetime) -> bool:
-        return self._follow(notification_id, (S.DELIVERED,), S.READ, at)
+    def read(self, notification_id: str, at: datetime, by: Channel | None = None) -> bool:
+        """The person read the message. A read that overtook its delivery report (gateways
+        retry each on its own) delivers it first: a message read was shown."""
+        if self._follow(notification_id, (S.DELIVERED,), S.READ, at, by=by):
+            return True
+        if not self._follow(
+            notification_id, SHOWN_FROM, S.DELIVERED, at, {"read_first": True}, bill=True, by=by
+        ):
+            return False
+        return self._follow(notification_id, (S.DELIVERED,), S.READ, at, by=by)
 
-    def replied(self, notification_id: str, text: str, at: datetime) -> bool:
-        """The person answered: forwarded to the client, free of charge."""
+    def replied(
+        self, notification_id: str, text: str, at: datetime, by: Channel | None = None
+    ) -> bool:
+        """The person answered: forwarded to the client, free of charge, once however often
+        the gateway reports it."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if row is None:
+            if row is None or not _from(row, by):
                 return False
             self.webhooks.enqueue(
                 connection,
@@ -88,6 +108,7 @@ class Following(NotifyCore):
                             request_id=row["request_id"],
                             channel=row["channel"],
                         ),
+                        event_id=event_id_of("reply", notification_id, at.isoformat(), text),
                     )
                 ],
                 at,
@@ -95,7 +116,12 @@ class Following(NotifyCore):
         return True
 
     def answered(
-        self, notification_id: str, confirmed: bool, at: datetime, account_id: str | None = None
+        self,
+        notification_id: str,
+        confirmed: bool,
+        at: datetime,
+        account_id: str | None = None,
+        by: Channel | None = None,
     ) -> bool:
         """The re-verification's answer: Yes delivers the waiting notification and keeps the
         number fresh for F; No makes it owner_changed at once and sends the notification by SMS.
@@ -104,7 +130,7 @@ class Following(NotifyCore):
         takes one answer; returns whether this one was taken."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if row is None or row["decision"] != Action.REVERIFY.value:
+            if row is None or row["decision"] != Action.REVERIFY.value or not _from(row, by):
                 return False
             if not records.record_verification(
                 connection,
@@ -171,11 +197,14 @@ class Following(NotifyCore):
         with self.engine.begin() as connection:  # refused, and no SMS wanted
             self._move(connection, row, (S.SENT,), S.FAILED, at, {"reason": "NO_CHANNEL", **why})
 
-    def sms_delivered(self, notification_id: str, at: datetime) -> bool:
-        return self._follow(notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at, bill=True)
+    def sms_delivered(self, notification_id: str, at: datetime, by: Channel | None = None) -> bool:
+        return self._follow(notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at, bill=True, by=by)
 
-    def sms_failed(self, notification_id: str, error: str, at: datetime) -> bool:
-        return self._follow(notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, {"error": error})
+    def sms_failed(
+        self, notification_id: str, error: str, at: datetime, by: Channel | None = None
+    ) -> bool:
+        detail = {"error": error}
+        return self._follow(notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, detail, by=by)
 
     def _follow(
         self,
@@ -185,16 +214,42 @@ class Following(NotifyCore):
         at: datetime,
         detail: dict[str, Any] | None = None,
         bill: bool = False,
+        by: Channel | None = None,
     ) -> bool:
         """A channel's report moves the notification on, once; a late or repeated one changes
-        nothing. A delivery is billed in the same transaction, on the channel that carried it."""
+        nothing, nor does one `by` another channel than the notification's. A delivery is
+        billed in the same transaction, on the channel that carried it."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if row is None or not records.transition(
-                connection, notification_id, leaving, to, at, detail
-            ):
+            if row is None or not _from(row, by):
+                return False
+            if leaving is SHOWN_FROM and _given_back_by_its_network(row):
+                leaving = (*leaving, S.ACCEPTED)
+            if not records.transition(connection, notification_id, leaving, to, at, detail):
                 return False
             if bill:
                 self._bill(connection, row, row["channel"], at)
             self._notify_client(connection, row, to, at, detail or {})
         return True
+
+
+def _from(row: dict[str, Any], by: Channel | None) -> bool:
+    """Whether a report `by` a channel is about the message the notification went as: one
+    from another gateway (a misrouted or forged report) must not move or bill it. None: the
+    caller vouches for it."""
+    if by is None or row["channel"] == by.value:
+        return True
+    log.warning("%s reported on %s, which went by %s: ignored", by, row["id"], row["channel"])
+    return False
+
+
+def _given_back_by_its_network(row: dict[str, Any]) -> bool:
+    """A message claimed for a network and given back because the network's answer did not
+    come (a time-out): the network may have taken it all the same, and its delivery report
+    then stands, or it would be lost (the dispatcher sends it again, and the gateway, which
+    takes one message a notification, reports nothing new)."""
+    return (
+        row["status"] == S.ACCEPTED.value
+        and row["decision"] == Action.DELIVER.value
+        and row["channel"] in (Channel.VK.value, Channel.OK.value)
+    )

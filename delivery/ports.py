@@ -40,6 +40,9 @@ class ClientEvent:
     # the notification's callback_url; None: the client's default webhook URL, if any
     url: str | None
     event: WebhookEvent
+    # an id that makes the event once-only: enqueued again, it is the same event and is not
+    # queued twice (a reply a gateway reports twice). None: a new id.
+    event_id: str | None = None
 
 
 class Webhooks(Protocol):

@@ -250,9 +250,10 @@ def bill(
 
 
 def correct_delivery_time(connection: Connection, notification_id: str, at: datetime) -> bool:
-    """Date a delivery the sweeper found done (the withdrawal came too late, and it recorded
-    its own time) back to when the network reports it happened: so it is billed in its month
-    and timed as it was. Once, and only earlier: False when there is nothing to correct."""
+    """Date a delivery recorded before its report came (the sweeper found it done when the
+    withdrawal came too late, or its read came first) back to when the network reports it
+    happened: so it is billed in its month and timed as it was. Once, and only earlier: False
+    when there is nothing to correct."""
     found = connection.execute(
         select(events.c.id, events.c.at, events.c.detail)
         .where(events.c.notification_id == notification_id, events.c.status == "delivered")
@@ -262,9 +263,10 @@ def correct_delivery_time(connection: Connection, notification_id: str, at: date
     if found is None:
         return False
     detail = dict(found.detail or {})
-    if not detail.get("withdrawal_too_late") or "recorded_at" in detail or at >= found.at:
+    recorded_early = detail.get("withdrawal_too_late") or detail.get("read_first")
+    if not recorded_early or "recorded_at" in detail or at >= found.at:
         return False
-    detail["recorded_at"] = found.at.isoformat()  # when the sweeper found it done
+    detail["recorded_at"] = found.at.isoformat()  # when it was recorded without its report
     connection.execute(update(events).where(events.c.id == found.id).values(at=at, detail=detail))
     connection.execute(
         update(ledger)

@@ -3,6 +3,7 @@ lease by dispatchers, and settled as delivered, retried or given up."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from delivery.ports import ClientEvent
@@ -39,6 +41,13 @@ class ClaimedDelivery:
 def new_event_id() -> str:
     # 128 random bits; the prefix tells an event id from a notification's or a template's
     return EVENT_ID_PREFIX + secrets.token_hex(16)
+
+
+def event_id_of(*parts: str) -> str:
+    """The event id of the event that `parts` name: the same parts, the same id. Shaped as
+    `new_event_id`'s, so a client tells no difference."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return EVENT_ID_PREFIX + digest[:32]
 
 
 def enqueue(
@@ -201,15 +210,16 @@ class OutboxWebhooks:
         self._urls: dict[str, tuple[float, str | None]] = {}
 
     def enqueue(self, connection: Connection, events: list[ClientEvent], now: datetime) -> None:
-        rows = []
+        rows: list[dict[str, Any]] = []
+        keyed: list[dict[str, Any]] = []
         for item in events:
             url = item.url or self._default_url(connection, item.client_key)
             if not url:
                 continue
             event_type, payload = webhook_of(item.event)
-            rows.append(
+            (keyed if item.event_id else rows).append(
                 {
-                    "event_id": new_event_id(),
+                    "event_id": item.event_id or new_event_id(),
                     "client_key": item.client_key,
                     "url": url,
                     "event_type": event_type.value,
@@ -222,6 +232,12 @@ class OutboxWebhooks:
             )
         if rows:
             connection.execute(insert(WebhookDeliveryRow), rows)
+        for row in keyed:  # once-only: an event with its id already queued is that event
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(WebhookDeliveryRow), [row])
+            except IntegrityError:
+                continue
 
     def _default_url(self, connection: Connection, client_key: str) -> str | None:
         cached = self._urls.get(client_key)

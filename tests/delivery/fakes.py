@@ -92,4 +92,6 @@ class RecordingWebhooks:
     events: list[ClientEvent] = field(default_factory=list)
 
     def enqueue(self, connection: Connection, events: list[ClientEvent], now: datetime) -> None:
-        self.events.extend(events)
+        # as the outbox: an event whose id was queued already is that event
+        queued = {event.event_id for event in self.events if event.event_id}
+        self.events.extend(e for e in events if e.event_id is None or e.event_id not in queued)

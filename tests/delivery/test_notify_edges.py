@@ -20,7 +20,9 @@ from delivery.channels.ports import (
     SmsMessage,
     SocialMessage,
 )
-from delivery.webhooks.events import NotificationStatusChanged
+from delivery.events import MessageDelivered, ReplyReceived, SmsDelivered
+from delivery.webhooks.events import NotificationReplied, NotificationStatusChanged
+from ownership.channels import Channel
 from ownership.notifications import Fallback
 from tests.api.service import RECYCLED, SUSPICIOUS, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
@@ -49,6 +51,11 @@ def told(notifier: Notifier, notification_id: str) -> list[str]:
 def told_everything(notifier: Notifier, notification_id: str) -> bool:
     """Each history entry after the 202's `accepted` reached the client once, in order."""
     return told(notifier, notification_id) == history(notifier, notification_id)[1:]
+
+
+def replies(notifier: Notifier) -> list[NotificationReplied]:
+    """The person's replies forwarded to the client, in order."""
+    return [e.event for e in notifier.webhooks.events if isinstance(e.event, NotificationReplied)]
 
 
 def verification_results(engine: Engine) -> list[str]:
@@ -438,3 +445,74 @@ def test_a_prompt_takes_one_answer_even_from_two_reports_at_once(
 
     assert (first, second) == (True, False)
     assert verification_results(engine) == ["denied"]
+
+
+def test_a_read_that_overtakes_its_delivery_report_delivers_and_reads_the_message(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH)
+    now = notifier.clock.now()
+
+    assert notifier.service.read(sent, now + timedelta(seconds=20))
+    assert not notifier.service.delivered(sent, now + timedelta(seconds=10))  # its report, late
+
+    assert history(notifier, sent) == ["accepted", "sent", "delivered", "read"]
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None
+    assert found["history"][2]["at"] == now + timedelta(seconds=10)  # dated by its own report
+    assert told_everything(notifier, sent)
+    with engine.connect() as connection:
+        assert connection.execute(select(records.ledger.c.channel)).scalars().all() == ["vk"]
+
+
+def test_a_receipt_while_the_message_is_given_back_after_a_timeout_stands(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = notifier.vk.send
+
+    def taken_but_timed_out(message: SocialMessage) -> SendResult:
+        real_send(message)
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(notifier.vk, "send", taken_but_timed_out)
+    sent = notifier.notify(VERIFIED_FRESH)  # the network has it; we heard nothing
+    monkeypatch.undo()
+    now = notifier.clock.now()
+
+    assert notifier.service.delivered(sent, now + timedelta(seconds=3), Channel.VK)
+    assert notifier.service.read(sent, now + timedelta(seconds=9), Channel.VK)
+    notifier.service.dispatch_due()  # nothing left to send
+
+    assert history(notifier, sent) == ["accepted", "sent", "delivered", "read"]
+    assert len(notifier.vk.sent) == 1
+
+
+def test_a_report_from_another_network_than_the_notifications_changes_nothing(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH)  # went by VK
+    now = notifier.clock.now()
+
+    notifier.service.handle(MessageDelivered(sent, "ok-1", Channel.OK, now))
+    notifier.service.handle(ReplyReceived(sent, "ok-1", Channel.OK, now, "Спасибо"))
+    notifier.service.handle(SmsDelivered(sent, "sms-1", Channel.SMS, now))
+
+    assert history(notifier, sent) == ["accepted", "sent"]
+    assert replies(notifier) == []
+    with engine.connect() as connection:
+        assert connection.execute(select(records.ledger.c.channel)).scalars().all() == []
+    notifier.service.handle(MessageDelivered(sent, "vk-1", Channel.VK, now))
+    assert history(notifier, sent) == ["accepted", "sent", "delivered"]
+
+
+def test_a_reply_the_gateway_reports_twice_reaches_the_client_once(notifier: Notifier) -> None:
+    sent = notifier.notify(VERIFIED_FRESH)
+    now = notifier.clock.now()
+    notifier.service.delivered(sent, now)
+    reply = ReplyReceived(sent, "vk-1", Channel.VK, now + timedelta(seconds=30), "Спасибо!")
+    another = ReplyReceived(sent, "vk-1", Channel.VK, now + timedelta(seconds=40), "Спасибо!")
+
+    for event in (reply, reply, another):
+        notifier.service.handle(event)
+
+    assert [event.at for event in replies(notifier)] == [reply.at, another.at]  # said again

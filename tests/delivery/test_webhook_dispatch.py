@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from delivery.clock import SystemClock, VirtualClock
+from delivery.ports import ClientEvent
 from delivery.webhooks import (
     HttpWebhookSender,
     SendResult,
@@ -25,8 +26,9 @@ from delivery.webhooks import (
     enqueue_event,
     webhook_of,
 )
+from delivery.webhooks.events import NotificationReplied
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
-from delivery.webhooks.outbox import claim_due
+from delivery.webhooks.outbox import OutboxWebhooks, claim_due, event_id_of
 from store.database import make_engine, session_factory
 from store.secrets import SecretCipher
 from store.tables import ClientRow
@@ -207,6 +209,23 @@ def test_a_failing_endpoints_reply_is_kept_in_part_to_show_why(
     row = delivery_row(engine, event_id)
     assert (row.state, row.last_status_code) == ("pending", 429)
     assert row.last_error == "HTTP 429: " + reply.decode()[:200]
+
+
+def test_an_event_queued_again_under_its_id_is_one_event(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    reply = NotificationReplied(notification_id="ntf_1", text="Спасибо!", at=START)
+    event_id = event_id_of("reply", "ntf_1", START.isoformat(), "Спасибо!")
+    outbox = OutboxWebhooks()
+
+    for _ in range(2):
+        with engine.begin() as connection:
+            outbox.enqueue(connection, [ClientEvent(shop.key, None, reply, event_id)], START)
+
+    with Session(engine) as session:
+        queued = session.scalars(select(WebhookDeliveryRow.event_id)).all()
+    assert queued == [event_id]
 
 
 def test_events_survive_a_restart_and_keep_their_id(
