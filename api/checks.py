@@ -225,17 +225,33 @@ def _keys(phones: list[str]) -> tuple[np.ndarray, list[str | None]]:
     Strict E.164 texts are converted column-wise; messy texts ("+7 923 456-78-23") go through
     phonenumbers. A strict text is judged by phonenumbers only if the snapshot lacks it.
     """
-    texts = pl.Series("phone", phones, dtype=pl.String)
+    errors: list[str | None] = [None] * len(phones)
+    try:
+        texts = pl.Series("phone", phones, dtype=pl.String)
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and UTF-8 cannot
+        for index, text in enumerate(phones):
+            if not _encodable(text):
+                errors[index] = "the phone is not text: it holds a lone surrogate"
+        texts = pl.Series("phone", [t if _encodable(t) else "" for t in phones], dtype=pl.String)
     strict = texts.str.contains(STRICT_E164).fill_null(False).to_numpy()
     digits = texts.str.slice(1).cast(pl.Int64, strict=False).fill_null(0).to_numpy()
     keys = np.where(strict, digits, 0).astype(np.int64)
-    errors: list[str | None] = [None] * len(phones)
     for index in np.flatnonzero(~strict).tolist():
+        if errors[index] is not None:
+            continue
         try:
             keys[index] = parse_number(phones[index]).key
         except InvalidNumberError as error:
             errors[index] = str(error)
     return keys, errors
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _boolean(expr: pl.Expr) -> pl.Expr:
@@ -289,13 +305,19 @@ def check_numbers(
     """
     keys, errors = _keys(phones)
     positions = snapshot.positions(keys)
-    # a strict text the snapshot lacks may still be no valid number: ask phonenumbers
+    # a strict text the snapshot lacks may be no valid number, or one phonenumbers reads as
+    # another (a national prefix kept, "+789234567823"): ask it, and answer the number it reads,
+    # as `/v1/check` does
     for index in np.flatnonzero((positions < 0) & (keys > 0)).tolist():
         if errors[index] is None:
             try:
-                parse_number(phones[index])
+                read = parse_number(phones[index]).key
             except InvalidNumberError as error:
                 errors[index] = str(error)
+                continue
+            if read != keys[index]:
+                keys[index] = read
+                positions[index] = snapshot.positions(np.array([read], dtype=np.int64))[0]
     found = positions >= 0
     taken = np.where(found, positions, 0)
     columns = {
@@ -386,4 +408,5 @@ def _single(
 
 def _error_item(text: str, message: str) -> str:
     error = {"status": 400, "code": "INVALID_ARGUMENT", "message": message}
-    return json.dumps({"phone": text, "error": error}, ensure_ascii=False)
+    # as sent; a lone surrogate only as an escape, the one form UTF-8 can carry
+    return json.dumps({"phone": text, "error": error}, ensure_ascii=not _encodable(text))

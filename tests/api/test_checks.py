@@ -147,6 +147,28 @@ def test_bulk_answers_in_order_with_an_error_for_each_bad_number(caller: Caller)
             assert item == check(caller, phone, since="2025-12-01")
 
 
+def test_bulk_answers_a_number_written_with_its_national_prefix_as_the_single_check_does(
+    caller: Caller,
+) -> None:
+    # +7 923 456-78-23 with the trunk prefix 8 kept: E.164 in form, another number in fact
+    written = "+78" + VERIFIED_FRESH.removeprefix("+7")
+
+    results = caller.post("/v1/check/bulk", {"phones": [written], "since": "2025-12-01"}).json()
+
+    assert results["results"] == [check(caller, written, since="2025-12-01")]
+    assert results["results"][0]["phone"] == VERIFIED_FRESH
+
+
+def test_a_bulk_item_that_is_not_text_is_refused_alone(caller: Caller) -> None:
+    response = caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH, "\ud800"]})
+
+    assert response.status_code == 200
+    fresh, broken = response.json()["results"]
+    assert fresh == check(caller, VERIFIED_FRESH)
+    assert broken["phone"] == "\ud800"
+    assert broken["error"]["code"] == "INVALID_ARGUMENT"
+
+
 def test_bulk_takes_at_most_ten_thousand_numbers(caller: Caller) -> None:
     response = caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH] * 10_001})
 
