@@ -124,7 +124,12 @@ NOTIFY_PROBLEMS: dict[RequestProblem, tuple[int, str]] = {
     RequestProblem.MISSING_PARAMS: (422, "MISSING_PARAMS"),
     RequestProblem.UNKNOWN_PARAMS: (422, "UNKNOWN_PARAMS"),
 }
-TEMPLATE_PROBLEMS: dict[str, int] = {"TEMPLATE_NOT_FOUND": 404, "TEMPLATE_NOT_APPROVED": 422}
+TEMPLATE_PROBLEMS: dict[str, int] = {
+    "TEMPLATE_NOT_FOUND": 404,
+    "TEMPLATE_NOT_APPROVED": 422,
+    "MESSAGE_TOO_LONG": 422,
+    "PROMOTIONAL_PARAMS": 422,
+}
 
 
 async def _domain_error(_request: Request, error: Exception) -> JSONResponse:

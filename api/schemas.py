@@ -207,11 +207,30 @@ class UserAction(Strict):
     )
 
 
+# hard bounds on a notification's params, as on a template's text and placeholders
+# (api/template_schemas.py): what is parsed at all. The filled message is then held to the
+# moderation's far lower length limits, with a MESSAGE_TOO_LONG that names them.
+MAX_PARAMS = 50
+MAX_PARAM_NAME = 64
+MAX_PARAM_VALUE = 10_000
+# the bound on the string itself, so it is said as a string's length; what no store holds is
+# refused before it (a BeforeValidator), since a string with half of a UTF-16 pair fails the
+# bound less clearly
+ParamName = Annotated[
+    str, Field(min_length=1, max_length=MAX_PARAM_NAME), BeforeValidator(_storable)
+]
+ParamValue = Annotated[str, Field(max_length=MAX_PARAM_VALUE), BeforeValidator(_storable)]
+
+
 class NotificationCreate(Strict):
     request_id: StoredText = Field(min_length=1, max_length=128, description="Idempotency key.")
     phone: StoredText
     template_id: StoredText = Field(min_length=1, max_length=40)
-    params: dict[StoredText, StoredText] = Field(default_factory=dict)
+    params: dict[ParamName, ParamValue] = Field(
+        default_factory=dict,
+        max_length=MAX_PARAMS,
+        description="A value for every placeholder of the template, and for no other.",
+    )
     action: UserAction
     ttl: int = Field(
         int(DEFAULT_TTL.total_seconds()),

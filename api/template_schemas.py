@@ -1,7 +1,8 @@
 """Wire schemas of message templates (DESIGN §7), named by role and mapped to core values here.
 
-`TemplatePublic` is also the body of the `template.status` webhook, so a client reads one shape
-whether it asks or is told.
+`TemplatePublic` is also the body of the `template.status` webhook (with `at` and `template_id`
+added; delivery/templates.py builds it without the API, and a test keeps the two alike), so a
+client reads one shape whether it asks or is told.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from api.schemas import Strict, examples, refuse_lone_surrogates
 from ownership.moderation import (
@@ -55,8 +63,9 @@ class TemplateCreate(Strict):
         default_factory=dict,
         max_length=MAX_PLACEHOLDERS,
         description=(
-            "Sample values for every placeholder, one or a list; the longest is used to check "
-            "that the message fits an SMS and a social-network message."
+            f"Sample values for every placeholder, one or a list of at most {MAX_SAMPLES}. "
+            "The body filled with each is checked for promotion, and the costliest (in SMS "
+            "parts and in characters) must fit an SMS and a social-network message."
         ),
     )
     tail: Text | None = Field(
@@ -64,9 +73,22 @@ class TemplateCreate(Strict):
         description="An optional advertising tail, sent after the body; counts toward length.",
     )
 
+    @field_validator("samples")
+    @classmethod
+    def _at_most_max_samples(
+        cls, samples: dict[str, str | list[str]]
+    ) -> dict[str, str | list[str]]:
+        # refused, not cut: a sample past the limit would be neither measured nor checked
+        for name, values in samples.items():
+            if isinstance(values, list) and len(values) > MAX_SAMPLES:
+                raise ValueError(
+                    f"at most {MAX_SAMPLES} samples a placeholder; #{name}# has {len(values)}"
+                )
+        return samples
+
     def draft(self) -> TemplateDraft:
         samples = {
-            name: [values] if isinstance(values, str) else values[:MAX_SAMPLES]
+            name: [values] if isinstance(values, str) else values
             for name, values in self.samples.items()
         }
         return TemplateDraft.of(self.text, self.category, samples, self.tail)

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 
 
 class TemplateProblemError(LookupError):
-    """The template cannot be used: unknown to this client, or not approved."""
+    """The template cannot be used: unknown to this client (TEMPLATE_NOT_FOUND), not approved
+    (TEMPLATE_NOT_APPROVED), or with these params the message would break the moderation's
+    rules: too long for a channel (MESSAGE_TOO_LONG) or promotional in the body
+    (PROMOTIONAL_PARAMS)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -27,8 +30,8 @@ class TemplateProblemError(LookupError):
 class Templates(Protocol):
     def message(self, client_key: str, template_id: str, params: dict[str, str]) -> str:
         """The client's approved template filled with `params`: TemplateProblemError for an
-        unknown or unapproved template, NotificationRequestError for missing or unknown
-        params."""
+        unknown or unapproved template or for params that make the message too long or
+        promotional, NotificationRequestError for missing or unknown params."""
         ...
 
 

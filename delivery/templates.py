@@ -8,20 +8,23 @@ build one with a `RecordingTemplateDecisions` and a virtual clock.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.clock import Clock, SystemClock
 from delivery.ports import TemplateProblemError
-from delivery.webhooks.events import TemplateModerated
-from delivery.webhooks.outbox import enqueue_event
+from delivery.webhooks.events import WebhookEventType, utc_text
+from delivery.webhooks.outbox import enqueue
 from ownership.moderation import (
     Decision,
+    Finding,
+    ModerationReason,
     ModerationRules,
     TemplateDraft,
     TemplateStatus,
     moderate,
+    moderate_message,
     placeholder_names,
     render_message,
 )
@@ -117,14 +120,49 @@ class OutboxTemplateDecisions:
         url = client_webhook_url(session, template.client_key)
         if not url:
             return
-        event = TemplateModerated(
-            template_id=template.id,
-            status=template.status.value,
-            at=template.decided_at or template.created_at,
-            reasons=tuple(finding.reason.value for finding in template.reasons),
-        )
         now = template.decided_at or template.created_at
-        enqueue_event(session, client_key=template.client_key, url=url, event=event, now=now)
+        enqueue(
+            session,
+            client_key=template.client_key,
+            url=url,
+            event_type=WebhookEventType.TEMPLATE_STATUS,
+            payload=template_status_payload(template),
+            now=now,
+        )
+
+
+def template_status_payload(template: TemplateRecord) -> dict[str, Any]:
+    """The `data` of a `template.status` webhook: what `GET /v1/message_template/{id}` answers
+    (`TemplatePublic`: the findings with their explanations, the moderator's note), so the
+    client learns why without asking, plus `at`, when it was decided, and `template_id`, the
+    id under the name the first version of this webhook gave it."""
+    draft = template.draft
+    return {
+        "id": template.id,
+        "status": template.status.value,
+        "reasons": [_finding_payload(finding) for finding in template.reasons],
+        "category": draft.category.value,
+        "text": draft.text,
+        "samples": {name: list(values) for name, values in draft.samples.items()},
+        "tail": draft.tail or None,
+        "created_at": utc_text(template.created_at),
+        "decided_at": utc_text(template.decided_at) if template.decided_at else None,
+        "note": template.note,
+        "template_id": template.id,
+        "at": utc_text(template.decided_at or template.created_at),
+    }
+
+
+def _finding_payload(finding: Finding) -> dict[str, Any]:
+    return {
+        "code": finding.reason.value,
+        "rule": finding.rule,
+        "explanation": finding.explanation,
+        "part": finding.part.value,
+        "matched": finding.matched,
+        "start": finding.start,
+        "end": finding.end,
+    }
 
 
 def build_template_desk(
@@ -160,6 +198,11 @@ class ApprovedTemplates:
         record = self._find(client_key, template_id)
         names = placeholder_names(record.draft, self.desk.rules)
         check_params(names, params)
+        # params are text the moderator never saw: the filled message is held to the rules
+        # the template was, or a param could carry an advertisement or a hundred SMS parts
+        findings = moderate_message(record.draft, params, self.desk.rules).findings
+        if findings:
+            raise _message_problem(template_id, findings)
         return render_message(record.draft, params, self.desk.rules)
 
     def _find(self, client_key: str, template_id: str) -> TemplateRecord:
@@ -182,3 +225,17 @@ class ApprovedTemplates:
             record,
         )
         return record
+
+
+def _message_problem(template_id: str, findings: tuple[Finding, ...]) -> TemplateProblemError:
+    if findings[0].reason is ModerationReason.TOO_LONG:
+        said = "; ".join(finding.explanation for finding in findings)
+        return TemplateProblemError(
+            "MESSAGE_TOO_LONG", f"template {template_id} filled with these params: {said}"
+        )
+    said = "; ".join(f"at {finding.matched!r}, {finding.explanation}" for finding in findings)
+    return TemplateProblemError(
+        "PROMOTIONAL_PARAMS",
+        f"template {template_id} filled with these params is promotional: {said}. "
+        "Advertising belongs in an approved template's tail",
+    )

@@ -6,30 +6,23 @@ with where in the text it fired; a template without findings goes on to a human 
 
 The rules are data (`data/moderation_rules.yaml`, read by `pipelines.reference`): this module
 holds only what the rules mean, so moderators extend them without touching code.
+
+`moderate_message` holds a notification's message (an approved template filled with the
+request's params) to the same length and promotion rules, since params can carry anything.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from ownership.message_text import Lookalikes, septets, sms_parts, ucs2_units, visible_text
+
 DELIMITER = "#"  # DESIGN §7 writes placeholders as #name#
 ESCAPED_DELIMITER = "##"  # a literal "#" in a template
-
-# SMS sizes (3GPP TS 23.038 and TS 23.040): a message carries 140 octets, i.e. 160 GSM 7-bit
-# characters or 70 UCS-2 code units; a part of a concatenated message loses 6 octets to its
-# header, leaving 153 or 67.
-GSM7_SINGLE, GSM7_PART = 160, 153
-UCS2_SINGLE, UCS2_PART = 70, 67
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")  # each is sent as an escape and a character
 
 
 class Category(StrEnum):
@@ -50,9 +43,11 @@ class ModerationReason(StrEnum):
     MISSING_SAMPLE = "MISSING_SAMPLE"
     # the samples declare a placeholder the text never uses (usually a typo in one of them)
     UNUSED_SAMPLE = "UNUSED_SAMPLE"
-    # with the longest samples filled in, body and tail do not fit a channel's limit
+    # with the costliest samples filled in (or a notification's params), body and tail do not
+    # fit a channel's limit
     TOO_LONG = "TOO_LONG"
-    # the body (or a body placeholder's sample) matches a promotional rule with no exception
+    # the body, a body placeholder's sample, or the body filled with samples (or with a
+    # notification's params) matches a promotional rule with no exception
     PROMOTIONAL = "PROMOTIONAL"
     # the body has too few letters of its own: the placeholders would carry the message
     NO_FIXED_TEXT = "NO_FIXED_TEXT"
@@ -98,7 +93,7 @@ class Decision(StrEnum):
 @dataclass(frozen=True)
 class TemplateDraft:
     """A template as submitted. `samples` maps each placeholder to one or more example values;
-    the longest one is what the length limits are measured with."""
+    the length limits are measured with the costliest of them."""
 
     text: str
     category: Category
@@ -165,9 +160,11 @@ class PromotionRule:
         return cls(code, explanation, _compile_all(code, patterns), _compile_all(code, exceptions))
 
     def matches(self, text: str) -> Iterator[re.Match[str]]:
-        excused = [m.span() for pattern in self.exceptions for m in pattern.finditer(text)]
-        for pattern in self.patterns:
+        excused: list[tuple[int, int]] | None = None  # found once a pattern matches: most texts
+        for pattern in self.patterns:  # match none, and every notification is checked
             for match in pattern.finditer(text):
+                if excused is None:
+                    excused = [m.span() for exc in self.exceptions for m in exc.finditer(text)]
                 if not any(s <= match.start() and match.end() <= e for s, e in excused):
                     yield match
 
@@ -196,9 +193,15 @@ class LengthLimits:
     social_max_chars: int  # characters of a VK or OK message
 
     def problems(self, message: str) -> Iterator[str]:
+        yield from self.sms_problems(message)
+        yield from self.social_problems(message)
+
+    def sms_problems(self, message: str) -> Iterator[str]:
         parts = sms_parts(message)
         if parts > self.sms_max_parts:
             yield f"{parts} SMS parts, at most {self.sms_max_parts}"
+
+    def social_problems(self, message: str) -> Iterator[str]:
         if len(message) > self.social_max_chars:
             yield f"{len(message)} characters, at most {self.social_max_chars} in VK and OK"
 
@@ -214,6 +217,7 @@ class ModerationRules:
     )
     min_fixed_letters: int = 0
     tail_separator: str = "\n"
+    lookalikes: Lookalikes = field(default_factory=Lookalikes)
 
 
 @dataclass(frozen=True)
@@ -221,18 +225,6 @@ class Placeholder:
     name: str
     start: int
     end: int
-
-
-def sms_parts(text: str) -> int:
-    """How many SMS `text` is sent as: GSM 7-bit when every character has a 7-bit code,
-    UCS-2 otherwise (any Cyrillic letter), counted in code units."""
-    if all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in text):
-        units = sum(2 if char in GSM7_EXTENSION else 1 for char in text)
-        single, part = GSM7_SINGLE, GSM7_PART
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, part = UCS2_SINGLE, UCS2_PART
-    return 1 if units <= single else math.ceil(units / part)
 
 
 def scan_placeholders(
@@ -320,18 +312,162 @@ def _masked(text: str, placeholders: Sequence[Placeholder]) -> str:
     return "".join(chars)
 
 
-def _promotions(text: str, rules: ModerationRules, part: Part) -> Iterator[Finding]:
+def _promotional_spans(
+    text: str, rules: ModerationRules
+) -> Iterator[tuple[PromotionRule, int, int, str]]:
+    """Every promotional match in `text`, read past invisible characters and in each script's
+    reading, as (rule, start, end, what it read) with offsets into `text`, each once."""
+    visible, kept = visible_text(text)
+    readings = rules.lookalikes.readings(visible)
     for rule in rules.promotions:
-        for match in rule.matches(text):
-            yield Finding(
-                ModerationReason.PROMOTIONAL,
-                rule.code,
-                rule.explanation,
-                part,
-                match.group(),
-                match.start(),
-                match.end(),
-            )
+        seen = set()
+        for reading in readings:
+            for match in rule.matches(reading):
+                if match.end() == match.start():
+                    continue
+                span = (kept[match.start()], kept[match.end() - 1] + 1)
+                if span not in seen:
+                    seen.add(span)
+                    yield rule, *span, match.group()
+
+
+def _promotions(text: str, rules: ModerationRules, part: Part) -> Iterator[Finding]:
+    for rule, start, end, _ in _promotional_spans(text, rules):
+        yield Finding(
+            ModerationReason.PROMOTIONAL,
+            rule.code,
+            rule.explanation,
+            part,
+            text[start:end],
+            start,
+            end,
+        )
+
+
+@dataclass(frozen=True)
+class _Traced:
+    """A text filled with values, and for each of its characters the span of the template
+    text it stands for and the index of the placeholder whose value it is (-1: fixed text)."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    owners: tuple[int, ...]
+
+
+def _fill_traced(text: str, values: Mapping[str, str], name: re.Pattern[str]) -> _Traced:
+    """`fill`, keeping where each character came from, so a match in the filled text can be
+    told apart by whether a value takes part in it and shown where it is in the template."""
+    placeholders, _ = scan_placeholders(text, name)
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    owners: list[int] = []
+
+    def fixed(start: int, end: int) -> None:
+        at = start
+        while at < end:
+            width = 2 if text.startswith(ESCAPED_DELIMITER, at, end) else 1
+            chars.append(text[at])
+            spans.append((at, at + width))
+            owners.append(-1)
+            at += width
+
+    cursor = 0
+    for index, placeholder in enumerate(placeholders):
+        fixed(cursor, placeholder.start)
+        value = values.get(placeholder.name)
+        if value is None:
+            chars.extend(text[placeholder.start : placeholder.end])
+            spans.extend((at, at + 1) for at in range(placeholder.start, placeholder.end))
+            owners.extend([-1] * (placeholder.end - placeholder.start))
+        else:
+            chars.extend(value)
+            spans.extend([(placeholder.start, placeholder.end)] * len(value))
+            owners.extend([index] * len(value))
+        cursor = placeholder.end
+    fixed(cursor, len(text))
+    return _Traced("".join(chars), tuple(spans), tuple(owners))
+
+
+def _filled_promotions(
+    text: str, values: Mapping[str, str], rules: ModerationRules, *, within_one_value: bool
+) -> Iterator[Finding]:
+    """Promotion in `text` filled with `values` that a value takes part in: a word split by a
+    placeholder (`Ск#x#дка` with x = «и»), or a value that reads as promotion beside the
+    fixed text. A match in the fixed text alone is not one: the template's own words are
+    judged without values. `within_one_value`: also a match lying inside a single value (left
+    out where each value is checked on its own as well)."""
+    traced = _fill_traced(text, values, rules.placeholder_name)
+    for rule, start, end, read in _promotional_spans(traced.text, rules):
+        owners = set(traced.owners[start:end])
+        if owners == {-1} or (not within_one_value and len(owners) == 1):
+            continue
+        source_start, source_end = traced.spans[start][0], traced.spans[end - 1][1]
+        yield Finding(
+            ModerationReason.PROMOTIONAL,
+            rule.code,
+            f"{rule.explanation} (filled in, it reads «{read}»)",
+            Part.BODY,
+            text[source_start:source_end],
+            source_start,
+            source_end,
+        )
+
+
+def _sample_sets(samples: Mapping[str, tuple[str, ...]]) -> Iterator[dict[str, str]]:
+    """The samples taken in step: the first of each placeholder, then the second (a
+    placeholder with fewer samples repeats its last), and so on."""
+    declared = {name: values for name, values in samples.items() if values}
+    seen = set()
+    for index in range(max((len(values) for values in declared.values()), default=0)):
+        chosen = {name: values[min(index, len(values) - 1)] for name, values in declared.items()}
+        if (key := tuple(chosen.values())) not in seen:  # each regex pass costs, so once each
+            seen.add(key)
+            yield chosen
+
+
+def _costliest_sample_sets(template: TemplateDraft) -> Iterator[dict[str, str]]:
+    """The sample choices that make the message longest in each measure: characters, GSM
+    7-bit septets (an extension character counts two) and UCS-2 code units. Each placeholder
+    adds its own value's cost, so the costliest choice is made placeholder by placeholder;
+    since one non-GSM character turns the whole message UCS-2, each placeholder with such a
+    sample is also tried with its costliest one while the others take theirs."""
+    declared = {name: values for name, values in template.samples.items() if values}
+    yield {name: max(values, key=len) for name, values in declared.items()}
+    yield {name: max(values, key=septets) for name, values in declared.items()}
+    most_units = {name: max(values, key=ucs2_units) for name, values in declared.items()}
+    yield most_units
+    for name, values in declared.items():
+        wide = [value for value in values if septets(value) < 0]
+        if wide:
+            yield most_units | {name: max(wide, key=ucs2_units)}
+
+
+def _too_long(
+    template: TemplateDraft, value_sets: Iterable[Mapping[str, str]], rules: ModerationRules
+) -> Iterator[str]:
+    """The worst length problem on SMS and the worst on VK and OK among the messages filled
+    with each of `value_sets`."""
+    messages = [render_message(template, values, rules) for values in value_sets]
+    yield from rules.limits.sms_problems(max(messages, key=sms_parts))
+    yield from rules.limits.social_problems(max(messages, key=len))
+
+
+def moderate_message(
+    template: TemplateDraft, values: Mapping[str, str], rules: ModerationRules
+) -> ModerationResult:
+    """The reasons to refuse sending `template` filled with a notification's `values`: the
+    message does not fit a channel's limit, or the values make the body promotional (the
+    tail may advertise). An approved template's own words are not judged again, so a change
+    of rules does not stop its notifications."""
+    findings = [
+        Finding(ModerationReason.TOO_LONG, "TOO_LONG", f"the message has {problem}", Part.TEMPLATE)
+        for problem in _too_long(template, [values], rules)
+    ]
+    if findings:
+        return ModerationResult(tuple(findings))  # scanning an overlong text costs the most
+    return ModerationResult(
+        tuple(_filled_promotions(template.text, values, rules, within_one_value=True))
+    )
 
 
 def moderate(template: TemplateDraft, rules: ModerationRules) -> ModerationResult:
@@ -409,7 +545,7 @@ def moderate(template: TemplateDraft, rules: ModerationRules) -> ModerationResul
     # the tail may advertise; the body, and whatever its placeholders say they carry, may not
     findings += _promotions(_masked(template.text, body), rules, Part.BODY)
     for name in sorted(names_in_body & set(template.samples)):
-        for value in template.samples[name]:
+        for value in dict.fromkeys(template.samples[name]):
             for finding in _promotions(value, rules, Part.SAMPLES):
                 findings.append(
                     Finding(
@@ -422,19 +558,35 @@ def moderate(template: TemplateDraft, rules: ModerationRules) -> ModerationResul
                         finding.end,
                     )
                 )
+    findings += _promotions_once_filled(template, rules, findings)
 
-    longest = {name: max(values, key=len) for name, values in template.samples.items() if values}
-    message = render_message(template, longest, rules)
-    for problem in rules.limits.problems(message):
+    for problem in _too_long(template, _costliest_sample_sets(template), rules):
         findings.append(
             Finding(
                 ModerationReason.TOO_LONG,
                 "TOO_LONG",
-                f"with the longest samples the message has {problem}",
+                f"with the costliest samples the message has {problem}",
                 Part.BODY,
             )
         )
     return ModerationResult(tuple(findings))
+
+
+def _promotions_once_filled(
+    template: TemplateDraft, rules: ModerationRules, found: Sequence[Finding]
+) -> Iterator[Finding]:
+    """Promotion that appears only once the body is filled with each set of samples, and
+    that no finding of the same rule already covers."""
+    seen = [(f.rule, f.start or 0, f.end or 0) for f in found if f.part is Part.BODY]
+    for values in _sample_sets(template.samples):
+        for finding in _filled_promotions(template.text, values, rules, within_one_value=False):
+            span = (finding.start or 0, finding.end or 0)
+            if not any(
+                rule == finding.rule and start < span[1] and span[0] < end
+                for rule, start, end in seen
+            ):
+                seen.append((finding.rule, *span))
+                yield finding
 
 
 def _about(reason: ModerationReason, part: Part, placeholder: Placeholder) -> Finding:

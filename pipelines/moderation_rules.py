@@ -4,16 +4,25 @@ as values (`ownership.moderation.ModerationRules`)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from types import MappingProxyType
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from ownership.moderation import (
     Category,
     CategoryRule,
     LengthLimits,
+    Lookalikes,
     ModerationRules,
     PromotionRule,
 )
@@ -53,6 +62,22 @@ class _Promotion(_Strict):
     exceptions: list[str] = []
 
 
+class _Lookalikes(_Strict):
+    latin: str
+    cyrillic: str
+
+    @field_validator("latin", "cyrillic")
+    @classmethod
+    def _letters_of_their_script(cls, letters: str, info: ValidationInfo) -> str:
+        # the two lines look the same to a reader: the names tell a Latin "a" from a Cyrillic
+        script = str(info.field_name).upper()
+        strays = [char for char in letters if not unicodedata.name(char, "").startswith(script)]
+        if strays:
+            names = ", ".join(f"{char!r} ({unicodedata.name(char, '?')})" for char in strays)
+            raise ValueError(f"not {info.field_name} letters: {names}")
+        return letters
+
+
 class _Document(_Strict):
     version: str = Field(min_length=1)
     placeholder: _Placeholder
@@ -60,6 +85,7 @@ class _Document(_Strict):
     min_fixed_letters: int = Field(0, ge=0)
     categories: dict[Category, _Category] = {}
     promotions: list[_Promotion]
+    lookalikes: _Lookalikes | None = None
 
     @field_validator("promotions")
     @classmethod
@@ -92,6 +118,9 @@ def load_moderation_rules(path: Path = MODERATION_RULES) -> ModerationRules:
             ),
             min_fixed_letters=document.min_fixed_letters,
             tail_separator=document.length.tail_separator,
+            lookalikes=Lookalikes(**document.lookalikes.model_dump())
+            if document.lookalikes
+            else Lookalikes(),
         )
     except (OSError, yaml.YAMLError, ValidationError, ValueError, re.error) as error:
         raise ModerationRulesError(f"{path}: {error}") from error

@@ -19,13 +19,18 @@ from api.app import create_app
 from api.auth import Authenticator
 from api.serving import SnapshotSource
 from delivery.clock import VirtualClock
-from delivery.templates import RecordingTemplateDecisions, TemplateDesk
+from delivery.notify import NotifyService
+from delivery.templates import ApprovedTemplates, RecordingTemplateDecisions, TemplateDesk
+from ownership.channels import Channel
+from ownership.policy import Policy
 from pipelines.moderation_rules import load_moderation_rules
+from pipelines.reference import load_countries, load_prices
 from pipelines.settings import load_settings
 from store.clients import SqlClientStore, register_client
 from store.database import session_factory
 from store.secrets import SecretCipher
-from tests.api.service import Caller, serving
+from tests.api.service import NOW, VERIFIED_FRESH, Caller, crafted_history, score_history, serving
+from tests.delivery.fakes import RecordingSms, RecordingSocial
 from tests.template_drafts import BIRTHDAY_OFFER_BODY, ORDER_READY_BODY
 
 ADMIN_TOKEN = "moderators-only-0123456789abcdef-xyz"
@@ -54,8 +59,14 @@ class Service:
 
 
 def serve(
-    database_url: str, engine: Engine, folder: Path, admin_token: str | None
+    database_url: str,
+    engine: Engine,
+    folder: Path,
+    admin_token: str | None,
+    notifying: bool = False,
 ) -> Iterator[Service]:
+    """The template routes on the store; `notifying`: `/v1/notify` too, on the desk's approved
+    templates and the scores in `folder`."""
     sessions = session_factory(engine)
     cipher = SecretCipher([Fernet.generate_key().decode()])
     with sessions.begin() as session:
@@ -63,10 +74,26 @@ def serve(
         bank = register_client(session, "bank", ["127.0.0.0/8"], cipher)
     told = RecordingTemplateDecisions()
     desk = TemplateDesk(sessions, load_moderation_rules(), told, VirtualClock(SUBMITTED_AT))
+    snapshots = SnapshotSource(folder / "snapshot.bin")
+    notify = None
+    if notifying:
+        notify = NotifyService(
+            engine,
+            VirtualClock(NOW.replace(tzinfo=UTC)),
+            snapshots.current,
+            {Channel.VK: RecordingSocial(Channel.VK), Channel.OK: RecordingSocial(Channel.OK)},
+            RecordingSms(),
+            ApprovedTemplates(desk),
+            load_countries(),
+            load_prices(),
+            Policy(),
+        )
     app = create_app(
         load_settings(scores_dir=folder, database_url=database_url, admin_token=admin_token),
-        snapshots=SnapshotSource(folder / "snapshot.bin"),
+        snapshots=snapshots,
         authenticator=Authenticator(SqlClientStore(engine, cipher)),
+        clock=lambda: NOW,
+        notify_service=notify,
         template_desk=desk,
     )
     with serving(app) as base:
@@ -216,3 +243,54 @@ def test_without_an_admin_token_the_admin_routes_do_not_exist(
         submitted = submit(service.shop, ORDER_READY_BODY)
         response = service.decide(submitted["id"], decision="approve")
         assert (response.status_code, response.json()["code"]) == (404, "NOT_FOUND")
+
+
+def test_more_than_twenty_samples_of_a_placeholder_are_refused_not_cut(
+    service: Service,
+) -> None:
+    samples = {"order": ["A-1"] * 20 + ["Z" * 3_000]}  # the 21st would be too long
+
+    refused = service.shop.post("/v1/message_template", ORDER_READY_BODY | {"samples": samples})
+
+    assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
+    assert "at most 20 samples" in refused.json()["message"]
+    assert service.admin("GET", "/v1/admin/message_template").json() == []
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return score_history(crafted_history(), tmp_path_factory.mktemp("scores"))
+
+
+def notification(template_id: str, order: str) -> dict[str, Any]:
+    return {
+        "request_id": f"r-{len(order)}-{order[:8]}",
+        "phone": VERIFIED_FRESH,
+        "template_id": template_id,
+        "params": {"order": order},
+        "action": {"type": "order", "at": NOW.isoformat() + "Z"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("order", "status", "code"),
+    [
+        ("A-17", 202, None),
+        ("Скидка 50% на всё! Купите сейчас", 422, "PROMOTIONAL_PARAMS"),
+        ("Z" * 1_000, 422, "MESSAGE_TOO_LONG"),
+        ("Скидка 50% на всё! Купите сейчас " * 3_000, 400, "INVALID_ARGUMENT"),  # past 10,000
+    ],
+)
+def test_a_notification_is_held_to_the_moderations_rules_once_filled(
+    database_url: str, engine: Engine, scores: Path, order: str, status: int, code: str | None
+) -> None:
+    for service in serve(database_url, engine, scores, ADMIN_TOKEN, notifying=True):
+        template = submit(service.shop, ORDER_READY_BODY)
+        service.decide(template["id"], decision="approve")
+
+        answer = service.shop.post("/v1/notify", notification(template["id"], order))
+
+        assert answer.status_code == status, answer.text
+        if code is not None:
+            assert answer.json()["code"] == code
+            assert set(answer.json()) == {"status", "code", "message"}

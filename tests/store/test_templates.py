@@ -7,14 +7,23 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.template_schemas import TemplatePublic
 from delivery.clock import VirtualClock
-from delivery.templates import RecordingTemplateDecisions, TemplateDesk
+from delivery.ports import TemplateProblemError
+from delivery.templates import (
+    ApprovedTemplates,
+    OutboxTemplateDecisions,
+    RecordingTemplateDecisions,
+    TemplateDesk,
+)
 from ownership.moderation import Decision, ModerationReason, ModerationRules, TemplateStatus
 from pipelines.moderation_rules import load_moderation_rules
 from store.clients import register_client
 from store.secrets import SecretCipher
+from store.tables_webhooks import WebhookDeliveryRow
 from store.templates import TemplateAlreadyDecidedError, TemplateNotFoundError, TemplateRecord
 from tests.template_drafts import BIRTHDAY_OFFER, ORDER_READY
 
@@ -46,9 +55,16 @@ def desk(
     return TemplateDesk(sessions, rules, told, clock)
 
 
-def client(sessions: sessionmaker[Session], cipher: SecretCipher, name: str = "shop") -> str:
+def client(
+    sessions: sessionmaker[Session],
+    cipher: SecretCipher,
+    name: str = "shop",
+    webhook_url: str | None = None,
+) -> str:
     with sessions.begin() as session:
-        return register_client(session, name, ["203.0.113.0/24"], cipher).key
+        return register_client(
+            session, name, ["203.0.113.0/24"], cipher, webhook_url=webhook_url
+        ).key
 
 
 def test_a_passing_template_waits_for_a_moderator_and_no_one_is_told_yet(
@@ -189,3 +205,68 @@ def test_the_moderators_queue_is_the_waiting_templates_oldest_first(
 
     assert [t.id for t in desk.list(TemplateStatus.PENDING_MODERATION)] == [first.id, second.id]
     assert len(desk.list()) == 3
+
+
+SHOP_HOOKS = "https://shop.example/hooks"
+PROMOTIONAL_PARAM = "Скидка 50% на всё! Купите сейчас"
+
+
+def approved(desk: TemplateDesk, shop: str) -> TemplateRecord:
+    template = desk.submit(shop, ORDER_READY)
+    return desk.decide(template.id, Decision.APPROVE, note=None, by="admin")
+
+
+def test_a_notification_fills_an_approved_template_with_honest_params(
+    desk: TemplateDesk, sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    shop = client(sessions, cipher)
+    template = approved(desk, shop)
+
+    message = ApprovedTemplates(desk).message(shop, template.id, {"order": "A-17"})
+
+    assert message == "Ваш заказ A-17 готов к выдаче"
+
+
+@pytest.mark.parametrize(
+    ("order", "code", "said"),
+    [
+        ("Z" * 500, "MESSAGE_TOO_LONG", "SMS parts, at most 6"),
+        ("Я" * 4_100, "MESSAGE_TOO_LONG", "at most 4096 in VK and OK"),
+        (PROMOTIONAL_PARAM, "PROMOTIONAL_PARAMS", "a discount offered"),
+        ("Ски\u200bдка", "PROMOTIONAL_PARAMS", "«Скидка»"),
+    ],
+)
+def test_params_that_break_the_moderations_rules_are_refused_with_their_own_code(
+    desk: TemplateDesk,
+    sessions: sessionmaker[Session],
+    cipher: SecretCipher,
+    order: str,
+    code: str,
+    said: str,
+) -> None:
+    shop = client(sessions, cipher)
+    template = approved(desk, shop)
+
+    with pytest.raises(TemplateProblemError, match=said) as refused:
+        ApprovedTemplates(desk).message(shop, template.id, {"order": order})
+
+    assert refused.value.code == code
+
+
+def test_the_template_status_webhook_carries_what_the_get_route_answers_and_when(
+    sessions: sessionmaker[Session], rules: ModerationRules, cipher: SecretCipher
+) -> None:
+    desk = TemplateDesk(sessions, rules, OutboxTemplateDecisions(), VirtualClock(SUBMITTED_AT))
+    shop = client(sessions, cipher, webhook_url=SHOP_HOOKS)
+    template = desk.submit(shop, ORDER_READY)
+
+    rejected = desk.decide(template.id, Decision.REJECT, note="tail misleads", by="admin")
+
+    with sessions() as session:
+        (payload,) = session.scalars(select(WebhookDeliveryRow.payload)).all()
+    public = TemplatePublic.of(rejected).model_dump(mode="json")
+    assert payload == public | {"template_id": rejected.id, "at": "2026-11-27T09:00:00Z"}
+    assert payload["note"] == "tail misleads"
+    assert [(r["code"], r["explanation"]) for r in payload["reasons"]] == [
+        ("MODERATOR_REJECTED", "tail misleads")
+    ]

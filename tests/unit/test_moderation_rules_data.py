@@ -82,6 +82,16 @@ MUST_FAIL = [
     ("Скидка 30% на ваш следующий заказ, #name#", "DISCOUNT"),
 ]
 
+# promotion hidden from the rules as written, which the packaged look-alikes and the
+# skipping of invisible characters undo
+EVASIVE = [
+    ("Ваш заказ #order# готов. Ски\u200bдка 20% на всё!", "DISCOUNT"),  # zero-width space
+    ("Ваш заказ #order# готов. Ски\u00adдка 20% на всё!", "DISCOUNT"),  # soft hyphen
+    ("Ваш заказ #order# готов. Cкидкa 20% на всё!", "DISCOUNT"),  # Latin C and a
+    ("Ваш заказ #order# готов. П" + "POMOKO" + "Д внутри", "PROMO_CODE"),  # Latin in the middle
+    ("Your order #order# is ready: b\u043enus inside", "BONUS"),  # Cyrillic о
+]
+
 
 @pytest.fixture(scope="module")
 def rules() -> ModerationRules:
@@ -109,6 +119,15 @@ def test_a_promotional_body_is_rejected_by_its_rule(
     assert result.reasons == (ModerationReason.PROMOTIONAL,)
     assert rule in {finding.rule for finding in result.findings}
     assert all(text[f.start : f.end] == f.matched for f in result.findings if f.start is not None)
+
+
+@pytest.mark.parametrize(("text", "rule"), EVASIVE)
+def test_promotion_hidden_by_invisible_characters_or_look_alikes_is_found(
+    rules: ModerationRules, text: str, rule: str
+) -> None:
+    result = moderate(draft(text, Category.ORDER_STATUS), rules)
+
+    assert [finding.rule for finding in result.findings] == [rule]
 
 
 @pytest.mark.parametrize(("advert", "_rule"), MUST_FAIL)
@@ -153,6 +172,11 @@ def test_the_contract_documents_every_field_the_loader_reads() -> None:
         (lambda doc: doc["categories"].update(newsletter={}), "newsletter"),
         (lambda doc: doc["length"].update(sms_max_parts=0), "sms_max_parts"),
         (lambda doc: doc.update(spam_score=3), "spam_score"),
+        (
+            lambda doc: doc["lookalikes"].update(cyrillic="a" + doc["lookalikes"]["cyrillic"][1:]),
+            "LATIN SMALL LETTER A",
+        ),
+        (lambda doc: doc["lookalikes"].update(latin="ab"), "pairs"),
     ],
 )
 def test_a_broken_rules_file_is_refused_naming_the_fault(

@@ -1,0 +1,176 @@
+"""`ownership.moderation` against the ways round it: promotion split by a placeholder, hidden
+by invisible characters or look-alike letters, samples cheap in characters but costly in SMS
+parts, and a notification's params that carry what the template could not."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from ownership.moderation import (
+    Category,
+    LengthLimits,
+    Lookalikes,
+    ModerationReason,
+    ModerationRules,
+    Part,
+    PromotionRule,
+    TemplateDraft,
+    moderate,
+    moderate_message,
+)
+
+RULES = ModerationRules(
+    version="test",
+    placeholder_name=re.compile(r"[a-z][a-z0-9_]{0,31}"),
+    limits=LengthLimits(sms_max_parts=2, social_max_chars=4096),
+    promotions=(
+        PromotionRule.of(
+            "DISCOUNT", "a discount", [r"\bскидк\w*", r"\bdiscount\b"], [r"с учетом скидки"]
+        ),
+        PromotionRule.of("BONUS", "a bonus", [r"\bbonus\b"]),
+    ),
+    lookalikes=Lookalikes(latin="aceopxyCKOB", cyrillic="асеорхуСКОВ"),
+)
+ZERO_WIDTH_SPACE, SOFT_HYPHEN, WORD_JOINER = "\u200b", "\u00ad", "\u2060"
+LATIN_C, LATIN_A, CYRILLIC_O = "C", "a", "\u043e"
+
+
+def moderated(text: str, samples: dict[str, str | list[str]] | None = None) -> TemplateDraft:
+    return TemplateDraft.of(text, Category.ORDER_STATUS, samples)
+
+
+def reasons(text: str, samples: dict[str, str | list[str]] | None = None) -> tuple[str, ...]:
+    return moderate(moderated(text, samples), RULES).reasons
+
+
+def test_a_word_split_by_a_placeholder_is_promotional_once_its_samples_fill_it() -> None:
+    result = moderate(moderated("Заказ #o# готов. Ск#x#дка на всё!", {"o": "1", "x": "и"}), RULES)
+
+    (finding,) = result.findings
+    assert (finding.reason, finding.rule, finding.part) == (
+        ModerationReason.PROMOTIONAL,
+        "DISCOUNT",
+        Part.BODY,
+    )
+    assert finding.matched == "Ск#x#дка"  # where it is in the body, as written
+    assert "«Скидка»" in finding.explanation  # and what it reads once filled
+
+
+def test_every_sample_set_fills_the_body_not_only_the_first() -> None:
+    assert reasons("Заказ готов. Ск#x#дка на всё!", {"x": ["а", "и"]}) == (
+        ModerationReason.PROMOTIONAL,
+    )
+
+
+def test_a_receipt_filled_with_its_samples_still_passes() -> None:
+    assert reasons("Списано с учетом скидки #sum#", {"sum": "10"}) == ()
+    assert reasons("Списано с учетом #what#", {"what": "скидки 10"}) == (
+        ModerationReason.PROMOTIONAL,  # the sample alone offers a discount
+    )
+
+
+def test_a_promotional_sample_is_reported_once_as_a_sample_not_again_filled_in() -> None:
+    result = moderate(moderated("Заказ #item# готов", {"item": "скидка"}), RULES)
+
+    assert [finding.part for finding in result.findings] == [Part.SAMPLES]
+
+
+@pytest.mark.parametrize("invisible", [ZERO_WIDTH_SPACE, SOFT_HYPHEN, WORD_JOINER])
+def test_an_invisible_format_character_does_not_hide_a_promotional_word(invisible: str) -> None:
+    text = f"Заказ готов. Ски{invisible}дка на всё!"
+
+    (finding,) = moderate(moderated(text), RULES).findings
+
+    assert finding.rule == "DISCOUNT"
+    assert finding.matched == f"Ски{invisible}дка"  # the text as written, offsets into it
+    assert text[finding.start : finding.end] == finding.matched
+
+
+def test_latin_look_alikes_do_not_hide_a_cyrillic_promotional_word() -> None:
+    text = f"Заказ готов. {LATIN_C}кидк{LATIN_A} на всё!"
+
+    (finding,) = moderate(moderated(text), RULES).findings
+
+    assert (finding.rule, finding.matched) == ("DISCOUNT", f"{LATIN_C}кидк{LATIN_A}")
+
+
+def test_cyrillic_look_alikes_do_not_hide_a_latin_promotional_word() -> None:
+    assert reasons(f"Your order is ready. Get a b{CYRILLIC_O}nus") == (
+        ModerationReason.PROMOTIONAL,
+    )
+
+
+def test_honest_text_in_either_script_passes_with_look_alikes_folded() -> None:
+    assert reasons("Your order #o# is ready for pickup", {"o": "A-17"}) == ()
+    assert reasons("Ваш заказ #o# готов к выдаче", {"o": "CK-OB"}) == ()
+
+
+def test_look_alike_letters_come_in_pairs_that_do_not_repeat() -> None:
+    with pytest.raises(ValueError, match="pairs"):
+        Lookalikes(latin="ac", cyrillic="а")
+    with pytest.raises(ValueError, match="repeats"):
+        Lookalikes(latin="aa", cyrillic="ае")
+
+
+def test_the_sample_costliest_in_sms_parts_is_measured_not_the_longest() -> None:
+    body = "Your order #o# is ready. " + "x" * 260  # 282 septets and the sample's
+    assert reasons(body, {"o": ["ABCDEFGH"]}) == ()  # 290 septets: 2 GSM parts
+    # one Cyrillic letter makes the whole message UCS-2: 283 units, 5 parts
+    assert reasons(body, {"o": ["ABCDEFGH", "я"]}) == (ModerationReason.TOO_LONG,)
+
+
+def test_a_gsm_extension_character_counts_twice_in_the_costliest_sample() -> None:
+    body = "Your order #o# is ready. " + "x" * 278  # 300 septets; 2 GSM parts take 306
+    assert reasons(body, {"o": ["abcd", "{}"]}) == ()  # 300 + 4 septets
+    assert reasons(body, {"o": ["abcde", "{}[]"]}) == (ModerationReason.TOO_LONG,)  # 300 + 8
+
+
+def test_each_placeholder_is_tried_with_its_costliest_cyrillic_sample() -> None:
+    # Latin samples are the longest, yet one Cyrillic sample makes the message UCS-2
+    body = "Order #a# #b# ready " + "x" * 100
+    assert reasons(body, {"a": ["A" * 20, "я"], "b": ["B" * 20]}) == (ModerationReason.TOO_LONG,)
+
+
+ORDER_READY = moderated("Ваш заказ #o# готов к выдаче", {"o": "A-17"})
+WITH_TAIL = TemplateDraft.of(
+    "Ваш заказ #o# готов", Category.ORDER_STATUS, {"o": "1", "t": "1"}, "Магазин #t#"
+)
+
+
+def test_params_that_make_the_message_too_long_are_refused() -> None:
+    (finding,) = moderate_message(ORDER_READY, {"o": "Z" * 200}, RULES).findings
+
+    assert finding.reason is ModerationReason.TOO_LONG
+    assert "SMS parts, at most 2" in finding.explanation
+
+
+def test_params_that_make_the_body_promotional_are_refused_but_the_tail_may_advertise() -> None:
+    (finding,) = moderate_message(ORDER_READY, {"o": "Скидка на всё"}, RULES).findings
+    assert (finding.reason, finding.rule, finding.matched) == (
+        ModerationReason.PROMOTIONAL,
+        "DISCOUNT",
+        "#o#",
+    )
+    assert moderate_message(WITH_TAIL, {"o": "7", "t": "Скидка на всё"}, RULES).findings == ()
+
+
+def test_params_are_read_past_invisible_characters_and_look_alikes() -> None:
+    for evasive in (f"Ски{SOFT_HYPHEN}дка", f"{LATIN_C}кидк{LATIN_A}"):
+        assert moderate_message(ORDER_READY, {"o": evasive}, RULES).reasons == (
+            ModerationReason.PROMOTIONAL,
+        )
+
+
+def test_honest_params_and_a_receipt_pass() -> None:
+    assert moderate_message(ORDER_READY, {"o": "A-17"}, RULES).findings == ()
+    receipt = moderated("Списано с учетом #what#", {"what": "1"})
+    assert moderate_message(receipt, {"what": "скидки 10 р."}, RULES).findings == ()
+
+
+def test_an_approved_templates_own_words_are_not_judged_again_when_the_rules_change() -> None:
+    stricter = replace(RULES, promotions=(PromotionRule.of("READY", "x", [r"\bготов\b"]),))
+
+    assert moderate_message(ORDER_READY, {"o": "A-17"}, stricter).findings == ()
