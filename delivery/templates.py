@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.clock import Clock, SystemClock
 from delivery.ports import TemplateProblemError
-from delivery.webhooks.events import WebhookEventType, utc_text
-from delivery.webhooks.outbox import enqueue
+from delivery.webhooks.events import TemplateModerated, utc_text
+from delivery.webhooks.outbox import enqueue_event
 from ownership.moderation import (
     Decision,
     Finding,
@@ -121,21 +121,14 @@ class OutboxTemplateDecisions:
         if not url:
             return
         now = template.decided_at or template.created_at
-        enqueue(
-            session,
-            client_key=template.client_key,
-            url=url,
-            event_type=WebhookEventType.TEMPLATE_STATUS,
-            payload=template_status_payload(template),
-            now=now,
-        )
+        decided = TemplateModerated(template.id, now, template_public(template))
+        enqueue_event(session, client_key=template.client_key, url=url, event=decided, now=now)
 
 
-def template_status_payload(template: TemplateRecord) -> dict[str, Any]:
-    """The `data` of a `template.status` webhook: what `GET /v1/message_template/{id}` answers
-    (`TemplatePublic`: the findings with their explanations, the moderator's note), so the
-    client learns why without asking, plus `at`, when it was decided, and `template_id`, the
-    id under the name the first version of this webhook gave it."""
+def template_public(template: TemplateRecord) -> dict[str, Any]:
+    """What `GET /v1/message_template/{id}` answers (`TemplatePublic`: the findings with their
+    explanations, the moderator's note), which the `template.status` webhook carries so that
+    the client learns why without asking."""
     draft = template.draft
     return {
         "id": template.id,
@@ -148,8 +141,6 @@ def template_status_payload(template: TemplateRecord) -> dict[str, Any]:
         "created_at": utc_text(template.created_at),
         "decided_at": utc_text(template.decided_at) if template.decided_at else None,
         "note": template.note,
-        "template_id": template.id,
-        "at": utc_text(template.decided_at or template.created_at),
     }
 
 

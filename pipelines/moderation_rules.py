@@ -18,11 +18,11 @@ from pydantic import (
     field_validator,
 )
 
+from ownership.message_text import Lookalikes
 from ownership.moderation import (
     Category,
     CategoryRule,
     LengthLimits,
-    Lookalikes,
     ModerationRules,
     PromotionRule,
 )

@@ -6,6 +6,7 @@ The notify and template services build these where the change happens and hand t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,10 +42,12 @@ class NotificationReplied:
 
 @dataclass(frozen=True)
 class TemplateModerated:
+    """A template was decided; `template` is what `GET /v1/message_template/{id}` answers for
+    it (status, findings with their explanations, the moderator's note)."""
+
     template_id: str
-    status: str  # approved or rejected
     at: datetime
-    reasons: tuple[str, ...] = ()
+    template: Mapping[str, Any]
 
 
 WebhookEvent = NotificationStatusChanged | NotificationReplied | TemplateModerated
@@ -75,9 +78,9 @@ def webhook_of(event: WebhookEvent) -> tuple[WebhookEventType, dict[str, Any]]:
                 "channel": event.channel,
             }
         case TemplateModerated():
+            # `template_id`: the id under the name the first version of this webhook gave it
             return WebhookEventType.TEMPLATE_STATUS, {
+                **event.template,
                 "template_id": event.template_id,
-                "status": event.status,
                 "at": utc_text(event.at),
-                "reasons": list(event.reasons),
             }

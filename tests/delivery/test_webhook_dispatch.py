@@ -416,7 +416,7 @@ def test_a_template_decision_reaches_the_client_as_its_event(
     engine: Engine, cipher: SecretCipher
 ) -> None:
     shop = register_shop(engine, cipher)
-    decided = TemplateModerated("tpl_7", "approved", START)
+    decided = TemplateModerated("tpl_7", START, {"id": "tpl_7", "status": "approved"})
     with session_factory(engine).begin() as session:
         enqueue_event(session, client_key=shop.key, url=SHOP_HOOKS, event=decided, now=START)
     sender = RecordingWebhookSender()

@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 import pytest
 
+from ownership.message_text import sms_parts
 from ownership.moderation import (
     Category,
     CategoryRule,
@@ -20,7 +21,6 @@ from ownership.moderation import (
     moderate,
     placeholder_names,
     render_message,
-    sms_parts,
 )
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")

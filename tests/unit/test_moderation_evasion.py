@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
+from ownership.message_text import Lookalikes
 from ownership.moderation import (
     Category,
     LengthLimits,
-    Lookalikes,
     ModerationReason,
     ModerationRules,
     Part,
