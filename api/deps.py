@@ -20,7 +20,6 @@ from pydantic import SecretStr
 
 from api.auth import AuthenticatedClient, Authenticator
 from api.errors import ApiError, unavailable
-from api.serving import SnapshotUnavailableError
 from delivery.events import InboundEvents
 from delivery.gateway_signatures import GatewaySignatures, SignatureError
 from delivery.notify import NotifyService
@@ -67,10 +66,9 @@ authenticated_client = OAuth1Signed()
 
 
 async def current_snapshot(request: Request) -> Snapshot:
-    try:
-        snapshot: Snapshot = request.app.state.snapshots.current()
-    except SnapshotUnavailableError as error:
-        raise unavailable(f"{error}; run `ownership score` to publish one") from error
+    """The snapshot being served; before one is published, SnapshotUnavailableError, which
+    answers 503 without the folder it was looked for in (api.errors)."""
+    snapshot: Snapshot = request.app.state.snapshots.current()
     return snapshot
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -88,6 +89,34 @@ def test_no_snapshot_yet_is_unavailable_without_showing_the_servers_folders(
     assert response.status_code == 503
     assert response.json()["code"] == "UNAVAILABLE"
     assert "/srv" not in response.text
+
+
+def test_a_check_before_any_snapshot_is_unavailable_without_showing_the_servers_folders(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "secret-ops-folder"
+    folder.mkdir()
+    app = create_app(
+        load_settings(scores_dir=folder, database_url=f"sqlite:///{tmp_path / 'o.db'}"),
+        snapshots=SnapshotSource(folder / "snapshot.bin"),
+        clock=lambda: NOW,
+    )
+    app.dependency_overrides[authenticated_client] = lambda: AuthenticatedClient("bank", "key")
+
+    with serving(app) as url:
+        answers = [
+            requests.post(f"{url}{path}", json=body)
+            for path, body in (
+                ("/v1/check", {"phone": VERIFIED_FRESH}),
+                ("/v1/check/bulk", {"phones": [VERIFIED_FRESH]}),
+                ("/number-recycling/v0.2/check", {"phoneNumber": VERIFIED_FRESH}),
+            )
+        ]
+
+    for answer in answers:
+        assert answer.status_code == 503
+        assert answer.json()["code"] == "UNAVAILABLE"
+        assert "secret-ops-folder" not in answer.text
 
 
 def test_a_malformed_correlator_is_not_echoed(base_url: str) -> None:
