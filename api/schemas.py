@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, TypeVar
@@ -77,6 +78,17 @@ def _without_credentials(url: AnyHttpUrl) -> AnyHttpUrl:
 
 
 UtcTime = Annotated[datetime, AfterValidator(_naive_utc)]
+
+
+def _calendar_date(value: object) -> object:
+    """A date as CAMARA writes it, `YYYY-MM-DD`, and nothing a lax reading would also take:
+    no time of day, no Unix time, no `20250601`."""
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)):
+        raise ValueError(f"must be a date written YYYY-MM-DD, not {value!r}")
+    return value
+
+
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 # text a client sends that is stored; for the notify and template routes, not the checks
 StoredText = Annotated[str, AfterValidator(_storable)]
 FitsInUtc = AfterValidator(_fits_in_utc)
@@ -153,7 +165,7 @@ class BulkCheckResponse(BaseModel):
 
 class NumberRecyclingRequest(Strict):
     phoneNumber: str | None = Field(None, pattern=CAMARA_PHONE)
-    specifiedDate: date
+    specifiedDate: CalendarDate
 
 
 class NumberRecyclingResponse(BaseModel):
@@ -162,7 +174,7 @@ class NumberRecyclingResponse(BaseModel):
 
 class TenureRequest(Strict):
     phoneNumber: str | None = Field(None, pattern=CAMARA_PHONE)
-    tenureDate: date
+    tenureDate: CalendarDate
 
 
 class TenureResponse(BaseModel):

@@ -53,6 +53,10 @@ def test_tenure_fails_since_a_date_before_the_number_changed_hands(caller: Calle
         ({"phoneNumber": VERIFIED_FRESH, "DATE": "2024-01-01"}, 400, "OUT_OF_RANGE"),
         ({"phoneNumber": VERIFIED_FRESH, "DATE": "2025-13-45"}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": VERIFIED_FRESH, "DATE": "yesterday"}, 400, "INVALID_ARGUMENT"),
+        # a date, and only a date: no Unix time, no time of day, no basic format
+        ({"phoneNumber": VERIFIED_FRESH, "DATE": 1748736000}, 400, "INVALID_ARGUMENT"),
+        ({"phoneNumber": VERIFIED_FRESH, "DATE": "2025-06-01T00:00:00"}, 400, "INVALID_ARGUMENT"),
+        ({"phoneNumber": VERIFIED_FRESH, "DATE": "20250601"}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": "79234567823", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": "+12345", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
         (None, 400, "INVALID_ARGUMENT"),
