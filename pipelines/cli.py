@@ -32,6 +32,19 @@ class UsageError(Exception):
     """A command cannot run as asked; the message says why."""
 
 
+def text_argument(text: str) -> str:
+    """A command-line text the store keeps (a name, an id, a note). A terminal that is not
+    UTF-8 sends bytes Python keeps as lone surrogates, which no store holds: refused here."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        sent = text.encode(errors="surrogateescape")
+        raise argparse.ArgumentTypeError(
+            f"{sent!r} is not UTF-8 text; is the terminal set to UTF-8?"
+        ) from None
+    return text
+
+
 def _moment(text: str) -> datetime:
     """A date or time from the command line, as naive UTC."""
     try:
@@ -530,4 +543,8 @@ def _setting_problems(error: ValidationError) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m pipelines.cli`: run the imported module's main, the one whose UsageError the
+    # commands raise; this copy's own class would let their errors through as tracebacks
+    from pipelines.cli import main as imported_main
+
+    sys.exit(imported_main())

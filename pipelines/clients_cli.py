@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pipelines.cli import UsageError
+from pipelines.cli import UsageError, text_argument
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,17 +33,19 @@ def add_clients_commands(commands: Any) -> None:
             "Register a client and print its key and secret as JSON. The secret is shown once."
         ),
     )
-    add.add_argument("name", help="the client's name, unique")
+    add.add_argument("name", type=text_argument, help="the client's name, unique")
     add.add_argument(
         "--allow-ip",
         action="append",
         required=True,
         metavar="CIDR",
+        type=text_argument,
         help="a network the client may call from, e.g. 203.0.113.0/24 (repeatable)",
     )
     add.add_argument(
         "--webhook-url",
         metavar="URL",
+        type=text_argument,
         help="where the client's webhooks go unless a notification names its callback_url",
     )
     add.set_defaults(run=cmd_clients_add)
@@ -57,8 +59,8 @@ def add_clients_commands(commands: Any) -> None:
             "one, printed once."
         ),
     )
-    set_webhook.add_argument("name", help="the client's name")
-    set_webhook.add_argument("url", nargs="?", help="an absolute http(s) URL")
+    set_webhook.add_argument("name", type=text_argument, help="the client's name")
+    set_webhook.add_argument("url", nargs="?", type=text_argument, help="an absolute http(s) URL")
     set_webhook.add_argument("--clear", action="store_true", help="remove the default URL")
     set_webhook.add_argument(
         "--renew-secret", action="store_true", help="issue a new webhook secret"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pipelines.cli import UsageError
+from pipelines.cli import UsageError, text_argument
 from pipelines.clients_cli import _store
 from pipelines.settings import Settings
 
@@ -50,14 +50,18 @@ def add_templates_commands(commands: Any) -> None:
             help=f"{name} a template waiting for a moderator",
             description=f"{name.capitalize()} a template waiting for a moderator; print it.",
         )
-        decide.add_argument("id", help="the template's id (tpl_…)")
+        decide.add_argument("id", type=text_argument, help="the template's id (tpl_…)")
         decide.add_argument(
             "--note",
+            type=text_argument,
             required=needs_note,
             help="shown to the client" + (" (required: say why)" if needs_note else ""),
         )
         decide.add_argument(
-            "--by", default=None, help="the moderator's name (default: the login name)"
+            "--by",
+            type=text_argument,
+            default=None,
+            help="the moderator's name (default: the login name)",
         )
         decide.set_defaults(run=cmd_templates_decide, decision=name)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,3 +162,35 @@ def test_an_unreachable_store_is_a_one_line_error_without_its_password(
 
     error = capsys.readouterr().err
     assert "cannot open the store" in error and "hunter2" not in error
+
+
+def test_run_as_a_module_a_usage_error_is_one_line_too(tmp_path: Path) -> None:
+    environment = {**os.environ, "OWNERSHIP_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}"}
+    command = [sys.executable, "-m", "pipelines.cli", "clients", "set-webhook", "shop"]
+
+    ran = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+
+    assert ran.returncode == 2
+    assert "Traceback" not in ran.stderr
+    assert "give either a URL or --clear" in ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [b"clients", b"add", "Банк".encode("cp1251"), b"--allow-ip", BANK_OFFICE.encode()],
+        [b"templates", b"approve", b"tpl_\xff"],
+        [b"templates", b"reject", b"tpl_1", b"--note", "не то".encode("cp1251")],
+    ],
+)
+def test_a_text_from_a_terminal_that_is_not_utf8_is_a_one_line_error(
+    tmp_path: Path, args: list[bytes]
+) -> None:
+    environment = {**os.environ, "OWNERSHIP_DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}"}
+    command = [os.fsencode(sys.executable), b"-m", b"pipelines.cli", *args]
+
+    ran = subprocess.run(command, capture_output=True, env=environment, check=False)
+
+    assert ran.returncode == 2
+    assert b"Traceback" not in ran.stderr
+    assert b"is not UTF-8 text" in ran.stderr
