@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.schemas import FitsInUtc
+from delivery.channels.http import MAX_PROVIDER_ID
 from delivery.events import (
     InboundEvent,
     MessageDelivered,
@@ -24,13 +25,15 @@ from delivery.events import (
 from ownership.channels import Channel
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+# the provider ids the HTTP adapters take when sending, and the store keeps: one contract
+ProviderId = Annotated[str, Field(min_length=1, max_length=MAX_PROVIDER_ID)]
 
 
 class _Notice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     notification_id: Id = Field(description="our notification id, as the message carried it")
-    provider_id: Id = Field(description="the gateway's id of the message")
+    provider_id: ProviderId = Field(description="the gateway's id of the message")
     at: Annotated[AwareDatetime, FitsInUtc] = Field(description="when it happened, with its offset")
 
 

@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,9 @@ from ownership.channels import Channel
 
 SECRET_PREFIX = "whsec_"
 MAX_HEADER = 1_024
+# ASCII digits only (`str.isdigit` takes "¹", which `int` refuses), and few enough of them to
+# compare with a float clock (a 400-digit one overflows it); 12 digits reach the year 33658
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(Exception):
@@ -78,7 +82,7 @@ class GatewaySignatures:
             raise SignatureError("webhook-id, webhook-timestamp and webhook-signature are needed")
         if max(len(message_id), len(stamp), len(signatures)) > MAX_HEADER:
             raise SignatureError("a webhook header is too long")
-        if not stamp.isdigit():
+        if UNIX_SECONDS.fullmatch(stamp) is None:
             raise SignatureError("webhook-timestamp is not a Unix time in seconds")
         timestamp = int(stamp)
         moment = now if now.tzinfo else now.replace(tzinfo=UTC)

@@ -94,7 +94,10 @@ def check_database_url(url: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OWNERSHIP_", extra="ignore", frozen=True)
+    # a refused setting's error never repeats its value: it may be a token or a password
+    model_config = SettingsConfigDict(
+        env_prefix="OWNERSHIP_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     scores_dir: Path = Path("var/scores")
@@ -224,6 +227,20 @@ class Settings(BaseSettings):
         untokened = set(self.gateway_urls) - set(self.gateway_tokens)
         if untokened:
             raise ValueError(f"gateway_urls of {sorted(untokened)} need gateway_tokens")
+        # a gateway we send through reports back signed; without its secret every report is
+        # refused (401), and every notification ends up expired and sent by SMS
+        unsigned = set(self.gateway_urls) - set(self.gateway_secrets)
+        if unsigned:
+            raise ValueError(f"gateway_urls of {sorted(unsigned)} need gateway_secrets")
+        if self.gateway_tokens:
+            from delivery.channels.http import is_bearer_token  # httpx only when a gateway is set
+
+            for channel, token in sorted(self.gateway_tokens.items()):
+                if not is_bearer_token(token.get_secret_value()):  # never the token in the error
+                    raise ValueError(
+                        f"gateway_tokens[{channel}] must be visible ASCII without spaces "
+                        "(a newline read from a file, say, is not)"
+                    )
         return self
 
     def gateway_secret_texts(self) -> dict[str, str]:

@@ -1,31 +1,42 @@
-"""HTTP adapters of the channel ports, for a real gateway (httpx, synchronous).
+"""HTTP adapters of the channel ports, for a real gateway (docs/gateways.md is the contract).
 
-The JSON contract a gateway implements (one gateway per social network, one for SMS; each has
-its own base URL and bearer token, sent as `Authorization: Bearer <token>`):
+One gateway per social network, one for SMS; each has its own base URL and bearer token, sent
+as `Authorization: Bearer <token>` (visible ASCII without spaces; the settings refuse others).
 
 - `POST {base}/messages`: send. Social body `{"notification_id", "network", "phone", "text",
   "mobile_only", "account_ids"}`; SMS body `{"notification_id", "phone", "text"}`.
 - `POST {base}/prompts` (social only): ask the re-verification question. Body
   `{"notification_id", "network", "phone", "question", "answers": ["Да", "Нет"], "text",
   "mobile_only", "account_ids"}`.
-- Both answer `2xx {"provider_id": "..."}` when accepted, or `422 {"refusal": CODE, "detail":
+- Both answer `2xx {"provider_id": "..."}` when accepted, the id a non-empty string of at most
+  80 characters (`MAX_PROVIDER_ID`, what the store keeps), or `422 {"refusal": CODE, "detail":
   "..."}` when refused, CODE one of `ports.Refusal` (another code is kept as `REJECTED`, with
   the code in the detail).
+- Both are idempotent on `notification_id` within each endpoint, and say so in an
+  `Idempotency-Key: <notification_id>:message` (or `:prompt`) header: a send retried after a
+  time-out must not make a second message, so the gateway answers a repeat with the first
+  answer. A `/messages` after a `/prompts` for the same id is a new message (after a "Yes" the
+  notification itself is sent), hence the endpoint in the key.
 - `POST {base}/messages/{provider_id}/withdraw` (social only): `200 {"withdrawn": true}` when
   the message was withdrawn before delivery and will never show, `{"withdrawn": false}` when it
   was already delivered (its delivery report is or will be sent); `404` for an unknown id.
 
 What happens afterwards comes back through the signed inbound routes (`api/routes/inbound.py`).
-A time-out, a transport error, a 5xx or any other answer raises `ChannelUnavailableError`.
+A call that has not ended within its deadline (the whole exchange, not each read: the sweeper's
+claim on a notification outlasts any call), a transport error, a 5xx or any other answer raises
+`ChannelUnavailableError`, whose text never holds our headers (the token is in one).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from delivery.channels.ports import (
     ChannelUnavailableError,
@@ -36,26 +47,61 @@ from delivery.channels.ports import (
     SocialMessage,
     UnknownMessageError,
 )
+from delivery.http_deadline import DeadlineClient, read_at_most
 from ownership.channels import Channel
 
-DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+# how long one call may take, connecting, sending and reading the answer all told
+DEFAULT_TIMEOUT_SECONDS = 5.0
+# the longest provider id the store keeps (notifications.provider_id) and the inbound routes take
+MAX_PROVIDER_ID = 80
+# an answer of the contract is a few hundred bytes; past this it is not one
+MAX_ANSWER_BYTES = 64 * 1024
+# what a header carries intact: visible ASCII, no spaces (a newline read from a file would be
+# refused by the HTTP library in an error that quotes the header, token and all)
+BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+def is_bearer_token(token: str) -> bool:
+    return BEARER_TOKEN.fullmatch(token) is not None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status_code: int
+    body: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def json(self) -> dict[str, Any]:
+        if len(self.body) > MAX_ANSWER_BYTES:  # read only in part: not an answer of ours
+            return {}
+        try:
+            answer = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return {}
+        return answer if isinstance(answer, dict) else {}
 
 
 class _HttpChannel:
-    """A gateway's client: the bearer token, the time-outs, and the answers of the contract."""
+    """A gateway's client: the bearer token, the deadline, and the answers of the contract."""
 
     def __init__(
         self,
         base_url: str,
         token: str,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = httpx.Client(
+        if not is_bearer_token(token):
+            raise ValueError("a gateway token is visible ASCII without spaces")
+        self._client = DeadlineClient(
+            timeout,
+            name="channel-gateway",
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
             transport=transport,
         )
 
@@ -73,23 +119,41 @@ class _HttpChannel:
     ) -> None:
         self.close()
 
-    def _post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def _post(
+        self, path: str, body: dict[str, Any] | None = None, idempotency_key: str | None = None
+    ) -> _Answer:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+
+        async def exchange(http: httpx.AsyncClient) -> _Answer:
+            async with http.stream("POST", path, json=body or {}, headers=headers) as response:
+                read = await read_at_most(response, MAX_ANSWER_BYTES + 1)
+            return _Answer(response.status_code, read)
+
         try:
-            return self._client.post(path, json=body or {})
+            return self._client.run(exchange)
+        except TimeoutError as error:
+            seconds = self._client.seconds
+            raise ChannelUnavailableError(
+                f"POST {path}: no complete answer within {seconds:g} s"
+            ) from error
+        except httpx.LocalProtocolError:
+            # its text quotes the offending header, which may be ours, token and all: not even
+            # as the cause, which a logged traceback would show
+            raise ChannelUnavailableError(f"POST {path}: the request could not be sent") from None
         except httpx.HTTPError as error:
             raise ChannelUnavailableError(f"POST {path}: {error!r}") from error
 
-    def _send(self, path: str, body: dict[str, Any]) -> SendResult:
-        response = self._post(path, body)
-        answer = _json(response)
-        if response.is_success and isinstance(answer.get("provider_id"), str):
-            return SendResult.accepted_as(answer["provider_id"])
-        if response.status_code == 422 and isinstance(answer.get("refusal"), str):
-            code, detail = answer["refusal"], str(answer.get("detail", ""))
+    def _send(self, path: str, body: dict[str, Any], idempotency_key: str) -> SendResult:
+        answer = self._post(path, body, idempotency_key)
+        fields = answer.json()
+        if answer.is_success and _is_provider_id(fields.get("provider_id")):
+            return SendResult.accepted_as(fields["provider_id"])
+        if answer.status_code == 422 and isinstance(fields.get("refusal"), str):
+            code, detail = fields["refusal"], str(fields.get("detail", ""))
             if code in Refusal.__members__:
                 return SendResult.refused(Refusal(code), detail)
             return SendResult.refused(Refusal.REJECTED, f"{code}: {detail}".rstrip(": "))
-        raise _unexpected(path, response)
+        raise _unexpected(path, answer)
 
 
 class HttpSocialNetwork(_HttpChannel):
@@ -101,8 +165,8 @@ class HttpSocialNetwork(_HttpChannel):
         token: str,
         network: Channel,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not network.is_social:
             raise ValueError(f"{network} is not a social network")
@@ -120,6 +184,7 @@ class HttpSocialNetwork(_HttpChannel):
                 "mobile_only": message.mobile_only,
                 "account_ids": list(message.account_ids),
             },
+            f"{message.notification_id}:message",
         )
 
     def ask(self, prompt: ReverificationPrompt) -> SendResult:
@@ -135,6 +200,7 @@ class HttpSocialNetwork(_HttpChannel):
                 "mobile_only": prompt.mobile_only,
                 "account_ids": list(prompt.account_ids),
             },
+            f"{prompt.notification_id}:prompt",
         )
 
     def withdraw(self, provider_id: str) -> bool:
@@ -142,7 +208,7 @@ class HttpSocialNetwork(_HttpChannel):
         response = self._post(path)
         if response.status_code == 404:
             raise UnknownMessageError(provider_id)
-        withdrawn = _json(response).get("withdrawn")
+        withdrawn = response.json().get("withdrawn")
         if response.status_code != 200 or not isinstance(withdrawn, bool):
             raise _unexpected(path, response)
         return withdrawn
@@ -157,18 +223,17 @@ class HttpSmsGateway(_HttpChannel):
         return self._send(
             "/messages",
             {"notification_id": sms.notification_id, "phone": sms.phone, "text": sms.text},
+            f"{sms.notification_id}:message",
         )
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
+def _is_provider_id(value: object) -> bool:
+    # longer would not fit the store, and an empty one could never be withdrawn
+    return isinstance(value, str) and 0 < len(value) <= MAX_PROVIDER_ID
 
 
-def _unexpected(path: str, response: httpx.Response) -> ChannelUnavailableError:
+def _unexpected(path: str, answer: _Answer) -> ChannelUnavailableError:
+    shown = answer.body[:200].decode("utf-8", errors="replace")
     return ChannelUnavailableError(
-        f"POST {path}: the gateway answered {response.status_code} {response.text[:200]!r}"
+        f"POST {path}: the gateway answered {answer.status_code} {shown!r}"
     )

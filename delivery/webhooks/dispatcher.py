@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ import orjson
 from sqlalchemy import Engine
 
 from delivery.clock import Clock
+from delivery.http_deadline import DeadlineClient, read_at_most
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
     claim_due,
@@ -56,51 +55,39 @@ class WebhookSender(Protocol):
 class HttpWebhookSender:
     """The sender over HTTP, with a deadline on each attempt as a whole.
 
-    httpx's timeouts bound each step (connect, every read) but not the exchange, so an endpoint
-    that answers a byte at a time would hold a send, and the batch and lease around it, for as
-    long as it likes. Each attempt therefore runs on one event loop of the sender's own under
-    `asyncio.timeout`, which cancels it at the deadline and closes its connection. The
-    dispatcher's threads only wait for their attempt. Redirects are not followed: a client
-    moves its endpoint by telling us, not by redirecting signed bodies elsewhere.
+    An endpoint that answers a byte at a time must not hold a send, and the batch and lease
+    around it, for as long as it likes: each attempt runs on a `DeadlineClient`
+    (`delivery/http_deadline.py`), cut off at the deadline. Redirects are not followed: a
+    client moves its endpoint by telling us, not by redirecting signed bodies elsewhere.
     """
 
     def __init__(self, seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self._seconds = seconds
-        self._http = httpx.AsyncClient(timeout=seconds, follow_redirects=False)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="webhook-sender", daemon=True
-        )
-        self._thread.start()
+        self._client = DeadlineClient(seconds, name="webhook-sender")
 
     @classmethod
     def with_timeout(cls, seconds: float = DEFAULT_TIMEOUT_SECONDS) -> HttpWebhookSender:
         return cls(seconds)
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
-        attempt = self._post(url, body, {**headers, "content-type": "application/json"})
-        return asyncio.run_coroutine_threadsafe(attempt, self._loop).result()
+        headers = {**headers, "content-type": "application/json"}
 
-    async def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
-        try:
-            async with (
-                asyncio.timeout(self._seconds),
-                self._http.stream("POST", url, content=body, headers=headers) as response,
-            ):
+        async def attempt(http: httpx.AsyncClient) -> SendResult:
+            async with http.stream("POST", url, content=body, headers=headers) as response:
                 if response.is_success:
                     return SendResult(response.status_code)
                 reply = await _start_of(response, REPLY_SHOWN)
+            return SendResult(response.status_code, f"HTTP {response.status_code}: {reply}")
+
+        try:
+            return self._client.run(attempt)
         except TimeoutError:
             return SendResult(None, f"no complete answer within {self._seconds:g} s")
         except httpx.HTTPError as error:
             return SendResult(None, f"{type(error).__name__}: {error}")
-        return SendResult(response.status_code, f"HTTP {response.status_code}: {reply}")
 
     def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._http.aclose(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self._client.close()
 
 
 # how much of a failing endpoint's reply is kept in the outbox, to show why it failed
@@ -109,11 +96,7 @@ REPLY_SHOWN = 200
 
 async def _start_of(response: httpx.Response, characters: int) -> str:
     """The first `characters` of the reply, without reading a reply of any length whole."""
-    read = b""
-    async for chunk in response.aiter_bytes():
-        read += chunk
-        if len(read) >= characters * 4:  # enough bytes for that many characters of UTF-8
-            break
+    read = await read_at_most(response, characters * 4)  # enough bytes for them in UTF-8
     return read.decode(response.encoding or "utf-8", errors="replace")[:characters]
 
 

@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from api.app import create_app
 from api.auth import Authenticator
 from api.serving import SnapshotSource
+from delivery.channels.http import MAX_PROVIDER_ID
 from delivery.events import (
     MessageDelivered,
     RecordingInboundEvents,
@@ -180,6 +181,49 @@ def test_unsigned_events_are_unauthenticated(client: Client) -> None:
     assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED"
 
 
+@pytest.mark.parametrize("stamp", ["17¹", "1780390800.0", "-1780390800", "9" * 400])
+def test_a_timestamp_that_is_not_unix_seconds_is_unauthenticated(
+    vk: Gateway, inbound: RecordingInboundEvents, stamp: str
+) -> None:
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": stamp,
+        "webhook-signature": vk.webhook.sign("msg_1", NOW, json.dumps(DELIVERED)),
+        "content-type": "application/json",
+    }
+    response = vk.client.post(
+        "/v1/networks/vk/events", data=json.dumps(DELIVERED).encode(), headers=headers
+    )
+    assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED"
+    assert inbound.events == []
+
+
+@pytest.mark.parametrize("path", ["/v1/networks/vk/events", "/v1/sms/events"])
+def test_an_unsigned_body_is_unauthenticated_even_when_it_is_not_json(
+    client: Client, path: str
+) -> None:
+    # the signature is checked over the raw bytes before anything is parsed
+    headers = {"content-type": "application/json"}
+    response = client.post(path, data=b"{not json", headers=headers)
+    assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED"
+
+
+def test_a_signed_body_that_is_not_json_is_invalid(vk: Gateway) -> None:
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(NOW.replace(tzinfo=UTC).timestamp())),
+        "webhook-signature": vk.webhook.sign("msg_1", NOW, "{not json"),
+        "content-type": "application/json",
+    }
+    response = vk.client.post("/v1/networks/vk/events", data=b"{not json", headers=headers)
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_ARGUMENT"
+
+
+def test_a_provider_id_of_80_characters_is_taken(vk: Gateway) -> None:
+    body = {**DELIVERED, "provider_id": "v" * MAX_PROVIDER_ID}
+    assert vk.post("/v1/networks/vk/events", body).status_code == 204
+
+
 def test_any_one_of_several_signatures_may_match(vk: Gateway) -> None:
     data = json.dumps(DELIVERED)
     good = vk.webhook.sign("msg_1", NOW, data)
@@ -209,6 +253,8 @@ def test_an_unknown_network_is_not_found(vk: Gateway, network: str) -> None:
         {**DELIVERED, "type": "sms.delivered"},  # an SMS event on a network's route
         {**DELIVERED, "channel": "ok"},  # the channel is the path's, never the body's
         {key: value for key, value in DELIVERED.items() if key != "provider_id"},
+        {**DELIVERED, "provider_id": ""},
+        {**DELIVERED, "provider_id": "v" * (MAX_PROVIDER_ID + 1)},  # more than the store keeps
         ["not", "an", "object"],
     ],
 )
@@ -234,3 +280,16 @@ def test_bad_gateway_secrets_fail_when_the_settings_are_read() -> None:
         load_settings(gateway_secrets={"vk": "whsec_c2hvcnQ="})
     with pytest.raises(ValueError, match="not channels"):
         load_settings(gateway_secrets={"telegram": VK_SECRET})
+
+
+def test_the_document_still_describes_the_events_read_after_the_signature() -> None:
+    # the routes read their bodies themselves, so the request body is documented by hand
+    document = create_app(load_settings()).openapi()
+    network = document["paths"]["/v1/networks/{network}/events"]["post"]["requestBody"]
+    body = network["content"]["application/json"]
+    variants = [variant["properties"]["type"]["const"] for variant in body["schema"]["oneOf"]]
+    assert variants == ["message.delivered", "message.read", "message.replied", "prompt.answered"]
+    assert body["examples"]["delivered"]["value"]["type"] == "message.delivered"
+    assert "$ref" not in json.dumps(body)
+    sms = document["paths"]["/v1/sms/events"]["post"]["requestBody"]["content"]["application/json"]
+    assert sms["schema"]["discriminator"] == {"propertyName": "type"}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from delivery.channels.accounts import Account, AccountDirectory
-from delivery.channels.http import HttpSmsGateway, HttpSocialNetwork
+from delivery.channels.http import MAX_PROVIDER_ID, HttpSmsGateway, HttpSocialNetwork
 from delivery.channels.ports import (
     ChannelUnavailableError,
     Refusal,
@@ -182,6 +182,74 @@ def test_a_gateway_that_cannot_be_reached_makes_the_channel_unavailable() -> Non
 
 def test_a_real_socket_on_the_loopback_that_refuses_is_unavailable_too() -> None:
     # port 9 (discard) is closed on the loopback: a real connect error, no mock
-    sms = HttpSmsGateway("http://127.0.0.1:9", TOKEN, timeout=httpx.Timeout(1.0))
+    sms = HttpSmsGateway("http://127.0.0.1:9", TOKEN, timeout=1.0)
     with pytest.raises(ChannelUnavailableError):
         sms.send(SmsMessage("n-1", ACTIVE, "text"))
+
+
+def recording(answers: list[httpx.Response], seen: list[httpx.Request]) -> httpx.MockTransport:
+    """A gateway that keeps each request and gives the next of `answers` (the last one after)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answers[min(len(seen), len(answers)) - 1]
+
+    return httpx.MockTransport(handle)
+
+
+def test_a_provider_id_of_80_characters_is_taken() -> None:
+    answer = httpx.Response(202, json={"provider_id": "v" * MAX_PROVIDER_ID})
+    vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=recording([answer], []))
+    assert vk.send(SocialMessage("n-1", ACTIVE, "text")).provider_id == "v" * MAX_PROVIDER_ID
+
+
+@pytest.mark.parametrize(
+    "provider_id",
+    ["", "v" * (MAX_PROVIDER_ID + 1), "v" * 123, 42, None],
+    ids=["empty", "81 characters", "123 characters", "a number", "null"],
+)
+def test_a_provider_id_off_the_contract_makes_the_channel_unavailable(provider_id: object) -> None:
+    # the store keeps 80 characters, and an empty id could never be withdrawn
+    answer = httpx.Response(202, json={"provider_id": provider_id})
+    vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=recording([answer], []))
+    with pytest.raises(ChannelUnavailableError):
+        vk.send(SocialMessage("n-1", ACTIVE, "text"))
+
+
+def test_sends_carry_an_idempotency_key_that_a_retry_repeats() -> None:
+    seen: list[httpx.Request] = []
+    answers = [httpx.Response(503, text="busy"), httpx.Response(202, json={"provider_id": "p-1"})]
+    vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=recording(answers, seen))
+    message = SocialMessage("n-1", ACTIVE, "text")
+    with pytest.raises(ChannelUnavailableError):
+        vk.send(message)
+    assert vk.send(message).accepted
+    assert vk.ask(ReverificationPrompt("n-1", ACTIVE)).accepted
+    assert [r.headers["idempotency-key"] for r in seen] == ["n-1:message"] * 2 + ["n-1:prompt"]
+
+
+def test_an_sms_carries_its_idempotency_key_too() -> None:
+    seen: list[httpx.Request] = []
+    answer = httpx.Response(202, json={"provider_id": "sms-1"})
+    with HttpSmsGateway(BASE, TOKEN, transport=recording([answer], seen)) as sms:
+        sms.send(SmsMessage("n-1", ACTIVE, "text"))
+        sms.send(SmsMessage("n-1", ACTIVE, "text"))
+    assert [r.headers["idempotency-key"] for r in seen] == ["n-1:message"] * 2
+
+
+@pytest.mark.parametrize("token", ["s3cr3t-token\n", "s3cr3t token", "s3cr3t-tökén", ""])
+def test_a_token_a_header_cannot_carry_is_refused_without_being_shown(token: str) -> None:
+    with pytest.raises(ValueError, match="visible ASCII") as refused:
+        HttpSmsGateway(BASE, token)
+    assert "s3cr3t" not in str(refused.value)
+
+
+def test_a_request_that_cannot_be_sent_is_unavailable_without_its_headers() -> None:
+    def illegal(request: httpx.Request) -> httpx.Response:
+        raise httpx.LocalProtocolError(f"Illegal header value b'Bearer {TOKEN}\\n'")
+
+    vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(illegal))
+    with pytest.raises(ChannelUnavailableError) as unavailable:
+        vk.send(SocialMessage("n-1", ACTIVE, "text"))
+    assert TOKEN not in str(unavailable.value) and unavailable.value.__cause__ is None
+    assert unavailable.value.__suppress_context__

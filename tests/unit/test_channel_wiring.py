@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,8 @@ from pipelines.settings import load_settings
 
 START = datetime(2026, 6, 2, 9, tzinfo=UTC)
 RU_MOBILE = "+79234567823"
+OK_SECRET = "whsec_" + base64.b64encode(b"ok-gateway-secret-32-bytes-long!").decode()
+SMS_SECRET = "whsec_" + base64.b64encode(b"sms-gateway-secret-32-bytes-long").decode()
 
 
 def test_without_gateways_every_channel_is_simulated() -> None:
@@ -35,11 +38,14 @@ def test_a_gateway_url_puts_that_channel_on_http() -> None:
     settings = load_settings(
         gateway_urls={"ok": "http://127.0.0.1:9/ok", "sms": "http://127.0.0.1:9/sms"},
         gateway_tokens={"ok": "t-ok", "sms": "t-sms"},
+        gateway_secrets={"ok": OK_SECRET, "sms": SMS_SECRET},
     )
     channels = build_channels(settings, clock=VirtualClock(START), inbound=RecordingInboundEvents())
     assert isinstance(channels.ok, HttpSocialNetwork) and channels.ok.network is Channel.OK
     assert isinstance(channels.sms, HttpSmsGateway)
     assert [id(simulator) for simulator in channels.simulators] == [id(channels.vk)]
+    channels.ok.close()
+    channels.sms.close()
 
 
 def test_the_pump_runs_the_simulators_on_a_fast_clock() -> None:

@@ -1,0 +1,37 @@
+"""The HTTP adapters' deadline bounds a call as a whole: a gateway on the loopback that answers
+a byte at a time, each byte well within any read timeout, is cut off at the deadline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from delivery.channels.http import HttpSmsGateway, HttpSocialNetwork
+from delivery.channels.ports import ChannelUnavailableError, SmsMessage
+from ownership.channels import Channel
+from tests.delivery.webhook_helpers import dripping
+
+RU_MOBILE = "+79234567823"
+BODY = b'{"provider_id": "sms-1"}'
+# a whole answer of the contract, which at a byte every 0.2 s takes some 20 s to arrive
+ACCEPTED = (
+    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+)
+
+
+def test_a_gateway_answering_a_byte_at_a_time_is_unavailable_at_the_deadline() -> None:
+    with dripping(ACCEPTED) as url, HttpSmsGateway(url, "token", timeout=1.0) as sms:
+        started = time.monotonic()
+        with pytest.raises(ChannelUnavailableError, match="within 1 s"):
+            sms.send(SmsMessage("n-1", RU_MOBILE, "text"))
+        assert time.monotonic() - started < 3
+
+
+def test_a_withdrawal_is_bounded_by_the_same_deadline() -> None:
+    with dripping(ACCEPTED) as url, HttpSocialNetwork(url, "t", Channel.VK, timeout=1.0) as vk:
+        started = time.monotonic()
+        with pytest.raises(ChannelUnavailableError, match="within 1 s"):
+            vk.withdraw("vk-1")
+        assert time.monotonic() - started < 3
