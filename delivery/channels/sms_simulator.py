@@ -68,13 +68,19 @@ class SmsSimulator(Scheduled):
         self._rng = random.Random(seed)
         self._schedule = EventSchedule(clock, events)
         self._ids = itertools.count(1)
+        self._taken: dict[str, str] = {}  # notification id → provider id
         self._scripts: dict[str, ScriptedReport] = {}
         self.sent: list[SmsMessage] = []
 
     def send(self, sms: SmsMessage) -> SendResult:
         with self._schedule.lock:
+            # one SMS a notification (docs/gateways.md): a repeated send gets the first one's id
+            taken = self._taken.get(sms.notification_id)
+            if taken is not None:
+                return SendResult.accepted_as(taken)
             now = self._clock.now()
             provider_id = f"sms-{next(self._ids)}"
+            self._taken[sms.notification_id] = provider_id
             self.sent.append(sms)
             error, after = self._outcome(sms.phone)
             ids = (sms.notification_id, provider_id, Channel.SMS)

@@ -115,6 +115,7 @@ class SocialNetworkSimulator(Scheduled):
         self._rng = random.Random(seed)
         self._schedule = EventSchedule(clock, events)
         self._sent: dict[str, _Sent] = {}
+        self._taken: dict[tuple[str, str], str] = {}  # (notification id, kind) → provider id
         self._ids = itertools.count(1)
         self._deliveries: dict[str, ScriptedDelivery] = {}
         self._replies: dict[str, tuple[str, timedelta]] = {}
@@ -178,11 +179,18 @@ class SocialNetworkSimulator(Scheduled):
 
     def _hand_over(self, item: SocialMessage | ReverificationPrompt) -> SendResult:
         with self._schedule.lock:
+            # as the gateway contract asks (docs/gateways.md): one message, and one prompt, a
+            # notification; a send repeated after a time-out gets the first one's id back
+            kind = "message" if isinstance(item, SocialMessage) else "prompt"
+            taken = self._taken.get((item.notification_id, kind))
+            if taken is not None:
+                return SendResult.accepted_as(taken)
             now = self._clock.now()
             refused = self._refusal(item.phone, item.account_ids, item.mobile_only, now)
             if refused is not None:
                 return refused
             provider_id = f"{self.network}-{next(self._ids)}"
+            self._taken[item.notification_id, kind] = provider_id
             self._sent[provider_id] = _Sent(item.notification_id, item.phone, now, final_at=None)
             self.sent.append(item)
             if isinstance(item, SocialMessage):

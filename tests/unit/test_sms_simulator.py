@@ -36,6 +36,18 @@ def test_every_sms_gets_a_report_within_the_report_delay() -> None:
     assert all(event.channel is Channel.SMS for event in inbound.events)
 
 
+def test_an_sms_repeated_for_a_notification_is_sent_once() -> None:
+    clock, inbound, sms = world()
+
+    first = sms.send(SmsMessage("n-1", RU_MOBILE, "1234 – ваш код"))
+    again = sms.send(SmsMessage("n-1", RU_MOBILE, "1234 – ваш код"))
+    clock.advance(timedelta(minutes=1))
+    sms.run_due()
+
+    assert again.provider_id == first.provider_id
+    assert len(sms.sent) == 1 and len(inbound.events) == 1
+
+
 def test_failures_follow_their_shares_by_error() -> None:
     shares = {SmsError.ABSENT_SUBSCRIBER: 0.10, SmsError.NETWORK: 0.05}
     clock, inbound, sms = world(failure_shares=shares)

@@ -79,6 +79,21 @@ def test_an_active_account_gets_the_message(world: World) -> None:
     assert result.accepted and result.provider_id and result.refusal is None
 
 
+def test_a_send_repeated_for_a_notification_is_the_first_message_not_a_second(
+    world: World,
+) -> None:
+    first = world.vk.send(message())
+    again = world.vk.send(message())  # after a time-out, say
+    prompt = world.vk.ask(ReverificationPrompt("n-1", WITH_APP))
+
+    assert again.provider_id == first.provider_id
+    assert prompt.provider_id != first.provider_id  # a prompt is a message of its own
+    assert len(world.vk.sent) == 2
+    world.after(timedelta(days=2))
+    delivered = [e for e in world.inbound.events if isinstance(e, MessageDelivered)]
+    assert len(delivered) <= 1
+
+
 @pytest.mark.parametrize(
     ("phone", "kwargs", "refusal"),
     [
@@ -102,7 +117,8 @@ def test_activity_is_judged_at_the_send_time_with_a_window_of_seven_days() -> No
     world = World()
     assert world.vk.send(message(WEB_ONLY, mobile_only=False)).accepted
     world.clock.advance(timedelta(days=5, minutes=1))  # now 7 days and a minute since seen
-    assert world.vk.send(message(WEB_ONLY)).refusal is Refusal.NO_ACTIVE_ACCOUNT
+    later = message(WEB_ONLY, notification="n-2")
+    assert world.vk.send(later).refusal is Refusal.NO_ACTIVE_ACCOUNT
     wider = World(settings=SocialSimulatorSettings(activity=timedelta(days=30, hours=1)))
     assert wider.vk.send(message(DORMANT)).accepted
 
