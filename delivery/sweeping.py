@@ -12,6 +12,7 @@ from delivery import records
 from delivery.channels.ports import (
     ChannelUnavailableError,
     SendResult,
+    Sent,
     SmsMessage,
     UnknownMessageError,
 )
@@ -22,6 +23,7 @@ from ownership.notifications import (
     Fallback,
     NotificationStatus,
 )
+from ownership.policy import Action
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ SWEPT_COLUMNS = (
     "status",
     "channel",
     "provider_id",
+    "decision",
     "fallback",
     "reasons",
     "expires_at",
@@ -96,8 +99,8 @@ class Sweeping(NotifyCore):
                     withdrawn = self._withdraw(row)
                     if withdrawn is None:
                         continue
-                    if withdrawn or status is not S.SENT:
-                        to_expire.append(row)
+                    if withdrawn or not _a_message(row):
+                        to_expire.append(row)  # a prompt shown but not answered goes by SMS
                     else:
                         delivered_first.append(row)  # shown before the TTL ran out
                     if withdrawn and status is S.REVERIFY_PENDING and row["provider_id"]:
@@ -106,7 +109,7 @@ class Sweeping(NotifyCore):
             for row in self._move_many(
                 connection,
                 delivered_first,
-                (S.SENT,),
+                (S.SENT, S.ACCEPTED),  # or given back after a time-out the network took
                 S.DELIVERED,
                 now,
                 {"withdrawal_too_late": True},
@@ -154,11 +157,16 @@ class Sweeping(NotifyCore):
 
     def _withdraw(self, row: dict[str, Any]) -> bool | None:
         """Take the message back from its network: True unless it was delivered already; None
-        when the network cannot be asked now (the next sweep asks again)."""
+        when the network cannot be asked now (the next sweep asks again). A notification
+        claimed for a network whose answer never came (a time-out: given back, or a claim a
+        crash left) is taken back by its own id: the network may have taken it all the same."""
         network = Channel(row["channel"]) if row["channel"] in ("vk", "ok") else None
-        if network is None or not row["provider_id"] or network not in self.social:
+        if network is None or network not in self.social:
             return True
         try:
+            if not row["provider_id"]:
+                kind = Sent.MESSAGE if _a_message(row) else Sent.PROMPT
+                return self.social[network].withdraw_by_notification(row["id"], kind)
             return self.social[network].withdraw(row["provider_id"])
         except UnknownMessageError:
             return True  # the network never had it: nothing can show
@@ -274,3 +282,10 @@ class Sweeping(NotifyCore):
                 now,
                 {"error": "refused by the SMS gateway"},
             )
+
+
+def _a_message(row: dict[str, Any]) -> bool:
+    """Whether what the network holds for the notification is its message, not a prompt:
+    sent, or given back after a time-out (possibly after a Yes) as one to deliver."""
+    status = S(row["status"])
+    return status is S.SENT or (status is S.ACCEPTED and row["decision"] == Action.DELIVER.value)

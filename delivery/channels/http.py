@@ -20,6 +20,10 @@ as `Authorization: Bearer <token>` (visible ASCII without spaces; the settings r
 - `POST {base}/messages/{provider_id}/withdraw` (social only): `200 {"withdrawn": true}` when
   the message was withdrawn before delivery and will never show, `{"withdrawn": false}` when it
   was already delivered (its delivery report is or will be sent); `404` for an unknown id.
+- `POST {base}/messages/by-notification/{notification_id}/withdraw` (social only): the same
+  for the notification's message when a send timed out and its `provider_id` never came; `404`
+  when the gateway took none. `/prompts/by-notification/{notification_id}/withdraw` likewise
+  for its prompt.
 
 What happens afterwards comes back through the signed inbound routes (`api/routes/inbound.py`).
 A call that has not ended within its deadline (the whole exchange, not each read: the sweeper's
@@ -43,6 +47,7 @@ from delivery.channels.ports import (
     Refusal,
     ReverificationPrompt,
     SendResult,
+    Sent,
     SmsMessage,
     SocialMessage,
     UnknownMessageError,
@@ -208,10 +213,14 @@ class HttpSocialNetwork(_HttpChannel):
         response = self._post(path)
         if response.status_code == 404:
             raise UnknownMessageError(provider_id)
-        withdrawn = response.json().get("withdrawn")
-        if response.status_code != 200 or not isinstance(withdrawn, bool):
-            raise _unexpected(path, response)
-        return withdrawn
+        return _withdrawn(path, response)
+
+    def withdraw_by_notification(self, notification_id: str, kind: Sent) -> bool:
+        path = f"/{kind}s/by-notification/{quote(notification_id, safe='')}/withdraw"
+        response = self._post(path)
+        if response.status_code == 404:
+            return True  # the gateway never took anything for it: nothing can show
+        return _withdrawn(path, response)
 
 
 class HttpSmsGateway(_HttpChannel):
@@ -225,6 +234,13 @@ class HttpSmsGateway(_HttpChannel):
             {"notification_id": sms.notification_id, "phone": sms.phone, "text": sms.text},
             f"{sms.notification_id}:message",
         )
+
+
+def _withdrawn(path: str, response: _Answer) -> bool:
+    withdrawn = response.json().get("withdrawn")
+    if response.status_code != 200 or not isinstance(withdrawn, bool):
+        raise _unexpected(path, response)
+    return withdrawn
 
 
 def _is_provider_id(value: object) -> bool:

@@ -113,6 +113,13 @@ class UnknownMessageError(LookupError):
     """A provider id the channel never issued."""
 
 
+class Sent(StrEnum):
+    """What a network takes for a notification, at most one of each (docs/gateways.md)."""
+
+    MESSAGE = "message"  # the notification itself
+    PROMPT = "prompt"  # the re-verification question
+
+
 class SocialNetwork(Protocol):
     """One social network (VK or OK)."""
 
@@ -124,6 +131,12 @@ class SocialNetwork(Protocol):
     def withdraw(self, provider_id: str) -> bool:
         """True: withdrawn before delivery, so it will never show. False: it was already
         delivered (its `MessageDelivered` is or will be reported, and stands)."""
+        ...
+
+    def withdraw_by_notification(self, notification_id: str, kind: Sent) -> bool:
+        """Take back the notification's message (or its prompt) when the send's answer never
+        came, so its id is unknown. True: it will never show (withdrawn, or never taken);
+        False: it was already shown."""
         ...
 
     def ask(self, prompt: ReverificationPrompt) -> SendResult:

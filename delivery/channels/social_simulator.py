@@ -27,6 +27,7 @@ from delivery.channels.ports import (
     Refusal,
     ReverificationPrompt,
     SendResult,
+    Sent,
     SocialMessage,
     UnknownMessageError,
 )
@@ -115,7 +116,7 @@ class SocialNetworkSimulator(Scheduled):
         self._rng = random.Random(seed)
         self._schedule = EventSchedule(clock, events)
         self._sent: dict[str, _Sent] = {}
-        self._taken: dict[tuple[str, str], str] = {}  # (notification id, kind) → provider id
+        self._taken: dict[tuple[str, Sent], str] = {}  # (notification, kind) → provider id
         self._ids = itertools.count(1)
         self._deliveries: dict[str, ScriptedDelivery] = {}
         self._replies: dict[str, tuple[str, timedelta]] = {}
@@ -144,6 +145,16 @@ class SocialNetworkSimulator(Scheduled):
             sent.withdrawn = True
             self._schedule.cancel(provider_id)
             return True
+
+    def holds(self, notification_id: str, kind: Sent) -> bool:
+        """Whether the network took the notification's message (or prompt)."""
+        with self._schedule.lock:
+            return (notification_id, kind) in self._taken
+
+    def withdraw_by_notification(self, notification_id: str, kind: Sent) -> bool:
+        with self._schedule.lock:
+            provider_id = self._taken.get((notification_id, kind))
+            return provider_id is None or self.withdraw(provider_id)
 
     # -- scripts for tests -------------------------------------------------------------------
 
@@ -181,7 +192,7 @@ class SocialNetworkSimulator(Scheduled):
         with self._schedule.lock:
             # as the gateway contract asks (docs/gateways.md): one message, and one prompt, a
             # notification; a send repeated after a time-out gets the first one's id back
-            kind = "message" if isinstance(item, SocialMessage) else "prompt"
+            kind = Sent.MESSAGE if isinstance(item, SocialMessage) else Sent.PROMPT
             taken = self._taken.get((item.notification_id, kind))
             if taken is not None:
                 return SendResult.accepted_as(taken)

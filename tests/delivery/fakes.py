@@ -12,6 +12,7 @@ from delivery.channels.ports import (
     Refusal,
     ReverificationPrompt,
     SendResult,
+    Sent,
     SmsMessage,
     SocialMessage,
 )
@@ -34,21 +35,35 @@ class RecordingSocial:
     refuse: set[str] = field(default_factory=set)  # phones this network refuses
     delivered_already: set[str] = field(default_factory=set)  # provider ids past withdrawal
 
+    # the provider ids issued for each notification and kind, to withdraw by notification id
+    issued: dict[tuple[str, Sent], list[str]] = field(default_factory=dict)
+
     def send(self, message: SocialMessage) -> SendResult:
         if message.phone in self.refuse:
             return SendResult.refused(Refusal.NO_ACTIVE_ACCOUNT)
         self.sent.append((message.notification_id, message.phone, message.text))
-        return SendResult.accepted_as(f"{self.network.value}-{next(_ids)}")
+        provider_id = f"{self.network.value}-{next(_ids)}"
+        return self._issue(message.notification_id, Sent.MESSAGE, provider_id)
 
     def ask(self, prompt: ReverificationPrompt) -> SendResult:
         self.asked.append((prompt.notification_id, prompt.phone, prompt.text))
-        return SendResult.accepted_as(f"{self.network.value}-q{next(_ids)}")
+        provider_id = f"{self.network.value}-q{next(_ids)}"
+        return self._issue(prompt.notification_id, Sent.PROMPT, provider_id)
 
     def withdraw(self, provider_id: str) -> bool:
         if provider_id in self.delivered_already:
             return False
         self.withdrawn.append(provider_id)
         return True
+
+    def withdraw_by_notification(self, notification_id: str, kind: Sent) -> bool:
+        # every copy it took (it does not de-duplicate): any one shown was shown
+        issued = self.issued.get((notification_id, kind), [])
+        return all([self.withdraw(provider_id) for provider_id in issued])
+
+    def _issue(self, notification_id: str, kind: Sent, provider_id: str) -> SendResult:
+        self.issued.setdefault((notification_id, kind), []).append(provider_id)
+        return SendResult.accepted_as(provider_id)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from delivery.channels.ports import (
     Refusal,
     ReverificationPrompt,
     SendResult,
+    Sent,
     SmsMessage,
     SocialMessage,
 )
@@ -263,7 +264,9 @@ def test_a_network_answering_after_the_ttl_ran_out_has_its_message_taken_back(
 
     assert history(notifier, sent) == ["accepted", "sent", "expired", "sms_sent"]
     assert told_everything(notifier, sent)
-    assert len(notifier.vk.withdrawn) == 1  # shown once: by SMS
+    # shown once, by SMS: the message is taken back (by the sweeper, and again when its id
+    # comes; a withdrawal repeats harmlessly)
+    assert set(notifier.vk.withdrawn) == set(notifier.vk.issued[sent, Sent.MESSAGE])
 
 
 def test_a_yes_the_network_refuses_goes_by_sms_at_once(
@@ -320,7 +323,9 @@ def test_a_yes_meeting_the_ttl_has_its_message_taken_back(
     assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
 
     assert [row[0] for row in notifier.sms.sent] == [asked]
-    assert len(notifier.ok.withdrawn) == 1  # shown once: by SMS
+    # shown once, by SMS: the message is taken back (by the sweeper, and again when its id
+    # comes; a withdrawal repeats harmlessly), the answered prompt is left alone
+    assert set(notifier.ok.withdrawn) == set(notifier.ok.issued[asked, Sent.MESSAGE])
 
 
 def test_a_claim_whose_network_is_still_answering_is_not_swept(
@@ -516,3 +521,52 @@ def test_a_reply_the_gateway_reports_twice_reaches_the_client_once(notifier: Not
         notifier.service.handle(event)
 
     assert [event.at for event in replies(notifier)] == [reply.at, another.at]  # said again
+
+
+def test_a_message_the_network_took_while_its_send_timed_out_is_taken_back_at_the_ttl(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = notifier.vk.send
+
+    def taken_but_timed_out(message: SocialMessage) -> SendResult:
+        real_send(message)
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(notifier.vk, "send", taken_but_timed_out)
+    sent = notifier.notify(VERIFIED_FRESH)  # given back, its id never came
+    notifier.service.dispatch_due()  # timed out again before the TTL
+
+    notifier.clock.advance(timedelta(hours=1, seconds=1))
+    notifier.service.sweep()
+
+    assert notifier.vk.withdrawn == notifier.vk.issued[sent, Sent.MESSAGE]  # every copy
+    assert [row[0] for row in notifier.sms.sent] == [sent]
+    assert history(notifier, sent) == ["accepted", "sent", "expired", "sms_sent"]
+
+
+def test_a_message_shown_while_its_send_timed_out_is_delivered_at_the_ttl_not_sent_by_sms(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    real_send = notifier.vk.send
+
+    def shown_but_timed_out(message: SocialMessage) -> SendResult:
+        result = real_send(message)
+        assert result.provider_id is not None
+        notifier.vk.delivered_already.add(result.provider_id)
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(notifier.vk, "send", shown_but_timed_out)
+    sent = notifier.notify(VERIFIED_FRESH)
+    monkeypatch.setattr(notifier.vk, "send", _unavailable)
+
+    notifier.clock.advance(timedelta(hours=1, seconds=1))
+    notifier.service.sweep()
+
+    assert notifier.sms.sent == []
+    assert history(notifier, sent) == ["accepted", "sent", "delivered"]
+    with engine.connect() as connection:
+        assert connection.execute(select(records.ledger.c.channel)).scalars().all() == ["vk"]
+
+
+def _unavailable(message: SocialMessage) -> SendResult:
+    raise ChannelUnavailableError("gateway down")

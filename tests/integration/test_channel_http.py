@@ -16,6 +16,7 @@ from delivery.channels.ports import (
     ChannelUnavailableError,
     Refusal,
     ReverificationPrompt,
+    Sent,
     SmsMessage,
     SocialMessage,
     UnknownMessageError,
@@ -67,6 +68,14 @@ class FakeGateway:
             )
         elif path == "/v1/vk/prompts":
             result = self.vk.ask(ReverificationPrompt(body["notification_id"], body["phone"]))
+        elif "/by-notification/" in path and path.endswith("/withdraw"):
+            # /v1/vk/{messages|prompts}/by-notification/{id}/withdraw
+            _, _, _, endpoint, _, notification_id, _ = path.split("/")
+            kind = Sent(endpoint.removesuffix("s"))
+            if not self.vk.holds(notification_id, kind):
+                return httpx.Response(404, json={"error": "nothing for that notification"})
+            withdrawn = self.vk.withdraw_by_notification(notification_id, kind)
+            return httpx.Response(200, json={"withdrawn": withdrawn})
         elif path.startswith("/v1/vk/messages/") and path.endswith("/withdraw"):
             provider_id = path.split("/")[-2]
             try:
@@ -132,6 +141,21 @@ def test_withdraw_reports_whether_delivery_was_beaten(
     assert vk.withdraw(late) is False
     with pytest.raises(UnknownMessageError):
         vk.withdraw("vk-404")
+
+
+def test_what_a_gateway_holds_for_a_notification_is_withdrawn_by_its_id(
+    gateway: FakeGateway, vk: HttpSocialNetwork
+) -> None:
+    # the send timed out on our side: the provider id never came
+    gateway.vk.script_delivery(ACTIVE, timedelta(minutes=1))
+    gateway.vk.send(SocialMessage("n-1", ACTIVE, "text"))
+    gateway.vk.send(SocialMessage("n-2", ACTIVE, "text"))
+
+    assert vk.withdraw_by_notification("n-1", Sent.MESSAGE) is True
+    gateway.clock.advance(timedelta(minutes=2))
+    assert vk.withdraw_by_notification("n-2", Sent.MESSAGE) is False  # shown already
+    assert vk.withdraw_by_notification("n-2", Sent.PROMPT) is True  # 404: none was asked
+    assert vk.withdraw_by_notification("n-never-sent", Sent.MESSAGE) is True
 
 
 def test_the_prompt_carries_the_masked_question(

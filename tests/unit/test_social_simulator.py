@@ -11,6 +11,7 @@ from delivery.channels.accounts import Account, AccountDirectory
 from delivery.channels.ports import (
     Refusal,
     ReverificationPrompt,
+    Sent,
     SocialMessage,
     UnknownMessageError,
 )
@@ -92,6 +93,19 @@ def test_a_send_repeated_for_a_notification_is_the_first_message_not_a_second(
     world.after(timedelta(days=2))
     delivered = [e for e in world.inbound.events if isinstance(e, MessageDelivered)]
     assert len(delivered) <= 1
+
+
+def test_what_it_holds_for_a_notification_is_withdrawn_by_the_notifications_id(
+    world: World,
+) -> None:
+    world.vk.send(message(notification="n-1"))
+    world.vk.ask(ReverificationPrompt("n-2", WITH_APP))
+
+    assert world.vk.withdraw_by_notification("n-1", Sent.MESSAGE) is True
+    assert world.vk.withdraw_by_notification("n-2", Sent.PROMPT) is True
+    assert world.vk.withdraw_by_notification("n-1", Sent.PROMPT) is True  # none: none to show
+    world.after(timedelta(days=2))
+    assert world.inbound.events == []  # neither the message nor the prompt showed
 
 
 @pytest.mark.parametrize(
