@@ -72,6 +72,7 @@ def create_app(
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
         app.state.notify = notify_service
         app.state.admin_token = settings.admin_token
+        app.state.private_callbacks = settings.callback_private_addresses
         app.state.templates = template_desk
         app.state.inbound = inbound_events or LoggedInboundEvents()
         app.state.gateway_signatures = GatewaySignatures.from_text(

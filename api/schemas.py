@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -257,6 +258,23 @@ class NotificationCreate(Strict):
         Annotated[AnyHttpUrl, BeforeValidator(_storable), AfterValidator(_without_credentials)]
         | None
     ) = None
+
+
+def internal_address(url: AnyHttpUrl) -> str | None:
+    """Why `url` points into a private network, or None: a loopback name, or an address that
+    is not public (loopback, private, link-local, reserved). The URL parser has already made
+    numeric hosts ("2130706433", "0x7f.1") dotted. A name that resolves to such an address is
+    not caught here: that takes the send itself (an egress proxy)."""
+    host = (url.host or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is this machine"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return None if address.is_global else f"{address} is not a public address"
 
 
 class NotificationAccepted(BaseModel):

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.deps import AuthenticatedClientDep, NotifyDep
 from api.errors import ApiError, invalid_argument
@@ -20,6 +20,7 @@ from api.schemas import (
     NotificationAccepted,
     NotificationCreate,
     NotificationPublic,
+    internal_address,
 )
 from delivery import records
 from delivery.notify import NotifyRequest
@@ -37,11 +38,16 @@ async def notify(
     body: Annotated[NotificationCreate, Body(openapi_examples=NOTIFY_EXAMPLES)],
     client: AuthenticatedClientDep,
     service: NotifyDep,
+    http: Request,
 ) -> Response:
     """Send a notification: deliver it in VK or OK, ask first, or send it by SMS (DESIGN §7).
 
     `request_id` is an idempotency key: a repeat returns the first answer and sends nothing.
     """
+    if body.callback_url and not http.app.state.private_callbacks:
+        inside = internal_address(body.callback_url)
+        if inside:
+            raise invalid_argument(f"callback_url must be a public address: {inside}")
     request = NotifyRequest(
         request_id=body.request_id,
         phone=body.phone,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -43,11 +44,13 @@ def served_history(
     check_interval: float = 1.0,
     overlay_every: float = 1.0,
     database_url: str | None = None,
+    **settings: Any,
 ) -> Iterator[Served]:
     """Score the crafted history into `folder`, serve it, and register a client on loopback.
 
     The service reads the store's overlay at most once per `overlay_every` seconds; its store
-    is the empty database at `database_url`, or else SQLite in `folder`."""
+    is the empty database at `database_url`, or else SQLite in `folder`; `settings` are the
+    service's other settings."""
     scores = score_history(crafted_history(), folder)
     url = database_url or f"sqlite:///{folder / 'ownership.db'}"
     upgrade(url)
@@ -74,7 +77,7 @@ def served_history(
         overlay=overlay,
     )
     app = create_app(
-        load_settings(scores_dir=scores, database_url=url),
+        load_settings(scores_dir=scores, database_url=url, **settings),
         snapshots=snapshots,
         authenticator=Authenticator(SqlClientStore(engine, cipher)),
         clock=lambda: NOW,

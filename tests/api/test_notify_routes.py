@@ -3,11 +3,13 @@ a clear 4xx in the envelope for every kind of bad input."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from tests.api.conftest import served_history
 from tests.api.service import NOW, RECYCLED, TIMES_BEYOND_UTC, VERIFIED_FRESH, Caller
 
 ACTION = {"type": "order", "at": NOW.isoformat() + "Z"}
@@ -71,6 +73,45 @@ def test_bad_input_gets_a_clear_4xx(
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
     assert set(response.json()) == {"status", "code", "message"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata service
+        "http://127.0.0.1:5432/",
+        "http://2130706433/",  # 127.0.0.1 written as one number
+        "http://localhost/hooks",
+        "http://api.localhost/hooks",
+        "http://10.0.0.1/hooks",
+        "http://192.168.1.10/hooks",
+        "http://[::1]:8080/hooks",
+        "http://[::ffff:127.0.0.1]/hooks",
+        "http://[fd00::1]/hooks",
+    ],
+)
+def test_a_callback_url_into_a_private_network_is_refused(caller: Caller, url: str) -> None:
+    response = caller.post("/v1/notify", body(f"ssrf-{url}", callback_url=url))
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert "public address" in response.json()["message"]
+
+
+def test_a_callback_url_at_a_public_address_is_taken(caller: Caller) -> None:
+    response = caller.post("/v1/notify", body("public", callback_url="https://203.0.114.9/h"))
+
+    assert response.status_code == 202, response.text
+
+
+def test_an_operator_may_let_clients_on_its_own_network_name_private_addresses(
+    tmp_path: Path,
+) -> None:
+    for served in served_history(tmp_path, callback_private_addresses=True):
+        hooks = "http://10.0.0.7:8080/hooks"
+        response = served.caller.post("/v1/notify", body("inside", callback_url=hooks))
+
+        assert response.status_code == 202, response.text
 
 
 @pytest.mark.parametrize(
