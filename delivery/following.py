@@ -6,6 +6,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, Connection
+
 from delivery import records
 from delivery.channels.ports import (
     ChannelUnavailableError,
@@ -38,9 +40,7 @@ log = logging.getLogger(__name__)
 # where a prompt's notification waits for the answer: asked, or given back after the network
 # took the prompt but its own answer timed out
 AWAITING_ANSWER = (S.REVERIFY_PENDING, S.ACCEPTED)
-# where a message's delivery report finds its notification: sent, or (see
-# `_given_back_by_its_network`) given back after the network took it but its answer timed out
-SHOWN_FROM = (S.SENT,)
+SOCIAL = (Channel.VK.value, Channel.OK.value)
 
 
 class Following(NotifyCore):
@@ -67,12 +67,13 @@ class Following(NotifyCore):
         """The social network showed the message: delivered, and billed once. The report of a
         delivery recorded before it came (found by the sweeper when the TTL ran out, or known
         from its read) dates it back to when it happened."""
-        if self._follow(notification_id, SHOWN_FROM, S.DELIVERED, at, bill=True, by=by):
+        if self._follow(notification_id, (S.SENT,), S.DELIVERED, at, bill=True, by=by):
             return True
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if row is not None and _from(row, by):
-                records.correct_delivery_time(connection, notification_id, at)
+            if row is not None and _from(row, by) and row["channel"] in SOCIAL:
+                price = self._price(row, row["channel"], at)
+                records.correct_delivery_time(connection, notification_id, at, price)
         return False
 
     def read(self, notification_id: str, at: datetime, by: Channel | None = None) -> bool:
@@ -81,7 +82,7 @@ class Following(NotifyCore):
         if self._follow(notification_id, (S.DELIVERED,), S.READ, at, by=by):
             return True
         if not self._follow(
-            notification_id, SHOWN_FROM, S.DELIVERED, at, {"read_first": True}, bill=True, by=by
+            notification_id, (S.SENT,), S.DELIVERED, at, {"read_first": True}, bill=True, by=by
         ):
             return False
         return self._follow(notification_id, (S.DELIVERED,), S.READ, at, by=by)
@@ -130,7 +131,9 @@ class Following(NotifyCore):
         takes one answer; returns whether this one was taken."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if row is None or row["decision"] != Action.REVERIFY.value or not _from(row, by):
+            if row is None or row["decision"] != Action.REVERIFY.value:
+                return False
+            if not _asked_on(connection, row, by):
                 return False
             if not records.record_verification(
                 connection,
@@ -198,13 +201,17 @@ class Following(NotifyCore):
             self._move(connection, row, (S.SENT,), S.FAILED, at, {"reason": "NO_CHANNEL", **why})
 
     def sms_delivered(self, notification_id: str, at: datetime, by: Channel | None = None) -> bool:
-        return self._follow(notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at, bill=True, by=by)
+        return self._follow(
+            notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at, bill=True, by=by or Channel.SMS
+        )
 
     def sms_failed(
         self, notification_id: str, error: str, at: datetime, by: Channel | None = None
     ) -> bool:
         detail = {"error": error}
-        return self._follow(notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, detail, by=by)
+        return self._follow(
+            notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, detail, by=by or Channel.SMS
+        )
 
     def _follow(
         self,
@@ -217,15 +224,25 @@ class Following(NotifyCore):
         by: Channel | None = None,
     ) -> bool:
         """A channel's report moves the notification on, once; a late or repeated one changes
-        nothing, nor does one `by` another channel than the notification's. A delivery is
-        billed in the same transaction, on the channel that carried it."""
+        nothing, nor does one `by` another channel than the notification's. A report leaving
+        `sent` or `sms_sent` also finds a claim given back after a time-out, which the channel
+        may have taken all the same (`records.given_back`). A delivery is billed in the same
+        transaction, on the channel that carried it."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
             if row is None or not _from(row, by):
                 return False
-            if leaving is SHOWN_FROM and _given_back_by_its_network(row):
-                leaving = (*leaving, S.ACCEPTED)
-            if not records.transition(connection, notification_id, leaving, to, at, detail):
+            channel = by.value if by is not None else row["channel"]
+            if not records.transition(
+                connection,
+                notification_id,
+                leaving,
+                to,
+                at,
+                detail,
+                given_back=_given_back(leaving, channel),
+                on_channel=None if by is None else by.value,
+            ):
                 return False
             if bill:
                 self._bill(connection, row, row["channel"], at)
@@ -243,13 +260,31 @@ def _from(row: dict[str, Any], by: Channel | None) -> bool:
     return False
 
 
-def _given_back_by_its_network(row: dict[str, Any]) -> bool:
-    """A message claimed for a network and given back because the network's answer did not
-    come (a time-out): the network may have taken it all the same, and its delivery report
-    then stands, or it would be lost (the dispatcher sends it again, and the gateway, which
-    takes one message a notification, reports nothing new)."""
-    return (
-        row["status"] == S.ACCEPTED.value
-        and row["decision"] == Action.DELIVER.value
-        and row["channel"] in (Channel.VK.value, Channel.OK.value)
+def _given_back(
+    leaving: tuple[NotificationStatus, ...], channel: str | None
+) -> ColumnElement[bool] | None:
+    """Where a claim whose channel's answer never came (a time-out) was given back: a message
+    to deliver back to `accepted`, an SMS back to `accepted` or `expired`. The channel may
+    have taken it all the same, and its reports stand (the dispatcher sends it again and the
+    gateway, which takes one message a notification, reports nothing new). None: no such
+    claim leaves from `leaving`."""
+    if leaving == (S.SENT,) and channel in SOCIAL:
+        return records.given_back((S.ACCEPTED,), [channel], Action.DELIVER.value)
+    if leaving == (S.SMS_SENT,) and channel == Channel.SMS.value:
+        return records.given_back((S.ACCEPTED, S.EXPIRED), [channel])
+    return None
+
+
+def _asked_on(connection: Connection, row: dict[str, Any], by: Channel | None) -> bool:
+    """Whether the notification's prompt was asked on `by`: an answer stands though the
+    notification went by SMS since (the TTL ran out), and one from another network does not."""
+    if by is None or row["channel"] == by.value:
+        return True
+    asked = any(
+        step["status"] == S.REVERIFY_PENDING.value
+        and (step["detail"] or {}).get("channel") == by.value
+        for step in records.history(connection, row["id"])
     )
+    if not asked:
+        log.warning("%s answered %s, never asked there: ignored", by, row["id"])
+    return asked

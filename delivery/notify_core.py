@@ -210,14 +210,17 @@ class NotifyCore:
     def _bill(
         self, connection: Connection, row: dict[str, Any], channel: str, at: datetime
     ) -> None:
+        records.bill(connection, row, channel, self._price(row, channel, at), "RUB", at)
+
+    def _price(self, row: dict[str, Any], channel: str, at: datetime) -> Decimal:
+        """The channel's price for the number's country on the day of `at`."""
         try:
             country = self.countries.country_of(row["phone"])
-            price = self.prices.price(country, Channel(channel), at)
+            return self.prices.price(country, Channel(channel), at)
         except (UnknownCountryError, UnknownPriceError) as error:
             # the delivery still counts, in the ledger at no price, and the operator is told
             log.error("cannot price %s: %s; billed at 0", row["id"], error)
-            price = Decimal(0)
-        records.bill(connection, row, channel, price, "RUB", at)
+            return Decimal(0)
 
     def _status_event(
         self,

@@ -17,10 +17,12 @@ from sqlalchemy import (
     Connection,
     String,
     Table,
+    and_,
     any_,
     bindparam,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -52,13 +54,26 @@ def transition(
     to: NotificationStatus,
     at: datetime,
     detail: dict[str, Any] | None = None,
+    *,
+    given_back: ColumnElement[bool] | None = None,
+    on_channel: str | None = None,
     **fields: Any,
 ) -> bool:
-    """Move the notification to `to` if it is in one of `leaving`; record it in the history.
+    """Move the notification to `to` if it is in one of `leaving` (or `given_back`, and on
+    `on_channel` if given: see `set_status`); record it in the history.
 
     False when another actor moved it first: the caller's event came too late and is ignored.
     """
-    if not set_status(connection, notification_id, leaving, to, at, **fields):
+    if not set_status(
+        connection,
+        notification_id,
+        leaving,
+        to,
+        at,
+        given_back=given_back,
+        on_channel=on_channel,
+        **fields,
+    ):
         return False
     record_event(connection, notification_id, to, at, detail)
     return True
@@ -70,18 +85,41 @@ def set_status(
     leaving: Iterable[NotificationStatus],
     to: NotificationStatus,
     at: datetime,
+    *,
+    given_back: ColumnElement[bool] | None = None,
+    on_channel: str | None = None,
     **fields: Any,
 ) -> bool:
     """Move the notification to `to` if it is in one of `leaving`, without a history entry: a
     claim given back when its channel did not take the message (refused, or unreachable), which
-    the client never needs to hear of."""
+    the client never needs to hear of. `given_back` (from `given_back`) widens `leaving` to a
+    claim given back after a time-out; `on_channel` holds the move to a notification on that
+    channel. Both are read in the one conditional update, so no other actor slips between."""
+    moving: ColumnElement[bool] = notifications.c.status.in_([s.value for s in leaving])
+    if given_back is not None:
+        moving = or_(moving, given_back)
+    if on_channel is not None:
+        moving = and_(moving, notifications.c.channel == on_channel)
     result = connection.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
-        .where(notifications.c.status.in_([status.value for status in leaving]))
+        .where(moving)
         .values(status=to.value, updated_at=at, **fields)
     )
     return bool(result.rowcount == 1)
+
+
+def given_back(
+    statuses: Iterable[NotificationStatus], channels: Iterable[str], decision: str | None = None
+) -> ColumnElement[bool]:
+    """A claim on one of `channels` given back, untold, to one of `statuses` after the channel's
+    answer never came (a time-out): the channel may have taken the message all the same, and
+    its reports about it stand."""
+    condition = and_(
+        notifications.c.status.in_([status.value for status in statuses]),
+        notifications.c.channel.in_(list(channels)),
+    )
+    return condition if decision is None else and_(condition, notifications.c.decision == decision)
 
 
 def set_status_many(
@@ -249,11 +287,13 @@ def bill(
     return True
 
 
-def correct_delivery_time(connection: Connection, notification_id: str, at: datetime) -> bool:
+def correct_delivery_time(
+    connection: Connection, notification_id: str, at: datetime, price: Decimal
+) -> bool:
     """Date a delivery recorded before its report came (the sweeper found it done when the
     withdrawal came too late, or its read came first) back to when the network reports it
-    happened: so it is billed in its month and timed as it was. Once, and only earlier: False
-    when there is nothing to correct."""
+    happened: so it is billed in its month, at `price` (that moment's), and timed as it was.
+    Once, and only earlier: False when there is nothing to correct."""
     found = connection.execute(
         select(events.c.id, events.c.at, events.c.detail)
         .where(events.c.notification_id == notification_id, events.c.status == "delivered")
@@ -271,7 +311,7 @@ def correct_delivery_time(connection: Connection, notification_id: str, at: date
     connection.execute(
         update(ledger)
         .where(ledger.c.notification_id == notification_id)
-        .values(delivered_at=at, month=at.astimezone(UTC).strftime("%Y-%m"))
+        .values(delivered_at=at, month=at.astimezone(UTC).strftime("%Y-%m"), price=price)
     )
     return True
 

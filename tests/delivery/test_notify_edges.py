@@ -7,9 +7,11 @@ in order, and the status shown is the history's last."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from delivery import records
 from delivery.channels.ports import (
@@ -21,10 +23,18 @@ from delivery.channels.ports import (
     SmsMessage,
     SocialMessage,
 )
-from delivery.events import MessageDelivered, ReplyReceived, SmsDelivered
+from delivery.events import (
+    MessageDelivered,
+    ReplyReceived,
+    ReverificationAnswer,
+    ReverificationAnswered,
+    SmsDelivered,
+)
+from delivery.notify_core import S
 from delivery.webhooks.events import NotificationReplied, NotificationStatusChanged
 from ownership.channels import Channel
 from ownership.notifications import Fallback
+from ownership.prices import Price, PriceTable
 from tests.api.service import RECYCLED, SUSPICIOUS, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
 
@@ -570,3 +580,92 @@ def test_a_message_shown_while_its_send_timed_out_is_delivered_at_the_ttl_not_se
 
 def _unavailable(message: SocialMessage) -> SendResult:
     raise ChannelUnavailableError("gateway down")
+
+
+def test_a_no_from_the_asking_network_after_the_ttl_still_counts(
+    notifier: Notifier, engine: Engine
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=timedelta(minutes=10))
+    found = notifier.service.notification(notifier.client_key, asked)
+    assert found is not None
+    notifier.clock.advance(timedelta(minutes=11))
+    notifier.service.sweep()  # by SMS now: the notification's channel is SMS's
+    network = Channel.OK if notifier.ok.asked else Channel.VK
+
+    answer = ReverificationAnswered(
+        asked, found["provider_id"], network, notifier.clock.now(), ReverificationAnswer.DENIED
+    )
+    notifier.service.handle(answer)
+    other = Channel.VK if network is Channel.OK else Channel.OK
+    yes_elsewhere = ReverificationAnswered(
+        asked, "x", other, notifier.clock.now(), ReverificationAnswer.CONFIRMED
+    )
+    notifier.service.handle(yes_elsewhere)  # never asked there: ignored
+
+    assert verification_results(engine) == ["no_answer", "denied"]
+    assert notifier.status(notifier.notify(SUSPICIOUS, "r-2")) == "sms_sent"  # owner_changed
+
+
+def test_an_sms_report_while_its_timed_out_send_is_given_back_stands(
+    notifier: Notifier, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: dict[str, str] = {}
+
+    def taken_but_timed_out(sms: SmsMessage) -> SendResult:
+        taken[sms.notification_id] = "sms-first"
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(notifier.sms, "send", taken_but_timed_out)
+    sent = notifier.notify(RECYCLED)  # by SMS at once; given back, its id never came
+
+    notifier.service.handle(SmsDelivered(sent, taken[sent], Channel.SMS, notifier.clock.now()))
+
+    assert history(notifier, sent) == ["accepted", "sms_sent", "sms_delivered"]
+    with engine.connect() as connection:
+        assert connection.execute(select(records.ledger.c.channel)).scalars().all() == ["sms"]
+
+
+def test_a_receipt_racing_the_give_back_of_its_timed_out_send_stands(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    real_send, real_fetch = notifier.vk.send, records.fetch
+    reported: list[bool] = []
+
+    def taken_but_timed_out(message: SocialMessage) -> SendResult:
+        real_send(message)
+
+        def read_then_given_back(connection: Connection, notification_id: str) -> Any:
+            row = real_fetch(connection, notification_id)
+            with engine.begin() as dispatcher:  # the give-back commits after the report's read
+                records.set_status(dispatcher, notification_id, (S.SENT,), S.ACCEPTED, at)
+            return row
+
+        at = notifier.clock.now()
+        monkeypatch.setattr(records, "fetch", read_then_given_back)
+        reported.append(notifier.service.delivered(message.notification_id, at, Channel.VK))
+        monkeypatch.setattr(records, "fetch", real_fetch)
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(notifier.vk, "send", taken_but_timed_out)
+    sent = notifier.notify(VERIFIED_FRESH)
+
+    assert reported == [True]
+    assert history(notifier, sent) == ["accepted", "sent", "delivered"]
+
+
+def test_a_delivery_dated_back_by_its_report_is_billed_at_that_days_price(
+    notifier: Notifier, engine: Engine
+) -> None:
+    now = notifier.clock.now()
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    prices = notifier.service.prices
+    dearer = Price("7", Channel.VK, Decimal("1.00"), midnight.date())
+    notifier.service.prices = PriceTable.of([*prices.prices, dearer])
+    sent = notifier.notify(VERIFIED_FRESH, ttl=timedelta(hours=24))
+
+    notifier.service.read(sent, midnight + timedelta(seconds=5))  # the read came first
+    notifier.service.delivered(sent, midnight - timedelta(seconds=5))  # shown the day before
+
+    with engine.connect() as connection:
+        billed = connection.execute(select(records.ledger.c.price)).scalars().all()
+    assert [Decimal(price) for price in billed] == [Decimal("0.45")]
