@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -54,7 +55,7 @@ class Sent:
     policy_case: str
     ttl: timedelta
     # (status, seconds) or (status, seconds, the event's detail)
-    path: tuple[tuple[str, float] | tuple[str, float, dict[str, object]], ...]
+    path: tuple[tuple[Any, ...], ...]
     billed: tuple[str, Decimal] | None = None
     fallback: str = "sms"
     country: str = field(default="7")
@@ -358,3 +359,37 @@ def test_a_ttl_no_notification_had_measures_nothing_rather_than_zero(store: str)
 
     assert timing["sent_notifications"].to_list() == [0, 0, 0, 0]
     assert timing["share"].to_list() == [None, None, None, None]
+
+
+def test_a_prompt_answered_yes_whose_message_is_refused_keeps_its_prompt(tmp_path: Path) -> None:
+    # the prompt was shown and answered; only the message after the Yes was refused
+    confirmed_refused = Sent(
+        "yes, then refused",
+        "+79230000012",
+        "reverify",
+        "SUSPICIOUS",
+        timedelta(hours=1),
+        (
+            ("reverify_pending", 0, {"channel": "vk"}),
+            ("sent", 40, {"channel": "vk", "confirmed": True}),
+            ("sms_sent", 40, {"refused_by": {"vk": "NO_ACTIVE_ACCOUNT"}}),
+            ("sms_delivered", 45),
+        ),
+        ("sms", SMS_RU),
+    )
+    url = f"sqlite:///{tmp_path / 'ownership.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine).begin() as session:
+        cipher = SecretCipher([Fernet.generate_key().decode()])
+        key = register_client(session, "bank", ["127.0.0.1/32"], cipher).key
+    with engine.begin() as connection:
+        _insert(connection, key, confirmed_refused)
+    engine.dispose()
+
+    stages = analytics.delivery_funnel(url).stages
+    reasons = analytics.fallbacks_by_reason(url)
+
+    taken = dict(rows(stages, "stage", "notifications"))
+    assert (taken["reverify_pending"], taken["sent"], taken["sms_sent"]) == (1, 0, 1)
+    assert rows(reasons, "reason", "notifications") == [("CHANNEL_REFUSED", 1)]

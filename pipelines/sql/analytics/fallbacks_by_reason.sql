@@ -36,7 +36,7 @@ reasoned as (
         sms.notification_id,
         case
             when sms.left_status = 'accepted' and sms.decision = 'sms' then sms.policy_case
-            when sms.left_status = 'accepted' then 'CHANNEL_REFUSED'
+            when sms.after_refusal or sms.left_status = 'accepted' then 'CHANNEL_REFUSED'
             when sms.left_status = 'reverify_pending' then 'REVERIFICATION_DENIED'
             when expired.expired_from = 'sent' then 'TTL_NOT_DELIVERED'
             when expired.expired_from = 'reverify_pending' then 'TTL_NOT_ANSWERED'

@@ -2,9 +2,12 @@
 -- acceptance, and the status it left to take it.
 -- grain: one row per notification and status it took (a status taken twice counts from its
 -- first time). refresh: per query.
--- A claim on a social network (`sent`, `reverify_pending`) that the networks refused is left
--- out: the history keeps it, as the client was told of it, but the message never left. The
--- refusal shows in the step it led to, and every claim before that step was refused.
+-- A claim on a social network that the networks refused is left out: the history keeps it,
+-- as the client was told of it, but the message never left. The refusal shows in the step it
+-- led to; the claims it refused are those of the kind (`sent` for a message,
+-- `reverify_pending` for a prompt) last claimed before it. A prompt answered Yes, then a
+-- message refused, keeps its `reverify_pending`: that prompt was shown. `after_refusal`: the
+-- step was the one the refusals led to.
 -- inputs: stg_notifications, stg_notification_events; $ttl_seconds: only the notifications of
 -- that TTL, or all when null.
 with notifications as (
@@ -23,14 +26,27 @@ refusals as (
     group by notification_id
 ),
 
+refused_claims as (
+    select
+        refusals.notification_id,
+        refusals.refusal_event_id,
+        arg_max(events.status, events.event_id) as refused_status
+    from refusals
+    inner join events
+        on events.notification_id = refusals.notification_id
+        and events.event_id < refusals.refusal_event_id
+        and events.status in ('sent', 'reverify_pending')
+    group by refusals.notification_id, refusals.refusal_event_id
+),
+
 taken as (
     select events.*
     from events
-    left join refusals on refusals.notification_id = events.notification_id
-    where not (
-        events.status in ('sent', 'reverify_pending')
-        and events.event_id < coalesce(refusals.refusal_event_id, -1)
-    )
+    left join refused_claims on refused_claims.notification_id = events.notification_id
+    where
+        refused_claims.notification_id is null
+        or events.status <> refused_claims.refused_status
+        or events.event_id > refused_claims.refusal_event_id
 ),
 
 ordered as (
@@ -45,7 +61,8 @@ first_taken as (
         notification_id,
         status,
         min(status_at) as taken_at,
-        arg_min(left_status, event_id) as left_status
+        arg_min(left_status, event_id) as left_status,
+        arg_min(after_refusal, event_id) as after_refusal
     from ordered
     group by notification_id, status
 ),
@@ -60,6 +77,7 @@ final as (
         notifications.accepted_at,
         first_taken.status,
         first_taken.left_status,
+        first_taken.after_refusal,
         first_taken.taken_at,
         epoch(first_taken.taken_at) - epoch(notifications.accepted_at) as seconds_since_accepted
     from first_taken
