@@ -64,6 +64,13 @@ class Lookalikes:
                 raise ValueError(f"a look-alike letter repeats in {letters!r}")
 
     @cached_property
+    def _disguised_word(self) -> re.Pattern[str]:
+        """A word of four letters or more made only of look-alike letters: «ѕаlе» in Cyrillic
+        letters may be a Latin word in disguise, though no word mixes the scripts."""
+        letters = re.escape(self.latin + self.cyrillic)
+        return re.compile(rf"(?<![^\W\d_])[{letters}]{{4,}}(?![^\W\d_])")
+
+    @cached_property
     def _tables(self) -> tuple[dict[int, int], ...]:
         if not self.latin:
             return ()
@@ -75,10 +82,12 @@ class Lookalikes:
     def readings(self, text: str) -> tuple[str, ...]:
         """`text`, then its Cyrillic and its Latin reading where they differ from it. Each
         keeps `text`'s length, so an offset in one is an offset in all. Only a text with a
-        word that mixes the scripts is read again: no promotional stem is spelt in look-alike
-        letters alone, and the readings would triple what every notification costs."""
+        word that mixes the scripts, or one spelt in look-alike letters alone, is read again:
+        the readings would triple what every notification costs."""
         readings = [text]
-        if not MIXED_SCRIPT_WORD.search(text):
+        if not self.latin or not (
+            MIXED_SCRIPT_WORD.search(text) or self._disguised_word.search(text)
+        ):
             return tuple(readings)
         for table in self._tables:
             reading = text.translate(table)
@@ -87,11 +96,34 @@ class Lookalikes:
         return tuple(readings)
 
 
+# Unicode's default-ignorable code points outside category Cf: a combining grapheme joiner,
+# fillers and variation selectors, which show nothing either (DerivedCoreProperties.txt)
+IGNORABLE = frozenset(
+    chr(code)
+    for first, last in (
+        (0x034F, 0x034F),
+        (0x115F, 0x1160),
+        (0x17B4, 0x17B5),
+        (0x180B, 0x180F),
+        (0x3164, 0x3164),
+        (0xFE00, 0xFE0F),
+        (0xFFA0, 0xFFA0),
+        (0xE0100, 0xE01EF),
+    )
+    for code in range(first, last + 1)
+)
+
+
+def _shows(char: str) -> bool:
+    return char not in IGNORABLE and unicodedata.category(char) != "Cf"
+
+
 def visible_text(text: str) -> tuple[str, tuple[int, ...]]:
-    """`text` without Unicode format characters (category Cf: zero-width spaces and joiners,
-    soft hyphens, direction marks), which show nothing yet split a word apart for a regular
-    expression; with the offset in `text` of every character kept."""
-    kept = tuple(i for i, char in enumerate(text) if unicodedata.category(char) != "Cf")
+    """`text` without the characters that show nothing yet split a word apart for a regular
+    expression: Unicode format characters (category Cf: zero-width spaces and joiners, soft
+    hyphens, direction marks) and the other default-ignorable ones (`IGNORABLE`); with the
+    offset in `text` of every character kept."""
+    kept = tuple(i for i, char in enumerate(text) if _shows(char))
     if len(kept) == len(text):
         return text, kept
     return "".join(text[i] for i in kept), kept

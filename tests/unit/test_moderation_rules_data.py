@@ -90,6 +90,11 @@ EVASIVE = [
     ("Ваш заказ #order# готов. Cкидкa 20% на всё!", "DISCOUNT"),  # Latin C and a
     ("Ваш заказ #order# готов. П" + "POMOKO" + "Д внутри", "PROMO_CODE"),  # Latin in the middle
     ("Your order #order# is ready: b\u043enus inside", "BONUS"),  # Cyrillic о
+    ("Ваш заказ #order# готов. Ски\u034fдка 20% на всё!", "DISCOUNT"),  # grapheme joiner
+    ("Ваш заказ #order# готов. Ски\ufe0fдка 20% на всё!", "DISCOUNT"),  # variation selector
+    ("Ваш заказ #order# готов. Скиㅤдка 20% на всё!", "DISCOUNT"),  # Hangul filler
+    # every letter Cyrillic, and every one a look-alike: «саѕһьаск»
+    ("Your order #order# is ready: \u0441\u0430\u0455\u04bb\u044c\u0430\u0441\u043a", "CASHBACK"),
 ]
 
 
