@@ -390,6 +390,6 @@ def test_a_prompt_answered_yes_whose_message_is_refused_keeps_its_prompt(tmp_pat
     stages = analytics.delivery_funnel(url).stages
     reasons = analytics.fallbacks_by_reason(url)
 
-    taken = dict(rows(stages, "stage", "notifications"))
+    taken = {stage: count for stage, count in rows(stages, "stage", "notifications")}
     assert (taken["reverify_pending"], taken["sent"], taken["sms_sent"]) == (1, 0, 1)
     assert rows(reasons, "reason", "notifications") == [("CHANNEL_REFUSED", 1)]
