@@ -1,74 +1,73 @@
-"""An HTTP client whose deadline bounds each exchange as a whole, for the sync code that sends.
+"""An HTTP client whose deadline bounds each exchange as a whole, for the code that sends.
 
 httpx's timeouts bound each step (connect, every read) but not the exchange, so a peer that
 answers a byte at a time holds a call for as long as it likes, and with it the lease or claim
-that was sized for "longer than any call lasts". Here every exchange runs as a coroutine on an
-event loop of the client's own, under `asyncio.timeout`, which cancels it at the deadline and
-closes its connection; the calling threads only wait for their exchange. Used by the webhook
-sender (`delivery/webhooks/dispatcher.py`) and the channel gateways (`delivery/channels/http.py`).
+that was sized for "longer than any call lasts". Here the connections are made by a network
+backend (httpcore's, wrapped) that gives every connect, read and write no more time than is
+left of the calling thread's deadline, and fails it once the deadline has passed. The client
+stays synchronous: httpx's async client, run on a loop of its own, sent half as many webhooks a
+second on this machine. Used by the webhook sender (`delivery/webhooks/dispatcher.py`) and the
+channel gateways (`delivery/channels/http.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
+import httpcore
 import httpx
 
 T = TypeVar("T")
 
+# the calling thread's deadline (time.monotonic()), while `DeadlineClient.run` runs
+_deadline = threading.local()
+
 
 class DeadlineClient:
-    """An `httpx.AsyncClient` on a loop thread of its own; `run` bounds an exchange whole.
+    """An `httpx.Client` whose `run` bounds an exchange whole.
 
     Redirects are not followed: a peer moves its endpoint by telling us, not by redirecting
-    what we send (signed bodies, bearer tokens) elsewhere.
+    what we send (signed bodies, bearer tokens) elsewhere. A `transport` given (a test's mock)
+    replaces the network, and with it the deadline.
     """
 
     def __init__(
         self,
         seconds: float,
         *,
-        name: str,
         base_url: str = "",
         headers: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.seconds = seconds
-        self.http = httpx.AsyncClient(
+        self.http = httpx.Client(
             base_url=base_url,
             headers=headers,
             timeout=seconds,
-            transport=transport,
+            transport=transport or _DeadlineTransport(),
             follow_redirects=False,
         )
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-        self._closed = False
 
-    def run(self, exchange: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+    def run(self, exchange: Callable[[httpx.Client], T]) -> T:
         """`exchange(client)`'s result; `TimeoutError` if it has not ended within the deadline
         (its connection is closed then), or whatever else it raises."""
-        if self._closed:
-            raise RuntimeError("the HTTP client is closed")
-        return asyncio.run_coroutine_threadsafe(self._bounded(exchange), self._loop).result()
-
-    async def _bounded(self, exchange: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
-        async with asyncio.timeout(self.seconds):
-            return await exchange(self.http)
+        ends = time.monotonic() + self.seconds
+        _deadline.at = ends
+        try:
+            return exchange(self.http)
+        except httpx.TimeoutException:
+            if time.monotonic() >= ends:
+                raise TimeoutError(f"no complete answer within {self.seconds:g} s") from None
+            raise
+        finally:
+            _deadline.at = None
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        asyncio.run_coroutine_threadsafe(self.http.aclose(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self.http.close()
 
     def __enter__(self) -> Self:
         return self
@@ -82,12 +81,90 @@ class DeadlineClient:
         self.close()
 
 
-async def read_at_most(response: httpx.Response, size: int) -> bytes:
+def read_at_most(response: httpx.Response, size: int) -> bytes:
     """Up to `size` bytes of a streamed answer (a few more when a chunk ends past it), without
     reading an answer of any length whole."""
     read = b""
-    async for chunk in response.aiter_bytes():
+    for chunk in response.iter_bytes():
         read += chunk
         if len(read) >= size:
             break
     return read
+
+
+def _left(timeout: float | None, expired: type[Exception]) -> float | None:
+    """The step's timeout cut to what is left of the thread's deadline; `expired` once none."""
+    ends: float | None = getattr(_deadline, "at", None)
+    if ends is None:
+        return timeout
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise expired("the deadline for the whole exchange has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own network, each connection's steps held to the thread's deadline."""
+
+    def __init__(self) -> None:
+        self._network = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        stream = self._network.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._network.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._network.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport on `_DeadlineBackend`. httpx takes no network backend of its own, so
+    its connection pool is made again with one, as httpx makes it otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        limits = httpx.Limits()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )

@@ -98,13 +98,12 @@ class _HttpChannel:
         token: str,
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not is_bearer_token(token):
             raise ValueError("a gateway token is visible ASCII without spaces")
         self._client = DeadlineClient(
             timeout,
-            name="channel-gateway",
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
             transport=transport,
@@ -129,9 +128,9 @@ class _HttpChannel:
     ) -> _Answer:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
 
-        async def exchange(http: httpx.AsyncClient) -> _Answer:
-            async with http.stream("POST", path, json=body or {}, headers=headers) as response:
-                read = await read_at_most(response, MAX_ANSWER_BYTES + 1)
+        def exchange(http: httpx.Client) -> _Answer:
+            with http.stream("POST", path, json=body or {}, headers=headers) as response:
+                read = read_at_most(response, MAX_ANSWER_BYTES + 1)
             return _Answer(response.status_code, read)
 
         try:
@@ -171,7 +170,7 @@ class HttpSocialNetwork(_HttpChannel):
         network: Channel,
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not network.is_social:
             raise ValueError(f"{network} is not a social network")

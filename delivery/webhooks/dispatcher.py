@@ -63,7 +63,7 @@ class HttpWebhookSender:
 
     def __init__(self, seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self._seconds = seconds
-        self._client = DeadlineClient(seconds, name="webhook-sender")
+        self._client = DeadlineClient(seconds)
 
     @classmethod
     def with_timeout(cls, seconds: float = DEFAULT_TIMEOUT_SECONDS) -> HttpWebhookSender:
@@ -72,11 +72,11 @@ class HttpWebhookSender:
     def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
         headers = {**headers, "content-type": "application/json"}
 
-        async def attempt(http: httpx.AsyncClient) -> SendResult:
-            async with http.stream("POST", url, content=body, headers=headers) as response:
+        def attempt(http: httpx.Client) -> SendResult:
+            with http.stream("POST", url, content=body, headers=headers) as response:
                 if response.is_success:
                     return SendResult(response.status_code)
-                reply = await _start_of(response, REPLY_SHOWN)
+                reply = _start_of(response, REPLY_SHOWN)
             return SendResult(response.status_code, f"HTTP {response.status_code}: {reply}")
 
         try:
@@ -94,9 +94,9 @@ class HttpWebhookSender:
 REPLY_SHOWN = 200
 
 
-async def _start_of(response: httpx.Response, characters: int) -> str:
+def _start_of(response: httpx.Response, characters: int) -> str:
     """The first `characters` of the reply, without reading a reply of any length whole."""
-    read = await read_at_most(response, characters * 4)  # enough bytes for them in UTF-8
+    read = read_at_most(response, characters * 4)  # enough bytes for them in UTF-8
     return read.decode(response.encoding or "utf-8", errors="replace")[:characters]
 
 
