@@ -185,7 +185,8 @@ class WebhookDispatcher:
 
     def _send(self, delivery: ClaimedDelivery, secret: str | None) -> _Outcome:
         if secret is None:
-            return _Outcome(delivery, SendResult(None, "the client has no webhook secret"))
+            why = "the client has no webhook secret the service can open"
+            return _Outcome(delivery, SendResult(None, why))
         body = webhook_body(delivery)
         headers = sign(secret, delivery.event_id, self._signing_clock.now(), body)
         try:

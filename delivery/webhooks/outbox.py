@@ -4,6 +4,7 @@ lease by dispatchers, and settled as delivered, retried or given up."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -17,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from delivery.ports import ClientEvent
 from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
-from store.secrets import SecretCipher
+from store.secrets import SecretCipher, SecretKeyError
 from store.tables import ClientRow
 from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
+
+log = logging.getLogger(__name__)
 
 EVENT_ID_PREFIX = "evt_"
 
@@ -191,13 +194,22 @@ def forget_settled_before(connection: Connection, moment: datetime) -> int:
 def webhook_secrets(
     connection: Connection, client_keys: Iterable[str], cipher: SecretCipher
 ) -> dict[str, str | None]:
-    """The clients' webhook secrets, opened; None for a client that has none."""
+    """The clients' webhook secrets, opened; None for a client that has none, or whose secret
+    the key cannot open (logged): that client's events fail and are retried, and the others'
+    go out, rather than one sealed under a retired key holding every client's back."""
     rows = connection.execute(
         select(ClientRow.consumer_key, ClientRow.webhook_secret_encrypted).where(
             ClientRow.consumer_key.in_(set(client_keys))
         )
     )
-    return {key: cipher.decrypt(token) if token else None for key, token in rows}
+    opened: dict[str, str | None] = {}
+    for key, token in rows:
+        try:
+            opened[key] = cipher.decrypt(token) if token else None
+        except SecretKeyError as error:
+            log.error("cannot open the webhook secret of client %s: %s", key, error)
+            opened[key] = None
+    return opened
 
 
 class OutboxWebhooks:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
@@ -228,6 +229,24 @@ def test_an_event_queued_again_under_its_id_is_one_event(
     assert queued == [event_id]
 
 
+def test_a_client_whose_secret_the_key_cannot_open_holds_no_other_client_back(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    old = register_shop(engine, SecretCipher([Fernet.generate_key().decode()]), name="old")
+    clock = VirtualClock(START)
+    sealed_away = enqueue_status(engine, old.key, START)
+    fine = enqueue_status(engine, shop.key, START)
+    sender = RecordingWebhookSender()
+
+    assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 2
+
+    assert [sent.headers["webhook-id"] for sent in sender.sent] == [fine]
+    row = delivery_row(engine, sealed_away)
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert row.last_error == "the client has no webhook secret the service can open"
+
+
 def test_events_survive_a_restart_and_keep_their_id(
     database_url: str, engine: Engine, cipher: SecretCipher
 ) -> None:
@@ -366,7 +385,7 @@ def test_a_client_without_a_webhook_secret_gets_nothing_unsigned(
     row_after = delivery_row(engine, event_id)
     assert (row_after.state, row_after.last_error) == (
         "pending",
-        "the client has no webhook secret",
+        "the client has no webhook secret the service can open",
     )
 
 
