@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -74,11 +77,45 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(url: str) -> None:
-    """Migrate the database at `url` to the newest revision (creating it, for SQLite)."""
+    """Migrate the database at `url` to the newest revision (creating it, for SQLite).
+
+    One process at a time: servers and workers started together on a fresh store would each
+    create the same tables, and all but one fail. The others wait for the lock, then find
+    nothing left to do."""
     engine = make_engine(url)
     try:
-        # "heads": the areas of the store (clients, webhooks, templates, notifications) each
-        # have a branch of revisions from 0001, so none waits on another's numbering
-        command.upgrade(alembic_config(engine), "heads")
+        with _migrating_alone(engine):
+            # "heads": the areas of the store (clients, webhooks, templates, notifications)
+            # each have a branch of revisions from 0001, so none waits on another's numbering
+            command.upgrade(alembic_config(engine), "heads")
     finally:
         engine.dispose()
+
+
+# the advisory lock's key on PostgreSQL: any constant the service's other locks do not use
+MIGRATION_LOCK = 0x6F776E6D  # "ownm"
+
+
+@contextmanager
+def _migrating_alone(engine: Engine) -> Iterator[None]:
+    """Hold the store's migration lock: PostgreSQL's advisory lock, or a lock file beside the
+    SQLite file (an in-memory database is one process's own)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("select pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("select pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrating", "a") as lock:  # kept: a lock file needs no content
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,29 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert (tmp_path / "var").is_dir()
+
+
+def _migrate(url: str) -> str:
+    try:
+        upgrade(url)
+    except Exception as error:  # what a process started beside the others would die of
+        return f"{type(error).__name__}: {error}"
+    return "migrated"
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_processes_started_together_on_a_fresh_store_all_find_it_migrated(
+    kind: str, tmp_path: Path
+) -> None:
+    # servers and workers deployed at once each migrate at start-up
+    with (
+        fresh_database(kind, tmp_path) as url,
+        multiprocessing.get_context("spawn").Pool(4) as processes,
+    ):
+        outcomes = processes.map(_migrate, [url] * 4)
+        engine = make_engine(url)
+        tables = set(inspect(engine).get_table_names())
+        engine.dispose()
+
+    assert outcomes == ["migrated"] * 4
+    assert {"notifications", "clients", "webhook_deliveries"} <= tables
