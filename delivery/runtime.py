@@ -80,6 +80,7 @@ class NotifyRuntime:
     def start_jobs(self, settings: Settings, engine: Engine) -> None:
         """Dispatch, sweep and webhooks on APScheduler; the simulators' pump beside them."""
         scheduler = build_scheduler(engine)
+        scheduler.start(paused=True)  # its stored jobs in sight, none running yet
         service = self.service
         schedule_every(
             scheduler,
@@ -99,13 +100,16 @@ class NotifyRuntime:
         schedule_webhook_forgetting(
             scheduler, self.dispatcher, keep=timedelta(days=settings.webhook_retention_days)
         )
-        scheduler.start()
+        scheduler.resume()
         self.scheduler = scheduler
         if self.channels.simulators:
             self.pump = SimulatorPump(self.channels.simulators, every=0.05)
             self.pump.start()
 
     def stop_jobs(self) -> None:
+        """Stop taking new work, let what is in flight end (its outcome recorded), then stop."""
+        self.service.stopping.set()
+        self.dispatcher.stopping.set()
         if self.pump is not None:
             self.pump.stop()
         if self.scheduler is not None:

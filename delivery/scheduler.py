@@ -55,8 +55,14 @@ def build_scheduler(engine: Engine, *, threads: int = 4) -> BackgroundScheduler:
 def schedule_every(
     scheduler: BackgroundScheduler, name: str, task: Callable[[], object], every: timedelta
 ) -> None:
-    """Run `task` every `every` as the job `name`, replacing a stored job of that name."""
+    """Run `task` every `every` as the job `name`. A stored job of that name on the same
+    interval keeps its next run: added again, it would be due `every` from each start, and a
+    process restarted more often than that would never run it. On another interval it is
+    replaced. Start the scheduler (paused) first, so that its stored jobs can be seen."""
     TASKS[name] = task
+    stored = scheduler.get_job(name) if scheduler.running else None
+    if stored is not None and getattr(stored.trigger, "interval", None) == every:
+        return
     scheduler.add_job(
         run_task,
         "interval",

@@ -94,6 +94,28 @@ def test_jobs_are_kept_in_the_store_and_found_by_a_restarted_process(
         restarted_engine.dispose()
 
 
+def test_a_restarted_process_keeps_a_stored_jobs_next_run(
+    database_url: str, scheduler: BackgroundScheduler
+) -> None:
+    # restarted more often than hourly, an hourly job must still run: its next run is kept
+    scheduler.start(paused=True)
+    schedule_every(scheduler, TICK, lambda: None, timedelta(hours=1))
+    (stored,) = scheduler.get_jobs()
+    scheduler.shutdown()
+
+    restarted_engine = make_engine(database_url)
+    restarted = build_scheduler(restarted_engine)
+    try:
+        restarted.start(paused=True)
+        schedule_every(restarted, TICK, lambda: None, timedelta(hours=1))
+        (job,) = restarted.get_jobs()
+        assert job.next_run_time == stored.next_run_time
+        restarted.remove_all_jobs()
+    finally:
+        restarted.shutdown()
+        restarted_engine.dispose()
+
+
 def test_a_stored_job_without_a_task_in_this_process_is_skipped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
