@@ -46,6 +46,8 @@ class Dispatching(NotifyCore):
             ]
         carried = 0
         for row in rows:
+            if self.stopping.is_set():  # the rest stay accepted, for the next process
+                break
             carried += self._dispatch(row)
         return carried
 

@@ -4,6 +4,7 @@ the ledger and the webhooks that tell the client."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -79,6 +80,8 @@ class NotifyCore:
         # left by a crash, and the sweeper may finish it; a younger one is still being sent
         self.claim_timeout = claim_timeout
         self.writer = BatchWriter(engine)
+        # set when the process stops: the jobs finish what they hold and take nothing new
+        self.stopping = threading.Event()
         if overlay is None:  # not `or`: an overlay with no answers yet is empty, so falsy
             overlay = LiveOverlay(
                 engine,

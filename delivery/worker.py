@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from functools import partial
+from types import FrameType
 
 from api.serving import SnapshotSource
 from delivery.runtime import build_clock, build_notify_runtime
@@ -31,7 +33,7 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for received in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(received, lambda *_: stop.set())
+            signal.signal(received, partial(_stop_or_force, stop))
     runtime.start_jobs(settings, engine)
     log.info("the notify path's jobs are running")
     try:
@@ -39,3 +41,15 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     finally:
         runtime.stop_jobs()
         engine.dispose()
+
+
+def _stop_or_force(stop: threading.Event, received: int, _frame: FrameType | None) -> None:
+    """The first signal stops the worker once the work in flight has ended; a second one
+    (Ctrl-C again) ends it now, as the signal would by default. What was in flight is
+    finished by another worker once its claim or lease runs out."""
+    if not stop.is_set():
+        log.info("stopping once the work in flight has ended; signal again to stop now")
+        stop.set()
+        return
+    signal.signal(received, signal.SIG_DFL)
+    signal.raise_signal(received)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -142,6 +143,8 @@ class WebhookDispatcher:
         # the `webhook-timestamp` a client checks against its own clock: on a fast virtual
         # clock (the demo) pass the system clock here, or every delivery looks stale
         self._signing_clock = signing_clock or clock
+        # set when the process stops: `dispatch_all_due` starts no new batch
+        self.stopping = threading.Event()
 
     def dispatch_due(self, limit: int = 100) -> int:
         """Send up to `limit` due events, once each; returns how many were attempted.
@@ -172,6 +175,8 @@ class WebhookDispatcher:
         even under a steady stream); returns how many were attempted."""
         total = 0
         for _ in range(max_batches):
+            if self.stopping.is_set():  # stopping: the batch in flight ends, no other starts
+                break
             attempted = self.dispatch_due(limit)
             total += attempted
             if attempted < limit:

@@ -669,3 +669,12 @@ def test_a_delivery_dated_back_by_its_report_is_billed_at_that_days_price(
     with engine.connect() as connection:
         billed = connection.execute(select(records.ledger.c.price)).scalars().all()
     assert [Decimal(price) for price in billed] == [Decimal("0.45")]
+
+
+def test_a_stopping_service_dispatches_nothing_new(notifier: Notifier) -> None:
+    notifier.service.stopping.set()  # SIGTERM: the worker stops taking work
+    accepted = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH))
+
+    assert notifier.service.dispatch_due() == 0
+    assert notifier.status(accepted.answer["id"]) == "accepted"  # for the next process
+    assert notifier.vk.sent == []

@@ -482,3 +482,13 @@ def test_on_a_fast_virtual_clock_the_signatures_can_carry_the_real_time(
     (sent,) = sender.sent
     verified = Webhook(shop.webhook_secret).verify(sent.body, dict(sent.headers))
     assert verified["data"] == STATUS_DELIVERED
+
+
+def test_a_stopping_dispatcher_starts_no_new_batch(engine: Engine, cipher: SecretCipher) -> None:
+    shop = register_shop(engine, cipher)
+    event_id = enqueue_status(engine, shop.key, START)
+    stopping = dispatcher(engine, cipher, RecordingWebhookSender(), VirtualClock(START))
+    stopping.stopping.set()  # SIGTERM: the worker stops taking work
+
+    assert stopping.dispatch_all_due() == 0
+    assert delivery_row(engine, event_id).attempts == 0  # left for the next process
