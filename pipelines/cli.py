@@ -319,10 +319,17 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
-    from delivery.worker import run_worker
+    from sqlalchemy.exc import OperationalError
 
+    from delivery.worker import run_worker
+    from pipelines.serving_cli import check_start_up, store_unreachable  # it imports from here
+
+    check_start_up(settings)  # as `ownership serve` does: one line, not a traceback
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run_worker(settings)
+    try:
+        run_worker(settings)
+    except OperationalError as error:  # the store cannot be reached or migrated
+        raise store_unreachable(settings, error) from error
     return 0
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from shlex import quote
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.cli import (
     UsageError,
@@ -21,6 +21,9 @@ from pipelines.cli import (
     seed_argument,
 )
 from pipelines.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
 
 
 def add_serving_commands(commands: Any) -> None:
@@ -74,14 +77,14 @@ def add_serving_commands(commands: Any) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.main import serve
 
-    if not (settings.scores_dir / "snapshot.bin").exists():
-        console.print(
-            f"[yellow]warning:[/yellow] no snapshot in {settings.scores_dir} yet; checks answer "
-            "503 until `ownership score --out` publishes one there"
+    # every API worker starts the jobs its settings ask for: with several, each would run them
+    if args.workers != 1 and (args.jobs or settings.run_jobs):
+        asked = "--jobs" if args.jobs else "OWNERSHIP_RUN_JOBS"
+        raise UsageError(
+            f"{asked} runs the notify path's jobs in the API's process: use it with one worker, "
+            "or run `ownership worker` beside the API"
         )
     if args.jobs:
-        if args.workers != 1:
-            raise UsageError("--jobs runs the jobs in the API's process: use it with one worker")
         import os
 
         os.environ["OWNERSHIP_RUN_JOBS"] = "true"  # read by the worker's settings
@@ -90,13 +93,54 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.workers import PortInUseError
 
     _refuse_taken_port(args.host, args.port)
+    check_start_up(settings)  # it may make the key file: not for a server that cannot start
+    if not (settings.scores_dir / "snapshot.bin").exists():  # not a fault: said once it runs
+        console.print(
+            f"[yellow]warning:[/yellow] no snapshot in {settings.scores_dir} yet; checks answer "
+            "503 until `ownership score --out` publishes one there"
+        )
     try:
         return serve(settings, args.host, args.port, args.workers)
     except PortInUseError as error:
         raise UsageError(f"{error}; is another server running there?") from error
     except OperationalError as error:  # the store cannot be reached or migrated
-        reason = str(error.orig).strip().splitlines()[0]
-        raise UsageError(f"cannot open the store at {_shown(settings)}: {reason}") from error
+        raise store_unreachable(settings, error) from error
+
+
+def check_start_up(settings: Settings) -> None:
+    """Open now what a serving process opens as it starts (the moderation rules, the secret
+    key), so that a fault there is one line naming its setting, not a traceback from the
+    startup of every API worker."""
+    _check_moderation_rules(settings)
+    from store.secrets import SecretKeyError, load_cipher
+
+    try:
+        load_cipher(settings.secret_key_text(), settings.secret_key_file)
+    except SecretKeyError as error:  # its message never holds the key
+        source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
+        raise UsageError(f"bad setting: {source}: {error}") from error
+    except (OSError, UnicodeDecodeError) as error:  # a key file that cannot be made or read
+        reason = error.strerror if isinstance(error, OSError) else "it is not ASCII text"
+        raise UsageError(
+            f"bad setting: OWNERSHIP_SECRET_KEY_FILE: cannot use the key file "
+            f"{settings.secret_key_file}: {reason}"
+        ) from error
+
+
+def _check_moderation_rules(settings: Settings) -> None:
+    from pipelines.moderation_rules import ModerationRulesError, load_moderation_rules
+
+    try:
+        load_moderation_rules(settings.moderation_rules_path)
+    except ModerationRulesError as error:  # a YAML error spans lines: joined into one
+        reason = " ".join(str(error).split())
+        raise UsageError(f"bad setting: OWNERSHIP_MODERATION_RULES_PATH: {reason}") from error
+
+
+def store_unreachable(settings: Settings, error: OperationalError) -> UsageError:
+    """The one line for a store that cannot be reached or migrated, without its password."""
+    reason = str(error.orig).strip().splitlines()[0]
+    return UsageError(f"cannot open the store at {_shown(settings)}: {reason}")
 
 
 def _refuse_taken_port(host: str, port: int) -> None:
@@ -131,6 +175,7 @@ def _shown(settings: Settings) -> str:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_serve:  # find out now, not after generating and scoring
+        _check_moderation_rules(settings)  # its key is the demo's own, made in its folder
         args.port = args.port or _free_port(args.host)
         _refuse_taken_port(args.host, args.port)
     with _demo_lock(args.dir):

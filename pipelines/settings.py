@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +46,17 @@ MIN_MEMORY_LIMIT_BYTES = 64 * 1024**2
 MAX_MEMORY_LIMIT_BYTES = 1000**5
 MEMORY_LIMIT_EXAMPLE = "give a size such as 8GB, 500MB or 6GiB, or a share of the memory: 80%"
 
+# Upper bounds of the durations and counts below: far past any use, yet small enough that the
+# times computed from them (a timedelta, a scheduler's interval, a moment in the store) exist.
+MINUTE, HOUR, DAY = 60, 3_600, 86_400
+TEN_YEARS_DAYS = 3_650
+# DuckDB's threads each take a core's share of work and their own buffers: past the cores they
+# only queue (10,000 makes a small history take minutes, 100,000 never ends). A fixed bound
+# rather than a multiple of os.cpu_count(), which a container reports as the host's, keeps a
+# setting valid on every machine it is deployed to; 1024 is above the largest servers' cores.
+MAX_THREADS = 1_024
+GATEWAY_URL_EXAMPLE = "https://sms-gateway.example/v1"
+
 
 def check_memory_limit(text: str) -> str:
     """`text` if DuckDB takes it as a memory limit the models can run in, else a `ValueError`
@@ -67,6 +80,30 @@ def check_memory_limit(text: str) -> str:
     if limit > MAX_MEMORY_LIMIT_BYTES:
         raise ValueError(f"memory limit {text!r} is above 1PB; {MEMORY_LIMIT_EXAMPLE}")
     return text
+
+
+def check_gateway_url(url: str) -> str:
+    """`url` if it is an absolute http(s) URL with a host, else a `ValueError` of one line
+    that never repeats the URL (it may carry credentials)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it refuses a port that is no number or past 65535
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(character.isspace() or not character.isprintable() for character in url)
+    ):
+        raise ValueError(f"is not an absolute http(s) URL such as {GATEWAY_URL_EXAMPLE}")
+    return url
+
+
+def _a_folder(path: Path) -> Path:
+    if not path.is_dir():
+        raise ValueError(f"{path} {'is not a folder' if path.exists() else 'does not exist'}")
+    return path
 
 
 def check_database_url(url: str) -> str:
@@ -95,8 +132,13 @@ def check_database_url(url: str) -> str:
 
 class Settings(BaseSettings):
     # a refused setting's error never repeats its value: it may be a token or a password
+    # and no number setting is infinite or NaN: a duration of inf overflows where it is used
     model_config = SettingsConfigDict(
-        env_prefix="OWNERSHIP_", extra="ignore", frozen=True, hide_input_in_errors=True
+        env_prefix="OWNERSHIP_",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        allow_inf_nan=False,
     )
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -107,22 +149,22 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     secret_key_file: Path = Path("var/secret.key")
     # OAuth 1.0a: how far a request's timestamp may stray from the server's clock, both ways
-    oauth_timestamp_skew_seconds: int = Field(300, gt=0)
+    oauth_timestamp_skew_seconds: int = Field(300, gt=0, le=DAY)
     # nonces are kept this long; a replay of an older one is refused by its timestamp instead
-    nonce_retention_seconds: int = Field(900, gt=0)
+    nonce_retention_seconds: int = Field(900, gt=0, le=7 * DAY)
 
-    possession_window_days: int = Field(90, gt=0)
-    freshness_days: int = Field(30, gt=0)
-    activity_days: int = Field(7, gt=0)
-    permanent_failures_min: int = Field(1, ge=1)
+    possession_window_days: int = Field(90, gt=0, le=TEN_YEARS_DAYS)
+    freshness_days: int = Field(30, gt=0, le=TEN_YEARS_DAYS)
+    activity_days: int = Field(7, gt=0, le=TEN_YEARS_DAYS)
+    permanent_failures_min: int = Field(1, ge=1, le=1_000)
     profile_mismatch_min_fields: int = Field(2, ge=1, le=3)
-    registration_code_grace_seconds: int = Field(3_600, ge=0)
+    registration_code_grace_seconds: int = Field(3_600, ge=0, le=30 * DAY)
 
     # A run whose share of rejected rows passes this publishes nothing.
     max_reject_share: float = Field(0.01, ge=0.0, le=1.0)
     # DuckDB's memory limit (e.g. "8GB"); past it DuckDB spills to disk instead of failing.
     memory_limit: str | None = None
-    threads: int | None = Field(None, ge=1)
+    threads: int | None = Field(None, ge=1, le=MAX_THREADS)
 
     @field_validator("database_url")
     @classmethod
@@ -138,23 +180,23 @@ class Settings(BaseSettings):
         return check_memory_limit(limit)
 
     # How often an API worker looks for a newly published snapshot, in seconds.
-    snapshot_check_seconds: float = Field(1.0, gt=0)
+    snapshot_check_seconds: float = Field(1.0, gt=0, le=HOUR)
     # How often a process reads the re-verification answers other workers recorded since its
     # last read (the live overlay); what it learns itself it applies at once.
-    overlay_refresh_seconds: float = Field(1.0, gt=0)
+    overlay_refresh_seconds: float = Field(1.0, gt=0, le=HOUR)
 
     # The notify path's jobs (DESIGN §7, §8): how often accepted notifications are dispatched
     # and expired ones swept into SMS; how long an SMS may go without a delivery report before
     # it counts as failed.
-    notify_dispatch_seconds: float = Field(0.2, gt=0)
-    notify_sweep_seconds: float = Field(1.0, gt=0)
-    sms_report_timeout_seconds: float = Field(3_600.0, gt=0)
+    notify_dispatch_seconds: float = Field(0.2, gt=0, le=HOUR)
+    notify_sweep_seconds: float = Field(1.0, gt=0, le=HOUR)
+    sms_report_timeout_seconds: float = Field(3_600.0, gt=0, le=7 * DAY)
     # The history whose `accounts` the social-network simulators know (the demo's, say).
     history_dir: Path | None = None
     # Virtual seconds a real second, for the demo's simulators and TTLs (1: real time). With
     # `clock_anchor` (a real moment), virtual time reads `clock_start` (default: the anchor)
     # then, in every process alike, so that a restarted one goes on where the last one was.
-    clock_speed: float = Field(1.0, gt=0)
+    clock_speed: float = Field(1.0, gt=0, le=DAY)  # at most a virtual day a real second
     clock_anchor: AwareDatetime | None = None
     clock_start: AwareDatetime | None = None
     # Run the notify path's jobs in the API process (one worker only; `ownership serve --jobs`).
@@ -188,7 +230,7 @@ class Settings(BaseSettings):
     # a channel without one has its events refused (401).
     gateway_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     # how far an event's webhook-timestamp may stray from the server's clock, both ways
-    gateway_signature_tolerance_seconds: int = Field(300, gt=0)
+    gateway_signature_tolerance_seconds: int = Field(300, gt=0, le=DAY)
     # Where to send through a real gateway, and its bearer token; a channel with no URL runs on
     # its simulator (seeded with simulator_seed).
     gateway_urls: dict[str, str] = Field(default_factory=dict)
@@ -198,14 +240,73 @@ class Settings(BaseSettings):
     # Webhooks to clients (DESIGN §7): how often the outbox is read, how long one POST may
     # take, how long a failing event is retried, and how long a dispatcher holds the events
     # it claimed before another may send them again (a dispatcher that died mid-send).
-    webhook_dispatch_seconds: float = Field(1.0, gt=0)
-    webhook_timeout_seconds: float = Field(5.0, gt=0)
-    webhook_retry_hours: float = Field(24.0, gt=0)
-    webhook_lease_seconds: float = Field(300.0, gt=0)
-    webhook_batch_size: int = Field(100, ge=1)
-    webhook_concurrency: int = Field(8, ge=1)
+    webhook_dispatch_seconds: float = Field(1.0, gt=0, le=HOUR)
+    webhook_timeout_seconds: float = Field(5.0, gt=0, le=10 * MINUTE)
+    webhook_retry_hours: float = Field(24.0, gt=0, le=30 * 24)
+    webhook_lease_seconds: float = Field(300.0, gt=0, le=DAY)
+    webhook_batch_size: int = Field(100, ge=1, le=10_000)
+    webhook_concurrency: int = Field(8, ge=1, le=256)
     # delivered and given-up events are kept this long for the operator, then deleted
-    webhook_retention_days: float = Field(30.0, gt=0)
+    webhook_retention_days: float = Field(30.0, gt=0, le=TEN_YEARS_DAYS)
+
+    # The paths a process opens when it starts are checked now, so that a wrong one is one
+    # line naming its setting. A folder or file that is made on first use (the scores, the
+    # key file) may be missing, but not be the wrong kind of thing.
+    @field_validator("scores_dir")
+    @classmethod
+    def _scores_dir_is_a_folder_if_it_exists(cls, folder: Path) -> Path:
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder (the one `ownership score --out` fills)")
+        return folder
+
+    @field_validator("secret_key_file")
+    @classmethod
+    def _secret_key_file_is_a_file_if_it_exists(cls, path: Path) -> Path:
+        if path.exists() and not path.is_file():
+            raise ValueError(f"{path} is not a file")
+        return path
+
+    @field_validator("moderation_rules_path")
+    @classmethod
+    def _moderation_rules_are_a_readable_file(cls, path: Path) -> Path:
+        if not path.is_file():
+            raise ValueError(f"{path} {'is not a file' if path.exists() else 'does not exist'}")
+        if not os.access(path, os.R_OK):
+            raise ValueError(f"{path} cannot be read (permission denied)")
+        return path
+
+    @field_validator("history_dir")
+    @classmethod
+    def _history_has_accounts(cls, history: Path | None) -> Path | None:
+        if history is None:
+            return None
+        accounts = _a_folder(history) / "accounts"
+        if not any(accounts.glob("*.parquet")) and not any(accounts.glob("*.csv")):
+            raise ValueError(f"{accounts} has no *.parquet or *.csv files (DESIGN §3)")
+        return history
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_keys_are_fernet_keys(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is None or not key.get_secret_value().strip():
+            return None
+        from store.secrets import SecretCipher, SecretKeyError  # cryptography only when set
+
+        try:
+            SecretCipher(key.get_secret_value().split(","))
+        except SecretKeyError as error:  # its message never holds the key
+            raise ValueError(str(error)) from None
+        return key
+
+    @field_validator("gateway_urls")
+    @classmethod
+    def _gateway_urls_are_absolute_http_urls(cls, urls: dict[str, str]) -> dict[str, str]:
+        for channel, url in sorted(urls.items()):
+            try:
+                check_gateway_url(url)
+            except ValueError as error:
+                raise ValueError(f"the {channel} gateway's URL {error}") from None
+        return urls
 
     @model_validator(mode="after")
     def _nonces_outlive_the_timestamp_window(self) -> Self:

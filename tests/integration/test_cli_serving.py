@@ -30,6 +30,8 @@ UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
 def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{tmp_path / 'ownership.db'}")
     monkeypatch.setenv("OWNERSHIP_SCORES_DIR", str(tmp_path / "scores"))
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
+    monkeypatch.delenv("OWNERSHIP_RUN_JOBS", raising=False)
 
 
 @pytest.fixture
@@ -72,6 +74,22 @@ def test_serve_refuses_ports_and_worker_counts_that_cannot_be(
     flag: str, value: str, complaint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert complaint in refused_by_the_parser(["serve", flag, value], capsys)
+
+
+@pytest.mark.parametrize("jobs", ["--jobs", "OWNERSHIP_RUN_JOBS=true"])
+def test_serve_runs_the_jobs_only_with_one_worker_however_they_are_asked_for(
+    jobs: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # every worker would start the scheduler: the jobs would run once per worker
+    argv = ["serve", "--port", "0", "--workers", "2"]
+    if jobs == "--jobs":
+        argv.append(jobs)
+    else:
+        monkeypatch.setenv("OWNERSHIP_RUN_JOBS", "true")
+
+    message = one_line_error(argv, capsys)
+
+    assert jobs.split("=")[0] in message and "use it with one worker" in message
 
 
 def test_serve_with_a_store_it_cannot_reach_says_so_without_the_password(

@@ -1,0 +1,141 @@
+"""`serve`, `worker` and `demo` refuse a bad setting in one line that names it, with exit 2,
+before any work: a value out of range, a path of the wrong kind, a secret key or key file that
+cannot be used, moderation rules that cannot be read, a store that cannot be reached. A
+secret's value is never printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+
+GARBAGE_KEY = "garbage-that-is-also-a-secret"
+UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
+
+
+@pytest.fixture(autouse=True)
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's own store, scores and key file, never the working copy's."""
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{tmp_path / 'ownership.db'}")
+    monkeypatch.setenv("OWNERSHIP_SCORES_DIR", str(tmp_path / "scores"))
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
+    for name in ("SECRET_KEY", "MODERATION_RULES_PATH", "HISTORY_DIR", "RUN_JOBS"):
+        monkeypatch.delenv(f"OWNERSHIP_{name}", raising=False)
+
+
+def commands(tmp_path: Path) -> dict[str, list[str]]:
+    demo = ["demo", "--phones", "50", "--dir", str(tmp_path / "demo"), "--port", "0"]
+    return {"serve": ["serve", "--port", "0"], "worker": ["worker"], "demo": demo}
+
+
+def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's whole output: one error line, exit 2, no traceback."""
+    assert main(argv) == 2
+    printed = capsys.readouterr()
+    message = printed.err.strip()
+    assert message.startswith("error:") and "\n" not in message, message
+    assert "Traceback" not in message and printed.out == ""
+    return message
+
+
+def nothing_was_done(tmp_path: Path) -> bool:
+    return not (tmp_path / "demo" / "events").exists() and not (tmp_path / "ownership.db").exists()
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "demo"])
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("OWNERSHIP_SECRET_KEY", GARBAGE_KEY, "is not a Fernet key"),
+        ("OWNERSHIP_MODERATION_RULES_PATH", "/nonexistent.yaml", "does not exist"),
+        ("OWNERSHIP_HISTORY_DIR", "/nonexistent", "does not exist"),
+        ("OWNERSHIP_SCORES_DIR", "/etc/passwd", "is not a folder"),
+        ("OWNERSHIP_NOTIFY_DISPATCH_SECONDS", "inf", "finite number"),
+        ("OWNERSHIP_NOTIFY_SWEEP_SECONDS", "inf", "finite number"),
+        ("OWNERSHIP_SMS_REPORT_TIMEOUT_SECONDS", "inf", "finite number"),
+        ("OWNERSHIP_CLOCK_SPEED", "inf", "finite number"),
+        ("OWNERSHIP_WEBHOOK_RETENTION_DAYS", "1e12", "less than or equal to"),
+        ("OWNERSHIP_WEBHOOK_RETRY_HOURS", "1e12", "less than or equal to"),
+        ("OWNERSHIP_THREADS", "100000", "less than or equal to 1024"),
+        ("OWNERSHIP_GATEWAY_URLS", '{"sms": "not a url"}', "is not an absolute http(s) URL"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it_before_any_work(
+    command: str,
+    variable: str,
+    value: str,
+    complaint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    message = refused(commands(tmp_path)[command], capsys)
+
+    assert f"{variable}:" in message and complaint in message
+    assert GARBAGE_KEY not in message
+    assert nothing_was_done(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_key_file_that_cannot_be_made_is_one_line_naming_its_setting(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY_FILE", str(tmp_path / "a-file" / "secret.key"))
+
+    message = refused(commands(tmp_path)[command], capsys)
+
+    assert f"OWNERSHIP_SECRET_KEY_FILE: cannot use the key file {tmp_path / 'a-file'}" in message
+    assert nothing_was_done(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_key_file_that_holds_no_key_is_one_line_naming_its_setting(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key_file = tmp_path / "secret.key"
+    key_file.write_text(GARBAGE_KEY)
+    key_file.chmod(0o600)
+
+    message = refused(commands(tmp_path)[command], capsys)
+
+    assert "OWNERSHIP_SECRET_KEY_FILE: the secret key is not a Fernet key" in message
+    assert GARBAGE_KEY not in message
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "demo"])
+def test_moderation_rules_that_do_not_parse_are_one_line_before_any_work(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    broken = tmp_path / "rules.yaml"
+    broken.write_text("version: 1\npromotions: [", "utf-8")
+    monkeypatch.setenv("OWNERSHIP_MODERATION_RULES_PATH", str(broken))
+
+    message = refused(commands(tmp_path)[command], capsys)
+
+    assert f"OWNERSHIP_MODERATION_RULES_PATH: {broken}:" in message
+    assert nothing_was_done(tmp_path)
+
+
+def test_the_worker_with_a_store_it_cannot_reach_says_so_in_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", UNREACHABLE_STORE)
+
+    message = refused(["worker"], capsys)
+
+    assert "cannot open the store at postgresql+psycopg://scorer:***@127.0.0.1:9/" in message
+    assert "hunter2" not in message
