@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,7 +28,9 @@ from delivery.events import InboundEvent
 from delivery.notify import NotifyService
 from delivery.overlay import LiveOverlay, snapshot_time
 from delivery.scheduler import (
+    NIGHTLY_SCORE,
     build_scheduler,
+    schedule_daily,
     schedule_every,
     schedule_webhook_dispatch,
     schedule_webhook_forgetting,
@@ -78,7 +81,8 @@ class NotifyRuntime:
     jobs: list[str] = field(default_factory=list)
 
     def start_jobs(self, settings: Settings, engine: Engine) -> None:
-        """Dispatch, sweep and webhooks on APScheduler; the simulators' pump beside them."""
+        """Dispatch, sweep, webhooks and (with `score_events_dir`) the nightly scoring run on
+        APScheduler; the simulators' pump beside them."""
         scheduler = build_scheduler(engine)
         scheduler.start(paused=True)  # its stored jobs in sight, none running yet
         service = self.service
@@ -100,6 +104,14 @@ class NotifyRuntime:
         schedule_webhook_forgetting(
             scheduler, self.dispatcher, keep=timedelta(days=settings.webhook_retention_days)
         )
+        if settings.score_events_dir is not None:
+            history = settings.score_events_dir
+            schedule_daily(
+                scheduler,
+                NIGHTLY_SCORE,
+                partial(_score_nightly, settings, engine, history),
+                settings.score_at,
+            )
         scheduler.resume()
         self.scheduler = scheduler
         if self.channels.simulators:
@@ -161,3 +173,10 @@ def build_notify_runtime(
     signing = None if isinstance(clock, SystemClock) else SystemClock()
     dispatcher = build_webhook_dispatcher(settings, engine, cipher, clock, webhook_sender, signing)
     return NotifyRuntime(service, channels, dispatcher)
+
+
+def _score_nightly(settings: Settings, engine: Engine, history: Path) -> None:
+    # the batch's engine (DuckDB) is loaded by the run, not by every process that serves
+    from pipelines.nightly import score_nightly
+
+    score_nightly(settings, engine, history)

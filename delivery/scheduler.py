@@ -1,5 +1,6 @@
 """The process's periodic jobs on APScheduler (DESIGN §8), kept in the store so they survive a
-restart: the webhook dispatch here; the TTL sweeper and the nightly scoring the same way.
+restart: the webhook dispatch here; the notify dispatch, the TTL sweeper and the nightly
+scoring run (`pipelines.nightly`) the same way, scheduled by `delivery.runtime`.
 
 APScheduler's SQLAlchemy job store pickles each job, so a job names its work by reference: every
 job runs `run_task(name)`, which looks the name up in this process's `TASKS`. The composition
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import UTC, time, timedelta
 from functools import partial
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
 from delivery.webhooks.dispatcher import WebhookDispatcher
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 JOBS_TABLE = "apscheduler_jobs"
 WEBHOOK_DISPATCH = "webhooks.dispatch"
 WEBHOOK_FORGET = "webhooks.forget_settled"
+NIGHTLY_SCORE = "batch.nightly_score"
 
 # name -> the work of the job of that name, in this process
 TASKS: dict[str, Callable[[], object]] = {}
@@ -72,6 +75,35 @@ def schedule_every(
         seconds=every.total_seconds(),
         coalesce=True,
         max_instances=1,
+        replace_existing=True,
+    )
+
+
+def schedule_daily(
+    scheduler: BackgroundScheduler,
+    name: str,
+    task: Callable[[], object],
+    at: time,
+    *,
+    late_by: timedelta = timedelta(hours=6),
+) -> None:
+    """Run `task` every day at `at` (UTC) as the job `name`; a stored job at that time keeps
+    its next run, as in `schedule_every`. A run missed by up to `late_by` (the process was
+    down at that time) runs when the process is back, once."""
+    TASKS[name] = task
+    stored = scheduler.get_job(name) if scheduler.running else None
+    trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=UTC)
+    if stored is not None and str(stored.trigger) == str(trigger):
+        return
+    scheduler.add_job(
+        run_task,
+        trigger,
+        args=[name],
+        id=name,
+        name=name,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=int(late_by.total_seconds()),
         replace_existing=True,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import time
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
@@ -193,6 +194,11 @@ class Settings(BaseSettings):
     sms_report_timeout_seconds: float = Field(3_600.0, gt=0, le=7 * DAY)
     # The history whose `accounts` the social-network simulators know (the demo's, say).
     history_dir: Path | None = None
+    # The nightly scoring run (DESIGN §8), a job of `ownership worker`: every day at
+    # `score_at` (UTC, HH:MM) the re-verification results go into this history and it is scored
+    # into `scores_dir`. Unset: no nightly run.
+    score_events_dir: Path | None = None
+    score_at: time = time(2, 0)
     # Virtual seconds a real second, for the demo's simulators and TTLs (1: real time). With
     # `clock_anchor` (a real moment), virtual time reads `clock_start` (default: the anchor)
     # then, in every process alike, so that a restarted one goes on where the last one was.
@@ -274,6 +280,11 @@ class Settings(BaseSettings):
         if not os.access(path, os.R_OK):
             raise ValueError(f"{path} cannot be read (permission denied)")
         return path
+
+    @field_validator("score_events_dir")
+    @classmethod
+    def _score_events_dir_is_a_folder(cls, path: Path | None) -> Path | None:
+        return None if path is None else _a_folder(path)
 
     @field_validator("history_dir")
     @classmethod

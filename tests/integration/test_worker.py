@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from delivery import records
 from delivery.notify import NotifyRequest
 from delivery.runtime import build_notify_runtime
+from delivery.scheduler import NIGHTLY_SCORE
 from delivery.templates import build_template_desk
 from delivery.worker import run_worker
 from ownership.moderation import Decision, TemplateDraft
@@ -83,3 +84,39 @@ def test_the_worker_dispatches_what_the_api_accepted_and_stops_cleanly(tmp_path:
 class _Now:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+def test_a_worker_with_a_history_to_score_schedules_the_nightly_run_at_its_hour(
+    tmp_path: Path,
+) -> None:
+    scores = score_history(crafted_history(), tmp_path)
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'ownership.db'}",
+        scores_dir=scores,
+        score_events_dir=tmp_path / "events",
+        score_at="03:30",
+        secret_key=Fernet.generate_key().decode(),
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(settings, stop))
+    worker.start()
+    engine = make_engine(settings.database_url)
+    try:
+        nightly = None
+        deadline = time.monotonic() + 15
+        while nightly is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with engine.connect() as connection:
+                nightly = connection.execute(
+                    text("select next_run_time from apscheduler_jobs where id = :id"),
+                    {"id": NIGHTLY_SCORE},
+                ).scalar()
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+        engine.dispose()
+
+    assert nightly is not None
+    at = datetime.fromtimestamp(nightly, UTC)
+    assert (at.hour, at.minute) == (3, 30)
+    assert timedelta(0) < at - datetime.now(UTC) <= timedelta(days=1)
