@@ -3,8 +3,10 @@
 httpx's timeouts bound each step (connect, every read) but not the exchange, so a peer that
 answers a byte at a time holds a call for as long as it likes, and with it the lease or claim
 that was sized for "longer than any call lasts". Here the connections are made by a network
-backend (httpcore's, wrapped) that gives every connect, read and write no more time than is
-left of the calling thread's deadline, and fails it once the deadline has passed. The client
+backend (httpcore's, wrapped) that looks the name up, connects to each address in turn, reads
+and writes in no more time than is left of the calling thread's deadline, and fails once the
+deadline has passed. Through an HTTP proxy (HTTP_PROXY, HTTPS_PROXY) httpx's own transports
+are used, which know proxies, and each step keeps its own timeout instead. The client
 stays synchronous: httpx's async client, run on a loop of its own, sent half as many webhooks a
 second on this machine. Used by the webhook sender (`delivery/webhooks/dispatcher.py`) and the
 channel gateways (`delivery/channels/http.py`).
@@ -12,9 +14,15 @@ channel gateways (`delivery/channels/http.py`).
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -22,6 +30,7 @@ import httpcore
 import httpx
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # the calling thread's deadline (time.monotonic()), while `DeadlineClient.run` runs
 _deadline = threading.local()
@@ -44,11 +53,17 @@ class DeadlineClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.seconds = seconds
+        if transport is None and _proxied():
+            # through an egress proxy (HTTP_PROXY, HTTPS_PROXY): httpx's own transports, which
+            # honour them and NO_PROXY; each step keeps its timeout, the proxy bounds the rest
+            log.warning("an HTTP proxy is set: calls are bounded step by step, not whole")
+        else:
+            transport = transport or _DeadlineTransport()
         self.http = httpx.Client(
             base_url=base_url,
             headers=headers,
             timeout=seconds,
-            transport=transport or _DeadlineTransport(),
+            transport=transport,
             follow_redirects=False,
         )
 
@@ -81,6 +96,11 @@ class DeadlineClient:
         self.close()
 
 
+def _proxied() -> bool:
+    proxies = urllib.request.getproxies()
+    return any(scheme in proxies for scheme in ("http", "https", "all"))
+
+
 def read_at_most(response: httpx.Response, size: int) -> bytes:
     """Up to `size` bytes of a streamed answer (a few more when a chunk ends past it), without
     reading an answer of any length whole."""
@@ -101,6 +121,29 @@ def _left(timeout: float | None, expired: type[Exception]) -> float | None:
     if left <= 0:
         raise expired("the deadline for the whole exchange has passed")
     return left if timeout is None else min(timeout, left)
+
+
+# name lookups run here, so that one can be waited for no longer than the deadline allows
+# (getaddrinfo takes no timeout); a lookup given up on ends in the background
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses of `host`, in the order the system prefers them."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return [host]
+    lookup = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        found = lookup.result(timeout)
+    except FuturesTimeout:
+        raise httpcore.ConnectTimeout(f"looking up {host} took past the deadline") from None
+    except OSError as error:
+        raise httpcore.ConnectError(f"cannot look up {host}: {error}") from error
+    return list(dict.fromkeys(str(address[4][0]) for address in found))
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -140,9 +183,21 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
-        stream = self._network.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _DeadlineStream(stream)
+        """The name looked up within the deadline, then each of its addresses tried in turn
+        with what is left of it: a host whose IPv6 address drops packets takes one deadline,
+        not one an address."""
+        failed: Exception | None = None
+        for address in _addresses(host, port, _left(timeout, httpcore.ConnectTimeout)):
+            left = _left(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = self._network.connect_tcp(
+                    address, port, left, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failed = error
+                continue
+            return _DeadlineStream(stream)
+        raise failed or httpcore.ConnectError(f"{host} has no address")
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None

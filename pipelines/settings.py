@@ -281,6 +281,13 @@ class Settings(BaseSettings):
             raise ValueError(f"{path} cannot be read (permission denied)")
         return path
 
+    @field_validator("score_at")
+    @classmethod
+    def _score_at_is_a_utc_minute(cls, at: time) -> time:
+        if at.tzinfo is not None or at.second or at.microsecond:
+            raise ValueError("give the time of day as HH:MM, in UTC")
+        return at
+
     @field_validator("score_events_dir")
     @classmethod
     def _score_events_dir_is_a_folder(cls, path: Path | None) -> Path | None:

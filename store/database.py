@@ -113,7 +113,12 @@ def _migrating_alone(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.migrating", "a") as lock:  # kept: a lock file needs no content
+    try:
+        lock = open(f"{database}.migrating", "a")  # noqa: SIM115 - held across the yield
+    except OSError:  # no folder to write in: SQLite says so itself, in its own error
+        yield
+        return
+    with lock:  # kept on disk: a lock file needs no content
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

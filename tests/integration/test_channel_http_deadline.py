@@ -3,7 +3,9 @@ a byte at a time, each byte well within any read timeout, is cut off at the dead
 
 from __future__ import annotations
 
+import socket
 import time
+from typing import Any
 
 import pytest
 
@@ -35,3 +37,21 @@ def test_a_withdrawal_is_bounded_by_the_same_deadline() -> None:
         with pytest.raises(ChannelUnavailableError, match="within 1 s"):
             vk.withdraw("vk-1")
         assert time.monotonic() - started < 3
+
+
+def test_a_slow_name_lookup_is_bounded_by_the_same_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    looked_up = socket.getaddrinfo
+
+    def slow_lookup(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow-dns.example":
+            time.sleep(3)
+        return looked_up(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    with HttpSmsGateway("http://slow-dns.example:9", "token", timeout=1.0) as sms:
+        started = time.monotonic()
+        with pytest.raises(ChannelUnavailableError, match="within 1 s"):
+            sms.send(SmsMessage("n-1", RU_MOBILE, "text"))
+        assert time.monotonic() - started < 2.5

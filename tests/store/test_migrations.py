@@ -10,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from store.database import alembic_config, make_engine, upgrade
 from store.schema import metadata
@@ -108,3 +108,9 @@ def test_processes_started_together_on_a_fresh_store_all_find_it_migrated(
 
     assert outcomes == ["migrated"] * 4
     assert {"notifications", "clients", "webhook_deliveries"} <= tables
+
+
+def test_a_store_in_a_folder_that_cannot_be_written_fails_as_sqlite_says() -> None:
+    # the command line turns SQLite's OperationalError into one line; no other error may pass
+    with pytest.raises(OperationalError, match="unable to open database file"):
+        upgrade("sqlite:////proc/no-such-store.db")

@@ -163,3 +163,9 @@ def test_a_history_dir_must_be_a_folder_with_accounts(tmp_path: Path) -> None:
     (tmp_path / "accounts").mkdir()
     (tmp_path / "accounts" / "part-0.csv").write_text("network,account_id\n")
     assert load_settings(history_dir=tmp_path).history_dir == tmp_path
+
+
+@pytest.mark.parametrize("at", ["02:00+03:00", "02:00:30", "25:00"])
+def test_the_nightly_runs_time_is_a_minute_of_the_day_in_utc(at: str) -> None:
+    with pytest.raises(ValidationError, match="score_at"):
+        load_settings(score_at=at)
