@@ -69,6 +69,17 @@ def replies(notifier: Notifier) -> list[NotificationReplied]:
     return [e.event for e in notifier.webhooks.events if isinstance(e.event, NotificationReplied)]
 
 
+def answer_lost(monkeypatch: pytest.MonkeyPatch, channel: object, method: str = "send") -> None:
+    """The channel takes what it is given, but its answer never comes back (a time-out)."""
+    taken_by = getattr(channel, method)
+
+    def taken_but_timed_out(item: Any) -> SendResult:
+        taken_by(item)
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(channel, method, taken_but_timed_out)
+
+
 def verification_results(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return list(
@@ -298,13 +309,7 @@ def test_a_yes_whose_network_times_out_is_sent_there_again_not_by_sms(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked = notifier.notify(SUSPICIOUS, sensitive=True)
-    real_send = notifier.ok.send
-
-    def taken_but_timed_out(message: SocialMessage) -> SendResult:
-        real_send(message)  # the network may have it: SMS now could show it twice
-        raise ChannelUnavailableError("read timeout")
-
-    monkeypatch.setattr(notifier.ok, "send", taken_but_timed_out)
+    answer_lost(monkeypatch, notifier.ok)  # the network may have it: SMS now could show it twice
     assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
     monkeypatch.undo()
     notifier.service.dispatch_due()  # sent again in the network, which takes it once
@@ -407,13 +412,7 @@ def test_the_sweeper_tells_an_sms_outage_once(
 def test_a_yes_to_a_prompt_given_back_after_a_timeout_delivers_without_asking_again(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_ask = notifier.ok.ask
-
-    def taken_but_timed_out(prompt: ReverificationPrompt) -> SendResult:
-        real_ask(prompt)
-        raise ChannelUnavailableError("read timeout")
-
-    monkeypatch.setattr(notifier.ok, "ask", taken_but_timed_out)
+    answer_lost(monkeypatch, notifier.ok, "ask")
     asked = notifier.notify(SUSPICIOUS, sensitive=True)
     monkeypatch.undo()
 
@@ -483,13 +482,7 @@ def test_a_read_that_overtakes_its_delivery_report_delivers_and_reads_the_messag
 def test_a_receipt_while_the_message_is_given_back_after_a_timeout_stands(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_send = notifier.vk.send
-
-    def taken_but_timed_out(message: SocialMessage) -> SendResult:
-        real_send(message)
-        raise ChannelUnavailableError("read timeout")
-
-    monkeypatch.setattr(notifier.vk, "send", taken_but_timed_out)
+    answer_lost(monkeypatch, notifier.vk)
     sent = notifier.notify(VERIFIED_FRESH)  # the network has it; we heard nothing
     monkeypatch.undo()
     now = notifier.clock.now()
@@ -536,13 +529,7 @@ def test_a_reply_the_gateway_reports_twice_reaches_the_client_once(notifier: Not
 def test_a_message_the_network_took_while_its_send_timed_out_is_taken_back_at_the_ttl(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_send = notifier.vk.send
-
-    def taken_but_timed_out(message: SocialMessage) -> SendResult:
-        real_send(message)
-        raise ChannelUnavailableError("read timeout")
-
-    monkeypatch.setattr(notifier.vk, "send", taken_but_timed_out)
+    answer_lost(monkeypatch, notifier.vk)
     sent = notifier.notify(VERIFIED_FRESH)  # given back, its id never came
     notifier.service.dispatch_due()  # timed out again before the TTL
 
