@@ -27,7 +27,7 @@ from delivery.notify_core import NotifyCore, S, _naive
 from delivery.ports import ClientEvent
 from delivery.webhooks.events import NotificationReplied
 from delivery.webhooks.outbox import event_id_of
-from ownership.channels import Channel
+from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.live import LiveAnswers
 from ownership.notifications import (
     Fallback,
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 # where a prompt's notification waits for the answer: asked, or given back after the network
 # took the prompt but its own answer timed out
 AWAITING_ANSWER = (S.REVERIFY_PENDING, S.ACCEPTED)
-SOCIAL = (Channel.VK.value, Channel.OK.value)
+# the social networks' names, as a notification's `channel` holds them
+SOCIAL = frozenset(network.value for network in SOCIAL_CHANNELS)
 
 
 class Following(NotifyCore):
