@@ -4,6 +4,7 @@ already uses, so that the next run reads them; a history that does not exist is 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +26,14 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     after AS_OF."""
     url = f"sqlite:///{tmp_path / 'var' / 'ownership.db'}"
     monkeypatch.setenv("OWNERSHIP_DATABASE_URL", url)
+    with store_denying(url) as engine:
+        yield engine
+
+
+@contextmanager
+def store_denying(url: str) -> Iterator[Engine]:
+    """A store at `url` holding the person's "No" to the prompt for RU_MOBILE, five hours after
+    AS_OF."""
     upgrade(url)
     engine = make_engine(url)
     denied = (AS_OF + timedelta(hours=5)).replace(tzinfo=UTC)

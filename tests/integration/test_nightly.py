@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine
 
-from delivery import records
 from pipelines.nightly import last_export, score_nightly
 from pipelines.settings import load_settings
-from store.database import make_engine, upgrade
-from tests.factories import ANNA, AS_OF, RU_MOBILE, History, days_ago
+from tests.factories import ANNA, RU_MOBILE, History, days_ago
+from tests.integration.test_export_verifications import store_denying
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +23,8 @@ pytestmark = pytest.mark.integration
 def store(tmp_path: Path) -> Iterator[Engine]:
     """A store holding the person's "No" to the prompt, five hours after AS_OF."""
     url = f"sqlite:///{tmp_path / 'ownership.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    denied = (AS_OF + timedelta(hours=5)).replace(tzinfo=UTC)
-    with engine.begin() as connection:
-        records.record_verification(connection, RU_MOBILE, denied, "prompt", "denied", None, None)
-    yield engine
-    engine.dispose()
+    with store_denying(url) as engine:
+        yield engine
 
 
 def statuses(scores: Path) -> list[tuple[str, list[str]]]:
