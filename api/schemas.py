@@ -11,6 +11,7 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import Response
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field
 
+from delivery.http_deadline import is_public
 from ownership.notifications import DEFAULT_TTL
 from ownership.policy import Action, PolicyRow
 from ownership.verdicts import Reason, Status
@@ -264,17 +265,16 @@ def internal_address(url: AnyHttpUrl) -> str | None:
     """Why `url` points into a private network, or None: a loopback name, or an address that
     is not public (loopback, private, link-local, reserved). The URL parser has already made
     numeric hosts ("2130706433", "0x7f.1") dotted. A name that resolves to such an address is
-    not caught here: that takes the send itself (an egress proxy)."""
+    caught when the webhook is sent (`delivery.http_deadline.is_public`), on the address that
+    is connected to."""
     host = (url.host or "").rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return f"{host} is this machine"
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        address = str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return None if address.is_global else f"{address} is not a public address"
+    return None if is_public(address) else f"{address} is not a public address"
 
 
 class NotificationAccepted(BaseModel):

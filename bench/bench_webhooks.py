@@ -166,7 +166,7 @@ def bench(kind: str, count: int, receiver_url: str) -> dict[str, float]:
             for dispatchers in (1, 2):
                 clear_outbox(engine)
                 enqueue_events(engine, key, receiver_url, count)
-                sender = HttpWebhookSender.with_timeout(5.0)
+                sender = HttpWebhookSender.with_timeout(5.0, private_callbacks=True)
                 try:
                     results[f"dispatch_http_{dispatchers}_per_s"] = dispatch_rate(
                         engine, cipher, sender, count, dispatchers

@@ -8,8 +8,12 @@ and writes in no more time than is left of the calling thread's deadline, and fa
 deadline has passed. Through an HTTP proxy (HTTP_PROXY, HTTPS_PROXY) httpx's own transports
 are used, which know proxies, and each step keeps its own timeout instead. The client
 stays synchronous: httpx's async client, run on a loop of its own, sent half as many webhooks a
-second on this machine. Used by the webhook sender (`delivery/webhooks/dispatcher.py`) and the
-channel gateways (`delivery/channels/http.py`).
+second on this machine.
+
+A client made `public_only` connects to public addresses only, judged on the addresses it
+connects to: a name that resolves into a private network is refused however it is spelt, and no
+second lookup can answer otherwise. Used by the webhook sender (`delivery/webhooks/dispatcher.py`)
+and the channel gateways (`delivery/channels/http.py`).
 """
 
 from __future__ import annotations
@@ -51,14 +55,20 @@ class DeadlineClient:
         base_url: str = "",
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        public_only: bool = False,
     ) -> None:
         self.seconds = seconds
         if transport is None and _proxied():
             # through an egress proxy (HTTP_PROXY, HTTPS_PROXY): httpx's own transports, which
             # honour them and NO_PROXY; each step keeps its timeout, the proxy bounds the rest
             log.warning("an HTTP proxy is set: calls are bounded step by step, not whole")
+            if public_only:
+                log.warning(
+                    "an HTTP proxy is set: the proxy connects, so it is the proxy that must "
+                    "keep calls out of private networks"
+                )
         else:
-            transport = transport or _DeadlineTransport()
+            transport = transport or _DeadlineTransport(public_only)
         self.http = httpx.Client(
             base_url=base_url,
             headers=headers,
@@ -128,6 +138,19 @@ def _left(timeout: float | None, expired: type[Exception]) -> float | None:
 _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
 
 
+def is_public(address: str) -> bool:
+    """Whether an IP address is one of the public internet's; loopback, private, link-local,
+    shared and reserved ranges are not. An IPv4 address carried in IPv6 (mapped, 6to4,
+    Teredo) is judged as itself."""
+    found = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope (`%eth0`) aside
+    if isinstance(found, ipaddress.IPv6Address):
+        teredo = found.teredo
+        carried = found.ipv4_mapped or found.sixtofour or (teredo[1] if teredo else None)
+        if carried is not None:
+            return carried.is_global
+    return found.is_global
+
+
 def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
     """The addresses of `host`, in the order the system prefers them."""
     try:
@@ -170,10 +193,12 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's own network, each connection's steps held to the thread's deadline."""
+    """httpcore's own network, each connection's steps held to the thread's deadline, and,
+    `public_only`, made to public addresses only."""
 
-    def __init__(self) -> None:
+    def __init__(self, public_only: bool = False) -> None:
         self._network = httpcore.SyncBackend()
+        self._public_only = public_only
 
     def connect_tcp(
         self,
@@ -187,7 +212,15 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         with what is left of it: a host whose IPv6 address drops packets takes one deadline,
         not one an address."""
         failed: Exception | None = None
-        for address in _addresses(host, port, _left(timeout, httpcore.ConnectTimeout)):
+        addresses = _addresses(host, port, _left(timeout, httpcore.ConnectTimeout))
+        if self._public_only:
+            refused = [address for address in addresses if not is_public(address)]
+            addresses = [address for address in addresses if address not in refused]
+            if not addresses:
+                raise httpcore.ConnectError(
+                    f"{host} is not a public address ({', '.join(refused)}): refused"
+                )
+        for address in addresses:
             left = _left(timeout, httpcore.ConnectTimeout)
             try:
                 stream = self._network.connect_tcp(
@@ -213,7 +246,7 @@ class _DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport on `_DeadlineBackend`. httpx takes no network backend of its own, so
     its connection pool is made again with one, as httpx makes it otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, public_only: bool = False) -> None:
         super().__init__()
         limits = httpx.Limits()
         self._pool = httpcore.ConnectionPool(
@@ -221,5 +254,5 @@ class _DeadlineTransport(httpx.HTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(),
+            network_backend=_DeadlineBackend(public_only),
         )

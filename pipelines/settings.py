@@ -211,9 +211,11 @@ class Settings(BaseSettings):
     # The rules of the templates' automatic moderation (DESIGN §7), a file in the contract of
     # data/schemas/moderation_rules.yaml; read once when a process starts.
     moderation_rules_path: Path = DATA_DIR / "moderation_rules.yaml"
-    # Whether a notification's callback_url may name a loopback, private or link-local address
-    # (the service and its clients on one private network). Off, such a URL is refused: the
-    # service would POST signed bodies into its own network on a client's say-so.
+    # Whether a notification's callback_url may lead to a loopback, private or link-local
+    # address (the service and its clients on one private network). Off, the API refuses such
+    # an address written in the URL, and the webhook sender refuses to connect where a host
+    # name resolves to one: the service would POST signed bodies into its own network on a
+    # client's say-so. The webhook URLs registered with `ownership clients` are not limited.
     callback_private_addresses: bool = False
 
     # The moderators' bearer token for /v1/admin/* (`Authorization: Bearer …`), at least 32

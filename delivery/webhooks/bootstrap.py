@@ -25,7 +25,11 @@ def build_webhook_dispatcher(
     return WebhookDispatcher(
         engine,
         cipher,
-        sender or HttpWebhookSender.with_timeout(settings.webhook_timeout_seconds),
+        sender
+        or HttpWebhookSender.with_timeout(
+            settings.webhook_timeout_seconds,
+            private_callbacks=settings.callback_private_addresses,
+        ),
         clock,
         schedule=RetrySchedule(give_up_after=timedelta(hours=settings.webhook_retry_hours)),
         lease=timedelta(seconds=settings.webhook_lease_seconds),

@@ -18,11 +18,12 @@ from delivery.clock import Clock
 from delivery.http_deadline import DeadlineClient, read_at_most
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
+    ClientHooks,
     claim_due,
+    client_hooks,
     forget_settled_before,
     record_delivered,
     record_failure,
-    webhook_secrets,
 )
 from delivery.webhooks.retry import RetrySchedule
 from delivery.webhooks.signing import sign
@@ -48,9 +49,12 @@ class SendResult:
 
 class WebhookSender(Protocol):
     """The port: POST one signed body to a client's URL. Never raises for the endpoint's
-    failures (refused, timed out, 5xx): they are answers too."""
+    failures (refused, timed out, 5xx): they are answers too. `named_by_client` says the URL
+    came from a notification's callback_url rather than from the operator's registration."""
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult: ...
+    def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, named_by_client: bool = False
+    ) -> SendResult: ...
 
 
 class HttpWebhookSender:
@@ -60,17 +64,28 @@ class HttpWebhookSender:
     around it, for as long as it likes: each attempt runs on a `DeadlineClient`
     (`delivery/http_deadline.py`), cut off at the deadline. Redirects are not followed: a
     client moves its endpoint by telling us, not by redirecting signed bodies elsewhere.
+
+    A URL a client named reaches public addresses only, unless `private_callbacks`: its host
+    name is judged by the addresses it resolves to when the connection is made, since the API
+    can only judge the URL's text. The URLs the operator registered may be anywhere.
     """
 
-    def __init__(self, seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, seconds: float = DEFAULT_TIMEOUT_SECONDS, *, private_callbacks: bool = False
+    ) -> None:
         self._seconds = seconds
         self._client = DeadlineClient(seconds)
+        self._callbacks = DeadlineClient(seconds, public_only=not private_callbacks)
 
     @classmethod
-    def with_timeout(cls, seconds: float = DEFAULT_TIMEOUT_SECONDS) -> HttpWebhookSender:
-        return cls(seconds)
+    def with_timeout(
+        cls, seconds: float = DEFAULT_TIMEOUT_SECONDS, *, private_callbacks: bool = False
+    ) -> HttpWebhookSender:
+        return cls(seconds, private_callbacks=private_callbacks)
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
+    def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, named_by_client: bool = False
+    ) -> SendResult:
         headers = {**headers, "content-type": "application/json"}
 
         def attempt(http: httpx.Client) -> SendResult:
@@ -81,7 +96,7 @@ class HttpWebhookSender:
             return SendResult(response.status_code, f"HTTP {response.status_code}: {reply}")
 
         try:
-            return self._client.run(attempt)
+            return (self._callbacks if named_by_client else self._client).run(attempt)
         except TimeoutError:
             return SendResult(None, f"no complete answer within {self._seconds:g} s")
         except httpx.HTTPError as error:
@@ -89,6 +104,7 @@ class HttpWebhookSender:
 
     def close(self) -> None:
         self._client.close()
+        self._callbacks.close()
 
 
 # how much of a failing endpoint's reply is kept in the outbox, to show why it failed
@@ -158,15 +174,13 @@ class WebhookDispatcher:
             claimed = claim_due(connection, now=self._clock.now(), lease=self._lease, limit=limit)
             if not claimed:
                 return 0
-            secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
+            hooks = client_hooks(connection, {d.client_key for d in claimed}, self._cipher)
         if self._concurrency == 1 or len(claimed) == 1:
-            outcomes = [self._send(d, secrets.get(d.client_key)) for d in claimed]
+            outcomes = [self._send(d, hooks.get(d.client_key)) for d in claimed]
         else:
             # a slow endpoint holds one thread, not the whole batch
             with ThreadPoolExecutor(min(self._concurrency, len(claimed))) as pool:
-                outcomes = list(
-                    pool.map(lambda d: self._send(d, secrets.get(d.client_key)), claimed)
-                )
+                outcomes = list(pool.map(lambda d: self._send(d, hooks.get(d.client_key)), claimed))
         self._settle(outcomes)
         return len(claimed)
 
@@ -188,14 +202,15 @@ class WebhookDispatcher:
         with self._engine.begin() as connection:
             return forget_settled_before(connection, self._clock.now() - older_than)
 
-    def _send(self, delivery: ClaimedDelivery, secret: str | None) -> _Outcome:
-        if secret is None:
+    def _send(self, delivery: ClaimedDelivery, hooks: ClientHooks | None) -> _Outcome:
+        if hooks is None or hooks.secret is None:
             why = "the client has no webhook secret the service can open"
             return _Outcome(delivery, SendResult(None, why))
         body = webhook_body(delivery)
-        headers = sign(secret, delivery.event_id, self._signing_clock.now(), body)
+        headers = sign(hooks.secret, delivery.event_id, self._signing_clock.now(), body)
+        named_by_client = delivery.url != hooks.registered_url
         try:
-            result = self._sender.send(delivery.url, body, headers)
+            result = self._sender.send(delivery.url, body, headers, named_by_client=named_by_client)
         except Exception as broken:  # a broken sender must not stall the other events
             log.exception("webhook sender failed on %s", delivery.event_id)
             result = SendResult(None, f"{type(broken).__name__}: {broken}")

@@ -14,6 +14,7 @@ class SentWebhook:
     url: str
     body: bytes
     headers: Mapping[str, str] = field(repr=False)
+    named_by_client: bool = False
 
     @property
     def event_id(self) -> str:
@@ -35,8 +36,10 @@ class RecordingWebhookSender:
         self._sent: list[SentWebhook] = []
         self._lock = threading.Lock()
 
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
-        sent = SentWebhook(url, body, dict(headers))
+    def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, named_by_client: bool = False
+    ) -> SendResult:
+        sent = SentWebhook(url, body, dict(headers), named_by_client)
         with self._lock:
             self._sent.append(sent)
         return self.answer(sent)

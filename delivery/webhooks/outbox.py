@@ -191,25 +191,37 @@ def forget_settled_before(connection: Connection, moment: datetime) -> int:
     return int(result.rowcount)
 
 
-def webhook_secrets(
+@dataclass(frozen=True)
+class ClientHooks:
+    """What sending a client's webhooks needs from its registration."""
+
+    # the webhook secret, opened; None for a client that has none, or whose secret the key
+    # cannot open (logged): that client's events fail and are retried, and the others' go
+    # out, rather than one sealed under a retired key holding every client's back
+    secret: str | None
+    # the URL the operator registered; any other an event goes to was named by the client
+    # in a notification's callback_url
+    registered_url: str | None
+
+
+def client_hooks(
     connection: Connection, client_keys: Iterable[str], cipher: SecretCipher
-) -> dict[str, str | None]:
-    """The clients' webhook secrets, opened; None for a client that has none, or whose secret
-    the key cannot open (logged): that client's events fail and are retried, and the others'
-    go out, rather than one sealed under a retired key holding every client's back."""
+) -> dict[str, ClientHooks]:
+    """The clients' webhook secrets, opened, and registered URLs."""
     rows = connection.execute(
-        select(ClientRow.consumer_key, ClientRow.webhook_secret_encrypted).where(
-            ClientRow.consumer_key.in_(set(client_keys))
-        )
+        select(
+            ClientRow.consumer_key, ClientRow.webhook_secret_encrypted, ClientRow.webhook_url
+        ).where(ClientRow.consumer_key.in_(set(client_keys)))
     )
-    opened: dict[str, str | None] = {}
-    for key, token in rows:
+    found: dict[str, ClientHooks] = {}
+    for key, token, url in rows:
         try:
-            opened[key] = cipher.decrypt(token) if token else None
+            secret = cipher.decrypt(token) if token else None
         except SecretKeyError as error:
             log.error("cannot open the webhook secret of client %s: %s", key, error)
-            opened[key] = None
-    return opened
+            secret = None
+        found[key] = ClientHooks(secret, url)
+    return found
 
 
 class OutboxWebhooks:

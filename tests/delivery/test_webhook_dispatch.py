@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from delivery.clock import SystemClock, VirtualClock
+from delivery.http_deadline import is_public
 from delivery.ports import ClientEvent
 from delivery.webhooks import (
     HttpWebhookSender,
@@ -30,6 +31,7 @@ from delivery.webhooks import (
 from delivery.webhooks.events import NotificationReplied
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
 from delivery.webhooks.outbox import OutboxWebhooks, claim_due, event_id_of
+from store.clients import register_client
 from store.database import make_engine, session_factory
 from store.secrets import SecretCipher
 from store.tables import ClientRow
@@ -42,6 +44,7 @@ from tests.delivery.webhook_helpers import (
     dispatcher,
     dripping,
     enqueue_status,
+    loopback_sender,
     receiving,
     register_shop,
 )
@@ -74,7 +77,7 @@ def test_a_delivery_verifies_with_the_standards_library_as_the_client_does(
     clock = VirtualClock(datetime.now(UTC))  # the client checks the timestamp against its own
     with receiving() as receiver:
         ids = [enqueue_status(engine, shop.key, clock.now(), url=receiver.url) for _ in range(3)]
-        sender = HttpWebhookSender.with_timeout(2.0)
+        sender = loopback_sender(2.0)
         try:
             assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 3
         finally:
@@ -151,7 +154,7 @@ def test_an_unreachable_endpoint_is_a_failure_like_any_other(
     clock = VirtualClock(START)
     # port 9 of the loopback (discard) refuses the connection at once
     event_id = enqueue_status(engine, shop.key, START, url="http://127.0.0.1:9/hooks")
-    sender = HttpWebhookSender.with_timeout(1.0)
+    sender = loopback_sender(1.0)
     try:
         assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 1
     finally:
@@ -161,6 +164,73 @@ def test_an_unreachable_endpoint_is_a_failure_like_any_other(
     assert (row.state, row.attempts, row.last_status_code) == ("pending", 1, None)
     assert row.last_error is not None and "ConnectError" in row.last_error
     assert row.next_attempt_at == START + timedelta(seconds=5)
+
+
+def dispatch_over_http(
+    engine: Engine, cipher: SecretCipher, sender: HttpWebhookSender, clock: VirtualClock
+) -> None:
+    try:
+        assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 1
+    finally:
+        sender.close()
+
+
+def test_a_callback_url_whose_name_leads_into_a_private_network_is_not_posted_to(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # the API refuses private addresses and `localhost` as written; any other name of one
+    # is judged by the addresses it resolves to, when the webhook is sent
+    shop = register_shop(engine, cipher)
+    with receiving() as receiver:
+        named = receiver.url.replace("127.0.0.1", "localhost")
+        event_id = enqueue_status(engine, shop.key, START, url=named)
+        dispatch_over_http(engine, cipher, HttpWebhookSender.with_timeout(1.0), VirtualClock(START))
+
+    assert receiver.received == []
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.attempts, row.last_status_code) == ("pending", 1, None)
+    assert row.last_error is not None
+    assert "localhost is not a public address (127.0.0.1" in row.last_error
+
+
+def test_the_webhook_url_the_operator_registered_may_be_on_a_private_network(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    with receiving() as receiver:
+        with session_factory(engine).begin() as session:
+            shop = register_client(
+                session, "shop", ["203.0.113.0/24"], cipher, webhook_url=receiver.url
+            )
+        event_id = enqueue_status(engine, shop.key, START, url=receiver.url)
+        dispatch_over_http(engine, cipher, HttpWebhookSender.with_timeout(1.0), VirtualClock(START))
+
+    assert len(receiver.received) == 1
+    assert delivery_row(engine, event_id).state == "delivered"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",  # the clouds' metadata service
+        "100.64.0.1",  # carrier-grade NAT
+        "0.0.0.0",
+        "::1",
+        "fe80::1%eth0",
+        "fd00::1",
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+    ],
+)
+def test_addresses_inside_private_networks_are_not_public(address: str) -> None:
+    assert not is_public(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+def test_addresses_on_the_internet_are_public(address: str) -> None:
+    assert is_public(address)
 
 
 @pytest.mark.parametrize(
@@ -181,7 +251,7 @@ def test_an_endpoint_answering_a_byte_at_a_time_is_cut_off_at_the_timeout(
     clock = VirtualClock(START)
     with dripping(answer) as url:
         event_id = enqueue_status(engine, shop.key, START, url=url)
-        sender = HttpWebhookSender.with_timeout(1.0)
+        sender = loopback_sender(1.0)
         try:
             assert dispatcher(engine, cipher, sender, clock).dispatch_due() == 1
         finally:
@@ -201,7 +271,7 @@ def test_a_failing_endpoints_reply_is_kept_in_part_to_show_why(
     answer = b"HTTP/1.1 429 Too Many\r\ncontent-length: %d\r\n\r\n%s" % (len(reply), reply)
     with dripping(answer, every=0) as url:
         event_id = enqueue_status(engine, shop.key, START, url=url)
-        sender = HttpWebhookSender.with_timeout(2.0)
+        sender = loopback_sender(2.0)
         try:
             dispatcher(engine, cipher, sender, clock).dispatch_due()
         finally:

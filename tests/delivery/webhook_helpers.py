@@ -14,7 +14,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from delivery.clock import Clock
-from delivery.webhooks import RetrySchedule, WebhookDispatcher, WebhookSender, enqueue
+from delivery.webhooks import (
+    HttpWebhookSender,
+    RetrySchedule,
+    WebhookDispatcher,
+    WebhookSender,
+    enqueue,
+)
 from store.clients import IssuedCredentials, register_client
 from store.database import session_factory
 from store.secrets import SecretCipher
@@ -70,6 +76,12 @@ def dispatcher(
     return WebhookDispatcher(
         engine, cipher, sender, clock, schedule=RetrySchedule(jitter=0), lease=lease
     )
+
+
+def loopback_sender(seconds: float) -> HttpWebhookSender:
+    """The HTTP sender the receivers here can be reached by: they listen on the loopback, as a
+    client on the service's own network does, where callback URLs must be let in."""
+    return HttpWebhookSender.with_timeout(seconds, private_callbacks=True)
 
 
 @dataclass
