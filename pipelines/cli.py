@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ownership.numbers import InvalidNumberError
 from pipelines.settings import Settings, check_memory_limit, load_settings
+from pipelines.synth_params import MAX_PHONES
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -67,19 +68,26 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from error
 
 
-def _whole_number(text: str, least: int) -> int:
+def _whole_number(text: str, least: int, most: int | None = None) -> int:
     try:
         number = int(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from error
     if number < least:
         raise argparse.ArgumentTypeError(f"{text} is below {least}")
+    if most is not None and number > most:
+        raise argparse.ArgumentTypeError(f"{text} is above {most:,}, the most the generator makes")
     return number
 
 
 def count_argument(text: str) -> int:
-    """A count of one or more (numbers to generate)."""
+    """A count of one or more (worker processes, say)."""
     return _whole_number(text, least=1)
+
+
+def phones_argument(text: str) -> int:
+    """A count of numbers to generate: one or more, and no more than one history holds."""
+    return _whole_number(text, least=1, most=MAX_PHONES)
 
 
 def seed_argument(text: str) -> int:
@@ -125,13 +133,18 @@ def _progress() -> Progress:
 
 
 def generate_history(
-    out: Path, phones: int, seed: int, events_per_phone: float | None
+    out: Path,
+    phones: int,
+    seed: int,
+    events_per_phone: float | None,
+    *,
+    replace_others: bool = False,
 ) -> SynthSummary:
-    """Generate a history with a progress bar; returns the generator's summary."""
+    """Generate a history with a progress bar; returns the generator's summary. `out` gets a
+    whole history or keeps what it held (`pipelines/synth_folder.py`)."""
     from pipelines.synth import SynthParams, generate
+    from pipelines.synth_folder import SynthFolderError
 
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file; give a folder to write the history to")
     try:
         with _progress() as progress:
             task = progress.add_task("generating history", total=phones)
@@ -141,9 +154,15 @@ def generate_history(
                 seed=seed,
                 params=SynthParams(events_per_phone=events_per_phone),
                 progress=lambda done, _total: progress.update(task, completed=done),
+                replace_others=replace_others,
             )
+    except SynthFolderError as error:
+        raise UsageError(str(error)) from error
     except OSError as error:
-        raise UsageError(f"cannot write the history to {out}: {error.strerror}") from error
+        where = f": {error.filename}" if error.filename else ""
+        raise UsageError(
+            f"cannot write the history to {out}: {error.strerror or error}{where}"
+        ) from error
 
 
 def score_with_progress(request: ScoreRequest) -> dict[str, Any]:
@@ -167,6 +186,13 @@ def score_with_progress(request: ScoreRequest) -> dict[str, Any]:
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     summary = generate_history(args.out, args.phones, args.seed, args.events_per_phone)
     console.print(f"wrote a history of {args.phones:,} numbers to {args.out}")
+    made = summary.events / args.phones
+    if args.events_per_phone is not None and made > args.events_per_phone * 1.05:
+        console.print(
+            f"[yellow]warning:[/yellow] asked for {args.events_per_phone:g} events a number, "
+            f"made {made:.2f}: the owners' registrations, their code entries and SMS, and the "
+            "number changes alone come to that, so no other code entry or SMS was drawn"
+        )
     print(json.dumps(_jsonable(summary), indent=2, default=str))
     return 0
 
@@ -353,7 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate a realistic synthetic history",
         description="Generate a realistic synthetic history.",
     )
-    synth.add_argument("--phones", type=count_argument, required=True, help="how many numbers")
+    synth.add_argument(
+        "--phones",
+        type=phones_argument,
+        required=True,
+        help=f"how many numbers (at most {MAX_PHONES:,})",
+    )
     synth.add_argument("--seed", type=seed_argument, default=1, help="random seed (default 1)")
     synth.add_argument("--out", type=Path, required=True, help="folder to write the history to")
     synth.add_argument(

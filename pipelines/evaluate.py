@@ -69,16 +69,22 @@ class Evaluation:
     precision: float | None  # of status owner_changed; None when nothing was called changed
     recall: float | None  # of truth owner_changed; None when nothing changed
     recall_with_evidence: float | None  # recall over the changes that left a trace
+    # verified answers "held by the bound account's holder": its precision is the unchanged
+    # share of the numbers called verified, its recall the verified share of the unchanged.
+    # suspicious and unknown have no class in the truth; the matrix shows their changed share.
+    verified_precision: float | None
+    verified_recall: float | None
     roc_auc: float | None  # risk_score against truth owner_changed; None with one class only
     changed_without_evidence: int
     changed_without_evidence_share: float | None  # of the changed numbers
     false_alarm_rate: float | None  # unchanged numbers called owner_changed, of all unchanged
-    truth_meta: Mapping[str, Any]  # seed, phones, start, end of the history when known
+    truth_meta: Mapping[str, Any]  # seed, phones, start, end, rows of the history when known
     # The same measures over the numbers with a social account bound at the end of the history
     # (truth/accounts.parquet): the ones a delivery in VK or OK could send to the wrong person.
     # For a number with none, owner_changed only says the holder changed within the history.
     bound: Evaluation | None = None
-    # what makes the figures doubtful: scores of another moment than the truth's end
+    # what makes the figures doubtful: scores of another moment than the truth's end, or of
+    # another history
     warnings: tuple[str, ...] = ()
 
     @property
@@ -97,6 +103,8 @@ class Evaluation:
             "precision": self.precision,
             "recall": self.recall,
             "recall_with_evidence": self.recall_with_evidence,
+            "verified_precision": self.verified_precision,
+            "verified_recall": self.verified_recall,
             "roc_auc": self.roc_auc,
             "changed_without_evidence": self.changed_without_evidence,
             "changed_without_evidence_share": self.changed_without_evidence_share,
@@ -117,19 +125,25 @@ class Evaluation:
             *(f"warning: {warning}" for warning in self.warnings),
             "",
             "predicted status by truth (owner_changed: changed / unchanged)",
-            f"{'status':<15}{'changed':>12}{'unchanged':>12}{'total':>12}",
+            f"{'status':<15}{'changed':>12}{'unchanged':>12}{'total':>12}{'changed %':>12}",
         ]
         for status in STATUSES:
             row = self.confusion[status]
             total = row["changed"] + row["unchanged"]
-            lines.append(f"{status:<15}{row['changed']:>12}{row['unchanged']:>12}{total:>12}")
-        lines.append(f"{'total':<15}{self.changed:>12}{self.unchanged:>12}{self.phones:>12}")
+            share = _percent(row["changed"] / total if total else None)
+            lines.append(
+                f"{status:<15}{row['changed']:>12}{row['unchanged']:>12}{total:>12}{share:>12}"
+            )
+        share = _percent(self.changed / self.phones if self.phones else None)
+        lines.append(
+            f"{'total':<15}{self.changed:>12}{self.unchanged:>12}{self.phones:>12}{share:>12}"
+        )
         lines.append("")
         measures = self._measures()
         lines += [f"{name:<32}{value}" for name, value in measures]
         if self.bound is not None:
             lines += ["", f"numbers with a bound social account ({self.bound.phones}):"]
-            lines += [f"  {name:<30}{value}" for name, value in self.bound._measures()[:6]]
+            lines += [f"  {name:<30}{value}" for name, value in self.bound._measures()[:8]]
         return "\n".join(lines) + "\n"
 
     def _measures(self) -> list[tuple[str, str]]:
@@ -137,6 +151,8 @@ class Evaluation:
             ("precision of owner_changed", _ratio(self.precision)),
             ("recall of owner_changed", _ratio(self.recall)),
             ("recall, changes with evidence", _ratio(self.recall_with_evidence)),
+            ("precision of verified", _ratio(self.verified_precision)),
+            ("recall of verified", _ratio(self.verified_recall)),
             ("ROC AUC of risk_score", _ratio(self.roc_auc)),
             ("false-alarm rate", _percent(self.false_alarm_rate)),
             (
@@ -200,7 +216,38 @@ def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
         bound=bound,
         extra=scores.join(labels.select("phone"), on="phone", how="anti").height,
         meta=meta,
-        warnings=_moment_warnings(scores_file, meta),
+        warnings=_moment_warnings(scores_file, meta) + _history_warnings(scores_file, meta),
+    )
+
+
+# What the notify path adds to a history after it was generated (DESIGN §2, step 5).
+GROWING_KINDS = frozenset({"verifications"})
+
+
+def _history_warnings(scores_file: Path, meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """Scores of another history that happens to share numbers with the truth's (histories of
+    one seed do) give figures that look right and mean nothing. The scoring run's manifest
+    counts the rows it read of each kind; the generator, the rows it wrote."""
+    manifest_file = scores_file.parent / "manifest.json"
+    if "rows" not in meta or not manifest_file.is_file():
+        return ()
+    try:
+        inputs = json.loads(manifest_file.read_text(encoding="utf-8")).get("inputs", {})
+        read = {kind: int(counts["rows"]) for kind, counts in inputs.items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return ()  # a manifest of another shape says nothing either way
+    differing = [
+        kind
+        for kind, written in meta["rows"].items()
+        if kind not in GROWING_KINDS and kind in read and read[kind] != written
+    ]
+    if not differing:
+        return ()
+    kind = differing[0]
+    return (
+        f"the scores were made from a history with {read[kind]:,} rows of {kind}, the truth's "
+        f"history has {meta['rows'][kind]:,}: if they are different histories, these figures "
+        "mean nothing",
     )
 
 
@@ -300,6 +347,7 @@ def _measure(
         for name in STATUSES
     }
     called = status == "owner_changed"
+    verified = status == "verified"
     return Evaluation(
         confusion=confusion,
         phones=int(status.size),
@@ -309,6 +357,8 @@ def _measure(
         precision=_share(called & changed, called),
         recall=_share(called & changed, changed),
         recall_with_evidence=_share(called & evidence, evidence),
+        verified_precision=_share(verified & ~changed, verified),
+        verified_recall=_share(verified & ~changed, ~changed),
         roc_auc=roc_auc(risk.astype(np.float64), changed),
         changed_without_evidence=int((changed & ~evidence).sum()),
         changed_without_evidence_share=_share(changed & ~evidence, changed),
@@ -391,7 +441,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise EvaluationInputError(f"{path}: not valid JSON ({error.msg})") from error
-    return {key: meta[key] for key in ("seed", "phones", "start", "end") if key in meta}
+    return {key: meta[key] for key in ("seed", "phones", "start", "end", "rows") if key in meta}
 
 
 def _check_scores(scores: pl.DataFrame) -> None:

@@ -16,6 +16,7 @@ from pipelines.cli import (
     console,
     count_argument,
     generate_history,
+    phones_argument,
     port_argument,
     score_with_progress,
     seed_argument,
@@ -53,7 +54,10 @@ def add_serving_commands(commands: Any) -> None:
         description="The main job: generate a history, score it, evaluate, and serve the API.",
     )
     demo.add_argument(
-        "--phones", type=count_argument, default=50_000, help="numbers to generate (default 50,000)"
+        "--phones",
+        type=phones_argument,
+        default=50_000,
+        help="numbers to generate (default 50,000)",
     )
     demo.add_argument("--seed", type=seed_argument, default=1, help="random seed (default 1)")
     demo.add_argument(
@@ -208,7 +212,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.scoring import ScoreRequest
 
     events, scores = args.dir / "events", args.dir / "scores"
-    summary = generate_history(events, args.phones, args.seed, events_per_phone=None)
+    # the demo owns its folder, and serves from a new store: verifications an earlier demo
+    # exported into its history go with that history
+    summary = generate_history(
+        events, args.phones, args.seed, events_per_phone=None, replace_others=True
+    )
     manifest = score_with_progress(
         ScoreRequest(
             events,

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from pipelines.contracts import INPUT_KINDS
 from pipelines.synth_events import SMS_ERRORS, ChunkEvents, draw_events
+from pipelines.synth_folder import META, written_whole
 from pipelines.synth_numbers import (
     CountryPlan,
     Numbers,
@@ -39,7 +40,7 @@ from pipelines.synth_numbers import (
     e164_strings,
     load_country_plans,
 )
-from pipelines.synth_params import SynthParams
+from pipelines.synth_params import MAX_PHONES, SynthParams
 from pipelines.synth_people import (
     Accounts,
     Tenures,
@@ -162,13 +163,32 @@ def generate(
     seed: int,
     params: SynthParams = SynthParams(),  # noqa: B008 - frozen, so one shared default is safe
     progress: Callable[[int, int], None] | None = None,
+    *,
+    replace_others: bool = False,
 ) -> SynthSummary:
     """Write a synthetic history of `phones` numbers under `out`, and its truth under
-    `out/truth`. `progress(done, total)` is called after each chunk."""
-    if phones <= 0:
-        raise ValueError("phones must be positive")
-    out = Path(out)
-    _prepare(out)
+    `out/truth`. `progress(done, total)` is called after each chunk.
+
+    The history appears in `out` whole, replacing one the generator finished there, or not at
+    all (`pipelines/synth_folder.py`); a folder holding anything else is refused with a
+    `SynthFolderError`, unless `replace_others` (a folder the caller owns)."""
+    if not 0 < phones <= MAX_PHONES:
+        raise ValueError(f"phones must be from 1 to {MAX_PHONES:,}")
+    generated = [f"{kind}/part-*.parquet" for kind in KINDS]
+    generated += [f"{name}.parquet" for name in TRUTH] + [str(META)]
+    with written_whole(out, [*KINDS, "truth"], generated, replace_others=replace_others) as partial:
+        return _generate(partial, phones, seed, params, progress)
+
+
+def _generate(
+    out: Path,
+    phones: int,
+    seed: int,
+    params: SynthParams,
+    progress: Callable[[int, int], None] | None,
+) -> SynthSummary:
+    for kind in (*KINDS, "truth"):
+        (out / kind).mkdir()
     plans = load_country_plans(params.social_union_share)
     regions = RegionTable(plans)
     chunks = -(-phones // params.chunk_phones)
@@ -233,7 +253,7 @@ def generate(
         "ownership_changes": changes,
         "owner_changed_phones": changed,
     }
-    (out / "truth" / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    (out / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return summary
 
 
@@ -289,18 +309,6 @@ def _write_chunk(
 def _report(progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
     if progress is not None:
         progress(done, total)
-
-
-def _prepare(out: Path) -> None:
-    """Create the layout, removing only files an earlier run of the generator wrote."""
-    for kind in KINDS:
-        folder = out / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("part-*.parquet"):
-            stale.unlink()
-    (out / "truth").mkdir(parents=True, exist_ok=True)
-    for name in (*TRUTH, "truth/meta"):
-        (out / f"{name}.{'json' if name.endswith('meta') else 'parquet'}").unlink(missing_ok=True)
 
 
 def _slice_sorted(numbers: Numbers, lo: int, hi: int) -> Numbers:

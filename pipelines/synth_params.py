@@ -17,6 +17,9 @@ DAY = 86_400  # seconds
 # and a time span in seconds into the low 34 bits (544 years), which bounds both.
 MAX_CHUNK_PHONES = 2**24
 MAX_SPAN_YEARS = 200
+# The most numbers one history holds: 10^9 events at ten a number. More distinct numbers take
+# memory by the gigabyte to draw, before a single event is drawn.
+MAX_PHONES = 100_000_000
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ def test_simulate_day_says_a_history_folder_does_not_exist(
     [
         (["--phones", "0"], "argument --phones: 0 is below 1"),
         (["--phones", "-5"], "argument --phones: -5 is below 1"),
+        (["--phones", "100000001"], "100000001 is above 100,000,000, the most the generator"),
         (["--phones", "10", "--seed", "-1"], "argument --seed: -1 is below 0"),
         (["--phones", "10", "--events-per-phone", "-3"], "-3 is not a finite number of 0 or more"),
         (["--phones", "10", "--events-per-phone", "inf"], "inf is not a finite number"),
@@ -164,6 +165,29 @@ def test_synth_refuses_an_out_that_is_a_file(
     message = failed(["synth", "--phones", "10", "--out", str(tmp_path / "history")], capsys)
 
     assert "is a file; give a folder" in message
+
+
+def test_synth_refuses_a_folder_holding_files_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+
+    message = failed(["synth", "--phones", "10", "--out", str(tmp_path)], capsys)
+
+    assert "is not empty and holds no finished history" in message
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_synth_says_when_it_cannot_make_a_history_as_sparse_as_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["synth", "--phones", "300", "--events-per-phone", "1", "--out", str(tmp_path / "h")]
+
+    assert main(argv) == 0
+
+    warning = capsys.readouterr().err
+    assert "warning: asked for 1 events a number, made" in warning
+    assert "no other code entry or SMS was drawn" in warning
 
 
 def test_the_demo_refuses_zero_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

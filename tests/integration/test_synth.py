@@ -17,6 +17,7 @@ import pytest
 
 from pipelines.synth import KINDS, SCHEMAS, SynthParams, SynthSummary, generate
 from pipelines.synth_events import Registrations
+from pipelines.synth_folder import SynthFolderError
 from pipelines.synth_truth import _stranger_registered
 
 pytestmark = pytest.mark.integration
@@ -75,6 +76,75 @@ def test_a_rerun_replaces_the_earlier_files(tmp_path: Path) -> None:
     generate(tmp_path, 3_000, 5, SynthParams(chunk_phones=1_000))
     generate(tmp_path, 1_000, 5, SynthParams(chunk_phones=1_000))
     assert [p.name for p in (tmp_path / "code_entries").iterdir()] == ["part-00000.parquet"]
+
+
+class Interrupted(Exception):
+    """Stands for Ctrl-C or a full disk part of the way through."""
+
+
+def interrupt_after_the_first_chunk(done: int, total: int) -> None:
+    raise Interrupted
+
+
+def test_a_run_that_fails_midway_leaves_the_earlier_history_whole(tmp_path: Path) -> None:
+    out = tmp_path / "history"
+    generate(out, 1_000, 5, SynthParams(chunk_phones=500))
+    before = tree_bytes(out)
+
+    with pytest.raises(Interrupted):
+        generate(out, 2_000, 6, SynthParams(chunk_phones=500), interrupt_after_the_first_chunk)
+
+    assert tree_bytes(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history"]  # no half-written one
+
+
+def test_a_first_run_that_fails_leaves_no_history_to_score_by_mistake(tmp_path: Path) -> None:
+    with pytest.raises(Interrupted):
+        generate(
+            tmp_path / "h", 2_000, 6, SynthParams(chunk_phones=500), interrupt_after_the_first_chunk
+        )
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_holding_files_the_generator_did_not_write_is_refused_and_kept(
+    tmp_path: Path,
+) -> None:
+    generate(tmp_path, 500, 5)
+    exported = tmp_path / "verifications" / "notify-20261101T000000000000.parquet"
+    exported.write_bytes(b"PAR1")
+    before = tree_bytes(tmp_path)
+
+    with pytest.raises(SynthFolderError, match=r"verifications/notify-.* the generator did not"):
+        generate(tmp_path, 500, 6)
+
+    assert tree_bytes(tmp_path) == before
+
+
+def test_a_folder_with_other_contents_and_no_finished_history_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+
+    with pytest.raises(SynthFolderError, match="holds no finished history"):
+        generate(tmp_path, 500, 5)
+
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_folder_its_caller_owns_is_replaced_whole(tmp_path: Path) -> None:
+    generate(tmp_path, 500, 5)
+    (tmp_path / "verifications" / "notify-20261101T000000000000.parquet").write_bytes(b"PAR1")
+    (tmp_path / ".lock").touch()
+
+    generate(tmp_path, 500, 5, replace_others=True)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*KINDS, "truth"])
+    assert [p.name for p in (tmp_path / "verifications").iterdir()] == ["part-00000.parquet"]
+
+
+def test_more_numbers_than_one_history_holds_are_refused_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="from 1 to 100,000,000"):
+        generate(tmp_path / "h", 10**10, 5)
+    assert not (tmp_path / "h").exists()
 
 
 def test_every_kind_is_a_folder_of_parts_with_the_layout_schema(

@@ -114,6 +114,31 @@ def test_the_confusion_matrix_counts_each_number_once(mixed: tuple[Path, Path]) 
     assert (result.phones, result.changed, result.unchanged) == (6, 3, 3)
 
 
+def test_verified_is_measured_against_the_numbers_that_kept_their_owner(
+    mixed: tuple[Path, Path],
+) -> None:
+    result = evaluate(*mixed)
+    assert result.verified_precision == 1.0  # both verified numbers kept their owner
+    assert result.verified_recall == pytest.approx(2 / 3)  # the false alarm was not verified
+
+
+def test_scores_of_another_history_are_flagged(mixed: tuple[Path, Path]) -> None:
+    scores, truth = mixed
+    meta = json.loads((truth / "meta.json").read_text())
+    (truth / "meta.json").write_text(json.dumps({**meta, "rows": {"code_entries": 120}}))
+    manifest = {"inputs": {"code_entries": {"rows": 95}}}
+    (scores / "manifest.json").write_text(json.dumps(manifest))
+
+    assert evaluate(scores, truth).warnings == (
+        "the scores were made from a history with 95 rows of code_entries, the truth's history "
+        "has 120: if they are different histories, these figures mean nothing",
+    )
+
+    manifest["inputs"]["code_entries"]["rows"] = 120
+    (scores / "manifest.json").write_text(json.dumps(manifest))
+    assert evaluate(scores, truth).warnings == ()
+
+
 def test_a_number_missing_from_the_scores_counts_as_unknown(mixed: tuple[Path, Path]) -> None:
     result = evaluate(*mixed)
     assert result.missing_from_scores == 1
@@ -141,7 +166,7 @@ def test_the_report_and_the_dict(mixed: tuple[Path, Path]) -> None:
     text = result.render()
     assert "owner_changed" in text and "ROC AUC" in text and "seed 3" in text
     row = next(line for line in text.splitlines() if line.startswith("verified"))
-    assert row.split() == ["verified", "0", "2", "2"]
+    assert row.split() == ["verified", "0", "2", "2", "0.0", "%"]
     document = json.loads(json.dumps(result.to_dict()))
     assert document["confusion"]["unknown"] == {"changed": 1, "unchanged": 0}
     assert document["roc_auc"] == pytest.approx(7 / 9)

@@ -1,0 +1,99 @@
+"""Where the generator writes: a history appears whole in its folder, or not at all.
+
+A history is written beside its folder first (`.<name>.partial`), and moved in once its last
+file is closed. A run that fails or is interrupted leaves the folder as it was: an earlier
+history in it stays whole, and no half-written one can be scored by mistake. Moving in
+replaces the generator's own entries (one folder a kind, and `truth/`); anything else in the
+folder, such as verifications exported into the history, would be mixed into the new history,
+so the folder is refused unless the caller owns it (the demo).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# The file a finished history holds; its presence marks a folder the generator wrote whole.
+META = Path("truth/meta.json")
+
+
+class SynthFolderError(Exception):
+    """The folder cannot take a history; the message says why and what to do."""
+
+
+@contextmanager
+def written_whole(
+    out: Path, entries: Iterable[str], generated: Iterable[str], *, replace_others: bool = False
+) -> Iterator[Path]:
+    """Yield an empty folder to write the history in; move it into `out` once the block ends
+    without error, or remove it. `entries` are the history's top-level names; `generated` the
+    file names (patterns) the generator writes inside them."""
+    entries, generated = tuple(entries), tuple(generated)
+    out = Path(out).resolve()
+    _check_takes_a_history(out, entries, generated, replace_others)
+    partial = out.parent / f".{out.name}.partial"
+    try:
+        shutil.rmtree(partial, ignore_errors=True)  # an earlier run's, killed before cleaning up
+        partial.mkdir(parents=True)
+    except OSError as error:
+        raise SynthFolderError(f"cannot write beside {out}: {_why(error)}") from error
+    try:
+        yield partial
+        _move_in(partial, out, entries)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _check_takes_a_history(
+    out: Path, entries: tuple[str, ...], generated: tuple[str, ...], replace_others: bool
+) -> None:
+    if out.exists() and not out.is_dir():
+        raise SynthFolderError(f"{out} is a file; give a folder to write the history to")
+    if not out.is_dir() or replace_others:
+        return
+    found = sorted(out.iterdir())
+    if not found:
+        return
+    if not (out / META).is_file():
+        raise SynthFolderError(
+            f"{out} is not empty and holds no finished history ({META} is missing): the "
+            "generator writes into an empty folder or replaces a history it finished; remove "
+            "the folder's contents or choose another --out"
+        )
+    for path in found:
+        if path.name not in entries:
+            raise _foreign(out, path)
+        for inner in path.rglob("*"):
+            if inner.is_file() and not any(inner.match(pattern) for pattern in generated):
+                raise _foreign(out, inner)
+
+
+def _foreign(out: Path, path: Path) -> SynthFolderError:
+    return SynthFolderError(
+        f"{out} holds {path.relative_to(out)}, which the generator did not write: a new "
+        "history there would be read together with it; move it away or choose another --out"
+    )
+
+
+def _move_in(partial: Path, out: Path, entries: tuple[str, ...]) -> None:
+    """Put the history's entries in `out`, each replacing the one of the same name."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        replaced = partial / ".replaced"
+        replaced.mkdir()
+        for name in entries:
+            if (out / name).exists():
+                (out / name).rename(replaced / name)
+        for path in list(out.iterdir()):  # the other files of a folder the caller owns
+            path.rename(replaced / path.name)
+        for name in entries:
+            (partial / name).rename(out / name)
+    except OSError as error:
+        raise SynthFolderError(f"cannot move the history into {out}: {_why(error)}") from error
+
+
+def _why(error: OSError) -> str:
+    reason = error.strerror or str(error)
+    return f"{reason}: {error.filename}" if error.filename else reason
