@@ -297,13 +297,14 @@ def _serve_demo(
     store, key_file = demo_store(args.dir), args.dir / "secret.key"
     store.unlink(missing_ok=True)
     # the worker reads its settings from the environment
+    anchor = datetime.now(UTC).isoformat()  # the demo clock's as_of, in real time
     os.environ.update(
         OWNERSHIP_SCORES_DIR=str(scores.resolve()),
         OWNERSHIP_HISTORY_DIR=str(events.resolve()),
         OWNERSHIP_DATABASE_URL=sqlite_url(store),
         OWNERSHIP_SECRET_KEY_FILE=str(key_file.resolve()),
         OWNERSHIP_CLOCK_SPEED=str(DEMO_CLOCK_SPEED),
-        OWNERSHIP_CLOCK_ANCHOR=datetime.now(UTC).isoformat(),
+        OWNERSHIP_CLOCK_ANCHOR=anchor,
         OWNERSHIP_CLOCK_START=as_of,
         OWNERSHIP_RUN_JOBS="true",
     )
@@ -321,20 +322,25 @@ def _serve_demo(
     engine.dispose()
     phone = examples.get("verified") or next(iter(examples.values()), "+79234567823")
     url = f"http://{args.host}:{args.port}"
-    auth = (
-        f'OAuth1("{client.key}", "{client.secret}", signature_method="HMAC-SHA256", '
-        "force_include_body=True)"
-    )
+    signed = f'OAuth1("{client.key}", "{client.secret}", signature_method="HMAC-SHA256"'
+    auth = f"{signed}, force_include_body=True)"  # a JSON body is signed by its hash
     python = quote(sys.executable)
     call = f"{python} -c 'import requests; from requests_oauthlib import OAuth1; print("
+    # the action a notification answers is at most 3 days old on the demo's clock, which runs
+    # 60x from the history's end: the pasted call reads that clock when it runs
+    now = (
+        f'(d.datetime.fromisoformat("{as_of}") + (d.datetime.now(d.UTC) - '
+        f'd.datetime.fromisoformat("{anchor}")) * {DEMO_CLOCK_SPEED}).isoformat()'
+    )
     notify = {
         "request_id": "demo-1",
         "phone": phone,
         "template_id": template.id,
         "params": {"order": "A-17"},
-        "action": {"type": "order", "at": as_of},
+        "action": {"type": "order", "at": NOW},
         "sensitive": True,
     }
+    notify_body = _double_quoted(notify).replace(f'"{NOW}"', now)
     _say(
         f"\nserving the API on {url} (docs: {url}/docs), with the notify path on the channel "
         f"simulators; the clock starts at {as_of} and runs {DEMO_CLOCK_SPEED}x.\n"
@@ -342,12 +348,20 @@ def _serve_demo(
         f"from another terminal, a check:\n"
         f'{call}requests.post("{url}/v1/check", json={{"phone": "{phone}", "sensitive": True}}, '
         f"auth={auth}).json())'\n"
-        f"a notification (then GET {url}/v1/notifications/<id>, signed the same way):\n"
-        f'{call}requests.post("{url}/v1/notify", json={_double_quoted(notify)}, '
-        f"auth={auth}).json())'\nstop with Ctrl-C"
+        f"a notification:\n"
+        f"{python} -c 'import requests, datetime as d; from requests_oauthlib import OAuth1; "
+        f'print(requests.post("{url}/v1/notify", json={notify_body}, auth={auth}).json())\'\n'
+        f"and then that notification, the id it was given in place of <id>:\n"
+        f"{python} -c 'import requests, sys; from requests_oauthlib import OAuth1; print("
+        f'requests.get("{url}/v1/notifications/" + sys.argv[1], auth={signed})).json())\' <id>'
+        "\nstop with Ctrl-C"
     )
     serve(settings, args.host, args.port, workers=1)
     return 0
+
+
+# where the pasted notify call puts the demo clock's time
+NOW = "<now on the demo clock>"
 
 
 def _double_quoted(value: dict[str, object]) -> str:

@@ -29,8 +29,11 @@ def add_simulate_command(commands: Any) -> None:
     simulate.add_argument(
         "--store",
         type=_store_url,
-        default=None,
-        help="SQLAlchemy URL of the store to write (default: OWNERSHIP_DATABASE_URL)",
+        required=True,
+        help=(
+            "SQLAlchemy URL of a store of the day's own, new or empty (sqlite:///var/day.db): "
+            "never the service's, where its answers would be real"
+        ),
     )
     simulate.add_argument(
         "--notifications", type=int, default=2_000, help="notifications (default 2,000)"
@@ -58,7 +61,7 @@ def cmd_simulate_day(args: argparse.Namespace, settings: Settings) -> int:
     request = DayRequest(
         history=args.history,
         scores=args.scores,
-        store_url=args.store or settings.database_url,
+        store_url=args.store,
         notifications=args.notifications,
         seed=args.seed,
     )

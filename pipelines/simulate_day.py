@@ -45,6 +45,7 @@ from pipelines.snapshot import Snapshot
 from store.clients import register_client
 from store.database import make_engine, session_factory, upgrade
 from store.secrets import SecretCipher
+from store.tables import ClientRow
 
 ORDER_READY = TemplateDraft.of(
     "Ваш заказ #order# готов к выдаче", Category.ORDER_STATUS, {"order": "A-123"}
@@ -52,6 +53,8 @@ ORDER_READY = TemplateDraft.of(
 LOGIN_CODE = TemplateDraft.of("Код для входа: #code#", Category.OTP, {"code": "4821"})
 # what a sweep looks at in one call; a moment with more expirations sweeps again
 SWEEP_LIMIT = 2_000
+# the name of the client a simulated day sends as, before its seed
+SIMULATED_CLIENT = "simulated day"
 
 
 class SimulationInputError(ValueError):
@@ -125,10 +128,15 @@ def simulate_day(request: DayRequest, settings: Settings, cipher: SecretCipher) 
     upgrade(request.store_url)
     engine = make_engine(request.store_url)
     try:
+        _check_empty(engine, request.store_url)
         sessions = session_factory(engine)
         with sessions.begin() as session:
             client = register_client(
-                session, f"simulated day, seed {request.seed}", ["127.0.0.1/32"], cipher, clock.now
+                session,
+                f"{SIMULATED_CLIENT}, seed {request.seed}",
+                ["127.0.0.1/32"],
+                cipher,
+                clock.now,
             )
         desk = TemplateDesk(sessions, load_moderation_rules(settings.moderation_rules_path))
         templates = _approved_templates(desk, client.key)
@@ -164,6 +172,27 @@ def simulate_day(request: DayRequest, settings: Settings, cipher: SecretCipher) 
         statuses=statuses,
         unsettled=unsettled,
         seconds=time.perf_counter() - began,
+    )
+
+
+def _check_empty(engine: Engine, url: str) -> None:
+    """A day is simulated into a store of its own. In the service's store its people's answers
+    would be real: a simulated "No" makes a number owner_changed for every client, and goes to
+    the next batch as a verification. A second day in one store would be counted with the
+    first, and the funnel would mix them."""
+    with engine.connect() as connection:
+        names = connection.scalars(select(ClientRow.name).limit(3)).all()
+    if not names:
+        return
+    shown = ", ".join(repr(name) for name in names)
+    if all(name.startswith(SIMULATED_CLIENT) for name in names):
+        raise SimulationInputError(
+            f"the store {url} already holds a simulated day ({shown}): each day goes into a "
+            "new store (remove it, or give another --store)"
+        )
+    raise SimulationInputError(
+        f"the store {url} holds the service's own clients ({shown}): simulated answers "
+        "would change live verdicts; give a store of its own (--store sqlite:///var/day.db)"
     )
 
 

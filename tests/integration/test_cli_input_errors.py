@@ -127,8 +127,9 @@ def test_simulate_day_says_a_history_folder_does_not_exist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["simulate-day", "--history", str(tmp_path / "nowhere"), "--scores", str(tmp_path)]
+    store = f"sqlite:///{tmp_path / 'day.db'}"
 
-    message = failed([*argv, "--notifications", "5"], capsys)
+    message = failed([*argv, "--store", store, "--notifications", "5"], capsys)
 
     assert f"history folder {tmp_path / 'nowhere'} does not exist" in message
 

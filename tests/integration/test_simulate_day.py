@@ -6,13 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from cryptography.fernet import Fernet
+from sqlalchemy import Table, func, select
 
 from delivery import records
 from ownership.notifications import BILLABLE, NotificationStatus
 from pipelines.simulate_day import DayMix, SimulationInputError
-from store.database import make_engine
+from store.clients import register_client
+from store.database import make_engine, session_factory, upgrade
+from store.secrets import SecretCipher
+from store.tables import ClientRow
 from tests.integration.conftest import DAY_NOTIFICATIONS, DAY_SEED, Day, Demo, simulate
+
+CIPHER = SecretCipher([Fernet.generate_key().decode()])
+CLIENTS: Table = ClientRow.__table__  # type: ignore[assignment]
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +54,38 @@ def test_the_same_seed_gives_the_same_day(demo: Demo, day: Day, tmp_path: Path) 
 def test_a_mix_whose_ttl_shares_do_not_add_up_is_refused() -> None:
     with pytest.raises(SimulationInputError, match="add up to 1"):
         DayMix(ttls=())
+
+
+def count_rows(store_url: str, table: Table) -> int:
+    engine = make_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(table)) or 0)
+    finally:
+        engine.dispose()
+
+
+def test_a_store_holding_the_services_clients_is_refused_untouched(
+    demo: Demo, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'day.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine).begin() as session:
+        register_client(session, "bank", ["203.0.113.0/24"], CIPHER)
+    engine.dispose()
+
+    with pytest.raises(SimulationInputError, match="holds the service's own clients \\('bank'\\)"):
+        simulate(demo, tmp_path, 5, seed=1)
+
+    assert count_rows(url, records.notifications) == 0
+    assert count_rows(url, CLIENTS) == 1
+
+
+def test_a_second_day_into_one_store_is_refused(demo: Demo, tmp_path: Path) -> None:
+    simulate(demo, tmp_path, 5, seed=1)
+
+    with pytest.raises(SimulationInputError, match="already holds a simulated day"):
+        simulate(demo, tmp_path, 5, seed=2)
+
+    assert count_rows(f"sqlite:///{tmp_path / 'day.db'}", records.notifications) == 5
