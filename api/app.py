@@ -121,7 +121,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.add_middleware(ObservabilityMiddleware)
+    docs = (app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(ObservabilityMiddleware, static_paths=[path for path in docs if path])
     install_error_handlers(app)
     for module in (checks, camara, notify, templates, admin, inbound, ops):
         app.include_router(module.router)

@@ -6,8 +6,8 @@ import asyncio
 import os
 import shutil
 import socket
+import tempfile
 from contextlib import suppress
-from pathlib import Path
 
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -16,8 +16,6 @@ from api.app import create_app
 from api.observability import mask_phone_numbers_in_logs
 from api.workers import Workers, reuse_port_supported
 from pipelines.settings import Settings, load_settings
-
-METRICS_DIR = Path("var/prometheus")
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
@@ -59,12 +57,17 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         "log_level": "info",
         "access_log": False,
     }
-    if workers > 1:
-        # prometheus_client reads this in every worker; a clean folder per run
-        shutil.rmtree(METRICS_DIR, ignore_errors=True)
-        METRICS_DIR.mkdir(parents=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR.resolve())
+    if workers == 1:
+        uvicorn.run(host=host, port=port, workers=workers, **config)  # type: ignore[arg-type]
+        return 0
+    # prometheus_client reads this in every worker: a folder of this server's own, so that
+    # another server started beside it neither clears nor mixes with its metrics
+    metrics_dir = tempfile.mkdtemp(prefix="ownership-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
         if reuse_port_supported() and port != 0:
             return Workers(workers, host, port, config).run()
-    uvicorn.run(host=host, port=port, workers=workers, **config)  # type: ignore[arg-type]
-    return 0
+        uvicorn.run(host=host, port=port, workers=workers, **config)  # type: ignore[arg-type]
+        return 0
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

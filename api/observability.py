@@ -3,7 +3,9 @@
 Request counts and latencies are labelled by route template (`/v1/check`), never by path, so
 that numbers in paths cannot explode the label set. With several workers, uvicorn's processes
 share metrics through prometheus_client's multiprocess directory (`PROMETHEUS_MULTIPROC_DIR`,
-set by `ownership serve`).
+a folder of each `ownership serve`'s own). The serving snapshot's gauges are read when a scrape
+comes, from the snapshot the answering worker maps: the file is one for every worker, and a
+gauge kept in the directory would outlive the worker that set it.
 """
 
 from __future__ import annotations
@@ -12,18 +14,19 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ownership.numbers import mask
 
@@ -42,17 +45,6 @@ LATENCY = Histogram(
     ["route", "method"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
-SNAPSHOT_AS_OF = Gauge(
-    "ownership_snapshot_as_of_seconds",
-    "as_of of the serving snapshot, seconds since the epoch",
-    multiprocess_mode="max",
-)
-SNAPSHOT_NUMBERS = Gauge(
-    "ownership_snapshot_numbers", "Numbers in the serving snapshot", multiprocess_mode="max"
-)
-SNAPSHOT_BYTES = Gauge(
-    "ownership_snapshot_bytes", "Size of the serving snapshot file", multiprocess_mode="max"
-)
 CORRELATOR = re.compile(rb"^[a-zA-Z0-9\-_:;./<>{}]{0,256}$")
 
 
@@ -62,13 +54,44 @@ def well_formed_correlator(scope: Scope) -> bytes | None:
     return correlator if correlator is not None and CORRELATOR.match(correlator) else None
 
 
-def render_metrics() -> tuple[bytes, str]:
-    """The exposition text: this process's registry, or every worker's in multiprocess mode."""
+class SnapshotGauges(Collector):
+    """The serving snapshot's as_of, numbers and size, as they are when collected."""
+
+    def __init__(self, read: Callable[[], tuple[float | None, int, int] | None]) -> None:
+        # (as_of in epoch seconds or None, numbers, bytes); None while there is no snapshot
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        found = self._read()
+        if found is None:
+            return
+        as_of, numbers, size = found
+        if as_of is not None:
+            yield GaugeMetricFamily(
+                "ownership_snapshot_as_of_seconds",
+                "as_of of the serving snapshot, seconds since the epoch",
+                value=as_of,
+            )
+        yield GaugeMetricFamily(
+            "ownership_snapshot_numbers", "Numbers in the serving snapshot", value=numbers
+        )
+        yield GaugeMetricFamily(
+            "ownership_snapshot_bytes", "Size of the serving snapshot file", value=size
+        )
+
+
+def render_metrics(snapshot: Collector) -> tuple[bytes, str]:
+    """The exposition text: this process's registry, or every worker's in multiprocess mode,
+    then the snapshot's gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        shared = generate_latest(registry)
+    else:
+        shared = generate_latest()
+    own = CollectorRegistry()
+    own.register(snapshot)
+    return shared + generate_latest(own), CONTENT_TYPE_LATEST
 
 
 class ObservabilityMiddleware:
@@ -78,8 +101,11 @@ class ObservabilityMiddleware:
     of unexpected errors (api.errors) echoes the correlator itself.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, static_paths: Iterable[str] = ()) -> None:
         self.app = app
+        # routes FastAPI serves without naming them in the scope (its docs pages): labelled
+        # by their path, which is fixed, instead of as unmatched
+        self.static_paths = frozenset(static_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,7 +130,9 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_with_correlator)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = getattr(route, "path", None)
+            if template is None:
+                template = scope["path"] if scope["path"] in self.static_paths else "unmatched"
             REQUESTS.labels(template, scope["method"], str(status)).inc()
             LATENCY.labels(template, scope["method"]).observe(time.perf_counter() - started)
 

@@ -7,7 +7,7 @@ from datetime import UTC
 from fastapi import APIRouter, Request, Response
 
 from api.deps import AuthenticatedClientDep
-from api.observability import SNAPSHOT_AS_OF, SNAPSHOT_BYTES, SNAPSHOT_NUMBERS, render_metrics
+from api.observability import SnapshotGauges, render_metrics
 from api.schemas import ErrorInfo, Health, Pong
 from api.serving import SnapshotUnavailableError
 from pipelines.snapshot import EPOCH
@@ -15,28 +15,27 @@ from pipelines.snapshot import EPOCH
 router = APIRouter(tags=["operations"])
 
 
-def _observe_snapshot(request: Request) -> Health:
+@router.get("/healthz", response_model=Health)
+async def healthz(request: Request) -> Health:
     try:
         snapshot = request.app.state.snapshots.current()
     except SnapshotUnavailableError:
         return Health(status="no_snapshot", snapshot_as_of=None, snapshot_numbers=0)
-    if snapshot.as_of is not None:
-        SNAPSHOT_AS_OF.set((snapshot.as_of - EPOCH).total_seconds())
-    SNAPSHOT_NUMBERS.set(snapshot.count)
-    SNAPSHOT_BYTES.set(snapshot.size_bytes)
     as_of = snapshot.as_of.replace(tzinfo=UTC) if snapshot.as_of else None
     return Health(status="ok", snapshot_as_of=as_of, snapshot_numbers=snapshot.count)
 
 
-@router.get("/healthz", response_model=Health)
-async def healthz(request: Request) -> Health:
-    return _observe_snapshot(request)
-
-
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    _observe_snapshot(request)
-    body, content_type = render_metrics()
+    def snapshot_now() -> tuple[float | None, int, int] | None:
+        try:
+            snapshot = request.app.state.snapshots.current()
+        except SnapshotUnavailableError:
+            return None
+        as_of = (snapshot.as_of - EPOCH).total_seconds() if snapshot.as_of else None
+        return as_of, snapshot.count, snapshot.size_bytes
+
+    body, content_type = render_metrics(SnapshotGauges(snapshot_now))
     return Response(body, media_type=content_type)
 
 

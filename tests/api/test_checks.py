@@ -191,3 +191,15 @@ def test_health_and_metrics_report_the_snapshot_and_the_requests(caller: Caller)
     assert "ownership_http_request_duration_seconds_bucket" in metrics
     assert "ownership_snapshot_as_of_seconds 1.780272e+09" in metrics
     assert "ownership_snapshot_numbers 6.0" in metrics
+
+
+def test_the_docs_pages_are_counted_under_their_own_routes(caller: Caller) -> None:
+    for path in ("/docs", "/openapi.json", "/nowhere"):
+        caller.get(path)
+
+    metrics = caller.get("/metrics").text
+
+    assert 'ownership_http_requests_total{method="GET",route="/docs",status="200"}' in metrics
+    assert 'route="/openapi.json",status="200"' in metrics
+    assert 'ownership_http_requests_total{method="GET",route="unmatched",status="404"}' in metrics
+    assert 'route="unmatched",status="200"' not in metrics

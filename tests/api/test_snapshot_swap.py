@@ -52,3 +52,20 @@ def test_a_new_snapshot_is_swapped_in_under_concurrent_requests(
         swapped = answers.index(NEW)
         assert set(answers[:swapped]) == {OLD}
         assert set(answers[swapped:]) == {NEW}
+
+
+def test_the_snapshot_gauges_follow_the_file_even_to_an_earlier_run(
+    swap_caller: tuple[Caller, Path], tmp_path: Path
+) -> None:
+    caller, scores = swap_caller
+    assert "ownership_snapshot_as_of_seconds 1.780272e+09" in caller.get("/metrics").text
+
+    earlier = score_history(crafted_history(), tmp_path, as_of=AS_OF - timedelta(days=1))
+    (earlier / "snapshot.bin").replace(scores / "snapshot.bin")
+    deadline = time.monotonic() + 20
+    while caller.post("/v1/check", {"phone": VERIFIED_FRESH}).json()["as_of"] == OLD:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    # a day before: what the served file says, not the highest value any worker once saw
+    assert "ownership_snapshot_as_of_seconds 1.7801856e+09" in caller.get("/metrics").text

@@ -135,3 +135,34 @@ def test_a_second_server_on_the_same_port_is_refused_clearly(
 
     assert second.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+
+
+def healthz_counted(port: int) -> float:
+    metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    counted = 'ownership_http_requests_total{method="GET",route="/healthz",status="200"} '
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(counted))
+
+
+def test_a_second_server_started_beside_the_first_leaves_its_metrics_alone(
+    served: tuple[subprocess.Popen[bytes], int, dict[str, str]], tmp_path: Path
+) -> None:
+    _, port, env = served
+    for _ in range(5):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    before = healthz_counted(port)
+    other_port = free_port()
+    other = subprocess.Popen(
+        [OWNERSHIP, "serve", "--port", str(other_port), "--workers", "2"],
+        env={**env, "OWNERSHIP_DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"},
+        cwd=tmp_path,  # the same folder: metrics once lived in a folder relative to it
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{other_port}/healthz", timeout=1).ok)
+        assert before >= 5
+        assert healthz_counted(port) >= before  # not cleared by the other's start
+    finally:
+        os.killpg(other.pid, signal.SIGKILL)
+        other.wait()
