@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
-from api.observability import ObservabilityMiddleware
+from api.observability import NotifyGauges, ObservabilityMiddleware
 from api.routes import admin, camara, checks, inbound, notify, ops, templates
 from api.serving import SnapshotSource
 from delivery.events import InboundEvents, LoggedInboundEvents
+from delivery.figures import notify_figures
 from delivery.gateway_signatures import GatewaySignatures
 from delivery.notify import NotifyService
 from delivery.overlay import LiveOverlay
@@ -80,6 +81,7 @@ def create_app(
             timedelta(seconds=settings.gateway_signature_tolerance_seconds),
         )
         app.state.overlay = _overlay_of(app)
+        app.state.notify_gauges = _notify_gauges_of(app)
         if authenticator is not None:
             app.state.authenticator = authenticator
             yield
@@ -101,6 +103,7 @@ def create_app(
             )
             app.state.notify = runtime.service
             app.state.overlay = _overlay_of(app)
+            app.state.notify_gauges = _notify_gauges_of(app)
             if inbound_events is None:
                 app.state.inbound = runtime.service
             if settings.run_jobs:
@@ -127,6 +130,14 @@ def create_app(
     for module in (checks, camara, notify, templates, admin, inbound, ops):
         app.include_router(module.router)
     return app
+
+
+def _notify_gauges_of(app: FastAPI) -> NotifyGauges | None:
+    """The notify path's gauges over the service's store; none without a service."""
+    service: NotifyService | None = app.state.notify
+    if service is None:
+        return None
+    return NotifyGauges(lambda: notify_figures(service.engine, service.clock.now()))
 
 
 def _overlay_of(app: FastAPI) -> LiveOverlay:

@@ -11,8 +11,10 @@ gauge kept in the directory would outlive the worker that set it.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
@@ -28,6 +30,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from delivery.figures import NotifyFigures
 from ownership.numbers import mask
 
 Scope = MutableMapping[str, Any]
@@ -44,6 +47,11 @@ LATENCY = Histogram(
     "Time to answer an HTTP request",
     ["route", "method"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+)
+ACCEPTED = Counter(
+    "ownership_notifications_accepted_total",
+    "Notifications accepted (a repeated request_id not counted again), by the policy's action",
+    ["action"],
 )
 CORRELATOR = re.compile(rb"^[a-zA-Z0-9\-_:;./<>{}]{0,256}$")
 
@@ -80,9 +88,54 @@ class SnapshotGauges(Collector):
         )
 
 
-def render_metrics(snapshot: Collector) -> tuple[bytes, str]:
+class NotifyGauges(Collector):
+    """The notify path's state from the store (`delivery.figures`), read at most once every
+    `every` seconds however many scrapers come."""
+
+    def __init__(self, read: Callable[[], NotifyFigures], every: float = 5.0) -> None:
+        self._read = read
+        self._every = every
+        self._read_at = -math.inf
+        self._figures: NotifyFigures | None = None
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self._every:
+                self._figures = self._read()
+                self._read_at = time.monotonic()
+            figures = self._figures
+        assert figures is not None
+        unsettled = GaugeMetricFamily(
+            "ownership_notifications_unsettled",
+            "Notifications whose outcome is not yet known, by status",
+            labels=["status"],
+        )
+        for status, count in figures.unsettled.items():
+            unsettled.add_metric([status], count)
+        yield unsettled
+        yield GaugeMetricFamily(
+            "ownership_notifications_overdue",
+            "Notifications awaiting the network or the person past their TTL by more than two "
+            "minutes: the sweeper is behind, or not running",
+            value=figures.overdue,
+        )
+        yield GaugeMetricFamily(
+            "ownership_webhooks_pending",
+            "Webhook events not yet delivered",
+            value=figures.webhooks_pending,
+        )
+        if figures.oldest_webhook_seconds is not None:
+            yield GaugeMetricFamily(
+                "ownership_webhooks_oldest_pending_seconds",
+                "Age of the oldest webhook event not yet delivered",
+                value=figures.oldest_webhook_seconds,
+            )
+
+
+def render_metrics(*own_collectors: Collector) -> tuple[bytes, str]:
     """The exposition text: this process's registry, or every worker's in multiprocess mode,
-    then the snapshot's gauges."""
+    then the collectors read when the scrape comes (the snapshot, the store)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -90,7 +143,8 @@ def render_metrics(snapshot: Collector) -> tuple[bytes, str]:
     else:
         shared = generate_latest()
     own = CollectorRegistry()
-    own.register(snapshot)
+    for collector in own_collectors:
+        own.register(collector)
     return shared + generate_latest(own), CONTENT_TYPE_LATEST
 
 

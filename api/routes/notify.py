@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.deps import AuthenticatedClientDep, NotifyDep
 from api.errors import ApiError, invalid_argument
+from api.observability import ACCEPTED
 from api.schemas import (
     NOTIFY_EXAMPLES,
     BillingLine,
@@ -62,6 +63,8 @@ async def notify(
         callback_url=str(body.callback_url) if body.callback_url else None,
     )
     accepted = await service.accept_async(client.key, request)
+    if not accepted.repeated:
+        ACCEPTED.labels(accepted.answer["action"]).inc()
     # the service's answer is the schema's already: serialised once, not validated again
     headers = {"Idempotent-Replayed": "true"} if accepted.repeated else None
     return JSONBytes(orjson.dumps(accepted.answer), status_code=202, headers=headers)

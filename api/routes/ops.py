@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from fastapi import APIRouter, Request, Response
+from prometheus_client.registry import Collector
 
 from api.deps import AuthenticatedClientDep
 from api.observability import SnapshotGauges, render_metrics
@@ -35,7 +36,10 @@ async def metrics(request: Request) -> Response:
         as_of = (snapshot.as_of - EPOCH).total_seconds() if snapshot.as_of else None
         return as_of, snapshot.count, snapshot.size_bytes
 
-    body, content_type = render_metrics(SnapshotGauges(snapshot_now))
+    collectors: list[Collector] = [SnapshotGauges(snapshot_now)]
+    if request.app.state.notify_gauges is not None:
+        collectors.append(request.app.state.notify_gauges)
+    body, content_type = render_metrics(*collectors)
     return Response(body, media_type=content_type)
 
 

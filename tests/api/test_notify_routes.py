@@ -26,6 +26,28 @@ def body(request_id: str, **overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
+def test_the_metrics_count_accepted_notifications_and_show_those_under_way(
+    caller: Caller,
+) -> None:
+    def accepted_to_sms() -> float:
+        metrics = caller.get("/metrics").text
+        counted = 'ownership_notifications_accepted_total{action="sms"} '
+        return next(
+            (float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(counted)),
+            0.0,
+        )
+
+    before = accepted_to_sms()
+    caller.post("/v1/notify", body("metrics-1", phone=RECYCLED))
+    caller.post("/v1/notify", body("metrics-1", phone=RECYCLED))  # a repeat, counted once
+
+    assert accepted_to_sms() == before + 1
+    metrics = caller.get("/metrics").text
+    assert 'ownership_notifications_unsettled{status="accepted"}' in metrics
+    assert "ownership_notifications_overdue 0.0" in metrics
+    assert "ownership_webhooks_pending " in metrics
+
+
 def test_a_notification_is_accepted_with_its_action_and_shown_with_its_history(
     caller: Caller,
 ) -> None:
