@@ -80,7 +80,8 @@ stages
 # acceptance and read within 24 h. The published figures hold for a message left in the
 # network for a day; a shorter TTL withdraws the undelivered ones and sends them by SMS, and a
 # sensitive notification waits for its re-verification first. So the day's shares sit below the
-# published ones, and the notifications with a 24 h TTL show the curve itself.
+# published ones. The notifications with a 24 h TTL come closest, but are counted from
+# acceptance too, sensitive ones with their wait, so they also sit somewhat below the curve.
 
 # %%
 timing = funnel.timing
