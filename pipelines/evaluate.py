@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 STATUSES = ("verified", "suspicious", "owner_changed", "unknown")
 SCORE_COLUMNS = ("phone", "status", "risk_score")
 LABEL_COLUMNS = ("phone", "owner_changed", "evidence")
+HOLDER_SINCE = "current_holder_since"  # null when the number is out of service
 # A number missing from the scores is `unknown`, and the scores contract gives unknown 500.
 UNKNOWN_RISK_SCORE = 500
 
@@ -74,6 +75,11 @@ class Evaluation:
     # suspicious and unknown have no class in the truth; the matrix shows their changed share.
     verified_precision: float | None
     verified_recall: float | None
+    # recall over the changes whose number now has a new holder, and over those whose number is
+    # out of service at the end (its holder left, no one has it yet: the bound account's owner
+    # no longer holds it either); None without the truth's current_holder_since
+    recall_new_holder: float | None
+    recall_out_of_service: float | None
     roc_auc: float | None  # risk_score against truth owner_changed; None with one class only
     changed_without_evidence: int
     changed_without_evidence_share: float | None  # of the changed numbers
@@ -105,6 +111,8 @@ class Evaluation:
             "recall_with_evidence": self.recall_with_evidence,
             "verified_precision": self.verified_precision,
             "verified_recall": self.verified_recall,
+            "recall_new_holder": self.recall_new_holder,
+            "recall_out_of_service": self.recall_out_of_service,
             "roc_auc": self.roc_auc,
             "changed_without_evidence": self.changed_without_evidence,
             "changed_without_evidence_share": self.changed_without_evidence_share,
@@ -143,7 +151,8 @@ class Evaluation:
         lines += [f"{name:<32}{value}" for name, value in measures]
         if self.bound is not None:
             lines += ["", f"numbers with a bound social account ({self.bound.phones}):"]
-            lines += [f"  {name:<30}{value}" for name, value in self.bound._measures()[:8]]
+            # the counts of numbers missing from or extra to the scores are the whole's
+            lines += [f"  {name:<30}{value}" for name, value in self.bound._measures()[:-2]]
         return "\n".join(lines) + "\n"
 
     def _measures(self) -> list[tuple[str, str]]:
@@ -151,6 +160,8 @@ class Evaluation:
             ("precision of owner_changed", _ratio(self.precision)),
             ("recall of owner_changed", _ratio(self.recall)),
             ("recall, changes with evidence", _ratio(self.recall_with_evidence)),
+            ("recall, to a new holder", _ratio(self.recall_new_holder)),
+            ("recall, now out of service", _ratio(self.recall_out_of_service)),
             ("precision of verified", _ratio(self.verified_precision)),
             ("recall of verified", _ratio(self.verified_recall)),
             ("ROC AUC of risk_score", _ratio(self.roc_auc)),
@@ -173,6 +184,8 @@ class _Labelled:
     risk: np.ndarray
     changed: np.ndarray
     evidence: np.ndarray  # changed, and the change left a trace
+    # changed, and no one holds the number at the end; None when the truth does not say
+    out_of_service: np.ndarray | None
     missing: np.ndarray  # absent from the scores
     bound: np.ndarray | None  # with a social account bound; None without truth/accounts.parquet
     extra: int  # scored numbers absent from the truth
@@ -212,12 +225,27 @@ def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
         risk=joined.get_column("risk_score").fill_null(UNKNOWN_RISK_SCORE).to_numpy(),
         changed=changed,
         evidence=joined.get_column("evidence").fill_null(False).to_numpy().astype(bool) & changed,
+        out_of_service=_out_of_service(truth_dir / "labels.parquet", joined, changed),
         missing=joined.get_column("status").is_null().to_numpy(),
         bound=bound,
         extra=scores.join(labels.select("phone"), on="phone", how="anti").height,
         meta=meta,
         warnings=_moment_warnings(scores_file, meta) + _history_warnings(scores_file, meta),
     )
+
+
+def _out_of_service(labels: Path, joined: pl.DataFrame, changed: np.ndarray) -> np.ndarray | None:
+    """The changed numbers no one holds at the end (`current_holder_since` null), when the
+    truth has that column (a hand-made truth may not)."""
+    if HOLDER_SINCE not in pq.read_schema(labels).names:
+        return None
+    import polars as pl
+
+    holder_since = pl.read_parquet(labels, columns=["phone", HOLDER_SINCE], glob=False)
+    holder_since = holder_since.with_columns(pl.col("phone").cast(pl.String))
+    nobody = joined.select("phone").join(holder_since, on="phone", how="left")
+    out_of_service: np.ndarray = nobody.get_column(HOLDER_SINCE).is_null().to_numpy() & changed
+    return out_of_service
 
 
 # What the notify path adds to a history after it was generated (DESIGN §2, step 5).
@@ -287,6 +315,7 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
             found.risk[among],
             found.changed[among],
             found.evidence[among],
+            None if found.out_of_service is None else found.out_of_service[among],
             int(found.missing[among].sum()),
             0,
             found.meta,
@@ -296,6 +325,7 @@ def evaluate(scores_dir: Path, truth_dir: Path) -> Evaluation:
         found.risk,
         found.changed,
         found.evidence,
+        found.out_of_service,
         int(found.missing.sum()),
         found.extra,
         found.meta,
@@ -333,6 +363,7 @@ def _measure(
     risk: np.ndarray,
     changed: np.ndarray,
     evidence: np.ndarray,
+    out_of_service: np.ndarray | None,
     missing: int,
     extra: int,
     meta: Mapping[str, Any],
@@ -359,6 +390,14 @@ def _measure(
         recall_with_evidence=_share(called & evidence, evidence),
         verified_precision=_share(verified & ~changed, verified),
         verified_recall=_share(verified & ~changed, ~changed),
+        recall_new_holder=(
+            None
+            if out_of_service is None
+            else _share(called & changed & ~out_of_service, changed & ~out_of_service)
+        ),
+        recall_out_of_service=(
+            None if out_of_service is None else _share(called & out_of_service, out_of_service)
+        ),
         roc_auc=roc_auc(risk.astype(np.float64), changed),
         changed_without_evidence=int((changed & ~evidence).sum()),
         changed_without_evidence_share=_share(changed & ~evidence, changed),

@@ -24,16 +24,23 @@ NOT_IN_TRUTH = "+79230000007"  # scored, but the truth does not know it
 TRUTH_END = datetime(2026, 11, 1)  # the generated history's end, when the truth holds
 
 
-def write_truth(folder: Path, rows: list[tuple[str, bool, bool]], meta: bool = True) -> Path:
+def write_truth(
+    folder: Path,
+    rows: list[tuple[str, bool, bool]],
+    meta: bool = True,
+    holders_since: dict[str, datetime] | None = None,
+) -> Path:
+    """`holders_since`: when the current holder took each number; the rest are out of service."""
     folder.mkdir(parents=True, exist_ok=True)
     phones, changed, evidence = zip(*rows, strict=True)
+    since = [(holders_since or {}).get(phone) for phone in phones]
     pq.write_table(
         pa.table(
             {
                 "phone": list(phones),
                 "owner_changed": list(changed),
                 "evidence": list(evidence),
-                "current_holder_since": pa.nulls(len(rows), pa.timestamp("us")),
+                "current_holder_since": pa.array(since, pa.timestamp("us")),
             }
         ),
         folder / "labels.parquet",
@@ -88,6 +95,11 @@ def mixed(tmp_path: Path) -> tuple[Path, Path]:
             (KEPT_FALSE_ALARM, False, False),
             (KEPT_QUIET, False, False),
         ],
+        # RECYCLED_SILENT's holder left and no one has the number yet
+        holders_since=dict.fromkeys(
+            [RECYCLED_CAUGHT, RECYCLED_UNSCORED, KEPT_VERIFIED, KEPT_FALSE_ALARM, KEPT_QUIET],
+            datetime(2026, 1, 1),
+        ),
     )
     scores = write_scores(
         tmp_path / "scores",
@@ -120,6 +132,14 @@ def test_verified_is_measured_against_the_numbers_that_kept_their_owner(
     result = evaluate(*mixed)
     assert result.verified_precision == 1.0  # both verified numbers kept their owner
     assert result.verified_recall == pytest.approx(2 / 3)  # the false alarm was not verified
+
+
+def test_recall_is_told_apart_for_numbers_with_a_new_holder_and_those_out_of_service(
+    mixed: tuple[Path, Path],
+) -> None:
+    result = evaluate(*mixed)
+    assert result.recall_new_holder == pytest.approx(1 / 2)  # caught; the unscored one missed
+    assert result.recall_out_of_service == 0.0  # the silent one, called suspicious
 
 
 def test_scores_of_another_history_are_flagged(mixed: tuple[Path, Path]) -> None:
