@@ -168,28 +168,22 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             ingest.collect_unreadable_lines(con)
             counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
         refusal = _refusal(counts, request.max_reject_share, request.out_dir)
-        _write_rejects(
-            con,
-            counts,
-            request.out_dir / "rejects",
-            {
-                "as_of": _iso(as_of),
-                "run_at": _iso(run_at),
-                "events_dir": str(request.events_dir.resolve()),
-                "published": refusal is None,
-                "max_reject_share": request.max_reject_share,
-                **_input_counts(counts),
-                **number_counts,
-            },
-        )
+        rejects = _write_rejects(con, counts, work_dir / "rejects")
+        rejects_summary = {
+            "as_of": _iso(as_of),
+            "run_at": _iso(run_at),
+            "events_dir": str(request.events_dir.resolve()),
+            "max_reject_share": request.max_reject_share,
+            **_input_counts(counts),
+            **number_counts,
+        }
         if refusal:
+            _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": False})
             raise RejectedShareTooHighError(refusal)
 
         with timings.measure("models"):
             if request.engine == "spark":
-                from pipelines import spark_engine
-
-                classification = spark_engine.score_checked(con, work_dir, params, step)
+                classification = _score_on_spark(con, work_dir, params, step)
                 duckdb_engine.create_in_phone_order(
                     con, con.read_parquet(str(classification / "*.parquet")), "classification"
                 )
@@ -209,6 +203,7 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             step("publish scores")
             write_serving_snapshot(con, published[SNAPSHOT_FILE], as_of)
             step("publish snapshot")
+        _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": True})
     except duckdb.OutOfMemoryException as error:
         limit = f"the memory limit of {request.memory_limit}" if request.memory_limit else "memory"
         raise ScoreRequestError(
@@ -272,18 +267,43 @@ def _make_out_dir(out_dir: Path, events_dir: Path) -> None:
         ) from error
 
 
-def _write_rejects(
-    con: Any, counts: dict[str, ingest.KindCounts], rejects_dir: Path, summary: dict[str, Any]
-) -> None:
-    """This run's rejected rows, one file a kind, and `summary.json` saying which run they are
-    of and whether it published: a refused run leaves the last good run's manifest in place."""
-    shutil.rmtree(rejects_dir, ignore_errors=True)
+def _write_rejects(con: Any, counts: dict[str, ingest.KindCounts], staging: Path) -> Path | None:
+    """This run's rejected rows, one file a kind, in `staging`; None when there are none."""
     if not any(kind_counts.rejected for kind_counts in counts.values()):
-        return
+        return None
     for kind, kind_counts in counts.items():
         if kind_counts.rejected:
-            ingest.write_rejects(con, kind, rejects_dir)
-    (rejects_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+            ingest.write_rejects(con, kind, staging)
+    return staging
+
+
+def _publish_rejects(staged_rejects: Path | None, out_dir: Path, summary: dict[str, Any]) -> None:
+    """Put the run's rejects in `OUT/rejects/`, with `summary.json` saying which run they are
+    of and whether it published, once the run has published or has been refused for them
+    (its manifest then stays the last good run's). A run that fails otherwise leaves the last
+    good run's rejects."""
+    target = out_dir / "rejects"
+    shutil.rmtree(target, ignore_errors=True)
+    if staged_rejects is None:
+        return
+    (staged_rejects / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+    staged_rejects.rename(target)
+
+
+def _score_on_spark(
+    con: Any, work_dir: Path, params: dict[str, int], step: Callable[[str], None]
+) -> Path:
+    """The classification made by Spark; a Spark that cannot start, or fails, is said in a line."""
+    from pipelines import spark_engine
+
+    try:
+        return spark_engine.score_checked(con, work_dir, params, step)
+    except spark_engine.SparkUnavailableError as error:
+        raise ScoreRequestError(str(error)) from error
+    except spark_engine.SPARK_ERRORS as error:
+        raise ScoringFailedError(
+            f"Spark failed: {spark_engine.failure_line(error)}; nothing was published"
+        ) from error
 
 
 def _refusal(counts: dict[str, ingest.KindCounts], bound: float, out_dir: Path) -> str | None:

@@ -8,6 +8,7 @@ engines as Parquet under the run's work folder, which is also what a cluster wou
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -19,11 +20,14 @@ import sqlglot
 from sqlglot.errors import ErrorLevel
 
 from pipelines.contracts import INPUT_KINDS
+from pipelines.input_files import one_line
 from pipelines.sqlfiles import MODEL_ORDER, VIEW_MODELS, model_sql
 
 try:
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.types import LongType, StructField, StructType
+    from pyspark.sql import functions as F
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "--engine spark needs PySpark: install the spark extra: pip install -e '.[spark]'"
@@ -48,6 +52,21 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
 """
 
 _session: SparkSession | None = None
+# what Spark raises when a job fails (PySpark's errors, and Py4J's for the JVM side)
+SPARK_ERRORS: tuple[type[Exception], ...] = (PySparkException, Py4JError)
+
+
+class SparkUnavailableError(RuntimeError):
+    """No local Spark session could be started; the message says what it needs."""
+
+
+def failure_line(error: BaseException) -> str:
+    """Spark's message in one line: Py4J's first line names only the call that failed
+    ("An error occurred while calling o42.parquet."), so the Java exception's is taken."""
+    lines = [line.strip().removeprefix(": ") for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):
+        lines = lines[1:]
+    return one_line(Exception("\n".join(lines))) if lines else type(error).__name__
 
 
 def spark_session(
@@ -80,6 +99,8 @@ def stop_spark_session() -> None:
 def _start_session(java_options: tuple[str, ...]) -> SparkSession:
     # read by spark-submit when it starts the JVM; keeps Spark off every other interface
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # any Python worker Spark starts runs this interpreter, not whichever python3 is on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # Spark's own files (log settings, an empty warehouse it insists on) go to one temp folder
     spark_scratch = Path(tempfile.gettempdir()) / "ownership-spark"
     spark_scratch.mkdir(exist_ok=True)
@@ -110,9 +131,9 @@ def _start_session(java_options: tuple[str, ...]) -> SparkSession:
                 .getOrCreate()
             )
     except Exception as error:  # Py4J and PySpark raise several kinds here
-        raise RuntimeError(
-            f"could not start a local Spark session ({error}); Spark needs Java 17 or later "
-            "on PATH or in JAVA_HOME"
+        raise SparkUnavailableError(
+            f"could not start a local Spark session ({failure_line(error)}); Spark needs Java 17 "
+            "or later on PATH or in JAVA_HOME"
         ) from error
     return session
 
@@ -161,8 +182,11 @@ def _export_checked(con: duckdb.DuckDBPyConnection, kind: str, folder: Path) -> 
 
 
 def _run_params_frame(spark: SparkSession, params: dict[str, int]) -> DataFrame:
-    schema = StructType([StructField(name, LongType(), nullable=False) for name in params])
-    return spark.createDataFrame([tuple(params.values())], schema)
+    """One row of literals, planned in the JVM: a frame made from Python rows would start
+    Python workers for every model that reads it."""
+    return spark.range(1).select(
+        *(F.lit(value).cast("bigint").alias(name) for name, value in params.items())
+    )
 
 
 def _model_dir(work_dir: Path, name: str) -> Path:

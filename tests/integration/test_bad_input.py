@@ -269,6 +269,29 @@ def test_a_kind_without_files_stops_the_run(tmp_path: Path) -> None:
         run(events, tmp_path / "out")
 
 
+def test_birth_dates_no_person_registering_can_have_are_rejected(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    for old in (events / "registrations").iterdir():
+        old.unlink()
+    lines = [
+        f"{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-{number},anna,{birth_date},f,"
+        for number, birth_date in enumerate(
+            ["1985-03-02", "infinity", "-infinity", "9999-12-31", "1850-01-01", "2026-05-21"]
+        )
+    ]
+    (events / "registrations" / "registrations.csv").write_text(
+        "phone,ts,product,account_id,name_key,birth_date,gender,region\n" + "\n".join(lines),
+        encoding="utf-8",
+    )
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.9)
+
+    assert manifest["inputs"]["registrations"]["reject_reasons"] == {
+        "birth_date is not a plausible birth date": 5
+    }
+    assert manifest["inputs"]["registrations"]["accepted"] == 1
+
+
 def test_csv_input_is_checked_row_by_row(tmp_path: Path) -> None:
     events = healthy_history().write(tmp_path / "events")
     (events / "code_entries" / "part-0.parquet").unlink()

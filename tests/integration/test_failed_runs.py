@@ -5,6 +5,8 @@ file is left beside them."""
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from pipelines.cli import main
 from pipelines.scoring import ScoreRequest, ScoringFailedError, score
 from pipelines.sqlfiles import model_sql
 from tests.factories import AS_OF, RU_MOBILE, History, steady_owner
+from tests.integration.test_crash_recovery import OWNERSHIP
 
 PUBLISHED = ("scores.parquet", "snapshot.bin", "manifest.json")
 
@@ -121,3 +124,38 @@ def test_ctrl_c_while_a_model_runs_stops_quietly_and_publishes_nothing(
     assert "Traceback" not in captured.out + captured.err
     assert_untouched(out, files)
     assert not (out / ".work").exists()
+
+
+def test_a_failed_run_leaves_the_last_good_runs_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    history.sms("garbage", AS_OF)
+    events = history.write(tmp_path / "events")
+    out = tmp_path / "out"
+    score(ScoreRequest(events, out, as_of=AS_OF, max_reject_share=0.5))
+    rejects = {path.name: path.read_bytes() for path in (out / "rejects").iterdir()}
+    disk_full_in("int_sms_gaps", monkeypatch)
+
+    with pytest.raises(ScoringFailedError):
+        score(ScoreRequest(events, out, as_of=datetime(2026, 10, 1), max_reject_share=0.5))
+
+    # the summary still names the run that published, and says it did
+    assert {path.name: path.read_bytes() for path in (out / "rejects").iterdir()} == rejects
+    assert set(rejects) == {"sms_deliveries.parquet", "summary.json"}
+
+
+def test_a_spark_that_cannot_start_is_said_in_one_line(
+    last_good_run: tuple[Path, Path, dict[str, bytes]], tmp_path: Path
+) -> None:
+    events, out, files = last_good_run
+    command = [OWNERSHIP, "score", "--events", str(events), "--out", str(out), "--engine", "spark"]
+    environment = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java")}
+
+    finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+
+    assert finished.returncode == 2
+    assert "error: could not start a local Spark session" in finished.stderr
+    assert "Spark needs Java 17 or later" in finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert_untouched(out, files)

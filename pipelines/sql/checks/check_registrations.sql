@@ -41,6 +41,10 @@ checked as (
             case
                 when account_id is null then 'missing account_id'
                 when birth_date_invalid then 'birth_date is not a date'
+                -- nobody registering now was born before 1900, or after the registration
+                when birth_date < date '1900-01-01'
+                    or birth_date > cast(make_timestamp(ts * 1000000) as date)
+                    then 'birth_date is not a plausible birth date'
                 when gender not in (select value from allowed_values
                                     where kind = 'registrations' and name = 'gender')
                     then 'gender is not one of the allowed values'
