@@ -58,14 +58,17 @@ class DeadlineClient:
         public_only: bool = False,
     ) -> None:
         self.seconds = seconds
-        if transport is None and _proxied():
+        self.public_only = public_only
+        self.proxied = transport is None and _proxied()
+        if self.proxied:
             # through an egress proxy (HTTP_PROXY, HTTPS_PROXY): httpx's own transports, which
             # honour them and NO_PROXY; each step keeps its timeout, the proxy bounds the rest
             log.warning("an HTTP proxy is set: calls are bounded step by step, not whole")
             if public_only:
                 log.warning(
                     "an HTTP proxy is set: the proxy connects, so it is the proxy that must "
-                    "keep calls out of private networks"
+                    "keep calls out of private networks; hosts it is bypassed for (NO_PROXY) "
+                    "are checked here before each call"
                 )
         else:
             transport = transport or _DeadlineTransport(public_only)
@@ -75,6 +78,22 @@ class DeadlineClient:
             timeout=seconds,
             transport=transport,
             follow_redirects=False,
+        )
+
+    def refusal(self, url: str) -> str | None:
+        """Why a `public_only` client will not call `url` before trying, or None. Without a
+        proxy the connection itself is checked; through one, the proxy connects; a host the
+        proxy is bypassed for (NO_PROXY) is looked up and checked here."""
+        host = httpx.URL(url).host
+        if not (self.public_only and self.proxied) or not urllib.request.proxy_bypass(host):
+            return None
+        try:
+            addresses = _addresses(host, 0, self.seconds)
+        except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+            return str(error)
+        refused = [address for address in addresses if not is_public(address)]
+        return (
+            f"{host} is not a public address ({', '.join(refused)}): refused" if refused else None
         )
 
     def run(self, exchange: Callable[[httpx.Client], T]) -> T:
@@ -138,14 +157,28 @@ def _left(timeout: float | None, expired: type[Exception]) -> float | None:
 _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address the packet goes to: NAT64's well-known
+# prefix (a DNS64 resolver answers private IPv4 names with it), IPv4-compatible and
+# IPv4-translated addresses
+IPV4_IN_LAST_32_BITS = tuple(
+    ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+)
+# NAT64 prefixes a network picks for itself (RFC 8215): their IPv4 address may be anywhere
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def is_public(address: str) -> bool:
     """Whether an IP address is one of the public internet's; loopback, private, link-local,
     shared and reserved ranges are not. An IPv4 address carried in IPv6 (mapped, 6to4,
-    Teredo) is judged as itself."""
+    Teredo, NAT64, compatible, translated) is judged as itself."""
     found = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope (`%eth0`) aside
     if isinstance(found, ipaddress.IPv6Address):
+        if found in LOCAL_NAT64:
+            return False
         teredo = found.teredo
         carried = found.ipv4_mapped or found.sixtofour or (teredo[1] if teredo else None)
+        if carried is None and any(found in prefix for prefix in IPV4_IN_LAST_32_BITS):
+            carried = ipaddress.IPv4Address(int(found) & 0xFFFFFFFF)
         if carried is not None:
             return carried.is_global
     return found.is_global

@@ -18,12 +18,12 @@ from delivery.clock import Clock
 from delivery.http_deadline import DeadlineClient, read_at_most
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
-    ClientHooks,
+    callback_urls,
     claim_due,
-    client_hooks,
     forget_settled_before,
     record_delivered,
     record_failure,
+    webhook_secrets,
 )
 from delivery.webhooks.retry import RetrySchedule
 from delivery.webhooks.signing import sign
@@ -95,8 +95,12 @@ class HttpWebhookSender:
                 reply = _start_of(response, REPLY_SHOWN)
             return SendResult(response.status_code, f"HTTP {response.status_code}: {reply}")
 
+        client = self._callbacks if named_by_client else self._client
+        refused = client.refusal(url)
+        if refused:
+            return SendResult(None, f"ConnectError: {refused}")
         try:
-            return (self._callbacks if named_by_client else self._client).run(attempt)
+            return client.run(attempt)
         except TimeoutError:
             return SendResult(None, f"no complete answer within {self._seconds:g} s")
         except httpx.HTTPError as error:
@@ -174,13 +178,18 @@ class WebhookDispatcher:
             claimed = claim_due(connection, now=self._clock.now(), lease=self._lease, limit=limit)
             if not claimed:
                 return 0
-            hooks = client_hooks(connection, {d.client_key for d in claimed}, self._cipher)
+            secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
+            named = callback_urls(connection, claimed)
+
+        def send(delivery: ClaimedDelivery) -> _Outcome:
+            return self._send(delivery, secrets.get(delivery.client_key), delivery.url in named)
+
         if self._concurrency == 1 or len(claimed) == 1:
-            outcomes = [self._send(d, hooks.get(d.client_key)) for d in claimed]
+            outcomes = [send(delivery) for delivery in claimed]
         else:
             # a slow endpoint holds one thread, not the whole batch
             with ThreadPoolExecutor(min(self._concurrency, len(claimed))) as pool:
-                outcomes = list(pool.map(lambda d: self._send(d, hooks.get(d.client_key)), claimed))
+                outcomes = list(pool.map(send, claimed))
         self._settle(outcomes)
         return len(claimed)
 
@@ -202,13 +211,14 @@ class WebhookDispatcher:
         with self._engine.begin() as connection:
             return forget_settled_before(connection, self._clock.now() - older_than)
 
-    def _send(self, delivery: ClaimedDelivery, hooks: ClientHooks | None) -> _Outcome:
-        if hooks is None or hooks.secret is None:
+    def _send(
+        self, delivery: ClaimedDelivery, secret: str | None, named_by_client: bool
+    ) -> _Outcome:
+        if secret is None:
             why = "the client has no webhook secret the service can open"
             return _Outcome(delivery, SendResult(None, why))
         body = webhook_body(delivery)
-        headers = sign(hooks.secret, delivery.event_id, self._signing_clock.now(), body)
-        named_by_client = delivery.url != hooks.registered_url
+        headers = sign(secret, delivery.event_id, self._signing_clock.now(), body)
         try:
             result = self._sender.send(delivery.url, body, headers, named_by_client=named_by_client)
         except Exception as broken:  # a broken sender must not stall the other events

@@ -20,6 +20,7 @@ from delivery.ports import ClientEvent
 from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
 from store.secrets import SecretCipher, SecretKeyError
 from store.tables import ClientRow
+from store.tables_notifications import NotificationRow
 from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
 
 log = logging.getLogger(__name__)
@@ -191,37 +192,42 @@ def forget_settled_before(connection: Connection, moment: datetime) -> int:
     return int(result.rowcount)
 
 
-@dataclass(frozen=True)
-class ClientHooks:
-    """What sending a client's webhooks needs from its registration."""
-
-    # the webhook secret, opened; None for a client that has none, or whose secret the key
-    # cannot open (logged): that client's events fail and are retried, and the others' go
-    # out, rather than one sealed under a retired key holding every client's back
-    secret: str | None
-    # the URL the operator registered; any other an event goes to was named by the client
-    # in a notification's callback_url
-    registered_url: str | None
-
-
-def client_hooks(
+def webhook_secrets(
     connection: Connection, client_keys: Iterable[str], cipher: SecretCipher
-) -> dict[str, ClientHooks]:
-    """The clients' webhook secrets, opened, and registered URLs."""
+) -> dict[str, str | None]:
+    """The clients' webhook secrets, opened; None for a client that has none, or whose secret
+    the key cannot open (logged): that client's events fail and are retried, and the others'
+    go out, rather than one sealed under a retired key holding every client's back."""
     rows = connection.execute(
-        select(
-            ClientRow.consumer_key, ClientRow.webhook_secret_encrypted, ClientRow.webhook_url
-        ).where(ClientRow.consumer_key.in_(set(client_keys)))
+        select(ClientRow.consumer_key, ClientRow.webhook_secret_encrypted).where(
+            ClientRow.consumer_key.in_(set(client_keys))
+        )
     )
-    found: dict[str, ClientHooks] = {}
-    for key, token, url in rows:
+    opened: dict[str, str | None] = {}
+    for key, token in rows:
         try:
-            secret = cipher.decrypt(token) if token else None
+            opened[key] = cipher.decrypt(token) if token else None
         except SecretKeyError as error:
             log.error("cannot open the webhook secret of client %s: %s", key, error)
-            secret = None
-        found[key] = ClientHooks(secret, url)
-    return found
+            opened[key] = None
+    return opened
+
+
+def callback_urls(connection: Connection, deliveries: Iterable[ClaimedDelivery]) -> set[str]:
+    """The URLs among `deliveries`' that a client named as a notification's callback_url, as
+    opposed to the webhook URL the operator registered for it (then or since)."""
+    named = {
+        (str(delivery.payload["notification_id"]), delivery.url)
+        for delivery in deliveries
+        if isinstance(delivery.payload, dict) and "notification_id" in delivery.payload
+    }
+    if not named:
+        return set()
+    table = NotificationRow
+    rows = connection.execute(
+        select(table.id, table.callback_url).where(table.id.in_({id_ for id_, _ in named}))
+    )
+    return {url for id_, url in rows if url is not None and (id_, url) in named}
 
 
 class OutboxWebhooks:

@@ -43,7 +43,9 @@ class Flow:
     hooks: RecordingWebhookSender
     engine: Engine
 
-    def notify(self, phone: str, request_id: str, sensitive: bool = False) -> str:
+    def notify(
+        self, phone: str, request_id: str, sensitive: bool = False, callback_url: str | None = None
+    ) -> str:
         request = NotifyRequest(
             request_id=request_id,
             phone=phone,
@@ -53,6 +55,7 @@ class Flow:
             action_at=self.clock.now() - timedelta(minutes=5),
             ttl=timedelta(hours=1),
             sensitive=sensitive,
+            callback_url=callback_url,
         )
         accepted = self.runtime.service.accept(self.client.key, request)
         return str(accepted.answer["id"])
@@ -128,6 +131,17 @@ def test_a_notification_is_delivered_read_billed_and_told_by_signed_webhooks(flo
     ]
     assert statuses == ["sent", "delivered", "read"]
     assert {hook.url for hook in flow.hooks.sent} == {HOOKS}
+
+
+def test_the_webhooks_of_a_callback_url_go_out_as_named_by_the_client(flow: Flow) -> None:
+    callback = "https://shop.example/orders/17/hooks"
+
+    flow.notify(VERIFIED_FRESH, "e2e-callback", callback_url=callback)
+    flow.notify(RECYCLED, "e2e-registered")
+    flow.run(minutes=2)
+
+    sent = {(hook.url, hook.named_by_client) for hook in flow.hooks.sent}
+    assert sent == {(callback, True), (HOOKS, False)}
 
 
 def test_a_denied_reverification_goes_by_sms_and_is_kept_for_the_batch(flow: Flow) -> None:

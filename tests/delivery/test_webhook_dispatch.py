@@ -31,7 +31,7 @@ from delivery.webhooks import (
 from delivery.webhooks.events import NotificationReplied
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
 from delivery.webhooks.outbox import OutboxWebhooks, claim_due, event_id_of
-from store.clients import register_client
+from store.clients import register_client, set_webhook_url
 from store.database import make_engine, session_factory
 from store.secrets import SecretCipher
 from store.tables import ClientRow
@@ -45,6 +45,7 @@ from tests.delivery.webhook_helpers import (
     dripping,
     enqueue_status,
     loopback_sender,
+    notification_calling_back,
     receiving,
     register_shop,
 )
@@ -183,6 +184,7 @@ def test_a_callback_url_whose_name_leads_into_a_private_network_is_not_posted_to
     shop = register_shop(engine, cipher)
     with receiving() as receiver:
         named = receiver.url.replace("127.0.0.1", "localhost")
+        notification_calling_back(engine, shop.key, named)
         event_id = enqueue_status(engine, shop.key, START, url=named)
         dispatch_over_http(engine, cipher, HttpWebhookSender.with_timeout(1.0), VirtualClock(START))
 
@@ -191,6 +193,23 @@ def test_a_callback_url_whose_name_leads_into_a_private_network_is_not_posted_to
     assert (row.state, row.attempts, row.last_status_code) == ("pending", 1, None)
     assert row.last_error is not None
     assert "localhost is not a public address (127.0.0.1" in row.last_error
+
+
+def test_behind_a_proxy_a_callback_host_the_proxy_is_bypassed_for_is_still_checked(
+    engine: Engine, cipher: SecretCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: never reached
+    monkeypatch.setenv("NO_PROXY", "localhost")  # internal names go direct, as usual
+    shop = register_shop(engine, cipher)
+    with receiving() as receiver:
+        named = receiver.url.replace("127.0.0.1", "localhost")
+        notification_calling_back(engine, shop.key, named)
+        event_id = enqueue_status(engine, shop.key, START, url=named)
+        dispatch_over_http(engine, cipher, HttpWebhookSender.with_timeout(1.0), VirtualClock(START))
+
+    assert receiver.received == []
+    last_error = delivery_row(engine, event_id).last_error
+    assert last_error is not None and "localhost is not a public address" in last_error
 
 
 def test_the_webhook_url_the_operator_registered_may_be_on_a_private_network(
@@ -202,6 +221,9 @@ def test_the_webhook_url_the_operator_registered_may_be_on_a_private_network(
                 session, "shop", ["203.0.113.0/24"], cipher, webhook_url=receiver.url
             )
         event_id = enqueue_status(engine, shop.key, START, url=receiver.url)
+        # moved since the event was queued: what was queued for it still came from the operator
+        with session_factory(engine).begin() as session:
+            set_webhook_url(session, "shop", "https://shop.example/new-hooks")
         dispatch_over_http(engine, cipher, HttpWebhookSender.with_timeout(1.0), VirtualClock(START))
 
     assert len(receiver.received) == 1
@@ -222,13 +244,19 @@ def test_the_webhook_url_the_operator_registered_may_be_on_a_private_network(
         "::ffff:10.0.0.1",  # IPv4-mapped
         "2002:a00:1::1",  # 6to4 of 10.0.0.1
         "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1, as a DNS64 resolver answers
+        "64:ff9b:1::a9fe:a9fe",  # a network's own NAT64 prefix
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:0:7f00:1",  # IPv4-translated
     ],
 )
 def test_addresses_inside_private_networks_are_not_public(address: str) -> None:
     assert not is_public(address)
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "64:ff9b::5db8:d70e"]
+)
 def test_addresses_on_the_internet_are_public(address: str) -> None:
     assert is_public(address)
 

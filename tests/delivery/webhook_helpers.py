@@ -24,6 +24,7 @@ from delivery.webhooks import (
 from store.clients import IssuedCredentials, register_client
 from store.database import session_factory
 from store.secrets import SecretCipher
+from store.tables_notifications import NotificationRow
 from store.tables_webhooks import WebhookDeliveryRow
 from tests.api.service import serving
 
@@ -53,6 +54,39 @@ def enqueue_status(
             event_type=event_type,
             payload=payload or STATUS_DELIVERED,
             now=now,
+        )
+
+
+def notification_calling_back(engine: Engine, client_key: str, url: str) -> None:
+    """Notification `ntf_1` (the one STATUS_DELIVERED is of), whose client named `url` as its
+    callback_url."""
+    with Session(engine) as session, session.begin():
+        session.add(
+            NotificationRow(
+                id="ntf_1",
+                client_key=client_key,
+                request_id="r-1",
+                request_hash="0" * 64,
+                phone="+79234567823",
+                country="RU",
+                template_id="tpl_1",
+                text="Ваш заказ готов",
+                action_type="order",
+                action_at=START,
+                sensitive=False,
+                mobile_only=False,
+                fallback="sms",
+                callback_url=url,
+                decision="deliver",
+                policy_case="VERIFIED_FRESH",
+                number_status="verified",
+                reasons=[],
+                status="delivered",
+                created_at=START,
+                expires_at=START + timedelta(hours=1),
+                updated_at=START,
+                answer={},
+            )
         )
 
 
