@@ -8,6 +8,7 @@ import shutil
 import socket
 import tempfile
 from contextlib import suppress
+from pathlib import Path
 
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -40,6 +41,28 @@ def app_from_environment() -> FastAPI:
     return create_app(load_settings())
 
 
+# the name of a multi-worker server's metrics folder, before its process id
+METRICS_PREFIX = "ownership-metrics-"
+
+
+def _forget_dead_servers_metrics() -> None:
+    """Remove the metrics folders of servers that were killed before they could."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
+        pid = folder.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     """Serve until interrupted; the exit code. Workers map one snapshot file and share their
     metrics; with several, each listens on a socket of its own (api.workers).
@@ -62,7 +85,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         return 0
     # prometheus_client reads this in every worker: a folder of this server's own, so that
     # another server started beside it neither clears nor mixes with its metrics
-    metrics_dir = tempfile.mkdtemp(prefix="ownership-metrics-")
+    _forget_dead_servers_metrics()
+    metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         if reuse_port_supported() and port != 0:

@@ -33,6 +33,7 @@ from prometheus_client.registry import Collector
 from delivery.figures import NotifyFigures
 from ownership.numbers import mask
 
+log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -90,30 +91,49 @@ class SnapshotGauges(Collector):
 
 class NotifyGauges(Collector):
     """The notify path's state from the store (`delivery.figures`), read at most once every
-    `every` seconds however many scrapers come."""
+    `every` seconds however many scrapers come. A scrape that comes while another reads shows
+    the last figures rather than wait behind it, and a store that cannot be read is shown by
+    `ownership_store_up 0` beside the other metrics, never by a failed scrape."""
 
     def __init__(self, read: Callable[[], NotifyFigures], every: float = 5.0) -> None:
         self._read = read
         self._every = every
         self._read_at = -math.inf
         self._figures: NotifyFigures | None = None
+        self._up = True
         self._lock = threading.Lock()
 
+    def _refresh(self) -> None:
+        if time.monotonic() - self._read_at < self._every or not self._lock.acquire(False):
+            return
+        try:
+            self._figures, self._up = self._read(), True
+        except Exception as error:  # the store down, or any error of its driver
+            if self._up:
+                log.warning("the notify path's figures cannot be read from the store: %s", error)
+            self._figures, self._up = None, False
+        finally:
+            self._read_at = time.monotonic()
+            self._lock.release()
+
     def collect(self) -> Iterable[Metric]:
-        with self._lock:
-            if time.monotonic() - self._read_at >= self._every:
-                self._figures = self._read()
-                self._read_at = time.monotonic()
-            figures = self._figures
-        assert figures is not None
-        unsettled = GaugeMetricFamily(
-            "ownership_notifications_unsettled",
-            "Notifications whose outcome is not yet known, by status",
+        self._refresh()
+        figures = self._figures
+        yield GaugeMetricFamily(
+            "ownership_store_up",
+            "1 when the notify path's figures were last read from the store, 0 when they were not",
+            value=1 if self._up else 0,
+        )
+        if figures is None:
+            return
+        under_way = GaugeMetricFamily(
+            "ownership_notifications_under_way",
+            "Notifications under way (their outcome not yet known), by status",
             labels=["status"],
         )
-        for status, count in figures.unsettled.items():
-            unsettled.add_metric([status], count)
-        yield unsettled
+        for status, count in figures.under_way.items():
+            under_way.add_metric([status], count)
+        yield under_way
         yield GaugeMetricFamily(
             "ownership_notifications_overdue",
             "Notifications awaiting the network or the person past their TTL by more than two "

@@ -3,8 +3,9 @@
 The work is done by whichever process runs the jobs (the API with `--jobs`, or `ownership
 worker`), so counters kept in one process would miss the others'. The store holds the truth for
 all of them: what is still under way, what the sweeper has let run past its TTL, and what the
-clients have not yet been told. Every query runs on an index (notifications by status and
-expiry, webhooks by state).
+clients have not yet been told. Every query reads an index over the rows still under way or
+pending (notifications by status and expiry, webhooks by state), so its cost follows the work
+in flight, not the store's age.
 """
 
 from __future__ import annotations
@@ -21,14 +22,20 @@ from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
 # Past its TTL by more than this, an awaiting notification should have been swept: the sweeper
 # runs every few seconds, and a claim whose channel call is under way is left a minute
 SWEEP_GRACE = timedelta(minutes=2)
-UNSETTLED = tuple(status.value for status in NotificationStatus if status not in SETTLED)
+# Under way: waiting for the network, the person, or the SMS report. `expired` is left out: it
+# is the outcome of a notification without fallback, and the sweeper turns the others into
+# `sms_sent` in the same step, so counting it would count the store's whole past.
+UNDER_WAY = tuple(
+    status.value
+    for status in NotificationStatus
+    if status not in SETTLED and status is not NotificationStatus.EXPIRED
+)
 
 
 @dataclass(frozen=True)
 class NotifyFigures:
-    # notifications whose outcome is not yet known, by status (`expired` counts until its SMS
-    # is sent, or for good when it had no fallback)
-    unsettled: dict[str, int]
+    # notifications under way, by status (UNDER_WAY)
+    under_way: dict[str, int]
     # awaiting the network or the person, past their TTL by more than SWEEP_GRACE
     overdue: int
     # webhook events not yet delivered, and the age of the oldest, in seconds
@@ -42,10 +49,10 @@ def notify_figures(engine: Engine, now: datetime) -> NotifyFigures:
     with engine.connect() as connection:
         counted = connection.execute(
             select(table.c.status, func.count())
-            .where(table.c.status.in_(UNSETTLED))
+            .where(table.c.status.in_(UNDER_WAY))
             .group_by(table.c.status)
         )
-        unsettled = {str(status): int(count) for status, count in counted}
+        counts = {str(status): int(count) for status, count in counted}
         overdue = connection.scalar(
             select(func.count()).where(
                 table.c.status.in_([status.value for status in AWAITING]),
@@ -58,7 +65,7 @@ def notify_figures(engine: Engine, now: datetime) -> NotifyFigures:
             )
         ).one()
     return NotifyFigures(
-        unsettled={status: unsettled.get(status, 0) for status in UNSETTLED},
+        under_way={status: counts.get(status, 0) for status in UNDER_WAY},
         overdue=int(overdue or 0),
         webhooks_pending=int(pending),
         oldest_webhook_seconds=(now - oldest).total_seconds() if oldest is not None else None,

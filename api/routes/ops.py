@@ -27,7 +27,10 @@ async def healthz(request: Request) -> Health:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+def metrics(request: Request) -> Response:
+    """Synchronous, so FastAPI runs it on a worker thread: the store's figures are read from
+    the database, which must not hold up the event loop that answers the checks."""
+
     def snapshot_now() -> tuple[float | None, int, int] | None:
         try:
             snapshot = request.app.state.snapshots.current()

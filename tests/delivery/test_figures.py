@@ -28,10 +28,9 @@ def test_notifications_under_way_are_counted_by_status_and_settled_ones_left_out
 
     figures = notify_figures(engine, notifier.clock.now())
 
-    assert figures.unsettled["sent"] == 1
-    assert figures.unsettled["accepted"] == 1
-    assert sum(figures.unsettled.values()) == 2
-    assert "delivered" not in figures.unsettled
+    assert figures.under_way["sent"] == 1
+    assert figures.under_way["accepted"] == 1
+    assert sum(figures.under_way.values()) == 2
     assert figures.overdue == 0
 
 

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import psutil
 import pytest
 import requests
 
+from api.main import METRICS_PREFIX
 from tests.integration.test_crash_recovery import OWNERSHIP, free_port
 
 CONNECTIONS = 64
@@ -143,13 +145,16 @@ def healthz_counted(port: int) -> float:
     return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(counted))
 
 
-def test_a_second_server_started_beside_the_first_leaves_its_metrics_alone(
+def test_a_second_server_leaves_the_first_ones_metrics_alone_and_clears_a_dead_ones(
     served: tuple[subprocess.Popen[bytes], int, dict[str, str]], tmp_path: Path
 ) -> None:
     _, port, env = served
     for _ in range(5):
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
     before = healthz_counted(port)
+    # what a server killed outright left behind (no process has this id)
+    killed = Path(tempfile.gettempdir()) / f"{METRICS_PREFIX}{2**22 + 1}-x"
+    killed.mkdir(exist_ok=True)
     other_port = free_port()
     other = subprocess.Popen(
         [OWNERSHIP, "serve", "--port", str(other_port), "--workers", "2"],
@@ -163,6 +168,7 @@ def test_a_second_server_started_beside_the_first_leaves_its_metrics_alone(
         wait_until(lambda: requests.get(f"http://127.0.0.1:{other_port}/healthz", timeout=1).ok)
         assert before >= 5
         assert healthz_counted(port) >= before  # not cleared by the other's start
+        assert not killed.exists()  # cleared by it
     finally:
         os.killpg(other.pid, signal.SIGKILL)
         other.wait()
