@@ -333,14 +333,19 @@ def _serve_demo(
         f'd.datetime.fromisoformat("{anchor}")) * {DEMO_CLOCK_SPEED}).isoformat()'
     )
     notify = {
-        "request_id": "demo-1",
+        "request_id": REQUEST_ID,
         "phone": phone,
         "template_id": template.id,
         "params": {"order": "A-17"},
         "action": {"type": "order", "at": NOW},
         "sensitive": True,
     }
-    notify_body = _double_quoted(notify).replace(f'"{NOW}"', now)
+    # each paste a new notification: a request_id used again with another action time is
+    # another request, which the service refuses as a conflict
+    request_id = 'd.datetime.now(d.UTC).strftime("demo-%H%M%S%f")'
+    notify_body = (
+        _double_quoted(notify).replace(f'"{NOW}"', now).replace(f'"{REQUEST_ID}"', request_id)
+    )
     _say(
         f"\nserving the API on {url} (docs: {url}/docs), with the notify path on the channel "
         f"simulators; the clock starts at {as_of} and runs {DEMO_CLOCK_SPEED}x.\n"
@@ -360,8 +365,9 @@ def _serve_demo(
     return 0
 
 
-# where the pasted notify call puts the demo clock's time
+# where the pasted notify call puts the demo clock's time, and a request_id of its own
 NOW = "<now on the demo clock>"
+REQUEST_ID = "<a request_id of its own>"
 
 
 def _double_quoted(value: dict[str, object]) -> str:

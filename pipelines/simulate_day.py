@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 
 from delivery import records
 from delivery.channels.accounts import AccountDirectory
@@ -125,10 +125,10 @@ def simulate_day(request: DayRequest, settings: Settings, cipher: SecretCipher) 
     phones = _phones(request.scores)
     accounts = AccountDirectory.read_history(request.history)
     clock = VirtualClock(start)
-    upgrade(request.store_url)
     engine = make_engine(request.store_url)
     try:
-        _check_empty(engine, request.store_url)
+        _check_empty(engine, request.store_url)  # before migrating: a refused store is untouched
+        upgrade(request.store_url)
         sessions = session_factory(engine)
         with sessions.begin() as session:
             client = register_client(
@@ -180,6 +180,8 @@ def _check_empty(engine: Engine, url: str) -> None:
     would be real: a simulated "No" makes a number owner_changed for every client, and goes to
     the next batch as a verification. A second day in one store would be counted with the
     first, and the funnel would mix them."""
+    if not inspect(engine).has_table(ClientRow.__tablename__):
+        return  # a new store
     with engine.connect() as connection:
         names = connection.scalars(select(ClientRow.name).limit(3)).all()
     if not names:

@@ -10,6 +10,8 @@ so the folder is refused unless the caller owns it (the demo).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,21 +31,48 @@ def written_whole(
 ) -> Iterator[Path]:
     """Yield an empty folder to write the history in; move it into `out` once the block ends
     without error, or remove it. `entries` are the history's top-level names; `generated` the
-    file names (patterns) the generator writes inside them."""
+    file names (patterns) the generator writes inside them. One run at a time writes a folder:
+    another is refused while it runs."""
     entries, generated = tuple(entries), tuple(generated)
     out = Path(out).resolve()
     _check_takes_a_history(out, entries, generated, replace_others)
     partial = out.parent / f".{out.name}.partial"
+    with _only_run(out):
+        try:
+            shutil.rmtree(partial, ignore_errors=True)  # a run's killed before cleaning up
+            partial.mkdir(parents=True)
+        except OSError as error:
+            raise SynthFolderError(f"cannot write beside {out}: {_why(error)}") from error
+        try:
+            yield partial
+            # files may have come into the folder while the history was drawn
+            _check_takes_a_history(out, entries, generated, replace_others)
+            _move_in(partial, out, entries)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+@contextmanager
+def _only_run(out: Path) -> Iterator[None]:
+    """Hold the folder's lock (`.<name>.lock` beside it) while the block runs."""
+    lock = out.parent / f".{out.name}.lock"
     try:
-        shutil.rmtree(partial, ignore_errors=True)  # an earlier run's, killed before cleaning up
-        partial.mkdir(parents=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock.open("w")
     except OSError as error:
         raise SynthFolderError(f"cannot write beside {out}: {_why(error)}") from error
-    try:
-        yield partial
-        _move_in(partial, out, entries)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise SynthFolderError(
+                f"another run of the generator is writing {out}; wait for it, or choose "
+                "another --out"
+            ) from error
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
 
 
 def _check_takes_a_history(
@@ -78,20 +107,30 @@ def _foreign(out: Path, path: Path) -> SynthFolderError:
 
 
 def _move_in(partial: Path, out: Path, entries: tuple[str, ...]) -> None:
-    """Put the history's entries in `out`, each replacing the one of the same name."""
+    """Put the history's entries in `out`, each replacing the one of the same name. Stopped
+    part way (an interrupt, a failing rename), it puts back what it had moved: the folder
+    holds the earlier history whole, or the new one."""
+    replaced = partial / ".replaced"
+    done: list[tuple[Path, Path]] = []  # (from, to), in the order made
     try:
         out.mkdir(parents=True, exist_ok=True)
-        replaced = partial / ".replaced"
         replaced.mkdir()
-        for name in entries:
-            if (out / name).exists():
-                (out / name).rename(replaced / name)
-        for path in list(out.iterdir()):  # the other files of a folder the caller owns
-            path.rename(replaced / path.name)
-        for name in entries:
-            (partial / name).rename(out / name)
-    except OSError as error:
-        raise SynthFolderError(f"cannot move the history into {out}: {_why(error)}") from error
+        moves = [(out / name, replaced / name) for name in entries if (out / name).exists()]
+        # the other files of a folder the caller owns
+        moves += [
+            (path, replaced / path.name) for path in out.iterdir() if path.name not in entries
+        ]
+        moves += [(partial / name, out / name) for name in entries]
+        for source, target in moves:
+            source.rename(target)
+            done.append((source, target))
+    except BaseException as error:
+        for source, target in reversed(done):
+            with contextlib.suppress(OSError):
+                target.rename(source)
+        if isinstance(error, OSError):
+            raise SynthFolderError(f"cannot move the history into {out}: {_why(error)}") from error
+        raise
 
 
 def _why(error: OSError) -> str:

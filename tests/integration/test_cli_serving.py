@@ -4,26 +4,46 @@ running in the same folder. The demo's hints work when pasted from any folder.""
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import json
+import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+import requests
 
 from delivery import records
 from pipelines.cli import main
 from pipelines.serving_cli import check_hint, demo_store, sqlite_url
 from store.database import make_engine, upgrade
 from tests.integration.cli_calls import refused_by_the_parser
+from tests.integration.test_crash_recovery import OWNERSHIP, free_port
 
 UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
+STATUSES = {"verified", "suspicious", "owner_changed", "unknown"}
+
+
+def wait_until_serving(port: int, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "the demo never answered"
+        time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)
@@ -175,3 +195,57 @@ def test_the_serving_demos_check_hint_reads_the_demos_store(
     )
 
     assert json.loads(pasted.stdout)["status"] == "owner_changed"
+
+
+def test_the_serving_demos_printed_calls_work_when_pasted_again_and_again(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    demo = subprocess.Popen(
+        [
+            OWNERSHIP,
+            "demo",
+            "--phones",
+            "300",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--port",
+            str(port),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert demo.stderr is not None
+        printed: list[str] = []
+        while not printed or printed[-1] != "stop with Ctrl-C":
+            line = demo.stderr.readline()
+            assert line, "the demo stopped before it served"
+            printed.append(line.strip())
+        after = {printed[i - 1]: line for i, line in enumerate(printed) if i}
+
+        def paste(command: str) -> dict[str, Any]:
+            pasted = subprocess.run(
+                ["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60
+            )
+            assert pasted.returncode == 0, pasted.stderr
+            answer: dict[str, Any] = ast.literal_eval(pasted.stdout.strip())
+            return answer
+
+        wait_until_serving(port)
+        assert paste(after["from another terminal, a check:"])["status"] in STATUSES
+        first = paste(after["a notification:"])
+        again = paste(after["a notification:"])  # later on the demo clock: another one
+        shown = paste(
+            after["and then that notification, the id it was given in place of <id>:"].replace(
+                "<id>", first["id"]
+            )
+        )
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)
+        demo.wait(timeout=30)
+
+    assert first["status"] == again["status"] == "accepted" and first["id"] != again["id"]
+    assert shown["id"] == first["id"] and shown["history"][0]["status"] == "accepted"

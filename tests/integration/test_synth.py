@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from collections import Counter
@@ -139,6 +140,57 @@ def test_a_folder_its_caller_owns_is_replaced_whole(tmp_path: Path) -> None:
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*KINDS, "truth"])
     assert [p.name for p in (tmp_path / "verifications").iterdir()] == ["part-00000.parquet"]
+
+
+def test_a_run_stopped_while_moving_its_history_in_leaves_the_earlier_one_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "history"
+    generate(out, 500, 5)
+    before = tree_bytes(out)
+    rename, renames = Path.rename, Counter[str]()
+
+    def interrupted_at_the_ninth(path: Path, target: Path) -> Path:
+        renames["made"] += 1
+        if renames["made"] == 9:  # the seven old entries out, then one of the new ones in
+            raise KeyboardInterrupt
+        return rename(path, target)
+
+    monkeypatch.setattr(Path, "rename", interrupted_at_the_ninth)
+    with pytest.raises(KeyboardInterrupt):
+        generate(out, 500, 6)
+    monkeypatch.undo()
+
+    assert tree_bytes(out) == before
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "history"
+    with (tmp_path / ".history.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a run under way holds it
+
+        with pytest.raises(SynthFolderError, match="another run of the generator is writing"):
+            generate(out, 500, 5)
+
+    assert not out.exists()
+
+
+def test_a_file_put_in_the_folder_while_the_history_is_drawn_is_kept_and_the_run_refused(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "history"
+    generate(out, 500, 5)
+    before = tree_bytes(out)
+
+    def someone_exports_into_it(done: int, total: int) -> None:
+        (out / "verifications" / "notify-20261101T000000000000.parquet").write_bytes(b"PAR1")
+
+    with pytest.raises(SynthFolderError, match="the generator did not write"):
+        generate(out, 500, 6, progress=someone_exports_into_it)
+
+    after = tree_bytes(out)
+    assert after.pop("verifications/notify-20261101T000000000000.parquet") == b"PAR1"
+    assert after == before
 
 
 def test_more_numbers_than_one_history_holds_are_refused_before_any_work(tmp_path: Path) -> None:
