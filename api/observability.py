@@ -91,38 +91,55 @@ class SnapshotGauges(Collector):
 
 class NotifyGauges(Collector):
     """The notify path's state from the store (`delivery.figures`), read at most once every
-    `every` seconds however many scrapers come. A scrape that comes while another reads shows
-    the last figures rather than wait behind it, and a store that cannot be read is shown by
-    `ownership_store_up 0` beside the other metrics, never by a failed scrape."""
+    `every` seconds however many scrapers come, on a thread of its own. A scrape waits at most
+    `wait` seconds for a read: a store that fails, or has not answered by then, shows as
+    `ownership_store_up 0` beside the other metrics, without figures, never as a failed or
+    stuck scrape."""
 
-    def __init__(self, read: Callable[[], NotifyFigures], every: float = 5.0) -> None:
+    def __init__(
+        self, read: Callable[[], NotifyFigures], every: float = 5.0, wait: float = 1.0
+    ) -> None:
         self._read = read
         self._every = every
-        self._read_at = -math.inf
-        self._figures: NotifyFigures | None = None
-        self._up = True
+        self._wait = wait
         self._lock = threading.Lock()
+        self._figures: NotifyFigures | None = None  # the last read's; None if it failed
+        self._read_at = -math.inf
+        self._reading_since: float | None = None
+        self._read_done = threading.Event()
+        self._read_done.set()
 
-    def _refresh(self) -> None:
-        if time.monotonic() - self._read_at < self._every or not self._lock.acquire(False):
-            return
+    def _start_read_if_due(self) -> threading.Event:
+        with self._lock:
+            due = time.monotonic() - self._read_at >= self._every
+            if self._reading_since is None and due:
+                self._reading_since = time.monotonic()
+                self._read_done = threading.Event()
+                threading.Thread(target=self._read_once, name="store-figures", daemon=True).start()
+            return self._read_done
+
+    def _read_once(self) -> None:
         try:
-            self._figures, self._up = self._read(), True
+            figures: NotifyFigures | None = self._read()
         except Exception as error:  # the store down, or any error of its driver
-            if self._up:
-                log.warning("the notify path's figures cannot be read from the store: %s", error)
-            self._figures, self._up = None, False
-        finally:
-            self._read_at = time.monotonic()
-            self._lock.release()
+            log.warning("the notify path's figures cannot be read from the store: %s", error)
+            figures = None
+        with self._lock:
+            self._figures, self._read_at, self._reading_since = figures, time.monotonic(), None
+            self._read_done.set()
 
     def collect(self) -> Iterable[Metric]:
-        self._refresh()
-        figures = self._figures
+        self._start_read_if_due().wait(self._wait)
+        with self._lock:
+            stalled = self._reading_since is not None and (
+                time.monotonic() - self._reading_since >= self._wait
+            )
+            figures = None if stalled else self._figures
         yield GaugeMetricFamily(
             "ownership_store_up",
-            "1 when the notify path's figures were last read from the store, 0 when they were not",
-            value=1 if self._up else 0,
+            "1 when the notify path's figures were read from the store, 0 when it failed or "
+            "has not answered",
+            value=0 if figures is None else 1,
         )
         if figures is None:
             return

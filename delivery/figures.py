@@ -5,7 +5,8 @@ worker`), so counters kept in one process would miss the others'. The store hold
 all of them: what is still under way, what the sweeper has let run past its TTL, and what the
 clients have not yet been told. Every query reads an index over the rows still under way or
 pending (notifications by status and expiry, webhooks by state), so its cost follows the work
-in flight, not the store's age.
+in flight; `expired` rows are read too, to tell those whose SMS waits from those without
+fallback, which stay until the store forgets them.
 """
 
 from __future__ import annotations
@@ -16,27 +17,25 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func, select
 
 from delivery import records
-from ownership.notifications import AWAITING, SETTLED, NotificationStatus
+from ownership.notifications import AWAITING, SETTLED, Fallback, NotificationStatus
 from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
 
 # Past its TTL by more than this, an awaiting notification should have been swept: the sweeper
 # runs every few seconds, and a claim whose channel call is under way is left a minute
 SWEEP_GRACE = timedelta(minutes=2)
-# Under way: waiting for the network, the person, or the SMS report. `expired` is left out: it
-# is the outcome of a notification without fallback, and the sweeper turns the others into
-# `sms_sent` in the same step, so counting it would count the store's whole past.
-UNDER_WAY = tuple(
-    status.value
-    for status in NotificationStatus
-    if status not in SETTLED and status is not NotificationStatus.EXPIRED
-)
+# Under way: waiting for the network, the person, the SMS gateway or the SMS report. An
+# `expired` notification is under way only while its fallback SMS waits (the SMS gateway was
+# down when the sweeper tried it); without fallback, `expired` is its outcome.
+UNDER_WAY = tuple(status.value for status in NotificationStatus if status not in SETTLED)
+EXPIRED = NotificationStatus.EXPIRED.value
 
 
 @dataclass(frozen=True)
 class NotifyFigures:
     # notifications under way, by status (UNDER_WAY)
     under_way: dict[str, int]
-    # awaiting the network or the person, past their TTL by more than SWEEP_GRACE
+    # past their TTL by more than SWEEP_GRACE, still awaiting the network, the person or the
+    # fallback SMS's sending
     overdue: int
     # webhook events not yet delivered, and the age of the oldest, in seconds
     webhooks_pending: int
@@ -46,18 +45,18 @@ class NotifyFigures:
 def notify_figures(engine: Engine, now: datetime) -> NotifyFigures:
     table = records.notifications
     hooks = WebhookDeliveryRow
+    awaiting_sms = (table.c.status == EXPIRED) & (table.c.fallback == Fallback.SMS.value)
+    under_way = table.c.status.in_([status for status in UNDER_WAY if status != EXPIRED])
+    waiting = table.c.status.in_([status.value for status in AWAITING]) | awaiting_sms
     with engine.connect() as connection:
         counted = connection.execute(
             select(table.c.status, func.count())
-            .where(table.c.status.in_(UNDER_WAY))
+            .where(under_way | awaiting_sms)
             .group_by(table.c.status)
         )
         counts = {str(status): int(count) for status, count in counted}
         overdue = connection.scalar(
-            select(func.count()).where(
-                table.c.status.in_([status.value for status in AWAITING]),
-                table.c.expires_at < now - SWEEP_GRACE,
-            )
+            select(func.count()).where(waiting, table.c.expires_at < now - SWEEP_GRACE)
         )
         pending, oldest = connection.execute(
             select(func.count(), func.min(hooks.created_at)).where(

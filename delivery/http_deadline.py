@@ -5,10 +5,10 @@ answers a byte at a time holds a call for as long as it likes, and with it the l
 that was sized for "longer than any call lasts". Here the connections are made by a network
 backend (httpcore's, wrapped) that looks the name up, connects to each address in turn, reads
 and writes in no more time than is left of the calling thread's deadline, and fails once the
-deadline has passed. Through an HTTP proxy (HTTP_PROXY, HTTPS_PROXY) httpx's own transports
-are used, which know proxies, and each step keeps its own timeout instead. The client
-stays synchronous: httpx's async client, run on a loop of its own, sent half as many webhooks a
-second on this machine.
+deadline has passed. Calls through an HTTP proxy (HTTP_PROXY, HTTPS_PROXY, as httpx reads
+them with NO_PROXY) go on httpx's own transports, which know proxies, and each step keeps its
+own timeout instead. The client stays synchronous: httpx's async client, run on a loop of its
+own, sent half as many webhooks a second on this machine.
 
 A client made `public_only` connects to public addresses only, judged on the addresses it
 connects to: a name that resolves into a private network is refused however it is spelt, and no
@@ -23,7 +23,6 @@ import logging
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -32,6 +31,7 @@ from typing import Any, Self, TypeVar
 
 import httpcore
 import httpx
+from httpx._utils import get_environment_proxies  # httpx's own reading of the proxy variables
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -58,42 +58,27 @@ class DeadlineClient:
         public_only: bool = False,
     ) -> None:
         self.seconds = seconds
-        self.public_only = public_only
-        self.proxied = transport is None and _proxied()
-        if self.proxied:
-            # through an egress proxy (HTTP_PROXY, HTTPS_PROXY): httpx's own transports, which
-            # honour them and NO_PROXY; each step keeps its timeout, the proxy bounds the rest
-            log.warning("an HTTP proxy is set: calls are bounded step by step, not whole")
-            if public_only:
+        mounts: dict[str, httpx.BaseTransport | None] = {}
+        if transport is None:
+            transport = _DeadlineTransport(public_only)
+            # an egress proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) as httpx reads it, NO_PROXY
+            # included: the calls it carries are bounded step by step, the proxy bounds the
+            # rest and must keep them out of private networks; every other call goes direct,
+            # on this module's network, whole and checked
+            for pattern, proxy in get_environment_proxies().items():
+                mounts[pattern] = httpx.HTTPTransport(proxy=proxy) if proxy else transport
+            if any(isinstance(mount, httpx.HTTPTransport) for mount in mounts.values()):
                 log.warning(
-                    "an HTTP proxy is set: the proxy connects, so it is the proxy that must "
-                    "keep calls out of private networks; hosts it is bypassed for (NO_PROXY) "
-                    "are checked here before each call"
+                    "an HTTP proxy is set: the calls it carries are bounded step by step, and "
+                    "the proxy must keep them out of private networks"
                 )
-        else:
-            transport = transport or _DeadlineTransport(public_only)
         self.http = httpx.Client(
             base_url=base_url,
             headers=headers,
             timeout=seconds,
             transport=transport,
+            mounts=mounts,
             follow_redirects=False,
-        )
-
-    def refusal(self, url: str) -> str | None:
-        """Why a `public_only` client will not call `url` before trying, or None. Without a
-        proxy the connection itself is checked; through one, the proxy connects; a host the
-        proxy is bypassed for (NO_PROXY) is looked up and checked here."""
-        host = httpx.URL(url).host
-        if not (self.public_only and self.proxied) or not urllib.request.proxy_bypass(host):
-            return None
-        try:
-            addresses = _addresses(host, 0, self.seconds)
-        except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-            return str(error)
-        refused = [address for address in addresses if not is_public(address)]
-        return (
-            f"{host} is not a public address ({', '.join(refused)}): refused" if refused else None
         )
 
     def run(self, exchange: Callable[[httpx.Client], T]) -> T:
@@ -123,11 +108,6 @@ class DeadlineClient:
         trace: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _proxied() -> bool:
-    proxies = urllib.request.getproxies()
-    return any(scheme in proxies for scheme in ("http", "https", "all"))
 
 
 def read_at_most(response: httpx.Response, size: int) -> bytes:

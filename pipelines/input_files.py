@@ -204,10 +204,9 @@ def _contract_columns(
     return relation.select(*columns)
 
 
-def one_line(error: BaseException) -> str:
-    """An engine's message in one line: its first, and the one naming the file, if another
-    does. (DuckDB's; Py4J's first line only names the call that failed, so Spark's messages
-    go through `spark_engine.failure_line` first.)"""
+def one_line(error: duckdb.Error) -> str:
+    """DuckDB's message in one line: its first, and the one naming the file, if another does.
+    (Spark's go through `spark_engine.failure_line`.)"""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     naming = [line for line in lines[1:] if ".csv" in line or ".parquet" in line]
     return " ".join(lines[:1] + naming[:1])

@@ -203,7 +203,9 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             step("publish scores")
             write_serving_snapshot(con, published[SNAPSHOT_FILE], as_of)
             step("publish snapshot")
-        _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": True})
+            # last before the scores and the snapshot are renamed into place: a failure here
+            # still publishes nothing
+            _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": True})
     except duckdb.OutOfMemoryException as error:
         limit = f"the memory limit of {request.memory_limit}" if request.memory_limit else "memory"
         raise ScoreRequestError(
@@ -283,11 +285,14 @@ def _publish_rejects(staged_rejects: Path | None, out_dir: Path, summary: dict[s
     (its manifest then stays the last good run's). A run that fails otherwise leaves the last
     good run's rejects."""
     target = out_dir / "rejects"
-    shutil.rmtree(target, ignore_errors=True)
-    if staged_rejects is None:
-        return
-    (staged_rejects / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
-    staged_rejects.rename(target)
+    if staged_rejects is not None:
+        (staged_rejects / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    else:
+        target.unlink(missing_ok=True)  # a file or a link in its place
+    if staged_rejects is not None:
+        staged_rejects.rename(target)
 
 
 def _score_on_spark(

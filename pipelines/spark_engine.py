@@ -20,7 +20,6 @@ import sqlglot
 from sqlglot.errors import ErrorLevel
 
 from pipelines.contracts import INPUT_KINDS
-from pipelines.input_files import one_line
 from pipelines.sqlfiles import MODEL_ORDER, VIEW_MODELS, model_sql
 
 try:
@@ -64,9 +63,12 @@ def failure_line(error: BaseException) -> str:
     """Spark's message in one line: Py4J's first line names only the call that failed
     ("An error occurred while calling o42.parquet."), so the Java exception's is taken."""
     lines = [line.strip().removeprefix(": ") for line in str(error).splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):
-        lines = lines[1:]
-    return one_line(Exception("\n".join(lines))) if lines else type(error).__name__
+    told = [
+        line
+        for line in lines
+        if not line.startswith(("An error occurred while calling", "at ", "..."))
+    ]
+    return told[0] if told else type(error).__name__
 
 
 def spark_session(

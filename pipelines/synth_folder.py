@@ -69,10 +69,8 @@ def _only_run(out: Path) -> Iterator[None]:
                 f"another run of the generator is writing {out}; wait for it, or choose "
                 "another --out"
             ) from error
-        try:
-            yield
-        finally:
-            lock.unlink(missing_ok=True)
+        # the file stays: removed, a run that had it open would lock a file no other sees
+        yield
 
 
 def _check_takes_a_history(
@@ -122,8 +120,10 @@ def _move_in(partial: Path, out: Path, entries: tuple[str, ...]) -> None:
         ]
         moves += [(partial / name, out / name) for name in entries]
         for source, target in moves:
-            source.rename(target)
+            # noted first, so that an interrupt just after the rename is undone too; undoing
+            # a rename that never happened fails, quietly
             done.append((source, target))
+            source.rename(target)
     except BaseException as error:
         for source, target in reversed(done):
             with contextlib.suppress(OSError):

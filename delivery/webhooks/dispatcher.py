@@ -18,11 +18,11 @@ from delivery.clock import Clock
 from delivery.http_deadline import DeadlineClient, read_at_most
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
-    callback_urls,
     claim_due,
     forget_settled_before,
     record_delivered,
     record_failure,
+    sent_to_callbacks,
     webhook_secrets,
 )
 from delivery.webhooks.retry import RetrySchedule
@@ -95,12 +95,8 @@ class HttpWebhookSender:
                 reply = _start_of(response, REPLY_SHOWN)
             return SendResult(response.status_code, f"HTTP {response.status_code}: {reply}")
 
-        client = self._callbacks if named_by_client else self._client
-        refused = client.refusal(url)
-        if refused:
-            return SendResult(None, f"ConnectError: {refused}")
         try:
-            return client.run(attempt)
+            return (self._callbacks if named_by_client else self._client).run(attempt)
         except TimeoutError:
             return SendResult(None, f"no complete answer within {self._seconds:g} s")
         except httpx.HTTPError as error:
@@ -179,10 +175,11 @@ class WebhookDispatcher:
             if not claimed:
                 return 0
             secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
-            named = callback_urls(connection, claimed)
+            to_callbacks = sent_to_callbacks(connection, claimed)
 
         def send(delivery: ClaimedDelivery) -> _Outcome:
-            return self._send(delivery, secrets.get(delivery.client_key), delivery.url in named)
+            named_by_client = delivery.event_id in to_callbacks
+            return self._send(delivery, secrets.get(delivery.client_key), named_by_client)
 
         if self._concurrency == 1 or len(claimed) == 1:
             outcomes = [send(delivery) for delivery in claimed]

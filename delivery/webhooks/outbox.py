@@ -213,21 +213,25 @@ def webhook_secrets(
     return opened
 
 
-def callback_urls(connection: Connection, deliveries: Iterable[ClaimedDelivery]) -> set[str]:
-    """The URLs among `deliveries`' that a client named as a notification's callback_url, as
-    opposed to the webhook URL the operator registered for it (then or since)."""
-    named = {
-        (str(delivery.payload["notification_id"]), delivery.url)
+def sent_to_callbacks(connection: Connection, deliveries: Iterable[ClaimedDelivery]) -> set[str]:
+    """The event ids among `deliveries` that go to the callback_url a client named for their
+    notification, as opposed to a webhook URL the operator registered (then or since, for
+    this client or another)."""
+    wanted = {
+        delivery.event_id: (str(delivery.payload["notification_id"]), delivery.url)
         for delivery in deliveries
         if isinstance(delivery.payload, dict) and "notification_id" in delivery.payload
     }
-    if not named:
+    if not wanted:
         return set()
     table = NotificationRow
     rows = connection.execute(
-        select(table.id, table.callback_url).where(table.id.in_({id_ for id_, _ in named}))
+        select(table.id, table.callback_url).where(
+            table.id.in_({notification for notification, _ in wanted.values()})
+        )
     )
-    return {url for id_, url in rows if url is not None and (id_, url) in named}
+    named = {(notification, url) for notification, url in rows if url is not None}
+    return {event_id for event_id, sent in wanted.items() if sent in named}
 
 
 class OutboxWebhooks:

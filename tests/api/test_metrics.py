@@ -23,24 +23,29 @@ def test_a_store_that_cannot_be_read_leaves_the_other_metrics_answering() -> Non
     assert b"ownership_notifications_under_way" not in body
 
 
-def test_a_scrape_does_not_wait_behind_a_slow_store() -> None:
-    reading, release = threading.Event(), threading.Event()
+def test_a_store_that_does_not_answer_shows_as_down_without_holding_the_scrape() -> None:
+    release = threading.Event()
     figures = NotifyFigures({"accepted": 3}, 0, 0, None)
+    reads: list[float] = []
 
-    def slow_store() -> NotifyFigures:
-        reading.set()
+    def stalled_store() -> NotifyFigures:
+        reads.append(time.monotonic())
         release.wait(10)
         return figures
 
-    gauges = NotifyGauges(slow_store, every=0)
-    first = threading.Thread(target=lambda: render_metrics(gauges))
-    first.start()
-    assert reading.wait(5)
+    gauges = NotifyGauges(stalled_store, every=0, wait=0.2)
     started = time.monotonic()
 
-    body, _ = render_metrics(gauges)  # while the first scrape still waits on the store
+    first, _ = render_metrics(gauges)
+    second, _ = render_metrics(gauges)  # the read still under way: not started again
 
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 2
+    assert len(reads) == 1
+    for body in (first, second):
+        assert b"ownership_store_up 0.0" in body
+        assert b"ownership_notifications_under_way" not in body
     release.set()
-    first.join()
-    assert b"ownership_store_up 1.0" in body
+    deadline = time.monotonic() + 5
+    while b"ownership_store_up 1.0" not in (body := render_metrics(gauges)[0]):
+        assert time.monotonic() < deadline
+    assert b'ownership_notifications_under_way{status="accepted"} 3.0' in body

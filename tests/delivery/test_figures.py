@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 
+from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
 from delivery.clock import VirtualClock
 from delivery.figures import SWEEP_GRACE, notify_figures
 from delivery.webhooks.fakes import RecordingWebhookSender
+from ownership.notifications import Fallback
 from store.secrets import SecretCipher
 from tests.api.service import RECYCLED, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
@@ -58,3 +61,23 @@ def test_the_webhook_backlog_and_the_age_of_its_oldest_event(
     dispatcher(engine, cipher, RecordingWebhookSender(), VirtualClock(now)).dispatch_due()
     figures = notify_figures(engine, now)
     assert (figures.webhooks_pending, figures.oldest_webhook_seconds) == (0, None)
+
+
+def test_a_fallback_sms_the_gateway_could_not_take_is_under_way_and_then_overdue(
+    notifier: Notifier, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier.notify(VERIFIED_FRESH, "r-1", ttl=TTL)  # falls back to SMS at its TTL
+    notifier.notify(VERIFIED_FRESH, "r-2", ttl=TTL, fallback=Fallback.NONE)  # expires for good
+
+    def down(sms: SmsMessage) -> SendResult:
+        raise ChannelUnavailableError("the SMS gateway is down")
+
+    monkeypatch.setattr(notifier.sms, "send", down)
+    notifier.clock.advance(TTL + timedelta(seconds=1))
+    notifier.service.sweep()
+
+    figures = notify_figures(engine, notifier.clock.now())
+    assert figures.under_way["expired"] == 1  # the one whose SMS waits; not the other
+    assert sum(figures.under_way.values()) == 1
+    later = notify_figures(engine, notifier.clock.now() + SWEEP_GRACE)
+    assert later.overdue == 1

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, func, select
@@ -46,6 +47,7 @@ from tests.delivery.webhook_helpers import (
     enqueue_status,
     loopback_sender,
     notification_calling_back,
+    proxy_answering_200,
     receiving,
     register_shop,
 )
@@ -195,14 +197,23 @@ def test_a_callback_url_whose_name_leads_into_a_private_network_is_not_posted_to
     assert "localhost is not a public address (127.0.0.1" in row.last_error
 
 
-def test_behind_a_proxy_a_callback_host_the_proxy_is_bypassed_for_is_still_checked(
-    engine: Engine, cipher: SecretCipher, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "proxies",
+    [
+        {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "localhost"},
+        {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "localhost:{port}"},
+        {"HTTPS_PROXY": "http://127.0.0.1:9"},  # plain http goes direct
+    ],
+    ids=["bypassed by name", "bypassed by name and port", "a proxy for https only"],
+)
+def test_behind_a_proxy_a_callback_that_goes_direct_is_still_checked(
+    engine: Engine, cipher: SecretCipher, monkeypatch: pytest.MonkeyPatch, proxies: dict[str, str]
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: never reached
-    monkeypatch.setenv("NO_PROXY", "localhost")  # internal names go direct, as usual
     shop = register_shop(engine, cipher)
     with receiving() as receiver:
         named = receiver.url.replace("127.0.0.1", "localhost")
+        for name, value in proxies.items():  # nothing listens on the proxy's port
+            monkeypatch.setenv(name, value.format(port=httpx.URL(named).port))
         notification_calling_back(engine, shop.key, named)
         event_id = enqueue_status(engine, shop.key, START, url=named)
         dispatch_over_http(engine, cipher, HttpWebhookSender.with_timeout(1.0), VirtualClock(START))
@@ -210,6 +221,45 @@ def test_behind_a_proxy_a_callback_host_the_proxy_is_bypassed_for_is_still_check
     assert receiver.received == []
     last_error = delivery_row(engine, event_id).last_error
     assert last_error is not None and "localhost is not a public address" in last_error
+
+
+def test_behind_a_proxy_a_callback_goes_through_the_proxy(
+    engine: Engine, cipher: SecretCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = register_shop(engine, cipher)
+    callback = "http://shop.example/hooks"  # resolved by the proxy, never here
+    with proxy_answering_200() as (proxy, asked):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        notification_calling_back(engine, shop.key, callback)
+        event_id = enqueue_status(engine, shop.key, START, url=callback)
+        dispatch_over_http(engine, cipher, HttpWebhookSender.with_timeout(2.0), VirtualClock(START))
+
+    assert asked == [f"POST {callback} HTTP/1.1"]
+    assert delivery_row(engine, event_id).state == "delivered"
+
+
+def test_a_client_naming_another_clients_registered_url_holds_only_its_own_events_back(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    with receiving() as receiver:
+        with session_factory(engine).begin() as session:
+            bank = register_client(
+                session, "bank", ["203.0.113.0/24"], cipher, webhook_url=receiver.url
+            )
+        notification_calling_back(engine, shop.key, receiver.url)  # the shop's ntf_1
+        shops = enqueue_status(engine, shop.key, START, url=receiver.url)
+        banks = enqueue_status(
+            engine, bank.key, START, url=receiver.url, notification_id="ntf_2", status="sent"
+        )
+        sender = HttpWebhookSender.with_timeout(1.0)
+        try:
+            assert dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_due() == 2
+        finally:
+            sender.close()
+
+    assert [hook.headers["webhook-id"] for hook in receiver.received] == [banks]
+    assert delivery_row(engine, shops).state == "pending"
 
 
 def test_the_webhook_url_the_operator_registered_may_be_on_a_private_network(

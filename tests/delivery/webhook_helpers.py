@@ -152,6 +152,30 @@ def receiving() -> Iterator[Receiver]:
 
 
 @contextmanager
+def proxy_answering_200() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP proxy that answers every request 200 itself; its URL, and the request lines it
+    was asked (a proxy's are absolute: `POST http://host/path HTTP/1.1`)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    asked: list[str] = []
+
+    def answer() -> None:
+        with suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                with connection:
+                    head = _read_request(connection)
+                    asked.append(head.split(b"\r\n", 1)[0].decode())
+                    connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", asked
+    finally:
+        listener.close()
+
+
+@contextmanager
 def dripping(head: bytes, every: float = 0.2) -> Iterator[str]:
     """An endpoint that reads the request, then answers `head` one byte every `every` seconds,
     each byte well within any read timeout; the URL to post to. It stops when the caller
@@ -186,7 +210,8 @@ def dripping(head: bytes, every: float = 0.2) -> Iterator[str]:
         thread.join()
 
 
-def _read_request(connection: socket.socket) -> None:
+def _read_request(connection: socket.socket) -> bytes:
+    """Read a request whole; its head."""
     received = b""
     while b"\r\n\r\n" not in received:
         received += connection.recv(65536)
@@ -198,3 +223,4 @@ def _read_request(connection: socket.socket) -> None:
     )
     while len(body) < length:
         body += connection.recv(65536)
+    return head

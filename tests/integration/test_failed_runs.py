@@ -159,3 +159,34 @@ def test_a_spark_that_cannot_start_is_said_in_one_line(
     assert "Spark needs Java 17 or later" in finished.stderr
     assert "Traceback" not in finished.stderr
     assert_untouched(out, files)
+
+
+def test_a_file_where_the_rejects_folder_goes_is_replaced_by_it(tmp_path: Path) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    history.sms("garbage", AS_OF)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "rejects").write_text("not a folder")
+
+    score(ScoreRequest(history.write(tmp_path / "events"), out, max_reject_share=0.5))
+
+    assert (out / "rejects" / "sms_deliveries.parquet").is_file()
+
+
+def test_a_spark_failure_is_told_by_the_java_exceptions_message_alone() -> None:
+    from pipelines.spark_engine import failure_line
+
+    py4j_message = (
+        "An error occurred while calling o42.parquet.\n"
+        ": org.apache.spark.SparkException: Could not read footer for file "
+        "/out/.work/checked/code_entries.parquet.\n"
+        "\tat org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat$.apply"
+        "(ParquetFileFormat.scala:596)\n"
+        "\tat org.apache.parquet.hadoop.ParquetFileReader.readFooter(ParquetFileReader.java:1)\n"
+        "\t... 20 more\n"
+    )
+
+    assert failure_line(RuntimeError(py4j_message)) == (
+        "org.apache.spark.SparkException: Could not read footer for file "
+        "/out/.work/checked/code_entries.parquet."
+    )
