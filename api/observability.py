@@ -153,8 +153,9 @@ class NotifyGauges(Collector):
         yield under_way
         yield GaugeMetricFamily(
             "ownership_notifications_overdue",
-            "Notifications awaiting the network or the person past their TTL by more than two "
-            "minutes: the sweeper is behind, or not running",
+            "Notifications past their TTL by more than two minutes, still awaiting the network, "
+            "the person or their fallback SMS's sending: the sweeper is behind or not running, "
+            "or the SMS gateway is down",
             value=figures.overdue,
         )
         yield GaugeMetricFamily(

@@ -5,8 +5,8 @@ worker`), so counters kept in one process would miss the others'. The store hold
 all of them: what is still under way, what the sweeper has let run past its TTL, and what the
 clients have not yet been told. Every query reads an index over the rows still under way or
 pending (notifications by status and expiry, webhooks by state), so its cost follows the work
-in flight; `expired` rows are read too, to tell those whose SMS waits from those without
-fallback, which stay until the store forgets them.
+in flight, and the week's `expired` rows, to tell those whose SMS waits from those without
+fallback.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
 SWEEP_GRACE = timedelta(minutes=2)
 # Under way: waiting for the network, the person, the SMS gateway or the SMS report. An
 # `expired` notification is under way only while its fallback SMS waits (the SMS gateway was
-# down when the sweeper tried it); without fallback, `expired` is its outcome.
+# down when the sweeper tried it); without fallback, `expired` is its outcome. Expired ones
+# are looked for over this last stretch only, so that the query reads a range of the index,
+# not every notification that ever expired without fallback.
 UNDER_WAY = tuple(status.value for status in NotificationStatus if status not in SETTLED)
 EXPIRED = NotificationStatus.EXPIRED.value
+SMS_WAIT_LOOKBACK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,11 @@ class NotifyFigures:
 def notify_figures(engine: Engine, now: datetime) -> NotifyFigures:
     table = records.notifications
     hooks = WebhookDeliveryRow
-    awaiting_sms = (table.c.status == EXPIRED) & (table.c.fallback == Fallback.SMS.value)
+    awaiting_sms = (
+        (table.c.status == EXPIRED)
+        & (table.c.expires_at >= now - SMS_WAIT_LOOKBACK)
+        & (table.c.fallback == Fallback.SMS.value)
+    )
     under_way = table.c.status.in_([status for status in UNDER_WAY if status != EXPIRED])
     waiting = table.c.status.in_([status.value for status in AWAITING]) | awaiting_sms
     with engine.connect() as connection:

@@ -23,6 +23,7 @@ import logging
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -31,7 +32,9 @@ from typing import Any, Self, TypeVar
 
 import httpcore
 import httpx
-from httpx._utils import get_environment_proxies  # httpx's own reading of the proxy variables
+
+# httpx's own reading of the proxy variables, so that this module routes as httpx would
+from httpx._utils import URLPattern, get_environment_proxies
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -61,17 +64,7 @@ class DeadlineClient:
         mounts: dict[str, httpx.BaseTransport | None] = {}
         if transport is None:
             transport = _DeadlineTransport(public_only)
-            # an egress proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) as httpx reads it, NO_PROXY
-            # included: the calls it carries are bounded step by step, the proxy bounds the
-            # rest and must keep them out of private networks; every other call goes direct,
-            # on this module's network, whole and checked
-            for pattern, proxy in get_environment_proxies().items():
-                mounts[pattern] = httpx.HTTPTransport(proxy=proxy) if proxy else transport
-            if any(isinstance(mount, httpx.HTTPTransport) for mount in mounts.values()):
-                log.warning(
-                    "an HTTP proxy is set: the calls it carries are bounded step by step, and "
-                    "the proxy must keep them out of private networks"
-                )
+            mounts = _proxy_mounts(transport)
         self.http = httpx.Client(
             base_url=base_url,
             headers=headers,
@@ -108,6 +101,42 @@ class DeadlineClient:
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class ProxySettingsError(ValueError):
+    """The proxy variables name a proxy that cannot be used; the message says which."""
+
+
+def _proxy_mounts(direct: httpx.BaseTransport) -> dict[str, httpx.BaseTransport | None]:
+    """An egress proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) as httpx reads it, NO_PROXY
+    included: the calls it carries are bounded step by step, and the proxy bounds the rest and
+    must keep them out of private networks. Every other call goes `direct`, whole and checked.
+    With no proxy set, NO_PROXY is not read: there is nothing to bypass."""
+    proxies = urllib.request.getproxies()
+    if not any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+        return {}
+    try:
+        mounts: dict[str, httpx.BaseTransport | None] = {
+            pattern: httpx.HTTPTransport(proxy=proxy) if proxy else direct
+            for pattern, proxy in get_environment_proxies().items()
+        }
+        for pattern in mounts:
+            URLPattern(pattern)  # what httpx.Client does with them, raising on one it cannot read
+    except (httpx.InvalidURL, ValueError, ImportError) as error:
+        raise ProxySettingsError(
+            f"the proxy variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) cannot be "
+            f"used: {error}"
+        ) from error
+    log.warning(
+        "an HTTP proxy is set: the calls it carries are bounded step by step, and the proxy "
+        "must keep them out of private networks"
+    )
+    return mounts
+
+
+def check_proxy_settings() -> None:
+    """Raise `ProxySettingsError` now if the proxy variables cannot be used."""
+    _proxy_mounts(httpx.BaseTransport())
 
 
 def read_at_most(response: httpx.Response, size: int) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -132,7 +133,8 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     files = ingest.discover(request.events_dir)
     _make_out_dir(request.out_dir, request.events_dir)
     work_dir = request.out_dir / ".work"
-    shutil.rmtree(work_dir, ignore_errors=True)
+    for stale in (work_dir, *request.out_dir.glob(".rejects.*.tmp")):  # of a run killed outright
+        shutil.rmtree(stale, ignore_errors=True)
     try:  # the first write into the output folder: refuse the run before any work
         work_dir.mkdir()
     except OSError as error:
@@ -203,9 +205,8 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             step("publish scores")
             write_serving_snapshot(con, published[SNAPSHOT_FILE], as_of)
             step("publish snapshot")
-            # last before the scores and the snapshot are renamed into place: a failure here
-            # still publishes nothing
-            _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": True})
+        if rejects is not None:  # kept out of the work folder, which goes below
+            rejects = rejects.rename(request.out_dir / f".rejects.{os.getpid()}.tmp")
     except duckdb.OutOfMemoryException as error:
         limit = f"the memory limit of {request.memory_limit}" if request.memory_limit else "memory"
         raise ScoreRequestError(
@@ -221,7 +222,20 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
         con.close()
         shutil.rmtree(work_dir, ignore_errors=True)
     manifest = _manifest(request, counts, statuses, as_of, run_at, number_counts, timings)
-    write_manifest(manifest, request.out_dir)
+    # the rejects and the manifest come after the scores and the snapshot: a reader that finds
+    # the manifest of a run finds its files, and its rejects beside them
+    try:
+        _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": True})
+        write_manifest(manifest, request.out_dir)
+    except OSError as error:
+        reason = f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+        raise ScoringFailedError(
+            f"the run published its scores and snapshot, but not its rejects and manifest "
+            f"({reason}); the manifest still describes the run before: run again"
+        ) from error
+    finally:
+        if rejects is not None:
+            shutil.rmtree(rejects, ignore_errors=True)
     step("publish manifest")
     return ScoreResult(request.out_dir, manifest)
 

@@ -112,10 +112,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def check_start_up(settings: Settings) -> None:
-    """Open now what a serving process opens as it starts (the moderation rules, the secret
-    key), so that a fault there is one line naming its setting, not a traceback from the
-    startup of every API worker."""
+    """Open now what a serving process opens as it starts (the moderation rules, the proxy
+    variables, the secret key), so that a fault there is one line naming its setting, not a
+    traceback from the startup of every API worker."""
     _check_moderation_rules(settings)
+    from delivery.http_deadline import ProxySettingsError, check_proxy_settings
+
+    try:
+        check_proxy_settings()
+    except ProxySettingsError as error:
+        raise UsageError(str(error)) from error
     from store.secrets import SecretKeyError, load_cipher
 
     try:

@@ -68,7 +68,7 @@ def failure_line(error: BaseException) -> str:
         for line in lines
         if not line.startswith(("An error occurred while calling", "at ", "..."))
     ]
-    return told[0] if told else type(error).__name__
+    return (told or lines or [type(error).__name__])[0]
 
 
 def spark_session(

@@ -640,3 +640,13 @@ def test_a_stopping_dispatcher_starts_no_new_batch(engine: Engine, cipher: Secre
 
     assert stopping.dispatch_all_due() == 0
     assert delivery_row(engine, event_id).attempts == 0  # left for the next process
+
+
+def test_without_a_proxy_no_proxy_is_not_read_and_nothing_is_said_of_proxies(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "localhost,[::1]")  # httpx cannot read `[::1]`
+
+    HttpWebhookSender.with_timeout(1.0).close()
+
+    assert "proxy" not in caplog.text

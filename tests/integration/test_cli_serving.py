@@ -123,6 +123,25 @@ def test_serve_with_a_store_it_cannot_reach_says_so_without_the_password(
     assert "hunter2" not in message
 
 
+@pytest.mark.parametrize(
+    "proxies",
+    [
+        {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "localhost,[::1]"},
+        {"ALL_PROXY": "socks5://127.0.0.1:9"},  # SOCKS needs a package not installed
+    ],
+    ids=["a no_proxy httpx cannot read", "a socks proxy"],
+)
+def test_serve_with_proxy_variables_it_cannot_use_says_so_in_one_line(
+    proxies: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in proxies.items():
+        monkeypatch.setenv(name, value)
+
+    message = one_line_error(["serve", "--port", "0"], capsys)
+
+    assert "the proxy variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) cannot" in message
+
+
 def test_the_demo_finds_its_port_taken_before_it_generates_anything(
     taken_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

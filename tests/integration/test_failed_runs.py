@@ -190,3 +190,23 @@ def test_a_spark_failure_is_told_by_the_java_exceptions_message_alone() -> None:
         "org.apache.spark.SparkException: Could not read footer for file "
         "/out/.work/checked/code_entries.parquet."
     )
+
+
+def test_a_run_whose_scores_cannot_be_renamed_in_leaves_the_last_good_runs_rejects(
+    tmp_path: Path,
+) -> None:
+    history = steady_owner(History(), RU_MOBILE, until_days=10)
+    history.sms("garbage", AS_OF)
+    events = history.write(tmp_path / "events")
+    out = tmp_path / "out"
+    score(ScoreRequest(events, out, as_of=AS_OF, max_reject_share=0.5))
+    rejects = {path.name: path.read_bytes() for path in (out / "rejects").iterdir()}
+    (out / "scores.parquet").unlink()
+    (out / "scores.parquet").mkdir()  # a folder in its place: the rename in fails
+    (out / "scores.parquet" / "x").touch()
+
+    with pytest.raises(ScoringFailedError, match="nothing was published"):
+        score(ScoreRequest(events, out, as_of=datetime(2026, 10, 1), max_reject_share=0.5))
+
+    assert {path.name: path.read_bytes() for path in (out / "rejects").iterdir()} == rejects
+    assert not list(out.glob(".rejects.*"))
