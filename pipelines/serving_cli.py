@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from shlex import quote
@@ -196,20 +196,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def _demo_lock(folder: Path) -> Iterator[None]:
     """Hold the demo folder for this run: a second demo there would replace the files, and the
     store, under the first one's server."""
-    import fcntl
+    from pipelines.locks import LockHeldError, held_alone
 
+    held = ExitStack()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = (folder / ".lock").open("w")
+        held.enter_context(held_alone(folder / ".lock"))
+    except LockHeldError as error:
+        raise UsageError(
+            f"a demo is already running in {folder}; stop it, or give this one --dir"
+        ) from error
     except OSError as error:
         raise UsageError(f"cannot use {folder} as the demo's folder: {error.strerror}") from error
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise UsageError(
-                f"a demo is already running in {folder}; stop it, or give this one --dir"
-            ) from error
+    with held:
         yield
 
 

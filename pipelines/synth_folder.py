@@ -10,12 +10,12 @@ so the folder is refused unless the caller owns it (the demo).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+
+from pipelines.locks import LockHeldError, held_alone
 
 # The file a finished history holds; its presence marks a folder the generator wrote whole.
 META = Path("truth/meta.json")
@@ -55,21 +55,16 @@ def written_whole(
 @contextmanager
 def _only_run(out: Path) -> Iterator[None]:
     """Hold the folder's lock (`.<name>.lock` beside it) while the block runs."""
-    lock = out.parent / f".{out.name}.lock"
+    held = ExitStack()
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        handle = lock.open("w")
+        held.enter_context(held_alone(out.parent / f".{out.name}.lock"))
+    except LockHeldError as error:
+        raise SynthFolderError(
+            f"another run of the generator is writing {out}; wait for it, or choose another --out"
+        ) from error
     except OSError as error:
         raise SynthFolderError(f"cannot write beside {out}: {_why(error)}") from error
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise SynthFolderError(
-                f"another run of the generator is writing {out}; wait for it, or choose "
-                "another --out"
-            ) from error
-        # the file stays: removed, a run that had it open would lock a file no other sees
+    with held:
         yield
 
 
@@ -126,7 +121,7 @@ def _move_in(partial: Path, out: Path, entries: tuple[str, ...]) -> None:
             source.rename(target)
     except BaseException as error:
         for source, target in reversed(done):
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 target.rename(source)
         if isinstance(error, OSError):
             raise SynthFolderError(f"cannot move the history into {out}: {_why(error)}") from error

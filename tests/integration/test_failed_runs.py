@@ -126,22 +126,33 @@ def test_ctrl_c_while_a_model_runs_stops_quietly_and_publishes_nothing(
     assert not (out / ".work").exists()
 
 
-def test_a_failed_run_leaves_the_last_good_runs_rejects(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def good_run_with_rejects(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
+    """A history with a rejected row, and an output folder holding a good run of it; the bytes
+    of the files in its `rejects/`."""
     history = steady_owner(History(), RU_MOBILE, until_days=10)
     history.sms("garbage", AS_OF)
     events = history.write(tmp_path / "events")
     out = tmp_path / "out"
     score(ScoreRequest(events, out, as_of=AS_OF, max_reject_share=0.5))
-    rejects = {path.name: path.read_bytes() for path in (out / "rejects").iterdir()}
+    return events, out, rejects_of(out)
+
+
+def rejects_of(out: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in (out / "rejects").iterdir()}
+
+
+def test_a_failed_run_leaves_the_last_good_runs_rejects(
+    good_run_with_rejects: tuple[Path, Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events, out, rejects = good_run_with_rejects
     disk_full_in("int_sms_gaps", monkeypatch)
 
     with pytest.raises(ScoringFailedError):
         score(ScoreRequest(events, out, as_of=datetime(2026, 10, 1), max_reject_share=0.5))
 
     # the summary still names the run that published, and says it did
-    assert {path.name: path.read_bytes() for path in (out / "rejects").iterdir()} == rejects
+    assert rejects_of(out) == rejects
     assert set(rejects) == {"sms_deliveries.parquet", "summary.json"}
 
 
@@ -193,14 +204,9 @@ def test_a_spark_failure_is_told_by_the_java_exceptions_message_alone() -> None:
 
 
 def test_a_run_whose_scores_cannot_be_renamed_in_leaves_the_last_good_runs_rejects(
-    tmp_path: Path,
+    good_run_with_rejects: tuple[Path, Path, dict[str, bytes]],
 ) -> None:
-    history = steady_owner(History(), RU_MOBILE, until_days=10)
-    history.sms("garbage", AS_OF)
-    events = history.write(tmp_path / "events")
-    out = tmp_path / "out"
-    score(ScoreRequest(events, out, as_of=AS_OF, max_reject_share=0.5))
-    rejects = {path.name: path.read_bytes() for path in (out / "rejects").iterdir()}
+    events, out, rejects = good_run_with_rejects
     (out / "scores.parquet").unlink()
     (out / "scores.parquet").mkdir()  # a folder in its place: the rename in fails
     (out / "scores.parquet" / "x").touch()
@@ -208,5 +214,5 @@ def test_a_run_whose_scores_cannot_be_renamed_in_leaves_the_last_good_runs_rejec
     with pytest.raises(ScoringFailedError, match="nothing was published"):
         score(ScoreRequest(events, out, as_of=datetime(2026, 10, 1), max_reject_share=0.5))
 
-    assert {path.name: path.read_bytes() for path in (out / "rejects").iterdir()} == rejects
+    assert rejects_of(out) == rejects
     assert not list(out.glob(".rejects.*"))
