@@ -39,7 +39,7 @@ def written_whole(
     partial = out.parent / f".{out.name}.partial"
     with _only_run(out):
         try:
-            shutil.rmtree(partial, ignore_errors=True)  # a run's killed before cleaning up
+            shutil.rmtree(partial, ignore_errors=True)  # of a run killed before it cleaned up
             partial.mkdir(parents=True)
         except OSError as error:
             raise SynthFolderError(f"cannot write beside {out}: {_why(error)}") from error
