@@ -21,6 +21,7 @@ from pipelines.settings import Settings
 from store.database import make_engine, session_factory, upgrade
 
 log = logging.getLogger(__name__)
+SIGNAL_CHECK_SECONDS = 0.5
 
 
 def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
@@ -37,7 +38,10 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     runtime.start_jobs(settings, engine)
     log.info("the notify path's jobs are running")
     try:
-        stop.wait()
+        # waking now and then: a signal the kernel hands to another thread (a scoring run's
+        # engine threads, say) is run by the main thread only once it runs Python again
+        while not stop.wait(SIGNAL_CHECK_SECONDS):
+            pass
     finally:
         runtime.stop_jobs()
         engine.dispose()

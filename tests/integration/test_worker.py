@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from contextlib import suppress
@@ -122,3 +126,43 @@ def test_a_worker_with_a_history_to_score_schedules_the_nightly_run_at_its_hour(
     at = datetime.fromtimestamp(nightly, UTC)
     assert (at.hour, at.minute) == (3, 30)
     assert timedelta(0) < at - datetime.now(UTC) <= timedelta(days=1)
+
+
+# the worker in a process of its own, with SIGINT blocked in its main thread: the kernel must
+# hand the signal to another thread, as it may once a scoring run's engine threads exist
+WORKER_WITH_SIGINT_ELSEWHERE = """
+import signal, sys, threading
+from delivery.worker import run_worker
+from pipelines.settings import load_settings
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # SIGINT not blocked
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+print("running", flush=True)
+run_worker(load_settings())
+"""
+
+
+def test_the_worker_stops_on_sigint_whichever_thread_the_kernel_gives_it_to(
+    tmp_path: Path,
+) -> None:
+    environment = {
+        **os.environ,
+        "OWNERSHIP_DATABASE_URL": f"sqlite:///{tmp_path / 'ownership.db'}",
+        "OWNERSHIP_SCORES_DIR": str(tmp_path / "scores"),
+        "OWNERSHIP_SECRET_KEY": Fernet.generate_key().decode(),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER_WITH_SIGINT_ELSEWHERE],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "running"
+        time.sleep(2)  # its jobs started
+        worker.send_signal(signal.SIGINT)
+        assert worker.wait(timeout=15) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
