@@ -83,6 +83,11 @@ def check_memory_limit(text: str) -> str:
     return text
 
 
+def _variable(field: str) -> str:
+    """The environment variable a setting is read from."""
+    return f"OWNERSHIP_{field.upper()}"
+
+
 def check_gateway_url(url: str) -> str:
     """`url` if it is an absolute http(s) URL with a host, else a `ValueError` of one line
     that never repeats the URL (it may carry credentials)."""
@@ -333,8 +338,9 @@ class Settings(BaseSettings):
         # a request stamped before now - skew is refused as stale, so its nonce may go
         if self.nonce_retention_seconds < self.oauth_timestamp_skew_seconds:
             raise ValueError(
-                "nonce_retention_seconds must be at least oauth_timestamp_skew_seconds, "
-                "or a replayed request could outlive its nonce"
+                "OWNERSHIP_NONCE_RETENTION_SECONDS must be at least "
+                "OWNERSHIP_OAUTH_TIMESTAMP_SKEW_SECONDS, or a replayed request could outlive "
+                "its nonce"
             )
         return self
 
@@ -344,27 +350,36 @@ class Settings(BaseSettings):
         for field in ("gateway_secrets", "gateway_urls", "gateway_tokens"):
             unknown = set(getattr(self, field)) - channels
             if unknown:
-                raise ValueError(f"{field}: {sorted(unknown)} are not channels (vk, ok, sms)")
+                raise ValueError(
+                    f"{_variable(field)}: {sorted(unknown)} are not channels (vk, ok, sms)"
+                )
         for channel, secret in self.gateway_secrets.items():
             try:
                 decode_secret(secret.get_secret_value())
             except ValueError as error:
-                raise ValueError(f"gateway_secrets[{channel}]: {error}") from error
+                raise ValueError(f"{_variable('gateway_secrets')}[{channel}]: {error}") from error
         untokened = set(self.gateway_urls) - set(self.gateway_tokens)
         if untokened:
-            raise ValueError(f"gateway_urls of {sorted(untokened)} need gateway_tokens")
+            raise ValueError(
+                f"{_variable('gateway_urls')} of {sorted(untokened)} need "
+                f"{_variable('gateway_tokens')}"
+            )
         # a gateway we send through reports back signed; without its secret every report is
         # refused (401), and every notification ends up expired and sent by SMS
         unsigned = set(self.gateway_urls) - set(self.gateway_secrets)
         if unsigned:
-            raise ValueError(f"gateway_urls of {sorted(unsigned)} need gateway_secrets")
+            raise ValueError(
+                f"{_variable('gateway_urls')} of {sorted(unsigned)} need "
+                f"{_variable('gateway_secrets')}"
+            )
         if self.gateway_tokens:
             from delivery.channels.http import is_bearer_token  # httpx only when a gateway is set
 
             for channel, token in sorted(self.gateway_tokens.items()):
                 if not is_bearer_token(token.get_secret_value()):  # never the token in the error
                     raise ValueError(
-                        f"gateway_tokens[{channel}] must be visible ASCII without spaces "
+                        f"{_variable('gateway_tokens')}[{channel}] must be visible ASCII "
+                        "without spaces "
                         "(a newline read from a file, say, is not)"
                     )
         return self

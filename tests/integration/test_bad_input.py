@@ -367,6 +367,24 @@ def test_csv_lines_the_reader_cannot_split_are_rejected_with_their_text(tmp_path
     assert set(rejects["file"].to_list()) == {str(csv)}
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_an_unreadable_lines_byte_offset_is_where_the_line_starts(
+    ending: str, tmp_path: Path
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "sms_deliveries")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    bad = f"{RU_MOBILE},2026-05-20T10:00:00Z,bank_x,delivered,,EXTRA"
+    csv.write_bytes(ending.join([*lines[:2], bad, *lines[2:], ""]).encode())
+
+    run(events, tmp_path / "out", max_reject_share=0.5)
+
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
+    with csv.open("rb") as file:
+        file.seek(rejects["byte_offset"].item())
+        assert file.readline().decode().rstrip(ending) == bad
+
+
 def test_csv_files_of_a_kind_are_matched_by_column_name(tmp_path: Path) -> None:
     events = healthy_history().write(tmp_path / "events")
     _as_csv(events, "code_entries")

@@ -98,7 +98,9 @@ def test_a_gateway_url_must_be_an_absolute_http_url_and_is_never_quoted(url: str
 
 
 def test_a_gateway_on_plain_http_is_a_url() -> None:
-    with pytest.raises(ValidationError, match="need gateway_tokens"):  # past the URL's check
+    with pytest.raises(
+        ValidationError, match="need OWNERSHIP_GATEWAY_TOKENS"
+    ):  # past the URL's check
         load_settings(gateway_urls={"sms": "http://10.0.0.5:8080/send"})
 
 

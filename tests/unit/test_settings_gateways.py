@@ -25,7 +25,9 @@ def test_a_gateway_with_its_url_token_and_secret_is_taken() -> None:
 
 def test_a_gateway_url_without_its_secret_is_refused() -> None:
     # every report it sent would be refused, and every notification would end as an SMS
-    with pytest.raises(ValidationError, match=r"gateway_urls of \['sms'\] need gateway_secrets"):
+    with pytest.raises(
+        ValidationError, match=r"OWNERSHIP_GATEWAY_URLS of \['sms'\] need OWNERSHIP_GATEWAY_SECRETS"
+    ):
         load_settings(gateway_urls={"sms": SMS_URL}, gateway_tokens={"sms": "t-sms"})
 
 
@@ -42,7 +44,7 @@ def test_a_token_a_header_cannot_carry_is_refused_naming_the_channel_not_the_tok
     token: str,
 ) -> None:
     with pytest.raises(
-        ValidationError, match=r"gateway_tokens\[sms\] must be visible ASCII"
+        ValidationError, match=r"OWNERSHIP_GATEWAY_TOKENS\[sms\] must be visible ASCII"
     ) as bad:
         load_settings(
             gateway_urls={"sms": SMS_URL},

@@ -38,7 +38,12 @@ final as (
         -- the reader's count, in which a quoted field's line breaks do not count; the byte
         -- offset locates the line exactly
         line,
-        min(line_byte_position) as byte_offset,
+        -- from the file's start, 0 first: the reader counts from 1, and a CRLF file's line
+        -- comes with the LF before it
+        min(
+            line_byte_position - 1 + strlen(csv_line)
+            - strlen(ltrim(csv_line, chr(13) || chr(10)))
+        ) as byte_offset,
         'unreadable CSV line: ' || lower(arg_min(error_type, column_idx)) as reject_reason,
         -- without the line ends around it (a CRLF file's comes first)
         trim(arg_min(csv_line, column_idx), chr(13) || chr(10)) as line_text,
