@@ -276,7 +276,7 @@ def test_a_repeated_event_is_handed_over_again_for_the_idempotent_handler(
 
 
 def test_bad_gateway_secrets_fail_when_the_settings_are_read() -> None:
-    with pytest.raises(ValueError, match="gateway_secrets"):
+    with pytest.raises(ValueError, match="OWNERSHIP_GATEWAY_SECRETS"):
         load_settings(gateway_secrets={"vk": "whsec_c2hvcnQ="})
     with pytest.raises(ValueError, match="not channels"):
         load_settings(gateway_secrets={"telegram": VK_SECRET})
