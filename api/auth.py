@@ -6,12 +6,14 @@ in one statement (store.group_commit). The API awaits it on the event loop
 (`authenticate_async`), holding no thread. The order of checks:
 
 1. the Authorization header is parsed for the consumer key;
-2. a known client's allow-list is checked first: a call from elsewhere gets 403;
-3. the signature method, the timestamp window (both ways, against the injected clock) and
-   `oauth_body_hash` for non-form bodies, which oauthlib does not check;
-4. the signature, by oauthlib's `SignatureOnlyEndpoint`. An unknown or disabled key is verified
+2. the signature method, the timestamp window (both ways, against the injected clock) and
+   `oauth_body_hash` for every body but a form (`application/x-www-form-urlencoded`, whose
+   fields the signature covers), which oauthlib does not check;
+3. the signature, by oauthlib's `SignatureOnlyEndpoint`. An unknown or disabled key is verified
    against a dummy secret, so it costs what a known key does and is told what a bad signature
    is told;
+4. the client's allow-list: a signed call from elsewhere gets 403. Checked after the signature,
+   so that a caller without the secret learns nothing of which keys exist;
 5. the nonce is recorded; a reused one is refused. Only signed calls reach the store, so
    forged ones cannot fill the nonce table.
 """
@@ -22,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,13 +36,15 @@ from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import ApiError
+from api.errors import ApiError, unavailable
 from pipelines.settings import Settings
 from store.clients import Address, ClientRecord, SqlClientStore
-from store.secrets import load_cipher
+from store.secrets import SecretKeyError, load_cipher
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 PERMISSION_DENIED = "PERMISSION_DENIED"
@@ -60,11 +65,15 @@ NOT_SIGNED = "The request must carry an OAuth 1.0a Authorization header"
 MALFORMED = "The Authorization header is not a valid OAuth 1.0a header"
 BAD_METHOD = "The signature method must be HMAC-SHA256 or HMAC-SHA1"
 STALE = "The request's oauth_timestamp is too far from the server's time"
+NO_TIMESTAMP = "The request must carry oauth_timestamp, in seconds since 1970"
+BAD_KEY = "oauth_consumer_key must be printable ASCII characters"
+TOKEN_GIVEN = "Calls are signed two-legged: the consumer key and secret only, no oauth_token"
 BAD_NONCE = f"oauth_nonce must be 1 to {NONCE_MAX} printable ASCII characters"
 NO_BODY_HASH = "A request with a body must be signed with oauth_body_hash"
 BODY_MISMATCH = "The body does not match its oauth_body_hash"
 NONCE_REUSED = "The nonce was already used; sign every request afresh"
 FOREIGN_ADDRESS = "This client may not call from this address"
+UNVERIFIABLE = "The service cannot verify this client's calls now; the operator is told"
 
 
 class AuthError(ApiError):
@@ -214,8 +223,6 @@ class Authenticator:
         authorization = lowered.get("authorization", "")
         record = self._client(params.get("oauth_consumer_key", ""))
         client = record if record is not None and not record.disabled else None
-        if client is not None and not _allowed(client, client_ip):
-            raise AuthError(403, PERMISSION_DENIED, FOREIGN_ADDRESS)
 
         signature_method = params.get("oauth_signature_method", "")
         if signature_method not in SIGNATURE_METHODS:
@@ -225,7 +232,9 @@ class Authenticator:
         if not (0 < len(nonce) <= NONCE_MAX and nonce.isascii() and nonce.isprintable()):
             raise _unauthenticated(BAD_NONCE)
         content_type = lowered.get("content-type", "")
-        form = FORM in content_type.lower()
+        # the media type itself: a JSON body whose type merely mentions a form in a parameter
+        # must still be covered by its hash, since the route reads it as JSON
+        form = content_type.split(";", 1)[0].strip().lower() == FORM
         if not form:
             _check_body_hash(params.get("oauth_body_hash"), body, signature_method)
 
@@ -241,6 +250,8 @@ class Authenticator:
             valid = False
         if not valid or client is None:
             raise _unauthenticated(BAD_SIGNATURE)
+        if not _allowed(client, client_ip):
+            raise AuthError(403, PERMISSION_DENIED, FOREIGN_ADDRESS)
         return client, nonce, timestamp
 
     def _cached(self, key: str) -> bool:
@@ -252,13 +263,19 @@ class Authenticator:
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        record = self._store.find_client(key) if 0 < len(key) <= KEY_MAX else None
+        try:
+            record = self._store.find_client(key) if 0 < len(key) <= KEY_MAX else None
+        except SecretKeyError:  # checked as the service starts; a client sealed since then
+            log.exception("cannot open the secret of the client with key %s", key)
+            raise unavailable(UNVERIFIABLE) from None
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
         self._cache[key] = (now + self._cache_seconds, record)
         return record
 
     def _timestamp_in_window(self, text: str) -> int:
+        if not text:
+            raise _unauthenticated(NO_TIMESTAMP)
         # a length bound first: int() refuses strings of thousands of digits with an error
         if not (0 < len(text) <= 12 and text.isascii() and text.isdigit()):
             raise _unauthenticated(STALE)
@@ -298,6 +315,12 @@ def _oauth_params(authorization: str) -> dict[str, str]:
     required = ("oauth_consumer_key", "oauth_signature", "oauth_signature_method")
     if not all(params.get(name) for name in required):
         raise _unauthenticated(MALFORMED)
+    key = params["oauth_consumer_key"]
+    # the store's text columns take no NUL (PostgreSQL refuses it) and keys are ASCII
+    if not (key.isascii() and key.isprintable()):
+        raise _unauthenticated(BAD_KEY)
+    if params.get("oauth_token"):  # an empty one is how some two-legged clients send none
+        raise _unauthenticated(TOKEN_GIVEN)
     return params
 
 

@@ -36,9 +36,9 @@ class OAuth1Signed(SecurityBase):
     """The client that signed this call with OAuth 1.0a; `AuthError` (401/403) otherwise.
 
     A security scheme, so that the OpenAPI document says how every client call is signed.
-    The signature covers the URL the client called, so `request.url` must be that URL: behind
-    a proxy run uvicorn with `--proxy-headers` and `--forwarded-allow-ips`, which also makes
-    `request.client` the caller's address that the allow-list is checked against.
+    The signature covers the URL the client called, path as sent (percent-encoded): behind a
+    balancer, `OWNERSHIP_FORWARDED_ALLOW_IPS` names it, so that the scheme it was called with
+    and the caller's address (which the allow-list checks) are taken from its headers.
     """
 
     def __init__(self) -> None:
@@ -50,11 +50,20 @@ class OAuth1Signed(SecurityBase):
         body = await request.body()  # Starlette keeps it; the route reads the same bytes
         return await authenticator.authenticate_async(
             request.method,
-            str(request.url),
+            signed_url(request),
             request.headers,
             body,
             request.client.host if request.client else "",
         )
+
+
+def signed_url(request: Request) -> str:
+    """The URL as the client sent it: `request.url` has the path decoded (`%D0%BF` as `п`),
+    which oauthlib would encode otherwise than the client did."""
+    raw_path = request.scope.get("raw_path")
+    if not raw_path:
+        return str(request.url)
+    return str(request.url.replace(path=raw_path.decode("latin-1")))
 
 
 OAUTH1_SIGNING = (

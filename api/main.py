@@ -79,6 +79,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         "http": NoDelayHttpToolsProtocol,
         "log_level": "info",
         "access_log": False,
+        # only the balancers the operator names are believed about the caller (settings)
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
     }
     if workers == 1:
         uvicorn.run(host=host, port=port, workers=workers, **config)  # type: ignore[arg-type]

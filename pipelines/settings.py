@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import time
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
@@ -222,6 +223,24 @@ class Settings(BaseSettings):
     # name resolves to one: the service would POST signed bodies into its own network on a
     # client's say-so. The webhook URLs registered with `ownership clients` are not limited.
     callback_private_addresses: bool = False
+
+    # The balancers in front of the API whose X-Forwarded-For and X-Forwarded-Proto headers
+    # are believed (comma-separated addresses or CIDRs, or "*" for any): they tell the caller's
+    # address, which the allow-list checks, and the scheme the client signed. Unset, no such
+    # header is believed, so no caller on the machine can claim another's address.
+    forwarded_allow_ips: str = ""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips_are_networks(cls, text: str) -> str:
+        entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+        for entry in entries:
+            if entry != "*":
+                try:
+                    ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an address, a CIDR or *") from None
+        return ",".join(entries)
 
     # The moderators' bearer token for /v1/admin/* (`Authorization: Bearer …`), at least 32
     # characters (`python -c "import secrets; print(secrets.token_urlsafe(32))"`). Unset or

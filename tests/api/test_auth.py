@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -40,6 +41,10 @@ def app() -> FastAPI:
     @app.post("/echo")
     def echo(client: AuthenticatedClientDep, payload: dict[str, Any]) -> dict[str, Any]:
         return {"client": client.name, "payload": payload}
+
+    @app.post("/echo/{word}")
+    def echo_word(client: AuthenticatedClientDep, word: str) -> dict[str, Any]:
+        return {"client": client.name, "word": word}
 
     return app
 
@@ -115,6 +120,18 @@ def test_a_signed_call_is_answered(base_url: str, bank: IssuedCredentials, metho
 
     assert response.status_code == 200, response.text
     assert response.json() == {"client": "bank", "payload": PAYMENT}
+
+
+@pytest.mark.parametrize("word", ["заказ", "a;b", "a b", "100%"])
+def test_a_path_the_client_percent_encoded_is_verified_as_sent(
+    base_url: str, bank: IssuedCredentials, word: str
+) -> None:
+    response = requests.post(
+        f"{base_url}/echo/{quote(word, safe=';')}", json=PAYMENT, auth=signed(bank)
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"client": "bank", "word": word}
 
 
 def test_a_signed_call_spends_one_nonce(
