@@ -1,4 +1,4 @@
-"""`ownership clients …`: register and list the API's clients (DESIGN §9)."""
+"""`ownership clients …`: register and list the API's clients, reseal their secrets (DESIGN §9)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,17 @@ def add_clients_commands(commands: Any) -> None:
     )
     set_webhook.set_defaults(run=cmd_clients_set_webhook)
 
+    reseal = actions.add_parser(
+        "reseal",
+        help="seal every client's secrets under the newest secret key",
+        description=(
+            "Seal every client's secrets under the first key of OWNERSHIP_SECRET_KEY (newest "
+            "first). To rotate the key: put the new key before the old one, run this, then drop "
+            "the old one. Prints how many clients were resealed, as JSON."
+        ),
+    )
+    reseal.set_defaults(run=cmd_clients_reseal)
+
     listing = actions.add_parser(
         "list",
         help="list the clients as JSON, without secrets",
@@ -113,6 +124,21 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
         except (ClientRegistrationError, SecretKeyError) as error:
             raise UsageError(str(error)) from error
     print(json.dumps(answer))
+    return 0
+
+
+def cmd_clients_reseal(args: argparse.Namespace, settings: Settings) -> int:
+    from store.clients import reseal_secrets
+    from store.secrets import SecretKeyError, load_cipher
+
+    with _store(settings) as sessions:
+        try:
+            cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+            with sessions.begin() as session:
+                resealed = reseal_secrets(session, cipher)
+        except SecretKeyError as error:
+            raise UsageError(str(error)) from error
+    print(json.dumps({"resealed": resealed}))
     return 0
 
 

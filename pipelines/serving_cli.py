@@ -26,6 +26,8 @@ from pipelines.settings import Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.exc import OperationalError
 
+    from store.secrets import SecretCipher
+
 
 def add_serving_commands(commands: Any) -> None:
     serve = commands.add_parser(
@@ -124,10 +126,10 @@ def check_start_up(settings: Settings) -> None:
         raise UsageError(str(error)) from error
     from store.secrets import SecretKeyError, load_cipher
 
+    source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
     try:
-        load_cipher(settings.secret_key_text(), settings.secret_key_file)
+        cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
     except SecretKeyError as error:  # its message never holds the key
-        source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
         raise UsageError(f"bad setting: {source}: {error}") from error
     except (OSError, UnicodeDecodeError) as error:  # a key file that cannot be made or read
         reason = error.strerror if isinstance(error, OSError) else "it is not ASCII text"
@@ -135,6 +137,36 @@ def check_start_up(settings: Settings) -> None:
             f"bad setting: OWNERSHIP_SECRET_KEY_FILE: cannot use the key file "
             f"{settings.secret_key_file}: {reason}"
         ) from error
+    unopened = _clients_sealed_otherwise(settings, cipher)
+    if unopened:
+        where = "" if settings.secret_key else f" ({settings.secret_key_file})"
+        raise UsageError(
+            f"bad setting: {source}: the key{where} does not open the secrets of the clients "
+            f"{', '.join(map(repr, unopened))}; give every key they are sealed under, newest "
+            "first, and `ownership clients reseal` to seal them under the newest"
+        )
+
+
+def _clients_sealed_otherwise(settings: Settings, cipher: SecretCipher) -> list[str]:
+    """The clients whose secrets `cipher` cannot open; none if the store cannot be read yet
+    (unreachable, or not migrated): that is told when the process opens it."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from store.clients import clients_sealed_otherwise
+    from store.database import make_engine, session_factory
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return []  # a store not made yet: connecting would make the file
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session:
+            return clients_sealed_otherwise(session, cipher)
+    except SQLAlchemyError:
+        return []
+    finally:
+        engine.dispose()
 
 
 def _check_moderation_rules(settings: Settings) -> None:

@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from delivery.webhooks.signing import generate_webhook_secret
 from store.group_commit import GroupWriter
-from store.secrets import SecretCipher
+from store.secrets import SecretCipher, SecretKeyError
 from store.tables import Base, ClientRow, NonceRow
 
 Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
 
 NONCES = Base.metadata.tables["nonces"]
+IPV4_MAPPED = IPv6Network("::ffff:0:0/96")
 KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_LENGTH = 24  # within oauthlib's default bounds for consumer keys (20-30, letters and digits)
 NAME_MAX = 100
@@ -72,15 +73,24 @@ class ClientSummary:
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
     """CIDRs as networks; host bits set (10.0.0.1/8) are refused as the typo they usually are."""
-    networks = []
+    networks: list[Network] = []
     for cidr in cidrs:
         try:
-            networks.append(ip_network(cidr.strip(), strict=True))
+            network = ip_network(cidr.strip(), strict=True)
         except ValueError as error:
             raise ClientRegistrationError(f"{cidr!r} is not a CIDR network: {error}") from error
+        networks.append(_as_ipv4_if_mapped(network))
     if not networks:
         raise ClientRegistrationError("a client needs at least one allowed network")
     return tuple(networks)
+
+
+def _as_ipv4_if_mapped(network: Network) -> Network:
+    """`::ffff:203.0.113.0/120` as `203.0.113.0/24`: a caller's mapped address is checked as
+    the IPv4 address it carries, so a mapped network would never match."""
+    if isinstance(network, IPv6Network) and network.subnet_of(IPV4_MAPPED):
+        return IPv4Network((int(network.network_address) & 0xFFFF_FFFF, network.prefixlen - 96))
+    return network
 
 
 def parse_webhook_url(url: str) -> str:
@@ -153,6 +163,37 @@ def find_client(session: Session, key: str, cipher: SecretCipher) -> ClientRecor
         networks=tuple(ip_network(cidr) for cidr in row.allowed_cidrs),
         disabled=row.disabled,
     )
+
+
+def clients_sealed_otherwise(session: Session, cipher: SecretCipher) -> list[str]:
+    """The names of the clients whose secrets `cipher` cannot open: sealed under a key it
+    lacks (the key changed, or was dropped before `reseal_secrets`)."""
+    rows = session.execute(
+        select(ClientRow.name, ClientRow.secret_encrypted, ClientRow.webhook_secret_encrypted)
+    )
+    return sorted(
+        name
+        for name, secret, webhook_secret in rows
+        if not all(cipher.opens(token) for token in (secret, webhook_secret) if token)
+    )
+
+
+def reseal_secrets(session: Session, cipher: SecretCipher) -> int:
+    """Seal every client's secrets under the cipher's newest key, so that the older keys can
+    be dropped; the caller commits. Returns how many clients were resealed. Changes nothing
+    and raises SecretKeyError, naming them, if some client's secrets it cannot open."""
+    unopened = clients_sealed_otherwise(session, cipher)
+    if unopened:
+        raise SecretKeyError(
+            f"the secret key does not open the secrets of {', '.join(map(repr, unopened))}: "
+            "give every key they may be sealed under, newest first"
+        )
+    rows = list(session.scalars(select(ClientRow)))
+    for row in rows:
+        row.secret_encrypted = cipher.rotate(row.secret_encrypted)
+        if row.webhook_secret_encrypted:
+            row.webhook_secret_encrypted = cipher.rotate(row.webhook_secret_encrypted)
+    return len(rows)
 
 
 def list_clients(session: Session) -> list[ClientSummary]:

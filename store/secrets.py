@@ -48,6 +48,14 @@ class SecretCipher:
                 "or the key file changed?)"
             ) from error
 
+    def opens(self, token: str) -> bool:
+        """Whether some key opens `token`."""
+        try:
+            self._fernet.decrypt(token.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
+
     def rotate(self, token: str) -> str:
         return self._fernet.rotate(token.encode("ascii")).decode("ascii")
 

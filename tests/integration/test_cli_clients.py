@@ -194,3 +194,35 @@ def test_a_text_from_a_terminal_that_is_not_utf8_is_a_one_line_error(
     assert ran.returncode == 2
     assert b"Traceback" not in ran.stderr
     assert b"is not UTF-8 text" in ran.stderr
+
+
+def test_the_secret_key_is_rotated_by_resealing_under_the_new_one_first(
+    secret_key: str,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE])
+    issued = json.loads(capsys.readouterr().out)
+    new_key = Fernet.generate_key().decode()
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", f"{new_key},{secret_key}")
+
+    assert main(["clients", "reseal"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"resealed": 1}
+
+    with session_factory(engine)() as session:
+        record = find_client(session, issued["key"], SecretCipher([new_key]))
+    assert record is not None and record.secret == issued["secret"]
+
+
+def test_resealing_with_keys_that_miss_one_is_a_one_line_error(
+    secret_key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE])
+    capsys.readouterr()
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
+
+    assert main(["clients", "reseal"]) == 2
+
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error:") and "'bank'" in message and "\n" not in message

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from pipelines.cli import main
 
@@ -139,3 +140,22 @@ def test_the_worker_with_a_store_it_cannot_reach_says_so_in_one_line_without_the
 
     assert "cannot open the store at postgresql+psycopg://scorer:***@127.0.0.1:9/" in message
     assert "hunter2" not in message
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_key_that_does_not_open_the_clients_secrets_is_one_line_naming_them(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
+    assert main(["clients", "add", "bank", "--allow-ip", "203.0.113.0/24"]) == 0
+    capsys.readouterr()
+    other_key = Fernet.generate_key().decode()
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", other_key)
+
+    message = refused(commands(tmp_path)[command], capsys)
+
+    assert "OWNERSHIP_SECRET_KEY:" in message and "'bank'" in message
+    assert "ownership clients reseal" in message and other_key not in message

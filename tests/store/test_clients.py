@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +18,7 @@ from store.clients import (
     IssuedCredentials,
     SqlClientStore,
     client_webhook_url,
+    clients_sealed_otherwise,
     find_client,
     forget_nonces_before,
     list_clients,
@@ -24,6 +26,7 @@ from store.clients import (
     remember_nonce,
     remember_nonces,
     renew_webhook_secret,
+    reseal_secrets,
     set_webhook_url,
 )
 from store.secrets import SecretCipher, SecretKeyError
@@ -235,3 +238,54 @@ def test_a_webhook_url_can_be_changed_and_the_secret_renewed(
         row = session.scalar(select(ClientRow).where(ClientRow.name == "bank"))
     assert renewed != issued.webhook_secret
     assert row is not None and cipher.decrypt(row.webhook_secret_encrypted or "") == renewed
+
+
+def test_a_network_written_ipv4_mapped_is_kept_as_the_ipv4_network_it_names(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    with sessions.begin() as session:
+        issued = register_client(session, "bank", ["::ffff:203.0.113.0/120"], cipher)
+
+    with sessions() as session:
+        record = find_client(session, issued.key, cipher)
+
+    assert record is not None and record.networks == (ip_network(BANK_OFFICE),)
+    assert record.allows(ip_address("203.0.113.5"))
+
+
+def test_resealing_moves_every_secret_to_the_newest_key_so_the_old_can_go(
+    sessions: sessionmaker[Session],
+) -> None:
+    old_key, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    issued = [register_bank(sessions, SecretCipher([old_key]), name) for name in ("bank", "shop")]
+    both = SecretCipher([new, old_key])
+    only_new = SecretCipher([new])
+
+    with sessions() as session:
+        assert clients_sealed_otherwise(session, only_new) == ["bank", "shop"]
+    with sessions.begin() as session:
+        assert reseal_secrets(session, both) == 2
+
+    with sessions() as session:
+        assert clients_sealed_otherwise(session, only_new) == []
+        found = [find_client(session, credentials.key, only_new) for credentials in issued]
+        hooks = session.scalars(select(ClientRow.webhook_secret_encrypted)).all()
+    assert [record.secret for record in found if record] == [c.secret for c in issued]
+    assert {only_new.decrypt(token) for token in hooks if token} == {
+        c.webhook_secret for c in issued
+    }
+
+
+def test_resealing_with_a_key_that_opens_not_every_secret_changes_nothing(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    register_bank(sessions, cipher)
+    stranger = SecretCipher([Fernet.generate_key().decode()])
+    with sessions() as session:
+        before = session.scalars(select(ClientRow.secret_encrypted)).all()
+
+    with sessions.begin() as session, pytest.raises(SecretKeyError, match="'bank'"):
+        reseal_secrets(session, stranger)
+
+    with sessions() as session:
+        assert session.scalars(select(ClientRow.secret_encrypted)).all() == before
