@@ -94,7 +94,7 @@ def check_number(
     """The answer of `POST /v1/check` for one valid number and its record (`find_number`),
     with the answers `live` its person gave since the batch on top."""
     verdict = NO_HISTORY_VERDICT if record is None else record.verdict()
-    verdict = with_live_answers(verdict, live, snapshot.as_of, now, policy.freshness)
+    verdict = with_live_answers(verdict, live, now, policy.freshness)
     channels = () if record is None else record.channels
     decision = decide(
         verdict,

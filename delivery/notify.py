@@ -251,9 +251,7 @@ class NotifyService(Dispatching, Following, Sweeping):
         verdict = record.verdict() if record else NO_HISTORY_VERDICT
         channels = record.channels if record else ()
         live = self.overlay.answers(key)
-        verdict = with_live_answers(
-            verdict, live, snapshot.as_of, _naive(now), self.policy.freshness
-        )
+        verdict = with_live_answers(verdict, live, _naive(now), self.policy.freshness)
         return verdict, channels
 
     def notification(self, client_key: str, notification_id: str) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 batch, kept in memory so that a check pays a dictionary lookup for them, not a query.
 
 The store's `number_overlay` table is the truth. A process first loads the answers that still
-matter (denials after the snapshot's time, confirmations within F of now), then reads on from
+matter (denials up to `DENIALS_KEPT` before the snapshot's time, confirmations within F of now),
+then reads on from
 the rows recorded since its last read, at most once per `refresh_every`. What this process
 learns itself it applies at once (`learn`); what another worker learns shows here within
 `refresh_every`. Each read goes back `overlap` before the last one, so that a row committed
@@ -29,6 +30,10 @@ from pipelines.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 COLUMNS = (overlay.c.phone, overlay.c.denied_at, overlay.c.confirmed_at)
+# A No given before the served snapshot's time may not be in it: reported late, or exported
+# after the run. The verdict tells whether the batch read it (ownership.live); a No is kept
+# this long past the snapshot's time for the batches to read it, then left to them.
+DENIALS_KEPT = timedelta(days=30)
 
 
 def _naive(moment: datetime | None) -> datetime | None:
@@ -122,7 +127,7 @@ class LiveOverlay:
                 denials = (
                     overlay.c.denied_at.is_not(None)
                     if as_of is None
-                    else overlay.c.denied_at > as_of.replace(tzinfo=UTC)
+                    else overlay.c.denied_at > (as_of - DENIALS_KEPT).replace(tzinfo=UTC)
                 )
                 query = query.where(or_(denials, overlay.c.confirmed_at > fresh_after))
             else:
@@ -139,13 +144,15 @@ class LiveOverlay:
             return len(rows)
 
     def prune(self) -> int:
-        """Forget the answers that can no longer change a verdict: denials the served snapshot
-        has read, confirmations older than F. Returns how many numbers were forgotten."""
+        """Forget the answers that can no longer change a verdict: denials more than
+        `DENIALS_KEPT` before the served snapshot's time, confirmations older than F. Returns
+        how many numbers were forgotten."""
         as_of, stale = self.as_of(), self.now() - self.freshness
+        denials_read = None if as_of is None else as_of - DENIALS_KEPT
 
         def matters(answers: LiveAnswers) -> bool:
             denied, confirmed = answers.denied_at, answers.confirmed_at
-            return (denied is not None and (as_of is None or denied > as_of)) or (
+            return (denied is not None and (denials_read is None or denied > denials_read)) or (
                 confirmed is not None and confirmed > stale
             )
 

@@ -3,7 +3,7 @@
 A person's own answer to "is this your number?" outweighs the batch's reading of the history:
 a No makes the number owner_changed at once, for every check and notification, and a Yes keeps
 it verified and fresh for F (DESIGN §7). The next batch reads the same answers as
-`verifications` events, so the overlay only bridges the time until then.
+`verifications` events, so the overlay only bridges the time until its verdict shows them.
 
 Times are naive UTC, as in `Verdict`.
 """
@@ -45,22 +45,25 @@ def _later(first: datetime | None, second: datetime | None) -> datetime | None:
 def with_live_answers(
     verdict: Verdict,
     answers: LiveAnswers | None,
-    as_of: datetime | None,
     now: datetime,
     freshness: timedelta = FRESHNESS,
 ) -> Verdict:
-    """`verdict` (the batch's, as of `as_of`) with the answers given since on top.
+    """`verdict` (the batch's) with the person's answers on top.
 
-    - The latest answer is a No given after the batch's time: owner_changed since the No, the
-      only moment by which the number is known to have changed hands.
+    Whether the batch read an answer is told by its verdict, not by its time: an answer given
+    before the batch's as_of may reach it only later (reported late, exported the next night).
+    - The latest answer is a No: owner_changed since the No, the only moment by which the
+      number is known to have changed hands. Unless the batch read it (its verdict names that
+      No) or knows of a holder who came after it (its tenure began later).
     - The latest answer is a Yes still within `freshness`: verified, with the Yes as the proof.
-    - Otherwise the batch's verdict stands; it already read the older answers.
+      Unless the batch read it (its last confirmation is that Yes, and its verdict keeps its
+      other reasons) or has evidence of a change after it.
     """
     if answers is None:
         return verdict
     denied, confirmed = answers.denied_at, answers.confirmed_at
     if denied is not None and (confirmed is None or denied > confirmed):
-        if as_of is not None and denied <= as_of:
+        if _read_denial(verdict, denied) or _tenure_began_after(verdict, denied):
             return verdict
         risk = OWNER_DENIED_RISK
         if verdict.status is Status.OWNER_CHANGED:
@@ -72,6 +75,9 @@ def with_live_answers(
             owner_since=denied,
         )
     if confirmed is not None and Freshness(confirmed, freshness).is_fresh(now):
+        read = verdict.last_confirmed_at is not None and verdict.last_confirmed_at >= confirmed
+        if read or _tenure_began_after(verdict, confirmed) or _changed_after(verdict, confirmed):
+            return verdict
         risk = CONFIRMED_RISK
         if verdict.status is Status.VERIFIED:
             risk = min(risk, verdict.risk_score)
@@ -84,3 +90,26 @@ def with_live_answers(
             last_confirmed_at=_later(verdict.last_confirmed_at, confirmed),
         )
     return verdict
+
+
+def _read_denial(verdict: Verdict, denied: datetime) -> bool:
+    return verdict.status is Status.OWNER_CHANGED and any(
+        evidence.reason is Reason.OWNER_DENIED and evidence.at is not None and evidence.at >= denied
+        for evidence in verdict.evidence
+    )
+
+
+def _tenure_began_after(verdict: Verdict, answered: datetime) -> bool:
+    """The batch knows a holder whose tenure began after the answer: it was the previous
+    holder's, and says nothing of the number now."""
+    return (
+        verdict.status is not Status.OWNER_CHANGED
+        and verdict.owner_since is not None
+        and verdict.owner_since > answered
+    )
+
+
+def _changed_after(verdict: Verdict, answered: datetime) -> bool:
+    return verdict.status is Status.OWNER_CHANGED and any(
+        evidence.at is not None and evidence.at > answered for evidence in verdict.evidence
+    )

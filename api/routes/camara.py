@@ -62,7 +62,7 @@ def _verdict_on(
     record = snapshot.lookup(number.key)
     verdict = record.verdict() if record else NO_HISTORY_VERDICT
     live = overlay.answers(number.key)
-    verdict = with_live_answers(verdict, live, snapshot.as_of, now, overlay.freshness)
+    verdict = with_live_answers(verdict, live, now, overlay.freshness)
     if verdict.owner_since is None:
         raise identifier_not_found(f"{number.masked} has no history")
     return verdict, datetime.combine(day, time.max)

@@ -29,7 +29,7 @@ def overlay_of(engine: Engine) -> LiveOverlay:
 
 
 def test_the_first_read_loads_only_the_answers_that_still_matter(engine: Engine) -> None:
-    record(engine, NUMBER, "denied", AS_OF - timedelta(days=1))  # read by the batch
+    record(engine, NUMBER, "denied", AS_OF - timedelta(days=31))  # left to the batches
     record(engine, OTHER, "confirmed", NOW - timedelta(days=31))  # no longer fresh
     record(engine, "+79035550011", "denied", AS_OF + timedelta(hours=2))
     record(engine, "+79269998877", "confirmed", NOW - timedelta(days=2))
@@ -98,6 +98,8 @@ def test_answers_that_no_longer_matter_are_forgotten(engine: Engine) -> None:
     overlay.learn(3, LiveAnswers(confirmed_at=NOW - timedelta(days=31)))
 
     assert overlay.prune() == 1  # the confirmation past F
-    as_of[0] = AS_OF + timedelta(days=1)  # a new snapshot has read the denial
+    as_of[0] = AS_OF + timedelta(days=1)  # a new snapshot, which may not have read it yet
+    assert overlay.prune() == 0
+    as_of[0] = AS_OF + timedelta(days=31)  # batches have had a month to read the denial
     assert overlay.prune() == 1
     assert overlay.holding(np.array([1, 2, 3])) == [1]

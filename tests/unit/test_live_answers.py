@@ -19,14 +19,14 @@ VERIFIED = Verdict(
 
 
 def test_no_answers_leave_the_verdict_as_it_is() -> None:
-    assert with_live_answers(SUSPICIOUS, None, AS_OF, NOW) is SUSPICIOUS
-    assert with_live_answers(SUSPICIOUS, LiveAnswers(), AS_OF, NOW) is SUSPICIOUS
+    assert with_live_answers(SUSPICIOUS, None, NOW) is SUSPICIOUS
+    assert with_live_answers(SUSPICIOUS, LiveAnswers(), NOW) is SUSPICIOUS
 
 
 def test_a_no_since_the_batch_makes_the_number_owner_changed_from_the_no() -> None:
     denied = datetime(2026, 6, 2, 8)
 
-    verdict = with_live_answers(SUSPICIOUS, LiveAnswers(denied_at=denied), AS_OF, NOW)
+    verdict = with_live_answers(SUSPICIOUS, LiveAnswers(denied_at=denied), NOW)
 
     assert verdict.status is Status.OWNER_CHANGED
     assert verdict.evidence == (Evidence(Reason.OWNER_DENIED, denied),)
@@ -35,16 +35,40 @@ def test_a_no_since_the_batch_makes_the_number_owner_changed_from_the_no() -> No
     assert verdict.changed_since(datetime(2026, 6, 1), datetime(2024, 1, 1)) is True
 
 
-def test_a_no_the_batch_has_read_leaves_its_verdict() -> None:
-    answers = LiveAnswers(denied_at=AS_OF - timedelta(hours=1))
+def test_a_no_given_before_the_batch_but_not_read_by_it_still_holds() -> None:
+    """Reported late, or exported after the run: the batch's time says nothing of it."""
+    denied = AS_OF - timedelta(hours=1)
 
-    assert with_live_answers(SUSPICIOUS, answers, AS_OF, NOW) is SUSPICIOUS
+    verdict = with_live_answers(SUSPICIOUS, LiveAnswers(denied_at=denied), NOW)
+
+    assert (verdict.status, verdict.owner_since) == (Status.OWNER_CHANGED, denied)
+
+
+def test_a_no_the_batch_has_read_leaves_its_verdict() -> None:
+    denied = AS_OF - timedelta(days=1)
+    read = Verdict(
+        Status.OWNER_CHANGED,
+        905,
+        (Evidence(Reason.OWNER_DENIED, denied), Evidence(Reason.SMS_PERMANENT_FAILURES, denied)),
+        None,
+    )
+
+    assert with_live_answers(read, LiveAnswers(denied_at=denied), NOW) is read
+
+
+def test_a_no_before_the_current_holders_tenure_is_the_previous_holders() -> None:
+    new_holder = Verdict(
+        Status.VERIFIED, 90, (Evidence(Reason.RECENT_CODE_ENTRY, CODE_AT),), datetime(2026, 2, 1)
+    )
+    answers = LiveAnswers(denied_at=datetime(2026, 1, 20))
+
+    assert with_live_answers(new_holder, answers, NOW) is new_holder
 
 
 def test_a_fresh_yes_makes_the_number_verified_with_the_yes_as_proof() -> None:
     confirmed = datetime(2026, 6, 2, 8)
 
-    verdict = with_live_answers(SUSPICIOUS, LiveAnswers(confirmed_at=confirmed), AS_OF, NOW)
+    verdict = with_live_answers(SUSPICIOUS, LiveAnswers(confirmed_at=confirmed), NOW)
 
     assert verdict.status is Status.VERIFIED
     assert verdict.evidence == (Evidence(Reason.RECENT_CONFIRMATION, confirmed),)
@@ -57,13 +81,13 @@ def test_a_fresh_yes_makes_the_number_verified_with_the_yes_as_proof() -> None:
 def test_a_yes_never_raises_a_verified_numbers_risk() -> None:
     answers = LiveAnswers(confirmed_at=datetime(2026, 6, 2))
 
-    assert with_live_answers(VERIFIED, answers, AS_OF, NOW).risk_score == 90
+    assert with_live_answers(VERIFIED, answers, NOW).risk_score == 90
 
 
 def test_a_yes_on_a_number_without_history_starts_its_holders_tenure() -> None:
     confirmed = datetime(2026, 6, 2)
 
-    verdict = with_live_answers(NO_HISTORY_VERDICT, LiveAnswers(confirmed_at=confirmed), None, NOW)
+    verdict = with_live_answers(NO_HISTORY_VERDICT, LiveAnswers(confirmed_at=confirmed), NOW)
 
     assert (verdict.status, verdict.owner_since) == (Status.VERIFIED, confirmed)
 
@@ -71,9 +95,9 @@ def test_a_yes_on_a_number_without_history_starts_its_holders_tenure() -> None:
 def test_a_yes_older_than_the_freshness_window_is_left_to_the_batch() -> None:
     answers = LiveAnswers(confirmed_at=NOW - timedelta(days=30, seconds=1))
 
-    assert with_live_answers(SUSPICIOUS, answers, AS_OF, NOW) is SUSPICIOUS
+    assert with_live_answers(SUSPICIOUS, answers, NOW) is SUSPICIOUS
     short = with_live_answers(
-        SUSPICIOUS, LiveAnswers(confirmed_at=NOW - timedelta(days=2)), AS_OF, NOW, timedelta(days=1)
+        SUSPICIOUS, LiveAnswers(confirmed_at=NOW - timedelta(days=2)), NOW, timedelta(days=1)
     )
     assert short is SUSPICIOUS
 
@@ -81,8 +105,8 @@ def test_a_yes_older_than_the_freshness_window_is_left_to_the_batch() -> None:
 def test_the_latest_answer_decides() -> None:
     early, late = datetime(2026, 6, 2), datetime(2026, 6, 3)
 
-    denied_last = with_live_answers(SUSPICIOUS, LiveAnswers(late, early), AS_OF, NOW)
-    confirmed_last = with_live_answers(SUSPICIOUS, LiveAnswers(early, late), AS_OF, NOW)
+    denied_last = with_live_answers(SUSPICIOUS, LiveAnswers(late, early), NOW)
+    confirmed_last = with_live_answers(SUSPICIOUS, LiveAnswers(early, late), NOW)
 
     assert denied_last.status is Status.OWNER_CHANGED
     assert confirmed_last.status is Status.VERIFIED
@@ -94,3 +118,42 @@ def test_merging_answers_keeps_the_later_of_each_kind() -> None:
 
     assert first.merged(second) == LiveAnswers(datetime(2026, 6, 4), datetime(2026, 6, 3))
     assert second.merged(first) == first.merged(second)
+
+
+def test_a_yes_the_batch_has_read_leaves_its_verdict_with_all_its_reasons() -> None:
+    confirmed = AS_OF - timedelta(days=2)
+    read = Verdict(
+        Status.VERIFIED,
+        40,
+        (
+            Evidence(Reason.RECENT_CONFIRMATION, confirmed),
+            Evidence(Reason.STEADY_SMS_DELIVERY, CODE_AT),
+        ),
+        datetime(2025, 1, 1),
+        last_confirmed_at=confirmed,
+    )
+
+    assert with_live_answers(read, LiveAnswers(confirmed_at=confirmed), NOW) is read
+
+
+def test_a_yes_older_than_the_batchs_evidence_of_a_change_leaves_the_number_changed() -> None:
+    changed = Verdict(
+        Status.OWNER_CHANGED,
+        820,
+        (Evidence(Reason.NUMBER_CHANGE_REPORTED, AS_OF - timedelta(hours=1)),),
+        None,
+    )
+    answers = LiveAnswers(confirmed_at=AS_OF - timedelta(hours=2))
+
+    assert with_live_answers(changed, answers, NOW) is changed
+
+
+def test_a_yes_after_the_batchs_evidence_of_a_change_verifies_the_number() -> None:
+    changed = Verdict(
+        Status.OWNER_CHANGED, 820, (Evidence(Reason.NUMBER_CHANGE_REPORTED, CODE_AT),), None
+    )
+    confirmed = datetime(2026, 6, 2)
+
+    verdict = with_live_answers(changed, LiveAnswers(confirmed_at=confirmed), NOW)
+
+    assert (verdict.status, verdict.owner_since) == (Status.VERIFIED, confirmed)
