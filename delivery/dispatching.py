@@ -9,6 +9,7 @@ client."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from ownership.notifications import (
 from ownership.policy import Action
 
 log = logging.getLogger(__name__)
+OWNER_DENIED_SINCE = {"reason": "OWNER_DENIED"}
 
 
 class Dispatching(NotifyCore):
@@ -55,6 +57,10 @@ class Dispatching(NotifyCore):
         decision = Action(row["decision"])
         if decision is Action.SMS:
             return int(self._send_sms(row, leaving=(S.ACCEPTED,)))
+        if self._denied_since_accepted(row):
+            # decided before the person said No: it goes as the policy sends an owner_changed
+            # number's, never to the account the person disowned
+            return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail=OWNER_DENIED_SINCE))
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
         refusals: dict[str, str] = {}
         for network in self._networks_for(row):
@@ -104,6 +110,19 @@ class Dispatching(NotifyCore):
                 {"reason": "NO_CHANNEL", **why},
             )
         return 0
+
+    def _denied_since_accepted(self, row: dict[str, Any]) -> bool:
+        """The number's person said No (and no Yes since) after the notification was decided,
+        as this process's live overlay has it (the worker's, read from the store)."""
+        answers = self.overlay.answers(int(row["phone"][1:]))
+        if answers is None or answers.denied_at is None:
+            return False
+        if answers.confirmed_at is not None and answers.confirmed_at > answers.denied_at:
+            return False
+        accepted: datetime = row["created_at"]
+        if accepted.tzinfo is not None:
+            accepted = accepted.astimezone(UTC).replace(tzinfo=None)
+        return answers.denied_at > accepted
 
     def _networks_for(self, row: dict[str, Any]) -> list[Channel]:
         snapshot = self.snapshots()

@@ -168,6 +168,24 @@ def test_a_denial_sends_it_by_sms_and_makes_the_number_owner_changed_at_once(
     assert notifier.status(regular) == "sms_sent"  # every notify sees the denial before the batch
 
 
+def test_a_notification_accepted_before_a_denial_and_sent_after_it_goes_by_sms(
+    notifier: Notifier,
+) -> None:
+    """Accepted for VK while the dispatcher was away (a deploy, a backlog); the person then
+    said No to another notification's prompt: it must not reach the disowned account."""
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    waiting = notifier.service.accept(notifier.client_key, notifier.request(SUSPICIOUS, "r-2"))
+    assert waiting.answer["action"] == "deliver"
+    notifier.clock.advance(timedelta(seconds=5))
+
+    assert notifier.service.answered(asked, confirmed=False, at=notifier.clock.now())
+    notifier.service.dispatch_due()
+
+    waiting_id = str(waiting.answer["id"])
+    assert statuses(notifier, waiting_id) == ["accepted", "sms_sent"]
+    assert all(row[0] != waiting_id for row in notifier.ok.sent + notifier.vk.sent)
+
+
 def test_no_answer_within_the_ttl_sends_it_by_sms(notifier: Notifier) -> None:
     asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=timedelta(minutes=10))
 
