@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
+from api.limits import BodyLimitMiddleware
 from api.observability import NotifyGauges, ObservabilityMiddleware
 from api.routes import admin, camara, checks, inbound, notify, ops, templates
 from api.serving import SnapshotSource
@@ -125,6 +126,7 @@ def create_app(
         lifespan=lifespan,
     )
     docs = (app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, static_paths=[path for path in docs if path])
     install_error_handlers(app)
     for module in (checks, camara, notify, templates, admin, inbound, ops):

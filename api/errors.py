@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import well_formed_correlator
@@ -149,6 +150,12 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(409, "CONFLICT", str(error))
 
 
+async def _store_unreachable(request: Request, error: Exception) -> JSONResponse:
+    # the store down or its connection cut: the caller may try again, the operator is told
+    log.error("the store failed on %s %s: %s", request.method, request.url.path, error)
+    return error_response(503, "UNAVAILABLE", "The service's store cannot be reached; try again")
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # the trace goes to the log, never to the caller
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -169,6 +176,9 @@ def install_error_handlers(app: FastAPI) -> None:
         SnapshotUnavailableError,
     ):
         app.add_exception_handler(domain_error, _domain_error)
+    # a store down, cut off or busy: any other database error is a fault of ours, a 500
+    for store_error in (OperationalError, InterfaceError):
+        app.add_exception_handler(store_error, _store_unreachable)
     app.add_exception_handler(Exception, _unexpected)
     _document_refusals_as_answered(app)
 

@@ -188,6 +188,9 @@ class Settings(BaseSettings):
 
     # How often an API worker looks for a newly published snapshot, in seconds.
     snapshot_check_seconds: float = Field(1.0, gt=0, le=HOUR)
+    # the largest request body the API reads (a bulk check of 10,000 numbers is about 250 kB);
+    # a larger one is answered 413 before it is buffered
+    max_body_bytes: int = Field(1_048_576, ge=65_536, le=1 << 30)
     # How often a process reads the re-verification answers other workers recorded since its
     # last read (the live overlay); what it learns itself it applies at once.
     overlay_refresh_seconds: float = Field(1.0, gt=0, le=HOUR)

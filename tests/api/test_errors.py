@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 import requests
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 
 from api.app import create_app
 from api.auth import AuthenticatedClient, Authenticator
@@ -17,7 +18,7 @@ from api.errors import ApiError, install_error_handlers
 from api.observability import ObservabilityMiddleware
 from api.serving import SnapshotSource, SnapshotUnavailableError
 from pipelines.settings import load_settings
-from tests.api.service import NOW, VERIFIED_FRESH, serving
+from tests.api.service import NOW, VERIFIED_FRESH, Caller, serving
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,10 @@ def base_url() -> Iterator[str]:
     @app.get("/bug")
     def bug() -> None:
         raise RuntimeError("secret internals")
+
+    @app.get("/store-down")
+    def store_down() -> None:
+        raise OperationalError("select 1", {}, ConnectionRefusedError("connection refused"))
 
     @app.get("/unscored")
     def unscored() -> None:
@@ -138,3 +143,36 @@ def test_a_failure_of_the_service_keeps_the_envelope_and_echoes_the_correlator(
     assert response.status_code == 500
     assert response.json() == {"status": 500, "code": "INTERNAL", "message": "Server error"}
     assert response.headers["x-correlator"] == "req-500"
+
+
+def test_a_store_that_cannot_be_reached_is_503_to_try_again_not_a_500(base_url: str) -> None:
+    response = requests.get(f"{base_url}/store-down", headers={"x-correlator": "c-1"})
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "UNAVAILABLE"
+    assert "refused" not in response.text
+    assert response.headers["x-correlator"] == "c-1"
+
+
+def test_a_body_over_the_bound_is_413_before_it_is_read_or_signed(caller: Caller) -> None:
+    declared = requests.post(
+        f"{caller.url}/v1/check",
+        data=b" " * (2 << 20),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(32):
+            yield b" " * 65_536
+
+    streamed = requests.post(
+        f"{caller.url}/v1/check",
+        data=chunks(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+
+    for response in (declared, streamed):
+        assert response.status_code == 413, response.text
+        assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
