@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -42,6 +43,7 @@ from pipelines.snapshot import (
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 STRICT_E164 = r"^\+[1-9][0-9]{4,14}$"
+NOT_TEXT = "the phone must be a JSON string, as E.164 text"
 STRICT_E164_TEXT = re.compile(STRICT_E164)
 TIME_COLUMNS = ("owner_since", "last_code_at", "last_confirmed_at", "evidence_at")
 
@@ -219,13 +221,14 @@ def _cases(
     return inverse.reshape(-1), [head for head, _ in fragments], [tail for _, tail in fragments]
 
 
-def _keys(phones: list[str]) -> tuple[np.ndarray, list[str | None]]:
+def _keys(items: Sequence[object]) -> tuple[np.ndarray, list[str | None]]:
     """The int64 key of every phone (0 where none) and the error message of the bad ones.
 
     Strict E.164 texts are converted column-wise; messy texts ("+7 923 456-78-23") go through
     phonenumbers. A strict text is judged by phonenumbers only if the snapshot lacks it.
     """
-    errors: list[str | None] = [None] * len(phones)
+    errors: list[str | None] = [None if isinstance(item, str) else NOT_TEXT for item in items]
+    phones = [item if isinstance(item, str) else "" for item in items]
     try:
         texts = pl.Series("phone", phones, dtype=pl.String)
     except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and UTF-8 cannot
@@ -290,7 +293,7 @@ def _reasons_json(masks: np.ndarray) -> pl.Expr:
 
 def check_numbers(
     snapshot: Snapshot,
-    phones: list[str],
+    phones: Sequence[object],
     options: CheckOptions,
     now: datetime,
     policy: Policy,
@@ -311,7 +314,7 @@ def check_numbers(
     for index in np.flatnonzero((positions < 0) & (keys > 0)).tolist():
         if errors[index] is None:
             try:
-                read = parse_number(phones[index]).key
+                read = parse_number(str(phones[index])).key
             except InvalidNumberError as error:
                 errors[index] = str(error)
                 continue
@@ -406,7 +409,8 @@ def _single(
     return json.dumps(item, separators=(",", ":"))
 
 
-def _error_item(text: str, message: str) -> str:
+def _error_item(sent: object, message: str) -> str:
     error = {"status": 400, "code": "INVALID_ARGUMENT", "message": message}
     # as sent; a lone surrogate only as an escape, the one form UTF-8 can carry
-    return json.dumps({"phone": text, "error": error}, ensure_ascii=not _encodable(text))
+    ascii_only = not isinstance(sent, str) or not _encodable(sent)
+    return json.dumps({"phone": sent, "error": error}, ensure_ascii=ascii_only)

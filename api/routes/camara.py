@@ -53,6 +53,11 @@ def _verdict_on(
         number = parse_number(phone)
     except InvalidNumberError as error:
         raise invalid_argument(str(error)) from error
+    if number.e164 != phone:  # a national prefix kept ("+789…"): the answer names no number
+        raise invalid_argument(
+            f"phoneNumber is not a valid number as written: it reads as {number.masked}, "
+            "without the national prefix"
+        )
     if day > today:
         raise out_of_range(f"{field} {day} is in the future")
     coverage = snapshot.coverage_from

@@ -59,6 +59,8 @@ def test_tenure_fails_since_a_date_before_the_number_changed_hands(caller: Calle
         ({"phoneNumber": VERIFIED_FRESH, "DATE": "20250601"}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": "79234567823", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": "+12345", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
+        # read as +79161234567 by phonenumbers: the answer would be about another number
+        ({"phoneNumber": "+7" + "8" + RECYCLED[2:], "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
         (None, 400, "INVALID_ARGUMENT"),
         ({}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": VERIFIED_FRESH, "DATE": "2025-06-01", "x": 1}, 400, "INVALID_ARGUMENT"),

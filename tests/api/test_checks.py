@@ -169,6 +169,17 @@ def test_a_bulk_item_that_is_not_text_is_refused_alone(caller: Caller) -> None:
     assert broken["error"]["code"] == "INVALID_ARGUMENT"
 
 
+@pytest.mark.parametrize("item", [None, 79234567823, True, {"phone": "+79234567823"}, []])
+def test_a_bulk_item_that_is_no_string_is_answered_in_place(caller: Caller, item: object) -> None:
+    response = caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH, item, SUSPICIOUS]})
+
+    assert response.status_code == 200, response.text
+    fresh, odd, suspicious = response.json()["results"]
+    assert (fresh, suspicious) == (check(caller, VERIFIED_FRESH), check(caller, SUSPICIOUS))
+    assert odd["phone"] == item
+    assert odd["error"]["code"] == "INVALID_ARGUMENT" and "string" in odd["error"]["message"]
+
+
 def test_bulk_takes_at_most_ten_thousand_numbers(caller: Caller) -> None:
     response = caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH] * 10_001})
 
