@@ -67,7 +67,8 @@ class SnapshotSource:
                 # a broken file never replaces a good one; the next check tries again
                 log.error("keeping the current snapshot: %s", error)
                 return False
-            self._snapshot, self._identity = snapshot, identity
+            # the file opened, which may be newer than the one stat'ed: its own identity
+            self._snapshot, self._identity = snapshot, snapshot.identity
             self.swaps += 1
             log.info("serving snapshot as of %s: %s numbers", snapshot.as_of, f"{snapshot.count:,}")
             return True

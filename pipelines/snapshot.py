@@ -291,18 +291,28 @@ class Snapshot:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # one open file for the header, the size and the mapping: a snapshot published
+        # between reads by path would pair one file's count with another's bytes
         with path.open("rb") as handle:
             header = handle.read(HEADER.size)
-        if len(header) < HEADER.size:
-            raise SnapshotError(f"{path} is not a snapshot: too short")
-        magic, version, _, count, as_of, created_at, coverage_from = HEADER.unpack(header)
-        if magic != MAGIC:
-            raise SnapshotError(f"{path} is not a snapshot: bad magic")
-        if version != FORMAT_VERSION:
-            raise SnapshotError(f"{path} has format {version}, this reader knows {FORMAT_VERSION}")
-        expected = HEADER.size + BYTES_PER_NUMBER * count
-        if path.stat().st_size != expected:
-            raise SnapshotError(f"{path} is truncated: {path.stat().st_size} of {expected} bytes")
+            stat = os.fstat(handle.fileno())
+            if len(header) < HEADER.size:
+                raise SnapshotError(f"{path} is not a snapshot: too short")
+            magic, version, _, count, as_of, created_at, coverage_from = HEADER.unpack(header)
+            if magic != MAGIC:
+                raise SnapshotError(f"{path} is not a snapshot: bad magic")
+            if version != FORMAT_VERSION:
+                raise SnapshotError(
+                    f"{path} has format {version}, this reader knows {FORMAT_VERSION}"
+                )
+            expected = HEADER.size + BYTES_PER_NUMBER * count
+            if stat.st_size != expected:
+                raise SnapshotError(f"{path} is truncated: {stat.st_size} of {expected} bytes")
+            # one read-only mapping of the file; the columns are plain arrays over it (a plain
+            # array reads a value faster than np.memmap), and they keep the mapping alive
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        # which file this is, as a reader that watches the path tells a new one
+        self.identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         self.count = int(count)
         self.as_of = _moment(as_of)
         self.created_at = _moment(created_at)
@@ -310,10 +320,6 @@ class Snapshot:
         self.size_bytes = expected
         self.columns: dict[str, np.ndarray] = {}
         offsets = _offsets(self.count)
-        # one read-only mapping of the file; the columns are plain arrays over it (a plain
-        # array reads a value faster than np.memmap), and they keep the mapping alive
-        with path.open("rb") as handle:
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         for name, dtype in COLUMNS:
             self.columns[name] = np.frombuffer(
                 mapped, dtype=dtype, count=self.count, offset=offsets[name]

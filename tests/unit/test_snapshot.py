@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -198,3 +201,31 @@ def test_more_numbers_than_announced_are_refused(tmp_path: Path) -> None:
         write_snapshot(path, [batch(ROWS)], count=1, as_of=AS_OF, coverage_from=COVERAGE_FROM)
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_snapshot_read_while_another_is_published_is_one_file_whole(tmp_path: Path) -> None:
+    """The header, the size and the bytes all come from the file opened, never one from each."""
+    path = tmp_path / "snapshot.bin"
+    one, two = tmp_path / "one.bin", tmp_path / "two.bin"
+    write_snapshot(one, [batch(ROWS[:1])], count=1, as_of=AS_OF, coverage_from=COVERAGE_FROM)
+    write_snapshot(two, [batch(ROWS)], count=2, as_of=AS_OF + 1, coverage_from=COVERAGE_FROM)
+    counts = {datetime.utcfromtimestamp(AS_OF): 1, datetime.utcfromtimestamp(AS_OF + 1): 2}
+    publishing = threading.Event()
+
+    def publish() -> None:
+        while not publishing.is_set():
+            for source in (one, two):
+                shutil.copyfile(source, tmp_path / "next.bin")
+                os.replace(tmp_path / "next.bin", path)
+
+    shutil.copyfile(one, path)
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    try:
+        seen = [Snapshot(path) for _ in range(2_000)]
+    finally:
+        publishing.set()
+        publisher.join()
+
+    assert all(counts[snapshot.as_of] == len(snapshot) for snapshot in seen)
+    assert all(len(snapshot.columns["phone"]) == len(snapshot) for snapshot in seen)
