@@ -124,6 +124,7 @@ NOTIFY_PROBLEMS: dict[RequestProblem, tuple[int, str]] = {
     RequestProblem.STALE_ACTION: (422, "STALE_ACTION"),
     RequestProblem.MISSING_PARAMS: (422, "MISSING_PARAMS"),
     RequestProblem.UNKNOWN_PARAMS: (422, "UNKNOWN_PARAMS"),
+    RequestProblem.COUNTRY_NOT_SERVED: (422, "SERVICE_NOT_APPLICABLE"),
 }
 TEMPLATE_PROBLEMS: dict[str, int] = {
     "TEMPLATE_NOT_FOUND": 404,

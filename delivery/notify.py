@@ -35,10 +35,11 @@ from ownership.live import with_live_answers
 from ownership.notifications import (
     Fallback,
     NotificationRequestError,
+    RequestProblem,
     check_action_age,
     check_ttl,
 )
-from ownership.numbers import InvalidNumberError, parse_number
+from ownership.numbers import InvalidNumberError, mask, parse_number
 from ownership.policy import Decision, decide
 from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
 
@@ -206,9 +207,13 @@ class NotifyService(Dispatching, Following, Sweeping):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The notification's row and its first history row."""
         try:
-            country: str | None = self.countries.country_of(phone).prefix
-        except UnknownCountryError:
-            country = None
+            country = self.countries.country_of(phone).prefix
+        except UnknownCountryError as error:
+            raise NotificationRequestError(
+                RequestProblem.COUNTRY_NOT_SERVED,
+                f"{mask(phone)}: numbers of its country are not served (no price is set for "
+                "them), so the notification could not be billed",
+            ) from error
         notification = {
             "id": notification_id,
             "client_key": client_key,

@@ -57,6 +57,8 @@ class RequestProblem(StrEnum):
     MISSING_PARAMS = "MISSING_PARAMS"
     # a value was given for no placeholder of the template
     UNKNOWN_PARAMS = "UNKNOWN_PARAMS"
+    # the number's country has no price: nothing delivered there could be billed
+    COUNTRY_NOT_SERVED = "COUNTRY_NOT_SERVED"
 
 
 class NotificationRequestError(ValueError):

@@ -84,6 +84,8 @@ def test_a_repeated_request_id_returns_the_first_answer(caller: Caller) -> None:
         ({"ttl": -1}, 400, "OUT_OF_RANGE"),
         ({"callback_url": "https://user:secret@bank.example/hooks"}, 400, "INVALID_ARGUMENT"),
         ({"phone": "garbage"}, 400, "INVALID_ARGUMENT"),
+        # a UK mobile: no price is set for the country, so nothing sent there could be billed
+        ({"phone": "+447911123456"}, 422, "SERVICE_NOT_APPLICABLE"),
         ({"fallback": "pigeon"}, 400, "INVALID_ARGUMENT"),
         ({"colour": "red"}, 400, "INVALID_ARGUMENT"),
     ],

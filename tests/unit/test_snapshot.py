@@ -227,5 +227,5 @@ def test_a_snapshot_read_while_another_is_published_is_one_file_whole(tmp_path: 
         publishing.set()
         publisher.join()
 
-    assert all(counts[snapshot.as_of] == len(snapshot) for snapshot in seen)
+    assert all(counts.get(snapshot.as_of) == len(snapshot) for snapshot in seen)
     assert all(len(snapshot.columns["phone"]) == len(snapshot) for snapshot in seen)
