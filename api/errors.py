@@ -96,7 +96,15 @@ def error_response(
 def _validation_message(error: RequestValidationError) -> str:
     problems = []
     for item in error.errors()[:5]:
-        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+        location = tuple(item.get("loc", ()))
+        if item.get("type") == "json_invalid":  # located by a character offset, not a field
+            reason = item.get("ctx", {}).get("error", "malformed")
+            problems.append(f"the body is not valid JSON: {reason} at character {location[-1]}")
+            continue
+        if location == ("body",) and isinstance(item.get("input"), bytes):
+            problems.append("the body must be a JSON object, sent as application/json")
+            continue
+        where = ".".join(str(part) for part in location if part != "body")
         problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
     return "; ".join(problems) or "the request body is not valid"
 

@@ -16,7 +16,8 @@ from pipelines.snapshot import EPOCH
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health)
+# HEAD too: balancers' health checks often ask with it
+@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health)
 async def healthz(request: Request) -> Health:
     try:
         snapshot = request.app.state.snapshots.current()

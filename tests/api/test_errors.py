@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 import requests
 from fastapi import FastAPI
+from requests_oauthlib import OAuth1
 from sqlalchemy.exc import OperationalError
 
 from api.app import create_app
@@ -176,3 +177,29 @@ def test_a_body_over_the_bound_is_413_before_it_is_read_or_signed(caller: Caller
     for response in (declared, streamed):
         assert response.status_code == 413, response.text
         assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b'{"phone": ', "application/json", "not valid JSON: Expecting value at character 10"),
+        (b'{"phone": "+79234567823"}', "text/plain", "must be a JSON object"),
+    ],
+)
+def test_a_body_that_is_no_json_object_is_told_so_plainly(
+    caller: Caller, body: bytes, content_type: str, message: str
+) -> None:
+    auth = OAuth1(
+        caller.key, caller.secret, signature_method="HMAC-SHA256", force_include_body=True
+    )
+
+    response = requests.post(
+        f"{caller.url}/v1/check", data=body, headers={"Content-Type": content_type}, auth=auth
+    )
+
+    assert response.status_code == 400, response.text
+    assert message in response.json()["message"]
+
+
+def test_the_health_check_answers_head_as_balancers_ask(caller: Caller) -> None:
+    assert requests.head(f"{caller.url}/healthz", timeout=10).status_code == 200
