@@ -5,11 +5,12 @@ body."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.schemas import FitsInUtc
+from api.schemas import FitsInUtc, StoredText
 from delivery.channels.http import MAX_PROVIDER_ID
 from delivery.events import (
     InboundEvent,
@@ -27,6 +28,14 @@ from ownership.channels import Channel
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 # the provider ids the HTTP adapters take when sending, and the store keeps: one contract
 ProviderId = Annotated[str, Field(min_length=1, max_length=MAX_PROVIDER_ID)]
+# a social account's id, as the store keeps it with a re-verification result
+AccountId = Annotated[StoredText, Field(min_length=1, max_length=80)]
+# how much later than its report's signature (`webhook-timestamp`) an event may be dated: nothing
+# is reported before it happens, but the clock that dated the event (the network's) and the one
+# that signed the report (the gateway's) may differ a little. The signature's own time is within
+# OWNERSHIP_GATEWAY_SIGNATURE_TOLERANCE_SECONDS of ours, so a gateway whose clock runs ahead
+# within that tolerance has its reports taken
+REPORT_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class _Notice(BaseModel):
@@ -34,7 +43,14 @@ class _Notice(BaseModel):
 
     notification_id: Id = Field(description="our notification id, as the message carried it")
     provider_id: ProviderId = Field(description="the gateway's id of the message")
-    at: Annotated[AwareDatetime, FitsInUtc] = Field(description="when it happened, with its offset")
+    at: Annotated[AwareDatetime, FitsInUtc] = Field(
+        description="when it happened, with its offset; not after the report is signed"
+    )
+
+    def dated_after(self, signed_at: datetime) -> bool:
+        """Whether the event is dated after the report of it was signed (beyond the skew): a
+        time ahead would hold (a Yes keeps a number fresh for F from it) or bill as of then."""
+        return self.at > signed_at + REPORT_CLOCK_SKEW
 
 
 class MessageDeliveredNotice(_Notice):
@@ -62,10 +78,13 @@ class ReplyNotice(_Notice):
 class AnswerNotice(_Notice):
     type: Literal["prompt.answered"]
     answer: ReverificationAnswer
+    account_id: AccountId | None = Field(
+        None, description="the account that answered, when the gateway knows it"
+    )
 
     def to_event(self, channel: Channel) -> InboundEvent:
         return ReverificationAnswered(
-            self.notification_id, self.provider_id, channel, self.at, self.answer
+            self.notification_id, self.provider_id, channel, self.at, self.answer, self.account_id
         )
 
 

@@ -89,6 +89,9 @@ class ReverificationAnswered:
     channel: Channel
     at: datetime
     answer: ReverificationAnswer
+    # the account that answered, when the gateway names it: a Yes proves that account only, for
+    # the batch (none: it speaks for every account bound to the number)
+    account_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,47 +3,95 @@ next batch run scores them (a denial makes the number owner_changed there too)."
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 
 from delivery import records
 from pipelines.synth import SCHEMAS
+
+# the moment in an export's file name, to the microsecond, UTC
+STAMP = "%Y%m%dT%H%M%S%f"
+# the nightly run's exports: their names are its watermark, which an operator's never move
+NIGHTLY = "notify-nightly-"
+NIGHTLY_FILE = re.compile(rf"{NIGHTLY}(\d{{8}}T\d{{12}})(?:-\d+)?\.(?:parquet|csv)")
 
 
 def export_verifications(
     engine: Engine, history: Path, since: datetime | None = None, now: datetime | None = None
 ) -> Path:
-    """Write the results recorded since `since` (all, without it) to
+    """Write the results answered since `since` (all, without it) to
     `history/verifications/notify-<now>.parquet`, atomically and beside every earlier export;
-    returns the file.
+    returns the file. An operator's export: the nightly run's watermark stays where it was.
 
     All files of a kind share one format (DESIGN §3): into a `verifications` folder of CSV
     files the results go as `notify-<now>.csv`. The history must exist, or a mistyped path
     would become a history of its own that no run reads. `now` names the file (default: the
     system clock's time)."""
-    if not history.is_dir():
-        raise FileNotFoundError(f"history folder {history} does not exist")
+    query = _results()
+    if since is not None:
+        query = query.where(records.verifications.c.ts >= since)
+    return _export(engine, history, query, f"notify-{_stamp(now or datetime.now(UTC))}")
+
+
+def export_recorded(engine: Engine, history: Path, recorded_since: datetime | None) -> Path:
+    """The nightly run's export: the results the store took since `recorded_since` (all,
+    without it), whenever they were answered (a report can come days late), to
+    `history/verifications/notify-nightly-<moment>.parquet` (or `.csv`, as `export_verifications`);
+    returns the file. `<moment>` is the wall clock's before the store is read: every result
+    recorded before it is in the file, or was still being written (`nightly_watermark`)."""
+    moment = datetime.now(UTC)
+    query = _results()
+    if recorded_since is not None:
+        query = query.where(records.verifications.c.recorded_at >= recorded_since)
+    return _export(engine, history, query, f"{NIGHTLY}{_stamp(moment)}")
+
+
+def nightly_watermark(history: Path) -> datetime | None:
+    """The moment the newest nightly export into `history` read the store at, from its file's
+    name; None for none. Only the nightly run's files count: an operator's export (of some
+    answers only, say) is no sign that the rest were exported."""
+    folder = history / "verifications"
+    moments = [
+        datetime.strptime(found.group(1), STAMP).replace(tzinfo=UTC)
+        for path in (folder.iterdir() if folder.is_dir() else ())
+        if (found := NIGHTLY_FILE.fullmatch(path.name))
+    ]
+    return max(moments, default=None)
+
+
+def _results() -> Select[Any]:
     table = records.verifications
-    query = select(
+    return select(
         table.c.phone, table.c.ts, table.c.method, table.c.result, table.c.account_id
     ).order_by(table.c.ts)
-    if since is not None:
-        query = query.where(table.c.ts >= since)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(STAMP)
+
+
+def _export(engine: Engine, history: Path, query: Select[Any], stamp: str) -> Path:
+    if not history.is_dir():
+        raise FileNotFoundError(f"history folder {history} does not exist")
+    folder = history / "verifications"
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file, where the results' folder goes", folder)
     with engine.connect() as connection:
         rows = [dict(row) for row in connection.execute(query).mappings()]
     for row in rows:  # the input's times are naive UTC
         row["ts"] = row["ts"].astimezone(UTC).replace(tzinfo=None)
     results = pa.Table.from_pylist(rows, schema=SCHEMAS["verifications"])
-    folder = history / "verifications"
     folder.mkdir(exist_ok=True)
     file_format = _format_of(folder)
-    stamp = f"notify-{(now or datetime.now(UTC)).astimezone(UTC):%Y%m%dT%H%M%S%f}"
     temporary = folder / f".{stamp}.{os.getpid()}.tmp"
     if file_format == "csv":
         # a text time says its zone, so that no reader has to assume one

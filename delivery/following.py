@@ -58,7 +58,9 @@ class Following(NotifyCore):
                 self.replied(event.notification_id, event.text, event.at, channel)
             case ReverificationAnswered():
                 confirmed = event.answer is ReverificationAnswer.CONFIRMED
-                self.answered(event.notification_id, confirmed, event.at, by=channel)
+                self.answered(
+                    event.notification_id, confirmed, event.at, event.account_id, by=channel
+                )
             case SmsDelivered():
                 self.sms_delivered(event.notification_id, event.at, channel)
             case SmsFailed():
@@ -73,6 +75,7 @@ class Following(NotifyCore):
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
             if row is not None and _from(row, by) and row["channel"] in SOCIAL:
+                at = _within_lifetime(row, at)
                 price = self._price(row, row["channel"], at)
                 records.correct_delivery_time(connection, notification_id, at, price)
         return False
@@ -228,11 +231,13 @@ class Following(NotifyCore):
         nothing, nor does one `by` another channel than the notification's. A report leaving
         `sent` or `sms_sent` also finds a claim given back after a time-out, which the channel
         may have taken all the same (`records.given_back`). A delivery is billed in the same
-        transaction, on the channel that carried it."""
+        transaction, on the channel that carried it. A report dated before the notification was
+        accepted counts from the acceptance (`_within_lifetime`)."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
             if row is None or not _from(row, by):
                 return False
+            at = _within_lifetime(row, at)
             channel = by.value if by is not None else row["channel"]
             if not records.transition(
                 connection,
@@ -259,6 +264,14 @@ def _from(row: dict[str, Any], by: Channel | None) -> bool:
         return True
     log.warning("%s reported on %s, which went by %s: ignored", by, row["id"], row["channel"])
     return False
+
+
+def _within_lifetime(row: dict[str, Any], at: datetime) -> datetime:
+    """A report's time, held to the notification's lifetime: a gateway's wrong clock, or a
+    replayed report, may date a delivery before the notification was even accepted, which
+    would bill it in a month before it existed. Such a time becomes the acceptance's."""
+    accepted: datetime = row["created_at"]
+    return max(at, accepted)
 
 
 def _given_back(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -27,6 +28,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ownership.notifications import NotificationStatus
@@ -355,10 +358,11 @@ def record_verification(
     """A result in the `verifications` input format (DESIGN §3), for the next batch run; and
     the number's overlay, which every check and notify reads before that run
     (delivery.overlay). `recorded_at` is the wall clock's, whatever the service's clock: the
-    processes' copies of the overlay read on from it.
+    processes' copies of the overlay read on from it, and the nightly export from the result's.
 
     A prompt takes one answer: False, and nothing written, when its Yes or No is kept already
     (a repeated report, or two at once: the store's unique index decides)."""
+    recorded_at = datetime.now(UTC)
     try:
         with connection.begin_nested():
             connection.execute(
@@ -369,24 +373,37 @@ def record_verification(
                     result=result,
                     account_id=account_id,
                     notification_id=notification_id,
+                    recorded_at=recorded_at,
                 )
             )
     except IntegrityError:
         return False
     if result not in ANSWERS:
         return True
-    values = {
-        "confirmed_at" if result == "confirmed" else "denied_at": at,
-        "recorded_at": datetime.now(UTC),
-    }
-    updated = connection.execute(update(overlay).where(overlay.c.phone == phone).values(values))
-    if updated.rowcount == 0:
-        try:
-            with connection.begin_nested():
-                connection.execute(insert(overlay).values(phone=phone, **values))
-        except IntegrityError:  # inserted meanwhile by another answer
-            connection.execute(update(overlay).where(overlay.c.phone == phone).values(values))
+    column = "confirmed_at" if result == "confirmed" else "denied_at"
+    _keep_latest_answer(connection, phone, column, at, recorded_at)
     return True
+
+
+def _keep_latest_answer(
+    connection: Connection, phone: str, column: str, at: datetime, recorded_at: datetime
+) -> None:
+    """The number's overlay keeps the latest answer of each kind, not the last reported: a
+    gateway's reports come in any order, and a late report of an older No must not replace a
+    newer one. One upsert that compares in the database, so two answers written at once (by
+    two workers) cannot both read the old row and the older win."""
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    upsert = dialect_insert(overlay).values(phone=phone, **{column: at}, recorded_at=recorded_at)
+    kept, given = overlay.c[column], upsert.excluded[column]
+    connection.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[overlay.c.phone],
+            set_={
+                column: case((or_(kept.is_(None), kept < given), given), else_=kept),
+                "recorded_at": upsert.excluded.recorded_at,
+            },
+        )
+    )
 
 
 def answered_prompts(connection: Connection, notification_ids: list[str]) -> set[str]:
@@ -406,6 +423,7 @@ def record_no_answers(connection: Connection, unanswered: list[dict[str, Any]]) 
     """`no_answer` results for prompts whose TTL ran out unanswered, at their expiry."""
     if not unanswered:
         return
+    recorded_at = datetime.now(UTC)
     connection.execute(
         insert(verifications),
         [
@@ -416,6 +434,7 @@ def record_no_answers(connection: Connection, unanswered: list[dict[str, Any]]) 
                 "result": "no_answer",
                 "account_id": None,
                 "notification_id": row["id"],
+                "recorded_at": recorded_at,
             }
             for row in unanswered
         ],

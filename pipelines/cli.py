@@ -294,25 +294,30 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     import re
 
     from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
 
     from delivery import records
+    from pipelines.serving_cli import store_unreachable  # it imports from here
     from store.database import make_engine, upgrade
     from store.tables import ClientRow
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
         raise UsageError(f"--month must be YYYY-MM, not {args.month!r}")
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
     try:
-        with engine.connect() as connection:
-            key = connection.scalar(
-                select(ClientRow.consumer_key).where(ClientRow.name == args.client)
-            )
-            if key is None:
-                raise UsageError(f"no client is named {args.client!r}")
-            lines = records.billing_report(connection, key, args.month)
-    finally:
-        engine.dispose()
+        upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            with engine.connect() as connection:
+                key = connection.scalar(
+                    select(ClientRow.consumer_key).where(ClientRow.name == args.client)
+                )
+                if key is None:
+                    raise UsageError(f"no client is named {args.client!r}")
+                lines = records.billing_report(connection, key, args.month)
+        finally:
+            engine.dispose()
+    except OperationalError as error:  # the store cannot be reached or migrated
+        raise store_unreachable(settings, error) from error
     report = {
         "client": args.client,
         "month": args.month,
@@ -325,19 +330,29 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import OperationalError
+
     from delivery.export import export_verifications
+    from pipelines.serving_cli import store_unreachable  # it imports from here
     from store.database import make_engine, upgrade
 
     if not args.history.is_dir():
         problem = "is not a folder" if args.history.exists() else "does not exist"
         raise UsageError(f"history folder {args.history} {problem}; give an existing history")
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
     try:
-        since = None if args.since is None else args.since.replace(tzinfo=UTC)
-        written = export_verifications(engine, args.history, since)
-    finally:
-        engine.dispose()
+        upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            since = None if args.since is None else args.since.replace(tzinfo=UTC)
+            written = export_verifications(engine, args.history, since)
+        except OSError as error:  # `verifications` is a file, the folder is read-only, a full disk
+            where = error.filename or args.history
+            reason = error.strerror or error
+            raise UsageError(f"cannot write the results to {where}: {reason}") from error
+        finally:
+            engine.dispose()
+    except OperationalError as error:  # the store cannot be reached or migrated
+        raise store_unreachable(settings, error) from error
     console.print(f"wrote {written}")
     return 0
 
@@ -352,6 +367,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     check_start_up(settings)  # as `ownership serve` does: one line, not a traceback
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # APScheduler tells of every run of every job at INFO, several times a second: it would bury
+    # the jobs' own lines (the nightly run's outcome); its warnings and errors still show
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         run_worker(settings)
     except OperationalError as error:  # the store cannot be reached or migrated

@@ -4,42 +4,46 @@ scores and snapshot are published, which every API worker picks up without a res
 
 A run that fails publishes nothing (`pipelines.scoring` stages everything and renames it only
 at the end), says why in the log at ERROR, and the last good scores go on being served; the
-next night tries again. The results exported go in files of their own, named by the moment of
-the export, so a run that failed after exporting loses nothing either.
+next night tries again. The results exported go in files of their own, named by the moment the
+store was read, so a run that failed after exporting loses nothing either.
+
+Results are exported by when the store took them, not by when they were answered: a report can
+come days after its answer, and must still reach the batch. The newest nightly file's name is
+the watermark (`delivery.export.nightly_watermark`); an operator's own exports leave it alone.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from delivery.export import export_verifications
+from delivery.export import export_recorded, nightly_watermark
 from pipelines.scoring import ScoreRequest, ScoreResult, score
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# the moment in the name of an export's file (delivery.export), to export only what is newer
-EXPORT_OVERLAP = timedelta(days=2)
-EXPORTED_AT = re.compile(r"notify-(\d{8}T\d{12})(?:-\d+)?\.(?:parquet|csv)")
+# how far before the watermark each export reads again: a result whose transaction committed
+# after the last export read the store, or stamped by a host whose clock lags, is not missed.
+# One exported twice counts once: the rules take a number's first and last times, never counts
+RECORDED_OVERLAP = timedelta(hours=1)
 
 
 def score_nightly(settings: Settings, engine: Engine, history: Path) -> ScoreResult | None:
-    """Export the results recorded since the last export into `history`, then score it into
-    `settings.scores_dir`; the run's result, or None when it failed (logged)."""
+    """Export the results recorded since the last nightly export into `history`, then score it
+    into `settings.scores_dir`; the run's result, or None when it failed (logged)."""
     started = time.perf_counter()
     try:
-        last = last_export(history)
-        # from a while before the last export: a result recorded late (a TTL's no_answer) is
-        # not missed, and one exported twice counts once in the rules
-        since = None if last is None else last - EXPORT_OVERLAP
-        written = export_verifications(engine, history, since=since)
-        log.info("nightly run: verification results since %s exported to %s", since, written)
+        last = nightly_watermark(history)
+        since = None if last is None else last - RECORDED_OVERLAP
+        written = export_recorded(engine, history, recorded_since=since)
+        log.info(
+            "nightly run: verification results recorded since %s exported to %s", since, written
+        )
         result = score(
             ScoreRequest(
                 events_dir=history,
@@ -61,14 +65,3 @@ def score_nightly(settings: Settings, engine: Engine, history: Path) -> ScoreRes
         statuses,
     )
     return result
-
-
-def last_export(history: Path) -> datetime | None:
-    """When the newest export into `history` was made, from its file's name; None for none."""
-    folder = history / "verifications"
-    moments = [
-        datetime.strptime(found.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
-        for path in (folder.iterdir() if folder.is_dir() else ())
-        if (found := EXPORTED_AT.fullmatch(path.name))
-    ]
-    return max(moments, default=None)

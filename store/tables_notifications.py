@@ -110,6 +110,9 @@ class VerificationRow(Base):
     result: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[str | None] = mapped_column(String(80))
     notification_id: Mapped[str | None] = mapped_column(String(40))
+    # when the store took it, by the wall clock: the nightly export reads on from it, as a
+    # result can be recorded long after its `ts` (a late report of an answer)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class NumberOverlayRow(Base):

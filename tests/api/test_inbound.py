@@ -176,6 +176,51 @@ def test_a_timestamp_within_five_minutes_is_accepted(vk: Gateway) -> None:
     assert vk.post("/v1/networks/vk/events", DELIVERED, stamp=stamp).status_code == 204
 
 
+@pytest.mark.parametrize(
+    ("path", "secret", "event"),
+    [
+        ("/v1/networks/vk/events", VK_SECRET, {"type": "prompt.answered", "answer": "confirmed"}),
+        ("/v1/networks/vk/events", VK_SECRET, {}),  # a delivery, billed as of then
+        ("/v1/sms/events", SMS_SECRET, {"type": "sms.delivered"}),
+    ],
+    ids=["answer", "delivery", "sms delivery"],
+)
+def test_an_event_dated_after_its_report_was_signed_is_invalid(
+    client: Client, inbound: RecordingInboundEvents, path: str, secret: str, event: dict[str, str]
+) -> None:
+    # a Yes a year ahead would keep the number fresh for a year, and no batch would take it
+    ahead = {**DELIVERED, **event, "at": "2027-06-02T09:00:00Z"}
+
+    response = Gateway(client, secret).post(path, ahead)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert response.json()["message"].startswith("at: is later than the report's")
+    assert inbound.events == []
+
+
+def test_an_event_dated_a_little_after_its_signature_is_taken(
+    vk: Gateway, inbound: RecordingInboundEvents
+) -> None:
+    # the network's clock that dated it and the gateway's that signed it differ a little
+    at = (NOW + timedelta(minutes=5)).isoformat() + "Z"
+    assert vk.post("/v1/networks/vk/events", {**DELIVERED, "at": at}).status_code == 204
+    assert len(inbound.events) == 1
+
+
+def test_an_answer_may_name_the_account_that_gave_it(
+    vk: Gateway, inbound: RecordingInboundEvents
+) -> None:
+    answer = {**DELIVERED, "type": "prompt.answered", "answer": "confirmed", "account_id": "vk-1"}
+
+    assert vk.post("/v1/networks/vk/events", answer).status_code == 204
+    too_long = {**answer, "account_id": "v" * 81}  # more than the store keeps
+    assert vk.post("/v1/networks/vk/events", too_long, message_id="msg_2").status_code == 400
+
+    (event,) = inbound.events
+    assert isinstance(event, ReverificationAnswered) and event.account_id == "vk-1"
+
+
 def test_unsigned_events_are_unauthenticated(client: Client) -> None:
     response = client.post("/v1/sms/events", json=DELIVERED)
     assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED"

@@ -3,6 +3,7 @@ already uses, so that the next run reads them; a history that does not exist is 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -103,3 +104,19 @@ def test_a_history_that_does_not_exist_is_refused_and_not_made(
         export_verifications(store, tmp_path / "nowhere")
 
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_file_where_the_results_folder_goes_is_a_one_line_error(
+    tmp_path: Path, store: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    shutil.rmtree(events / "verifications")
+    (events / "verifications").write_text("not a folder")
+
+    assert main(["export-verifications", "--history", str(events)]) == 2
+
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"error: cannot write the results to {events / 'verifications'}: "
+        "a file, where the results' folder goes"
+    )

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
-from pipelines.nightly import last_export, score_nightly
+from delivery import records
+from delivery.export import export_verifications, nightly_watermark
+from pipelines.nightly import score_nightly
 from pipelines.settings import load_settings
 from tests.factories import ANNA, RU_MOBILE, History, days_ago
 from tests.integration.test_export_verifications import store_denying
@@ -32,6 +35,30 @@ def statuses(scores: Path) -> list[tuple[str, list[str]]]:
     return [(row["status"], row["reasons"]) for row in rows]
 
 
+def recorded_days_ago(engine: Engine, days: int) -> None:
+    """Date every result the store holds as recorded `days` ago, by the wall clock."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(records.verifications).values(
+                recorded_at=datetime.now(UTC) - timedelta(days=days)
+            )
+        )
+
+
+def nightly_exports(history: Path) -> list[list[dict[str, object]]]:
+    """The rows of each nightly export, oldest first."""
+    files = sorted((history / "verifications").glob("notify-nightly-*.parquet"))
+    return [pq.read_table(path).to_pylist() for path in files]
+
+
+def answered_late(engine: Engine, days: int) -> datetime:
+    """A denial answered `days` ago, whose report comes only now (a gateway held it up)."""
+    answered = datetime.now(UTC).replace(microsecond=0) - timedelta(days=days)
+    with engine.begin() as connection:
+        records.record_verification(connection, RU_MOBILE, answered, "prompt", "denied", None, None)
+    return answered.replace(tzinfo=None)  # as the input holds it
+
+
 def test_the_nightly_run_scores_the_days_answers_and_publishes(
     tmp_path: Path, store: Engine
 ) -> None:
@@ -42,7 +69,7 @@ def test_the_nightly_run_scores_the_days_answers_and_publishes(
 
     assert result is not None
     assert statuses(tmp_path / "scores") == [("owner_changed", ["OWNER_DENIED"])]
-    assert last_export(history) is not None
+    assert nightly_watermark(history) is not None
 
 
 def test_a_second_run_exports_only_what_is_new_give_or_take_the_overlap(
@@ -50,14 +77,61 @@ def test_a_second_run_exports_only_what_is_new_give_or_take_the_overlap(
 ) -> None:
     history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
     settings = load_settings(scores_dir=tmp_path / "scores")
+    recorded_days_ago(store, 2)
     score_nightly(settings, store, history)
 
     score_nightly(settings, store, history)
 
-    exports = sorted((history / "verifications").glob("notify-*.parquet"))
-    assert len(exports) == 2
-    # the denial was made months before the first export: the second one has nothing of it
-    assert pq.read_table(exports[1]).num_rows == 0
+    # the denial was recorded days before the first export: the second one has nothing of it
+    assert [len(rows) for rows in nightly_exports(history)] == [1, 0]
+
+
+def test_an_answer_reported_days_late_goes_out_with_the_next_run(
+    tmp_path: Path, store: Engine
+) -> None:
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    settings = load_settings(scores_dir=tmp_path / "scores")
+    recorded_days_ago(store, 2)
+    score_nightly(settings, store, history)
+
+    answered = answered_late(store, days=3)  # before the last run, reported after it
+    score_nightly(settings, store, history)
+
+    assert [row["ts"] for row in nightly_exports(history)[1]] == [answered]
+
+
+def test_an_operators_export_of_some_answers_does_not_move_the_nightly_watermark(
+    tmp_path: Path, store: Engine
+) -> None:
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    settings = load_settings(scores_dir=tmp_path / "scores")
+    recorded_days_ago(store, 2)
+    score_nightly(settings, store, history)
+    watermark = nightly_watermark(history)
+    answered = answered_late(store, days=3)
+
+    # `ownership export-verifications --since` now: a file newer than the nightly one
+    export_verifications(store, history, since=datetime.now(UTC))
+
+    assert nightly_watermark(history) == watermark
+    score_nightly(settings, store, history)
+    assert [row["ts"] for row in nightly_exports(history)[1]] == [answered]
+
+
+def test_a_result_exported_twice_scores_as_once(tmp_path: Path, store: Engine) -> None:
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    settings = load_settings(scores_dir=tmp_path / "scores")
+    once = score_nightly(settings, store, history)
+    assert once is not None
+    scored_once = pq.read_table(tmp_path / "scores" / "scores.parquet").drop(["as_of"])
+
+    # within the overlap the next run exports the same denial again
+    twice = score_nightly(settings, store, history)
+
+    assert twice is not None
+    assert [len(rows) for rows in nightly_exports(history)] == [1, 1]
+    scored_twice = pq.read_table(tmp_path / "scores" / "scores.parquet").drop(["as_of"])
+    assert scored_twice.equals(scored_once)
 
 
 def test_a_failed_run_publishes_nothing_and_says_why(

@@ -166,3 +166,33 @@ def test_the_worker_stops_on_sigint_whichever_thread_the_kernel_gives_it_to(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: Path) -> None:
+    # APScheduler tells of every run at INFO, several times a second: the nightly run's outcome
+    # would be buried under them
+    environment = {
+        **os.environ,
+        "OWNERSHIP_DATABASE_URL": f"sqlite:///{tmp_path / 'ownership.db'}",
+        "OWNERSHIP_SCORES_DIR": str(tmp_path / "scores"),
+        "OWNERSHIP_SECRET_KEY": Fernet.generate_key().decode(),
+        "OWNERSHIP_NOTIFY_DISPATCH_SECONDS": "0.1",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "worker"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)  # its jobs ran a few dozen times
+        worker.send_signal(signal.SIGINT)
+        _, log = worker.communicate(timeout=15)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+    assert "INFO delivery.worker the notify path's jobs are running" in log
+    assert "INFO apscheduler" not in log

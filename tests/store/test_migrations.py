@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from store.database import alembic_config, make_engine, upgrade
@@ -68,6 +68,33 @@ def test_answers_kept_twice_before_are_kept_once_and_then_refused(
                         + "values ('+79234567823', '2026-11-02', 'prompt', 'confirmed', 'n-1')"
                     )
                 )
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_results_kept_before_are_dated_recorded_at_their_answer(kind: str, tmp_path: Path) -> None:
+    # the nightly export reads on from `recorded_at`; a row without one would never go out
+    with fresh_database(kind, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            command.upgrade(alembic_config(engine), "0005_one_answer_a_prompt")
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "insert into verifications (phone, ts, method, result) "
+                        "values ('+79234567823', '2026-11-01 12:00:00', 'prompt', 'denied')"
+                    )
+                )
+
+            command.upgrade(alembic_config(engine), "heads")
+
+            verifications = metadata.tables["verifications"]
+            with engine.connect() as connection:
+                kept = connection.execute(
+                    select(verifications.c.ts, verifications.c.recorded_at)
+                ).one()
+            assert kept.recorded_at == kept.ts
         finally:
             engine.dispose()
 

@@ -1,0 +1,87 @@
+"""What a gateway's report may say, on SQLite and PostgreSQL: a delivery is never dated before
+its notification was accepted (so never billed in a month before it existed), and an answer
+names the account that gave it, so that the batch reads a Yes as that account's proof only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from delivery import records
+from delivery.events import ReverificationAnswer, ReverificationAnswered
+from ownership.channels import Channel
+from tests.api.service import RECYCLED, SUSPICIOUS, VERIFIED_FRESH
+from tests.delivery.conftest import Notifier
+
+# a gateway whose clock is two months behind, or a report replayed from long ago
+MONTHS_EARLY = timedelta(days=60)
+
+
+def billed(engine: Engine) -> list[tuple[str, str]]:
+    """(month, delivered_at as ISO text) of every ledger entry."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(records.ledger.c.month, records.ledger.c.delivered_at))
+        return [(row.month, row.delivered_at.isoformat()) for row in rows]
+
+
+def delivered_at(notifier: Notifier, notification_id: str, status: str) -> str:
+    found = notifier.service.notification(notifier.client_key, notification_id)
+    assert found is not None
+    at: datetime = next(step["at"] for step in found["history"] if step["status"] == status)
+    return at.isoformat()
+
+
+def test_a_delivery_reported_before_the_notification_existed_is_billed_from_its_acceptance(
+    notifier: Notifier, engine: Engine
+) -> None:
+    accepted_at = notifier.clock.now()
+    sent = notifier.notify(VERIFIED_FRESH)
+
+    assert notifier.service.delivered(sent, accepted_at - MONTHS_EARLY, Channel.VK)
+
+    assert billed(engine) == [(f"{accepted_at:%Y-%m}", accepted_at.isoformat())]
+    assert delivered_at(notifier, sent, "delivered") == accepted_at.isoformat()
+
+
+def test_an_sms_delivery_reported_before_the_notification_existed_is_billed_from_its_acceptance(
+    notifier: Notifier, engine: Engine
+) -> None:
+    accepted_at = notifier.clock.now()
+    sent = notifier.notify(RECYCLED)  # owner_changed: by SMS at once
+
+    assert notifier.service.sms_delivered(sent, accepted_at - MONTHS_EARLY)
+
+    assert billed(engine) == [(f"{accepted_at:%Y-%m}", accepted_at.isoformat())]
+
+
+def test_a_delivery_dated_back_by_its_report_goes_no_further_back_than_the_acceptance(
+    notifier: Notifier, engine: Engine
+) -> None:
+    accepted_at = notifier.clock.now()
+    sent = notifier.notify(VERIFIED_FRESH)
+    notifier.clock.advance(timedelta(minutes=5))
+    notifier.service.read(sent, notifier.clock.now())  # the read came first: delivered now
+
+    notifier.service.delivered(sent, accepted_at - MONTHS_EARLY, Channel.VK)
+
+    assert billed(engine) == [(f"{accepted_at:%Y-%m}", accepted_at.isoformat())]
+
+
+def test_an_answer_keeps_the_account_the_gateway_says_gave_it(
+    notifier: Notifier, engine: Engine
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)  # asked in OK, where it is active
+    assert [row[0] for row in notifier.ok.asked] == [asked]
+
+    notifier.service.handle(
+        ReverificationAnswered(
+            asked, "ok-q", Channel.OK, notifier.clock.now(), ReverificationAnswer.CONFIRMED, "ok-3"
+        )
+    )
+
+    with engine.connect() as connection:
+        kept = connection.execute(
+            select(records.verifications.c.result, records.verifications.c.account_id)
+        ).all()
+    assert [tuple(row) for row in kept] == [("confirmed", "ok-3")]

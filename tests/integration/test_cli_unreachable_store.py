@@ -1,0 +1,47 @@
+"""The commands that read the store say in one line that it cannot be reached, without its
+password, and exit 2, as `ownership clients` does: never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from tests.factories import ANNA, RU_MOBILE, History, days_ago
+
+UNREACHABLE = "postgresql+psycopg://bank:hunter2@127.0.0.1:1/nowhere"
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "Traceback" not in error
+    return error
+
+
+@pytest.fixture(autouse=True)
+def unreachable_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", UNREACHABLE)
+
+
+def test_billing_with_the_store_unreachable_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["billing", "--client", "bank", "--month", "2026-11"]) == 2
+
+    error = one_line_error(capsys)
+    assert error.startswith("error: cannot open the store at postgresql+psycopg://bank:***@")
+    assert "hunter2" not in error
+
+
+def test_export_verifications_with_the_store_unreachable_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+
+    assert main(["export-verifications", "--history", str(events)]) == 2
+
+    error = one_line_error(capsys)
+    assert error.startswith("error: cannot open the store at postgresql+psycopg://bank:***@")
+    assert "hunter2" not in error
+    assert sorted(path.name for path in (events / "verifications").iterdir()) == ["part-0.parquet"]
