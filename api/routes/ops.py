@@ -16,8 +16,9 @@ from pipelines.snapshot import EPOCH
 router = APIRouter(tags=["operations"])
 
 
-# HEAD too: balancers' health checks often ask with it
-@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health)
+@router.get("/healthz", response_model=Health)
+# HEAD too, as balancers' health checks often ask; the document lists the GET alone
+@router.head("/healthz", response_model=Health, include_in_schema=False)
 async def healthz(request: Request) -> Health:
     try:
         snapshot = request.app.state.snapshots.current()

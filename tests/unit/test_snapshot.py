@@ -209,7 +209,10 @@ def test_a_snapshot_read_while_another_is_published_is_one_file_whole(tmp_path: 
     one, two = tmp_path / "one.bin", tmp_path / "two.bin"
     write_snapshot(one, [batch(ROWS[:1])], count=1, as_of=AS_OF, coverage_from=COVERAGE_FROM)
     write_snapshot(two, [batch(ROWS)], count=2, as_of=AS_OF + 1, coverage_from=COVERAGE_FROM)
-    counts = {datetime.utcfromtimestamp(AS_OF): 1, datetime.utcfromtimestamp(AS_OF + 1): 2}
+    counts: dict[datetime | None, int] = {
+        datetime.utcfromtimestamp(AS_OF): 1,
+        datetime.utcfromtimestamp(AS_OF + 1): 2,
+    }
     publishing = threading.Event()
 
     def publish() -> None:
