@@ -14,9 +14,11 @@ request's params) to the same length and promotion rules, since params can carry
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import accumulate
 from types import MappingProxyType
 
 from ownership.message_text import Lookalikes, septets, sms_parts, ucs2_units, visible_text
@@ -160,13 +162,38 @@ class PromotionRule:
         return cls(code, explanation, _compile_all(code, patterns), _compile_all(code, exceptions))
 
     def matches(self, text: str) -> Iterator[re.Match[str]]:
-        excused: list[tuple[int, int]] | None = None  # found once a pattern matches: most texts
-        for pattern in self.patterns:  # match none, and every notification is checked
+        excused: _Spans | None = None  # found once a pattern matches: most texts match none,
+        for pattern in self.patterns:  # and every notification is checked
             for match in pattern.finditer(text):
                 if excused is None:
-                    excused = [m.span() for exc in self.exceptions for m in exc.finditer(text)]
-                if not any(s <= match.start() and match.end() <= e for s, e in excused):
+                    excused = _Spans.of(
+                        m.span() for exc in self.exceptions for m in exc.finditer(text)
+                    )
+                if not excused.cover(match.start(), match.end()):
                     yield match
+
+
+@dataclass(frozen=True)
+class _Spans:
+    """Spans sorted by start, with the farthest end reached by each and those before it: a
+    text of a thousand matches and a thousand exceptions costs thousands of steps, not a
+    million (a long sample of «начислен бонус» repeated, say)."""
+
+    starts: tuple[int, ...]
+    reach: tuple[int, ...]
+
+    @classmethod
+    def of(cls, spans: Iterable[tuple[int, int]]) -> _Spans:
+        ordered = sorted(spans)
+        return cls(
+            tuple(start for start, _ in ordered),
+            tuple(accumulate((end for _, end in ordered), max)),
+        )
+
+    def cover(self, start: int, end: int) -> bool:
+        """Whether one of the spans holds [start, end)."""
+        before = bisect_right(self.starts, start)  # the spans that start at `start` or sooner
+        return before > 0 and self.reach[before - 1] >= end
 
 
 def _compile_all(code: str, patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
@@ -317,7 +344,7 @@ def _promotional_spans(
 ) -> Iterator[tuple[PromotionRule, int, int, str]]:
     """Every promotional match in `text`, read past invisible characters and in each script's
     reading, as (rule, start, end, what it read) with offsets into `text`, each once."""
-    visible, kept = visible_text(text)
+    visible, starts, ends = visible_text(text)
     readings = rules.lookalikes.readings(visible)
     for rule in rules.promotions:
         seen = set()
@@ -325,7 +352,7 @@ def _promotional_spans(
             for match in rule.matches(reading):
                 if match.end() == match.start():
                     continue
-                span = (kept[match.start()], kept[match.end() - 1] + 1)
+                span = (starts[match.start()], ends[match.end() - 1])
                 if span not in seen:
                     seen.add(span)
                     yield rule, *span, match.group()
@@ -542,6 +569,21 @@ def moderate(template: TemplateDraft, rules: ModerationRules) -> ModerationResul
             )
         )
 
+    too_long = [
+        Finding(
+            ModerationReason.TOO_LONG,
+            "TOO_LONG",
+            f"with the costliest samples the message has {problem}",
+            Part.BODY,
+        )
+        for problem in _too_long(template, _costliest_sample_sets(template), rules)
+    ]
+    if too_long:
+        # promotion is not looked for in an overlong text, as in moderate_message: scanning
+        # the samples and the body filled with each set of them costs the most, and a
+        # submission at the schema's bounds would hold a worker for minutes
+        return ModerationResult((*findings, *too_long))
+
     # the tail may advertise; the body, and whatever its placeholders say they carry, may not
     findings += _promotions(_masked(template.text, body), rules, Part.BODY)
     for name in sorted(names_in_body & set(template.samples)):
@@ -559,16 +601,6 @@ def moderate(template: TemplateDraft, rules: ModerationRules) -> ModerationResul
                     )
                 )
     findings += _promotions_once_filled(template, rules, findings)
-
-    for problem in _too_long(template, _costliest_sample_sets(template), rules):
-        findings.append(
-            Finding(
-                ModerationReason.TOO_LONG,
-                "TOO_LONG",
-                f"with the costliest samples the message has {problem}",
-                Part.BODY,
-            )
-        )
     return ModerationResult(tuple(findings))
 
 

@@ -145,6 +145,24 @@ def test_sms_parts_follow_the_alphabet(text: str, parts: int) -> None:
     assert sms_parts(text) == parts
 
 
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("😀" * 35, 1),  # 70 units fit one SMS
+        ("😀" * 201, 7),  # 402 units, but 66 a part: 67 would split an emoji
+        ("я" * 66 + "😀" + "я" * 334, 7),  # 402 units: the emoji moves whole to part two
+        ("я" * 65 + "😀" + "я" * 335, 6),  # 402 units, the emoji ending part one
+        ("a" * 152 + "€" + "a" * 764, 7),  # 918 septets, but the escape would end part one
+        ("a" * 151 + "€" + "a" * 765, 6),  # the escape and its € both in part one
+        ("{" * 80, 1),
+        ("{" * 456, 6),  # 76 pairs a part: 152 septets, not 153
+        ("{" * 457, 7),
+    ],
+)
+def test_a_part_never_ends_inside_an_emoji_or_an_escape(text: str, parts: int) -> None:
+    assert sms_parts(text) == parts
+
+
 def test_fill_replaces_the_placeholders_it_has_values_for() -> None:
     assert fill("#a#, #b#! #a#", {"a": "1"}, NAME) == "1, #b#! 1"
 

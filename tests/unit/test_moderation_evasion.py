@@ -5,11 +5,12 @@ parts, and a notification's params that carry what the template could not."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import replace
 
 import pytest
 
-from ownership.message_text import Lookalikes
+from ownership.message_text import IGNORABLE, Lookalikes, visible_text
 from ownership.moderation import (
     Category,
     LengthLimits,
@@ -35,6 +36,29 @@ RULES = ModerationRules(
     lookalikes=Lookalikes(latin="aceopxyCKOB", cyrillic="асеорхуСКОВ"),
 )
 ZERO_WIDTH_SPACE, SOFT_HYPHEN, WORD_JOINER = "\u200b", "\u00ad", "\u2060"
+STRESS_MARK, ENCLOSING_CIRCLE = "\u0301", "\u20dd"
+# Default_Ignorable_Code_Point (Unicode 15.1, DerivedCoreProperties.txt), assigned or not
+DEFAULT_IGNORABLE = [
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+]
+# among them, code points no character is assigned to yet
+UNASSIGNED_IGNORABLE = ["\u2065", "\ufff0", "\ufff8", "\U000e0000", "\U000e0080", "\U000e0fff"]
 LATIN_C, LATIN_A, CYRILLIC_O = "C", "a", "\u043e"
 
 
@@ -87,6 +111,54 @@ def test_an_invisible_format_character_does_not_hide_a_promotional_word(invisibl
     assert finding.rule == "DISCOUNT"
     assert finding.matched == f"Ски{invisible}дка"  # the text as written, offsets into it
     assert text[finding.start : finding.end] == finding.matched
+
+
+@pytest.mark.parametrize("ignorable", UNASSIGNED_IGNORABLE)
+def test_an_unassigned_default_ignorable_code_point_does_not_hide_a_promotional_word(
+    ignorable: str,
+) -> None:
+    text = f"Заказ готов. Ски{ignorable}дка на всё!"
+
+    (finding,) = moderate(moderated(text), RULES).findings
+
+    assert (finding.rule, finding.matched) == ("DISCOUNT", f"Ски{ignorable}дка")
+
+
+@pytest.mark.parametrize(("first", "last"), DEFAULT_IGNORABLE)
+def test_every_default_ignorable_code_point_is_ignorable(first: int, last: int) -> None:
+    assert {chr(code) for code in range(first, last + 1)} <= IGNORABLE
+
+
+@pytest.mark.parametrize(
+    "spelt",
+    [
+        f"Заказ готов. Ски{STRESS_MARK}дка на всё!",
+        "Заказ готов. Ск\u045dдка на всё!",  # ѝ, one character: и with a grave accent
+        f"Заказ готов. С{ENCLOSING_CIRCLE}кидка на всё!",
+        "Заказ готов. \uff44\uff49\uff53\uff43\uff4f\uff55\uff4e\uff54 inside",  # full width
+    ],
+)
+def test_combining_marks_accents_and_compatibility_forms_do_not_hide_a_promotional_word(
+    spelt: str,
+) -> None:
+    (finding,) = moderate(moderated(spelt), RULES).findings
+
+    assert finding.rule == "DISCOUNT"
+    assert spelt[finding.start : finding.end] == finding.matched  # the text as written
+
+
+def test_a_match_in_decomposed_text_covers_the_marks_of_its_letters() -> None:
+    text = unicodedata.normalize("NFD", "Заказ готов. Успей на распродажу!")
+    rules = replace(RULES, promotions=(PromotionRule.of("URGENCY", "x", [r"\bуспей\b"]),))
+
+    (finding,) = moderate(moderated(text), rules).findings
+
+    assert finding.matched == "Успеи\u0306"  # the breve of й included
+
+
+def test_the_marks_of_short_i_and_yo_are_kept_whether_composed_or_not() -> None:
+    for text in ("Успейте, ёлка", unicodedata.normalize("NFD", "Успейте, ёлка")):
+        assert visible_text(text)[0] == "Успейте, ёлка"
 
 
 def test_latin_look_alikes_do_not_hide_a_cyrillic_promotional_word() -> None:
@@ -174,3 +246,37 @@ def test_an_approved_templates_own_words_are_not_judged_again_when_the_rules_cha
     stricter = replace(RULES, promotions=(PromotionRule.of("READY", "x", [r"\bготов\b"]),))
 
     assert moderate_message(ORDER_READY, {"o": "A-17"}, stricter).findings == ()
+
+
+def test_params_are_read_past_combining_marks_and_unassigned_ignorables() -> None:
+    for evasive in (f"Ски{STRESS_MARK}дка", "Ски\u2065дка", unicodedata.normalize("NFD", "Скидка")):
+        assert moderate_message(ORDER_READY, {"o": evasive}, RULES).reasons == (
+            ModerationReason.PROMOTIONAL,
+        )
+
+
+def test_an_overlong_template_is_refused_for_its_length_alone() -> None:
+    # scanning the samples and the body filled with each set of them for promotion is what
+    # costs: a submission at the schema's bounds held a worker for minutes
+    samples = {f"p{i}": "начислен bonus " * 600 for i in range(20)}
+    text = "Скидка на всё! " + " ".join(f"#{name}#" for name in samples)
+
+    assert reasons(text, dict(samples)) == (ModerationReason.TOO_LONG,)
+
+
+def test_thousands_of_matches_are_each_excused_by_their_own_exception() -> None:
+    """The cost, once quadratic (every match against every exception), is measured by
+    bench/bench_moderation.py."""
+    rule = PromotionRule.of(
+        "BONUS", "a bonus", [r"\bbonus\b"], [r"\bcredited\b[^.!?\n]{0,40}?\bbonus\b"]
+    )
+    text = "credited bonus " * 14_000 + "bonus"  # 14,000 excused matches, and one not
+
+    assert [match.start() for match in rule.matches(text)] == [len(text) - len("bonus")]
+
+
+def test_a_match_is_excused_only_inside_one_exception_not_across_two() -> None:
+    rule = PromotionRule.of("GIFT", "x", [r"gift set"], [r"a gift", r"set b", r"xx gift set xx"])
+
+    assert [m.group() for m in rule.matches("a gift set b")] == ["gift set"]
+    assert list(rule.matches("xx gift set xx, a gift")) == []

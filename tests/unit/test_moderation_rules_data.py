@@ -7,6 +7,7 @@ honest body that must still pass.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from ownership.moderation import (
     Outcome,
     TemplateDraft,
     moderate,
+    moderate_message,
 )
 from pipelines.moderation_rules import (
     MODERATION_RULES,
@@ -38,6 +40,9 @@ SAMPLES = {
     "date": "28.11.2026",
     "ticker": "SBER",
     "n": "120",
+    "price": "310,50",
+    "shop": "Пятёрочка",
+    "item": "Подарочный набор чая",
 }
 
 # issue 4: these bodies must pass
@@ -62,6 +67,22 @@ MUST_PASS_TOO = [
     ("Your order #order# has shipped. Thank you for your purchase!", Category.ORDER_STATUS),
     ("#name#, с днём рождения!", Category.SERVICE),
     ("Курьер приедет #date# с #time#, пожалуйста, не упустите звонок", Category.SERVICE),
+    # shares traded or paid out on, with no number or placeholder to lean on alone
+    ("Дивиденды по акциям ПАО Сбербанк зачислены: #sum# ₽", Category.TRANSACTION),
+    ("Куплено 10 акций #ticker# по #price# ₽", Category.TRANSACTION),
+    ("Продажа #n# акций #ticker# исполнена", Category.TRANSACTION),
+    ("Sale of 10 shares of #ticker# executed", Category.TRANSACTION),
+    # «order» as the user's order, bonuses and cashback received or spent, a discount card
+    # bound, gift sets and gifts as goods on their way
+    ("Thank you for your order today. Total: #sum#", Category.TRANSACTION),
+    ("Your order now ships from our Berlin warehouse, tracking #n#", Category.ORDER_STATUS),
+    ("Кэшбэк #sum# ₽ поступил на вашу карту", Category.TRANSACTION),
+    ("Оплата #sum# ₽ бонусами в #shop#", Category.TRANSACTION),
+    ("Вы получили #n# бонусов за покупку", Category.TRANSACTION),
+    ("Ваша скидочная карта #n# привязана", Category.SERVICE),
+    ("Заказ #n#: подарочный набор отправлен", Category.ORDER_STATUS),
+    ("Ваш подарок ждёт вас в пункте выдачи, заказ #n#", Category.ORDER_STATUS),
+    ("Ваш заказ «#item#» отправлен", Category.ORDER_STATUS),  # the sample is a gift set
 ]
 
 # our own promotional bodies, which must fail, with the rule expected to catch each
@@ -80,6 +101,19 @@ MUST_FAIL = [
     ("Акция! Второй товар к заказу #order# в подарок", "PROMOTION"),
     ("Special offer for #name#: a discount on every order", "DISCOUNT"),
     ("Скидка 30% на ваш следующий заказ, #name#", "DISCOUNT"),
+    # a number or a placeholder beside «акция» makes no shares of it, and «акций» is one too
+    ("Большая акция #order#: всё по 99 ₽", "PROMOTION"),
+    ("Только 3 акции недели: всё по 99 ₽", "PROMOTION"),
+    ("Неделя акций: всё по 99 ₽", "PROMOTION"),
+    # the nearest offers to the receipts that pass
+    ("Скидка 50% на всё!", "DISCOUNT"),
+    ("Shop now and save", "CALL_TO_BUY"),
+    ("Order now and get #name# free", "CALL_TO_BUY"),
+    ("Получите кэшбэк 10% за покупки", "CASHBACK"),
+    ("Получите 500 бонусов за первый заказ", "BONUS"),
+    ("Дарим подарок каждому", "GIFT"),
+    ("Ваш подарок ждёт вас в нашем магазине", "GIFT"),
+    ("Sale of the year: everything half price", "SALE"),
 ]
 
 # promotion hidden from the rules as written, which the packaged look-alikes and the
@@ -95,6 +129,14 @@ EVASIVE = [
     ("Ваш заказ #order# готов. Скиㅤдка 20% на всё!", "DISCOUNT"),  # Hangul filler
     # every letter Cyrillic, and every one a look-alike: «саѕһьаск»
     ("Your order #order# is ready: \u0441\u0430\u0455\u04bb\u044c\u0430\u0441\u043a", "CASHBACK"),
+    # decomposed (NFD) letters, a stress mark, an accented look-alike, an unassigned
+    # default-ignorable code point, full-width letters
+    (unicodedata.normalize("NFD", "Чёрная пятница: всё по 99 ₽. Заказ #order# готов"), "SALE"),
+    (unicodedata.normalize("NFD", "Успейте забрать заказ #order# по 99 ₽!"), "URGENCY"),
+    ("Ваш заказ #order# готов. Ски\u0301дка 50% на всё!", "DISCOUNT"),
+    ("Ваш заказ #order# готов. Ск\u045dдка 50% на всё!", "DISCOUNT"),  # ѝ
+    ("Ваш заказ #order# готов. Ски\u2065дка 50% на всё!", "DISCOUNT"),
+    ("Your order #order# is ready. \uff33\uff21\uff2c\uff25 today", "SALE"),  # ＳＡＬＥ
 ]
 
 
@@ -142,6 +184,34 @@ def test_the_same_promotion_in_the_tail_passes(
     body = "Ваш заказ #order# готов к выдаче"
 
     assert moderate(draft(body, Category.ORDER_STATUS, tail=advert), rules).findings == ()
+
+
+@pytest.mark.parametrize(
+    "order",
+    ["«Подарочный набор чая» №123", "Чай в подарочной упаковке, 2 шт."],
+)
+def test_a_notifications_param_naming_goods_passes(rules: ModerationRules, order: str) -> None:
+    template = draft("Ваш заказ #order# готов к выдаче", Category.ORDER_STATUS)
+
+    assert moderate_message(template, {"order": order}, rules).findings == ()
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        unicodedata.normalize("NFD", "123. Чёрная пятница: всё по 99 ₽"),
+        "123. Ски\u0301дка 50% на всё",
+        "123. Ски\u2065дка 50% на всё",
+    ],
+)
+def test_a_notifications_param_hiding_promotion_in_marks_is_refused(
+    rules: ModerationRules, order: str
+) -> None:
+    template = draft("Ваш заказ #order# готов к выдаче", Category.ORDER_STATUS)
+
+    assert moderate_message(template, {"order": order}, rules).reasons == (
+        ModerationReason.PROMOTIONAL,
+    )
 
 
 def test_an_otp_template_carries_a_code_and_no_advert(rules: ModerationRules) -> None:
