@@ -146,14 +146,22 @@ class TemplatePublic(BaseModel):
         )
 
 
+MAX_NOTE = 2_000
+MAX_MODERATOR = 80  # recorded as `admin:<moderator>` or `cli:<name>`, in 100 characters
+
+
 class TemplateDecisionCreate(Strict):
+    """A moderator's decision, from the admin route or `ownership templates approve|reject`,
+    which hold it to the same bounds."""
+
     decision: Literal["approve", "reject"]
-    note: Annotated[str, AfterValidator(_printable)] | None = Field(
-        None, max_length=2_000, description="Shown to the client."
-    )
-    moderator: Annotated[str, AfterValidator(_printable)] | None = Field(
-        None, max_length=80, description="Who decides, recorded as `admin:<moderator>`."
-    )
+    note: (
+        Annotated[str, StringConstraints(max_length=MAX_NOTE), AfterValidator(_printable)] | None
+    ) = Field(None, description="Shown to the client.")
+    moderator: (
+        Annotated[str, StringConstraints(max_length=MAX_MODERATOR), AfterValidator(_printable)]
+        | None
+    ) = Field(None, description="Who decides, recorded as `admin:<moderator>`.")
 
     @model_validator(mode="after")
     def _a_rejection_says_why(self) -> TemplateDecisionCreate:

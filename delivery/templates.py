@@ -33,6 +33,8 @@ from pipelines.moderation_rules import load_moderation_rules
 from pipelines.settings import Settings
 from store.clients import client_webhook_url
 from store.templates import (
+    PAGE_SIZE,
+    TemplatePage,
     TemplateRecord,
     add_template,
     decide_template,
@@ -95,9 +97,16 @@ class TemplateDesk:
         with self._sessions() as session:
             return find_template(session, template_id, client_key)
 
-    def list(self, status: TemplateStatus | None = None) -> list[TemplateRecord]:
+    def list(
+        self,
+        status: TemplateStatus | None = None,
+        *,
+        limit: int = PAGE_SIZE,
+        after: str | None = None,
+    ) -> TemplatePage:
+        """A page of templates oldest first; `TemplateNotFoundError` for an unknown `after`."""
         with self._sessions() as session:
-            return list_templates(session, status)
+            return list_templates(session, status, limit, after)
 
     def decide(
         self, template_id: str, decision: Decision, *, note: str | None, by: str

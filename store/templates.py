@@ -13,7 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ownership.moderation import (
@@ -30,7 +30,8 @@ from store.tables_templates import TemplateRow
 
 ID_PREFIX = "tpl_"
 AUTOMATIC = "moderation"  # `decided_by` of a rejection by the automatic moderation
-LIST_LIMIT = 1_000
+PAGE_SIZE = 100  # templates a listing gives unless asked for another number
+MAX_PAGE_SIZE = 1_000
 
 
 class TemplateNotFoundError(LookupError):
@@ -59,6 +60,20 @@ class TemplateRecord:
     @property
     def approved(self) -> bool:
         return self.status is TemplateStatus.APPROVED
+
+
+@dataclass(frozen=True)
+class TemplatePage:
+    """Templates in the order listed, and whether more follow the last of them: a moderator
+    asks again from there (`after`), so no template waits unseen past a page."""
+
+    records: tuple[TemplateRecord, ...]
+    more: bool
+
+    @property
+    def next_after(self) -> str | None:
+        """The id to list after for the next page; None when this one is the last."""
+        return self.records[-1].id if self.more and self.records else None
 
 
 def new_template_id() -> str:
@@ -108,13 +123,34 @@ def find_template(
 
 
 def list_templates(
-    session: Session, status: TemplateStatus | None = None, limit: int = LIST_LIMIT
-) -> list[TemplateRecord]:
-    """Templates oldest first (the moderator's queue, with `pending_moderation`)."""
-    statement = select(TemplateRow).order_by(TemplateRow.created_at, TemplateRow.id).limit(limit)
+    session: Session,
+    status: TemplateStatus | None = None,
+    limit: int = PAGE_SIZE,
+    after: str | None = None,
+) -> TemplatePage:
+    """At most `limit` templates, oldest first (the moderators' queue, with
+    `pending_moderation`, longest waiting first), after the template `after` if given
+    (`TemplateNotFoundError` if there is none). Paging by the last template seen, not by an
+    offset: a decision that takes a template off the queue moves no other one past a page."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"a page holds 1 to {MAX_PAGE_SIZE} templates, not {limit}")
+    statement = select(TemplateRow).order_by(TemplateRow.created_at, TemplateRow.id)
     if status is not None:
         statement = statement.where(TemplateRow.status == str(status))
-    return [_record(row) for row in session.scalars(statement)]
+    if after is not None:
+        last = session.execute(
+            select(TemplateRow.created_at, TemplateRow.id).where(TemplateRow.id == after)
+        ).first()
+        if last is None:
+            raise TemplateNotFoundError(f"no template {after!r} to list after")
+        statement = statement.where(
+            or_(
+                TemplateRow.created_at > last.created_at,
+                and_(TemplateRow.created_at == last.created_at, TemplateRow.id > last.id),
+            )
+        )
+    rows = session.scalars(statement.limit(limit + 1)).all()  # one more tells if more follow
+    return TemplatePage(tuple(_record(row) for row in rows[:limit]), len(rows) > limit)
 
 
 def decide_template(

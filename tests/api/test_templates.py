@@ -49,8 +49,15 @@ class Service:
     bank: SignedCaller
     told: RecordingTemplateDecisions
 
-    def admin(self, method: str, path: str, token: str | None = ADMIN_TOKEN, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+    def admin(
+        self,
+        method: str,
+        path: str,
+        token: str | None = ADMIN_TOKEN,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> Any:
+        headers = ({"Authorization": f"Bearer {token}"} if token else {}) | (headers or {})
         return requests.request(method, f"{self.shop.url}{path}", headers=headers, timeout=30, **kw)
 
     def decide(self, template_id: str, **body: Any) -> requests.Response:
@@ -243,6 +250,57 @@ def test_without_an_admin_token_the_admin_routes_do_not_exist(
         submitted = submit(service.shop, ORDER_READY_BODY)
         response = service.decide(submitted["id"], decision="approve")
         assert (response.status_code, response.json()["code"]) == (404, "NOT_FOUND")
+        path = f"/v1/admin/message_template/{submitted['id']}/decision"
+        garbage = service.admin("POST", path, data=b"{not json", headers=JSON)
+        assert (garbage.status_code, garbage.json()["code"]) == (404, "NOT_FOUND")
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"{not json", "application/json", "not valid JSON: Expecting property name"),
+        (b"", "application/json", "body: Field required"),
+        (b'{"decision": "maybe"}', "application/json", "decision: Input should be"),
+        (b'{"decision": "approve"}', "text/plain", "must be a JSON object"),
+    ],
+)
+def test_the_token_is_checked_before_a_decisions_body_is_read(
+    service: Service, body: bytes, content_type: str, message: str
+) -> None:
+    submitted = submit(service.shop, ORDER_READY_BODY)
+    path = f"/v1/admin/message_template/{submitted['id']}/decision"
+    headers = {"Content-Type": content_type}
+
+    unknown = requests.post(f"{service.shop.url}{path}", data=body, headers=headers, timeout=30)
+    assert (unknown.status_code, unknown.json()["code"]) == (401, "UNAUTHENTICATED")
+    known = service.admin("POST", path, data=body, headers=headers)
+    assert (known.status_code, known.json()["code"]) == (400, "INVALID_ARGUMENT")
+    assert message in known.json()["message"]
+    assert service.shop.get(f"/v1/message_template/{submitted['id']}").json()["status"] == (
+        "pending_moderation"
+    )
+
+
+def test_the_queue_comes_a_page_at_a_time_with_a_link_to_the_next(service: Service) -> None:
+    waiting = [submit(service.shop, ORDER_READY_BODY)["id"] for _ in range(3)]
+    rejected = submit(service.shop, BIRTHDAY_OFFER_BODY)["id"]
+    waiting.sort()  # submitted at one moment (the desk's clock stands still): by id
+
+    first = service.admin("GET", "/v1/admin/message_template?limit=2")
+    assert [t["id"] for t in first.json()] == waiting[:2]
+    assert first.links["next"]["url"].endswith(f"after={waiting[1]}")
+    rest = service.admin("GET", first.links["next"]["url"].removeprefix(service.shop.url))
+    assert ([t["id"] for t in rest.json()], rest.links) == ([waiting[2]], {})
+
+    for everything in ("all", ""):
+        listed = service.admin("GET", f"/v1/admin/message_template?status={everything}")
+        assert {t["id"] for t in listed.json()} == {*waiting, rejected}
+    for query in ("limit=0", "limit=1001", "after=tpl_0000000000000000", "status=newest"):
+        refused = service.admin("GET", f"/v1/admin/message_template?{query}")
+        assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
 
 
 def test_more_than_twenty_samples_of_a_placeholder_are_refused_not_cut(
@@ -276,6 +334,7 @@ def notification(template_id: str, order: str) -> dict[str, Any]:
     ("order", "status", "code"),
     [
         ("A-17", 202, None),
+        ("«Подарочный набор чая» №123", 202, None),  # goods, not a gift offered
         ("Скидка 50% на всё! Купите сейчас", 422, "PROMOTIONAL_PARAMS"),
         ("Z" * 1_000, 422, "MESSAGE_TOO_LONG"),
         ("Скидка 50% на всё! Купите сейчас " * 3_000, 400, "INVALID_ARGUMENT"),  # past 10,000

@@ -94,3 +94,87 @@ def test_broken_rules_are_a_one_line_error(
 
     assert main(["templates", "list"]) == 2
     assert str(broken) in capsys.readouterr().err
+
+
+def test_the_output_is_utf8_as_written_not_escaped(
+    desk: TemplateDesk, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    waiting = desk.submit(shop_key(engine), ORDER_READY)
+
+    assert main(["templates", "list"]) == 0
+    assert "Ваш заказ #order# готов к выдаче" in capsys.readouterr().out
+
+    assert main(["templates", "reject", waiting.id, "--note", "хвост вводит в заблуждение"]) == 0
+    assert "хвост вводит в заблуждение" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        (["--by", "m" * 81], "--by: String should have at most 80 characters"),
+        (["--by", "o" * 101], "--by: String should have at most 80 characters"),  # VARCHAR(100)
+        (["--by", "olga\x1b[2J"], "--by: control characters"),
+        (["--note", "n" * 2_001], "--note: String should have at most 2000 characters"),
+        (["--note", "fine\x07"], "--note: control characters"),
+    ],
+)
+def test_a_decision_is_held_to_the_admin_routes_bounds_in_one_line(
+    desk: TemplateDesk,
+    engine: Engine,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    complaint: str,
+) -> None:
+    waiting = desk.submit(shop_key(engine), ORDER_READY)
+
+    assert main(["templates", "approve", waiting.id, *options]) == 2
+
+    captured = capsys.readouterr()
+    assert complaint in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert captured.out == ""
+    still = desk.find(waiting.id)
+    assert still is not None and still.status == "pending_moderation"
+
+
+def test_a_moderator_the_system_cannot_name_is_asked_for_by(
+    desk: TemplateDesk,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    waiting = desk.submit(shop_key(engine), ORDER_READY)
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(variable, raising=False)
+
+    def no_passwd_entry(uid: int) -> None:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr("pwd.getpwuid", no_passwd_entry)
+
+    assert main(["templates", "approve", waiting.id]) == 2
+    assert "give --by NAME" in capsys.readouterr().err
+
+    assert main(["templates", "approve", waiting.id, "--by", "olga"]) == 0
+    decided = desk.find(waiting.id)
+    assert decided is not None and decided.decided_by == "cli:olga"
+
+
+def test_the_queue_is_listed_a_page_at_a_time_saying_when_more_follow(
+    desk: TemplateDesk, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = shop_key(engine)
+    waiting = [desk.submit(key, ORDER_READY).id for _ in range(3)]
+
+    assert main(["templates", "list", "--limit", "2"]) == 0
+    captured = capsys.readouterr()
+    assert [t["id"] for t in json.loads(captured.out)] == waiting[:2]
+    assert f"--after {waiting[1]}" in captured.err
+
+    assert main(["templates", "list", "--limit", "2", "--after", waiting[1]]) == 0
+    captured = capsys.readouterr()
+    assert ([t["id"] for t in json.loads(captured.out)], captured.err) == ([waiting[2]], "")
+
+    assert main(["templates", "list", "--limit", "1001"]) == 2
+    assert "--limit is 1 to 1000" in capsys.readouterr().err
+    assert main(["templates", "list", "--after", "tpl_0000000000000000"]) == 2
+    assert "no template" in capsys.readouterr().err

@@ -203,8 +203,48 @@ def test_the_moderators_queue_is_the_waiting_templates_oldest_first(
     clock.advance(timedelta(minutes=1))
     second = desk.submit(shop, ORDER_READY)
 
-    assert [t.id for t in desk.list(TemplateStatus.PENDING_MODERATION)] == [first.id, second.id]
-    assert len(desk.list()) == 3
+    queue = desk.list(TemplateStatus.PENDING_MODERATION)
+    assert ([t.id for t in queue.records], queue.more) == ([first.id, second.id], False)
+    assert len(desk.list().records) == 3
+
+
+def test_the_queue_comes_in_pages_and_says_when_more_follow(
+    desk: TemplateDesk, sessions: sessionmaker[Session], cipher: SecretCipher, clock: VirtualClock
+) -> None:
+    shop = client(sessions, cipher)
+    waiting = []
+    for _ in range(5):
+        waiting.append(desk.submit(shop, ORDER_READY).id)
+        desk.submit(shop, BIRTHDAY_OFFER)  # rejected at once: never in the queue
+        clock.advance(timedelta(minutes=1))
+    same_moment = [desk.submit(shop, ORDER_READY).id for _ in range(3)]  # ordered by id
+    waiting += sorted(same_moment)
+
+    seen, after, pages = [], None, 0
+    while True:
+        page = desk.list(TemplateStatus.PENDING_MODERATION, limit=3, after=after)
+        seen += [t.id for t in page.records]
+        pages += 1
+        if not page.more:
+            break
+        after = page.next_after
+    assert (seen, pages) == (waiting, 3)
+
+    # a decision between pages moves nothing past the moderator
+    first_page = desk.list(TemplateStatus.PENDING_MODERATION, limit=2)
+    desk.decide(first_page.records[0].id, Decision.APPROVE, note=None, by="admin")
+    rest = desk.list(TemplateStatus.PENDING_MODERATION, limit=100, after=first_page.next_after)
+    assert [t.id for t in rest.records] == waiting[2:]
+
+
+def test_a_page_has_bounds_and_an_unknown_template_to_list_after_is_not_found(
+    desk: TemplateDesk,
+) -> None:
+    with pytest.raises(TemplateNotFoundError):
+        desk.list(after="tpl_0000000000000000")
+    for limit in (0, 1_001):
+        with pytest.raises(ValueError, match="1 to 1000"):
+            desk.list(limit=limit)
 
 
 SHOP_HOOKS = "https://shop.example/hooks"
