@@ -299,7 +299,11 @@ def build_authenticator(
 
 def _signed_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """The headers by lower-case name, and the OAuth parameters of their Authorization."""
-    lowered = {name.lower(): value for name, value in headers.items()}
+    # the first of a repeated header, as Starlette, and so the route, reads it: with the last,
+    # a second Content-Type naming a form would exempt a JSON body the route reads from its hash
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered.setdefault(name.lower(), value)
     return lowered, _oauth_params(lowered.get("authorization", ""))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from oauthlib.oauth1 import Client
+from starlette.datastructures import Headers
 
 from api import auth
 from api.auth import AuthenticatedClient, Authenticator, AuthError
@@ -334,3 +335,22 @@ def test_a_client_whose_secret_cannot_be_opened_is_unavailable_not_a_crash(
         call(authenticator, signed_headers())
 
     assert (caught.value.status, caught.value.code) == (503, "UNAVAILABLE")
+
+
+def test_a_second_content_type_naming_a_form_does_not_exempt_a_json_body(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    """The route reads the first Content-Type, JSON: so does the check of its hash."""
+    headers = Headers(
+        raw=[
+            (b"authorization", signed_headers()["Authorization"].encode()),
+            (b"content-type", b"application/json"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+        ]
+    )
+
+    with pytest.raises(AuthError) as caught:
+        authenticator.authenticate("POST", URL, headers, b'{"phone": "+79991234567"}', OFFICE_IP)
+
+    assert caught.value.message == auth.BODY_MISMATCH
+    assert not store.nonces
