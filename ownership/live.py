@@ -54,16 +54,22 @@ def with_live_answers(
     before the batch's as_of may reach it only later (reported late, exported the next night).
     - The latest answer is a No: owner_changed since the No, the only moment by which the
       number is known to have changed hands. Unless the batch read it (its verdict names that
-      No) or knows of a holder who came after it (its tenure began later).
+      No), knows of a holder who came after it (its tenure began later), or has a possession
+      proof after it (which refutes it, as the batch's rules have it).
     - The latest answer is a Yes still within `freshness`: verified, with the Yes as the proof.
       Unless the batch read it (its last confirmation is that Yes, and its verdict keeps its
       other reasons) or has evidence of a change after it.
     """
     if answers is None:
         return verdict
-    denied, confirmed = answers.denied_at, answers.confirmed_at
+    # to the second, as the snapshot keeps the batch's times
+    denied, confirmed = _to_second(answers.denied_at), _to_second(answers.confirmed_at)
     if denied is not None and (confirmed is None or denied > confirmed):
-        if _read_denial(verdict, denied) or _tenure_began_after(verdict, denied):
+        if (
+            _read_denial(verdict, denied)
+            or _tenure_began_after(verdict, denied)
+            or _proven_after(verdict, denied)
+        ):
             return verdict
         risk = OWNER_DENIED_RISK
         if verdict.status is Status.OWNER_CHANGED:
@@ -90,6 +96,15 @@ def with_live_answers(
             last_confirmed_at=_later(verdict.last_confirmed_at, confirmed),
         )
     return verdict
+
+
+def _to_second(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(microsecond=0)
+
+
+def _proven_after(verdict: Verdict, denied: datetime) -> bool:
+    """The batch saw the number's holder prove possession (a code, a Yes) after the No."""
+    return verdict.last_proof_at is not None and verdict.last_proof_at > denied
 
 
 def _read_denial(verdict: Verdict, denied: datetime) -> bool:

@@ -157,3 +157,33 @@ def test_a_yes_after_the_batchs_evidence_of_a_change_verifies_the_number() -> No
     verdict = with_live_answers(changed, LiveAnswers(confirmed_at=confirmed), NOW)
 
     assert (verdict.status, verdict.owner_since) == (Status.VERIFIED, confirmed)
+
+
+def test_a_no_followed_by_the_holders_own_proof_is_refuted_as_the_batch_has_it() -> None:
+    """The bound account's codes after its No: the batch reads the No as refuted, and so
+    does the overlay, read or not."""
+    denied = AS_OF - timedelta(days=20)
+    proven = Verdict(
+        Status.VERIFIED,
+        90,
+        (Evidence(Reason.RECENT_CODE_ENTRY, AS_OF - timedelta(days=3)),),
+        datetime(2025, 1, 1),
+        last_code_at=AS_OF - timedelta(days=3),
+    )
+
+    assert with_live_answers(proven, LiveAnswers(denied_at=denied), NOW) is proven
+
+
+def test_an_answer_is_matched_with_the_batchs_to_the_second() -> None:
+    """The snapshot keeps whole seconds: a Yes at .25 s is the one the batch read at .0 s."""
+    confirmed = AS_OF - timedelta(days=2)
+    read = Verdict(
+        Status.VERIFIED,
+        40,
+        (Evidence(Reason.RECENT_CONFIRMATION, confirmed),),
+        datetime(2025, 1, 1),
+        last_confirmed_at=confirmed,
+    )
+    answers = LiveAnswers(confirmed_at=confirmed + timedelta(milliseconds=250))
+
+    assert with_live_answers(read, answers, NOW) is read
