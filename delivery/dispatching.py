@@ -9,7 +9,6 @@ client."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,9 +25,9 @@ from ownership.notifications import (
     Fallback,
 )
 from ownership.policy import Action
+from ownership.verdicts import Status
 
 log = logging.getLogger(__name__)
-OWNER_DENIED_SINCE = {"reason": "OWNER_DENIED"}
 
 
 class Dispatching(NotifyCore):
@@ -46,6 +45,8 @@ class Dispatching(NotifyCore):
                     .limit(limit)
                 ).mappings()
             ]
+        if rows:
+            self.overlay.refresh()  # a No another process recorded a moment ago counts too
         carried = 0
         for row in rows:
             if self.stopping.is_set():  # the rest stay accepted, for the next process
@@ -57,10 +58,12 @@ class Dispatching(NotifyCore):
         decision = Action(row["decision"])
         if decision is Action.SMS:
             return int(self._send_sms(row, leaving=(S.ACCEPTED,)))
-        if self._denied_since_accepted(row):
-            # decided before the person said No: it goes as the policy sends an owner_changed
-            # number's, never to the account the person disowned
-            return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail=OWNER_DENIED_SINCE))
+        changed = self._changed_since_decided(row)
+        if changed is not None:
+            # the number is owner_changed now, by a No or a batch that came after the decision
+            # (or a No reported late): it goes as the policy sends such a number's, never to
+            # the account the person disowned
+            return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail={"reason": changed}))
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
         refusals: dict[str, str] = {}
         for network in self._networks_for(row):
@@ -111,18 +114,13 @@ class Dispatching(NotifyCore):
             )
         return 0
 
-    def _denied_since_accepted(self, row: dict[str, Any]) -> bool:
-        """The number's person said No (and no Yes since) after the notification was decided,
-        as this process's live overlay has it (the worker's, read from the store)."""
-        answers = self.overlay.answers(int(row["phone"][1:]))
-        if answers is None or answers.denied_at is None:
-            return False
-        if answers.confirmed_at is not None and answers.confirmed_at > answers.denied_at:
-            return False
-        accepted: datetime = row["created_at"]
-        if accepted.tzinfo is not None:
-            accepted = accepted.astimezone(UTC).replace(tzinfo=None)
-        return answers.denied_at > accepted
+    def _changed_since_decided(self, row: dict[str, Any]) -> str | None:
+        """The reason the number is owner_changed now, with what this process knows (the
+        snapshot, and the overlay read at the start of this round); None if it is not."""
+        verdict, _ = self._verdict(int(row["phone"][1:]), self.clock.now())
+        if verdict.status is not Status.OWNER_CHANGED:
+            return None
+        return verdict.evidence[0].reason.value if verdict.evidence else Status.OWNER_CHANGED.value
 
     def _networks_for(self, row: dict[str, Any]) -> list[Channel]:
         snapshot = self.snapshots()

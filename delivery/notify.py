@@ -29,9 +29,7 @@ from delivery.following import Following
 from delivery.notify_core import S, _naive
 from delivery.ports import TemplateProblemError
 from delivery.sweeping import Sweeping
-from ownership.channels import ChannelState
 from ownership.countries import UnknownCountryError
-from ownership.live import with_live_answers
 from ownership.notifications import (
     Fallback,
     NotificationRequestError,
@@ -41,7 +39,7 @@ from ownership.notifications import (
 )
 from ownership.numbers import InvalidNumberError, mask, parse_number
 from ownership.policy import Decision, decide
-from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
+from ownership.verdicts import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -248,16 +246,6 @@ class NotifyService(Dispatching, Following, Sweeping):
             "detail": {"action": decision.action.value, "policy_case": decision.row.value},
         }
         return notification, event
-
-    def _verdict(self, key: int, now: datetime) -> tuple[Verdict, tuple[ChannelState, ...]]:
-        """The snapshot's verdict with the answers learnt since the batch on top."""
-        snapshot = self.snapshots()
-        record = snapshot.lookup(key)
-        verdict = record.verdict() if record else NO_HISTORY_VERDICT
-        channels = record.channels if record else ()
-        live = self.overlay.answers(key)
-        verdict = with_live_answers(verdict, live, _naive(now), self.policy.freshness)
-        return verdict, channels
 
     def notification(self, client_key: str, notification_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:

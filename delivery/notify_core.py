@@ -25,13 +25,15 @@ from delivery.clock import Clock
 from delivery.overlay import LiveOverlay, snapshot_time
 from delivery.ports import ClientEvent, NoWebhooks, Templates, Webhooks
 from delivery.webhooks.events import NotificationStatusChanged
-from ownership.channels import Channel
+from ownership.channels import Channel, ChannelState
 from ownership.countries import CountryTable, UnknownCountryError
+from ownership.live import with_live_answers
 from ownership.notifications import (
     NotificationStatus,
 )
 from ownership.policy import Policy
 from ownership.prices import PriceTable, UnknownPriceError
+from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
 from pipelines.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,16 @@ class NotifyCore:
                 freshness=policy.freshness,
             )
         self.overlay = overlay
+
+    def _verdict(self, key: int, now: datetime) -> tuple[Verdict, tuple[ChannelState, ...]]:
+        """The snapshot's verdict with the answers learnt since the batch on top."""
+        snapshot = self.snapshots()
+        record = snapshot.lookup(key)
+        verdict = record.verdict() if record else NO_HISTORY_VERDICT
+        channels = record.channels if record else ()
+        live = self.overlay.answers(key)
+        verdict = with_live_answers(verdict, live, _naive(now), self.policy.freshness)
+        return verdict, channels
 
     def _send_sms(
         self,

@@ -186,6 +186,25 @@ def test_a_notification_accepted_before_a_denial_and_sent_after_it_goes_by_sms(
     assert all(row[0] != waiting_id for row in notifier.ok.sent + notifier.vk.sent)
 
 
+def test_a_no_reported_after_a_notification_was_accepted_but_dated_before_it_counts_too(
+    notifier: Notifier,
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    notifier.clock.advance(timedelta(seconds=2))
+    said_no_at = notifier.clock.now()
+    notifier.clock.advance(timedelta(seconds=2))
+    waiting = notifier.service.accept(notifier.client_key, notifier.request(SUSPICIOUS, "r-2"))
+    assert waiting.answer["action"] == "deliver"  # the No not reported yet
+    notifier.clock.advance(timedelta(seconds=5))
+
+    assert notifier.service.answered(asked, confirmed=False, at=said_no_at)
+    notifier.service.dispatch_due()
+
+    waiting_id = str(waiting.answer["id"])
+    assert statuses(notifier, waiting_id) == ["accepted", "sms_sent"]
+    assert all(row[0] != waiting_id for row in notifier.ok.sent + notifier.vk.sent)
+
+
 def test_no_answer_within_the_ttl_sends_it_by_sms(notifier: Notifier) -> None:
     asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=timedelta(minutes=10))
 
