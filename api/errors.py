@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import well_formed_correlator
@@ -186,7 +187,7 @@ def install_error_handlers(app: FastAPI) -> None:
     ):
         app.add_exception_handler(domain_error, _domain_error)
     # a store down, cut off or busy: any other database error is a fault of ours, a 500
-    for store_error in (OperationalError, InterfaceError):
+    for store_error in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(store_error, _store_unreachable)
     app.add_exception_handler(Exception, _unexpected)
     _document_refusals_as_answered(app)

@@ -8,6 +8,7 @@ import shutil
 import socket
 import tempfile
 from contextlib import suppress
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -63,6 +64,19 @@ def _running(pid: int) -> bool:
     return True
 
 
+def trusted_proxies(setting: str) -> str:
+    """`OWNERSHIP_FORWARDED_ALLOW_IPS` as uvicorn takes it, each IPv4 network also in its
+    IPv4-mapped IPv6 form: a dual-stack socket (`--host ::`) sees an IPv4 balancer as
+    `::ffff:a.b.c.d`, which uvicorn does not match against an IPv4 network."""
+    entries = [entry for entry in setting.split(",") if entry]
+    for entry in list(entries):
+        network = None if entry == "*" else ip_network(entry)
+        if isinstance(network, IPv4Network):
+            mapped = IPv6Address(f"::ffff:{network.network_address}")
+            entries.append(str(IPv6Network((mapped, 96 + network.prefixlen))))
+    return ",".join(entries)
+
+
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     """Serve until interrupted; the exit code. Workers map one snapshot file and share their
     metrics; with several, each listens on a socket of its own (api.workers).
@@ -81,7 +95,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         "access_log": False,
         # only the balancers the operator names are believed about the caller (settings)
         "proxy_headers": bool(settings.forwarded_allow_ips),
-        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        "forwarded_allow_ips": trusted_proxies(settings.forwarded_allow_ips) or None,
     }
     if workers == 1:
         uvicorn.run(host=host, port=port, workers=workers, **config)  # type: ignore[arg-type]

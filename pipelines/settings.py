@@ -240,9 +240,9 @@ class Settings(BaseSettings):
         for entry in entries:
             if entry != "*":
                 try:
-                    ip_network(entry, strict=False)
-                except ValueError:
-                    raise ValueError(f"{entry!r} is not an address, a CIDR or *") from None
+                    ip_network(entry, strict=True)
+                except ValueError as error:
+                    raise ValueError(f"{entry!r} is not an address, a CIDR or *: {error}") from None
         return ",".join(entries)
 
     # The moderators' bearer token for /v1/admin/* (`Authorization: Bearer …`), at least 32

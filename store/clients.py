@@ -160,7 +160,8 @@ def find_client(session: Session, key: str, cipher: SecretCipher) -> ClientRecor
         name=row.name,
         key=row.consumer_key,
         secret=cipher.decrypt(row.secret_encrypted),
-        networks=tuple(ip_network(cidr) for cidr in row.allowed_cidrs),
+        # as registration keeps them now, also for a client registered before it did
+        networks=tuple(_as_ipv4_if_mapped(ip_network(cidr)) for cidr in row.allowed_cidrs),
         disabled=row.disabled,
     )
 

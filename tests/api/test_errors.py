@@ -11,6 +11,7 @@ import requests
 from fastapi import FastAPI
 from requests_oauthlib import OAuth1
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.app import create_app
 from api.auth import AuthenticatedClient, Authenticator
@@ -39,6 +40,10 @@ def base_url() -> Iterator[str]:
     @app.get("/store-down")
     def store_down() -> None:
         raise OperationalError("select 1", {}, ConnectionRefusedError("connection refused"))
+
+    @app.get("/store-busy")
+    def store_busy() -> None:
+        raise PoolTimeoutError("QueuePool limit of size 5 overflow 10 reached")
 
     @app.get("/unscored")
     def unscored() -> None:
@@ -146,8 +151,11 @@ def test_a_failure_of_the_service_keeps_the_envelope_and_echoes_the_correlator(
     assert response.headers["x-correlator"] == "req-500"
 
 
-def test_a_store_that_cannot_be_reached_is_503_to_try_again_not_a_500(base_url: str) -> None:
-    response = requests.get(f"{base_url}/store-down", headers={"x-correlator": "c-1"})
+@pytest.mark.parametrize("path", ["/store-down", "/store-busy"])
+def test_a_store_that_cannot_be_reached_is_503_to_try_again_not_a_500(
+    base_url: str, path: str
+) -> None:
+    response = requests.get(f"{base_url}{path}", headers={"x-correlator": "c-1"})
 
     assert response.status_code == 503
     assert response.json()["code"] == "UNAVAILABLE"

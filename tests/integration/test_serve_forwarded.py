@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from pydantic import ValidationError
 from requests_oauthlib import OAuth1
+from uvicorn.middleware.proxy_headers import _TrustedHosts
 
+from api.main import trusted_proxies
+from pipelines.settings import load_settings
 from tests.integration.test_crash_recovery import OWNERSHIP, free_port
 from tests.integration.test_serve_workers import wait_until
 
@@ -99,3 +103,16 @@ def test_a_named_balancer_tells_the_callers_address_and_the_scheme_it_signed(
 
         assert response.status_code == 200, response.text
         assert response.json() == {"pong": True}
+
+
+def test_an_ipv4_balancer_is_believed_on_a_dual_stack_socket_too() -> None:
+    trusted = trusted_proxies("127.0.0.1,10.0.0.0/8")
+
+    assert "::ffff:127.0.0.1" in _TrustedHosts(trusted)
+    assert "::ffff:10.9.8.7" in _TrustedHosts(trusted)
+    assert "::ffff:11.0.0.1" not in _TrustedHosts(trusted)
+
+
+def test_a_balancer_network_with_host_bits_set_is_refused_as_the_typo_it_is() -> None:
+    with pytest.raises(ValidationError, match="host bits set"):
+        load_settings(forwarded_allow_ips="127.0.0.1/8")

@@ -289,3 +289,17 @@ def test_resealing_with_a_key_that_opens_not_every_secret_changes_nothing(
 
     with sessions() as session:
         assert session.scalars(select(ClientRow.secret_encrypted)).all() == before
+
+
+def test_a_client_registered_with_a_mapped_network_before_it_was_kept_as_ipv4_is_let_in(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+    with sessions.begin() as session:  # as registration stored it before
+        row = session.scalars(select(ClientRow)).one()
+        row.allowed_cidrs = ["::ffff:203.0.113.0/120"]
+
+    with sessions() as session:
+        record = find_client(session, issued.key, cipher)
+
+    assert record is not None and record.allows(ip_address("203.0.113.5"))
