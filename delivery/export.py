@@ -60,11 +60,17 @@ def nightly_watermark(history: Path) -> datetime | None:
     name; None for none. Only the nightly run's files count: an operator's export (of some
     answers only, say) is no sign that the rest were exported."""
     folder = history / "verifications"
-    moments = [
-        datetime.strptime(found.group(1), STAMP).replace(tzinfo=UTC)
-        for path in (folder.iterdir() if folder.is_dir() else ())
-        if (found := NIGHTLY_FILE.fullmatch(path.name))
-    ]
+    now = datetime.now(UTC)
+    moments = []
+    for path in folder.iterdir() if folder.is_dir() else ():
+        found = NIGHTLY_FILE.fullmatch(path.name)
+        try:
+            moment = datetime.strptime(found.group(1), STAMP).replace(tzinfo=UTC) if found else None
+        except ValueError:  # a name of the pattern with no such moment (month 13)
+            moment = None
+        # a file from a night the clock ran ahead would stop every export until that moment
+        if moment is not None and moment <= now:
+            moments.append(moment)
     return max(moments, default=None)
 
 

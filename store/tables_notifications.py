@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -111,8 +112,11 @@ class VerificationRow(Base):
     account_id: Mapped[str | None] = mapped_column(String(80))
     notification_id: Mapped[str | None] = mapped_column(String(40))
     # when the store took it, by the wall clock: the nightly export reads on from it, as a
-    # result can be recorded long after its `ts` (a late report of an answer)
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # result can be recorded long after its `ts` (a late report of an answer); the store's
+    # clock for a writer that names none (the release before, during a rolling upgrade)
+    recorded_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), index=True, server_default=func.current_timestamp()
+    )
 
 
 class NumberOverlayRow(Base):

@@ -118,6 +118,18 @@ def test_an_operators_export_of_some_answers_does_not_move_the_nightly_watermark
     assert [row["ts"] for row in nightly_exports(history)[1]] == [answered]
 
 
+def test_a_nightly_file_from_a_night_the_clock_ran_ahead_or_oddly_named_stops_nothing(
+    tmp_path: Path, store: Engine
+) -> None:
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    folder = history / "verifications"
+    folder.mkdir(exist_ok=True)
+    (folder / "notify-nightly-20990101T000000000000.parquet").touch()
+    (folder / "notify-nightly-20261399T000000000000.parquet").touch()
+
+    assert nightly_watermark(history) is None
+
+
 def test_a_result_exported_twice_scores_as_once(tmp_path: Path, store: Engine) -> None:
     history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
     settings = load_settings(scores_dir=tmp_path / "scores")

@@ -141,3 +141,28 @@ def test_a_store_in_a_folder_that_cannot_be_written_fails_as_sqlite_says() -> No
     # the command line turns SQLite's OperationalError into one line; no other error may pass
     with pytest.raises(OperationalError, match="unable to open database file"):
         upgrade("sqlite:////proc/no-such-store.db")
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_a_result_written_without_recorded_at_takes_the_stores_clock(
+    kind: str, tmp_path: Path
+) -> None:
+    """As the release before 0006 writes one, during a rolling upgrade: kept, not refused."""
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "insert into verifications (phone, ts, method, result) "
+                        "values ('+79234567823', '2026-11-27 10:00:00', 'prompt', 'denied')"
+                    )
+                )
+            verifications = metadata.tables["verifications"]
+            with engine.connect() as connection:
+                recorded = connection.execute(select(verifications.c.recorded_at)).scalar_one()
+        finally:
+            engine.dispose()
+
+    assert recorded.tzinfo is not None and recorded.year >= 2026

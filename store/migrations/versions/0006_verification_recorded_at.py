@@ -27,8 +27,15 @@ def upgrade() -> None:
     # The nightly export of the new code starts with everything anyway (it finds no watermark
     # of its own), so a result an earlier export skipped is exported too.
     op.execute(sa.text("update verifications set recorded_at = ts"))
+    # the store's clock by default: a process of the release before, which names no
+    # recorded_at, still keeps its results while a rolling upgrade runs beside it
     with op.batch_alter_table("verifications") as table:
-        table.alter_column("recorded_at", existing_type=UtcDateTime(), nullable=False)
+        table.alter_column(
+            "recorded_at",
+            existing_type=UtcDateTime(),
+            nullable=False,
+            server_default=sa.func.current_timestamp(),
+        )
     op.create_index(op.f("ix_verifications_recorded_at"), "verifications", ["recorded_at"])
 
 
