@@ -9,6 +9,7 @@ Numbers found in the snapshot were validated by the batch; phonenumbers judges o
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -413,4 +414,6 @@ def _error_item(sent: object, message: str) -> str:
     error = {"status": 400, "code": "INVALID_ARGUMENT", "message": message}
     # as sent; a lone surrogate only as an escape, the one form UTF-8 can carry
     ascii_only = not isinstance(sent, str) or not _encodable(sent)
+    if isinstance(sent, float) and not math.isfinite(sent):
+        sent = str(sent)  # NaN and Infinity, which a JSON parser may read but no JSON holds
     return json.dumps({"phone": sent, "error": error}, ensure_ascii=ascii_only)

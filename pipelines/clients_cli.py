@@ -87,12 +87,13 @@ def add_clients_commands(commands: Any) -> None:
 
 
 def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.serving_cli import open_cipher
     from store.clients import ClientRegistrationError, register_client
-    from store.secrets import SecretKeyError, load_cipher
+    from store.secrets import SecretKeyError
 
     with _store(settings) as sessions:
         try:
-            cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+            cipher = open_cipher(settings)
             with sessions.begin() as session:
                 issued = register_client(
                     session, args.name, args.allow_ip, cipher, webhook_url=args.webhook_url
@@ -108,8 +109,9 @@ def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.serving_cli import open_cipher
     from store.clients import ClientRegistrationError, renew_webhook_secret, set_webhook_url
-    from store.secrets import SecretKeyError, load_cipher
+    from store.secrets import SecretKeyError
 
     if (args.url is None) == (not args.clear):
         raise UsageError("give either a URL or --clear")
@@ -119,7 +121,7 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
             with sessions.begin() as session:
                 has_secret = set_webhook_url(session, args.name, args.url)
                 if args.renew_secret or not has_secret:
-                    cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+                    cipher = open_cipher(settings)
                     answer["webhook_secret"] = renew_webhook_secret(session, args.name, cipher)
         except (ClientRegistrationError, SecretKeyError) as error:
             raise UsageError(str(error)) from error
@@ -128,12 +130,13 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_clients_reseal(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.serving_cli import open_cipher
     from store.clients import reseal_secrets
-    from store.secrets import SecretKeyError, load_cipher
+    from store.secrets import SecretKeyError
 
     with _store(settings) as sessions:
         try:
-            cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+            cipher = open_cipher(settings)
             with sessions.begin() as session:
                 resealed = reseal_secrets(session, cipher)
         except SecretKeyError as error:

@@ -124,19 +124,8 @@ def check_start_up(settings: Settings) -> None:
         check_proxy_settings()
     except ProxySettingsError as error:
         raise UsageError(str(error)) from error
-    from store.secrets import SecretKeyError, load_cipher
-
+    cipher = open_cipher(settings)
     source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
-    try:
-        cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
-    except SecretKeyError as error:  # its message never holds the key
-        raise UsageError(f"bad setting: {source}: {error}") from error
-    except (OSError, UnicodeDecodeError) as error:  # a key file that cannot be made or read
-        reason = error.strerror if isinstance(error, OSError) else "it is not ASCII text"
-        raise UsageError(
-            f"bad setting: OWNERSHIP_SECRET_KEY_FILE: cannot use the key file "
-            f"{settings.secret_key_file}: {reason}"
-        ) from error
     unopened = _clients_sealed_otherwise(settings, cipher)
     if unopened:
         where = "" if settings.secret_key else f" ({settings.secret_key_file})"
@@ -145,6 +134,24 @@ def check_start_up(settings: Settings) -> None:
             f"{', '.join(map(repr, unopened))}; give every key they are sealed under, newest "
             "first, and `ownership clients reseal` to seal them under the newest"
         )
+
+
+def open_cipher(settings: Settings) -> SecretCipher:
+    """The cipher of the store's secrets, from `OWNERSHIP_SECRET_KEY` or its key file; a
+    fault with either is one line naming its setting (UsageError), never the key."""
+    from store.secrets import SecretKeyError, load_cipher
+
+    source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
+    try:
+        return load_cipher(settings.secret_key_text(), settings.secret_key_file)
+    except SecretKeyError as error:  # its message never holds the key
+        raise UsageError(f"bad setting: {source}: {error}") from error
+    except (OSError, UnicodeDecodeError) as error:  # a key file that cannot be made or read
+        reason = error.strerror if isinstance(error, OSError) else "it is not ASCII text"
+        raise UsageError(
+            f"bad setting: OWNERSHIP_SECRET_KEY_FILE: cannot use the key file "
+            f"{settings.secret_key_file}: {reason}"
+        ) from error
 
 
 def _clients_sealed_otherwise(settings: Settings, cipher: SecretCipher) -> list[str]:

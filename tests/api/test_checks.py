@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+import requests
+from requests_oauthlib import OAuth1
 
 from tests.api.service import (
     ACCOUNT_ONLY,
@@ -178,6 +181,25 @@ def test_a_bulk_item_that_is_no_string_is_answered_in_place(caller: Caller, item
     assert (fresh, suspicious) == (check(caller, VERIFIED_FRESH), check(caller, SUSPICIOUS))
     assert odd["phone"] == item
     assert odd["error"]["code"] == "INVALID_ARGUMENT" and "string" in odd["error"]["message"]
+
+
+def test_a_bulk_item_json_cannot_hold_is_echoed_as_text(caller: Caller) -> None:
+    body = b'{"phones": ["' + VERIFIED_FRESH.encode() + b'", NaN, Infinity]}'
+    auth = OAuth1(
+        caller.key, caller.secret, signature_method="HMAC-SHA256", force_include_body=True
+    )
+
+    response = requests.post(
+        f"{caller.url}/v1/check/bulk",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        auth=auth,
+        timeout=30,
+    )
+
+    assert response.status_code == 200, response.text
+    results = json.loads(response.text, parse_constant=pytest.fail)["results"]
+    assert [item["phone"] for item in results[1:]] == ["nan", "inf"]
 
 
 def test_bulk_takes_at_most_ten_thousand_numbers(caller: Caller) -> None:

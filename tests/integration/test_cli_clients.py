@@ -226,3 +226,24 @@ def test_resealing_with_keys_that_miss_one_is_a_one_line_error(
 
     message = capsys.readouterr().err.strip()
     assert message.startswith("error:") and "'bank'" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("action", [["add", "bank", "--allow-ip", BANK_OFFICE], ["reseal"]])
+def test_a_key_file_that_cannot_be_read_is_a_one_line_error_naming_its_setting(
+    action: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    engine: Engine,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", database_url)
+    monkeypatch.delenv("OWNERSHIP_SECRET_KEY", raising=False)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY_FILE", str(tmp_path / "a-file" / "secret.key"))
+
+    assert main(["clients", *action]) == 2
+
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error: bad setting: OWNERSHIP_SECRET_KEY_FILE: cannot use")
+    assert "\n" not in message
