@@ -19,20 +19,24 @@ INPUT_KINDS: tuple[str, ...] = (
     "accounts",
 )
 
+# Parquet time types as DuckDB names them. A zoned time (Parquet's isAdjustedToUTC, what pandas
+# writes for tz-aware times: TIMESTAMPTZ_NS for nanoseconds, TIMESTAMP WITH TIME ZONE for the
+# rest) is an instant, read as UTC: the check connection's TimeZone is UTC.
+TIME_TYPES: tuple[str, ...] = (
+    "TIMESTAMP",
+    "TIMESTAMP_S",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_NS",
+    "TIMESTAMP WITH TIME ZONE",
+    "TIMESTAMPTZ_NS",
+)
+
 # DuckDB types a Parquet column may have for each contract type. Text is accepted everywhere
 # (and checked row by row); anything else is a wrong type and fails the kind with a message.
 ACCEPTED_TYPES: dict[str, tuple[str, ...]] = {
     "string": ("VARCHAR",),
-    "timestamp": (
-        "VARCHAR",
-        "TIMESTAMP",
-        "TIMESTAMP_S",
-        "TIMESTAMP_MS",
-        "TIMESTAMP_NS",
-        "TIMESTAMP WITH TIME ZONE",
-        "DATE",
-    ),
-    "date": ("VARCHAR", "DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"),
+    "timestamp": ("VARCHAR", *TIME_TYPES, "DATE"),
+    "date": ("VARCHAR", "DATE", *TIME_TYPES),
     "boolean": ("VARCHAR", "BOOLEAN"),
 }
 

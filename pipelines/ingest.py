@@ -29,6 +29,10 @@ from pipelines.number_ranges import RANGES_FILE
 from pipelines.sqlfiles import check_sql, macros_sql, number_check_sql, unreadable_lines_sql
 
 FORMATS = ("parquet", "csv")
+# How a file's name ends for each format, in any case (`may.CSV`); DuckDB reads gzip CSV as is.
+SUFFIXES: dict[str, str] = {".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv"}
+# Files of a kind named in an error, before "and N more".
+NAMED_FILES = 5
 # DuckDB reads a file name as a pattern: these would match other files, or none
 GLOB_CHARACTERS = frozenset("*?[]{}")
 
@@ -62,7 +66,17 @@ def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, 
         folder = events_dir / kind
         if not folder.is_dir():
             raise InputError(f"missing kind {kind!r}: no folder {folder}")
-        by_format = {fmt: tuple(sorted(folder.glob(f"*.{fmt}"))) for fmt in FORMATS}
+        by_format, unread = _kind_folder(folder)
+        if unread:
+            # nothing is dropped silently (DESIGN §3): a partition folder or a file of another
+            # format may hold the kind's rows
+            shown = ", ".join(unread[:NAMED_FILES])
+            more = f" and {len(unread) - NAMED_FILES} more" if len(unread) > NAMED_FILES else ""
+            raise InputError(
+                f"kind {kind!r}: {folder} holds {shown}{more}, which a run does not read: "
+                "a kind's folder holds only *.parquet, *.csv or *.csv.gz files, no sub-folders; "
+                "move the rows into such files, or anything else out"
+            )
         present = [fmt for fmt, files in by_format.items() if files]
         if not present:
             raise InputError(f"kind {kind!r}: {folder} has no *.parquet or *.csv files")
@@ -81,6 +95,31 @@ def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, 
             )
         found[kind] = KindFiles(kind, present[0], by_format[present[0]])
     return found
+
+
+def file_format(path: Path) -> str | None:
+    """The format a file's name gives it, or None for a name of no input format."""
+    name = path.name.lower()
+    return next((fmt for suffix, fmt in SUFFIXES.items() if name.endswith(suffix)), None)
+
+
+def _kind_folder(folder: Path) -> tuple[dict[str, tuple[Path, ...]], list[str]]:
+    """A kind folder's files by format, and the names of what else it holds.
+
+    Hidden names are not data: .DS_Store, the AppleDouble `._part.csv` a macOS copy leaves
+    beside each file, a writer's temporary file.
+    """
+    by_format: dict[str, list[Path]] = {fmt: [] for fmt in FORMATS}
+    unread: list[str] = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        fmt = file_format(path) if path.is_file() else None
+        if fmt is None:
+            unread.append(f"{path.name}/" if path.is_dir() else path.name)
+        else:
+            by_format[fmt].append(path)
+    return {fmt: tuple(files) for fmt, files in by_format.items()}, unread
 
 
 def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
@@ -164,7 +203,7 @@ def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     except (duckdb.IOException, duckdb.InvalidInputException) as error:
         files = con.sql("select path from input_files where kind = ? order by path", params=[kind])
         for (path,) in files.fetchall():
-            mixed = mixed_line_ending(Path(path)) if path.lower().endswith(".csv") else None
+            mixed = mixed_line_ending(Path(path)) if file_format(Path(path)) == "csv" else None
             if mixed:
                 line, ending = mixed
                 raise InputError(

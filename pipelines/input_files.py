@@ -8,8 +8,11 @@ the reader cannot read is kept aside by DuckDB (store_rejects) for `ingest` to r
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import pyarrow as pa
@@ -114,7 +117,7 @@ def mixed_line_ending(path: Path) -> tuple[int, str] | None:
     ending a file, so a line appended by another tool stops it without naming the line."""
     style = None
     try:
-        with path.open("rb") as file:
+        with _open_csv(path) as file:
             for number, line in enumerate(file, start=1):
                 if not line.endswith(b"\n"):
                     break  # the last line, without an ending
@@ -123,9 +126,23 @@ def mixed_line_ending(path: Path) -> tuple[int, str] | None:
                     style = ending
                 elif ending != style:
                     return number, f"{ending}, while the lines before it end with {style}"
-    except OSError:
+    except (OSError, EOFError):  # EOFError: a gzip file cut short
         return None
     return None
+
+
+def _open_csv(path: Path) -> io.BufferedReader | gzip.GzipFile:
+    """A CSV file's bytes, uncompressed if it is gzip (`*.csv.gz`), as DuckDB reads it."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def _open_csv_text(path: Path) -> IO[str]:
+    """A CSV file's text, decoded as the reader does, without a byte order mark."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+    return path.open(encoding="utf-8-sig", errors="replace", newline="")
 
 
 # Layouts of one kind's CSV files read together; each costs DuckDB expression depth.
@@ -141,9 +158,9 @@ def _layout_columns(width: int, places: tuple[int, ...], contract: Contract) -> 
 def _csv_header(path: Path) -> tuple[str, ...]:
     """The column names of a CSV file's first line, lower-case; none for an empty file."""
     try:
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+        with _open_csv_text(path) as file:
             first = next(csv.reader(file), [])
-    except (OSError, csv.Error) as error:
+    except (OSError, EOFError, csv.Error) as error:
         raise InputError(f"cannot read the header of {path}: {error}") from error
     # a column without a name (a written index, a trailing comma) gets one; no contract uses it
     names = tuple(name.strip().lower() or f"unnamed_{index}" for index, name in enumerate(first))

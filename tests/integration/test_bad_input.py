@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from datetime import datetime
@@ -246,6 +247,32 @@ def test_a_column_of_the_wrong_type_stops_the_run(tmp_path: Path) -> None:
         run(events, tmp_path / "out")
 
 
+def _as_zoned_nanoseconds(path: Path, column: str) -> None:
+    """Rewrite a Parquet column as pandas 2.x writes tz-aware times: timestamp[ns, tz=UTC]."""
+    table = pq.read_table(path)
+    index = table.schema.get_field_index(column)
+    zoned = table.column(index).cast(pa.timestamp("ns", tz="UTC"))
+    pq.write_table(table.set_column(index, column, zoned), path)
+
+
+def test_times_and_dates_written_as_zoned_nanoseconds_are_read_as_utc(tmp_path: Path) -> None:
+    history = healthy_history()
+    history.code(RU_MOBILE, datetime(2026, 5, 20, 23, 30), account="vk-1")
+    events = history.write(tmp_path / "events")
+    _as_zoned_nanoseconds(events / "code_entries" / "part-0.parquet", "ts")
+    _as_zoned_nanoseconds(events / "accounts" / "part-0.parquet", "last_seen_at")
+    _as_zoned_nanoseconds(events / "registrations" / "part-0.parquet", "birth_date")
+
+    manifest = run(events, tmp_path / "out")
+
+    for kind in ("code_entries", "accounts", "registrations"):
+        assert manifest["inputs"][kind]["rejected"] == 0
+        assert manifest["inputs"][kind]["accepted"] == len(history.rows[kind])
+    scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
+    last_code = scores.filter(pl.col("phone") == RU_MOBILE)["last_code_at"].item()
+    assert last_code == datetime(2026, 5, 20, 23, 30)
+
+
 def test_an_empty_folder_stops_the_run(tmp_path: Path) -> None:
     (tmp_path / "events").mkdir()
 
@@ -452,6 +479,24 @@ def test_rejected_values_that_are_not_texts_show_as_written(tmp_path: Path) -> N
     assert rejects["mobile_app_text"].drop_nulls().to_list() == ["maybe"]
 
 
+def test_csv_written_with_a_space_after_each_comma_is_read_in_every_column(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    (events / "accounts" / "part-0.parquet").unlink()
+    (events / "accounts" / "accounts.csv").write_text(
+        "network, account_id, phone, last_seen_at, mobile_app\n"
+        f"vk, vk-1, {RU_MOBILE}, 2026-05-30T00:00:00Z, true\n"
+        f"ok, ok-1, {RU_MOBILE}, 2026-05-30T00:00:00Z, false\n",
+        encoding="utf-8",
+    )
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    assert manifest["inputs"]["accounts"]["reject_reasons"] == {}
+    assert manifest["inputs"]["accounts"]["accepted"] == 2
+
+
 def test_an_output_folder_inside_the_events_folder_is_refused(tmp_path: Path) -> None:
     events = healthy_history().write(tmp_path / "events")
 
@@ -648,6 +693,52 @@ def test_a_file_name_a_reader_would_take_for_a_pattern_stops_the_run(tmp_path: P
     (events / "code_entries" / "part-0.parquet").rename(events / "code_entries" / "part[0].parquet")
 
     with pytest.raises(InputError, match=r"file name part\[0\]\.parquet .* rename the file"):
+        run(events, tmp_path / "out")
+
+
+def test_file_names_are_read_in_any_case_and_gzip_csv_files_too(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    (events / "accounts" / "part-0.parquet").rename(events / "accounts" / "part-0.PARQUET")
+    csv = _as_csv(events, "code_entries")
+    csv.rename(events / "code_entries" / "april.CSV")
+    (events / "code_entries" / "may.csv.gz").write_bytes(
+        gzip.compress(
+            f"phone,ts,product,account_id\n{RU_MOBILE},2026-05-25T10:00:00Z,vk,\n".encode()
+        )
+    )
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["code_entries"]["accepted"] == 40 + 1
+    assert manifest["inputs"]["accounts"]["accepted"] == 40
+
+
+def test_hidden_files_in_a_kind_folder_are_not_data(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    folder = events / "code_entries"
+    # what a macOS copy leaves: Finder's .DS_Store and an AppleDouble file beside each file
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (folder / "._part-0.parquet").write_bytes(b"\x00\x05\x16\x07\x00\x02Mac OS X" + b"\x00" * 60)
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["code_entries"]["accepted"] == 40
+
+
+def test_a_kind_folder_holding_what_a_run_does_not_read_stops_the_run_naming_it(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    folder = events / "code_entries"
+    (folder / "date=2026-05-25").mkdir()  # a Hive partition
+    (folder / "date=2026-05-25" / "part-0.parquet").write_bytes(
+        (folder / "part-0.parquet").read_bytes()
+    )
+    (folder / "may.csv.zst").write_bytes(b"(\xb5/\xfd")
+
+    with pytest.raises(
+        InputError, match=r"'code_entries': .* holds date=2026-05-25/, may\.csv\.zst, which a run"
+    ):
         run(events, tmp_path / "out")
 
 

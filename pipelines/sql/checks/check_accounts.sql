@@ -21,10 +21,13 @@ typed as (
             as last_seen_invalid,
         case when epoch_seconds(source.last_seen_at) is null
             then cast(source.last_seen_at as varchar) end as last_seen_at_text,
-        try_cast(source.mobile_app as boolean) as mobile_app,
-        source.mobile_app is not null and try_cast(source.mobile_app as boolean) is null
+        -- trimmed like every other text column (a CSV written with ", " between fields);
+        -- a Boolean Parquet column goes through text unchanged
+        try_cast(trim(cast(source.mobile_app as varchar)) as boolean) as mobile_app,
+        source.mobile_app is not null
+            and try_cast(trim(cast(source.mobile_app as varchar)) as boolean) is null
             as mobile_app_invalid,
-        case when try_cast(source.mobile_app as boolean) is null
+        case when try_cast(trim(cast(source.mobile_app as varchar)) as boolean) is null
             then cast(source.mobile_app as varchar) end as mobile_app_text
     from source
     -- only texts that are not strict E.164 can have a fix; saying so spares the join
