@@ -97,7 +97,15 @@ def registration_profiles(
     ordered = registrations.sort_values([*keys, *PERSON], ignore_index=True)
     previous = ordered.groupby("phone")[["ts", *PERSON]].shift()
     ordered["previous_ts"] = previous["ts"]
-    ordered["differing_fields"] = differing(ordered, previous)
+    minimum = rules.profile_mismatch_min_fields
+    differs = ordered["previous_ts"].notna() & (differing(ordered, previous) >= minimum)
+    # what the same person's registrations before this one last gave of each field: one that
+    # differs from its predecessor starts another person, whose fields are not carried past
+    person = [ordered["phone"], differs.astype(int).groupby(ordered["phone"]).cumsum()]
+    carried = ordered[PERSON].groupby(person).ffill().groupby(person).shift()
+    ordered["differing_fields"] = differing(ordered, previous).where(
+        differs, differing(ordered, carried)
+    )
 
     # registrations of the accounts bound to the number now
     bound_accounts = accounts[["phone", "network", "account_id"]].rename(
@@ -116,7 +124,6 @@ def registration_profiles(
 
     profiles = ordered.merge(against_bound, on=keys, how="left")
     profiles["differing_from_bound"] = profiles["differing_from_bound"].fillna(0)
-    minimum = rules.profile_mismatch_min_fields
     profiles["is_profile_mismatch"] = (
         profiles["previous_ts"].notna() & (profiles["differing_fields"] >= minimum)
     ) | (profiles["differing_from_bound"] >= minimum)
@@ -204,8 +211,8 @@ def holder_proofs(
     # the least proven account decides; one never proven makes the whole number unproven
     unproven = proofs["last_proof_at"].isna().groupby(proofs["phone"]).any()
     bound_numbers = proofs.groupby("phone")["last_proof_at"].min().where(~unproven)
-    # when the last of the bound accounts first proved possession
-    newest_account_since = proofs.groupby("phone")["first_proof_at"].max()
+    # when the first of the bound accounts first proved possession
+    oldest_account_since = proofs.groupby("phone")["first_proof_at"].min()
 
     unbound = ~social_codes["phone"].isin(bound_numbers.index)
     unbound_proofs = pd.concat(
@@ -222,17 +229,17 @@ def holder_proofs(
     result: pd.DataFrame = (
         pd.concat([bound_numbers, unbound_numbers]).rename("last_proof_at").to_frame()
     )
-    # with no account bound, nothing tells the holders apart: newest_account_since stays NaT
-    result["newest_account_since"] = newest_account_since.reindex(result.index)
+    # with no account bound, nothing tells the holders apart: oldest_account_since stays NaT
+    result["oldest_account_since"] = oldest_account_since.reindex(result.index)
     return result
 
 
 def tenures(evidence: pd.DataFrame, proofs: pd.DataFrame, rules: RuleSettings) -> pd.DataFrame:
     """int_tenures: the current tenure's start and the evidence still open, per number."""
     proof = lookup(evidence["phone"], proofs["last_proof_at"])
-    newest = lookup(evidence["phone"], proofs["newest_account_since"])
+    oldest = lookup(evidence["phone"], proofs["oldest_account_since"])
     is_unanswered = proof.isna() | (evidence["ts"] > proof)
-    starts_tenure = newest.isna() | (evidence["ts"] <= newest)
+    starts_tenure = oldest.isna() | (evidence["ts"] <= oldest)
     # what each piece of evidence stands for now: open, answered by a new holder, or refuted
     answer = pd.Series(
         np.select([is_unanswered, starts_tenure], ["open", "new holder"], "refuted"),
@@ -257,7 +264,7 @@ def tenures(evidence: pd.DataFrame, proofs: pd.DataFrame, rules: RuleSettings) -
         .astype(evidence["ts"].dtype)
     )
     last_open_at = unanswered.groupby("phone")["ts"].max()
-    # answered evidence starts a tenure when a bound account first appeared at or after it
+    # answered evidence starts a tenure when every bound account first appeared at or after it
     starts = counted["ts"].where(starts_tenure)
     last_change_at = starts.groupby(counted["phone"]).max()
 
@@ -286,17 +293,19 @@ def code_features(
         registered, on=account, how="left"
     )
     grace = pd.Timedelta(seconds=rules.registration_code_grace_seconds)
-    # the registering account's own code, entered within the grace after it registered
-    is_registration_code = (marked["ts"] >= marked["registered_at"]) & (
+    # the registering account's own code, entered within the grace around its registration
+    # (in a sign-up the code comes before the account exists)
+    is_registration_code = (marked["ts"] >= marked["registered_at"] - grace) & (
         marked["ts"] <= marked["registered_at"] + grace
     )
     # a social code logged without its account: a registration's own code when an account of
-    # its network registered on the number within the grace before it
+    # its network registered on the number within the grace around it
     moment = ["phone", "ts", "product"]
     unnamed = marked["account_id"].isna() & marked["product"].isin(SOCIAL)
     pairs = marked.loc[unnamed, moment].merge(registered, on=["phone", "product"])
     within = pairs[
-        (pairs["ts"] >= pairs["registered_at"]) & (pairs["ts"] <= pairs["registered_at"] + grace)
+        (pairs["ts"] >= pairs["registered_at"] - grace)
+        & (pairs["ts"] <= pairs["registered_at"] + grace)
     ]
     unnamed_codes = within[moment].drop_duplicates().assign(is_unnamed_code=True)
     found = marked[moment].merge(unnamed_codes, on=moment, how="left")["is_unnamed_code"]
@@ -307,6 +316,8 @@ def code_features(
     marked["social_ts"] = marked["ts"].where(social)
     marked["free_ts"] = marked["ts"].where(social & ~is_registration_code)
     marked["registration_code_ts"] = marked["ts"].where(social & is_registration_code)
+    # the days holding a free code: a burst in one sitting is one occasion
+    marked["free_day"] = marked["free_ts"].dt.floor("D")
     return marked.groupby("phone").agg(
         first_code_at=("ts", "min"),
         first_tenure_code_at=("tenure_ts", "min"),
@@ -314,6 +325,7 @@ def code_features(
         first_social_code_at=("social_ts", "min"),
         last_social_code_at=("social_ts", "max"),
         free_social_codes=("free_ts", "count"),
+        free_code_days=("free_day", "nunique"),
         last_free_social_code_at=("free_ts", "max"),
         last_registration_code_at=("registration_code_ts", "max"),
     )
@@ -523,6 +535,7 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
     n["is_open"] = n["is_open"].fillna(False).astype(bool)
     n["has_sms_gap"] = n["sms_gap_at"].notna()
     n["free_social_codes"] = n["free_social_codes"].fillna(0)
+    n["free_code_days"] = n["free_code_days"].fillna(0)
     n["social_registrations"] = n["social_registrations"].fillna(0)
 
     # a proof is recent when it is no older than its window
@@ -536,8 +549,9 @@ def classify(events_dir: Path, as_of: datetime, rules: RuleSettings | None = Non
         & n["last_registration_code_at"].notna()
     )
     first_social = n["first_social_registration_at"].fillna(n["first_social_code_at"])
+    # days holding a code, not codes: a burst long ago does not stand for years of them
     n["sparse_code_entries"] = (n["free_social_codes"] > 0) & (
-        n["free_social_codes"] * window < moment - first_social
+        n["free_code_days"] * window < moment - first_social
     )
     n["no_recent_code"] = ~n["has_recent_code"] & ~n["has_recent_confirmation"]
     # support for the tenure (verified): SMS delivered at least once every W, in two W-periods

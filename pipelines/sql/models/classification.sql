@@ -62,6 +62,7 @@ joined as (
         codes.last_social_code_at,
         codes.first_social_code_at,
         coalesce(codes.free_social_codes, 0) as free_social_codes,
+        coalesce(codes.free_code_days, 0) as free_code_days,
         codes.last_free_social_code_at,
         codes.last_registration_code_at,
         sms.first_delivered_at,
@@ -107,8 +108,11 @@ signals as (
         -- doubts about the tenure (suspicious)
         social_registrations > 0 and free_social_codes = 0
             and last_registration_code_at is not null as only_registration_code,
+        -- codes on fewer days than once every W since the tenure's first social registration
+        -- or code: days, not codes, so that a burst of codes long ago does not stand for
+        -- years of them
         free_social_codes > 0
-            and free_social_codes * possession_window_s
+            and free_code_days * possession_window_s
                 < as_of - coalesce(first_social_registration_at, first_social_code_at)
             as sparse_code_entries,
         not has_recent_code and not has_recent_confirmation as no_recent_code,

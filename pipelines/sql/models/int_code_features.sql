@@ -1,10 +1,11 @@
 -- int_code_features: code entries per number, over all time and within the current tenure.
 -- grain: one row per number with a code entry. refresh: full.
--- checks: free_social_codes <= social_codes.
--- A registration's own code (entered by the registering account within the grace after it
--- registered) proves possession once; it is told apart from codes entered later. A social code
+-- checks: free_code_days <= free_social_codes <= social_codes.
+-- A registration's own code (entered by the registering account within the grace around its
+-- registration) proves possession once; it is told apart from codes entered later. A social code
 -- logged without its account (the contract allows it) is a registration's own code when an
--- account of its network registered on the number within the grace before it.
+-- account of its network registered on the number within the grace around it. Around, not only
+-- after: in a sign-up the code is entered before the account, and so its row, exists.
 with code_entries as (
     select * from stg_code_entries
 ),
@@ -39,7 +40,7 @@ account_registrations as (
 ),
 
 unnamed_registration_codes as (
-    -- the social codes logged without an account that came within the grace after a
+    -- the social codes logged without an account that came within the grace around a
     -- registration of their network, once each however many such registrations there were.
     -- code_entries is read again rather than through distinct_social_codes, which DuckDB
     -- would store whole before either use
@@ -51,6 +52,7 @@ unnamed_registration_codes as (
     cross join params
     where code_entries.account_id is null
         and code_entries.ts between account_registrations.registered_at
+        - params.registration_code_grace_s
         and account_registrations.registered_at + params.registration_code_grace_s
     group by code_entries.phone, code_entries.ts, code_entries.product
 ),
@@ -61,6 +63,7 @@ marked_social as (
         distinct_social_codes.ts,
         coalesce(
             distinct_social_codes.ts between account_registrations.registered_at
+            - params.registration_code_grace_s
             and account_registrations.registered_at + params.registration_code_grace_s,
             false
         )
@@ -110,6 +113,13 @@ final as (
         max(case when in_tenure and is_social then ts end) as last_social_code_at,
         count(case when in_tenure and is_social and not is_registration_code then 1 end)
             as free_social_codes,
+        -- the days holding such a code: a burst of codes in one sitting is one occasion, so
+        -- that it stands for one code, not for years of them (SPARSE_CODE_ENTRIES)
+        count(
+            distinct case
+                when in_tenure and is_social and not is_registration_code then floor(ts / 86400)
+            end
+        ) as free_code_days,
         max(case when in_tenure and is_social and not is_registration_code then ts end)
             as last_free_social_code_at,
         max(case when in_tenure and is_social and is_registration_code then ts end)
