@@ -107,12 +107,13 @@ def _kind_folder(folder: Path) -> tuple[dict[str, tuple[Path, ...]], list[str]]:
     """A kind folder's files by format, and the names of what else it holds.
 
     Hidden names are not data: .DS_Store, the AppleDouble `._part.csv` a macOS copy leaves
-    beside each file, a writer's temporary file.
+    beside each file, a writer's temporary file; nor, as Hadoop has it, are names starting
+    with `_`: the `_SUCCESS` marker Spark writes beside its files.
     """
     by_format: dict[str, list[Path]] = {fmt: [] for fmt in FORMATS}
     unread: list[str] = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith("."):
+        if path.name.startswith((".", "_")):
             continue
         fmt = file_format(path) if path.is_file() else None
         if fmt is None:

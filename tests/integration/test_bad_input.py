@@ -713,12 +713,15 @@ def test_file_names_are_read_in_any_case_and_gzip_csv_files_too(tmp_path: Path) 
     assert manifest["inputs"]["accounts"]["accepted"] == 40
 
 
-def test_hidden_files_in_a_kind_folder_are_not_data(tmp_path: Path) -> None:
+def test_hidden_and_marker_files_in_a_kind_folder_are_not_data(tmp_path: Path) -> None:
     events = healthy_history().write(tmp_path / "events")
     folder = events / "code_entries"
     # what a macOS copy leaves: Finder's .DS_Store and an AppleDouble file beside each file
     (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     (folder / "._part-0.parquet").write_bytes(b"\x00\x05\x16\x07\x00\x02Mac OS X" + b"\x00" * 60)
+    # and what Spark (Hadoop) writes beside its files
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / ".part-0.parquet.crc").write_bytes(b"crc")
 
     manifest = run(events, tmp_path / "out")
 
