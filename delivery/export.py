@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, Select, select
 
 from delivery import records
+from pipelines.paths import input_files, input_format
 from pipelines.synth import SCHEMAS
 
 # the moment in an export's file name, to the microsecond, UTC
@@ -127,6 +128,7 @@ def _publish_beside(temporary: Path, folder: Path, stamp: str, suffix: str) -> P
 
 def _format_of(folder: Path) -> str:
     """The format of the folder's files: CSV if they are CSV, else (none yet) Parquet."""
-    if any(folder.glob("*.csv")) and not any(folder.glob("*.parquet")):
+    formats = {input_format(path) for path in input_files(folder)}
+    if formats == {"csv"}:
         return "csv"
     return "parquet"

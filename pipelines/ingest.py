@@ -26,11 +26,10 @@ from pipelines.input_files import (
     read_parquet_files,
 )
 from pipelines.number_ranges import RANGES_FILE
+from pipelines.paths import input_format, is_data_name
 from pipelines.sqlfiles import check_sql, macros_sql, number_check_sql, unreadable_lines_sql
 
 FORMATS = ("parquet", "csv")
-# How a file's name ends for each format, in any case (`may.CSV`); DuckDB reads gzip CSV as is.
-SUFFIXES: dict[str, str] = {".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv"}
 # Files of a kind named in an error, before "and N more".
 NAMED_FILES = 5
 # DuckDB reads a file name as a pattern: these would match other files, or none
@@ -97,25 +96,17 @@ def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, 
     return found
 
 
-def file_format(path: Path) -> str | None:
-    """The format a file's name gives it, or None for a name of no input format."""
-    name = path.name.lower()
-    return next((fmt for suffix, fmt in SUFFIXES.items() if name.endswith(suffix)), None)
-
-
 def _kind_folder(folder: Path) -> tuple[dict[str, tuple[Path, ...]], list[str]]:
     """A kind folder's files by format, and the names of what else it holds.
 
-    Hidden names are not data: .DS_Store, the AppleDouble `._part.csv` a macOS copy leaves
-    beside each file, a writer's temporary file; nor, as Hadoop has it, are names starting
-    with `_`: the `_SUCCESS` marker Spark writes beside its files.
+    Hidden names and markers are not data (`pipelines.paths.is_data_name`).
     """
     by_format: dict[str, list[Path]] = {fmt: [] for fmt in FORMATS}
     unread: list[str] = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith((".", "_")):
+        if not is_data_name(path):
             continue
-        fmt = file_format(path) if path.is_file() else None
+        fmt = input_format(path) if path.is_file() else None
         if fmt is None:
             unread.append(f"{path.name}/" if path.is_dir() else path.name)
         else:
@@ -204,7 +195,7 @@ def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     except (duckdb.IOException, duckdb.InvalidInputException) as error:
         files = con.sql("select path from input_files where kind = ? order by path", params=[kind])
         for (path,) in files.fetchall():
-            mixed = mixed_line_ending(Path(path)) if file_format(Path(path)) == "csv" else None
+            mixed = mixed_line_ending(Path(path)) if input_format(Path(path)) == "csv" else None
             if mixed:
                 line, ending = mixed
                 raise InputError(

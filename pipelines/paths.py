@@ -8,3 +8,31 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 SCHEMAS_DIR = DATA_DIR / "schemas"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+# How an input file's name ends for each format, in any case (`may.CSV`); DuckDB and pyarrow
+# read gzip CSV as is (DESIGN §3)
+INPUT_SUFFIXES: dict[str, str] = {".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv"}
+
+
+def input_format(path: Path) -> str | None:
+    """The format a file's name gives it, or None for a name of no input format."""
+    name = path.name.lower()
+    return next((fmt for suffix, fmt in INPUT_SUFFIXES.items() if name.endswith(suffix)), None)
+
+
+def is_data_name(path: Path) -> bool:
+    """Whether a name in a kind's folder may hold its rows: hidden names (`.DS_Store`, macOS's
+    `._part.csv`, a writer's temporary file) do not, nor, as Hadoop has it, names starting with
+    `_` (Spark's `_SUCCESS` marker)."""
+    return not path.name.startswith((".", "_"))
+
+
+def input_files(folder: Path) -> list[Path]:
+    """The data files of a kind's folder, in name order (none if it is no folder)."""
+    if not folder.is_dir():
+        return []
+    return [
+        path
+        for path in sorted(folder.iterdir())
+        if is_data_name(path) and path.is_file() and input_format(path) is not None
+    ]

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from delivery.gateway_signatures import decode_secret
 from ownership.rules import RuleSettings
-from pipelines.paths import DATA_DIR
+from pipelines.paths import DATA_DIR, input_files
 
 ADMIN_TOKEN_MIN_LENGTH = 32
 
@@ -328,7 +328,7 @@ class Settings(BaseSettings):
         if history is None:
             return None
         accounts = _a_folder(history) / "accounts"
-        if not any(accounts.glob("*.parquet")) and not any(accounts.glob("*.csv")):
+        if not input_files(accounts):
             raise ValueError(f"{accounts} has no *.parquet or *.csv files (DESIGN §3)")
         return history
 

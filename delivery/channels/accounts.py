@@ -13,6 +13,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ownership.channels import Channel
+from pipelines.paths import input_files, input_format
 
 COLUMNS = ("network", "account_id", "phone", "last_seen_at", "mobile_app")
 
@@ -53,12 +54,13 @@ class AccountDirectory:
     def read_history(cls, history: Path) -> AccountDirectory:
         """Read `history/accounts/*.parquet` (or `*.csv`); naive times are UTC (DESIGN §3)."""
         folder = history / "accounts"
-        files = sorted(folder.glob("*.parquet")) or sorted(folder.glob("*.csv"))
+        files = input_files(folder)  # as a scoring run reads them
         if not files:
             raise FileNotFoundError(f"{folder} has no *.parquet or *.csv files")
         directory = cls()
         for path in files:
-            table = pq.read_table(path) if path.suffix == ".parquet" else _read_csv(path)
+            parquet = input_format(path) == "parquet"
+            table = pq.read_table(path) if parquet else _read_csv(path)
             for row in table.select(list(COLUMNS)).to_pylist():
                 directory.add(
                     Account(
@@ -80,7 +82,11 @@ def _read_csv(path: Path) -> pa.Table:
         "last_seen_at": pa.timestamp("us"),
         "mobile_app": pa.bool_(),
     }
-    return pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(column_types=types))
+    # by the name in any case, as the batch reads it (`PART-0.CSV.GZ`); pyarrow's own guess
+    # from the extension minds the case
+    compression = "gzip" if path.name.lower().endswith(".gz") else None
+    with pa.input_stream(path, compression=compression) as stream:
+        return pa_csv.read_csv(stream, convert_options=pa_csv.ConvertOptions(column_types=types))
 
 
 def _utc(moment: datetime | None) -> datetime | None:

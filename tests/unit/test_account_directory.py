@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,3 +44,20 @@ def test_accounts_are_read_from_csv_too(tmp_path: Path) -> None:
 def test_a_history_without_accounts_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="accounts"):
         AccountDirectory.read_history(tmp_path)
+
+
+def test_accounts_are_read_from_the_files_a_scoring_run_reads(tmp_path: Path) -> None:
+    """Names in any case and gzip CSV, as the batch reads them; hidden files and markers not."""
+    folder = tmp_path / "accounts"
+    folder.mkdir()
+    with gzip.open(folder / "PART-0.CSV.GZ", "wt", encoding="utf-8") as file:
+        file.write(
+            "network,account_id,phone,last_seen_at,mobile_app\n"
+            f"vk,vk-1,{RU_MOBILE},2026-05-30 10:00:00,true\n"
+        )
+    (folder / "._PART-0.CSV.GZ").write_bytes(b"\x00\x05\x16\x07Mac OS X")
+    (folder / "_SUCCESS").write_bytes(b"")
+
+    (account,) = AccountDirectory.read_history(tmp_path).bound(Channel.VK, RU_MOBILE)
+
+    assert account.account_id == "vk-1"
