@@ -95,17 +95,14 @@ def registration_profiles(
     keys = ["phone", "ts", "product", "account_id"]
     # the person fields break ties, so that the order is total
     ordered = registrations.sort_values([*keys, *PERSON], ignore_index=True)
-    previous = ordered.groupby("phone")[["ts", *PERSON]].shift()
-    ordered["previous_ts"] = previous["ts"]
     minimum = rules.profile_mismatch_min_fields
-    differs = ordered["previous_ts"].notna() & (differing(ordered, previous) >= minimum)
-    # what the same person's registrations before this one last gave of each field: one that
-    # differs from its predecessor starts another person, whose fields are not carried past
-    person = [ordered["phone"], differs.astype(int).groupby(ordered["phone"]).cumsum()]
-    carried = ordered[PERSON].groupby(person).ffill().groupby(person).shift()
-    ordered["differing_fields"] = differing(ordered, previous).where(
-        differs, differing(ordered, carried)
-    )
+    # compared with the previous registration that gives enough fields to differ; one that
+    # gives fewer can differ from no one, and stands between no two
+    comparable = ordered[PERSON].notna().sum(axis=1) >= minimum
+    earlier = ordered[comparable].groupby("phone")[["ts", *PERSON]].shift()
+    previous = earlier.reindex(ordered.index)
+    ordered["previous_ts"] = previous["ts"]
+    ordered["differing_fields"] = differing(ordered, previous)
 
     # registrations of the accounts bound to the number now
     bound_accounts = accounts[["phone", "network", "account_id"]].rename(
@@ -211,8 +208,8 @@ def holder_proofs(
     # the least proven account decides; one never proven makes the whole number unproven
     unproven = proofs["last_proof_at"].isna().groupby(proofs["phone"]).any()
     bound_numbers = proofs.groupby("phone")["last_proof_at"].min().where(~unproven)
-    # when the first of the bound accounts first proved possession
-    oldest_account_since = proofs.groupby("phone")["first_proof_at"].min()
+    # when the last of the bound accounts first proved possession
+    newest_account_since = proofs.groupby("phone")["first_proof_at"].max()
 
     unbound = ~social_codes["phone"].isin(bound_numbers.index)
     unbound_proofs = pd.concat(
@@ -229,17 +226,17 @@ def holder_proofs(
     result: pd.DataFrame = (
         pd.concat([bound_numbers, unbound_numbers]).rename("last_proof_at").to_frame()
     )
-    # with no account bound, nothing tells the holders apart: oldest_account_since stays NaT
-    result["oldest_account_since"] = oldest_account_since.reindex(result.index)
+    # with no account bound, nothing tells the holders apart: newest_account_since stays NaT
+    result["newest_account_since"] = newest_account_since.reindex(result.index)
     return result
 
 
 def tenures(evidence: pd.DataFrame, proofs: pd.DataFrame, rules: RuleSettings) -> pd.DataFrame:
     """int_tenures: the current tenure's start and the evidence still open, per number."""
     proof = lookup(evidence["phone"], proofs["last_proof_at"])
-    oldest = lookup(evidence["phone"], proofs["oldest_account_since"])
+    newest = lookup(evidence["phone"], proofs["newest_account_since"])
     is_unanswered = proof.isna() | (evidence["ts"] > proof)
-    starts_tenure = oldest.isna() | (evidence["ts"] <= oldest)
+    starts_tenure = newest.isna() | (evidence["ts"] <= newest)
     # what each piece of evidence stands for now: open, answered by a new holder, or refuted
     answer = pd.Series(
         np.select([is_unanswered, starts_tenure], ["open", "new holder"], "refuted"),
@@ -264,7 +261,7 @@ def tenures(evidence: pd.DataFrame, proofs: pd.DataFrame, rules: RuleSettings) -
         .astype(evidence["ts"].dtype)
     )
     last_open_at = unanswered.groupby("phone")["ts"].max()
-    # answered evidence starts a tenure when every bound account first appeared at or after it
+    # answered evidence starts a tenure when a bound account first appeared at or after it
     starts = counted["ts"].where(starts_tenure)
     last_change_at = starts.groupby(counted["phone"]).max()
 

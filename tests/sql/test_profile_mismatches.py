@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -59,4 +59,34 @@ def test_a_registration_giving_fewer_fields_is_compared_with_what_it_gives(
     row = classify(history)[RU_MOBILE_RECYCLED]
 
     assert row["status"] == "verified"
+    assert row["owner_since"] == seconds(days_ago(600))
+
+
+def test_fields_of_several_registrations_are_never_pieced_into_one_person(
+    classify: Classify,
+) -> None:
+    """A family number: the daughter signs up for a game with her name only, for a school
+    service with her birth date only; then the mother registers at her bank. Pieced together,
+    the daughter's fields would make a stranger of the mother."""
+    history = History()
+    history.register(RU_MOBILE_RECYCLED, days_ago(600), ANNA, account="vk-1")
+    history.account(RU_MOBILE_RECYCLED, "vk-1")
+    for day in range(570, 0, -30):
+        history.code(RU_MOBILE_RECYCLED, days_ago(day), "vk", "vk-1")
+    daughter_name, daughter_birth = (
+        Person("masha-k", None, None),
+        Person(None, date(2012, 5, 1), None),
+    )
+    history.register(
+        RU_MOBILE_RECYCLED, days_ago(300), daughter_name, product="game", account="g-1"
+    )
+    history.register(
+        RU_MOBILE_RECYCLED, days_ago(200), daughter_birth, product="school", account="s-1"
+    )
+    history.register(RU_MOBILE_RECYCLED, days_ago(10), ANNA, product="bank_x", account="b-1")
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "verified"
+    assert "PROFILE_MISMATCH" not in row["reasons"]
     assert row["owner_since"] == seconds(days_ago(600))

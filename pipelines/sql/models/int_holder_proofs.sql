@@ -7,10 +7,9 @@
 -- re-verification. A number is only as safe as its least proven bound account: last_proof_at is
 -- the oldest of the accounts' latest proofs, and null when one of them has none at all. A
 -- number with no bound account counts any VK or OK code and any confirmation instead.
--- oldest_account_since is when the first of the bound accounts first proved possession: change
--- evidence older than that was answered only by accounts that appeared after it (a new holder);
--- evidence younger than that, once answered, by an account that proved possession before it
--- and after it (the same holder, whatever accounts joined since).
+-- newest_account_since is when the last of the bound accounts first proved possession: change
+-- evidence older than that was answered by an account that appeared after it (a new holder),
+-- evidence younger than that by accounts that were there all along (the same holder).
 -- Only numbers with change evidence need this, so every input is cut to them first.
 with codes as (
     select * from stg_code_entries
@@ -111,7 +110,7 @@ bound_numbers as (
         phone,
         -- the least proven account decides; one never proven makes the whole number unproven
         case when count(*) = count(last_proof_at) then min(last_proof_at) end as last_proof_at,
-        min(first_proof_at) as oldest_account_since
+        max(first_proof_at) as newest_account_since
     from account_proofs
     group by phone
 ),
@@ -136,13 +135,13 @@ unbound_proofs as (
 ),
 
 final as (
-    select phone, last_proof_at, oldest_account_since
+    select phone, last_proof_at, newest_account_since
     from bound_numbers
 
     union all
 
     -- with no account bound, any proof may be a new holder's: nothing tells the holders apart
-    select phone, max(last_at) as last_proof_at, cast(null as bigint) as oldest_account_since
+    select phone, max(last_at) as last_proof_at, cast(null as bigint) as newest_account_since
     from unbound_proofs
     group by phone
 )

@@ -3,11 +3,12 @@
 -- checks: every row is a registration of stg_registrations.
 -- Two registrations describe different people when enough of (name, birth date, gender) are
 -- present on both and differ; one differing field is a typo or a re-registration. Region is not
--- compared: people move. A registration is compared with the one just before it on the number;
--- with what the registrations before it last gave of each field, back to the last one that
--- differed from its own predecessor (a registration that gives no person fields, or only the
--- name, hides none of the earlier ones); and with the earlier registrations of the other
--- accounts bound to the number now (their holders are the people a delivery would reach).
+-- compared: people move. A registration is compared with the one before it on the number that
+-- gives as many fields as a mismatch needs (profile_mismatch_min_fields): one that gives fewer
+-- (no person fields, or the name only) can differ from no one, and stands between no two
+-- registrations. Fields are never pieced together from several registrations, which may be
+-- several people's. Each is also compared with the earlier registrations of the other accounts
+-- bound to the number now (their holders are the people a delivery would reach).
 with accounts as (
     select * from stg_accounts
 ),
@@ -48,6 +49,18 @@ registrations as (
     inner join varied_numbers on stg_registrations.phone = varied_numbers.phone
 ),
 
+comparable as (
+    -- the registrations that give enough fields to differ from another person's
+    select registrations.*
+    from registrations
+    cross join params
+    where
+        (case when registrations.name_key is null then 0 else 1 end)
+        + (case when registrations.birth_date is null then 0 else 1 end)
+        + (case when registrations.gender is null then 0 else 1 end)
+        >= params.profile_mismatch_min_fields
+),
+
 with_previous as (
     select
         phone,
@@ -61,63 +74,21 @@ with_previous as (
         lag(name_key) over by_number as previous_name_key,
         lag(birth_date) over by_number as previous_birth_date,
         lag(gender) over by_number as previous_gender
-    from registrations
+    from comparable
     -- the person fields break ties, so that the order is total and no engine picks its own
     window by_number as (
         partition by phone order by ts, product, account_id, name_key, birth_date, gender
     )
 ),
 
-with_person as (
-    -- a registration that differs from the one just before it starts another person: the
-    -- fields given before it are that earlier person's, and are not carried past it
-    select
-        with_previous.*,
-        with_previous.previous_ts is not null
-            and (case when name_key <> previous_name_key then 1 else 0 end)
-            + (case when birth_date <> previous_birth_date then 1 else 0 end)
-            + (case when gender <> previous_gender then 1 else 0 end)
-            >= params.profile_mismatch_min_fields as differs_from_previous,
-        sum(
-            case when with_previous.previous_ts is not null
-                and (case when name_key <> previous_name_key then 1 else 0 end)
-                + (case when birth_date <> previous_birth_date then 1 else 0 end)
-                + (case when gender <> previous_gender then 1 else 0 end)
-                >= params.profile_mismatch_min_fields
-                then 1 else 0 end
-        ) over (
-            partition by with_previous.phone
-            order by ts, product, account_id, name_key, birth_date, gender
-            rows between unbounded preceding and current row
-        ) as person
+against_previous as (
+    select phone, ts, product, account_id
     from with_previous
     cross join params
-),
-
-with_carried as (
-    -- what the person's registrations before this one last gave of each field: one that gives
-    -- no field, or the name only, hides none of the fields given before it
-    select
-        with_person.*,
-        last_value(name_key ignore nulls) over earlier as carried_name_key,
-        last_value(birth_date ignore nulls) over earlier as carried_birth_date,
-        last_value(gender ignore nulls) over earlier as carried_gender
-    from with_person
-    window earlier as (
-        partition by phone, person
-        order by ts, product, account_id, name_key, birth_date, gender
-        rows between unbounded preceding and 1 preceding
-    )
-),
-
-against_previous as (
-    select with_carried.phone, with_carried.ts, with_carried.product, with_carried.account_id
-    from with_carried
-    cross join params
-    where with_carried.differs_from_previous
-        or (case when name_key <> carried_name_key then 1 else 0 end)
-        + (case when birth_date <> carried_birth_date then 1 else 0 end)
-        + (case when gender <> carried_gender then 1 else 0 end)
+    where previous_ts is not null
+        and (case when name_key <> previous_name_key then 1 else 0 end)
+        + (case when birth_date <> previous_birth_date then 1 else 0 end)
+        + (case when gender <> previous_gender then 1 else 0 end)
         >= params.profile_mismatch_min_fields
 ),
 

@@ -3,9 +3,9 @@
 -- checks: open numbers have at least one *_at column set.
 -- Evidence is open when a bound account's holder has not proven possession since: the number
 -- is then owner_changed, and its tenure starts at the latest evidence. Evidence answered by a
--- later proof either started a new tenure (every bound account first appeared at or after it:
--- a new holder) or is refuted (a bound account was proving possession before it, and every one
--- has since: the same holder, and the tenure goes on, whatever accounts that holder added). A number with no bound account cannot tell the two
+-- later proof either started a new tenure (a bound account first appeared at or after it: a new
+-- holder) or is refuted (every bound account was proving possession before it and still is:
+-- the same holder, and the tenure goes on). A number with no bound account cannot tell the two
 -- apart and takes any answered evidence as the start of a new tenure.
 -- unknown_subscriber reports count as evidence once permanent_failures_min of them, at distinct
 -- moments, stand for the same thing: the open ones (after the bound holder's last proof) are
@@ -29,8 +29,8 @@ judged as (
         evidence.ts,
         evidence.reason,
         proofs.last_proof_at is null or evidence.ts > proofs.last_proof_at as is_unanswered,
-        proofs.oldest_account_since is null
-        or evidence.ts <= proofs.oldest_account_since as starts_tenure
+        proofs.newest_account_since is null
+        or evidence.ts <= proofs.newest_account_since as starts_tenure
     from evidence
     left join proofs on evidence.phone = proofs.phone
 ),
