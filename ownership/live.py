@@ -54,8 +54,9 @@ def with_live_answers(
     before the batch's as_of may reach it only later (reported late, exported the next night).
     - The latest answer is a No: owner_changed since the No, the only moment by which the
       number is known to have changed hands. Unless the batch read it (its verdict names that
-      No), knows of a holder who came after it (its tenure began later), or has a possession
-      proof after it (which refutes it, as the batch's rules have it).
+      No) or knows of a holder who came after it (its tenure began later). A possession proof
+      after the No does not outweigh it here: the snapshot does not tell whose it was, and the
+      batch refutes a No only by every bound account's proof.
     - The latest answer is a Yes still within `freshness`: verified, with the Yes as the proof.
       Unless the batch read it (its last confirmation is that Yes, and its verdict keeps its
       other reasons) or has evidence of a change after it.
@@ -65,11 +66,7 @@ def with_live_answers(
     # to the second, as the snapshot keeps the batch's times
     denied, confirmed = _to_second(answers.denied_at), _to_second(answers.confirmed_at)
     if denied is not None and (confirmed is None or denied > confirmed):
-        if (
-            _read_denial(verdict, denied)
-            or _tenure_began_after(verdict, denied)
-            or _proven_after(verdict, denied)
-        ):
+        if _read_denial(verdict, denied) or _tenure_began_after(verdict, denied):
             return verdict
         risk = OWNER_DENIED_RISK
         if verdict.status is Status.OWNER_CHANGED:
@@ -100,11 +97,6 @@ def with_live_answers(
 
 def _to_second(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.replace(microsecond=0)
-
-
-def _proven_after(verdict: Verdict, denied: datetime) -> bool:
-    """The batch saw the number's holder prove possession (a code, a Yes) after the No."""
-    return verdict.last_proof_at is not None and verdict.last_proof_at > denied
 
 
 def _read_denial(verdict: Verdict, denied: datetime) -> bool:

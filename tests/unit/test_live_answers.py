@@ -159,11 +159,11 @@ def test_a_yes_after_the_batchs_evidence_of_a_change_verifies_the_number() -> No
     assert (verdict.status, verdict.owner_since) == (Status.VERIFIED, confirmed)
 
 
-def test_a_no_followed_by_the_holders_own_proof_is_refuted_as_the_batch_has_it() -> None:
-    """The bound account's codes after its No: the batch reads the No as refuted, and so
-    does the overlay, read or not."""
+def test_a_no_followed_by_a_code_still_holds_as_the_snapshot_cannot_tell_whose_code() -> None:
+    """The batch refutes a No only by every bound account's proof; the snapshot keeps the
+    latest code of any account, so the overlay keeps to the No."""
     denied = AS_OF - timedelta(days=20)
-    proven = Verdict(
+    coded = Verdict(
         Status.VERIFIED,
         90,
         (Evidence(Reason.RECENT_CODE_ENTRY, AS_OF - timedelta(days=3)),),
@@ -171,7 +171,9 @@ def test_a_no_followed_by_the_holders_own_proof_is_refuted_as_the_batch_has_it()
         last_code_at=AS_OF - timedelta(days=3),
     )
 
-    assert with_live_answers(proven, LiveAnswers(denied_at=denied), NOW) is proven
+    verdict = with_live_answers(coded, LiveAnswers(denied_at=denied), NOW)
+
+    assert (verdict.status, verdict.owner_since) == (Status.OWNER_CHANGED, denied)
 
 
 def test_an_answer_is_matched_with_the_batchs_to_the_second() -> None:
