@@ -20,11 +20,17 @@ def input_format(path: Path) -> str | None:
     return next((fmt for suffix, fmt in INPUT_SUFFIXES.items() if name.endswith(suffix)), None)
 
 
+# what Spark and Hadoop write beside the files of a dataset: markers and summaries, no rows
+MARKERS = frozenset({"_SUCCESS", "_metadata", "_common_metadata"})
+MARKER_PREFIXES = ("_committed_", "_started_")
+
+
 def is_data_name(path: Path) -> bool:
     """Whether a name in a kind's folder may hold its rows: hidden names (`.DS_Store`, macOS's
-    `._part.csv`, a writer's temporary file) do not, nor, as Hadoop has it, names starting with
-    `_` (Spark's `_SUCCESS` marker)."""
-    return not path.name.startswith((".", "_"))
+    `._part.csv`, a writer's temporary file) do not, nor Spark's markers (`_SUCCESS`). Any
+    other name, `_backfill.parquet` included, is read, or refused if of no input format."""
+    name = path.name
+    return not (name.startswith(".") or name in MARKERS or name.startswith(MARKER_PREFIXES))
 
 
 def input_files(folder: Path) -> list[Path]:
