@@ -189,3 +189,30 @@ def test_an_answer_is_matched_with_the_batchs_to_the_second() -> None:
     answers = LiveAnswers(confirmed_at=confirmed + timedelta(milliseconds=250))
 
     assert with_live_answers(read, answers, NOW) is read
+
+
+def test_a_no_on_a_number_the_batch_found_changed_later_keeps_the_later_change() -> None:
+    changed = Verdict(
+        Status.OWNER_CHANGED,
+        820,
+        (Evidence(Reason.PROFILE_MISMATCH, datetime(2026, 5, 20)),),
+        datetime(2026, 5, 20),
+    )
+
+    verdict = with_live_answers(changed, LiveAnswers(denied_at=datetime(2026, 5, 1)), NOW)
+
+    assert verdict.status is Status.OWNER_CHANGED
+    assert verdict.owner_since == datetime(2026, 5, 20)
+    assert {evidence.reason for evidence in verdict.evidence} == {
+        Reason.PROFILE_MISMATCH,
+        Reason.OWNER_DENIED,
+    }
+    assert verdict.changed_since(datetime(2026, 5, 10), datetime(2024, 1, 1)) is True
+
+
+def test_a_no_after_a_yes_within_one_second_is_the_latest_answer() -> None:
+    yes, no = datetime(2026, 6, 2, 11, 0, 0, 200_000), datetime(2026, 6, 2, 11, 0, 0, 800_000)
+
+    verdict = with_live_answers(SUSPICIOUS, LiveAnswers(denied_at=no, confirmed_at=yes), NOW)
+
+    assert verdict.status is Status.OWNER_CHANGED
