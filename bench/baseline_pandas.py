@@ -29,6 +29,7 @@ import pandas as pd
 
 from ownership.rules import RuleSettings
 from pipelines.contracts import load_contract
+from pipelines.settings import load_settings
 
 KINDS = ("code_entries", "sms_deliveries", "registrations", "number_changes", "verifications")
 SOCIAL = ["vk", "ok"]
@@ -96,13 +97,25 @@ def registration_profiles(
     # the person fields break ties, so that the order is total
     ordered = registrations.sort_values([*keys, *PERSON], ignore_index=True)
     minimum = rules.profile_mismatch_min_fields
-    # compared with the previous registration that gives enough fields to differ; one that
-    # gives fewer can differ from no one, and stands between no two
-    comparable = ordered[PERSON].notna().sum(axis=1) >= minimum
-    earlier = ordered[comparable].groupby("phone")[["ts", *PERSON]].shift()
-    previous = earlier.reindex(ordered.index)
-    ordered["previous_ts"] = previous["ts"]
-    ordered["differing_fields"] = differing(ordered, previous)
+    # compared with the latest earlier registration that gives enough of the same fields; one
+    # that shares fewer can tell no two people apart, and stands between no two
+    ordered["seq"] = ordered.groupby("phone").cumcount()
+    fields = ordered[["phone", "seq", *PERSON]]
+    pairs = fields.merge(fields, on="phone", suffixes=("", "_earlier"))
+    pairs = pairs[pairs["seq_earlier"] < pairs["seq"]]
+    shared = pd.Series(0, index=pairs.index)
+    for column in PERSON:
+        shared += (pairs[column].notna() & pairs[f"{column}_earlier"].notna()).astype(int)
+    pairs = pairs[shared >= minimum]
+    latest = pairs.loc[pairs.groupby(["phone", "seq"])["seq_earlier"].idxmax()]
+    earlier = latest[["phone", "seq", *(f"{column}_earlier" for column in PERSON)]]
+    previous = ordered[["phone", "seq"]].merge(earlier, on=["phone", "seq"], how="left")
+    previous = previous.set_axis(ordered.index)
+    ordered["has_previous"] = ordered.set_index(["phone", "seq"]).index.isin(
+        latest.set_index(["phone", "seq"]).index
+    )
+    earlier_fields = previous[[f"{column}_earlier" for column in PERSON]].set_axis(PERSON, axis=1)
+    ordered["differing_fields"] = differing(ordered, earlier_fields)
 
     # registrations of the accounts bound to the number now
     bound_accounts = accounts[["phone", "network", "account_id"]].rename(
@@ -122,7 +135,7 @@ def registration_profiles(
     profiles = ordered.merge(against_bound, on=keys, how="left")
     profiles["differing_from_bound"] = profiles["differing_from_bound"].fillna(0)
     profiles["is_profile_mismatch"] = (
-        profiles["previous_ts"].notna() & (profiles["differing_fields"] >= minimum)
+        profiles["has_previous"] & (profiles["differing_fields"] >= minimum)
     ) | (profiles["differing_from_bound"] >= minimum)
     return profiles
 
@@ -681,7 +694,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     as_of = args.as_of or datetime.now(UTC).replace(microsecond=0)
-    classify(args.events, as_of).to_parquet(args.out, index=False)
+    # the rule settings `ownership score` reads, OWNERSHIP_* included
+    classify(args.events, as_of, load_settings().rules()).to_parquet(args.out, index=False)
     return 0
 
 

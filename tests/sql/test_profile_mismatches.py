@@ -90,3 +90,26 @@ def test_fields_of_several_registrations_are_never_pieced_into_one_person(
     assert row["status"] == "verified"
     assert "PROFILE_MISMATCH" not in row["reasons"]
     assert row["owner_since"] == seconds(days_ago(600))
+
+
+def test_a_registration_giving_another_pair_of_fields_between_two_holders_hides_no_change(
+    classify: Classify,
+) -> None:
+    """Products ask for different pairs of fields: Anna's bank asked her name and birth date,
+    Boris's shop his name and gender. His is compared with her full registration."""
+    history = History()
+    history.register(RU_MOBILE_RECYCLED, days_ago(700), ANNA, account="vk-1")
+    anna_for_the_bank = Person(ANNA.name_key, ANNA.birth_date, None)
+    history.register(
+        RU_MOBILE_RECYCLED, days_ago(400), anna_for_the_bank, product="bank_x", account="b-1"
+    )
+    boris_for_the_shop = Person(BORIS.name_key, None, BORIS.gender)
+    history.register(
+        RU_MOBILE_RECYCLED, days_ago(20), boris_for_the_shop, product="shop", account="s-2"
+    )
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["PROFILE_MISMATCH"]
+    assert row["profile_mismatch_at"] == seconds(days_ago(20))

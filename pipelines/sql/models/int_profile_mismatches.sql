@@ -3,10 +3,11 @@
 -- checks: every row is a registration of stg_registrations.
 -- Two registrations describe different people when enough of (name, birth date, gender) are
 -- present on both and differ; one differing field is a typo or a re-registration. Region is not
--- compared: people move. A registration is compared with the one before it on the number that
--- gives as many fields as a mismatch needs (profile_mismatch_min_fields): one that gives fewer
--- (no person fields, or the name only) can differ from no one, and stands between no two
--- registrations. Fields are never pieced together from several registrations, which may be
+-- compared: people move. A registration is compared with the latest one before it on the
+-- number that gives as many of the same fields as a mismatch needs (profile_mismatch_min_fields):
+-- registrations that share fewer fields can tell no two people apart (no person fields, the
+-- name only, or another pair of fields than the product before asked for), and so stand
+-- between no two. Fields are never pieced together from several registrations, which may be
 -- several people's. Each is also compared with the earlier registrations of the other accounts
 -- bound to the number now (their holders are the people a delivery would reach).
 with accounts as (
@@ -49,46 +50,45 @@ registrations as (
     inner join varied_numbers on stg_registrations.phone = varied_numbers.phone
 ),
 
-comparable as (
-    -- the registrations that give enough fields to differ from another person's
-    select registrations.*
+numbered as (
+    select
+        registrations.*,
+        -- the person fields break ties, so that the order is total and no engine picks its own
+        row_number() over (
+            partition by phone order by ts, product, account_id, name_key, birth_date, gender
+        ) as seq
     from registrations
-    cross join params
-    where
-        (case when registrations.name_key is null then 0 else 1 end)
-        + (case when registrations.birth_date is null then 0 else 1 end)
-        + (case when registrations.gender is null then 0 else 1 end)
-        >= params.profile_mismatch_min_fields
 ),
 
-with_previous as (
-    select
-        phone,
-        ts,
-        product,
-        account_id,
-        name_key,
-        birth_date,
-        gender,
-        lag(ts) over by_number as previous_ts,
-        lag(name_key) over by_number as previous_name_key,
-        lag(birth_date) over by_number as previous_birth_date,
-        lag(gender) over by_number as previous_gender
-    from comparable
-    -- the person fields break ties, so that the order is total and no engine picks its own
-    window by_number as (
-        partition by phone order by ts, product, account_id, name_key, birth_date, gender
-    )
+compared_with as (
+    -- for each registration, the latest earlier one that gives enough of the same fields
+    select later.phone, later.seq, max(earlier.seq) as earlier_seq
+    from numbered as later
+    inner join numbered as earlier
+        on later.phone = earlier.phone
+        and earlier.seq < later.seq
+    cross join params
+    where
+        (case when later.name_key is null or earlier.name_key is null then 0 else 1 end)
+        + (case when later.birth_date is null or earlier.birth_date is null then 0 else 1 end)
+        + (case when later.gender is null or earlier.gender is null then 0 else 1 end)
+        >= params.profile_mismatch_min_fields
+    group by later.phone, later.seq
 ),
 
 against_previous as (
-    select phone, ts, product, account_id
-    from with_previous
+    select later.phone, later.ts, later.product, later.account_id
+    from compared_with
+    inner join numbered as later
+        on compared_with.phone = later.phone
+        and compared_with.seq = later.seq
+    inner join numbered as earlier
+        on compared_with.phone = earlier.phone
+        and compared_with.earlier_seq = earlier.seq
     cross join params
-    where previous_ts is not null
-        and (case when name_key <> previous_name_key then 1 else 0 end)
-        + (case when birth_date <> previous_birth_date then 1 else 0 end)
-        + (case when gender <> previous_gender then 1 else 0 end)
+    where (case when later.name_key <> earlier.name_key then 1 else 0 end)
+        + (case when later.birth_date <> earlier.birth_date then 1 else 0 end)
+        + (case when later.gender <> earlier.gender then 1 else 0 end)
         >= params.profile_mismatch_min_fields
 ),
 
