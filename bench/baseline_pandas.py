@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -100,22 +101,23 @@ def registration_profiles(
     # compared with the latest earlier registration that gives enough of the same fields; one
     # that shares fewer can tell no two people apart, and stands between no two
     ordered["seq"] = ordered.groupby("phone").cumcount()
-    fields = ordered[["phone", "seq", *PERSON]]
-    pairs = fields.merge(fields, on="phone", suffixes=("", "_earlier"))
-    pairs = pairs[pairs["seq_earlier"] < pairs["seq"]]
-    shared = pd.Series(0, index=pairs.index)
-    for column in PERSON:
-        shared += (pairs[column].notna() & pairs[f"{column}_earlier"].notna()).astype(int)
-    pairs = pairs[shared >= minimum]
-    latest = pairs.loc[pairs.groupby(["phone", "seq"])["seq_earlier"].idxmax()]
-    earlier = latest[["phone", "seq", *(f"{column}_earlier" for column in PERSON)]]
-    previous = ordered[["phone", "seq"]].merge(earlier, on=["phone", "seq"], how="left")
-    previous = previous.set_axis(ordered.index)
-    ordered["has_previous"] = ordered.set_index(["phone", "seq"]).index.isin(
-        latest.set_index(["phone", "seq"]).index
+    given = ordered[PERSON].notna()
+    # for each set of `minimum` fields, the latest earlier registration giving all of them
+    candidates = []
+    for fields in combinations(PERSON, minimum):
+        gives = given[list(fields)].all(axis=1)
+        latest = ordered["seq"].where(gives).groupby(ordered["phone"]).ffill()
+        earlier = latest.groupby(ordered["phone"]).shift()
+        candidates.append(earlier.where(gives))
+    earlier_seq = pd.concat(candidates, axis=1).max(axis=1)
+    ordered["has_previous"] = earlier_seq.notna()
+    previous = (
+        ordered[["phone"]]
+        .assign(seq=earlier_seq)
+        .merge(ordered[["phone", "seq", *PERSON]], on=["phone", "seq"], how="left")
+        .set_axis(ordered.index)
     )
-    earlier_fields = previous[[f"{column}_earlier" for column in PERSON]].set_axis(PERSON, axis=1)
-    ordered["differing_fields"] = differing(ordered, earlier_fields)
+    ordered["differing_fields"] = differing(ordered, previous[PERSON])
 
     # registrations of the accounts bound to the number now
     bound_accounts = accounts[["phone", "network", "account_id"]].rename(

@@ -60,31 +60,72 @@ numbered as (
     from registrations
 ),
 
+present as (
+    select
+        numbered.*,
+        numbered.name_key is not null as has_name,
+        numbered.birth_date is not null as has_birth_date,
+        numbered.gender is not null as has_gender
+    from numbered
+),
+
+latest_giving as (
+    -- the latest earlier registration giving each set of fields (windows, not a join of the
+    -- registrations with each other: a number registered thousands of times costs no more)
+    select
+        present.*,
+        last_value(case when has_name then seq end ignore nulls) over earlier as last_n,
+        last_value(case when has_birth_date then seq end ignore nulls) over earlier as last_b,
+        last_value(case when has_gender then seq end ignore nulls) over earlier as last_g,
+        last_value(case when has_name and has_birth_date then seq end ignore nulls)
+            over earlier as last_nb,
+        last_value(case when has_name and has_gender then seq end ignore nulls)
+            over earlier as last_ng,
+        last_value(case when has_birth_date and has_gender then seq end ignore nulls)
+            over earlier as last_bg,
+        last_value(
+            case when has_name and has_birth_date and has_gender then seq end ignore nulls
+        ) over earlier as last_nbg
+    from present
+    window earlier as (
+        partition by phone order by seq rows between unbounded preceding and 1 preceding
+    )
+),
+
 compared_with as (
-    -- for each registration, the latest earlier one that gives enough of the same fields
-    select later.phone, later.seq, max(earlier.seq) as earlier_seq
-    from numbered as later
-    inner join numbered as earlier
-        on later.phone = earlier.phone
-        and earlier.seq < later.seq
+    -- for each registration, the latest earlier one that gives enough of the same fields:
+    -- the latest of those giving a set of min_fields fields this one gives too
+    select
+        latest_giving.phone,
+        latest_giving.ts,
+        latest_giving.product,
+        latest_giving.account_id,
+        latest_giving.name_key,
+        latest_giving.birth_date,
+        latest_giving.gender,
+        case params.profile_mismatch_min_fields
+            when 1 then greatest(
+                case when has_name then last_n end,
+                case when has_birth_date then last_b end,
+                case when has_gender then last_g end
+            )
+            when 2 then greatest(
+                case when has_name and has_birth_date then last_nb end,
+                case when has_name and has_gender then last_ng end,
+                case when has_birth_date and has_gender then last_bg end
+            )
+            else case when has_name and has_birth_date and has_gender then last_nbg end
+        end as earlier_seq
+    from latest_giving
     cross join params
-    where
-        (case when later.name_key is null or earlier.name_key is null then 0 else 1 end)
-        + (case when later.birth_date is null or earlier.birth_date is null then 0 else 1 end)
-        + (case when later.gender is null or earlier.gender is null then 0 else 1 end)
-        >= params.profile_mismatch_min_fields
-    group by later.phone, later.seq
 ),
 
 against_previous as (
     select later.phone, later.ts, later.product, later.account_id
-    from compared_with
-    inner join numbered as later
-        on compared_with.phone = later.phone
-        and compared_with.seq = later.seq
+    from compared_with as later
     inner join numbered as earlier
-        on compared_with.phone = earlier.phone
-        and compared_with.earlier_seq = earlier.seq
+        on later.phone = earlier.phone
+        and later.earlier_seq = earlier.seq
     cross join params
     where (case when later.name_key <> earlier.name_key then 1 else 0 end)
         + (case when later.birth_date <> earlier.birth_date then 1 else 0 end)
