@@ -63,23 +63,21 @@ def with_live_answers(
     """
     if answers is None:
         return verdict
-    # the latest answer decides, by its exact time; against the batch's times, to the second,
-    # as the snapshot keeps them
-    no_last = answers.denied_at is not None and (
-        answers.confirmed_at is None or answers.denied_at > answers.confirmed_at
-    )
+    # to the second, as the batch reads answers (a Yes and a No in one second: the Yes, there
+    # as here) and as the snapshot keeps its times
     denied, confirmed = _to_second(answers.denied_at), _to_second(answers.confirmed_at)
-    if denied is not None and no_last:
+    if denied is not None and (confirmed is None or denied > confirmed):
         if _read_denial(verdict, denied) or _tenure_began_after(verdict, denied):
             return verdict
         if verdict.status is Status.OWNER_CHANGED:
-            # the batch's evidence stays, and so does a later change it knows of
-            since = max(denied, verdict.owner_since or denied)
+            # the number had changed hands already: the batch's evidence and owner_since stay,
+            # with this No as its latest denial
+            others = tuple(e for e in verdict.evidence if e.reason is not Reason.OWNER_DENIED)
             return replace(
                 verdict,
                 risk_score=max(OWNER_DENIED_RISK, verdict.risk_score),
-                evidence=(*verdict.evidence, Evidence(Reason.OWNER_DENIED, denied)),
-                owner_since=since,
+                evidence=(*others, Evidence(Reason.OWNER_DENIED, denied)),
+                owner_since=verdict.owner_since or denied,
             )
         return Verdict(
             Status.OWNER_CHANGED,
@@ -87,7 +85,7 @@ def with_live_answers(
             (Evidence(Reason.OWNER_DENIED, denied),),
             owner_since=denied,
         )
-    if confirmed is not None and not no_last and Freshness(confirmed, freshness).is_fresh(now):
+    if confirmed is not None and Freshness(confirmed, freshness).is_fresh(now):
         read = verdict.last_confirmed_at is not None and verdict.last_confirmed_at >= confirmed
         if read or _tenure_began_after(verdict, confirmed) or _changed_after(verdict, confirmed):
             return verdict

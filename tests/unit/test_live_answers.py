@@ -210,9 +210,21 @@ def test_a_no_on_a_number_the_batch_found_changed_later_keeps_the_later_change()
     assert verdict.changed_since(datetime(2026, 5, 10), datetime(2024, 1, 1)) is True
 
 
-def test_a_no_after_a_yes_within_one_second_is_the_latest_answer() -> None:
+def test_a_yes_and_a_no_within_one_second_are_read_as_the_batch_reads_them() -> None:
+    """The batch keeps whole seconds, and there the Yes stands: so here, or the overlay and
+    the batch would disagree until the No is forgotten."""
     yes, no = datetime(2026, 6, 2, 11, 0, 0, 200_000), datetime(2026, 6, 2, 11, 0, 0, 800_000)
 
     verdict = with_live_answers(SUSPICIOUS, LiveAnswers(denied_at=no, confirmed_at=yes), NOW)
 
-    assert verdict.status is Status.OWNER_CHANGED
+    assert verdict.status is Status.VERIFIED
+
+
+def test_a_second_no_on_a_number_denied_before_keeps_one_denial_and_its_owner_since() -> None:
+    first = datetime(2026, 5, 1)
+    denied = Verdict(Status.OWNER_CHANGED, 870, (Evidence(Reason.OWNER_DENIED, first),), first)
+
+    verdict = with_live_answers(denied, LiveAnswers(denied_at=datetime(2026, 5, 10)), NOW)
+
+    assert verdict.evidence == (Evidence(Reason.OWNER_DENIED, datetime(2026, 5, 10)),)
+    assert verdict.owner_since == first
