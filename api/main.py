@@ -17,6 +17,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from api.app import create_app
 from api.observability import mask_phone_numbers_in_logs
 from api.workers import Workers, reuse_port_supported
+from pipelines.logs import server_log_config
 from pipelines.settings import Settings, load_settings
 
 
@@ -92,6 +93,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         "factory": True,
         "http": NoDelayHttpToolsProtocol,
         "log_level": "info",
+        "log_config": server_log_config(),  # the service's own lines too (the jobs' outcomes)
         "access_log": False,
         # only the balancers the operator names are believed about the caller (settings)
         "proxy_headers": bool(settings.forwarded_allow_ips),

@@ -117,6 +117,7 @@ class NotifyRuntime:
         if self.channels.simulators:
             self.pump = SimulatorPump(self.channels.simulators, every=0.05)
             self.pump.start()
+        log.info("the notify path's jobs are running")
 
     def stop_jobs(self) -> None:
         """Stop taking new work, let what is in flight end (its outcome recorded), then stop."""

@@ -36,7 +36,6 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
         for received in (signal.SIGINT, signal.SIGTERM):
             signal.signal(received, partial(_stop_or_force, stop))
     runtime.start_jobs(settings, engine)
-    log.info("the notify path's jobs are running")
     try:
         # waking now and then: a signal the kernel hands to another thread (a scoring run's
         # engine threads, say) is run by the main thread only once it runs Python again

@@ -358,18 +358,14 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    import logging
-
     from sqlalchemy.exc import OperationalError
 
     from delivery.worker import run_worker
+    from pipelines.logs import log_service_lines
     from pipelines.serving_cli import check_start_up, store_unreachable  # it imports from here
 
     check_start_up(settings)  # as `ownership serve` does: one line, not a traceback
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # APScheduler tells of every run of every job at INFO, several times a second: it would bury
-    # the jobs' own lines (the nightly run's outcome); its warnings and errors still show
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    log_service_lines()
     try:
         run_worker(settings)
     except OperationalError as error:  # the store cannot be reached or migrated

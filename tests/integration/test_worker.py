@@ -29,6 +29,7 @@ from store.clients import register_client
 from store.database import make_engine, session_factory, upgrade
 from store.secrets import load_cipher
 from tests.api.service import RECYCLED, crafted_history, score_history
+from tests.integration.test_crash_recovery import free_port
 
 
 def test_the_worker_dispatches_what_the_api_accepted_and_stops_cleanly(tmp_path: Path) -> None:
@@ -168,6 +169,26 @@ def test_the_worker_stops_on_sigint_whichever_thread_the_kernel_gives_it_to(
             worker.wait()
 
 
+JOBS_RUNNING = "the notify path's jobs are running"
+
+
+def read_until(process: subprocess.Popen[str], line: str, timeout: float = 60) -> str:
+    """What `process` wrote to stderr up to the first line holding `line`."""
+    read: list[str] = []
+
+    def reader() -> None:
+        assert process.stderr is not None
+        for written in process.stderr:
+            read.append(written)
+            if line in written:
+                return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return "".join(read)
+
+
 def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: Path) -> None:
     # APScheduler tells of every run at INFO, several times a second: the nightly run's outcome
     # would be buried under them
@@ -186,13 +207,46 @@ def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: P
         text=True,
     )
     try:
-        time.sleep(3)  # its jobs ran a few dozen times
+        log = read_until(worker, JOBS_RUNNING)
+        time.sleep(2)  # its jobs ran a few dozen times
         worker.send_signal(signal.SIGINT)
-        _, log = worker.communicate(timeout=15)
+        log += worker.communicate(timeout=15)[1]
     finally:
         if worker.poll() is None:
             worker.kill()
             worker.wait()
 
-    assert "INFO delivery.worker the notify path's jobs are running" in log
+    assert f"INFO delivery.runtime {JOBS_RUNNING}" in log
     assert "INFO apscheduler" not in log
+
+
+def test_the_api_running_the_jobs_tells_their_news_beside_its_own_lines(tmp_path: Path) -> None:
+    # uvicorn sets up only its own loggers: without more, the nightly run's outcome is lost
+    environment = {
+        **os.environ,
+        "OWNERSHIP_DATABASE_URL": f"sqlite:///{tmp_path / 'ownership.db'}",
+        "OWNERSHIP_SCORES_DIR": str(tmp_path / "scores"),
+        "OWNERSHIP_SECRET_KEY": Fernet.generate_key().decode(),
+        "OWNERSHIP_NOTIFY_DISPATCH_SECONDS": "0.1",
+    }
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "serve", "--jobs", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        log = read_until(server, JOBS_RUNNING)
+        time.sleep(2)  # its jobs ran a few dozen times
+        server.send_signal(signal.SIGINT)
+        log += server.communicate(timeout=15)[1]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+    assert f"INFO delivery.runtime {JOBS_RUNNING}" in log
+    assert "INFO apscheduler" not in log
+    assert log.count("Application startup complete") == 1  # uvicorn's, once and as before
