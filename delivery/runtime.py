@@ -10,6 +10,7 @@ simulators, a pump hands their events to the service.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ class NotifyRuntime:
                 NIGHTLY_SCORE,
                 partial(_score_nightly, settings, engine, history),
                 settings.score_at,
+                last_done=partial(_last_published, settings.scores_dir),
             )
         scheduler.resume()
         self.scheduler = scheduler
@@ -181,3 +183,15 @@ def _score_nightly(settings: Settings, engine: Engine, history: Path) -> None:
     from pipelines.nightly import score_nightly
 
     score_nightly(settings, engine, history)
+
+
+def _last_published(scores_dir: Path) -> datetime | None:
+    """When the scores published in `scores_dir` were made (their manifest's `run_at`), or
+    None when there are none, or they cannot be read."""
+    from pipelines.publish import MANIFEST_FILE
+
+    try:
+        manifest = json.loads((scores_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        return datetime.fromisoformat(manifest["run_at"]).astimezone(UTC)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -29,6 +29,7 @@ JOBS_TABLE = "apscheduler_jobs"
 WEBHOOK_DISPATCH = "webhooks.dispatch"
 WEBHOOK_FORGET = "webhooks.forget_settled"
 NIGHTLY_SCORE = "batch.nightly_score"
+CATCH_UP = ".catch_up"  # after a daily job's name: its one run to make up for one not completed
 
 # name -> the work of the job of that name, in this process
 TASKS: dict[str, Callable[[], object]] = {}
@@ -86,23 +87,59 @@ def schedule_daily(
     at: time,
     *,
     late_by: timedelta = timedelta(hours=6),
+    last_done: Callable[[], datetime | None] | None = None,
 ) -> None:
     """Run `task` every day at `at` (UTC) as the job `name`; a stored job at that time keeps
     its next run, as in `schedule_every`. A run missed by up to `late_by` (the process was
-    down at that time) runs when the process is back, once."""
+    down at that time) runs when the process is back, once. With `last_done` (when the task
+    last completed, by its own record), so does a run that began but never ended: the process
+    was killed during it, after APScheduler had moved the job on to the next day."""
     TASKS[name] = task
     stored = scheduler.get_job(name) if scheduler.running else None
     trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=UTC)
-    if stored is not None and str(stored.trigger) == str(trigger):
+    if stored is None or str(stored.trigger) != str(trigger):
+        scheduler.add_job(
+            run_task,
+            trigger,
+            args=[name],
+            id=name,
+            name=name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(late_by.total_seconds()),
+            replace_existing=True,
+        )
+    if last_done is not None and scheduler.running:
+        _catch_up(scheduler, name, at, late_by, last_done)
+
+
+def _catch_up(
+    scheduler: BackgroundScheduler,
+    name: str,
+    at: time,
+    late_by: timedelta,
+    last_done: Callable[[], datetime | None],
+) -> None:
+    now = datetime.now(UTC)
+    due = datetime.combine(now.date(), at, tzinfo=UTC)
+    if due > now:
+        due -= timedelta(days=1)
+    job = scheduler.get_job(name)
+    if now - due > late_by or job is None or job.next_run_time is None:
         return
+    if job.next_run_time <= now:  # missed while the process was down: APScheduler runs it
+        return
+    done = last_done()
+    if done is not None and done >= due:
+        return
+    log.warning("the %s run due at %s did not complete; running it now", name, due)
     scheduler.add_job(
         run_task,
-        trigger,
+        "date",
         args=[name],
-        id=name,
-        name=name,
-        coalesce=True,
-        max_instances=1,
+        id=f"{name}{CATCH_UP}",
+        name=f"{name}{CATCH_UP}",
+        run_date=now,
         misfire_grace_time=int(late_by.total_seconds()),
         replace_existing=True,
     )

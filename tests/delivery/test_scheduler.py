@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -14,11 +15,13 @@ from sqlalchemy import Engine
 
 from delivery.clock import VirtualClock
 from delivery.scheduler import (
+    CATCH_UP,
     TASKS,
     WEBHOOK_DISPATCH,
     WEBHOOK_FORGET,
     build_scheduler,
     run_task,
+    schedule_daily,
     schedule_every,
     schedule_webhook_dispatch,
     schedule_webhook_forgetting,
@@ -180,3 +183,55 @@ def test_the_webhook_jobs_are_one_line_each(
     jobs = {job.id: job.trigger.interval for job in scheduler.get_jobs()}
     assert jobs == {WEBHOOK_DISPATCH: timedelta(seconds=1), WEBHOOK_FORGET: timedelta(hours=1)}
     assert set(TASKS) == {WEBHOOK_DISPATCH, WEBHOOK_FORGET}
+
+
+NIGHTLY = "test.nightly"
+
+
+def an_hour_ago() -> tuple[datetime, clock_time]:
+    now = datetime.now(UTC)
+    return now, (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+
+
+def test_a_daily_run_killed_before_it_ended_runs_once_when_the_process_is_back(
+    scheduler: BackgroundScheduler,
+) -> None:
+    # APScheduler moved the job on to tomorrow as the run began; the task's own record shows
+    # that it never ended (the last scores were published two days ago)
+    now, due = an_hour_ago()
+    ran = threading.Event()
+    scheduler.start(paused=True)
+    schedule_daily(scheduler, NIGHTLY, ran.set, due, last_done=lambda: now - timedelta(days=2))
+    scheduler.resume()
+
+    wait_for(ran)
+    (job,) = scheduler.get_jobs()  # the catch-up was one run; the daily job stays
+    assert job.id == NIGHTLY and job.next_run_time > now
+
+
+def test_a_daily_run_that_ended_is_not_run_again_at_a_restart(
+    scheduler: BackgroundScheduler,
+) -> None:
+    now, due = an_hour_ago()
+    scheduler.start(paused=True)
+    schedule_daily(scheduler, NIGHTLY, lambda: None, due, last_done=lambda: now)
+
+    assert [job.id for job in scheduler.get_jobs()] == [NIGHTLY]
+
+
+def test_a_daily_run_missed_by_more_than_its_grace_waits_for_the_next_day(
+    scheduler: BackgroundScheduler,
+) -> None:
+    now, due = an_hour_ago()
+    scheduler.start(paused=True)
+    schedule_daily(
+        scheduler,
+        NIGHTLY,
+        lambda: None,
+        due,
+        late_by=timedelta(minutes=30),
+        last_done=lambda: now - timedelta(days=2),
+    )
+
+    assert [job.id for job in scheduler.get_jobs()] == [NIGHTLY]
+    assert scheduler.get_job(NIGHTLY + CATCH_UP) is None

@@ -169,6 +169,35 @@ def test_the_worker_stops_on_sigint_whichever_thread_the_kernel_gives_it_to(
             worker.wait()
 
 
+def test_a_worker_back_after_a_nightly_run_that_never_ended_scores_at_once(
+    tmp_path: Path,
+) -> None:
+    # the worker was killed during the run an hour ago: APScheduler had already moved the job
+    # to tomorrow, and no scores were published since
+    events = crafted_history().write(tmp_path / "events")
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'ownership.db'}",
+        scores_dir=tmp_path / "scores",
+        score_events_dir=events,
+        score_at=an_hour_ago.strftime("%H:%M"),
+        secret_key=Fernet.generate_key().decode(),
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(settings, stop))
+    worker.start()
+    manifest = settings.scores_dir / "manifest.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not manifest.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+
+    assert manifest.exists()
+
+
 JOBS_RUNNING = "the notify path's jobs are running"
 
 
