@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from delivery import records
 from delivery.channels.ports import (
@@ -57,34 +57,27 @@ class Sweeping(NotifyCore):
         backlog of expirations clears in seconds; returns how many notifications it looked at.
         """
         now = self.clock.now()
+        due = self._due(now, limit)
+        with self.engine.connect() as connection:
+            seen = [dict(row) for row in connection.execute(due).mappings()]
+        if not seen:
+            return 0
+        # the networks are asked before any row is locked: a slow gateway must not hold up the
+        # delivery reports that race the withdrawal. Its answer stays true (a message delivered
+        # stays delivered, one withdrawn is never shown), for as long as the row is as it was
+        awaiting = {status.value for status in AWAITING}
+        withdrawals = {
+            row["id"]: (_asked(row), self._withdraw(row))
+            for row in seen
+            if row["status"] in awaiting
+        }
         table = records.notifications
-        awaiting = [status.value for status in AWAITING]
-        due = (
-            select(*(table.c[name] for name in SWEPT_COLUMNS))
-            .where(
-                (
-                    table.c.status.in_(awaiting)
-                    & (table.c.expires_at <= now)
-                    # a claim whose channel is still being called waits for its answer
-                    & (
-                        table.c.provider_id.is_not(None)
-                        | (table.c.status == S.ACCEPTED.value)
-                        | (table.c.updated_at <= now - self.claim_timeout)
-                    )
-                )
-                | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
-                | (
-                    (table.c.status == S.SMS_SENT.value)
-                    & (table.c.updated_at <= now - self.sms_report_timeout)
-                )
-            )
-            .order_by(table.c.expires_at)
-            .limit(limit)
+        locked = due.where(table.c.id.in_([row["id"] for row in seen])).with_for_update(
             # on PostgreSQL two sweepers take disjoint batches; SQLite has one writer anyway
-            .with_for_update(skip_locked=True)
+            skip_locked=True
         )
         with self.engine.begin() as connection:  # the batch stays locked until it has moved
-            rows = [dict(row) for row in connection.execute(due).mappings()]
+            rows = [dict(row) for row in connection.execute(locked).mappings()]
             if not rows:
                 return 0
             delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
@@ -96,9 +89,9 @@ class Sweeping(NotifyCore):
                 elif status is S.EXPIRED:
                     waiting_sms.append(row)
                 else:
-                    withdrawn = self._withdraw(row)
-                    if withdrawn is None:
-                        continue
+                    asked, withdrawn = withdrawals.get(row["id"], (None, None))
+                    if withdrawn is None or asked != _asked(row):
+                        continue  # the network could not say, or the row moved since: next sweep
                     if withdrawn or not _a_message(row):
                         to_expire.append(row)  # a prompt shown but not answered goes by SMS
                     else:
@@ -154,6 +147,33 @@ class Sweeping(NotifyCore):
         waiting = [row for row in waiting_sms if Fallback(row["fallback"]) is Fallback.SMS]
         self._send_claimed_sms(claimed + self._claim_sms(waiting, now), now)
         return len(rows)
+
+    def _due(self, now: datetime, limit: int) -> Select[Any]:
+        """What the sweeper finishes at `now`, the oldest first."""
+        table = records.notifications
+        awaiting = [status.value for status in AWAITING]
+        return (
+            select(*(table.c[name] for name in SWEPT_COLUMNS))
+            .where(
+                (
+                    table.c.status.in_(awaiting)
+                    & (table.c.expires_at <= now)
+                    # a claim whose channel is still being called waits for its answer
+                    & (
+                        table.c.provider_id.is_not(None)
+                        | (table.c.status == S.ACCEPTED.value)
+                        | (table.c.updated_at <= now - self.claim_timeout)
+                    )
+                )
+                | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
+                | (
+                    (table.c.status == S.SMS_SENT.value)
+                    & (table.c.updated_at <= now - self.sms_report_timeout)
+                )
+            )
+            .order_by(table.c.expires_at)
+            .limit(limit)
+        )
 
     def _withdraw(self, row: dict[str, Any]) -> bool | None:
         """Take the message back from its network: True unless it was delivered already; None
@@ -289,3 +309,8 @@ def _a_message(row: dict[str, Any]) -> bool:
     sent, or given back after a time-out (possibly after a Yes) as one to deliver."""
     status = S(row["status"])
     return status is S.SENT or (status is S.ACCEPTED and row["decision"] == Action.DELIVER.value)
+
+
+def _asked(row: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """What the network was asked to withdraw, by: the row's status, channel and message id."""
+    return (row["status"], row["channel"], row["provider_id"])

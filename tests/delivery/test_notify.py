@@ -255,6 +255,36 @@ def test_a_receipt_racing_the_withdrawal_ends_in_one_billed_delivery(
     assert [row[0] for row in ledger(engine)] == [sent]
 
 
+def test_a_receipt_that_comes_while_the_sweeper_asks_for_the_withdrawal_is_taken_at_once(
+    notifier: Notifier, engine: Engine
+) -> None:
+    # a slow gateway must not hold the receipts that race the withdrawal: no row is locked
+    # while the network is asked
+    sent = notifier.notify(VERIFIED_FRESH, ttl=timedelta(seconds=30))
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None
+    shown = notifier.clock.now() + timedelta(seconds=29)
+    receipts: list[bool] = []
+
+    def receipt() -> None:
+        receipts.append(notifier.service.delivered(sent, shown))
+
+    def withdraw_as_the_receipt_comes(provider_id: str) -> bool:
+        arriving = threading.Thread(target=receipt)
+        arriving.start()
+        arriving.join(timeout=10)
+        return False  # the network had shown it
+
+    notifier.vk.withdraw = withdraw_as_the_receipt_comes  # type: ignore[method-assign]
+    notifier.clock.advance(timedelta(seconds=31))
+    notifier.service.sweep()
+
+    assert receipts == [True]  # taken while the network was asked, not after the sweep
+    assert statuses(notifier, sent) == ["accepted", "sent", "delivered"]
+    assert [row[0] for row in ledger(engine)] == [sent]
+    assert notifier.sms.sent == []
+
+
 def test_a_delivery_found_at_the_withdrawal_takes_the_time_its_late_receipt_reports(
     notifier: Notifier, engine: Engine
 ) -> None:
