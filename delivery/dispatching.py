@@ -19,7 +19,7 @@ from delivery.channels.ports import (
     ReverificationPrompt,
     SocialMessage,
 )
-from delivery.notify_core import NotifyCore, S
+from delivery.notify_core import NotifyCore, S, a_message
 from ownership.channels import Channel
 from ownership.notifications import (
     Fallback,
@@ -48,13 +48,16 @@ class Dispatching(NotifyCore):
         if rows:
             self.overlay.refresh()  # a No another process recorded a moment ago counts too
         carried = 0
+        # a network that could not be reached is not called again this round: each call would
+        # wait out its deadline, and hold up every notification behind it, SMS ones too
+        down: set[Channel] = set()
         for row in rows:
             if self.stopping.is_set():  # the rest stay accepted, for the next process
                 break
-            carried += self._dispatch(row)
+            carried += self._dispatch(row, down)
         return carried
 
-    def _dispatch(self, row: dict[str, Any]) -> int:
+    def _dispatch(self, row: dict[str, Any], down: set[Channel]) -> int:
         decision = Action(row["decision"])
         if decision is Action.SMS:
             return int(self._send_sms(row, leaving=(S.ACCEPTED,)))
@@ -63,10 +66,18 @@ class Dispatching(NotifyCore):
             # the number is owner_changed now, by a No or a batch that came after the decision
             # (or a No reported late): it goes as the policy sends such a number's, never to
             # the account the person disowned
+            if not self._nothing_shows(row, down):
+                return 0
             return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail={"reason": changed}))
+        if _given_back(row) in down:
+            return 0  # it may hold a copy from an earlier round: sent nowhere else meanwhile
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
         refusals: dict[str, str] = {}
+        waiting = False
         for network in self._networks_for(row):
+            if network in down:
+                waiting = True  # the next round tries it again, before the SMS fallback
+                continue
             with self.engine.begin() as connection:  # claimed before the channel is called
                 if not self._claim(
                     connection,
@@ -92,6 +103,7 @@ class Dispatching(NotifyCore):
                 # nothing is known of it: given back, and the next round sends it again
                 log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
                 self._give_back(row, target, S.ACCEPTED)
+                down.add(network)
                 return 0
             if outcome.provider_id is not None:
                 self._keep_provider(row, target, network, outcome.provider_id)
@@ -99,6 +111,8 @@ class Dispatching(NotifyCore):
             log.info("%s refused %s: %s", network.value, row["id"], outcome.refusal)
             refusals[network.value] = str(outcome.refusal)
             self._give_back(row, target, S.ACCEPTED)  # so that the next network may try
+        if waiting:
+            return 0
         # no social network could carry it
         why = {"refused_by": refusals} if refusals else {}
         if Fallback(row["fallback"]) is Fallback.SMS:
@@ -113,6 +127,30 @@ class Dispatching(NotifyCore):
                 {"reason": "NO_CHANNEL", **why},
             )
         return 0
+
+    def _nothing_shows(self, row: dict[str, Any], down: set[Channel]) -> bool:
+        """Whether the notification may go another way than its network: a claim given back
+        after a time-out may have been taken all the same, and is withdrawn first. False when
+        the network cannot be asked now (the next round asks again), or showed the message
+        already, which is then recorded delivered and billed, as the sweeper records it."""
+        network = _given_back(row)
+        if network is None:
+            return True
+        if network in down:
+            return False
+        withdrawn = self._withdraw(row)
+        if withdrawn is None:
+            down.add(network)
+            return False
+        if withdrawn or not a_message(row):  # a prompt shows only the masked number
+            return True
+        now = self.clock.now()
+        with self.engine.begin() as connection:
+            if self._move(
+                connection, row, (S.ACCEPTED,), S.DELIVERED, now, {"withdrawal_too_late": True}
+            ):
+                self._bill(connection, row, row["channel"], now)
+        return False
 
     def _changed_since_decided(self, row: dict[str, Any]) -> str | None:
         """The reason the number is owner_changed now, with what this process knows (the
@@ -132,3 +170,10 @@ class Dispatching(NotifyCore):
             if state.active and (state.mobile_app or not row["mobile_only"])
         ]
         return [network for network in usable if network in self.social]
+
+
+def _given_back(row: dict[str, Any]) -> Channel | None:
+    """The network of an earlier claim given back after a time-out, which may hold a copy."""
+    if row["provider_id"] is None and row["channel"] in (Channel.VK.value, Channel.OK.value):
+        return Channel(row["channel"])
+    return None

@@ -16,6 +16,7 @@ from delivery import records
 from delivery.acceptor import BatchWriter
 from delivery.channels.ports import (
     ChannelUnavailableError,
+    Sent,
     SmsGateway,
     SmsMessage,
     SocialNetwork,
@@ -31,7 +32,7 @@ from ownership.live import with_live_answers
 from ownership.notifications import (
     NotificationStatus,
 )
-from ownership.policy import Policy
+from ownership.policy import Action, Policy
 from ownership.prices import PriceTable, UnknownPriceError
 from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
 from pipelines.snapshot import Snapshot
@@ -63,6 +64,7 @@ class NotifyCore:
         sms_report_timeout: timedelta = timedelta(hours=1),
         overlay: LiveOverlay | None = None,
         claim_timeout: timedelta = timedelta(minutes=1),
+        withdraw_timeout: timedelta = timedelta(minutes=5),
     ) -> None:
         """`overlay`: the answers learnt since the batch, shared with the checks of the same
         process; by default one of this service's own over the same store."""
@@ -81,6 +83,10 @@ class NotifyCore:
         # longer than any channel call lasts: a claim with no channel id older than this was
         # left by a crash, and the sweeper may finish it; a younger one is still being sent
         self.claim_timeout = claim_timeout
+        # how long past its TTL a notification waits for its network to be asked to withdraw
+        # it, before it goes by SMS (or expires) without: a network down for hours must not
+        # hold back the fallback
+        self.withdraw_timeout = withdraw_timeout
         self.writer = BatchWriter(engine)
         # set when the process stops: the jobs finish what they hold and take nothing new
         self.stopping = threading.Event()
@@ -206,6 +212,25 @@ class NotifyCore:
         except (ChannelUnavailableError, UnknownMessageError) as error:
             log.warning("cannot take back %s of %s: %s", provider_id, row["id"], error)
 
+    def _withdraw(self, row: dict[str, Any]) -> bool | None:
+        """Take the message back from its network: True unless it was delivered already; None
+        when the network cannot be asked now (it is asked again later). A notification
+        claimed for a network whose answer never came (a time-out: given back, or a claim a
+        crash left) is taken back by its own id: the network may have taken it all the same."""
+        network = Channel(row["channel"]) if row["channel"] in ("vk", "ok") else None
+        if network is None or network not in self.social:
+            return True
+        try:
+            if not row["provider_id"]:
+                kind = Sent.MESSAGE if a_message(row) else Sent.PROMPT
+                return self.social[network].withdraw_by_notification(row["id"], kind)
+            return self.social[network].withdraw(row["provider_id"])
+        except UnknownMessageError:
+            return True  # the network never had it: nothing can show
+        except ChannelUnavailableError as error:
+            log.warning("cannot withdraw %s now: %s", row["id"], error)
+            return None
+
     def _move(
         self,
         connection: Connection,
@@ -268,3 +293,10 @@ class NotifyCore:
         detail: dict[str, Any],
     ) -> None:
         self.webhooks.enqueue(connection, [self._status_event(row, status, at, detail)], at)
+
+
+def a_message(row: dict[str, Any]) -> bool:
+    """Whether what the network holds for the notification is its message, not a prompt:
+    sent, or given back after a time-out (possibly after a Yes) as one to deliver."""
+    status = S(row["status"])
+    return status is S.SENT or (status is S.ACCEPTED and row["decision"] == Action.DELIVER.value)

@@ -12,18 +12,14 @@ from delivery import records
 from delivery.channels.ports import (
     ChannelUnavailableError,
     SendResult,
-    Sent,
     SmsMessage,
-    UnknownMessageError,
 )
-from delivery.notify_core import NotifyCore, S
-from ownership.channels import Channel
+from delivery.notify_core import NotifyCore, S, a_message
 from ownership.notifications import (
     AWAITING,
     Fallback,
     NotificationStatus,
 )
-from ownership.policy import Action
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +77,7 @@ class Sweeping(NotifyCore):
             if not rows:
                 return 0
             delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
+            unconfirmed: list[dict[str, Any]] = []  # the network could not be asked for long
             unanswered: set[str] = set()
             for row in rows:
                 status = S(row["status"])
@@ -90,9 +87,15 @@ class Sweeping(NotifyCore):
                     waiting_sms.append(row)
                 else:
                     asked, withdrawn = withdrawals.get(row["id"], (None, None))
-                    if withdrawn is None or asked != _asked(row):
-                        continue  # the network could not say, or the row moved since: next sweep
-                    if withdrawn or not _a_message(row):
+                    if asked != _asked(row):
+                        continue  # the row moved since the network was asked: next sweep
+                    if withdrawn is None:
+                        # the network cannot be asked: the next sweep asks again, until the
+                        # notification has waited long enough past its TTL to go without
+                        if now - row["expires_at"] >= self.withdraw_timeout:
+                            unconfirmed.append(row)
+                        continue
+                    if withdrawn or not a_message(row):
                         to_expire.append(row)  # a prompt shown but not answered goes by SMS
                     else:
                         delivered_first.append(row)  # shown before the TTL ran out
@@ -110,26 +113,33 @@ class Sweeping(NotifyCore):
                 self._bill(connection, row, row["channel"], now)
             # what falls back to SMS is claimed for it at once: expired and sms_sent in one
             # update (both in its history), so a backlog costs one write a notification less
-            by_sms = [row for row in to_expire if Fallback(row["fallback"]) is Fallback.SMS]
-            claimed = self._move_many(
-                connection,
-                by_sms,
-                AWAITING,
-                S.SMS_SENT,
-                now,
-                {"channel": "sms"},
-                passing=((S.EXPIRED, {"ttl_ran_out": True}),),
-                channel="sms",
-                provider_id=None,
-            )
-            expired = self._move_many(
-                connection,
-                [row for row in to_expire if Fallback(row["fallback"]) is not Fallback.SMS],
-                AWAITING,
-                S.EXPIRED,
-                now,
-                {"ttl_ran_out": True},
-            )
+            claimed: list[dict[str, Any]] = []
+            expired: list[dict[str, Any]] = []
+            for ending, why in (
+                (to_expire, {"ttl_ran_out": True}),
+                # the client is told that it may show in the network all the same
+                (unconfirmed, {"ttl_ran_out": True, "withdrawal_unconfirmed": True}),
+            ):
+                by_sms = [row for row in ending if Fallback(row["fallback"]) is Fallback.SMS]
+                claimed += self._move_many(
+                    connection,
+                    by_sms,
+                    AWAITING,
+                    S.SMS_SENT,
+                    now,
+                    {"channel": "sms"},
+                    passing=((S.EXPIRED, why),),
+                    channel="sms",
+                    provider_id=None,
+                )
+                expired += self._move_many(
+                    connection,
+                    [row for row in ending if Fallback(row["fallback"]) is not Fallback.SMS],
+                    AWAITING,
+                    S.EXPIRED,
+                    now,
+                    why,
+                )
             # "no answer within the TTL" is a result too, for the batch (DESIGN §7); an answer
             # kept while the network could not be asked to withdraw the prompt still counts
             unanswered -= records.answered_prompts(connection, sorted(unanswered))
@@ -174,25 +184,6 @@ class Sweeping(NotifyCore):
             .order_by(table.c.expires_at)
             .limit(limit)
         )
-
-    def _withdraw(self, row: dict[str, Any]) -> bool | None:
-        """Take the message back from its network: True unless it was delivered already; None
-        when the network cannot be asked now (the next sweep asks again). A notification
-        claimed for a network whose answer never came (a time-out: given back, or a claim a
-        crash left) is taken back by its own id: the network may have taken it all the same."""
-        network = Channel(row["channel"]) if row["channel"] in ("vk", "ok") else None
-        if network is None or network not in self.social:
-            return True
-        try:
-            if not row["provider_id"]:
-                kind = Sent.MESSAGE if _a_message(row) else Sent.PROMPT
-                return self.social[network].withdraw_by_notification(row["id"], kind)
-            return self.social[network].withdraw(row["provider_id"])
-        except UnknownMessageError:
-            return True  # the network never had it: nothing can show
-        except ChannelUnavailableError as error:
-            log.warning("cannot withdraw %s now: %s", row["id"], error)
-            return None
 
     def _move_many(
         self,
@@ -302,13 +293,6 @@ class Sweeping(NotifyCore):
                 now,
                 {"error": "refused by the SMS gateway"},
             )
-
-
-def _a_message(row: dict[str, Any]) -> bool:
-    """Whether what the network holds for the notification is its message, not a prompt:
-    sent, or given back after a time-out (possibly after a Yes) as one to deliver."""
-    status = S(row["status"])
-    return status is S.SENT or (status is S.ACCEPTED and row["decision"] == Action.DELIVER.value)
 
 
 def _asked(row: dict[str, Any]) -> tuple[str, str | None, str | None]:

@@ -100,7 +100,7 @@ def test_a_worker_with_a_stale_read_does_not_ask_the_person_again(notifier: Noti
 
     notifier.service.dispatch_due()  # the first worker asks
     # the second worker read the notification while it was still accepted
-    assert notifier.service._dispatch(read_before_the_claim) == 0
+    assert notifier.service._dispatch(read_before_the_claim, set()) == 0
 
     assert [row[0] for row in notifier.ok.asked] == [asked]
     assert history(notifier, asked) == ["accepted", "reverify_pending"]
@@ -665,3 +665,112 @@ def test_a_stopping_service_dispatches_nothing_new(notifier: Notifier) -> None:
     assert notifier.service.dispatch_due() == 0
     assert notifier.status(accepted.answer["id"]) == "accepted"  # for the next process
     assert notifier.vk.sent == []
+
+
+def test_a_network_that_cannot_be_reached_is_called_once_a_round_and_holds_up_no_sms(
+    notifier: Notifier,
+) -> None:
+    calls: list[str] = []
+
+    def hanging(message: SocialMessage) -> SendResult:
+        calls.append(message.notification_id)
+        raise ChannelUnavailableError("no answer within the deadline")
+
+    notifier.vk.send = hanging  # type: ignore[method-assign]
+    waiting = [
+        notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, f"r-{n}"))
+        for n in range(3)
+    ]
+    by_sms = notifier.service.accept(notifier.client_key, notifier.request(RECYCLED, "r-sms"))
+    notifier.service.dispatch_due()
+
+    assert len(calls) == 1
+    assert [row[0] for row in notifier.sms.sent] == [by_sms.answer["id"]]
+    first, *behind = (str(taken.answer["id"]) for taken in waiting)
+    assert history(notifier, first) == ["accepted", "sent"]  # given back, sent again later
+    assert [history(notifier, later) for later in behind] == [["accepted"], ["accepted"]]
+
+
+def test_a_network_down_this_round_sends_nothing_by_sms_before_its_ttl(
+    notifier: Notifier,
+) -> None:
+    notifier.vk.send = _unavailable  # type: ignore[method-assign]
+    first = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, "r-1"))
+    second = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, "r-2"))
+    notifier.service.dispatch_due()
+
+    assert notifier.sms.sent == []
+    assert history(notifier, str(first.answer["id"])) == ["accepted", "sent"]
+    assert history(notifier, str(second.answer["id"])) == ["accepted"]
+
+
+def denied_by_the_person(notifier: Notifier) -> None:
+    """A No to another notification to SUSPICIOUS, a moment later."""
+    notifier.clock.advance(timedelta(seconds=1))
+    with notifier.service.engine.begin() as connection:
+        records.record_verification(
+            connection, SUSPICIOUS, notifier.clock.now(), "prompt", "denied", None, None
+        )
+
+
+def test_a_timed_out_message_is_withdrawn_before_a_no_sends_it_by_sms(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the network took the message though its answer never came; then the person says No to
+    # another notification: the disowned account must not see the first one
+    answer_lost(monkeypatch, notifier.ok)
+    first = notifier.notify(SUSPICIOUS)
+    denied_by_the_person(notifier)
+    notifier.service.dispatch_due()
+
+    assert notifier.ok.withdrawn == notifier.ok.issued[first, Sent.MESSAGE]
+    assert [row[0] for row in notifier.sms.sent] == [first]
+    assert history(notifier, first) == ["accepted", "sent", "sms_sent"]
+    assert told_everything(notifier, first)
+
+
+def test_a_timed_out_message_the_network_showed_before_a_no_is_delivered_not_sent_by_sms(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    real_send = notifier.ok.send
+
+    def shown_but_timed_out(message: SocialMessage) -> SendResult:
+        result = real_send(message)
+        assert result.provider_id is not None
+        notifier.ok.delivered_already.add(result.provider_id)
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(notifier.ok, "send", shown_but_timed_out)
+    first = notifier.notify(SUSPICIOUS)
+    denied_by_the_person(notifier)
+    notifier.service.dispatch_due()
+
+    assert notifier.sms.sent == []
+    assert history(notifier, first) == ["accepted", "sent", "delivered"]
+    with engine.connect() as connection:
+        billed = connection.execute(select(records.ledger.c.notification_id)).scalars().all()
+    assert billed == [first]
+
+
+def test_a_network_that_cannot_be_asked_to_withdraw_holds_the_fallback_only_a_while(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=timedelta(seconds=30))
+
+    def down(provider_id: str) -> bool:
+        raise ChannelUnavailableError("gateway down")
+
+    monkeypatch.setattr(notifier.vk, "withdraw", down)
+    notifier.clock.advance(timedelta(seconds=31))
+    notifier.service.sweep()
+    assert history(notifier, sent) == ["accepted", "sent"]  # asked again at the next sweep
+
+    notifier.clock.advance(notifier.service.withdraw_timeout)
+    notifier.service.sweep()
+
+    assert history(notifier, sent) == ["accepted", "sent", "expired", "sms_sent"]
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None
+    assert found["history"][2]["detail"] == {"ttl_ran_out": True, "withdrawal_unconfirmed": True}
+    assert [row[0] for row in notifier.sms.sent] == [sent]
+    assert told_everything(notifier, sent)
