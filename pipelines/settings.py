@@ -90,8 +90,11 @@ def _variable(field: str) -> str:
 
 
 def check_gateway_url(url: str) -> str:
-    """`url` if it is an absolute http(s) URL with a host, else a `ValueError` of one line
-    that never repeats the URL (it may carry credentials)."""
+    """`url` if it is an absolute http(s) URL with a host that the calls' paths can go under,
+    else a `ValueError` of one line that never repeats the URL (a refused one may hold a
+    password or a key). Refused too: a user or password (the HTTP client would send it as
+    Basic auth in place of the bearer token), a query or a fragment (`{base}/messages` would
+    land inside it: `/v1?key=abc/messages`, whose 404 reads as "the gateway took none")."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - reading it refuses a port that is no number or past 65535
@@ -104,6 +107,20 @@ def check_gateway_url(url: str) -> str:
         or any(character.isspace() or not character.isprintable() for character in url)
     ):
         raise ValueError(f"is not an absolute http(s) URL such as {GATEWAY_URL_EXAMPLE}")
+    tokens = _variable("gateway_tokens")
+    if "@" in parts.netloc:
+        raise ValueError(
+            "carries a user name or password, which would replace the bearer token; "
+            f"the gateway's token goes in {tokens}, the URL is just the base "
+            f"such as {GATEWAY_URL_EXAMPLE}"
+        )
+    for mark, what in (("?", "a query"), ("#", "a fragment")):
+        if mark in url:
+            raise ValueError(
+                f"carries {what} ({mark}...), inside which the calls' paths would land; "
+                f"the gateway's token goes in {tokens}, the URL is just the base "
+                f"such as {GATEWAY_URL_EXAMPLE}"
+            )
     return url
 
 

@@ -1,13 +1,22 @@
 """The SMS simulator: an operator's gateway as the notify path sees it.
 
 Every accepted SMS gets a delivery report after a short delay (log-uniform between 1 and 20
-seconds by default): `SmsDelivered`, or `SmsFailed` with an error drawn from `failure_shares`
-(shares of all SMS sent, by error; the defaults are illustrative, not published figures).
+seconds by default): `SmsDelivered`, or `SmsFailed` with an error by `failure_shares` (shares
+of all SMS sent, by error; the defaults are illustrative, not published figures).
+
+A permanent error (`unknown_subscriber`: the number is out of service, DESIGN §3) belongs to
+the number, not to the message: a number is out of service with the error's share, decided by
+a stable hash of the seed and the number; every SMS to it then fails with that error, and no
+SMS to a number in service ever does. Its share of all SMS sent is its share of numbers when
+every number gets as many SMS. The temporary errors are drawn for each SMS to a number in
+service, at their shares divided by the share of numbers in service, so that they keep their
+shares of all SMS sent.
 Tests force a phone's outcome with `script_failure` / `script_delivery`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 from collections.abc import Mapping
@@ -66,6 +75,11 @@ class SmsSimulator(Scheduled):
         self._clock = clock
         self._settings = settings or SmsSimulatorSettings()
         self._rng = random.Random(seed)
+        self._seed = seed
+        shares = self._settings.failure_shares.items()
+        self._permanent = tuple((error, share) for error, share in shares if error.is_permanent)
+        self._temporary = tuple((error, share) for error, share in shares if not error.is_permanent)
+        self._in_service = 1 - sum(share for _, share in self._permanent)
         self._schedule = EventSchedule(clock, events)
         self._ids = itertools.count(1)
         self._taken: dict[str, str] = {}  # notification id → provider id
@@ -107,9 +121,23 @@ class SmsSimulator(Scheduled):
             return scripted.error, scripted.after
         low, high = (bound.total_seconds() for bound in self._settings.report_delay)
         after = timedelta(seconds=log_uniform(self._rng, low, high))
-        draw = self._rng.random()
-        for error, share in self._settings.failure_shares.items():
-            if draw < share:
-                return error, after
-            draw -= share
-        return None, after
+        # drawn even for a number out of service, so that which numbers are out of service
+        # does not shift the draws of the SMS after it
+        temporary = _by_share(self._temporary, self._rng.random() * self._in_service)
+        permanent = _by_share(self._permanent, self._share_of_number(phone))
+        return (permanent if permanent is not None else temporary), after
+
+    def _share_of_number(self, phone: str) -> float:
+        """The number's place in [0, 1), the same in every run of this seed: Python's own
+        hash() of a string changes from one process to the next."""
+        digest = hashlib.blake2b(f"{self._seed}|{phone}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest) / 2**64
+
+
+def _by_share(shares: tuple[tuple[SmsError, float], ...], draw: float) -> SmsError | None:
+    """The error whose slice of [0, 1) holds `draw`, the slices laid end to end; none past them."""
+    for error, share in shares:
+        if draw < share:
+            return error
+        draw -= share
+    return None

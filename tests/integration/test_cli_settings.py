@@ -1,7 +1,7 @@
 """`serve`, `worker` and `demo` refuse a bad setting in one line that names it, with exit 2,
-before any work: a value out of range, a path of the wrong kind, a secret key or key file that
-cannot be used, moderation rules that cannot be read, a store that cannot be reached. A
-secret's value is never printed."""
+before any work: a value out of range, a path of the wrong kind, a gateway URL the calls cannot
+go to, a secret key or key file that cannot be used, moderation rules that cannot be read, a
+store that cannot be reached. A secret's value is never printed."""
 
 from __future__ import annotations
 
@@ -61,6 +61,16 @@ def nothing_was_done(tmp_path: Path) -> bool:
         ("OWNERSHIP_WEBHOOK_RETRY_HOURS", "1e12", "less than or equal to"),
         ("OWNERSHIP_THREADS", "100000", "less than or equal to 1024"),
         ("OWNERSHIP_GATEWAY_URLS", '{"sms": "not a url"}', "is not an absolute http(s) URL"),
+        (
+            "OWNERSHIP_GATEWAY_URLS",
+            f'{{"sms": "https://u:{GARBAGE_KEY}@gw.example/v1"}}',
+            "the sms gateway's URL carries a user name or password",
+        ),
+        (
+            "OWNERSHIP_GATEWAY_URLS",
+            f'{{"sms": "https://gw.example/v1?key={GARBAGE_KEY}"}}',
+            "the sms gateway's URL carries a query",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_before_any_work(

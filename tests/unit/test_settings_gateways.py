@@ -1,5 +1,6 @@
-"""The gateway settings: a gateway we send through has a token a header can carry and a secret
-its reports are signed with, or the settings are refused up front, never quoting the token."""
+"""The gateway settings: a gateway we send through has a base URL the calls' paths go under, a
+token a header can carry and a secret its reports are signed with, or the settings are refused
+up front, never quoting the token or the URL."""
 
 from __future__ import annotations
 
@@ -54,3 +55,33 @@ def test_a_token_a_header_cannot_carry_is_refused_naming_the_channel_not_the_tok
     # neither the message `ownership` prints nor the error's own text, a traceback's, holds it
     assert all("s3cr3t" not in problem["msg"] for problem in bad.value.errors())
     assert "s3cr3t" not in str(bad.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("https://u:s3cr3t@sms-gateway.example/v1", "a user name or password"),
+        ("https://s3cr3t@sms-gateway.example/v1", "a user name or password"),
+        ("https://@sms-gateway.example/v1", "a user name or password"),
+        ("https://sms-gateway.example/v1?key=s3cr3t", "a query"),
+        ("https://sms-gateway.example/v1?", "a query"),
+        ("https://sms-gateway.example/v1#s3cr3t", "a fragment"),
+    ],
+    ids=["user and password", "user", "empty user", "query", "empty query", "fragment"],
+)
+def test_a_gateway_url_with_what_the_calls_cannot_carry_is_refused_pointing_to_the_tokens(
+    url: str, complaint: str
+) -> None:
+    # user info would replace the bearer token (Basic auth); the calls' paths would land in
+    # the query or the fragment, where a 404 would read as "the gateway took none"
+    with pytest.raises(
+        ValidationError,
+        match=rf"the sms gateway's URL carries {complaint}.*OWNERSHIP_GATEWAY_TOKENS",
+    ) as bad:
+        load_settings(
+            gateway_urls={"sms": url},
+            gateway_tokens={"sms": "t-sms"},
+            gateway_secrets={"sms": SMS_SECRET},
+        )
+    assert "s3cr3t" not in str(bad.value)
+    assert len(bad.value.errors()) == 1

@@ -85,3 +85,74 @@ def test_a_scripted_failure_is_reported_for_that_phone_only() -> None:
 def test_failure_shares_above_one_are_refused() -> None:
     with pytest.raises(ValueError, match="shares"):
         SmsSimulatorSettings(failure_shares={SmsError.NETWORK: 0.7, SmsError.EXPIRED: 0.4})
+
+
+def ru_mobiles(count: int) -> list[str]:
+    return [f"+7923{index:07d}" for index in range(count)]
+
+
+def outcomes_by_phone(inbound: RecordingInboundEvents, sent: dict[str, str]) -> dict[str, set[str]]:
+    """Every phone's outcomes: "delivered" or the error, from the reports of `sent`
+    (notification id → phone)."""
+    seen: dict[str, set[str]] = {phone: set() for phone in sent.values()}
+    for delivered in inbound.of_type(SmsDelivered):
+        seen[sent[delivered.notification_id]].add("delivered")
+    for failed in inbound.of_type(SmsFailed):
+        seen[sent[failed.notification_id]].add(failed.error)
+    return seen
+
+
+def send_to_each(sms: SmsSimulator, phones: list[str], times: int) -> dict[str, str]:
+    sent = {}
+    for round_ in range(times):
+        for phone in phones:
+            notification_id = f"n-{round_}-{phone}"
+            sms.send(SmsMessage(notification_id, phone, "text"))
+            sent[notification_id] = phone
+    return sent
+
+
+def test_a_number_out_of_service_fails_every_sms_and_no_other_number_ever_does() -> None:
+    # DESIGN §3: unknown_subscriber is the number being out of service, not bad luck
+    shares = {SmsError.UNKNOWN_SUBSCRIBER: 0.2, SmsError.ABSENT_SUBSCRIBER: 0.2}
+    clock, inbound, sms = world(failure_shares=shares)
+    sent = send_to_each(sms, ru_mobiles(100), times=30)
+    clock.advance(timedelta(minutes=1))
+    sms.run_due()
+
+    seen = outcomes_by_phone(inbound, sent)
+    out_of_service = [phone for phone, outcomes in seen.items() if "unknown_subscriber" in outcomes]
+    assert out_of_service
+    assert all(seen[phone] == {"unknown_subscriber"} for phone in out_of_service)
+    # the numbers in service still fail now and then, each SMS on its own
+    assert any(outcomes == {"delivered", "absent_subscriber"} for outcomes in seen.values())
+
+
+def test_numbers_are_out_of_service_at_the_unknown_subscriber_share() -> None:
+    clock, inbound, sms = world()
+    phones = ru_mobiles(20_000)
+    send_to_each(sms, phones, times=1)
+    clock.advance(timedelta(minutes=1))
+    sms.run_due()
+
+    errors = Counter(event.error for event in inbound.of_type(SmsFailed))
+    # the shares of all SMS sent are kept, the permanent one included (one SMS a number)
+    assert errors[SmsError.UNKNOWN_SUBSCRIBER] / len(phones) == pytest.approx(0.005, abs=0.002)
+    assert errors[SmsError.ABSENT_SUBSCRIBER] / len(phones) == pytest.approx(0.02, abs=0.004)
+    assert errors[SmsError.NETWORK] / len(phones) == pytest.approx(0.01, abs=0.003)
+    assert errors[SmsError.EXPIRED] / len(phones) == pytest.approx(0.005, abs=0.002)
+
+
+def test_the_seed_decides_which_numbers_are_out_of_service() -> None:
+    def out_of_service(seed: int) -> set[str]:
+        clock = VirtualClock(START)
+        inbound = RecordingInboundEvents()
+        settings = SmsSimulatorSettings(failure_shares={SmsError.UNKNOWN_SUBSCRIBER: 0.1})
+        sms = SmsSimulator(clock, inbound, seed=seed, settings=settings)
+        sent = send_to_each(sms, ru_mobiles(1_000), times=1)
+        clock.advance(timedelta(minutes=1))
+        sms.run_due()
+        return {sent[event.notification_id] for event in inbound.of_type(SmsFailed)}
+
+    assert out_of_service(seed=7) == out_of_service(seed=7)
+    assert out_of_service(seed=7) != out_of_service(seed=8)
