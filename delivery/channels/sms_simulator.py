@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -71,6 +72,7 @@ class SmsSimulator(Scheduled):
         *,
         seed: int = 0,
         settings: SmsSimulatorSettings | None = None,
+        run: str | None = None,
     ) -> None:
         self._clock = clock
         self._settings = settings or SmsSimulatorSettings()
@@ -82,6 +84,11 @@ class SmsSimulator(Scheduled):
         self._in_service = 1 - sum(share for _, share in self._permanent)
         self._schedule = EventSchedule(clock, events)
         self._ids = itertools.count(1)
+        # this run's mark in its ids (random unless given, to replay a run's events): the store
+        # outlives the simulator's memory, and a restarted simulator counting from 1 again
+        # would take an earlier run's id for one of its own (a withdrawal at the TTL would then
+        # cancel, or find delivered, another message)
+        self._run = run or secrets.token_hex(4)
         self._taken: dict[str, str] = {}  # notification id → provider id
         self._scripts: dict[str, ScriptedReport] = {}
         self.sent: list[SmsMessage] = []
@@ -93,7 +100,7 @@ class SmsSimulator(Scheduled):
             if taken is not None:
                 return SendResult.accepted_as(taken)
             now = self._clock.now()
-            provider_id = f"sms-{next(self._ids)}"
+            provider_id = f"sms-{self._run}-{next(self._ids)}"
             self._taken[sms.notification_id] = provider_id
             self.sent.append(sms)
             error, after = self._outcome(sms.phone)

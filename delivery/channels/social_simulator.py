@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -106,6 +107,7 @@ class SocialNetworkSimulator(Scheduled):
         *,
         seed: int = 0,
         settings: SocialSimulatorSettings | None = None,
+        run: str | None = None,
     ) -> None:
         if not network.is_social:
             raise ValueError(f"{network} is not a social network")
@@ -118,6 +120,11 @@ class SocialNetworkSimulator(Scheduled):
         self._sent: dict[str, _Sent] = {}
         self._taken: dict[tuple[str, Sent], str] = {}  # (notification, kind) → provider id
         self._ids = itertools.count(1)
+        # this run's mark in its ids (random unless given, to replay a run's events): the store
+        # outlives the simulator's memory, and a restarted simulator counting from 1 again
+        # would take an earlier run's id for one of its own (a withdrawal at the TTL would then
+        # cancel, or find delivered, another message)
+        self._run = run or secrets.token_hex(4)
         self._deliveries: dict[str, ScriptedDelivery] = {}
         self._replies: dict[str, tuple[str, timedelta]] = {}
         self._answers: dict[str, ScriptedAnswer] = {}
@@ -200,7 +207,7 @@ class SocialNetworkSimulator(Scheduled):
             refused = self._refusal(item.phone, item.account_ids, item.mobile_only, now)
             if refused is not None:
                 return refused
-            provider_id = f"{self.network}-{next(self._ids)}"
+            provider_id = f"{self.network}-{self._run}-{next(self._ids)}"
             self._taken[item.notification_id, kind] = provider_id
             self._sent[provider_id] = _Sent(item.notification_id, item.phone, now, final_at=None)
             self.sent.append(item)

@@ -156,3 +156,13 @@ def test_the_seed_decides_which_numbers_are_out_of_service() -> None:
 
     assert out_of_service(seed=7) == out_of_service(seed=7)
     assert out_of_service(seed=7) != out_of_service(seed=8)
+
+
+def test_a_restarted_simulator_gives_no_sms_an_earlier_runs_id() -> None:
+    _, _, earlier = world()
+    _, _, restarted = world()
+
+    first = earlier.send(SmsMessage("n-1", "+79234567823", "Код 1234"))
+    second = restarted.send(SmsMessage("n-2", "+79234567823", "Код 5678"))
+
+    assert first.provider_id != second.provider_id
