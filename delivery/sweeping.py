@@ -46,7 +46,8 @@ SWEPT_COLUMNS = (
 class Sweeping(NotifyCore):
     def sweep(self, limit: int = 2000) -> int:
         """Finish what outlived its TTL: withdraw it from the social network and send it by SMS
-        (or let it expire, with `fallback: none`); fail an SMS whose report never came.
+        (or let it expire, with `fallback: none`); fail an SMS whose report never came; send an
+        SMS whose claim a crash left before the gateway answered.
 
         A withdrawal that comes too late (the network delivered first) makes the notification
         delivered, billed once, and no SMS is sent. A batch moves in a few statements, so that a
@@ -78,10 +79,13 @@ class Sweeping(NotifyCore):
                 return 0
             delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
             unconfirmed: list[dict[str, Any]] = []  # the network could not be asked for long
+            unsent: list[dict[str, Any]] = []  # claimed for SMS by a process that died
             unanswered: set[str] = set()
             for row in rows:
                 status = S(row["status"])
-                if status is S.SMS_SENT:
+                if status is S.SMS_SENT and row["provider_id"] is None:
+                    unsent.append(row)
+                elif status is S.SMS_SENT:
                     unreported.append(row)
                 elif status is S.EXPIRED:
                     waiting_sms.append(row)
@@ -154,8 +158,14 @@ class Sweeping(NotifyCore):
                 now,
                 {"error": "no delivery report"},
             )
+            # sent (again): the gateway takes one SMS a notification (docs/gateways.md). The
+            # claim is renewed, untold: the client heard of sms_sent
+            resent = records.set_status_many(
+                connection, [row["id"] for row in unsent], (S.SMS_SENT,), S.SMS_SENT, now
+            )
         waiting = [row for row in waiting_sms if Fallback(row["fallback"]) is Fallback.SMS]
-        self._send_claimed_sms(claimed + self._claim_sms(waiting, now), now)
+        again = [row for row in unsent if row["id"] in resent]
+        self._send_claimed_sms(claimed + self._claim_sms(waiting, now) + again, now)
         return len(rows)
 
     def _due(self, now: datetime, limit: int) -> Select[Any]:
@@ -178,7 +188,15 @@ class Sweeping(NotifyCore):
                 | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
                 | (
                     (table.c.status == S.SMS_SENT.value)
-                    & (table.c.updated_at <= now - self.sms_report_timeout)
+                    & (
+                        (table.c.updated_at <= now - self.sms_report_timeout)
+                        # claimed for SMS, but the gateway's answer never came: a crash between
+                        # the claim and the call, which may never have been made
+                        | (
+                            table.c.provider_id.is_(None)
+                            & (table.c.updated_at <= now - self.claim_timeout)
+                        )
+                    )
                 )
             )
             .order_by(table.c.expires_at)

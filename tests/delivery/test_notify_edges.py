@@ -774,3 +774,29 @@ def test_a_network_that_cannot_be_asked_to_withdraw_holds_the_fallback_only_a_wh
     assert found["history"][2]["detail"] == {"ttl_ran_out": True, "withdrawal_unconfirmed": True}
     assert [row[0] for row in notifier.sms.sent] == [sent]
     assert told_everything(notifier, sent)
+
+
+def test_an_sms_claimed_by_a_process_that_died_before_the_gateway_answered_is_sent(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dies(sms: SmsMessage) -> SendResult:
+        raise ProcessDied
+
+    monkeypatch.setattr(notifier.sms, "send", dies)
+    accepted = notifier.service.accept(notifier.client_key, notifier.request(RECYCLED))
+    with pytest.raises(ProcessDied):
+        notifier.service.dispatch_due()
+    monkeypatch.undo()
+
+    # the next process, once the claim is older than any gateway call lasts
+    notifier.clock.advance(notifier.service.claim_timeout)
+    notifier.service.sweep()
+    sent = str(accepted.answer["id"])
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None and found["provider_id"]  # the gateway's id, kept
+    report = SmsDelivered(sent, found["provider_id"], Channel.SMS, notifier.clock.now())
+    notifier.service.handle(report)
+
+    assert [row[0] for row in notifier.sms.sent] == [sent]
+    assert history(notifier, sent) == ["accepted", "sms_sent", "sms_delivered"]
+    assert told_everything(notifier, sent)
