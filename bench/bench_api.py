@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +44,9 @@ OWNERSHIP = str(Path(sys.executable).with_name("ownership"))
 AS_OF = datetime(2026, 11, 1)
 EPOCH = datetime(1970, 1, 1)
 BATCH = 1_000_000
+# Requests sent before each measured phase, so that it finds the workers' connections open and
+# their code paths warm; they come on top of the --requests measured.
+WARM_UP = 200
 
 
 def _seconds(moment: datetime) -> int:
@@ -249,13 +252,16 @@ class Server:
 def http_phase(
     server: Server, path: str, phones: list[str], connections: int, count: int, seconds: float
 ) -> LoadResult:
+    """`count` requests measured, after WARM_UP more that are not (each signed with a nonce of
+    its own, so none can be sent twice)."""
     rng = random.Random(connections)
-    bodies = [{"phone": phones[rng.randrange(len(phones))]} for _ in range(count)]
+    total = WARM_UP + count
+    bodies = [{"phone": phones[rng.randrange(len(phones))]} for _ in range(total)]
     if path == "/v1/ping":
-        bodies = [{} for _ in range(count)]
+        bodies = [{} for _ in range(total)]
     prepared = [server.signed(path, body) for body in bodies]
-    run_load(server.port, prepared[: min(200, count)], connections, seconds)  # warm up
-    return run_load(server.port, prepared[min(200, count) :], connections, seconds)
+    run_load(server.port, prepared[:WARM_UP], connections, seconds)
+    return run_load(server.port, prepared[WARM_UP:], connections, seconds)
 
 
 def http_bulk(
@@ -299,11 +305,15 @@ def http_compare(
         pings.append(http_phase(server, "/v1/ping", phones, connections, count, seconds))
         checks.append(http_phase(server, "/v1/check", phones, connections, count, seconds))
     ping, check = median_summary(pings), median_summary(checks)
-    return {
-        "ping": ping,
-        "check": check,
-        "check_share_of_ping_rps": round(check["rps"] / ping["rps"], 3),
-    }
+    return {"ping": ping, "check": check, "check_share_of_ping_rps": share_of(check, ping)}
+
+
+def share_of(check: Mapping[str, float], ping: Mapping[str, float]) -> float | None:
+    """check's requests/s as a share of ping's; None (null in the report) when ping measured
+    nothing, as a phase cut off by --seconds before its first answer does."""
+    if not ping["rps"]:
+        return None
+    return round(check["rps"] / ping["rps"], 3)
 
 
 def main() -> None:
@@ -311,7 +321,13 @@ def main() -> None:
     parser.add_argument("--numbers", type=float, default=1e6, help="numbers in the served snapshot")
     parser.add_argument("--load-numbers", type=float, default=1e7, help="numbers for load time")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--requests", type=int, default=5_000, help="requests per HTTP phase")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=5_000,
+        help=f"requests measured per HTTP phase at 1 connection, 4 times as many at 64; "
+        f"{WARM_UP} more go first, unmeasured",
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="time bound per phase")
     parser.add_argument("--bulk-numbers", type=float, default=1e6)
     parser.add_argument("--repeat", type=int, default=3)

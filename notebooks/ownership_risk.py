@@ -46,6 +46,13 @@ STATUS_COLOURS = {
     "unknown": "tab:gray",
 }
 
+
+def shown(value: float | None, places: int = 4) -> str:
+    """A measure to `places` decimals, or "n/a" as `ownership evaluate` prints one the truth
+    cannot give (a recall when nothing changed owner, an AUC with one class)."""
+    return "n/a" if value is None else f"{value:.{places}f}"
+
+
 manifest = analytics.read_manifest(SCORES_DIR)
 print(f"scores as of: {manifest['as_of']} (code {manifest.get('code_version')})")
 print(f"numbers scored: {manifest['numbers']}")
@@ -159,9 +166,9 @@ has_truth = (truth_dir / "labels.parquet").is_file()
 if has_truth:
     evaluation = evaluate.evaluate(SCORES_DIR, truth_dir)
     print(evaluation.render())
-    print(f"ROC AUC: {evaluation.roc_auc:.4f}")
-    print(f"precision of owner_changed: {evaluation.precision:.4f}")
-    print(f"recall of owner_changed: {evaluation.recall:.4f}")
+    print(f"ROC AUC: {shown(evaluation.roc_auc)}")
+    print(f"precision of owner_changed: {shown(evaluation.precision)}")
+    print(f"recall of owner_changed: {shown(evaluation.recall)}")
 else:
     print(f"no truth under {truth_dir}: the evaluation is skipped")
 
@@ -171,7 +178,7 @@ if has_truth:
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot(roc["false_positive_rate"], roc["true_positive_rate"], color="tab:red")
     ax.plot([0, 1], [0, 1], linestyle=":", color="tab:gray")
-    ax.set_title(f"ROC of risk_score against the truth (AUC {evaluation.roc_auc:.3f})")
+    ax.set_title(f"ROC of risk_score against the truth (AUC {shown(evaluation.roc_auc, 3)})")
     ax.set_xlabel("false-positive rate (kept owners flagged)")
     ax.set_ylabel("true-positive rate (changed owners flagged)")
     plt.show()

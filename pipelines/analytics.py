@@ -175,7 +175,8 @@ class DeliveryFunnel:
 def delivery_funnel(store_url: str, ttl: timedelta | None = None) -> DeliveryFunnel:
     """How many notifications of the store took each status and how soon after acceptance;
     and, of those sent in a social network, the share delivered within 1 min, 1 h and 24 h and
-    read within 24 h, beside the published shares. `ttl`: only the notifications of that TTL."""
+    read within 24 h of being sent, beside the published shares. `ttl`: only the notifications
+    of that TTL."""
     with _notifications(store_url, ("notifications", "notification_events")) as con:
         _steps(con, ttl)
         con.register("src_published", _published_frame())

@@ -301,7 +301,9 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     from store.database import make_engine, upgrade
     from store.tables import ClientRow
 
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+    # [0-9], as the API's: \d takes any script's digits too ("٢٠٢٦-11"), and a month the
+    # ledger never holds would print an empty bill instead of a mistake
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", args.month):
         raise UsageError(f"--month must be YYYY-MM, not {args.month!r}")
     try:
         upgrade(settings.database_url)

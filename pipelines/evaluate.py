@@ -473,14 +473,49 @@ def _read(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
-    # Optional: a hand-made truth may have labels only.
+    # Optional: a hand-made truth may have labels only. What it holds is refused when damaged,
+    # as the labels are: the warnings read `end` and `rows`, and a truth whose meta.json is not
+    # the generator's may not be the truth of these scores either.
     if not path.is_file():
         return {}
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise EvaluationInputError(f"{path}: not UTF-8 text ({error.reason})") from error
     except json.JSONDecodeError as error:
         raise EvaluationInputError(f"{path}: not valid JSON ({error.msg})") from error
-    return {key: meta[key] for key in ("seed", "phones", "start", "end", "rows") if key in meta}
+    if not isinstance(meta, dict):
+        raise EvaluationInputError(f"{path}: not a JSON object")
+    kept = {key: meta[key] for key in ("seed", "phones", "start", "end", "rows") if key in meta}
+    for key in ("start", "end"):
+        if key in kept and not _is_moment(kept[key]):
+            raise EvaluationInputError(
+                f"{path}: {key} is {kept[key]!r}, expected an ISO date and time"
+            )
+    if "rows" in kept:
+        rows = kept["rows"]
+        if not isinstance(rows, dict):
+            raise EvaluationInputError(
+                f"{path}: rows is {rows!r}, expected an object of row counts by kind"
+            )
+        for kind, count in rows.items():
+            # bool is an int to Python, not a count to anyone
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise EvaluationInputError(
+                    f"{path}: rows.{kind} is {count!r}, expected a count of rows"
+                )
+    return kept
+
+
+def _is_moment(value: object) -> bool:
+    # A string only: fromisoformat would read the number 20261101 as a date once made text.
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_scores(scores: pl.DataFrame) -> None:

@@ -7,11 +7,13 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from delivery import records
 from pipelines.cli import main
 from store.database import make_engine, upgrade
 from tests.factories import ANNA, AS_OF, RU_MOBILE, History, days_ago
+from tests.unit.test_evaluate import KEPT_QUIET, RECYCLED_CAUGHT, write_scores, write_truth
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +93,43 @@ def test_the_demo_generates_scores_and_reports(
     assert "precision of owner_changed" in captured.out
     assert "ownership check +" in captured.err
     assert (tmp_path / "scores" / "snapshot.bin").exists()
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [{"end": "yesterday"}, {"end": "2026-11-01", "rows": {"code_entries": "x"}}],
+    ids=["end-not-a-date", "rows-not-counts"],
+)
+def test_evaluate_against_a_damaged_meta_json_is_a_one_line_error(
+    tmp_path: Path, meta: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    scores = write_scores(tmp_path / "scores", [(RECYCLED_CAUGHT, "owner_changed", 900)])
+    (scores / "manifest.json").write_text(json.dumps({"inputs": {"code_entries": {"rows": 3}}}))
+    truth = write_truth(
+        tmp_path / "truth", [(RECYCLED_CAUGHT, True, True), (KEPT_QUIET, False, False)]
+    )
+    (truth / "meta.json").write_text(json.dumps(meta))
+
+    code = main(["evaluate", "--scores", str(scores), "--truth", str(truth)])
+
+    message = capsys.readouterr().err
+    assert code == 2
+    assert message.startswith("error: ") and "meta.json" in message
+    assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    "month", ["٢٠٢٦-11", "２０２６-11", "२०२६-11"], ids=["arabic-indic", "fullwidth", "devanagari"]
+)
+def test_billing_takes_a_month_in_ascii_digits_only(
+    month: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
+    assert main(["clients", "add", "bank", "--allow-ip", "203.0.113.0/24"]) == 0
+    assert main(["billing", "--client", "bank", "--month", "2026-11"]) == 0
+    capsys.readouterr()
+
+    code = main(["billing", "--client", "bank", "--month", month])
+
+    assert code == 2
+    assert f"--month must be YYYY-MM, not {month!r}" in capsys.readouterr().err

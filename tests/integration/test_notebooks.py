@@ -16,6 +16,9 @@ from pipelines import analytics
 from pipelines.evaluate import evaluate
 from pipelines.paths import PROJECT_ROOT
 from pipelines.reference import load_countries, load_prices
+from pipelines.scoring import ScoreRequest, score
+from pipelines.synth import generate
+from store.database import upgrade
 from tests.integration.conftest import Day, Demo
 
 pytestmark = pytest.mark.integration
@@ -25,33 +28,39 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.py"))
 CELL_TIMEOUT_S = 120
 
 
+def run_notebook(path: Path, **variables: str) -> str:
+    """What the notebook printed, once it ran to the end without an error, with the
+    environment variables given (its inputs)."""
+    # no figure needs to reach a display here
+    environment = {**os.environ, "MPLBACKEND": "agg", **variables}
+    notebook = jupytext.read(path)
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+    )
+    client.execute(env=environment)
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
+
+
 @pytest.fixture(scope="session")
 def printed(demo: Demo, day: Day) -> dict[str, str]:
-    """What each notebook printed, by name, once it ran to the end without an error."""
-    environment = {
-        **os.environ,
-        "OWNERSHIP_SCORES_DIR": str(demo.scores),
-        "OWNERSHIP_HISTORY_DIR": str(demo.events),
-        "OWNERSHIP_NOTIFICATIONS_URL": day.store_url,
-        "MPLBACKEND": "agg",  # no figure needs to reach a display here
+    """What each notebook printed, by name, over the demo's history and day."""
+    return {
+        path.stem: run_notebook(
+            path,
+            OWNERSHIP_SCORES_DIR=str(demo.scores),
+            OWNERSHIP_HISTORY_DIR=str(demo.events),
+            OWNERSHIP_NOTIFICATIONS_URL=day.store_url,
+        )
+        for path in NOTEBOOKS
     }
-    texts = {}
-    for path in NOTEBOOKS:
-        notebook = jupytext.read(path)
-        client = NotebookClient(
-            notebook,
-            timeout=CELL_TIMEOUT_S,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-        )
-        client.execute(env=environment)
-        texts[path.stem] = "".join(
-            output.get("text", "")
-            for cell in notebook.cells
-            for output in cell.get("outputs", [])
-            if output.get("output_type") == "stream"
-        )
-    return texts
 
 
 def printed_value(text: str, label: str) -> str:
@@ -150,3 +159,35 @@ def test_the_funnel_notebook_shows_fallbacks_and_the_bill(
     assert printed_value(text, "all-SMS cost") == f"{total['all_sms_rub']:.2f} RUB"
     assert printed_value(text, "billed cost") == f"{total['billed_rub']:.2f} RUB"
     assert printed_value(text, "saving share") == f"{total['saving_share']:.4f}"
+
+
+def test_the_risk_notebook_shows_na_for_the_measures_a_truth_without_changes_cannot_give(
+    tmp_path: Path,
+) -> None:
+    # ten numbers of seed 1: no owner changed, so no precision, recall or AUC of owner_changed
+    summary = generate(tmp_path / "events", phones=10, seed=1)
+    score(ScoreRequest(tmp_path / "events", tmp_path / "scores", as_of=summary.end))
+    evaluation = evaluate(tmp_path / "scores", tmp_path / "events" / "truth")
+    assert (evaluation.changed, evaluation.roc_auc, evaluation.precision) == (0, None, None)
+
+    text = run_notebook(
+        NOTEBOOKS_DIR / "ownership_risk.py",
+        OWNERSHIP_SCORES_DIR=str(tmp_path / "scores"),
+        OWNERSHIP_HISTORY_DIR=str(tmp_path / "events"),
+    )
+
+    assert printed_value(text, "ROC AUC") == "n/a"
+    assert printed_value(text, "precision of owner_changed") == "n/a"
+    assert printed_value(text, "recall of owner_changed") == "n/a"
+
+
+def test_the_funnel_notebook_runs_to_the_end_on_an_empty_store(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'empty.db'}"
+    upgrade(store_url)
+
+    text = run_notebook(NOTEBOOKS_DIR / "delivery_funnel.py", OWNERSHIP_NOTIFICATIONS_URL=store_url)
+
+    assert printed_value(text, "notifications accepted") == "0"
+    assert printed_value(text, "delivered within 1 min") == "no data"
+    assert printed_value(text, "sent by SMS") == "0"
+    assert printed_value(text, "nothing to bill") == "the store holds no notification"
