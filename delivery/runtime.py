@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -40,11 +41,12 @@ from delivery.templates import ApprovedTemplates, TemplateDesk
 from delivery.webhooks.bootstrap import build_webhook_dispatcher
 from delivery.webhooks.dispatcher import WebhookDispatcher, WebhookSender
 from delivery.webhooks.outbox import OutboxWebhooks
-from ownership.channels import SOCIAL_CHANNELS
+from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.policy import Policy
 from pipelines.reference import load_countries, load_prices
 from pipelines.settings import Settings
 from pipelines.snapshot import Snapshot
+from store.database import SIMULATORS_LOCK, StoreLockHeldError, held_alone_on_store
 from store.secrets import SecretCipher, load_cipher
 
 log = logging.getLogger(__name__)
@@ -80,10 +82,17 @@ class NotifyRuntime:
     scheduler: BackgroundScheduler | None = None
     pump: SimulatorPump | None = None
     jobs: list[str] = field(default_factory=list)
+    held: ExitStack = field(default_factory=ExitStack)  # the simulators' store-wide lock
 
     def start_jobs(self, settings: Settings, engine: Engine) -> None:
         """Dispatch, sweep, webhooks and (with `score_events_dir`) the nightly scoring run on
-        APScheduler; the simulators' pump beside them."""
+        APScheduler; the simulators' pump beside them.
+
+        Raises SimulatorsInUseError when another process runs the jobs on simulators over the
+        same store: what a simulator took lives in its memory, and another process's sweeper
+        would find none of it, and send by SMS what that simulator still delivers."""
+        if self.channels.simulators:
+            self.held.enter_context(simulators_held(settings.database_url))
         scheduler = build_scheduler(engine)
         scheduler.start(paused=True)  # its stored jobs in sight, none running yet
         service = self.service
@@ -129,6 +138,7 @@ class NotifyRuntime:
             self.pump.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
+        self.held.close()
 
 
 def build_notify_runtime(
@@ -176,6 +186,39 @@ def build_notify_runtime(
     signing = None if isinstance(clock, SystemClock) else SystemClock()
     dispatcher = build_webhook_dispatcher(settings, engine, cipher, clock, webhook_sender, signing)
     return NotifyRuntime(service, channels, dispatcher)
+
+
+class SimulatorsInUseError(Exception):
+    def __str__(self) -> str:
+        return (
+            "another process (`ownership worker` or `ownership serve --jobs`) runs the notify "
+            "path's jobs on the channel simulators over this store; the simulators keep what "
+            "they took in memory, so one process a store runs them: stop that one, or give "
+            "every channel a gateway (OWNERSHIP_GATEWAY_URLS) to run several workers"
+        )
+
+
+def uses_simulators(settings: Settings) -> bool:
+    """Whether some channel runs on its simulator: it has no gateway URL."""
+    return any(not settings.gateway_urls.get(channel.value) for channel in Channel)
+
+
+@contextmanager
+def simulators_held(database_url: str) -> Iterator[None]:
+    """Hold the store's simulators lock, or raise SimulatorsInUseError."""
+    try:
+        with held_alone_on_store(database_url, SIMULATORS_LOCK, "simulators.lock"):
+            yield
+    except StoreLockHeldError as error:
+        raise SimulatorsInUseError from error
+
+
+def check_simulators_free(settings: Settings) -> None:
+    """SimulatorsInUseError now, rather than from a server's start-up, if the jobs about to
+    start would run on simulators that another process runs over the same store."""
+    if uses_simulators(settings):
+        with simulators_held(settings.database_url):
+            pass
 
 
 def _score_nightly(settings: Settings, engine: Engine, history: Path) -> None:

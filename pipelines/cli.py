@@ -362,6 +362,7 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import OperationalError
 
+    from delivery.runtime import SimulatorsInUseError
     from delivery.worker import run_worker
     from pipelines.logs import log_service_lines
     from pipelines.serving_cli import check_start_up, store_unreachable  # it imports from here
@@ -372,6 +373,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         run_worker(settings)
     except OperationalError as error:  # the store cannot be reached or migrated
         raise store_unreachable(settings, error) from error
+    except SimulatorsInUseError as error:
+        raise UsageError(str(error)) from error
     return 0
 
 

@@ -100,6 +100,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     _refuse_taken_port(args.host, args.port)
     check_start_up(settings)  # it may make the key file: not for a server that cannot start
+    if args.jobs or settings.run_jobs:
+        _refuse_simulators_in_use(settings)
     if not (settings.scores_dir / "snapshot.bin").exists():  # not a fault: said once it runs
         console.print(
             f"[yellow]warning:[/yellow] no snapshot in {settings.scores_dir} yet; checks answer "
@@ -110,6 +112,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except PortInUseError as error:
         raise UsageError(f"{error}; is another server running there?") from error
     except OperationalError as error:  # the store cannot be reached or migrated
+        raise store_unreachable(settings, error) from error
+
+
+def _refuse_simulators_in_use(settings: Settings) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from delivery.runtime import SimulatorsInUseError, check_simulators_free
+
+    try:
+        check_simulators_free(settings)
+    except SimulatorsInUseError as error:
+        raise UsageError(str(error)) from error
+    except OperationalError as error:  # the store cannot be reached
         raise store_unreachable(settings, error) from error
 
 

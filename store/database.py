@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -120,6 +121,52 @@ def _migrating_alone(engine: Engine) -> Iterator[None]:
         return
     with lock:  # kept on disk: a lock file needs no content
         fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class StoreLockHeldError(Exception):
+    """Another process holds the store-wide lock."""
+
+
+# the advisory lock of the process that runs the channel simulators on the store
+SIMULATORS_LOCK = 0x6F776E73  # "owns"
+
+
+@contextmanager
+def held_alone_on_store(url: str, key: int, name: str) -> Iterator[None]:
+    """Hold a store-wide lock while the block runs, or raise `StoreLockHeldError` at once:
+    PostgreSQL's session advisory lock `key`, held on a connection of its own, or a lock file
+    `<database>.<name>` beside the SQLite file (an in-memory database is one process's own)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = create_engine(parsed, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                taken = connection.execute(text("select pg_try_advisory_lock(:key)"), {"key": key})
+                if not taken.scalar():
+                    raise StoreLockHeldError(name)
+                connection.commit()
+                try:
+                    yield
+                finally:
+                    connection.execute(text("select pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
+        finally:
+            engine.dispose()
+        return
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{database}.{name}", "a") as lock:  # kept on disk: a lock file needs no content
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise StoreLockHeldError(name) from error
         try:
             yield
         finally:

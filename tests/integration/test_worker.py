@@ -23,7 +23,7 @@ from delivery.scheduler import NIGHTLY_SCORE
 from delivery.templates import build_template_desk
 from delivery.worker import run_worker
 from ownership.moderation import Decision, TemplateDraft
-from pipelines.settings import load_settings
+from pipelines.settings import Settings, load_settings
 from pipelines.snapshot import Snapshot
 from store.clients import register_client
 from store.database import make_engine, session_factory, upgrade
@@ -134,7 +134,7 @@ def test_a_worker_with_a_history_to_score_schedules_the_nightly_run_at_its_hour(
 WORKER_WITH_SIGINT_ELSEWHERE = """
 import signal, sys, threading
 from delivery.worker import run_worker
-from pipelines.settings import load_settings
+from pipelines.settings import Settings, load_settings
 threading.Thread(target=threading.Event().wait, daemon=True).start()  # SIGINT not blocked
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 print("running", flush=True)
@@ -196,6 +196,68 @@ def test_a_worker_back_after_a_nightly_run_that_never_ended_scores_at_once(
         worker.join(timeout=60)
 
     assert manifest.exists()
+
+
+def test_a_second_process_running_the_jobs_on_the_simulators_of_one_store_is_refused(
+    tmp_path: Path,
+) -> None:
+    # a simulator's messages live in its process: another's sweeper would find none of them
+    # and send by SMS what the first one still delivers
+    key = Fernet.generate_key().decode()
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'ownership.db'}",
+        scores_dir=tmp_path / "scores",
+        secret_key=key,
+    )
+    environment = {
+        **os.environ,
+        "OWNERSHIP_DATABASE_URL": settings.database_url,
+        "OWNERSHIP_SCORES_DIR": str(settings.scores_dir),
+        "OWNERSHIP_SECRET_KEY": key,
+    }
+    stop = threading.Event()
+    first = threading.Thread(target=run_worker, args=(settings, stop))
+    first.start()
+    try:
+        wait_until_jobs_run(settings)
+        second_worker = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "worker"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        port = free_port()
+        second_api = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "serve", "--jobs", "--port", str(port)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        stop.set()
+        first.join(timeout=30)
+
+    for second in (second_worker, second_api):
+        assert second.returncode == 2, second.stderr
+        assert "runs the notify path's jobs on the channel simulators" in second.stderr
+        assert "Traceback" not in second.stderr
+
+
+def wait_until_jobs_run(settings: Settings) -> None:
+    """Until the worker's scheduler has stored its jobs."""
+    engine = make_engine(settings.database_url)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with engine.connect() as connection, suppress(OperationalError):  # not made yet
+                if connection.execute(text("select count(*) from apscheduler_jobs")).scalar():
+                    return
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    raise AssertionError("the worker did not start its jobs")
 
 
 JOBS_RUNNING = "the notify path's jobs are running"
