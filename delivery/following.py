@@ -139,6 +139,7 @@ class Following(NotifyCore):
                 return False
             if not _asked_on(connection, row, by):
                 return False
+            at = _within_lifetime(row, at)  # no answer comes before its question was put
             if not records.record_verification(
                 connection,
                 row["phone"],

@@ -800,3 +800,18 @@ def test_an_sms_claimed_by_a_process_that_died_before_the_gateway_answered_is_se
     assert [row[0] for row in notifier.sms.sent] == [sent]
     assert history(notifier, sent) == ["accepted", "sms_sent", "sms_delivered"]
     assert told_everything(notifier, sent)
+
+
+def test_an_answer_dated_before_its_notification_was_accepted_counts_from_the_acceptance(
+    notifier: Notifier, engine: Engine
+) -> None:
+    # a gateway's wrong clock must not date a No before the question was put: the overlay and
+    # the batch would weigh it against evidence it cannot have followed
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    accepted_at = notifier.clock.now()
+
+    notifier.service.answered(asked, confirmed=False, at=accepted_at - timedelta(days=2))
+
+    with engine.connect() as connection:
+        answered_at = connection.execute(select(records.verifications.c.ts)).scalar_one()
+    assert answered_at == accepted_at
