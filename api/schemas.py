@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    UrlConstraints,
     WithJsonSchema,
 )
 
@@ -238,6 +239,9 @@ class UserAction(Strict):
 # (api/template_schemas.py): what is parsed at all. The filled message is then held to the
 # moderation's far lower length limits, with a MESSAGE_TOO_LONG that names them.
 MAX_PARAMS = 50
+# a callback URL is copied into its notification and into every webhook row it causes: bounded
+# as URLs are in practice (browsers, pydantic's HttpUrl), so no client stores a megabyte of it
+MAX_CALLBACK_URL = 2_048
 MAX_PARAM_NAME = 64
 MAX_PARAM_VALUE = 10_000
 # the bound on the string itself, so it is said as a string's length; what no store holds is
@@ -269,7 +273,12 @@ class NotificationCreate(Strict):
     mobile_only: bool = False
     fallback: Literal["sms", "none"] = "sms"
     callback_url: (
-        Annotated[AnyHttpUrl, BeforeValidator(_storable), AfterValidator(_without_credentials)]
+        Annotated[
+            AnyHttpUrl,
+            UrlConstraints(max_length=MAX_CALLBACK_URL),
+            BeforeValidator(_storable),
+            AfterValidator(_without_credentials),
+        ]
         | None
     ) = None
 

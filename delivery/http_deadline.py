@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -161,11 +161,6 @@ def _left(timeout: float | None, expired: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-# name lookups run here, so that one can be waited for no longer than the deadline allows
-# (getaddrinfo takes no timeout); a lookup given up on ends in the background
-_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
-
-
 # IPv6 prefixes whose last 32 bits are an IPv4 address the packet goes to: NAT64's well-known
 # prefix (a DNS64 resolver answers private IPv4 names with it), IPv4-compatible and
 # IPv4-translated addresses
@@ -193,22 +188,83 @@ def is_public(address: str) -> bool:
     return found.is_global
 
 
-def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
-    """The addresses of `host`, in the order the system prefers them."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return [host]
-    lookup = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    try:
-        found = lookup.result(timeout)
-    except FuturesTimeout:
-        raise httpcore.ConnectTimeout(f"looking up {host} took past the deadline") from None
-    except OSError as error:
-        raise httpcore.ConnectError(f"cannot look up {host}: {error}") from error
-    return list(dict.fromkeys(str(address[4][0]) for address in found))
+# name lookups one client may have under way at once: each holds a thread until the system
+# resolver answers, which for a domain whose DNS never answers is long after the deadline
+MOST_LOOKUPS_UNDER_WAY = 64
+
+
+class NameLookups:
+    """Name lookups for one client, each waited for no longer than the deadline allows.
+
+    getaddrinfo takes no timeout, so a lookup runs on a thread of its own and one given up on
+    ends in the background. A shared pool of such threads is what a domain whose DNS never
+    answers fills, and every other host's lookup then waits behind it: here a lookup starts
+    at once on a thread of its own, callers asking for a host already being looked up wait
+    for that lookup rather than start another, and a host whose lookup a caller gave up on is
+    not looked up again until it ends: asking for it fails at once, a failure like a refused
+    connection (a webhook is retried on its schedule). Past `most_under_way` hosts being
+    looked up, a new lookup fails at once too, bounding the threads that many dead domains
+    can hold. Each `DeadlineClient` has its own, so the gateways' calls never wait on the
+    webhooks' lookups.
+    """
+
+    def __init__(self, most_under_way: int = MOST_LOOKUPS_UNDER_WAY) -> None:
+        self._most_under_way = most_under_way
+        self._lock = threading.Lock()
+        self._under_way: dict[str, _Lookup] = {}
+
+    def addresses(self, host: str, port: int, timeout: float | None) -> list[str]:
+        """The addresses of `host`, in the order the system prefers them."""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            return [host]
+        key = host.lower()
+        with self._lock:
+            lookup = self._under_way.get(key)
+            if lookup is not None and lookup.given_up:
+                raise httpcore.ConnectError(
+                    f"{host} is still being looked up since an earlier attempt gave up on it"
+                )
+            if lookup is None:
+                if len(self._under_way) >= self._most_under_way:
+                    raise httpcore.ConnectError(
+                        f"cannot look up {host}: {len(self._under_way)} name lookups under way"
+                    )
+                lookup = self._under_way[key] = _Lookup()
+                threading.Thread(
+                    target=self._look_up,
+                    args=(key, host, port, lookup),
+                    name=f"resolve {host}",
+                    daemon=True,  # one the system resolver never answers holds no exit back
+                ).start()
+        try:
+            found = lookup.answer.result(timeout)
+        except FuturesTimeout:
+            lookup.given_up = True
+            raise httpcore.ConnectTimeout(f"looking up {host} took past the deadline") from None
+        except (OSError, UnicodeError) as error:  # a label too long for IDNA is a UnicodeError
+            raise httpcore.ConnectError(f"cannot look up {host}: {error}") from error
+        return list(dict.fromkeys(str(address[4][0]) for address in found))
+
+    def _look_up(self, key: str, host: str, port: int, lookup: _Lookup) -> None:
+        try:
+            lookup.answer.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as error:  # handed to the callers waiting, whatever it is
+            lookup.answer.set_exception(error)
+        finally:
+            with self._lock:
+                self._under_way.pop(key, None)
+
+
+class _Lookup:
+    """One host's lookup under way: its answer to come, and whether a caller gave up on it."""
+
+    def __init__(self) -> None:
+        self.answer: Future[list[Any]] = Future()
+        self.given_up = False
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -241,6 +297,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self, public_only: bool = False) -> None:
         self._network = httpcore.SyncBackend()
         self._public_only = public_only
+        self._lookups = NameLookups()
 
     def connect_tcp(
         self,
@@ -254,7 +311,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         with what is left of it: a host whose IPv6 address drops packets takes one deadline,
         not one an address."""
         failed: Exception | None = None
-        addresses = _addresses(host, port, _left(timeout, httpcore.ConnectTimeout))
+        addresses = self._lookups.addresses(host, port, _left(timeout, httpcore.ConnectTimeout))
         if self._public_only:
             refused = [address for address in addresses if not is_public(address)]
             addresses = [address for address in addresses if address not in refused]

@@ -214,7 +214,9 @@ def list_clients(session: Session) -> list[ClientSummary]:
 
 def set_webhook_url(session: Session, name: str, url: str | None) -> bool:
     """Set (or, with None, clear) a client's default webhook URL; the caller commits.
-    Returns whether the client has a webhook secret to sign with."""
+    Returns whether the client has a webhook secret to sign with. The client's events not yet
+    delivered that went to its previous URL follow to the new one when next sent
+    (`delivery.webhooks.outbox.addressed_now`); a cleared URL leaves them where they were."""
     row = _client_named(session, name)
     row.webhook_url = None if url is None else parse_webhook_url(url)
     return row.webhook_secret_encrypted is not None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol
 
 import httpx
@@ -18,6 +21,7 @@ from delivery.clock import Clock
 from delivery.http_deadline import DeadlineClient, read_at_most
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
+    addressed_now,
     claim_due,
     forget_settled_before,
     record_delivered,
@@ -41,10 +45,17 @@ class SendResult:
 
     status_code: int | None
     error: str | None = None
+    # the endpoint's Retry-After, read on the answers it is meant for (429, 503)
+    retry_after: timedelta | None = None
 
     @property
     def accepted(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        """410 Gone: the endpoint is no more, and trying the event again would not change it."""
+        return self.status_code == HTTPStatus.GONE
 
 
 class WebhookSender(Protocol):
@@ -93,7 +104,11 @@ class HttpWebhookSender:
                 if response.is_success:
                     return SendResult(response.status_code)
                 reply = _start_of(response, REPLY_SHOWN)
-            return SendResult(response.status_code, f"HTTP {response.status_code}: {reply}")
+            return SendResult(
+                response.status_code,
+                f"HTTP {response.status_code}: {reply}",
+                retry_after=_retry_after(response),
+            )
 
         try:
             return (self._callbacks if named_by_client else self._client).run(attempt)
@@ -115,6 +130,34 @@ def _start_of(response: httpx.Response, characters: int) -> str:
     """The first `characters` of the reply, without reading a reply of any length whole."""
     read = read_at_most(response, characters * 4)  # enough bytes for them in UTF-8
     return read.decode(response.encoding or "utf-8", errors="replace")[:characters]
+
+
+# the answers whose Retry-After says when to come back (RFC 9110 §10.2.3, RFC 6585 §4)
+RETRY_AFTER_READ_ON = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
+
+
+def _retry_after(response: httpx.Response) -> timedelta | None:
+    """The wait a 429 or 503 asks for, in seconds or until a date; None when it asks for none
+    or none that can be read (the schedule alone decides then)."""
+    value = response.headers.get("retry-after", "").strip()
+    if response.status_code not in RETRY_AFTER_READ_ON or not value:
+        return None
+    if value.isascii() and value.isdigit():
+        # a number of any length is read only as far as it matters (int() refuses thousands
+        # of digits)
+        seconds = int(value) if len(value) <= 9 else MOST_RETRY_AFTER_SECONDS
+        return timedelta(seconds=min(seconds, MOST_RETRY_AFTER_SECONDS))
+    try:
+        until = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if until.tzinfo is None:  # `-0000`: a date in UTC that does not say so
+        until = until.replace(tzinfo=UTC)
+    return max(until - datetime.now(UTC), timedelta(0))
+
+
+# longer than any retry window: a wait asked beyond it gives the event up all the same
+MOST_RETRY_AFTER_SECONDS = 30 * 24 * 3600
 
 
 def webhook_body(delivery: ClaimedDelivery) -> bytes:
@@ -146,9 +189,15 @@ class WebhookDispatcher:
         lease: timedelta = DEFAULT_LEASE,
         concurrency: int = 8,
         signing_clock: Clock | None = None,
+        per_client: int | None = None,
     ) -> None:
+        """`per_client`: the most events of one client a batch takes; by default as many as
+        are sent at once, so that a client whose endpoint hangs holds a batch, and every other
+        client's events behind it, for one deadline at most."""
         if concurrency < 1:
             raise ValueError("a dispatcher sends at least one event at a time")
+        if per_client is not None and per_client < 1:
+            raise ValueError("a batch takes at least one event of a client")
         self._engine = engine
         self._cipher = cipher
         self._sender = sender
@@ -156,6 +205,7 @@ class WebhookDispatcher:
         self._schedule = schedule or RetrySchedule()
         self._lease = lease
         self._concurrency = concurrency
+        self._per_client = per_client or concurrency
         # the `webhook-timestamp` a client checks against its own clock: on a fast virtual
         # clock (the demo) pass the system clock here, or every delivery looks stale
         self._signing_clock = signing_clock or clock
@@ -163,7 +213,8 @@ class WebhookDispatcher:
         self.stopping = threading.Event()
 
     def dispatch_due(self, limit: int = 100) -> int:
-        """Send up to `limit` due events, once each; returns how many were attempted.
+        """Send up to `limit` due events, once each, a few of each client's (`per_client`);
+        returns how many were attempted.
 
         The outcomes of a batch are recorded in one transaction after its last send: a crash
         before that leaves the batch to be sent again once its lease runs out (at least once,
@@ -171,11 +222,18 @@ class WebhookDispatcher:
         an event.
         """
         with self._engine.begin() as connection:
-            claimed = claim_due(connection, now=self._clock.now(), lease=self._lease, limit=limit)
+            claimed = claim_due(
+                connection,
+                now=self._clock.now(),
+                lease=self._lease,
+                limit=limit,
+                per_client=self._per_client,
+            )
             if not claimed:
                 return 0
             secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
             to_callbacks = sent_to_callbacks(connection, claimed)
+            claimed = addressed_now(connection, claimed, to_callbacks)
 
         def send(delivery: ClaimedDelivery) -> _Outcome:
             named_by_client = delivery.event_id in to_callbacks
@@ -186,20 +244,22 @@ class WebhookDispatcher:
         else:
             # a slow endpoint holds one thread, not the whole batch
             with ThreadPoolExecutor(min(self._concurrency, len(claimed))) as pool:
-                outcomes = list(pool.map(send, claimed))
+                outcomes = list(pool.map(send, in_turn(claimed)))
         self._settle(outcomes)
         return len(claimed)
 
     def dispatch_all_due(self, limit: int = 100, max_batches: int = 100) -> int:
         """Dispatch batches until none is due (or `max_batches` ran, so a scheduled run ends
-        even under a steady stream); returns how many were attempted."""
+        even under a steady stream); returns how many were attempted. A batch smaller than
+        `limit` does not end the run: the cap on each client's share may have left some of
+        its events due."""
         total = 0
         for _ in range(max_batches):
             if self.stopping.is_set():  # stopping: the batch in flight ends, no other starts
                 break
             attempted = self.dispatch_due(limit)
             total += attempted
-            if attempted < limit:
+            if not attempted:
                 break
         return total
 
@@ -232,9 +292,15 @@ class WebhookDispatcher:
                     assert result.status_code is not None
                     record_delivered(connection, delivery, now=now, status_code=result.status_code)
                     continue
-                retry_at = self._schedule.next_attempt(
-                    created_at=delivery.created_at, attempts=delivery.attempts, failed_at=now
-                )
+                # 410: the endpoint says it is gone for good, so this event is given up now
+                retry_at = None
+                if not result.gone:
+                    retry_at = self._schedule.next_attempt(
+                        created_at=delivery.created_at,
+                        attempts=delivery.attempts,
+                        failed_at=now,
+                        not_before=None if result.retry_after is None else now + result.retry_after,
+                    )
                 error = result.error or f"HTTP {result.status_code}"
                 settled = record_failure(
                     connection,
@@ -255,6 +321,21 @@ class WebhookDispatcher:
                 delivery.attempts,
                 error,
             )
+
+
+def in_turn(claimed: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
+    """The batch with the clients taking turns (each one's first event, then each one's
+    second...), so that the first sends of a batch reach every client in it, whoever's
+    endpoint then holds the senders."""
+    queues: dict[str, list[ClaimedDelivery]] = {}
+    for delivery in sorted(claimed, key=lambda delivery: delivery.id):
+        queues.setdefault(delivery.client_key, []).append(delivery)
+    return [
+        delivery
+        for turn in itertools.zip_longest(*queues.values())
+        for delivery in turn
+        if delivery is not None
+    ]
 
 
 class _Outcome(NamedTuple):

@@ -8,11 +8,11 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,9 +96,16 @@ def enqueue_event(
 
 
 def claim_due(
-    connection: Connection, *, now: datetime, lease: timedelta, limit: int
+    connection: Connection, *, now: datetime, lease: timedelta, limit: int, per_client: int
 ) -> list[ClaimedDelivery]:
-    """Take up to `limit` due events for one attempt each, in one statement; the caller commits.
+    """Take up to `limit` due events for one attempt each, at most `per_client` of any one
+    client, in one statement; the caller commits.
+
+    The cap is what keeps a client's backlog from filling a batch: a batch is settled after
+    its last send, so one client whose endpoint hangs would otherwise hold every other
+    client's events for as many deadlines as it has events in the batch. Within the cap each
+    client's earliest events go first, and the batch lists the clients' first events before
+    their second ones, so the senders take them in turn.
 
     The claim moves `next_attempt_at` to the end of the lease, so a dispatcher that dies while
     sending leaves the event due again once the lease runs out (at least once delivery). On
@@ -106,12 +113,21 @@ def claim_due(
     one writer at a time, and the statement is atomic there.
     """
     table = WebhookDeliveryRow
+    is_due = (table.state == DeliveryState.PENDING.value, table.next_attempt_at <= now)
+    # ranked in a subquery: PostgreSQL locks no row of a query that has window functions
+    place = (
+        func.row_number()
+        .over(partition_by=table.client_key, order_by=(table.next_attempt_at, table.id))
+        .label("place")
+    )
+    ranked = select(table.id, place).where(*is_due).subquery("ranked")
     due = (
         select(table.id)
-        .where(table.state == DeliveryState.PENDING.value, table.next_attempt_at <= now)
-        .order_by(table.next_attempt_at)
+        .join(ranked, ranked.c.id == table.id)
+        .where(ranked.c.place <= per_client, *is_due)
+        .order_by(ranked.c.place, table.next_attempt_at, table.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=table, skip_locked=True)
     )
     claimed = connection.execute(
         update(table)
@@ -142,6 +158,7 @@ def record_delivered(
         .where(table.id == delivery.id, table.state == DeliveryState.PENDING.value)
         .values(
             state=DeliveryState.DELIVERED.value,
+            url=delivery.url,  # where it went, if its client's webhook URL moved meanwhile
             finished_at=now,
             last_status_code=status_code,
             last_error=None,
@@ -165,7 +182,11 @@ def record_failure(
     dispatcher claimed the event again, this attempt's outcome no longer decides its schedule.
     """
     table = WebhookDeliveryRow
-    values: dict[str, Any] = {"last_status_code": status_code, "last_error": error[:1000]}
+    values: dict[str, Any] = {
+        "url": delivery.url,  # where the attempt went, if its client's webhook URL moved
+        "last_status_code": status_code,
+        "last_error": error[:1000],
+    }
     if retry_at is None:
         values |= {"state": DeliveryState.GIVEN_UP.value, "finished_at": now}
     else:
@@ -232,6 +253,30 @@ def sent_to_callbacks(connection: Connection, deliveries: Iterable[ClaimedDelive
     )
     named = {(notification, url) for notification, url in rows if url is not None}
     return {event_id for event_id, sent in wanted.items() if sent in named}
+
+
+def addressed_now(
+    connection: Connection, deliveries: list[ClaimedDelivery], to_callbacks: set[str]
+) -> list[ClaimedDelivery]:
+    """`deliveries`, each addressed where its client is to be told now: an event that went to
+    the webhook URL the operator registered follows it when the operator changes it (the URL
+    is written into the event when it is queued, and read from a cache up to a minute old),
+    rather than being retried for a day at an endpoint the client left. Events for a
+    notification's own callback_url (`to_callbacks`) stay where the client named, and a
+    client whose URL was cleared keeps its events' URLs: no other is known."""
+    rows = connection.execute(
+        select(ClientRow.consumer_key, ClientRow.webhook_url).where(
+            ClientRow.consumer_key.in_({delivery.client_key for delivery in deliveries})
+        )
+    )
+    registered = {key: url for key, url in rows}
+    moved = []
+    for delivery in deliveries:
+        url = registered.get(delivery.client_key)
+        if url and url != delivery.url and delivery.event_id not in to_callbacks:
+            delivery = replace(delivery, url=url)
+        moved.append(delivery)
+    return moved
 
 
 class OutboxWebhooks:

@@ -48,9 +48,17 @@ class RetrySchedule:
         return base * (1 + self.rng.uniform(-self.jitter, self.jitter))
 
     def next_attempt(
-        self, *, created_at: datetime, attempts: int, failed_at: datetime
+        self,
+        *,
+        created_at: datetime,
+        attempts: int,
+        failed_at: datetime,
+        not_before: datetime | None = None,
     ) -> datetime | None:
-        """When to try again after the `attempts`-th attempt failed at `failed_at`; None once
-        that would be more than `give_up_after` past the event's creation."""
+        """When to try again after the `attempts`-th attempt failed at `failed_at`, and no
+        sooner than `not_before` (an endpoint's Retry-After); None once that would be more
+        than `give_up_after` past the event's creation."""
         moment = failed_at + self.delay_after(attempts)
+        if not_before is not None:
+            moment = max(moment, not_before)
         return moment if moment <= created_at + self.give_up_after else None

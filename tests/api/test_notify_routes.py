@@ -129,6 +129,25 @@ def test_a_callback_url_at_a_public_address_is_taken(caller: Caller) -> None:
     assert response.status_code == 202, response.text
 
 
+def test_a_callback_url_longer_than_a_url_is_refused_naming_the_field(caller: Caller) -> None:
+    # copied into the notification and every webhook row it causes: a megabyte of it would be
+    # stored a dozen times over
+    megabyte = "https://bank.example/" + "a" * 1_000_000
+    response = caller.post("/v1/notify", body("long-callback", callback_url=megabyte))
+
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert response.json()["message"].startswith("callback_url:")
+    assert len(response.text) < 1_000  # the URL is not echoed back
+
+
+def test_a_callback_url_of_the_longest_length_allowed_is_taken(caller: Caller) -> None:
+    longest = "https://bank.example/" + "a" * (2_048 - len("https://bank.example/"))
+    response = caller.post("/v1/notify", body("longest-callback", callback_url=longest))
+
+    assert response.status_code == 202, response.text
+
+
 def test_an_operator_may_let_clients_on_its_own_network_name_private_addresses(
     tmp_path: Path,
 ) -> None:

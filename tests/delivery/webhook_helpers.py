@@ -33,9 +33,13 @@ SHOP_HOOKS = "https://shop.example/hooks"
 STATUS_DELIVERED = {"notification_id": "ntf_1", "status": "delivered", "at": "2026-11-27T12:00Z"}
 
 
-def register_shop(engine: Engine, cipher: SecretCipher, name: str = "shop") -> IssuedCredentials:
+def register_shop(
+    engine: Engine, cipher: SecretCipher, name: str = "shop", webhook_url: str = SHOP_HOOKS
+) -> IssuedCredentials:
+    """A client whose webhooks go to `webhook_url`: an event queued for another URL is one of
+    its notifications' callback_url, or it follows the registration there when sent."""
     with session_factory(engine).begin() as session:
-        return register_client(session, name, ["203.0.113.0/24"], cipher, webhook_url=SHOP_HOOKS)
+        return register_client(session, name, ["203.0.113.0/24"], cipher, webhook_url=webhook_url)
 
 
 def enqueue_status(

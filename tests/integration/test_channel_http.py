@@ -46,8 +46,9 @@ class FakeGateway:
                 Account(Channel.VK, "vk-2", DORMANT, START - timedelta(days=60), True),
             ]
         )
-        self.vk = SocialNetworkSimulator(Channel.VK, accounts, self.clock, self.inbound)
-        self.sms = SmsSimulator(self.clock, self.inbound)
+        # the ids' run mark fixed, so that the ids the gateway answers can be told
+        self.vk = SocialNetworkSimulator(Channel.VK, accounts, self.clock, self.inbound, run="gw")
+        self.sms = SmsSimulator(self.clock, self.inbound, run="gw")
         self.bodies: list[dict[str, Any]] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -105,7 +106,7 @@ def test_a_message_is_posted_as_the_contract_says(
     gateway: FakeGateway, vk: HttpSocialNetwork
 ) -> None:
     result = vk.send(SocialMessage("n-1", ACTIVE, "Ваш заказ готов", account_ids=("vk-1",)))
-    assert result.accepted and result.provider_id == "vk-1"
+    assert result.accepted and result.provider_id == "vk-gw-1"
     assert gateway.bodies == [
         {
             "notification_id": "n-1",
@@ -174,7 +175,7 @@ def test_an_sms_is_posted_to_the_sms_gateway(gateway: FakeGateway) -> None:
     transport = httpx.MockTransport(gateway.handle)
     with HttpSmsGateway("https://gateway.invalid/v1/sms/", TOKEN, transport=transport) as sms:
         result = sms.send(SmsMessage("n-1", ACTIVE, "1234 – ваш код"))
-    assert result.provider_id == "sms-1"
+    assert result.provider_id == "sms-gw-1"
     assert gateway.bodies == [{"notification_id": "n-1", "phone": ACTIVE, "text": "1234 – ваш код"}]
 
 
