@@ -87,8 +87,9 @@ class Dispatching(NotifyCore):
                     self.clock.now(),
                     {"channel": network.value},
                     channel=network.value,
+                    unexpired=True,  # read before the TTL ran out: the sweeper's after it
                 ):
-                    return 0  # another dispatcher has it
+                    return 0  # another dispatcher or the sweeper has it
             channel = self.social[network]
             try:
                 if decision is Action.DELIVER:
@@ -133,14 +134,10 @@ class Dispatching(NotifyCore):
         after a time-out may have been taken all the same, and is withdrawn first. False when
         the network cannot be asked now (the next round asks again), or showed the message
         already, which is then recorded delivered and billed, as the sweeper records it."""
-        network = _given_back(row)
-        if network is None:
+        if _given_back(row) is None:
             return True
-        if network in down:
-            return False
-        withdrawn = self._withdraw(row)
+        withdrawn = self._withdraw(row, down)
         if withdrawn is None:
-            down.add(network)
             return False
         if withdrawn or not a_message(row):  # a prompt shows only the masked number
             return True

@@ -159,14 +159,23 @@ class NotifyCore:
         at: datetime,
         detail: dict[str, Any],
         channel: str,
+        unexpired: bool = False,
     ) -> bool:
         """Take the notification for a channel before calling it: only one actor can. The claim
         enters the history with its webhook in one transaction, so that a receipt that comes
         before the channel's own answer follows it, and a crash loses neither. A claim given back
         (the channel refused or was unreachable) and taken again for a channel the client was
-        told of already is not told again, however the attempts alternate."""
+        told of already is not told again, however the attempts alternate. `unexpired`: only
+        while the TTL runs, which a read taken before it ran out cannot vouch for."""
         if not records.set_status(
-            connection, row["id"], leaving, to, at, channel=channel, provider_id=None
+            connection,
+            row["id"],
+            leaving,
+            to,
+            at,
+            unexpired=unexpired,
+            channel=channel,
+            provider_id=None,
         ):
             return False
         told = records.history(connection, row["id"])
@@ -212,14 +221,17 @@ class NotifyCore:
         except (ChannelUnavailableError, UnknownMessageError) as error:
             log.warning("cannot take back %s of %s: %s", provider_id, row["id"], error)
 
-    def _withdraw(self, row: dict[str, Any]) -> bool | None:
+    def _withdraw(self, row: dict[str, Any], down: set[Channel]) -> bool | None:
         """Take the message back from its network: True unless it was delivered already; None
-        when the network cannot be asked now (it is asked again later). A notification
+        when the network cannot be asked now (it is asked again later; `down` collects the
+        networks found unreachable, which are not called again meanwhile). A notification
         claimed for a network whose answer never came (a time-out: given back, or a claim a
         crash left) is taken back by its own id: the network may have taken it all the same."""
         network = Channel(row["channel"]) if row["channel"] in ("vk", "ok") else None
         if network is None or network not in self.social:
             return True
+        if network in down:  # unreachable a moment ago: each call would wait out its deadline
+            return None
         try:
             if not row["provider_id"]:
                 kind = Sent.MESSAGE if a_message(row) else Sent.PROMPT
@@ -229,6 +241,7 @@ class NotifyCore:
             return True  # the network never had it: nothing can show
         except ChannelUnavailableError as error:
             log.warning("cannot withdraw %s now: %s", row["id"], error)
+            down.add(network)
             return None
 
     def _move(

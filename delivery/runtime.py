@@ -213,14 +213,6 @@ def simulators_held(database_url: str) -> Iterator[None]:
         raise SimulatorsInUseError from error
 
 
-def check_simulators_free(settings: Settings) -> None:
-    """SimulatorsInUseError now, rather than from a server's start-up, if the jobs about to
-    start would run on simulators that another process runs over the same store."""
-    if uses_simulators(settings):
-        with simulators_held(settings.database_url):
-            pass
-
-
 def _score_nightly(settings: Settings, engine: Engine, history: Path) -> None:
     # the batch's engine (DuckDB) is loaded by the run, not by every process that serves
     from pipelines.nightly import score_nightly

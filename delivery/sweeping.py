@@ -15,6 +15,7 @@ from delivery.channels.ports import (
     SmsMessage,
 )
 from delivery.notify_core import NotifyCore, S, a_message
+from ownership.channels import Channel
 from ownership.notifications import (
     AWAITING,
     Fallback,
@@ -40,6 +41,7 @@ SWEPT_COLUMNS = (
     "fallback",
     "reasons",
     "expires_at",
+    "updated_at",
 )
 
 
@@ -63,14 +65,16 @@ class Sweeping(NotifyCore):
         # delivery reports that race the withdrawal. Its answer stays true (a message delivered
         # stays delivered, one withdrawn is never shown), for as long as the row is as it was
         awaiting = {status.value for status in AWAITING}
+        down: set[Channel] = set()  # a network that cannot be reached is asked once a sweep
         withdrawals = {
-            row["id"]: (_asked(row), self._withdraw(row))
+            row["id"]: (_asked(row), self._withdraw(row, down))
             for row in seen
             if row["status"] in awaiting
         }
         table = records.notifications
         locked = due.where(table.c.id.in_([row["id"] for row in seen])).with_for_update(
-            # on PostgreSQL two sweepers take disjoint batches; SQLite has one writer anyway
+            # on PostgreSQL a row another sweeper holds is left to it; SQLite has one writer.
+            # (Two sweepers may both ask for one withdrawal, which a network takes once)
             skip_locked=True
         )
         with self.engine.begin() as connection:  # the batch stays locked until it has moved
@@ -165,7 +169,8 @@ class Sweeping(NotifyCore):
             )
         waiting = [row for row in waiting_sms if Fallback(row["fallback"]) is Fallback.SMS]
         again = [row for row in unsent if row["id"] in resent]
-        self._send_claimed_sms(claimed + self._claim_sms(waiting, now) + again, now)
+        self._send_claimed_sms(claimed + self._claim_sms(waiting, now), now)
+        self._send_claimed_sms(again, now, unreachable_to=S.SMS_SENT)
         return len(rows)
 
     def _due(self, now: datetime, limit: int) -> Select[Any]:
@@ -269,18 +274,32 @@ class Sweeping(NotifyCore):
             )
         return [row for row in rows if row["id"] in again] + first
 
-    def _send_claimed_sms(self, claimed: list[dict[str, Any]], now: datetime) -> None:
-        """Send the SMS of claimed notifications, then record what the gateway answered."""
+    def _send_claimed_sms(
+        self,
+        claimed: list[dict[str, Any]],
+        now: datetime,
+        unreachable_to: NotificationStatus = S.EXPIRED,
+    ) -> None:
+        """Send the SMS of claimed notifications, then record what the gateway answered. Those
+        the gateway could not be reached for go back to `unreachable_to`, from which the next
+        sweep sends them: `expired`, or `sms_sent` for a claim a crash left (whatever the
+        fallback, such a notification is the policy's to send by SMS, or its TTL's)."""
         if not claimed:
             return
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
+        reachable = True
         for row in claimed:
+            if not reachable:  # each call would wait out its deadline: the next sweep tries
+                outcomes.append((row, None))
+                continue
             try:
                 outcomes.append(
                     (row, self.sms.send(SmsMessage(row["id"], row["phone"], row["text"])))
                 )
-            except ChannelUnavailableError:
-                outcomes.append((row, None))  # back to expired: the next sweep sends it
+            except ChannelUnavailableError as error:
+                log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
+                outcomes.append((row, None))
+                reachable = False
         with self.engine.begin() as connection:
             records.set_providers(
                 connection,
@@ -295,7 +314,7 @@ class Sweeping(NotifyCore):
                 connection,
                 [row["id"] for row, outcome in outcomes if outcome is None],
                 (S.SMS_SENT,),
-                S.EXPIRED,
+                unreachable_to,
                 now,
             )
             refused = [
@@ -313,6 +332,7 @@ class Sweeping(NotifyCore):
             )
 
 
-def _asked(row: dict[str, Any]) -> tuple[str, str | None, str | None]:
-    """What the network was asked to withdraw, by: the row's status, channel and message id."""
-    return (row["status"], row["channel"], row["provider_id"])
+def _asked(row: dict[str, Any]) -> tuple[str, str | None, str | None, datetime]:
+    """What the network was asked to withdraw, by: the row's status, channel and message id,
+    and when it last moved (a claim taken and given back meanwhile looks the same otherwise)."""
+    return (row["status"], row["channel"], row["provider_id"], row["updated_at"])

@@ -101,7 +101,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     _refuse_taken_port(args.host, args.port)
     check_start_up(settings)  # it may make the key file: not for a server that cannot start
     if args.jobs or settings.run_jobs:
-        _refuse_simulators_in_use(settings)
+        from delivery.runtime import uses_simulators
+
+        if uses_simulators(settings):
+            _refuse_simulators_in_use(settings, settings.database_url)
     if not (settings.scores_dir / "snapshot.bin").exists():  # not a fault: said once it runs
         console.print(
             f"[yellow]warning:[/yellow] no snapshot in {settings.scores_dir} yet; checks answer "
@@ -115,13 +118,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise store_unreachable(settings, error) from error
 
 
-def _refuse_simulators_in_use(settings: Settings) -> None:
+def _refuse_simulators_in_use(settings: Settings, database_url: str) -> None:
+    """A usage error now, rather than a traceback from the server's start-up (or, for the
+    demo, after it replaced the store), if another process runs the jobs on the simulators
+    over the store at `database_url`."""
     from sqlalchemy.exc import OperationalError
 
-    from delivery.runtime import SimulatorsInUseError, check_simulators_free
+    from delivery.runtime import SimulatorsInUseError, simulators_held
 
     try:
-        check_simulators_free(settings)
+        with simulators_held(database_url):
+            pass
     except SimulatorsInUseError as error:
         raise UsageError(str(error)) from error
     except OperationalError as error:  # the store cannot be reached
@@ -242,6 +249,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         _check_moderation_rules(settings)  # its key is the demo's own, made in its folder
         args.port = args.port or _free_port(args.host)
         _refuse_taken_port(args.host, args.port)
+        _refuse_simulators_in_use(settings, sqlite_url(demo_store(args.dir)))
     with _demo_lock(args.dir):
         return _demo(args, settings)
 

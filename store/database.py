@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -152,8 +153,10 @@ def held_alone_on_store(url: str, key: int, name: str) -> Iterator[None]:
                 try:
                     yield
                 finally:
-                    connection.execute(text("select pg_advisory_unlock(:key)"), {"key": key})
-                    connection.commit()
+                    # a connection lost meanwhile took the lock with it: nothing to release
+                    with suppress(DBAPIError):
+                        connection.execute(text("select pg_advisory_unlock(:key)"), {"key": key})
+                        connection.commit()
         finally:
             engine.dispose()
         return

@@ -815,3 +815,70 @@ def test_an_answer_dated_before_its_notification_was_accepted_counts_from_the_ac
     with engine.connect() as connection:
         answered_at = connection.execute(select(records.verifications.c.ts)).scalar_one()
     assert answered_at == accepted_at
+
+
+def test_a_dispatcher_whose_read_predates_the_ttl_does_not_claim_after_it(
+    notifier: Notifier,
+) -> None:
+    # the sweeper owns a notification once its TTL ran out: a claim then would put a copy in
+    # the network that the sweeper's withdrawal never saw
+    accepted = notifier.service.accept(
+        notifier.client_key, notifier.request(VERIFIED_FRESH, ttl=timedelta(seconds=30))
+    )
+    sent = str(accepted.answer["id"])
+    with notifier.service.engine.connect() as connection:
+        read_before_the_ttl = records.fetch(connection, sent)
+    assert read_before_the_ttl is not None
+
+    notifier.clock.advance(timedelta(seconds=31))
+    assert notifier.service._dispatch(read_before_the_ttl, set()) == 0
+    notifier.service.sweep()
+
+    assert notifier.vk.sent == []
+    assert history(notifier, sent) == ["accepted", "expired", "sms_sent"]
+
+
+def test_a_crash_left_sms_claim_the_gateway_cannot_take_yet_waits_as_sms_sent_whatever_the_fallback(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dies(sms: SmsMessage) -> SendResult:
+        raise ProcessDied
+
+    def down(sms: SmsMessage) -> SendResult:
+        raise ChannelUnavailableError("the SMS gateway is down")
+
+    monkeypatch.setattr(notifier.sms, "send", dies)
+    accepted = notifier.service.accept(
+        notifier.client_key, notifier.request(RECYCLED, fallback=Fallback.NONE)
+    )
+    with pytest.raises(ProcessDied):
+        notifier.service.dispatch_due()
+    monkeypatch.setattr(notifier.sms, "send", down)
+    notifier.clock.advance(notifier.service.claim_timeout)
+    notifier.service.sweep()
+    monkeypatch.undo()
+    notifier.clock.advance(notifier.service.claim_timeout)
+    notifier.service.sweep()
+
+    sent = str(accepted.answer["id"])
+    assert [row[0] for row in notifier.sms.sent] == [sent]
+    assert history(notifier, sent) == ["accepted", "sms_sent"]
+    assert told_everything(notifier, sent)
+
+
+def test_the_sweeper_asks_a_network_that_cannot_be_reached_once_a_sweep(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def hanging(provider_id: str) -> bool:
+        asked.append(provider_id)
+        raise ChannelUnavailableError("no answer within the deadline")
+
+    for n in range(3):
+        notifier.notify(VERIFIED_FRESH, f"r-{n}", ttl=timedelta(seconds=30))
+    monkeypatch.setattr(notifier.vk, "withdraw", hanging)
+    notifier.clock.advance(timedelta(seconds=31))
+    notifier.service.sweep()
+
+    assert len(asked) == 1

@@ -235,11 +235,22 @@ def test_a_second_process_running_the_jobs_on_the_simulators_of_one_store_is_ref
             text=True,
             timeout=60,
         )
+        # a demo serves from the store in its folder, which it would replace first
+        demo = [sys.executable, "-m", "pipelines.cli", "demo", "--dir", str(tmp_path)]
+        second_demo = subprocess.run(
+            [*demo, "--phones", "100", "--port", str(port)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        store_kept = (tmp_path / "ownership.db").exists()
     finally:
         stop.set()
         first.join(timeout=30)
 
-    for second in (second_worker, second_api):
+    assert store_kept
+    for second in (second_worker, second_api, second_demo):
         assert second.returncode == 2, second.stderr
         assert "runs the notify path's jobs on the channel simulators" in second.stderr
         assert "Traceback" not in second.stderr
