@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ownership.numbers import InvalidNumberError
@@ -185,7 +186,7 @@ def score_with_progress(request: ScoreRequest) -> dict[str, Any]:
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     summary = generate_history(args.out, args.phones, args.seed, args.events_per_phone)
-    console.print(f"wrote a history of {args.phones:,} numbers to {args.out}")
+    console.print(f"wrote a history of {args.phones:,} numbers to {escape(str(args.out))}")
     made = summary.events / args.phones
     if args.events_per_phone is not None and made > args.events_per_phone * 1.05:
         console.print(
@@ -217,9 +218,10 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     console.print(
         f"scored {manifest['numbers']:,} numbers as of {manifest['as_of']} ({statuses}); "
         f"{rejected:,} {'row' if rejected == 1 else 'rows'} rejected"
-        + (f", see {args.out / 'rejects'}/" if rejected else "")
+        + (f", see {escape(str(args.out / 'rejects'))}/" if rejected else "")
     )
-    console.print(f"scores: {args.out / 'scores.parquet'}   snapshot: {args.out / 'snapshot.bin'}")
+    scores, snapshot = (escape(str(args.out / name)) for name in ("scores.parquet", "snapshot.bin"))
+    console.print(f"scores: {scores}   snapshot: {snapshot}")
     return 0
 
 
@@ -284,7 +286,8 @@ def _answers_since_batch(settings: Settings, key: int) -> LiveAnswers | None:
         return answers_in_store(engine, key)
     except SQLAlchemyError as error:
         first_line = str(error).splitlines()[0]
-        console.print(f"[yellow]warning:[/yellow] answers since the batch left out: {first_line}")
+        left_out = escape(first_line)
+        console.print(f"[yellow]warning:[/yellow] answers since the batch left out: {left_out}")
         return None
     finally:
         engine.dispose()
@@ -355,7 +358,7 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
             engine.dispose()
     except OperationalError as error:  # the store cannot be reached or migrated
         raise store_unreachable(settings, error) from error
-    console.print(f"wrote {written}")
+    console.print(f"wrote {escape(str(written))}")
     return 0
 
 
@@ -534,8 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv)
-    except KeyboardInterrupt:  # Ctrl-C, also while the imports below load
-        console.print("interrupted")
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, also while the imports below load
+        if getattr(interrupt, "published", False):  # a scoring run's, which waited for it
+            console.print("interrupted, once the run had published all of its files")
+        else:
+            console.print("interrupted")
         return 130
     except RuntimeError as error:
         if str(error) != DUCKDB_INTERRUPTED:
@@ -569,7 +575,7 @@ def _run(argv: Sequence[str] | None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except ValidationError as error:
-        console.print(f"[red]error:[/red] bad setting: {_setting_problems(error)}")
+        console.print(f"[red]error:[/red] bad setting: {escape(_setting_problems(error))}")
     except (
         UsageError,
         InputError,
@@ -580,7 +586,8 @@ def _run(argv: Sequence[str] | None) -> int:
         EvaluationInputError,
         SnapshotError,
     ) as error:
-        console.print(f"[red]error:[/red] {error}")
+        # paths and names in messages may hold brackets, which Rich would read as markup
+        console.print(f"[red]error:[/red] {escape(str(error))}")
     return 2
 
 

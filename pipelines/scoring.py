@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +25,7 @@ from ownership.verdicts import Status
 from pipelines import duckdb_engine, ingest
 from pipelines.contracts import INPUT_KINDS, load_contract
 from pipelines.input_files import one_line
+from pipelines.locks import LockHeldError, held_alone
 from pipelines.number_ranges import RANGES_FILE, file_version
 from pipelines.paths import PROJECT_ROOT
 from pipelines.publish import (
@@ -113,8 +116,43 @@ class _Timings(dict[str, float]):
         self[name] = round(self.get(name, 0.0) + time.perf_counter() - started, 3)
 
 
+class InterruptedOncePublishedError(KeyboardInterrupt):
+    """Ctrl-C came while the run was publishing, and waited for it: every file is in place."""
+
+    published = True
+
+
+# held in the output folder while a run writes there: a second run would take its work folder
+LOCK_FILE = ".scoring.lock"
+
+
 def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -> ScoreResult:
     """Score a history folder into `request.out_dir`, or raise saying why nothing was published."""
+    with ExitStack() as held:
+        return _score(request, on_step, held)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C waits for the block: the scores, the snapshot and their manifest are published
+    together, never some of them. (Signals reach the main thread only: a run on another
+    thread, the nightly job, is stopped by no Ctrl-C.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise InterruptedOncePublishedError
+
+
+def _score(
+    request: ScoreRequest, on_step: Callable[[str], None] | None, held: ExitStack
+) -> ScoreResult:
     done: list[str] = []
 
     def step(name: str) -> None:
@@ -132,6 +170,17 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
     _check_number_ranges()
     files = ingest.discover(request.events_dir)
     _make_out_dir(request.out_dir, request.events_dir)
+    try:
+        held.enter_context(held_alone(request.out_dir / LOCK_FILE))
+    except LockHeldError as error:
+        raise ScoreRequestError(
+            f"another run is scoring into {request.out_dir}; wait for it to end, or give "
+            "this one another output folder"
+        ) from error
+    except OSError as error:
+        raise ScoreRequestError(
+            f"cannot write to output folder {request.out_dir}: {error.strerror or error}"
+        ) from error
     work_dir = request.out_dir / ".work"
     for stale in (work_dir, *request.out_dir.glob(".rejects.*.tmp")):  # of a run killed outright
         shutil.rmtree(stale, ignore_errors=True)
@@ -205,6 +254,8 @@ def score(request: ScoreRequest, on_step: Callable[[str], None] | None = None) -
             step("publish scores")
             write_serving_snapshot(con, published[SNAPSHOT_FILE], as_of)
             step("publish snapshot")
+            # from the renames on, up to the manifest: all of the run's files, or none
+            held.enter_context(_interrupts_deferred())
         if rejects is not None:  # kept out of the work folder, which goes below
             rejects = rejects.rename(request.out_dir / f".rejects.{os.getpid()}.tmp")
     except duckdb.OutOfMemoryException as error:

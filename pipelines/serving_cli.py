@@ -11,6 +11,8 @@ from pathlib import Path
 from shlex import quote
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
+
 from pipelines.cli import (
     UsageError,
     console,
@@ -107,8 +109,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             _refuse_simulators_in_use(settings, settings.database_url)
     if not (settings.scores_dir / "snapshot.bin").exists():  # not a fault: said once it runs
         console.print(
-            f"[yellow]warning:[/yellow] no snapshot in {settings.scores_dir} yet; checks answer "
-            "503 until `ownership score --out` publishes one there"
+            f"[yellow]warning:[/yellow] no snapshot in {escape(str(settings.scores_dir))} yet; "
+            "checks answer 503 until `ownership score --out` publishes one there"
         )
     try:
         return serve(settings, args.host, args.port, args.workers)

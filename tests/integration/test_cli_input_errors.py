@@ -289,3 +289,15 @@ def test_a_reader_that_stops_early_ends_the_command_without_a_traceback(tmp_path
 
     assert process.returncode == 1
     assert "Traceback" not in errors and "BrokenPipeError" not in errors
+
+
+@pytest.mark.parametrize("name", ["data[bold]", "run[/]x"])
+def test_a_path_with_brackets_is_named_as_it_is_written(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the terminal's markup must not eat, or choke on, what looks like its tags
+    missing = tmp_path / name / "events"
+
+    message = failed(["score", "--events", str(missing), "--out", str(tmp_path / "out")], capsys)
+
+    assert str(missing) in message

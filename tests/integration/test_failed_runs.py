@@ -5,16 +5,19 @@ file is left beside them."""
 from __future__ import annotations
 
 import errno
+import json
 import os
+import signal
 import subprocess
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from pipelines import duckdb_engine, publish
+from pipelines import duckdb_engine, publish, scoring
 from pipelines.cli import main
-from pipelines.scoring import ScoreRequest, ScoringFailedError, score
+from pipelines.locks import held_alone
+from pipelines.scoring import ScoreRequest, ScoreRequestError, ScoringFailedError, score
 from pipelines.sqlfiles import model_sql
 from tests.factories import AS_OF, RU_MOBILE, History, steady_owner
 from tests.integration.test_crash_recovery import OWNERSHIP
@@ -216,3 +219,35 @@ def test_a_run_whose_scores_cannot_be_renamed_in_leaves_the_last_good_runs_rejec
 
     assert rejects_of(out) == rejects
     assert not list(out.glob(".rejects.*"))
+
+
+def test_ctrl_c_while_a_run_publishes_waits_for_all_of_its_files(
+    last_good_run: tuple[Path, Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # after the scores and snapshot are renamed into place, the manifest must follow them:
+    # a manifest of the run before beside them would describe other files
+    events, out, _ = last_good_run
+    real_version = scoring.code_version
+
+    def interrupted_meanwhile() -> str:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C as the manifest is made
+        return real_version()
+
+    monkeypatch.setattr(scoring, "code_version", interrupted_meanwhile)
+    later = AS_OF + timedelta(days=1)
+    with pytest.raises(KeyboardInterrupt):
+        score(ScoreRequest(events, out, as_of=later))
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["as_of"] == later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert not [path.name for path in out.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_a_second_run_into_an_output_folder_a_run_is_writing_is_refused(
+    last_good_run: tuple[Path, Path, dict[str, bytes]],
+) -> None:
+    events, out, files = last_good_run
+    with held_alone(out / scoring.LOCK_FILE), pytest.raises(ScoreRequestError, match="another run"):
+        score(ScoreRequest(events, out, as_of=AS_OF))
+
+    assert_untouched(out, files)
