@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -770,3 +770,16 @@ def test_too_many_column_layouts_in_one_kind_stop_the_run(tmp_path: Path) -> Non
 
     with pytest.raises(InputError, match="order their columns in 101 ways"):
         run(events, tmp_path / "out")
+
+
+def test_an_event_within_the_second_after_as_of_is_left_out_as_after_it(tmp_path: Path) -> None:
+    # times are kept in whole seconds, which alone would read 0.4 s after as_of as at it
+    history = healthy_history()
+    history.code(RU_MOBILE, AS_OF, account="vk-1")  # at as_of: in
+    history.code(RU_MOBILE, AS_OF + timedelta(milliseconds=400), account="vk-1")  # after: out
+    events = history.write(tmp_path / "events")
+
+    counts = run(events, tmp_path / "out")["inputs"]["code_entries"]
+
+    assert counts["after_as_of"] == 1
+    assert counts["accepted"] == len(history.rows["code_entries"]) - 1

@@ -16,6 +16,7 @@ typed as (
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
         epoch_seconds(source.ts) as ts,
+        source.ts as ts_value,
         case when epoch_seconds(source.ts) is null then cast(source.ts as varchar) end as ts_text,
         source.ts is null as ts_missing,
         lower(trim(source.product)) as product,
@@ -33,7 +34,7 @@ checked as (
             event_reject_reason(phone_text, phone, ts_missing, ts, params.run_at),
             product_reject_reason(product)
         ) as reject_reason,
-        ts > params.as_of as after_as_of
+        is_after(ts, ts_value, params.as_of) as after_as_of
     from typed
     cross join params
 ),

@@ -14,6 +14,7 @@ typed as (
         source.phone as phone_text,
         coalesce(e164_key(source.phone), phone_fixes.phone) as phone,
         epoch_seconds(source.ts) as ts,
+        source.ts as ts_value,
         case when epoch_seconds(source.ts) is null then cast(source.ts as varchar) end as ts_text,
         source.ts is null as ts_missing,
         lower(trim(source.product)) as product,
@@ -44,7 +45,7 @@ checked as (
                     then 'error is not one of the allowed values'
             end
         ) as reject_reason,
-        ts > params.as_of as after_as_of
+        is_after(ts, ts_value, params.as_of) as after_as_of
     from typed
     cross join params
 ),

@@ -6,13 +6,24 @@ create or replace macro e164_key(text) as
 -- Whole seconds since the epoch, UTC, from a time as text or any timestamp type; null if unreadable.
 -- Text goes through timestamptz so that an offset (+03, Z) is honoured; a typed column is cast
 -- directly, which is ten times cheaper (typeof is folded when the query is bound).
-create or replace macro epoch_seconds(value) as
+create or replace macro epoch_micros(value) as
     epoch_us(
         case when typeof(value) = 'VARCHAR'
             then try_cast(try_cast(value as timestamptz) as timestamp)
             else try_cast(value as timestamp)
         end
-    ) // 1000000;
+    );
+
+create or replace macro epoch_seconds(value) as epoch_micros(value) // 1000000;
+
+-- Whether a time is after `moment` (epoch seconds), given its whole `seconds` and its `value`:
+-- a time within the moment's own second, 0.4 s after it say, is after it (DESIGN §4: events
+-- after T are ignored), which its whole seconds alone cannot tell; only then is it read again.
+create or replace macro is_after(seconds, value, moment) as
+    case
+        when seconds <> moment then seconds > moment
+        else epoch_micros(value) > moment * 1000000
+    end;
 
 create or replace macro is_product_name(product) as regexp_full_match(product, '[a-z0-9_.-]+');
 
