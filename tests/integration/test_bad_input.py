@@ -783,3 +783,21 @@ def test_an_event_within_the_second_after_as_of_is_left_out_as_after_it(tmp_path
 
     assert counts["after_as_of"] == 1
     assert counts["accepted"] == len(history.rows["code_entries"]) - 1
+
+
+def test_a_blank_text_in_a_nullable_parquet_column_is_missing_as_in_csv(tmp_path: Path) -> None:
+    # a CSV reader reads an empty field as null; a Parquet file keeps it as ''
+    events = healthy_history().write(tmp_path / "events")
+    _blank_texts(events / "registrations" / "part-0.parquet", "birth_date")
+    _blank_texts(events / "accounts" / "part-0.parquet", "last_seen_at")
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["registrations"]["rejected"] == 0
+    assert manifest["inputs"]["accounts"]["rejected"] == 0
+
+
+def _blank_texts(path: Path, column: str) -> None:
+    table = pq.read_table(path)
+    blanks = pa.array([""] * table.num_rows, pa.string())
+    pq.write_table(table.set_column(table.schema.get_field_index(column), column, blanks), path)

@@ -17,14 +17,14 @@ typed as (
         lower(trim(source.network)) as network,
         nullif(trim(source.account_id), '') as account_id,
         epoch_seconds(source.last_seen_at) as last_seen_at,
-        source.last_seen_at is not null and epoch_seconds(source.last_seen_at) is null
-            as last_seen_invalid,
+        source.last_seen_at is not null and not is_blank(source.last_seen_at)
+            and epoch_seconds(source.last_seen_at) is null as last_seen_invalid,
         case when epoch_seconds(source.last_seen_at) is null
             then cast(source.last_seen_at as varchar) end as last_seen_at_text,
         -- trimmed like every other text column (a CSV written with ", " between fields);
         -- a Boolean Parquet column goes through text unchanged
         try_cast(trim(cast(source.mobile_app as varchar)) as boolean) as mobile_app,
-        source.mobile_app is not null
+        source.mobile_app is not null and not is_blank(source.mobile_app)
             and try_cast(trim(cast(source.mobile_app as varchar)) as boolean) is null
             as mobile_app_invalid,
         case when try_cast(trim(cast(source.mobile_app as varchar)) as boolean) is null
@@ -39,7 +39,7 @@ checked as (
     select
         typed.*,
         case
-            when phone_text is null then 'missing phone'
+            when phone_text is null or is_blank(phone_text) then 'missing phone'
             when phone is null then 'phone is not a valid number'
             when network is null then 'missing network'
             when network not in (select value from allowed_values

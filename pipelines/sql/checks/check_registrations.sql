@@ -21,8 +21,8 @@ typed as (
         nullif(trim(source.account_id), '') as account_id,
         nullif(trim(source.name_key), '') as name_key,
         try_cast(source.birth_date as date) as birth_date,
-        source.birth_date is not null and try_cast(source.birth_date as date) is null
-            as birth_date_invalid,
+        source.birth_date is not null and not is_blank(source.birth_date)
+            and try_cast(source.birth_date as date) is null as birth_date_invalid,
         case when try_cast(source.birth_date as date) is null
             then cast(source.birth_date as varchar) end as birth_date_text,
         nullif(lower(trim(source.gender)), '') as gender,

@@ -25,13 +25,17 @@ create or replace macro is_after(seconds, value, moment) as
         else epoch_micros(value) > moment * 1000000
     end;
 
+-- Whether a value is a blank text: a nullable column's empty field, which a CSV reader reads as
+-- null, and a Parquet writer keeps as ''; either way the value is missing.
+create or replace macro is_blank(value) as trim(cast(value as varchar)) = '';
+
 create or replace macro is_product_name(product) as regexp_full_match(product, '[a-z0-9_.-]+');
 
 -- Why an event's phone or time breaks the contract (DESIGN §3), in the order a person fixes them;
 -- null when both are fine.
 create or replace macro event_reject_reason(phone_text, phone, ts_missing, ts, run_at) as
     case
-        when phone_text is null then 'missing phone'
+        when phone_text is null or is_blank(phone_text) then 'missing phone'
         when phone is null then 'phone is not a valid number'
         when ts_missing then 'missing ts'
         when ts is null then 'ts is not a time'
