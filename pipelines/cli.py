@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -591,12 +592,21 @@ def _run(argv: Sequence[str] | None) -> int:
     return 2
 
 
+# how pydantic-settings says that a variable holding JSON could not be parsed
+UNPARSED_SETTING = re.compile(r'error parsing value for field "(\w+)" from source "\w+"')
+
+
 def _setting_problems(error: ValidationError) -> str:
     """Pydantic's report in one line, each problem under its environment variable's name (and
     without the value, which may be a secret)."""
     problems = []
     for problem in error.errors():
         message = problem["msg"].removeprefix("Value error, ")
+        unparsed = UNPARSED_SETTING.fullmatch(message)
+        if unparsed:  # pydantic-settings names the field and its source: say the variable
+            field = unparsed.group(1)
+            problems.append(f"OWNERSHIP_{field.upper()}: is not valid JSON")
+            continue
         if not problem["loc"]:  # a problem of several settings together
             problems.append(message)
             continue

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from shlex import quote
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.markup import escape
 
@@ -27,8 +27,11 @@ from pipelines.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
 
     from store.secrets import SecretCipher
+
+T = TypeVar("T")
 
 
 def add_serving_commands(commands: Any) -> None:
@@ -148,6 +151,13 @@ def check_start_up(settings: Settings) -> None:
         check_proxy_settings()
     except ProxySettingsError as error:
         raise UsageError(str(error)) from error
+    key_file = settings.secret_key_file
+    if not settings.secret_key and not key_file.exists() and _clients_in_store(settings):
+        # a new key made here would open none of their secrets: a mistyped path, most likely
+        raise UsageError(
+            f"bad setting: OWNERSHIP_SECRET_KEY_FILE: the key file {key_file} does not exist, "
+            "and the store holds clients sealed under a key; give the file of that key"
+        )
     cipher = open_cipher(settings)
     source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
     unopened = _clients_sealed_otherwise(settings, cipher)
@@ -181,21 +191,41 @@ def open_cipher(settings: Settings) -> SecretCipher:
 def _clients_sealed_otherwise(settings: Settings, cipher: SecretCipher) -> list[str]:
     """The clients whose secrets `cipher` cannot open; none if the store cannot be read yet
     (unreachable, or not migrated): that is told when the process opens it."""
+    from store.clients import clients_sealed_otherwise
+
+    return _read_store(settings, lambda session: clients_sealed_otherwise(session, cipher), [])
+
+
+def _clients_in_store(settings: Settings) -> bool:
+    """Whether the store holds any client; False if it cannot be read yet."""
+    from sqlalchemy import exists, select
+
+    from store.tables import ClientRow
+
+    return _read_store(
+        settings,
+        lambda session: bool(session.scalar(select(exists(ClientRow.consumer_key)))),
+        False,
+    )
+
+
+def _read_store(settings: Settings, read: Callable[[Session], T], otherwise: T) -> T:
+    """`read` on the store, or `otherwise` when it cannot be read yet (not made, unreachable,
+    or not migrated): that is told when the process opens it."""
     from sqlalchemy import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from store.clients import clients_sealed_otherwise
     from store.database import make_engine, session_factory
 
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
-        return []  # a store not made yet: connecting would make the file
+        return otherwise  # a store not made yet: connecting would make the file
     engine = make_engine(settings.database_url)
     try:
         with session_factory(engine)() as session:
-            return clients_sealed_otherwise(session, cipher)
+            return read(session)
     except SQLAlchemyError:
-        return []
+        return otherwise
     finally:
         engine.dispose()
 

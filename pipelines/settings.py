@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Self
@@ -122,6 +122,10 @@ def check_gateway_url(url: str) -> str:
                 f"such as {GATEWAY_URL_EXAMPLE}"
             )
     return url
+
+
+# how long a service on a sped-up clock may run: its virtual time must stay a time meanwhile
+CLOCK_HORIZON = timedelta(days=3650)
 
 
 def _a_folder(path: Path) -> Path:
@@ -334,10 +338,25 @@ class Settings(BaseSettings):
             raise ValueError("give the time of day as HH:MM, in UTC")
         return at
 
+    @field_validator("score_events_dir", mode="before")
+    @classmethod
+    def _blank_is_no_nightly_run(cls, value: object) -> object:
+        # an empty variable would be the working folder, found wanting at 02:00
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("score_events_dir")
     @classmethod
-    def _score_events_dir_is_a_folder(cls, path: Path | None) -> Path | None:
-        return None if path is None else _a_folder(path)
+    def _score_events_dir_is_a_history(cls, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        from pipelines.contracts import INPUT_KINDS
+
+        missing = [kind for kind in INPUT_KINDS if not (_a_folder(path) / kind).is_dir()]
+        if missing:
+            raise ValueError(
+                f"{path} is not a history (DESIGN §3): it has no {', '.join(missing)} folder"
+            )
+        return path
 
     @field_validator("history_dir")
     @classmethod
@@ -432,9 +451,30 @@ class Settings(BaseSettings):
         rounds = -(-self.webhook_batch_size // self.webhook_concurrency)
         if self.webhook_lease_seconds <= rounds * self.webhook_timeout_seconds:
             raise ValueError(
-                "webhook_lease_seconds must exceed the time a batch can take "
-                "(webhook_timeout_seconds x webhook_batch_size / webhook_concurrency)"
+                f"{_variable('webhook_lease_seconds')}: must exceed the time a batch can take "
+                f"({_variable('webhook_timeout_seconds')} x {_variable('webhook_batch_size')} / "
+                f"{_variable('webhook_concurrency')})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _the_clock_reads_a_time(self) -> Self:
+        if self.clock_start is not None and self.clock_anchor is None:
+            raise ValueError(
+                f"{_variable('clock_start')}: needs {_variable('clock_anchor')}, the real moment "
+                "at which the clock reads it"
+            )
+        if self.clock_anchor is not None:
+            # virtual time must stay a time for as long as a service may run on it
+            start, now = self.clock_start or self.clock_anchor, datetime.now(UTC)
+            try:
+                for moment in (now, now + CLOCK_HORIZON):
+                    start + (moment - self.clock_anchor) * self.clock_speed
+            except OverflowError:
+                raise ValueError(
+                    f"{_variable('clock_anchor')}, {_variable('clock_start')} and "
+                    f"{_variable('clock_speed')} would run the clock past the years 1 to 9999"
+                ) from None
         return self
 
     def secret_key_text(self) -> str | None:

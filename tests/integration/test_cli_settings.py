@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from pipelines.cli import main
+from pipelines.settings import load_settings
 
 GARBAGE_KEY = "garbage-that-is-also-a-secret"
 UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
@@ -71,6 +72,10 @@ def nothing_was_done(tmp_path: Path) -> bool:
             f'{{"sms": "https://gw.example/v1?key={GARBAGE_KEY}"}}',
             "the sms gateway's URL carries a query",
         ),
+        ("OWNERSHIP_GATEWAY_URLS", "not json", "OWNERSHIP_GATEWAY_URLS: is not valid JSON"),
+        ("OWNERSHIP_CLOCK_START", "2026-01-01T00:00:00Z", "needs OWNERSHIP_CLOCK_ANCHOR"),
+        ("OWNERSHIP_SCORE_EVENTS_DIR", "/tmp", "is not a history"),
+        ("OWNERSHIP_WEBHOOK_LEASE_SECONDS", "1", "must exceed the time a batch can take"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_before_any_work(
@@ -169,3 +174,54 @@ def test_a_key_that_does_not_open_the_clients_secrets_is_one_line_naming_them(
 
     assert "OWNERSHIP_SECRET_KEY:" in message and "'bank'" in message
     assert "ownership clients reseal" in message and other_key not in message
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize(
+    "clock",
+    [
+        {"OWNERSHIP_CLOCK_ANCHOR": "0001-01-02T00:00:00Z", "OWNERSHIP_CLOCK_SPEED": "86400"},
+        {
+            "OWNERSHIP_CLOCK_ANCHOR": "2026-01-01T00:00:00Z",
+            "OWNERSHIP_CLOCK_START": "9999-12-31T00:00:00Z",
+        },
+    ],
+    ids=["anchored-long-ago", "starting-at-the-end-of-time"],
+)
+def test_a_clock_that_would_run_past_any_date_is_one_line(
+    command: str,
+    clock: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for variable, value in clock.items():
+        monkeypatch.setenv(variable, value)
+
+    message = refused([command], capsys)
+
+    assert "would run the clock past the years 1 to 9999" in message
+
+
+def test_a_blank_nightly_history_setting_is_no_nightly_run() -> None:
+    settings = load_settings(score_events_dir="  ")
+
+    assert settings.score_events_dir is None
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_key_file_that_does_not_exist_beside_sealed_clients_is_named_not_made(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a mistyped path: a new key there would open none of the clients' secrets
+    assert main(["clients", "add", "bank", "--allow-ip", "127.0.0.1/32"]) == 0
+    capsys.readouterr()
+    mistyped = tmp_path / "keys" / "secret.key"
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY_FILE", str(mistyped))
+
+    message = refused([command, "--port", "0"] if command == "serve" else [command], capsys)
+
+    assert "OWNERSHIP_SECRET_KEY_FILE" in message and "does not exist" in message
+    assert not mistyped.parent.exists()

@@ -15,5 +15,5 @@ def test_the_defaults_send_a_batch_well_within_its_lease() -> None:
 
 
 def test_a_lease_shorter_than_a_batch_can_take_is_refused() -> None:
-    with pytest.raises(ValidationError, match="webhook_lease_seconds"):
+    with pytest.raises(ValidationError, match="OWNERSHIP_WEBHOOK_LEASE_SECONDS"):
         load_settings(webhook_lease_seconds=30, webhook_timeout_seconds=10, webhook_concurrency=1)
