@@ -341,6 +341,7 @@ def check_numbers(
             "risk_score": np.where(
                 found, columns["status_risk"] & RISK_MASK, NO_HISTORY_VERDICT.risk_score
             ).astype(np.int64),
+            "owner_changed": status == StatusCode.OWNER_CHANGED.value,
         }
         | {name: np.where(found, columns[name], 0) for name in TIME_COLUMNS}
     )
@@ -355,8 +356,13 @@ def check_numbers(
     if options.since is None or coverage is None or options.since < coverage:
         changed = pl.lit(None, dtype=pl.Boolean)
     else:
-        changed = pl.when(pl.col("owner_since") > 0).then(
-            pl.lit(_seconds(options.since)) < pl.col("owner_since")
+        # as Verdict.changed_since: an owner_changed number with no holder since the change
+        # (owner_since 0) changed after any date; an unknown one has no answer
+        changed = (
+            pl.when(pl.col("owner_since") > 0)
+            .then(pl.lit(_seconds(options.since)) < pl.col("owner_since"))
+            .when(pl.col("owner_changed"))
+            .then(pl.lit(True))
         )
     answer = pl.concat_str(
         pl.lit('{"phone":"+'),

@@ -156,10 +156,15 @@ class CheckResponse(BaseModel):
     status: Status
     risk_score: int = Field(ge=0, le=1000)
     reasons: list[ReasonOut]
-    owner_since: datetime | None
+    owner_since: datetime | None = Field(
+        description="The current holder's first evidence after the latest change (UTC); null "
+        "for a number without history, and for an owner_changed number no holder has shown on "
+        "since the change."
+    )
     changed_since: bool | None = Field(
-        description="Whether the number changed hands after `since`; null without `since` "
-        "or when `since` precedes the history."
+        description="Whether the number changed hands after `since`; true for any `since` "
+        "within the history when no holder has shown since the change; null without `since`, "
+        "when `since` precedes the history, or for a number without history."
     )
     last_confirmed_at: datetime | None
     action: Action
@@ -185,7 +190,10 @@ class NumberRecyclingRequest(Strict):
 
 
 class NumberRecyclingResponse(BaseModel):
-    phoneNumberRecycled: bool
+    phoneNumberRecycled: bool = Field(
+        description="The number changed hands after the date: its current holder first "
+        "showed later, or no holder has shown since it changed hands."
+    )
 
 
 class TenureRequest(Strict):
@@ -194,7 +202,10 @@ class TenureRequest(Strict):
 
 
 class TenureResponse(BaseModel):
-    tenureDateCheck: bool
+    tenureDateCheck: bool = Field(
+        description="The current holder has held the number since the date: false when no "
+        "holder has shown since the number changed hands."
+    )
 
 
 class Health(BaseModel):

@@ -644,9 +644,12 @@ def risk_scores(n: pd.DataFrame, as_of: pd.Timestamp, rules: RuleSettings) -> pd
 
 
 def owner_since(n: pd.DataFrame) -> pd.Series:
-    """The first evidence of the current holder after the latest change; else the first event."""
-    after_change = (
-        n["first_holder_evidence_at"].fillna(n["last_change_at"]).fillna(n["tenure_start"])
+    """The first evidence of the current holder after the latest change; else the first event.
+
+    None for an owner_changed number no holder has shown on since the change: the change alone
+    vouches for no one."""
+    after_change = n["first_holder_evidence_at"].where(
+        n["status"] == "owner_changed", n["first_holder_evidence_at"].fillna(n["tenure_start"])
     )
     since = after_change.where(n["tenure_start"].notna(), n["first_seen_at"])
     return since.where(n["status"] != "unknown")

@@ -125,7 +125,9 @@ reasons
 # ## Recency of ownership changes
 #
 # How long before `as_of` the current holder took the number (`owner_since`). For an
-# `owner_changed` number that is the first evidence of the new holder.
+# `owner_changed` number that is the first evidence of the new holder; `none` when no holder
+# has shown since the change (the number went out of service, or its new holder is not seen
+# yet), so the service vouches for no one.
 
 # %%
 recency = analytics.owner_since_recency(SCORES_DIR)

@@ -52,14 +52,16 @@ def with_live_answers(
 
     Whether the batch read an answer is told by its verdict, not by its time: an answer given
     before the batch's as_of may reach it only later (reported late, exported the next night).
-    - The latest answer is a No: owner_changed since the No, the only moment by which the
-      number is known to have changed hands. Unless the batch read it (its verdict names that
-      No) or knows of a holder who came after it (its tenure began later). A possession proof
-      after the No does not outweigh it here: the snapshot does not tell whose it was, and the
-      batch refutes a No only by every bound account's proof.
-    - The latest answer is a Yes still within `freshness`: verified, with the Yes as the proof.
-      Unless the batch read it (its last confirmation is that Yes, and its verdict keeps its
-      other reasons) or has evidence of a change after it.
+    - The latest answer is a No: owner_changed by the No, the only moment by which the number
+      is known to have changed hands, with no holder known since (no owner_since), as the
+      batch will have it. Unless the batch read it (its verdict names that No) or knows of a
+      holder who came after it (its tenure began later). A possession proof after the No does
+      not outweigh it here, nor start a holder's owner_since: the snapshot does not tell whose
+      it was, and the batch refutes a No only by every bound account's proof.
+    - The latest answer is a Yes still within `freshness`: verified, with the Yes as the proof
+      and, when the batch knows of no holder before it since the change, the Yes as the
+      holder's first evidence. Unless the batch read it (its last confirmation is that Yes,
+      and its verdict keeps its other reasons) or has evidence of a change after it.
     """
     if answers is None:
         return verdict
@@ -70,20 +72,21 @@ def with_live_answers(
         if _read_denial(verdict, denied) or _tenure_began_after(verdict, denied):
             return verdict
         if verdict.status is Status.OWNER_CHANGED:
-            # the number had changed hands already: the batch's evidence and owner_since stay,
-            # with this No as its latest denial
+            # the number had changed hands already: the batch's evidence stays, with this No as
+            # its latest denial, and so does its holder if the batch saw them after the No
             others = tuple(e for e in verdict.evidence if e.reason is not Reason.OWNER_DENIED)
             return replace(
                 verdict,
                 risk_score=max(OWNER_DENIED_RISK, verdict.risk_score),
                 evidence=(*others, Evidence(Reason.OWNER_DENIED, denied)),
-                owner_since=verdict.owner_since or denied,
+                owner_since=_holder_after(verdict, denied),
             )
+        # the No tells who no longer holds the number, not who does
         return Verdict(
             Status.OWNER_CHANGED,
             OWNER_DENIED_RISK,
             (Evidence(Reason.OWNER_DENIED, denied),),
-            owner_since=denied,
+            owner_since=None,
         )
     if confirmed is not None and Freshness(confirmed, freshness).is_fresh(now):
         read = verdict.last_confirmed_at is not None and verdict.last_confirmed_at >= confirmed
@@ -97,10 +100,21 @@ def with_live_answers(
             status=Status.VERIFIED,
             risk_score=risk,
             evidence=(Evidence(Reason.RECENT_CONFIRMATION, confirmed),),
-            owner_since=verdict.owner_since or confirmed,
+            owner_since=_earlier(verdict.owner_since, confirmed),
             last_confirmed_at=_later(verdict.last_confirmed_at, confirmed),
         )
     return verdict
+
+
+def _earlier(first: datetime | None, second: datetime) -> datetime:
+    return second if first is None else min(first, second)
+
+
+def _holder_after(verdict: Verdict, denied: datetime) -> datetime | None:
+    """The batch's holder if it first showed after the No: the No was the previous holder's."""
+    if verdict.owner_since is not None and verdict.owner_since > denied:
+        return verdict.owner_since
+    return None
 
 
 def _to_second(moment: datetime | None) -> datetime | None:

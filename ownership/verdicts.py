@@ -96,6 +96,8 @@ class Verdict:
     status: Status
     risk_score: int
     evidence: tuple[Evidence, ...]
+    # the first evidence of the current holder after the latest change (DESIGN §4); None for
+    # a number without history, and for an owner_changed number no holder has shown on since
     owner_since: datetime | None
     last_code_at: datetime | None = None
     last_confirmed_at: datetime | None = None
@@ -106,15 +108,25 @@ class Verdict:
         proofs = [moment for moment in (self.last_code_at, self.last_confirmed_at) if moment]
         return max(proofs) if proofs else None
 
+    @property
+    def has_history(self) -> bool:
+        """Whether any event names the number: an unknown verdict stands on none."""
+        return self.status is not Status.UNKNOWN
+
     def changed_since(self, moment: datetime, coverage_from: datetime | None) -> bool | None:
         """Whether the number changed hands after `moment` (CAMARA number recycling).
 
         None when there is no data to answer from: `moment` precedes the history's coverage,
         or the number has no history. A moment in the gap between the old holder's last and the
-        new holder's first evidence answers True, as CAMARA does.
+        new holder's first evidence answers True, as CAMARA does; an owner_changed number with
+        no holder known since the change (no owner_since) is in that gap up to now.
         """
-        if coverage_from is None or moment < coverage_from or self.owner_since is None:
+        if coverage_from is None or moment < coverage_from or not self.has_history:
             return None
+        if self.owner_since is None:
+            # no holder has shown since the change, so none can be vouched for; a verdict of
+            # another status always names its holder's start, and lacking it says nothing
+            return True if self.status is Status.OWNER_CHANGED else None
         return moment < self.owner_since
 
     def held_since(self, moment: datetime, coverage_from: datetime | None) -> bool | None:

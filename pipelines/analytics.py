@@ -98,7 +98,8 @@ def reason_frequency(scores_dir: Path) -> pl.DataFrame:
 
 
 def owner_since_recency(scores_dir: Path) -> pl.DataFrame:
-    """Numbers per status by how long before the scores' as_of the holder took the number."""
+    """Numbers per status by how long before the scores' as_of the holder took the number;
+    band 'none' where no holder is known (no history, or none shown since a change)."""
     with _scores(scores_dir) as con:
         return _status_counts(con, "owner_since_bands", group="band")
 

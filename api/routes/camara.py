@@ -1,7 +1,8 @@
 """CAMARA Number Recycling (v0.2) and KYC Tenure (v0.3), with CAMARA's error semantics.
 
 A date D asks about the whole day: the number "changed after D" when its current holder's
-first evidence is later than D's last second, and "held since D" otherwise. A date later than
+first evidence is later than D's last second, or when no holder has shown since the number
+changed hands (the service vouches for none), and "held since D" otherwise. A date later than
 today, or earlier than the history's coverage, is 400 OUT_OF_RANGE; a number without history
 is 404 IDENTIFIER_NOT_FOUND; a call without `phoneNumber` is 422 MISSING_IDENTIFIER.
 """
@@ -68,7 +69,9 @@ def _verdict_on(
     verdict = record.verdict() if record else NO_HISTORY_VERDICT
     live = overlay.answers(number.key)
     verdict = with_live_answers(verdict, live, now, overlay.freshness)
-    if verdict.owner_since is None:
+    # by the verdict, not by owner_since: an owner_changed number with no holder known since
+    # the change has none either, and answers (recycled, not held) rather than 404
+    if not verdict.has_history:
         raise identifier_not_found(f"{number.masked} has no history")
     return verdict, datetime.combine(day, time.max)
 

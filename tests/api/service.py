@@ -9,6 +9,8 @@ The history (scored as of 2026-06-01, served on 2026-06-02):
 - VERIFIED_OLDER (+79161112244): Anna since 400 days, her last VK code 45 days ago (within W,
   not within F); VK active.
 - VERIFIED_ASLEEP (+79161113355): a steady owner whose VK account was last seen 30 days ago.
+- NO_HOLDER_SINCE_CHANGE (+79161114466): Anna until 200 days ago; her VK account, still bound,
+  reports 150 days ago that the number is no longer hers; nothing since (out of service).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ ACCOUNT_ONLY = "+79035550011"
 UNSEEN = "+79269998877"
 VERIFIED_OLDER = "+79161112244"
 VERIFIED_ASLEEP = "+79161113355"
+NO_HOLDER_SINCE_CHANGE = "+79161114466"
+CHANGE_REPORTED_AT = days_ago(150)
 NOW = AS_OF + timedelta(days=1, hours=9)
 COVERAGE_FROM = days_ago(400)
 RECYCLED_OWNER_SINCE = days_ago(100)
@@ -54,6 +58,12 @@ def crafted_history() -> History:
     history.account(ACCOUNT_ONLY, "vk-8")
     steady_owner(history, VERIFIED_OLDER, until_days=45)
     steady_owner(history, VERIFIED_ASLEEP, until_days=10, seen_days=30)
+    history.register(NO_HOLDER_SINCE_CHANGE, days_ago(400), ANNA, account="vk-1")
+    history.account(NO_HOLDER_SINCE_CHANGE, "vk-1")
+    for day in range(370, 199, -30):
+        history.code(NO_HOLDER_SINCE_CHANGE, days_ago(day), "vk", "vk-1")
+        history.sms(NO_HOLDER_SINCE_CHANGE, days_ago(day))
+    history.number_change(NO_HOLDER_SINCE_CHANGE, CHANGE_REPORTED_AT, account="vk-1")
     return history
 
 

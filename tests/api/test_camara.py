@@ -7,11 +7,19 @@ from typing import Any
 import pytest
 import requests
 
-from tests.api.service import ACCOUNT_ONLY, RECYCLED, UNSEEN, VERIFIED_FRESH, Caller
+from tests.api.service import (
+    ACCOUNT_ONLY,
+    NO_HOLDER_SINCE_CHANGE,
+    RECYCLED,
+    UNSEEN,
+    VERIFIED_FRESH,
+    Caller,
+)
 
 RECYCLING = "/number-recycling/v0.2/check"
 TENURE = "/kyc-tenure/v0.3/check-tenure"
-# the recycled number's new holder arrived on 2026-02-21; the history starts on 2025-04-27
+# the recycled number's new holder arrived on 2026-02-21; the history starts on 2025-04-27;
+# NO_HOLDER_SINCE_CHANGE was reported changed on 2026-01-02 and no one has shown on it since
 
 
 def ask(caller: Caller, path: str, body: Any) -> requests.Response:
@@ -43,6 +51,17 @@ def test_tenure_fails_since_a_date_before_the_number_changed_hands(caller: Calle
     response = ask(caller, TENURE, {"phoneNumber": RECYCLED, "tenureDate": "2025-12-01"})
 
     assert response.json() == {"tenureDateCheck": False}
+
+
+@pytest.mark.parametrize("day", ["2025-06-01", "2026-01-02", "2026-01-03", "2026-06-02"])
+def test_a_number_no_holder_has_shown_on_since_its_change_is_recycled_and_held_by_no_one(
+    caller: Caller, day: str
+) -> None:
+    recycled = ask(caller, RECYCLING, {"phoneNumber": NO_HOLDER_SINCE_CHANGE, "specifiedDate": day})
+    held = ask(caller, TENURE, {"phoneNumber": NO_HOLDER_SINCE_CHANGE, "tenureDate": day})
+
+    assert (recycled.status_code, recycled.json()) == (200, {"phoneNumberRecycled": True})
+    assert (held.status_code, held.json()) == (200, {"tenureDateCheck": False})
 
 
 @pytest.mark.parametrize("path", [RECYCLING, TENURE])

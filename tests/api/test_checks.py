@@ -11,6 +11,8 @@ from requests_oauthlib import OAuth1
 
 from tests.api.service import (
     ACCOUNT_ONLY,
+    CHANGE_REPORTED_AT,
+    NO_HOLDER_SINCE_CHANGE,
     RECYCLED,
     RECYCLED_OWNER_SINCE,
     SUSPICIOUS,
@@ -58,6 +60,29 @@ def test_a_recycled_number_goes_by_sms_and_answers_changed_since_a_date_before_t
     assert before["action"] == "sms"
     assert before["changed_since"] is True
     assert after["changed_since"] is False
+
+
+def test_a_number_no_holder_has_shown_on_since_its_change_answers_changed_since_any_date(
+    caller: Caller,
+) -> None:
+    for since in ("2025-06-01", CHANGE_REPORTED_AT.isoformat(), "2026-05-31"):
+        answer = check(caller, NO_HOLDER_SINCE_CHANGE, since=since)
+        assert answer["status"] == "owner_changed"
+        assert [reason["code"] for reason in answer["reasons"]] == ["NUMBER_CHANGE_REPORTED"]
+        assert answer["owner_since"] is None
+        assert answer["changed_since"] is True, since
+
+
+def test_bulk_answers_a_number_no_holder_has_shown_on_as_the_single_check_does(
+    caller: Caller,
+) -> None:
+    phones = [NO_HOLDER_SINCE_CHANGE, RECYCLED, UNSEEN]
+
+    for since in ("2026-05-31", "2024-01-01"):
+        results = caller.post("/v1/check/bulk", {"phones": phones, "since": since}).json()
+
+        assert results["results"] == [check(caller, phone, since=since) for phone in phones]
+    assert results["results"][0]["changed_since"] is None  # before the history: no answer
 
 
 def test_a_suspicious_number_is_reverified_when_sensitive_and_needs_the_app_when_asked(
@@ -218,12 +243,12 @@ def test_health_and_metrics_report_the_snapshot_and_the_requests(caller: Caller)
     assert health == {
         "status": "ok",
         "snapshot_as_of": "2026-06-01T00:00:00Z",
-        "snapshot_numbers": 6,
+        "snapshot_numbers": 7,
     }
     assert 'ownership_http_requests_total{method="POST",route="/v1/check",status="200"}' in metrics
     assert "ownership_http_request_duration_seconds_bucket" in metrics
     assert "ownership_snapshot_as_of_seconds 1.780272e+09" in metrics
-    assert "ownership_snapshot_numbers 6.0" in metrics
+    assert "ownership_snapshot_numbers 7.0" in metrics
 
 
 def test_the_docs_pages_are_counted_under_their_own_routes(caller: Caller) -> None:

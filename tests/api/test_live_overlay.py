@@ -11,7 +11,13 @@ import pytest
 
 from delivery import records
 from tests.api.conftest import Served, served_history
-from tests.api.service import NOW, SUSPICIOUS, VERIFIED_FRESH, VERIFIED_OLDER
+from tests.api.service import (
+    NO_HOLDER_SINCE_CHANGE,
+    NOW,
+    SUSPICIOUS,
+    VERIFIED_FRESH,
+    VERIFIED_OLDER,
+)
 from tests.api.test_checks import check
 
 ANSWERED_AT = NOW - timedelta(hours=1)
@@ -41,7 +47,8 @@ def test_a_no_makes_the_number_owner_changed_for_checks_before_the_next_batch(
 
     assert answer["status"] == "owner_changed"
     assert answer["reasons"] == [{"code": "OWNER_DENIED", "at": "2026-06-02T08:00:00Z"}]
-    assert answer["owner_since"] == "2026-06-02T08:00:00Z"
+    # the No tells who no longer holds the number, not who does
+    assert answer["owner_since"] is None
     assert answer["changed_since"] is True
     assert 700 <= answer["risk_score"] <= 1000
     assert answer["action"] == "sms"
@@ -98,3 +105,25 @@ def test_a_no_given_before_the_snapshot_but_not_in_it_still_holds(served: Served
     answer_elsewhere(served, SUSPICIOUS, "denied", at=NOW - timedelta(days=3))  # before as_of
 
     assert check(served.caller, SUSPICIOUS)["status"] == "owner_changed"
+
+
+def test_a_yes_after_a_change_no_holder_showed_on_since_starts_the_new_holders_tenure(
+    served: Served,
+) -> None:
+    tenure = {"phoneNumber": NO_HOLDER_SINCE_CHANGE, "tenureDate": "2026-06-02"}
+    assert served.caller.post("/kyc-tenure/v0.3/check-tenure", tenure).json() == {
+        "tenureDateCheck": False
+    }
+
+    answer_elsewhere(served, NO_HOLDER_SINCE_CHANGE, "confirmed")
+    answer = check(served.caller, NO_HOLDER_SINCE_CHANGE, since="2026-06-01")
+
+    assert answer["status"] == "verified"
+    assert answer["owner_since"] == "2026-06-02T08:00:00Z"
+    assert answer["changed_since"] is True
+    held = served.caller.post("/kyc-tenure/v0.3/check-tenure", tenure)
+    assert held.json() == {"tenureDateCheck": True}
+    before = {**tenure, "tenureDate": "2026-06-01"}
+    assert served.caller.post("/kyc-tenure/v0.3/check-tenure", before).json() == {
+        "tenureDateCheck": False
+    }

@@ -143,6 +143,29 @@ def test_owner_since_falls_in_bands_before_the_scores_as_of(scores: Path) -> Non
     assert recency.get_column("unknown").to_list() == [0, 0, 0, 0, 0, 0, 1]
 
 
+def test_an_owner_changed_number_no_holder_has_shown_on_falls_in_the_none_band(
+    tmp_path: Path,
+) -> None:
+    folder = (
+        Scores()
+        .number(RU_CHANGED, "owner_changed", 830, ["NUMBER_CHANGE_REPORTED"])
+        .number(KZ_CHANGED, "owner_changed", 900, ["PROFILE_MISMATCH"], days_ago(3))
+        .write(tmp_path)
+    )
+
+    recency = analytics.owner_since_recency(folder)
+
+    assert rows(recency, "band", "owner_changed") == [
+        ("day", 0),
+        ("week", 1),
+        ("month", 0),
+        ("quarter", 0),
+        ("year", 0),
+        ("older", 0),
+        ("none", 1),
+    ]
+
+
 def test_the_risk_histogram_lists_every_bin(scores: Path) -> None:
     histogram = analytics.risk_histogram(scores, bin_width=250)
 

@@ -208,6 +208,12 @@ TINY = {
     .register(PHONE, days_ago(100), BORIS, account="vk-2")
     .code(PHONE, days_ago(5), account="vk-2")
     .account(PHONE, "vk-2"),
+    "a reported change, or a number out of service, and no holder since": History()
+    .register(PHONE, days_ago(300), ANNA)
+    .account(PHONE)
+    .number_change(PHONE, days_ago(200))
+    .sms(OTHER_PHONE, days_ago(300))
+    .sms(OTHER_PHONE, days_ago(100), "failed", "unknown_subscriber"),
     "a denial and a confirmation": History()
     .register(PHONE, days_ago(300), ANNA)
     .verification(PHONE, days_ago(3), "confirmed")

@@ -228,6 +228,9 @@ def test_spark_scores_every_reason_as_duckdb_does(tmp_path: Path) -> None:
     crafted = scores.filter(pl.col("phone").str.starts_with(CRAFTED_PREFIX))
     assert set(crafted["status"]) == set(Status)
     assert set(crafted["reasons"].explode().drop_nulls()) == set(Reason)
+    # and changes with and without a holder shown since (owner_since null)
+    changed = crafted.filter(pl.col("status") == Status.OWNER_CHANGED.value)
+    assert 0 < changed["owner_since"].null_count() < changed.height
 
 
 def test_spark_scores_a_synthetic_history_as_duckdb_does(tmp_path: Path) -> None:

@@ -38,3 +38,13 @@ def test_a_duplicated_number_fails_the_audit(models: Models) -> None:
 
     with pytest.raises(AuditFailedError, match="assert_one_row_per_number"):
         run_audits(con)
+
+
+def test_a_number_judged_within_a_tenure_without_its_start_fails_the_audit(
+    models: Models,
+) -> None:
+    con = scored(models)
+    con.execute("update classification set owner_since = null")
+
+    with pytest.raises(AuditFailedError, match="assert_owner_since_where_a_holder_is_known"):
+        run_audits(con)

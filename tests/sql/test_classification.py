@@ -71,6 +71,7 @@ def test_a_registration_by_another_person_makes_the_number_owner_changed(
     assert row["status"] == "owner_changed"
     assert row["reasons"] == ["PROFILE_MISMATCH"]
     assert row["profile_mismatch_at"] == seconds(days_ago(100))
+    # unlike a report, a failure or a No, the registration is the new holder's own evidence
     assert row["owner_since"] == seconds(days_ago(100))
     assert 700 <= row["risk_score"] <= 1000
 
@@ -98,6 +99,29 @@ def test_a_reported_number_change_makes_the_number_owner_changed(classify: Class
     assert row["owner_since"] == seconds(days_ago(139))
 
 
+def test_a_number_reported_changed_with_nothing_after_has_no_holder_since(
+    classify: Classify,
+) -> None:
+    """Anna's account reports the number is no longer hers, and no one shows on it after: the
+    change is the only evidence, and it vouches for no holder."""
+    history = History()
+    history.register(RU_MOBILE_RECYCLED, days_ago(400), ANNA, account="vk-1")
+    history.account(RU_MOBILE_RECYCLED, "vk-1")
+    for day in range(370, 199, -30):
+        history.code(RU_MOBILE_RECYCLED, days_ago(day), "vk", "vk-1")
+        history.sms(RU_MOBILE_RECYCLED, days_ago(day))
+    history.number_change(RU_MOBILE_RECYCLED, days_ago(150), account="vk-1", kind="reported")
+
+    row = classify(history)[RU_MOBILE_RECYCLED]
+
+    assert row["status"] == "owner_changed"
+    assert row["reasons"] == ["NUMBER_CHANGE_REPORTED"]
+    assert row["number_change_reported_at"] == seconds(days_ago(150))
+    assert row["owner_since"] is None
+    # the score stands on the change alone: 700 + 100 for the report + 50 less its age
+    assert row["risk_score"] == 700 + 100 + 50 - 150 * 50 // 365
+
+
 def test_permanent_sms_failures_make_the_number_owner_changed(classify: Classify) -> None:
     history = steady_owner(History(), RU_MOBILE_RECYCLED, until_days=200)
     history.rows["sms_deliveries"].clear()
@@ -115,7 +139,8 @@ def test_permanent_sms_failures_make_the_number_owner_changed(classify: Classify
     assert row["status"] == "owner_changed"
     assert row["reasons"] == ["SMS_PERMANENT_FAILURES"]
     assert row["sms_permanent_failures_at"] == seconds(days_ago(170))
-    assert row["owner_since"] == seconds(days_ago(170))
+    # out of service, and nothing since: no holder is known, so none has an owner_since
+    assert row["owner_since"] is None
 
 
 def test_a_holder_who_proves_possession_after_a_permanent_failure_keeps_the_number(
@@ -157,8 +182,9 @@ def test_a_denied_reverification_makes_the_number_owner_changed(classify: Classi
     assert row["status"] == "owner_changed"
     assert row["reasons"] == ["OWNER_DENIED"]
     assert row["owner_denied_at"] == seconds(days_ago(10))
-    # nothing of the new holder after the denial yet: the tenure starts at the denial
-    assert row["owner_since"] == seconds(days_ago(10))
+    # nothing of a new holder after the denial yet: the No tells who does not hold the number,
+    # not who does
+    assert row["owner_since"] is None
 
 
 def test_a_recent_confirmation_verifies_a_number_without_recent_codes(

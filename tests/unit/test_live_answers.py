@@ -30,9 +30,12 @@ def test_a_no_since_the_batch_makes_the_number_owner_changed_from_the_no() -> No
 
     assert verdict.status is Status.OWNER_CHANGED
     assert verdict.evidence == (Evidence(Reason.OWNER_DENIED, denied),)
-    assert verdict.owner_since == denied
+    # the No tells who no longer holds the number, not who does: no holder is vouched for
+    assert verdict.owner_since is None
     assert 700 <= verdict.risk_score <= 1000
     assert verdict.changed_since(datetime(2026, 6, 1), datetime(2024, 1, 1)) is True
+    assert verdict.changed_since(NOW, datetime(2024, 1, 1)) is True
+    assert verdict.held_since(NOW, datetime(2024, 1, 1)) is False
 
 
 def test_a_no_given_before_the_batch_but_not_read_by_it_still_holds() -> None:
@@ -41,7 +44,7 @@ def test_a_no_given_before_the_batch_but_not_read_by_it_still_holds() -> None:
 
     verdict = with_live_answers(SUSPICIOUS, LiveAnswers(denied_at=denied), NOW)
 
-    assert (verdict.status, verdict.owner_since) == (Status.OWNER_CHANGED, denied)
+    assert (verdict.status, verdict.owner_since) == (Status.OWNER_CHANGED, None)
 
 
 def test_a_no_the_batch_has_read_leaves_its_verdict() -> None:
@@ -156,6 +159,7 @@ def test_a_yes_after_the_batchs_evidence_of_a_change_verifies_the_number() -> No
 
     verdict = with_live_answers(changed, LiveAnswers(confirmed_at=confirmed), NOW)
 
+    # no holder had shown since the change: the Yes is the first evidence of one
     assert (verdict.status, verdict.owner_since) == (Status.VERIFIED, confirmed)
 
 
@@ -173,7 +177,7 @@ def test_a_no_followed_by_a_code_still_holds_as_the_snapshot_cannot_tell_whose_c
 
     verdict = with_live_answers(coded, LiveAnswers(denied_at=denied), NOW)
 
-    assert (verdict.status, verdict.owner_since) == (Status.OWNER_CHANGED, denied)
+    assert (verdict.status, verdict.owner_since) == (Status.OWNER_CHANGED, None)
 
 
 def test_an_answer_is_matched_with_the_batchs_to_the_second() -> None:
@@ -220,11 +224,41 @@ def test_a_yes_and_a_no_within_one_second_are_read_as_the_batch_reads_them() -> 
     assert verdict.status is Status.VERIFIED
 
 
-def test_a_second_no_on_a_number_denied_before_keeps_one_denial_and_its_owner_since() -> None:
+def test_a_second_no_on_a_number_denied_before_keeps_one_denial_and_no_holder() -> None:
     first = datetime(2026, 5, 1)
-    denied = Verdict(Status.OWNER_CHANGED, 870, (Evidence(Reason.OWNER_DENIED, first),), first)
+    denied = Verdict(Status.OWNER_CHANGED, 870, (Evidence(Reason.OWNER_DENIED, first),), None)
 
     verdict = with_live_answers(denied, LiveAnswers(denied_at=datetime(2026, 5, 10)), NOW)
 
     assert verdict.evidence == (Evidence(Reason.OWNER_DENIED, datetime(2026, 5, 10)),)
-    assert verdict.owner_since == first
+    assert verdict.owner_since is None
+
+
+def test_a_no_after_the_batchs_new_holder_showed_leaves_no_holder_known_as_the_batch_will() -> None:
+    """The No is the latest change now: the batch's holder came before it, and the batch will
+    know of none after it until one shows."""
+    registered = datetime(2026, 5, 1)
+    changed = Verdict(
+        Status.OWNER_CHANGED, 820, (Evidence(Reason.PROFILE_MISMATCH, registered),), registered
+    )
+
+    verdict = with_live_answers(changed, LiveAnswers(denied_at=datetime(2026, 5, 10)), NOW)
+
+    assert verdict.status is Status.OWNER_CHANGED
+    assert verdict.owner_since is None
+    assert verdict.held_since(datetime(2026, 5, 20), datetime(2024, 1, 1)) is False
+
+
+def test_a_yes_before_the_batchs_first_sight_of_the_new_holder_is_their_first_evidence() -> None:
+    """Reported late: the Yes came after the change and before the batch's holder evidence."""
+    changed = Verdict(
+        Status.OWNER_CHANGED,
+        820,
+        (Evidence(Reason.NUMBER_CHANGE_REPORTED, CODE_AT),),
+        datetime(2026, 5, 25),
+    )
+    confirmed = datetime(2026, 5, 20)
+
+    verdict = with_live_answers(changed, LiveAnswers(confirmed_at=confirmed), NOW)
+
+    assert (verdict.status, verdict.owner_since) == (Status.VERIFIED, confirmed)

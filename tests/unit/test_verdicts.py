@@ -4,6 +4,7 @@ from datetime import datetime
 
 from ownership.verdicts import (
     REASON_ORDER,
+    Evidence,
     Reason,
     Status,
     Verdict,
@@ -15,6 +16,11 @@ OWNER_SINCE = datetime(2026, 3, 1)
 COVERAGE_FROM = datetime(2024, 1, 1)
 RECYCLED = Verdict(Status.OWNER_CHANGED, 850, (), OWNER_SINCE)
 NEVER_SEEN = Verdict(Status.UNKNOWN, 500, (), None)
+# reported changed on 2026-02-01, and no holder has shown on the number since
+CHANGE_REPORTED_AT = datetime(2026, 2, 1)
+NO_HOLDER_SINCE_CHANGE = Verdict(
+    Status.OWNER_CHANGED, 830, (Evidence(Reason.NUMBER_CHANGE_REPORTED, CHANGE_REPORTED_AT),), None
+)
 
 
 def test_a_date_before_the_current_owner_answers_changed() -> None:
@@ -34,6 +40,20 @@ def test_a_date_before_the_history_has_no_answer() -> None:
 
 def test_a_number_without_history_has_no_answer() -> None:
     assert NEVER_SEEN.changed_since(datetime(2025, 6, 1), COVERAGE_FROM) is None
+    assert NEVER_SEEN.held_since(datetime(2025, 6, 1), COVERAGE_FROM) is None
+    assert not NEVER_SEEN.has_history
+
+
+def test_a_number_no_holder_has_shown_on_since_its_change_answers_changed_for_any_date() -> None:
+    for moment in (datetime(2025, 6, 1), CHANGE_REPORTED_AT, datetime(2026, 5, 31)):
+        assert NO_HOLDER_SINCE_CHANGE.changed_since(moment, COVERAGE_FROM) is True, moment
+        assert NO_HOLDER_SINCE_CHANGE.held_since(moment, COVERAGE_FROM) is False, moment
+    assert NO_HOLDER_SINCE_CHANGE.has_history
+
+
+def test_a_number_no_holder_has_shown_on_still_has_no_answer_before_the_history() -> None:
+    assert NO_HOLDER_SINCE_CHANGE.changed_since(datetime(2023, 6, 1), COVERAGE_FROM) is None
+    assert NO_HOLDER_SINCE_CHANGE.held_since(datetime(2023, 6, 1), COVERAGE_FROM) is None
 
 
 def test_the_latest_proof_is_a_code_or_a_confirmation() -> None:

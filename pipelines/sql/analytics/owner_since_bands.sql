@@ -3,7 +3,8 @@
 -- that status_counts lists all seven bands. refresh: per query. inputs: src_scores.
 -- Bands, youngest first: owner_since within the last day, week, month, quarter, year (each
 -- relative to as_of, the bound included in the younger band), older, or no owner_since at all
--- ('none', numbers without history).
+-- ('none': numbers without history, and owner_changed numbers no holder has shown on since the
+-- change, such as a number out of service).
 with scores as (
     select * from src_scores
 ),

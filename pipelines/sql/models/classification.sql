@@ -8,6 +8,10 @@
 -- verified on a recent confirmation, or on a recent code with no doubt against it; suspicious
 -- on any doubt; unknown with no events at all.
 --
+-- owner_since is the current holder's first evidence after the latest change (DESIGN §4): the
+-- first event when nothing changed, null for unknown numbers and for owner_changed numbers no
+-- holder has shown on since the change.
+--
 -- Risk bands: verified 0-299, suspicious 300-699, unknown 500, owner_changed 700-1000.
 -- Inside a band the score orders by strength and recency of the evidence.
 with numbers as (
@@ -218,10 +222,14 @@ final as (
         sms_gap_at,
         status = 'unknown' as has_no_history,
         cast(null as bigint) as no_history_at,
+        -- owner_changed: the new holder's first evidence, and null while none has shown (a
+        -- number out of service, or taken by someone not seen yet): the change alone vouches
+        -- for no holder, so every date after it answers "changed" and none "held since"
         case
             when status = 'unknown' then null
+            when status = 'owner_changed' then first_holder_evidence_at
             when tenure_start is null then first_seen_at
-            else coalesce(first_holder_evidence_at, last_change_at, tenure_start)
+            else coalesce(first_holder_evidence_at, tenure_start)
         end as owner_since,
         first_seen_at,
         case when status = 'owner_changed' then null else last_social_code_at end as last_code_at,
