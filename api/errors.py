@@ -216,6 +216,36 @@ def _document_refusals_as_answered(app: FastAPI) -> None:
         if not any(reference in json.dumps(schema["paths"]) for reference in references):
             for name in FASTAPI_VALIDATION_SCHEMAS:
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                _document_what_every_route_answers(operation)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend the document
+
+
+# the correlator a caller may send, echoed on every answer (api.observability.CORRELATOR)
+CORRELATOR_PARAMETER = {
+    "name": "x-correlator",
+    "in": "header",
+    "required": False,
+    "description": "A correlation id of the caller's, echoed back in the answer's header",
+    "schema": {"type": "string", "pattern": r"^[a-zA-Z0-9\-_:;./<>{}]{0,256}$"},
+}
+ERROR_ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorInfo"}}}
+
+
+def _document_what_every_route_answers(operation: dict[str, Any]) -> None:
+    """What the middleware answers on every route, which no route declares: the echoed
+    `x-correlator`, and 413 for a body past OWNERSHIP_MAX_BODY_BYTES (api.limits)."""
+    parameters = operation.setdefault("parameters", [])
+    if not any(parameter.get("name") == "x-correlator" for parameter in parameters):
+        parameters.append(CORRELATOR_PARAMETER)
+    responses = operation.setdefault("responses", {})
+    if "requestBody" in operation and "413" not in responses:
+        responses["413"] = {"description": "Payload Too Large", "content": ERROR_ENVELOPE}
+    for response in responses.values():
+        response.setdefault("headers", {})["x-correlator"] = {
+            "description": "The request's x-correlator, when it sent a well-formed one",
+            "schema": {"type": "string"},
+        }

@@ -80,6 +80,15 @@ def test_the_document_lists_the_errors_the_api_answers_with(caller: Caller) -> N
             assert answer == envelope, name
     # CAMARA's own 422: a call without a phone number (MISSING_IDENTIFIER)
     assert "422" in operations["POST /number-recycling/v0.2/check"]["responses"]
+    # what the middleware answers on every route: 413 for a body too large, the correlator
+    for name, operation in operations.items():
+        if "requestBody" in operation:
+            assert operation["responses"]["413"]["content"]["application/json"]["schema"] == (
+                envelope
+            ), name
+        assert "x-correlator" in [parameter["name"] for parameter in operation["parameters"]]
+        for answer in operation["responses"].values():
+            assert "x-correlator" in answer["headers"], name
 
 
 def test_the_document_says_how_each_call_is_signed(caller: Caller) -> None:
