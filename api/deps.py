@@ -68,7 +68,8 @@ def signed_url(request: Request) -> str:
 
 OAUTH1_SIGNING = (
     "OAuth 1.0a, two-legged: the client's consumer key and secret, HMAC-SHA1 or HMAC-SHA256, "
-    "a fresh nonce, a timestamp within 300 s, and `oauth_body_hash` over a JSON body; the "
+    "a fresh nonce, a timestamp within OWNERSHIP_OAUTH_TIMESTAMP_SKEW_SECONDS (300 s unless "
+    "the operator sets it), and `oauth_body_hash` over a JSON body; the "
     "call must come from the client's allowed addresses."
 )
 authenticated_client = OAuth1Signed()
