@@ -169,8 +169,11 @@ class Sweeping(NotifyCore):
             )
         waiting = [row for row in waiting_sms if Fallback(row["fallback"]) is Fallback.SMS]
         again = [row for row in unsent if row["id"] in resent]
-        self._send_claimed_sms(claimed + self._claim_sms(waiting, now), now)
-        self._send_claimed_sms(again, now, unreachable_to=S.SMS_SENT)
+        self._send_claimed_sms(
+            claimed + self._claim_sms(waiting, now) + again,
+            now,
+            still_claimed={row["id"] for row in again},
+        )
         return len(rows)
 
     def _due(self, now: datetime, limit: int) -> Select[Any]:
@@ -278,12 +281,13 @@ class Sweeping(NotifyCore):
         self,
         claimed: list[dict[str, Any]],
         now: datetime,
-        unreachable_to: NotificationStatus = S.EXPIRED,
+        still_claimed: set[str] | None = None,
     ) -> None:
         """Send the SMS of claimed notifications, then record what the gateway answered. Those
-        the gateway could not be reached for go back to `unreachable_to`, from which the next
-        sweep sends them: `expired`, or `sms_sent` for a claim a crash left (whatever the
-        fallback, such a notification is the policy's to send by SMS, or its TTL's)."""
+        the gateway could not be reached for go back to `expired`, from which the next sweep
+        sends them; those of `still_claimed` (claims a crash left) stay `sms_sent`, sent again
+        once the claim is old (whatever the fallback, such a notification is the policy's to
+        send by SMS, or its TTL's)."""
         if not claimed:
             return
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
@@ -310,13 +314,13 @@ class Sweeping(NotifyCore):
                 ],
             )
             # given back, untold: the client heard of sms_sent, and the next sweep sends it
-            records.set_status_many(
-                connection,
-                [row["id"] for row, outcome in outcomes if outcome is None],
-                (S.SMS_SENT,),
-                unreachable_to,
-                now,
-            )
+            unsent = [row["id"] for row, outcome in outcomes if outcome is None]
+            kept = still_claimed or set()
+            for ids, to in (
+                ([n for n in unsent if n not in kept], S.EXPIRED),
+                ([n for n in unsent if n in kept], S.SMS_SENT),
+            ):
+                records.set_status_many(connection, ids, (S.SMS_SENT,), to, now)
             refused = [
                 row
                 for row, outcome in outcomes

@@ -153,7 +153,9 @@ def _retry_after(response: httpx.Response) -> timedelta | None:
         return None
     if until.tzinfo is None:  # `-0000`: a date in UTC that does not say so
         until = until.replace(tzinfo=UTC)
-    return max(until - datetime.now(UTC), timedelta(0))
+    # a date however far ahead waits no longer than a number can ask (year 9999 would not add)
+    wait = min(until - datetime.now(UTC), timedelta(seconds=MOST_RETRY_AFTER_SECONDS))
+    return max(wait, timedelta(0))
 
 
 # longer than any retry window: a wait asked beyond it gives the event up all the same

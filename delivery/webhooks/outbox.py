@@ -95,17 +95,23 @@ def enqueue_event(
     )
 
 
+# how many of the earliest due events a claim ranks, for each event it may take
+CANDIDATES_PER_SLOT = 10
+
+
 def claim_due(
     connection: Connection, *, now: datetime, lease: timedelta, limit: int, per_client: int
 ) -> list[ClaimedDelivery]:
-    """Take up to `limit` due events for one attempt each, at most `per_client` of any one
-    client, in one statement; the caller commits.
+    """Take up to `limit` due events for one attempt each, in one statement; the caller commits.
 
-    The cap is what keeps a client's backlog from filling a batch: a batch is settled after
-    its last send, so one client whose endpoint hangs would otherwise hold every other
-    client's events for as many deadlines as it has events in the batch. Within the cap each
-    client's earliest events go first, and the batch lists the clients' first events before
-    their second ones, so the senders take them in turn.
+    Clients share a batch: of the earliest due events, each client with events among them
+    takes at most its share of the batch (`limit` over their number, and never less than
+    `per_client`), its earliest first, and the batch lists the clients' first events before
+    their second ones, so that the senders take them in turn. A batch is settled after its
+    last send, so without shares one client whose endpoint hangs would hold every other
+    client's events for as many deadlines as it has events in the batch; a client alone
+    takes the whole batch. Only a bounded slice of the earliest due events is ranked, so a
+    claim costs the same whatever the backlog.
 
     The claim moves `next_attempt_at` to the end of the lease, so a dispatcher that dies while
     sending leaves the event due again once the lease runs out (at least once delivery). On
@@ -114,17 +120,34 @@ def claim_due(
     """
     table = WebhookDeliveryRow
     is_due = (table.state == DeliveryState.PENDING.value, table.next_attempt_at <= now)
-    # ranked in a subquery: PostgreSQL locks no row of a query that has window functions
-    place = (
-        func.row_number()
-        .over(partition_by=table.client_key, order_by=(table.next_attempt_at, table.id))
-        .label("place")
+    earliest = (
+        select(table.id, table.client_key, table.next_attempt_at)
+        .where(*is_due)
+        .order_by(table.next_attempt_at)  # the index's order: no sort of the whole backlog
+        .limit(limit * CANDIDATES_PER_SLOT)
+        .subquery("earliest")
     )
-    ranked = select(table.id, place).where(*is_due).subquery("ranked")
+    # ranked in subqueries: PostgreSQL locks no row of a query that has window functions
+    numbered = select(
+        earliest.c.id,
+        func.row_number()
+        .over(
+            partition_by=earliest.c.client_key, order_by=(earliest.c.next_attempt_at, earliest.c.id)
+        )
+        .label("place"),
+        func.dense_rank().over(order_by=earliest.c.client_key).label("client"),
+    ).subquery("numbered")
+    ranked = select(
+        numbered.c.id, numbered.c.place, func.max(numbered.c.client).over().label("clients")
+    ).subquery("ranked")
     due = (
         select(table.id)
         .join(ranked, ranked.c.id == table.id)
-        .where(ranked.c.place <= per_client, *is_due)
+        .where(
+            # a share of the batch: place <= limit / clients, or the floor `per_client`
+            (ranked.c.place * ranked.c.clients <= limit) | (ranked.c.place <= per_client),
+            *is_due,
+        )
         .order_by(ranked.c.place, table.next_attempt_at, table.id)
         .limit(limit)
         .with_for_update(of=table, skip_locked=True)

@@ -882,3 +882,30 @@ def test_the_sweeper_asks_a_network_that_cannot_be_reached_once_a_sweep(
     notifier.service.sweep()
 
     assert len(asked) == 1
+
+
+def test_a_sweep_asks_an_sms_gateway_that_cannot_be_reached_once(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a crash-left SMS claim and two notifications past their TTL, in one sweep
+    asked: list[str] = []
+
+    def dies(sms: SmsMessage) -> SendResult:
+        raise ProcessDied
+
+    def down(sms: SmsMessage) -> SendResult:
+        asked.append(sms.notification_id)
+        raise ChannelUnavailableError("the SMS gateway is down")
+
+    monkeypatch.setattr(notifier.sms, "send", dies)
+    notifier.service.accept(notifier.client_key, notifier.request(RECYCLED, "r-crash"))
+    with pytest.raises(ProcessDied):
+        notifier.service.dispatch_due()
+    monkeypatch.undo()
+    for n in range(2):
+        notifier.notify(VERIFIED_FRESH, f"r-{n}", ttl=timedelta(seconds=30))
+    monkeypatch.setattr(notifier.sms, "send", down)
+    notifier.clock.advance(notifier.service.claim_timeout)
+    notifier.service.sweep()
+
+    assert len(asked) == 1

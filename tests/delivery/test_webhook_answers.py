@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from delivery.clock import VirtualClock
 from delivery.webhooks import SendResult
+from delivery.webhooks.dispatcher import MOST_RETRY_AFTER_SECONDS
 from delivery.webhooks.fakes import RecordingWebhookSender
 from store.secrets import SecretCipher
 from tests.delivery.webhook_helpers import (
@@ -95,8 +96,14 @@ def test_a_retry_after_past_the_retry_window_gives_the_event_up(
         (b"429 Too Many Requests", b"Wed, 21 Oct 2015 07:28:00 GMT", timedelta(0)),  # gone by
         (b"429 Too Many Requests", b"soon", None),
         (b"500 Internal Server Error", b"120", None),  # not an answer Retry-After is meant for
+        # the last date there is: a wait no date arithmetic past it can overflow
+        (
+            b"503 Service Unavailable",
+            b"Fri, 31 Dec 9999 23:59:59 -2359",
+            timedelta(seconds=MOST_RETRY_AFTER_SECONDS),
+        ),
     ],
-    ids=["seconds", "seconds on 503", "a date", "unreadable", "on a 500"],
+    ids=["seconds", "seconds on 503", "a date", "unreadable", "on a 500", "the end of time"],
 )
 def test_the_http_sender_reads_retry_after_as_seconds_or_a_date_on_a_429_or_503(
     status: bytes, header: bytes, expected: timedelta | None

@@ -55,18 +55,29 @@ def test_a_client_with_a_backlog_does_not_fill_a_batch_another_client_has_events
     assert {delivery_row(engine, event_id).state for event_id in banks} == {"delivered"}
 
 
-def test_one_clients_hanging_endpoint_holds_a_batch_for_one_round_of_sends_at_most(
+def test_one_clients_hanging_endpoint_takes_no_more_than_its_share_of_a_batch(
     engine: Engine, cipher: SecretCipher
 ) -> None:
     shop = register_shop(engine, cipher)
     enqueue_many(engine, shop.key, "https://shop.example/hooks", SHOP_BACKLOG)
+    banks = enqueue_many(engine, register_bank(engine, cipher), BANK_HOOKS, 5)
     sender = RecordingWebhookSender(lambda _sent: SendResult(None, "no complete answer"))
-    concurrency = 8
 
-    attempted = dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_due()
+    attempted = dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_due(limit=100)
 
-    # each of its events costs the whole deadline: as many as are sent at once, not a batch
-    assert attempted == concurrency
+    # two clients with events due: each may take half of the batch, the bank needs five
+    tried = Counter(sent.url for sent in sender.sent)
+    assert tried == {"https://shop.example/hooks": 50, BANK_HOOKS: 5}
+    assert attempted == 55 and len(banks) == 5
+
+
+def test_a_client_alone_takes_the_whole_batch(engine: Engine, cipher: SecretCipher) -> None:
+    # the bank's burst, with no other client waiting: no share holds it back
+    shop = register_shop(engine, cipher)
+    enqueue_many(engine, shop.key, "https://shop.example/hooks", 250)
+    sender = RecordingWebhookSender()
+
+    assert dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_due(limit=100) == 100
 
 
 def test_a_clients_backlog_is_still_sent_whole_in_one_run(

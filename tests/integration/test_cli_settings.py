@@ -225,3 +225,18 @@ def test_a_key_file_that_does_not_exist_beside_sealed_clients_is_named_not_made(
 
     assert "OWNERSHIP_SECRET_KEY_FILE" in message and "does not exist" in message
     assert not mistyped.parent.exists()
+
+
+def test_a_nightly_history_without_results_yet_is_taken(tmp_path: Path) -> None:
+    # the nightly run makes `verifications/` itself, from the store's results
+    history = tmp_path / "history"
+    for kind in ("code_entries", "sms_deliveries", "registrations", "number_changes", "accounts"):
+        (history / kind).mkdir(parents=True)
+
+    assert load_settings(score_events_dir=str(history)).score_events_dir == history
+
+
+def test_the_fastest_clock_the_settings_allow_is_taken_with_an_anchor() -> None:
+    settings = load_settings(clock_speed=86_400, clock_anchor="2026-11-28T00:00:00Z")
+
+    assert settings.clock_speed == 86_400
