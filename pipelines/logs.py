@@ -48,5 +48,13 @@ def server_log_config() -> dict[str, Any]:
 
 
 def log_service_lines() -> None:
-    """Set up the service's logging in a process that runs no uvicorn (`ownership worker`)."""
+    """Set up the service's logging in a process that runs no uvicorn (`ownership worker`).
+    A process whose logging is set up already (one that embeds the command, the tests'
+    capture) keeps its handlers, as `logging.basicConfig` would leave them; only the chatty
+    libraries are quietened."""
+    if logging.getLogger().handlers:
+        for name, level in service_log_config()["loggers"].items():
+            if name:
+                logging.getLogger(name).setLevel(level["level"])
+        return
     logging.config.dictConfig(service_log_config())

@@ -274,6 +274,14 @@ def wait_until_jobs_run(settings: Settings) -> None:
 JOBS_RUNNING = "the notify path's jobs are running"
 
 
+def rest_of(process: subprocess.Popen[str]) -> str:
+    """What `process` writes to stderr until it ends, after `read_until`: read from the same
+    file, whose buffer may hold lines already (`communicate` reads past that buffer)."""
+    assert process.stderr is not None
+    process.wait(timeout=15)
+    return process.stderr.read()
+
+
 def read_until(process: subprocess.Popen[str], line: str, timeout: float = 60) -> str:
     """What `process` wrote to stderr up to the first line holding `line`."""
     read: list[str] = []
@@ -312,7 +320,7 @@ def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: P
         log = read_until(worker, JOBS_RUNNING)
         time.sleep(2)  # its jobs ran a few dozen times
         worker.send_signal(signal.SIGINT)
-        log += worker.communicate(timeout=15)[1]
+        log += rest_of(worker)
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -343,7 +351,7 @@ def test_the_api_running_the_jobs_tells_their_news_beside_its_own_lines(tmp_path
         log = read_until(server, JOBS_RUNNING)
         time.sleep(2)  # its jobs ran a few dozen times
         server.send_signal(signal.SIGINT)
-        log += server.communicate(timeout=15)[1]
+        log += rest_of(server)
     finally:
         if server.poll() is None:
             server.kill()
