@@ -111,7 +111,9 @@ def claim_due(
     last send, so without shares one client whose endpoint hangs would hold every other
     client's events for as many deadlines as it has events in the batch; a client alone
     takes the whole batch. Only a bounded slice of the earliest due events is ranked, so a
-    claim costs the same whatever the backlog.
+    claim costs the same whatever the backlog; the shares are of that slice, so a client whose
+    backlog alone fills it takes whole batches until it no longer does, as every client did
+    before shares (ranking every due event cost 0.1-0.7 s a claim at 100,000 due).
 
     The claim moves `next_attempt_at` to the end of the lease, so a dispatcher that dies while
     sending leaves the event due again once the lease runs out (at least once delivery). On
