@@ -37,6 +37,7 @@ from ownership.notifications import Fallback
 from ownership.prices import Price, PriceTable
 from tests.api.service import RECYCLED, SUSPICIOUS, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
+from tests.delivery.fakes import RecordingSocial
 
 
 class ProcessDied(BaseException):
@@ -78,6 +79,19 @@ def answer_lost(monkeypatch: pytest.MonkeyPatch, channel: object, method: str = 
         raise ChannelUnavailableError("read timeout")
 
     monkeypatch.setattr(channel, method, taken_but_timed_out)
+
+
+def shown_but_answer_lost(monkeypatch: pytest.MonkeyPatch, network: RecordingSocial) -> None:
+    """The network takes the message and shows it at once, but its answer never comes back."""
+    taken_by = network.send
+
+    def shown_but_timed_out(message: SocialMessage) -> SendResult:
+        result = taken_by(message)
+        assert result.provider_id is not None
+        network.delivered_already.add(result.provider_id)
+        raise ChannelUnavailableError("read timeout")
+
+    monkeypatch.setattr(network, "send", shown_but_timed_out)
 
 
 def verification_results(engine: Engine) -> list[str]:
@@ -544,15 +558,7 @@ def test_a_message_the_network_took_while_its_send_timed_out_is_taken_back_at_th
 def test_a_message_shown_while_its_send_timed_out_is_delivered_at_the_ttl_not_sent_by_sms(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch, engine: Engine
 ) -> None:
-    real_send = notifier.vk.send
-
-    def shown_but_timed_out(message: SocialMessage) -> SendResult:
-        result = real_send(message)
-        assert result.provider_id is not None
-        notifier.vk.delivered_already.add(result.provider_id)
-        raise ChannelUnavailableError("read timeout")
-
-    monkeypatch.setattr(notifier.vk, "send", shown_but_timed_out)
+    shown_but_answer_lost(monkeypatch, notifier.vk)
     sent = notifier.notify(VERIFIED_FRESH)
     monkeypatch.setattr(notifier.vk, "send", _unavailable)
 
@@ -732,15 +738,7 @@ def test_a_timed_out_message_is_withdrawn_before_a_no_sends_it_by_sms(
 def test_a_timed_out_message_the_network_showed_before_a_no_is_delivered_not_sent_by_sms(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch, engine: Engine
 ) -> None:
-    real_send = notifier.ok.send
-
-    def shown_but_timed_out(message: SocialMessage) -> SendResult:
-        result = real_send(message)
-        assert result.provider_id is not None
-        notifier.ok.delivered_already.add(result.provider_id)
-        raise ChannelUnavailableError("read timeout")
-
-    monkeypatch.setattr(notifier.ok, "send", shown_but_timed_out)
+    shown_but_answer_lost(monkeypatch, notifier.ok)
     first = notifier.notify(SUSPICIOUS)
     denied_by_the_person(notifier)
     notifier.service.dispatch_due()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +40,7 @@ from tests.delivery.webhook_helpers import (
     SHOP_HOOKS,
     START,
     STATUS_DELIVERED,
+    CountingSender,
     delivery_row,
     dispatcher,
     dripping,
@@ -484,18 +484,11 @@ def test_two_dispatchers_at_once_send_each_event_exactly_once(
             )
             for n in range(300)
         }
-    counted: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def count(sent: SentWebhook) -> SendResult:
-        with lock:
-            counted[sent.event_id] += 1
-        return SendResult(200)
-
+    sender = CountingSender()
     sent_by: list[int] = [0, 0]
 
     def work(slot: int) -> None:
-        one = dispatcher(engine, cipher, RecordingWebhookSender(count), clock)
+        one = dispatcher(engine, cipher, sender, clock)
         while attempted := one.dispatch_due(limit=20):
             sent_by[slot] += attempted
 
@@ -505,7 +498,7 @@ def test_two_dispatchers_at_once_send_each_event_exactly_once(
     for worker in workers:
         worker.join(30)
 
-    assert set(counted) == ids and set(counted.values()) == {1}
+    assert set(sender.counted) == ids and set(sender.counted.values()) == {1}
     assert sum(sent_by) == 300
     with Session(engine) as session:
         states = session.scalars(select(WebhookDeliveryRow.state).distinct()).all()

@@ -10,11 +10,17 @@ from sqlalchemy import Engine
 
 from delivery.clock import VirtualClock
 from delivery.webhooks import SendResult, enqueue
-from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
+from delivery.webhooks.fakes import RecordingWebhookSender
 from store.clients import register_client
 from store.database import session_factory
 from store.secrets import SecretCipher
-from tests.delivery.webhook_helpers import START, delivery_row, dispatcher, register_shop
+from tests.delivery.webhook_helpers import (
+    START,
+    CountingSender,
+    delivery_row,
+    dispatcher,
+    register_shop,
+)
 
 BANK_HOOKS = "https://bank.example/hooks"
 SHOP_BACKLOG = 100
@@ -98,19 +104,10 @@ def test_two_dispatchers_taking_each_clients_share_still_send_each_event_once(
     shop = register_shop(engine, cipher)
     ids = enqueue_many(engine, shop.key, "https://shop.example/hooks", 120)
     ids += enqueue_many(engine, register_bank(engine, cipher), BANK_HOOKS, 80)
-    counted: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def count(sent: SentWebhook) -> SendResult:
-        with lock:
-            counted[sent.event_id] += 1
-        return SendResult(200)
-
+    sender = CountingSender()
     clock = VirtualClock(START)
     workers = [
-        threading.Thread(
-            target=dispatcher(engine, cipher, RecordingWebhookSender(count), clock).dispatch_all_due
-        )
+        threading.Thread(target=dispatcher(engine, cipher, sender, clock).dispatch_all_due)
         for _ in range(2)
     ]
     for worker in workers:
@@ -118,4 +115,4 @@ def test_two_dispatchers_taking_each_clients_share_still_send_each_event_once(
     for worker in workers:
         worker.join(30)
 
-    assert counted == Counter(ids)
+    assert sender.counted == Counter(ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from delivery.clock import Clock
 from delivery.webhooks import (
     HttpWebhookSender,
     RetrySchedule,
+    SendResult,
     WebhookDispatcher,
     WebhookSender,
     enqueue,
 )
+from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
 from store.clients import IssuedCredentials, register_client
 from store.database import session_factory
 from store.secrets import SecretCipher
@@ -114,6 +117,20 @@ def dispatcher(
     return WebhookDispatcher(
         engine, cipher, sender, clock, schedule=RetrySchedule(jitter=0), lease=lease
     )
+
+
+class CountingSender(RecordingWebhookSender):
+    """Answers 200 to every event, counting how often each was sent, from any thread."""
+
+    def __init__(self) -> None:
+        self.counted: Counter[str] = Counter()
+        self._counting = threading.Lock()
+        super().__init__(self._count)
+
+    def _count(self, sent: SentWebhook) -> SendResult:
+        with self._counting:
+            self.counted[sent.event_id] += 1
+        return SendResult(200)
 
 
 def loopback_sender(seconds: float) -> HttpWebhookSender:

@@ -188,17 +188,7 @@ NOTIFICATIONS = (
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'ownership.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with session_factory(engine).begin() as session:
-        cipher = SecretCipher([Fernet.generate_key().decode()])
-        key = register_client(session, "bank", ["127.0.0.1/32"], cipher).key
-    with engine.begin() as connection:
-        for sent in NOTIFICATIONS:
-            _insert(connection, key, sent)
-    engine.dispose()
-    return url
+    return store_of(tmp_path_factory.mktemp("store"), *NOTIFICATIONS)
 
 
 def store_of(folder: Path, *notifications: Sent) -> str:

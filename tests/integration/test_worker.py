@@ -299,9 +299,9 @@ def read_until(process: subprocess.Popen[str], line: str, timeout: float = 60) -
     return "".join(read)
 
 
-def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: Path) -> None:
-    # APScheduler tells of every run at INFO, several times a second: the nightly run's outcome
-    # would be buried under them
+def jobs_log(command: list[str], tmp_path: Path) -> str:
+    """What `ownership COMMAND` running the jobs logs until its jobs have run a few dozen times
+    and it is stopped."""
     environment = {
         **os.environ,
         "OWNERSHIP_DATABASE_URL": f"sqlite:///{tmp_path / 'ownership.db'}",
@@ -309,22 +309,28 @@ def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: P
         "OWNERSHIP_SECRET_KEY": Fernet.generate_key().decode(),
         "OWNERSHIP_NOTIFY_DISPATCH_SECONDS": "0.1",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "worker"],
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", *command],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        log = read_until(worker, JOBS_RUNNING)
+        log = read_until(process, JOBS_RUNNING)
         time.sleep(2)  # its jobs ran a few dozen times
-        worker.send_signal(signal.SIGINT)
-        log += rest_of(worker)
+        process.send_signal(signal.SIGINT)
+        return log + rest_of(process)
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: Path) -> None:
+    # APScheduler tells of every run at INFO, several times a second: the nightly run's outcome
+    # would be buried under them
+    log = jobs_log(["worker"], tmp_path)
 
     assert f"INFO delivery.runtime {JOBS_RUNNING}" in log
     assert "INFO apscheduler" not in log
@@ -332,30 +338,7 @@ def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: P
 
 def test_the_api_running_the_jobs_tells_their_news_beside_its_own_lines(tmp_path: Path) -> None:
     # uvicorn sets up only its own loggers: without more, the nightly run's outcome is lost
-    environment = {
-        **os.environ,
-        "OWNERSHIP_DATABASE_URL": f"sqlite:///{tmp_path / 'ownership.db'}",
-        "OWNERSHIP_SCORES_DIR": str(tmp_path / "scores"),
-        "OWNERSHIP_SECRET_KEY": Fernet.generate_key().decode(),
-        "OWNERSHIP_NOTIFY_DISPATCH_SECONDS": "0.1",
-    }
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "serve", "--jobs", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        log = read_until(server, JOBS_RUNNING)
-        time.sleep(2)  # its jobs ran a few dozen times
-        server.send_signal(signal.SIGINT)
-        log += rest_of(server)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+    log = jobs_log(["serve", "--jobs", "--port", str(free_port())], tmp_path)
 
     assert f"INFO delivery.runtime {JOBS_RUNNING}" in log
     assert "INFO apscheduler" not in log
