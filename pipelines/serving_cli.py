@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -118,7 +119,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return serve(settings, args.host, args.port, args.workers)
     except PortInUseError as error:
-        raise UsageError(f"{error}; is another server running there?") from error
+        raise cannot_listen(error) from error
     except OperationalError as error:  # the store cannot be reached or migrated
         raise store_unreachable(settings, error) from error
 
@@ -255,7 +256,15 @@ def _refuse_taken_port(host: str, port: int) -> None:
     try:
         bind_shared(host, port, shared=False).close()
     except PortInUseError as error:
-        raise UsageError(f"{error}; is another server running there?") from error
+        raise cannot_listen(error) from error
+
+
+def cannot_listen(error: Exception) -> UsageError:
+    """Why the server cannot listen, in one line; asking about another server only when the
+    address is in use (a host that is no address of this machine is another matter)."""
+    cause = error.__cause__
+    in_use = isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE
+    return UsageError(f"{error}; is another server running there?" if in_use else str(error))
 
 
 def _free_port(host: str) -> int:

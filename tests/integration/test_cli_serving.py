@@ -82,6 +82,15 @@ def test_serve_on_a_taken_port_says_so_in_one_line(
     assert "is another server running there?" in message
 
 
+def test_serve_on_a_host_that_is_no_address_says_so_without_blaming_another_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    message = one_line_error(["serve", "--host", "999.1.1.1", "--port", "8702"], capsys)
+
+    assert "cannot listen on 999.1.1.1:8702" in message
+    assert "another server" not in message
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "complaint"),
     [
