@@ -15,7 +15,8 @@ from typing import Any, NamedTuple, Protocol
 
 import httpx
 import orjson
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from delivery.clock import Clock
 from delivery.http_deadline import DeadlineClient, read_at_most
@@ -24,8 +25,10 @@ from delivery.webhooks.outbox import (
     addressed_now,
     claim_due,
     forget_settled_before,
+    put_off_due,
     record_delivered,
     record_failure,
+    record_held_back,
     sent_to_callbacks,
     webhook_secrets,
 )
@@ -56,6 +59,13 @@ class SendResult:
     def gone(self) -> bool:
         """410 Gone: the endpoint is no more, and trying the event again would not change it."""
         return self.status_code == HTTPStatus.GONE
+
+    @property
+    def endpoint_unavailable(self) -> bool:
+        """No answer (refused, timed out, unresolvable), or one asking to be left alone (429,
+        503): true of the endpoint, whichever event is sent to it next. A 500 or a 4xx may be
+        the event's own, and says nothing of the next."""
+        return self.status_code is None or self.status_code in RETRY_AFTER_READ_ON
 
 
 class WebhookSender(Protocol):
@@ -237,9 +247,17 @@ class WebhookDispatcher:
             to_callbacks = sent_to_callbacks(connection, claimed)
             claimed = addressed_now(connection, claimed, to_callbacks)
 
+        unavailable = _UnavailableEndpoints()
+
         def send(delivery: ClaimedDelivery) -> _Outcome:
+            found = unavailable.get(delivery)
+            if found is not None:  # its endpoint failed another event of the batch
+                return _Outcome(delivery, found, sent=False, held_back=True)
             named_by_client = delivery.event_id in to_callbacks
-            return self._send(delivery, secrets.get(delivery.client_key), named_by_client)
+            outcome = self._send(delivery, secrets.get(delivery.client_key), named_by_client)
+            if outcome.sent and outcome.result.endpoint_unavailable:
+                unavailable.add(delivery, outcome.result)
+            return outcome
 
         if self._concurrency == 1 or len(claimed) == 1:
             outcomes = [send(delivery) for delivery in claimed]
@@ -275,7 +293,7 @@ class WebhookDispatcher:
     ) -> _Outcome:
         if secret is None:
             why = "the client has no webhook secret the service can open"
-            return _Outcome(delivery, SendResult(None, why))
+            return _Outcome(delivery, SendResult(None, why), sent=False)
         body = webhook_body(delivery)
         headers = sign(secret, delivery.event_id, self._signing_clock.now(), body)
         try:
@@ -288,32 +306,32 @@ class WebhookDispatcher:
     def _settle(self, outcomes: list[_Outcome]) -> None:
         now = self._clock.now()
         given_up: list[tuple[ClaimedDelivery, str]] = []
+        # the endpoints found unavailable, each with its first retry and why
+        down: dict[_Endpoint, tuple[datetime, str]] = {}
+        answered: set[_Endpoint] = set()
         with self._engine.begin() as connection:
-            for delivery, result in outcomes:
+            for delivery, result, sent, held_back in outcomes:
+                if held_back:
+                    continue  # below, once the attempts that were made say when to come back
+                endpoint = _Endpoint(delivery.client_key, delivery.url)
                 if result.accepted:
+                    answered.add(endpoint)
                     assert result.status_code is not None
                     record_delivered(connection, delivery, now=now, status_code=result.status_code)
                     continue
-                # 410: the endpoint says it is gone for good, so this event is given up now
-                retry_at = None
-                if not result.gone:
-                    retry_at = self._schedule.next_attempt(
-                        created_at=delivery.created_at,
-                        attempts=delivery.attempts,
-                        failed_at=now,
-                        not_before=None if result.retry_after is None else now + result.retry_after,
-                    )
-                error = result.error or f"HTTP {result.status_code}"
-                settled = record_failure(
-                    connection,
-                    delivery,
-                    now=now,
-                    retry_at=retry_at,
-                    status_code=result.status_code,
-                    error=error,
-                )
-                if retry_at is None and settled:
-                    given_up.append((delivery, error))
+                retry_at = self._record_failure(connection, delivery, result, now, given_up)
+                if sent and result.endpoint_unavailable and retry_at is not None:
+                    earliest = min(retry_at, down.get(endpoint, (retry_at, ""))[0])
+                    down[endpoint] = (earliest, result.error or f"HTTP {result.status_code}")
+            for delivery, result, _, held_back in outcomes:
+                if not held_back:
+                    continue
+                found = down.get(_Endpoint(delivery.client_key, delivery.url))
+                if found is None:  # the attempt that found the endpoint so was given up
+                    self._record_failure(connection, delivery, result, now, given_up)
+                    continue
+                record_held_back(connection, delivery, until=found[0], error=result.error or "")
+        self._put_off_backlogs({e: down[e] for e in down.keys() - answered}, now)
         for delivery, error in given_up:
             log.warning(
                 "webhook %s (%s) to client %s given up after %d attempts: %s",
@@ -323,6 +341,67 @@ class WebhookDispatcher:
                 delivery.attempts,
                 error,
             )
+
+    def _record_failure(
+        self,
+        connection: Connection,
+        delivery: ClaimedDelivery,
+        result: SendResult,
+        now: datetime,
+        given_up: list[tuple[ClaimedDelivery, str]],
+    ) -> datetime | None:
+        """Schedule the failed event's next attempt, or give it up; returns when, or None."""
+        # 410: the endpoint says it is gone for good, so this event is given up now
+        retry_at = None
+        if not result.gone:
+            retry_at = self._schedule.next_attempt(
+                created_at=delivery.created_at,
+                attempts=delivery.attempts,
+                failed_at=now,
+                not_before=None if result.retry_after is None else now + result.retry_after,
+            )
+        error = result.error or f"HTTP {result.status_code}"
+        settled = record_failure(
+            connection,
+            delivery,
+            now=now,
+            retry_at=retry_at,
+            status_code=result.status_code,
+            error=error,
+        )
+        if retry_at is None and settled:
+            given_up.append((delivery, error))
+        return retry_at
+
+    def _put_off_backlogs(self, down: dict[_Endpoint, tuple[datetime, str]], now: datetime) -> None:
+        """Each unavailable endpoint's other due events wait for its next attempt, so that they
+        neither fill the next batches, holding every other client's events behind them, nor
+        call an endpoint that just failed. (Left due when another event of the batch reached
+        it.) Only a shortcut: if the store refuses it (a deadlock with another dispatcher's
+        settling), the events go out as they would have."""
+        for endpoint, (until, error) in sorted(down.items()):
+            try:
+                with self._engine.begin() as connection:
+                    waiting = put_off_due(
+                        connection,
+                        client_key=endpoint.client_key,
+                        url=endpoint.url,
+                        until=until,
+                        now=now,
+                    )
+            except DBAPIError as refused:
+                log.warning("could not put off the webhooks to %s: %s", endpoint.url, refused)
+                continue
+            if waiting:
+                log.warning(
+                    "webhook endpoint %s of client %s is unavailable (%s): its %d other due "
+                    "events wait until %s",
+                    endpoint.url,
+                    endpoint.client_key,
+                    error,
+                    waiting,
+                    until.isoformat(),
+                )
 
 
 def in_turn(claimed: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
@@ -343,3 +422,33 @@ def in_turn(claimed: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
 class _Outcome(NamedTuple):
     delivery: ClaimedDelivery
     result: SendResult
+    sent: bool = True  # False: the endpoint was not called (no secret, or held back)
+    held_back: bool = False  # not sent: another event of the batch found the endpoint unavailable
+
+
+class _Endpoint(NamedTuple):
+    client_key: str
+    url: str
+
+
+class _UnavailableEndpoints:
+    """The endpoints an attempt of the batch found unavailable, shared by the batch's senders:
+    the endpoint's other events are not sent to it again in the batch, and fail with the
+    same answer (its Retry-After too), to be tried at their next attempt."""
+
+    def __init__(self) -> None:
+        self._found: dict[_Endpoint, SendResult] = {}
+        self._lock = threading.Lock()
+
+    def add(self, delivery: ClaimedDelivery, result: SendResult) -> None:
+        with self._lock:
+            self._found.setdefault(_Endpoint(delivery.client_key, delivery.url), result)
+
+    def get(self, delivery: ClaimedDelivery) -> SendResult | None:
+        with self._lock:
+            found = self._found.get(_Endpoint(delivery.client_key, delivery.url))
+        if found is None:
+            return None
+        first = found.error or f"HTTP {found.status_code}"
+        why = f"not sent: the endpoint failed another event of this batch ({first})"
+        return SendResult(None, why, retry_after=found.retry_after)

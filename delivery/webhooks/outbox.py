@@ -228,6 +228,49 @@ def record_failure(
     return bool(result.rowcount)
 
 
+def record_held_back(
+    connection: Connection, delivery: ClaimedDelivery, *, until: datetime, error: str
+) -> bool:
+    """An event claimed but not sent, since its endpoint failed another event of the batch:
+    the attempt its claim counted is taken back, and it waits with the endpoint until `until`.
+    False if the event is no longer this claim's to settle."""
+    table = WebhookDeliveryRow
+    result = connection.execute(
+        update(table)
+        .where(
+            table.id == delivery.id,
+            table.state == DeliveryState.PENDING.value,
+            table.attempts == delivery.attempts,
+        )
+        .values(attempts=table.attempts - 1, next_attempt_at=until, last_error=error[:1000])
+    )
+    return bool(result.rowcount)
+
+
+def put_off_due(
+    connection: Connection, *, client_key: str, url: str, until: datetime, now: datetime
+) -> int:
+    """The client's events due at `url` by `now` wait until `until`; returns how many.
+
+    For an endpoint that could not be reached or asked to be left alone (429, 503): its
+    backlog waits with the event that found it so, rather than filling the next batches and
+    holding every other client's events behind it. Events under another dispatcher's lease
+    are not due, and are left to it; no attempt is counted, so each event is still tried.
+    """
+    table = WebhookDeliveryRow
+    result = connection.execute(
+        update(table)
+        .where(
+            table.client_key == client_key,
+            table.url == url,
+            table.state == DeliveryState.PENDING.value,
+            table.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=until)
+    )
+    return int(result.rowcount)
+
+
 def forget_settled_before(connection: Connection, moment: datetime) -> int:
     """Delete the delivered and given-up events settled before `moment`; the caller commits.
     Pending ones stay whatever their age: they give up by themselves within the retry window."""

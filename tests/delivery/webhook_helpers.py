@@ -112,10 +112,17 @@ def dispatcher(
     sender: WebhookSender,
     clock: Clock,
     lease: timedelta = timedelta(minutes=5),
+    concurrency: int = 8,
 ) -> WebhookDispatcher:
     """A dispatcher without jitter, so the back-off times are exact."""
     return WebhookDispatcher(
-        engine, cipher, sender, clock, schedule=RetrySchedule(jitter=0), lease=lease
+        engine,
+        cipher,
+        sender,
+        clock,
+        schedule=RetrySchedule(jitter=0),
+        lease=lease,
+        concurrency=concurrency,
     )
 
 
