@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ownership.numbers import InvalidNumberError
+from pipelines.entry import INTERRUPTED
 from pipelines.settings import Settings, check_memory_limit, load_settings
 from pipelines.synth_params import MAX_PHONES
 
@@ -543,12 +544,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print("interrupted, once the run had published all of its files")
         else:
             console.print("interrupted")
-        return 130
+        return INTERRUPTED
     except RuntimeError as error:
         if str(error) != DUCKDB_INTERRUPTED:
             raise
         console.print("interrupted")
-        return 130
+        return INTERRUPTED
 
 
 # What DuckDB raises when Ctrl-C stops a query it runs

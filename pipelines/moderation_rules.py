@@ -122,5 +122,23 @@ def load_moderation_rules(path: Path = MODERATION_RULES) -> ModerationRules:
             if document.lookalikes
             else Lookalikes(),
         )
-    except (OSError, yaml.YAMLError, ValidationError, ValueError, re.error) as error:
+    except ValidationError as error:  # before ValueError, which it is
+        raise ModerationRulesError(f"{path}: {_faults(error)}") from error
+    except (OSError, yaml.YAMLError, ValueError, re.error) as error:
         raise ModerationRulesError(f"{path}: {error}") from error
+
+
+def _faults(error: ValidationError) -> str:
+    """Each fault as its place in the file and what is wrong (`length.sms_max_parts: Input
+    should be ...`), in one line: pydantic's own text adds its model's name, the input's type
+    and a link to its documentation, none of which helps whoever edits the file."""
+    faults = []
+    for fault in error.errors(include_url=False):
+        # a bad key (a category's) is placed at the key, without pydantic's "[key]" after it
+        place = [part for part in fault["loc"] if part != "[key]"]
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in place
+        ).removeprefix(".")
+        what = fault["msg"].removeprefix("Value error, ")
+        faults.append(f"{where}: {what}" if where else what)
+    return "; ".join(faults)

@@ -40,6 +40,8 @@ def add_serving_commands(commands: Any) -> None:
         "serve",
         help="serve the API (DESIGN §6)",
         description="Serve the API from the snapshot in OWNERSHIP_SCORES_DIR (DESIGN §6).",
+        epilog=serve_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=port_argument, default=8000, help="port (default 8000)")
@@ -84,6 +86,42 @@ def add_serving_commands(commands: Any) -> None:
         "--no-serve", action="store_true", help="stop after scoring instead of serving the API"
     )
     demo.set_defaults(run=cmd_demo)
+
+
+# The settings that decide what `serve` serves, by field, with a few words each; the help
+# spells them as variables and adds their defaults from `Settings`. A field ending in "_" stands
+# for every setting it begins.
+SERVE_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("scores_dir", "folder whose snapshot.bin is served"),
+    ("database_url", "the store"),
+    ("secret_key_file", "key sealing clients' secrets"),
+    ("secret_key", "the key(s) themselves, instead of the file"),
+    ("admin_token", "bearer token of /v1/admin/*; unset, they answer 404"),
+    ("gateway_urls", 'JSON {"vk"|"ok"|"sms": URL}; none: simulated'),
+    ("gateway_tokens", "JSON: the gateways' bearer tokens"),
+    ("gateway_secrets", "JSON: whsec_ secrets of the gateways' events"),
+    ("webhook_", "webhooks to clients: timeouts, retries"),
+    ("run_jobs", "also run the notify jobs here (as --jobs)"),
+    ("history_dir", "history whose accounts the simulators know"),
+)
+
+
+def serve_settings_help() -> str:
+    """The epilog of `serve --help`: its main settings as environment variables."""
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    fields = Settings.model_fields
+    listed = []
+    for name, words in SERVE_SETTINGS:
+        if name.endswith("_"):  # a family: how many settings it holds
+            family = [field for field in fields if field.startswith(name)]
+            listed.append((f"{prefix}{name.upper()}*", f"{words} ({len(family)} settings)"))
+            continue
+        default = fields[name].default  # a KeyError here: the setting was renamed
+        shown = f" ({default})" if isinstance(default, str | Path) and str(default) else ""
+        listed.append((f"{prefix}{name.upper()}", f"{words}{shown}"))
+    width = max(len(variable) for variable, _ in listed) + 2
+    lines = [f"  {variable:<{width}}{words}" for variable, words in listed]
+    return "\n".join(["main settings, as environment variables (the README has all):", *lines])
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

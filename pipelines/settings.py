@@ -57,6 +57,10 @@ TEN_YEARS_DAYS = 3_650
 # rather than a multiple of os.cpu_count(), which a container reports as the host's, keeps a
 # setting valid on every machine it is deployed to; 1024 is above the largest servers' cores.
 MAX_THREADS = 1_024
+# The channel simulators' seed: a signed 64-bit whole number from 0. Negative seeds are refused
+# as the command line's --seed refuses them (random.Random takes -1 for 1); the top is far from
+# Python's limit on writing an integer out, which the SMS simulator's hash of the seed meets.
+MAX_SIMULATOR_SEED = 2**63 - 1
 GATEWAY_URL_EXAMPLE = "https://sms-gateway.example/v1"
 
 
@@ -292,7 +296,7 @@ class Settings(BaseSettings):
     # its simulator (seeded with simulator_seed).
     gateway_urls: dict[str, str] = Field(default_factory=dict)
     gateway_tokens: dict[str, SecretStr] = Field(default_factory=dict)
-    simulator_seed: int = 0
+    simulator_seed: int = Field(0, ge=0, le=MAX_SIMULATOR_SEED)
 
     # Webhooks to clients (DESIGN §7): how often the outbox is read, how long one POST may
     # take, how long a failing event is retried, and how long a dispatcher holds the events

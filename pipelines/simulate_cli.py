@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipelines.cli import UsageError, console
+from pipelines.cli import UsageError, console, seed_argument
 from pipelines.settings import Settings, check_database_url
 
 
@@ -38,7 +38,7 @@ def add_simulate_command(commands: Any) -> None:
     simulate.add_argument(
         "--notifications", type=int, default=2_000, help="notifications (default 2,000)"
     )
-    simulate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    simulate.add_argument("--seed", type=seed_argument, default=1, help="random seed (default 1)")
     simulate.set_defaults(run=cmd_simulate_day)
 
 

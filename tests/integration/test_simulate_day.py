@@ -13,6 +13,7 @@ from sqlalchemy import Table, func, select
 
 from delivery import records
 from ownership.notifications import BILLABLE, NotificationStatus
+from pipelines import cli
 from pipelines.simulate_day import DayMix, SimulationInputError
 from store.clients import register_client
 from store.database import alembic_config, make_engine, session_factory, upgrade
@@ -103,3 +104,17 @@ def test_a_second_day_into_one_store_is_refused(demo: Demo, tmp_path: Path) -> N
         simulate(demo, tmp_path, 5, seed=2)
 
     assert count_rows(f"sqlite:///{tmp_path / 'day.db'}", records.notifications) == 5
+
+
+def test_a_negative_seed_is_refused_by_the_command_line(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["simulate-day", "--history", str(demo.events), "--scores", str(demo.scores)]
+    argv += ["--store", f"sqlite:///{tmp_path / 'day.db'}", "--seed", "-1"]
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+
+    assert stopped.value.code == 2
+    assert "argument --seed: -1 is below 0" in capsys.readouterr().err
+    assert not (tmp_path / "day.db").exists()

@@ -1,0 +1,20 @@
+"""The `ownership` console script's entry point. It loads the command line inside its own
+Ctrl-C handling: the command line's imports (pydantic, Rich, ...) take a moment, and a Ctrl-C
+during them would otherwise end in a traceback before `pipelines.cli.main` could catch it.
+Only the standard library is imported here, so that nothing slow runs before the `try`."""
+
+from __future__ import annotations
+
+import sys
+
+# the exit code of a command stopped by Ctrl-C, as a shell reports SIGINT (128 + 2)
+INTERRUPTED = 130
+
+
+def main() -> int:
+    try:
+        from pipelines.cli import main as run_command_line
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    return run_command_line()

@@ -1,0 +1,71 @@
+"""What may sit beside the kinds' folders of a history (DESIGN §3). A data file there would be
+a kind's rows left unread, and nothing is dropped silently: the run stops and names it. Notes,
+hidden files and other folders (the generator's truth/) are no rows and stay allowed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.scoring import ScoreRequest, score
+from pipelines.synth import generate
+from tests.integration.test_bad_input import healthy_history
+
+
+@pytest.fixture(autouse=True)
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's own store (none until a command makes one), never the working copy's."""
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'ownership.db'}")
+
+
+def scored(events: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["score", "--events", str(events), "--out", str(out), "--as-of", "2026-06-01"])
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize("stray", ["code_entries.parquet", "extra.csv", "may.CSV.gz"])
+def test_a_data_file_beside_the_kinds_folders_stops_the_run_naming_it(
+    stray: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    shutil.copy(events / "code_entries" / "part-0.parquet", events / stray)
+
+    code, message = scored(events, tmp_path / "out", capsys)
+
+    assert code == 2
+    assert message.startswith("error:") and "\n" not in message and "Traceback" not in message
+    assert stray in message
+    assert "move it into its kind's folder" in message and "code_entries/" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_stray_data_file_is_named_up_to_a_few(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    for index in range(7):
+        (events / f"extra-{index}.csv").write_text("phone,ts,product\n")
+
+    code, message = scored(events, tmp_path / "out", capsys)
+
+    assert code == 2
+    assert "extra-0.csv, extra-1.csv" in message and "and 2 more" in message
+    assert "move them into their kinds' folders" in message
+
+
+def test_a_generated_history_with_notes_and_hidden_files_beside_it_still_scores(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / "events"
+    summary = generate(events, phones=200, seed=1)  # has truth/ beside the kinds' folders
+    (events / "README.md").write_text("May's export, from the warehouse\n")
+    (events / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (events / "manifest.json").write_text("{}\n")
+    (events / "notes").mkdir()
+
+    manifest = score(ScoreRequest(events, tmp_path / "out", as_of=summary.end)).manifest
+
+    assert manifest["inputs"]["code_entries"]["accepted"] > 0

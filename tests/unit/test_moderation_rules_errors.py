@@ -1,0 +1,69 @@
+"""A rules file the loader refuses is named with each fault in one line: where in the file and
+what is wrong, without pydantic's own wording around it (its model, a documentation link)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipelines.moderation_rules import MODERATION_RULES, ModerationRulesError, load_moderation_rules
+
+Change = Callable[[dict[str, Any]], None]
+
+
+def refused(tmp_path: Path, change: Change) -> str:
+    """The loader's message for the packaged rules with `change` made to them."""
+    document = yaml.safe_load(MODERATION_RULES.read_text("utf-8"))
+    change(document)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+    with pytest.raises(ModerationRulesError) as error:
+        load_moderation_rules(path)
+    return str(error.value)
+
+
+def test_a_value_out_of_range_is_named_by_its_place_in_the_file_in_one_line(
+    tmp_path: Path,
+) -> None:
+    message = refused(tmp_path, lambda doc: doc["length"].update(sms_max_parts=0))
+
+    assert message == (
+        f"{tmp_path / 'rules.yaml'}: length.sms_max_parts: "
+        "Input should be greater than or equal to 1"
+    )
+
+
+def test_each_fault_is_named_and_no_message_ends_in_a_documentation_link(
+    tmp_path: Path,
+) -> None:
+    def two_faults(doc: dict[str, Any]) -> None:
+        doc["promotions"][1]["code"] = "lower case"
+        doc["spam_score"] = 3
+
+    message = refused(tmp_path, two_faults)
+
+    assert "promotions[1].code: String should match pattern" in message
+    assert "spam_score: Extra inputs are not permitted" in message
+    assert "\n" not in message
+    assert "errors.pydantic.dev" not in message and "validation error for" not in message
+
+
+def test_a_fault_a_rule_finds_is_said_in_the_rules_own_words(tmp_path: Path) -> None:
+    def a_latin_letter_among_cyrillic(doc: dict[str, Any]) -> None:
+        doc["lookalikes"]["cyrillic"] = "a" + doc["lookalikes"]["cyrillic"][1:]
+
+    message = refused(tmp_path, a_latin_letter_among_cyrillic)
+
+    assert message.endswith("lookalikes.cyrillic: not cyrillic letters: 'a' (LATIN SMALL LETTER A)")
+
+
+def test_a_category_the_rules_do_not_know_is_named_by_its_key(tmp_path: Path) -> None:
+    message = refused(tmp_path, lambda doc: doc["categories"].update(newsletter={}))
+
+    assert message.endswith(
+        "categories.newsletter: Input should be 'otp', 'transaction', 'order_status' or 'service'"
+    )
