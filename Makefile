@@ -34,8 +34,9 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# on every core (at most four), each test process with databases of its own
 pytest: $(VENV)/.dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --numprocesses auto --maxprocesses 4
 
 test: lint typecheck pytest
 
