@@ -110,10 +110,10 @@ def test_the_http_sender_reads_retry_after_as_seconds_or_a_date_on_a_429_or_503(
 ) -> None:
     answer = b"HTTP/1.1 %s\r\nretry-after: %s\r\ncontent-length: 0\r\n\r\n" % (status, header)
     sender = loopback_sender(2.0)
-    try:
-        with dripping(answer, every=0) as url:
+    with dripping(answer, every=0) as url:
+        try:
             result = sender.send(url, b"{}", {})
-    finally:
-        sender.close()
+        finally:
+            sender.close()  # hangs up, which ends the endpoint
 
     assert (result.status_code, result.retry_after) == (int(status[:3]), expected)
