@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipelines.cli import UsageError, text_argument
@@ -16,6 +18,27 @@ if TYPE_CHECKING:
 
 # the store's modules (SQLAlchemy, Alembic) are imported by the commands that use them, so
 # every other command starts without them
+
+# how long a renewed webhook secret's predecessor also signs, by default and at most, for the
+# help and the argument's check: store.clients' WEBHOOK_SECRET_OVERLAP and …_MAX, in hours
+OVERLAP_HOURS = 24
+OVERLAP_HOURS_MAX = 30 * 24
+
+
+def overlap_hours_argument(text: str) -> float:
+    """Hours from 0 (the old webhook secret stops at once) to OVERLAP_HOURS_MAX."""
+    try:
+        hours = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours (e.g. 24)") from error
+    if not math.isfinite(hours) or hours < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of hours of 0 or more")
+    if hours > OVERLAP_HOURS_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{text} is above {OVERLAP_HOURS_MAX} hours ({OVERLAP_HOURS_MAX // 24} days), "
+            "the longest overlap"
+        )
+    return hours
 
 
 def add_clients_commands(commands: Any) -> None:
@@ -63,7 +86,23 @@ def add_clients_commands(commands: Any) -> None:
     set_webhook.add_argument("url", nargs="?", type=text_argument, help="an absolute http(s) URL")
     set_webhook.add_argument("--clear", action="store_true", help="remove the default URL")
     set_webhook.add_argument(
-        "--renew-secret", action="store_true", help="issue a new webhook secret"
+        "--renew-secret",
+        action="store_true",
+        help=(
+            "issue a new webhook secret; the one it replaces also signs every webhook for "
+            "--overlap hours, so the client can deploy the new one meanwhile. Only one previous "
+            "secret is kept: renewed again during an overlap, the secret being replaced becomes "
+            "the previous one and the oldest stops at once"
+        ),
+    )
+    set_webhook.add_argument(
+        "--overlap",
+        type=overlap_hours_argument,
+        metavar="HOURS",
+        help=(
+            f"with --renew-secret: how long the old secret also signs, 0 to "
+            f"{OVERLAP_HOURS_MAX} hours (default {OVERLAP_HOURS}; 0: it stops at once)"
+        ),
     )
     set_webhook.set_defaults(run=cmd_clients_set_webhook)
 
@@ -110,11 +149,19 @@ def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.serving_cli import open_cipher
-    from store.clients import ClientRegistrationError, renew_webhook_secret, set_webhook_url
+    from store.clients import (
+        WEBHOOK_SECRET_OVERLAP,
+        ClientRegistrationError,
+        renew_webhook_secret,
+        set_webhook_url,
+    )
     from store.secrets import SecretKeyError
 
     if (args.url is None) == (not args.clear):
         raise UsageError("give either a URL or --clear")
+    if args.overlap is not None and not args.renew_secret:
+        raise UsageError("--overlap goes with --renew-secret")
+    overlap = WEBHOOK_SECRET_OVERLAP if args.overlap is None else timedelta(hours=args.overlap)
     answer: dict[str, str | None] = {"name": args.name, "webhook_url": args.url}
     with _store(settings) as sessions:
         try:
@@ -122,7 +169,9 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
                 has_secret = set_webhook_url(session, args.name, args.url)
                 if args.renew_secret or not has_secret:
                     cipher = open_cipher(settings)
-                    answer["webhook_secret"] = renew_webhook_secret(session, args.name, cipher)
+                    renewed = renew_webhook_secret(session, args.name, cipher, overlap=overlap)
+                    answer["webhook_secret"] = renewed.secret
+                    answer["previous_secret_signs_until"] = _utc_text(renewed.previous_signs_until)
         except (ClientRegistrationError, SecretKeyError) as error:
             raise UsageError(str(error)) from error
     print(json.dumps(answer))
@@ -163,6 +212,13 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
     ]
     print(json.dumps(answer, indent=2))
     return 0
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    """`2026-11-28T12:00:00Z`, or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @contextmanager

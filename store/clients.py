@@ -6,7 +6,7 @@ import secrets
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from urllib.parse import urlsplit
 
@@ -29,6 +29,9 @@ KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_LENGTH = 24  # within oauthlib's default bounds for consumer keys (20-30, letters and digits)
 NAME_MAX = 100
 URL_MAX = 2_000
+# how long a renewed webhook secret's predecessor also signs, by default and at most
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
+WEBHOOK_SECRET_OVERLAP_MAX = timedelta(days=30)
 
 
 class ClientRegistrationError(ValueError):
@@ -57,6 +60,15 @@ class ClientRecord:
 
     def allows(self, address: Address) -> bool:
         return any(address in network for network in self.networks)
+
+
+@dataclass(frozen=True)
+class RenewedWebhookSecret:
+    """A client's new webhook secret, shown once, and until when the one it replaced also
+    signs (None: it stopped at once, or there was none the key could open)."""
+
+    secret: str = field(repr=False)
+    previous_signs_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -166,24 +178,47 @@ def find_client(session: Session, key: str, cipher: SecretCipher) -> ClientRecor
     )
 
 
-def clients_sealed_otherwise(session: Session, cipher: SecretCipher) -> list[str]:
+def clients_sealed_otherwise(
+    session: Session,
+    cipher: SecretCipher,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[str]:
     """The names of the clients whose secrets `cipher` cannot open: sealed under a key it
-    lacks (the key changed, or was dropped before `reseal_secrets`)."""
+    lacks (the key changed, or was dropped before `reseal_secrets`). A previous webhook secret
+    counts while it still signs; once its overlap is over, it is no longer used."""
+    moment = now()
     rows = session.execute(
-        select(ClientRow.name, ClientRow.secret_encrypted, ClientRow.webhook_secret_encrypted)
+        select(
+            ClientRow.name,
+            ClientRow.secret_encrypted,
+            ClientRow.webhook_secret_encrypted,
+            ClientRow.previous_webhook_secret_encrypted,
+            ClientRow.previous_webhook_secret_until,
+        )
     )
     return sorted(
         name
-        for name, secret, webhook_secret in rows
-        if not all(cipher.opens(token) for token in (secret, webhook_secret) if token)
+        for name, secret, webhook_secret, previous, previous_until in rows
+        if not all(
+            cipher.opens(token)
+            for token in (secret, webhook_secret, _still_signing(previous, previous_until, moment))
+            if token
+        )
     )
 
 
-def reseal_secrets(session: Session, cipher: SecretCipher) -> int:
+def reseal_secrets(
+    session: Session,
+    cipher: SecretCipher,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
     """Seal every client's secrets under the cipher's newest key, so that the older keys can
     be dropped; the caller commits. Returns how many clients were resealed. Changes nothing
-    and raises SecretKeyError, naming them, if some client's secrets it cannot open."""
-    unopened = clients_sealed_otherwise(session, cipher)
+    and raises SecretKeyError, naming them, if some client's secrets it cannot open. A
+    previous webhook secret whose overlap is over is dropped, opened or not: nothing signs
+    with it any more."""
+    moment = now()
+    unopened = clients_sealed_otherwise(session, cipher, lambda: moment)
     if unopened:
         raise SecretKeyError(
             f"the secret key does not open the secrets of {', '.join(map(repr, unopened))}: "
@@ -194,7 +229,20 @@ def reseal_secrets(session: Session, cipher: SecretCipher) -> int:
         row.secret_encrypted = cipher.rotate(row.secret_encrypted)
         if row.webhook_secret_encrypted:
             row.webhook_secret_encrypted = cipher.rotate(row.webhook_secret_encrypted)
+        previous = _still_signing(
+            row.previous_webhook_secret_encrypted, row.previous_webhook_secret_until, moment
+        )
+        if previous is None:
+            row.previous_webhook_secret_encrypted = None
+            row.previous_webhook_secret_until = None
+        else:
+            row.previous_webhook_secret_encrypted = cipher.rotate(previous)
     return len(rows)
+
+
+def _still_signing(previous: str | None, until: datetime | None, moment: datetime) -> str | None:
+    """A previous webhook secret's token while it still signs at `moment`, else None."""
+    return previous if previous and until is not None and moment < until else None
 
 
 def list_clients(session: Session) -> list[ClientSummary]:
@@ -222,13 +270,39 @@ def set_webhook_url(session: Session, name: str, url: str | None) -> bool:
     return row.webhook_secret_encrypted is not None
 
 
-def renew_webhook_secret(session: Session, name: str, cipher: SecretCipher) -> str:
-    """Give a client a new webhook secret and return it; the old one stops working at commit.
-    Also how a client registered before webhooks existed gets its first one."""
+def renew_webhook_secret(
+    session: Session,
+    name: str,
+    cipher: SecretCipher,
+    *,
+    overlap: timedelta = WEBHOOK_SECRET_OVERLAP,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RenewedWebhookSecret:
+    """Give a client a new webhook secret; the caller commits. The one it replaces also signs
+    for `overlap` after `now` (every delivery carries both signatures meanwhile), so the
+    client can deploy the new one without failing a delivery; with no overlap it stops at
+    commit. Only one previous secret is kept: renewed again during an overlap, the secret
+    being replaced becomes the previous one and the oldest stops at once. A secret the key
+    cannot open signs nothing, so it is not kept. Also how a client registered before
+    webhooks existed gets its first one."""
+    if not timedelta(0) <= overlap <= WEBHOOK_SECRET_OVERLAP_MAX:
+        raise ClientRegistrationError(
+            f"a webhook secret's overlap is from 0 to {WEBHOOK_SECRET_OVERLAP_MAX.days} days"
+        )
     row = _client_named(session, name)
+    replaced = row.webhook_secret_encrypted
+    if overlap and replaced and cipher.opens(replaced):
+        row.previous_webhook_secret_encrypted = cipher.rotate(replaced)
+        until = now() + overlap
+        if until.microsecond:  # up to the next second, as it is shown: never shorter than asked
+            until = until.replace(microsecond=0) + timedelta(seconds=1)
+        row.previous_webhook_secret_until = until
+    else:
+        row.previous_webhook_secret_encrypted = None
+        row.previous_webhook_secret_until = None
     secret = generate_webhook_secret()
     row.webhook_secret_encrypted = cipher.encrypt(secret)
-    return secret
+    return RenewedWebhookSecret(secret, row.previous_webhook_secret_until)
 
 
 def client_webhook_url(session: Session, key: str) -> str | None:

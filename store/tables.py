@@ -67,6 +67,10 @@ class ClientRow(Base):
     # Fernet tokens (store.secrets): the key that opens them is not in the database
     secret_encrypted: Mapped[str] = mapped_column(Text)
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # the webhook secret a renewal replaced, which also signs until `…_until` so the client
+    # can deploy the new one without failing a delivery (store.clients.renew_webhook_secret)
+    previous_webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    previous_webhook_secret_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # where the client's webhooks go unless a notification names its own callback_url
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # CIDR strings, e.g. ["203.0.113.0/24", "2001:db8::/32"]

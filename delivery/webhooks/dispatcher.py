@@ -243,7 +243,9 @@ class WebhookDispatcher:
             )
             if not claimed:
                 return 0
-            secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
+            secrets = webhook_secrets(
+                connection, {d.client_key for d in claimed}, self._cipher, now=self._clock.now()
+            )
             to_callbacks = sent_to_callbacks(connection, claimed)
             claimed = addressed_now(connection, claimed, to_callbacks)
 
@@ -289,13 +291,13 @@ class WebhookDispatcher:
             return forget_settled_before(connection, self._clock.now() - older_than)
 
     def _send(
-        self, delivery: ClaimedDelivery, secret: str | None, named_by_client: bool
+        self, delivery: ClaimedDelivery, secrets: tuple[str, ...] | None, named_by_client: bool
     ) -> _Outcome:
-        if secret is None:
+        if not secrets:
             why = "the client has no webhook secret the service can open"
             return _Outcome(delivery, SendResult(None, why), sent=False)
         body = webhook_body(delivery)
-        headers = sign(secret, delivery.event_id, self._signing_clock.now(), body)
+        headers = sign(secrets, delivery.event_id, self._signing_clock.now(), body)
         try:
             result = self._sender.send(delivery.url, body, headers, named_by_client=named_by_client)
         except Exception as broken:  # a broken sender must not stall the other events

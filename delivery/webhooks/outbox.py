@@ -282,23 +282,45 @@ def forget_settled_before(connection: Connection, moment: datetime) -> int:
 
 
 def webhook_secrets(
-    connection: Connection, client_keys: Iterable[str], cipher: SecretCipher
-) -> dict[str, str | None]:
-    """The clients' webhook secrets, opened; None for a client that has none, or whose secret
-    the key cannot open (logged): that client's events fail and are retried, and the others'
-    go out, rather than one sealed under a retired key holding every client's back."""
+    connection: Connection, client_keys: Iterable[str], cipher: SecretCipher, now: datetime
+) -> dict[str, tuple[str, ...] | None]:
+    """The secrets each client's webhooks are signed with at `now`, opened: its current one,
+    then the one a renewal replaced while its overlap lasts. None for a client that has no
+    secret, or whose current secret the key cannot open (logged): that client's events fail
+    and are retried, and the others' go out, rather than one sealed under a retired key
+    holding every client's back. A previous secret the key cannot open is logged and left out:
+    the current one still signs."""
+    table = ClientRow
     rows = connection.execute(
-        select(ClientRow.consumer_key, ClientRow.webhook_secret_encrypted).where(
-            ClientRow.consumer_key.in_(set(client_keys))
-        )
+        select(
+            table.consumer_key,
+            table.webhook_secret_encrypted,
+            table.previous_webhook_secret_encrypted,
+            table.previous_webhook_secret_until,
+        ).where(table.consumer_key.in_(set(client_keys)))
     )
-    opened: dict[str, str | None] = {}
-    for key, token in rows:
+    opened: dict[str, tuple[str, ...] | None] = {}
+    for key, token, previous_token, previous_until in rows:
         try:
-            opened[key] = cipher.decrypt(token) if token else None
+            current = cipher.decrypt(token) if token else None
         except SecretKeyError as error:
             log.error("cannot open the webhook secret of client %s: %s", key, error)
+            current = None
+        if current is None:
             opened[key] = None
+            continue
+        opened[key] = (current,)
+        if previous_token and previous_until is not None and now < previous_until:
+            try:
+                opened[key] = (current, cipher.decrypt(previous_token))
+            except SecretKeyError as error:
+                log.warning(
+                    "cannot open the previous webhook secret of client %s, which signs until "
+                    "%s: its webhooks are signed with the current one only: %s",
+                    key,
+                    previous_until.isoformat(),
+                    error,
+                )
     return opened
 
 

@@ -5,6 +5,10 @@ client can drop repeats), `webhook-timestamp` (seconds since the epoch, when thi
 signed, so the client can refuse replays of old deliveries) and `webhook-signature`
 (`v1,` + base64 of HMAC-SHA256 over `id.timestamp.body` under the client's secret).
 A secret is `whsec_` + base64 of its key bytes, the form the standard's libraries take.
+
+While a client moves to a renewed secret, the header carries one signature under each secret,
+space-separated (`v1,<new> v1,<old>`); the standard's libraries accept a delivery when any one
+of them matches, so the client verifies with whichever secret it has deployed.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
+from collections.abc import Sequence
 from datetime import datetime
+from secrets import token_bytes
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32  # the standard asks for 24 to 64
@@ -26,7 +31,7 @@ class WebhookSecretError(ValueError):
 
 
 def generate_webhook_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+    return SECRET_PREFIX + base64.b64encode(token_bytes(SECRET_BYTES)).decode("ascii")
 
 
 def secret_key_bytes(secret: str) -> bytes:
@@ -52,11 +57,19 @@ def signature(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode('ascii')}"
 
 
-def sign(secret: str, event_id: str, timestamp: datetime | int, body: bytes) -> dict[str, str]:
-    """The headers of one delivery attempt of `body`, signed at `timestamp`."""
+def sign(
+    secrets: str | Sequence[str], event_id: str, timestamp: datetime | int, body: bytes
+) -> dict[str, str]:
+    """The headers of one delivery attempt of `body`, signed at `timestamp` under one secret,
+    or under each of several, in their order (the current secret first)."""
+    chosen = (secrets,) if isinstance(secrets, str) else tuple(secrets)
+    if not chosen:
+        raise ValueError("a delivery is signed under at least one secret")
     seconds = timestamp if isinstance(timestamp, int) else int(timestamp.timestamp())
     return {
         "webhook-id": event_id,
         "webhook-timestamp": str(seconds),
-        "webhook-signature": signature(secret, event_id, seconds, body),
+        "webhook-signature": " ".join(
+            signature(secret, event_id, seconds, body) for secret in chosen
+        ),
     }

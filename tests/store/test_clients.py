@@ -229,7 +229,7 @@ def test_a_webhook_url_can_be_changed_and_the_secret_renewed(
 
     with sessions.begin() as session:
         assert set_webhook_url(session, "bank", "http://127.0.0.1:8080/hooks")
-        renewed = renew_webhook_secret(session, "bank", cipher)
+        renewed = renew_webhook_secret(session, "bank", cipher).secret
     with sessions.begin() as session:
         assert client_webhook_url(session, issued.key) == "http://127.0.0.1:8080/hooks"
         set_webhook_url(session, "bank", None)

@@ -1,0 +1,192 @@
+"""A renewed webhook secret's predecessor in the store, on SQLite and PostgreSQL: kept sealed
+for its overlap, one at a time, and moved with the other secrets when the key is rotated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.clients import (
+    WEBHOOK_SECRET_OVERLAP_MAX,
+    ClientRegistrationError,
+    IssuedCredentials,
+    RenewedWebhookSecret,
+    clients_sealed_otherwise,
+    register_client,
+    renew_webhook_secret,
+    reseal_secrets,
+)
+from store.secrets import SecretCipher, SecretKeyError
+from store.tables import ClientRow
+
+NOW = datetime(2026, 11, 27, 12, 0, 0, 250_000, tzinfo=UTC)
+DAY = timedelta(hours=24)
+
+
+def register_bank(sessions: sessionmaker[Session], cipher: SecretCipher) -> IssuedCredentials:
+    with sessions.begin() as session:
+        return register_client(session, "bank", ["203.0.113.0/24"], cipher, now=lambda: NOW)
+
+
+def renew(
+    sessions: sessionmaker[Session],
+    cipher: SecretCipher,
+    overlap: timedelta = DAY,
+    at: datetime = NOW,
+) -> RenewedWebhookSecret:
+    with sessions.begin() as session:
+        return renew_webhook_secret(session, "bank", cipher, overlap=overlap, now=lambda: at)
+
+
+def bank_row(sessions: sessionmaker[Session]) -> ClientRow:
+    with sessions() as session:
+        return session.scalars(select(ClientRow).where(ClientRow.name == "bank")).one()
+
+
+def new_cipher() -> SecretCipher:
+    return SecretCipher([Fernet.generate_key().decode()])
+
+
+def test_renewing_keeps_the_replaced_secret_sealed_as_the_previous_until_the_overlap_ends(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+
+    renewed = renew(sessions, cipher, overlap=DAY)
+
+    row = bank_row(sessions)
+    assert issued.webhook_secret is not None and row.previous_webhook_secret_encrypted
+    assert issued.webhook_secret not in row.previous_webhook_secret_encrypted
+    assert cipher.decrypt(row.previous_webhook_secret_encrypted) == issued.webhook_secret
+    assert cipher.decrypt(row.webhook_secret_encrypted or "") == renewed.secret
+    # up to the next whole second, as the command line shows it
+    assert renewed.previous_signs_until == row.previous_webhook_secret_until
+    assert renewed.previous_signs_until == (NOW + DAY).replace(microsecond=0) + timedelta(seconds=1)
+    assert renewed.secret not in repr(renewed)
+
+
+def test_renewing_by_default_keeps_the_previous_secret_a_day(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    register_bank(sessions, cipher)
+    whole_second = NOW.replace(microsecond=0)
+
+    with sessions.begin() as session:
+        renewed = renew_webhook_secret(session, "bank", cipher, now=lambda: whole_second)
+
+    assert renewed.previous_signs_until == whole_second + timedelta(hours=24)
+
+
+def test_renewing_with_no_overlap_keeps_no_previous_secret(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    register_bank(sessions, cipher)
+    renew(sessions, cipher, overlap=DAY)
+
+    renewed = renew(sessions, cipher, overlap=timedelta(0))
+
+    row = bank_row(sessions)
+    assert renewed.previous_signs_until is None
+    assert row.previous_webhook_secret_encrypted is None
+    assert row.previous_webhook_secret_until is None
+
+
+def test_a_second_renewal_during_the_overlap_keeps_only_the_secret_it_replaced(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    register_bank(sessions, cipher)
+    second = renew(sessions, cipher, overlap=DAY)
+
+    renew(sessions, cipher, overlap=timedelta(hours=2), at=NOW + timedelta(hours=1))
+
+    row = bank_row(sessions)
+    assert cipher.decrypt(row.previous_webhook_secret_encrypted or "") == second.secret
+    assert row.previous_webhook_secret_until == NOW.replace(microsecond=0) + timedelta(
+        hours=3, seconds=1
+    )
+
+
+def test_a_secret_the_key_cannot_open_is_not_kept_as_the_previous(
+    sessions: sessionmaker[Session],
+) -> None:
+    register_bank(sessions, new_cipher())  # under a key since lost
+
+    renewed = renew(sessions, new_cipher(), overlap=DAY)
+
+    assert renewed.previous_signs_until is None
+    assert bank_row(sessions).previous_webhook_secret_encrypted is None
+
+
+@pytest.mark.parametrize(
+    "overlap", [timedelta(seconds=-1), WEBHOOK_SECRET_OVERLAP_MAX + timedelta(seconds=1)]
+)
+def test_an_overlap_below_zero_or_beyond_the_longest_is_refused(
+    sessions: sessionmaker[Session], cipher: SecretCipher, overlap: timedelta
+) -> None:
+    register_bank(sessions, cipher)
+
+    with pytest.raises(ClientRegistrationError, match="overlap"):
+        renew(sessions, cipher, overlap=overlap)
+
+
+def test_resealing_moves_the_previous_secret_to_the_newest_key_too(
+    sessions: sessionmaker[Session],
+) -> None:
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    issued = register_bank(sessions, SecretCipher([old_key]))
+    renew(sessions, SecretCipher([old_key]), overlap=DAY)
+    only_new = SecretCipher([new_key])
+
+    with sessions.begin() as session:
+        assert reseal_secrets(session, SecretCipher([new_key, old_key]), now=lambda: NOW) == 1
+
+    row = bank_row(sessions)
+    assert only_new.decrypt(row.previous_webhook_secret_encrypted or "") == issued.webhook_secret
+    assert row.previous_webhook_secret_until is not None
+    with sessions() as session:
+        assert clients_sealed_otherwise(session, only_new, now=lambda: NOW) == []
+
+
+def test_a_previous_secret_sealed_otherwise_counts_while_it_still_signs(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    register_bank(sessions, cipher)
+    renewed = renew(sessions, cipher, overlap=DAY)
+    assert renewed.previous_signs_until is not None
+    with sessions.begin() as session:  # left under a key since dropped
+        row = session.scalars(select(ClientRow)).one()
+        row.previous_webhook_secret_encrypted = new_cipher().encrypt("whsec_old")
+
+    with sessions() as session:
+        during = clients_sealed_otherwise(session, cipher, now=lambda: NOW)
+        after = clients_sealed_otherwise(
+            session, cipher, now=lambda: renewed.previous_signs_until or NOW
+        )
+    with sessions.begin() as session, pytest.raises(SecretKeyError, match="'bank'"):
+        reseal_secrets(session, cipher, now=lambda: NOW)
+
+    assert during == ["bank"]
+    assert after == []
+
+
+def test_resealing_drops_a_previous_secret_whose_overlap_is_over(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    register_bank(sessions, cipher)
+    renewed = renew(sessions, cipher, overlap=DAY)
+    assert renewed.previous_signs_until is not None
+    with sessions.begin() as session:  # one the key cannot open is dropped all the same
+        row = session.scalars(select(ClientRow)).one()
+        row.previous_webhook_secret_encrypted = new_cipher().encrypt("whsec_old")
+
+    with sessions.begin() as session:
+        assert reseal_secrets(session, cipher, now=lambda: NOW + 2 * DAY) == 1
+
+    row = bank_row(sessions)
+    assert row.previous_webhook_secret_encrypted is None
+    assert row.previous_webhook_secret_until is None
+    assert cipher.decrypt(row.webhook_secret_encrypted or "") == renewed.secret
