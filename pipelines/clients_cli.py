@@ -79,7 +79,7 @@ def add_clients_commands(commands: Any) -> None:
         description=(
             "Set a client's default webhook URL (or clear it with --clear) and print it as JSON. "
             "A client without a webhook secret, or one asked to --renew-secret, is given a new "
-            "one, printed once."
+            "one, printed once; --renew-secret without a URL keeps the URL as it is."
         ),
     )
     set_webhook.add_argument("name", type=text_argument, help="the client's name")
@@ -154,11 +154,15 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
         ClientRegistrationError,
         renew_webhook_secret,
         set_webhook_url,
+        webhook_url_named,
     )
     from store.secrets import SecretKeyError
 
-    if (args.url is None) == (not args.clear):
-        raise UsageError("give either a URL or --clear")
+    if args.url is not None and args.clear:
+        raise UsageError("give a URL or --clear, not both")
+    keep_url = args.url is None and not args.clear
+    if keep_url and not args.renew_secret:
+        raise UsageError("give a URL, --clear, or --renew-secret")
     if args.overlap is not None and not args.renew_secret:
         raise UsageError("--overlap goes with --renew-secret")
     overlap = WEBHOOK_SECRET_OVERLAP if args.overlap is None else timedelta(hours=args.overlap)
@@ -166,7 +170,11 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
     with _store(settings) as sessions:
         try:
             with sessions.begin() as session:
-                has_secret = set_webhook_url(session, args.name, args.url)
+                if keep_url:  # --renew-secret alone
+                    answer["webhook_url"] = webhook_url_named(session, args.name)
+                    has_secret = True
+                else:
+                    has_secret = set_webhook_url(session, args.name, args.url)
                 if args.renew_secret or not has_secret:
                     cipher = open_cipher(settings)
                     renewed = renew_webhook_secret(session, args.name, cipher, overlap=overlap)

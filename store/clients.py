@@ -270,6 +270,11 @@ def set_webhook_url(session: Session, name: str, url: str | None) -> bool:
     return row.webhook_secret_encrypted is not None
 
 
+def webhook_url_named(session: Session, name: str) -> str | None:
+    """The default webhook URL of the client named `name`; None if it has none."""
+    return _client_named(session, name).webhook_url
+
+
 def renew_webhook_secret(
     session: Session,
     name: str,

@@ -78,7 +78,8 @@ def test_a_client_gets_a_default_webhook_url_at_registration_or_later(
         (["set-webhook", "nobody", HOOKS], "no client is named"),
         (["set-webhook", "bank", "ftp://bank.example/hooks"], "not an absolute http(s) URL"),
         (["set-webhook", "bank", "https://u:p@bank.example/"], "no credentials"),
-        (["set-webhook", "bank"], "either a URL or --clear"),
+        (["set-webhook", "bank"], "give a URL, --clear, or --renew-secret"),
+        (["set-webhook", "bank", HOOKS, "--clear"], "a URL or --clear, not both"),
         (["add", "shop", "--allow-ip", BANK_OFFICE, "--webhook-url", "hooks"], "absolute"),
     ],
 )
@@ -172,7 +173,7 @@ def test_run_as_a_module_a_usage_error_is_one_line_too(tmp_path: Path) -> None:
 
     assert ran.returncode == 2
     assert "Traceback" not in ran.stderr
-    assert "give either a URL or --clear" in ran.stdout + ran.stderr
+    assert "give a URL, --clear, or --renew-secret" in ran.stdout + ran.stderr
 
 
 @pytest.mark.parametrize(

@@ -140,3 +140,16 @@ def test_an_overlap_without_renewing_the_secret_is_a_one_line_error(
 def test_the_command_lines_overlap_bounds_are_the_stores() -> None:
     assert timedelta(hours=OVERLAP_HOURS) == WEBHOOK_SECRET_OVERLAP
     assert timedelta(hours=OVERLAP_HOURS_MAX) == WEBHOOK_SECRET_OVERLAP_MAX
+
+
+def test_renewing_without_a_url_keeps_the_url_as_it_is(
+    secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = add_bank(capsys)
+
+    assert main(["clients", "set-webhook", "bank", "--renew-secret"]) == 0
+
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["webhook_url"] == HOOKS and answer["webhook_secret"] != first
+    assert main(["clients", "list"]) == 0
+    assert HOOKS in capsys.readouterr().out
