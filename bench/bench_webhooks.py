@@ -5,7 +5,10 @@ In one run, on 127.0.0.1 only, bounded in events:
     transaction) and each in a transaction of its own (a commit each), events/s;
   - dispatch to a recording sender (the store's share: claim, sign, settle), events/s;
   - dispatch over HTTP to a receiver in another process (uvicorn, answers 204), events/s,
-    with one dispatcher and with two at once.
+    with one dispatcher and with two at once;
+  - behind a hanging endpoint: a client's --hanging events are due first, at an endpoint that
+    never answers (1 s deadline), and another client's 5 after them; seconds until those 5
+    are delivered.
 
     python bench/bench_webhooks.py --events 5000
 """
@@ -24,11 +27,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
 
 from delivery.clock import VirtualClock
 from delivery.webhooks import HttpWebhookSender, WebhookDispatcher, WebhookSender, enqueue
@@ -138,12 +141,61 @@ def dispatch_rate(
     return count / elapsed
 
 
+def behind_a_hanging_endpoint(
+    engine: Engine, cipher: SecretCipher, receiver_url: str, backlog: int
+) -> float:
+    """Seconds until another client's 5 events are delivered, behind `backlog` events due
+    earlier at an endpoint that accepts connections and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=4096) as hanging:
+        hanging_url = f"http://127.0.0.1:{hanging.getsockname()[1]}/hooks"
+        with session_factory(engine).begin() as session:
+            stuck = register_client(session, "stuck", ["127.0.0.0/8"], cipher).key
+            waiting = register_client(session, "waiting", ["127.0.0.0/8"], cipher).key
+        clock = VirtualClock(NOW)
+        enqueue_at(engine, stuck, hanging_url, backlog, clock.now())
+        clock.advance(timedelta(seconds=1))
+        enqueue_at(engine, waiting, receiver_url, 5, clock.now())
+        sender = HttpWebhookSender.with_timeout(1.0, private_callbacks=True)
+        dispatcher = WebhookDispatcher(engine, cipher, sender, clock)
+        started = time.perf_counter()
+        try:
+            while delivered_of(engine, waiting) < 5:
+                dispatcher.dispatch_due(limit=100)
+        finally:
+            sender.close()
+        return time.perf_counter() - started
+
+
+def enqueue_at(engine: Engine, client_key: str, url: str, count: int, now: datetime) -> None:
+    with session_factory(engine).begin() as session:
+        for _ in range(count):
+            enqueue(
+                session,
+                client_key=client_key,
+                url=url,
+                event_type="notification.status",
+                payload=PAYLOAD,
+                now=now,
+            )
+
+
+def delivered_of(engine: Engine, client_key: str) -> int:
+    table = Base.metadata.tables["webhook_deliveries"]
+    with engine.connect() as connection:
+        counted = connection.scalar(
+            select(func.count())
+            .select_from(table)
+            .where(table.c.client_key == client_key, table.c.state == "delivered")
+        )
+    return int(counted or 0)
+
+
 def clear_outbox(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(Base.metadata.tables["webhook_deliveries"].delete())
 
 
-def bench(kind: str, count: int, receiver_url: str) -> dict[str, float]:
+def bench(kind: str, count: int, receiver_url: str, hanging: int) -> dict[str, float]:
     cipher = SecretCipher([Fernet.generate_key().decode()])
     with database(kind) as url:
         upgrade(url)
@@ -173,21 +225,33 @@ def bench(kind: str, count: int, receiver_url: str) -> dict[str, float]:
                     )
                 finally:
                     sender.close()
+            if hanging:
+                clear_outbox(engine)
+                results["behind_a_hanging_endpoint_seconds"] = behind_a_hanging_endpoint(
+                    engine, cipher, receiver_url, hanging
+                )
         finally:
             engine.dispose()
-    return {name: round(value) for name, value in results.items()}
+    return {
+        name: round(value, 1) if name.endswith("_seconds") else round(value)
+        for name, value in results.items()
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--hanging", type=int, default=1_500, help="events due first at a hanging endpoint"
+    )
     args = parser.parse_args()
     with receiving() as receiver_url:
         report = {
-            kind: bench(kind, args.events, receiver_url) for kind in args.databases.split(",")
+            kind: bench(kind, args.events, receiver_url, args.hanging)
+            for kind in args.databases.split(",")
         }
-    print(json.dumps({"events": args.events, **report}, indent=2))
+    print(json.dumps({"events": args.events, "hanging": args.hanging, **report}, indent=2))
 
 
 if __name__ == "__main__":
