@@ -190,13 +190,6 @@ def check_start_up(settings: Settings) -> None:
         check_proxy_settings()
     except ProxySettingsError as error:
         raise UsageError(str(error)) from error
-    key_file = settings.secret_key_file
-    if not settings.secret_key and not key_file.exists() and _clients_in_store(settings):
-        # a new key made here would open none of their secrets: a mistyped path, most likely
-        raise UsageError(
-            f"bad setting: OWNERSHIP_SECRET_KEY_FILE: the key file {key_file} does not exist, "
-            "and the store holds clients sealed under a key; give the file of that key"
-        )
     cipher = open_cipher(settings)
     source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
     unopened = _clients_sealed_otherwise(settings, cipher)
@@ -211,9 +204,18 @@ def check_start_up(settings: Settings) -> None:
 
 def open_cipher(settings: Settings) -> SecretCipher:
     """The cipher of the store's secrets, from `OWNERSHIP_SECRET_KEY` or its key file; a
-    fault with either is one line naming its setting (UsageError), never the key."""
+    fault with either is one line naming its setting (UsageError), never the key. A key file
+    that does not exist is made, unless the store holds clients: a new key would open none of
+    their secrets, and whatever it sealed beside them no process could open (a mistyped path,
+    most likely)."""
     from store.secrets import SecretKeyError, load_cipher
 
+    key_file = settings.secret_key_file
+    if not settings.secret_key and not key_file.exists() and _clients_in_store(settings):
+        raise UsageError(
+            f"bad setting: OWNERSHIP_SECRET_KEY_FILE: the key file {key_file} does not exist, "
+            "and the store holds clients sealed under a key; give the file of that key"
+        )
     source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
     try:
         return load_cipher(settings.secret_key_text(), settings.secret_key_file)

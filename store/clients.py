@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, Insert, delete, select
+from sqlalchemy import Connection, Engine, Insert, delete, inspect, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -187,13 +187,16 @@ def clients_sealed_otherwise(
     lacks (the key changed, or was dropped before `reseal_secrets`). A previous webhook secret
     counts while it still signs; once its overlap is over, it is no longer used."""
     moment = now()
+    # a store a release behind, not yet upgraded (the check runs before it is), has none
+    columns = {column["name"] for column in inspect(session.connection()).get_columns("clients")}
+    behind = "previous_webhook_secret_until" not in columns
     rows = session.execute(
         select(
             ClientRow.name,
             ClientRow.secret_encrypted,
             ClientRow.webhook_secret_encrypted,
-            ClientRow.previous_webhook_secret_encrypted,
-            ClientRow.previous_webhook_secret_until,
+            null() if behind else ClientRow.previous_webhook_secret_encrypted,
+            null() if behind else ClientRow.previous_webhook_secret_until,
         )
     )
     return sorted(
@@ -287,16 +290,26 @@ def renew_webhook_secret(
     for `overlap` after `now` (every delivery carries both signatures meanwhile), so the
     client can deploy the new one without failing a delivery; with no overlap it stops at
     commit. Only one previous secret is kept: renewed again during an overlap, the secret
-    being replaced becomes the previous one and the oldest stops at once. A secret the key
-    cannot open signs nothing, so it is not kept. Also how a client registered before
-    webhooks existed gets its first one."""
+    being replaced becomes the previous one and the oldest stops at once. Raises
+    SecretKeyError if `cipher` does not open the client's secrets (a wrong key). Also how a
+    client registered before webhooks existed gets its first one."""
     if not timedelta(0) <= overlap <= WEBHOOK_SECRET_OVERLAP_MAX:
         raise ClientRegistrationError(
             f"a webhook secret's overlap is from 0 to {WEBHOOK_SECRET_OVERLAP_MAX.days} days"
         )
-    row = _client_named(session, name)
+    row = _client_named(session, name, for_update=True)  # two renewals at once: one waits
+    if not all(
+        cipher.opens(token)
+        for token in (row.secret_encrypted, row.webhook_secret_encrypted)
+        if token
+    ):
+        # a new secret sealed under it would be one that no process with the right key opens
+        raise SecretKeyError(
+            f"the secret key does not open the secrets of {row.name!r}: give the key they are "
+            "sealed under"
+        )
     replaced = row.webhook_secret_encrypted
-    if overlap and replaced and cipher.opens(replaced):
+    if overlap and replaced:
         row.previous_webhook_secret_encrypted = cipher.rotate(replaced)
         until = now() + overlap
         if until.microsecond:  # up to the next second, as it is shown: never shorter than asked
@@ -315,8 +328,9 @@ def client_webhook_url(session: Session, key: str) -> str | None:
     return session.scalar(select(ClientRow.webhook_url).where(ClientRow.consumer_key == key))
 
 
-def _client_named(session: Session, name: str) -> ClientRow:
-    row = session.scalar(select(ClientRow).where(ClientRow.name == name.strip()))
+def _client_named(session: Session, name: str, *, for_update: bool = False) -> ClientRow:
+    query = select(ClientRow).where(ClientRow.name == name.strip())
+    row = session.scalar(query.with_for_update() if for_update else query)
     if row is None:
         raise ClientRegistrationError(f"no client is named {name!r}")
     return row

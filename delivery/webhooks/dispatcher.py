@@ -22,6 +22,7 @@ from delivery.clock import Clock
 from delivery.http_deadline import DeadlineClient, read_at_most
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
+    WebhookSecrets,
     addressed_now,
     claim_due,
     forget_settled_before,
@@ -243,9 +244,7 @@ class WebhookDispatcher:
             )
             if not claimed:
                 return 0
-            secrets = webhook_secrets(
-                connection, {d.client_key for d in claimed}, self._cipher, now=self._clock.now()
-            )
+            secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
             to_callbacks = sent_to_callbacks(connection, claimed)
             claimed = addressed_now(connection, claimed, to_callbacks)
 
@@ -291,13 +290,14 @@ class WebhookDispatcher:
             return forget_settled_before(connection, self._clock.now() - older_than)
 
     def _send(
-        self, delivery: ClaimedDelivery, secrets: tuple[str, ...] | None, named_by_client: bool
+        self, delivery: ClaimedDelivery, secrets: WebhookSecrets | None, named_by_client: bool
     ) -> _Outcome:
-        if not secrets:
+        if secrets is None:
             why = "the client has no webhook secret the service can open"
             return _Outcome(delivery, SendResult(None, why), sent=False)
         body = webhook_body(delivery)
-        headers = sign(secrets, delivery.event_id, self._signing_clock.now(), body)
+        signing = secrets.signing_at(self._clock.now())
+        headers = sign(signing, delivery.event_id, self._signing_clock.now(), body)
         try:
             result = self._sender.send(delivery.url, body, headers, named_by_client=named_by_client)
         except Exception as broken:  # a broken sender must not stall the other events

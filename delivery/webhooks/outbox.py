@@ -281,15 +281,31 @@ def forget_settled_before(connection: Connection, moment: datetime) -> int:
     return int(result.rowcount)
 
 
+@dataclass(frozen=True)
+class WebhookSecrets:
+    """A client's webhook secrets, opened: its current one, and the one a renewal replaced
+    with the end of its overlap."""
+
+    current: str = field(repr=False)
+    previous: str | None = field(default=None, repr=False)
+    previous_until: datetime | None = None
+
+    def signing_at(self, moment: datetime) -> tuple[str, ...]:
+        """The secrets an attempt made at `moment` is signed with, the current one first."""
+        if self.previous is None or self.previous_until is None or moment >= self.previous_until:
+            return (self.current,)
+        return (self.current, self.previous)
+
+
 def webhook_secrets(
-    connection: Connection, client_keys: Iterable[str], cipher: SecretCipher, now: datetime
-) -> dict[str, tuple[str, ...] | None]:
-    """The secrets each client's webhooks are signed with at `now`, opened: its current one,
-    then the one a renewal replaced while its overlap lasts. None for a client that has no
-    secret, or whose current secret the key cannot open (logged): that client's events fail
-    and are retried, and the others' go out, rather than one sealed under a retired key
-    holding every client's back. A previous secret the key cannot open is logged and left out:
-    the current one still signs."""
+    connection: Connection, client_keys: Iterable[str], cipher: SecretCipher
+) -> dict[str, WebhookSecrets | None]:
+    """Each client's webhook secrets, opened (the previous one while its overlap lasts is
+    decided at each attempt: a batch may outlast it). None for a client that has no secret,
+    or whose current secret the key cannot open (logged): that client's events fail and are
+    retried, and the others' go out, rather than one sealed under a retired key holding every
+    client's back. A previous secret the key cannot open is logged and left out: the current
+    one still signs."""
     table = ClientRow
     rows = connection.execute(
         select(
@@ -299,7 +315,7 @@ def webhook_secrets(
             table.previous_webhook_secret_until,
         ).where(table.consumer_key.in_(set(client_keys)))
     )
-    opened: dict[str, tuple[str, ...] | None] = {}
+    opened: dict[str, WebhookSecrets | None] = {}
     for key, token, previous_token, previous_until in rows:
         try:
             current = cipher.decrypt(token) if token else None
@@ -309,10 +325,12 @@ def webhook_secrets(
         if current is None:
             opened[key] = None
             continue
-        opened[key] = (current,)
-        if previous_token and previous_until is not None and now < previous_until:
+        opened[key] = WebhookSecrets(current)
+        if previous_token and previous_until is not None:
             try:
-                opened[key] = (current, cipher.decrypt(previous_token))
+                opened[key] = WebhookSecrets(
+                    current, cipher.decrypt(previous_token), previous_until
+                )
             except SecretKeyError as error:
                 log.warning(
                     "cannot open the previous webhook secret of client %s, which signs until "

@@ -186,3 +186,30 @@ def _seal_current_under(engine: Engine, cipher: SecretCipher, secret: str) -> No
     with session_factory(engine).begin() as session:
         row = session.scalars(select(ClientRow).where(ClientRow.name == "shop")).one()
         row.webhook_secret_encrypted = cipher.encrypt(secret)
+
+
+def test_an_attempt_made_after_the_overlap_ended_within_its_batch_is_signed_with_the_new_only(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # a batch claimed a second before the end, whose sends take two seconds each
+    shop = Shop(engine, cipher)
+    renewed = shop.renew(overlap=timedelta(minutes=1))
+    shop.clock.advance(timedelta(seconds=59))
+    for _ in range(3):
+        enqueue_status(shop.engine, shop.credentials.key, shop.clock.now())
+
+    def slow(_sent: SentWebhook) -> SendResult:
+        shop.clock.advance(timedelta(seconds=2))
+        return SendResult(200)
+
+    shop.endpoint.answer = slow
+    dispatcher = WebhookDispatcher(
+        engine, cipher, shop.endpoint, shop.clock, signing_clock=SystemClock(), concurrency=1
+    )
+
+    assert dispatcher.dispatch_due() == 3
+
+    first, *later = shop.endpoint.sent
+    assert verifies(shop.first_secret, first)
+    assert [verifies(shop.first_secret, sent) for sent in later] == [False, False]
+    assert all(verifies(renewed.secret, sent) for sent in shop.endpoint.sent)

@@ -8,10 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command as command_line
 from cryptography.fernet import Fernet
 
-from pipelines.cli import main
+from pipelines.cli import UsageError, main
+from pipelines.serving_cli import check_start_up
 from pipelines.settings import load_settings
+from store.database import alembic_config, make_engine
 
 GARBAGE_KEY = "garbage-that-is-also-a-secret"
 UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
@@ -208,9 +211,20 @@ def test_a_blank_nightly_history_setting_is_no_nightly_run() -> None:
     assert settings.score_events_dir is None
 
 
-@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "--port", "0"],
+        ["worker"],
+        # what they would seal under a new key, no process with the clients' key could open
+        ["clients", "add", "shop", "--allow-ip", "127.0.0.1/32"],
+        ["clients", "set-webhook", "bank", "--renew-secret"],
+        ["clients", "reseal"],
+    ],
+    ids=["serve", "worker", "clients add", "clients set-webhook", "clients reseal"],
+)
 def test_a_key_file_that_does_not_exist_beside_sealed_clients_is_named_not_made(
-    command: str,
+    command: list[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -221,7 +235,7 @@ def test_a_key_file_that_does_not_exist_beside_sealed_clients_is_named_not_made(
     mistyped = tmp_path / "keys" / "secret.key"
     monkeypatch.setenv("OWNERSHIP_SECRET_KEY_FILE", str(mistyped))
 
-    message = refused([command, "--port", "0"] if command == "serve" else [command], capsys)
+    message = refused(command, capsys)
 
     assert "OWNERSHIP_SECRET_KEY_FILE" in message and "does not exist" in message
     assert not mistyped.parent.exists()
@@ -240,3 +254,19 @@ def test_the_fastest_clock_the_settings_allow_is_taken_with_an_anchor() -> None:
     settings = load_settings(clock_speed=86_400, clock_anchor="2026-11-28T00:00:00Z")
 
     assert settings.clock_speed == 86_400
+
+
+def test_a_key_that_opens_no_secret_of_a_store_a_release_behind_is_refused_before_upgrading_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the store as the release before the previous webhook secret left it, which `serve` and
+    # `worker` check before they upgrade it
+    assert main(["clients", "add", "bank", "--allow-ip", "127.0.0.1/32"]) == 0
+    capsys.readouterr()
+    engine = make_engine(f"sqlite:///{tmp_path / 'ownership.db'}")
+    command_line.downgrade(alembic_config(engine), "0006_verification_recorded_at")
+    engine.dispose()
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
+
+    with pytest.raises(UsageError, match="does not open the secrets of the clients 'bank'"):
+        check_start_up(load_settings())

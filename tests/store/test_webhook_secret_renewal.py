@@ -3,11 +3,13 @@ for its overlap, one at a time, and moved with the other secrets when the key is
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.clients import (
@@ -110,15 +112,17 @@ def test_a_second_renewal_during_the_overlap_keeps_only_the_secret_it_replaced(
     )
 
 
-def test_a_secret_the_key_cannot_open_is_not_kept_as_the_previous(
+def test_renewing_under_a_key_that_does_not_open_the_clients_secrets_is_refused_untouched(
     sessions: sessionmaker[Session],
 ) -> None:
-    register_bank(sessions, new_cipher())  # under a key since lost
+    # a new secret sealed under the wrong key would be one no process with the right key opens
+    register_bank(sessions, new_cipher())  # under another key
+    before = bank_row(sessions).webhook_secret_encrypted
 
-    renewed = renew(sessions, new_cipher(), overlap=DAY)
+    with pytest.raises(SecretKeyError, match="does not open the secrets of 'bank'"):
+        renew(sessions, new_cipher(), overlap=DAY)
 
-    assert renewed.previous_signs_until is None
-    assert bank_row(sessions).previous_webhook_secret_encrypted is None
+    assert bank_row(sessions).webhook_secret_encrypted == before
 
 
 @pytest.mark.parametrize(
@@ -190,3 +194,37 @@ def test_resealing_drops_a_previous_secret_whose_overlap_is_over(
     assert row.previous_webhook_secret_encrypted is None
     assert row.previous_webhook_secret_until is None
     assert cipher.decrypt(row.webhook_secret_encrypted or "") == renewed.secret
+
+
+def waiting_on_a_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return bool(
+            connection.scalar(
+                text(
+                    "select count(*) from pg_stat_activity "
+                    "where datname = current_database() and wait_event_type = 'Lock'"
+                )
+            )
+        )
+
+
+def test_a_renewal_while_another_is_committing_keeps_the_secret_that_one_gave_as_previous(
+    sessions: sessionmaker[Session], cipher: SecretCipher, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes one writer at a time")
+    register_bank(sessions, cipher)
+    second: list[RenewedWebhookSecret] = []
+    with sessions.begin() as session:
+        first = renew_webhook_secret(session, "bank", cipher, now=lambda: NOW)
+        session.flush()
+        other = threading.Thread(target=lambda: second.append(renew(sessions, cipher)))
+        other.start()
+        deadline = time.monotonic() + 30
+        while not waiting_on_a_lock(engine) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    other.join(30)
+
+    assert second and second[0].secret != first.secret
+    previous = bank_row(sessions).previous_webhook_secret_encrypted
+    assert previous is not None and cipher.decrypt(previous) == first.secret
