@@ -261,7 +261,7 @@ class WebhookDispatcher:
             return outcome
 
         if self._concurrency == 1 or len(claimed) == 1:
-            outcomes = [send(delivery) for delivery in claimed]
+            outcomes = [send(delivery) for delivery in in_turn(claimed)]
         else:
             # a slow endpoint holds one thread, not the whole batch
             with ThreadPoolExecutor(min(self._concurrency, len(claimed))) as pool:
@@ -308,8 +308,7 @@ class WebhookDispatcher:
     def _settle(self, outcomes: list[_Outcome]) -> None:
         now = self._clock.now()
         given_up: list[tuple[ClaimedDelivery, str]] = []
-        # the endpoints found unavailable, each with its first retry and why
-        down: dict[_Endpoint, tuple[datetime, str]] = {}
+        down = _DownEndpoints()
         answered: set[_Endpoint] = set()
         with self._engine.begin() as connection:
             for delivery, result, sent, held_back in outcomes:
@@ -322,18 +321,15 @@ class WebhookDispatcher:
                     record_delivered(connection, delivery, now=now, status_code=result.status_code)
                     continue
                 retry_at = self._record_failure(connection, delivery, result, now, given_up)
-                if sent and result.endpoint_unavailable and retry_at is not None:
-                    earliest = min(retry_at, down.get(endpoint, (retry_at, ""))[0])
-                    down[endpoint] = (earliest, result.error or f"HTTP {result.status_code}")
+                if sent and result.endpoint_unavailable:
+                    # given up (its own window over), the endpoint is tried afresh after a wait
+                    probe = retry_at or now + self._schedule.delay_after(1)
+                    down.found(endpoint, probe, result, now)
             for delivery, result, _, held_back in outcomes:
-                if not held_back:
-                    continue
-                found = down.get(_Endpoint(delivery.client_key, delivery.url))
-                if found is None:  # the attempt that found the endpoint so was given up
-                    self._record_failure(connection, delivery, result, now, given_up)
-                    continue
-                record_held_back(connection, delivery, until=found[0], error=result.error or "")
-        self._put_off_backlogs({e: down[e] for e in down.keys() - answered}, now)
+                if held_back:  # its endpoint failed a sent attempt of the batch, so is down
+                    until = down.until(_Endpoint(delivery.client_key, delivery.url))
+                    self._hold_back(connection, delivery, result, until, now, given_up)
+        self._put_off_backlogs(down.without(answered), now)
         for delivery, error in given_up:
             log.warning(
                 "webhook %s (%s) to client %s given up after %d attempts: %s",
@@ -343,6 +339,25 @@ class WebhookDispatcher:
                 delivery.attempts,
                 error,
             )
+
+    def _hold_back(
+        self,
+        connection: Connection,
+        delivery: ClaimedDelivery,
+        result: SendResult,
+        until: datetime,
+        now: datetime,
+        given_up: list[tuple[ClaimedDelivery, str]],
+    ) -> None:
+        """A claimed event not sent waits with its endpoint, without an attempt counted; tried
+        at the end of its own retry window if the endpoint's wait would pass it, and given up
+        as a failure would be once that is over."""
+        last_chance = delivery.created_at + self._schedule.give_up_after
+        if until > last_chance and last_chance <= now:
+            self._record_failure(connection, delivery, result, now, given_up)
+            return
+        error = result.error or ""
+        record_held_back(connection, delivery, until=min(until, last_chance), error=error)
 
     def _record_failure(
         self,
@@ -390,6 +405,7 @@ class WebhookDispatcher:
                         url=endpoint.url,
                         until=until,
                         now=now,
+                        window=self._schedule.give_up_after,
                     )
             except DBAPIError as refused:
                 log.warning("could not put off the webhooks to %s: %s", endpoint.url, refused)
@@ -431,6 +447,37 @@ class _Outcome(NamedTuple):
 class _Endpoint(NamedTuple):
     client_key: str
     url: str
+
+
+class _DownEndpoints:
+    """The endpoints a batch's sent attempts found unavailable: when each is to be tried
+    next (its earliest retry, but never before a Retry-After it asked for), and why."""
+
+    def __init__(self) -> None:
+        self._earliest: dict[_Endpoint, datetime] = {}
+        self._not_before: dict[_Endpoint, datetime] = {}
+        self._why: dict[_Endpoint, str] = {}
+
+    def found(
+        self, endpoint: _Endpoint, retry_at: datetime, result: SendResult, now: datetime
+    ) -> None:
+        self._earliest[endpoint] = min(retry_at, self._earliest.get(endpoint, retry_at))
+        if result.retry_after is not None:
+            asked = now + result.retry_after
+            self._not_before[endpoint] = max(asked, self._not_before.get(endpoint, asked))
+        self._why.setdefault(endpoint, result.error or f"HTTP {result.status_code}")
+
+    def until(self, endpoint: _Endpoint) -> datetime:
+        earliest = self._earliest[endpoint]
+        return max(earliest, self._not_before.get(endpoint, earliest))
+
+    def without(self, answered: set[_Endpoint]) -> dict[_Endpoint, tuple[datetime, str]]:
+        """Each endpoint's wait and why, but for those another attempt of the batch reached."""
+        return {
+            endpoint: (self.until(endpoint), why)
+            for endpoint, why in self._why.items()
+            if endpoint not in answered
+        }
 
 
 class _UnavailableEndpoints:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -248,23 +248,48 @@ def record_held_back(
 
 
 def put_off_due(
-    connection: Connection, *, client_key: str, url: str, until: datetime, now: datetime
+    connection: Connection,
+    *,
+    client_key: str,
+    url: str,
+    until: datetime,
+    now: datetime,
+    window: timedelta,
 ) -> int:
-    """The client's events due at `url` by `now` wait until `until`; returns how many.
+    """The client's events due by `now` that would be sent to `url` wait until `until`;
+    returns how many.
 
     For an endpoint that could not be reached or asked to be left alone (429, 503): its
     backlog waits with the event that found it so, rather than filling the next batches and
-    holding every other client's events behind it. Events under another dispatcher's lease
-    are not due, and are left to it; no attempt is counted, so each event is still tried.
+    holding every other client's events behind it. Where an event is sent is decided as
+    `addressed_now` decides it: a notification's own callback_url, else the client's
+    registered URL. Events under another dispatcher's lease are not due, and are left to it;
+    no attempt is counted, so each event is still tried; one whose retry `window` from its
+    creation would end before `until` stays due, to be tried within it.
     """
     table = WebhookDeliveryRow
+    registered = connection.scalar(
+        select(ClientRow.webhook_url).where(ClientRow.consumer_key == client_key)
+    )
+    # named by its notification as the callback_url it is queued for: it stays at that URL
+    named = exists().where(
+        NotificationRow.id == table.payload["notification_id"].as_string(),
+        NotificationRow.callback_url == table.url,
+    )
+    if registered is None:  # none to follow: each event stays where it was queued
+        sent_there = table.url == url
+    elif registered == url:  # and every event not named elsewhere follows it there
+        sent_there = (table.url == url) | ~named
+    else:  # a callback_url: the events its notifications named
+        sent_there = (table.url == url) & named
     result = connection.execute(
         update(table)
         .where(
             table.client_key == client_key,
-            table.url == url,
             table.state == DeliveryState.PENDING.value,
             table.next_attempt_at <= now,
+            table.created_at >= until - window,
+            sent_there,
         )
         .values(next_attempt_at=until)
     )

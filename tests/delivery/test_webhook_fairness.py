@@ -8,12 +8,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from delivery.clock import VirtualClock
 from delivery.webhooks import SendResult, enqueue
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
-from store.clients import register_client
+from store.clients import register_client, set_webhook_url
 from store.database import session_factory
 from store.secrets import SecretCipher
 from store.tables_webhooks import WebhookDeliveryRow
@@ -23,6 +23,8 @@ from tests.delivery.webhook_helpers import (
     CountingSender,
     delivery_row,
     dispatcher,
+    enqueue_status,
+    notification_calling_back,
     register_shop,
 )
 
@@ -31,6 +33,7 @@ SHOP_BACKLOG = 100
 
 
 OK = SendResult(200)
+V2_HOOKS = "https://shop.example/v2/hooks"
 
 
 def hanging(_sent: SentWebhook) -> SendResult:
@@ -52,6 +55,19 @@ def enqueue_many(
             )
             for n in range(count)
         ]
+
+
+def due_later(engine: Engine, event_id: str, at: datetime) -> None:
+    table = WebhookDeliveryRow
+    with engine.begin() as connection:
+        connection.execute(
+            update(table).where(table.event_id == event_id).values(next_attempt_at=at)
+        )
+
+
+def move_webhooks(engine: Engine, url: str) -> None:
+    with session_factory(engine).begin() as session:
+        set_webhook_url(session, "shop", url)
 
 
 def due_at(engine: Engine, client_key: str) -> set[datetime]:
@@ -234,3 +250,123 @@ def test_events_whose_secret_cannot_be_opened_put_off_none_of_their_endpoints_ot
         == [(0, START)] * 10 + [(1, START + timedelta(seconds=5))] * 2
     )
     assert sender.sent == []
+
+
+def asking_to_wait(minutes: int) -> RecordingWebhookSender:
+    return RecordingWebhookSender(
+        lambda _sent: SendResult(429, "HTTP 429", retry_after=timedelta(minutes=minutes))
+    )
+
+
+def test_an_event_held_back_past_its_retry_window_is_tried_at_its_end_then_given_up(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    (young,) = enqueue_many(engine, shop.key, SHOP_HOOKS, 1)
+    (old,) = enqueue_many(
+        engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=23, minutes=59)
+    )
+    sender = asking_to_wait(minutes=10)
+    clock = VirtualClock(START)
+    hooks = dispatcher(engine, cipher, sender, clock, concurrency=1)
+
+    hooks.dispatch_due(limit=2)  # the young one is sent first, and asked to wait 10 minutes
+
+    row = delivery_row(engine, old)
+    assert (row.attempts, row.next_attempt_at) == (0, START + timedelta(minutes=1))
+    clock.advance(timedelta(minutes=1))
+    hooks.dispatch_due(limit=2)
+    assert delivery_row(engine, old).state == "given_up"
+    assert [sent.event_id for sent in sender.sent] == [young, old]
+
+
+def test_a_due_event_whose_window_ends_before_its_endpoints_wait_is_not_put_off(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_many(engine, shop.key, SHOP_HOOKS, 1)
+    (last,) = enqueue_many(
+        engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=23, minutes=59)
+    )
+    due_later(engine, last, START + timedelta(seconds=1))  # due, but after the first
+    clock = VirtualClock(START + timedelta(seconds=1))
+
+    dispatcher(engine, cipher, asking_to_wait(minutes=10), clock).dispatch_due(limit=1)
+
+    assert delivery_row(engine, last).next_attempt_at == START + timedelta(seconds=1)
+
+
+def test_a_callback_urls_failure_puts_off_only_the_events_its_notifications_named(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # the shop moved its webhooks to the v2 URL; a notification named the old one as its own
+    shop = register_shop(engine, cipher)
+    notification_calling_back(engine, shop.key, SHOP_HOOKS)
+    named = enqueue_status(engine, shop.key, START)  # ntf_1's, to the old URL
+    moved = enqueue_many(engine, shop.key, SHOP_HOOKS, 3, at=START + timedelta(seconds=1))
+    move_webhooks(engine, V2_HOOKS)
+    sender = RecordingWebhookSender(lambda sent: hanging(sent) if sent.url == SHOP_HOOKS else OK)
+    hooks = dispatcher(engine, cipher, sender, VirtualClock(START + timedelta(seconds=1)))
+
+    hooks.dispatch_due(limit=1)  # the named one, found hanging
+    hooks.dispatch_due(limit=10)
+
+    assert {delivery_row(engine, event_id).state for event_id in moved} == {"delivered"}
+    assert delivery_row(engine, named).state == "pending"
+
+
+def test_a_registered_url_found_down_puts_off_the_events_that_would_follow_it_there(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    first = enqueue_status(engine, shop.key, START, url=V2_HOOKS, notification_id="ntf_2")
+    queued_before = enqueue_many(engine, shop.key, SHOP_HOOKS, 3, at=START + timedelta(seconds=1))
+    move_webhooks(engine, V2_HOOKS)
+    clock = VirtualClock(START + timedelta(seconds=1))
+
+    dispatcher(engine, cipher, RecordingWebhookSender(hanging), clock).dispatch_due(limit=1)
+
+    assert delivery_row(engine, first).attempts == 1
+    waiting = {delivery_row(engine, event_id).next_attempt_at for event_id in queued_before}
+    assert waiting == {clock.now() + timedelta(seconds=5)}
+
+
+def test_an_endpoint_whose_failing_event_was_given_up_is_still_waited_for(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # the event that found it asking to wait was at the end of its window, and is given up
+    shop = register_shop(engine, cipher)
+    (last,) = enqueue_many(engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=24))
+    others = enqueue_many(engine, shop.key, SHOP_HOOKS, 12)
+    sender = asking_to_wait(minutes=10)
+
+    dispatcher(engine, cipher, sender, VirtualClock(START), concurrency=1).dispatch_due(limit=3)
+
+    assert len(sender.sent) == 1 and delivery_row(engine, last).state == "given_up"
+    rows = [delivery_row(engine, event_id) for event_id in others]
+    assert {(row.attempts, row.next_attempt_at) for row in rows} == {
+        (0, START + timedelta(minutes=10))
+    }
+
+
+def test_a_wait_an_endpoint_asked_for_holds_its_backlog_though_another_send_timed_out(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    sent_together = enqueue_many(engine, shop.key, SHOP_HOOKS, 2)
+    rest = enqueue_many(engine, shop.key, SHOP_HOOKS, 5, at=START + timedelta(seconds=1))
+    both_sent = threading.Barrier(2, timeout=30)
+
+    def answer(sent: SentWebhook) -> SendResult:
+        both_sent.wait()  # the two are out at once, before either answer comes
+        if sent.event_id == sent_together[0]:
+            return hanging(sent)
+        return SendResult(429, "HTTP 429", retry_after=timedelta(hours=1))
+
+    clock = VirtualClock(START + timedelta(seconds=1))
+    hooks = dispatcher(engine, cipher, RecordingWebhookSender(answer), clock, concurrency=2)
+    hooks.dispatch_due(limit=2)
+
+    assert {delivery_row(engine, event_id).next_attempt_at for event_id in rest} == {
+        clock.now() + timedelta(hours=1)
+    }
