@@ -26,7 +26,7 @@ from pipelines.input_files import (
     read_parquet_files,
 )
 from pipelines.number_ranges import RANGES_FILE
-from pipelines.paths import input_files, input_format, is_data_name
+from pipelines.paths import input_format, is_data_name, stray_input_files
 from pipelines.sqlfiles import check_sql, macros_sql, number_check_sql, unreadable_lines_sql
 
 FORMATS = ("parquet", "csv")
@@ -60,7 +60,6 @@ def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, 
             f"events folder {events_dir} is empty: expected one folder per kind "
             f"({', '.join(INPUT_KINDS)})"
         )
-    _refuse_stray_files(events_dir)
     found: dict[str, KindFiles] = {}
     for kind in kinds:
         folder = events_dir / kind
@@ -94,24 +93,11 @@ def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, 
                 f"pattern ({' '.join(sorted(GLOB_CHARACTERS))}); rename the file"
             )
         found[kind] = KindFiles(kind, present[0], by_format[present[0]])
+    # after the kinds: a kind's own folder given as the history is told as such, above
+    stray = stray_input_files(events_dir, INPUT_KINDS, NAMED_FILES)
+    if stray:
+        raise InputError(f"events folder {stray}")
     return found
-
-
-def _refuse_stray_files(events_dir: Path) -> None:
-    """An `InputError` for data files beside the kinds' folders: a run reads a kind's folder
-    only, and nothing is dropped silently (DESIGN §3). Other files (notes, a manifest, hidden
-    ones) and other folders (the generator's truth/) hold no rows and may stay."""
-    stray = [path.name for path in input_files(events_dir)]
-    if not stray:
-        return
-    shown = ", ".join(stray[:NAMED_FILES])
-    more = f" and {len(stray) - NAMED_FILES} more" if len(stray) > NAMED_FILES else ""
-    where = "it into its kind's folder" if len(stray) == 1 else "them into their kinds' folders"
-    raise InputError(
-        f"events folder {events_dir} holds {shown}{more} beside the kinds' folders, where a run "
-        f"does not read: move {where} ({', '.join(f'{kind}/' for kind in INPUT_KINDS)}), "
-        "or out of the history"
-    )
 
 
 def _kind_folder(folder: Path) -> tuple[dict[str, tuple[Path, ...]], list[str]]:

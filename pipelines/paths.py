@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,24 @@ def is_data_name(path: Path) -> bool:
     other name, `_backfill.parquet` included, is read, or refused if of no input format."""
     name = path.name
     return not (name.startswith(".") or name in MARKERS or name.startswith(MARKER_PREFIXES))
+
+
+def stray_input_files(history: Path, kinds: Iterable[str], named: int = 5) -> str | None:
+    """What is wrong with data files beside a history's kind folders, or None if it has none:
+    a run reads a kind's folder only, and nothing is dropped silently (DESIGN §3). Other files
+    (notes, a manifest, hidden ones) and other folders (the generator's truth/) hold no rows
+    and may stay."""
+    stray = [path.name for path in input_files(history)]
+    if not stray:
+        return None
+    shown = ", ".join(stray[:named])
+    more = f" and {len(stray) - named} more" if len(stray) > named else ""
+    where = "it into its kind's folder" if len(stray) == 1 else "them into their kinds' folders"
+    folders = ", ".join(f"{kind}/" for kind in kinds)
+    return (
+        f"{history} holds {shown}{more} beside the kinds' folders, where a run does not read: "
+        f"move {where} ({folders}), or out of the history"
+    )
 
 
 def input_files(folder: Path) -> list[Path]:

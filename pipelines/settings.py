@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from delivery.gateway_signatures import decode_secret
 from ownership.rules import RuleSettings
-from pipelines.paths import DATA_DIR, input_files
+from pipelines.paths import DATA_DIR, input_files, stray_input_files
 
 ADMIN_TOKEN_MIN_LENGTH = 32
 
@@ -363,6 +363,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{path} is not a history (DESIGN §3): it has no {', '.join(missing)} folder"
             )
+        stray = stray_input_files(_a_folder(path), INPUT_KINDS)
+        if stray:  # the nightly run would refuse it at 02:00: said now, at start-up
+            raise ValueError(stray)
         return path
 
     @field_validator("history_dir")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.cli import UsageError, console, seed_argument
-from pipelines.settings import Settings, check_database_url
+from pipelines.settings import MAX_SIMULATOR_SEED, Settings, check_database_url
 
 
 def add_simulate_command(commands: Any) -> None:
@@ -38,8 +38,18 @@ def add_simulate_command(commands: Any) -> None:
     simulate.add_argument(
         "--notifications", type=int, default=2_000, help="notifications (default 2,000)"
     )
-    simulate.add_argument("--seed", type=seed_argument, default=1, help="random seed (default 1)")
+    simulate.add_argument("--seed", type=_simulator_seed, default=1, help="random seed (default 1)")
     simulate.set_defaults(run=cmd_simulate_day)
+
+
+def _simulator_seed(text: str) -> int:
+    """A seed for the day's simulators, in OWNERSHIP_SIMULATOR_SEED's range."""
+    seed = seed_argument(text)
+    if seed > MAX_SIMULATOR_SEED:
+        raise argparse.ArgumentTypeError(
+            f"{text} is above {MAX_SIMULATOR_SEED}, the largest simulator seed"
+        )
+    return seed
 
 
 def _store_url(text: str) -> str:

@@ -8,9 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from pipelines.cli import main
 from pipelines.scoring import ScoreRequest, score
+from pipelines.settings import load_settings
 from pipelines.synth import generate
 from tests.integration.test_bad_input import healthy_history
 
@@ -69,3 +71,25 @@ def test_a_generated_history_with_notes_and_hidden_files_beside_it_still_scores(
     manifest = score(ScoreRequest(events, tmp_path / "out", as_of=summary.end)).manifest
 
     assert manifest["inputs"]["code_entries"]["accepted"] > 0
+
+
+def test_a_kinds_own_folder_given_as_the_history_is_told_as_a_missing_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+
+    code, message = scored(events / "code_entries", tmp_path / "out", capsys)
+
+    assert code == 2
+    assert "missing kind 'code_entries'" in message and "beside" not in message
+
+
+def test_a_nightly_history_with_a_data_file_beside_its_kinds_is_refused_at_start_up(
+    tmp_path: Path,
+) -> None:
+    # the nightly run at 02:00 would refuse it: said when the worker starts, not then
+    events = healthy_history().write(tmp_path / "events")
+    shutil.copy(events / "code_entries" / "part-0.parquet", events / "backup-2026-10.parquet")
+
+    with pytest.raises(ValidationError, match=r"backup-2026-10\.parquet beside the kinds' folders"):
+        load_settings(score_events_dir=str(events))

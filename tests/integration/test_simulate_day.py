@@ -106,15 +106,20 @@ def test_a_second_day_into_one_store_is_refused(demo: Demo, tmp_path: Path) -> N
     assert count_rows(f"sqlite:///{tmp_path / 'day.db'}", records.notifications) == 5
 
 
-def test_a_negative_seed_is_refused_by_the_command_line(
-    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("seed", "said"),
+    [("-1", "-1 is below 0"), (str(2**63), f"{2**63} is above {2**63 - 1}")],
+    ids=["negative", "past the simulators' seeds"],
+)
+def test_a_seed_out_of_the_simulators_range_is_refused_by_the_command_line(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: str, said: str
 ) -> None:
     argv = ["simulate-day", "--history", str(demo.events), "--scores", str(demo.scores)]
-    argv += ["--store", f"sqlite:///{tmp_path / 'day.db'}", "--seed", "-1"]
+    argv += ["--store", f"sqlite:///{tmp_path / 'day.db'}", "--seed", seed]
 
     with pytest.raises(SystemExit) as stopped:
         cli.main(argv)
 
     assert stopped.value.code == 2
-    assert "argument --seed: -1 is below 0" in capsys.readouterr().err
+    assert f"argument --seed: {said}" in capsys.readouterr().err
     assert not (tmp_path / "day.db").exists()
