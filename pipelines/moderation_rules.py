@@ -98,7 +98,10 @@ class _Document(_Strict):
 
 def load_moderation_rules(path: Path = MODERATION_RULES) -> ModerationRules:
     try:
-        document = _Document.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):  # empty, or a list: pydantic would name its model
+            raise ValueError("holds no rules: expected a mapping of the rules' sections")
+        document = _Document.model_validate(loaded)
         name = re.compile(document.placeholder.name)
         return ModerationRules(
             version=document.version,
@@ -125,7 +128,8 @@ def load_moderation_rules(path: Path = MODERATION_RULES) -> ModerationRules:
     except ValidationError as error:  # before ValueError, which it is
         raise ModerationRulesError(f"{path}: {_faults(error)}") from error
     except (OSError, yaml.YAMLError, ValueError, re.error) as error:
-        raise ModerationRulesError(f"{path}: {error}") from error
+        # one line: a YAML error points at its place over several
+        raise ModerationRulesError(f"{path}: {' '.join(str(error).split())}") from error
 
 
 def _faults(error: ValidationError) -> str:

@@ -67,3 +67,28 @@ def test_a_category_the_rules_do_not_know_is_named_by_its_key(tmp_path: Path) ->
     assert message.endswith(
         "categories.newsletter: Input should be 'otp', 'transaction', 'order_status' or 'service'"
     )
+
+
+@pytest.mark.parametrize("text", ["", "- a list\n- of rules\n"], ids=["empty", "a list"])
+def test_a_rules_file_that_is_no_mapping_says_so_without_naming_a_model(
+    tmp_path: Path, text: str
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text)
+
+    with pytest.raises(ModerationRulesError) as refused:
+        load_moderation_rules(rules)
+
+    assert (
+        str(refused.value) == f"{rules}: holds no rules: expected a mapping of the rules' sections"
+    )
+
+
+def test_a_yaml_error_in_the_rules_is_one_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nlength: [unclosed\n")
+
+    with pytest.raises(ModerationRulesError) as refused:
+        load_moderation_rules(rules)
+
+    assert "\n" not in str(refused.value) and str(rules) in str(refused.value)
