@@ -35,11 +35,18 @@ def is_data_name(path: Path) -> bool:
 
 
 def stray_input_files(history: Path, kinds: Iterable[str], named: int = 5) -> str | None:
-    """What is wrong with data files beside a history's kind folders, or None if it has none:
-    a run reads a kind's folder only, and nothing is dropped silently (DESIGN §3). Other files
-    (notes, a manifest, hidden ones) and other folders (the generator's truth/) hold no rows
-    and may stay."""
-    stray = [path.name for path in input_files(history)]
+    """What is wrong with data files (or folders named as data files) beside a history's kind
+    folders, or None if it has none: a run reads a kind's folder only, and nothing is dropped
+    silently (DESIGN §3). Other files (notes, a manifest, hidden ones) and other folders (the
+    generator's truth/) hold no rows and may stay."""
+    if not history.is_dir():
+        return None
+    # a folder named as a data file is a dataset as Spark writes one: rows too
+    stray = [
+        path.name
+        for path in sorted(history.iterdir())
+        if is_data_name(path) and input_format(path) is not None
+    ]
     if not stray:
         return None
     shown = ", ".join(stray[:named])

@@ -93,3 +93,15 @@ def test_a_nightly_history_with_a_data_file_beside_its_kinds_is_refused_at_start
 
     with pytest.raises(ValidationError, match=r"backup-2026-10\.parquet beside the kinds' folders"):
         load_settings(score_events_dir=str(events))
+
+
+def test_a_folder_named_as_a_data_file_beside_the_kinds_stops_the_run_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a dataset as Spark writes one: a folder of part files
+    events = healthy_history().write(tmp_path / "events")
+    shutil.copytree(events / "code_entries", events / "late_codes.parquet")
+
+    code, message = scored(events, tmp_path / "out", capsys)
+
+    assert code == 2 and "late_codes.parquet beside the kinds' folders" in message
