@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -296,8 +296,9 @@ class WebhookDispatcher:
             why = "the client has no webhook secret the service can open"
             return _Outcome(delivery, SendResult(None, why), sent=False)
         body = webhook_body(delivery)
-        signing = secrets.signing_at(self._clock.now())
-        headers = sign(signing, delivery.event_id, self._signing_clock.now(), body)
+        # the overlap ends in real time, as the operator renewed the secret: the signing clock
+        signed_at = self._signing_clock.now()
+        headers = sign(secrets.signing_at(signed_at), delivery.event_id, signed_at, body)
         try:
             result = self._sender.send(delivery.url, body, headers, named_by_client=named_by_client)
         except Exception as broken:  # a broken sender must not stall the other events
@@ -325,11 +326,19 @@ class WebhookDispatcher:
                     # given up (its own window over), the endpoint is tried afresh after a wait
                     probe = retry_at or now + self._schedule.delay_after(1)
                     down.found(endpoint, probe, result, now)
-            for delivery, result, _, held_back in outcomes:
-                if held_back:  # its endpoint failed a sent attempt of the batch, so is down
-                    until = down.until(_Endpoint(delivery.client_key, delivery.url))
-                    self._hold_back(connection, delivery, result, until, now, given_up)
-        self._put_off_backlogs(down.without(answered), now)
+            held = [outcome for outcome in outcomes if outcome.held_back]
+            for delivery, *_ in held:
+                # its endpoint failed a sent attempt of the batch, so is down: tried again at
+                # the earliest retry its events would have, not at an old one's long back-off
+                own = self._schedule.next_attempt(
+                    created_at=delivery.created_at, attempts=delivery.attempts, failed_at=now
+                )
+                if own is not None:
+                    down.sooner(_Endpoint(delivery.client_key, delivery.url), own)
+            for delivery, result, *_ in held:
+                until = down.until(_Endpoint(delivery.client_key, delivery.url))
+                self._hold_back(connection, delivery, result, until, now, given_up)
+        self._put_off_backlogs(down.waiting(answered), now)
         for delivery, error in given_up:
             log.warning(
                 "webhook %s (%s) to client %s given up after %d attempts: %s",
@@ -349,15 +358,15 @@ class WebhookDispatcher:
         now: datetime,
         given_up: list[tuple[ClaimedDelivery, str]],
     ) -> None:
-        """A claimed event not sent waits with its endpoint, without an attempt counted; tried
-        at the end of its own retry window if the endpoint's wait would pass it, and given up
-        as a failure would be once that is over."""
-        last_chance = delivery.created_at + self._schedule.give_up_after
-        if until > last_chance and last_chance <= now:
-            self._record_failure(connection, delivery, result, now, given_up)
-            return
+        """A claimed event not sent waits with its endpoint, without an attempt counted; given
+        up if that wait would end past its own retry window, as a failure's would be."""
         error = result.error or ""
-        record_held_back(connection, delivery, until=min(until, last_chance), error=error)
+        if until > delivery.created_at + self._schedule.give_up_after:
+            error = f"{error}; given up: its endpoint waits past the event's retry window"
+            if record_held_back(connection, delivery, until=None, error=error, now=now):
+                given_up.append((replace(delivery, attempts=delivery.attempts - 1), error))
+            return
+        record_held_back(connection, delivery, until=until, error=error, now=now)
 
     def _record_failure(
         self,
@@ -399,7 +408,7 @@ class WebhookDispatcher:
         for endpoint, (until, error) in sorted(down.items()):
             try:
                 with self._engine.begin() as connection:
-                    waiting = put_off_due(
+                    waiting, given_up = put_off_due(
                         connection,
                         client_key=endpoint.client_key,
                         url=endpoint.url,
@@ -410,15 +419,16 @@ class WebhookDispatcher:
             except DBAPIError as refused:
                 log.warning("could not put off the webhooks to %s: %s", endpoint.url, refused)
                 continue
-            if waiting:
+            if waiting or given_up:
                 log.warning(
                     "webhook endpoint %s of client %s is unavailable (%s): its %d other due "
-                    "events wait until %s",
+                    "events wait until %s, and %d whose retry window ends before are given up",
                     endpoint.url,
                     endpoint.client_key,
                     error,
                     waiting,
                     until.isoformat(),
+                    given_up,
                 )
 
 
@@ -461,22 +471,26 @@ class _DownEndpoints:
     def found(
         self, endpoint: _Endpoint, retry_at: datetime, result: SendResult, now: datetime
     ) -> None:
-        self._earliest[endpoint] = min(retry_at, self._earliest.get(endpoint, retry_at))
+        self.sooner(endpoint, retry_at)
         if result.retry_after is not None:
             asked = now + result.retry_after
             self._not_before[endpoint] = max(asked, self._not_before.get(endpoint, asked))
         self._why.setdefault(endpoint, result.error or f"HTTP {result.status_code}")
 
+    def sooner(self, endpoint: _Endpoint, retry_at: datetime) -> None:
+        self._earliest[endpoint] = min(retry_at, self._earliest.get(endpoint, retry_at))
+
     def until(self, endpoint: _Endpoint) -> datetime:
         earliest = self._earliest[endpoint]
         return max(earliest, self._not_before.get(endpoint, earliest))
 
-    def without(self, answered: set[_Endpoint]) -> dict[_Endpoint, tuple[datetime, str]]:
-        """Each endpoint's wait and why, but for those another attempt of the batch reached."""
+    def waiting(self, answered: set[_Endpoint]) -> dict[_Endpoint, tuple[datetime, str]]:
+        """Each endpoint's wait and why: of those another attempt of the batch reached, only
+        the ones that asked to be left alone (a rate limit lets some through)."""
         return {
             endpoint: (self.until(endpoint), why)
             for endpoint, why in self._why.items()
-            if endpoint not in answered
+            if endpoint not in answered or endpoint in self._not_before
         }
 
 

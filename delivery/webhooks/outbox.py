@@ -229,12 +229,22 @@ def record_failure(
 
 
 def record_held_back(
-    connection: Connection, delivery: ClaimedDelivery, *, until: datetime, error: str
+    connection: Connection,
+    delivery: ClaimedDelivery,
+    *,
+    until: datetime | None,
+    error: str,
+    now: datetime,
 ) -> bool:
     """An event claimed but not sent, since its endpoint failed another event of the batch:
-    the attempt its claim counted is taken back, and it waits with the endpoint until `until`.
-    False if the event is no longer this claim's to settle."""
+    the attempt its claim counted is taken back, and it waits with the endpoint until `until`,
+    or is given up with None. False if the event is no longer this claim's to settle."""
     table = WebhookDeliveryRow
+    values: dict[str, Any] = {"attempts": table.attempts - 1, "last_error": error[:1000]}
+    if until is None:
+        values |= {"state": DeliveryState.GIVEN_UP.value, "finished_at": now}
+    else:
+        values |= {"next_attempt_at": until}
     result = connection.execute(
         update(table)
         .where(
@@ -242,7 +252,7 @@ def record_held_back(
             table.state == DeliveryState.PENDING.value,
             table.attempts == delivery.attempts,
         )
-        .values(attempts=table.attempts - 1, next_attempt_at=until, last_error=error[:1000])
+        .values(values)
     )
     return bool(result.rowcount)
 
@@ -255,17 +265,18 @@ def put_off_due(
     until: datetime,
     now: datetime,
     window: timedelta,
-) -> int:
+) -> tuple[int, int]:
     """The client's events due by `now` that would be sent to `url` wait until `until`;
-    returns how many.
+    returns how many, and how many were given up instead (below).
 
     For an endpoint that could not be reached or asked to be left alone (429, 503): its
     backlog waits with the event that found it so, rather than filling the next batches and
     holding every other client's events behind it. Where an event is sent is decided as
     `addressed_now` decides it: a notification's own callback_url, else the client's
     registered URL. Events under another dispatcher's lease are not due, and are left to it;
-    no attempt is counted, so each event is still tried; one whose retry `window` from its
-    creation would end before `until` stays due, to be tried within it.
+    no attempt is counted. One whose retry `window` from its creation ends before `until` is
+    given up, as an event the endpoint asked to wait past its window is: tried before, it
+    would call the endpoint when it asked not to be.
     """
     table = WebhookDeliveryRow
     registered = connection.scalar(
@@ -282,18 +293,28 @@ def put_off_due(
         sent_there = (table.url == url) | ~named
     else:  # a callback_url: the events its notifications named
         sent_there = (table.url == url) & named
-    result = connection.execute(
+    due_there = (
+        table.client_key == client_key,
+        table.state == DeliveryState.PENDING.value,
+        table.next_attempt_at <= now,
+        sent_there,
+    )
+    waiting = connection.execute(
         update(table)
-        .where(
-            table.client_key == client_key,
-            table.state == DeliveryState.PENDING.value,
-            table.next_attempt_at <= now,
-            table.created_at >= until - window,
-            sent_there,
-        )
+        .where(*due_there, table.created_at >= until - window)
         .values(next_attempt_at=until)
     )
-    return int(result.rowcount)
+    given_up = connection.execute(
+        update(table)
+        .where(*due_there, table.created_at < until - window)
+        .values(
+            state=DeliveryState.GIVEN_UP.value,
+            finished_at=now,
+            last_error=f"given up unsent: its endpoint waits until {until.isoformat()}, past "
+            "the event's retry window",
+        )
+    )
+    return int(waiting.rowcount), int(given_up.rowcount)
 
 
 def forget_settled_before(connection: Connection, moment: datetime) -> int:

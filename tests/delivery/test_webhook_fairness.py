@@ -258,29 +258,25 @@ def asking_to_wait(minutes: int) -> RecordingWebhookSender:
     )
 
 
-def test_an_event_held_back_past_its_retry_window_is_tried_at_its_end_then_given_up(
+def test_an_event_held_back_past_its_retry_window_is_given_up_with_no_attempt_counted(
     engine: Engine, cipher: SecretCipher
 ) -> None:
+    # the endpoint asks for 10 minutes; the event's window ends in 1: it cannot be sent in it
     shop = register_shop(engine, cipher)
     (young,) = enqueue_many(engine, shop.key, SHOP_HOOKS, 1)
     (old,) = enqueue_many(
         engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=23, minutes=59)
     )
     sender = asking_to_wait(minutes=10)
-    clock = VirtualClock(START)
-    hooks = dispatcher(engine, cipher, sender, clock, concurrency=1)
 
-    hooks.dispatch_due(limit=2)  # the young one is sent first, and asked to wait 10 minutes
+    dispatcher(engine, cipher, sender, VirtualClock(START), concurrency=1).dispatch_due(limit=2)
 
     row = delivery_row(engine, old)
-    assert (row.attempts, row.next_attempt_at) == (0, START + timedelta(minutes=1))
-    clock.advance(timedelta(minutes=1))
-    hooks.dispatch_due(limit=2)
-    assert delivery_row(engine, old).state == "given_up"
-    assert [sent.event_id for sent in sender.sent] == [young, old]
+    assert (row.state, row.attempts) == ("given_up", 0)
+    assert [sent.event_id for sent in sender.sent] == [young]
 
 
-def test_a_due_event_whose_window_ends_before_its_endpoints_wait_is_not_put_off(
+def test_a_due_event_whose_window_ends_before_its_endpoints_wait_is_given_up_unsent(
     engine: Engine, cipher: SecretCipher
 ) -> None:
     shop = register_shop(engine, cipher)
@@ -289,11 +285,13 @@ def test_a_due_event_whose_window_ends_before_its_endpoints_wait_is_not_put_off(
         engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=23, minutes=59)
     )
     due_later(engine, last, START + timedelta(seconds=1))  # due, but after the first
+    sender = asking_to_wait(minutes=10)
     clock = VirtualClock(START + timedelta(seconds=1))
 
-    dispatcher(engine, cipher, asking_to_wait(minutes=10), clock).dispatch_due(limit=1)
+    dispatcher(engine, cipher, sender, clock).dispatch_all_due(limit=1)
 
-    assert delivery_row(engine, last).next_attempt_at == START + timedelta(seconds=1)
+    assert delivery_row(engine, last).state == "given_up"
+    assert len(sender.sent) == 1  # the endpoint asked to be left alone, and was
 
 
 def test_a_callback_urls_failure_puts_off_only_the_events_its_notifications_named(
@@ -369,4 +367,60 @@ def test_a_wait_an_endpoint_asked_for_holds_its_backlog_though_another_send_time
 
     assert {delivery_row(engine, event_id).next_attempt_at for event_id in rest} == {
         clock.now() + timedelta(hours=1)
+    }
+
+
+def test_an_endpoint_asking_for_days_is_called_once_whatever_its_backlog(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    ids = enqueue_many(engine, shop.key, SHOP_HOOKS, 300)
+    sender = RecordingWebhookSender(
+        lambda _sent: SendResult(503, "HTTP 503", retry_after=timedelta(days=2))
+    )
+
+    dispatcher(engine, cipher, sender, VirtualClock(START), concurrency=1).dispatch_all_due()
+
+    assert len(sender.sent) == 1
+    assert {delivery_row(engine, event_id).state for event_id in ids} == {"given_up"}
+
+
+def test_a_rate_limit_that_let_some_events_through_holds_the_rest_of_the_backlog(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_many(engine, shop.key, SHOP_HOOKS, 60)
+    let_through = iter(range(3))
+
+    def rate_limited(_sent: SentWebhook) -> SendResult:
+        if next(let_through, None) is not None:
+            return OK
+        return SendResult(429, "HTTP 429", retry_after=timedelta(minutes=1))
+
+    sender = RecordingWebhookSender(rate_limited)
+    clock = VirtualClock(START)
+
+    dispatcher(engine, cipher, sender, clock, concurrency=1).dispatch_all_due(limit=10)
+
+    assert len(sender.sent) == 4  # three taken, then one asked to wait
+    assert due_at(engine, shop.key) == {START + timedelta(minutes=1)}
+
+
+def test_fresh_events_wait_for_their_own_first_retry_not_an_old_events_long_back_off(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # the endpoint restarts for an instant; the event sent first is on its eighth attempt
+    shop = register_shop(engine, cipher)
+    (old,) = enqueue_many(engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=12))
+    with engine.begin() as connection:
+        table = WebhookDeliveryRow
+        connection.execute(update(table).where(table.event_id == old).values(attempts=7))
+    fresh = enqueue_many(engine, shop.key, SHOP_HOOKS, 10, at=START)
+    sender = RecordingWebhookSender(lambda _sent: SendResult(None, "connection refused"))
+
+    dispatcher(engine, cipher, sender, VirtualClock(START), concurrency=1).dispatch_due(limit=5)
+
+    assert len(sender.sent) == 1 and sender.sent[0].event_id == old
+    assert {delivery_row(engine, event_id).next_attempt_at for event_id in fresh} == {
+        START + timedelta(seconds=5)
     }
