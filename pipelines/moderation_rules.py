@@ -127,7 +127,8 @@ def load_moderation_rules(path: Path = MODERATION_RULES) -> ModerationRules:
         )
     except ValidationError as error:  # before ValueError, which it is
         raise ModerationRulesError(f"{path}: {_faults(error)}") from error
-    except (OSError, yaml.YAMLError, ValueError, re.error) as error:
+    # OverflowError: a repetition past what `re` counts; RecursionError: YAML nested too deep
+    except (OSError, yaml.YAMLError, ValueError, re.error, OverflowError, RecursionError) as error:
         # one line: a YAML error points at its place over several
         raise ModerationRulesError(f"{path}: {' '.join(str(error).split())}") from error
 

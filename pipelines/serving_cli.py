@@ -124,6 +124,29 @@ def serve_settings_help() -> str:
     return "\n".join(["main settings, as environment variables (the README has all):", *lines])
 
 
+def demo_environment(
+    scores: Path, events: Path, store: Path, key_file: Path, as_of: str, anchor: str
+) -> dict[str, str]:
+    """The settings the demo serves with, over whatever the environment holds: its own
+    scores, store and key, its clock, and none of an operator's nightly run or gateways (the
+    demo's history is no one's, and its simulators reach no one)."""
+    return {
+        "OWNERSHIP_SCORES_DIR": str(scores.resolve()),
+        "OWNERSHIP_HISTORY_DIR": str(events.resolve()),
+        "OWNERSHIP_DATABASE_URL": sqlite_url(store),
+        "OWNERSHIP_SECRET_KEY_FILE": str(key_file.resolve()),
+        "OWNERSHIP_SECRET_KEY": "",
+        "OWNERSHIP_CLOCK_SPEED": str(DEMO_CLOCK_SPEED),
+        "OWNERSHIP_CLOCK_ANCHOR": anchor,
+        "OWNERSHIP_CLOCK_START": as_of,
+        "OWNERSHIP_RUN_JOBS": "true",
+        "OWNERSHIP_SCORE_EVENTS_DIR": "",
+        "OWNERSHIP_GATEWAY_URLS": "{}",
+        "OWNERSHIP_GATEWAY_TOKENS": "{}",
+        "OWNERSHIP_GATEWAY_SECRETS": "{}",
+    }
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.main import serve
 
@@ -445,16 +468,7 @@ def _serve_demo(
     store.unlink(missing_ok=True)
     # the worker reads its settings from the environment
     anchor = datetime.now(UTC).isoformat()  # the demo clock's as_of, in real time
-    os.environ.update(
-        OWNERSHIP_SCORES_DIR=str(scores.resolve()),
-        OWNERSHIP_HISTORY_DIR=str(events.resolve()),
-        OWNERSHIP_DATABASE_URL=sqlite_url(store),
-        OWNERSHIP_SECRET_KEY_FILE=str(key_file.resolve()),
-        OWNERSHIP_CLOCK_SPEED=str(DEMO_CLOCK_SPEED),
-        OWNERSHIP_CLOCK_ANCHOR=anchor,
-        OWNERSHIP_CLOCK_START=as_of,
-        OWNERSHIP_RUN_JOBS="true",
-    )
+    os.environ.update(demo_environment(scores, events, store, key_file, as_of, anchor))
     settings = load_settings()
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipelines.cli import UsageError, console, seed_argument
+from pipelines.cli import UsageError, console, count_argument, seed_argument
 from pipelines.settings import MAX_SIMULATOR_SEED, Settings, check_database_url
 
 
@@ -36,10 +36,24 @@ def add_simulate_command(commands: Any) -> None:
         ),
     )
     simulate.add_argument(
-        "--notifications", type=int, default=2_000, help="notifications (default 2,000)"
+        "--notifications",
+        type=_notifications,
+        default=2_000,
+        help=f"notifications (default 2,000; at most {MOST_NOTIFICATIONS:,})",
     )
     simulate.add_argument("--seed", type=_simulator_seed, default=1, help="random seed (default 1)")
     simulate.set_defaults(run=cmd_simulate_day)
+
+
+# a day of this many runs for hours on one core; more is a load test, not an analyst's day
+MOST_NOTIFICATIONS = 1_000_000
+
+
+def _notifications(text: str) -> int:
+    count = count_argument(text)
+    if count > MOST_NOTIFICATIONS:
+        raise argparse.ArgumentTypeError(f"{text} is above {MOST_NOTIFICATIONS:,}")
+    return count
 
 
 def _simulator_seed(text: str) -> int:
@@ -60,9 +74,10 @@ def _store_url(text: str) -> str:
 
 
 def cmd_simulate_day(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.serving_cli import open_cipher
     from pipelines.simulate_day import DayRequest, SimulationInputError, simulate_day
     from store.clients import ClientRegistrationError
-    from store.secrets import SecretKeyError, load_cipher
+    from store.secrets import SecretKeyError
 
     for name, folder in (("history", args.history), ("scores", args.scores)):
         if not folder.is_dir():
@@ -76,7 +91,7 @@ def cmd_simulate_day(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
     )
     try:
-        cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
+        cipher = open_cipher(settings)
         summary = simulate_day(request, settings, cipher)
     except (SimulationInputError, ClientRegistrationError, SecretKeyError, OSError) as error:
         raise UsageError(str(error)) from error

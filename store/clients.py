@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, Insert, delete, inspect, null, select
+from sqlalchemy import Connection, Engine, Insert, delete, inspect, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -309,18 +309,33 @@ def renew_webhook_secret(
             "sealed under"
         )
     replaced = row.webhook_secret_encrypted
+    previous, until = None, None
     if overlap and replaced:
-        row.previous_webhook_secret_encrypted = cipher.rotate(replaced)
+        previous = cipher.rotate(replaced)
         until = now() + overlap
         if until.microsecond:  # up to the next second, as it is shown: never shorter than asked
             until = until.replace(microsecond=0) + timedelta(seconds=1)
-        row.previous_webhook_secret_until = until
-    else:
-        row.previous_webhook_secret_encrypted = None
-        row.previous_webhook_secret_until = None
     secret = generate_webhook_secret()
-    row.webhook_secret_encrypted = cipher.encrypt(secret)
-    return RenewedWebhookSecret(secret, row.previous_webhook_secret_until)
+    # set only if no other renewal came between the read and now: SQLite locks no row
+    current = ClientRow.webhook_secret_encrypted
+    renewed = session.connection().execute(
+        update(ClientRow)
+        .where(
+            ClientRow.consumer_key == row.consumer_key,
+            current.is_(None) if replaced is None else current == replaced,
+        )
+        .values(
+            webhook_secret_encrypted=cipher.encrypt(secret),
+            previous_webhook_secret_encrypted=previous,
+            previous_webhook_secret_until=until,
+        )
+    )
+    if renewed.rowcount != 1:
+        raise ClientRegistrationError(
+            f"another renewal of the webhook secret of {row.name!r} came first; renew again "
+            "if another is still wanted"
+        )
+    return RenewedWebhookSecret(secret, until)
 
 
 def client_webhook_url(session: Session, key: str) -> str | None:
@@ -330,7 +345,9 @@ def client_webhook_url(session: Session, key: str) -> str | None:
 
 def _client_named(session: Session, name: str, *, for_update: bool = False) -> ClientRow:
     query = select(ClientRow).where(ClientRow.name == name.strip())
-    row = session.scalar(query.with_for_update() if for_update else query)
+    if for_update:  # and read afresh, whatever this session read before
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = session.scalar(query)
     if row is None:
         raise ClientRegistrationError(f"no client is named {name!r}")
     return row

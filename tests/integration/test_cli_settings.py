@@ -12,11 +12,12 @@ from alembic import command as command_line
 from cryptography.fernet import Fernet
 
 from pipelines.cli import UsageError, main
-from pipelines.serving_cli import check_start_up
+from pipelines.serving_cli import check_start_up, demo_environment
 from pipelines.settings import load_settings
 from store.database import alembic_config, make_engine
 
 GARBAGE_KEY = "garbage-that-is-also-a-secret"
+NOW = "2026-11-28T00:00:00+00:00"
 UNREACHABLE_STORE = "postgresql+psycopg://scorer:hunter2@127.0.0.1:9/ownership"
 
 
@@ -220,8 +221,9 @@ def test_a_blank_nightly_history_setting_is_no_nightly_run() -> None:
         ["clients", "add", "shop", "--allow-ip", "127.0.0.1/32"],
         ["clients", "set-webhook", "bank", "--renew-secret"],
         ["clients", "reseal"],
+        ["simulate-day", "--history", ".", "--scores", ".", "--store", "sqlite:///day.db"],
     ],
-    ids=["serve", "worker", "clients add", "clients set-webhook", "clients reseal"],
+    ids=["serve", "worker", "clients add", "clients set-webhook", "clients reseal", "a day"],
 )
 def test_a_key_file_that_does_not_exist_beside_sealed_clients_is_named_not_made(
     command: list[str],
@@ -270,3 +272,31 @@ def test_a_key_that_opens_no_secret_of_a_store_a_release_behind_is_refused_befor
 
     with pytest.raises(UsageError, match="does not open the secrets of the clients 'bank'"):
         check_start_up(load_settings())
+
+
+def test_the_demo_serves_with_none_of_an_operators_nightly_run_key_or_gateways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an operator's shell: the service's nightly history, key and real gateways
+    history = tmp_path / "history"
+    for kind in ("code_entries", "sms_deliveries", "registrations", "number_changes", "accounts"):
+        (history / kind).mkdir(parents=True)
+    monkeypatch.setenv("OWNERSHIP_SCORE_EVENTS_DIR", str(history))
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("OWNERSHIP_GATEWAY_URLS", '{"sms": "https://sms-gateway.example/v1"}')
+    monkeypatch.setenv("OWNERSHIP_GATEWAY_TOKENS", '{"sms": "token"}')
+    monkeypatch.setenv(
+        "OWNERSHIP_GATEWAY_SECRETS", '{"sms": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}'
+    )
+    demo = tmp_path / "demo"
+    (demo / "events" / "accounts").mkdir(parents=True)  # the demo's own history, generated
+    (demo / "events" / "accounts" / "part-0.csv").write_text("network,account_id\n")
+    for name, value in demo_environment(
+        demo / "scores", demo / "events", demo / "o.db", demo / "secret.key", *[NOW] * 2
+    ).items():
+        monkeypatch.setenv(name, value)
+
+    settings = load_settings()
+
+    assert settings.score_events_dir is None and settings.secret_key is None
+    assert settings.gateway_urls == {} and settings.secret_key_file == demo / "secret.key"

@@ -123,3 +123,19 @@ def test_a_seed_out_of_the_simulators_range_is_refused_by_the_command_line(
     assert stopped.value.code == 2
     assert f"argument --seed: {said}" in capsys.readouterr().err
     assert not (tmp_path / "day.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("count", "said"), [("0", "0 is below 1"), ("99999999999", "99999999999 is above 1,000,000")]
+)
+def test_a_day_of_no_notification_or_past_the_most_is_refused_by_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], count: str, said: str
+) -> None:
+    argv = ["simulate-day", "--history", str(tmp_path), "--scores", str(tmp_path)]
+    argv += ["--store", f"sqlite:///{tmp_path / 'day.db'}", "--notifications", count]
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+
+    assert stopped.value.code == 2
+    assert f"argument --notifications: {said}" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import clients
 from store.clients import (
     WEBHOOK_SECRET_OVERLAP_MAX,
     ClientRegistrationError,
@@ -228,3 +229,30 @@ def test_a_renewal_while_another_is_committing_keeps_the_secret_that_one_gave_as
     assert second and second[0].secret != first.secret
     previous = bank_row(sessions).previous_webhook_secret_encrypted
     assert previous is not None and cipher.decrypt(previous) == first.secret
+
+
+def test_a_renewal_another_committed_between_its_read_and_its_write_is_refused(
+    sessions: sessionmaker[Session],
+    cipher: SecretCipher,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL holds the row from the read on: the other renewal waits")
+    register_bank(sessions, cipher)
+    read = clients._client_named
+    others: list[RenewedWebhookSecret] = []
+
+    def read_then_another_renews(session: Session, name: str, **options: bool) -> ClientRow:
+        row = read(session, name, **options)
+        monkeypatch.setattr(clients, "_client_named", read)  # the other reads as usual
+        others.append(renew(sessions, cipher))  # SQLite locks no row on reading it
+        return row
+
+    monkeypatch.setattr(clients, "_client_named", read_then_another_renews)
+
+    with pytest.raises(ClientRegistrationError, match=r"another renewal .* came first"):
+        renew(sessions, cipher)
+
+    current = bank_row(sessions).webhook_secret_encrypted
+    assert cipher.decrypt(current or "") == others[0].secret

@@ -92,3 +92,22 @@ def test_a_yaml_error_in_the_rules_is_one_line(tmp_path: Path) -> None:
         load_moderation_rules(rules)
 
     assert "\n" not in str(refused.value) and str(rules) in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the shipped rules, with a repetition `re` cannot count
+        MODERATION_RULES.read_text().replace("{0,31}", "{0,4294967296}"),
+        "[" * 3000 + "]" * 3000,  # nested past what the YAML reader recurses
+    ],
+    ids=["a repetition too large", "nested too deep"],
+)
+def test_a_rules_file_past_the_readers_limits_is_one_line(tmp_path: Path, text: str) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text)
+
+    with pytest.raises(ModerationRulesError) as refused:
+        load_moderation_rules(rules)
+
+    assert "\n" not in str(refused.value) and str(rules) in str(refused.value)
