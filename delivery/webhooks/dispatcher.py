@@ -402,9 +402,9 @@ class WebhookDispatcher:
     def _put_off_backlogs(self, down: dict[_Endpoint, tuple[datetime, str]], now: datetime) -> None:
         """Each unavailable endpoint's other due events wait for its next attempt, so that they
         neither fill the next batches, holding every other client's events behind them, nor
-        call an endpoint that just failed. (Left due when another event of the batch reached
-        it.) Only a shortcut: if the store refuses it (a deadlock with another dispatcher's
-        settling), the events go out as they would have."""
+        call an endpoint that just failed (`_DownEndpoints.waiting` says which). Only a
+        shortcut: if the store refuses it (a deadlock with another dispatcher's settling), the
+        events go out as they would have."""
         for endpoint, (until, error) in sorted(down.items()):
             try:
                 with self._engine.begin() as connection:
