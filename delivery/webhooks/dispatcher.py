@@ -321,23 +321,16 @@ class WebhookDispatcher:
                     assert result.status_code is not None
                     record_delivered(connection, delivery, now=now, status_code=result.status_code)
                     continue
-                retry_at = self._record_failure(connection, delivery, result, now, given_up)
+                self._record_failure(connection, delivery, result, now, given_up)
                 if sent and result.endpoint_unavailable:
-                    # given up (its own window over), the endpoint is tried afresh after a wait
-                    probe = retry_at or now + self._schedule.delay_after(1)
-                    down.found(endpoint, probe, result, now)
-            held = [outcome for outcome in outcomes if outcome.held_back]
-            for delivery, *_ in held:
-                # its endpoint failed a sent attempt of the batch, so is down: tried again at
-                # the earliest retry its events would have, not at an old one's long back-off
-                own = self._schedule.next_attempt(
-                    created_at=delivery.created_at, attempts=delivery.attempts, failed_at=now
-                )
-                if own is not None:
-                    down.sooner(_Endpoint(delivery.client_key, delivery.url), own)
-            for delivery, result, *_ in held:
-                until = down.until(_Endpoint(delivery.client_key, delivery.url))
-                self._hold_back(connection, delivery, result, until, now, given_up)
+                    # tried again after a first step (an old event's long back-off is its own),
+                    # or when it asked to be
+                    down.found(endpoint, now + self._schedule.delay_after(1), result, now)
+            for delivery, result, _, held_back in outcomes:
+                if held_back:  # its endpoint failed a sent attempt of the batch, so is down
+                    endpoint = _Endpoint(delivery.client_key, delivery.url)
+                    until, asked = down.until(endpoint), down.asked(endpoint)
+                    self._hold_back(connection, delivery, result, until, asked, now, given_up)
         self._put_off_backlogs(down.waiting(answered), now)
         for delivery, error in given_up:
             log.warning(
@@ -355,17 +348,21 @@ class WebhookDispatcher:
         delivery: ClaimedDelivery,
         result: SendResult,
         until: datetime,
+        asked: bool,
         now: datetime,
         given_up: list[tuple[ClaimedDelivery, str]],
     ) -> None:
-        """A claimed event not sent waits with its endpoint, without an attempt counted; given
-        up if that wait would end past its own retry window, as a failure's would be."""
+        """A claimed event not sent waits with its endpoint, without an attempt counted. If its
+        retry window ends first, it is tried at its end; given up if the endpoint `asked` to
+        wait past it (a Retry-After), as a failure's would be, or if the window is over."""
         error = result.error or ""
-        if until > delivery.created_at + self._schedule.give_up_after:
+        last_chance = delivery.created_at + self._schedule.give_up_after
+        if until > last_chance and (asked or last_chance <= now):
             error = f"{error}; given up: its endpoint waits past the event's retry window"
             if record_held_back(connection, delivery, until=None, error=error, now=now):
                 given_up.append((replace(delivery, attempts=delivery.attempts - 1), error))
             return
+        until = min(until, last_chance)
         record_held_back(connection, delivery, until=until, error=error, now=now)
 
     def _record_failure(
@@ -399,13 +396,15 @@ class WebhookDispatcher:
             given_up.append((delivery, error))
         return retry_at
 
-    def _put_off_backlogs(self, down: dict[_Endpoint, tuple[datetime, str]], now: datetime) -> None:
+    def _put_off_backlogs(
+        self, down: dict[_Endpoint, tuple[datetime, bool, str]], now: datetime
+    ) -> None:
         """Each unavailable endpoint's other due events wait for its next attempt, so that they
         neither fill the next batches, holding every other client's events behind them, nor
         call an endpoint that just failed (`_DownEndpoints.waiting` says which). Only a
         shortcut: if the store refuses it (a deadlock with another dispatcher's settling), the
         events go out as they would have."""
-        for endpoint, (until, error) in sorted(down.items()):
+        for endpoint, (until, asked, error) in sorted(down.items()):
             try:
                 with self._engine.begin() as connection:
                     waiting, given_up = put_off_due(
@@ -415,14 +414,16 @@ class WebhookDispatcher:
                         until=until,
                         now=now,
                         window=self._schedule.give_up_after,
+                        asked=asked,
                     )
             except DBAPIError as refused:
                 log.warning("could not put off the webhooks to %s: %s", endpoint.url, refused)
                 continue
             if waiting or given_up:
                 log.warning(
-                    "webhook endpoint %s of client %s is unavailable (%s): its %d other due "
-                    "events wait until %s, and %d whose retry window ends before are given up",
+                    "webhook endpoint %s of client %s is down or asked to wait (%s): %d of its "
+                    "other events wait until %s, and %d whose retry window ends before are "
+                    "given up",
                     endpoint.url,
                     endpoint.client_key,
                     error,
@@ -461,36 +462,36 @@ class _Endpoint(NamedTuple):
 
 class _DownEndpoints:
     """The endpoints a batch's sent attempts found unavailable: when each is to be tried
-    next (its earliest retry, but never before a Retry-After it asked for), and why."""
+    next (after a first step, or when a Retry-After asked, whichever is later), and why."""
 
     def __init__(self) -> None:
-        self._earliest: dict[_Endpoint, datetime] = {}
-        self._not_before: dict[_Endpoint, datetime] = {}
+        self._step: dict[_Endpoint, datetime] = {}
+        self._asked: dict[_Endpoint, datetime] = {}
         self._why: dict[_Endpoint, str] = {}
 
-    def found(
-        self, endpoint: _Endpoint, retry_at: datetime, result: SendResult, now: datetime
-    ) -> None:
-        self.sooner(endpoint, retry_at)
+    def found(self, endpoint: _Endpoint, step: datetime, result: SendResult, now: datetime) -> None:
+        self._step.setdefault(endpoint, step)
         if result.retry_after is not None:
             asked = now + result.retry_after
-            self._not_before[endpoint] = max(asked, self._not_before.get(endpoint, asked))
+            self._asked[endpoint] = max(asked, self._asked.get(endpoint, asked))
         self._why.setdefault(endpoint, result.error or f"HTTP {result.status_code}")
 
-    def sooner(self, endpoint: _Endpoint, retry_at: datetime) -> None:
-        self._earliest[endpoint] = min(retry_at, self._earliest.get(endpoint, retry_at))
-
     def until(self, endpoint: _Endpoint) -> datetime:
-        earliest = self._earliest[endpoint]
-        return max(earliest, self._not_before.get(endpoint, earliest))
+        step = self._step[endpoint]
+        return max(step, self._asked.get(endpoint, step))
 
-    def waiting(self, answered: set[_Endpoint]) -> dict[_Endpoint, tuple[datetime, str]]:
-        """Each endpoint's wait and why: of those another attempt of the batch reached, only
-        the ones that asked to be left alone (a rate limit lets some through)."""
+    def asked(self, endpoint: _Endpoint) -> bool:
+        """Whether the wait is one the endpoint asked for (past a first step)."""
+        return endpoint in self._asked and self._asked[endpoint] > self._step[endpoint]
+
+    def waiting(self, answered: set[_Endpoint]) -> dict[_Endpoint, tuple[datetime, bool, str]]:
+        """Each endpoint's wait, whether it asked for it, and why: of those another attempt of
+        the batch reached, only the ones that asked to be left alone (a rate limit lets some
+        through)."""
         return {
-            endpoint: (self.until(endpoint), why)
+            endpoint: (self.until(endpoint), self.asked(endpoint), why)
             for endpoint, why in self._why.items()
-            if endpoint not in answered or endpoint in self._not_before
+            if endpoint not in answered or endpoint in self._asked
         }
 
 

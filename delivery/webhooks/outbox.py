@@ -265,18 +265,20 @@ def put_off_due(
     until: datetime,
     now: datetime,
     window: timedelta,
+    asked: bool,
 ) -> tuple[int, int]:
-    """The client's events due by `now` that would be sent to `url` wait until `until`;
+    """The client's events that would be sent to `url` before `until` wait until then;
     returns how many, and how many were given up instead (below).
 
     For an endpoint that could not be reached or asked to be left alone (429, 503): its
     backlog waits with the event that found it so, rather than filling the next batches and
     holding every other client's events behind it. Where an event is sent is decided as
     `addressed_now` decides it: a notification's own callback_url, else the client's
-    registered URL. Events under another dispatcher's lease are not due, and are left to it;
-    no attempt is counted. One whose retry `window` from its creation ends before `until` is
-    given up, as an event the endpoint asked to wait past its window is: tried before, it
-    would call the endpoint when it asked not to be.
+    registered URL. Events due later but before `until` (a retry already scheduled) wait too,
+    as may one another dispatcher holds (its outcome settles it as ever); no attempt is
+    counted. One whose retry `window` from its creation ends before `until` is given up if the
+    endpoint `asked` for the wait (a Retry-After past its window, as one sent would be), and
+    otherwise left as it was, to be tried within its window.
     """
     table = WebhookDeliveryRow
     registered = connection.scalar(
@@ -293,20 +295,22 @@ def put_off_due(
         sent_there = (table.url == url) | ~named
     else:  # a callback_url: the events its notifications named
         sent_there = (table.url == url) & named
-    due_there = (
+    before_then = (
         table.client_key == client_key,
         table.state == DeliveryState.PENDING.value,
-        table.next_attempt_at <= now,
+        table.next_attempt_at < until,
         sent_there,
     )
     waiting = connection.execute(
         update(table)
-        .where(*due_there, table.created_at >= until - window)
+        .where(*before_then, table.created_at >= until - window)
         .values(next_attempt_at=until)
     )
+    if not asked:
+        return int(waiting.rowcount), 0
     given_up = connection.execute(
         update(table)
-        .where(*due_there, table.created_at < until - window)
+        .where(*before_then, table.created_at < until - window)
         .values(
             state=DeliveryState.GIVEN_UP.value,
             finished_at=now,

@@ -424,3 +424,60 @@ def test_fresh_events_wait_for_their_own_first_retry_not_an_old_events_long_back
     assert {delivery_row(engine, event_id).next_attempt_at for event_id in fresh} == {
         START + timedelta(seconds=5)
     }
+
+
+def set_attempts(engine: Engine, event_ids: list[str], attempts: int) -> None:
+    table = WebhookDeliveryRow
+    with engine.begin() as connection:
+        connection.execute(
+            update(table).where(table.event_id.in_(event_ids)).values(attempts=attempts)
+        )
+
+
+def test_a_batch_of_old_events_holds_the_fresh_backlog_only_a_first_step(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # after an earlier outage, the batch is old events on their eighth attempt
+    shop = register_shop(engine, cipher)
+    old = enqueue_many(engine, shop.key, SHOP_HOOKS, 5, at=START - timedelta(hours=10))
+    set_attempts(engine, old, 7)
+    fresh = enqueue_many(engine, shop.key, SHOP_HOOKS, 10)
+    sender = RecordingWebhookSender(hanging)
+
+    dispatcher(engine, cipher, sender, VirtualClock(START), concurrency=1).dispatch_due(limit=5)
+
+    assert {delivery_row(engine, event_id).next_attempt_at for event_id in fresh} == {
+        START + timedelta(seconds=5)
+    }
+
+
+def test_an_event_whose_window_ends_within_a_first_step_is_tried_at_its_end_not_given_up(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # the endpoint timed out, asking for no wait: the event keeps its last chance
+    shop = register_shop(engine, cipher)
+    enqueue_many(engine, shop.key, SHOP_HOOKS, 1)
+    (near,) = enqueue_many(
+        engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=24) + timedelta(seconds=3)
+    )
+    sender = RecordingWebhookSender(hanging)
+
+    dispatcher(engine, cipher, sender, VirtualClock(START), concurrency=1).dispatch_due(limit=2)
+
+    row = delivery_row(engine, near)
+    assert (row.state, row.attempts) == ("pending", 0)
+    assert row.next_attempt_at == START + timedelta(seconds=3)
+
+
+def test_a_retry_already_scheduled_inside_a_retry_after_waits_for_it_too(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_many(engine, shop.key, SHOP_HOOKS, 1)
+    (scheduled,) = enqueue_many(engine, shop.key, SHOP_HOOKS, 1)
+    due_later(engine, scheduled, START + timedelta(seconds=10))  # its retry, not yet due
+
+    hooks = dispatcher(engine, cipher, asking_to_wait(minutes=2), VirtualClock(START))
+    hooks.dispatch_due(limit=1)
+
+    assert delivery_row(engine, scheduled).next_attempt_at == START + timedelta(minutes=2)
