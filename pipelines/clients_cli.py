@@ -188,7 +188,7 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
 
 def cmd_clients_reseal(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.serving_cli import open_cipher
-    from store.clients import reseal_secrets
+    from store.clients import ClientRegistrationError, reseal_secrets
     from store.secrets import SecretKeyError
 
     with _store(settings) as sessions:
@@ -196,7 +196,7 @@ def cmd_clients_reseal(args: argparse.Namespace, settings: Settings) -> int:
             cipher = open_cipher(settings)
             with sessions.begin() as session:
                 resealed = reseal_secrets(session, cipher)
-        except SecretKeyError as error:
+        except (ClientRegistrationError, SecretKeyError) as error:
             raise UsageError(str(error)) from error
     print(json.dumps({"resealed": resealed}))
     return 0

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
+    from ownership.moderation import TemplateDraft
     from store.secrets import SecretCipher
 
 T = TypeVar("T")
@@ -207,12 +208,7 @@ def check_start_up(settings: Settings) -> None:
     variables, the secret key), so that a fault there is one line naming its setting, not a
     traceback from the startup of every API worker."""
     _check_moderation_rules(settings)
-    from delivery.http_deadline import ProxySettingsError, check_proxy_settings
-
-    try:
-        check_proxy_settings()
-    except ProxySettingsError as error:
-        raise UsageError(str(error)) from error
+    _check_proxy_settings()
     cipher = open_cipher(settings)
     source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
     unopened = _clients_sealed_otherwise(settings, cipher)
@@ -223,6 +219,15 @@ def check_start_up(settings: Settings) -> None:
             f"{', '.join(map(repr, unopened))}; give every key they are sealed under, newest "
             "first, and `ownership clients reseal` to seal them under the newest"
         )
+
+
+def _check_proxy_settings() -> None:
+    from delivery.http_deadline import ProxySettingsError, check_proxy_settings
+
+    try:
+        check_proxy_settings()
+    except ProxySettingsError as error:
+        raise UsageError(str(error)) from error
 
 
 def open_cipher(settings: Settings) -> SecretCipher:
@@ -304,6 +309,27 @@ def _check_moderation_rules(settings: Settings) -> None:
         raise UsageError(f"bad setting: OWNERSHIP_MODERATION_RULES_PATH: {reason}") from error
 
 
+def demo_template() -> TemplateDraft:
+    from ownership.moderation import TemplateDraft
+
+    return TemplateDraft.of("Ваш заказ #order# готов к выдаче", "order_status", {"order": "A-17"})
+
+
+def _check_demo_template(settings: Settings) -> None:
+    """The moderation rules can be read, and pass the demo's own template."""
+    _check_moderation_rules(settings)
+    from ownership.moderation import Outcome, moderate
+    from pipelines.moderation_rules import load_moderation_rules
+
+    moderated = moderate(demo_template(), load_moderation_rules(settings.moderation_rules_path))
+    if moderated.outcome is Outcome.REJECTED:
+        raise UsageError(
+            f"bad setting: OWNERSHIP_MODERATION_RULES_PATH: {settings.moderation_rules_path} "
+            f"rejects the demo's template ({', '.join(moderated.reasons)}); run the demo with "
+            "the bundled rules"
+        )
+
+
 def store_unreachable(settings: Settings, error: OperationalError) -> UsageError:
     """The one line for a store that cannot be reached or migrated, without its password."""
     reason = str(error.orig).strip().splitlines()[0]
@@ -350,7 +376,8 @@ def _shown(settings: Settings) -> str:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_serve:  # find out now, not after generating and scoring
-        _check_moderation_rules(settings)  # its key is the demo's own, made in its folder
+        _check_demo_template(settings)  # its key is the demo's own, made in its folder
+        _check_proxy_settings()
         args.port = args.port or _free_port(args.host)
         _refuse_taken_port(args.host, args.port)
         _refuse_simulators_in_use(settings, sqlite_url(demo_store(args.dir)))
@@ -459,7 +486,7 @@ def _serve_demo(
 
     from api.main import serve
     from delivery.templates import build_template_desk
-    from ownership.moderation import Decision, TemplateDraft
+    from ownership.moderation import Decision
     from store.clients import register_client
     from store.database import make_engine, session_factory, upgrade
     from store.secrets import load_cipher
@@ -477,8 +504,7 @@ def _serve_demo(
     with sessions.begin() as session:
         client = register_client(session, "demo", ["127.0.0.1/32", "::1/128"], cipher)
     desk = build_template_desk(settings, sessions)
-    draft = TemplateDraft.of("Ваш заказ #order# готов к выдаче", "order_status", {"order": "A-17"})
-    template = desk.submit(client.key, draft)
+    template = desk.submit(client.key, demo_template())
     desk.decide(template.id, Decision.APPROVE, note="the demo's template", by="demo")
     engine.dispose()
     phone = examples.get("verified") or next(iter(examples.values()), "+79234567823")

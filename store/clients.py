@@ -8,12 +8,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, Insert, delete, inspect, null, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    delete,
+    inspect,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from delivery.webhooks.signing import generate_webhook_secret
 from store.group_commit import GroupWriter
@@ -227,20 +238,40 @@ def reseal_secrets(
             f"the secret key does not open the secrets of {', '.join(map(repr, unopened))}: "
             "give every key they may be sealed under, newest first"
         )
-    rows = list(session.scalars(select(ClientRow)))
+    # held on PostgreSQL; on SQLite, each row is written only if no renewal changed it since
+    read = select(ClientRow).with_for_update().execution_options(populate_existing=True)
+    rows = list(session.scalars(read))
     for row in rows:
-        row.secret_encrypted = cipher.rotate(row.secret_encrypted)
-        if row.webhook_secret_encrypted:
-            row.webhook_secret_encrypted = cipher.rotate(row.webhook_secret_encrypted)
-        previous = _still_signing(
-            row.previous_webhook_secret_encrypted, row.previous_webhook_secret_until, moment
+        webhook, previous = row.webhook_secret_encrypted, row.previous_webhook_secret_encrypted
+        signing = _still_signing(previous, row.previous_webhook_secret_until, moment)
+        resealed = session.connection().execute(
+            update(ClientRow)
+            .where(
+                ClientRow.consumer_key == row.consumer_key,
+                _unchanged(ClientRow.secret_encrypted, row.secret_encrypted),
+                _unchanged(ClientRow.webhook_secret_encrypted, webhook),
+                _unchanged(ClientRow.previous_webhook_secret_encrypted, previous),
+            )
+            .values(
+                secret_encrypted=cipher.rotate(row.secret_encrypted),
+                webhook_secret_encrypted=cipher.rotate(webhook) if webhook else None,
+                previous_webhook_secret_encrypted=cipher.rotate(signing) if signing else None,
+                previous_webhook_secret_until=row.previous_webhook_secret_until
+                if signing
+                else None,
+            )
         )
-        if previous is None:
-            row.previous_webhook_secret_encrypted = None
-            row.previous_webhook_secret_until = None
-        else:
-            row.previous_webhook_secret_encrypted = cipher.rotate(previous)
+        if resealed.rowcount != 1:
+            raise ClientRegistrationError(
+                f"the secrets of {row.name!r} changed while they were resealed (a renewal "
+                "meanwhile); nothing was resealed: run it again"
+            )
     return len(rows)
+
+
+def _unchanged(column: InstrumentedAttribute[Any], read: str | None) -> ColumnElement[bool]:
+    """The row still holds the value read: a compare-and-set's condition."""
+    return column.is_(None) if read is None else column == read
 
 
 def _still_signing(previous: str | None, until: datetime | None, moment: datetime) -> str | None:
@@ -317,12 +348,11 @@ def renew_webhook_secret(
             until = until.replace(microsecond=0) + timedelta(seconds=1)
     secret = generate_webhook_secret()
     # set only if no other renewal came between the read and now: SQLite locks no row
-    current = ClientRow.webhook_secret_encrypted
     renewed = session.connection().execute(
         update(ClientRow)
         .where(
             ClientRow.consumer_key == row.consumer_key,
-            current.is_(None) if replaced is None else current == replaced,
+            _unchanged(ClientRow.webhook_secret_encrypted, replaced),
         )
         .values(
             webhook_secret_encrypted=cipher.encrypt(secret),
@@ -332,8 +362,8 @@ def renew_webhook_secret(
     )
     if renewed.rowcount != 1:
         raise ClientRegistrationError(
-            f"another renewal of the webhook secret of {row.name!r} came first; renew again "
-            "if another is still wanted"
+            f"the webhook secret of {row.name!r} changed while it was renewed (another renewal "
+            "or a reseal came first); renew again if another is still wanted"
         )
     return RenewedWebhookSecret(secret, until)
 

@@ -12,6 +12,7 @@ from alembic import command as command_line
 from cryptography.fernet import Fernet
 
 from pipelines.cli import UsageError, main
+from pipelines.moderation_rules import MODERATION_RULES
 from pipelines.serving_cli import check_start_up, demo_environment
 from pipelines.settings import load_settings
 from store.database import alembic_config, make_engine
@@ -300,3 +301,28 @@ def test_the_demo_serves_with_none_of_an_operators_nightly_run_key_or_gateways(
 
     assert settings.score_events_dir is None and settings.secret_key is None
     assert settings.gateway_urls == {} and settings.secret_key_file == demo / "secret.key"
+
+
+def test_moderation_rules_that_reject_the_demos_template_stop_it_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strict = tmp_path / "rules.yaml"  # an operator's rules, stricter than the template is
+    strict.write_text(
+        MODERATION_RULES.read_text().replace("min_fixed_letters: 5", "min_fixed_letters: 100")
+    )
+    monkeypatch.setenv("OWNERSHIP_MODERATION_RULES_PATH", str(strict))
+
+    message = refused(commands(tmp_path)["demo"], capsys)
+
+    assert f"OWNERSHIP_MODERATION_RULES_PATH: {strict} rejects the demo's template" in message
+    assert nothing_was_done(tmp_path)
+
+
+def test_the_demo_refuses_proxy_variables_it_cannot_use_before_it_generates_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks9://proxy.example:1080")
+
+    message = refused(commands(tmp_path)["demo"], capsys)
+
+    assert "proxy" in message.lower() and nothing_was_done(tmp_path)

@@ -251,8 +251,36 @@ def test_a_renewal_another_committed_between_its_read_and_its_write_is_refused(
 
     monkeypatch.setattr(clients, "_client_named", read_then_another_renews)
 
-    with pytest.raises(ClientRegistrationError, match=r"another renewal .* came first"):
+    with pytest.raises(ClientRegistrationError, match=r"changed while it was renewed"):
         renew(sessions, cipher)
 
     current = bank_row(sessions).webhook_secret_encrypted
     assert cipher.decrypt(current or "") == others[0].secret
+
+
+def test_a_reseal_that_a_renewal_overtook_is_refused_and_keeps_the_renewal(
+    sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL holds the rows from the read on: the renewal waits")
+    key = Fernet.generate_key().decode()
+    cipher = SecretCipher([key])
+    register_bank(sessions, cipher)
+    renewals: list[RenewedWebhookSecret] = []
+
+    class RenewedMeanwhile(SecretCipher):
+        """Resealing, after the rows were read: a renewal commits then (SQLite locks none)."""
+
+        def rotate(self, token: str) -> str:
+            if not renewals:
+                renewals.append(renew(sessions, cipher))
+            return super().rotate(token)
+
+    with (
+        pytest.raises(ClientRegistrationError, match="changed while they were resealed"),
+        sessions.begin() as session,
+    ):
+        reseal_secrets(session, RenewedMeanwhile([key]))
+
+    current = bank_row(sessions).webhook_secret_encrypted
+    assert cipher.decrypt(current or "") == renewals[0].secret
