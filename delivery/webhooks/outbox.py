@@ -206,7 +206,6 @@ def record_failure(
     Only the holder of the latest claim settles a failure: once a lease ran out and another
     dispatcher claimed the event again, this attempt's outcome no longer decides its schedule.
     """
-    table = WebhookDeliveryRow
     values: dict[str, Any] = {
         "url": delivery.url,  # where the attempt went, if its client's webhook URL moved
         "last_status_code": status_code,
@@ -216,16 +215,7 @@ def record_failure(
         values |= {"state": DeliveryState.GIVEN_UP.value, "finished_at": now}
     else:
         values |= {"next_attempt_at": retry_at}
-    result = connection.execute(
-        update(table)
-        .where(
-            table.id == delivery.id,
-            table.state == DeliveryState.PENDING.value,
-            table.attempts == delivery.attempts,
-        )
-        .values(values)
-    )
-    return bool(result.rowcount)
+    return _settle_claim(connection, delivery, values)
 
 
 def record_held_back(
@@ -245,6 +235,15 @@ def record_held_back(
         values |= {"state": DeliveryState.GIVEN_UP.value, "finished_at": now}
     else:
         values |= {"next_attempt_at": until}
+    return _settle_claim(connection, delivery, values)
+
+
+def _settle_claim(
+    connection: Connection, delivery: ClaimedDelivery, values: dict[str, Any]
+) -> bool:
+    """Write `values` to a claimed event while it is still that claim's: pending, and claimed
+    no more times since."""
+    table = WebhookDeliveryRow
     result = connection.execute(
         update(table)
         .where(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import Engine
 
 from pipelines.scoring import ScoreRequest, score
 from pipelines.settings import load_settings
@@ -50,3 +51,12 @@ def simulate(demo: Demo, folder: Path, notifications: int, seed: int) -> Day:
 @pytest.fixture(scope="session")
 def day(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Day:
     return simulate(demo, tmp_path_factory.mktemp("day"), DAY_NOTIFICATIONS, DAY_SEED)
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch, database_url: str, engine: Engine) -> str:
+    """Settings for the session's database, emptied after the test by `engine`."""
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", database_url)
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", key)
+    return key

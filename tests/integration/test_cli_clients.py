@@ -24,15 +24,6 @@ HOOKS = "https://bank.example/hooks"
 SHOP_HOOKS = "https://shop.example:8443/webhooks?from=ownership"
 
 
-@pytest.fixture
-def secret_key(monkeypatch: pytest.MonkeyPatch, database_url: str, engine: Engine) -> str:
-    """Settings for the session's database, emptied after the test by `engine`."""
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", database_url)
-    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", key)
-    return key
-
-
 def test_a_client_added_can_be_found_with_the_printed_secret(
     secret_key: str, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select
 
 from pipelines.cli import main
@@ -20,15 +19,6 @@ from store.tables import ClientRow
 
 BANK_OFFICE = "203.0.113.0/24"
 HOOKS = "https://bank.example/hooks"
-
-
-@pytest.fixture
-def secret_key(monkeypatch: pytest.MonkeyPatch, database_url: str, engine: Engine) -> str:
-    """Settings for the session's database, emptied after the test by `engine`."""
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", database_url)
-    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", key)
-    return key
 
 
 def add_bank(capsys: pytest.CaptureFixture[str]) -> str:
