@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -275,9 +275,10 @@ def put_off_due(
     `addressed_now` decides it: a notification's own callback_url, else the client's
     registered URL. Events due later but before `until` (a retry already scheduled) wait too,
     as may one another dispatcher holds (its outcome settles it as ever); no attempt is
-    counted. One whose retry `window` from its creation ends before `until` is given up if the
-    endpoint `asked` for the wait (a Retry-After past its window, as one sent would be), and
-    otherwise left as it was, to be tried within its window.
+    counted. A due one whose retry `window` from its creation ends before `until` is given up
+    if the endpoint `asked` for the wait (a Retry-After past its window, as one sent would be)
+    or if its window is over, and otherwise waits to the end of its window; one not due is left
+    to its own schedule (it may be another dispatcher's, being sent).
     """
     table = WebhookDeliveryRow
     registered = connection.scalar(
@@ -305,11 +306,21 @@ def put_off_due(
         .where(*before_then, table.created_at >= until - window)
         .values(next_attempt_at=until)
     )
-    if not asked:
-        return int(waiting.rowcount), 0
+    ending = (*before_then, table.next_attempt_at <= now, table.created_at < until - window)
+    last_chances = (
+        []
+        if asked
+        else connection.execute(
+            select(table.id, table.created_at).where(*ending, table.created_at > now - window)
+        ).all()
+    )
+    for event, created_at in last_chances:  # few: those whose window ends within the wait
+        connection.execute(
+            update(table).where(table.id == event).values(next_attempt_at=created_at + window)
+        )
     given_up = connection.execute(
         update(table)
-        .where(*before_then, table.created_at < until - window)
+        .where(*ending, true() if asked else table.created_at <= now - window)
         .values(
             state=DeliveryState.GIVEN_UP.value,
             finished_at=now,
@@ -317,7 +328,7 @@ def put_off_due(
             "the event's retry window",
         )
     )
-    return int(waiting.rowcount), int(given_up.rowcount)
+    return int(waiting.rowcount) + len(last_chances), int(given_up.rowcount)
 
 
 def forget_settled_before(connection: Connection, moment: datetime) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select, update
 from delivery.clock import VirtualClock
 from delivery.webhooks import SendResult, enqueue
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
+from delivery.webhooks.outbox import claim_due, record_delivered
 from store.clients import register_client, set_webhook_url
 from store.database import session_factory
 from store.secrets import SecretCipher
@@ -481,3 +482,45 @@ def test_a_retry_already_scheduled_inside_a_retry_after_waits_for_it_too(
     hooks.dispatch_due(limit=1)
 
     assert delivery_row(engine, scheduled).next_attempt_at == START + timedelta(minutes=2)
+
+
+def test_an_event_another_dispatcher_is_sending_is_not_given_up_by_a_retry_after(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    (old,) = enqueue_many(
+        engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=23, minutes=58)
+    )
+    with engine.begin() as connection:  # another dispatcher has it out, under its lease
+        (sending,) = claim_due(
+            connection, now=START, lease=timedelta(minutes=5), limit=1, per_client=1
+        )
+    enqueue_many(engine, shop.key, SHOP_HOOKS, 1)
+
+    dispatcher(engine, cipher, asking_to_wait(minutes=10), VirtualClock(START)).dispatch_due()
+    with engine.begin() as connection:
+        taken = record_delivered(connection, sending, now=START, status_code=200)
+
+    assert sending.event_id == old and taken
+    assert delivery_row(engine, old).state == "delivered"
+
+
+def test_due_events_whose_window_ends_within_a_first_step_wait_for_its_end(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # the endpoint hangs, asking for no wait: they keep their last chance, and call it no more
+    shop = register_shop(engine, cipher)
+    enqueue_many(engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=1))
+    near = enqueue_many(
+        engine, shop.key, SHOP_HOOKS, 3, at=START - timedelta(hours=24) + timedelta(seconds=3)
+    )
+    for event_id in near:  # due after the first, which is claimed first
+        due_later(engine, event_id, START)
+    sender = RecordingWebhookSender(hanging)
+
+    dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_all_due(limit=1)
+
+    assert len(sender.sent) == 1
+    assert {delivery_row(engine, event_id).next_attempt_at for event_id in near} == {
+        START + timedelta(seconds=3)
+    }
