@@ -422,8 +422,8 @@ class WebhookDispatcher:
             if waiting or given_up:
                 log.warning(
                     "webhook endpoint %s of client %s is down or asked to wait (%s): %d of its "
-                    "other events wait until %s, and %d whose retry window ends before are "
-                    "given up",
+                    "other events wait until %s (or their retry window's end, if sooner), and "
+                    "%d whose window ends before are given up",
                     endpoint.url,
                     endpoint.client_key,
                     error,

@@ -314,10 +314,14 @@ def put_off_due(
             select(table.id, table.created_at).where(*ending, table.created_at > now - window)
         ).all()
     )
+    moved = 0
     for event, created_at in last_chances:  # few: those whose window ends within the wait
-        connection.execute(
-            update(table).where(table.id == event).values(next_attempt_at=created_at + window)
-        )
+        # as read, still: another dispatcher may have claimed it since (PostgreSQL)
+        moved += connection.execute(
+            update(table)
+            .where(table.id == event, *ending)
+            .values(next_attempt_at=created_at + window)
+        ).rowcount
     given_up = connection.execute(
         update(table)
         .where(*ending, true() if asked else table.created_at <= now - window)
@@ -328,7 +332,7 @@ def put_off_due(
             "the event's retry window",
         )
     )
-    return int(waiting.rowcount) + len(last_chances), int(given_up.rowcount)
+    return int(waiting.rowcount) + moved, int(given_up.rowcount)
 
 
 def forget_settled_before(connection: Connection, moment: datetime) -> int:

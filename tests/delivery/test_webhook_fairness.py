@@ -6,16 +6,18 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
 
 from delivery.clock import VirtualClock
 from delivery.webhooks import SendResult, enqueue
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
 from delivery.webhooks.outbox import claim_due, record_delivered
 from store.clients import register_client, set_webhook_url
-from store.database import session_factory
+from store.database import make_engine, session_factory
 from store.secrets import SecretCipher
 from store.tables_webhooks import WebhookDeliveryRow
 from tests.delivery.webhook_helpers import (
@@ -524,3 +526,38 @@ def test_due_events_whose_window_ends_within_a_first_step_wait_for_its_end(
     assert {delivery_row(engine, event_id).next_attempt_at for event_id in near} == {
         START + timedelta(seconds=3)
     }
+
+
+def test_an_event_claimed_while_the_put_off_reads_it_keeps_its_claim(
+    engine: Engine, cipher: SecretCipher, database_url: str
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes one writer at a time: the claim waits for the put-off")
+    shop = register_shop(engine, cipher)
+    enqueue_many(engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=1))
+    (last,) = enqueue_many(
+        engine, shop.key, SHOP_HOOKS, 1, at=START - timedelta(hours=24) + timedelta(seconds=2)
+    )
+    due_later(engine, last, START)
+    other = make_engine(database_url)
+    claimed: list[str] = []
+
+    def claim_meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not claimed and statement.lstrip().upper().startswith("SELECT WEBHOOK_DELIVERIES.ID"):
+            with other.begin() as connection:  # another dispatcher, between read and write
+                found = claim_due(
+                    connection, now=START, lease=timedelta(minutes=5), limit=1, per_client=1
+                )
+                claimed.extend(delivery.event_id for delivery in found)
+
+    event.listen(engine, "after_cursor_execute", claim_meanwhile)
+    try:
+        dispatcher(
+            engine, cipher, RecordingWebhookSender(hanging), VirtualClock(START)
+        ).dispatch_due(limit=1)
+    finally:
+        event.remove(engine, "after_cursor_execute", claim_meanwhile)
+        other.dispose()
+
+    assert claimed == [last]
+    assert delivery_row(engine, last).next_attempt_at == START + timedelta(minutes=5)
