@@ -32,6 +32,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, create_engine, func, make_url, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.clock import VirtualClock
 from delivery.webhooks import HttpWebhookSender, WebhookDispatcher, WebhookSender, enqueue
@@ -107,16 +108,7 @@ def enqueue_events(
     sessions = session_factory(engine)
     started = time.perf_counter()
     for _ in range(0, count, per_transaction):
-        with sessions.begin() as session:
-            for _ in range(per_transaction):
-                enqueue(
-                    session,
-                    client_key=client_key,
-                    url=url,
-                    event_type="notification.status",
-                    payload=PAYLOAD,
-                    now=NOW,
-                )
+        enqueue_at(sessions, client_key, url, per_transaction, NOW)
     return count / (time.perf_counter() - started)
 
 
@@ -152,9 +144,9 @@ def behind_a_hanging_endpoint(
             stuck = register_client(session, "stuck", ["127.0.0.0/8"], cipher).key
             waiting = register_client(session, "waiting", ["127.0.0.0/8"], cipher).key
         clock = VirtualClock(NOW)
-        enqueue_at(engine, stuck, hanging_url, backlog, clock.now())
+        enqueue_at(session_factory(engine), stuck, hanging_url, backlog, clock.now())
         clock.advance(timedelta(seconds=1))
-        enqueue_at(engine, waiting, receiver_url, 5, clock.now())
+        enqueue_at(session_factory(engine), waiting, receiver_url, 5, clock.now())
         sender = HttpWebhookSender.with_timeout(1.0, private_callbacks=True)
         dispatcher = WebhookDispatcher(engine, cipher, sender, clock)
         started = time.perf_counter()
@@ -166,8 +158,11 @@ def behind_a_hanging_endpoint(
         return time.perf_counter() - started
 
 
-def enqueue_at(engine: Engine, client_key: str, url: str, count: int, now: datetime) -> None:
-    with session_factory(engine).begin() as session:
+def enqueue_at(
+    sessions: sessionmaker[Session], client_key: str, url: str, count: int, now: datetime
+) -> None:
+    """`count` events in one transaction."""
+    with sessions.begin() as session:
         for _ in range(count):
             enqueue(
                 session,
