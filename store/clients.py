@@ -76,7 +76,7 @@ class ClientRecord:
 @dataclass(frozen=True)
 class RenewedWebhookSecret:
     """A client's new webhook secret, shown once, and until when the one it replaced also
-    signs (None: it stopped at once, or there was none the key could open)."""
+    signs (None: it stopped at once, or the client had none)."""
 
     secret: str = field(repr=False)
     previous_signs_until: datetime | None
@@ -230,7 +230,8 @@ def reseal_secrets(
     be dropped; the caller commits. Returns how many clients were resealed. Changes nothing
     and raises SecretKeyError, naming them, if some client's secrets it cannot open. A
     previous webhook secret whose overlap is over is dropped, opened or not: nothing signs
-    with it any more."""
+    with it any more. Raises ClientRegistrationError if a renewal changed a client's secrets
+    while they were resealed (the caller's rollback undoes the rest)."""
     moment = now()
     unopened = clients_sealed_otherwise(session, cipher, lambda: moment)
     if unopened:
