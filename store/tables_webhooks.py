@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.tables import Base, UtcDateTime
@@ -48,6 +48,28 @@ class WebhookDeliveryRow(Base):
     __table_args__ = (
         CheckConstraint("state IN ('pending', 'delivered', 'given_up')", name="state"),
         Index(None, "state", "next_attempt_at"),
-        Index(None, "client_key"),
+        # an endpoint's pending events, found without reading the other clients' (a put-off)
+        Index(None, "client_key", "state", "next_attempt_at"),
         Index(None, "finished_at"),  # settled rows are forgotten by age
     )
+
+
+class WebhookEndpointWaitRow(Base):
+    """An endpoint (a client's URL) that could not be reached or asked to be left alone, and
+    until when its events wait: the events queued meanwhile, and the retries of events in
+    flight when it was found so, as well as its backlog. A row whose wait is over means
+    nothing; it is forgotten with the settled events."""
+
+    __tablename__ = "webhook_endpoint_waits"
+
+    client_key: Mapped[str] = mapped_column(
+        String(64), ForeignKey("clients.consumer_key", ondelete="CASCADE"), primary_key=True
+    )
+    # the URL's SHA-256: a key of bounded size whatever the URL's (PostgreSQL's B-tree keys
+    # are at most about 2.7 kB)
+    url_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    until: Mapped[datetime] = mapped_column(UtcDateTime())
+    # the wait is one the endpoint asked for (a Retry-After past the first step)
+    asked: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)

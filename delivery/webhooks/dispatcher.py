@@ -22,14 +22,17 @@ from delivery.clock import Clock
 from delivery.http_deadline import DeadlineClient, read_at_most
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
+    EndpointWait,
     WebhookSecrets,
     addressed_now,
     claim_due,
+    endpoint_waits,
     forget_settled_before,
     put_off_due,
     record_delivered,
     record_failure,
     record_held_back,
+    remember_wait,
     sent_to_callbacks,
     webhook_secrets,
 )
@@ -311,27 +314,30 @@ class WebhookDispatcher:
         given_up: list[tuple[ClaimedDelivery, str]] = []
         down = _DownEndpoints()
         answered: set[_Endpoint] = set()
+        for delivery, result, sent, _ in outcomes:
+            endpoint = _Endpoint(delivery.client_key, delivery.url)
+            if result.accepted:
+                answered.add(endpoint)
+            elif sent and result.endpoint_unavailable:
+                # tried again after a first step (an old event's long back-off is its own),
+                # or when it asked to be
+                down.found(endpoint, now + self._schedule.delay_after(1), result, now)
         with self._engine.begin() as connection:
-            for delivery, result, sent, held_back in outcomes:
-                if held_back:
-                    continue  # below, once the attempts that were made say when to come back
+            waits = _endpoints_waits(connection, outcomes, down, now)
+            for delivery, result, _, held_back in outcomes:
                 endpoint = _Endpoint(delivery.client_key, delivery.url)
-                if result.accepted:
-                    answered.add(endpoint)
+                if held_back:  # its endpoint failed a sent attempt of the batch, so is down
+                    self._hold_back(connection, delivery, result, waits[endpoint], now, given_up)
+                elif result.accepted:
                     assert result.status_code is not None
                     record_delivered(connection, delivery, now=now, status_code=result.status_code)
-                    continue
-                self._record_failure(connection, delivery, result, now, given_up)
-                if sent and result.endpoint_unavailable:
-                    # tried again after a first step (an old event's long back-off is its own),
-                    # or when it asked to be
-                    down.found(endpoint, now + self._schedule.delay_after(1), result, now)
-            for delivery, result, _, held_back in outcomes:
-                if held_back:  # its endpoint failed a sent attempt of the batch, so is down
-                    endpoint = _Endpoint(delivery.client_key, delivery.url)
-                    until, asked = down.until(endpoint), down.asked(endpoint)
-                    self._hold_back(connection, delivery, result, until, asked, now, given_up)
-        self._put_off_backlogs(down.waiting(answered), now)
+                else:
+                    wait = waits.get(endpoint)
+                    self._record_failure(connection, delivery, result, wait, now, given_up)
+        waiting = down.waiting(answered)
+        self._put_off_backlogs(
+            {endpoint: (waits[endpoint], waiting[endpoint]) for endpoint in waiting}, now
+        )
         for delivery, error in given_up:
             log.warning(
                 "webhook %s (%s) to client %s given up after %d attempts: %s",
@@ -347,22 +353,21 @@ class WebhookDispatcher:
         connection: Connection,
         delivery: ClaimedDelivery,
         result: SendResult,
-        until: datetime,
-        asked: bool,
+        wait: EndpointWait,
         now: datetime,
         given_up: list[tuple[ClaimedDelivery, str]],
     ) -> None:
         """A claimed event not sent waits with its endpoint, without an attempt counted. If its
-        retry window ends first, it is tried at its end; given up if the endpoint `asked` to
+        retry window ends first, it is tried at its end; given up if the endpoint asked to
         wait past it (a Retry-After), as a failure's would be, or if the window is over."""
         error = result.error or ""
         last_chance = delivery.created_at + self._schedule.give_up_after
-        if until > last_chance and (asked or last_chance <= now):
+        if wait.until > last_chance and (wait.asked or last_chance <= now):
             error = f"{error}; given up: its endpoint waits past the event's retry window"
             if record_held_back(connection, delivery, until=None, error=error, now=now):
                 given_up.append((replace(delivery, attempts=delivery.attempts - 1), error))
             return
-        until = min(until, last_chance)
+        until = min(wait.until, last_chance)
         record_held_back(connection, delivery, until=until, error=error, now=now)
 
     def _record_failure(
@@ -370,20 +375,29 @@ class WebhookDispatcher:
         connection: Connection,
         delivery: ClaimedDelivery,
         result: SendResult,
+        wait: EndpointWait | None,
         now: datetime,
         given_up: list[tuple[ClaimedDelivery, str]],
     ) -> datetime | None:
-        """Schedule the failed event's next attempt, or give it up; returns when, or None."""
+        """Schedule the failed event's next attempt, no sooner than its endpoint's `wait` ends
+        (one this batch or another dispatcher found, while the event was in flight), or give it
+        up; returns when, or None."""
+        error = result.error or f"HTTP {result.status_code}"
         # 410: the endpoint says it is gone for good, so this event is given up now
         retry_at = None
         if not result.gone:
+            moments = [] if result.retry_after is None else [now + result.retry_after]
+            if wait is not None:
+                moments.append(wait.until)
+            not_before = max(moments, default=None)
             retry_at = self._schedule.next_attempt(
                 created_at=delivery.created_at,
                 attempts=delivery.attempts,
                 failed_at=now,
-                not_before=None if result.retry_after is None else now + result.retry_after,
+                not_before=not_before,
             )
-        error = result.error or f"HTTP {result.status_code}"
+            if retry_at is None and wait is not None and not_before == wait.until:
+                error = f"{error}; given up: its endpoint waits past the event's retry window"
         settled = record_failure(
             connection,
             delivery,
@@ -397,40 +411,46 @@ class WebhookDispatcher:
         return retry_at
 
     def _put_off_backlogs(
-        self, down: dict[_Endpoint, tuple[datetime, bool, str]], now: datetime
+        self, down: dict[_Endpoint, tuple[EndpointWait, str]], now: datetime
     ) -> None:
-        """Each unavailable endpoint's other due events wait for its next attempt, so that they
-        neither fill the next batches, holding every other client's events behind them, nor
-        call an endpoint that just failed (`_DownEndpoints.waiting` says which). Only a
-        shortcut: if the store refuses it (a deadlock with another dispatcher's settling), the
-        events go out as they would have."""
-        for endpoint, (until, asked, error) in sorted(down.items()):
+        """Each unavailable endpoint's wait is recorded, for the events queued while it lasts,
+        and its other due events wait with it, so that they neither fill the next batches,
+        holding every other client's events behind them, nor call an endpoint that just failed
+        (`_DownEndpoints.waiting` says which). Only a shortcut: if the store refuses it (a
+        deadlock with another dispatcher's settling), the events go out as they would have."""
+        for endpoint, (wait, why) in sorted(down.items()):
             try:
                 with self._engine.begin() as connection:
+                    remember_wait(
+                        connection,
+                        client_key=endpoint.client_key,
+                        url=endpoint.url,
+                        wait=wait,
+                        reason=why,
+                    )
                     waiting, given_up = put_off_due(
                         connection,
                         client_key=endpoint.client_key,
                         url=endpoint.url,
-                        until=until,
+                        until=wait.until,
                         now=now,
                         window=self._schedule.give_up_after,
-                        asked=asked,
+                        asked=wait.asked,
                     )
             except DBAPIError as refused:
                 log.warning("could not put off the webhooks to %s: %s", endpoint.url, refused)
                 continue
-            if waiting or given_up:
-                log.warning(
-                    "webhook endpoint %s of client %s is down or asked to wait (%s): %d of its "
-                    "other events wait until %s (or their retry window's end, if sooner), and "
-                    "%d whose window ends before are given up",
-                    endpoint.url,
-                    endpoint.client_key,
-                    error,
-                    waiting,
-                    until.isoformat(),
-                    given_up,
-                )
+            log.warning(
+                "webhook endpoint %s of client %s is down or asked to wait (%s): its events "
+                "wait until %s (or their retry window's end, if sooner), %d of them queued "
+                "already; %d whose window ends before are given up",
+                endpoint.url,
+                endpoint.client_key,
+                why,
+                wait.until.isoformat(),
+                waiting,
+                given_up,
+            )
 
 
 def in_turn(claimed: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
@@ -476,23 +496,43 @@ class _DownEndpoints:
             self._asked[endpoint] = max(asked, self._asked.get(endpoint, asked))
         self._why.setdefault(endpoint, result.error or f"HTTP {result.status_code}")
 
-    def until(self, endpoint: _Endpoint) -> datetime:
-        step = self._step[endpoint]
-        return max(step, self._asked.get(endpoint, step))
+    def wait(self, endpoint: _Endpoint) -> EndpointWait | None:
+        """The endpoint's wait, if the batch found it unavailable: asked for, if a Retry-After
+        goes past the first step."""
+        step = self._step.get(endpoint)
+        if step is None:
+            return None
+        asked = self._asked.get(endpoint, step)
+        return EndpointWait(max(step, asked), asked > step)
 
-    def asked(self, endpoint: _Endpoint) -> bool:
-        """Whether the wait is one the endpoint asked for (past a first step)."""
-        return endpoint in self._asked and self._asked[endpoint] > self._step[endpoint]
-
-    def waiting(self, answered: set[_Endpoint]) -> dict[_Endpoint, tuple[datetime, bool, str]]:
-        """Each endpoint's wait, whether it asked for it, and why: of those another attempt of
-        the batch reached, only the ones that asked to be left alone (a rate limit lets some
-        through)."""
+    def waiting(self, answered: set[_Endpoint]) -> dict[_Endpoint, str]:
+        """The endpoints to wait for, and why: of those another attempt of the batch reached,
+        only the ones that asked to be left alone (a rate limit lets some through)."""
         return {
-            endpoint: (self.until(endpoint), self.asked(endpoint), why)
+            endpoint: why
             for endpoint, why in self._why.items()
             if endpoint not in answered or endpoint in self._asked
         }
+
+
+def _endpoints_waits(
+    connection: Connection, outcomes: list[_Outcome], down: _DownEndpoints, now: datetime
+) -> dict[_Endpoint, EndpointWait]:
+    """The wait of each endpoint a batch's event failed at, of those found unavailable: the
+    later of this batch's finding and one recorded (by another dispatcher, or an earlier
+    batch) while the batch was in flight."""
+    endpoints = {
+        _Endpoint(outcome.delivery.client_key, outcome.delivery.url)
+        for outcome in outcomes
+        if not outcome.result.accepted
+    }
+    recorded = endpoint_waits(connection, endpoints, now=now)
+    waits = {}
+    for endpoint in endpoints:
+        known = [wait for wait in (recorded.get(endpoint), down.wait(endpoint)) if wait]
+        if known:
+            waits[endpoint] = max(known, key=lambda wait: (wait.until, wait.asked))
+    return waits
 
 
 class _UnavailableEndpoints:

@@ -12,16 +12,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, select, true, update
+from sqlalchemy import Connection, case, delete, exists, func, insert, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from delivery.ports import ClientEvent
 from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
+from delivery.webhooks.retry import DEFAULT_RETRY_WINDOW
 from store.secrets import SecretCipher, SecretKeyError
 from store.tables import ClientRow
 from store.tables_notifications import NotificationRow
-from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
+from store.tables_webhooks import DeliveryState, WebhookDeliveryRow, WebhookEndpointWaitRow
 
 log = logging.getLogger(__name__)
 
@@ -62,37 +64,161 @@ def enqueue(
     event_type: WebhookEventType | str,
     payload: Mapping[str, Any],
     now: datetime,
+    window: timedelta = DEFAULT_RETRY_WINDOW,
 ) -> str:
     """Add an event to the outbox in the caller's transaction; returns its event id.
 
     Called where the change it reports is written, so both commit or neither does. The first
-    attempt is due at once.
+    attempt is due at once, or when its endpoint's wait ends (`waiting_for_endpoints`, with
+    the retry `window` the dispatcher gives events).
     """
     event_id = new_event_id()
-    session.add(
-        WebhookDeliveryRow(
-            event_id=event_id,
-            client_key=client_key,
-            url=url,
-            event_type=WebhookEventType(event_type).value,
-            payload=dict(payload),
-            created_at=now,
-            attempts=0,
-            next_attempt_at=now,
-            state=DeliveryState.PENDING.value,
-        )
-    )
+    row = new_row(event_id, client_key, url, WebhookEventType(event_type), payload, now)
+    waiting_for_endpoints(session.connection(), [row], now=now, window=window)
+    session.add(WebhookDeliveryRow(**row))
     return event_id
 
 
+def new_row(
+    event_id: str,
+    client_key: str,
+    url: str,
+    event_type: WebhookEventType,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """An outbox row's values for a new event, due at once."""
+    return {
+        "event_id": event_id,
+        "client_key": client_key,
+        "url": url,
+        "event_type": event_type.value,
+        "payload": dict(payload),
+        "created_at": now,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "state": DeliveryState.PENDING.value,
+    }
+
+
 def enqueue_event(
-    session: Session, *, client_key: str, url: str, event: WebhookEvent, now: datetime
+    session: Session,
+    *,
+    client_key: str,
+    url: str,
+    event: WebhookEvent,
+    now: datetime,
+    window: timedelta = DEFAULT_RETRY_WINDOW,
 ) -> str:
     """`enqueue` for one of the events of `delivery.webhooks.events`; returns the event id."""
     event_type, payload = webhook_of(event)
     return enqueue(
-        session, client_key=client_key, url=url, event_type=event_type, payload=payload, now=now
+        session,
+        client_key=client_key,
+        url=url,
+        event_type=event_type,
+        payload=payload,
+        now=now,
+        window=window,
     )
+
+
+@dataclass(frozen=True)
+class EndpointWait:
+    """Until when an endpoint's events wait, and whether the endpoint asked for it (a
+    Retry-After) rather than failing to answer (a first step of the schedule)."""
+
+    until: datetime
+    asked: bool
+
+
+def url_digest(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+def remember_wait(
+    connection: Connection,
+    *,
+    client_key: str,
+    url: str,
+    wait: EndpointWait,
+    reason: str,
+) -> None:
+    """Record that the endpoint's events wait until `wait.until`, those queued meanwhile too;
+    a later wait already recorded (another dispatcher's) is kept."""
+    table = WebhookEndpointWaitRow
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(
+        client_key=client_key,
+        url_digest=url_digest(url),
+        url=url,
+        until=wait.until,
+        asked=wait.asked,
+        reason=reason[:1000],
+    )
+    later = statement.excluded.until > table.until
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.client_key, table.url_digest],
+            set_={
+                "until": case((later, statement.excluded.until), else_=table.until),
+                "asked": case((later, statement.excluded.asked), else_=table.asked),
+                "reason": case((later, statement.excluded.reason), else_=table.reason),
+            },
+        )
+    )
+
+
+def endpoint_waits(
+    connection: Connection, endpoints: Iterable[tuple[str, str]], *, now: datetime
+) -> dict[tuple[str, str], EndpointWait]:
+    """The waits recorded for `endpoints` (client key and URL) that have not ended."""
+    wanted = set(endpoints)
+    if not wanted:
+        return {}
+    table = WebhookEndpointWaitRow
+    rows = connection.execute(
+        select(table.client_key, table.url, table.until, table.asked).where(
+            table.client_key.in_({client for client, _ in wanted}),
+            table.url_digest.in_({url_digest(url) for _, url in wanted}),
+            table.until > now,
+        )
+    )
+    return {
+        (client, url): EndpointWait(until, asked)
+        for client, url, until, asked in rows
+        if (client, url) in wanted
+    }
+
+
+def waiting_for_endpoints(
+    connection: Connection, rows: list[dict[str, Any]], *, now: datetime, window: timedelta
+) -> None:
+    """New events (`new_row`'s values, changed in place) of an endpoint that waits are due
+    when its wait ends, rather than calling it at once, and again with each new event, while
+    it asked to be left alone or does not answer. One whose retry `window` ends first is tried
+    at its end, or given up at once if the endpoint asked to wait past it (as the events of
+    its backlog are)."""
+    waits = endpoint_waits(connection, {(row["client_key"], row["url"]) for row in rows}, now=now)
+    for row in rows:
+        wait = waits.get((row["client_key"], row["url"]))
+        if wait is None:
+            continue
+        if wait.asked and wait.until > now + window:
+            error = (
+                f"given up unsent: its endpoint asked to wait until {wait.until.isoformat()}, "
+                "past the event's retry window"
+            )
+            row |= {"state": DeliveryState.GIVEN_UP.value, "finished_at": now, "last_error": error}
+            log.warning(
+                "webhook %s (%s) to client %s %s",
+                row["event_id"],
+                row["event_type"],
+                row["client_key"],
+                error,
+            )
+        else:
+            row["next_attempt_at"] = min(wait.until, now + window)
 
 
 # how many of the earliest due events a claim ranks, for each event it may take
@@ -336,12 +462,14 @@ def put_off_due(
 
 
 def forget_settled_before(connection: Connection, moment: datetime) -> int:
-    """Delete the delivered and given-up events settled before `moment`; the caller commits.
-    Pending ones stay whatever their age: they give up by themselves within the retry window."""
+    """Delete the delivered and given-up events settled before `moment`, and the endpoints'
+    waits over by then; the caller commits. Returns how many events. Pending ones stay whatever
+    their age: they give up by themselves within the retry window."""
     table = WebhookDeliveryRow
     result = connection.execute(
         delete(table).where(table.finished_at < moment, table.state != DeliveryState.PENDING.value)
     )
+    connection.execute(delete(WebhookEndpointWaitRow).where(WebhookEndpointWaitRow.until < moment))
     return int(result.rowcount)
 
 
@@ -454,10 +582,15 @@ def addressed_now(
 class OutboxWebhooks:
     """The notify service's `Webhooks` port on the outbox: many events in one insert, inside
     the caller's transaction. An event without a URL goes to the client's default webhook URL
-    (looked up once a minute); a client with neither gets none."""
+    (looked up once a minute); a client with neither gets none. An event for an endpoint that
+    waits is due when the wait ends (`waiting_for_endpoints`, with the dispatcher's retry
+    `window`)."""
 
-    def __init__(self, cache_seconds: float = 60.0) -> None:
+    def __init__(
+        self, cache_seconds: float = 60.0, window: timedelta = DEFAULT_RETRY_WINDOW
+    ) -> None:
         self.cache_seconds = cache_seconds
+        self.window = window
         self._urls: dict[str, tuple[float, str | None]] = {}
 
     def enqueue(self, connection: Connection, events: list[ClientEvent], now: datetime) -> None:
@@ -468,19 +601,10 @@ class OutboxWebhooks:
             if not url:
                 continue
             event_type, payload = webhook_of(item.event)
-            (keyed if item.event_id else rows).append(
-                {
-                    "event_id": item.event_id or new_event_id(),
-                    "client_key": item.client_key,
-                    "url": url,
-                    "event_type": event_type.value,
-                    "payload": payload,
-                    "created_at": now,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "state": DeliveryState.PENDING.value,
-                }
-            )
+            event_id = item.event_id or new_event_id()
+            row = new_row(event_id, item.client_key, url, event_type, payload, now)
+            (keyed if item.event_id else rows).append(row)
+        waiting_for_endpoints(connection, rows + keyed, now=now, window=self.window)
         if rows:
             connection.execute(insert(WebhookDeliveryRow), rows)
         for row in keyed:  # once-only: an event with its id already queued is that event

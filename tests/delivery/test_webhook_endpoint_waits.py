@@ -1,0 +1,231 @@
+"""An endpoint that does not answer or asks to be left alone is waited for: by the events
+queued after it was found so, and by the retries of events that were in flight then, on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, select
+
+from delivery.clock import VirtualClock
+from delivery.ports import ClientEvent
+from delivery.webhooks import SendResult
+from delivery.webhooks.events import NotificationReplied
+from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
+from delivery.webhooks.outbox import (
+    EndpointWait,
+    OutboxWebhooks,
+    endpoint_waits,
+    remember_wait,
+)
+from store.secrets import SecretCipher
+from store.tables_webhooks import WebhookEndpointWaitRow
+from tests.delivery.webhook_helpers import (
+    SHOP_HOOKS,
+    START,
+    delivery_row,
+    dispatcher,
+    enqueue_status,
+    register_shop,
+)
+
+RATE_LIMITED = SendResult(429, "HTTP 429", retry_after=timedelta(minutes=5))
+
+
+def no_answer(_sent: SentWebhook) -> SendResult:
+    return SendResult(None, "no complete answer within 5 s")
+
+
+def reply_queued(engine: Engine, client_key: str, at: datetime, n: int) -> str:
+    """A reply the notify path queues, through its own port, for the client's registered URL."""
+    reply = NotificationReplied(notification_id=f"ntf_{n}", text="Спасибо!", at=at)
+    with engine.begin() as connection:
+        OutboxWebhooks().enqueue(connection, [ClientEvent(client_key, None, reply, f"e{n}")], at)
+    return f"e{n}"
+
+
+def test_events_queued_while_an_endpoint_asks_to_be_left_alone_wait_until_it_said(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # one event every 10 s for the 5 minutes the endpoint asked for, dispatched as they come
+    shop = register_shop(engine, cipher)
+    clock = VirtualClock(START)
+    sender = RecordingWebhookSender(lambda _sent: RATE_LIMITED)
+    hooks = dispatcher(engine, cipher, sender, clock)
+
+    queued = []
+    for n in range(30):
+        queued.append(reply_queued(engine, shop.key, clock.now(), n))
+        hooks.dispatch_all_due()
+        clock.advance(timedelta(seconds=10))
+
+    assert len(sender.sent) == 1
+    assert {delivery_row(engine, event_id).next_attempt_at for event_id in queued} == {
+        START + timedelta(minutes=5)
+    }
+
+
+def test_events_queued_while_an_endpoint_does_not_answer_wait_a_first_step(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    clock = VirtualClock(START)
+    dispatcher(engine, cipher, RecordingWebhookSender(no_answer), clock).dispatch_due()
+
+    later = enqueue_status(engine, shop.key, START + timedelta(seconds=2))
+
+    assert delivery_row(engine, later).next_attempt_at == START + timedelta(seconds=5)
+
+
+def test_an_event_queued_once_the_wait_is_over_is_due_at_once(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    hooks = dispatcher(
+        engine, cipher, RecordingWebhookSender(lambda _: RATE_LIMITED), VirtualClock(START)
+    )
+    hooks.dispatch_due()
+
+    after = START + timedelta(minutes=5, seconds=1)
+    event_id = enqueue_status(engine, shop.key, after)
+
+    assert delivery_row(engine, event_id).next_attempt_at == after
+
+
+def test_another_clients_events_to_the_same_url_do_not_wait(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    bank = register_shop(engine, cipher, name="bank")
+    enqueue_status(engine, shop.key, START)
+    hooks = dispatcher(
+        engine, cipher, RecordingWebhookSender(lambda _: RATE_LIMITED), VirtualClock(START)
+    )
+    hooks.dispatch_due()
+
+    event_id = enqueue_status(engine, bank.key, START)
+
+    assert delivery_row(engine, event_id).next_attempt_at == START
+
+
+def test_an_event_queued_while_its_endpoint_asked_to_wait_past_its_window_is_given_up_unsent(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    two_days = SendResult(503, "HTTP 503", retry_after=timedelta(days=2))
+    sender = RecordingWebhookSender(lambda _: two_days)
+    clock = VirtualClock(START)
+    dispatcher(engine, cipher, sender, clock).dispatch_due()
+
+    event_id = reply_queued(engine, shop.key, START + timedelta(minutes=1), 1)
+    clock.advance(timedelta(days=3))
+    dispatcher(engine, cipher, sender, clock).dispatch_all_due()
+
+    row = delivery_row(engine, event_id)
+    assert (row.state, row.attempts) == ("given_up", 0)
+    assert "past the event's retry window" in (row.last_error or "")
+    assert len(sender.sent) == 1
+
+
+def test_an_event_failing_in_the_batch_that_found_its_endpoint_asking_to_wait_waits_too(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # both out at once: one answered 429 with a Retry-After, the other a 500 of its own
+    shop = register_shop(engine, cipher)
+    limited, failing = (enqueue_status(engine, shop.key, START) for _ in range(2))
+    both_out = threading.Barrier(2, timeout=30)
+
+    def answer(sent: SentWebhook) -> SendResult:
+        both_out.wait()
+        if sent.event_id == limited:
+            return SendResult(429, "HTTP 429", retry_after=timedelta(hours=1))
+        return SendResult(500, "HTTP 500")
+
+    sender = RecordingWebhookSender(answer)
+    dispatcher(engine, cipher, sender, VirtualClock(START), concurrency=2).dispatch_due()
+
+    assert delivery_row(engine, failing).next_attempt_at == START + timedelta(hours=1)
+
+
+def test_an_event_in_flight_when_another_dispatcher_found_its_endpoint_asking_to_wait_waits_too(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    first = enqueue_status(engine, shop.key, START)
+    second = enqueue_status(engine, shop.key, START + timedelta(seconds=1))
+    clock = VirtualClock(START + timedelta(seconds=1))
+    other = dispatcher(
+        engine,
+        cipher,
+        RecordingWebhookSender(lambda _: SendResult(429, "", retry_after=timedelta(hours=1))),
+        clock,
+    )
+
+    def meanwhile(sent: SentWebhook) -> SendResult:
+        # while this attempt is out, another dispatcher takes the next event and is told to wait
+        assert sent.event_id == first
+        assert other.dispatch_due() == 1
+        return SendResult(None, "no complete answer within 5 s")
+
+    dispatcher(engine, cipher, RecordingWebhookSender(meanwhile), clock).dispatch_due(limit=1)
+
+    assert delivery_row(engine, first).next_attempt_at == clock.now() + timedelta(hours=1)
+    assert delivery_row(engine, second).next_attempt_at == clock.now() + timedelta(hours=1)
+
+
+def test_a_shorter_wait_found_later_does_not_cut_a_recorded_one_short(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    asked = EndpointWait(START + timedelta(hours=1), asked=True)
+    step = EndpointWait(START + timedelta(seconds=5), asked=False)
+    longer = EndpointWait(START + timedelta(hours=2), asked=False)
+
+    with engine.begin() as connection:
+        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=asked, reason="429")
+        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=step, reason="timeout")
+        kept = endpoint_waits(connection, [(shop.key, SHOP_HOOKS)], now=START)
+        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=longer, reason="503")
+        replaced = endpoint_waits(connection, [(shop.key, SHOP_HOOKS)], now=START)
+
+    assert kept == {(shop.key, SHOP_HOOKS): asked}
+    assert replaced == {(shop.key, SHOP_HOOKS): longer}
+
+
+def test_an_endpoint_of_any_length_has_its_wait_recorded(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    url = "https://shop.example/hooks?" + "п" * 2_000  # 4 kB in UTF-8
+    wait = EndpointWait(START + timedelta(minutes=1), asked=True)
+
+    with engine.begin() as connection:
+        remember_wait(connection, client_key=shop.key, url=url, wait=wait, reason="429")
+        found = endpoint_waits(connection, [(shop.key, url), (shop.key, SHOP_HOOKS)], now=START)
+
+    assert found == {(shop.key, url): wait}
+
+
+def test_waits_over_are_forgotten_with_the_settled_events(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    clock = VirtualClock(START)
+    hooks = dispatcher(engine, cipher, RecordingWebhookSender(lambda _: RATE_LIMITED), clock)
+    hooks.dispatch_due()
+
+    def waits() -> int:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(WebhookEndpointWaitRow)) or 0
+
+    hooks.forget_settled(timedelta(minutes=1))
+    assert waits() == 1
+    clock.advance(timedelta(minutes=7))
+    hooks.forget_settled(timedelta(minutes=1))
+    assert waits() == 0
