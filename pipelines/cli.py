@@ -590,7 +590,18 @@ def _run(argv: Sequence[str] | None) -> int:
     ) as error:
         # paths and names in messages may hold brackets, which Rich would read as markup
         console.print(f"[red]error:[/red] {escape(str(error))}")
+    except _store_errors() as error:  # a URL may hold brackets too
+        console.print(f"[red]error:[/red] {escape(str(error))}")
     return 2
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    """The store's errors that are told in one line (a store a newer release migrated). Only a
+    command that opened the store raises them, having imported `store.database`: looked up, not
+    imported, so that the other commands do not pay a third of a second for SQLAlchemy and
+    Alembic. Python evaluates an `except` clause's classes only once an error reaches it."""
+    database = sys.modules.get("store.database")
+    return () if database is None else (database.StoreFromNewerReleaseError,)
 
 
 # how pydantic-settings says that a variable holding JSON could not be parsed

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,15 +85,51 @@ def upgrade(url: str) -> None:
 
     One process at a time: servers and workers started together on a fresh store would each
     create the same tables, and all but one fail. The others wait for the lock, then find
-    nothing left to do."""
+    nothing left to do.
+
+    Raises StoreFromNewerReleaseError, leaving the store untouched, when a later release
+    migrated it past the revisions this one knows."""
     engine = make_engine(url)
     try:
         with _migrating_alone(engine):
+            config = alembic_config(engine)
+            # under the lock: a newer release migrating meanwhile is seen done, or not begun
+            _refuse_a_store_from_a_newer_release(engine, ScriptDirectory.from_config(config))
             # "heads": the areas of the store (clients, webhooks, templates, notifications)
             # each have a branch of revisions from 0001, so none waits on another's numbering
-            command.upgrade(alembic_config(engine), "heads")
+            command.upgrade(config, "heads")
     finally:
         engine.dispose()
+
+
+class StoreFromNewerReleaseError(Exception):
+    """The store holds revisions this release's migrations do not know: a later release
+    migrated it, as a rolling upgrade does when the new release's processes start first.
+    Alembic would fail on them with a traceback; and an older release may not take the store
+    down, since the newer release's processes run on it. The message says so in one line."""
+
+    def __init__(self, store: str, unknown: Iterable[str], heads: Iterable[str]) -> None:
+        self.unknown = sorted(unknown)
+        self.heads = sorted(heads)
+        revisions = "revision" if len(self.unknown) == 1 else "revisions"
+        super().__init__(
+            f"the store at {store} was migrated by a newer release of the service "
+            f"({revisions} {', '.join(self.unknown)}, which this release does not know; it "
+            f"knows up to {', '.join(self.heads)}): run this release's processes only against "
+            "a store it migrated, so upgrade this process to the release that migrated the "
+            "store (starting an older release never migrates a store down)"
+        )
+
+
+def _refuse_a_store_from_a_newer_release(engine: Engine, script: ScriptDirectory) -> None:
+    """Raise `StoreFromNewerReleaseError`, leaving the store as it is, if it holds a revision
+    `script` does not know. It costs one small read of the store's version table."""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+    unknown = set(current) - {revision.revision for revision in script.walk_revisions()}
+    if unknown:
+        store = engine.url.render_as_string(hide_password=True)
+        raise StoreFromNewerReleaseError(store, unknown, script.get_heads())
 
 
 # the advisory lock's key on PostgreSQL: any constant the service's other locks do not use
