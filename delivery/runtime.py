@@ -176,7 +176,7 @@ def build_notify_runtime(
         load_countries(),
         load_prices(),
         policy,
-        OutboxWebhooks(window=timedelta(hours=settings.webhook_retry_hours)),
+        OutboxWebhooks(),
         sms_report_timeout=timedelta(seconds=settings.sms_report_timeout_seconds),
         overlay=overlay,
     )

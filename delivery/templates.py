@@ -8,7 +8,6 @@ build one with a `RecordingTemplateDecisions` and a virtual clock.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +16,6 @@ from delivery.clock import Clock, SystemClock
 from delivery.ports import TemplateProblemError
 from delivery.webhooks.events import TemplateModerated, utc_text
 from delivery.webhooks.outbox import enqueue_event
-from delivery.webhooks.retry import DEFAULT_RETRY_WINDOW
 from ownership.moderation import (
     Decision,
     Finding,
@@ -125,11 +123,7 @@ class TemplateDesk:
 
 class OutboxTemplateDecisions:
     """Tells the client of a decision by a `template.status` webhook, queued in the decision's
-    transaction, to the client's default webhook URL (a client without one is not told), with
-    the retry `window` the dispatcher gives events."""
-
-    def __init__(self, window: timedelta = DEFAULT_RETRY_WINDOW) -> None:
-        self.window = window
+    transaction, to the client's default webhook URL (a client without one is not told)."""
 
     def template_decided(self, session: Session, template: TemplateRecord) -> None:
         url = client_webhook_url(session, template.client_key)
@@ -137,14 +131,7 @@ class OutboxTemplateDecisions:
             return
         now = template.decided_at or template.created_at
         decided = TemplateModerated(template.id, now, template_public(template))
-        enqueue_event(
-            session,
-            client_key=template.client_key,
-            url=url,
-            event=decided,
-            now=now,
-            window=self.window,
-        )
+        enqueue_event(session, client_key=template.client_key, url=url, event=decided, now=now)
 
 
 def template_public(template: TemplateRecord) -> dict[str, Any]:
@@ -190,7 +177,7 @@ def build_template_desk(
     return TemplateDesk(
         sessions,
         load_moderation_rules(settings.moderation_rules_path),
-        decisions or OutboxTemplateDecisions(timedelta(hours=settings.webhook_retry_hours)),
+        decisions or OutboxTemplateDecisions(),
         clock,
     )
 

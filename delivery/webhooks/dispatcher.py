@@ -28,6 +28,7 @@ from delivery.webhooks.outbox import (
     claim_due,
     endpoint_waits,
     forget_settled_before,
+    forget_waits_over,
     put_off_due,
     record_delivered,
     record_failure,
@@ -230,26 +231,28 @@ class WebhookDispatcher:
 
     def dispatch_due(self, limit: int = 100) -> int:
         """Send up to `limit` due events, once each, a few of each client's (`per_client`);
-        returns how many were attempted.
+        returns how many were claimed (sent, or held back for their endpoint's wait).
 
         The outcomes of a batch are recorded in one transaction after its last send: a crash
         before that leaves the batch to be sent again once its lease runs out (at least once,
         as a crash mid-send does anyway), and a durable commit is paid once a batch, not once
         an event.
         """
+        now = self._clock.now()
+        given_up: list[tuple[ClaimedDelivery, str]] = []
         with self._engine.begin() as connection:
             claimed = claim_due(
-                connection,
-                now=self._clock.now(),
-                lease=self._lease,
-                limit=limit,
-                per_client=self._per_client,
+                connection, now=now, lease=self._lease, limit=limit, per_client=self._per_client
             )
             if not claimed:
                 return 0
             secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
             to_callbacks = sent_to_callbacks(connection, claimed)
-            claimed = addressed_now(connection, claimed, to_callbacks)
+            to_send, waiting = self._hold_back_waiting(
+                connection, addressed_now(connection, claimed, to_callbacks), now, given_up
+            )
+        self._put_off_backlogs(waiting, now)
+        _log_given_up(given_up)
 
         unavailable = _UnavailableEndpoints()
 
@@ -263,14 +266,48 @@ class WebhookDispatcher:
                 unavailable.add(delivery, outcome.result)
             return outcome
 
-        if self._concurrency == 1 or len(claimed) == 1:
-            outcomes = [send(delivery) for delivery in in_turn(claimed)]
+        if self._concurrency == 1 or len(to_send) <= 1:
+            outcomes = [send(delivery) for delivery in in_turn(to_send)]
         else:
             # a slow endpoint holds one thread, not the whole batch
-            with ThreadPoolExecutor(min(self._concurrency, len(claimed))) as pool:
-                outcomes = list(pool.map(send, in_turn(claimed)))
-        self._settle(outcomes)
+            with ThreadPoolExecutor(min(self._concurrency, len(to_send))) as pool:
+                outcomes = list(pool.map(send, in_turn(to_send)))
+        if outcomes:
+            self._settle(outcomes)
         return len(claimed)
+
+    def _hold_back_waiting(
+        self,
+        connection: Connection,
+        claimed: list[ClaimedDelivery],
+        now: datetime,
+        given_up: list[tuple[ClaimedDelivery, str]],
+    ) -> tuple[list[ClaimedDelivery], dict[_Endpoint, tuple[EndpointWait, str]]]:
+        """The claimed events to send, and the endpoints found waiting: an event whose endpoint
+        (where it is sent now) has a wait recorded, by any dispatcher, is not sent but waits
+        with it, with no attempt counted, as does the rest of its due backlog (returned, to be
+        put off). So events queued after an endpoint was found down, or asked for a wait, do
+        not call it before the wait ends, whatever URL they were queued for."""
+        waits = endpoint_waits(
+            connection, {(delivery.client_key, delivery.url) for delivery in claimed}, now=now
+        )
+        if not waits:
+            return claimed, {}
+        to_send = []
+        waiting: dict[_Endpoint, tuple[EndpointWait, str]] = {}
+        for delivery in claimed:
+            endpoint = _Endpoint(delivery.client_key, delivery.url)
+            wait = waits.get(endpoint)
+            if wait is None:
+                to_send.append(delivery)
+                continue
+            why = (
+                f"not sent: its endpoint {'asked to be left alone' if wait.asked else 'was down'}"
+                f" until {wait.until.isoformat()}"
+            )
+            self._hold_back(connection, delivery, SendResult(None, why), wait, now, given_up)
+            waiting[endpoint] = (wait, why)
+        return to_send, waiting
 
     def dispatch_all_due(self, limit: int = 100, max_batches: int = 100) -> int:
         """Dispatch batches until none is due (or `max_batches` ran, so a scheduled run ends
@@ -288,9 +325,12 @@ class WebhookDispatcher:
         return total
 
     def forget_settled(self, older_than: timedelta) -> int:
-        """Delete the events delivered or given up more than `older_than` ago."""
+        """Delete the events delivered or given up more than `older_than` ago, and the
+        endpoints' waits that are over."""
+        now = self._clock.now()
         with self._engine.begin() as connection:
-            return forget_settled_before(connection, self._clock.now() - older_than)
+            forget_waits_over(connection, now)
+            return forget_settled_before(connection, now - older_than)
 
     def _send(
         self, delivery: ClaimedDelivery, secrets: WebhookSecrets | None, named_by_client: bool
@@ -322,6 +362,7 @@ class WebhookDispatcher:
                 # tried again after a first step (an old event's long back-off is its own),
                 # or when it asked to be
                 down.found(endpoint, now + self._schedule.delay_after(1), result, now)
+        waiting = down.waiting(answered)
         with self._engine.begin() as connection:
             waits = _endpoints_waits(connection, outcomes, down, now)
             for delivery, result, _, held_back in outcomes:
@@ -334,19 +375,20 @@ class WebhookDispatcher:
                 else:
                     wait = waits.get(endpoint)
                     self._record_failure(connection, delivery, result, wait, now, given_up)
-        waiting = down.waiting(answered)
+            # with the outcomes, so that the wait holds from their commit on: the events queued
+            # meanwhile are held back when claimed (the put-off below is only a shortcut)
+            for endpoint, why in sorted(waiting.items()):
+                remember_wait(
+                    connection,
+                    client_key=endpoint.client_key,
+                    url=endpoint.url,
+                    wait=waits[endpoint],
+                    reason=why,
+                )
         self._put_off_backlogs(
-            {endpoint: (waits[endpoint], waiting[endpoint]) for endpoint in waiting}, now
+            {endpoint: (waits[endpoint], why) for endpoint, why in waiting.items()}, now
         )
-        for delivery, error in given_up:
-            log.warning(
-                "webhook %s (%s) to client %s given up after %d attempts: %s",
-                delivery.event_id,
-                delivery.event_type,
-                delivery.client_key,
-                delivery.attempts,
-                error,
-            )
+        _log_given_up(given_up)
 
     def _hold_back(
         self,
@@ -379,25 +421,27 @@ class WebhookDispatcher:
         now: datetime,
         given_up: list[tuple[ClaimedDelivery, str]],
     ) -> datetime | None:
-        """Schedule the failed event's next attempt, no sooner than its endpoint's `wait` ends
-        (one this batch or another dispatcher found, while the event was in flight), or give it
-        up; returns when, or None."""
+        """Schedule the failed event's next attempt, no sooner than the end of a wait its
+        endpoint asked for (of this batch, or found by another dispatcher while the event was
+        in flight), or give it up; returns when, or None."""
         error = result.error or f"HTTP {result.status_code}"
         # 410: the endpoint says it is gone for good, so this event is given up now
         retry_at = None
         if not result.gone:
             moments = [] if result.retry_after is None else [now + result.retry_after]
-            if wait is not None:
+            if wait is not None and wait.asked:
                 moments.append(wait.until)
-            not_before = max(moments, default=None)
             retry_at = self._schedule.next_attempt(
                 created_at=delivery.created_at,
                 attempts=delivery.attempts,
                 failed_at=now,
-                not_before=not_before,
+                not_before=max(moments, default=None),
             )
-            if retry_at is None and wait is not None and not_before == wait.until:
-                error = f"{error}; given up: its endpoint waits past the event's retry window"
+            past_window = delivery.created_at + self._schedule.give_up_after
+            if retry_at is None and wait is not None and wait.asked and wait.until > past_window:
+                error = (
+                    f"{error}; given up: its endpoint asked to wait past the event's retry window"
+                )
         settled = record_failure(
             connection,
             delivery,
@@ -413,21 +457,13 @@ class WebhookDispatcher:
     def _put_off_backlogs(
         self, down: dict[_Endpoint, tuple[EndpointWait, str]], now: datetime
     ) -> None:
-        """Each unavailable endpoint's wait is recorded, for the events queued while it lasts,
-        and its other due events wait with it, so that they neither fill the next batches,
-        holding every other client's events behind them, nor call an endpoint that just failed
-        (`_DownEndpoints.waiting` says which). Only a shortcut: if the store refuses it (a
-        deadlock with another dispatcher's settling), the events go out as they would have."""
+        """Each waiting endpoint's other due events wait with it, so that they neither fill the
+        next batches, holding every other client's events behind them, nor are claimed only to
+        be held back. Only a shortcut: if the store refuses it (a deadlock with another
+        dispatcher's settling), the events are held back when claimed."""
         for endpoint, (wait, why) in sorted(down.items()):
             try:
                 with self._engine.begin() as connection:
-                    remember_wait(
-                        connection,
-                        client_key=endpoint.client_key,
-                        url=endpoint.url,
-                        wait=wait,
-                        reason=why,
-                    )
                     waiting, given_up = put_off_due(
                         connection,
                         client_key=endpoint.client_key,
@@ -440,17 +476,30 @@ class WebhookDispatcher:
             except DBAPIError as refused:
                 log.warning("could not put off the webhooks to %s: %s", endpoint.url, refused)
                 continue
-            log.warning(
-                "webhook endpoint %s of client %s is down or asked to wait (%s): its events "
-                "wait until %s (or their retry window's end, if sooner), %d of them queued "
-                "already; %d whose window ends before are given up",
-                endpoint.url,
-                endpoint.client_key,
-                why,
-                wait.until.isoformat(),
-                waiting,
-                given_up,
-            )
+            if waiting or given_up:
+                log.warning(
+                    "webhook endpoint %s of client %s is down or asked to wait (%s): %d of its "
+                    "other events wait until %s (or their retry window's end, if sooner), and "
+                    "%d whose window ends before are given up",
+                    endpoint.url,
+                    endpoint.client_key,
+                    why,
+                    waiting,
+                    wait.until.isoformat(),
+                    given_up,
+                )
+
+
+def _log_given_up(given_up: list[tuple[ClaimedDelivery, str]]) -> None:
+    for delivery, error in given_up:
+        log.warning(
+            "webhook %s (%s) to client %s given up after %d attempts: %s",
+            delivery.event_id,
+            delivery.event_type,
+            delivery.client_key,
+            delivery.attempts,
+            error,
+        )
 
 
 def in_turn(claimed: list[ClaimedDelivery]) -> list[ClaimedDelivery]:

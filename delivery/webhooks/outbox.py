@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from delivery.ports import ClientEvent
 from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
-from delivery.webhooks.retry import DEFAULT_RETRY_WINDOW
 from store.secrets import SecretCipher, SecretKeyError
 from store.tables import ClientRow
 from store.tables_notifications import NotificationRow
@@ -64,17 +63,14 @@ def enqueue(
     event_type: WebhookEventType | str,
     payload: Mapping[str, Any],
     now: datetime,
-    window: timedelta = DEFAULT_RETRY_WINDOW,
 ) -> str:
     """Add an event to the outbox in the caller's transaction; returns its event id.
 
     Called where the change it reports is written, so both commit or neither does. The first
-    attempt is due at once, or when its endpoint's wait ends (`waiting_for_endpoints`, with
-    the retry `window` the dispatcher gives events).
+    attempt is due at once.
     """
     event_id = new_event_id()
     row = new_row(event_id, client_key, url, WebhookEventType(event_type), payload, now)
-    waiting_for_endpoints(session.connection(), [row], now=now, window=window)
     session.add(WebhookDeliveryRow(**row))
     return event_id
 
@@ -102,24 +98,12 @@ def new_row(
 
 
 def enqueue_event(
-    session: Session,
-    *,
-    client_key: str,
-    url: str,
-    event: WebhookEvent,
-    now: datetime,
-    window: timedelta = DEFAULT_RETRY_WINDOW,
+    session: Session, *, client_key: str, url: str, event: WebhookEvent, now: datetime
 ) -> str:
     """`enqueue` for one of the events of `delivery.webhooks.events`; returns the event id."""
     event_type, payload = webhook_of(event)
     return enqueue(
-        session,
-        client_key=client_key,
-        url=url,
-        event_type=event_type,
-        payload=payload,
-        now=now,
-        window=window,
+        session, client_key=client_key, url=url, event_type=event_type, payload=payload, now=now
     )
 
 
@@ -189,36 +173,6 @@ def endpoint_waits(
         for client, url, until, asked in rows
         if (client, url) in wanted
     }
-
-
-def waiting_for_endpoints(
-    connection: Connection, rows: list[dict[str, Any]], *, now: datetime, window: timedelta
-) -> None:
-    """New events (`new_row`'s values, changed in place) of an endpoint that waits are due
-    when its wait ends, rather than calling it at once, and again with each new event, while
-    it asked to be left alone or does not answer. One whose retry `window` ends first is tried
-    at its end, or given up at once if the endpoint asked to wait past it (as the events of
-    its backlog are)."""
-    waits = endpoint_waits(connection, {(row["client_key"], row["url"]) for row in rows}, now=now)
-    for row in rows:
-        wait = waits.get((row["client_key"], row["url"]))
-        if wait is None:
-            continue
-        if wait.asked and wait.until > now + window:
-            error = (
-                f"given up unsent: its endpoint asked to wait until {wait.until.isoformat()}, "
-                "past the event's retry window"
-            )
-            row |= {"state": DeliveryState.GIVEN_UP.value, "finished_at": now, "last_error": error}
-            log.warning(
-                "webhook %s (%s) to client %s %s",
-                row["event_id"],
-                row["event_type"],
-                row["client_key"],
-                error,
-            )
-        else:
-            row["next_attempt_at"] = min(wait.until, now + window)
 
 
 # how many of the earliest due events a claim ranks, for each event it may take
@@ -462,15 +416,19 @@ def put_off_due(
 
 
 def forget_settled_before(connection: Connection, moment: datetime) -> int:
-    """Delete the delivered and given-up events settled before `moment`, and the endpoints'
-    waits over by then; the caller commits. Returns how many events. Pending ones stay whatever
-    their age: they give up by themselves within the retry window."""
+    """Delete the delivered and given-up events settled before `moment`; the caller commits.
+    Pending ones stay whatever their age: they give up by themselves within the retry window."""
     table = WebhookDeliveryRow
     result = connection.execute(
         delete(table).where(table.finished_at < moment, table.state != DeliveryState.PENDING.value)
     )
-    connection.execute(delete(WebhookEndpointWaitRow).where(WebhookEndpointWaitRow.until < moment))
     return int(result.rowcount)
+
+
+def forget_waits_over(connection: Connection, now: datetime) -> int:
+    """Delete the endpoints' waits that ended by `now`; the caller commits."""
+    table = WebhookEndpointWaitRow
+    return int(connection.execute(delete(table).where(table.until <= now)).rowcount)
 
 
 @dataclass(frozen=True)
@@ -582,15 +540,10 @@ def addressed_now(
 class OutboxWebhooks:
     """The notify service's `Webhooks` port on the outbox: many events in one insert, inside
     the caller's transaction. An event without a URL goes to the client's default webhook URL
-    (looked up once a minute); a client with neither gets none. An event for an endpoint that
-    waits is due when the wait ends (`waiting_for_endpoints`, with the dispatcher's retry
-    `window`)."""
+    (looked up once a minute); a client with neither gets none."""
 
-    def __init__(
-        self, cache_seconds: float = 60.0, window: timedelta = DEFAULT_RETRY_WINDOW
-    ) -> None:
+    def __init__(self, cache_seconds: float = 60.0) -> None:
         self.cache_seconds = cache_seconds
-        self.window = window
         self._urls: dict[str, tuple[float, str | None]] = {}
 
     def enqueue(self, connection: Connection, events: list[ClientEvent], now: datetime) -> None:
@@ -604,7 +557,6 @@ class OutboxWebhooks:
             event_id = item.event_id or new_event_id()
             row = new_row(event_id, item.client_key, url, event_type, payload, now)
             (keyed if item.event_id else rows).append(row)
-        waiting_for_endpoints(connection, rows + keyed, now=now, window=self.window)
         if rows:
             connection.execute(insert(WebhookDeliveryRow), rows)
         for row in keyed:  # once-only: an event with its id already queued is that event

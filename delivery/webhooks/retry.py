@@ -20,9 +20,6 @@ DEFAULT_DELAYS = (
     timedelta(hours=8),
 )
 
-# how long after its creation an event is still tried, unless the settings say otherwise
-DEFAULT_RETRY_WINDOW = timedelta(hours=24)
-
 
 @dataclass(frozen=True)
 class RetrySchedule:
@@ -33,7 +30,7 @@ class RetrySchedule:
     """
 
     delays: tuple[timedelta, ...] = DEFAULT_DELAYS
-    give_up_after: timedelta = DEFAULT_RETRY_WINDOW
+    give_up_after: timedelta = timedelta(hours=24)
     jitter: float = 0.1
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
