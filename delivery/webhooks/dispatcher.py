@@ -298,20 +298,19 @@ class WebhookDispatcher:
         for delivery in claimed:
             endpoint = _Endpoint(delivery.client_key, delivery.url)
             wait = waits.get(endpoint)
-            if wait is None:
+            last_chance = delivery.created_at + self._schedule.give_up_after <= now
+            if wait is None or (last_chance and not wait.asked):
+                # an event kept for its window's end is tried there: the endpoint did not ask
                 to_send.append(delivery)
                 continue
-            why = (
-                f"not sent: its endpoint {'asked to be left alone' if wait.asked else 'was down'}"
-                f" until {wait.until.isoformat()}"
-            )
+            why = f"not sent: its endpoint waits until {wait.until.isoformat()} ({wait.reason})"
             self._hold_back(connection, delivery, SendResult(None, why), wait, now, given_up)
             waiting[endpoint] = (wait, why)
         return to_send, waiting
 
     def dispatch_all_due(self, limit: int = 100, max_batches: int = 100) -> int:
         """Dispatch batches until none is due (or `max_batches` ran, so a scheduled run ends
-        even under a steady stream); returns how many were attempted. A batch smaller than
+        even under a steady stream); returns how many were claimed. A batch smaller than
         `limit` does not end the run: the cap on each client's share may have left some of
         its events due."""
         total = 0
@@ -328,8 +327,9 @@ class WebhookDispatcher:
         """Delete the events delivered or given up more than `older_than` ago, and the
         endpoints' waits that are over."""
         now = self._clock.now()
-        with self._engine.begin() as connection:
+        with self._engine.begin() as connection:  # apart: a long purge holds no wait's row
             forget_waits_over(connection, now)
+        with self._engine.begin() as connection:
             return forget_settled_before(connection, now - older_than)
 
     def _send(

@@ -114,6 +114,8 @@ class EndpointWait:
 
     until: datetime
     asked: bool
+    # why, as the attempt that found it said (for the operator and the held-back events)
+    reason: str = field(default="", compare=False)
 
 
 def url_digest(url: str) -> str:
@@ -162,15 +164,15 @@ def endpoint_waits(
         return {}
     table = WebhookEndpointWaitRow
     rows = connection.execute(
-        select(table.client_key, table.url, table.until, table.asked).where(
+        select(table.client_key, table.url, table.until, table.asked, table.reason).where(
             table.client_key.in_({client for client, _ in wanted}),
             table.url_digest.in_({url_digest(url) for _, url in wanted}),
             table.until > now,
         )
     )
     return {
-        (client, url): EndpointWait(until, asked)
-        for client, url, until, asked in rows
+        (client, url): EndpointWait(until, asked, reason)
+        for client, url, until, asked, reason in rows
         if (client, url) in wanted
     }
 

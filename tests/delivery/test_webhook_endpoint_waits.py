@@ -295,3 +295,43 @@ def test_waits_are_forgotten_once_over(engine: Engine, cipher: SecretCipher) -> 
     clock.advance(timedelta(minutes=5))
     hooks.forget_settled(timedelta(days=30))
     assert waits() == 0
+
+
+def test_an_event_kept_for_its_windows_end_is_tried_there(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # the endpoint hangs, asking for no wait: the event whose window ends first keeps its chance
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    near = enqueue_status(engine, shop.key, START - timedelta(hours=24) + timedelta(seconds=3))
+    clock = VirtualClock(START)
+    sender = RecordingWebhookSender(no_answer)
+    hooks = dispatcher(engine, cipher, sender, clock, concurrency=1)
+    hooks.dispatch_due(limit=2)  # sent in turn: the first queued, then `near` held back
+
+    clock.advance(timedelta(seconds=3))
+    hooks.dispatch_all_due()
+
+    assert [sent.event_id for sent in sender.sent][-1] == near
+    assert (delivery_row(engine, near).state, delivery_row(engine, near).attempts) == (
+        "given_up",
+        1,
+    )
+
+
+def test_setting_the_webhook_url_again_forgets_the_clients_waits(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # an endpoint that asked for days by mistake, fixed: the operator sets its URL again
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    two_days = SendResult(503, "HTTP 503", retry_after=timedelta(days=2))
+    clock = VirtualClock(START)
+    dispatcher(engine, cipher, RecordingWebhookSender(lambda _: two_days), clock).dispatch_due()
+    move_webhook(engine, SHOP_HOOKS)
+
+    clock.advance(timedelta(minutes=1))
+    event_id = enqueue_status(engine, shop.key, clock.now())
+    dispatcher(engine, cipher, RecordingWebhookSender(), clock).dispatch_all_due()
+
+    assert delivery_row(engine, event_id).state == "delivered"
