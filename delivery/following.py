@@ -240,7 +240,7 @@ class Following(NotifyCore):
                 return False
             at = _within_lifetime(row, at)
             channel = by.value if by is not None else row["channel"]
-            if not records.transition(
+            sequence = records.transition(
                 connection,
                 notification_id,
                 leaving,
@@ -249,11 +249,12 @@ class Following(NotifyCore):
                 detail,
                 given_back=_given_back(leaving, channel),
                 on_channel=None if by is None else by.value,
-            ):
+            )
+            if sequence is None:
                 return False
             if bill:
                 self._bill(connection, row, row["channel"], at)
-            self._notify_client(connection, row, to, at, detail or {})
+            self._notify_client(connection, row, to, at, detail or {}, sequence)
         return True
 
 

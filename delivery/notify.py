@@ -238,6 +238,7 @@ class NotifyService(Dispatching, Following, Sweeping):
             "expires_at": now + request.ttl,
             "updated_at": now,
             "answer": answer,
+            "history_length": 1,  # its `accepted` entry, `event` below
         }
         event = {
             "notification_id": notification_id,

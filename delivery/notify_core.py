@@ -184,8 +184,8 @@ class NotifyCore:
             for step in told
         ):
             return True
-        records.record_event(connection, row["id"], to, at, detail)
-        self._notify_client(connection, row, to, at, detail)
+        sequence = records.record_event(connection, row["id"], to, at, detail)
+        self._notify_client(connection, row, to, at, detail, sequence)
         return True
 
     def _give_back(
@@ -255,9 +255,10 @@ class NotifyCore:
         **fields: Any,
     ) -> bool:
         """`records.transition` and, in the same transaction, the client's webhook."""
-        if not records.transition(connection, row["id"], leaving, to, at, detail, **fields):
+        sequence = records.transition(connection, row["id"], leaving, to, at, detail, **fields)
+        if sequence is None:
             return False
-        self._notify_client(connection, row, to, at, detail)
+        self._notify_client(connection, row, to, at, detail, sequence)
         return True
 
     def _bill(
@@ -281,8 +282,10 @@ class NotifyCore:
         status: NotificationStatus,
         at: datetime,
         detail: dict[str, Any],
+        sequence: int,
     ) -> ClientEvent:
-        """The webhook that tells the client its notification's new status."""
+        """The webhook that tells the client its notification's new status, the `sequence`th
+        entry of its history."""
         channel = detail.get("channel", row.get("channel"))
         return ClientEvent(
             row["client_key"],
@@ -291,6 +294,7 @@ class NotifyCore:
                 notification_id=row["id"],
                 status=status.value,
                 at=at,
+                sequence=sequence,
                 request_id=row["request_id"],
                 channel=channel,
                 reasons=tuple(row.get("reasons") or ()),
@@ -304,8 +308,10 @@ class NotifyCore:
         status: NotificationStatus,
         at: datetime,
         detail: dict[str, Any],
+        sequence: int,
     ) -> None:
-        self.webhooks.enqueue(connection, [self._status_event(row, status, at, detail)], at)
+        event = self._status_event(row, status, at, detail, sequence)
+        self.webhooks.enqueue(connection, [event], at)
 
 
 def a_message(row: dict[str, Any]) -> bool:

@@ -3,6 +3,10 @@
 A transition names the statuses it may leave: `UPDATE … WHERE id = :id AND status IN (…)`.
 Two actors racing for one notification (a late delivery receipt and the TTL sweeper, say)
 both try; the database lets exactly one of them move it, on SQLite and on PostgreSQL alike.
+
+The same update counts the history entries the move records (`history_length`) and reads the
+count back (`RETURNING`): an entry's place in the history, its webhook's `sequence`, costs no
+read. The row stays locked until the entries are in, so the next actor's count follows them.
 """
 
 from __future__ import annotations
@@ -61,25 +65,25 @@ def transition(
     given_back: ColumnElement[bool] | None = None,
     on_channel: str | None = None,
     **fields: Any,
-) -> bool:
+) -> int | None:
     """Move the notification to `to` if it is in one of `leaving` (or `given_back`, and on
-    `on_channel` if given: see `set_status`); record it in the history.
+    `on_channel` if given: see `set_status`); record it in the history. Returns the entry's
+    place in the history (1 for the first), counted in the update that moves it.
 
-    False when another actor moved it first: the caller's event came too late and is ignored.
+    None when another actor moved it first: the caller's event came too late and is ignored.
     """
-    if not set_status(
+    sequence = _update_status(
         connection,
         notification_id,
-        leaving,
+        _moving(leaving, at, given_back, on_channel),
         to,
         at,
-        given_back=given_back,
-        on_channel=on_channel,
+        entries=1,
         **fields,
-    ):
-        return False
-    record_event(connection, notification_id, to, at, detail)
-    return True
+    )
+    if sequence is not None:
+        _insert_event(connection, notification_id, to, at, detail)
+    return sequence
 
 
 def set_status(
@@ -100,6 +104,19 @@ def set_status(
     claim given back after a time-out; `on_channel` holds the move to a notification on that
     channel; `unexpired` to one whose TTL has not run out at `at`. All are read in the one
     conditional update, so no other actor slips between."""
+    moving = _moving(leaving, at, given_back, on_channel, unexpired)
+    moved = _update_status(connection, notification_id, moving, to, at, entries=0, **fields)
+    return moved is not None
+
+
+def _moving(
+    leaving: Iterable[NotificationStatus],
+    at: datetime,
+    given_back: ColumnElement[bool] | None = None,
+    on_channel: str | None = None,
+    unexpired: bool = False,
+) -> ColumnElement[bool]:
+    """The condition a notification must meet to move (see `set_status`)."""
     moving: ColumnElement[bool] = notifications.c.status.in_([s.value for s in leaving])
     if given_back is not None:
         moving = or_(moving, given_back)
@@ -107,13 +124,36 @@ def set_status(
         moving = and_(moving, notifications.c.channel == on_channel)
     if unexpired:
         moving = and_(moving, notifications.c.expires_at > at)
-    result = connection.execute(
+    return moving
+
+
+def _update_status(
+    connection: Connection,
+    notification_id: str,
+    moving: ColumnElement[bool],
+    to: NotificationStatus,
+    at: datetime,
+    *,
+    entries: int,
+    **fields: Any,
+) -> int | None:
+    """The conditional update, counting the `entries` the move records: the history's length
+    after it, or None when the notification did not move."""
+    length = connection.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
         .where(moving)
-        .values(status=to.value, updated_at=at, **fields)
-    )
-    return bool(result.rowcount == 1)
+        .values(status=to.value, updated_at=at, **_counting(entries), **fields)
+        .returning(notifications.c.history_length)
+    ).scalar_one_or_none()
+    return None if length is None else int(length)
+
+
+def _counting(entries: int) -> dict[str, ColumnElement[int]]:
+    """The update of `history_length` for a move that records `entries` (none: left alone)."""
+    if not entries:
+        return {}
+    return {"history_length": notifications.c.history_length + entries}
 
 
 def given_back(
@@ -138,17 +178,31 @@ def set_status_many(
     **fields: Any,
 ) -> set[str]:
     """`set_status` for many notifications in one statement; returns the ids that moved."""
+    return set(_update_statuses(connection, notification_ids, leaving, to, at, entries=0, **fields))
+
+
+def _update_statuses(
+    connection: Connection,
+    notification_ids: list[str],
+    leaving: Iterable[NotificationStatus],
+    to: NotificationStatus,
+    at: datetime,
+    *,
+    entries: int,
+    **fields: Any,
+) -> dict[str, int]:
+    """`_update_status` for many notifications in one statement: the ids that moved, each with its
+    history's length after the move."""
     if not notification_ids:
-        return set()
-    return set(
-        connection.execute(
-            update(notifications)
-            .where(_among(connection, notifications.c.id, notification_ids))
-            .where(notifications.c.status.in_([status.value for status in leaving]))
-            .values(status=to.value, updated_at=at, **fields)
-            .returning(notifications.c.id)
-        ).scalars()
+        return {}
+    moved = connection.execute(
+        update(notifications)
+        .where(_among(connection, notifications.c.id, notification_ids))
+        .where(notifications.c.status.in_([status.value for status in leaving]))
+        .values(status=to.value, updated_at=at, **_counting(entries), **fields)
+        .returning(notifications.c.id, notifications.c.history_length)
     )
+    return {moved_id: int(length) for moved_id, length in moved}
 
 
 def told_ids(
@@ -172,8 +226,27 @@ def record_event(
     status: NotificationStatus,
     at: datetime,
     detail: dict[str, Any] | None = None,
+) -> int:
+    """A status the notification reached, in its history, after a move that recorded none (a
+    claim, which asks the history whether the client was told of it already); returns the
+    entry's place in the history. The caller holds the row: its move locked it."""
+    sequence = connection.execute(
+        update(notifications)
+        .where(notifications.c.id == notification_id)
+        .values(history_length=notifications.c.history_length + 1)
+        .returning(notifications.c.history_length)
+    ).scalar_one()
+    _insert_event(connection, notification_id, status, at, detail)
+    return int(sequence)
+
+
+def _insert_event(
+    connection: Connection,
+    notification_id: str,
+    status: NotificationStatus,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """A status the notification reached, in its history."""
     connection.execute(
         insert(events).values(
             notification_id=notification_id, status=status.value, at=at, detail=detail or {}
@@ -191,14 +264,17 @@ def transition_many(
     *,
     passing: tuple[tuple[NotificationStatus, dict[str, Any]], ...] = (),
     **fields: Any,
-) -> set[str]:
-    """`transition` for many notifications in two statements; returns the ids that moved.
+) -> dict[str, int]:
+    """`transition` for many notifications in two statements; returns the ids that moved, each
+    with the place of its entry for `to` in its history (those of `passing` just before it).
 
     `passing` are statuses the notifications go through on the way to `to` within this
     transaction, each with its detail: recorded in the history, written to the row once."""
-    moved = set_status_many(connection, notification_ids, leaving, to, at, **fields)
+    steps = [*passing, (to, detail or {})]
+    moved = _update_statuses(
+        connection, notification_ids, leaving, to, at, entries=len(steps), **fields
+    )
     if moved:
-        steps = [*passing, (to, detail or {})]
         connection.execute(
             insert(events),
             [

@@ -224,7 +224,8 @@ class Sweeping(NotifyCore):
         **fields: Any,
     ) -> list[dict[str, Any]]:
         """`records.transition_many`, and a webhook for every status the rows reach or pass
-        through; returns the rows that moved."""
+        through, each numbered by its place in the row's history; returns the rows that
+        moved."""
         moved = records.transition_many(
             connection,
             [row["id"] for row in rows],
@@ -240,9 +241,10 @@ class Sweeping(NotifyCore):
         self.webhooks.enqueue(
             connection,
             [
-                self._status_event(row, status, at, step)
+                # `moved` holds the place of each row's last entry, the one for `to`
+                self._status_event(row, status, at, step, moved[row["id"]] - len(steps) + place)
                 for row in moved_rows
-                for status, step in steps
+                for place, (status, step) in enumerate(steps, start=1)
             ],
             at,
         )

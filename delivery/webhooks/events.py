@@ -26,6 +26,9 @@ class NotificationStatusChanged:
     # sms_failed, failed (DESIGN §7)
     status: str
     at: datetime
+    # the status's place in the notification's history (1 for `accepted`), so a client that
+    # gets the webhooks out of order keeps the highest
+    sequence: int
     request_id: str | None = None
     channel: str | None = None
     reasons: tuple[str, ...] = ()
@@ -65,6 +68,7 @@ def webhook_of(event: WebhookEvent) -> tuple[WebhookEventType, dict[str, Any]]:
                 "notification_id": event.notification_id,
                 "request_id": event.request_id,
                 "status": event.status,
+                "sequence": event.sequence,
                 "at": utc_text(event.at),
                 "channel": event.channel,
                 "reasons": list(event.reasons),

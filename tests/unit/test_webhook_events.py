@@ -17,7 +17,13 @@ AT = datetime(2026, 11, 27, 12, 0, 5, tzinfo=UTC)
 
 def test_a_status_change_is_a_notification_status_webhook() -> None:
     event = NotificationStatusChanged(
-        "ntf_1", "sms_sent", AT, request_id="order-42", channel="sms", reasons=("TTL_EXPIRED",)
+        "ntf_1",
+        "sms_sent",
+        AT,
+        sequence=4,
+        request_id="order-42",
+        channel="sms",
+        reasons=("TTL_EXPIRED",),
     )
 
     assert webhook_of(event) == (
@@ -26,6 +32,7 @@ def test_a_status_change_is_a_notification_status_webhook() -> None:
             "notification_id": "ntf_1",
             "request_id": "order-42",
             "status": "sms_sent",
+            "sequence": 4,
             "at": "2026-11-27T12:00:05Z",
             "channel": "sms",
             "reasons": ["TTL_EXPIRED"],
