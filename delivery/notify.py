@@ -238,7 +238,6 @@ class NotifyService(Dispatching, Following, Sweeping):
             "expires_at": now + request.ttl,
             "updated_at": now,
             "answer": answer,
-            "history_length": 1,  # its `accepted` entry, `event` below
         }
         event = {
             "notification_id": notification_id,

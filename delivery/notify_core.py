@@ -184,8 +184,9 @@ class NotifyCore:
             for step in told
         ):
             return True
-        sequence = records.record_event(connection, row["id"], to, at, detail)
-        self._notify_client(connection, row, to, at, detail, sequence)
+        records.record_event(connection, row["id"], to, at, detail)
+        # read under the claim's hold on the row: the entry just added follows them all
+        self._notify_client(connection, row, to, at, detail, len(told) + 1)
         return True
 
     def _give_back(

@@ -3,10 +3,8 @@
 A transition names the statuses it may leave: `UPDATE … WHERE id = :id AND status IN (…)`.
 Two actors racing for one notification (a late delivery receipt and the TTL sweeper, say)
 both try; the database lets exactly one of them move it, on SQLite and on PostgreSQL alike.
-
-The same update counts the history entries the move records (`history_length`) and reads the
-count back (`RETURNING`): an entry's place in the history, its webhook's `sequence`, costs no
-read. The row stays locked until the entries are in, so the next actor's count follows them.
+The winner holds the row until it commits, so the entries it records follow every earlier
+one: their places in the history, counted after them, are their webhooks' `sequence`.
 """
 
 from __future__ import annotations
@@ -68,22 +66,23 @@ def transition(
 ) -> int | None:
     """Move the notification to `to` if it is in one of `leaving` (or `given_back`, and on
     `on_channel` if given: see `set_status`); record it in the history. Returns the entry's
-    place in the history (1 for the first), counted in the update that moves it.
+    place in the history (1 for the first), its webhook's `sequence`.
 
     None when another actor moved it first: the caller's event came too late and is ignored.
     """
-    sequence = _update_status(
+    if not set_status(
         connection,
         notification_id,
-        _moving(leaving, at, given_back, on_channel),
+        leaving,
         to,
         at,
-        entries=1,
+        given_back=given_back,
+        on_channel=on_channel,
         **fields,
-    )
-    if sequence is not None:
-        _insert_event(connection, notification_id, to, at, detail)
-    return sequence
+    ):
+        return None
+    record_event(connection, notification_id, to, at, detail)
+    return history_lengths(connection, [notification_id])[notification_id]
 
 
 def set_status(
@@ -104,19 +103,6 @@ def set_status(
     claim given back after a time-out; `on_channel` holds the move to a notification on that
     channel; `unexpired` to one whose TTL has not run out at `at`. All are read in the one
     conditional update, so no other actor slips between."""
-    moving = _moving(leaving, at, given_back, on_channel, unexpired)
-    moved = _update_status(connection, notification_id, moving, to, at, entries=0, **fields)
-    return moved is not None
-
-
-def _moving(
-    leaving: Iterable[NotificationStatus],
-    at: datetime,
-    given_back: ColumnElement[bool] | None = None,
-    on_channel: str | None = None,
-    unexpired: bool = False,
-) -> ColumnElement[bool]:
-    """The condition a notification must meet to move (see `set_status`)."""
     moving: ColumnElement[bool] = notifications.c.status.in_([s.value for s in leaving])
     if given_back is not None:
         moving = or_(moving, given_back)
@@ -124,36 +110,13 @@ def _moving(
         moving = and_(moving, notifications.c.channel == on_channel)
     if unexpired:
         moving = and_(moving, notifications.c.expires_at > at)
-    return moving
-
-
-def _update_status(
-    connection: Connection,
-    notification_id: str,
-    moving: ColumnElement[bool],
-    to: NotificationStatus,
-    at: datetime,
-    *,
-    entries: int,
-    **fields: Any,
-) -> int | None:
-    """The conditional update, counting the `entries` the move records: the history's length
-    after it, or None when the notification did not move."""
-    length = connection.execute(
+    result = connection.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
         .where(moving)
-        .values(status=to.value, updated_at=at, **_counting(entries), **fields)
-        .returning(notifications.c.history_length)
-    ).scalar_one_or_none()
-    return None if length is None else int(length)
-
-
-def _counting(entries: int) -> dict[str, ColumnElement[int]]:
-    """The update of `history_length` for a move that records `entries` (none: left alone)."""
-    if not entries:
-        return {}
-    return {"history_length": notifications.c.history_length + entries}
+        .values(status=to.value, updated_at=at, **fields)
+    )
+    return bool(result.rowcount == 1)
 
 
 def given_back(
@@ -178,31 +141,17 @@ def set_status_many(
     **fields: Any,
 ) -> set[str]:
     """`set_status` for many notifications in one statement; returns the ids that moved."""
-    return set(_update_statuses(connection, notification_ids, leaving, to, at, entries=0, **fields))
-
-
-def _update_statuses(
-    connection: Connection,
-    notification_ids: list[str],
-    leaving: Iterable[NotificationStatus],
-    to: NotificationStatus,
-    at: datetime,
-    *,
-    entries: int,
-    **fields: Any,
-) -> dict[str, int]:
-    """`_update_status` for many notifications in one statement: the ids that moved, each with its
-    history's length after the move."""
     if not notification_ids:
-        return {}
-    moved = connection.execute(
-        update(notifications)
-        .where(_among(connection, notifications.c.id, notification_ids))
-        .where(notifications.c.status.in_([status.value for status in leaving]))
-        .values(status=to.value, updated_at=at, **_counting(entries), **fields)
-        .returning(notifications.c.id, notifications.c.history_length)
+        return set()
+    return set(
+        connection.execute(
+            update(notifications)
+            .where(_among(connection, notifications.c.id, notification_ids))
+            .where(notifications.c.status.in_([status.value for status in leaving]))
+            .values(status=to.value, updated_at=at, **fields)
+            .returning(notifications.c.id)
+        ).scalars()
     )
-    return {moved_id: int(length) for moved_id, length in moved}
 
 
 def told_ids(
@@ -226,32 +175,30 @@ def record_event(
     status: NotificationStatus,
     at: datetime,
     detail: dict[str, Any] | None = None,
-) -> int:
-    """A status the notification reached, in its history, after a move that recorded none (a
-    claim, which asks the history whether the client was told of it already); returns the
-    entry's place in the history. The caller holds the row: its move locked it."""
-    sequence = connection.execute(
-        update(notifications)
-        .where(notifications.c.id == notification_id)
-        .values(history_length=notifications.c.history_length + 1)
-        .returning(notifications.c.history_length)
-    ).scalar_one()
-    _insert_event(connection, notification_id, status, at, detail)
-    return int(sequence)
-
-
-def _insert_event(
-    connection: Connection,
-    notification_id: str,
-    status: NotificationStatus,
-    at: datetime,
-    detail: dict[str, Any] | None = None,
 ) -> None:
+    """A status the notification reached, in its history."""
     connection.execute(
         insert(events).values(
             notification_id=notification_id, status=status.value, at=at, detail=detail or {}
         )
     )
+
+
+def history_lengths(connection: Connection, notification_ids: list[str]) -> dict[str, int]:
+    """How many entries each notification's history holds: the place of its latest entry.
+
+    Read in the transaction that moved them, after their entries: a move's update holds the
+    notification's row until it commits, and every entry is written under such a move, so the
+    count is the history as `history` lists it (by id) up to this move's last entry, whatever
+    release the other writers run."""
+    if not notification_ids:
+        return {}
+    counted = connection.execute(
+        select(events.c.notification_id, func.count())
+        .where(_among(connection, events.c.notification_id, notification_ids))
+        .group_by(events.c.notification_id)
+    )
+    return {notification_id: int(count) for notification_id, count in counted}
 
 
 def transition_many(
@@ -265,16 +212,14 @@ def transition_many(
     passing: tuple[tuple[NotificationStatus, dict[str, Any]], ...] = (),
     **fields: Any,
 ) -> dict[str, int]:
-    """`transition` for many notifications in two statements; returns the ids that moved, each
-    with the place of its entry for `to` in its history (those of `passing` just before it).
+    """`transition` for many notifications in three statements; returns the ids that moved,
+    each with the place of its entry for `to` in its history (those of `passing` just before).
 
     `passing` are statuses the notifications go through on the way to `to` within this
     transaction, each with its detail: recorded in the history, written to the row once."""
-    steps = [*passing, (to, detail or {})]
-    moved = _update_statuses(
-        connection, notification_ids, leaving, to, at, entries=len(steps), **fields
-    )
+    moved = set_status_many(connection, notification_ids, leaving, to, at, **fields)
     if moved:
+        steps = [*passing, (to, detail or {})]
         connection.execute(
             insert(events),
             [
@@ -283,7 +228,7 @@ def transition_many(
                 for status, step in steps
             ],
         )
-    return moved
+    return history_lengths(connection, sorted(moved))
 
 
 def set_providers(connection: Connection, pairs: list[tuple[str, str]]) -> None:

@@ -65,11 +65,6 @@ class NotificationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # the first answer, returned as it was to a repeated request
     answer: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # how many entries its history holds: a move counts those it records in the update that
-    # makes it, so each status's webhook names its place there (`sequence`) without a read. A
-    # notification enters the store with its `accepted` entry, also one that a process of the
-    # release before writes during a rolling upgrade
-    history_length: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (
         UniqueConstraint("client_key", "request_id"),

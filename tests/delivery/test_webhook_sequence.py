@@ -11,20 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, text
 
 from delivery import records
 from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage, SocialMessage
 from delivery.notify_core import S
 from delivery.webhooks.events import NotificationStatusChanged, WebhookEventType, webhook_of
-from store.database import alembic_config, make_engine
+from store.database import make_engine, upgrade
 from tests.api.service import SUSPICIOUS, VERIFIED_FRESH
 from tests.conftest import DATABASES, fresh_database
 from tests.delivery.conftest import Notifier
 
-# the notifications branch's revision before `history_length`
-BEFORE_HISTORY_LENGTH = "0007_previous_webhook_secret"
 A_CLIENT = (
     "insert into clients (name, consumer_key, secret_encrypted, webhook_secret_encrypted, "
     "allowed_cidrs, created_at) values ('bank', 'BankKey', 'sealed', 'sealed-hook', "
@@ -240,17 +237,18 @@ def test_reports_and_two_sweepers_racing_leave_no_gap_and_no_repeat(notifier: No
 
 
 @pytest.mark.parametrize("kind", DATABASES)
-def test_notifications_kept_before_are_numbered_on_after_their_history(
+def test_entries_another_writer_recorded_are_counted_in_the_next_place(
     kind: str, tmp_path: Path
 ) -> None:
+    # a notification the release before accepted and sent (during a rolling upgrade), and one
+    # kept from before this release: their entries are all the history holds, nothing else
     with fresh_database(kind, tmp_path) as url:
+        upgrade(url)
         engine = make_engine(url)
         try:
-            config = alembic_config(engine)
-            command.upgrade(config, BEFORE_HISTORY_LENGTH)
             with engine.begin() as connection:
                 connection.execute(text(A_CLIENT))
-                for name, path in (("ntf_read", READ), ("ntf_new", ("accepted",))):
+                for name, path in (("ntf_sent", READ[:2]), ("ntf_new", READ[:1])):
                     row = kept_before(name, path[-1])
                     connection.execute(insert(records.notifications).values(**row))
                     for status in path:
@@ -259,31 +257,28 @@ def test_notifications_kept_before_are_numbered_on_after_their_history(
                                 notification_id=name, status=status, at=T0, detail={}
                             )
                         )
-
-            command.upgrade(config, "heads")
+            later = T0 + timedelta(seconds=1)
             with engine.begin() as connection:
-                table = records.notifications
-                rows = connection.execute(select(table.c.id, table.c.history_length))
-                lengths = {row.id: row.history_length for row in rows}
-                # the next move's entry follows what the history held
-                moved = records.transition(
-                    connection, "ntf_new", (S.ACCEPTED,), S.SMS_SENT, T0 + timedelta(seconds=1)
+                delivered = records.transition(
+                    connection, "ntf_sent", (S.SENT,), S.DELIVERED, later
                 )
-
-            command.downgrade(config, BEFORE_HISTORY_LENGTH)
-            with engine.connect() as connection:
-                kept = connection.execute(text("select count(*) from notification_events"))
-                entries = kept.scalar_one()
+                swept = records.transition_many(
+                    connection,
+                    ["ntf_new"],
+                    (S.ACCEPTED,),
+                    S.SMS_SENT,
+                    later,
+                    passing=((S.EXPIRED, {}),),
+                )
         finally:
             engine.dispose()
 
-    assert lengths == {"ntf_read": 4, "ntf_new": 1}
-    assert moved == 2
-    assert entries == 6  # dropped in place: a copied table would take its history on cascade
+    assert delivered == 3
+    assert swept == {"ntf_new": 3}  # expired 2, sms_sent 3
 
 
 def kept_before(name: str, status: str) -> dict[str, object]:
-    """A notification's row as the release before wrote it (no `history_length`)."""
+    """A notification's row as another writer wrote it."""
     return {
         "id": name,
         "client_key": "BankKey",
