@@ -81,7 +81,8 @@ def add_clients_commands(commands: Any) -> None:
             "A client without a webhook secret, or one asked to --renew-secret, is given a new "
             "one, printed once; --renew-secret without a URL keeps the URL as it is. Setting a "
             "URL, the same one again included, forgets the waits recorded for the client's "
-            "endpoints (one found down, or that asked by Retry-After to be left alone)."
+            "endpoints (one found down, or that asked by Retry-After to be left alone); events "
+            "already put off keep their time."
         ),
     )
     set_webhook.add_argument("name", type=text_argument, help="the client's name")

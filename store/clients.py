@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from delivery.webhooks.outbox import forget_waits
 from delivery.webhooks.signing import generate_webhook_secret
 from store.group_commit import GroupWriter
 from store.secrets import SecretCipher, SecretKeyError
@@ -301,14 +302,14 @@ def set_webhook_url(session: Session, name: str, url: str | None) -> bool:
     Returns whether the client has a webhook secret to sign with. The client's events not yet
     delivered that went to its previous URL follow to the new one when next sent
     (`delivery.webhooks.outbox.addressed_now`); a cleared URL leaves them where they were.
-    The waits recorded for the client's endpoints are forgotten: the operator says where its
-    webhooks go now (the same URL again, once it is fixed, or one that asked for a wait by
-    mistake), and an endpoint still down is found so again at its next attempt."""
+    Setting a URL forgets the waits recorded for the client's endpoints: the operator says
+    where its webhooks go now (the same URL again, once it is fixed, or one that asked for a
+    wait by mistake), and an endpoint still down is found so again at its next attempt. Events
+    already put off keep their time."""
     row = _client_named(session, name)
     row.webhook_url = None if url is None else parse_webhook_url(url)
-    session.execute(
-        delete(WebhookEndpointWaitRow).where(WebhookEndpointWaitRow.client_key == row.consumer_key)
-    )
+    if url is not None:
+        forget_waits(session.connection(), WebhookEndpointWaitRow.client_key == row.consumer_key)
     return row.webhook_secret_encrypted is not None
 
 

@@ -10,9 +10,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -121,11 +120,18 @@ class StoreFromNewerReleaseError(Exception):
         )
 
 
+# where Alembic keeps the revisions a store is at
+VERSION_TABLE = "alembic_version"
+
+
 def _refuse_a_store_from_a_newer_release(engine: Engine, script: ScriptDirectory) -> None:
     """Raise `StoreFromNewerReleaseError`, leaving the store as it is, if it holds a revision
     `script` does not know. It costs one small read of the store's version table."""
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_heads()
+        # read as it is, not through Alembic's context, which logs its set-up at start-up
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return
+        current = connection.scalars(text(f"select version_num from {VERSION_TABLE}")).all()
     unknown = set(current) - {revision.revision for revision in script.walk_revisions()}
     if unknown:
         store = engine.url.render_as_string(hide_password=True)

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.tables import Base, UtcDateTime
@@ -70,6 +70,7 @@ class WebhookEndpointWaitRow(Base):
     url_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     url: Mapped[str] = mapped_column(Text)
     until: Mapped[datetime] = mapped_column(UtcDateTime())
-    # the wait is one the endpoint asked for (a Retry-After past the first step)
-    asked: Mapped[bool] = mapped_column(Boolean)
+    # the end of the part of the wait the endpoint asked for (a Retry-After); None: it did not
+    # answer, and is tried again after a first step
+    asked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     reason: Mapped[str] = mapped_column(Text)

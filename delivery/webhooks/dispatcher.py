@@ -35,6 +35,7 @@ from delivery.webhooks.outbox import (
     record_held_back,
     remember_wait,
     sent_to_callbacks,
+    url_digest,
     webhook_secrets,
 )
 from delivery.webhooks.retry import RetrySchedule
@@ -295,12 +296,20 @@ class WebhookDispatcher:
             return claimed, {}
         to_send = []
         waiting: dict[_Endpoint, tuple[EndpointWait, str]] = {}
+        tried_last: set[_Endpoint] = set()
         for delivery in claimed:
             endpoint = _Endpoint(delivery.client_key, delivery.url)
             wait = waits.get(endpoint)
-            last_chance = delivery.created_at + self._schedule.give_up_after <= now
-            if wait is None or (last_chance and not wait.asked):
-                # an event kept for its window's end is tried there: the endpoint did not ask
+            if wait is None:
+                to_send.append(delivery)
+                continue
+            window_over = delivery.created_at + self._schedule.give_up_after <= now
+            asked_over = wait.asked_until is None or wait.asked_until <= now
+            if window_over and asked_over and endpoint not in tried_last:
+                # kept for its window's end, past what the endpoint asked for: its last chance.
+                # One an endpoint and batch: the others of an endpoint down all along are given
+                # up, rather than calling it once for each event as their windows end
+                tried_last.add(endpoint)
                 to_send.append(delivery)
                 continue
             why = f"not sent: its endpoint waits until {wait.until.isoformat()} ({wait.reason})"
@@ -317,9 +326,9 @@ class WebhookDispatcher:
         for _ in range(max_batches):
             if self.stopping.is_set():  # stopping: the batch in flight ends, no other starts
                 break
-            attempted = self.dispatch_due(limit)
-            total += attempted
-            if not attempted:
+            claimed = self.dispatch_due(limit)
+            total += claimed
+            if not claimed:
                 break
         return total
 
@@ -377,13 +386,17 @@ class WebhookDispatcher:
                     self._record_failure(connection, delivery, result, wait, now, given_up)
             # with the outcomes, so that the wait holds from their commit on: the events queued
             # meanwhile are held back when claimed (the put-off below is only a shortcut)
-            for endpoint, why in sorted(waiting.items()):
+            # this batch's own finding (the store keeps the longer of each part), in the key's
+            # order, as `forget_waits` locks them
+            for endpoint in sorted(waiting, key=lambda e: (e.client_key, url_digest(e.url))):
+                found = down.wait(endpoint)
+                assert found is not None
                 remember_wait(
                     connection,
                     client_key=endpoint.client_key,
                     url=endpoint.url,
-                    wait=waits[endpoint],
-                    reason=why,
+                    wait=found,
+                    reason=waiting[endpoint],
                 )
         self._put_off_backlogs(
             {endpoint: (waits[endpoint], why) for endpoint, why in waiting.items()}, now
@@ -400,11 +413,13 @@ class WebhookDispatcher:
         given_up: list[tuple[ClaimedDelivery, str]],
     ) -> None:
         """A claimed event not sent waits with its endpoint, without an attempt counted. If its
-        retry window ends first, it is tried at its end; given up if the endpoint asked to
-        wait past it (a Retry-After), as a failure's would be, or if the window is over."""
+        retry window ends first, it is tried at its end; given up if it ends within the part of
+        the wait the endpoint asked for (a Retry-After), as a failure's would be, or if the
+        window is over."""
         error = result.error or ""
         last_chance = delivery.created_at + self._schedule.give_up_after
-        if wait.until > last_chance and (wait.asked or last_chance <= now):
+        asked_past = wait.asked_until is not None and wait.asked_until > last_chance
+        if wait.until > last_chance and (asked_past or last_chance <= now):
             error = f"{error}; given up: its endpoint waits past the event's retry window"
             if record_held_back(connection, delivery, until=None, error=error, now=now):
                 given_up.append((replace(delivery, attempts=delivery.attempts - 1), error))
@@ -429,8 +444,8 @@ class WebhookDispatcher:
         retry_at = None
         if not result.gone:
             moments = [] if result.retry_after is None else [now + result.retry_after]
-            if wait is not None and wait.asked:
-                moments.append(wait.until)
+            if wait is not None and wait.asked_until is not None:
+                moments.append(wait.asked_until)
             retry_at = self._schedule.next_attempt(
                 created_at=delivery.created_at,
                 attempts=delivery.attempts,
@@ -438,7 +453,8 @@ class WebhookDispatcher:
                 not_before=max(moments, default=None),
             )
             past_window = delivery.created_at + self._schedule.give_up_after
-            if retry_at is None and wait is not None and wait.asked and wait.until > past_window:
+            asked = None if wait is None else wait.asked_until
+            if retry_at is None and asked is not None and asked > past_window:
                 error = (
                     f"{error}; given up: its endpoint asked to wait past the event's retry window"
                 )
@@ -471,7 +487,7 @@ class WebhookDispatcher:
                         until=wait.until,
                         now=now,
                         window=self._schedule.give_up_after,
-                        asked=wait.asked,
+                        asked_until=wait.asked_until,
                     )
             except DBAPIError as refused:
                 log.warning("could not put off the webhooks to %s: %s", endpoint.url, refused)
@@ -546,13 +562,12 @@ class _DownEndpoints:
         self._why.setdefault(endpoint, result.error or f"HTTP {result.status_code}")
 
     def wait(self, endpoint: _Endpoint) -> EndpointWait | None:
-        """The endpoint's wait, if the batch found it unavailable: asked for, if a Retry-After
-        goes past the first step."""
+        """The endpoint's wait, if the batch found it unavailable, with the part it asked for."""
         step = self._step.get(endpoint)
         if step is None:
             return None
-        asked = self._asked.get(endpoint, step)
-        return EndpointWait(max(step, asked), asked > step)
+        asked = self._asked.get(endpoint)
+        return EndpointWait(max(step, asked or step), asked, self._why[endpoint])
 
     def waiting(self, answered: set[_Endpoint]) -> dict[_Endpoint, str]:
         """The endpoints to wait for, and why: of those another attempt of the batch reached,
@@ -578,9 +593,10 @@ def _endpoints_waits(
     recorded = endpoint_waits(connection, endpoints, now=now)
     waits = {}
     for endpoint in endpoints:
-        known = [wait for wait in (recorded.get(endpoint), down.wait(endpoint)) if wait]
-        if known:
-            waits[endpoint] = max(known, key=lambda wait: (wait.until, wait.asked))
+        found = down.wait(endpoint)
+        wait = found.later(recorded.get(endpoint)) if found else recorded.get(endpoint)
+        if wait is not None:
+            waits[endpoint] = wait
     return waits
 
 

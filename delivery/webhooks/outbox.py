@@ -12,7 +12,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, exists, func, insert, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -109,13 +119,21 @@ def enqueue_event(
 
 @dataclass(frozen=True)
 class EndpointWait:
-    """Until when an endpoint's events wait, and whether the endpoint asked for it (a
-    Retry-After) rather than failing to answer (a first step of the schedule)."""
+    """Until when an endpoint's events wait, and until when of that the endpoint asked for
+    (a Retry-After; None when it did not answer, and is tried again after a first step)."""
 
     until: datetime
-    asked: bool
+    asked_until: datetime | None = None
     # why, as the attempt that found it said (for the operator and the held-back events)
     reason: str = field(default="", compare=False)
+
+    def later(self, other: EndpointWait | None) -> EndpointWait:
+        """The two waits as one: each part as long as the longer of them."""
+        if other is None:
+            return self
+        latest = max(self, other, key=lambda wait: wait.until)
+        asked = [wait.asked_until for wait in (self, other) if wait.asked_until is not None]
+        return replace(latest, asked_until=max(asked, default=None))
 
 
 def url_digest(url: str) -> str:
@@ -123,15 +141,10 @@ def url_digest(url: str) -> str:
 
 
 def remember_wait(
-    connection: Connection,
-    *,
-    client_key: str,
-    url: str,
-    wait: EndpointWait,
-    reason: str,
+    connection: Connection, *, client_key: str, url: str, wait: EndpointWait, reason: str
 ) -> None:
     """Record that the endpoint's events wait until `wait.until`, those queued meanwhile too;
-    a later wait already recorded (another dispatcher's) is kept."""
+    each part of a wait already recorded (another dispatcher's) is kept if longer."""
     table = WebhookEndpointWaitRow
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(
@@ -139,17 +152,22 @@ def remember_wait(
         url_digest=url_digest(url),
         url=url,
         until=wait.until,
-        asked=wait.asked,
+        asked_until=wait.asked_until,
         reason=reason[:1000],
     )
-    later = statement.excluded.until > table.until
+    new = statement.excluded
+    later = new.until > table.until
+    asked_later = table.asked_until.is_(None) | (new.asked_until > table.asked_until)
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=[table.client_key, table.url_digest],
             set_={
-                "until": case((later, statement.excluded.until), else_=table.until),
-                "asked": case((later, statement.excluded.asked), else_=table.asked),
-                "reason": case((later, statement.excluded.reason), else_=table.reason),
+                "until": case((later, new.until), else_=table.until),
+                "asked_until": case(
+                    (new.asked_until.is_not(None) & asked_later, new.asked_until),
+                    else_=table.asked_until,
+                ),
+                "reason": case((later, new.reason), else_=table.reason),
             },
         )
     )
@@ -164,15 +182,15 @@ def endpoint_waits(
         return {}
     table = WebhookEndpointWaitRow
     rows = connection.execute(
-        select(table.client_key, table.url, table.until, table.asked, table.reason).where(
+        select(table.client_key, table.url, table.until, table.asked_until, table.reason).where(
             table.client_key.in_({client for client, _ in wanted}),
             table.url_digest.in_({url_digest(url) for _, url in wanted}),
             table.until > now,
         )
     )
     return {
-        (client, url): EndpointWait(until, asked, reason)
-        for client, url, until, asked, reason in rows
+        (client, url): EndpointWait(until, asked_until, reason)
+        for client, url, until, asked_until, reason in rows
         if (client, url) in wanted
     }
 
@@ -346,7 +364,7 @@ def put_off_due(
     until: datetime,
     now: datetime,
     window: timedelta,
-    asked: bool,
+    asked_until: datetime | None,
 ) -> tuple[int, int]:
     """The client's events that would be sent to `url` before `until` wait until then;
     returns how many, and how many were given up instead (below).
@@ -358,9 +376,10 @@ def put_off_due(
     registered URL. Events due later but before `until` (a retry already scheduled) wait too,
     as may one another dispatcher holds (its outcome settles it as ever); no attempt is
     counted. A due one whose retry `window` from its creation ends before `until` is given up
-    if the endpoint `asked` for the wait (a Retry-After past its window, as one sent would be)
-    or if its window is over, and otherwise waits to the end of its window; one not due is left
-    to its own schedule (it may be another dispatcher's, being sent).
+    if its window ends before `asked_until`, the part of the wait the endpoint asked for (a
+    Retry-After past its window, as one sent would be), or is over, and otherwise waits to the
+    end of its window; one not due is left to its own schedule (it may be another
+    dispatcher's, being sent).
     """
     table = WebhookDeliveryRow
     registered = connection.scalar(
@@ -389,24 +408,24 @@ def put_off_due(
         .values(next_attempt_at=until)
     )
     ending = (*before_then, table.next_attempt_at <= now, table.created_at < until - window)
-    last_chances = (
-        []
-        if asked
-        else connection.execute(
-            select(table.id, table.created_at).where(*ending, table.created_at > now - window)
-        ).all()
-    )
+    # over: the window ended, or ends inside the part of the wait the endpoint asked for
+    over = table.created_at <= now - window
+    if asked_until is not None:
+        over = over | (table.created_at < asked_until - window)
+    last_chances = connection.execute(
+        select(table.id, table.created_at).where(*ending, ~over)
+    ).all()
     moved = 0
     for event, created_at in last_chances:  # few: those whose window ends within the wait
         # as read, still: another dispatcher may have claimed it since (PostgreSQL)
         moved += connection.execute(
             update(table)
-            .where(table.id == event, *ending)
+            .where(table.id == event, *ending, ~over)
             .values(next_attempt_at=created_at + window)
         ).rowcount
     given_up = connection.execute(
         update(table)
-        .where(*ending, true() if asked else table.created_at <= now - window)
+        .where(*ending, over)
         .values(
             state=DeliveryState.GIVEN_UP.value,
             finished_at=now,
@@ -430,7 +449,25 @@ def forget_settled_before(connection: Connection, moment: datetime) -> int:
 def forget_waits_over(connection: Connection, now: datetime) -> int:
     """Delete the endpoints' waits that ended by `now`; the caller commits."""
     table = WebhookEndpointWaitRow
-    return int(connection.execute(delete(table).where(table.until <= now)).rowcount)
+    return forget_waits(connection, table.until <= now)
+
+
+def forget_waits(connection: Connection, which: ColumnElement[bool]) -> int:
+    """Delete the endpoints' waits `which` selects. Their rows are locked first in the key's
+    order, the order dispatchers record waits in, so that neither waits for the other in a
+    cycle (PostgreSQL)."""
+    table = WebhookEndpointWaitRow
+    keys = connection.execute(
+        select(table.client_key, table.url_digest)
+        .where(which)
+        .order_by(table.client_key, table.url_digest)
+        .with_for_update()
+    ).all()
+    for client_key, digest in keys:
+        connection.execute(
+            delete(table).where(table.client_key == client_key, table.url_digest == digest)
+        )
+    return len(keys)
 
 
 @dataclass(frozen=True)

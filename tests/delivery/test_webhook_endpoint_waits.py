@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from delivery.clock import VirtualClock
 from delivery.ports import ClientEvent
@@ -23,7 +23,7 @@ from delivery.webhooks.outbox import (
 from store.clients import set_webhook_url
 from store.database import session_factory
 from store.secrets import SecretCipher
-from store.tables_webhooks import WebhookEndpointWaitRow
+from store.tables_webhooks import WebhookDeliveryRow, WebhookEndpointWaitRow
 from tests.delivery.webhook_helpers import (
     SHOP_HOOKS,
     START,
@@ -250,9 +250,9 @@ def test_a_shorter_wait_found_later_does_not_cut_a_recorded_one_short(
     engine: Engine, cipher: SecretCipher
 ) -> None:
     shop = register_shop(engine, cipher)
-    asked = EndpointWait(START + timedelta(hours=1), asked=True)
-    step = EndpointWait(START + timedelta(seconds=5), asked=False)
-    longer = EndpointWait(START + timedelta(hours=2), asked=False)
+    asked = EndpointWait(START + timedelta(hours=1), START + timedelta(hours=1))
+    step = EndpointWait(START + timedelta(seconds=5))
+    longer = EndpointWait(START + timedelta(hours=2))
 
     with engine.begin() as connection:
         remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=asked, reason="429")
@@ -262,7 +262,10 @@ def test_a_shorter_wait_found_later_does_not_cut_a_recorded_one_short(
         replaced = endpoint_waits(connection, [(shop.key, SHOP_HOOKS)], now=START)
 
     assert kept == {(shop.key, SHOP_HOOKS): asked}
-    assert replaced == {(shop.key, SHOP_HOOKS): longer}
+    # the longer wait, and still the part the endpoint asked for
+    assert replaced == {
+        (shop.key, SHOP_HOOKS): EndpointWait(START + timedelta(hours=2), START + timedelta(hours=1))
+    }
 
 
 def test_an_endpoint_of_any_length_has_its_wait_recorded(
@@ -270,7 +273,7 @@ def test_an_endpoint_of_any_length_has_its_wait_recorded(
 ) -> None:
     shop = register_shop(engine, cipher)
     url = "https://shop.example/hooks?" + "п" * 2_000  # 4 kB in UTF-8
-    wait = EndpointWait(START + timedelta(minutes=1), asked=True)
+    wait = EndpointWait(START + timedelta(minutes=1), START + timedelta(minutes=1))
 
     with engine.begin() as connection:
         remember_wait(connection, client_key=shop.key, url=url, wait=wait, reason="429")
@@ -335,3 +338,81 @@ def test_setting_the_webhook_url_again_forgets_the_clients_waits(
     dispatcher(engine, cipher, RecordingWebhookSender(), clock).dispatch_all_due()
 
     assert delivery_row(engine, event_id).state == "delivered"
+
+
+def test_an_endpoint_down_all_along_is_called_once_a_batch_for_events_at_their_windows_end(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    ending = [
+        enqueue_status(engine, shop.key, START - timedelta(hours=24) + timedelta(seconds=3))
+        for _ in range(6)
+    ]
+    with engine.begin() as connection:  # retries due with the first, which is claimed first
+        table = WebhookDeliveryRow
+        connection.execute(
+            update(table).where(table.event_id.in_(ending)).values(next_attempt_at=START)
+        )
+    clock = VirtualClock(START)
+    dispatcher(engine, cipher, RecordingWebhookSender(no_answer), clock).dispatch_due(limit=1)
+    # the endpoint was found down: all six wait for their window's end. There, sent at once,
+    # they would all be out before the first timed out
+    first_out, another_out = threading.Event(), threading.Event()
+
+    def slow_to_fail(sent: SentWebhook) -> SendResult:
+        if first_out.is_set():
+            another_out.set()
+        else:
+            first_out.set()
+            another_out.wait(1)  # the first fails once another is out, or after a second
+        return no_answer(sent)
+
+    sender = RecordingWebhookSender(slow_to_fail)
+    clock.advance(timedelta(seconds=3))
+    dispatcher(engine, cipher, sender, clock, concurrency=8).dispatch_all_due()
+
+    assert len(sender.sent) == 1
+    assert sorted(delivery_row(engine, event_id).attempts for event_id in ending) == [0] * 5 + [1]
+    assert {delivery_row(engine, event_id).state for event_id in ending} == {"given_up"}
+
+
+def test_an_event_at_its_windows_end_is_not_sent_inside_a_short_retry_after(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    # asked for 3 s, waited for 5 (the first step): at 2 s the event's window ends
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    near = enqueue_status(engine, shop.key, START - timedelta(hours=24) + timedelta(seconds=2))
+    three_seconds = SendResult(429, "HTTP 429", retry_after=timedelta(seconds=3))
+    clock = VirtualClock(START)
+    sender = RecordingWebhookSender(lambda _: three_seconds)
+    hooks = dispatcher(engine, cipher, sender, clock, concurrency=1)
+    hooks.dispatch_due(limit=2)
+
+    clock.advance(timedelta(seconds=2))
+    hooks.dispatch_all_due()
+
+    assert len(sender.sent) == 1
+    row = delivery_row(engine, near)
+    assert (row.state, row.attempts) == ("given_up", 0)
+
+
+def test_clearing_the_webhook_url_keeps_the_waits_of_the_url_its_events_stay_at(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    clock = VirtualClock(START)
+    dispatcher(engine, cipher, RecordingWebhookSender(lambda _: RATE_LIMITED), clock).dispatch_due()
+    with session_factory(engine).begin() as session:
+        set_webhook_url(session, "shop", None)
+
+    with engine.connect() as connection:
+        kept = endpoint_waits(connection, [(shop.key, SHOP_HOOKS)], now=START)
+
+    assert kept == {
+        (shop.key, SHOP_HOOKS): EndpointWait(
+            START + timedelta(minutes=5), START + timedelta(minutes=5)
+        )
+    }

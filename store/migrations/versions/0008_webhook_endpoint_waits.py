@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("url_digest", sa.String(64), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("until", UtcDateTime(), nullable=False),
-        sa.Column("asked", sa.Boolean(), nullable=False),
+        sa.Column("asked_until", UtcDateTime(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_key"],
