@@ -176,7 +176,9 @@ def record_event(
     at: datetime,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """A status the notification reached, in its history."""
+    """A status the notification reached, in its history. Only after a move of the row in the
+    same transaction (`set_status`, or the insert of a new notification): the row it holds
+    until commit orders the entries, which each webhook's `sequence` counts on."""
     connection.execute(
         insert(events).values(
             notification_id=notification_id, status=status.value, at=at, detail=detail or {}

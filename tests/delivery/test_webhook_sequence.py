@@ -7,6 +7,7 @@ A client that gets the webhooks out of order keeps the status with the highest n
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -275,6 +276,62 @@ def test_entries_another_writer_recorded_are_counted_in_the_next_place(
 
     assert delivered == 3
     assert swept == {"ntf_new": 3}  # expired 2, sms_sent 3
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_a_move_that_waited_for_another_counts_the_entry_that_one_recorded(
+    kind: str, tmp_path: Path
+) -> None:
+    if kind != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: no move waits inside another")
+    later = T0 + timedelta(seconds=1)
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(A_CLIENT))
+                connection.execute(insert(records.notifications).values(**kept_before("n", "sent")))
+                for status in READ[:2]:
+                    connection.execute(
+                        insert(records.events).values(
+                            notification_id="n", status=status, at=T0, detail={}
+                        )
+                    )
+            read: list[int | None] = []
+
+            def read_receipt() -> None:
+                with engine.begin() as connection:
+                    read.append(
+                        records.transition(connection, "n", (S.SENT, S.DELIVERED), S.READ, later)
+                    )
+
+            with engine.connect() as delivering, delivering.begin():
+                # a delivery report holds the row, its entry written, not yet committed
+                records.transition(delivering, "n", (S.SENT,), S.DELIVERED, later)
+                reader = threading.Thread(target=read_receipt)
+                reader.start()
+                waiting_for_a_lock(engine)
+            reader.join(timeout=30)
+        finally:
+            engine.dispose()
+
+    assert read == [4]  # accepted, sent, delivered, read
+
+
+def waiting_for_a_lock(engine: Engine, seconds: float = 30) -> None:
+    """Return once some session of the database waits for a lock (PostgreSQL)."""
+    deadline = time.monotonic() + seconds
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute(
+                text("select count(*) from pg_locks where not granted")
+            ).scalar_one()
+            connection.rollback()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no session waited for a lock")
 
 
 def kept_before(name: str, status: str) -> dict[str, object]:
