@@ -249,7 +249,7 @@ class WebhookDispatcher:
                 return 0
             secrets = webhook_secrets(connection, {d.client_key for d in claimed}, self._cipher)
             to_callbacks = sent_to_callbacks(connection, claimed)
-            to_send, waiting = self._hold_back_waiting(
+            to_send, waiting, followers = self._hold_back_waiting(
                 connection, addressed_now(connection, claimed, to_callbacks), now, given_up
             )
         self._put_off_backlogs(waiting, now)
@@ -267,12 +267,15 @@ class WebhookDispatcher:
                 unavailable.add(delivery, outcome.result)
             return outcome
 
-        if self._concurrency == 1 or len(to_send) <= 1:
-            outcomes = [send(delivery) for delivery in in_turn(to_send)]
-        else:
-            # a slow endpoint holds one thread, not the whole batch
-            with ThreadPoolExecutor(min(self._concurrency, len(to_send))) as pool:
-                outcomes = list(pool.map(send, in_turn(to_send)))
+        outcomes: list[_Outcome] = []
+        # the last-chance events following a probe go once its outcome is known: sent if the
+        # endpoint took it, held back (so given up) if it was found unavailable
+        for phase in (to_send, followers):
+            if self._concurrency == 1 or len(phase) <= 1:
+                outcomes += [send(delivery) for delivery in in_turn(phase)]
+            else:
+                with ThreadPoolExecutor(min(self._concurrency, len(phase))) as pool:
+                    outcomes += list(pool.map(send, in_turn(phase)))
         if outcomes:
             self._settle(outcomes)
         return len(claimed)
@@ -283,7 +286,9 @@ class WebhookDispatcher:
         claimed: list[ClaimedDelivery],
         now: datetime,
         given_up: list[tuple[ClaimedDelivery, str]],
-    ) -> tuple[list[ClaimedDelivery], dict[_Endpoint, tuple[EndpointWait, str]]]:
+    ) -> tuple[
+        list[ClaimedDelivery], dict[_Endpoint, tuple[EndpointWait, str]], list[ClaimedDelivery]
+    ]:
         """The claimed events to send, and the endpoints found waiting: an event whose endpoint
         (where it is sent now) has a wait recorded, by any dispatcher, is not sent but waits
         with it, with no attempt counted, as does the rest of its due backlog (returned, to be
@@ -293,8 +298,9 @@ class WebhookDispatcher:
             connection, {(delivery.client_key, delivery.url) for delivery in claimed}, now=now
         )
         if not waits:
-            return claimed, {}
+            return claimed, {}, []
         to_send = []
+        followers: list[ClaimedDelivery] = []
         waiting: dict[_Endpoint, tuple[EndpointWait, str]] = {}
         tried_last: set[_Endpoint] = set()
         for delivery in claimed:
@@ -307,15 +313,20 @@ class WebhookDispatcher:
             asked_over = wait.asked_until is None or wait.asked_until <= now
             if window_over and asked_over and endpoint not in tried_last:
                 # kept for its window's end, past what the endpoint asked for: its last chance.
-                # One an endpoint and batch: the others of an endpoint down all along are given
-                # up, rather than calling it once for each event as their windows end
+                # One probes the endpoint; the others of the batch follow it once it is taken,
+                # or are given up if it is not, rather than calling an endpoint down all along
+                # once for each event as their windows end
                 tried_last.add(endpoint)
                 to_send.append(delivery)
+                continue
+            if window_over and asked_over:  # follows the probe: sent only if it is taken
+                followers.append(delivery)
                 continue
             why = f"not sent: its endpoint waits until {wait.until.isoformat()} ({wait.reason})"
             self._hold_back(connection, delivery, SendResult(None, why), wait, now, given_up)
             waiting[endpoint] = (wait, why)
-        return to_send, waiting
+        # an endpoint probed in this batch: its backlog is put off once the probe failed
+        return to_send, {e: w for e, w in waiting.items() if e not in tried_last}, followers
 
     def dispatch_all_due(self, limit: int = 100, max_batches: int = 100) -> int:
         """Dispatch batches until none is due (or `max_batches` ran, so a scheduled run ends

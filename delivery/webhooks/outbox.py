@@ -452,6 +452,13 @@ def forget_waits_over(connection: Connection, now: datetime) -> int:
     return forget_waits(connection, table.until <= now)
 
 
+def _bytewise(connection: Connection, *columns: Any) -> list[Any]:
+    """`columns` ordered byte by byte, as Python sorts strings."""
+    if connection.dialect.name == "postgresql":
+        return [column.collate("C") for column in columns]
+    return list(columns)  # SQLite compares text bytewise (BINARY)
+
+
 def forget_waits(connection: Connection, which: ColumnElement[bool]) -> int:
     """Delete the endpoints' waits `which` selects. Their rows are locked first in the key's
     order, the order dispatchers record waits in, so that neither waits for the other in a
@@ -460,14 +467,17 @@ def forget_waits(connection: Connection, which: ColumnElement[bool]) -> int:
     keys = connection.execute(
         select(table.client_key, table.url_digest)
         .where(which)
-        .order_by(table.client_key, table.url_digest)
+        # bytewise, as Python sorts them: a database's collation may order keys otherwise
+        .order_by(*_bytewise(connection, table.client_key, table.url_digest))
         .with_for_update()
     ).all()
+    forgotten = 0
     for client_key, digest in keys:
-        connection.execute(
-            delete(table).where(table.client_key == client_key, table.url_digest == digest)
-        )
-    return len(keys)
+        forgotten += connection.execute(
+            # `which` again: SQLite locks nothing on the read, and a wait may have been renewed
+            delete(table).where(table.client_key == client_key, table.url_digest == digest, which)
+        ).rowcount
+    return forgotten
 
 
 @dataclass(frozen=True)

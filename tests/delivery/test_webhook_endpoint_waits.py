@@ -416,3 +416,26 @@ def test_clearing_the_webhook_url_keeps_the_waits_of_the_url_its_events_stay_at(
             START + timedelta(minutes=5), START + timedelta(minutes=5)
         )
     }
+
+
+def test_events_at_their_windows_end_all_go_once_the_endpoint_is_back(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    ending = [
+        enqueue_status(engine, shop.key, START - timedelta(hours=24) + timedelta(seconds=3))
+        for _ in range(20)
+    ]
+    with engine.begin() as connection:  # retries due with the first, which is claimed first
+        table = WebhookDeliveryRow
+        connection.execute(
+            update(table).where(table.event_id.in_(ending)).values(next_attempt_at=START)
+        )
+    clock = VirtualClock(START)
+    dispatcher(engine, cipher, RecordingWebhookSender(no_answer), clock).dispatch_due(limit=1)
+
+    clock.advance(timedelta(seconds=3))  # their windows end, the endpoint is back
+    dispatcher(engine, cipher, RecordingWebhookSender(), clock).dispatch_all_due(limit=10)
+
+    assert {delivery_row(engine, event_id).state for event_id in ending} == {"delivered"}
