@@ -289,11 +289,13 @@ class WebhookDispatcher:
     ) -> tuple[
         list[ClaimedDelivery], dict[_Endpoint, tuple[EndpointWait, str]], list[ClaimedDelivery]
     ]:
-        """The claimed events to send, and the endpoints found waiting: an event whose endpoint
-        (where it is sent now) has a wait recorded, by any dispatcher, is not sent but waits
-        with it, with no attempt counted, as does the rest of its due backlog (returned, to be
-        put off). So events queued after an endpoint was found down, or asked for a wait, do
-        not call it before the wait ends, whatever URL they were queued for."""
+        """The claimed events to send, the endpoints found waiting, and the events to send after
+        the first ones answered: an event whose endpoint (where it is sent now) has a wait
+        recorded, by any dispatcher, is not sent but waits with it, with no attempt counted, as
+        does the rest of its due backlog (returned, to be put off), unless its window is over
+        (the last chance: see below). So events queued after an endpoint was found down, or
+        asked for a wait, do not call it before the wait ends, whatever URL they were queued
+        for."""
         waits = endpoint_waits(
             connection, {(delivery.client_key, delivery.url) for delivery in claimed}, now=now
         )
@@ -313,9 +315,9 @@ class WebhookDispatcher:
             asked_over = wait.asked_until is None or wait.asked_until <= now
             if window_over and asked_over and endpoint not in tried_last:
                 # kept for its window's end, past what the endpoint asked for: its last chance.
-                # One probes the endpoint; the others of the batch follow it once it is taken,
-                # or are given up if it is not, rather than calling an endpoint down all along
-                # once for each event as their windows end
+                # One probes the endpoint; the others of the batch follow it once it answered,
+                # or are given up if it found the endpoint unavailable, rather than calling an
+                # endpoint down all along once for each event as their windows end
                 tried_last.add(endpoint)
                 to_send.append(delivery)
                 continue
