@@ -340,14 +340,16 @@ def test_setting_the_webhook_url_again_forgets_the_clients_waits(
     assert delivery_row(engine, event_id).state == "delivered"
 
 
-def test_an_endpoint_down_all_along_is_called_once_a_batch_for_events_at_their_windows_end(
-    engine: Engine, cipher: SecretCipher
-) -> None:
+def found_down_with_events_ending_in_3_s(
+    engine: Engine, cipher: SecretCipher, count: int
+) -> tuple[list[str], VirtualClock]:
+    """A client's endpoint found down at START, with `count` retries due then whose windows end
+    3 s later (within the first step), so they wait for it; their ids, and the clock."""
     shop = register_shop(engine, cipher)
     enqueue_status(engine, shop.key, START)
     ending = [
         enqueue_status(engine, shop.key, START - timedelta(hours=24) + timedelta(seconds=3))
-        for _ in range(6)
+        for _ in range(count)
     ]
     with engine.begin() as connection:  # retries due with the first, which is claimed first
         table = WebhookDeliveryRow
@@ -356,8 +358,14 @@ def test_an_endpoint_down_all_along_is_called_once_a_batch_for_events_at_their_w
         )
     clock = VirtualClock(START)
     dispatcher(engine, cipher, RecordingWebhookSender(no_answer), clock).dispatch_due(limit=1)
-    # the endpoint was found down: all six wait for their window's end. There, sent at once,
-    # they would all be out before the first timed out
+    return ending, clock
+
+
+def test_an_endpoint_down_all_along_is_called_once_a_batch_for_events_at_their_windows_end(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    ending, clock = found_down_with_events_ending_in_3_s(engine, cipher, 6)
+    # sent at once at their windows' end, they would all be out before the first timed out
     first_out, another_out = threading.Event(), threading.Event()
 
     def slow_to_fail(sent: SentWebhook) -> SendResult:
@@ -421,19 +429,7 @@ def test_clearing_the_webhook_url_keeps_the_waits_of_the_url_its_events_stay_at(
 def test_events_at_their_windows_end_all_go_once_the_endpoint_is_back(
     engine: Engine, cipher: SecretCipher
 ) -> None:
-    shop = register_shop(engine, cipher)
-    enqueue_status(engine, shop.key, START)
-    ending = [
-        enqueue_status(engine, shop.key, START - timedelta(hours=24) + timedelta(seconds=3))
-        for _ in range(20)
-    ]
-    with engine.begin() as connection:  # retries due with the first, which is claimed first
-        table = WebhookDeliveryRow
-        connection.execute(
-            update(table).where(table.event_id.in_(ending)).values(next_attempt_at=START)
-        )
-    clock = VirtualClock(START)
-    dispatcher(engine, cipher, RecordingWebhookSender(no_answer), clock).dispatch_due(limit=1)
+    ending, clock = found_down_with_events_ending_in_3_s(engine, cipher, 20)
 
     clock.advance(timedelta(seconds=3))  # their windows end, the endpoint is back
     dispatcher(engine, cipher, RecordingWebhookSender(), clock).dispatch_all_due(limit=10)
