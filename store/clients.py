@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from delivery.webhooks.outbox import forget_waits
+from delivery.webhooks.endpoints import forget_waits
 from delivery.webhooks.signing import generate_webhook_secret
 from store.group_commit import GroupWriter
 from store.secrets import SecretCipher, SecretKeyError

@@ -20,22 +20,24 @@ from sqlalchemy.exc import DBAPIError
 
 from delivery.clock import Clock
 from delivery.http_deadline import DeadlineClient, read_at_most
+from delivery.webhooks.endpoints import (
+    EndpointWait,
+    endpoint_waits,
+    forget_waits_over,
+    put_off_due,
+    remember_wait,
+    url_digest,
+)
 from delivery.webhooks.outbox import (
     ClaimedDelivery,
-    EndpointWait,
     WebhookSecrets,
     addressed_now,
     claim_due,
-    endpoint_waits,
     forget_settled_before,
-    forget_waits_over,
-    put_off_due,
     record_delivered,
     record_failure,
     record_held_back,
-    remember_wait,
     sent_to_callbacks,
-    url_digest,
     webhook_secrets,
 )
 from delivery.webhooks.retry import RetrySchedule
@@ -321,7 +323,7 @@ class WebhookDispatcher:
                 tried_last.add(endpoint)
                 to_send.append(delivery)
                 continue
-            if window_over and asked_over:  # follows the probe: sent only if it is taken
+            if window_over and asked_over:  # follows the probe: held back if it found it down
                 followers.append(delivery)
                 continue
             why = f"not sent: its endpoint waits until {wait.until.isoformat()} ({wait.reason})"
@@ -398,9 +400,9 @@ class WebhookDispatcher:
                     wait = waits.get(endpoint)
                     self._record_failure(connection, delivery, result, wait, now, given_up)
             # with the outcomes, so that the wait holds from their commit on: the events queued
-            # meanwhile are held back when claimed (the put-off below is only a shortcut)
-            # this batch's own finding (the store keeps the longer of each part), in the key's
-            # order, as `forget_waits` locks them
+            # meanwhile are held back when claimed (the put-off below is only a shortcut). The
+            # batch's own finding (the store keeps the longer of each part), in the key's order,
+            # as `forget_waits` locks them
             for endpoint in sorted(waiting, key=lambda e: (e.client_key, url_digest(e.url))):
                 found = down.wait(endpoint)
                 assert found is not None

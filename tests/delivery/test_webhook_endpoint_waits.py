@@ -12,14 +12,10 @@ from sqlalchemy import Engine, func, select, update
 from delivery.clock import VirtualClock
 from delivery.ports import ClientEvent
 from delivery.webhooks import SendResult
+from delivery.webhooks.endpoints import EndpointWait, endpoint_waits, remember_wait
 from delivery.webhooks.events import NotificationReplied
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
-from delivery.webhooks.outbox import (
-    EndpointWait,
-    OutboxWebhooks,
-    endpoint_waits,
-    remember_wait,
-)
+from delivery.webhooks.outbox import OutboxWebhooks
 from store.clients import set_webhook_url
 from store.database import session_factory
 from store.secrets import SecretCipher
