@@ -407,11 +407,7 @@ class WebhookDispatcher:
                 found = down.wait(endpoint)
                 assert found is not None
                 remember_wait(
-                    connection,
-                    client_key=endpoint.client_key,
-                    url=endpoint.url,
-                    wait=found,
-                    reason=waiting[endpoint],
+                    connection, client_key=endpoint.client_key, url=endpoint.url, wait=found
                 )
         self._put_off_backlogs(
             {endpoint: (waits[endpoint], why) for endpoint, why in waiting.items()}, now

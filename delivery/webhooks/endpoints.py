@@ -40,9 +40,7 @@ def url_digest(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-def remember_wait(
-    connection: Connection, *, client_key: str, url: str, wait: EndpointWait, reason: str
-) -> None:
+def remember_wait(connection: Connection, *, client_key: str, url: str, wait: EndpointWait) -> None:
     """Record that the endpoint's events wait until `wait.until`, those queued meanwhile too;
     each part of a wait already recorded (another dispatcher's) is kept if longer."""
     table = WebhookEndpointWaitRow
@@ -53,7 +51,7 @@ def remember_wait(
         url=url,
         until=wait.until,
         asked_until=wait.asked_until,
-        reason=reason[:1000],
+        reason=wait.reason[:1000],
     )
     new = statement.excluded
     later = new.until > table.until

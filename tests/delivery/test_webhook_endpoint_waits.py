@@ -251,10 +251,10 @@ def test_a_shorter_wait_found_later_does_not_cut_a_recorded_one_short(
     longer = EndpointWait(START + timedelta(hours=2))
 
     with engine.begin() as connection:
-        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=asked, reason="429")
-        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=step, reason="timeout")
+        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=asked)
+        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=step)
         kept = endpoint_waits(connection, [(shop.key, SHOP_HOOKS)], now=START)
-        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=longer, reason="503")
+        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=longer)
         replaced = endpoint_waits(connection, [(shop.key, SHOP_HOOKS)], now=START)
 
     assert kept == {(shop.key, SHOP_HOOKS): asked}
@@ -272,7 +272,7 @@ def test_an_endpoint_of_any_length_has_its_wait_recorded(
     wait = EndpointWait(START + timedelta(minutes=1), START + timedelta(minutes=1))
 
     with engine.begin() as connection:
-        remember_wait(connection, client_key=shop.key, url=url, wait=wait, reason="429")
+        remember_wait(connection, client_key=shop.key, url=url, wait=wait)
         found = endpoint_waits(connection, [(shop.key, url), (shop.key, SHOP_HOOKS)], now=START)
 
     assert found == {(shop.key, url): wait}
