@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
-from api.observability import NotifyGauges, ObservabilityMiddleware
+from api.observability import NotifyGauges, ObservabilityMiddleware, mark_worker
 from api.routes import admin, camara, checks, inbound, notify, ops, templates
 from api.serving import SnapshotSource
 from delivery.events import InboundEvents, LoggedInboundEvents
@@ -64,6 +65,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with _marked_worker():
+            async with _serving(app):
+                yield
+
+    @asynccontextmanager
+    async def _serving(app: FastAPI) -> AsyncIterator[None]:
         app.state.snapshots = snapshots or SnapshotSource(
             settings.scores_dir / SNAPSHOT_FILE, settings.snapshot_check_seconds
         )
@@ -167,3 +174,17 @@ async def forget_old_nonces(
                 forget_nonces_before(session, cutoff)
         except SQLAlchemyError:
             log.exception("could not forget old nonces; trying again in %s s", every_seconds)
+
+
+@contextmanager
+def _marked_worker() -> Iterator[None]:
+    """With several workers (a multiprocess metrics directory), this worker's mark there while
+    it serves, so that each worker's process metrics are shown (`WorkerProcesses`)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    mark = mark_worker(directory) if directory else None
+    try:
+        yield
+    finally:
+        if mark is not None:
+            with suppress(OSError):
+                mark.unlink()

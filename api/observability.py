@@ -10,6 +10,7 @@ gauge kept in the directory would outlive the worker that set it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -17,6 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -24,6 +26,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    ProcessCollector,
     generate_latest,
     multiprocess,
 )
@@ -171,12 +174,54 @@ class NotifyGauges(Collector):
             )
 
 
+# a worker's mark in the multiprocess directory, `worker-<pid>.pid` (not `*.db`, which
+# prometheus_client reads as metrics)
+WORKER_MARK_PREFIX = "worker-"
+WORKER_MARK_SUFFIX = ".pid"
+
+
+def mark_worker(directory: str) -> Path:
+    """Leave this worker's mark in the multiprocess `directory`, for `WorkerProcesses`."""
+    mark = Path(directory, f"{WORKER_MARK_PREFIX}{os.getpid()}{WORKER_MARK_SUFFIX}")
+    mark.touch()
+    return mark
+
+
+class WorkerProcesses(Collector):
+    """Each worker's process metrics (CPU, memory, open files, start time), labelled `pid`.
+
+    prometheus_client collects the process metrics of the process that answers the scrape,
+    and none in multiprocess mode, where that is one worker of several: here each worker
+    that left its mark (`mark_worker`) is read from /proc when the scrape comes; one that is
+    gone shows nothing."""
+
+    def __init__(self, directory: str) -> None:
+        self._directory = Path(directory)
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        for mark in sorted(self._directory.glob(f"{WORKER_MARK_PREFIX}*{WORKER_MARK_SUFFIX}")):
+            pid = mark.name.removeprefix(WORKER_MARK_PREFIX).removesuffix(WORKER_MARK_SUFFIX)
+            if not pid.isdigit():
+                continue
+            reader = ProcessCollector(pid=functools.partial(str, pid), registry=None)
+            for family in reader.collect():
+                merged = families.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type)
+                )
+                for sample in family.samples:
+                    merged.add_sample(sample.name, {**sample.labels, "pid": pid}, sample.value)
+        yield from families.values()
+
+
 def render_metrics(*own_collectors: Collector) -> tuple[bytes, str]:
-    """The exposition text: this process's registry, or every worker's in multiprocess mode,
-    then the collectors read when the scrape comes (the snapshot, the store)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    """The exposition text: this process's registry, or every worker's in multiprocess mode
+    (with each worker's process metrics), then the collectors read when the scrape comes
+    (the snapshot, the store)."""
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(WorkerProcesses(directory))
         shared = generate_latest(registry)
     else:
         shared = generate_latest()

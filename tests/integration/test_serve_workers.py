@@ -122,6 +122,21 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(
     assert not any(worker.is_running() and worker.status() != "zombie" for worker in workers)
 
 
+def test_each_workers_process_metrics_are_shown_by_its_pid(
+    served: tuple[subprocess.Popen[bytes], int, dict[str, str]],
+) -> None:
+    server, port, _ = served
+
+    metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+    shown = {
+        line.split('pid="', 1)[1].split('"', 1)[0]
+        for line in metrics.splitlines()
+        if line.startswith("process_resident_memory_bytes{")
+    }
+    assert shown == {str(worker.pid) for worker in workers_of(server)}
+
+
 def test_a_second_server_on_the_same_port_is_refused_clearly(
     served: tuple[subprocess.Popen[bytes], int, dict[str, str]],
 ) -> None:
