@@ -180,11 +180,27 @@ WORKER_MARK_PREFIX = "worker-"
 WORKER_MARK_SUFFIX = ".pid"
 
 
-def mark_worker(directory: str) -> Path:
-    """Leave this worker's mark in the multiprocess `directory`, for `WorkerProcesses`."""
+def mark_worker(directory: str) -> Path | None:
+    """Leave this worker's mark in the multiprocess `directory`, for `WorkerProcesses`: its pid
+    in the name, its start time inside (so that a pid the system gives to another process
+    later is not taken for it). None if it cannot be written: the worker serves all the same."""
     mark = Path(directory, f"{WORKER_MARK_PREFIX}{os.getpid()}{WORKER_MARK_SUFFIX}")
-    mark.touch()
+    try:
+        mark.write_text(_started(str(os.getpid())) or "")
+    except OSError as error:
+        log.warning("this worker's process metrics will not be shown: %s", error)
+        return None
     return mark
+
+
+def _started(pid: str) -> str | None:
+    """When the process `pid` started, in clock ticks since boot (/proc/PID/stat's 22nd field);
+    None if there is no such process."""
+    try:
+        stat = Path("/proc", pid, "stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()[19]  # the name, in brackets, may hold spaces
 
 
 class WorkerProcesses(Collector):
@@ -192,8 +208,8 @@ class WorkerProcesses(Collector):
 
     prometheus_client collects the process metrics of the process that answers the scrape,
     and none in multiprocess mode, where that is one worker of several: here each worker
-    that left its mark (`mark_worker`) is read from /proc when the scrape comes; one that is
-    gone shows nothing."""
+    that left its mark (`mark_worker`) is read from /proc when the scrape comes. The mark of
+    one that is gone (killed, so its own shutdown never ran) is removed."""
 
     def __init__(self, directory: str) -> None:
         self._directory = Path(directory)
@@ -203,6 +219,13 @@ class WorkerProcesses(Collector):
         for mark in sorted(self._directory.glob(f"{WORKER_MARK_PREFIX}*{WORKER_MARK_SUFFIX}")):
             pid = mark.name.removeprefix(WORKER_MARK_PREFIX).removesuffix(WORKER_MARK_SUFFIX)
             if not pid.isdigit():
+                continue
+            try:
+                alive = (started := _started(pid)) is not None and started == mark.read_text()
+            except OSError:  # removed meanwhile: its worker stopped
+                continue
+            if not alive:
+                mark.unlink(missing_ok=True)
                 continue
             reader = ProcessCollector(pid=functools.partial(str, pid), registry=None)
             for family in reader.collect():

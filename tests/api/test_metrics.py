@@ -1,14 +1,18 @@
 """The metrics read when a scrape comes: a store that is down or slow never costs the scrape,
-and the rest of the metrics still answer."""
+and the rest of the metrics still answer; each worker's process metrics, and none of a process
+that only has a dead worker's pid."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
+from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.exc import OperationalError
 
-from api.observability import NotifyGauges, render_metrics
+from api.observability import NotifyGauges, WorkerProcesses, mark_worker, render_metrics
 from delivery.figures import NotifyFigures
 
 
@@ -49,3 +53,35 @@ def test_a_store_that_does_not_answer_shows_as_down_without_holding_the_scrape()
     while b"ownership_store_up 1.0" not in (body := render_metrics(gauges)[0]):
         assert time.monotonic() < deadline
     assert b'ownership_notifications_under_way{status="accepted"} 3.0' in body
+
+
+def worker_pids_shown(directory: Path) -> set[str]:
+    metrics = generate_latest_of(WorkerProcesses(str(directory)))
+    return {
+        line.split('pid="', 1)[1].split('"', 1)[0]
+        for line in metrics.splitlines()
+        if line.startswith("process_resident_memory_bytes{")
+    }
+
+
+def generate_latest_of(collector: WorkerProcesses) -> str:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return generate_latest(registry).decode()
+
+
+def test_a_marked_workers_process_metrics_are_shown_under_its_pid(tmp_path: Path) -> None:
+    mark_worker(str(tmp_path))
+
+    assert worker_pids_shown(tmp_path) == {str(os.getpid())}
+
+
+def test_a_mark_whose_pid_another_process_now_has_is_not_shown_and_is_removed(
+    tmp_path: Path,
+) -> None:
+    # a worker killed outright leaves its mark; the system gives its pid to this process
+    stale = tmp_path / f"worker-{os.getpid()}.pid"
+    stale.write_text("1")  # started at another time
+
+    assert worker_pids_shown(tmp_path) == set()
+    assert not stale.exists()
