@@ -16,7 +16,7 @@ from delivery.webhooks.endpoints import EndpointWait, endpoint_waits, remember_w
 from delivery.webhooks.events import NotificationReplied
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
 from delivery.webhooks.outbox import OutboxWebhooks
-from store.clients import set_webhook_url
+from store.clients import IssuedCredentials, set_webhook_url
 from store.database import session_factory
 from store.secrets import SecretCipher
 from store.tables_webhooks import WebhookDeliveryRow, WebhookEndpointWaitRow
@@ -31,6 +31,7 @@ from tests.delivery.webhook_helpers import (
 
 RATE_LIMITED = SendResult(429, "HTTP 429", retry_after=timedelta(minutes=5))
 MOVED_HOOKS = "https://shop.example/v2/hooks"
+TWO_DAYS = SendResult(503, "HTTP 503", retry_after=timedelta(days=2))
 
 
 def move_webhook(engine: Engine, url: str) -> None:
@@ -48,6 +49,17 @@ def reply_queued(engine: Engine, client_key: str, at: datetime, n: int) -> str:
     with engine.begin() as connection:
         OutboxWebhooks().enqueue(connection, [ClientEvent(client_key, None, reply, f"e{n}")], at)
     return f"e{n}"
+
+
+def endpoint_answered_at_start(
+    engine: Engine, cipher: SecretCipher, answer: SendResult
+) -> tuple[IssuedCredentials, VirtualClock]:
+    """The shop, whose endpoint gave `answer` to its event sent at START, and the clock."""
+    shop = register_shop(engine, cipher)
+    enqueue_status(engine, shop.key, START)
+    clock = VirtualClock(START)
+    dispatcher(engine, cipher, RecordingWebhookSender(lambda _: answer), clock).dispatch_due()
+    return shop, clock
 
 
 def test_events_queued_while_an_endpoint_asks_to_be_left_alone_wait_until_it_said(
@@ -94,10 +106,7 @@ def test_events_queued_while_an_endpoint_does_not_answer_wait_a_first_step(
 def test_an_event_queued_once_the_wait_is_over_is_sent(
     engine: Engine, cipher: SecretCipher
 ) -> None:
-    shop = register_shop(engine, cipher)
-    enqueue_status(engine, shop.key, START)
-    clock = VirtualClock(START)
-    dispatcher(engine, cipher, RecordingWebhookSender(lambda _: RATE_LIMITED), clock).dispatch_due()
+    shop, clock = endpoint_answered_at_start(engine, cipher, RATE_LIMITED)
 
     clock.advance(timedelta(minutes=5, seconds=1))
     event_id = enqueue_status(engine, shop.key, clock.now())
@@ -109,11 +118,8 @@ def test_an_event_queued_once_the_wait_is_over_is_sent(
 def test_another_clients_events_to_the_same_url_do_not_wait(
     engine: Engine, cipher: SecretCipher
 ) -> None:
-    shop = register_shop(engine, cipher)
+    _, clock = endpoint_answered_at_start(engine, cipher, RATE_LIMITED)
     bank = register_shop(engine, cipher, name="bank")
-    enqueue_status(engine, shop.key, START)
-    clock = VirtualClock(START)
-    dispatcher(engine, cipher, RecordingWebhookSender(lambda _: RATE_LIMITED), clock).dispatch_due()
 
     event_id = enqueue_status(engine, bank.key, START)
     dispatcher(engine, cipher, RecordingWebhookSender(), clock).dispatch_all_due()
@@ -144,11 +150,7 @@ def test_an_event_queued_for_the_old_url_waits_for_the_new_url_it_goes_to(
 def test_a_wait_the_old_url_asked_for_does_not_hold_events_sent_to_the_new_one(
     engine: Engine, cipher: SecretCipher
 ) -> None:
-    shop = register_shop(engine, cipher)
-    enqueue_status(engine, shop.key, START)
-    two_days = SendResult(503, "HTTP 503", retry_after=timedelta(days=2))
-    clock = VirtualClock(START)
-    dispatcher(engine, cipher, RecordingWebhookSender(lambda _: two_days), clock).dispatch_due()
+    shop, clock = endpoint_answered_at_start(engine, cipher, TWO_DAYS)
     move_webhook(engine, MOVED_HOOKS)
 
     stale = enqueue_status(engine, shop.key, START + timedelta(seconds=10), url=SHOP_HOOKS)
@@ -165,8 +167,7 @@ def test_an_event_queued_while_its_endpoint_asked_to_wait_past_its_window_is_giv
 ) -> None:
     shop = register_shop(engine, cipher)
     enqueue_status(engine, shop.key, START)
-    two_days = SendResult(503, "HTTP 503", retry_after=timedelta(days=2))
-    sender = RecordingWebhookSender(lambda _: two_days)
+    sender = RecordingWebhookSender(lambda _: TWO_DAYS)
     clock = VirtualClock(START)
     hooks = dispatcher(engine, cipher, sender, clock)
     hooks.dispatch_due()
@@ -322,11 +323,7 @@ def test_setting_the_webhook_url_again_forgets_the_clients_waits(
     engine: Engine, cipher: SecretCipher
 ) -> None:
     # an endpoint that asked for days by mistake, fixed: the operator sets its URL again
-    shop = register_shop(engine, cipher)
-    enqueue_status(engine, shop.key, START)
-    two_days = SendResult(503, "HTTP 503", retry_after=timedelta(days=2))
-    clock = VirtualClock(START)
-    dispatcher(engine, cipher, RecordingWebhookSender(lambda _: two_days), clock).dispatch_due()
+    shop, clock = endpoint_answered_at_start(engine, cipher, TWO_DAYS)
     move_webhook(engine, SHOP_HOOKS)
 
     clock.advance(timedelta(minutes=1))
@@ -405,10 +402,7 @@ def test_an_event_at_its_windows_end_is_not_sent_inside_a_short_retry_after(
 def test_clearing_the_webhook_url_keeps_the_waits_of_the_url_its_events_stay_at(
     engine: Engine, cipher: SecretCipher
 ) -> None:
-    shop = register_shop(engine, cipher)
-    enqueue_status(engine, shop.key, START)
-    clock = VirtualClock(START)
-    dispatcher(engine, cipher, RecordingWebhookSender(lambda _: RATE_LIMITED), clock).dispatch_due()
+    shop, _ = endpoint_answered_at_start(engine, cipher, RATE_LIMITED)
     with session_factory(engine).begin() as session:
         set_webhook_url(session, "shop", None)
 
