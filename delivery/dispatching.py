@@ -69,12 +69,13 @@ class Dispatching(NotifyCore):
             if not self._nothing_shows(row, down):
                 return 0
             return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail={"reason": changed}))
-        if _given_back(row) in down:
+        holder = _given_back(row)
+        if holder in down:
             return 0  # it may hold a copy from an earlier round: sent nowhere else meanwhile
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
         refusals: dict[str, str] = {}
         waiting = False
-        for network in self._networks_for(row):
+        for network in self._networks_for(row, first=holder):
             if network in down:
                 waiting = True  # the next round tries it again, before the SMS fallback
                 continue
@@ -101,10 +102,15 @@ class Dispatching(NotifyCore):
                         ReverificationPrompt(row["id"], row["phone"], row["mobile_only"])
                     )
             except ChannelUnavailableError as error:
-                # nothing is known of it: given back, and the next round sends it again
                 log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
-                self._give_back(row, target, S.ACCEPTED)
                 down.add(network)
+                if error.never_sent and network is not holder:
+                    # the network surely holds nothing of it: the next one may carry it now
+                    self._give_back(row, target, S.ACCEPTED, channel=None)
+                    waiting = True
+                    continue
+                # nothing is known of it: given back, and the next round sends it again
+                self._give_back(row, target, S.ACCEPTED)
                 return 0
             if outcome.provider_id is not None:
                 self._keep_provider(row, target, network, outcome.provider_id)
@@ -157,7 +163,10 @@ class Dispatching(NotifyCore):
             return None
         return verdict.evidence[0].reason.value if verdict.evidence else Status.OWNER_CHANGED.value
 
-    def _networks_for(self, row: dict[str, Any]) -> list[Channel]:
+    def _networks_for(self, row: dict[str, Any], first: Channel | None) -> list[Channel]:
+        """The networks that may carry the notification, `first` (one that may hold a copy
+        from an earlier round) before the others: it takes a repeat as the first send, so the
+        notification shows once, and only its refusal lets another network try."""
         snapshot = self.snapshots()
         record = snapshot.lookup(int(row["phone"][1:]))
         states = record.channels if record else ()
@@ -166,7 +175,8 @@ class Dispatching(NotifyCore):
             for state in states
             if state.active and (state.mobile_app or not row["mobile_only"])
         ]
-        return [network for network in usable if network in self.social]
+        ordered = sorted(usable, key=lambda network: network is not first)
+        return [network for network in ordered if network in self.social]
 
 
 def _given_back(row: dict[str, Any]) -> Channel | None:

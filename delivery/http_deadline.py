@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 _deadline = threading.local()
 
 
+class NotConnectedError(TimeoutError):
+    """The deadline passed before a connection was made: nothing of the request was sent."""
+
+
 class DeadlineClient:
     """An `httpx.Client` whose `run` bounds an exchange whole.
 
@@ -76,15 +80,18 @@ class DeadlineClient:
 
     def run(self, exchange: Callable[[httpx.Client], T]) -> T:
         """`exchange(client)`'s result; `TimeoutError` if it has not ended within the deadline
-        (its connection is closed then), or whatever else it raises."""
+        (its connection is closed then; `NotConnectedError` if none was made), or whatever else
+        it raises."""
         ends = time.monotonic() + self.seconds
         _deadline.at = ends
         try:
             return exchange(self.http)
-        except httpx.TimeoutException:
-            if time.monotonic() >= ends:
-                raise TimeoutError(f"no complete answer within {self.seconds:g} s") from None
-            raise
+        except httpx.TimeoutException as error:
+            if time.monotonic() < ends:
+                raise
+            if isinstance(error, httpx.ConnectTimeout):
+                raise NotConnectedError(f"no connection within {self.seconds:g} s") from None
+            raise TimeoutError(f"no complete answer within {self.seconds:g} s") from None
         finally:
             _deadline.at = None
 

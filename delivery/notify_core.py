@@ -190,12 +190,18 @@ class NotifyCore:
         return True
 
     def _give_back(
-        self, row: dict[str, Any], claimed: NotificationStatus, to: NotificationStatus
+        self,
+        row: dict[str, Any],
+        claimed: NotificationStatus,
+        to: NotificationStatus,
+        **fields: Any,
     ) -> None:
         """A claim whose channel did not take the message, given back for another try. The
-        history keeps the claim, which the client heard of: the next claim says where it went."""
+        history keeps the claim, which the client heard of: the next claim says where it went.
+        `fields`: `channel=None` for a channel that surely holds nothing of it, which then
+        neither waits for that channel nor is withdrawn from it."""
         with self.engine.begin() as connection:
-            records.set_status(connection, row["id"], (claimed,), to, self.clock.now())
+            records.set_status(connection, row["id"], (claimed,), to, self.clock.now(), **fields)
 
     def _keep_provider(
         self,

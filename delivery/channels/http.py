@@ -28,7 +28,8 @@ as `Authorization: Bearer <token>` (visible ASCII without spaces; the settings r
 What happens afterwards comes back through the signed inbound routes (`api/routes/inbound.py`).
 A call that has not ended within its deadline (the whole exchange, not each read: the sweeper's
 claim on a notification outlasts any call), a transport error, a 5xx or any other answer raises
-`ChannelUnavailableError`, whose text never holds our headers (the token is in one).
+`ChannelUnavailableError`, whose text never holds our headers (the token is in one); one that
+could not connect says the request never left (`never_sent`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from delivery.channels.ports import (
     SocialMessage,
     UnknownMessageError,
 )
-from delivery.http_deadline import DeadlineClient, read_at_most
+from delivery.http_deadline import DeadlineClient, NotConnectedError, read_at_most
 from ownership.channels import Channel
 
 # how long one call may take, connecting, sending and reading the answer all told
@@ -135,6 +136,8 @@ class _HttpChannel:
 
         try:
             return self._client.run(exchange)
+        except NotConnectedError as error:
+            raise ChannelUnavailableError(f"POST {path}: {error}", never_sent=True) from error
         except TimeoutError as error:
             seconds = self._client.seconds
             raise ChannelUnavailableError(
@@ -144,6 +147,11 @@ class _HttpChannel:
             # its text quotes the offending header, which may be ours, token and all: not even
             # as the cause, which a logged traceback would show
             raise ChannelUnavailableError(f"POST {path}: the request could not be sent") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            # no connection, so not a byte of the request reached the gateway
+            raise ChannelUnavailableError(
+                f"POST {path}: cannot connect: {error!r}", never_sent=True
+            ) from error
         except httpx.HTTPError as error:
             raise ChannelUnavailableError(f"POST {path}: {error!r}") from error
 

@@ -4,7 +4,8 @@
 Sending only hands a message over: what happens next (delivered, read, replied, answered,
 failed) comes back later as an inbound event (`delivery/events.py`). A refusal is an answer,
 not an error; a gateway that cannot be reached raises `ChannelUnavailableError`, and the caller
-may try again (with the same notification id, which the gateway de-duplicates on).
+may try again (with the same notification id, which the gateway de-duplicates on), or, when the
+request never left, try another channel.
 """
 
 from __future__ import annotations
@@ -106,7 +107,13 @@ class SmsMessage:
 
 class ChannelUnavailableError(Exception):
     """The channel could not be asked (network, time-out, a gateway's 5xx or an answer that
-    breaks the contract): nothing is known about the message, and sending again is safe."""
+    breaks the contract): nothing is known about the message, and sending again is safe.
+    `never_sent`: the request never left (no connection could be made), so the channel holds
+    nothing of it, and another channel may carry the message at once."""
+
+    def __init__(self, message: str, *, never_sent: bool = False) -> None:
+        super().__init__(message)
+        self.never_sent = never_sent
 
 
 class UnknownMessageError(LookupError):

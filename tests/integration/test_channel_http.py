@@ -190,8 +190,9 @@ def test_an_sms_is_posted_to_the_sms_gateway(gateway: FakeGateway) -> None:
 )
 def test_answers_outside_the_contract_make_the_channel_unavailable(answer: httpx.Response) -> None:
     vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(lambda _: answer))
-    with pytest.raises(ChannelUnavailableError):
+    with pytest.raises(ChannelUnavailableError) as raised:
         vk.send(SocialMessage("n-1", ACTIVE, "text"))
+    assert not raised.value.never_sent  # it reached the gateway, which may have taken it
     with pytest.raises(ChannelUnavailableError):
         vk.withdraw("vk-1")
 
@@ -201,15 +202,17 @@ def test_a_gateway_that_cannot_be_reached_makes_the_channel_unavailable() -> Non
         raise httpx.ConnectError("connection refused", request=request)
 
     vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(refuse))
-    with pytest.raises(ChannelUnavailableError, match="connection refused"):
+    with pytest.raises(ChannelUnavailableError, match="connection refused") as raised:
         vk.send(SocialMessage("n-1", ACTIVE, "text"))
+    assert raised.value.never_sent
 
 
 def test_a_real_socket_on_the_loopback_that_refuses_is_unavailable_too() -> None:
     # port 9 (discard) is closed on the loopback: a real connect error, no mock
     sms = HttpSmsGateway("http://127.0.0.1:9", TOKEN, timeout=1.0)
-    with pytest.raises(ChannelUnavailableError):
+    with pytest.raises(ChannelUnavailableError) as raised:
         sms.send(SmsMessage("n-1", ACTIVE, "text"))
+    assert raised.value.never_sent
 
 
 def recording(answers: list[httpx.Response], seen: list[httpx.Request]) -> httpx.MockTransport:
