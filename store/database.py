@@ -92,8 +92,12 @@ def upgrade(url: str) -> None:
     try:
         with _migrating_alone(engine):
             config = alembic_config(engine)
+            script = ScriptDirectory.from_config(config)
             # under the lock: a newer release migrating meanwhile is seen done, or not begun
-            _refuse_a_store_from_a_newer_release(engine, ScriptDirectory.from_config(config))
+            current = _store_revisions(engine)
+            _refuse_a_store_from_a_newer_release(engine, script, current)
+            if current == set(script.get_heads()):
+                return  # as this release needs it: Alembic would only log its set-up
             # "heads": the areas of the store (clients, webhooks, templates, notifications)
             # each have a branch of revisions from 0001, so none waits on another's numbering
             command.upgrade(config, "heads")
@@ -124,15 +128,21 @@ class StoreFromNewerReleaseError(Exception):
 VERSION_TABLE = "alembic_version"
 
 
-def _refuse_a_store_from_a_newer_release(engine: Engine, script: ScriptDirectory) -> None:
-    """Raise `StoreFromNewerReleaseError`, leaving the store as it is, if it holds a revision
-    `script` does not know. It costs one small read of the store's version table."""
+def _store_revisions(engine: Engine) -> set[str]:
+    """The revisions the store is at (none for a new store): one small read of its version
+    table, as it is, not through Alembic's context, which logs its set-up."""
     with engine.connect() as connection:
-        # read as it is, not through Alembic's context, which logs its set-up at start-up
         if not inspect(connection).has_table(VERSION_TABLE):
-            return
-        current = connection.scalars(text(f"select version_num from {VERSION_TABLE}")).all()
-    unknown = set(current) - {revision.revision for revision in script.walk_revisions()}
+            return set()
+        return set(connection.scalars(text(f"select version_num from {VERSION_TABLE}")))
+
+
+def _refuse_a_store_from_a_newer_release(
+    engine: Engine, script: ScriptDirectory, current: set[str]
+) -> None:
+    """Raise `StoreFromNewerReleaseError`, leaving the store as it is, if it holds a revision
+    (of `current`) that `script` does not know."""
+    unknown = current - {revision.revision for revision in script.walk_revisions()}
     if unknown:
         store = engine.url.render_as_string(hide_password=True)
         raise StoreFromNewerReleaseError(store, unknown, script.get_heads())

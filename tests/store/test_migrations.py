@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from pathlib import Path
 
@@ -36,6 +37,28 @@ def test_migrations_build_the_models_schema_and_take_it_down(kind: str, tmp_path
             assert set(metadata.tables) <= set(inspect(engine).get_table_names())
         finally:
             engine.dispose()
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_a_store_already_migrated_is_opened_without_alembics_lines(
+    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # every process migrates the store at start-up: its log should not open with Alembic's
+    # set-up when there is nothing to do, and should show what it did when there is
+    with fresh_database(kind, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            command.upgrade(alembic_config(engine), "0006_verification_recorded_at")
+        finally:
+            engine.dispose()
+        with caplog.at_level(logging.INFO, logger="alembic"):
+            upgrade(url)
+            migrating = [record.getMessage() for record in caplog.records]
+            caplog.clear()
+            upgrade(url)
+
+        assert any("0006_verification_recorded_at -> 0007" in line for line in migrating)
+        assert [record.getMessage() for record in caplog.records] == []
 
 
 @pytest.mark.parametrize("kind", DATABASES)
