@@ -72,10 +72,16 @@ class Dispatching(NotifyCore):
         holder = _given_back(row)
         if holder in down:
             return 0  # it may hold a copy from an earlier round: sent nowhere else meanwhile
+        networks = self._networks_for(row, first=holder)
+        if holder is not None and holder not in networks and not self._nothing_shows(row, down):
+            return 0  # a network the number no longer uses may show it: taken back first
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
         refusals: dict[str, str] = {}
         waiting = False
-        for network in self._networks_for(row, first=holder):
+        # what the row held when read: a claim holds only while it still does, so that a copy
+        # another dispatcher's claim left meanwhile (`holder`) is not overlooked
+        as_read: tuple[str | None, str | None] = (row["channel"], row["provider_id"])
+        for network in networks:
             if network in down:
                 waiting = True  # the next round tries it again, before the SMS fallback
                 continue
@@ -89,8 +95,9 @@ class Dispatching(NotifyCore):
                     {"channel": network.value},
                     channel=network.value,
                     unexpired=True,  # read before the TTL ran out: the sweeper's after it
+                    as_read=as_read,
                 ):
-                    return 0  # another dispatcher or the sweeper has it
+                    return 0  # another dispatcher or the sweeper has it, or moved it
             channel = self.social[network]
             try:
                 if decision is Action.DELIVER:
@@ -105,8 +112,9 @@ class Dispatching(NotifyCore):
                 log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
                 down.add(network)
                 if error.never_sent and network is not holder:
-                    # the network surely holds nothing of it: the next one may carry it now
-                    self._give_back(row, target, S.ACCEPTED, channel=None)
+                    # the network surely holds nothing of it: the next one may carry it now,
+                    # and the row holds what it held before this claim
+                    self._give_back(row, target, S.ACCEPTED, channel=as_read[0])
                     waiting = True
                     continue
                 # nothing is known of it: given back, and the next round sends it again
@@ -118,6 +126,7 @@ class Dispatching(NotifyCore):
             log.info("%s refused %s: %s", network.value, row["id"], outcome.refusal)
             refusals[network.value] = str(outcome.refusal)
             self._give_back(row, target, S.ACCEPTED)  # so that the next network may try
+            as_read = (network.value, None)
         if waiting:
             return 0
         # no social network could carry it

@@ -160,13 +160,15 @@ class NotifyCore:
         detail: dict[str, Any],
         channel: str,
         unexpired: bool = False,
+        as_read: tuple[str | None, str | None] | None = None,
     ) -> bool:
         """Take the notification for a channel before calling it: only one actor can. The claim
         enters the history with its webhook in one transaction, so that a receipt that comes
         before the channel's own answer follows it, and a crash loses neither. A claim given back
         (the channel refused or was unreachable) and taken again for a channel the client was
         told of already is not told again, however the attempts alternate. `unexpired`: only
-        while the TTL runs, which a read taken before it ran out cannot vouch for."""
+        while the TTL runs, which a read taken before it ran out cannot vouch for; `as_read`:
+        only while its channel and provider id are as read (`records.set_status`)."""
         if not records.set_status(
             connection,
             row["id"],
@@ -174,6 +176,7 @@ class NotifyCore:
             to,
             at,
             unexpired=unexpired,
+            as_read=as_read,
             channel=channel,
             provider_id=None,
         ):

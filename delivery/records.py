@@ -95,14 +95,17 @@ def set_status(
     given_back: ColumnElement[bool] | None = None,
     on_channel: str | None = None,
     unexpired: bool = False,
+    as_read: tuple[str | None, str | None] | None = None,
     **fields: Any,
 ) -> bool:
     """Move the notification to `to` if it is in one of `leaving`, without a history entry: a
     claim given back when its channel did not take the message (refused, or unreachable), which
     the client never needs to hear of. `given_back` (from `given_back`) widens `leaving` to a
     claim given back after a time-out; `on_channel` holds the move to a notification on that
-    channel; `unexpired` to one whose TTL has not run out at `at`. All are read in the one
-    conditional update, so no other actor slips between."""
+    channel; `unexpired` to one whose TTL has not run out at `at`; `as_read` to one whose
+    channel and provider id are still those the caller read (no other actor claimed it and
+    gave it back meanwhile). All are read in the one conditional update, so no other actor
+    slips between."""
     moving: ColumnElement[bool] = notifications.c.status.in_([s.value for s in leaving])
     if given_back is not None:
         moving = or_(moving, given_back)
@@ -110,6 +113,11 @@ def set_status(
         moving = and_(moving, notifications.c.channel == on_channel)
     if unexpired:
         moving = and_(moving, notifications.c.expires_at > at)
+    if as_read is not None:
+        for column, value in zip(
+            (notifications.c.channel, notifications.c.provider_id), as_read, strict=True
+        ):
+            moving = and_(moving, column.is_(None) if value is None else column == value)
     result = connection.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)

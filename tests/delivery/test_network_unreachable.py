@@ -1,34 +1,50 @@
 """A social network whose gateway cannot be connected to, on SQLite and PostgreSQL: the
 request never left, so the network holds nothing of the notification, which goes by the other
 network at once, or by SMS at its TTL without waiting to withdraw it. A network that may hold a
-copy (its answer never came) is still the only one asked, and asked first."""
+copy (its answer never came) is still the only one asked, and asked first, whichever dispatcher
+read the notification when; one the number no longer uses is asked to withdraw it first."""
 
 from __future__ import annotations
 
+import copy
 import socket
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from delivery.channels.http import HttpSocialNetwork
-from delivery.channels.ports import ChannelUnavailableError, SendResult, SocialMessage
+from delivery.channels.ports import ChannelUnavailableError, SendResult, Sent, SocialMessage
 from ownership.channels import Channel
+from pipelines.snapshot import Snapshot
 from tests.api.service import score_history
 from tests.delivery.conftest import Notifier
+from tests.delivery.fakes import RecordingSocial
 from tests.factories import ANNA, History, days_ago, steady_owner
 
 IN_VK_AND_OK = "+79234567823"  # Anna's, with an active account in each network
 IN_VK_ONLY = "+79161112244"
 
 
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    history = steady_owner(History(), IN_VK_AND_OK)
+def in_both_networks(vk_seen_days: float) -> History:
+    history = steady_owner(History(), IN_VK_AND_OK, seen_days=vk_seen_days)
     history.register(IN_VK_AND_OK, days_ago(300), ANNA, product="ok", account="ok-1")
     history.account(IN_VK_AND_OK, "ok-1", last_seen=days_ago(1))
-    steady_owner(history, IN_VK_ONLY)
-    return score_history(history, tmp_path_factory.mktemp("unreachable"))
+    return steady_owner(history, IN_VK_ONLY)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return score_history(in_both_networks(1), tmp_path_factory.mktemp("unreachable"))
+
+
+@pytest.fixture(scope="module")
+def vk_gone_quiet(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """A later batch's: the VK account of the number in both networks is no longer active."""
+    scores = score_history(in_both_networks(200), tmp_path_factory.mktemp("quiet"))
+    return Snapshot(scores / "snapshot.bin")
 
 
 @pytest.fixture
@@ -48,6 +64,24 @@ def history(notifier: Notifier, notification_id: str) -> list[tuple[str, str | N
 
 def read_timeout(message: SocialMessage) -> SendResult:
     raise ChannelUnavailableError("no complete answer within 10 s")  # it may have taken it
+
+
+def taken_but_unanswered(network: RecordingSocial) -> Callable[[SocialMessage], SendResult]:
+    """`network.send` that takes the message, whose answer then never comes."""
+
+    def send(message: SocialMessage) -> SendResult:
+        network.sent.append((message.notification_id, message.phone, message.text))
+        network.issued.setdefault((message.notification_id, Sent.MESSAGE), []).append("vk-0")
+        raise ChannelUnavailableError("no complete answer within 10 s")
+
+    return send
+
+
+def times_shown(notifier: Notifier) -> int:
+    """Copies taken by the networks and not withdrawn, and SMS sent."""
+    social = [notifier.vk, notifier.ok]
+    taken = sum(len(network.sent) - len(set(network.withdrawn)) for network in social)
+    return taken + len(notifier.sms.sent)
 
 
 def test_a_notification_goes_by_ok_while_vk_cannot_be_connected_to(
@@ -104,3 +138,62 @@ def test_a_network_whose_answer_never_came_is_asked_before_the_one_that_refused(
 
     assert [row[0] for row in notifier.ok.sent] == [sent]  # OK may show the first try already
     assert notifier.vk.sent == []
+
+
+@pytest.mark.parametrize("phone", [IN_VK_AND_OK, IN_VK_ONLY])
+def test_a_copy_another_dispatcher_left_in_vk_meanwhile_is_not_overlooked(
+    notifier: Notifier,
+    closed_gateway: HttpSocialNetwork,
+    monkeypatch: pytest.MonkeyPatch,
+    phone: str,
+) -> None:
+    # worker B reads the notification; before B reaches it, worker A sends it to VK, which
+    # takes it but whose answer never comes; then VK's gateway refuses connections
+    worker_a = notifier.service
+    worker_b = copy.copy(worker_a)  # the same store and gateways: a second worker
+    reads_then = worker_b._dispatch
+
+    def meanwhile(row: dict[str, Any], down: set[Channel]) -> int:
+        with monkeypatch.context() as vk_answers_lost:
+            vk_answers_lost.setattr(notifier.vk, "send", taken_but_unanswered(notifier.vk))
+            worker_a.dispatch_due()
+        monkeypatch.setitem(worker_a.social, Channel.VK, closed_gateway)
+        return reads_then(row, down)
+
+    monkeypatch.setattr(worker_b, "_dispatch", meanwhile)
+    accepted = worker_a.accept(notifier.client_key, notifier.request(phone))
+    worker_b.dispatch_due()
+    notifier.clock.advance(timedelta(hours=1, seconds=1))
+    monkeypatch.undo()  # VK answers again: asked to withdraw its copy at the TTL
+    worker_a.sweep()
+
+    assert notifier.ok.sent == []
+    assert notifier.vk.withdrawn == ["vk-0"]
+    assert [row[0] for row in notifier.sms.sent] == [accepted.answer["id"]]
+    assert times_shown(notifier) == 1
+
+
+@pytest.mark.parametrize("ok_gateway", ["takes it", "cannot be connected to"])
+def test_a_copy_in_a_network_the_number_no_longer_uses_is_withdrawn_before_it_goes_elsewhere(
+    notifier: Notifier,
+    vk_gone_quiet: Snapshot,
+    monkeypatch: pytest.MonkeyPatch,
+    ok_gateway: str,
+) -> None:
+    with monkeypatch.context() as vk_answer_lost:
+        vk_answer_lost.setattr(notifier.vk, "send", taken_but_unanswered(notifier.vk))
+        notifier.notify(IN_VK_AND_OK)
+    monkeypatch.setattr(notifier.service, "snapshots", lambda: vk_gone_quiet)
+    if ok_gateway == "cannot be connected to":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        ok = HttpSocialNetwork(closed, "token", Channel.OK, timeout=2.0)
+        monkeypatch.setitem(notifier.service.social, Channel.OK, ok)
+
+    notifier.service.dispatch_due()
+    notifier.clock.advance(timedelta(hours=1, seconds=1))
+    notifier.service.sweep()
+
+    assert set(notifier.vk.withdrawn) == {"vk-0"}  # asked again at the TTL: no harm
+    assert times_shown(notifier) == 1
