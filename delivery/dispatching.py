@@ -125,8 +125,10 @@ class Dispatching(NotifyCore):
                 return 1
             log.info("%s refused %s: %s", network.value, row["id"], outcome.refusal)
             refusals[network.value] = str(outcome.refusal)
-            self._give_back(row, target, S.ACCEPTED)  # so that the next network may try
-            as_read = (network.value, None)
+            # so that the next network may try; a refusal is the gateway's answer to any repeat
+            # of this send too, so the network holds nothing of it
+            self._give_back(row, target, S.ACCEPTED, channel=None)
+            as_read = (None, None)
         if waiting:
             return 0
         # no social network could carry it

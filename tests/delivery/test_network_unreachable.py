@@ -47,13 +47,21 @@ def vk_gone_quiet(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     return Snapshot(scores / "snapshot.bin")
 
 
-@pytest.fixture
-def closed_gateway() -> HttpSocialNetwork:
-    """VK's real HTTP adapter, pointed at a loopback port nothing listens on."""
+def nothing_listens() -> str:
+    """The URL of a loopback port nothing listens on."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return HttpSocialNetwork(f"http://127.0.0.1:{port}", "token", Channel.VK, timeout=2.0)
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def closed(network: Channel) -> HttpSocialNetwork:
+    """The network's real HTTP adapter, pointed at a port nothing listens on."""
+    return HttpSocialNetwork(nothing_listens(), "token", network, timeout=2.0)
+
+
+@pytest.fixture
+def closed_gateway() -> HttpSocialNetwork:
+    return closed(Channel.VK)
 
 
 def history(notifier: Notifier, notification_id: str) -> list[tuple[str, str | None]]:
@@ -185,11 +193,7 @@ def test_a_copy_in_a_network_the_number_no_longer_uses_is_withdrawn_before_it_go
         notifier.notify(IN_VK_AND_OK)
     monkeypatch.setattr(notifier.service, "snapshots", lambda: vk_gone_quiet)
     if ok_gateway == "cannot be connected to":
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
-        ok = HttpSocialNetwork(closed, "token", Channel.OK, timeout=2.0)
-        monkeypatch.setitem(notifier.service.social, Channel.OK, ok)
+        monkeypatch.setitem(notifier.service.social, Channel.OK, closed(Channel.OK))
 
     notifier.service.dispatch_due()
     notifier.clock.advance(timedelta(hours=1, seconds=1))
@@ -197,3 +201,17 @@ def test_a_copy_in_a_network_the_number_no_longer_uses_is_withdrawn_before_it_go
 
     assert set(notifier.vk.withdrawn) == {"vk-0"}  # asked again at the TTL: no harm
     assert times_shown(notifier) == 1
+
+
+def test_a_network_that_refused_holds_nothing_to_withdraw_at_the_ttl(
+    notifier: Notifier, closed_gateway: HttpSocialNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier.vk.refuse.add(IN_VK_AND_OK)
+    monkeypatch.setitem(notifier.service.social, Channel.OK, closed(Channel.OK))
+    sent = notifier.notify(IN_VK_AND_OK)
+    monkeypatch.setitem(notifier.service.social, Channel.VK, closed_gateway)
+
+    notifier.clock.advance(timedelta(hours=1, seconds=1))
+    notifier.service.sweep()
+
+    assert [row[0] for row in notifier.sms.sent] == [sent]
