@@ -3,19 +3,29 @@
 One call costs a dictionary look-up (client records are cached for `cache_seconds`), one HMAC
 and, once the signature holds, its share of a nonce insert: the nonces of concurrent calls go
 in one statement (store.group_commit). The API awaits it on the event loop
-(`authenticate_async`), holding no thread. The order of checks:
+(`authenticate_async`), holding no thread, before FastAPI reads the route's body
+(api.deps.AuthenticatedFirst). The order of checks:
 
-1. the Authorization header is parsed for the consumer key;
+1. the protocol parameters are read for the consumer key: from the Authorization header
+   (RFC 5849 §3.5.1) or from the query (§3.5.3), never from both (a call carrying them both
+   ways is refused, as the RFC has it). A form body's (§3.5.2) are not taken: no route reads
+   a form;
 2. the signature method, the timestamp window (both ways, against the injected clock) and
    `oauth_body_hash` for every body but a form (`application/x-www-form-urlencoded`, whose
    fields the signature covers), which oauthlib does not check;
-3. the signature, by oauthlib's `SignatureOnlyEndpoint`. An unknown or disabled key is verified
+3. the signature, by oauthlib's `SignatureOnlyEndpoint`, whose base string holds the query's
+   parameters whichever way the protocol's come. An unknown or disabled key is verified
    against a dummy secret, so it costs what a known key does and is told what a bad signature
    is told;
 4. the client's allow-list: a signed call from elsewhere gets 403. Checked after the signature,
    so that a caller without the secret learns nothing of which keys exist;
 5. the nonce is recorded; a reused one is refused. Only signed calls reach the store, so
    forged ones cannot fill the nonce table.
+
+The query form is as safe as the header: the same nonce, window and body-hash rules hold, so
+a signature read from a URL is spent already and covers one body only. A URL is still where a
+signature is most often written down, so the service writes none: it keeps no access log
+(api.main) and its own lines name a path, never a query.
 """
 
 from __future__ import annotations
@@ -31,8 +41,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv6Address, ip_address
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
+from oauthlib.oauth1.rfc5849.signature import collect_parameters
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 from starlette.concurrency import run_in_threadpool
 
@@ -61,8 +73,15 @@ NONCE_MAX = 64
 
 # what a caller is told: enough to fix an honest mistake, nothing about which key exists
 BAD_SIGNATURE = "The consumer key or the signature is invalid"
-NOT_SIGNED = "The request must carry an OAuth 1.0a Authorization header"
+NOT_SIGNED = (
+    "The request must be signed with OAuth 1.0a, its oauth_ parameters in the Authorization "
+    "header or in the query"
+)
 MALFORMED = "The Authorization header is not a valid OAuth 1.0a header"
+MALFORMED_QUERY = "The query's oauth_ parameters are not a valid OAuth 1.0a signature"
+TWO_WAYS = (
+    "The oauth_ parameters must come one way: in the Authorization header or in the query, not both"
+)
 BAD_METHOD = "The signature method must be HMAC-SHA256 or HMAC-SHA1"
 STALE = "The request's oauth_timestamp is too far from the server's time"
 NO_TIMESTAMP = "The request must carry oauth_timestamp, in seconds since 1970"
@@ -183,7 +202,7 @@ class Authenticator:
         client_ip: str,
     ) -> AuthenticatedClient:
         """`url` is the full URL as the client signed it, query included."""
-        lowered, params = _signed_headers(headers)
+        lowered, params = _signed_request(url, headers)
         client, nonce, timestamp = self._verify(method, url, lowered, params, body, client_ip)
         if not self._store.remember_nonce(client.key, nonce, timestamp):
             raise _unauthenticated(NONCE_REUSED)
@@ -200,7 +219,7 @@ class Authenticator:
         """`authenticate` on the event loop: the signature is checked in place (a fraction of
         a millisecond of CPU) and the nonce awaited, so a call holds no thread. Only a client
         not in the cache is looked up in a worker thread first."""
-        lowered, params = _signed_headers(headers)
+        lowered, params = _signed_request(url, headers)
         key = params.get("oauth_consumer_key", "")
         if not self._cached(key):
             await run_in_threadpool(self._client, key)
@@ -219,8 +238,8 @@ class Authenticator:
         client_ip: str,
     ) -> tuple[ClientRecord, str, int]:
         """The client whose signature the call carries, with the call's nonce and timestamp.
-        `lowered` are the headers by lower-case name, `params` the Authorization header's."""
-        authorization = lowered.get("authorization", "")
+        `lowered` are the headers by lower-case name, `params` the protocol parameters, from
+        the Authorization header or the query (`_signed_request`)."""
         record = self._client(params.get("oauth_consumer_key", ""))
         client = record if record is not None and not record.disabled else None
 
@@ -238,13 +257,16 @@ class Authenticator:
         if not form:
             _check_body_hash(params.get("oauth_body_hash"), body, signature_method)
 
+        signed_headers = {"Content-Type": content_type}
+        if lowered.get("authorization"):  # else signed in the query, which oauthlib reads
+            signed_headers["Authorization"] = lowered["authorization"]
         endpoint = SignatureOnlyEndpoint(_Validator(client, self._dummy_secret))
         try:
             valid, _ = endpoint.validate_request(
                 url,
                 method.upper(),
                 body=body.decode("utf-8", errors="replace") if form else "",
-                headers={"Authorization": authorization, "Content-Type": content_type},
+                headers=signed_headers,
             )
         except ValueError:  # a URL or parameter oauthlib cannot read
             valid = False
@@ -297,28 +319,55 @@ def build_authenticator(
     )
 
 
-def _signed_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """The headers by lower-case name, and the OAuth parameters of their Authorization."""
+def _signed_request(url: str, headers: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers by lower-case name, and the call's OAuth protocol parameters: those of its
+    Authorization header, or else those of its query, never some of each."""
     # the first of a repeated header, as Starlette, and so the route, reads it: with the last,
     # a second Content-Type naming a form would exempt a JSON body the route reads from its hash
     lowered: dict[str, str] = {}
     for name, value in headers.items():
         lowered.setdefault(name.lower(), value)
-    return lowered, _oauth_params(lowered.get("authorization", ""))
+    authorization = lowered.get("authorization", "")
+    in_query = _query_params(url)
+    if authorization and in_query:
+        raise _unauthenticated(TWO_WAYS)
+    if authorization:
+        return lowered, _two_legged(_header_params(authorization), MALFORMED)
+    if in_query:
+        # the RFC allows none twice; a dict would keep one of its values unseen
+        if len(dict(in_query)) != len(in_query):
+            raise _unauthenticated(MALFORMED_QUERY)
+        return lowered, _two_legged(dict(in_query), MALFORMED_QUERY)
+    raise _unauthenticated(NOT_SIGNED)
 
 
-def _oauth_params(authorization: str) -> dict[str, str]:
-    if not authorization:
-        raise _unauthenticated(NOT_SIGNED)
+def _query_params(url: str) -> list[tuple[str, str]]:
+    """The `oauth_` parameters of the URL's query, read as oauthlib reads them to verify the
+    signature (decoded, the protocol's values unescaped once more), so that the nonce, the
+    timestamp and the body hash checked here are those the signature covers."""
+    query = urlsplit(url).query
+    if not query:  # the checks' calls carry none: nothing to parse
+        return []
     try:
-        params = {
-            name: unescape(value) for name, value in parse_authorization_header(authorization)
-        }
+        params = collect_parameters(uri_query=query, exclude_oauth_signature=False)
+    except ValueError:  # not URL-encoded: oauthlib refuses to verify such a call at all
+        return []
+    # oauthlib's test for which parameters are the protocol's
+    return [(name, value) for name, value in params if name.startswith("oauth_")]
+
+
+def _header_params(authorization: str) -> dict[str, str]:
+    try:
+        return {name: unescape(value) for name, value in parse_authorization_header(authorization)}
     except ValueError as error:
         raise _unauthenticated(MALFORMED) from error
+
+
+def _two_legged(params: dict[str, str], malformed: str) -> dict[str, str]:
+    """`params` if they are a two-legged call's; `malformed` names where they came from."""
     required = ("oauth_consumer_key", "oauth_signature", "oauth_signature_method")
     if not all(params.get(name) for name in required):
-        raise _unauthenticated(MALFORMED)
+        raise _unauthenticated(malformed)
     key = params["oauth_consumer_key"]
     # the store's text columns take no NUL (PostgreSQL refuses it) and keys are ASCII
     if not (key.isascii() and key.isprintable()):

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import APIKey, HTTPBase
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from pydantic import SecretStr
 
@@ -39,6 +42,9 @@ class OAuth1Signed(SecurityBase):
     The signature covers the URL the client called, path as sent (percent-encoded): behind a
     balancer, `OWNERSHIP_FORWARDED_ALLOW_IPS` names it, so that the scheme it was called with
     and the caller's address (which the allow-list checks) are taken from its headers.
+    On a route of `AuthenticatedFirst` the call is authenticated before its body is read, and
+    the dependency answers with the client named then: checked again, the call would find
+    its own nonce spent.
     """
 
     def __init__(self) -> None:
@@ -46,15 +52,50 @@ class OAuth1Signed(SecurityBase):
         self.scheme_name = "OAuth1"
 
     async def __call__(self, request: Request) -> AuthenticatedClient:
+        client: AuthenticatedClient | None = getattr(request.state, "signed_by", None)
+        return client if client is not None else await self.authenticate(request)
+
+    async def authenticate(self, request: Request) -> AuthenticatedClient:
+        """The client that signed the call, kept on the request for the dependency."""
         authenticator: Authenticator = request.app.state.authenticator
         body = await request.body()  # Starlette keeps it; the route reads the same bytes
-        return await authenticator.authenticate_async(
+        client = await authenticator.authenticate_async(
             request.method,
             signed_url(request),
             request.headers,
             body,
             request.client.host if request.client else "",
         )
+        request.state.signed_by = client
+        return client
+
+
+class AuthenticatedFirst(APIRoute):
+    """A route that authenticates its caller before FastAPI reads the body it declares.
+
+    FastAPI parses a declared JSON body before it solves any dependency, so an unsigned call
+    whose body is not JSON would be answered 400, learning of the route's shape, rather than
+    401. A route of this class that depends on `AuthenticatedClientDep` authenticates first;
+    its body stays declared, so that the document shows it and FastAPI reads it as any. The
+    routers of client calls take it (`APIRouter(route_class=AuthenticatedFirst)`).
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not _depends_on(self.dependant, authenticated_client):
+            return handler
+
+        async def authenticated_first(request: Request) -> Response:
+            # a test's stand-in for the signature is called where FastAPI calls dependencies
+            if authenticated_client not in request.app.dependency_overrides:
+                await authenticated_client.authenticate(request)
+            return await handler(request)
+
+        return authenticated_first
+
+
+def _depends_on(dependant: Dependant, call: object) -> bool:
+    return any(sub.call is call or _depends_on(sub, call) for sub in dependant.dependencies)
 
 
 def signed_url(request: Request) -> str:
@@ -70,7 +111,8 @@ OAUTH1_SIGNING = (
     "OAuth 1.0a, two-legged: the client's consumer key and secret, HMAC-SHA1 or HMAC-SHA256, "
     "a fresh nonce, a timestamp within OWNERSHIP_OAUTH_TIMESTAMP_SKEW_SECONDS (300 s unless "
     "the operator sets it), and `oauth_body_hash` over a JSON body; the "
-    "call must come from the client's allowed addresses."
+    "call must come from the client's allowed addresses. The `oauth_` parameters go in the "
+    "Authorization header or, as RFC 5849 §3.5.3 allows, in the query, never both."
 )
 authenticated_client = OAuth1Signed()
 

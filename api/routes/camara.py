@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from api.deps import AuthenticatedClientDep, LiveOverlayDep, NowDep, SnapshotDep
+from api.deps import AuthenticatedClientDep, AuthenticatedFirst, LiveOverlayDep, NowDep, SnapshotDep
 from api.errors import identifier_not_found, invalid_argument, missing_identifier, out_of_range
 from api.schemas import (
     RECYCLING_EXAMPLES,
@@ -31,7 +31,7 @@ from ownership.numbers import InvalidNumberError, parse_number
 from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
 from pipelines.snapshot import Snapshot
 
-router = APIRouter(tags=["CAMARA"])
+router = APIRouter(tags=["CAMARA"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 422, 503)
 }

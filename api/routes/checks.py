@@ -8,7 +8,14 @@ import orjson
 from fastapi import APIRouter, Body, Response
 
 from api.checks import CheckOptions, check_number, check_numbers, find_number
-from api.deps import AuthenticatedClientDep, LiveOverlayDep, NowDep, PolicyDep, SnapshotDep
+from api.deps import (
+    AuthenticatedClientDep,
+    AuthenticatedFirst,
+    LiveOverlayDep,
+    NowDep,
+    PolicyDep,
+    SnapshotDep,
+)
 from api.errors import invalid_argument
 from api.schemas import (
     BULK_EXAMPLES,
@@ -22,7 +29,7 @@ from api.schemas import (
 )
 from ownership.numbers import InvalidNumberError
 
-router = APIRouter(prefix="/v1", tags=["checks"])
+router = APIRouter(prefix="/v1", tags=["checks"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 503)
 }

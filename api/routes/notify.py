@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from api.deps import AuthenticatedClientDep, NotifyDep
+from api.deps import AuthenticatedClientDep, AuthenticatedFirst, NotifyDep
 from api.errors import ApiError, invalid_argument
 from api.observability import ACCEPTED
 from api.schemas import (
@@ -27,7 +27,7 @@ from delivery import records
 from delivery.notify import NotifyRequest
 from ownership.notifications import Fallback
 
-router = APIRouter(prefix="/v1", tags=["notifications"])
+router = APIRouter(prefix="/v1", tags=["notifications"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 409, 422, 503)
 }

@@ -7,13 +7,13 @@ from datetime import UTC
 from fastapi import APIRouter, Request, Response
 from prometheus_client.registry import Collector
 
-from api.deps import AuthenticatedClientDep
+from api.deps import AuthenticatedClientDep, AuthenticatedFirst
 from api.observability import SnapshotGauges, render_metrics
 from api.schemas import ErrorInfo, Health, Pong
 from api.serving import SnapshotUnavailableError
 from pipelines.snapshot import EPOCH
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=AuthenticatedFirst)
 
 
 @router.get("/healthz", response_model=Health)

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Response
 
-from api.deps import AuthenticatedClientDep, TemplateDeskDep
+from api.deps import AuthenticatedClientDep, AuthenticatedFirst, TemplateDeskDep
 from api.errors import ApiError
 from api.schemas import ErrorInfo
 from api.template_schemas import TEMPLATE_EXAMPLES, TemplateCreate, TemplatePublic
 
-router = APIRouter(prefix="/v1", tags=["templates"])
+router = APIRouter(prefix="/v1", tags=["templates"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 503)
 }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -191,6 +193,122 @@ def test_another_query_than_the_signed_one_is_refused(
     response = requests.Session().send(request)
 
     assert_refused(response, 401, "UNAUTHENTICATED", auth.BAD_SIGNATURE, bank.secret)
+
+
+def signed_in_the_query(credentials: IssuedCredentials, method: str = "HMAC-SHA256") -> OAuth1:
+    """requests-oauthlib putting the oauth_ parameters in the query (RFC 5849 §3.5.3)."""
+    return signed(credentials, method, signature_type="query")
+
+
+def query_signature(response: requests.Response) -> str:
+    url = response.request.url or ""
+    return parse_qs(urlsplit(url).query)["oauth_signature"][0]
+
+
+@pytest.mark.parametrize("method", ["HMAC-SHA1", "HMAC-SHA256"])
+def test_a_call_signed_in_the_query_is_answered(
+    base_url: str, bank: IssuedCredentials, method: str
+) -> None:
+    response = requests.post(
+        f"{base_url}/echo?page=1", json=PAYMENT, auth=signed_in_the_query(bank, method)
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"client": "bank", "payload": PAYMENT}
+    assert "Authorization" not in response.request.headers
+    assert "oauth_body_hash=" in (response.request.url or "")
+
+
+def test_a_call_signed_in_the_query_is_refused_when_the_rest_of_its_query_changes(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    request = requests.Request(
+        "POST", f"{base_url}/echo?page=1", json=PAYMENT, auth=signed_in_the_query(bank)
+    ).prepare()
+    request.url = (request.url or "").replace("page=1", "page=2")
+
+    response = requests.Session().send(request)
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.BAD_SIGNATURE, bank.secret)
+
+
+def test_a_call_signed_in_the_query_is_held_to_its_body_hash(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    request = requests.Request(
+        "POST", f"{base_url}/echo", json=PAYMENT, auth=signed_in_the_query(bank)
+    ).prepare()
+    request.prepare_body(data=None, files=None, json=BIGGER_PAYMENT)
+
+    response = requests.Session().send(request)
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.BODY_MISMATCH, bank.secret)
+
+
+def test_a_call_signed_in_the_query_is_answered_once(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    request = requests.Request(
+        "POST", f"{base_url}/echo", json=PAYMENT, auth=signed_in_the_query(bank)
+    ).prepare()
+    client = requests.Session()
+
+    assert client.send(request).status_code == 200
+    replay = client.send(request)
+
+    assert_refused(replay, 401, "UNAUTHENTICATED", auth.NONCE_REUSED, bank.secret)
+
+
+def test_a_call_signed_in_the_query_ten_minutes_ago_is_refused(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    stamp = str(int(time.time()) - 600)
+    stale = signed(bank, signature_type="query", timestamp=stamp)
+
+    response = requests.post(f"{base_url}/echo", json=PAYMENT, auth=stale)
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.STALE, bank.secret)
+
+
+def test_a_call_signed_both_in_the_header_and_in_the_query_is_refused(
+    base_url: str, bank: IssuedCredentials
+) -> None:
+    request = requests.Request(
+        "POST", f"{base_url}/echo", json=PAYMENT, auth=signed_in_the_query(bank)
+    ).prepare()
+    signed(bank)(request)  # and signed again in the header, over the URL the query signed
+    assert "oauth_signature=" in (request.url or "")
+    assert "Authorization" in request.headers
+
+    response = requests.Session().send(request)
+
+    assert_refused(response, 401, "UNAUTHENTICATED", auth.TWO_WAYS, bank.secret)
+
+
+def test_a_signature_in_the_query_is_written_in_no_log_line_of_the_service(
+    base_url: str, bank: IssuedCredentials, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A URL may carry a live signature: the service logs at info, and even at debug (where
+    oauthlib writes the base string of a signature that fails) no signature is written."""
+    forged = IssuedCredentials(bank.key, "not-" + bank.secret)
+    caplog.set_level(logging.DEBUG)
+
+    answered = requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed_in_the_query(bank))
+    refused = requests.post(f"{base_url}/echo", json=PAYMENT, auth=signed_in_the_query(forged))
+
+    assert (answered.status_code, refused.status_code) == (200, 401)
+    # the service's lines are written on its threads; this one's are the client's own
+    service_lines = [record for record in caplog.records if record.thread != threading.get_ident()]
+    assert service_lines  # oauthlib tells of the refused signature
+    text = "\n".join(record.getMessage() for record in service_lines)
+    for response in (answered, refused):
+        signature = query_signature(response)
+        assert signature not in text and quote(signature, safe="") not in text
+    assert not [
+        record
+        for record in service_lines
+        if "oauth_" in record.getMessage() and record.levelno >= logging.INFO
+    ]
 
 
 def test_a_replayed_call_is_refused(base_url: str, bank: IssuedCredentials) -> None:

@@ -12,7 +12,7 @@ from ipaddress import ip_network
 from typing import Any
 
 import pytest
-from oauthlib.oauth1 import Client
+from oauthlib.oauth1 import SIGNATURE_TYPE_QUERY, Client
 from starlette.datastructures import Headers
 
 from api import auth
@@ -354,3 +354,52 @@ def test_a_second_content_type_naming_a_form_does_not_exempt_a_json_body(
 
     assert caught.value.message == auth.BODY_MISMATCH
     assert not store.nonces
+
+
+def signed_in_the_query(record: ClientRecord = BANK) -> str:
+    """The URL oauthlib signs in its query (RFC 5849 §3.5.3), beside the query's own `x=1`."""
+    client = Client(
+        record.key,
+        client_secret=record.secret,
+        signature_method="HMAC-SHA256",
+        signature_type=SIGNATURE_TYPE_QUERY,
+        timestamp=str(int(NOW.timestamp())),
+    )
+    signed: tuple[str, Any, Any] = client.sign(
+        URL, "POST", BODY.decode(), {"Content-Type": "application/json"}
+    )
+    return signed[0]
+
+
+def test_a_call_signed_in_the_query_names_its_client_and_spends_its_nonce(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    url = signed_in_the_query()
+    headers = {"Content-Type": "application/json"}
+
+    assert authenticator.authenticate("POST", url, headers, BODY, OFFICE_IP).name == "bank"
+    assert [key for key, _, _ in store.nonces] == [BANK.key]
+
+
+def test_a_protocol_parameter_given_twice_in_the_query_is_refused_unlooked_up(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    url = signed_in_the_query() + "&oauth_nonce=another"
+
+    with pytest.raises(AuthError) as caught:
+        authenticator.authenticate("POST", url, {}, BODY, OFFICE_IP)
+
+    assert (caught.value.status, caught.value.message) == (401, auth.MALFORMED_QUERY)
+    assert store.lookups == []
+
+
+def test_a_header_signed_call_with_a_protocol_parameter_in_its_query_is_refused_unlooked_up(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    with pytest.raises(AuthError) as caught:
+        authenticator.authenticate(
+            "POST", URL + "&oauth_callback=oob", signed_headers(), BODY, OFFICE_IP
+        )
+
+    assert (caught.value.status, caught.value.message) == (401, auth.TWO_WAYS)
+    assert store.lookups == []
