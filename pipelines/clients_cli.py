@@ -1,4 +1,5 @@
-"""`ownership clients …`: register and list the API's clients, reseal their secrets (DESIGN §9)."""
+"""`ownership clients …`: register and list the API's clients, show how their webhooks fare,
+reseal their secrets (DESIGN §9)."""
 
 from __future__ import annotations
 
@@ -44,8 +45,11 @@ def overlap_hours_argument(text: str) -> float:
 def add_clients_commands(commands: Any) -> None:
     clients = commands.add_parser(
         "clients",
-        help="register and list the API's clients",
-        description="Register and list the API's clients (OAuth 1.0a consumers).",
+        help="register and list the API's clients, and show their webhooks",
+        description=(
+            "Register and list the API's clients (OAuth 1.0a consumers), and show how their "
+            "webhooks fare."
+        ),
     )
     actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -123,9 +127,37 @@ def add_clients_commands(commands: Any) -> None:
     listing = actions.add_parser(
         "list",
         help="list the clients as JSON, without secrets",
-        description="List the clients as JSON, without secrets.",
+        description=(
+            "List the clients as JSON, without secrets. How their webhooks fare: "
+            "`ownership clients webhooks`."
+        ),
     )
     listing.set_defaults(run=cmd_clients_list)
+
+    webhooks = actions.add_parser(
+        "webhooks",
+        help="show each client's webhook waits and backlog, as JSON",
+        description=(
+            "Show each client's webhooks as JSON (with NAME, only that client's): where they go "
+            "(webhook_url); the waits holding its events back now (waits), one per endpoint that "
+            "did not answer or answered 429 or 503, each with url, until, asked_until (the end "
+            "of the part the endpoint asked for by Retry-After; null if none) and reason (the "
+            "failure that started it); and its events not yet delivered or given up (backlog): "
+            "how many (pending), how many of them a dispatcher has yet to claim (due; the others "
+            "wait for a retry, a wait or an attempt in flight), and the earliest next attempt "
+            "(next_attempt_at). Times are UTC. A wait ends by itself at its until; to lift a "
+            "client's waits sooner, once its endpoint is fixed: `ownership clients set-webhook "
+            "NAME URL`."
+        ),
+    )
+    webhooks.add_argument(
+        "name",
+        nargs="?",
+        metavar="NAME",
+        type=text_argument,
+        help="the client's name (default: every client)",
+    )
+    webhooks.set_defaults(run=cmd_clients_webhooks)
 
 
 def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -218,6 +250,44 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
             "created_at": client.created_at.isoformat(),
             "disabled": client.disabled,
             "webhook_url": client.webhook_url,
+        }
+        for client in clients
+    ]
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+def cmd_clients_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    from delivery.runtime import build_clock
+    from store.clients import ClientRegistrationError, clients_webhooks
+
+    # the dispatchers' time, which their waits and attempts are in: a demo's runs faster
+    now = build_clock(settings).now()
+    with _store(settings) as sessions, sessions() as session:
+        try:
+            clients = clients_webhooks(session, now, args.name)
+        except ClientRegistrationError as error:
+            raise UsageError(str(error)) from error
+    answer = [
+        {
+            "name": client.name,
+            "key": client.key,
+            "webhook_url": client.webhook_url,
+            "disabled": client.disabled,
+            "waits": [
+                {
+                    "url": url,
+                    "until": _utc_text(wait.until),
+                    "asked_until": _utc_text(wait.asked_until),
+                    "reason": wait.reason,
+                }
+                for url, wait in client.waits
+            ],
+            "backlog": {
+                "pending": client.backlog.pending,
+                "due": client.backlog.due,
+                "next_attempt_at": _utc_text(client.backlog.next_attempt_at),
+            },
         }
         for client in clients
     ]

@@ -93,6 +93,27 @@ def endpoint_waits(
     }
 
 
+def live_waits(
+    connection: Connection, *, now: datetime, client_keys: Iterable[str] | None = None
+) -> dict[str, list[tuple[str, EndpointWait]]]:
+    """Each client's waits that have not ended by `now` (of `client_keys` only, if given), as
+    its endpoints' URLs and waits in the URLs' order: what an operator looks at when a
+    client's webhooks do not arrive. A wait over is left out: it holds nothing back, and is
+    only not yet forgotten."""
+    table = WebhookEndpointWaitRow
+    query = select(table.client_key, table.url, table.until, table.asked_until, table.reason)
+    query = query.where(table.until > now)
+    if client_keys is not None:
+        query = query.where(table.client_key.in_(set(client_keys)))
+    waits: dict[str, list[tuple[str, EndpointWait]]] = {}
+    for client, url, until, asked_until, reason in connection.execute(query):
+        waits.setdefault(client, []).append((url, EndpointWait(until, asked_until, reason)))
+    for endpoints in waits.values():
+        # here, not in SQL: the databases' collations order URLs otherwise
+        endpoints.sort(key=lambda endpoint: endpoint[0])
+    return waits
+
+
 def put_off_due(
     connection: Connection,
     *,

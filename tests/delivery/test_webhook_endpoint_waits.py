@@ -425,3 +425,58 @@ def test_events_at_their_windows_end_all_go_once_the_endpoint_is_back(
     dispatcher(engine, cipher, RecordingWebhookSender(), clock).dispatch_all_due(limit=10)
 
     assert {delivery_row(engine, event_id).state for event_id in ending} == {"delivered"}
+
+
+def test_an_event_held_back_for_its_endpoints_wait_keeps_the_time_of_its_last_attempt(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    event_id = enqueue_status(engine, shop.key, START)
+    clock = VirtualClock(START)
+    sender = RecordingWebhookSender(lambda _: SendResult(500, "HTTP 500"))
+    hooks = dispatcher(engine, cipher, sender, clock)
+    hooks.dispatch_due()  # a failure of its own: tried again after a first step
+    an_hour = EndpointWait(START + timedelta(hours=1), START + timedelta(hours=1), "HTTP 429")
+    with engine.begin() as connection:  # meanwhile another dispatcher was told to wait an hour
+        remember_wait(connection, client_key=shop.key, url=SHOP_HOOKS, wait=an_hour)
+
+    clock.set(delivery_row(engine, event_id).next_attempt_at)
+    hooks.dispatch_all_due()
+
+    row = delivery_row(engine, event_id)
+    assert len(sender.sent) == 1
+    assert (row.attempts, row.last_attempt_at) == (1, START)
+    assert row.next_attempt_at == START + timedelta(hours=1)
+
+
+def test_an_event_its_batch_did_not_send_to_an_endpoint_found_down_shows_no_attempt(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    sent, held_back = (enqueue_status(engine, shop.key, START) for _ in range(2))
+    clock = VirtualClock(START)
+    sender = RecordingWebhookSender(no_answer)
+    dispatcher(engine, cipher, sender, clock, concurrency=1).dispatch_due()
+
+    assert [webhook.event_id for webhook in sender.sent] == [sent]
+    attempted, not_attempted = delivery_row(engine, sent), delivery_row(engine, held_back)
+    assert (attempted.attempts, attempted.last_attempt_at) == (1, START)
+    assert (not_attempted.attempts, not_attempted.last_attempt_at) == (0, None)
+
+
+def test_an_attempt_records_when_it_started_not_when_its_batch_was_settled(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    shop = register_shop(engine, cipher)
+    delivered, failed = (enqueue_status(engine, shop.key, START) for _ in range(2))
+    clock = VirtualClock(START)
+
+    def slow(sent: SentWebhook) -> SendResult:
+        clock.advance(timedelta(seconds=2))  # the batch settles after its sends
+        return SendResult(200) if sent.event_id == delivered else SendResult(500, "HTTP 500")
+
+    dispatcher(engine, cipher, RecordingWebhookSender(slow), clock, concurrency=1).dispatch_due()
+
+    for event_id, state in ((delivered, "delivered"), (failed, "pending")):
+        row = delivery_row(engine, event_id)
+        assert (row.state, row.attempts, row.last_attempt_at) == (state, 1, START)
