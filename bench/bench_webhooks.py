@@ -8,7 +8,9 @@ In one run, on 127.0.0.1 only, bounded in events:
     with one dispatcher and with two at once;
   - behind a hanging endpoint: a client's --hanging events are due first, at an endpoint that
     never answers (1 s deadline), and another client's 5 after them; seconds until those 5
-    are delivered.
+    are delivered;
+  - behind a burst: a client's --burst events are due first, at a healthy endpoint, and another
+    client's 5 after them; seconds until those 5 are delivered, and until the burst is.
 
     python bench/bench_webhooks.py --events 5000
 """
@@ -158,6 +160,35 @@ def behind_a_hanging_endpoint(
         return time.perf_counter() - started
 
 
+def behind_a_burst(
+    engine: Engine, cipher: SecretCipher, receiver_url: str, burst: int
+) -> tuple[float, float]:
+    """Seconds until another client's 5 events are delivered, behind `burst` events due
+    earlier at a healthy endpoint; and seconds until all are."""
+    with session_factory(engine).begin() as session:
+        busy = register_client(session, "busy", ["127.0.0.0/8"], cipher).key
+        waiting = register_client(session, "behind", ["127.0.0.0/8"], cipher).key
+    clock = VirtualClock(NOW)
+    for start in range(0, burst, 1_000):
+        enqueue_at(
+            session_factory(engine), busy, receiver_url, min(1_000, burst - start), clock.now()
+        )
+    clock.advance(timedelta(seconds=1))
+    enqueue_at(session_factory(engine), waiting, receiver_url, 5, clock.now())
+    sender = HttpWebhookSender.with_timeout(5.0, private_callbacks=True)
+    dispatcher = WebhookDispatcher(engine, cipher, sender, clock)
+    started = time.perf_counter()
+    behind = None
+    try:
+        while delivered_of(engine, busy) < burst or behind is None:
+            dispatcher.dispatch_due(limit=100)
+            if behind is None and delivered_of(engine, waiting) == 5:
+                behind = time.perf_counter() - started
+    finally:
+        sender.close()
+    return behind, time.perf_counter() - started
+
+
 def enqueue_at(
     sessions: sessionmaker[Session], client_key: str, url: str, count: int, now: datetime
 ) -> None:
@@ -190,7 +221,7 @@ def clear_outbox(engine: Engine) -> None:
         connection.execute(Base.metadata.tables["webhook_deliveries"].delete())
 
 
-def bench(kind: str, count: int, receiver_url: str, hanging: int) -> dict[str, float]:
+def bench(kind: str, count: int, receiver_url: str, hanging: int, burst: int) -> dict[str, float]:
     cipher = SecretCipher([Fernet.generate_key().decode()])
     with database(kind) as url:
         upgrade(url)
@@ -225,6 +256,11 @@ def bench(kind: str, count: int, receiver_url: str, hanging: int) -> dict[str, f
                 results["behind_a_hanging_endpoint_seconds"] = behind_a_hanging_endpoint(
                     engine, cipher, receiver_url, hanging
                 )
+            if burst:
+                clear_outbox(engine)
+                behind, whole = behind_a_burst(engine, cipher, receiver_url, burst)
+                results["behind_a_burst_seconds"] = behind
+                results["burst_delivered_seconds"] = whole
         finally:
             engine.dispose()
     return {
@@ -240,13 +276,17 @@ def main() -> None:
     parser.add_argument(
         "--hanging", type=int, default=1_500, help="events due first at a hanging endpoint"
     )
+    parser.add_argument(
+        "--burst", type=int, default=10_000, help="events due first at a healthy endpoint"
+    )
     args = parser.parse_args()
     with receiving() as receiver_url:
         report = {
-            kind: bench(kind, args.events, receiver_url, args.hanging)
+            kind: bench(kind, args.events, receiver_url, args.hanging, args.burst)
             for kind in args.databases.split(",")
         }
-    print(json.dumps({"events": args.events, "hanging": args.hanging, **report}, indent=2))
+    figures = {"events": args.events, "hanging": args.hanging, "burst": args.burst}
+    print(json.dumps({**figures, **report}, indent=2))
 
 
 if __name__ == "__main__":
