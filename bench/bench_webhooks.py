@@ -11,6 +11,8 @@ In one run, on 127.0.0.1 only, bounded in events:
     are delivered;
   - behind a burst: a client's --burst events are due first, at a healthy endpoint, and another
     client's 5 after them; seconds until those 5 are delivered, and until the burst is.
+--clients registers that many more clients, with no event due, before any of it: each claim
+looks for every client's earliest due event.
 
     python bench/bench_webhooks.py --events 5000
 """
@@ -221,7 +223,9 @@ def clear_outbox(engine: Engine) -> None:
         connection.execute(Base.metadata.tables["webhook_deliveries"].delete())
 
 
-def bench(kind: str, count: int, receiver_url: str, hanging: int, burst: int) -> dict[str, float]:
+def bench(
+    kind: str, count: int, receiver_url: str, hanging: int, burst: int, clients: int
+) -> dict[str, float]:
     cipher = SecretCipher([Fernet.generate_key().decode()])
     with database(kind) as url:
         upgrade(url)
@@ -229,6 +233,8 @@ def bench(kind: str, count: int, receiver_url: str, hanging: int, burst: int) ->
         try:
             with session_factory(engine).begin() as session:
                 key = register_client(session, "bench", ["127.0.0.0/8"], cipher).key
+                for number in range(clients):  # registered, with no event due
+                    register_client(session, f"idle-{number}", ["127.0.0.0/8"], cipher)
             results = {
                 "enqueue_100_a_transaction_per_s": enqueue_events(
                     engine, key, receiver_url, count, per_transaction=100
@@ -279,13 +285,21 @@ def main() -> None:
     parser.add_argument(
         "--burst", type=int, default=10_000, help="events due first at a healthy endpoint"
     )
+    parser.add_argument(
+        "--clients", type=int, default=0, help="more clients registered, with no event due"
+    )
     args = parser.parse_args()
     with receiving() as receiver_url:
         report = {
-            kind: bench(kind, args.events, receiver_url, args.hanging, args.burst)
+            kind: bench(kind, args.events, receiver_url, args.hanging, args.burst, args.clients)
             for kind in args.databases.split(",")
         }
-    figures = {"events": args.events, "hanging": args.hanging, "burst": args.burst}
+    figures = {
+        "events": args.events,
+        "hanging": args.hanging,
+        "burst": args.burst,
+        "clients": args.clients,
+    }
     print(json.dumps({**figures, **report}, indent=2))
 
 
