@@ -58,9 +58,13 @@ class Dispatching(NotifyCore):
         return carried
 
     def _dispatch(self, row: dict[str, Any], down: set[Channel]) -> int:
+        # what the row held when read: every claim below holds only while it still does, so
+        # that a copy another dispatcher's claim left meanwhile (`holder`), or a Yes that
+        # changed the decision, is not overlooked
+        as_read = records.AsRead.of(row)
         decision = Action(row["decision"])
         if decision is Action.SMS:
-            return int(self._send_sms(row, leaving=(S.ACCEPTED,)))
+            return int(self._send_sms(row, leaving=(S.ACCEPTED,), as_read=as_read))
         changed = self._changed_since_decided(row)
         if changed is not None:
             # the number is owner_changed now, by a No or a batch that came after the decision
@@ -68,7 +72,8 @@ class Dispatching(NotifyCore):
             # the account the person disowned
             if not self._nothing_shows(row, down):
                 return 0
-            return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail={"reason": changed}))
+            reason = {"reason": changed}
+            return int(self._send_sms(row, (S.ACCEPTED,), detail=reason, as_read=as_read))
         holder = _given_back(row)
         if holder in down:
             return 0  # it may hold a copy from an earlier round: sent nowhere else meanwhile
@@ -78,9 +83,6 @@ class Dispatching(NotifyCore):
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
         refusals: dict[str, str] = {}
         waiting = False
-        # what the row held when read: a claim holds only while it still does, so that a copy
-        # another dispatcher's claim left meanwhile (`holder`) is not overlooked
-        as_read: tuple[str | None, str | None] = (row["channel"], row["provider_id"])
         for network in networks:
             if network in down:
                 waiting = True  # the next round tries it again, before the SMS fallback
@@ -114,7 +116,7 @@ class Dispatching(NotifyCore):
                 if error.never_sent and network is not holder:
                     # the network surely holds nothing of it: the next one may carry it now,
                     # and the row holds what it held before this claim
-                    self._give_back(row, target, S.ACCEPTED, channel=as_read[0])
+                    self._give_back(row, target, S.ACCEPTED, channel=as_read.channel)
                     waiting = True
                     continue
                 # nothing is known of it: given back, and the next round sends it again
@@ -128,13 +130,13 @@ class Dispatching(NotifyCore):
             # so that the next network may try; a refusal is the gateway's answer to any repeat
             # of this send too, so the network holds nothing of it
             self._give_back(row, target, S.ACCEPTED, channel=None)
-            as_read = (None, None)
+            as_read = as_read._replace(channel=None, provider_id=None)
         if waiting:
             return 0
         # no social network could carry it
         why = {"refused_by": refusals} if refusals else {}
         if Fallback(row["fallback"]) is Fallback.SMS:
-            return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail=why))
+            return int(self._send_sms(row, leaving=(S.ACCEPTED,), detail=why, as_read=as_read))
         with self.engine.begin() as connection:
             self._move(
                 connection,

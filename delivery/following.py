@@ -166,8 +166,9 @@ class Following(NotifyCore):
     def _deliver_confirmed(self, row: dict[str, Any], network: Channel, at: datetime) -> None:
         """The person said Yes: the message, in the network that asked. A network that cannot be
         reached may have taken it: the notification goes back to the dispatcher as one to
-        deliver, which sends it there again (a gateway takes one message a notification). One
-        that refuses it leaves SMS, at once."""
+        deliver, which sends it there again (a gateway takes one message a notification), or,
+        if it never received it, wherever the number can be reached. One that refuses it leaves
+        SMS, at once."""
         with self.engine.begin() as connection:
             if not self._claim(
                 connection,
@@ -185,6 +186,8 @@ class Following(NotifyCore):
             )
         except ChannelUnavailableError as error:
             log.warning("%s unavailable for %s: %s", network.value, row["id"], error)
+            # one that never received it holds only the answered prompt: nothing to wait for
+            forgotten: dict[str, Any] = {"channel": None} if error.never_sent else {}
             with self.engine.begin() as connection:
                 records.set_status(
                     connection,
@@ -193,6 +196,7 @@ class Following(NotifyCore):
                     S.ACCEPTED,
                     self.clock.now(),
                     decision=Action.DELIVER.value,
+                    **forgotten,
                 )
             return
         if outcome.provider_id is not None:

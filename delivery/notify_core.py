@@ -114,9 +114,10 @@ class NotifyCore:
         row: dict[str, Any],
         leaving: tuple[NotificationStatus, ...],
         detail: dict[str, Any] | None = None,
+        as_read: records.AsRead | None = None,
     ) -> bool:
         """Claim the notification for SMS, then send it. `detail` adds to the history entry (why
-        it went by SMS)."""
+        it went by SMS); `as_read`: only while the notification is as read (`_claim`)."""
         now = self.clock.now()
         with self.engine.begin() as connection:
             if not self._claim(
@@ -127,6 +128,7 @@ class NotifyCore:
                 now,
                 {**(detail or {}), "channel": "sms"},
                 channel="sms",
+                as_read=as_read,
             ):
                 return False
         try:
@@ -160,7 +162,7 @@ class NotifyCore:
         detail: dict[str, Any],
         channel: str,
         unexpired: bool = False,
-        as_read: tuple[str | None, str | None] | None = None,
+        as_read: records.AsRead | None = None,
     ) -> bool:
         """Take the notification for a channel before calling it: only one actor can. The claim
         enters the history with its webhook in one transaction, so that a receipt that comes

@@ -9,10 +9,10 @@ one: their places in the history, counted after them, are their webhooks' `seque
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -85,6 +85,19 @@ def transition(
     return history_lengths(connection, [notification_id])[notification_id]
 
 
+class AsRead(NamedTuple):
+    """What a notification's row held when an actor read it, of what another actor's claim,
+    give-back or answer changes: a move conditional on it finds the row as read."""
+
+    channel: str | None
+    provider_id: str | None
+    decision: str
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> AsRead:
+        return cls(row["channel"], row["provider_id"], row["decision"])
+
+
 def set_status(
     connection: Connection,
     notification_id: str,
@@ -95,16 +108,16 @@ def set_status(
     given_back: ColumnElement[bool] | None = None,
     on_channel: str | None = None,
     unexpired: bool = False,
-    as_read: tuple[str | None, str | None] | None = None,
+    as_read: AsRead | None = None,
     **fields: Any,
 ) -> bool:
     """Move the notification to `to` if it is in one of `leaving`, without a history entry: a
     claim given back when its channel did not take the message (refused, or unreachable), which
     the client never needs to hear of. `given_back` (from `given_back`) widens `leaving` to a
     claim given back after a time-out; `on_channel` holds the move to a notification on that
-    channel; `unexpired` to one whose TTL has not run out at `at`; `as_read` to one whose
-    channel and provider id are still those the caller read (no other actor claimed it and
-    gave it back meanwhile). All are read in the one conditional update, so no other actor
+    channel; `unexpired` to one whose TTL has not run out at `at`; `as_read` to one still as
+    the caller read it (no other actor claimed it and gave it back, nor did an answer change
+    its decision, meanwhile). All are read in the one conditional update, so no other actor
     slips between."""
     moving: ColumnElement[bool] = notifications.c.status.in_([s.value for s in leaving])
     if given_back is not None:
@@ -114,9 +127,8 @@ def set_status(
     if unexpired:
         moving = and_(moving, notifications.c.expires_at > at)
     if as_read is not None:
-        for column, value in zip(
-            (notifications.c.channel, notifications.c.provider_id), as_read, strict=True
-        ):
+        for name, value in as_read._asdict().items():
+            column = notifications.c[name]
             moving = and_(moving, column.is_(None) if value is None else column == value)
     result = connection.execute(
         update(notifications)

@@ -26,12 +26,14 @@ from tests.factories import ANNA, History, days_ago, steady_owner
 
 IN_VK_AND_OK = "+79234567823"  # Anna's, with an active account in each network
 IN_VK_ONLY = "+79161112244"
+IN_VK_PROVEN_LONG_AGO = "+79031112233"  # a sensitive notification asks first
 
 
 def in_both_networks(vk_seen_days: float) -> History:
     history = steady_owner(History(), IN_VK_AND_OK, seen_days=vk_seen_days)
     history.register(IN_VK_AND_OK, days_ago(300), ANNA, product="ok", account="ok-1")
     history.account(IN_VK_AND_OK, "ok-1", last_seen=days_ago(1))
+    steady_owner(history, IN_VK_PROVEN_LONG_AGO, until_days=45)
     return steady_owner(history, IN_VK_ONLY)
 
 
@@ -215,3 +217,18 @@ def test_a_network_that_refused_holds_nothing_to_withdraw_at_the_ttl(
     notifier.service.sweep()
 
     assert [row[0] for row in notifier.sms.sent] == [sent]
+
+
+def test_a_yes_whose_message_vk_could_not_be_connected_for_goes_by_sms_at_the_ttl_at_once(
+    notifier: Notifier, closed_gateway: HttpSocialNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = notifier.notify(IN_VK_PROVEN_LONG_AGO, sensitive=True)
+    assert [row[0] for row in notifier.vk.asked] == [asked]
+    monkeypatch.setitem(notifier.service.social, Channel.VK, closed_gateway)
+
+    notifier.service.answered(asked, True, notifier.clock.now(), by=Channel.VK)
+    notifier.service.dispatch_due()
+    notifier.clock.advance(timedelta(hours=1, seconds=1))
+    notifier.service.sweep()
+
+    assert [row[0] for row in notifier.sms.sent] == [asked]  # not five minutes later
