@@ -2,24 +2,28 @@
 
 One call costs a dictionary look-up (client records are cached for `cache_seconds`), one HMAC
 and, once the signature holds, its share of a nonce insert: the nonces of concurrent calls go
-in one statement (store.group_commit). The API awaits it on the event loop
-(`authenticate_async`), holding no thread, before FastAPI reads the route's body
-(api.deps.AuthenticatedFirst). The order of checks:
+in one statement (store.group_commit). The API takes steps 1 and 2 (`protocol_parameters`)
+before it asks for a byte of the body, then the rest on the event loop (`authenticate_async`),
+holding no thread, before FastAPI reads the route's body (api.deps.AuthenticatedFirst). The
+order of checks:
 
-1. the protocol parameters are read for the consumer key: from the Authorization header
-   (RFC 5849 §3.5.1) or from the query (§3.5.3), never from both (a call carrying them both
-   ways is refused, as the RFC has it). A form body's (§3.5.2) are not taken: no route reads
-   a form;
+1. the protocol parameters are read: from the Authorization header (RFC 5849 §3.5.1) or from
+   the query (§3.5.3), never from both (a call carrying them both ways is refused, as the RFC
+   has it), and must be a two-legged call's (a printable ASCII consumer key, no
+   `oauth_token`). A form body's (§3.5.2) are not taken: no route reads a form;
 2. the signature method, the timestamp window (both ways, against the injected clock) and
-   `oauth_body_hash` for every body but a form (`application/x-www-form-urlencoded`, whose
+   the nonce's form. Steps 1 and 2 read the URL and headers alone and depend on no key, so a
+   call they refuse is refused before its body is waited for (no `100 Continue`, nothing
+   buffered), and is told nothing of which keys exist;
+3. `oauth_body_hash`, for every body but a form (`application/x-www-form-urlencoded`, whose
    fields the signature covers), which oauthlib does not check;
-3. the signature, by oauthlib's `SignatureOnlyEndpoint`, whose base string holds the query's
+4. the signature, by oauthlib's `SignatureOnlyEndpoint`, whose base string holds the query's
    parameters whichever way the protocol's come. An unknown or disabled key is verified
    against a dummy secret, so it costs what a known key does and is told what a bad signature
    is told;
-4. the client's allow-list: a signed call from elsewhere gets 403. Checked after the signature,
+5. the client's allow-list: a signed call from elsewhere gets 403. Checked after the signature,
    so that a caller without the secret learns nothing of which keys exist;
-5. the nonce is recorded; a reused one is refused. Only signed calls reach the store, so
+6. the nonce is recorded; a reused one is refused. Only signed calls reach the store, so
    forged ones cannot fill the nonce table.
 
 The query form is as safe as the header: the same nonce, window and body-hash rules hold, so
@@ -113,6 +117,30 @@ class AuthenticatedClient:
     key: str
 
 
+@dataclass(frozen=True)
+class ProtocolParameters:
+    """A call's OAuth protocol parameters as its URL and headers give them, checked as far as
+    they can be without its body or its client (steps 1 and 2): what
+    `Authenticator.protocol_parameters` returns and `authenticate_async` takes on."""
+
+    consumer_key: str
+    signature_method: str
+    timestamp: int
+    nonce: str
+    body_hash: str | None
+    # the headers the signature is verified with, the first of each as the route reads it;
+    # `authorization` is "" when the parameters came in the query
+    content_type: str
+    authorization: str
+
+    @property
+    def form(self) -> bool:
+        """Whether the body is a form, whose fields the signature covers instead of a hash."""
+        # the media type itself: a JSON body whose type merely mentions a form in a parameter
+        # must still be covered by its hash, since the route reads it as JSON
+        return self.content_type.split(";", 1)[0].strip().lower() == FORM
+
+
 class ClientStore(Protocol):
     """The store as the authenticator needs it (`store.clients.SqlClientStore`)."""
 
@@ -202,9 +230,9 @@ class Authenticator:
         client_ip: str,
     ) -> AuthenticatedClient:
         """`url` is the full URL as the client signed it, query included."""
-        lowered, params = _signed_request(url, headers)
-        client, nonce, timestamp = self._verify(method, url, lowered, params, body, client_ip)
-        if not self._store.remember_nonce(client.key, nonce, timestamp):
+        signed = self.protocol_parameters(url, headers)
+        client = self._verify(method, url, signed, body, client_ip)
+        if not self._store.remember_nonce(client.key, signed.nonce, signed.timestamp):
             raise _unauthenticated(NONCE_REUSED)
         return AuthenticatedClient(name=client.name, key=client.key)
 
@@ -215,34 +243,28 @@ class Authenticator:
         headers: Mapping[str, str],
         body: bytes,
         client_ip: str,
+        *,
+        signed: ProtocolParameters | None = None,
     ) -> AuthenticatedClient:
         """`authenticate` on the event loop: the signature is checked in place (a fraction of
         a millisecond of CPU) and the nonce awaited, so a call holds no thread. Only a client
-        not in the cache is looked up in a worker thread first."""
-        lowered, params = _signed_request(url, headers)
-        key = params.get("oauth_consumer_key", "")
-        if not self._cached(key):
-            await run_in_threadpool(self._client, key)
-        client, nonce, timestamp = self._verify(method, url, lowered, params, body, client_ip)
-        if not await self._store.remember_nonce_async(client.key, nonce, timestamp):
+        not in the cache is looked up in a worker thread first. `signed` is the call's
+        `protocol_parameters(url, headers)` when the caller took them before reading the body;
+        without it they are read here."""
+        if signed is None:
+            signed = self.protocol_parameters(url, headers)
+        if not self._cached(signed.consumer_key):
+            await run_in_threadpool(self._client, signed.consumer_key)
+        client = self._verify(method, url, signed, body, client_ip)
+        if not await self._store.remember_nonce_async(client.key, signed.nonce, signed.timestamp):
             raise _unauthenticated(NONCE_REUSED)
         return AuthenticatedClient(name=client.name, key=client.key)
 
-    def _verify(
-        self,
-        method: str,
-        url: str,
-        lowered: Mapping[str, str],
-        params: Mapping[str, str],
-        body: bytes,
-        client_ip: str,
-    ) -> tuple[ClientRecord, str, int]:
-        """The client whose signature the call carries, with the call's nonce and timestamp.
-        `lowered` are the headers by lower-case name, `params` the protocol parameters, from
-        the Authorization header or the query (`_signed_request`)."""
-        record = self._client(params.get("oauth_consumer_key", ""))
-        client = record if record is not None and not record.disabled else None
-
+    def protocol_parameters(self, url: str, headers: Mapping[str, str]) -> ProtocolParameters:
+        """The call's protocol parameters, or the `AuthError` its URL and headers alone earn
+        (steps 1 and 2). Neither the store nor any client is consulted, so every key is told
+        alike; the body is not needed, so the API asks this before reading it."""
+        lowered, params = _signed_request(url, headers)
         signature_method = params.get("oauth_signature_method", "")
         if signature_method not in SIGNATURE_METHODS:
             raise _unauthenticated(BAD_METHOD)
@@ -250,22 +272,34 @@ class Authenticator:
         nonce = params.get("oauth_nonce", "")
         if not (0 < len(nonce) <= NONCE_MAX and nonce.isascii() and nonce.isprintable()):
             raise _unauthenticated(BAD_NONCE)
-        content_type = lowered.get("content-type", "")
-        # the media type itself: a JSON body whose type merely mentions a form in a parameter
-        # must still be covered by its hash, since the route reads it as JSON
-        form = content_type.split(";", 1)[0].strip().lower() == FORM
-        if not form:
-            _check_body_hash(params.get("oauth_body_hash"), body, signature_method)
+        return ProtocolParameters(
+            consumer_key=params["oauth_consumer_key"],
+            signature_method=signature_method,
+            timestamp=timestamp,
+            nonce=nonce,
+            body_hash=params.get("oauth_body_hash"),
+            content_type=lowered.get("content-type", ""),
+            authorization=lowered.get("authorization", ""),
+        )
 
-        signed_headers = {"Content-Type": content_type}
-        if lowered.get("authorization"):  # else signed in the query, which oauthlib reads
-            signed_headers["Authorization"] = lowered["authorization"]
+    def _verify(
+        self, method: str, url: str, signed: ProtocolParameters, body: bytes, client_ip: str
+    ) -> ClientRecord:
+        """The client whose signature the call carries (steps 3 to 5)."""
+        record = self._client(signed.consumer_key)
+        client = record if record is not None and not record.disabled else None
+        if not signed.form:
+            _check_body_hash(signed.body_hash, body, signed.signature_method)
+
+        signed_headers = {"Content-Type": signed.content_type}
+        if signed.authorization:  # else signed in the query, which oauthlib reads
+            signed_headers["Authorization"] = signed.authorization
         endpoint = SignatureOnlyEndpoint(_Validator(client, self._dummy_secret))
         try:
             valid, _ = endpoint.validate_request(
                 url,
                 method.upper(),
-                body=body.decode("utf-8", errors="replace") if form else "",
+                body=body.decode("utf-8", errors="replace") if signed.form else "",
                 headers=signed_headers,
             )
         except ValueError:  # a URL or parameter oauthlib cannot read
@@ -274,7 +308,7 @@ class Authenticator:
             raise _unauthenticated(BAD_SIGNATURE)
         if not _allowed(client, client_ip):
             raise AuthError(403, PERMISSION_DENIED, FOREIGN_ADDRESS)
-        return client, nonce, timestamp
+        return client
 
     def _cached(self, key: str) -> bool:
         cached = self._cache.get(key)

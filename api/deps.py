@@ -35,6 +35,12 @@ from pipelines.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 
+# where the client a call was authenticated as is kept: a key of the request's scope that only
+# OAuth1Signed writes (`request.state` starts as a copy of the lifespan's, and any middleware
+# may write there)
+SIGNED_BY = "ownership.signed_by"
+
+
 class OAuth1Signed(SecurityBase):
     """The client that signed this call with OAuth 1.0a; `AuthError` (401/403) otherwise.
 
@@ -42,9 +48,9 @@ class OAuth1Signed(SecurityBase):
     The signature covers the URL the client called, path as sent (percent-encoded): behind a
     balancer, `OWNERSHIP_FORWARDED_ALLOW_IPS` names it, so that the scheme it was called with
     and the caller's address (which the allow-list checks) are taken from its headers.
-    On a route of `AuthenticatedFirst` the call is authenticated before its body is read, and
-    the dependency answers with the client named then: checked again, the call would find
-    its own nonce spent.
+    On a route of `AuthenticatedFirst` the call is authenticated before FastAPI reads its body,
+    and the dependency answers with the client named then (kept in the request's scope, where
+    only this class writes it): checked again, the call would find its own nonce spent.
     """
 
     def __init__(self) -> None:
@@ -52,21 +58,28 @@ class OAuth1Signed(SecurityBase):
         self.scheme_name = "OAuth1"
 
     async def __call__(self, request: Request) -> AuthenticatedClient:
-        client: AuthenticatedClient | None = getattr(request.state, "signed_by", None)
+        client: AuthenticatedClient | None = request.scope.get(SIGNED_BY)
         return client if client is not None else await self.authenticate(request)
 
     async def authenticate(self, request: Request) -> AuthenticatedClient:
-        """The client that signed the call, kept on the request for the dependency."""
+        """The client that signed the call, kept in the request's scope for the dependency.
+
+        What the URL and headers alone refuse is refused before a byte of the body is asked
+        for: such a caller is not sent `100 Continue`, nor is its body waited for. A call they
+        let through is read, up to the body limit (413, api.limits), before its signature."""
         authenticator: Authenticator = request.app.state.authenticator
+        url = signed_url(request)
+        signed = authenticator.protocol_parameters(url, request.headers)
         body = await request.body()  # Starlette keeps it; the route reads the same bytes
         client = await authenticator.authenticate_async(
             request.method,
-            signed_url(request),
+            url,
             request.headers,
             body,
             request.client.host if request.client else "",
+            signed=signed,
         )
-        request.state.signed_by = client
+        request.scope[SIGNED_BY] = client
         return client
 
 

@@ -2,8 +2,10 @@
 
 Every error leaves as `{"status", "code", "message"}` with CAMARA's codes. A request the schema
 refuses is 400 INVALID_ARGUMENT; an unexpected failure is 500 INTERNAL and is logged, never
-shown. The `x-correlator` echo is the observability middleware's, for errors and answers alike,
-but for a 500: Starlette answers it from its outermost middleware, so its handler echoes it.
+shown. A caller that hangs up before its body is all sent is answered 400 (to no one) and not
+logged: nothing went wrong here. The `x-correlator` echo is the observability middleware's,
+for errors and answers alike, but for a 500: Starlette answers it from its outermost
+middleware, so its handler echoes it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from api.observability import well_formed_correlator
 from api.serving import SnapshotUnavailableError
@@ -120,6 +123,16 @@ async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
     return error_response(400, "INVALID_ARGUMENT", _validation_message(error))
 
 
+CUT_SHORT = "The request body was cut short"
+
+
+async def _cut_short(_request: Request, error: Exception) -> JSONResponse:
+    # wherever the body is read (the signature's check, a route, a gateway's event): the caller
+    # is gone, so the answer is never sent, but it counts as the 400 it is, not as a 500
+    assert isinstance(error, ClientDisconnect)
+    return error_response(400, "INVALID_ARGUMENT", CUT_SHORT)
+
+
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = HTTP_CODES.get(error.status_code, "INVALID_ARGUMENT")
@@ -178,6 +191,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _cut_short)
     for domain_error in (
         InvalidNumberError,
         NotificationRequestError,

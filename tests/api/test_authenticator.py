@@ -403,3 +403,46 @@ def test_a_header_signed_call_with_a_protocol_parameter_in_its_query_is_refused_
 
     assert (caught.value.status, caught.value.message) == (401, auth.TWO_WAYS)
     assert store.lookups == []
+
+
+@pytest.mark.parametrize("record", [BANK, CLOSED_BANK], ids=["known", "disabled"])
+@pytest.mark.parametrize(
+    ("signing", "told"),
+    [
+        ({"at": NOW - timedelta(seconds=301)}, auth.STALE),
+        ({"method": "HMAC-SHA512"}, auth.BAD_METHOD),
+        ({"nonce": "n" * 65}, auth.BAD_NONCE),
+    ],
+    ids=["stale", "method", "nonce"],
+)
+def test_what_the_url_and_headers_refuse_is_refused_alike_for_every_key_unlooked_up(
+    authenticator: Authenticator,
+    store: RecordingStore,
+    record: ClientRecord,
+    signing: dict[str, Any],
+    told: str,
+) -> None:
+    headers = signed_headers(record, **signing)
+
+    with pytest.raises(AuthError) as caught:
+        authenticator.protocol_parameters(URL, headers)
+
+    assert (caught.value.status, caught.value.message) == (401, told)
+    assert refusal(authenticator, headers).message == told
+    assert store.lookups == []
+
+
+def test_the_parameters_read_before_the_body_are_not_read_again(
+    store: RecordingStore, clock: Clock
+) -> None:
+    authenticator = Authenticator(store, clock=clock)
+    signed = authenticator.protocol_parameters(URL, signed_headers(nonce="before-the-body"))
+    assert store.lookups == []
+
+    # the headers are not looked at again: the parameters taken from them stand
+    client = asyncio.run(
+        authenticator.authenticate_async("POST", URL, {}, BODY, OFFICE_IP, signed=signed)
+    )
+
+    assert client == AuthenticatedClient("bank", BANK.key)
+    assert store.nonces == {(BANK.key, "before-the-body", int(NOW.timestamp()))}

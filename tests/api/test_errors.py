@@ -163,11 +163,16 @@ def test_a_store_that_cannot_be_reached_is_503_to_try_again_not_a_500(
     assert response.headers["x-correlator"] == "c-1"
 
 
-def test_a_body_over_the_bound_is_413_before_it_is_read_or_signed(caller: Caller) -> None:
+def test_a_body_over_the_bound_is_413_before_it_is_read_or_its_signature_checked(
+    caller: Caller,
+) -> None:
+    # the oauth_ parameters hold, so the body is asked for; the signature is a guess
+    forged = OAuth1(caller.key, "not-" + caller.secret, signature_method="HMAC-SHA256")
     declared = requests.post(
         f"{caller.url}/v1/check",
         data=b" " * (2 << 20),
         headers={"Content-Type": "application/json"},
+        auth=forged,
         timeout=30,
     )
 
@@ -179,12 +184,27 @@ def test_a_body_over_the_bound_is_413_before_it_is_read_or_signed(caller: Caller
         f"{caller.url}/v1/check",
         data=chunks(),
         headers={"Content-Type": "application/json"},
+        auth=forged,
         timeout=30,
     )
 
     for response in (declared, streamed):
         assert response.status_code == 413, response.text
         assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_an_unsigned_body_over_the_bound_is_refused_unread_as_unauthenticated(
+    caller: Caller,
+) -> None:
+    response = requests.post(
+        f"{caller.url}/v1/check",
+        data=b" " * (2 << 20),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "UNAUTHENTICATED"
 
 
 @pytest.mark.parametrize(
