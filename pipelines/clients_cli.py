@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -138,16 +139,24 @@ def add_clients_commands(commands: Any) -> None:
         "webhooks",
         help="show each client's webhook waits and backlog, as JSON",
         description=(
-            "Show each client's webhooks as JSON (with NAME, only that client's): where they go "
-            "(webhook_url); the waits holding its events back now (waits), one per endpoint that "
-            "did not answer or answered 429 or 503, each with url, until, asked_until (the end "
-            "of the part the endpoint asked for by Retry-After; null if none) and reason (the "
-            "failure that started it); and its events not yet delivered or given up (backlog): "
-            "how many (pending), how many of them a dispatcher has yet to claim (due; the others "
-            "wait for a retry, a wait or an attempt in flight), and the earliest next attempt "
-            "(next_attempt_at). Times are UTC. A wait ends by itself at its until; to lift a "
-            "client's waits sooner, once its endpoint is fixed: `ownership clients set-webhook "
-            "NAME URL`."
+            "Show the clients' webhooks as JSON (with NAME, only that client's): the moment they "
+            "are judged at (now) and, for each client (clients), its name, key, whether it is "
+            "disabled, where its webhooks go (webhook_url); the waits recorded for its endpoints "
+            "that have not ended (waits), one per endpoint that did not answer or answered 429 "
+            "or 503, each with url, until, asked_until (the end of the part the endpoint asked "
+            "for by Retry-After; null if none), reason (the failure that started it) and holds "
+            "(how many of its pending events go to that URL now, and so wait for it: 0 for a URL "
+            "its events no longer go to); and its events not yet delivered or given up "
+            "(backlog): how many (pending), how many of them a dispatcher has yet to claim (due; "
+            "the others wait for a retry, a wait or an attempt in flight), and the earliest next "
+            "attempt (next_attempt_at). Times are UTC on the dispatchers' clock, to the second: "
+            "now rounded down, the others up. now is read from this command's own clock: where "
+            "the workers run a faster one (the demo's), give this command their "
+            "OWNERSHIP_CLOCK_SPEED, OWNERSHIP_CLOCK_ANCHOR and OWNERSHIP_CLOCK_START. A wait "
+            "ends by itself at its until; to lift a client's waits sooner, once its endpoint is "
+            "fixed: `ownership clients set-webhook NAME URL`. That lifts the waits only: the "
+            "events they already put off keep their next attempt (backlog.next_attempt_at shows "
+            "the earliest)."
         ),
     )
     webhooks.add_argument(
@@ -259,16 +268,22 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_clients_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     from delivery.runtime import build_clock
-    from store.clients import ClientRegistrationError, clients_webhooks
+    from store.client_webhooks import clients_webhooks
+    from store.clients import ClientRegistrationError
 
-    # the dispatchers' time, which their waits and attempts are in: a demo's runs faster
-    now = build_clock(settings).now()
+    # the dispatchers' time, which their waits and attempts are in (a demo's runs faster), at
+    # a whole second: the times shown, rounded up to one, then say what was judged (a wait
+    # shown ends after `now`, a due event's next attempt is not after it)
+    now = build_clock(settings).now().replace(microsecond=0)
+    if settings.clock_speed != 1 and settings.clock_anchor is None:
+        # on stderr, so that the JSON on stdout stays one document a script can read
+        print(_unanchored_clock_note(settings.clock_speed), file=sys.stderr)
     with _store(settings) as sessions, sessions() as session:
         try:
             clients = clients_webhooks(session, now, args.name)
         except ClientRegistrationError as error:
             raise UsageError(str(error)) from error
-    answer = [
+    shown = [
         {
             "name": client.name,
             "key": client.key,
@@ -276,23 +291,35 @@ def cmd_clients_webhooks(args: argparse.Namespace, settings: Settings) -> int:
             "disabled": client.disabled,
             "waits": [
                 {
-                    "url": url,
-                    "until": _utc_text(wait.until),
-                    "asked_until": _utc_text(wait.asked_until),
-                    "reason": wait.reason,
+                    "url": live.url,
+                    "until": _utc_text_up(live.wait.until),
+                    "asked_until": _utc_text_up(live.wait.asked_until),
+                    "reason": live.wait.reason,
+                    "holds": live.holds,
                 }
-                for url, wait in client.waits
+                for live in client.waits
             ],
             "backlog": {
                 "pending": client.backlog.pending,
                 "due": client.backlog.due,
-                "next_attempt_at": _utc_text(client.backlog.next_attempt_at),
+                "next_attempt_at": _utc_text_up(client.backlog.next_attempt_at),
             },
         }
         for client in clients
     ]
-    print(json.dumps(answer, indent=2))
+    print(json.dumps({"now": _utc_text(now), "clients": shown}, indent=2))
     return 0
+
+
+def _unanchored_clock_note(speed: float) -> str:
+    """Why `now` may not be the workers' time: a clock sped up without an anchor starts at the
+    real time when its process does, so each process's reads otherwise."""
+    return (
+        f'"now" is this command\'s own clock (OWNERSHIP_CLOCK_SPEED={speed:g} without '
+        "OWNERSHIP_CLOCK_ANCHOR starts at the real time when the command does), not a worker's: "
+        "for a worker's, give OWNERSHIP_CLOCK_ANCHOR and OWNERSHIP_CLOCK_START as the worker "
+        "has them (for a worker started without an anchor: the real moment it started, UTC)"
+    )
 
 
 def _utc_text(moment: datetime | None) -> str | None:
@@ -300,6 +327,13 @@ def _utc_text(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _utc_text_up(moment: datetime | None) -> str | None:
+    """`_utc_text`, up to the next second: a wait or a next attempt shown never ends sooner."""
+    if moment is not None and moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return _utc_text(moment)
 
 
 @contextmanager

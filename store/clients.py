@@ -26,8 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from delivery.webhooks.endpoints import EndpointWait, forget_waits, live_waits
-from delivery.webhooks.outbox import Backlog, backlogs
+from delivery.webhooks.endpoints import forget_waits
 from delivery.webhooks.signing import generate_webhook_secret
 from store.group_commit import GroupWriter
 from store.secrets import SecretCipher, SecretKeyError
@@ -95,19 +94,6 @@ class ClientSummary:
     created_at: datetime
     disabled: bool
     webhook_url: str | None = None
-
-
-@dataclass(frozen=True)
-class ClientWebhooks:
-    """A client's webhooks as an operator looks into them: where they go, the waits recorded
-    for its endpoints that still hold its events back (URL and wait), and its backlog."""
-
-    name: str
-    key: str
-    webhook_url: str | None
-    disabled: bool
-    waits: tuple[tuple[str, EndpointWait], ...]
-    backlog: Backlog
 
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
@@ -297,7 +283,9 @@ def _still_signing(previous: str | None, until: datetime | None, moment: datetim
 
 
 def list_clients(session: Session) -> list[ClientSummary]:
-    rows = session.scalars(select(ClientRow).order_by(ClientRow.name))
+    """Every client, by name in Python's order: a database's collation would order them
+    otherwise on SQLite and PostgreSQL."""
+    rows = sorted(session.scalars(select(ClientRow)), key=lambda row: row.name)
     return [
         ClientSummary(
             row.name,
@@ -308,31 +296,6 @@ def list_clients(session: Session) -> list[ClientSummary]:
             row.webhook_url,
         )
         for row in rows
-    ]
-
-
-def clients_webhooks(
-    session: Session, now: datetime, name: str | None = None
-) -> list[ClientWebhooks]:
-    """Each client's webhooks at `now`, by name, or only those of the client named `name`.
-    Three queries however many clients: the clients, the waits, and the backlogs grouped by
-    client."""
-    query = select(
-        ClientRow.name, ClientRow.consumer_key, ClientRow.webhook_url, ClientRow.disabled
-    ).order_by(ClientRow.name)
-    if name is not None:
-        query = query.where(ClientRow.name == name.strip())
-    clients = session.execute(query).all()
-    if name is not None and not clients:
-        raise ClientRegistrationError(f"no client is named {name!r}")
-    keys = None if name is None else [key for _, key, _, _ in clients]
-    waits = live_waits(session.connection(), now=now, client_keys=keys)
-    backlog = backlogs(session.connection(), now=now, client_keys=keys)
-    return [
-        ClientWebhooks(
-            client, key, url, disabled, tuple(waits.get(key, ())), backlog.get(key, Backlog())
-        )
-        for client, key, url, disabled in clients
     ]
 
 
