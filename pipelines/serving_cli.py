@@ -470,6 +470,19 @@ def check_hint(phone: str, scores: Path, store: Path | None) -> str:
     return f"OWNERSHIP_DATABASE_URL={quote(sqlite_url(store))} {command}" if store else command
 
 
+def webhooks_hint(store: Path, anchor: str, as_of: str) -> str:
+    """`ownership clients webhooks demo` on the demo's store and clock, to paste into another
+    terminal: the clock's settings live in the demo's own process."""
+    settings = {
+        "OWNERSHIP_DATABASE_URL": sqlite_url(store),
+        "OWNERSHIP_CLOCK_SPEED": str(DEMO_CLOCK_SPEED),
+        "OWNERSHIP_CLOCK_ANCHOR": anchor,
+        "OWNERSHIP_CLOCK_START": as_of,
+    }
+    prefix = " ".join(f"{name}={quote(value)}" for name, value in settings.items())
+    return f"{prefix} {quote(_OWNERSHIP)} clients webhooks demo"
+
+
 def _say(text: str) -> None:
     """Print text meant to be pasted: as it is, without rich's markup or emoji codes, which
     would change paths such as `demo [2]` or `a :smile: b`."""
@@ -546,7 +559,8 @@ def _serve_demo(
         f"and then that notification, the id it was given in place of <id>:\n"
         f"{python} -c 'import requests, sys; from requests_oauthlib import OAuth1; print("
         f'requests.get("{url}/v1/notifications/" + sys.argv[1], auth={signed})).json())\' <id>'
-        "\nstop with Ctrl-C"
+        "\nthe demo client's webhooks, judged on the demo's clock:\n"
+        f"{webhooks_hint(store, anchor, as_of)}\nstop with Ctrl-C"
     )
     serve(settings, args.host, args.port, workers=1)
     return 0

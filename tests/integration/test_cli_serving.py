@@ -271,9 +271,19 @@ def test_the_serving_demos_printed_calls_work_when_pasted_again_and_again(
                 "<id>", first["id"]
             )
         )
+        webhooks = subprocess.run(
+            ["bash", "-c", after["the demo client's webhooks, judged on the demo's clock:"]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         demo.wait(timeout=30)
 
     assert first["status"] == again["status"] == "accepted" and first["id"] != again["id"]
     assert shown["id"] == first["id"] and shown["history"][0]["status"] == "accepted"
+    assert webhooks.returncode == 0 and webhooks.stderr == ""  # the demo's clock, not its own
+    judged = json.loads(webhooks.stdout)
+    assert [client["name"] for client in judged["clients"]] == ["demo"]
