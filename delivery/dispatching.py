@@ -63,7 +63,8 @@ class Dispatching(NotifyCore):
         # changed the decision, is not overlooked
         as_read = records.AsRead.of(row)
         decision = Action(row["decision"])
-        if decision is Action.SMS:
+        if decision is Action.SMS or row["channel"] == Channel.SMS.value:
+            # an SMS claim given back may be held by the SMS gateway: by SMS again, nowhere else
             return int(self._send_sms(row, leaving=(S.ACCEPTED,), as_read=as_read))
         changed = self._changed_since_decided(row)
         if changed is not None:

@@ -178,6 +178,7 @@ class Following(NotifyCore):
                 at,
                 {"channel": network.value, "confirmed": True},
                 channel=network.value,
+                unexpired=True,  # a Yes given after the TTL: the sweeper sends it by SMS
             ):
                 return
         try:

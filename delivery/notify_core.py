@@ -134,9 +134,11 @@ class NotifyCore:
         try:
             outcome = self.sms.send(SmsMessage(row["id"], row["phone"], row["text"]))
         except ChannelUnavailableError as error:
-            # given back: the dispatcher or the sweeper sends it again
+            # given back to the dispatcher, which sends it by SMS again (the gateway may hold
+            # it, and takes one SMS a notification), or at the TTL the sweeper does; whatever
+            # the claim left (a prompt answered, a message refused), no one else would
             log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
-            self._give_back(row, S.SMS_SENT, leaving[0])
+            self._give_back(row, S.SMS_SENT, S.ACCEPTED)
             return False
         with self.engine.begin() as connection:
             if outcome.provider_id is None:
