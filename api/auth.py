@@ -15,8 +15,11 @@ order of checks:
    the nonce's form. Steps 1 and 2 read the URL and headers alone and depend on no key, so a
    call they refuse is refused before its body is waited for (no `100 Continue`, nothing
    buffered), and is told nothing of which keys exist;
-3. `oauth_body_hash`, for every body but a form (`application/x-www-form-urlencoded`, whose
-   fields the signature covers), which oauthlib does not check;
+3. the timestamp window again, once the body is in: nonces are kept only a while past the
+   window, so a spent call whose body was held back until its nonce was forgotten would be a
+   replay; then `oauth_body_hash`, for every body but a form
+   (`application/x-www-form-urlencoded`, whose fields the signature covers), which oauthlib
+   does not check;
 4. the signature, by oauthlib's `SignatureOnlyEndpoint`, whose base string holds the query's
    parameters whichever way the protocol's come. An unknown or disabled key is verified
    against a dummy secret, so it costs what a known key does and is told what a bad signature
@@ -286,6 +289,10 @@ class Authenticator:
         self, method: str, url: str, signed: ProtocolParameters, body: bytes, client_ip: str
     ) -> ClientRecord:
         """The client whose signature the call carries (steps 3 to 5)."""
+        # the window again, now that the body is in: a body held back past it would take its
+        # nonce to the store after the housekeeping forgot that nonce, a replay let through
+        if abs(signed.timestamp - self._clock().timestamp()) > self._skew:
+            raise _unauthenticated(STALE)
         record = self._client(signed.consumer_key)
         client = record if record is not None and not record.disabled else None
         if not signed.form:

@@ -154,6 +154,25 @@ def test_the_timestamp_window_holds_both_ways(
         assert refusal(authenticator, headers).message == auth.STALE
 
 
+def test_a_body_that_arrives_past_the_window_is_stale_though_its_headers_were_in_time(
+    store: RecordingStore, clock: Clock
+) -> None:
+    # nonces are kept a while past the window only: a spent call's body held back until its
+    # nonce is forgotten would otherwise be a replay let through
+    authenticator = Authenticator(store, clock=clock, timestamp_skew_seconds=300)
+    headers = signed_headers()
+    signed = authenticator.protocol_parameters(URL, headers)  # the headers, in time
+
+    clock.now = NOW + timedelta(seconds=301)  # the body, later
+    with pytest.raises(AuthError) as caught:
+        asyncio.run(
+            authenticator.authenticate_async("POST", URL, headers, BODY, OFFICE_IP, signed=signed)
+        )
+
+    assert caught.value.message == auth.STALE
+    assert store.nonces == set()
+
+
 @pytest.mark.parametrize("stamp", ["soon", "1e9", "9" * 5_000])
 def test_a_timestamp_that_is_no_number_of_seconds_is_refused(
     authenticator: Authenticator, stamp: str
