@@ -172,7 +172,8 @@ class NotifyCore:
         (the channel refused or was unreachable) and taken again for a channel the client was
         told of already is not told again, however the attempts alternate. `unexpired`: only
         while the TTL runs, which a read taken before it ran out cannot vouch for; `as_read`:
-        only while its channel and provider id are as read (`records.set_status`)."""
+        only while the notification is as read (`records.AsRead`: channel, provider id and
+        decision)."""
         if not records.set_status(
             connection,
             row["id"],
