@@ -14,17 +14,15 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Select,
     case,
     delete,
     func,
     insert,
     select,
-    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from delivery.ports import ClientEvent
 from delivery.webhooks.events import WebhookEvent, WebhookEventType, webhook_of
@@ -135,10 +133,10 @@ def claim_due(
     their second ones, so that the senders take them in turn. A batch is settled after its
     last send, so without shares one client whose endpoint hangs would hold every other
     client's events for as many deadlines as it has events in the batch; a client alone
-    takes the whole batch. Only a bounded slice of the earliest due events is ranked, with
-    each client's earliest due event wherever it stands, so a claim costs the same whatever
-    the backlog (ranking every due event cost 0.1-0.7 s a claim at 100,000 due), and a client
-    whose events are all due behind another's backlog still has one in each batch.
+    takes the whole batch. Only a bounded slice of the earliest due events is ranked, so a
+    claim costs the same whatever the backlog; the shares are of that slice, so a client whose
+    backlog alone fills it takes whole batches until it no longer does, as every client did
+    before shares (ranking every due event cost 0.1-0.7 s a claim at 100,000 due).
 
     The claim moves `next_attempt_at` to the end of the lease, so a dispatcher that dies while
     sending leaves the event due again once the lease runs out (at least once delivery). On
@@ -153,19 +151,13 @@ def claim_due(
     """
     table = WebhookDeliveryRow
     is_due = (table.state == DeliveryState.PENDING.value, table.next_attempt_at <= now)
-    earliest_slice = (
+    earliest = (
         select(table.id, table.client_key, table.next_attempt_at)
         .where(*is_due)
         .order_by(table.next_attempt_at)  # the index's order: no sort of the whole backlog
         .limit(limit * CANDIDATES_PER_SLOT)
-        .subquery("earliest_slice")
+        .subquery("earliest")
     )
-    earliest = union(
-        select(earliest_slice),
-        select(table.id, table.client_key, table.next_attempt_at).where(
-            table.id.in_(_first_due_of_each_client(now))
-        ),
-    ).subquery("earliest")
     # ranked in subqueries: PostgreSQL locks no row of a query that has window functions
     numbered = select(
         earliest.c.id,
@@ -207,25 +199,6 @@ def claim_due(
         )
     )
     return [ClaimedDelivery(**row._asdict(), claimed_at=now) for row in claimed]
-
-
-def _first_due_of_each_client(now: datetime) -> Select[tuple[int | None]]:
-    """Each client's earliest due event, found by one step down the outbox's (client, state,
-    next attempt) index a client: a client whose events are all behind another's backlog,
-    outside the earliest slice, still has one in each batch."""
-    inner = aliased(WebhookDeliveryRow)
-    first = (
-        select(inner.id)
-        .where(
-            inner.client_key == ClientRow.consumer_key,
-            inner.state == DeliveryState.PENDING.value,
-            inner.next_attempt_at <= now,
-        )
-        .order_by(inner.next_attempt_at)
-        .limit(1)
-        .scalar_subquery()
-    )
-    return select(first).select_from(ClientRow)
 
 
 def record_delivered(
