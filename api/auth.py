@@ -291,7 +291,7 @@ class Authenticator:
         """The client whose signature the call carries (steps 3 to 5)."""
         # the window again, now that the body is in: a body held back past it would take its
         # nonce to the store after the housekeeping forgot that nonce, a replay let through
-        if abs(signed.timestamp - self._clock().timestamp()) > self._skew:
+        if not self._in_window(signed.timestamp):
             raise _unauthenticated(STALE)
         record = self._client(signed.consumer_key)
         client = record if record is not None and not record.disabled else None
@@ -343,9 +343,13 @@ class Authenticator:
         if not (0 < len(text) <= 12 and text.isascii() and text.isdigit()):
             raise _unauthenticated(STALE)
         timestamp = int(text)
-        if abs(timestamp - self._clock().timestamp()) > self._skew:
+        if not self._in_window(timestamp):
             raise _unauthenticated(STALE)
         return timestamp
+
+    def _in_window(self, timestamp: int) -> bool:
+        """Whether `timestamp` is within the skew of the clock's now, either way."""
+        return abs(timestamp - self._clock().timestamp()) <= self._skew
 
 
 def build_authenticator(
