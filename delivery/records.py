@@ -253,6 +253,15 @@ def transition_many(
     return history_lengths(connection, sorted(moved))
 
 
+def hold_until_moved(connection: Connection) -> None:
+    """Hold what this transaction reads until it commits, so that it moves rows as it read
+    them. PostgreSQL holds the rows a `FOR UPDATE` read takes; SQLite has one writer, which
+    pysqlite would take only at the first write, after another writer may have moved a row
+    read: the write lock is taken now (called first in the transaction)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def set_providers(connection: Connection, pairs: list[tuple[str, str]]) -> None:
     """Many `set_provider` at once: (notification id, provider id) pairs."""
     if not pairs:

@@ -49,7 +49,8 @@ class Sweeping(NotifyCore):
     def sweep(self, limit: int = 2000) -> int:
         """Finish what outlived its TTL: withdraw it from the social network and send it by SMS
         (or let it expire, with `fallback: none`); fail an SMS whose report never came; send an
-        SMS whose claim a crash left before the gateway answered.
+        SMS whose claim a crash left before the gateway answered, or that was given back when
+        its gateway could not be asked.
 
         A withdrawal that comes too late (the network delivered first) makes the notification
         delivered, billed once, and no SMS is sent. A batch moves in a few statements, so that a
@@ -78,17 +79,23 @@ class Sweeping(NotifyCore):
             skip_locked=True
         )
         with self.engine.begin() as connection:  # the batch stays locked until it has moved
+            records.hold_until_moved(connection)
             rows = [dict(row) for row in connection.execute(locked).mappings()]
             if not rows:
                 return 0
             delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
             unconfirmed: list[dict[str, Any]] = []  # the network could not be asked for long
             unsent: list[dict[str, Any]] = []  # claimed for SMS by a process that died
+            given_back: list[dict[str, Any]] = []  # an SMS its gateway could not be asked for
             unanswered: set[str] = set()
             for row in rows:
                 status = S(row["status"])
                 if status is S.SMS_SENT and row["provider_id"] is None:
                     unsent.append(row)
+                elif status is S.ACCEPTED and row["channel"] == Channel.SMS.value:
+                    # the gateway may hold it: by SMS again whatever the fallback (the policy
+                    # or an answer chose SMS, not the TTL), and the client heard of sms_sent
+                    given_back.append(row)
                 elif status is S.SMS_SENT:
                     unreported.append(row)
                 elif status is S.EXPIRED:
@@ -163,12 +170,14 @@ class Sweeping(NotifyCore):
                 {"error": "no delivery report"},
             )
             # sent (again): the gateway takes one SMS a notification (docs/gateways.md). The
-            # claim is renewed, untold: the client heard of sms_sent
+            # claim is renewed, or taken again, untold: the client heard of sms_sent
             resent = records.set_status_many(
                 connection, [row["id"] for row in unsent], (S.SMS_SENT,), S.SMS_SENT, now
+            ) | records.set_status_many(
+                connection, [row["id"] for row in given_back], (S.ACCEPTED,), S.SMS_SENT, now
             )
         waiting = [row for row in waiting_sms if Fallback(row["fallback"]) is Fallback.SMS]
-        again = [row for row in unsent if row["id"] in resent]
+        again = [row for row in unsent + given_back if row["id"] in resent]
         self._send_claimed_sms(
             claimed + self._claim_sms(waiting, now) + again,
             now,
@@ -287,9 +296,9 @@ class Sweeping(NotifyCore):
     ) -> None:
         """Send the SMS of claimed notifications, then record what the gateway answered. Those
         the gateway could not be reached for go back to `expired`, from which the next sweep
-        sends them; those of `still_claimed` (claims a crash left) stay `sms_sent`, sent again
-        once the claim is old (whatever the fallback, such a notification is the policy's to
-        send by SMS, or its TTL's)."""
+        sends them; those of `still_claimed` (claims a crash left, SMS given back) stay
+        `sms_sent`, sent again once the claim is old (whatever the fallback, such a
+        notification is the policy's to send by SMS, or its TTL's)."""
         if not claimed:
             return
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []

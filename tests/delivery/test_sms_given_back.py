@@ -16,7 +16,8 @@ from delivery import records
 from delivery.channels.ports import ChannelUnavailableError, SendResult
 from ownership.channels import Channel
 from ownership.live import LiveAnswers
-from tests.api.service import SUSPICIOUS, VERIFIED_FRESH
+from ownership.notifications import Fallback
+from tests.api.service import RECYCLED, SUSPICIOUS, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
 
 
@@ -107,3 +108,18 @@ def test_a_yes_given_after_the_ttl_sends_no_message_to_the_network(notifier: Not
 
     assert notifier.ok.sent == []
     assert [row[0] for row in notifier.sms.sent] == [asked]
+
+
+@pytest.mark.parametrize("fallback", [Fallback.SMS, Fallback.NONE])
+def test_an_sms_given_back_and_still_waiting_at_the_ttl_is_sent_once_and_told_once(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, fallback: Fallback
+) -> None:
+    with monkeypatch.context() as sms_down:  # the policy's SMS, for a recycled number
+        sms_down.setattr(notifier.sms, "send", cannot_connect)
+        sent = notifier.notify(RECYCLED, fallback=fallback)
+    notifier.clock.advance(timedelta(hours=1, seconds=30))  # the TTL ran out meanwhile
+
+    notifier.service.sweep()
+
+    assert [row[0] for row in notifier.sms.sent] == [sent]
+    assert told(notifier, sent) == ["accepted", "sms_sent"]
