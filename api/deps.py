@@ -229,9 +229,11 @@ class GatewaySigned(SecurityBase):
 
     async def verify(self, request: Request, channel: Channel) -> Channel:
         signatures: GatewaySignatures = request.app.state.gateway_signatures
-        body = await request.body()  # Starlette keeps it; the body parameter reads the same bytes
         try:
-            signatures.verify(channel, request.headers, body, request.app.state.clock())
+            # what the headers refuse is refused before the body is asked for
+            stamp = signatures.stamp_of(channel, request.headers, request.app.state.clock())
+            # Starlette keeps the body; the route reads the same bytes
+            stamp.verify(await request.body())
         except SignatureError as error:
             log.warning("refused an event posted as the %s gateway: %s", channel, error)
             message = f"not signed by the {channel} gateway: {error}"

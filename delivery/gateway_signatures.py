@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ownership.channels import Channel
@@ -72,6 +73,12 @@ class GatewaySignatures:
         self, channel: Channel, headers: Mapping[str, str], body: bytes, now: datetime
     ) -> None:
         """Return if `body` was signed by `channel`'s gateway recently; `SignatureError` if not."""
+        self.stamp_of(channel, headers, now).verify(body)
+
+    def stamp_of(self, channel: Channel, headers: Mapping[str, str], now: datetime) -> Stamp:
+        """What the headers alone say, checked: the gateway has a secret here, every header is
+        there and well formed, and the timestamp is recent. So that a request they refuse is
+        refused before its body is read; `SignatureError` if not."""
         key = self._keys.get(channel)
         if key is None:
             raise SignatureError(f"no gateway secret is configured for {channel}")
@@ -88,9 +95,23 @@ class GatewaySignatures:
         moment = now if now.tzinfo else now.replace(tzinfo=UTC)
         if abs(moment.timestamp() - timestamp) > self._tolerance.total_seconds():
             raise SignatureError("webhook-timestamp is outside the tolerance")
-        expected = sign(key, message_id, timestamp, body).encode()
-        offered = [entry.encode() for entry in signatures.split(" ") if entry.startswith("v1,")]
+        offered = tuple(entry for entry in signatures.split(" ") if entry.startswith("v1,"))
+        return Stamp(key, message_id, timestamp, offered)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A gateway's signature headers, checked; what remains is whether they sign the body."""
+
+    key: bytes = field(repr=False)
+    message_id: str
+    timestamp: int
+    offered: tuple[str, ...]  # the `v1,` entries
+
+    def verify(self, body: bytes) -> None:
+        """Return if one of the offered signatures signs `body`; `SignatureError` if none."""
+        expected = sign(self.key, self.message_id, self.timestamp, body).encode()
         # compare with every entry, in constant time each, and only then decide
-        matches = [hmac.compare_digest(expected, entry) for entry in offered]
+        matches = [hmac.compare_digest(expected, entry.encode()) for entry in self.offered]
         if not any(matches):
             raise SignatureError("no webhook-signature matches")

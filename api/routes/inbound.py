@@ -4,7 +4,9 @@ Webhooks way (`delivery/gateway_signatures.py`), handed to the notify service as
 
 The signature is checked over the raw body before the body is parsed, so that what the gateway
 did not sign is 401 whatever it holds (FastAPI would parse a declared body first, and answer 400
-to an unsigned one that is not JSON); hence the body is read here and documented by hand.
+to an unsigned one that is not JSON); hence the body is read here and documented by hand. What
+the signature's headers alone refuse (missing, malformed, stale) is refused before the body is
+read at all.
 
 A gateway retries until it gets a 2xx; a duplicate is absorbed by the idempotent handler. An
 event dated after its report was signed is refused (400): a Yes a year ahead would keep the

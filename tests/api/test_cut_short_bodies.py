@@ -7,49 +7,70 @@ no one: no traceback is logged and no 500 is counted, on any route, signed or no
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC
 
 import pytest
 
-from tests.api.service import VERIFIED_FRESH, Caller
+from tests.api.conftest import served_history
+from tests.api.service import NOW, VERIFIED_FRESH, Caller
 from tests.api.wire import answers_after, answers_counted, authorization, request_sent
 
 BODY = json.dumps({"phone": VERIFIED_FRESH, "since": "2026-01-01T00:00:00Z"}).encode()
 SENT_BEFORE_HANGING_UP = 10
 
-# a call cut short, as (method, target, route template, signed), and the status it counts as
+# a call cut short, as (method, target, route template, signed how), and the status it counts as
 CUT_SHORT_CALLS = {
-    "a signed check": ("POST", "/v1/check", "/v1/check", True, "400"),
-    "a signed bulk check": ("POST", "/v1/check/bulk", "/v1/check/bulk", True, "400"),
+    "a signed check": ("POST", "/v1/check", "/v1/check", "oauth", "400"),
+    "a signed bulk check": ("POST", "/v1/check/bulk", "/v1/check/bulk", "oauth", "400"),
     "a signed CAMARA check": (
         "POST",
         "/number-recycling/v0.2/check",
         "/number-recycling/v0.2/check",
-        True,
+        "oauth",
         "400",
     ),
-    "a signed notification": ("POST", "/v1/notify", "/v1/notify", True, "400"),
-    "a signed template": ("POST", "/v1/message_template", "/v1/message_template", True, "400"),
-    "a signed ping": ("POST", "/v1/ping", "/v1/ping", True, "400"),
+    "a signed notification": ("POST", "/v1/notify", "/v1/notify", "oauth", "400"),
+    "a signed template": ("POST", "/v1/message_template", "/v1/message_template", "oauth", "400"),
+    "a signed ping": ("POST", "/v1/ping", "/v1/ping", "oauth", "400"),
     "a signed GET with a body": (
         "GET",
         "/v1/billing?month=2026-06",
         "/v1/billing",
-        True,
+        "oauth",
         "400",
     ),
-    "a gateway's event, read before its signature": (
+    "a gateway's event, read for its signature": (
         "POST",
         "/v1/sms/events",
         "/v1/sms/events",
-        False,
+        "gateway",
         "400",
     ),
     # refused by its headers before the body is asked for
-    "an unsigned check": ("POST", "/v1/check", "/v1/check", False, "401"),
+    "an unsigned check": ("POST", "/v1/check", "/v1/check", None, "401"),
+    "an unsigned gateway's event": ("POST", "/v1/sms/events", "/v1/sms/events", None, "401"),
 }
+
+
+SMS_GATEWAY_SECRET = "whsec_" + base64.b64encode(b"sms-gateway-secret-32-bytes-long").decode()
+# headers that hold until the body is read: the signature itself covers the body
+GATEWAY_SIGNED = {
+    "webhook-id": "msg_1",
+    "webhook-timestamp": str(int(NOW.replace(tzinfo=UTC).timestamp())),
+    "webhook-signature": "v1,c2lnbmVkIG92ZXIgdGhlIGJvZHk=",
+}
+
+
+@pytest.fixture(scope="module")
+def caller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caller]:
+    """The service, with a secret for the SMS gateway, whose events it reads."""
+    folder = tmp_path_factory.mktemp("served")
+    for served in served_history(folder, gateway_secrets={"sms": SMS_GATEWAY_SECRET}):
+        yield served.caller
 
 
 @pytest.fixture
@@ -71,8 +92,10 @@ def test_a_caller_who_hangs_up_mid_body_is_no_error_of_the_service(
 ) -> None:
     method, target, route, signed, counted_as = CUT_SHORT_CALLS[call]
     headers = {"Content-Type": "application/json", "Content-Length": str(len(BODY))}
-    if signed:
+    if signed == "oauth":
         headers["Authorization"] = authorization(caller, method, target, BODY)
+    elif signed == "gateway":
+        headers |= GATEWAY_SIGNED
     before = answers_counted(caller.url, route, method)
 
     with request_sent(caller.url, method, target, headers, BODY[:SENT_BEFORE_HANGING_UP]):

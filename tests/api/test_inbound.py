@@ -29,6 +29,7 @@ from delivery.events import (
 from ownership.channels import Channel
 from pipelines.settings import load_settings
 from tests.api.service import TIMES_BEYOND_UTC, serving
+from tests.api.wire import Answer, first_answer, request_sent
 
 NOW = datetime(2026, 6, 2, 9, 0)  # the app's clock: naive UTC
 AT = "2026-06-02T08:59:30Z"
@@ -338,3 +339,42 @@ def test_the_document_still_describes_the_events_read_after_the_signature() -> N
     assert "$ref" not in json.dumps(body)
     sms = document["paths"]["/v1/sms/events"]["post"]["requestBody"]["content"]["application/json"]
     assert sms["schema"]["discriminator"] == {"propertyName": "type"}
+
+
+STAMP = str(int(NOW.replace(tzinfo=UTC).timestamp()))
+# signature headers that hold until the body is read, and changes that refuse any body
+SIGNED = {"webhook-id": "msg_1", "webhook-timestamp": STAMP, "webhook-signature": "v1,x"}
+REFUSED_BY_HEADERS = {
+    "no signature": {name: "" for name in SIGNED},
+    "a stale timestamp": {"webhook-timestamp": str(int(STAMP) - 301)},
+    "a timestamp that is not a number": {"webhook-timestamp": "soon"},
+}
+
+
+def first_answer_to_a_report(client: Client, signature: dict[str, str]) -> Answer:
+    """The service's first answer to a report that announces its body and waits, as
+    `Expect: 100-continue` has it, to be asked for it."""
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Length": str(len(json.dumps(DELIVERED))),
+        "Expect": "100-continue",
+        **{name: value for name, value in signature.items() if value},
+    }
+    with request_sent(client.base, "POST", "/v1/networks/vk/events", headers) as connection:
+        return first_answer(connection)
+
+
+@pytest.mark.parametrize("refusal", REFUSED_BY_HEADERS)
+def test_a_report_its_signature_headers_refuse_is_answered_before_its_body_is_asked_for(
+    client: Client, refusal: str
+) -> None:
+    answer = first_answer_to_a_report(client, {**SIGNED, **REFUSED_BY_HEADERS[refusal]})
+
+    assert answer.status == 401, answer
+    assert json.loads(answer.body)["code"] == "UNAUTHENTICATED"
+
+
+def test_a_report_whose_signature_headers_hold_is_asked_for_its_body(client: Client) -> None:
+    answer = first_answer_to_a_report(client, SIGNED)
+
+    assert answer.status == 100, answer
