@@ -233,7 +233,8 @@ class GatewaySigned(SecurityBase):
             # what the headers refuse is refused before the body is asked for
             stamp = signatures.stamp_of(channel, request.headers, request.app.state.clock())
             # Starlette keeps the body; the route reads the same bytes
-            stamp.verify(await request.body())
+            body = await request.body()
+            stamp.verify(body, request.app.state.clock())
         except SignatureError as error:
             log.warning("refused an event posted as the %s gateway: %s", channel, error)
             message = f"not signed by the {channel} gateway: {error}"

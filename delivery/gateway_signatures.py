@@ -46,8 +46,9 @@ def decode_secret(secret: str) -> bytes:
     return key
 
 
-def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
-    """One `v1,<base64>` signature entry (what a gateway sends; for tests and fakes)."""
+def sign(key: bytes, message_id: str, timestamp: int | str, body: bytes) -> str:
+    """One `v1,<base64>` signature entry (what a gateway sends; for tests and fakes), over
+    the timestamp as its header carries it."""
     content = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
@@ -69,16 +70,11 @@ class GatewaySignatures:
         keys = {Channel(name): decode_secret(text) for name, text in secrets.items()}
         return cls(keys, tolerance)
 
-    def verify(
-        self, channel: Channel, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> None:
-        """Return if `body` was signed by `channel`'s gateway recently; `SignatureError` if not."""
-        self.stamp_of(channel, headers, now).verify(body)
-
     def stamp_of(self, channel: Channel, headers: Mapping[str, str], now: datetime) -> Stamp:
         """What the headers alone say, checked: the gateway has a secret here, every header is
-        there and well formed, and the timestamp is recent. So that a request they refuse is
-        refused before its body is read; `SignatureError` if not."""
+        there and well formed (a `v1,` entry of a SHA-256 HMAC's length among the
+        signatures), and the timestamp is recent. So that a request they refuse is refused
+        before its body is read; `SignatureError` if not."""
         key = self._keys.get(channel)
         if key is None:
             raise SignatureError(f"no gateway secret is configured for {channel}")
@@ -91,26 +87,41 @@ class GatewaySignatures:
             raise SignatureError("a webhook header is too long")
         if UNIX_SECONDS.fullmatch(stamp) is None:
             raise SignatureError("webhook-timestamp is not a Unix time in seconds")
-        timestamp = int(stamp)
-        moment = now if now.tzinfo else now.replace(tzinfo=UTC)
-        if abs(moment.timestamp() - timestamp) > self._tolerance.total_seconds():
-            raise SignatureError("webhook-timestamp is outside the tolerance")
-        offered = tuple(entry for entry in signatures.split(" ") if entry.startswith("v1,"))
-        return Stamp(key, message_id, timestamp, offered)
+        offered = tuple(entry for entry in signatures.split(" ") if V1_SIGNATURE.fullmatch(entry))
+        if not offered:
+            raise SignatureError("webhook-signature holds no v1,<base64 HMAC-SHA256> entry")
+        signed = Stamp(key, message_id, stamp, offered, self._tolerance)
+        signed.check_time(now)
+        return signed
+
+
+# a `v1,` entry: the base64 of 32 bytes, an HMAC-SHA256
+V1_SIGNATURE = re.compile(r"v1,[A-Za-z0-9+/]{43}=")
 
 
 @dataclass(frozen=True)
 class Stamp:
-    """A gateway's signature headers, checked; what remains is whether they sign the body."""
+    """A gateway's signature headers, checked; what remains is whether they sign the body,
+    and are still recent once it is in."""
 
-    key: bytes = field(repr=False)
+    key: bytes = field(repr=False, compare=False)
     message_id: str
-    timestamp: int
+    stamp: str  # webhook-timestamp as sent: what the gateway signed
     offered: tuple[str, ...]  # the `v1,` entries
+    tolerance: timedelta
 
-    def verify(self, body: bytes) -> None:
-        """Return if one of the offered signatures signs `body`; `SignatureError` if none."""
-        expected = sign(self.key, self.message_id, self.timestamp, body).encode()
+    def check_time(self, now: datetime) -> None:
+        """Return if the stamp is within the tolerance of `now`; `SignatureError` if not."""
+        moment = now if now.tzinfo else now.replace(tzinfo=UTC)
+        if abs(moment.timestamp() - int(self.stamp)) > self.tolerance.total_seconds():
+            raise SignatureError("webhook-timestamp is outside the tolerance")
+
+    def verify(self, body: bytes, now: datetime) -> None:
+        """Return if one of the offered signatures signs `body` and the stamp is still recent
+        at `now`, once the body is in (one held back past the tolerance would replay an old
+        capture); `SignatureError` if not."""
+        self.check_time(now)
+        expected = sign(self.key, self.message_id, self.stamp, body).encode()
         # compare with every entry, in constant time each, and only then decide
         matches = [hmac.compare_digest(expected, entry.encode()) for entry in self.offered]
         if not any(matches):

@@ -61,7 +61,7 @@ SMS_GATEWAY_SECRET = "whsec_" + base64.b64encode(b"sms-gateway-secret-32-bytes-l
 GATEWAY_SIGNED = {
     "webhook-id": "msg_1",
     "webhook-timestamp": str(int(NOW.replace(tzinfo=UTC).timestamp())),
-    "webhook-signature": "v1,c2lnbmVkIG92ZXIgdGhlIGJvZHk=",
+    "webhook-signature": "v1," + base64.b64encode(bytes(32)).decode(),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -37,6 +38,19 @@ VK_SECRET = "whsec_" + base64.b64encode(b"vk-gateway-secret-32-bytes-long!").dec
 OK_SECRET = "whsec_" + base64.b64encode(b"ok-gateway-secret-32-bytes-long!").decode()
 SMS_SECRET = "whsec_" + base64.b64encode(b"sms-gateway-secret-32-bytes-long").decode()
 DELIVERED = {"type": "message.delivered", "notification_id": "n-1", "provider_id": "vk-1", "at": AT}
+
+
+@dataclass
+class AppClock:
+    """The app's clock, which a test may move (back to NOW after it)."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+APP_CLOCK = AppClock()
 
 
 class Client:
@@ -93,7 +107,7 @@ def served(
         settings,
         snapshots=SnapshotSource(folder / "snapshot.bin"),
         authenticator=cast(Authenticator, object()),  # these routes are not under OAuth
-        clock=lambda: NOW,
+        clock=APP_CLOCK,
         inbound_events=recorded,
     )
     with serving(app) as base:
@@ -101,9 +115,10 @@ def served(
 
 
 @pytest.fixture
-def inbound(served: tuple[Client, RecordingInboundEvents]) -> RecordingInboundEvents:
+def inbound(served: tuple[Client, RecordingInboundEvents]) -> Iterator[RecordingInboundEvents]:
     served[1].clear()
-    return served[1]
+    yield served[1]
+    APP_CLOCK.now = NOW
 
 
 @pytest.fixture
@@ -342,12 +357,18 @@ def test_the_document_still_describes_the_events_read_after_the_signature() -> N
 
 
 STAMP = str(int(NOW.replace(tzinfo=UTC).timestamp()))
-# signature headers that hold until the body is read, and changes that refuse any body
-SIGNED = {"webhook-id": "msg_1", "webhook-timestamp": STAMP, "webhook-signature": "v1,x"}
+# signature headers that hold until the body is read (a signature of the right form, which
+# only the body tells wrong), and changes that refuse any body
+SIGNED = {
+    "webhook-id": "msg_1",
+    "webhook-timestamp": STAMP,
+    "webhook-signature": "v1," + base64.b64encode(bytes(32)).decode(),
+}
 REFUSED_BY_HEADERS = {
     "no signature": {name: "" for name in SIGNED},
     "a stale timestamp": {"webhook-timestamp": str(int(STAMP) - 301)},
     "a timestamp that is not a number": {"webhook-timestamp": "soon"},
+    "a signature of no HMAC-SHA256": {"webhook-signature": "v1,x v2,abc"},
 }
 
 
@@ -378,3 +399,27 @@ def test_a_report_whose_signature_headers_hold_is_asked_for_its_body(client: Cli
     answer = first_answer_to_a_report(client, SIGNED)
 
     assert answer.status == 100, answer
+
+
+def test_a_report_whose_body_comes_after_its_stamp_went_stale_is_unauthenticated(
+    vk: Gateway, inbound: RecordingInboundEvents
+) -> None:
+    """A capture replayed with its body held back would otherwise go through at any time."""
+    body = json.dumps(DELIVERED).encode()
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": STAMP,
+        "webhook-signature": vk.webhook.sign("msg_1", NOW, body.decode()),
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+        "Expect": "100-continue",
+    }
+    with request_sent(vk.client.base, "POST", "/v1/networks/vk/events", headers) as connection:
+        asked = first_answer(connection)
+        APP_CLOCK.now = NOW + timedelta(seconds=301)
+        connection.sendall(body)
+        answer = first_answer(connection)
+
+    assert (asked.status, answer.status) == (100, 401)
+    assert json.loads(answer.body)["message"].endswith("webhook-timestamp is outside the tolerance")
+    assert inbound.events == []
