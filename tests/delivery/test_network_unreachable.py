@@ -17,6 +17,7 @@ import pytest
 
 from delivery.channels.http import HttpSocialNetwork
 from delivery.channels.ports import ChannelUnavailableError, SendResult, Sent, SocialMessage
+from delivery.webhooks.events import NotificationStatusChanged
 from ownership.channels import Channel
 from pipelines.snapshot import Snapshot
 from tests.api.service import score_history
@@ -232,3 +233,25 @@ def test_a_yes_whose_message_vk_could_not_be_connected_for_goes_by_sms_at_the_tt
     notifier.service.sweep()
 
     assert [row[0] for row in notifier.sms.sent] == [asked]  # not five minutes later
+
+
+def test_the_clients_last_sent_names_the_network_that_took_it(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier.vk.refuse.add(IN_VK_AND_OK)
+    with monkeypatch.context() as ok_times_out:  # OK's answer never comes
+        ok_times_out.setattr(notifier.ok, "send", read_timeout)
+        sent = notifier.notify(IN_VK_AND_OK)
+    notifier.vk.refuse.clear()
+    notifier.ok.refuse.add(IN_VK_AND_OK)
+
+    notifier.service.dispatch_due()  # OK, asked first, refuses: VK takes it
+
+    assert [row[0] for row in notifier.vk.sent] == [sent]
+    assert history(notifier, sent)[-1] == ("sent", "vk")
+    told = [
+        (e.event.status, e.event.channel)
+        for e in notifier.webhooks.events
+        if isinstance(e.event, NotificationStatusChanged) and e.event.notification_id == sent
+    ]
+    assert told[-1] == ("sent", "vk")
