@@ -46,9 +46,9 @@ def decode_secret(secret: str) -> bytes:
     return key
 
 
-def sign(key: bytes, message_id: str, timestamp: int | str, body: bytes) -> str:
+def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     """One `v1,<base64>` signature entry (what a gateway sends; for tests and fakes), over
-    the timestamp as its header carries it."""
+    the timestamp's number, as Standard Webhooks libraries sign and verify it."""
     content = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
@@ -106,7 +106,7 @@ class Stamp:
 
     key: bytes = field(repr=False, compare=False)
     message_id: str
-    stamp: str  # webhook-timestamp as sent: what the gateway signed
+    stamp: str  # webhook-timestamp, ASCII digits
     offered: tuple[str, ...]  # the `v1,` entries
     tolerance: timedelta
 
@@ -121,7 +121,7 @@ class Stamp:
         at `now`, once the body is in (one held back past the tolerance would replay an old
         capture); `SignatureError` if not."""
         self.check_time(now)
-        expected = sign(self.key, self.message_id, self.stamp, body).encode()
+        expected = sign(self.key, self.message_id, int(self.stamp), body).encode()
         # compare with every entry, in constant time each, and only then decide
         matches = [hmac.compare_digest(expected, entry.encode()) for entry in self.offered]
         if not any(matches):

@@ -423,3 +423,21 @@ def test_a_report_whose_body_comes_after_its_stamp_went_stale_is_unauthenticated
     assert (asked.status, answer.status) == (100, 401)
     assert json.loads(answer.body)["message"].endswith("webhook-timestamp is outside the tolerance")
     assert inbound.events == []
+
+
+def test_a_timestamp_written_with_leading_zeros_is_signed_as_its_number(
+    vk: Gateway, inbound: RecordingInboundEvents
+) -> None:
+    """As Standard Webhooks libraries sign and verify it."""
+    body = json.dumps(DELIVERED)
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": "0" + STAMP,
+        "webhook-signature": vk.webhook.sign("msg_1", NOW, body),
+        "content-type": "application/json",
+    }
+
+    response = vk.client.post("/v1/networks/vk/events", data=body.encode(), headers=headers)
+
+    assert response.status_code == 204, response.text
+    assert len(inbound.events) == 1
