@@ -4,10 +4,13 @@
     on a synthetic snapshot of 10^6 numbers, requests signed before the clock starts, each with
     its own request_id and nonce, over 64 connections (and 1, for latency);
   - the time to sweep --expired notifications past their TTL into SMS fallback: in process,
-    `NotifyService.sweep` in batches until none is left, with the channel simulators.
-Figures are medians of --repeat runs.
+    `NotifyService.sweep` in batches until none is left, with the channel simulators;
+  - the time to dispatch --accepted notifications (VK or OK for a number with an active
+    account, SMS otherwise): in process, `NotifyService.dispatch_due` in rounds until none is
+    left, with the channel simulators; each a claim, a call and the network's id kept.
+Figures are medians of --repeat runs; --parts picks which are run.
 
-    python bench/bench_notify.py --requests 20000 --expired 100000 --repeat 3
+    python bench/bench_notify.py --requests 20000 --expired 100000 --accepted 20000 --repeat 3
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,10 +32,10 @@ from bench_api import ROOT, Server, build_snapshot  # bench/, beside this file
 from bench_webhooks import database
 from cryptography.fernet import Fernet
 from loadgen import run_load
-from sqlalchemy import func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from delivery import records
-from delivery.runtime import build_notify_runtime
+from delivery.runtime import NotifyRuntime, build_notify_runtime
 from delivery.templates import build_template_desk
 from ownership.moderation import TemplateDraft
 from pipelines.settings import load_settings
@@ -107,6 +112,60 @@ def _notification(request_id: str, phone: str, template_id: str) -> dict[str, ob
 
 def sweep_time(kind: str, scores: Path, phones: list[str], expired: int) -> dict[str, float]:
     """Seconds to sweep `expired` sent notifications past their TTL into SMS."""
+    now = datetime.now(UTC)
+    sent = {
+        "status": "sent",
+        "channel": "vk",
+        "created_at": now - timedelta(hours=2),
+        "expires_at": now - timedelta(hours=1),
+    }
+    with _notifications(kind, scores, phones, expired, sent) as (engine, runtime):
+        started = time.perf_counter()
+        while runtime.service.sweep(limit=5_000):
+            pass
+        seconds = time.perf_counter() - started
+        sms = _count(engine, "sms_sent")
+    if sms != expired:
+        raise SystemExit(f"swept {sms} of {expired} into SMS")
+    return {"expired": expired, "seconds": round(seconds, 2), "per_s": round(expired / seconds)}
+
+
+def dispatch_time(kind: str, scores: Path, phones: list[str], accepted: int) -> dict[str, float]:
+    """Seconds to dispatch `accepted` notifications to deliver, in rounds of 500."""
+    now = datetime.now(UTC)
+    waiting = {
+        "status": "accepted",
+        "channel": None,
+        "provider_id": None,
+        "created_at": now,
+        "expires_at": now + timedelta(hours=1),
+    }
+    with _notifications(kind, scores, phones, accepted, waiting) as (engine, runtime):
+        started = time.perf_counter()
+        while runtime.service.dispatch_due(limit=500):
+            pass
+        seconds = time.perf_counter() - started
+        left = _count(engine, "accepted")
+    if left:
+        raise SystemExit(f"{left} of {accepted} left undispatched")
+    return {"accepted": accepted, "seconds": round(seconds, 2), "per_s": round(accepted / seconds)}
+
+
+def _count(engine: Engine, status: str) -> int:
+    table = records.notifications
+    with engine.connect() as connection:
+        counted = connection.scalar(
+            select(func.count()).select_from(table).where(table.c.status == status)
+        )
+    return int(counted or 0)
+
+
+@contextmanager
+def _notifications(
+    kind: str, scores: Path, phones: list[str], count: int, state: Mapping[str, object]
+) -> Iterator[tuple[Engine, NotifyRuntime]]:
+    """A store of `kind` holding `count` notifications in `state`, and a notify runtime on
+    it with the channel simulators."""
     with database(kind) as url:
         upgrade(url)
         engine = make_engine(url)
@@ -138,15 +197,14 @@ def sweep_time(kind: str, scores: Path, phones: list[str], expired: int) -> dict
                 "status": "sent",
                 "channel": "vk",
                 "provider_id": f"vk-never-{i}",
-                "created_at": now - timedelta(hours=2),
-                "expires_at": now - timedelta(hours=1),
                 "updated_at": now - timedelta(hours=2),
                 "answer": {},
+                **state,
             }
-            for i in range(expired)
+            for i in range(count)
         ]
         with engine.begin() as connection:
-            for start in range(0, expired, 10_000):
+            for start in range(0, count, 10_000):
                 connection.execute(insert(records.notifications), rows[start : start + 10_000])
         if kind == "postgresql":
             # the table as a live one would be (planner statistics), and the writes of the
@@ -160,19 +218,24 @@ def sweep_time(kind: str, scores: Path, phones: list[str], expired: int) -> dict
         runtime = build_notify_runtime(
             settings, engine, _Clock(), lambda: snapshot, desk, cipher=cipher
         )
-        started = time.perf_counter()
-        while runtime.service.sweep(limit=5_000):
-            pass
-        seconds = time.perf_counter() - started
-        with engine.connect() as connection:
-            table = records.notifications
-            sms = connection.scalar(
-                select(func.count()).select_from(table).where(table.c.status == "sms_sent")
-            )
-        engine.dispose()
-    if sms != expired:
-        raise SystemExit(f"swept {sms} of {expired} into SMS")
-    return {"expired": expired, "seconds": round(seconds, 2), "per_s": round(expired / seconds)}
+        try:
+            yield engine, runtime
+        finally:
+            engine.dispose()
+
+
+PARTS = ("accept", "sweep", "dispatch")
+
+
+def _timed(runs: list[dict[str, float]], **size: int) -> dict[str, object]:
+    """The median of timed runs, and each run's seconds."""
+    seconds = statistics.median(run["seconds"] for run in runs)
+    return {
+        **size,
+        "seconds": seconds,
+        "per_s": round(next(iter(size.values())) / seconds),
+        "runs_s": [run["seconds"] for run in runs],
+    }
 
 
 class _Clock:
@@ -185,7 +248,11 @@ def main() -> None:
     parser.add_argument("--numbers", type=float, default=1e6)
     parser.add_argument("--requests", type=int, default=20_000, help="per run at 64 connections")
     parser.add_argument("--expired", type=int, default=100_000)
+    parser.add_argument("--accepted", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure"
+    )
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--port", type=int, default=18_775)
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "api")
@@ -199,15 +266,18 @@ def main() -> None:
     phones = [f"+{key}" for key in np.random.default_rng(5).choice(keys, 50_000).tolist()]
     report: dict[str, object] = {}
     for kind in args.databases:
-        sweeps = [sweep_time(kind, scores, phones, args.expired) for _ in range(args.repeat)]
-        report[kind] = {
-            "accept": accept_rate(kind, scores, phones, args.requests, args.repeat, args.port),
-            "sweep": {
-                "expired": args.expired,
-                "seconds": statistics.median(run["seconds"] for run in sweeps),
-                "runs_s": [run["seconds"] for run in sweeps],
-            },
-        }
+        measured: dict[str, object] = {}
+        if "sweep" in args.parts:
+            sweeps = [sweep_time(kind, scores, phones, args.expired) for _ in range(args.repeat)]
+            measured["sweep"] = _timed(sweeps, expired=args.expired)
+        if "dispatch" in args.parts:
+            runs = [dispatch_time(kind, scores, phones, args.accepted) for _ in range(args.repeat)]
+            measured["dispatch"] = _timed(runs, accepted=args.accepted)
+        if "accept" in args.parts:
+            measured["accept"] = accept_rate(
+                kind, scores, phones, args.requests, args.repeat, args.port
+            )
+        report[kind] = measured
     json.dump(report, sys.stdout, indent=2)
     print()
 
