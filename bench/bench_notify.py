@@ -7,7 +7,9 @@
     `NotifyService.sweep` in batches until none is left, with the channel simulators;
   - the time to dispatch --accepted notifications (VK or OK for a number with an active
     account, SMS otherwise): in process, `NotifyService.dispatch_due` in rounds until none is
-    left, with the channel simulators; each a claim, a call and the network's id kept.
+    left, with the channel simulators, each call answered --gateway-latency-ms late (a real
+    gateway's round trip); each a claim, a call and the network's id kept. One notification at
+    a time, and --concurrency at once (OWNERSHIP_NOTIFY_DISPATCH_CONCURRENCY).
 Figures are medians of --repeat runs; --parts picks which are run.
 
     python bench/bench_notify.py --requests 20000 --expired 100000 --accepted 20000 --repeat 3
@@ -26,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bench_api import ROOT, Server, build_snapshot  # bench/, beside this file
@@ -130,8 +133,16 @@ def sweep_time(kind: str, scores: Path, phones: list[str], expired: int) -> dict
     return {"expired": expired, "seconds": round(seconds, 2), "per_s": round(expired / seconds)}
 
 
-def dispatch_time(kind: str, scores: Path, phones: list[str], accepted: int) -> dict[str, float]:
-    """Seconds to dispatch `accepted` notifications to deliver, in rounds of 500."""
+def dispatch_time(
+    kind: str,
+    scores: Path,
+    phones: list[str],
+    accepted: int,
+    concurrency: int,
+    latency: float,
+) -> dict[str, float]:
+    """Seconds to dispatch `accepted` notifications to deliver, in rounds of 500, carrying
+    `concurrency` at once, each gateway call answered `latency` seconds late."""
     now = datetime.now(UTC)
     waiting = {
         "status": "accepted",
@@ -141,6 +152,12 @@ def dispatch_time(kind: str, scores: Path, phones: list[str], accepted: int) -> 
         "expires_at": now + timedelta(hours=1),
     }
     with _notifications(kind, scores, phones, accepted, waiting) as (engine, runtime):
+        service = runtime.service
+        service.dispatch_concurrency = concurrency
+        service.social = {
+            network: _Late(gateway, latency) for network, gateway in service.social.items()
+        }
+        service.sms = _Late(service.sms, latency)
         started = time.perf_counter()
         while runtime.service.dispatch_due(limit=500):
             pass
@@ -227,6 +244,25 @@ def _notifications(
 PARTS = ("accept", "sweep", "dispatch")
 
 
+class _Late:
+    """A gateway whose every call is answered `latency` seconds late, as over a network."""
+
+    def __init__(self, gateway: Any, latency: float) -> None:
+        self._gateway = gateway
+        self._latency = latency
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._gateway, name)
+        if not callable(call) or self._latency <= 0:
+            return call
+
+        def late(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(self._latency)
+            return call(*args, **kwargs)
+
+        return late
+
+
 def _timed(runs: list[dict[str, float]], **size: int) -> dict[str, object]:
     """The median of timed runs, and each run's seconds."""
     seconds = statistics.median(run["seconds"] for run in runs)
@@ -249,6 +285,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000, help="per run at 64 connections")
     parser.add_argument("--expired", type=int, default=100_000)
     parser.add_argument("--accepted", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=8, help="notifications at once")
+    parser.add_argument("--gateway-latency-ms", type=float, default=0.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure"
@@ -271,8 +309,13 @@ def main() -> None:
             sweeps = [sweep_time(kind, scores, phones, args.expired) for _ in range(args.repeat)]
             measured["sweep"] = _timed(sweeps, expired=args.expired)
         if "dispatch" in args.parts:
-            runs = [dispatch_time(kind, scores, phones, args.accepted) for _ in range(args.repeat)]
-            measured["dispatch"] = _timed(runs, accepted=args.accepted)
+            latency = args.gateway_latency_ms / 1000
+            for concurrency in sorted({1, args.concurrency}):
+                runs = [
+                    dispatch_time(kind, scores, phones, args.accepted, concurrency, latency)
+                    for _ in range(args.repeat)
+                ]
+                measured[f"dispatch_{concurrency}_at_once"] = _timed(runs, accepted=args.accepted)
         if "accept" in args.parts:
             measured["accept"] = accept_rate(
                 kind, scores, phones, args.requests, args.repeat, args.port

@@ -9,6 +9,7 @@ client."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import select
@@ -45,17 +46,25 @@ class Dispatching(NotifyCore):
                     .limit(limit)
                 ).mappings()
             ]
-        if rows:
-            self.overlay.refresh()  # a No another process recorded a moment ago counts too
-        carried = 0
+        if not rows:
+            return 0
+        self.overlay.refresh()  # a No another process recorded a moment ago counts too
         # a network that could not be reached is not called again this round: each call would
         # wait out its deadline, and hold up every notification behind it, SMS ones too
         down: set[Channel] = set()
-        for row in rows:
+
+        def carry(row: dict[str, Any]) -> int:
             if self.stopping.is_set():  # the rest stay accepted, for the next process
-                break
-            carried += self._dispatch(row, down)
-        return carried
+                return 0
+            return self._dispatch(row, down)
+
+        threads = min(self.dispatch_concurrency, len(rows))
+        if threads == 1:
+            return sum(carry(row) for row in rows)
+        # each notification is claimed on its own, so they go at once, the oldest first; a
+        # network found down by one is skipped by those not yet started
+        with ThreadPoolExecutor(threads, thread_name_prefix="notify-dispatch") as pool:
+            return sum(pool.map(carry, rows))
 
     def _dispatch(self, row: dict[str, Any], down: set[Channel]) -> int:
         # what the row held when read: every claim below holds only while it still does, so

@@ -65,9 +65,13 @@ class NotifyCore:
         overlay: LiveOverlay | None = None,
         claim_timeout: timedelta = timedelta(minutes=1),
         withdraw_timeout: timedelta = timedelta(minutes=5),
+        dispatch_concurrency: int = 1,
     ) -> None:
         """`overlay`: the answers learnt since the batch, shared with the checks of the same
-        process; by default one of this service's own over the same store."""
+        process; by default one of this service's own over the same store.
+        `dispatch_concurrency`: how many notifications a dispatch round carries at once, each
+        on a thread of its own (a gateway's answer takes a round trip; one at a time, a worker
+        would carry one a round trip)."""
         self.engine = engine
         self.clock = clock
         self.snapshots = snapshots
@@ -87,6 +91,7 @@ class NotifyCore:
         # it, before it goes by SMS (or expires) without: a network down for hours must not
         # hold back the fallback
         self.withdraw_timeout = withdraw_timeout
+        self.dispatch_concurrency = dispatch_concurrency
         self.writer = BatchWriter(engine)
         # set when the process stops: the jobs finish what they hold and take nothing new
         self.stopping = threading.Event()

@@ -179,6 +179,7 @@ def build_notify_runtime(
         OutboxWebhooks(),
         sms_report_timeout=timedelta(seconds=settings.sms_report_timeout_seconds),
         overlay=overlay,
+        dispatch_concurrency=settings.notify_dispatch_concurrency,
     )
     forward.target = service
     cipher = cipher or load_cipher(settings.secret_key_text(), settings.secret_key_file)

@@ -225,6 +225,9 @@ class Settings(BaseSettings):
     # and expired ones swept into SMS; how long an SMS may go without a delivery report before
     # it counts as failed.
     notify_dispatch_seconds: float = Field(0.2, gt=0, le=HOUR)
+    # How many notifications a worker carries at once, each waiting for its gateway's answer
+    # on a thread of its own.
+    notify_dispatch_concurrency: int = Field(8, ge=1, le=64)
     notify_sweep_seconds: float = Field(1.0, gt=0, le=HOUR)
     sms_report_timeout_seconds: float = Field(3_600.0, gt=0, le=7 * DAY)
     # The history whose `accounts` the social-network simulators know (the demo's, say).
