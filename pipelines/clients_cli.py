@@ -85,11 +85,9 @@ def add_clients_commands(commands: Any) -> None:
             "Set a client's default webhook URL (or clear it with --clear) and print it as JSON. "
             "A client without a webhook secret, or one asked to --renew-secret, is given a new "
             "one, printed once; --renew-secret without a URL keeps the URL as it is. Setting a "
-            "URL, the same one again included, lifts the waits recorded for the client's "
-            "endpoints (one found down, or that asked by Retry-After to be left alone): the "
-            "events they put off go a claim's lease (OWNERSHIP_WEBHOOK_LEASE_SECONDS) from now, "
-            "so that one a worker is sending is not sent twice at once; waits_lifted and "
-            "events_released say how many."
+            "URL, the same one again included, forgets the waits recorded for the client's "
+            "endpoints (one found down, or that asked by Retry-After to be left alone); events "
+            "already put off keep their time."
         ),
     )
     set_webhook.add_argument("name", type=text_argument, help="the client's name")
@@ -156,8 +154,9 @@ def add_clients_commands(commands: Any) -> None:
             "the workers run a faster one (the demo's), give this command their "
             "OWNERSHIP_CLOCK_SPEED, OWNERSHIP_CLOCK_ANCHOR and OWNERSHIP_CLOCK_START. A wait "
             "ends by itself at its until; to lift a client's waits sooner, once its endpoint is "
-            "fixed: `ownership clients set-webhook NAME URL`, after which the events they put "
-            "off go within a claim's lease."
+            "fixed: `ownership clients set-webhook NAME URL`. That lifts the waits only: the "
+            "events they already put off keep their next attempt (backlog.next_attempt_at shows "
+            "the earliest)."
         ),
     )
     webhooks.add_argument(
@@ -193,7 +192,6 @@ def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
-    from delivery.runtime import build_clock
     from pipelines.serving_cli import open_cipher
     from store.clients import (
         WEBHOOK_SECRET_OVERLAP,
@@ -212,12 +210,7 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
     if args.overlap is not None and not args.renew_secret:
         raise UsageError("--overlap goes with --renew-secret")
     overlap = WEBHOOK_SECRET_OVERLAP if args.overlap is None else timedelta(hours=args.overlap)
-    answer: dict[str, str | int | None] = {"name": args.name, "webhook_url": args.url}
-    # the events the lifted waits put off go a claim's lease from now, on the dispatchers' clock
-    release_at = build_clock(settings).now() + timedelta(seconds=settings.webhook_lease_seconds)
-    if args.url is not None and settings.clock_speed != 1 and settings.clock_anchor is None:
-        judged = "the time the events put off by the lifted waits go at is a lease past"
-        print(_unanchored_clock_note(settings.clock_speed, judged), file=sys.stderr)
+    answer: dict[str, str | None] = {"name": args.name, "webhook_url": args.url}
     with _store(settings) as sessions:
         try:
             with sessions.begin() as session:
@@ -225,11 +218,7 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
                     answer["webhook_url"] = webhook_url_named(session, args.name)
                     has_secret = True
                 else:
-                    done = set_webhook_url(session, args.name, args.url, release_at=release_at)
-                    has_secret = done.signs
-                    if args.url is not None:
-                        answer["waits_lifted"] = done.waits_lifted
-                        answer["events_released"] = done.events_released
+                    has_secret = set_webhook_url(session, args.name, args.url)
                 if args.renew_secret or not has_secret:
                     cipher = open_cipher(settings)
                     renewed = renew_webhook_secret(session, args.name, cipher, overlap=overlap)
@@ -322,12 +311,11 @@ def cmd_clients_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _unanchored_clock_note(speed: float, judged: str = '"now" is') -> str:
-    """Why what was `judged` by this command's clock may not be in the workers' time: a clock
-    sped up without an anchor starts at the real time when its process does, so each
-    process's reads otherwise."""
+def _unanchored_clock_note(speed: float) -> str:
+    """Why `now` may not be the workers' time: a clock sped up without an anchor starts at the
+    real time when its process does, so each process's reads otherwise."""
     return (
-        f"{judged} this command's own clock (OWNERSHIP_CLOCK_SPEED={speed:g} without "
+        f'"now" is this command\'s own clock (OWNERSHIP_CLOCK_SPEED={speed:g} without '
         "OWNERSHIP_CLOCK_ANCHOR starts at the real time when the command does), not a worker's: "
         "for a worker's, give OWNERSHIP_CLOCK_ANCHOR and OWNERSHIP_CLOCK_START as the worker "
         "has them (for a worker started without an anchor: the real moment it started, UTC)"

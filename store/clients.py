@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from delivery.webhooks.endpoints import lift_waits
+from delivery.webhooks.endpoints import forget_waits
 from delivery.webhooks.signing import generate_webhook_secret
 from store.group_commit import GroupWriter
 from store.secrets import SecretCipher, SecretKeyError
@@ -299,36 +299,20 @@ def list_clients(session: Session) -> list[ClientSummary]:
     ]
 
 
-@dataclass(frozen=True)
-class WebhookUrlSet:
-    """What setting a client's webhook URL did: whether the client has a webhook secret to
-    sign with, how many waits of its endpoints it lifted, and how many events they had put off
-    it made due sooner."""
-
-    signs: bool
-    waits_lifted: int = 0
-    events_released: int = 0
-
-
-def set_webhook_url(
-    session: Session, name: str, url: str | None, *, release_at: datetime
-) -> WebhookUrlSet:
+def set_webhook_url(session: Session, name: str, url: str | None) -> bool:
     """Set (or, with None, clear) a client's default webhook URL; the caller commits.
-    The client's events not yet delivered that went to its previous URL follow to the new one
-    when next sent (`delivery.webhooks.outbox.addressed_now`); a cleared URL leaves them where
-    they were. Setting a URL lifts the waits recorded for the client's endpoints: the operator
-    says where its webhooks go now (the same URL again, once it is fixed, or one that asked
-    for a wait by mistake), and an endpoint still down is found so again at its next attempt.
-    The events the waits put off are due at `release_at` (`delivery.webhooks.endpoints.
-    lift_waits`: a claim's lease from now, so that one being sent is not sent twice at once)."""
+    Returns whether the client has a webhook secret to sign with. The client's events not yet
+    delivered that went to its previous URL follow to the new one when next sent
+    (`delivery.webhooks.outbox.addressed_now`); a cleared URL leaves them where they were.
+    Setting a URL forgets the waits recorded for the client's endpoints: the operator says
+    where its webhooks go now (the same URL again, once it is fixed, or one that asked for a
+    wait by mistake), and an endpoint still down is found so again at its next attempt. Events
+    already put off keep their time."""
     row = _client_named(session, name)
     row.webhook_url = None if url is None else parse_webhook_url(url)
-    signs = row.webhook_secret_encrypted is not None
-    if url is None:
-        return WebhookUrlSet(signs)
-    mine = WebhookEndpointWaitRow.client_key == row.consumer_key
-    lifted, released = lift_waits(session.connection(), mine, release_at=release_at)
-    return WebhookUrlSet(signs, lifted, released)
+    if url is not None:
+        forget_waits(session.connection(), WebhookEndpointWaitRow.client_key == row.consumer_key)
+    return row.webhook_secret_encrypted is not None
 
 
 def webhook_url_named(session: Session, name: str) -> str | None:

@@ -257,34 +257,7 @@ def put_off_due(
 def forget_waits_over(connection: Connection, now: datetime) -> int:
     """Delete the endpoints' waits that ended by `now`; the caller commits."""
     table = WebhookEndpointWaitRow
-    return len(forget_waits(connection, table.until <= now))
-
-
-def lift_waits(
-    connection: Connection, which: ColumnElement[bool], *, release_at: datetime
-) -> tuple[int, int]:
-    """Forget the waits `which` selects before they end (the operator says the endpoint is
-    fixed), and make the events they put off due at `release_at` rather than at their end;
-    returns how many waits and events. An event put off waits until its wait's `until` to the
-    microsecond (`put_off_due`, `record_held_back`), which no attempt of its own is scheduled
-    at: a retry of its own, or one kept for its window's end, keeps its time. One put off
-    while a dispatcher was sending it may still be in flight: `release_at` no sooner than a
-    claim's lease from now lets its outcome settle it first. The caller commits."""
-    table = WebhookDeliveryRow
-    forgotten = forget_waits(connection, which)
-    released = 0
-    for client_key, until in forgotten:
-        released += connection.execute(
-            update(table)
-            .where(
-                table.client_key == client_key,
-                table.state == DeliveryState.PENDING.value,
-                table.next_attempt_at == until,
-                table.next_attempt_at > release_at,
-            )
-            .values(next_attempt_at=release_at)
-        ).rowcount
-    return len(forgotten), released
+    return forget_waits(connection, table.until <= now)
 
 
 def _bytewise(connection: Connection, *columns: Any) -> list[Any]:
@@ -294,10 +267,10 @@ def _bytewise(connection: Connection, *columns: Any) -> list[Any]:
     return list(columns)  # SQLite compares text bytewise (BINARY)
 
 
-def forget_waits(connection: Connection, which: ColumnElement[bool]) -> list[tuple[str, datetime]]:
-    """Delete the endpoints' waits `which` selects; returns each one's client key and end.
-    Their rows are locked first in the key's order, the order dispatchers record waits in, so
-    that neither waits for the other in a cycle (PostgreSQL)."""
+def forget_waits(connection: Connection, which: ColumnElement[bool]) -> int:
+    """Delete the endpoints' waits `which` selects. Their rows are locked first in the key's
+    order, the order dispatchers record waits in, so that neither waits for the other in a
+    cycle (PostgreSQL)."""
     table = WebhookEndpointWaitRow
     keys = connection.execute(
         select(table.client_key, table.url_digest)
@@ -306,13 +279,10 @@ def forget_waits(connection: Connection, which: ColumnElement[bool]) -> list[tup
         .order_by(*_bytewise(connection, table.client_key, table.url_digest))
         .with_for_update()
     ).all()
-    forgotten: list[tuple[str, datetime]] = []
+    forgotten = 0
     for client_key, digest in keys:
-        deleted = connection.execute(
+        forgotten += connection.execute(
             # `which` again: SQLite locks nothing on the read, and a wait may have been renewed
-            delete(table)
-            .where(table.client_key == client_key, table.url_digest == digest, which)
-            .returning(table.client_key, table.until)
-        )
-        forgotten += [(key, until) for key, until in deleted]
+            delete(table).where(table.client_key == client_key, table.url_digest == digest, which)
+        ).rowcount
     return forgotten

@@ -21,7 +21,6 @@ from store.database import session_factory
 from store.secrets import SecretCipher
 from store.tables_webhooks import WebhookDeliveryRow, WebhookEndpointWaitRow
 from tests.delivery.webhook_helpers import (
-    LEASE,
     SHOP_HOOKS,
     START,
     delivery_row,
@@ -37,7 +36,7 @@ TWO_DAYS = SendResult(503, "HTTP 503", retry_after=timedelta(days=2))
 
 def move_webhook(engine: Engine, url: str) -> None:
     with session_factory(engine).begin() as session:
-        set_webhook_url(session, "shop", url, release_at=START + LEASE)
+        set_webhook_url(session, "shop", url)
 
 
 def no_answer(_sent: SentWebhook) -> SendResult:
@@ -405,7 +404,7 @@ def test_clearing_the_webhook_url_keeps_the_waits_of_the_url_its_events_stay_at(
 ) -> None:
     shop, _ = endpoint_answered_at_start(engine, cipher, RATE_LIMITED)
     with session_factory(engine).begin() as session:
-        set_webhook_url(session, "shop", None, release_at=START + LEASE)
+        set_webhook_url(session, "shop", None)
 
     with engine.connect() as connection:
         kept = endpoint_waits(connection, [(shop.key, SHOP_HOOKS)], now=START)
@@ -481,41 +480,3 @@ def test_an_attempt_records_when_it_started_not_when_its_batch_was_settled(
     for event_id, state in ((delivered, "delivered"), (failed, "pending")):
         row = delivery_row(engine, event_id)
         assert (row.state, row.attempts, row.last_attempt_at) == (state, 1, START)
-
-
-AN_HOUR = SendResult(503, "HTTP 503", retry_after=timedelta(hours=1))
-
-
-def test_setting_the_webhook_url_again_sends_what_its_waits_put_off_a_lease_later(
-    engine: Engine, cipher: SecretCipher
-) -> None:
-    shop, clock = endpoint_answered_at_start(engine, cipher, AN_HOUR)
-    put_off = [enqueue_status(engine, shop.key, clock.now()) for _ in range(3)]
-    hooks = dispatcher(engine, cipher, RecordingWebhookSender(), clock)
-    hooks.dispatch_all_due()  # held back, with the endpoint's wait
-    clock.advance(timedelta(minutes=1))
-
-    with session_factory(engine).begin() as session:  # fixed: the operator lifts the wait
-        set_webhook_url(session, "shop", SHOP_HOOKS, release_at=clock.now() + LEASE)
-    clock.advance(LEASE)
-    hooks.dispatch_all_due()
-
-    assert {delivery_row(engine, event_id).state for event_id in put_off} == {"delivered"}
-
-
-def test_an_event_with_an_attempt_of_its_own_keeps_its_time_when_the_waits_are_lifted(
-    engine: Engine, cipher: SecretCipher
-) -> None:
-    shop, clock = endpoint_answered_at_start(engine, cipher, AN_HOUR)
-    own = enqueue_status(engine, shop.key, clock.now())
-    own_time = START + timedelta(minutes=40)
-    with engine.begin() as connection:  # its own retry, not the wait's end
-        table = WebhookDeliveryRow
-        connection.execute(
-            update(table).where(table.event_id == own).values(next_attempt_at=own_time)
-        )
-
-    with session_factory(engine).begin() as session:
-        set_webhook_url(session, "shop", SHOP_HOOKS, release_at=clock.now() + LEASE)
-
-    assert delivery_row(engine, own).next_attempt_at == own_time

@@ -21,7 +21,6 @@ from store.database import make_engine, session_factory
 from store.secrets import SecretCipher
 from store.tables_webhooks import WebhookDeliveryRow
 from tests.delivery.webhook_helpers import (
-    LEASE,
     SHOP_HOOKS,
     START,
     CountingSender,
@@ -71,7 +70,7 @@ def due_later(engine: Engine, event_id: str, at: datetime) -> None:
 
 def move_webhooks(engine: Engine, url: str) -> None:
     with session_factory(engine).begin() as session:
-        set_webhook_url(session, "shop", url, release_at=START + LEASE)
+        set_webhook_url(session, "shop", url)
 
 
 def due_at(engine: Engine, client_key: str) -> set[datetime]:

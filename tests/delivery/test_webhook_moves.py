@@ -12,7 +12,6 @@ from store.clients import set_webhook_url
 from store.database import session_factory
 from store.secrets import SecretCipher
 from tests.delivery.webhook_helpers import (
-    LEASE,
     SHOP_HOOKS,
     START,
     delivery_row,
@@ -30,7 +29,7 @@ NAMED_CALLBACK = "https://orders.shop.example/callback"
 
 def move_webhook(engine: Engine, url: str | None) -> None:
     with session_factory(engine).begin() as session:
-        set_webhook_url(session, "shop", url, release_at=START + LEASE)
+        set_webhook_url(session, "shop", url)
 
 
 def test_events_waiting_for_the_old_webhook_url_go_to_the_new_one(

@@ -32,7 +32,6 @@ from store.tables_webhooks import WebhookDeliveryRow
 from tests.api.service import serving
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-LEASE = timedelta(minutes=5)  # a dispatcher's claim, as the settings' default
 SHOP_HOOKS = "https://shop.example/hooks"
 STATUS_DELIVERED = {"notification_id": "ntf_1", "status": "delivered", "at": "2026-11-27T12:00Z"}
 
@@ -112,7 +111,7 @@ def dispatcher(
     cipher: SecretCipher,
     sender: WebhookSender,
     clock: Clock,
-    lease: timedelta = LEASE,
+    lease: timedelta = timedelta(minutes=5),
     concurrency: int = 8,
 ) -> WebhookDispatcher:
     """A dispatcher without jitter, so the back-off times are exact."""

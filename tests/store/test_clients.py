@@ -228,11 +228,11 @@ def test_a_webhook_url_can_be_changed_and_the_secret_renewed(
     issued = register_bank(sessions, cipher)
 
     with sessions.begin() as session:
-        assert set_webhook_url(session, "bank", "http://127.0.0.1:8080/hooks", release_at=NOW).signs
+        assert set_webhook_url(session, "bank", "http://127.0.0.1:8080/hooks")
         renewed = renew_webhook_secret(session, "bank", cipher).secret
     with sessions.begin() as session:
         assert client_webhook_url(session, issued.key) == "http://127.0.0.1:8080/hooks"
-        set_webhook_url(session, "bank", None, release_at=NOW)
+        set_webhook_url(session, "bank", None)
     with sessions() as session:
         assert client_webhook_url(session, issued.key) is None
         row = session.scalar(select(ClientRow).where(ClientRow.name == "bank"))
