@@ -68,19 +68,29 @@ class Sweeping(NotifyCore):
         awaiting = {status.value for status in AWAITING}
         down: set[Channel] = set()  # a network that cannot be reached is asked once a sweep
         withdrawals = {
-            row["id"]: (_asked(row), self._withdraw(row, down))
-            for row in seen
-            if row["status"] in awaiting
+            row["id"]: self._withdraw(row, down) for row in seen if row["status"] in awaiting
         }
+        if all(self._waits_for_its_network(row, withdrawals, now) for row in seen):
+            return len(seen)  # nothing to move: no lock taken (on SQLite, the store's)
         table = records.notifications
-        locked = due.where(table.c.id.in_([row["id"] for row in seen])).with_for_update(
+        as_seen = {row["id"]: row for row in seen}
+        # only what tells whether a row moved since it was read (the rest is as seen), so that
+        # the hold is short: on SQLite every other writer waits for it
+        locked = (
+            due.with_only_columns(table.c.id, *(table.c[name] for name in ASKED_COLUMNS))
+            .where(table.c.id.in_(list(as_seen)))
             # on PostgreSQL a row another sweeper holds is left to it; SQLite has one writer.
             # (Two sweepers may both ask for one withdrawal, which a network takes once)
-            skip_locked=True
+            .with_for_update(skip_locked=True)
         )
         with self.engine.begin() as connection:  # the batch stays locked until it has moved
             records.hold_until_moved(connection)
-            rows = [dict(row) for row in connection.execute(locked).mappings()]
+            rows = [
+                as_seen[found]
+                for found, *state in connection.execute(locked)
+                # one that moved since (the network was asked as it was): the next sweep's
+                if tuple(state) == _asked(as_seen[found])
+            ]
             if not rows:
                 return 0
             delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
@@ -101,9 +111,7 @@ class Sweeping(NotifyCore):
                 elif status is S.EXPIRED:
                     waiting_sms.append(row)
                 else:
-                    asked, withdrawn = withdrawals.get(row["id"], (None, None))
-                    if asked != _asked(row):
-                        continue  # the row moved since the network was asked: next sweep
+                    withdrawn = withdrawals[row["id"]]
                     if withdrawn is None:
                         # the network cannot be asked: the next sweep asks again, until the
                         # notification has waited long enough past its TTL to go without
@@ -184,6 +192,15 @@ class Sweeping(NotifyCore):
             still_claimed={row["id"] for row in again},
         )
         return len(rows)
+
+    def _waits_for_its_network(
+        self, row: dict[str, Any], withdrawals: dict[str, bool | None], now: datetime
+    ) -> bool:
+        """Whether the notification stays as it is this sweep: its network could not be asked
+        to withdraw it, and it has not waited long enough past its TTL to go without."""
+        if row["id"] not in withdrawals or withdrawals[row["id"]] is not None:
+            return False
+        return bool(now - row["expires_at"] < self.withdraw_timeout)
 
     def _due(self, now: datetime, limit: int) -> Select[Any]:
         """What the sweeper finishes at `now`, the oldest first."""
@@ -345,6 +362,10 @@ class Sweeping(NotifyCore):
                 now,
                 {"error": "refused by the SMS gateway"},
             )
+
+
+# what `_asked` is made of
+ASKED_COLUMNS = ("status", "channel", "provider_id", "updated_at")
 
 
 def _asked(row: dict[str, Any]) -> tuple[str, str | None, str | None, datetime]:
