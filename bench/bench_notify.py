@@ -5,11 +5,13 @@
     its own request_id and nonce, over 64 connections (and 1, for latency);
   - the time to sweep --expired notifications past their TTL into SMS fallback: in process,
     `NotifyService.sweep` in batches until none is left, with the channel simulators;
-  - the time to dispatch --accepted notifications (VK or OK for a number with an active
-    account, SMS otherwise): in process, `NotifyService.dispatch_due` in rounds until none is
-    left, with the channel simulators, each call answered --gateway-latency-ms late (a real
-    gateway's round trip); each a claim, a call and the network's id kept. One notification at
-    a time, and --concurrency at once (OWNERSHIP_NOTIFY_DISPATCH_CONCURRENCY).
+  - the time to dispatch --accepted notifications: in process, `NotifyService.dispatch_due` in
+    rounds until none is left, with the channel simulators, each call answered
+    --gateway-latency-ms late (a real gateway's round trip, without its HTTP client's CPU). The
+    simulators here know no accounts, so a network the snapshot names refuses and each goes by
+    SMS after it (about 1.5 gateway calls and four transactions a notification: claim, give
+    back, claim, the SMS id kept). One notification at a time, and --concurrency at once
+    (OWNERSHIP_NOTIFY_DISPATCH_CONCURRENCY).
 Figures are medians of --repeat runs; --parts picks which are run.
 
     python bench/bench_notify.py --requests 20000 --expired 100000 --accepted 20000 --repeat 3

@@ -56,13 +56,22 @@ class Dispatching(NotifyCore):
         def carry(row: dict[str, Any]) -> int:
             if self.stopping.is_set():  # the rest stay accepted, for the next process
                 return 0
-            return self._dispatch(row, down)
+            try:
+                return self._dispatch(row, down)
+            except Exception:
+                # one notification's failure (a store error, an adapter's bug) is its own: the
+                # others of the round go on, and each failure is logged; what its claim left,
+                # the sweeper finishes
+                log.exception("could not dispatch %s", row["id"])
+                return 0
 
         threads = min(self.dispatch_concurrency, len(rows))
         if threads == 1:
             return sum(carry(row) for row in rows)
         # each notification is claimed on its own, so they go at once, the oldest first; a
-        # network found down by one is skipped by those not yet started
+        # network found down by one is skipped by those not yet started (those in flight wait
+        # out their deadlines, and a network whose answer never came may hold theirs: up to
+        # one a thread stays with it, as one does with a thread)
         with ThreadPoolExecutor(threads, thread_name_prefix="notify-dispatch") as pool:
             return sum(pool.map(carry, rows))
 

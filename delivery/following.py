@@ -245,18 +245,21 @@ class Following(NotifyCore):
                 return False
             at = _within_lifetime(row, at)
             channel = by.value if by is not None else row["channel"]
-            sequence = records.transition(
+            if not records.set_status(
                 connection,
                 notification_id,
                 leaving,
                 to,
                 at,
-                detail,
                 given_back=_given_back(leaving, channel),
                 on_channel=None if by is None else by.value,
-            )
-            if sequence is None:
+            ):
                 return False
+            if leaving == (S.SENT,) and channel in SOCIAL:
+                # a receipt before its network's own answer: the client's last `sent` names it
+                self._told_where_it_went(connection, row, S.SENT, Channel(channel), at)
+            records.record_event(connection, notification_id, to, at, detail)
+            sequence = records.history_lengths(connection, [notification_id])[notification_id]
             if bill:
                 self._bill(connection, row, row["channel"], at)
             self._notify_client(connection, row, to, at, detail or {}, sequence)

@@ -228,7 +228,7 @@ class NotifyCore:
         at the TTL (the message is taken back: the notification went by SMS)."""
         with self.engine.begin() as connection:
             if records.set_provider(connection, row["id"], provider_id, claimed):
-                self._told_where_it_went(connection, row, claimed, network)
+                self._told_where_it_went(connection, row, claimed, network, self.clock.now())
                 return
             now = records.fetch(connection, row["id"])
         if now is not None and S(now["status"]) in SWEPT_ON:
@@ -240,20 +240,21 @@ class NotifyCore:
         row: dict[str, Any],
         status: NotificationStatus,
         network: Channel,
+        at: datetime,
     ) -> None:
         """The client's last word of `status` names `network`, which took the message: a claim
         taken again for a network the client was told of before is not told again (`_claim`),
-        so after one told of another network it is told now, once the network took it (a
-        claim it did not take tells nothing, so a network down for a while floods no one).
-        Under the hold `set_provider` took on the row: the entry follows every earlier one."""
+        so after one told of another network it is told now, once the network took it (its
+        answer, or a receipt that came first), at `at`; a claim it did not take tells nothing,
+        so a network down for a while floods no one. Under a move's hold on the row, before
+        any other entry of that move: the entry follows every earlier one."""
         told = records.history(connection, row["id"])
         last = next((step for step in reversed(told) if step["status"] == status.value), None)
         if last is None or (last["detail"] or {}).get("channel") == network.value:
             return
-        now = self.clock.now()
         detail = {"channel": network.value}
-        records.record_event(connection, row["id"], status, now, detail)
-        self._notify_client(connection, row, status, now, detail, len(told) + 1)
+        records.record_event(connection, row["id"], status, at, detail)
+        self._notify_client(connection, row, status, at, detail, len(told) + 1)
 
     def _take_back(self, row: dict[str, Any], network: Channel, provider_id: str) -> None:
         """A message the network took after the notification moved on without it (the TTL ran

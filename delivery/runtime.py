@@ -179,7 +179,7 @@ def build_notify_runtime(
         OutboxWebhooks(),
         sms_report_timeout=timedelta(seconds=settings.sms_report_timeout_seconds),
         overlay=overlay,
-        dispatch_concurrency=settings.notify_dispatch_concurrency,
+        dispatch_concurrency=_dispatch_concurrency(settings),
     )
     forward.target = service
     cipher = cipher or load_cipher(settings.secret_key_text(), settings.secret_key_file)
@@ -187,6 +187,15 @@ def build_notify_runtime(
     signing = None if isinstance(clock, SystemClock) else SystemClock()
     dispatcher = build_webhook_dispatcher(settings, engine, cipher, clock, webhook_sender, signing)
     return NotifyRuntime(service, channels, dispatcher)
+
+
+def _dispatch_concurrency(settings: Settings) -> int:
+    """How many notifications a worker carries at once: threads help while calls wait for a
+    gateway's answer; the simulators answer at once, where threads only contend for the store
+    (bench/bench_notify.py)."""
+    if settings.notify_dispatch_concurrency is not None:
+        return settings.notify_dispatch_concurrency
+    return 8 if any(settings.gateway_urls.get(channel.value) for channel in Channel) else 1
 
 
 class SimulatorsInUseError(Exception):

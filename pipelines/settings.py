@@ -226,8 +226,10 @@ class Settings(BaseSettings):
     # it counts as failed.
     notify_dispatch_seconds: float = Field(0.2, gt=0, le=HOUR)
     # How many notifications a worker carries at once, each waiting for its gateway's answer
-    # on a thread of its own.
-    notify_dispatch_concurrency: int = Field(8, ge=1, le=64)
+    # on a thread of its own; by default 8 when a channel has a gateway, and 1 with the
+    # simulators alone, which answer at once (threads would only contend for the store). At
+    # most the store's connection pool (5, and 10 more under load).
+    notify_dispatch_concurrency: int | None = Field(None, ge=1, le=15)
     notify_sweep_seconds: float = Field(1.0, gt=0, le=HOUR)
     sms_report_timeout_seconds: float = Field(3_600.0, gt=0, le=7 * DAY)
     # The history whose `accounts` the social-network simulators know (the demo's, say).

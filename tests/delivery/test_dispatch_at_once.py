@@ -59,3 +59,40 @@ def test_many_notifications_at_once_are_each_carried_once(notifier: Notifier) ->
         found = notifier.service.notification(notifier.client_key, notification)
         assert found is not None
         assert [step["status"] for step in found["history"]] == ["accepted", "sent"]
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_one_notifications_failure_is_logged_and_the_others_go_on(
+    notifier: Notifier,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    threads: int,
+) -> None:
+    send = notifier.vk.send
+
+    def fails_for_some(message: SocialMessage) -> SendResult:
+        if "odd" in message.text:
+            raise RuntimeError("the adapter's bug")
+        return send(message)
+
+    monkeypatch.setattr(notifier.vk, "send", fails_for_some)
+    notifier.service.dispatch_concurrency = threads
+    ids = [
+        str(
+            notifier.service.accept(
+                notifier.client_key,
+                notifier.request(
+                    VERIFIED_FRESH, f"r-{n}", params={"order": "odd" if n % 2 else "even"}
+                ),
+            ).answer["id"]
+        )
+        for n in range(6)
+    ]
+
+    notifier.service.dispatch_due()
+
+    assert sorted(row[0] for row in notifier.vk.sent) == sorted(ids[0::2])
+    failed = [record for record in caplog.records if record.getMessage().startswith("could not")]
+    assert sorted(record.getMessage() for record in failed) == sorted(
+        f"could not dispatch {notification}" for notification in ids[1::2]
+    )

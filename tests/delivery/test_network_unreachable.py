@@ -235,8 +235,9 @@ def test_a_yes_whose_message_vk_could_not_be_connected_for_goes_by_sms_at_the_tt
     assert [row[0] for row in notifier.sms.sent] == [asked]  # not five minutes later
 
 
+@pytest.mark.parametrize("first", ["VK's answer", "VK's delivery report"])
 def test_the_clients_last_sent_names_the_network_that_took_it(
-    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, first: str
 ) -> None:
     notifier.vk.refuse.add(IN_VK_AND_OK)
     with monkeypatch.context() as ok_times_out:  # OK's answer never comes
@@ -244,14 +245,31 @@ def test_the_clients_last_sent_names_the_network_that_took_it(
         sent = notifier.notify(IN_VK_AND_OK)
     notifier.vk.refuse.clear()
     notifier.ok.refuse.add(IN_VK_AND_OK)
+    if first == "VK's delivery report":
+        monkeypatch.setattr(notifier.vk, "send", reported_before_answered(notifier))
 
     notifier.service.dispatch_due()  # OK, asked first, refuses: VK takes it
 
     assert [row[0] for row in notifier.vk.sent] == [sent]
-    assert history(notifier, sent)[-1] == ("sent", "vk")
+    sents = [channel for status, channel in history(notifier, sent) if status == "sent"]
+    assert sents[-1] == "vk"
     told = [
-        (e.event.status, e.event.channel)
+        (e.event.status, e.event.channel, e.event.sequence)
         for e in notifier.webhooks.events
         if isinstance(e.event, NotificationStatusChanged) and e.event.notification_id == sent
     ]
-    assert told[-1] == ("sent", "vk")
+    last_sent = [(channel, sequence) for status, channel, sequence in told if status == "sent"][-1]
+    assert last_sent[0] == "vk"
+    assert [sequence for _, _, sequence in told] == list(range(2, len(told) + 2))
+
+
+def reported_before_answered(notifier: Notifier) -> Callable[[SocialMessage], SendResult]:
+    """VK's send, whose delivery report comes in before its answer."""
+    send = notifier.vk.send
+
+    def send_reported_first(message: SocialMessage) -> SendResult:
+        taken = send(message)
+        notifier.service.delivered(message.notification_id, notifier.clock.now(), Channel.VK)
+        return taken
+
+    return send_reported_first
