@@ -125,6 +125,9 @@ class Sweeping(NotifyCore):
                     if withdrawn and status is S.REVERIFY_PENDING and row["provider_id"]:
                         # asked, and not answered: an answered prompt cannot be withdrawn
                         unanswered.add(row["id"])
+            for row in delivered_first:  # held, as read: each moves below
+                # the client's last `sent` names the network that showed it
+                self._told_where_it_went(connection, row, S.SENT, Channel(row["channel"]), now)
             for row in self._move_many(
                 connection,
                 delivered_first,

@@ -273,3 +273,29 @@ def reported_before_answered(notifier: Notifier) -> Callable[[SocialMessage], Se
         return taken
 
     return send_reported_first
+
+
+def test_a_message_shown_before_its_withdrawal_names_its_network_in_the_last_sent(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier.vk.refuse.add(IN_VK_AND_OK)
+    with monkeypatch.context() as ok_times_out:  # told: sent vk, then sent ok
+        ok_times_out.setattr(notifier.ok, "send", read_timeout)
+        sent = notifier.notify(IN_VK_AND_OK)
+    notifier.vk.refuse.clear()
+    notifier.ok.refuse.add(IN_VK_AND_OK)
+    with monkeypatch.context() as vk_taken_unanswered:  # VK takes it; its answer never comes
+        vk_taken_unanswered.setattr(notifier.vk, "send", taken_but_unanswered(notifier.vk))
+        notifier.service.dispatch_due()
+    notifier.vk.delivered_already.add("vk-0")  # and shows it before the withdrawal
+    notifier.clock.advance(timedelta(hours=1, minutes=1))
+
+    notifier.service.sweep()
+
+    assert history(notifier, sent)[-2:] == [("sent", "vk"), ("delivered", None)]
+    told = [
+        (e.event.status, e.event.channel, e.event.sequence)
+        for e in notifier.webhooks.events
+        if isinstance(e.event, NotificationStatusChanged) and e.event.notification_id == sent
+    ]
+    assert told[-2:] == [("sent", "vk", len(told)), ("delivered", "vk", len(told) + 1)]
