@@ -48,9 +48,9 @@ SWEPT_COLUMNS = (
 class Sweeping(NotifyCore):
     def sweep(self, limit: int = 2000) -> int:
         """Finish what outlived its TTL: withdraw it from the social network and send it by SMS
-        (or let it expire, with `fallback: none`); fail an SMS whose report never came; send an
-        SMS whose claim a crash left before the gateway answered, or that was given back when
-        its gateway could not be asked.
+        (or let it expire, with `fallback: none`); fail an SMS whose report never came, or whose
+        gateway could not be reached for long; send an SMS whose claim a crash left before the
+        gateway answered, or that was given back when its gateway could not be asked.
 
         A withdrawal that comes too late (the network delivered first) makes the notification
         delivered, billed once, and no SMS is sent. A batch moves in a few statements, so that a
@@ -318,7 +318,8 @@ class Sweeping(NotifyCore):
         the gateway could not be reached for go back to `expired`, from which the next sweep
         sends them; those of `still_claimed` (claims a crash left, SMS given back) stay
         `sms_sent`, sent again once the claim is old (whatever the fallback, such a
-        notification is the policy's to send by SMS, or its TTL's)."""
+        notification is the policy's to send by SMS, or its TTL's). One still unsent
+        `sms_unreachable_timeout` past its TTL is `sms_failed`."""
         if not claimed:
             return
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
@@ -344,12 +345,27 @@ class Sweeping(NotifyCore):
                     if outcome is not None and outcome.provider_id is not None
                 ],
             )
+            unsent = [row for row, outcome in outcomes if outcome is None]
+            # tried for long enough: every notification ends, and an SMS hours late is no
+            # longer the one its sender meant
+            given_up = [
+                row for row in unsent if now - row["expires_at"] >= self.sms_unreachable_timeout
+            ]
+            ended = {row["id"] for row in given_up}
+            self._move_many(
+                connection,
+                given_up,
+                (S.SMS_SENT,),
+                S.SMS_FAILED,
+                now,
+                {"error": "the SMS gateway could not be reached"},
+            )
             # given back, untold: the client heard of sms_sent, and the next sweep sends it
-            unsent = [row["id"] for row, outcome in outcomes if outcome is None]
+            retried = [row["id"] for row in unsent if row["id"] not in ended]
             kept = still_claimed or set()
             for ids, to in (
-                ([n for n in unsent if n not in kept], S.EXPIRED),
-                ([n for n in unsent if n in kept], S.SMS_SENT),
+                ([n for n in retried if n not in kept], S.EXPIRED),
+                ([n for n in retried if n in kept], S.SMS_SENT),
             ):
                 records.set_status_many(connection, ids, (S.SMS_SENT,), to, now)
             refused = [
