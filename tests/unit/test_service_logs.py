@@ -1,0 +1,95 @@
+"""The long-running processes' logs: a job whose run outlasts its interval (a busy dispatch
+round) does not write APScheduler's "skipped" warning at every tick; APScheduler's other
+warnings still show."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
+from sqlalchemy import create_engine
+
+from delivery.scheduler import build_scheduler, schedule_every
+from pipelines.logs import log_service_lines
+
+SKIPPED = "maximum number of running instances reached"
+
+
+@pytest.fixture
+def service_logging() -> Iterator[None]:
+    scheduler_logger = logging.getLogger("apscheduler.scheduler")
+    kept = list(scheduler_logger.filters)
+    log_service_lines()
+    yield
+    scheduler_logger.filters[:] = kept
+
+
+def test_a_job_busy_past_its_interval_does_not_log_each_skipped_run(
+    service_logging: None, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    scheduler = build_scheduler(create_engine(f"sqlite:///{tmp_path / 'jobs.db'}"))
+    busy, release, skipped = threading.Event(), threading.Event(), threading.Event()
+
+    def round_of_work() -> None:
+        busy.set()
+        release.wait(30)
+
+    def on_skip(event: JobEvent) -> None:
+        skipped.set()
+
+    scheduler.add_listener(on_skip, EVENT_JOB_MAX_INSTANCES)
+    scheduler.start(paused=True)
+    schedule_every(scheduler, "busy", round_of_work, timedelta(seconds=0.05))
+    scheduler.resume()
+    try:
+        assert busy.wait(30)
+        assert skipped.wait(30)  # APScheduler skipped a run of the busy job
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)
+
+    assert [record for record in caplog.records if SKIPPED in record.getMessage()] == []
+
+
+def test_apschedulers_other_warnings_still_show(
+    service_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    logging.getLogger("apscheduler.scheduler").warning(
+        "Error getting due jobs from job store %r: %s", "default", "the store is down"
+    )
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "Error getting due jobs from job store 'default': the store is down"
+    ]
+
+
+@pytest.mark.parametrize("config", ["service_log_config", "server_log_config"])
+def test_the_worker_and_the_api_drop_the_skipped_runs_alike(config: str) -> None:
+    # a process of its own: the configuration replaces the process's handlers
+    logs = subprocess.run(
+        [sys.executable, "-c", CONFIGURED_THEN_WARNED.format(config=config), SKIPPED],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+
+    assert SKIPPED not in logs
+    assert "the store is down" in logs
+
+
+CONFIGURED_THEN_WARNED = """
+import logging.config
+import sys
+from pipelines.logs import {config}
+logging.config.dictConfig({config}())
+scheduler = logging.getLogger("apscheduler.scheduler")
+scheduler.warning('Execution of job "notify.dispatch" skipped: %s (1)', sys.argv[1])
+scheduler.warning("Error getting due jobs from job store 'default': the store is down")
+"""
