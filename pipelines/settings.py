@@ -352,10 +352,19 @@ class Settings(BaseSettings):
             raise ValueError("give the time of day as HH:MM, in UTC")
         return at
 
-    @field_validator("score_events_dir", mode="before")
+    @field_validator(
+        "threads",
+        "notify_dispatch_concurrency",
+        "history_dir",
+        "score_events_dir",
+        "clock_anchor",
+        "clock_start",
+        mode="before",
+    )
     @classmethod
-    def _blank_is_no_nightly_run(cls, value: object) -> object:
-        # an empty variable would be the working folder, found wanting at 02:00
+    def _blank_is_unset(cls, value: object) -> object:
+        # `OWNERSHIP_THREADS=` (a template's empty variable) means the default, as an unset
+        # one does; a blank folder would be the working folder (found wanting at 02:00)
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("score_events_dir")

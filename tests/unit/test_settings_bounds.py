@@ -168,3 +168,23 @@ def test_a_history_dir_must_be_a_folder_with_accounts(tmp_path: Path) -> None:
 def test_the_nightly_runs_time_is_a_minute_of_the_day_in_utc(at: str) -> None:
     with pytest.raises(ValidationError, match="score_at"):
         load_settings(score_at=at)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "threads",
+        "notify_dispatch_concurrency",
+        "history_dir",
+        "score_events_dir",
+        "clock_anchor",
+        "clock_start",
+    ],
+)
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_optional_setting_is_its_default(
+    monkeypatch: pytest.MonkeyPatch, name: str, blank: str
+) -> None:
+    monkeypatch.setenv(f"OWNERSHIP_{name.upper()}", blank)
+
+    assert getattr(load_settings(), name) is None
