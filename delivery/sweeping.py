@@ -15,7 +15,7 @@ from delivery.channels.ports import (
     SmsMessage,
 )
 from delivery.notify_core import NotifyCore, S, a_message
-from ownership.channels import Channel
+from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.notifications import (
     AWAITING,
     Fallback,
@@ -54,12 +54,17 @@ class Sweeping(NotifyCore):
 
         A withdrawal that comes too late (the network delivered first) makes the notification
         delivered, billed once, and no SMS is sent. A batch moves in a few statements, so that a
-        backlog of expirations clears in seconds; returns how many notifications it looked at.
+        backlog of expirations clears in seconds. Returns how many notifications it moved on:
+        not those left as they were, waiting for their network or for the SMS gateway, so that
+        `while sweep() >= limit` ends.
         """
         now = self.clock.now()
-        due = self._due(now, limit)
         with self.engine.connect() as connection:
-            seen = [dict(row) for row in connection.execute(due).mappings()]
+            seen = [
+                dict(row)
+                for due in self._due(now, limit)
+                for row in connection.execute(due).mappings()
+            ]
         if not seen:
             return 0
         # the networks are asked before any row is locked: a slow gateway must not hold up the
@@ -71,13 +76,13 @@ class Sweeping(NotifyCore):
             row["id"]: self._withdraw(row, down) for row in seen if row["status"] in awaiting
         }
         if all(self._waits_for_its_network(row, withdrawals, now) for row in seen):
-            return len(seen)  # nothing to move: no lock taken (on SQLite, the store's)
+            return 0  # nothing to move: no lock taken (on SQLite, the store's)
         table = records.notifications
         as_seen = {row["id"]: row for row in seen}
-        # only what tells whether a row moved since it was read (the rest is as seen), so that
-        # the hold is short: on SQLite every other writer waits for it
+        # only what tells whether a row moved since it was read (the rest is as seen, and a row
+        # as seen is still due), so that the hold is short: on SQLite every other writer waits
         locked = (
-            due.with_only_columns(table.c.id, *(table.c[name] for name in ASKED_COLUMNS))
+            select(table.c.id, *(table.c[name] for name in ASKED_COLUMNS))
             .where(table.c.id.in_(list(as_seen)))
             # on PostgreSQL a row another sweeper holds is left to it; SQLite has one writer.
             # (Two sweepers may both ask for one withdrawal, which a network takes once)
@@ -98,6 +103,7 @@ class Sweeping(NotifyCore):
             unsent: list[dict[str, Any]] = []  # claimed for SMS by a process that died
             given_back: list[dict[str, Any]] = []  # an SMS its gateway could not be asked for
             unanswered: set[str] = set()
+            left = 0  # as they were: waiting for their network
             for row in rows:
                 status = S(row["status"])
                 if status is S.SMS_SENT and row["provider_id"] is None:
@@ -117,6 +123,8 @@ class Sweeping(NotifyCore):
                         # notification has waited long enough past its TTL to go without
                         if now - row["expires_at"] >= self.withdraw_timeout:
                             unconfirmed.append(row)
+                        else:
+                            left += 1
                         continue
                     if withdrawn or not a_message(row):
                         to_expire.append(row)  # a prompt shown but not answered goes by SMS
@@ -189,12 +197,15 @@ class Sweeping(NotifyCore):
             )
         waiting = [row for row in waiting_sms if Fallback(row["fallback"]) is Fallback.SMS]
         again = [row for row in unsent + given_back if row["id"] in resent]
-        self._send_claimed_sms(
+        retried = waiting + again
+        given_back_again = self._send_claimed_sms(
             claimed + self._claim_sms(waiting, now) + again,
             now,
             still_claimed={row["id"] for row in again},
         )
-        return len(rows)
+        # and as they were: waiting, again, for the SMS gateway
+        left += sum(row["id"] in given_back_again for row in retried)
+        return len(rows) - left
 
     def _waits_for_its_network(
         self, row: dict[str, Any], withdrawals: dict[str, bool | None], now: datetime
@@ -205,39 +216,45 @@ class Sweeping(NotifyCore):
             return False
         return bool(now - row["expires_at"] < self.withdraw_timeout)
 
-    def _due(self, now: datetime, limit: int) -> Select[Any]:
-        """What the sweeper finishes at `now`, the oldest first."""
+    def _due(self, now: datetime, limit: int) -> tuple[Select[Any], Select[Any]]:
+        """What the sweeper finishes at `now`, the oldest first, in two batches of up to
+        `limit`: what a social network holds, to be withdrawn, and what goes by SMS or ends
+        without either. Neither holds up the other: a batch that waits for a network that
+        cannot be asked, or for an SMS gateway that cannot be reached, is read again at every
+        sweep, and would keep everything behind it waiting."""
         table = records.notifications
-        awaiting = [status.value for status in AWAITING]
-        return (
-            select(*(table.c[name] for name in SWEPT_COLUMNS))
-            .where(
-                (
-                    table.c.status.in_(awaiting)
-                    & (table.c.expires_at <= now)
-                    # a claim whose channel is still being called waits for its answer
-                    & (
-                        table.c.provider_id.is_not(None)
-                        | (table.c.status == S.ACCEPTED.value)
-                        | (table.c.updated_at <= now - self.claim_timeout)
-                    )
-                )
-                | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
-                | (
-                    (table.c.status == S.SMS_SENT.value)
-                    & (
-                        (table.c.updated_at <= now - self.sms_report_timeout)
-                        # claimed for SMS, but the gateway's answer never came: a crash between
-                        # the claim and the call, which may never have been made
-                        | (
-                            table.c.provider_id.is_(None)
-                            & (table.c.updated_at <= now - self.claim_timeout)
-                        )
+        past_ttl = (
+            table.c.status.in_([status.value for status in AWAITING])
+            & (table.c.expires_at <= now)
+            # a claim whose channel is still being called waits for its answer
+            & (
+                table.c.provider_id.is_not(None)
+                | (table.c.status == S.ACCEPTED.value)
+                | (table.c.updated_at <= now - self.claim_timeout)
+            )
+        )
+        at_a_network = table.c.channel.in_([network.value for network in SOCIAL_CHANNELS])
+        sms_side = (
+            (past_ttl & (table.c.channel.is_(None) | ~at_a_network))
+            | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
+            | (
+                (table.c.status == S.SMS_SENT.value)
+                & (
+                    (table.c.updated_at <= now - self.sms_report_timeout)
+                    # claimed for SMS, but the gateway's answer never came: a crash between
+                    # the claim and the call, which may never have been made
+                    | (
+                        table.c.provider_id.is_(None)
+                        & (table.c.updated_at <= now - self.claim_timeout)
                     )
                 )
             )
-            .order_by(table.c.expires_at)
-            .limit(limit)
+        )
+        columns = select(*(table.c[name] for name in SWEPT_COLUMNS))
+        oldest_first = table.c.expires_at
+        return (
+            columns.where(past_ttl & at_a_network).order_by(oldest_first).limit(limit),
+            columns.where(sms_side).order_by(oldest_first).limit(limit),
         )
 
     def _move_many(
@@ -313,15 +330,16 @@ class Sweeping(NotifyCore):
         claimed: list[dict[str, Any]],
         now: datetime,
         still_claimed: set[str] | None = None,
-    ) -> None:
+    ) -> set[str]:
         """Send the SMS of claimed notifications, then record what the gateway answered. Those
         the gateway could not be reached for go back to `expired`, from which the next sweep
         sends them; those of `still_claimed` (claims a crash left, SMS given back) stay
         `sms_sent`, sent again once the claim is old (whatever the fallback, such a
         notification is the policy's to send by SMS, or its TTL's). One still unsent
-        `sms_unreachable_timeout` past its TTL is `sms_failed`."""
+        `sms_unreachable_timeout` past its TTL is `sms_failed`. Returns the notifications
+        given back."""
         if not claimed:
-            return
+            return set()
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
         reachable = True
         for row in claimed:
@@ -381,6 +399,7 @@ class Sweeping(NotifyCore):
                 now,
                 {"error": "refused by the SMS gateway"},
             )
+        return set(retried)
 
 
 # what `_asked` is made of

@@ -59,7 +59,11 @@ def by_a_claim_a_crash_left(notifier: Notifier, monkeypatch: pytest.MonkeyPatch)
 
 
 WayToSms = Callable[[Notifier, pytest.MonkeyPatch], str]
-WAYS_TO_SMS: list[WayToSms] = [by_the_ttls_fallback, by_the_policy_given_back, by_a_claim_a_crash_left]
+WAYS_TO_SMS: list[WayToSms] = [
+    by_the_ttls_fallback,
+    by_the_policy_given_back,
+    by_a_claim_a_crash_left,
+]
 
 
 def sweep_every_half_hour(notifier: Notifier, until: timedelta) -> None:

@@ -22,27 +22,37 @@ def test_a_yes_between_the_sweepers_read_and_its_move_sends_no_message_to_the_ne
     answered_at = notifier.clock.now() + timedelta(minutes=59)  # before the TTL
     notifier.clock.advance(timedelta(hours=1, seconds=30))
     sweeper = threading.get_ident()
-    reads: list[str] = []
+    held = threading.Event()  # SQLite: the sweeper took the store's write lock
     answering = threading.Thread(
         target=notifier.service.answered, args=(asked, True, answered_at), kwargs={"by": Channel.OK}
     )
 
-    def answer_after_its_second_read(*args: Any) -> None:
+    def answer_once_the_sweeper_has_read_what_it_moves(*args: Any) -> None:
         statement = args[2]
-        if threading.get_ident() != sweeper or "ORDER BY notifications.expires_at" not in statement:
+        if threading.get_ident() != sweeper or answering.ident is not None:
             return
-        reads.append(statement)
-        if len(reads) == 2:  # the read it moves from, after the networks were asked
+        if statement == "BEGIN IMMEDIATE":
+            held.set()
+        elif statement.startswith("SELECT") and (held.is_set() or "FOR UPDATE" in statement):
+            # the read it moves from (PostgreSQL holds its rows), after the networks were asked
             answering.start()
             answering.join(timeout=1)  # done at once, unless it waits for the sweeper
 
-    event.listen(notifier.service.engine, "after_cursor_execute", answer_after_its_second_read)
+    event.listen(
+        notifier.service.engine,
+        "after_cursor_execute",
+        answer_once_the_sweeper_has_read_what_it_moves,
+    )
     try:
         notifier.service.sweep()
         answering.join()
     finally:
-        event.remove(notifier.service.engine, "after_cursor_execute", answer_after_its_second_read)
+        event.remove(
+            notifier.service.engine,
+            "after_cursor_execute",
+            answer_once_the_sweeper_has_read_what_it_moves,
+        )
 
-    assert len(reads) == 2
+    assert answering.ident is not None
     assert notifier.ok.sent == []
     assert [row[0] for row in notifier.sms.sent] == [asked]

@@ -1,0 +1,77 @@
+"""The sweeper reads what a social network holds and what goes by SMS in batches of their own:
+notifications waiting for a network that cannot be asked to withdraw them hold up no SMS, and
+SMS waiting for their gateway hold up no withdrawal. A sweep that could only wait says it
+moved nothing, so that sweeping until the backlog is gone ends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
+from tests.api.service import RECYCLED, VERIFIED_FRESH
+from tests.delivery.conftest import Notifier
+
+TTL = timedelta(minutes=10)
+
+
+def unreachable(provider_id: str) -> bool:
+    raise ChannelUnavailableError("no answer within the deadline")
+
+
+def sms_down(sms: SmsMessage) -> SendResult:
+    raise ChannelUnavailableError("cannot connect", never_sent=True)
+
+
+def test_messages_waiting_for_their_network_hold_up_no_later_sms(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # in VK, which cannot be asked to withdraw them at their TTL
+    in_vk = [notifier.notify(VERIFIED_FRESH, f"vk-{n}", ttl=TTL) for n in range(2)]
+    notifier.clock.advance(timedelta(minutes=1))
+    with monkeypatch.context() as gateway_down:  # the policy's SMS, given back
+        gateway_down.setattr(notifier.sms, "send", sms_down)
+        by_sms = notifier.notify(RECYCLED, "sms", ttl=TTL)
+    monkeypatch.setattr(notifier.vk, "withdraw", unreachable)
+    notifier.clock.advance(TTL + timedelta(seconds=30))  # both TTLs ran out, VK's first
+
+    notifier.service.sweep(limit=2)
+
+    assert [row[0] for row in notifier.sms.sent] == [by_sms]
+    assert [notifier.status(sent) for sent in in_vk] == ["sent", "sent"]
+
+
+def test_sms_waiting_for_their_gateway_hold_up_no_later_withdrawal(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notifier.sms, "send", sms_down)
+    for n in range(2):  # by SMS, which cannot be reached
+        notifier.notify(RECYCLED, f"sms-{n}", ttl=TTL)
+    notifier.clock.advance(timedelta(minutes=1))
+    in_vk = notifier.notify(VERIFIED_FRESH, "vk", ttl=TTL)
+    notifier.clock.advance(TTL + timedelta(seconds=30))
+
+    notifier.service.sweep(limit=2)
+
+    assert len(notifier.vk.withdrawn) == 1
+    assert notifier.status(in_vk) == "sms_sent"  # its SMS waits for the gateway, as the others
+
+
+@pytest.mark.parametrize("waiting_for", ["their network", "the SMS gateway"])
+def test_a_sweep_that_could_only_wait_moved_nothing(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, waiting_for: str
+) -> None:
+    if waiting_for == "their network":
+        for n in range(3):
+            notifier.notify(VERIFIED_FRESH, f"r-{n}", ttl=TTL)
+        monkeypatch.setattr(notifier.vk, "withdraw", unreachable)
+    else:
+        monkeypatch.setattr(notifier.sms, "send", sms_down)
+        for n in range(3):
+            notifier.notify(RECYCLED, f"r-{n}", ttl=TTL)
+    notifier.clock.advance(TTL + timedelta(seconds=30))
+    notifier.service.sweep()  # the SMS given back are taken again, and given back again
+    notifier.clock.advance(notifier.service.claim_timeout)
+
+    assert notifier.service.sweep(limit=2) == 0
