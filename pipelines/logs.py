@@ -6,19 +6,27 @@ from __future__ import annotations
 
 import copy
 import logging.config
+from datetime import timedelta
 from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# what APScheduler says of a run it skipped because the job's last run has not ended
+SKIPPED_RUN = "maximum number of running instances reached"
 
 
 class OverlappingRunSkipped(logging.Filter):
-    """Drops APScheduler's warning that a job's run was skipped because its last one has not
-    ended: a job runs one at a time on purpose (`max_instances=1`), and a dispatch round that
-    outlasts its 0.2 s interval would write it five times a second while the service is
-    busy."""
+    """Drops APScheduler's warning that a run of a job due every minute or more often was
+    skipped because its last one has not ended: such a job runs one at a time on purpose
+    (`max_instances=1`), and a dispatch round that outlasts its 0.2 s interval would write it
+    five times a second while the service is busy. A daily job's skipped run (a scoring run
+    longer than a day) is still told."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "maximum number of running instances reached" not in record.getMessage()
+        if SKIPPED_RUN not in str(record.msg) or not record.args:
+            return True
+        job = record.args[0] if isinstance(record.args, tuple) else None
+        interval = getattr(getattr(job, "trigger", None), "interval", None)
+        return not (isinstance(interval, timedelta) and interval <= timedelta(minutes=1))
 
 
 def service_log_config() -> dict[str, Any]:

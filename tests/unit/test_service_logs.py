@@ -1,6 +1,6 @@
-"""The long-running processes' logs: a job whose run outlasts its interval (a busy dispatch
-round) does not write APScheduler's "skipped" warning at every tick; APScheduler's other
-warnings still show."""
+"""The long-running processes' logs: a job due every minute or more often whose run outlasts
+its interval (a busy dispatch round) does not write APScheduler's "skipped" warning at every
+tick; a daily job's skipped run, and APScheduler's other warnings, still show."""
 
 from __future__ import annotations
 
@@ -11,24 +11,31 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine
 
 from delivery.scheduler import build_scheduler, schedule_every
-from pipelines.logs import log_service_lines
+from pipelines.logs import SKIPPED_RUN, log_service_lines
 
-SKIPPED = "maximum number of running instances reached"
+# as APScheduler words it, with the job as its argument
+SKIPPED_WARNING = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
 
 
 @pytest.fixture
 def service_logging() -> Iterator[None]:
-    scheduler_logger = logging.getLogger("apscheduler.scheduler")
-    kept = list(scheduler_logger.filters)
+    loggers = [
+        logging.getLogger(name) for name in ("apscheduler", "apscheduler.scheduler", "httpx")
+    ]
+    kept = [(logger, logger.level, list(logger.filters)) for logger in loggers]
     log_service_lines()
     yield
-    scheduler_logger.filters[:] = kept
+    for logger, level, filters in kept:
+        logger.setLevel(level)
+        logger.filters[:] = filters
 
 
 def test_a_job_busy_past_its_interval_does_not_log_each_skipped_run(
@@ -55,7 +62,17 @@ def test_a_job_busy_past_its_interval_does_not_log_each_skipped_run(
         release.set()
         scheduler.shutdown(wait=True)
 
-    assert [record for record in caplog.records if SKIPPED in record.getMessage()] == []
+    assert [record for record in caplog.records if SKIPPED_RUN in record.getMessage()] == []
+
+
+def test_a_daily_jobs_skipped_run_still_shows(
+    service_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    nightly = SimpleNamespace(name="batch.nightly_score", trigger=CronTrigger(hour=2))
+
+    logging.getLogger("apscheduler.scheduler").warning(SKIPPED_WARNING, nightly, 1)
+
+    assert len([record for record in caplog.records if SKIPPED_RUN in record.getMessage()]) == 1
 
 
 def test_apschedulers_other_warnings_still_show(
@@ -71,25 +88,32 @@ def test_apschedulers_other_warnings_still_show(
 
 
 @pytest.mark.parametrize("config", ["service_log_config", "server_log_config"])
-def test_the_worker_and_the_api_drop_the_skipped_runs_alike(config: str) -> None:
+def test_the_worker_and_the_api_drop_the_same_skipped_runs(config: str) -> None:
     # a process of its own: the configuration replaces the process's handlers
     logs = subprocess.run(
-        [sys.executable, "-c", CONFIGURED_THEN_WARNED.format(config=config), SKIPPED],
+        [sys.executable, "-c", CONFIGURED_THEN_WARNED.format(config=config), SKIPPED_WARNING],
         capture_output=True,
         text=True,
         check=True,
     ).stderr
 
-    assert SKIPPED not in logs
+    assert "notify.dispatch" not in logs
+    assert "batch.nightly_score" in logs
     assert "the store is down" in logs
 
 
 CONFIGURED_THEN_WARNED = """
 import logging.config
 import sys
+from types import SimpleNamespace
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from pipelines.logs import {config}
 logging.config.dictConfig({config}())
 scheduler = logging.getLogger("apscheduler.scheduler")
-scheduler.warning('Execution of job "notify.dispatch" skipped: %s (1)', sys.argv[1])
+dispatch = SimpleNamespace(name="notify.dispatch", trigger=IntervalTrigger(seconds=0.2))
+nightly = SimpleNamespace(name="batch.nightly_score", trigger=CronTrigger(hour=2))
+for job in (dispatch, nightly):
+    scheduler.warning(sys.argv[1], job, 1)
 scheduler.warning("Error getting due jobs from job store 'default': the store is down")
 """
