@@ -66,7 +66,7 @@ class NotifyCore:
         claim_timeout: timedelta = timedelta(minutes=1),
         withdraw_timeout: timedelta = timedelta(minutes=5),
         dispatch_concurrency: int = 1,
-        sms_unreachable_timeout: timedelta = timedelta(hours=10),
+        sms_validity: timedelta = timedelta(hours=10),
     ) -> None:
         """`overlay`: the answers learnt since the batch, shared with the checks of the same
         process; by default one of this service's own over the same store.
@@ -92,9 +92,9 @@ class NotifyCore:
         # it, before it goes by SMS (or expires) without: a network down for hours must not
         # hold back the fallback
         self.withdraw_timeout = withdraw_timeout
-        # how long past its TTL a notification's SMS is tried again while the gateway cannot be
-        # reached, before it is `sms_failed`: so that every notification ends
-        self.sms_unreachable_timeout = sms_unreachable_timeout
+        # how long past its TTL a notification's SMS may still be handed to the SMS gateway;
+        # one not handed over by then is `sms_failed`, not sent: every notification ends
+        self.sms_validity = sms_validity
         self.dispatch_concurrency = dispatch_concurrency
         self.writer = BatchWriter(engine)
         # set when the process stops: the jobs finish what they hold and take nothing new

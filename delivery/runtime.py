@@ -178,7 +178,7 @@ def build_notify_runtime(
         policy,
         OutboxWebhooks(),
         sms_report_timeout=timedelta(seconds=settings.sms_report_timeout_seconds),
-        sms_unreachable_timeout=timedelta(seconds=settings.sms_unreachable_timeout_seconds),
+        sms_validity=timedelta(seconds=settings.sms_validity_seconds),
         overlay=overlay,
         dispatch_concurrency=_dispatch_concurrency(settings),
     )

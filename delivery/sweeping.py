@@ -48,9 +48,10 @@ SWEPT_COLUMNS = (
 class Sweeping(NotifyCore):
     def sweep(self, limit: int = 2000) -> int:
         """Finish what outlived its TTL: withdraw it from the social network and send it by SMS
-        (or let it expire, with `fallback: none`); fail an SMS whose report never came, or whose
-        gateway could not be reached for long; send an SMS whose claim a crash left before the
-        gateway answered, or that was given back when its gateway could not be asked.
+        (or let it expire, with `fallback: none`); fail an SMS whose report never came, or that
+        its gateway did not take within its validity; send an SMS whose claim a crash left
+        before the gateway answered, or that was given back when its gateway could not be
+        asked.
 
         A withdrawal that comes too late (the network delivered first) makes the notification
         delivered, billed once, and no SMS is sent. A batch moves in a few statements, so that a
@@ -335,11 +336,24 @@ class Sweeping(NotifyCore):
         the gateway could not be reached for go back to `expired`, from which the next sweep
         sends them; those of `still_claimed` (claims a crash left, SMS given back) stay
         `sms_sent`, sent again once the claim is old (whatever the fallback, such a
-        notification is the policy's to send by SMS, or its TTL's). One still unsent
-        `sms_unreachable_timeout` past its TTL is `sms_failed`. Returns the notifications
-        given back."""
+        notification is the policy's to send by SMS, or its TTL's). One `sms_validity` past
+        its TTL is `sms_failed`, not sent. Returns the notifications given back."""
         if not claimed:
             return set()
+        # past its validity: not sent, however late the gateway is back or a worker came, and
+        # every notification ends
+        stale = [row for row in claimed if now - row["expires_at"] >= self.sms_validity]
+        if stale:
+            with self.engine.begin() as connection:
+                self._move_many(
+                    connection,
+                    stale,
+                    (S.SMS_SENT,),
+                    S.SMS_FAILED,
+                    now,
+                    {"error": "its SMS validity ran out before the gateway took it"},
+                )
+            claimed = [row for row in claimed if now - row["expires_at"] < self.sms_validity]
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
         reachable = True
         for row in claimed:
@@ -363,23 +377,8 @@ class Sweeping(NotifyCore):
                     if outcome is not None and outcome.provider_id is not None
                 ],
             )
-            unsent = [row for row, outcome in outcomes if outcome is None]
-            # tried for long enough: every notification ends, and an SMS hours late is no
-            # longer the one its sender meant
-            given_up = [
-                row for row in unsent if now - row["expires_at"] >= self.sms_unreachable_timeout
-            ]
-            ended = {row["id"] for row in given_up}
-            self._move_many(
-                connection,
-                given_up,
-                (S.SMS_SENT,),
-                S.SMS_FAILED,
-                now,
-                {"error": "the SMS gateway could not be reached"},
-            )
             # given back, untold: the client heard of sms_sent, and the next sweep sends it
-            retried = [row["id"] for row in unsent if row["id"] not in ended]
+            retried = [row["id"] for row, outcome in outcomes if outcome is None]
             kept = still_claimed or set()
             for ids, to in (
                 ([n for n in retried if n not in kept], S.EXPIRED),

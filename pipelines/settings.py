@@ -232,10 +232,11 @@ class Settings(BaseSettings):
     notify_dispatch_concurrency: int | None = Field(None, ge=1, le=15)
     notify_sweep_seconds: float = Field(1.0, gt=0, le=HOUR)
     sms_report_timeout_seconds: float = Field(3_600.0, gt=0, le=7 * DAY)
-    # How long past its TTL a notification's SMS is tried again while the SMS gateway cannot
-    # be reached; then it counts as failed. SMS gateways themselves keep a queued message for
-    # hours (4 to 72 by default), not for ever.
-    sms_unreachable_timeout_seconds: float = Field(36_000.0, gt=0, le=7 * DAY)
+    # How long past its TTL a notification's SMS may still be handed to the SMS gateway: one
+    # not handed over by then (the gateway could not be reached, or no worker ran) is not
+    # sent, and is `sms_failed`. SMS gateways keep a queued message for hours (4 to 72 by
+    # default), not for ever.
+    sms_validity_seconds: float = Field(36_000.0, gt=0, le=7 * DAY)
     # The history whose `accounts` the social-network simulators know (the demo's, say).
     history_dir: Path | None = None
     # The nightly scoring run (DESIGN §8), a job of `ownership worker`: every day at

@@ -1,7 +1,8 @@
-"""An SMS gateway that stays down: each sweep tries the notification's SMS again, until it has
-waited `sms_unreachable_timeout` past its TTL; then it is `sms_failed`, told once, billed
-nothing, and never sent however the gateway comes back. Whichever way it came to SMS: its
-TTL's fallback, the policy's SMS given back, a claim a crash left."""
+"""An SMS's validity: while its gateway cannot be reached, each sweep tries a notification's
+SMS again, until `sms_validity` past its TTL; then it is `sms_failed`, told once, billed
+nothing, and never sent however the gateway comes back, or however late a worker comes.
+Whichever way it came to SMS: its TTL's fallback, the policy's SMS given back, a claim a crash
+left."""
 
 from __future__ import annotations
 
@@ -75,12 +76,12 @@ def sweep_every_half_hour(notifier: Notifier, until: timedelta) -> None:
 
 
 @pytest.mark.parametrize("way", WAYS_TO_SMS, ids=lambda way: way.__name__)
-def test_an_sms_whose_gateway_stays_down_fails_once_it_waited_long_enough_past_its_ttl(
+def test_an_sms_whose_gateway_stays_down_fails_once_its_validity_ran_out(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch, way: WayToSms
 ) -> None:
     sent = way(notifier, monkeypatch)
     notifier.clock.advance(TTL)
-    sweep_every_half_hour(notifier, notifier.service.sms_unreachable_timeout)
+    sweep_every_half_hour(notifier, notifier.service.sms_validity)
     notifier.service.sweep()
     monkeypatch.undo()  # the gateway is back: too late
     sweep_every_half_hour(notifier, timedelta(hours=2))
@@ -98,7 +99,7 @@ def test_an_sms_whose_gateway_comes_back_before_then_is_sent_once(
 ) -> None:
     sent = way(notifier, monkeypatch)
     notifier.clock.advance(TTL)
-    sweep_every_half_hour(notifier, notifier.service.sms_unreachable_timeout - timedelta(hours=1))
+    sweep_every_half_hour(notifier, notifier.service.sms_validity - timedelta(hours=1))
     monkeypatch.undo()
     notifier.service.sweep()
 
@@ -108,26 +109,42 @@ def test_an_sms_whose_gateway_comes_back_before_then_is_sent_once(
     assert told_everything(notifier, sent)
 
 
-def test_the_reason_an_sms_failed_says_its_gateway_could_not_be_reached(
-    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+def test_no_stale_sms_is_sent_by_a_worker_that_comes_back_after_its_validity(
+    notifier: Notifier,
 ) -> None:
-    sent = by_the_ttls_fallback(notifier, monkeypatch)
-    notifier.clock.advance(TTL + notifier.service.sms_unreachable_timeout)
+    sent = notifier.notify(VERIFIED_FRESH, ttl=TTL)  # in VK; no worker runs for hours
+    notifier.clock.advance(TTL + notifier.service.sms_validity)
+
     notifier.service.sweep()
 
+    assert notifier.sms.sent == []
+    assert history(notifier, sent)[-3:] == ["expired", "sms_sent", "sms_failed"]
     found = notifier.service.notification(notifier.client_key, sent)
     assert found is not None
-    assert found["history"][-1]["detail"] == {"error": "the SMS gateway could not be reached"}
+    assert found["history"][-1]["detail"] == {
+        "error": "its SMS validity ran out before the gateway took it"
+    }
 
 
-def test_how_long_an_sms_is_tried_is_a_setting(
+def test_an_sms_is_sent_by_a_worker_that_comes_back_within_its_validity(
+    notifier: Notifier,
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=TTL)
+    notifier.clock.advance(TTL + notifier.service.sms_validity - timedelta(minutes=1))
+
+    notifier.service.sweep()
+
+    assert [row[0] for row in notifier.sms.sent] == [sent]
+
+
+def test_an_sms_validity_is_a_setting(
     engine: Engine, sessions: sessionmaker[Session], cipher: SecretCipher, scored: Path
 ) -> None:
-    settings = load_settings(sms_unreachable_timeout_seconds="7200")
+    settings = load_settings(sms_validity_seconds="7200")  # as OWNERSHIP_SMS_VALIDITY_SECONDS
     desk = TemplateDesk(sessions, load_moderation_rules())
     snapshot = Snapshot(scored / "snapshot.bin")
     clock = VirtualClock(NOW.replace(tzinfo=UTC))
 
     runtime = build_notify_runtime(settings, engine, clock, lambda: snapshot, desk, cipher=cipher)
 
-    assert runtime.service.sms_unreachable_timeout == timedelta(hours=2)
+    assert runtime.service.sms_validity == timedelta(hours=2)

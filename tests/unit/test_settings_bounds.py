@@ -51,7 +51,7 @@ def test_no_number_setting_takes_infinity_or_nan(name: str, value: str) -> None:
         ("notify_dispatch_seconds", "1e12"),
         ("notify_sweep_seconds", "1e12"),
         ("sms_report_timeout_seconds", "1e12"),
-        ("sms_unreachable_timeout_seconds", "1e12"),
+        ("sms_validity_seconds", "1e12"),
         ("clock_speed", "1e12"),
         ("webhook_retention_days", "1e12"),
         ("webhook_retry_hours", "1e12"),
