@@ -182,7 +182,13 @@ class Dispatching(NotifyCore):
         now = self.clock.now()
         with self.engine.begin() as connection:
             if self._move(
-                connection, row, (S.ACCEPTED,), S.DELIVERED, now, {"withdrawal_too_late": True}
+                connection,
+                row,
+                (S.ACCEPTED,),
+                S.DELIVERED,
+                now,
+                {"withdrawal_too_late": True},
+                shown_in=Channel(row["channel"]),  # the client's last `sent` names it
             ):
                 self._bill(connection, row, row["channel"], now)
         return False

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -299,10 +300,21 @@ class NotifyCore:
         to: NotificationStatus,
         at: datetime,
         detail: dict[str, Any],
+        *,
+        shown_in: Channel | None = None,
         **fields: Any,
     ) -> bool:
-        """`records.transition` and, in the same transaction, the client's webhook."""
-        sequence = records.transition(connection, row["id"], leaving, to, at, detail, **fields)
+        """`records.transition` and, in the same transaction, the client's webhook. `shown_in`:
+        the network that showed the message, which the client's last `sent` names before this
+        move's entry (`_told_where_it_went`)."""
+        told_where = (
+            None
+            if shown_in is None
+            else partial(self._told_where_it_went, connection, row, S.SENT, shown_in, at)
+        )
+        sequence = records.transition(
+            connection, row["id"], leaving, to, at, detail, before_entry=told_where, **fields
+        )
         if sequence is None:
             return False
         self._notify_client(connection, row, to, at, detail, sequence)

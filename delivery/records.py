@@ -9,7 +9,7 @@ one: their places in the history, counted after them, are their webhooks' `seque
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -62,11 +62,14 @@ def transition(
     *,
     given_back: ColumnElement[bool] | None = None,
     on_channel: str | None = None,
+    before_entry: Callable[[], object] | None = None,
     **fields: Any,
 ) -> int | None:
     """Move the notification to `to` if it is in one of `leaving` (or `given_back`, and on
     `on_channel` if given: see `set_status`); record it in the history. Returns the entry's
-    place in the history (1 for the first), its webhook's `sequence`.
+    place in the history (1 for the first), its webhook's `sequence`. `before_entry` runs once
+    the row moved, under the move's hold on it, before its entry is recorded: what it records
+    comes first.
 
     None when another actor moved it first: the caller's event came too late and is ignored.
     """
@@ -81,6 +84,8 @@ def transition(
         **fields,
     ):
         return None
+    if before_entry is not None:
+        before_entry()
     record_event(connection, notification_id, to, at, detail)
     return history_lengths(connection, [notification_id])[notification_id]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import socket
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from delivery.channels.http import HttpSocialNetwork
 from delivery.channels.ports import ChannelUnavailableError, SendResult, Sent, SocialMessage
 from delivery.webhooks.events import NotificationStatusChanged
 from ownership.channels import Channel
+from ownership.live import LiveAnswers
 from pipelines.snapshot import Snapshot
 from tests.api.service import score_history
 from tests.delivery.conftest import Notifier
@@ -292,6 +293,35 @@ def test_a_message_shown_before_its_withdrawal_names_its_network_in_the_last_sen
 
     notifier.service.sweep()
 
+    assert history(notifier, sent)[-2:] == [("sent", "vk"), ("delivered", None)]
+    told = [
+        (e.event.status, e.event.channel, e.event.sequence)
+        for e in notifier.webhooks.events
+        if isinstance(e.event, NotificationStatusChanged) and e.event.notification_id == sent
+    ]
+    assert told[-2:] == [("sent", "vk", len(told)), ("delivered", "vk", len(told) + 1)]
+
+
+def test_a_message_shown_before_the_dispatcher_withdrew_it_names_its_network_in_the_last_sent(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier.vk.refuse.add(IN_VK_AND_OK)
+    with monkeypatch.context() as ok_times_out:  # told: sent vk, then sent ok
+        ok_times_out.setattr(notifier.ok, "send", read_timeout)
+        sent = notifier.notify(IN_VK_AND_OK)
+    notifier.vk.refuse.clear()
+    notifier.ok.refuse.add(IN_VK_AND_OK)
+    with monkeypatch.context() as vk_taken_unanswered:  # VK takes it; its answer never comes
+        vk_taken_unanswered.setattr(notifier.vk, "send", taken_but_unanswered(notifier.vk))
+        notifier.service.dispatch_due()
+    notifier.vk.delivered_already.add("vk-0")  # and shows it before the withdrawal
+    denied_at = notifier.clock.now().astimezone(UTC).replace(tzinfo=None)
+    key = int(IN_VK_AND_OK[1:])  # a No: the number goes by SMS, once VK's copy is withdrawn
+    notifier.service.overlay.learn(key, LiveAnswers(denied_at=denied_at))
+
+    notifier.service.dispatch_due()
+
+    assert notifier.sms.sent == []
     assert history(notifier, sent)[-2:] == [("sent", "vk"), ("delivered", None)]
     told = [
         (e.event.status, e.event.channel, e.event.sequence)
