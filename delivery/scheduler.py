@@ -11,9 +11,12 @@ task this process does not have is skipped with a warning, not failed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
+from time import monotonic
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -35,13 +38,76 @@ CATCH_UP = ".catch_up"  # after a daily job's name: its one run to make up for o
 TASKS: dict[str, Callable[[], object]] = {}
 
 
+@dataclass
+class _Streak:
+    """A job failing the same way run after run."""
+
+    failure: str
+    told_at: float
+    untold: int = 0
+    runs: int = 1
+
+
+class JobFailures:
+    """How a job's failures are told: the first with its traceback; the same failure again only
+    counted, and told in one line once `quiet` has passed since it was last told; the job's
+    recovery in one line. A store that is down for a minute would otherwise write a traceback
+    at every run of every job: the notify dispatch alone runs five times a second."""
+
+    def __init__(
+        self, quiet: timedelta = timedelta(minutes=1), clock: Callable[[], float] = monotonic
+    ) -> None:
+        self.quiet = quiet.total_seconds()
+        self.clock = clock
+        self._streaks: dict[str, _Streak] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, name: str, error: Exception) -> None:
+        failure = _first_line(error)
+        now = self.clock()
+        with self._lock:
+            streak = self._streaks.get(name)
+            if streak is None or streak.failure != failure:
+                self._streaks[name] = _Streak(failure, now)
+                log.error("scheduled job %s failed", name, exc_info=error)
+                return
+            streak.runs += 1
+            streak.untold += 1
+            if now - streak.told_at < self.quiet:
+                return
+            untold, streak.untold, streak.told_at = streak.untold, 0, now
+        log.error("scheduled job %s failed %d more times the same way: %s", name, untold, failure)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            streak = self._streaks.pop(name, None)
+        if streak is not None:
+            log.info("scheduled job %s works again after %d failed runs", name, streak.runs)
+
+
+FAILURES = JobFailures()
+
+
 def run_task(name: str) -> None:
-    """What every stored job calls: the task registered under `name`."""
+    """What every stored job calls: the task registered under `name`. Its failure is logged
+    (`FAILURES`), and the job runs again at its next time."""
     task = TASKS.get(name)
     if task is None:
         log.warning("scheduled job %r has no task in this process; skipped", name)
         return
-    task()
+    try:
+        task()
+    except Exception as error:
+        FAILURES.failed(name, error)
+    else:
+        FAILURES.succeeded(name)
+
+
+def _first_line(error: Exception) -> str:
+    """The failure's kind and the first line of its message (a database error's SQL and
+    parameters follow on lines of their own), at most 200 characters."""
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0] if message else ''}"[:200]
 
 
 def build_scheduler(engine: Engine, *, threads: int = 4) -> BackgroundScheduler:
