@@ -40,6 +40,10 @@ from pipelines.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 S = NotificationStatus
+# an SMS that its gateway had not confirmed taking (it could not be reached, or no worker ran)
+# within its validity past the notification's TTL: not sent, and failed. A gateway whose answer
+# never came may have taken it all the same; its report then comes too late to count
+SMS_VALIDITY_RAN_OUT = "its SMS validity ran out before the SMS gateway confirmed it"
 # where the sweeper takes a notification whose TTL ran out
 SWEPT_ON = frozenset({S.EXPIRED, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED})
 
@@ -129,6 +133,11 @@ class NotifyCore:
         """Claim the notification for SMS, then send it. `detail` adds to the history entry (why
         it went by SMS); `as_read`: only while the notification is as read (`_claim`)."""
         now = self.clock.now()
+        if now - row["expires_at"] >= self.sms_validity:  # a No long after the TTL, say
+            with self.engine.begin() as connection:
+                detail = {**(detail or {}), "error": SMS_VALIDITY_RAN_OUT}
+                self._move(connection, row, leaving, S.SMS_FAILED, now, detail, as_read=as_read)
+            return False
         with self.engine.begin() as connection:
             if not self._claim(
                 connection,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, select
 
@@ -14,7 +14,7 @@ from delivery.channels.ports import (
     SendResult,
     SmsMessage,
 )
-from delivery.notify_core import NotifyCore, S, a_message
+from delivery.notify_core import SMS_VALIDITY_RAN_OUT, NotifyCore, S, a_message
 from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.notifications import (
     AWAITING,
@@ -23,6 +23,7 @@ from ownership.notifications import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # what moving, withdrawing, billing, sending and telling the client read of a notification
@@ -61,11 +62,11 @@ class Sweeping(NotifyCore):
         """
         now = self.clock.now()
         with self.engine.connect() as connection:
-            seen = [
-                dict(row)
+            batches = [
+                [dict(row) for row in connection.execute(due).mappings()]
                 for due in self._due(now, limit)
-                for row in connection.execute(due).mappings()
             ]
+        seen = _shared(batches, limit)
         if not seen:
             return 0
         # the networks are asked before any row is locked: a slow gateway must not hold up the
@@ -147,7 +148,8 @@ class Sweeping(NotifyCore):
             ):
                 self._bill(connection, row, row["channel"], now)
             # what falls back to SMS is claimed for it at once: expired and sms_sent in one
-            # update (both in its history), so a backlog costs one write a notification less
+            # update (both in its history), so a backlog costs one write a notification less;
+            # past its SMS validity it is not sent
             claimed: list[dict[str, Any]] = []
             expired: list[dict[str, Any]] = []
             for ending, why in (
@@ -156,9 +158,18 @@ class Sweeping(NotifyCore):
                 (unconfirmed, {"ttl_ran_out": True, "withdrawal_unconfirmed": True}),
             ):
                 by_sms = [row for row in ending if Fallback(row["fallback"]) is Fallback.SMS]
+                expired += self._move_many(
+                    connection,
+                    [row for row in by_sms if self._sms_too_late(row, now)],
+                    AWAITING,
+                    S.SMS_FAILED,
+                    now,
+                    {"error": SMS_VALIDITY_RAN_OUT},
+                    passing=((S.EXPIRED, why),),
+                )
                 claimed += self._move_many(
                     connection,
-                    by_sms,
+                    [row for row in by_sms if not self._sms_too_late(row, now)],
                     AWAITING,
                     S.SMS_SENT,
                     now,
@@ -189,6 +200,21 @@ class Sweeping(NotifyCore):
                 now,
                 {"error": "no delivery report"},
             )
+            # the SMS that its gateway has not confirmed taking within its validity: not sent
+            # again, however late the gateway is back (or a worker came)
+            too_late = self._move_many(
+                connection,
+                [row for row in waiting_sms + unsent + given_back if self._sms_too_late(row, now)],
+                (S.EXPIRED, S.SMS_SENT, S.ACCEPTED),
+                S.SMS_FAILED,
+                now,
+                {"error": SMS_VALIDITY_RAN_OUT},
+            )
+            ended = {row["id"] for row in too_late}
+            waiting_sms, unsent, given_back = (
+                [row for row in kind if row["id"] not in ended]
+                for kind in (waiting_sms, unsent, given_back)
+            )
             # sent (again): the gateway takes one SMS a notification (docs/gateways.md). The
             # claim is renewed, or taken again, untold: the client heard of sms_sent
             resent = records.set_status_many(
@@ -208,6 +234,9 @@ class Sweeping(NotifyCore):
         left += sum(row["id"] in given_back_again for row in retried)
         return len(rows) - left
 
+    def _sms_too_late(self, row: dict[str, Any], now: datetime) -> bool:
+        return bool(now - row["expires_at"] >= self.sms_validity)
+
     def _waits_for_its_network(
         self, row: dict[str, Any], withdrawals: dict[str, bool | None], now: datetime
     ) -> bool:
@@ -217,46 +246,60 @@ class Sweeping(NotifyCore):
             return False
         return bool(now - row["expires_at"] < self.withdraw_timeout)
 
-    def _due(self, now: datetime, limit: int) -> tuple[Select[Any], Select[Any]]:
-        """What the sweeper finishes at `now`, the oldest first, in two batches of up to
-        `limit`: what a social network holds, to be withdrawn, and what goes by SMS or ends
-        without either. Neither holds up the other: a batch that waits for a network that
-        cannot be asked, or for an SMS gateway that cannot be reached, is read again at every
-        sweep, and would keep everything behind it waiting."""
+    def _due(self, now: datetime, limit: int) -> list[Select[Any]]:
+        """What the sweeper finishes at `now`, the oldest first, in three reads of up to
+        `limit`: what a social network holds, to be withdrawn; what goes by SMS; what ends
+        without either (`fallback: none`, an SMS whose report never came). A sweep takes from
+        each (`_shared`), so that none holds up the others: a batch that waits for a network
+        that cannot be asked, or for an SMS gateway that cannot be reached, is read again at
+        every sweep, and would keep everything behind it waiting."""
         table = records.notifications
+        accepted = table.c.status == S.ACCEPTED.value
         past_ttl = (
             table.c.status.in_([status.value for status in AWAITING])
             & (table.c.expires_at <= now)
             # a claim whose channel is still being called waits for its answer
             & (
                 table.c.provider_id.is_not(None)
-                | (table.c.status == S.ACCEPTED.value)
+                | accepted
                 | (table.c.updated_at <= now - self.claim_timeout)
             )
         )
-        at_a_network = table.c.channel.in_([network.value for network in SOCIAL_CHANNELS])
-        sms_side = (
-            (past_ttl & (table.c.channel.is_(None) | ~at_a_network))
-            | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
-            | (
-                (table.c.status == S.SMS_SENT.value)
+        # claimed for a network, or given back by one that may hold it (a claim for a network
+        # is `reverify_pending` or `sent`, so each read goes by status, and an accepted
+        # notification never claimed or given back by the SMS gateway is read by the others)
+        at_a_network = ~accepted | table.c.channel.in_(
+            [network.value for network in SOCIAL_CHANNELS]
+        )
+        never_claimed = accepted & table.c.channel.is_(None)
+        by_sms = (
+            (
+                past_ttl
+                & accepted
                 & (
-                    (table.c.updated_at <= now - self.sms_report_timeout)
-                    # claimed for SMS, but the gateway's answer never came: a crash between
-                    # the claim and the call, which may never have been made
-                    | (
-                        table.c.provider_id.is_(None)
-                        & (table.c.updated_at <= now - self.claim_timeout)
-                    )
+                    (table.c.channel == Channel.SMS.value)
+                    | (table.c.channel.is_(None) & (table.c.fallback == Fallback.SMS.value))
                 )
             )
+            | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
+            # claimed for SMS, but the gateway's answer never came: a crash between the claim
+            # and the call, which may never have been made
+            | (
+                (table.c.status == S.SMS_SENT.value)
+                & table.c.provider_id.is_(None)
+                & (table.c.updated_at <= now - self.claim_timeout)
+            )
+        )
+        without_either = (past_ttl & never_claimed & (table.c.fallback == Fallback.NONE.value)) | (
+            (table.c.status == S.SMS_SENT.value)
+            & table.c.provider_id.is_not(None)
+            & (table.c.updated_at <= now - self.sms_report_timeout)
         )
         columns = select(*(table.c[name] for name in SWEPT_COLUMNS))
-        oldest_first = table.c.expires_at
-        return (
-            columns.where(past_ttl & at_a_network).order_by(oldest_first).limit(limit),
-            columns.where(sms_side).order_by(oldest_first).limit(limit),
-        )
+        return [
+            columns.where(which).order_by(table.c.expires_at).limit(limit)
+            for which in (past_ttl & at_a_network, by_sms, without_either)
+        ]
 
     def _move_many(
         self,
@@ -336,24 +379,10 @@ class Sweeping(NotifyCore):
         the gateway could not be reached for go back to `expired`, from which the next sweep
         sends them; those of `still_claimed` (claims a crash left, SMS given back) stay
         `sms_sent`, sent again once the claim is old (whatever the fallback, such a
-        notification is the policy's to send by SMS, or its TTL's). One `sms_validity` past
-        its TTL is `sms_failed`, not sent. Returns the notifications given back."""
+        notification is the policy's to send by SMS, or its TTL's). Returns the notifications
+        given back."""
         if not claimed:
             return set()
-        # past its validity: not sent, however late the gateway is back or a worker came, and
-        # every notification ends
-        stale = [row for row in claimed if now - row["expires_at"] >= self.sms_validity]
-        if stale:
-            with self.engine.begin() as connection:
-                self._move_many(
-                    connection,
-                    stale,
-                    (S.SMS_SENT,),
-                    S.SMS_FAILED,
-                    now,
-                    {"error": "its SMS validity ran out before the gateway took it"},
-                )
-            claimed = [row for row in claimed if now - row["expires_at"] < self.sms_validity]
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
         reachable = True
         for row in claimed:
@@ -399,6 +428,24 @@ class Sweeping(NotifyCore):
                 {"error": "refused by the SMS gateway"},
             )
         return set(retried)
+
+
+def _shared(batches: list[list[T]], limit: int) -> list[T]:
+    """Up to `limit` of the batches: an equal share each, and what one leaves of its share to
+    the others, so that a sweep moves no more than `limit` (on SQLite it holds the store's
+    write lock for as long as they take)."""
+    taken = [0] * len(batches)
+    room = limit
+    while room > 0:
+        wanting = [i for i, batch in enumerate(batches) if taken[i] < len(batch)]
+        if not wanting:
+            break
+        share = max(1, room // len(wanting))
+        for i in wanting:
+            more = min(share, len(batches[i]) - taken[i], room)
+            taken[i] += more
+            room -= more
+    return [row for batch, count in zip(batches, taken, strict=True) for row in batch[:count]]
 
 
 # what `_asked` is made of

@@ -233,10 +233,11 @@ class Settings(BaseSettings):
     notify_sweep_seconds: float = Field(1.0, gt=0, le=HOUR)
     sms_report_timeout_seconds: float = Field(3_600.0, gt=0, le=7 * DAY)
     # How long past its TTL a notification's SMS may still be handed to the SMS gateway: one
-    # not handed over by then (the gateway could not be reached, or no worker ran) is not
-    # sent, and is `sms_failed`. SMS gateways keep a queued message for hours (4 to 72 by
-    # default), not for ever.
-    sms_validity_seconds: float = Field(36_000.0, gt=0, le=7 * DAY)
+    # the gateway has not confirmed taking by then (it could not be reached, or no worker ran)
+    # is not sent, and is `sms_failed`. SMS gateways keep a queued message for hours (4 to 72
+    # by default), not for ever. At least ten minutes: a notification waits up to five past
+    # its TTL for its network to be asked to withdraw it, before its SMS goes.
+    sms_validity_seconds: float = Field(36_000.0, ge=600, le=7 * DAY)
     # The history whose `accounts` the social-network simulators know (the demo's, say).
     history_dir: Path | None = None
     # The nightly scoring run (DESIGN §8), a job of `ownership worker`: every day at

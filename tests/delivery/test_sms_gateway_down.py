@@ -16,14 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
 from delivery.clock import VirtualClock
+from delivery.notify_core import SMS_VALIDITY_RAN_OUT
 from delivery.runtime import build_notify_runtime
 from delivery.templates import TemplateDesk
+from ownership.channels import Channel
 from ownership.notifications import Fallback
 from pipelines.moderation_rules import load_moderation_rules
 from pipelines.settings import load_settings
 from pipelines.snapshot import Snapshot
 from store.secrets import SecretCipher
-from tests.api.service import NOW, RECYCLED, VERIFIED_FRESH
+from tests.api.service import NOW, RECYCLED, SUSPICIOUS, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
 from tests.delivery.test_notify_edges import ProcessDied, history, told, told_everything
 from tests.delivery.test_sms_given_back import billed
@@ -118,12 +120,23 @@ def test_no_stale_sms_is_sent_by_a_worker_that_comes_back_after_its_validity(
     notifier.service.sweep()
 
     assert notifier.sms.sent == []
-    assert history(notifier, sent)[-3:] == ["expired", "sms_sent", "sms_failed"]
+    assert history(notifier, sent)[-3:] == ["sent", "expired", "sms_failed"]  # no sms_sent
+    assert told_everything(notifier, sent)
     found = notifier.service.notification(notifier.client_key, sent)
     assert found is not None
-    assert found["history"][-1]["detail"] == {
-        "error": "its SMS validity ran out before the gateway took it"
-    }
+    assert found["history"][-1]["detail"] == {"error": SMS_VALIDITY_RAN_OUT}
+
+
+def test_a_no_given_after_the_sms_validity_sends_no_sms(notifier: Notifier) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=TTL)  # OK asks; no worker runs
+    notifier.clock.advance(TTL + notifier.service.sms_validity + timedelta(hours=1))
+
+    notifier.service.answered(asked, False, notifier.clock.now(), by=Channel.OK)
+    notifier.service.sweep()
+
+    assert notifier.sms.sent == []
+    assert history(notifier, asked) == ["accepted", "reverify_pending", "sms_failed"]
+    assert told_everything(notifier, asked)
 
 
 def test_an_sms_is_sent_by_a_worker_that_comes_back_within_its_validity(

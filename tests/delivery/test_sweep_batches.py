@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
+from ownership.notifications import Fallback
 from tests.api.service import RECYCLED, VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
 
@@ -75,3 +76,42 @@ def test_a_sweep_that_could_only_wait_moved_nothing(
     notifier.clock.advance(notifier.service.claim_timeout)
 
     assert notifier.service.sweep(limit=2) == 0
+
+
+def test_a_sweep_takes_half_its_batch_from_each_side_when_both_have_more(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as gateway_down:  # four SMS given back, four messages in VK
+        gateway_down.setattr(notifier.sms, "send", sms_down)
+        by_sms = [notifier.notify(RECYCLED, f"sms-{n}", ttl=TTL) for n in range(4)]
+        in_vk = [notifier.notify(VERIFIED_FRESH, f"vk-{n}", ttl=TTL) for n in range(4)]
+    notifier.clock.advance(TTL + timedelta(seconds=30))
+
+    moved = notifier.service.sweep(limit=4)  # no more than 4 move, on SQLite under its lock
+
+    assert moved == 4
+    assert len(notifier.vk.withdrawn) == 2
+    sent = {row[0] for row in notifier.sms.sent}
+    assert (len(sent & set(by_sms)), len(sent & set(in_vk))) == (2, 2)
+
+
+def test_sms_waiting_for_their_gateway_hold_up_no_notification_that_goes_without(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # taken, and no report comes; it expires after those below
+    unreported = notifier.notify(RECYCLED, "unreported", ttl=2 * TTL)
+    monkeypatch.setattr(notifier.sms, "send", sms_down)
+    for n in range(2):  # given back, and still waiting for their gateway
+        notifier.notify(RECYCLED, f"sms-{n}", ttl=TTL)
+    quiet = notifier.service.accept(  # never dispatched: it expires, with no fallback
+        notifier.client_key,
+        notifier.request(RECYCLED, "quiet", ttl=2 * TTL, fallback=Fallback.NONE),
+    )
+    notifier.clock.advance(notifier.service.sms_report_timeout + timedelta(minutes=1))
+
+    for _ in range(3):  # the SMS given back are due again at each
+        notifier.service.sweep(limit=2)
+        notifier.clock.advance(notifier.service.claim_timeout)
+
+    assert notifier.status(str(quiet.answer["id"])) == "expired"
+    assert notifier.status(unreported) == "sms_failed"
