@@ -135,8 +135,17 @@ class NotifyCore:
         now = self.clock.now()
         if now - row["expires_at"] >= self.sms_validity:  # a No long after the TTL, say
             with self.engine.begin() as connection:
-                detail = {**(detail or {}), "error": SMS_VALIDITY_RAN_OUT}
-                self._move(connection, row, leaving, S.SMS_FAILED, now, detail, as_read=as_read)
+                detail = {**(detail or {}), "channel": "sms", "error": SMS_VALIDITY_RAN_OUT}
+                self._move(
+                    connection,
+                    row,
+                    leaving,
+                    S.SMS_FAILED,
+                    now,
+                    detail,
+                    as_read=as_read,
+                    channel=Channel.SMS.value,
+                )
             return False
         with self.engine.begin() as connection:
             if not self._claim(

@@ -164,8 +164,9 @@ class Sweeping(NotifyCore):
                     AWAITING,
                     S.SMS_FAILED,
                     now,
-                    {"error": SMS_VALIDITY_RAN_OUT},
+                    {"channel": "sms", "error": SMS_VALIDITY_RAN_OUT},
                     passing=((S.EXPIRED, why),),
+                    channel="sms",
                 )
                 claimed += self._move_many(
                     connection,

@@ -19,6 +19,7 @@ from delivery.clock import VirtualClock
 from delivery.notify_core import SMS_VALIDITY_RAN_OUT
 from delivery.runtime import build_notify_runtime
 from delivery.templates import TemplateDesk
+from delivery.webhooks.events import NotificationStatusChanged
 from ownership.channels import Channel
 from ownership.notifications import Fallback
 from pipelines.moderation_rules import load_moderation_rules
@@ -59,6 +60,16 @@ def by_a_claim_a_crash_left(notifier: Notifier, monkeypatch: pytest.MonkeyPatch)
         notifier.service.dispatch_due()
     monkeypatch.setattr(notifier.sms, "send", down)
     return str(accepted.answer["id"])
+
+
+def told_on(notifier: Notifier, notification_id: str) -> list[tuple[str, str | None]]:
+    """Each status the client was told, with the channel its webhook names."""
+    return [
+        (e.event.status, e.event.channel)
+        for e in notifier.webhooks.events
+        if isinstance(e.event, NotificationStatusChanged)
+        and e.event.notification_id == notification_id
+    ]
 
 
 WayToSms = Callable[[Notifier, pytest.MonkeyPatch], str]
@@ -124,7 +135,8 @@ def test_no_stale_sms_is_sent_by_a_worker_that_comes_back_after_its_validity(
     assert told_everything(notifier, sent)
     found = notifier.service.notification(notifier.client_key, sent)
     assert found is not None
-    assert found["history"][-1]["detail"] == {"error": SMS_VALIDITY_RAN_OUT}
+    assert found["history"][-1]["detail"] == {"channel": "sms", "error": SMS_VALIDITY_RAN_OUT}
+    assert told_on(notifier, sent)[-1] == ("sms_failed", "sms")
 
 
 def test_a_no_given_after_the_sms_validity_sends_no_sms(notifier: Notifier) -> None:
@@ -137,6 +149,7 @@ def test_a_no_given_after_the_sms_validity_sends_no_sms(notifier: Notifier) -> N
     assert notifier.sms.sent == []
     assert history(notifier, asked) == ["accepted", "reverify_pending", "sms_failed"]
     assert told_everything(notifier, asked)
+    assert told_on(notifier, asked)[-1] == ("sms_failed", "sms")
 
 
 def test_an_sms_is_sent_by_a_worker_that_comes_back_within_its_validity(
