@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     UrlConstraints,
     WithJsonSchema,
 )
@@ -105,6 +106,13 @@ StoredText = Annotated[str, AfterValidator(_storable)]
 FitsInUtc = AfterValidator(_fits_in_utc)
 
 
+def _not_true_or_false(value: object) -> object:
+    # JSON's true would pass for 1 (a TTL of one second): a yes or no is not a number
+    if isinstance(value, bool):
+        raise ValueError("a number of seconds, not true or false")
+    return value
+
+
 class Strict(BaseModel):
     """Requests refuse properties they do not know (CAMARA: 400 INVALID_ARGUMENT)."""
 
@@ -123,8 +131,8 @@ class CheckRequest(Strict):
         None,
         description="Answer `changed_since` for this date or time (UTC unless it says).",
     )
-    sensitive: bool = Field(False, description="A bank-grade notification (DESIGN §7).")
-    mobile_only: bool = Field(False, description="Only the mobile app may show it.")
+    sensitive: StrictBool = Field(False, description="A bank-grade notification (DESIGN §7).")
+    mobile_only: StrictBool = Field(False, description="Only the mobile app may show it.")
 
 
 # an item that is no text (a number, null) is answered in place, as a bad number is, so that
@@ -135,8 +143,8 @@ BulkPhone = Annotated[object, WithJsonSchema({"type": "string"})]
 class BulkCheckRequest(Strict):
     phones: list[BulkPhone] = Field(min_length=1, max_length=MAX_BULK)
     since: UtcTime | None = None
-    sensitive: bool = False
-    mobile_only: bool = False
+    sensitive: StrictBool = False
+    mobile_only: StrictBool = False
 
 
 class ReasonOut(BaseModel):
@@ -274,14 +282,14 @@ class NotificationCreate(Strict):
         description="A value for every placeholder of the template, and for no other.",
     )
     action: UserAction
-    ttl: int = Field(
+    ttl: Annotated[int, BeforeValidator(_not_true_or_false)] = Field(
         int(DEFAULT_TTL.total_seconds()),
         ge=-(2**31),  # any int: below 15 s is refused as TTL_OUT_OF_RANGE, saying the bounds
         le=2**31,
         description="Seconds, 15 to 86400 (checked with a clear error).",
     )
-    sensitive: bool = False
-    mobile_only: bool = False
+    sensitive: StrictBool = False
+    mobile_only: StrictBool = False
     fallback: Literal["sms", "none"] = "sms"
     callback_url: (
         Annotated[

@@ -261,3 +261,16 @@ def test_the_docs_pages_are_counted_under_their_own_routes(caller: Caller) -> No
     assert 'route="/openapi.json",status="200"' in metrics
     assert 'ownership_http_requests_total{method="GET",route="unmatched",status="404"}' in metrics
     assert 'route="unmatched",status="200"' not in metrics
+
+
+@pytest.mark.parametrize("route", ["/v1/check", "/v1/check/bulk"])
+@pytest.mark.parametrize("flag", [{"sensitive": "yes"}, {"sensitive": 1}, {"mobile_only": "true"}])
+def test_a_yes_or_no_given_as_text_or_a_number_is_an_invalid_argument(
+    caller: Caller, route: str, flag: dict[str, object]
+) -> None:
+    number = {"phone": VERIFIED_FRESH} if route == "/v1/check" else {"phones": [VERIFIED_FRESH]}
+    response = caller.post(route, number | flag)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert next(iter(flag)) in response.json()["message"]

@@ -88,6 +88,10 @@ def test_a_repeated_request_id_returns_the_first_answer(caller: Caller) -> None:
         ({"phone": "+447911123456"}, 422, "SERVICE_NOT_APPLICABLE"),
         ({"fallback": "pigeon"}, 400, "INVALID_ARGUMENT"),
         ({"colour": "red"}, 400, "INVALID_ARGUMENT"),
+        # a yes or no where a number or a yes or no is due is not read as one
+        ({"ttl": True}, 400, "INVALID_ARGUMENT"),
+        ({"sensitive": "yes"}, 400, "INVALID_ARGUMENT"),
+        ({"mobile_only": 1}, 400, "INVALID_ARGUMENT"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(
