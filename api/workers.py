@@ -91,7 +91,10 @@ class Workers:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         failed = False
         try:
-            self._processes = [self._start() for _ in range(self.count)]
+            for _ in range(self.count):  # a signal meanwhile stops those started so far
+                if self._stopping.is_set():
+                    break
+                self._processes.append(self._start())
             log.info("serving on %s:%s with %d workers", self.host, self.port, self.count)
             while not self._stopping.wait(CHECK_SECONDS):
                 failed = self._replace_the_dead()

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ownership.numbers import InvalidNumberError
 from pipelines.entry import INTERRUPTED
 from pipelines.settings import Settings, check_memory_limit, load_settings
-from pipelines.synth_params import MAX_PHONES
+from pipelines.synth_params import MAX_EVENTS_PER_PHONE, MAX_PHONES
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -71,7 +71,7 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from error
 
 
-def _whole_number(text: str, least: int, most: int | None = None) -> int:
+def _whole_number(text: str, least: int, most: int | None = None, most_is: str = "") -> int:
     try:
         number = int(text)
     except ValueError as error:
@@ -79,18 +79,28 @@ def _whole_number(text: str, least: int, most: int | None = None) -> int:
     if number < least:
         raise argparse.ArgumentTypeError(f"{text} is below {least}")
     if most is not None and number > most:
-        raise argparse.ArgumentTypeError(f"{text} is above {most:,}, the most the generator makes")
+        raise argparse.ArgumentTypeError(f"{text} is above {most:,}{most_is}")
     return number
 
 
+# the most API worker processes `ownership serve` starts
+MAX_WORKERS = 32
+
+
 def count_argument(text: str) -> int:
-    """A count of one or more (worker processes, say)."""
+    """A count of one or more (notifications, say)."""
     return _whole_number(text, least=1)
+
+
+def workers_argument(text: str) -> int:
+    """How many API worker processes: 1 to MAX_WORKERS (each starts a Python with the app and
+    a pool of store connections; a thousand would bury a machine before serving a call)."""
+    return _whole_number(text, least=1, most=MAX_WORKERS, most_is=" worker processes")
 
 
 def phones_argument(text: str) -> int:
     """A count of numbers to generate: one or more, and no more than one history holds."""
-    return _whole_number(text, least=1, most=MAX_PHONES)
+    return _whole_number(text, least=1, most=MAX_PHONES, most_is=", the most the generator makes")
 
 
 def seed_argument(text: str) -> int:
@@ -111,8 +121,10 @@ def _events_per_phone(text: str) -> float:
         density = float(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 10)") from error
-    if not math.isfinite(density) or density < 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number of 0 or more (e.g. 10)")
+    if not math.isfinite(density) or not 0 <= density <= MAX_EVENTS_PER_PHONE:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a number from 0 to {MAX_EVENTS_PER_PHONE:,} (e.g. 10)"
+        )
     return density
 
 
@@ -155,7 +167,7 @@ def generate_history(
                 out,
                 phones=phones,
                 seed=seed,
-                params=SynthParams(events_per_phone=events_per_phone),
+                params=SynthParams.of_density(events_per_phone),
                 progress=lambda done, _total: progress.update(task, completed=done),
                 replace_others=replace_others,
             )

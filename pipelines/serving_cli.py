@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rich.markup import escape
 
 from pipelines.cli import (
+    MAX_WORKERS,
     UsageError,
     console,
-    count_argument,
     generate_history,
     phones_argument,
     port_argument,
     score_with_progress,
     seed_argument,
+    workers_argument,
 )
 from pipelines.settings import Settings, load_settings
 
@@ -48,9 +49,9 @@ def add_serving_commands(commands: Any) -> None:
     serve.add_argument("--port", type=port_argument, default=8000, help="port (default 8000)")
     serve.add_argument(
         "--workers",
-        type=count_argument,
+        type=workers_argument,
         default=1,
-        help="worker processes; they share one snapshot",
+        help=f"worker processes, at most {MAX_WORKERS}; they share one snapshot",
     )
     serve.add_argument(
         "--jobs",

@@ -7,7 +7,6 @@ kept as a parameter so that a study can vary it. `docs/synth.md` explains each i
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,12 @@ DAY = 86_400  # seconds
 # Sort keys pack a number's (or holder's) index within its chunk into the top bits of an int64
 # and a time span in seconds into the low 34 bits (544 years), which bounds both.
 MAX_CHUNK_PHONES = 2**24
+# The densest history the generator makes: a number with ten thousand events in two years
+# (about fourteen a day) is already more than any holder's SMS and codes.
+MAX_EVENTS_PER_PHONE = 10_000
+# About the events a chunk holds at the realistic density (50,000 numbers of about 126 events),
+# which peak at about 1.4 GB: a denser history has fewer numbers a chunk
+CHUNK_EVENTS = 6_300_000
 MAX_SPAN_YEARS = 200
 # The most numbers one history holds: 10^9 events at ten a number. More distinct numbers take
 # memory by the gigabyte to draw, before a single event is drawn.
@@ -162,14 +167,28 @@ class SynthParams:
     # runs faster with them than with larger chunks.
     chunk_phones: int = 50_000
 
+    @classmethod
+    def of_density(cls, events_per_phone: float | None) -> SynthParams:
+        """The parameters for `events_per_phone` events a number (None: the realistic
+        density), with fewer numbers a chunk when they are denser than the realistic density,
+        so that a chunk's memory stays about the same."""
+        if events_per_phone is None or events_per_phone * cls.chunk_phones <= CHUNK_EVENTS:
+            return cls(events_per_phone=events_per_phone)
+        return cls(
+            events_per_phone=events_per_phone,
+            chunk_phones=max(1, int(CHUNK_EVENTS // events_per_phone)),
+        )
+
     def __post_init__(self) -> None:
         problems = []
         if self.start >= self.end:
             problems.append("start must precede end")
         if not 0 < self.chunk_phones <= MAX_CHUNK_PHONES:
             problems.append(f"chunk_phones must lie in 1..{MAX_CHUNK_PHONES}")
-        if self.events_per_phone is not None and not 0 <= self.events_per_phone < math.inf:
-            problems.append("events_per_phone must be a finite number of 0 or more")
+        if self.events_per_phone is not None and not (
+            0 <= self.events_per_phone <= MAX_EVENTS_PER_PHONE
+        ):
+            problems.append(f"events_per_phone must be from 0 to {MAX_EVENTS_PER_PHONE:,}")
         rates = ("code_rate_median_per_year", "code_rate_sigma", "background_sms_per_month")
         problems += [f"{k} must not be negative" for k in rates if getattr(self, k) < 0]
         days = ("burn_in_days", "inactive_days_min", "quarantine_days_min")

@@ -144,9 +144,11 @@ def test_simulate_day_says_a_history_folder_does_not_exist(
         (["--phones", "-5"], "argument --phones: -5 is below 1"),
         (["--phones", "100000001"], "100000001 is above 100,000,000, the most the generator"),
         (["--phones", "10", "--seed", "-1"], "argument --seed: -1 is below 0"),
-        (["--phones", "10", "--events-per-phone", "-3"], "-3 is not a finite number of 0 or more"),
-        (["--phones", "10", "--events-per-phone", "inf"], "inf is not a finite number"),
-        (["--phones", "10", "--events-per-phone", "nan"], "nan is not a finite number"),
+        (["--phones", "10", "--events-per-phone", "-3"], "-3 is not a number from 0 to 10,000"),
+        (["--phones", "10", "--events-per-phone", "inf"], "inf is not a number from 0 to 10,000"),
+        (["--phones", "10", "--events-per-phone", "nan"], "nan is not a number from 0 to 10,000"),
+        # a chunk of the generator's would want terabytes
+        (["--phones", "10", "--events-per-phone", "1e12"], "1e12 is not a number from 0 to"),
     ],
 )
 def test_synth_refuses_counts_seeds_and_densities_it_cannot_generate(

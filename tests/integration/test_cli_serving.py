@@ -97,6 +97,9 @@ def test_serve_on_a_host_that_is_no_address_says_so_without_blaming_another_serv
         ("--port", "99999", "99999 is above 65535, the highest port"),
         ("--port", "-1", "-1 is below 0"),
         ("--workers", "0", "0 is below 1"),
+        # each a Python with the app and a pool of store connections: a thousand would bury
+        # the machine before one served a call
+        ("--workers", "1000", "1000 is above 32 worker processes"),
     ],
 )
 def test_serve_refuses_ports_and_worker_counts_that_cannot_be(

@@ -264,6 +264,18 @@ def test_a_sparse_density_is_a_knob(tmp_path: Path) -> None:
         assert summary.events / 2_000 == pytest.approx(density, rel=0.05)
 
 
+def test_a_dense_history_is_drawn_in_chunks_of_fewer_numbers_and_as_dense_as_asked(
+    tmp_path: Path,
+) -> None:
+    dense = SynthParams.of_density(5_000.0)  # 50,000 numbers of 5,000 events: 250 M a chunk
+
+    summary = generate(tmp_path, 3, 5, dense)
+
+    assert dense.chunk_phones * 5_000 <= SynthParams.of_density(None).chunk_phones * 126
+    assert SynthParams.of_density(10.0) == SynthParams(events_per_phone=10.0)  # as it was
+    assert summary.events / 3 == pytest.approx(5_000, rel=0.05)
+
+
 def test_only_registrations_predate_the_history(db: duckdb.DuckDBPyConnection) -> None:
     for kind in EVENT_KINDS:
         low, high = db.table(kind).aggregate("min(ts), max(ts)").fetchall()[0]
