@@ -311,7 +311,7 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     import re
 
     from sqlalchemy import select
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError
 
     from delivery import records
     from pipelines.serving_cli import store_unreachable  # it imports from here
@@ -335,7 +335,7 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
                 lines = records.billing_report(connection, key, args.month)
         finally:
             engine.dispose()
-    except OperationalError as error:  # the store cannot be reached or migrated
+    except DatabaseError as error:  # the store cannot be reached or migrated
         raise store_unreachable(settings, error) from error
     report = {
         "client": args.client,
@@ -349,7 +349,7 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError
 
     from delivery.export import export_verifications
     from pipelines.serving_cli import store_unreachable  # it imports from here
@@ -370,14 +370,14 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
             raise UsageError(f"cannot write the results to {where}: {reason}") from error
         finally:
             engine.dispose()
-    except OperationalError as error:  # the store cannot be reached or migrated
+    except DatabaseError as error:  # the store cannot be reached or migrated
         raise store_unreachable(settings, error) from error
     console.print(f"wrote {escape(str(written))}")
     return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError
 
     from delivery.runtime import SimulatorsInUseError
     from delivery.worker import run_worker
@@ -388,7 +388,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     log_service_lines()
     try:
         run_worker(settings)
-    except OperationalError as error:  # the store cannot be reached or migrated
+    except DatabaseError as error:  # the store cannot be reached or migrated
         raise store_unreachable(settings, error) from error
     except SimulatorsInUseError as error:
         raise UsageError(str(error)) from error

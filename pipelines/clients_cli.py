@@ -340,7 +340,7 @@ def _utc_text_up(moment: datetime | None) -> str | None:
 def _store(settings: Settings) -> Iterator[sessionmaker[Session]]:
     """The store at `settings.database_url`, migrated to the newest revision."""
     from sqlalchemy import make_url
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError, OperationalError
 
     from store.database import make_engine, session_factory, upgrade
 
@@ -348,7 +348,7 @@ def _store(settings: Settings) -> Iterator[sessionmaker[Session]]:
     try:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
-    except OperationalError as error:
+    except DatabaseError as error:
         raise UsageError(f"cannot open the store at {shown}: {error.orig}") from error
     try:
         yield session_factory(engine)

@@ -28,7 +28,7 @@ from pipelines.cli import (
 from pipelines.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError
     from sqlalchemy.orm import Session
 
     from ownership.moderation import TemplateDraft
@@ -163,7 +163,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         import os
 
         os.environ["OWNERSHIP_RUN_JOBS"] = "true"  # read by the worker's settings
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError
 
     from api.workers import PortInUseError
 
@@ -183,7 +183,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return serve(settings, args.host, args.port, args.workers)
     except PortInUseError as error:
         raise cannot_listen(error) from error
-    except OperationalError as error:  # the store cannot be reached or migrated
+    except DatabaseError as error:  # the store cannot be reached or migrated
         raise store_unreachable(settings, error) from error
 
 
@@ -191,7 +191,7 @@ def _refuse_simulators_in_use(settings: Settings, database_url: str) -> None:
     """A usage error now, rather than a traceback from the server's start-up (or, for the
     demo, after it replaced the store), if another process runs the jobs on the simulators
     over the store at `database_url`."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError
 
     from delivery.runtime import SimulatorsInUseError, simulators_held
 
@@ -200,7 +200,7 @@ def _refuse_simulators_in_use(settings: Settings, database_url: str) -> None:
             pass
     except SimulatorsInUseError as error:
         raise UsageError(str(error)) from error
-    except OperationalError as error:  # the store cannot be reached
+    except DatabaseError as error:  # the store cannot be reached
         raise store_unreachable(settings, error) from error
 
 
@@ -331,10 +331,13 @@ def _check_demo_template(settings: Settings) -> None:
         )
 
 
-def store_unreachable(settings: Settings, error: OperationalError) -> UsageError:
-    """The one line for a store that cannot be reached or migrated, without its password."""
+def store_unreachable(
+    settings: Settings, error: DatabaseError, url: str | None = None
+) -> UsageError:
+    """The one line for a store that cannot be reached, read (a file that is no database) or
+    migrated, without its password; at `url`, or the settings' store."""
     reason = str(error.orig).strip().splitlines()[0]
-    return UsageError(f"cannot open the store at {_shown(settings)}: {reason}")
+    return UsageError(f"cannot open the store at {_shown(settings, url)}: {reason}")
 
 
 def _refuse_taken_port(host: str, port: int) -> None:
@@ -368,11 +371,11 @@ def _free_port(host: str) -> int:
         listener.close()
 
 
-def _shown(settings: Settings) -> str:
+def _shown(settings: Settings, url: str | None = None) -> str:
     """The store's URL without its password."""
     from sqlalchemy import make_url
 
-    return make_url(settings.database_url).render_as_string(hide_password=True)
+    return make_url(url or settings.database_url).render_as_string(hide_password=True)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -74,7 +74,9 @@ def _store_url(text: str) -> str:
 
 
 def cmd_simulate_day(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.serving_cli import open_cipher
+    from sqlalchemy.exc import DatabaseError
+
+    from pipelines.serving_cli import open_cipher, store_unreachable
     from pipelines.simulate_day import DayRequest, SimulationInputError, simulate_day
     from store.clients import ClientRegistrationError
     from store.secrets import SecretKeyError
@@ -95,6 +97,8 @@ def cmd_simulate_day(args: argparse.Namespace, settings: Settings) -> int:
         summary = simulate_day(request, settings, cipher)
     except (SimulationInputError, ClientRegistrationError, SecretKeyError, OSError) as error:
         raise UsageError(str(error)) from error
+    except DatabaseError as error:  # the day's store cannot be reached, read or migrated
+        raise store_unreachable(settings, error, url=args.store) from error
     console.print(
         f"simulated {summary.notifications:,} notifications from "
         f"{summary.started_at:%Y-%m-%d %H:%M}"

@@ -45,3 +45,26 @@ def test_export_verifications_with_the_store_unreachable_is_a_one_line_error(
     assert error.startswith("error: cannot open the store at postgresql+psycopg://bank:***@")
     assert "hunter2" not in error
     assert sorted(path.name for path in (events / "verifications").iterdir()) == ["part-0.parquet"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["clients", "list"], ["billing", "--client", "bank", "--month", "2026-11"]],
+    ids=["clients", "billing"],
+)
+def test_a_store_file_that_is_no_database_is_a_one_line_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    not_a_store = tmp_path / "notes.txt"
+    not_a_store.write_text("not a database")
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{not_a_store}")
+
+    assert main(command) == 2
+
+    assert one_line_error(capsys) == (
+        f"error: cannot open the store at sqlite:///{not_a_store}: file is not a database"
+    )
+    assert not_a_store.read_text() == "not a database"

@@ -139,3 +139,21 @@ def test_a_day_of_no_notification_or_past_the_most_is_refused_by_the_command_lin
 
     assert stopped.value.code == 2
     assert f"argument --notifications: {said}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("store", ["unreachable", "no database"])
+def test_a_days_store_that_cannot_be_opened_is_a_one_line_error(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str], store: str
+) -> None:
+    if store == "unreachable":
+        url, reason = "postgresql+psycopg://day:secret@127.0.0.1:1/day", "connection failed"
+    else:
+        (tmp_path / "notes.txt").write_text("not a database")
+        url, reason = f"sqlite:///{tmp_path / 'notes.txt'}", "file is not a database"
+    argv = ["simulate-day", "--history", str(demo.events), "--scores", str(demo.scores)]
+
+    assert cli.main([*argv, "--store", url, "--notifications", "5"]) == 2
+
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: cannot open the store at ") and reason in error
+    assert "\n" not in error and "secret" not in error
