@@ -98,7 +98,8 @@ class NotifyCore:
         # hold back the fallback
         self.withdraw_timeout = withdraw_timeout
         # how long past its TTL a notification's SMS may still be handed to the SMS gateway;
-        # one not handed over by then is `sms_failed`, not sent: every notification ends
+        # one the gateway has not confirmed taking by then is `sms_failed`, not sent again:
+        # every notification ends
         self.sms_validity = sms_validity
         self.dispatch_concurrency = dispatch_concurrency
         self.writer = BatchWriter(engine)
@@ -145,6 +146,7 @@ class NotifyCore:
                     detail,
                     as_read=as_read,
                     channel=Channel.SMS.value,
+                    provider_id=None,
                 )
             return False
         with self.engine.begin() as connection:

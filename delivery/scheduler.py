@@ -40,49 +40,60 @@ TASKS: dict[str, Callable[[], object]] = {}
 
 @dataclass
 class _Streak:
-    """A job failing the same way run after run."""
+    """A job failing with one kind of error, run after run."""
 
-    failure: str
     told_at: float
     untold: int = 0
     runs: int = 1
 
 
 class JobFailures:
-    """How a job's failures are told: the first with its traceback; the same failure again only
-    counted, and told in one line once `quiet` has passed since it was last told; the job's
-    recovery in one line. A store that is down for a minute would otherwise write a traceback
-    at every run of every job: the notify dispatch alone runs five times a second."""
+    """How a job's failures are told: the first of each kind of error (its class) with its
+    traceback; more of the same kind only counted, whatever their messages (an id or a time in
+    them changes from run to run), and told in one line, with the latest message, once `quiet`
+    has passed since that kind was last told; the job's recovery in one line. A store that is
+    down for a minute would otherwise write a traceback at every run of every job: the notify
+    dispatch alone runs five times a second."""
 
     def __init__(
         self, quiet: timedelta = timedelta(minutes=1), clock: Callable[[], float] = monotonic
     ) -> None:
         self.quiet = quiet.total_seconds()
         self.clock = clock
-        self._streaks: dict[str, _Streak] = {}
+        self._streaks: dict[str, dict[type[BaseException], _Streak]] = {}
         self._lock = threading.Lock()
 
     def failed(self, name: str, error: Exception) -> None:
-        failure = _first_line(error)
         now = self.clock()
         with self._lock:
-            streak = self._streaks.get(name)
-            if streak is None or streak.failure != failure:
-                self._streaks[name] = _Streak(failure, now)
-                log.error("scheduled job %s failed", name, exc_info=error)
-                return
-            streak.runs += 1
-            streak.untold += 1
-            if now - streak.told_at < self.quiet:
-                return
-            untold, streak.untold, streak.told_at = streak.untold, 0, now
-        log.error("scheduled job %s failed %d more times the same way: %s", name, untold, failure)
+            streaks = self._streaks.setdefault(name, {})
+            streak = streaks.get(type(error))
+            if streak is None:
+                streaks[type(error)] = _Streak(now)
+                first = True
+            else:
+                first = False
+                streak.runs += 1
+                streak.untold += 1
+                if now - streak.told_at < self.quiet:
+                    return
+                untold, streak.untold, streak.told_at = streak.untold, 0, now
+        if first:
+            log.error("scheduled job %s failed", name, exc_info=error)
+        else:
+            log.error(
+                "scheduled job %s failed %d more times the same way, last: %s",
+                name,
+                untold,
+                _first_line(error),
+            )
 
     def succeeded(self, name: str) -> None:
         with self._lock:
-            streak = self._streaks.pop(name, None)
-        if streak is not None:
-            log.info("scheduled job %s works again after %d failed runs", name, streak.runs)
+            streaks = self._streaks.pop(name, {})
+        if streaks:
+            runs = sum(streak.runs for streak in streaks.values())
+            log.info("scheduled job %s works again after %d failed runs", name, runs)
 
 
 FAILURES = JobFailures()
@@ -106,8 +117,11 @@ def run_task(name: str) -> None:
 def _first_line(error: Exception) -> str:
     """The failure's kind and the first line of its message (a database error's SQL and
     parameters follow on lines of their own), at most 200 characters."""
-    message = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {message[0] if message else ''}"[:200]
+    try:
+        lines = str(error).strip().splitlines()
+    except Exception:  # an error whose message cannot be made
+        lines = ["(no message)"]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:200]
 
 
 def build_scheduler(engine: Engine, *, threads: int = 4) -> BackgroundScheduler:

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 
 from delivery import records
 from delivery.channels.ports import (
@@ -167,6 +167,7 @@ class Sweeping(NotifyCore):
                     {"channel": "sms", "error": SMS_VALIDITY_RAN_OUT},
                     passing=((S.EXPIRED, why),),
                     channel="sms",
+                    provider_id=None,
                 )
                 claimed += self._move_many(
                     connection,
@@ -209,7 +210,7 @@ class Sweeping(NotifyCore):
                 (S.EXPIRED, S.SMS_SENT, S.ACCEPTED),
                 S.SMS_FAILED,
                 now,
-                {"error": SMS_VALIDITY_RAN_OUT},
+                {"channel": "sms", "error": SMS_VALIDITY_RAN_OUT},
             )
             ended = {row["id"] for row in too_late}
             waiting_sms, unsent, given_back = (
@@ -269,29 +270,23 @@ class Sweeping(NotifyCore):
         # claimed for a network, or given back by one that may hold it (a claim for a network
         # is `reverify_pending` or `sent`, so each read goes by status, and an accepted
         # notification never claimed or given back by the SMS gateway is read by the others)
-        at_a_network = ~accepted | table.c.channel.in_(
-            [network.value for network in SOCIAL_CHANNELS]
-        )
-        never_claimed = accepted & table.c.channel.is_(None)
+        a_network = table.c.channel.in_([network.value for network in SOCIAL_CHANNELS])
+        at_a_network = ~accepted | a_network
+        never_claimed = table.c.channel.is_(None)
+        without_fallback = never_claimed & (table.c.fallback == Fallback.NONE.value)
         by_sms = (
-            (
-                past_ttl
-                & accepted
-                & (
-                    (table.c.channel == Channel.SMS.value)
-                    | (table.c.channel.is_(None) & (table.c.fallback == Fallback.SMS.value))
-                )
-            )
+            (past_ttl & accepted & (never_claimed | ~a_network) & ~without_fallback)
             | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
             # claimed for SMS, but the gateway's answer never came: a crash between the claim
-            # and the call, which may never have been made
+            # and the call, which may never have been made. (No index on the provider id for
+            # it: every settled notification without one would be read)
             | (
                 (table.c.status == S.SMS_SENT.value)
-                & table.c.provider_id.is_(None)
+                & (func.coalesce(table.c.provider_id, "") == "")
                 & (table.c.updated_at <= now - self.claim_timeout)
             )
         )
-        without_either = (past_ttl & never_claimed & (table.c.fallback == Fallback.NONE.value)) | (
+        without_either = (past_ttl & accepted & without_fallback) | (
             (table.c.status == S.SMS_SENT.value)
             & table.c.provider_id.is_not(None)
             & (table.c.updated_at <= now - self.sms_report_timeout)

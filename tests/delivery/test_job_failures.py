@@ -1,6 +1,6 @@
 """A job that fails run after run (the store is down) writes its traceback once, then a line a
-minute that counts the runs that failed the same way, and a line when it works again; another
-failure is told at once; the job keeps running at its times."""
+minute that counts the runs that failed the same way, whatever their messages, and a line when
+it works again; another kind of failure is told at once; the job keeps running at its times."""
 
 from __future__ import annotations
 
@@ -60,11 +60,68 @@ def test_a_job_failing_run_after_run_writes_its_traceback_once_then_a_count_a_mi
     assert lines(caplog) == [
         (f"scheduled job {JOB} failed", True),
         (
-            f"scheduled job {JOB} failed 300 more times the same way: OperationalError: "
+            f"scheduled job {JOB} failed 300 more times the same way, last: OperationalError: "
             "(builtins.Exception) gone",
             False,
         ),
     ]
+
+
+def test_failures_whose_messages_differ_each_run_are_counted_as_one_kind(
+    tick: Tick, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs = iter(range(1_000))
+
+    def timed_out() -> None:
+        raise TimeoutError(f"no answer for notification ntf_{next(runs)} within 5 s")
+
+    TASKS[JOB] = timed_out
+    for _ in range(300):
+        run_task(JOB)
+        tick.now += 0.2
+    run_task(JOB)
+
+    assert [traceback for _, traceback in lines(caplog)] == [True, False]
+    assert lines(caplog)[1][0].endswith(
+        "last: TimeoutError: no answer for notification ntf_300 within 5 s"
+    )
+
+
+def test_two_failures_taking_turns_are_each_told_once(
+    tick: Tick, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise KeyError("phone")
+
+    for run in range(100):
+        TASKS[JOB] = store_down if run % 2 else broken
+        run_task(JOB)
+
+    assert lines(caplog) == [
+        (f"scheduled job {JOB} failed", True),
+        (f"scheduled job {JOB} failed", True),
+    ]
+
+
+def test_a_failure_whose_message_cannot_be_made_is_told_all_the_same(
+    tick: Tick, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    def broken() -> None:
+        raise Unprintable
+
+    TASKS[JOB] = broken
+    for _ in range(2):
+        run_task(JOB)
+        tick.now += 61
+
+    assert lines(caplog)[-1] == (
+        f"scheduled job {JOB} failed 1 more times the same way, last: Unprintable: (no message)",
+        False,
+    )
 
 
 def test_a_job_that_works_again_says_so_once(tick: Tick, caplog: pytest.LogCaptureFixture) -> None:

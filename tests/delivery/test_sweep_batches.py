@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine, update
 
+from delivery import records
 from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
 from ownership.notifications import Fallback
 from tests.api.service import RECYCLED, VERIFIED_FRESH
@@ -115,3 +117,22 @@ def test_sms_waiting_for_their_gateway_hold_up_no_notification_that_goes_without
 
     assert notifier.status(str(quiet.answer["id"])) == "expired"
     assert notifier.status(unreported) == "sms_failed"
+
+
+def test_a_notification_on_a_channel_of_another_release_is_swept_all_the_same(
+    notifier: Notifier, engine: Engine
+) -> None:
+    accepted = notifier.service.accept(notifier.client_key, notifier.request(RECYCLED, ttl=TTL))
+    unknown = str(accepted.answer["id"])
+    with engine.begin() as connection:  # a channel this release does not know
+        connection.execute(
+            update(records.notifications)
+            .where(records.notifications.c.id == unknown)
+            .values(channel="telegram")
+        )
+    notifier.clock.advance(TTL + timedelta(minutes=1))
+
+    notifier.service.sweep()
+
+    assert notifier.status(unknown) == "sms_sent"
+    assert [row[0] for row in notifier.sms.sent] == [unknown]
