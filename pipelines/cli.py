@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ownership.numbers import InvalidNumberError
 from pipelines.entry import INTERRUPTED
-from pipelines.settings import Settings, check_memory_limit, load_settings
+from pipelines.settings import Settings, check_memory_limit, kinds_missing, load_settings
 from pipelines.synth_params import MAX_EVENTS_PER_PHONE, MAX_PHONES
 
 if TYPE_CHECKING:
@@ -358,6 +358,12 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
     if not args.history.is_dir():
         problem = "is not a folder" if args.history.exists() else "does not exist"
         raise UsageError(f"history folder {args.history} {problem}; give an existing history")
+    missing = kinds_missing(args.history)
+    if missing:  # a scores folder, say: the results would land where no batch reads them
+        raise UsageError(
+            f"{args.history} is not a history (DESIGN §3): it has no "
+            f"{', '.join(missing)} folder; give the history the batch scores"
+        )
     try:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
@@ -372,8 +378,18 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
             engine.dispose()
     except DatabaseError as error:  # the store cannot be reached or migrated
         raise store_unreachable(settings, error) from error
-    console.print(f"wrote {escape(str(written))}")
+    count = _rows_in(written)
+    console.print(f"wrote {escape(str(written))} ({count:,} result{'' if count == 1 else 's'})")
     return 0
+
+
+def _rows_in(written: Path) -> int:
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    if written.suffix == ".csv":
+        return int(pa_csv.read_csv(written).num_rows)
+    return int(pq.ParquetFile(written).metadata.num_rows)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

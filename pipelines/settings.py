@@ -133,6 +133,14 @@ def check_gateway_url(url: str) -> str:
 CLOCK_HORIZON = timedelta(days=30)
 
 
+def kinds_missing(history: Path) -> list[str]:
+    """The kinds of DESIGN §3 that `history` has no folder of; `verifications` is not wanted:
+    the notify path's exports make it, from the store's results."""
+    from pipelines.contracts import INPUT_KINDS
+
+    return [k for k in INPUT_KINDS if k != "verifications" and not (history / k).is_dir()]
+
+
 def _a_folder(path: Path) -> Path:
     if not path.is_dir():
         raise ValueError(f"{path} {'is not a folder' if path.exists() else 'does not exist'}")
@@ -376,9 +384,7 @@ class Settings(BaseSettings):
             return None
         from pipelines.contracts import INPUT_KINDS
 
-        # `verifications` is the nightly run's own to make, from the store's results
-        wanted = [kind for kind in INPUT_KINDS if kind != "verifications"]
-        missing = [kind for kind in wanted if not (_a_folder(path) / kind).is_dir()]
+        missing = kinds_missing(_a_folder(path))
         if missing:
             raise ValueError(
                 f"{path} is not a history (DESIGN §3): it has no {', '.join(missing)} folder"

@@ -222,6 +222,19 @@ def test_export_verifications_refuses_a_history_that_does_not_exist(
     assert not (tmp_path / "var").exists()  # nor was a store made for nothing
 
 
+def test_export_verifications_refuses_a_folder_that_is_no_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scores = tmp_path / "scores"  # the scores' folder, given by mistake
+    scores.mkdir()
+    (scores / "scores.parquet").touch()
+
+    message = failed(["export-verifications", "--history", str(scores)], capsys)
+
+    assert f"{scores} is not a history (DESIGN §3): it has no code_entries, " in message
+    assert sorted(path.name for path in scores.iterdir()) == ["scores.parquet"]
+
+
 # --- small things ----------------------------------------------------------------------------
 
 

@@ -53,12 +53,13 @@ def history_with_csv_verifications(folder: Path) -> Path:
 
 
 def test_into_a_folder_of_csv_files_the_results_go_as_csv_and_the_next_run_reads_them(
-    tmp_path: Path, store: Engine
+    tmp_path: Path, store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     events = history_with_csv_verifications(tmp_path / "events")
 
     assert main(["export-verifications", "--history", str(events)]) == 0
 
+    assert capsys.readouterr().err.strip().endswith(".csv (1 result)")
     written = sorted(path.name for path in (events / "verifications").iterdir())
     assert written[0].startswith("notify-") and written[0].endswith(".csv")
     assert written[1:] == ["part-0.csv"]
