@@ -195,19 +195,21 @@ class _Labelled:
 
 def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
     truth_dir = Path(truth_dir)
-    if truth_dir.is_file():  # labels.parquet itself
-        truth_dir = truth_dir.parent
-    if not (truth_dir / "labels.parquet").exists() and (truth_dir / "truth").is_dir():
+    labels_file = truth_dir / "labels.parquet"
+    if truth_dir.is_file():  # labels.parquet itself: named as given, in any message
+        labels_file, truth_dir = truth_dir, truth_dir.parent
+    elif not labels_file.exists() and (truth_dir / "truth").is_dir():
         truth_dir = truth_dir / "truth"
+        labels_file = truth_dir / "labels.parquet"
     scores_file = Path(scores_dir)  # the folder, or the file itself
     if not scores_file.is_file():
         scores_file = scores_file / "scores.parquet"
     scores = _read(scores_file, SCORE_COLUMNS)
-    labels = _read(Path(truth_dir) / "labels.parquet", LABEL_COLUMNS)
+    labels = _read(labels_file, LABEL_COLUMNS)
     meta = _read_meta(Path(truth_dir) / "meta.json")
     _check_scores(scores)
     if labels.get_column("phone").is_duplicated().any():
-        raise EvaluationInputError(f"{truth_dir}/labels.parquet: a phone appears twice")
+        raise EvaluationInputError(f"{labels_file}: a phone appears twice")
 
     joined = labels.join(scores, on="phone", how="left")
     if scores.height and labels.height and joined.get_column("status").is_null().all():
@@ -225,7 +227,7 @@ def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
         risk=joined.get_column("risk_score").fill_null(UNKNOWN_RISK_SCORE).to_numpy(),
         changed=changed,
         evidence=joined.get_column("evidence").fill_null(False).to_numpy().astype(bool) & changed,
-        out_of_service=_out_of_service(truth_dir / "labels.parquet", joined, changed),
+        out_of_service=_out_of_service(labels_file, joined, changed),
         missing=joined.get_column("status").is_null().to_numpy(),
         bound=bound,
         extra=scores.join(labels.select("phone"), on="phone", how="anti").height,

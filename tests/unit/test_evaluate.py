@@ -234,6 +234,17 @@ def test_a_missing_labels_file_is_a_clear_error(tmp_path: Path) -> None:
         evaluate(scores, tmp_path / "nowhere")
 
 
+def test_a_truth_given_as_a_file_that_is_no_labels_file_is_named_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scores = write_scores(tmp_path / "scores", [(KEPT_QUIET, "verified", 20)])
+    (tmp_path / "notes.txt").write_text("not the truth")
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(EvaluationInputError, match=r"^notes\.txt: not a readable Parquet file"):
+        evaluate(scores, Path("notes.txt"))
+
+
 def test_a_missing_column_is_named(tmp_path: Path) -> None:
     truth = write_truth(tmp_path / "truth", [(KEPT_QUIET, False, False)])
     scores = write_scores(tmp_path / "scores", [(KEPT_QUIET, "verified", 20)], drop="risk_score")
