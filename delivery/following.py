@@ -175,10 +175,10 @@ class Following(NotifyCore):
                 row,
                 AWAITING_ANSWER,
                 S.SENT,
-                at,
+                self.clock.now(),  # sent now: a Yes told after the TTL sends nothing there
                 {"channel": network.value, "confirmed": True},
                 channel=network.value,
-                unexpired=True,  # a Yes given after the TTL: the sweeper sends it by SMS
+                unexpired=True,  # past the TTL, the sweeper sends it by SMS
             ):
                 return
         try:

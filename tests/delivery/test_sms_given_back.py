@@ -110,6 +110,20 @@ def test_a_yes_given_after_the_ttl_sends_no_message_to_the_network(notifier: Not
     assert [row[0] for row in notifier.sms.sent] == [asked]
 
 
+def test_a_yes_given_before_the_ttl_but_told_after_it_sends_no_message_to_the_network(
+    notifier: Notifier,
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    given_at = notifier.clock.now() + timedelta(minutes=59)  # before the TTL
+    notifier.clock.advance(timedelta(hours=3))  # told hours later, before any sweep
+
+    notifier.service.answered(asked, True, given_at, by=Channel.OK)
+    notifier.service.sweep()
+
+    assert notifier.ok.sent == []  # it would show hours after its TTL
+    assert [row[0] for row in notifier.sms.sent] == [asked]
+
+
 @pytest.mark.parametrize("fallback", [Fallback.SMS, Fallback.NONE])
 def test_an_sms_given_back_and_still_waiting_at_the_ttl_is_sent_once_and_told_once(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch, fallback: Fallback
