@@ -95,7 +95,7 @@ class Workers:
                 if self._stopping.is_set():
                     break
                 self._processes.append(self._start())
-            log.info("serving on %s:%s with %d workers", self.host, self.port, self.count)
+            log.info("serving on %s:%s with %d workers", self.host, self.port, len(self._processes))
             while not self._stopping.wait(CHECK_SECONDS):
                 failed = self._replace_the_dead()
                 if failed:

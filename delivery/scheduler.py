@@ -11,6 +11,7 @@ task this process does not have is skipped with a warning, not failed.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,28 +49,30 @@ class _Streak:
 
 
 class JobFailures:
-    """How a job's failures are told: the first of each kind of error (its class) with its
-    traceback; more of the same kind only counted, whatever their messages (an id or a time in
-    them changes from run to run), and told in one line, with the latest message, once `quiet`
-    has passed since that kind was last told; the job's recovery in one line. A store that is
-    down for a minute would otherwise write a traceback at every run of every job: the notify
-    dispatch alone runs five times a second."""
+    """How a job's failures are told: the first of each kind with its traceback; more of the
+    same kind only counted, and told in one line, with the latest message, once `quiet` has
+    passed since that kind was last told; the job's recovery in one line. A kind is the error's
+    class and the first line of its message with its numbers and ids left out (they change from
+    run to run), so that a store refusing connections and a full disk, both an
+    OperationalError, are told apart. A store that is down for a minute would otherwise write a
+    traceback at every run of every job: the notify dispatch alone runs five times a second."""
 
     def __init__(
         self, quiet: timedelta = timedelta(minutes=1), clock: Callable[[], float] = monotonic
     ) -> None:
         self.quiet = quiet.total_seconds()
         self.clock = clock
-        self._streaks: dict[str, dict[type[BaseException], _Streak]] = {}
+        self._streaks: dict[str, dict[str, _Streak]] = {}
         self._lock = threading.Lock()
 
     def failed(self, name: str, error: Exception) -> None:
         now = self.clock()
         with self._lock:
             streaks = self._streaks.setdefault(name, {})
-            streak = streaks.get(type(error))
+            kind = _kind(error)
+            streak = streaks.get(kind)
             if streak is None:
-                streaks[type(error)] = _Streak(now)
+                streaks[kind] = _Streak(now)
                 first = True
             else:
                 first = False
@@ -112,6 +115,15 @@ def run_task(name: str) -> None:
         FAILURES.failed(name, error)
     else:
         FAILURES.succeeded(name)
+
+
+# what changes from one run to the next in a message of one kind: numbers, hexadecimal ids
+_VARYING = re.compile(r"[0-9a-fA-F]*[0-9][0-9a-fA-F]*")
+
+
+def _kind(error: Exception) -> str:
+    """The error's class and the first line of its message, without its numbers and ids."""
+    return _VARYING.sub("#", _first_line(error))
 
 
 def _first_line(error: Exception) -> str:

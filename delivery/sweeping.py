@@ -108,7 +108,7 @@ class Sweeping(NotifyCore):
             left = 0  # as they were: waiting for their network
             for row in rows:
                 status = S(row["status"])
-                if status is S.SMS_SENT and row["provider_id"] is None:
+                if status is S.SMS_SENT and not row["provider_id"]:  # as `_due` reads it
                     unsent.append(row)
                 elif status is S.ACCEPTED and row["channel"] == Channel.SMS.value:
                     # the gateway may hold it: by SMS again whatever the fallback (the policy
@@ -288,7 +288,7 @@ class Sweeping(NotifyCore):
         )
         without_either = (past_ttl & accepted & without_fallback) | (
             (table.c.status == S.SMS_SENT.value)
-            & table.c.provider_id.is_not(None)
+            & (func.coalesce(table.c.provider_id, "") != "")
             & (table.c.updated_at <= now - self.sms_report_timeout)
         )
         columns = select(*(table.c[name] for name in SWEPT_COLUMNS))

@@ -314,7 +314,7 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DatabaseError
 
     from delivery import records
-    from pipelines.serving_cli import store_unreachable  # it imports from here
+    from pipelines.serving_cli import store_failed, store_unreachable  # it imports from here
     from store.database import make_engine, upgrade
     from store.tables import ClientRow
 
@@ -325,18 +325,20 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     try:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
-        try:
-            with engine.connect() as connection:
-                key = connection.scalar(
-                    select(ClientRow.consumer_key).where(ClientRow.name == args.client)
-                )
-                if key is None:
-                    raise UsageError(f"no client is named {args.client!r}")
-                lines = records.billing_report(connection, key, args.month)
-        finally:
-            engine.dispose()
-    except DatabaseError as error:  # the store cannot be reached or migrated
+    except DatabaseError as error:  # the store cannot be reached, read or migrated
         raise store_unreachable(settings, error) from error
+    try:
+        with engine.connect() as connection:
+            key = connection.scalar(
+                select(ClientRow.consumer_key).where(ClientRow.name == args.client)
+            )
+            if key is None:
+                raise UsageError(f"no client is named {args.client!r}")
+            lines = records.billing_report(connection, key, args.month)
+    except DatabaseError as error:
+        raise store_failed(settings, error) from error
+    finally:
+        engine.dispose()
     report = {
         "client": args.client,
         "month": args.month,
@@ -352,7 +354,7 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
     from sqlalchemy.exc import DatabaseError
 
     from delivery.export import export_verifications
-    from pipelines.serving_cli import store_unreachable  # it imports from here
+    from pipelines.serving_cli import store_failed, store_unreachable  # it imports from here
     from store.database import make_engine, upgrade
 
     if not args.history.is_dir():
@@ -367,17 +369,19 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
     try:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
-        try:
-            since = None if args.since is None else args.since.replace(tzinfo=UTC)
-            written = export_verifications(engine, args.history, since)
-        except OSError as error:  # `verifications` is a file, the folder is read-only, a full disk
-            where = error.filename or args.history
-            reason = error.strerror or error
-            raise UsageError(f"cannot write the results to {where}: {reason}") from error
-        finally:
-            engine.dispose()
-    except DatabaseError as error:  # the store cannot be reached or migrated
+    except DatabaseError as error:  # the store cannot be reached, read or migrated
         raise store_unreachable(settings, error) from error
+    try:
+        since = None if args.since is None else args.since.replace(tzinfo=UTC)
+        written = export_verifications(engine, args.history, since)
+    except OSError as error:  # `verifications` is a file, the folder is read-only, a full disk
+        where = error.filename or args.history
+        reason = error.strerror or error
+        raise UsageError(f"cannot write the results to {where}: {reason}") from error
+    except DatabaseError as error:
+        raise store_failed(settings, error) from error
+    finally:
+        engine.dispose()
     count = _rows_in(written)
     console.print(f"wrote {escape(str(written))} ({count:,} result{'' if count == 1 else 's'})")
     return 0
@@ -443,7 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--events-per-phone",
         type=_events_per_phone,
         default=None,
-        help="average events per number (default: the realistic density, see docs/synth.md)",
+        help=(
+            f"average events per number, at most {MAX_EVENTS_PER_PHONE:,} (default: the "
+            "realistic density, see docs/synth.md)"
+        ),
     )
     synth.set_defaults(run=cmd_synth)
 
@@ -488,7 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--scores", type=Path, required=True, help="folder with scores.parquet, or the file"
     )
     evaluate.add_argument(
-        "--truth", type=Path, required=True, help="the history's truth/ folder (or the history)"
+        "--truth",
+        type=Path,
+        required=True,
+        help="the history's truth/ folder, the history, or its labels file",
     )
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a report")
     evaluate.set_defaults(run=cmd_evaluate)

@@ -340,6 +340,13 @@ def store_unreachable(
     return UsageError(f"cannot open the store at {_shown(settings, url)}: {reason}")
 
 
+def store_failed(settings: Settings, error: DatabaseError) -> UsageError:
+    """The one line for a statement the store refused once open (a table an older release
+    left, a full disk), without the store's password."""
+    reason = str(error.orig).strip().splitlines()[0]
+    return UsageError(f"the store at {_shown(settings)} failed: {reason}")
+
+
 def _refuse_taken_port(host: str, port: int) -> None:
     """Fail now, in one line, when something already listens on the port (0 is always free)."""
     from api.workers import PortInUseError, bind_shared

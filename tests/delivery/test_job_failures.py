@@ -103,6 +103,27 @@ def test_two_failures_taking_turns_are_each_told_once(
     ]
 
 
+def test_two_problems_of_one_class_are_told_apart(
+    tick: Tick, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs = iter(range(1_000))
+
+    def store_in_trouble() -> None:
+        run = next(runs)
+        reason = "disk full: could not extend file" if run % 3 == 0 else "connection refused"
+        raise OperationalError("SELECT 1", {}, Exception(reason))
+
+    TASKS[JOB] = store_in_trouble
+    for _ in range(90):
+        run_task(JOB)
+
+    assert [(message, traceback) for message, traceback in lines(caplog)] == [
+        (f"scheduled job {JOB} failed", True),
+        (f"scheduled job {JOB} failed", True),
+    ]
+    assert "disk full" in caplog.text and "connection refused" in caplog.text
+
+
 def test_a_failure_whose_message_cannot_be_made_is_told_all_the_same(
     tick: Tick, caplog: pytest.LogCaptureFixture
 ) -> None:

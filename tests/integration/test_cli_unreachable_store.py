@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine
 
 from pipelines.cli import main
+from store.database import upgrade
 from tests.factories import ANNA, RU_MOBILE, History, days_ago
 
 UNREACHABLE = "postgresql+psycopg://bank:hunter2@127.0.0.1:1/nowhere"
@@ -68,3 +71,24 @@ def test_a_store_file_that_is_no_database_is_a_one_line_error(
         f"error: cannot open the store at sqlite:///{not_a_store}: file is not a database"
     )
     assert not_a_store.read_text() == "not a database"
+
+
+def test_a_statement_an_open_store_refuses_is_its_failure_not_an_unopened_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:  # a column an older release did not have
+        connection.exec_driver_sql("ALTER TABLE billing_ledger DROP COLUMN country")
+    engine.dispose()
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", url)
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
+    assert main(["clients", "add", "bank", "--allow-ip", "127.0.0.0/8"]) == 0
+    capsys.readouterr()
+
+    assert main(["billing", "--client", "bank", "--month", "2026-11"]) == 2
+
+    assert one_line_error(capsys) == (
+        f"error: the store at {url} failed: no such column: billing_ledger.country"
+    )
