@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, func, select, text
 
 from delivery import records
 from delivery.channels.ports import (
@@ -21,6 +21,7 @@ from ownership.notifications import (
     Fallback,
     NotificationStatus,
 )
+from store.tables_notifications import EXPIRED
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -249,12 +250,13 @@ class Sweeping(NotifyCore):
         return bool(now - row["expires_at"] < self.withdraw_timeout)
 
     def _due(self, now: datetime, limit: int) -> list[Select[Any]]:
-        """What the sweeper finishes at `now`, the oldest first, in three reads of up to
-        `limit`: what a social network holds, to be withdrawn; what goes by SMS; what ends
-        without either (`fallback: none`, an SMS whose report never came). A sweep takes from
-        each (`_shared`), so that none holds up the others: a batch that waits for a network
-        that cannot be asked, or for an SMS gateway that cannot be reached, is read again at
-        every sweep, and would keep everything behind it waiting."""
+        """What the sweeper finishes at `now`, the oldest first, in four reads of up to
+        `limit`: what a social network holds, to be withdrawn; what goes by SMS; what expired
+        and waits for its SMS; what ends without either (`fallback: none`, an SMS whose report
+        never came). A sweep takes from each (`_shared`), so that none holds up the others: a
+        batch that waits for a network that cannot be asked, or for an SMS gateway that cannot
+        be reached, is read again at every sweep, and would keep everything behind it waiting.
+        Each read is one index's range, not the settled notifications."""
         table = records.notifications
         accepted = table.c.status == S.ACCEPTED.value
         past_ttl = (
@@ -274,18 +276,17 @@ class Sweeping(NotifyCore):
         at_a_network = ~accepted | a_network
         never_claimed = table.c.channel.is_(None)
         without_fallback = never_claimed & (table.c.fallback == Fallback.NONE.value)
-        by_sms = (
-            (past_ttl & accepted & (never_claimed | ~a_network) & ~without_fallback)
-            | ((table.c.status == S.EXPIRED.value) & (table.c.fallback == Fallback.SMS.value))
+        by_sms = (past_ttl & accepted & (never_claimed | ~a_network) & ~without_fallback) | (
             # claimed for SMS, but the gateway's answer never came: a crash between the claim
             # and the call, which may never have been made. (No index on the provider id for
             # it: every settled notification without one would be read)
-            | (
-                (table.c.status == S.SMS_SENT.value)
-                & (func.coalesce(table.c.provider_id, "") == "")
-                & (table.c.updated_at <= now - self.claim_timeout)
-            )
+            (table.c.status == S.SMS_SENT.value)
+            & (func.coalesce(table.c.provider_id, "") == "")
+            & (table.c.updated_at <= now - self.claim_timeout)
         )
+        # on a partial index of what expired, in its words (a bound parameter would not match
+        # them): every other `expired` notification is final, and they only grow in number
+        waiting_for_sms = text(EXPIRED) & (table.c.fallback == Fallback.SMS.value)
         without_either = (past_ttl & accepted & without_fallback) | (
             (table.c.status == S.SMS_SENT.value)
             & (func.coalesce(table.c.provider_id, "") != "")
@@ -294,7 +295,7 @@ class Sweeping(NotifyCore):
         columns = select(*(table.c[name] for name in SWEPT_COLUMNS))
         return [
             columns.where(which).order_by(table.c.expires_at).limit(limit)
-            for which in (past_ttl & at_a_network, by_sms, without_either)
+            for which in (past_ttl & at_a_network, by_sms, waiting_for_sms, without_either)
         ]
 
     def _move_many(

@@ -27,6 +27,10 @@ from store.tables import Base, UtcDateTime
 
 # the verification results that are the person's own answer to a prompt
 ONE_ANSWER = "result in ('confirmed', 'denied')"
+# what expired: with `fallback: sms` it waits for its SMS, the rest is final; as the sweeper
+# asks (a partial index serves a statement that says its condition, not one that binds it)
+EXPIRED = "status = 'expired'"
+_EXPIRED = text(EXPIRED)  # the class below names a column `text`
 
 
 class NotificationRow(Base):
@@ -71,6 +75,14 @@ class NotificationRow(Base):
         # the sweeper's index: what still waits, by when it expires
         Index(None, "status", "expires_at"),
         Index(None, "provider_id"),
+        # and what expired, by fallback: what waits for its SMS, without what expired for good
+        Index(
+            "ix_notifications_expired_by_fallback",
+            "fallback",
+            "expires_at",
+            sqlite_where=_EXPIRED,
+            postgresql_where=_EXPIRED,
+        ),
     )
 
 
