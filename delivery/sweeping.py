@@ -21,7 +21,7 @@ from ownership.notifications import (
     Fallback,
     NotificationStatus,
 )
-from store.tables_notifications import EXPIRED
+from store.tables_notifications import WAITING_FOR_SMS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -284,9 +284,9 @@ class Sweeping(NotifyCore):
             & (func.coalesce(table.c.provider_id, "") == "")
             & (table.c.updated_at <= now - self.claim_timeout)
         )
-        # on a partial index of what expired, in its words (a bound parameter would not match
-        # them): every other `expired` notification is final, and they only grow in number
-        waiting_for_sms = text(EXPIRED) & (table.c.fallback == Fallback.SMS.value)
+        # on its partial index, in its words: every other `expired` notification is final,
+        # and they only grow in number
+        waiting_for_sms = text(WAITING_FOR_SMS)
         without_either = (past_ttl & accepted & without_fallback) | (
             (table.c.status == S.SMS_SENT.value)
             & (func.coalesce(table.c.provider_id, "") != "")

@@ -27,10 +27,11 @@ from store.tables import Base, UtcDateTime
 
 # the verification results that are the person's own answer to a prompt
 ONE_ANSWER = "result in ('confirmed', 'denied')"
-# what expired: with `fallback: sms` it waits for its SMS, the rest is final; as the sweeper
-# asks (a partial index serves a statement that says its condition, not one that binds it)
-EXPIRED = "status = 'expired'"
-_EXPIRED = text(EXPIRED)  # the class below names a column `text`
+# what expired and waits for its SMS (the rest of `expired` is final), in the words of the
+# sweeper's read, which a partial index's condition must match; `status || ''` keeps planners
+# from reading it by the index of statuses, which would read every `expired` notification
+WAITING_FOR_SMS = "status || '' = 'expired' AND fallback = 'sms'"
+_WAITING_FOR_SMS = text(WAITING_FOR_SMS)  # the class below names a column `text`
 
 
 class NotificationRow(Base):
@@ -75,13 +76,12 @@ class NotificationRow(Base):
         # the sweeper's index: what still waits, by when it expires
         Index(None, "status", "expires_at"),
         Index(None, "provider_id"),
-        # and what expired, by fallback: what waits for its SMS, without what expired for good
+        # and what expired and waits for its SMS, without what expired for good
         Index(
-            "ix_notifications_expired_by_fallback",
-            "fallback",
+            "ix_notifications_expired_waiting_for_sms",
             "expires_at",
-            sqlite_where=_EXPIRED,
-            postgresql_where=_EXPIRED,
+            sqlite_where=_WAITING_FOR_SMS,
+            postgresql_where=_WAITING_FOR_SMS,
         ),
     )
 
