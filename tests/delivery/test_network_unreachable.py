@@ -276,9 +276,9 @@ def reported_before_answered(notifier: Notifier) -> Callable[[SocialMessage], Se
     return send_reported_first
 
 
-def test_a_message_shown_before_its_withdrawal_names_its_network_in_the_last_sent(
-    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def shown_in_vk_after_ok_was_told(notifier: Notifier, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A notification the client was last told went to OK, that VK took without answering
+    (it may hold a copy) and shows before it is withdrawn."""
     notifier.vk.refuse.add(IN_VK_AND_OK)
     with monkeypatch.context() as ok_times_out:  # told: sent vk, then sent ok
         ok_times_out.setattr(notifier.ok, "send", read_timeout)
@@ -289,32 +289,34 @@ def test_a_message_shown_before_its_withdrawal_names_its_network_in_the_last_sen
         vk_taken_unanswered.setattr(notifier.vk, "send", taken_but_unanswered(notifier.vk))
         notifier.service.dispatch_due()
     notifier.vk.delivered_already.add("vk-0")  # and shows it before the withdrawal
+    return sent
+
+
+def told_with_sequence(notifier: Notifier, sent: str) -> list[tuple[str, str | None, int]]:
+    return [
+        (e.event.status, e.event.channel, e.event.sequence)
+        for e in notifier.webhooks.events
+        if isinstance(e.event, NotificationStatusChanged) and e.event.notification_id == sent
+    ]
+
+
+def test_a_message_shown_before_its_withdrawal_names_its_network_in_the_last_sent(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = shown_in_vk_after_ok_was_told(notifier, monkeypatch)
     notifier.clock.advance(timedelta(hours=1, minutes=1))
 
     notifier.service.sweep()
 
     assert history(notifier, sent)[-2:] == [("sent", "vk"), ("delivered", None)]
-    told = [
-        (e.event.status, e.event.channel, e.event.sequence)
-        for e in notifier.webhooks.events
-        if isinstance(e.event, NotificationStatusChanged) and e.event.notification_id == sent
-    ]
+    told = told_with_sequence(notifier, sent)
     assert told[-2:] == [("sent", "vk", len(told)), ("delivered", "vk", len(told) + 1)]
 
 
 def test_a_message_shown_before_the_dispatcher_withdrew_it_names_its_network_in_the_last_sent(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    notifier.vk.refuse.add(IN_VK_AND_OK)
-    with monkeypatch.context() as ok_times_out:  # told: sent vk, then sent ok
-        ok_times_out.setattr(notifier.ok, "send", read_timeout)
-        sent = notifier.notify(IN_VK_AND_OK)
-    notifier.vk.refuse.clear()
-    notifier.ok.refuse.add(IN_VK_AND_OK)
-    with monkeypatch.context() as vk_taken_unanswered:  # VK takes it; its answer never comes
-        vk_taken_unanswered.setattr(notifier.vk, "send", taken_but_unanswered(notifier.vk))
-        notifier.service.dispatch_due()
-    notifier.vk.delivered_already.add("vk-0")  # and shows it before the withdrawal
+    sent = shown_in_vk_after_ok_was_told(notifier, monkeypatch)
     denied_at = notifier.clock.now().astimezone(UTC).replace(tzinfo=None)
     key = int(IN_VK_AND_OK[1:])  # a No: the number goes by SMS, once VK's copy is withdrawn
     notifier.service.overlay.learn(key, LiveAnswers(denied_at=denied_at))
@@ -323,9 +325,5 @@ def test_a_message_shown_before_the_dispatcher_withdrew_it_names_its_network_in_
 
     assert notifier.sms.sent == []
     assert history(notifier, sent)[-2:] == [("sent", "vk"), ("delivered", None)]
-    told = [
-        (e.event.status, e.event.channel, e.event.sequence)
-        for e in notifier.webhooks.events
-        if isinstance(e.event, NotificationStatusChanged) and e.event.notification_id == sent
-    ]
+    told = told_with_sequence(notifier, sent)
     assert told[-2:] == [("sent", "vk", len(told)), ("delivered", "vk", len(told) + 1)]
