@@ -127,7 +127,7 @@ def _kind(error: Exception) -> str:
 
 
 def _first_line(error: Exception) -> str:
-    """The failure's kind and the first line of its message (a database error's SQL and
+    """The failure's class and the first line of its message (a database error's SQL and
     parameters follow on lines of their own), at most 200 characters."""
     try:
         lines = str(error).strip().splitlines()

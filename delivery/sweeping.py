@@ -256,7 +256,7 @@ class Sweeping(NotifyCore):
         never came). A sweep takes from each (`_shared`), so that none holds up the others: a
         batch that waits for a network that cannot be asked, or for an SMS gateway that cannot
         be reached, is read again at every sweep, and would keep everything behind it waiting.
-        Each read is one index's range, not the settled notifications."""
+        Each read goes by an index that the notifications that ended are not in."""
         table = records.notifications
         accepted = table.c.status == S.ACCEPTED.value
         past_ttl = (

@@ -28,7 +28,7 @@ from store.tables import Base, UtcDateTime
 # the verification results that are the person's own answer to a prompt
 ONE_ANSWER = "result in ('confirmed', 'denied')"
 # what expired and waits for its SMS (the rest of `expired` is final), in the words of the
-# sweeper's read, which a partial index's condition must match; `status || ''` keeps planners
+# sweeper's read, which a partial index's condition must match; `status || ''` keeps SQLite
 # from reading it by the index of statuses, which would read every `expired` notification
 WAITING_FOR_SMS = "status || '' = 'expired' AND fallback = 'sms'"
 _WAITING_FOR_SMS = text(WAITING_FOR_SMS)  # the class below names a column `text`

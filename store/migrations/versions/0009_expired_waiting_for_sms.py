@@ -2,9 +2,10 @@
 reads them without reading every notification that expired with no fallback, which stay
 `expired` for good and only grow in number.
 
-Its condition says `status || ''`, not `status`: so that no planner reads them by the index of
-statuses (it would, by the average of its statistics, and read every `expired` notification).
-The sweeper's read says the same words, which the index's condition must match.
+Its condition says `status || ''`, not `status`: so that SQLite does not read them by the index
+of statuses, which once `ANALYZE`d it prefers by the average of its statistics (reading every
+`expired` notification; PostgreSQL takes the partial index either way). The sweeper's read says
+the same words, which the index's condition must match.
 
 Revision ID: 0009_expired_waiting_for_sms
 Revises: 0007_previous_webhook_secret
