@@ -256,7 +256,7 @@ class Sweeping(NotifyCore):
         never came). A sweep takes from each (`_shared`), so that none holds up the others: a
         batch that waits for a network that cannot be asked, or for an SMS gateway that cannot
         be reached, is read again at every sweep, and would keep everything behind it waiting.
-        Each read goes by an index that the notifications that ended are not in."""
+        Each read goes by an index and reads no notification that ended."""
         table = records.notifications
         accepted = table.c.status == S.ACCEPTED.value
         past_ttl = (
