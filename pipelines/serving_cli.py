@@ -336,15 +336,19 @@ def store_unreachable(
 ) -> UsageError:
     """The one line for a store that cannot be reached, read (a file that is no database) or
     migrated, without its password; at `url`, or the settings' store."""
-    reason = str(error.orig).strip().splitlines()[0]
-    return UsageError(f"cannot open the store at {_shown(settings, url)}: {reason}")
+    return UsageError(f"cannot open the store at {_shown(settings, url)}: {_reason(error)}")
 
 
 def store_failed(settings: Settings, error: DatabaseError) -> UsageError:
     """The one line for a statement the store refused once open (a table an older release
     left, a full disk), without the store's password."""
-    reason = str(error.orig).strip().splitlines()[0]
-    return UsageError(f"the store at {_shown(settings)} failed: {reason}")
+    return UsageError(f"the store at {_shown(settings)} failed: {_reason(error)}")
+
+
+def _reason(error: DatabaseError) -> str:
+    """The driver's first line of what went wrong (its SQL and parameters follow)."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[0] if lines else type(error.orig).__name__
 
 
 def _refuse_taken_port(host: str, port: int) -> None:
