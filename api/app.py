@@ -102,7 +102,9 @@ def create_app(
             settings.database_url, pool_size=50, durable=False, pre_ping=False
         )
         app.state.authenticator = build_authenticator(settings, nonce_engine)
-        desk = template_desk or build_template_desk(settings, session_factory(engine))
+        desk = template_desk or build_template_desk(
+            settings, session_factory(engine), clock=notify_clock
+        )
         app.state.templates = desk
         runtime = None
         if notify_service is None:

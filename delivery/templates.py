@@ -173,12 +173,16 @@ def build_template_desk(
 ) -> TemplateDesk:
     """The desk as a process runs it, with the rules at `settings.moderation_rules_path`
     (`ModerationRulesError` if they cannot be used), telling clients of decisions by webhook,
-    for the API and the CLI alike."""
+    for the API and the CLI alike. On the service's clock (`clock`, or the settings'): a
+    decision stamped in real time while the webhooks go by the demo's faster clock would wait
+    until that clock caught up with it."""
+    from delivery.runtime import build_clock  # it builds the notify path on this desk
+
     return TemplateDesk(
         sessions,
         load_moderation_rules(settings.moderation_rules_path),
         decisions or OutboxTemplateDecisions(),
-        clock,
+        clock or build_clock(settings),
     )
 
 

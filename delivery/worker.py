@@ -29,8 +29,9 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     snapshots = SnapshotSource(settings.scores_dir / SNAPSHOT_FILE, settings.snapshot_check_seconds)
-    desk = build_template_desk(settings, session_factory(engine))
-    runtime = build_notify_runtime(settings, engine, build_clock(settings), snapshots.current, desk)
+    clock = build_clock(settings)
+    desk = build_template_desk(settings, session_factory(engine), clock=clock)
+    runtime = build_notify_runtime(settings, engine, clock, snapshots.current, desk)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for received in (signal.SIGINT, signal.SIGTERM):
