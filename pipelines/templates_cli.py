@@ -165,6 +165,15 @@ def _desk(settings: Settings) -> Iterator[TemplateDesk]:
     from delivery.templates import build_template_desk
     from pipelines.moderation_rules import ModerationRulesError
 
+    if settings.clock_speed != 1 and settings.clock_anchor is None:
+        # on stderr, so that the JSON on stdout stays one document a script can read
+        print(
+            f"note: OWNERSHIP_CLOCK_SPEED={settings.clock_speed:g} without "
+            "OWNERSHIP_CLOCK_ANCHOR starts this command's own clock at the real time now, not the "
+            "service's: a decision is stamped on it; give OWNERSHIP_CLOCK_ANCHOR and "
+            "OWNERSHIP_CLOCK_START as the service has them",
+            file=sys.stderr,
+        )
     with _store(settings) as sessions:
         try:
             desk = build_template_desk(settings, sessions)

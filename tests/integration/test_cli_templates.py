@@ -178,3 +178,17 @@ def test_the_queue_is_listed_a_page_at_a_time_saying_when_more_follow(
     assert "--limit is 1 to 1000" in capsys.readouterr().err
     assert main(["templates", "list", "--after", "tpl_0000000000000000"]) == 2
     assert "no template" in capsys.readouterr().err
+
+
+def test_a_demo_clock_without_its_anchor_is_pointed_out_on_stderr(
+    desk: TemplateDesk, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the service's clock started when it did: this command's would start now, and stamp a
+    # decision before the submission it decides
+    monkeypatch.setenv("OWNERSHIP_CLOCK_SPEED", "60")
+
+    assert main(["templates", "list"]) == 0
+
+    shown = capsys.readouterr()
+    assert "OWNERSHIP_CLOCK_SPEED=60 without OWNERSHIP_CLOCK_ANCHOR" in shown.err
+    assert json.loads(shown.out) is not None  # stdout stays one JSON document
