@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -138,9 +140,21 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, static_paths=[path for path in docs if path])
     install_error_handlers(app)
-    for module in (checks, camara, notify, templates, admin, inbound, ops):
-        app.include_router(module.router)
+    routers = [module.router for module in (checks, camara, notify, templates, admin, inbound, ops)]
+    for router in routers:
+        app.include_router(router)
+    app.state.methods_by_path = methods_by_path(routers)
     return app
+
+
+def methods_by_path(routers: Iterable[APIRouter]) -> dict[str, set[str]]:
+    """The methods each path takes, for a 405's `Allow`, over every route of the routers."""
+    methods: dict[str, set[str]] = defaultdict(set)
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                methods[route.path_format] |= route.methods or set()
+    return dict(methods)
 
 
 def _notify_gauges_of(app: FastAPI) -> NotifyGauges | None:

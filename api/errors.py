@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -133,10 +134,17 @@ async def _cut_short(_request: Request, error: Exception) -> JSONResponse:
     return error_response(400, "INVALID_ARGUMENT", CUT_SHORT)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = HTTP_CODES.get(error.status_code, "INVALID_ARGUMENT")
-    return error_response(error.status_code, code, str(error.detail), error.headers)
+    headers = dict(error.headers or {})
+    route = request.scope.get("route")
+    if error.status_code == 405 and isinstance(route, APIRoute):
+        # Starlette names the methods of the one route it tried; a path may have several
+        # (`/healthz` a GET and a HEAD; it said `Allow: HEAD`)
+        methods = getattr(request.app.state, "methods_by_path", {}).get(route.path_format)
+        headers["Allow"] = ", ".join(sorted(methods or route.methods or ()))
+    return error_response(error.status_code, code, str(error.detail), headers)
 
 
 # domain errors raised below the routes, and the answer each gets

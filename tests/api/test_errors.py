@@ -231,3 +231,12 @@ def test_a_body_that_is_no_json_object_is_told_so_plainly(
 
 def test_the_health_check_answers_head_as_balancers_ask(caller: Caller) -> None:
     assert requests.head(f"{caller.url}/healthz", timeout=10).status_code == 200
+
+
+def test_a_method_a_path_does_not_take_is_405_naming_every_method_it_takes(caller: Caller) -> None:
+    health = requests.delete(f"{caller.url}/healthz", timeout=10)
+    check = requests.get(f"{caller.url}/v1/check", timeout=10)
+
+    assert (health.status_code, health.headers["Allow"]) == (405, "GET, HEAD")
+    assert health.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert check.headers["Allow"] == "POST"
