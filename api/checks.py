@@ -22,6 +22,7 @@ import polars as pl
 
 from delivery.overlay import LiveOverlay
 from ownership.live import LiveAnswers, with_live_answers
+from ownership.notifications import CLOCK_SKEW
 from ownership.numbers import InvalidNumberError, PhoneNumber, mask, parse_number
 from ownership.policy import Policy, decide
 from ownership.verdicts import (
@@ -54,6 +55,23 @@ class CheckOptions:
     since: datetime | None = None
     sensitive: bool = False
     mobile_only: bool = False
+
+
+class SinceInFutureError(ValueError):
+    """`since` is later than now: whether the number changes hands after it is not known yet."""
+
+
+def options_at(
+    now: datetime, since: datetime | None, sensitive: bool, mobile_only: bool
+) -> CheckOptions:
+    """The options of a check made at `now`; a `since` later than now, beyond a client clock's
+    skew, is refused, as CAMARA's routes refuse a future date, rather than answered false."""
+    if since is not None and since > now + CLOCK_SKEW:
+        raise SinceInFutureError(
+            f"since {since.isoformat()} is in the future: a number's change after it is not "
+            "known yet"
+        )
+    return CheckOptions(since, sensitive, mobile_only)
 
 
 # a case says only whether the proof is fresh: decided with a proof at the moment of deciding

@@ -14,6 +14,8 @@ MIN_TTL = timedelta(seconds=15)
 MAX_TTL = timedelta(hours=24)
 DEFAULT_TTL = timedelta(hours=1)
 MAX_ACTION_AGE = timedelta(days=3)
+# how far ahead of the service's clock a client's may run: a time later than that is in the future
+CLOCK_SKEW = timedelta(minutes=5)
 FRESHNESS = timedelta(days=30)
 
 
@@ -69,19 +71,31 @@ class NotificationRequestError(ValueError):
 
 def check_ttl(ttl: timedelta) -> timedelta:
     if not MIN_TTL <= ttl <= MAX_TTL:
-        raise NotificationRequestError(
-            RequestProblem.TTL_OUT_OF_RANGE,
-            f"ttl must be between {int(MIN_TTL.total_seconds())} s and "
-            f"{int(MAX_TTL.total_seconds())} s, not {int(ttl.total_seconds())} s",
-        )
+        raise _ttl_out_of_range(int(ttl.total_seconds()))
     return ttl
+
+
+def ttl_of_seconds(seconds: int) -> timedelta:
+    """The TTL a client wrote in seconds: any integer, however far out of range, is refused
+    with the bounds, before it becomes a duration (which has a largest one)."""
+    if not MIN_TTL.total_seconds() <= seconds <= MAX_TTL.total_seconds():
+        raise _ttl_out_of_range(seconds)
+    return timedelta(seconds=seconds)
+
+
+def _ttl_out_of_range(seconds: int) -> NotificationRequestError:
+    return NotificationRequestError(
+        RequestProblem.TTL_OUT_OF_RANGE,
+        f"ttl must be between {int(MIN_TTL.total_seconds())} s and "
+        f"{int(MAX_TTL.total_seconds())} s, not {seconds} s",
+    )
 
 
 def check_action_age(
     action_at: datetime, now: datetime, allowed: timedelta = MAX_ACTION_AGE
 ) -> None:
     """A notification answers a user action no older than `allowed` (anti-spam, DESIGN §7)."""
-    if action_at > now + timedelta(minutes=5):
+    if action_at > now + CLOCK_SKEW:
         raise NotificationRequestError(
             RequestProblem.ACTION_IN_FUTURE, f"action.at {action_at.isoformat()} is in the future"
         )

@@ -252,7 +252,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import utc_now
-    from api.checks import CheckOptions, check_number, find_number
+    from api.checks import SinceInFutureError, check_number, find_number, options_at
     from ownership.policy import Policy
     from pipelines.snapshot import Snapshot
 
@@ -270,12 +270,17 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     except InvalidNumberError as error:
         raise UsageError(str(error)) from error
     since = None if args.since is None else datetime.combine(args.since, datetime.min.time())
+    now = utc_now()
+    try:
+        options = options_at(now, since, args.sensitive, args.mobile_only)
+    except SinceInFutureError as error:
+        raise UsageError(str(error)) from error
     answer = check_number(
         snapshot,
         number,
         record,
-        CheckOptions(since, sensitive=args.sensitive, mobile_only=args.mobile_only),
-        utc_now(),
+        options,
+        now,
         Policy(freshness=timedelta(days=settings.freshness_days)),
         _answers_since_batch(settings, number.key),
     )

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Body, Response
 
-from api.checks import CheckOptions, check_number, check_numbers, find_number
+from api.checks import (
+    CheckOptions,
+    SinceInFutureError,
+    check_number,
+    check_numbers,
+    find_number,
+    options_at,
+)
 from api.deps import (
     AuthenticatedClientDep,
     AuthenticatedFirst,
@@ -16,7 +24,7 @@ from api.deps import (
     PolicyDep,
     SnapshotDep,
 )
-from api.errors import invalid_argument
+from api.errors import invalid_argument, out_of_range
 from api.schemas import (
     BULK_EXAMPLES,
     CHECK_EXAMPLES,
@@ -35,6 +43,13 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+def _options(body: CheckRequest | BulkCheckRequest, now: datetime) -> CheckOptions:
+    try:
+        return options_at(now, body.since, body.sensitive, body.mobile_only)
+    except SinceInFutureError as error:
+        raise out_of_range(str(error)) from error
+
+
 @router.post("/check", response_model=CheckResponse, responses=ERRORS)
 async def check(
     body: Annotated[CheckRequest, Body(openapi_examples=CHECK_EXAMPLES)],
@@ -45,11 +60,11 @@ async def check(
     overlay: LiveOverlayDep,
 ) -> Response:
     """Is this number still held by the person it was given by, and what should be done?"""
+    options = _options(body, now)
     try:
         number, record = find_number(snapshot, body.phone)
     except InvalidNumberError as error:
         raise invalid_argument(str(error)) from error
-    options = CheckOptions(body.since, body.sensitive, body.mobile_only)
     answer = check_number(
         snapshot, number, record, options, now, policy, overlay.answers(number.key)
     )
@@ -66,5 +81,5 @@ def check_bulk(
     overlay: LiveOverlayDep,
 ) -> Response:
     """The same check for up to 10,000 numbers, answered in order; a bad number fails alone."""
-    options = CheckOptions(body.since, body.sensitive, body.mobile_only)
+    options = _options(body, now)
     return JSONBytes(check_numbers(snapshot, body.phones, options, now, policy, overlay).encode())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -25,7 +24,7 @@ from api.schemas import (
 )
 from delivery import records
 from delivery.notify import NotifyRequest
-from ownership.notifications import Fallback
+from ownership.notifications import Fallback, ttl_of_seconds
 
 router = APIRouter(prefix="/v1", tags=["notifications"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -56,7 +55,7 @@ async def notify(
         params=body.params,
         action_type=body.action.type,
         action_at=body.action.at,
-        ttl=timedelta(seconds=body.ttl),
+        ttl=ttl_of_seconds(body.ttl),
         sensitive=body.sensitive,
         mobile_only=body.mobile_only,
         fallback=Fallback(body.fallback),

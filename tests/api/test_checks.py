@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from tests.api.service import (
     ACCOUNT_ONLY,
     CHANGE_REPORTED_AT,
     NO_HOLDER_SINCE_CHANGE,
+    NOW,
     RECYCLED,
     RECYCLED_OWNER_SINCE,
     SUSPICIOUS,
@@ -105,6 +107,24 @@ def test_a_number_without_history_is_unknown_and_goes_by_sms(caller: Caller) -> 
 
 def test_a_date_before_the_history_has_no_answer(caller: Caller) -> None:
     assert check(caller, VERIFIED_FRESH, since="2024-01-01")["changed_since"] is None
+
+
+def test_a_date_in_the_future_is_refused_as_out_of_range_as_the_camara_routes_refuse_it(
+    caller: Caller,
+) -> None:
+    today, tomorrow = NOW.date().isoformat(), (NOW + timedelta(days=1)).date().isoformat()
+    soon, later = (NOW + timedelta(minutes=1)).isoformat(), (NOW + timedelta(hours=1)).isoformat()
+
+    for since in (today, soon):  # a clock a little ahead of the service's is no error
+        assert check(caller, VERIFIED_FRESH, since=since)["changed_since"] is False
+    for since in (tomorrow, later):
+        single = caller.post("/v1/check", {"phone": VERIFIED_FRESH, "since": since})
+        bulk = caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH], "since": since})
+
+        for response in (single, bulk):
+            assert response.status_code == 400, response.text
+            assert response.json()["code"] == "OUT_OF_RANGE"
+            assert "in the future" in response.json()["message"]
 
 
 def test_a_messy_but_valid_number_is_accepted(caller: Caller) -> None:

@@ -82,6 +82,8 @@ def test_a_repeated_request_id_returns_the_first_answer(caller: Caller) -> None:
         ({"ttl": 5}, 400, "OUT_OF_RANGE"),
         ({"ttl": 86_401}, 400, "OUT_OF_RANGE"),
         ({"ttl": -1}, 400, "OUT_OF_RANGE"),
+        ({"ttl": 2**40}, 400, "OUT_OF_RANGE"),  # however far out, the bounds are the answer
+        ({"ttl": -(10**30)}, 400, "OUT_OF_RANGE"),
         ({"callback_url": "https://user:secret@bank.example/hooks"}, 400, "INVALID_ARGUMENT"),
         ({"phone": "garbage"}, 400, "INVALID_ARGUMENT"),
         # a UK mobile: no price is set for the country, so nothing sent there could be billed
@@ -90,6 +92,7 @@ def test_a_repeated_request_id_returns_the_first_answer(caller: Caller) -> None:
         ({"colour": "red"}, 400, "INVALID_ARGUMENT"),
         # a yes or no where a number or a yes or no is due is not read as one
         ({"ttl": True}, 400, "INVALID_ARGUMENT"),
+        ({"ttl": "60"}, 400, "INVALID_ARGUMENT"),  # text is no number
         ({"sensitive": "yes"}, 400, "INVALID_ARGUMENT"),
         ({"mobile_only": 1}, 400, "INVALID_ARGUMENT"),
     ],
