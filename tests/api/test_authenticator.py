@@ -173,7 +173,7 @@ def test_a_body_that_arrives_past_the_window_is_stale_though_its_headers_were_in
     assert store.nonces == set()
 
 
-@pytest.mark.parametrize("stamp", ["soon", "1e9", "9" * 5_000])
+@pytest.mark.parametrize("stamp", ["soon", "1e9", "9" * 3_000])
 def test_a_timestamp_that_is_no_number_of_seconds_is_refused(
     authenticator: Authenticator, stamp: str
 ) -> None:
@@ -339,6 +339,35 @@ def test_a_consumer_key_that_is_not_printable_ascii_is_refused_unlooked_up(
 
     assert (error.status, error.message) == (401, auth.BAD_KEY)
     assert store.lookups == []
+
+
+def test_a_consumer_key_longer_than_any_clients_is_refused_neither_looked_up_nor_remembered(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    # unsigned callers could otherwise fill each worker's cache of keys with megabytes apiece
+    for length in (auth.KEY_MAX + 1, 3000):
+        authorization = signed_headers()["Authorization"].replace(BANK.key, "K" * length)
+
+        error = refusal(authenticator, {"Authorization": authorization})
+
+        assert (error.status, error.message) == (401, auth.BAD_KEY)
+    assert store.lookups == []
+    assert not authenticator._cached("K" * 3000)
+
+
+def test_a_header_or_query_longer_than_any_signature_is_refused_before_it_is_parsed(
+    authenticator: Authenticator,
+) -> None:
+    padded = signed_headers()["Authorization"] + ", realm=" + '"' + "x" * auth.SIGNED_TEXT_MAX + '"'
+    long_query = f"{URL}?oauth_consumer_key={'K' * auth.SIGNED_TEXT_MAX}"
+
+    with pytest.raises(AuthError) as in_header:
+        authenticator.protocol_parameters(URL, {"Authorization": padded})
+    with pytest.raises(AuthError) as in_query:
+        authenticator.protocol_parameters(long_query, {})
+
+    for caught in (in_header, in_query):
+        assert (caught.value.status, caught.value.message) == (401, auth.TOO_LONG)
 
 
 def test_a_client_whose_secret_cannot_be_opened_is_unavailable_not_a_crash(
