@@ -106,10 +106,10 @@ StoredText = Annotated[str, AfterValidator(_storable)]
 FitsInUtc = AfterValidator(_fits_in_utc)
 
 
-def _json_number(value: object) -> object:
-    # neither text ("60") nor JSON's true (a TTL of one second) passes for a number; 60.0 does
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number of seconds")
+def _not_true_or_false(value: object) -> object:
+    # JSON's true would pass for 1 (a TTL of one second): a yes or no is not a number
+    if isinstance(value, bool):
+        raise ValueError("a number of seconds, not true or false")
     return value
 
 
@@ -283,7 +283,7 @@ class NotificationCreate(Strict):
     )
     action: UserAction
     # any integer: one out of 15 s to 24 h is refused as TTL_OUT_OF_RANGE, saying the bounds
-    ttl: Annotated[int, BeforeValidator(_json_number)] = Field(
+    ttl: Annotated[int, BeforeValidator(_not_true_or_false)] = Field(
         int(DEFAULT_TTL.total_seconds()),
         description="Seconds, 15 to 86400 (checked with a clear error).",
         json_schema_extra={"minimum": 15, "maximum": 86_400},

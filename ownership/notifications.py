@@ -76,11 +76,13 @@ def check_ttl(ttl: timedelta) -> timedelta:
 
 
 def ttl_of_seconds(seconds: int) -> timedelta:
-    """The TTL a client wrote in seconds: any integer, however far out of range, is refused
-    with the bounds, before it becomes a duration (which has a largest one)."""
-    if not MIN_TTL.total_seconds() <= seconds <= MAX_TTL.total_seconds():
-        raise _ttl_out_of_range(seconds)
-    return timedelta(seconds=seconds)
+    """The TTL a client wrote in seconds, as a duration to check (`check_ttl`) once the request
+    is known to be no repeat: one too large for any duration is refused at once, with the
+    bounds."""
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise _ttl_out_of_range(seconds) from None
 
 
 def _ttl_out_of_range(seconds: int) -> NotificationRequestError:
