@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from delivery.http_deadline import is_public
+from ownership.message_text import refuse_unshowable
 from ownership.notifications import DEFAULT_TTL
 from ownership.policy import Action, PolicyRow
 from ownership.verdicts import Reason, Status
@@ -269,7 +270,13 @@ MAX_PARAM_VALUE = 10_000
 ParamName = Annotated[
     str, Field(min_length=1, max_length=MAX_PARAM_NAME), BeforeValidator(_storable)
 ]
-ParamValue = Annotated[str, Field(max_length=MAX_PARAM_VALUE), BeforeValidator(_storable)]
+# a value shows inside the message: what a template may not carry, a value may not either
+ParamValue = Annotated[
+    str,
+    Field(max_length=MAX_PARAM_VALUE),
+    BeforeValidator(_storable),
+    AfterValidator(refuse_unshowable),
+]
 
 
 class NotificationCreate(Strict):

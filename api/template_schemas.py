@@ -7,7 +7,6 @@ client reads one shape whether it asks or is told.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -21,6 +20,7 @@ from pydantic import (
 )
 
 from api.schemas import Strict, examples, refuse_lone_surrogates
+from ownership.message_text import refuse_unshowable
 from ownership.moderation import (
     Category,
     Decision,
@@ -37,13 +37,10 @@ MAX_TEXT = 10_000
 MAX_PLACEHOLDERS = 50
 MAX_SAMPLES = 20
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
 
 def _printable(text: str) -> str:
-    # control characters mean nothing in an SMS or a post, and PostgreSQL stores no NUL
-    if CONTROL.search(text):
-        raise ValueError("control characters other than tab and new line are not allowed")
+    # PostgreSQL stores no NUL, which is a control character too
+    refuse_unshowable(text)
     refuse_lone_surrogates(text)
     return text
 

@@ -28,6 +28,23 @@ NOT_GSM7 = re.compile("[^" + re.escape("".join(sorted(GSM7_BASIC | GSM7_EXTENSIO
 # a run of letters with both a Latin and a Cyrillic one: «Cкидкa» typed with a Latin C and a.
 # Tried only where a run starts, so a long run costs its length once, not its square.
 MIXED_SCRIPT_WORD = re.compile(r"(?<![^\W\d_])(?=[^\W\d_]*[A-Za-z])(?=[^\W\d_]*[\u0400-\u04ff])")
+# what no message may carry: control characters other than tab, new line and carriage return
+# mean nothing in an SMS or a post, and the bidirectional embeddings, overrides and isolates
+# show text in another order than it is stored and read by moderation (an advert written
+# backwards after U+202E shows as an advert). The marks LRM and RLM order nothing and stay.
+UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+UNSHOWABLE_RULE = (
+    "control characters other than tab, new line and carriage return, and the bidirectional "
+    "controls U+202A to U+202E and U+2066 to U+2069, are not allowed"
+)
+
+
+def refuse_unshowable(text: str) -> str:
+    """`text`, or a ValueError naming the first character no message may carry."""
+    found = UNSHOWABLE.search(text)
+    if found is not None:
+        raise ValueError(f"{UNSHOWABLE_RULE}: U+{ord(found.group()):04X} at {found.start()}")
+    return text
 
 
 def sms_parts(text: str) -> int:

@@ -189,6 +189,32 @@ def test_a_nul_character_is_an_invalid_argument_naming_the_field_on_each_store(
     assert caller_on_each_store.post("/v1/notify", body(f"after-{named}")).status_code == 202
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\u202e!ocsid %05 :elas giB",  # shown as "Big sale: 50% discount!", read backwards
+        "\u2067!ocsid %05 :elas giB\u2069",
+        "A-17\x1b[2J\x07",
+        "A-17\x85",
+    ],
+)
+def test_a_value_a_message_cannot_show_as_written_is_an_invalid_argument(
+    caller: Caller, value: str
+) -> None:
+    response = caller.post("/v1/notify", body("unshowable") | {"params": {"order": value}})
+
+    assert (response.status_code, response.json()["code"]) == (400, "INVALID_ARGUMENT")
+    assert response.json()["message"].startswith("params.order: Value error, control characters")
+
+
+def test_a_value_with_new_lines_and_direction_marks_is_sent(caller: Caller) -> None:
+    value = "A-17\r\nкорпус 2\tподъезд \u200fב\u200e"
+
+    response = caller.post("/v1/notify", body("marks") | {"params": {"order": value}})
+
+    assert response.status_code == 202, response.text
+
+
 def test_half_of_a_utf16_pair_is_an_invalid_argument_on_each_store(
     caller_on_each_store: Caller,
 ) -> None:

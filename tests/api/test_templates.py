@@ -205,6 +205,10 @@ def test_an_unsigned_call_or_a_bad_body_is_refused(service: Service) -> None:
         ({"samples": {"order\x00": "123-456"}}, "samples.order\x00.[key]"),
         ({"tail": "Скидка\x00 10%"}, "tail"),
         ({"text": "Ваш заказ #order# \udc00готов"}, "text"),  # half of a UTF-16 pair
+        # shown backwards: an advert moderation would read as nonsense
+        ({"tail": "\u202e!етиапук"}, "tail"),
+        ({"text": "Ваш заказ #order# \u2067готов\u2069"}, "text"),
+        ({"text": "Ваш заказ #order# \x1b[2Jготов"}, "text"),
     ],
 )
 def test_a_template_with_a_character_no_store_holds_is_an_invalid_argument_naming_the_field(
