@@ -25,9 +25,9 @@ from delivery.events import (
 )
 from ownership.channels import Channel
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
+Id = Annotated[StoredText, Field(min_length=1, max_length=200)]
 # the provider ids the HTTP adapters take when sending, and the store keeps: one contract
-ProviderId = Annotated[str, Field(min_length=1, max_length=MAX_PROVIDER_ID)]
+ProviderId = Annotated[StoredText, Field(min_length=1, max_length=MAX_PROVIDER_ID)]
 # a social account's id, as the store keeps it with a re-verification result
 AccountId = Annotated[StoredText, Field(min_length=1, max_length=80)]
 # how much later than its report's signature (`webhook-timestamp`) an event may be dated: nothing
@@ -69,7 +69,7 @@ class MessageReadNotice(_Notice):
 
 class ReplyNotice(_Notice):
     type: Literal["message.replied"]
-    text: str = Field(max_length=10_000)
+    text: StoredText = Field(max_length=10_000)
 
     def to_event(self, channel: Channel) -> InboundEvent:
         return ReplyReceived(self.notification_id, self.provider_id, channel, self.at, self.text)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import Response
+from fastapi import Path, Response
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
@@ -104,6 +104,10 @@ def _calendar_date(value: object) -> object:
 CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 # text a client sends that is stored; for the notify and template routes, not the checks
 StoredText = Annotated[str, AfterValidator(_storable)]
+# ids in a path: one the store cannot hold (a NUL, which PostgreSQL refuses) is refused as any
+# bad field is, not looked up
+TemplateId = Annotated[StoredText, Path(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])]
+NotificationId = Annotated[StoredText, Path(examples=["ntf_5c2e9b0a7d4f1e3c8a6b2d90"])]
 FitsInUtc = AfterValidator(_fits_in_utc)
 
 

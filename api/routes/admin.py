@@ -15,13 +15,13 @@ import json
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import OperatorDep, TemplateDeskDep
 from api.errors import ApiError
-from api.schemas import ErrorInfo
+from api.schemas import ErrorInfo, StoredText, TemplateId
 from api.template_schemas import DECISION_EXAMPLES, TemplateDecisionCreate, TemplatePublic
 from ownership.moderation import TemplateStatus
 from store.templates import (
@@ -35,7 +35,6 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 404, 409, 503)
 }
-TemplateId = Annotated[str, Path(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])]
 # `all` (or an empty value) lists every template whatever its status
 StatusFilter = Literal["pending_moderation", "approved", "rejected", "all", ""]
 PAGED: dict[int | str, dict[str, Any]] = {
@@ -62,7 +61,9 @@ def list_templates(
     response: Response,
     status: Annotated[StatusFilter, Query()] = "pending_moderation",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
-    after: Annotated[str | None, Query(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])] = None,
+    after: Annotated[
+        StoredText | None, Query(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])
+    ] = None,
 ) -> list[TemplatePublic]:
     """Templates oldest first, `limit` at a time (by default the moderators' queue, longest
     waiting first). A `Link` header with `rel="next"` says that more follow, and where."""
@@ -89,12 +90,14 @@ async def decision_body(request: Request) -> TemplateDecisionCreate:
     if _sent_as_json(request.headers.get("content-type", "")):
         try:
             document = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            at, why = (
-                (error.pos, error.msg)
-                if isinstance(error, json.JSONDecodeError)
-                else (error.start, "not UTF-8")
-            )
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+            match error:
+                case json.JSONDecodeError():
+                    at, why = error.pos, error.msg
+                case UnicodeDecodeError():
+                    at, why = error.start, "not UTF-8"
+                case _:  # thousands of brackets deep: no decision is
+                    at, why = 0, "nested too deeply"
             raise RequestValidationError(
                 [
                     {

@@ -19,6 +19,7 @@ from api.schemas import (
     JSONBytes,
     NotificationAccepted,
     NotificationCreate,
+    NotificationId,
     NotificationPublic,
     internal_address,
 )
@@ -71,7 +72,7 @@ async def notify(
 
 @router.get("/notifications/{notification_id}", response_model=NotificationPublic, responses=ERRORS)
 def notification(
-    notification_id: str, client: AuthenticatedClientDep, service: NotifyDep
+    notification_id: NotificationId, client: AuthenticatedClientDep, service: NotifyDep
 ) -> NotificationPublic:
     """The notification with its status history; only its own client sees it."""
     found = service.notification(client.key, notification_id)

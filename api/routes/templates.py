@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Response
+from fastapi import APIRouter, Body, Response
 
 from api.deps import AuthenticatedClientDep, AuthenticatedFirst, TemplateDeskDep
 from api.errors import ApiError
-from api.schemas import ErrorInfo
+from api.schemas import ErrorInfo, TemplateId
 from api.template_schemas import TEMPLATE_EXAMPLES, TemplateCreate, TemplatePublic
 
 router = APIRouter(prefix="/v1", tags=["templates"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 503)
 }
-TemplateId = Annotated[str, Path(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])]
 
 
 def template_not_found(template_id: str) -> ApiError:

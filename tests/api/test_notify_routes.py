@@ -215,6 +215,14 @@ def test_a_value_with_new_lines_and_direction_marks_is_sent(caller: Caller) -> N
     assert response.status_code == 202, response.text
 
 
+def test_a_notification_id_no_store_holds_is_an_invalid_argument_on_each_store(
+    caller_on_each_store: Caller,
+) -> None:
+    response = caller_on_each_store.get_signed("/v1/notifications/ntf_%00")  # PostgreSQL: a 500
+
+    assert (response.status_code, response.json()["code"]) == (400, "INVALID_ARGUMENT")
+
+
 def test_half_of_a_utf16_pair_is_an_invalid_argument_on_each_store(
     caller_on_each_store: Caller,
 ) -> None:

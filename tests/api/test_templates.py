@@ -234,6 +234,28 @@ def test_a_decision_with_a_nul_character_is_an_invalid_argument(service: Service
     assert seen["status"] == "pending_moderation"
 
 
+def test_an_id_no_store_holds_is_an_invalid_argument_not_looked_up(service: Service) -> None:
+    # PostgreSQL refuses a NUL in a query: each was a 500
+    decision = {"decision": "approve"}
+    for response in (
+        service.shop.get("/v1/message_template/tpl_%00"),
+        service.admin("GET", "/v1/admin/message_template?after=tpl_%00"),
+        service.admin("POST", "/v1/admin/message_template/tpl_%00/decision", json=decision),
+    ):
+        assert (response.status_code, response.json()["code"]) == (400, "INVALID_ARGUMENT")
+
+
+def test_a_decision_nested_thousands_deep_is_an_invalid_argument(service: Service) -> None:
+    submitted = submit(service.shop, ORDER_READY_BODY)
+    deep = "[" * 100_000 + "]" * 100_000
+    path = f"/v1/admin/message_template/{submitted['id']}/decision"
+
+    refused = service.admin("POST", path, data=deep, headers={"Content-Type": "application/json"})
+
+    assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
+    assert "nested too deeply" in refused.json()["message"]
+
+
 def test_the_admin_routes_need_the_token(service: Service) -> None:
     submitted = submit(service.shop, ORDER_READY_BODY)
     path = f"/v1/admin/message_template/{submitted['id']}/decision"
