@@ -36,6 +36,7 @@ from delivery.scheduler import (
     schedule_every,
     schedule_webhook_dispatch,
     schedule_webhook_forgetting,
+    unschedule,
 )
 from delivery.templates import ApprovedTemplates, TemplateDesk
 from delivery.webhooks.bootstrap import build_webhook_dispatcher
@@ -46,7 +47,12 @@ from ownership.policy import Policy
 from pipelines.reference import load_countries, load_prices
 from pipelines.settings import Settings
 from pipelines.snapshot import Snapshot
-from store.database import SIMULATORS_LOCK, StoreLockHeldError, held_alone_on_store
+from store.database import (
+    NIGHTLY_LOCK,
+    SIMULATORS_LOCK,
+    StoreLockHeldError,
+    held_alone_on_store,
+)
 from store.secrets import SecretCipher, load_cipher
 
 log = logging.getLogger(__name__)
@@ -119,10 +125,12 @@ class NotifyRuntime:
             schedule_daily(
                 scheduler,
                 NIGHTLY_SCORE,
-                partial(_score_nightly, settings, engine, history),
+                partial(score_nightly_by_one_worker, settings, engine, history),
                 settings.score_at,
                 last_done=partial(_last_published, settings.scores_dir),
             )
+        else:  # turned off: a job stored while it was on would be skipped every day, said so
+            unschedule(scheduler, NIGHTLY_SCORE)
         scheduler.resume()
         self.scheduler = scheduler
         if self.channels.simulators:
@@ -224,11 +232,17 @@ def simulators_held(database_url: str) -> Iterator[None]:
         raise SimulatorsInUseError from error
 
 
-def _score_nightly(settings: Settings, engine: Engine, history: Path) -> None:
+def score_nightly_by_one_worker(settings: Settings, engine: Engine, history: Path) -> None:
+    """The nightly run, by one worker of the store: the workers share their stored jobs, and
+    two may take one run at the same moment; the second leaves it to the first."""
     # the batch's engine (DuckDB) is loaded by the run, not by every process that serves
     from pipelines.nightly import score_nightly
 
-    score_nightly(settings, engine, history)
+    try:
+        with held_alone_on_store(settings.database_url, NIGHTLY_LOCK, "nightly.lock"):
+            score_nightly(settings, engine, history)
+    except StoreLockHeldError:
+        log.info("nightly run: another worker of this store is running it; left to that one")
 
 
 def _last_published(scores_dir: Path) -> datetime | None:

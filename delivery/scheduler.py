@@ -205,6 +205,14 @@ def schedule_daily(
         _catch_up(scheduler, name, at, late_by, last_done)
 
 
+def unschedule(scheduler: BackgroundScheduler, name: str) -> None:
+    """Remove the stored job `name` and its catch-up run, if any: a job no longer scheduled."""
+    for job_id in (name, f"{name}{CATCH_UP}"):
+        if scheduler.get_job(job_id) is not None:
+            scheduler.remove_job(job_id)
+            log.info("scheduled job %s removed: this process no longer runs it", job_id)
+
+
 def _catch_up(
     scheduler: BackgroundScheduler,
     name: str,

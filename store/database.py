@@ -188,6 +188,7 @@ class StoreLockHeldError(Exception):
 
 # the advisory lock of the process that runs the channel simulators on the store
 SIMULATORS_LOCK = 0x6F776E73  # "owns"
+NIGHTLY_LOCK = 0x6F776E6E  # "ownn"
 
 
 @contextmanager

@@ -14,8 +14,10 @@ from sqlalchemy import Engine, update
 
 from delivery import records
 from delivery.export import export_verifications, nightly_watermark
+from delivery.runtime import score_nightly_by_one_worker
 from pipelines.nightly import score_nightly
 from pipelines.settings import load_settings
+from store.database import NIGHTLY_LOCK, held_alone_on_store
 from tests.factories import ANNA, RU_MOBILE, History, days_ago
 from tests.integration.test_export_verifications import store_denying
 
@@ -70,6 +72,22 @@ def test_the_nightly_run_scores_the_days_answers_and_publishes(
     assert result is not None
     assert statuses(tmp_path / "scores") == [("owner_changed", ["OWNER_DENIED"])]
     assert nightly_watermark(history) is not None
+
+
+def test_of_two_workers_taking_one_nights_run_at_once_the_second_leaves_it_to_the_first(
+    tmp_path: Path, store: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    settings = load_settings(database_url=str(store.url), scores_dir=tmp_path / "scores")
+
+    first = held_alone_on_store(settings.database_url, NIGHTLY_LOCK, "nightly.lock")
+    with first, caplog.at_level(logging.INFO):
+        score_nightly_by_one_worker(settings, store, history)
+
+    assert nightly_exports(history) == []
+    assert not (tmp_path / "scores").exists()
+    assert "another worker of this store is running it" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_a_second_run_exports_only_what_is_new_give_or_take_the_overlap(

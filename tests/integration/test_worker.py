@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from delivery import records
 from delivery.notify import NotifyRequest
 from delivery.runtime import build_notify_runtime
-from delivery.scheduler import NIGHTLY_SCORE
+from delivery.scheduler import NIGHTLY_SCORE, WEBHOOK_DISPATCH
 from delivery.templates import build_template_desk
 from delivery.worker import run_worker
 from ownership.moderation import Decision, TemplateDraft
@@ -127,6 +128,52 @@ def test_a_worker_with_a_history_to_score_schedules_the_nightly_run_at_its_hour(
     at = datetime.fromtimestamp(nightly, UTC)
     assert (at.hour, at.minute) == (3, 30)
     assert timedelta(0) < at - datetime.now(UTC) <= timedelta(days=1)
+
+
+STORED_JOBS = "select id, next_run_time from apscheduler_jobs"
+
+
+STORED_JOBS = "select id from apscheduler_jobs"
+
+
+def stored_jobs(settings: Settings, until: Callable[[set[str]], bool]) -> set[str]:
+    """The ids of the jobs stored while the worker runs, once `until` holds of them (or after
+    15 s, when it never does)."""
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(settings, stop))
+    worker.start()
+    engine = make_engine(settings.database_url)
+    stored: set[str] = set()
+    try:
+        deadline = time.monotonic() + 15
+        while not until(stored) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with engine.connect() as connection, suppress(OperationalError):  # not made yet
+                stored = set(connection.execute(text(STORED_JOBS)).scalars())
+        return stored
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+        engine.dispose()
+
+
+def test_a_worker_whose_nightly_run_was_turned_off_removes_its_stored_job(
+    tmp_path: Path,
+) -> None:
+    # the workers' jobs are stored: left there, the run would be skipped every day, said so
+    scores = score_history(crafted_history(), tmp_path)
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'ownership.db'}",
+        scores_dir=scores,
+        score_events_dir=tmp_path / "events",
+        secret_key=Fernet.generate_key().decode(),
+    )
+    assert NIGHTLY_SCORE in stored_jobs(settings, until=lambda jobs: NIGHTLY_SCORE in jobs)
+
+    turned_off = settings.model_copy(update={"score_events_dir": None})
+    without = stored_jobs(turned_off, until=lambda jobs: bool(jobs) and NIGHTLY_SCORE not in jobs)
+    assert NIGHTLY_SCORE not in without
+    assert WEBHOOK_DISPATCH in without
 
 
 # the worker in a process of its own, with SIGINT blocked in its main thread: the kernel must
