@@ -231,6 +231,9 @@ def _score(
         if refusal:
             _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": False})
             raise RejectedShareTooHighError(refusal)
+        nothing = _nothing_to_score(counts, as_of)
+        if nothing:  # a feed that wrote headers only must not replace the scores served
+            raise ScoreRequestError(nothing)
 
         with timings.measure("models"):
             if request.engine == "spark":
@@ -388,6 +391,20 @@ def _refusal(counts: dict[str, ingest.KindCounts], bound: float, out_dir: Path) 
         f"{rejected:,} of {rows:,} rows ({rejected / rows:.2%}) broke their contract, "
         f"more than the bound of {bound:.2%}; nothing was published. Most are in "
         f"{worst.kind} ({top[1]:,} × {top[0]!r}); see {out_dir / 'rejects'}/"
+    )
+
+
+def _nothing_to_score(counts: dict[str, ingest.KindCounts], as_of: int) -> str | None:
+    """Why the run must publish nothing when no event is left to score: its scores would call
+    every number `unknown`, and replace those served."""
+    events = [kind for name, kind in counts.items() if name != "accounts"]
+    if any(kind.accepted for kind in events):
+        return None
+    rows = sum(kind.rows for kind in events)
+    later = sum(kind.after_as_of for kind in events)
+    return (
+        f"no event to score on or before {_iso(as_of)}: the history's event files hold "
+        f"{rows:,} rows, {later:,} of them later; nothing was published"
     )
 
 

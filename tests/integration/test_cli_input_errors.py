@@ -316,3 +316,37 @@ def test_a_path_with_brackets_is_named_as_it_is_written(
     message = failed(["score", "--events", str(missing), "--out", str(tmp_path / "out")], capsys)
 
     assert str(missing) in message
+
+
+# --- a history with nothing to score ----------------------------------------------------------
+
+
+def test_a_history_whose_files_hold_headers_only_publishes_nothing_and_the_scores_stay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a feed that wrote empty files: scored, every number served would become `unknown`
+    out = tmp_path / "out"
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    assert main(["score", "--events", str(events), "--out", str(out), "--as-of", "2026-06-01"]) == 0
+    served = (out / "snapshot.bin").read_bytes()
+    capsys.readouterr()
+    empty = History().write(tmp_path / "empty")
+
+    message = failed(["score", "--events", str(empty), "--out", str(out)], capsys)
+
+    assert "no event to score on or before" in message
+    assert "hold 0 rows" in message and "nothing was published" in message
+    assert (out / "snapshot.bin").read_bytes() == served
+
+
+def test_a_history_whose_events_all_come_after_as_of_publishes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    argv = ["score", "--events", str(events), "--out", str(tmp_path / "out")]
+
+    message = failed([*argv, "--as-of", "2020-01-01"], capsys)
+
+    assert "no event to score on or before 2020-01-01T00:00:00Z" in message
+    assert "of them later" in message
+    assert not (tmp_path / "out" / "snapshot.bin").exists()

@@ -201,7 +201,8 @@ TINY = {
     "delivery reports only": History()
     .sms(PHONE, days_ago(200))
     .sms(PHONE, days_ago(10), "failed", "absent_subscriber"),
-    "a bound account without events": History().account(PHONE),
+    # beside another number's delivery report: a history with no event at all is refused
+    "a bound account without events": History().account(PHONE).sms(OTHER_PHONE, days_ago(10)),
     "a reported change, then the new holder's own codes": History()
     .register(PHONE, days_ago(300), ANNA)
     .number_change(PHONE, days_ago(200))
