@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -224,14 +224,19 @@ def billed_against_sms(
             raise AnalyticsInputError("the store holds no notification")
         _register_countries(con, table)
         _materialise(con, "billing_by_country_channel")
-        priced_at = at or traffic["first_accepted_at"].min()
-        assert isinstance(priced_at, datetime)
+        priced_at = _moment(at) if at is not None else traffic["first_accepted_at"].min()
+        assert isinstance(priced_at, datetime)  # a frame's minimum of its datetime column
         modelled = cost_against_sms(traffic, prices, priced_at, table)
         con.register("src_modelled", modelled.by_country)
         _materialise(con, "billed_against_sms")
         return BilledComparison(
             by_country=_table(con, "billed_against_sms"), total=_frame(con, "billed_total")
         )
+
+
+def _moment(at: datetime | date) -> datetime:
+    """A day as its start: a price set on that day is in force."""
+    return at if isinstance(at, datetime) else datetime.combine(at, time.min)
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import orjson
 import polars as pl
-from sqlalchemy import Table, inspect, make_url, select
+from sqlalchemy import Engine, Table, inspect, make_url, select
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from delivery import records
 from store.database import make_engine
@@ -71,34 +72,49 @@ def read_tables(store_url: str, names: tuple[str, ...]) -> dict[str, pl.DataFram
     unknown = [name for name in names if name not in TABLES]
     if unknown:
         raise StoreReadError(f"no such notification table: {', '.join(unknown)}")
-    url = make_url(store_url)
+    try:
+        url = make_url(store_url)
+    except ArgumentError as error:
+        raise StoreReadError(f"{store_url!r} is no store URL: {error}") from None
     # SQLite would make an empty database of a wrong path; say so instead
     database = url.database or ""
     on_disk = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
     if on_disk and not Path(database).is_file():
         raise StoreReadError(f"{database}: no such store file")
-    engine = make_engine(store_url)
+    shown = url.render_as_string(hide_password=True)
     try:
-        present = set(inspect(engine).get_table_names())
-        missing = [name for name in names if name not in present]
-        if missing:
-            raise StoreReadError(
-                f"the store has no {', '.join(missing)} table: migrate it first "
-                "(`ownership clients list` does)"
-            )
-        with engine.connect() as connection:
-            frames = {}
-            for name in names:
-                table, schema = TABLES[name]
-                rows = connection.execute(select(*(table.c[column] for column in schema))).all()
-                frames[name] = pl.DataFrame(
-                    [tuple(_frame_value(value) for value in row) for row in rows],
-                    schema=dict(schema),
-                    orient="row",
-                )
-            return frames
+        engine = make_engine(store_url)
+    except NoSuchModuleError:
+        raise StoreReadError(f"{shown}: no database of that kind can be read") from None
+    try:
+        return _read(engine, names)
+    except DBAPIError as error:  # the driver's first line: its SQL and parameters follow
+        lines = str(error.orig).strip().splitlines()
+        reason = lines[0] if lines else type(error.orig).__name__
+        raise StoreReadError(f"cannot read the store at {shown}: {reason}") from None
     finally:
         engine.dispose()
+
+
+def _read(engine: Engine, names: tuple[str, ...]) -> dict[str, pl.DataFrame]:
+    present = set(inspect(engine).get_table_names())
+    missing = [name for name in names if name not in present]
+    if missing:
+        raise StoreReadError(
+            f"the store has no {', '.join(missing)} table: migrate it first "
+            "(`ownership clients list` does)"
+        )
+    with engine.connect() as connection:
+        frames = {}
+        for name in names:
+            table, schema = TABLES[name]
+            rows = connection.execute(select(*(table.c[column] for column in schema))).all()
+            frames[name] = pl.DataFrame(
+                [tuple(_frame_value(value) for value in row) for row in rows],
+                schema=dict(schema),
+                orient="row",
+            )
+        return frames
 
 
 def _frame_value(value: object) -> object:

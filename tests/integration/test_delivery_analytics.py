@@ -352,10 +352,31 @@ def test_the_bill_is_set_beside_the_same_notifications_all_by_sms(store: str) ->
     assert total["notifications_without_price"] == 0
 
 
+def test_the_bill_is_priced_as_of_a_day_as_of_that_days_start(store: str) -> None:
+    on_the_day = analytics.billed_against_sms(store, PRICES, at=date(2026, 11, 1))
+    at_its_start = analytics.billed_against_sms(store, PRICES, at=datetime(2026, 11, 1))
+
+    assert on_the_day.total.equals(at_its_start.total)
+
+
 def test_a_store_that_is_not_there_is_named(tmp_path: Path) -> None:
     with pytest.raises(AnalyticsInputError, match="no such store file"):
         analytics.delivery_funnel(f"sqlite:///{tmp_path / 'missing.db'}")
     assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql+psycopg://postgres@127.0.0.1:5432/no_such_database_here", "cannot read"),
+        ("postgresql+nodriver://127.0.0.1/test", "no database of that kind"),
+        ("not a url", "is no store URL"),
+    ],
+)
+def test_a_store_that_cannot_be_read_is_said_in_one_line(url: str, says: str) -> None:
+    with pytest.raises(AnalyticsInputError, match=says) as caught:
+        analytics.delivery_funnel(url)
+    assert "\n" not in str(caught.value) and "sqlalche.me" not in str(caught.value)
 
 
 def test_a_ttl_no_notification_had_measures_nothing_rather_than_zero(store: str) -> None:
