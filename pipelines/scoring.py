@@ -162,6 +162,11 @@ def _score(
 
     timings = _Timings()
     run_at = int(time.time())
+    if request.as_of and request.as_of.microsecond:  # cut off, it would count earlier rows later
+        raise ScoreRequestError(
+            f"as_of {request.as_of.isoformat()} has a fraction of a second; a run is dated to "
+            "the second"
+        )
     as_of = _epoch(request.as_of) if request.as_of else run_at
     if as_of > run_at:
         raise ScoreRequestError(f"as_of {_iso(as_of)} is in the future; a run scores the past")

@@ -350,3 +350,15 @@ def test_a_history_whose_events_all_come_after_as_of_publishes_nothing(
     assert "no event to score on or before 2020-01-01T00:00:00Z" in message
     assert "of them later" in message
     assert not (tmp_path / "out" / "snapshot.bin").exists()
+
+
+def test_an_as_of_to_a_fraction_of_a_second_is_refused_not_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cut to the second, a row at .4 s would have counted as later than an as_of at .9 s
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    argv = ["score", "--events", str(events), "--out", str(tmp_path / "out")]
+
+    message = failed([*argv, "--as-of", "2026-06-01T00:00:00.9Z"], capsys)
+
+    assert "as_of 2026-06-01T00:00:00.900000 has a fraction of a second" in message
