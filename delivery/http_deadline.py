@@ -181,7 +181,8 @@ LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 def is_public(address: str) -> bool:
     """Whether an IP address is one of the public internet's; loopback, private, link-local,
     shared and reserved ranges are not. An IPv4 address carried in IPv6 (mapped, 6to4,
-    Teredo, NAT64, compatible, translated) is judged as itself."""
+    Teredo, NAT64, compatible, translated) is judged as itself. A multicast group is no host
+    (Python calls most of them global)."""
     found = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope (`%eth0`) aside
     if isinstance(found, ipaddress.IPv6Address):
         if found in LOCAL_NAT64:
@@ -191,8 +192,8 @@ def is_public(address: str) -> bool:
         if carried is None and any(found in prefix for prefix in IPV4_IN_LAST_32_BITS):
             carried = ipaddress.IPv4Address(int(found) & 0xFFFFFFFF)
         if carried is not None:
-            return carried.is_global
-    return found.is_global
+            return carried.is_global and not carried.is_multicast
+    return found.is_global and not found.is_multicast
 
 
 # name lookups one client may have under way at once: each holds a thread until the system

@@ -51,6 +51,9 @@ def service_log_config() -> dict[str, Any]:
             "apscheduler.scheduler": {"filters": ["overlapping_runs"]},
             # httpx tells of every request at INFO: each webhook and gateway call
             "httpx": {"level": "WARNING"},
+            # oauthlib tells at INFO whether a refused call's consumer key was a client's: the
+            # caller is told nothing of it, nor should a reader of the log be, call by call
+            "oauthlib": {"level": "WARNING"},
         },
     }
 

@@ -393,10 +393,15 @@ def _refusal(counts: dict[str, ingest.KindCounts], bound: float, out_dir: Path) 
     worst = max(counts.values(), key=lambda kind: kind.rejected)
     top = max(worst.reject_reasons.items(), key=lambda item: item[1])
     return (
-        f"{rejected:,} of {rows:,} rows ({rejected / rows:.2%}) broke their contract, "
-        f"more than the bound of {bound:.2%}; nothing was published. Most are in "
+        f"{rejected:,} of {rows:,} rows ({_percent(rejected / rows)}) broke their contract, "
+        f"more than the bound of {_percent(bound)}; nothing was published. Most are in "
         f"{worst.kind} ({top[1]:,} × {top[0]!r}); see {out_dir / 'rejects'}/"
     )
+
+
+def _percent(share: float) -> str:
+    """A share in percent to three significant digits: a bound of 0.001 % is not 0.00 %."""
+    return f"{share * 100:.3g}%"
 
 
 def _nothing_to_score(counts: dict[str, ingest.KindCounts], as_of: int) -> str | None:

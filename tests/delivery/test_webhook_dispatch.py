@@ -295,6 +295,10 @@ def test_the_webhook_url_the_operator_registered_may_be_on_a_private_network(
         "64:ff9b:1::a9fe:a9fe",  # a network's own NAT64 prefix
         "::127.0.0.1",  # IPv4-compatible
         "::ffff:0:7f00:1",  # IPv4-translated
+        "224.0.0.1",  # multicast groups, no host
+        "239.255.255.250",
+        "ff0e::1",
+        "::ffff:224.0.0.1",
     ],
 )
 def test_addresses_inside_private_networks_are_not_public(address: str) -> None:

@@ -187,6 +187,15 @@ def test_too_many_rejects_publish_nothing_and_say_why(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "rejects" / "sms_deliveries.parquet").exists()
 
 
+def test_a_refusal_gives_a_small_bound_as_it_was_set(tmp_path: Path) -> None:
+    history = healthy_history(numbers=3)
+    history.sms("garbage", days_ago(1))
+    events = history.write(tmp_path / "events")
+
+    with pytest.raises(RejectedShareTooHighError, match=r"more than the bound of 0\.001%;"):
+        run(events, tmp_path / "out", max_reject_share=0.00001)
+
+
 def test_the_rejects_of_a_refused_run_say_so_beside_the_last_good_runs_files(
     tmp_path: Path,
 ) -> None:

@@ -28,7 +28,8 @@ SKIPPED_WARNING = 'Execution of job "%s" skipped: maximum number of running inst
 @pytest.fixture
 def service_logging() -> Iterator[None]:
     loggers = [
-        logging.getLogger(name) for name in ("apscheduler", "apscheduler.scheduler", "httpx")
+        logging.getLogger(name)
+        for name in ("apscheduler", "apscheduler.scheduler", "httpx", "oauthlib")
     ]
     kept = [(logger, logger.level, list(logger.filters)) for logger in loggers]
     log_service_lines()
@@ -117,3 +118,15 @@ for job in (dispatch, nightly):
     scheduler.warning(sys.argv[1], job, 1)
 scheduler.warning("Error getting due jobs from job store 'default': the store is down")
 """
+
+
+def test_whether_a_refused_calls_key_was_a_clients_is_not_logged(
+    service_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # as the service logs its own lines
+
+    logging.getLogger("oauthlib.oauth1.rfc5849.endpoints.signature_only").info(
+        "Valid client: %s", False
+    )
+
+    assert "Valid client" not in caplog.text
