@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from delivery import records
 from delivery.channels.ports import (
@@ -30,6 +31,12 @@ from ownership.verdicts import Status
 
 log = logging.getLogger(__name__)
 
+# how long a notification a round could not carry waits for the next try: the network it may
+# go by, or the SMS gateway, could not be reached (or its dispatch failed). Meanwhile the
+# rounds read on past it, so that the oldest waiting do not hold up those behind them, which
+# may go by the other network or by SMS at once; a network back is found by newer ones
+TRY_AGAIN_AFTER = timedelta(seconds=5)
+
 
 class Dispatching(NotifyCore):
     def dispatch_due(self, limit: int = 500) -> int:
@@ -42,6 +49,7 @@ class Dispatching(NotifyCore):
                 for row in connection.execute(
                     select(table)
                     .where(table.c.status == S.ACCEPTED.value, table.c.expires_at > now)
+                    .where(or_(table.c.next_try_at.is_(None), table.c.next_try_at <= now))
                     .order_by(table.c.created_at)
                     .limit(limit)
                 ).mappings()
@@ -53,27 +61,36 @@ class Dispatching(NotifyCore):
         # wait out its deadline, and hold up every notification behind it, SMS ones too
         down: set[Channel] = set()
 
-        def carry(row: dict[str, Any]) -> int:
+        def carry(row: dict[str, Any]) -> bool | None:
+            """Whether the notification was carried; None when it was not tried."""
             if self.stopping.is_set():  # the rest stay accepted, for the next process
-                return 0
+                return None
             try:
-                return self._dispatch(row, down)
+                return self._dispatch(row, down) > 0
             except Exception:
                 # one notification's failure (a store error, an adapter's bug) is its own: the
                 # others of the round go on, and each failure is logged; what its claim left,
                 # the sweeper finishes
                 log.exception("could not dispatch %s", row["id"])
-                return 0
+                return False
 
         threads = min(self.dispatch_concurrency, len(rows))
         if threads == 1:
-            return sum(carry(row) for row in rows)
-        # each notification is claimed on its own, so they go at once, the oldest first; a
-        # network found down by one is skipped by those not yet started (those in flight wait
-        # out their deadlines, and a network whose answer never came may hold theirs: up to
-        # one a thread stays with it, as one does with a thread)
-        with ThreadPoolExecutor(threads, thread_name_prefix="notify-dispatch") as pool:
-            return sum(pool.map(carry, rows))
+            carried = [carry(row) for row in rows]
+        else:
+            # each notification is claimed on its own, so they go at once, the oldest first; a
+            # network found down by one is skipped by those not yet started (those in flight
+            # wait out their deadlines, and a network whose answer never came may hold theirs:
+            # up to one a thread stays with it, as one does with a thread)
+            with ThreadPoolExecutor(threads, thread_name_prefix="notify-dispatch") as pool:
+                carried = list(pool.map(carry, rows))
+        # those still accepted (the others moved on: failed, shown, taken by another) are
+        # tried again after a while
+        left = [row["id"] for row, done in zip(rows, carried, strict=True) if done is False]
+        if left:
+            with self.engine.begin() as connection:
+                records.put_off(connection, left, self.clock.now() + TRY_AGAIN_AFTER)
+        return sum(1 for done in carried if done)
 
     def _dispatch(self, row: dict[str, Any], down: set[Channel]) -> int:
         # what the row held when read: every claim below holds only while it still does, so

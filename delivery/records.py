@@ -305,6 +305,16 @@ def _among(
     return column.in_(ids)
 
 
+def put_off(connection: Connection, ids: list[str], until: datetime) -> None:
+    """Leave the notifications, those still accepted, to the dispatch rounds from `until` on."""
+    connection.execute(
+        update(notifications)
+        .where(_among(connection, notifications.c.id, ids))
+        .where(notifications.c.status == NotificationStatus.ACCEPTED.value)
+        .values(next_try_at=until)
+    )
+
+
 def set_provider(
     connection: Connection,
     notification_id: str,

@@ -68,6 +68,9 @@ class NotificationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # when the dispatcher tries again one it could not carry (its networks or the SMS gateway
+    # unreachable): meanwhile its rounds reach those behind it; null, at once
+    next_try_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # the first answer, returned as it was to a repeated request
     answer: Mapped[dict[str, Any]] = mapped_column(JSON)
 

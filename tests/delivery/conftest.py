@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.clock import VirtualClock
+from delivery.dispatching import TRY_AGAIN_AFTER
 from delivery.notify import NotifyRequest, NotifyService
 from ownership.channels import Channel
 from ownership.notifications import Fallback
@@ -66,6 +67,11 @@ class Notifier:
         )
         self.service.dispatch_due()
         return str(accepted.answer["id"])
+
+    def next_round(self) -> int:
+        """A dispatch round once those the last one could not carry are due again."""
+        self.clock.advance(TRY_AGAIN_AFTER)
+        return self.service.dispatch_due()
 
     def status(self, notification_id: str) -> str:
         found = self.service.notification(self.client_key, notification_id)

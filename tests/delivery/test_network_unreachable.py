@@ -29,6 +29,7 @@ from tests.factories import ANNA, History, days_ago, steady_owner
 IN_VK_AND_OK = "+79234567823"  # Anna's, with an active account in each network
 IN_VK_ONLY = "+79161112244"
 IN_VK_PROVEN_LONG_AGO = "+79031112233"  # a sensitive notification asks first
+UNSEEN = "+79990001122"  # no history: goes by SMS
 
 
 def in_both_networks(vk_seen_days: float) -> History:
@@ -121,6 +122,28 @@ def test_a_number_only_in_vk_goes_by_sms_at_its_ttl_without_waiting_to_withdraw_
     assert [status for status, _ in history(notifier, sent)][-2:] == ["expired", "sms_sent"]
 
 
+def test_notifications_waiting_for_a_network_hold_up_none_behind_them(
+    notifier: Notifier, closed_gateway: HttpSocialNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # more wait for VK than a round reads: the SMS behind them went only at their TTL
+    monkeypatch.setitem(notifier.service.social, Channel.VK, closed_gateway)
+    waiting = [
+        notifier.service.accept(notifier.client_key, notifier.request(IN_VK_ONLY, f"r-{n}"))
+        for n in range(3)
+    ]
+    notifier.clock.advance(timedelta(seconds=1))
+    by_sms = notifier.service.accept(notifier.client_key, notifier.request(UNSEEN, "r-sms"))
+
+    notifier.service.dispatch_due(limit=3)
+    assert notifier.sms.sent == []  # the round read the three waiting for VK
+    notifier.service.dispatch_due(limit=3)
+
+    assert [row[0] for row in notifier.sms.sent] == [by_sms.answer["id"]]
+    monkeypatch.undo()  # VK back: those waiting go once they are due again
+    notifier.next_round()
+    assert sorted(row[0] for row in notifier.vk.sent) == sorted(a.answer["id"] for a in waiting)
+
+
 def test_a_network_whose_answer_never_came_is_the_only_one_asked_while_it_cannot_be_connected_to(
     notifier: Notifier, closed_gateway: HttpSocialNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -128,11 +151,11 @@ def test_a_network_whose_answer_never_came_is_the_only_one_asked_while_it_cannot
     sent = notifier.notify(IN_VK_AND_OK)
     monkeypatch.setitem(notifier.service.social, Channel.VK, closed_gateway)
 
-    notifier.service.dispatch_due()
+    notifier.next_round()
 
     assert notifier.ok.sent == []  # VK may show the first try: a copy in OK would be a second
     monkeypatch.undo()
-    notifier.service.dispatch_due()
+    notifier.next_round()
     assert [row[0] for row in notifier.vk.sent] == [sent]
     assert notifier.ok.sent == []
 
@@ -146,7 +169,7 @@ def test_a_network_whose_answer_never_came_is_asked_before_the_one_that_refused(
     notifier.vk.refuse.clear()  # VK would take it now
     monkeypatch.undo()
 
-    notifier.service.dispatch_due()
+    notifier.next_round()
 
     assert [row[0] for row in notifier.ok.sent] == [sent]  # OK may show the first try already
     assert notifier.vk.sent == []
@@ -249,7 +272,7 @@ def test_the_clients_last_sent_names_the_network_that_took_it(
     if first == "VK's delivery report":
         monkeypatch.setattr(notifier.vk, "send", reported_before_answered(notifier))
 
-    notifier.service.dispatch_due()  # OK, asked first, refuses: VK takes it
+    notifier.next_round()  # OK, asked first, refuses: VK takes it
 
     assert [row[0] for row in notifier.vk.sent] == [sent]
     sents = [channel for status, channel in history(notifier, sent) if status == "sent"]
@@ -287,7 +310,7 @@ def shown_in_vk_after_ok_was_told(notifier: Notifier, monkeypatch: pytest.Monkey
     notifier.ok.refuse.add(IN_VK_AND_OK)
     with monkeypatch.context() as vk_taken_unanswered:  # VK takes it; its answer never comes
         vk_taken_unanswered.setattr(notifier.vk, "send", taken_but_unanswered(notifier.vk))
-        notifier.service.dispatch_due()
+        notifier.next_round()
     notifier.vk.delivered_already.add("vk-0")  # and shows it before the withdrawal
     return sent
 
@@ -321,7 +344,7 @@ def test_a_message_shown_before_the_dispatcher_withdrew_it_names_its_network_in_
     key = int(IN_VK_AND_OK[1:])  # a No: the number goes by SMS, once VK's copy is withdrawn
     notifier.service.overlay.learn(key, LiveAnswers(denied_at=denied_at))
 
-    notifier.service.dispatch_due()
+    notifier.next_round()
 
     assert notifier.sms.sent == []
     assert history(notifier, sent)[-2:] == [("sent", "vk"), ("delivered", None)]

@@ -30,6 +30,7 @@ from delivery.events import (
     ReverificationAnswered,
     SmsDelivered,
 )
+from delivery.notify import Accepted
 from delivery.notify_core import S
 from delivery.webhooks.events import NotificationReplied, NotificationStatusChanged
 from ownership.channels import Channel
@@ -186,9 +187,9 @@ def test_a_network_down_for_a_while_is_told_once(notifier: Notifier) -> None:
     notifier.vk.send = down  # type: ignore[method-assign]
     sent = notifier.notify(VERIFIED_FRESH)
     for _ in range(3):  # the next rounds find it down too
-        notifier.service.dispatch_due()
+        notifier.next_round()
     notifier.vk.send = real_send  # type: ignore[method-assign]
-    notifier.service.dispatch_due()
+    notifier.next_round()
 
     assert history(notifier, sent) == ["accepted", "sent"]
     assert told_everything(notifier, sent)
@@ -393,9 +394,9 @@ def test_a_refusal_and_an_sms_outage_are_told_once(
     monkeypatch.setattr(notifier.sms, "send", down)
     sent = notifier.notify(VERIFIED_FRESH)
     for _ in range(5):
-        notifier.service.dispatch_due()
+        notifier.next_round()
     monkeypatch.undo()
-    notifier.service.dispatch_due()
+    notifier.next_round()
 
     assert told(notifier, sent) == ["sent", "sms_sent"]
     assert told_everything(notifier, sent)
@@ -673,6 +674,13 @@ def test_a_stopping_service_dispatches_nothing_new(notifier: Notifier) -> None:
     assert notifier.vk.sent == []
 
 
+def accepted_a_moment_later(notifier: Notifier, phone: str, request_id: str) -> Accepted:
+    """Accepted a millisecond after the last: the rounds take the oldest first, and two
+    accepted at one moment come in any order."""
+    notifier.clock.advance(timedelta(milliseconds=1))
+    return notifier.service.accept(notifier.client_key, notifier.request(phone, request_id))
+
+
 def test_a_network_that_cannot_be_reached_is_called_once_a_round_and_holds_up_no_sms(
     notifier: Notifier,
 ) -> None:
@@ -683,11 +691,8 @@ def test_a_network_that_cannot_be_reached_is_called_once_a_round_and_holds_up_no
         raise ChannelUnavailableError("no answer within the deadline")
 
     notifier.vk.send = hanging  # type: ignore[method-assign]
-    waiting = [
-        notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, f"r-{n}"))
-        for n in range(3)
-    ]
-    by_sms = notifier.service.accept(notifier.client_key, notifier.request(RECYCLED, "r-sms"))
+    waiting = [accepted_a_moment_later(notifier, VERIFIED_FRESH, f"r-{n}") for n in range(3)]
+    by_sms = accepted_a_moment_later(notifier, RECYCLED, "r-sms")
     notifier.service.dispatch_due()
 
     assert len(calls) == 1
@@ -701,8 +706,8 @@ def test_a_network_down_this_round_sends_nothing_by_sms_before_its_ttl(
     notifier: Notifier,
 ) -> None:
     notifier.vk.send = _unavailable  # type: ignore[method-assign]
-    first = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, "r-1"))
-    second = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, "r-2"))
+    first = accepted_a_moment_later(notifier, VERIFIED_FRESH, "r-1")
+    second = accepted_a_moment_later(notifier, VERIFIED_FRESH, "r-2")
     notifier.service.dispatch_due()
 
     assert notifier.sms.sent == []
@@ -727,7 +732,7 @@ def test_a_timed_out_message_is_withdrawn_before_a_no_sends_it_by_sms(
     answer_lost(monkeypatch, notifier.ok)
     first = notifier.notify(SUSPICIOUS)
     denied_by_the_person(notifier)
-    notifier.service.dispatch_due()
+    notifier.next_round()
 
     assert notifier.ok.withdrawn == notifier.ok.issued[first, Sent.MESSAGE]
     assert [row[0] for row in notifier.sms.sent] == [first]
@@ -741,7 +746,7 @@ def test_a_timed_out_message_the_network_showed_before_a_no_is_delivered_not_sen
     shown_but_answer_lost(monkeypatch, notifier.ok)
     first = notifier.notify(SUSPICIOUS)
     denied_by_the_person(notifier)
-    notifier.service.dispatch_due()
+    notifier.next_round()
 
     assert notifier.sms.sent == []
     assert history(notifier, first) == ["accepted", "sent", "delivered"]

@@ -19,6 +19,7 @@ from delivery.channels.ports import (
     Sent,
     SocialMessage,
 )
+from delivery.dispatching import TRY_AGAIN_AFTER
 from delivery.notify import NotifyService
 from ownership.channels import Channel
 from ownership.live import LiveAnswers
@@ -93,6 +94,7 @@ def test_a_yes_given_meanwhile_is_not_overlooked_by_a_dispatcher_that_read_the_p
             message_answer_lost.setattr(notifier.ok, "send", answer_lost(notifier.ok.send))
             notifier.service.answered(asked, True, notifier.clock.now(), by=Channel.OK)
 
+    notifier.clock.advance(TRY_AGAIN_AFTER)  # the prompt's claim, given back, is due again
     reading_before(notifier.service, yes_in_ok).dispatch_due()
     notifier.service.delivered(asked, notifier.clock.now(), by=Channel.OK)
     notifier.clock.advance(timedelta(hours=1, seconds=1))
@@ -117,7 +119,7 @@ def test_a_copy_left_in_vk_meanwhile_is_withdrawn_before_a_stale_read_sends_an_s
 
     accepted = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH))
     reading_before(notifier.service, vk_takes_it_then_a_no).dispatch_due()
-    notifier.service.dispatch_due()  # reads it again, as it is
+    notifier.next_round()  # reads it again, as it is
 
     (copy_in_vk,) = notifier.vk.issued[accepted.answer["id"], Sent.MESSAGE]
     assert notifier.vk.withdrawn == [copy_in_vk]
