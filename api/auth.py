@@ -100,6 +100,10 @@ TOO_LONG = (
     f"The Authorization header or the query is longer than {SIGNED_TEXT_MAX} characters, more "
     "than an OAuth 1.0a signature takes"
 )
+FORM_TOO_LONG = (
+    f"A form body is signed field by field, and one longer than {SIGNED_TEXT_MAX} characters "
+    "is not read: no route takes a form; send JSON"
+)
 TOKEN_GIVEN = "Calls are signed two-legged: the consumer key and secret only, no oauth_token"
 BAD_NONCE = f"oauth_nonce must be 1 to {NONCE_MAX} printable ASCII characters"
 NO_BODY_HASH = "A request with a body must be signed with oauth_body_hash"
@@ -304,6 +308,8 @@ class Authenticator:
         client = record if record is not None and not record.disabled else None
         if not signed.form:
             _check_body_hash(signed.body_hash, body, signed.signature_method)
+        elif len(body) > SIGNED_TEXT_MAX:  # its fields parsed, on the event loop, for nothing
+            raise _unauthenticated(FORM_TOO_LONG)
 
         signed_headers = {"Content-Type": signed.content_type}
         if signed.authorization:  # else signed in the query, which oauthlib reads

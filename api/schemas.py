@@ -107,7 +107,9 @@ StoredText = Annotated[str, AfterValidator(_storable)]
 # ids in a path: one the store cannot hold (a NUL, which PostgreSQL refuses) is refused as any
 # bad field is, not looked up
 TemplateId = Annotated[StoredText, Path(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])]
-NotificationId = Annotated[StoredText, Path(examples=["ntf_5c2e9b0a7d4f1e3c8a6b2d90"])]
+NotificationId = Annotated[
+    StoredText, Path(max_length=40, examples=["ntf_5c2e9b0a7d4f1e3c8a6b2d90"])
+]
 FitsInUtc = AfterValidator(_fits_in_utc)
 
 

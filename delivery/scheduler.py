@@ -232,7 +232,8 @@ def _catch_up(
     done = last_done()
     if done is not None and done >= due:
         return
-    log.warning("the %s run due at %s did not complete; running it now", name, due)
+    # missed while no process ran it, or cut short: which, its own record does not say
+    log.warning("the %s run due at %s has not completed; running it now", name, due)
     scheduler.add_job(
         run_task,
         "date",

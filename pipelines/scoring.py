@@ -400,8 +400,9 @@ def _refusal(counts: dict[str, ingest.KindCounts], bound: float, out_dir: Path) 
 
 
 def _percent(share: float) -> str:
-    """A share in percent to three significant digits: a bound of 0.001 % is not 0.00 %."""
-    return f"{share * 100:.3g}%"
+    """A share in percent, to six places without trailing zeros: a bound of 0.001 % is not
+    0.00 %, nor 1e-03 %."""
+    return f"{share * 100:.6f}".rstrip("0").rstrip(".") + "%"
 
 
 def _nothing_to_score(counts: dict[str, ingest.KindCounts], as_of: int) -> str | None:

@@ -86,6 +86,8 @@ def read_tables(store_url: str, names: tuple[str, ...]) -> dict[str, pl.DataFram
         engine = make_engine(store_url)
     except NoSuchModuleError:
         raise StoreReadError(f"{shown}: no database of that kind can be read") from None
+    except ImportError as error:  # a kind SQLAlchemy knows, whose driver is not installed
+        raise StoreReadError(f"{shown} needs a driver not installed here ({error})") from None
     try:
         return _read(engine, names)
     except DBAPIError as error:  # the driver's first line: its SQL and parameters follow

@@ -370,6 +370,19 @@ def test_a_header_or_query_longer_than_any_signature_is_refused_before_it_is_par
         assert (caught.value.status, caught.value.message) == (401, auth.TOO_LONG)
 
 
+def test_a_form_body_longer_than_any_signature_is_refused_before_its_fields_are_parsed(
+    authenticator: Authenticator,
+) -> None:
+    # oauthlib reads a form's fields into the signature, on the event loop: a megabyte, seconds
+    headers = signed_headers() | {"Content-Type": auth.FORM}
+    body = b"a=b&" * (auth.SIGNED_TEXT_MAX // 4 + 1)
+
+    with pytest.raises(AuthError) as caught:
+        authenticator.authenticate("POST", URL, headers, body, OFFICE_IP)
+
+    assert (caught.value.status, caught.value.message) == (401, auth.FORM_TOO_LONG)
+
+
 def test_a_client_whose_secret_cannot_be_opened_is_unavailable_not_a_crash(
     clock: Clock,
 ) -> None:

@@ -370,6 +370,7 @@ def test_a_store_that_is_not_there_is_named(tmp_path: Path) -> None:
     [
         ("postgresql+psycopg://postgres@127.0.0.1:5432/no_such_database_here", "cannot read"),
         ("postgresql+nodriver://127.0.0.1/test", "no database of that kind"),
+        ("mysql://reader@127.0.0.1/store", "needs a driver not installed here"),
         ("not a url", "is no store URL"),
     ],
 )

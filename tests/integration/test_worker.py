@@ -130,9 +130,6 @@ def test_a_worker_with_a_history_to_score_schedules_the_nightly_run_at_its_hour(
     assert timedelta(0) < at - datetime.now(UTC) <= timedelta(days=1)
 
 
-STORED_JOBS = "select id, next_run_time from apscheduler_jobs"
-
-
 STORED_JOBS = "select id from apscheduler_jobs"
 
 
