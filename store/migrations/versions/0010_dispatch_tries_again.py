@@ -27,5 +27,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("notifications") as table:
+    # dropped in place (SQLite 3.35 and later), not by copying the table: dropping
+    # `notifications` with foreign keys on would delete their history on cascade
+    with op.batch_alter_table("notifications", recreate="never") as table:
         table.drop_column("next_try_at")
