@@ -45,7 +45,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address, ip_address
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -129,6 +129,8 @@ def _unauthenticated(message: str) -> AuthError:
 class AuthenticatedClient:
     name: str
     key: str
+    # how old a user action its notifications may answer; None: the service's default
+    max_action_age: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,7 @@ class Authenticator:
         client = self._verify(method, url, signed, body, client_ip)
         if not self._store.remember_nonce(client.key, signed.nonce, signed.timestamp):
             raise _unauthenticated(NONCE_REUSED)
-        return AuthenticatedClient(name=client.name, key=client.key)
+        return AuthenticatedClient(client.name, client.key, client.max_action_age)
 
     async def authenticate_async(
         self,
@@ -272,7 +274,7 @@ class Authenticator:
         client = self._verify(method, url, signed, body, client_ip)
         if not await self._store.remember_nonce_async(client.key, signed.nonce, signed.timestamp):
             raise _unauthenticated(NONCE_REUSED)
-        return AuthenticatedClient(name=client.name, key=client.key)
+        return AuthenticatedClient(client.name, client.key, client.max_action_age)
 
     def protocol_parameters(self, url: str, headers: Mapping[str, str]) -> ProtocolParameters:
         """The call's protocol parameters, or the `AuthError` its URL and headers alone earn

@@ -102,7 +102,9 @@ class NotifyService(Dispatching, Following, Sweeping):
     """The notify path's service: accepting here; dispatching, following the channels and
     sweeping in the modules of their own names."""
 
-    def accept(self, client_key: str, request: NotifyRequest) -> Accepted:
+    def accept(
+        self, client_key: str, request: NotifyRequest, action_age: timedelta | None = None
+    ) -> Accepted:
         """Check, decide and store a notification; a repeated request_id gets the first answer.
 
         Raises InvalidNumberError, NotificationRequestError, TemplateProblemError or
@@ -112,7 +114,7 @@ class NotifyService(Dispatching, Following, Sweeping):
         """
         fingerprint = request.fingerprint()
         try:
-            notification, event = self._prepare(client_key, request, fingerprint)
+            notification, event = self._prepare(client_key, request, fingerprint, action_age)
             if self.writer.insert(notification, event):
                 return Accepted(notification["answer"], repeated=False)
             raise RequestRepeatedError(request.request_id)  # taken meanwhile: a repeat
@@ -123,12 +125,14 @@ class NotifyService(Dispatching, Following, Sweeping):
                 raise
             return first
 
-    async def accept_async(self, client_key: str, request: NotifyRequest) -> Accepted:
+    async def accept_async(
+        self, client_key: str, request: NotifyRequest, action_age: timedelta | None = None
+    ) -> Accepted:
         """`accept` on the event loop: checking and deciding take CPU only, and the insert is
         awaited, so a new request holds no thread; a refusal looks for a first answer in one."""
         fingerprint = request.fingerprint()
         try:
-            notification, event = self._prepare(client_key, request, fingerprint)
+            notification, event = self._prepare(client_key, request, fingerprint, action_age)
             if await self.writer.insert_async(notification, event):
                 return Accepted(notification["answer"], repeated=False)
             raise RequestRepeatedError(request.request_id)
@@ -141,13 +145,18 @@ class NotifyService(Dispatching, Following, Sweeping):
             return first
 
     def _prepare(
-        self, client_key: str, request: NotifyRequest, fingerprint: str
+        self,
+        client_key: str,
+        request: NotifyRequest,
+        fingerprint: str,
+        action_age: timedelta | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The checks and the decision: the notification's row and its first history row."""
+        """The checks and the decision: the notification's row and its first history row.
+        `action_age`: how old a user action the client may answer, if not the service's."""
         now = self.clock.now()
         number = parse_number(request.phone)
         check_ttl(request.ttl)
-        check_action_age(request.action_at, now, self.max_action_age)
+        check_action_age(request.action_at, now, action_age or self.max_action_age)
         text = self.templates.message(client_key, request.template_id, dict(request.params))
         verdict, channels = self._verdict(number.key, now)
         decision = decide(

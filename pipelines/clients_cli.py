@@ -76,7 +76,27 @@ def add_clients_commands(commands: Any) -> None:
         type=text_argument,
         help="where the client's webhooks go unless a notification names its callback_url",
     )
+    add.add_argument(
+        "--max-action-age-days",
+        metavar="DAYS",
+        type=int,
+        help="how old a user action its notifications may answer, 1 to 365 (default: 3)",
+    )
     add.set_defaults(run=cmd_clients_add)
+
+    action_age = actions.add_parser(
+        "set-action-age",
+        help="allow a client's notifications to answer older user actions",
+        description=(
+            "Set how old a user action a client's notifications may answer (DESIGN §7: 3 days "
+            "unless the client is allowed more). The API's workers apply it within 30 s."
+        ),
+    )
+    action_age.add_argument("name", type=text_argument, help="the client's name")
+    action_age.add_argument(
+        "days", type=_days_or_default, help="1 to 365, or `default` for the service's 3"
+    )
+    action_age.set_defaults(run=cmd_clients_set_action_age)
 
     set_webhook = actions.add_parser(
         "set-webhook",
@@ -179,7 +199,12 @@ def cmd_clients_add(args: argparse.Namespace, settings: Settings) -> int:
             cipher = open_cipher(settings)
             with sessions.begin() as session:
                 issued = register_client(
-                    session, args.name, args.allow_ip, cipher, webhook_url=args.webhook_url
+                    session,
+                    args.name,
+                    args.allow_ip,
+                    cipher,
+                    webhook_url=args.webhook_url,
+                    max_action_age_days=args.max_action_age_days,
                 )
         except (ClientRegistrationError, SecretKeyError) as error:
             raise UsageError(str(error)) from error
@@ -230,6 +255,28 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
     return 0
 
 
+def cmd_clients_set_action_age(args: argparse.Namespace, settings: Settings) -> int:
+    from store.clients import ClientRegistrationError, set_max_action_age
+
+    with _store(settings) as sessions:
+        try:
+            with sessions.begin() as session:
+                set_max_action_age(session, args.name, args.days)
+        except ClientRegistrationError as error:
+            raise UsageError(str(error)) from error
+    print(json.dumps({"name": args.name, "max_action_age_days": args.days}))
+    return 0
+
+
+def _days_or_default(text: str) -> int | None:
+    if text == "default":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days or `default`") from None
+
+
 def cmd_clients_reseal(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.serving_cli import open_cipher
     from store.clients import ClientRegistrationError, reseal_secrets
@@ -259,6 +306,7 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
             "created_at": client.created_at.isoformat(),
             "disabled": client.disabled,
             "webhook_url": client.webhook_url,
+            "max_action_age_days": client.max_action_age_days,
         }
         for client in clients
     ]

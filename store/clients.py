@@ -42,6 +42,9 @@ KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_LENGTH = 24  # within oauthlib's default bounds for consumer keys (20-30, letters and digits)
 NAME_MAX = 100
 URL_MAX = 2_000
+# the most days a client may be allowed between a user action and the notification answering
+# it (DESIGN §7: 3 unless the client is allowed more)
+ACTION_AGE_DAYS_MAX = 365
 # how long a renewed webhook secret's predecessor also signs, by default and at most
 WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
 WEBHOOK_SECRET_OVERLAP_MAX = timedelta(days=30)
@@ -70,6 +73,8 @@ class ClientRecord:
     secret: str = field(repr=False)
     networks: tuple[Network, ...]
     disabled: bool
+    # how old a user action its notifications may answer; None: the service's default
+    max_action_age: timedelta | None = None
 
     def allows(self, address: Address) -> bool:
         return any(address in network for network in self.networks)
@@ -94,6 +99,16 @@ class ClientSummary:
     created_at: datetime
     disabled: bool
     webhook_url: str | None = None
+    max_action_age_days: int | None = None
+
+
+def parse_action_age_days(days: int | None) -> int | None:
+    """A client's allowance in days, 1 to `ACTION_AGE_DAYS_MAX`; None for the default."""
+    if days is not None and not 1 <= days <= ACTION_AGE_DAYS_MAX:
+        raise ClientRegistrationError(
+            f"a client's user actions may be 1 to {ACTION_AGE_DAYS_MAX} days old, not {days}"
+        )
+    return days
 
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
@@ -142,6 +157,7 @@ def register_client(
     cipher: SecretCipher,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     webhook_url: str | None = None,
+    max_action_age_days: int | None = None,
 ) -> IssuedCredentials:
     """Add a client with a new key, secret and webhook secret; the caller commits."""
     name = name.strip()
@@ -150,6 +166,7 @@ def register_client(
     networks = parse_networks(cidrs)
     if webhook_url is not None:
         webhook_url = parse_webhook_url(webhook_url)
+    max_action_age_days = parse_action_age_days(max_action_age_days)
     issued = IssuedCredentials(
         key="".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH)),
         secret=secrets.token_urlsafe(32),
@@ -168,6 +185,7 @@ def register_client(
             allowed_cidrs=[str(network) for network in networks],
             created_at=now(),
             disabled=False,
+            max_action_age_days=max_action_age_days,
         )
     )
     try:
@@ -188,6 +206,9 @@ def find_client(session: Session, key: str, cipher: SecretCipher) -> ClientRecor
         # as registration keeps them now, also for a client registered before it did
         networks=tuple(_as_ipv4_if_mapped(ip_network(cidr)) for cidr in row.allowed_cidrs),
         disabled=row.disabled,
+        max_action_age=(
+            None if row.max_action_age_days is None else timedelta(days=row.max_action_age_days)
+        ),
     )
 
 
@@ -294,9 +315,16 @@ def list_clients(session: Session) -> list[ClientSummary]:
             row.created_at,
             row.disabled,
             row.webhook_url,
+            row.max_action_age_days,
         )
         for row in rows
     ]
+
+
+def set_max_action_age(session: Session, name: str, days: int | None) -> None:
+    """Allow the client named `name` user actions up to `days` old (None: the default); the
+    caller commits. The API's workers see it once their cache of the client lapses (30 s)."""
+    _client_named(session, name).max_action_age_days = parse_action_age_days(days)
 
 
 def set_webhook_url(session: Session, name: str, url: str | None) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -77,6 +78,8 @@ class ClientRow(Base):
     allowed_cidrs: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # how old a user action its notifications may answer, in days; null: the service's 3
+    max_action_age_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class NonceRow(Base):

@@ -3,6 +3,7 @@ a clear 4xx in the envelope for every kind of bad input."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +11,8 @@ from urllib.parse import quote
 import pytest
 from prometheus_client import REGISTRY
 
+from store.clients import set_max_action_age
+from store.database import session_factory
 from tests.api.conftest import served_history
 from tests.api.service import NOW, RECYCLED, TIMES_BEYOND_UTC, VERIFIED_FRESH, Caller
 
@@ -258,6 +261,21 @@ def test_an_action_time_without_an_offset_is_utc(caller: Caller) -> None:
     assert response.status_code == 202, response.text
     stale = body("utc-stale", action={"type": "order", "at": "2026-05-01T00:00:00"})
     assert caller.post("/v1/notify", stale).json()["code"] == "STALE_ACTION"
+
+
+def test_a_client_allowed_older_actions_may_answer_them_and_no_older(tmp_path: Path) -> None:
+    def acting(days: int) -> dict[str, Any]:
+        at = (NOW - timedelta(days=days)).isoformat() + "Z"
+        return body(f"{days}-days", action={"type": "order", "at": at})
+
+    for served in served_history(tmp_path):
+        with session_factory(served.engine).begin() as session:  # before its first call
+            set_max_action_age(session, "bank", 7)
+
+        assert served.caller.post("/v1/notify", acting(6)).status_code == 202
+        refused = served.caller.post("/v1/notify", acting(8))
+        assert (refused.status_code, refused.json()["code"]) == (422, "STALE_ACTION")
+        assert "older than 7 days" in refused.json()["message"]
 
 
 def test_a_request_id_reused_for_another_notification_is_a_conflict(caller: Caller) -> None:

@@ -63,9 +63,28 @@ def test_a_client_gets_a_default_webhook_url_at_registration_or_later(
     assert answer["webhook_url"] is None and answer["webhook_secret"].startswith("whsec_")
 
 
+def test_a_client_may_be_allowed_older_user_actions_at_registration_or_later(
+    secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE, "--max-action-age-days", "7"])
+    main(["clients", "add", "shop", "--allow-ip", BANK_OFFICE])
+    capsys.readouterr()
+
+    assert main(["clients", "set-action-age", "shop", "14"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"name": "shop", "max_action_age_days": 14}
+    assert main(["clients", "set-action-age", "bank", "default"]) == 0
+    capsys.readouterr()
+    assert main(["clients", "list"]) == 0
+    listed = {c["name"]: c["max_action_age_days"] for c in json.loads(capsys.readouterr().out)}
+    assert listed == {"bank": None, "shop": 14}
+
+
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [
+        (["set-action-age", "nobody", "7"], "no client is named"),
+        (["set-action-age", "bank", "0"], "1 to 365 days old, not 0"),
+        (["add", "shop", "--allow-ip", BANK_OFFICE, "--max-action-age-days", "400"], "not 400"),
         (["set-webhook", "nobody", HOOKS], "no client is named"),
         (["set-webhook", "bank", "ftp://bank.example/hooks"], "not an absolute http(s) URL"),
         (["set-webhook", "bank", "https://u:p@bank.example/"], "no credentials"),
