@@ -104,9 +104,13 @@ def check_action_age(
     if now - action_at > allowed:
         raise NotificationRequestError(
             RequestProblem.STALE_ACTION,
-            f"action.at {action_at.isoformat()} is older than {allowed.days} days: a "
+            f"action.at {action_at.isoformat()} is older than {_days(allowed)}: a "
             "notification must answer a recent user action",
         )
+
+
+def _days(span: timedelta) -> str:
+    return "1 day" if span.days == 1 else f"{span.days} days"
 
 
 def check_params(placeholders: Collection[str], params: Collection[str]) -> None:

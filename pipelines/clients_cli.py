@@ -86,7 +86,7 @@ def add_clients_commands(commands: Any) -> None:
 
     action_age = actions.add_parser(
         "set-action-age",
-        help="allow a client's notifications to answer older user actions",
+        help="set how old a user action a client's notifications may answer",
         description=(
             "Set how old a user action a client's notifications may answer (DESIGN §7: 3 days "
             "unless the client is allowed more). The API's workers apply it within 30 s."

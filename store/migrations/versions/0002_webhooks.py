@@ -66,5 +66,8 @@ def downgrade() -> None:
         op.f("ix_webhook_deliveries_state_next_attempt_at"), table_name="webhook_deliveries"
     )
     op.drop_table("webhook_deliveries")
-    with op.batch_alter_table("clients") as batch:
+    # dropped in place (SQLite 3.35 and later), not by copying the table: dropping `clients`
+    # with foreign keys on would delete, on cascade, everything of its clients (nonces,
+    # templates, notifications and their history)
+    with op.batch_alter_table("clients", recreate="never") as batch:
         batch.drop_column("webhook_url")

@@ -24,6 +24,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # dropped in place (SQLite 3.35 and later), not by copying the table: dropping `clients`
-    # with foreign keys on would delete its nonces on cascade, letting their calls be replayed
+    # with foreign keys on would delete, on cascade, everything of its clients (nonces, whose
+    # calls could then be replayed, templates, notifications and their history)
     with op.batch_alter_table("clients", recreate="never") as table:
         table.drop_column("max_action_age_days")

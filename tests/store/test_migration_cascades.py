@@ -1,5 +1,6 @@
-"""Migration 0010 adds `notifications.next_try_at` and takes it away again, on SQLite and
-PostgreSQL, keeping every notification and its history either way."""
+"""Migrations that drop a column of a table others refer to, on SQLite and PostgreSQL: 0010
+(`notifications.next_try_at`) and 0002_webhooks (`clients.webhook_url`) keep every row of
+the tables that refer to theirs when they are undone."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ A_CLIENT = (
     "allowed_cidrs, created_at) values ('bank', 'BankKey', 'sealed', 'sealed-hook', "
     "'[\"203.0.113.0/24\"]', '2026-11-27 12:00:00')"
 )
+ITS_NONCE = "insert into nonces (consumer_key, nonce, timestamp) values ('BankKey', 'n-1', 1)"
 
 
 @pytest.mark.parametrize("kind", DATABASES)
@@ -56,3 +58,31 @@ def test_next_try_at_comes_with_0010_and_goes_with_its_downgrade_keeping_the_his
     assert "next_try_at" not in downgraded
     # on SQLite, a copied and dropped notifications table would take its history with it
     assert history == 1
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_going_below_the_webhooks_migration_keeps_every_client_and_what_is_theirs(
+    kind: str, tmp_path: Path
+) -> None:
+    # 0002_webhooks' downgrade drops a column of `clients`: copied and dropped on SQLite, the
+    # table took its nonces, templates and notifications with it on cascade
+    with fresh_database(kind, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            config = alembic_config(engine)
+            command.upgrade(config, "heads")
+            with engine.begin() as connection:
+                connection.execute(text(A_CLIENT))
+                connection.execute(text(ITS_NONCE))
+            notification_calling_back(engine, "BankKey", "https://bank.example/hooks")
+
+            command.downgrade(config, "0008_webhook_endpoint_waits@-2")  # below 0002_webhooks
+            with engine.connect() as connection:
+                kept = [
+                    connection.execute(text(f"select count(*) from {table}")).scalar_one()
+                    for table in ("clients", "nonces", "notifications")
+                ]
+        finally:
+            engine.dispose()
+
+    assert kept == [1, 1, 1]
