@@ -94,6 +94,31 @@ class _Now:
         return datetime.now(UTC)
 
 
+STORED_JOBS = "select id, next_run_time from apscheduler_jobs"
+
+
+def stored_jobs(settings: Settings, until: Callable[[set[str]], bool]) -> dict[str, float | None]:
+    """The jobs stored while the worker runs, with their next run times, once `until` holds of
+    their ids (or after 15 s, when it never does)."""
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(settings, stop))
+    worker.start()
+    engine = make_engine(settings.database_url)
+    stored: dict[str, float | None] = {}
+    try:
+        deadline = time.monotonic() + 15
+        while not until(set(stored)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with engine.connect() as connection, suppress(OperationalError):  # not made yet
+                rows = connection.execute(text(STORED_JOBS)).all()
+                stored = {job_id: next_run for job_id, next_run in rows}
+        return stored
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+        engine.dispose()
+
+
 def test_a_worker_with_a_history_to_score_schedules_the_nightly_run_at_its_hour(
     tmp_path: Path,
 ) -> None:
@@ -105,53 +130,13 @@ def test_a_worker_with_a_history_to_score_schedules_the_nightly_run_at_its_hour(
         score_at="03:30",
         secret_key=Fernet.generate_key().decode(),
     )
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(settings, stop))
-    worker.start()
-    engine = make_engine(settings.database_url)
-    try:
-        nightly = None
-        deadline = time.monotonic() + 15
-        while nightly is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-            with engine.connect() as connection, suppress(OperationalError):  # not made yet
-                nightly = connection.execute(
-                    text("select next_run_time from apscheduler_jobs where id = :id"),
-                    {"id": NIGHTLY_SCORE},
-                ).scalar()
-    finally:
-        stop.set()
-        worker.join(timeout=15)
-        engine.dispose()
+    jobs = stored_jobs(settings, until=lambda ids: NIGHTLY_SCORE in ids)
 
+    nightly = jobs.get(NIGHTLY_SCORE)
     assert nightly is not None
     at = datetime.fromtimestamp(nightly, UTC)
     assert (at.hour, at.minute) == (3, 30)
     assert timedelta(0) < at - datetime.now(UTC) <= timedelta(days=1)
-
-
-STORED_JOBS = "select id from apscheduler_jobs"
-
-
-def stored_jobs(settings: Settings, until: Callable[[set[str]], bool]) -> set[str]:
-    """The ids of the jobs stored while the worker runs, once `until` holds of them (or after
-    15 s, when it never does)."""
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(settings, stop))
-    worker.start()
-    engine = make_engine(settings.database_url)
-    stored: set[str] = set()
-    try:
-        deadline = time.monotonic() + 15
-        while not until(stored) and time.monotonic() < deadline:
-            time.sleep(0.1)
-            with engine.connect() as connection, suppress(OperationalError):  # not made yet
-                stored = set(connection.execute(text(STORED_JOBS)).scalars())
-        return stored
-    finally:
-        stop.set()
-        worker.join(timeout=15)
-        engine.dispose()
 
 
 def test_a_worker_whose_nightly_run_was_turned_off_removes_its_stored_job(

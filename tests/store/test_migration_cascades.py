@@ -1,72 +1,34 @@
 """Migrations that drop a column of a table others refer to, on SQLite and PostgreSQL: 0010
 (`notifications.next_try_at`) and 0002_webhooks (`clients.webhook_url`) keep every row of
-the tables that refer to theirs when they are undone."""
+the tables that refer to theirs when they are undone. On SQLite, a table copied and dropped
+with foreign keys on takes those rows with it, on cascade."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import func, inspect, select, text
+from alembic.config import Config
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from store.database import alembic_config, make_engine
 from store.tables_notifications import NotificationEventRow
 from tests.conftest import DATABASES, fresh_database
 from tests.delivery.webhook_helpers import START, notification_calling_back
+from tests.store.test_migration_previous_webhook_secret import A_CLIENT, ITS_NONCE
 
-BEFORE = "0009_expired_waiting_for_sms"
-A_CLIENT = (
-    "insert into clients (name, consumer_key, secret_encrypted, webhook_secret_encrypted, "
-    "allowed_cidrs, created_at) values ('bank', 'BankKey', 'sealed', 'sealed-hook', "
-    "'[\"203.0.113.0/24\"]', '2026-11-27 12:00:00')"
-)
-ITS_NONCE = "insert into nonces (consumer_key, nonce, timestamp) values ('BankKey', 'n-1', 1)"
+KEPT = ("clients", "nonces", "notifications", "notification_events")
 
 
-@pytest.mark.parametrize("kind", DATABASES)
-def test_next_try_at_comes_with_0010_and_goes_with_its_downgrade_keeping_the_history(
-    kind: str, tmp_path: Path
-) -> None:
-    with fresh_database(kind, tmp_path) as url:
-        engine = make_engine(url)
-        try:
-            config = alembic_config(engine)
-            command.upgrade(config, "heads")
-            with engine.begin() as connection:
-                connection.execute(text(A_CLIENT))
-            notification_calling_back(engine, "BankKey", "https://bank.example/hooks")
-            with Session(engine) as session, session.begin():
-                session.add(
-                    NotificationEventRow(
-                        notification_id="ntf_1", status="delivered", at=START, detail={}
-                    )
-                )
-            upgraded = {column["name"] for column in inspect(engine).get_columns("notifications")}
-
-            command.downgrade(config, BEFORE)
-            downgraded = {column["name"] for column in inspect(engine).get_columns("notifications")}
-            with engine.connect() as connection:
-                history = connection.execute(
-                    select(func.count()).select_from(NotificationEventRow.__table__)
-                ).scalar_one()
-        finally:
-            engine.dispose()
-
-    assert "next_try_at" in upgraded
-    assert "next_try_at" not in downgraded
-    # on SQLite, a copied and dropped notifications table would take its history with it
-    assert history == 1
-
-
-@pytest.mark.parametrize("kind", DATABASES)
-def test_going_below_the_webhooks_migration_keeps_every_client_and_what_is_theirs(
-    kind: str, tmp_path: Path
-) -> None:
-    # 0002_webhooks' downgrade drops a column of `clients`: copied and dropped on SQLite, the
-    # table took its nonces, templates and notifications with it on cascade
-    with fresh_database(kind, tmp_path) as url:
+@contextmanager
+def a_store_in_use(kind: str, folder: Path) -> Iterator[tuple[Engine, Config]]:
+    """A store at this release's heads with a client, its nonce, and a notification with an
+    entry of its history."""
+    with fresh_database(kind, folder) as url:
         engine = make_engine(url)
         try:
             config = alembic_config(engine)
@@ -75,14 +37,34 @@ def test_going_below_the_webhooks_migration_keeps_every_client_and_what_is_their
                 connection.execute(text(A_CLIENT))
                 connection.execute(text(ITS_NONCE))
             notification_calling_back(engine, "BankKey", "https://bank.example/hooks")
-
-            command.downgrade(config, "0008_webhook_endpoint_waits@-2")  # below 0002_webhooks
-            with engine.connect() as connection:
-                kept = [
-                    connection.execute(text(f"select count(*) from {table}")).scalar_one()
-                    for table in ("clients", "nonces", "notifications")
-                ]
+            with Session(engine) as session, session.begin():
+                session.add(
+                    NotificationEventRow(
+                        notification_id="ntf_1", status="delivered", at=START, detail={}
+                    )
+                )
+            yield engine, config
         finally:
             engine.dispose()
 
-    assert kept == [1, 1, 1]
+
+def counts(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        return [
+            connection.execute(text(f"select count(*) from {table}")).scalar_one() for table in KEPT
+        ]
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+@pytest.mark.parametrize(
+    "below",
+    ["0009_expired_waiting_for_sms", "0008_webhook_endpoint_waits@-2"],
+    ids=["0010 undone", "0002_webhooks undone"],
+)
+def test_undoing_a_migration_keeps_every_client_and_what_is_theirs(
+    kind: str, below: str, tmp_path: Path
+) -> None:
+    with a_store_in_use(kind, tmp_path) as (engine, config):
+        command.downgrade(config, below)
+
+        assert counts(engine) == [1, 1, 1, 1]
