@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
@@ -119,17 +120,21 @@ def stored_jobs(settings: Settings, until: Callable[[set[str]], bool]) -> dict[s
         engine.dispose()
 
 
+def scoring_nightly(folder: Path, **settings: Any) -> Settings:
+    """A worker's settings on a store in `folder`, scoring a history there every night."""
+    return load_settings(
+        database_url=f"sqlite:///{folder / 'ownership.db'}",
+        scores_dir=score_history(crafted_history(), folder),
+        score_events_dir=folder / "events",
+        secret_key=Fernet.generate_key().decode(),
+        **settings,
+    )
+
+
 def test_a_worker_with_a_history_to_score_schedules_the_nightly_run_at_its_hour(
     tmp_path: Path,
 ) -> None:
-    scores = score_history(crafted_history(), tmp_path)
-    settings = load_settings(
-        database_url=f"sqlite:///{tmp_path / 'ownership.db'}",
-        scores_dir=scores,
-        score_events_dir=tmp_path / "events",
-        score_at="03:30",
-        secret_key=Fernet.generate_key().decode(),
-    )
+    settings = scoring_nightly(tmp_path, score_at="03:30")
     jobs = stored_jobs(settings, until=lambda ids: NIGHTLY_SCORE in ids)
 
     nightly = jobs.get(NIGHTLY_SCORE)
@@ -143,13 +148,7 @@ def test_a_worker_whose_nightly_run_was_turned_off_removes_its_stored_job(
     tmp_path: Path,
 ) -> None:
     # the workers' jobs are stored: left there, the run would be skipped every day, said so
-    scores = score_history(crafted_history(), tmp_path)
-    settings = load_settings(
-        database_url=f"sqlite:///{tmp_path / 'ownership.db'}",
-        scores_dir=scores,
-        score_events_dir=tmp_path / "events",
-        secret_key=Fernet.generate_key().decode(),
-    )
+    settings = scoring_nightly(tmp_path)
     assert NIGHTLY_SCORE in stored_jobs(settings, until=lambda jobs: NIGHTLY_SCORE in jobs)
 
     turned_off = settings.model_copy(update={"score_events_dir": None})
