@@ -388,9 +388,10 @@ def _signed_request(url: str, headers: Mapping[str, str]) -> tuple[dict[str, str
     for name, value in headers.items():
         lowered.setdefault(name.lower(), value)
     authorization = lowered.get("authorization", "")
-    if max(len(authorization), len(urlsplit(url).query)) > SIGNED_TEXT_MAX:
+    query = urlsplit(url).query
+    if max(len(authorization), len(query)) > SIGNED_TEXT_MAX:
         raise _unauthenticated(TOO_LONG)
-    in_query = _query_params(url)
+    in_query = _query_params(query)
     if authorization and in_query:
         raise _unauthenticated(TWO_WAYS)
     if authorization:
@@ -403,11 +404,10 @@ def _signed_request(url: str, headers: Mapping[str, str]) -> tuple[dict[str, str
     raise _unauthenticated(NOT_SIGNED)
 
 
-def _query_params(url: str) -> list[tuple[str, str]]:
-    """The `oauth_` parameters of the URL's query, read as oauthlib reads them to verify the
+def _query_params(query: str) -> list[tuple[str, str]]:
+    """The `oauth_` parameters of a URL's query, read as oauthlib reads them to verify the
     signature (decoded, the protocol's values unescaped once more), so that the nonce, the
     timestamp and the body hash checked here are those the signature covers."""
-    query = urlsplit(url).query
     if not query:  # the checks' calls carry none: nothing to parse
         return []
     try:
