@@ -234,6 +234,10 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         f"{rejected:,} {'row' if rejected == 1 else 'rows'} rejected"
         + (f", see {escape(str(args.out / 'rejects'))}/" if rejected else "")
     )
+    ignored = manifest.get("ignored_columns") or {}
+    if ignored:  # an operator who added a column to a feed learns that the rules do not read it
+        listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in ignored.items())
+        console.print(f"not read, as no contract names them: {escape(listed)}")
     scores, snapshot = (escape(str(args.out / name)) for name in ("scores.parquet", "snapshot.bin"))
     console.print(f"scores: {scores}   snapshot: {snapshot}")
     return 0

@@ -138,24 +138,26 @@ def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
     )
 
 
-def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract) -> None:
+def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract) -> list[str]:
     """Expose the kind's files as the view `raw_<kind>` with the contract's columns.
 
     Every file is checked for the contract's columns, taken by name in any case and order. A
     CSV line that cannot be split into the header's columns (or decoded as UTF-8) is not an
     error of the whole input: DuckDB keeps it aside, and `collect_unreadable_lines` turns it
-    into a rejected row.
+    into a rejected row. Returns the names of the files' columns the contract does not name,
+    which are not read.
     """
     if files.format == "parquet":
-        relation = read_parquet_files(con, files, contract)
+        relation, ignored = read_parquet_files(con, files, contract)
     else:
-        relation = read_csv_files(con, files, contract)
+        relation, ignored = read_csv_files(con, files, contract)
     relation.create_view(f"raw_{files.kind}", replace=True)
     # one statement: executemany costs a statement a file, about a millisecond each
     con.execute(
         "insert into input_files select ?, unnest(?)",
         [files.kind, [str(path) for path in files.files]],
     )
+    return ignored
 
 
 # data/number_ranges.csv, made by pipelines.number_ranges

@@ -40,8 +40,10 @@ UNREADABLE_SCANS = "csv_line_scans"
 
 def read_parquet_files(
     con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
-) -> duckdb.DuckDBPyRelation:
-    """The kind's Parquet files as one relation, each distinct schema checked once."""
+) -> tuple[duckdb.DuckDBPyRelation, list[str]]:
+    """The kind's Parquet files as one relation, each distinct schema checked once, and the
+    columns the files hold that the contract does not name (not read)."""
+    ignored: list[str] = []
     by_schema: dict[tuple[tuple[str, str], ...], list[Path]] = {}
     for path in files.files:
         try:
@@ -57,26 +59,28 @@ def read_parquet_files(
             raise InputError(
                 f"{_where(files, paths[0])}: cannot read {paths[0]}: {one_line(error)}"
             ) from error
-        _check_columns(_where(files, paths[0], len(paths)), types, contract)
+        ignored += _check_columns(_where(files, paths[0], len(paths)), types, contract)
     # files that differ in their columns' order or types (NULL in one, a string in another)
     # are matched by name, at a cost
     every = [str(path) for path in files.files]
-    return _contract_columns(con.read_parquet(every, union_by_name=len(by_schema) > 1), contract)
+    relation = con.read_parquet(every, union_by_name=len(by_schema) > 1)
+    return _contract_columns(relation, contract), _once(ignored)
 
 
 def read_csv_files(
     con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
-) -> duckdb.DuckDBPyRelation:
+) -> tuple[duckdb.DuckDBPyRelation, list[str]]:
     """The kind's CSV files as one relation, read as RFC 4180 text, files of one layout together.
 
     The header is read here rather than guessed by DuckDB's sniffer, which one stray quote in
     a file's first lines can mislead about the whole file. A layout is the number of columns
     and where the contract's columns stand: files that differ only in other columns share one.
     """
+    ignored: list[str] = []
     by_layout: dict[tuple[int, tuple[int, ...]], list[Path]] = {}
     for path in files.files:
         header = _csv_header(path)
-        _check_columns(_where(files, path), dict.fromkeys(header, VARCHAR), contract)
+        ignored += _check_columns(_where(files, path), dict.fromkeys(header, VARCHAR), contract)
         places = tuple(header.index(name) for name in contract.column_names)
         by_layout.setdefault((len(header), places), []).append(path)
     if len(by_layout) > MAX_CSV_LAYOUTS:
@@ -108,7 +112,7 @@ def read_csv_files(
         pairs = zip(relations[::2], relations[1::2], strict=False)
         unpaired = relations[len(relations) // 2 * 2 :]
         relations = [left.union(right) for left, right in pairs] + unpaired
-    return relations[0]
+    return relations[0], _once(ignored)
 
 
 def mixed_line_ending(path: Path) -> tuple[int, str] | None:
@@ -178,8 +182,13 @@ def _where(files: KindFiles, path: Path, alike: int = 1) -> str:
     return f"kind {files.kind!r}, file {path.name}{more}"
 
 
-def _check_columns(where: str, types: dict[str, DuckDBPyType], contract: Contract) -> None:
-    """Raise an `InputError` unless `types` has every contract column in an accepted type."""
+def _once(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _check_columns(where: str, types: dict[str, DuckDBPyType], contract: Contract) -> list[str]:
+    """Raise an `InputError` unless `types` has every contract column in an accepted type;
+    the other columns' names, which are not read."""
     missing = [name for name in contract.column_names if name not in types]
     if missing:
         raise InputError(
@@ -194,6 +203,7 @@ def _check_columns(where: str, types: dict[str, DuckDBPyType], contract: Contrac
                 f"{where}: column {column.name} has type {found}, "
                 f"expected {column.type} ({' or '.join(accepted)})"
             )
+    return [name for name in types if name not in contract.column_names]
 
 
 def _types_by_name(relation: duckdb.DuckDBPyRelation) -> dict[str, DuckDBPyType]:

@@ -207,8 +207,12 @@ def _score(
         contracts = [load_contract(kind) for kind in INPUT_KINDS]
         with timings.measure("check"):
             ingest.prepare(con, contracts)
+            # columns the files hold beyond their contract's: not read, but told
+            ignored: dict[str, list[str]] = {}
             for contract in contracts:
-                ingest.register_raw(con, files[contract.name], contract)
+                columns = ingest.register_raw(con, files[contract.name], contract)
+                if columns:
+                    ignored[contract.name] = columns
             for kind in INPUT_KINDS:
                 ingest.check_kind(con, kind)
                 step(f"check {kind}")
@@ -280,7 +284,16 @@ def _score(
     finally:
         con.close()
         shutil.rmtree(work_dir, ignore_errors=True)
-    manifest = _manifest(request, counts, statuses, as_of, run_at, number_counts, timings)
+    manifest = _manifest(
+        request,
+        counts,
+        statuses,
+        as_of,
+        run_at,
+        number_counts,
+        ignored,
+        timings,
+    )
     # the rejects and the manifest come after the scores and the snapshot: a reader that finds
     # the manifest of a run finds its files, and its rejects beside them
     try:
@@ -444,6 +457,7 @@ def _manifest(
     as_of: int,
     run_at: int,
     number_counts: dict[str, int],
+    ignored_columns: dict[str, list[str]],
     timings: dict[str, float],
 ) -> dict[str, Any]:
     return {
@@ -454,6 +468,7 @@ def _manifest(
         "events_dir": str(request.events_dir.resolve()),
         **_input_counts(counts),
         **number_counts,
+        "ignored_columns": ignored_columns,
         "numbers": sum(statuses.values()),
         "statuses": {status.value: statuses.get(status, 0) for status in sorted(Status)},
         "settings": {**asdict(request.rules), "max_reject_share": request.max_reject_share},

@@ -766,6 +766,30 @@ def test_csv_files_of_many_different_headers_are_read(tmp_path: Path) -> None:
     manifest = run(events, tmp_path / "out")
 
     assert manifest["inputs"]["code_entries"]["accepted"] == 600
+    assert set(manifest["ignored_columns"]["code_entries"]) == {f"note_{n}" for n in range(600)}
+
+
+def test_the_columns_no_contract_names_are_listed_as_not_read(tmp_path: Path) -> None:
+    # an operator who adds a column to a feed learns that the rules do not read it
+    events = healthy_history(numbers=3).write(tmp_path / "events")
+    sms = events / "sms_deliveries" / "part-0.parquet"
+    table = pq.read_table(sms)
+    pq.write_table(table.append_column("Campaign", pa.array(["spring"] * len(table))), sms)
+    (events / "code_entries" / "extra.csv").write_text(
+        f"phone,ts,product,account_id,utm_source\n{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-1,ad\n",
+        encoding="utf-8",
+    )
+    (events / "code_entries" / "part-0.parquet").unlink()  # a kind's files are of one format
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["ignored_columns"] == {
+        "code_entries": ["utm_source"],
+        "sms_deliveries": ["campaign"],
+    }
+    assert (
+        run(healthy_history().write(tmp_path / "plain"), tmp_path / "o2")["ignored_columns"] == {}
+    )
 
 
 def test_too_many_column_layouts_in_one_kind_stop_the_run(tmp_path: Path) -> None:

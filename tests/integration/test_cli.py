@@ -6,6 +6,8 @@ import json
 from datetime import UTC, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from cryptography.fernet import Fernet
 
@@ -135,3 +137,17 @@ def test_billing_takes_a_month_in_ascii_digits_only(
 
     assert code == 2
     assert f"--month must be YYYY-MM, not {month!r}" in capsys.readouterr().err
+
+
+def test_score_names_the_columns_it_does_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    codes = events / "code_entries" / "part-0.parquet"
+    table = pq.read_table(codes)
+    pq.write_table(table.append_column("utm_source", pa.array(["ad"] * len(table))), codes)
+
+    assert main(["score", "--events", str(events), "--out", str(tmp_path / "out")]) == 0
+
+    said = " ".join(capsys.readouterr().err.split())  # as the terminal's width wraps it
+    assert "not read, as no contract names them: code_entries: utm_source" in said
