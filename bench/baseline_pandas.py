@@ -655,6 +655,12 @@ def owner_since(n: pd.DataFrame) -> pd.Series:
     return since.where(n["status"] != "unknown")
 
 
+def utc(times: pd.Series) -> pd.Series:
+    """Times counted in UTC, marked so: the output contract's zone."""
+    zoned: pd.Series = times.dt.tz_localize("UTC")
+    return zoned
+
+
 def scores(n: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """The columns of scores.parquet, with each number's reasons and their times as lists."""
     held = []
@@ -662,7 +668,7 @@ def scores(n: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         holds = (n["status"] == status) & n[condition]
         held.append(
             pd.DataFrame(
-                {"order": order, "code": code, "at": n.loc[holds, at]}, index=n.index[holds]
+                {"order": order, "code": code, "at": utc(n.loc[holds, at])}, index=n.index[holds]
             )
         )
     reasons = pd.concat(held).reset_index().sort_values(["phone", "order"])
@@ -673,11 +679,11 @@ def scores(n: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         {
             "status": n["status"],
             "risk_score": n["risk_score"],
-            "owner_since": n["owner_since"],
-            "first_seen_at": n["first_seen_at"],
-            "last_code_at": n["last_social_code_at"].mask(changed),
-            "last_confirmed_at": n["last_confirmed_at"].mask(changed),
-            "as_of": as_of,
+            "owner_since": utc(n["owner_since"]),
+            "first_seen_at": utc(n["first_seen_at"]),
+            "last_code_at": utc(n["last_social_code_at"].mask(changed)),
+            "last_confirmed_at": utc(n["last_confirmed_at"].mask(changed)),
+            "as_of": as_of.tz_localize("UTC"),
         },
         index=n.index,
     ).join(lists)

@@ -48,6 +48,7 @@ class Column:
     nullable: bool
     allowed: tuple[str, ...] | None
     description: str
+    timezone: str | None = None  # the zone a time is counted in, where the contract names one
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def load_contract(name: str, schemas_dir: Path = SCHEMAS_DIR) -> Contract:
             nullable=bool(spec.get("nullable", True)),
             allowed=tuple(spec["allowed"]) if "allowed" in spec else None,
             description=spec.get("description", ""),
+            timezone=spec.get("timezone"),
         )
         for column_name, spec in document["columns"].items()
     )

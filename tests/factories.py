@@ -163,12 +163,22 @@ SCORES_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("risk_score", pa.int16()),
         ("reasons", pa.list_(pa.string())),
-        ("reason_times", pa.list_(pa.timestamp("us"))),
-        ("owner_since", pa.timestamp("us")),
-        ("first_seen_at", pa.timestamp("us")),
-        ("last_code_at", pa.timestamp("us")),
-        ("last_confirmed_at", pa.timestamp("us")),
-        ("as_of", pa.timestamp("us")),
+        ("reason_times", pa.list_(pa.timestamp("us", tz="UTC"))),
+        ("owner_since", pa.timestamp("us", tz="UTC")),
+        ("first_seen_at", pa.timestamp("us", tz="UTC")),
+        ("last_code_at", pa.timestamp("us", tz="UTC")),
+        ("last_confirmed_at", pa.timestamp("us", tz="UTC")),
+        ("as_of", pa.timestamp("us", tz="UTC")),
+    ]
+)
+UNZONED_SCORES_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, pa.list_(pa.timestamp("us")))
+        if pa.types.is_list(f.type) and pa.types.is_timestamp(f.type.value_type)
+        else pa.field(f.name, pa.timestamp("us"))
+        if pa.types.is_timestamp(f.type)
+        else f
+        for f in SCORES_SCHEMA
     ]
 )
 
@@ -204,11 +214,11 @@ class Scores:
         )
         return self
 
-    def write(self, folder: Path) -> Path:
+    def write(self, folder: Path, *, zoned: bool = True) -> Path:
+        """`zoned=False` writes times without their zone, as releases before 2026-11-28 did."""
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(
-            pa.Table.from_pylist(self.rows, schema=SCORES_SCHEMA), folder / "scores.parquet"
-        )
+        schema = SCORES_SCHEMA if zoned else UNZONED_SCORES_SCHEMA
+        pq.write_table(pa.Table.from_pylist(self.rows, schema=schema), folder / "scores.parquet")
         statuses = Counter(row["status"] for row in self.rows)
         manifest = {
             "as_of": self.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -143,6 +143,27 @@ def test_owner_since_falls_in_bands_before_the_scores_as_of(scores: Path) -> Non
     assert recency.get_column("unknown").to_list() == [0, 0, 0, 0, 0, 0, 1]
 
 
+def test_scores_whose_times_carry_no_zone_fall_in_the_same_bands(tmp_path: Path) -> None:
+    """Releases before 2026-11-28 wrote scores.parquet's times without their zone."""
+    folder = (
+        Scores()
+        .number(RU_CHANGED, "owner_changed", 900, ["PROFILE_MISMATCH"], days_ago(1))
+        .number(BY_SUSPICIOUS, "suspicious", 650, ["NO_RECENT_CODE"], days_ago(60))
+    )
+
+    zoned = analytics.owner_since_recency(folder.write(tmp_path / "zoned"))
+    unzoned = analytics.owner_since_recency(folder.write(tmp_path / "unzoned", zoned=False))
+
+    assert rows(unzoned, "band", "numbers") == rows(zoned, "band", "numbers")
+    assert rows(zoned, "band", "numbers")[:4] == [
+        ("day", 1),
+        ("week", 0),
+        ("month", 0),
+        ("quarter", 1),
+    ]
+    assert analytics.scores_as_of(tmp_path / "unzoned") == AS_OF
+
+
 def test_an_owner_changed_number_no_holder_has_shown_on_falls_in_the_none_band(
     tmp_path: Path,
 ) -> None:

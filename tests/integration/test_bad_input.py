@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
@@ -279,7 +279,7 @@ def test_times_and_dates_written_as_zoned_nanoseconds_are_read_as_utc(tmp_path: 
         assert manifest["inputs"][kind]["accepted"] == len(history.rows[kind])
     scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
     last_code = scores.filter(pl.col("phone") == RU_MOBILE)["last_code_at"].item()
-    assert last_code == datetime(2026, 5, 20, 23, 30)
+    assert last_code == datetime(2026, 5, 20, 23, 30, tzinfo=UTC)
 
 
 def test_an_empty_folder_stops_the_run(tmp_path: Path) -> None:
@@ -433,7 +433,7 @@ def test_csv_files_of_a_kind_are_matched_by_column_name(tmp_path: Path) -> None:
 
     scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
     assert scores.filter(pl.col("phone") == RU_MOBILE)["last_code_at"].item() == datetime(
-        2026, 5, 20, 10
+        2026, 5, 20, 10, tzinfo=UTC
     )
 
 
@@ -552,7 +552,7 @@ def test_rejected_rows_show_their_times_as_times(tmp_path: Path) -> None:
     run(events, tmp_path / "out", max_reject_share=0.5)
 
     rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
-    assert rejects["ts"].to_list() == [datetime(2026, 5, 20, 10)]
+    assert rejects["ts"].to_list() == [datetime(2026, 5, 20, 10, tzinfo=UTC)]
 
 
 def test_an_as_of_no_event_can_precede_is_refused(tmp_path: Path) -> None:

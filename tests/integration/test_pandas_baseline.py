@@ -69,7 +69,12 @@ def _sql_scores(
 
 
 def _times(values: Any) -> list[pd.Timestamp | None]:
-    return [None if pd.isna(value) else pd.Timestamp(value) for value in values]
+    """A list's times as UTC instants: pandas drops the zone of times inside a Parquet list."""
+    return [None if pd.isna(value) else _utc(pd.Timestamp(value)) for value in values]
+
+
+def _utc(moment: pd.Timestamp) -> pd.Timestamp:
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
 
 
 def _disagreements(sql: pd.DataFrame, pandas: pd.DataFrame) -> dict[str, int]:

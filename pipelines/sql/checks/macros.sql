@@ -50,5 +50,6 @@ create or replace macro product_reject_reason(product) as
         when not is_product_name(product) then 'product is not a product name'
     end;
 
--- Epoch seconds back to a UTC timestamp without time zone, as the output contracts say.
-create or replace macro to_utc_time(seconds) as make_timestamp(seconds * 1000000);
+-- Epoch seconds back to a UTC instant: a timestamp with time zone, which Parquet stores marked as
+-- adjusted to UTC, so readers (pandas, Polars, Spark) see the zone the output contracts name.
+create or replace macro to_utc_time(seconds) as make_timestamptz(seconds * 1000000);
