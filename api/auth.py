@@ -1,11 +1,11 @@
 """OAuth 1.0a, two-legged, with each client's IP allow-list (DESIGN §6).
 
-One call costs a dictionary look-up (client records are cached for `cache_seconds`), one HMAC
-and, once the signature holds, its share of a nonce insert: the nonces of concurrent calls go
-in one statement (store.group_commit). The API takes steps 1 and 2 (`protocol_parameters`)
-before it asks for a byte of the body, then the rest on the event loop (`authenticate_async`),
-holding no thread, before FastAPI reads the route's body (api.deps.AuthenticatedFirst). The
-order of checks:
+One call costs a dictionary look-up (client records are cached for `cache_seconds`), two
+HMACs (step 4) and, once the signature holds, its share of a nonce insert: the nonces of
+concurrent calls go in one statement (store.group_commit). The API takes steps 1 and 2
+(`protocol_parameters`) before it asks for a byte of the body, then the rest on the event
+loop (`authenticate_async`), holding no thread, before FastAPI reads the route's body
+(api.deps.AuthenticatedFirst). The order of checks:
 
 1. the protocol parameters are read: from the Authorization header (RFC 5849 §3.5.1) or from
    the query (§3.5.3), never from both (a call carrying them both ways is refused, as the RFC
@@ -21,13 +21,17 @@ order of checks:
    (`application/x-www-form-urlencoded`, whose fields the signature covers), which oauthlib
    does not check;
 4. the signature, by oauthlib's `SignatureOnlyEndpoint`, whose base string holds the query's
-   parameters whichever way the protocol's come. An unknown or disabled key is verified
-   against a dummy secret, so it costs what a known key does and is told what a bad signature
-   is told;
+   parameters whichever way the protocol's come. A signature is verified against the client's
+   secret and, during the overlap after a rotation (`ownership clients rotate-secret`),
+   against the secret it replaced; outside an overlap, against a dummy secret in its place,
+   whose match counts for nothing. An unknown or disabled key is verified against the dummy
+   secret twice. So every call costs two verifications, whichever key it names and whether
+   that client is rotating, and an unknown key is told what a bad signature is told;
 5. the client's allow-list: a signed call from elsewhere gets 403. Checked after the signature,
    so that a caller without the secret learns nothing of which keys exist;
 6. the nonce is recorded; a reused one is refused. Only signed calls reach the store, so
-   forged ones cannot fill the nonce table.
+   forged ones cannot fill the nonce table. Nonces are kept per key, so a call signed with
+   the previous secret cannot be replayed under the new one, nor the other way round.
 
 The query form is as safe as the header: the same nonce, window and body-hash rules hold, so
 a signature read from a URL is spent already and covers one body only. A URL is still where a
@@ -50,8 +54,13 @@ from ipaddress import IPv6Address, ip_address
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from oauthlib.common import Request
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
-from oauthlib.oauth1.rfc5849.signature import collect_parameters
+from oauthlib.oauth1.rfc5849.signature import (
+    collect_parameters,
+    verify_hmac_sha1,
+    verify_hmac_sha256,
+)
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 from starlette.concurrency import run_in_threadpool
 
@@ -69,6 +78,10 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 PERMISSION_DENIED = "PERMISSION_DENIED"
 
 SIGNATURE_METHODS = ("HMAC-SHA256", "HMAC-SHA1")
+_VERIFIERS: dict[str, Callable[[Request, str], bool]] = {
+    "HMAC-SHA256": verify_hmac_sha256,
+    "HMAC-SHA1": verify_hmac_sha1,
+}
 # The body-hash draft defines SHA-1 for HMAC-SHA1 and leaves other methods open. oauthlib,
 # and so requests-oauthlib, send SHA-1 whatever the method, so HMAC-SHA256 accepts SHA-256
 # and SHA-1; the digest's length tells which. The hash is covered by the signature either way.
@@ -177,9 +190,12 @@ def utc_now() -> datetime:
 class _Validator(RequestValidator):
     """oauthlib's questions answered for one call whose client is already looked up."""
 
-    def __init__(self, client: ClientRecord | None, dummy_secret: str) -> None:
+    def __init__(
+        self, client: ClientRecord | None, previous_secret: str | None, dummy_secret: str
+    ) -> None:
         super().__init__()
         self._client = client
+        self._previous_secret = previous_secret
         self._dummy_secret = dummy_secret
 
     @property
@@ -212,8 +228,38 @@ class _Validator(RequestValidator):
     def get_client_secret(self, client_key: str, request: Any) -> str:
         return self._client.secret if self._client is not None else self._dummy_secret
 
+    def get_previous_client_secret(self) -> tuple[str, bool]:
+        """The secret a rotation replaced, while it still verifies, and True; else the dummy
+        secret and False: verified all the same, so that the call costs what one made during
+        an overlap does, and its match ignored."""
+        if self._client is not None and self._previous_secret is not None:
+            return self._previous_secret, True
+        return self._dummy_secret, False
+
     def validate_timestamp_and_nonce(self, *args: Any, **kwargs: Any) -> bool:
         return True  # the window is checked before the signature, the nonce after it
+
+
+class _Endpoint(SignatureOnlyEndpoint):
+    """oauthlib's endpoint, verifying the signature against the client's current secret and
+    its previous one (`_Validator.get_previous_client_secret`), both always."""
+
+    def __init__(self, validator: _Validator) -> None:
+        super().__init__(validator)
+        self._validator = validator
+
+    def _check_signature(self, request: Request, is_token_request: bool = False) -> bool:
+        # oauthlib's own check for an HMAC method, twice; two-legged: no resource owner secret.
+        # Both verifications run whatever the first found, so no call's time tells which
+        # client is rotating, nor whether the key is one
+        verify = _VERIFIERS.get(request.signature_method or "")
+        if verify is None:  # refused before, by `protocol_parameters`
+            return False
+        secret = self._validator.get_client_secret(request.client_key or "", request)
+        current = verify(request, secret)
+        previous_secret, previous_verifies = self._validator.get_previous_client_secret()
+        previous = verify(request, previous_secret)
+        return current or (previous and previous_verifies)
 
 
 class Authenticator:
@@ -308,6 +354,8 @@ class Authenticator:
             raise _unauthenticated(STALE)
         record = self._client(signed.consumer_key)
         client = record if record is not None and not record.disabled else None
+        # judged at each call, not when the record was cached: an overlap ends on time
+        previous = client.previous_secret_at(self._clock()) if client is not None else None
         if not signed.form:
             _check_body_hash(signed.body_hash, body, signed.signature_method)
         elif len(body) > SIGNED_TEXT_MAX:  # its fields parsed, on the event loop, for nothing
@@ -316,7 +364,7 @@ class Authenticator:
         signed_headers = {"Content-Type": signed.content_type}
         if signed.authorization:  # else signed in the query, which oauthlib reads
             signed_headers["Authorization"] = signed.authorization
-        endpoint = SignatureOnlyEndpoint(_Validator(client, self._dummy_secret))
+        endpoint = _Endpoint(_Validator(client, previous, self._dummy_secret))
         try:
             valid, _ = endpoint.validate_request(
                 url,

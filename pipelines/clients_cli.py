@@ -1,5 +1,5 @@
 """`ownership clients …`: register and list the API's clients, show how their webhooks fare,
-reseal their secrets (DESIGN §9)."""
+reseal their secrets (DESIGN §9); disable, enable and rotate-secret are in clients_access_cli."""
 
 from __future__ import annotations
 
@@ -46,10 +46,10 @@ def overlap_hours_argument(text: str) -> float:
 def add_clients_commands(commands: Any) -> None:
     clients = commands.add_parser(
         "clients",
-        help="register and list the API's clients, and show their webhooks",
+        help="register, list, disable and enable the API's clients, and show their webhooks",
         description=(
-            "Register and list the API's clients (OAuth 1.0a consumers), and show how their "
-            "webhooks fare."
+            "Register and list the API's clients (OAuth 1.0a consumers), disable and enable "
+            "them, rotate their secrets, and show how their webhooks fare."
         ),
     )
     actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -133,6 +133,10 @@ def add_clients_commands(commands: Any) -> None:
         ),
     )
     set_webhook.set_defaults(run=cmd_clients_set_webhook)
+
+    from pipelines.clients_access_cli import add_access_commands  # it imports from here
+
+    add_access_commands(actions)
 
     reseal = actions.add_parser(
         "reseal",
@@ -307,6 +311,7 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
             "disabled": client.disabled,
             "webhook_url": client.webhook_url,
             "max_action_age_days": client.max_action_age_days,
+            "previous_secret_accepted_until": _utc_text(client.previous_secret_until),
         }
         for client in clients
     ]

@@ -75,6 +75,15 @@ class ClientRecord:
     disabled: bool
     # how old a user action its notifications may answer; None: the service's default
     max_action_age: timedelta | None = None
+    # the secret a rotation replaced, opened, and until when it also verifies the client's
+    # calls; None when there is none, or its overlap was over when the record was read
+    previous_secret: str | None = field(default=None, repr=False)
+    previous_secret_until: datetime | None = None
+
+    def previous_secret_at(self, moment: datetime) -> str | None:
+        """The previous secret if it still verifies at `moment`, else None."""
+        until = self.previous_secret_until
+        return self.previous_secret if until is not None and moment < until else None
 
     def allows(self, address: Address) -> bool:
         return any(address in network for network in self.networks)
@@ -100,6 +109,8 @@ class ClientSummary:
     disabled: bool
     webhook_url: str | None = None
     max_action_age_days: int | None = None
+    # until when the consumer secret a rotation replaced still verifies its calls, if it does
+    previous_secret_until: datetime | None = None
 
 
 def parse_action_age_days(days: int | None) -> int | None:
@@ -150,6 +161,11 @@ def parse_webhook_url(url: str) -> str:
     return url
 
 
+def new_secret() -> str:
+    """A new OAuth consumer secret: 32 random bytes, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
 def register_client(
     session: Session,
     name: str,
@@ -169,7 +185,7 @@ def register_client(
     max_action_age_days = parse_action_age_days(max_action_age_days)
     issued = IssuedCredentials(
         key="".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH)),
-        secret=secrets.token_urlsafe(32),
+        secret=new_secret(),
         webhook_secret=generate_webhook_secret(),
     )
     assert issued.webhook_secret is not None
@@ -195,10 +211,19 @@ def register_client(
     return issued
 
 
-def find_client(session: Session, key: str, cipher: SecretCipher) -> ClientRecord | None:
+def find_client(
+    session: Session,
+    key: str,
+    cipher: SecretCipher,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ClientRecord | None:
+    """The client with consumer key `key`, its secrets opened. A previous secret whose overlap
+    is over at `now` is left sealed: nothing verifies with it, and the key it is sealed under
+    may be gone (`clients_sealed_otherwise` does not count it either)."""
     row = session.scalar(select(ClientRow).where(ClientRow.consumer_key == key))
     if row is None:
         return None
+    previous = _still_signing(row.previous_secret_encrypted, row.previous_secret_until, now())
     return ClientRecord(
         name=row.name,
         key=row.consumer_key,
@@ -209,6 +234,8 @@ def find_client(session: Session, key: str, cipher: SecretCipher) -> ClientRecor
         max_action_age=(
             None if row.max_action_age_days is None else timedelta(days=row.max_action_age_days)
         ),
+        previous_secret=cipher.decrypt(previous) if previous else None,
+        previous_secret_until=row.previous_secret_until if previous else None,
     )
 
 
@@ -218,27 +245,37 @@ def clients_sealed_otherwise(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[str]:
     """The names of the clients whose secrets `cipher` cannot open: sealed under a key it
-    lacks (the key changed, or was dropped before `reseal_secrets`). A previous webhook secret
-    counts while it still signs; once its overlap is over, it is no longer used."""
+    lacks (the key changed, or was dropped before `reseal_secrets`). A previous webhook or
+    consumer secret counts while it still signs or verifies; once its overlap is over, it is
+    no longer used."""
     moment = now()
-    # a store a release behind, not yet upgraded (the check runs before it is), has none
+    # a store a release or two behind, not yet upgraded (the check runs before it is), lacks
+    # the previous secrets' columns
     columns = {column["name"] for column in inspect(session.connection()).get_columns("clients")}
-    behind = "previous_webhook_secret_until" not in columns
+    no_hook = "previous_webhook_secret_until" not in columns
+    no_secret = "previous_secret_until" not in columns
     rows = session.execute(
         select(
             ClientRow.name,
             ClientRow.secret_encrypted,
             ClientRow.webhook_secret_encrypted,
-            null() if behind else ClientRow.previous_webhook_secret_encrypted,
-            null() if behind else ClientRow.previous_webhook_secret_until,
+            null() if no_hook else ClientRow.previous_webhook_secret_encrypted,
+            null() if no_hook else ClientRow.previous_webhook_secret_until,
+            null() if no_secret else ClientRow.previous_secret_encrypted,
+            null() if no_secret else ClientRow.previous_secret_until,
         )
     )
     return sorted(
         name
-        for name, secret, webhook_secret, previous, previous_until in rows
+        for name, secret, hook, previous_hook, hook_until, previous, previous_until in rows
         if not all(
             cipher.opens(token)
-            for token in (secret, webhook_secret, _still_signing(previous, previous_until, moment))
+            for token in (
+                secret,
+                hook,
+                _still_signing(previous_hook, hook_until, moment),
+                _still_signing(previous, previous_until, moment),
+            )
             if token
         )
     )
@@ -252,9 +289,10 @@ def reseal_secrets(
     """Seal every client's secrets under the cipher's newest key, so that the older keys can
     be dropped; the caller commits. Returns how many clients were resealed. Changes nothing
     and raises SecretKeyError, naming them, if some client's secrets it cannot open. A
-    previous webhook secret whose overlap is over is dropped, opened or not: nothing signs
-    with it any more. Raises ClientRegistrationError if a renewal changed a client's secrets
-    while they were resealed (the caller's rollback undoes the rest)."""
+    previous webhook or consumer secret whose overlap is over is dropped, opened or not:
+    nothing signs or verifies with it any more. Raises ClientRegistrationError if a renewal
+    or a rotation changed a client's secrets while they were resealed (the caller's rollback
+    undoes the rest)."""
     moment = now()
     unopened = clients_sealed_otherwise(session, cipher, lambda: moment)
     if unopened:
@@ -268,6 +306,8 @@ def reseal_secrets(
     for row in rows:
         webhook, previous = row.webhook_secret_encrypted, row.previous_webhook_secret_encrypted
         signing = _still_signing(previous, row.previous_webhook_secret_until, moment)
+        replaced = row.previous_secret_encrypted
+        verifying = _still_signing(replaced, row.previous_secret_until, moment)
         resealed = session.connection().execute(
             update(ClientRow)
             .where(
@@ -275,6 +315,7 @@ def reseal_secrets(
                 _unchanged(ClientRow.secret_encrypted, row.secret_encrypted),
                 _unchanged(ClientRow.webhook_secret_encrypted, webhook),
                 _unchanged(ClientRow.previous_webhook_secret_encrypted, previous),
+                _unchanged(ClientRow.previous_secret_encrypted, replaced),
             )
             .values(
                 secret_encrypted=cipher.rotate(row.secret_encrypted),
@@ -283,6 +324,8 @@ def reseal_secrets(
                 previous_webhook_secret_until=row.previous_webhook_secret_until
                 if signing
                 else None,
+                previous_secret_encrypted=cipher.rotate(verifying) if verifying else None,
+                previous_secret_until=row.previous_secret_until if verifying else None,
             )
         )
         if resealed.rowcount != 1:
@@ -299,13 +342,17 @@ def _unchanged(column: InstrumentedAttribute[Any], read: str | None) -> ColumnEl
 
 
 def _still_signing(previous: str | None, until: datetime | None, moment: datetime) -> str | None:
-    """A previous webhook secret's token while it still signs at `moment`, else None."""
+    """A previous webhook or consumer secret's token while it still signs (or verifies) at
+    `moment`, else None."""
     return previous if previous and until is not None and moment < until else None
 
 
-def list_clients(session: Session) -> list[ClientSummary]:
+def list_clients(
+    session: Session, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> list[ClientSummary]:
     """Every client, by name in Python's order: a database's collation would order them
     otherwise on SQLite and PostgreSQL."""
+    moment = now()
     rows = sorted(session.scalars(select(ClientRow)), key=lambda row: row.name)
     return [
         ClientSummary(
@@ -316,6 +363,9 @@ def list_clients(session: Session) -> list[ClientSummary]:
             row.disabled,
             row.webhook_url,
             row.max_action_age_days,
+            row.previous_secret_until
+            if _still_signing(row.previous_secret_encrypted, row.previous_secret_until, moment)
+            else None,
         )
         for row in rows
     ]

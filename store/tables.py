@@ -67,6 +67,10 @@ class ClientRow(Base):
     consumer_key: Mapped[str] = mapped_column(String(64), unique=True)
     # Fernet tokens (store.secrets): the key that opens them is not in the database
     secret_encrypted: Mapped[str] = mapped_column(Text)
+    # the consumer secret a rotation replaced, which also verifies the client's calls until
+    # `…_until` so the client can deploy the new one (store.client_access.rotate_secret)
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     # the webhook secret a renewal replaced, which also signs until `…_until` so the client
     # can deploy the new one without failing a delivery (store.clients.renew_webhook_secret)

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from typing import Any
@@ -507,3 +507,91 @@ def test_the_parameters_read_before_the_body_are_not_read_again(
 
     assert client == AuthenticatedClient("bank", BANK.key)
     assert store.nonces == {(BANK.key, "before-the-body", int(NOW.timestamp()))}
+
+
+# ---- a rotated secret's overlap ----------------------------------------------------------
+
+ROTATED_UNTIL = NOW + timedelta(hours=1)
+NEW_SECRET = "new-bank-secret-" + "y" * 27
+ROTATING_BANK = replace(
+    BANK, secret=NEW_SECRET, previous_secret=BANK.secret, previous_secret_until=ROTATED_UNTIL
+)
+ROTATING_SHOP = replace(ROTATING_BANK, name="shop", key="ShopKey00000000000000000")
+
+
+@pytest.fixture
+def rotating(store: RecordingStore) -> RecordingStore:
+    store.clients[BANK.key] = ROTATING_BANK
+    return store
+
+
+def test_during_the_overlap_the_new_and_the_old_secret_are_both_taken(
+    authenticator: Authenticator, rotating: RecordingStore
+) -> None:
+    assert call(authenticator, signed_headers(ROTATING_BANK)).name == "bank"
+    assert call(authenticator, signed_headers(BANK)).name == "bank"
+
+
+def test_the_old_secret_is_refused_from_the_overlaps_end_though_the_record_is_cached(
+    authenticator: Authenticator, rotating: RecordingStore, clock: Clock
+) -> None:
+    clock.now = ROTATED_UNTIL - timedelta(seconds=1)
+    call(authenticator, signed_headers(BANK, at=clock.now))
+    clock.now = ROTATED_UNTIL
+
+    error = refusal(authenticator, signed_headers(BANK, at=clock.now))
+
+    assert (error.status, error.message) == (401, auth.BAD_SIGNATURE)
+    assert rotating.lookups == [BANK.key]  # the record read before the end, and still cached
+    assert call(authenticator, signed_headers(ROTATING_BANK, at=clock.now)).name == "bank"
+
+
+def test_a_nonce_spent_with_one_secret_is_spent_for_the_other(
+    authenticator: Authenticator, rotating: RecordingStore
+) -> None:
+    call(authenticator, signed_headers(BANK, nonce="shared"))
+
+    error = refusal(authenticator, signed_headers(ROTATING_BANK, nonce="shared"))
+
+    assert error.message == auth.NONCE_REUSED
+
+
+def test_the_dummy_secret_in_the_previous_ones_place_verifies_no_call(
+    authenticator: Authenticator,
+) -> None:
+    dummy = replace(BANK, secret=authenticator._dummy_secret)
+
+    error = refusal(authenticator, signed_headers(dummy))
+
+    assert (error.status, error.message) == (401, auth.BAD_SIGNATURE)
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        ClientRecord("x", "UnknownKey00000000000000", BANK.secret, BANK.networks, False),
+        replace(BANK, secret="guessed"),
+        replace(ROTATING_SHOP, secret="guessed"),
+        CLOSED_BANK,
+    ],
+    ids=["unknown key", "known key", "rotating key", "disabled key"],
+)
+def test_every_refused_signature_costs_two_verifications_whoever_it_names(
+    authenticator: Authenticator,
+    store: RecordingStore,
+    caller: ClientRecord,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an unknown key must cost what a known one does, rotating or not: two HMACs each
+    store.clients[ROTATING_SHOP.key] = ROTATING_SHOP
+    verified: list[str] = []
+    original = auth._VERIFIERS["HMAC-SHA256"]
+
+    def counting(request: Any, secret: str) -> bool:
+        verified.append(secret)
+        return original(request, secret)
+
+    monkeypatch.setitem(auth._VERIFIERS, "HMAC-SHA256", counting)
+
+    assert refusal(authenticator, signed_headers(caller)).message == auth.BAD_SIGNATURE
+    assert len(verified) == 2
