@@ -103,7 +103,9 @@ def create_app(
         nonce_engine = make_engine(
             settings.database_url, pool_size=50, durable=False, pre_ping=False
         )
-        app.state.authenticator = build_authenticator(settings, nonce_engine)
+        app.state.authenticator = build_authenticator(
+            settings, nonce_engine, policy=app.state.policy
+        )
         desk = template_desk or build_template_desk(
             settings, session_factory(engine), clock=notify_clock
         )

@@ -48,7 +48,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address, ip_address
 from typing import TYPE_CHECKING, Any, Protocol
@@ -65,6 +65,8 @@ from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError, unavailable
+from ownership.client_policy import PolicyFileError, client_policy
+from ownership.policy import Policy
 from pipelines.settings import Settings
 from store.clients import Address, ClientRecord, SqlClientStore
 from store.secrets import SecretKeyError, load_cipher
@@ -124,6 +126,7 @@ BODY_MISMATCH = "The body does not match its oauth_body_hash"
 NONCE_REUSED = "The nonce was already used; sign every request afresh"
 FOREIGN_ADDRESS = "This client may not call from this address"
 UNVERIFIABLE = "The service cannot verify this client's calls now; the operator is told"
+UNAPPLIABLE = "The service cannot apply this client's notify policy now; the operator is told"
 
 
 class AuthError(ApiError):
@@ -144,6 +147,8 @@ class AuthenticatedClient:
     key: str
     # how old a user action its notifications may answer; None: the service's default
     max_action_age: timedelta | None = None
+    # its own notify policy; None: the service's
+    policy: Policy | None = None
 
 
 @dataclass(frozen=True)
@@ -273,8 +278,11 @@ class Authenticator:
         timestamp_skew_seconds: int = 300,
         cache_seconds: float = 30.0,
         cache_size: int = 10_000,
+        policy: Policy | None = None,
     ) -> None:
+        """`policy`: the service's notify policy, which a client's own policy file changes."""
         self._store = store
+        self._policy = policy or Policy()
         self._clock = clock
         self._skew = timestamp_skew_seconds
         self._cache_seconds = cache_seconds
@@ -296,7 +304,7 @@ class Authenticator:
         client = self._verify(method, url, signed, body, client_ip)
         if not self._store.remember_nonce(client.key, signed.nonce, signed.timestamp):
             raise _unauthenticated(NONCE_REUSED)
-        return AuthenticatedClient(client.name, client.key, client.max_action_age)
+        return AuthenticatedClient(client.name, client.key, client.max_action_age, client.policy)
 
     async def authenticate_async(
         self,
@@ -320,7 +328,7 @@ class Authenticator:
         client = self._verify(method, url, signed, body, client_ip)
         if not await self._store.remember_nonce_async(client.key, signed.nonce, signed.timestamp):
             raise _unauthenticated(NONCE_REUSED)
-        return AuthenticatedClient(client.name, client.key, client.max_action_age)
+        return AuthenticatedClient(client.name, client.key, client.max_action_age, client.policy)
 
     def protocol_parameters(self, url: str, headers: Mapping[str, str]) -> ProtocolParameters:
         """The call's protocol parameters, or the `AuthError` its URL and headers alone earn
@@ -394,6 +402,13 @@ class Authenticator:
         except SecretKeyError:  # checked as the service starts; a client sealed since then
             log.exception("cannot open the secret of the client with key %s", key)
             raise unavailable(UNVERIFIABLE) from None
+        if record is not None and record.notify_policy is not None:
+            try:  # once per cached record: each call then reads it
+                record = replace(record, policy=client_policy(record.notify_policy, self._policy))
+            except PolicyFileError:  # validated when set; a release may since refuse it
+                # never the service's policy instead: it may deliver where the client's said sms
+                log.exception("cannot apply the notify policy of the client with key %s", key)
+                raise unavailable(UNAPPLIABLE) from None
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
         self._cache[key] = (now + self._cache_seconds, record)
@@ -416,14 +431,16 @@ class Authenticator:
 
 
 def build_authenticator(
-    settings: Settings, engine: Engine, clock: Clock = utc_now
+    settings: Settings, engine: Engine, clock: Clock = utc_now, policy: Policy | None = None
 ) -> Authenticator:
-    """The authenticator on the store, for a composition root (the API's lifespan)."""
+    """The authenticator on the store, for a composition root (the API's lifespan).
+    `policy`: the service's notify policy (by default DESIGN §7's with the settings' F)."""
     cipher = load_cipher(settings.secret_key_text(), settings.secret_key_file)
     return Authenticator(
         SqlClientStore(engine, cipher),
         clock=clock,
         timestamp_skew_seconds=settings.oauth_timestamp_skew_seconds,
+        policy=policy or Policy(freshness=timedelta(days=settings.freshness_days)),
     )
 
 

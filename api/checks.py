@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -111,11 +111,15 @@ def check_number(
     now: datetime,
     policy: Policy,
     live: LiveAnswers | None = None,
+    answers_fresh_for: timedelta | None = None,
 ) -> dict[str, Any]:
     """The answer of `POST /v1/check` for one valid number and its record (`find_number`),
-    with the answers `live` its person gave since the batch on top."""
+    with the answers `live` its person gave since the batch on top. `policy` decides the
+    action (a client's own, or the service's); a Yes makes the number verified for
+    `answers_fresh_for`, the service's F (by default the policy's): a client's F says which
+    proofs it takes as fresh, not how long a Yes makes a number verified for everyone."""
     verdict = NO_HISTORY_VERDICT if record is None else record.verdict()
-    verdict = with_live_answers(verdict, live, now, policy.freshness)
+    verdict = with_live_answers(verdict, live, now, answers_fresh_for or policy.freshness)
     channels = () if record is None else record.channels
     decision = decide(
         verdict,
@@ -317,6 +321,7 @@ def check_numbers(
     now: datetime,
     policy: Policy,
     overlay: LiveOverlay | None = None,
+    answers_fresh_for: timedelta | None = None,
 ) -> str:
     """The JSON body of `POST /v1/check/bulk`, `{"results": [...]}`: one item per phone, in order.
 
@@ -406,7 +411,7 @@ def check_numbers(
     for index in overlay.holding(keys) if overlay is not None else ():
         if singles[index] is None:
             singles[index] = _single(
-                snapshot, overlay, keys, positions, index, options, now, policy
+                snapshot, overlay, keys, positions, index, options, now, policy, answers_fresh_for
             )
     if any(item is not None for item in singles):
         answer = pl.coalesce(pl.lit(pl.Series("single", singles, dtype=pl.String)), answer)
@@ -424,13 +429,15 @@ def _single(
     options: CheckOptions,
     now: datetime,
     policy: Policy,
+    answers_fresh_for: timedelta | None,
 ) -> str:
     """One bulk item answered by `check_number` itself, with its number's live answers."""
     key = int(keys[index])
     position = int(positions[index])
     record = snapshot.record(position) if position >= 0 else None
     live = overlay.answers(key) if overlay is not None else None
-    item = check_number(snapshot, PhoneNumber(f"+{key}"), record, options, now, policy, live)
+    number = PhoneNumber(f"+{key}")
+    item = check_number(snapshot, number, record, options, now, policy, live, answers_fresh_for)
     return json.dumps(item, separators=(",", ":"))
 
 

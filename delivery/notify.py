@@ -38,7 +38,7 @@ from ownership.notifications import (
     check_ttl,
 )
 from ownership.numbers import InvalidNumberError, mask, parse_number
-from ownership.policy import Decision, decide
+from ownership.policy import Decision, Policy, decide
 from ownership.verdicts import Verdict
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,11 @@ class NotifyService(Dispatching, Following, Sweeping):
     sweeping in the modules of their own names."""
 
     def accept(
-        self, client_key: str, request: NotifyRequest, action_age: timedelta | None = None
+        self,
+        client_key: str,
+        request: NotifyRequest,
+        action_age: timedelta | None = None,
+        policy: Policy | None = None,
     ) -> Accepted:
         """Check, decide and store a notification; a repeated request_id gets the first answer.
 
@@ -114,7 +118,9 @@ class NotifyService(Dispatching, Following, Sweeping):
         """
         fingerprint = request.fingerprint()
         try:
-            notification, event = self._prepare(client_key, request, fingerprint, action_age)
+            notification, event = self._prepare(
+                client_key, request, fingerprint, action_age, policy
+            )
             if self.writer.insert(notification, event):
                 return Accepted(notification["answer"], repeated=False)
             raise RequestRepeatedError(request.request_id)  # taken meanwhile: a repeat
@@ -126,13 +132,19 @@ class NotifyService(Dispatching, Following, Sweeping):
             return first
 
     async def accept_async(
-        self, client_key: str, request: NotifyRequest, action_age: timedelta | None = None
+        self,
+        client_key: str,
+        request: NotifyRequest,
+        action_age: timedelta | None = None,
+        policy: Policy | None = None,
     ) -> Accepted:
         """`accept` on the event loop: checking and deciding take CPU only, and the insert is
         awaited, so a new request holds no thread; a refusal looks for a first answer in one."""
         fingerprint = request.fingerprint()
         try:
-            notification, event = self._prepare(client_key, request, fingerprint, action_age)
+            notification, event = self._prepare(
+                client_key, request, fingerprint, action_age, policy
+            )
             if await self.writer.insert_async(notification, event):
                 return Accepted(notification["answer"], repeated=False)
             raise RequestRepeatedError(request.request_id)
@@ -150,9 +162,13 @@ class NotifyService(Dispatching, Following, Sweeping):
         request: NotifyRequest,
         fingerprint: str,
         action_age: timedelta | None = None,
+        policy: Policy | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The checks and the decision: the notification's row and its first history row.
-        `action_age`: how old a user action the client may answer, if not the service's."""
+        `action_age`: how old a user action the client may answer, if not the service's;
+        `policy`: the client's own notify policy, if it has one. The decision is made here
+        once, and kept: nothing later decides again, it only carries it out (a No or a batch
+        that finds the owner changed sends it by SMS, as every policy sends such a number's)."""
         now = self.clock.now()
         number = parse_number(request.phone)
         check_ttl(request.ttl)
@@ -165,7 +181,7 @@ class NotifyService(Dispatching, Following, Sweeping):
             sensitive=request.sensitive,
             mobile_only=request.mobile_only,
             now=_naive(now),
-            policy=self.policy,
+            policy=policy or self.policy,
         )
         notification_id = _new_id()
         answer = {"id": notification_id, "action": decision.action.value, "status": "accepted"}

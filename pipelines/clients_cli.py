@@ -1,5 +1,6 @@
 """`ownership clients …`: register and list the API's clients, show how their webhooks fare,
-reseal their secrets (DESIGN §9); disable, enable and rotate-secret are in clients_access_cli."""
+reseal their secrets (DESIGN §9); disable, enable and rotate-secret are in clients_access_cli,
+set-policy and show-policy in client_policy_cli."""
 
 from __future__ import annotations
 
@@ -137,6 +138,9 @@ def add_clients_commands(commands: Any) -> None:
     from pipelines.clients_access_cli import add_access_commands  # it imports from here
 
     add_access_commands(actions)
+    from pipelines.client_policy_cli import add_policy_commands  # it imports from here
+
+    add_policy_commands(actions)
 
     reseal = actions.add_parser(
         "reseal",
@@ -312,6 +316,7 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
             "webhook_url": client.webhook_url,
             "max_action_age_days": client.max_action_age_days,
             "previous_secret_accepted_until": _utc_text(client.previous_secret_until),
+            "own_policy": client.own_policy,
         }
         for client in clients
     ]

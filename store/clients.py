@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
@@ -28,6 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from delivery.webhooks.endpoints import forget_waits
 from delivery.webhooks.signing import generate_webhook_secret
+from ownership.policy import Policy
 from store.group_commit import GroupWriter
 from store.secrets import SecretCipher, SecretKeyError
 from store.tables import Base, ClientRow, NonceRow
@@ -79,6 +80,10 @@ class ClientRecord:
     # calls; None when there is none, or its overlap was over when the record was read
     previous_secret: str | None = field(default=None, repr=False)
     previous_secret_until: datetime | None = None
+    # its own notify policy's document as stored (ownership.client_policy), None: the
+    # service's; and that policy as the authenticator resolves it against the service's
+    notify_policy: Mapping[str, Any] | None = None
+    policy: Policy | None = None
 
     def previous_secret_at(self, moment: datetime) -> str | None:
         """The previous secret if it still verifies at `moment`, else None."""
@@ -111,6 +116,7 @@ class ClientSummary:
     max_action_age_days: int | None = None
     # until when the consumer secret a rotation replaced still verifies its calls, if it does
     previous_secret_until: datetime | None = None
+    own_policy: bool = False
 
 
 def parse_action_age_days(days: int | None) -> int | None:
@@ -236,6 +242,7 @@ def find_client(
         ),
         previous_secret=cipher.decrypt(previous) if previous else None,
         previous_secret_until=row.previous_secret_until if previous else None,
+        notify_policy=row.notify_policy,
     )
 
 
@@ -366,6 +373,7 @@ def list_clients(
             row.previous_secret_until
             if _still_signing(row.previous_secret_encrypted, row.previous_secret_until, moment)
             else None,
+            row.notify_policy is not None,
         )
         for row in rows
     ]

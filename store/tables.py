@@ -84,6 +84,9 @@ class ClientRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # how old a user action its notifications may answer, in days; null: the service's 3
     max_action_age_days: Mapped[int | None] = mapped_column(Integer)
+    # its own notify policy, its file's validated document (ownership.client_policy); null:
+    # the service's
+    notify_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class NonceRow(Base):

@@ -62,7 +62,7 @@ async def notify(
         fallback=Fallback(body.fallback),
         callback_url=str(body.callback_url) if body.callback_url else None,
     )
-    accepted = await service.accept_async(client.key, request, client.max_action_age)
+    accepted = await service.accept_async(client.key, request, client.max_action_age, client.policy)
     if not accepted.repeated:
         ACCEPTED.labels(accepted.answer["action"]).inc()
     # the service's answer is the schema's already: serialised once, not validated again

@@ -37,6 +37,8 @@ from tests.delivery.fakes import RecordingSms, RecordingSocial, StaticTemplates
 class Served:
     caller: Caller
     engine: Engine
+    # what the store's client secrets are sealed with, to register more clients
+    cipher: SecretCipher
 
 
 def served_history(
@@ -85,7 +87,7 @@ def served_history(
         template_desk=TemplateDesk(sessions, load_moderation_rules()),
     )
     with serving(app) as base:
-        yield Served(Caller(base, issued.key, issued.secret), engine)
+        yield Served(Caller(base, issued.key, issued.secret), engine, cipher)
     engine.dispose()
 
 

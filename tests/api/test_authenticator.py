@@ -18,6 +18,8 @@ from starlette.datastructures import Headers
 from api import auth
 from api.auth import AuthenticatedClient, Authenticator, AuthError
 from api.errors import ApiError
+from ownership.client_policy import client_policy
+from ownership.policy import Action, Policy, PolicyRow
 from store.clients import ClientRecord
 from store.secrets import SecretKeyError
 
@@ -595,3 +597,38 @@ def test_every_refused_signature_costs_two_verifications_whoever_it_names(
 
     assert refusal(authenticator, signed_headers(caller)).message == auth.BAD_SIGNATURE
     assert len(verified) == 2
+
+
+# ---- a client's own notify policy ----------------------------------------------------------
+
+SERVICE_POLICY = Policy(freshness=timedelta(days=30))
+SUSPICIOUS_BY_SMS = {"rows": {"SUSPICIOUS": {"regular": "sms"}}}
+
+
+def test_a_clients_own_policy_is_resolved_against_the_services_and_given_back_once_dropped(
+    store: RecordingStore, clock: Clock
+) -> None:
+    authenticator = Authenticator(store, clock=clock, policy=SERVICE_POLICY)
+    store.clients[BANK.key] = replace(BANK, notify_policy=SUSPICIOUS_BY_SMS)
+
+    own = call(authenticator, signed_headers()).policy
+    store.clients[BANK.key] = BANK  # `clients set-policy bank default`
+    clock.now += timedelta(seconds=31)
+    after = call(authenticator, signed_headers(at=clock.now)).policy
+
+    assert own == client_policy(SUSPICIOUS_BY_SMS, SERVICE_POLICY)
+    assert own is not None and own.actions[PolicyRow.SUSPICIOUS, False] is Action.SMS
+    assert after is None
+
+
+def test_a_stored_policy_this_release_refuses_makes_the_client_unavailable_not_the_default(
+    authenticator: Authenticator, store: RecordingStore
+) -> None:
+    store.clients[BANK.key] = replace(
+        BANK, notify_policy={"rows": {"OWNER_CHANGED": {"regular": "deliver"}}}
+    )
+
+    with pytest.raises(ApiError) as caught:
+        call(authenticator, signed_headers())
+
+    assert caught.value.status == 503 and caught.value.message == auth.UNAPPLIABLE

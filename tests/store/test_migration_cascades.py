@@ -1,6 +1,6 @@
 """Migrations that drop a column of a table others refer to, on SQLite and PostgreSQL: 0010
-(`notifications.next_try_at`), 0002_webhooks (`clients.webhook_url`) and 0012
-(`clients.previous_secret_…`) keep every row of
+(`notifications.next_try_at`), 0002_webhooks (`clients.webhook_url`), 0012
+(`clients.previous_secret_…`) and 0013 (`clients.notify_policy`) keep every row of
 the tables that refer to theirs when they are undone. On SQLite, a table copied and dropped
 with foreign keys on takes those rows with it, on cascade."""
 
@@ -59,8 +59,13 @@ def counts(engine: Engine) -> list[int]:
 @pytest.mark.parametrize("kind", DATABASES)
 @pytest.mark.parametrize(
     "below",
-    ["0009_expired_waiting_for_sms", "0008_webhook_endpoint_waits@-2", "0011_client_action_age"],
-    ids=["0010 undone", "0002_webhooks undone", "0012 undone"],
+    [
+        "0009_expired_waiting_for_sms",
+        "0008_webhook_endpoint_waits@-2",
+        "0011_client_action_age",
+        "0012_client_secret_rotation",
+    ],
+    ids=["0010 undone", "0002_webhooks undone", "0012 undone", "0013 undone"],
 )
 def test_undoing_a_migration_keeps_every_client_and_what_is_theirs(
     kind: str, below: str, tmp_path: Path
