@@ -51,15 +51,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address, ip_address
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from oauthlib.common import Request
+from oauthlib.common import Request, safe_string_equals
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 from oauthlib.oauth1.rfc5849.signature import (
+    base_string_uri,
     collect_parameters,
-    verify_hmac_sha1,
-    verify_hmac_sha256,
+    normalize_parameters,
+    sign_hmac_sha1_with_client,
+    sign_hmac_sha256_with_client,
+    signature_base_string,
 )
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 from starlette.concurrency import run_in_threadpool
@@ -80,9 +83,19 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 PERMISSION_DENIED = "PERMISSION_DENIED"
 
 SIGNATURE_METHODS = ("HMAC-SHA256", "HMAC-SHA1")
-_VERIFIERS: dict[str, Callable[[Request, str], bool]] = {
-    "HMAC-SHA256": verify_hmac_sha256,
-    "HMAC-SHA1": verify_hmac_sha1,
+
+
+@dataclass(frozen=True)
+class _Secrets:
+    """What oauthlib's HMAC signers read of a client; two-legged: no resource owner."""
+
+    client_secret: str
+    resource_owner_secret: str | None = None
+
+
+_SIGNERS: dict[str, Callable[[str, _Secrets], str]] = {
+    "HMAC-SHA256": sign_hmac_sha256_with_client,
+    "HMAC-SHA1": sign_hmac_sha1_with_client,
 }
 # The body-hash draft defines SHA-1 for HMAC-SHA1 and leaves other methods open. oauthlib,
 # and so requests-oauthlib, send SHA-1 whatever the method, so HMAC-SHA256 accepts SHA-256
@@ -254,17 +267,26 @@ class _Endpoint(SignatureOnlyEndpoint):
         self._validator = validator
 
     def _check_signature(self, request: Request, is_token_request: bool = False) -> bool:
-        # oauthlib's own check for an HMAC method, twice; two-legged: no resource owner secret.
-        # Both verifications run whatever the first found, so no call's time tells which
-        # client is rotating, nor whether the key is one
-        verify = _VERIFIERS.get(request.signature_method or "")
-        if verify is None:  # refused before, by `protocol_parameters`
+        # oauthlib's own check for an HMAC method, with two secrets: the base string once
+        # (most of a verification's cost), then a signature with each. Both are signed and
+        # compared whatever the first found, so no call's time tells which client is rotating,
+        # nor whether the key is one
+        sign = _SIGNERS.get(request.signature_method or "")
+        if sign is None:  # refused before, by `protocol_parameters`
             return False
+        params: Any = request.params  # the (name, value) pairs oauthlib collected
+        base = signature_base_string(
+            request.http_method, base_string_uri(request.uri), normalize_parameters(params)
+        )
+        claimed = request.signature or ""
         secret = self._validator.get_client_secret(request.client_key or "", request)
-        current = verify(request, secret)
+        current = safe_string_equals(sign(base, _Secrets(secret)), claimed)
         previous_secret, previous_verifies = self._validator.get_previous_client_secret()
-        previous = verify(request, previous_secret)
+        previous = safe_string_equals(sign(base, _Secrets(previous_secret)), claimed)
         return current or (previous and previous_verifies)
+
+
+_Cached = TypeVar("_Cached")
 
 
 class Authenticator:
@@ -287,8 +309,11 @@ class Authenticator:
         self._skew = timestamp_skew_seconds
         self._cache_seconds = cache_seconds
         self._cache_size = cache_size
-        # unknown keys are cached too, so probing keys costs what using one does
-        self._cache: dict[str, tuple[float, ClientRecord | None]] = {}
+        # clients' records, until when each is taken as read
+        self._clients: dict[str, tuple[float, ClientRecord]] = {}
+        # keys no client has, cached too, so that probing keys costs what using one does; apart
+        # from the clients', so that a caller cycling made-up keys empties only this one
+        self._unknown_keys: dict[str, float] = {}
         self._dummy_secret = secrets.token_urlsafe(32)
 
     def authenticate(
@@ -389,14 +414,17 @@ class Authenticator:
         return client
 
     def _cached(self, key: str) -> bool:
-        cached = self._cache.get(key)
-        return cached is not None and cached[0] > self._clock().timestamp()
+        now = self._clock().timestamp()
+        client = self._clients.get(key)
+        return (client is not None and client[0] > now) or self._unknown_keys.get(key, 0) > now
 
     def _client(self, key: str) -> ClientRecord | None:
         now = self._clock().timestamp()
-        cached = self._cache.get(key)
+        cached = self._clients.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
+        if self._unknown_keys.get(key, 0) > now:
+            return None
         try:
             record = self._store.find_client(key) if 0 < len(key) <= KEY_MAX else None
         except SecretKeyError:  # checked as the service starts; a client sealed since then
@@ -409,9 +437,12 @@ class Authenticator:
                 # never the service's policy instead: it may deliver where the client's said sms
                 log.exception("cannot apply the notify policy of the client with key %s", key)
                 raise unavailable(UNAPPLIABLE) from None
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[key] = (now + self._cache_seconds, record)
+        if record is None:
+            _bounded(self._unknown_keys, self._cache_size)[key] = now + self._cache_seconds
+            self._clients.pop(key, None)  # a client removed since
+        else:
+            _bounded(self._clients, self._cache_size)[key] = (now + self._cache_seconds, record)
+            self._unknown_keys.pop(key, None)  # a client added since
         return record
 
     def _timestamp_in_window(self, text: str) -> int:
@@ -428,6 +459,14 @@ class Authenticator:
     def _in_window(self, timestamp: int) -> bool:
         """Whether `timestamp` is within the skew of the clock's now, either way."""
         return abs(timestamp - self._clock().timestamp()) <= self._skew
+
+
+def _bounded(cache: dict[str, _Cached], size: int) -> dict[str, _Cached]:
+    """`cache`, emptied first when it holds `size` entries: memory stays bounded whatever keys
+    callers send, at the cost of looking up again the keys it held."""
+    if len(cache) >= size:
+        cache.clear()
+    return cache
 
 
 def build_authenticator(

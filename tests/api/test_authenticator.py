@@ -207,6 +207,21 @@ def test_a_client_is_looked_up_once_while_cached(
     assert store.lookups == [BANK.key, BANK.key]
 
 
+def test_callers_cycling_made_up_keys_do_not_push_a_client_out_of_the_cache(
+    store: RecordingStore, clock: Clock
+) -> None:
+    authenticator = Authenticator(store, clock=clock, cache_seconds=30, cache_size=3)
+    call(authenticator, signed_headers())
+
+    made_up = [f"MadeUpKey{index:015d}" for index in range(7)]
+    for key in made_up:
+        stranger = ClientRecord("x", key, BANK.secret, BANK.networks, False)
+        assert refusal(authenticator, signed_headers(stranger)).message == auth.BAD_SIGNATURE
+    call(authenticator, signed_headers())
+
+    assert store.lookups == [BANK.key, *made_up]  # the client read once, while cached
+
+
 def test_an_unknown_key_is_verified_against_a_dummy_secret_and_cached(
     authenticator: Authenticator, store: RecordingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -586,17 +601,17 @@ def test_every_refused_signature_costs_two_verifications_whoever_it_names(
 ) -> None:
     # an unknown key must cost what a known one does, rotating or not: two HMACs each
     store.clients[ROTATING_SHOP.key] = ROTATING_SHOP
-    verified: list[str] = []
-    original = auth._VERIFIERS["HMAC-SHA256"]
+    signed_with: list[str] = []
+    original = auth._SIGNERS["HMAC-SHA256"]
 
-    def counting(request: Any, secret: str) -> bool:
-        verified.append(secret)
-        return original(request, secret)
+    def counting(base_string: str, secrets: Any) -> str:
+        signed_with.append(secrets.client_secret)
+        return original(base_string, secrets)
 
-    monkeypatch.setitem(auth._VERIFIERS, "HMAC-SHA256", counting)
+    monkeypatch.setitem(auth._SIGNERS, "HMAC-SHA256", counting)
 
     assert refusal(authenticator, signed_headers(caller)).message == auth.BAD_SIGNATURE
-    assert len(verified) == 2
+    assert len(signed_with) == 2
 
 
 # ---- a client's own notify policy ----------------------------------------------------------
