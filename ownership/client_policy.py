@@ -83,25 +83,31 @@ def read_policy_file(document: object) -> PolicyFile:
     """A client's policy file from the mapping it holds; raises PolicyFileError."""
     if not isinstance(document, Mapping):
         raise PolicyFileError("a policy file is a mapping with freshness_days and rows")
-    unknown = [str(key) for key in document if key not in KEYS]
+    unknown = [_shown(key) for key in document if key not in KEYS]
     if unknown:
         raise PolicyFileError(
-            f"a policy file has only {' and '.join(KEYS)}, not {', '.join(map(repr, unknown))}"
+            f"a policy file has only {' and '.join(KEYS)}, not {', '.join(unknown)}"
         )
     days = document.get("freshness_days")
     freshness_days = None if days is None else _freshness_days(days)
-    rows = document.get("rows") or {}
+    rows = document.get("rows")
+    if rows is None:
+        rows = {}
     if not isinstance(rows, Mapping):
         raise PolicyFileError("rows is a mapping from a row of the policy table to its actions")
     actions: dict[tuple[PolicyRow, bool], Action] = {}
+    named: set[PolicyRow] = set()
     for name, kinds in rows.items():
         row = _row(name)
+        if row in named:  # `SUSPICIOUS` and `suspicious`: which one the operator meant is not known
+            raise PolicyFileError(f"row {row.value} is given twice")
+        named.add(row)
         if not isinstance(kinds, Mapping) or not kinds:
             raise PolicyFileError(f"row {row.value} maps regular and/or sensitive to an action")
         for kind, action_name in kinds.items():
             if kind not in KINDS:
                 raise PolicyFileError(
-                    f"row {row.value} takes regular and sensitive, not {str(kind)!r}"
+                    f"row {row.value} takes regular and sensitive, not {_shown(kind)}"
                 )
             action = _action(row, action_name)
             allowed = allowed_actions(row, KINDS[kind])
@@ -120,9 +126,18 @@ def client_policy(document: object, default: Policy) -> Policy:
     return read_policy_file(document).applied_to(default)
 
 
+def _shown(value: object) -> str:
+    """A value of the file as a message shows it: a text or number, shortened; of anything
+    else only its kind (its whole text could be as long as the file)."""
+    if isinstance(value, str | int | float | bool):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return f"a {type(value).__name__}"
+
+
 def _freshness_days(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PolicyFileError(f"freshness_days is a whole number of days, not {value!r}")
+        raise PolicyFileError(f"freshness_days is a whole number of days, not {_shown(value)}")
     if not 1 <= value <= FRESHNESS_DAYS_MAX:
         raise PolicyFileError(
             f"freshness_days is 1 to {FRESHNESS_DAYS_MAX} (the possession window), not {value}"
@@ -132,18 +147,22 @@ def _freshness_days(value: object) -> int:
 
 def _row(name: object) -> PolicyRow:
     try:
-        return PolicyRow(str(name).upper())
+        if not isinstance(name, str):
+            raise ValueError(name)
+        return PolicyRow(name.upper())
     except ValueError:
         rows = ", ".join(row.value for row in PolicyRow)
-        raise PolicyFileError(f"{name!r} is no row of the policy table ({rows})") from None
+        raise PolicyFileError(f"{_shown(name)} is no row of the policy table ({rows})") from None
 
 
 def _action(row: PolicyRow, name: object) -> Action:
     try:
-        return Action(str(name).lower())
+        if not isinstance(name, str):
+            raise ValueError(name)
+        return Action(name.lower())
     except ValueError:
         actions = ", ".join(action.value for action in Action)
-        raise PolicyFileError(f"row {row.value}: {name!r} is no action ({actions})") from None
+        raise PolicyFileError(f"row {row.value}: {_shown(name)} is no action ({actions})") from None
 
 
 def _why_not(row: PolicyRow) -> str:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ownership.policy import Policy
 
 KINDS = ("regular", "sensitive")
+# a policy file names at most 14 actions and a freshness: a few hundred bytes
+POLICY_FILE_MAX_BYTES = 64 * 1024
 
 
 def add_policy_commands(actions: Any) -> None:
@@ -64,9 +66,10 @@ def cmd_clients_set_policy(args: argparse.Namespace, settings: Settings) -> int:
     document = None
     if args.file != "default":
         try:
-            document = read_policy_file(_read_yaml(Path(args.file))).document()
+            document = read_policy_file(_read_yaml(Path(args.file))).document() or None
         except PolicyFileError as error:
             raise UsageError(f"{args.file}: {error}") from error
+        # a file that changes nothing (`{}`) is the service's policy, stored as such
     with _store(settings) as sessions:
         try:
             with sessions.begin() as session:
@@ -99,15 +102,51 @@ def _read_yaml(path: Path) -> object:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(POLICY_FILE_MAX_BYTES + 1)
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read the policy file {path}: {error}") from error
+    if len(data) > POLICY_FILE_MAX_BYTES:
+        raise UsageError(
+            f"{path} is longer than a policy file can be ({POLICY_FILE_MAX_BYTES:,} bytes)"
+        )
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_strict_loader())  # a SafeLoader, stricter
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
         raise UsageError(f"{path} is not YAML{at}: {getattr(error, 'problem', error)}") from None
+
+
+def _strict_loader() -> type[Any]:
+    """PyYAML's safe loader without aliases (a few lines of them expand to gigabytes) and
+    without a key given twice (which would keep the last without a word)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, "a policy file takes no aliases (*name)", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool):
+                    continue  # the safe loader refuses an unhashable key itself
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key!r} is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
 
 
 def _shown(name: str, document: Mapping[str, Any] | None, settings: Settings) -> dict[str, Any]:

@@ -56,9 +56,10 @@ def add_access_commands(actions: Any) -> None:
             "30 s (each keeps a client's record that long). The one it replaces still verifies "
             "the client's calls for --overlap-hours, so the client can deploy the new one "
             "meanwhile (previous_secret_accepted_until says until when; null: it stopped). Only "
-            "one previous secret is kept: rotated again during an overlap, the secret being "
-            "replaced becomes the previous one and the oldest stops. For a secret that leaked, "
-            "give --overlap-hours 0: the old one stops within 30 s."
+            "one previous secret is kept: during an overlap a rotation is refused, as it would "
+            "stop the oldest secret at once, unless --end-previous. For a secret that leaked, "
+            "give --overlap-hours 0 (and --end-previous during an overlap): the old ones stop "
+            "within 30 s."
         ),
     )
     rotate.add_argument("name", type=text_argument, help="the client's name")
@@ -72,6 +73,14 @@ def add_access_commands(actions: Any) -> None:
             f"how long the old secret also verifies the client's calls, 0 to "
             f"{OVERLAP_HOURS_MAX} hours (default {SECRET_OVERLAP_HOURS}; 0: it stops, on the "
             "API's workers within 30 s)"
+        ),
+    )
+    rotate.add_argument(
+        "--end-previous",
+        action="store_true",
+        help=(
+            "rotate even while the secret before the last rotation is still accepted, which "
+            "stops that one at once"
         ),
     )
     rotate.set_defaults(run=cmd_clients_rotate_secret)
@@ -117,7 +126,9 @@ def cmd_clients_rotate_secret(args: argparse.Namespace, settings: Settings) -> i
         try:
             cipher = open_cipher(settings)
             with sessions.begin() as session:
-                rotated = rotate_secret(session, args.name, cipher, overlap=overlap)
+                rotated = rotate_secret(
+                    session, args.name, cipher, overlap=overlap, end_previous=args.end_previous
+                )
         except (ClientRegistrationError, SecretKeyError) as error:
             raise UsageError(str(error)) from error
     answer = {

@@ -53,20 +53,36 @@ def rotate_secret(
     cipher: SecretCipher,
     *,
     overlap: timedelta = SECRET_OVERLAP,
+    end_previous: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RotatedSecret:
     """Give a client a new consumer secret, its key unchanged; the caller commits. The one it
     replaces also verifies the client's calls for `overlap` after `now`, so the client can
     deploy the new one without a refused call; with no overlap it stops at commit (and on the
-    API's workers within 30 s). Only one previous secret is kept: rotated again during an
-    overlap, the secret being replaced becomes the previous one and the oldest stops at once.
-    A call's nonce is spent for the key, whichever secret signed it. Raises SecretKeyError if
-    `cipher` does not open the client's secret (a wrong key)."""
+    API's workers within 30 s). Only one previous secret is kept: during an overlap, a new
+    rotation would stop the oldest (likely the one the client still uses) at once, so it is
+    refused unless `end_previous`. A call's nonce is spent for the key, whichever secret
+    signed it. Raises SecretKeyError if `cipher` does not open the client's secret (a wrong
+    key), and ClientRegistrationError if another rotation or a reseal came first."""
     if not timedelta(0) <= overlap <= SECRET_OVERLAP_MAX:
         raise ClientRegistrationError(
             f"a consumer secret's overlap is from 0 to {SECRET_OVERLAP_MAX.days} days"
         )
-    row = _client_named(session, name, for_update=True)  # two rotations at once: one waits
+    # no row lock: on PostgreSQL a second rotation at once would wait, read the first's
+    # secret and rotate it in turn, stopping the client's at once; the compare-and-set below
+    # refuses it instead, on either database
+    row = _client_named(session, name)
+    moment = now()
+    until_before = row.previous_secret_until
+    if not end_previous and row.previous_secret_encrypted and until_before is not None:
+        if until_before.tzinfo is None:
+            until_before = until_before.replace(tzinfo=UTC)
+        if moment < until_before:
+            raise ClientRegistrationError(
+                f"the secret {row.name!r} had before its last rotation is accepted until "
+                f"{until_before:%Y-%m-%dT%H:%M:%SZ}: rotating again stops it at once; give "
+                "--end-previous to do so (a secret that leaked)"
+            )
     replaced = row.secret_encrypted
     if not cipher.opens(replaced):
         # a new secret sealed under it would be one that no process with the right key opens
@@ -77,7 +93,7 @@ def rotate_secret(
     previous, until = None, None
     if overlap:
         previous = cipher.rotate(replaced)
-        until = now() + overlap
+        until = moment + overlap
         if until.microsecond:  # up to the next second, as it is shown: never shorter than asked
             until = until.replace(microsecond=0) + timedelta(seconds=1)
     secret = new_secret()

@@ -86,7 +86,8 @@ class ClientRow(Base):
     max_action_age_days: Mapped[int | None] = mapped_column(Integer)
     # its own notify policy, its file's validated document (ownership.client_policy); null:
     # the service's
-    notify_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # SQL NULL, not JSON's null, for the service's policy: `notify_policy is null` says so
+    notify_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class NonceRow(Base):

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, select
 
 from pipelines.cli import main
+from store.tables import ClientRow
 
 BANK_OFFICE = "203.0.113.0/24"
 CAREFUL = """\
@@ -17,6 +19,13 @@ freshness_days: 14
 rows:
   suspicious: {regular: sms, sensitive: sms}
 """
+
+
+# a few lines that expand to 9**9 texts if aliases are followed
+BILLION_LAUGHS = "freshness_days:\n  - &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  - &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
 
 
 @pytest.fixture
@@ -84,6 +93,11 @@ def test_set_policy_default_gives_the_services_policy_back(
         ("freshness_days: 0", "1 to 90"),
         ("rows: [unclosed", "is not YAML at line 1"),
         ("", "a policy file is a mapping"),
+        ("rows: 0", "rows is a mapping"),
+        ("rows: {SUSPICIOUS: {regular: sms}, suspicious: {regular: deliver}}", "given twice"),
+        ("freshness_days: 14\nfreshness_days: 90", "'freshness_days' is given twice"),
+        (BILLION_LAUGHS, "takes no aliases"),
+        ("freshness_days: [" + "1, " * 30_000 + "1]", "longer than a policy file can be"),
     ],
 )
 def test_a_bad_policy_file_is_a_one_line_error_and_changes_nothing(
@@ -95,6 +109,22 @@ def test_a_bad_policy_file_is_a_one_line_error_and_changes_nothing(
     assert complaint in captured.err and captured.err.count("\n") == 1
     assert "Traceback" not in captured.err and captured.out == ""
     assert own_policy_listed(capsys) is False
+
+
+def test_a_file_that_changes_nothing_and_default_both_store_no_policy(
+    bank: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: Engine
+) -> None:
+    main(["clients", "set-policy", "bank", policy_file(tmp_path, CAREFUL)])
+    main(["clients", "set-policy", "bank", "default"])
+    main(["clients", "add", "shop", "--allow-ip", BANK_OFFICE])
+    main(["clients", "set-policy", "shop", policy_file(tmp_path, "{}")])
+    capsys.readouterr()
+
+    with engine.connect() as connection:  # SQL's NULL, as an analyst's `is null` reads it
+        without = connection.scalars(
+            select(ClientRow.name).where(ClientRow.notify_policy.is_(None))
+        ).all()
+    assert sorted(without) == ["bank", "shop"]
 
 
 @pytest.mark.parametrize(

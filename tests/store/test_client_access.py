@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import client_access, clients
 from store.client_access import SECRET_OVERLAP_MAX, RotatedSecret, rotate_secret, set_disabled
 from store.clients import (
     ClientRecord,
@@ -39,9 +40,12 @@ def rotate(
     cipher: SecretCipher,
     overlap: timedelta = DAY,
     at: datetime = NOW,
+    end_previous: bool = False,
 ) -> RotatedSecret:
     with sessions.begin() as session:
-        return rotate_secret(session, "bank", cipher, overlap=overlap, now=lambda: at)
+        return rotate_secret(
+            session, "bank", cipher, overlap=overlap, end_previous=end_previous, now=lambda: at
+        )
 
 
 def found(
@@ -92,16 +96,53 @@ def test_a_rotation_with_no_overlap_keeps_no_previous_secret(
     assert (record.secret, record.previous_secret) == (rotated.secret, None)
 
 
-def test_a_second_rotation_during_the_overlap_keeps_only_the_secret_it_replaced(
+def test_a_second_rotation_during_the_overlap_is_refused_as_it_would_stop_the_first_secret(
     sessions: sessionmaker[Session], cipher: SecretCipher
 ) -> None:
     issued = register_bank(sessions, cipher)
     first = rotate(sessions, cipher)
 
-    second = rotate(sessions, cipher, at=NOW + timedelta(hours=1))
+    with pytest.raises(ClientRegistrationError, match="give --end-previous"):
+        rotate(sessions, cipher, at=NOW + timedelta(hours=1))
 
     record = found(sessions, issued.key, cipher, at=NOW + timedelta(hours=1))
-    assert (record.secret, record.previous_secret) == (second.secret, first.secret)
+    assert (record.secret, record.previous_secret) == (first.secret, issued.secret)
+
+
+def test_a_second_rotation_ending_the_previous_keeps_only_the_secret_it_replaced(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+    first = rotate(sessions, cipher)
+
+    second = rotate(sessions, cipher, at=NOW + timedelta(hours=1), end_previous=True)
+    later = NOW + timedelta(hours=1) + DAY + timedelta(seconds=2)  # the second's overlap over
+    after_overlap = rotate(sessions, cipher, at=later)
+
+    record = found(sessions, issued.key, cipher, at=later)
+    assert (record.secret, record.previous_secret) == (after_overlap.secret, second.secret)
+    assert first.secret not in (record.secret, record.previous_secret)
+
+
+def test_a_rotation_that_another_came_before_is_refused_and_keeps_the_others(
+    sessions: sessionmaker[Session], cipher: SecretCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = register_bank(sessions, cipher)
+    others: list[RotatedSecret] = []
+    original_new_secret = clients.new_secret
+
+    def another_rotation_first() -> str:
+        # a second operator's rotation commits between this one's read and its write
+        monkeypatch.setattr(client_access, "new_secret", original_new_secret)
+        others.append(rotate(sessions, cipher, overlap=timedelta(0)))
+        return original_new_secret()
+
+    monkeypatch.setattr(client_access, "new_secret", another_rotation_first)
+    with pytest.raises(ClientRegistrationError, match="changed while it was rotated"):
+        rotate(sessions, cipher)
+
+    record = found(sessions, issued.key, cipher)
+    assert (record.secret, record.previous_secret) == (others[0].secret, None)
 
 
 @pytest.mark.parametrize("overlap", [timedelta(seconds=-1), SECRET_OVERLAP_MAX + timedelta(1)])

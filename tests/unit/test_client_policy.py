@@ -99,6 +99,10 @@ def test_what_each_row_may_be_set_to(
         ({"freshness_days": True}, "whole number of days"),
         ({"freshnes_days": 30}, "not 'freshnes_days'"),
         (["SUSPICIOUS"], "a policy file is a mapping"),
+        ({"rows": False}, "rows is a mapping"),
+        ({"rows": {"SUSPICIOUS": {"regular": "sms"}, "suspicious": {}}}, "given twice"),
+        ({"freshness_days": [["x"] * 9] * 9}, "not a list"),
+        ({"rows": {"SUSPICIOUS": {"regular": "x" * 1000}}}, "'" + "x" * 36 + "... is no action"),
     ],
 )
 def test_a_file_that_would_undo_the_protection_or_is_malformed_is_refused_in_one_line(
