@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,10 @@ def read_manifest(scores_dir: Path) -> dict[str, Any]:
 
 
 def scores_as_of(scores_dir: Path) -> datetime:
-    """The moment the scores describe, as naive UTC (the manifest's `as_of`)."""
-    return datetime.strptime(read_manifest(scores_dir)["as_of"], "%Y-%m-%dT%H:%M:%SZ")
+    """The moment the scores describe (the manifest's `as_of`), in UTC and saying so, as the
+    scores file's times do: comparable with them in pandas and Polars."""
+    moment = datetime.strptime(read_manifest(scores_dir)["as_of"], "%Y-%m-%dT%H:%M:%SZ")
+    return moment.replace(tzinfo=UTC)
 
 
 def status_summary(scores_dir: Path) -> pl.DataFrame:

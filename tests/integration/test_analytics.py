@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
 
@@ -77,8 +77,14 @@ def rows(frame: pl.DataFrame, *columns: str) -> list[tuple[object, ...]]:
 
 
 def test_the_manifest_gives_the_moment_the_scores_describe(scores: Path) -> None:
-    assert analytics.scores_as_of(scores) == AS_OF
+    assert analytics.scores_as_of(scores) == AS_OF.replace(tzinfo=UTC)
     assert analytics.read_manifest(scores)["statuses"]["suspicious"] == 3
+
+
+def test_the_scores_moment_compares_with_the_times_of_the_scores_file(scores: Path) -> None:
+    frame = pl.read_parquet(scores / "scores.parquet")
+
+    assert frame.filter(pl.col("as_of") == analytics.scores_as_of(scores)).height == 8
 
 
 def test_every_status_is_summarised_in_enum_order_even_when_absent(scores: Path) -> None:
@@ -161,7 +167,7 @@ def test_scores_whose_times_carry_no_zone_fall_in_the_same_bands(tmp_path: Path)
         ("month", 0),
         ("quarter", 1),
     ]
-    assert analytics.scores_as_of(tmp_path / "unzoned") == AS_OF
+    assert analytics.scores_as_of(tmp_path / "unzoned") == AS_OF.replace(tzinfo=UTC)
 
 
 def test_an_owner_changed_number_no_holder_has_shown_on_falls_in_the_none_band(
