@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -101,6 +102,8 @@ def cmd_clients_show_policy(args: argparse.Namespace, settings: Settings) -> int
 def _read_yaml(path: Path) -> object:
     import yaml
 
+    if path.exists() and not path.is_file():  # a FIFO would block the read for ever
+        raise UsageError(f"cannot read the policy file {path}: it is not a file")
     try:
         with path.open("rb") as file:
             data = file.read(POLICY_FILE_MAX_BYTES + 1)
@@ -113,6 +116,8 @@ def _read_yaml(path: Path) -> object:
         )
     try:
         return yaml.load(text, Loader=_strict_loader())  # a SafeLoader, stricter
+    except RecursionError:
+        raise UsageError(f"{path} is nested deeper than a policy file can be") from None
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
@@ -120,11 +125,20 @@ def _read_yaml(path: Path) -> object:
 
 
 def _strict_loader() -> type[Any]:
-    """PyYAML's safe loader without aliases (a few lines of them expand to gigabytes) and
-    without a key given twice (which would keep the last without a word)."""
+    """PyYAML's safe loader without aliases (a few lines of them expand to gigabytes), without
+    a key given twice (which would keep the last without a word), and with whole numbers only
+    as decimals (YAML 1.1 reads `030` as 24 and `1:00` as 60)."""
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
+        def construct_decimal_int(self, node: Any) -> int:
+            text = str(self.construct_scalar(node))
+            if not re.fullmatch(r"[-+]?[0-9]+", text) or text.lstrip("+-")[:-1].startswith("0"):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{text!r} is no whole number written in decimal", node.start_mark
+                )
+            return int(text)
+
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -146,6 +160,7 @@ def _strict_loader() -> type[Any]:
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_decimal_int)
     return StrictLoader
 
 

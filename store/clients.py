@@ -425,7 +425,10 @@ def renew_webhook_secret(
         raise ClientRegistrationError(
             f"a webhook secret's overlap is from 0 to {WEBHOOK_SECRET_OVERLAP_MAX.days} days"
         )
-    row = _client_named(session, name, for_update=True)  # two renewals at once: one waits
+    # no row lock: on PostgreSQL a second renewal at once would wait, read the first's secret
+    # and renew it in turn, stopping the client's at once; the compare-and-set below refuses
+    # it instead, on either database
+    row = _client_named(session, name)
     if not all(
         cipher.opens(token)
         for token in (row.secret_encrypted, row.webhook_secret_encrypted)

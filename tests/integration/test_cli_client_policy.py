@@ -4,6 +4,7 @@ YAML file, shown with where it differs from the service's, and `default` giving 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,8 @@ def test_set_policy_default_gives_the_services_policy_back(
         ("freshness_days: 14\nfreshness_days: 90", "'freshness_days' is given twice"),
         (BILLION_LAUGHS, "takes no aliases"),
         ("freshness_days: [" + "1, " * 30_000 + "1]", "longer than a policy file can be"),
+        ("freshness_days: 030", "'030' is no whole number written in decimal"),
+        ("{a: " * 2_000 + "1" + "}" * 2_000, "nested deeper than a policy file can be"),
     ],
 )
 def test_a_bad_policy_file_is_a_one_line_error_and_changes_nothing(
@@ -137,6 +140,16 @@ def test_an_unknown_client_is_a_one_line_error(
     assert main(["clients", *args]) == 2
 
     assert "no client is named 'nobody'" in capsys.readouterr().err
+
+
+def test_a_policy_file_that_is_a_pipe_is_refused_rather_than_waited_for(
+    bank: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(tmp_path / "policy.yaml")
+
+    assert main(["clients", "set-policy", "bank", str(tmp_path / "policy.yaml")]) == 2
+
+    assert "it is not a file" in capsys.readouterr().err
 
 
 def test_a_policy_file_that_cannot_be_read_is_a_one_line_error(

@@ -209,36 +209,41 @@ def waiting_on_a_lock(engine: Engine) -> bool:
         )
 
 
-def test_a_renewal_while_another_is_committing_keeps_the_secret_that_one_gave_as_previous(
+def test_a_renewal_while_another_is_committing_is_refused_and_keeps_the_clients_secret(
     sessions: sessionmaker[Session], cipher: SecretCipher, engine: Engine
 ) -> None:
+    # renewed in turn, the second would stop at once the secret the client has deployed
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite takes one writer at a time")
-    register_bank(sessions, cipher)
-    second: list[RenewedWebhookSecret] = []
+    issued = register_bank(sessions, cipher)
+    refused: list[Exception] = []
+
+    def second_renewal() -> None:
+        try:
+            renew(sessions, cipher)
+        except ClientRegistrationError as error:
+            refused.append(error)
+
     with sessions.begin() as session:
         first = renew_webhook_secret(session, "bank", cipher, now=lambda: NOW)
         session.flush()
-        other = threading.Thread(target=lambda: second.append(renew(sessions, cipher)))
+        other = threading.Thread(target=second_renewal)
         other.start()
         deadline = time.monotonic() + 30
         while not waiting_on_a_lock(engine) and time.monotonic() < deadline:
             time.sleep(0.01)
     other.join(30)
 
-    assert second and second[0].secret != first.secret
-    previous = bank_row(sessions).previous_webhook_secret_encrypted
-    assert previous is not None and cipher.decrypt(previous) == first.secret
+    assert len(refused) == 1 and "changed while it was renewed" in str(refused[0])
+    row = bank_row(sessions)
+    assert cipher.decrypt(row.webhook_secret_encrypted or "") == first.secret
+    previous = row.previous_webhook_secret_encrypted
+    assert previous is not None and cipher.decrypt(previous) == issued.webhook_secret
 
 
 def test_a_renewal_another_committed_between_its_read_and_its_write_is_refused(
-    sessions: sessionmaker[Session],
-    cipher: SecretCipher,
-    engine: Engine,
-    monkeypatch: pytest.MonkeyPatch,
+    sessions: sessionmaker[Session], cipher: SecretCipher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL holds the row from the read on: the other renewal waits")
     register_bank(sessions, cipher)
     read = clients._client_named
     others: list[RenewedWebhookSecret] = []
@@ -246,7 +251,7 @@ def test_a_renewal_another_committed_between_its_read_and_its_write_is_refused(
     def read_then_another_renews(session: Session, name: str, **options: bool) -> ClientRow:
         row = read(session, name, **options)
         monkeypatch.setattr(clients, "_client_named", read)  # the other reads as usual
-        others.append(renew(sessions, cipher))  # SQLite locks no row on reading it
+        others.append(renew(sessions, cipher))  # no row is locked on reading it
         return row
 
     monkeypatch.setattr(clients, "_client_named", read_then_another_renews)
