@@ -47,10 +47,14 @@ def overlap_hours_argument(text: str) -> float:
 def add_clients_commands(commands: Any) -> None:
     clients = commands.add_parser(
         "clients",
-        help="register, list, disable and enable the API's clients, and show their webhooks",
+        help=(
+            "register, list, disable and enable the API's clients, rotate their secrets, set "
+            "their policies, and show their webhooks"
+        ),
         description=(
             "Register and list the API's clients (OAuth 1.0a consumers), disable and enable "
-            "them, rotate their secrets, and show how their webhooks fare."
+            "them, rotate their secrets, give them their own notify policy or action age, and "
+            "show how their webhooks fare."
         ),
     )
     actions = clients.add_subparsers(dest="action", required=True, metavar="ACTION")

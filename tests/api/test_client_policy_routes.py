@@ -4,9 +4,11 @@ every other client keeps the service's."""
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+from delivery import records
 from ownership.client_policy import read_policy_file
 from store.client_policy import set_notify_policy
 from store.clients import register_client
@@ -72,3 +74,32 @@ def test_a_client_given_the_default_back_is_answered_by_the_services_policy(
         checked = careful.post("/v1/check", {"phone": SUSPICIOUS}).json()
 
     assert checked["action"] == "deliver"
+
+
+def test_a_yes_counts_for_the_services_freshness_whatever_the_clients(tmp_path: Path) -> None:
+    """A client's freshness says which proofs of a verified number are fresh; it does not make
+    an old Yes turn a suspicious number verified."""
+    yes_at = NOW - timedelta(days=40)  # past the service's 30 days, within the client's 90
+    for served in served_history(tmp_path, overlay_every=0.0):
+        with session_factory(served.engine).begin() as session:
+            issued = register_client(session, "patient", ["127.0.0.0/8"], served.cipher)
+            set_notify_policy(session, "patient", {"freshness_days": 90})
+        with served.engine.begin() as connection:
+            records.record_verification(
+                connection,
+                SUSPICIOUS,
+                yes_at.replace(tzinfo=UTC),
+                "prompt",
+                "confirmed",
+                "vk:1",
+                None,
+            )
+        patient = Caller(served.caller.url, issued.key, issued.secret)
+
+        single = patient.post("/v1/check", {"phone": SUSPICIOUS, "sensitive": True}).json()
+        bulk = patient.post("/v1/check/bulk", {"phones": [SUSPICIOUS], "sensitive": True}).json()
+
+    assert (single["status"], single["action"]) == ("suspicious", "reverify")
+    assert [(item["status"], item["action"]) for item in bulk["results"]] == [
+        ("suspicious", "reverify")
+    ]
