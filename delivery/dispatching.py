@@ -66,13 +66,16 @@ class Dispatching(NotifyCore):
             if self.stopping.is_set():  # the rest stay accepted, for the next process
                 return None
             try:
-                return self._dispatch(row, down) > 0
-            except Exception:
+                carried = self._dispatch(row, down) > 0
+            except Exception as error:
                 # one notification's failure (a store error, an adapter's bug) is its own: the
-                # others of the round go on, and each failure is logged; what its claim left,
-                # the sweeper finishes
-                log.exception("could not dispatch %s", row["id"])
+                # others of the round go on, and each failing notification is logged; what its
+                # claim left, the sweeper finishes
+                self.dispatch_failures.failed(row["id"], error)
                 return False
+            if carried:
+                self.dispatch_failures.carried(row["id"])
+            return carried
 
         threads = min(self.dispatch_concurrency, len(rows))
         if threads == 1:

@@ -24,6 +24,7 @@ from delivery.channels.ports import (
     UnknownMessageError,
 )
 from delivery.clock import Clock
+from delivery.dispatch_failures import DispatchFailures
 from delivery.overlay import LiveOverlay, snapshot_time
 from delivery.ports import ClientEvent, NoWebhooks, Templates, Webhooks
 from delivery.webhooks.events import NotificationStatusChanged
@@ -102,6 +103,7 @@ class NotifyCore:
         # every notification ends
         self.sms_validity = sms_validity
         self.dispatch_concurrency = dispatch_concurrency
+        self.dispatch_failures = DispatchFailures()
         self.writer = BatchWriter(engine)
         # set when the process stops: the jobs finish what they hold and take nothing new
         self.stopping = threading.Event()
