@@ -36,6 +36,11 @@ class UsageError(Exception):
     """A command cannot run as asked; the message says why."""
 
 
+def numbers_text(count: int) -> str:
+    """`1 number`, `2,000 numbers`."""
+    return f"{count:,} number" + ("" if count == 1 else "s")
+
+
 def text_argument(text: str) -> str:
     """A command-line text the store keeps (a name, an id, a note). A terminal that is not
     UTF-8 sends bytes Python keeps as lone surrogates, which no store holds: refused here."""
@@ -230,7 +235,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     rejected = sum(kind["rejected"] for kind in manifest["inputs"].values())
     statuses = ", ".join(f"{k} {v:,}" for k, v in manifest["statuses"].items()) or "no numbers"
     console.print(
-        f"scored {manifest['numbers']:,} numbers as of {manifest['as_of']} ({statuses}); "
+        f"scored {numbers_text(manifest['numbers'])} as of {manifest['as_of']} ({statuses}); "
         f"{rejected:,} {'row' if rejected == 1 else 'rows'} rejected"
         + (f", see {escape(str(args.out / 'rejects'))}/" if rejected else "")
     )

@@ -166,6 +166,11 @@ def _csv_header(path: Path) -> tuple[str, ...]:
             first = next(csv.reader(file), [])
     except (OSError, EOFError, csv.Error) as error:
         raise InputError(f"cannot read the header of {path}: {error}") from error
+    if any("\x00" in name for name in first):  # UTF-16 or UTF-32 text, or no text at all
+        raise InputError(
+            f"{path}: its header holds NUL bytes: CSV files are read as UTF-8 text, and this one "
+            "is in another encoding (UTF-16, say) or is no text file"
+        )
     # a column without a name (a written index, a trailing comma) gets one; no contract uses it
     names = tuple(name.strip().lower() or f"unnamed_{index}" for index, name in enumerate(first))
     twice = sorted({name for name in names if names.count(name) > 1})

@@ -41,9 +41,12 @@ def score_nightly(settings: Settings, engine: Engine, history: Path) -> ScoreRes
         last = nightly_watermark(history)
         since = None if last is None else last - RECORDED_OVERLAP
         written = export_recorded(engine, history, recorded_since=since)
-        log.info(
-            "nightly run: verification results recorded since %s exported to %s", since, written
+        recorded = (
+            "every verification result"
+            if since is None
+            else (f"the verification results recorded since {since:%Y-%m-%dT%H:%M:%SZ}")
         )
+        log.info("nightly run: %s exported to %s", recorded, written)
         result = score(
             ScoreRequest(
                 events_dir=history,

@@ -19,6 +19,7 @@ from pipelines.cli import (
     UsageError,
     console,
     generate_history,
+    numbers_text,
     phones_argument,
     port_argument,
     score_with_progress,
@@ -444,7 +445,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     examples = _example_numbers(scores / "scores.parquet")
     scores = scores.resolve()  # the paths below are pasted into other terminals
     _say(
-        f"\nscored {manifest['numbers']:,} numbers as of {manifest['as_of']}.\n"
+        f"\nscored {numbers_text(manifest['numbers'])} as of {manifest['as_of']}.\n"
         f"scores:   {scores / 'scores.parquet'}\nsnapshot: {scores / 'snapshot.bin'}\n"
         f"manifest: {scores / 'manifest.json'}\ntry:"
     )

@@ -437,6 +437,21 @@ def test_csv_files_of_a_kind_are_matched_by_column_name(tmp_path: Path) -> None:
     )
 
 
+def test_a_csv_file_in_utf_16_stops_the_run_saying_its_encoding(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _as_csv(events, "code_entries")
+    (events / "code_entries" / "part-1.csv").write_text(
+        f"phone,ts,product,account_id\r\n{RU_MOBILE},2026-05-20T10:00:00Z,vk,vk-7\r\n",
+        encoding="utf-16",
+    )
+
+    with pytest.raises(InputError) as stopped:
+        run(events, tmp_path / "out")
+
+    assert "part-1.csv: its header holds NUL bytes" in str(stopped.value)
+    assert "(UTF-16, say)" in str(stopped.value) and "\x00" not in str(stopped.value)
+
+
 def test_a_file_of_a_kind_without_a_column_stops_the_run_naming_the_file(
     tmp_path: Path,
 ) -> None:
