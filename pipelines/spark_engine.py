@@ -8,10 +8,13 @@ engines as Parquet under the run's work folder, which is also what a cluster wou
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -163,17 +166,55 @@ def score_checked(
     each model.
     """
     spark = spark_session()
-    for kind in INPUT_KINDS:
-        source = _export_checked(con, kind, work_dir / "checked")
-        spark.read.parquet(str(source)).createOrReplaceTempView(f"checked_{kind}")
-    _run_params_frame(spark, params).createOrReplaceTempView("run_params")
-    for name in MODEL_ORDER:
-        frame = spark.sql(spark_sql(name))
-        if name not in VIEW_MODELS:
-            frame = _materialise(spark, frame, _model_dir(work_dir, name))
-        frame.createOrReplaceTempView(name)
-        step(f"model {name}")
+    with _interrupt_cancels_jobs(spark) as interrupted:
+        for kind in INPUT_KINDS:
+            source = _export_checked(con, kind, work_dir / "checked")
+            spark.read.parquet(str(source)).createOrReplaceTempView(f"checked_{kind}")
+        _run_params_frame(spark, params).createOrReplaceTempView("run_params")
+        for name in MODEL_ORDER:
+            if interrupted:
+                raise KeyboardInterrupt
+            frame = spark.sql(spark_sql(name))
+            if name not in VIEW_MODELS:
+                frame = _materialise(spark, frame, _model_dir(work_dir, name))
+            frame.createOrReplaceTempView(name)
+            step(f"model {name}")
     return work_dir / OUTPUT_DIR
+
+
+@contextmanager
+def _interrupt_cancels_jobs(spark: SparkSession) -> Iterator[list[int]]:
+    """Ctrl-C cancels the Spark jobs running, and the block then ends in KeyboardInterrupt.
+
+    PySpark's own handler cancels them from the signal handler, on the main thread, which is
+    most likely inside a Py4J call just then: Py4J finds its socket read re-entered and logs
+    tracebacks (to the root logger) before the interrupt comes through. Here they are cancelled
+    from a thread of their own, and the call the main thread was in returns, failed."""
+    interrupted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # signals reach the main thread only
+        return
+
+    def cancel(number: int, _frame: object) -> None:
+        interrupted.append(number)
+        threading.Thread(target=_cancel_jobs, args=(spark,), daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, cancel)
+    try:
+        yield interrupted
+    except Exception:
+        if interrupted:  # the job the interrupt cancelled
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _cancel_jobs(spark: SparkSession) -> None:
+    with suppress(Exception):  # a session stopping meanwhile has nothing left to cancel
+        spark.sparkContext.cancelAllJobs()
 
 
 def _export_checked(con: duckdb.DuckDBPyConnection, kind: str, folder: Path) -> Path:
