@@ -604,12 +604,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERRUPTED
 
 
+# The one optional positional a command takes after its options (`clients set-webhook`'s URL)
+TRAILING_POSITIONAL = "url"
+
 # What DuckDB raises when Ctrl-C stops a query it runs
 DUCKDB_INTERRUPTED = "Query interrupted"
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    trailing = getattr(args, TRAILING_POSITIONAL, ...)
+    if trailing is None and len(extras) == 1 and not extras[0].startswith("-"):
+        # argparse fills an optional positional from the first run of positionals only, so
+        # `set-webhook bank --renew-secret URL` would leave the URL over: it is the URL
+        setattr(args, TRAILING_POSITIONAL, text_argument(extras.pop()))
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     handler: Callable[[argparse.Namespace, Settings], int] = args.run
     from pydantic import ValidationError
 

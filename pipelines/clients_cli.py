@@ -124,8 +124,16 @@ def add_clients_commands(commands: Any) -> None:
         help=(
             "issue a new webhook secret; the one it replaces also signs every webhook for "
             "--overlap hours, so the client can deploy the new one meanwhile. Only one previous "
-            "secret is kept: renewed again during an overlap, the secret being replaced becomes "
-            "the previous one and the oldest stops at once"
+            "secret is kept: during an overlap a renewal is refused, as it would stop the oldest "
+            "secret at once, unless --end-previous"
+        ),
+    )
+    set_webhook.add_argument(
+        "--end-previous",
+        action="store_true",
+        help=(
+            "with --renew-secret: renew even while the secret before the last renewal still "
+            "signs, which stops that one at once"
         ),
     )
     set_webhook.add_argument(
@@ -244,8 +252,8 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
     keep_url = args.url is None and not args.clear
     if keep_url and not args.renew_secret:
         raise UsageError("give a URL, --clear, or --renew-secret")
-    if args.overlap is not None and not args.renew_secret:
-        raise UsageError("--overlap goes with --renew-secret")
+    if (args.overlap is not None or args.end_previous) and not args.renew_secret:
+        raise UsageError("--overlap and --end-previous go with --renew-secret")
     overlap = WEBHOOK_SECRET_OVERLAP if args.overlap is None else timedelta(hours=args.overlap)
     answer: dict[str, str | None] = {"name": args.name, "webhook_url": args.url}
     with _store(settings) as sessions:
@@ -258,7 +266,9 @@ def cmd_clients_set_webhook(args: argparse.Namespace, settings: Settings) -> int
                     has_secret = set_webhook_url(session, args.name, args.url)
                 if args.renew_secret or not has_secret:
                     cipher = open_cipher(settings)
-                    renewed = renew_webhook_secret(session, args.name, cipher, overlap=overlap)
+                    renewed = renew_webhook_secret(
+                        session, args.name, cipher, overlap=overlap, end_previous=args.end_previous
+                    )
                     answer["webhook_secret"] = renewed.secret
                     answer["previous_secret_signs_until"] = _utc_text(renewed.previous_signs_until)
         except (ClientRegistrationError, SecretKeyError) as error:

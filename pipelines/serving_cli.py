@@ -441,7 +441,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             threads=settings.threads,
         )
     )
-    print(evaluate(scores, events / "truth").render())
+    # flushed: to a file or a pipe, the evaluation would come only once the server stopped
+    print(evaluate(scores, events / "truth").render(), flush=True)
     examples = _example_numbers(scores / "scores.parquet")
     scores = scores.resolve()  # the paths below are pasted into other terminals
     _say(

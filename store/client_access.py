@@ -79,7 +79,7 @@ def rotate_secret(
             until_before = until_before.replace(tzinfo=UTC)
         if moment < until_before:
             raise ClientRegistrationError(
-                f"the secret {row.name!r} had before its last rotation is accepted until "
+                f"the secret that {row.name!r} had before its last rotation is accepted until "
                 f"{until_before:%Y-%m-%dT%H:%M:%SZ}: rotating again stops it at once; give "
                 "--end-previous to do so (a secret that leaked)"
             )

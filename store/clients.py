@@ -412,15 +412,16 @@ def renew_webhook_secret(
     cipher: SecretCipher,
     *,
     overlap: timedelta = WEBHOOK_SECRET_OVERLAP,
+    end_previous: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RenewedWebhookSecret:
     """Give a client a new webhook secret; the caller commits. The one it replaces also signs
     for `overlap` after `now` (every delivery carries both signatures meanwhile), so the
     client can deploy the new one without failing a delivery; with no overlap it stops at
-    commit. Only one previous secret is kept: renewed again during an overlap, the secret
-    being replaced becomes the previous one and the oldest stops at once. Raises
-    SecretKeyError if `cipher` does not open the client's secrets (a wrong key). Also how a
-    client registered before webhooks existed gets its first one."""
+    commit. Only one previous secret is kept: during an overlap, a new renewal would stop the
+    oldest (likely the one the client still verifies with) at once, so it is refused unless
+    `end_previous`. Raises SecretKeyError if `cipher` does not open the client's secrets (a
+    wrong key). Also how a client registered before webhooks existed gets its first one."""
     if not timedelta(0) <= overlap <= WEBHOOK_SECRET_OVERLAP_MAX:
         raise ClientRegistrationError(
             f"a webhook secret's overlap is from 0 to {WEBHOOK_SECRET_OVERLAP_MAX.days} days"
@@ -429,6 +430,16 @@ def renew_webhook_secret(
     # and renew it in turn, stopping the client's at once; the compare-and-set below refuses
     # it instead, on either database
     row = _client_named(session, name)
+    moment = now()
+    signing_until = row.previous_webhook_secret_until
+    if row.previous_webhook_secret_encrypted and signing_until is not None and not end_previous:
+        signing_until = signing_until.replace(tzinfo=signing_until.tzinfo or UTC)
+        if moment < signing_until:
+            raise ClientRegistrationError(
+                f"the webhook secret that {row.name!r} had before its last renewal still signs "
+                f"until {signing_until:%Y-%m-%dT%H:%M:%SZ}: renewing again stops it at once; "
+                "give --end-previous to do so (a secret that leaked)"
+            )
     if not all(
         cipher.opens(token)
         for token in (row.secret_encrypted, row.webhook_secret_encrypted)
@@ -443,7 +454,7 @@ def renew_webhook_secret(
     previous, until = None, None
     if overlap and replaced:
         previous = cipher.rotate(replaced)
-        until = now() + overlap
+        until = moment + overlap
         if until.microsecond:  # up to the next second, as it is shown: never shorter than asked
             until = until.replace(microsecond=0) + timedelta(seconds=1)
     secret = generate_webhook_secret()

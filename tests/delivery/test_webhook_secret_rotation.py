@@ -42,10 +42,15 @@ class Shop:
         assert self.credentials.webhook_secret is not None
         return self.credentials.webhook_secret
 
-    def renew(self, overlap: timedelta = DAY) -> RenewedWebhookSecret:
+    def renew(self, overlap: timedelta = DAY, end_previous: bool = False) -> RenewedWebhookSecret:
         with session_factory(self.engine).begin() as session:
             return renew_webhook_secret(
-                session, "shop", self.cipher, overlap=overlap, now=self.clock.now
+                session,
+                "shop",
+                self.cipher,
+                overlap=overlap,
+                end_previous=end_previous,
+                now=self.clock.now,
             )
 
     def delivery(self) -> SentWebhook:
@@ -121,13 +126,13 @@ def test_renewed_with_no_overlap_the_old_secret_stops_at_once(
     assert not verifies(shop.first_secret, sent)
 
 
-def test_a_second_renewal_during_the_overlap_drops_the_oldest_secret(
+def test_a_second_renewal_ending_the_previous_during_the_overlap_drops_the_oldest_secret(
     engine: Engine, cipher: SecretCipher
 ) -> None:
     shop = Shop(engine, cipher)
     second = shop.renew()
     shop.clock.advance(timedelta(hours=1))
-    third = shop.renew()
+    third = shop.renew(end_previous=True)
 
     sent = shop.delivery()
 

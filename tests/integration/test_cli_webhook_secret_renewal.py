@@ -85,13 +85,16 @@ def test_renewing_with_overlap_0_stops_the_previous_secret_at_once(
     assert previous_secret(engine, secret_key) is None
 
 
-def test_renewing_again_during_the_overlap_keeps_only_the_secret_it_replaced(
+def test_renewing_again_during_the_overlap_is_refused_unless_it_ends_the_previous(
     secret_key: str, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = add_bank(capsys)
     second = renew(capsys)["webhook_secret"]
 
-    renew(capsys)
+    assert main(["clients", "set-webhook", "bank", "--renew-secret"]) == 2
+    assert "give --end-previous" in capsys.readouterr().err
+    assert previous_secret(engine, secret_key) == first
+    renew(capsys, "--end-previous")
 
     assert previous_secret(engine, secret_key) == second != first
 
@@ -124,7 +127,9 @@ def test_an_overlap_without_renewing_the_secret_is_a_one_line_error(
     assert main(["clients", "set-webhook", "bank", HOOKS, "--overlap", "2"]) == 2
 
     captured = capsys.readouterr()
-    assert "--overlap goes with --renew-secret" in captured.err and captured.out == ""
+    assert (
+        "--overlap and --end-previous go with --renew-secret" in captured.err and captured.out == ""
+    )
 
 
 def test_the_command_lines_overlap_bounds_are_the_stores() -> None:
@@ -143,3 +148,16 @@ def test_renewing_without_a_url_keeps_the_url_as_it_is(
     assert answer["webhook_url"] == HOOKS and answer["webhook_secret"] != first
     assert main(["clients", "list"]) == 0
     assert HOOKS in capsys.readouterr().out
+
+
+def test_a_url_given_after_the_options_is_the_url(
+    secret_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_bank(capsys)
+    moved = "https://bank.example/v2/hooks"
+
+    assert main(["clients", "set-webhook", "bank", "--renew-secret", "--overlap", "1", moved]) == 0
+
+    assert json.loads(capsys.readouterr().out)["webhook_url"] == moved
+    assert main(["clients", "set-webhook", "bank", "--clear", moved]) == 2
+    assert "give a URL or --clear, not both" in capsys.readouterr().err

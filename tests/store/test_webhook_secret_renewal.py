@@ -40,9 +40,12 @@ def renew(
     cipher: SecretCipher,
     overlap: timedelta = DAY,
     at: datetime = NOW,
+    end_previous: bool = False,
 ) -> RenewedWebhookSecret:
     with sessions.begin() as session:
-        return renew_webhook_secret(session, "bank", cipher, overlap=overlap, now=lambda: at)
+        return renew_webhook_secret(
+            session, "bank", cipher, overlap=overlap, end_previous=end_previous, now=lambda: at
+        )
 
 
 def bank_row(sessions: sessionmaker[Session]) -> ClientRow:
@@ -90,7 +93,7 @@ def test_renewing_with_no_overlap_keeps_no_previous_secret(
     register_bank(sessions, cipher)
     renew(sessions, cipher, overlap=DAY)
 
-    renewed = renew(sessions, cipher, overlap=timedelta(0))
+    renewed = renew(sessions, cipher, overlap=timedelta(0), end_previous=True)  # a leak
 
     row = bank_row(sessions)
     assert renewed.previous_signs_until is None
@@ -98,13 +101,32 @@ def test_renewing_with_no_overlap_keeps_no_previous_secret(
     assert row.previous_webhook_secret_until is None
 
 
-def test_a_second_renewal_during_the_overlap_keeps_only_the_secret_it_replaced(
+def test_a_second_renewal_during_the_overlap_is_refused_as_it_would_stop_the_first(
+    sessions: sessionmaker[Session], cipher: SecretCipher
+) -> None:
+    issued = register_bank(sessions, cipher)
+    renew(sessions, cipher, overlap=DAY)
+
+    with pytest.raises(ClientRegistrationError, match="give --end-previous"):
+        renew(sessions, cipher, at=NOW + timedelta(hours=1))
+
+    row = bank_row(sessions)
+    assert cipher.decrypt(row.previous_webhook_secret_encrypted or "") == issued.webhook_secret
+
+
+def test_a_second_renewal_ending_the_previous_keeps_only_the_secret_it_replaced(
     sessions: sessionmaker[Session], cipher: SecretCipher
 ) -> None:
     register_bank(sessions, cipher)
     second = renew(sessions, cipher, overlap=DAY)
 
-    renew(sessions, cipher, overlap=timedelta(hours=2), at=NOW + timedelta(hours=1))
+    renew(
+        sessions,
+        cipher,
+        overlap=timedelta(hours=2),
+        at=NOW + timedelta(hours=1),
+        end_previous=True,
+    )
 
     row = bank_row(sessions)
     assert cipher.decrypt(row.previous_webhook_secret_encrypted or "") == second.secret
