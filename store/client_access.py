@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from store.clients import ClientRegistrationError, _client_named, _unchanged, new_secret
+from store.clients import (
+    ClientRegistrationError,
+    _client_named,
+    _still_signing,
+    _unchanged,
+    new_secret,
+    refuse_while_previous_holds,
+)
 from store.secrets import SecretCipher, SecretKeyError
 from store.tables import ClientRow
 
@@ -73,16 +80,13 @@ def rotate_secret(
     # refuses it instead, on either database
     row = _client_named(session, name)
     moment = now()
-    until_before = row.previous_secret_until
-    if not end_previous and row.previous_secret_encrypted and until_before is not None:
-        if until_before.tzinfo is None:
-            until_before = until_before.replace(tzinfo=UTC)
-        if moment < until_before:
-            raise ClientRegistrationError(
-                f"the secret that {row.name!r} had before its last rotation is accepted until "
-                f"{until_before:%Y-%m-%dT%H:%M:%SZ}: rotating again stops it at once; give "
-                "--end-previous to do so (a secret that leaked)"
-            )
+    if not end_previous:
+        refuse_while_previous_holds(
+            _still_signing(row.previous_secret_encrypted, row.previous_secret_until, moment),
+            row.previous_secret_until,
+            f"the secret that {row.name!r} had before its last rotation is accepted",
+            "rotating",
+        )
     replaced = row.secret_encrypted
     if not cipher.opens(replaced):
         # a new secret sealed under it would be one that no process with the right key opens

@@ -348,6 +348,19 @@ def _unchanged(column: InstrumentedAttribute[Any], read: str | None) -> ColumnEl
     return column.is_(None) if read is None else column == read
 
 
+def refuse_while_previous_holds(
+    previous: str | None, until: datetime | None, which: str, doing: str
+) -> None:
+    """Raise ClientRegistrationError while a previous secret still holds (`previous`, as
+    `_still_signing` gives it): a new one would stop it at once, and it is likely the one the
+    client still uses. `which` names it, `doing` the act refused."""
+    if previous is not None and until is not None:
+        raise ClientRegistrationError(
+            f"{which} until {until:%Y-%m-%dT%H:%M:%SZ}: {doing} again stops it at once; give "
+            "--end-previous to do so (a secret that leaked)"
+        )
+
+
 def _still_signing(previous: str | None, until: datetime | None, moment: datetime) -> str | None:
     """A previous webhook or consumer secret's token while it still signs (or verifies) at
     `moment`, else None."""
@@ -431,15 +444,15 @@ def renew_webhook_secret(
     # it instead, on either database
     row = _client_named(session, name)
     moment = now()
-    signing_until = row.previous_webhook_secret_until
-    if row.previous_webhook_secret_encrypted and signing_until is not None and not end_previous:
-        signing_until = signing_until.replace(tzinfo=signing_until.tzinfo or UTC)
-        if moment < signing_until:
-            raise ClientRegistrationError(
-                f"the webhook secret that {row.name!r} had before its last renewal still signs "
-                f"until {signing_until:%Y-%m-%dT%H:%M:%SZ}: renewing again stops it at once; "
-                "give --end-previous to do so (a secret that leaked)"
-            )
+    if not end_previous:
+        refuse_while_previous_holds(
+            _still_signing(
+                row.previous_webhook_secret_encrypted, row.previous_webhook_secret_until, moment
+            ),
+            row.previous_webhook_secret_until,
+            f"the webhook secret that {row.name!r} had before its last renewal still signs",
+            "renewing",
+        )
     if not all(
         cipher.opens(token)
         for token in (row.secret_encrypted, row.webhook_secret_encrypted)
