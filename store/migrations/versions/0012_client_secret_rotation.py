@@ -4,7 +4,7 @@ refused call.
 
 Revision ID: 0012_client_secret_rotation
 Revises: 0011_client_action_age
-Create Date: 2026-11-30
+Create Date: 2026-11-28
 """
 
 from __future__ import annotations

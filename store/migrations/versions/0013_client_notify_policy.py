@@ -4,7 +4,7 @@ service's.
 
 Revision ID: 0013_client_notify_policy
 Revises: 0012_client_secret_rotation
-Create Date: 2026-11-30
+Create Date: 2026-11-28
 """
 
 from __future__ import annotations
