@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 
 from api.observability import well_formed_correlator
 from api.serving import SnapshotUnavailableError
+from delivery.events import AnswerKindError
 from delivery.notify import RequestConflictError
 from delivery.ports import TemplateProblemError
 from ownership.notifications import NotificationRequestError, RequestProblem
@@ -172,6 +173,9 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
         return error_response(status, code, str(error))
     if isinstance(error, TemplateProblemError):
         return error_response(TEMPLATE_PROBLEMS.get(error.code, 422), error.code, str(error))
+    if isinstance(error, AnswerKindError):
+        # a gateway's report off what the notification asked: it is wrong however often sent
+        return error_response(400, "INVALID_ARGUMENT", str(error))
     if isinstance(error, SnapshotUnavailableError):
         log.warning("%s", error)  # where it looked is for the operator, not the caller
         return error_response(
@@ -206,6 +210,7 @@ def install_error_handlers(app: FastAPI) -> None:
         TemplateProblemError,
         RequestConflictError,
         SnapshotUnavailableError,
+        AnswerKindError,
     ):
         app.add_exception_handler(domain_error, _domain_error)
     # a store down, cut off or busy: any other database error is a fault of ours, a 500

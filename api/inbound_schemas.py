@@ -19,6 +19,7 @@ from delivery.events import (
     ReplyReceived,
     ReverificationAnswer,
     ReverificationAnswered,
+    ReverificationCodeEntered,
     SmsDelivered,
     SmsError,
     SmsFailed,
@@ -88,6 +89,21 @@ class AnswerNotice(_Notice):
         )
 
 
+class CodeEnteredNotice(_Notice):
+    type: Literal["prompt.code_entered"]
+    code: StoredText = Field(
+        min_length=1, max_length=32, description="what the person entered, as entered"
+    )
+    account_id: AccountId | None = Field(
+        None, description="the account that entered it, when the gateway knows it"
+    )
+
+    def to_event(self, channel: Channel) -> InboundEvent:
+        return ReverificationCodeEntered(
+            self.notification_id, self.provider_id, channel, self.at, self.code, self.account_id
+        )
+
+
 class SmsDeliveredNotice(_Notice):
     type: Literal["sms.delivered"]
 
@@ -104,7 +120,7 @@ class SmsFailedNotice(_Notice):
 
 
 NetworkEventNotice = Annotated[
-    MessageDeliveredNotice | MessageReadNotice | ReplyNotice | AnswerNotice,
+    MessageDeliveredNotice | MessageReadNotice | ReplyNotice | AnswerNotice | CodeEnteredNotice,
     Field(discriminator="type"),
 ]
 SmsEventNotice = Annotated[SmsDeliveredNotice | SmsFailedNotice, Field(discriminator="type")]
@@ -125,6 +141,15 @@ NETWORK_EXAMPLES = {
             "provider_id": "vk-2",
             "at": "2026-06-02T09:02:00Z",
             "answer": "confirmed",
+        }
+    },
+    "code_entered": {
+        "value": {
+            "type": "prompt.code_entered",
+            "notification_id": "n-2",
+            "provider_id": "vk-3",
+            "at": "2026-06-02T09:03:00Z",
+            "code": "042917",
         }
     },
 }

@@ -304,6 +304,12 @@ class NotificationCreate(Strict):
     sensitive: StrictBool = False
     mobile_only: StrictBool = False
     fallback: Literal["sms", "none"] = "sms"
+    reverify: Literal["prompt", "sms_code"] = Field(
+        "prompt",
+        description="How to ask the person when the policy says re-verify: the Yes/No prompt in "
+        "the social network, or a code sent by SMS and entered there (3 tries). The code's SMS "
+        "is not billed.",
+    )
     callback_url: (
         Annotated[
             AnyHttpUrl,
@@ -391,7 +397,16 @@ NOTIFY_EXAMPLES = examples(
         "action": {"type": "order", "at": "2026-06-01T10:00:00Z"},
         "ttl": 3600,
         "sensitive": False,
-    }
+    },
+    payment_asking_a_code={
+        "request_id": "payment-5521",
+        "phone": EXAMPLE_PHONE,
+        "template_id": "tpl_example",
+        "params": {"order": "A-18"},
+        "action": {"type": "payment", "at": "2026-06-01T10:00:00Z"},
+        "sensitive": True,
+        "reverify": "sms_code",
+    },
 )
 
 

@@ -21,8 +21,10 @@ from delivery.channels.ports import (
     ReverificationPrompt,
     SocialMessage,
 )
-from delivery.notify_core import NotifyCore, S, a_message
+from delivery.code_sending import CodeSending, CodeSent
+from delivery.notify_core import S, a_message, reverify_method
 from ownership.channels import Channel
+from ownership.codes import ReverifyMethod
 from ownership.notifications import (
     Fallback,
 )
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 TRY_AGAIN_AFTER = timedelta(seconds=5)
 
 
-class Dispatching(NotifyCore):
+class Dispatching(CodeSending):
     def dispatch_due(self, limit: int = 500) -> int:
         """Carry accepted notifications: into the social network, a re-verification, or SMS."""
         now = self.clock.now()
@@ -120,6 +122,10 @@ class Dispatching(NotifyCore):
         if holder is not None and holder not in networks and not self._nothing_shows(row, down):
             return 0  # a network the number no longer uses may show it: taken back first
         target = S.SENT if decision is Action.DELIVER else S.REVERIFY_PENDING
+        method = reverify_method(row)
+        code = decision is Action.REVERIFY and method is ReverifyMethod.SMS_CODE
+        if code and Channel.SMS in down:
+            return 0  # its code could not go a moment ago: the next round tries again
         refusals: dict[str, str] = {}
         waiting = False
         for network in networks:
@@ -139,6 +145,20 @@ class Dispatching(NotifyCore):
                     as_read=as_read,
                 ):
                     return 0  # another dispatcher or the sweeper has it, or moved it
+            if code:
+                # the code first, by SMS, then the prompt that asks for it
+                sent, refusal = self._send_code(row, network)
+                if sent is CodeSent.UNAVAILABLE:
+                    down.add(Channel.SMS)
+                    # no network was called: the row holds what it held before this claim
+                    self._give_back(row, target, S.ACCEPTED, channel=as_read.channel)
+                    return 0
+                if sent is CodeSent.REFUSED:
+                    # no code can reach the person: the notification goes by SMS, as one whose
+                    # re-verification got no answer does
+                    held = records.AsRead(network.value, None, decision.value)
+                    refused = {"code_refused": refusal}
+                    return int(self._send_sms(row, (target,), detail=refused, as_read=held))
             channel = self.social[network]
             try:
                 if decision is Action.DELIVER:
@@ -147,7 +167,9 @@ class Dispatching(NotifyCore):
                     )
                 else:
                     outcome = channel.ask(
-                        ReverificationPrompt(row["id"], row["phone"], row["mobile_only"])
+                        ReverificationPrompt(
+                            row["id"], row["phone"], row["mobile_only"], method=method
+                        )
                     )
             except ChannelUnavailableError as error:
                 log.warning("%s unavailable for %s: %s", network.value, row["id"], error)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
@@ -95,6 +95,24 @@ class ReverificationAnswered:
 
 
 @dataclass(frozen=True)
+class ReverificationCodeEntered:
+    """The person entered a code in the prompt that asked for the one sent by SMS. The code is
+    checked against its keyed hash and kept nowhere."""
+
+    notification_id: str
+    provider_id: str
+    channel: Channel
+    at: datetime
+    code: str = field(repr=False)  # out of every log line that shows the event
+    account_id: str | None = None
+
+
+class AnswerKindError(ValueError):
+    """A report of an answer the notification did not ask for: a code for a Yes/No prompt, or a
+    Yes or No for a prompt that asked for a code."""
+
+
+@dataclass(frozen=True)
 class SmsDelivered:
     notification_id: str
     provider_id: str
@@ -116,6 +134,7 @@ InboundEvent = (
     | MessageRead
     | ReplyReceived
     | ReverificationAnswered
+    | ReverificationCodeEntered
     | SmsDelivered
     | SmsFailed
 )

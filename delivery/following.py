@@ -8,26 +8,29 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection
 
-from delivery import records
+from delivery import code_records, records
 from delivery.channels.ports import (
     ChannelUnavailableError,
     SocialMessage,
 )
 from delivery.events import (
+    AnswerKindError,
     InboundEvent,
     MessageDelivered,
     MessageRead,
     ReplyReceived,
     ReverificationAnswer,
     ReverificationAnswered,
+    ReverificationCodeEntered,
     SmsDelivered,
     SmsFailed,
 )
-from delivery.notify_core import NotifyCore, S, _naive
+from delivery.notify_core import NotifyCore, S, _naive, reverify_method
 from delivery.ports import ClientEvent
 from delivery.webhooks.events import NotificationReplied
 from delivery.webhooks.outbox import event_id_of
 from ownership.channels import SOCIAL_CHANNELS, Channel
+from ownership.codes import CodeOutcome, ReverifyMethod
 from ownership.live import LiveAnswers
 from ownership.notifications import (
     Fallback,
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 # where a prompt's notification waits for the answer: asked, or given back after the network
 # took the prompt but its own answer timed out
 AWAITING_ANSWER = (S.REVERIFY_PENDING, S.ACCEPTED)
+# what each way of asking asks for, as an error names it
+_ASKED_FOR = {ReverifyMethod.PROMPT: "a Yes or No", ReverifyMethod.SMS_CODE: "an SMS code"}
 # the social networks' names, as a notification's `channel` holds them
 SOCIAL = frozenset(network.value for network in SOCIAL_CHANNELS)
 
@@ -60,6 +65,10 @@ class Following(NotifyCore):
                 confirmed = event.answer is ReverificationAnswer.CONFIRMED
                 self.answered(
                     event.notification_id, confirmed, event.at, event.account_id, by=channel
+                )
+            case ReverificationCodeEntered():
+                self.code_entered(
+                    event.notification_id, event.code, event.at, event.account_id, by=channel
                 )
             case SmsDelivered():
                 self.sms_delivered(event.notification_id, event.at, channel)
@@ -132,19 +141,18 @@ class Following(NotifyCore):
         number fresh for F; No makes it owner_changed at once and sends the notification by SMS.
         Either way the result is kept in the verifications format for the batch, also when it
         comes after the TTL sent the notification by SMS: the person still said it. A prompt
-        takes one answer; returns whether this one was taken."""
+        takes one answer; returns whether this one was taken. Raises AnswerKindError for a
+        notification that asked for an SMS code."""
         with self.engine.begin() as connection:
-            row = records.fetch(connection, notification_id)
-            if row is None or row["decision"] != Action.REVERIFY.value:
-                return False
-            if not _asked_on(connection, row, by):
+            row = self._asked(connection, notification_id, ReverifyMethod.PROMPT, by)
+            if row is None:
                 return False
             at = _within_lifetime(row, at)  # no answer comes before its question was put
             if not records.record_verification(
                 connection,
                 row["phone"],
                 at,
-                "prompt",
+                ReverifyMethod.PROMPT.value,
                 "confirmed" if confirmed else "denied",
                 account_id,
                 notification_id,
@@ -158,10 +166,77 @@ class Following(NotifyCore):
         if not confirmed:
             self._send_sms(row, leaving=AWAITING_ANSWER, detail={"denied": True})
             return True
-        if row["channel"] not in (Channel.VK.value, Channel.OK.value):
-            return True  # never asked in a network: the TTL sends it by SMS
-        self._deliver_confirmed(row, Channel(row["channel"]), at)
+        self._deliver_after_yes(row, at)
         return True
+
+    def code_entered(
+        self,
+        notification_id: str,
+        code: str,
+        at: datetime,
+        account_id: str | None = None,
+        by: Channel | None = None,
+    ) -> CodeOutcome:
+        """A code the person entered in the prompt that asked for the one sent by SMS, checked
+        against its keyed hash. The right one counts as a Yes (method sms_code): the number is
+        fresh for F and the notification is shown. The last of `CODE_ATTEMPTS` wrong ones fails
+        the re-verification, and the notification goes by SMS as one unanswered does: a wrong
+        code is no denial, the number stays as it was. Either result is kept for the batch, also
+        after the TTL sent the notification by SMS, as an answer to a prompt is. Raises
+        AnswerKindError for a notification that asked Yes or No."""
+        with self.engine.begin() as connection:
+            row = self._asked(connection, notification_id, ReverifyMethod.SMS_CODE, by)
+            if row is None:
+                return CodeOutcome.IGNORED
+            at = _within_lifetime(row, at)
+            outcome = code_records.enter_code(connection, notification_id, code, at)
+            if outcome in (CodeOutcome.CONFIRMED, CodeOutcome.FAILED):
+                records.record_verification(
+                    connection,
+                    row["phone"],
+                    at,
+                    ReverifyMethod.SMS_CODE.value,
+                    outcome.value,
+                    account_id,
+                    notification_id,
+                )
+        if outcome is CodeOutcome.CONFIRMED:
+            self.overlay.learn(int(row["phone"][1:]), LiveAnswers(confirmed_at=_naive(at)))
+        if outcome not in (CodeOutcome.CONFIRMED, CodeOutcome.FAILED):
+            return outcome
+        if S(row["status"]) not in AWAITING_ANSWER:
+            return outcome  # too late for this notification, which went on without it
+        if outcome is CodeOutcome.FAILED:
+            self._send_sms(row, leaving=AWAITING_ANSWER, detail={"code_failed": True})
+        else:
+            self._deliver_after_yes(row, at)
+        return outcome
+
+    def _asked(
+        self,
+        connection: Connection,
+        notification_id: str,
+        method: ReverifyMethod,
+        by: Channel | None,
+    ) -> dict[str, Any] | None:
+        """The notification an answer is about, if it was asked on `by` (`_asked_on`); None
+        for one unknown, never asked, or asked elsewhere. Raises AnswerKindError when it asked
+        for the other kind of answer."""
+        row = records.fetch(connection, notification_id)
+        if row is None or row["decision"] != Action.REVERIFY.value:
+            return None
+        asked = reverify_method(row)
+        if asked is not method:
+            raise AnswerKindError(
+                f"notification {notification_id} asked for {_ASKED_FOR[asked]}, "
+                f"not {_ASKED_FOR[method]}"
+            )
+        return row if _asked_on(connection, row, by) else None
+
+    def _deliver_after_yes(self, row: dict[str, Any], at: datetime) -> None:
+        if row["channel"] not in (Channel.VK.value, Channel.OK.value):
+            return  # never asked in a network: the TTL sends it by SMS
+        self._deliver_confirmed(row, Channel(row["channel"]), at)
 
     def _deliver_confirmed(self, row: dict[str, Any], network: Channel, at: datetime) -> None:
         """The person said Yes: the message, in the network that asked. A network that cannot be

@@ -29,6 +29,7 @@ from delivery.following import Following
 from delivery.notify_core import S, _naive
 from delivery.ports import TemplateProblemError
 from delivery.sweeping import Sweeping
+from ownership.codes import ReverifyMethod
 from ownership.countries import UnknownCountryError
 from ownership.notifications import (
     Fallback,
@@ -65,9 +66,11 @@ class NotifyRequest:
     mobile_only: bool = False
     fallback: Fallback = Fallback.SMS
     callback_url: str | None = None
+    # how to ask when the policy says re-verify
+    reverify: ReverifyMethod = ReverifyMethod.PROMPT
 
     def fingerprint(self) -> str:
-        body = {
+        body: dict[str, Any] = {
             "phone": self.phone,
             "template_id": self.template_id,
             "params": dict(sorted(self.params.items())),
@@ -76,6 +79,10 @@ class NotifyRequest:
             "flags": [self.sensitive, self.mobile_only, self.fallback.value],
             "callback_url": self.callback_url,
         }
+        if self.reverify is not ReverifyMethod.PROMPT:
+            # only when asked: a repeat of a request stored before there was a choice is the
+            # same request
+            body["reverify"] = self.reverify.value
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -252,6 +259,7 @@ class NotifyService(Dispatching, Following, Sweeping):
             "mobile_only": request.mobile_only,
             "fallback": request.fallback.value,
             "callback_url": request.callback_url,
+            "reverify": request.reverify.value,
             "decision": decision.action.value,
             "policy_case": decision.row.value,
             "number_status": verdict.status.value,

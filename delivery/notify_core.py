@@ -29,6 +29,7 @@ from delivery.overlay import LiveOverlay, snapshot_time
 from delivery.ports import ClientEvent, NoWebhooks, Templates, Webhooks
 from delivery.webhooks.events import NotificationStatusChanged
 from ownership.channels import Channel, ChannelState
+from ownership.codes import ReverifyMethod
 from ownership.countries import CountryTable, UnknownCountryError
 from ownership.live import with_live_answers
 from ownership.notifications import (
@@ -400,3 +401,9 @@ def a_message(row: dict[str, Any]) -> bool:
     sent, or given back after a time-out (possibly after a Yes) as one to deliver."""
     status = S(row["status"])
     return status is S.SENT or (status is S.ACCEPTED and row["decision"] == Action.DELIVER.value)
+
+
+def reverify_method(row: dict[str, Any]) -> ReverifyMethod:
+    """How the notification's re-verification asks: the Yes/No prompt for one accepted before
+    there was a choice."""
+    return ReverifyMethod(row.get("reverify") or ReverifyMethod.PROMPT.value)

@@ -50,6 +50,9 @@ overlay = cast(Table, NumberOverlayRow.__table__)
 verifications = cast(Table, VerificationRow.__table__)
 # the results that are the person's own answer; a prompt takes one
 ANSWERS = ("confirmed", "denied")
+# the results a re-verification ends with before its TTL: an answer, or an SMS code's last
+# wrong entry
+ENDED_BY_THE_PERSON = (*ANSWERS, "failed")
 
 
 def transition(
@@ -478,20 +481,22 @@ def _keep_latest_answer(
 
 
 def answered_prompts(connection: Connection, notification_ids: list[str]) -> set[str]:
-    """Those of the notifications whose prompt has the person's Yes or No kept already."""
+    """Those of the notifications whose prompt has the person's Yes or No kept already (or, for
+    an SMS code, its right code or its last wrong one)."""
     if not notification_ids:
         return set()
     return set(
         connection.execute(
             select(verifications.c.notification_id)
             .where(_among(connection, verifications.c.notification_id, notification_ids))
-            .where(verifications.c.result.in_(ANSWERS))
+            .where(verifications.c.result.in_(ENDED_BY_THE_PERSON))
         ).scalars()
     )
 
 
 def record_no_answers(connection: Connection, unanswered: list[dict[str, Any]]) -> None:
-    """`no_answer` results for prompts whose TTL ran out unanswered, at their expiry."""
+    """`no_answer` results for prompts whose TTL ran out unanswered, at their expiry, each by
+    the way it asked (`reverify`: null for the Yes/No prompt)."""
     if not unanswered:
         return
     recorded_at = datetime.now(UTC)
@@ -501,7 +506,7 @@ def record_no_answers(connection: Connection, unanswered: list[dict[str, Any]]) 
             {
                 "phone": row["phone"],
                 "ts": row["expires_at"],
-                "method": "prompt",
+                "method": row.get("reverify") or "prompt",
                 "result": "no_answer",
                 "account_id": None,
                 "notification_id": row["id"],

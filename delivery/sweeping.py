@@ -40,6 +40,7 @@ SWEPT_COLUMNS = (
     "channel",
     "provider_id",
     "decision",
+    "reverify",
     "fallback",
     "reasons",
     "expires_at",

@@ -68,6 +68,9 @@ class NotificationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # how a re-verification asks the person (ownership.codes.ReverifyMethod): null, the Yes/No
+    # prompt of the notifications accepted before there was a choice
+    reverify: Mapped[str | None] = mapped_column(String(8))
     # when the dispatcher tries again one it could not carry (its networks or the SMS gateway
     # unreachable): meanwhile its rounds reach those behind it; null, at once
     next_try_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -132,6 +135,31 @@ class VerificationRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(
         UtcDateTime(), index=True, server_default=func.current_timestamp()
     )
+
+
+class VerificationCodeRow(Base):
+    """The SMS code a notification's re-verification asks for: its keyed hash (never the code),
+    and the entries the person made (ownership.codes)."""
+
+    __tablename__ = "verification_codes"
+
+    notification_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    # HMAC-SHA256 of the code under a salt drawn for it, both hex
+    salt: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    # how many codes were drawn for the notification: a code whose SMS the gateway may not have
+    # taken (it could not be reached) is replaced by a new one, in an SMS of its own
+    issued: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # the SMS gateway's id of the code's SMS, once it took it: no new code is drawn after that
+    sms_provider_id: Mapped[str | None] = mapped_column(String(80))
+    # codes entered, and a keyed mark of each (a gateway's repeated report counts once)
+    attempts: Mapped[int] = mapped_column(Integer)
+    entered: Mapped[list[str]] = mapped_column(JSON)
+    # confirmed | failed, once the re-verification has its result; null while it runs
+    result: Mapped[str | None] = mapped_column(String(16))
 
 
 class NumberOverlayRow(Base):

@@ -25,6 +25,7 @@ from api.schemas import (
 )
 from delivery import records
 from delivery.notify import NotifyRequest
+from ownership.codes import ReverifyMethod
 from ownership.notifications import Fallback, ttl_of_seconds
 
 router = APIRouter(prefix="/v1", tags=["notifications"], route_class=AuthenticatedFirst)
@@ -61,6 +62,7 @@ async def notify(
         mobile_only=body.mobile_only,
         fallback=Fallback(body.fallback),
         callback_url=str(body.callback_url) if body.callback_url else None,
+        reverify=ReverifyMethod(body.reverify),
     )
     accepted = await service.accept_async(client.key, request, client.max_action_age, client.policy)
     if not accepted.repeated:

@@ -7,7 +7,9 @@ as `Authorization: Bearer <token>` (visible ASCII without spaces; the settings r
   "mobile_only", "account_ids"}`; SMS body `{"notification_id", "phone", "text"}`.
 - `POST {base}/prompts` (social only): ask the re-verification question. Body
   `{"notification_id", "network", "phone", "question", "answers": ["Да", "Нет"], "text",
-  "mobile_only", "account_ids"}`.
+  "mobile_only", "account_ids"}`; a prompt for an SMS code adds `"expects": "code"`, with no
+  answers. An SMS code goes to the SMS gateway's `/messages` under the id
+  `<notification_id>:code:<n>`.
 - Both answer `2xx {"provider_id": "..."}` when accepted, the id a non-empty string of at most
   80 characters (`MAX_PROVIDER_ID`, what the store keeps), or `422 {"refusal": CODE, "detail":
   "..."}` when refused, CODE one of `ports.Refusal` (another code is kept as `REJECTED`, with
@@ -200,20 +202,21 @@ class HttpSocialNetwork(_HttpChannel):
         )
 
     def ask(self, prompt: ReverificationPrompt) -> SendResult:
-        return self._send(
-            "/prompts",
-            {
-                "notification_id": prompt.notification_id,
-                "network": self.network.value,
-                "phone": prompt.phone,
-                "question": prompt.question,
-                "answers": list(prompt.answers),
-                "text": prompt.text,
-                "mobile_only": prompt.mobile_only,
-                "account_ids": list(prompt.account_ids),
-            },
-            f"{prompt.notification_id}:prompt",
-        )
+        body: dict[str, Any] = {
+            "notification_id": prompt.notification_id,
+            "network": self.network.value,
+            "phone": prompt.phone,
+            "question": prompt.question,
+            "answers": list(prompt.answers),
+            "text": prompt.text,
+            "mobile_only": prompt.mobile_only,
+            "account_ids": list(prompt.account_ids),
+        }
+        if prompt.expects_code:
+            # a field for the code, reported as `prompt.code_entered`; the Yes/No prompt's body
+            # stays as it was for the gateways that know only it
+            body["expects"] = "code"
+        return self._send("/prompts", body, f"{prompt.notification_id}:prompt")
 
     def withdraw(self, provider_id: str) -> bool:
         path = f"/messages/{quote(provider_id, safe='')}/withdraw"
@@ -238,8 +241,8 @@ class HttpSmsGateway(_HttpChannel):
     def send(self, sms: SmsMessage) -> SendResult:
         return self._send(
             "/messages",
-            {"notification_id": sms.notification_id, "phone": sms.phone, "text": sms.text},
-            f"{sms.notification_id}:message",
+            {"notification_id": sms.message_id, "phone": sms.phone, "text": sms.text},
+            f"{sms.message_id}:message",
         )
 
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from ownership.channels import Channel
+from ownership.codes import ReverifyMethod
 from ownership.numbers import mask
 
 PROMPT_ANSWERS = ("Да", "Нет")
@@ -76,33 +77,63 @@ class SocialMessage:
 
 @dataclass(frozen=True)
 class ReverificationPrompt:
-    """«+792* *** ** 23 — это ваш номер телефона? Да / Нет», asked in the social network."""
+    """«+792* *** ** 23 — это ваш номер телефона? Да / Нет», asked in the social network; or,
+    with `method` SMS_CODE, a field for the code just sent to the number by SMS."""
 
     notification_id: str
     phone: str
     mobile_only: bool = False
     account_ids: tuple[str, ...] = ()
+    method: ReverifyMethod = ReverifyMethod.PROMPT
+
+    @property
+    def expects_code(self) -> bool:
+        return self.method is ReverifyMethod.SMS_CODE
 
     @property
     def question(self) -> str:
+        if self.expects_code:
+            return f"Введите код из SMS, отправленного на {mask(self.phone)}"
         return f"{mask(self.phone)} — это ваш номер телефона?"
 
     @property
-    def answers(self) -> tuple[str, str]:
-        return PROMPT_ANSWERS
+    def answers(self) -> tuple[str, ...]:
+        return () if self.expects_code else PROMPT_ANSWERS
 
     @property
     def text(self) -> str:
+        if self.expects_code:
+            return self.question
         return f"{self.question} {' / '.join(self.answers)}"
+
+
+class SmsKind(StrEnum):
+    # the notification itself
+    MESSAGE = "message"
+    # a re-verification code: the service's own cost, never billed, never the notification's SMS
+    CODE = "code"
 
 
 @dataclass(frozen=True)
 class SmsMessage:
-    """An SMS: a notification sent by SMS, or a re-verification code."""
+    """An SMS: a notification sent by SMS, or a re-verification code (`kind` CODE, the
+    `issued`th code drawn for the notification)."""
 
     notification_id: str
     phone: str
     text: str
+    kind: SmsKind = SmsKind.MESSAGE
+    issued: int = 0
+
+    @property
+    def message_id(self) -> str:
+        """The id the SMS gateway takes it by, and reports it by: the notification's for its own
+        SMS; `<notification id>:code:<n>` for a code, so that the gateway takes it apart from
+        the notification's SMS (it takes one SMS an id) and its reports, naming no
+        notification, never move or bill one."""
+        if self.kind is SmsKind.CODE:
+            return f"{self.notification_id}:code:{self.issued}"
+        return self.notification_id
 
 
 class ChannelUnavailableError(Exception):

@@ -12,6 +12,10 @@ every number gets as many SMS. The temporary errors are drawn for each SMS to a 
 service, at their shares divided by the share of numbers in service, so that they keep their
 shares of all SMS sent.
 Tests force a phone's outcome with `script_failure` / `script_delivery`.
+
+A re-verification code's SMS is sent and reported like any other, under its own id, which names
+no notification; the phone keeps the last few codes it was delivered (`codes_delivered`), which
+the social simulators' people read when a prompt asks for one.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import hashlib
 import itertools
 import random
 import secrets
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from delivery.channels.curves import log_uniform
-from delivery.channels.ports import SendResult, SmsMessage
+from delivery.channels.ports import SendResult, SmsKind, SmsMessage
 from delivery.channels.schedule import EventSchedule, Scheduled
 from delivery.clock import Clock
 from delivery.events import InboundEvents, SmsDelivered, SmsError, SmsFailed
@@ -40,6 +45,8 @@ DEFAULT_FAILURE_SHARES: Mapping[SmsError, float] = MappingProxyType(
         SmsError.UNKNOWN_SUBSCRIBER: 0.005,
     }
 )
+# the codes a phone keeps, the latest last
+CODES_KEPT = 3
 
 
 @dataclass(frozen=True)
@@ -91,25 +98,42 @@ class SmsSimulator(Scheduled):
         self._run = run or secrets.token_hex(4)
         self._taken: dict[str, str] = {}  # notification id → provider id
         self._scripts: dict[str, ScriptedReport] = {}
+        # phone → (delivered at, text) of the codes it was delivered
+        self._codes: dict[str, deque[tuple[datetime, str]]] = {}
         self.sent: list[SmsMessage] = []
 
     def send(self, sms: SmsMessage) -> SendResult:
         with self._schedule.lock:
-            # one SMS a notification (docs/gateways.md): a repeated send gets the first one's id
-            taken = self._taken.get(sms.notification_id)
+            # one SMS an id (docs/gateways.md): a repeated send gets the first one's id. A code
+            # has an id of its own, so it is never taken for the notification's SMS
+            taken = self._taken.get(sms.message_id)
             if taken is not None:
                 return SendResult.accepted_as(taken)
             now = self._clock.now()
             provider_id = f"sms-{self._run}-{next(self._ids)}"
-            self._taken[sms.notification_id] = provider_id
+            self._taken[sms.message_id] = provider_id
             self.sent.append(sms)
             error, after = self._outcome(sms.phone)
-            ids = (sms.notification_id, provider_id, Channel.SMS)
+            ids = (sms.message_id, provider_id, Channel.SMS)
             at = now + after
+            if sms.kind is SmsKind.CODE and error is None:
+                kept = self._codes.setdefault(sms.phone, deque(maxlen=CODES_KEPT))
+                kept.append((at, sms.text))
             self._schedule.add(
                 SmsDelivered(*ids, at=at) if error is None else SmsFailed(*ids, at=at, error=error)
             )
             return SendResult.accepted_as(provider_id)
+
+    def codes_delivered(self, phone: str) -> list[tuple[datetime, str]]:
+        """The code SMS delivered to `phone` (or to be, at the time given), the latest last: what
+        the person holding its SIM can read."""
+        with self._schedule.lock:
+            return list(self._codes.get(phone, ()))
+
+    @property
+    def notifications_sent(self) -> list[SmsMessage]:
+        """The notifications' own SMS, without the re-verification codes."""
+        return [sms for sms in self.sent if sms.kind is SmsKind.MESSAGE]
 
     def script_failure(
         self, phone: str, error: SmsError | str, after: timedelta = timedelta(seconds=5)

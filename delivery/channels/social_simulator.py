@@ -10,6 +10,13 @@ answered. The events wait in an `EventSchedule` until the clock reaches them: `r
 them to the `InboundEvents` port in time order (tests advance a `VirtualClock` and call it; the
 demo runs a `SimulatorPump`).
 
+A prompt that asks for an SMS code is answered on the same curve and by the same draw: a Yes
+is the person who holds the SIM, who reads the code from the SMS the phone was delivered
+(`SmsInbox`, the SMS simulator) and enters it, after that SMS came; a No is someone who does not
+(the previous owner of a recycled number, say), who gets no SMS and enters wrong codes, up to
+the tries a code takes. With no code delivered (the SMS failed, or goes by a real gateway the
+simulator cannot read) the holder has nothing to enter.
+
 Tests force outcomes per phone: `script_delivery`, `script_reply`, `script_answer`. A script
 stays in force for every later message to that phone until `forget_scripts(phone)`.
 """
@@ -18,9 +25,11 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from delivery.channels.accounts import AccountDirectory
 from delivery.channels.curves import SocialCurve, log_uniform
@@ -41,10 +50,20 @@ from delivery.events import (
     ReplyReceived,
     ReverificationAnswer,
     ReverificationAnswered,
+    ReverificationCodeEntered,
 )
 from ownership.channels import Channel
+from ownership.codes import CODE_ATTEMPTS, CODE_DIGITS
 
 REPLY_TEXTS = ("Спасибо!", "Ок", "Получил, спасибо", "А когда будет готово?", "Это не я")
+# a code as a person reads it in an SMS
+CODE_IN_TEXT = re.compile(rf"(?<![0-9])([0-9]{{{CODE_DIGITS}}})(?![0-9])")
+
+
+class SmsInbox(Protocol):
+    """What a phone was delivered by SMS, as its holder reads it (the SMS simulator)."""
+
+    def codes_delivered(self, phone: str) -> list[tuple[datetime, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +127,10 @@ class SocialNetworkSimulator(Scheduled):
         seed: int = 0,
         settings: SocialSimulatorSettings | None = None,
         run: str | None = None,
+        inbox: SmsInbox | None = None,
     ) -> None:
+        """`inbox`: the SMS the phones were delivered, from which a code is read; none: no
+        code ever reaches the person."""
         if not network.is_social:
             raise ValueError(f"{network} is not a social network")
         self.network = network
@@ -128,6 +150,7 @@ class SocialNetworkSimulator(Scheduled):
         self._deliveries: dict[str, ScriptedDelivery] = {}
         self._replies: dict[str, tuple[str, timedelta]] = {}
         self._answers: dict[str, ScriptedAnswer] = {}
+        self._inbox = inbox
         # what was handed over, in order: for tests and the demo's log
         self.sent: list[SocialMessage | ReverificationPrompt] = []
 
@@ -276,12 +299,54 @@ class SocialNetworkSimulator(Scheduled):
             answer, answered_at = self._draw_answer(prompt.phone, now)
         if answer is None or answered_at is None:
             return
+        if prompt.expects_code:
+            self._plan_code_entries(provider_id, prompt, answer, answered_at, scripted is None)
+            return
         self._sent[provider_id].final_at = answered_at
         self._schedule.add(
             ReverificationAnswered(
                 prompt.notification_id, provider_id, self.network, at=answered_at, answer=answer
             )
         )
+
+    def _plan_code_entries(
+        self,
+        provider_id: str,
+        prompt: ReverificationPrompt,
+        answer: ReverificationAnswer,
+        at: datetime,
+        drawn: bool,
+    ) -> None:
+        """The codes entered in a prompt that asks for one: the right one by the SIM's holder
+        (a Yes), once the SMS came; wrong ones by someone else (a No), all the tries a code
+        takes when scripted, some of them when drawn."""
+        delivered = self._inbox.codes_delivered(prompt.phone) if self._inbox else []
+        code = None
+        if delivered:
+            came_at, text = delivered[-1]
+            found = CODE_IN_TEXT.search(text)
+            code = found.group(1) if found else None
+            at = max(at, came_at + self._between(self._settings.answer_delay))
+        ids = (prompt.notification_id, provider_id, self.network)
+        if answer is ReverificationAnswer.CONFIRMED:
+            if code is None:
+                return  # no code reached the person: nothing to enter
+            self._sent[provider_id].final_at = at
+            self._schedule.add(ReverificationCodeEntered(*ids, at=at, code=code))
+            return
+        tries = self._rng.randint(1, CODE_ATTEMPTS) if drawn else CODE_ATTEMPTS
+        for _ in range(tries):
+            self._schedule.add(ReverificationCodeEntered(*ids, at=at, code=self._guess(code)))
+            last, at = at, at + self._between(self._settings.answer_delay)
+        if tries >= CODE_ATTEMPTS:
+            self._sent[provider_id].final_at = last
+
+    def _guess(self, right: str | None) -> str:
+        """A code made up by someone who never got the SMS: never the right one."""
+        while True:
+            guess = f"{self._rng.randrange(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+            if guess != right:
+                return guess
 
     def _draw_answer(
         self, phone: str, now: datetime

@@ -47,6 +47,14 @@ def build_channels(
     directory = accounts if accounts is not None else AccountDirectory()
     simulated: list[Runnable] = []
     social_settings = SocialSimulatorSettings(activity=timedelta(days=settings.activity_days))
+    sms: SmsGateway
+    sms_url = settings.gateway_urls.get(Channel.SMS.value)
+    simulator_sms: SmsSimulator | None = None
+    if sms_url:
+        sms = HttpSmsGateway(sms_url, settings.gateway_tokens["sms"].get_secret_value())
+    else:
+        simulator_sms = SmsSimulator(clock, inbound, seed=settings.simulator_seed)
+        sms = simulator_sms
     social: dict[Channel, SocialNetwork] = {}
     for offset, network in enumerate(SOCIAL_CHANNELS, start=1):
         url = settings.gateway_urls.get(network.value)
@@ -61,15 +69,10 @@ def build_channels(
                 inbound,
                 seed=settings.simulator_seed + offset,
                 settings=social_settings,
+                inbox=simulator_sms,  # its people read the codes the SMS simulator delivered
             )
             social[network] = simulator
             simulated.append(simulator)
-    sms: SmsGateway
-    sms_url = settings.gateway_urls.get(Channel.SMS.value)
-    if sms_url:
-        sms = HttpSmsGateway(sms_url, settings.gateway_tokens["sms"].get_secret_value())
-    else:
-        simulator_sms = SmsSimulator(clock, inbound, seed=settings.simulator_seed)
-        sms = simulator_sms
+    if simulator_sms is not None:
         simulated.append(simulator_sms)
     return Channels(social[Channel.VK], social[Channel.OK], sms, tuple(simulated))

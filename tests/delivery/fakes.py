@@ -13,6 +13,7 @@ from delivery.channels.ports import (
     ReverificationPrompt,
     SendResult,
     Sent,
+    SmsKind,
     SmsMessage,
     SocialMessage,
 )
@@ -68,10 +69,16 @@ class RecordingSocial:
 
 @dataclass
 class RecordingSms:
+    """The notifications' SMS in `sent`; the re-verification codes' apart, in `codes`."""
+
     sent: list[tuple[str, str, str]] = field(default_factory=list)
+    codes: list[SmsMessage] = field(default_factory=list)
 
     def send(self, sms: SmsMessage) -> SendResult:
-        self.sent.append((sms.notification_id, sms.phone, sms.text))
+        if sms.kind is SmsKind.CODE:
+            self.codes.append(sms)
+        else:
+            self.sent.append((sms.notification_id, sms.phone, sms.text))
         return SendResult.accepted_as(f"sms-{next(_ids)}")
 
 

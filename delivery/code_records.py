@@ -1,0 +1,97 @@
+"""The SMS codes of re-verifications in the store (ownership.codes): a keyed hash of each, never
+the code, and the entries the person made, moved only by conditional updates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, insert, select, update
+
+from ownership.codes import CodeOutcome, IssuedCode, entry_fingerprint, judge, matches
+from store.tables_notifications import VerificationCodeRow
+
+codes = cast(Table, VerificationCodeRow.__table__)
+# how often an entry is tried again when another entry of the same code moved it meanwhile
+ENTRY_TRIES = 5
+
+
+def fetch_code(connection: Connection, notification_id: str) -> dict[str, Any] | None:
+    row = (
+        connection.execute(select(codes).where(codes.c.notification_id == notification_id))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def issue_code(
+    connection: Connection, notification_id: str, issued: IssuedCode, at: datetime
+) -> int | None:
+    """Keep a new code's hash for the notification; returns its number (1 for the first). A
+    code replaces the last only while the SMS gateway has not confirmed taking that one's SMS,
+    and the re-verification has no result: None when it may not."""
+    kept = fetch_code(connection, notification_id)
+    fields = {
+        "salt": issued.salt,
+        "digest": issued.digest,
+        "issued_at": at,
+        "sms_provider_id": None,
+        "attempts": 0,
+        "entered": [],
+        "result": None,
+    }
+    if kept is None:
+        connection.execute(
+            insert(codes).values(notification_id=notification_id, issued=1, **fields)
+        )
+        return 1
+    number = int(kept["issued"]) + 1
+    moved = connection.execute(
+        update(codes)
+        .where(codes.c.notification_id == notification_id)
+        .where(codes.c.issued == kept["issued"])
+        .where(codes.c.sms_provider_id.is_(None), codes.c.result.is_(None))
+        .values(issued=number, **fields)
+    )
+    return number if moved.rowcount == 1 else None
+
+
+def code_taken(connection: Connection, notification_id: str, number: int, provider_id: str) -> None:
+    """The SMS gateway took the `number`th code's SMS: that code stands, and none is drawn
+    again for the notification."""
+    connection.execute(
+        update(codes)
+        .where(codes.c.notification_id == notification_id, codes.c.issued == number)
+        .values(sms_provider_id=provider_id)
+    )
+
+
+def enter_code(
+    connection: Connection, notification_id: str, entered: str, at: datetime
+) -> CodeOutcome:
+    """Check an entered code against the notification's, and count it: the right one confirms;
+    the last wrong one of `CODE_ATTEMPTS` fails. A repeated report of an entry, or any entry
+    once the re-verification has its result, is ignored. Compare-and-set on the entries as read,
+    so that two entries reported at once both count and only one of them may end it."""
+    for _ in range(ENTRY_TRIES):
+        kept = fetch_code(connection, notification_id)
+        if kept is None or kept["result"] is not None:
+            return CodeOutcome.IGNORED
+        issued = IssuedCode(kept["salt"], kept["digest"])
+        mark = entry_fingerprint(issued, entered, at)
+        seen: list[str] = list(kept["entered"] or [])
+        if mark in seen:
+            return CodeOutcome.IGNORED
+        outcome = judge(matches(issued, entered), int(kept["attempts"]))
+        result = outcome.value if outcome is not CodeOutcome.WRONG else None
+        moved = connection.execute(
+            update(codes)
+            .where(codes.c.notification_id == notification_id)
+            .where(codes.c.issued == kept["issued"], codes.c.attempts == kept["attempts"])
+            .where(codes.c.result.is_(None))
+            .values(attempts=int(kept["attempts"]) + 1, entered=[*seen, mark], result=result)
+        )
+        if moved.rowcount == 1:
+            return outcome
+    return CodeOutcome.IGNORED
