@@ -3,7 +3,8 @@ virtual clock, over the numbers of a scored history, into a store the analysts t
 
 One client with two approved templates sends `notifications` notifications, spread evenly at
 random over a day, to numbers drawn from the scores; the traffic mixes regular and sensitive
-notifications, TTLs, `mobile_only` and `fallback: none` (`DayMix`). The `NotifyService` carries
+notifications (half of them re-verified by an SMS code rather than Yes or No), TTLs,
+`mobile_only` and `fallback: none` (`DayMix`). The `NotifyService` carries
 them through the real simulators of `build_channels` (VK and OK on the published curve, SMS),
 the accounts they know read from the history. The clock jumps from one moment that matters to
 the next (an arrival, a simulator's next event, a TTL running out), so a day and the 24 h that
@@ -34,6 +35,7 @@ from delivery.events import InboundEvent
 from delivery.notify import NotifyRequest, NotifyService
 from delivery.templates import ApprovedTemplates, TemplateDesk
 from ownership.channels import Channel
+from ownership.codes import ReverifyMethod
 from ownership.moderation import Category, Decision, TemplateDraft
 from ownership.notifications import Fallback, NotificationStatus
 from ownership.policy import Policy
@@ -67,6 +69,8 @@ class DayMix:
 
     # bank-grade notifications: a number on an older proof or under doubt is re-verified first
     sensitive_share: float = 0.30
+    # of the sensitive ones, those that ask for a code sent by SMS rather than Yes or No
+    sms_code_share: float = 0.50
     # only the mobile app may show them
     mobile_only_share: float = 0.05
     # `fallback: none`: expired at the TTL instead of sent by SMS
@@ -81,7 +85,12 @@ class DayMix:
     span: timedelta = timedelta(hours=24)
 
     def __post_init__(self) -> None:
-        shares = (self.sensitive_share, self.mobile_only_share, self.no_fallback_share)
+        shares = (
+            self.sensitive_share,
+            self.sms_code_share,
+            self.mobile_only_share,
+            self.no_fallback_share,
+        )
         if not all(0.0 <= share <= 1.0 for share in shares):
             raise SimulationInputError("the mix's shares are shares")
         if not self.ttls or abs(sum(share for _, share in self.ttls) - 1.0) > 1e-9:
@@ -269,6 +278,8 @@ def _arrivals(
 ) -> list[tuple[datetime, NotifyRequest]]:
     """The day's requests in time order, each with its arrival; drawn from the seed alone."""
     rng = random.Random(request.seed)
+    # drawn apart, so that the day's other draws are those of the days before the choice
+    asking = random.Random(f"{request.seed}|reverify")
     mix = request.mix
     ttls, weights = zip(*mix.ttls, strict=True)
     arrivals = []
@@ -287,6 +298,11 @@ def _arrivals(
             sensitive=sensitive,
             mobile_only=rng.random() < mix.mobile_only_share,
             fallback=Fallback.NONE if rng.random() < mix.no_fallback_share else Fallback.SMS,
+            reverify=(
+                ReverifyMethod.SMS_CODE
+                if sensitive and asking.random() < mix.sms_code_share
+                else ReverifyMethod.PROMPT
+            ),
         )
         arrivals.append((at, notify))
     arrivals.sort(key=lambda arrival: arrival[0])

@@ -85,6 +85,7 @@ def served_history(
         clock=lambda: NOW,
         notify_service=notify,
         template_desk=TemplateDesk(sessions, load_moderation_rules()),
+        inbound_events=notify,  # what the gateways report goes to it, as in the service
     )
     with serving(app) as base:
         yield Served(Caller(base, issued.key, issued.secret), engine, cipher)

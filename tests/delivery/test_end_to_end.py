@@ -24,6 +24,7 @@ from delivery.runtime import NotifyRuntime, build_notify_runtime
 from delivery.templates import TemplateDesk
 from delivery.webhooks.dispatcher import SendResult
 from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
+from ownership.codes import ReverifyMethod
 from ownership.moderation import Decision, TemplateDraft
 from pipelines.moderation_rules import load_moderation_rules
 from pipelines.settings import load_settings
@@ -45,7 +46,12 @@ class Flow:
     engine: Engine
 
     def notify(
-        self, phone: str, request_id: str, sensitive: bool = False, callback_url: str | None = None
+        self,
+        phone: str,
+        request_id: str,
+        sensitive: bool = False,
+        callback_url: str | None = None,
+        reverify: ReverifyMethod = ReverifyMethod.PROMPT,
     ) -> str:
         request = NotifyRequest(
             request_id=request_id,
@@ -57,6 +63,7 @@ class Flow:
             ttl=timedelta(hours=1),
             sensitive=sensitive,
             callback_url=callback_url,
+            reverify=reverify,
         )
         accepted = self.runtime.service.accept(self.client.key, request)
         return str(accepted.answer["id"])
@@ -160,6 +167,55 @@ def test_a_denied_reverification_goes_by_sms_and_is_kept_for_the_batch(flow: Flo
             select(records.verifications.c.phone, records.verifications.c.result)
         ).all()
     assert [tuple(row) for row in kept] == [(SUSPICIOUS, "denied")]
+
+
+def kept_results(flow: Flow) -> list[tuple[str, str, str]]:
+    table = records.verifications
+    with flow.engine.connect() as connection:
+        kept = connection.execute(select(table.c.phone, table.c.method, table.c.result))
+        return [tuple(row) for row in kept]
+
+
+def test_the_simulated_sim_holder_enters_the_code_the_sms_simulator_delivered(flow: Flow) -> None:
+    flow.runtime.channels.ok.script_answer(  # type: ignore[attr-defined]
+        SUSPICIOUS, "confirmed", timedelta(seconds=30)
+    )
+    flow.runtime.channels.ok.script_delivery(  # type: ignore[attr-defined]
+        SUSPICIOUS, timedelta(seconds=10)
+    )
+    flow.runtime.channels.sms.script_delivery(SUSPICIOUS, timedelta(seconds=5))  # type: ignore[attr-defined]
+
+    asked = flow.notify(SUSPICIOUS, "e2e-code-1", sensitive=True, reverify=ReverifyMethod.SMS_CODE)
+    flow.run(minutes=10)  # the code is entered a while after its SMS came
+
+    assert flow.history(asked) == ["accepted", "reverify_pending", "sent", "delivered"]
+    assert kept_results(flow) == [(SUSPICIOUS, "sms_code", "confirmed")]
+    with flow.engine.connect() as connection:
+        billed = connection.execute(select(records.ledger.c.channel)).scalars().all()
+    assert billed == ["ok"]  # the code's SMS, delivered too, is billed to no one
+    sms = flow.runtime.channels.sms
+    assert len(sms.sent) == 1 and sms.notifications_sent == []  # type: ignore[attr-defined]
+    # the client heard what a Yes/No prompt tells, and never the code
+    statuses = [json.loads(hook.body)["data"]["status"] for hook in flow.hooks.sent]
+    assert statuses == ["reverify_pending", "sent", "delivered"]
+    code = sms.sent[0].text.split()[1]  # type: ignore[attr-defined]
+    assert not any(code in hook.body.decode() for hook in flow.hooks.sent)
+
+
+def test_a_simulated_stranger_to_the_sim_fails_the_code_and_it_goes_by_sms(flow: Flow) -> None:
+    flow.runtime.channels.ok.script_answer(  # type: ignore[attr-defined]
+        SUSPICIOUS, "denied", timedelta(seconds=30)
+    )
+    flow.runtime.channels.sms.script_delivery(SUSPICIOUS, timedelta(seconds=5))  # type: ignore[attr-defined]
+
+    asked = flow.notify(SUSPICIOUS, "e2e-code-2", sensitive=True, reverify=ReverifyMethod.SMS_CODE)
+    flow.run(minutes=30)
+
+    assert flow.history(asked) == ["accepted", "reverify_pending", "sms_sent", "sms_delivered"]
+    assert kept_results(flow) == [(SUSPICIOUS, "sms_code", "failed")]
+    regular = flow.notify(SUSPICIOUS, "e2e-code-3")  # no denial: still its owner's number
+    flow.run(minutes=1)
+    assert flow.history(regular)[:2] == ["accepted", "sent"]
 
 
 def test_webhooks_are_retried_after_the_clients_endpoint_fails(flow: Flow) -> None:

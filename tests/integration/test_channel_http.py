@@ -17,6 +17,7 @@ from delivery.channels.ports import (
     Refusal,
     ReverificationPrompt,
     Sent,
+    SmsKind,
     SmsMessage,
     SocialMessage,
     UnknownMessageError,
@@ -26,6 +27,7 @@ from delivery.channels.social_simulator import SocialNetworkSimulator
 from delivery.clock import VirtualClock
 from delivery.events import RecordingInboundEvents, ReverificationAnswered
 from ownership.channels import Channel
+from ownership.codes import ReverifyMethod
 
 START = datetime(2026, 6, 2, 9, tzinfo=UTC)
 ACTIVE = "+79234567823"
@@ -169,6 +171,30 @@ def test_the_prompt_carries_the_masked_question(
     gateway.clock.advance(timedelta(minutes=1))
     gateway.vk.run_due()
     assert [e.answer for e in gateway.inbound.of_type(ReverificationAnswered)] == ["denied"]
+
+
+def test_a_prompt_for_a_code_says_it_expects_one_and_the_yes_no_prompt_does_not(
+    gateway: FakeGateway, vk: HttpSocialNetwork
+) -> None:
+    assert vk.ask(ReverificationPrompt("n-1", ACTIVE)).accepted
+    assert vk.ask(ReverificationPrompt("n-2", ACTIVE, method=ReverifyMethod.SMS_CODE)).accepted
+
+    yes_no, code = gateway.bodies
+    assert "expects" not in yes_no  # as the gateways that know only Yes/No read it
+    assert code["expects"] == "code" and code["answers"] == []
+    assert (
+        code["question"] == code["text"] == "Введите код из SMS, отправленного на +792* *** ** 23"
+    )
+
+
+def test_a_code_sms_goes_under_an_id_of_its_own() -> None:
+    seen: list[httpx.Request] = []
+    answer = httpx.Response(202, json={"provider_id": "sms-1"})
+    code = SmsMessage("n-1", ACTIVE, "Код 042917", kind=SmsKind.CODE, issued=1)
+    with HttpSmsGateway(BASE, TOKEN, transport=recording([answer], seen)) as sms:
+        sms.send(code)
+    assert json.loads(seen[0].content)["notification_id"] == "n-1:code:1"
+    assert seen[0].headers["idempotency-key"] == "n-1:code:1:message"
 
 
 def test_an_sms_is_posted_to_the_sms_gateway(gateway: FakeGateway) -> None:

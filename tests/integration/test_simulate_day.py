@@ -48,6 +48,17 @@ def test_the_day_takes_both_paths(day: Day) -> None:
     assert statuses.get("read", 0) > 0 and statuses.get("sms_delivered", 0) > 0
 
 
+def test_the_day_re_verifies_by_sms_code_as_well_as_by_yes_or_no(day: Day) -> None:
+    engine = make_engine(day.store_url)
+    table = records.verifications
+    with engine.connect() as connection:
+        kept = set(connection.execute(select(table.c.method, table.c.result).distinct()).all())
+    engine.dispose()
+    assert ("sms_code", "confirmed") in kept and ("prompt", "confirmed") in kept
+    # a code is never a denial: only the Yes/No prompt takes a No
+    assert ("sms_code", "denied") not in kept
+
+
 def test_the_same_seed_gives_the_same_day(demo: Demo, day: Day, tmp_path: Path) -> None:
     again = simulate(demo, tmp_path, DAY_NOTIFICATIONS, DAY_SEED)
 
