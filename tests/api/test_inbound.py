@@ -24,6 +24,7 @@ from delivery.events import (
     ReplyReceived,
     ReverificationAnswer,
     ReverificationAnswered,
+    ReverificationCodeEntered,
     SmsError,
     SmsFailed,
 )
@@ -154,6 +155,21 @@ def test_replies_and_answers_are_parsed(client: Client, inbound: RecordingInboun
     assert first.channel is Channel.OK
     assert isinstance(second, ReverificationAnswered)
     assert second.answer is ReverificationAnswer.DENIED
+
+
+def test_an_entered_code_is_parsed_and_kept_out_of_the_events_repr(
+    client: Client, inbound: RecordingInboundEvents
+) -> None:
+    entered = {**DELIVERED, "type": "prompt.code_entered", "code": "042917", "account_id": "vk-1"}
+
+    assert Gateway(client, VK_SECRET).post("/v1/networks/vk/events", entered).status_code == 204
+    (event,) = inbound.events
+    assert isinstance(event, ReverificationCodeEntered)
+    assert (event.code, event.account_id, event.channel) == ("042917", "vk-1", Channel.VK)
+    assert "042917" not in repr(event)  # a logged event shows no code
+    too_long = {**entered, "code": "1" * 33}
+    response = Gateway(client, VK_SECRET).post("/v1/networks/vk/events", too_long, message_id="m2")
+    assert response.status_code == 400
 
 
 def test_sms_reports_come_from_the_sms_gateway(
@@ -353,7 +369,13 @@ def test_the_document_still_describes_the_events_read_after_the_signature() -> N
     network = document["paths"]["/v1/networks/{network}/events"]["post"]["requestBody"]
     body = network["content"]["application/json"]
     variants = [variant["properties"]["type"]["const"] for variant in body["schema"]["oneOf"]]
-    assert variants == ["message.delivered", "message.read", "message.replied", "prompt.answered"]
+    assert variants == [
+        "message.delivered",
+        "message.read",
+        "message.replied",
+        "prompt.answered",
+        "prompt.code_entered",
+    ]
     assert body["examples"]["delivered"]["value"]["type"] == "message.delivered"
     assert "$ref" not in json.dumps(body)
     sms = document["paths"]["/v1/sms/events"]["post"]["requestBody"]["content"]["application/json"]

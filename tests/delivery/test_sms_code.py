@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, inspect, select, text
 
 from delivery import code_records, records
 from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
 from delivery.events import AnswerKindError
+from delivery.export import export_verifications
 from ownership.codes import CodeOutcome, ReverifyMethod
+from pipelines.scoring import ScoreRequest, score
 from tests.api.service import SUSPICIOUS
 from tests.delivery.conftest import Notifier
 from tests.delivery.test_notify import ledger, statuses
 from tests.delivery.test_notify_edges import told_everything
+from tests.factories import AS_OF
 
 CODE = re.compile(r"[0-9]{6}")
 TTL = timedelta(minutes=10)
@@ -235,3 +241,22 @@ def test_a_repeat_asking_another_way_is_a_conflict(notifier: Notifier) -> None:
         )
     repeat = notifier.request(SUSPICIOUS, "same", sensitive=True, reverify=ReverifyMethod.SMS_CODE)
     assert notifier.service.accept(notifier.client_key, repeat).repeated
+
+
+def test_a_right_code_reaches_the_next_batch_run_as_a_confirmation(
+    notifier: Notifier, engine: Engine, scored: Path, tmp_path: Path
+) -> None:
+    asked = ask_a_code(notifier)
+    notifier.service.code_entered(asked, the_code(notifier), notifier.clock.now())
+    history = tmp_path / "history"
+    shutil.copytree(scored.parent / "events", history)
+
+    export_verifications(engine, history)
+    rescored = tmp_path / "rescored"
+    score(ScoreRequest(history, rescored, as_of=AS_OF + timedelta(days=2)))
+
+    exported = pq.read_table(next((history / "verifications").glob("notify-*"))).to_pylist()
+    assert [(row["method"], row["result"]) for row in exported] == [("sms_code", "confirmed")]
+    scores = pq.read_table(rescored / "scores.parquet").to_pylist()
+    (row,) = [row for row in scores if row["phone"] == SUSPICIOUS]
+    assert row["status"] == "verified" and "RECENT_CONFIRMATION" in row["reasons"]
