@@ -1,5 +1,7 @@
 """The SMS codes of re-verifications in the store (ownership.codes): a keyed hash of each, never
-the code, and the entries the person made, moved only by conditional updates."""
+the code, its salt sealed under the store's secret key (whoever reads the row alone cannot try
+the million codes against it), and the entries the person made, moved only by conditional
+updates."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, insert, select, update
 
 from ownership.codes import CodeOutcome, IssuedCode, entry_fingerprint, judge, matches
+from store.secrets import SecretCipher
 from store.tables_notifications import VerificationCodeRow
 
 codes = cast(Table, VerificationCodeRow.__table__)
@@ -26,14 +29,18 @@ def fetch_code(connection: Connection, notification_id: str) -> dict[str, Any] |
 
 
 def issue_code(
-    connection: Connection, notification_id: str, issued: IssuedCode, at: datetime
+    connection: Connection,
+    notification_id: str,
+    issued: IssuedCode,
+    at: datetime,
+    cipher: SecretCipher,
 ) -> int | None:
     """Keep a new code's hash for the notification; returns its number (1 for the first). A
     code replaces the last only while the SMS gateway has not confirmed taking that one's SMS,
     and the re-verification has no result: None when it may not."""
     kept = fetch_code(connection, notification_id)
     fields = {
-        "salt": issued.salt,
+        "salt": cipher.encrypt(issued.salt),
         "digest": issued.digest,
         "issued_at": at,
         "sms_provider_id": None,
@@ -57,6 +64,17 @@ def issue_code(
     return number if moved.rowcount == 1 else None
 
 
+def code_not_sent(connection: Connection, notification_id: str, number: int) -> None:
+    """The `number`th code's SMS surely never left (no connection to the gateway was made): it
+    does not count against the codes a notification may draw, and its number goes again."""
+    connection.execute(
+        update(codes)
+        .where(codes.c.notification_id == notification_id, codes.c.issued == number)
+        .where(codes.c.sms_provider_id.is_(None), codes.c.result.is_(None))
+        .values(issued=number - 1)
+    )
+
+
 def code_taken(connection: Connection, notification_id: str, number: int, provider_id: str) -> None:
     """The SMS gateway took the `number`th code's SMS: that code stands, and none is drawn
     again for the notification."""
@@ -68,7 +86,11 @@ def code_taken(connection: Connection, notification_id: str, number: int, provid
 
 
 def enter_code(
-    connection: Connection, notification_id: str, entered: str, at: datetime
+    connection: Connection,
+    notification_id: str,
+    entered: str,
+    at: datetime,
+    cipher: SecretCipher,
 ) -> CodeOutcome:
     """Check an entered code against the notification's, and count it: the right one confirms;
     the last wrong one of `CODE_ATTEMPTS` fails. A repeated report of an entry, or any entry
@@ -78,7 +100,7 @@ def enter_code(
         kept = fetch_code(connection, notification_id)
         if kept is None or kept["result"] is not None:
             return CodeOutcome.IGNORED
-        issued = IssuedCode(kept["salt"], kept["digest"])
+        issued = IssuedCode(cipher.decrypt(kept["salt"]), kept["digest"])
         mark = entry_fingerprint(issued, entered, at)
         seen: list[str] = list(kept["entered"] or [])
         if mark in seen:

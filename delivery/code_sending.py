@@ -4,7 +4,9 @@ The code SMS is the service's own cost: it goes under an id of its own (`SmsMess
 so its reports name no notification, and nothing bills it. A code whose SMS the gateway took
 stands for every later round (a network that refused, or could not be reached, hands the prompt
 to the next round, which asks again for the same code); one whose SMS the gateway may not have
-taken (it could not be reached) is replaced by a new code, in an SMS of its own.
+taken (its answer never came) is replaced by a new code, in an SMS of its own, up to
+`CODE_SMS_MAX` codes: past them the notification goes as one whose code could not be sent. An
+SMS that surely never left (no connection) does not count.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ from delivery import code_records
 from delivery.channels.ports import ChannelUnavailableError, SmsKind, SmsMessage
 from delivery.notify_core import NotifyCore
 from ownership.channels import Channel
-from ownership.codes import code_sms_text, issue, new_code
+from ownership.codes import CODE_SMS_MAX, code_sms_text, issue, new_code
 
 log = logging.getLogger(__name__)
+
+
+# why no code can reach the person, as the notification's history says it (the gateway's own
+# refusal is not kept: it may quote the SMS, and so the code)
+UNCONFIRMED = f"the SMS gateway confirmed none of the {CODE_SMS_MAX} codes' SMS"
+REFUSED_BY_GATEWAY = "the SMS gateway refused the code's SMS"
 
 
 class CodeSent(Enum):
@@ -42,7 +50,11 @@ class CodeSending(NotifyCore):
             kept = code_records.fetch_code(connection, row["id"])
             if kept is not None and (kept["sms_provider_id"] or kept["result"]):
                 return CodeSent.OUT, ""
-            number = code_records.issue_code(connection, row["id"], issue(code), now)
+            if kept is not None and int(kept["issued"]) >= CODE_SMS_MAX:
+                return CodeSent.REFUSED, UNCONFIRMED
+            number = code_records.issue_code(
+                connection, row["id"], issue(code), now, self.code_cipher
+            )
         if number is None:  # an entry or a result came between: the code stands
             return CodeSent.OUT, ""
         sms = SmsMessage(
@@ -51,11 +63,20 @@ class CodeSending(NotifyCore):
         try:
             outcome = self.sms.send(sms)
         except ChannelUnavailableError as error:
-            log.warning("the SMS gateway is unavailable for the code of %s: %s", row["id"], error)
+            # the error's text may quote the gateway's answer, and a gateway may echo the SMS:
+            # only its kind is logged, never the code
+            log.warning(
+                "the SMS gateway is unavailable for the code of %s (%s)",
+                row["id"],
+                type(error).__name__,
+            )
+            if error.never_sent:
+                with self.engine.begin() as connection:
+                    code_records.code_not_sent(connection, row["id"], number)
             return CodeSent.UNAVAILABLE, ""
         if outcome.provider_id is None:
-            log.info("the SMS gateway refused the code of %s: %s", row["id"], outcome.refusal)
-            return CodeSent.REFUSED, str(outcome.refusal)
+            log.info("the SMS gateway refused the code of %s", row["id"])
+            return CodeSent.REFUSED, REFUSED_BY_GATEWAY
         with self.engine.begin() as connection:
             code_records.code_taken(connection, row["id"], number, outcome.provider_id)
         return CodeSent.OUT, ""

@@ -155,10 +155,21 @@ class Dispatching(CodeSending):
                     return 0
                 if sent is CodeSent.REFUSED:
                     # no code can reach the person: the notification goes by SMS, as one whose
-                    # re-verification got no answer does
+                    # re-verification got no answer does, if its client wants an SMS at all
                     held = records.AsRead(network.value, None, decision.value)
                     refused = {"code_refused": refusal}
-                    return int(self._send_sms(row, (target,), detail=refused, as_read=held))
+                    if Fallback(row["fallback"]) is Fallback.SMS:
+                        return int(self._send_sms(row, (target,), detail=refused, as_read=held))
+                    with self.engine.begin() as connection:
+                        self._move(
+                            connection,
+                            row,
+                            (target,),
+                            S.FAILED,
+                            self.clock.now(),
+                            {"reason": "NO_CHANNEL", **refused},
+                        )
+                    return 0
             channel = self.social[network]
             try:
                 if decision is Action.DELIVER:

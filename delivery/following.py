@@ -189,7 +189,9 @@ class Following(NotifyCore):
             if row is None:
                 return CodeOutcome.IGNORED
             at = _within_lifetime(row, at)
-            outcome = code_records.enter_code(connection, notification_id, code, at)
+            outcome = code_records.enter_code(
+                connection, notification_id, code, at, self.code_cipher
+            )
             if outcome in (CodeOutcome.CONFIRMED, CodeOutcome.FAILED):
                 records.record_verification(
                     connection,
@@ -206,8 +208,18 @@ class Following(NotifyCore):
             return outcome
         if S(row["status"]) not in AWAITING_ANSWER:
             return outcome  # too late for this notification, which went on without it
-        if outcome is CodeOutcome.FAILED:
+        if outcome is CodeOutcome.FAILED and Fallback(row["fallback"]) is Fallback.SMS:
             self._send_sms(row, leaving=AWAITING_ANSWER, detail={"code_failed": True})
+        elif outcome is CodeOutcome.FAILED:  # no SMS wanted: it ends as an unanswered one would
+            with self.engine.begin() as connection:
+                self._move(
+                    connection,
+                    row,
+                    AWAITING_ANSWER,
+                    S.FAILED,
+                    self.clock.now(),
+                    {"reason": "NO_CHANNEL", "code_failed": True},
+                )
         else:
             self._deliver_after_yes(row, at)
         return outcome

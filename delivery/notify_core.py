@@ -11,6 +11,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy import Connection, Engine
 
 from delivery import records
@@ -39,6 +40,7 @@ from ownership.policy import Action, Policy
 from ownership.prices import PriceTable, UnknownPriceError
 from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
 from pipelines.snapshot import Snapshot
+from store.secrets import SecretCipher
 
 log = logging.getLogger(__name__)
 S = NotificationStatus
@@ -74,13 +76,18 @@ class NotifyCore:
         withdraw_timeout: timedelta = timedelta(minutes=5),
         dispatch_concurrency: int = 1,
         sms_validity: timedelta = timedelta(hours=10),
+        code_cipher: SecretCipher | None = None,
     ) -> None:
         """`overlay`: the answers learnt since the batch, shared with the checks of the same
         process; by default one of this service's own over the same store.
         `dispatch_concurrency`: how many notifications a dispatch round carries at once, each
         on a thread of its own (a gateway's answer takes a round trip; one at a time, a worker
-        would carry one a round trip)."""
+        would carry one a round trip).
+        `code_cipher`: seals the salts of re-verification codes; every process of a store
+        (the API's workers, the worker) needs the same, the store's secret key. By default
+        one of this process's own, for a service that is the store's only process."""
         self.engine = engine
+        self.code_cipher = code_cipher or SecretCipher([Fernet.generate_key().decode("ascii")])
         self.clock = clock
         self.snapshots = snapshots
         self.social = social

@@ -163,6 +163,7 @@ def build_notify_runtime(
     """The service over the store, the channels (simulators unless a gateway URL is set, with
     the accounts of `history_dir`), the template desk and the webhook outbox."""
     forward = _Forward()
+    cipher = cipher or load_cipher(settings.secret_key_text(), settings.secret_key_file)
     accounts_dir = history_dir or settings.history_dir
     accounts = AccountDirectory.read_history(accounts_dir) if accounts_dir else None
     channels = build_channels(settings, clock=clock, inbound=forward, accounts=accounts)
@@ -189,9 +190,9 @@ def build_notify_runtime(
         sms_validity=timedelta(seconds=settings.sms_validity_seconds),
         overlay=overlay,
         dispatch_concurrency=_dispatch_concurrency(settings),
+        code_cipher=cipher,
     )
     forward.target = service
-    cipher = cipher or load_cipher(settings.secret_key_text(), settings.secret_key_file)
     # a client checks a signature's timestamp against real time, whatever our clock's speed
     signing = None if isinstance(clock, SystemClock) else SystemClock()
     dispatcher = build_webhook_dispatcher(settings, engine, cipher, clock, webhook_sender, signing)

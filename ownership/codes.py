@@ -23,6 +23,10 @@ from ownership.channels import Channel
 CODE_DIGITS = 6
 # wrong codes a notification takes before its re-verification fails
 CODE_ATTEMPTS = 3
+# codes drawn for a notification at most: each whose SMS the gateway did not confirm taking
+# (it timed out) may reach the person all the same, so a gateway timing out at every round
+# would send one every few seconds; past these, no code can be said to reach the person
+CODE_SMS_MAX = 3
 SALT_BYTES = 16
 NETWORK_NAMES = {Channel.VK: "VK", Channel.OK: "OK"}
 

@@ -146,8 +146,10 @@ class VerificationCodeRow(Base):
     notification_id: Mapped[str] = mapped_column(
         String(40), ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
     )
-    # HMAC-SHA256 of the code under a salt drawn for it, both hex
-    salt: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 of the code under a salt drawn for it, hex; the salt sealed with the store's
+    # secret key (store.secrets), so that the row alone does not give the code away: six
+    # digits are a million tries
+    salt: Mapped[str] = mapped_column(Text)
     digest: Mapped[str] = mapped_column(String(64))
     # how many codes were drawn for the notification: a code whose SMS the gateway may not have
     # taken (it could not be reached) is replaced by a new one, in an SMS of its own

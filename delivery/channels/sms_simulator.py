@@ -99,7 +99,7 @@ class SmsSimulator(Scheduled):
         self._taken: dict[str, str] = {}  # notification id → provider id
         self._scripts: dict[str, ScriptedReport] = {}
         # phone → (delivered at, text) of the codes it was delivered
-        self._codes: dict[str, deque[tuple[datetime, str]]] = {}
+        self._codes: dict[str, deque[tuple[datetime, str, str]]] = {}
         self.sent: list[SmsMessage] = []
 
     def send(self, sms: SmsMessage) -> SendResult:
@@ -118,17 +118,19 @@ class SmsSimulator(Scheduled):
             at = now + after
             if sms.kind is SmsKind.CODE and error is None:
                 kept = self._codes.setdefault(sms.phone, deque(maxlen=CODES_KEPT))
-                kept.append((at, sms.text))
+                kept.append((at, sms.text, sms.notification_id))
             self._schedule.add(
                 SmsDelivered(*ids, at=at) if error is None else SmsFailed(*ids, at=at, error=error)
             )
             return SendResult.accepted_as(provider_id)
 
-    def codes_delivered(self, phone: str) -> list[tuple[datetime, str]]:
-        """The code SMS delivered to `phone` (or to be, at the time given), the latest last: what
-        the person holding its SIM can read."""
+    def codes_delivered(self, phone: str, notification_id: str) -> list[tuple[datetime, str]]:
+        """The code SMS of the notification delivered to `phone` (or to be, at the time given),
+        the latest last: what the person holding its SIM can read for that prompt."""
         with self._schedule.lock:
-            return list(self._codes.get(phone, ()))
+            return [
+                (at, text) for at, text, of in self._codes.get(phone, ()) if of == notification_id
+            ]
 
     @property
     def notifications_sent(self) -> list[SmsMessage]:

@@ -63,7 +63,7 @@ CODE_IN_TEXT = re.compile(rf"(?<![0-9])([0-9]{{{CODE_DIGITS}}})(?![0-9])")
 class SmsInbox(Protocol):
     """What a phone was delivered by SMS, as its holder reads it (the SMS simulator)."""
 
-    def codes_delivered(self, phone: str) -> list[tuple[datetime, str]]: ...
+    def codes_delivered(self, phone: str, notification_id: str) -> list[tuple[datetime, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -320,7 +320,8 @@ class SocialNetworkSimulator(Scheduled):
         """The codes entered in a prompt that asks for one: the right one by the SIM's holder
         (a Yes), once the SMS came; wrong ones by someone else (a No), all the tries a code
         takes when scripted, some of them when drawn."""
-        delivered = self._inbox.codes_delivered(prompt.phone) if self._inbox else []
+        inbox = self._inbox
+        delivered = inbox.codes_delivered(prompt.phone, prompt.notification_id) if inbox else []
         code = None
         if delivered:
             came_at, text = delivered[-1]

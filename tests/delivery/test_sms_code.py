@@ -7,6 +7,7 @@ where the other was asked."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from datetime import timedelta
@@ -18,10 +19,11 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 
 from delivery import code_records, records
-from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
+from delivery.channels.ports import ChannelUnavailableError, Refusal, SendResult, SmsMessage
 from delivery.events import AnswerKindError
 from delivery.export import export_verifications
 from ownership.codes import CodeOutcome, ReverifyMethod
+from ownership.notifications import Fallback
 from pipelines.scoring import ScoreRequest, score
 from tests.api.service import SUSPICIOUS
 from tests.delivery.conftest import Notifier
@@ -260,3 +262,100 @@ def test_a_right_code_reaches_the_next_batch_run_as_a_confirmation(
     scores = pq.read_table(rescored / "scores.parquet").to_pylist()
     (row,) = [row for row in scores if row["phone"] == SUSPICIOUS]
     assert row["status"] == "verified" and "RECENT_CONFIRMATION" in row["reasons"]
+
+
+def test_a_gateway_whose_answer_never_comes_gets_at_most_three_codes_then_the_sms(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[SmsMessage] = []
+
+    def times_out(sms: SmsMessage) -> SendResult:
+        taken.append(sms)  # it may have taken it: its answer never came
+        raise ChannelUnavailableError("the SMS gateway timed out")
+
+    monkeypatch.setattr(notifier.sms, "send", times_out)
+    asked = ask_a_code(notifier)
+    for _ in range(20):
+        notifier.next_round()
+
+    codes = [sms for sms in taken if sms.message_id != asked]
+    assert [sms.message_id for sms in codes] == [f"{asked}:code:{n}" for n in (1, 2, 3)]
+    assert {sms.message_id for sms in taken} - {sms.message_id for sms in codes} == {asked}
+    assert notifier.status(asked) in ("accepted", "sms_sent")  # its own SMS, one id, retried
+
+
+def test_a_gateway_that_cannot_be_reached_draws_no_code_against_the_three(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(sms: SmsMessage) -> SendResult:
+        raise ChannelUnavailableError("connection refused", never_sent=True)
+
+    working = notifier.sms.send
+    monkeypatch.setattr(notifier.sms, "send", unreachable)
+    asked = ask_a_code(notifier)
+    for _ in range(6):
+        notifier.next_round()
+    monkeypatch.setattr(notifier.sms, "send", working)
+    notifier.next_round()
+
+    assert [sms.message_id for sms in notifier.sms.codes] == [f"{asked}:code:1"]
+    assert notifier.status(asked) == "reverify_pending"
+
+
+def test_three_wrong_codes_without_a_fallback_end_it_without_an_sms(
+    notifier: Notifier, engine: Engine
+) -> None:
+    asked = ask_a_code(notifier, fallback=Fallback.NONE)
+    wrong = a_wrong_code(the_code(notifier))
+    for second in range(3):
+        notifier.service.code_entered(
+            asked, wrong, notifier.clock.now() + timedelta(seconds=second)
+        )
+
+    assert statuses(notifier, asked) == ["accepted", "reverify_pending", "failed"]
+    assert notifier.sms.sent == [] and ledger(engine) == []
+    assert verifications(engine) == [("sms_code", "failed")]
+
+
+def test_a_code_the_gateway_refuses_without_a_fallback_ends_it_without_an_sms(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = SendResult.refused(Refusal.REJECTED, "blocked sender")
+    monkeypatch.setattr(notifier.sms, "send", lambda sms: refused)
+
+    asked = ask_a_code(notifier, fallback=Fallback.NONE)
+
+    assert statuses(notifier, asked) == ["accepted", "reverify_pending", "failed"]
+    found = notifier.service.notification(notifier.client_key, asked)
+    assert found is not None and "blocked sender" not in json.dumps(found, default=str)
+
+
+def test_the_rows_salt_is_sealed_so_the_row_alone_does_not_give_the_code_away(
+    notifier: Notifier,
+) -> None:
+    asked = ask_a_code(notifier)
+    with notifier.service.engine.connect() as connection:
+        kept = code_records.fetch_code(connection, asked)
+    assert kept is not None
+
+    assert kept["salt"].startswith("gAAAAA")  # a Fernet token, opened by the store's key
+    with pytest.raises(ValueError):
+        bytes.fromhex(kept["salt"])
+
+
+def test_a_gateway_echoing_the_code_in_its_error_leaves_it_out_of_the_log(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    echoed: list[str] = []
+
+    def echoes(sms: SmsMessage) -> SendResult:
+        echoed.append(sms.text)
+        raise ChannelUnavailableError(f"POST /messages: the gateway answered 400 {sms.text!r}")
+
+    monkeypatch.setattr(notifier.sms, "send", echoes)
+    with caplog.at_level(logging.DEBUG):
+        ask_a_code(notifier)
+
+    code = CODE.search(echoed[0])
+    assert code is not None and "unavailable for the code" in caplog.text
+    assert code.group(0) not in caplog.text

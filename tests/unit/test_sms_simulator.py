@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from delivery.channels.ports import SmsMessage
+from delivery.channels.ports import SmsKind, SmsMessage
 from delivery.channels.sms_simulator import SmsSimulator, SmsSimulatorSettings
 from delivery.clock import VirtualClock
 from delivery.events import RecordingInboundEvents, SmsDelivered, SmsError, SmsFailed
@@ -166,3 +166,12 @@ def test_a_restarted_simulator_gives_no_sms_an_earlier_runs_id() -> None:
     second = restarted.send(SmsMessage("n-2", "+79234567823", "Код 5678"))
 
     assert first.provider_id != second.provider_id
+
+
+def test_the_person_reads_each_notifications_code_apart_from_the_others() -> None:
+    _, _, sms = world(failure_shares={})
+    sms.send(SmsMessage("n-1", RU_MOBILE, "Код 111111", kind=SmsKind.CODE, issued=1))
+    sms.send(SmsMessage("n-2", RU_MOBILE, "Код 222222", kind=SmsKind.CODE, issued=1))
+
+    assert [text for _, text in sms.codes_delivered(RU_MOBILE, "n-1")] == ["Код 111111"]
+    assert [text for _, text in sms.codes_delivered(RU_MOBILE, "n-3")] == []

@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table(
         "verification_codes",
         sa.Column("notification_id", sa.String(length=40), nullable=False),
-        sa.Column("salt", sa.String(length=64), nullable=False),
+        sa.Column("salt", sa.Text(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("issued", sa.Integer(), nullable=False),
         sa.Column("issued_at", UtcDateTime(), nullable=False),
