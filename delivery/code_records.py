@@ -5,15 +5,17 @@ updates."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert, select, update
 
 from ownership.codes import CodeOutcome, IssuedCode, entry_fingerprint, judge, matches
-from store.secrets import SecretCipher
+from store.secrets import SecretCipher, SecretKeyError
 from store.tables_notifications import VerificationCodeRow
 
+log = logging.getLogger(__name__)
 codes = cast(Table, VerificationCodeRow.__table__)
 # how often an entry is tried again when another entry of the same code moved it meanwhile
 ENTRY_TRIES = 5
@@ -100,7 +102,17 @@ def enter_code(
         kept = fetch_code(connection, notification_id)
         if kept is None or kept["result"] is not None:
             return CodeOutcome.IGNORED
-        issued = IssuedCode(cipher.decrypt(kept["salt"]), kept["digest"])
+        try:
+            issued = IssuedCode(cipher.decrypt(kept["salt"]), kept["digest"])
+        except SecretKeyError:
+            # sealed under a key the service no longer has (dropped before `clients reseal`
+            # resealed it): no entry can be checked; the notification ends by its TTL
+            log.error(
+                "the code of %s is sealed under a secret key this service lacks: its entries "
+                "are ignored",
+                notification_id,
+            )
+            return CodeOutcome.IGNORED
         mark = entry_fingerprint(issued, entered, at)
         seen: list[str] = list(kept["entered"] or [])
         if mark in seen:

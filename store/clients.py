@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Insert,
+    Table,
     delete,
     inspect,
     null,
@@ -32,6 +33,7 @@ from ownership.policy import Policy
 from store.group_commit import GroupWriter
 from store.secrets import SecretCipher, SecretKeyError
 from store.tables import Base, ClientRow, NonceRow
+from store.tables_notifications import VerificationCodeRow
 from store.tables_webhooks import WebhookEndpointWaitRow
 
 Network = IPv4Network | IPv6Network
@@ -340,7 +342,27 @@ def reseal_secrets(
                 f"the secrets of {row.name!r} changed while they were resealed (a renewal "
                 "meanwhile); nothing was resealed: run it again"
             )
+    reseal_code_salts(session, cipher)
     return len(rows)
+
+
+def reseal_code_salts(session: Session, cipher: SecretCipher) -> None:
+    """The salts of re-verification codes still waiting for their result, sealed under the
+    newest key too: a code drawn before the key changed is still entered after the old key is
+    dropped. One the cipher cannot open, or that a new code replaced meanwhile, is left: its
+    entry is then ignored (delivery.code_records), and the notification goes on by its TTL."""
+    codes = cast(Table, VerificationCodeRow.__table__)
+    waiting = session.execute(
+        select(codes.c.notification_id, codes.c.salt).where(codes.c.result.is_(None))
+    ).all()
+    for notification_id, salt in waiting:
+        if not cipher.opens(salt):
+            continue
+        session.connection().execute(
+            update(codes)
+            .where(codes.c.notification_id == notification_id, codes.c.salt == salt)
+            .values(salt=cipher.rotate(salt))
+        )
 
 
 def _unchanged(column: InstrumentedAttribute[Any], read: str | None) -> ColumnElement[bool]:

@@ -45,7 +45,7 @@ DEFAULT_FAILURE_SHARES: Mapping[SmsError, float] = MappingProxyType(
         SmsError.UNKNOWN_SUBSCRIBER: 0.005,
     }
 )
-# the codes a phone keeps, the latest last
+# the codes of one notification a phone keeps, the latest last
 CODES_KEPT = 3
 
 
@@ -99,7 +99,7 @@ class SmsSimulator(Scheduled):
         self._taken: dict[str, str] = {}  # notification id → provider id
         self._scripts: dict[str, ScriptedReport] = {}
         # phone → (delivered at, text) of the codes it was delivered
-        self._codes: dict[str, deque[tuple[datetime, str, str]]] = {}
+        self._codes: dict[tuple[str, str], deque[tuple[datetime, str]]] = {}
         self.sent: list[SmsMessage] = []
 
     def send(self, sms: SmsMessage) -> SendResult:
@@ -117,8 +117,9 @@ class SmsSimulator(Scheduled):
             ids = (sms.message_id, provider_id, Channel.SMS)
             at = now + after
             if sms.kind is SmsKind.CODE and error is None:
-                kept = self._codes.setdefault(sms.phone, deque(maxlen=CODES_KEPT))
-                kept.append((at, sms.text, sms.notification_id))
+                key = (sms.phone, sms.notification_id)
+                kept = self._codes.setdefault(key, deque(maxlen=CODES_KEPT))
+                kept.append((at, sms.text))
             self._schedule.add(
                 SmsDelivered(*ids, at=at) if error is None else SmsFailed(*ids, at=at, error=error)
             )
@@ -128,9 +129,7 @@ class SmsSimulator(Scheduled):
         """The code SMS of the notification delivered to `phone` (or to be, at the time given),
         the latest last: what the person holding its SIM can read for that prompt."""
         with self._schedule.lock:
-            return [
-                (at, text) for at, text, of in self._codes.get(phone, ()) if of == notification_id
-            ]
+            return list(self._codes.get((phone, notification_id), ()))
 
     @property
     def notifications_sent(self) -> list[SmsMessage]:

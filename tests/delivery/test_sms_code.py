@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, inspect, select, text
 
 from delivery import code_records, records
@@ -25,6 +26,9 @@ from delivery.export import export_verifications
 from ownership.codes import CodeOutcome, ReverifyMethod
 from ownership.notifications import Fallback
 from pipelines.scoring import ScoreRequest, score
+from store.clients import reseal_code_salts
+from store.database import session_factory
+from store.secrets import SecretCipher
 from tests.api.service import SUSPICIOUS
 from tests.delivery.conftest import Notifier
 from tests.delivery.test_notify import ledger, statuses
@@ -359,3 +363,31 @@ def test_a_gateway_echoing_the_code_in_its_error_leaves_it_out_of_the_log(
     code = CODE.search(echoed[0])
     assert code is not None and "unavailable for the code" in caplog.text
     assert code.group(0) not in caplog.text
+
+
+def test_a_code_in_flight_is_resealed_with_the_clients_when_the_secret_key_changes(
+    notifier: Notifier,
+) -> None:
+    old_key, new_key = (Fernet.generate_key().decode("ascii") for _ in range(2))
+    notifier.service.code_cipher = SecretCipher([old_key])
+    asked = ask_a_code(notifier)
+    both = SecretCipher([new_key, old_key])
+
+    with session_factory(notifier.service.engine).begin() as session:
+        reseal_code_salts(session, both)  # as `ownership clients reseal` with NEW,OLD does
+    notifier.service.code_cipher = SecretCipher([new_key])  # then OLD dropped
+
+    outcome = notifier.service.code_entered(asked, the_code(notifier), notifier.clock.now())
+    assert outcome is CodeOutcome.CONFIRMED
+
+
+def test_a_code_sealed_under_a_dropped_key_is_ignored_not_an_error(
+    notifier: Notifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    asked = ask_a_code(notifier)
+    notifier.service.code_cipher = SecretCipher([Fernet.generate_key().decode("ascii")])
+
+    outcome = notifier.service.code_entered(asked, the_code(notifier), notifier.clock.now())
+
+    assert outcome is CodeOutcome.IGNORED and notifier.status(asked) == "reverify_pending"
+    assert "sealed under a secret key this service lacks" in caplog.text

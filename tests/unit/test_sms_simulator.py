@@ -175,3 +175,6 @@ def test_the_person_reads_each_notifications_code_apart_from_the_others() -> Non
 
     assert [text for _, text in sms.codes_delivered(RU_MOBILE, "n-1")] == ["Код 111111"]
     assert [text for _, text in sms.codes_delivered(RU_MOBILE, "n-3")] == []
+    for other in range(4):  # other notifications' codes to the phone push none of them out
+        sms.send(SmsMessage(f"m-{other}", RU_MOBILE, "Код 333333", kind=SmsKind.CODE, issued=1))
+    assert [text for _, text in sms.codes_delivered(RU_MOBILE, "n-2")] == ["Код 222222"]
