@@ -22,6 +22,7 @@ from time import monotonic
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
@@ -136,10 +137,23 @@ def _first_line(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[0] if lines else ''}"[:200]
 
 
+class StoppingScheduler(BackgroundScheduler):  # type: ignore[misc]
+    """APScheduler's background scheduler, which looks for due jobs no more once it is shut
+    down. Its thread, woken once more after `shutdown` (a job due every 0.2 s), would hand a
+    job to the executors it had just shut down, and log an error with a traceback as the
+    process stops."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
 def build_scheduler(engine: Engine, *, threads: int = 4) -> BackgroundScheduler:
     """A scheduler whose jobs are kept in the store's database (table `apscheduler_jobs`,
     created by APScheduler on start). Not started: add the jobs, then `start()`."""
-    return BackgroundScheduler(
+    return StoppingScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
         executors={"default": ThreadPoolExecutor(threads)},
         # a job late by a few runs (a busy machine, a restart) runs once, not once per miss

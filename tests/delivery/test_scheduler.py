@@ -74,6 +74,18 @@ def test_a_job_runs_on_its_interval(scheduler: BackgroundScheduler) -> None:
     wait_for(third_run)
 
 
+def test_a_scheduler_woken_after_its_shutdown_hands_no_job_to_its_stopped_executors(
+    scheduler: BackgroundScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    schedule_every(scheduler, TICK, lambda: None, OFTEN)
+    scheduler.start()
+    scheduler.shutdown(wait=True)
+
+    # its thread may wake once more after the shutdown, as a job due every moment makes it
+    assert scheduler._process_jobs() is None
+    assert "Error submitting job" not in caplog.text
+
+
 def test_jobs_are_kept_in_the_store_and_found_by_a_restarted_process(
     database_url: str, scheduler: BackgroundScheduler
 ) -> None:
