@@ -21,6 +21,7 @@ from store.clients import (
     _still_signing,
     _unchanged,
     new_secret,
+    overlap_end,
     refuse_while_previous_holds,
 )
 from store.secrets import SecretCipher, SecretKeyError
@@ -97,9 +98,7 @@ def rotate_secret(
     previous, until = None, None
     if overlap:
         previous = cipher.rotate(replaced)
-        until = moment + overlap
-        if until.microsecond:  # up to the next second, as it is shown: never shorter than asked
-            until = until.replace(microsecond=0) + timedelta(seconds=1)
+        until = overlap_end(moment, overlap)
     secret = new_secret()
     # set only if no other rotation or reseal came between the read and now: SQLite locks no row
     rotated = session.connection().execute(

@@ -370,6 +370,13 @@ def _unchanged(column: InstrumentedAttribute[Any], read: str | None) -> ColumnEl
     return column.is_(None) if read is None else column == read
 
 
+def overlap_end(moment: datetime, overlap: timedelta) -> datetime:
+    """When a replaced secret's overlap from `moment` ends: up to the next whole second, as it
+    is shown, so never shorter than asked."""
+    until = moment + overlap
+    return until.replace(microsecond=0) + timedelta(seconds=1) if until.microsecond else until
+
+
 def refuse_while_previous_holds(
     previous: str | None, until: datetime | None, which: str, doing: str
 ) -> None:
@@ -489,9 +496,7 @@ def renew_webhook_secret(
     previous, until = None, None
     if overlap and replaced:
         previous = cipher.rotate(replaced)
-        until = moment + overlap
-        if until.microsecond:  # up to the next second, as it is shown: never shorter than asked
-            until = until.replace(microsecond=0) + timedelta(seconds=1)
+        until = overlap_end(moment, overlap)
     secret = generate_webhook_secret()
     # set only if no other renewal came between the read and now: SQLite locks no row
     renewed = session.connection().execute(
