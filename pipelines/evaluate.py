@@ -296,8 +296,8 @@ def _moment_warnings(scores_file: Path, meta: Mapping[str, Any]) -> tuple[str, .
     if scored_at is None or scored_at.replace(tzinfo=None) == truth_end:
         return ()
     return (
-        f"the scores are as of {scored_at:%Y-%m-%dT%H:%M:%S}, the truth as of its history's end "
-        f"{truth_end:%Y-%m-%dT%H:%M:%S}: score with --as-of {truth_end:%Y-%m-%dT%H:%M:%S} "
+        f"the scores are as of {scored_at:%Y-%m-%dT%H:%M:%SZ}, the truth as of its history's end "
+        f"{truth_end:%Y-%m-%dT%H:%M:%SZ}: score with --as-of {truth_end:%Y-%m-%dT%H:%M:%SZ} "
         "to measure the rules",
     )
 

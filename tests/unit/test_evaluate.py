@@ -276,8 +276,8 @@ def test_scores_of_another_moment_than_the_truth_are_measured_with_a_warning(
     result = evaluate(scores, truth)
 
     assert result.warnings == (
-        "the scores are as of 2026-03-15T00:00:00, the truth as of its history's end "
-        "2026-11-01T00:00:00: score with --as-of 2026-11-01T00:00:00 to measure the rules",
+        "the scores are as of 2026-03-15T00:00:00Z, the truth as of its history's end "
+        "2026-11-01T00:00:00Z: score with --as-of 2026-11-01T00:00:00Z to measure the rules",
     )
     assert result.render().splitlines()[1].startswith("warning: the scores are as of 2026-03-15")
     assert result.to_dict()["warnings"] == list(result.warnings)
