@@ -85,11 +85,20 @@ def notification(
 
 @router.get("/billing", response_model=BillingPublic, responses=ERRORS)
 def billing(
+    request: Request,
     client: AuthenticatedClientDep,
     service: NotifyDep,
     month: Annotated[str, Query(description="YYYY-MM")],
 ) -> BillingPublic:
     """Delivered notifications of a month by channel and country, with prices."""
+    # a filter the report does not know would be ignored, and its total taken for the filter's
+    unknown = sorted(
+        {name for name in request.query_params if name != "month" and not name.startswith("oauth_")}
+    )
+    if unknown:
+        raise invalid_argument(f"unknown query parameter {unknown[0]!r}: the report takes month")
+    if len(request.query_params.getlist("month")) > 1:
+        raise invalid_argument("month is given more than once")
     if not MONTH.fullmatch(month):
         raise invalid_argument(f"month must be YYYY-MM, not {month!r}")
     with service.engine.connect() as connection:

@@ -9,7 +9,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 from prometheus_client import REGISTRY
+from requests_oauthlib import OAuth1
 
 from store.clients import set_max_action_age
 from store.database import session_factory
@@ -303,6 +305,26 @@ def test_billing_takes_a_month(caller: Caller) -> None:
         "total": "0",
     }
     assert caller.get_signed("/v1/billing?month=June").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query", ["month=2026-06&country=RU", "month=2026-06&month=2026-07", "month=2026-06&Month=x"]
+)
+def test_billing_refuses_a_filter_it_would_ignore(caller: Caller, query: str) -> None:
+    # a total taken for one country's, or for the other month's, would be a wrong bill
+    answer = caller.get_signed(f"/v1/billing?{query}")
+
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "INVALID_ARGUMENT"
+
+
+def test_billing_takes_a_month_signed_in_the_query(caller: Caller) -> None:
+    auth = OAuth1(caller.key, caller.secret, signature_method="HMAC-SHA256", signature_type="query")
+
+    answer = requests.get(f"{caller.url}/v1/billing?month=2026-06", auth=auth, timeout=30)
+
+    assert answer.status_code == 200
+    assert answer.json()["month"] == "2026-06"
 
 
 @pytest.mark.parametrize("month", ["2026-06\n", "２０２６-06", "2026-6"])
