@@ -113,10 +113,16 @@ NotificationId = Annotated[
 FitsInUtc = AfterValidator(_fits_in_utc)
 
 
-def _not_true_or_false(value: object) -> object:
+def _a_number_of_seconds(value: object) -> object:
     # JSON's true would pass for 1 (a TTL of one second): a yes or no is not a number
     if isinstance(value, bool):
         raise ValueError("a number of seconds, not true or false")
+    # " 60 " would pass for 60: a client sending text has a defect to hear of
+    if isinstance(value, str):
+        raise ValueError("a number of seconds, not text")
+    # 1e300 is a whole number, too: out of range like 2**40, not "not an integer"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -296,7 +302,7 @@ class NotificationCreate(Strict):
     )
     action: UserAction
     # any integer: one out of 15 s to 24 h is refused as TTL_OUT_OF_RANGE, saying the bounds
-    ttl: Annotated[int, BeforeValidator(_not_true_or_false)] = Field(
+    ttl: Annotated[int, BeforeValidator(_a_number_of_seconds)] = Field(
         int(DEFAULT_TTL.total_seconds()),
         description="Seconds, 15 to 86400 (checked with a clear error).",
         json_schema_extra={"minimum": 15, "maximum": 86_400},

@@ -89,6 +89,9 @@ def test_a_repeated_request_id_returns_the_first_answer(caller: Caller) -> None:
         ({"ttl": -1}, 400, "OUT_OF_RANGE"),
         ({"ttl": 2**40}, 400, "OUT_OF_RANGE"),  # however far out, the bounds are the answer
         ({"ttl": -(10**30)}, 400, "OUT_OF_RANGE"),  # beyond any duration
+        ({"ttl": 1e300}, 400, "OUT_OF_RANGE"),  # a whole number written with an exponent
+        ({"ttl": " 60 "}, 400, "INVALID_ARGUMENT"),  # seconds are a number, not text
+        ({"ttl": 60.5}, 400, "INVALID_ARGUMENT"),  # a whole number of seconds
         ({"callback_url": "https://user:secret@bank.example/hooks"}, 400, "INVALID_ARGUMENT"),
         ({"phone": "garbage"}, 400, "INVALID_ARGUMENT"),
         # a UK mobile: no price is set for the country, so nothing sent there could be billed
