@@ -14,6 +14,9 @@ MIN_TTL = timedelta(seconds=15)
 MAX_TTL = timedelta(hours=24)
 DEFAULT_TTL = timedelta(hours=1)
 MAX_ACTION_AGE = timedelta(days=3)
+# the most days a client may be allowed between a user action and the notification answering
+# it (DESIGN §7: 3 unless the client is allowed more); the notifications' retention exceeds it
+ACTION_AGE_DAYS_MAX = 365
 # how far ahead of the service's clock a client's may run: a time later than that is in the future
 CLOCK_SKEW = timedelta(minutes=5)
 FRESHNESS = timedelta(days=30)

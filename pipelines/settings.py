@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_val
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from delivery.gateway_signatures import decode_secret
+from ownership.notifications import ACTION_AGE_DAYS_MAX
 from ownership.rules import RuleSettings
 from pipelines.paths import DATA_DIR, input_files, stray_input_files
 
@@ -62,6 +63,12 @@ MAX_THREADS = 1_024
 # Python's limit on writing an integer out, which the SMS simulator's hash of the seed meets.
 MAX_SIMULATOR_SEED = 2**63 - 1
 GATEWAY_URL_EXAMPLE = "https://sms-gateway.example/v1"
+# The fewest days a notification with its outcome is kept. A request is known as a repeat (and
+# given its first answer) only while its notification is kept; a repeat of one forgotten must
+# be refused for its stale user action, as any request is whose action is older than its
+# client may answer (at most ACTION_AGE_DAYS_MAX days; a notification is accepted at most
+# minutes after its action), never accepted as a new notification and sent again.
+MIN_NOTIFICATION_RETENTION_DAYS = ACTION_AGE_DAYS_MAX + 1
 
 
 def check_memory_limit(text: str) -> str:
@@ -328,6 +335,24 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(8, ge=1, le=256)
     # delivered and given-up events are kept this long for the operator, then deleted
     webhook_retention_days: float = Field(30.0, gt=0, le=TEN_YEARS_DAYS)
+    # Notifications with their outcome (delivered, read, their SMS delivered or failed, failed,
+    # expired without fallback) are kept this long after it, with their history and SMS code,
+    # then forgotten by `ownership worker` (the bill is not: the billing ledger is kept). 400
+    # days by default: a bank reconciles its bill every month, and a customer disputes a
+    # statement of the year after the year. At least MIN_NOTIFICATION_RETENTION_DAYS (366).
+    notification_retention_days: int = Field(400, le=TEN_YEARS_DAYS)
+
+    @field_validator("notification_retention_days")
+    @classmethod
+    def _forgotten_requests_are_refused_as_stale(cls, days: int) -> int:
+        if days < MIN_NOTIFICATION_RETENTION_DAYS:
+            raise ValueError(
+                f"must be at least {MIN_NOTIFICATION_RETENTION_DAYS} days: a client may be "
+                f"allowed user actions {ACTION_AGE_DAYS_MAX} days old, and a repeated request "
+                "whose notification was forgotten sooner would be sent again, not answered as "
+                "the first time"
+            )
+        return days
 
     # The paths a process opens when it starts are checked now, so that a wrong one is one
     # line naming its setting. A folder or file that is made on first use (the scores, the

@@ -29,6 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from delivery.webhooks.endpoints import forget_waits
 from delivery.webhooks.signing import generate_webhook_secret
+from ownership.notifications import ACTION_AGE_DAYS_MAX
 from ownership.policy import Policy
 from store.group_commit import GroupWriter
 from store.secrets import SecretCipher, SecretKeyError
@@ -45,9 +46,6 @@ KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_LENGTH = 24  # within oauthlib's default bounds for consumer keys (20-30, letters and digits)
 NAME_MAX = 100
 URL_MAX = 2_000
-# the most days a client may be allowed between a user action and the notification answering
-# it (DESIGN §7: 3 unless the client is allowed more)
-ACTION_AGE_DAYS_MAX = 365
 # how long a renewed webhook secret's predecessor also signs, by default and at most
 WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
 WEBHOOK_SECRET_OVERLAP_MAX = timedelta(days=30)

@@ -54,6 +54,7 @@ def test_no_number_setting_takes_infinity_or_nan(name: str, value: str) -> None:
         ("sms_validity_seconds", "1e12"),
         ("clock_speed", "1e12"),
         ("webhook_retention_days", "1e12"),
+        ("notification_retention_days", 10**6),
         ("webhook_retry_hours", "1e12"),
         ("freshness_days", 10**12),
         ("webhook_batch_size", 10**9),
@@ -74,6 +75,14 @@ def test_duckdb_takes_up_to_1024_threads_and_no_more() -> None:
 
 def test_the_defaults_lie_within_every_range() -> None:
     assert load_settings().webhook_retention_days == 30.0
+    assert load_settings().notification_retention_days == 400
+
+
+def test_notifications_are_kept_longer_than_any_client_may_repeat_a_request() -> None:
+    # a repeat of a forgotten request is refused for its stale action, never sent again
+    assert load_settings(notification_retention_days=366).notification_retention_days == 366
+    with pytest.raises(ValidationError, match="at least 366 days: a client may be allowed"):
+        load_settings(notification_retention_days=365)
 
 
 @pytest.mark.parametrize(
