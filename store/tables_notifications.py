@@ -81,6 +81,8 @@ class NotificationRow(Base):
         UniqueConstraint("client_key", "request_id"),
         # the sweeper's index: what still waits, by when it expires
         Index(None, "status", "expires_at"),
+        # the retention's: the oldest moves first, from where the last batch ended
+        Index(None, "updated_at", "id"),
         Index(None, "provider_id"),
         # and what expired and waits for its SMS, without what expired for good
         Index(
@@ -179,14 +181,13 @@ class NumberOverlayRow(Base):
 
 class LedgerRow(Base):
     """One billed delivery: at most one per notification, at the price for its country and
-    channel."""
+    channel. The bill: kept when its notification is forgotten after the retention, so no
+    foreign key to it."""
 
     __tablename__ = "billing_ledger"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    notification_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("notifications.id", ondelete="CASCADE"), unique=True
-    )
+    notification_id: Mapped[str] = mapped_column(String(40), unique=True)
     client_key: Mapped[str] = mapped_column(String(64), index=True)
     channel: Mapped[str] = mapped_column(String(8))
     country: Mapped[str | None] = mapped_column(String(8))
