@@ -26,6 +26,7 @@ from sqlalchemy import select
 from delivery import records
 from delivery.dispatching import Dispatching
 from delivery.following import Following
+from delivery.forgetting import Forgetting
 from delivery.notify_core import S, _naive
 from delivery.ports import TemplateProblemError
 from delivery.sweeping import Sweeping
@@ -105,9 +106,9 @@ REFUSALS = (
 )
 
 
-class NotifyService(Dispatching, Following, Sweeping):
-    """The notify path's service: accepting here; dispatching, following the channels and
-    sweeping in the modules of their own names."""
+class NotifyService(Dispatching, Following, Sweeping, Forgetting):
+    """The notify path's service: accepting here; dispatching, following the channels,
+    sweeping and forgetting (the retention) in the modules of their own names."""
 
     def accept(
         self,

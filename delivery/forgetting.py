@@ -1,0 +1,232 @@
+"""The notifications' retention (OWNERSHIP_NOTIFICATION_RETENTION_DAYS): a notification whose
+outcome is older than the retention is forgotten, with its history and its SMS code.
+
+What stays, whatever its age:
+- a notification under way (accepted, asking the person, sent, expired waiting for its SMS,
+  its SMS sent): it is forgotten only once it has its outcome;
+- one a webhook of which still waits to be sent: the dispatcher reads the notification to keep
+  the event at the callback_url its client named (and to hold that URL to the private-address
+  rule); without it, the event would follow the client's registered URL instead;
+- the billing ledger (the bill), the `verifications` results (the batch's input, exported
+  nightly) and the live overlay of numbers: none of them is a notification's.
+
+A request whose notification was forgotten is no longer known as a repeat; the retention
+exceeds the oldest user action any client may answer (pipelines.settings), so such a repeat is
+refused for its stale action rather than sent again. Both moments below are bounded by the
+retention: the outcome's, and the acceptance's, which the argument rests on.
+
+Forgetting goes in batches, each its own short transaction, oldest first by the index of the
+last move (migration 0015), each batch reading on from where the last one ended; a process
+stopping ends after the batch in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
+
+from delivery import records
+from delivery.notify_core import NotifyCore
+from ownership.notifications import SETTLED, Fallback, NotificationStatus
+from store.tables import UtcDateTime
+from store.tables_notifications import VerificationCodeRow
+from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
+
+log = logging.getLogger(__name__)
+
+# a batch is forgotten in one transaction: small enough that its locks are held for
+# milliseconds (its history, some five rows a notification, goes with it)
+BATCH_SIZE = 500
+notifications = records.notifications
+events = records.events
+codes = cast(Table, VerificationCodeRow.__table__)
+
+
+def has_its_outcome(dialect: str) -> ColumnElement[bool]:
+    """The notification has its outcome: settled, or expired without fallback. On SQLite, read
+    by the words `status || ''`, as the sweeper's, so that it does not read these (most of the
+    table) by the index of statuses, which once `ANALYZE`d it prefers, rather than by the index
+    of the last move; PostgreSQL estimates the plain column's share and takes the latter."""
+    status: ColumnElement[str] = notifications.c.status
+    if dialect == "sqlite":
+        status = status.op("||")(literal_column("''"))
+    return or_(
+        status.in_(sorted(state.value for state in SETTLED)),
+        and_(
+            status == NotificationStatus.EXPIRED.value,
+            notifications.c.fallback == Fallback.NONE.value,
+        ),
+    )
+
+
+def _past(connection: Connection, before: datetime) -> ColumnElement[bool]:
+    moment = literal(before, UtcDateTime())
+    return and_(
+        has_its_outcome(connection.dialect.name),
+        notifications.c.updated_at < moment,
+        notifications.c.created_at < moment,
+    )
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What a run forgot (or, dry, would forget)."""
+
+    notifications: int = 0
+    history: int = 0  # entries of their status history
+    codes: int = 0  # their SMS codes' rows
+    # past the retention with their outcome, kept while a webhook of theirs waits to be sent
+    kept_for_webhooks: int = 0
+
+    def __add__(self, other: Forgotten) -> Forgotten:
+        return Forgotten(
+            self.notifications + other.notifications,
+            self.history + other.history,
+            self.codes + other.codes,
+            self.kept_for_webhooks + other.kept_for_webhooks,
+        )
+
+
+def forget_notifications_before(
+    engine: Engine,
+    before: datetime,
+    *,
+    batch_size: int = BATCH_SIZE,
+    stopping: threading.Event | None = None,
+    dry_run: bool = False,
+) -> Forgotten:
+    """Forget the notifications whose outcome, and acceptance, came before `before` (aware),
+    with their history and SMS codes, in batches of `batch_size`; `dry_run` counts them and
+    forgets none. Stops after the batch in hand once `stopping` is set."""
+    total = Forgotten()
+    after: tuple[datetime, str] | None = None
+    while stopping is None or not stopping.is_set():
+        with engine.begin() as connection:
+            batch = _next_batch(connection, before, after, batch_size)
+            if not batch:
+                break
+            after = batch[-1]
+            total += _forget(connection, [id_ for _, id_ in batch], before, dry_run)
+        if len(batch) < batch_size:
+            break
+    return total
+
+
+def _next_batch(
+    connection: Connection,
+    before: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[tuple[datetime, str]]:
+    """The next `limit` candidates, oldest move first, after `after` (the last batch's end):
+    a batch whose notifications are kept (a webhook waits) is not read again."""
+    query = select(notifications.c.updated_at, notifications.c.id).where(_past(connection, before))
+    if after is not None:
+        moment, id_ = after
+        query = query.where(
+            tuple_(notifications.c.updated_at, notifications.c.id)
+            > tuple_(literal(moment, UtcDateTime()), literal(id_))
+        )
+    query = query.order_by(notifications.c.updated_at, notifications.c.id).limit(limit)
+    return [(moment, id_) for moment, id_ in connection.execute(query)]
+
+
+def _forget(connection: Connection, ids: list[str], before: datetime, dry_run: bool) -> Forgotten:
+    if connection.dialect.name == "postgresql" and not dry_run:
+        # held until the batch commits: a late report moving one of them waits, then finds it
+        # gone; one another transaction holds is skipped, for a later run
+        ids = list(
+            connection.execute(
+                select(notifications.c.id)
+                .where(
+                    records._among(connection, notifications.c.id, ids), _past(connection, before)
+                )
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+    waiting = _with_webhooks_waiting(connection, ids)
+    doomed = [id_ for id_ in ids if id_ not in waiting]
+    if not doomed:
+        return Forgotten(kept_for_webhooks=len(waiting))
+    # each statement reads the conditions again: on SQLite, the batch was read before this
+    # transaction took the store's write lock (at its first delete), and a notification may
+    # have moved meanwhile (a `delivered` one read); its history goes before it, and its
+    # code, rather than on cascade, so that each is counted
+    still_past = select(notifications.c.id).where(
+        records._among(connection, notifications.c.id, doomed), _past(connection, before)
+    )
+    counts = []
+    for table, column in (
+        (events, events.c.notification_id),
+        (codes, codes.c.notification_id),
+        (notifications, notifications.c.id),
+    ):
+        if dry_run:
+            count = connection.scalar(
+                select(func.count()).select_from(table).where(column.in_(still_past))
+            )
+        else:
+            count = connection.execute(delete(table).where(column.in_(still_past))).rowcount
+        counts.append(int(count or 0))
+    history, code_rows, forgotten = counts
+    return Forgotten(forgotten, history, code_rows, len(waiting))
+
+
+def _with_webhooks_waiting(connection: Connection, ids: list[str]) -> set[str]:
+    """Those of the notifications a webhook event of which waits to be sent: read by the index
+    of pending events, however many settled ones the outbox keeps."""
+    if not ids:
+        return set()
+    hooks = WebhookDeliveryRow
+    notification_id = hooks.payload["notification_id"].as_string()
+    return set(
+        connection.execute(
+            select(notification_id).where(
+                hooks.state == DeliveryState.PENDING.value, notification_id.in_(ids)
+            )
+        ).scalars()
+    )
+
+
+class Forgetting(NotifyCore):
+    def forget_past_retention(
+        self, keep: timedelta, batch_size: int = BATCH_SIZE, dry_run: bool = False
+    ) -> Forgotten:
+        """Forget the notifications whose outcome is older than `keep` by the service's clock
+        (the worker's scheduled job); stops after the batch in hand when the process stops."""
+        forgotten = forget_notifications_before(
+            self.engine,
+            self.clock.now() - keep,
+            batch_size=batch_size,
+            stopping=self.stopping,
+            dry_run=dry_run,
+        )
+        if forgotten.notifications or forgotten.kept_for_webhooks:
+            log.info(
+                "forgot %d notifications whose outcome is over %d days old (%d history "
+                "entries, %d codes); %d kept while a webhook of theirs waits",
+                forgotten.notifications,
+                keep.days,
+                forgotten.history,
+                forgotten.codes,
+                forgotten.kept_for_webhooks,
+            )
+        return forgotten

@@ -1,0 +1,215 @@
+"""The notifications' retention, on SQLite and PostgreSQL: a notification whose outcome is older
+than the retention is forgotten with its history and SMS code, in batches; what is under way,
+the bill, the batch's verification results, the overlay, and a notification whose webhook waits
+stay; a repeat of a forgotten request is refused as stale, never sent again."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+
+from delivery import records
+from delivery.forgetting import Forgotten, forget_notifications_before
+from ownership.notifications import (
+    ACTION_AGE_DAYS_MAX,
+    Fallback,
+    NotificationRequestError,
+    RequestProblem,
+)
+from pipelines.settings import MIN_NOTIFICATION_RETENTION_DAYS
+from store.tables_notifications import VerificationCodeRow
+from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
+from tests.api.service import RECYCLED, VERIFIED_FRESH, VERIFIED_OLDER
+from tests.delivery.conftest import Notifier
+from tests.delivery.test_sms_code import ask_a_code, the_code
+from tests.delivery.webhook_helpers import enqueue_status
+
+RETENTION = timedelta(days=400)
+PAST_IT = RETENTION + timedelta(days=1)
+
+
+def delivered_in_vk(notifier: Notifier, request_id: str) -> str:
+    sent = notifier.notify(VERIFIED_FRESH, request_id)
+    assert notifier.service.delivered(sent, notifier.clock.now())
+    return sent
+
+
+def kept(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.execute(select(records.notifications.c.id)).scalars())
+
+
+def count(engine: Engine, table: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_a_notification_past_the_retention_is_forgotten_with_its_history_and_code(
+    notifier: Notifier, engine: Engine
+) -> None:
+    asked = ask_a_code(notifier)
+    notifier.service.code_entered(asked, the_code(notifier), notifier.clock.now())
+    notifier.service.delivered(asked, notifier.clock.now())
+    notifier.clock.advance(RETENTION - timedelta(hours=1))
+    assert notifier.service.forget_past_retention(RETENTION) == Forgotten()
+
+    notifier.clock.advance(timedelta(hours=2))
+    forgotten = notifier.service.forget_past_retention(RETENTION)
+
+    # accepted, reverify_pending, sent, delivered
+    assert forgotten == Forgotten(notifications=1, history=4, codes=1)
+    assert kept(engine) == set()
+    assert count(engine, records.events) == count(engine, VerificationCodeRow) == 0
+    # and a late report of it changes nothing
+    assert not notifier.service.read(asked, notifier.clock.now())
+
+
+def test_one_that_expired_without_fallback_has_its_outcome_and_is_forgotten(
+    notifier: Notifier, engine: Engine
+) -> None:
+    expired = notifier.notify(VERIFIED_FRESH, fallback=Fallback.NONE)
+    notifier.clock.advance(timedelta(hours=2))
+    notifier.service.sweep()
+    assert notifier.status(expired) == "expired"
+
+    notifier.clock.advance(PAST_IT)
+
+    assert notifier.service.forget_past_retention(RETENTION).notifications == 1
+    assert kept(engine) == set()
+
+
+def test_a_notification_under_way_is_kept_however_old(notifier: Notifier, engine: Engine) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, "s")
+    asking = notifier.notify(VERIFIED_OLDER, "p", sensitive=True)
+    by_sms = notifier.notify(RECYCLED, "m")
+    accepted = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, "a"))
+    under_way = {accepted.answer["id"]: "accepted", sent: "sent"}
+    under_way |= {asking: "reverify_pending", by_sms: "sms_sent"}
+    assert {id_: notifier.status(id_) for id_ in under_way} == under_way
+
+    notifier.clock.advance(RETENTION * 3)
+
+    assert notifier.service.forget_past_retention(RETENTION) == Forgotten()
+    assert kept(engine) == set(under_way)
+
+
+def test_the_bill_of_every_month_is_the_same_after_forgetting(
+    notifier: Notifier, engine: Engine
+) -> None:
+    for request_id in ("b-1", "b-2"):
+        delivered_in_vk(notifier, request_id)
+    month = notifier.clock.now().strftime("%Y-%m")
+    with engine.connect() as connection:
+        billed = records.billing_report(connection, notifier.client_key, month)
+    assert [line["delivered"] for line in billed] == [2]
+
+    notifier.clock.advance(PAST_IT)
+    assert notifier.service.forget_past_retention(RETENTION).notifications == 2
+
+    with engine.connect() as connection:
+        assert records.billing_report(connection, notifier.client_key, month) == billed
+
+
+def test_the_verification_results_and_the_overlay_are_not_forgotten(
+    notifier: Notifier, engine: Engine
+) -> None:
+    asked = ask_a_code(notifier)
+    notifier.service.code_entered(asked, the_code(notifier), notifier.clock.now())
+    notifier.service.delivered(asked, notifier.clock.now())
+    before = (count(engine, records.verifications), count(engine, records.overlay))
+    assert before == (1, 1)
+
+    notifier.clock.advance(PAST_IT)
+    assert notifier.service.forget_past_retention(RETENTION).notifications == 1
+
+    assert (count(engine, records.verifications), count(engine, records.overlay)) == before
+
+
+def test_a_notification_whose_webhook_waits_is_kept_until_it_is_settled(
+    notifier: Notifier, engine: Engine
+) -> None:
+    # the dispatcher reads the notification to keep its event at the callback_url it named
+    waiting = delivered_in_vk(notifier, "w-1")
+    event = enqueue_status(
+        engine, notifier.client_key, notifier.clock.now(), notification_id=waiting
+    )
+    told = delivered_in_vk(notifier, "w-2")
+    notifier.clock.advance(PAST_IT)
+
+    # one a batch: the batch that keeps the first is not read again, the next one goes on
+    forgotten = notifier.service.forget_past_retention(RETENTION, batch_size=1)
+
+    assert forgotten == Forgotten(notifications=1, history=3, kept_for_webhooks=1)
+    assert kept(engine) == {waiting} and told not in kept(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            update(WebhookDeliveryRow)
+            .where(WebhookDeliveryRow.event_id == event)
+            .values(state=DeliveryState.GIVEN_UP.value, finished_at=notifier.clock.now())
+        )
+    assert notifier.service.forget_past_retention(RETENTION).notifications == 1
+    assert count(engine, WebhookDeliveryRow) == 1  # the outbox forgets it by its own retention
+
+
+def test_a_repeat_of_a_forgotten_request_is_refused_as_stale_and_not_sent_again(
+    notifier: Notifier, engine: Engine
+) -> None:
+    # the client allowed the oldest user actions, and the shortest retention allowed
+    allowed = timedelta(days=ACTION_AGE_DAYS_MAX)
+    retention = timedelta(days=MIN_NOTIFICATION_RETENTION_DAYS)
+    request = notifier.request(VERIFIED_FRESH, "once", action_at=notifier.clock.now())
+    first = notifier.service.accept(notifier.client_key, request, allowed)
+    notifier.service.dispatch_due()
+    notifier.service.delivered(str(first.answer["id"]), notifier.clock.now())
+    assert notifier.service.accept(notifier.client_key, request, allowed).repeated
+
+    notifier.clock.advance(retention + timedelta(seconds=1))
+    assert notifier.service.forget_past_retention(retention).notifications == 1
+
+    with pytest.raises(NotificationRequestError) as refused:
+        notifier.service.accept(notifier.client_key, request, allowed)
+    assert refused.value.problem is RequestProblem.STALE_ACTION
+    assert kept(engine) == set()
+    assert len(notifier.vk.sent) == 1
+
+
+def test_a_dry_run_counts_what_would_be_forgotten_and_forgets_nothing(
+    notifier: Notifier, engine: Engine
+) -> None:
+    ids = {delivered_in_vk(notifier, f"d-{n}") for n in range(3)}
+    notifier.clock.advance(PAST_IT)
+
+    counted = notifier.service.forget_past_retention(RETENTION, batch_size=2, dry_run=True)
+
+    assert counted == Forgotten(notifications=3, history=9)
+    assert kept(engine) == ids
+    assert notifier.service.forget_past_retention(RETENTION, batch_size=2) == counted
+
+
+class StopsDuringTheFirstBatch(threading.Event):
+    """A process told to stop while its first batch is in hand."""
+
+    def is_set(self) -> bool:
+        stopping = super().is_set()
+        self.set()
+        return stopping
+
+
+def test_a_process_stopping_ends_after_the_batch_in_hand(
+    notifier: Notifier, engine: Engine
+) -> None:
+    for n in range(3):
+        delivered_in_vk(notifier, f"s-{n}")
+    notifier.clock.advance(PAST_IT)
+    before = notifier.clock.now() - RETENTION
+
+    stopped = forget_notifications_before(
+        engine, before, batch_size=2, stopping=StopsDuringTheFirstBatch()
+    )
+
+    assert stopped.notifications == 2 and len(kept(engine)) == 1
+    assert forget_notifications_before(engine, before).notifications == 1
