@@ -4,8 +4,9 @@ from the settings by one function that every composition root calls (the API's l
 
 Jobs run in one process (APScheduler does not share its job store between schedulers):
 `ownership worker`, or `ownership serve --jobs` with one worker, or the demo. They dispatch
-accepted notifications, sweep what outlived its TTL, and send the webhook outbox; with the
-simulators, a pump hands their events to the service.
+accepted notifications, sweep what outlived its TTL, send the webhook outbox, and forget the
+webhook events and notifications past their retentions; with the simulators, a pump hands their
+events to the service.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from delivery.scheduler import (
     build_scheduler,
     schedule_daily,
     schedule_every,
+    schedule_notification_forgetting,
     schedule_webhook_dispatch,
     schedule_webhook_forgetting,
     unschedule,
@@ -91,8 +93,8 @@ class NotifyRuntime:
     held: ExitStack = field(default_factory=ExitStack)  # the simulators' store-wide lock
 
     def start_jobs(self, settings: Settings, engine: Engine) -> None:
-        """Dispatch, sweep, webhooks and (with `score_events_dir`) the nightly scoring run on
-        APScheduler; the simulators' pump beside them.
+        """Dispatch, sweep, webhooks, the retentions and (with `score_events_dir`) the nightly
+        scoring run on APScheduler; the simulators' pump beside them.
 
         Raises SimulatorsInUseError when another process runs the jobs on simulators over the
         same store: what a simulator took lives in its memory, and another process's sweeper
@@ -119,6 +121,9 @@ class NotifyRuntime:
         )
         schedule_webhook_forgetting(
             scheduler, self.dispatcher, keep=timedelta(days=settings.webhook_retention_days)
+        )
+        schedule_notification_forgetting(
+            scheduler, service, keep=timedelta(days=settings.notification_retention_days)
         )
         if settings.score_events_dir is not None:
             history = settings.score_events_dir

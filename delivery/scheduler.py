@@ -1,6 +1,6 @@
 """The process's periodic jobs on APScheduler (DESIGN §8), kept in the store so they survive a
-restart: the webhook dispatch here; the notify dispatch, the TTL sweeper and the nightly
-scoring run (`pipelines.nightly`) the same way, scheduled by `delivery.runtime`.
+restart: the webhook dispatch and the retentions here; the notify dispatch, the TTL sweeper and
+the nightly scoring run (`pipelines.nightly`) the same way, scheduled by `delivery.runtime`.
 
 APScheduler's SQLAlchemy job store pickles each job, so a job names its work by reference: every
 job runs `run_task(name)`, which looks the name up in this process's `TASKS`. The composition
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from time import monotonic
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -28,11 +29,15 @@ from sqlalchemy import Engine
 
 from delivery.webhooks.dispatcher import WebhookDispatcher
 
+if TYPE_CHECKING:
+    from delivery.forgetting import Forgetting
+
 log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 WEBHOOK_DISPATCH = "webhooks.dispatch"
 WEBHOOK_FORGET = "webhooks.forget_settled"
+NOTIFY_FORGET = "notifications.forget_past_retention"
 NIGHTLY_SCORE = "batch.nightly_score"
 CATCH_UP = ".catch_up"  # after a daily job's name: its one run to make up for one not completed
 
@@ -281,3 +286,15 @@ def schedule_webhook_forgetting(
 ) -> None:
     """Delete settled webhook events once they are older than `keep`, so the outbox stays small."""
     schedule_every(scheduler, WEBHOOK_FORGET, partial(dispatcher.forget_settled, keep), every)
+
+
+def schedule_notification_forgetting(
+    scheduler: BackgroundScheduler,
+    service: Forgetting,
+    *,
+    keep: timedelta,
+    every: timedelta = timedelta(hours=1),
+) -> None:
+    """Forget the notifications whose outcome is older than `keep` (the retention), by the
+    service's clock, in batches: the hour's new ones are a few batches."""
+    schedule_every(scheduler, NOTIFY_FORGET, partial(service.forget_past_retention, keep), every)

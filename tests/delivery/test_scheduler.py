@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from delivery.clock import VirtualClock
 from delivery.scheduler import (
     CATCH_UP,
+    NOTIFY_FORGET,
     TASKS,
     WEBHOOK_DISPATCH,
     WEBHOOK_FORGET,
@@ -23,6 +24,7 @@ from delivery.scheduler import (
     run_task,
     schedule_daily,
     schedule_every,
+    schedule_notification_forgetting,
     schedule_webhook_dispatch,
     schedule_webhook_forgetting,
 )
@@ -32,6 +34,8 @@ from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
 from pipelines.settings import load_settings
 from store.database import make_engine
 from store.secrets import SecretCipher
+from tests.api.service import VERIFIED_FRESH
+from tests.delivery.conftest import Notifier
 from tests.delivery.webhook_helpers import (
     START,
     delivery_row,
@@ -195,6 +199,25 @@ def test_the_webhook_jobs_are_one_line_each(
     jobs = {job.id: job.trigger.interval for job in scheduler.get_jobs()}
     assert jobs == {WEBHOOK_DISPATCH: timedelta(seconds=1), WEBHOOK_FORGET: timedelta(hours=1)}
     assert set(TASKS) == {WEBHOOK_DISPATCH, WEBHOOK_FORGET}
+
+
+def test_the_notifications_retention_is_a_job_of_every_hour_on_the_services_clock(
+    notifier: Notifier, scheduler: BackgroundScheduler
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH)
+    notifier.service.delivered(sent, notifier.clock.now())
+    schedule_notification_forgetting(scheduler, notifier.service, keep=timedelta(days=400))
+    scheduler.start(paused=True)
+    assert {job.id: job.trigger.interval for job in scheduler.get_jobs()} == {
+        NOTIFY_FORGET: timedelta(hours=1)
+    }
+
+    run_task(NOTIFY_FORGET)
+    assert notifier.service.notification(notifier.client_key, sent) is not None
+    notifier.clock.advance(timedelta(days=401))
+    run_task(NOTIFY_FORGET)
+
+    assert notifier.service.notification(notifier.client_key, sent) is None
 
 
 NIGHTLY = "test.nightly"

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from delivery import records
 from delivery.notify import NotifyRequest
 from delivery.runtime import build_notify_runtime
-from delivery.scheduler import NIGHTLY_SCORE, WEBHOOK_DISPATCH
+from delivery.scheduler import NIGHTLY_SCORE, NOTIFY_FORGET, WEBHOOK_DISPATCH
 from delivery.templates import build_template_desk
 from delivery.worker import run_worker
 from ownership.moderation import Decision, TemplateDraft
@@ -155,6 +155,17 @@ def test_a_worker_whose_nightly_run_was_turned_off_removes_its_stored_job(
     without = stored_jobs(turned_off, until=lambda jobs: bool(jobs) and NIGHTLY_SCORE not in jobs)
     assert NIGHTLY_SCORE not in without
     assert WEBHOOK_DISPATCH in without
+
+
+def test_a_worker_forgets_the_notifications_past_their_retention_every_hour(
+    tmp_path: Path,
+) -> None:
+    settings = scoring_nightly(tmp_path)
+    jobs = stored_jobs(settings, until=lambda ids: NOTIFY_FORGET in ids)
+
+    forgetting = jobs.get(NOTIFY_FORGET)
+    assert forgetting is not None
+    assert datetime.fromtimestamp(forgetting, UTC) - datetime.now(UTC) <= timedelta(hours=1)
 
 
 # the worker in a process of its own, with SIGINT blocked in its main thread: the kernel must
