@@ -585,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines.simulate_cli import add_simulate_command
 
     add_simulate_command(commands)
+    from pipelines.notifications_cli import add_notifications_commands
+
+    add_notifications_commands(commands)
     return parser
 
 

@@ -1,0 +1,59 @@
+"""`ownership notifications forget`, on SQLite and PostgreSQL: a dry run says what the
+retention would forget and forgets nothing; the run forgets it and says how much; a retention
+shorter than any client may repeat a request is refused in one line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipelines.cli import main
+from tests.api.service import VERIFIED_FRESH
+from tests.delivery.conftest import Notifier
+from tests.integration.cli_calls import refused_by_the_parser
+
+
+@pytest.fixture
+def a_year_and_more_later(
+    notifier: Notifier, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Notifier:
+    """The command on the notifier's store, its clock 401 days past the notifier's."""
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", database_url)
+    monkeypatch.setenv("OWNERSHIP_CLOCK_ANCHOR", datetime.now(UTC).isoformat())
+    later = notifier.clock.now() + timedelta(days=401)
+    monkeypatch.setenv("OWNERSHIP_CLOCK_START", later.isoformat())
+    return notifier
+
+
+def test_a_dry_run_says_what_it_would_forget_then_the_run_forgets_it(
+    a_year_and_more_later: Notifier, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notifier = a_year_and_more_later
+    sent = notifier.notify(VERIFIED_FRESH)
+    notifier.service.delivered(sent, notifier.clock.now())
+    notifier.notify(VERIFIED_FRESH, "under-way")
+
+    assert main(["notifications", "forget", "--dry-run"]) == 0
+    assert capsys.readouterr().out == (
+        "would forget 1 notification whose outcome is over 400 days old "
+        "(3 history entries, 0 SMS codes)\n"
+    )
+    assert notifier.service.notification(notifier.client_key, sent) is not None
+
+    assert main(["notifications", "forget", "--older-than-days", "366"]) == 0
+    assert capsys.readouterr().out.startswith("forgot 1 notification whose outcome is over 366")
+    assert notifier.service.notification(notifier.client_key, sent) is None
+
+
+@pytest.mark.parametrize("days", ["30", "365"])
+def test_a_retention_a_repeated_request_could_outlive_is_refused(
+    days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = refused_by_the_parser(["notifications", "forget", "--older-than-days", days], capsys)
+
+    assert refused.endswith(
+        f"{days} is below 366: a client may be allowed user actions 365 "
+        "days old, and a repeated request whose notification was forgotten "
+        "sooner would be sent again"
+    )
