@@ -39,6 +39,8 @@ class Served:
     engine: Engine
     # what the store's client secrets are sealed with, to register more clients
     cipher: SecretCipher
+    # the service behind the routes, whose jobs no process runs: a test runs them by hand
+    notify: NotifyService
 
 
 def served_history(
@@ -88,7 +90,7 @@ def served_history(
         inbound_events=notify,  # what the gateways report goes to it, as in the service
     )
     with serving(app) as base:
-        yield Served(Caller(base, issued.key, issued.secret), engine, cipher)
+        yield Served(Caller(base, issued.key, issued.secret), engine, cipher, notify)
     engine.dispose()
 
 
