@@ -106,7 +106,10 @@ class Following(NotifyCore):
         """The person answered: forwarded to the client, free of charge, once however often
         the gateway reports it."""
         with self.engine.begin() as connection:
-            row = records.fetch(connection, notification_id)
+            # the notification is held until its reply's webhook is in the outbox: the
+            # retention keeps one a webhook of which waits, and would forget it in between
+            records.hold_until_moved(connection)
+            row = records.fetch(connection, notification_id, hold=True)
             if row is None or not _from(row, by):
                 return False
             self.webhooks.enqueue(

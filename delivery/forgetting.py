@@ -120,6 +120,10 @@ def forget_notifications_before(
     after: tuple[datetime, str] | None = None
     while stopping is None or not stopping.is_set():
         with engine.begin() as connection:
+            if not dry_run:
+                # SQLite: the batch is read under the store's write lock, so that no webhook
+                # is enqueued for one of them between the check below and the deletes
+                records.hold_until_moved(connection)
             batch = _next_batch(connection, before, after, batch_size)
             if not batch:
                 break
@@ -151,8 +155,9 @@ def _next_batch(
 
 def _forget(connection: Connection, ids: list[str], before: datetime, dry_run: bool) -> Forgotten:
     if connection.dialect.name == "postgresql" and not dry_run:
-        # held until the batch commits: a late report moving one of them waits, then finds it
-        # gone; one another transaction holds is skipped, for a later run
+        # held until the batch commits: a late report moving one of them, or a reply, waits,
+        # then finds it gone; one another transaction holds (a reply being enqueued holds its
+        # notification) is skipped, for a later run
         ids = list(
             connection.execute(
                 select(notifications.c.id)
@@ -166,10 +171,8 @@ def _forget(connection: Connection, ids: list[str], before: datetime, dry_run: b
     doomed = [id_ for id_ in ids if id_ not in waiting]
     if not doomed:
         return Forgotten(kept_for_webhooks=len(waiting))
-    # each statement reads the conditions again: on SQLite, the batch was read before this
-    # transaction took the store's write lock (at its first delete), and a notification may
-    # have moved meanwhile (a `delivered` one read); its history goes before it, and its
-    # code, rather than on cascade, so that each is counted
+    # each statement reads the conditions again, as a dry run's batch was read unlocked; its
+    # history goes before it, and its code, rather than on cascade, so that each is counted
     still_past = select(notifications.c.id).where(
         records._among(connection, notifications.c.id, doomed), _past(connection, before)
     )

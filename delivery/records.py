@@ -393,12 +393,16 @@ def correct_delivery_time(
     return True
 
 
-def fetch(connection: Connection, notification_id: str) -> dict[str, Any] | None:
-    row = (
-        connection.execute(select(notifications).where(notifications.c.id == notification_id))
-        .mappings()
-        .first()
-    )
+def fetch(
+    connection: Connection, notification_id: str, *, hold: bool = False
+) -> dict[str, Any] | None:
+    """The notification; `hold`: kept from being forgotten (PostgreSQL's `FOR SHARE`) until the
+    transaction commits, for one that writes about it without moving it (SQLite holds the
+    store's write lock: `hold_until_moved`)."""
+    query = select(notifications).where(notifications.c.id == notification_id)
+    if hold:
+        query = query.with_for_update(read=True)
+    row = connection.execute(query).mappings().first()
     return dict(row) if row else None
 
 

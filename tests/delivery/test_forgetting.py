@@ -6,20 +6,27 @@ stay; a repeat of a forgotten request is refused as stale, never sent again."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, update
 
+import delivery.forgetting
 from delivery import records
 from delivery.forgetting import Forgotten, forget_notifications_before
+from delivery.ports import ClientEvent
+from delivery.webhooks.outbox import OutboxWebhooks
+from ownership.channels import Channel
 from ownership.notifications import (
     ACTION_AGE_DAYS_MAX,
     Fallback,
     NotificationRequestError,
     RequestProblem,
 )
+from pipelines import analytics
+from pipelines.reference import load_prices
 from pipelines.settings import MIN_NOTIFICATION_RETENTION_DAYS
 from store.tables_notifications import VerificationCodeRow
 from store.tables_webhooks import DeliveryState, WebhookDeliveryRow
@@ -29,11 +36,12 @@ from tests.delivery.test_sms_code import ask_a_code, the_code
 from tests.delivery.webhook_helpers import enqueue_status
 
 RETENTION = timedelta(days=400)
+CALLBACK = "https://bank.example/hooks/this-notification"
 PAST_IT = RETENTION + timedelta(days=1)
 
 
-def delivered_in_vk(notifier: Notifier, request_id: str) -> str:
-    sent = notifier.notify(VERIFIED_FRESH, request_id)
+def delivered_in_vk(notifier: Notifier, request_id: str, **overrides: object) -> str:
+    sent = notifier.notify(VERIFIED_FRESH, request_id, **overrides)
     assert notifier.service.delivered(sent, notifier.clock.now())
     return sent
 
@@ -153,6 +161,114 @@ def test_a_notification_whose_webhook_waits_is_kept_until_it_is_settled(
         )
     assert notifier.service.forget_past_retention(RETENTION).notifications == 1
     assert count(engine, WebhookDeliveryRow) == 1  # the outbox forgets it by its own retention
+
+
+def pending_webhooks(engine: Engine) -> list[str]:
+    """The notifications named by the webhook events waiting to be sent."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(WebhookDeliveryRow.payload["notification_id"].as_string()).where(
+                    WebhookDeliveryRow.state == DeliveryState.PENDING.value
+                )
+            ).scalars()
+        )
+
+
+class OutboxOnceLetGo:
+    """The outbox, enqueuing an event only once let go: a transaction held after its reads."""
+
+    def __init__(self) -> None:
+        self.outbox = OutboxWebhooks()
+        self.reading_done = threading.Event()
+        self.let_go = threading.Event()
+
+    def enqueue(self, connection: Any, events: list[ClientEvent], now: datetime) -> None:
+        self.reading_done.set()
+        assert self.let_go.wait(10)
+        self.outbox.enqueue(connection, events, now)
+
+
+def running(target: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(value=target()))
+    thread.start()
+    return thread, result
+
+
+def test_a_reply_being_forwarded_keeps_its_notification_from_the_retention(
+    notifier: Notifier, engine: Engine
+) -> None:
+    replied = delivered_in_vk(notifier, "r-1", callback_url=CALLBACK)
+    notifier.clock.advance(PAST_IT)
+    outbox = OutboxOnceLetGo()
+    notifier.service.webhooks = outbox
+    reply, answer = running(
+        lambda: notifier.service.replied(replied, "СТОП", notifier.clock.now(), Channel.VK)
+    )
+    assert outbox.reading_done.wait(10)
+
+    # the retention runs while the reply's webhook is on its way to the outbox
+    purge, forgotten = running(lambda: notifier.service.forget_past_retention(RETENTION))
+    time.sleep(0.3)
+    outbox.let_go.set()
+    reply.join(10)
+    purge.join(10)
+
+    assert answer["value"] is True
+    assert forgotten["value"].notifications == 0
+    assert kept(engine) == {replied}
+    assert pending_webhooks(engine) == [replied]
+
+
+def test_a_reply_to_a_notification_being_forgotten_is_not_forwarded(
+    notifier: Notifier, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replied = delivered_in_vk(notifier, "r-1", callback_url=CALLBACK)
+    notifier.clock.advance(PAST_IT)
+    notifier.service.webhooks = OutboxWebhooks()
+    checked, let_go = threading.Event(), threading.Event()
+    check = delivery.forgetting._with_webhooks_waiting
+
+    def checked_then_held(connection: Any, ids: list[str]) -> set[str]:
+        found = check(connection, ids)
+        checked.set()
+        assert let_go.wait(10)
+        return found
+
+    monkeypatch.setattr(delivery.forgetting, "_with_webhooks_waiting", checked_then_held)
+    purge, forgotten = running(lambda: notifier.service.forget_past_retention(RETENTION))
+    assert checked.wait(10)
+
+    # the reply comes once the retention found no webhook of it waiting
+    reply, answer = running(
+        lambda: notifier.service.replied(replied, "СТОП", notifier.clock.now(), Channel.VK)
+    )
+    time.sleep(0.3)
+    let_go.set()
+    purge.join(10)
+    reply.join(10)
+
+    assert forgotten["value"].notifications == 1
+    assert answer["value"] is False
+    assert kept(engine) == set() and pending_webhooks(engine) == []
+
+
+def test_the_saving_against_sms_compares_the_bills_of_the_notifications_kept(
+    notifier: Notifier, database_url: str
+) -> None:
+    # the ledger keeps every bill; the notifications past the retention are gone, and with
+    # them what they would have cost by SMS
+    for n in range(3):
+        delivered_in_vk(notifier, f"old-{n}")
+    notifier.clock.advance(PAST_IT)
+    delivered_in_vk(notifier, "new")
+    assert notifier.service.forget_past_retention(RETENTION).notifications == 3
+
+    total = analytics.billed_against_sms(database_url, load_prices()).total.row(0, named=True)
+
+    assert (total["notifications"], total["delivered"]) == (1, 1)
+    assert total["saving_share"] == pytest.approx(0.9)  # delivered in VK at a tenth of an SMS
 
 
 def test_a_repeat_of_a_forgotten_request_is_refused_as_stale_and_not_sent_again(
