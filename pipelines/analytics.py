@@ -224,8 +224,6 @@ def billed_against_sms(
         traffic = _frame(con, "notification_traffic")
         if traffic.is_empty():
             raise AnalyticsInputError("the store holds no notification")
-        _register_countries(con, table)
-        _materialise(con, "billing_by_country_channel")
         priced_at = _moment(at) if at is not None else traffic["first_accepted_at"].min()
         assert isinstance(priced_at, datetime)  # a frame's minimum of its datetime column
         modelled = cost_against_sms(traffic, prices, priced_at, table)

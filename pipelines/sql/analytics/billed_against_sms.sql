@@ -3,28 +3,39 @@
 -- grain: one row per country with notifications (a null country for numbers outside the
 -- table), most notifications first. refresh: per query.
 -- inputs: src_modelled (cost_by_country over the day's notification_traffic: all_sms_rub,
--- every SMS delivered and billed, and social_first_rub, the brief's model), billing_by_country
--- (billing_by_country_channel).
+-- every SMS delivered and billed, and social_first_rub, the brief's model), stg_billing_ledger,
+-- stg_notifications.
 -- saving_share: 1 - billed / all-SMS; billed counts only what was delivered, so failed SMS and
--- expired notifications lower it as they lower the bill.
+-- expired notifications lower it as they lower the bill. Only the bills of the notifications
+-- compared count: the ledger keeps every bill, and the store forgets notifications past their
+-- retention (OWNERSHIP_NOTIFICATION_RETENTION_DAYS), whose all-SMS cost is no longer known.
 with modelled as (
     select * from src_modelled
 ),
 
+ledger as (
+    select * from stg_billing_ledger
+),
+
+notifications as (
+    select * from stg_notifications
+),
+
 billing as (
-    select * from billing_by_country_channel
+    select ledger.*
+    from ledger
+    where ledger.notification_id in (select notification_id from notifications)
 ),
 
 billed as (
     select
         prefix,
-        cast(sum(delivered) as bigint) as delivered,
-        cast(coalesce(sum(delivered) filter (where channel in ('vk', 'ok')), 0) as bigint)
-            as social_delivered,
-        cast(sum(billed) as double) as billed_rub,
-        cast(coalesce(sum(billed) filter (where channel in ('vk', 'ok')), 0) as double)
+        count(*) as delivered,
+        count(*) filter (where channel in ('vk', 'ok')) as social_delivered,
+        cast(sum(price) as double) as billed_rub,
+        cast(coalesce(sum(price) filter (where channel in ('vk', 'ok')), 0) as double)
             as social_billed_rub,
-        cast(coalesce(sum(billed) filter (where channel = 'sms'), 0) as double) as sms_billed_rub
+        cast(coalesce(sum(price) filter (where channel = 'sms'), 0) as double) as sms_billed_rub
     from billing
     group by prefix
 ),
