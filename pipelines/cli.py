@@ -76,13 +76,18 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from error
 
 
-def _whole_number(text: str, least: int, most: int | None = None, most_is: str = "") -> int:
-    try:
-        number = int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from error
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def _whole_number(
+    text: str, least: int, most: int | None = None, most_is: str = "", least_is: str = ""
+) -> int:
+    # ASCII digits only: int() would also take " 400" and other scripts' digits
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    number = int(text)
     if number < least:
-        raise argparse.ArgumentTypeError(f"{text} is below {least}")
+        raise argparse.ArgumentTypeError(f"{text} is below {least}{least_is}")
     if most is not None and number > most:
         raise argparse.ArgumentTypeError(f"{text} is above {most:,}{most_is}")
     return number

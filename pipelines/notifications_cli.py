@@ -13,14 +13,13 @@ from pipelines.settings import MIN_NOTIFICATION_RETENTION_DAYS, TEN_YEARS_DAYS, 
 
 def retention_days_argument(text: str) -> int:
     """Days of retention: no fewer than the setting may be, for the same reason."""
-    days = _whole_number(text, least=1, most=TEN_YEARS_DAYS)
-    if days < MIN_NOTIFICATION_RETENTION_DAYS:
-        raise argparse.ArgumentTypeError(
-            f"{days} is below {MIN_NOTIFICATION_RETENTION_DAYS}: a client may be allowed user "
-            f"actions {ACTION_AGE_DAYS_MAX} days old, and a repeated request whose notification "
-            "was forgotten sooner would be sent again"
-        )
-    return days
+    return _whole_number(
+        text,
+        least=MIN_NOTIFICATION_RETENTION_DAYS,
+        most=TEN_YEARS_DAYS,
+        least_is=f": a client may be allowed user actions {ACTION_AGE_DAYS_MAX} days old, and a "
+        "repeated request whose notification was forgotten sooner would be sent again",
+    )
 
 
 def add_notifications_commands(commands: Any) -> None:

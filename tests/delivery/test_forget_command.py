@@ -46,7 +46,7 @@ def test_a_dry_run_says_what_it_would_forget_then_the_run_forgets_it(
     assert notifier.service.notification(notifier.client_key, sent) is None
 
 
-@pytest.mark.parametrize("days", ["30", "365"])
+@pytest.mark.parametrize("days", ["0", "-5", "30", "365"])
 def test_a_retention_a_repeated_request_could_outlive_is_refused(
     days: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

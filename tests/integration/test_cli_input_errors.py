@@ -142,6 +142,9 @@ def test_simulate_day_says_a_history_folder_does_not_exist(
     [
         (["--phones", "0"], "argument --phones: 0 is below 1"),
         (["--phones", "-5"], "argument --phones: -5 is below 1"),
+        # whole numbers in ASCII digits, as written in a script: no padding, no other digits
+        (["--phones", " 100"], "argument --phones: ' 100' is not a whole number"),
+        (["--phones", "١٠٠"], "argument --phones: '١٠٠' is not a whole number"),
         (["--phones", "100000001"], "100000001 is above 100,000,000, the most the generator"),
         (["--phones", "10", "--seed", "-1"], "argument --seed: -1 is below 0"),
         (["--phones", "10", "--events-per-phone", "-3"], "-3 is not a number from 0 to 10,000"),
