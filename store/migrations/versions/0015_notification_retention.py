@@ -11,7 +11,7 @@ miss the cascade.
 
 Revision ID: 0015_notification_retention
 Revises: 0014_verification_codes
-Create Date: 2026-12-02
+Create Date: 2026-11-29
 """
 
 from __future__ import annotations
