@@ -4,7 +4,7 @@ person's entries.
 
 Revision ID: 0014_verification_codes
 Revises: 0013_client_notify_policy
-Create Date: 2026-12-01
+Create Date: 2026-11-28
 """
 
 from __future__ import annotations
