@@ -40,20 +40,28 @@ def export_verifications(
     query = _results()
     if since is not None:
         query = query.where(records.verifications.c.ts >= since)
-    return _export(engine, history, query, f"notify-{_stamp(now or datetime.now(UTC))}")
+    rows = _read(engine, history, query)
+    return _write(history, rows, f"notify-{_stamp(now or datetime.now(UTC))}")
 
 
-def export_recorded(engine: Engine, history: Path, recorded_since: datetime | None) -> Path:
+def export_recorded(engine: Engine, history: Path, recorded_since: datetime | None) -> Path | None:
     """The nightly run's export: the results the store took since `recorded_since` (all,
     without it), whenever they were answered (a report can come days late), to
     `history/verifications/notify-nightly-<moment>.parquet` (or `.csv`, as `export_verifications`);
     returns the file. `<moment>` is the wall clock's before the store is read: every result
-    recorded before it is in the file, or was still being written (`nightly_watermark`)."""
+    recorded before it is in the file, or was still being written (`nightly_watermark`).
+
+    None, and no file, when the store took none since and the history holds the kind already:
+    an empty file a night would pile up in the folder every run reads. The watermark stays
+    where it was, so the next export reads from there."""
     moment = datetime.now(UTC)
     query = _results()
     if recorded_since is not None:
         query = query.where(records.verifications.c.recorded_at >= recorded_since)
-    return _export(engine, history, query, f"{NIGHTLY}{_stamp(moment)}")
+    rows = _read(engine, history, query)
+    if not rows and input_files(history / "verifications"):
+        return None
+    return _write(history, rows, f"{NIGHTLY}{_stamp(moment)}")
 
 
 def nightly_watermark(history: Path) -> datetime | None:
@@ -86,7 +94,8 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(STAMP)
 
 
-def _export(engine: Engine, history: Path, query: Select[Any], stamp: str) -> Path:
+def _read(engine: Engine, history: Path, query: Select[Any]) -> list[dict[str, Any]]:
+    """The results `query` selects, once the history is known to take them."""
     if not history.is_dir():
         raise FileNotFoundError(f"history folder {history} does not exist")
     folder = history / "verifications"
@@ -96,6 +105,11 @@ def _export(engine: Engine, history: Path, query: Select[Any], stamp: str) -> Pa
         rows = [dict(row) for row in connection.execute(query).mappings()]
     for row in rows:  # the input's times are naive UTC
         row["ts"] = row["ts"].astimezone(UTC).replace(tzinfo=None)
+    return rows
+
+
+def _write(history: Path, rows: list[dict[str, Any]], stamp: str) -> Path:
+    folder = history / "verifications"
     results = pa.Table.from_pylist(rows, schema=SCHEMAS["verifications"])
     folder.mkdir(exist_ok=True)
     file_format = _format_of(folder)

@@ -46,7 +46,11 @@ def score_nightly(settings: Settings, engine: Engine, history: Path) -> ScoreRes
             if since is None
             else (f"the verification results recorded since {since:%Y-%m-%dT%H:%M:%SZ}")
         )
-        log.info("nightly run: %s exported to %s", recorded, written)
+        if written is None:
+            after = "" if since is None else f" since {since:%Y-%m-%dT%H:%M:%SZ}"
+            log.info("nightly run: no verification result recorded%s; nothing exported", after)
+        else:
+            log.info("nightly run: %s exported to %s", recorded, written)
         result = score(
             ScoreRequest(
                 events_dir=history,

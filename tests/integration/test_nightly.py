@@ -100,8 +100,26 @@ def test_a_second_run_exports_only_what_is_new_give_or_take_the_overlap(
 
     score_nightly(settings, store, history)
 
-    # the denial was recorded days before the first export: the second one has nothing of it
-    assert [len(rows) for rows in nightly_exports(history)] == [1, 0]
+    # the denial was recorded days before the first export: the second one has nothing of
+    # it, and writes no file (an empty one a night would pile up in the folder)
+    assert [len(rows) for rows in nightly_exports(history)] == [1]
+
+
+def test_a_first_run_with_nothing_to_export_gives_the_history_its_results_kind(
+    tmp_path: Path, store: Engine
+) -> None:
+    # a history without verifications would be missing a kind: an empty export stands for it
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    for path in (history / "verifications").iterdir():
+        path.unlink()
+    with store.begin() as connection:
+        connection.execute(records.verifications.delete())
+    settings = load_settings(scores_dir=tmp_path / "scores")
+
+    assert score_nightly(settings, store, history) is not None
+    assert score_nightly(settings, store, history) is not None
+
+    assert [len(rows) for rows in nightly_exports(history)] == [0]
 
 
 def test_an_answer_reported_days_late_goes_out_with_the_next_run(
