@@ -143,6 +143,22 @@ class TemplatePublic(BaseModel):
         )
 
 
+class TemplateForModerator(TemplatePublic):
+    """A template as a moderator sees it: what its client sees, and which client submitted it."""
+
+    client: str | None = Field(
+        description="The name of the client that submitted it (null for a key no client holds)."
+    )
+
+    @classmethod
+    def of_client(
+        cls, record: TemplateRecord, client_names: dict[str, str]
+    ) -> TemplateForModerator:
+        return cls(
+            **TemplatePublic.of(record).model_dump(), client=client_names.get(record.client_key)
+        )
+
+
 MAX_NOTE = 2_000
 MAX_MODERATOR = 80  # recorded as `admin:<moderator>` or `cli:<name>`, in 100 characters
 

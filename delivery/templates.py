@@ -8,6 +8,7 @@ build one with a `RecordingTemplateDecisions` and a virtual clock.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,7 +32,7 @@ from ownership.moderation import (
 from ownership.notifications import check_params
 from pipelines.moderation_rules import load_moderation_rules
 from pipelines.settings import Settings
-from store.clients import client_webhook_url
+from store.clients import client_names, client_webhook_url
 from store.templates import (
     PAGE_SIZE,
     TemplatePage,
@@ -107,6 +108,12 @@ class TemplateDesk:
         """A page of templates oldest first; `TemplateNotFoundError` for an unknown `after`."""
         with self._sessions() as session:
             return list_templates(session, status, limit, after)
+
+    def client_names(self, keys: Iterable[str]) -> dict[str, str]:
+        """The names of the clients with these keys, for a moderator who knows clients by
+        name: a key no client holds is left out."""
+        with self._sessions() as session:
+            return client_names(session, keys)
 
     def decide(
         self, template_id: str, decision: Decision, *, note: str | None, by: str

@@ -96,7 +96,8 @@ def cmd_templates_list(args: argparse.Namespace, settings: Settings) -> int:
             page = desk.list(status, limit=limit, after=args.after)
         except TemplateNotFoundError as error:
             raise UsageError(str(error.args[0])) from error
-    _print_json([_public(record) for record in page.records])
+        names = desk.client_names(record.client_key for record in page.records)
+    _print_json([_public(record, names) for record in page.records])
     if page.next_after:
         # on stderr, so that the JSON on stdout stays one document a script can read
         print(
@@ -121,7 +122,8 @@ def cmd_templates_decide(args: argparse.Namespace, settings: Settings) -> int:
             )
         except (TemplateNotFoundError, TemplateAlreadyDecidedError) as error:
             raise UsageError(str(error.args[0])) from error
-    _print_json(_public(record))
+        names = desk.client_names([record.client_key])
+    _print_json(_public(record, names))
     return 0
 
 
@@ -182,8 +184,8 @@ def _desk(settings: Settings) -> Iterator[TemplateDesk]:
         yield desk
 
 
-def _public(record: TemplateRecord) -> dict[str, Any]:
-    # the shape the API answers with and the template.status webhook carries
-    from api.template_schemas import TemplatePublic
+def _public(record: TemplateRecord, client_names: dict[str, str]) -> dict[str, Any]:
+    # the shape the admin routes answer with
+    from api.template_schemas import TemplateForModerator
 
-    return TemplatePublic.of(record).model_dump(mode="json")
+    return TemplateForModerator.of_client(record, client_names).model_dump(mode="json")

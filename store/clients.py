@@ -517,6 +517,17 @@ def renew_webhook_secret(
     return RenewedWebhookSecret(secret, until)
 
 
+def client_names(session: Session, keys: Iterable[str]) -> dict[str, str]:
+    """The names of the clients holding these keys, by key."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(ClientRow.consumer_key, ClientRow.name).where(ClientRow.consumer_key.in_(wanted))
+    )
+    return {key: name for key, name in rows}
+
+
 def client_webhook_url(session: Session, key: str) -> str | None:
     """Where a client's webhooks go by default; None if it named no URL (or is unknown)."""
     return session.scalar(select(ClientRow.webhook_url).where(ClientRow.consumer_key == key))

@@ -22,7 +22,11 @@ from pydantic import ValidationError
 from api.deps import OperatorDep, TemplateDeskDep
 from api.errors import ApiError
 from api.schemas import ErrorInfo, StoredText, TemplateId
-from api.template_schemas import DECISION_EXAMPLES, TemplateDecisionCreate, TemplatePublic
+from api.template_schemas import (
+    DECISION_EXAMPLES,
+    TemplateDecisionCreate,
+    TemplateForModerator,
+)
 from ownership.moderation import TemplateStatus
 from store.templates import (
     MAX_PAGE_SIZE,
@@ -53,7 +57,9 @@ PAGED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/message_template", response_model=list[TemplatePublic], responses={**ERRORS, **PAGED})
+@router.get(
+    "/message_template", response_model=list[TemplateForModerator], responses={**ERRORS, **PAGED}
+)
 def list_templates(
     _operator: OperatorDep,
     desk: TemplateDeskDep,
@@ -64,7 +70,7 @@ def list_templates(
     after: Annotated[
         StoredText | None, Query(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])
     ] = None,
-) -> list[TemplatePublic]:
+) -> list[TemplateForModerator]:
     """Templates oldest first, `limit` at a time (by default the moderators' queue, longest
     waiting first). A `Link` header with `rel="next"` says that more follow, and where."""
     chosen = TemplateStatus(status) if status not in ("all", "") else None
@@ -75,7 +81,8 @@ def list_templates(
     if page.next_after:
         query = urlencode({"status": status, "limit": limit, "after": page.next_after})
         response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
-    return [TemplatePublic.of(record) for record in page.records]
+    names = desk.client_names(record.client_key for record in page.records)
+    return [TemplateForModerator.of_client(record, names) for record in page.records]
 
 
 async def decision_body(request: Request) -> TemplateDecisionCreate:
@@ -142,7 +149,7 @@ DECISION_BODY = {
 
 @router.post(
     "/message_template/{template_id}/decision",
-    response_model=TemplatePublic,
+    response_model=TemplateForModerator,
     responses=ERRORS,
     openapi_extra=DECISION_BODY,
 )
@@ -151,7 +158,7 @@ def decide_template(
     _operator: OperatorDep,  # before the body: no token, no parsing
     desk: TemplateDeskDep,
     body: Annotated[TemplateDecisionCreate, Depends(decision_body)],
-) -> TemplatePublic:
+) -> TemplateForModerator:
     """Approve or reject a template waiting for a moderator; the client is told by webhook.
     A template already decided is 409."""
     by = f"admin:{body.moderator}" if body.moderator else "admin"
@@ -161,4 +168,4 @@ def decide_template(
         raise ApiError(404, "NOT_FOUND", str(error)) from error
     except TemplateAlreadyDecidedError as error:
         raise ApiError(409, "CONFLICT", str(error)) from error
-    return TemplatePublic.of(record)
+    return TemplateForModerator.of_client(record, desk.client_names([record.client_key]))

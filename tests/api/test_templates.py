@@ -133,11 +133,13 @@ def test_a_template_is_submitted_approved_by_a_moderator_and_the_client_told(
     assert submitted["created_at"] == "2026-11-27T09:00:00Z"
 
     queue = service.admin("GET", "/v1/admin/message_template")
-    assert [t["id"] for t in queue.json()] == [submitted["id"]]
+    # the moderator sees which client submitted it; the client's own view does not say
+    assert [(t["id"], t["client"]) for t in queue.json()] == [(submitted["id"], "shop")]
+    assert "client" not in submitted
 
     decided = service.decide(submitted["id"], decision="approve", moderator="olga")
     assert decided.status_code == 200, decided.text
-    assert decided.json()["status"] == "approved"
+    assert (decided.json()["status"], decided.json()["client"]) == ("approved", "shop")
 
     seen = service.shop.get(f"/v1/message_template/{submitted['id']}").json()
     assert seen["status"] == "approved" and seen["decided_at"] == "2026-11-27T09:00:00Z"

@@ -43,10 +43,12 @@ def test_the_queue_lists_waiting_templates_and_a_moderator_approves_one(
     desk.submit(key, BIRTHDAY_OFFER)
 
     assert main(["templates", "list"]) == 0
-    assert [t["id"] for t in json.loads(capsys.readouterr().out)] == [waiting.id]
+    listed = json.loads(capsys.readouterr().out)
+    assert [(t["id"], t["client"]) for t in listed] == [(waiting.id, "shop")]
 
     assert main(["templates", "approve", waiting.id, "--note", "fine", "--by", "olga"]) == 0
-    assert json.loads(capsys.readouterr().out)["status"] == "approved"
+    approved = json.loads(capsys.readouterr().out)
+    assert (approved["status"], approved["client"]) == ("approved", "shop")
     decided = desk.find(waiting.id)
     assert decided is not None and (decided.decided_by, decided.note) == ("cli:olga", "fine")
 
