@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -63,7 +64,18 @@ class Contract:
 
 def load_contract(name: str, schemas_dir: Path = SCHEMAS_DIR) -> Contract:
     document = yaml.safe_load((schemas_dir / f"{name}.yaml").read_text(encoding="utf-8"))
-    columns = tuple(
+    return Contract(name=document["name"], columns=_columns(document["columns"]))
+
+
+def rejects_contract(kind: str, schemas_dir: Path = SCHEMAS_DIR) -> Contract:
+    """The columns of a kind's rejects file: every kind's, then the kind's own."""
+    document = yaml.safe_load((schemas_dir / "rejects.yaml").read_text(encoding="utf-8"))
+    columns = _columns(document["columns"]) + _columns(document["kind_columns"][kind])
+    return Contract(name=f"{document['name']}/{kind}", columns=columns)
+
+
+def _columns(specs: dict[str, dict[str, Any]]) -> tuple[Column, ...]:
+    return tuple(
         Column(
             name=column_name,
             type=spec["type"],
@@ -72,9 +84,8 @@ def load_contract(name: str, schemas_dir: Path = SCHEMAS_DIR) -> Contract:
             description=spec.get("description", ""),
             timezone=spec.get("timezone"),
         )
-        for column_name, spec in document["columns"].items()
+        for column_name, spec in specs.items()
     )
-    return Contract(name=document["name"], columns=columns)
 
 
 def allowed_values(contracts: list[Contract]) -> list[tuple[str, str, str]]:

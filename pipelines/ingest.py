@@ -15,7 +15,10 @@ import duckdb
 
 from ownership.numbers import InvalidNumberError, parse_number
 from pipelines.contracts import INPUT_KINDS, Contract, allowed_values
+from pipelines.duckdb_engine import insertion_order_kept
 from pipelines.input_files import (
+    SOURCE_FILE,
+    SOURCE_ROW,
     UNREADABLE_LINES,
     UNREADABLE_SCANS,
     InputError,
@@ -27,7 +30,13 @@ from pipelines.input_files import (
 )
 from pipelines.number_ranges import RANGES_FILE
 from pipelines.paths import input_format, is_data_name, stray_input_files
-from pipelines.sqlfiles import check_sql, macros_sql, number_check_sql, unreadable_lines_sql
+from pipelines.sqlfiles import (
+    check_sql,
+    macros_sql,
+    number_check_sql,
+    rejects_sql,
+    unreadable_lines_sql,
+)
 
 FORMATS = ("parquet", "csv")
 # Files of a kind named in an error, before "and N more".
@@ -132,6 +141,7 @@ def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
     con.read_csv(
         str(RANGES_FILE), header=True, comment="#", delimiter=",", dtype=RANGE_COLUMNS
     ).create("number_ranges")
+    con.execute("create or replace table csv_rows_before (source_file varchar, rows_before bigint)")
     con.execute(
         "create or replace table unreadable_lines (kind varchar, file varchar, line bigint, "
         "byte_offset bigint, reject_reason varchar, line_text varchar, quote_left_open boolean)"
@@ -176,19 +186,28 @@ MENDED_ROWS = "phone_text in (select phone_text from phone_fixes)"
 CURRENT_ROWS = "not coalesce(unreadable_phone in (select phone_text from phone_fixes), false)"
 # Columns named so hold the input's raw texts: only the rejects file shows them.
 TEXT_SUFFIX = "_text"
+# Where a row was read: only the rejects file shows it, as `file` and `row`.
+LOCATION_COLUMNS = (SOURCE_FILE, SOURCE_ROW)
 
 
 def _checked(
     con: duckdb.DuckDBPyConnection, kind: str, rows: str | None = None
 ) -> duckdb.DuckDBPyRelation:
-    """The kind's check model without the raw texts: what the models and the counts read.
+    """The kind's check model without the raw texts and locations: what the models and the
+    counts read; left out, DuckDB does not read them.
 
-    A rejected row's texts are read again, from the input, by `write_rejects`.
+    A rejected row's texts and location are read again, from the input, by `write_rejects`.
     """
     checked = con.sql(check_sql(kind))
     if rows:
         checked = checked.filter(rows)
-    return checked.select(*(name for name in checked.columns if not name.endswith(TEXT_SUFFIX)))
+    return checked.select(
+        *(
+            name
+            for name in checked.columns
+            if not name.endswith(TEXT_SUFFIX) and name not in LOCATION_COLUMNS
+        )
+    )
 
 
 def check_kind(con: duckdb.DuckDBPyConnection, kind: str) -> None:
@@ -360,37 +379,34 @@ def _unreadable_lines(con: duckdb.DuckDBPyConnection, kind: str) -> duckdb.DuckD
 
 
 def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) -> Path:
-    """The kind's rejected rows with their reasons and raw texts, checked again from the input."""
+    """The kind's rejected rows, checked again from the input, each with its reason, raw texts
+    and where it was read (data/schemas/rejects.yaml)."""
     rejects_dir.mkdir(parents=True, exist_ok=True)
     target = rejects_dir / f"{kind}.parquet"
-    checked = con.sql(check_sql(kind))
-    # check_numbers judged the numbers once every kind was checked: the rows of invalid
-    # numbers are rejects too, and a renumbered row shows the number it was counted under
-    checked = (
-        checked.filter(f"reject_reason is not null or {INVALID_NUMBER_ROWS}")
-        .join(con.table("renumbered_numbers"), "phone", "left")
-        .project(
-            f"* exclude (read_as) replace ("
-            f"case when {INVALID_NUMBER_ROWS} then null else coalesce(read_as, phone) end "
-            f"as phone, case when {INVALID_NUMBER_ROWS} then '{INVALID_PHONE}' "
-            "else reject_reason end as reject_reason)"
+    # CSV rows are numbered in the order the scan returns them: kept here, so exact
+    with insertion_order_kept(con):
+        con.sql(check_sql(kind)).create_view("rejected_input", replace=True)
+        con.execute("delete from csv_rows_before")
+        if _read_as_csv(con, kind):  # a Parquet row's number is the file's own
+            # a scan of its own, only of a CSV kind with rejects: the main path reads no
+            # location, and one scan of the rejects giving both would keep every row
+            con.table(f"raw_{kind}").aggregate(
+                "source_file, min(source_row) - 1", "source_file"
+            ).insert_into("csv_rows_before")
+        located = con.sql(rejects_sql(), params={"kind": kind})
+        # times as times, not the epoch seconds the models count in
+        rejected = located.select(
+            *(
+                duckdb.FunctionExpression("to_utc_time", duckdb.ColumnExpression(name)).alias(name)
+                if name in EPOCH_COLUMNS
+                else duckdb.ColumnExpression(name)
+                for name in located.columns
+            )
         )
-    )
-    # times as times, not the epoch seconds the models count in
-    rejected = checked.select(
-        *(
-            duckdb.FunctionExpression("to_utc_time", duckdb.ColumnExpression(name)).alias(name)
-            if name in EPOCH_COLUMNS
-            else duckdb.ColumnExpression(name)
-            for name in checked.columns
-        )
-    )
-    unreadable = _unreadable_lines(con, kind).select(
-        "file", "line", "byte_offset", "reject_reason", "line_text"
-    )
-    if unreadable.aggregate("count(*)").fetchall()[0][0]:
-        # the rows the checks rejected, then the lines the reader could not read; each has
-        # the other's columns empty
-        rejected = con.sql("select * from rejected union all by name select * from unreadable")
-    rejected.write_parquet(str(target))
+        rejected.write_parquet(str(target))
     return target
+
+
+def _read_as_csv(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
+    files = con.sql("select path from input_files where kind = ? limit 1", params=[kind])
+    return any(input_format(Path(path)) == "csv" for (path,) in files.fetchall())

@@ -17,7 +17,7 @@ from typing import IO
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from duckdb.sqltypes import VARCHAR, DuckDBPyType
+from duckdb.sqltypes import BIGINT, VARCHAR, DuckDBPyType
 
 from pipelines.contracts import ACCEPTED_TYPES, Contract
 
@@ -36,6 +36,11 @@ class KindFiles:
 # Where DuckDB's CSV reader keeps the lines it cannot read (read_csv's store_rejects).
 UNREADABLE_LINES = "csv_line_errors"
 UNREADABLE_SCANS = "csv_line_scans"
+
+# Where each row was read: the file, as the run named it, and the row's place in it. Only the
+# rejects file shows them: the checked tables leave them out, and DuckDB then reads neither.
+SOURCE_FILE = "source_file"
+SOURCE_ROW = "source_row"
 
 
 def read_parquet_files(
@@ -64,7 +69,9 @@ def read_parquet_files(
     # are matched by name, at a cost
     every = [str(path) for path in files.files]
     relation = con.read_parquet(every, union_by_name=len(by_schema) > 1)
-    return _contract_columns(relation, contract), _once(ignored)
+    # the file's own row number, from 0
+    located = _located(relation, "file_row_number + 1")
+    return _contract_columns(located, contract), _once(ignored)
 
 
 def read_csv_files(
@@ -90,17 +97,23 @@ def read_csv_files(
         )
     relations = [
         _contract_columns(
-            con.read_csv(
-                [str(path) for path in paths],
-                header=True,
-                auto_detect=False,
-                columns=_layout_columns(width, places, contract),
-                delimiter=",",
-                quotechar='"',
-                escapechar='"',
-                store_rejects=True,
-                rejects_table=UNREADABLE_LINES,
-                rejects_scan=UNREADABLE_SCANS,
+            _located(
+                con.read_csv(
+                    [str(path) for path in paths],
+                    header=True,
+                    auto_detect=False,
+                    columns=_layout_columns(width, places, contract),
+                    delimiter=",",
+                    quotechar='"',
+                    escapechar='"',
+                    store_rejects=True,
+                    rejects_table=UNREADABLE_LINES,
+                    rejects_scan=UNREADABLE_SCANS,
+                ),
+                # the CSV reader numbers no rows: they are numbered in the order the scan
+                # returns them, file after file, as WITH ORDINALITY does (a streaming window
+                # over the scan); `ingest.write_rejects` counts each file's from its first
+                "row_number() over ()",
             ),
             contract,
         )
@@ -222,10 +235,31 @@ def _all_null(type_: DuckDBPyType) -> bool:
     return bool(type_.id == "null")
 
 
+def _located(relation: duckdb.DuckDBPyRelation, row: str) -> duckdb.DuckDBPyRelation:
+    """The reader's rows with where each was read (`SOURCE_FILE`, `SOURCE_ROW`); unused, both
+    are pruned away.
+
+    `row` is an expression over the reader's output. A Parquet file's own column named as the
+    reader's virtual one (`filename`, `file_row_number`) hides it: that part is then null,
+    not a guess.
+    """
+    held = {name.lower() for name in relation.columns}
+    file = duckdb.ColumnExpression("filename")
+    if "filename" in held:
+        file = duckdb.ConstantExpression(None).cast(VARCHAR)
+    place = duckdb.SQLExpression(row)
+    if "file_row_number" in held and "file_row_number" in row:
+        place = duckdb.ConstantExpression(None).cast(BIGINT)
+    return relation.select(
+        duckdb.StarExpression(), file.alias(SOURCE_FILE), place.alias(SOURCE_ROW)
+    )
+
+
 def _contract_columns(
     relation: duckdb.DuckDBPyRelation, contract: Contract
 ) -> duckdb.DuckDBPyRelation:
-    """The contract's columns in its order, by name; a column of nulls only is read as text."""
+    """The contract's columns in its order, by name, then the location columns; a column of
+    nulls only is read as text."""
     types = _types_by_name(relation)
     columns = []
     for name in contract.column_names:
@@ -233,7 +267,8 @@ def _contract_columns(
         if _all_null(types[name]):
             column = column.cast(duckdb.sqltype("VARCHAR"))
         columns.append(column.alias(name))
-    return relation.select(*columns)
+    location = (duckdb.ColumnExpression(name) for name in (SOURCE_FILE, SOURCE_ROW))
+    return relation.select(*columns, *location)
 
 
 def one_line(error: duckdb.Error) -> str:

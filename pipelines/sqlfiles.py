@@ -60,6 +60,11 @@ def unreadable_lines_sql() -> str:
 
 
 @cache
+def rejects_sql() -> str:
+    return (SQL_DIR / "checks" / "rejects.sql").read_text(encoding="utf-8")
+
+
+@cache
 def publish_sql(name: str) -> str:
     return (SQL_DIR / "publish" / f"{name}.sql").read_text(encoding="utf-8")
 

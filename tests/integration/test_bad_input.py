@@ -142,7 +142,7 @@ def test_a_national_prefix_written_into_e164_is_read_as_phonenumbers_reads_it(
         "status is not one of the allowed values": 1
     }
     rejected = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
-    assert rejected["phone"].to_list() == [49301234567]  # the number it was counted under
+    assert rejected["phone"].to_list() == ["+49301234567"]  # the number it was counted under
     scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
     assert "+49301234567" in scores["phone"].to_list()
     assert "+490301234567" not in scores["phone"].to_list()

@@ -28,7 +28,10 @@ typed as (
             and try_cast(trim(cast(source.mobile_app as varchar)) as boolean) is null
             as mobile_app_invalid,
         case when try_cast(trim(cast(source.mobile_app as varchar)) as boolean) is null
-            then cast(source.mobile_app as varchar) end as mobile_app_text
+            then cast(source.mobile_app as varchar) end as mobile_app_text,
+        -- where the row was read: only the rejects file shows it
+        source.source_file,
+        source.source_row
     from source
     -- only texts that are not strict E.164 can have a fix; saying so spares the join
     left join phone_fixes
@@ -57,8 +60,8 @@ checked as (
 ),
 
 final as (
-    -- what the models read, then the raw texts (`*_text`) that only the rejects file shows:
-    -- `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
+    -- what the models read, then the raw texts (`*_text`) and where the row was read, which
+    -- only the rejects file shows: `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
     select
         phone, network, account_id, last_seen_at, mobile_app,
         reject_reason,
@@ -68,7 +71,9 @@ final as (
             as unreadable_phone,
         phone_text,
         last_seen_at_text,
-        mobile_app_text
+        mobile_app_text,
+        source_file,
+        source_row
     from checked
 )
 

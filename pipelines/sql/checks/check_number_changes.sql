@@ -19,7 +19,10 @@ typed as (
         source.ts is null as ts_missing,
         lower(trim(source.product)) as product,
         nullif(trim(source.account_id), '') as account_id,
-        lower(trim(source.kind)) as kind
+        lower(trim(source.kind)) as kind,
+        -- where the row was read: only the rejects file shows it
+        source.source_file,
+        source.source_row
     from source
     -- only texts that are not strict E.164 can have a fix; saying so spares the join
     left join phone_fixes
@@ -46,8 +49,8 @@ checked as (
 ),
 
 final as (
-    -- what the models read, then the raw texts (`*_text`) that only the rejects file shows:
-    -- `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
+    -- what the models read, then the raw texts (`*_text`) and where the row was read, which
+    -- only the rejects file shows: `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
     select
         phone, ts, product, account_id, kind,
         reject_reason,
@@ -56,7 +59,9 @@ final as (
         case when reject_reason = 'phone is not a valid number' then phone_text end
             as unreadable_phone,
         phone_text,
-        ts_text
+        ts_text,
+        source_file,
+        source_row
     from checked
 )
 

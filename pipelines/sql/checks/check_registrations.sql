@@ -26,7 +26,10 @@ typed as (
         case when try_cast(source.birth_date as date) is null
             then cast(source.birth_date as varchar) end as birth_date_text,
         nullif(lower(trim(source.gender)), '') as gender,
-        source.region as region_text
+        source.region as region_text,
+        -- where the row was read: only the rejects file shows it
+        source.source_file,
+        source.source_row
     from source
     -- only texts that are not strict E.164 can have a fix; saying so spares the join
     left join phone_fixes
@@ -57,8 +60,8 @@ checked as (
 ),
 
 final as (
-    -- what the models read, then the raw texts (`*_text`) that only the rejects file shows:
-    -- `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
+    -- what the models read, then the raw texts (`*_text`) and where the row was read, which
+    -- only the rejects file shows: `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
     select
         phone, ts, product, account_id, name_key, birth_date, gender,
         reject_reason,
@@ -69,7 +72,9 @@ final as (
         phone_text,
         ts_text,
         birth_date_text,
-        region_text
+        region_text,
+        source_file,
+        source_row
     from checked
 )
 

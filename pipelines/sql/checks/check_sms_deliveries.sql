@@ -20,7 +20,10 @@ typed as (
         lower(trim(source.product)) as product,
         source.product as product_text,
         lower(trim(source.status)) as status,
-        nullif(lower(trim(source.error)), '') as error
+        nullif(lower(trim(source.error)), '') as error,
+        -- where the row was read: only the rejects file shows it
+        source.source_file,
+        source.source_row
     from source
     -- only texts that are not strict E.164 can have a fix; saying so spares the join
     left join phone_fixes
@@ -51,8 +54,8 @@ checked as (
 ),
 
 final as (
-    -- what the models read, then the raw texts (`*_text`) that only the rejects file shows:
-    -- `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
+    -- what the models read, then the raw texts (`*_text`) and where the row was read, which
+    -- only the rejects file shows: `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
     select
         phone, ts, status, error,
         reject_reason,
@@ -62,7 +65,9 @@ final as (
             as unreadable_phone,
         phone_text,
         ts_text,
-        product_text
+        product_text,
+        source_file,
+        source_row
     from checked
 )
 

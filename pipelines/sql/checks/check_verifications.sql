@@ -19,7 +19,10 @@ typed as (
         source.ts is null as ts_missing,
         lower(trim(source.method)) as method,
         lower(trim(source.result)) as result,
-        nullif(trim(source.account_id), '') as account_id
+        nullif(trim(source.account_id), '') as account_id,
+        -- where the row was read: only the rejects file shows it
+        source.source_file,
+        source.source_row
     from source
     -- only texts that are not strict E.164 can have a fix; saying so spares the join
     left join phone_fixes
@@ -48,8 +51,8 @@ checked as (
 ),
 
 final as (
-    -- what the models read, then the raw texts (`*_text`) that only the rejects file shows:
-    -- `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
+    -- what the models read, then the raw texts (`*_text`) and where the row was read, which
+    -- only the rejects file shows: `checked_<kind>` leaves them out (pipelines.ingest.check_kind)
     select
         phone, ts, method, result, account_id,
         reject_reason,
@@ -58,7 +61,9 @@ final as (
         case when reject_reason = 'phone is not a valid number' then phone_text end
             as unreadable_phone,
         phone_text,
-        ts_text
+        ts_text,
+        source_file,
+        source_row
     from checked
 )
 

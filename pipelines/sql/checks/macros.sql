@@ -53,3 +53,6 @@ create or replace macro product_reject_reason(product) as
 -- Epoch seconds back to a UTC instant: a timestamp with time zone, which Parquet stores marked as
 -- adjusted to UTC, so readers (pandas, Polars, Spark) see the zone the output contracts name.
 create or replace macro to_utc_time(seconds) as make_timestamptz(seconds * 1000000);
+
+-- A phone's 64-bit key back to its E.164 text (`+79234567823`), as the outputs show phones.
+create or replace macro e164_text(phone_key) as '+' || cast(phone_key as varchar);
