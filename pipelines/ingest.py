@@ -141,7 +141,10 @@ def prepare(con: duckdb.DuckDBPyConnection, contracts: list[Contract]) -> None:
     con.read_csv(
         str(RANGES_FILE), header=True, comment="#", delimiter=",", dtype=RANGE_COLUMNS
     ).create("number_ranges")
-    con.execute("create or replace table csv_rows_before (source_file varchar, rows_before bigint)")
+    con.execute("create or replace table kinds_numbered_by_scan (kind varchar)")
+    con.execute(
+        "create or replace table scan_rows_before (source_file varchar, rows_before bigint)"
+    )
     con.execute(
         "create or replace table unreadable_lines (kind varchar, file varchar, line bigint, "
         "byte_offset bigint, reject_reason varchar, line_text varchar, quote_left_open boolean)"
@@ -157,17 +160,18 @@ def register_raw(con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Con
     into a rejected row. Returns the names of the files' columns the contract does not name,
     which are not read.
     """
-    if files.format == "parquet":
-        relation, ignored = read_parquet_files(con, files, contract)
-    else:
-        relation, ignored = read_csv_files(con, files, contract)
-    relation.create_view(f"raw_{files.kind}", replace=True)
+    read = (read_parquet_files if files.format == "parquet" else read_csv_files)(
+        con, files, contract
+    )
+    read.relation.create_view(f"raw_{files.kind}", replace=True)
+    if read.numbered_by_scan:
+        con.execute("insert into kinds_numbered_by_scan values (?)", [files.kind])
     # one statement: executemany costs a statement a file, about a millisecond each
     con.execute(
         "insert into input_files select ?, unnest(?)",
         [files.kind, [str(path) for path in files.files]],
     )
-    return ignored
+    return read.ignored
 
 
 # data/number_ranges.csv, made by pipelines.number_ranges
@@ -386,13 +390,13 @@ def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) 
     # CSV rows are numbered in the order the scan returns them: kept here, so exact
     with insertion_order_kept(con):
         con.sql(check_sql(kind)).create_view("rejected_input", replace=True)
-        con.execute("delete from csv_rows_before")
-        if _read_as_csv(con, kind):  # a Parquet row's number is the file's own
-            # a scan of its own, only of a CSV kind with rejects: the main path reads no
+        con.execute("delete from scan_rows_before")
+        if _numbered_by_scan(con, kind):  # else each row's number is its file's own
+            # a scan of its own, only of a kind numbered so: the main path reads no
             # location, and one scan of the rejects giving both would keep every row
             con.table(f"raw_{kind}").aggregate(
                 "source_file, min(source_row) - 1", "source_file"
-            ).insert_into("csv_rows_before")
+            ).insert_into("scan_rows_before")
         located = con.sql(rejects_sql(), params={"kind": kind})
         # times as times, not the epoch seconds the models count in
         rejected = located.select(
@@ -407,6 +411,6 @@ def write_rejects(con: duckdb.DuckDBPyConnection, kind: str, rejects_dir: Path) 
     return target
 
 
-def _read_as_csv(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
-    files = con.sql("select path from input_files where kind = ? limit 1", params=[kind])
-    return any(input_format(Path(path)) == "csv" for (path,) in files.fetchall())
+def _numbered_by_scan(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
+    numbered = con.sql("select count(*) from kinds_numbered_by_scan where kind = ?", params=[kind])
+    return bool(numbered.fetchall()[0][0])

@@ -17,7 +17,7 @@ from typing import IO
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from duckdb.sqltypes import BIGINT, VARCHAR, DuckDBPyType
+from duckdb.sqltypes import VARCHAR, DuckDBPyType
 
 from pipelines.contracts import ACCEPTED_TYPES, Contract
 
@@ -33,6 +33,19 @@ class KindFiles:
     files: tuple[Path, ...]
 
 
+@dataclass(frozen=True)
+class KindInput:
+    """A kind's files read as one relation: the contract's columns, then where each row was
+    read (`SOURCE_FILE`, `SOURCE_ROW`)."""
+
+    relation: duckdb.DuckDBPyRelation
+    # the files' columns the contract does not name, which are not read
+    ignored: list[str]
+    # rows numbered in the order the scan returns them, across the files (the reader numbers
+    # none): each file's count starts where the one before ended
+    numbered_by_scan: bool
+
+
 # Where DuckDB's CSV reader keeps the lines it cannot read (read_csv's store_rejects).
 UNREADABLE_LINES = "csv_line_errors"
 UNREADABLE_SCANS = "csv_line_scans"
@@ -45,9 +58,8 @@ SOURCE_ROW = "source_row"
 
 def read_parquet_files(
     con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
-) -> tuple[duckdb.DuckDBPyRelation, list[str]]:
-    """The kind's Parquet files as one relation, each distinct schema checked once, and the
-    columns the files hold that the contract does not name (not read)."""
+) -> KindInput:
+    """The kind's Parquet files as one relation, each distinct schema checked once."""
     ignored: list[str] = []
     by_schema: dict[tuple[tuple[str, str], ...], list[Path]] = {}
     for path in files.files:
@@ -67,16 +79,32 @@ def read_parquet_files(
         ignored += _check_columns(_where(files, paths[0], len(paths)), types, contract)
     # files that differ in their columns' order or types (NULL in one, a string in another)
     # are matched by name, at a cost
-    every = [str(path) for path in files.files]
-    relation = con.read_parquet(every, union_by_name=len(by_schema) > 1)
-    # the file's own row number, from 0
-    located = _located(relation, "file_row_number + 1")
-    return _contract_columns(located, contract), _once(ignored)
+    held = {name for key in by_schema for name, _ in key}
+    # the reader's column of the file's name, named apart from every column the files hold
+    file_column = SOURCE_FILE
+    while file_column in held:
+        file_column = f"_{file_column}"
+    # the file's own row number, from 0, unless a file holds a column of that name, which
+    # hides it: then the rows are numbered as they are read, as CSV rows are
+    by_scan = "file_row_number" in held
+    relation = con.sql(
+        "select * from read_parquet($files, filename = $file_column, "
+        "file_row_number = $file_row_number, union_by_name = $union)",
+        params={
+            "files": [str(path) for path in files.files],
+            "file_column": file_column,
+            "file_row_number": not by_scan,
+            "union": len(by_schema) > 1,
+        },
+    )
+    row = ROW_BY_SCAN if by_scan else duckdb.SQLExpression("file_row_number + 1")
+    located = _contract_columns(relation, contract, duckdb.ColumnExpression(file_column), row)
+    return KindInput(located, _once(ignored), by_scan)
 
 
 def read_csv_files(
     con: duckdb.DuckDBPyConnection, files: KindFiles, contract: Contract
-) -> tuple[duckdb.DuckDBPyRelation, list[str]]:
+) -> KindInput:
     """The kind's CSV files as one relation, read as RFC 4180 text, files of one layout together.
 
     The header is read here rather than guessed by DuckDB's sniffer, which one stray quote in
@@ -97,25 +125,22 @@ def read_csv_files(
         )
     relations = [
         _contract_columns(
-            _located(
-                con.read_csv(
-                    [str(path) for path in paths],
-                    header=True,
-                    auto_detect=False,
-                    columns=_layout_columns(width, places, contract),
-                    delimiter=",",
-                    quotechar='"',
-                    escapechar='"',
-                    store_rejects=True,
-                    rejects_table=UNREADABLE_LINES,
-                    rejects_scan=UNREADABLE_SCANS,
-                ),
-                # the CSV reader numbers no rows: they are numbered in the order the scan
-                # returns them, file after file, as WITH ORDINALITY does (a streaming window
-                # over the scan); `ingest.write_rejects` counts each file's from its first
-                "row_number() over ()",
+            con.read_csv(
+                [str(path) for path in paths],
+                header=True,
+                auto_detect=False,
+                columns=_layout_columns(width, places, contract),
+                delimiter=",",
+                quotechar='"',
+                escapechar='"',
+                store_rejects=True,
+                rejects_table=UNREADABLE_LINES,
+                rejects_scan=UNREADABLE_SCANS,
             ),
             contract,
+            # the reader names the columns (`_layout_columns`): none is called filename
+            duckdb.ColumnExpression("filename"),
+            ROW_BY_SCAN,
         )
         for (width, places), paths in by_layout.items()
     ]
@@ -125,7 +150,7 @@ def read_csv_files(
         pairs = zip(relations[::2], relations[1::2], strict=False)
         unpaired = relations[len(relations) // 2 * 2 :]
         relations = [left.union(right) for left, right in pairs] + unpaired
-    return relations[0], _once(ignored)
+    return KindInput(relations[0], _once(ignored), numbered_by_scan=True)
 
 
 def mixed_line_ending(path: Path) -> tuple[int, str] | None:
@@ -235,31 +260,22 @@ def _all_null(type_: DuckDBPyType) -> bool:
     return bool(type_.id == "null")
 
 
-def _located(relation: duckdb.DuckDBPyRelation, row: str) -> duckdb.DuckDBPyRelation:
-    """The reader's rows with where each was read (`SOURCE_FILE`, `SOURCE_ROW`); unused, both
-    are pruned away.
-
-    `row` is an expression over the reader's output. A Parquet file's own column named as the
-    reader's virtual one (`filename`, `file_row_number`) hides it: that part is then null,
-    not a guess.
-    """
-    held = {name.lower() for name in relation.columns}
-    file = duckdb.ColumnExpression("filename")
-    if "filename" in held:
-        file = duckdb.ConstantExpression(None).cast(VARCHAR)
-    place = duckdb.SQLExpression(row)
-    if "file_row_number" in held and "file_row_number" in row:
-        place = duckdb.ConstantExpression(None).cast(BIGINT)
-    return relation.select(
-        duckdb.StarExpression(), file.alias(SOURCE_FILE), place.alias(SOURCE_ROW)
-    )
+# A row's place among those the scan returns, file after file, as WITH ORDINALITY numbers
+# them (a streaming window over the scan); `ingest.write_rejects` counts each file's from its
+# first.
+ROW_BY_SCAN = duckdb.SQLExpression("row_number() over ()")
 
 
 def _contract_columns(
-    relation: duckdb.DuckDBPyRelation, contract: Contract
+    relation: duckdb.DuckDBPyRelation,
+    contract: Contract,
+    file: duckdb.Expression,
+    row: duckdb.Expression,
 ) -> duckdb.DuckDBPyRelation:
-    """The contract's columns in its order, by name, then the location columns; a column of
-    nulls only is read as text."""
+    """The contract's columns in its order, by name, then where each row was read (`file`,
+    `row`: expressions over the reader's output), and nothing else, so that a column of the
+    files named as these is not read; a column of nulls only is read as text. Unused, the
+    location is pruned away."""
     types = _types_by_name(relation)
     columns = []
     for name in contract.column_names:
@@ -267,8 +283,7 @@ def _contract_columns(
         if _all_null(types[name]):
             column = column.cast(duckdb.sqltype("VARCHAR"))
         columns.append(column.alias(name))
-    location = (duckdb.ColumnExpression(name) for name in (SOURCE_FILE, SOURCE_ROW))
-    return relation.select(*columns, *location)
+    return relation.select(*columns, file.alias(SOURCE_FILE), row.alias(SOURCE_ROW))
 
 
 def one_line(error: duckdb.Error) -> str:

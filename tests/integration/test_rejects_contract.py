@@ -196,3 +196,32 @@ def test_a_csv_rows_place_is_counted_within_its_own_file_among_the_rows_read(
         (str(second), 2, None, "+79230000005"),
         (str(second), None, 3, None),
     ]
+
+
+@pytest.mark.parametrize(
+    "own_columns",
+    [("filename", "file_row_number"), ("source_file", "source_row")],
+    ids=["the readers", "the rejects files"],
+)
+def test_a_parquet_files_own_columns_named_as_a_location_do_not_move_a_rejected_row(
+    tmp_path: Path, own_columns: tuple[str, str]
+) -> None:
+    # columns the contract does not name are not read, whatever their names
+    events = _healthy(History()).write(tmp_path / "events")
+    folder = events / "code_entries"
+    schema = pq.read_schema(folder / "part-0.parquet")
+    entries = {
+        "phone": [f"+7923{index:07d}" for index in range(5)],
+        "ts": [datetime(2026, 5, 20, 10)] * 5,
+        "product": ["vk", "vk", "No Such Product!", "vk", "vk"],  # row 3 is rejected
+        "account_id": [f"vk-{index}" for index in range(5)],
+    }
+    plain, holding = folder / "a.parquet", folder / "b.parquet"
+    pq.write_table(pa.table(entries).cast(schema), plain)
+    pq.write_table(pa.table({**entries, **dict.fromkeys(own_columns, ["x"] * 5)}), holding)
+
+    score(ScoreRequest(events, tmp_path / "out", as_of=AS_OF, max_reject_share=0.9))
+
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "code_entries.parquet")
+    located = rejects.filter(pl.col("product") == "no such product!")
+    assert sorted(located.select("file", "row").rows()) == [(str(plain), 3), (str(holding), 3)]

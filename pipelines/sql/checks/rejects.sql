@@ -3,9 +3,10 @@
 -- kind's own columns as the checks read them.
 -- grain: one row per rejected input row. refresh: full, every run, once the numbers are judged.
 -- $kind names the kind; `rejected_input` is its check model (check_<kind>) read again from the
--- input, with the raw texts and locations that `checked_<kind>` leaves out. CSV rows are
--- numbered across a scan: csv_rows_before holds how many rows of the scan came before each
--- file's first, so that `row` counts within the file.
+-- input, with the raw texts and locations that `checked_<kind>` leaves out. CSV rows (and
+-- those of Parquet files holding a column named file_row_number) are numbered across a scan:
+-- scan_rows_before holds how many rows of the scan came before each file's first, so that
+-- `row` counts within the file.
 with checked as (
     select * from rejected_input
 ),
@@ -19,7 +20,7 @@ invalid as (
 ),
 
 rows_before as (
-    select * from csv_rows_before
+    select * from scan_rows_before
 ),
 
 lines as (
