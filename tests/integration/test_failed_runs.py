@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import duckdb_engine, publish, scoring
+from pipelines import duckdb_engine, ingest, publish, scoring
 from pipelines.cli import main
 from pipelines.locks import held_alone
 from pipelines.scoring import ScoreRequest, ScoreRequestError, ScoringFailedError, score
@@ -87,6 +87,26 @@ def test_a_snapshot_that_cannot_be_written_keeps_the_new_scores_back_too(
         score(ScoreRequest(events, out, as_of=datetime(2026, 10, 1)))
 
     assert "during publish snapshot" in str(failure.value)
+    assert_untouched(out, files)
+
+
+def test_rejects_that_cannot_be_written_name_their_step(
+    last_good_run: tuple[Path, Path, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events, out, files = last_good_run
+    steady_owner(History(), RU_MOBILE, until_days=10).code("not a phone", AS_OF).write(events)
+
+    def no_room(*args: object) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "rejects"))
+
+    monkeypatch.setattr(ingest, "write_rejects", no_room)
+
+    with pytest.raises(ScoringFailedError) as failure:
+        score(ScoreRequest(events, out, as_of=AS_OF, max_reject_share=0.9))
+
+    assert "the run failed during write rejects: No space left on device" in str(failure.value)
     assert_untouched(out, files)
 
 
