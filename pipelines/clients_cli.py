@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pipelines.cli import UsageError, text_argument
+from pipelines.cli import WHOLE_NUMBER, UsageError, text_argument
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def add_clients_commands(commands: Any) -> None:
     add.add_argument(
         "--max-action-age-days",
         metavar="DAYS",
-        type=int,
+        type=_days,
         help="how old a user action its notifications may answer, 1 to 365 (default: 3)",
     )
     add.set_defaults(run=cmd_clients_add)
@@ -290,13 +290,20 @@ def cmd_clients_set_action_age(args: argparse.Namespace, settings: Settings) -> 
     return 0
 
 
+def _days(text: str) -> int:
+    # ASCII digits only, as every whole-number option (pipelines.cli._whole_number); the bounds
+    # are the store's (parse_action_age_days), said in its words
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days")
+    return int(text)
+
+
 def _days_or_default(text: str) -> int | None:
     if text == "default":
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days or `default`") from None
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days or `default`")
+    return int(text)
 
 
 def cmd_clients_reseal(args: argparse.Namespace, settings: Settings) -> int:

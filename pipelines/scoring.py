@@ -45,7 +45,7 @@ PUBLISH_STEPS = ("scores", "snapshot", "manifest")
 STEPS: tuple[str, ...] = (
     *(f"check {kind}" for kind in INPUT_KINDS),
     "check numbers",
-    "write rejects",
+    "count and write rejects",
     *(f"model {name}" for name in MODEL_ORDER),
     *(f"publish {name}" for name in PUBLISH_STEPS),
 )
@@ -230,7 +230,7 @@ def _score(
             counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
         refusal = _refusal(counts, request.max_reject_share, request.out_dir)
         rejects = _write_rejects(con, counts, work_dir / "rejects")
-        step("write rejects")
+        step("count and write rejects")
         rejects_summary = {
             "as_of": _iso(as_of),
             "run_at": _iso(run_at),

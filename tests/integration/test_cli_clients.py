@@ -18,6 +18,7 @@ from store.clients import find_client
 from store.database import make_engine, session_factory
 from store.secrets import SecretCipher, load_cipher
 from store.tables import ClientRow
+from tests.integration.cli_calls import refused_by_the_parser
 
 BANK_OFFICE = "203.0.113.0/24"
 HOOKS = "https://bank.example/hooks"
@@ -77,6 +78,19 @@ def test_a_client_may_be_allowed_older_user_actions_at_registration_or_later(
     assert main(["clients", "list"]) == 0
     listed = {c["name"]: c["max_action_age_days"] for c in json.loads(capsys.readouterr().out)}
     assert listed == {"bank": None, "shop": 14}
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["add", "shop", "--allow-ip", BANK_OFFICE, "--max-action-age-days", " ٣"], "whole"),
+        (["set-action-age", "bank", " ٥ "], "' ٥ ' is not a number of days or `default`"),
+    ],
+)
+def test_days_are_written_in_ascii_digits_as_every_whole_number_option(
+    capsys: pytest.CaptureFixture[str], args: list[str], complaint: str
+) -> None:
+    assert complaint in refused_by_the_parser(["clients", *args], capsys)
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,7 @@ def test_rejects_that_cannot_be_written_name_their_step(
     with pytest.raises(ScoringFailedError) as failure:
         score(ScoreRequest(events, out, as_of=AS_OF, max_reject_share=0.9))
 
-    assert "the run failed during write rejects: No space left on device" in str(failure.value)
+    assert "the run failed during count and write rejects: No space left on device" in str(failure.value)
     assert_untouched(out, files)
 
 
