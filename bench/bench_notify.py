@@ -11,10 +11,16 @@
     simulators here know no accounts, so a network the snapshot names refuses and each goes by
     SMS after it (about 1.5 gateway calls and four transactions a notification: claim, give
     back, claim, the SMS id kept). One notification at a time, and --concurrency at once
-    (OWNERSHIP_NOTIFY_DISPATCH_CONCURRENCY).
+    (OWNERSHIP_NOTIFY_DISPATCH_CONCURRENCY). Each run also counts the gateway calls, and the
+    store's transactions, commits and statements, a notification;
+  - `cases`: the same dispatch case by case (bench/dispatch_cases.py), on a generated and scored
+    history of --numbers numbers whose accounts the simulators know: delivered in VK or OK, a
+    re-verification prompt, an SMS-code re-verification, the policy's SMS, and the SMS after a
+    refusal above (--cases picks them); the runs interleaved, one of each in turn.
 Figures are medians of --repeat runs; --parts picks which are run.
 
     python bench/bench_notify.py --requests 20000 --expired 100000 --accepted 20000 --repeat 3
+    python bench/bench_notify.py --numbers 1e5 --accepted 1000 --parts cases --concurrency 8
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import numpy as np
 from bench_api import ROOT, Server, build_snapshot  # bench/, beside this file
 from bench_webhooks import database
 from cryptography.fernet import Fernet
+from dispatch_cases import CASE_NAMES, dispatch_all, run_cases, settle
 from loadgen import run_load
 from sqlalchemy import Engine, func, insert, select
 
@@ -142,9 +149,10 @@ def dispatch_time(
     accepted: int,
     concurrency: int,
     latency: float,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Seconds to dispatch `accepted` notifications to deliver, in rounds of 500, carrying
-    `concurrency` at once, each gateway call answered `latency` seconds late."""
+    `concurrency` at once, each gateway call answered `latency` seconds late; the simulators
+    know no account, so each goes by SMS after a refusal."""
     now = datetime.now(UTC)
     waiting = {
         "status": "accepted",
@@ -154,20 +162,11 @@ def dispatch_time(
         "expires_at": now + timedelta(hours=1),
     }
     with _notifications(kind, scores, phones, accepted, waiting) as (engine, runtime):
-        service = runtime.service
-        service.dispatch_concurrency = concurrency
-        service.social = {
-            network: _Late(gateway, latency) for network, gateway in service.social.items()
-        }
-        service.sms = _Late(service.sms, latency)
-        started = time.perf_counter()
-        while runtime.service.dispatch_due(limit=500):
-            pass
-        seconds = time.perf_counter() - started
-        left = _count(engine, "accepted")
+        measured = dispatch_all(engine, runtime, accepted, concurrency, latency)
+    left = measured["statuses"].get("accepted", 0)
     if left:
         raise SystemExit(f"{left} of {accepted} left undispatched")
-    return {"accepted": accepted, "seconds": round(seconds, 2), "per_s": round(accepted / seconds)}
+    return {"accepted": accepted, **measured}
 
 
 def _count(engine: Engine, status: str) -> int:
@@ -225,12 +224,7 @@ def _notifications(
         with engine.begin() as connection:
             for start in range(0, count, 10_000):
                 connection.execute(insert(records.notifications), rows[start : start + 10_000])
-        if kind == "postgresql":
-            # the table as a live one would be (planner statistics), and the writes of the
-            # set-up (and of the accepting runs before) flushed, so none of it lands in the timing
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.exec_driver_sql("VACUUM ANALYZE notifications")
-                connection.exec_driver_sql("CHECKPOINT")
+        settle(engine, kind)
         snapshot = Snapshot(scores / "snapshot.bin")
         settings = load_settings(database_url=url)
         desk = build_template_desk(settings, sessions)
@@ -243,36 +237,20 @@ def _notifications(
             engine.dispose()
 
 
-PARTS = ("accept", "sweep", "dispatch")
+PARTS = ("accept", "sweep", "dispatch", "cases")
 
 
-class _Late:
-    """A gateway whose every call is answered `latency` seconds late, as over a network."""
-
-    def __init__(self, gateway: Any, latency: float) -> None:
-        self._gateway = gateway
-        self._latency = latency
-
-    def __getattr__(self, name: str) -> Any:
-        call = getattr(self._gateway, name)
-        if not callable(call) or self._latency <= 0:
-            return call
-
-        def late(*args: Any, **kwargs: Any) -> Any:
-            time.sleep(self._latency)
-            return call(*args, **kwargs)
-
-        return late
-
-
-def _timed(runs: list[dict[str, float]], **size: int) -> dict[str, object]:
-    """The median of timed runs, and each run's seconds."""
+def _timed(runs: list[dict[str, Any]], **size: int) -> dict[str, object]:
+    """The median of timed runs, each run's seconds, and the median of what a dispatch run
+    counted a notification (calls, transactions, ...)."""
     seconds = statistics.median(run["seconds"] for run in runs)
+    counted = [key for key in runs[0] if key.endswith("_per")]
     return {
         **size,
         "seconds": seconds,
         "per_s": round(next(iter(size.values())) / seconds),
         "runs_s": [run["seconds"] for run in runs],
+        **{key: statistics.median(run[key] for run in runs) for key in counted},
     }
 
 
@@ -293,6 +271,9 @@ def main() -> None:
     parser.add_argument(
         "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure"
     )
+    parser.add_argument(
+        "--cases", nargs="+", choices=CASE_NAMES, default=list(CASE_NAMES), help="--parts cases"
+    )
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--port", type=int, default=18_775)
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "api")
@@ -305,6 +286,17 @@ def main() -> None:
     keys = np.asarray(Snapshot(scores / "snapshot.bin").columns["phone"])
     phones = [f"+{key}" for key in np.random.default_rng(5).choice(keys, 50_000).tolist()]
     report: dict[str, object] = {}
+    if "cases" in args.parts:
+        latency = args.gateway_latency_ms / 1000
+        concurrencies = sorted({1, args.concurrency})
+
+        def refused(kind: str, concurrency: int, latency: float) -> dict[str, Any]:
+            return dispatch_time(kind, scores, phones, args.accepted, concurrency, latency)
+
+        plan = (args.accepted, latency, args.repeat)
+        report["cases"] = run_cases(
+            args.work, served, args.cases, args.databases, concurrencies, plan, refused
+        )
     for kind in args.databases:
         measured: dict[str, object] = {}
         if "sweep" in args.parts:
