@@ -6,6 +6,7 @@ updates."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -33,14 +34,16 @@ def fetch_code(connection: Connection, notification_id: str) -> dict[str, Any] |
 def issue_code(
     connection: Connection,
     notification_id: str,
+    kept: Mapping[str, Any] | None,
     issued: IssuedCode,
     at: datetime,
     cipher: SecretCipher,
 ) -> int | None:
-    """Keep a new code's hash for the notification; returns its number (1 for the first). A
-    code replaces the last only while the SMS gateway has not confirmed taking that one's SMS,
-    and the re-verification has no result: None when it may not."""
-    kept = fetch_code(connection, notification_id)
+    """Keep a new code's hash for the notification, whose code row the caller read (`kept`,
+    from `fetch_code`, or None); returns its number (1 for the first). A code replaces the
+    last only while the SMS gateway has not confirmed taking that one's SMS, and the
+    re-verification has no result: None when it may not (also when the row moved since it
+    was read)."""
     fields = {
         "salt": cipher.encrypt(issued.salt),
         "digest": issued.digest,

@@ -53,7 +53,7 @@ class CodeSending(NotifyCore):
             if kept is not None and int(kept["issued"]) >= CODE_SMS_MAX:
                 return CodeSent.REFUSED, UNCONFIRMED
             number = code_records.issue_code(
-                connection, row["id"], issue(code), now, self.code_cipher
+                connection, row["id"], kept, issue(code), now, self.code_cipher
             )
         if number is None:  # an entry or a result came between: the code stands
             return CodeSent.OUT, ""
