@@ -106,7 +106,8 @@ def test_rejects_that_cannot_be_written_name_their_step(
     with pytest.raises(ScoringFailedError) as failure:
         score(ScoreRequest(events, out, as_of=AS_OF, max_reject_share=0.9))
 
-    assert "the run failed during count and write rejects: No space left on device" in str(failure.value)
+    message = str(failure.value)
+    assert "the run failed during count and write rejects: No space left on device" in message
     assert_untouched(out, files)
 
 
