@@ -71,6 +71,10 @@ class NotificationRow(Base):
     # how a re-verification asks the person (ownership.codes.ReverifyMethod): null, the Yes/No
     # prompt of the notifications accepted before there was a choice
     reverify: Mapped[str | None] = mapped_column(String(8))
+    # how long its SMS stays worth delivering once handed over, in seconds, as its client
+    # chose it (`sms_validity`); null, the service's own (OWNERSHIP_SMS_VALIDITY_SECONDS), as
+    # for the notifications accepted before there was a choice
+    sms_validity_seconds: Mapped[int | None] = mapped_column(Integer)
     # when the dispatcher tries again one it could not carry (its networks or the SMS gateway
     # unreachable): meanwhile its rounds reach those behind it; null, at once
     next_try_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

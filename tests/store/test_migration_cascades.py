@@ -1,7 +1,7 @@
 """Migrations that drop a column of a table others refer to, on SQLite and PostgreSQL: 0010
 (`notifications.next_try_at`), 0002_webhooks (`clients.webhook_url`), 0012
-(`clients.previous_secret_…`), 0013 (`clients.notify_policy`) and 0014
-(`notifications.reverify`) keep every row of
+(`clients.previous_secret_…`), 0013 (`clients.notify_policy`), 0014
+(`notifications.reverify`) and 0016 (`notifications.sms_validity_seconds`) keep every row of
 the tables that refer to theirs when they are undone. On SQLite, a table copied and dropped
 with foreign keys on takes those rows with it, on cascade."""
 
@@ -66,8 +66,16 @@ def counts(engine: Engine) -> list[int]:
         "0011_client_action_age",
         "0012_client_secret_rotation",
         "0013_client_notify_policy",
+        "0015_notification_retention",
     ],
-    ids=["0010 undone", "0002_webhooks undone", "0012 undone", "0013 undone", "0014 undone"],
+    ids=[
+        "0010 undone",
+        "0002_webhooks undone",
+        "0012 undone",
+        "0013 undone",
+        "0014 undone",
+        "0016 undone",
+    ],
 )
 def test_undoing_a_migration_keeps_every_client_and_what_is_theirs(
     kind: str, below: str, tmp_path: Path
