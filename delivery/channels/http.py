@@ -4,7 +4,11 @@ One gateway per social network, one for SMS; each has its own base URL and beare
 as `Authorization: Bearer <token>` (visible ASCII without spaces; the settings refuse others).
 
 - `POST {base}/messages`: send. Social body `{"notification_id", "network", "phone", "text",
-  "mobile_only", "account_ids"}`; SMS body `{"notification_id", "phone", "text"}`.
+  "mobile_only", "account_ids"}`; SMS body `{"notification_id", "phone", "text",
+  "valid_until"}`, `valid_until` the moment the SMS stops being worth delivering (its validity
+  period, as an absolute time: RFC 3339 in UTC, `2026-06-01T10:05:00Z`), after which the
+  gateway must not deliver it and reports it failed, `expired`; absent when none is set (the
+  gateway's own validity applies).
 - `POST {base}/prompts` (social only): ask the re-verification question. Body
   `{"notification_id", "network", "phone", "question", "answers": ["Да", "Нет"], "text",
   "mobile_only", "account_ids"}`; a prompt for an SMS code adds `"expects": "code"`, with no
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -239,11 +244,19 @@ class HttpSmsGateway(_HttpChannel):
     channel = Channel.SMS
 
     def send(self, sms: SmsMessage) -> SendResult:
-        return self._send(
-            "/messages",
-            {"notification_id": sms.message_id, "phone": sms.phone, "text": sms.text},
-            f"{sms.message_id}:message",
-        )
+        body: dict[str, Any] = {
+            "notification_id": sms.message_id,
+            "phone": sms.phone,
+            "text": sms.text,
+        }
+        if sms.valid_until is not None:
+            # to the second, as SMPP's validity_period and the HTTP APIs take it
+            body["valid_until"] = _rfc3339_utc(sms.valid_until)
+        return self._send("/messages", body, f"{sms.message_id}:message")
+
+
+def _rfc3339_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _withdrawn(path: str, response: _Answer) -> bool:

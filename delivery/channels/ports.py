@@ -11,6 +11,7 @@ request never left, try another channel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -117,13 +118,23 @@ class SmsKind(StrEnum):
 @dataclass(frozen=True)
 class SmsMessage:
     """An SMS: a notification sent by SMS, or a re-verification code (`kind` CODE, the
-    `issued`th code drawn for the notification)."""
+    `issued`th code drawn for the notification). `valid_until` (aware UTC): the moment it stops
+    being worth delivering, which the gateway is told (its validity period): a phone that
+    cannot take it before then never gets it, and it is reported failed, `expired`; None, the
+    gateway's own validity."""
 
     notification_id: str
     phone: str
     text: str
     kind: SmsKind = SmsKind.MESSAGE
     issued: int = 0
+    valid_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.valid_until is not None and self.valid_until.utcoffset() is None:
+            raise ValueError("an SMS's valid_until is an aware time")
+        if self.valid_until is not None:
+            object.__setattr__(self, "valid_until", self.valid_until.astimezone(UTC))
 
     @property
     def message_id(self) -> str:

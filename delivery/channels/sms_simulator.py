@@ -13,6 +13,12 @@ service, at their shares divided by the share of numbers in service, so that the
 shares of all SMS sent.
 Tests force a phone's outcome with `script_failure` / `script_delivery`.
 
+An SMS's report delay is how long its phone takes to take it (off, or out of coverage, for a
+while): one whose phone would take it only after its `valid_until` is never delivered, and
+fails with `expired` at that moment, as a gateway reports a message whose validity period ran
+out in its queue. The same goes for a temporary failure due after it; a number out of service
+fails as it would have.
+
 A re-verification code's SMS is sent and reported like any other, under its own id, which names
 no notification; the phone keeps the last few codes it was delivered (`codes_delivered`), which
 the social simulators' people read when a prompt asks for one.
@@ -116,6 +122,8 @@ class SmsSimulator(Scheduled):
             error, after = self._outcome(sms.phone)
             ids = (sms.message_id, provider_id, Channel.SMS)
             at = now + after
+            if _outlived(sms, error, at):
+                error, at = SmsError.EXPIRED, max(now, sms.valid_until or now)
             if sms.kind is SmsKind.CODE and error is None:
                 key = (sms.phone, sms.notification_id)
                 kept = self._codes.setdefault(key, deque(maxlen=CODES_KEPT))
@@ -164,6 +172,14 @@ class SmsSimulator(Scheduled):
         hash() of a string changes from one process to the next."""
         digest = hashlib.blake2b(f"{self._seed}|{phone}".encode(), digest_size=8).digest()
         return int.from_bytes(digest) / 2**64
+
+
+def _outlived(sms: SmsMessage, error: SmsError | None, at: datetime) -> bool:
+    """Whether the SMS's validity runs out before its phone could take it (or before a
+    temporary failure): a number out of service is refused at once, whatever the validity."""
+    if sms.valid_until is None or (error is not None and error.is_permanent):
+        return False
+    return at > sms.valid_until
 
 
 def _by_share(shares: tuple[tuple[SmsError, float], ...], draw: float) -> SmsError | None:

@@ -4,7 +4,7 @@ simulators), so the JSON contract of `delivery/channels/http.py` is exercised bo
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -203,6 +203,23 @@ def test_an_sms_is_posted_to_the_sms_gateway(gateway: FakeGateway) -> None:
         result = sms.send(SmsMessage("n-1", ACTIVE, "1234 – ваш код"))
     assert result.provider_id == "sms-gw-1"
     assert gateway.bodies == [{"notification_id": "n-1", "phone": ACTIVE, "text": "1234 – ваш код"}]
+
+
+def test_an_sms_tells_the_gateway_until_when_it_is_worth_delivering() -> None:
+    seen: list[httpx.Request] = []
+    answer = httpx.Response(202, json={"provider_id": "sms-1"})
+    # in UTC, to the second, rounded down: never later than the SMS's own moment
+    moscow = timezone(timedelta(hours=3))
+    valid_until = datetime(2026, 6, 2, 12, 5, 0, 900_000, tzinfo=moscow)
+    with HttpSmsGateway(BASE, TOKEN, transport=recording([answer], seen)) as sms:
+        sms.send(SmsMessage("n-1", ACTIVE, "1234 – ваш код", valid_until=valid_until))
+
+    assert json.loads(seen[0].content) == {
+        "notification_id": "n-1",
+        "phone": ACTIVE,
+        "text": "1234 – ваш код",
+        "valid_until": "2026-06-02T09:05:00Z",
+    }
 
 
 @pytest.mark.parametrize(

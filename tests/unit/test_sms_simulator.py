@@ -178,3 +178,65 @@ def test_the_person_reads_each_notifications_code_apart_from_the_others() -> Non
     for other in range(4):  # other notifications' codes to the phone push none of them out
         sms.send(SmsMessage(f"m-{other}", RU_MOBILE, "Код 333333", kind=SmsKind.CODE, issued=1))
     assert [text for _, text in sms.codes_delivered(RU_MOBILE, "n-2")] == ["Код 222222"]
+
+
+def test_an_sms_whose_validity_runs_out_before_its_phone_is_back_fails_as_expired() -> None:
+    clock, inbound, sms = world(failure_shares={})
+    sms.script_delivery(RU_MOBILE, after=timedelta(hours=2))  # the phone off for two hours
+    valid_until = START + timedelta(hours=1)
+
+    taken = sms.send(SmsMessage("n-1", RU_MOBILE, "1234 – ваш код", valid_until=valid_until))
+    clock.advance(timedelta(hours=3))
+    sms.run_due()
+
+    assert inbound.events == [
+        SmsFailed("n-1", str(taken.provider_id), Channel.SMS, valid_until, SmsError.EXPIRED)
+    ]
+
+
+def test_an_sms_whose_phone_is_back_within_its_validity_is_delivered() -> None:
+    clock, inbound, sms = world(failure_shares={})
+    sms.script_delivery(RU_MOBILE, after=timedelta(minutes=50))
+
+    sms.send(SmsMessage("n-1", RU_MOBILE, "text", valid_until=START + timedelta(hours=1)))
+    clock.advance(timedelta(hours=3))
+    sms.run_due()
+
+    assert [type(event) for event in inbound.events] == [SmsDelivered]
+    assert inbound.events[0].at == START + timedelta(minutes=50)
+
+
+def test_a_number_out_of_service_fails_as_such_whatever_the_validity() -> None:
+    clock, inbound, sms = world(failure_shares={})
+    sms.script_failure(RECYCLED, "unknown_subscriber", after=timedelta(hours=2))
+
+    sms.send(SmsMessage("n-1", RECYCLED, "text", valid_until=START + timedelta(minutes=5)))
+    clock.advance(timedelta(hours=3))
+    sms.run_due()
+
+    assert [event.error for event in inbound.of_type(SmsFailed)] == [SmsError.UNKNOWN_SUBSCRIBER]
+
+
+def test_a_code_past_its_validity_is_never_read_by_the_phone() -> None:
+    clock, inbound, sms = world(failure_shares={})
+    sms.script_delivery(RU_MOBILE, after=timedelta(minutes=20))
+    code = SmsMessage(
+        "n-1",
+        RU_MOBILE,
+        "Код 042917",
+        kind=SmsKind.CODE,
+        issued=1,
+        valid_until=START + timedelta(minutes=10),
+    )
+
+    sms.send(code)
+    clock.advance(timedelta(hours=1))
+    sms.run_due()
+
+    assert sms.codes_delivered(RU_MOBILE, "n-1") == []
+    assert [event.error for event in inbound.of_type(SmsFailed)] == [SmsError.EXPIRED]
+
+
+def test_an_sms_takes_its_validity_as_an_aware_time_only() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        SmsMessage("n-1", RU_MOBILE, "text", valid_until=datetime(2026, 6, 2, 10))
