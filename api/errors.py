@@ -151,6 +151,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 # domain errors raised below the routes, and the answer each gets
 NOTIFY_PROBLEMS: dict[RequestProblem, tuple[int, str]] = {
     RequestProblem.TTL_OUT_OF_RANGE: (400, "OUT_OF_RANGE"),
+    RequestProblem.SMS_VALIDITY_OUT_OF_RANGE: (400, "OUT_OF_RANGE"),
     RequestProblem.ACTION_IN_FUTURE: (400, "OUT_OF_RANGE"),
     RequestProblem.STALE_ACTION: (422, "STALE_ACTION"),
     RequestProblem.MISSING_PARAMS: (422, "MISSING_PARAMS"),

@@ -23,7 +23,7 @@ from pydantic import (
 
 from delivery.http_deadline import is_public
 from ownership.message_text import refuse_unshowable
-from ownership.notifications import DEFAULT_TTL
+from ownership.notifications import DEFAULT_TTL, MAX_SMS_VALIDITY, MIN_SMS_VALIDITY
 from ownership.policy import Action, PolicyRow
 from ownership.verdicts import Reason, Status
 
@@ -291,6 +291,11 @@ ParamValue = Annotated[
 ]
 
 
+MIN_SMS_SECONDS = int(MIN_SMS_VALIDITY.total_seconds())
+MAX_SMS_SECONDS = int(MAX_SMS_VALIDITY.total_seconds())
+SMS_VALIDITY_BOUNDS = f"{MIN_SMS_SECONDS} to {MAX_SMS_SECONDS}"
+
+
 class NotificationCreate(Strict):
     request_id: StoredText = Field(min_length=1, max_length=128, description="Idempotency key.")
     phone: StoredText
@@ -306,6 +311,17 @@ class NotificationCreate(Strict):
         int(DEFAULT_TTL.total_seconds()),
         description="Seconds, 15 to 86400 (checked with a clear error).",
         json_schema_extra={"minimum": 15, "maximum": 86_400},
+    )
+    # as the ttl: any integer, one out of bounds refused as SMS_VALIDITY_OUT_OF_RANGE
+    sms_validity: Annotated[int, BeforeValidator(_a_number_of_seconds)] | None = Field(
+        None,
+        description="Seconds the notification's SMS stays worth delivering once it is handed "
+        f"to the SMS gateway, {SMS_VALIDITY_BOUNDS} (checked with a clear error): the gateway "
+        "is told the moment it ends, and a phone that cannot take the SMS before it never gets "
+        "it (the notification ends `sms_failed`, error `expired`). A re-verification code's SMS "
+        "is worth no more than the ttl. Omitted: the service's own (OWNERSHIP_SMS_VALIDITY_"
+        "SECONDS, 36000 by default), which is also the most any notification gets.",
+        json_schema_extra={"minimum": MIN_SMS_SECONDS, "maximum": MAX_SMS_SECONDS},
     )
     sensitive: StrictBool = False
     mobile_only: StrictBool = False
@@ -368,6 +384,11 @@ class NotificationPublic(BaseModel):
     channel: str | None
     created_at: datetime
     expires_at: datetime
+    sms_validity: int = Field(
+        description="Seconds its SMS stays worth delivering once handed to the SMS gateway: "
+        "the client's `sms_validity` where it is shorter than the service's own, else the "
+        "service's."
+    )
     history: list[StatusStep]
 
     @classmethod
@@ -403,6 +424,15 @@ NOTIFY_EXAMPLES = examples(
         "action": {"type": "order", "at": "2026-06-01T10:00:00Z"},
         "ttl": 3600,
         "sensitive": False,
+    },
+    one_time_code_worth_minutes={
+        "request_id": "login-3071",
+        "phone": EXAMPLE_PHONE,
+        "template_id": "tpl_example",
+        "params": {"order": "A-19"},
+        "action": {"type": "login", "at": "2026-06-01T10:00:00Z"},
+        "ttl": 60,
+        "sms_validity": 300,
     },
     payment_asking_a_code={
         "request_id": "payment-5521",

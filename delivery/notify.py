@@ -37,6 +37,7 @@ from ownership.notifications import (
     NotificationRequestError,
     RequestProblem,
     check_action_age,
+    check_sms_validity,
     check_ttl,
 )
 from ownership.numbers import InvalidNumberError, mask, parse_number
@@ -69,6 +70,8 @@ class NotifyRequest:
     callback_url: str | None = None
     # how to ask when the policy says re-verify
     reverify: ReverifyMethod = ReverifyMethod.PROMPT
+    # how long its SMS stays worth delivering once handed over; None: the service's own
+    sms_validity: timedelta | None = None
 
     def fingerprint(self) -> str:
         body: dict[str, Any] = {
@@ -84,6 +87,10 @@ class NotifyRequest:
             # only when asked: a repeat of a request stored before there was a choice is the
             # same request
             body["reverify"] = self.reverify.value
+        if self.sms_validity is not None:
+            # likewise; and one that names its validity is not one that leaves it to the
+            # service, whose own may change between the two
+            body["sms_validity"] = self.sms_validity.total_seconds()
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -180,6 +187,8 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
         now = self.clock.now()
         number = parse_number(request.phone)
         check_ttl(request.ttl)
+        if request.sms_validity is not None:
+            check_sms_validity(request.sms_validity)
         check_action_age(request.action_at, now, action_age or self.max_action_age)
         text = self.templates.message(client_key, request.template_id, dict(request.params))
         verdict, channels = self._verdict(number.key, now)
@@ -261,6 +270,9 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
             "fallback": request.fallback.value,
             "callback_url": request.callback_url,
             "reverify": request.reverify.value,
+            "sms_validity_seconds": (
+                None if request.sms_validity is None else int(request.sms_validity.total_seconds())
+            ),
             "decision": decision.action.value,
             "policy_case": decision.row.value,
             "number_status": verdict.status.value,
@@ -290,4 +302,5 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
         # the status the client was told: a claim given back for another try is not one
         if row["history"]:
             row["status"] = row["history"][-1]["status"]
+        row["sms_validity"] = int(self._sms_window(row).total_seconds())
         return row

@@ -35,6 +35,8 @@ from ownership.countries import CountryTable, UnknownCountryError
 from ownership.live import with_live_answers
 from ownership.notifications import (
     NotificationStatus,
+    sms_valid_until,
+    sms_window,
 )
 from ownership.policy import Action, Policy
 from ownership.prices import PriceTable, UnknownPriceError
@@ -106,9 +108,9 @@ class NotifyCore:
         # it, before it goes by SMS (or expires) without: a network down for hours must not
         # hold back the fallback
         self.withdraw_timeout = withdraw_timeout
-        # how long past its TTL a notification's SMS may still be handed to the SMS gateway;
-        # one the gateway has not confirmed taking by then is `sms_failed`, not sent again:
-        # every notification ends
+        # how long past its TTL a notification's SMS may still be handed to the SMS gateway
+        # (or less, as its client chose: `_sms_window`); one the gateway has not confirmed
+        # taking by then is `sms_failed`, not sent again: every notification ends
         self.sms_validity = sms_validity
         self.dispatch_concurrency = dispatch_concurrency
         self.dispatch_failures = DispatchFailures()
@@ -144,7 +146,7 @@ class NotifyCore:
         """Claim the notification for SMS, then send it. `detail` adds to the history entry (why
         it went by SMS); `as_read`: only while the notification is as read (`_claim`)."""
         now = self.clock.now()
-        if now - row["expires_at"] >= self.sms_validity:  # a No long after the TTL, say
+        if self._sms_too_late(row, now):  # a No long after the TTL, say
             with self.engine.begin() as connection:
                 detail = {**(detail or {}), "channel": "sms", "error": SMS_VALIDITY_RAN_OUT}
                 self._move(
@@ -172,7 +174,7 @@ class NotifyCore:
             ):
                 return False
         try:
-            outcome = self.sms.send(SmsMessage(row["id"], row["phone"], row["text"]))
+            outcome = self.sms.send(self._notification_sms(row, now))
         except ChannelUnavailableError as error:
             # given back to the dispatcher, which sends it by SMS again (the gateway may hold
             # it, and takes one SMS a notification), or at the TTL the sweeper does; whatever
@@ -193,6 +195,24 @@ class NotifyCore:
             else:
                 records.set_provider(connection, row["id"], outcome.provider_id, S.SMS_SENT)
         return True
+
+    def _sms_window(self, row: dict[str, Any]) -> timedelta:
+        """How long the notification's SMS stays worth delivering: the client's `sms_validity`
+        where it is shorter than the service's own."""
+        chosen = row.get("sms_validity_seconds")
+        return sms_window(None if chosen is None else timedelta(seconds=chosen), self.sms_validity)
+
+    def _sms_too_late(self, row: dict[str, Any], now: datetime) -> bool:
+        """Whether the notification's SMS is past handing over: the service hands it to the
+        gateway for as long as it is worth delivering past the TTL (its window, counted from
+        the TTL's end), and no later, however late the gateway is back or a worker comes."""
+        return bool(now - row["expires_at"] >= self._sms_window(row))
+
+    def _notification_sms(self, row: dict[str, Any], now: datetime) -> SmsMessage:
+        """The notification's own SMS, handed over at `now`: worth delivering for its window
+        from then, as the gateway counts it."""
+        valid_until = sms_valid_until(now, self._sms_window(row))
+        return SmsMessage(row["id"], row["phone"], row["text"], valid_until=valid_until)
 
     def _claim(
         self,

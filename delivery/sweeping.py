@@ -9,11 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Select, func, select, text
 
 from delivery import records
-from delivery.channels.ports import (
-    ChannelUnavailableError,
-    SendResult,
-    SmsMessage,
-)
+from delivery.channels.ports import ChannelUnavailableError, SendResult
 from delivery.notify_core import SMS_VALIDITY_RAN_OUT, NotifyCore, S, a_message
 from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.notifications import (
@@ -41,6 +37,7 @@ SWEPT_COLUMNS = (
     "provider_id",
     "decision",
     "reverify",
+    "sms_validity_seconds",
     "fallback",
     "reasons",
     "expires_at",
@@ -238,9 +235,6 @@ class Sweeping(NotifyCore):
         left += sum(row["id"] in given_back_again for row in retried)
         return len(rows) - left
 
-    def _sms_too_late(self, row: dict[str, Any], now: datetime) -> bool:
-        return bool(now - row["expires_at"] >= self.sms_validity)
-
     def _waits_for_its_network(
         self, row: dict[str, Any], withdrawals: dict[str, bool | None], now: datetime
     ) -> bool:
@@ -388,9 +382,7 @@ class Sweeping(NotifyCore):
                 outcomes.append((row, None))
                 continue
             try:
-                outcomes.append(
-                    (row, self.sms.send(SmsMessage(row["id"], row["phone"], row["text"])))
-                )
+                outcomes.append((row, self.sms.send(self._notification_sms(row, now))))
             except ChannelUnavailableError as error:
                 log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
                 outcomes.append((row, None))

@@ -13,6 +13,11 @@ from enum import StrEnum
 MIN_TTL = timedelta(seconds=15)
 MAX_TTL = timedelta(hours=24)
 DEFAULT_TTL = timedelta(hours=1)
+# how long a notification's SMS stays worth delivering, as its client may choose it: a minute
+# at least (an SMS gateway's validity is counted in minutes, SMPP's relative one too), a week at
+# most (the most OWNERSHIP_SMS_VALIDITY_SECONDS allows; a gateway keeps a message no longer)
+MIN_SMS_VALIDITY = timedelta(minutes=1)
+MAX_SMS_VALIDITY = timedelta(days=7)
 MAX_ACTION_AGE = timedelta(days=3)
 # the most days a client may be allowed between a user action and the notification answering
 # it (DESIGN §7: 3 unless the client is allowed more); the notifications' retention exceeds it
@@ -54,6 +59,8 @@ class Fallback(StrEnum):
 class RequestProblem(StrEnum):
     # ttl below 15 s or above 24 h
     TTL_OUT_OF_RANGE = "TTL_OUT_OF_RANGE"
+    # sms_validity below 60 s or above 7 days
+    SMS_VALIDITY_OUT_OF_RANGE = "SMS_VALIDITY_OUT_OF_RANGE"
     # the user action is older than the client may answer (3 days unless allowed more)
     STALE_ACTION = "STALE_ACTION"
     # the user action is dated in the future
@@ -94,6 +101,47 @@ def _ttl_out_of_range(seconds: int) -> NotificationRequestError:
         f"ttl must be between {int(MIN_TTL.total_seconds())} s and "
         f"{int(MAX_TTL.total_seconds())} s, not {seconds} s",
     )
+
+
+def check_sms_validity(validity: timedelta) -> timedelta:
+    if not MIN_SMS_VALIDITY <= validity <= MAX_SMS_VALIDITY:
+        raise _sms_validity_out_of_range(int(validity.total_seconds()))
+    return validity
+
+
+def sms_validity_of_seconds(seconds: int) -> timedelta:
+    """The SMS validity a client wrote in seconds, as a duration to check
+    (`check_sms_validity`), as `ttl_of_seconds` takes a TTL."""
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise _sms_validity_out_of_range(seconds) from None
+
+
+def _sms_validity_out_of_range(seconds: int) -> NotificationRequestError:
+    return NotificationRequestError(
+        RequestProblem.SMS_VALIDITY_OUT_OF_RANGE,
+        f"sms_validity must be between {int(MIN_SMS_VALIDITY.total_seconds())} s and "
+        f"{int(MAX_SMS_VALIDITY.total_seconds())} s, not {seconds} s",
+    )
+
+
+def sms_window(chosen: timedelta | None, service: timedelta) -> timedelta:
+    """How long a notification's SMS stays worth delivering: the client's choice where it is
+    shorter than the service's own window (OWNERSHIP_SMS_VALIDITY_SECONDS), which is also what
+    a notification that chose none gets."""
+    return service if chosen is None else min(chosen, service)
+
+
+def sms_valid_until(
+    handed_over: datetime, window: timedelta, code_until: datetime | None = None
+) -> datetime:
+    """The moment an SMS stops being worth delivering, which its gateway is told: `window`
+    from its hand-over, as gateways count a validity period (SMPP's relative
+    `validity_period`). A re-verification code's SMS is worth no more than its code, which the
+    person can enter only until `code_until` (the notification's TTL runs out)."""
+    until = handed_over + window
+    return until if code_until is None else min(until, code_until)
 
 
 def check_action_age(

@@ -26,7 +26,7 @@ from api.schemas import (
 from delivery import records
 from delivery.notify import NotifyRequest
 from ownership.codes import ReverifyMethod
-from ownership.notifications import Fallback, ttl_of_seconds
+from ownership.notifications import Fallback, sms_validity_of_seconds, ttl_of_seconds
 
 router = APIRouter(prefix="/v1", tags=["notifications"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -58,6 +58,9 @@ async def notify(
         action_type=body.action.type,
         action_at=body.action.at,
         ttl=ttl_of_seconds(body.ttl),
+        sms_validity=(
+            None if body.sms_validity is None else sms_validity_of_seconds(body.sms_validity)
+        ),
         sensitive=body.sensitive,
         mobile_only=body.mobile_only,
         fallback=Fallback(body.fallback),

@@ -69,16 +69,19 @@ class RecordingSocial:
 
 @dataclass
 class RecordingSms:
-    """The notifications' SMS in `sent`; the re-verification codes' apart, in `codes`."""
+    """The notifications' SMS in `sent` (and whole, with their validity, in `messages`); the
+    re-verification codes' apart, in `codes`."""
 
     sent: list[tuple[str, str, str]] = field(default_factory=list)
     codes: list[SmsMessage] = field(default_factory=list)
+    messages: list[SmsMessage] = field(default_factory=list)
 
     def send(self, sms: SmsMessage) -> SendResult:
         if sms.kind is SmsKind.CODE:
             self.codes.append(sms)
         else:
             self.sent.append((sms.notification_id, sms.phone, sms.text))
+            self.messages.append(sms)
         return SendResult.accepted_as(f"sms-{next(_ids)}")
 
 

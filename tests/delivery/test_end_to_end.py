@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
 from delivery import records
+from delivery.channels.sms_simulator import SmsSimulator
 from delivery.clock import VirtualClock
 from delivery.notify import NotifyRequest
 from delivery.runtime import NotifyRuntime, build_notify_runtime
@@ -52,6 +53,7 @@ class Flow:
         sensitive: bool = False,
         callback_url: str | None = None,
         reverify: ReverifyMethod = ReverifyMethod.PROMPT,
+        sms_validity: timedelta | None = None,
     ) -> str:
         request = NotifyRequest(
             request_id=request_id,
@@ -64,6 +66,7 @@ class Flow:
             sensitive=sensitive,
             callback_url=callback_url,
             reverify=reverify,
+            sms_validity=sms_validity,
         )
         accepted = self.runtime.service.accept(self.client.key, request)
         return str(accepted.answer["id"])
@@ -239,3 +242,28 @@ def test_webhooks_are_retried_after_the_clients_endpoint_fails(flow: Flow) -> No
     assert all(
         json.loads(hook.body) == json.loads(bodies[hook.event_id]) for hook in flow.hooks.sent
     )
+
+
+def test_a_phone_back_only_after_its_sms_validity_never_gets_the_sms(flow: Flow) -> None:
+    sms = flow.runtime.channels.sms
+    assert isinstance(sms, SmsSimulator)
+    sms.script_delivery(RECYCLED, after=timedelta(minutes=50))  # the phone off until then
+    sent = flow.notify(RECYCLED, "phone-off", sms_validity=timedelta(minutes=20))  # by SMS
+
+    flow.run(minutes=60, step=5)
+
+    assert flow.history(sent) == ["accepted", "sms_sent", "sms_failed"]
+    found = flow.runtime.service.notification(flow.client.key, sent)
+    assert found is not None
+    assert found["history"][-1]["detail"]["error"] == "expired"
+
+
+def test_a_phone_back_within_its_sms_validity_gets_the_sms(flow: Flow) -> None:
+    sms = flow.runtime.channels.sms
+    assert isinstance(sms, SmsSimulator)
+    sms.script_delivery(RECYCLED, after=timedelta(minutes=15))
+    sent = flow.notify(RECYCLED, "phone-back", sms_validity=timedelta(minutes=20))
+
+    flow.run(minutes=30, step=5)
+
+    assert flow.history(sent) == ["accepted", "sms_sent", "sms_delivered"]
