@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_val
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from delivery.gateway_signatures import decode_secret
-from ownership.notifications import ACTION_AGE_DAYS_MAX
+from ownership.notifications import ACTION_AGE_DAYS_MAX, MAX_SMS_VALIDITY
 from ownership.rules import RuleSettings
 from pipelines.paths import DATA_DIR, input_files, stray_input_files
 
@@ -251,8 +251,10 @@ class Settings(BaseSettings):
     # the gateway has not confirmed taking by then (it could not be reached, or no worker ran)
     # is not sent, and is `sms_failed`. SMS gateways keep a queued message for hours (4 to 72
     # by default), not for ever. At least ten minutes: a notification waits up to five past
-    # its TTL for its network to be asked to withdraw it, before its SMS goes.
-    sms_validity_seconds: float = Field(36_000.0, ge=600, le=7 * DAY)
+    # its TTL for its network to be asked to withdraw it, before its SMS goes. A notification
+    # may ask for less (`sms_validity`, down to a minute), never for more; the most either may
+    # be is the same week.
+    sms_validity_seconds: float = Field(36_000.0, ge=600, le=MAX_SMS_VALIDITY.total_seconds())
     # The history whose `accounts` the social-network simulators know (the demo's, say).
     history_dir: Path | None = None
     # The nightly scoring run (DESIGN §8), a job of `ownership worker`: every day at
