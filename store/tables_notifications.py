@@ -75,6 +75,12 @@ class NotificationRow(Base):
     # chose it (`sms_validity`); null, the service's own (OWNERSHIP_SMS_VALIDITY_SECONDS), as
     # for the notifications accepted before there was a choice
     sms_validity_seconds: Mapped[int | None] = mapped_column(Integer)
+    # the moment its SMS stops being worth delivering, set once, when it is first claimed for
+    # SMS (that moment plus its validity; never moved by a later claim or retry): the gateway
+    # is told it at every hand-over, none is made after it, and the SMS's report is awaited
+    # until the report timeout past it. Null while it was never claimed for SMS, and for an
+    # SMS claimed before there was a column (its report is awaited from its last move)
+    sms_valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # when the dispatcher tries again one it could not carry (its networks or the SMS gateway
     # unreachable): meanwhile its rounds reach those behind it; null, at once
     next_try_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

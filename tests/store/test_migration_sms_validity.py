@@ -1,6 +1,7 @@
-"""Migration 0016 gives each notification an SMS validity of its own, on SQLite and
-PostgreSQL: the notifications accepted before keep the service's (null), and undone, the column
-goes with every notification and its history kept."""
+"""Migration 0016 gives each notification an SMS validity of its own and its SMS's deadline, on
+SQLite and PostgreSQL: the notifications accepted before keep the service's validity (null) and
+have no deadline (null: a report awaited from the last move, as before), and undone, the
+columns go with every notification and its history kept."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from store.database import alembic_config, make_engine
 from store.tables_notifications import NotificationEventRow
+from tests.api.service import NOW
 from tests.conftest import DATABASES, fresh_database
 from tests.delivery.webhook_helpers import START, notification_calling_back
 from tests.store.test_migration_previous_webhook_secret import A_CLIENT
@@ -26,10 +28,10 @@ def columns_of_notifications(engine: Engine) -> set[str]:
     return {str(column["name"]) for column in inspect(engine).get_columns("notifications")}
 
 
-def validities(engine: Engine) -> list[int | None]:
+def validities(engine: Engine) -> list[tuple[object, object]]:
     with engine.connect() as connection:
-        query = "select sms_validity_seconds from notifications order by id"
-        return [row[0] for row in connection.execute(text(query))]
+        query = "select sms_validity_seconds, sms_valid_until from notifications order by id"
+        return [(row[0], row[1]) for row in connection.execute(text(query))]
 
 
 def kept(engine: Engine) -> tuple[int, int]:
@@ -64,10 +66,10 @@ def test_0016_leaves_earlier_notifications_to_the_services_validity_and_undone_k
             with engine.begin() as connection:  # one that chose a validity, as accepted now
                 connection.execute(
                     text(
-                        "update notifications set sms_validity_seconds = :seconds "
-                        "where id = 'ntf_1'"
+                        "update notifications set sms_validity_seconds = :seconds, "
+                        "sms_valid_until = :until where id = 'ntf_1'"
                     ),
-                    {"seconds": FIVE_MINUTES},
+                    {"seconds": FIVE_MINUTES, "until": NOW},
                 )
             chosen = validities(engine)
 
@@ -79,8 +81,8 @@ def test_0016_leaves_earlier_notifications_to_the_services_validity_and_undone_k
         finally:
             engine.dispose()
 
-    assert before_it == [None]  # the service's own, as it was
-    assert chosen == [FIVE_MINUTES]
-    assert "sms_validity_seconds" not in downgraded
+    assert before_it == [(None, None)]  # the service's own, as it was
+    assert chosen[0][0] == FIVE_MINUTES and chosen[0][1] is not None
+    assert not {"sms_validity_seconds", "sms_valid_until"} & downgraded
     assert after_downgrade == (1, 1)  # on SQLite, not deleted on cascade by a copied table
-    assert upgraded_again == [None]
+    assert upgraded_again == [(None, None)]
