@@ -6,9 +6,10 @@ stands for every later round (a network that refused, or could not be reached, h
 to the next round, which asks again for the same code); one whose SMS the gateway may not have
 taken (its answer never came) is replaced by a new code, in an SMS of its own, up to
 `CODE_SMS_MAX` codes: past them the notification goes as one whose code could not be sent. An
-SMS that surely never left (no connection) does not count. A code's SMS is worth delivering no
-later than the notification's TTL, when its prompt is taken back, nor past the notification's
-SMS validity: the gateway is told the earlier.
+SMS that surely never left (no connection) does not count. A code's SMS is worth delivering
+until the notification's TTL ends, when its prompt is taken back: the gateway is told that
+moment, the same for every SMS of every code of the notification, so that a repeat is the same
+message.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from delivery.channels.ports import ChannelUnavailableError, SmsKind, SmsMessage
 from delivery.notify_core import NotifyCore
 from ownership.channels import Channel
 from ownership.codes import CODE_SMS_MAX, code_sms_text, issue, new_code
-from ownership.notifications import sms_valid_until
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class CodeSending(NotifyCore):
             kind=SmsKind.CODE,
             issued=number,
             # the code can be entered only while the prompt waits, until the TTL runs out
-            valid_until=sms_valid_until(now, self._sms_window(row), row["expires_at"]),
+            valid_until=row["expires_at"],
         )
         try:
             outcome = self.sms.send(sms)

@@ -46,10 +46,11 @@ from store.secrets import SecretCipher
 
 log = logging.getLogger(__name__)
 S = NotificationStatus
-# an SMS that its gateway had not confirmed taking (it could not be reached, or no worker ran)
-# within its validity past the notification's TTL: not sent, and failed. A gateway whose answer
-# never came may have taken it all the same; its report then comes too late to count
-SMS_VALIDITY_RAN_OUT = "its SMS validity ran out before the SMS gateway confirmed it"
+# an SMS not handed over (the gateway could not be reached, its answer never came, no worker
+# ran) before it stopped being worth delivering: its deadline once claimed for SMS, before
+# that the service's validity past the TTL. Not handed over (again), and failed. A gateway
+# whose answer never came may have taken it all the same: it delivers it by then, or not at all
+SMS_VALIDITY_RAN_OUT = "its SMS validity ran out before the SMS was handed over"
 # where the sweeper takes a notification whose TTL ran out
 SWEPT_ON = frozenset({S.EXPIRED, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED})
 
@@ -108,9 +109,10 @@ class NotifyCore:
         # it, before it goes by SMS (or expires) without: a network down for hours must not
         # hold back the fallback
         self.withdraw_timeout = withdraw_timeout
-        # how long past its TTL a notification's SMS may still be handed to the SMS gateway
-        # (or less, as its client chose: `_sms_window`); one the gateway has not confirmed
-        # taking by then is `sms_failed`, not sent again: every notification ends
+        # how long past its TTL a notification's SMS may still be first claimed for SMS, and
+        # how long from that claim it stays worth delivering (or less, as its client chose:
+        # `_sms_window`); one the gateway has not confirmed taking by then is `sms_failed`, not
+        # handed over again: every notification ends
         self.sms_validity = sms_validity
         self.dispatch_concurrency = dispatch_concurrency
         self.dispatch_failures = DispatchFailures()
@@ -173,8 +175,10 @@ class NotifyCore:
                 as_read=as_read,
             ):
                 return False
+            # its deadline, from this claim if it is the first: a retry tells the same
+            claimed = self._fix_sms_deadlines(connection, [dict(row)], now)[0]
         try:
-            outcome = self.sms.send(self._notification_sms(row, now))
+            outcome = self.sms.send(self._notification_sms(claimed))
         except ChannelUnavailableError as error:
             # given back to the dispatcher, which sends it by SMS again (the gateway may hold
             # it, and takes one SMS a notification), or at the TTL the sweeper does; whatever
@@ -203,16 +207,34 @@ class NotifyCore:
         return sms_window(None if chosen is None else timedelta(seconds=chosen), self.sms_validity)
 
     def _sms_too_late(self, row: dict[str, Any], now: datetime) -> bool:
-        """Whether the notification's SMS is past handing over: the service hands it to the
-        gateway for as long as it is worth delivering past the TTL (its window, counted from
-        the TTL's end), and no later, however late the gateway is back or a worker comes."""
-        return bool(now - row["expires_at"] >= self._sms_window(row))
+        """Whether the notification's SMS is past handing over, however late the gateway is
+        back or a worker comes. Once claimed for SMS, at its own deadline (`sms_valid_until`);
+        before, at the service's validity past the TTL (at least ten minutes, so a short one
+        of the notification's own never ends an SMS held up by the withdrawal's wait), as for
+        an SMS claimed before there was a deadline to keep."""
+        deadline = row.get("sms_valid_until")
+        if deadline is None:
+            deadline = row["expires_at"] + self.sms_validity
+        return bool(now >= deadline)
 
-    def _notification_sms(self, row: dict[str, Any], now: datetime) -> SmsMessage:
-        """The notification's own SMS, handed over at `now`: worth delivering for its window
-        from then, as the gateway counts it."""
-        valid_until = sms_valid_until(now, self._sms_window(row))
-        return SmsMessage(row["id"], row["phone"], row["text"], valid_until=valid_until)
+    def _fix_sms_deadlines(
+        self, connection: Connection, rows: list[dict[str, Any]], claimed_at: datetime
+    ) -> list[dict[str, Any]]:
+        """Give the notifications claimed for SMS in this transaction their deadline: the one
+        each holds (an earlier claim's), else `claimed_at` plus its window. Set in each row
+        (`sms_valid_until`), which is returned."""
+        held = records.fix_sms_deadlines(
+            connection,
+            {row["id"]: sms_valid_until(claimed_at, self._sms_window(row)) for row in rows},
+        )
+        for row in rows:
+            row["sms_valid_until"] = held[row["id"]]
+        return rows
+
+    def _notification_sms(self, row: dict[str, Any]) -> SmsMessage:
+        """The notification's own SMS, claimed (`_fix_sms_deadlines`): worth delivering until
+        its deadline, at every hand-over, so that a retry is the same message."""
+        return SmsMessage(row["id"], row["phone"], row["text"], valid_until=row["sms_valid_until"])
 
     def _claim(
         self,

@@ -298,6 +298,33 @@ def set_providers(connection: Connection, pairs: list[tuple[str, str]]) -> None:
     )
 
 
+def fix_sms_deadlines(
+    connection: Connection, deadlines: Mapping[str, datetime]
+) -> dict[str, datetime]:
+    """Each notification's SMS deadline (`sms_valid_until`), set to the one given where it has
+    none yet (its first claim for SMS), kept where it has one (a later claim, a retry): returns
+    the deadline each holds. In the claim's transaction, under its hold on the rows; one update
+    a distinct deadline (a batch claimed at one moment has as many as validities)."""
+    by_deadline: dict[datetime, list[str]] = {}
+    for notification_id, deadline in deadlines.items():
+        by_deadline.setdefault(deadline, []).append(notification_id)
+    for deadline, ids in by_deadline.items():
+        connection.execute(
+            update(notifications)
+            .where(_among(connection, notifications.c.id, ids))
+            .where(notifications.c.sms_valid_until.is_(None))
+            .values(sms_valid_until=deadline)
+        )
+    if not deadlines:
+        return {}
+    held = connection.execute(
+        select(notifications.c.id, notifications.c.sms_valid_until).where(
+            _among(connection, notifications.c.id, list(deadlines))
+        )
+    )
+    return {notification_id: until for notification_id, until in held if until is not None}
+
+
 def _among(
     connection: Connection, column: ColumnElement[str], ids: list[str]
 ) -> ColumnElement[bool]:

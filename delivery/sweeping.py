@@ -38,6 +38,7 @@ SWEPT_COLUMNS = (
     "decision",
     "reverify",
     "sms_validity_seconds",
+    "sms_valid_until",
     "fallback",
     "reasons",
     "expires_at",
@@ -223,8 +224,11 @@ class Sweeping(NotifyCore):
             ) | records.set_status_many(
                 connection, [row["id"] for row in given_back], (S.ACCEPTED,), S.SMS_SENT, now
             )
+            again = [row for row in unsent + given_back if row["id"] in resent]
+            # the deadline of each SMS claimed: from now for a first claim (the withdrawals
+            # asked before may have taken a while), else the one it was claimed with
+            self._fix_sms_deadlines(connection, claimed + again, self.clock.now())
         waiting = [row for row in waiting_sms if Fallback(row["fallback"]) is Fallback.SMS]
-        again = [row for row in unsent + given_back if row["id"] in resent]
         retried = waiting + again
         given_back_again = self._send_claimed_sms(
             claimed + self._claim_sms(waiting, now) + again,
@@ -338,6 +342,7 @@ class Sweeping(NotifyCore):
         if not rows:
             return []
         with self.engine.begin() as connection:
+            claimed_at = self.clock.now()
             told = records.told_ids(connection, [row["id"] for row in rows], S.SMS_SENT)
             # claimed again after the gateway could not be reached: the client heard of it
             again = records.set_status_many(
@@ -359,7 +364,8 @@ class Sweeping(NotifyCore):
                 channel="sms",
                 provider_id=None,
             )
-        return [row for row in rows if row["id"] in again] + first
+            claimed = [row for row in rows if row["id"] in again] + first
+            return self._fix_sms_deadlines(connection, claimed, claimed_at)
 
     def _send_claimed_sms(
         self,
@@ -371,18 +377,23 @@ class Sweeping(NotifyCore):
         the gateway could not be reached for go back to `expired`, from which the next sweep
         sends them; those of `still_claimed` (claims a crash left, SMS given back) stay
         `sms_sent`, sent again once the claim is old (whatever the fallback, such a
-        notification is the policy's to send by SMS, or its TTL's). Returns the notifications
-        given back."""
+        notification is the policy's to send by SMS, or its TTL's). One whose deadline passed
+        before its turn came (the hand-overs before it were slow) is not handed over, and
+        fails. Returns the notifications given back."""
         if not claimed:
             return set()
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
+        ran_out: list[dict[str, Any]] = []
         reachable = True
         for row in claimed:
+            if self._sms_too_late(row, self.clock.now()):  # by the clock of this hand-over
+                ran_out.append(row)
+                continue
             if not reachable:  # each call would wait out its deadline: the next sweep tries
                 outcomes.append((row, None))
                 continue
             try:
-                outcomes.append((row, self.sms.send(self._notification_sms(row, now))))
+                outcomes.append((row, self.sms.send(self._notification_sms(row))))
             except ChannelUnavailableError as error:
                 log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
                 outcomes.append((row, None))
@@ -416,6 +427,14 @@ class Sweeping(NotifyCore):
                 S.SMS_FAILED,
                 now,
                 {"error": "refused by the SMS gateway"},
+            )
+            self._move_many(
+                connection,
+                ran_out,
+                (S.SMS_SENT,),
+                S.SMS_FAILED,
+                self.clock.now(),
+                {"channel": "sms", "error": SMS_VALIDITY_RAN_OUT},
             )
         return set(retried)
 

@@ -133,15 +133,12 @@ def sms_window(chosen: timedelta | None, service: timedelta) -> timedelta:
     return service if chosen is None else min(chosen, service)
 
 
-def sms_valid_until(
-    handed_over: datetime, window: timedelta, code_until: datetime | None = None
-) -> datetime:
-    """The moment an SMS stops being worth delivering, which its gateway is told: `window`
-    from its hand-over, as gateways count a validity period (SMPP's relative
-    `validity_period`). A re-verification code's SMS is worth no more than its code, which the
-    person can enter only until `code_until` (the notification's TTL runs out)."""
-    until = handed_over + window
-    return until if code_until is None else min(until, code_until)
+def sms_valid_until(claimed: datetime, window: timedelta) -> datetime:
+    """The moment a notification's SMS stops being worth delivering: `window` from when it was
+    first claimed for SMS, fixed then, so that every hand-over of it (a retry too) tells its
+    gateway the same. (A re-verification code's SMS is worth delivering until the
+    notification's TTL ends, when its prompt is taken back.)"""
+    return claimed + window
 
 
 def check_action_age(

@@ -1,14 +1,18 @@
 """A notification's own SMS validity: its SMS tells the gateway until when it is worth delivering
-(the hand-over plus the validity; a code's no later than the TTL), and the service hands it
-over no later than the validity past the TTL. (With the SMS simulator, a phone back only after
-the validity never gets it: tests/delivery/test_end_to_end.py.)"""
+(its first claim for SMS plus the validity, the same at every hand-over; a code's until the
+TTL ends), and the service hands it over no later than that (before the claim, no later than
+the service's validity past the TTL). (With the SMS simulator, a phone back only after the
+validity never gets it, and a report comes as late as the validity allows:
+tests/delivery/test_end_to_end.py.)"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
+from delivery.channels.http import HttpSmsGateway
 from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
 from delivery.notify_core import SMS_VALIDITY_RAN_OUT
 from ownership.codes import ReverifyMethod
@@ -30,7 +34,7 @@ def error_of_its_last_step(notifier: Notifier, notification_id: str) -> object:
     return found["history"][-1]["detail"].get("error")
 
 
-def test_the_sms_tells_the_gateway_its_validity_from_the_hand_over(notifier: Notifier) -> None:
+def test_the_sms_tells_the_gateway_its_validity_from_its_claim(notifier: Notifier) -> None:
     handed_over = notifier.clock.now()
 
     sent = notifier.notify(RECYCLED, sms_validity=FIVE_MINUTES)  # the policy's SMS, at once
@@ -69,7 +73,10 @@ def test_the_fallback_sms_counts_its_validity_from_its_hand_over_at_the_ttl(
     ]
 
 
-def test_a_codes_sms_is_worth_no_more_than_the_ttl(notifier: Notifier) -> None:
+@pytest.mark.parametrize("sms_validity", [timedelta(hours=2), FIVE_MINUTES])
+def test_a_codes_sms_is_worth_delivering_until_the_ttl_ends(
+    notifier: Notifier, sms_validity: timedelta
+) -> None:
     asked_at = notifier.clock.now()
 
     notifier.notify(
@@ -77,24 +84,10 @@ def test_a_codes_sms_is_worth_no_more_than_the_ttl(notifier: Notifier) -> None:
         ttl=TTL,
         sensitive=True,
         reverify=ReverifyMethod.SMS_CODE,
-        sms_validity=timedelta(hours=2),
+        sms_validity=sms_validity,
     )
 
     assert [sms.valid_until for sms in notifier.sms.codes] == [asked_at + TTL]
-
-
-def test_a_codes_sms_is_worth_no_more_than_its_validity_either(notifier: Notifier) -> None:
-    asked_at = notifier.clock.now()
-
-    notifier.notify(
-        SUSPICIOUS,
-        ttl=TTL,
-        sensitive=True,
-        reverify=ReverifyMethod.SMS_CODE,
-        sms_validity=timedelta(minutes=1),
-    )
-
-    assert [sms.valid_until for sms in notifier.sms.codes] == [asked_at + timedelta(minutes=1)]
 
 
 def test_the_sweeper_fails_an_sms_not_handed_over_within_a_short_validity(
@@ -132,12 +125,143 @@ def test_the_sweeper_hands_over_an_sms_whose_short_validity_still_runs(
     assert [row[0] for row in notifier.sms.sent] == [sent]
 
 
-def test_a_no_after_a_short_validity_sends_no_sms(notifier: Notifier) -> None:
+def test_a_no_after_the_services_validity_past_the_ttl_sends_no_sms(notifier: Notifier) -> None:
     asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=TTL, sms_validity=FIVE_MINUTES)
-    notifier.clock.advance(TTL + FIVE_MINUTES)
+    notifier.clock.advance(TTL + notifier.service.sms_validity)
 
     notifier.service.answered(asked, False, notifier.clock.now())
 
     assert notifier.sms.sent == []
     assert history(notifier, asked)[-1] == "sms_failed"
     assert error_of_its_last_step(notifier, asked) == SMS_VALIDITY_RAN_OUT
+
+
+def test_a_no_past_the_ttl_sends_an_sms_worth_its_own_validity_from_then(
+    notifier: Notifier,
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True, ttl=TTL, sms_validity=FIVE_MINUTES)
+    notifier.clock.advance(TTL + FIVE_MINUTES)  # the prompt's answer reported late
+
+    notifier.service.answered(asked, False, notifier.clock.now())
+
+    assert [(sms.notification_id, sms.valid_until) for sms in notifier.sms.messages] == [
+        (asked, notifier.clock.now() + FIVE_MINUTES)
+    ]
+
+
+def vk_down(provider_id: str) -> bool:
+    raise ChannelUnavailableError("VK cannot be asked")
+
+
+def test_a_short_validity_outlasts_the_wait_for_a_withdrawal(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=TTL, sms_validity=FIVE_MINUTES)  # in VK
+    monkeypatch.setattr(notifier.vk, "withdraw", vk_down)
+    notifier.clock.advance(TTL)
+    notifier.service.sweep()  # VK cannot be asked: it waits
+    notifier.clock.advance(notifier.service.withdraw_timeout)
+
+    notifier.service.sweep()  # it waited long enough: by SMS, without the withdrawal
+
+    assert notifier.status(sent) == "sms_sent"
+    assert [(sms.notification_id, sms.valid_until) for sms in notifier.sms.messages] == [
+        (sent, notifier.clock.now() + FIVE_MINUTES)
+    ]
+
+
+def test_a_long_sweep_hands_over_no_sms_whose_validity_ran_out_meanwhile(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = [
+        notifier.notify(VERIFIED_FRESH, f"r-{i}", ttl=TTL, sms_validity=FIVE_MINUTES)
+        for i in range(8)
+    ]
+    handed: list[tuple[object, object]] = []
+    take = notifier.sms.send
+
+    def a_minute_each(sms: SmsMessage) -> SendResult:
+        handed.append((notifier.clock.now(), sms.valid_until))
+        notifier.clock.advance(timedelta(minutes=1))  # a slow gateway
+        return take(sms)
+
+    monkeypatch.setattr(notifier.sms, "send", a_minute_each)
+    notifier.clock.advance(TTL)
+
+    notifier.service.sweep()
+
+    assert len(handed) == 5  # those handed over within the five minutes from their claim
+    assert all(at < until for at, until in handed)  # type: ignore[operator]
+    late = [sent for sent in waiting if notifier.status(sent) == "sms_failed"]
+    assert len(late) == 3
+    assert all(error_of_its_last_step(notifier, sent) == SMS_VALIDITY_RAN_OUT for sent in late)
+    assert all(told_everything(notifier, sent) for sent in late)
+
+
+def test_an_sms_handed_over_again_after_a_time_out_tells_the_same_valid_until(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried: list[SmsMessage] = []
+
+    def timed_out(sms: SmsMessage) -> SendResult:
+        tried.append(sms)
+        raise ChannelUnavailableError("no answer within the deadline")
+
+    monkeypatch.setattr(notifier.sms, "send", timed_out)
+    sent = notifier.notify(RECYCLED, sms_validity=FIVE_MINUTES)  # the policy's SMS
+    monkeypatch.undo()
+
+    notifier.next_round()  # the dispatcher's next try, later
+
+    assert notifier.status(sent) == "sms_sent"
+    assert [sms.valid_until for sms in tried + notifier.sms.messages] == [
+        tried[0].valid_until,
+        tried[0].valid_until,
+    ]
+
+
+def test_an_sms_handed_over_after_a_crash_tells_the_valid_until_of_its_claim(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH, ttl=TTL, sms_validity=FIVE_MINUTES)  # in VK
+    notifier.clock.advance(TTL)
+    claimed_at = notifier.clock.now()
+
+    def crash(sms: SmsMessage) -> SendResult:
+        raise RuntimeError("the worker died between the claim and the hand-over")
+
+    monkeypatch.setattr(notifier.sms, "send", crash)
+    with pytest.raises(RuntimeError):
+        notifier.service.sweep()  # claimed for SMS, never handed over
+    monkeypatch.undo()
+    notifier.clock.advance(notifier.service.claim_timeout)
+
+    notifier.service.sweep()  # the claim a crash left, sent
+
+    assert notifier.status(sent) == "sms_sent"
+    assert [sms.valid_until for sms in notifier.sms.messages] == [claimed_at + FIVE_MINUTES]
+
+
+def test_a_gateway_that_holds_a_key_to_its_first_body_takes_the_retry(
+    notifier: Notifier,
+) -> None:
+    first_bodies: dict[str, bytes] = {}
+    answers = iter([httpx.Response(503)])  # it took the SMS, but its answer was lost
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        key = request.headers["Idempotency-Key"]
+        if first_bodies.setdefault(key, request.content) != request.content:
+            # as the Idempotency-Key header's draft has it: another body under the same key
+            return httpx.Response(422, json={"title": "the key was used with another body"})
+        return next(answers, httpx.Response(200, json={"provider_id": "sms-1"}))
+
+    notifier.service.sms = HttpSmsGateway(
+        "https://sms.example/v1", "token", transport=httpx.MockTransport(gateway)
+    )
+    sent = notifier.notify(RECYCLED, sms_validity=FIVE_MINUTES)
+
+    notifier.next_round()  # the dispatcher sends it again
+
+    found = notifier.service.notification(notifier.client_key, sent)
+    assert found is not None
+    assert (found["status"], found["provider_id"]) == ("sms_sent", "sms-1")
