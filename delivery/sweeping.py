@@ -286,10 +286,16 @@ class Sweeping(NotifyCore):
         # on its partial index, in its words: every other `expired` notification is final,
         # and they only grow in number
         waiting_for_sms = text(WAITING_FOR_SMS)
+        # an SMS's report is awaited until the report timeout past its deadline, by when its
+        # gateway reports it `expired` at the latest (one claimed before there was a deadline:
+        # past its last move); read by status, as `by_sms`'s
         without_either = (past_ttl & accepted & without_fallback) | (
             (table.c.status == S.SMS_SENT.value)
             & (func.coalesce(table.c.provider_id, "") != "")
-            & (table.c.updated_at <= now - self.sms_report_timeout)
+            & (
+                func.coalesce(table.c.sms_valid_until, table.c.updated_at)
+                <= now - self.sms_report_timeout
+            )
         )
         columns = select(*(table.c[name] for name in SWEPT_COLUMNS))
         return [

@@ -237,8 +237,9 @@ class Settings(BaseSettings):
     overlay_refresh_seconds: float = Field(1.0, gt=0, le=HOUR)
 
     # The notify path's jobs (DESIGN §7, §8): how often accepted notifications are dispatched
-    # and expired ones swept into SMS; how long an SMS may go without a delivery report before
-    # it counts as failed.
+    # and expired ones swept into SMS; how long past its `valid_until` (by when its gateway
+    # reports it, `expired` at the latest) an SMS may go without a delivery report before it
+    # counts as failed.
     notify_dispatch_seconds: float = Field(0.2, gt=0, le=HOUR)
     # How many notifications a worker carries at once, each waiting for its gateway's answer
     # on a thread of its own; by default 8 when a channel has a gateway, and 1 with the

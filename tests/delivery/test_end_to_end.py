@@ -267,3 +267,42 @@ def test_a_phone_back_within_its_sms_validity_gets_the_sms(flow: Flow) -> None:
     flow.run(minutes=30, step=5)
 
     assert flow.history(sent) == ["accepted", "sms_sent", "sms_delivered"]
+
+
+def test_a_delivery_report_hours_after_the_hand_over_within_the_validity_is_taken_and_billed(
+    flow: Flow,
+) -> None:
+    sms = flow.runtime.channels.sms
+    assert isinstance(sms, SmsSimulator)
+    # the phone off for two hours, longer than the report time-out, within the ten hours of
+    # the service's validity, which the gateway was told
+    sms.script_delivery(RECYCLED, after=timedelta(hours=2))
+    sent = flow.notify(RECYCLED, "phone-off-for-hours")
+
+    flow.run(minutes=150, step=5)
+
+    assert flow.history(sent) == ["accepted", "sms_sent", "sms_delivered"]
+    with flow.engine.connect() as connection:
+        billed = connection.execute(
+            select(records.ledger.c.channel).where(records.ledger.c.notification_id == sent)
+        )
+        assert billed.scalars().all() == ["sms"]
+
+
+def test_an_sms_whose_validity_runs_out_before_its_phone_is_back_is_reported_expired(
+    flow: Flow,
+) -> None:
+    sms = flow.runtime.channels.sms
+    assert isinstance(sms, SmsSimulator)
+    sms.script_delivery(RECYCLED, after=timedelta(hours=3))
+    handed_over = flow.clock.now()
+    sent = flow.notify(RECYCLED, "phone-off-past-validity", sms_validity=timedelta(hours=2))
+
+    flow.run(minutes=200, step=5)
+
+    found = flow.runtime.service.notification(flow.client.key, sent)
+    assert found is not None
+    assert [step["status"] for step in found["history"]] == ["accepted", "sms_sent", "sms_failed"]
+    # at the end of its two hours, as the gateway reports it, not "no delivery report" at one
+    assert found["history"][-1]["detail"]["error"] == "expired"
+    assert found["history"][-1]["at"] - handed_over < timedelta(hours=2, minutes=5)

@@ -311,7 +311,8 @@ def test_a_delivery_found_at_the_withdrawal_takes_the_time_its_late_receipt_repo
 def test_an_sms_without_a_report_in_time_fails_unbilled(notifier: Notifier, engine: Engine) -> None:
     sent = notifier.notify(RECYCLED)
 
-    notifier.clock.advance(timedelta(hours=2))
+    # past its validity, by when the gateway reports it, and the report time-out past that
+    notifier.clock.advance(notifier.service.sms_validity + notifier.service.sms_report_timeout)
     notifier.service.sweep()
 
     assert notifier.status(sent) == "sms_failed"

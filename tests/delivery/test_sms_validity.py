@@ -11,7 +11,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from delivery import records
 from delivery.channels.http import HttpSmsGateway
 from delivery.channels.ports import ChannelUnavailableError, SendResult, SmsMessage
 from delivery.notify_core import SMS_VALIDITY_RAN_OUT
@@ -265,3 +267,39 @@ def test_a_gateway_that_holds_a_key_to_its_first_body_takes_the_retry(
     found = notifier.service.notification(notifier.client_key, sent)
     assert found is not None
     assert (found["status"], found["provider_id"]) == ("sms_sent", "sms-1")
+
+
+def test_an_sms_waits_for_its_report_until_the_time_out_past_its_valid_until(
+    notifier: Notifier,
+) -> None:
+    sent = notifier.notify(RECYCLED, sms_validity=FIVE_MINUTES)  # handed over; no report comes
+    notifier.clock.advance(
+        FIVE_MINUTES + notifier.service.sms_report_timeout - timedelta(seconds=1)
+    )
+    notifier.service.sweep()
+    waited = notifier.status(sent)
+    notifier.clock.advance(timedelta(seconds=1))
+
+    notifier.service.sweep()
+
+    assert waited == "sms_sent"
+    assert notifier.status(sent) == "sms_failed"
+    assert error_of_its_last_step(notifier, sent) == "no delivery report"
+
+
+def test_an_sms_claimed_before_there_were_deadlines_waits_the_time_out_from_its_last_move(
+    notifier: Notifier,
+) -> None:
+    sent = notifier.notify(RECYCLED)
+    with notifier.service.engine.begin() as connection:  # as the release before left it
+        connection.execute(
+            update(records.notifications)
+            .where(records.notifications.c.id == sent)
+            .values(sms_valid_until=None)
+        )
+    notifier.clock.advance(notifier.service.sms_report_timeout)
+
+    notifier.service.sweep()
+
+    assert notifier.status(sent) == "sms_failed"
+    assert error_of_its_last_step(notifier, sent) == "no delivery report"

@@ -100,8 +100,10 @@ def test_a_sweep_takes_half_its_batch_from_each_side_when_both_have_more(
 def test_sms_waiting_for_their_gateway_hold_up_no_notification_that_goes_without(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # taken, and no report comes; it expires after those below
-    unreported = notifier.notify(RECYCLED, "unreported", ttl=2 * TTL)
+    # taken, and no report comes by its five minutes' validity; it expires after those below
+    unreported = notifier.notify(
+        RECYCLED, "unreported", ttl=2 * TTL, sms_validity=timedelta(minutes=5)
+    )
     monkeypatch.setattr(notifier.sms, "send", sms_down)
     for n in range(2):  # given back, and still waiting for their gateway
         notifier.notify(RECYCLED, f"sms-{n}", ttl=TTL)
@@ -109,7 +111,7 @@ def test_sms_waiting_for_their_gateway_hold_up_no_notification_that_goes_without
         notifier.client_key,
         notifier.request(RECYCLED, "quiet", ttl=2 * TTL, fallback=Fallback.NONE),
     )
-    notifier.clock.advance(notifier.service.sms_report_timeout + timedelta(minutes=1))
+    notifier.clock.advance(notifier.service.sms_report_timeout + timedelta(minutes=6))
 
     for _ in range(3):  # the SMS given back are due again at each
         notifier.service.sweep(limit=2)
