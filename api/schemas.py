@@ -315,12 +315,16 @@ class NotificationCreate(Strict):
     # as the ttl: any integer, one out of bounds refused as SMS_VALIDITY_OUT_OF_RANGE
     sms_validity: Annotated[int, BeforeValidator(_a_number_of_seconds)] | None = Field(
         None,
-        description="Seconds the notification's SMS stays worth delivering once it is handed "
-        f"to the SMS gateway, {SMS_VALIDITY_BOUNDS} (checked with a clear error): the gateway "
-        "is told the moment it ends, and a phone that cannot take the SMS before it never gets "
-        "it (the notification ends `sms_failed`, error `expired`). A re-verification code's SMS "
-        "is worth no more than the ttl. Omitted: the service's own (OWNERSHIP_SMS_VALIDITY_"
-        "SECONDS, 36000 by default), which is also the most any notification gets.",
+        description="Seconds the notification's SMS stays worth delivering from when the "
+        f"service first takes it to send by SMS, {SMS_VALIDITY_BOUNDS} (checked with a clear "
+        "error): the gateway is told the moment it ends (every hand-over of the SMS the same), "
+        "a phone that cannot take the SMS before it never gets it (the notification ends "
+        "`sms_failed`, error `expired`), and an SMS not handed over by then is not sent. An SMS "
+        "that falls back at the ttl is taken to be sent when the ttl ends, or once the social "
+        "network confirmed withdrawing the message (up to 5 minutes later). A re-verification "
+        "code's SMS is worth delivering until the ttl ends, whatever this says. Omitted: the "
+        "service's own (OWNERSHIP_SMS_VALIDITY_SECONDS, 36000 by default), which is also the "
+        "most any notification gets.",
         json_schema_extra={"minimum": MIN_SMS_SECONDS, "maximum": MAX_SMS_SECONDS},
     )
     sensitive: StrictBool = False
@@ -385,7 +389,8 @@ class NotificationPublic(BaseModel):
     created_at: datetime
     expires_at: datetime
     sms_validity: int = Field(
-        description="Seconds its SMS stays worth delivering once handed to the SMS gateway: "
+        description="Seconds its SMS stays worth delivering from when it is first taken to be "
+        "sent by SMS: "
         "the client's `sms_validity` where it is shorter than the service's own, else the "
         "service's."
     )

@@ -13,10 +13,12 @@ from enum import StrEnum
 MIN_TTL = timedelta(seconds=15)
 MAX_TTL = timedelta(hours=24)
 DEFAULT_TTL = timedelta(hours=1)
-# how long a notification's SMS stays worth delivering, as its client may choose it: a minute
-# at least (an SMS gateway's validity is counted in minutes, SMPP's relative one too), a week at
-# most (the most OWNERSHIP_SMS_VALIDITY_SECONDS allows; a gateway keeps a message no longer)
-MIN_SMS_VALIDITY = timedelta(minutes=1)
+# how long a notification's SMS stays worth delivering from its first claim for SMS, as its
+# client may choose it: five minutes at least (a one-time code's SMS is worth five to ten; and
+# a crash between the claim and the hand-over is recovered a minute after the claim, which
+# must leave the SMS worth handing over), a week at most (the most OWNERSHIP_SMS_VALIDITY_SECONDS
+# allows; a gateway keeps a message no longer)
+MIN_SMS_VALIDITY = timedelta(minutes=5)
 MAX_SMS_VALIDITY = timedelta(days=7)
 MAX_ACTION_AGE = timedelta(days=3)
 # the most days a client may be allowed between a user action and the notification answering
@@ -59,7 +61,7 @@ class Fallback(StrEnum):
 class RequestProblem(StrEnum):
     # ttl below 15 s or above 24 h
     TTL_OUT_OF_RANGE = "TTL_OUT_OF_RANGE"
-    # sms_validity below 60 s or above 7 days
+    # sms_validity below 300 s or above 7 days
     SMS_VALIDITY_OUT_OF_RANGE = "SMS_VALIDITY_OUT_OF_RANGE"
     # the user action is older than the client may answer (3 days unless allowed more)
     STALE_ACTION = "STALE_ACTION"

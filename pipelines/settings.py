@@ -252,9 +252,10 @@ class Settings(BaseSettings):
     # the gateway has not confirmed taking by then (it could not be reached, or no worker ran)
     # is not sent, and is `sms_failed`. SMS gateways keep a queued message for hours (4 to 72
     # by default), not for ever. At least ten minutes: a notification waits up to five past
-    # its TTL for its network to be asked to withdraw it, before its SMS goes. A notification
-    # may ask for less (`sms_validity`, down to a minute), never for more; the most either may
-    # be is the same week.
+    # its TTL for its network to be asked to withdraw it, before its SMS goes. Once the SMS is
+    # taken to go, it is worth delivering this long from then (`valid_until`). A notification
+    # may ask for less (`sms_validity`, down to five minutes), never for more; the most either
+    # may be is the same week.
     sms_validity_seconds: float = Field(36_000.0, ge=600, le=MAX_SMS_VALIDITY.total_seconds())
     # The history whose `accounts` the social-network simulators know (the demo's, say).
     history_dir: Path | None = None
