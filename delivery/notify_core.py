@@ -59,6 +59,18 @@ def _naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+# A claimed row's key: its SMS deadline was fixed by this claim, not kept from an earlier one.
+FIXED_BY_THIS_CLAIM = "sms_deadline_fixed_by_this_claim"
+
+
+def unfixed_deadline(told_nothing: bool) -> dict[str, Any]:
+    """The fields a claim given back sets: a deadline is what the gateway was told, so one
+    that this claim fixed and that surely never reached the gateway (it could not be reached,
+    or was not called) is undone, and the next claim fixes its own; one that may have reached
+    it is kept, so that every later hand-over tells the same."""
+    return {"sms_valid_until": None} if told_nothing else {}
+
+
 class NotifyCore:
     def __init__(
         self,
@@ -184,7 +196,8 @@ class NotifyCore:
             # it, and takes one SMS a notification), or at the TTL the sweeper does; whatever
             # the claim left (a prompt answered, a message refused), no one else would
             log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
-            self._give_back(row, S.SMS_SENT, S.ACCEPTED)
+            told_nothing = error.never_sent and claimed[FIXED_BY_THIS_CLAIM]
+            self._give_back(row, S.SMS_SENT, S.ACCEPTED, **unfixed_deadline(told_nothing))
             return False
         with self.engine.begin() as connection:
             if outcome.provider_id is None:
@@ -223,12 +236,11 @@ class NotifyCore:
         """Give the notifications claimed for SMS in this transaction their deadline: the one
         each holds (an earlier claim's), else `claimed_at` plus its window. Set in each row
         (`sms_valid_until`), which is returned."""
-        held = records.fix_sms_deadlines(
-            connection,
-            {row["id"]: sms_valid_until(claimed_at, self._sms_window(row)) for row in rows},
-        )
+        fixing = {row["id"]: sms_valid_until(claimed_at, self._sms_window(row)) for row in rows}
+        held = records.fix_sms_deadlines(connection, fixing)
         for row in rows:
             row["sms_valid_until"] = held[row["id"]]
+            row[FIXED_BY_THIS_CLAIM] = held[row["id"]] == fixing[row["id"]]
         return rows
 
     def _notification_sms(self, row: dict[str, Any]) -> SmsMessage:

@@ -10,7 +10,14 @@ from sqlalchemy import Connection, Select, func, select, text
 
 from delivery import records
 from delivery.channels.ports import ChannelUnavailableError, SendResult
-from delivery.notify_core import SMS_VALIDITY_RAN_OUT, NotifyCore, S, a_message
+from delivery.notify_core import (
+    FIXED_BY_THIS_CLAIM,
+    SMS_VALIDITY_RAN_OUT,
+    NotifyCore,
+    S,
+    a_message,
+    unfixed_deadline,
+)
 from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.notifications import (
     AWAITING,
@@ -390,6 +397,8 @@ class Sweeping(NotifyCore):
             return set()
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
         ran_out: list[dict[str, Any]] = []
+        # given back, and surely never seen by the gateway: not called, or not reached
+        told_nothing: set[str] = set()
         reachable = True
         for row in claimed:
             if self._sms_too_late(row, self.clock.now()):  # by the clock of this hand-over
@@ -397,12 +406,15 @@ class Sweeping(NotifyCore):
                 continue
             if not reachable:  # each call would wait out its deadline: the next sweep tries
                 outcomes.append((row, None))
+                told_nothing.add(row["id"])
                 continue
             try:
                 outcomes.append((row, self.sms.send(self._notification_sms(row))))
             except ChannelUnavailableError as error:
                 log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
                 outcomes.append((row, None))
+                if error.never_sent:
+                    told_nothing.add(row["id"])
                 reachable = False
         with self.engine.begin() as connection:
             records.set_providers(
@@ -416,11 +428,20 @@ class Sweeping(NotifyCore):
             # given back, untold: the client heard of sms_sent, and the next sweep sends it
             retried = [row["id"] for row, outcome in outcomes if outcome is None]
             kept = still_claimed or set()
+            fixed_now = {row["id"] for row in claimed if row.get(FIXED_BY_THIS_CLAIM)}
             for ids, to in (
                 ([n for n in retried if n not in kept], S.EXPIRED),
                 ([n for n in retried if n in kept], S.SMS_SENT),
             ):
-                records.set_status_many(connection, ids, (S.SMS_SENT,), to, now)
+                for unfix in (False, True):
+                    records.set_status_many(
+                        connection,
+                        [n for n in ids if (n in told_nothing and n in fixed_now) is unfix],
+                        (S.SMS_SENT,),
+                        to,
+                        now,
+                        **unfixed_deadline(unfix),
+                    )
             refused = [
                 row
                 for row, outcome in outcomes

@@ -222,6 +222,43 @@ def test_an_sms_handed_over_again_after_a_time_out_tells_the_same_valid_until(
     ]
 
 
+def refused_connection(sms: SmsMessage) -> SendResult:
+    raise ChannelUnavailableError("connection refused", never_sent=True)
+
+
+@pytest.mark.parametrize(
+    ("phone", "ttl", "down_for"),
+    [
+        (RECYCLED, timedelta(hours=24), timedelta(hours=11)),  # the policy's SMS: dispatcher
+        (VERIFIED_FRESH, timedelta(hours=1), timedelta(hours=5)),  # the TTL's: the sweeper
+    ],
+    ids=["dispatcher", "sweeper"],
+)
+def test_a_gateway_never_reached_fixes_no_deadline_for_the_sms(
+    notifier: Notifier,
+    monkeypatch: pytest.MonkeyPatch,
+    phone: str,
+    ttl: timedelta,
+    down_for: timedelta,
+) -> None:
+    # a deadline is what the gateway was told: a claim it never saw leaves the next its own
+    monkeypatch.setattr(notifier.sms, "send", refused_connection)
+    sent = notifier.notify(phone, ttl=ttl)
+    back = notifier.clock.now() + down_for
+    while notifier.clock.now() < back:
+        notifier.clock.advance(timedelta(minutes=10))
+        notifier.service.dispatch_due()
+        notifier.service.sweep()
+    monkeypatch.undo()
+
+    notifier.next_round()
+    notifier.service.sweep()
+
+    assert notifier.status(sent) == "sms_sent"
+    (handed_over,) = notifier.sms.messages
+    assert handed_over.valid_until == notifier.clock.now() + notifier.service.sms_validity
+
+
 def test_an_sms_handed_over_after_a_crash_tells_the_valid_until_of_its_claim(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
