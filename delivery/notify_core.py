@@ -196,8 +196,12 @@ class NotifyCore:
             # it, and takes one SMS a notification), or at the TTL the sweeper does; whatever
             # the claim left (a prompt answered, a message refused), no one else would
             log.warning("the SMS gateway is unavailable for %s: %s", row["id"], error)
+            # only this claim: one the sweeper took over meanwhile (the call outlived the claim's
+            # time-out) is the sweeper's, and may have reached the gateway
             told_nothing = error.never_sent and claimed[FIXED_BY_THIS_CLAIM]
-            self._give_back(row, S.SMS_SENT, S.ACCEPTED, **unfixed_deadline(told_nothing))
+            self._give_back(
+                row, S.SMS_SENT, S.ACCEPTED, claimed_at=now, **unfixed_deadline(told_nothing)
+            )
             return False
         with self.engine.begin() as connection:
             if outcome.provider_id is None:
@@ -236,11 +240,13 @@ class NotifyCore:
         """Give the notifications claimed for SMS in this transaction their deadline: the one
         each holds (an earlier claim's), else `claimed_at` plus its window. Set in each row
         (`sms_valid_until`), which is returned."""
-        fixing = {row["id"]: sms_valid_until(claimed_at, self._sms_window(row)) for row in rows}
-        held = records.fix_sms_deadlines(connection, fixing)
+        held, fixed = records.fix_sms_deadlines(
+            connection,
+            {row["id"]: sms_valid_until(claimed_at, self._sms_window(row)) for row in rows},
+        )
         for row in rows:
             row["sms_valid_until"] = held[row["id"]]
-            row[FIXED_BY_THIS_CLAIM] = held[row["id"]] == fixing[row["id"]]
+            row[FIXED_BY_THIS_CLAIM] = row["id"] in fixed
         return rows
 
     def _notification_sms(self, row: dict[str, Any]) -> SmsMessage:

@@ -117,6 +117,7 @@ def set_status(
     on_channel: str | None = None,
     unexpired: bool = False,
     as_read: AsRead | None = None,
+    claimed_at: datetime | None = None,
     **fields: Any,
 ) -> bool:
     """Move the notification to `to` if it is in one of `leaving`, without a history entry: a
@@ -125,8 +126,9 @@ def set_status(
     claim given back after a time-out; `on_channel` holds the move to a notification on that
     channel; `unexpired` to one whose TTL has not run out at `at`; `as_read` to one still as
     the caller read it (no other actor claimed it and gave it back, nor did an answer change
-    its decision, meanwhile). All are read in the one conditional update, so no other actor
-    slips between."""
+    its decision, meanwhile); `claimed_at` to the claim made at that moment, not one another
+    actor renewed since (the sweeper takes over a claim older than its time-out). All are read
+    in the one conditional update, so no other actor slips between."""
     moving: ColumnElement[bool] = notifications.c.status.in_([s.value for s in leaving])
     if given_back is not None:
         moving = or_(moving, given_back)
@@ -138,6 +140,8 @@ def set_status(
         for name, value in as_read._asdict().items():
             column = notifications.c[name]
             moving = and_(moving, column.is_(None) if value is None else column == value)
+    if claimed_at is not None:
+        moving = and_(moving, notifications.c.updated_at == claimed_at)
     result = connection.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
@@ -300,29 +304,34 @@ def set_providers(connection: Connection, pairs: list[tuple[str, str]]) -> None:
 
 def fix_sms_deadlines(
     connection: Connection, deadlines: Mapping[str, datetime]
-) -> dict[str, datetime]:
+) -> tuple[dict[str, datetime], set[str]]:
     """Each notification's SMS deadline (`sms_valid_until`), set to the one given where it has
     none yet (its first claim for SMS), kept where it has one (a later claim, a retry): returns
-    the deadline each holds. In the claim's transaction, under its hold on the rows; one update
-    a distinct deadline (a batch claimed at one moment has as many as validities)."""
+    the deadline each holds, and the notifications whose deadline this call set. In the claim's
+    transaction, under its hold on the rows; one update a distinct deadline (a batch claimed at
+    one moment has as many as validities)."""
     by_deadline: dict[datetime, list[str]] = {}
     for notification_id, deadline in deadlines.items():
         by_deadline.setdefault(deadline, []).append(notification_id)
+    fixed: set[str] = set()
     for deadline, ids in by_deadline.items():
-        connection.execute(
-            update(notifications)
-            .where(_among(connection, notifications.c.id, ids))
-            .where(notifications.c.sms_valid_until.is_(None))
-            .values(sms_valid_until=deadline)
+        fixed.update(
+            connection.execute(
+                update(notifications)
+                .where(_among(connection, notifications.c.id, ids))
+                .where(notifications.c.sms_valid_until.is_(None))
+                .values(sms_valid_until=deadline)
+                .returning(notifications.c.id)
+            ).scalars()
         )
     if not deadlines:
-        return {}
+        return {}, fixed
     held = connection.execute(
         select(notifications.c.id, notifications.c.sms_valid_until).where(
             _among(connection, notifications.c.id, list(deadlines))
         )
     )
-    return {notification_id: until for notification_id, until in held if until is not None}
+    return {notification_id: until for notification_id, until in held if until is not None}, fixed
 
 
 def _among(

@@ -259,6 +259,55 @@ def test_a_gateway_never_reached_fixes_no_deadline_for_the_sms(
     assert handed_over.valid_until == notifier.clock.now() + notifier.service.sms_validity
 
 
+def test_a_deadline_a_timed_out_try_may_have_told_stays_after_a_refused_one(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the second try, at the same moment, computes the same deadline: it did not fix it
+    tried: list[SmsMessage] = []
+    answers = iter([False, True])  # timed out (the gateway may hold it), then refused
+
+    def unavailable(sms: SmsMessage) -> SendResult:
+        tried.append(sms)
+        raise ChannelUnavailableError("the SMS gateway is down", never_sent=next(answers))
+
+    notifier.notify(VERIFIED_FRESH, ttl=TTL)
+    notifier.clock.advance(TTL)
+    monkeypatch.setattr(notifier.sms, "send", unavailable)
+    notifier.service.sweep()
+    notifier.service.sweep()
+    monkeypatch.undo()
+    notifier.clock.advance(timedelta(minutes=3))
+
+    notifier.service.sweep()
+
+    assert [sms.valid_until for sms in notifier.sms.messages] == [tried[0].valid_until]
+
+
+def test_a_claim_the_sweeper_took_over_is_not_given_back_by_the_dispatcher(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the dispatcher's call outlives the claim's time-out: the sweeper sends the SMS meanwhile
+    take = notifier.sms.send
+    calls: list[SmsMessage] = []
+
+    def stalled_then_refused(sms: SmsMessage) -> SendResult:
+        calls.append(sms)
+        if len(calls) == 1:  # the dispatcher's
+            notifier.clock.advance(notifier.service.claim_timeout + timedelta(seconds=1))
+            notifier.service.sweep()  # takes the claim over, and the gateway takes the SMS
+            raise ChannelUnavailableError("cannot connect", never_sent=True)
+        return take(sms)
+
+    monkeypatch.setattr(notifier.sms, "send", stalled_then_refused)
+    sent = notifier.notify(RECYCLED, ttl=timedelta(hours=24))
+    monkeypatch.undo()
+
+    notifier.next_round()
+
+    assert notifier.status(sent) == "sms_sent"
+    assert [sms.valid_until for sms in notifier.sms.messages] == [calls[0].valid_until]
+
+
 def test_an_sms_handed_over_after_a_crash_tells_the_valid_until_of_its_claim(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
