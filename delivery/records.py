@@ -170,16 +170,22 @@ def set_status_many(
     leaving: Iterable[NotificationStatus],
     to: NotificationStatus,
     at: datetime,
+    *,
+    claimed_at: datetime | None = None,
     **fields: Any,
 ) -> set[str]:
-    """`set_status` for many notifications in one statement; returns the ids that moved."""
+    """`set_status` for many notifications in one statement (`claimed_at` as there); returns
+    the ids that moved."""
     if not notification_ids:
         return set()
+    moving: ColumnElement[bool] = notifications.c.status.in_([s.value for s in leaving])
+    if claimed_at is not None:
+        moving = and_(moving, notifications.c.updated_at == claimed_at)
     return set(
         connection.execute(
             update(notifications)
             .where(_among(connection, notifications.c.id, notification_ids))
-            .where(notifications.c.status.in_([status.value for status in leaving]))
+            .where(moving)
             .values(status=to.value, updated_at=at, **fields)
             .returning(notifications.c.id)
         ).scalars()

@@ -434,12 +434,15 @@ class Sweeping(NotifyCore):
                 ([n for n in retried if n in kept], S.SMS_SENT),
             ):
                 for unfix in (False, True):
+                    # only this sweep's claims (made at `now`): one another sweep took over
+                    # meanwhile (this one's calls outlived the claim's time-out) is its own
                     records.set_status_many(
                         connection,
                         [n for n in ids if (n in told_nothing and n in fixed_now) is unfix],
                         (S.SMS_SENT,),
                         to,
                         now,
+                        claimed_at=now,
                         **unfixed_deadline(unfix),
                     )
             refused = [

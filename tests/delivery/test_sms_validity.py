@@ -308,6 +308,34 @@ def test_a_claim_the_sweeper_took_over_is_not_given_back_by_the_dispatcher(
     assert [sms.valid_until for sms in notifier.sms.messages] == [calls[0].valid_until]
 
 
+def test_a_claim_another_sweep_took_over_is_not_given_back_by_the_first(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first sweep's call outlives the claim's time-out: another sweep sends the SMS
+    take = notifier.sms.send
+    calls: list[SmsMessage] = []
+
+    def stalled_then_refused(sms: SmsMessage) -> SendResult:
+        calls.append(sms)
+        if len(calls) == 1:  # the first sweep's
+            notifier.clock.advance(notifier.service.claim_timeout + timedelta(seconds=1))
+            notifier.service.sweep()  # takes the claim over, and the gateway takes the SMS
+            raise ChannelUnavailableError("cannot connect", never_sent=True)
+        return take(sms)
+
+    sent = notifier.notify(VERIFIED_FRESH, ttl=TTL)
+    notifier.clock.advance(TTL)
+    monkeypatch.setattr(notifier.sms, "send", stalled_then_refused)
+    notifier.service.sweep()
+    monkeypatch.undo()
+    notifier.clock.advance(timedelta(minutes=3))
+
+    notifier.service.sweep()
+
+    assert notifier.status(sent) == "sms_sent"
+    assert [sms.valid_until for sms in notifier.sms.messages] == [calls[0].valid_until]
+
+
 def test_an_sms_handed_over_after_a_crash_tells_the_valid_until_of_its_claim(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
