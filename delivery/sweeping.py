@@ -465,6 +465,7 @@ class Sweeping(NotifyCore):
                 S.SMS_FAILED,
                 self.clock.now(),
                 {"channel": "sms", "error": SMS_VALIDITY_RAN_OUT},
+                claimed_at=now,  # this sweep's claims only, as the give-backs
             )
         return set(retried)
 

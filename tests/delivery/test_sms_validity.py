@@ -336,6 +336,35 @@ def test_a_claim_another_sweep_took_over_is_not_given_back_by_the_first(
     assert [sms.valid_until for sms in notifier.sms.messages] == [calls[0].valid_until]
 
 
+def test_a_claim_another_sweep_handed_over_in_time_is_not_failed_by_the_first(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two fall back to SMS in one sweep; its first call outlives the claim's time-out, the
+    # second sweep hands both over in time, and the first finds the other's deadline past
+    first = notifier.notify(VERIFIED_FRESH, "r-1", ttl=TTL, sms_validity=FIVE_MINUTES)
+    notifier.clock.advance(timedelta(seconds=1))
+    second = notifier.notify(VERIFIED_FRESH, "r-2", ttl=TTL, sms_validity=FIVE_MINUTES)
+    notifier.clock.advance(TTL + timedelta(seconds=1))
+    take = notifier.sms.send
+    calls: list[str] = []
+
+    def stalls_on_the_first(sms: SmsMessage) -> SendResult:
+        calls.append(sms.notification_id)
+        if len(calls) == 1:
+            notifier.clock.advance(notifier.service.claim_timeout + timedelta(seconds=1))
+            notifier.service.sweep()  # takes both claims over: the gateway takes both SMS
+            notifier.clock.advance(FIVE_MINUTES)  # and the first sweep's call goes on
+        return take(sms)
+
+    monkeypatch.setattr(notifier.sms, "send", stalls_on_the_first)
+    notifier.service.sweep()
+    monkeypatch.undo()
+
+    (other,) = {first, second} - {calls[0]}
+    assert notifier.status(other) == "sms_sent"
+    assert notifier.service.sms_delivered(other, notifier.clock.now())
+
+
 def test_an_sms_handed_over_after_a_crash_tells_the_valid_until_of_its_claim(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
