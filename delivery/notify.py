@@ -33,12 +33,12 @@ from delivery.sweeping import Sweeping
 from ownership.codes import ReverifyMethod
 from ownership.countries import UnknownCountryError
 from ownership.notifications import (
+    SMS_VALIDITY_BOUND,
+    TTL_BOUND,
     Fallback,
     NotificationRequestError,
     RequestProblem,
     check_action_age,
-    check_sms_validity,
-    check_ttl,
 )
 from ownership.numbers import InvalidNumberError, mask, parse_number
 from ownership.policy import Decision, Policy, decide
@@ -186,9 +186,9 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
         that finds the owner changed sends it by SMS, as every policy sends such a number's)."""
         now = self.clock.now()
         number = parse_number(request.phone)
-        check_ttl(request.ttl)
+        TTL_BOUND.check(request.ttl)
         if request.sms_validity is not None:
-            check_sms_validity(request.sms_validity)
+            SMS_VALIDITY_BOUND.check(request.sms_validity)
         check_action_age(request.action_at, now, action_age or self.max_action_age)
         text = self.templates.message(client_key, request.template_id, dict(request.params))
         verdict, channels = self._verdict(number.key, now)

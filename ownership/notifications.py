@@ -81,51 +81,40 @@ class NotificationRequestError(ValueError):
         self.problem = problem
 
 
-def check_ttl(ttl: timedelta) -> timedelta:
-    if not MIN_TTL <= ttl <= MAX_TTL:
-        raise _ttl_out_of_range(int(ttl.total_seconds()))
-    return ttl
+@dataclass(frozen=True)
+class SecondsBound:
+    """A request's duration in seconds (its `name`) and the bounds it must keep."""
+
+    name: str
+    least: timedelta
+    most: timedelta
+    problem: RequestProblem
+
+    def check(self, duration: timedelta) -> timedelta:
+        if not self.least <= duration <= self.most:
+            raise self._out_of_range(int(duration.total_seconds()))
+        return duration
+
+    def of_seconds(self, seconds: int) -> timedelta:
+        """The duration a client wrote in seconds, to `check` once the request is known to be
+        no repeat: one too large for any duration is refused at once, with the bounds."""
+        try:
+            return timedelta(seconds=seconds)
+        except OverflowError:
+            raise self._out_of_range(seconds) from None
+
+    def _out_of_range(self, seconds: int) -> NotificationRequestError:
+        return NotificationRequestError(
+            self.problem,
+            f"{self.name} must be between {int(self.least.total_seconds())} s and "
+            f"{int(self.most.total_seconds())} s, not {seconds} s",
+        )
 
 
-def ttl_of_seconds(seconds: int) -> timedelta:
-    """The TTL a client wrote in seconds, as a duration to check (`check_ttl`) once the request
-    is known to be no repeat: one too large for any duration is refused at once, with the
-    bounds."""
-    try:
-        return timedelta(seconds=seconds)
-    except OverflowError:
-        raise _ttl_out_of_range(seconds) from None
-
-
-def _ttl_out_of_range(seconds: int) -> NotificationRequestError:
-    return NotificationRequestError(
-        RequestProblem.TTL_OUT_OF_RANGE,
-        f"ttl must be between {int(MIN_TTL.total_seconds())} s and "
-        f"{int(MAX_TTL.total_seconds())} s, not {seconds} s",
-    )
-
-
-def check_sms_validity(validity: timedelta) -> timedelta:
-    if not MIN_SMS_VALIDITY <= validity <= MAX_SMS_VALIDITY:
-        raise _sms_validity_out_of_range(int(validity.total_seconds()))
-    return validity
-
-
-def sms_validity_of_seconds(seconds: int) -> timedelta:
-    """The SMS validity a client wrote in seconds, as a duration to check
-    (`check_sms_validity`), as `ttl_of_seconds` takes a TTL."""
-    try:
-        return timedelta(seconds=seconds)
-    except OverflowError:
-        raise _sms_validity_out_of_range(seconds) from None
-
-
-def _sms_validity_out_of_range(seconds: int) -> NotificationRequestError:
-    return NotificationRequestError(
-        RequestProblem.SMS_VALIDITY_OUT_OF_RANGE,
-        f"sms_validity must be between {int(MIN_SMS_VALIDITY.total_seconds())} s and "
-        f"{int(MAX_SMS_VALIDITY.total_seconds())} s, not {seconds} s",
-    )
+TTL_BOUND = SecondsBound("ttl", MIN_TTL, MAX_TTL, RequestProblem.TTL_OUT_OF_RANGE)
+SMS_VALIDITY_BOUND = SecondsBound(
+    "sms_validity", MIN_SMS_VALIDITY, MAX_SMS_VALIDITY, RequestProblem.SMS_VALIDITY_OUT_OF_RANGE
+)
 
 
 def sms_window(chosen: timedelta | None, service: timedelta) -> timedelta:

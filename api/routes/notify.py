@@ -26,7 +26,7 @@ from api.schemas import (
 from delivery import records
 from delivery.notify import NotifyRequest
 from ownership.codes import ReverifyMethod
-from ownership.notifications import Fallback, sms_validity_of_seconds, ttl_of_seconds
+from ownership.notifications import SMS_VALIDITY_BOUND, TTL_BOUND, Fallback
 
 router = APIRouter(prefix="/v1", tags=["notifications"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -57,9 +57,9 @@ async def notify(
         params=body.params,
         action_type=body.action.type,
         action_at=body.action.at,
-        ttl=ttl_of_seconds(body.ttl),
+        ttl=TTL_BOUND.of_seconds(body.ttl),
         sms_validity=(
-            None if body.sms_validity is None else sms_validity_of_seconds(body.sms_validity)
+            None if body.sms_validity is None else SMS_VALIDITY_BOUND.of_seconds(body.sms_validity)
         ),
         sensitive=body.sensitive,
         mobile_only=body.mobile_only,
