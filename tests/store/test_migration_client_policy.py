@@ -9,8 +9,8 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
-from store.database import alembic_config, make_engine
-from tests.conftest import DATABASES, fresh_database
+from tests.conftest import DATABASES
+from tests.store.migrated_store import store_at
 from tests.store.test_migration_previous_webhook_secret import A_CLIENT, ITS_NONCE
 
 BEFORE = "0012_client_secret_rotation"
@@ -20,27 +20,21 @@ BEFORE = "0012_client_secret_rotation"
 def test_the_clients_notify_policy_comes_with_0013_and_goes_with_its_downgrade(
     kind: str, tmp_path: Path
 ) -> None:
-    with fresh_database(kind, tmp_path) as url:
-        engine = make_engine(url)
-        try:
-            config = alembic_config(engine)
-            command.upgrade(config, BEFORE)
-            with engine.begin() as connection:
-                connection.execute(text(A_CLIENT))
-                connection.execute(text(ITS_NONCE))
+    with store_at(kind, tmp_path, BEFORE) as (engine, config):
+        with engine.begin() as connection:
+            connection.execute(text(A_CLIENT))
+            connection.execute(text(ITS_NONCE))
 
-            command.upgrade(config, "0013_client_notify_policy")
-            upgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
-            with engine.connect() as connection:
-                kept = connection.execute(text("select name, notify_policy from clients")).one()
+        command.upgrade(config, "0013_client_notify_policy")
+        upgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
+        with engine.connect() as connection:
+            kept = connection.execute(text("select name, notify_policy from clients")).one()
 
-            command.downgrade(config, BEFORE)
-            downgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
-            with engine.connect() as connection:
-                nonces = connection.execute(text("select count(*) from nonces")).scalar_one()
-                clients = connection.execute(text("select count(*) from clients")).scalar_one()
-        finally:
-            engine.dispose()
+        command.downgrade(config, BEFORE)
+        downgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
+        with engine.connect() as connection:
+            nonces = connection.execute(text("select count(*) from nonces")).scalar_one()
+            clients = connection.execute(text("select count(*) from clients")).scalar_one()
 
     assert "notify_policy" in upgraded and "notify_policy" not in downgraded
     assert tuple(kept) == ("bank", None)  # a client from before keeps the service's policy

@@ -9,9 +9,9 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from store.database import alembic_config, make_engine
-from tests.conftest import DATABASES, fresh_database
+from tests.conftest import DATABASES
 from tests.delivery.webhook_helpers import notification_calling_back
+from tests.store.migrated_store import store_at
 from tests.store.test_migration_previous_webhook_secret import A_CLIENT
 
 BEFORE = "0014_verification_codes"
@@ -36,30 +36,24 @@ def bills(engine: Engine) -> int:
 def test_0015_lets_a_bill_outlive_its_notification_and_its_downgrade_keeps_every_bill(
     kind: str, tmp_path: Path
 ) -> None:
-    with fresh_database(kind, tmp_path) as url:
-        engine = make_engine(url)
-        try:
-            config = alembic_config(engine)
-            command.upgrade(config, BEFORE)
-            with engine.begin() as connection:
-                connection.execute(text(A_CLIENT))
-            notification_calling_back(engine, "BankKey", "https://bank.example/hooks")
-            with engine.begin() as connection:
-                connection.execute(text(ITS_BILL))
+    with store_at(kind, tmp_path, BEFORE) as (engine, config):
+        with engine.begin() as connection:
+            connection.execute(text(A_CLIENT))
+        notification_calling_back(engine, "BankKey", "https://bank.example/hooks")
+        with engine.begin() as connection:
+            connection.execute(text(ITS_BILL))
 
-            command.upgrade(config, RETENTION)
-            upgraded = indexes_of_notifications(engine)
-            ledger_keys = inspect(engine).get_foreign_keys("billing_ledger")
-            with engine.begin() as connection:  # forgotten, as the retention forgets it
-                connection.execute(text("delete from notifications where id = 'ntf_1'"))
-            bills_after_forgetting = bills(engine)
+        command.upgrade(config, RETENTION)
+        upgraded = indexes_of_notifications(engine)
+        ledger_keys = inspect(engine).get_foreign_keys("billing_ledger")
+        with engine.begin() as connection:  # forgotten, as the retention forgets it
+            connection.execute(text("delete from notifications where id = 'ntf_1'"))
+        bills_after_forgetting = bills(engine)
 
-            command.downgrade(config, BEFORE)
-            downgraded = indexes_of_notifications(engine)
-            bills_after_downgrade = bills(engine)
-            command.upgrade(config, RETENTION)  # again, over the ledger the downgrade left
-        finally:
-            engine.dispose()
+        command.downgrade(config, BEFORE)
+        downgraded = indexes_of_notifications(engine)
+        bills_after_downgrade = bills(engine)
+        command.upgrade(config, RETENTION)  # again, over the ledger the downgrade left
 
     assert "ix_notifications_updated_at_id" in upgraded
     assert "ix_notifications_updated_at_id" not in downgraded

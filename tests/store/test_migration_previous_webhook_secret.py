@@ -9,8 +9,8 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
-from store.database import alembic_config, make_engine
-from tests.conftest import DATABASES, fresh_database
+from tests.conftest import DATABASES
+from tests.store.migrated_store import store_at
 
 BEFORE = "0006_verification_recorded_at"
 PREVIOUS_SECRET_COLUMNS = {"previous_webhook_secret_encrypted", "previous_webhook_secret_until"}
@@ -26,32 +26,26 @@ ITS_NONCE = "insert into nonces (consumer_key, nonce, timestamp) values ('BankKe
 def test_the_previous_webhook_secret_comes_with_0007_and_goes_with_its_downgrade(
     kind: str, tmp_path: Path
 ) -> None:
-    with fresh_database(kind, tmp_path) as url:
-        engine = make_engine(url)
-        try:
-            config = alembic_config(engine)
-            command.upgrade(config, BEFORE)
-            with engine.begin() as connection:
-                connection.execute(text(A_CLIENT))
-                connection.execute(text(ITS_NONCE))
+    with store_at(kind, tmp_path, BEFORE) as (engine, config):
+        with engine.begin() as connection:
+            connection.execute(text(A_CLIENT))
+            connection.execute(text(ITS_NONCE))
 
-            command.upgrade(config, "heads")
-            upgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
-            with engine.connect() as connection:
-                kept = connection.execute(
-                    text(
-                        "select webhook_secret_encrypted, previous_webhook_secret_encrypted, "
-                        "previous_webhook_secret_until from clients"
-                    )
-                ).one()
+        command.upgrade(config, "heads")
+        upgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
+        with engine.connect() as connection:
+            kept = connection.execute(
+                text(
+                    "select webhook_secret_encrypted, previous_webhook_secret_encrypted, "
+                    "previous_webhook_secret_until from clients"
+                )
+            ).one()
 
-            command.downgrade(config, BEFORE)
-            downgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
-            with engine.connect() as connection:
-                nonces = connection.execute(text("select count(*) from nonces")).scalar_one()
-                clients = connection.execute(text("select count(*) from clients")).scalar_one()
-        finally:
-            engine.dispose()
+        command.downgrade(config, BEFORE)
+        downgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
+        with engine.connect() as connection:
+            nonces = connection.execute(text("select count(*) from nonces")).scalar_one()
+            clients = connection.execute(text("select count(*) from clients")).scalar_one()
 
     assert upgraded >= PREVIOUS_SECRET_COLUMNS
     assert tuple(kept) == ("sealed-hook", None, None)

@@ -9,8 +9,8 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
-from store.database import alembic_config, make_engine
-from tests.conftest import DATABASES, fresh_database
+from tests.conftest import DATABASES
+from tests.store.migrated_store import store_at
 from tests.store.test_migration_previous_webhook_secret import A_CLIENT, ITS_NONCE
 
 BEFORE = "0011_client_action_age"
@@ -21,32 +21,26 @@ ROTATION_COLUMNS = {"previous_secret_encrypted", "previous_secret_until"}
 def test_the_previous_consumer_secret_comes_with_0012_and_goes_with_its_downgrade(
     kind: str, tmp_path: Path
 ) -> None:
-    with fresh_database(kind, tmp_path) as url:
-        engine = make_engine(url)
-        try:
-            config = alembic_config(engine)
-            command.upgrade(config, BEFORE)
-            with engine.begin() as connection:
-                connection.execute(text(A_CLIENT))
-                connection.execute(text(ITS_NONCE))
+    with store_at(kind, tmp_path, BEFORE) as (engine, config):
+        with engine.begin() as connection:
+            connection.execute(text(A_CLIENT))
+            connection.execute(text(ITS_NONCE))
 
-            command.upgrade(config, "0012_client_secret_rotation")
-            upgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
-            with engine.connect() as connection:
-                kept = connection.execute(
-                    text(
-                        "select secret_encrypted, previous_secret_encrypted, "
-                        "previous_secret_until from clients"
-                    )
-                ).one()
+        command.upgrade(config, "0012_client_secret_rotation")
+        upgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
+        with engine.connect() as connection:
+            kept = connection.execute(
+                text(
+                    "select secret_encrypted, previous_secret_encrypted, "
+                    "previous_secret_until from clients"
+                )
+            ).one()
 
-            command.downgrade(config, BEFORE)
-            downgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
-            with engine.connect() as connection:
-                nonces = connection.execute(text("select count(*) from nonces")).scalar_one()
-                clients = connection.execute(text("select count(*) from clients")).scalar_one()
-        finally:
-            engine.dispose()
+        command.downgrade(config, BEFORE)
+        downgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
+        with engine.connect() as connection:
+            nonces = connection.execute(text("select count(*) from nonces")).scalar_one()
+            clients = connection.execute(text("select count(*) from clients")).scalar_one()
 
     assert upgraded >= ROTATION_COLUMNS
     assert tuple(kept) == ("sealed", None, None)

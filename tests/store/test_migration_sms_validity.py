@@ -12,11 +12,11 @@ from alembic import command
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
 
-from store.database import alembic_config, make_engine
 from store.tables_notifications import NotificationEventRow
 from tests.api.service import NOW
-from tests.conftest import DATABASES, fresh_database
+from tests.conftest import DATABASES
 from tests.delivery.webhook_helpers import START, notification_calling_back
+from tests.store.migrated_store import store_at
 from tests.store.test_migration_previous_webhook_secret import A_CLIENT
 
 BEFORE = "0015_notification_retention"
@@ -46,40 +46,34 @@ def kept(engine: Engine) -> tuple[int, int]:
 def test_0016_leaves_earlier_notifications_to_the_services_validity_and_undone_keeps_them(
     kind: str, tmp_path: Path
 ) -> None:
-    with fresh_database(kind, tmp_path) as url:
-        engine = make_engine(url)
-        try:
-            config = alembic_config(engine)
-            command.upgrade(config, BEFORE)
-            with engine.begin() as connection:
-                connection.execute(text(A_CLIENT))
-            notification_calling_back(engine, "BankKey", "https://bank.example/hooks")
-            with Session(engine) as session, session.begin():
-                session.add(
-                    NotificationEventRow(
-                        notification_id="ntf_1", status="delivered", at=START, detail={}
-                    )
+    with store_at(kind, tmp_path, BEFORE) as (engine, config):
+        with engine.begin() as connection:
+            connection.execute(text(A_CLIENT))
+        notification_calling_back(engine, "BankKey", "https://bank.example/hooks")
+        with Session(engine) as session, session.begin():
+            session.add(
+                NotificationEventRow(
+                    notification_id="ntf_1", status="delivered", at=START, detail={}
                 )
+            )
 
-            command.upgrade(config, SMS_VALIDITY)
-            before_it = validities(engine)
-            with engine.begin() as connection:  # one that chose a validity, as accepted now
-                connection.execute(
-                    text(
-                        "update notifications set sms_validity_seconds = :seconds, "
-                        "sms_valid_until = :until where id = 'ntf_1'"
-                    ),
-                    {"seconds": FIVE_MINUTES, "until": NOW},
-                )
-            chosen = validities(engine)
+        command.upgrade(config, SMS_VALIDITY)
+        before_it = validities(engine)
+        with engine.begin() as connection:  # one that chose a validity, as accepted now
+            connection.execute(
+                text(
+                    "update notifications set sms_validity_seconds = :seconds, "
+                    "sms_valid_until = :until where id = 'ntf_1'"
+                ),
+                {"seconds": FIVE_MINUTES, "until": NOW},
+            )
+        chosen = validities(engine)
 
-            command.downgrade(config, BEFORE)
-            downgraded = columns_of_notifications(engine)
-            after_downgrade = kept(engine)
-            command.upgrade(config, SMS_VALIDITY)  # again, over what the downgrade left
-            upgraded_again = validities(engine)
-        finally:
-            engine.dispose()
+        command.downgrade(config, BEFORE)
+        downgraded = columns_of_notifications(engine)
+        after_downgrade = kept(engine)
+        command.upgrade(config, SMS_VALIDITY)  # again, over what the downgrade left
+        upgraded_again = validities(engine)
 
     assert before_it == [(None, None)]  # the service's own, as it was
     assert chosen[0][0] == FIVE_MINUTES and chosen[0][1] is not None
