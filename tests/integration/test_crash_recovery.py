@@ -69,6 +69,9 @@ class Service:
             "OWNERSHIP_CLOCK_START": START.isoformat(),
             "OWNERSHIP_NOTIFY_DISPATCH_SECONDS": "0.1",
             "OWNERSHIP_NOTIFY_SWEEP_SECONDS": "0.2",
+            # an SMS whose report the killed simulator took along is awaited until its
+            # validity and then the time-out have passed: the shortest of each, 20 s here
+            "OWNERSHIP_SMS_VALIDITY_SECONDS": "600",
             "OWNERSHIP_SMS_REPORT_TIMEOUT_SECONDS": "600",
         }
         self.process: subprocess.Popen[bytes] | None = None
