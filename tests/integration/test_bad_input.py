@@ -45,6 +45,7 @@ def test_bad_rows_go_to_the_rejects_file_with_a_reason(tmp_path: Path) -> None:
     history.sms(RU_MOBILE, days_ago(3), status="bounced")
     history.sms(RU_MOBILE, days_ago(3), status="failed", error="lost_in_space")
     history.sms(RU_MOBILE, days_ago(3), status="delivered", error="unknown_subscriber")
+    history.sms(RU_MOBILE, days_ago(3), status="delivered", error="bogus")  # unknown, said so
     history.sms(RU_MOBILE, datetime(1, 1, 1))  # a "no date" sentinel, not a time
     history.sms(RU_MOBILE, days_ago(-3))  # after as_of: left out, not rejected
     events = history.write(tmp_path / "events")
@@ -52,19 +53,19 @@ def test_bad_rows_go_to_the_rejects_file_with_a_reason(tmp_path: Path) -> None:
     manifest = run(events, tmp_path / "out", max_reject_share=0.5)
 
     counts = manifest["inputs"]["sms_deliveries"]
-    assert counts["rejected"] == 6
+    assert counts["rejected"] == 7
     assert counts["after_as_of"] == 1
     assert counts["rows"] == counts["accepted"] + counts["rejected"] + counts["after_as_of"]
     assert counts["reject_reasons"] == {
         "phone is not a valid number": 2,
         "status is not one of the allowed values": 1,
-        "error is not one of the allowed values": 1,
+        "error is not one of the allowed values": 2,
         "a delivered SMS has no error": 1,
         "ts is not after 1970-01-01": 1,
     }
     rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
     assert sorted(rejects["phone_text"].to_list()) == sorted(
-        ["not a phone", "+00123", *[RU_MOBILE] * 4]
+        ["not a phone", "+00123", *[RU_MOBILE] * 5]
     )
     assert rejects["reject_reason"].null_count() == 0
     # the raw texts of a rejected row come with it, though the checked rows do not keep them

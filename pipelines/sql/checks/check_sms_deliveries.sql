@@ -41,11 +41,12 @@ checked as (
                 when status not in (select value from allowed_values
                                     where kind = 'sms_deliveries' and name = 'status')
                     then 'status is not one of the allowed values'
-                when status = 'delivered' and error is not null
-                    then 'a delivered SMS has no error'
+                -- an unknown error is said as such, whatever the status
                 when error not in (select value from allowed_values
                                    where kind = 'sms_deliveries' and name = 'error')
                     then 'error is not one of the allowed values'
+                when status = 'delivered' and error is not null
+                    then 'a delivered SMS has no error'
             end
         ) as reject_reason,
         is_after(ts, ts_value, params.as_of) as after_as_of
