@@ -73,6 +73,23 @@ def invalid_argument(message: str) -> ApiError:
     return ApiError(400, "INVALID_ARGUMENT", message)
 
 
+def refuse_unknown_query(request: Request, known: tuple[str, ...]) -> None:
+    """400 for a query parameter the route does not take, or one given twice: a filter it does
+    not know would be ignored, and the whole answer taken for the filtered one. OAuth's own
+    parameters may sign a call in its query (RFC 5849 §3.5.3)."""
+    params = request.query_params
+    unknown = sorted(
+        {name for name in params if name not in known and not name.startswith("oauth_")}
+    )
+    if unknown:
+        raise invalid_argument(
+            f"unknown query parameter {unknown[0]!r}: this takes {', '.join(known)}"
+        )
+    for name in known:
+        if len(params.getlist(name)) > 1:
+            raise invalid_argument(f"{name} is given more than once")
+
+
 def out_of_range(message: str) -> ApiError:
     return ApiError(400, "OUT_OF_RANGE", message)
 

@@ -47,8 +47,9 @@ def add_notifications_commands(commands: Any) -> None:
         default=None,
         metavar="N",
         help=(
-            "forget those whose outcome is older than N days, at least "
-            f"{MIN_NOTIFICATION_RETENTION_DAYS} (default: OWNERSHIP_NOTIFICATION_RETENTION_DAYS)"
+            "forget those whose outcome is older than N days, "
+            f"{MIN_NOTIFICATION_RETENTION_DAYS} to {TEN_YEARS_DAYS} "
+            "(default: OWNERSHIP_NOTIFICATION_RETENTION_DAYS)"
         ),
     )
     forget.add_argument(

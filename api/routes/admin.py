@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import OperatorDep, TemplateDeskDep
-from api.errors import ApiError
+from api.errors import ApiError, refuse_unknown_query
 from api.schemas import ErrorInfo, StoredText, TemplateId
 from api.template_schemas import (
     DECISION_EXAMPLES,
@@ -73,6 +73,7 @@ def list_templates(
 ) -> list[TemplateForModerator]:
     """Templates oldest first, `limit` at a time (by default the moderators' queue, longest
     waiting first). A `Link` header with `rel="next"` says that more follow, and where."""
+    refuse_unknown_query(request, ("status", "limit", "after"))
     chosen = TemplateStatus(status) if status not in ("all", "") else None
     try:
         page = desk.list(chosen, limit=limit, after=after)

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.deps import AuthenticatedClientDep, AuthenticatedFirst, NotifyDep
-from api.errors import ApiError, invalid_argument
+from api.errors import ApiError, invalid_argument, refuse_unknown_query
 from api.observability import ACCEPTED
 from api.schemas import (
     NOTIFY_EXAMPLES,
@@ -94,14 +94,7 @@ def billing(
     month: Annotated[str, Query(description="YYYY-MM")],
 ) -> BillingPublic:
     """Delivered notifications of a month by channel and country, with prices."""
-    # a filter the report does not know would be ignored, and its total taken for the filter's
-    unknown = sorted(
-        {name for name in request.query_params if name != "month" and not name.startswith("oauth_")}
-    )
-    if unknown:
-        raise invalid_argument(f"unknown query parameter {unknown[0]!r}: the report takes month")
-    if len(request.query_params.getlist("month")) > 1:
-        raise invalid_argument("month is given more than once")
+    refuse_unknown_query(request, ("month",))
     if not MONTH.fullmatch(month):
         raise invalid_argument(f"month must be YYYY-MM, not {month!r}")
     with service.engine.connect() as connection:

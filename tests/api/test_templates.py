@@ -247,6 +247,16 @@ def test_an_id_no_store_holds_is_an_invalid_argument_not_looked_up(service: Serv
         assert (response.status_code, response.json()["code"]) == (400, "INVALID_ARGUMENT")
 
 
+@pytest.mark.parametrize(
+    "query", ["stauts=approved", "status=approved&status=rejected", "limit=2&limit=3"]
+)
+def test_the_queue_refuses_a_filter_it_would_ignore(service: Service, query: str) -> None:
+    # a misspelt status would have listed the pending queue as if it were the approved one
+    response = service.admin("GET", f"/v1/admin/message_template?{query}")
+
+    assert (response.status_code, response.json()["code"]) == (400, "INVALID_ARGUMENT")
+
+
 def test_a_decision_nested_thousands_deep_is_an_invalid_argument(service: Service) -> None:
     submitted = submit(service.shop, ORDER_READY_BODY)
     deep = "[" * 100_000 + "]" * 100_000
