@@ -128,7 +128,9 @@ def _validation_message(error: RequestValidationError) -> str:
             problems.append("the body must be a JSON object, sent as application/json")
             continue
         where = ".".join(str(part) for part in location if part != "body")
-        problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
+        # our validators' own words, without pydantic's label for how they refused
+        said = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{where or 'body'}: {said}")
     return "; ".join(problems) or "the request body is not valid"
 
 
