@@ -330,14 +330,16 @@ def fix_sms_deadlines(
                 .returning(notifications.c.id)
             ).scalars()
         )
-    if not deadlines:
-        return {}, fixed
-    held = connection.execute(
-        select(notifications.c.id, notifications.c.sms_valid_until).where(
-            _among(connection, notifications.c.id, list(deadlines))
+    held = {notification_id: deadlines[notification_id] for notification_id in fixed}
+    kept = [notification_id for notification_id in deadlines if notification_id not in fixed]
+    if kept:  # read only where an earlier claim's deadline stands: a first claim reads none
+        earlier = connection.execute(
+            select(notifications.c.id, notifications.c.sms_valid_until).where(
+                _among(connection, notifications.c.id, kept)
+            )
         )
-    )
-    return {notification_id: until for notification_id, until in held if until is not None}, fixed
+        held |= {notification_id: until for notification_id, until in earlier if until is not None}
+    return held, fixed
 
 
 def _among(
