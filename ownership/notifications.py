@@ -81,6 +81,9 @@ class NotificationRequestError(ValueError):
         self.problem = problem
 
 
+SHOWN_DIGITS = 20  # an out-of-range duration longer than this is named, not written out
+
+
 @dataclass(frozen=True)
 class SecondsBound:
     """A request's duration in seconds (its `name`) and the bounds it must keep."""
@@ -104,10 +107,15 @@ class SecondsBound:
             raise self._out_of_range(seconds) from None
 
     def _out_of_range(self, seconds: int) -> NotificationRequestError:
+        # a number of a hundred digits is not repeated back, digit by digit
+        if abs(seconds) < 10**SHOWN_DIGITS:
+            shown = f"{seconds} s"
+        else:
+            shown = "a number that large" if seconds > 0 else "a negative number that large"
         return NotificationRequestError(
             self.problem,
             f"{self.name} must be between {int(self.least.total_seconds())} s and "
-            f"{int(self.most.total_seconds())} s, not {seconds} s",
+            f"{int(self.most.total_seconds())} s, not {shown}",
         )
 
 

@@ -115,6 +115,14 @@ class Caller:
         )
         return requests.post(f"{self.url}{path}", json=body, auth=auth, timeout=30, **kwargs)
 
+    def post_text(self, path: str, text: str) -> requests.Response:
+        """A JSON body as written, for numbers Python's encoder would not write (1e309)."""
+        auth = OAuth1(
+            self.key, self.secret, signature_method="HMAC-SHA256", force_include_body=True
+        )
+        headers = {"Content-Type": "application/json"}
+        return requests.post(f"{self.url}{path}", data=text, headers=headers, auth=auth, timeout=30)
+
     def get_signed(self, path: str, **kwargs: Any) -> requests.Response:
         auth = OAuth1(self.key, self.secret, signature_method="HMAC-SHA256")
         return requests.get(f"{self.url}{path}", auth=auth, timeout=30, **kwargs)

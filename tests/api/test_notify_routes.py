@@ -3,6 +3,7 @@ a clear 4xx in the envelope for every kind of bad input."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -337,3 +338,16 @@ def test_billing_refuses_a_month_that_only_looks_like_one(caller: Caller, month:
 
     assert answer.status_code == 400
     assert answer.json()["code"] == "INVALID_ARGUMENT"
+
+
+def test_a_ttl_json_reads_as_infinity_is_out_of_range_like_any_other(caller: Caller) -> None:
+    text = json.dumps(body("ttl-infinite", ttl=0)).replace('"ttl": 0', '"ttl": 1e309')
+
+    response = caller.post_text("/v1/notify", text)
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "status": 400,
+        "code": "OUT_OF_RANGE",
+        "message": "ttl must be between 15 s and 86400 s, not a number that large",
+    }

@@ -4,6 +4,7 @@ service's own when not given, and part of what a repeat must say alike."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -103,3 +104,24 @@ def test_the_openapi_document_gives_the_bounds_and_an_example(caller: Caller) ->
 
     assert "expired" in str(field) and "300 to 604800" in str(field)
     assert any("sms_validity" in example["value"] for example in examples.values())
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("1e309", "not a number that large"),  # valid JSON, read as infinity
+        ("-1e309", "not a negative number that large"),
+        ("1e300", "not a number that large"),  # not three hundred digits repeated back
+        (str(10**25), "not a number that large"),
+    ],
+)
+def test_a_validity_past_any_duration_is_out_of_range_and_named_not_written_out(
+    caller: Caller, written: str, said: str
+) -> None:
+    text = json.dumps(body(f"validity-{written}", sms_validity=0))
+    text = text.replace('"sms_validity": 0', f'"sms_validity": {written}')
+    response = caller.post_text("/v1/notify", text)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "OUT_OF_RANGE"
+    assert response.json()["message"] == f"sms_validity must be between 300 s and 604800 s, {said}"
