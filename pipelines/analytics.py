@@ -223,7 +223,7 @@ def billed_against_sms(
     with _notifications(store_url, ("notifications", "billing_ledger")) as con:
         traffic = _frame(con, "notification_traffic")
         if traffic.is_empty():
-            raise AnalyticsInputError("the store holds no notification")
+            raise AnalyticsInputError(_nothing_to_compare(con))
         priced_at = _moment(at) if at is not None else traffic["first_accepted_at"].min()
         assert isinstance(priced_at, datetime)  # a frame's minimum of its datetime column
         modelled = cost_against_sms(traffic, prices, priced_at, table)
@@ -232,6 +232,17 @@ def billed_against_sms(
         return BilledComparison(
             by_country=_table(con, "billed_against_sms"), total=_frame(con, "billed_total")
         )
+
+
+def _nothing_to_compare(con: duckdb.DuckDBPyConnection) -> str:
+    bills = con.table("stg_billing_ledger").shape[0]
+    if not bills:
+        return "the store holds no notification"
+    # the ledger keeps every bill; what a forgotten notification would have cost by SMS is gone
+    return (
+        f"the store keeps {bills} bills but none of their notifications, which are past its "
+        "retention (OWNERSHIP_NOTIFICATION_RETENTION_DAYS): nothing to compare with SMS"
+    )
 
 
 def _moment(at: datetime | date) -> datetime:

@@ -329,3 +329,18 @@ def test_a_process_stopping_ends_after_the_batch_in_hand(
 
     assert stopped.notifications == 2 and len(kept(engine)) == 1
     assert forget_notifications_before(engine, before).notifications == 1
+
+
+def test_a_store_whose_notifications_are_all_forgotten_says_it_keeps_their_bills(
+    notifier: Notifier, database_url: str
+) -> None:
+    for n in range(2):
+        delivered_in_vk(notifier, f"old-{n}")
+    notifier.clock.advance(PAST_IT)
+    assert notifier.service.forget_past_retention(RETENTION).notifications == 2
+
+    with pytest.raises(analytics.AnalyticsInputError) as refused:
+        analytics.billed_against_sms(database_url, load_prices())
+
+    assert "keeps 2 bills but none of their notifications" in str(refused.value)
+    assert "OWNERSHIP_NOTIFICATION_RETENTION_DAYS" in str(refused.value)
