@@ -159,7 +159,7 @@ def mixed_line_ending(path: Path) -> tuple[int, str] | None:
     ending a file, so a line appended by another tool stops it without naming the line."""
     style = None
     try:
-        with _open_csv(path) as file:
+        with open_csv_bytes(path) as file:
             for number, line in enumerate(file, start=1):
                 if not line.endswith(b"\n"):
                     break  # the last line, without an ending
@@ -173,7 +173,7 @@ def mixed_line_ending(path: Path) -> tuple[int, str] | None:
     return None
 
 
-def _open_csv(path: Path) -> io.BufferedReader | gzip.GzipFile:
+def open_csv_bytes(path: Path) -> io.BufferedReader | gzip.GzipFile:
     """A CSV file's bytes, uncompressed if it is gzip (`*.csv.gz`), as DuckDB reads it."""
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, "rb")

@@ -385,7 +385,7 @@ def test_csv_lines_the_reader_cannot_split_are_rejected_with_their_text(tmp_path
     good = len(csv.read_text(encoding="utf-8").splitlines()) - 1
     with csv.open("ab") as file:
         file.write(f"{RU_MOBILE},2026-05-20T10:00:00Z,bank_x,delivered,,EXTRA\n".encode())
-        file.write(f"{RU_MOBILE},2026-05-20T10:00:00Z,bank_\xe9,delivered,\n".encode("latin-1"))
+        file.write(f"{RU_MOBILE},2026-05-20T10:00:00Z,caf\xe9 bank,delivered,\n".encode("latin-1"))
         file.write(f"{RU_MOBILE},2026-05-20T10:00:00Z\n".encode())
 
     manifest = run(events, tmp_path / "out", max_reject_share=0.5)
@@ -401,6 +401,9 @@ def test_csv_lines_the_reader_cannot_split_are_rejected_with_their_text(tmp_path
     rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
     assert sorted(rejects["line"].to_list()) == [good + 2, good + 3, good + 4]
     assert rejects.filter(pl.col("line") == good + 2)["line_text"].item().endswith(",EXTRA")
+    # a byte that is not UTF-8 is shown as an escape, and nothing around it is lost
+    latin = rejects.filter(pl.col("line") == good + 3)["line_text"].item()
+    assert latin == f"{RU_MOBILE},2026-05-20T10:00:00Z,caf\\xe9 bank,delivered,"
     assert set(rejects["file"].to_list()) == {str(csv)}
 
 
