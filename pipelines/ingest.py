@@ -286,9 +286,9 @@ def _texts_as_written(con: duckdb.DuckDBPyConnection) -> None:
     if not lines:
         return
     texts: list[str] = []
-    for file, offsets in groupby(lines, key=itemgetter(0)):
+    for file, of_file in groupby(lines, key=itemgetter(0)):
         with open_csv_bytes(Path(file)) as stream:  # in order: a gzip file only reads forward
-            for _, offset in offsets:
+            for _, offset in of_file:
                 stream.seek(offset)
                 written = stream.readline(MAX_LINE_BYTES).rstrip(b"\r\n")
                 texts.append(written.decode("utf-8", "backslashreplace"))
