@@ -117,6 +117,11 @@ def forget_notifications_before(
     with their history and SMS codes, in batches of `batch_size`; `dry_run` counts them and
     forgets none. Stops after the batch in hand once `stopping` is set."""
     total = Forgotten()
+    with engine.connect() as connection:
+        # most hours have nothing to forget: then no batch takes SQLite's write lock, for
+        # which every acceptance and report would wait
+        if not _next_batch(connection, before, None, 1):
+            return total
     after: tuple[datetime, str] | None = None
     while stopping is None or not stopping.is_set():
         with engine.begin() as connection:

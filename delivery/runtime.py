@@ -32,6 +32,7 @@ from delivery.notify import NotifyService
 from delivery.overlay import LiveOverlay, snapshot_time
 from delivery.scheduler import (
     NIGHTLY_SCORE,
+    NOTIFY_FORGET,
     build_scheduler,
     schedule_daily,
     schedule_every,
@@ -47,7 +48,7 @@ from delivery.webhooks.outbox import OutboxWebhooks
 from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.policy import Policy
 from pipelines.reference import load_countries, load_prices
-from pipelines.settings import Settings
+from pipelines.settings import RETENTION_OFF, Settings
 from pipelines.snapshot import Snapshot
 from store.database import (
     NIGHTLY_LOCK,
@@ -122,9 +123,12 @@ class NotifyRuntime:
         schedule_webhook_forgetting(
             scheduler, self.dispatcher, keep=timedelta(days=settings.webhook_retention_days)
         )
-        schedule_notification_forgetting(
-            scheduler, service, keep=timedelta(days=settings.notification_retention_days)
-        )
+        if settings.notification_retention_days != RETENTION_OFF:
+            schedule_notification_forgetting(
+                scheduler, service, keep=timedelta(days=settings.notification_retention_days)
+            )
+        else:  # turned off: a job stored while it was on would go on forgetting
+            unschedule(scheduler, NOTIFY_FORGET)
         if settings.score_events_dir is not None:
             history = settings.score_events_dir
             schedule_daily(

@@ -4,11 +4,23 @@ every hour), or a dry run of it that says what it would forget."""
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from ownership.notifications import ACTION_AGE_DAYS_MAX
-from pipelines.cli import _whole_number
-from pipelines.settings import MIN_NOTIFICATION_RETENTION_DAYS, TEN_YEARS_DAYS, Settings
+from pipelines.cli import UsageError, _whole_number
+from pipelines.entry import INTERRUPTED
+from pipelines.settings import (
+    MIN_NOTIFICATION_RETENTION_DAYS,
+    RETENTION_OFF,
+    TEN_YEARS_DAYS,
+    Settings,
+)
 
 
 def retention_days_argument(text: str) -> int:
@@ -38,7 +50,8 @@ def add_notifications_commands(commands: Any) -> None:
             "history and SMS codes, in batches, as `ownership worker` does every hour. Kept "
             "whatever their age: notifications under way, those a webhook of which waits to "
             "be sent, the billing ledger, the re-verification results and the overlay. Prints "
-            "how many it forgot; stopped (Ctrl-C), the batches done stay done."
+            "how many it forgot; stopped by Ctrl-C, it ends the batch in hand and says what "
+            "it forgot (the batches done stay done)."
         ),
     )
     forget.add_argument(
@@ -49,7 +62,7 @@ def add_notifications_commands(commands: Any) -> None:
         help=(
             "forget those whose outcome is older than N days, "
             f"{MIN_NOTIFICATION_RETENTION_DAYS} to {TEN_YEARS_DAYS} "
-            "(default: OWNERSHIP_NOTIFICATION_RETENTION_DAYS)"
+            "(default: OWNERSHIP_NOTIFICATION_RETENTION_DAYS; needed when that is 0, off)"
         ),
     )
     forget.add_argument(
@@ -71,20 +84,31 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
     from store.database import make_engine, upgrade
 
     days = args.older_than_days or settings.notification_retention_days
+    if days == RETENTION_OFF:
+        raise UsageError(
+            "the retention is off (OWNERSHIP_NOTIFICATION_RETENTION_DAYS=0): say how old the "
+            "notifications to forget are, with --older-than-days N"
+        )
     try:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
     except DatabaseError as error:  # the store cannot be reached, read or migrated
         raise store_unreachable(settings, error) from error
+    stopping = threading.Event()
     try:
         # the notify path's clock: the demo's runs faster than the wall clock
         before = build_clock(settings).now() - timedelta(days=days)
-        done = forget_notifications_before(engine, before, dry_run=args.dry_run)
+        with _stopped_by_ctrl_c(stopping):
+            done = forget_notifications_before(
+                engine, before, dry_run=args.dry_run, stopping=stopping
+            )
     except DatabaseError as error:
         raise store_failed(settings, error) from error
     finally:
         engine.dispose()
     verb = "would forget" if args.dry_run else "forgot"
+    if stopping.is_set():
+        verb = f"stopped: {verb}"
     line = (
         f"{verb} {_count(done.notifications, 'notification')} whose outcome is over {days} days "
         f"old ({_count(done.history, 'history entry', 'history entries')}, "
@@ -93,8 +117,29 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
     if done.kept_for_webhooks:
         waiting = _count(done.kept_for_webhooks, "other")
         line += f"; {waiting} kept while a webhook of theirs waits to be sent"
+    if stopping.is_set():
+        print(f"{line}; run it again to go on")
+        return INTERRUPTED
     print(line)
     return 0
+
+
+@contextmanager
+def _stopped_by_ctrl_c(stopping: threading.Event) -> Iterator[None]:
+    """A first Ctrl-C sets `stopping`: the batch in hand ends, and what was done is said. A
+    second stops at once (the batch in hand is rolled back)."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+        print("stopping after the batch in hand (Ctrl-C again: at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _count(number: int, one: str, many: str | None = None) -> str:

@@ -69,6 +69,8 @@ GATEWAY_URL_EXAMPLE = "https://sms-gateway.example/v1"
 # client may answer (at most ACTION_AGE_DAYS_MAX days; a notification is accepted at most
 # minutes after its action), never accepted as a new notification and sent again.
 MIN_NOTIFICATION_RETENTION_DAYS = ACTION_AGE_DAYS_MAX + 1
+# A retention of no days: the notifications are kept, and only forgotten by hand.
+RETENTION_OFF = 0
 
 
 def check_memory_limit(text: str) -> str:
@@ -343,15 +345,17 @@ class Settings(BaseSettings):
     # expired without fallback) are kept this long after it, with their history and SMS code,
     # then forgotten by `ownership worker` (the bill is not: the billing ledger is kept). 400
     # days by default: a bank reconciles its bill every month, and a customer disputes a
-    # statement of the year after the year. At least MIN_NOTIFICATION_RETENTION_DAYS (366).
+    # statement of the year after the year. At least MIN_NOTIFICATION_RETENTION_DAYS (366);
+    # 0 keeps every notification (a sender bound to keep them longer, or forgetting by hand).
     notification_retention_days: int = Field(400, le=TEN_YEARS_DAYS)
 
     @field_validator("notification_retention_days")
     @classmethod
     def _forgotten_requests_are_refused_as_stale(cls, days: int) -> int:
-        if days < MIN_NOTIFICATION_RETENTION_DAYS:
+        if days != RETENTION_OFF and days < MIN_NOTIFICATION_RETENTION_DAYS:
             raise ValueError(
-                f"must be at least {MIN_NOTIFICATION_RETENTION_DAYS} days: a client may be "
+                f"must be {RETENTION_OFF} (keep every notification) or at least "
+                f"{MIN_NOTIFICATION_RETENTION_DAYS} days: a client may be "
                 f"allowed user actions {ACTION_AGE_DAYS_MAX} days old, and a repeated request "
                 "whose notification was forgotten sooner would be sent again, not answered as "
                 "the first time"

@@ -4,11 +4,15 @@ shorter than any client may repeat a request is refused in one line."""
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+import delivery.forgetting
 from pipelines.cli import main
+from pipelines.entry import INTERRUPTED
 from tests.api.service import VERIFIED_FRESH
 from tests.delivery.conftest import Notifier
 from tests.integration.cli_calls import refused_by_the_parser
@@ -57,3 +61,49 @@ def test_a_retention_a_repeated_request_could_outlive_is_refused(
         "days old, and a repeated request whose notification was forgotten "
         "sooner would be sent again"
     )
+
+
+def test_a_ctrl_c_ends_the_batch_in_hand_and_says_what_was_forgotten(
+    a_year_and_more_later: Notifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    notifier = a_year_and_more_later
+    sent = [notifier.notify(VERIFIED_FRESH, f"old-{n}") for n in range(2)]
+    for notification in sent:
+        notifier.service.delivered(notification, notifier.clock.now())
+    forget = delivery.forgetting._forget
+
+    def interrupted_while_forgetting(*args: Any, **kwargs: Any) -> Any:
+        signal.raise_signal(signal.SIGINT)  # the operator's Ctrl-C, with a batch in hand
+        return forget(*args, **kwargs)
+
+    monkeypatch.setattr(delivery.forgetting, "_forget", interrupted_while_forgetting)
+
+    assert main(["notifications", "forget"]) == INTERRUPTED
+    said = capsys.readouterr()
+    assert said.out == (
+        "stopped: forgot 2 notifications whose outcome is over 400 days old "
+        "(6 history entries, 0 SMS codes); run it again to go on\n"
+    )
+    assert "stopping after the batch in hand" in said.err
+    assert all(notifier.service.notification(notifier.client_key, n) is None for n in sent)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_with_the_retention_off_the_command_asks_how_old(
+    a_year_and_more_later: Notifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    notifier = a_year_and_more_later
+    sent = notifier.notify(VERIFIED_FRESH)
+    notifier.service.delivered(sent, notifier.clock.now())
+    monkeypatch.setenv("OWNERSHIP_NOTIFICATION_RETENTION_DAYS", "0")
+
+    assert main(["notifications", "forget"]) == 2
+    assert "the retention is off" in capsys.readouterr().err
+    assert notifier.service.notification(notifier.client_key, sent) is not None
+
+    assert main(["notifications", "forget", "--older-than-days", "400"]) == 0
+    assert notifier.service.notification(notifier.client_key, sent) is None

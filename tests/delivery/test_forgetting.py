@@ -344,3 +344,21 @@ def test_a_store_whose_notifications_are_all_forgotten_says_it_keeps_their_bills
 
     assert "keeps 2 bills but none of their notifications" in str(refused.value)
     assert "OWNERSHIP_NOTIFICATION_RETENTION_DAYS" in str(refused.value)
+
+
+def test_an_hour_with_nothing_to_forget_waits_for_no_writer(
+    notifier: Notifier, engine: Engine
+) -> None:
+    # SQLite has one writer: a retention that took the write lock every hour for nothing
+    # would hold up acceptances and reports, and wait for them
+    delivered_in_vk(notifier, "recent")
+    with engine.begin() as writer:
+        records.hold_until_moved(writer)
+        writer.execute(
+            update(records.notifications).values(updated_at=records.notifications.c.updated_at)
+        )
+
+        forgotten = notifier.service.forget_past_retention(RETENTION)
+
+    assert forgotten == Forgotten()
+    assert len(kept(engine)) == 1

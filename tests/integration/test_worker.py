@@ -382,3 +382,13 @@ def test_the_api_running_the_jobs_tells_their_news_beside_its_own_lines(tmp_path
     assert f"INFO delivery.runtime {JOBS_RUNNING}" in log
     assert "INFO apscheduler" not in log
     assert log.count("Application startup complete") == 1  # uvicorn's, once and as before
+
+
+def test_a_worker_whose_retention_was_turned_off_removes_its_stored_job(tmp_path: Path) -> None:
+    settings = scoring_nightly(tmp_path)
+    assert NOTIFY_FORGET in stored_jobs(settings, until=lambda jobs: NOTIFY_FORGET in jobs)
+
+    turned_off = settings.model_copy(update={"notification_retention_days": 0})
+    without = stored_jobs(turned_off, until=lambda jobs: bool(jobs) and NOTIFY_FORGET not in jobs)
+    assert NOTIFY_FORGET not in without
+    assert WEBHOOK_DISPATCH in without

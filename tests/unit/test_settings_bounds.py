@@ -85,6 +85,13 @@ def test_notifications_are_kept_longer_than_any_client_may_repeat_a_request() ->
         load_settings(notification_retention_days=365)
 
 
+@pytest.mark.parametrize("days", [-1, 1, 365])
+def test_a_retention_is_off_at_zero_days_and_refused_below_a_year_and_a_day(days: int) -> None:
+    assert load_settings(notification_retention_days=0).notification_retention_days == 0
+    with pytest.raises(ValidationError, match=r"must be 0 \(keep every notification\) or at"):
+        load_settings(notification_retention_days=days)
+
+
 @pytest.mark.parametrize(
     "url",
     [
