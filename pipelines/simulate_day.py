@@ -133,6 +133,7 @@ def simulate_day(request: DayRequest, settings: Settings, cipher: SecretCipher) 
         raise SimulationInputError("the day starts at an aware time")
     phones = _phones(request.scores)
     accounts = AccountDirectory.read_history(request.history)
+    _check_of_one_history(phones, accounts, request)
     clock = VirtualClock(start)
     engine = make_engine(request.store_url)
     try:
@@ -320,6 +321,22 @@ def _outcomes(engine: Engine) -> tuple[dict[str, int], int]:
     waiting = {NotificationStatus.ACCEPTED, NotificationStatus.REVERIFY_PENDING}
     waiting |= {NotificationStatus.SENT, NotificationStatus.SMS_SENT}
     return statuses, sum(statuses.get(status.value, 0) for status in waiting)
+
+
+def _check_of_one_history(
+    phones: list[str], accounts: AccountDirectory, request: DayRequest
+) -> None:
+    """Refuse scores of another history than `request.history`: none of their numbers would
+    have an account, and the day would go by SMS only, its funnel telling nothing."""
+    if not len(accounts):
+        return  # a history without accounts: every number goes by SMS, as it should
+    networks = (Channel.VK, Channel.OK)
+    if not any(accounts.bound(network, phone) for phone in phones for network in networks):
+        raise SimulationInputError(
+            f"none of the {len(phones):,} numbers scored in {request.scores} has an account in "
+            f"{request.history}: the scores are of another history; score this one, or give "
+            "the history they were made from"
+        )
 
 
 def _snapshot(scores: Path) -> Snapshot:

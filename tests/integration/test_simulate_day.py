@@ -14,12 +14,21 @@ from sqlalchemy import Table, func, select
 from delivery import records
 from ownership.notifications import BILLABLE, NotificationStatus
 from pipelines import cli
-from pipelines.simulate_day import DayMix, SimulationInputError
+from pipelines.settings import load_settings
+from pipelines.simulate_day import DayMix, DayRequest, SimulationInputError, simulate_day
+from pipelines.synth import generate
 from store.clients import register_client
 from store.database import alembic_config, make_engine, session_factory, upgrade
 from store.secrets import SecretCipher
 from store.tables import ClientRow
-from tests.integration.conftest import DAY_NOTIFICATIONS, DAY_SEED, Day, Demo, simulate
+from tests.integration.conftest import (
+    DAY_NOTIFICATIONS,
+    DAY_SEED,
+    PHONES,
+    Day,
+    Demo,
+    simulate,
+)
 
 CIPHER = SecretCipher([Fernet.generate_key().decode()])
 CLIENTS: Table = ClientRow.__table__  # type: ignore[assignment]
@@ -168,3 +177,12 @@ def test_a_days_store_that_cannot_be_opened_is_a_one_line_error(
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: cannot open the store at ") and reason in error
     assert "\n" not in error and "secret" not in error
+
+
+def test_scores_of_another_history_are_refused(demo: Demo, tmp_path: Path) -> None:
+    # the same size, another seed: another set of numbers, none with the other's accounts
+    generate(tmp_path / "other", phones=PHONES, seed=2)
+    request = DayRequest(tmp_path / "other", demo.scores, f"sqlite:///{tmp_path / 'day.db'}", 5, 1)
+
+    with pytest.raises(SimulationInputError, match="the scores are of another history"):
+        simulate_day(request, load_settings(), CIPHER)
