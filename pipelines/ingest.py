@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from ownership.numbers import InvalidNumberError, parse_number
 from pipelines.contracts import INPUT_KINDS, Contract, allowed_values
@@ -28,10 +25,10 @@ from pipelines.input_files import (
     KindFiles,
     mixed_line_ending,
     one_line,
-    open_csv_bytes,
     read_csv_files,
     read_parquet_files,
 )
+from pipelines.lines_as_written import take_texts_as_written
 from pipelines.number_ranges import RANGES_FILE
 from pipelines.paths import input_format, is_data_name, stray_input_files
 from pipelines.sqlfiles import (
@@ -252,7 +249,7 @@ def collect_unreadable_lines(con: duckdb.DuckDBPyConnection) -> None:
     if kept == 2:  # the tables exist once a CSV file has been read
         con.execute("delete from unreadable_lines")
         con.sql(unreadable_lines_sql()).insert_into("unreadable_lines")
-        _texts_as_written(con)
+        take_texts_as_written(con)
     # A quote left open swallowed the lines up to the next quote, or to the end: the rows in
     # them cannot be told apart, let alone counted, so the input must be mended.
     left_open = con.table("unreadable_lines").filter("quote_left_open")
@@ -264,46 +261,6 @@ def collect_unreadable_lines(con: duckdb.DuckDBPyConnection) -> None:
             "line is not closed where its field ends, so what follows cannot be read as rows; "
             "fix the quoting"
         )
-
-
-# The reason DuckDB's reader gives a line with bytes that are not UTF-8.
-INVALID_ENCODING = "unreadable CSV line: invalid encoding"
-# Longer than the reader's line size limit (2 MB), a line is refused for that first.
-MAX_LINE_BYTES = 2**21
-
-
-def _texts_as_written(con: duckdb.DuckDBPyConnection) -> None:
-    """Take the text of each line that is not UTF-8 from its file, at its byte offset.
-
-    The reader's own copy of such a line loses the byte after each bad one; read again, the
-    bad bytes are written as `\\xNN` escapes, so that the line shows which encoding it has.
-    """
-    lines = con.execute(
-        "select file, byte_offset from unreadable_lines where reject_reason = ? "
-        "order by file, byte_offset",
-        [INVALID_ENCODING],
-    ).fetchall()
-    if not lines:
-        return
-    texts: list[str] = []
-    for file, of_file in groupby(lines, key=itemgetter(0)):
-        with open_csv_bytes(Path(file)) as stream:  # in order: a gzip file only reads forward
-            for _, offset in of_file:
-                stream.seek(offset)
-                written = stream.readline(MAX_LINE_BYTES).rstrip(b"\r\n")
-                texts.append(written.decode("utf-8", "backslashreplace"))
-    files, offsets = zip(*lines, strict=True)
-    as_written = pa.table({"file": files, "byte_offset": offsets, "line_text": texts})
-    # one statement: a file written in another encoding may have a million such lines
-    con.register("texts_as_written", as_written)
-    try:
-        con.execute(
-            "update unreadable_lines set line_text = texts_as_written.line_text "
-            "from texts_as_written where unreadable_lines.file = texts_as_written.file "
-            "and unreadable_lines.byte_offset = texts_as_written.byte_offset"
-        )
-    finally:
-        con.unregister("texts_as_written")
 
 
 def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:

@@ -60,6 +60,11 @@ def unreadable_lines_sql() -> str:
 
 
 @cache
+def texts_as_written_sql() -> str:
+    return (SQL_DIR / "checks" / "texts_as_written.sql").read_text(encoding="utf-8")
+
+
+@cache
 def rejects_sql() -> str:
     return (SQL_DIR / "checks" / "rejects.sql").read_text(encoding="utf-8")
 

@@ -408,6 +408,27 @@ def test_csv_lines_the_reader_cannot_split_are_rejected_with_their_text(tmp_path
 
 
 @pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_a_gzip_record_that_is_not_utf8_keeps_its_text_across_a_quoted_line_break(
+    ending: str, tmp_path: Path
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "sms_deliveries")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    # a product name with a line break in its quotes, and a Latin-1 byte after it
+    bad = f'{RU_MOBILE},2026-05-20T10:00:00Z,"bank{ending}caf\xe9 ""x""",delivered,'
+    written = ending.join([*lines[:2], bad, *lines[2:], ""]).encode("latin-1")
+    with gzip.open(csv.with_suffix(".csv.gz"), "wb") as file:
+        file.write(written)
+    csv.unlink()
+
+    run(events, tmp_path / "out", max_reject_share=0.5)
+
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
+    assert rejects["reject_reason"].to_list() == ["unreadable CSV line: invalid encoding"]
+    assert rejects["line_text"].item() == bad.replace("\xe9", "\\xe9")
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["LF", "CRLF"])
 def test_an_unreadable_lines_byte_offset_is_where_the_line_starts(
     ending: str, tmp_path: Path
 ) -> None:

@@ -1,0 +1,77 @@
+"""The text of an unreadable CSV line as its file holds it, for the rejects file's `line_text`.
+
+DuckDB's reader keeps a copy of each line it could not read, but it decodes a line that is not
+UTF-8 on the way, and loses the byte after each bad one. Such lines are read again from their
+files, at their byte offsets, and their bad bytes written as `\\xNN` escapes, so that the line
+shows which encoding it was written in.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from itertools import groupby
+from operator import itemgetter
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.input_files import open_csv_bytes
+from pipelines.sqlfiles import texts_as_written_sql
+
+# The reason DuckDB's reader gives a line with bytes that are not UTF-8.
+INVALID_ENCODING = "unreadable CSV line: invalid encoding"
+# Longer than the reader's line size limit (2 MB), a line is refused for that first.
+MAX_LINE_BYTES = 2**21
+QUOTE = b'"'
+
+
+def record_as_written(stream: io.BufferedReader | gzip.GzipFile, offset: int) -> bytes:
+    """The CSV record that starts at `offset`, without the line end after it.
+
+    A quoted field may hold line breaks (RFC 4180): the record goes on while a quote is open,
+    which an odd count of quotes so far says (a quote written in a field is doubled).
+    """
+    stream.seek(offset)
+    record = b""
+    while len(record) < MAX_LINE_BYTES:
+        line = stream.readline(MAX_LINE_BYTES - len(record))
+        record += line
+        if not line or record.count(QUOTE) % 2 == 0:
+            break
+    return record.removesuffix(b"\n").removesuffix(b"\r")
+
+
+def _records(lines: list[tuple[str, int]]) -> Iterator[bytes]:
+    for file, of_file in groupby(lines, key=itemgetter(0)):
+        with open_csv_bytes(Path(file)) as stream:  # in order: a gzip file only reads forward
+            for _, offset in of_file:
+                yield record_as_written(stream, offset)
+
+
+def take_texts_as_written(con: duckdb.DuckDBPyConnection) -> None:
+    """Put each unreadable line that is not UTF-8 in `unreadable_lines` as its file holds it."""
+    not_utf8 = duckdb.ColumnExpression("reject_reason") == duckdb.ConstantExpression(
+        INVALID_ENCODING
+    )
+    lines = (
+        con.table("unreadable_lines")
+        .filter(not_utf8)
+        .order("file, byte_offset")
+        .select("file, byte_offset")
+        .fetchall()
+    )
+    if not lines:
+        return
+    texts = [record.decode("utf-8", "backslashreplace") for record in _records(lines)]
+    files, offsets = zip(*lines, strict=True)
+    # one statement: a file written in another encoding may have a million such lines
+    con.register(
+        "texts_as_written", pa.table({"file": files, "byte_offset": offsets, "line_text": texts})
+    )
+    try:
+        con.execute(texts_as_written_sql())
+    finally:
+        con.unregister("texts_as_written")
