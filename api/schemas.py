@@ -124,6 +124,9 @@ def _a_number_of_seconds(value: object) -> object:
     # 1e300 is a whole number, too: out of range like 2**40, not "not an integer"
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    # NaN is no JSON, but Python's parser takes it: say so in the words of the other refusals
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError("a number of seconds, not NaN")
     # 1e309 is valid JSON that the parser reads as infinity: out of range like 1e308
     if isinstance(value, float) and math.isinf(value):
         return 10**309 if value > 0 else -(10**309)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -95,6 +95,8 @@ class Forgotten:
     codes: int = 0  # their SMS codes' rows
     # past the retention with their outcome, kept while a webhook of theirs waits to be sent
     kept_for_webhooks: int = 0
+    # told to stop with more to read: a later run goes on
+    stopped_early: bool = False
 
     def __add__(self, other: Forgotten) -> Forgotten:
         return Forgotten(
@@ -102,7 +104,17 @@ class Forgotten:
             self.history + other.history,
             self.codes + other.codes,
             self.kept_for_webhooks + other.kept_for_webhooks,
+            self.stopped_early or other.stopped_early,
         )
+
+
+class ForgettingInterrupted(KeyboardInterrupt):
+    """A Ctrl-C that stopped a run at once: the batch in hand was rolled back, and `done` is
+    what the batches before it forgot."""
+
+    def __init__(self, done: Forgotten) -> None:
+        super().__init__()
+        self.done = done
 
 
 def forget_notifications_before(
@@ -115,7 +127,8 @@ def forget_notifications_before(
 ) -> Forgotten:
     """Forget the notifications whose outcome, and acceptance, came before `before` (aware),
     with their history and SMS codes, in batches of `batch_size`; `dry_run` counts them and
-    forgets none. Stops after the batch in hand once `stopping` is set."""
+    forgets none. Stops after the batch in hand once `stopping` is set (`stopped_early`); a
+    KeyboardInterrupt stops it at once, as `ForgettingInterrupted` with what was done."""
     total = Forgotten()
     with engine.connect() as connection:
         # most hours have nothing to forget: then no batch takes SQLite's write lock, for
@@ -123,20 +136,25 @@ def forget_notifications_before(
         if not _next_batch(connection, before, None, 1):
             return total
     after: tuple[datetime, str] | None = None
-    while stopping is None or not stopping.is_set():
-        with engine.begin() as connection:
-            if not dry_run:
-                # SQLite: the batch is read under the store's write lock, so that no webhook
-                # is enqueued for one of them between the check below and the deletes
-                records.hold_until_moved(connection)
-            batch = _next_batch(connection, before, after, batch_size)
-            if not batch:
-                break
-            after = batch[-1]
-            total += _forget(connection, [id_ for _, id_ in batch], before, dry_run)
-        if len(batch) < batch_size:
-            break
-    return total
+    try:
+        while True:
+            if stopping is not None and stopping.is_set():
+                return replace(total, stopped_early=True)
+            with engine.begin() as connection:
+                if not dry_run:
+                    # SQLite: the batch is read under the store's write lock, so that no
+                    # webhook is enqueued for one of them between the check below and the
+                    # deletes
+                    records.hold_until_moved(connection)
+                batch = _next_batch(connection, before, after, batch_size)
+                if not batch:
+                    return total
+                after = batch[-1]
+                total += _forget(connection, [id_ for _, id_ in batch], before, dry_run)
+            if len(batch) < batch_size:
+                return total
+    except KeyboardInterrupt as interrupt:
+        raise ForgettingInterrupted(total) from interrupt
 
 
 def _next_batch(

@@ -229,7 +229,7 @@ def unschedule(scheduler: BackgroundScheduler, name: str) -> None:
     for job_id in (name, f"{name}{CATCH_UP}"):
         if scheduler.get_job(job_id) is not None:
             scheduler.remove_job(job_id)
-            log.info("scheduled job %s removed: this process no longer runs it", job_id)
+            log.info("scheduled job %s removed: it is turned off, or no longer run", job_id)
 
 
 def _catch_up(

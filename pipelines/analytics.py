@@ -239,9 +239,11 @@ def _nothing_to_compare(con: duckdb.DuckDBPyConnection) -> str:
     if not bills:
         return "the store holds no notification"
     # the ledger keeps every bill; what a forgotten notification would have cost by SMS is gone
+    kept = f"{bills:,} bill" + ("" if bills == 1 else "s")
     return (
-        f"the store keeps {bills} bills but none of their notifications, which are past its "
-        "retention (OWNERSHIP_NOTIFICATION_RETENTION_DAYS): nothing to compare with SMS"
+        f"the store keeps {kept} but none of the notifications billed, which were forgotten "
+        "(OWNERSHIP_NOTIFICATION_RETENTION_DAYS, or `ownership notifications forget`): "
+        "nothing to compare with SMS"
     )
 
 

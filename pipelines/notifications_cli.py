@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ownership.notifications import ACTION_AGE_DAYS_MAX
 from pipelines.cli import UsageError, _whole_number
@@ -22,6 +22,9 @@ from pipelines.settings import (
     Settings,
 )
 
+if TYPE_CHECKING:
+    from delivery.forgetting import Forgotten
+
 
 def retention_days_argument(text: str) -> int:
     """Days of retention: no fewer than the setting may be, for the same reason."""
@@ -32,6 +35,14 @@ def retention_days_argument(text: str) -> int:
         least_is=f": a client may be allowed user actions {ACTION_AGE_DAYS_MAX} days old, and a "
         "repeated request whose notification was forgotten sooner would be sent again",
     )
+
+
+# a batch is one transaction, which holds what it deletes (SQLite: the whole store) until done
+MOST_IN_A_BATCH = 10_000
+
+
+def _batch_size(text: str) -> int:
+    return _whole_number(text, least=1, most=MOST_IN_A_BATCH)
 
 
 def add_notifications_commands(commands: Any) -> None:
@@ -70,6 +81,16 @@ def add_notifications_commands(commands: Any) -> None:
         action="store_true",
         help="count what would be forgotten, and forget nothing",
     )
+    forget.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=None,
+        metavar="N",
+        help=(
+            f"notifications a transaction forgets, 1 to {MOST_IN_A_BATCH:,} (default 500, as the "
+            "worker's): smaller batches hold SQLite's write lock for less each"
+        ),
+    )
     forget.set_defaults(run=cmd_notifications_forget)
 
 
@@ -78,7 +99,11 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
 
     from sqlalchemy.exc import DatabaseError
 
-    from delivery.forgetting import forget_notifications_before
+    from delivery.forgetting import (
+        BATCH_SIZE,
+        ForgettingInterrupted,
+        forget_notifications_before,
+    )
     from delivery.runtime import build_clock
     from pipelines.serving_cli import store_failed, store_unreachable
     from store.database import make_engine, upgrade
@@ -100,28 +125,38 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
         before = build_clock(settings).now() - timedelta(days=days)
         with _stopped_by_ctrl_c(stopping):
             done = forget_notifications_before(
-                engine, before, dry_run=args.dry_run, stopping=stopping
+                engine,
+                before,
+                batch_size=args.batch_size or BATCH_SIZE,
+                dry_run=args.dry_run,
+                stopping=stopping,
             )
+    except ForgettingInterrupted as interrupted:  # a second Ctrl-C: the batch in hand undone
+        print(f"{_said(interrupted.done, days, args.dry_run, 'stopped at once: ')}; run it again")
+        return INTERRUPTED
     except DatabaseError as error:
         raise store_failed(settings, error) from error
     finally:
         engine.dispose()
-    verb = "would forget" if args.dry_run else "forgot"
-    if stopping.is_set():
-        verb = f"stopped: {verb}"
+    if done.stopped_early:
+        print(f"{_said(done, days, args.dry_run, 'stopped: ')}; run it again to go on")
+        return INTERRUPTED
+    print(_said(done, days, args.dry_run))
+    return 0
+
+
+def _said(done: Forgotten, days: int, dry_run: bool, prefix: str = "") -> str:
+    verb = "would forget" if dry_run else "forgot"
     line = (
-        f"{verb} {_count(done.notifications, 'notification')} whose outcome is over {days} days "
+        f"{prefix}{verb} {_count(done.notifications, 'notification')} whose outcome is over "
+        f"{days} days "
         f"old ({_count(done.history, 'history entry', 'history entries')}, "
         f"{_count(done.codes, 'SMS code')})"
     )
     if done.kept_for_webhooks:
         waiting = _count(done.kept_for_webhooks, "other")
         line += f"; {waiting} kept while a webhook of theirs waits to be sent"
-    if stopping.is_set():
-        print(f"{line}; run it again to go on")
-        return INTERRUPTED
-    print(line)
-    return 0
+    return line
 
 
 @contextmanager

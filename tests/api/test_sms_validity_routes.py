@@ -125,3 +125,14 @@ def test_a_validity_past_any_duration_is_out_of_range_and_named_not_written_out(
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "OUT_OF_RANGE"
     assert response.json()["message"] == f"sms_validity must be between 300 s and 604800 s, {said}"
+
+
+def test_a_validity_of_nan_is_refused_as_no_number(caller: Caller) -> None:
+    text = json.dumps(body("validity-nan", sms_validity=0))
+    response = caller.post_text(
+        "/v1/notify", text.replace('"sms_validity": 0', '"sms_validity": NaN')
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert response.json()["message"].endswith("a number of seconds, not NaN")

@@ -63,32 +63,79 @@ def test_a_retention_a_repeated_request_could_outlive_is_refused(
     )
 
 
+def delivered_long_ago(notifier: Notifier, count: int) -> list[str]:
+    sent = [notifier.notify(VERIFIED_FRESH, f"old-{n}") for n in range(count)]
+    for notification in sent:
+        notifier.service.delivered(notification, notifier.clock.now())
+    return sent
+
+
+def ctrl_c_while_forgetting(monkeypatch: pytest.MonkeyPatch, presses: dict[int, int]) -> None:
+    """The operator's Ctrl-C, `presses[n]` times while the nth batch (1 the first) is in hand."""
+    forget, batches = delivery.forgetting._forget, iter(range(1, 100))
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        for _ in range(presses.get(next(batches), 0)):
+            signal.raise_signal(signal.SIGINT)
+        return forget(*args, **kwargs)
+
+    monkeypatch.setattr(delivery.forgetting, "_forget", interrupted)
+
+
+def still_kept(notifier: Notifier, sent: list[str]) -> int:
+    return sum(notifier.service.notification(notifier.client_key, n) is not None for n in sent)
+
+
 def test_a_ctrl_c_ends_the_batch_in_hand_and_says_what_was_forgotten(
     a_year_and_more_later: Notifier,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    notifier = a_year_and_more_later
-    sent = [notifier.notify(VERIFIED_FRESH, f"old-{n}") for n in range(2)]
-    for notification in sent:
-        notifier.service.delivered(notification, notifier.clock.now())
-    forget = delivery.forgetting._forget
+    sent = delivered_long_ago(a_year_and_more_later, 3)
+    ctrl_c_while_forgetting(monkeypatch, {1: 1})
 
-    def interrupted_while_forgetting(*args: Any, **kwargs: Any) -> Any:
-        signal.raise_signal(signal.SIGINT)  # the operator's Ctrl-C, with a batch in hand
-        return forget(*args, **kwargs)
-
-    monkeypatch.setattr(delivery.forgetting, "_forget", interrupted_while_forgetting)
-
-    assert main(["notifications", "forget"]) == INTERRUPTED
+    assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
     said = capsys.readouterr()
     assert said.out == (
         "stopped: forgot 2 notifications whose outcome is over 400 days old "
         "(6 history entries, 0 SMS codes); run it again to go on\n"
     )
     assert "stopping after the batch in hand" in said.err
-    assert all(notifier.service.notification(notifier.client_key, n) is None for n in sent)
+    assert still_kept(a_year_and_more_later, sent) == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_during_the_last_batch_lets_the_run_end_as_any_run(
+    a_year_and_more_later: Notifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = delivered_long_ago(a_year_and_more_later, 3)
+    ctrl_c_while_forgetting(monkeypatch, {2: 1})
+
+    assert main(["notifications", "forget", "--batch-size", "2"]) == 0
+    assert capsys.readouterr().out == (
+        "forgot 3 notifications whose outcome is over 400 days old "
+        "(9 history entries, 0 SMS codes)\n"
+    )
+    assert still_kept(a_year_and_more_later, sent) == 0
+
+
+def test_a_second_ctrl_c_undoes_the_batch_in_hand_and_says_what_the_others_forgot(
+    a_year_and_more_later: Notifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = delivered_long_ago(a_year_and_more_later, 5)
+    # the operator, impatient, presses Ctrl-C twice while the second batch is in hand
+    ctrl_c_while_forgetting(monkeypatch, {2: 2})
+
+    assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
+    assert capsys.readouterr().out == (
+        "stopped at once: forgot 2 notifications whose outcome is over 400 days old "
+        "(6 history entries, 0 SMS codes); run it again\n"
+    )
+    assert still_kept(a_year_and_more_later, sent) == 3
 
 
 def test_with_the_retention_off_the_command_asks_how_old(

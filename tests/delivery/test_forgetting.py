@@ -342,7 +342,7 @@ def test_a_store_whose_notifications_are_all_forgotten_says_it_keeps_their_bills
     with pytest.raises(analytics.AnalyticsInputError) as refused:
         analytics.billed_against_sms(database_url, load_prices())
 
-    assert "keeps 2 bills but none of their notifications" in str(refused.value)
+    assert "keeps 2 bills but none of the notifications billed" in str(refused.value)
     assert "OWNERSHIP_NOTIFICATION_RETENTION_DAYS" in str(refused.value)
 
 
