@@ -174,8 +174,14 @@ class ReasonOut(BaseModel):
 
 class ChannelOut(BaseModel):
     network: Literal["vk", "ok"]
-    active: bool = Field(description="An account was active within the activity window.")
-    mobile_app: bool
+    active: bool = Field(
+        description="An account bound to the number was seen within the activity window A "
+        "(7 days) before the scores' as_of."
+    )
+    mobile_app: bool = Field(
+        description="An active account uses the mobile app: an account not seen within A is "
+        "not counted, whatever its app, since it would not show a notification."
+    )
 
 
 class CheckResponse(BaseModel):
