@@ -500,6 +500,26 @@ def webhooks_hint(store: Path, anchor: str, as_of: str) -> str:
     return f"{prefix} {quote(_OWNERSHIP)} clients webhooks demo"
 
 
+# what another terminal needs of the demo's settings to work on its store, on its clock
+SHARED_WITH_OTHER_COMMANDS = (
+    "OWNERSHIP_DATABASE_URL",
+    "OWNERSHIP_SECRET_KEY_FILE",
+    "OWNERSHIP_SCORES_DIR",
+    "OWNERSHIP_CLOCK_SPEED",
+    "OWNERSHIP_CLOCK_ANCHOR",
+    "OWNERSHIP_CLOCK_START",
+)
+
+
+def write_demo_env(path: Path, environment: dict[str, str]) -> Path:
+    """A file for a shell to source (`. demo.env`) before any other `ownership` command on the
+    demo's store: without the demo's clock, a moderator's decision would be stamped at the
+    real time, and its webhook held until the demo's clock, weeks behind, reached it."""
+    lines = [f"export {name}={quote(environment[name])}" for name in SHARED_WITH_OTHER_COMMANDS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path.resolve()
+
+
 def _say(text: str) -> None:
     """Print text meant to be pasted: as it is, without rich's markup or emoji codes, which
     would change paths such as `demo [2]` or `a :smile: b`."""
@@ -525,7 +545,9 @@ def _serve_demo(
     store.unlink(missing_ok=True)
     # the worker reads its settings from the environment
     anchor = datetime.now(UTC).isoformat()  # the demo clock's as_of, in real time
-    os.environ.update(demo_environment(scores, events, store, key_file, as_of, anchor))
+    environment = demo_environment(scores, events, store, key_file, as_of, anchor)
+    os.environ.update(environment)
+    demo_env = write_demo_env(args.dir / "demo.env", environment)
     settings = load_settings()
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -577,7 +599,10 @@ def _serve_demo(
         f"{python} -c 'import requests, sys; from requests_oauthlib import OAuth1; print("
         f'requests.get("{url}/v1/notifications/" + sys.argv[1], auth={signed})).json())\' <id>'
         "\nthe demo client's webhooks, judged on the demo's clock:\n"
-        f"{webhooks_hint(store, anchor, as_of)}\nstop with Ctrl-C"
+        f"{webhooks_hint(store, anchor, as_of)}\n"
+        "any other command on the demo's store and clock (templates approve, clients, "
+        "notifications), in a shell that first ran:\n"
+        f". {quote(str(demo_env))}\nstop with Ctrl-C"
     )
     serve(settings, args.host, args.port, workers=1)
     return 0

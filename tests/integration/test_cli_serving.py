@@ -281,6 +281,20 @@ def test_the_serving_demos_printed_calls_work_when_pasted_again_and_again(
             text=True,
             timeout=60,
         )
+        sourced = after[
+            "any other command on the demo's store and clock (templates approve, clients, "
+            "notifications), in a shell that first ran:"
+        ]
+        # a command of the operator's own, with only what the demo said to source first
+        own = f"{sourced} && {shlex.quote(OWNERSHIP)} clients webhooks demo && env"
+        operators = subprocess.run(
+            ["bash", "-c", own],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={name: value for name, value in os.environ.items() if "OWNERSHIP_" not in name},
+        )
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         demo.wait(timeout=30)
@@ -288,5 +302,10 @@ def test_the_serving_demos_printed_calls_work_when_pasted_again_and_again(
     assert first["status"] == again["status"] == "accepted" and first["id"] != again["id"]
     assert shown["id"] == first["id"] and shown["history"][0]["status"] == "accepted"
     assert webhooks.returncode == 0 and webhooks.stderr == ""  # the demo's clock, not its own
+    assert operators.returncode == 0 and operators.stderr == "", operators.stderr
+    # on the demo's store and key, and on its clock, as the webhooks' command is
+    hinted = after["the demo client's webhooks, judged on the demo's clock:"]
+    clock = {word for word in shlex.split(hinted) if word.startswith("OWNERSHIP_CLOCK_")}
+    assert len(clock) == 3 and clock <= set(operators.stdout.splitlines())
     judged = json.loads(webhooks.stdout)
     assert [client["name"] for client in judged["clients"]] == ["demo"]
