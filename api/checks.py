@@ -31,6 +31,7 @@ from ownership.verdicts import (
     Status,
     StatusCode,
     Verdict,
+    is_whole_day,
     reasons_from_mask,
 )
 from pipelines.snapshot import (
@@ -65,12 +66,17 @@ def options_at(
     now: datetime, since: datetime | None, sensitive: bool, mobile_only: bool
 ) -> CheckOptions:
     """The options of a check made at `now`; a `since` later than now, beyond a client clock's
-    skew, is refused, as CAMARA's routes refuse a future date, rather than answered false."""
-    if since is not None and since > now + CLOCK_SKEW:
-        raise SinceInFutureError(
-            f"since {since.isoformat()} is in the future: a number's change after it is not "
-            "known yet"
-        )
+    skew, is refused, as CAMARA's routes refuse a future date, rather than answered false. A
+    date (its `whole_day_since`) is in the future from the next day on, as on those routes."""
+    if since is not None:
+        if is_whole_day(since):
+            future, shown = since.date() > now.date(), since.date().isoformat()
+        else:
+            future, shown = since > now + CLOCK_SKEW, since.isoformat()
+        if future:
+            raise SinceInFutureError(
+                f"since {shown} is in the future: a number's change after it is not known yet"
+            )
     return CheckOptions(since, sensitive, mobile_only)
 
 

@@ -26,7 +26,7 @@ from delivery.http_deadline import is_public
 from ownership.message_text import refuse_unshowable
 from ownership.notifications import DEFAULT_TTL, MAX_SMS_VALIDITY, MIN_SMS_VALIDITY
 from ownership.policy import Action, PolicyRow
-from ownership.verdicts import Reason, Status
+from ownership.verdicts import Reason, Status, whole_day_since
 
 MAX_BULK = 10_000
 CAMARA_PHONE = r"^\+[1-9][0-9]{4,14}$"
@@ -94,6 +94,23 @@ def _without_credentials(url: AnyHttpUrl) -> AnyHttpUrl:
 UtcTime = Annotated[datetime, AfterValidator(_naive_utc)]
 
 
+def _a_date_as_its_end(value: object) -> object:
+    """`since` as a date asks about the whole day, as the CAMARA routes read their dates: a
+    change after 2025-11-20 is one later than its last moment. A number is no time: 1700000000
+    would pass for Unix time, which the schema does not offer."""
+    if not isinstance(value, str):
+        raise ValueError("a date or a time written as text (ISO 8601), not a number")
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return whole_day_since(date.fromisoformat(value))
+        except ValueError:
+            return value  # not a day of the calendar: the datetime parser says why
+    return value
+
+
+SinceTime = Annotated[datetime, BeforeValidator(_a_date_as_its_end), AfterValidator(_naive_utc)]
+
+
 def _calendar_date(value: object) -> object:
     """A date as CAMARA writes it, `YYYY-MM-DD`, and nothing a lax reading would also take:
     no time of day, no Unix time, no `20250601`."""
@@ -147,9 +164,11 @@ class ErrorInfo(BaseModel):
 
 class CheckRequest(Strict):
     phone: str = Field(description="The number, E.164 (`+79234567823`); spacing is tolerated.")
-    since: UtcTime | None = Field(
+    since: SinceTime | None = Field(
         None,
-        description="Answer `changed_since` for this date or time (UTC unless it says).",
+        description="Answer `changed_since` for this date or time (UTC unless it says); a "
+        "date asks about the whole day, as the CAMARA routes' dates do: changed after "
+        "2025-11-20 means after its last moment.",
     )
     sensitive: StrictBool = Field(False, description="A bank-grade notification (DESIGN §7).")
     mobile_only: StrictBool = Field(False, description="Only the mobile app may show it.")
@@ -162,7 +181,7 @@ BulkPhone = Annotated[object, WithJsonSchema({"type": "string"})]
 
 class BulkCheckRequest(Strict):
     phones: list[BulkPhone] = Field(min_length=1, max_length=MAX_BULK)
-    since: UtcTime | None = None
+    since: SinceTime | None = None
     sensitive: StrictBool = False
     mobile_only: StrictBool = False
 

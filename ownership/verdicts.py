@@ -7,7 +7,7 @@ only append.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from enum import IntEnum, StrEnum
 
 
@@ -133,6 +133,17 @@ class Verdict:
         """Whether the current holder has held the number continuously since `moment` (tenure)."""
         changed = self.changed_since(moment, coverage_from)
         return None if changed is None else not changed
+
+
+def whole_day_since(day: date) -> datetime:
+    """A date asked about as a `since`: its last moment, so that "changed hands after D" means
+    after the whole of D (CAMARA's reading, and the check's)."""
+    return datetime.combine(day, time.max)
+
+
+def is_whole_day(moment: datetime) -> bool:
+    """Whether `moment` is a date's `whole_day_since` (no client writes a time so)."""
+    return moment.time() == time.max
 
 
 # the verdict of a number no event names: unknown, risk 500 (the batch's own figure)

@@ -268,6 +268,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import utc_now
     from api.checks import SinceInFutureError, check_number, find_number, options_at
     from ownership.policy import Policy
+    from ownership.verdicts import whole_day_since
     from pipelines.snapshot import Snapshot
 
     path = (args.scores or settings.scores_dir) / "snapshot.bin"
@@ -283,7 +284,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         number, record = find_number(snapshot, args.phone)
     except InvalidNumberError as error:
         raise UsageError(str(error)) from error
-    since = None if args.since is None else datetime.combine(args.since, datetime.min.time())
+    since = None if args.since is None else whole_day_since(args.since)
     now = utc_now()
     try:
         options = options_at(now, since, args.sensitive, args.mobile_only)
@@ -533,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_day,
         default=None,
         metavar="YYYY-MM-DD",
-        help="also answer whether the number changed hands after this date",
+        help="also answer whether the number changed hands after this date (its last moment)",
     )
     check.add_argument(
         "--scores",

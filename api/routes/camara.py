@@ -9,7 +9,7 @@ is 404 IDENTIFIER_NOT_FOUND; a call without `phoneNumber` is 422 MISSING_IDENTIF
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body
@@ -28,7 +28,7 @@ from api.schemas import (
 from delivery.overlay import LiveOverlay
 from ownership.live import with_live_answers
 from ownership.numbers import InvalidNumberError, parse_number
-from ownership.verdicts import NO_HISTORY_VERDICT, Verdict
+from ownership.verdicts import NO_HISTORY_VERDICT, Verdict, whole_day_since
 from pipelines.snapshot import Snapshot
 
 router = APIRouter(tags=["CAMARA"], route_class=AuthenticatedFirst)
@@ -73,7 +73,7 @@ def _verdict_on(
     # the change has none either, and answers (recycled, not held) rather than 404
     if not verdict.has_history:
         raise identifier_not_found(f"{number.masked} has no history")
-    return verdict, datetime.combine(day, time.max)
+    return verdict, whole_day_since(day)
 
 
 @router.post(

@@ -45,6 +45,9 @@ CHANGE_REPORTED_AT = days_ago(150)
 NOW = AS_OF + timedelta(days=1, hours=9)
 COVERAGE_FROM = days_ago(400)
 RECYCLED_OWNER_SINCE = days_ago(100)
+# a number whose new holder registered at noon: a date asks about the whole of its day
+RECYCLED_AT_NOON = "+79161115577"
+NOON_OWNER_SINCE = days_ago(99.5)
 # times a datetime holds with their offsets but not in UTC, where they leave years 1 to 9999
 TIMES_BEYOND_UTC = ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00")
 
@@ -53,6 +56,8 @@ def crafted_history() -> History:
     history = steady_owner(History(), VERIFIED_FRESH, until_days=10)
     steady_owner(history, RECYCLED, until_days=200)
     history.register(RECYCLED, RECYCLED_OWNER_SINCE, BORIS, product="mail", account="mail-9")
+    steady_owner(history, RECYCLED_AT_NOON, until_days=200)
+    history.register(RECYCLED_AT_NOON, NOON_OWNER_SINCE, BORIS, product="mail", account="mail-7")
     history.register(SUSPICIOUS, days_ago(300), ANNA, product="ok", account="ok-3")
     history.account(SUSPICIOUS, "ok-3", last_seen=days_ago(2), mobile_app=False)
     history.account(ACCOUNT_ONLY, "vk-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,9 @@ import requests
 from tests.api.service import (
     ACCOUNT_ONLY,
     NO_HOLDER_SINCE_CHANGE,
+    NOON_OWNER_SINCE,
     RECYCLED,
+    RECYCLED_AT_NOON,
     UNSEEN,
     VERIFIED_FRESH,
     Caller,
@@ -102,3 +105,20 @@ def test_errors_follow_camara(
     assert response.json()["status"] == status
     assert set(response.json()) == {"status", "code", "message"}
     assert response.headers["x-correlator"] == "camara-7"
+
+
+@pytest.mark.parametrize("days_before", [-1, 0, 1])
+def test_a_date_asks_the_check_and_the_camara_routes_about_the_whole_day_alike(
+    caller: Caller, days_before: int
+) -> None:
+    # the new holder registered at noon: after the day before, not after the day itself
+    day = (NOON_OWNER_SINCE - timedelta(days=days_before)).date().isoformat()
+    recycled = ask(caller, RECYCLING, {"phoneNumber": RECYCLED_AT_NOON, "specifiedDate": day})
+    tenure = ask(caller, TENURE, {"phoneNumber": RECYCLED_AT_NOON, "tenureDate": day})
+    single = caller.post("/v1/check", {"phone": RECYCLED_AT_NOON, "since": day}).json()
+    bulk = caller.post("/v1/check/bulk", {"phones": [RECYCLED_AT_NOON], "since": day}).json()
+
+    changed = days_before == 1
+    assert recycled.json() == {"phoneNumberRecycled": changed}
+    assert tenure.json() == {"tenureDateCheck": not changed}
+    assert single["changed_since"] is bulk["results"][0]["changed_since"] is changed

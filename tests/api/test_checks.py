@@ -263,12 +263,12 @@ def test_health_and_metrics_report_the_snapshot_and_the_requests(caller: Caller)
     assert health == {
         "status": "ok",
         "snapshot_as_of": "2026-06-01T00:00:00Z",
-        "snapshot_numbers": 7,
+        "snapshot_numbers": 8,
     }
     assert 'ownership_http_requests_total{method="POST",route="/v1/check",status="200"}' in metrics
     assert "ownership_http_request_duration_seconds_bucket" in metrics
     assert "ownership_snapshot_as_of_seconds 1.780272e+09" in metrics
-    assert "ownership_snapshot_numbers 7.0" in metrics
+    assert "ownership_snapshot_numbers 8.0" in metrics
 
 
 def test_the_docs_pages_are_counted_under_their_own_routes(caller: Caller) -> None:
@@ -294,3 +294,11 @@ def test_a_yes_or_no_given_as_text_or_a_number_is_an_invalid_argument(
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "INVALID_ARGUMENT"
     assert next(iter(flag)) in response.json()["message"]
+
+
+def test_a_since_written_as_a_number_is_refused_not_read_as_unix_time(caller: Caller) -> None:
+    response = caller.post("/v1/check", {"phone": VERIFIED_FRESH, "since": 1_700_000_000})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert "not a number" in response.json()["message"]
