@@ -46,10 +46,10 @@ from store.secrets import SecretCipher
 
 log = logging.getLogger(__name__)
 S = NotificationStatus
-# an SMS not handed over (the gateway could not be reached, its answer never came, no worker
-# ran) before it stopped being worth delivering: its deadline once claimed for SMS, before
-# that the service's validity past the TTL. Not handed over (again), and failed. A gateway
-# whose answer never came may have taken it all the same: it delivers it by then, or not at all
+# an SMS not handed over (the gateway could not be reached, no worker ran) before it stopped
+# being worth delivering: its deadline once claimed for SMS, before that the service's validity
+# past the TTL. Not handed over (again), and failed; but one a gateway may hold (`may_be_held`)
+# may be delivered up to its deadline, and its report is awaited as a confirmed hand-over's is
 SMS_VALIDITY_RAN_OUT = "its SMS validity ran out before the SMS was handed over"
 # where the sweeper takes a notification whose TTL ran out
 SWEPT_ON = frozenset({S.EXPIRED, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED})
@@ -61,6 +61,15 @@ def _naive(moment: datetime) -> datetime:
 
 # A claimed row's key: its SMS deadline was fixed by this claim, not kept from an earlier one.
 FIXED_BY_THIS_CLAIM = "sms_deadline_fixed_by_this_claim"
+
+
+def may_be_held(row: dict[str, Any]) -> bool:
+    """Whether a hand-over of the notification's SMS may have reached its gateway, which then
+    delivers it up to its deadline, and reports it, whatever the hand-overs after it met: its
+    deadline stands once a claim may have told it to the gateway (`unfixed_deadline` undoes one
+    whose claim surely never reached it), and one this very claim fixed was told to no one yet.
+    Read from the store, so that every process, after any restart, knows it."""
+    return row.get("sms_valid_until") is not None and not row.get(FIXED_BY_THIS_CLAIM)
 
 
 def unfixed_deadline(told_nothing: bool) -> dict[str, Any]:
@@ -160,6 +169,23 @@ class NotifyCore:
         """Claim the notification for SMS, then send it. `detail` adds to the history entry (why
         it went by SMS); `as_read`: only while the notification is as read (`_claim`)."""
         now = self.clock.now()
+        if self._sms_too_late(row, now) and may_be_held(row):
+            # not handed over again, and not failed: the gateway may deliver an earlier hand-over
+            # up to its deadline, so its report is awaited as a confirmed one's (the sweeper
+            # fails it at the report time-out past the deadline), untold: the client heard of
+            # sms_sent
+            with self.engine.begin() as connection:
+                records.set_status(
+                    connection,
+                    row["id"],
+                    leaving,
+                    S.SMS_SENT,
+                    now,
+                    as_read=as_read,
+                    channel=Channel.SMS.value,
+                    provider_id=None,
+                )
+            return False
         if self._sms_too_late(row, now):  # a No long after the TTL, say
             with self.engine.begin() as connection:
                 detail = {**(detail or {}), "channel": "sms", "error": SMS_VALIDITY_RAN_OUT}

@@ -16,6 +16,7 @@ from delivery.notify_core import (
     NotifyCore,
     S,
     a_message,
+    may_be_held,
     unfixed_deadline,
 )
 from ownership.channels import SOCIAL_CHANNELS, Channel
@@ -115,13 +116,15 @@ class Sweeping(NotifyCore):
             left = 0  # as they were: waiting for their network
             for row in rows:
                 status = S(row["status"])
-                if status is S.SMS_SENT and not row["provider_id"]:  # as `_due` reads it
-                    unsent.append(row)
+                if status is S.SMS_SENT and not (row["provider_id"] or self._held(row, now)):
+                    unsent.append(row)  # as `_due` reads it
                 elif status is S.ACCEPTED and row["channel"] == Channel.SMS.value:
                     # the gateway may hold it: by SMS again whatever the fallback (the policy
                     # or an answer chose SMS, not the TTL), and the client heard of sms_sent
                     given_back.append(row)
                 elif status is S.SMS_SENT:
+                    # handed over, or held by a gateway whose answer never came: its report
+                    # awaited until the time-out past its deadline, as `_due` reads it
                     unreported.append(row)
                 elif status is S.EXPIRED:
                     waiting_sms.append(row)
@@ -210,16 +213,25 @@ class Sweeping(NotifyCore):
                 {"error": "no delivery report"},
             )
             # the SMS that its gateway has not confirmed taking within its validity: not sent
-            # again, however late the gateway is back (or a worker came)
+            # again, however late the gateway is back (or a worker came). One it may hold
+            # awaits its report as a confirmed one does, untold (the client heard of sms_sent)
+            held = [row["id"] for row in waiting_sms + given_back if self._held(row, now)]
+            awaited = records.set_status_many(
+                connection, held, (S.EXPIRED, S.ACCEPTED), S.SMS_SENT, now
+            )
             too_late = self._move_many(
                 connection,
-                [row for row in waiting_sms + unsent + given_back if self._sms_too_late(row, now)],
+                [
+                    row
+                    for row in waiting_sms + unsent + given_back
+                    if self._sms_too_late(row, now) and not may_be_held(row)
+                ],
                 (S.EXPIRED, S.SMS_SENT, S.ACCEPTED),
                 S.SMS_FAILED,
                 now,
                 {"channel": "sms", "error": SMS_VALIDITY_RAN_OUT},
             )
-            ended = {row["id"] for row in too_late}
+            ended = {row["id"] for row in too_late} | awaited
             waiting_sms, unsent, given_back = (
                 [row for row in kind if row["id"] not in ended]
                 for kind in (waiting_sms, unsent, given_back)
@@ -245,6 +257,12 @@ class Sweeping(NotifyCore):
         # and as they were: waiting, again, for the SMS gateway
         left += sum(row["id"] in given_back_again for row in retried)
         return len(rows) - left
+
+    def _held(self, row: dict[str, Any], now: datetime) -> bool:
+        """Whether the notification's SMS, past its deadline at `now`, may be held by its
+        gateway, which may have delivered it by then: not handed over again, nor failed, before
+        its report's time-out past the deadline."""
+        return may_be_held(row) and self._sms_too_late(row, now)
 
     def _waits_for_its_network(
         self, row: dict[str, Any], withdrawals: dict[str, bool | None], now: datetime
@@ -289,16 +307,22 @@ class Sweeping(NotifyCore):
             (table.c.status == S.SMS_SENT.value)
             & (func.coalesce(table.c.provider_id, "") == "")
             & (table.c.updated_at <= now - self.claim_timeout)
+            # past its deadline, it is not handed over again, and awaits its report
+            & (table.c.sms_valid_until.is_(None) | (table.c.sms_valid_until > now))
         )
         # on its partial index, in its words: every other `expired` notification is final,
         # and they only grow in number
         waiting_for_sms = text(WAITING_FOR_SMS)
         # an SMS's report is awaited until the report timeout past its deadline, by when its
         # gateway reports it `expired` at the latest (one claimed before there was a deadline:
-        # past its last move); read by status, as `by_sms`'s
+        # past its last move); also one a gateway may hold, whose answer never came, once its
+        # deadline passed (`may_be_held`); read by status, as `by_sms`'s
         without_either = (past_ttl & accepted & without_fallback) | (
             (table.c.status == S.SMS_SENT.value)
-            & (func.coalesce(table.c.provider_id, "") != "")
+            & (
+                (func.coalesce(table.c.provider_id, "") != "")
+                | table.c.sms_valid_until.is_not(None)
+            )
             & (
                 func.coalesce(table.c.sms_valid_until, table.c.updated_at)
                 <= now - self.sms_report_timeout
@@ -392,7 +416,8 @@ class Sweeping(NotifyCore):
         `sms_sent`, sent again once the claim is old (whatever the fallback, such a
         notification is the policy's to send by SMS, or its TTL's). One whose deadline passed
         before its turn came (the hand-overs before it were slow) is not handed over, and
-        fails. Returns the notifications given back."""
+        fails, unless an earlier hand-over may have reached the gateway: then it waits for its
+        report (`may_be_held`). Returns the notifications given back."""
         if not claimed:
             return set()
         outcomes: list[tuple[dict[str, Any], SendResult | None]] = []
@@ -460,7 +485,7 @@ class Sweeping(NotifyCore):
             )
             self._move_many(
                 connection,
-                ran_out,
+                [row for row in ran_out if not may_be_held(row)],  # the rest stay, awaited
                 (S.SMS_SENT,),
                 S.SMS_FAILED,
                 self.clock.now(),

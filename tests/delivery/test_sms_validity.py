@@ -92,21 +92,23 @@ def test_a_codes_sms_is_worth_delivering_until_the_ttl_ends(
     assert [sms.valid_until for sms in notifier.sms.codes] == [asked_at + TTL]
 
 
-def test_the_sweeper_fails_an_sms_not_handed_over_within_a_short_validity(
+def test_the_sweeper_hands_over_no_sms_past_a_short_validity_and_ends_it_unreported(
     notifier: Notifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent = notifier.notify(VERIFIED_FRESH, ttl=TTL, sms_validity=FIVE_MINUTES)
     monkeypatch.setattr(notifier.sms, "send", down)
     notifier.clock.advance(TTL)
-    notifier.service.sweep()  # the gateway is down: it waits
+    notifier.service.sweep()  # the gateway is down (it may hold the SMS all the same): it waits
     notifier.clock.advance(FIVE_MINUTES)
 
     notifier.service.sweep()
     monkeypatch.undo()  # the gateway is back, five minutes late: too late for this one
     notifier.service.sweep()
+    notifier.clock.advance(notifier.service.sms_report_timeout)  # and no report came
+    notifier.service.sweep()
 
     assert notifier.status(sent) == "sms_failed"
-    assert error_of_its_last_step(notifier, sent) == SMS_VALIDITY_RAN_OUT
+    assert error_of_its_last_step(notifier, sent) == "no delivery report"
     assert notifier.sms.sent == []
     assert told_everything(notifier, sent)
 
