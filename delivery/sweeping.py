@@ -25,7 +25,11 @@ from ownership.notifications import (
     Fallback,
     NotificationStatus,
 )
-from store.tables_notifications import WAITING_FOR_SMS
+from store.tables_notifications import (
+    SMS_SENT,
+    SMS_UNCONFIRMED,
+    WAITING_FOR_SMS,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -302,10 +306,8 @@ class Sweeping(NotifyCore):
         without_fallback = never_claimed & (table.c.fallback == Fallback.NONE.value)
         by_sms = (past_ttl & accepted & (never_claimed | ~a_network) & ~without_fallback) | (
             # claimed for SMS, but the gateway's answer never came: a crash between the claim
-            # and the call, which may never have been made. (No index on the provider id for
-            # it: every settled notification without one would be read)
-            (table.c.status == S.SMS_SENT.value)
-            & (func.coalesce(table.c.provider_id, "") == "")
+            # and the call, which may never have been made; on its partial index, in its words
+            text(SMS_UNCONFIRMED)
             & (table.c.updated_at <= now - self.claim_timeout)
             # past its deadline, it is not handed over again, and awaits its report
             & (table.c.sms_valid_until.is_(None) | (table.c.sms_valid_until > now))
@@ -314,18 +316,20 @@ class Sweeping(NotifyCore):
         # and they only grow in number
         waiting_for_sms = text(WAITING_FOR_SMS)
         # an SMS's report is awaited until the report timeout past its deadline, by when its
-        # gateway reports it `expired` at the latest (one claimed before there was a deadline:
-        # past its last move); also one a gateway may hold, whose answer never came, once its
-        # deadline passed (`may_be_held`); read by status, as `by_sms`'s
-        without_either = (past_ttl & accepted & without_fallback) | (
-            (table.c.status == S.SMS_SENT.value)
-            & (
-                (func.coalesce(table.c.provider_id, "") != "")
-                | table.c.sms_valid_until.is_not(None)
-            )
-            & (
-                func.coalesce(table.c.sms_valid_until, table.c.updated_at)
-                <= now - self.sms_report_timeout
+        # gateway reports it `expired` at the latest; also one a gateway may hold, whose answer
+        # never came, once its deadline passed (`may_be_held`). On its partial index, by the
+        # deadline, so that those still awaited are not read; one claimed before there were
+        # deadlines, handed over, past its last move
+        reported_by = now - self.sms_report_timeout
+        sms_sent = text(SMS_SENT)
+        without_either = (
+            (past_ttl & accepted & without_fallback)
+            | (sms_sent & (table.c.sms_valid_until <= reported_by))
+            | (
+                sms_sent
+                & table.c.sms_valid_until.is_(None)
+                & (func.coalesce(table.c.provider_id, "") != "")
+                & (table.c.updated_at <= reported_by)
             )
         )
         columns = select(*(table.c[name] for name in SWEPT_COLUMNS))

@@ -32,6 +32,15 @@ ONE_ANSWER = "result in ('confirmed', 'denied')"
 # from reading it by the index of statuses, which would read every `expired` notification
 WAITING_FOR_SMS = "status || '' = 'expired' AND fallback = 'sms'"
 _WAITING_FOR_SMS = text(WAITING_FOR_SMS)  # the class below names a column `text`
+# an SMS claimed or handed over and not settled: its report is awaited until the time-out past
+# its deadline, by which the sweeper reads those overdue, not every SMS awaiting its report (and
+# those claimed before there were deadlines, by their last move, among the few with none); in
+# the words of its read, as `WAITING_FOR_SMS`
+SMS_SENT = "status || '' = 'sms_sent'"
+# and a claim for SMS its gateway has not confirmed (in flight, left by a crash, or held by a
+# gateway whose answer never came), by its last move: a few, among them all
+SMS_UNCONFIRMED = f"{SMS_SENT} AND coalesce(provider_id, '') = ''"
+_SMS_SENT, _SMS_UNCONFIRMED = text(SMS_SENT), text(SMS_UNCONFIRMED)
 
 
 class NotificationRow(Base):
@@ -100,6 +109,19 @@ class NotificationRow(Base):
             "expires_at",
             sqlite_where=_WAITING_FOR_SMS,
             postgresql_where=_WAITING_FOR_SMS,
+        ),
+        # the SMS awaiting their reports, by when the wait ends; and the unconfirmed claims
+        Index(
+            "ix_notifications_sms_report_due",
+            "sms_valid_until",
+            sqlite_where=_SMS_SENT,
+            postgresql_where=_SMS_SENT,
+        ),
+        Index(
+            "ix_notifications_sms_unconfirmed",
+            "updated_at",
+            sqlite_where=_SMS_UNCONFIRMED,
+            postgresql_where=_SMS_UNCONFIRMED,
         ),
     )
 
