@@ -14,6 +14,7 @@ import pytest
 
 from delivery.channels.ports import (
     ChannelUnavailableError,
+    Refusal,
     ReverificationPrompt,
     SendResult,
     Sent,
@@ -124,4 +125,57 @@ def test_a_copy_left_in_vk_meanwhile_is_withdrawn_before_a_stale_read_sends_an_s
     (copy_in_vk,) = notifier.vk.issued[accepted.answer["id"], Sent.MESSAGE]
     assert notifier.vk.withdrawn == [copy_in_vk]
     assert [row[0] for row in notifier.sms.sent] == [accepted.answer["id"]]
+    assert messages_shown(notifier) == 1
+
+
+NETWORK_ANSWERS: dict[str, Callable[[SendResult], SendResult]] = {
+    "taken": lambda taken: taken,
+    "refused": lambda taken: SendResult.refused(Refusal.NO_ACTIVE_ACCOUNT),
+    "timed out": lambda taken: _raise(ChannelUnavailableError("read timeout")),
+    "never reached": lambda taken: _raise(ChannelUnavailableError("refused", never_sent=True)),
+}
+
+
+def _raise(error: Exception) -> SendResult:
+    raise error
+
+
+@pytest.mark.parametrize("answer", NETWORK_ANSWERS)
+@pytest.mark.parametrize(
+    ("phone", "network", "call"), [(VERIFIED_FRESH, "vk", "send"), (SUSPICIOUS, "ok", "ask")]
+)
+def test_a_network_call_outliving_its_claims_take_over_moves_nothing_the_sweeper_did(
+    notifier: Notifier,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    phone: str,
+    network: str,
+    call: str,
+) -> None:
+    # the sweeper takes over a claim past its TTL by moving it on (to SMS): nothing claims a
+    # notification for a network after its TTL, so the call's give-back finds no claim left
+    channel = getattr(notifier, network)
+    real = getattr(channel, call)
+
+    def outlives_its_claim(item: Any) -> SendResult:
+        taken = real(item)
+        notifier.clock.advance(notifier.service.claim_timeout + timedelta(seconds=11))
+        notifier.service.sweep()  # takes the claim over: withdrawn, and sent by SMS
+        return NETWORK_ANSWERS[answer](taken)
+
+    accepted = notifier.service.accept(
+        notifier.client_key,
+        notifier.request(phone, ttl=timedelta(minutes=10), sensitive=call == "ask"),
+    )
+    sent = str(accepted.answer["id"])
+    monkeypatch.setattr(channel, call, outlives_its_claim)
+    notifier.clock.advance(timedelta(minutes=9, seconds=50))
+    notifier.service.dispatch_due()  # claimed ten seconds before the TTL
+    monkeypatch.undo()
+    notifier.clock.advance(TRY_AGAIN_AFTER)
+    notifier.service.dispatch_due()
+    notifier.service.sweep()
+
+    assert notifier.status(sent) == "sms_sent"
+    assert [row[0] for row in notifier.sms.sent] == [sent]
     assert messages_shown(notifier) == 1
