@@ -38,7 +38,8 @@ _WAITING_FOR_SMS = text(WAITING_FOR_SMS)  # the class below names a column `text
 # the words of its read, as `WAITING_FOR_SMS`
 SMS_SENT = "status || '' = 'sms_sent'"
 # and a claim for SMS its gateway has not confirmed (in flight, left by a crash, or held by a
-# gateway whose answer never came), by its last move: a few, among them all
+# gateway whose answer never came), by its last move: a few among them all, but every one
+# held while a gateway is down (55,000 held: 2 to 24 ms a read on SQLite)
 SMS_UNCONFIRMED = f"{SMS_SENT} AND coalesce(provider_id, '') = ''"
 _SMS_SENT, _SMS_UNCONFIRMED = text(SMS_SENT), text(SMS_UNCONFIRMED)
 
