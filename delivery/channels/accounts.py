@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ownership.channels import Channel
+from ownership.numbers import InvalidNumberError, parse_number
 from pipelines.paths import input_files, input_format
 
 COLUMNS = ("network", "account_id", "phone", "last_seen_at", "mobile_app")
+E164 = re.compile(r"\+[1-9][0-9]{4,14}")
 
 
 @dataclass(frozen=True)
@@ -62,16 +65,30 @@ class AccountDirectory:
             parquet = input_format(path) == "parquet"
             table = pq.read_table(path) if parquet else _read_csv(path)
             for row in table.select(list(COLUMNS)).to_pylist():
+                phone = _e164(str(row["phone"]))
+                if phone is None:
+                    continue  # no number: a scoring run rejects the row too
                 directory.add(
                     Account(
                         network=Channel(row["network"]),
                         account_id=str(row["account_id"]),
-                        phone=str(row["phone"]),
+                        phone=phone,
                         last_seen_at=_utc(row["last_seen_at"]),
                         mobile_app=bool(row["mobile_app"]),
                     )
                 )
         return directory
+
+
+def _e164(text: str) -> str | None:
+    """A phone as the scores write it: `+1 212-393-9074` is `+12123939074`, as a scoring run
+    mends it, so that the numbers scored find their accounts."""
+    if E164.fullmatch(text):
+        return text
+    try:
+        return parse_number(text).e164
+    except InvalidNumberError:
+        return None
 
 
 def _read_csv(path: Path) -> pa.Table:

@@ -61,3 +61,20 @@ def test_accounts_are_read_from_the_files_a_scoring_run_reads(tmp_path: Path) ->
     (account,) = AccountDirectory.read_history(tmp_path).bound(Channel.VK, RU_MOBILE)
 
     assert account.account_id == "vk-1"
+
+
+def test_an_accounts_phone_is_read_as_the_scores_write_it(tmp_path: Path) -> None:
+    # the scores hold E.164, mended by the batch as here; garbage is left out, as it rejects it
+    folder = tmp_path / "accounts"
+    folder.mkdir()
+    (folder / "part-0.csv").write_text(
+        "network,account_id,phone,last_seen_at,mobile_app\n"
+        "vk,vk-1,+7 (923) 456-78-23,2026-05-30 10:00:00,true\n"
+        "ok,ok-1,not a phone,2026-05-30 10:00:00,false\n",
+        encoding="utf-8",
+    )
+    directory = AccountDirectory.read_history(tmp_path)
+
+    (account,) = directory.bound(Channel.VK, RU_MOBILE)
+    assert account.phone == RU_MOBILE
+    assert len(directory) == 1
