@@ -25,23 +25,47 @@ from pipelines.sqlfiles import texts_as_written_sql
 INVALID_ENCODING = "unreadable CSV line: invalid encoding"
 # Longer than the reader's line size limit (2 MB), a line is refused for that first.
 MAX_LINE_BYTES = 2**21
-QUOTE = b'"'
+QUOTE, COMMA = b'"', b","
 
 
 def record_as_written(stream: io.BufferedReader | gzip.GzipFile, offset: int) -> bytes:
     """The CSV record that starts at `offset`, without the line end after it.
 
-    A quoted field may hold line breaks (RFC 4180): the record goes on while a quote is open,
-    which an odd count of quotes so far says (a quote written in a field is doubled).
+    A quoted field may hold line breaks (RFC 4180): the record goes on while one is open. A
+    quote opens a field only at its start (`ab"c` is text, as the reader takes it), and a
+    doubled quote inside one is a quote written in it.
     """
     stream.seek(offset)
-    record = b""
-    while len(record) < MAX_LINE_BYTES:
-        line = stream.readline(MAX_LINE_BYTES - len(record))
-        record += line
-        if not line or record.count(QUOTE) % 2 == 0:
+    lines: list[bytes] = []
+    quoted, size = False, 0
+    while size < MAX_LINE_BYTES:
+        line = stream.readline(MAX_LINE_BYTES - size)
+        lines.append(line)
+        size += len(line)
+        if QUOTE in line:  # most lines hold none: they end where they end
+            quoted = _open_after(line, quoted)
+        if not line or not quoted:
             break
-    return record.removesuffix(b"\n").removesuffix(b"\r")
+    return b"".join(lines).removesuffix(b"\n").removesuffix(b"\r")
+
+
+def _open_after(line: bytes, quoted: bool) -> bool:
+    """Whether a quoted field is still open at the end of `line`, given whether one was at
+    its start."""
+    at_field_start, position = not quoted, 0
+    while position < len(line):
+        byte = line[position : position + 1]
+        if quoted:
+            if byte == QUOTE:
+                if line[position + 1 : position + 2] == QUOTE:
+                    position += 1  # a quote written in the field
+                else:
+                    quoted = False
+        elif byte == QUOTE and at_field_start:
+            quoted = True
+        at_field_start = byte == COMMA and not quoted
+        position += 1
+    return quoted
 
 
 def _records(lines: list[tuple[str, int]]) -> Iterator[bytes]:

@@ -428,6 +428,21 @@ def test_a_gzip_record_that_is_not_utf8_keeps_its_text_across_a_quoted_line_brea
     assert rejects["line_text"].item() == bad.replace("\xe9", "\\xe9")
 
 
+def test_a_quote_inside_an_unquoted_field_opens_nothing_in_a_lines_text(tmp_path: Path) -> None:
+    # the reader takes `ab"c` as text: the line is one record, and so is its text
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "sms_deliveries")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    bad = f'{RU_MOBILE},2026-05-20T10:00:00Z,caf\xe9 ab"c,delivered,'
+    csv.write_bytes("\n".join([*lines[:2], bad, *lines[2:], ""]).encode("latin-1"))
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
+    assert rejects["line_text"].to_list() == [bad.replace("\xe9", "\\xe9")]
+    assert manifest["inputs"]["sms_deliveries"]["accepted"] == len(lines) - 1
+
+
 @pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["LF", "CRLF"])
 def test_an_unreadable_lines_byte_offset_is_where_the_line_starts(
     ending: str, tmp_path: Path
