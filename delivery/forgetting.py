@@ -139,7 +139,9 @@ def forget_notifications_before(
     try:
         while True:
             if stopping is not None and stopping.is_set():
-                return replace(total, stopped_early=True)
+                with engine.connect() as connection:  # a full last batch left nothing
+                    left = _next_batch(connection, before, after, 1)
+                return replace(total, stopped_early=bool(left))
             with engine.begin() as connection:
                 if not dry_run:
                     # SQLite: the batch is read under the store's write lock, so that no
@@ -150,7 +152,8 @@ def forget_notifications_before(
                 if not batch:
                     return total
                 after = batch[-1]
-                total += _forget(connection, [id_ for _, id_ in batch], before, dry_run)
+                done = _forget(connection, [id_ for _, id_ in batch], before, dry_run)
+            total += done  # counted once committed: an interrupted commit forgot nothing
             if len(batch) < batch_size:
                 return total
     except KeyboardInterrupt as interrupt:

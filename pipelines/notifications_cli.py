@@ -132,17 +132,22 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
                 stopping=stopping,
             )
     except ForgettingInterrupted as interrupted:  # a second Ctrl-C: the batch in hand undone
-        print(f"{_said(interrupted.done, days, args.dry_run, 'stopped at once: ')}; run it again")
+        said = _said(interrupted.done, days, args.dry_run, "stopped at once: ")
+        print(f"{said}; {_unfinished(args.dry_run)}")
         return INTERRUPTED
     except DatabaseError as error:
         raise store_failed(settings, error) from error
     finally:
         engine.dispose()
     if done.stopped_early:
-        print(f"{_said(done, days, args.dry_run, 'stopped: ')}; run it again to go on")
+        print(f"{_said(done, days, args.dry_run, 'stopped: ')}; {_unfinished(args.dry_run)}")
         return INTERRUPTED
     print(_said(done, days, args.dry_run))
     return 0
+
+
+def _unfinished(dry_run: bool) -> str:
+    return "counted only so far" if dry_run else "run it again to go on"
 
 
 def _said(done: Forgotten, days: int, dry_run: bool, prefix: str = "") -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, event
 
 import delivery.forgetting
 from pipelines.cli import main
@@ -133,7 +134,7 @@ def test_a_second_ctrl_c_undoes_the_batch_in_hand_and_says_what_the_others_forgo
     assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
     assert capsys.readouterr().out == (
         "stopped at once: forgot 2 notifications whose outcome is over 400 days old "
-        "(6 history entries, 0 SMS codes); run it again\n"
+        "(6 history entries, 0 SMS codes); run it again to go on\n"
     )
     assert still_kept(a_year_and_more_later, sent) == 3
 
@@ -154,3 +155,45 @@ def test_with_the_retention_off_the_command_asks_how_old(
 
     assert main(["notifications", "forget", "--older-than-days", "400"]) == 0
     assert notifier.service.notification(notifier.client_key, sent) is None
+
+
+def test_a_ctrl_c_during_a_full_last_batch_lets_the_run_end_as_any_run(
+    a_year_and_more_later: Notifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = delivered_long_ago(a_year_and_more_later, 4)
+    ctrl_c_while_forgetting(monkeypatch, {2: 1})  # the second batch takes the last two
+
+    assert main(["notifications", "forget", "--batch-size", "2"]) == 0
+    assert capsys.readouterr().out.startswith("forgot 4 notifications")
+    assert still_kept(a_year_and_more_later, sent) == 0
+
+
+def test_a_batch_a_second_ctrl_c_undid_as_it_committed_is_not_said_forgotten(
+    a_year_and_more_later: Notifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = delivered_long_ago(a_year_and_more_later, 5)
+    forget, batches, in_hand = delivery.forgetting._forget, iter(range(1, 100)), []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        in_hand.append(next(batches))
+        return forget(*args, **kwargs)
+
+    def twice_as_the_second_commits(connection: Any) -> None:
+        if in_hand == [1, 2]:
+            in_hand.append(0)
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(delivery.forgetting, "_forget", counting)
+    event.listen(Engine, "commit", twice_as_the_second_commits)
+    try:
+        assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
+    finally:
+        event.remove(Engine, "commit", twice_as_the_second_commits)
+
+    assert capsys.readouterr().out.startswith("stopped at once: forgot 2 notifications")
+    assert still_kept(a_year_and_more_later, sent) == 3
