@@ -98,7 +98,9 @@ def _a_date_as_its_end(value: object) -> object:
     """`since` as a date asks about the whole day, as the CAMARA routes read their dates: a
     change after 2025-11-20 is one later than its last moment. A number is no time: 1700000000
     would pass for Unix time, which the schema does not offer."""
-    if not isinstance(value, str):
+    if isinstance(value, bool):
+        raise ValueError("a date or a time written as text (ISO 8601), not true or false")
+    if not isinstance(value, str) or re.fullmatch(r"[+-]?[0-9]+(\.[0-9]*)?", value.strip()):
         raise ValueError("a date or a time written as text (ISO 8601), not a number")
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         try:
@@ -108,7 +110,19 @@ def _a_date_as_its_end(value: object) -> object:
     return value
 
 
-SinceTime = Annotated[datetime, BeforeValidator(_a_date_as_its_end), AfterValidator(_naive_utc)]
+SinceTime = Annotated[
+    datetime,
+    BeforeValidator(_a_date_as_its_end),
+    AfterValidator(_naive_utc),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ]
+        }
+    ),
+]
 
 
 def _calendar_date(value: object) -> object:
@@ -181,7 +195,9 @@ BulkPhone = Annotated[object, WithJsonSchema({"type": "string"})]
 
 class BulkCheckRequest(Strict):
     phones: list[BulkPhone] = Field(min_length=1, max_length=MAX_BULK)
-    since: SinceTime | None = None
+    since: SinceTime | None = Field(
+        None, description="As `since` of `POST /v1/check`, for every number."
+    )
     sensitive: StrictBool = False
     mobile_only: StrictBool = False
 
@@ -195,7 +211,7 @@ class ChannelOut(BaseModel):
     network: Literal["vk", "ok"]
     active: bool = Field(
         description="An account bound to the number was seen within the activity window A "
-        "(7 days) before the scores' as_of."
+        "(OWNERSHIP_ACTIVITY_DAYS, 7 by default) before the scores' as_of."
     )
     mobile_app: bool = Field(
         description="An active account uses the mobile app: an account not seen within A is "

@@ -504,6 +504,7 @@ def webhooks_hint(store: Path, anchor: str, as_of: str) -> str:
 SHARED_WITH_OTHER_COMMANDS = (
     "OWNERSHIP_DATABASE_URL",
     "OWNERSHIP_SECRET_KEY_FILE",
+    "OWNERSHIP_SECRET_KEY",  # emptied: a shell's own key would come before the demo's file
     "OWNERSHIP_SCORES_DIR",
     "OWNERSHIP_CLOCK_SPEED",
     "OWNERSHIP_CLOCK_ANCHOR",

@@ -296,9 +296,23 @@ def test_a_yes_or_no_given_as_text_or_a_number_is_an_invalid_argument(
     assert next(iter(flag)) in response.json()["message"]
 
 
-def test_a_since_written_as_a_number_is_refused_not_read_as_unix_time(caller: Caller) -> None:
-    response = caller.post("/v1/check", {"phone": VERIFIED_FRESH, "since": 1_700_000_000})
-
-    assert response.status_code == 400, response.text
-    assert response.json()["code"] == "INVALID_ARGUMENT"
-    assert "not a number" in response.json()["message"]
+@pytest.mark.parametrize(
+    ("since", "said"),
+    [
+        (1_700_000_000, "not a number"),
+        ("1763683200", "not a number"),  # Unix time as text
+        ("1700000000.5", "not a number"),
+        ("20261101", "not a number"),  # a date without its dashes
+        (True, "not true or false"),
+    ],
+)
+def test_a_since_written_as_a_number_is_refused_not_read_as_unix_time(
+    caller: Caller, since: object, said: str
+) -> None:
+    for response in (
+        caller.post("/v1/check", {"phone": VERIFIED_FRESH, "since": since}),
+        caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH], "since": since}),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "INVALID_ARGUMENT"
+        assert said in response.json()["message"]

@@ -293,7 +293,9 @@ def test_the_serving_demos_printed_calls_work_when_pasted_again_and_again(
             capture_output=True,
             text=True,
             timeout=60,
-            env={name: value for name, value in os.environ.items() if "OWNERSHIP_" not in name},
+            # a shell with a key of its own, which would seal secrets the demo cannot open
+            env={name: value for name, value in os.environ.items() if "OWNERSHIP_" not in name}
+            | {"OWNERSHIP_SECRET_KEY": "a key of the operator's own"},
         )
     finally:
         os.killpg(demo.pid, signal.SIGINT)
@@ -307,5 +309,6 @@ def test_the_serving_demos_printed_calls_work_when_pasted_again_and_again(
     hinted = after["the demo client's webhooks, judged on the demo's clock:"]
     clock = {word for word in shlex.split(hinted) if word.startswith("OWNERSHIP_CLOCK_")}
     assert len(clock) == 3 and clock <= set(operators.stdout.splitlines())
+    assert "OWNERSHIP_SECRET_KEY=" in operators.stdout.splitlines()  # the demo's file instead
     judged = json.loads(webhooks.stdout)
     assert [client["name"] for client in judged["clients"]] == ["demo"]
