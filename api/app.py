@@ -22,12 +22,13 @@ from api.limits import BodyLimitMiddleware
 from api.observability import NotifyGauges, ObservabilityMiddleware, mark_worker
 from api.routes import admin, camara, checks, inbound, notify, ops, templates
 from api.serving import SnapshotSource
+from delivery.clock import build_clock
 from delivery.events import InboundEvents, LoggedInboundEvents
 from delivery.figures import notify_figures
 from delivery.gateway_signatures import GatewaySignatures
 from delivery.notify import NotifyService
 from delivery.overlay import LiveOverlay
-from delivery.runtime import build_clock, build_notify_runtime
+from delivery.runtime import build_notify_runtime
 from delivery.templates import TemplateDesk, build_template_desk
 from ownership.policy import Policy
 from pipelines.publish import SNAPSHOT_FILE

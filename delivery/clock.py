@@ -6,7 +6,10 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
 
 
 class Clock(Protocol):
@@ -79,3 +82,12 @@ class AnchoredClock:
 
     def now(self) -> datetime:
         return self._start + (datetime.now(UTC) - self._anchor) * self._speed
+
+
+def build_clock(settings: Settings, start: datetime | None = None) -> Clock:
+    """The system clock, or a faster one for the demo (`OWNERSHIP_CLOCK_SPEED`)."""
+    if settings.clock_speed == 1.0 and settings.clock_start is None:
+        return SystemClock()
+    if settings.clock_anchor is not None:
+        return AnchoredClock(settings.clock_speed, settings.clock_anchor, settings.clock_start)
+    return ScaledClock(settings.clock_speed, start)

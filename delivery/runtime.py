@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from delivery.channels.accounts import AccountDirectory
 from delivery.channels.pump import SimulatorPump
 from delivery.channels.wiring import Channels, build_channels
-from delivery.clock import AnchoredClock, Clock, ScaledClock, SystemClock
+from delivery.clock import Clock, SystemClock
 from delivery.events import InboundEvent
 from delivery.notify import NotifyService
 from delivery.overlay import LiveOverlay, snapshot_time
@@ -61,15 +61,6 @@ from store.secrets import SecretCipher, load_cipher
 log = logging.getLogger(__name__)
 NOTIFY_DISPATCH = "notifications.dispatch"
 NOTIFY_SWEEP = "notifications.sweep"
-
-
-def build_clock(settings: Settings, start: datetime | None = None) -> Clock:
-    """The system clock, or a faster one for the demo (`OWNERSHIP_CLOCK_SPEED`)."""
-    if settings.clock_speed == 1.0 and settings.clock_start is None:
-        return SystemClock()
-    if settings.clock_anchor is not None:
-        return AnchoredClock(settings.clock_speed, settings.clock_anchor, settings.clock_start)
-    return ScaledClock(settings.clock_speed, start)
 
 
 class _Forward:

@@ -183,7 +183,7 @@ def build_template_desk(
     for the API and the CLI alike. On the service's clock (`clock`, or the settings'): a
     decision stamped in real time while the webhooks go by the demo's faster clock would wait
     until that clock caught up with it."""
-    from delivery.runtime import build_clock  # it builds the notify path on this desk
+    from delivery.clock import build_clock
 
     return TemplateDesk(
         sessions,

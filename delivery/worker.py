@@ -14,7 +14,8 @@ from functools import partial
 from types import FrameType
 
 from api.serving import SnapshotSource
-from delivery.runtime import build_clock, build_notify_runtime
+from delivery.clock import build_clock
+from delivery.runtime import build_notify_runtime
 from delivery.templates import build_template_desk
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings

@@ -265,8 +265,8 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from api.app import utc_now
     from api.checks import SinceInFutureError, check_number, find_number, options_at
+    from delivery.clock import build_clock
     from ownership.policy import Policy
     from ownership.verdicts import whole_day_since
     from pipelines.snapshot import Snapshot
@@ -285,7 +285,8 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     except InvalidNumberError as error:
         raise UsageError(str(error)) from error
     since = None if args.since is None else whole_day_since(args.since)
-    now = utc_now()
+    # the API's clock: the demo's runs faster than the wall clock, from its history's end
+    now = build_clock(settings).now().astimezone(UTC).replace(tzinfo=None)
     try:
         options = options_at(now, since, args.sensitive, args.mobile_only)
     except SinceInFutureError as error:

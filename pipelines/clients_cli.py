@@ -346,7 +346,7 @@ def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_clients_webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    from delivery.runtime import build_clock
+    from delivery.clock import build_clock
     from store.client_webhooks import clients_webhooks
     from store.clients import ClientRegistrationError
 

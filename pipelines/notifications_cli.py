@@ -99,12 +99,12 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
 
     from sqlalchemy.exc import DatabaseError
 
+    from delivery.clock import build_clock
     from delivery.forgetting import (
         BATCH_SIZE,
         ForgettingInterrupted,
         forget_notifications_before,
     )
-    from delivery.runtime import build_clock
     from pipelines.serving_cli import store_failed, store_unreachable
     from store.database import make_engine, upgrade
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -151,3 +151,21 @@ def test_score_names_the_columns_it_does_not_read(
 
     said = " ".join(capsys.readouterr().err.split())  # as the terminal's width wraps it
     assert "not read, as no contract names them: code_entries: utm_source" in said
+
+
+def test_check_judges_a_since_on_the_services_clock_as_the_api_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).account(RU_MOBILE)
+    out = tmp_path / "out"
+    written = str(events.write(tmp_path / "events"))
+    assert main(["score", "--events", written, "--out", str(out), "--as-of", "2026-06-01"]) == 0
+    capsys.readouterr()
+    # the demo's clock: its history's end now, whatever the wall clock says
+    monkeypatch.setenv("OWNERSHIP_CLOCK_ANCHOR", datetime.now(UTC).isoformat())
+    monkeypatch.setenv("OWNERSHIP_CLOCK_START", "2026-06-01T00:00:00Z")
+    check = ["check", RU_MOBILE, "--scores", str(out)]
+
+    assert main([*check, "--since", "2026-06-01"]) == 0
+    assert main([*check, "--since", "2026-06-02"]) == 2
+    assert "since 2026-06-02 is in the future" in capsys.readouterr().err
