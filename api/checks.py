@@ -32,23 +32,30 @@ from ownership.verdicts import (
     StatusCode,
     Verdict,
     is_whole_day,
-    reasons_from_mask,
 )
-from pipelines.snapshot import (
-    EPOCH,
-    REASON_TIME_COLUMNS,
-    RISK_MASK,
-    STATUS_SHIFT,
-    Snapshot,
-    SnapshotRecord,
+from pipelines.snapshot import EPOCH, Snapshot, SnapshotRecord
+from pipelines.snapshot_format import (
+    CHANNELS_BITS,
+    CHANNELS_SHIFT,
+    REASONS_BITS,
+    REASONS_SHIFT,
+    RISK_BITS,
+    RISK_SHIFT,
+    SLOTS,
+    STATUS_MASK,
     channels_from_bits,
+    code_slots,
+    time_plan,
 )
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 STRICT_E164 = r"^\+[1-9][0-9]{4,14}$"
 NOT_TEXT = "the phone must be a JSON string, as E.164 text"
 STRICT_E164_TEXT = re.compile(STRICT_E164)
-TIME_COLUMNS = ("owner_since", "last_code_at", "last_confirmed_at", "evidence_at")
+# a number without history, as the snapshot would pack it
+NO_HISTORY_PACKED = (NO_HISTORY_VERDICT.risk_score << RISK_SHIFT) | (
+    Reason.NO_HISTORY.bit << REASONS_SHIFT
+)
 
 
 @dataclass(frozen=True)
@@ -296,28 +303,38 @@ def _boolean(expr: pl.Expr) -> pl.Expr:
     )
 
 
-# where each reason's time goes in a reasons template; control characters never occur in codes
-TIME_SLOTS = {"evidence_at": "\x01", "last_code_at": "\x02", "last_confirmed_at": "\x03"}
+def _slot(source: int) -> str:
+    """Where a reasons template takes the row's time `source` (`time_plan`): a control
+    character, which no reason code holds."""
+    return chr(1 + source)
 
 
 @cache
-def _reasons_template(mask: int) -> str:
-    """The reasons array of `mask` as JSON, each time a slot to fill from the row."""
-    items = []
-    for reason in reasons_from_mask(mask):
-        column = REASON_TIME_COLUMNS[reason]
-        items.append(f'{{"code":"{reason.value}","at":{TIME_SLOTS[column] if column else "null"}}}')
+def _reasons_template(status: int, mask: int) -> str:
+    """The reasons array of a status and mask as JSON, each time a slot to fill from the row."""
+    plan = time_plan(status, mask)
+    items = [
+        f'{{"code":"{reason.value}","at":{"null" if source is None else _slot(source)}}}'
+        for reason, source in zip(plan.reasons, plan.sources, strict=True)
+    ]
     return "[" + ",".join(items) + "]"
 
 
-def _reasons_json(masks: np.ndarray) -> pl.Expr:
-    """Each row's reasons: its mask's template (a few hundred distinct masks), times filled in."""
-    distinct, inverse = np.unique(masks, return_inverse=True)
-    templates = pl.Series([_reasons_template(int(mask)) for mask in distinct], dtype=pl.String)
+def _reasons_json(verdicts: np.ndarray) -> tuple[pl.Expr, list[int], int]:
+    """Each row's reasons: the template of its status and mask (a few hundred distinct), to
+    fill with the row's times; and which times the templates take, and how many extra ones."""
+    kinds = verdicts & (STATUS_MASK | (REASONS_BITS << REASONS_SHIFT))
+    distinct, inverse = np.unique(kinds, return_inverse=True)
+    pairs = [(kind & STATUS_MASK, kind >> REASONS_SHIFT) for kind in distinct.tolist()]
+    plans = [time_plan(status, mask) for status, mask in pairs]
+    templates = pl.Series([_reasons_template(*pair) for pair in pairs], dtype=pl.String)
+    sources = sorted({source for plan in plans for source in plan.sources if source is not None})
     reasons = pl.lit(templates.gather(inverse.reshape(-1)))
-    for column, slot in TIME_SLOTS.items():
-        reasons = reasons.str.replace_all(slot, pl.col(f"{column}_json"), literal=True)
-    return reasons
+    for source in sources:
+        reasons = reasons.str.replace_all(
+            _slot(source), pl.col(f"time_{source}_json"), literal=True
+        )
+    return reasons, sources, max((plan.extras for plan in plans), default=0)
 
 
 def check_numbers(
@@ -353,33 +370,42 @@ def check_numbers(
                 positions[index] = snapshot.positions(np.array([read], dtype=np.int64))[0]
     found = positions >= 0
     taken = np.where(found, positions, 0)
-    columns = {
-        name: values[taken] if len(snapshot) else np.zeros(len(keys), dtype=values.dtype)
-        for name, values in snapshot.columns.items()
-    }
-    status = np.where(found, columns["status_risk"] >> STATUS_SHIFT, StatusCode.UNKNOWN.value)
-    channels = np.where(found, columns["channels"], 0)
-    last_proof = np.maximum(columns["last_code_at"], columns["last_confirmed_at"]).astype(np.int64)
+
+    def column(name: str) -> np.ndarray:
+        values = snapshot.columns[name]
+        return (
+            np.where(found, values[taken], 0) if len(snapshot) else np.zeros(len(keys), np.uint32)
+        )
+
+    verdicts = np.where(found, column("verdict"), NO_HISTORY_PACKED).astype(np.int64)
+    status = verdicts & STATUS_MASK
+    # the row's times, as `time_plan` numbers them: last_confirmed_at, the slots, the extras
+    times = [column(name) for name in ("last_confirmed_at", *SLOTS)]
+    code = np.where(code_slots(status, verdicts >> REASONS_SHIFT), times[1], 0)
+    last_proof = np.maximum(code, times[0]).astype(np.int64)
     fresh = found & (last_proof > 0) & (last_proof >= _seconds(now - policy.freshness))
     as_of = json.dumps(iso(snapshot.as_of))
+    channels = (verdicts >> CHANNELS_SHIFT) & CHANNELS_BITS
     case, heads, tails = _cases(status, channels, fresh, options, policy, as_of)
-    reasons = np.where(found, columns["reasons"], Reason.NO_HISTORY.bit)
+    reasons, sources, extras = _reasons_json(verdicts)
+    times += snapshot.extra_times(np.where(found, positions, -1), extras)
+    shown = sorted({0, *sources})  # last_confirmed_at is answered on its own too
     frame = pl.DataFrame(
         {
             "key": keys,
-            "risk_score": np.where(
-                found, columns["status_risk"] & RISK_MASK, NO_HISTORY_VERDICT.risk_score
-            ).astype(np.int64),
+            "risk_score": (verdicts >> RISK_SHIFT) & RISK_BITS,
             "owner_changed": status == StatusCode.OWNER_CHANGED.value,
+            "owner_since": column("owner_since"),
         }
-        | {name: np.where(found, columns[name], 0) for name in TIME_COLUMNS}
+        | {f"time_{source}": times[source] for source in shown}
     )
     # each time is written once, then shared by the reasons that carry it
     frame = frame.with_columns(
         phone_masked=_masks(frame["key"]),
         head=pl.Series(heads, dtype=pl.String).gather(case),
         tail=pl.Series(tails, dtype=pl.String).gather(case),
-        **{f"{name}_json": _time_json(name) for name in TIME_COLUMNS},
+        owner_since_json=_time_json("owner_since"),
+        **{f"time_{source}_json": _time_json(f"time_{source}") for source in shown},
     )
     coverage = snapshot.coverage_from
     if options.since is None or coverage is None or options.since < coverage:
@@ -401,13 +427,13 @@ def check_numbers(
         pl.col("head"),
         pl.col("risk_score").cast(pl.String),
         pl.lit(',"reasons":'),
-        _reasons_json(reasons),
+        reasons,
         pl.lit(',"owner_since":'),
         pl.col("owner_since_json"),
         pl.lit(',"changed_since":'),
         _boolean(changed),
         pl.lit(',"last_confirmed_at":'),
-        pl.col("last_confirmed_at_json"),
+        pl.col("time_0_json"),
         pl.col("tail"),
     )
     singles: list[str | None] = [

@@ -1,20 +1,37 @@
 """The serving snapshot (DESIGN §5): sorted int64 phone keys plus fixed-width columns.
 
-30 bytes a number (the budget is 32), memory-mapped and shared by every API worker. Layout,
-little-endian:
+32 bytes a number, plus 8 for each reason time past a number's third (below): memory-mapped
+and shared by every API worker. Format 3, little-endian:
 
-    header (64 bytes): magic b"OWNSNAP1", format version u32, reserved u32, count u64,
+    header (64 bytes): magic b"OWNSNAP1", format version u32 (3), extra times u32, count u64,
                        as_of i64 (epoch seconds), created_at i64, coverage_from i64 (the
                        history's first event), 16 reserved bytes
-    then one block per column, in COLUMNS order, each `count` values long.
+    one block per column, in COLUMNS order, each `count` values long: phone i64, verdict u32,
+        owner_since u32, last_confirmed_at u32, at_0 u32, at_1 u32, at_2 u32
+    the extra times: (row u32, time u32) pairs, sorted by row, then in reason order.
 
-Times are u32 seconds since the epoch (0 = none), good until 2106. `status_risk` packs the
-status code (high 4 bits) and the risk score (low 12 bits). `reasons` is the mask of
-`Reason.bit`. Code and confirmation reasons take their times from `last_code_at` and
-`last_confirmed_at`; the others share one, `evidence_at`, the latest event behind them;
-`scores.parquet` has every reason's own time. `channels` holds three bits
-a network (bound, active within A before as_of, active with the mobile app), VK's in bits
-0-2 and OK's in bits 3-5.
+Times are u32 seconds since the epoch (0 = none), good until 2106. `verdict` packs the status
+(bits 0-1, `StatusCode`), the channels (bits 2-7: three bits a network, bound, active within
+A before as_of and active with the mobile app, VK's then OK's), the risk score (bits 8-17) and
+the reason mask (bits 18-30, `Reason.bit`).
+
+Every reason carries the time of its own event, as `scores.parquet`'s `reason_times` does
+(DESIGN §4); pipelines.snapshot_format's `time_plan` says where:
+- RECENT_CONFIRMATION's is `last_confirmed_at`; NO_HISTORY has none;
+- a number that is not owner_changed keeps its last VK or OK code in at_0 (0 if none): the
+  time of RECENT_CODE_ENTRY and NO_RECENT_CODE, and the proof that the notify policy's
+  freshness reads even where no reason names it (a number verified on a confirmation, whose
+  code is older than W, yet may be younger than the confirmation when F > W);
+- every other reason takes the next slot, in REASON_ORDER, and past at_2 an extra time.
+Only an owner_changed number with all four signals at once has an extra time: a verified
+number has at most a code, steady SMS and matching profiles, and a suspicious one a code, an
+SMS gap and sparse codes or only registration codes, never both. No number of the generated
+histories of 200,000 and 10^6 numbers (seed 7) had one (they hold no denials): their snapshots
+are 32 bytes a number and the 64-byte header.
+
+A snapshot of format 2 (30 bytes a number, one time shared by most reasons) is still read and
+answered as it was (pipelines.snapshot_v2), so that a service started on an old file works
+until the next run replaces it.
 A snapshot is written under a temporary name and renamed into place, so a reader sees the old
 file or the new one, never a half-written one.
 """
@@ -23,17 +40,15 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from ownership.channels import SOCIAL_CHANNELS, Channel, ChannelState
+from ownership.channels import ChannelState
 from ownership.verdicts import (
     REASON_ORDER,
     Evidence,
@@ -41,41 +56,40 @@ from ownership.verdicts import (
     Status,
     StatusCode,
     Verdict,
-    reasons_from_mask,
+)
+from pipelines import snapshot_v2
+from pipelines.snapshot_format import (
+    ACTIVE,
+    BOUND,
+    BYTES_PER_NUMBER,
+    CHANNEL_BITS,
+    CHANNELS_BITS,
+    CHANNELS_SHIFT,
+    COLUMNS,
+    EXTRA,
+    FIRST_EXTRA_SOURCE,
+    FORMAT_VERSION,
+    HEADER,
+    MAGIC,
+    MOBILE_APP,
+    NETWORKS,
+    REASONS_SHIFT,
+    RISK_BITS,
+    RISK_MAX,
+    RISK_SHIFT,
+    SLOTS,
+    SLOTTED_REASONS,
+    STATUS_MASK,
+    channels_from_bits,
+    code_slots,
+    pack_verdict,
+    place_times,
+    time_plan,
 )
 
-MAGIC = b"OWNSNAP1"
-FORMAT_VERSION = 2
-HEADER = struct.Struct("<8sIIQqqq16x")
-COLUMNS: tuple[tuple[str, type[np.generic]], ...] = (
-    ("phone", np.int64),
-    ("status_risk", np.uint16),
-    ("reasons", np.uint16),
-    ("owner_since", np.uint32),
-    ("last_code_at", np.uint32),
-    ("last_confirmed_at", np.uint32),
-    ("evidence_at", np.uint32),
-    ("channels", np.uint16),
-)
-BYTES_PER_NUMBER = sum(np.dtype(dtype).itemsize for _, dtype in COLUMNS)
-STATUS_SHIFT = 12
-RISK_MASK = (1 << STATUS_SHIFT) - 1
 STATUS_CODES = {status.value: StatusCode[status.name].value for status in Status}
 STATUS_BY_CODE = {code.value: Status[code.name] for code in StatusCode}
-_reasons = cache(reasons_from_mask)  # a few hundred distinct masks
-CHANNEL_BITS = 3
-BOUND, ACTIVE, MOBILE_APP = 1, 2, 4
-NETWORKS: tuple[Channel, ...] = SOCIAL_CHANNELS
-
-
-# The snapshot column that times each reason; the rest take `evidence_at`, NO_HISTORY none.
-REASON_TIME_COLUMNS: dict[Reason, str | None] = {
-    **{reason: "evidence_at" for reason in REASON_ORDER},
-    Reason.RECENT_CODE_ENTRY: "last_code_at",
-    Reason.NO_RECENT_CODE: "last_code_at",
-    Reason.RECENT_CONFIRMATION: "last_confirmed_at",
-    Reason.NO_HISTORY: None,
-}
+__all__ = ["BYTES_PER_NUMBER", "EPOCH", "Snapshot", "SnapshotError", "write_snapshot"]
 
 
 class SnapshotError(Exception):
@@ -88,12 +102,14 @@ def reason_columns(reason: Reason) -> tuple[str, str]:
     return f"has_{stem}", f"{stem}_at"
 
 
-def _offsets(count: int) -> dict[str, int]:
-    offsets, position = {}, HEADER.size
-    for name, dtype in COLUMNS:
-        offsets[name] = position
+def offsets(columns: tuple[tuple[str, type[np.generic]], ...], count: int) -> dict[str, int]:
+    """Where each column's block starts, and (under "end") where the last one ends."""
+    found, position = {}, HEADER.size
+    for name, dtype in columns:
+        found[name] = position
         position += np.dtype(dtype).itemsize * count
-    return offsets
+    found["end"] = position
+    return found
 
 
 def _bits(buffer: pa.Buffer, offset: int, length: int) -> np.ndarray:
@@ -133,69 +149,82 @@ def _seconds(values: pa.Array) -> np.ndarray:
     return seconds.astype(np.uint32)
 
 
-def _encode(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-    columns = {name: batch.column(name) for name in batch.schema.names}
-    if columns["status"].null_count:
+def _status_codes(status: pa.Array) -> np.ndarray:
+    if status.null_count:
         raise SnapshotError("every number needs a status; some have none")
     # a handful of distinct statuses: map the dictionary, then index it
-    encoded_status = columns["status"].dictionary_encode()
+    encoded = status.dictionary_encode()
     try:
         codes = np.array(
-            [STATUS_CODES[value] for value in encoded_status.dictionary.to_pylist()],
-            dtype=np.uint16,
+            [STATUS_CODES[value] for value in encoded.dictionary.to_pylist()], dtype=np.uint32
         )
     except KeyError as error:
         raise SnapshotError(f"status {error.args[0]!r} is not a known status") from error
-    indices = _numpy(encoded_status.indices)
-    status = codes[indices] if len(codes) else np.zeros(len(batch), dtype=np.uint16)
-    risk = _numpy(columns["risk_score"]).astype(np.uint16)
-    mask = np.zeros(len(batch), dtype=np.uint16)
-    evidence_at = np.zeros(len(batch), dtype=np.uint32)
-    for reason in REASON_ORDER:
-        flag_name, at_name = reason_columns(reason)
-        flag = _numpy(columns[flag_name])
-        mask |= np.where(flag, reason.bit, 0).astype(np.uint16)
-        if REASON_TIME_COLUMNS[reason] == "evidence_at":  # the others have columns of their own
-            evidence_at = np.maximum(evidence_at, np.where(flag, _seconds(columns[at_name]), 0))
-    channels = np.zeros(len(batch), dtype=np.uint16)
+    if not len(codes):
+        return np.zeros(len(status), dtype=np.uint32)
+    status_codes: np.ndarray = codes[_numpy(encoded.indices)]
+    return status_codes
+
+
+def _encode(batch: pa.RecordBatch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The batch's columns, and its extra times: rows (in the batch) and times."""
+    columns = {name: batch.column(name) for name in batch.schema.names}
+    status = _status_codes(columns["status"])
+    risk = _numpy(columns["risk_score"]).astype(np.int64)
+    if len(risk) and (risk.min() < 0 or risk.max() > RISK_MAX):
+        raise SnapshotError(f"a risk score outside 0-{RISK_MAX} does not fit the snapshot")
+    flags = {reason: _numpy(columns[reason_columns(reason)[0]]) for reason in REASON_ORDER}
+    mask = np.zeros(len(batch), dtype=np.uint32)
+    for reason, flag in flags.items():
+        mask |= np.where(flag, reason.bit, 0).astype(np.uint32)
+    code_slot = code_slots(status, mask)
+    times = [np.where(code_slot, _seconds(columns["last_code_at"]), 0)]
+    times += [_seconds(columns[reason_columns(reason)[1]]) for reason in SLOTTED_REASONS]
+    taken = [code_slot, *(flags[reason].astype(bool) for reason in SLOTTED_REASONS)]
+    slots, extra_rows, extra_times = place_times(times, taken)
+    channels = np.zeros(len(batch), dtype=np.uint32)
     for index, network in enumerate(NETWORKS):
         for suffix, bit in (("bound", BOUND), ("active", ACTIVE), ("mobile_app", MOBILE_APP)):
             set_bit = _numpy(columns[f"{network.value}_{suffix}"])
-            channels |= np.where(set_bit, bit << (CHANNEL_BITS * index), 0).astype(np.uint16)
-    return {
+            channels |= np.where(set_bit, bit << (CHANNEL_BITS * index), 0).astype(np.uint32)
+    encoded = {
         "phone": _numpy(columns["phone"]).astype(np.int64),
-        "status_risk": (status << STATUS_SHIFT) | risk,
-        "reasons": mask,
+        "verdict": pack_verdict(status, risk, mask, channels),
         "owner_since": _seconds(columns["owner_since"]),
-        "last_code_at": _seconds(columns["last_code_at"]),
         "last_confirmed_at": _seconds(columns["last_confirmed_at"]),
-        "evidence_at": evidence_at,
-        "channels": channels,
     }
+    encoded |= {slot: np.ascontiguousarray(slots[:, index]) for index, slot in enumerate(SLOTS)}
+    return encoded, extra_rows, extra_times
 
 
-def _fill(path: Path, size: int, offsets: dict[str, int], batches: Iterable[pa.RecordBatch]) -> int:
-    """Write the encoded batches into the file's columns; return how many numbers came."""
+def _fill(path: Path, count: int, batches: Iterable[pa.RecordBatch]) -> tuple[int, np.ndarray]:
+    """Write the encoded batches into the file's columns; return how many numbers came, and
+    their extra times (EXTRA pairs)."""
     written, last_key = 0, np.iinfo(np.int64).min
-    mapped = np.memmap(path, dtype=np.uint8, mode="r+", shape=(size,))
+    starts = offsets(COLUMNS, count)
+    extras: list[np.ndarray] = []
+    mapped = np.memmap(path, dtype=np.uint8, mode="r+", shape=(starts["end"],))
     try:
         for batch in batches:
-            encoded = _encode(batch)
+            encoded, extra_rows, extra_times = _encode(batch)
             keys = encoded["phone"]
             if len(keys) and (keys[0] <= last_key or np.any(np.diff(keys) <= 0)):
                 raise SnapshotError("numbers must come in strictly increasing order, once each")
             last_key = int(keys[-1]) if len(keys) else last_key
-            if written + len(batch) > (size - HEADER.size) // BYTES_PER_NUMBER:
+            if written + len(batch) > count:
                 raise SnapshotError("more numbers came than the snapshot was sized for")
             for name, dtype in COLUMNS:
                 width = np.dtype(dtype).itemsize
-                start = offsets[name] + written * width
+                start = starts[name] + written * width
                 mapped[start : start + width * len(batch)] = encoded[name].view(np.uint8)
+            pairs = np.empty(len(extra_rows), dtype=EXTRA)
+            pairs["row"], pairs["at"] = extra_rows + written, extra_times
+            extras.append(pairs)
             written += len(batch)
         mapped.flush()
     finally:
         del mapped
-    return written
+    return written, np.concatenate(extras) if extras else np.empty(0, dtype=EXTRA)
 
 
 def write_snapshot(
@@ -209,41 +238,36 @@ def write_snapshot(
 
     `coverage_from` is the time of the history's first event: no check can answer for earlier.
     """
+    if count > np.iinfo(np.uint32).max:
+        raise SnapshotError(f"{count} numbers do not fit a snapshot's u32 rows")
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    offsets = _offsets(count)
-    size = HEADER.size + BYTES_PER_NUMBER * count
+    columns_end = offsets(COLUMNS, count)["end"]
     with temporary.open("wb") as handle:
-        handle.write(
-            HEADER.pack(
-                MAGIC,
-                FORMAT_VERSION,
-                0,
-                count,
-                as_of,
-                int(datetime.now(UTC).timestamp()),
-                coverage_from or 0,
-            )
-        )
-        handle.truncate(size)
+        handle.truncate(columns_end)
     try:
-        written = _fill(temporary, size, offsets, batches)
+        written, extras = _fill(temporary, count, batches)
         if written != count:
             raise SnapshotError(f"expected {count} numbers, got {written}")
+        with temporary.open("r+b") as handle:
+            # the header last, with the count of extra times known
+            handle.seek(columns_end)
+            handle.write(extras.tobytes())
+            handle.seek(0)
+            handle.write(
+                HEADER.pack(
+                    MAGIC,
+                    FORMAT_VERSION,
+                    len(extras),
+                    count,
+                    as_of,
+                    int(datetime.now(UTC).timestamp()),
+                    coverage_from or 0,
+                )
+            )
     except BaseException:
         temporary.unlink()  # whatever went wrong, no half-written file is left behind
         raise
     os.replace(temporary, target)
-
-
-@cache
-def channels_from_bits(bits: int) -> tuple[ChannelState, ...]:
-    """The bound networks packed in a snapshot's `channels` value."""
-    found = []
-    for index, network in enumerate(NETWORKS):
-        flags = bits >> (CHANNEL_BITS * index)
-        if flags & BOUND:
-            found.append(ChannelState(network, bool(flags & ACTIVE), bool(flags & MOBILE_APP)))
-    return tuple(found)
 
 
 EPOCH = datetime(1970, 1, 1)
@@ -260,26 +284,19 @@ class SnapshotRecord:
     status: Status
     risk_score: int
     reasons: tuple[Reason, ...]
+    # the time of each reason's event, in the order of `reasons`
+    reason_times: tuple[datetime | None, ...]
     owner_since: datetime | None
     last_code_at: datetime | None
     last_confirmed_at: datetime | None
-    evidence_at: datetime | None
     channels: tuple[ChannelState, ...]
 
     def verdict(self) -> Verdict:
-        """The record as a core verdict; each reason gets the time the snapshot keeps for it."""
-        times = {
-            "evidence_at": self.evidence_at,
-            "last_code_at": self.last_code_at,
-            "last_confirmed_at": self.last_confirmed_at,
-        }
+        """The record as a core verdict."""
         return Verdict(
             status=self.status,
             risk_score=self.risk_score,
-            evidence=tuple(
-                Evidence(reason, times.get(REASON_TIME_COLUMNS[reason] or ""))
-                for reason in self.reasons
-            ),
+            evidence=tuple(map(Evidence, self.reasons, self.reason_times)),
             owner_since=self.owner_since,
             last_code_at=self.last_code_at,
             last_confirmed_at=self.last_confirmed_at,
@@ -298,14 +315,17 @@ class Snapshot:
             stat = os.fstat(handle.fileno())
             if len(header) < HEADER.size:
                 raise SnapshotError(f"{path} is not a snapshot: too short")
-            magic, version, _, count, as_of, created_at, coverage_from = HEADER.unpack(header)
+            magic, version, extras, count, as_of, created_at, coverage_from = HEADER.unpack(header)
             if magic != MAGIC:
                 raise SnapshotError(f"{path} is not a snapshot: bad magic")
-            if version != FORMAT_VERSION:
+            if version not in (2, FORMAT_VERSION):
                 raise SnapshotError(
-                    f"{path} has format {version}, this reader knows {FORMAT_VERSION}"
+                    f"{path} has format {version}, this reader knows 2 and {FORMAT_VERSION}"
                 )
-            expected = HEADER.size + BYTES_PER_NUMBER * count
+            layout = COLUMNS if version == FORMAT_VERSION else snapshot_v2.COLUMNS
+            extras = extras if version == FORMAT_VERSION else 0  # reserved, 0, in format 2
+            columns_end = offsets(layout, count)["end"]
+            expected = columns_end + EXTRA.itemsize * extras
             if stat.st_size != expected:
                 raise SnapshotError(f"{path} is truncated: {stat.st_size} of {expected} bytes")
             # one read-only mapping of the file; the columns are plain arrays over it (a plain
@@ -314,16 +334,22 @@ class Snapshot:
         # which file this is, as a reader that watches the path tells a new one
         self.identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         self.count = int(count)
+        self.format = int(version)
         self.as_of = _moment(as_of)
         self.created_at = _moment(created_at)
         self.coverage_from = _moment(coverage_from)
         self.size_bytes = expected
-        self.columns: dict[str, np.ndarray] = {}
-        offsets = _offsets(self.count)
-        for name, dtype in COLUMNS:
-            self.columns[name] = np.frombuffer(
-                mapped, dtype=dtype, count=self.count, offset=offsets[name]
-            )
+        starts = offsets(layout, self.count)
+        self.columns: dict[str, np.ndarray] = {
+            name: np.frombuffer(mapped, dtype=dtype, count=self.count, offset=starts[name])
+            for name, dtype in layout
+        }
+        self.extras = np.frombuffer(mapped, dtype=EXTRA, count=extras, offset=columns_end)
+        if version != FORMAT_VERSION:
+            self.columns, self.extras = snapshot_v2.as_format_3(self.columns)
+        rows = self.extras["row"]
+        if len(rows) and (np.any(np.diff(rows.astype(np.int64)) < 0) or rows[-1] >= self.count):
+            raise SnapshotError(f"{path} is damaged: its extra times are out of order")
 
     def __len__(self) -> int:
         return self.count
@@ -339,19 +365,41 @@ class Snapshot:
         hit = (found < self.count) & (phones[clipped] == keys) if self.count else found < 0
         return np.where(hit, found, -1)
 
+    def extra_times(self, positions: np.ndarray, count: int) -> list[np.ndarray]:
+        """The first `count` extra times of the rows at `positions` (0 where a row has fewer)."""
+        rows, times = self.extras["row"], self.extras["at"]
+        if not len(rows):
+            return [np.zeros(len(positions), dtype=np.uint32) for _ in range(count)]
+        start = np.searchsorted(rows, positions)
+        found = []
+        for index in range(count):
+            at = np.minimum(start + index, len(rows) - 1)
+            hit = (start + index < len(rows)) & (rows[at] == positions)
+            found.append(np.where(hit, times[at], 0).astype(np.uint32))
+        return found
+
     def record(self, position: int) -> SnapshotRecord:
         columns = self.columns
-        packed = int(columns["status_risk"][position])
+        packed = int(columns["verdict"][position])
+        plan = time_plan(packed & STATUS_MASK, packed >> REASONS_SHIFT)
+        times = [int(columns[name][position]) for name in ("last_confirmed_at", *SLOTS)]
+        if plan.extras:
+            rows = self.extras["row"]
+            start = int(rows.searchsorted(position))
+            times += self.extras["at"][start : start + plan.extras].tolist()
+            times += [0] * (FIRST_EXTRA_SOURCE + plan.extras - len(times))  # a damaged file
         return SnapshotRecord(
             phone=int(columns["phone"][position]),
-            status=STATUS_BY_CODE[packed >> STATUS_SHIFT],
-            risk_score=packed & RISK_MASK,
-            reasons=_reasons(int(columns["reasons"][position])),
+            status=STATUS_BY_CODE[packed & STATUS_MASK],
+            risk_score=(packed >> RISK_SHIFT) & RISK_BITS,
+            reasons=plan.reasons,
+            reason_times=tuple(
+                None if source is None else _moment(times[source]) for source in plan.sources
+            ),
             owner_since=_moment(columns["owner_since"][position]),
-            last_code_at=_moment(columns["last_code_at"][position]),
-            last_confirmed_at=_moment(columns["last_confirmed_at"][position]),
-            evidence_at=_moment(columns["evidence_at"][position]),
-            channels=channels_from_bits(int(columns["channels"][position])),
+            last_code_at=_moment(times[1]) if plan.code_slot else None,
+            last_confirmed_at=_moment(times[0]),
+            channels=channels_from_bits((packed >> CHANNELS_SHIFT) & CHANNELS_BITS),
         )
 
     def lookup(self, key: int) -> SnapshotRecord | None:

@@ -93,7 +93,10 @@ def test_a_snapshot_answers_lookups_within_32_bytes_a_number(tmp_path: Path) -> 
     assert record.status is Status.OWNER_CHANGED
     assert record.risk_score == 910
     assert record.reasons == (Reason.PROFILE_MISMATCH, Reason.OWNER_DENIED)
-    assert record.evidence_at == datetime.utcfromtimestamp(1_770_000_000)  # the latest reason
+    assert record.reason_times == (
+        datetime.utcfromtimestamp(1_760_000_000),
+        datetime.utcfromtimestamp(1_770_000_000),
+    )
     assert record.owner_since == datetime.utcfromtimestamp(1_760_000_000)
     assert snapshot.lookup(79000000000) is None
     assert snapshot.lookup(79999999999) is None
