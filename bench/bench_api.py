@@ -7,8 +7,9 @@ In one run, on 127.0.0.1 only, bounded in requests and seconds:
   - HTTP: bulk checks of --bulk-numbers numbers, in calls of 10,000.
   - In process: the cost of one lookup and of one whole check in µs, and of a bulk check.
   - The snapshot: bytes per number, and the time to load one of --load-numbers numbers.
-The snapshots are synthetic (random numbers and verdicts): the API's cost does not depend on
-what the verdicts say.
+The snapshots are synthetic (random numbers and verdicts, each with reasons of its own status):
+the API's cost depends on what the verdicts say only through the reason times a number keeps
+past its third, which are as rare here as a verdict's four reasons are.
 
     python bench/bench_api.py --numbers 1e6 --load-numbers 1e7 --workers 2
 """
@@ -49,6 +50,29 @@ BATCH = 1_000_000
 WARM_UP = 200
 
 
+# the reasons of each status (ownership.verdicts)
+REASONS_OF = {
+    Status.OWNER_CHANGED: (
+        "PROFILE_MISMATCH",
+        "NUMBER_CHANGE_REPORTED",
+        "SMS_PERMANENT_FAILURES",
+        "OWNER_DENIED",
+    ),
+    Status.VERIFIED: (
+        "RECENT_CODE_ENTRY",
+        "RECENT_CONFIRMATION",
+        "STEADY_SMS_DELIVERY",
+        "PROFILES_MATCH",
+    ),
+    Status.SUSPICIOUS: (
+        "SPARSE_CODE_ENTRIES",
+        "ONLY_REGISTRATION_CODE",
+        "NO_RECENT_CODE",
+        "SMS_GAP",
+    ),
+}
+
+
 def _seconds(moment: datetime) -> int:
     return int((moment - EPOCH).total_seconds())
 
@@ -74,8 +98,12 @@ def synthetic_batches(count: int, seed: int) -> Iterator[pa.RecordBatch]:
         }
         for reason in REASON_ORDER:
             flag, at = reason_columns(reason)
-            columns[flag] = rng.random(size) < 0.2
-            columns[at] = times
+            own = np.isin(
+                columns["status"],
+                [status.value for status, names in REASONS_OF.items() if reason.value in names],
+            )
+            columns[flag] = own & (rng.random(size) < 0.2)
+            columns[at] = times - rng.integers(0, 86_400 * 30, size=size)
         for name in ("vk_bound", "vk_active", "vk_mobile_app", "ok_bound", "ok_active"):
             columns[name] = rng.random(size) < 0.6
         columns["ok_mobile_app"] = rng.random(size) < 0.3
