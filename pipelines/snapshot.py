@@ -173,27 +173,31 @@ def _encode(batch: pa.RecordBatch) -> tuple[dict[str, np.ndarray], np.ndarray, n
     risk = _numpy(columns["risk_score"]).astype(np.int64)
     if len(risk) and (risk.min() < 0 or risk.max() > RISK_MAX):
         raise SnapshotError(f"a risk score outside 0-{RISK_MAX} does not fit the snapshot")
-    flags = {reason: _numpy(columns[reason_columns(reason)[0]]) for reason in REASON_ORDER}
+    flags = {
+        reason: _numpy(columns[reason_columns(reason)[0]]).astype(bool, copy=False)
+        for reason in REASON_ORDER
+    }
+    # bits set in place, where they hold: no temporary a reason or a channel
     mask = np.zeros(len(batch), dtype=np.uint32)
     for reason, flag in flags.items():
-        mask |= np.where(flag, reason.bit, 0).astype(np.uint32)
+        np.bitwise_or(mask, reason.bit, out=mask, where=flag)
     code_slot = code_slots(status, mask)
-    times = [np.where(code_slot, _seconds(columns["last_code_at"]), 0)]
+    times = [_seconds(columns["last_code_at"])]
     times += [_seconds(columns[reason_columns(reason)[1]]) for reason in SLOTTED_REASONS]
-    taken = [code_slot, *(flags[reason].astype(bool) for reason in SLOTTED_REASONS)]
+    taken = [code_slot, *(flags[reason] for reason in SLOTTED_REASONS)]
     slots, extra_rows, extra_times = place_times(times, taken)
     channels = np.zeros(len(batch), dtype=np.uint32)
     for index, network in enumerate(NETWORKS):
         for suffix, bit in (("bound", BOUND), ("active", ACTIVE), ("mobile_app", MOBILE_APP)):
-            set_bit = _numpy(columns[f"{network.value}_{suffix}"])
-            channels |= np.where(set_bit, bit << (CHANNEL_BITS * index), 0).astype(np.uint32)
+            set_bit = _numpy(columns[f"{network.value}_{suffix}"]).astype(bool, copy=False)
+            np.bitwise_or(channels, bit << (CHANNEL_BITS * index), out=channels, where=set_bit)
     encoded = {
         "phone": _numpy(columns["phone"]).astype(np.int64),
         "verdict": pack_verdict(status, risk, mask, channels),
         "owner_since": _seconds(columns["owner_since"]),
         "last_confirmed_at": _seconds(columns["last_confirmed_at"]),
     }
-    encoded |= {slot: np.ascontiguousarray(slots[:, index]) for index, slot in enumerate(SLOTS)}
+    encoded |= dict(zip(SLOTS, slots, strict=True))
     return encoded, extra_rows, extra_times
 
 

@@ -115,16 +115,25 @@ def time_plan(status: int, mask: int) -> TimePlan:
 def place_times(
     times: list[np.ndarray], taken: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's taken times, in the order given: the first three into slots (rows × 3, 0 where
-    none), the rest as extra (row, time) pairs, by row and then in order."""
-    held = np.stack(taken, axis=1)
-    rows, which = np.nonzero(held)  # row by row, in order: the extras come sorted
-    rank = (np.cumsum(held, axis=1) - 1)[rows, which]
-    values = np.stack(times, axis=1)[rows, which]
-    slots = np.zeros((len(held), len(SLOTS)), dtype=np.uint32)
-    inside = rank < len(SLOTS)
-    slots[rows[inside], rank[inside]] = values[inside]
-    return slots, rows[~inside], values[~inside]
+    """Each row's taken times, in the order given: the first three into slots (3 × rows, 0
+    where none), the rest as extra (row, time) pairs, by row and then in order.
+
+    Column by column, over the rows that take each: no temporary as large as all the times.
+    """
+    slots = np.zeros((len(SLOTS), len(taken[0])), dtype=np.uint32)
+    placed = np.zeros(len(taken[0]), dtype=np.uint8)  # how many times each row has so far
+    extra_rows, extra_times = [np.empty(0, np.int64)], [np.empty(0, np.uint32)]
+    for time, held in zip(times, taken, strict=True):
+        rows = np.flatnonzero(held)
+        rank = placed[rows]
+        inside = rank < len(SLOTS)
+        slots[rank[inside], rows[inside]] = time[rows[inside]]
+        extra_rows.append(rows[~inside])
+        extra_times.append(time[rows[~inside]].astype(np.uint32))
+        placed[rows] += 1
+    rows = np.concatenate(extra_rows)
+    order = np.argsort(rows, kind="stable")  # stable: a row's extras stay in reason order
+    return slots, rows[order], np.concatenate(extra_times)[order]
 
 
 def pack_verdict(

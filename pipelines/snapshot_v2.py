@@ -55,5 +55,5 @@ def as_format_3(columns: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], 
         "owner_since": columns["owner_since"],
         "last_confirmed_at": columns["last_confirmed_at"],
     }
-    turned |= {slot: np.ascontiguousarray(slots[:, index]) for index, slot in enumerate(SLOTS)}
+    turned |= dict(zip(SLOTS, slots, strict=True))
     return turned, extras
