@@ -45,6 +45,7 @@ from pipelines.snapshot_format import (
     STATUS_MASK,
     channels_from_bits,
     code_slots,
+    confirmations_free,
     time_plan,
 )
 
@@ -382,7 +383,9 @@ def check_numbers(
     # the row's times, as `time_plan` numbers them: last_confirmed_at, the slots, the extras
     times = [column(name) for name in ("last_confirmed_at", *SLOTS)]
     code = np.where(code_slots(status, verdicts >> REASONS_SHIFT), times[1], 0)
-    last_proof = np.maximum(code, times[0]).astype(np.int64)
+    # an owner_changed number's confirmation column holds a reason time, not a confirmation
+    free = confirmations_free(status, verdicts >> REASONS_SHIFT)
+    last_proof = np.maximum(code, np.where(free, 0, times[0])).astype(np.int64)
     fresh = found & (last_proof > 0) & (last_proof >= _seconds(now - policy.freshness))
     as_of = json.dumps(iso(snapshot.as_of))
     channels = (verdicts >> CHANNELS_SHIFT) & CHANNELS_BITS
@@ -396,6 +399,7 @@ def check_numbers(
             "risk_score": (verdicts >> RISK_SHIFT) & RISK_BITS,
             "owner_changed": status == StatusCode.OWNER_CHANGED.value,
             "owner_since": column("owner_since"),
+            "free": free,
         }
         | {f"time_{source}": times[source] for source in shown}
     )
@@ -433,7 +437,7 @@ def check_numbers(
         pl.lit(',"changed_since":'),
         _boolean(changed),
         pl.lit(',"last_confirmed_at":'),
-        pl.col("time_0_json"),
+        pl.when(pl.col("free")).then(pl.lit("null")).otherwise(pl.col("time_0_json")),
         pl.col("tail"),
     )
     singles: list[str | None] = [

@@ -37,7 +37,7 @@ from requests_oauthlib import OAuth1
 
 from api.checks import CheckOptions, check_number, check_numbers, find_number
 from ownership.policy import Policy
-from ownership.verdicts import REASON_ORDER, Status
+from ownership.verdicts import REASON_ORDER, Reason, Status
 from pipelines.snapshot import BYTES_PER_NUMBER, Snapshot, reason_columns, write_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +96,9 @@ def synthetic_batches(count: int, seed: int) -> Iterator[pa.RecordBatch]:
             "last_code_at": times + rng.integers(0, 86_400 * 30, size=size),
             "last_confirmed_at": np.where(rng.random(size) < 0.1, times, 0),
         }
+        # as the scores: an owner_changed number has no last confirmation
+        changed = columns["status"] == Status.OWNER_CHANGED.value
+        columns["last_confirmed_at"] = np.where(changed, 0, columns["last_confirmed_at"])
         for reason in REASON_ORDER:
             flag, at = reason_columns(reason)
             own = np.isin(
@@ -104,6 +107,10 @@ def synthetic_batches(count: int, seed: int) -> Iterator[pa.RecordBatch]:
             )
             columns[flag] = own & (rng.random(size) < 0.2)
             columns[at] = times - rng.integers(0, 86_400 * 30, size=size)
+        # no rule makes a number's codes both sparse and only its registration's
+        only_registration = reason_columns(Reason.ONLY_REGISTRATION_CODE)[0]
+        sparse = reason_columns(Reason.SPARSE_CODE_ENTRIES)[0]
+        columns[only_registration] &= ~columns[sparse]
         for name in ("vk_bound", "vk_active", "vk_mobile_app", "ok_bound", "ok_active"):
             columns[name] = rng.random(size) < 0.6
         columns["ok_mobile_app"] = rng.random(size) < 0.3

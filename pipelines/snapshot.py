@@ -1,14 +1,16 @@
 """The serving snapshot (DESIGN §5): sorted int64 phone keys plus fixed-width columns.
 
-32 bytes a number, plus 8 for each reason time past a number's third (below): memory-mapped
-and shared by every API worker. Format 3, little-endian:
+32 bytes a number (below): memory-mapped and shared by every API worker. Format 3,
+little-endian:
 
     header (64 bytes): magic b"OWNSNAP1", format version u32 (3), extra times u32, count u64,
                        as_of i64 (epoch seconds), created_at i64, coverage_from i64 (the
                        history's first event), 16 reserved bytes
     one block per column, in COLUMNS order, each `count` values long: phone i64, verdict u32,
         owner_since u32, last_confirmed_at u32, at_0 u32, at_1 u32, at_2 u32
-    the extra times: (row u32, time u32) pairs, sorted by row, then in reason order.
+    the extra times: (row u32, time u32) pairs, sorted by row, then in reason order (none
+        that the rules can make; a reader refuses a file whose pairs are not exactly those
+        its numbers' reasons take).
 
 Times are u32 seconds since the epoch (0 = none), good until 2106. `verdict` packs the status
 (bits 0-1, `StatusCode`), the channels (bits 2-7: three bits a network, bound, active within
@@ -22,12 +24,13 @@ Every reason carries the time of its own event, as `scores.parquet`'s `reason_ti
   time of RECENT_CODE_ENTRY and NO_RECENT_CODE, and the proof that the notify policy's
   freshness reads even where no reason names it (a number verified on a confirmation, whose
   code is older than W, yet may be younger than the confirmation when F > W);
-- every other reason takes the next slot, in REASON_ORDER, and past at_2 an extra time.
-Only an owner_changed number with all four signals at once has an extra time: a verified
-number has at most a code, steady SMS and matching profiles, and a suspicious one a code, an
-SMS gap and sparse codes or only registration codes, never both. No number of the generated
-histories of 200,000 and 10^6 numbers (seed 7) had one (they hold no denials): their snapshots
-are 32 bytes a number and the 64-byte header.
+- every other reason takes the next slot, in REASON_ORDER; an owner_changed number, which has
+  no last confirmation (the scores give it none), takes `last_confirmed_at` for a fourth, so
+  that all four change signals fit; past those, an extra time.
+No number the rules make has an extra time: a verified number has at most a code, steady SMS
+and matching profiles, a suspicious one a code, an SMS gap and sparse codes or only
+registration codes, never both, and an owner_changed one four signals. Every snapshot is 32
+bytes a number and the 64-byte header.
 
 A snapshot of format 2 (30 bytes a number, one time shared by most reasons) is still read and
 answered as it was (pipelines.snapshot_v2), so that a service started on an old file works
@@ -82,6 +85,8 @@ from pipelines.snapshot_format import (
     STATUS_MASK,
     channels_from_bits,
     code_slots,
+    confirmations_free,
+    extras_needed,
     pack_verdict,
     place_times,
     time_plan,
@@ -185,7 +190,14 @@ def _encode(batch: pa.RecordBatch) -> tuple[dict[str, np.ndarray], np.ndarray, n
     times = [_seconds(columns["last_code_at"])]
     times += [_seconds(columns[reason_columns(reason)[1]]) for reason in SLOTTED_REASONS]
     taken = [code_slot, *(flags[reason] for reason in SLOTTED_REASONS)]
-    slots, extra_rows, extra_times = place_times(times, taken)
+    free = confirmations_free(status, mask)
+    confirmed = _seconds(columns["last_confirmed_at"])
+    if np.any(confirmed[free]):
+        raise SnapshotError(
+            "an owner_changed number has a last confirmation, where the snapshot keeps a "
+            "reason time: the scores give such numbers none"
+        )
+    slots, fourth, extra_rows, extra_times = place_times(times, taken, free)
     channels = np.zeros(len(batch), dtype=np.uint32)
     for index, network in enumerate(NETWORKS):
         for suffix, bit in (("bound", BOUND), ("active", ACTIVE), ("mobile_app", MOBILE_APP)):
@@ -195,7 +207,7 @@ def _encode(batch: pa.RecordBatch) -> tuple[dict[str, np.ndarray], np.ndarray, n
         "phone": _numpy(columns["phone"]).astype(np.int64),
         "verdict": pack_verdict(status, risk, mask, channels),
         "owner_since": _seconds(columns["owner_since"]),
-        "last_confirmed_at": _seconds(columns["last_confirmed_at"]),
+        "last_confirmed_at": np.where(free, fourth, confirmed),
     }
     encoded |= dict(zip(SLOTS, slots, strict=True))
     return encoded, extra_rows, extra_times
@@ -351,9 +363,14 @@ class Snapshot:
         self.extras = np.frombuffer(mapped, dtype=EXTRA, count=extras, offset=columns_end)
         if version != FORMAT_VERSION:
             self.columns, self.extras = snapshot_v2.as_format_3(self.columns)
-        rows = self.extras["row"]
-        if len(rows) and (np.any(np.diff(rows.astype(np.int64)) < 0) or rows[-1] >= self.count):
-            raise SnapshotError(f"{path} is damaged: its extra times are out of order")
+        # every row with extra times has exactly its own, in order: a lookup of one takes
+        # them by its row, and must not take another number's
+        needed = extras_needed(self.columns["verdict"])
+        rows = np.repeat(np.arange(self.count, dtype=np.uint32), needed)
+        if not np.array_equal(rows, self.extras["row"]):
+            raise SnapshotError(
+                f"{path} is damaged: its extra times are not those of its numbers' reasons"
+            )
 
     def __len__(self) -> int:
         return self.count
@@ -402,7 +419,7 @@ class Snapshot:
             ),
             owner_since=_moment(columns["owner_since"][position]),
             last_code_at=_moment(times[1]) if plan.code_slot else None,
-            last_confirmed_at=_moment(times[0]),
+            last_confirmed_at=_moment(times[0]) if plan.confirmed else None,
             channels=channels_from_bits((packed >> CHANNELS_SHIFT) & CHANNELS_BITS),
         )
 

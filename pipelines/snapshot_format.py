@@ -63,6 +63,21 @@ CONFIRMED_SOURCE = 0
 FIRST_EXTRA_SOURCE = 1 + len(SLOTS)
 
 
+def confirmation_is_free(status: int, mask: int) -> bool:
+    """Whether the number's `last_confirmed_at` column holds a reason time instead: an
+    owner_changed number has no last confirmation (the scores give it none), and its fourth
+    change signal's time goes there, so that no number needs more than 32 bytes."""
+    return status == StatusCode.OWNER_CHANGED and not mask & Reason.RECENT_CONFIRMATION.bit
+
+
+def confirmations_free(status: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`confirmation_is_free` of every row."""
+    free: np.ndarray = (status == StatusCode.OWNER_CHANGED) & (
+        (mask & Reason.RECENT_CONFIRMATION.bit) == 0
+    )
+    return free
+
+
 def has_code_slot(status: int, mask: int) -> bool:
     """Whether the number's first slot is its last code: any number but an owner_changed one,
     whose codes were the previous holder's (the scores give it no last code)."""
@@ -85,6 +100,8 @@ class TimePlan:
     sources: tuple[int | None, ...]
     # whether at_0 is the last code (Verdict.last_code_at, the proof freshness reads)
     code_slot: bool
+    # whether last_confirmed_at is the last confirmation, not a reason time
+    confirmed: bool
     # how many extra times the row has
     extras: int
 
@@ -92,8 +109,11 @@ class TimePlan:
 @cache  # a few hundred distinct statuses and masks
 def time_plan(status: int, mask: int) -> TimePlan:
     code_slot = has_code_slot(status, mask)
-    following = 2 if code_slot else 1
+    free = confirmation_is_free(status, mask)
+    # the slots a reason may take, in order: the three (less the code's), then the free column
+    places = [*range(2 if code_slot else 1, FIRST_EXTRA_SOURCE), *([CONFIRMED_SOURCE] * free)]
     sources: list[int | None] = []
+    taken = 0
     for reason in reasons_from_mask(mask):
         if reason is Reason.RECENT_CONFIRMATION:
             sources.append(CONFIRMED_SOURCE)
@@ -102,25 +122,35 @@ def time_plan(status: int, mask: int) -> TimePlan:
         elif reason in CODE_REASONS:
             sources.append(1)
         else:
-            sources.append(following)
-            following += 1
+            extra = FIRST_EXTRA_SOURCE + taken - len(places)
+            sources.append(places[taken] if taken < len(places) else extra)
+            taken += 1
     return TimePlan(
-        reasons_from_mask(mask),
-        tuple(sources),
-        code_slot,
-        max(0, following - FIRST_EXTRA_SOURCE),
+        reasons_from_mask(mask), tuple(sources), code_slot, not free, max(0, taken - len(places))
     )
 
 
+def extras_needed(verdicts: np.ndarray) -> np.ndarray:
+    """How many extra times each row's status and reasons take (`TimePlan.extras`)."""
+    status, mask = verdicts & STATUS_MASK, verdicts >> REASONS_SHIFT
+    slotted_mask = sum(reason.bit for reason in SLOTTED_REASONS)
+    taken = np.bitwise_count(mask & slotted_mask).astype(np.int64)
+    places = len(SLOTS) - code_slots(status, mask) + confirmations_free(status, mask)
+    needed: np.ndarray = np.maximum(taken - places, 0)
+    return needed
+
+
 def place_times(
-    times: list[np.ndarray], taken: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    times: list[np.ndarray], taken: list[np.ndarray], free: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each row's taken times, in the order given: the first three into slots (3 × rows, 0
-    where none), the rest as extra (row, time) pairs, by row and then in order.
+    where none), a fourth into the confirmation column where it is `free` (0 elsewhere), the
+    rest as extra (row, time) pairs, by row and then in order.
 
     Column by column, over the rows that take each: no temporary as large as all the times.
     """
     slots = np.zeros((len(SLOTS), len(taken[0])), dtype=np.uint32)
+    fourth = np.zeros(len(taken[0]), dtype=np.uint32)
     placed = np.zeros(len(taken[0]), dtype=np.uint8)  # how many times each row has so far
     extra_rows, extra_times = [np.empty(0, np.int64)], [np.empty(0, np.uint32)]
     for time, held in zip(times, taken, strict=True):
@@ -128,12 +158,15 @@ def place_times(
         rank = placed[rows]
         inside = rank < len(SLOTS)
         slots[rank[inside], rows[inside]] = time[rows[inside]]
-        extra_rows.append(rows[~inside])
-        extra_times.append(time[rows[~inside]].astype(np.uint32))
+        in_fourth = (rank == len(SLOTS)) & free[rows]
+        fourth[rows[in_fourth]] = time[rows[in_fourth]]
+        beyond = ~inside & ~in_fourth
+        extra_rows.append(rows[beyond])
+        extra_times.append(time[rows[beyond]].astype(np.uint32))
         placed[rows] += 1
     rows = np.concatenate(extra_rows)
     order = np.argsort(rows, kind="stable")  # stable: a row's extras stay in reason order
-    return slots, rows[order], np.concatenate(extra_times)[order]
+    return slots, fourth, rows[order], np.concatenate(extra_times)[order]
 
 
 def pack_verdict(

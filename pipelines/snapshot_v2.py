@@ -18,6 +18,7 @@ from pipelines.snapshot_format import (
     SLOTS,
     SLOTTED_REASONS,
     code_slots,
+    confirmations_free,
     pack_verdict,
     place_times,
 )
@@ -44,7 +45,8 @@ def as_format_3(columns: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], 
     times = [np.where(code_slot, columns["last_code_at"], 0)]
     times += [columns["evidence_at"]] * len(SLOTTED_REASONS)
     taken = [code_slot, *((mask & reason.bit) > 0 for reason in SLOTTED_REASONS)]
-    slots, extra_rows, extra_times = place_times(times, taken)
+    free = confirmations_free(status, mask)  # format 2 gave them no confirmation either
+    slots, fourth, extra_rows, extra_times = place_times(times, taken, free)
     extras = np.empty(len(extra_rows), dtype=EXTRA)
     extras["row"], extras["at"] = extra_rows, extra_times
     turned = {
@@ -53,7 +55,7 @@ def as_format_3(columns: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], 
             status, columns["status_risk"] & RISK_MASK, mask, columns["channels"]
         ),
         "owner_since": columns["owner_since"],
-        "last_confirmed_at": columns["last_confirmed_at"],
+        "last_confirmed_at": np.where(free, fourth, columns["last_confirmed_at"]),
     }
     turned |= dict(zip(SLOTS, slots, strict=True))
     return turned, extras

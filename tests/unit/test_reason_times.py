@@ -128,13 +128,50 @@ def test_a_bulk_check_answers_each_reason_with_its_own_time(snapshot: Snapshot) 
     assert [item["reasons"] for item in answers["results"]] == [own_times(r) for r in NUMBERS]
 
 
-def test_only_a_fourth_reason_time_costs_more_than_32_bytes(tmp_path: Path) -> None:
+def test_every_number_takes_32_bytes_all_four_change_signals_too(
+    tmp_path: Path, snapshot: Snapshot
+) -> None:
+    # an owner_changed number has no last confirmation: its fourth time takes that place
+    assert snapshot.size_bytes == 64 + 32 * len(NUMBERS)
+    answer = check_number(
+        snapshot, *find_number(snapshot, "+79000000007"), CheckOptions(), NOW, Policy()
+    )
+    assert answer["last_confirmed_at"] is None
+    bulk = json.loads(check_numbers(snapshot, ["+79000000007"], CheckOptions(), NOW, Policy()))
+    assert bulk["results"][0]["last_confirmed_at"] is None
+
+
+# no rule makes a number both: past its three slots, its fourth time is an extra one
+BOTH_SUSPICIOUS_CODE_REASONS = number(
+    79000000009,
+    "suspicious",
+    200,
+    SPARSE_CODE_ENTRIES=210,
+    ONLY_REGISTRATION_CODE=220,
+    NO_RECENT_CODE=0,
+    SMS_GAP=120,
+)
+
+
+def test_a_file_whose_extra_times_are_not_its_numbers_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "snapshot.bin"
+    rows = [*NUMBERS, BOTH_SUSPICIOUS_CODE_REASONS]
+    write_snapshot(path, [batch(rows)], len(rows), AS_OF, COVERAGE_FROM)
+    assert path.stat().st_size == 64 + 32 * len(rows) + 8  # one extra time: (row, time)
+    found = check_number(
+        Snapshot(path), *find_number(Snapshot(path), "+79000000009"), CheckOptions(), NOW, Policy()
+    )
+    assert found["reasons"] == own_times(BOTH_SUSPICIOUS_CODE_REASONS)
+    written = path.read_bytes()
 
-    write_snapshot(path, [batch(NUMBERS)], len(NUMBERS), AS_OF, COVERAGE_FROM)
-
-    assert path.stat().st_size == 64 + 32 * len(NUMBERS) + 8  # one extra time: (row, time)
-    path.write_bytes(path.read_bytes()[:-4])  # half the extra time lost
+    # the extra time cut off, and the header's count of them made to agree
+    header = bytearray(written[:64])
+    header[12:16] = (0).to_bytes(4, "little")
+    path.write_bytes(bytes(header) + written[64:-8])
+    with pytest.raises(SnapshotError, match="damaged"):
+        Snapshot(path)
+    # half of it lost
+    path.write_bytes(written[:-4])
     with pytest.raises(SnapshotError, match="truncated"):
         Snapshot(path)
 
