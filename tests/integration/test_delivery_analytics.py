@@ -446,3 +446,29 @@ def test_the_timing_counts_from_the_message_sent_not_from_the_re_verification_be
     # the funnel itself still counts from acceptance, as the client waited
     delivered = funnel.stages.row(by_predicate=pl.col("stage") == "delivered", named=True)
     assert (delivered["within_1m"], delivered["within_1h"], delivered["within_24h"]) == (0, 0, 1)
+
+
+def test_three_wrong_codes_are_counted_apart_from_a_denial(tmp_path: Path) -> None:
+    # a wrong code is no answer: the number is not owner_changed for it, nor is it a No
+    code_failed = Sent(
+        "three wrong codes",
+        "+79230000013",
+        "reverify",
+        "SUSPICIOUS",
+        timedelta(hours=1),
+        (
+            ("reverify_pending", 0, {"channel": "vk", "method": "sms_code"}),
+            ("sms_sent", 90, {"code_failed": True}),
+            ("sms_delivered", 95),
+        ),
+        ("sms", SMS_RU),
+    )
+    denied = next(sent for sent in NOTIFICATIONS if sent.name == "denied")
+    url = store_of(tmp_path, code_failed, denied)
+
+    reasons = analytics.fallbacks_by_reason(url)
+
+    assert rows(reasons, "reason", "notifications") == [
+        ("REVERIFICATION_CODE_FAILED", 1),
+        ("REVERIFICATION_DENIED", 1),
+    ]

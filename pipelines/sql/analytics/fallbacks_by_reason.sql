@@ -7,6 +7,8 @@
 --   CHANNEL_REFUSED: the policy chose a social network but every network refused it (the
 --     snapshot's account was no longer active, say);
 --   REVERIFICATION_DENIED: the person answered No to the re-verification;
+--   REVERIFICATION_CODE_FAILED: the person entered three wrong codes (no denial: the number
+--     is not judged by it);
 --   TTL_NOT_DELIVERED, TTL_NOT_ANSWERED, TTL_NOT_DISPATCHED: the TTL ran out while the message
 --     waited for delivery in the network, for the answer to a re-verification, or to be sent.
 -- shares are of all the notifications that went by SMS.
@@ -37,6 +39,8 @@ reasoned as (
         case
             when sms.left_status = 'accepted' and sms.decision = 'sms' then sms.policy_case
             when sms.after_refusal or sms.left_status = 'accepted' then 'CHANNEL_REFUSED'
+            when sms.left_status = 'reverify_pending' and sms.after_code_failed
+                then 'REVERIFICATION_CODE_FAILED'
             when sms.left_status = 'reverify_pending' then 'REVERIFICATION_DENIED'
             when expired.expired_from = 'sent' then 'TTL_NOT_DELIVERED'
             when expired.expired_from = 'reverify_pending' then 'TTL_NOT_ANSWERED'

@@ -62,7 +62,8 @@ first_taken as (
         status,
         min(status_at) as taken_at,
         arg_min(left_status, event_id) as left_status,
-        arg_min(after_refusal, event_id) as after_refusal
+        arg_min(after_refusal, event_id) as after_refusal,
+        arg_min(after_code_failed, event_id) as after_code_failed
     from ordered
     group by notification_id, status
 ),
@@ -78,6 +79,7 @@ final as (
         first_taken.status,
         first_taken.left_status,
         first_taken.after_refusal,
+        first_taken.after_code_failed,
         first_taken.taken_at,
         epoch(first_taken.taken_at) - epoch(notifications.accepted_at) as seconds_since_accepted
     from first_taken

@@ -5,6 +5,7 @@
 -- UTC; `id` grows with each insert, so it orders the statuses taken at one time; `detail` is
 -- the event's JSON text). `after_refusal`: the step the social networks' refusals led to (an
 -- SMS, or failed without a fallback); its detail names the networks that refused.
+-- `after_code_failed`: the SMS that three wrong codes led to (no denial: a code is no answer).
 with source as (
     select * from src_notification_events
 ),
@@ -15,7 +16,8 @@ final as (
         notification_id,
         status,
         "at" as status_at,
-        json_extract(detail, '$.refused_by') is not null as after_refusal
+        json_extract(detail, '$.refused_by') is not null as after_refusal,
+        coalesce(json_extract(detail, '$.code_failed') = 'true', false) as after_code_failed
     from source
 )
 
