@@ -428,6 +428,21 @@ def test_a_gzip_record_that_is_not_utf8_keeps_its_text_across_a_quoted_line_brea
     assert rejects["line_text"].item() == bad.replace("\xe9", "\\xe9")
 
 
+def test_a_trailing_comma_adds_no_field_and_the_row_is_read(tmp_path: Path) -> None:
+    # as many exports write a line: the empty fields past the header's hold nothing
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "sms_deliveries")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    row = f"{RU_MOBILE},2026-05-20T10:00:00Z,bank_x,delivered,"
+    extra = [row + ",", row + ",,"]
+    csv.write_text("\n".join([*lines, *extra, ""]), encoding="utf-8")
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["sms_deliveries"]["accepted"] == len(lines) - 1 + 2
+    assert not (tmp_path / "out" / "rejects" / "sms_deliveries.parquet").exists()
+
+
 def test_a_quote_inside_an_unquoted_field_opens_nothing_in_a_lines_text(tmp_path: Path) -> None:
     # the reader takes `ab"c` as text: the line is one record, and so is its text
     events = healthy_history().write(tmp_path / "events")
