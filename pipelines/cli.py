@@ -335,7 +335,11 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DatabaseError
 
     from delivery import records
-    from pipelines.serving_cli import store_failed, store_unreachable  # it imports from here
+    from pipelines.serving_cli import (  # it imports from here
+        refuse_a_store_not_made,
+        store_failed,
+        store_unreachable,
+    )
     from store.database import make_engine, upgrade
     from store.tables import ClientRow
 
@@ -343,6 +347,7 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     # ledger never holds would print an empty bill instead of a mistake
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", args.month):
         raise UsageError(f"--month must be YYYY-MM, not {args.month!r}")
+    refuse_a_store_not_made(settings, "the bills a service recorded")
     try:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
@@ -375,7 +380,11 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
     from sqlalchemy.exc import DatabaseError
 
     from delivery.export import export_verifications
-    from pipelines.serving_cli import store_failed, store_unreachable  # it imports from here
+    from pipelines.serving_cli import (  # it imports from here
+        refuse_a_store_not_made,
+        store_failed,
+        store_unreachable,
+    )
     from store.database import make_engine, upgrade
 
     if not args.history.is_dir():
@@ -387,6 +396,7 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
             f"{args.history} is not a history (DESIGN §3): it has no "
             f"{', '.join(missing)} folder; give the history the batch scores"
         )
+    refuse_a_store_not_made(settings, "the re-verification results a service recorded")
     try:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)

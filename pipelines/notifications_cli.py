@@ -105,7 +105,7 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
         ForgettingInterrupted,
         forget_notifications_before,
     )
-    from pipelines.serving_cli import store_failed, store_unreachable
+    from pipelines.serving_cli import refuse_a_store_not_made, store_failed, store_unreachable
     from store.database import make_engine, upgrade
 
     days = args.older_than_days or settings.notification_retention_days
@@ -114,6 +114,7 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
             "the retention is off (OWNERSHIP_NOTIFICATION_RETENTION_DAYS=0): say how old the "
             "notifications to forget are, with --older-than-days N"
         )
+    refuse_a_store_not_made(settings, "the notifications a service recorded")
     try:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)

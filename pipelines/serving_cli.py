@@ -340,6 +340,20 @@ def store_unreachable(
     return UsageError(f"cannot open the store at {_shown(settings, url)}: {_reason(error)}")
 
 
+def refuse_a_store_not_made(settings: Settings, reads: str) -> None:
+    """A command that `reads` what a service recorded does not make a SQLite store of a
+    mistyped path, and answer from it as if nothing had happened there."""
+    from sqlalchemy import make_url
+
+    url = make_url(settings.database_url)
+    database = url.database or ""
+    on_disk = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if on_disk and not Path(database).is_file():
+        raise UsageError(
+            f"no store at {database}: this command reads {reads}; check OWNERSHIP_DATABASE_URL"
+        )
+
+
 def store_failed(settings: Settings, error: DatabaseError) -> UsageError:
     """The one line for a statement the store refused once open (a table an older release
     left, a full disk), without the store's password."""

@@ -238,6 +238,33 @@ def test_export_verifications_refuses_a_folder_that_is_no_history(
     assert sorted(path.name for path in scores.iterdir()) == ["scores.parquet"]
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export-verifications", "--history", "HISTORY"],
+        ["billing", "--client", "bank", "--month", "2026-05"],
+        ["notifications", "forget", "--dry-run"],
+    ],
+    ids=["export-verifications", "billing", "notifications forget"],
+)
+def test_a_command_that_reads_a_store_makes_none_of_a_mistyped_path(
+    argv: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "history")
+    mistyped = tmp_path / "ownersip.db"
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{mistyped}")
+    before = sorted(history.rglob("*"))
+
+    message = failed([str(history) if arg == "HISTORY" else arg for arg in argv], capsys)
+
+    assert f"no store at {mistyped}" in message and "OWNERSHIP_DATABASE_URL" in message
+    assert not mistyped.exists()
+    assert sorted(history.rglob("*")) == before  # no empty export of a store never made
+
+
 # --- small things ----------------------------------------------------------------------------
 
 
