@@ -559,10 +559,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser(
         "worker",
-        help="run the notify path's jobs: dispatch, TTL sweep, webhooks",
+        help="run the notify path's jobs: dispatch, TTL sweep, webhooks, the nightly scoring",
         description=(
             "Run the notify path's jobs (dispatch, the TTL sweeper, webhook delivery, the "
-            "channel simulators' events) until interrupted. One per store."
+            "channel simulators' events, the retentions) until interrupted. One per store. "
+            "With OWNERSHIP_SCORE_EVENTS_DIR set, it also scores that history every night at "
+            "OWNERSHIP_SCORE_AT (UTC), exporting the re-verification results into it first, "
+            "and publishes into OWNERSHIP_SCORES_DIR; a run that fails leaves the last scores "
+            "served."
         ),
     )
     worker.set_defaults(run=cmd_worker)
