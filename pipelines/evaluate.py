@@ -205,6 +205,11 @@ def _label(scores_dir: Path, truth_dir: Path) -> _Labelled:
     if not scores_file.is_file():
         scores_file = scores_file / "scores.parquet"
     scores = _read(scores_file, SCORE_COLUMNS)
+    if not labels_file.exists():  # a history of real events, say: there is nothing to name
+        raise EvaluationInputError(
+            f"{truth_dir} holds no truth (labels.parquet, or a truth/ folder with it): only "
+            "a history `ownership synth` generated has one"
+        )
     labels = _read(labels_file, LABEL_COLUMNS)
     meta = _read_meta(Path(truth_dir) / "meta.json")
     _check_scores(scores)

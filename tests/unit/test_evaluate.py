@@ -228,10 +228,14 @@ def test_a_missing_scores_file_is_a_clear_error(tmp_path: Path) -> None:
         evaluate(tmp_path / "nowhere", truth)
 
 
-def test_a_missing_labels_file_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_folder_without_a_truth_is_a_clear_error(tmp_path: Path) -> None:
+    # a history of real events has no truth: the message names the folder given, not a file
     scores = write_scores(tmp_path / "scores", [(KEPT_QUIET, "verified", 20)])
-    with pytest.raises(EvaluationInputError, match=r"labels\.parquet: file not found"):
-        evaluate(scores, tmp_path / "nowhere")
+    history = tmp_path / "history"
+    (history / "code_entries").mkdir(parents=True)
+    for given in (tmp_path / "nowhere", history):
+        with pytest.raises(EvaluationInputError, match=f"^{given} holds no truth"):
+            evaluate(scores, given)
 
 
 def test_a_truth_given_as_a_file_that_is_no_labels_file_is_named_as_given(
