@@ -25,15 +25,15 @@ from pipelines.sqlfiles import texts_as_written_sql
 INVALID_ENCODING = "unreadable CSV line: invalid encoding"
 # Longer than the reader's line size limit (2 MB), a line is refused for that first.
 MAX_LINE_BYTES = 2**21
-QUOTE, COMMA = b'"', b","
+QUOTE, COMMA, BLANKS = b'"', b",", (b" ", b"\t")
 
 
 def record_as_written(stream: io.BufferedReader | gzip.GzipFile, offset: int) -> bytes:
     """The CSV record that starts at `offset`, without the line end after it.
 
     A quoted field may hold line breaks (RFC 4180): the record goes on while one is open. A
-    quote opens a field only at its start (`ab"c` is text, as the reader takes it), and a
-    doubled quote inside one is a quote written in it.
+    quote opens a field only at its start, after any spaces (`ab"c` is text, ` "c"` quoted, as
+    the reader takes them), and a doubled quote inside one is a quote written in it.
     """
     stream.seek(offset)
     lines: list[bytes] = []
@@ -63,6 +63,9 @@ def _open_after(line: bytes, quoted: bool) -> bool:
                     quoted = False
         elif byte == QUOTE and at_field_start:
             quoted = True
+        elif at_field_start and byte in BLANKS:
+            position += 1
+            continue  # still before the field's first character
         at_field_start = byte == COMMA and not quoted
         position += 1
     return quoted

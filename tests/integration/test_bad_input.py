@@ -428,6 +428,21 @@ def test_a_gzip_record_that_is_not_utf8_keeps_its_text_across_a_quoted_line_brea
     assert rejects["line_text"].item() == bad.replace("\xe9", "\\xe9")
 
 
+def test_a_quoted_field_after_spaces_keeps_its_line_break_in_a_lines_text(tmp_path: Path) -> None:
+    # the reader opens a quoted field after spaces too: the record runs on past the break
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "sms_deliveries")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    bad = f'{RU_MOBILE},2026-05-20T10:00:00Z, "caf\xe9\nx",delivered,'
+    csv.write_bytes("\n".join([*lines[:2], bad, *lines[2:], ""]).encode("latin-1"))
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
+    assert rejects["line_text"].to_list() == [bad.replace("\xe9", "\\xe9")]
+    assert manifest["inputs"]["sms_deliveries"]["accepted"] == len(lines) - 1
+
+
 def test_a_trailing_comma_adds_no_field_and_the_row_is_read(tmp_path: Path) -> None:
     # as many exports write a line: the empty fields past the header's hold nothing
     events = healthy_history().write(tmp_path / "events")
