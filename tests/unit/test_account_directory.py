@@ -70,6 +70,7 @@ def test_an_accounts_phone_is_read_as_the_scores_write_it(tmp_path: Path) -> Non
     (folder / "part-0.csv").write_text(
         "network,account_id,phone,last_seen_at,mobile_app\n"
         "vk,vk-1,+7 (923) 456-78-23,2026-05-30 10:00:00,true\n"
+        "vk,vk-de,+490301234567,2026-05-30 10:00:00,true\n"  # the national prefix written in
         "ok,ok-1,not a phone,2026-05-30 10:00:00,false\n",
         encoding="utf-8",
     )
@@ -77,4 +78,5 @@ def test_an_accounts_phone_is_read_as_the_scores_write_it(tmp_path: Path) -> Non
 
     (account,) = directory.bound(Channel.VK, RU_MOBILE)
     assert account.phone == RU_MOBILE
-    assert len(directory) == 1
+    assert [found.account_id for found in directory.bound(Channel.VK, "+49301234567")] == ["vk-de"]
+    assert len(directory) == 2
