@@ -100,8 +100,11 @@ def _a_date_as_its_end(value: object) -> object:
     would pass for Unix time, which the schema does not offer."""
     if isinstance(value, bool):
         raise ValueError("a date or a time written as text (ISO 8601), not true or false")
-    if not isinstance(value, str) or re.fullmatch(r"[+-]?[0-9]+(\.[0-9]*)?", value.strip()):
-        raise ValueError("a date or a time written as text (ISO 8601), not a number")
+    # anything else the parser would take (1.7e9, ".5", "1763683200") is Unix time
+    if not isinstance(value, str) or not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError(
+            "a date or a time written as text (ISO 8601, YYYY-MM-DD first), not a number"
+        )
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         try:
             return whole_day_since(date.fromisoformat(value))

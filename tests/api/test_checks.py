@@ -303,6 +303,8 @@ def test_a_yes_or_no_given_as_text_or_a_number_is_an_invalid_argument(
         ("1763683200", "not a number"),  # Unix time as text
         ("1700000000.5", "not a number"),
         ("20261101", "not a number"),  # a date without its dashes
+        ("1.7e9", "not a number"),
+        (".5", "not a number"),
         (True, "not true or false"),
     ],
 )

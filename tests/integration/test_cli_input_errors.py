@@ -268,12 +268,13 @@ def test_a_command_that_reads_a_store_makes_none_of_a_mistyped_path(
 # --- small things ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("since", ["01.01.2025", "20250101"])
 def test_check_since_says_the_date_format(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    since: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["check", RU_MOBILE, "--scores", str(tmp_path), "--since", "01.01.2025"]
+    argv = ["check", RU_MOBILE, "--scores", str(tmp_path), "--since", since]
 
-    assert "'01.01.2025' is not a date (use YYYY-MM-DD)" in refused_by_the_parser(argv, capsys)
+    assert f"'{since}' is not a date (use YYYY-MM-DD)" in refused_by_the_parser(argv, capsys)
 
 
 def test_score_refuses_an_events_path_that_is_a_file(
