@@ -23,7 +23,10 @@ stopping ends after the batch in hand.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import cast
@@ -142,7 +145,8 @@ def forget_notifications_before(
                 with engine.connect() as connection:  # a full last batch left nothing
                     left = _next_batch(connection, before, after, 1)
                 return replace(total, stopped_early=bool(left))
-            with engine.begin() as connection:
+            with engine.connect() as connection:  # closed uncommitted: rolled back
+                transaction = connection.begin()
                 if not dry_run:
                     # SQLite: the batch is read under the store's write lock, so that no
                     # webhook is enqueued for one of them between the check below and the
@@ -153,11 +157,27 @@ def forget_notifications_before(
                     return total
                 after = batch[-1]
                 done = _forget(connection, [id_ for _, id_ in batch], before, dry_run)
-            total += done  # counted once committed: an interrupted commit forgot nothing
+                with _ctrl_c_held():  # a batch is counted if, and only if, it committed
+                    transaction.commit()
+                    total += done
             if len(batch) < batch_size:
                 return total
     except KeyboardInterrupt as interrupt:
         raise ForgettingInterrupted(total) from interrupt
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) back until the block ends; in the main thread, where Python
+    handles it, and only there (a worker's threads never see one)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _next_batch(

@@ -170,30 +170,33 @@ def test_a_ctrl_c_during_a_full_last_batch_lets_the_run_end_as_any_run(
     assert still_kept(a_year_and_more_later, sent) == 0
 
 
-def test_a_batch_a_second_ctrl_c_undid_as_it_committed_is_not_said_forgotten(
+def test_a_second_ctrl_c_as_a_batch_commits_waits_and_the_batch_is_said_forgotten(
     a_year_and_more_later: Notifier,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sent = delivered_long_ago(a_year_and_more_later, 5)
-    forget, batches, in_hand = delivery.forgetting._forget, iter(range(1, 100)), []
+    forget, in_hand = delivery.forgetting._forget, []
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        in_hand.append(next(batches))
+    def pressed_with_the_first(*args: Any, **kwargs: Any) -> Any:
+        in_hand.append(len(in_hand) + 1)
+        if in_hand == [1]:
+            signal.raise_signal(signal.SIGINT)  # the first press, with the first batch
         return forget(*args, **kwargs)
 
-    def twice_as_the_second_commits(connection: Any) -> None:
-        if in_hand == [1, 2]:
+    def again_as_the_first_commits(connection: Any) -> None:
+        if in_hand == [1]:
             in_hand.append(0)
-            signal.raise_signal(signal.SIGINT)
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)  # impatient: again, as it commits
 
-    monkeypatch.setattr(delivery.forgetting, "_forget", counting)
-    event.listen(Engine, "commit", twice_as_the_second_commits)
+    monkeypatch.setattr(delivery.forgetting, "_forget", pressed_with_the_first)
+
+    event.listen(Engine, "commit", again_as_the_first_commits)
     try:
         assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
     finally:
-        event.remove(Engine, "commit", twice_as_the_second_commits)
+        event.remove(Engine, "commit", again_as_the_first_commits)
 
+    # the batch that was committing committed: it is counted, and the rest is left
     assert capsys.readouterr().out.startswith("stopped at once: forgot 2 notifications")
     assert still_kept(a_year_and_more_later, sent) == 3
