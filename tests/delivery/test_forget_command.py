@@ -176,7 +176,7 @@ def test_a_second_ctrl_c_as_a_batch_commits_waits_and_the_batch_is_said_forgotte
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sent = delivered_long_ago(a_year_and_more_later, 5)
-    forget, in_hand = delivery.forgetting._forget, []
+    forget, in_hand = delivery.forgetting._forget, list[int]()
 
     def pressed_with_the_first(*args: Any, **kwargs: Any) -> Any:
         in_hand.append(len(in_hand) + 1)
