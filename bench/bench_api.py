@@ -7,9 +7,8 @@ In one run, on 127.0.0.1 only, bounded in requests and seconds:
   - HTTP: bulk checks of --bulk-numbers numbers, in calls of 10,000.
   - In process: the cost of one lookup and of one whole check in µs, and of a bulk check.
   - The snapshot: bytes per number, and the time to load one of --load-numbers numbers.
-The snapshots are synthetic (random numbers and verdicts, each with reasons of its own status):
-the API's cost depends on what the verdicts say only through the reason times a number keeps
-past its third, which are as rare here as a verdict's four reasons are.
+The snapshots are synthetic (random numbers and verdicts, each with reasons of its own status,
+in combinations the rules make): every number fits its 32 bytes, as a scored one does.
 
     python bench/bench_api.py --numbers 1e6 --load-numbers 1e7 --workers 2
 """
