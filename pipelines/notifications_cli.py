@@ -7,7 +7,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -121,10 +121,10 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
     except DatabaseError as error:  # the store cannot be reached, read or migrated
         raise store_unreachable(settings, error) from error
     stopping = threading.Event()
-    try:
-        # the notify path's clock: the demo's runs faster than the wall clock
-        before = build_clock(settings).now() - timedelta(days=days)
-        with _stopped_by_ctrl_c(stopping):
+    with _stopped_by_ctrl_c(stopping) as forgetting_ended:
+        try:
+            # the notify path's clock: the demo's runs faster than the wall clock
+            before = build_clock(settings).now() - timedelta(days=days)
             done = forget_notifications_before(
                 engine,
                 before,
@@ -132,19 +132,21 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
                 dry_run=args.dry_run,
                 stopping=stopping,
             )
-    except ForgettingInterrupted as interrupted:  # a second Ctrl-C: the batch in hand undone
-        said = _said(interrupted.done, days, args.dry_run, "stopped at once: ")
+        except ForgettingInterrupted as interrupted:  # a second Ctrl-C: the batch in hand undone
+            done, prefix = interrupted.done, "stopped at once: "
+        except DatabaseError as error:
+            raise store_failed(settings, error) from error
+        else:
+            prefix = "stopped: " if done.stopped_early else ""
+        finally:
+            forgetting_ended()  # what was forgotten stands: closing the store, and saying so
+            engine.dispose()
+        said = _said(done, days, args.dry_run, prefix)
+        if not prefix:
+            print(said)
+            return 0
         print(f"{said}; {_unfinished(args.dry_run)}")
         return INTERRUPTED
-    except DatabaseError as error:
-        raise store_failed(settings, error) from error
-    finally:
-        engine.dispose()
-    if done.stopped_early:
-        print(f"{_said(done, days, args.dry_run, 'stopped: ')}; {_unfinished(args.dry_run)}")
-        return INTERRUPTED
-    print(_said(done, days, args.dry_run))
-    return 0
 
 
 def _unfinished(dry_run: bool) -> str:
@@ -166,9 +168,10 @@ def _said(done: Forgotten, days: int, dry_run: bool, prefix: str = "") -> str:
 
 
 @contextmanager
-def _stopped_by_ctrl_c(stopping: threading.Event) -> Iterator[None]:
+def _stopped_by_ctrl_c(stopping: threading.Event) -> Iterator[Callable[[], None]]:
     """A first Ctrl-C sets `stopping`: the batch in hand ends, and what was done is said. A
-    second stops at once (the batch in hand is rolled back)."""
+    second stops at once (the batch in hand is rolled back). Once the forgetting has ended
+    (the function yielded is called), a Ctrl-C waits until what it did is said."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
         if stopping.is_set():
@@ -176,9 +179,12 @@ def _stopped_by_ctrl_c(stopping: threading.Event) -> Iterator[None]:
         stopping.set()
         print("stopping after the batch in hand (Ctrl-C again: at once)", file=sys.stderr)
 
+    def ended() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     previous = signal.signal(signal.SIGINT, stop)
     try:
-        yield
+        yield ended
     finally:
         signal.signal(signal.SIGINT, previous)
 

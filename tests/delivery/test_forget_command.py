@@ -87,56 +87,67 @@ def still_kept(notifier: Notifier, sent: list[str]) -> int:
     return sum(notifier.service.notification(notifier.client_key, n) is not None for n in sent)
 
 
+OVER_400_DAYS = "whose outcome is over 400 days old"
+
+
+@pytest.mark.parametrize(
+    ("notifications", "presses", "code", "said", "kept"),
+    [
+        pytest.param(
+            3,
+            {1: 1},
+            INTERRUPTED,
+            f"stopped: forgot 2 notifications {OVER_400_DAYS} (6 history entries, 0 SMS "
+            "codes); run it again to go on",
+            1,
+            id="with more to forget",
+        ),
+        pytest.param(
+            3,
+            {2: 1},
+            0,
+            f"forgot 3 notifications {OVER_400_DAYS} (9 history entries, 0 SMS codes)",
+            0,
+            id="in the last batch",
+        ),
+        pytest.param(
+            4,
+            {2: 1},
+            0,
+            f"forgot 4 notifications {OVER_400_DAYS} (12 history entries, 0 SMS codes)",
+            0,
+            id="in a full last batch, which left nothing",
+        ),
+        pytest.param(
+            5,
+            {2: 2},
+            INTERRUPTED,
+            f"stopped at once: forgot 2 notifications {OVER_400_DAYS} (6 history entries, 0 "
+            "SMS codes); run it again to go on",
+            3,
+            id="twice: the batch in hand undone",
+        ),
+    ],
+)
 def test_a_ctrl_c_ends_the_batch_in_hand_and_says_what_was_forgotten(
+    notifications: int,
+    presses: dict[int, int],
+    code: int,
+    said: str,
+    kept: int,
     a_year_and_more_later: Notifier,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sent = delivered_long_ago(a_year_and_more_later, 3)
-    ctrl_c_while_forgetting(monkeypatch, {1: 1})
+    sent = delivered_long_ago(a_year_and_more_later, notifications)
+    ctrl_c_while_forgetting(monkeypatch, presses)
 
-    assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
-    said = capsys.readouterr()
-    assert said.out == (
-        "stopped: forgot 2 notifications whose outcome is over 400 days old "
-        "(6 history entries, 0 SMS codes); run it again to go on\n"
-    )
-    assert "stopping after the batch in hand" in said.err
-    assert still_kept(a_year_and_more_later, sent) == 1
+    assert main(["notifications", "forget", "--batch-size", "2"]) == code
+    printed = capsys.readouterr()
+    assert printed.out == said + "\n"
+    assert "stopping after the batch in hand" in printed.err
+    assert still_kept(a_year_and_more_later, sent) == kept
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
-def test_a_ctrl_c_during_the_last_batch_lets_the_run_end_as_any_run(
-    a_year_and_more_later: Notifier,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    sent = delivered_long_ago(a_year_and_more_later, 3)
-    ctrl_c_while_forgetting(monkeypatch, {2: 1})
-
-    assert main(["notifications", "forget", "--batch-size", "2"]) == 0
-    assert capsys.readouterr().out == (
-        "forgot 3 notifications whose outcome is over 400 days old "
-        "(9 history entries, 0 SMS codes)\n"
-    )
-    assert still_kept(a_year_and_more_later, sent) == 0
-
-
-def test_a_second_ctrl_c_undoes_the_batch_in_hand_and_says_what_the_others_forgot(
-    a_year_and_more_later: Notifier,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    sent = delivered_long_ago(a_year_and_more_later, 5)
-    # the operator, impatient, presses Ctrl-C twice while the second batch is in hand
-    ctrl_c_while_forgetting(monkeypatch, {2: 2})
-
-    assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
-    assert capsys.readouterr().out == (
-        "stopped at once: forgot 2 notifications whose outcome is over 400 days old "
-        "(6 history entries, 0 SMS codes); run it again to go on\n"
-    )
-    assert still_kept(a_year_and_more_later, sent) == 3
 
 
 def test_with_the_retention_off_the_command_asks_how_old(
@@ -155,19 +166,6 @@ def test_with_the_retention_off_the_command_asks_how_old(
 
     assert main(["notifications", "forget", "--older-than-days", "400"]) == 0
     assert notifier.service.notification(notifier.client_key, sent) is None
-
-
-def test_a_ctrl_c_during_a_full_last_batch_lets_the_run_end_as_any_run(
-    a_year_and_more_later: Notifier,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    sent = delivered_long_ago(a_year_and_more_later, 4)
-    ctrl_c_while_forgetting(monkeypatch, {2: 1})  # the second batch takes the last two
-
-    assert main(["notifications", "forget", "--batch-size", "2"]) == 0
-    assert capsys.readouterr().out.startswith("forgot 4 notifications")
-    assert still_kept(a_year_and_more_later, sent) == 0
 
 
 def test_a_second_ctrl_c_as_a_batch_commits_waits_and_the_batch_is_said_forgotten(
@@ -200,3 +198,30 @@ def test_a_second_ctrl_c_as_a_batch_commits_waits_and_the_batch_is_said_forgotte
     # the batch that was committing committed: it is counted, and the rest is left
     assert capsys.readouterr().out.startswith("stopped at once: forgot 2 notifications")
     assert still_kept(a_year_and_more_later, sent) == 3
+
+
+def test_a_ctrl_c_as_the_store_closes_after_forgetting_waits_for_it_to_be_said(
+    a_year_and_more_later: Notifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = delivered_long_ago(a_year_and_more_later, 3)
+    forget, dispose, batches = delivery.forgetting._forget, Engine.dispose, list[int]()
+
+    def pressed_with_the_first(*args: Any, **kwargs: Any) -> Any:
+        batches.append(len(batches) + 1)
+        if batches == [1]:
+            signal.raise_signal(signal.SIGINT)
+        return forget(*args, **kwargs)
+
+    def pressed_again_while_closing(engine: Engine, close: bool = True) -> None:
+        if batches:  # the command's store, after it forgot: closing SQLite's takes a while
+            signal.raise_signal(signal.SIGINT)
+        dispose(engine, close)
+
+    monkeypatch.setattr(delivery.forgetting, "_forget", pressed_with_the_first)
+    monkeypatch.setattr(Engine, "dispose", pressed_again_while_closing)
+
+    assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
+    assert capsys.readouterr().out.startswith("stopped: forgot 2 notifications")
+    assert still_kept(a_year_and_more_later, sent) == 1
