@@ -25,15 +25,16 @@ from pipelines.sqlfiles import texts_as_written_sql
 INVALID_ENCODING = "unreadable CSV line: invalid encoding"
 # Longer than the reader's line size limit (2 MB), a line is refused for that first.
 MAX_LINE_BYTES = 2**21
-QUOTE, COMMA, BLANKS = b'"', b",", (b" ", b"\t")
+QUOTE, COMMA, SPACE = b'"', b",", b" "
 
 
 def record_as_written(stream: io.BufferedReader | gzip.GzipFile, offset: int) -> bytes:
     """The CSV record that starts at `offset`, without the line end after it.
 
     A quoted field may hold line breaks (RFC 4180): the record goes on while one is open. A
-    quote opens a field only at its start, after any spaces (`ab"c` is text, ` "c"` quoted, as
-    the reader takes them), and a doubled quote inside one is a quote written in it.
+    quote opens a field only at its start, or after one space there, as the reader takes it
+    (`ab"c`, `  "c"` and a tab before a quote are text; ` "c"` is quoted), and a doubled
+    quote inside one is a quote written in it.
     """
     stream.seek(offset)
     lines: list[bytes] = []
@@ -52,7 +53,7 @@ def record_as_written(stream: io.BufferedReader | gzip.GzipFile, offset: int) ->
 def _open_after(line: bytes, quoted: bool) -> bool:
     """Whether a quoted field is still open at the end of `line`, given whether one was at
     its start."""
-    at_field_start, position = not quoted, 0
+    at_field_start, spaced, position = not quoted, False, 0
     while position < len(line):
         byte = line[position : position + 1]
         if quoted:
@@ -63,10 +64,11 @@ def _open_after(line: bytes, quoted: bool) -> bool:
                     quoted = False
         elif byte == QUOTE and at_field_start:
             quoted = True
-        elif at_field_start and byte in BLANKS:
-            position += 1
-            continue  # still before the field's first character
+        elif at_field_start and byte == SPACE and not spaced:
+            spaced, position = True, position + 1
+            continue  # the reader lets one space stand before a field's quote
         at_field_start = byte == COMMA and not quoted
+        spaced = False
         position += 1
     return quoted
 

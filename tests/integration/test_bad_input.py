@@ -428,21 +428,6 @@ def test_a_gzip_record_that_is_not_utf8_keeps_its_text_across_a_quoted_line_brea
     assert rejects["line_text"].item() == bad.replace("\xe9", "\\xe9")
 
 
-def test_a_quoted_field_after_spaces_keeps_its_line_break_in_a_lines_text(tmp_path: Path) -> None:
-    # the reader opens a quoted field after spaces too: the record runs on past the break
-    events = healthy_history().write(tmp_path / "events")
-    csv = _as_csv(events, "sms_deliveries")
-    lines = csv.read_text(encoding="utf-8").splitlines()
-    bad = f'{RU_MOBILE},2026-05-20T10:00:00Z, "caf\xe9\nx",delivered,'
-    csv.write_bytes("\n".join([*lines[:2], bad, *lines[2:], ""]).encode("latin-1"))
-
-    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
-
-    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "sms_deliveries.parquet")
-    assert rejects["line_text"].to_list() == [bad.replace("\xe9", "\\xe9")]
-    assert manifest["inputs"]["sms_deliveries"]["accepted"] == len(lines) - 1
-
-
 def test_a_trailing_comma_adds_no_field_and_the_row_is_read(tmp_path: Path) -> None:
     # as many exports write a line: the empty fields past the header's hold nothing
     events = healthy_history().write(tmp_path / "events")
@@ -458,12 +443,22 @@ def test_a_trailing_comma_adds_no_field_and_the_row_is_read(tmp_path: Path) -> N
     assert not (tmp_path / "out" / "rejects" / "sms_deliveries.parquet").exists()
 
 
-def test_a_quote_inside_an_unquoted_field_opens_nothing_in_a_lines_text(tmp_path: Path) -> None:
-    # the reader takes `ab"c` as text: the line is one record, and so is its text
+@pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param('caf\xe9 ab"c', id="a quote inside an unquoted field opens nothing"),
+        pytest.param(' "caf\xe9\nx"', id="a quote after one space opens a field"),
+        pytest.param('  "caf\xe9', id="after two spaces it opens nothing"),
+        pytest.param('\t"caf\xe9', id="nor after a tab"),
+    ],
+)
+def test_a_records_text_is_the_record_the_reader_took(field: str, tmp_path: Path) -> None:
+    # a line that is not UTF-8 read again from its file: where its record ends is where the
+    # reader ended it, the line break inside a quoted field included
     events = healthy_history().write(tmp_path / "events")
     csv = _as_csv(events, "sms_deliveries")
     lines = csv.read_text(encoding="utf-8").splitlines()
-    bad = f'{RU_MOBILE},2026-05-20T10:00:00Z,caf\xe9 ab"c,delivered,'
+    bad = f"{RU_MOBILE},2026-05-20T10:00:00Z,{field},delivered,"
     csv.write_bytes("\n".join([*lines[:2], bad, *lines[2:], ""]).encode("latin-1"))
 
     manifest = run(events, tmp_path / "out", max_reject_share=0.5)
