@@ -38,6 +38,8 @@ class SnapshotSource:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._identity: tuple[int, int, int] | None = None
+        # a file refused once is not opened again, nor its refusal logged every second
+        self._refused: tuple[int, int, int] | None = None
         self._checked_at = float("-inf")
         self.swaps = 0
 
@@ -59,13 +61,14 @@ class SnapshotSource:
             except FileNotFoundError:
                 return False
             identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-            if identity == self._identity:
+            if identity in (self._identity, self._refused):
                 return False
             try:
                 snapshot = Snapshot(self.path)
             except (SnapshotError, OSError) as error:
-                # a broken file never replaces a good one; the next check tries again
+                # a broken file never replaces a good one; a new file at the path is tried
                 log.error("keeping the current snapshot: %s", error)
+                self._refused = identity
                 return False
             # the file opened, which may be newer than the one stat'ed: its own identity
             self._snapshot, self._identity = snapshot, snapshot.identity

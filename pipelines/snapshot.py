@@ -9,8 +9,10 @@ little-endian:
     one block per column, in COLUMNS order, each `count` values long: phone i64, verdict u32,
         owner_since u32, last_confirmed_at u32, at_0 u32, at_1 u32, at_2 u32
     the extra times: (row u32, time u32) pairs, sorted by row, then in reason order (none
-        that the rules can make; a reader refuses a file whose pairs are not exactly those
-        its numbers' reasons take).
+        that the rules can make). A reader refuses pairs out of order, past the last row, or
+        more or fewer for a row than its reasons take; it does not read every number to
+        find one whose pairs are gone (a swap must not wait on it): such a row answers those
+        reasons without a time, never with another number's.
 
 Times are u32 seconds since the epoch (0 = none), good until 2106. `verdict` packs the status
 (bits 0-1, `StatusCode`), the channels (bits 2-7: three bits a network, bound, active within
@@ -363,11 +365,16 @@ class Snapshot:
         self.extras = np.frombuffer(mapped, dtype=EXTRA, count=extras, offset=columns_end)
         if version != FORMAT_VERSION:
             self.columns, self.extras = snapshot_v2.as_format_3(self.columns)
-        # every row with extra times has exactly its own, in order: a lookup of one takes
-        # them by its row, and must not take another number's
-        needed = extras_needed(self.columns["verdict"])
-        rows = np.repeat(np.arange(self.count, dtype=np.uint32), needed)
-        if not np.array_equal(rows, self.extras["row"]):
+        # the rows with extra times, in order, each with as many as its reasons take: read at
+        # the cost of the extra times alone, not of every number (a swap must not wait), and a
+        # lookup takes a row's own or none, never another number's
+        rows = self.extras["row"]
+        distinct, counts = np.unique(rows, return_counts=True)
+        if len(rows) and (
+            np.any(np.diff(rows.astype(np.int64)) < 0)
+            or rows[-1] >= self.count
+            or not np.array_equal(extras_needed(self.columns["verdict"][distinct]), counts)
+        ):
             raise SnapshotError(
                 f"{path} is damaged: its extra times are not those of its numbers' reasons"
             )
@@ -407,8 +414,9 @@ class Snapshot:
         if plan.extras:
             rows = self.extras["row"]
             start = int(rows.searchsorted(position))
-            times += self.extras["at"][start : start + plan.extras].tolist()
-            times += [0] * (FIRST_EXTRA_SOURCE + plan.extras - len(times))  # a damaged file
+            own = rows[start : start + plan.extras] == position  # none, in a damaged file
+            times += np.where(own, self.extras["at"][start : start + plan.extras], 0).tolist()
+            times += [0] * (FIRST_EXTRA_SOURCE + plan.extras - len(times))
         return SnapshotRecord(
             phone=int(columns["phone"][position]),
             status=STATUS_BY_CODE[packed & STATUS_MASK],

@@ -164,10 +164,10 @@ def test_a_file_whose_extra_times_are_not_its_numbers_is_refused(tmp_path: Path)
     assert found["reasons"] == own_times(BOTH_SUSPICIOUS_CODE_REASONS)
     written = path.read_bytes()
 
-    # the extra time cut off, and the header's count of them made to agree
-    header = bytearray(written[:64])
-    header[12:16] = (0).to_bytes(4, "little")
-    path.write_bytes(bytes(header) + written[64:-8])
+    # the extra time given to another number, whose reasons take none
+    moved = bytearray(written)
+    moved[-8:-4] = (0).to_bytes(4, "little")
+    path.write_bytes(bytes(moved))
     with pytest.raises(SnapshotError, match="damaged"):
         Snapshot(path)
     # half of it lost
@@ -176,34 +176,30 @@ def test_a_file_whose_extra_times_are_not_its_numbers_is_refused(tmp_path: Path)
         Snapshot(path)
 
 
-def test_the_last_code_stays_the_proof_freshness_reads_though_no_reason_names_it(
+def test_an_extra_time_cut_off_is_answered_as_none_never_as_another_numbers(
     tmp_path: Path,
 ) -> None:
-    # verified on a confirmation 100 days old (F of 120 days, past W's 90), its last code 95
-    # days old: the code is the later proof, and 23 days on it alone is still fresh
-    confirmed = number(79000000009, "verified", 95, RECENT_CONFIRMATION=100, PROFILES_MATCH=300)
-    confirmed["last_confirmed_at"] = confirmed["recent_confirmation_at"]
+    # opening does not read every number (a swap must not wait on it): a number whose extra
+    # time is gone answers its reason without a time, and the others answer as written
     path = tmp_path / "snapshot.bin"
-    write_snapshot(path, [batch([confirmed])], 1, AS_OF, COVERAGE_FROM)
+    rows = [*NUMBERS, BOTH_SUSPICIOUS_CODE_REASONS]
+    write_snapshot(path, [batch(rows)], len(rows), AS_OF, COVERAGE_FROM)
+    written = path.read_bytes()
+    header = bytearray(written[:64])
+    header[12:16] = (0).to_bytes(4, "little")  # the header's count of extra times made to agree
+    path.write_bytes(bytes(header) + written[64:-8])
     snapshot = Snapshot(path)
-    policy, later = Policy(freshness=timedelta(days=120)), NOW + timedelta(days=22)
 
-    found = find_number(snapshot, "+79000000009")
-    single = check_number(snapshot, *found, CheckOptions(), later, policy)
-    bulk = json.loads(check_numbers(snapshot, ["+79000000009"], CheckOptions(), later, policy))
+    cut = check_number(
+        snapshot, *find_number(snapshot, "+79000000009"), CheckOptions(), NOW, Policy()
+    )
+    bulk = json.loads(check_numbers(snapshot, ["+79000000009"], CheckOptions(), NOW, Policy()))
 
-    assert found[1] is not None
-    assert found[1].last_code_at == EPOCH + timedelta(seconds=confirmed["last_code_at"])
-    assert single["policy_case"] == bulk["results"][0]["policy_case"] == "VERIFIED_FRESH"
-    assert single["reasons"] == bulk["results"][0]["reasons"] == own_times(confirmed)
-
-
-def test_a_risk_score_the_snapshot_cannot_hold_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SnapshotError, match="risk score"):
-        write_snapshot(
-            tmp_path / "snapshot.bin",
-            [batch([{**STEADY_AND_MATCHING, "risk_score": 1024}])],
-            1,
-            AS_OF,
-            COVERAGE_FROM,
-        )
+    expected = own_times(BOTH_SUSPICIOUS_CODE_REASONS)
+    expected[-1]["at"] = None  # SMS_GAP, its fourth time
+    assert cut["reasons"] == bulk["results"][0]["reasons"] == expected
+    for row in NUMBERS:
+        found = find_number(snapshot, f"+{row['phone']}")
+        assert check_number(snapshot, *found, CheckOptions(), NOW, Policy())[
+            "reasons"
+        ] == own_times(row)
