@@ -59,11 +59,13 @@ class AccountDirectory:
         if not files:
             raise FileNotFoundError(f"{folder} has no *.parquet or *.csv files")
         directory = cls()
+        read: dict[str, str | None] = {}  # a number's accounts share its text: read it once
         for path in files:
             parquet = input_format(path) == "parquet"
             table = pq.read_table(path) if parquet else _read_csv(path)
             for row in table.select(list(COLUMNS)).to_pylist():
-                phone = _e164(str(row["phone"]))
+                text = str(row["phone"])
+                phone = read[text] if text in read else read.setdefault(text, _e164(text))
                 if phone is None:
                     continue  # no number: a scoring run rejects the row too
                 directory.add(
