@@ -23,7 +23,6 @@ stopping ends after the batch in hand.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,31 +119,72 @@ class ForgettingInterrupted(KeyboardInterrupt):
         self.done = done
 
 
+class StopAtOnce:
+    """An operator's second Ctrl-C: the run stops at once, the batch in hand undone; but a
+    batch that is committing commits and is counted first, and once the run has ended the
+    press is let go, so that what it forgot is said. The signal handler calls `press`; Python
+    runs it in the main thread between statements, whichever thread the signal reached."""
+
+    def __init__(self) -> None:
+        self._committing = False
+        self._pressed = False
+        self._ended = False
+
+    def press(self) -> None:
+        if self._ended:
+            return
+        if self._committing:
+            self._pressed = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        self._committing = True
+        try:
+            yield
+        finally:
+            self._committing = False
+        if self._pressed:
+            raise KeyboardInterrupt
+
+    def end(self, forgotten: Forgotten) -> Forgotten:
+        self._ended = True
+        return forgotten
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+
 def forget_notifications_before(
     engine: Engine,
     before: datetime,
     *,
     batch_size: int = BATCH_SIZE,
     stopping: threading.Event | None = None,
+    at_once: StopAtOnce | None = None,
     dry_run: bool = False,
 ) -> Forgotten:
     """Forget the notifications whose outcome, and acceptance, came before `before` (aware),
     with their history and SMS codes, in batches of `batch_size`; `dry_run` counts them and
     forgets none. Stops after the batch in hand once `stopping` is set (`stopped_early`); a
-    KeyboardInterrupt stops it at once, as `ForgettingInterrupted` with what was done."""
+    KeyboardInterrupt (`at_once.press`) stops it at once, as `ForgettingInterrupted` with what
+    was done."""
+    at_once = at_once or StopAtOnce()
     total = Forgotten()
     with engine.connect() as connection:
         # most hours have nothing to forget: then no batch takes SQLite's write lock, for
         # which every acceptance and report would wait
         if not _next_batch(connection, before, None, 1):
-            return total
+            return at_once.end(total)
     after: tuple[datetime, str] | None = None
     try:
         while True:
             if stopping is not None and stopping.is_set():
                 with engine.connect() as connection:  # a full last batch left nothing
                     left = _next_batch(connection, before, after, 1)
-                return replace(total, stopped_early=bool(left))
+                return at_once.end(replace(total, stopped_early=bool(left)))
             with engine.connect() as connection:  # closed uncommitted: rolled back
                 transaction = connection.begin()
                 if not dry_run:
@@ -154,30 +194,16 @@ def forget_notifications_before(
                     records.hold_until_moved(connection)
                 batch = _next_batch(connection, before, after, batch_size)
                 if not batch:
-                    return total
+                    return at_once.end(total)
                 after = batch[-1]
                 done = _forget(connection, [id_ for _, id_ in batch], before, dry_run)
-                with _ctrl_c_held():  # a batch is counted if, and only if, it committed
+                with at_once.committing():  # counted if, and only if, it committed
                     transaction.commit()
                     total += done
             if len(batch) < batch_size:
-                return total
+                return at_once.end(total)
     except KeyboardInterrupt as interrupt:
-        raise ForgettingInterrupted(total) from interrupt
-
-
-@contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    """Hold a Ctrl-C (SIGINT) back until the block ends; in the main thread, where Python
-    handles it, and only there (a worker's threads never see one)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise ForgettingInterrupted(at_once.end(total)) from interrupt
 
 
 def _next_batch(

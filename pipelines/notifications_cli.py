@@ -7,7 +7,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from pipelines.settings import (
 )
 
 if TYPE_CHECKING:
-    from delivery.forgetting import Forgotten
+    from delivery.forgetting import Forgotten, StopAtOnce
 
 
 def retention_days_argument(text: str) -> int:
@@ -103,6 +103,7 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
     from delivery.forgetting import (
         BATCH_SIZE,
         ForgettingInterrupted,
+        StopAtOnce,
         forget_notifications_before,
     )
     from pipelines.serving_cli import refuse_a_store_not_made, store_failed, store_unreachable
@@ -120,8 +121,8 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
         engine = make_engine(settings.database_url)
     except DatabaseError as error:  # the store cannot be reached, read or migrated
         raise store_unreachable(settings, error) from error
-    stopping = threading.Event()
-    with _stopped_by_ctrl_c(stopping) as forgetting_ended:
+    stopping, at_once = threading.Event(), StopAtOnce()
+    with _stopped_by_ctrl_c(stopping, at_once):
         try:
             # the notify path's clock: the demo's runs faster than the wall clock
             before = build_clock(settings).now() - timedelta(days=days)
@@ -131,6 +132,7 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
                 batch_size=args.batch_size or BATCH_SIZE,
                 dry_run=args.dry_run,
                 stopping=stopping,
+                at_once=at_once,
             )
         except ForgettingInterrupted as interrupted:  # a second Ctrl-C: the batch in hand undone
             done, prefix = interrupted.done, "stopped at once: "
@@ -139,8 +141,7 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
         else:
             prefix = "stopped: " if done.stopped_early else ""
         finally:
-            forgetting_ended()  # what was forgotten stands: closing the store, and saying so
-            engine.dispose()
+            engine.dispose()  # once the run ended, a Ctrl-C waits: what it forgot is said
         said = _said(done, days, args.dry_run, prefix)
         if not prefix:
             print(said)
@@ -168,23 +169,23 @@ def _said(done: Forgotten, days: int, dry_run: bool, prefix: str = "") -> str:
 
 
 @contextmanager
-def _stopped_by_ctrl_c(stopping: threading.Event) -> Iterator[Callable[[], None]]:
+def _stopped_by_ctrl_c(stopping: threading.Event, at_once: StopAtOnce) -> Iterator[None]:
     """A first Ctrl-C sets `stopping`: the batch in hand ends, and what was done is said. A
-    second stops at once (the batch in hand is rolled back). Once the forgetting has ended
-    (the function yielded is called), a Ctrl-C waits until what it did is said."""
+    second stops at once (`at_once`: the batch in hand is rolled back, one committing is
+    counted first, and once the run has ended nothing stops the saying)."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        if at_once.ended:
+            return  # what the run did is being said
         if stopping.is_set():
-            raise KeyboardInterrupt
+            at_once.press()
+            return
         stopping.set()
         print("stopping after the batch in hand (Ctrl-C again: at once)", file=sys.stderr)
 
-    def ended() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
     previous = signal.signal(signal.SIGINT, stop)
     try:
-        yield ended
+        yield
     finally:
         signal.signal(signal.SIGINT, previous)
 
