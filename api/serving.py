@@ -38,8 +38,9 @@ class SnapshotSource:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._identity: tuple[int, int, int] | None = None
-        # a file refused once is not opened again, nor its refusal logged every second
-        self._refused: tuple[int, int, int] | None = None
+        # a damaged file is not opened again, nor its refusal logged every second, until it
+        # changes (its status change time too: a repair in place may keep size and mtime)
+        self._refused: tuple[int, int, int, int] | None = None
         self._checked_at = float("-inf")
         self.swaps = 0
 
@@ -61,14 +62,17 @@ class SnapshotSource:
             except FileNotFoundError:
                 return False
             identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-            if identity in (self._identity, self._refused):
+            if identity == self._identity or (*identity, stat.st_ctime_ns) == self._refused:
                 return False
             try:
                 snapshot = Snapshot(self.path)
-            except (SnapshotError, OSError) as error:
-                # a broken file never replaces a good one; a new file at the path is tried
+            except SnapshotError as error:
+                # a broken file never replaces a good one; a new or changed file is tried
                 log.error("keeping the current snapshot: %s", error)
-                self._refused = identity
+                self._refused = (*identity, stat.st_ctime_ns)
+                return False
+            except OSError as error:  # no descriptor left, a permission: the next check tries
+                log.error("keeping the current snapshot: %s", error)
                 return False
             # the file opened, which may be newer than the one stat'ed: its own identity
             self._snapshot, self._identity = snapshot, snapshot.identity

@@ -3,13 +3,15 @@ the one served, and is opened once, not every second it stays."""
 
 from __future__ import annotations
 
+import errno
 import logging
 from pathlib import Path
 
 import pytest
 
+import api.serving
 from api.serving import SnapshotSource
-from pipelines.snapshot import write_snapshot
+from pipelines.snapshot import Snapshot, write_snapshot
 from tests.unit.test_snapshot import AS_OF, COVERAGE_FROM, ROWS, batch
 
 
@@ -51,3 +53,25 @@ def test_a_broken_file_is_refused_once_and_a_good_one_after_it_is_served(
     publish(path, as_of=AS_OF + 2 * 86_400)
     assert source.current() is not served
     assert source.swaps == 2
+
+
+def test_a_good_file_that_failed_to_open_for_a_moment_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "snapshot.bin"
+    publish(path)
+    source = SnapshotSource(path, check_interval=1.0, clock=Seconds())
+    served = source.current()
+    publish(path, as_of=AS_OF + 86_400)
+    opened = Snapshot
+    failures = [OSError(errno.EMFILE, "Too many open files")]
+
+    def no_descriptor_left_once(at: Path) -> Snapshot:
+        if failures:
+            raise failures.pop()
+        return opened(at)
+
+    monkeypatch.setattr(api.serving, "Snapshot", no_descriptor_left_once)
+
+    assert source.current() is served  # the worker had no descriptor to spare
+    assert source.current() is not served  # the next check maps the new file
