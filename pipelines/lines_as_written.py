@@ -32,9 +32,10 @@ def record_as_written(stream: io.BufferedReader | gzip.GzipFile, offset: int) ->
     """The CSV record that starts at `offset`, without the line end after it.
 
     A quoted field may hold line breaks (RFC 4180): the record goes on while one is open. A
-    quote opens a field only at its start, or after one space there, as the reader takes it
-    (`ab"c`, `  "c"` and a tab before a quote are text; ` "c"` is quoted), and a doubled
-    quote inside one is a quote written in it.
+    quote opens a field only at its start, or after one space there, or again after its
+    closing quote and any spaces, as the reader takes it (`ab"c`, `  "c"` and a tab before a
+    quote are text; ` "c"` and `"a" "b"` are quoted), and a doubled quote inside one is a
+    quote written in it.
     """
     stream.seek(offset)
     lines: list[bytes] = []
@@ -52,8 +53,9 @@ def record_as_written(stream: io.BufferedReader | gzip.GzipFile, offset: int) ->
 
 def _open_after(line: bytes, quoted: bool) -> bool:
     """Whether a quoted field is still open at the end of `line`, given whether one was at
-    its start."""
-    at_field_start, spaced, position = not quoted, False, 0
+    its start. As the reader: a quote after a closing one and any spaces opens the field
+    again (`"a" "b"`)."""
+    at_field_start, spaced, closed, position = not quoted, False, False, 0
     while position < len(line):
         byte = line[position : position + 1]
         if quoted:
@@ -61,14 +63,18 @@ def _open_after(line: bytes, quoted: bool) -> bool:
                 if line[position + 1 : position + 2] == QUOTE:
                     position += 1  # a quote written in the field
                 else:
-                    quoted = False
-        elif byte == QUOTE and at_field_start:
+                    quoted, closed, position = False, True, position + 1
+                    continue
+        elif byte == QUOTE and (at_field_start or closed):
             quoted = True
+        elif closed and byte == SPACE:
+            position += 1
+            continue  # after a closing quote, spaces keep the field open to another quote
         elif at_field_start and byte == SPACE and not spaced:
             spaced, position = True, position + 1
             continue  # the reader lets one space stand before a field's quote
         at_field_start = byte == COMMA and not quoted
-        spaced = False
+        spaced = closed = False
         position += 1
     return quoted
 

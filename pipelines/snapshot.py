@@ -10,9 +10,9 @@ little-endian:
         owner_since u32, last_confirmed_at u32, at_0 u32, at_1 u32, at_2 u32
     the extra times: (row u32, time u32) pairs, sorted by row, then in reason order (none
         that the rules can make). A reader refuses pairs out of order, past the last row, or
-        more or fewer for a row than its reasons take; it does not read every number to
-        find one whose pairs are gone (a swap must not wait on it): such a row answers those
-        reasons without a time, never with another number's.
+        more or fewer for a row that has some than its reasons take; it does not read every
+        number to find one whose pairs are all gone (a swap must not wait on it): such a row
+        answers those reasons without a time.
 
 Times are u32 seconds since the epoch (0 = none), good until 2106. `verdict` packs the status
 (bits 0-1, `StatusCode`), the channels (bits 2-7: three bits a network, bound, active within

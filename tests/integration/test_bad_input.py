@@ -450,6 +450,8 @@ def test_a_trailing_comma_adds_no_field_and_the_row_is_read(tmp_path: Path) -> N
         pytest.param(' "caf\xe9\nx"', id="a quote after one space opens a field"),
         pytest.param('  "caf\xe9', id="after two spaces it opens nothing"),
         pytest.param('\t"caf\xe9', id="nor after a tab"),
+        pytest.param('"caf\xe9" "x\ny"', id="a quote after a closing one opens it again"),
+        pytest.param('"" " caf\xe9," ', id="and closes again"),
     ],
 )
 def test_a_records_text_is_the_record_the_reader_took(field: str, tmp_path: Path) -> None:
