@@ -98,13 +98,14 @@ def _a_date_as_its_end(value: object) -> object:
     """`since` as a date asks about the whole day, as the CAMARA routes read their dates: a
     change after 2025-11-20 is one later than its last moment. A number is no time: 1700000000
     would pass for Unix time, which the schema does not offer."""
+    wanted = "a date or a time written as text (ISO 8601, YYYY-MM-DD first)"
     if isinstance(value, bool):
-        raise ValueError("a date or a time written as text (ISO 8601), not true or false")
+        raise ValueError(f"{wanted}, not true or false")
     # anything else the parser would take (1.7e9, ".5", "1763683200") is Unix time
-    if not isinstance(value, str) or not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        raise ValueError(
-            "a date or a time written as text (ISO 8601, YYYY-MM-DD first), not a number"
-        )
+    if not isinstance(value, str) or re.fullmatch(r"\s*[-+]?[0-9.]+([eE][-+]?[0-9]+)?\s*", value):
+        raise ValueError(f"{wanted}, not a number")
+    if not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError(f"{wanted}, not {value[:40]!r}")
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         try:
             return whole_day_since(date.fromisoformat(value))

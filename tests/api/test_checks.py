@@ -306,6 +306,8 @@ def test_a_yes_or_no_given_as_text_or_a_number_is_an_invalid_argument(
         ("1.7e9", "not a number"),
         (".5", "not a number"),
         (True, "not true or false"),
+        ("yesterday", "YYYY-MM-DD first), not 'yesterday'"),  # no number, nor a date
+        ("01/11/2026", "not '01/11/2026'"),
     ],
 )
 def test_a_since_written_as_a_number_is_refused_not_read_as_unix_time(
