@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import cast
@@ -44,6 +44,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from delivery import records
 from delivery.notify_core import NotifyCore
@@ -136,6 +137,7 @@ class StopAtOnce:
         if self._committing:
             self._pressed = True
             return
+        self._ended = True  # a third press while the run says what it did is let go
         raise KeyboardInterrupt
 
     @contextmanager
@@ -146,6 +148,7 @@ class StopAtOnce:
         finally:
             self._committing = False
         if self._pressed:
+            self._ended = True
             raise KeyboardInterrupt
 
     def end(self, forgotten: Forgotten) -> Forgotten:
@@ -203,7 +206,11 @@ def forget_notifications_before(
             if len(batch) < batch_size:
                 return at_once.end(total)
     except KeyboardInterrupt as interrupt:
-        raise ForgettingInterrupted(at_once.end(total)) from interrupt
+        at_once.end(total)
+        remaining = True
+        with suppress(SQLAlchemyError), engine.connect() as connection:
+            remaining = bool(_next_batch(connection, before, after, 1))  # pressed in the last
+        raise ForgettingInterrupted(replace(total, stopped_early=remaining)) from interrupt
 
 
 def _next_batch(

@@ -5,6 +5,7 @@ Only the standard library is imported here, so that nothing slow runs before the
 
 from __future__ import annotations
 
+import signal
 import sys
 
 # the exit code of a command stopped by Ctrl-C, as a shell reports SIGINT (128 + 2)
@@ -17,4 +18,8 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
-    return run_command_line()
+    code = run_command_line()
+    # done, and said so: a Ctrl-C while Python shuts down (a fifth of a second) would kill
+    # the process by the signal, and a finished command would look stopped
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code

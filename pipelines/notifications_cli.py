@@ -135,7 +135,8 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
                 at_once=at_once,
             )
         except ForgettingInterrupted as interrupted:  # a second Ctrl-C: the batch in hand undone
-            done, prefix = interrupted.done, "stopped at once: "
+            done = interrupted.done
+            prefix = "stopped at once: " if done.stopped_early else ""
         except DatabaseError as error:
             raise store_failed(settings, error) from error
         else:

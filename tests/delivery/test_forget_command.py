@@ -226,3 +226,33 @@ def test_a_ctrl_c_as_the_store_closes_after_forgetting_waits_for_it_to_be_said(
     assert main(["notifications", "forget", "--batch-size", "2"]) == INTERRUPTED
     assert capsys.readouterr().out.startswith("stopped: forgot 2 notifications")
     assert still_kept(a_year_and_more_later, sent) == 1
+
+
+def test_a_second_ctrl_c_as_the_last_batch_commits_ends_as_any_run(
+    a_year_and_more_later: Notifier,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = delivered_long_ago(a_year_and_more_later, 2)
+    forget, in_hand = delivery.forgetting._forget, list[int]()
+
+    def pressed_with_the_batch(*args: Any, **kwargs: Any) -> Any:
+        in_hand.append(1)
+        signal.raise_signal(signal.SIGINT)
+        return forget(*args, **kwargs)
+
+    def again_as_it_commits(connection: Any) -> None:
+        if in_hand == [1]:
+            in_hand.append(0)
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(delivery.forgetting, "_forget", pressed_with_the_batch)
+    event.listen(Engine, "commit", again_as_it_commits)
+    try:
+        assert main(["notifications", "forget", "--batch-size", "2"]) == 0
+    finally:
+        event.remove(Engine, "commit", again_as_it_commits)
+
+    # the batch committed was the last: nothing is left to run again for
+    assert capsys.readouterr().out.startswith("forgot 2 notifications")
+    assert still_kept(a_year_and_more_later, sent) == 0

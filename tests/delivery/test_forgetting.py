@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select, update
 
 import delivery.forgetting
 from delivery import records
-from delivery.forgetting import Forgotten, forget_notifications_before
+from delivery.forgetting import Forgotten, StopAtOnce, forget_notifications_before
 from delivery.ports import ClientEvent
 from delivery.webhooks.outbox import OutboxWebhooks
 from ownership.channels import Channel
@@ -362,3 +362,22 @@ def test_an_hour_with_nothing_to_forget_waits_for_no_writer(
 
     assert forgotten == Forgotten()
     assert len(kept(engine)) == 1
+
+
+def test_a_second_press_stops_at_once_and_any_later_one_is_let_go() -> None:
+    at_once = StopAtOnce()
+
+    with pytest.raises(KeyboardInterrupt):
+        at_once.press()
+    at_once.press()  # a third, while the run says what it did: nothing stops that
+
+
+def test_a_press_as_a_batch_commits_waits_until_it_is_counted() -> None:
+    at_once, counted = StopAtOnce(), []
+
+    with pytest.raises(KeyboardInterrupt), at_once.committing():
+        at_once.press()
+        counted.append("the batch")
+
+    assert counted == ["the batch"]
+    at_once.press()  # and the run, stopped, says what it did

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from delivery import records
+from pipelines import entry
 from pipelines.cli import main
 from store.database import make_engine, upgrade
 from tests.factories import ANNA, AS_OF, RU_MOBILE, History, days_ago
@@ -169,3 +172,16 @@ def test_check_judges_a_since_on_the_services_clock_as_the_api_does(
     assert main([*check, "--since", "2026-06-01"]) == 0
     assert main([*check, "--since", "2026-06-02"]) == 2
     assert "since 2026-06-02 is in the future" in capsys.readouterr().err
+
+
+def test_a_finished_command_is_not_stopped_by_a_ctrl_c_while_python_shuts_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["ownership", "check", "garbage", "--scores", str(tmp_path)])
+    handled_before = signal.getsignal(signal.SIGINT)
+    try:
+        assert entry.main() == 2
+        # a console script's process ends now: its teardown ignores a late Ctrl-C
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, handled_before)
