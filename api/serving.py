@@ -41,6 +41,7 @@ class SnapshotSource:
         # a damaged file is not opened again, nor its refusal logged every second, until it
         # changes (its status change time too: a repair in place may keep size and mtime)
         self._refused: tuple[int, int, int, int] | None = None
+        self._failing: tuple[int, int, int] | None = None
         self._checked_at = float("-inf")
         self.swaps = 0
 
@@ -72,7 +73,9 @@ class SnapshotSource:
                 self._refused = (*identity, stat.st_ctime_ns)
                 return False
             except OSError as error:  # no descriptor left, a permission: the next check tries
-                log.error("keeping the current snapshot: %s", error)
+                if identity != self._failing:  # said once a file, not every second
+                    log.error("keeping the current snapshot: %s", error)
+                self._failing = identity
                 return False
             # the file opened, which may be newer than the one stat'ed: its own identity
             self._snapshot, self._identity = snapshot, snapshot.identity
