@@ -182,6 +182,7 @@ def forget_notifications_before(
         if not _next_batch(connection, before, None, 1):
             return at_once.end(total)
     after: tuple[datetime, str] | None = None
+    counted_to = after  # where the last batch counted ended: one undone is still there
     try:
         while True:
             if stopping is not None and stopping.is_set():
@@ -202,14 +203,14 @@ def forget_notifications_before(
                 done = _forget(connection, [id_ for _, id_ in batch], before, dry_run)
                 with at_once.committing():  # counted if, and only if, it committed
                     transaction.commit()
-                    total += done
+                    total, counted_to = total + done, after
             if len(batch) < batch_size:
                 return at_once.end(total)
     except KeyboardInterrupt as interrupt:
         at_once.end(total)
         remaining = True
         with suppress(SQLAlchemyError), engine.connect() as connection:
-            remaining = bool(_next_batch(connection, before, after, 1))  # pressed in the last
+            remaining = bool(_next_batch(connection, before, counted_to, 1))
         raise ForgettingInterrupted(replace(total, stopped_early=remaining)) from interrupt
 
 

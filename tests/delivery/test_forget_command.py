@@ -127,6 +127,15 @@ OVER_400_DAYS = "whose outcome is over 400 days old"
             3,
             id="twice: the batch in hand undone",
         ),
+        pytest.param(
+            4,
+            {2: 2},
+            INTERRUPTED,
+            f"stopped at once: forgot 2 notifications {OVER_400_DAYS} (6 history entries, 0 "
+            "SMS codes); run it again to go on",
+            2,
+            id="twice in the last batch: it is undone, and left",
+        ),
     ],
 )
 def test_a_ctrl_c_ends_the_batch_in_hand_and_says_what_was_forgotten(
