@@ -94,6 +94,9 @@ def _without_credentials(url: AnyHttpUrl) -> AnyHttpUrl:
 UtcTime = Annotated[datetime, AfterValidator(_naive_utc)]
 
 
+JSON_KINDS = {list: "an array", dict: "an object", type(None): "null"}
+
+
 def _a_date_as_its_end(value: object) -> object:
     """`since` as a date asks about the whole day, as the CAMARA routes read their dates: a
     change after 2025-11-20 is one later than its last moment. A number is no time: 1700000000
@@ -102,8 +105,13 @@ def _a_date_as_its_end(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError(f"{wanted}, not true or false")
     # anything else the parser would take (1.7e9, ".5", "1763683200") is Unix time
-    if not isinstance(value, str) or re.fullmatch(r"\s*[-+]?[0-9.]+([eE][-+]?[0-9]+)?\s*", value):
+    if isinstance(value, int | float) or (
+        isinstance(value, str)
+        and re.fullmatch(r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*", value)
+    ):
         raise ValueError(f"{wanted}, not a number")
+    if not isinstance(value, str):
+        raise ValueError(f"{wanted}, not {JSON_KINDS.get(type(value), 'that')}")
     if not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         raise ValueError(f"{wanted}, not {value[:40]!r}")
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):

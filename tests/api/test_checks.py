@@ -308,6 +308,8 @@ def test_a_yes_or_no_given_as_text_or_a_number_is_an_invalid_argument(
         (True, "not true or false"),
         ("yesterday", "YYYY-MM-DD first), not 'yesterday'"),  # no number, nor a date
         ("01/11/2026", "not '01/11/2026'"),
+        ("1.2.3", "not '1.2.3'"),  # no number either
+        ([2026], "not an array"),
     ],
 )
 def test_a_since_written_as_a_number_is_refused_not_read_as_unix_time(
