@@ -343,14 +343,12 @@ def store_unreachable(
 def refuse_a_store_not_made(settings: Settings, reads: str) -> None:
     """A command that `reads` what a service recorded does not make a SQLite store of a
     mistyped path, and answer from it as if nothing had happened there."""
-    from sqlalchemy import make_url
+    from store.database import missing_sqlite_file
 
-    url = make_url(settings.database_url)
-    database = url.database or ""
-    on_disk = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-    if on_disk and not Path(database).is_file():
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is not None:
         raise UsageError(
-            f"no store at {database}: this command reads {reads}; check OWNERSHIP_DATABASE_URL"
+            f"no store at {missing}: this command reads {reads}; check OWNERSHIP_DATABASE_URL"
         )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 import polars as pl
@@ -19,7 +18,7 @@ from sqlalchemy import Engine, Table, inspect, make_url, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from delivery import records
-from store.database import make_engine
+from store.database import make_engine, missing_sqlite_file
 
 PRICE = pl.Decimal(12, 4)
 # the columns each query reads, with their types; the names are the store's
@@ -76,11 +75,9 @@ def read_tables(store_url: str, names: tuple[str, ...]) -> dict[str, pl.DataFram
         url = make_url(store_url)
     except ArgumentError as error:
         raise StoreReadError(f"{store_url!r} is no store URL: {error}") from None
-    # SQLite would make an empty database of a wrong path; say so instead
-    database = url.database or ""
-    on_disk = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-    if on_disk and not Path(database).is_file():
-        raise StoreReadError(f"{database}: no such store file")
+    missing = missing_sqlite_file(store_url)
+    if missing is not None:
+        raise StoreReadError(f"{missing}: no such store file")
     shown = url.render_as_string(hide_password=True)
     try:
         engine = make_engine(store_url)

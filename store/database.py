@@ -66,6 +66,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def missing_sqlite_file(url: str) -> str | None:
+    """The file of a SQLite store at `url` that does not exist (SQLite would make an empty
+    database of a mistyped path); None for one that does, in memory, or another database."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    on_disk = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    return database if on_disk and not Path(database).is_file() else None
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     # rows stay readable after commit: repositories hand out values, not live objects
     return sessionmaker(engine, expire_on_commit=False)
