@@ -21,7 +21,7 @@ from store.database import alembic_config, make_engine
 from store.tables_notifications import NotificationEventRow
 from tests.conftest import DATABASES, fresh_database
 from tests.delivery.webhook_helpers import START, notification_calling_back
-from tests.store.test_migration_previous_webhook_secret import A_CLIENT, ITS_NONCE
+from tests.store.migrated_store import A_CLIENT, ITS_NONCE
 
 KEPT = ("clients", "nonces", "notifications", "notification_events")
 

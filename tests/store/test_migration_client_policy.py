@@ -10,8 +10,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from tests.conftest import DATABASES
-from tests.store.migrated_store import store_at
-from tests.store.test_migration_previous_webhook_secret import A_CLIENT, ITS_NONCE
+from tests.store.migrated_store import A_CLIENT, ITS_NONCE, store_at
 
 BEFORE = "0012_client_secret_rotation"
 

@@ -11,8 +11,7 @@ from sqlalchemy import Engine, inspect, text
 
 from tests.conftest import DATABASES
 from tests.delivery.webhook_helpers import notification_calling_back
-from tests.store.migrated_store import store_at
-from tests.store.test_migration_previous_webhook_secret import A_CLIENT
+from tests.store.migrated_store import A_CLIENT, store_at
 
 BEFORE = "0014_verification_codes"
 RETENTION = "0015_notification_retention"

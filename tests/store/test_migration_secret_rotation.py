@@ -6,12 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import inspect, text
 
 from tests.conftest import DATABASES
-from tests.store.migrated_store import store_at
-from tests.store.test_migration_previous_webhook_secret import A_CLIENT, ITS_NONCE
+from tests.store.migrated_store import clients_across
 
 BEFORE = "0011_client_action_age"
 ROTATION_COLUMNS = {"previous_secret_encrypted", "previous_secret_until"}
@@ -21,29 +18,16 @@ ROTATION_COLUMNS = {"previous_secret_encrypted", "previous_secret_until"}
 def test_the_previous_consumer_secret_comes_with_0012_and_goes_with_its_downgrade(
     kind: str, tmp_path: Path
 ) -> None:
-    with store_at(kind, tmp_path, BEFORE) as (engine, config):
-        with engine.begin() as connection:
-            connection.execute(text(A_CLIENT))
-            connection.execute(text(ITS_NONCE))
+    across = clients_across(
+        kind,
+        tmp_path,
+        BEFORE,
+        "0012_client_secret_rotation",
+        "select secret_encrypted, previous_secret_encrypted, previous_secret_until from clients",
+    )
 
-        command.upgrade(config, "0012_client_secret_rotation")
-        upgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
-        with engine.connect() as connection:
-            kept = connection.execute(
-                text(
-                    "select secret_encrypted, previous_secret_encrypted, "
-                    "previous_secret_until from clients"
-                )
-            ).one()
-
-        command.downgrade(config, BEFORE)
-        downgraded = {column["name"] for column in inspect(engine).get_columns("clients")}
-        with engine.connect() as connection:
-            nonces = connection.execute(text("select count(*) from nonces")).scalar_one()
-            clients = connection.execute(text("select count(*) from clients")).scalar_one()
-
-    assert upgraded >= ROTATION_COLUMNS
-    assert tuple(kept) == ("sealed", None, None)
-    assert not ROTATION_COLUMNS & downgraded
+    assert across.upgraded >= ROTATION_COLUMNS
+    assert across.kept == ("sealed", None, None)
+    assert not ROTATION_COLUMNS & across.downgraded
     # on SQLite, a copied and dropped clients table would take its nonces with it on cascade
-    assert (clients, nonces) == (1, 1)
+    assert (across.clients, across.nonces) == (1, 1)

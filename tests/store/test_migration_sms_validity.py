@@ -16,8 +16,7 @@ from store.tables_notifications import NotificationEventRow
 from tests.api.service import NOW
 from tests.conftest import DATABASES
 from tests.delivery.webhook_helpers import START, notification_calling_back
-from tests.store.migrated_store import store_at
-from tests.store.test_migration_previous_webhook_secret import A_CLIENT
+from tests.store.migrated_store import A_CLIENT, store_at
 
 BEFORE = "0015_notification_retention"
 SMS_VALIDITY = "0016_notification_sms_validity"
