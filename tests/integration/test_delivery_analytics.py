@@ -352,6 +352,15 @@ def test_the_bill_is_set_beside_the_same_notifications_all_by_sms(store: str) ->
     assert total["notifications_without_price"] == 0
 
 
+def test_the_bills_counts_are_whole_numbers(store: str) -> None:
+    compared = analytics.billed_against_sms(store, PRICES, countries=COUNTRIES)
+
+    for frame in (compared.by_country, compared.total):
+        counts = frame.select("notifications", "delivered", "social_delivered")
+        assert all(dtype == pl.Int64 for dtype in counts.dtypes)
+    assert compared.total["notifications_without_price"].dtype == pl.Int64
+
+
 def test_the_bill_is_priced_as_of_a_day_as_of_that_days_start(store: str) -> None:
     on_the_day = analytics.billed_against_sms(store, PRICES, at=date(2026, 11, 1))
     at_its_start = analytics.billed_against_sms(store, PRICES, at=datetime(2026, 11, 1))

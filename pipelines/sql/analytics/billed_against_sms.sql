@@ -45,7 +45,8 @@ final as (
         modelled.iso,
         modelled.country,
         modelled.prefix,
-        modelled.notifications,
+        -- counted here, where the model's traffic may be fractional
+        cast(modelled.notifications as bigint) as notifications,
         coalesce(billed.delivered, 0) as delivered,
         coalesce(billed.social_delivered, 0) as social_delivered,
         modelled.all_sms_rub,

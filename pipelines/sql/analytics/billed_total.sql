@@ -8,8 +8,8 @@ with costs as (
 
 final as (
     select
-        sum(notifications) as notifications,
-        coalesce(sum(notifications) filter (where all_sms_rub is null), 0)
+        cast(sum(notifications) as bigint) as notifications,
+        cast(coalesce(sum(notifications) filter (where all_sms_rub is null), 0) as bigint)
             as notifications_without_price,
         cast(sum(delivered) as bigint) as delivered,
         cast(sum(social_delivered) as bigint) as social_delivered,
