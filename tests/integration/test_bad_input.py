@@ -351,6 +351,31 @@ def test_csv_input_is_checked_row_by_row(tmp_path: Path) -> None:
     assert manifest["inputs"]["code_entries"]["accepted"] == 1
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-05-20T10:00:00Z",
+        "2026-05-20t10:00:00z",
+        "2026-05-20 13:00:00+03:00",
+        "2026-05-20T10:00:00",
+    ],
+)
+def test_a_time_written_as_rfc_3339_allows_is_read_at_its_moment(
+    written: str, tmp_path: Path
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    (events / "code_entries" / "part-0.parquet").unlink()
+    (events / "code_entries" / "codes.csv").write_text(
+        f"phone,ts,product,account_id\n{RU_MOBILE},{written},vk,vk-1\n", encoding="utf-8"
+    )
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["code_entries"]["accepted"] == 1
+    scores = pl.read_parquet(tmp_path / "out" / "scores.parquet").filter(phone=RU_MOBILE)
+    assert scores["last_code_at"].to_list() == [datetime(2026, 5, 20, 10, tzinfo=UTC)]
+
+
 def test_every_number_of_the_input_is_scored(tmp_path: Path) -> None:
     events = healthy_history(numbers=25).write(tmp_path / "events")
 

@@ -5,11 +5,18 @@ create or replace macro e164_key(text) as
 
 -- Whole seconds since the epoch, UTC, from a time as text or any timestamp type; null if unreadable.
 -- Text goes through timestamptz so that an offset (+03, Z) is honoured; a typed column is cast
--- directly, which is ten times cheaper (typeof is folded when the query is bound).
+-- directly, which is ten times cheaper (typeof is folded when the query is bound). RFC 3339
+-- allows a lower-case t and z, which DuckDB's reader does not: only a text it cannot read is
+-- read again in capitals.
 create or replace macro epoch_micros(value) as
     epoch_us(
         case when typeof(value) = 'VARCHAR'
-            then try_cast(try_cast(value as timestamptz) as timestamp)
+            then try_cast(
+                coalesce(
+                    try_cast(value as timestamptz),
+                    try_cast(upper(cast(value as varchar)) as timestamptz)
+                ) as timestamp
+            )
             else try_cast(value as timestamp)
         end
     );
