@@ -19,7 +19,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ownership.numbers import InvalidNumberError
 from pipelines.entry import INTERRUPTED
-from pipelines.settings import Settings, check_memory_limit, kinds_missing, load_settings
+from pipelines.settings import (
+    Settings,
+    check_memory_limit,
+    kinds_missing,
+    load_settings,
+    memory_limit_bytes,
+)
 from pipelines.synth_params import MAX_EVENTS_PER_PHONE, MAX_PHONES
 
 if TYPE_CHECKING:
@@ -227,6 +233,9 @@ def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.scoring import ScoreRequest
 
+    memory_limit = args.memory_limit or settings.memory_limit
+    if memory_limit and args.engine == "duckdb":
+        _warn_of_a_limit_past_the_memory(memory_limit)
     manifest = score_with_progress(
         ScoreRequest(
             events_dir=args.events,
@@ -235,7 +244,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
             engine=args.engine,
             rules=settings.rules(),
             max_reject_share=settings.max_reject_share,
-            memory_limit=args.memory_limit or settings.memory_limit,
+            memory_limit=memory_limit,
             threads=settings.threads,
         )
     )
@@ -253,6 +262,21 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     scores, snapshot = (escape(str(args.out / name)) for name in ("scores.parquet", "snapshot.bin"))
     console.print(f"scores: {scores}   snapshot: {snapshot}")
     return 0
+
+
+def _warn_of_a_limit_past_the_memory(memory_limit: str) -> None:
+    """DuckDB spills to disk only past its limit: one above the machine's memory lets a large
+    history run the machine out of memory instead."""
+    from pipelines.duckdb_engine import machine_memory_bytes
+
+    limit, memory = memory_limit_bytes(memory_limit), machine_memory_bytes()
+    if limit is not None and limit > memory:
+        console.print(
+            f"[yellow]warning:[/yellow] the memory limit {escape(memory_limit)} is more than the "
+            f"{memory / 1000**3:.1f}GB this machine has: DuckDB spills to disk only past its "
+            f"limit, so a large history may run out of memory instead; give at most "
+            f"{memory * 0.8 / 1000**3:.0f}GB (80%) to be sure it spills"
+        )
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -16,6 +17,21 @@ from pipelines.sqlfiles import (
     model_sql,
     run_params_sql,
 )
+
+# Where a container's memory limit is read (cgroup v2, then v1); v1 writes a huge number for none.
+CGROUP_MEMORY_LIMITS = (
+    Path("/sys/fs/cgroup/memory.max"),
+    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+)
+
+
+def machine_memory_bytes(cgroup_limits: tuple[Path, ...] = CGROUP_MEMORY_LIMITS) -> int:
+    """The memory this process may use: the machine's, or its container's limit if lower."""
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    for path in cgroup_limits:
+        with suppress(OSError, ValueError):
+            memory = min(memory, int(path.read_text().strip()))
+    return memory
 
 
 def connect(

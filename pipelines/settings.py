@@ -73,6 +73,15 @@ MIN_NOTIFICATION_RETENTION_DAYS = ACTION_AGE_DAYS_MAX + 1
 RETENTION_OFF = 0
 
 
+def memory_limit_bytes(text: str) -> float | None:
+    """The bytes a memory size names (`8GB`); None for anything else, a share of the machine's
+    memory (`80%`) included."""
+    size = MEMORY_SIZE.fullmatch(text.strip())
+    if size is None or size["unit"].lower() not in MEMORY_UNITS:
+        return None
+    return float(size["number"]) * MEMORY_UNITS[size["unit"].lower()]
+
+
 def check_memory_limit(text: str) -> str:
     """`text` if DuckDB takes it as a memory limit the models can run in, else a `ValueError`
     whose one line says why and gives an example."""
@@ -83,10 +92,9 @@ def check_memory_limit(text: str) -> str:
                 f"memory limit {text!r} is not a share of 1-100 %; {MEMORY_LIMIT_EXAMPLE}"
             )
         return text
-    size = MEMORY_SIZE.fullmatch(text)
-    if size is None or size["unit"].lower() not in MEMORY_UNITS:
+    limit = memory_limit_bytes(text)
+    if limit is None:
         raise ValueError(f"memory limit {text!r} is not a memory size; {MEMORY_LIMIT_EXAMPLE}")
-    limit = float(size["number"]) * MEMORY_UNITS[size["unit"].lower()]
     if limit < MIN_MEMORY_LIMIT_BYTES:
         raise ValueError(
             f"memory limit {text!r} is below {MIN_MEMORY_LIMIT_BYTES // 1024**2}MiB, "

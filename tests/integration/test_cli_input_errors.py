@@ -68,6 +68,22 @@ def test_the_memory_limit_help_names_its_default_setting(
     assert "OWNERSHIP_MEMORY_LIMIT" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("limit", "warned"), [("100TB", True), ("900TB", True), ("80%", False), ("256MB", False)]
+)
+def test_a_memory_limit_past_the_machines_memory_is_warned_of_and_the_run_goes_on(
+    limit: str, warned: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(30), ANNA).write(tmp_path / "events")
+    argv = ["score", "--events", str(events), "--out", str(tmp_path / "out")]
+
+    assert main([*argv, "--memory-limit", limit]) == 0
+
+    said = capsys.readouterr().err
+    assert ("more than the" in said and "this machine has" in said) is warned
+    assert (tmp_path / "out" / "scores.parquet").exists()
+
+
 # --- the snapshot and the store -------------------------------------------------------------
 
 

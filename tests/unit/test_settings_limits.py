@@ -3,15 +3,31 @@ of failing deep inside DuckDB or SQLAlchemy."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from pipelines.settings import check_database_url, check_memory_limit, load_settings
+from pipelines.duckdb_engine import machine_memory_bytes
+from pipelines.settings import (
+    check_database_url,
+    check_memory_limit,
+    load_settings,
+    memory_limit_bytes,
+)
 
 
 @pytest.mark.parametrize("limit", ["8GB", "500MB", "6GiB", "80%", "8 gb", "1.5GB", "2 terabytes"])
 def test_the_sizes_duckdb_takes_are_accepted(limit: str) -> None:
     assert check_memory_limit(limit) == limit
+
+
+@pytest.mark.parametrize(
+    ("limit", "size"),
+    [("8GB", 8e9), ("500 mb", 5e8), ("6GiB", 6 * 1024**3), ("1.5T", 1.5e12), ("80%", None)],
+)
+def test_a_memory_size_names_its_bytes_and_a_share_none(limit: str, size: float | None) -> None:
+    assert memory_limit_bytes(limit) == size
 
 
 @pytest.mark.parametrize("limit", ["garbage", "0", "8", "lots", "-1GB", "1PB", "8 GB of RAM"])
@@ -79,3 +95,19 @@ def test_memory_limits_outside_what_duckdb_can_run_in_are_refused(limit: str) ->
 def test_the_postgres_spelling_is_refused_with_the_one_to_use() -> None:
     with pytest.raises(ValueError, match=r"postgres:// is spelled postgresql\+psycopg://"):
         check_database_url("postgres://bank@db/store")
+
+
+@pytest.mark.parametrize(
+    ("written", "limited"), [("4294967296\n", True), ("max\n", False), (None, False)]
+)
+def test_a_containers_memory_limit_below_the_machines_is_the_memory(
+    written: str | None, limited: bool, tmp_path: Path
+) -> None:
+    cgroup_limit = tmp_path / "memory.max"
+    if written is not None:
+        cgroup_limit.write_text(written)
+
+    memory = machine_memory_bytes((cgroup_limit,))
+
+    assert (memory == 4 * 1024**3) is limited
+    assert memory > 0
