@@ -275,7 +275,7 @@ def _warn_of_a_limit_past_the_memory(memory_limit: str) -> None:
             f"[yellow]warning:[/yellow] the memory limit {escape(memory_limit)} is more than the "
             f"{memory / 1000**3:.1f}GB this machine has: DuckDB spills to disk only past its "
             f"limit, so a large history may run out of memory instead; give at most "
-            f"{memory * 0.8 / 1000**3:.0f}GB (80%) to be sure it spills"
+            f"{memory * 0.8 / 1000**3:.1f}GB (80%) to be sure it spills"
         )
 
 
