@@ -21,6 +21,7 @@ from ownership.numbers import InvalidNumberError
 from pipelines.entry import INTERRUPTED
 from pipelines.settings import (
     Settings,
+    check_default_region,
     check_memory_limit,
     kinds_missing,
     load_settings,
@@ -153,6 +154,13 @@ def _memory_limit(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+def _default_region(text: str) -> str:
+    try:
+        return check_default_region(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description:<36}"),
@@ -246,6 +254,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
             max_reject_share=settings.max_reject_share,
             memory_limit=memory_limit,
             threads=settings.threads,
+            default_region=args.default_region or settings.default_region,
         )
     )
     rejected = sum(kind["rejected"] for kind in manifest["inputs"].values())
@@ -539,6 +548,17 @@ def build_parser() -> argparse.ArgumentParser:
             "(default: OWNERSHIP_MEMORY_LIMIT, else DuckDB's 80%% of the memory). With "
             "--engine spark it bounds the input checks, which DuckDB runs; Spark's memory is "
             "its own setting (spark.driver.memory)"
+        ),
+    )
+    score.add_argument(
+        "--default-region",
+        type=_default_region,
+        default=None,
+        metavar="REGION",
+        help=(
+            "the country of phone texts written without a country code, e.g. RU: "
+            "89234567823 and 8 (923) 456-78-23 are read as +79234567823; a text with a + "
+            "keeps its own (default: OWNERSHIP_DEFAULT_REGION, else such texts are rejected)"
         ),
     )
     score.set_defaults(run=cmd_score)

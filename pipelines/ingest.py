@@ -263,13 +263,18 @@ def collect_unreadable_lines(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
+def mend_phones(
+    con: duckdb.DuckDBPyConnection, kinds: Iterable[str], default_region: str | None = None
+) -> int:
     """Mend the phone texts that are not strict E.164 with phonenumbers, once each.
 
-    Strict E.164 texts are converted in SQL. Only the rest (spaces, dashes, brackets,
-    garbage), which the first pass rejected, comes to Python, so a clean history never calls
-    phonenumbers per row and is read once. A kind with mended texts is read and checked again,
-    keeping only the rows with those texts; the first pass's rows of them are superseded.
+    Strict E.164 texts are converted in SQL. Only the rest (spaces, dashes, brackets, national
+    forms without a country code, garbage), which the first pass rejected, comes to Python, so
+    a clean history never calls phonenumbers per row and is read once. With `default_region`
+    ("RU"), a text without a country code is read as a number of that region
+    (`89234567823` → +79234567823); a text with a `+` keeps its own country. A kind with
+    mended texts is read and checked again, keeping only the rows with those texts; the first
+    pass's rows of them are superseded.
     Returns how many distinct texts were mended.
     """
     messy: dict[str, set[str]] = {}
@@ -280,7 +285,7 @@ def mend_phones(con: duckdb.DuckDBPyConnection, kinds: Iterable[str]) -> int:
     fixes: list[tuple[str, int]] = []
     for text in sorted(texts):
         try:
-            fixes.append((text, parse_number(text).key))
+            fixes.append((text, parse_number(text, default_region).key))
         except InvalidNumberError:
             continue
     if fixes:

@@ -59,6 +59,7 @@ def score_nightly(settings: Settings, engine: Engine, history: Path) -> ScoreRes
                 max_reject_share=settings.max_reject_share,
                 memory_limit=settings.memory_limit,
                 threads=settings.threads,
+                default_region=settings.default_region,
             )
         )
     except Exception as error:  # a job's failure must not stop the scheduler: say it, go on

@@ -73,6 +73,8 @@ class ScoreRequest:
     max_reject_share: float = 0.01
     memory_limit: str | None = None
     threads: int | None = None
+    # the region phone texts written without a country code are read in ("RU"); None: rejected
+    default_region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,9 +219,11 @@ def _score(
             for kind in INPUT_KINDS:
                 ingest.check_kind(con, kind)
                 step(f"check {kind}")
-            mended = ingest.mend_phones(con, INPUT_KINDS)
+            mended = ingest.mend_phones(con, INPUT_KINDS, request.default_region)
             numbers = ingest.check_numbers(con, INPUT_KINDS)
-            number_counts = {
+            number_counts: dict[str, int | str | None] = {
+                # the region texts without a country code were read in; null: rejected
+                "default_region": request.default_region,
                 # messy texts mended, and strict ones phonenumbers reads as another number
                 "phone_texts_mended": mended + numbers.renumbered,
                 # distinct numbers no operator could issue, whose rows were rejected
@@ -458,7 +462,7 @@ def _manifest(
     statuses: dict[str, int],
     as_of: int,
     run_at: int,
-    number_counts: dict[str, int],
+    number_counts: dict[str, int | str | None],
     ignored_columns: dict[str, list[str]],
     timings: dict[str, float],
 ) -> dict[str, Any]:

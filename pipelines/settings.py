@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
+import phonenumbers
 from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -48,6 +49,7 @@ MIN_MEMORY_LIMIT_BYTES = 64 * 1024**2
 # Far above any machine, and below what DuckDB's parser overflows on.
 MAX_MEMORY_LIMIT_BYTES = 1000**5
 MEMORY_LIMIT_EXAMPLE = "give a size such as 8GB, 500MB or 6GiB, or a share of the memory: 80%"
+DEFAULT_REGION_EXAMPLE = "give a two-letter region (ISO 3166-1) such as RU, KZ or BY"
 
 # Upper bounds of the durations and counts below: far past any use, yet small enough that the
 # times computed from them (a timedelta, a scheduler's interval, a moment in the store) exist.
@@ -103,6 +105,18 @@ def check_memory_limit(text: str) -> str:
     if limit > MAX_MEMORY_LIMIT_BYTES:
         raise ValueError(f"memory limit {text!r} is above 1PB; {MEMORY_LIMIT_EXAMPLE}")
     return text
+
+
+def check_default_region(text: str) -> str:
+    """`text` in capitals if phonenumbers knows it as a region (`ru` → `RU`), the country a
+    phone text written without its code (`8 (923) 456-78-23`) is read in; else a `ValueError`
+    whose one line gives an example."""
+    region = text.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(
+            f"default region {text!r} is not a region phonenumbers knows; {DEFAULT_REGION_EXAMPLE}"
+        )
+    return region
 
 
 def _variable(field: str) -> str:
@@ -223,6 +237,10 @@ class Settings(BaseSettings):
     # DuckDB's memory limit (e.g. "8GB"); past it DuckDB spills to disk instead of failing.
     memory_limit: str | None = None
     threads: int | None = Field(None, ge=1, le=MAX_THREADS)
+    # The country of the phone texts written without a country code (`89234567823`, a national
+    # form a feed writes), e.g. "RU"; unset, such a text is rejected. A text with a `+` keeps
+    # its own country.
+    default_region: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -236,6 +254,13 @@ class Settings(BaseSettings):
         if limit is None or not limit.strip():
             return None
         return check_memory_limit(limit)
+
+    @field_validator("default_region")
+    @classmethod
+    def _default_region_is_known(cls, region: str | None) -> str | None:
+        if region is None or not region.strip():
+            return None
+        return check_default_region(region)
 
     # How often an API worker looks for a newly published snapshot, in seconds.
     snapshot_check_seconds: float = Field(1.0, gt=0, le=HOUR)

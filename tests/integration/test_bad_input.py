@@ -89,6 +89,65 @@ def test_messy_but_valid_phones_are_mended_not_rejected(tmp_path: Path) -> None:
     assert RU_MOBILE in scores["phone"].to_list()
 
 
+# RU_MOBILE as a Russian bank's feeds write it, without its country code
+RU_MOBILE_NATIONAL_FORMS = ("8 (923) 456-78-23", "89234567823", "79234567823", "9234567823")
+DE_LANDLINE = "+49301234567"
+
+
+def _code_entries_written_as(events: Path, *phones: str) -> None:
+    """Rewrite the history's code entries as CSV, with one more entry for each phone text."""
+    csv = _as_csv(events, "code_entries")
+    with csv.open("a", encoding="utf-8") as file:
+        file.writelines(f"{phone},2026-05-20T10:00:00Z,vk,vk-1\n" for phone in phones)
+
+
+@pytest.mark.parametrize("written", RU_MOBILE_NATIONAL_FORMS)
+def test_a_phone_without_its_country_code_is_read_in_the_default_region(
+    written: str, tmp_path: Path
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _code_entries_written_as(events, written)
+
+    manifest = run(events, tmp_path / "out", default_region="RU")
+
+    assert manifest["inputs"]["code_entries"]["rejected"] == 0
+    assert manifest["phone_texts_mended"] == 1
+    assert manifest["default_region"] == "RU"
+    scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert RU_MOBILE in scores["phone"].to_list()
+
+
+def test_without_a_default_region_a_phone_without_its_country_code_is_rejected(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _code_entries_written_as(events, *RU_MOBILE_NATIONAL_FORMS)
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    assert manifest["inputs"]["code_entries"]["reject_reasons"] == {
+        "phone is not a valid number": len(RU_MOBILE_NATIONAL_FORMS)
+    }
+    assert manifest["default_region"] is None
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "code_entries.parquet")
+    assert sorted(rejects["phone_text"].to_list()) == sorted(RU_MOBILE_NATIONAL_FORMS)
+    scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert RU_MOBILE not in scores["phone"].to_list()
+
+
+def test_a_phone_with_its_country_code_keeps_its_country_whatever_the_default_region(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _code_entries_written_as(events, "+49 30 1234567")
+
+    manifest = run(events, tmp_path / "out", default_region="RU")
+
+    assert manifest["inputs"]["code_entries"]["rejected"] == 0
+    scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")["phone"].to_list()
+    assert DE_LANDLINE in scores
+
+
 def _in_every_kind(history: History, phone: str) -> History:
     account = f"vk-{phone}"
     return (

@@ -3,6 +3,7 @@ never a traceback: bad flags, bad settings, paths that are not what they should 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,54 @@ def test_a_memory_limit_past_the_machines_memory_is_warned_of_and_the_run_goes_o
     said = capsys.readouterr().err
     assert ("more than the" in said and "this machine has" in said) is warned
     assert (tmp_path / "out" / "scores.parquet").exists()
+
+
+# --- the default region ---------------------------------------------------------------------
+
+
+def test_a_default_region_phonenumbers_does_not_know_is_refused_with_examples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["score", "--events", str(tmp_path), "--out", str(tmp_path / "out")]
+
+    message = refused_by_the_parser([*argv, "--default-region", "XX"], capsys)
+
+    assert "--default-region" in message and "'XX' is not a region phonenumbers knows" in message
+    assert "RU, KZ or BY" in message
+
+
+def test_a_default_region_setting_phonenumbers_does_not_know_is_a_bad_setting_named_by_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_DEFAULT_REGION", "RUS")
+
+    message = failed(["score", "--events", str(tmp_path), "--out", str(tmp_path / "o")], capsys)
+
+    assert "bad setting: OWNERSHIP_DEFAULT_REGION: default region 'RUS' is not a region" in message
+
+
+@pytest.mark.parametrize(
+    ("setting", "flag", "region"),
+    [(None, None, None), ("kz", None, "KZ"), (None, "ru", "RU"), ("kz", "ru", "RU")],
+)
+def test_the_default_region_is_the_flags_else_the_settings_and_the_manifest_names_it(
+    setting: str | None,
+    flag: str | None,
+    region: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("OWNERSHIP_DEFAULT_REGION", raising=False)
+    else:
+        monkeypatch.setenv("OWNERSHIP_DEFAULT_REGION", setting)
+    events = History().register(RU_MOBILE, days_ago(30), ANNA).write(tmp_path / "events")
+    argv = ["score", "--events", str(events), "--out", str(tmp_path / "out")]
+
+    assert main([*argv, *(["--default-region", flag] if flag else [])]) == 0
+
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["default_region"] == region
 
 
 # --- the snapshot and the store -------------------------------------------------------------

@@ -74,6 +74,21 @@ def test_the_nightly_run_scores_the_days_answers_and_publishes(
     assert nightly_watermark(history) is not None
 
 
+def test_the_nightly_run_reads_phones_without_a_country_code_in_the_settings_region(
+    tmp_path: Path, store: Engine
+) -> None:
+    national = "8 (923) 456-78-23"  # RU_MOBILE, as a Russian bank's feed writes it
+    history = History().register(national, days_ago(300), ANNA).write(tmp_path / "events")
+    settings = load_settings(scores_dir=tmp_path / "scores", default_region="ru")
+
+    result = score_nightly(settings, store, history)
+
+    assert result is not None
+    assert result.manifest["default_region"] == "RU"
+    # the feed's registration and the store's denial are of one number
+    assert statuses(tmp_path / "scores") == [("owner_changed", ["OWNER_DENIED"])]
+
+
 def test_of_two_workers_taking_one_nights_run_at_once_the_second_leaves_it_to_the_first(
     tmp_path: Path, store: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
