@@ -221,9 +221,7 @@ def _score(
                 step(f"check {kind}")
             mended = ingest.mend_phones(con, INPUT_KINDS, request.default_region)
             numbers = ingest.check_numbers(con, INPUT_KINDS)
-            number_counts: dict[str, int | str | None] = {
-                # the region texts without a country code were read in; null: rejected
-                "default_region": request.default_region,
+            number_counts = {
                 # messy texts mended, and strict ones phonenumbers reads as another number
                 "phone_texts_mended": mended + numbers.renumbered,
                 # distinct numbers no operator could issue, whose rows were rejected
@@ -240,6 +238,8 @@ def _score(
             "run_at": _iso(run_at),
             "events_dir": str(request.events_dir.resolve()),
             "max_reject_share": request.max_reject_share,
+            # the region texts without a country code were read in; null: they were rejected
+            "default_region": request.default_region,
             **_input_counts(counts),
             **number_counts,
         }
@@ -462,7 +462,7 @@ def _manifest(
     statuses: dict[str, int],
     as_of: int,
     run_at: int,
-    number_counts: dict[str, int | str | None],
+    number_counts: dict[str, int],
     ignored_columns: dict[str, list[str]],
     timings: dict[str, float],
 ) -> dict[str, Any]:
@@ -477,6 +477,10 @@ def _manifest(
         "ignored_columns": ignored_columns,
         "numbers": sum(statuses.values()),
         "statuses": {status.value: statuses.get(status, 0) for status in sorted(Status)},
-        "settings": {**asdict(request.rules), "max_reject_share": request.max_reject_share},
+        "settings": {
+            **asdict(request.rules),
+            "max_reject_share": request.max_reject_share,
+            "default_region": request.default_region,
+        },
         "timings_s": dict(timings),
     }

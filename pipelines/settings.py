@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
-import phonenumbers
 from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -111,6 +110,8 @@ def check_default_region(text: str) -> str:
     """`text` in capitals if phonenumbers knows it as a region (`ru` → `RU`), the country a
     phone text written without its code (`8 (923) 456-78-23`) is read in; else a `ValueError`
     whose one line gives an example."""
+    import phonenumbers  # only where a region is given: every command loads the settings
+
     region = text.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(

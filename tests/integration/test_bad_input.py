@@ -112,7 +112,7 @@ def test_a_phone_without_its_country_code_is_read_in_the_default_region(
 
     assert manifest["inputs"]["code_entries"]["rejected"] == 0
     assert manifest["phone_texts_mended"] == 1
-    assert manifest["default_region"] == "RU"
+    assert manifest["settings"]["default_region"] == "RU"
     scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
     assert RU_MOBILE in scores["phone"].to_list()
 
@@ -128,7 +128,7 @@ def test_without_a_default_region_a_phone_without_its_country_code_is_rejected(
     assert manifest["inputs"]["code_entries"]["reject_reasons"] == {
         "phone is not a valid number": len(RU_MOBILE_NATIONAL_FORMS)
     }
-    assert manifest["default_region"] is None
+    assert manifest["settings"]["default_region"] is None
     rejects = pl.read_parquet(tmp_path / "out" / "rejects" / "code_entries.parquet")
     assert sorted(rejects["phone_text"].to_list()) == sorted(RU_MOBILE_NATIONAL_FORMS)
     scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")

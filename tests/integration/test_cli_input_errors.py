@@ -130,7 +130,7 @@ def test_the_default_region_is_the_flags_else_the_settings_and_the_manifest_name
     assert main([*argv, *(["--default-region", flag] if flag else [])]) == 0
 
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["default_region"] == region
+    assert manifest["settings"]["default_region"] == region
 
 
 # --- the snapshot and the store -------------------------------------------------------------

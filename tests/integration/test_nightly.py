@@ -84,7 +84,7 @@ def test_the_nightly_run_reads_phones_without_a_country_code_in_the_settings_reg
     result = score_nightly(settings, store, history)
 
     assert result is not None
-    assert result.manifest["default_region"] == "RU"
+    assert result.manifest["settings"]["default_region"] == "RU"
     # the feed's registration and the store's denial are of one number
     assert statuses(tmp_path / "scores") == [("owner_changed", ["OWNER_DENIED"])]
 
