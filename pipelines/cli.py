@@ -264,6 +264,13 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         f"{rejected:,} {'row' if rejected == 1 else 'rows'} rejected"
         + (f", see {escape(str(args.out / 'rejects'))}/" if rejected else "")
     )
+    several = manifest["accounts_on_several_numbers"]
+    if several:  # the accounts input is the current state, where an account has one number
+        console.print(
+            f"[yellow]warning:[/yellow] the accounts input binds {several:,} "
+            f"{'account' if several == 1 else 'accounts'} to more than one number; each of "
+            "those numbers counts it as its own bound account"
+        )
     ignored = manifest.get("ignored_columns") or {}
     if ignored:  # an operator who added a column to a feed learns that the rules do not read it
         listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in ignored.items())

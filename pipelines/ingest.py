@@ -301,6 +301,13 @@ def mend_phones(
     return len(fixes)
 
 
+def accounts_on_several_numbers(con: duckdb.DuckDBPyConnection) -> int:
+    """How many accounts the accounts input binds to more than one number, each of which then
+    counts the account as its own: a feed's fault the run cannot settle, said in the manifest."""
+    found = con.sql(number_check_sql("accounts_on_several_numbers"))
+    return int(found.aggregate("count(*)").fetchall()[0][0])
+
+
 @dataclass(frozen=True)
 class NumberCheck:
     # strict E.164 texts phonenumbers reads as another number (`+490301234567`, a national

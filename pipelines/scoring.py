@@ -226,6 +226,8 @@ def _score(
                 "phone_texts_mended": mended + numbers.renumbered,
                 # distinct numbers no operator could issue, whose rows were rejected
                 "invalid_numbers": numbers.invalid,
+                # accounts listed on more than one number, which each of them counts as its own
+                "accounts_on_several_numbers": ingest.accounts_on_several_numbers(con),
             }
             step("check numbers")
             ingest.collect_unreadable_lines(con)

@@ -89,6 +89,22 @@ def test_messy_but_valid_phones_are_mended_not_rejected(tmp_path: Path) -> None:
     assert RU_MOBILE in scores["phone"].to_list()
 
 
+def test_accounts_listed_on_several_numbers_are_counted_and_both_numbers_kept(
+    tmp_path: Path,
+) -> None:
+    history = healthy_history()  # vk-0 … vk-39, each on its own number
+    history.account(RU_MOBILE, "vk-0").account("+7 (923) 000-00-01", "vk-1")
+    history.account("+79230000002", "vk-2", last_seen=days_ago(3))  # the same number again
+    events = history.write(tmp_path / "events")
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["accounts_on_several_numbers"] == 1  # vk-0; vk-1's texts are one number
+    assert manifest["inputs"]["accounts"]["rejected"] == 0
+    scores = pl.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert {RU_MOBILE, "+79230000000"} <= set(scores["phone"].to_list())
+
+
 # RU_MOBILE as a Russian bank's feeds write it, without its country code
 RU_MOBILE_NATIONAL_FORMS = ("8 (923) 456-78-23", "89234567823", "79234567823", "9234567823")
 DE_LANDLINE = "+49301234567"

@@ -156,6 +156,18 @@ def test_score_names_the_columns_it_does_not_read(
     assert "not read, as no contract names them: code_entries: utm_source" in said
 
 
+def test_score_warns_of_an_account_listed_on_two_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).account(RU_MOBILE, "vk-1")
+    events = history.account("+79234567824", "vk-1").write(tmp_path / "events")
+
+    assert main(["score", "--events", str(events), "--out", str(tmp_path / "out")]) == 0
+
+    said = " ".join(capsys.readouterr().err.split())
+    assert "the accounts input binds 1 account to more than one number" in said
+
+
 def test_check_judges_a_since_on_the_services_clock_as_the_api_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
