@@ -483,4 +483,5 @@ def _error_item(sent: object, message: str) -> str:
     ascii_only = not isinstance(sent, str) or not _encodable(sent)
     if isinstance(sent, float) and not math.isfinite(sent):
         sent = str(sent)  # NaN and Infinity, which a JSON parser may read but no JSON holds
-    return json.dumps({"phone": sent, "error": error}, ensure_ascii=ascii_only)
+    item = {"phone": sent, "error": error}
+    return json.dumps(item, ensure_ascii=ascii_only, separators=(",", ":"))

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     StrictBool,
     UrlConstraints,
     WithJsonSchema,
@@ -255,7 +256,10 @@ class CheckResponse(BaseModel):
 
 
 class CheckItemError(BaseModel):
-    phone: str = Field(description="The text as sent.")
+    # any JSON value: an item that is no text is answered in place too (BulkPhone)
+    phone: JsonValue = Field(
+        description="The item as sent: the text, or the value sent where a text should be."
+    )
     error: ErrorInfo
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from jsonschema import Draft202012Validator
 from requests_oauthlib import OAuth1
 
 from tests.api.service import (
@@ -226,6 +227,9 @@ def test_a_bulk_item_that_is_no_string_is_answered_in_place(caller: Caller, item
     assert (fresh, suspicious) == (check(caller, VERIFIED_FRESH), check(caller, SUSPICIOUS))
     assert odd["phone"] == item
     assert odd["error"]["code"] == "INVALID_ARGUMENT" and "string" in odd["error"]["message"]
+    published = requests.get(f"{caller.url}/openapi.json", timeout=30).json()
+    answer = {"$ref": "#/components/schemas/BulkCheckResponse"} | published
+    Draft202012Validator(answer).validate(response.json())  # as a client generated from it
 
 
 def test_a_bulk_item_json_cannot_hold_is_echoed_as_text(caller: Caller) -> None:
