@@ -473,6 +473,7 @@ class NotifyCore:
                 request_id=row["request_id"],
                 channel=channel,
                 reasons=tuple(row.get("reasons") or ()),
+                detail=detail,
             ),
         )
 

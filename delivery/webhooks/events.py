@@ -7,7 +7,7 @@ The notify and template services build these where the change happens and hand t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -31,7 +31,11 @@ class NotificationStatusChanged:
     sequence: int
     request_id: str | None = None
     channel: str | None = None
+    # the number's reasons when the notification was accepted
     reasons: tuple[str, ...] = ()
+    # why the step was taken, as its entry in `GET /v1/notifications/{id}` says: `denied`,
+    # `confirmed`, an SMS's `error`, ...
+    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ def webhook_of(event: WebhookEvent) -> tuple[WebhookEventType, dict[str, Any]]:
                 "at": utc_text(event.at),
                 "channel": event.channel,
                 "reasons": list(event.reasons),
+                "detail": dict(event.detail),
             }
         case NotificationReplied():
             return WebhookEventType.NOTIFICATION_REPLY, {

@@ -52,6 +52,37 @@ def places(notifier: Notifier, notification_id: str) -> list[tuple[int, str]]:
     return list(enumerate((step["status"] for step in found["history"]), start=1))[1:]
 
 
+def told_details(notifier: Notifier, notification_id: str) -> list[tuple[str, object]]:
+    """(status, detail) of each status webhook the client was sent for the notification."""
+    told = (webhook_of(queued.event)[1] for queued in notifier.webhooks.events)
+    return [
+        (data["status"], data["detail"])
+        for data in told
+        if data.get("notification_id") == notification_id and "sequence" in data
+    ]
+
+
+def shown_details(notifier: Notifier, notification_id: str) -> list[tuple[str, object]]:
+    """(status, detail) of each entry of the history the API shows after `accepted`."""
+    found = notifier.service.notification(notifier.client_key, notification_id)
+    assert found is not None
+    return [(step["status"], step["detail"]) for step in found["history"]][1:]
+
+
+def test_each_status_webhook_says_why_as_its_history_entry_does(notifier: Notifier) -> None:
+    denied = notifier.notify(SUSPICIOUS, "r-denied", sensitive=True)
+    notifier.service.answered(denied, False, notifier.clock.now())  # No: by SMS at once
+    confirmed = notifier.notify(SUSPICIOUS, "r-confirmed", sensitive=True)
+    notifier.service.answered(confirmed, True, notifier.clock.now())
+    expired = notifier.notify(VERIFIED_FRESH, "r-expired", ttl=timedelta(seconds=30))
+    notifier.clock.advance(timedelta(seconds=31))
+    notifier.service.sweep()
+
+    for notification in (denied, confirmed, expired):
+        assert told_details(notifier, notification) == shown_details(notifier, notification)
+    assert ("sms_sent", {"denied": True, "channel": "sms"}) in told_details(notifier, denied)
+
+
 def test_a_message_delivered_and_read_is_told_2_3_4_after_its_accepted_1(
     notifier: Notifier,
 ) -> None:

@@ -24,6 +24,7 @@ def test_a_status_change_is_a_notification_status_webhook() -> None:
         request_id="order-42",
         channel="sms",
         reasons=("TTL_EXPIRED",),
+        detail={"channel": "sms", "ttl_ran_out": True},
     )
 
     assert webhook_of(event) == (
@@ -36,6 +37,7 @@ def test_a_status_change_is_a_notification_status_webhook() -> None:
             "at": "2026-11-27T12:00:05Z",
             "channel": "sms",
             "reasons": ["TTL_EXPIRED"],
+            "detail": {"channel": "sms", "ttl_ran_out": True},
         },
     )
 
