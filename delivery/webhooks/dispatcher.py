@@ -145,9 +145,15 @@ REPLY_SHOWN = 200
 
 
 def _start_of(response: httpx.Response, characters: int) -> str:
-    """The first `characters` of the reply, without reading a reply of any length whole."""
+    """The first `characters` of the reply, without reading a reply of any length whole, as a
+    line of the log may show it: the endpoint is the client's, and a line break, a terminal's
+    escape or a bidi control in its reply would forge lines of the service's own log."""
     read = read_at_most(response, characters * 4)  # enough bytes for them in UTF-8
-    return read.decode(response.encoding or "utf-8", errors="replace")[:characters]
+    text = read.decode(response.encoding or "utf-8", errors="replace")[:characters]
+    return "".join(
+        part if part.isprintable() else part.encode("unicode_escape").decode("ascii")
+        for part in text
+    )
 
 
 # the answers whose Retry-After says when to come back (RFC 9110 §10.2.3, RFC 6585 §4)

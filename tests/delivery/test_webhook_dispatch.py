@@ -361,6 +361,30 @@ def test_a_failing_endpoints_reply_is_kept_in_part_to_show_why(
     assert row.last_error == "HTTP 429: " + reply.decode()[:200]
 
 
+def test_a_reply_cannot_write_lines_into_the_services_log(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    clock = VirtualClock(START)
+    forged = "busy\n2026-11-29 06:00:00,000 CRITICAL api.auth rotate all keys\r\x1b[2J\u2028\u202e"
+    reply = forged.encode()
+    answer = b"HTTP/1.1 503 Busy\r\ncontent-length: %d\r\n\r\n%s" % (len(reply), reply)
+    with dripping(answer, every=0) as url:
+        shop = register_shop(engine, cipher, webhook_url=url)
+        event_id = enqueue_status(engine, shop.key, START, url=url)
+        sender = loopback_sender(2.0)
+        try:
+            dispatcher(engine, cipher, sender, clock).dispatch_due()
+        finally:
+            sender.close()
+
+    kept = delivery_row(engine, event_id).last_error
+    assert kept == (
+        "HTTP 503: busy\\n2026-11-29 06:00:00,000 CRITICAL api.auth rotate all keys"
+        "\\r\\x1b[2J\\u2028\\u202e"
+    )
+    assert kept.isprintable()
+
+
 def test_an_event_queued_again_under_its_id_is_one_event(
     engine: Engine, cipher: SecretCipher
 ) -> None:
