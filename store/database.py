@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -43,6 +44,7 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _created_owner_only(parsed.database)
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -54,6 +56,17 @@ def make_engine(
         pool_pre_ping=pre_ping,
         pool_recycle=1_800,
     )
+
+
+def _created_owner_only(database: str) -> None:
+    """Create a new SQLite store's file readable by its owner alone, before SQLite does with
+    the umask's (commonly 0644): it holds numbers and the texts of the notifications, one-time
+    codes among them. SQLite gives its WAL and shared-memory files the database file's mode.
+    A file that is there is left as it is; so is a URI filename, which SQLite itself opens."""
+    if database.startswith("file:"):
+        return
+    with suppress(FileExistsError):
+        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -189,3 +189,26 @@ def test_a_result_written_without_recorded_at_takes_the_stores_clock(
             engine.dispose()
 
     assert recorded.tzinfo is not None and recorded.year >= 2026
+
+
+def test_a_new_sqlite_store_and_its_wal_are_readable_by_their_owner_alone(tmp_path: Path) -> None:
+    database = tmp_path / "var" / "ownership.db"
+
+    upgrade(f"sqlite:///{database}")
+    engine = make_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:  # a write: SQLite makes its WAL and shared memory
+        connection.execute(text("create table scratch (x integer)"))
+    engine.dispose()
+
+    made = [database, *(database.with_name(database.name + end) for end in ("-wal", "-shm"))]
+    assert {path.stat().st_mode & 0o777 for path in made if path.exists()} == {0o600}
+
+
+def test_an_existing_sqlite_store_keeps_the_mode_it_was_given(tmp_path: Path) -> None:
+    database = tmp_path / "shared.db"
+    upgrade(f"sqlite:///{database}")
+    database.chmod(0o640)  # an operator's choice: a group that backs it up
+
+    upgrade(f"sqlite:///{database}")
+
+    assert database.stat().st_mode & 0o777 == 0o640
