@@ -176,6 +176,14 @@ IPV4_IN_LAST_32_BITS = tuple(
 )
 # NAT64 prefixes a network picks for itself (RFC 8215): their IPv4 address may be anywhere
 LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+# Ranges IANA's special-purpose registries list as not globally reachable that this Python's
+# tables call global (3.11's, at least): IETF protocol assignments (RFC 6890; its two anycast
+# services are no webhook hosts), site-local (RFC 3879, deprecated, still routed inside some
+# networks), IPv6 documentation (RFC 9637) and SRv6 segment identifiers (RFC 9602).
+NOT_GLOBAL = tuple(
+    ipaddress.ip_network(prefix)
+    for prefix in ("192.0.0.0/24", "fec0::/10", "3fff::/20", "5f00::/16")
+)
 
 
 def is_public(address: str) -> bool:
@@ -184,6 +192,8 @@ def is_public(address: str) -> bool:
     Teredo, NAT64, compatible, translated) is judged as itself. A multicast group is no host
     (Python calls most of them global)."""
     found = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope (`%eth0`) aside
+    if any(found in prefix for prefix in NOT_GLOBAL):
+        return False
     if isinstance(found, ipaddress.IPv6Address):
         if found in LOCAL_NAT64:
             return False
@@ -192,7 +202,7 @@ def is_public(address: str) -> bool:
         if carried is None and any(found in prefix for prefix in IPV4_IN_LAST_32_BITS):
             carried = ipaddress.IPv4Address(int(found) & 0xFFFFFFFF)
         if carried is not None:
-            return carried.is_global and not carried.is_multicast
+            return is_public(str(carried))
     return found.is_global and not found.is_multicast
 
 

@@ -299,6 +299,12 @@ def test_the_webhook_url_the_operator_registered_may_be_on_a_private_network(
         "239.255.255.250",
         "ff0e::1",
         "::ffff:224.0.0.1",
+        # not globally reachable by IANA's registries, global by Python 3.11's tables
+        "192.0.0.8",  # IETF protocol assignments
+        "::ffff:192.0.0.8",
+        "fec0::1",  # site-local
+        "3fff::1",  # documentation
+        "5f00::1",  # SRv6 segment identifiers
     ],
 )
 def test_addresses_inside_private_networks_are_not_public(address: str) -> None:
