@@ -31,11 +31,15 @@ MIXED_SCRIPT_WORD = re.compile(r"(?<![^\W\d_])(?=[^\W\d_]*[A-Za-z])(?=[^\W\d_]*[
 # what no message may carry: control characters other than tab, new line and carriage return
 # mean nothing in an SMS or a post, and the bidirectional embeddings, overrides and isolates
 # show text in another order than it is stored and read by moderation (an advert written
-# backwards after U+202E shows as an advert). The marks LRM and RLM order nothing and stay.
-UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# backwards after U+202E shows as an advert). The marks LRM, RLM and ALM reorder too (a digit
+# group after an RLM moves: "12<RLM>34<RLM>56" shows as 125634), and so do the deprecated
+# format controls U+206A to U+206F.
+UNSHOWABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u206f]"
+)
 UNSHOWABLE_RULE = (
     "control characters other than tab, new line and carriage return, and the bidirectional "
-    "controls U+202A to U+202E and U+2066 to U+2069, are not allowed"
+    "controls (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+206F) are not allowed"
 )
 
 

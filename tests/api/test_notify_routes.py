@@ -205,6 +205,10 @@ def test_a_nul_character_is_an_invalid_argument_naming_the_field_on_each_store(
         "\u2067!ocsid %05 :elas giB\u2069",
         "A-17\x1b[2J\x07",
         "A-17\x85",
+        "12\u200f34\u200f56",  # shown as 125634: a mark moves a digit group
+        "A\u061c-17",
+        "A\u200e-17",
+        "A\u206a-17",
     ],
 )
 def test_a_value_a_message_cannot_show_as_written_is_an_invalid_argument(
@@ -216,8 +220,8 @@ def test_a_value_a_message_cannot_show_as_written_is_an_invalid_argument(
     assert response.json()["message"].startswith("params.order: control characters")
 
 
-def test_a_value_with_new_lines_and_direction_marks_is_sent(caller: Caller) -> None:
-    value = "A-17\r\nкорпус 2\tподъезд \u200fב\u200e"
+def test_a_value_with_new_lines_tabs_and_other_scripts_is_sent(caller: Caller) -> None:
+    value = "A-17\r\nкорпус 2\tподъезд ב 👨\u200d👩\u200d👧"
 
     response = caller.post("/v1/notify", body("marks") | {"params": {"order": value}})
 
