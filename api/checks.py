@@ -23,7 +23,13 @@ import polars as pl
 from delivery.overlay import LiveOverlay
 from ownership.live import LiveAnswers, with_live_answers
 from ownership.notifications import CLOCK_SKEW
-from ownership.numbers import InvalidNumberError, PhoneNumber, mask, parse_number
+from ownership.numbers import (
+    COUNTRY_CODES,
+    InvalidNumberError,
+    PhoneNumber,
+    mask,
+    parse_number,
+)
 from ownership.policy import Policy, decide
 from ownership.verdicts import (
     NO_HISTORY_VERDICT,
@@ -180,25 +186,44 @@ def _time_json(column: str) -> pl.Expr:
     return pl.when(seconds > 0).then(moment.dt.strftime(f'"{ISO}"')).otherwise(pl.lit("null"))
 
 
+# a country code of each length, to make a sample number of any length and code length with
+COUNTRY_CODE_SAMPLES = {1: "7", 2: "49", 3: "375"}
+CODES_OF_LENGTH = {
+    size: sorted(code for code in COUNTRY_CODES if len(str(code)) == size)
+    for size in COUNTRY_CODE_SAMPLES
+}
+
+
 def _masks(keys: pl.Series) -> pl.Series:
-    """`mask` for every key: the core masks one number of each length, the rest is slicing."""
+    """`mask` for every key: the core masks one number of each length and country code length,
+    the rest is slicing."""
     digits = keys.cast(pl.String)
-    lengths = digits.str.len_chars()
+    frame = pl.DataFrame({"digits": digits}).with_columns(
+        # as `country_code_length`: codes are prefix-free, so the first that matches is it
+        shape=pl.col("digits").str.len_chars() * 4
+        + pl.when(pl.col("digits").str.slice(0, 1).cast(pl.Int64).is_in(CODES_OF_LENGTH[1]))
+        .then(1)
+        .when(pl.col("digits").str.slice(0, 2).cast(pl.Int64).is_in(CODES_OF_LENGTH[2]))
+        .then(2)
+        .when(pl.col("digits").str.slice(0, 3).cast(pl.Int64).is_in(CODES_OF_LENGTH[3]))
+        .then(3)
+        .otherwise(1)
+    )
     heads, middles = {}, {}
-    for length in lengths.unique().drop_nulls().to_list():
+    for shape in frame["shape"].unique().drop_nulls().to_list():
+        length, code = shape // 4, COUNTRY_CODE_SAMPLES[shape % 4]
         try:
-            sample = mask("+" + "1" * length)
+            sample = mask("+" + code + "1" * (length - len(code)))
         except InvalidNumberError:
             continue  # not a number: its item is an error
-        heads[length] = len(sample) - len(sample.lstrip("+1"))
-        middles[length] = sample[heads[length] : len(sample) - 3]  # between head and " dd"
-    frame = pl.DataFrame({"digits": digits, "length": lengths})
-    head = pl.col("length").replace_strict(heads, return_dtype=pl.Int64, default=1) - 1
+        heads[shape] = len(sample) - len(sample.lstrip("+0123456789"))
+        middles[shape] = sample[heads[shape] : len(sample) - 3]  # between head and " dd"
+    head = pl.col("shape").replace_strict(heads, return_dtype=pl.Int64, default=1) - 1
     return frame.select(
         pl.concat_str(
             pl.lit("+"),
             pl.col("digits").str.slice(0, head),
-            pl.col("length").replace_strict(middles, return_dtype=pl.String, default=""),
+            pl.col("shape").replace_strict(middles, return_dtype=pl.String, default=""),
             pl.lit(" "),
             pl.col("digits").str.slice(-2),
         )

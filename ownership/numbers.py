@@ -12,6 +12,8 @@ from enum import StrEnum
 import phonenumbers
 
 MAX_E164_DIGITS = 15
+# the country calling codes phonenumbers knows, 1 to 3 digits; no code is the start of another
+COUNTRY_CODES: frozenset[int] = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
 class NumberProblem(StrEnum):
@@ -76,18 +78,28 @@ def key_to_e164(key: int) -> str:
     return f"+{key}"
 
 
+def country_code_length(digits: str) -> int:
+    """How many of a number's leading digits (E.164, without the `+`) are its country code: 1
+    to 3, by the codes phonenumbers knows; 1 for none."""
+    for size in (1, 2):
+        if int(digits[:size]) in COUNTRY_CODES:
+            return size
+    return 3 if int(digits[:3]) in COUNTRY_CODES else 1
+
+
 def mask(e164: str) -> str:
     """The form shown in re-verification: `+79234567823` → `+792* *** ** 23`.
 
     The country code and the first two national digits stay (they tell the person which
-    operator), the last two stay (they tell the number); the rest is starred and grouped the
-    way the number is read aloud. Numbers shorter than eight digits keep only their first digit
-    in front, so that at least three stay hidden.
+    operator: `+37529*** ** 67`, `+38050*** ** 67`), the last two stay (they tell the number);
+    the rest is starred and grouped the way the number is read aloud. At least three digits
+    stay hidden: numbers shorter than eight digits keep only their first digit in front.
     """
     digits = e164.lstrip("+")
     if not digits.isdigit() or len(digits) < 6:
         raise InvalidNumberError(e164, NumberProblem.UNPARSEABLE)
-    head, tail = digits[: 3 if len(digits) >= 8 else 1], digits[-2:]
+    shown = country_code_length(digits) + 2 if len(digits) >= 8 else 1
+    head, tail = digits[: min(shown, len(digits) - 5)], digits[-2:]
     hidden = len(digits) - len(head) - len(tail)
     groups = [1] if hidden > 5 else []
     rest = hidden - sum(groups)

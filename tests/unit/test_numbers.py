@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import phonenumbers
+import polars as pl
 import pytest
 
+from api.checks import _masks
 from ownership.countries import Country, CountryTable, UnknownCountryError
 from ownership.numbers import (
     InvalidNumberError,
@@ -46,10 +49,34 @@ def test_keys_round_trip() -> None:
         key_to_e164(0)
 
 
-def test_masking_keeps_the_operator_and_the_last_two_digits() -> None:
-    assert mask(RU_MOBILE) == "+792* *** ** 23"
-    assert mask(BY_MOBILE) == "+375* *** *** 67"
-    assert mask("+2906123") == "+2*** * 23"  # Saint Helena: seven digits
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        (RU_MOBILE, "+792* *** ** 23"),  # country 7, operator 92(3)
+        (BY_MOBILE, "+37529*** ** 67"),  # country 375, operator 29
+        ("+380501234567", "+38050*** ** 67"),
+        ("+4915112345678", "+4915* *** *** 78"),
+        ("+12135551234", "+121* *** ** 34"),
+        ("+2906123", "+2*** * 23"),  # Saint Helena, seven digits: three stay hidden
+    ],
+)
+def test_masking_keeps_the_country_the_operator_and_the_last_two_digits(
+    number: str, masked: str
+) -> None:
+    assert mask(number) == masked
+
+
+def test_a_bulk_masks_each_number_as_the_core_does() -> None:
+    examples = [
+        phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+        if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+    ]
+
+    masked = _masks(pl.Series([int(number[1:]) for number in examples], dtype=pl.Int64))
+
+    assert masked.to_list() == [mask(number) for number in examples]
 
 
 TABLE = CountryTable(
