@@ -21,6 +21,9 @@ class NumberProblem(StrEnum):
     UNPARSEABLE = "unparseable"
     # The text reads as a number, but no operator could have issued it.
     INVALID = "invalid"
+    # The text names an extension behind the number (`ext 5`): a switchboard's line, which no
+    # SMS or social account reaches, and dropping it would answer for another phone.
+    EXTENSION = "has an extension"
 
 
 class InvalidNumberError(ValueError):
@@ -60,6 +63,8 @@ def parse_number(text: str, default_region: str | None = None) -> PhoneNumber:
         raise InvalidNumberError(text, NumberProblem.UNPARSEABLE) from error
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidNumberError(text, NumberProblem.INVALID)
+    if parsed.extension:
+        raise InvalidNumberError(text, NumberProblem.EXTENSION)
     return PhoneNumber(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 

@@ -41,6 +41,16 @@ def test_a_number_no_operator_could_issue_is_invalid() -> None:
     assert caught.value.problem is NumberProblem.INVALID
 
 
+@pytest.mark.parametrize(
+    "text", ["+7 923 456-78-23 ext 5", "+79234567823;ext=5", "+7 923 456 78 23 x3"]
+)
+def test_a_number_with_an_extension_is_refused_not_answered_without_it(text: str) -> None:
+    with pytest.raises(InvalidNumberError, match="has an extension") as caught:
+        parse_number(text)
+
+    assert caught.value.problem is NumberProblem.EXTENSION
+
+
 def test_keys_round_trip() -> None:
     assert key_to_e164(e164_to_key(BY_MOBILE)) == BY_MOBILE
     with pytest.raises(InvalidNumberError):
