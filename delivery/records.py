@@ -580,3 +580,12 @@ def billing_report(connection: Connection, client_key: str, month: str) -> list[
         .order_by(ledger.c.channel, ledger.c.country)
     ).mappings()
     return [dict(row) for row in rows]
+
+
+# the ledger's prices' scale (Numeric(12, 4)), which a month without deliveries is written in too
+NO_AMOUNT = Decimal("0.0000")
+
+
+def billing_total(lines: list[dict[str, Any]]) -> Decimal:
+    """What a month's `billing_report` lines sum to."""
+    return sum((line["amount"] for line in lines), start=NO_AMOUNT)

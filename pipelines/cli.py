@@ -412,7 +412,7 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
         "month": args.month,
         "lines": [{**line, "amount": str(line["amount"])} for line in lines],
         "delivered": sum(line["delivered"] for line in lines),
-        "total": str(sum((line["amount"] for line in lines), start=0)),
+        "total": str(records.billing_total(lines)),
     }
     print(json.dumps(report, indent=2))
     return 0

@@ -102,6 +102,6 @@ def billing(
     return BillingPublic(
         month=month,
         lines=[BillingLine.model_validate(line) for line in lines],
-        total=sum((line["amount"] for line in lines), start=0),
+        total=records.billing_total(lines),
         delivered=sum(line["delivered"] for line in lines),
     )

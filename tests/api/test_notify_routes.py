@@ -310,7 +310,7 @@ def test_billing_takes_a_month(caller: Caller) -> None:
         "month": "2026-06",
         "lines": [],
         "delivered": 0,
-        "total": "0",
+        "total": "0.0000",  # written as every amount is, to the ledger's four places
     }
     assert caller.get_signed("/v1/billing?month=June").status_code == 400
 

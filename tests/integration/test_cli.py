@@ -125,6 +125,18 @@ def test_evaluate_against_a_damaged_meta_json_is_a_one_line_error(
     assert "Traceback" not in message
 
 
+def test_billing_of_a_month_without_deliveries_totals_to_the_ledgers_four_places(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
+    assert main(["clients", "add", "bank", "--allow-ip", "203.0.113.0/24"]) == 0
+    capsys.readouterr()
+
+    assert main(["billing", "--client", "bank", "--month", "2026-11"]) == 0
+
+    assert json.loads(capsys.readouterr().out)["total"] == "0.0000"
+
+
 @pytest.mark.parametrize(
     "month", ["٢٠٢٦-11", "２０２６-11", "२०२६-11"], ids=["arabic-indic", "fullwidth", "devanagari"]
 )
