@@ -67,6 +67,7 @@ from oauthlib.oauth1.rfc5849.signature import (
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 from starlette.concurrency import run_in_threadpool
 
+from api.error_codes import ErrorCode
 from api.errors import ApiError, unavailable
 from ownership.client_policy import PolicyFileError, client_policy
 from ownership.policy import Policy
@@ -79,8 +80,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-UNAUTHENTICATED = "UNAUTHENTICATED"
-PERMISSION_DENIED = "PERMISSION_DENIED"
+UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED
+PERMISSION_DENIED = ErrorCode.PERMISSION_DENIED
 
 SIGNATURE_METHODS = ("HMAC-SHA256", "HMAC-SHA1")
 
@@ -145,7 +146,7 @@ UNAPPLIABLE = "The service cannot apply this client's notify policy now; the ope
 class AuthError(ApiError):
     """The call is not authenticated (401) or not allowed from where it came (403)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
         challenge = {"WWW-Authenticate": 'OAuth realm="ownership"'} if status == 401 else None
         super().__init__(status, code, message, challenge)
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from api.error_codes import ErrorCode
 from delivery.overlay import LiveOverlay
 from ownership.live import LiveAnswers, with_live_answers
 from ownership.notifications import CLOCK_SKEW
@@ -503,7 +504,7 @@ def _single(
 
 
 def _error_item(sent: object, message: str) -> str:
-    error = {"status": 400, "code": "INVALID_ARGUMENT", "message": message}
+    error = {"status": 400, "code": ErrorCode.INVALID_ARGUMENT, "message": message}
     # as sent; a lone surrogate only as an escape, the one form UTF-8 can carry
     ascii_only = not isinstance(sent, str) or not _encodable(sent)
     if isinstance(sent, float) and not math.isfinite(sent):

@@ -22,6 +22,7 @@ from fastapi.security.base import SecurityBase
 from pydantic import SecretStr
 
 from api.auth import AuthenticatedClient, Authenticator
+from api.error_codes import ErrorCode
 from api.errors import ApiError, unavailable
 from delivery.events import InboundEvents
 from delivery.gateway_signatures import GatewaySignatures, SignatureError
@@ -188,7 +189,7 @@ class AdminToken(SecurityBase):
     async def __call__(self, request: Request) -> None:
         token: SecretStr | None = getattr(request.app.state, "admin_token", None)
         if token is None:
-            raise ApiError(404, "NOT_FOUND", "Not Found")
+            raise ApiError(404, ErrorCode.NOT_FOUND, "Not Found")
         scheme, _, offered = request.headers.get("authorization", "").partition(" ")
         expected = token.get_secret_value().encode()
         if scheme.lower() != "bearer" or not hmac.compare_digest(
@@ -196,7 +197,7 @@ class AdminToken(SecurityBase):
         ):
             raise ApiError(
                 401,
-                "UNAUTHENTICATED",
+                ErrorCode.UNAUTHENTICATED,
                 "an admin route needs the admin token: Authorization: Bearer <token>",
                 {"WWW-Authenticate": 'Bearer realm="admin"'},
             )
@@ -238,7 +239,7 @@ class GatewaySigned(SecurityBase):
         except SignatureError as error:
             log.warning("refused an event posted as the %s gateway: %s", channel, error)
             message = f"not signed by the {channel} gateway: {error}"
-            raise ApiError(401, "UNAUTHENTICATED", message) from error
+            raise ApiError(401, ErrorCode.UNAUTHENTICATED, message) from error
         return channel
 
 
@@ -248,7 +249,9 @@ class NetworkGatewaySigned(GatewaySigned):
     async def __call__(self, network: str, request: Request) -> Channel:
         channel = next((c for c in SOCIAL_CHANNELS if c.value == network), None)
         if channel is None:
-            raise ApiError(404, "NOT_FOUND", f"no social network is called {network[:32]!r}")
+            raise ApiError(
+                404, ErrorCode.NOT_FOUND, f"no social network is called {network[:32]!r}"
+            )
         return await self.verify(request, channel)
 
 

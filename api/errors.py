@@ -1,6 +1,7 @@
 """Errors the API answers with, in one envelope (DESIGN §6), mapped to HTTP in one place.
 
-Every error leaves as `{"status", "code", "message"}` with CAMARA's codes. A request the schema
+Every error leaves as `{"status", "code", "message"}` with CAMARA's codes and the service's
+own, each an `ErrorCode` (api.error_codes), which the schema publishes. A request the schema
 refuses is 400 INVALID_ARGUMENT; an unexpected failure is 500 INTERNAL and is logged, never
 shown. A caller that hangs up before its body is all sent is answered 400 (to no one) and not
 logged: nothing went wrong here. The `x-correlator` echo is the observability middleware's,
@@ -24,28 +25,29 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from api.error_codes import ErrorCode
 from api.observability import well_formed_correlator
 from api.serving import SnapshotUnavailableError
 from delivery.events import AnswerKindError
 from delivery.notify import RequestConflictError
-from delivery.ports import TemplateProblemError
+from delivery.ports import TemplateProblem, TemplateProblemError
 from ownership.notifications import NotificationRequestError, RequestProblem
 from ownership.numbers import InvalidNumberError
 
 log = logging.getLogger(__name__)
 
-HTTP_CODES = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "UNPROCESSABLE_CONTENT",
-    429: "TOO_MANY_REQUESTS",
-    503: "UNAVAILABLE",
+E = ErrorCode
+# the code of an HTTPException (Starlette's 404 and 405, FastAPI's 400, api.limits' 413) by its
+# status; a status nothing here raises is answered INVALID_ARGUMENT, a code the schema lists
+HTTP_CODES: dict[int, ErrorCode] = {
+    400: E.INVALID_ARGUMENT,
+    401: E.UNAUTHENTICATED,
+    403: E.PERMISSION_DENIED,
+    404: E.NOT_FOUND,
+    405: E.METHOD_NOT_ALLOWED,
+    409: E.CONFLICT,
+    413: E.PAYLOAD_TOO_LARGE,
+    503: E.UNAVAILABLE,
 }
 
 
@@ -55,7 +57,7 @@ class ApiError(Exception):
     def __init__(
         self,
         status: int,
-        code: str,
+        code: ErrorCode,
         message: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -70,7 +72,7 @@ class ApiError(Exception):
 
 
 def invalid_argument(message: str) -> ApiError:
-    return ApiError(400, "INVALID_ARGUMENT", message)
+    return ApiError(400, E.INVALID_ARGUMENT, message)
 
 
 def refuse_unknown_query(request: Request, known: tuple[str, ...]) -> None:
@@ -91,23 +93,23 @@ def refuse_unknown_query(request: Request, known: tuple[str, ...]) -> None:
 
 
 def out_of_range(message: str) -> ApiError:
-    return ApiError(400, "OUT_OF_RANGE", message)
+    return ApiError(400, E.OUT_OF_RANGE, message)
 
 
 def identifier_not_found(message: str) -> ApiError:
-    return ApiError(404, "IDENTIFIER_NOT_FOUND", message)
+    return ApiError(404, E.IDENTIFIER_NOT_FOUND, message)
 
 
 def missing_identifier(message: str) -> ApiError:
-    return ApiError(422, "MISSING_IDENTIFIER", message)
+    return ApiError(422, E.MISSING_IDENTIFIER, message)
 
 
 def unavailable(message: str) -> ApiError:
-    return ApiError(503, "UNAVAILABLE", message)
+    return ApiError(503, E.UNAVAILABLE, message)
 
 
 def error_response(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    status: int, code: ErrorCode, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(
         {"status": status, "code": code, "message": message},
@@ -141,7 +143,7 @@ async def _api_error(_request: Request, error: Exception) -> JSONResponse:
 
 async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    return error_response(400, "INVALID_ARGUMENT", _validation_message(error))
+    return error_response(400, E.INVALID_ARGUMENT, _validation_message(error))
 
 
 CUT_SHORT = "The request body was cut short"
@@ -151,12 +153,12 @@ async def _cut_short(_request: Request, error: Exception) -> JSONResponse:
     # wherever the body is read (the signature's check, a route, a gateway's event): the caller
     # is gone, so the answer is never sent, but it counts as the 400 it is, not as a 500
     assert isinstance(error, ClientDisconnect)
-    return error_response(400, "INVALID_ARGUMENT", CUT_SHORT)
+    return error_response(400, E.INVALID_ARGUMENT, CUT_SHORT)
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    code = HTTP_CODES.get(error.status_code, "INVALID_ARGUMENT")
+    code = HTTP_CODES.get(error.status_code, E.INVALID_ARGUMENT)
     headers = dict(error.headers or {})
     route = request.scope.get("route")
     if error.status_code == 405 and isinstance(route, APIRoute):
@@ -168,47 +170,48 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 # domain errors raised below the routes, and the answer each gets
-NOTIFY_PROBLEMS: dict[RequestProblem, tuple[int, str]] = {
-    RequestProblem.TTL_OUT_OF_RANGE: (400, "OUT_OF_RANGE"),
-    RequestProblem.SMS_VALIDITY_OUT_OF_RANGE: (400, "OUT_OF_RANGE"),
-    RequestProblem.ACTION_IN_FUTURE: (400, "OUT_OF_RANGE"),
-    RequestProblem.STALE_ACTION: (422, "STALE_ACTION"),
-    RequestProblem.MISSING_PARAMS: (422, "MISSING_PARAMS"),
-    RequestProblem.UNKNOWN_PARAMS: (422, "UNKNOWN_PARAMS"),
-    RequestProblem.COUNTRY_NOT_SERVED: (422, "SERVICE_NOT_APPLICABLE"),
+NOTIFY_PROBLEMS: dict[RequestProblem, tuple[int, ErrorCode]] = {
+    RequestProblem.TTL_OUT_OF_RANGE: (400, E.OUT_OF_RANGE),
+    RequestProblem.SMS_VALIDITY_OUT_OF_RANGE: (400, E.OUT_OF_RANGE),
+    RequestProblem.ACTION_IN_FUTURE: (400, E.OUT_OF_RANGE),
+    RequestProblem.STALE_ACTION: (422, E.STALE_ACTION),
+    RequestProblem.MISSING_PARAMS: (422, E.MISSING_PARAMS),
+    RequestProblem.UNKNOWN_PARAMS: (422, E.UNKNOWN_PARAMS),
+    RequestProblem.COUNTRY_NOT_SERVED: (422, E.SERVICE_NOT_APPLICABLE),
 }
-TEMPLATE_PROBLEMS: dict[str, int] = {
-    "TEMPLATE_NOT_FOUND": 404,
-    "TEMPLATE_NOT_APPROVED": 422,
-    "MESSAGE_TOO_LONG": 422,
-    "PROMOTIONAL_PARAMS": 422,
+TEMPLATE_PROBLEMS: dict[TemplateProblem, tuple[int, ErrorCode]] = {
+    TemplateProblem.TEMPLATE_NOT_FOUND: (404, E.TEMPLATE_NOT_FOUND),
+    TemplateProblem.TEMPLATE_NOT_APPROVED: (422, E.TEMPLATE_NOT_APPROVED),
+    TemplateProblem.MESSAGE_TOO_LONG: (422, E.MESSAGE_TOO_LONG),
+    TemplateProblem.PROMOTIONAL_PARAMS: (422, E.PROMOTIONAL_PARAMS),
 }
 
 
 async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, InvalidNumberError):
-        return error_response(400, "INVALID_ARGUMENT", str(error))
+        return error_response(400, E.INVALID_ARGUMENT, str(error))
     if isinstance(error, NotificationRequestError):
         status, code = NOTIFY_PROBLEMS[error.problem]
         return error_response(status, code, str(error))
     if isinstance(error, TemplateProblemError):
-        return error_response(TEMPLATE_PROBLEMS.get(error.code, 422), error.code, str(error))
+        status, code = TEMPLATE_PROBLEMS[error.problem]
+        return error_response(status, code, str(error))
     if isinstance(error, AnswerKindError):
         # a gateway's report off what the notification asked: it is wrong however often sent
-        return error_response(400, "INVALID_ARGUMENT", str(error))
+        return error_response(400, E.INVALID_ARGUMENT, str(error))
     if isinstance(error, SnapshotUnavailableError):
         log.warning("%s", error)  # where it looked is for the operator, not the caller
         return error_response(
-            503, "UNAVAILABLE", "no scores are published yet; the operator runs `ownership score`"
+            503, E.UNAVAILABLE, "no scores are published yet; the operator runs `ownership score`"
         )
     assert isinstance(error, RequestConflictError)
-    return error_response(409, "CONFLICT", str(error))
+    return error_response(409, E.CONFLICT, str(error))
 
 
 async def _store_unreachable(request: Request, error: Exception) -> JSONResponse:
     # the store down or its connection cut: the caller may try again, the operator is told
     log.error("the store failed on %s %s: %s", request.method, request.url.path, error)
-    return error_response(503, "UNAVAILABLE", "The service's store cannot be reached; try again")
+    return error_response(503, E.UNAVAILABLE, "The service's store cannot be reached; try again")
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -216,7 +219,7 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     correlator = well_formed_correlator(request.scope)
     headers = {"x-correlator": correlator.decode()} if correlator is not None else None
-    return error_response(500, "INTERNAL", "Server error", headers)
+    return error_response(500, E.INTERNAL, "Server error", headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

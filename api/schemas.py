@@ -23,6 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from api.error_codes import ErrorCode
 from delivery.http_deadline import is_public
 from ownership.message_text import refuse_unshowable
 from ownership.notifications import DEFAULT_TTL, MAX_SMS_VALIDITY, MIN_SMS_VALIDITY
@@ -184,9 +185,12 @@ class Strict(BaseModel):
 
 
 class ErrorInfo(BaseModel):
-    status: int
-    code: str
-    message: str
+    status: int = Field(description="The HTTP status, as answered.")
+    code: ErrorCode = Field(
+        description="What went wrong: CAMARA's codes and the service's own, listed here; a "
+        "client branches on this, never on the message."
+    )
+    message: str = Field(description="For a person: what was refused and why.")
 
 
 class CheckRequest(Strict):

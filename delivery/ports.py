@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection
@@ -16,15 +17,24 @@ if TYPE_CHECKING:
     from delivery.webhooks.events import WebhookEvent
 
 
-class TemplateProblemError(LookupError):
-    """The template cannot be used: unknown to this client (TEMPLATE_NOT_FOUND), not approved
-    (TEMPLATE_NOT_APPROVED), or with these params the message would break the moderation's
-    rules: too long for a channel (MESSAGE_TOO_LONG) or promotional in the body
-    (PROMOTIONAL_PARAMS)."""
+class TemplateProblem(StrEnum):
+    # this client has no template of that id
+    TEMPLATE_NOT_FOUND = "TEMPLATE_NOT_FOUND"
+    # the template waits for its moderation, or was rejected
+    TEMPLATE_NOT_APPROVED = "TEMPLATE_NOT_APPROVED"
+    # filled with these params, the message is too long for a channel
+    MESSAGE_TOO_LONG = "MESSAGE_TOO_LONG"
+    # filled with these params, the message's body is promotional
+    PROMOTIONAL_PARAMS = "PROMOTIONAL_PARAMS"
 
-    def __init__(self, code: str, message: str) -> None:
+
+class TemplateProblemError(LookupError):
+    """The template cannot be used, for `problem`: unknown to this client, not approved, or with
+    these params the message would break the moderation's rules."""
+
+    def __init__(self, problem: TemplateProblem, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.problem = problem
 
 
 class Templates(Protocol):

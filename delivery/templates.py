@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from delivery.clock import Clock, SystemClock
-from delivery.ports import TemplateProblemError
+from delivery.ports import TemplateProblem, TemplateProblemError
 from delivery.webhooks.events import TemplateModerated, utc_text
 from delivery.webhooks.outbox import enqueue_event
 from ownership.moderation import (
@@ -223,11 +223,11 @@ class ApprovedTemplates:
         record = self.desk.find(template_id, client_key)
         if record is None:
             raise TemplateProblemError(
-                "TEMPLATE_NOT_FOUND", f"this client has no template {template_id}"
+                TemplateProblem.TEMPLATE_NOT_FOUND, f"this client has no template {template_id}"
             )
         if not record.approved:
             raise TemplateProblemError(
-                "TEMPLATE_NOT_APPROVED",
+                TemplateProblem.TEMPLATE_NOT_APPROVED,
                 f"template {template_id} is {record.status.value}; only an approved template "
                 "can be sent",
             )
@@ -242,11 +242,12 @@ def _message_problem(template_id: str, findings: tuple[Finding, ...]) -> Templat
     if findings[0].reason is ModerationReason.TOO_LONG:
         said = "; ".join(finding.explanation for finding in findings)
         return TemplateProblemError(
-            "MESSAGE_TOO_LONG", f"template {template_id} filled with these params: {said}"
+            TemplateProblem.MESSAGE_TOO_LONG,
+            f"template {template_id} filled with these params: {said}",
         )
     said = "; ".join(f"at {finding.matched!r}, {finding.explanation}" for finding in findings)
     return TemplateProblemError(
-        "PROMOTIONAL_PARAMS",
+        TemplateProblem.PROMOTIONAL_PARAMS,
         f"template {template_id} filled with these params is promotional: {said}. "
         "Advertising belongs in an approved template's tail",
     )

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import OperatorDep, TemplateDeskDep
+from api.error_codes import ErrorCode
 from api.errors import ApiError, refuse_unknown_query
 from api.schemas import ErrorInfo, StoredText, TemplateId
 from api.template_schemas import (
@@ -78,7 +79,7 @@ def list_templates(
     try:
         page = desk.list(chosen, limit=limit, after=after)
     except TemplateNotFoundError as error:
-        raise ApiError(400, "INVALID_ARGUMENT", f"after: {error}") from error
+        raise ApiError(400, ErrorCode.INVALID_ARGUMENT, f"after: {error}") from error
     if page.next_after:
         query = urlencode({"status": status, "limit": limit, "after": page.next_after})
         response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
@@ -166,7 +167,7 @@ def decide_template(
     try:
         record = desk.decide(template_id, body.chosen(), note=body.note, by=by)
     except TemplateNotFoundError as error:
-        raise ApiError(404, "NOT_FOUND", str(error)) from error
+        raise ApiError(404, ErrorCode.NOT_FOUND, str(error)) from error
     except TemplateAlreadyDecidedError as error:
-        raise ApiError(409, "CONFLICT", str(error)) from error
+        raise ApiError(409, ErrorCode.CONFLICT, str(error)) from error
     return TemplateForModerator.of_client(record, desk.client_names([record.client_key]))

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.deps import AuthenticatedClientDep, AuthenticatedFirst, NotifyDep
+from api.error_codes import ErrorCode
 from api.errors import ApiError, invalid_argument, refuse_unknown_query
 from api.observability import ACCEPTED
 from api.schemas import (
@@ -82,7 +83,9 @@ def notification(
     """The notification with its status history; only its own client sees it."""
     found = service.notification(client.key, notification_id)
     if found is None:
-        raise ApiError(404, "NOT_FOUND", f"no notification {notification_id} of this client")
+        raise ApiError(
+            404, ErrorCode.NOT_FOUND, f"no notification {notification_id} of this client"
+        )
     return NotificationPublic.from_record(found)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response
 
 from api.deps import AuthenticatedClientDep, AuthenticatedFirst, TemplateDeskDep
+from api.error_codes import ErrorCode
 from api.errors import ApiError
 from api.schemas import ErrorInfo, TemplateId
 from api.template_schemas import TEMPLATE_EXAMPLES, TemplateCreate, TemplatePublic
@@ -18,7 +19,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def template_not_found(template_id: str) -> ApiError:
-    return ApiError(404, "NOT_FOUND", f"no template {template_id!r} of this client")
+    return ApiError(404, ErrorCode.NOT_FOUND, f"no template {template_id!r} of this client")
 
 
 # plain `def`: the store is blocking I/O, so these run in the thread pool

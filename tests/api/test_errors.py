@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from api.app import create_app
 from api.auth import AuthenticatedClient, Authenticator
 from api.deps import authenticated_client
+from api.error_codes import ErrorCode
 from api.errors import ApiError, install_error_handlers
 from api.observability import ObservabilityMiddleware
 from api.serving import SnapshotSource, SnapshotUnavailableError
@@ -31,7 +32,7 @@ def base_url() -> Iterator[str]:
 
     @app.get("/conflict")
     def conflict() -> None:
-        raise ApiError(409, "CONFLICT", "The template is already under moderation")
+        raise ApiError(409, ErrorCode.CONFLICT, "The template is already under moderation")
 
     @app.get("/bug")
     def bug() -> None:

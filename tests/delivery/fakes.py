@@ -17,7 +17,7 @@ from delivery.channels.ports import (
     SmsMessage,
     SocialMessage,
 )
-from delivery.ports import ClientEvent, TemplateProblemError
+from delivery.ports import ClientEvent, TemplateProblem, TemplateProblemError
 from ownership.channels import Channel
 from ownership.notifications import check_params
 
@@ -101,9 +101,13 @@ class StaticTemplates:
 
     def message(self, client_key: str, template_id: str, params: dict[str, str]) -> str:
         if template_id in self.pending:
-            raise TemplateProblemError("TEMPLATE_NOT_APPROVED", f"{template_id} awaits moderation")
+            raise TemplateProblemError(
+                TemplateProblem.TEMPLATE_NOT_APPROVED, f"{template_id} awaits moderation"
+            )
         if template_id not in self.templates:
-            raise TemplateProblemError("TEMPLATE_NOT_FOUND", f"no template {template_id}")
+            raise TemplateProblemError(
+                TemplateProblem.TEMPLATE_NOT_FOUND, f"no template {template_id}"
+            )
         template = self.templates[template_id]
         check_params(template.placeholders, params)
         text = template.text

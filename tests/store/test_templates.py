@@ -290,7 +290,7 @@ def test_params_that_break_the_moderations_rules_are_refused_with_their_own_code
     with pytest.raises(TemplateProblemError, match=said) as refused:
         ApprovedTemplates(desk).message(shop, template.id, {"order": order})
 
-    assert refused.value.code == code
+    assert refused.value.problem == code
 
 
 def test_the_template_status_webhook_carries_what_the_get_route_answers_and_when(
