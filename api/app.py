@@ -138,6 +138,9 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # a path with a slash too many is unknown, answered 404 in the envelope: a redirect would
+        # lead a signed call to a URL its signature does not cover, and a 401
+        redirect_slashes=False,
     )
     docs = (app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     JsonValue,
     StrictBool,
+    StringConstraints,
     UrlConstraints,
     WithJsonSchema,
 )
@@ -150,11 +151,16 @@ def _calendar_date(value: object) -> object:
 CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 # text a client sends that is stored; for the notify and template routes, not the checks
 StoredText = Annotated[str, AfterValidator(_storable)]
-# ids in a path: one the store cannot hold (a NUL, which PostgreSQL refuses) is refused as any
-# bad field is, not looked up
-TemplateId = Annotated[StoredText, Path(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])]
+# ids in a path or a query: one the store cannot hold (a NUL, which PostgreSQL refuses) is
+# refused as any bad field is, not looked up. The bound is the text's own, so it is said in
+# characters (a parameter's max_length is checked after the validator, as a count of "items")
+TemplateIdText = Annotated[str, StringConstraints(max_length=32), AfterValidator(_storable)]
+TemplateId = Annotated[TemplateIdText, Path(examples=["tpl_3f9a0c1d2e4b5a69"])]
 NotificationId = Annotated[
-    StoredText, Path(max_length=40, examples=["ntf_5c2e9b0a7d4f1e3c8a6b2d90"])
+    str,
+    StringConstraints(max_length=40),
+    AfterValidator(_storable),
+    Path(examples=["ntf_5c2e9b0a7d4f1e3c8a6b2d90"]),
 ]
 FitsInUtc = AfterValidator(_fits_in_utc)
 

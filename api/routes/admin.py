@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from api.deps import OperatorDep, TemplateDeskDep
 from api.error_codes import ErrorCode
 from api.errors import ApiError, refuse_unknown_query
-from api.schemas import ErrorInfo, StoredText, TemplateId
+from api.schemas import ErrorInfo, TemplateId, TemplateIdText
 from api.template_schemas import (
     DECISION_EXAMPLES,
     TemplateDecisionCreate,
@@ -68,9 +68,7 @@ def list_templates(
     response: Response,
     status: Annotated[StatusFilter, Query()] = "pending_moderation",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
-    after: Annotated[
-        StoredText | None, Query(max_length=32, examples=["tpl_3f9a0c1d2e4b5a69"])
-    ] = None,
+    after: Annotated[TemplateIdText | None, Query(examples=["tpl_3f9a0c1d2e4b5a69"])] = None,
 ) -> list[TemplateForModerator]:
     """Templates oldest first, `limit` at a time (by default the moderators' queue, longest
     waiting first). A `Link` header with `rel="next"` says that more follow, and where."""

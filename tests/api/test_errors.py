@@ -241,3 +241,38 @@ def test_a_method_a_path_does_not_take_is_405_naming_every_method_it_takes(calle
     assert (health.status_code, health.headers["Allow"]) == (405, "GET, HEAD")
     assert health.json()["code"] == "METHOD_NOT_ALLOWED"
     assert check.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/check/"), ("POST", "/v1/notify/"), ("GET", "/healthz/"), ("GET", "/nowhere/")],
+)
+def test_a_path_with_a_slash_too_many_is_unknown_not_redirected(
+    caller: Caller, method: str, path: str
+) -> None:
+    # a redirect would take a signed call to a URL its signature does not cover: a 401
+    auth = OAuth1(caller.key, caller.secret, signature_method="HMAC-SHA256")
+
+    response = requests.request(
+        method, f"{caller.url}{path}", auth=auth, allow_redirects=False, timeout=30
+    )
+
+    assert response.status_code == 404, response.headers
+    assert response.json() == {"status": 404, "code": "NOT_FOUND", "message": "Not Found"}
+
+
+@pytest.mark.parametrize(
+    ("path", "bound"),
+    [
+        ("/v1/notifications/" + "n" * 41, 40),
+        ("/v1/message_template/" + "t" * 33, 32),
+    ],
+)
+def test_an_id_over_its_length_is_told_its_bound_in_characters(
+    caller: Caller, path: str, bound: int
+) -> None:
+    response = caller.get_signed(path)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_ARGUMENT"
+    assert f"at most {bound} characters" in response.json()["message"]
