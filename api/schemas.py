@@ -27,7 +27,12 @@ from pydantic import (
 from api.error_codes import ErrorCode
 from delivery.http_deadline import is_public
 from ownership.message_text import refuse_unshowable
-from ownership.notifications import DEFAULT_TTL, MAX_SMS_VALIDITY, MIN_SMS_VALIDITY
+from ownership.notifications import (
+    DEFAULT_TTL,
+    MAX_SMS_VALIDITY,
+    MIN_SMS_VALIDITY,
+    NotificationStatus,
+)
 from ownership.policy import Action, PolicyRow
 from ownership.verdicts import Reason, Status, whole_day_since
 
@@ -444,7 +449,7 @@ class NotificationAccepted(BaseModel):
 
 
 class StatusStep(BaseModel):
-    status: str
+    status: NotificationStatus
     at: datetime
     detail: dict[str, object]
 
@@ -458,7 +463,7 @@ class NotificationPublic(BaseModel):
     policy_case: PolicyRow
     number_status: Status
     reasons: list[Reason]
-    status: str
+    status: NotificationStatus = Field(description="The latest status of its history.")
     channel: str | None
     created_at: datetime
     expires_at: datetime

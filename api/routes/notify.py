@@ -33,10 +33,20 @@ router = APIRouter(prefix="/v1", tags=["notifications"], route_class=Authenticat
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 409, 422, 503)
 }
+REPLAYED = {
+    "description": "`true` when the request_id was sent before with the same body: the answer "
+    "is the first one's, and nothing is sent again; absent on a first answer",
+    "schema": {"type": "string", "enum": ["true"]},
+}
 MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # ASCII digits, the whole text
 
 
-@router.post("/notify", status_code=202, response_model=NotificationAccepted, responses=ERRORS)
+@router.post(
+    "/notify",
+    status_code=202,
+    response_model=NotificationAccepted,
+    responses={202: {"headers": {"Idempotent-Replayed": REPLAYED}}, **ERRORS},
+)
 async def notify(
     body: Annotated[NotificationCreate, Body(openapi_examples=NOTIFY_EXAMPLES)],
     client: AuthenticatedClientDep,

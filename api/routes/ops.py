@@ -14,6 +14,7 @@ from api.serving import SnapshotUnavailableError
 from pipelines.snapshot import EPOCH
 
 router = APIRouter(tags=["operations"], route_class=AuthenticatedFirst)
+METRICS_ANSWER = "The Prometheus text exposition format (`text/plain; version=...`)"
 
 
 @router.get("/healthz", response_model=Health)
@@ -28,9 +29,20 @@ async def healthz(request: Request) -> Health:
     return Health(status="ok", snapshot_as_of=as_of, snapshot_numbers=snapshot.count)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": METRICS_ANSWER,
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(request: Request) -> Response:
-    """Synchronous, so FastAPI runs it on a worker thread: the store's figures are read from
+    """Prometheus metrics (README, "Metrics").
+
+    Synchronous, so FastAPI runs it on a worker thread: the store's figures are read from
     the database, which must not hold up the event loop that answers the checks."""
 
     def snapshot_now() -> tuple[float | None, int, int] | None:
