@@ -20,7 +20,7 @@ from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.observability import NotifyGauges, ObservabilityMiddleware, mark_worker
-from api.routes import admin, camara, checks, inbound, notify, ops, templates
+from api.routes import admin, camara, checks, inbound, notify, ops, templates, webhooks
 from api.serving import SnapshotSource
 from delivery.clock import build_clock
 from delivery.events import InboundEvents, LoggedInboundEvents
@@ -44,7 +44,8 @@ A client's every call is signed with OAuth 1.0a (two-legged, HMAC-SHA1 or HMAC-S
 `oauth_body_hash` over the JSON body) and must come from the client's allowed addresses; the
 moderators' routes take the admin token, and the gateways' events their Standard Webhooks
 signatures (each route names its scheme). `/healthz` and `/metrics` are open. Errors are
-`{"status", "code", "message"}` with CAMARA's codes.
+`{"status", "code", "message"}` with CAMARA's codes and the service's own (`ErrorCode`). The
+webhooks the service sends its clients are listed under `webhooks`.
 """
 
 
@@ -138,6 +139,7 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        webhooks=webhooks.router,  # what the service sends its clients, documented only
         # a path with a slash too many is unknown, answered 404 in the envelope: a redirect would
         # lead a signed call to a URL its signature does not cover, and a 401
         redirect_slashes=False,

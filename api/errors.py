@@ -258,12 +258,14 @@ def _document_refusals_as_answered(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()  # FastAPI keeps it in app.openapi_schema as well
         references = [f"#/components/schemas/{name}" for name in FASTAPI_VALIDATION_SCHEMAS]
-        for operations in schema.get("paths", {}).values():
+        # a webhook's too: what a client answers the service is not FastAPI's to say
+        operated = [*schema.get("paths", {}).values(), *schema.get("webhooks", {}).values()]
+        for operations in operated:
             for operation in operations.values():
                 responses = operation.get("responses", {})
                 if references[0] in json.dumps(responses.get("422", {})):
                     del responses["422"]
-        if not any(reference in json.dumps(schema["paths"]) for reference in references):
+        if not any(reference in json.dumps(operated) for reference in references):
             for name in FASTAPI_VALIDATION_SCHEMAS:
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
         for operations in schema.get("paths", {}).values():
