@@ -451,6 +451,25 @@ def test_a_time_written_as_rfc_3339_allows_is_read_at_its_moment(
     assert scores["last_code_at"].to_list() == [datetime(2026, 5, 20, 10, tzinfo=UTC)]
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["2026-05-20 10:00:00 eſt", "2026-05-20 10:00:00 ıst", "2026-05-20 10:00:00 xst"],
+    ids=["long-s", "dotless-i", "no-zone"],
+)
+def test_a_zone_only_a_unicode_capital_would_make_a_name_of_is_not_a_time(
+    written: str, tmp_path: Path
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    (events / "code_entries" / "part-0.parquet").unlink()
+    (events / "code_entries" / "codes.csv").write_text(
+        f"phone,ts,product,account_id\n{RU_MOBILE},{written},vk,vk-1\n", encoding="utf-8"
+    )
+
+    manifest = run(events, tmp_path / "out", max_reject_share=0.5)
+
+    assert manifest["inputs"]["code_entries"]["reject_reasons"] == {"ts is not a time": 1}
+
+
 def test_every_number_of_the_input_is_scored(tmp_path: Path) -> None:
     events = healthy_history(numbers=25).write(tmp_path / "events")
 

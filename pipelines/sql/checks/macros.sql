@@ -3,18 +3,28 @@
 create or replace macro e164_key(text) as
     case when regexp_full_match(text, '\+[1-9][0-9]{6,14}') then cast(substr(text, 2) as bigint) end;
 
+-- A time's text with RFC 3339's lower-case t (between a date and a time) and z (its zone, at
+-- the end) in capitals: `2026-05-20t10:00:00z` is `2026-05-20T10:00:00Z`.
+create or replace macro rfc3339_capitals(text) as
+    regexp_replace(
+        regexp_replace(text, '^(\s*[0-9]{4}-[0-9]{2}-[0-9]{2})t([0-9])', '\1T\2'),
+        '([0-9])z(\s*)$',
+        '\1Z\2'
+    );
+
 -- Whole seconds since the epoch, UTC, from a time as text or any timestamp type; null if unreadable.
 -- Text goes through timestamptz so that an offset (+03, Z) is honoured; a typed column is cast
 -- directly, which is ten times cheaper (typeof is folded when the query is bound). RFC 3339
--- allows a lower-case t and z, which DuckDB's reader does not: only a text it cannot read is
--- read again in capitals.
+-- allows a lower-case t between the date and the time and a lower-case z at the end, which
+-- DuckDB's reader does not: only a text it cannot read is read again with those two letters,
+-- and no other, in capitals (upper() would fold 'ſ' into an S and read a zone name from it).
 create or replace macro epoch_micros(value) as
     epoch_us(
         case when typeof(value) = 'VARCHAR'
             then try_cast(
                 coalesce(
                     try_cast(value as timestamptz),
-                    try_cast(upper(cast(value as varchar)) as timestamptz)
+                    try_cast(rfc3339_capitals(cast(value as varchar)) as timestamptz)
                 ) as timestamp
             )
             else try_cast(value as timestamp)
