@@ -165,7 +165,11 @@ def build_notify_runtime(
     forward = _Forward()
     cipher = cipher or load_cipher(settings.secret_key_text(), settings.secret_key_file)
     accounts_dir = history_dir or settings.history_dir
-    accounts = AccountDirectory.read_history(accounts_dir) if accounts_dir else None
+    accounts = (
+        AccountDirectory.read_history(accounts_dir, settings.default_region)
+        if accounts_dir
+        else None
+    )
     channels = build_channels(settings, clock=clock, inbound=forward, accounts=accounts)
     policy = Policy(freshness=timedelta(days=settings.freshness_days))
     overlay = LiveOverlay(

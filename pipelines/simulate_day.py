@@ -132,7 +132,7 @@ def simulate_day(request: DayRequest, settings: Settings, cipher: SecretCipher) 
     if start.tzinfo is None:
         raise SimulationInputError("the day starts at an aware time")
     phones = _phones(request.scores)
-    accounts = AccountDirectory.read_history(request.history)
+    accounts = AccountDirectory.read_history(request.history, settings.default_region)
     _check_of_one_history(phones, accounts, request)
     clock = VirtualClock(start)
     engine = make_engine(request.store_url)

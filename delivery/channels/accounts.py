@@ -52,8 +52,10 @@ class AccountDirectory:
         return sum(len(accounts) for accounts in self._by_phone.values())
 
     @classmethod
-    def read_history(cls, history: Path) -> AccountDirectory:
-        """Read `history/accounts/*.parquet` (or `*.csv`); naive times are UTC (DESIGN §3)."""
+    def read_history(cls, history: Path, default_region: str | None = None) -> AccountDirectory:
+        """Read `history/accounts/*.parquet` (or `*.csv`); naive times are UTC (DESIGN §3).
+        `default_region`: as the scoring run's (OWNERSHIP_DEFAULT_REGION), the country of the
+        phones written without a country code."""
         folder = history / "accounts"
         files = input_files(folder)  # as a scoring run reads them
         if not files:
@@ -65,7 +67,9 @@ class AccountDirectory:
             table = pq.read_table(path) if parquet else _read_csv(path)
             for row in table.select(list(COLUMNS)).to_pylist():
                 text = str(row["phone"])
-                phone = read[text] if text in read else read.setdefault(text, _e164(text))
+                if text not in read:
+                    read[text] = _e164(text, default_region)
+                phone = read[text]
                 if phone is None:
                     continue  # no number: a scoring run rejects the row too
                 directory.add(
@@ -80,12 +84,12 @@ class AccountDirectory:
         return directory
 
 
-def _e164(text: str) -> str | None:
+def _e164(text: str, default_region: str | None) -> str | None:
     """A phone as the scores write it: `+1 212-393-9074` is `+12123939074`, and
     `+490301234567`, the national prefix written in, `+49301234567`, as a scoring run reads
     them, so that the numbers scored find their accounts (about 13 µs a phone)."""
     try:
-        return parse_number(text).e164
+        return parse_number(text, default_region).e164
     except InvalidNumberError:
         return None
 

@@ -80,3 +80,20 @@ def test_an_accounts_phone_is_read_as_the_scores_write_it(tmp_path: Path) -> Non
     assert account.phone == RU_MOBILE
     assert [found.account_id for found in directory.bound(Channel.VK, "+49301234567")] == ["vk-de"]
     assert len(directory) == 2
+
+
+@pytest.mark.parametrize(("region", "found"), [("RU", 1), (None, 0)])
+def test_a_phone_without_its_country_code_is_read_in_the_scoring_runs_region(
+    region: str | None, found: int, tmp_path: Path
+) -> None:
+    folder = tmp_path / "accounts"
+    folder.mkdir()
+    (folder / "part-0.csv").write_text(
+        "network,account_id,phone,last_seen_at,mobile_app\n"
+        "vk,vk-1,8 (923) 456-78-23,2026-05-30 10:00:00,true\n",
+        encoding="utf-8",
+    )
+
+    directory = AccountDirectory.read_history(tmp_path, region)
+
+    assert len(directory.bound(Channel.VK, RU_MOBILE)) == found
