@@ -29,12 +29,34 @@ class OverlappingRunSkipped(logging.Filter):
         return not (isinstance(interval, timedelta) and interval <= timedelta(minutes=1))
 
 
+def printable(text: str) -> str:
+    """`text` with every character a line of a log cannot show as itself (line breaks, a
+    terminal's escapes, bidi controls) written out as its Python escape: `\\n`, `\\x1b`,
+    `\\u202e`."""
+    if text.isprintable():
+        return text
+    return "".join(
+        part if part.isprintable() else part.encode("unicode_escape").decode("ascii")
+        for part in text
+    )
+
+
+class OneLinePerRecord(logging.Formatter):
+    """The service's lines: a record's message is written on its one line, whatever a caller,
+    a client's endpoint or a gateway put in it (a path a request named, a reply quoted), so
+    that none can forge lines of the log or rewrite the terminal; a traceback keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 def service_log_config() -> dict[str, Any]:
     """A `logging.config.dictConfig` configuration for the service's own loggers."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"service": {"format": LOG_FORMAT}},
+        "formatters": {"service": {"()": OneLinePerRecord, "format": LOG_FORMAT}},
         "filters": {"overlapping_runs": {"()": OverlappingRunSkipped}},
         "handlers": {
             "service": {

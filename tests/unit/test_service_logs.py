@@ -5,6 +5,7 @@ tick; a daily job's skipped run, and APScheduler's other warnings, still show.""
 from __future__ import annotations
 
 import logging
+import logging.config
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine
 
 from delivery.scheduler import build_scheduler, schedule_every
-from pipelines.logs import SKIPPED_RUN, log_service_lines
+from pipelines.logs import SKIPPED_RUN, log_service_lines, service_log_config
 
 # as APScheduler words it, with the job as its argument
 SKIPPED_WARNING = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
@@ -130,3 +131,35 @@ def test_whether_a_refused_calls_key_was_a_clients_is_not_logged(
     )
 
     assert "Valid client" not in caplog.text
+
+
+def test_a_message_is_written_on_its_one_line_whatever_a_caller_put_in_it() -> None:
+    formatter = logging.config.DictConfigurator(service_log_config()).configure_formatter(
+        service_log_config()["formatters"]["service"]
+    )
+    path = "/v1/notifications/x\x1b[2K\x1b[1Gforged\u202etxt.exe\r\n2026-11-29 CRITICAL forged"
+    record = logging.LogRecord(
+        "api.errors", logging.ERROR, __file__, 1, "failed on GET %s", (path,), None
+    )
+
+    line = formatter.format(record)
+
+    assert "\n" not in line and line.isprintable()
+    assert line.endswith(
+        "failed on GET /v1/notifications/x\\x1b[2K\\x1b[1Gforged\\u202etxt.exe\\r\\n"
+        "2026-11-29 CRITICAL forged"
+    )
+
+
+def test_a_traceback_keeps_its_lines() -> None:
+    formatter = logging.config.DictConfigurator(service_log_config()).configure_formatter(
+        service_log_config()["formatters"]["service"]
+    )
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "api.errors", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+
+    assert "Traceback (most recent call last):\n" in formatter.format(record)
