@@ -507,7 +507,17 @@ def _error_item(sent: object, message: str) -> str:
     error = {"status": 400, "code": ErrorCode.INVALID_ARGUMENT, "message": message}
     # as sent; a lone surrogate only as an escape, the one form UTF-8 can carry
     ascii_only = not isinstance(sent, str) or not _encodable(sent)
-    if isinstance(sent, float) and not math.isfinite(sent):
-        sent = str(sent)  # NaN and Infinity, which a JSON parser may read but no JSON holds
-    item = {"phone": sent, "error": error}
-    return json.dumps(item, ensure_ascii=ascii_only, separators=(",", ":"))
+    item = {"phone": _finite(sent), "error": error}
+    return json.dumps(item, ensure_ascii=ascii_only, separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    """`value` with NaN and Infinity, which a JSON parser may read but no JSON holds, as text,
+    at any depth of the lists and objects it holds."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value

@@ -251,6 +251,25 @@ def test_a_bulk_item_json_cannot_hold_is_echoed_as_text(caller: Caller) -> None:
     assert [item["phone"] for item in results[1:]] == ["nan", "inf"]
 
 
+def test_a_bulk_item_holding_what_json_cannot_hold_is_echoed_as_json(caller: Caller) -> None:
+    body = b'{"phones": ["' + VERIFIED_FRESH.encode() + b'", [{"x": NaN}], [Infinity, -Infinity]]}'
+    auth = OAuth1(
+        caller.key, caller.secret, signature_method="HMAC-SHA256", force_include_body=True
+    )
+
+    response = requests.post(
+        f"{caller.url}/v1/check/bulk",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        auth=auth,
+        timeout=30,
+    )
+
+    assert response.status_code == 200, response.text
+    results = json.loads(response.text, parse_constant=pytest.fail)["results"]
+    assert [item["phone"] for item in results[1:]] == [[{"x": "nan"}], ["inf", "-inf"]]
+
+
 def test_bulk_takes_at_most_ten_thousand_numbers(caller: Caller) -> None:
     response = caller.post("/v1/check/bulk", {"phones": [VERIFIED_FRESH] * 10_001})
 
