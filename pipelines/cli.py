@@ -242,7 +242,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.scoring import ScoreRequest
 
     memory_limit = args.memory_limit or settings.memory_limit
-    if memory_limit and args.engine == "duckdb":
+    if memory_limit:  # DuckDB checks the input on either engine
         _warn_of_a_limit_past_the_memory(memory_limit)
     manifest = score_with_progress(
         ScoreRequest(
