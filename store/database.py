@@ -65,7 +65,8 @@ def _created_owner_only(database: str) -> None:
     A file that is there is left as it is; so is a URI filename, which SQLite itself opens."""
     if database.startswith("file:"):
         return
-    with suppress(FileExistsError):
+    # one there, or a folder that cannot be written, is SQLite's to open or to refuse
+    with suppress(OSError):
         os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
