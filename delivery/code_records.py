@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, text, update
 
 from ownership.codes import CodeOutcome, IssuedCode, entry_fingerprint, judge, matches
 from store.secrets import SecretCipher, SecretKeyError
-from store.tables_notifications import VerificationCodeRow
+from store.tables_notifications import ASKS_A_CODE, NotificationRow, VerificationCodeRow
 
 log = logging.getLogger(__name__)
 codes = cast(Table, VerificationCodeRow.__table__)
+notifications = cast(Table, NotificationRow.__table__)
 # how often an entry is tried again when another entry of the same code moved it meanwhile
 ENTRY_TRIES = 5
 
@@ -29,6 +30,28 @@ def fetch_code(connection: Connection, notification_id: str) -> dict[str, Any] |
         .first()
     )
     return dict(row) if row else None
+
+
+def code_sms_sent_to(
+    connection: Connection, phone: str, since: datetime, drawn_by: timedelta
+) -> int:
+    """How many code SMS went, or may have gone, to `phone` since `since`, for any notification
+    of any client: each code row counts the codes its notification drew (`issued`: one whose
+    SMS surely never left is not among them) when its latest was drawn since then, so that a
+    notification's earlier codes are counted by its latest, at worst a little longer than the
+    window. A code is drawn at once under a claim made before its notification's TTL ran out
+    (`drawn_by`: how long a claim takes at most), so the notifications read are the number's
+    that ask for a code and whose TTL ended at most that long before `since`, by an index of
+    their own (`ix_notifications_code_phone`)."""
+    sent = connection.execute(
+        select(func.coalesce(func.sum(codes.c.issued), 0))
+        .select_from(notifications.join(codes, codes.c.notification_id == notifications.c.id))
+        .where(text(ASKS_A_CODE))
+        .where(notifications.c.phone == phone)
+        .where(notifications.c.expires_at >= since - drawn_by)
+        .where(codes.c.issued_at >= since)
+    ).scalar_one()
+    return int(sent)
 
 
 def issue_code(

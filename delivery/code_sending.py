@@ -10,6 +10,11 @@ SMS that surely never left (no connection) does not count. A code's SMS is worth
 until the notification's TTL ends, when its prompt is taken back: the gateway is told that
 moment, the same for every SMS of every code of the notification, so that a repeat is the same
 message.
+
+A number is sent at most so many code SMS within a window (`CodeSmsLimit`), for whatever
+notifications of whatever clients: past them the notification goes as one whose code could not
+be sent, so that no client can make the service send a person's phone one unbilled code after
+another (SMS pumping).
 """
 
 from __future__ import annotations
@@ -55,6 +60,21 @@ class CodeSending(NotifyCore):
                 return CodeSent.OUT, ""
             if kept is not None and int(kept["issued"]) >= CODE_SMS_MAX:
                 return CodeSent.REFUSED, UNCONFIRMED
+            # counted, not locked: two dispatchers drawing codes for one number at once may
+            # both find it under the limit and both send, one code over it. The limit bounds
+            # what a client can make the service send, it is no exact quota; a lock on the
+            # number would have to be held across the gateway's call
+            sent = code_records.code_sms_sent_to(
+                connection,
+                row["phone"],
+                self.code_sms_limit.since(now),
+                self.claim_timeout,
+            )
+            too_many = self.code_sms_limit.refusal(sent)
+            if too_many is not None:
+                # the number is never logged in clear: the notification names it
+                log.info("no code SMS for %s: %s", row["id"], too_many)
+                return CodeSent.REFUSED, too_many
             number = code_records.issue_code(
                 connection, row["id"], kept, issue(code), now, self.code_cipher
             )

@@ -30,7 +30,7 @@ from delivery.overlay import LiveOverlay, snapshot_time
 from delivery.ports import ClientEvent, NoWebhooks, Templates, Webhooks
 from delivery.webhooks.events import NotificationStatusChanged
 from ownership.channels import Channel, ChannelState
-from ownership.codes import ReverifyMethod
+from ownership.codes import CodeSmsLimit, ReverifyMethod
 from ownership.countries import CountryTable, UnknownCountryError
 from ownership.live import with_live_answers
 from ownership.notifications import (
@@ -101,6 +101,7 @@ class NotifyCore:
         dispatch_concurrency: int = 1,
         sms_validity: timedelta = timedelta(hours=10),
         code_cipher: SecretCipher | None = None,
+        code_sms_limit: CodeSmsLimit | None = None,
     ) -> None:
         """`overlay`: the answers learnt since the batch, shared with the checks of the same
         process; by default one of this service's own over the same store.
@@ -109,7 +110,9 @@ class NotifyCore:
         would carry one a round trip).
         `code_cipher`: seals the salts of re-verification codes; every process of a store
         (the API's workers, the worker) needs the same, the store's secret key. By default
-        one of this process's own, for a service that is the store's only process."""
+        one of this process's own, for a service that is the store's only process.
+        `code_sms_limit`: how many re-verification codes' SMS one number is sent at most
+        within a window (by default 5 an hour), whatever notifications and clients ask."""
         self.engine = engine
         self.code_cipher = code_cipher or SecretCipher([Fernet.generate_key().decode("ascii")])
         self.clock = clock
@@ -136,6 +139,7 @@ class NotifyCore:
         # handed over again: every notification ends
         self.sms_validity = sms_validity
         self.dispatch_concurrency = dispatch_concurrency
+        self.code_sms_limit = code_sms_limit or CodeSmsLimit()
         self.dispatch_failures = DispatchFailures()
         self.writer = BatchWriter(engine)
         # set when the process stops: the jobs finish what they hold and take nothing new

@@ -46,6 +46,7 @@ from delivery.webhooks.bootstrap import build_webhook_dispatcher
 from delivery.webhooks.dispatcher import WebhookDispatcher, WebhookSender
 from delivery.webhooks.outbox import OutboxWebhooks
 from ownership.channels import SOCIAL_CHANNELS, Channel
+from ownership.codes import CodeSmsLimit
 from ownership.policy import Policy
 from pipelines.reference import load_countries, load_prices
 from pipelines.settings import RETENTION_OFF, Settings
@@ -195,6 +196,9 @@ def build_notify_runtime(
         overlay=overlay,
         dispatch_concurrency=_dispatch_concurrency(settings),
         code_cipher=cipher,
+        code_sms_limit=CodeSmsLimit(
+            settings.code_sms_per_number, timedelta(minutes=settings.code_sms_window_minutes)
+        ),
     )
     forward.target = service
     # a client checks a signature's timestamp against real time, whatever our clock's speed

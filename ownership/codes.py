@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from ownership.channels import Channel
@@ -27,6 +27,10 @@ CODE_ATTEMPTS = 3
 # (it timed out) may reach the person all the same, so a gateway timing out at every round
 # would send one every few seconds; past these, no code can be said to reach the person
 CODE_SMS_MAX = 3
+# code SMS one number is sent at most within the window, across notifications and clients: a
+# client cannot make the service send a person's phone code after unbilled code (SMS pumping)
+CODE_SMS_PER_NUMBER = 5
+CODE_SMS_WINDOW = timedelta(minutes=60)
 SALT_BYTES = 16
 NETWORK_NAMES = {Channel.VK: "VK", Channel.OK: "OK"}
 
@@ -59,6 +63,28 @@ class IssuedCode:
 
     salt: str  # hex
     digest: str  # hex HMAC-SHA256 of the code under the salt
+
+
+@dataclass(frozen=True)
+class CodeSmsLimit:
+    """How many code SMS one number may be sent within a window, whatever notification and
+    client they are for; a notification's own replacement codes count among them."""
+
+    per_number: int = CODE_SMS_PER_NUMBER
+    window: timedelta = CODE_SMS_WINDOW
+
+    def since(self, now: datetime) -> datetime:
+        """The earliest code SMS that counts at `now`."""
+        return now - self.window
+
+    def refusal(self, sent: int) -> str | None:
+        """Why one more code SMS may not go to a number that was sent `sent` within the
+        window (those that may have gone included); None while it may."""
+        if sent < self.per_number:
+            return None
+        minutes = int(self.window.total_seconds()) // 60
+        codes = "code" if sent == 1 else "codes"
+        return f"the number was sent {sent} {codes} within {minutes} minutes"
 
 
 def new_code() -> str:

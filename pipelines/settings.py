@@ -293,6 +293,14 @@ class Settings(BaseSettings):
     # may ask for less (`sms_validity`, down to five minutes), never for more; the most either
     # may be is the same week.
     sms_validity_seconds: float = Field(36_000.0, ge=600, le=MAX_SMS_VALIDITY.total_seconds())
+    # Re-verification codes' SMS one number is sent at most within so many minutes, whatever
+    # notifications and clients ask for them (a notification's own replacement codes among
+    # them); past them a notification's code is not sent, and it goes by its fallback as one
+    # whose code the SMS gateway refused. Those SMS are the service's own cost, billed to no one:
+    # unbounded, a client could have a person's phone sent one code after another (SMS
+    # pumping). A window up to a day, the longest TTL.
+    code_sms_per_number: int = Field(5, ge=1, le=1_000)
+    code_sms_window_minutes: int = Field(60, ge=1, le=DAY // MINUTE)
     # The history whose `accounts` the social-network simulators know (the demo's, say).
     history_dir: Path | None = None
     # The nightly scoring run (DESIGN §8), a job of `ownership worker`: every day at

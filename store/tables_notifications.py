@@ -42,6 +42,11 @@ SMS_SENT = "status || '' = 'sms_sent'"
 # held while a gateway is down (55,000 held: 2 to 24 ms a read on SQLite)
 SMS_UNCONFIRMED = f"{SMS_SENT} AND coalesce(provider_id, '') = ''"
 _SMS_SENT, _SMS_UNCONFIRMED = text(SMS_SENT), text(SMS_UNCONFIRMED)
+# the notifications whose client asked for a code by SMS should the policy re-verify (only
+# those get codes), in the words of the read that counts a number's code SMS, as
+# `WAITING_FOR_SMS`
+ASKS_A_CODE = "reverify = 'sms_code'"
+_ASKS_A_CODE = text(ASKS_A_CODE)
 
 
 class NotificationRow(Base):
@@ -123,6 +128,15 @@ class NotificationRow(Base):
             "updated_at",
             sqlite_where=_SMS_UNCONFIRMED,
             postgresql_where=_SMS_UNCONFIRMED,
+        ),
+        # a number's notifications that ask for a code, by when their TTL ends: the code SMS
+        # it was sent lately are among them (delivery.code_records.code_sms_sent_to)
+        Index(
+            "ix_notifications_code_phone",
+            "phone",
+            "expires_at",
+            sqlite_where=_ASKS_A_CODE,
+            postgresql_where=_ASKS_A_CODE,
         ),
     )
 

@@ -58,6 +58,8 @@ def test_no_number_setting_takes_infinity_or_nan(name: str, value: str) -> None:
         ("webhook_retry_hours", "1e12"),
         ("freshness_days", 10**12),
         ("webhook_batch_size", 10**9),
+        ("code_sms_per_number", 10**6),
+        ("code_sms_window_minutes", 10**6),
     ],
 )
 def test_a_duration_or_count_past_its_range_is_refused_by_name(name: str, value: object) -> None:
@@ -76,6 +78,23 @@ def test_duckdb_takes_up_to_1024_threads_and_no_more() -> None:
 def test_the_defaults_lie_within_every_range() -> None:
     assert load_settings().webhook_retention_days == 30.0
     assert load_settings().notification_retention_days == 400
+
+
+def test_a_number_is_sent_five_codes_an_hour_by_default_within_at_most_a_day() -> None:
+    settings = load_settings()
+    assert (settings.code_sms_per_number, settings.code_sms_window_minutes) == (5, 60)
+    assert load_settings(code_sms_window_minutes=1_440).code_sms_window_minutes == 1_440
+    with pytest.raises(ValidationError, match="less than or equal to 1440"):
+        load_settings(code_sms_window_minutes=1_441)
+
+
+@pytest.mark.parametrize("name", ["code_sms_per_number", "code_sms_window_minutes"])
+def test_no_code_sms_limit_is_zero(name: str) -> None:
+    # none would be sent at all: the codes' re-verification would be off, without a word
+    with pytest.raises(ValidationError, match="greater than or equal to 1") as refused:
+        load_settings(**{name: 0})
+
+    assert refused.value.errors()[0]["loc"] == (name,)
 
 
 def test_notifications_are_kept_longer_than_any_client_may_repeat_a_request() -> None:
