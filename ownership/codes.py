@@ -82,9 +82,10 @@ class CodeSmsLimit:
         window (those that may have gone included); None while it may."""
         if sent < self.per_number:
             return None
+        # the same words whatever the count: the codes may be other clients', whose traffic
+        # one client is not told of
         minutes = int(self.window.total_seconds()) // 60
-        codes = "code" if sent == 1 else "codes"
-        return f"the number was sent {sent} {codes} within {minutes} minutes"
+        return f"the number was sent as many codes as it may be within {minutes} minutes"
 
 
 def new_code() -> str:
