@@ -26,6 +26,7 @@ from pipelines.settings import (
     kinds_missing,
     load_settings,
     memory_limit_bytes,
+    unknown_settings,
 )
 from pipelines.synth_params import MAX_EVENTS_PER_PHONE, MAX_PHONES
 
@@ -707,6 +708,8 @@ def _run(argv: Sequence[str] | None) -> int:
     from pipelines.scoring import RejectedShareTooHighError, ScoreRequestError, ScoringFailedError
     from pipelines.snapshot import SnapshotError
 
+    for unknown in unknown_settings(os.environ):
+        console.print(f"[yellow]warning:[/yellow] {escape(unknown)}")
     try:
         code = handler(args, load_settings())
         sys.stdout.flush()  # here, so that a reader gone away is met below, not at exit

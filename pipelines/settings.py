@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from ipaddress import ip_network
 from pathlib import Path
@@ -601,6 +603,35 @@ class Settings(BaseSettings):
             profile_mismatch_min_fields=self.profile_mismatch_min_fields,
             registration_code_grace_seconds=self.registration_code_grace_seconds,
         )
+
+
+# OWNERSHIP_ variables read outside the settings: the notebooks' store and traffic, the suite's
+# PostgreSQL
+READ_ELSEWHERE = frozenset(
+    {
+        "OWNERSHIP_NOTIFICATIONS_URL",
+        "OWNERSHIP_NOTIFICATIONS_PER_NUMBER",
+        "OWNERSHIP_TEST_POSTGRES_URL",
+    }
+)
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """What to say of each OWNERSHIP_ variable of `environ` that no setting reads: a misspelt
+    name is ignored, and its setting keeps its default (`OWNERSHIP_SCORE_EVENT_DIR is no
+    setting, and is ignored; did you mean OWNERSHIP_SCORE_EVENTS_DIR?`)."""
+    known = [_variable(name) for name in Settings.model_fields]
+    said = []
+    for name in sorted(environ):
+        variable = name.upper()
+        if not variable.startswith("OWNERSHIP_") or variable in known:
+            continue
+        if variable in READ_ELSEWHERE:
+            continue
+        close = difflib.get_close_matches(variable, known, n=1, cutoff=0.8)
+        meant = f"; did you mean {close[0]}?" if close else ""
+        said.append(f"{name} is no setting, and is ignored{meant}")
+    return said
 
 
 def load_settings(**overrides: object) -> Settings:

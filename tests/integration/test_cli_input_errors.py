@@ -133,6 +133,21 @@ def test_the_default_region_is_the_flags_else_the_settings_and_the_manifest_name
     assert manifest["settings"]["default_region"] == region
 
 
+def test_a_misspelt_setting_is_warned_of_and_the_command_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_MEMORY_LIMT", "8GB")
+    events = History().register(RU_MOBILE, days_ago(30), ANNA).write(tmp_path / "events")
+
+    assert main(["score", "--events", str(events), "--out", str(tmp_path / "out")]) == 0
+
+    said = " ".join(capsys.readouterr().err.split())
+    assert (
+        "warning: OWNERSHIP_MEMORY_LIMT is no setting, and is ignored; "
+        "did you mean OWNERSHIP_MEMORY_LIMIT?"
+    ) in said
+
+
 # --- the snapshot and the store -------------------------------------------------------------
 
 

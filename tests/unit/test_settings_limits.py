@@ -14,6 +14,7 @@ from pipelines.settings import (
     check_memory_limit,
     load_settings,
     memory_limit_bytes,
+    unknown_settings,
 )
 
 
@@ -111,3 +112,24 @@ def test_a_containers_memory_limit_below_the_machines_is_the_memory(
 
     assert (memory == 4 * 1024**3) is limited
     assert memory > 0
+
+
+@pytest.mark.parametrize(
+    ("environ", "said"),
+    [
+        (
+            {"OWNERSHIP_SCORE_EVENT_DIR": "var/history"},
+            [
+                "OWNERSHIP_SCORE_EVENT_DIR is no setting, and is ignored; "
+                "did you mean OWNERSHIP_SCORE_EVENTS_DIR?"
+            ],
+        ),
+        ({"OWNERSHIP_COLOUR": "blue"}, ["OWNERSHIP_COLOUR is no setting, and is ignored"]),
+        ({"OWNERSHIP_MEMORY_LIMIT": "8GB", "ownership_threads": "2", "HOME": "/root"}, []),
+        ({"OWNERSHIP_NOTIFICATIONS_URL": "sqlite:///day.db"}, []),  # the notebooks'
+    ],
+)
+def test_a_variable_no_setting_reads_is_named_with_the_setting_it_was_likely_meant_for(
+    environ: dict[str, str], said: list[str]
+) -> None:
+    assert unknown_settings(environ) == said
