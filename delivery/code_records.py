@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 
 from ownership.codes import CodeOutcome, IssuedCode, entry_fingerprint, judge, matches
 from store.secrets import SecretCipher, SecretKeyError
@@ -44,14 +44,20 @@ def code_sms_sent_to(
     that ask for a code and whose TTL ended at most that long before `since`, by an index of
     their own (`ix_notifications_code_phone`)."""
     sent = connection.execute(
-        select(func.coalesce(func.sum(codes.c.issued), 0))
-        .select_from(notifications.join(codes, codes.c.notification_id == notifications.c.id))
-        .where(text(ASKS_A_CODE))
-        .where(notifications.c.phone == phone)
-        .where(notifications.c.expires_at >= since - drawn_by)
-        .where(codes.c.issued_at >= since)
+        CODE_SMS_SENT_TO, {"phone": phone, "ended_since": since - drawn_by, "since": since}
     ).scalar_one()
     return int(sent)
+
+
+# built once: building the statement cost as much again as running it on PostgreSQL (0.45 ms)
+CODE_SMS_SENT_TO = (
+    select(func.coalesce(func.sum(codes.c.issued), 0))
+    .select_from(notifications.join(codes, codes.c.notification_id == notifications.c.id))
+    .where(text(ASKS_A_CODE))
+    .where(notifications.c.phone == bindparam("phone"))
+    .where(notifications.c.expires_at >= bindparam("ended_since"))
+    .where(codes.c.issued_at >= bindparam("since"))
+)
 
 
 def issue_code(

@@ -13,7 +13,7 @@ count, which it must match.
 
 Revision ID: 0018_code_sms_by_number
 Revises: 0017_sms_report_reads
-Create Date: 2026-11-30
+Create Date: 2026-11-29
 """
 
 from __future__ import annotations
