@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+from store.lock_watch import LOCK_CONNECTION_TIMEOUTS, AdvisoryLockWatch, warn_lost
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -215,26 +217,42 @@ NIGHTLY_LOCK = 0x6F776E6E  # "ownn"
 
 
 @contextmanager
-def held_alone_on_store(url: str, key: int, name: str) -> Iterator[None]:
+def held_alone_on_store(
+    url: str, key: int, name: str, on_lost: Callable[[str], None] = warn_lost
+) -> Iterator[None]:
     """Hold a store-wide lock while the block runs, or raise `StoreLockHeldError` at once:
     PostgreSQL's session advisory lock `key`, held on a connection of its own, or a lock file
-    `<database>.<name>` beside the SQLite file (an in-memory database is one process's own)."""
+    `<database>.<name>` beside the SQLite file (an in-memory database is one process's own).
+
+    PostgreSQL's lock goes with its connection: a thread checks it every few seconds and
+    takes it again on a new connection when that one was lost, or else calls `on_lost` (from
+    that thread) with a sentence saying so, while the block runs on: a holder that must not
+    run without the lock stops when told (store.lock_watch). A lock file cannot be lost."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        engine = create_engine(parsed, poolclass=NullPool)
+        engine = create_engine(parsed, poolclass=NullPool, connect_args=LOCK_CONNECTION_TIMEOUTS)
         try:
-            with engine.connect() as connection:
+            connection = engine.connect()
+            try:
                 taken = connection.execute(text("select pg_try_advisory_lock(:key)"), {"key": key})
                 if not taken.scalar():
                     raise StoreLockHeldError(name)
                 connection.commit()
-                try:
-                    yield
-                finally:
-                    # a connection lost meanwhile took the lock with it: nothing to release
+            except BaseException:
+                connection.close()
+                raise
+            watch = AdvisoryLockWatch(engine, connection, key, name, on_lost)
+            watch.start()
+            try:
+                yield
+            finally:
+                holding = watch.stop()  # None: lost, and its connection took it along
+                if holding is not None:
                     with suppress(DBAPIError):
-                        connection.execute(text("select pg_advisory_unlock(:key)"), {"key": key})
-                        connection.commit()
+                        holding.execute(text("select pg_advisory_unlock(:key)"), {"key": key})
+                        holding.commit()
+                    with suppress(DBAPIError):
+                        holding.close()
         finally:
             engine.dispose()
         return
