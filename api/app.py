@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -63,9 +64,12 @@ def create_app(
     notify_service: NotifyService | None = None,
     template_desk: TemplateDesk | None = None,
     inbound_events: InboundEvents | None = None,
+    on_jobs_lost: Callable[[], None] | None = None,
 ) -> FastAPI:
     """`inbound_events` takes what the channel gateways report (`/v1/networks/{network}/events`,
-    `/v1/sms/events`): the notify service; until one is wired, events are logged and dropped."""
+    `/v1/sms/events`): the notify service; until one is wired, events are logged and dropped.
+    `on_jobs_lost` is called when the jobs the app runs (`run_jobs`) stopped for a lost
+    simulators lock: the server ends the process (api.main)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -127,8 +131,13 @@ def create_app(
         housekeeping = asyncio.create_task(
             forget_old_nonces(session_factory(engine), settings.nonce_retention_seconds)
         )
+        lost_watch = None
+        if runtime is not None and settings.run_jobs and on_jobs_lost is not None:
+            lost_watch = asyncio.create_task(_once_set(runtime.lost, on_jobs_lost))
         yield
         housekeeping.cancel()
+        if lost_watch is not None:
+            lost_watch.cancel()
         if runtime is not None:
             runtime.stop_jobs()
         nonce_engine.dispose()
@@ -184,6 +193,15 @@ def _overlay_of(app: FastAPI) -> LiveOverlay:
     except SQLAlchemyError:
         log.exception("could not load the live overlay yet; the first checks will try again")
     return service.overlay
+
+
+async def _once_set(
+    event: threading.Event, then: Callable[[], None], every_seconds: float = 0.5
+) -> None:
+    """Call `then` once `event` is set (from another thread)."""
+    while not event.is_set():
+        await asyncio.sleep(every_seconds)
+    then()
 
 
 async def forget_old_nonces(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 from contextlib import suppress
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
 from pathlib import Path
@@ -17,6 +19,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from api.app import create_app
 from api.observability import mask_phone_numbers_in_logs
 from api.workers import Workers, reuse_port_supported
+from delivery.runtime import LOCK_LOST_EXIT
 from pipelines.logs import server_log_config
 from pipelines.settings import Settings, load_settings
 
@@ -37,10 +40,23 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
 
 
+# set in a server running the jobs (`serve --jobs`, one worker) once they stopped for a lost
+# simulators lock: the server then stops, and `serve` answers LOCK_LOST_EXIT
+_jobs_lost = threading.Event()
+
+
 def app_from_environment() -> FastAPI:
     """The app on the environment's settings: what each uvicorn worker builds."""
     mask_phone_numbers_in_logs()
-    return create_app(load_settings())
+    return create_app(load_settings(), on_jobs_lost=_stop_serving_for_lost_jobs)
+
+
+def _stop_serving_for_lost_jobs() -> None:
+    """The jobs stopped, and another process may run them now: the server stops as on Ctrl-C
+    (what is in flight ends), and the process ends in failure, for a supervisor to start it
+    again."""
+    _jobs_lost.set()
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 # the name of a multi-worker server's metrics folder, before its process id
@@ -101,7 +117,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     }
     if workers == 1:
         uvicorn.run(host=host, port=port, workers=workers, **config)  # type: ignore[arg-type]
-        return 0
+        return LOCK_LOST_EXIT if _jobs_lost.is_set() else 0
     # prometheus_client reads this in every worker: a folder of this server's own, so that
     # another server started beside it neither clears nor mixes with its metrics
     _forget_dead_servers_metrics()

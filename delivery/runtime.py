@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from store.database import (
     StoreLockHeldError,
     held_alone_on_store,
 )
+from store.lock_watch import warn_lost
 from store.secrets import SecretCipher, load_cipher
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,9 @@ class NotifyRuntime:
     pump: SimulatorPump | None = None
     jobs: list[str] = field(default_factory=list)
     held: ExitStack = field(default_factory=ExitStack)  # the simulators' store-wide lock
+    # set once the simulators' lock was lost and the jobs stopped: the process must end
+    lost: threading.Event = field(default_factory=threading.Event)
+    _halting: threading.Lock = field(default_factory=threading.Lock)
 
     def start_jobs(self, settings: Settings, engine: Engine) -> None:
         """Dispatch, sweep, webhooks, the retentions and (with `score_events_dir`) the nightly
@@ -91,9 +96,13 @@ class NotifyRuntime:
 
         Raises SimulatorsInUseError when another process runs the jobs on simulators over the
         same store: what a simulator took lives in its memory, and another process's sweeper
-        would find none of it, and send by SMS what that simulator still delivers."""
+        would find none of it, and send by SMS what that simulator still delivers. Should the
+        lock be lost later (PostgreSQL's goes with its connection), the jobs stop and `lost`
+        is set: the process must end, for another may be running them now."""
         if self.channels.simulators:
-            self.held.enter_context(simulators_held(settings.database_url))
+            self.held.enter_context(
+                simulators_held(settings.database_url, on_lost=self._halt_for_lost_lock)
+            )
         scheduler = build_scheduler(engine)
         scheduler.start(paused=True)  # its stored jobs in sight, none running yet
         service = self.service
@@ -132,12 +141,30 @@ class NotifyRuntime:
             )
         else:  # turned off: a job stored while it was on would be skipped every day, said so
             unschedule(scheduler, NIGHTLY_SCORE)
-        scheduler.resume()
-        self.scheduler = scheduler
-        if self.channels.simulators:
-            self.pump = SimulatorPump(self.channels.simulators, every=0.05)
-            self.pump.start()
+        with self._halting:  # the lock may be lost meanwhile: then nothing starts
+            if self.lost.is_set():
+                scheduler.shutdown(wait=False)
+                return
+            scheduler.resume()
+            self.scheduler = scheduler
+            if self.channels.simulators:
+                self.pump = SimulatorPump(self.channels.simulators, every=0.05)
+                self.pump.start()
         log.info("the notify path's jobs are running")
+
+    def _halt_for_lost_lock(self, why: str) -> None:
+        """The simulators' lock is lost: another process may run the jobs on simulators of its
+        own now. No job starts any more, nor does the pump run; what is in flight ends, and
+        `stop_jobs` (the process's own ending) does the rest."""
+        with self._halting:
+            self.lost.set()
+            self.service.stopping.set()
+            self.dispatcher.stopping.set()
+            if self.scheduler is not None:
+                self.scheduler.pause()
+            if self.pump is not None:
+                self.pump.stop()
+        log.error("%s; another worker may be running: the jobs were stopped", why)
 
     def stop_jobs(self) -> None:
         """Stop taking new work, let what is in flight end (its outcome recorded), then stop."""
@@ -231,11 +258,23 @@ def uses_simulators(settings: Settings) -> bool:
     return any(not settings.gateway_urls.get(channel.value) for channel in Channel)
 
 
+class SimulatorsLockLostError(Exception):
+    """The simulators' lock was lost while the jobs ran, and the jobs were stopped."""
+
+
+# the exit code of a process whose jobs stopped for a lost simulators lock: a failure, so that
+# a supervisor starts it again (and the new one is refused while another runs the jobs)
+LOCK_LOST_EXIT = 1
+
+
 @contextmanager
-def simulators_held(database_url: str) -> Iterator[None]:
-    """Hold the store's simulators lock, or raise SimulatorsInUseError."""
+def simulators_held(
+    database_url: str, on_lost: Callable[[str], None] = warn_lost
+) -> Iterator[None]:
+    """Hold the store's simulators lock, or raise SimulatorsInUseError; `on_lost` is told if
+    the lock is lost while the block runs."""
     try:
-        with held_alone_on_store(database_url, SIMULATORS_LOCK, "simulators.lock"):
+        with held_alone_on_store(database_url, SIMULATORS_LOCK, "simulators.lock", on_lost):
             yield
     except StoreLockHeldError as error:
         raise SimulatorsInUseError from error
@@ -248,10 +287,18 @@ def score_nightly_by_one_worker(settings: Settings, engine: Engine, history: Pat
     from pipelines.nightly import score_nightly
 
     try:
-        with held_alone_on_store(settings.database_url, NIGHTLY_LOCK, "nightly.lock"):
+        # a lock lost meanwhile is only warned of: the run publishes its files at once or not
+        # at all, and another worker's run beside it would publish the same night's scores
+        with held_alone_on_store(
+            settings.database_url, NIGHTLY_LOCK, "nightly.lock", _warn_nightly_lock_lost
+        ):
             score_nightly(settings, engine, history)
     except StoreLockHeldError:
         log.info("nightly run: another worker of this store is running it; left to that one")
+
+
+def _warn_nightly_lock_lost(why: str) -> None:
+    log.warning("nightly run: %s; the run goes on, its publishing all or nothing", why)
 
 
 def _last_published(scores_dir: Path) -> datetime | None:

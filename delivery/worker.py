@@ -15,7 +15,7 @@ from types import FrameType
 
 from api.serving import SnapshotSource
 from delivery.clock import build_clock
-from delivery.runtime import build_notify_runtime
+from delivery.runtime import SimulatorsLockLostError, build_notify_runtime
 from delivery.templates import build_template_desk
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings
@@ -26,7 +26,10 @@ SIGNAL_CHECK_SECONDS = 0.5
 
 
 def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
-    """Run the jobs until `stop` is set, or SIGINT or SIGTERM arrives."""
+    """Run the jobs until `stop` is set, or SIGINT or SIGTERM arrives.
+
+    Raises SimulatorsLockLostError, once the jobs have stopped, when the store's simulators
+    lock was lost meanwhile: another worker may be running them now."""
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     snapshots = SnapshotSource(settings.scores_dir / SNAPSHOT_FILE, settings.snapshot_check_seconds)
@@ -41,11 +44,13 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
     try:
         # waking now and then: a signal the kernel hands to another thread (a scoring run's
         # engine threads, say) is run by the main thread only once it runs Python again
-        while not stop.wait(SIGNAL_CHECK_SECONDS):
+        while not stop.wait(SIGNAL_CHECK_SECONDS) and not runtime.lost.is_set():
             pass
     finally:
         runtime.stop_jobs()
         engine.dispose()
+    if runtime.lost.is_set():
+        raise SimulatorsLockLostError
 
 
 def _stop_or_force(stop: threading.Event, received: int, _frame: FrameType | None) -> None:

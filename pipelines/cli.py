@@ -473,7 +473,7 @@ def _rows_in(written: Path) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DatabaseError
 
-    from delivery.runtime import SimulatorsInUseError
+    from delivery.runtime import LOCK_LOST_EXIT, SimulatorsInUseError, SimulatorsLockLostError
     from delivery.worker import run_worker
     from pipelines.logs import log_service_lines
     from pipelines.serving_cli import check_start_up, store_unreachable  # it imports from here
@@ -486,6 +486,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         raise store_unreachable(settings, error) from error
     except SimulatorsInUseError as error:
         raise UsageError(str(error)) from error
+    except SimulatorsLockLostError:  # logged as the jobs stopped: a supervisor starts it again
+        return LOCK_LOST_EXIT
     return 0
 
 

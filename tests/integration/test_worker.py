@@ -14,24 +14,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from delivery import records
 from delivery.notify import NotifyRequest
-from delivery.runtime import build_notify_runtime
+from delivery.runtime import LOCK_LOST_EXIT, SimulatorsLockLostError, build_notify_runtime
 from delivery.scheduler import NIGHTLY_SCORE, NOTIFY_FORGET, WEBHOOK_DISPATCH
 from delivery.templates import build_template_desk
 from delivery.worker import run_worker
 from ownership.moderation import Decision, TemplateDraft
 from pipelines.settings import Settings, load_settings
 from pipelines.snapshot import Snapshot
+from store import lock_watch
 from store.clients import register_client
-from store.database import make_engine, session_factory, upgrade
+from store.database import SIMULATORS_LOCK, make_engine, session_factory, upgrade
 from store.secrets import load_cipher
 from tests.api.service import RECYCLED, crafted_history, score_history
+from tests.conftest import fresh_postgres_database
 from tests.integration.test_crash_recovery import free_port
+from tests.store.test_store_locks import cut_the_connection_holding, waiting_for_the_lock
 
 
 def test_the_worker_dispatches_what_the_api_accepted_and_stops_cleanly(tmp_path: Path) -> None:
@@ -301,7 +305,8 @@ def wait_until_jobs_run(settings: Settings) -> None:
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with engine.connect() as connection, suppress(OperationalError):  # not made yet
+            # the table not made yet: SQLite's error, or PostgreSQL's
+            with engine.connect() as connection, suppress(OperationalError, ProgrammingError):
                 if connection.execute(text("select count(*) from apscheduler_jobs")).scalar():
                     return
             time.sleep(0.1)
@@ -392,3 +397,90 @@ def test_a_worker_whose_retention_was_turned_off_removes_its_stored_job(tmp_path
     without = stored_jobs(turned_off, until=lambda jobs: bool(jobs) and NOTIFY_FORGET not in jobs)
     assert NOTIFY_FORGET not in without
     assert WEBHOOK_DISPATCH in without
+
+
+# PostgreSQL's lock goes with its connection (PostgreSQL restarted, a proxy cutting it): a worker
+# whose lock another process took meanwhile must stop, for that one may run the jobs now
+
+
+def test_a_worker_whose_simulators_lock_another_took_stops_its_jobs_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(lock_watch, "LOCK_CHECK_SECONDS", 0.1)
+    stop = threading.Event()
+    raised: list[BaseException] = []
+
+    def worker_until_it_ends(settings: Settings) -> None:
+        try:
+            run_worker(settings, stop)
+        except BaseException as error:
+            raised.append(error)
+
+    with fresh_postgres_database() as url:
+        key = Fernet.generate_key().decode()
+        settings = load_settings(database_url=url, scores_dir=tmp_path / "scores", secret_key=key)
+        worker = threading.Thread(target=worker_until_it_ends, args=(settings,))
+        worker.start()
+        try:
+            wait_until_jobs_run(settings)
+            with waiting_for_the_lock(url, SIMULATORS_LOCK):
+                cut_the_connection_holding(url, SIMULATORS_LOCK)
+                worker.join(timeout=15)
+                ended_by_itself = not worker.is_alive()
+        finally:
+            stop.set()
+            worker.join(timeout=15)
+
+    assert ended_by_itself
+    assert [type(error) for error in raised] == [SimulatorsLockLostError]
+    assert LOCK_LOST_LINE in caplog.text
+
+
+LOCK_LOST_LINE = (
+    "the store's simulators lock was lost with its connection, and another process took it; "
+    "another worker may be running: the jobs were stopped"
+)
+# a command running the jobs, its lock checked every tenth of a second
+CHECKING_ITS_LOCK_OFTEN = """
+import sys
+from store import lock_watch
+lock_watch.LOCK_CHECK_SECONDS = 0.1
+from pipelines.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", [["worker"], ["serve", "--jobs"]])
+def test_a_command_whose_simulators_lock_another_took_ends_in_failure_saying_so(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # a supervisor starts it again, and the new one is refused while the other runs the jobs
+    if command[0] == "serve":
+        command = [*command, "--port", str(free_port())]
+    with fresh_postgres_database() as url:
+        environment = {
+            **os.environ,
+            "OWNERSHIP_DATABASE_URL": url,
+            "OWNERSHIP_SCORES_DIR": str(tmp_path / "scores"),
+            "OWNERSHIP_SECRET_KEY": Fernet.generate_key().decode(),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-c", CHECKING_ITS_LOCK_OFTEN, *command],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert JOBS_RUNNING in read_until(process, JOBS_RUNNING)
+            with waiting_for_the_lock(url, SIMULATORS_LOCK):
+                cut_the_connection_holding(url, SIMULATORS_LOCK)
+                log = rest_of(process)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert process.returncode == LOCK_LOST_EXIT, log
+    assert LOCK_LOST_LINE in log
+    assert "Traceback" not in log
