@@ -11,10 +11,7 @@ task this process does not have is skipped with a warning, not failed.
 from __future__ import annotations
 
 import logging
-import re
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from time import monotonic
@@ -28,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
 from delivery.webhooks.dispatcher import WebhookDispatcher
+from pipelines.logs import FailureStreaks, first_line
 
 if TYPE_CHECKING:
     from delivery.forgetting import Forgetting
@@ -45,63 +43,35 @@ CATCH_UP = ".catch_up"  # after a daily job's name: its one run to make up for o
 TASKS: dict[str, Callable[[], object]] = {}
 
 
-@dataclass
-class _Streak:
-    """A job failing with one kind of error, run after run."""
-
-    told_at: float
-    untold: int = 0
-    runs: int = 1
-
-
 class JobFailures:
-    """How a job's failures are told: the first of each kind with its traceback; more of the
-    same kind only counted, and told in one line, with the latest message, once `quiet` has
-    passed since that kind was last told; the job's recovery in one line. A kind is the error's
-    class and the first line of its message with its numbers and ids left out (they change from
-    run to run), so that a store refusing connections and a full disk, both an
-    OperationalError, are told apart. A store that is down for a minute would otherwise write a
-    traceback at every run of every job: the notify dispatch alone runs five times a second."""
+    """How a job's failures are told (`FailureStreaks`): the first of each kind with its
+    traceback; more of the same kind only counted, and told in one line, with the latest
+    message, once `quiet` has passed since that kind was last told; the job's recovery in one
+    line. A store that is down for a minute would otherwise write a traceback at every run of
+    every job: the notify dispatch alone runs five times a second."""
 
     def __init__(
         self, quiet: timedelta = timedelta(minutes=1), clock: Callable[[], float] = monotonic
     ) -> None:
-        self.quiet = quiet.total_seconds()
-        self.clock = clock
-        self._streaks: dict[str, dict[str, _Streak]] = {}
-        self._lock = threading.Lock()
+        self.streaks = FailureStreaks(quiet, clock)
 
     def failed(self, name: str, error: Exception) -> None:
-        now = self.clock()
-        with self._lock:
-            streaks = self._streaks.setdefault(name, {})
-            kind = _kind(error)
-            streak = streaks.get(kind)
-            if streak is None:
-                streaks[kind] = _Streak(now)
-                first = True
-            else:
-                first = False
-                streak.runs += 1
-                streak.untold += 1
-                if now - streak.told_at < self.quiet:
-                    return
-                untold, streak.untold, streak.told_at = streak.untold, 0, now
-        if first:
+        telling = self.streaks.failed(name, error)
+        if telling is None:
+            return
+        if telling.first:
             log.error("scheduled job %s failed", name, exc_info=error)
         else:
             log.error(
                 "scheduled job %s failed %d more times the same way, last: %s",
                 name,
-                untold,
-                _first_line(error),
+                telling.untold,
+                first_line(error),
             )
 
     def succeeded(self, name: str) -> None:
-        with self._lock:
-            streaks = self._streaks.pop(name, {})
-        if streaks:
-            runs = sum(streak.runs for streak in streaks.values())
+        runs = self.streaks.ended(name)
+        if runs:
             log.info("scheduled job %s works again after %d failed runs", name, runs)
 
 
@@ -121,25 +91,6 @@ def run_task(name: str) -> None:
         FAILURES.failed(name, error)
     else:
         FAILURES.succeeded(name)
-
-
-# what changes from one run to the next in a message of one kind: numbers, hexadecimal ids
-_VARYING = re.compile(r"[0-9a-fA-F]*[0-9][0-9a-fA-F]*")
-
-
-def _kind(error: Exception) -> str:
-    """The error's class and the first line of its message, without its numbers and ids."""
-    return _VARYING.sub("#", _first_line(error))
-
-
-def _first_line(error: Exception) -> str:
-    """The failure's class and the first line of its message (a database error's SQL and
-    parameters follow on lines of their own), at most 200 characters."""
-    try:
-        lines = str(error).strip().splitlines()
-    except Exception:  # an error whose message cannot be made
-        lines = ["(no message)"]
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:200]
 
 
 class StoppingScheduler(BackgroundScheduler):  # type: ignore[misc]

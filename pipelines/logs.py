@@ -6,12 +6,104 @@ from __future__ import annotations
 
 import copy
 import logging.config
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from time import monotonic
 from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # what APScheduler says of a run it skipped because the job's last run has not ended
 SKIPPED_RUN = "maximum number of running instances reached"
+# what APScheduler says at each look for due jobs while the store is down, every 10 s
+JOB_STORE_ERROR = "Error getting due jobs from job store"
+# the kinds of failure followed for one source at most: past them, its streaks are forgotten
+KINDS_KEPT = 100
+
+
+def first_line(error: BaseException | str) -> str:
+    """The failure's class and the first line of its message (a database error's SQL and
+    parameters follow on lines of their own), at most 200 characters."""
+    if isinstance(error, str):
+        return error.strip().split("\n", 1)[0][:200]
+    try:
+        lines = str(error).strip().splitlines()
+    except Exception:  # an error whose message cannot be made
+        lines = ["(no message)"]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:200]
+
+
+# what changes from one failure to the next of one kind: numbers, hexadecimal ids
+_VARYING = re.compile(r"[0-9a-fA-F]*[0-9][0-9a-fA-F]*")
+
+
+def failure_kind(error: BaseException | str) -> str:
+    """The error's class and the first line of its message, without its numbers and ids, so
+    that a store refusing connections and a full disk, both an OperationalError, are told
+    apart, and one error whose message names each time another notification is one kind."""
+    return _VARYING.sub("#", first_line(error))
+
+
+@dataclass
+class _Streak:
+    """One kind of failure, again and again."""
+
+    told_at: float
+    untold: int = 0
+    failures: int = 1
+
+
+@dataclass(frozen=True)
+class Telling:
+    """What to tell of a failure just seen: the first of its kind, in full (its traceback), or
+    the `untold` failures of its kind since it was last told, in one line."""
+
+    first: bool
+    untold: int = 0
+
+
+class FailureStreaks:
+    """Which failures to tell when the same ones come again and again (the store down for a
+    while), so that a log says what happened without a line for each: the first of each kind
+    of a source, in full; more of that kind only counted, and told once `quiet` has passed
+    since that kind was last told; and when the source works again, how many failed. A kind
+    is `failure_kind`. Each user words its own lines: the jobs (`delivery.scheduler`), the
+    simulators' events, the API's store errors, APScheduler's job store errors."""
+
+    def __init__(
+        self, quiet: timedelta = timedelta(minutes=1), clock: Callable[[], float] = monotonic
+    ) -> None:
+        self.quiet = quiet.total_seconds()
+        self.clock = clock
+        self._streaks: dict[str, dict[str, _Streak]] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, source: str, error: BaseException | str) -> Telling | None:
+        """What to tell of this failure of `source`; None: nothing yet, it is counted."""
+        now = self.clock()
+        kind = failure_kind(error)
+        with self._lock:
+            streaks = self._streaks.setdefault(source, {})
+            streak = streaks.get(kind)
+            if streak is None:
+                if len(streaks) >= KINDS_KEPT:
+                    streaks.clear()
+                streaks[kind] = _Streak(now)
+                return Telling(first=True)
+            streak.failures += 1
+            streak.untold += 1
+            if now - streak.told_at < self.quiet:
+                return None
+            untold, streak.untold, streak.told_at = streak.untold, 0, now
+            return Telling(first=False, untold=untold)
+
+    def ended(self, source: str) -> int:
+        """`source` works again: how many times it failed since it last worked (0: it had not)."""
+        with self._lock:
+            streaks = self._streaks.pop(source, {})
+        return sum(streak.failures for streak in streaks.values())
 
 
 class OverlappingRunSkipped(logging.Filter):
@@ -27,6 +119,36 @@ class OverlappingRunSkipped(logging.Filter):
         job = record.args[0] if isinstance(record.args, tuple) else None
         interval = getattr(getattr(job, "trigger", None), "interval", None)
         return not (isinstance(interval, timedelta) and interval <= timedelta(minutes=1))
+
+
+class RepeatedJobStoreErrors(logging.Filter):
+    """Quietens APScheduler's error at each look for due jobs while the store is down (every
+    10 s, with the SQL of its query and a link): the first of each kind is told, in its first
+    line; more of the same kind are counted and told in one line once a minute. APScheduler
+    says nothing when the store is back; the jobs' own lines do."""
+
+    def __init__(
+        self, quiet: timedelta = timedelta(minutes=1), clock: Callable[[], float] = monotonic
+    ) -> None:
+        super().__init__()
+        self.streaks = FailureStreaks(quiet, clock)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not str(record.msg).startswith(JOB_STORE_ERROR) or not isinstance(args, tuple):
+            return True
+        if len(args) != 2 or not isinstance(error := args[1], BaseException | str):
+            return True
+        store = args[0]
+        telling = self.streaks.failed(f"job store {store!r}", error)
+        if telling is None:
+            return False
+        if telling.first:
+            record.msg, record.args = f"{JOB_STORE_ERROR} %r: %s", (store, first_line(error))
+        else:
+            record.msg = f"{JOB_STORE_ERROR} %r %d more times the same way, last: %s"
+            record.args = (store, telling.untold, first_line(error))
+        return True
 
 
 def printable(text: str) -> str:
@@ -57,7 +179,10 @@ def service_log_config() -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"service": {"()": OneLinePerRecord, "format": LOG_FORMAT}},
-        "filters": {"overlapping_runs": {"()": OverlappingRunSkipped}},
+        "filters": {
+            "overlapping_runs": {"()": OverlappingRunSkipped},
+            "job_store_errors": {"()": RepeatedJobStoreErrors},
+        },
         "handlers": {
             "service": {
                 "class": "logging.StreamHandler",
@@ -70,7 +195,7 @@ def service_log_config() -> dict[str, Any]:
             # APScheduler tells of every run of every job at INFO, several times a second: it
             # would bury the jobs' own lines; its warnings and errors still show
             "apscheduler": {"level": "WARNING"},
-            "apscheduler.scheduler": {"filters": ["overlapping_runs"]},
+            "apscheduler.scheduler": {"filters": ["overlapping_runs", "job_store_errors"]},
             # httpx tells of every request at INFO: each webhook and gateway call
             "httpx": {"level": "WARNING"},
             # oauthlib tells at INFO whether a refused call's consumer key was a client's: the
@@ -102,7 +227,8 @@ def log_service_lines() -> None:
             if name and "level" in settings:
                 logging.getLogger(name).setLevel(settings["level"])
         scheduler = logging.getLogger("apscheduler.scheduler")
-        if not any(isinstance(kept, OverlappingRunSkipped) for kept in scheduler.filters):
-            scheduler.addFilter(OverlappingRunSkipped())
+        for quietening in (OverlappingRunSkipped, RepeatedJobStoreErrors):
+            if not any(isinstance(kept, quietening) for kept in scheduler.filters):
+                scheduler.addFilter(quietening())
         return
     logging.config.dictConfig(service_log_config())

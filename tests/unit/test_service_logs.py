@@ -18,9 +18,15 @@ import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
 from delivery.scheduler import build_scheduler, schedule_every
-from pipelines.logs import SKIPPED_RUN, log_service_lines, service_log_config
+from pipelines.logs import (
+    SKIPPED_RUN,
+    RepeatedJobStoreErrors,
+    log_service_lines,
+    service_log_config,
+)
 
 # as APScheduler words it, with the job as its argument
 SKIPPED_WARNING = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
@@ -86,6 +92,60 @@ def test_apschedulers_other_warnings_still_show(
 
     assert [record.getMessage() for record in caplog.records] == [
         "Error getting due jobs from job store 'default': the store is down"
+    ]
+
+
+def job_store_down() -> OperationalError:
+    """What APScheduler's SQLAlchemy job store raises at its look for due jobs, the store down."""
+    return OperationalError(
+        "SELECT apscheduler_jobs.id FROM apscheduler_jobs "
+        "WHERE apscheduler_jobs.next_run_time <= %(next_run_time_1)s",
+        {"next_run_time_1": 1780390800.5},
+        Exception("connection failed: connection refused\n\tIs the server running?"),
+    )
+
+
+STORE_DOWN_FIRST_LINE = (
+    "OperationalError: (builtins.Exception) connection failed: connection refused"
+)
+
+
+def test_apschedulers_job_store_error_is_told_once_in_one_line_while_the_store_is_down(
+    service_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(6):  # a minute of looks for due jobs, one every 10 s
+        logging.getLogger("apscheduler.scheduler").warning(
+            "Error getting due jobs from job store %r: %s", "default", job_store_down()
+        )
+
+    assert [record.getMessage() for record in caplog.records] == [
+        f"Error getting due jobs from job store 'default': {STORE_DOWN_FIRST_LINE}"
+    ]
+
+
+def test_apschedulers_repeated_job_store_error_is_counted_in_a_line_a_minute() -> None:
+    seconds = iter(range(0, 1_000, 10))
+    quietened = RepeatedJobStoreErrors(timedelta(minutes=1), lambda: next(seconds))
+    told = []
+    for _ in range(13):
+        record = logging.LogRecord(
+            "apscheduler.scheduler",
+            logging.WARNING,
+            __file__,
+            1,
+            "Error getting due jobs from job store %r: %s",
+            ("default", job_store_down()),
+            None,
+        )
+        if quietened.filter(record):
+            told.append(record.getMessage())
+
+    assert told == [
+        f"Error getting due jobs from job store 'default': {STORE_DOWN_FIRST_LINE}",
+        "Error getting due jobs from job store 'default' 6 more times the same way, last: "
+        f"{STORE_DOWN_FIRST_LINE}",
+        "Error getting due jobs from job store 'default' 6 more times the same way, last: "
+        f"{STORE_DOWN_FIRST_LINE}",
     ]
 
 
