@@ -1,16 +1,19 @@
 """Runs simulators on a live clock (the demo's `SystemClock` or `ScaledClock`): every `every`
 seconds each simulator emits the events whose time has come. Tests need none of this: they
-advance a `VirtualClock` and call `run_due()` themselves."""
+advance a `VirtualClock` and call `run_due()` themselves.
+
+An event its handler could not take (the store down) is kept by its simulator and handed over
+again later (`delivery.channels.schedule`); the failures are told as the jobs' are, a traceback
+for the first of a kind, then a line a minute, and a line when events go through again."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Sequence
 from typing import Protocol
 
-log = logging.getLogger(__name__)
+from delivery.channels import schedule
 
 
 class Runnable(Protocol):
@@ -31,10 +34,10 @@ class SimulatorPump:
         for simulator in self._simulators:
             try:
                 emitted += simulator.run_due()
-            except Exception:
-                # a handler that fails must not stop the channels; the event is lost, as a
-                # gateway's would be after its retries, and the notify service's sweeper copes
-                log.exception("an inbound event failed in its handler")
+            except Exception as error:
+                # a simulator keeps an event its handler fails, and tries it again itself: what
+                # reaches here is a fault of the simulator's own, which must not stop the others
+                schedule.FAILURES.failed(error, kept=False)
         return emitted
 
     async def run_forever(self) -> None:
