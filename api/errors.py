@@ -33,6 +33,7 @@ from delivery.notify import RequestConflictError
 from delivery.ports import TemplateProblem, TemplateProblemError
 from ownership.notifications import NotificationRequestError, RequestProblem
 from ownership.numbers import InvalidNumberError
+from pipelines.logs import FailureStreaks, first_line
 
 log = logging.getLogger(__name__)
 
@@ -208,10 +209,35 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(409, E.CONFLICT, str(error))
 
 
-async def _store_unreachable(request: Request, error: Exception) -> JSONResponse:
-    # the store down or its connection cut: the caller may try again, the operator is told
-    log.error("the store failed on %s %s: %s", request.method, request.url.path, error)
-    return error_response(503, E.UNAVAILABLE, "The service's store cannot be reached; try again")
+class StoreUnreachable:
+    """The store down or its connection cut: the caller may try again, the operator is told, in
+    one line, the error's class and first line (its SQL and parameters, a consumer key and a
+    nonce among them, stay out of the log). A store down for a minute fails every request: the
+    first of each kind is told, more of it counted in a line a minute (`FailureStreaks`)."""
+
+    def __init__(self, streaks: FailureStreaks | None = None) -> None:
+        self.streaks = streaks or FailureStreaks()
+
+    async def __call__(self, request: Request, error: Exception) -> JSONResponse:
+        telling = self.streaks.failed("store", error)
+        if telling is not None and telling.first:
+            log.error(
+                "the store failed on %s %s: %s",
+                request.method,
+                request.url.path,
+                first_line(error),
+            )
+        elif telling is not None:
+            log.error(
+                "the store failed %d more times the same way, last on %s %s: %s",
+                telling.untold,
+                request.method,
+                request.url.path,
+                first_line(error),
+            )
+        return error_response(
+            503, E.UNAVAILABLE, "The service's store cannot be reached; try again"
+        )
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -237,8 +263,9 @@ def install_error_handlers(app: FastAPI) -> None:
     ):
         app.add_exception_handler(domain_error, _domain_error)
     # a store down, cut off or busy: any other database error is a fault of ours, a 500
+    store_unreachable = StoreUnreachable()  # each app its own count
     for store_error in (OperationalError, InterfaceError, PoolTimeoutError):
-        app.add_exception_handler(store_error, _store_unreachable)
+        app.add_exception_handler(store_error, store_unreachable)
     app.add_exception_handler(Exception, _unexpected)
     _document_refusals_as_answered(app)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
 import pytest
 import requests
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from requests_oauthlib import OAuth1
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -17,9 +19,10 @@ from api.app import create_app
 from api.auth import AuthenticatedClient, Authenticator
 from api.deps import authenticated_client
 from api.error_codes import ErrorCode
-from api.errors import ApiError, install_error_handlers
+from api.errors import ApiError, StoreUnreachable, install_error_handlers
 from api.observability import ObservabilityMiddleware
 from api.serving import SnapshotSource, SnapshotUnavailableError
+from pipelines.logs import FailureStreaks
 from pipelines.settings import load_settings
 from tests.api.service import NOW, VERIFIED_FRESH, Caller, serving
 
@@ -276,3 +279,53 @@ def test_an_id_over_its_length_is_told_its_bound_in_characters(
     assert response.status_code == 400
     assert response.json()["code"] == "INVALID_ARGUMENT"
     assert f"at most {bound} characters" in response.json()["message"]
+
+
+def test_a_store_down_is_logged_in_one_line_once_without_the_sql_or_its_parameters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/v1/notify")
+    def notify() -> None:
+        # the nonce's insert, as the store refuses it, with the caller's key and nonce
+        raise OperationalError(
+            "INSERT INTO nonces (consumer_key, nonce) VALUES (%(consumer_key)s, %(nonce)s)",
+            {"consumer_key": "ck_live_5f3a9e", "nonce": "n0nce-8c1d2b"},
+            Exception("connection failed: connection refused\nIs the server running?"),
+        )
+
+    with serving(app, lifespan="off") as url:
+        answers = [requests.post(f"{url}/v1/notify").status_code for _ in range(20)]
+
+    assert answers == [503] * 20
+    told = [record for record in caplog.records if record.name == "api.errors"]
+    assert [record.getMessage() for record in told] == [
+        "the store failed on POST /v1/notify: "
+        "OperationalError: (builtins.Exception) connection failed: connection refused"
+    ]
+    assert told[0].exc_info is None
+
+
+def test_a_store_down_for_a_while_is_counted_in_a_line_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seconds = iter(range(0, 1_000, 5))  # a failed request every 5 s
+    store_unreachable = StoreUnreachable(
+        FailureStreaks(timedelta(minutes=1), lambda: next(seconds))
+    )
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/v1/notifications/n-1", "headers": []}
+    )
+    for number in range(13):
+        refused = Exception(f"connection to server at 127.0.0.1 port 5432 failed, try {number}")
+        asyncio.run(store_unreachable(request, OperationalError("SELECT 1", {}, refused)))
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "the store failed on GET /v1/notifications/n-1: OperationalError: (builtins.Exception) "
+        "connection to server at 127.0.0.1 port 5432 failed, try 0",
+        "the store failed 12 more times the same way, last on GET /v1/notifications/n-1: "
+        "OperationalError: (builtins.Exception) connection to server at 127.0.0.1 port 5432 "
+        "failed, try 12",
+    ]
