@@ -32,6 +32,7 @@ from delivery.overlay import LiveOverlay
 from delivery.runtime import build_notify_runtime
 from delivery.templates import TemplateDesk, build_template_desk
 from ownership.policy import Policy
+from pipelines.logs import FailureStreaks, first_line
 from pipelines.publish import SNAPSHOT_FILE
 from pipelines.settings import Settings
 from store.clients import forget_nonces_before
@@ -207,15 +208,28 @@ async def _once_set(
 async def forget_old_nonces(
     sessions: sessionmaker[Session], retention_seconds: int, every_seconds: float = 60.0
 ) -> None:
-    """Delete nonces older than the retention, which the timestamp window refuses anyway."""
+    """Delete nonces older than the retention, which the timestamp window refuses anyway. A
+    store down fails every round: the first failure of a kind is told with its traceback, more
+    counted in a line a minute (`FailureStreaks`)."""
+    failures = FailureStreaks()
     while True:
         await asyncio.sleep(every_seconds)
         cutoff = datetime.now(UTC) - timedelta(seconds=retention_seconds)
         try:
             with sessions.begin() as session:
                 forget_nonces_before(session, cutoff)
-        except SQLAlchemyError:
-            log.exception("could not forget old nonces; trying again in %s s", every_seconds)
+        except SQLAlchemyError as error:
+            telling = failures.failed("nonces", error)
+            if telling is not None and telling.first:
+                log.exception("could not forget old nonces; trying again in %s s", every_seconds)
+            elif telling is not None:
+                log.error(
+                    "could not forget old nonces %d more times the same way, last: %s",
+                    telling.untold,
+                    first_line(error),
+                )
+        else:
+            failures.ended("nonces")
 
 
 @contextmanager

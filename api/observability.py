@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 
 from delivery.figures import NotifyFigures
 from ownership.numbers import mask
+from pipelines.logs import FailureStreaks, first_line
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -111,6 +112,8 @@ class NotifyGauges(Collector):
         self._reading_since: float | None = None
         self._read_done = threading.Event()
         self._read_done.set()
+        # a store down fails every read, one every `every` seconds: told once, then counted
+        self._failures = FailureStreaks()
 
     def _start_read_if_due(self) -> threading.Event:
         with self._lock:
@@ -125,8 +128,21 @@ class NotifyGauges(Collector):
         try:
             figures: NotifyFigures | None = self._read()
         except Exception as error:  # the store down, or any error of its driver
-            log.warning("the notify path's figures cannot be read from the store: %s", error)
+            telling = self._failures.failed("figures", error)
+            if telling is not None and telling.first:
+                log.warning(
+                    "the notify path's figures cannot be read from the store: %s", first_line(error)
+                )
+            elif telling is not None:
+                log.warning(
+                    "the notify path's figures failed %d more reads the same way, last: %s",
+                    telling.untold,
+                    first_line(error),
+                )
             figures = None
+        else:
+            if failed := self._failures.ended("figures"):
+                log.info("the notify path's figures are read again after %d failed reads", failed)
         with self._lock:
             self._figures, self._read_at, self._reading_since = figures, time.monotonic(), None
             self._read_done.set()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from pipelines.logs import first_line
+
 log = logging.getLogger("delivery.dispatching")
 
 
@@ -32,19 +34,9 @@ class DispatchFailures:
                 "could not dispatch %s: %d tries failed, the last with %s",
                 notification_id,
                 tries,
-                _first_line(error),
+                first_line(error),
             )
 
     def carried(self, notification_id: str) -> None:
         with self._lock:
             self._tries.pop(notification_id, None)
-
-
-def _first_line(error: Exception) -> str:
-    """The error's class and the first line of its message (a database error's SQL follows on
-    lines of its own), at most 200 characters."""
-    try:
-        lines = str(error).strip().splitlines()
-    except Exception:  # an error whose message cannot be made
-        lines = []
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:200]

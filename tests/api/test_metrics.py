@@ -4,14 +4,20 @@ that only has a dead worker's pid."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
+from typing import NoReturn
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.exc import OperationalError
 
+from api.app import forget_old_nonces
 from api.observability import NotifyGauges, WorkerProcesses, mark_worker, render_metrics
 from delivery.figures import NotifyFigures
 
@@ -25,6 +31,23 @@ def test_a_store_that_cannot_be_read_leaves_the_other_metrics_answering() -> Non
     assert b"ownership_store_up 0.0" in body
     assert b"ownership_http_requests_total" in body
     assert b"ownership_notifications_under_way" not in body
+
+
+def test_a_store_down_scrape_after_scrape_is_told_once_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def store_down() -> NotifyFigures:
+        raise OperationalError("select status, count(*)", {"k": 1}, ConnectionRefusedError("no"))
+
+    gauges = NotifyGauges(store_down, every=0, wait=5)
+
+    with caplog.at_level(logging.WARNING, logger="api.observability"):
+        for _ in range(20):
+            render_metrics(gauges)
+
+    told = [record.getMessage() for record in caplog.records]
+    assert len(told) == 1
+    assert "\n" not in told[0] and "select status" not in told[0]
 
 
 def test_a_store_that_does_not_answer_shows_as_down_without_holding_the_scrape() -> None:
@@ -85,3 +108,22 @@ def test_a_mark_whose_pid_another_process_now_has_is_not_shown_and_is_removed(
 
     assert worker_pids_shown(tmp_path) == set()
     assert not stale.exists()
+
+
+def test_a_store_down_round_after_round_of_the_nonces_retention_is_told_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class StoreDown:
+        def begin(self) -> NoReturn:
+            raise OperationalError("delete from nonces", {"k": 1}, ConnectionRefusedError("no"))
+
+    async def for_a_while() -> None:
+        rounds = forget_old_nonces(StoreDown(), 900, every_seconds=0.001)  # type: ignore[arg-type]
+        with suppress(TimeoutError):
+            await asyncio.wait_for(rounds, timeout=0.3)
+
+    with caplog.at_level(logging.ERROR, logger="api.app"):
+        asyncio.run(for_a_while())
+
+    assert len(caplog.records) == 1
+    assert caplog.records[0].exc_info is not None  # the first, with its traceback
