@@ -51,6 +51,7 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> None:
         engine.dispose()
     if runtime.lost.is_set():
         raise SimulatorsLockLostError
+    log.info("stopped: the work in flight has ended")
 
 
 def _stop_or_force(stop: threading.Event, received: int, _frame: FrameType | None) -> None:

@@ -378,6 +378,7 @@ def test_the_workers_log_tells_its_own_news_not_each_run_of_each_job(tmp_path: P
 
     assert f"INFO delivery.runtime {JOBS_RUNNING}" in log
     assert "INFO apscheduler" not in log
+    assert log.rstrip().endswith("INFO delivery.worker stopped: the work in flight has ended")
 
 
 def test_the_api_running_the_jobs_tells_their_news_beside_its_own_lines(tmp_path: Path) -> None:
