@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -218,6 +218,12 @@ class StoreUnreachable:
     def __init__(self, streaks: FailureStreaks | None = None) -> None:
         self.streaks = streaks or FailureStreaks()
 
+    def works(self) -> None:
+        """The store answered (a call's nonce was kept): a run of failures has ended."""
+        failed = self.streaks.ended("store")
+        if failed:
+            log.info("the store answers again, after %d failed requests", failed)
+
     async def __call__(self, request: Request, error: Exception) -> JSONResponse:
         telling = self.streaks.failed("store", error)
         if telling is not None and telling.first:
@@ -264,7 +270,10 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(domain_error, _domain_error)
     # a store down, cut off or busy: any other database error is a fault of ours, a 500
     store_unreachable = StoreUnreachable()  # each app its own count
-    for store_error in (OperationalError, InterfaceError, PoolTimeoutError):
+    app.state.store_unreachable = store_unreachable
+    # InternalError: a store that takes no writes (a standby after a failover, a database set
+    # read-only), which answers again once the operator points the service at its primary
+    for store_error in (OperationalError, InterfaceError, InternalError, PoolTimeoutError):
         app.add_exception_handler(store_error, store_unreachable)
     app.add_exception_handler(Exception, _unexpected)
     _document_refusals_as_answered(app)

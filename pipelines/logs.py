@@ -53,6 +53,9 @@ class _Streak:
     told_at: float
     untold: int = 0
     failures: int = 1
+    # when it last failed: a kind that has not failed for `quiet` ended (the store came back
+    # and went down again later), and its next failure is told as a first again
+    failed_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,12 @@ class FailureStreaks:
         with self._lock:
             streaks = self._streaks.setdefault(source, {})
             streak = streaks.get(kind)
-            if streak is None:
-                if len(streaks) >= KINDS_KEPT:
+            if streak is None or now - streak.failed_at >= self.quiet:
+                if streak is None and len(streaks) >= KINDS_KEPT:
                     streaks.clear()
-                streaks[kind] = _Streak(now)
+                streaks[kind] = _Streak(now, failed_at=now)
                 return Telling(first=True)
+            streak.failed_at = now
             streak.failures += 1
             streak.untold += 1
             if now - streak.told_at < self.quiet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import requests
 from fastapi import FastAPI, Request
 from requests_oauthlib import OAuth1
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.app import create_app
@@ -329,3 +330,55 @@ def test_a_store_down_for_a_while_is_counted_in_a_line_a_minute(
         "OperationalError: (builtins.Exception) connection to server at 127.0.0.1 port 5432 "
         "failed, try 12",
     ]
+
+
+def test_a_store_back_is_told_with_the_failures_counted_and_a_later_outage_told_afresh(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    store_unreachable = StoreUnreachable(FailureStreaks(timedelta(minutes=1), lambda: now[0]))
+    request = Request({"type": "http", "method": "POST", "path": "/v1/check", "headers": []})
+
+    def refused() -> None:
+        error = OperationalError("SELECT 1", {}, Exception("connection refused"))
+        asyncio.run(store_unreachable(request, error))
+
+    with caplog.at_level(logging.INFO, logger="api.errors"):
+        for second in range(50):  # a 50 s outage
+            now[0] = second
+            refused()
+        now[0] = 60.0
+        store_unreachable.works()  # a call's nonce kept
+        now[0] = 3_600.0
+        refused()  # another outage, an hour later
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "the store failed on POST /v1/check: OperationalError: (builtins.Exception) "
+        "connection refused",
+        "the store answers again, after 50 failed requests",
+        "the store failed on POST /v1/check: OperationalError: (builtins.Exception) "
+        "connection refused",
+    ]
+
+
+def test_a_store_that_takes_no_writes_is_503_to_try_again_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/v1/check")
+    def check() -> None:  # a standby after a failover: psycopg's ReadOnlySqlTransaction
+        raise InternalError(
+            "INSERT INTO nonces (consumer_key, nonce) VALUES (%(consumer_key)s, %(nonce)s)",
+            {"consumer_key": "ck_live_5f3a9e", "nonce": "n0nce-8c1d2b"},
+            Exception("cannot execute INSERT in a read-only transaction"),
+        )
+
+    with serving(app, lifespan="off") as url:
+        answers = [requests.post(f"{url}/v1/check").status_code for _ in range(5)]
+
+    assert answers == [503] * 5
+    told = [record.getMessage() for record in caplog.records if record.name == "api.errors"]
+    assert len(told) == 1
+    assert "ck_live" not in told[0] and "VALUES" not in told[0]

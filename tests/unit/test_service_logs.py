@@ -149,6 +149,27 @@ def test_apschedulers_repeated_job_store_error_is_counted_in_a_line_a_minute() -
     ]
 
 
+def test_apschedulers_job_store_error_after_an_hour_without_one_is_told_afresh() -> None:
+    seconds = iter([0, 10, 20, 30, 40, 3_600])  # a 40 s outage, and another an hour later
+    quietened = RepeatedJobStoreErrors(timedelta(minutes=1), lambda: next(seconds))
+    told = []
+    for _ in range(6):
+        record = logging.LogRecord(
+            "apscheduler.scheduler",
+            logging.WARNING,
+            __file__,
+            1,
+            "Error getting due jobs from job store %r: %s",
+            ("default", job_store_down()),
+            None,
+        )
+        if quietened.filter(record):
+            told.append(record.getMessage())
+
+    # not "5 more times": those of the first outage are not pinned on the second
+    assert told == [f"Error getting due jobs from job store 'default': {STORE_DOWN_FIRST_LINE}"] * 2
+
+
 @pytest.mark.parametrize("config", ["service_log_config", "server_log_config"])
 def test_the_worker_and_the_api_drop_the_same_skipped_runs(config: str) -> None:
     # a process of its own: the configuration replaces the process's handlers
