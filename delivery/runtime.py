@@ -160,7 +160,7 @@ class NotifyRuntime:
             self.lost.set()
             self.service.stopping.set()
             self.dispatcher.stopping.set()
-            if self.scheduler is not None:
+            if self.scheduler is not None and self.scheduler.running:  # not stopped meanwhile
                 self.scheduler.pause()
             if self.pump is not None:
                 self.pump.stop()

@@ -113,6 +113,8 @@ class AdvisoryLockWatch:
             if retaken is None and failed < LOCK_RETAKE_CHECKS:
                 continue
             self._let_go()
+            if self._stopping.is_set():  # the block ended meanwhile: it holds nothing now
+                return
             because = (
                 "another process took it"
                 if retaken is False

@@ -219,3 +219,29 @@ class TcpRelay:
         with suppress(OSError):
             while chunk := source.recv(65536):
                 sink.sendall(chunk)
+
+
+@pytest.mark.usefixtures("checked_often")
+def test_a_holder_that_ends_while_its_lock_is_being_taken_again_is_told_nothing(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    told: list[str] = []
+    retaking, go_on = threading.Event(), threading.Event()
+    retake = lock_watch.AdvisoryLockWatch._retake
+
+    def slow_retake(self: lock_watch.AdvisoryLockWatch) -> bool | None:
+        retaking.set()
+        go_on.wait(5)  # a connect that waits out its time-out
+        return retake(self)
+
+    monkeypatch.setattr(lock_watch.AdvisoryLockWatch, "_retake", slow_retake)
+    with ExitStack() as other_side:
+        ending = threading.Thread(target=go_on.set)
+        with held_alone_on_store(postgres_url, KEY, "test.lock", told.append):
+            other_side.enter_context(waiting_for_the_lock(postgres_url, KEY))
+            cut_the_connection_holding(postgres_url, KEY)
+            assert retaking.wait(5)
+            threading.Timer(0.2, ending.start).start()  # the retake ends as the block does
+        ending.join(5)
+
+    assert told == []  # the block's own end, not a loss to tell of
