@@ -176,6 +176,14 @@ class OneLinePerRecord(logging.Formatter):
         record.message = printable(record.message)
         return super().formatMessage(record)
 
+    def formatException(self, ei: Any) -> str:
+        """The traceback on lines of its own, each but its first indented: an exception's
+        message may hold text a caller sent, whose line breaks then start no line of the log
+        (`2026-11-29 06:00:00,000 INFO ...` forged), and whose escapes and controls are
+        written out."""
+        first, *rest = super().formatException(ei).split("\n")
+        return "\n".join([printable(first), *("  " + printable(line) for line in rest)])
+
 
 def service_log_config() -> dict[str, Any]:
     """A `logging.config.dictConfig` configuration for the service's own loggers."""

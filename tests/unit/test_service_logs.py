@@ -244,3 +244,21 @@ def test_a_traceback_keeps_its_lines() -> None:
         )
 
     assert "Traceback (most recent call last):\n" in formatter.format(record)
+
+
+def test_an_exceptions_message_starts_no_line_of_the_log() -> None:
+    formatter = logging.config.DictConfigurator(service_log_config()).configure_formatter(
+        service_log_config()["formatters"]["service"]
+    )
+    try:
+        raise ValueError("caller text\n1999-01-01 06:00:00,000 INFO api forged \x1b[2J\u202e")
+    except ValueError:
+        record = logging.LogRecord(
+            "api.errors", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+
+    lines = formatter.format(record).split("\n")
+
+    assert not any(line.startswith("1999-01-01") for line in lines)
+    assert all(line.isprintable() for line in lines)
+    assert "  1999-01-01 06:00:00,000 INFO api forged \\x1b[2J\\u202e" in lines
