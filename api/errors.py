@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -209,6 +210,12 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(409, E.CONFLICT, str(error))
 
 
+# PostgreSQL's SQLSTATE for a write refused by a read-only transaction or standby
+READ_ONLY_SQL_TRANSACTION = "25006"
+# how recent a store failure keeps a run of them going, whatever answered meanwhile
+STILL_FAILING = timedelta(seconds=10)
+
+
 class StoreUnreachable:
     """The store down or its connection cut: the caller may try again, the operator is told, in
     one line, the error's class and first line (its SQL and parameters, a consumer key and a
@@ -219,8 +226,10 @@ class StoreUnreachable:
         self.streaks = streaks or FailureStreaks()
 
     def works(self) -> None:
-        """The store answered (a call's nonce was kept): a run of failures has ended."""
-        failed = self.streaks.ended("store")
+        """The store answered a call's authentication (its nonce was kept): a run of failures
+        has ended, unless one came within the last seconds (the call's own query may fail yet:
+        a statement time-out its nonce's insert did not meet)."""
+        failed = self.streaks.ended("store", unless_within=STILL_FAILING)
         if failed:
             log.info("the store answers again, after %d failed requests", failed)
 
@@ -271,10 +280,18 @@ def install_error_handlers(app: FastAPI) -> None:
     # a store down, cut off or busy: any other database error is a fault of ours, a 500
     store_unreachable = StoreUnreachable()  # each app its own count
     app.state.store_unreachable = store_unreachable
-    # InternalError: a store that takes no writes (a standby after a failover, a database set
-    # read-only), which answers again once the operator points the service at its primary
-    for store_error in (OperationalError, InterfaceError, InternalError, PoolTimeoutError):
+    for store_error in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(store_error, store_unreachable)
+
+    async def read_only_or_unexpected(request: Request, error: Exception) -> JSONResponse:
+        # a store that takes no writes (a standby after a failover, a database set read-only)
+        # answers again once the operator points the service at its primary; any other
+        # InternalError (a transaction of ours left failed) is a fault of ours, a 500
+        if getattr(getattr(error, "orig", None), "sqlstate", None) == READ_ONLY_SQL_TRANSACTION:
+            return await store_unreachable(request, error)
+        return await _unexpected(request, error)
+
+    app.add_exception_handler(InternalError, read_only_or_unexpected)
     app.add_exception_handler(Exception, _unexpected)
     _document_refusals_as_answered(app)
 

@@ -15,12 +15,13 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
@@ -160,8 +161,10 @@ class NotifyRuntime:
             self.lost.set()
             self.service.stopping.set()
             self.dispatcher.stopping.set()
-            if self.scheduler is not None and self.scheduler.running:  # not stopped meanwhile
-                self.scheduler.pause()
+            if self.scheduler is not None:
+                # `stop_jobs` may shut it down meanwhile, the process ending anyway
+                with suppress(SchedulerNotRunningError):
+                    self.scheduler.pause()
             if self.pump is not None:
                 self.pump.stop()
         log.error("%s; another worker may be running: the jobs were stopped", why)

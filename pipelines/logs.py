@@ -8,6 +8,7 @@ import copy
 import logging.config
 import re
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,12 @@ SKIPPED_RUN = "maximum number of running instances reached"
 JOB_STORE_ERROR = "Error getting due jobs from job store"
 # the kinds of failure followed for one source at most: past them, its streaks are forgotten
 KINDS_KEPT = 100
+# A kind of failure that has not come again for this long has ended, for a source that never
+# says it works again (APScheduler's job store, a request's store): its next failure is told as
+# the first of a new outage. Far longer than any retry's interval (a minute at most), so that a
+# job or a loop failing at each of its runs is counted, not told afresh at each; a job of every
+# hour or day that fails at each run is told at each, its traceback once an hour or a day.
+ENDED_AFTER = timedelta(minutes=10)
 
 
 def first_line(error: BaseException | str) -> str:
@@ -53,8 +60,8 @@ class _Streak:
     told_at: float
     untold: int = 0
     failures: int = 1
-    # when it last failed: a kind that has not failed for `quiet` ended (the store came back
-    # and went down again later), and its next failure is told as a first again
+    # when it last failed: a kind that has not failed for `ENDED_AFTER` ended (the store came
+    # back and went down again later), and its next failure is told as a first again
     failed_at: float = 0.0
 
 
@@ -76,10 +83,14 @@ class FailureStreaks:
     simulators' events, the API's store errors, APScheduler's job store errors."""
 
     def __init__(
-        self, quiet: timedelta = timedelta(minutes=1), clock: Callable[[], float] = monotonic
+        self,
+        quiet: timedelta = timedelta(minutes=1),
+        clock: Callable[[], float] = monotonic,
+        ended_after: timedelta = ENDED_AFTER,
     ) -> None:
         self.quiet = quiet.total_seconds()
         self.clock = clock
+        self.ended_after = ended_after.total_seconds()
         self._streaks: dict[str, dict[str, _Streak]] = {}
         self._lock = threading.Lock()
 
@@ -90,10 +101,13 @@ class FailureStreaks:
         with self._lock:
             streaks = self._streaks.setdefault(source, {})
             streak = streaks.get(kind)
-            if streak is None or now - streak.failed_at >= self.quiet:
+            if streak is None or now - streak.failed_at >= self.ended_after:
                 if streak is None and len(streaks) >= KINDS_KEPT:
                     streaks.clear()
-                streaks[kind] = _Streak(now, failed_at=now)
+                # a kind quiet that long is a new outage, told afresh; the failures since the
+                # source last worked still count towards `ended`
+                earlier = streak.failures if streak is not None else 0
+                streaks[kind] = _Streak(now, failures=earlier + 1, failed_at=now)
                 return Telling(first=True)
             streak.failed_at = now
             streak.failures += 1
@@ -103,9 +117,19 @@ class FailureStreaks:
             untold, streak.untold, streak.told_at = streak.untold, 0, now
             return Telling(first=False, untold=untold)
 
-    def ended(self, source: str) -> int:
-        """`source` works again: how many times it failed since it last worked (0: it had not)."""
+    def ended(self, source: str, unless_within: timedelta = timedelta(0)) -> int:
+        """`source` works again: how many times it failed since it last worked (0: it had not).
+        `unless_within`: a sign of working that may come beside failures (a request whose
+        authentication reached the store, whose own query then failed) ends nothing while a
+        failure came that recently."""
+        now = self.clock()
         with self._lock:
+            streaks = self._streaks.get(source, {})
+            if any(
+                now - streak.failed_at < unless_within.total_seconds()
+                for streak in streaks.values()
+            ):
+                return 0
             streaks = self._streaks.pop(source, {})
         return sum(streak.failures for streak in streaks.values())
 
@@ -167,22 +191,31 @@ def printable(text: str) -> str:
     )
 
 
-class OneLinePerRecord(logging.Formatter):
-    """The service's lines: a record's message is written on its one line, whatever a caller,
-    a client's endpoint or a gateway put in it (a path a request named, a reply quoted), so
-    that none can forge lines of the log or rewrite the terminal; a traceback keeps its lines."""
+class OneLinePerRecord(logging.Filter):
+    """A record's message on its one line, whatever a caller, a client's endpoint or a gateway
+    put in it (a path a request named, a reply quoted), its escapes and controls written out,
+    so that none can forge lines of the log or rewrite the terminal; its traceback on lines of
+    its own, each but the first indented and written out likewise, so that an exception's
+    message starts no line either. A filter on every handler, the service's and uvicorn's
+    alike, so that whichever formats the record first writes it so (a formatter keeps the
+    traceback's text on the record for the next)."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = printable(record.message)
-        return super().formatMessage(record)
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit: logging reports that itself
+            return True
+        shown = printable(message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        if record.exc_info and record.exc_text is None:
+            record.exc_text = _indented_traceback(record.exc_info)
+        return True
 
-    def formatException(self, ei: Any) -> str:
-        """The traceback on lines of its own, each but its first indented: an exception's
-        message may hold text a caller sent, whose line breaks then start no line of the log
-        (`2026-11-29 06:00:00,000 INFO ...` forged), and whose escapes and controls are
-        written out."""
-        first, *rest = super().formatException(ei).split("\n")
-        return "\n".join([printable(first), *("  " + printable(line) for line in rest)])
+
+def _indented_traceback(exc_info: Any) -> str:
+    first, *rest = "".join(traceback.format_exception(*exc_info)).rstrip("\n").split("\n")
+    return "\n".join([printable(first), *("  " + printable(line) for line in rest)])
 
 
 def service_log_config() -> dict[str, Any]:
@@ -190,8 +223,9 @@ def service_log_config() -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"service": {"()": OneLinePerRecord, "format": LOG_FORMAT}},
+        "formatters": {"service": {"format": LOG_FORMAT}},
         "filters": {
+            "one_line": {"()": OneLinePerRecord},
             "overlapping_runs": {"()": OverlappingRunSkipped},
             "job_store_errors": {"()": RepeatedJobStoreErrors},
         },
@@ -199,6 +233,7 @@ def service_log_config() -> dict[str, Any]:
             "service": {
                 "class": "logging.StreamHandler",
                 "formatter": "service",
+                "filters": ["one_line"],
                 "stream": "ext://sys.stderr",
             }
         },
@@ -226,6 +261,9 @@ def server_log_config() -> dict[str, Any]:
     ours = service_log_config()
     for section in ("formatters", "filters", "handlers", "loggers"):
         config.setdefault(section, {}).update(ours[section])
+    for handler in config["handlers"].values():  # uvicorn's own lines too: its error log
+        # writes the traceback of an unhandled error again, as Starlette raises it on
+        handler["filters"] = sorted({*handler.get("filters", []), "one_line"})
     return config
 
 

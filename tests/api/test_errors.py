@@ -12,6 +12,7 @@ from typing import cast
 import pytest
 import requests
 from fastapi import FastAPI, Request
+from psycopg.errors import InFailedSqlTransaction, ReadOnlySqlTransaction
 from requests_oauthlib import OAuth1
 from sqlalchemy.exc import InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -347,7 +348,7 @@ def test_a_store_back_is_told_with_the_failures_counted_and_a_later_outage_told_
         for second in range(50):  # a 50 s outage
             now[0] = second
             refused()
-        now[0] = 60.0
+        now[0] = 70.0
         store_unreachable.works()  # a call's nonce kept
         now[0] = 3_600.0
         refused()  # another outage, an hour later
@@ -372,7 +373,7 @@ def test_a_store_that_takes_no_writes_is_503_to_try_again_in_one_line(
         raise InternalError(
             "INSERT INTO nonces (consumer_key, nonce) VALUES (%(consumer_key)s, %(nonce)s)",
             {"consumer_key": "ck_live_5f3a9e", "nonce": "n0nce-8c1d2b"},
-            Exception("cannot execute INSERT in a read-only transaction"),
+            ReadOnlySqlTransaction("cannot execute INSERT in a read-only transaction"),
         )
 
     with serving(app, lifespan="off") as url:
@@ -382,3 +383,37 @@ def test_a_store_that_takes_no_writes_is_503_to_try_again_in_one_line(
     told = [record.getMessage() for record in caplog.records if record.name == "api.errors"]
     assert len(told) == 1
     assert "ck_live" not in told[0] and "VALUES" not in told[0]
+
+
+def test_an_internal_error_of_a_transaction_of_ours_is_a_500_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/v1/check")
+    def check() -> None:  # a query after a failed one, in the same transaction
+        raise InternalError("SELECT 1", {}, InFailedSqlTransaction("current transaction aborted"))
+
+    with serving(app, lifespan="off") as url:
+        answer = requests.post(f"{url}/v1/check")
+
+    assert (answer.status_code, answer.json()["code"]) == (500, "INTERNAL")
+    assert [
+        record.exc_info is not None for record in caplog.records if record.name == "api.errors"
+    ] == [True]
+
+
+def test_an_answer_beside_failures_ends_no_run_of_them(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    store_unreachable = StoreUnreachable(FailureStreaks(timedelta(minutes=1), lambda: now[0]))
+    request = Request({"type": "http", "method": "POST", "path": "/v1/check", "headers": []})
+
+    with caplog.at_level(logging.INFO, logger="api.errors"):
+        for second in range(30):  # every call's nonce kept, its own query timed out
+            now[0] = second
+            store_unreachable.works()
+            error = OperationalError("SELECT 1", {}, Exception("canceling statement"))
+            asyncio.run(store_unreachable(request, error))
+
+    assert len(caplog.records) == 1  # the first; the rest counted

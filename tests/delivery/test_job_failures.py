@@ -186,3 +186,24 @@ def test_a_failing_job_raises_nothing_into_the_scheduler(
     run_task(JOB)  # APScheduler would write its own traceback too
 
     assert caplog.records[0].levelno == logging.ERROR
+
+
+@pytest.mark.parametrize(
+    ("every", "tracebacks"),
+    [(timedelta(minutes=1), 1), (timedelta(minutes=2), 1), (timedelta(hours=1), 24)],
+    ids=["every-minute", "every-two-minutes", "every-hour"],
+)
+def test_a_job_failing_at_each_of_its_runs_is_counted_and_told_again_only_an_hour_apart(
+    every: timedelta, tracebacks: int, tick: Tick, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "delivery.scheduler")
+    TASKS[JOB] = store_down
+    for _ in range(24):
+        run_task(JOB)
+        tick.now += every.total_seconds()
+    TASKS[JOB] = lambda: None
+    run_task(JOB)
+
+    told = lines(caplog)
+    assert sum(traced for _, traced in told) == tracebacks
+    assert told[-1] == (f"scheduled job {JOB} works again after 24 failed runs", False)

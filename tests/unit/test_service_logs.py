@@ -4,6 +4,7 @@ tick; a daily job's skipped run, and APScheduler's other warnings, still show.""
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.config
 import subprocess
@@ -19,13 +20,16 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
+from uvicorn.logging import DefaultFormatter
 
 from delivery.scheduler import build_scheduler, schedule_every
 from pipelines.logs import (
+    LOG_FORMAT,
     SKIPPED_RUN,
+    OneLinePerRecord,
     RepeatedJobStoreErrors,
     log_service_lines,
-    service_log_config,
+    server_log_config,
 )
 
 # as APScheduler words it, with the job as its argument
@@ -214,16 +218,33 @@ def test_whether_a_refused_calls_key_was_a_clients_is_not_logged(
     assert "Valid client" not in caplog.text
 
 
+def written(record: logging.LogRecord, formatter: logging.Formatter | None = None) -> str:
+    """What a handler of the service's configuration writes of `record`: its filter, then a
+    formatter (the service's, or uvicorn's own)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter or logging.Formatter(LOG_FORMAT))
+    handler.addFilter(OneLinePerRecord())
+    handler.handle(record)
+    return stream.getvalue().rstrip("\n")
+
+
+def failure(message: str) -> logging.LogRecord:
+    try:
+        raise ValueError(message)
+    except ValueError:
+        return logging.LogRecord(
+            "api.errors", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+
+
 def test_a_message_is_written_on_its_one_line_whatever_a_caller_put_in_it() -> None:
-    formatter = logging.config.DictConfigurator(service_log_config()).configure_formatter(
-        service_log_config()["formatters"]["service"]
-    )
     path = "/v1/notifications/x\x1b[2K\x1b[1Gforged\u202etxt.exe\r\n2026-11-29 CRITICAL forged"
     record = logging.LogRecord(
         "api.errors", logging.ERROR, __file__, 1, "failed on GET %s", (path,), None
     )
 
-    line = formatter.format(record)
+    line = written(record)
 
     assert "\n" not in line and line.isprintable()
     assert line.endswith(
@@ -233,32 +254,29 @@ def test_a_message_is_written_on_its_one_line_whatever_a_caller_put_in_it() -> N
 
 
 def test_a_traceback_keeps_its_lines() -> None:
-    formatter = logging.config.DictConfigurator(service_log_config()).configure_formatter(
-        service_log_config()["formatters"]["service"]
-    )
-    try:
-        raise ValueError("boom")
-    except ValueError:
-        record = logging.LogRecord(
-            "api.errors", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
-        )
-
-    assert "Traceback (most recent call last):\n" in formatter.format(record)
+    assert "Traceback (most recent call last):\n" in written(failure("boom"))
 
 
-def test_an_exceptions_message_starts_no_line_of_the_log() -> None:
-    formatter = logging.config.DictConfigurator(service_log_config()).configure_formatter(
-        service_log_config()["formatters"]["service"]
-    )
-    try:
-        raise ValueError("caller text\n1999-01-01 06:00:00,000 INFO api forged \x1b[2J\u202e")
-    except ValueError:
-        record = logging.LogRecord(
-            "api.errors", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
-        )
+@pytest.mark.parametrize(
+    "formatter",
+    [None, DefaultFormatter("%(levelprefix)s %(message)s", use_colors=False)],
+    ids=["service", "uvicorn"],
+)
+def test_an_exceptions_message_starts_no_line_of_the_log(
+    formatter: logging.Formatter | None,
+) -> None:
+    record = failure("caller text\n1999-01-01 06:00:00,000 INFO api forged \x1b[2J\u202e")
 
-    lines = formatter.format(record).split("\n")
+    lines = written(record, formatter).split("\n")
 
     assert not any(line.startswith("1999-01-01") for line in lines)
     assert all(line.isprintable() for line in lines)
     assert "  1999-01-01 06:00:00,000 INFO api forged \\x1b[2J\\u202e" in lines
+
+
+def test_every_handler_of_the_server_writes_one_line_a_record() -> None:
+    handlers = server_log_config()["handlers"]
+
+    assert {name for name, handler in handlers.items() if "one_line" in handler["filters"]} == set(
+        handlers
+    )
