@@ -13,18 +13,9 @@ from sqlalchemy.exc import OperationalError
 
 from delivery import scheduler
 from delivery.scheduler import TASKS, JobFailures, run_task
+from tests.ticks import Tick
 
 JOB = "notify.dispatch"
-
-
-class Tick:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -347,22 +347,29 @@ def test_an_endpoint_answering_a_byte_at_a_time_is_cut_off_at_the_timeout(
     assert row.last_error == "no complete answer within 1 s"
 
 
-def test_a_failing_endpoints_reply_is_kept_in_part_to_show_why(
-    engine: Engine, cipher: SecretCipher
-) -> None:
-    clock = VirtualClock(START)
-    reply = b"quota exceeded " * 1000
-    answer = b"HTTP/1.1 429 Too Many\r\ncontent-length: %d\r\n\r\n%s" % (len(reply), reply)
+def after_a_reply(
+    engine: Engine, cipher: SecretCipher, status: bytes, reply: bytes
+) -> WebhookDeliveryRow:
+    """The outbox's row of an event whose endpoint answered `status` with `reply`."""
+    answer = b"HTTP/1.1 %s\r\ncontent-length: %d\r\n\r\n%s" % (status, len(reply), reply)
     with dripping(answer, every=0) as url:
         shop = register_shop(engine, cipher, webhook_url=url)
         event_id = enqueue_status(engine, shop.key, START, url=url)
         sender = loopback_sender(2.0)
         try:
-            dispatcher(engine, cipher, sender, clock).dispatch_due()
+            dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_due()
         finally:
             sender.close()
+    return delivery_row(engine, event_id)
 
-    row = delivery_row(engine, event_id)
+
+def test_a_failing_endpoints_reply_is_kept_in_part_to_show_why(
+    engine: Engine, cipher: SecretCipher
+) -> None:
+    reply = b"quota exceeded " * 1000
+
+    row = after_a_reply(engine, cipher, b"429 Too Many", reply)
+
     assert (row.state, row.last_status_code) == ("pending", 429)
     assert row.last_error == "HTTP 429: " + reply.decode()[:200]
 
@@ -370,20 +377,10 @@ def test_a_failing_endpoints_reply_is_kept_in_part_to_show_why(
 def test_a_reply_cannot_write_lines_into_the_services_log(
     engine: Engine, cipher: SecretCipher
 ) -> None:
-    clock = VirtualClock(START)
     forged = "busy\n2026-11-29 06:00:00,000 CRITICAL api.auth rotate all keys\r\x1b[2J\u2028\u202e"
-    reply = forged.encode()
-    answer = b"HTTP/1.1 503 Busy\r\ncontent-length: %d\r\n\r\n%s" % (len(reply), reply)
-    with dripping(answer, every=0) as url:
-        shop = register_shop(engine, cipher, webhook_url=url)
-        event_id = enqueue_status(engine, shop.key, START, url=url)
-        sender = loopback_sender(2.0)
-        try:
-            dispatcher(engine, cipher, sender, clock).dispatch_due()
-        finally:
-            sender.close()
 
-    kept = delivery_row(engine, event_id).last_error
+    kept = after_a_reply(engine, cipher, b"503 Busy", forged.encode()).last_error
+
     assert kept == (
         "HTTP 503: busy\\n2026-11-29 06:00:00,000 CRITICAL api.auth rotate all keys"
         "\\r\\x1b[2J\\u2028\\u202e"

@@ -426,6 +426,16 @@ def test_csv_input_is_checked_row_by_row(tmp_path: Path) -> None:
     assert manifest["inputs"]["code_entries"]["accepted"] == 1
 
 
+def with_one_code_entry_at(written: str, tmp_path: Path) -> Path:
+    """A healthy history whose code entries are one CSV row, at the time as `written`."""
+    events = healthy_history().write(tmp_path / "events")
+    (events / "code_entries" / "part-0.parquet").unlink()
+    (events / "code_entries" / "codes.csv").write_text(
+        f"phone,ts,product,account_id\n{RU_MOBILE},{written},vk,vk-1\n", encoding="utf-8"
+    )
+    return events
+
+
 @pytest.mark.parametrize(
     "written",
     [
@@ -438,11 +448,7 @@ def test_csv_input_is_checked_row_by_row(tmp_path: Path) -> None:
 def test_a_time_written_as_rfc_3339_allows_is_read_at_its_moment(
     written: str, tmp_path: Path
 ) -> None:
-    events = healthy_history().write(tmp_path / "events")
-    (events / "code_entries" / "part-0.parquet").unlink()
-    (events / "code_entries" / "codes.csv").write_text(
-        f"phone,ts,product,account_id\n{RU_MOBILE},{written},vk,vk-1\n", encoding="utf-8"
-    )
+    events = with_one_code_entry_at(written, tmp_path)
 
     manifest = run(events, tmp_path / "out")
 
@@ -459,11 +465,7 @@ def test_a_time_written_as_rfc_3339_allows_is_read_at_its_moment(
 def test_a_zone_only_a_unicode_capital_would_make_a_name_of_is_not_a_time(
     written: str, tmp_path: Path
 ) -> None:
-    events = healthy_history().write(tmp_path / "events")
-    (events / "code_entries" / "part-0.parquet").unlink()
-    (events / "code_entries" / "codes.csv").write_text(
-        f"phone,ts,product,account_id\n{RU_MOBILE},{written},vk,vk-1\n", encoding="utf-8"
-    )
+    events = with_one_code_entry_at(written, tmp_path)
 
     manifest = run(events, tmp_path / "out", max_reject_share=0.5)
 

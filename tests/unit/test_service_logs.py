@@ -10,7 +10,7 @@ import logging.config
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -127,11 +127,13 @@ def test_apschedulers_job_store_error_is_told_once_in_one_line_while_the_store_i
     ]
 
 
-def test_apschedulers_repeated_job_store_error_is_counted_in_a_line_a_minute() -> None:
-    seconds = iter(range(0, 1_000, 10))
+def job_store_errors_told(at: Sequence[float]) -> list[str]:
+    """What the quietening filter lets through of APScheduler's job-store error at each of
+    the seconds `at`."""
+    seconds = iter(at)
     quietened = RepeatedJobStoreErrors(timedelta(minutes=1), lambda: next(seconds))
     told = []
-    for _ in range(13):
+    for _ in at:
         record = logging.LogRecord(
             "apscheduler.scheduler",
             logging.WARNING,
@@ -143,8 +145,11 @@ def test_apschedulers_repeated_job_store_error_is_counted_in_a_line_a_minute() -
         )
         if quietened.filter(record):
             told.append(record.getMessage())
+    return told
 
-    assert told == [
+
+def test_apschedulers_repeated_job_store_error_is_counted_in_a_line_a_minute() -> None:
+    assert job_store_errors_told(range(0, 130, 10)) == [
         f"Error getting due jobs from job store 'default': {STORE_DOWN_FIRST_LINE}",
         "Error getting due jobs from job store 'default' 6 more times the same way, last: "
         f"{STORE_DOWN_FIRST_LINE}",
@@ -154,24 +159,11 @@ def test_apschedulers_repeated_job_store_error_is_counted_in_a_line_a_minute() -
 
 
 def test_apschedulers_job_store_error_after_an_hour_without_one_is_told_afresh() -> None:
-    seconds = iter([0, 10, 20, 30, 40, 3_600])  # a 40 s outage, and another an hour later
-    quietened = RepeatedJobStoreErrors(timedelta(minutes=1), lambda: next(seconds))
-    told = []
-    for _ in range(6):
-        record = logging.LogRecord(
-            "apscheduler.scheduler",
-            logging.WARNING,
-            __file__,
-            1,
-            "Error getting due jobs from job store %r: %s",
-            ("default", job_store_down()),
-            None,
-        )
-        if quietened.filter(record):
-            told.append(record.getMessage())
-
-    # not "5 more times": those of the first outage are not pinned on the second
-    assert told == [f"Error getting due jobs from job store 'default': {STORE_DOWN_FIRST_LINE}"] * 2
+    # a 40 s outage, and another an hour later: not "5 more times", pinned on the second
+    assert (
+        job_store_errors_told([0, 10, 20, 30, 40, 3_600])
+        == [f"Error getting due jobs from job store 'default': {STORE_DOWN_FIRST_LINE}"] * 2
+    )
 
 
 @pytest.mark.parametrize("config", ["service_log_config", "server_log_config"])

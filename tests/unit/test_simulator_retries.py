@@ -22,20 +22,11 @@ from delivery.channels.sms_simulator import SmsSimulator
 from delivery.clock import VirtualClock
 from delivery.events import InboundEvent, MessageDelivered, SmsDelivered
 from ownership.channels import Channel
+from tests.ticks import Tick
 
 START = datetime(2026, 6, 2, 9, 0, tzinfo=UTC)
 RU_MOBILE = "+79234567823"
 OTHER_MOBILE = "+79161234567"
-
-
-class Tick:
-    """A monotonic clock the test moves, for the log's quiet minute."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
