@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -212,8 +211,6 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
 
 # PostgreSQL's SQLSTATE for a write refused by a read-only transaction or standby
 READ_ONLY_SQL_TRANSACTION = "25006"
-# how recent a store failure keeps a run of them going, whatever answered meanwhile
-STILL_FAILING = timedelta(seconds=10)
 
 
 class StoreUnreachable:
@@ -229,7 +226,7 @@ class StoreUnreachable:
         """The store answered a call's authentication (its nonce was kept): a run of failures
         has ended, unless one came within the last seconds (the call's own query may fail yet:
         a statement time-out its nonce's insert did not meet)."""
-        failed = self.streaks.ended("store", unless_within=STILL_FAILING)
+        failed = self.streaks.ended("store")
         if failed:
             log.info("the store answers again, after %d failed requests", failed)
 
@@ -255,12 +252,20 @@ class StoreUnreachable:
         )
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+def _server_error(request: Request) -> JSONResponse:
     # the trace goes to the log, never to the caller
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, E.INTERNAL, "Server error")
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    # run outside the middleware, as Starlette runs the handler of `Exception`: the
+    # x-correlator is added here
+    answer = _server_error(request)
     correlator = well_formed_correlator(request.scope)
-    headers = {"x-correlator": correlator.decode()} if correlator is not None else None
-    return error_response(500, E.INTERNAL, "Server error", headers)
+    if correlator is not None:
+        answer.headers["x-correlator"] = correlator.decode()
+    return answer
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -289,7 +294,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # InternalError (a transaction of ours left failed) is a fault of ours, a 500
         if getattr(getattr(error, "orig", None), "sqlstate", None) == READ_ONLY_SQL_TRANSACTION:
             return await store_unreachable(request, error)
-        return await _unexpected(request, error)
+        return _server_error(request)  # inside the middleware, which adds the x-correlator
 
     app.add_exception_handler(InternalError, read_only_or_unexpected)
     app.add_exception_handler(Exception, _unexpected)

@@ -336,4 +336,6 @@ def mask_phone_numbers_in_logs() -> None:
     for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error"):
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(item, MaskPhoneNumbers) for item in handler.filters):
-                handler.addFilter(MaskPhoneNumbers())
+                # first: the numbers are found in the message as written, before its controls
+                # are written out (`\x1b4155550100` would hide the number from the pattern)
+                handler.filters.insert(0, MaskPhoneNumbers())

@@ -28,6 +28,8 @@ KINDS_KEPT = 100
 # job or a loop failing at each of its runs is counted, not told afresh at each; a job of every
 # hour or day that fails at each run is told at each, its traceback once an hour or a day.
 ENDED_AFTER = timedelta(minutes=10)
+# How recent a failure keeps a run of them going, whatever worked meanwhile.
+STILL_FAILING = timedelta(seconds=10)
 
 
 def first_line(error: BaseException | str) -> str:
@@ -117,11 +119,11 @@ class FailureStreaks:
             untold, streak.untold, streak.told_at = streak.untold, 0, now
             return Telling(first=False, untold=untold)
 
-    def ended(self, source: str, unless_within: timedelta = timedelta(0)) -> int:
-        """`source` works again: how many times it failed since it last worked (0: it had not).
-        `unless_within`: a sign of working that may come beside failures (a request whose
-        authentication reached the store, whose own query then failed) ends nothing while a
-        failure came that recently."""
+    def ended(self, source: str, unless_within: timedelta = STILL_FAILING) -> int:
+        """`source` works again: how many times it failed since it last worked (0: it had not,
+        or it failed within `unless_within`: a success beside failures, a job that works at
+        one run and fails at the next, or a request whose authentication reached the store and
+        whose own query failed, ends no run of them, which would tell each failure afresh)."""
         now = self.clock()
         with self._lock:
             streaks = self._streaks.get(source, {})
@@ -261,9 +263,11 @@ def server_log_config() -> dict[str, Any]:
     ours = service_log_config()
     for section in ("formatters", "filters", "handlers", "loggers"):
         config.setdefault(section, {}).update(ours[section])
-    for handler in config["handlers"].values():  # uvicorn's own lines too: its error log
-        # writes the traceback of an unhandled error again, as Starlette raises it on
-        handler["filters"] = sorted({*handler.get("filters", []), "one_line"})
+    for name, handler in config["handlers"].items():  # uvicorn's own lines too: its error
+        # log writes the traceback of an unhandled error again, as Starlette raises it on; not
+        # its access log (which `serve` turns off), whose formatter reads the record's args
+        if name != "access":
+            handler["filters"] = sorted({*handler.get("filters", []), "one_line"})
     return config
 
 

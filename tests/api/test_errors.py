@@ -395,10 +395,12 @@ def test_an_internal_error_of_a_transaction_of_ours_is_a_500_with_its_traceback(
     def check() -> None:  # a query after a failed one, in the same transaction
         raise InternalError("SELECT 1", {}, InFailedSqlTransaction("current transaction aborted"))
 
+    app.add_middleware(ObservabilityMiddleware)  # as create_app: it adds the x-correlator
     with serving(app, lifespan="off") as url:
-        answer = requests.post(f"{url}/v1/check")
+        answer = requests.post(f"{url}/v1/check", headers={"x-correlator": "c-7"})
 
     assert (answer.status_code, answer.json()["code"]) == (500, "INTERNAL")
+    assert answer.raw.headers.getlist("x-correlator") == ["c-7"]  # once
     assert [
         record.exc_info is not None for record in caplog.records if record.name == "api.errors"
     ] == [True]

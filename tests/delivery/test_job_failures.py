@@ -142,6 +142,7 @@ def test_a_job_that_works_again_says_so_once(tick: Tick, caplog: pytest.LogCaptu
     for _ in range(3):
         run_task(JOB)
     TASKS[JOB] = lambda: None
+    tick.now += 10  # no failure for ten seconds: the run of them has ended
     run_task(JOB)
     run_task(JOB)
 
@@ -198,3 +199,15 @@ def test_a_job_failing_at_each_of_its_runs_is_counted_and_told_again_only_an_hou
     told = lines(caplog)
     assert sum(traced for _, traced in told) == tracebacks
     assert told[-1] == (f"scheduled job {JOB} works again after 24 failed runs", False)
+
+
+def test_a_job_that_fails_at_every_other_run_writes_its_traceback_once(
+    tick: Tick, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "delivery.scheduler")
+    for run in range(10):  # two seconds of runs, five a second, every other one failing
+        TASKS[JOB] = store_down if run % 2 == 0 else (lambda: None)
+        run_task(JOB)
+        tick.now += 0.2
+
+    assert [traced for _, traced in lines(caplog)] == [True]

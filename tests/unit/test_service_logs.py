@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from unittest.mock import patch
 
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
@@ -22,6 +23,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 from uvicorn.logging import DefaultFormatter
 
+from api.observability import mask_phone_numbers_in_logs
 from delivery.scheduler import build_scheduler, schedule_every
 from pipelines.logs import (
     LOG_FORMAT,
@@ -266,9 +268,28 @@ def test_an_exceptions_message_starts_no_line_of_the_log(
     assert "  1999-01-01 06:00:00,000 INFO api forged \\x1b[2J\\u202e" in lines
 
 
-def test_every_handler_of_the_server_writes_one_line_a_record() -> None:
+def test_every_handler_of_the_server_but_the_access_log_writes_one_line_a_record() -> None:
     handlers = server_log_config()["handlers"]
 
-    assert {name for name, handler in handlers.items() if "one_line" in handler["filters"]} == set(
-        handlers
-    )
+    one_line = {
+        name for name, handler in handlers.items() if "one_line" in handler.get("filters", [])
+    }
+    assert one_line == set(handlers) - {"access"}
+
+
+def test_a_number_beside_a_control_is_masked_before_the_control_is_written_out() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(OneLinePerRecord())
+    logger = logging.getLogger("tests.masking")
+    logger.addHandler(handler)
+    try:
+        with patch.object(logging.getLogger(), "handlers", [handler]):
+            mask_phone_numbers_in_logs()  # as `serve` does, on the handlers set up
+        logger.error("failed on GET %s", "/v1/notifications/\x1b4155550100")
+    finally:
+        logger.removeHandler(handler)
+
+    assert "4155550100" not in stream.getvalue()
+    assert "\\x1b+4155*** * 00" in stream.getvalue()
