@@ -183,6 +183,15 @@ def load_time(path: Path, repeat: int) -> dict[str, float]:
     }
 
 
+def _absolute_pythonpath() -> dict[str, str]:
+    """PYTHONPATH with its folders made absolute, for a process started in another folder."""
+    given = os.environ.get("PYTHONPATH")
+    if not given:
+        return {}
+    folders = (str(Path(folder).resolve()) for folder in given.split(os.pathsep) if folder)
+    return {"PYTHONPATH": os.pathsep.join(folders)}
+
+
 class Server:
     """`ownership serve` in a subprocess on a free loopback port, with a registered client."""
 
@@ -198,6 +207,9 @@ class Server:
         self.port = port
         self.env = {
             **os.environ,
+            # the server runs in `work`: a relative PYTHONPATH (`.`, a tree being compared)
+            # would name another folder there, and the installed code would be measured
+            **_absolute_pythonpath(),
             "OWNERSHIP_SCORES_DIR": str(scores),
             "OWNERSHIP_DATABASE_URL": database_url or f"sqlite:///{work / 'bench.db'}",
             "OWNERSHIP_SECRET_KEY_FILE": str(work / "secret.key"),
