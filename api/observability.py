@@ -34,8 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from delivery.figures import NotifyFigures
-from ownership.numbers import mask
-from pipelines.logs import FailureStreaks, first_line
+from pipelines.logs import FailureStreaks, first_line, masked_numbers
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -313,19 +312,12 @@ class ObservabilityMiddleware:
             LATENCY.labels(template, scope["method"]).observe(time.perf_counter() - started)
 
 
-PHONE_LIKE = re.compile(r"\+?\b[1-9]\d{7,14}\b")
-
-
-def _masked(match: re.Match[str]) -> str:
-    return mask("+" + match.group(0).lstrip("+"))
-
-
 class MaskPhoneNumbers(logging.Filter):
     """Rewrites every number-like run of digits in a log line to its masked form."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = PHONE_LIKE.sub(_masked, message)
+        masked = masked_numbers(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True

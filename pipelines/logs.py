@@ -15,6 +15,8 @@ from datetime import timedelta
 from time import monotonic
 from typing import Any
 
+from ownership.numbers import mask
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # what APScheduler says of a run it skipped because the job's last run has not ended
 SKIPPED_RUN = "maximum number of running instances reached"
@@ -193,21 +195,32 @@ def printable(text: str) -> str:
     )
 
 
+# a run of digits as long as a phone number's (E.164: 8 to 15), with or without its `+`
+PHONE_LIKE = re.compile(r"\+?\b[1-9]\d{7,14}\b")
+
+
+def masked_numbers(text: str) -> str:
+    """`text` with every run of digits a phone number could be in its masked form."""
+    return PHONE_LIKE.sub(lambda found: mask("+" + found.group(0).lstrip("+")), text)
+
+
 class OneLinePerRecord(logging.Filter):
     """A record's message on its one line, whatever a caller, a client's endpoint or a gateway
-    put in it (a path a request named, a reply quoted), its escapes and controls written out,
-    so that none can forge lines of the log or rewrite the terminal; its traceback on lines of
-    its own, each but the first indented and written out likewise, so that an exception's
-    message starts no line either. A filter on every handler, the service's and uvicorn's
-    alike, so that whichever formats the record first writes it so (a formatter keeps the
-    traceback's text on the record for the next)."""
+    put in it (a path a request named, a reply quoted), its numbers masked and then its escapes
+    and controls written out, so that none can forge lines of the log or rewrite the terminal
+    and no number shows whole; its traceback on lines of its own, each but the first indented
+    and masked and written out likewise, so that an exception's message starts no line either.
+    A filter on every handler, the service's and uvicorn's alike, in the API and the worker,
+    so that whichever formats the record first writes it so (a formatter keeps the traceback's
+    text on the record for the next)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # arguments that do not fit: logging reports that itself
             return True
-        shown = printable(message)
+        # masked first: `\x1b4155550100` written out would hide the number from the pattern
+        shown = printable(masked_numbers(message))
         if shown != message:
             record.msg, record.args = shown, None
         if record.exc_info and record.exc_text is None:
@@ -216,7 +229,8 @@ class OneLinePerRecord(logging.Filter):
 
 
 def _indented_traceback(exc_info: Any) -> str:
-    first, *rest = "".join(traceback.format_exception(*exc_info)).rstrip("\n").split("\n")
+    written = masked_numbers("".join(traceback.format_exception(*exc_info)).rstrip("\n"))
+    first, *rest = written.split("\n")
     return "\n".join([printable(first), *("  " + printable(line) for line in rest)])
 
 

@@ -293,3 +293,15 @@ def test_a_number_beside_a_control_is_masked_before_the_control_is_written_out()
 
     assert "4155550100" not in stream.getvalue()
     assert "\\x1b+4155*** * 00" in stream.getvalue()
+
+
+def test_a_number_is_masked_in_the_message_and_the_traceback_alike() -> None:
+    # the worker's handler: the one filter, no masking of the API's besides
+    record = failure("the gateway answered 500 'cannot reach +14155550100'")
+    record.msg, record.args = "job failed for %s", ("4155550100 ",)
+
+    line = written(record)
+
+    assert "4155550100" not in line
+    assert "job failed for +4155*** * 00" in line
+    assert "cannot reach +141* *** ** 00" in line
