@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -21,6 +22,7 @@ from api.auth import Authenticator, build_authenticator
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.observability import NotifyGauges, ObservabilityMiddleware, mark_worker
+from api.rate_limit import client_rate_limit
 from api.routes import admin, camara, checks, inbound, notify, ops, templates, webhooks
 from api.serving import SnapshotSource
 from delivery.clock import build_clock
@@ -66,11 +68,13 @@ def create_app(
     template_desk: TemplateDesk | None = None,
     inbound_events: InboundEvents | None = None,
     on_jobs_lost: Callable[[], None] | None = None,
+    rate_clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """`inbound_events` takes what the channel gateways report (`/v1/networks/{network}/events`,
     `/v1/sms/events`): the notify service; until one is wired, events are logged and dropped.
     `on_jobs_lost` is called when the jobs the app runs (`run_jobs`) stopped for a lost
-    simulators lock: the server ends the process (api.main)."""
+    simulators lock: the server ends the process (api.main). `rate_clock`, monotonic seconds,
+    fills the clients' rate buckets (api.rate_limit)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +94,7 @@ def create_app(
         app.state.policy = policy or Policy(freshness=timedelta(days=settings.freshness_days))
         app.state.notify = notify_service
         app.state.admin_token = settings.admin_token
+        app.state.client_rate_limit = client_rate_limit(settings, rate_clock)
         app.state.private_callbacks = settings.callback_private_addresses
         app.state.templates = template_desk
         app.state.inbound = inbound_events or LoggedInboundEvents()

@@ -33,6 +33,9 @@ loop (`authenticate_async`), holding no thread, before FastAPI reads the route's
    forged ones cannot fill the nonce table. Nonces are kept per key, so a call signed with
    the previous secret cannot be replayed under the new one, nor the other way round.
 
+Then the client's rate (api.rate_limit, taken by api.deps.OAuth1Signed): a call past it is
+429, its nonce spent. Only a call that passed every step above counts against its client.
+
 The query form is as safe as the header: the same nonce, window and body-hash rules hold, so
 a signature read from a URL is spent already and covers one body only. A URL is still where a
 signature is most often written down, so the service writes none: it keeps no access log

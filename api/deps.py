@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from api.auth import AuthenticatedClient, Authenticator
 from api.error_codes import ErrorCode
 from api.errors import ApiError, unavailable
+from api.rate_limit import ClientRateLimit, too_many_requests
 from delivery.events import InboundEvents
 from delivery.gateway_signatures import GatewaySignatures, SignatureError
 from delivery.notify import NotifyService
@@ -67,7 +68,8 @@ class OAuth1Signed(SecurityBase):
 
         What the URL and headers alone refuse is refused before a byte of the body is asked
         for: such a caller is not sent `100 Continue`, nor is its body waited for. A call they
-        let through is read, up to the body limit (413, api.limits), before its signature."""
+        let through is read, up to the body limit (413, api.limits), before its signature.
+        A signed call past its client's rate is refused 429 (api.rate_limit)."""
         authenticator: Authenticator = request.app.state.authenticator
         url = signed_url(request)
         signed = authenticator.protocol_parameters(url, request.headers)
@@ -86,6 +88,13 @@ class OAuth1Signed(SecurityBase):
         failures = getattr(request.app.state, "store_unreachable", None)
         if failures is not None:
             failures.works()
+        # only a signed call counts against its client (its nonce is spent either way): a
+        # forger cannot spend another's budget, and no bucket is kept for a made-up key
+        limit: ClientRateLimit | None = getattr(request.app.state, "client_rate_limit", None)
+        if limit is not None:
+            wait = limit.take(client.key)
+            if wait:
+                raise too_many_requests(limit, wait)
         return client
 
 

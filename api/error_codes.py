@@ -30,6 +30,9 @@ class ErrorCode(StrEnum):
     SERVICE_NOT_APPLICABLE = "SERVICE_NOT_APPLICABLE"
     # 409: a request_id again with another body; a template decided already
     CONFLICT = "CONFLICT"
+    # 429: a client's calls past its rate (OWNERSHIP_CLIENT_RATE_LIMIT, per API worker);
+    # Retry-After says when a call goes through again
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     # 404: a path, notification, template or social network this client has not
     NOT_FOUND = "NOT_FOUND"
     # 405: a method the path does not take (the `Allow` header names those it does)

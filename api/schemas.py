@@ -204,6 +204,23 @@ class ErrorInfo(BaseModel):
     message: str = Field(description="For a person: what was refused and why.")
 
 
+# what every client route answers a client past its rate (api.rate_limit), declared with the
+# route's other errors
+RATE_LIMITED: dict[int | str, dict[str, object]] = {
+    429: {
+        "model": ErrorInfo,
+        "description": "TOO_MANY_REQUESTS: this client's calls are past its rate, in this "
+        "server process (OWNERSHIP_CLIENT_RATE_LIMIT); only signed calls count",
+        "headers": {
+            "Retry-After": {
+                "description": "Whole seconds, at least 1, until a call goes through again",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }
+}
+
+
 class CheckRequest(Strict):
     phone: str = Field(description="The number, E.164 (`+79234567823`); spacing is tolerated.")
     since: SinceTime | None = Field(

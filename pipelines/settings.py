@@ -65,6 +65,10 @@ MAX_THREADS = 1_024
 # as the command line's --seed refuses them (random.Random takes -1 for 1); the top is far from
 # Python's limit on writing an integer out, which the SMS simulator's hash of the seed meets.
 MAX_SIMULATOR_SEED = 2**63 - 1
+# A client's calls a second per API worker: far past what a worker answers (thousands of checks
+# a second), so that "no limit in practice" can be said without 0; and the bucket at most that.
+MAX_CLIENT_RATE = 100_000
+MAX_CLIENT_BURST = 1_000_000
 GATEWAY_URL_EXAMPLE = "https://sms-gateway.example/v1"
 # The fewest days a notification with its outcome is kept. A request is known as a repeat (and
 # given its first answer) only while its notification is kept; a repeat of one forgotten must
@@ -273,6 +277,17 @@ class Settings(BaseSettings):
     # How often a process reads the re-verification answers other workers recorded since its
     # last read (the live overlay); what it learns itself it applies at once.
     overlay_refresh_seconds: float = Field(1.0, gt=0, le=HOUR)
+    # Each client's calls, a second, that an API worker answers; past them it answers 429
+    # TOO_MANY_REQUESTS with Retry-After (api.rate_limit). Per worker: with N workers a client
+    # may make N times as many in all. A bulk check is one call. 0, the default: no limit.
+    client_rate_limit: float = Field(0.0, ge=0, le=MAX_CLIENT_RATE)
+    # How many calls a client may make at once above that rate (the bucket's size). Unset:
+    # two seconds' worth of the rate, at least 1, so that it scales with the rate an operator
+    # sets: a client that sends a page of checks together, or catches up after a pause, is let
+    # through while it keeps to the rate on average, and a runaway loop is held to the rate
+    # within two seconds. A fixed number would be too tight for a high rate (50 at 1,000/s is a
+    # 50 ms jitter) and too loose for a low one. Ignored while the rate is 0.
+    client_rate_burst: int | None = Field(None, ge=1, le=MAX_CLIENT_BURST)
 
     # The notify path's jobs (DESIGN §7, §8): how often accepted notifications are dispatched
     # and expired ones swept into SMS; how long past its `valid_until` (by when its gateway
@@ -442,6 +457,7 @@ class Settings(BaseSettings):
     @field_validator(
         "threads",
         "notify_dispatch_concurrency",
+        "client_rate_burst",
         "history_dir",
         "score_events_dir",
         "clock_anchor",

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body
 from api.deps import AuthenticatedClientDep, AuthenticatedFirst, LiveOverlayDep, NowDep, SnapshotDep
 from api.errors import identifier_not_found, invalid_argument, missing_identifier, out_of_range
 from api.schemas import (
+    RATE_LIMITED,
     RECYCLING_EXAMPLES,
     TENURE_EXAMPLES,
     ErrorInfo,
@@ -33,7 +34,8 @@ from pipelines.snapshot import Snapshot
 
 router = APIRouter(tags=["CAMARA"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 422, 503)
+    **{status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 422, 503)},
+    **RATE_LIMITED,
 }
 
 

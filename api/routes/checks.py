@@ -28,6 +28,7 @@ from api.errors import invalid_argument, out_of_range
 from api.schemas import (
     BULK_EXAMPLES,
     CHECK_EXAMPLES,
+    RATE_LIMITED,
     BulkCheckRequest,
     BulkCheckResponse,
     CheckRequest,
@@ -39,7 +40,8 @@ from ownership.numbers import InvalidNumberError
 
 router = APIRouter(prefix="/v1", tags=["checks"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorInfo} for status in (400, 401, 403, 503)
+    **{status: {"model": ErrorInfo} for status in (400, 401, 403, 503)},
+    **RATE_LIMITED,
 }
 
 

@@ -14,6 +14,7 @@ from api.errors import ApiError, invalid_argument, refuse_unknown_query
 from api.observability import ACCEPTED
 from api.schemas import (
     NOTIFY_EXAMPLES,
+    RATE_LIMITED,
     BillingLine,
     BillingPublic,
     ErrorInfo,
@@ -31,7 +32,8 @@ from ownership.notifications import SMS_VALIDITY_BOUND, TTL_BOUND, Fallback
 
 router = APIRouter(prefix="/v1", tags=["notifications"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 409, 422, 503)
+    **{status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 409, 422, 503)},
+    **RATE_LIMITED,
 }
 REPLAYED = {
     "description": "`true` when the request_id was sent before with the same body: the answer "

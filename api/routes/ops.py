@@ -9,7 +9,7 @@ from prometheus_client.registry import Collector
 
 from api.deps import AuthenticatedClientDep, AuthenticatedFirst
 from api.observability import SnapshotGauges, render_metrics
-from api.schemas import ErrorInfo, Health, Pong
+from api.schemas import RATE_LIMITED, ErrorInfo, Health, Pong
 from api.serving import SnapshotUnavailableError
 from pipelines.snapshot import EPOCH
 
@@ -63,7 +63,7 @@ def metrics(request: Request) -> Response:
 @router.post(
     "/v1/ping",
     response_model=Pong,
-    responses={status: {"model": ErrorInfo} for status in (401, 403)},
+    responses={**{status: {"model": ErrorInfo} for status in (401, 403)}, **RATE_LIMITED},
 )
 async def ping(_client: AuthenticatedClientDep) -> Pong:
     """A constant answer behind the same auth as every call: to test a client's signing, and

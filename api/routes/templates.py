@@ -9,12 +9,13 @@ from fastapi import APIRouter, Body, Response
 from api.deps import AuthenticatedClientDep, AuthenticatedFirst, TemplateDeskDep
 from api.error_codes import ErrorCode
 from api.errors import ApiError
-from api.schemas import ErrorInfo, TemplateId
+from api.schemas import RATE_LIMITED, ErrorInfo, TemplateId
 from api.template_schemas import TEMPLATE_EXAMPLES, TemplateCreate, TemplatePublic
 
 router = APIRouter(prefix="/v1", tags=["templates"], route_class=AuthenticatedFirst)
 ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 503)
+    **{status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 503)},
+    **RATE_LIMITED,
 }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -48,13 +49,14 @@ def served_history(
     check_interval: float = 1.0,
     overlay_every: float = 1.0,
     database_url: str | None = None,
+    rate_clock: Callable[[], float] = time.monotonic,
     **settings: Any,
 ) -> Iterator[Served]:
     """Score the crafted history into `folder`, serve it, and register a client on loopback.
 
     The service reads the store's overlay at most once per `overlay_every` seconds; its store
     is the empty database at `database_url`, or else SQLite in `folder`; `settings` are the
-    service's other settings."""
+    service's other settings, and `rate_clock` fills its clients' rate buckets."""
     scores = score_history(crafted_history(), folder)
     url = database_url or f"sqlite:///{folder / 'ownership.db'}"
     upgrade(url)
@@ -88,6 +90,7 @@ def served_history(
         notify_service=notify,
         template_desk=TemplateDesk(sessions, load_moderation_rules()),
         inbound_events=notify,  # what the gateways report goes to it, as in the service
+        rate_clock=rate_clock,
     )
     with serving(app) as base:
         yield Served(Caller(base, issued.key, issued.secret), engine, cipher, notify)

@@ -175,6 +175,29 @@ def test_the_error_envelope_lists_every_code_the_api_answers(published: dict[str
     assert listed == [code.value for code in ErrorCode]
 
 
+def test_the_envelope_names_camaras_too_many_requests_again() -> None:
+    assert ErrorCode("TOO_MANY_REQUESTS") is ErrorCode.TOO_MANY_REQUESTS
+
+
+def test_every_client_route_documents_its_429_with_retry_after(published: dict[str, Any]) -> None:
+    signed = {
+        f"{method.upper()} {path}": operation["responses"]
+        for path, operations in published["paths"].items()
+        for method, operation in operations.items()
+        if {"OAuth1": []} in operation.get("security", [])
+    }
+    undocumented = [
+        name
+        for name, responses in signed.items()
+        if "Retry-After" not in responses.get("429", {}).get("headers", {})
+    ]
+
+    assert len(signed) >= 10  # the checks, CAMARA's, notify, templates, billing, ping
+    assert undocumented == []
+    ping = signed["POST /v1/ping"]["429"]["content"]["application/json"]["schema"]
+    assert ping == {"$ref": "#/components/schemas/ErrorInfo"}
+
+
 def test_every_refusal_of_a_notification_or_its_template_has_its_answer() -> None:
     assert set(NOTIFY_PROBLEMS) == set(RequestProblem)
     assert set(TEMPLATE_PROBLEMS) == set(TemplateProblem)
