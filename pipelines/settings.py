@@ -68,6 +68,9 @@ MAX_SIMULATOR_SEED = 2**63 - 1
 # A client's calls a second per API worker: far past what a worker answers (thousands of checks
 # a second), so that "no limit in practice" can be said without 0; and the bucket at most that.
 MAX_CLIENT_RATE = 100_000
+# The lowest rate but 0 (off): one call an hour. Below it a refused call's Retry-After would
+# run to days, and a rate of 1e-320 to a wait no integer holds.
+MIN_CLIENT_RATE = 1 / 3_600
 MAX_CLIENT_BURST = 1_000_000
 GATEWAY_URL_EXAMPLE = "https://sms-gateway.example/v1"
 # The fewest days a notification with its outcome is kept. A request is known as a repeat (and
@@ -254,6 +257,16 @@ class Settings(BaseSettings):
     def _database_url_is_supported(cls, url: str) -> str:
         # the default is known good: a batch run that keeps it does not pay for SQLAlchemy
         return url if url == DEFAULT_DATABASE_URL else check_database_url(url)
+
+    @field_validator("client_rate_limit")
+    @classmethod
+    def _client_rate_is_off_or_an_hourly_call_at_least(cls, rate: float) -> float:
+        if 0 < rate < MIN_CLIENT_RATE:
+            raise ValueError(
+                f"a rate of {rate:g} calls a second is below one an hour ({MIN_CLIENT_RATE:.6f});"
+                " give 0 for no limit"
+            )
+        return rate
 
     @field_validator("memory_limit")
     @classmethod
