@@ -34,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from delivery.figures import NotifyFigures
-from pipelines.logs import FailureStreaks, first_line, masked_numbers
+from pipelines.logs import PHONE_LIKE, FailureStreaks, first_line, masked_numbers
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -317,7 +317,7 @@ class MaskPhoneNumbers(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = masked_numbers(message)
+        masked = masked_numbers(message, PHONE_LIKE)
         if masked != message:
             record.msg, record.args = masked, None
         return True

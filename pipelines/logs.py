@@ -195,18 +195,27 @@ def printable(text: str) -> str:
     )
 
 
-# a run of digits as long as a phone number's (E.164: 8 to 15), with or without its `+`
+# a number as the service writes one, E.164 with its `+`; a bare run of digits is as likely a
+# count, a date or a provider's id, which masked would read as a number's and tell nothing
+E164_LIKE = re.compile(r"\+[1-9]\d{7,14}\b")
+# with or without its `+`: the API's lines (`MaskPhoneNumbers`), where a caller's text may
+# write a number bare
 PHONE_LIKE = re.compile(r"\+?\b[1-9]\d{7,14}\b")
 
 
-def masked_numbers(text: str) -> str:
-    """`text` with every run of digits a phone number could be in its masked form."""
-    return PHONE_LIKE.sub(lambda found: mask("+" + found.group(0).lstrip("+")), text)
+def _masked(found: re.Match[str]) -> str:
+    return mask("+" + found.group(0).lstrip("+"))
+
+
+def masked_numbers(text: str, pattern: re.Pattern[str] = E164_LIKE) -> str:
+    """`text` with every number `pattern` finds (E.164, by default) in its masked form."""
+    return pattern.sub(_masked, text)
 
 
 class OneLinePerRecord(logging.Filter):
     """A record's message on its one line, whatever a caller, a client's endpoint or a gateway
-    put in it (a path a request named, a reply quoted), its numbers masked and then its escapes
+    put in it (a path a request named, a reply quoted), its E.164 numbers masked (the API's
+    handlers mask bare runs of digits too: `MaskPhoneNumbers`) and then its escapes
     and controls written out, so that none can forge lines of the log or rewrite the terminal
     and no number shows whole; its traceback on lines of its own, each but the first indented
     and masked and written out likewise, so that an exception's message starts no line either.

@@ -258,6 +258,23 @@ class Settings(BaseSettings):
         # the default is known good: a batch run that keeps it does not pay for SQLAlchemy
         return url if url == DEFAULT_DATABASE_URL else check_database_url(url)
 
+    @field_validator("client_rate_limit", mode="before")
+    @classmethod
+    def _client_rate_written_as_zero_to_be_off(cls, rate: object) -> object:
+        # `1e-400` reads as 0.0, which is no limit: a rate written with a digit but 0 is not
+        if not isinstance(rate, str) or not re.search(r"[1-9]", rate.lower().split("e")[0]):
+            return rate
+        try:
+            read = float(rate)
+        except ValueError:
+            return rate  # refused as no number by the field's own check
+        if read == 0:
+            raise ValueError(
+                f"a rate of {rate.strip()} calls a second is below one an hour "
+                f"({MIN_CLIENT_RATE:.6f}); give 0 for no limit"
+            )
+        return rate
+
     @field_validator("client_rate_limit")
     @classmethod
     def _client_rate_is_off_or_an_hourly_call_at_least(cls, rate: float) -> float:

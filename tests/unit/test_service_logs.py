@@ -298,10 +298,14 @@ def test_a_number_beside_a_control_is_masked_before_the_control_is_written_out()
 def test_a_number_is_masked_in_the_message_and_the_traceback_alike() -> None:
     # the worker's handler: the one filter, no masking of the API's besides
     record = failure("the gateway answered 500 'cannot reach +14155550100'")
-    record.msg, record.args = "job failed for %s", ("4155550100 ",)
+    record.msg, record.args = (
+        "forgot %d entries in %s for %s",
+        (10234567, "history/20260601", "+79234567823"),
+    )
 
     line = written(record)
 
-    assert "4155550100" not in line
-    assert "job failed for +4155*** * 00" in line
-    assert "cannot reach +141* *** ** 00" in line
+    assert "4155550100" not in line and "79234567823" not in line
+    assert "for +792* *** ** 23" in line and "cannot reach +141* *** ** 00" in line
+    # a count, a date: bare digits, as likely no phone's, stay as they were
+    assert "forgot 10234567 entries in history/20260601" in line
