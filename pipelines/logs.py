@@ -214,8 +214,9 @@ def masked_numbers(text: str, pattern: re.Pattern[str] = E164_LIKE) -> str:
 
 class OneLinePerRecord(logging.Filter):
     """A record's message on its one line, whatever a caller, a client's endpoint or a gateway
-    put in it (a path a request named, a reply quoted), its E.164 numbers masked (the API's
-    handlers mask bare runs of digits too: `MaskPhoneNumbers`) and then its escapes
+    put in it (a path a request named, a reply quoted), its E.164 numbers masked (the API's,
+    `bare_digits`, any run of digits a number could be; a reply quoted from outside has its
+    numbers masked where it is quoted) and then its escapes
     and controls written out, so that none can forge lines of the log or rewrite the terminal
     and no number shows whole; its traceback on lines of its own, each but the first indented
     and masked and written out likewise, so that an exception's message starts no line either.
@@ -223,24 +224,28 @@ class OneLinePerRecord(logging.Filter):
     so that whichever formats the record first writes it so (a formatter keeps the traceback's
     text on the record for the next)."""
 
+    def __init__(self, bare_digits: bool = False) -> None:
+        super().__init__()
+        # the API's lines: a caller's text may write a number without its `+`
+        self.numbers = PHONE_LIKE if bare_digits else E164_LIKE
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # arguments that do not fit: logging reports that itself
             return True
         # masked first: `\x1b4155550100` written out would hide the number from the pattern
-        shown = printable(masked_numbers(message))
+        shown = printable(masked_numbers(message, self.numbers))
         if shown != message:
             record.msg, record.args = shown, None
         if record.exc_info and record.exc_text is None:
-            record.exc_text = _indented_traceback(record.exc_info)
+            record.exc_text = self._indented_traceback(record.exc_info)
         return True
 
-
-def _indented_traceback(exc_info: Any) -> str:
-    written = masked_numbers("".join(traceback.format_exception(*exc_info)).rstrip("\n"))
-    first, *rest = written.split("\n")
-    return "\n".join([printable(first), *("  " + printable(line) for line in rest)])
+    def _indented_traceback(self, exc_info: Any) -> str:
+        written = "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+        first, *rest = masked_numbers(written, self.numbers).split("\n")
+        return "\n".join([printable(first), *("  " + printable(line) for line in rest)])
 
 
 def service_log_config() -> dict[str, Any]:
@@ -286,6 +291,7 @@ def server_log_config() -> dict[str, Any]:
     ours = service_log_config()
     for section in ("formatters", "filters", "handlers", "loggers"):
         config.setdefault(section, {}).update(ours[section])
+    config["filters"]["one_line"] = {"()": OneLinePerRecord, "bare_digits": True}
     for name, handler in config["handlers"].items():  # uvicorn's own lines too: its error
         # log writes the traceback of an unhandled error again, as Starlette raises it on; not
         # its access log (which `serve` turns off), whose formatter reads the record's args

@@ -265,7 +265,9 @@ class Settings(BaseSettings):
         if not isinstance(rate, str) or not re.search(r"[1-9]", rate.lower().split("e")[0]):
             return rate
         try:
-            read = float(rate)
+            read = float(
+                rate.replace("_", "")
+            )  # as pydantic reads `1_e-400`, which Python does not
         except ValueError:
             return rate  # refused as no number by the field's own check
         if read == 0:

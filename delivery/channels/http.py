@@ -62,6 +62,7 @@ from delivery.channels.ports import (
 )
 from delivery.http_deadline import DeadlineClient, NotConnectedError, read_at_most
 from ownership.channels import Channel
+from pipelines.logs import PHONE_LIKE, masked_numbers
 
 # how long one call may take, connecting, sending and reading the answer all told
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -272,7 +273,8 @@ def _is_provider_id(value: object) -> bool:
 
 
 def _unexpected(path: str, answer: _Answer) -> ChannelUnavailableError:
-    shown = answer.body[:200].decode("utf-8", errors="replace")
+    # the gateway's words, logged: a number it quotes, with its `+` or not, is masked
+    shown = masked_numbers(answer.body[:200].decode("utf-8", errors="replace"), PHONE_LIKE)
     return ChannelUnavailableError(
         f"POST {path}: the gateway answered {answer.status_code} {shown!r}"
     )

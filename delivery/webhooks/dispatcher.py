@@ -42,7 +42,7 @@ from delivery.webhooks.outbox import (
 )
 from delivery.webhooks.retry import RetrySchedule
 from delivery.webhooks.signing import sign
-from pipelines.logs import printable
+from pipelines.logs import PHONE_LIKE, masked_numbers, printable
 from store.secrets import SecretCipher
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ def _start_of(response: httpx.Response, characters: int) -> str:
     line of the log may show it: the endpoint is the client's, and a line break, a terminal's
     escape or a bidi control in its reply would forge lines of the service's own log."""
     read = read_at_most(response, characters * 4)  # enough bytes for them in UTF-8
-    return printable(read.decode(response.encoding or "utf-8", errors="replace")[:characters])
+    reply = read.decode(response.encoding or "utf-8", errors="replace")[:characters]
+    return printable(masked_numbers(reply, PHONE_LIKE))  # a number it quotes, masked
 
 
 # the answers whose Retry-After says when to come back (RFC 9110 §10.2.3, RFC 6585 §4)

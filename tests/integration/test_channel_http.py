@@ -240,6 +240,18 @@ def test_answers_outside_the_contract_make_the_channel_unavailable(answer: httpx
         vk.withdraw("vk-1")
 
 
+def test_a_number_an_answer_off_the_contract_quotes_is_masked_in_what_is_logged() -> None:
+    answer = httpx.Response(502, json={"error": "subscriber 79234567823 (+79161234567) gone"})
+    vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(lambda _: answer))
+
+    with pytest.raises(ChannelUnavailableError) as raised:
+        vk.send(SocialMessage("n-1", ACTIVE, "text"))
+
+    said = str(raised.value)
+    assert "79234567823" not in said and "79161234567" not in said
+    assert "subscriber +792* *** ** 23 (+791* *** ** 67) gone" in said
+
+
 def test_a_gateway_that_cannot_be_reached_makes_the_channel_unavailable() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)

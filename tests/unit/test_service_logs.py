@@ -309,3 +309,17 @@ def test_a_number_is_masked_in_the_message_and_the_traceback_alike() -> None:
     assert "for +792* *** ** 23" in line and "cannot reach +141* *** ** 00" in line
     # a count, a date: bare digits, as likely no phone's, stay as they were
     assert "forgot 10234567 entries in history/20260601" in line
+
+
+def test_the_apis_tracebacks_mask_a_number_written_without_its_plus() -> None:
+    record = failure("no holder of 79234567823 in the snapshot")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(OneLinePerRecord(bare_digits=True))  # as server_log_config sets it
+
+    handler.handle(record)
+
+    assert "79234567823" not in stream.getvalue()
+    assert "no holder of +792* *** ** 23" in stream.getvalue()
+    assert server_log_config()["filters"]["one_line"]["bare_digits"] is True

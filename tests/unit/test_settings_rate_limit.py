@@ -35,6 +35,7 @@ def test_the_limit_and_burst_are_read_from_the_environment(
         ("client_rate_limit", 1e-320, "below one an hour"),  # its wait would hold no integer
         ("client_rate_limit", 1e-5, "below one an hour"),
         ("client_rate_limit", "1e-400", "below one an hour"),  # read as 0.0, which is off
+        ("client_rate_limit", "1_e-400", "below one an hour"),  # pydantic takes underscores
         ("client_rate_burst", 0, "greater than or equal to 1"),
         ("client_rate_burst", MAX_CLIENT_BURST + 1, "less than or equal to"),
     ],
