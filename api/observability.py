@@ -34,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from delivery.figures import NotifyFigures
-from pipelines.logs import PHONE_LIKE, FailureStreaks, first_line, masked_numbers
+from pipelines.logs import FailureStreaks, OneLinePerRecord, first_line
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -312,22 +312,17 @@ class ObservabilityMiddleware:
             LATENCY.labels(template, scope["method"]).observe(time.perf_counter() - started)
 
 
-class MaskPhoneNumbers(logging.Filter):
-    """Rewrites every number-like run of digits in a log line to its masked form."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = masked_numbers(message, PHONE_LIKE)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
 def mask_phone_numbers_in_logs() -> None:
-    """Install the masking filter on every handler of the root and uvicorn loggers."""
-    for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error"):
+    """Put the API's one-line filter, masking bare runs of digits too, on every handler of the
+    root and uvicorn loggers that lacks it: `ownership serve` configures its handlers so
+    (`server_log_config`), a server started another way (uvicorn with this app's factory) gets
+    it here. Not on uvicorn's access log, whose formatter reads the record's arguments, which
+    the filter replaces once it masks."""
+    for name in ("", "uvicorn", "uvicorn.error"):
         for handler in logging.getLogger(name).handlers:
-            if not any(isinstance(item, MaskPhoneNumbers) for item in handler.filters):
-                # first: the numbers are found in the message as written, before its controls
-                # are written out (`\x1b4155550100` would hide the number from the pattern)
-                handler.filters.insert(0, MaskPhoneNumbers())
+            if not any(
+                isinstance(item, OneLinePerRecord) and item.bare_digits for item in handler.filters
+            ):
+                # first: the numbers are found in the message as written, before a filter
+                # there writes out its controls (`\x1b4155550100` would hide the number)
+                handler.filters.insert(0, OneLinePerRecord(bare_digits=True))

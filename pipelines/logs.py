@@ -198,7 +198,7 @@ def printable(text: str) -> str:
 # a number as the service writes one, E.164 with its `+`; a bare run of digits is as likely a
 # count, a date or a provider's id, which masked would read as a number's and tell nothing
 E164_LIKE = re.compile(r"\+[1-9]\d{7,14}\b")
-# with or without its `+`: the API's lines (`MaskPhoneNumbers`), where a caller's text may
+# with or without its `+`: the API's lines (`bare_digits`), where a caller's text may
 # write a number bare
 PHONE_LIKE = re.compile(r"\+?\b[1-9]\d{7,14}\b")
 
@@ -227,6 +227,7 @@ class OneLinePerRecord(logging.Filter):
     def __init__(self, bare_digits: bool = False) -> None:
         super().__init__()
         # the API's lines: a caller's text may write a number without its `+`
+        self.bare_digits = bare_digits
         self.numbers = PHONE_LIKE if bare_digits else E164_LIKE
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -1,27 +1,61 @@
-"""Log lines never show a whole phone number."""
+"""Log lines never show a whole phone number, however the API's server was started."""
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Iterator
 
-from api.observability import MaskPhoneNumbers
+import pytest
 
-
-def record(message: str, *args: object) -> logging.LogRecord:
-    return logging.LogRecord("api", logging.INFO, __file__, 1, message, args, None)
-
-
-def test_numbers_in_a_log_line_are_masked() -> None:
-    line = record("check of %s from %s took %d ms", "+79234567823", "79161234567", 3)
-
-    MaskPhoneNumbers().filter(line)
-
-    assert line.getMessage() == "check of +792* *** ** 23 from +791* *** ** 67 took 3 ms"
+from api.observability import mask_phone_numbers_in_logs
+from pipelines.logs import OneLinePerRecord
 
 
-def test_short_figures_are_left_alone() -> None:
-    line = record("served 1234567 numbers in 250 ms")
+@pytest.fixture
+def uvicorn_error_log() -> Iterator[tuple[logging.Handler, io.StringIO]]:
+    """uvicorn's error log as uvicorn configures it when started without `ownership serve`."""
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    try:
+        yield handler, written
+    finally:
+        logger.removeHandler(handler)
 
-    MaskPhoneNumbers().filter(line)
 
-    assert line.getMessage() == "served 1234567 numbers in 250 ms"
+def test_a_server_started_without_serve_masks_numbers_with_or_without_their_plus(
+    uvicorn_error_log: tuple[logging.Handler, io.StringIO],
+) -> None:
+    _, written = uvicorn_error_log
+    mask_phone_numbers_in_logs()
+
+    logging.getLogger("uvicorn.error").error(
+        "check of %s from %s took %d ms", "+79234567823", "79161234567", 3
+    )
+
+    assert written.getvalue() == "check of +792* *** ** 23 from +791* *** ** 67 took 3 ms\n"
+
+
+def test_short_figures_are_left_alone(
+    uvicorn_error_log: tuple[logging.Handler, io.StringIO],
+) -> None:
+    _, written = uvicorn_error_log
+    mask_phone_numbers_in_logs()
+
+    logging.getLogger("uvicorn.error").error("served 1234567 numbers in 250 ms")
+
+    assert written.getvalue() == "served 1234567 numbers in 250 ms\n"
+
+
+def test_a_handler_serve_configured_gets_no_second_pass(
+    uvicorn_error_log: tuple[logging.Handler, io.StringIO],
+) -> None:
+    handler, _ = uvicorn_error_log
+    handler.addFilter(OneLinePerRecord(bare_digits=True))  # as server_log_config sets it
+
+    mask_phone_numbers_in_logs()
+    mask_phone_numbers_in_logs()
+
+    assert len(handler.filters) == 1
