@@ -155,8 +155,14 @@ reasons
 
 # %%
 countries = load_countries()
-if accepted:
+try:
     billed = analytics.billed_against_sms(STORE_URL, load_prices(), countries=countries)
+except analytics.AnalyticsInputError as nothing:
+    # No notification kept, no price to set a bill beside: the comparison has no first
+    # acceptance to take the prices of (the ledger below still lists the bills kept).
+    billed = None
+    print(f"nothing to bill: {nothing}")
+if billed is not None:
     total = billed.total.row(0, named=True)
     print(f"all-SMS cost: {shown(total['all_sms_rub'], 2)} RUB")
     print(f"billed cost: {shown(total['billed_rub'], 2)} RUB")
@@ -182,8 +188,4 @@ if accepted:
     ax.set_ylabel("cost, RUB")
     ax.legend()
     plt.show()
-else:
-    # No notification, no price to set the bill beside: the comparison has no first acceptance
-    # to take the prices of, and the ledger below is empty too.
-    print("nothing to bill: the store holds no notification")
 analytics.billing_by_country_channel(STORE_URL, countries)

@@ -171,6 +171,8 @@ if has_truth:
     print(f"ROC AUC: {shown(evaluation.roc_auc)}")
     print(f"precision of owner_changed: {shown(evaluation.precision)}")
     print(f"recall of owner_changed: {shown(evaluation.recall)}")
+elif not HISTORY_DIR.is_dir():  # a mistyped folder is not a history without a truth
+    print(f"no history folder at {HISTORY_DIR.resolve()}: the evaluation is skipped")
 else:
     print(f"no truth under {truth_dir}: the evaluation is skipped")
 

@@ -37,10 +37,23 @@ from pipelines.paths import PROJECT_ROOT
 from pipelines.reference import load_countries, load_prices
 
 SCORES_DIR = Path(os.environ.get("OWNERSHIP_SCORES_DIR", PROJECT_ROOT / "var/demo/scores"))
-NOTIFICATIONS_PER_NUMBER = float(os.environ.get("OWNERSHIP_NOTIFICATIONS_PER_NUMBER", "1"))
+PER_NUMBER_SETTING = os.environ.get("OWNERSHIP_NOTIFICATIONS_PER_NUMBER", "1")
+try:
+    NOTIFICATIONS_PER_NUMBER = float(PER_NUMBER_SETTING)
+except ValueError:
+    raise SystemExit(
+        f"OWNERSHIP_NOTIFICATIONS_PER_NUMBER={PER_NUMBER_SETTING!r} is not a number"
+    ) from None
 # The brief's figures: 60 % of numbers reachable in VK or OK, 60 % delivered within the hour.
 COVERAGE = analytics.BRIEF_COVERAGE
 DELIVERED_SHARE = analytics.BRIEF_DELIVERED_WITHIN_TTL
+
+
+def shown(value: float | None, places: int = 4) -> str:
+    """A figure to `places` decimals, or "no data" where there is nothing to measure it by (a
+    saving on no traffic)."""
+    return "no data" if value is None else f"{value:.{places}f}"
+
 
 countries = load_countries()
 prices = load_prices()
@@ -59,7 +72,7 @@ costs = analytics.cost_against_sms(
 total = costs.total.row(0, named=True)
 print(f"all-SMS cost: {total['all_sms_rub']:.2f} RUB")
 print(f"social-first cost: {total['social_first_rub']:.2f} RUB")
-print(f"saving share: {total['saving_share']:.4f}")
+print(f"saving share: {shown(total['saving_share'])}")
 print(f"notifications without a price: {total['notifications_without_price']:.0f}")
 costs.by_country.select(
     "iso",

@@ -9,6 +9,7 @@ the country table by longest prefix, prices from the same `PriceTable` billing u
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ class AnalyticsInputError(ValueError):
 def read_manifest(scores_dir: Path) -> dict[str, Any]:
     path = Path(scores_dir) / MANIFEST_FILE
     if not path.is_file():
-        raise AnalyticsInputError(f"{path}: file not found; run `ownership score` first")
+        raise AnalyticsInputError(_not_scored(path))
     manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return manifest
 
@@ -109,14 +110,18 @@ def owner_since_recency(scores_dir: Path) -> pl.DataFrame:
 def risk_histogram(scores_dir: Path, bin_width: int = RISK_BIN_WIDTH) -> pl.DataFrame:
     """Numbers per status in each `bin_width`-point bin of risk_score, keyed by the bin's first
     point, every bin from 0 listed; the last bin also holds 1000."""
-    if not 0 < bin_width <= 1000:
-        raise AnalyticsInputError(f"bin_width {bin_width} is not within 1-1000 points")
+    if isinstance(bin_width, bool) or not isinstance(bin_width, int) or not 0 < bin_width <= 1000:
+        raise AnalyticsInputError(f"bin_width {bin_width!r} is not a whole 1-1000 points")
     with _scores(scores_dir) as con:
         return _status_counts(con, "risk_bins", group="bin_start", params={"bin_width": bin_width})
 
 
 def uniform_traffic(scores_dir: Path, notifications_per_number: float = 1.0) -> pl.DataFrame:
     """Traffic of `notifications_per_number` for every scored number: phone, notifications."""
+    if not math.isfinite(notifications_per_number) or notifications_per_number < 0:
+        raise AnalyticsInputError(
+            f"notifications_per_number {notifications_per_number} is not a count of 0 or more"
+        )
     with _scores(scores_dir) as con:
         return _frame(
             con, "uniform_traffic", {"notifications_per_number": notifications_per_number}
@@ -299,10 +304,25 @@ def _scores(scores_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A session with `src_scores`, the scores of the folder."""
     path = Path(scores_dir) / SCORES_FILE
     if not path.is_file():
-        raise AnalyticsInputError(f"{path}: file not found; run `ownership score` first")
+        raise AnalyticsInputError(_not_scored(path))
     with _session() as con:
         con.read_parquet(str(path)).create_view("src_scores")
         yield con
+
+
+def _not_scored(path: Path) -> str:
+    """Why a scores folder's file is missing, as far as the folder tells."""
+    where = f"{path}: file not found"
+    if not path.is_absolute():  # a notebook's kernel runs in notebooks/, not where it started
+        where += f" (a relative path, read from {Path.cwd()})"
+    summary = path.parent / "rejects" / "summary.json"
+    try:
+        published = json.loads(summary.read_text(encoding="utf-8")).get("published")
+    except (OSError, ValueError, AttributeError):  # no summary, or none a run wrote
+        published = None
+    if published is False:
+        return f"{where}; the last run into this folder published nothing: see {summary}"
+    return f"{where}; run `ownership score` first"
 
 
 def _frame(

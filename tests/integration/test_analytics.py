@@ -317,3 +317,34 @@ def test_a_folder_without_scores_is_a_clear_error(tmp_path: Path) -> None:
         analytics.status_summary(tmp_path)
     with pytest.raises(AnalyticsInputError, match=r"manifest\.json: file not found"):
         analytics.scores_as_of(tmp_path)
+
+
+def test_a_folder_a_refused_run_left_without_scores_says_so(tmp_path: Path) -> None:
+    (tmp_path / "rejects").mkdir()
+    (tmp_path / "rejects" / "summary.json").write_text('{"published": false}', "utf-8")
+
+    with pytest.raises(
+        AnalyticsInputError, match=r"the last run into this folder published nothing"
+    ):
+        analytics.status_summary(tmp_path)
+
+
+def test_a_relative_folder_without_scores_names_where_it_was_read_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(AnalyticsInputError, match=rf"a relative path, read from {tmp_path}"):
+        analytics.scores_as_of(Path("var/scores"))
+
+
+@pytest.mark.parametrize("per_number", [-1.0, float("nan"), float("inf")])
+def test_traffic_of_a_negative_or_no_count_is_refused(scores: Path, per_number: float) -> None:
+    with pytest.raises(AnalyticsInputError, match="not a count of 0 or more"):
+        analytics.uniform_traffic(scores, per_number)
+
+
+@pytest.mark.parametrize("width", [50.5, True, 0, 1001])
+def test_a_risk_bin_is_a_whole_number_of_points(scores: Path, width: int) -> None:
+    with pytest.raises(AnalyticsInputError, match="not a whole 1-1000 points"):
+        analytics.risk_histogram(scores, bin_width=width)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+import sqlalchemy as sa
 from nbclient import NotebookClient
 
 from ownership.channels import Channel
@@ -191,3 +192,49 @@ def test_the_funnel_notebook_runs_to_the_end_on_an_empty_store(tmp_path: Path) -
     assert printed_value(text, "delivered within 1 min") == "no data"
     assert printed_value(text, "sent by SMS") == "0"
     assert printed_value(text, "nothing to bill") == "the store holds no notification"
+
+
+def test_the_funnel_notebook_tells_bills_kept_of_forgotten_notifications(
+    tmp_path: Path, day: Day
+) -> None:
+    # a store past its retention: the ledger keeps every bill, the notifications are gone
+    store = tmp_path / "forgotten.db"
+    store.write_bytes(Path(day.store_url.removeprefix("sqlite:///")).read_bytes())
+    engine = sa.create_engine(f"sqlite:///{store}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("delete from notification_events"))
+        connection.execute(sa.text("delete from verification_codes"))
+        connection.execute(sa.text("delete from notifications"))
+    engine.dispose()
+
+    text = run_notebook(
+        NOTEBOOKS_DIR / "delivery_funnel.py", OWNERSHIP_NOTIFICATIONS_URL=f"sqlite:///{store}"
+    )
+
+    assert printed_value(text, "nothing to bill").startswith("the store keeps ")
+    assert "which were forgotten" in printed_value(text, "nothing to bill")
+
+
+def test_the_savings_notebook_has_no_saving_to_show_on_no_traffic(demo: Demo) -> None:
+    text = run_notebook(
+        NOTEBOOKS_DIR / "savings.py",
+        OWNERSHIP_SCORES_DIR=str(demo.scores),
+        OWNERSHIP_NOTIFICATIONS_PER_NUMBER="0",
+    )
+
+    assert printed_value(text, "notifications") == "0"
+    assert printed_value(text, "saving share") == "no data"
+
+
+def test_the_risk_notebook_tells_a_missing_history_folder_from_one_without_a_truth(
+    demo: Demo, tmp_path: Path
+) -> None:
+    text = run_notebook(
+        NOTEBOOKS_DIR / "ownership_risk.py",
+        OWNERSHIP_SCORES_DIR=str(demo.scores),
+        OWNERSHIP_HISTORY_DIR=str(tmp_path / "histroy"),
+    )
+
+    assert printed_value(text, "no history folder at " + str(tmp_path / "histroy")) == (
+        "the evaluation is skipped"
+    )
