@@ -101,7 +101,7 @@ def _read(engine: Engine, names: tuple[str, ...]) -> dict[str, pl.DataFrame]:
     if missing:
         raise StoreReadError(
             f"the store has no {', '.join(missing)} table: migrate it first "
-            "(`ownership clients list` does)"
+            "(`ownership clients list` does, with OWNERSHIP_DATABASE_URL set to this store)"
         )
     with engine.connect() as connection:
         frames = {}
