@@ -170,7 +170,7 @@ class TemplateDecisionCreate(Strict):
     decision: Literal["approve", "reject"]
     note: (
         Annotated[str, StringConstraints(max_length=MAX_NOTE), AfterValidator(_printable)] | None
-    ) = Field(None, description="Shown to the client.")
+    ) = Field(None, description="Shown to the client; a rejection needs one.")
     moderator: (
         Annotated[str, StringConstraints(max_length=MAX_MODERATOR), AfterValidator(_printable)]
         | None
