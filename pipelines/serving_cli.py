@@ -210,6 +210,7 @@ def check_start_up(settings: Settings) -> None:
     variables, the secret key), so that a fault there is one line naming its setting, not a
     traceback from the startup of every API worker."""
     _check_moderation_rules(settings)
+    check_simulator_script(settings)
     _check_proxy_settings()
     cipher = open_cipher(settings)
     source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
@@ -221,6 +222,19 @@ def check_start_up(settings: Settings) -> None:
             f"{', '.join(map(repr, unopened))}; give every key they are sealed under, newest "
             "first, and `ownership clients reseal` to seal them under the newest"
         )
+
+
+def check_simulator_script(settings: Settings) -> None:
+    """Read the simulators' script, so that a bad one is one line naming the file and its line
+    rather than a traceback from the process that builds the simulators."""
+    if settings.simulator_script is None:
+        return
+    from delivery.channels.simulator_script import SimulatorScriptError, read_script
+
+    try:
+        read_script(settings.simulator_script)
+    except SimulatorScriptError as error:
+        raise UsageError(f"bad setting: OWNERSHIP_SIMULATOR_SCRIPT: {error}") from error
 
 
 def _check_proxy_settings() -> None:
@@ -405,6 +419,7 @@ def _shown(settings: Settings, url: str | None = None) -> str:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_serve:  # find out now, not after generating and scoring
         _check_demo_template(settings)  # its key is the demo's own, made in its folder
+        check_simulator_script(settings)
         _check_proxy_settings()
         args.port = args.port or _free_port(args.host)
         _refuse_taken_port(args.host, args.port)

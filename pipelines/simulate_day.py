@@ -150,9 +150,10 @@ def simulate_day(request: DayRequest, settings: Settings, cipher: SecretCipher) 
             )
         desk = TemplateDesk(sessions, load_moderation_rules(settings.moderation_rules_path))
         templates = _approved_templates(desk, client.key)
-        # the simulators, whatever gateways the settings name: a simulation sends nothing out
+        # the simulators, whatever gateways the settings name: a simulation sends nothing out;
+        # and the published curve for every number, whatever a sandbox's script forces
         channel_settings = settings.model_copy(
-            update={"gateway_urls": {}, "simulator_seed": request.seed}
+            update={"gateway_urls": {}, "simulator_seed": request.seed, "simulator_script": None}
         )
         inbound = _LateBound()
         channels = build_channels(channel_settings, clock=clock, inbound=inbound, accounts=accounts)

@@ -18,7 +18,9 @@ the tries a code takes. With no code delivered (the SMS failed, or goes by a rea
 simulator cannot read) the holder has nothing to enter.
 
 Tests force outcomes per phone: `script_delivery`, `script_reply`, `script_answer`. A script
-stays in force for every later message to that phone until `forget_scripts(phone)`.
+stays in force for every later message to that phone until `forget_scripts(phone)`. An
+operator forces them without code, in the file `OWNERSHIP_SIMULATOR_SCRIPT` names, which a
+`ScriptFollower` (`script_follower.py`) applies through the same calls.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import itertools
 import random
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -186,7 +190,13 @@ class SocialNetworkSimulator(Scheduled):
             provider_id = self._taken.get((notification_id, kind))
             return provider_id is None or self.withdraw(provider_id)
 
-    # -- scripts for tests -------------------------------------------------------------------
+    # -- scripts, for tests and the operator's script file -----------------------------------
+
+    @contextmanager
+    def scripting(self) -> Iterator[None]:
+        """Hold every send off while the scripts change, so that none sees half a change."""
+        with self._schedule.lock:
+            yield
 
     def script_delivery(
         self,

@@ -11,6 +11,7 @@ from delivery.channels.accounts import AccountDirectory
 from delivery.channels.http import HttpSmsGateway, HttpSocialNetwork
 from delivery.channels.ports import SmsGateway, SocialNetwork
 from delivery.channels.pump import Runnable
+from delivery.channels.script_follower import ScriptFollower
 from delivery.channels.sms_simulator import SmsSimulator
 from delivery.channels.social_simulator import SocialNetworkSimulator, SocialSimulatorSettings
 from delivery.clock import Clock
@@ -24,7 +25,8 @@ class Channels:
     vk: SocialNetwork
     ok: SocialNetwork
     sms: SmsGateway
-    # the simulated ones, for a `SimulatorPump` (or a test's `run_due()`)
+    # the simulated ones, for a `SimulatorPump` (or a test's `run_due()`); last, with a script
+    # file, the `ScriptFollower` that keeps them on it
     simulators: tuple[Runnable, ...]
 
     def social(self, network: Channel) -> SocialNetwork:
@@ -43,7 +45,10 @@ def build_channels(
     accounts: AccountDirectory | None = None,
 ) -> Channels:
     """`accounts`: what the social simulators know (e.g. `AccountDirectory.read_history`);
-    none: they know no account and refuse every message with NO_ACCOUNT."""
+    none: they know no account and refuse every message with NO_ACCOUNT.
+
+    With `simulator_script` set, the social simulators follow that file from now on (its
+    `ScriptFollower` runs beside them); raises SimulatorScriptError for a bad one."""
     directory = accounts if accounts is not None else AccountDirectory()
     simulated: list[Runnable] = []
     social_settings = SocialSimulatorSettings(activity=timedelta(days=settings.activity_days))
@@ -56,6 +61,7 @@ def build_channels(
         simulator_sms = SmsSimulator(clock, inbound, seed=settings.simulator_seed)
         sms = simulator_sms
     social: dict[Channel, SocialNetwork] = {}
+    scripted: list[SocialNetworkSimulator] = []
     for offset, network in enumerate(SOCIAL_CHANNELS, start=1):
         url = settings.gateway_urls.get(network.value)
         if url:
@@ -73,6 +79,12 @@ def build_channels(
             )
             social[network] = simulator
             simulated.append(simulator)
+            scripted.append(simulator)
     if simulator_sms is not None:
         simulated.append(simulator_sms)
+    # the settings refuse a script beside a social gateway: `scripted` is both networks here
+    if settings.simulator_script is not None and scripted:
+        follower = ScriptFollower(settings.simulator_script, scripted)
+        follower.start()
+        simulated.append(follower)
     return Channels(social[Channel.VK], social[Channel.OK], sms, tuple(simulated))

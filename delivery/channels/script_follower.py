@@ -1,0 +1,131 @@
+"""Keeps the social-network simulators on the operator's script file (`simulator_script.py`).
+
+The process that runs the simulators reads the file as it builds them (a bad file stops it
+there) and then looks at it every round of its pump: a file changed since is read again, and
+the numbers whose lines changed get their new outcomes, the numbers taken out of it drawn
+outcomes again. A look is one `stat` of the file, so it costs nothing to make it every round,
+and an edit is in force by the next notification. A file found bad, or gone, is told once in
+the log, and the simulators keep the script they followed: an editor that saves half a file,
+or moves the old one aside while it writes the new one, must not drop every script meanwhile.
+
+The outcomes reach the simulators through their test scripts (`script_answer`,
+`script_delivery`), so a scripted number behaves exactly as a test's does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from delivery.channels.simulator_script import (
+    ScriptedNumber,
+    SimulatorScript,
+    SimulatorScriptError,
+    read_script,
+)
+from delivery.events import ReverificationAnswer
+
+log = logging.getLogger(__name__)
+
+# what tells one version of the file from the next: its time of change, size and inode (an
+# editor that writes a new file and renames it over the old one changes the inode)
+_Stamp = tuple[int, int, int]
+
+
+class Scriptable(Protocol):
+    """A simulator whose outcomes can be scripted per phone (`SocialNetworkSimulator`)."""
+
+    def scripting(self) -> AbstractContextManager[None]: ...
+
+    def script_answer(
+        self, phone: str, answer: ReverificationAnswer | str | None, after: timedelta
+    ) -> None: ...
+
+    def script_delivery(
+        self, phone: str, delivered_after: timedelta | None, read_after: timedelta | None = None
+    ) -> None: ...
+
+    def forget_scripts(self, phone: str) -> None: ...
+
+
+class ScriptFollower:
+    """A pump's `Runnable` that applies the script file to `simulators`; see the module."""
+
+    def __init__(self, path: Path, simulators: Sequence[Scriptable]) -> None:
+        self.path = path
+        self._simulators = tuple(simulators)
+        self._script = SimulatorScript.empty()
+        self._seen: _Stamp | None = None
+
+    @property
+    def script(self) -> SimulatorScript:
+        """The script the simulators follow."""
+        return self._script
+
+    def start(self) -> None:
+        """Read the file and apply it; raises SimulatorScriptError for a bad one."""
+        stamp = self._stamp()
+        self._apply(read_script(self.path))
+        self._seen = stamp
+
+    def run_due(self) -> int:
+        """Apply the file if it changed since the last look; no events of its own."""
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return 0
+        # marked seen before reading: a bad version is told once, not at every round
+        self._seen = stamp
+        try:
+            script = read_script(self.path)
+        except SimulatorScriptError as error:
+            log.error("%s; the simulators keep the script they were following", error)
+            return 0
+        added, changed, dropped = self._apply(script)
+        log.info(
+            "simulator script %s read again: %d numbers scripted (%d new, %d changed, "
+            "%d back to drawn outcomes)",
+            self.path,
+            len(script.numbers),
+            added,
+            changed,
+            dropped,
+        )
+        return 0
+
+    def _stamp(self) -> _Stamp | None:
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return None
+        return found.st_mtime_ns, found.st_size, found.st_ino
+
+    def _apply(self, script: SimulatorScript) -> tuple[int, int, int]:
+        """Hand `script` to the simulators: the numbers added, changed and dropped."""
+        before, after = self._script.numbers, script.numbers
+        dropped = [phone for phone in before if phone not in after]
+        changed = [phone for phone, scripted in after.items() if before.get(phone) != scripted]
+        for simulator in self._simulators:
+            # as one change: a prompt sent meanwhile sees the old script or the new, never half
+            with simulator.scripting():
+                for phone in dropped:
+                    simulator.forget_scripts(phone)
+                for phone in changed:
+                    simulator.forget_scripts(phone)
+                    _script_number(simulator, after[phone])
+        self._script = script
+        added = sum(1 for phone in changed if phone not in before)
+        return added, len(changed) - added, len(dropped)
+
+
+def _script_number(simulator: Scriptable, scripted: ScriptedNumber) -> None:
+    if scripted.answer is not None:
+        answer, after = scripted.answer
+        simulator.script_answer(scripted.phone, answer, after)
+    if scripted.delivery is not None:
+        delivered_after, read_after = scripted.delivery
+        simulator.script_delivery(scripted.phone, delivered_after, read_after)

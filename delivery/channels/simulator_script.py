@@ -1,0 +1,223 @@
+"""The simulators' script: what the simulated person does for chosen numbers, written by the
+operator of a demo or a sandbox in a CSV file (`OWNERSHIP_SIMULATOR_SCRIPT`), so that a bank's
+integrator can have a No, a Yes, no answer or a message never delivered on demand for a test
+number, as a messaging sandbox's test numbers do.
+
+    phone,answer,after_seconds,delivered_after_seconds,read_after_seconds
+    # the previous owner of a recycled number: a No a minute after the prompt
+    +79031112233,no,60
+    +79161112244,never,,never
+
+- `phone`: the number in E.164 (`+79031112233`);
+- `answer`: `yes`, `no` or `never`, to every re-verification prompt to the number, `after_seconds`
+  after it is asked (needed for yes and no); blank: drawn, as for any number;
+- `delivered_after_seconds`: its messages are delivered this long after sending, or `never`;
+  blank: drawn. `read_after_seconds`: read this long after sending (blank or `never`: not read).
+
+The header names the columns (`answer` and the last two may be left out), and a line may end
+before its blank cells; blank lines and lines starting with `#` are skipped. Anything else the
+file cannot mean is refused in one line that names the file and the line
+(`SimulatorScriptError`): a number in it must not fall back to drawn outcomes unnoticed because
+of a typo.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+
+from delivery.events import ReverificationAnswer
+from ownership.numbers import InvalidNumberError, parse_number
+
+PHONE, ANSWER, AFTER = "phone", "answer", "after_seconds"
+DELIVERED_AFTER, READ_AFTER = "delivered_after_seconds", "read_after_seconds"
+COLUMNS = (PHONE, ANSWER, AFTER, DELIVERED_AFTER, READ_AFTER)
+REQUIRED = (PHONE,)
+NEVER = "never"
+ANSWERS: Mapping[str, ReverificationAnswer | None] = MappingProxyType(
+    {"yes": ReverificationAnswer.CONFIRMED, "no": ReverificationAnswer.DENIED, NEVER: None}
+)
+# past the longest TTL (a day) a notification has gone by SMS: a week is room enough, and keeps
+# every moment the simulators compute from it a time
+MAX_SECONDS = 7 * 86_400
+
+
+class SimulatorScriptError(ValueError):
+    """A script the simulators cannot follow; its message is one line naming file and line."""
+
+
+@dataclass(frozen=True)
+class ScriptedNumber:
+    """What the simulated person does for one number; a part left None is drawn."""
+
+    phone: str
+    # scripted answer: (the answer, None for never; after asking)
+    answer: tuple[ReverificationAnswer | None, timedelta] | None = None
+    # scripted delivery: (delivered after sending, None for never; read after sending, or None)
+    delivery: tuple[timedelta | None, timedelta | None] | None = None
+
+
+@dataclass(frozen=True)
+class SimulatorScript:
+    numbers: Mapping[str, ScriptedNumber]
+
+    @classmethod
+    def empty(cls) -> SimulatorScript:
+        return cls(MappingProxyType({}))
+
+
+def read_script(path: Path) -> SimulatorScript:
+    """The script in the file at `path`, or SimulatorScriptError saying what is wrong where."""
+    try:
+        # utf-8-sig: a spreadsheet's CSV export starts with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SimulatorScriptError(f"{path}: does not exist") from None
+    except IsADirectoryError:
+        raise SimulatorScriptError(f"{path}: is not a file") from None
+    except OSError as error:
+        raise SimulatorScriptError(f"{path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        line = text_line_of(path.read_bytes(), error.start)
+        raise SimulatorScriptError(f"{path}, line {line}: is not UTF-8 text") from None
+    return parse_script(text.splitlines(), str(path))
+
+
+def text_line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def parse_script(lines: Iterable[str], source: str) -> SimulatorScript:
+    """The script written in `lines` (a file's, named `source` in errors)."""
+    header: tuple[str, ...] | None = None
+    numbers: dict[str, ScriptedNumber] = {}
+    lines_of: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        where = f"{source}, line {number}"
+        cells = [cell.strip() for cell in next(csv.reader([line]))]
+        if header is None:
+            header = _header(cells, where)
+            continue
+        if len(cells) > len(header):
+            raise SimulatorScriptError(
+                f"{where}: has {len(cells)} fields, the header {len(header)} ({','.join(header)})"
+            )
+        # the blank cells at a line's end may be left out, as a spreadsheet writes them
+        cells += [""] * (len(header) - len(cells))
+        scripted = _row(dict(zip(header, cells, strict=True)), where)
+        if scripted.phone in lines_of:
+            raise SimulatorScriptError(
+                f"{where}: {scripted.phone} is scripted on line {lines_of[scripted.phone]} too"
+            )
+        numbers[scripted.phone] = scripted
+        lines_of[scripted.phone] = number
+    return SimulatorScript(MappingProxyType(numbers))
+
+
+def _header(cells: list[str], where: str) -> tuple[str, ...]:
+    names = tuple(cell.lower() for cell in cells)
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown:
+        raise SimulatorScriptError(
+            f"{where}: the header names {', '.join(map(repr, unknown))}, no column of a script "
+            f"(its columns: {','.join(COLUMNS)})"
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SimulatorScriptError(f"{where}: the header names {', '.join(repeated)} twice")
+    missing = [name for name in REQUIRED if name not in names]
+    if missing:
+        raise SimulatorScriptError(
+            f"{where}: the header has no {', '.join(missing)} column (a script's first line "
+            f"names its columns: {','.join(COLUMNS)})"
+        )
+    if not {ANSWER, DELIVERED_AFTER} & set(names):
+        raise SimulatorScriptError(
+            f"{where}: the header has neither {ANSWER} nor {DELIVERED_AFTER}: nothing to script"
+        )
+    return names
+
+
+def _row(row: dict[str, str], where: str) -> ScriptedNumber:
+    try:
+        phone = parse_number(row[PHONE]).e164 if row[PHONE].startswith("+") else None
+    except InvalidNumberError as error:
+        raise SimulatorScriptError(f"{where}: {error}") from None
+    if phone is None:
+        raise SimulatorScriptError(
+            f"{where}: phone {row[PHONE]!r} is not written in E.164, such as +79031112233"
+        )
+    answer = _answer(row.get(ANSWER, ""), row.get(AFTER, ""), where)
+    delivery = _delivery(row.get(DELIVERED_AFTER, ""), row.get(READ_AFTER, ""), where)
+    if answer is None and delivery is None:
+        raise SimulatorScriptError(
+            f"{where}: scripts nothing for {phone} (give an answer or delivered_after_seconds)"
+        )
+    return ScriptedNumber(phone, answer, delivery)
+
+
+def _answer(
+    text: str, after: str, where: str
+) -> tuple[ReverificationAnswer | None, timedelta] | None:
+    if not text:
+        if after:
+            raise SimulatorScriptError(f"{where}: after_seconds is given without an answer")
+        return None
+    if text.lower() not in ANSWERS:
+        raise SimulatorScriptError(f"{where}: answer {text!r} is none of yes, no, never")
+    answer = ANSWERS[text.lower()]
+    if answer is None:  # never answered: no time to wait for
+        return None, (_seconds(AFTER, after, where) if after else timedelta(0))
+    if not after:
+        raise SimulatorScriptError(
+            f"{where}: answer {text.lower()} needs after_seconds, how long after the prompt"
+        )
+    return answer, _seconds(AFTER, after, where)
+
+
+def _delivery(
+    delivered: str, read: str, where: str
+) -> tuple[timedelta | None, timedelta | None] | None:
+    if not delivered:
+        if read:
+            raise SimulatorScriptError(
+                f"{where}: read_after_seconds is given without delivered_after_seconds"
+            )
+        return None
+    if delivered.lower() == NEVER:
+        if read and read.lower() != NEVER:
+            raise SimulatorScriptError(f"{where}: a message never delivered is never read")
+        return None, None
+    delivered_after = _seconds(DELIVERED_AFTER, delivered, where)
+    if not read or read.lower() == NEVER:
+        return delivered_after, None
+    read_after = _seconds(READ_AFTER, read, where)
+    if read_after < delivered_after:
+        raise SimulatorScriptError(
+            f"{where}: read_after_seconds ({read}) is before delivered_after_seconds "
+            f"({delivered}); both count from sending"
+        )
+    return delivered_after, read_after
+
+
+def _seconds(column: str, text: str, where: str) -> timedelta:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or "_" in text:
+        raise SimulatorScriptError(f"{where}: {column} {text!r} is not a number of seconds")
+    if seconds < 0:
+        raise SimulatorScriptError(f"{where}: {column} {text!r} is negative")
+    if seconds > MAX_SECONDS:
+        raise SimulatorScriptError(
+            f"{where}: {column} {text!r} is past a week ({MAX_SECONDS} s), longer than any TTL"
+        )
+    return timedelta(seconds=seconds)

@@ -1,0 +1,90 @@
+"""OWNERSHIP_SIMULATOR_SCRIPT: a readable file, refused beside a VK or OK gateway (whose people
+answer for themselves); what it says is read as a process that runs the simulators starts, and a
+bad line stops it in one line naming the file and the line."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pipelines.cli import main
+from pipelines.settings import load_settings
+
+RU_MOBILE = "+79234567823"
+VK_URL, SMS_URL = "https://vk-gateway.example/v1", "https://sms-gateway.example/v1"
+SECRET = "whsec_" + base64.b64encode(b"a-gateway-secret-of-32-bytes-ok!").decode()
+
+
+@pytest.fixture(autouse=True)
+def own_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's own store, scores and key, never the working copy's."""
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{tmp_path / 'ownership.db'}")
+    monkeypatch.setenv("OWNERSHIP_SCORES_DIR", str(tmp_path / "scores"))
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "script.csv"
+    path.write_text(f"phone,answer,after_seconds\n{RU_MOBILE},no,60\n", encoding="utf-8")
+    return path
+
+
+def gateways(*channels: str) -> dict[str, object]:
+    urls = {"vk": VK_URL, "sms": SMS_URL}
+    return {
+        "gateway_urls": {channel: urls[channel] for channel in channels},
+        "gateway_tokens": {channel: "t0ken" for channel in channels},
+        "gateway_secrets": {channel: SECRET for channel in channels},
+    }
+
+
+def test_a_script_is_taken_with_the_simulators(script: Path) -> None:
+    assert load_settings(simulator_script=script).simulator_script == script
+
+
+def test_a_blank_script_setting_is_unset() -> None:
+    assert load_settings(simulator_script=" ").simulator_script is None
+
+
+def test_a_script_beside_a_social_networks_gateway_is_refused(script: Path) -> None:
+    with pytest.raises(
+        ValidationError,
+        match="OWNERSHIP_SIMULATOR_SCRIPT: scripts the VK and OK simulators, but "
+        "OWNERSHIP_GATEWAY_URLS sends vk through a real gateway",
+    ):
+        load_settings(simulator_script=script, **gateways("vk"))
+
+
+def test_a_script_beside_an_sms_gateway_scripts_the_social_simulators(script: Path) -> None:
+    assert load_settings(simulator_script=script, **gateways("sms")).simulator_script == script
+
+
+def test_a_script_file_that_does_not_exist_is_a_bad_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_SIMULATOR_SCRIPT", str(tmp_path / "missing.csv"))
+
+    assert main(["check", RU_MOBILE]) == 2
+
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error: bad setting: OWNERSHIP_SIMULATOR_SCRIPT: ")
+    assert message.endswith("missing.csv does not exist")
+
+
+def test_a_worker_with_a_bad_script_stops_before_it_starts_naming_file_and_line(
+    script: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script.write_text(f"phone,answer,after_seconds\n{RU_MOBILE},nope,60\n", encoding="utf-8")
+    monkeypatch.setenv("OWNERSHIP_SIMULATOR_SCRIPT", str(script))
+
+    assert main(["worker"]) == 2
+
+    message = " ".join(capsys.readouterr().err.split())  # the console wraps a long line
+    assert message == (
+        f"error: bad setting: OWNERSHIP_SIMULATOR_SCRIPT: {script}, line 2: "
+        "answer 'nope' is none of yes, no, never"
+    )

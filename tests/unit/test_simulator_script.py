@@ -1,0 +1,168 @@
+"""The simulators' script file: what each line makes the simulated person do, and every line it
+cannot mean refused in one line naming the file and the line."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from delivery.channels.simulator_script import (
+    ScriptedNumber,
+    SimulatorScriptError,
+    read_script,
+)
+from delivery.events import ReverificationAnswer
+
+HEADER = "phone,answer,after_seconds,delivered_after_seconds,read_after_seconds"
+RECYCLED_2024 = "+79031112233"
+STEADY_OWNER = "+79234567823"
+SLOW_READER = "+79161112244"
+
+
+def script_file(folder: Path, *lines: str) -> Path:
+    path = folder / "script.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_each_line_scripts_its_number_answer_and_delivery(tmp_path: Path) -> None:
+    path = script_file(
+        tmp_path,
+        HEADER,
+        f"{RECYCLED_2024},no,60",
+        f"{STEADY_OWNER},YES,5.5,10,30",
+        f"{SLOW_READER},never,,never",
+    )
+
+    numbers = read_script(path).numbers
+
+    assert numbers == {
+        RECYCLED_2024: ScriptedNumber(
+            RECYCLED_2024, (ReverificationAnswer.DENIED, timedelta(seconds=60))
+        ),
+        STEADY_OWNER: ScriptedNumber(
+            STEADY_OWNER,
+            (ReverificationAnswer.CONFIRMED, timedelta(seconds=5.5)),
+            (timedelta(seconds=10), timedelta(seconds=30)),
+        ),
+        SLOW_READER: ScriptedNumber(SLOW_READER, (None, timedelta(0)), (None, None)),
+    }
+
+
+def test_a_delivered_message_without_a_read_time_is_never_read(tmp_path: Path) -> None:
+    path = script_file(tmp_path, HEADER, f"{STEADY_OWNER},,,20,")
+
+    assert read_script(path).numbers[STEADY_OWNER] == ScriptedNumber(
+        STEADY_OWNER, None, (timedelta(seconds=20), None)
+    )
+
+
+def test_comments_blank_lines_a_byte_order_mark_and_spaces_are_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "script.csv"
+    path.write_text(
+        "\ufeffphone, answer, after_seconds\n\n# the recycled number: a No\n"
+        f" {RECYCLED_2024} , No , 60 \n",
+        encoding="utf-8",
+    )
+
+    assert read_script(path).numbers[RECYCLED_2024].answer == (
+        ReverificationAnswer.DENIED,
+        timedelta(seconds=60),
+    )
+
+
+def test_a_number_is_kept_in_e164_however_it_is_spaced(tmp_path: Path) -> None:
+    path = script_file(tmp_path, "phone,answer,after_seconds", "+7 903 111-22-33,no,1")
+
+    assert list(read_script(path).numbers) == [RECYCLED_2024]
+
+
+def test_an_empty_file_and_a_bare_header_script_nothing(tmp_path: Path) -> None:
+    assert read_script(script_file(tmp_path, "")).numbers == {}
+    assert read_script(script_file(tmp_path, HEADER)).numbers == {}
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "complaint"),
+    [
+        ([HEADER, f"{RECYCLED_2024},maybe,60"], 2, "answer 'maybe' is none of yes, no, never"),
+        ([HEADER, "not-a-phone,no,60"], 2, "phone 'not-a-phone' is not written in E.164"),
+        ([HEADER, "89031112233,no,60"], 2, "phone '89031112233' is not written in E.164"),
+        ([HEADER, "+7000,no,60"], 2, "'+7000' is not a valid phone number"),
+        ([HEADER, f"{RECYCLED_2024},no,-5"], 2, "after_seconds '-5' is negative"),
+        ([HEADER, f"{RECYCLED_2024},,,-1"], 2, "delivered_after_seconds '-1' is negative"),
+        ([HEADER, f"{RECYCLED_2024},no,soon"], 2, "after_seconds 'soon' is not a number"),
+        ([HEADER, f"{RECYCLED_2024},no,nan"], 2, "after_seconds 'nan' is not a number"),
+        ([HEADER, f"{RECYCLED_2024},no,inf"], 2, "after_seconds 'inf' is not a number"),
+        ([HEADER, f"{RECYCLED_2024},no,1e9"], 2, "after_seconds '1e9' is past a week"),
+        ([HEADER, f"{RECYCLED_2024},yes,"], 2, "answer yes needs after_seconds"),
+        ([HEADER, f"{RECYCLED_2024},,60"], 2, "after_seconds is given without an answer"),
+        ([HEADER, f"{RECYCLED_2024},no"], 2, "answer no needs after_seconds"),
+        ([HEADER, f"{RECYCLED_2024},no,60,,,"], 2, "has 6 fields, the header 5"),
+        (["answer,after_seconds", "no,60"], 1, "the header has no phone column"),
+        (["phone,answr,after_seconds"], 1, "the header names 'answr', no column of a script"),
+        (["phone,answer,answer"], 1, "the header names answer twice"),
+        (["phone,read_after_seconds"], 1, "neither answer nor delivered_after_seconds"),
+        ([HEADER, f"{RECYCLED_2024},,,60,10"], 2, "read_after_seconds (10) is before"),
+        ([HEADER, f"{RECYCLED_2024},,,,10"], 2, "read_after_seconds is given without delivered"),
+        ([HEADER, f"{RECYCLED_2024},,,never,10"], 2, "a message never delivered is never read"),
+        ([HEADER, f"{RECYCLED_2024},,,,"], 2, f"scripts nothing for {RECYCLED_2024}"),
+        (
+            [HEADER, f"{RECYCLED_2024},no,60", "", f"{RECYCLED_2024},yes,60"],
+            4,
+            f"{RECYCLED_2024} is scripted on line 2 too",
+        ),
+    ],
+    ids=[
+        "unknown answer",
+        "garbage phone",
+        "national phone",
+        "invalid phone",
+        "negative answer time",
+        "negative delivery time",
+        "time not a number",
+        "nan",
+        "infinity",
+        "past a week",
+        "yes without a time",
+        "time without an answer",
+        "missing time column",
+        "extra columns",
+        "no phone column",
+        "misspelt column",
+        "repeated column",
+        "nothing scriptable",
+        "read before delivered",
+        "read without delivery",
+        "read though never delivered",
+        "row scripting nothing",
+        "number twice",
+    ],
+)
+def test_a_line_the_script_cannot_mean_is_refused_naming_file_and_line(
+    tmp_path: Path, lines: list[str], line: int, complaint: str
+) -> None:
+    path = script_file(tmp_path, *lines)
+
+    with pytest.raises(SimulatorScriptError) as refused:
+        read_script(path)
+
+    message = str(refused.value)
+    assert message.startswith(f"{path}, line {line}: ")
+    assert complaint in message
+    assert "\n" not in message
+
+
+def test_a_missing_file_is_refused_by_its_name(tmp_path: Path) -> None:
+    with pytest.raises(SimulatorScriptError, match=r"script\.csv: does not exist$"):
+        read_script(tmp_path / "script.csv")
+
+
+def test_a_file_that_is_not_text_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "script.csv"
+    path.write_bytes(f"{HEADER}\n{RECYCLED_2024},no,60\n\xff\xfe,no,1\n".encode("latin-1"))
+
+    with pytest.raises(SimulatorScriptError, match=r"script\.csv, line 3: is not UTF-8 text$"):
+        read_script(path)
