@@ -7,7 +7,7 @@ import errno
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from shlex import quote
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -482,6 +482,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     store = None if args.no_serve else demo_store(args.dir)
     for status, phone in examples.items():
         _say(f"  {check_hint(phone, scores, store)}   # {status}")
+    asked = _reverified_example(
+        scores / "scores.parquet", events / "accounts", manifest["as_of"], settings.activity_days
+    )
+    if asked is not None:  # where a scripted answer shows (README: Channels)
+        _say(
+            f"  {check_hint(asked, scores, store)}   # suspicious, its account active: "
+            "a sensitive notification asks its person first"
+        )
     if args.no_serve:
         return 0
     return _serve_demo(args, scores, events, examples, str(manifest["as_of"]))
@@ -645,6 +653,33 @@ def _double_quoted(value: dict[str, object]) -> str:
     """A Python literal with double quotes, to sit inside a single-quoted shell argument; the
     demo's values (ids, digits, times) hold no quote of their own."""
     return repr(value).replace("'", '"')
+
+
+def _reverified_example(
+    scores: Path, accounts: Path, as_of: object, activity_days: int
+) -> str | None:
+    """A suspicious number with an account active at the history's end: the one number of the
+    examples that a sensitive notification re-verifies, and so the one whose person's answer
+    the simulators' script (OWNERSHIP_SIMULATOR_SCRIPT) can be seen to decide."""
+    import polars as pl
+
+    from pipelines.paths import input_files
+
+    active_since = datetime.fromisoformat(str(as_of)).replace(tzinfo=None) - timedelta(
+        days=activity_days
+    )
+    # glob=False: the demo's folder may be named with a pattern's characters (`[1]`)
+    files = [path for path in input_files(accounts) if path.suffix == ".parquet"]
+    if not files:
+        return None
+    active = pl.concat(
+        pl.read_parquet(path, glob=False, columns=["phone", "last_seen_at"]) for path in files
+    ).filter(pl.col("last_seen_at") >= active_since)
+    suspicious = pl.read_parquet(scores, glob=False, columns=["phone", "status"]).filter(
+        pl.col("status") == "suspicious"
+    )
+    found = suspicious.join(active, on="phone").select(pl.col("phone").min()).item()
+    return None if found is None else str(found)
 
 
 def _example_numbers(scores: Path) -> dict[str, str]:

@@ -99,6 +99,8 @@ def test_the_demo_generates_scores_and_reports(
     captured = capsys.readouterr()
     assert "precision of owner_changed" in captured.out
     assert "ownership check +" in captured.err
+    # a number whose re-verification the simulators' script can be seen to decide
+    assert "# suspicious, its account active: a sensitive notification asks" in captured.err
     assert (tmp_path / "scores" / "snapshot.bin").exists()
 
 
