@@ -34,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from delivery.figures import NotifyFigures
-from pipelines.logs import FailureStreaks, OneLinePerRecord, first_line
+from pipelines.logs import FailureStreaks, MaskedArguments, OneLinePerRecord, first_line
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -313,11 +313,11 @@ class ObservabilityMiddleware:
 
 
 def mask_phone_numbers_in_logs() -> None:
-    """Put the API's one-line filter, masking bare runs of digits too, on every handler of the
-    root and uvicorn loggers that lacks it: `ownership serve` configures its handlers so
-    (`server_log_config`), a server started another way (uvicorn with this app's factory) gets
-    it here. Not on uvicorn's access log, whose formatter reads the record's arguments, which
-    the filter replaces once it masks."""
+    """Put the API's one-line filter, masking bare runs of digits too, on every handler of
+    uvicorn's loggers and the root logger that lacks it, and on uvicorn's access log the
+    filter that masks its arguments: `ownership serve` configures its handlers so
+    (`server_log_config`), a server started another way (uvicorn with this app's factory)
+    gets them here."""
     for name in ("", "uvicorn", "uvicorn.error"):
         for handler in logging.getLogger(name).handlers:
             if not any(
@@ -326,3 +326,6 @@ def mask_phone_numbers_in_logs() -> None:
                 # first: the numbers are found in the message as written, before a filter
                 # there writes out its controls (`\x1b4155550100` would hide the number)
                 handler.filters.insert(0, OneLinePerRecord(bare_digits=True))
+    for handler in logging.getLogger("uvicorn.access").handlers:
+        if not any(isinstance(item, MaskedArguments) for item in handler.filters):
+            handler.filters.insert(0, MaskedArguments())

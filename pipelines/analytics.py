@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -314,11 +314,12 @@ def _not_scored(path: Path) -> str:
     """Why a scores folder's file is missing, as far as the folder tells."""
     where = f"{path}: file not found"
     if not path.is_absolute():  # a notebook's kernel runs in notebooks/, not where it started
-        where += f" (a relative path, read from {Path.cwd()})"
+        with suppress(OSError):  # the working folder is gone: nothing to name
+            where += f" (a relative path, read from {Path.cwd()})"
     summary = path.parent / "rejects" / "summary.json"
     try:
         published = json.loads(summary.read_text(encoding="utf-8")).get("published")
-    except (OSError, ValueError, AttributeError):  # no summary, or none a run wrote
+    except (OSError, ValueError, AttributeError, RecursionError):  # none a run wrote
         published = None
     if published is False:
         return f"{where}; the last run into this folder published nothing: see {summary}"

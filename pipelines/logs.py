@@ -249,6 +249,21 @@ class OneLinePerRecord(logging.Filter):
         return "\n".join([printable(first), *("  " + printable(line) for line in rest)])
 
 
+class MaskedArguments(logging.Filter):
+    """uvicorn's access log, whose formatter reads the record's arguments (client, method,
+    path, version, status) where `OneLinePerRecord` would put the whole message in their
+    place: each argument has its numbers masked (a caller's path may name one, with its `+`
+    or not) and its controls written out, in place."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                printable(masked_numbers(value, PHONE_LIKE)) if isinstance(value, str) else value
+                for value in record.args
+            )
+        return True
+
+
 def service_log_config() -> dict[str, Any]:
     """A `logging.config.dictConfig` configuration for the service's own loggers."""
     return {
@@ -293,11 +308,12 @@ def server_log_config() -> dict[str, Any]:
     for section in ("formatters", "filters", "handlers", "loggers"):
         config.setdefault(section, {}).update(ours[section])
     config["filters"]["one_line"] = {"()": OneLinePerRecord, "bare_digits": True}
+    config["filters"]["masked_arguments"] = {"()": MaskedArguments}
     for name, handler in config["handlers"].items():  # uvicorn's own lines too: its error
-        # log writes the traceback of an unhandled error again, as Starlette raises it on; not
-        # its access log (which `serve` turns off), whose formatter reads the record's args
-        if name != "access":
-            handler["filters"] = sorted({*handler.get("filters", []), "one_line"})
+        # log writes the traceback of an unhandled error again, as Starlette raises it on; its
+        # access log (which `serve` turns off) has its arguments masked, which its formatter reads
+        mine = "masked_arguments" if name == "access" else "one_line"
+        handler["filters"] = sorted({*handler.get("filters", []), mine})
     return config
 
 

@@ -348,3 +348,15 @@ def test_traffic_of_a_negative_or_no_count_is_refused(scores: Path, per_number: 
 def test_a_risk_bin_is_a_whole_number_of_points(scores: Path, width: int) -> None:
     with pytest.raises(AnalyticsInputError, match="not a whole 1-1000 points"):
         analytics.risk_histogram(scores, bin_width=width)
+
+
+def test_a_relative_folder_read_from_a_removed_working_folder_is_still_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+
+    with pytest.raises(AnalyticsInputError, match=r"manifest\.json: file not found; run"):
+        analytics.scores_as_of(Path("var/scores"))

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from uvicorn.logging import AccessFormatter
 
 from api.observability import mask_phone_numbers_in_logs
 from pipelines.logs import OneLinePerRecord
@@ -59,3 +60,32 @@ def test_a_handler_serve_configured_gets_no_second_pass(
     mask_phone_numbers_in_logs()
 
     assert len(handler.filters) == 1
+
+
+def test_the_access_log_of_a_server_started_without_serve_masks_the_path_it_writes() -> None:
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)  # as uvicorn configures its access log
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s'))
+    access = logging.getLogger("uvicorn.access")
+    level = access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        mask_phone_numbers_in_logs()
+
+        access.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:47678",
+            "GET",
+            "/79161234567?phone=79161234567\x1b[2J",
+            "1.1",
+            404,
+        )
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+
+    assert written.getvalue() == (
+        '127.0.0.1:47678 - "GET /+791* *** ** 67?phone=+791* *** ** 67\\x1b[2J HTTP/1.1" '
+        "404 Not Found\n"
+    )

@@ -275,6 +275,7 @@ def test_every_handler_of_the_server_but_the_access_log_writes_one_line_a_record
         name for name, handler in handlers.items() if "one_line" in handler.get("filters", [])
     }
     assert one_line == set(handlers) - {"access"}
+    assert handlers["access"]["filters"] == ["masked_arguments"]
 
 
 def test_a_number_beside_a_control_is_masked_before_the_control_is_written_out() -> None:
