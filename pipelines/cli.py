@@ -476,9 +476,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from delivery.runtime import LOCK_LOST_EXIT, SimulatorsInUseError, SimulatorsLockLostError
     from delivery.worker import run_worker
     from pipelines.logs import log_service_lines
-    from pipelines.serving_cli import check_start_up, store_unreachable  # it imports from here
+    from pipelines.serving_cli import (  # it imports from here
+        check_simulator_script,
+        check_start_up,
+        store_unreachable,
+    )
 
     check_start_up(settings)  # as `ownership serve` does: one line, not a traceback
+    check_simulator_script(settings)
     log_service_lines()
     try:
         run_worker(settings)

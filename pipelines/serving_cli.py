@@ -173,6 +173,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.jobs or settings.run_jobs:
         from delivery.runtime import uses_simulators
 
+        check_simulator_script(settings)
         if uses_simulators(settings):
             _refuse_simulators_in_use(settings, settings.database_url)
     if not (settings.scores_dir / "snapshot.bin").exists():  # not a fault: said once it runs
@@ -210,7 +211,6 @@ def check_start_up(settings: Settings) -> None:
     variables, the secret key), so that a fault there is one line naming its setting, not a
     traceback from the startup of every API worker."""
     _check_moderation_rules(settings)
-    check_simulator_script(settings)
     _check_proxy_settings()
     cipher = open_cipher(settings)
     source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
@@ -224,12 +224,22 @@ def check_start_up(settings: Settings) -> None:
         )
 
 
-def check_simulator_script(settings: Settings) -> None:
-    """Read the simulators' script, so that a bad one is one line naming the file and its line
-    rather than a traceback from the process that builds the simulators."""
+def check_simulator_script(settings: Settings, gateways_used: bool = True) -> None:
+    """Read the simulators' script in a process about to run them (`worker`, `serve --jobs`,
+    the demo), so that a bad one is one line naming the file and its line; refuse it beside a
+    VK or OK gateway (`gateways_used`: not the demo's, which drops them), whose people answer
+    for themselves: a sandbox's setting left in production is said at once."""
     if settings.simulator_script is None:
         return
     from delivery.channels.simulator_script import SimulatorScriptError, read_script
+
+    real = sorted(set(settings.gateway_urls) & {"vk", "ok"}) if gateways_used else []
+    if real:
+        raise UsageError(
+            "bad setting: OWNERSHIP_SIMULATOR_SCRIPT: scripts the VK and OK simulators, but "
+            f"OWNERSHIP_GATEWAY_URLS sends {' and '.join(real)} through a real gateway; unset "
+            "one of them"
+        )
 
     try:
         read_script(settings.simulator_script)
@@ -419,7 +429,7 @@ def _shown(settings: Settings, url: str | None = None) -> str:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_serve:  # find out now, not after generating and scoring
         _check_demo_template(settings)  # its key is the demo's own, made in its folder
-        check_simulator_script(settings)
+        check_simulator_script(settings, gateways_used=False)
         _check_proxy_settings()
         args.port = args.port or _free_port(args.host)
         _refuse_taken_port(args.host, args.port)

@@ -422,8 +422,9 @@ class Settings(BaseSettings):
     simulator_seed: int = Field(0, ge=0, le=MAX_SIMULATOR_SEED)
     # A CSV file of numbers whose simulated person does as it says (a No, a Yes, no answer, a
     # message never delivered; delivery.channels.simulator_script), for a demo's or sandbox's
-    # test numbers; the process running the simulators reads it as it starts, and again when
-    # it changes. Refused with a VK or OK gateway, whose people answer for themselves.
+    # test numbers; the process running the simulators reads it as it starts (`ownership
+    # worker`, `serve --jobs`: refused there beside a VK or OK gateway, whose people answer for
+    # themselves), and again when it changes. API workers that run no jobs never read it.
     simulator_script: Path | None = None
 
     # Webhooks to clients (DESIGN §7): how often the outbox is read, how long one POST may
@@ -478,18 +479,6 @@ class Settings(BaseSettings):
     @field_validator("moderation_rules_path")
     @classmethod
     def _moderation_rules_are_a_readable_file(cls, path: Path) -> Path:
-        if not path.is_file():
-            raise ValueError(f"{path} {'is not a file' if path.exists() else 'does not exist'}")
-        if not os.access(path, os.R_OK):
-            raise ValueError(f"{path} cannot be read (permission denied)")
-        return path
-
-    @field_validator("simulator_script")
-    @classmethod
-    def _simulator_script_is_a_readable_file(cls, path: Path | None) -> Path | None:
-        # what it says is read by the processes that run the simulators, as they start
-        if path is None:
-            return None
         if not path.is_file():
             raise ValueError(f"{path} {'is not a file' if path.exists() else 'does not exist'}")
         if not os.access(path, os.R_OK):
@@ -619,20 +608,6 @@ class Settings(BaseSettings):
                         "without spaces "
                         "(a newline read from a file, say, is not)"
                     )
-        return self
-
-    @model_validator(mode="after")
-    def _a_simulator_script_scripts_simulators(self) -> Self:
-        # a number scripted to answer No whose account a real gateway reaches would answer
-        # as its real person does: a sandbox setting left in a production environment, or a
-        # test believed to run on the simulators, is said at once rather than found out
-        real = sorted(set(self.gateway_urls) & {"vk", "ok"})
-        if self.simulator_script is not None and real:
-            raise ValueError(
-                f"{_variable('simulator_script')}: scripts the VK and OK simulators, but "
-                f"{_variable('gateway_urls')} sends {' and '.join(real)} through a real gateway;"
-                " unset one of them"
-            )
         return self
 
     def gateway_secret_texts(self) -> dict[str, str]:

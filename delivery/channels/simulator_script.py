@@ -45,6 +45,9 @@ ANSWERS: Mapping[str, ReverificationAnswer | None] = MappingProxyType(
 # past the longest TTL (a day) a notification has gone by SMS: a week is room enough, and keeps
 # every moment the simulators compute from it a time
 MAX_SECONDS = 7 * 86_400
+# a script names a sandbox's test numbers, a few hundred at most: a file past this (some 25,000
+# lines) is another file, and would hold the simulators up while it is read
+MAX_BYTES = 1 << 20
 
 
 class SimulatorScriptError(ValueError):
@@ -74,6 +77,10 @@ class SimulatorScript:
 def read_script(path: Path) -> SimulatorScript:
     """The script in the file at `path`, or SimulatorScriptError saying what is wrong where."""
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise SimulatorScriptError(
+                f"{path}: is larger than {MAX_BYTES:,} bytes; a script names test numbers"
+            )
         # utf-8-sig: a spreadsheet's CSV export starts with a byte-order mark
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -101,7 +108,12 @@ def parse_script(lines: Iterable[str], source: str) -> SimulatorScript:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         where = f"{source}, line {number}"
-        cells = [cell.strip() for cell in next(csv.reader([line]))]
+        try:
+            cells = [cell.strip() for cell in next(csv.reader([line]))]
+        except csv.Error as error:  # a field past the csv module's limit, say
+            raise SimulatorScriptError(f"{where}: {error}") from None
+        while len(cells) > 1 and not cells[-1]:  # a spreadsheet pads lines with commas
+            cells.pop()
         if header is None:
             header = _header(cells, where)
             continue
@@ -118,6 +130,11 @@ def parse_script(lines: Iterable[str], source: str) -> SimulatorScript:
             )
         numbers[scripted.phone] = scripted
         lines_of[scripted.phone] = number
+    if header is None:  # empty: half saved, or not a script at all; a header alone scripts none
+        raise SimulatorScriptError(
+            f"{source}: has no header line (a script's first line names its columns: "
+            f"{','.join(COLUMNS)})"
+        )
     return SimulatorScript(MappingProxyType(numbers))
 
 
@@ -160,6 +177,11 @@ def _row(row: dict[str, str], where: str) -> ScriptedNumber:
         raise SimulatorScriptError(
             f"{where}: scripts nothing for {phone} (give an answer or delivered_after_seconds)"
         )
+    if answer is not None and answer[0] is not None and delivery == (None, None):
+        raise SimulatorScriptError(
+            f"{where}: answers {row[ANSWER].lower()} to prompts never delivered; a person "
+            "answers what reaches them"
+        )
     return ScriptedNumber(phone, answer, delivery)
 
 
@@ -174,7 +196,11 @@ def _answer(
         raise SimulatorScriptError(f"{where}: answer {text!r} is none of yes, no, never")
     answer = ANSWERS[text.lower()]
     if answer is None:  # never answered: no time to wait for
-        return None, (_seconds(AFTER, after, where) if after else timedelta(0))
+        if after:
+            raise SimulatorScriptError(
+                f"{where}: after_seconds is given with answer never, which comes at no time"
+            )
+        return None, timedelta(0)
     if not after:
         raise SimulatorScriptError(
             f"{where}: answer {text.lower()} needs after_seconds, how long after the prompt"

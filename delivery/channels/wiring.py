@@ -47,8 +47,9 @@ def build_channels(
     """`accounts`: what the social simulators know (e.g. `AccountDirectory.read_history`);
     none: they know no account and refuse every message with NO_ACCOUNT.
 
-    With `simulator_script` set, the social simulators follow that file from now on (its
-    `ScriptFollower` runs beside them); raises SimulatorScriptError for a bad one."""
+    With `simulator_script` set, the social simulators follow that file once they run (its
+    `ScriptFollower` runs beside them, and reads it at its first round); an API worker that
+    runs none of them never reads it."""
     directory = accounts if accounts is not None else AccountDirectory()
     simulated: list[Runnable] = []
     social_settings = SocialSimulatorSettings(activity=timedelta(days=settings.activity_days))
@@ -84,7 +85,5 @@ def build_channels(
         simulated.append(simulator_sms)
     # the settings refuse a script beside a social gateway: `scripted` is both networks here
     if settings.simulator_script is not None and scripted:
-        follower = ScriptFollower(settings.simulator_script, scripted)
-        follower.start()
-        simulated.append(follower)
+        simulated.append(ScriptFollower(settings.simulator_script, scripted))
     return Channels(social[Channel.VK], social[Channel.OK], sms, tuple(simulated))

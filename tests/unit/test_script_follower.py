@@ -45,7 +45,7 @@ class Sandbox:
         self.vk = SocialNetworkSimulator(
             Channel.VK, accounts, self.clock, self.inbound, settings=NEVER_ANSWERS
         )
-        self.follower = ScriptFollower(self.path, [self.vk])
+        self.follower = ScriptFollower(self.path, [self.vk], settle=0)
         self.asked = 0
 
     def write(self, *lines: str) -> None:
@@ -139,6 +139,41 @@ def test_a_vanished_file_is_told_once_and_the_script_stays(
     ]
 
 
+def test_a_file_saved_in_place_is_followed_once_left_alone_not_half_written(
+    tmp_path: Path,
+) -> None:
+    sandbox = Sandbox(tmp_path)
+    now = [0.0]
+    sandbox.follower = ScriptFollower(sandbox.path, [sandbox.vk], monotonic=lambda: now[0])
+    sandbox.write(HEADER, f"{RECYCLED_2024},no,60")
+    assert sandbox.answers_to_a_prompt() == NO_AFTER_A_MINUTE  # the first look reads at once
+
+    with sandbox.path.open("w", encoding="utf-8") as saving:  # an editor saving in place
+        saving.write(f"{HEADER}\n")
+        saving.flush()
+        assert sandbox.answers_to_a_prompt() == NO_AFTER_A_MINUTE  # emptied: not followed
+        now[0] += 0.2
+        saving.write(f"{RECYCLED_2024},yes,6")  # cut inside its time: not followed either
+        saving.flush()
+        assert sandbox.answers_to_a_prompt() == NO_AFTER_A_MINUTE
+        saving.write("0\n")
+    now[0] += 0.2
+    assert sandbox.answers_to_a_prompt() == NO_AFTER_A_MINUTE  # saved, not yet left alone
+    now[0] += 0.5
+
+    assert sandbox.answers_to_a_prompt() == [
+        (ReverificationAnswer.CONFIRMED, timedelta(seconds=60))
+    ]
+
+
+def test_a_copy_that_keeps_the_old_modification_time_is_followed(sandbox: Sandbox) -> None:
+    before = sandbox.path.stat()
+    sandbox.path.write_text(f"{HEADER}\n{RECYCLED_2024},no,90\n", encoding="utf-8")  # same size
+    os.utime(sandbox.path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as `cp -p` leaves it
+
+    assert sandbox.answers_to_a_prompt() == [(ReverificationAnswer.DENIED, timedelta(seconds=90))]
+
+
 def test_a_bad_file_at_the_start_stops_the_follower_before_anything_is_scripted(
     tmp_path: Path,
 ) -> None:
@@ -164,6 +199,8 @@ def test_the_wired_channels_follow_the_file_in_both_networks(tmp_path: Path) -> 
     channels = build_channels(
         load_settings(simulator_script=path), clock=clock, inbound=inbound, accounts=accounts
     )
+    for simulator in channels.simulators:  # the pump's first round reads the script
+        simulator.run_due()
     for network in SOCIAL_CHANNELS:
         assert channels.social(network).send(SocialMessage(f"n-{network}", RECYCLED_2024, "t"))
     clock.advance(timedelta(days=2))

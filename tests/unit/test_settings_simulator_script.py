@@ -1,19 +1,27 @@
-"""OWNERSHIP_SIMULATOR_SCRIPT: a readable file, refused beside a VK or OK gateway (whose people
-answer for themselves); what it says is read as a process that runs the simulators starts, and a
-bad line stops it in one line naming the file and the line."""
+"""OWNERSHIP_SIMULATOR_SCRIPT: read as a process that runs the simulators starts (a worker,
+`serve --jobs`, the demo), where a bad line stops it in one line naming the file and the line,
+and a VK or OK gateway beside it (whose people answer for themselves) is refused; API workers
+that run no jobs never read it."""
 
 from __future__ import annotations
 
 import base64
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
+from delivery.channels.script_follower import ScriptFollower
+from delivery.channels.wiring import build_channels
+from delivery.clock import VirtualClock
+from delivery.events import RecordingInboundEvents
 from pipelines.cli import main
+from pipelines.serving_cli import check_simulator_script
 from pipelines.settings import load_settings
 
 RU_MOBILE = "+79234567823"
+START = datetime(2026, 6, 2, 9, tzinfo=UTC)
 VK_URL, SMS_URL = "https://vk-gateway.example/v1", "https://sms-gateway.example/v1"
 SECRET = "whsec_" + base64.b64encode(b"a-gateway-secret-of-32-bytes-ok!").decode()
 
@@ -50,29 +58,54 @@ def test_a_blank_script_setting_is_unset() -> None:
     assert load_settings(simulator_script=" ").simulator_script is None
 
 
-def test_a_script_beside_a_social_networks_gateway_is_refused(script: Path) -> None:
-    with pytest.raises(
-        ValidationError,
-        match="OWNERSHIP_SIMULATOR_SCRIPT: scripts the VK and OK simulators, but "
-        "OWNERSHIP_GATEWAY_URLS sends vk through a real gateway",
-    ):
-        load_settings(simulator_script=script, **gateways("vk"))
+def test_a_worker_with_a_script_beside_a_social_networks_gateway_is_refused(
+    script: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_SIMULATOR_SCRIPT", str(script))
+    for name, value in gateways("vk").items():
+        monkeypatch.setenv(f"OWNERSHIP_{name.upper()}", json.dumps(value))
+
+    assert main(["worker"]) == 2
+
+    message = " ".join(capsys.readouterr().err.split())  # the console wraps a long line
+    assert message == (
+        "error: bad setting: OWNERSHIP_SIMULATOR_SCRIPT: scripts the VK and OK simulators, but "
+        "OWNERSHIP_GATEWAY_URLS sends vk through a real gateway; unset one of them"
+    )
+
+
+def test_the_demo_which_drops_the_shells_gateways_follows_a_script_beside_them(
+    script: Path,
+) -> None:
+    settings = load_settings(simulator_script=script, **gateways("vk"))
+
+    check_simulator_script(settings, gateways_used=False)  # no error
 
 
 def test_a_script_beside_an_sms_gateway_scripts_the_social_simulators(script: Path) -> None:
     assert load_settings(simulator_script=script, **gateways("sms")).simulator_script == script
 
 
-def test_a_script_file_that_does_not_exist_is_a_bad_setting(
+def test_a_script_file_that_does_not_exist_stops_a_worker_as_it_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OWNERSHIP_SIMULATOR_SCRIPT", str(tmp_path / "missing.csv"))
 
-    assert main(["check", RU_MOBILE]) == 2
+    assert load_settings().simulator_script == tmp_path / "missing.csv"  # a setting like any
+    assert main(["worker"]) == 2
 
-    message = capsys.readouterr().err.strip()
+    message = " ".join(capsys.readouterr().err.split())
     assert message.startswith("error: bad setting: OWNERSHIP_SIMULATOR_SCRIPT: ")
-    assert message.endswith("missing.csv does not exist")
+    assert message.endswith("missing.csv: does not exist")
+
+
+def test_api_workers_that_run_no_jobs_never_read_the_script(tmp_path: Path) -> None:
+    # a worker restarted while the file is mid-edit, or moved away, must start all the same
+    settings = load_settings(simulator_script=tmp_path / "missing.csv")
+
+    channels = build_channels(settings, clock=VirtualClock(START), inbound=RecordingInboundEvents())
+
+    assert isinstance(channels.simulators[-1], ScriptFollower)  # read once they run
 
 
 def test_a_worker_with_a_bad_script_stops_before_it_starts_naming_file_and_line(

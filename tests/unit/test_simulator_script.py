@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from delivery.channels.simulator_script import (
+    MAX_BYTES,
     ScriptedNumber,
     SimulatorScriptError,
     read_script,
@@ -79,9 +80,33 @@ def test_a_number_is_kept_in_e164_however_it_is_spaced(tmp_path: Path) -> None:
     assert list(read_script(path).numbers) == [RECYCLED_2024]
 
 
-def test_an_empty_file_and_a_bare_header_script_nothing(tmp_path: Path) -> None:
-    assert read_script(script_file(tmp_path, "")).numbers == {}
+def test_a_bare_header_scripts_nothing(tmp_path: Path) -> None:
     assert read_script(script_file(tmp_path, HEADER)).numbers == {}
+
+
+def test_an_empty_file_is_refused_as_half_saved_or_no_script(tmp_path: Path) -> None:
+    path = tmp_path / "script.csv"
+    path.write_bytes(b"")
+
+    with pytest.raises(SimulatorScriptError, match=r"script\.csv: has no header line"):
+        read_script(path)
+
+
+def test_a_spreadsheets_padding_commas_are_read_as_blank_cells(tmp_path: Path) -> None:
+    path = script_file(tmp_path, "phone,answer,after_seconds,,", f"{RECYCLED_2024},no,60,,")
+
+    assert read_script(path).numbers[RECYCLED_2024].answer == (
+        ReverificationAnswer.DENIED,
+        timedelta(minutes=1),
+    )
+
+
+def test_a_file_larger_than_any_script_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "script.csv"
+    path.write_text(HEADER + "\n" + "#" * MAX_BYTES + "\n", encoding="utf-8")
+
+    with pytest.raises(SimulatorScriptError, match=r"script\.csv: is larger than 1,048,576 bytes"):
+        read_script(path)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +125,10 @@ def test_an_empty_file_and_a_bare_header_script_nothing(tmp_path: Path) -> None:
         ([HEADER, f"{RECYCLED_2024},yes,"], 2, "answer yes needs after_seconds"),
         ([HEADER, f"{RECYCLED_2024},,60"], 2, "after_seconds is given without an answer"),
         ([HEADER, f"{RECYCLED_2024},no"], 2, "answer no needs after_seconds"),
-        ([HEADER, f"{RECYCLED_2024},no,60,,,"], 2, "has 6 fields, the header 5"),
+        ([HEADER, f"{RECYCLED_2024},no,60,,,,5"], 2, "has 7 fields, the header 5"),
+        ([HEADER, f"{RECYCLED_2024},never,30"], 2, "after_seconds is given with answer never"),
+        ([HEADER, f"{RECYCLED_2024},no,60,never"], 2, "answers no to prompts never delivered"),
+        ([HEADER, f"{RECYCLED_2024},{'x' * 200_000},60"], 2, "field larger than field limit"),
         (["answer,after_seconds", "no,60"], 1, "the header has no phone column"),
         (["phone,answr,after_seconds"], 1, "the header names 'answr', no column of a script"),
         (["phone,answer,answer"], 1, "the header names answer twice"),
@@ -130,6 +158,9 @@ def test_an_empty_file_and_a_bare_header_script_nothing(tmp_path: Path) -> None:
         "time without an answer",
         "missing time column",
         "extra columns",
+        "never with a time",
+        "an answer to prompts never delivered",
+        "a field past the csv limit",
         "no phone column",
         "misspelt column",
         "repeated column",
