@@ -146,6 +146,8 @@ class NotifyRuntime:
             if self.lost.is_set():
                 scheduler.shutdown(wait=False)
                 return
+            if self.channels.script is not None:  # in force before a stored job runs at once
+                self.channels.script.run_due()
             scheduler.resume()
             self.scheduler = scheduler
             if self.channels.simulators:

@@ -482,8 +482,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         store_unreachable,
     )
 
+    check_simulator_script(settings)  # first: the key file is not made for a refused worker
     check_start_up(settings)  # as `ownership serve` does: one line, not a traceback
-    check_simulator_script(settings)
     log_service_lines()
     try:
         run_worker(settings)

@@ -249,16 +249,22 @@ class OneLinePerRecord(logging.Filter):
         return "\n".join([printable(first), *("  " + printable(line) for line in rest)])
 
 
+# a `+` as a URL writes it (uvicorn's access log quotes the path), before a number
+ENCODED_PLUS = re.compile(r"%2[Bb](?=[1-9]\d{7,14}\b)")
+
+
 class MaskedArguments(logging.Filter):
     """uvicorn's access log, whose formatter reads the record's arguments (client, method,
     path, version, status) where `OneLinePerRecord` would put the whole message in their
-    place: each argument has its numbers masked (a caller's path may name one, with its `+`
-    or not) and its controls written out, in place."""
+    place: each argument has its numbers masked (a caller's path may name one, with its `+`,
+    written `%2B` there, or not) and its controls written out, in place."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                printable(masked_numbers(value, PHONE_LIKE)) if isinstance(value, str) else value
+                printable(masked_numbers(ENCODED_PLUS.sub("+", value), PHONE_LIKE))
+                if isinstance(value, str)
+                else value
                 for value in record.args
             )
         return True

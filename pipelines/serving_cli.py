@@ -169,11 +169,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.workers import PortInUseError
 
     _refuse_taken_port(args.host, args.port)
+    if args.jobs or settings.run_jobs:
+        check_simulator_script(settings)
     check_start_up(settings)  # it may make the key file: not for a server that cannot start
     if args.jobs or settings.run_jobs:
         from delivery.runtime import uses_simulators
 
-        check_simulator_script(settings)
         if uses_simulators(settings):
             _refuse_simulators_in_use(settings, settings.database_url)
     if not (settings.scores_dir / "snapshot.bin").exists():  # not a fault: said once it runs

@@ -101,6 +101,7 @@ class ScriptFollower:
         if self._looked and not self._settled(stamp):
             return 0
         # marked seen before reading: a bad version is told once, not at every round
+        first = not self._looked
         self._seen, self._looked, self._changing = stamp, True, None
         try:
             script = read_script(self.path)
@@ -109,9 +110,10 @@ class ScriptFollower:
             return 0
         added, changed, dropped = self._apply(script)
         log.info(
-            "simulator script %s read again: %d numbers scripted (%d new, %d changed, "
+            "simulator script %s read%s: %d numbers scripted (%d new, %d changed, "
             "%d back to drawn outcomes)",
             self.path,
+            "" if first else " again",
             len(script.numbers),
             added,
             changed,

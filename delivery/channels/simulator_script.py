@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import math
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -77,7 +78,10 @@ class SimulatorScript:
 def read_script(path: Path) -> SimulatorScript:
     """The script in the file at `path`, or SimulatorScriptError saying what is wrong where."""
     try:
-        if path.stat().st_size > MAX_BYTES:
+        found = path.stat()
+        if not stat.S_ISREG(found.st_mode):  # a pipe or a device would hold the reader up
+            raise SimulatorScriptError(f"{path}: is not a file")
+        if found.st_size > MAX_BYTES:
             raise SimulatorScriptError(
                 f"{path}: is larger than {MAX_BYTES:,} bytes; a script names test numbers"
             )
@@ -105,14 +109,16 @@ def parse_script(lines: Iterable[str], source: str) -> SimulatorScript:
     numbers: dict[str, ScriptedNumber] = {}
     lines_of: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
         where = f"{source}, line {number}"
         try:
-            cells = [cell.strip() for cell in next(csv.reader([line]))]
+            cells = [cell.strip() for cell in next(csv.reader([line]), [])]
         except csv.Error as error:  # a field past the csv module's limit, say
             raise SimulatorScriptError(f"{where}: {error}") from None
-        while len(cells) > 1 and not cells[-1]:  # a spreadsheet pads lines with commas
+        # blank, or a comment, as written or as a spreadsheet exports them: its blank row is
+        # commas, its comment quoted when it holds one
+        if not any(cells) or cells[0].startswith("#"):
+            continue
+        while not cells[-1]:  # a spreadsheet pads lines with commas
             cells.pop()
         if header is None:
             header = _header(cells, where)
@@ -177,10 +183,11 @@ def _row(row: dict[str, str], where: str) -> ScriptedNumber:
         raise SimulatorScriptError(
             f"{where}: scripts nothing for {phone} (give an answer or delivered_after_seconds)"
         )
-    if answer is not None and answer[0] is not None and delivery == (None, None):
+    if answer is not None and answer[0] is not None and delivery and delivery[1] is None:
+        never = "delivered" if delivery[0] is None else "read"
         raise SimulatorScriptError(
-            f"{where}: answers {row[ANSWER].lower()} to prompts never delivered; a person "
-            "answers what reaches them"
+            f"{where}: answers {row[ANSWER].lower()} to prompts never {never}; a person "
+            "answers what they read"
         )
     return ScriptedNumber(phone, answer, delivery)
 

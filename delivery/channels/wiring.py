@@ -4,6 +4,7 @@ which hands in the clock, where events go, and the accounts the simulators know.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +20,8 @@ from delivery.events import InboundEvents
 from ownership.channels import SOCIAL_CHANNELS, Channel
 from pipelines.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Channels:
@@ -28,6 +31,8 @@ class Channels:
     # the simulated ones, for a `SimulatorPump` (or a test's `run_due()`); last, with a script
     # file, the `ScriptFollower` that keeps them on it
     simulators: tuple[Runnable, ...]
+    # that follower, to read the file once before any job sends (`NotifyRuntime.start_jobs`)
+    script: ScriptFollower | None = None
 
     def social(self, network: Channel) -> SocialNetwork:
         if network is Channel.VK:
@@ -83,7 +88,14 @@ def build_channels(
             scripted.append(simulator)
     if simulator_sms is not None:
         simulated.append(simulator_sms)
-    # the settings refuse a script beside a social gateway: `scripted` is both networks here
+    script = None
     if settings.simulator_script is not None and scripted:
-        simulated.append(ScriptFollower(settings.simulator_script, scripted))
-    return Channels(social[Channel.VK], social[Channel.OK], sms, tuple(simulated))
+        if len(scripted) < len(SOCIAL_CHANNELS):  # `worker` and `serve --jobs` refuse this
+            log.warning(
+                "OWNERSHIP_SIMULATOR_SCRIPT scripts the %s simulator only: the other social "
+                "network goes through a real gateway",
+                " and ".join(simulator.network.value for simulator in scripted),
+            )
+        script = ScriptFollower(settings.simulator_script, scripted)
+        simulated.append(script)
+    return Channels(social[Channel.VK], social[Channel.OK], sms, tuple(simulated), script)

@@ -20,9 +20,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from delivery import records
+from delivery.clock import build_clock
 from delivery.notify import NotifyRequest
 from delivery.runtime import LOCK_LOST_EXIT, SimulatorsLockLostError, build_notify_runtime
-from delivery.scheduler import NIGHTLY_SCORE, NOTIFY_FORGET, WEBHOOK_DISPATCH
+from delivery.scheduler import NIGHTLY_SCORE, NOTIFY_FORGET, WEBHOOK_DISPATCH, StoppingScheduler
 from delivery.templates import build_template_desk
 from delivery.worker import run_worker
 from ownership.moderation import Decision, TemplateDraft
@@ -485,3 +486,41 @@ def test_a_command_whose_simulators_lock_another_took_ends_in_failure_saying_so(
     assert process.returncode == LOCK_LOST_EXIT, log
     assert LOCK_LOST_LINE in log
     assert "Traceback" not in log
+
+
+def test_a_script_is_in_force_before_any_stored_job_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a restarted worker's overdue dispatch runs as the scheduler resumes: what it sends must
+    # already follow the script, whose outcome is fixed at sending
+    script = tmp_path / "script.csv"
+    script.write_text(f"phone,answer,after_seconds\n{RECYCLED},no,60\n", encoding="utf-8")
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'ownership.db'}",
+        scores_dir=tmp_path / "scores",
+        secret_key=Fernet.generate_key().decode(),
+        simulator_script=script,
+    )
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    desk = build_template_desk(settings, session_factory(engine))
+    runtime = build_notify_runtime(settings, engine, build_clock(settings), no_snapshot, desk)
+    follower = runtime.channels.script
+    assert follower is not None
+    scripted_at_resume: list[list[str]] = []
+    resume = StoppingScheduler.resume
+
+    def recorded_resume(scheduler: StoppingScheduler) -> None:
+        scripted_at_resume.append(list(follower.script.numbers))
+        resume(scheduler)
+
+    monkeypatch.setattr(StoppingScheduler, "resume", recorded_resume)
+    runtime.start_jobs(settings, engine)
+    runtime.stop_jobs()
+    engine.dispose()
+
+    assert scripted_at_resume == [[RECYCLED]]
+
+
+def no_snapshot() -> Snapshot:
+    raise AssertionError("nothing is sent in this test")

@@ -77,7 +77,7 @@ def test_the_access_log_of_a_server_started_without_serve_masks_the_path_it_writ
             '%s - "%s %s HTTP/%s" %d',
             "127.0.0.1:47678",
             "GET",
-            "/79161234567?phone=79161234567\x1b[2J",
+            "/79161234567?phone=%2B79031112233&q=79161234567\x1b[2J",
             "1.1",
             404,
         )
@@ -86,6 +86,7 @@ def test_the_access_log_of_a_server_started_without_serve_masks_the_path_it_writ
         access.setLevel(level)
 
     assert written.getvalue() == (
-        '127.0.0.1:47678 - "GET /+791* *** ** 67?phone=+791* *** ** 67\\x1b[2J HTTP/1.1" '
+        '127.0.0.1:47678 - "GET /+791* *** ** 67?phone=+790* *** ** 33&q=+791* *** ** 67\\x1b[2J '
+        'HTTP/1.1" '
         "404 Not Found\n"
     )

@@ -3,6 +3,7 @@ cannot mean refused in one line naming the file and the line."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -101,6 +102,22 @@ def test_a_spreadsheets_padding_commas_are_read_as_blank_cells(tmp_path: Path) -
     )
 
 
+def test_a_spreadsheets_blank_rows_and_quoted_comments_are_skipped(tmp_path: Path) -> None:
+    path = script_file(
+        tmp_path, HEADER, ",,,,", '"# a note, with a comma",,,,', f"{RECYCLED_2024},no,60", " , ,"
+    )
+
+    assert list(read_script(path).numbers) == [RECYCLED_2024]
+
+
+def test_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    path = tmp_path / "script.csv"
+    os.mkfifo(path)
+
+    with pytest.raises(SimulatorScriptError, match=r"script\.csv: is not a file$"):
+        read_script(path)
+
+
 def test_a_file_larger_than_any_script_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "script.csv"
     path.write_text(HEADER + "\n" + "#" * MAX_BYTES + "\n", encoding="utf-8")
@@ -128,6 +145,7 @@ def test_a_file_larger_than_any_script_is_refused(tmp_path: Path) -> None:
         ([HEADER, f"{RECYCLED_2024},no,60,,,,5"], 2, "has 7 fields, the header 5"),
         ([HEADER, f"{RECYCLED_2024},never,30"], 2, "after_seconds is given with answer never"),
         ([HEADER, f"{RECYCLED_2024},no,60,never"], 2, "answers no to prompts never delivered"),
+        ([HEADER, f"{RECYCLED_2024},yes,60,10"], 2, "answers yes to prompts never read"),
         ([HEADER, f"{RECYCLED_2024},{'x' * 200_000},60"], 2, "field larger than field limit"),
         (["answer,after_seconds", "no,60"], 1, "the header has no phone column"),
         (["phone,answr,after_seconds"], 1, "the header names 'answr', no column of a script"),
@@ -160,6 +178,7 @@ def test_a_file_larger_than_any_script_is_refused(tmp_path: Path) -> None:
         "extra columns",
         "never with a time",
         "an answer to prompts never delivered",
+        "an answer to prompts never read",
         "a field past the csv limit",
         "no phone column",
         "misspelt column",
