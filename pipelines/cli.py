@@ -162,6 +162,17 @@ def _default_region(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+def _kind_argument(text: str) -> str:
+    """A kind of the history (DESIGN §3), as its folder is named."""
+    from pipelines.contracts import INPUT_KINDS  # only when given: it loads the YAML reader
+
+    if text not in INPUT_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no kind of the history ({', '.join(INPUT_KINDS)})"
+        )
+    return text
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description:<36}"),
@@ -256,6 +267,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
             memory_limit=memory_limit,
             threads=settings.threads,
             default_region=args.default_region or settings.default_region,
+            allowed_empty_kinds=frozenset(args.allow_empty_kind),
         )
     )
     rejected = sum(kind["rejected"] for kind in manifest["inputs"].values())
@@ -576,6 +588,19 @@ def build_parser() -> argparse.ArgumentParser:
             "keeps its own (default: OWNERSHIP_DEFAULT_REGION, else such texts are rejected)"
         ),
     )
+    score.add_argument(
+        "--allow-empty-kind",
+        type=_kind_argument,
+        action="append",
+        default=[],
+        metavar="KIND",
+        help=(
+            "let KIND (accounts, say) have no usable row although the last run published into "
+            "--out had some; without it such a run publishes nothing, as a feed that lost a kind "
+            "would change every answer. Give it once, for the run that empties the kind: the "
+            "manifest then holds none, and the runs after it compare with that (repeatable)"
+        ),
+    )
     score.set_defaults(run=cmd_score)
 
     evaluate = commands.add_parser(
@@ -712,7 +737,7 @@ def _run(argv: Sequence[str] | None) -> int:
     from pipelines.duckdb_engine import AuditFailedError
     from pipelines.evaluate import EvaluationInputError
     from pipelines.input_files import InputError
-    from pipelines.scoring import RejectedShareTooHighError, ScoreRequestError, ScoringFailedError
+    from pipelines.scoring import RunRefusedError, ScoreRequestError, ScoringFailedError
     from pipelines.snapshot import SnapshotError
 
     for unknown in unknown_settings(os.environ):
@@ -731,7 +756,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except (
         UsageError,
         InputError,
-        RejectedShareTooHighError,
+        RunRefusedError,
         AuditFailedError,
         ScoreRequestError,
         ScoringFailedError,

@@ -29,6 +29,7 @@ from pipelines.locks import LockHeldError, held_alone
 from pipelines.number_ranges import RANGES_FILE, file_version
 from pipelines.paths import PROJECT_ROOT
 from pipelines.publish import (
+    MANIFEST_FILE,
     SCORES_FILE,
     SNAPSHOT_FILE,
     staged,
@@ -36,6 +37,7 @@ from pipelines.publish import (
     write_scores,
     write_serving_snapshot,
 )
+from pipelines.refusals import last_published_rows, refusal
 from pipelines.run_params import run_params_row
 from pipelines.sqlfiles import MODEL_ORDER
 
@@ -51,8 +53,17 @@ STEPS: tuple[str, ...] = (
 )
 
 
-class RejectedShareTooHighError(Exception):
-    """Too much of the input broke its contract; nothing was published."""
+class RunRefusedError(Exception):
+    """The input was read, and the run refused to publish it (`pipelines.refusals`): its
+    rejects sit beside the last good run's files, with a summary saying it did not publish."""
+
+
+class RejectedShareTooHighError(RunRefusedError):
+    """Too much of the input, or of one kind, broke its contract; nothing was published."""
+
+
+class KindLostError(RunRefusedError):
+    """A kind the last published run had rows of has none left; nothing was published."""
 
 
 class ScoreRequestError(ValueError):
@@ -75,6 +86,8 @@ class ScoreRequest:
     threads: int | None = None
     # the region phone texts written without a country code are read in ("RU"); None: rejected
     default_region: str | None = None
+    # kinds that may have no row although the last published run had some (refused otherwise)
+    allowed_empty_kinds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -232,7 +245,13 @@ def _score(
             step("check numbers")
             ingest.collect_unreadable_lines(con)
             counts = {kind: ingest.count_kind(con, kind) for kind in INPUT_KINDS}
-        refusal = _refusal(counts, request.max_reject_share, request.out_dir)
+        refused = refusal(
+            counts,
+            request.max_reject_share,
+            last_published_rows(request.out_dir / MANIFEST_FILE),
+            request.allowed_empty_kinds,
+            request.out_dir / "rejects",
+        )
         rejects = _write_rejects(con, counts, work_dir / "rejects")
         step("count and write rejects")
         rejects_summary = {
@@ -245,12 +264,18 @@ def _score(
             **_input_counts(counts),
             **number_counts,
         }
-        if refusal:
+        if refused and refused.too_many_rejects:
             _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": False})
-            raise RejectedShareTooHighError(refusal)
+            raise RejectedShareTooHighError(refused.message)
         nothing = _nothing_to_score(counts, as_of)
         if nothing:  # a feed that wrote headers only must not replace the scores served
             raise ScoreRequestError(nothing)
+        if refused:  # only a kind lost: said once nothing at all is left is not the matter
+            if rejects is None:  # the summary still says that this run did not publish
+                rejects = work_dir / "rejects"
+                rejects.mkdir()
+            _publish_rejects(rejects, request.out_dir, {**rejects_summary, "published": False})
+            raise KindLostError(refused.message)
 
         with timings.measure("models"):
             if request.engine == "spark":
@@ -405,27 +430,6 @@ def _score_on_spark(
         ) from error
 
 
-def _refusal(counts: dict[str, ingest.KindCounts], bound: float, out_dir: Path) -> str | None:
-    """Why the run must publish nothing, when too much of its input broke the contracts."""
-    rows = sum(kind.rows for kind in counts.values())
-    rejected = sum(kind.rejected for kind in counts.values())
-    if not rows or rejected / rows <= bound:
-        return None
-    worst = max(counts.values(), key=lambda kind: kind.rejected)
-    top = max(worst.reject_reasons.items(), key=lambda item: item[1])
-    return (
-        f"{rejected:,} of {rows:,} rows ({_percent(rejected / rows)}) broke their contract, "
-        f"more than the bound of {_percent(bound)}; nothing was published. Most are in "
-        f"{worst.kind} ({top[1]:,} × {top[0]!r}); see {out_dir / 'rejects'}/"
-    )
-
-
-def _percent(share: float) -> str:
-    """A share in percent, to six places without trailing zeros: a bound of 0.001 % is not
-    0.00 %, nor 1e-03 %."""
-    return f"{share * 100:.6f}".rstrip("0").rstrip(".") + "%"
-
-
 def _nothing_to_score(counts: dict[str, ingest.KindCounts], as_of: int) -> str | None:
     """Why the run must publish nothing when no event is left to score: its scores would call
     every number `unknown`, and replace those served."""
@@ -483,6 +487,8 @@ def _manifest(
             **asdict(request.rules),
             "max_reject_share": request.max_reject_share,
             "default_region": request.default_region,
+            # kinds this run was told may be empty: a run after it compares with its counts
+            "allowed_empty_kinds": sorted(request.allowed_empty_kinds),
         },
         "timings_s": dict(timings),
     }

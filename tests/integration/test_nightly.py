@@ -15,10 +15,11 @@ from sqlalchemy import Engine, update
 from delivery import records
 from delivery.export import export_verifications, nightly_watermark
 from delivery.runtime import score_nightly_by_one_worker
+from pipelines.cli import main
 from pipelines.nightly import score_nightly
 from pipelines.settings import load_settings
 from store.database import NIGHTLY_LOCK, held_alone_on_store
-from tests.factories import ANNA, RU_MOBILE, History, days_ago
+from tests.factories import ANNA, RU_MOBILE, SCHEMAS, History, days_ago, steady_owner
 from tests.integration.test_export_verifications import store_denying
 
 pytestmark = pytest.mark.integration
@@ -211,3 +212,24 @@ def test_a_failed_run_publishes_nothing_and_says_why(
 
     assert (tmp_path / "scores" / "scores.parquet").read_bytes() == published
     assert "nightly run failed" in caplog.text
+
+
+def test_a_kind_lost_since_the_last_run_fails_the_night_until_an_operator_allows_it_once(
+    tmp_path: Path, store: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = steady_owner(History(), RU_MOBILE).write(tmp_path / "events")
+    settings = load_settings(scores_dir=tmp_path / "scores")
+    assert score_nightly(settings, store, history) is not None
+    served = (tmp_path / "scores" / "snapshot.bin").read_bytes()
+    pq.write_table(SCHEMAS["accounts"].empty_table(), history / "accounts" / "part-0.parquet")
+
+    with caplog.at_level(logging.ERROR):
+        assert score_nightly(settings, store, history) is None
+    assert "kind accounts has no row this run; the last published run had 1" in caplog.text
+    assert (tmp_path / "scores" / "snapshot.bin").read_bytes() == served
+
+    # the operator, who means it, scores once by hand
+    argv = ["score", "--events", str(history), "--out", str(tmp_path / "scores")]
+    assert main([*argv, "--allow-empty-kind", "accounts"]) == 0
+
+    assert score_nightly(settings, store, history) is not None
