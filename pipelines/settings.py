@@ -526,6 +526,19 @@ class Settings(BaseSettings):
             raise ValueError(stray)
         return path
 
+    @model_validator(mode="after")
+    def _scores_dir_is_outside_the_nightly_history(self) -> Self:
+        # the nightly run refuses to publish into its history, where the next run would read
+        # the scores as input: said at start-up, not at every night's run (through links too)
+        events = self.score_events_dir
+        if events is not None and self.scores_dir.resolve().is_relative_to(events.resolve()):
+            raise ValueError(
+                f"{_variable('scores_dir')}: {self.scores_dir} is inside "
+                f"{_variable('score_events_dir')} {events}, whose next run would read the scores "
+                "as input; choose a folder outside it"
+            )
+        return self
+
     @field_validator("history_dir")
     @classmethod
     def _history_has_accounts(cls, history: Path | None) -> Path | None:

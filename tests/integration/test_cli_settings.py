@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from alembic import command as command_line
 from cryptography.fernet import Fernet
+from pydantic import ValidationError
 
+from delivery import worker
 from pipelines.cli import UsageError, main
 from pipelines.moderation_rules import MODERATION_RULES
 from pipelines.serving_cli import check_start_up, demo_environment
@@ -251,6 +253,52 @@ def test_a_nightly_history_without_results_yet_is_taken(tmp_path: Path) -> None:
         (history / kind).mkdir(parents=True)
 
     assert load_settings(score_events_dir=str(history)).score_events_dir == history
+
+
+def nightly_history(tmp_path: Path) -> Path:
+    history = tmp_path / "history"
+    for kind in ("code_entries", "sms_deliveries", "registrations", "number_changes", "accounts"):
+        (history / kind).mkdir(parents=True)
+    return history
+
+
+def started_by_mistake(*args: object) -> None:
+    """A worker that starts would run until stopped: the test fails instead."""
+    raise AssertionError("the worker started")
+
+
+def test_a_worker_scoring_a_history_into_a_folder_inside_it_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # every nightly run would refuse to publish where the next one reads its input
+    history = nightly_history(tmp_path)
+    monkeypatch.setenv("OWNERSHIP_SCORE_EVENTS_DIR", str(history))
+    monkeypatch.setenv("OWNERSHIP_SCORES_DIR", str(history / "scores"))
+    monkeypatch.setattr(worker, "run_worker", started_by_mistake)
+
+    message = refused(["worker"], capsys)
+
+    assert message.startswith("error: bad setting: OWNERSHIP_SCORES_DIR: ")
+    assert f"is inside OWNERSHIP_SCORE_EVENTS_DIR {history}" in message
+    assert nothing_was_done(tmp_path)
+
+
+def test_a_scores_folder_inside_the_nightly_history_through_a_link_is_refused(
+    tmp_path: Path,
+) -> None:
+    history = nightly_history(tmp_path)
+    (tmp_path / "link").symlink_to(history)
+
+    with pytest.raises(ValidationError, match="is inside OWNERSHIP_SCORE_EVENTS_DIR"):
+        load_settings(score_events_dir=str(history), scores_dir=str(tmp_path / "link" / "out"))
+
+
+def test_a_scores_folder_beside_the_nightly_history_is_taken(tmp_path: Path) -> None:
+    history = nightly_history(tmp_path)
+
+    settings = load_settings(score_events_dir=str(history), scores_dir=str(tmp_path / "scores"))
+
+    assert settings.scores_dir == tmp_path / "scores"
 
 
 def test_the_fastest_clock_the_settings_allow_is_taken_with_an_anchor() -> None:
