@@ -17,7 +17,7 @@ from typing import IO
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from duckdb.sqltypes import VARCHAR, DuckDBPyType
+from duckdb.sqltypes import BIGINT, VARCHAR, DuckDBPyType
 
 from pipelines.contracts import ACCEPTED_TYPES, Contract
 
@@ -115,6 +115,8 @@ def read_csv_files(
     by_layout: dict[tuple[int, tuple[int, ...]], list[Path]] = {}
     for path in files.files:
         header = _csv_header(path)
+        if header is None:  # no text at all: an exporter's shard of an empty partition
+            continue
         ignored += _check_columns(_where(files, path), dict.fromkeys(header, VARCHAR), contract)
         places = tuple(header.index(name) for name in contract.column_names)
         by_layout.setdefault((len(header), places), []).append(path)
@@ -123,6 +125,8 @@ def read_csv_files(
             f"kind {files.kind!r}: its files order their columns in {len(by_layout)} ways; "
             f"more than {MAX_CSV_LAYOUTS} cannot be read together, so rewrite them alike"
         )
+    if not by_layout:
+        return KindInput(_no_rows(con, contract), [], numbered_by_scan=True)
     relations = [
         _contract_columns(
             con.read_csv(
@@ -197,13 +201,19 @@ def _layout_columns(width: int, places: tuple[int, ...], contract: Contract) -> 
     return {named.get(index, f"column_{index}"): "VARCHAR" for index in range(width)}
 
 
-def _csv_header(path: Path) -> tuple[str, ...]:
-    """The column names of a CSV file's first line, lower-case; none for an empty file."""
+def _csv_header(path: Path) -> tuple[str, ...] | None:
+    """The column names of a CSV file's first line, lower-case; None for a file that holds no
+    text (no byte, a byte order mark only, line breaks only), which has no rows either."""
     try:
         with _open_csv_text(path) as file:
-            first = next(csv.reader(file), [])
+            records = csv.reader(file)
+            first = next(records, None)
+            if first == [] and not any(records):  # blank lines only
+                return None
     except (OSError, EOFError, csv.Error) as error:
         raise InputError(f"cannot read the header of {path}: {error}") from error
+    if first is None:
+        return None
     if any("\x00" in name for name in first):  # UTF-16 or UTF-32 text, or no text at all
         raise InputError(
             f"{path}: its header holds NUL bytes: CSV files are read as UTF-8 text, and this one "
@@ -215,6 +225,18 @@ def _csv_header(path: Path) -> tuple[str, ...]:
     if twice:
         raise InputError(f"{path}: the header names {', '.join(twice)} more than once")
     return names
+
+
+def _no_rows(con: duckdb.DuckDBPyConnection, contract: Contract) -> duckdb.DuckDBPyRelation:
+    """A kind's input of no rows, as its CSV files are read: the contract's columns as text,
+    then where a row was read."""
+    nothing = con.sql("select 1 as no_row where false")
+    text = duckdb.ConstantExpression(None).cast(VARCHAR)
+    return nothing.select(
+        *(text.alias(name) for name in contract.column_names),
+        text.alias(SOURCE_FILE),
+        duckdb.ConstantExpression(None).cast(BIGINT).alias(SOURCE_ROW),
+    )
 
 
 def _where(files: KindFiles, path: Path, alike: int = 1) -> str:

@@ -928,6 +928,61 @@ def test_file_names_are_read_in_any_case_and_gzip_csv_files_too(tmp_path: Path) 
     assert manifest["inputs"]["accounts"]["accepted"] == 40
 
 
+# what exporters write for an empty partition: files that hold no text, so not even a header
+TEXTLESS_CSV_FILES = {
+    "empty.csv": b"",
+    "bom.csv": b"\xef\xbb\xbf",
+    "newline.csv": b"\n",
+    "crlf.csv": b"\r\n",
+    "empty.csv.gz": gzip.compress(b""),
+    "zero-bytes.csv.gz": b"",
+}
+
+
+@pytest.mark.parametrize(("name", "content"), TEXTLESS_CSV_FILES.items(), ids=TEXTLESS_CSV_FILES)
+def test_a_csv_file_that_holds_no_text_beside_good_ones_is_read_as_no_rows(
+    name: str, content: bytes, tmp_path: Path
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    _as_csv(events, "code_entries")
+    (events / "code_entries" / name).write_bytes(content)
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["code_entries"]["accepted"] == 40
+    assert manifest["inputs"]["code_entries"]["rejected"] == 0
+
+
+def test_a_kind_whose_csv_files_all_hold_no_text_has_no_rows(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")  # no number change at all
+    (events / "number_changes" / "part-0.parquet").unlink()
+    for name, content in TEXTLESS_CSV_FILES.items():
+        (events / "number_changes" / name).write_bytes(content)
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["number_changes"]["rows"] == 0
+
+
+def test_a_parquet_file_of_no_bytes_is_damaged_and_stops_the_run(tmp_path: Path) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    (events / "code_entries" / "empty.parquet").write_bytes(b"")
+
+    with pytest.raises(InputError, match=r"'code_entries', file empty\.parquet: cannot read"):
+        run(events, tmp_path / "out")
+
+
+def test_a_csv_file_whose_header_is_below_a_blank_line_still_stops_the_run(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    csv = _as_csv(events, "code_entries")
+    csv.write_text("\n" + csv.read_text(encoding="utf-8"), encoding="utf-8")
+
+    with pytest.raises(InputError, match="the file has no columns"):
+        run(events, tmp_path / "out")
+
+
 def test_hidden_and_marker_files_in_a_kind_folder_are_not_data(tmp_path: Path) -> None:
     events = healthy_history().write(tmp_path / "events")
     folder = events / "code_entries"
