@@ -547,10 +547,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.set_defaults(run=cmd_synth)
 
+    bound = Settings.model_fields["max_reject_share"].default
     score = commands.add_parser(
         "score",
         help="classify every number of a history (DESIGN §4)",
-        description="Classify every number of a history (DESIGN §4).",
+        description=(
+            "Classify every number of a history (DESIGN §4). A row that breaks its contract "
+            "goes to OUT/rejects/<kind>.parquet with its reason (OUT/rejects/summary.json says "
+            "whether the run published). A run whose rejected share of all its rows, or of one "
+            "kind's, passes OWNERSHIP_MAX_REJECT_SHARE (default "
+            f"{bound:g}, {bound * 100:g}%) publishes nothing, nor does one that lost a kind the "
+            "last run published had rows of (see --allow-empty-kind): the last good run's files "
+            "stay."
+        ),
     )
     score.add_argument("--events", type=Path, required=True, help="the history folder")
     score.add_argument("--out", type=Path, required=True, help="folder for scores and snapshot")

@@ -46,7 +46,9 @@ def add_serving_commands(commands: Any) -> None:
         epilog=serve_settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     serve.add_argument("--port", type=port_argument, default=8000, help="port (default 8000)")
     serve.add_argument(
         "--workers",

@@ -69,6 +69,17 @@ def test_the_memory_limit_help_names_its_default_setting(
     assert "OWNERSHIP_MEMORY_LIMIT" in capsys.readouterr().out
 
 
+def test_the_score_help_names_the_reject_bound_its_default_and_where_rejects_go(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+
+    told = " ".join(capsys.readouterr().out.split())  # as one line, however it is wrapped
+    assert "OWNERSHIP_MAX_REJECT_SHARE (default 0.01, 1%)" in told
+    assert "OUT/rejects/" in told and "--allow-empty-kind" in told
+
+
 @pytest.mark.parametrize(
     ("limit", "warned"), [("100TB", True), ("900TB", True), ("80%", False), ("256MB", False)]
 )

@@ -61,3 +61,11 @@ def test_serve_help_keeps_the_settings_to_a_screen_in_their_own_lines(
 
     assert 5 <= len(listed) <= 15
     assert all(len(line) <= 80 for line in listed)  # a terminal's width
+
+
+def test_serve_help_gives_the_address_it_listens_on_by_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = " ".join(serve_help(capsys).split())
+
+    assert "address to listen on (default 127.0.0.1)" in text
