@@ -288,9 +288,25 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     if ignored:  # an operator who added a column to a feed learns that the rules do not read it
         listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in ignored.items())
         console.print(f"not read, as no contract names them: {escape(listed)}")
+    folders = manifest.get("ignored_folders") or []
+    if folders:  # a misspelt kind's folder would leave its rows out without a word
+        console.print(f"not read, as no kind is so named: {escape(_folders_meant(folders))}")
     scores, snapshot = (escape(str(args.out / name)) for name in ("scores.parquet", "snapshot.bin"))
     console.print(f"scores: {scores}   snapshot: {snapshot}")
     return 0
+
+
+def _folders_meant(folders: list[str]) -> str:
+    """The history's folders no kind is named as, each with the kind it may have meant."""
+    from difflib import get_close_matches
+
+    from pipelines.contracts import INPUT_KINDS
+
+    told = []
+    for name in folders:
+        close = get_close_matches(name, INPUT_KINDS, n=1, cutoff=0.8)
+        told.append(f"{name}/" + (f" ({close[0]}/?)" if close else ""))
+    return ", ".join(told)
 
 
 def _warn_of_a_limit_past_the_memory(memory_limit: str) -> None:

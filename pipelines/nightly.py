@@ -65,6 +65,9 @@ def score_nightly(settings: Settings, engine: Engine, history: Path) -> ScoreRes
     except Exception as error:  # a job's failure must not stop the scheduler: say it, go on
         log.error("nightly run failed; the last published scores stay served: %s", error)
         return None
+    unread = result.manifest.get("ignored_folders") or []
+    if unread:  # a misspelt kind's folder: its rows were left out
+        log.warning("nightly run: %s in %s not read, as no kind is so named", unread, history)
     statuses = result.manifest.get("statuses", {})
     log.info(
         "nightly run published %s in %.1f s: %s",

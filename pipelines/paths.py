@@ -59,6 +59,26 @@ def stray_input_files(history: Path, kinds: Iterable[str], named: int = 5) -> st
     )
 
 
+# the folders a history holds beside its kinds' that are known to hold no rows: the generator's
+KNOWN_FOLDERS = frozenset({"truth"})
+
+
+def ignored_folders(history: Path, kinds: Iterable[str]) -> list[str]:
+    """The names of the folders beside a history's kinds' that a run does not read, which are
+    told, not refused (a folder of notes may stay): a misspelt kind (`sms_delivery/`) among
+    them would leave its rows out without a word. Hidden folders (`.git`) and the generator's
+    `truth/` are not told; one named as a data file is refused (`stray_input_files`)."""
+    known = KNOWN_FOLDERS | set(kinds)
+    return [
+        path.name
+        for path in sorted(history.iterdir())
+        if path.is_dir()
+        and is_data_name(path)
+        and input_format(path) is None
+        and path.name not in known
+    ]
+
+
 def input_files(folder: Path) -> list[Path]:
     """The data files of a kind's folder, in name order (none if it is no folder)."""
     if not folder.is_dir():

@@ -27,7 +27,7 @@ from pipelines.contracts import INPUT_KINDS, load_contract
 from pipelines.input_files import one_line
 from pipelines.locks import LockHeldError, held_alone
 from pipelines.number_ranges import RANGES_FILE, file_version
-from pipelines.paths import PROJECT_ROOT
+from pipelines.paths import PROJECT_ROOT, ignored_folders
 from pipelines.publish import (
     MANIFEST_FILE,
     SCORES_FILE,
@@ -190,6 +190,7 @@ def _score(
         raise ScoreRequestError("as_of must be after 1970-01-01, the earliest time of any event")
     _check_number_ranges()
     files = ingest.discover(request.events_dir)
+    unread = ignored_folders(request.events_dir, INPUT_KINDS)
     _make_out_dir(request.out_dir, request.events_dir)
     try:
         held.enter_context(held_alone(request.out_dir / LOCK_FILE))
@@ -325,6 +326,7 @@ def _score(
         run_at,
         number_counts,
         ignored,
+        unread,
         timings,
     )
     # the rejects and the manifest come after the scores and the snapshot: a reader that finds
@@ -470,6 +472,7 @@ def _manifest(
     run_at: int,
     number_counts: dict[str, int],
     ignored_columns: dict[str, list[str]],
+    ignored_folders: list[str],
     timings: dict[str, float],
 ) -> dict[str, Any]:
     return {
@@ -481,6 +484,8 @@ def _manifest(
         **_input_counts(counts),
         **number_counts,
         "ignored_columns": ignored_columns,
+        # the history's folders no kind is named as (a misspelt kind), which were not read
+        "ignored_folders": ignored_folders,
         "numbers": sum(statuses.values()),
         "statuses": {status.value: statuses.get(status, 0) for status in sorted(Status)},
         "settings": {

@@ -1,9 +1,11 @@
 """What may sit beside the kinds' folders of a history (DESIGN §3). A data file there would be
 a kind's rows left unread, and nothing is dropped silently: the run stops and names it. Notes,
-hidden files and other folders (the generator's truth/) are no rows and stay allowed."""
+hidden files and other folders (the generator's truth/) are no rows and stay allowed; a folder
+no kind is named as (a misspelt kind's) is told, and listed in the manifest."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -71,6 +73,23 @@ def test_a_generated_history_with_notes_and_hidden_files_beside_it_still_scores(
     manifest = score(ScoreRequest(events, tmp_path / "out", as_of=summary.end)).manifest
 
     assert manifest["inputs"]["code_entries"]["accepted"] > 0
+    assert manifest["ignored_folders"] == ["notes"]  # truth/ is the generator's: not told
+
+
+def test_a_folder_no_kind_is_named_as_is_told_in_a_line_and_listed_in_the_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    shutil.copytree(events / "sms_deliveries", events / "sms_delivery")  # a misspelt kind
+    (events / ".git").mkdir()
+
+    code, said = scored(events, tmp_path / "out", capsys)
+
+    assert code == 0
+    told = [line for line in said.splitlines() if line.startswith("not read, as no kind")]
+    assert told == ["not read, as no kind is so named: sms_delivery/ (sms_deliveries/?)"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["ignored_folders"] == ["sms_delivery"]
 
 
 def test_a_kinds_own_folder_given_as_the_history_is_told_as_a_missing_kind(
