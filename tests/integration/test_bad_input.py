@@ -459,6 +459,22 @@ def test_a_time_written_as_rfc_3339_allows_is_read_at_its_moment(
     assert scores["last_code_at"].to_list() == [datetime(2026, 5, 20, 10, tzinfo=UTC)]
 
 
+def test_a_date_alone_is_read_as_its_midnight_in_utc_in_csv_and_parquet(tmp_path: Path) -> None:
+    in_csv = with_one_code_entry_at("2026-05-20", tmp_path / "csv")
+    in_parquet = healthy_history().write(tmp_path / "parquet" / "events")
+    codes = in_parquet / "code_entries" / "part-0.parquet"
+    table = pq.read_table(codes)
+    days = pa.array([datetime(2026, 5, 20).date()] * len(table), pa.date32())
+    pq.write_table(table.set_column(1, "ts", days), codes)
+
+    for events in (in_csv, in_parquet):
+        run(events, events.parent / "out")
+
+        scores = pl.read_parquet(events.parent / "out" / "scores.parquet")
+        last_codes = set(scores.filter(pl.col("last_code_at").is_not_null())["last_code_at"])
+        assert last_codes == {datetime(2026, 5, 20, tzinfo=UTC)}, events
+
+
 @pytest.mark.parametrize(
     "written",
     ["2026-05-20 10:00:00 eſt", "2026-05-20 10:00:00 ıst", "2026-05-20 10:00:00 xst"],
