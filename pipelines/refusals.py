@@ -37,10 +37,17 @@ def refusal(
 ) -> Refusal | None:
     """Why the run must publish nothing, or None; when both guards hold it back, both say so."""
     too_many = rejected_share_refusal(counts, bound, rejects_dir)
-    lost = lost_kinds_refusal(counts, last_published, allowed_empty)
+    # a kind whose rows were all rejected past the bound is told once, as rejected: allowing
+    # it to be empty would not let it through
+    within = {name: kind for name, kind in counts.items() if not _past(kind, bound)}
+    lost = lost_kinds_refusal(within, last_published, allowed_empty)
     if too_many:
         return Refusal(f"{too_many} Also, {lost}" if lost else too_many, too_many_rejects=True)
     return Refusal(lost, too_many_rejects=False) if lost else None
+
+
+def _past(kind: KindCounts, bound: float) -> bool:
+    return bool(kind.rows) and kind.rejected / kind.rows > bound
 
 
 def rejected_share_refusal(
@@ -59,7 +66,7 @@ def rejected_share_refusal(
             f"their contract, more than the bound of {percent(bound)}; nothing was published. "
             f"Most are in {worst.kind} ({_top_reason(worst)}); see {rejects_dir}/"
         )
-    over = [kind for kind in counts.values() if kind.rows and kind.rejected / kind.rows > bound]
+    over = [kind for kind in counts.values() if _past(kind, bound)]
     if not over:
         return None
     listed = "; ".join(

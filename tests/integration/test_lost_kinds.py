@@ -147,6 +147,41 @@ def test_a_kind_whose_rows_are_all_rejected_is_lost_too_when_the_bound_lets_them
         run(events, out, max_reject_share=1.0)
 
 
+def test_a_kind_rejected_past_the_bound_is_told_once_as_rejected_not_as_lost_too(
+    tmp_path: Path,
+) -> None:
+    events = healthy_history(NUMBERS).write(tmp_path / "events")
+    out = tmp_path / "out"
+    run(events, out)
+    accounts_seen_as_a_locale_writes_dates(events)
+
+    with pytest.raises(RejectedShareTooHighError) as refused:
+        run(events, out, max_reject_share=RUN_BOUND)
+
+    assert "--allow-empty-kind" not in str(refused.value)  # it would not let them through
+
+
+def test_a_kind_lost_beside_too_many_rejects_elsewhere_is_told_in_the_same_line(
+    tmp_path: Path,
+) -> None:
+    history = healthy_history(NUMBERS)
+    events = history.write(tmp_path / "events")
+    out = tmp_path / "out"
+    run(events, out)
+    for _ in range(100):
+        history.sms("garbage", days_ago(1))
+    history.write(events)
+    emptied(events, "accounts")
+
+    with pytest.raises(RejectedShareTooHighError) as refused:
+        run(events, out)
+
+    message = str(refused.value)
+    assert message.startswith("100 of 580 rows (17.24%) broke their contract")
+    assert "Also, kind accounts has no row this run; the last published run had 40" in message
+    assert "\n" not in message
+
+
 def test_a_past_day_rescored_has_no_lost_kind_in_the_rows_that_came_later(
     tmp_path: Path,
 ) -> None:
