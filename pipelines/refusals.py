@@ -19,6 +19,10 @@ from pipelines.ingest import KindCounts
 
 # the most places a share is told with, to tell it apart from its bound
 MAX_PLACES = 6
+# a kind's own share is held to the bound once this many of its rows broke their contract: a
+# kind of a few dozen rows (number changes, a new service's verifications) is not refused for
+# one bad row, while a feed that broke writes many more (a kind lost whole is guarded apart)
+KIND_MIN_REJECTED = 10
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def refusal(
 
 
 def _past(kind: KindCounts, bound: float) -> bool:
-    return bool(kind.rows) and kind.rejected / kind.rows > bound
+    return kind.rejected >= KIND_MIN_REJECTED and kind.rejected / kind.rows > bound
 
 
 def rejected_share_refusal(
@@ -121,11 +125,15 @@ def usable_rows(kind: KindCounts) -> int:
     return kind.rows - kind.rejected
 
 
-def last_published_rows(manifest_file: Path) -> dict[str, int]:
-    """The usable rows of each kind in the run the manifest describes; none for a folder no
-    run published into, or a manifest that does not count them (a release's before it)."""
+def last_published_rows(manifest_file: Path, events_dir: Path) -> dict[str, int]:
+    """The usable rows of each kind in the run the manifest describes, when it scored the
+    history folder `events_dir` too; none for a folder no run published into, a manifest of
+    another history (a new one, not a feed that lost a kind), or one that does not count them
+    (a release's before it)."""
     try:
         manifest: Any = json.loads(manifest_file.read_text(encoding="utf-8"))
+        if manifest["events_dir"] != str(events_dir.resolve()):
+            return {}
         inputs = manifest["inputs"]
         return {
             kind: int(counted["rows"]) - int(counted["rejected"])

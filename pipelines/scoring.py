@@ -249,7 +249,7 @@ def _score(
         refused = refusal(
             counts,
             request.max_reject_share,
-            last_published_rows(request.out_dir / MANIFEST_FILE),
+            last_published_rows(request.out_dir / MANIFEST_FILE, request.events_dir),
             request.allowed_empty_kinds,
             request.out_dir / "rejects",
         )

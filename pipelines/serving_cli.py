@@ -461,6 +461,7 @@ def _demo_lock(folder: Path) -> Iterator[None]:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.contracts import INPUT_KINDS
     from pipelines.evaluate import evaluate
     from pipelines.scoring import ScoreRequest
 
@@ -479,6 +480,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             max_reject_share=settings.max_reject_share,
             memory_limit=settings.memory_limit,
             threads=settings.threads,
+            # a new history of its own making, not a feed that lost a kind since the last demo
+            allowed_empty_kinds=frozenset(INPUT_KINDS),
         )
     )
     # flushed: to a file or a pipe, the evaluation would come only once the server stopped

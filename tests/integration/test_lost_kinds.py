@@ -72,18 +72,41 @@ def test_a_kind_whose_rows_are_all_rejected_publishes_nothing_though_the_run_is_
 
 def test_each_kind_past_the_bound_is_named_with_its_share(tmp_path: Path) -> None:
     history = healthy_history(NUMBERS)
-    history.code("not a phone", days_ago(3)).code("+00123", days_ago(3))  # 2 of 42
-    history.register("garbage", days_ago(3), ANNA, with_code=False)  # 1 of 41
+    for _ in range(5):
+        history.code("not a phone", days_ago(3)).code("+00123", days_ago(3))  # 10 of 50
+    for _ in range(9):
+        history.register("garbage", days_ago(3), ANNA, with_code=False)  # 9 of 49
     events = history.write(tmp_path / "events")
 
     with pytest.raises(RejectedShareTooHighError) as refused:
         run(events, tmp_path / "out", max_reject_share=0.04)
 
     assert str(refused.value).startswith(
-        "2 of 42 rows of code_entries (4.76%) broke their contract, more than the bound of 4% "
+        "10 of 50 rows of code_entries (20.00%) broke their contract, more than the bound of 4% "
         "of a kind's rows"
     )
-    assert "registrations" not in str(refused.value)  # 2.44 %, within the bound
+    # 18 % of a kind, but 9 rows: a small kind is not refused for a few bad rows
+    assert "registrations" not in str(refused.value)
+
+
+def test_a_small_kind_with_one_bad_row_is_published(tmp_path: Path) -> None:
+    history = healthy_history(NUMBERS)
+    history.register("garbage", days_ago(3), ANNA, with_code=False)  # 1 of 41 registrations
+
+    manifest = run(history.write(tmp_path / "events"), tmp_path / "out")
+
+    assert manifest["inputs"]["registrations"]["rejected"] == 1
+
+
+def test_another_history_scored_into_the_folder_is_not_a_feed_that_lost_a_kind(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    run(healthy_history(NUMBERS).write(tmp_path / "events"), out)
+    other = healthy_history(NUMBERS).write(tmp_path / "other")
+    emptied(other, "accounts")
+
+    assert run(other, out)["inputs"]["accounts"]["rows"] == 0
 
 
 def test_a_share_is_told_to_two_places(tmp_path: Path) -> None:
