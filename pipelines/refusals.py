@@ -46,7 +46,7 @@ def refusal(
     within = {name: kind for name, kind in counts.items() if not _past(kind, bound)}
     lost = lost_kinds_refusal(within, last_published, allowed_empty)
     if too_many:
-        return Refusal(f"{too_many} Also, {lost}" if lost else too_many, too_many_rejects=True)
+        return Refusal(f"{too_many}. Also, {lost}" if lost else too_many, too_many_rejects=True)
     return Refusal(lost, too_many_rejects=False) if lost else None
 
 
