@@ -100,6 +100,9 @@ class NotifyRuntime:
         would find none of it, and send by SMS what that simulator still delivers. Should the
         lock be lost later (PostgreSQL's goes with its connection), the jobs stop and `lost`
         is set: the process must end, for another may be running them now."""
+        if self.channels.script is not None:  # in force before a stored job runs at once; a
+            # file gone bad since the start's check stops the start (SimulatorScriptError)
+            self.channels.script.start()
         if self.channels.simulators:
             self.held.enter_context(
                 simulators_held(settings.database_url, on_lost=self._halt_for_lost_lock)
@@ -146,8 +149,6 @@ class NotifyRuntime:
             if self.lost.is_set():
                 scheduler.shutdown(wait=False)
                 return
-            if self.channels.script is not None:  # in force before a stored job runs at once
-                self.channels.script.run_due()
             scheduler.resume()
             self.scheduler = scheduler
             if self.channels.simulators:

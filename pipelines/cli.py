@@ -501,6 +501,7 @@ def _rows_in(written: Path) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DatabaseError
 
+    from delivery.channels.simulator_script import SimulatorScriptError
     from delivery.runtime import LOCK_LOST_EXIT, SimulatorsInUseError, SimulatorsLockLostError
     from delivery.worker import run_worker
     from pipelines.logs import log_service_lines
@@ -519,6 +520,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         raise store_unreachable(settings, error) from error
     except SimulatorsInUseError as error:
         raise UsageError(str(error)) from error
+    except SimulatorScriptError as error:  # gone bad since the check, as the jobs started
+        raise UsageError(f"bad setting: OWNERSHIP_SIMULATOR_SCRIPT: {error}") from error
     except SimulatorsLockLostError:  # logged as the jobs stopped: a supervisor starts it again
         return LOCK_LOST_EXIT
     return 0

@@ -19,10 +19,11 @@ from pipelines.ingest import KindCounts
 
 # the most places a share is told with, to tell it apart from its bound
 MAX_PLACES = 6
-# a kind's own share is held to the bound once this many of its rows broke their contract: a
-# kind of a few dozen rows (number changes, a new service's verifications) is not refused for
-# one bad row, while a feed that broke writes many more (a kind lost whole is guarded apart)
+# a kind's own share is held to the bound once this many of its rows broke their contract, or
+# half of them did: a kind of a few dozen rows (number changes, a new service's verifications)
+# is not refused for one bad row, while a feed that broke writes many more, or mostly bad ones
 KIND_MIN_REJECTED = 10
+KIND_BROKEN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ def refusal(
 
 
 def _past(kind: KindCounts, bound: float) -> bool:
-    return kind.rejected >= KIND_MIN_REJECTED and kind.rejected / kind.rows > bound
+    if not kind.rejected:
+        return False
+    share = kind.rejected / kind.rows
+    return share > bound and (kind.rejected >= KIND_MIN_REJECTED or share >= KIND_BROKEN_SHARE)
 
 
 def rejected_share_refusal(
@@ -132,7 +136,11 @@ def last_published_rows(manifest_file: Path, events_dir: Path) -> dict[str, int]
     (a release's before it)."""
     try:
         manifest: Any = json.loads(manifest_file.read_text(encoding="utf-8"))
-        if manifest["events_dir"] != str(events_dir.resolve()):
+        # the folder as named (a link re-pointed at each day's export is one feed) or as found
+        named = manifest.get("events_dir_named")
+        if named != str(events_dir.absolute()) and manifest["events_dir"] != str(
+            events_dir.resolve()
+        ):
             return {}
         inputs = manifest["inputs"]
         return {

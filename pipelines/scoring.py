@@ -481,6 +481,8 @@ def _manifest(
         "engine": request.engine,
         "code_version": code_version(),
         "events_dir": str(request.events_dir.resolve()),
+        # as named, links kept: a link re-pointed at each day's export is one feed
+        "events_dir_named": str(request.events_dir.absolute()),
         **_input_counts(counts),
         **number_counts,
         "ignored_columns": ignored_columns,

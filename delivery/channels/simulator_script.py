@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -78,25 +79,35 @@ class SimulatorScript:
 def read_script(path: Path) -> SimulatorScript:
     """The script in the file at `path`, or SimulatorScriptError saying what is wrong where."""
     try:
-        found = path.stat()
-        if not stat.S_ISREG(found.st_mode):  # a pipe or a device would hold the reader up
-            raise SimulatorScriptError(f"{path}: is not a file")
-        if found.st_size > MAX_BYTES:
-            raise SimulatorScriptError(
-                f"{path}: is larger than {MAX_BYTES:,} bytes; a script names test numbers"
-            )
-        # utf-8-sig: a spreadsheet's CSV export starts with a byte-order mark
-        text = path.read_text(encoding="utf-8-sig")
+        data = _file_bytes(path)
     except FileNotFoundError:
         raise SimulatorScriptError(f"{path}: does not exist") from None
     except IsADirectoryError:
         raise SimulatorScriptError(f"{path}: is not a file") from None
     except OSError as error:
         raise SimulatorScriptError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        # utf-8-sig: a spreadsheet's CSV export starts with a byte-order mark
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = text_line_of(path.read_bytes(), error.start)
+        line = text_line_of(data, error.start)
         raise SimulatorScriptError(f"{path}, line {line}: is not UTF-8 text") from None
     return parse_script(text.splitlines(), str(path))
+
+
+def _file_bytes(path: Path) -> bytes:
+    """The file's bytes, judged by the file opened, not by its name: opened without waiting, so
+    that a pipe put in its place (even between a look and the read) holds no reader up."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as opened:
+        found = os.fstat(opened.fileno())
+        if not stat.S_ISREG(found.st_mode):
+            raise SimulatorScriptError(f"{path}: is not a file")
+        if found.st_size > MAX_BYTES:
+            raise SimulatorScriptError(
+                f"{path}: is larger than {MAX_BYTES:,} bytes; a script names test numbers"
+            )
+        return opened.read(MAX_BYTES + 1)
 
 
 def text_line_of(data: bytes, offset: int) -> int:
@@ -110,6 +121,8 @@ def parse_script(lines: Iterable[str], source: str) -> SimulatorScript:
     lines_of: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         where = f"{source}, line {number}"
+        if line.lstrip().startswith("#"):  # a comment, however long, is not read as CSV
+            continue
         try:
             cells = [cell.strip() for cell in next(csv.reader([line]), [])]
         except csv.Error as error:  # a field past the csv module's limit, say

@@ -278,3 +278,41 @@ def test_score_refuses_a_kind_the_history_has_not(capsys: pytest.CaptureFixture[
         main(["score", "--events", "e", "--out", "o", "--allow-empty-kind", "account"])
 
     assert "'account' is no kind of the history (code_entries," in capsys.readouterr().err
+
+
+def test_a_small_kind_rejected_whole_is_refused_as_rejected_not_as_lost_too(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    events = healthy_history(9).write(tmp_path / "events")
+    run(events, out)
+    accounts_seen_as_a_locale_writes_dates(events)  # 9 of 9 accounts rows rejected
+
+    with pytest.raises(RejectedShareTooHighError) as refused:
+        run(events, out)
+
+    assert str(refused.value).startswith("9 of 117 rows (7.69%) broke their contract")
+    assert "--allow-empty-kind" not in str(refused.value)  # it would not let them through
+
+
+def test_a_link_repointed_at_each_days_export_is_one_feed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    monday = healthy_history(NUMBERS).write(tmp_path / "exports" / "monday")
+    tuesday = healthy_history(NUMBERS).write(tmp_path / "exports" / "tuesday")
+    emptied(tuesday, "accounts")
+    current = tmp_path / "current"
+    current.symlink_to(monday)
+    run(current, out)
+    current.unlink()
+    current.symlink_to(tuesday)
+
+    with pytest.raises(KindLostError, match="kind accounts has no row this run"):
+        run(current, out)
+
+
+def test_a_small_kind_rejected_whole_is_refused_on_a_first_run_too(tmp_path: Path) -> None:
+    events = healthy_history(9).write(tmp_path / "events")
+    accounts_seen_as_a_locale_writes_dates(events)  # 9 of 9 accounts rows rejected
+
+    with pytest.raises(RejectedShareTooHighError, match=r"^9 of 9 rows of accounts \(100\.00%\)"):
+        run(events, tmp_path / "out", max_reject_share=RUN_BOUND)

@@ -16,9 +16,10 @@ from delivery.channels.script_follower import ScriptFollower
 from delivery.channels.wiring import build_channels
 from delivery.clock import VirtualClock
 from delivery.events import RecordingInboundEvents
+from pipelines import serving_cli
 from pipelines.cli import main
 from pipelines.serving_cli import check_simulator_script
-from pipelines.settings import load_settings
+from pipelines.settings import Settings, load_settings
 
 RU_MOBILE = "+79234567823"
 START = datetime(2026, 6, 2, 9, tzinfo=UTC)
@@ -120,4 +121,28 @@ def test_a_worker_with_a_bad_script_stops_before_it_starts_naming_file_and_line(
     assert message == (
         f"error: bad setting: OWNERSHIP_SIMULATOR_SCRIPT: {script}, line 2: "
         "answer 'nope' is none of yes, no, never"
+    )
+
+
+def test_a_script_gone_bad_between_the_check_and_the_jobs_stops_the_worker_in_one_line(
+    script: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OWNERSHIP_SIMULATOR_SCRIPT", str(script))
+    checked = serving_cli.check_simulator_script
+
+    def checked_then_emptied(settings: Settings, gateways_used: bool = True) -> None:
+        checked(settings, gateways_used)
+        script.write_bytes(b"")  # an editor saving in place, as the worker starts
+
+    monkeypatch.setattr(serving_cli, "check_simulator_script", checked_then_emptied)
+
+    assert main(["worker"]) == 2
+
+    message = " ".join(capsys.readouterr().err.split())
+    assert message == (
+        f"error: bad setting: OWNERSHIP_SIMULATOR_SCRIPT: {script}: has no header line (a "
+        "script's first line names its columns: phone,answer,after_seconds,"
+        "delivered_after_seconds,read_after_seconds)"
     )

@@ -216,3 +216,9 @@ def test_a_file_that_is_not_text_is_refused_at_its_line(tmp_path: Path) -> None:
 
     with pytest.raises(SimulatorScriptError, match=r"script\.csv, line 3: is not UTF-8 text$"):
         read_script(path)
+
+
+def test_a_comment_longer_than_any_csv_field_is_skipped(tmp_path: Path) -> None:
+    path = script_file(tmp_path, "# " + "x" * 200_000, HEADER, f"{RECYCLED_2024},no,60")
+
+    assert list(read_script(path).numbers) == [RECYCLED_2024]
