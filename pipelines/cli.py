@@ -799,12 +799,15 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _store_errors() -> tuple[type[Exception], ...]:
-    """The store's errors that are told in one line (a store a newer release migrated). Only a
-    command that opened the store raises them, having imported `store.database`: looked up, not
-    imported, so that the other commands do not pay a third of a second for SQLAlchemy and
-    Alembic. Python evaluates an `except` clause's classes only once an error reaches it."""
+    """The store's errors that are told in one line (a store a newer release migrated, one
+    lacking columns the code reads). Only a command that opened the store raises them, having
+    imported `store.database`: looked up, not imported, so that the other commands do not pay
+    a third of a second for SQLAlchemy and Alembic. Python evaluates an `except` clause's
+    classes only once an error reaches it."""
     database = sys.modules.get("store.database")
-    return () if database is None else (database.StoreFromNewerReleaseError,)
+    if database is None:
+        return ()
+    return (database.StoreFromNewerReleaseError, database.StoreLacksColumnsError)
 
 
 # how pydantic-settings says that a variable holding JSON could not be parsed

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from store.lock_watch import LOCK_CONNECTION_TIMEOUTS, AdvisoryLockWatch, warn_lost
+from store.schema import metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -112,22 +113,62 @@ def upgrade(url: str) -> None:
     nothing left to do.
 
     Raises StoreFromNewerReleaseError, leaving the store untouched, when a later release
-    migrated it past the revisions this one knows."""
+    migrated it past the revisions this one knows; StoreLacksColumnsError when, migrated, it
+    lacks a table or column the code's tables declare."""
     engine = make_engine(url)
     try:
         with _migrating_alone(engine):
-            config = alembic_config(engine)
-            script = ScriptDirectory.from_config(config)
-            # under the lock: a newer release migrating meanwhile is seen done, or not begun
-            current = _store_revisions(engine)
-            _refuse_a_store_from_a_newer_release(engine, script, current)
-            if current == set(script.get_heads()):
-                return  # as this release needs it: Alembic would only log its set-up
-            # "heads": the areas of the store (clients, webhooks, templates, notifications)
-            # each have a branch of revisions from 0001, so none waits on another's numbering
-            command.upgrade(config, "heads")
+            _migrate(engine)
+        _refuse_a_store_lacking_columns(engine)
     finally:
         engine.dispose()
+
+
+def _migrate(engine: Engine) -> None:
+    config = alembic_config(engine)
+    script = ScriptDirectory.from_config(config)
+    # under the lock: a newer release migrating meanwhile is seen done, or not begun
+    current = _store_revisions(engine)
+    _refuse_a_store_from_a_newer_release(engine, script, current)
+    if current == set(script.get_heads()):
+        return  # as this release needs it: Alembic would only log its set-up
+    # "heads": the areas of the store (clients, webhooks, templates, notifications)
+    # each have a branch of revisions from 0001, so none waits on another's numbering
+    command.upgrade(config, "heads")
+
+
+class StoreLacksColumnsError(Exception):
+    """The store, at this release's revisions, lacks tables or columns the code's tables
+    declare: its migrations were not the ones these revisions hold (a revision changed after
+    a build migrated the store with it, or the schema altered by hand). Said at the start, in
+    one line naming them, rather than by the first job that reads them."""
+
+    def __init__(self, store: str, missing: Iterable[str]) -> None:
+        self.missing = sorted(missing)
+        super().__init__(
+            f"the store at {store} lacks what this release's code reads: "
+            f"{', '.join(self.missing)}, though it is at this release's revisions (a build "
+            "migrated it with a revision changed since, or its schema was altered by hand): "
+            "restore a backup taken before, or add them as store/tables*.py declares them"
+        )
+
+
+def _refuse_a_store_lacking_columns(engine: Engine) -> None:
+    """Raise `StoreLacksColumnsError` if a table or column of the code's tables is not in the
+    store. One pass of the inspector (one query on PostgreSQL); names only, not types, which
+    each dialect reports in its own words."""
+    with engine.connect() as connection:
+        found = inspect(connection).get_multi_columns()
+    columns = {table: {column["name"] for column in kept} for (_, table), kept in found.items()}
+    missing = [
+        table.name if table.name not in columns else f"{table.name}.{column.name}"
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if column.name not in columns.get(table.name, ())
+    ]
+    if missing:
+        store = engine.url.render_as_string(hide_password=True)
+        raise StoreLacksColumnsError(store, dict.fromkeys(missing))
 
 
 class StoreFromNewerReleaseError(Exception):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from store.tables import UtcDateTime
+
 revision = "0017_sms_report_reads"
 down_revision = "0016_notification_sms_validity"
 branch_labels = None
@@ -29,6 +31,13 @@ SMS_UNCONFIRMED = f"{SMS_SENT} AND coalesce(provider_id, '') = ''"
 
 
 def upgrade() -> None:
+    # a store migrated by a build whose 0016 made only `sms_validity_seconds` (be34961,
+    # 2026-11-29, before 611b2e1 added `sms_valid_until` to it) gets the column here, null for
+    # every notification as 0016 leaves it; a no-op on every other store
+    columns = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("notifications")}
+    if "sms_valid_until" not in columns:
+        with op.batch_alter_table("notifications", recreate="never") as table:
+            table.add_column(sa.Column("sms_valid_until", UtcDateTime(), nullable=True))
     op.create_index(
         "ix_notifications_sms_report_due",
         "notifications",
