@@ -82,6 +82,9 @@ def test_a_statement_an_open_store_refuses_is_its_failure_not_an_unopened_store(
     with engine.begin() as connection:  # a column an older release did not have
         connection.exec_driver_sql("ALTER TABLE billing_ledger DROP COLUMN country")
     engine.dispose()
+    # the start's check would refuse the store for the column: this is about a statement that
+    # fails once the store is open (a column dropped by hand since the process started, say)
+    monkeypatch.setattr("store.database._refuse_a_store_lacking_columns", lambda engine: None)
     monkeypatch.setenv("OWNERSHIP_DATABASE_URL", url)
     monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
     assert main(["clients", "add", "bank", "--allow-ip", "127.0.0.0/8"]) == 0
