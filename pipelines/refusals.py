@@ -55,7 +55,8 @@ def _past(kind: KindCounts, bound: float) -> bool:
     if not kind.rejected:
         return False
     share = kind.rejected / kind.rows
-    return share > bound and (kind.rejected >= KIND_MIN_REJECTED or share >= KIND_BROKEN_SHARE)
+    mostly_broken = share >= KIND_BROKEN_SHARE and kind.rejected > 1  # not one row of two
+    return share > bound and (kind.rejected >= KIND_MIN_REJECTED or mostly_broken)
 
 
 def rejected_share_refusal(

@@ -103,11 +103,12 @@ def _file_bytes(path: Path) -> bytes:
         found = os.fstat(opened.fileno())
         if not stat.S_ISREG(found.st_mode):
             raise SimulatorScriptError(f"{path}: is not a file")
-        if found.st_size > MAX_BYTES:
-            raise SimulatorScriptError(
-                f"{path}: is larger than {MAX_BYTES:,} bytes; a script names test numbers"
-            )
-        return opened.read(MAX_BYTES + 1)
+        data = opened.read(MAX_BYTES + 1)  # no more: a file past it is refused unread
+    if len(data) > MAX_BYTES:
+        raise SimulatorScriptError(
+            f"{path}: is larger than {MAX_BYTES:,} bytes; a script names test numbers"
+        )
+    return data
 
 
 def text_line_of(data: bytes, offset: int) -> int:

@@ -24,7 +24,10 @@ engine: Engine = context.config.attributes["engine"]
 
 
 def _begin_explicitly(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: the write lock taken now, waiting out the busy timeout for another process's
+    # write; a plain BEGIN reads first (the version row, a table's reflection) and cannot
+    # become a write once another process committed meanwhile: "database is locked" at once
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 with engine.connect() as connection:

@@ -17,7 +17,7 @@ from pipelines.scoring import (
     ScoreRequestError,
     score,
 )
-from tests.factories import ANNA, AS_OF, SCHEMAS, days_ago
+from tests.factories import ANNA, AS_OF, RU_MOBILE, SCHEMAS, days_ago
 from tests.integration.test_bad_input import healthy_history
 
 NUMBERS = 40  # accounts: 40 of 520 rows, 7.7 % of the run
@@ -316,3 +316,12 @@ def test_a_small_kind_rejected_whole_is_refused_on_a_first_run_too(tmp_path: Pat
 
     with pytest.raises(RejectedShareTooHighError, match=r"^9 of 9 rows of accounts \(100\.00%\)"):
         run(events, tmp_path / "out", max_reject_share=RUN_BOUND)
+
+
+def test_one_bad_row_of_a_kind_of_two_is_not_a_broken_feed(tmp_path: Path) -> None:
+    history = healthy_history(NUMBERS)
+    history.number_change(RU_MOBILE, days_ago(3)).number_change("garbage", days_ago(3))  # 1 of 2
+
+    manifest = run(history.write(tmp_path / "events"), tmp_path / "out")
+
+    assert manifest["inputs"]["number_changes"]["rejected"] == 1
