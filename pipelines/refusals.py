@@ -20,8 +20,9 @@ from pipelines.ingest import KindCounts
 # the most places a share is told with, to tell it apart from its bound
 MAX_PLACES = 6
 # a kind's own share is held to the bound once this many of its rows broke their contract, or
-# half of them did: a kind of a few dozen rows (number changes, a new service's verifications)
-# is not refused for one bad row, while a feed that broke writes many more, or mostly bad ones
+# half of them (more than one, or all): a kind of a few dozen rows (number changes, a new
+# service's verifications) is not refused for one bad row, while a feed that broke writes many
+# more, or mostly bad ones
 KIND_MIN_REJECTED = 10
 KIND_BROKEN_SHARE = 0.5
 
@@ -55,7 +56,8 @@ def _past(kind: KindCounts, bound: float) -> bool:
     if not kind.rejected:
         return False
     share = kind.rejected / kind.rows
-    mostly_broken = share >= KIND_BROKEN_SHARE and kind.rejected > 1  # not one row of two
+    # half or more, but not one row of two; a kind rejected whole is broken however small
+    mostly_broken = share >= KIND_BROKEN_SHARE and (kind.rejected > 1 or share == 1)
     return share > bound and (kind.rejected >= KIND_MIN_REJECTED or mostly_broken)
 
 

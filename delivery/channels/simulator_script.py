@@ -103,7 +103,7 @@ def _file_bytes(path: Path) -> bytes:
         found = os.fstat(opened.fileno())
         if not stat.S_ISREG(found.st_mode):
             raise SimulatorScriptError(f"{path}: is not a file")
-        data = opened.read(MAX_BYTES + 1)  # no more: a file past it is refused unread
+        data = opened.read(MAX_BYTES + 1)  # no more: one byte past it is enough to refuse
     if len(data) > MAX_BYTES:
         raise SimulatorScriptError(
             f"{path}: is larger than {MAX_BYTES:,} bytes; a script names test numbers"

@@ -325,3 +325,11 @@ def test_one_bad_row_of_a_kind_of_two_is_not_a_broken_feed(tmp_path: Path) -> No
     manifest = run(history.write(tmp_path / "events"), tmp_path / "out")
 
     assert manifest["inputs"]["number_changes"]["rejected"] == 1
+
+
+def test_a_kind_of_one_row_rejected_is_refused_on_a_first_run(tmp_path: Path) -> None:
+    events = healthy_history(1).write(tmp_path / "events")
+    accounts_seen_as_a_locale_writes_dates(events)  # its one accounts row rejected
+
+    with pytest.raises(RejectedShareTooHighError, match=r"1 of 1 rows of accounts \(100\.00%\)"):
+        run(events, tmp_path / "out", max_reject_share=RUN_BOUND)
