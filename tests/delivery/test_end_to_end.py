@@ -28,7 +28,7 @@ from delivery.webhooks.fakes import RecordingWebhookSender, SentWebhook
 from ownership.codes import ReverifyMethod
 from ownership.moderation import Decision, TemplateDraft
 from pipelines.moderation_rules import load_moderation_rules
-from pipelines.settings import load_settings
+from pipelines.settings import Settings, load_settings
 from pipelines.snapshot import Snapshot
 from store.clients import IssuedCredentials, register_client
 from store.secrets import SecretCipher
@@ -91,6 +91,17 @@ class Flow:
 def flow(
     engine: Engine, sessions: sessionmaker[Session], cipher: SecretCipher, scored: Path
 ) -> Iterator[Flow]:
+    yield build_flow(engine, sessions, cipher, scored, load_settings())
+
+
+def build_flow(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    cipher: SecretCipher,
+    scored: Path,
+    settings: Settings,
+) -> Flow:
+    """A bank with an approved template, and the notify path over `scored` on a virtual clock."""
     with sessions.begin() as session:
         client = register_client(session, "bank", ["127.0.0.0/8"], cipher, webhook_url=HOOKS)
     desk = TemplateDesk(sessions, load_moderation_rules())
@@ -103,7 +114,7 @@ def flow(
     snapshot = Snapshot(scored / "snapshot.bin")
     hooks = RecordingWebhookSender()
     runtime = build_notify_runtime(
-        load_settings(),
+        settings,
         engine,
         clock,
         lambda: snapshot,
@@ -112,7 +123,7 @@ def flow(
         webhook_sender=hooks,
         cipher=cipher,
     )
-    yield Flow(runtime, clock, client, submitted.id, hooks, engine)
+    return Flow(runtime, clock, client, submitted.id, hooks, engine)
 
 
 def verified(flow: Flow, sent: SentWebhook) -> dict[str, object]:

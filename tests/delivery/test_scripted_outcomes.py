@@ -16,20 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.checks import check_number, find_number, options_at
 from delivery.channels.sms_simulator import SmsSimulator
-from delivery.clock import VirtualClock
 from delivery.overlay import answers_in_store
-from delivery.runtime import build_notify_runtime
-from delivery.templates import TemplateDesk
-from delivery.webhooks.fakes import RecordingWebhookSender
-from ownership.moderation import Decision, TemplateDraft
 from ownership.policy import Policy
-from pipelines.moderation_rules import load_moderation_rules
 from pipelines.settings import load_settings
 from pipelines.snapshot import Snapshot
-from store.clients import register_client
 from store.secrets import SecretCipher
-from tests.api.service import NOW, SUSPICIOUS, VERIFIED_FRESH
-from tests.delivery.test_end_to_end import Flow
+from tests.api.service import SUSPICIOUS, VERIFIED_FRESH
+from tests.delivery.test_end_to_end import Flow, build_flow
 
 SCRIPT = """\
 phone,answer,after_seconds,delivered_after_seconds
@@ -51,27 +44,8 @@ def scripted(
     """The notify path on the real simulators, which follow a script file."""
     script = tmp_path / "script.csv"
     script.write_text(SCRIPT.format(denier=SUSPICIOUS, unreachable=VERIFIED_FRESH), "utf-8")
-    with sessions.begin() as session:
-        client = register_client(session, "bank", ["127.0.0.0/8"], cipher)
-    desk = TemplateDesk(sessions, load_moderation_rules())
-    submitted = desk.submit(
-        client.key,
-        TemplateDraft.of("Ваш заказ #order# готов к выдаче", "order_status", {"order": "A-17"}),
-    )
-    desk.decide(submitted.id, Decision.APPROVE, note=None, by="moderator")
-    clock = VirtualClock(NOW.replace(tzinfo=UTC))
-    snapshot = Snapshot(scored / "snapshot.bin")
-    hooks = RecordingWebhookSender()
-    runtime = build_notify_runtime(
-        load_settings(simulator_script=script),
-        engine,
-        clock,
-        lambda: snapshot,
-        desk,
-        history_dir=scored.parent / "events",
-        webhook_sender=hooks,
-        cipher=cipher,
-    )
+    flow = build_flow(engine, sessions, cipher, scored, load_settings(simulator_script=script))
+    runtime = flow.runtime
     sms = runtime.channels.sms
     assert isinstance(sms, SmsSimulator)
     # the SMS's own outcome is drawn (a few in a hundred fail): the test is about the prompt's
@@ -79,7 +53,7 @@ def scripted(
         sms.script_delivery(phone, timedelta(seconds=20))
     for simulator in runtime.channels.simulators:  # the pump's first round reads the script
         simulator.run_due()
-    yield Flow(runtime, clock, client, submitted.id, hooks, engine)
+    yield flow
 
 
 def check_now(flow: Flow, scored: Path, phone: str) -> dict[str, Any]:
