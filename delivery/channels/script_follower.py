@@ -88,8 +88,10 @@ class ScriptFollower:
     def start(self) -> None:
         """Read the file and apply it; raises SimulatorScriptError for a bad one."""
         stamp = self._stamp()
-        self._apply(read_script(self.path))
+        script = read_script(self.path)
+        added, _, _ = self._apply(script)
         self._seen, self._looked = stamp, True
+        log.info("simulator script %s read: %d numbers scripted", self.path, added)
 
     def run_due(self) -> int:
         """Apply the file if it changed since the last look and has been left alone since;

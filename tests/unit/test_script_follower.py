@@ -209,3 +209,17 @@ def test_the_wired_channels_follow_the_file_in_both_networks(tmp_path: Path) -> 
 
     assert isinstance(channels.simulators[-1], ScriptFollower)
     assert [event for event in inbound.events if isinstance(event, MessageDelivered)] == []
+
+
+def test_the_reading_at_the_start_is_logged_with_its_numbers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox = Sandbox(tmp_path)
+    sandbox.write(HEADER, f"{RECYCLED_2024},no,60")
+
+    with caplog.at_level(logging.INFO):
+        sandbox.follower.start()
+
+    assert [record.getMessage() for record in caplog.records] == [
+        f"simulator script {sandbox.path} read: 1 numbers scripted"
+    ]
