@@ -45,6 +45,13 @@ def accounts_seen_as_a_locale_writes_dates(events: Path) -> None:
     )
 
 
+def published_once(tmp_path: Path) -> tuple[Path, Path]:
+    """A healthy history and the folder its first run published into."""
+    events, out = healthy_history(NUMBERS).write(tmp_path / "events"), tmp_path / "out"
+    run(events, out)
+    return events, out
+
+
 def emptied(events: Path, kind: str) -> None:
     """The kind's export came out with its header only."""
     pq.write_table(SCHEMAS[kind].empty_table(), events / kind / "part-0.parquet")
@@ -120,9 +127,7 @@ def test_a_share_is_told_to_two_places(tmp_path: Path) -> None:
 
 
 def test_a_kind_emptied_since_the_last_published_run_publishes_nothing(tmp_path: Path) -> None:
-    events = healthy_history(NUMBERS).write(tmp_path / "events")
-    out = tmp_path / "out"
-    run(events, out)
+    events, out = published_once(tmp_path)
     served = (out / "snapshot.bin").read_bytes()
     last = json.loads((out / "manifest.json").read_text())
     emptied(events, "accounts")
@@ -145,9 +150,7 @@ def test_a_kind_emptied_since_the_last_published_run_publishes_nothing(tmp_path:
 def test_a_kind_emptied_on_purpose_is_published_once_allowed_and_then_stays_empty(
     tmp_path: Path,
 ) -> None:
-    events = healthy_history(NUMBERS).write(tmp_path / "events")
-    out = tmp_path / "out"
-    run(events, out)
+    events, out = published_once(tmp_path)
     emptied(events, "accounts")
 
     allowed = run(events, out, allowed_empty_kinds=frozenset({"accounts"}))
@@ -161,9 +164,7 @@ def test_a_kind_emptied_on_purpose_is_published_once_allowed_and_then_stays_empt
 def test_a_kind_whose_rows_are_all_rejected_is_lost_too_when_the_bound_lets_them_through(
     tmp_path: Path,
 ) -> None:
-    events = healthy_history(NUMBERS).write(tmp_path / "events")
-    out = tmp_path / "out"
-    run(events, out)
+    events, out = published_once(tmp_path)
     accounts_seen_as_a_locale_writes_dates(events)
 
     with pytest.raises(KindLostError, match=r"^kind accounts has no usable row \(its 40 rejected"):
@@ -173,9 +174,7 @@ def test_a_kind_whose_rows_are_all_rejected_is_lost_too_when_the_bound_lets_them
 def test_a_kind_rejected_past_the_bound_is_told_once_as_rejected_not_as_lost_too(
     tmp_path: Path,
 ) -> None:
-    events = healthy_history(NUMBERS).write(tmp_path / "events")
-    out = tmp_path / "out"
-    run(events, out)
+    events, out = published_once(tmp_path)
     accounts_seen_as_a_locale_writes_dates(events)
 
     with pytest.raises(RejectedShareTooHighError) as refused:
@@ -231,9 +230,7 @@ def test_a_first_run_or_a_kind_never_published_may_be_empty(tmp_path: Path) -> N
 
 
 def test_a_history_left_with_nothing_is_told_so_rather_than_a_kind_lost(tmp_path: Path) -> None:
-    events = healthy_history(NUMBERS).write(tmp_path / "events")
-    out = tmp_path / "out"
-    run(events, out)
+    events, out = published_once(tmp_path)
     for kind in SCHEMAS:
         emptied(events, kind)
 
