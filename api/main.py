@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import threading
-from contextlib import suppress
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
 from pathlib import Path
 
 from fastapi import FastAPI
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.app import create_app
+from api.http_protocol import ServerHttpProtocol
 from api.observability import mask_phone_numbers_in_logs
 from api.workers import Workers, reuse_port_supported
 from delivery.runtime import LOCK_LOST_EXIT
 from pipelines.logs import server_log_config
 from pipelines.settings import Settings, load_settings
-
-
-class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol with Nagle's algorithm off on every connection.
-
-    Worker processes accept on a socket inherited from the supervisor, which asyncio does not
-    recognise as TCP, so it leaves Nagle on: a response's head and body then wait for the
-    client's delayed ACK, 40 ms a request on a keep-alive connection.
-    """
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        connection = transport.get_extra_info("socket")
-        if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
-            with suppress(OSError):
-                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
-
 
 # set in a server running the jobs (`serve --jobs`, one worker) once they stopped for a lost
 # simulators lock: the server then stops, and `serve` answers LOCK_LOST_EXIT
@@ -107,7 +87,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     config = {
         "app": "api.main:app_from_environment",
         "factory": True,
-        "http": NoDelayHttpToolsProtocol,
+        "http": ServerHttpProtocol,
         "log_level": "info",
         "log_config": server_log_config(),  # the service's own lines too (the jobs' outcomes)
         "access_log": False,

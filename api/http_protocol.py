@@ -1,0 +1,119 @@
+"""The HTTP protocol the API's uvicorn workers speak: uvicorn's own, with Nagle's algorithm off
+and bounds on what a caller may hold before the app ever sees its request.
+
+uvicorn bounds neither the size of a request's head nor the time it takes to arrive, nor the
+time its body takes: anyone who can reach the port, unauthenticated, could hold a worker's
+memory with one endless header, or its connections with heads and bodies sent a byte at a time.
+Here a head over `HEAD_LIMIT` bytes is answered 431 and the connection closed; a head not whole
+`HEAD_SECONDS` after its first byte (or after the connection opened) is answered 408, both in
+the API's envelope (INVALID_ARGUMENT, the status telling which); a body not
+whole `BODY_SECONDS` after its head ends the connection (the app, awaiting it, sees the caller
+gone, as it does a caller that hangs up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from contextlib import suppress
+from http import HTTPStatus
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from api.error_codes import ErrorCode
+
+log = logging.getLogger(__name__)
+
+# the request line and headers together: a signed call's are under 2 KiB
+HEAD_LIMIT = 64 * 1024
+HEAD_SECONDS = 10.0
+BODY_SECONDS = 60.0
+
+
+class ServerHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, TCP_NODELAY on every connection, heads and bodies bounded."""
+
+    head_limit = HEAD_LIMIT
+    head_seconds = HEAD_SECONDS
+    body_seconds = BODY_SECONDS
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # Worker processes accept on a socket inherited from the supervisor, which asyncio does
+        # not recognise as TCP, so it leaves Nagle on: a response's head and body then wait for
+        # the client's delayed ACK, 40 ms a request on a keep-alive connection.
+        connection = transport.get_extra_info("socket")
+        if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
+            with suppress(OSError):
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._awaiting_head = True
+        self._deadline: asyncio.TimerHandle | None = None
+        # a connection that never sends a byte holds a socket as surely as a slow head
+        self._arm(self.head_seconds, self._head_too_slow)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_head:
+            if self._deadline is None:
+                self._arm(self.head_seconds, self._head_too_slow)
+            self._head_bytes += len(data)
+            if self._head_bytes > self.head_limit:
+                self._refuse(431, f"The request's head is larger than {self.head_limit:,} bytes")
+                return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_head = False
+        self._head_bytes = 0
+        self._arm(self.body_seconds, self._body_too_slow)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        # the next bytes begin the next request's head, whose clock starts with them
+        self._awaiting_head = True
+        self._disarm()
+        super().on_message_complete()
+
+    def _arm(self, seconds: float, handler: object) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, handler)  # type: ignore[arg-type]
+
+    def _disarm(self) -> None:
+        deadline = getattr(self, "_deadline", None)
+        if deadline is not None:
+            deadline.cancel()
+            self._deadline = None
+
+    def _head_too_slow(self) -> None:
+        self._deadline = None
+        if self._awaiting_head and not self.transport.is_closing():
+            self._refuse(408, f"The request's head was not whole within {self.head_seconds:g} s")
+
+    def _body_too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            log.warning(
+                "a request's body was not whole within %g s; its connection was closed",
+                self.body_seconds,
+            )
+            self.transport.close()
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer, in the API's envelope, before the request reached the app; then close."""
+        self._disarm()
+        self._awaiting_head = False
+        body = json.dumps(
+            {"status": status, "code": ErrorCode.INVALID_ARGUMENT, "message": message}
+        ).encode()
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+            % (status, HTTPStatus(status).phrase.encode(), len(body), body)
+        )
+        self.transport.close()

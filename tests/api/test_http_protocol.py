@@ -1,0 +1,176 @@
+"""What a caller may hold of a worker before its request reaches the app: a head of a bounded
+size, sent within a bounded time, and then a body within a bounded time.
+
+The server is uvicorn with the API's protocol (api.http_protocol), its bounds made small, in
+front of an app that reads the body and answers its length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+from api.http_protocol import ServerHttpProtocol
+
+HEAD_LIMIT = 4096
+HEAD_SECONDS = 0.3
+BODY_SECONDS = 0.6
+
+
+class SmallBoundsProtocol(ServerHttpProtocol):
+    head_limit = HEAD_LIMIT
+    head_seconds = HEAD_SECONDS
+    body_seconds = BODY_SECONDS
+
+
+class BodyReader:
+    """An app that reads the whole body and answers its length; it notes a caller gone."""
+
+    def __init__(self) -> None:
+        self.disconnected = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected.set()
+                return
+            size += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = str(size).encode()
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+def app() -> BodyReader:
+    return BodyReader()
+
+
+@pytest.fixture(scope="module")
+def port(app: BodyReader) -> Iterator[int]:
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, http=SmallBoundsProtocol, log_level="critical"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield server.servers[0].sockets[0].getsockname()[1]
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def connect(port: int) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return connection
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def read_response(connection: socket.socket) -> bytes:
+    """One response on a connection kept open: its head, then as many bytes as it declares."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1]
+            for line in head.lower().split(b"\r\n")
+            if line.startswith(b"content-length")
+        )
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def status_and_body(response: bytes) -> tuple[int, bytes]:
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def request(body: bytes = b"hello") -> bytes:
+    return b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def test_a_request_within_the_bounds_is_answered(port: int) -> None:
+    with connect(port) as connection:
+        connection.sendall(request(b"twelve bytes"))
+        assert status_and_body(read_response(connection)) == (200, b"12")
+
+
+def test_a_keep_alive_connection_may_wait_between_requests_longer_than_a_head_may_take(
+    port: int,
+) -> None:
+    with connect(port) as connection:
+        connection.sendall(request())
+        assert status_and_body(read_response(connection)) == (200, b"5")
+        time.sleep(HEAD_SECONDS * 2)  # idle, within uvicorn's keep-alive of 5 s
+        connection.sendall(request(b"again"))
+        assert status_and_body(read_response(connection)) == (200, b"5")
+
+
+def test_a_head_over_the_limit_is_refused_with_431_in_the_envelope_and_closed(port: int) -> None:
+    with connect(port) as connection:
+        connection.sendall(b"GET /any HTTP/1.1\r\nhost: x\r\nx-filler: " + b"a" * HEAD_LIMIT)
+        status, body = status_and_body(read_until_closed(connection))
+    assert status == 431
+    assert json.loads(body) == {
+        "status": 431,
+        "code": "INVALID_ARGUMENT",
+        "message": "The request's head is larger than 4,096 bytes",
+    }
+
+
+def test_a_head_that_stops_coming_is_refused_with_408_and_closed(port: int) -> None:
+    with connect(port) as connection:
+        connection.sendall(b"GET /any HTTP/1.1\r\nhost: x\r\n")  # and no blank line
+        status, body = status_and_body(read_until_closed(connection))
+    assert status == 408
+    assert json.loads(body)["code"] == "INVALID_ARGUMENT"
+
+
+def test_a_connection_that_never_sends_a_byte_is_closed(port: int) -> None:
+    with connect(port) as connection:
+        status, _ = status_and_body(read_until_closed(connection))
+    assert status == 408
+
+
+def test_a_body_that_stops_coming_ends_its_connection_and_the_app_sees_the_caller_gone(
+    port: int, app: BodyReader
+) -> None:
+    app.disconnected.clear()
+    with connect(port) as connection:
+        connection.sendall(b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\nhello")
+        assert read_until_closed(connection) == b""
+    assert app.disconnected.wait(5)
+
+
+def test_a_body_sent_slowly_but_in_time_is_read_whole(port: int) -> None:
+    with connect(port) as connection:
+        connection.sendall(b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nhello")
+        time.sleep(BODY_SECONDS / 3)
+        connection.sendall(b"world")
+        assert status_and_body(read_response(connection)) == (200, b"10")
