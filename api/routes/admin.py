@@ -97,14 +97,16 @@ async def decision_body(request: Request) -> TemplateDecisionCreate:
     if _sent_as_json(request.headers.get("content-type", "")):
         try:
             document = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:
             match error:
                 case json.JSONDecodeError():
                     at, why = error.pos, error.msg
                 case UnicodeDecodeError():
                     at, why = error.start, "not UTF-8"
-                case _:  # thousands of brackets deep: no decision is
+                case RecursionError():  # thousands of brackets deep: no decision is
                     at, why = 0, "nested too deeply"
+                case _:  # an integer of thousands of digits, which Python refuses to read
+                    at, why = 0, str(error)
             raise RequestValidationError(
                 [
                     {

@@ -268,6 +268,19 @@ def test_a_decision_nested_thousands_deep_is_an_invalid_argument(service: Servic
     assert "nested too deeply" in refused.json()["message"]
 
 
+def test_a_decision_holding_an_integer_of_thousands_of_digits_is_an_invalid_argument(
+    service: Service,
+) -> None:
+    submitted = submit(service.shop, ORDER_READY_BODY)
+    body = '{"decision": "approve", "note": ' + "9" * 5000 + "}"
+    path = f"/v1/admin/message_template/{submitted['id']}/decision"
+
+    refused = service.admin("POST", path, data=body, headers={"Content-Type": "application/json"})
+
+    assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
+    assert "digits" in refused.json()["message"]
+
+
 def test_the_admin_routes_need_the_token(service: Service) -> None:
     submitted = submit(service.shop, ORDER_READY_BODY)
     path = f"/v1/admin/message_template/{submitted['id']}/decision"
