@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ownership.numbers import InvalidNumberError
 from pipelines.entry import INTERRUPTED
+from pipelines.logs import shown
 from pipelines.settings import (
     Settings,
     check_default_region,
@@ -238,7 +238,7 @@ def score_with_progress(request: ScoreRequest) -> dict[str, Any]:
 
 def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     summary = generate_history(args.out, args.phones, args.seed, args.events_per_phone)
-    console.print(f"wrote a history of {args.phones:,} numbers to {escape(str(args.out))}")
+    console.print(f"wrote a history of {args.phones:,} numbers to {shown(str(args.out))}")
     made = summary.events / args.phones
     if args.events_per_phone is not None and made > args.events_per_phone * 1.05:
         console.print(
@@ -275,7 +275,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     console.print(
         f"scored {numbers_text(manifest['numbers'])} as of {manifest['as_of']} ({statuses}); "
         f"{rejected:,} {'row' if rejected == 1 else 'rows'} rejected"
-        + (f", see {escape(str(args.out / 'rejects'))}/" if rejected else "")
+        + (f", see {shown(str(args.out / 'rejects'))}/" if rejected else "")
     )
     several = manifest["accounts_on_several_numbers"]
     if several:  # the accounts input is the current state, where an account has one number
@@ -287,11 +287,11 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     ignored = manifest.get("ignored_columns") or {}
     if ignored:  # an operator who added a column to a feed learns that the rules do not read it
         listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in ignored.items())
-        console.print(f"not read, as no contract names them: {escape(listed)}")
+        console.print(f"not read, as no contract names them: {shown(listed)}")
     folders = manifest.get("ignored_folders") or []
     if folders:  # a misspelt kind's folder would leave its rows out without a word
-        console.print(f"not read, as no kind is so named: {escape(_folders_meant(folders))}")
-    scores, snapshot = (escape(str(args.out / name)) for name in ("scores.parquet", "snapshot.bin"))
+        console.print(f"not read, as no kind is so named: {shown(_folders_meant(folders))}")
+    scores, snapshot = (shown(str(args.out / name)) for name in ("scores.parquet", "snapshot.bin"))
     console.print(f"scores: {scores}   snapshot: {snapshot}")
     return 0
 
@@ -317,7 +317,7 @@ def _warn_of_a_limit_past_the_memory(memory_limit: str) -> None:
     limit, memory = memory_limit_bytes(memory_limit), machine_memory_bytes()
     if limit is not None and limit > memory:
         console.print(
-            f"[yellow]warning:[/yellow] the memory limit {escape(memory_limit)} is more than the "
+            f"[yellow]warning:[/yellow] the memory limit {shown(memory_limit)} is more than the "
             f"{memory / 1000**3:.1f}GB this machine has: DuckDB spills to disk only past its "
             f"limit, so a large history may run out of memory instead; give at most "
             f"{memory * 0.8 / 1000**3:.1f}GB (80%) to be sure it spills"
@@ -392,7 +392,7 @@ def _answers_since_batch(settings: Settings, key: int) -> LiveAnswers | None:
         return answers_in_store(engine, key)
     except SQLAlchemyError as error:
         first_line = str(error).splitlines()[0]
-        left_out = escape(first_line)
+        left_out = shown(first_line)
         console.print(f"[yellow]warning:[/yellow] answers since the batch left out: {left_out}")
         return None
     finally:
@@ -485,7 +485,7 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
     finally:
         engine.dispose()
     count = _rows_in(written)
-    console.print(f"wrote {escape(str(written))} ({count:,} result{'' if count == 1 else 's'})")
+    console.print(f"wrote {shown(str(written))} ({count:,} result{'' if count == 1 else 's'})")
     return 0
 
 
@@ -769,7 +769,7 @@ def _run(argv: Sequence[str] | None) -> int:
     from pipelines.snapshot import SnapshotError
 
     for unknown in unknown_settings(os.environ):
-        console.print(f"[yellow]warning:[/yellow] {escape(unknown)}")
+        console.print(f"[yellow]warning:[/yellow] {shown(unknown)}")
     try:
         code = handler(args, load_settings())
         sys.stdout.flush()  # here, so that a reader gone away is met below, not at exit
@@ -780,7 +780,7 @@ def _run(argv: Sequence[str] | None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except ValidationError as error:
-        console.print(f"[red]error:[/red] bad setting: {escape(_setting_problems(error))}")
+        console.print(f"[red]error:[/red] bad setting: {shown(_setting_problems(error))}")
     except (
         UsageError,
         InputError,
@@ -792,9 +792,9 @@ def _run(argv: Sequence[str] | None) -> int:
         SnapshotError,
     ) as error:
         # paths and names in messages may hold brackets, which Rich would read as markup
-        console.print(f"[red]error:[/red] {escape(str(error))}")
+        console.print(f"[red]error:[/red] {shown(str(error))}")
     except _store_errors() as error:  # a URL may hold brackets too
-        console.print(f"[red]error:[/red] {escape(str(error))}")
+        console.print(f"[red]error:[/red] {shown(str(error))}")
     return 2
 
 

@@ -15,6 +15,8 @@ from datetime import timedelta
 from time import monotonic
 from typing import Any
 
+from rich.markup import escape
+
 from ownership.numbers import mask
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -193,6 +195,14 @@ def printable(text: str) -> str:
         part if part.isprintable() else part.encode("unicode_escape").decode("ascii")
         for part in text
     )
+
+
+def shown(text: str) -> str:
+    """`text` as a Rich console is to show it, literally: its brackets not read as markup, and
+    what a terminal would act on (line breaks, escapes, bidi controls) written out. For names
+    and messages that may hold what a feed or a setting put there (a folder named with a line
+    break would otherwise print a line of its own)."""
+    return escape(printable(text))
 
 
 # a number as the service writes one, E.164 with its `+`; a bare run of digits is as likely a

@@ -12,8 +12,6 @@ from pathlib import Path
 from shlex import quote
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich.markup import escape
-
 from pipelines.cli import (
     MAX_WORKERS,
     UsageError,
@@ -26,6 +24,7 @@ from pipelines.cli import (
     seed_argument,
     workers_argument,
 )
+from pipelines.logs import shown
 from pipelines.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -181,7 +180,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             _refuse_simulators_in_use(settings, settings.database_url)
     if not (settings.scores_dir / "snapshot.bin").exists():  # not a fault: said once it runs
         console.print(
-            f"[yellow]warning:[/yellow] no snapshot in {escape(str(settings.scores_dir))} yet; "
+            f"[yellow]warning:[/yellow] no snapshot in {shown(str(settings.scores_dir))} yet; "
             "checks answer 503 until `ownership score --out` publishes one there"
         )
     try:

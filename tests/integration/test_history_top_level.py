@@ -92,6 +92,20 @@ def test_a_folder_no_kind_is_named_as_is_told_in_a_line_and_listed_in_the_manife
     assert manifest["ignored_folders"] == ["sms_delivery"]
 
 
+def test_a_folder_named_with_a_line_break_and_a_terminal_escape_is_told_written_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = healthy_history().write(tmp_path / "events")
+    (events / "notes\nscores: published \x1b[31m[bold]").mkdir()
+
+    code, said = scored(events, tmp_path / "out", capsys)
+
+    assert code == 0
+    told = [line for line in said.splitlines() if line.startswith("not read, as no kind")]
+    assert told == ["not read, as no kind is so named: notes\\nscores: published \\x1b[31m[bold]/"]
+    assert not any(line.startswith("scores: published") for line in said.splitlines())
+
+
 def test_a_kinds_own_folder_given_as_the_history_is_told_as_a_missing_kind(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
