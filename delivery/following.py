@@ -56,9 +56,9 @@ class Following(NotifyCore):
         channel = event.channel
         match event:
             case MessageDelivered():
-                self.delivered(event.notification_id, event.at, channel)
+                self.delivered(event.notification_id, event.at, channel, event.provider_id)
             case MessageRead():
-                self.read(event.notification_id, event.at, channel)
+                self.read(event.notification_id, event.at, channel, event.provider_id)
             case ReplyReceived():
                 self.replied(event.notification_id, event.text, event.at, channel)
             case ReverificationAnswered():
@@ -71,34 +71,65 @@ class Following(NotifyCore):
                     event.notification_id, event.code, event.at, event.account_id, by=channel
                 )
             case SmsDelivered():
-                self.sms_delivered(event.notification_id, event.at, channel)
+                self.sms_delivered(event.notification_id, event.at, channel, event.provider_id)
             case SmsFailed():
-                self.sms_failed(event.notification_id, event.error.value, event.at, channel)
+                error = event.error.value
+                self.sms_failed(event.notification_id, error, event.at, channel, event.provider_id)
 
-    def delivered(self, notification_id: str, at: datetime, by: Channel | None = None) -> bool:
+    def delivered(
+        self,
+        notification_id: str,
+        at: datetime,
+        by: Channel | None = None,
+        provider_id: str | None = None,
+    ) -> bool:
         """The social network showed the message: delivered, and billed once. The report of a
         delivery recorded before it came (found by the sweeper when the TTL ran out, or known
         from its read) dates it back to when it happened."""
-        if self._follow(notification_id, (S.SENT,), S.DELIVERED, at, bill=True, by=by):
+        if self._follow(
+            notification_id, (S.SENT,), S.DELIVERED, at, bill=True, by=by, provider_id=provider_id
+        ):
             return True
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if row is not None and _from(row, by) and row["channel"] in SOCIAL:
+            if (
+                row is not None
+                and _from(row, by)
+                and _about_its_message(row, provider_id)
+                and row["channel"] in SOCIAL
+            ):
                 at = _within_lifetime(row, at)
                 price = self._price(row, row["channel"], at)
                 records.correct_delivery_time(connection, notification_id, at, price)
         return False
 
-    def read(self, notification_id: str, at: datetime, by: Channel | None = None) -> bool:
+    def read(
+        self,
+        notification_id: str,
+        at: datetime,
+        by: Channel | None = None,
+        provider_id: str | None = None,
+    ) -> bool:
         """The person read the message. A read that overtook its delivery report (gateways
         retry each on its own) delivers it first: a message read was shown."""
-        if self._follow(notification_id, (S.DELIVERED,), S.READ, at, by=by):
+        if self._follow(
+            notification_id, (S.DELIVERED,), S.READ, at, by=by, provider_id=provider_id
+        ):
             return True
         if not self._follow(
-            notification_id, (S.SENT,), S.DELIVERED, at, {"read_first": True}, bill=True, by=by
+            notification_id,
+            (S.SENT,),
+            S.DELIVERED,
+            at,
+            {"read_first": True},
+            bill=True,
+            by=by,
+            provider_id=provider_id,
         ):
             return False
-        return self._follow(notification_id, (S.DELIVERED,), S.READ, at, by=by)
+        return self._follow(
+            notification_id, (S.DELIVERED,), S.READ, at, by=by, provider_id=provider_id
+        )
 
     def replied(
         self, notification_id: str, text: str, at: datetime, by: Channel | None = None
@@ -300,17 +331,44 @@ class Following(NotifyCore):
         with self.engine.begin() as connection:  # refused, and no SMS wanted
             self._move(connection, row, (S.SENT,), S.FAILED, at, {"reason": "NO_CHANNEL", **why})
 
-    def sms_delivered(self, notification_id: str, at: datetime, by: Channel | None = None) -> bool:
+    def sms_delivered(
+        self,
+        notification_id: str,
+        at: datetime,
+        by: Channel | None = None,
+        provider_id: str | None = None,
+    ) -> bool:
+        """The SMS reached the phone: billed once. One dated after the SMS's `valid_until`
+        breaks the gateway's contract (it must not deliver later), and is ignored: the
+        notification ends as one with no report does."""
         return self._follow(
-            notification_id, (S.SMS_SENT,), S.SMS_DELIVERED, at, bill=True, by=by or Channel.SMS
+            notification_id,
+            (S.SMS_SENT,),
+            S.SMS_DELIVERED,
+            at,
+            bill=True,
+            by=by or Channel.SMS,
+            provider_id=provider_id,
+            by_validity=True,
         )
 
     def sms_failed(
-        self, notification_id: str, error: str, at: datetime, by: Channel | None = None
+        self,
+        notification_id: str,
+        error: str,
+        at: datetime,
+        by: Channel | None = None,
+        provider_id: str | None = None,
     ) -> bool:
         detail = {"error": error}
         return self._follow(
-            notification_id, (S.SMS_SENT,), S.SMS_FAILED, at, detail, by=by or Channel.SMS
+            notification_id,
+            (S.SMS_SENT,),
+            S.SMS_FAILED,
+            at,
+            detail,
+            by=by or Channel.SMS,
+            provider_id=provider_id,
         )
 
     def _follow(
@@ -322,16 +380,22 @@ class Following(NotifyCore):
         detail: dict[str, Any] | None = None,
         bill: bool = False,
         by: Channel | None = None,
+        provider_id: str | None = None,
+        by_validity: bool = False,
     ) -> bool:
         """A channel's report moves the notification on, once; a late or repeated one changes
-        nothing, nor does one `by` another channel than the notification's. A report leaving
+        nothing, nor does one `by` another channel than the notification's, nor one about
+        another message than the one carrying it (`provider_id`), nor, `by_validity`, one
+        dated after the SMS's `valid_until`. A report leaving
         `sent` or `sms_sent` also finds a claim given back after a time-out, which the channel
         may have taken all the same (`records.given_back`). A delivery is billed in the same
         transaction, on the channel that carried it. A report dated before the notification was
         accepted counts from the acceptance (`_within_lifetime`)."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if row is None or not _from(row, by):
+            if row is None or not _from(row, by) or not _about_its_message(row, provider_id):
+                return False
+            if by_validity and _past_validity(row, at):
                 return False
             at = _within_lifetime(row, at)
             channel = by.value if by is not None else row["channel"]
@@ -364,6 +428,37 @@ def _from(row: dict[str, Any], by: Channel | None) -> bool:
         return True
     log.warning("%s reported on %s, which went by %s: ignored", by, row["id"], row["channel"])
     return False
+
+
+def _about_its_message(row: dict[str, Any], provider_id: str | None) -> bool:
+    """Whether a report naming the message `provider_id` is about the one now carrying the
+    notification: a report on another (its prompt's, a message it never was, a gateway's
+    mix-up) must not move or bill it. Either id unknown (the caller vouches for the report; the
+    channel's answer with the id has not come, or never came) stands for the message."""
+    kept = row["provider_id"]
+    if provider_id is None or kept is None or provider_id == kept:
+        return True
+    log.warning(
+        "a report on %s named the message %r, which is not the one carrying it: ignored",
+        row["id"],
+        provider_id,
+    )
+    return False
+
+
+def _past_validity(row: dict[str, Any], at: datetime) -> bool:
+    """Whether an SMS's report is dated after its `valid_until`, by when the gateway must have
+    delivered it or given up."""
+    valid_until = row.get("sms_valid_until")
+    if valid_until is None or at <= valid_until:
+        return False
+    log.warning(
+        "%s reported delivered at %s, after its SMS's valid_until %s: ignored",
+        row["id"],
+        at.isoformat(),
+        valid_until.isoformat(),
+    )
+    return True
 
 
 def _within_lifetime(row: dict[str, Any], at: datetime) -> datetime:

@@ -524,7 +524,8 @@ def test_a_report_from_another_network_than_the_notifications_changes_nothing(
     assert replies(notifier) == []
     with engine.connect() as connection:
         assert connection.execute(select(records.ledger.c.channel)).scalars().all() == []
-    notifier.service.handle(MessageDelivered(sent, "vk-1", Channel.VK, now))
+    (carrying,) = notifier.vk.issued[sent, Sent.MESSAGE]
+    notifier.service.handle(MessageDelivered(sent, carrying, Channel.VK, now))
     assert history(notifier, sent) == ["accepted", "sent", "delivered"]
 
 
