@@ -24,6 +24,7 @@ of a typo.
 from __future__ import annotations
 
 import csv
+import errno
 import math
 import os
 import stat
@@ -97,12 +98,33 @@ def read_script(path: Path) -> SimulatorScript:
 
 def _file_bytes(path: Path) -> bytes:
     """The file's bytes, judged by the file opened, not by its name: opened without waiting, so
-    that a pipe put in its place (even between a look and the read) holds no reader up."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    that a pipe put in its place (even between a look and the read) holds no reader up.
+
+    A script decides what the simulated people answer, and its errors quote its cells: it must
+    be the service's own file, written by no one else, and not a link, which whoever may write
+    its folder could point at any file the service reads (its secret key) to have a line of it
+    quoted in the log."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise SimulatorScriptError(
+                f"{path}: is a symbolic link; name the script's file itself"
+            ) from None
+        raise
     with os.fdopen(descriptor, "rb") as opened:
         found = os.fstat(opened.fileno())
         if not stat.S_ISREG(found.st_mode):
             raise SimulatorScriptError(f"{path}: is not a file")
+        if found.st_uid != os.geteuid():
+            raise SimulatorScriptError(
+                f"{path}: is owned by another user (uid {found.st_uid}) than the service's"
+            )
+        if found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise SimulatorScriptError(
+                f"{path}: may be written by others (mode {stat.S_IMODE(found.st_mode):04o}); "
+                f"`chmod go-w {path}`"
+            )
         data = opened.read(MAX_BYTES + 1)  # no more: one byte past it is enough to refuse
     if len(data) > MAX_BYTES:
         raise SimulatorScriptError(

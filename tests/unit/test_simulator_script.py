@@ -118,6 +118,28 @@ def test_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
         read_script(path)
 
 
+def test_a_symbolic_link_is_refused_so_that_no_other_file_is_quoted_in_the_log(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret.key"
+    secret.write_text("59rqBNeToDqv1wzFSo9oMC6JboQDHMZ9qG1eVNhYKIE=\n")
+    path = tmp_path / "script.csv"
+    path.symlink_to(secret)
+
+    with pytest.raises(SimulatorScriptError) as refused:
+        read_script(path)
+
+    assert str(refused.value) == f"{path}: is a symbolic link; name the script's file itself"
+
+
+def test_a_script_others_may_write_is_refused(tmp_path: Path) -> None:
+    path = script_file(tmp_path, HEADER, f"{RECYCLED_2024},no,60")
+    path.chmod(0o664)
+
+    with pytest.raises(SimulatorScriptError, match=r"may be written by others \(mode 0664\)"):
+        read_script(path)
+
+
 def test_a_file_larger_than_any_script_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "script.csv"
     path.write_text(HEADER + "\n" + "#" * MAX_BYTES + "\n", encoding="utf-8")
