@@ -29,8 +29,12 @@ from ownership.channels import Channel
 Id = Annotated[StoredText, Field(min_length=1, max_length=200)]
 # the provider ids the HTTP adapters take when sending, and the store keeps: one contract
 ProviderId = Annotated[StoredText, Field(min_length=1, max_length=MAX_PROVIDER_ID)]
-# a social account's id, as the store keeps it with a re-verification result
-AccountId = Annotated[StoredText, Field(min_length=1, max_length=80)]
+# a social account's id, as the store keeps it with a re-verification result and the export
+# writes it into a history: letters, digits and `_ . : -`, beginning with a letter or digit, so
+# that no spreadsheet opening the export takes one for a formula (`=HYPERLINK(…)`)
+AccountId = Annotated[
+    StoredText, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+]
 # how much later than its report's signature (`webhook-timestamp`) an event may be dated: nothing
 # is reported before it happens, but the clock that dated the event (the network's) and the one
 # that signed the report (the gateway's) may differ a little. The signature's own time is within

