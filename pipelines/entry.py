@@ -5,6 +5,7 @@ Only the standard library is imported here, so that nothing slow runs before the
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -12,7 +13,13 @@ import sys
 INTERRUPTED = 130
 
 
+# what no file or folder the commands write may grant others: the scores, the snapshot, the
+# rejects, the exports and the histories hold phone numbers (the store is its owner's alone)
+WITHHELD_FROM_OTHERS = 0o007
+
+
 def main() -> int:
+    withhold_from_others()
     try:
         from pipelines.cli import main as run_command_line
     except KeyboardInterrupt:
@@ -23,3 +30,9 @@ def main() -> int:
     # the process by the signal, and a finished command would look stopped
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
+
+
+def withhold_from_others() -> None:
+    """The process's umask, with every permission of others' taken away: what the operator's
+    umask grants the owner and the group stays (share the files through a group)."""
+    os.umask(os.umask(0) | WITHHELD_FROM_OTHERS)
