@@ -261,7 +261,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
             events_dir=args.events,
             out_dir=args.out,
             as_of=args.as_of,
-            engine=args.engine,
+            engine=args.engine or settings.score_engine,
             rules=settings.rules(),
             max_reject_share=settings.max_reject_share,
             memory_limit=memory_limit,
@@ -591,8 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--engine",
         choices=("duckdb", "spark"),
-        default="duckdb",
-        help="run the models on DuckDB (default) or Spark",
+        default=None,
+        help="run the models on DuckDB or Spark (default: OWNERSHIP_SCORE_ENGINE, else duckdb; "
+        "Spark's master, memory and ports come from its spark-defaults.conf)",
     )
     score.add_argument(
         "--memory-limit",

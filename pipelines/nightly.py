@@ -60,6 +60,7 @@ def score_nightly(settings: Settings, engine: Engine, history: Path) -> ScoreRes
                 memory_limit=settings.memory_limit,
                 threads=settings.threads,
                 default_region=settings.default_region,
+                engine=settings.score_engine,
             )
         )
     except Exception as error:  # a job's failure must not stop the scheduler: say it, go on

@@ -203,6 +203,8 @@ def _score(
         raise ScoreRequestError(
             f"cannot write to output folder {request.out_dir}: {error.strerror or error}"
         ) from error
+    if request.engine == "spark":
+        _java_for_spark()
     work_dir = request.out_dir / ".work"
     for stale in (work_dir, *request.out_dir.glob(".rejects.*.tmp")):  # of a run killed outright
         shutil.rmtree(stale, ignore_errors=True)
@@ -414,6 +416,16 @@ def _publish_rejects(staged_rejects: Path | None, out_dir: Path, summary: dict[s
         target.unlink(missing_ok=True)  # a file or a link in its place
     if staged_rejects is not None:
         staged_rejects.rename(target)
+
+
+def _java_for_spark() -> None:
+    """Spark's Java looked for before the input is checked, which takes minutes on a large
+    history: a run that could not start Spark says so at once."""
+    from pipelines import spark_engine
+
+    problem = spark_engine.java_problem()
+    if problem is not None:
+        raise ScoreRequestError(problem)
 
 
 def _score_on_spark(

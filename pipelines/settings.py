@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
@@ -247,6 +247,9 @@ class Settings(BaseSettings):
     # DuckDB's memory limit (e.g. "8GB"); past it DuckDB spills to disk instead of failing.
     memory_limit: str | None = None
     threads: int | None = Field(None, ge=1, le=MAX_THREADS)
+    # The engine of the models for the nightly run and `ownership score` without `--engine`:
+    # DuckDB on this machine, or Spark (its master from Spark's own spark-defaults.conf).
+    score_engine: Literal["duckdb", "spark"] = "duckdb"
     # The country of the phone texts written without a country code (`89234567823`, a national
     # form a feed writes), e.g. "RU"; unset, such a text is rejected. A text with a `+` keeps
     # its own country.

@@ -8,6 +8,7 @@ engines as Parquet under the run's work folder, which is also what a cluster wou
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -38,6 +39,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 OUTPUT_MODEL = "classification"
 OUTPUT_DIR = "spark_classification"
 SHUFFLE_PARTITIONS = 8
+# where Spark runs the models unless its spark-defaults.conf names a master: this machine's cores
+LOCAL_MASTER = "local[*]"
 
 # Spark's default profile logs every stage at INFO/WARN to stderr, over our progress display.
 # The gateway's logger is set too: when its level differs from the root's, Spark prints a banner.
@@ -46,6 +49,10 @@ rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
 logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
 logger.gateway.level = error
+# a job cancelled by Ctrl-C is logged as a failed write, with its Java trace; a real failure
+# reaches the run as an exception, told in one line
+logger.writer.name = org.apache.spark.sql.execution.datasources.FileFormatWriter
+logger.writer.level = off
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR
@@ -74,20 +81,62 @@ def failure_line(error: BaseException) -> str:
     return (told or lines or [type(error).__name__])[0]
 
 
+def spark_defaults(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The settings of Spark's own `spark-defaults.conf` (in `SPARK_CONF_DIR`, else
+    `SPARK_HOME/conf`), as spark-submit reads them: a name, then its value, `#` a comment."""
+    environ = dict(os.environ) if environ is None else environ
+    folder = environ.get("SPARK_CONF_DIR") or (
+        str(Path(environ["SPARK_HOME"]) / "conf") if environ.get("SPARK_HOME") else None
+    )
+    if folder is None:
+        return {}
+    try:
+        text = (Path(folder) / "spark-defaults.conf").read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    settings: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.replace("=", " ", 1).partition(" ")
+            settings[name.strip()] = value.strip()
+    return settings
+
+
+def java_problem(environ: dict[str, str] | None = None) -> str | None:
+    """Why Spark could not start its JVM here, or None: a `JAVA_HOME` with no `bin/java` (which
+    spark-submit takes before any java on PATH), or no Java at all."""
+    environ = dict(os.environ) if environ is None else environ
+    home = environ.get("JAVA_HOME")
+    if home:
+        if not os.access(Path(home) / "bin" / "java", os.X_OK):
+            return (
+                f"JAVA_HOME ({home}) holds no bin/java: point it at a Java 17 or later, or unset "
+                "it to use the java on PATH"
+            )
+        return None
+    if shutil.which("java", path=environ.get("PATH")) is None:
+        return "Spark needs Java 17 or later: no java on PATH, and JAVA_HOME is not set"
+    return None
+
+
 def spark_session(
     shuffle_partitions: int | None = None, java_options: tuple[str, ...] = ()
 ) -> SparkSession:
-    """The process's local Spark session (two cores, UTC, no UI, localhost only), made once.
+    """The process's Spark session (UTC, no UI), made once: on the master that Spark's own
+    `spark-defaults.conf` names, else on this machine's cores, bound to localhost alone.
 
-    `shuffle_partitions` sets how many partitions a join or aggregation shuffles into (default
-    `SHUFFLE_PARTITIONS`); given for a session that already runs, it changes that session.
+    `shuffle_partitions` sets how many partitions a join or aggregation shuffles into (default:
+    spark-defaults.conf's `spark.sql.shuffle.partitions`, else `SHUFFLE_PARTITIONS`, for a
+    machine's few cores); given for a session that already runs, it changes that session.
     `java_options` go to the JVM when the session starts (e.g. `-XX:TieredStopAtLevel=1`, which
     halves the warm-up of a short session but slows a long one); a running session ignores them.
     """
     global _session
     if _session is None:
         _session = _start_session(java_options)
-        shuffle_partitions = shuffle_partitions or SHUFFLE_PARTITIONS
+        if "spark.sql.shuffle.partitions" not in spark_defaults():
+            shuffle_partitions = shuffle_partitions or SHUFFLE_PARTITIONS
     if shuffle_partitions:
         _session.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions))
     return _session
@@ -102,13 +151,21 @@ def stop_spark_session() -> None:
 
 
 def _start_session(java_options: tuple[str, ...]) -> SparkSession:
-    # read by spark-submit when it starts the JVM; keeps Spark off every other interface
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    problem = java_problem()
+    if problem is not None:
+        raise SparkUnavailableError(problem)
+    master = spark_defaults().get("spark.master", LOCAL_MASTER)
+    local = master.startswith("local")
+    if local:
+        # read by spark-submit when it starts the JVM; keeps Spark off every other interface
+        # (a cluster's executors must reach the driver, so its address is Spark's to choose)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # any Python worker Spark starts runs this interpreter, not whichever python3 is on PATH
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    # Spark's own files (log settings, an empty warehouse it insists on) go to one temp folder
-    spark_scratch = Path(tempfile.gettempdir()) / "ownership-spark"
-    spark_scratch.mkdir(exist_ok=True)
+    # Spark's own files (log settings, an empty warehouse it insists on) go to a temp folder of
+    # this user's: another's would not be ours to write
+    spark_scratch = Path(tempfile.gettempdir()) / f"ownership-spark-{os.getuid()}"
+    spark_scratch.mkdir(mode=0o700, exist_ok=True)
     log_config = spark_scratch / "log4j2.properties"
     log_config.write_text(_LOG4J2, encoding="utf-8")
     builder: Any = SparkSession.builder
@@ -118,12 +175,13 @@ def _start_session(java_options: tuple[str, ...]) -> SparkSession:
             warnings.filterwarnings(
                 "ignore", "PySpark does not yet fully support pandas", FutureWarning
             )
+            builder = builder.master(master).appName("ownership-scoring")
+            if local:
+                builder = builder.config("spark.driver.host", "127.0.0.1").config(
+                    "spark.driver.bindAddress", "127.0.0.1"
+                )
             session: SparkSession = (
-                builder.master("local[2]")
-                .appName("ownership-scoring")
-                .config("spark.driver.host", "127.0.0.1")
-                .config("spark.driver.bindAddress", "127.0.0.1")
-                .config("spark.ui.enabled", "false")
+                builder.config("spark.ui.enabled", "false")
                 .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.sql.session.timeZone", "UTC")
                 # DuckDB fails on overflow and bad casts, not returning null; so does ANSI mode
@@ -137,8 +195,8 @@ def _start_session(java_options: tuple[str, ...]) -> SparkSession:
             )
     except Exception as error:  # Py4J and PySpark raise several kinds here
         raise SparkUnavailableError(
-            f"could not start a local Spark session ({failure_line(error)}); Spark needs Java 17 "
-            "or later on PATH or in JAVA_HOME"
+            f"could not start a Spark session on {master} ({failure_line(error)}); Spark needs "
+            "Java 17 or later on PATH or in JAVA_HOME"
         ) from error
     return session
 

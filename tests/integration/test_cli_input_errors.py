@@ -33,6 +33,38 @@ def failed(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return message
 
 
+# --- the engine --------------------------------------------------------------------------------
+
+
+def test_spark_with_a_java_home_holding_no_java_is_refused_before_the_input_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pyspark")
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent")
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+
+    message = failed(
+        ["score", "--events", str(events), "--out", str(tmp_path / "out"), "--engine", "spark"],
+        capsys,
+    )
+
+    assert message.startswith("error: JAVA_HOME (/nonexistent) holds no bin/java")
+    assert not (tmp_path / "out" / ".work").exists()
+
+
+def test_the_engine_setting_is_the_scores_default_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pyspark")
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent")
+    monkeypatch.setenv("OWNERSHIP_SCORE_ENGINE", "spark")
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+
+    message = failed(["score", "--events", str(events), "--out", str(tmp_path / "out")], capsys)
+
+    assert "JAVA_HOME (/nonexistent)" in message
+
+
 # --- the memory limit -----------------------------------------------------------------------
 
 

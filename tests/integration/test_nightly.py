@@ -75,6 +75,21 @@ def test_the_nightly_run_scores_the_days_answers_and_publishes(
     assert nightly_watermark(history) is not None
 
 
+def test_the_nightly_run_scores_on_the_engine_the_settings_name(
+    tmp_path: Path, store: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("pyspark")
+    history = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))  # Spark could not start
+    settings = load_settings(scores_dir=tmp_path / "scores", score_engine="spark")
+
+    with caplog.at_level(logging.ERROR):
+        assert score_nightly(settings, store, history) is None
+
+    assert f"JAVA_HOME ({tmp_path / 'no-java'}) holds no bin/java" in caplog.text
+    assert not (tmp_path / "scores" / "scores.parquet").exists()
+
+
 def test_the_nightly_run_reads_phones_without_a_country_code_in_the_settings_region(
     tmp_path: Path, store: Engine
 ) -> None:
