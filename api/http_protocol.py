@@ -50,6 +50,7 @@ class ServerHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._head_bytes = 0
         self._awaiting_head = True
+        self._head_ended = False
         self._deadline: asyncio.TimerHandle | None = None
         # a connection that never sends a byte holds a socket as surely as a slow head
         self._arm(self.head_seconds, self._head_too_slow)
@@ -59,26 +60,41 @@ class ServerHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._awaiting_head:
-            if self._deadline is None:
-                self._arm(self.head_seconds, self._head_too_slow)
-            self._head_bytes += len(data)
-            if self._head_bytes > self.head_limit:
-                self._refuse(431, f"The request's head is larger than {self.head_limit:,} bytes")
-                return
+        awaiting = self._awaiting_head
+        if awaiting and self._deadline is None and not self._answering():
+            self._arm(self.head_seconds, self._head_too_slow)
+        self._head_ended = False
         super().data_received(data)
+        # a chunk spent wholly in a head counts; one in which a head ended does not (the rest
+        # may be a body): a head is held to its bound give or take the last chunk read
+        if awaiting and self._awaiting_head and not self._head_ended:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.head_limit and not self.transport.is_closing():
+                self._refuse(431, f"The request's head is larger than {self.head_limit:,} bytes")
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
+        self._head_ended = True
         self._head_bytes = 0
-        self._arm(self.body_seconds, self._body_too_slow)
+        if self._answering():
+            # queued behind a request still being answered, its body is not read until then
+            # (uvicorn pauses reading): its clock would run while the caller cannot send
+            self._disarm()
+        else:
+            self._arm(self.body_seconds, self._body_too_slow)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        # the next bytes begin the next request's head, whose clock starts with them
+        # the next bytes begin the next request's head, whose clock starts with them once
+        # no request is being answered
         self._awaiting_head = True
         self._disarm()
         super().on_message_complete()
+
+    def _answering(self) -> bool:
+        """Whether a request's response is still to be written: a deadline of the next
+        request's must not answer in its place."""
+        return self.cycle is not None and not self.cycle.response_complete
 
     def _arm(self, seconds: float, handler: object) -> None:
         self._disarm()
@@ -92,7 +108,7 @@ class ServerHttpProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._deadline = None
-        if self._awaiting_head and not self.transport.is_closing():
+        if self._awaiting_head and not self._answering() and not self.transport.is_closing():
             self._refuse(408, f"The request's head was not whole within {self.head_seconds:g} s")
 
     def _body_too_slow(self) -> None:
@@ -105,9 +121,14 @@ class ServerHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, status: int, message: str) -> None:
-        """Answer, in the API's envelope, before the request reached the app; then close."""
+        """Answer, in the API's envelope, before the request reached the app; then close. Behind
+        a request still being answered (pipelined), close only: an answer now would be taken
+        for that request's."""
         self._disarm()
         self._awaiting_head = False
+        if self._answering():
+            self.transport.close()
+            return
         body = json.dumps(
             {"status": status, "code": ErrorCode.INVALID_ARGUMENT, "message": message}
         ).encode()

@@ -49,6 +49,8 @@ class BodyReader:
             size += len(message.get("body", b""))
             if not message.get("more_body"):
                 break
+        if scope["path"] == "/slow":  # an answer longer in coming than a head may take
+            await asyncio.sleep(HEAD_SECONDS * 3)
         body = str(size).encode()
         headers = [(b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -111,8 +113,12 @@ def status_and_body(response: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ")[1]), body
 
 
-def request(body: bytes = b"hello") -> bytes:
-    return b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+def request(body: bytes = b"hello", path: bytes = b"/any") -> bytes:
+    return b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s" % (
+        path,
+        len(body),
+        body,
+    )
 
 
 def test_a_request_within_the_bounds_is_answered(port: int) -> None:
@@ -129,6 +135,30 @@ def test_a_keep_alive_connection_may_wait_between_requests_longer_than_a_head_ma
         assert status_and_body(read_response(connection)) == (200, b"5")
         time.sleep(HEAD_SECONDS * 2)  # idle, within uvicorn's keep-alive of 5 s
         connection.sendall(request(b"again"))
+        assert status_and_body(read_response(connection)) == (200, b"5")
+
+
+def test_a_body_far_over_the_heads_limit_sent_with_its_head_at_once_is_read_whole(
+    port: int,
+) -> None:
+    body = b"x" * (HEAD_LIMIT * 20)  # a bulk check's, as a client writes head and body at once
+    with connect(port) as connection:
+        connection.sendall(request(body))
+        assert status_and_body(read_response(connection)) == (200, str(len(body)).encode())
+
+
+def test_requests_sent_one_after_another_at_once_are_all_answered(port: int) -> None:
+    with connect(port) as connection:
+        connection.sendall(request(b"x" * 1000) * 20)  # pipelined: 20 kB, past the head's bound
+        received = b""
+        while received.count(b"\r\n\r\n1000") < 20:
+            received += connection.recv(65536)
+    assert received.count(b"HTTP/1.1 200 OK") == 20
+
+
+def test_a_request_answered_slowly_is_not_cut_by_the_next_heads_clock(port: int) -> None:
+    with connect(port) as connection:
+        connection.sendall(request(path=b"/slow") + b"\r\n")  # and a stray line break after it
         assert status_and_body(read_response(connection)) == (200, b"5")
 
 
