@@ -29,12 +29,21 @@ from ownership.channels import Channel
 Id = Annotated[StoredText, Field(min_length=1, max_length=200)]
 # the provider ids the HTTP adapters take when sending, and the store keeps: one contract
 ProviderId = Annotated[StoredText, Field(min_length=1, max_length=MAX_PROVIDER_ID)]
-# a social account's id, as the store keeps it with a re-verification result and the export
-# writes it into a history: letters, digits and `_ . : -`, beginning with a letter or digit, so
-# that no spreadsheet opening the export takes one for a formula (`=HYPERLINK(…)`)
-AccountId = Annotated[
-    StoredText, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
-]
+# a social account's id, as the store keeps it with a re-verification result
+AccountId = Annotated[StoredText, Field(min_length=1, max_length=80)]
+# what a spreadsheet opening the verifications' export would take a cell beginning with for a
+# formula (`=HYPERLINK(…)`), or a line's end
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def exportable_account(account_id: str | None) -> str | None:
+    """The answering account's id as the store is to keep it, for the export to write: one a
+    spreadsheet would run as a formula is not kept (the answer is: None, an account unknown)."""
+    if account_id is None or account_id.startswith(FORMULA_STARTS):
+        return None
+    return account_id
+
+
 # how much later than its report's signature (`webhook-timestamp`) an event may be dated: nothing
 # is reported before it happens, but the clock that dated the event (the network's) and the one
 # that signed the report (the gateway's) may differ a little. The signature's own time is within
@@ -89,7 +98,12 @@ class AnswerNotice(_Notice):
 
     def to_event(self, channel: Channel) -> InboundEvent:
         return ReverificationAnswered(
-            self.notification_id, self.provider_id, channel, self.at, self.answer, self.account_id
+            self.notification_id,
+            self.provider_id,
+            channel,
+            self.at,
+            self.answer,
+            exportable_account(self.account_id),
         )
 
 
@@ -104,7 +118,12 @@ class CodeEnteredNotice(_Notice):
 
     def to_event(self, channel: Channel) -> InboundEvent:
         return ReverificationCodeEntered(
-            self.notification_id, self.provider_id, channel, self.at, self.code, self.account_id
+            self.notification_id,
+            self.provider_id,
+            channel,
+            self.at,
+            self.code,
+            exportable_account(self.account_id),
         )
 
 

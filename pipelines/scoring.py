@@ -421,8 +421,10 @@ def _publish_rejects(staged_rejects: Path | None, out_dir: Path, summary: dict[s
 def _java_for_spark() -> None:
     """Spark's Java looked for before the input is checked, which takes minutes on a large
     history: a run that could not start Spark says so at once."""
-    from pipelines import spark_engine
-
+    try:
+        from pipelines import spark_engine
+    except ImportError as error:  # no PySpark: its message says how to install it
+        raise ScoreRequestError(str(error)) from None
     problem = spark_engine.java_problem()
     if problem is not None:
         raise ScoreRequestError(problem)

@@ -7,7 +7,9 @@ engines as Parquet under the run's work folder, which is also what a cluster wou
 
 from __future__ import annotations
 
+import atexit
 import os
+import re
 import shutil
 import signal
 import sys
@@ -96,10 +98,10 @@ def spark_defaults(environ: dict[str, str] | None = None) -> dict[str, str]:
         return {}
     settings: dict[str, str] = {}
     for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            name, _, value = line.replace("=", " ", 1).partition(" ")
-            settings[name.strip()] = value.strip()
+        # as java.util.Properties reads a line: a name, then whitespace, `=` or `:`, then a value
+        found = re.match(r"([^\s=:]+)\s*[\s=:]\s*(.*)", line.strip())
+        if found and not line.strip().startswith(("#", "!")):
+            settings[found[1]] = found[2].strip()
     return settings
 
 
@@ -162,10 +164,10 @@ def _start_session(java_options: tuple[str, ...]) -> SparkSession:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # any Python worker Spark starts runs this interpreter, not whichever python3 is on PATH
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    # Spark's own files (log settings, an empty warehouse it insists on) go to a temp folder of
-    # this user's: another's would not be ours to write
-    spark_scratch = Path(tempfile.gettempdir()) / f"ownership-spark-{os.getuid()}"
-    spark_scratch.mkdir(mode=0o700, exist_ok=True)
+    # Spark's own files (log settings, an empty warehouse it insists on) go to a temp folder
+    # made for this session alone, which no other user can have made or written before it
+    spark_scratch = Path(tempfile.mkdtemp(prefix="ownership-spark-"))
+    atexit.register(shutil.rmtree, spark_scratch, ignore_errors=True)
     log_config = spark_scratch / "log4j2.properties"
     log_config.write_text(_LOG4J2, encoding="utf-8")
     builder: Any = SparkSession.builder
@@ -227,7 +229,7 @@ def score_checked(
     with _interrupt_cancels_jobs(spark) as interrupted:
         for kind in INPUT_KINDS:
             source = _export_checked(con, kind, work_dir / "checked")
-            spark.read.parquet(str(source)).createOrReplaceTempView(f"checked_{kind}")
+            spark.read.parquet(_uri(source)).createOrReplaceTempView(f"checked_{kind}")
         _run_params_frame(spark, params).createOrReplaceTempView("run_params")
         for name in MODEL_ORDER:
             if interrupted:
@@ -298,5 +300,11 @@ def _materialise(spark: SparkSession, frame: DataFrame, folder: Path) -> DataFra
     # Written to Parquet and read back rather than cached: the later models then plan against a
     # file, not the whole lineage; nothing is recomputed if memory runs short or an executor
     # is lost; and it is the same on a cluster, where the work folder is shared storage.
-    frame.write.mode("overwrite").parquet(str(folder))
-    return spark.read.parquet(str(folder))
+    frame.write.mode("overwrite").parquet(_uri(folder))
+    return spark.read.parquet(_uri(folder))
+
+
+def _uri(path: Path) -> str:
+    """A path as Spark is to read it: a `file://` URI, on the disk DuckDB wrote it to, never on
+    the cluster's default file system (`fs.defaultFS`, HDFS on a YARN cluster)."""
+    return path.resolve().as_uri()

@@ -106,7 +106,7 @@ async def decision_body(request: Request) -> TemplateDecisionCreate:
                 case RecursionError():  # thousands of brackets deep: no decision is
                     at, why = 0, "nested too deeply"
                 case _:  # an integer of thousands of digits, which Python refuses to read
-                    at, why = 0, str(error)
+                    at, why = 0, "an integer of too many digits"
             raise RequestValidationError(
                 [
                     {

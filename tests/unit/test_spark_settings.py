@@ -30,6 +30,15 @@ def test_spark_defaults_are_read_from_the_conf_dir_as_spark_submit_reads_them(
     }
 
 
+def test_spark_defaults_separated_by_a_tab_or_a_colon_are_read(tmp_path: Path) -> None:
+    (tmp_path / "spark-defaults.conf").write_text("spark.master\tyarn\nspark.driver.memory: 6g\n")
+
+    assert spark_defaults({"SPARK_CONF_DIR": str(tmp_path)}) == {
+        "spark.master": "yarn",
+        "spark.driver.memory": "6g",
+    }
+
+
 def test_spark_defaults_fall_back_to_spark_homes_conf_folder(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "spark-defaults.conf").write_text("spark.master local[1]\n")
