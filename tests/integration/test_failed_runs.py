@@ -190,8 +190,8 @@ def test_a_spark_that_cannot_start_is_said_in_one_line(
     finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
 
     assert finished.returncode == 2
-    assert "error: could not start a local Spark session" in finished.stderr
-    assert "Spark needs Java 17 or later" in finished.stderr
+    assert f"error: JAVA_HOME ({tmp_path / 'no-java'}) holds no bin/java" in finished.stderr
+    assert "point it at a Java 17 or later" in finished.stderr
     assert "Traceback" not in finished.stderr
     assert_untouched(out, files)
 
