@@ -68,7 +68,7 @@ SPARK_ERRORS: tuple[type[Exception], ...] = (PySparkException, Py4JError)
 
 
 class SparkUnavailableError(RuntimeError):
-    """No local Spark session could be started; the message says what it needs."""
+    """No Spark session could be started; the message says what it needs."""
 
 
 def failure_line(error: BaseException) -> str:
