@@ -101,9 +101,8 @@ class ServerHttpProtocol(HttpToolsProtocol):
         self._deadline = self.loop.call_later(seconds, handler)  # type: ignore[arg-type]
 
     def _disarm(self) -> None:
-        deadline = getattr(self, "_deadline", None)
-        if deadline is not None:
-            deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
             self._deadline = None
 
     def _head_too_slow(self) -> None:

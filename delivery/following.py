@@ -349,7 +349,6 @@ class Following(NotifyCore):
             bill=True,
             by=by or Channel.SMS,
             provider_id=provider_id,
-            by_validity=True,
         )
 
     def sms_failed(
@@ -381,11 +380,10 @@ class Following(NotifyCore):
         bill: bool = False,
         by: Channel | None = None,
         provider_id: str | None = None,
-        by_validity: bool = False,
     ) -> bool:
         """A channel's report moves the notification on, once; a late or repeated one changes
         nothing, nor does one `by` another channel than the notification's, nor one about
-        another message than the one carrying it (`provider_id`), nor, `by_validity`, one
+        another message than the one carrying it (`provider_id`), nor an SMS delivery
         dated after the SMS's `valid_until`. A report leaving
         `sent` or `sms_sent` also finds a claim given back after a time-out, which the channel
         may have taken all the same (`records.given_back`). A delivery is billed in the same
@@ -395,7 +393,7 @@ class Following(NotifyCore):
             row = records.fetch(connection, notification_id)
             if row is None or not _from(row, by) or not _about_its_message(row, provider_id):
                 return False
-            if by_validity and _past_validity(row, at):
+            if to is S.SMS_DELIVERED and _past_validity(row, at):
                 return False
             at = _within_lifetime(row, at)
             channel = by.value if by is not None else row["channel"]

@@ -136,8 +136,9 @@ def spark_session(
     """
     global _session
     if _session is None:
-        _session = _start_session(java_options)
-        if "spark.sql.shuffle.partitions" not in spark_defaults():
+        configured = spark_defaults()
+        _session = _start_session(configured, java_options)
+        if "spark.sql.shuffle.partitions" not in configured:
             shuffle_partitions = shuffle_partitions or SHUFFLE_PARTITIONS
     if shuffle_partitions:
         _session.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions))
@@ -152,11 +153,11 @@ def stop_spark_session() -> None:
         _session = None
 
 
-def _start_session(java_options: tuple[str, ...]) -> SparkSession:
+def _start_session(configured: dict[str, str], java_options: tuple[str, ...]) -> SparkSession:
     problem = java_problem()
     if problem is not None:
         raise SparkUnavailableError(problem)
-    master = spark_defaults().get("spark.master", LOCAL_MASTER)
+    master = configured.get("spark.master", LOCAL_MASTER)
     local = master.startswith("local")
     if local:
         # read by spark-submit when it starts the JVM; keeps Spark off every other interface
