@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from time import monotonic
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from rich.markup import escape
 
@@ -203,6 +204,16 @@ def shown(text: str) -> str:
     and messages that may hold what a feed or a setting put there (a folder named with a line
     break would otherwise print a line of its own)."""
     return escape(printable(text))
+
+
+def url_shown(url: str) -> str:
+    """`url` as a log line may show it: its scheme, host, port and path, without the user and
+    password it may carry or its query and fragment, where a receiver's token usually rides
+    (`https://shop.example/hooks?…`)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    rest = "…" if parts.query or parts.fragment else ""
+    return printable(urlunsplit((parts.scheme, host, parts.path, rest, "")))
 
 
 # a number as the service writes one, E.164 with its `+`; a bare run of digits is as likely a

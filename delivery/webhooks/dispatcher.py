@@ -42,7 +42,7 @@ from delivery.webhooks.outbox import (
 )
 from delivery.webhooks.retry import RetrySchedule
 from delivery.webhooks.signing import sign
-from pipelines.logs import PHONE_LIKE, masked_numbers, printable
+from pipelines.logs import PHONE_LIKE, masked_numbers, printable, url_shown
 from store.secrets import SecretCipher
 
 log = logging.getLogger(__name__)
@@ -505,14 +505,16 @@ class WebhookDispatcher:
                         asked_until=wait.asked_until,
                     )
             except DBAPIError as refused:
-                log.warning("could not put off the webhooks to %s: %s", endpoint.url, refused)
+                log.warning(
+                    "could not put off the webhooks to %s: %s", url_shown(endpoint.url), refused
+                )
                 continue
             if waiting or given_up:
                 log.warning(
                     "webhook endpoint %s of client %s is down or asked to wait (%s): %d of its "
                     "other events wait until %s (or their retry window's end, if sooner), and "
                     "%d whose window ends before are given up",
-                    endpoint.url,
+                    url_shown(endpoint.url),
                     endpoint.client_key,
                     why,
                     waiting,

@@ -4,9 +4,11 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select, update
 
 from delivery.clock import VirtualClock
@@ -486,3 +488,20 @@ def test_an_attempt_records_when_it_started_not_when_its_batch_was_settled(
     for event_id, state in ((delivered, "delivered"), (failed, "pending")):
         row = delivery_row(engine, event_id)
         assert (row.state, row.attempts, row.last_attempt_at) == (state, 1, START)
+
+
+def test_the_log_names_a_waited_for_endpoint_without_the_token_in_its_query(
+    engine: Engine, cipher: SecretCipher, caplog: pytest.LogCaptureFixture
+) -> None:
+    shop = register_shop(engine, cipher)
+    move_webhook(engine, "https://shop.example/hooks?token=s3cret")
+    for n in range(3):
+        reply_queued(engine, shop.key, START, n)
+    sender = RecordingWebhookSender(lambda _sent: RATE_LIMITED)
+
+    with caplog.at_level(logging.WARNING, logger="delivery.webhooks.dispatcher"):
+        # one event a batch: the endpoint's other two are put off, which is logged
+        dispatcher(engine, cipher, sender, VirtualClock(START)).dispatch_due(limit=1)
+
+    assert "webhook endpoint https://shop.example/hooks?… of client" in caplog.text
+    assert "s3cret" not in caplog.text

@@ -10,7 +10,7 @@ import pytest
 from uvicorn.logging import AccessFormatter
 
 from api.observability import mask_phone_numbers_in_logs
-from pipelines.logs import OneLinePerRecord
+from pipelines.logs import OneLinePerRecord, url_shown
 
 
 @pytest.fixture
@@ -90,3 +90,17 @@ def test_the_access_log_of_a_server_started_without_serve_masks_the_path_it_writ
         'HTTP/1.1" '
         "404 Not Found\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://shop.example/hooks", "https://shop.example/hooks"),
+        ("https://shop.example:8443/hooks?token=s3cret", "https://shop.example:8443/hooks?…"),
+        ("https://bot:s3cret@shop.example/hooks", "https://shop.example/hooks"),
+        ("https://[2001:db8::1]:8443/hooks#s3cret", "https://[2001:db8::1]:8443/hooks?…"),
+        ("https://shop.example/\x1b[31mhooks", "https://shop.example/\\x1b[31mhooks"),
+    ],
+)
+def test_a_url_is_logged_without_its_credentials_query_or_fragment(url: str, shown: str) -> None:
+    assert url_shown(url) == shown
