@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from unicodedata import category
 
 import phonenumbers
 
 MAX_E164_DIGITS = 15
+# Unicode's control, format, surrogate, private-use and unassigned categories
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 # the country calling codes phonenumbers knows, 1 to 3 digits; no code is the start of another
 COUNTRY_CODES: frozenset[int] = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
@@ -24,6 +27,9 @@ class NumberProblem(StrEnum):
     # The text names an extension behind the number (`ext 5`): a switchboard's line, which no
     # SMS or social account reaches, and dropping it would answer for another phone.
     EXTENSION = "has an extension"
+    # The text holds a character that shows nothing or is no text (a zero-width space, a
+    # control, a lone surrogate), which phonenumbers would skip: what is sent is not what shows.
+    HIDDEN_CHARACTER = "holds an invisible or control character"
 
 
 class InvalidNumberError(ValueError):
@@ -55,8 +61,10 @@ def parse_number(text: str, default_region: str | None = None) -> PhoneNumber:
     """Parse `text` into a valid number, or raise `InvalidNumberError` saying why.
 
     Without `default_region` the text must carry its country code (`+7…`); messy spacing,
-    dashes and brackets are accepted.
+    dashes and brackets are accepted; a character that shows nothing is not.
     """
+    if any(category(char) in _HIDDEN_CATEGORIES for char in text):
+        raise InvalidNumberError(text, NumberProblem.HIDDEN_CHARACTER)
     try:
         parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as error:

@@ -112,3 +112,17 @@ def test_a_number_outside_the_table_is_an_error() -> None:
 def test_a_table_refuses_duplicate_prefixes() -> None:
     with pytest.raises(ValueError, match="listed twice"):
         CountryTable([Country("RU", "Russia", "7", 1, None), Country("XX", "X", "7", 1, None)])
+
+
+@pytest.mark.parametrize(
+    "text", ["+79234567823\udc80", "+79234567823\u200b", "+7923\x004567823", "\u202e+79234567823"]
+)
+def test_a_number_holding_a_character_that_shows_nothing_is_refused(text: str) -> None:
+    with pytest.raises(InvalidNumberError, match="invisible or control") as caught:
+        parse_number(text)
+
+    assert caught.value.problem is NumberProblem.HIDDEN_CHARACTER
+
+
+def test_no_break_spaces_and_hyphens_between_digits_are_still_read() -> None:
+    assert parse_number("+7\u00a0923\u00a0456\u201178\u201123").e164 == RU_MOBILE
