@@ -7,7 +7,7 @@ stop the run with an `InputError` that says what to fix. Row problems reject the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +53,26 @@ class KindCounts:
     rejected: int
     after_as_of: int
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    # the time of the kind's first row the run scores (epoch seconds); None: none, or no times
+    first_at: int | None = None
 
     @property
     def accepted(self) -> int:
         return self.rows - self.rejected - self.after_as_of
+
+
+# The kinds that follow every number as it goes, its codes entered and its SMS reported: the
+# history covers the time from the first of their rows. A registration may be years older (an
+# account made long before any log began) and says nothing of who held the number in between.
+COVERAGE_KINDS = ("code_entries", "sms_deliveries")
+
+
+def logs_start(counts: Mapping[str, KindCounts]) -> int | None:
+    """The time the history's coverage starts: the first row the run scores of the kinds that
+    follow every number (epoch seconds); None if neither has one."""
+    firsts = [counts[kind].first_at for kind in COVERAGE_KINDS if kind in counts]
+    known = [first for first in firsts if first is not None]
+    return min(known) if known else None
 
 
 def discover(events_dir: Path, kinds: Iterable[str] = INPUT_KINDS) -> dict[str, KindFiles]:
@@ -376,9 +392,12 @@ def count_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
     Unreadable CSV lines count as rows, rejected: `collect_unreadable_lines` runs first.
     """
     table = con.table(f"checked_{kind}").filter(CURRENT_ROWS)
-    rows, rejected, late = table.aggregate(
+    # the first time in the same scan, of a kind whose rows are events (accounts are a state)
+    first = "min(case when reject_reason is null and not after_as_of then ts end)"
+    rows, rejected, late, first_at = table.aggregate(
         "count(*), count(reject_reason), "
-        "count(case when after_as_of and reject_reason is null then 1 end)"
+        "count(case when after_as_of and reject_reason is null then 1 end), "
+        + (first if "ts" in table.columns else "null")
     ).fetchall()[0]
     reasons = dict(
         table.filter("reject_reason is not null")
@@ -389,7 +408,14 @@ def count_kind(con: duckdb.DuckDBPyConnection, kind: str) -> KindCounts:
     unreadable = dict(lines.aggregate("reject_reason, count(*)", "reject_reason").fetchall())
     reasons.update(unreadable)  # their reasons name the reader's error, unlike any check's
     unread = sum(unreadable.values())
-    return KindCounts(kind, int(rows) + unread, int(rejected) + unread, int(late), reasons)
+    return KindCounts(
+        kind,
+        int(rows) + unread,
+        int(rejected) + unread,
+        int(late),
+        reasons,
+        None if first_at is None else int(first_at),
+    )
 
 
 def _unreadable_lines(con: duckdb.DuckDBPyConnection, kind: str) -> duckdb.DuckDBPyRelation:

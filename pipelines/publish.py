@@ -50,18 +50,23 @@ def write_scores(con: duckdb.DuckDBPyConnection, target: Path) -> Path:
     return target
 
 
-def write_serving_snapshot(con: duckdb.DuckDBPyConnection, target: Path, as_of: int) -> Path:
+def coverage_start(con: duckdb.DuckDBPyConnection, logs_start: int | None) -> int | None:
+    """Where the history's coverage starts: where its logs start (`ingest.logs_start`), or,
+    for a history without them, at the first event of any number."""
+    if logs_start is not None:
+        return logs_start
+    (first,) = con.table("classification").aggregate("min(first_seen_at)").fetchall()[0]
+    return None if first is None else int(first)
+
+
+def write_serving_snapshot(
+    con: duckdb.DuckDBPyConnection, target: Path, as_of: int, coverage_from: int | None
+) -> Path:
     """The snapshot, streamed in phone order (inside `insertion_order_kept`)."""
     classification = con.table("classification")
-    count, coverage_from = classification.aggregate("count(*), min(first_seen_at)").fetchall()[0]
+    (count,) = classification.aggregate("count(*)").fetchall()[0]
     reader = classification.to_arrow_reader(SNAPSHOT_BATCH_ROWS)
-    write_snapshot(
-        target,
-        reader,
-        count=int(count),
-        as_of=as_of,
-        coverage_from=None if coverage_from is None else int(coverage_from),
-    )
+    write_snapshot(target, reader, count=int(count), as_of=as_of, coverage_from=coverage_from)
     return target
 
 

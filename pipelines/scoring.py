@@ -32,6 +32,7 @@ from pipelines.publish import (
     MANIFEST_FILE,
     SCORES_FILE,
     SNAPSHOT_FILE,
+    coverage_start,
     staged,
     write_manifest,
     write_scores,
@@ -300,7 +301,8 @@ def _score(
         ):
             write_scores(con, published[SCORES_FILE])
             step("publish scores")
-            write_serving_snapshot(con, published[SNAPSHOT_FILE], as_of)
+            coverage = coverage_start(con, ingest.logs_start(counts))
+            write_serving_snapshot(con, published[SNAPSHOT_FILE], as_of, coverage)
             step("publish snapshot")
             # from the renames on, up to the manifest: all of the run's files, or none
             held.enter_context(_interrupts_deferred())
@@ -326,6 +328,7 @@ def _score(
         statuses,
         as_of,
         run_at,
+        coverage,
         number_counts,
         ignored,
         unread,
@@ -484,6 +487,7 @@ def _manifest(
     statuses: dict[str, int],
     as_of: int,
     run_at: int,
+    coverage: int | None,
     number_counts: dict[str, int],
     ignored_columns: dict[str, list[str]],
     ignored_folders: list[str],
@@ -492,6 +496,8 @@ def _manifest(
     return {
         "as_of": _iso(as_of),
         "run_at": _iso(run_at),
+        # where the history's coverage starts (its logs' first row): checks answer from there
+        "coverage_from": None if coverage is None else _iso(coverage),
         "engine": request.engine,
         "code_version": code_version(),
         "events_dir": str(request.events_dir.resolve()),

@@ -4,8 +4,8 @@
 little-endian:
 
     header (64 bytes): magic b"OWNSNAP1", format version u32 (3), extra times u32, count u64,
-                       as_of i64 (epoch seconds), created_at i64, coverage_from i64 (the
-                       history's first event), 16 reserved bytes
+                       as_of i64 (epoch seconds), created_at i64, coverage_from i64 (where
+                       the history's coverage starts), 16 reserved bytes
     one block per column, in COLUMNS order, each `count` values long: phone i64, verdict u32,
         owner_since u32, last_confirmed_at u32, at_0 u32, at_1 u32, at_2 u32
     the extra times: (row u32, time u32) pairs, sorted by row, then in reason order (none
@@ -254,7 +254,8 @@ def write_snapshot(
 ) -> None:
     """Write the classification rows (sorted by phone) as a snapshot, atomically.
 
-    `coverage_from` is the time of the history's first event: no check can answer for earlier.
+    `coverage_from` is where the history's coverage starts (`publish.coverage_start`): no check
+    can answer for earlier.
     """
     if count > np.iinfo(np.uint32).max:
         raise SnapshotError(f"{count} numbers do not fit a snapshot's u32 rows")
