@@ -39,6 +39,7 @@ from ownership.verdicts import (
     StatusCode,
     Verdict,
     is_whole_day,
+    latest_today,
 )
 from pipelines.snapshot import EPOCH, Snapshot, SnapshotRecord
 from pipelines.snapshot_format import (
@@ -82,10 +83,11 @@ def options_at(
 ) -> CheckOptions:
     """The options of a check made at `now`; a `since` later than now, beyond a client clock's
     skew, is refused, as CAMARA's routes refuse a future date, rather than answered false. A
-    date (its `whole_day_since`) is in the future from the next day on, as on those routes."""
+    date (its `whole_day_since`) is in the future once it is so in every time zone, as on
+    those routes."""
     if since is not None:
         if is_whole_day(since):
-            future, shown = since.date() > now.date(), since.date().isoformat()
+            future, shown = since.date() > latest_today(now), since.date().isoformat()
         else:
             future, shown = since > now + CLOCK_SKEW, since.isoformat()
         if future:

@@ -7,7 +7,7 @@ only append.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
 
 
@@ -133,6 +133,18 @@ class Verdict:
         """Whether the current holder has held the number continuously since `moment` (tenure)."""
         changed = self.changed_since(moment, coverage_from)
         return None if changed is None else not changed
+
+
+# how far a civil time runs ahead of UTC at most (UTC+14, the Line Islands): until a date has
+# begun there, it is today nowhere on Earth
+FARTHEST_ZONE_AHEAD = timedelta(hours=14)
+
+
+def latest_today(now: datetime) -> date:
+    """The latest date it is anywhere at `now` (UTC): a client's "today", whatever its zone, so
+    that a date is in the future only once it is so everywhere (a bank in Kamchatka asks about
+    its today from noon UTC the day before)."""
+    return (now + FARTHEST_ZONE_AHEAD).date()
 
 
 def whole_day_since(day: date) -> datetime:

@@ -3,8 +3,9 @@
 A date D asks about the whole day: the number "changed after D" when its current holder's
 first evidence is later than D's last second, or when no holder has shown since the number
 changed hands (the service vouches for none), and "held since D" otherwise. A date later than
-today, or earlier than the history's coverage, is 400 OUT_OF_RANGE; a number without history
-is 404 IDENTIFIER_NOT_FOUND; a call without `phoneNumber` is 422 MISSING_IDENTIFIER.
+today in every time zone, or earlier than the history's coverage, is 400 OUT_OF_RANGE; a number
+without history, or one of CAMARA's form that no operator issues, is 404 IDENTIFIER_NOT_FOUND;
+a call without `phoneNumber` is 422 MISSING_IDENTIFIER.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from api.deps import AuthenticatedClientDep, AuthenticatedFirst, LiveOverlayDep, NowDep, SnapshotDep
-from api.errors import identifier_not_found, invalid_argument, missing_identifier, out_of_range
+from api.errors import identifier_not_found, missing_identifier, out_of_range
 from api.schemas import (
     RATE_LIMITED,
     RECYCLING_EXAMPLES,
@@ -28,8 +29,8 @@ from api.schemas import (
 )
 from delivery.overlay import LiveOverlay
 from ownership.live import with_live_answers
-from ownership.numbers import InvalidNumberError, parse_number
-from ownership.verdicts import NO_HISTORY_VERDICT, Verdict, whole_day_since
+from ownership.numbers import InvalidNumberError, PhoneNumber, parse_number
+from ownership.verdicts import NO_HISTORY_VERDICT, Verdict, latest_today, whole_day_since
 from pipelines.snapshot import Snapshot
 
 router = APIRouter(tags=["CAMARA"], route_class=AuthenticatedFirst)
@@ -49,17 +50,20 @@ def _verdict_on(
 ) -> tuple[Verdict, datetime]:
     """The number's verdict, with the answers given since the batch on top, and the last
     moment of `day`, after CAMARA's checks."""
-    today = now.date()
+    today = latest_today(now)
     if phone is None:
         raise missing_identifier("phoneNumber is required: the caller's token names no number")
+    number: PhoneNumber | None = None
+    unissued: str | None = None
     try:
         number = parse_number(phone)
     except InvalidNumberError as error:
-        raise invalid_argument(str(error)) from error
-    if number.e164 != phone:  # a national prefix kept ("+789…"): the answer names no number
-        raise invalid_argument(
-            f"phoneNumber is not a valid number as written: it reads as {number.masked}, "
-            "without the national prefix"
+        unissued = f"{error}: no operator issues it"
+    if number is not None and number.e164 != phone:
+        # a national prefix kept ("+789…"): the answer would name another number
+        unissued = (
+            f"{phone!r} is no number as written: it reads as {number.masked}, without the "
+            "national prefix"
         )
     if day > today:
         raise out_of_range(f"{field} {day} is in the future")
@@ -67,6 +71,9 @@ def _verdict_on(
     if coverage is None or day < coverage.date():
         start = coverage.date() if coverage else "nothing"
         raise out_of_range(f"{field} {day} precedes the history, which starts on {start}")
+    # the text has CAMARA's form (the schema's pattern), so it is a number that is not found
+    if number is None or unissued is not None:
+        raise identifier_not_found(unissued or phone)
     record = snapshot.lookup(number.key)
     verdict = record.verdict() if record else NO_HISTORY_VERDICT
     live = overlay.answers(number.key)

@@ -80,9 +80,18 @@ def test_a_number_no_holder_has_shown_on_since_its_change_is_recycled_and_held_b
         ({"phoneNumber": VERIFIED_FRESH, "DATE": "2025-06-01T00:00:00"}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": VERIFIED_FRESH, "DATE": "20250601"}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": "79234567823", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
-        ({"phoneNumber": "+12345", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
+        ({"phoneNumber": "+7 923", "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
+        # CAMARA's form, but no operator issues them: not found, as CAMARA's C02.02 says
+        ({"phoneNumber": "+12345", "DATE": "2025-06-01"}, 404, "IDENTIFIER_NOT_FOUND"),
+        ({"phoneNumber": "+999123456789", "DATE": "2025-06-01"}, 404, "IDENTIFIER_NOT_FOUND"),
         # read as +79161234567 by phonenumbers: the answer would be about another number
-        ({"phoneNumber": "+7" + "8" + RECYCLED[2:], "DATE": "2025-06-01"}, 400, "INVALID_ARGUMENT"),
+        (
+            {"phoneNumber": "+7" + "8" + RECYCLED[2:], "DATE": "2025-06-01"},
+            404,
+            "IDENTIFIER_NOT_FOUND",
+        ),
+        # the request's own faults first: a date in the future of a number not found
+        ({"phoneNumber": "+12345", "DATE": "2030-01-01"}, 400, "OUT_OF_RANGE"),
         (None, 400, "INVALID_ARGUMENT"),
         ({}, 400, "INVALID_ARGUMENT"),
         ({"phoneNumber": VERIFIED_FRESH, "DATE": "2025-06-01", "x": 1}, 400, "INVALID_ARGUMENT"),

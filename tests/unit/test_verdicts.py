@@ -1,15 +1,20 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+import pytest
+
+from api.checks import SinceInFutureError, options_at
 from ownership.verdicts import (
     REASON_ORDER,
     Evidence,
     Reason,
     Status,
     Verdict,
+    latest_today,
     mask_from_reasons,
     reasons_from_mask,
+    whole_day_since,
 )
 
 OWNER_SINCE = datetime(2026, 3, 1)
@@ -70,3 +75,17 @@ def test_reason_bits_are_stable_and_fit_the_snapshot() -> None:
     assert len(REASON_ORDER) <= 16
     mask = mask_from_reasons([Reason.SMS_GAP, Reason.NO_RECENT_CODE])
     assert reasons_from_mask(mask) == (Reason.NO_RECENT_CODE, Reason.SMS_GAP)
+
+
+def test_today_is_the_latest_date_anywhere_on_earth() -> None:
+    # 13:08 UTC on 29 November is already 30 November from UTC+11 eastwards
+    assert latest_today(datetime(2026, 11, 29, 13, 8)) == date(2026, 11, 30)
+    assert latest_today(datetime(2026, 11, 29, 9, 59)) == date(2026, 11, 29)
+
+
+def test_a_since_date_that_is_today_in_some_time_zone_is_not_in_the_future() -> None:
+    now = datetime(2026, 11, 29, 13, 8)
+
+    assert options_at(now, whole_day_since(date(2026, 11, 30)), False, False).since is not None
+    with pytest.raises(SinceInFutureError, match="since 2026-12-01 is in the future"):
+        options_at(now, whole_day_since(date(2026, 12, 1)), False, False)
