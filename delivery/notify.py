@@ -74,8 +74,22 @@ class NotifyRequest:
     sms_validity: timedelta | None = None
 
     def fingerprint(self) -> str:
+        """What a repeat of the request must match: its number as a number, however written
+        (a client may tidy `+1 312 285 8866` into `+13122858866` between the two)."""
+        try:
+            phone = parse_number(self.phone).e164
+        except InvalidNumberError:
+            phone = self.phone  # refused either way; a repeat answers as the first time
+        return self.fingerprint_with(phone)
+
+    def fingerprints(self) -> frozenset[str]:
+        """The fingerprints a first request may be stored under: also with the number as
+        written, as it was taken before numbers were compared as numbers."""
+        return frozenset({self.fingerprint(), self.fingerprint_with(self.phone)})
+
+    def fingerprint_with(self, phone: str) -> str:
         body: dict[str, Any] = {
-            "phone": self.phone,
+            "phone": phone,
             "template_id": self.template_id,
             "params": dict(sorted(self.params.items())),
             "action": [self.action_type, self.action_at.astimezone(UTC).isoformat()],
@@ -141,7 +155,7 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
             raise RequestRepeatedError(request.request_id)  # taken meanwhile: a repeat
         except REFUSALS:
             # a repeat answers as the first time, even if it would not pass the checks now
-            first = self._first_answer(client_key, request.request_id, fingerprint)
+            first = self._first_answer(client_key, request.request_id, request.fingerprints())
             if first is None:
                 raise
             return first
@@ -165,7 +179,7 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
             raise RequestRepeatedError(request.request_id)
         except REFUSALS:
             first = await asyncio.to_thread(
-                self._first_answer, client_key, request.request_id, fingerprint
+                self._first_answer, client_key, request.request_id, request.fingerprints()
             )
             if first is None:
                 raise
@@ -215,7 +229,9 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
             now,
         )
 
-    def _first_answer(self, client_key: str, request_id: str, fingerprint: str) -> Accepted | None:
+    def _first_answer(
+        self, client_key: str, request_id: str, fingerprints: frozenset[str]
+    ) -> Accepted | None:
         """The answer given to the first request with this request_id, if there was one."""
         table = records.notifications
         with self.engine.connect() as connection:
@@ -226,7 +242,7 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
             ).first()
         if row is None:
             return None
-        if row.request_hash != fingerprint:
+        if row.request_hash not in fingerprints:
             raise RequestConflictError(
                 f"request_id {request_id!r} was used before for another notification"
             )

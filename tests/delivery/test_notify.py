@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from delivery import records
 from delivery.export import export_verifications
@@ -335,6 +335,33 @@ def test_a_repeated_request_gets_the_first_answer_and_sends_nothing(
         notifier.service.accept(
             notifier.client_key, notifier.request(VERIFIED_FRESH, params={"order": "B-2"})
         )
+
+
+def test_a_repeat_that_writes_the_number_otherwise_is_the_same_request(
+    notifier: Notifier, engine: Engine
+) -> None:
+    first = notifier.service.accept(notifier.client_key, notifier.request("+7 923 456-78-23"))
+    again = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH))
+
+    assert again.repeated and again.answer == first.answer
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(records.notifications)) == 1
+
+
+def test_a_request_stored_with_its_number_as_written_is_still_known_by_its_repeat(
+    notifier: Notifier, engine: Engine
+) -> None:
+    messy = notifier.request("+7 923 456-78-23")
+    first = notifier.service.accept(notifier.client_key, messy)
+    # as a request taken before numbers were compared as numbers was stored
+    with engine.begin() as connection:
+        connection.execute(
+            update(records.notifications).values(request_hash=messy.fingerprint_with(messy.phone))
+        )
+
+    again = notifier.service.accept(notifier.client_key, notifier.request("+7 923 456-78-23"))
+
+    assert again.repeated and again.answer == first.answer
 
 
 @pytest.mark.parametrize(
