@@ -327,35 +327,50 @@ def _document_refusals_as_answered(app: FastAPI) -> None:
             for name in FASTAPI_VALIDATION_SCHEMAS:
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
         for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                _document_what_every_route_answers(operation)
+            for method, operation in operations.items():
+                _document_what_every_route_answers(method, operation)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend the document
 
 
 # the correlator a caller may send, echoed on every answer (api.observability.CORRELATOR)
+CORRELATOR_PATTERN = r"^[a-zA-Z0-9\-_:;./<>{}]{0,256}$"
 CORRELATOR_PARAMETER = {
     "name": "x-correlator",
     "in": "header",
     "required": False,
     "description": "A correlation id of the caller's, echoed back in the answer's header",
-    "schema": {"type": "string", "pattern": r"^[a-zA-Z0-9\-_:;./<>{}]{0,256}$"},
+    "schema": {"type": "string", "pattern": CORRELATOR_PATTERN},
 }
 ERROR_ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorInfo"}}}
 
 
-def _document_what_every_route_answers(operation: dict[str, Any]) -> None:
+# methods whose body, if any, api.limits bounds: one that declares none is answered 413 too
+BODY_METHODS = frozenset({"post", "put", "patch"})
+# the challenge of a 401 by the route's security scheme (a gateway's route sends none)
+CHALLENGES = {"OAuth1": 'OAuth realm="ownership"', "AdminToken": 'Bearer realm="admin"'}
+
+
+def _document_what_every_route_answers(method: str, operation: dict[str, Any]) -> None:
     """What the middleware answers on every route, which no route declares: the echoed
-    `x-correlator`, and 413 for a body past OWNERSHIP_MAX_BODY_BYTES (api.limits)."""
+    `x-correlator`, 413 for a body past OWNERSHIP_MAX_BODY_BYTES (api.limits), and the
+    challenge of a 401."""
     parameters = operation.setdefault("parameters", [])
     if not any(parameter.get("name") == "x-correlator" for parameter in parameters):
         parameters.append(CORRELATOR_PARAMETER)
     responses = operation.setdefault("responses", {})
-    if "requestBody" in operation and "413" not in responses:
+    if (method in BODY_METHODS or "requestBody" in operation) and "413" not in responses:
         responses["413"] = {"description": "Payload Too Large", "content": ERROR_ENVELOPE}
+    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    for scheme in sorted(schemes & CHALLENGES.keys()):
+        if "401" in responses:
+            responses["401"].setdefault("headers", {})["WWW-Authenticate"] = {
+                "description": "How to authenticate",
+                "schema": {"type": "string", "enum": [CHALLENGES[scheme]]},
+            }
     for response in responses.values():
         response.setdefault("headers", {})["x-correlator"] = {
             "description": "The request's x-correlator, when it sent a well-formed one",
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "pattern": CORRELATOR_PATTERN},
         }

@@ -35,6 +35,8 @@ ERRORS: dict[int | str, dict[str, object]] = {
     **{status: {"model": ErrorInfo} for status in (400, 401, 403, 404, 409, 422, 503)},
     **RATE_LIMITED,
 }
+# a read refuses a malformed id or month, an unknown notification, never a conflict
+READ_ERRORS = {status: answer for status, answer in ERRORS.items() if status not in (409, 422)}
 REPLAYED = {
     "description": "`true` when the request_id was sent before with the same body: the answer "
     "is the first one's, and nothing is sent again; absent on a first answer",
@@ -88,7 +90,9 @@ async def notify(
     return JSONBytes(orjson.dumps(accepted.answer), status_code=202, headers=headers)
 
 
-@router.get("/notifications/{notification_id}", response_model=NotificationPublic, responses=ERRORS)
+@router.get(
+    "/notifications/{notification_id}", response_model=NotificationPublic, responses=READ_ERRORS
+)
 def notification(
     notification_id: NotificationId, client: AuthenticatedClientDep, service: NotifyDep
 ) -> NotificationPublic:
@@ -101,7 +105,7 @@ def notification(
     return NotificationPublic.from_record(found)
 
 
-@router.get("/billing", response_model=BillingPublic, responses=ERRORS)
+@router.get("/billing", response_model=BillingPublic, responses=READ_ERRORS)
 def billing(
     request: Request,
     client: AuthenticatedClientDep,

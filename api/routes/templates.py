@@ -18,13 +18,23 @@ ERRORS: dict[int | str, dict[str, object]] = {
     **RATE_LIMITED,
 }
 
+LOCATION = {
+    "description": "The template's own path, where GET answers its status and reasons",
+    "schema": {"type": "string", "example": "/v1/message_template/tpl_5f0c2a9e1b7d4c3a"},
+}
+
 
 def template_not_found(template_id: str) -> ApiError:
     return ApiError(404, ErrorCode.NOT_FOUND, f"no template {template_id!r} of this client")
 
 
 # plain `def`: the store is blocking I/O, so these run in the thread pool
-@router.post("/message_template", status_code=201, response_model=TemplatePublic, responses=ERRORS)
+@router.post(
+    "/message_template",
+    status_code=201,
+    response_model=TemplatePublic,
+    responses={201: {"headers": {"Location": LOCATION}}, **ERRORS},
+)
 def submit_template(
     body: Annotated[TemplateCreate, Body(openapi_examples=TEMPLATE_EXAMPLES)],
     client: AuthenticatedClientDep,

@@ -231,3 +231,44 @@ def test_metrics_are_documented_as_prometheus_text(published: dict[str, Any]) ->
     answer = published["paths"]["/metrics"]["get"]["responses"]["200"]
 
     assert set(answer["content"]) == {"text/plain"}
+
+
+def operations_of(published: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        f"{method.upper()} {path}": operation
+        for path, operations in published["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+def test_every_401_documents_the_challenge_its_answer_carries(published: dict[str, Any]) -> None:
+    challenges = {
+        name: operation["responses"]["401"]["headers"]["WWW-Authenticate"]["schema"]["enum"]
+        for name, operation in operations_of(published).items()
+        if {"OAuth1": []} in operation.get("security", [])
+        or {"AdminToken": []} in operation.get("security", [])
+    }
+
+    assert challenges["POST /v1/check"] == ['OAuth realm="ownership"']
+    assert challenges["GET /v1/admin/message_template"] == ['Bearer realm="admin"']
+    assert all(challenge for challenge in challenges.values())
+
+
+def test_every_route_that_takes_a_body_documents_its_413_even_one_that_reads_none(
+    published: dict[str, Any],
+) -> None:
+    posts = {name: op for name, op in operations_of(published).items() if name.startswith("POST")}
+
+    assert "POST /v1/ping" in posts
+    assert [name for name, operation in posts.items() if "413" not in operation["responses"]] == []
+
+
+def test_reads_document_no_conflict_and_a_submitted_template_its_location(
+    published: dict[str, Any],
+) -> None:
+    operations = operations_of(published)
+
+    for read in ("GET /v1/notifications/{notification_id}", "GET /v1/billing"):
+        assert {"409", "422"}.isdisjoint(operations[read]["responses"])
+    submitted = operations["POST /v1/message_template"]["responses"]["201"]
+    assert "Location" in submitted["headers"]
