@@ -49,8 +49,9 @@ class ServerHttpProtocol(HttpToolsProtocol):
                 connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self._head_bytes = 0
+        # the last bytes of a head's chunk: its end may be split across two chunks
+        self._head_tail = b""
         self._awaiting_head = True
-        self._head_ended = False
         self._deadline: asyncio.TimerHandle | None = None
         # a connection that never sends a byte holds a socket as surely as a slow head
         self._arm(self.head_seconds, self._head_too_slow)
@@ -60,22 +61,26 @@ class ServerHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        awaiting = self._awaiting_head
-        if awaiting and self._deadline is None and not self._answering():
-            self._arm(self.head_seconds, self._head_too_slow)
-        self._head_ended = False
+        if self._awaiting_head:
+            if self._deadline is None and not self._answering():
+                self._arm(self.head_seconds, self._head_too_slow)
+            # counted before the parser reads it, up to the blank line that ends the head (the
+            # rest may be its body, or the next request's, counted when its head is read)
+            seen = self._head_tail + data
+            end = seen.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else end + 4 - len(self._head_tail)
+            self._head_tail = seen[-3:]
+            if self._head_bytes > self.head_limit:
+                if not self.transport.is_closing():
+                    too_large = f"The request's head is larger than {self.head_limit:,} bytes"
+                    self._refuse(431, too_large)
+                return
         super().data_received(data)
-        # a chunk spent wholly in a head counts; one in which a head ended does not (the rest
-        # may be a body): a head is held to its bound give or take the last chunk read
-        if awaiting and self._awaiting_head and not self._head_ended:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.head_limit and not self.transport.is_closing():
-                self._refuse(431, f"The request's head is larger than {self.head_limit:,} bytes")
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
-        self._head_ended = True
         self._head_bytes = 0
+        self._head_tail = b""
         if self._answering():
             # queued behind a request still being answered, its body is not read until then
             # (uvicorn pauses reading): its clock would run while the caller cannot send

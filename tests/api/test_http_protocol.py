@@ -174,6 +174,26 @@ def test_a_head_over_the_limit_is_refused_with_431_in_the_envelope_and_closed(po
     }
 
 
+def test_a_whole_head_over_the_limit_sent_at_once_with_its_body_is_refused_too(port: int) -> None:
+    head = b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nx-filler: "
+    filler = b"a" * (HEAD_LIMIT + 10 - len(head) - 4)
+    with connect(port) as connection:
+        connection.sendall(head + filler + b"\r\n\r\nhello")  # one chunk: head, end and body
+        assert status_and_body(read_until_closed(connection))[0] == 431
+
+
+def test_a_head_just_within_the_limit_whose_end_comes_in_two_writes_is_answered(
+    port: int,
+) -> None:
+    head = b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nx-filler: "
+    filler = b"a" * (HEAD_LIMIT - len(head) - 4)
+    with connect(port) as connection:
+        connection.sendall(head + filler + b"\r\n\r")
+        time.sleep(0.05)
+        connection.sendall(b"\nhello")
+        assert status_and_body(read_response(connection)) == (200, b"5")
+
+
 def test_a_head_that_stops_coming_is_refused_with_408_and_closed(port: int) -> None:
     with connect(port) as connection:
         connection.sendall(b"GET /any HTTP/1.1\r\nhost: x\r\n")  # and no blank line
