@@ -377,11 +377,15 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def _answers_since_batch(settings: Settings, key: int) -> LiveAnswers | None:
     """The number's re-verification answers in the store since the batch, if there is a store:
-    the API answers with them, so the command does too."""
+    the API answers with them, so the command does too. A store that cannot be read is an
+    error, not a warning: an answer without it could miss a No given since the batch."""
+    from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import DatabaseError
 
     from delivery.overlay import answers_in_store
+    from delivery.records import overlay
+    from pipelines.serving_cli import store_unreachable  # it imports from here
     from store.database import make_engine
 
     url = make_url(settings.database_url)
@@ -389,12 +393,12 @@ def _answers_since_batch(settings: Settings, key: int) -> LiveAnswers | None:
         return None  # no store yet: nothing was learnt since the batch
     engine = make_engine(settings.database_url)
     try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(overlay.name):
+                return None  # a store no service has used yet (never migrated) holds none
         return answers_in_store(engine, key)
-    except SQLAlchemyError as error:
-        first_line = str(error).splitlines()[0]
-        left_out = shown(first_line)
-        console.print(f"[yellow]warning:[/yellow] answers since the batch left out: {left_out}")
-        return None
+    except DatabaseError as error:
+        raise store_unreachable(settings, error) from error
     finally:
         engine.dispose()
 
@@ -796,7 +800,25 @@ def _run(argv: Sequence[str] | None) -> int:
         console.print(f"[red]error:[/red] {shown(str(error))}")
     except _store_errors() as error:  # a URL may hold brackets too
         console.print(f"[red]error:[/red] {shown(str(error))}")
+    except OSError as error:
+        if error.filename is None:  # not about a path the operator named: a fault of ours
+            raise
+        console.print(f"[red]error:[/red] {shown(_path_problem(error))}")
     return 2
+
+
+def _path_problem(error: OSError) -> str:
+    """A file or folder the command could not use, in one line: what and why, and, for a
+    permission, what to look at (the files are shared through a group)."""
+    what = f"{error.strerror or error}: {error.filename}"
+    if error.filename2 is not None:
+        what += f" -> {error.filename2}"
+    if isinstance(error, PermissionError):
+        what += (
+            " (this user must be able to read it, and to enter each folder on its way: "
+            "look at their owner, group and mode)"
+        )
+    return what
 
 
 def _store_errors() -> tuple[type[Exception], ...]:
@@ -808,7 +830,11 @@ def _store_errors() -> tuple[type[Exception], ...]:
     database = sys.modules.get("store.database")
     if database is None:
         return ()
-    return (database.StoreFromNewerReleaseError, database.StoreLacksColumnsError)
+    return (
+        database.StoreFromNewerReleaseError,
+        database.StoreLacksColumnsError,
+        database.StoreFolderMissingError,
+    )
 
 
 # how pydantic-settings says that a variable holding JSON could not be parsed

@@ -221,6 +221,9 @@ class Settings(BaseSettings):
         frozen=True,
         hide_input_in_errors=True,
         allow_inf_nan=False,
+        # `OWNERSHIP_SCORES_DIR=` (a template's empty line) means the default, as an unset
+        # variable does: a blank folder would be the working folder, a blank number no number
+        env_ignore_empty=True,
     )
 
     database_url: str = DEFAULT_DATABASE_URL

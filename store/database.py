@@ -36,7 +36,7 @@ def make_engine(
 
     SQLite: WAL, so readers never wait for the writer; foreign keys enforced (SQLite leaves
     them off); writers wait up to five seconds for the lock instead of failing at once. The
-    file's folder is created, so the embedded default needs no set-up.
+    file's own folder is created, so the embedded default needs no set-up.
     PostgreSQL: a bounded pool whose connections are checked before use. `durable=False`
     commits without waiting for the disk (`synchronous_commit=off`): for writes whose loss in
     a database crash costs nothing that matters, such as nonces (a replay is still refused by
@@ -46,7 +46,7 @@ def make_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _folder_made(Path(parsed.database).parent, url)
             _created_owner_only(parsed.database)
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -59,6 +59,23 @@ def make_engine(
         pool_pre_ping=pre_ping,
         pool_recycle=1_800,
     )
+
+
+class StoreFolderMissingError(Exception):
+    """A SQLite store's folder lies in a folder that does not exist: a mistyped path, which
+    would otherwise start a second, empty store."""
+
+
+def _folder_made(folder: Path, url: str) -> None:
+    """The store file's own folder, made if missing (`var/` of the embedded default), but
+    never the folders above it."""
+    try:
+        folder.mkdir(exist_ok=True)
+    except FileNotFoundError as error:
+        raise StoreFolderMissingError(
+            f"cannot open the store at {make_url(url).render_as_string(hide_password=True)}: "
+            f"{folder.parent} does not exist (only the store's own folder is made)"
+        ) from error
 
 
 def _created_owner_only(database: str) -> None:

@@ -516,3 +516,26 @@ def test_an_as_of_to_a_fraction_of_a_second_is_refused_not_cut(
     message = failed([*argv, "--as-of", "2026-06-01T00:00:00.9Z"], capsys)
 
     assert "as_of 2026-06-01T00:00:00.900000 has a fraction of a second" in message
+
+
+# --- permissions -------------------------------------------------------------------------------
+
+
+def test_a_folder_this_user_may_not_enter_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # as a folder shared through a group the operator is not in answers (root enters any)
+    history = tmp_path / "history"
+    history.mkdir()
+    original = Path.iterdir
+
+    def iterdir(path: Path):  # type: ignore[no-untyped-def]
+        if path == history:
+            raise PermissionError(13, "Permission denied", str(history))
+        return original(path)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+
+    message = failed(["score", "--events", str(history), "--out", str(tmp_path / "out")], capsys)
+
+    assert message.startswith(f"error: Permission denied: {history} (this user must be able")

@@ -215,6 +215,20 @@ def test_a_blank_nightly_history_setting_is_no_nightly_run() -> None:
     assert settings.score_events_dir is None
 
 
+def test_a_setting_set_to_an_empty_value_means_its_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an environment file's blank lines: the scores folder is not the working folder
+    for variable in ("SCORES_DIR", "NOTIFICATION_RETENTION_DAYS", "SECRET_KEY_FILE"):
+        monkeypatch.setenv(f"OWNERSHIP_{variable}", "")
+
+    settings = load_settings()
+
+    assert settings.scores_dir == Path("var/scores")
+    assert settings.notification_retention_days == 400
+    assert settings.secret_key_file == Path("var/secret.key")
+
+
 @pytest.mark.parametrize(
     "command",
     [

@@ -3,6 +3,7 @@ password, and exit 2, as `ownership clients` does: never a traceback."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,52 @@ def test_a_statement_an_open_store_refuses_is_its_failure_not_an_unopened_store(
     assert one_line_error(capsys) == (
         f"error: the store at {url} failed: no such column: billing_ledger.country"
     )
+
+
+def test_check_refuses_to_answer_without_the_store_it_could_not_reach(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an answer without the store could miss a No given since the batch
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    out = tmp_path / "out"
+    assert main(["score", "--events", str(events), "--out", str(out), "--as-of", "2026-06-01"]) == 0
+    capsys.readouterr()
+
+    assert main(["check", RU_MOBILE, "--scores", str(out)]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: cannot open the store at postgresql+psycopg://bank:***@")
+
+
+def test_check_answers_from_a_store_no_service_has_used_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    out = tmp_path / "out"
+    assert main(["score", "--events", str(events), "--out", str(out), "--as-of", "2026-06-01"]) == 0
+    never_migrated = tmp_path / "empty.db"
+    create_engine(f"sqlite:///{never_migrated}").connect().close()
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{never_migrated}")
+    capsys.readouterr()
+
+    assert main(["check", RU_MOBILE, "--scores", str(out)]) == 0
+
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "suspicious"
+    assert captured.err == ""
+
+
+def test_a_store_in_a_folder_that_does_not_exist_is_refused_not_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mistyped = tmp_path / "nowhere" / "var" / "ownership.db"
+    monkeypatch.setenv("OWNERSHIP_DATABASE_URL", f"sqlite:///{mistyped}")
+
+    assert main(["clients", "list"]) == 2
+
+    assert one_line_error(capsys) == (
+        f"error: cannot open the store at sqlite:///{mistyped}: {tmp_path / 'nowhere'} does not "
+        "exist (only the store's own folder is made)"
+    )
+    assert not (tmp_path / "nowhere").exists()
