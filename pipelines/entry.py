@@ -11,6 +11,8 @@ import sys
 
 # the exit code of a command stopped by Ctrl-C, as a shell reports SIGINT (128 + 2)
 INTERRUPTED = 130
+# and of one stopped by SIGTERM (`systemctl stop`, `timeout`, a container's stop): 128 + 15
+TERMINATED = 143
 
 
 # what no file or folder the commands write may grant others: the scores, the snapshot, the
@@ -20,11 +22,12 @@ WITHHELD_FROM_OTHERS = 0o007
 
 def main() -> int:
     withhold_from_others()
+    stop_on_sigterm_as_on_ctrl_c()
     try:
         from pipelines.cli import main as run_command_line
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return INTERRUPTED
+        print("terminated" if terminated() else "interrupted", file=sys.stderr)
+        return TERMINATED if terminated() else INTERRUPTED
     code = run_command_line()
     # done, and said so: a Ctrl-C while Python shuts down (a fifth of a second) would kill
     # the process by the signal, and a finished command would look stopped
@@ -36,3 +39,24 @@ def withhold_from_others() -> None:
     """The process's umask, with every permission of others' taken away: what the operator's
     umask grants the owner and the group stays (share the files through a group)."""
     os.umask(os.umask(0) | WITHHELD_FROM_OTHERS)
+
+
+_sigterm_received: list[int] = []
+
+
+def stop_on_sigterm_as_on_ctrl_c() -> None:
+    """SIGTERM stops a command as Ctrl-C does, through whatever the command does with a Ctrl-C
+    at that moment (a scoring run publishing its files finishes them first, `notifications
+    forget` ends its batch), rather than at once, leaving its work folder behind. A server
+    (`serve`, `worker`) installs its own on starting."""
+
+    def terminate(number: int, _frame: object) -> None:
+        _sigterm_received.append(number)
+        signal.raise_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
+def terminated() -> bool:
+    """Whether the command was stopped by SIGTERM, not by a Ctrl-C."""
+    return bool(_sigterm_received)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -211,3 +213,25 @@ def test_a_finished_command_is_not_stopped_by_a_ctrl_c_while_python_shuts_down(
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, handled_before)
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does_leaving_no_half_written_history(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "history"
+    partial = tmp_path / ".history.partial"
+    command = "import sys; from pipelines.entry import main; sys.exit(main())"
+    generating = subprocess.Popen(
+        [sys.executable, "-c", command, "synth", "--phones", "3000000", "--out", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not partial.exists() and generating.poll() is None:
+        time.sleep(0.05)
+
+    generating.send_signal(signal.SIGTERM)  # what `systemctl stop` and `timeout` send
+
+    _, err = generating.communicate(timeout=60)
+    assert generating.returncode == 143
+    assert err.strip().splitlines()[-1] == "terminated"
+    assert not out.exists() and not partial.exists()
