@@ -321,6 +321,9 @@ def service_log_config() -> dict[str, Any]:
             # oauthlib tells at INFO whether a refused call's consumer key was a client's: the
             # caller is told nothing of it, nor should a reader of the log be, call by call
             "oauthlib": {"level": "WARNING"},
+            # Alembic names each plugin it sets up at INFO, seven lines a process at every
+            # start; its migrations' lines (alembic.runtime.migration) still show
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
 

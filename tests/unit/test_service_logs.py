@@ -32,6 +32,7 @@ from pipelines.logs import (
     RepeatedJobStoreErrors,
     log_service_lines,
     server_log_config,
+    service_log_config,
 )
 
 # as APScheduler words it, with the job as its argument
@@ -324,3 +325,10 @@ def test_the_apis_tracebacks_mask_a_number_written_without_its_plus() -> None:
     assert "79234567823" not in stream.getvalue()
     assert "no holder of +792* *** ** 23" in stream.getvalue()
     assert server_log_config()["filters"]["one_line"]["bare_digits"] is True
+
+
+def test_alembics_plugin_lines_are_quiet_and_its_migrations_still_told() -> None:
+    loggers = service_log_config()["loggers"]
+
+    assert loggers["alembic.runtime.plugins"]["level"] == "WARNING"
+    assert "alembic.runtime.migration" not in loggers and loggers[""]["level"] == "INFO"
