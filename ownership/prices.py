@@ -10,13 +10,40 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from ownership.channels import Channel
 from ownership.countries import Country
 
 # DESIGN §7: social delivery defaults to a tenth of the SMS price.
 SOCIAL_SHARE_OF_SMS = Decimal("0.1")
+# The ledger keeps a price to 4 decimal places in 12 digits (store: Numeric(12, 4)). A price is
+# rounded to them once, here, before it is billed: left to the store, PostgreSQL rounds each
+# entry and SQLite sums the unrounded ones, so one traffic got two bills.
+PRICE_PLACES = 4
+PRICE_DIGITS = 12
+PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)
+PRICE_LIMIT = Decimal(10) ** (PRICE_DIGITS - PRICE_PLACES)  # the first price it cannot hold
+
+
+def ledger_price(rub: Decimal) -> Decimal:
+    """`rub` to the ledger's 4 decimal places, half away from zero, as PostgreSQL's numeric
+    rounds (0.45555 is 0.4556)."""
+    return rub.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def price_problem(rub: Decimal) -> str | None:
+    """Why the ledger cannot hold `rub` as it is, or None: each billed price must be kept
+    exactly, so a listed price is refused rather than rounded."""
+    if not rub.is_finite():
+        return "is not a number"
+    if rub < 0:
+        return "is negative"
+    if rub >= PRICE_LIMIT:
+        return f"is not below {PRICE_LIMIT:,}, the most the ledger holds"
+    if rub != rub.quantize(PRICE_QUANTUM):
+        return f"has more than {PRICE_PLACES} decimal places"
+    return None
 
 
 @dataclass(frozen=True)
@@ -47,8 +74,9 @@ class PriceTable:
         for price in self.prices:
             if not price.prefix.isdigit():
                 raise ValueError(f"price of {price.channel}: prefix {price.prefix!r} is not digits")
-            if price.rub < 0:
-                raise ValueError(f"price of {price.channel} in +{price.prefix} is negative")
+            problem = price_problem(price.rub)
+            if problem is not None:
+                raise ValueError(f"price of {price.channel} in +{price.prefix} {problem}")
             versions = rows.setdefault((price.prefix, price.channel), {})
             if price.valid_from in versions:
                 raise ValueError(
@@ -68,8 +96,9 @@ class PriceTable:
 
     def price(self, country: Country, channel: Channel, at: datetime | date) -> Decimal:
         """The price of one message delivered through `channel` to a number of `country` at
-        `at` (a UTC time, or a UTC day). A social channel without a price of its own at that
-        time costs `SOCIAL_SHARE_OF_SMS` of the SMS price."""
+        `at` (a UTC time, or a UTC day), to the ledger's places. A social channel without a
+        price of its own at that time costs `SOCIAL_SHARE_OF_SMS` of the SMS price, rounded
+        (`ledger_price`)."""
         day = _utc_day(at)
         listed = self._listed(country.prefix, channel, day)
         if listed is not None:
@@ -77,7 +106,7 @@ class PriceTable:
         sms = self._listed(country.prefix, Channel.SMS, day)
         if sms is None:
             raise UnknownPriceError(f"no SMS price for {country.name} (+{country.prefix}) on {day}")
-        return sms if channel is Channel.SMS else sms * SOCIAL_SHARE_OF_SMS
+        return sms if channel is Channel.SMS else ledger_price(sms * SOCIAL_SHARE_OF_SMS)
 
     def _listed(self, prefix: str, channel: Channel, day: date) -> Decimal | None:
         versions = self._index.get((prefix, channel))

@@ -42,6 +42,18 @@ def test_social_delivery_costs_a_tenth_of_the_sms_price_by_default() -> None:
     assert TABLE.price(RUSSIA, Channel.OK, date(2026, 3, 1)) == Decimal("0.48")
 
 
+def test_a_tenth_of_the_sms_price_is_rounded_to_four_places_half_away_from_zero() -> None:
+    # the ledger keeps four places: rounded here, once, as PostgreSQL's numeric would round it
+    table = PriceTable.of(
+        [
+            Price("7", Channel.SMS, Decimal("4.5555"), date(2025, 1, 1)),
+            Price("77", Channel.SMS, Decimal("4.5565"), date(2025, 1, 1)),
+        ]
+    )
+    assert table.price(RUSSIA, Channel.VK, date(2025, 1, 1)) == Decimal("0.4556")
+    assert table.price(KAZAKHSTAN, Channel.OK, date(2025, 1, 1)) == Decimal("0.4557")  # not even
+
+
 def test_a_social_price_of_its_own_wins_from_its_first_day() -> None:
     assert TABLE.price(KAZAKHSTAN, Channel.VK, date(2025, 5, 31)) == Decimal("0.5")
     assert TABLE.price(KAZAKHSTAN, Channel.VK, date(2025, 6, 1)) == KZ_VK_NEGOTIATED
@@ -70,6 +82,20 @@ def test_a_version_listed_twice_is_refused() -> None:
                 Price("7", Channel.SMS, RU_SMS_2026, date(2025, 1, 1)),
             ]
         )
+
+
+@pytest.mark.parametrize(
+    ("rub", "complaint"),
+    [
+        ("4.12345", "more than 4 decimal places"),
+        ("Infinity", "is not a number"),
+        ("NaN", "is not a number"),
+        ("100000000", "the most the ledger holds"),
+    ],
+)
+def test_a_price_the_ledger_cannot_hold_exactly_is_refused(rub: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        PriceTable.of([Price("7", Channel.SMS, Decimal(rub), date(2025, 1, 1))])
 
 
 def test_a_negative_price_or_a_prefix_of_letters_is_refused() -> None:
