@@ -37,17 +37,34 @@ def test_the_loader_reads_comments_decimals_and_days(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("row", "complaint"),
     [
-        ("7,fax,4.5,2025-01-01", "channel 'fax' is not allowed"),
-        ("7,sms,cheap,2025-01-01", "row 1"),
-        ("7,sms,4.5,first of May", "row 1"),
-        ("7,sms,,2025-01-01", "price_rub is empty"),
-        ("7,sms,-4.5,2025-01-01", "negative"),
+        ("7,fax,4.5,2025-01-01", "line 3: channel 'fax' is not allowed"),
+        ("7,sms,cheap,2025-01-01", "line 3: price_rub 'cheap' is not a plain decimal number"),
+        ("7,sms,4.5,first of May", "line 3: valid_from 'first of May' is not a day"),
+        ("7,sms,,2025-01-01", "line 3: price_rub is empty"),
+        ("7,sms,-4.5,2025-01-01", "line 3: price_rub '-4.5' is negative"),
+        ("7,sms,4.12345,2025-01-01", "line 3: price_rub '4.12345' has more than 4 decimal places"),
+        ("7,sms,Infinity,2025-01-01", "line 3: price_rub 'Infinity' is not a plain decimal"),
+        ("7,sms,NaN,2025-01-01", "line 3: price_rub 'NaN' is not a plain decimal"),
+        ("7,sms,4.5E+3,2025-01-01", r"line 3: price_rub '4\.5E\+3' is not a plain decimal"),
+        ('7,sms,"4,50",2025-01-01', "line 3: price_rub '4,50' is not a plain decimal"),
+        ("7,sms,123456789.5,2025-01-01", "line 3: price_rub '123456789.5' is not below"),
+        ("78,sms,4.5,2025-01-01", "line 3: prefix '78' is no country's prefix in countries.csv"),
     ],
 )
-def test_a_bad_row_is_refused_naming_it(tmp_path: Path, row: str, complaint: str) -> None:
+def test_a_bad_row_is_refused_naming_its_file_line_and_value(
+    tmp_path: Path, row: str, complaint: str
+) -> None:
     path = tmp_path / "prices.csv"
-    path.write_text(HEADER + row + "\n")
-    with pytest.raises(ValueError, match=complaint):
+    path.write_text("# a comment: line 1\n" + HEADER + row + "\n")
+    with pytest.raises(ValueError, match=complaint) as refused:
+        load_prices(path)
+    assert str(refused.value).startswith(f"{path}, line 3: ")
+
+
+def test_a_bad_price_is_refused_saying_what_is_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text(HEADER + "7,sms,4.12345,2025-01-01\n")
+    with pytest.raises(ValueError, match=r"at most 4 places, as 4\.50"):
         load_prices(path)
 
 
