@@ -30,6 +30,7 @@ from delivery.forgetting import Forgetting
 from delivery.notify_core import S, _naive
 from delivery.ports import TemplateProblemError
 from delivery.sweeping import Sweeping
+from ownership.channels import Channel
 from ownership.codes import ReverifyMethod
 from ownership.countries import UnknownCountryError
 from ownership.notifications import (
@@ -42,6 +43,7 @@ from ownership.notifications import (
 )
 from ownership.numbers import InvalidNumberError, mask, parse_number
 from ownership.policy import Decision, Policy, decide
+from ownership.prices import UnknownPriceError
 from ownership.verdicts import Verdict
 
 log = logging.getLogger(__name__)
@@ -263,13 +265,24 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The notification's row and its first history row."""
         try:
-            country = self.countries.country_of(phone).prefix
+            served = self.countries.country_of(phone)
         except UnknownCountryError as error:
             raise NotificationRequestError(
                 RequestProblem.COUNTRY_NOT_SERVED,
                 f"{mask(phone)}: numbers of its country are not served (no price is set for "
                 "them), so the notification could not be billed",
             ) from error
+        try:
+            # an SMS price now prices every channel from now on (a social one defaults to a
+            # share of it, and a price never ends), so the delivery, at or after now, is billed
+            self.prices.price(served, Channel.SMS, now)
+        except UnknownPriceError as error:
+            raise NotificationRequestError(
+                RequestProblem.COUNTRY_NOT_SERVED,
+                f"{mask(phone)}: numbers of {served.name} (+{served.prefix}) are not served "
+                f"now ({error}), so the notification could not be billed",
+            ) from error
+        country = served.prefix
         notification = {
             "id": notification_id,
             "client_key": client_key,

@@ -451,7 +451,12 @@ class NotifyCore:
             country = self.countries.country_of(row["phone"])
             return self.prices.price(country, Channel(channel), at)
         except (UnknownCountryError, UnknownPriceError) as error:
-            # the delivery still counts, in the ledger at no price, and the operator is told
+            # The last resort: a notification is accepted only with an SMS price at that time,
+            # which prices every channel from then on, and a serving process starts only with
+            # every country priced. It still happens if the process that delivers reads other
+            # reference data than the one that accepted (a country or a price taken out, or
+            # its first day moved later, between the two starts). The delivery still counts,
+            # in the ledger at no price, and the operator is told.
             log.error("cannot price %s: %s; billed at 0", row["id"], error)
             return Decimal(0)
 

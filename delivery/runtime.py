@@ -50,7 +50,7 @@ from delivery.webhooks.outbox import OutboxWebhooks
 from ownership.channels import SOCIAL_CHANNELS, Channel
 from ownership.codes import CodeSmsLimit
 from ownership.policy import Policy
-from pipelines.reference import load_countries, load_prices
+from pipelines.reference import load_countries, load_served_prices
 from pipelines.settings import RETENTION_OFF, Settings
 from pipelines.snapshot import Snapshot
 from store.database import (
@@ -206,6 +206,8 @@ def build_notify_runtime(
     )
     channels = build_channels(settings, clock=clock, inbound=forward, accounts=accounts)
     policy = Policy(freshness=timedelta(days=settings.freshness_days))
+    countries = load_countries()
+    prices = load_served_prices(countries)  # a country without a price stops the start
     overlay = LiveOverlay(
         engine,
         lambda: clock.now().astimezone(UTC).replace(tzinfo=None),
@@ -220,8 +222,8 @@ def build_notify_runtime(
         {network: channels.social(network) for network in SOCIAL_CHANNELS},
         channels.sms,
         ApprovedTemplates(desk),
-        load_countries(),
-        load_prices(),
+        countries,
+        prices,
         policy,
         OutboxWebhooks(),
         sms_report_timeout=timedelta(seconds=settings.sms_report_timeout_seconds),

@@ -71,7 +71,8 @@ class RequestProblem(StrEnum):
     MISSING_PARAMS = "MISSING_PARAMS"
     # a value was given for no placeholder of the template
     UNKNOWN_PARAMS = "UNKNOWN_PARAMS"
-    # the number's country has no price: nothing delivered there could be billed
+    # the number's country is not in the country table, or has no SMS price at that time:
+    # nothing delivered there could be billed
     COUNTRY_NOT_SERVED = "COUNTRY_NOT_SERVED"
 
 

@@ -108,6 +108,16 @@ class PriceTable:
             raise UnknownPriceError(f"no SMS price for {country.name} (+{country.prefix}) on {day}")
         return sms if channel is Channel.SMS else ledger_price(sms * SOCIAL_SHARE_OF_SMS)
 
+    def without_sms_price(self, countries: Iterable[Country]) -> tuple[Country, ...]:
+        """The countries nothing delivered to could be billed, today or any day after: a price
+        holds until its next version and never ends, so those with no SMS price listed at all.
+        (One whose first price is still to come is priced from that day on.)"""
+        return tuple(
+            country
+            for country in countries
+            if self._listed(country.prefix, Channel.SMS, date.max) is None
+        )
+
     def _listed(self, prefix: str, channel: Channel, day: date) -> Decimal | None:
         versions = self._index.get((prefix, channel))
         if versions is None:

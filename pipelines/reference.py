@@ -95,6 +95,22 @@ def load_prices(
         raise ValueError(f"{path}: {error}") from error
 
 
+def load_served_prices(countries: CountryTable, path: Path = DATA_DIR / "prices.csv") -> PriceTable:
+    """The price list a serving process bills by: it must price an SMS, from today on, to
+    every country of `countries`, which the service accepts notifications for; a country it
+    leaves out is refused here, at start-up, rather than delivered and billed at 0."""
+    prices = load_prices(path, countries)
+    unpriced = prices.without_sms_price(countries)
+    if unpriced:
+        named = ", ".join(f"{country.name} (+{country.prefix})" for country in unpriced)
+        raise ValueError(
+            f"{path}: no SMS price for {named}, served by countries.csv: nothing delivered "
+            "there could be billed; add an sms row for each (or take the country out of "
+            "countries.csv)"
+        )
+    return prices
+
+
 def _rub(where: str, text: str) -> Decimal:
     plain = PLAIN_RUB.fullmatch(text)
     problem = price_problem(Decimal(text)) if plain else "is not a plain decimal number"

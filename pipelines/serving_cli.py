@@ -213,6 +213,7 @@ def check_start_up(settings: Settings) -> None:
     variables, the secret key), so that a fault there is one line naming its setting, not a
     traceback from the startup of every API worker."""
     _check_moderation_rules(settings)
+    _check_prices()
     _check_proxy_settings()
     cipher = open_cipher(settings)
     source = "OWNERSHIP_SECRET_KEY" if settings.secret_key else "OWNERSHIP_SECRET_KEY_FILE"
@@ -327,6 +328,17 @@ def _read_store(settings: Settings, read: Callable[[Session], T], otherwise: T) 
         engine.dispose()
 
 
+def _check_prices() -> None:
+    """The country table and the price list a serving process bills by, read as it will read
+    them: a bad row, or a country served without an SMS price, is one line."""
+    from pipelines.reference import load_countries, load_served_prices
+
+    try:
+        load_served_prices(load_countries())
+    except ValueError as error:
+        raise UsageError(f"bad reference data: {error}") from error
+
+
 def _check_moderation_rules(settings: Settings) -> None:
     from pipelines.moderation_rules import ModerationRulesError, load_moderation_rules
 
@@ -432,6 +444,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_serve:  # find out now, not after generating and scoring
         _check_demo_template(settings)  # its key is the demo's own, made in its folder
         check_simulator_script(settings, gateways_used=False)
+        _check_prices()
         _check_proxy_settings()
         args.port = args.port or _free_port(args.host)
         _refuse_taken_port(args.host, args.port)

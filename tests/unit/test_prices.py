@@ -103,3 +103,11 @@ def test_a_negative_price_or_a_prefix_of_letters_is_refused() -> None:
         PriceTable.of([Price("7", Channel.SMS, Decimal("-1"), date(2025, 1, 1))])
     with pytest.raises(ValueError, match="not digits"):
         PriceTable.of([Price("RU", Channel.SMS, RU_SMS_2025, date(2025, 1, 1))])
+
+
+def test_a_country_with_no_sms_price_listed_is_one_nothing_could_be_billed_in() -> None:
+    # Kazakhstan's first price is still to come on some day: priced from then on
+    later = PriceTable.of([Price("77", Channel.SMS, KZ_SMS, date(2099, 1, 1))])
+
+    assert later.without_sms_price([RUSSIA, KAZAKHSTAN, GERMANY]) == (RUSSIA, GERMANY)
+    assert TABLE.without_sms_price([RUSSIA, KAZAKHSTAN]) == ()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ownership.channels import Channel
-from pipelines.reference import load_countries, load_prices
+from pipelines.paths import DATA_DIR
+from pipelines.reference import load_countries, load_prices, load_served_prices
 
 SYNTH_HISTORY_END = date(2026, 11, 1)
 HEADER = "prefix,channel,price_rub,valid_from\n"
@@ -73,3 +74,20 @@ def test_a_file_with_other_columns_is_refused(tmp_path: Path) -> None:
     path.write_text("prefix,channel,price\n7,sms,4.5\n")
     with pytest.raises(ValueError, match="expected"):
         load_prices(path)
+
+
+def test_the_served_countries_all_have_an_sms_price_in_the_shipped_list() -> None:
+    assert load_served_prices(load_countries()).without_sms_price(load_countries()) == ()
+
+
+def test_a_price_list_leaving_a_served_country_unpriced_is_refused_naming_it(
+    tmp_path: Path,
+) -> None:
+    shipped = (DATA_DIR / "prices.csv").read_text()
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        "".join(line for line in shipped.splitlines(True) if not line.startswith("374,"))
+    )
+
+    with pytest.raises(ValueError, match=r"no SMS price for Armenia \(\+374\), served by"):
+        load_served_prices(load_countries(), path)
