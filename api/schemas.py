@@ -26,6 +26,7 @@ from pydantic import (
 
 from api.error_codes import ErrorCode
 from delivery.http_deadline import is_public
+from ownership.channels import Channel
 from ownership.message_text import refuse_unshowable
 from ownership.notifications import (
     DEFAULT_TTL,
@@ -481,7 +482,7 @@ class NotificationPublic(BaseModel):
     number_status: Status
     reasons: list[Reason]
     status: NotificationStatus = Field(description="The latest status of its history.")
-    channel: str | None
+    channel: Channel | None
     created_at: datetime
     expires_at: datetime
     sms_validity: int = Field(
@@ -501,19 +502,28 @@ class NotificationPublic(BaseModel):
         )
 
 
+AMOUNT = "a decimal string with 4 places, as the ledger keeps it"
+
+
 class BillingLine(BaseModel):
-    channel: str
+    """The deliveries of one channel to one country at one unit price: a price changed within
+    the month makes two lines."""
+
+    channel: Channel
     country: str | None = Field(description="The country's E.164 prefix.")
     currency: str
+    price: Decimal = Field(description=f"The price of one delivered notification: {AMOUNT}.")
     delivered: int
-    amount: Decimal
+    amount: Decimal = Field(description=f"`price` times `delivered`: {AMOUNT}.")
 
 
 class BillingPublic(BaseModel):
-    month: str
+    """A month's bill: the month is the UTC month of each delivery's time."""
+
+    month: str = Field(description="YYYY-MM, the UTC month of the deliveries' times.")
     lines: list[BillingLine]
     delivered: int
-    total: Decimal
+    total: Decimal = Field(description=f"The lines' amounts summed: {AMOUNT}.")
 
 
 NOTIFY_EXAMPLES = examples(

@@ -565,25 +565,31 @@ def record_no_answers(connection: Connection, unanswered: list[dict[str, Any]]) 
     )
 
 
+# the ledger's prices' scale (Numeric(12, 4)), which a month without deliveries is written in too
+NO_AMOUNT = Decimal("0.0000")
+
+
 def billing_report(connection: Connection, client_key: str, month: str) -> list[dict[str, Any]]:
-    """Delivered notifications of a month by channel and country, with their sums."""
+    """Delivered notifications of a month (the UTC month of their delivery) by channel, country
+    and unit price, each line's amount its price times its deliveries: a price changed within
+    the month makes two lines. Reckoned here, not summed by the store: every entry of a line
+    holds one price, already to the ledger's places (`ownership.prices.ledger_price`), so
+    SQLite, which keeps a price as a float, bills as PostgreSQL does."""
     rows = connection.execute(
         select(
             ledger.c.channel,
             ledger.c.country,
             ledger.c.currency,
+            ledger.c.price,
             func.count().label("delivered"),
-            func.sum(ledger.c.price).label("amount"),
         )
         .where(ledger.c.client_key == client_key, ledger.c.month == month)
-        .group_by(ledger.c.channel, ledger.c.country, ledger.c.currency)
-        .order_by(ledger.c.channel, ledger.c.country)
+        .group_by(ledger.c.channel, ledger.c.country, ledger.c.currency, ledger.c.price)
+        .order_by(ledger.c.channel, ledger.c.country, ledger.c.currency, ledger.c.price)
     ).mappings()
-    return [dict(row) for row in rows]
-
-
-# the ledger's prices' scale (Numeric(12, 4)), which a month without deliveries is written in too
-NO_AMOUNT = Decimal("0.0000")
+    return [
+        {**row, "amount": (row["price"] * row["delivered"]).quantize(NO_AMOUNT)} for row in rows
+    ]
 
 
 def billing_total(lines: list[dict[str, Any]]) -> Decimal:

@@ -443,7 +443,9 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     report = {
         "client": args.client,
         "month": args.month,
-        "lines": [{**line, "amount": str(line["amount"])} for line in lines],
+        "lines": [
+            {**line, "price": str(line["price"]), "amount": str(line["amount"])} for line in lines
+        ],
         "delivered": sum(line["delivered"] for line in lines),
         "total": str(records.billing_total(lines)),
     }

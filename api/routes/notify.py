@@ -110,9 +110,21 @@ def billing(
     request: Request,
     client: AuthenticatedClientDep,
     service: NotifyDep,
-    month: Annotated[str, Query(description="YYYY-MM")],
+    month: Annotated[
+        str,
+        Query(
+            description="YYYY-MM: the UTC month of the deliveries' times",
+            # documented, and checked below, so that a refusal names the month it was given
+            json_schema_extra={"pattern": f"^{MONTH.pattern}$"},
+        ),
+    ],
 ) -> BillingPublic:
-    """Delivered notifications of a month by channel and country, with prices."""
+    """Delivered notifications of a month by channel, country and unit price (DESIGN §6).
+
+    A delivery belongs to the UTC month of its delivery time; one its network reports later
+    than it happened is dated back, and may move to the month before (README, "Billing").
+    Each line has the unit `price` and its `amount`, `price` times `delivered`; a price changed
+    within the month makes two lines. Amounts and prices are decimal strings with 4 places."""
     refuse_unknown_query(request, ("month",))
     if not MONTH.fullmatch(month):
         raise invalid_argument(f"month must be YYYY-MM, not {month!r}")

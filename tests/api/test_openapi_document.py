@@ -272,3 +272,19 @@ def test_reads_document_no_conflict_and_a_submitted_template_its_location(
         assert {"409", "422"}.isdisjoint(operations[read]["responses"])
     submitted = operations["POST /v1/message_template"]["responses"]["201"]
     assert "Location" in submitted["headers"]
+
+
+def test_a_bills_lines_carry_their_unit_price_and_name_their_channel(
+    published: dict[str, Any],
+) -> None:
+    schemas = published["components"]["schemas"]
+    line = schemas["BillingLine"]["properties"]
+    billing = published["paths"]["/v1/billing"]["get"]
+    month = next(parameter for parameter in billing["parameters"] if parameter["name"] == "month")
+
+    assert {"price", "amount", "delivered"} <= set(schemas["BillingLine"]["required"])
+    assert "4 places" in line["price"]["description"]
+    assert line["channel"] == {"$ref": "#/components/schemas/Channel"}
+    assert schemas["NotificationPublic"]["properties"]["channel"]["anyOf"][0] == line["channel"]
+    assert month["schema"]["pattern"] == "^[0-9]{4}-(0[1-9]|1[0-2])$"
+    assert "UTC month" in billing["description"]

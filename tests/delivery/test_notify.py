@@ -415,9 +415,9 @@ def test_billing_equals_the_delivered_notifications_in_the_api_and_the_cli(
     report = json.loads(capsys.readouterr().out)
     assert report["delivered"] == 2
     assert report["total"] == "4.9500"
-    assert [(line["channel"], line["delivered"]) for line in report["lines"]] == [
-        ("sms", 1),
-        ("vk", 1),
+    assert [(line["channel"], line["price"], line["delivered"]) for line in report["lines"]] == [
+        ("sms", "4.5000", 1),
+        ("vk", "0.4500", 1),
     ]
     assert main(["billing", "--client", "nobody", "--month", "2026-06"]) == 2
 
