@@ -1,0 +1,55 @@
+"""The billing ledger's prices to its four places on SQLite, as PostgreSQL has kept them.
+
+Until the core rounded a price before billing it, a price of more places (a tenth of an SMS
+price of four, 0.45555) reached the ledger as it was: PostgreSQL's numeric(12, 4) rounded it
+half away from zero (0.4556), while SQLite kept the float and summed it unrounded, so one
+traffic had two bills. Each SQLite entry is rounded as PostgreSQL would have, from the decimal
+the float was written from (its shortest repr); on PostgreSQL there is nothing to do, and run
+twice, it finds nothing left.
+
+Undone, nothing is taken back: the rounded prices are the bills.
+
+Revision ID: 0021_ledger_prices_rounded
+Revises: 0019_mend_edited_notifications
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021_ledger_prices_rounded"
+down_revision = "0019_mend_edited_notifications"
+branch_labels = None
+depends_on = None
+
+# the ledger's places, as ownership.prices keeps them; written out: a revision keeps what it did
+PLACES = Decimal("0.0001")
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    # the floats of more than four places, read raw, not through Numeric, which would round
+    # them its own way (from the binary value, not half away from zero)
+    entries = bind.execute(
+        sa.text(
+            "select id, price from billing_ledger "
+            "where typeof(price) = 'real' and price <> round(price, 4)"
+        )
+    ).all()
+    for entry_id, price in entries:
+        rounded = Decimal(repr(price)).quantize(PLACES, rounding=ROUND_HALF_UP)
+        if rounded != Decimal(repr(price)):
+            bind.execute(
+                sa.text("update billing_ledger set price = :price where id = :id"),
+                {"price": float(rounded), "id": entry_id},
+            )
+
+
+def downgrade() -> None:
+    pass
