@@ -54,6 +54,12 @@ class SnapshotSource:
             raise SnapshotUnavailableError(f"no serving snapshot at {self.path} yet")
         return snapshot
 
+    def _kept(self) -> str:
+        """What serving goes on with, for a snapshot file that could not be mapped."""
+        if self._snapshot is None:
+            return "no snapshot served yet (checks answer 503)"
+        return "keeping the current snapshot"
+
     def refresh(self) -> bool:
         """Map the file at `path` if it is not the one mapped now; True when it swapped."""
         with self._lock:
@@ -69,12 +75,12 @@ class SnapshotSource:
                 snapshot = Snapshot(self.path)
             except SnapshotError as error:
                 # a broken file never replaces a good one; a new or changed file is tried
-                log.error("keeping the current snapshot: %s", error)
+                log.error("%s: %s", self._kept(), error)
                 self._refused = (*identity, stat.st_ctime_ns)
                 return False
             except OSError as error:  # no descriptor left, a permission: the next check tries
                 if identity != self._failing:  # said once a file, not every second
-                    log.error("keeping the current snapshot: %s", error)
+                    log.error("%s: %s", self._kept(), error)
                 self._failing = identity
                 return False
             # the file opened, which may be newer than the one stat'ed: its own identity

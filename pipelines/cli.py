@@ -592,7 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of",
         type=_moment,
         default=None,
-        help="score as of this UTC time (default: now); later events are ignored",
+        metavar="TIME",
+        help="score as of this time, ISO 8601 (2026-06-01, 2026-06-01T12:00:00Z, an offset "
+        "taken to UTC; default: now); later events are ignored",
     )
     score.add_argument(
         "--engine",
@@ -711,7 +713,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--history", type=Path, required=True, help="the history folder")
     export.add_argument(
-        "--since", type=_moment, default=None, help="only results from this UTC time on"
+        "--since",
+        type=_moment,
+        default=None,
+        metavar="TIME",
+        help="only results from this time on, ISO 8601 (2026-06-01, 2026-06-01T12:00:00Z)",
     )
     export.set_defaults(run=cmd_export_verifications)
 

@@ -53,7 +53,7 @@ def add_serving_commands(commands: Any) -> None:
         "--workers",
         type=workers_argument,
         default=1,
-        help=f"worker processes, at most {MAX_WORKERS}; they share one snapshot",
+        help=f"worker processes, at most {MAX_WORKERS}; they share one snapshot (default: 1)",
     )
     serve.add_argument(
         "--jobs",
