@@ -30,6 +30,7 @@ from ownership.numbers import (
     PhoneNumber,
     mask,
     parse_number,
+    parse_sent_number,
 )
 from ownership.policy import Policy, decide
 from ownership.verdicts import (
@@ -122,7 +123,7 @@ def find_number(snapshot: Snapshot, text: str) -> tuple[PhoneNumber, SnapshotRec
         record = snapshot.lookup(int(stripped[1:]))
         if record is not None:
             return PhoneNumber(stripped), record
-    number = parse_number(text)
+    number = parse_sent_number(text)
     return number, snapshot.lookup(number.key)
 
 
@@ -308,7 +309,7 @@ def _keys(items: Sequence[object]) -> tuple[np.ndarray, list[str | None]]:
         if errors[index] is not None:
             continue
         try:
-            keys[index] = parse_number(phones[index]).key
+            keys[index] = parse_sent_number(phones[index]).key
         except InvalidNumberError as error:
             errors[index] = str(error)
     return keys, errors

@@ -41,7 +41,7 @@ from ownership.notifications import (
     RequestProblem,
     check_action_age,
 )
-from ownership.numbers import InvalidNumberError, mask, parse_number
+from ownership.numbers import InvalidNumberError, mask, parse_number, parse_sent_number
 from ownership.policy import Decision, Policy, decide
 from ownership.prices import UnknownPriceError
 from ownership.verdicts import Verdict
@@ -201,7 +201,7 @@ class NotifyService(Dispatching, Following, Sweeping, Forgetting):
         once, and kept: nothing later decides again, it only carries it out (a No or a batch
         that finds the owner changed sends it by SMS, as every policy sends such a number's)."""
         now = self.clock.now()
-        number = parse_number(request.phone)
+        number = parse_sent_number(request.phone)
         TTL_BOUND.check(request.ttl)
         if request.sms_validity is not None:
             SMS_VALIDITY_BOUND.check(request.sms_validity)

@@ -13,8 +13,10 @@ from unicodedata import category
 import phonenumbers
 
 MAX_E164_DIGITS = 15
-# Unicode's control, format, surrogate, private-use and unassigned categories
-_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+# Unicode's control, surrogate, private-use and unassigned categories; not its format
+# characters (Cf: the direction marks a phone's contacts app wraps a copied number in, a BOM,
+# a soft hyphen), which phonenumbers skips as a reader's eye does
+_NOT_TEXT_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn"})
 # the country calling codes phonenumbers knows, 1 to 3 digits; no code is the start of another
 COUNTRY_CODES: frozenset[int] = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
@@ -27,9 +29,9 @@ class NumberProblem(StrEnum):
     # The text names an extension behind the number (`ext 5`): a switchboard's line, which no
     # SMS or social account reaches, and dropping it would answer for another phone.
     EXTENSION = "has an extension"
-    # The text holds a character that shows nothing or is no text (a zero-width space, a
-    # control, a lone surrogate), which phonenumbers would skip: what is sent is not what shows.
-    HIDDEN_CHARACTER = "holds an invisible or control character"
+    # A client's text holds what is no text at all (a control character, a lone surrogate, a
+    # private-use or unassigned code point), which phonenumbers would skip: a mangled request.
+    NOT_TEXT = "holds a control character or what is no text"
 
 
 class InvalidNumberError(ValueError):
@@ -61,10 +63,8 @@ def parse_number(text: str, default_region: str | None = None) -> PhoneNumber:
     """Parse `text` into a valid number, or raise `InvalidNumberError` saying why.
 
     Without `default_region` the text must carry its country code (`+7…`); messy spacing,
-    dashes and brackets are accepted; a character that shows nothing is not.
+    dashes and brackets are accepted.
     """
-    if any(category(char) in _HIDDEN_CATEGORIES for char in text):
-        raise InvalidNumberError(text, NumberProblem.HIDDEN_CHARACTER)
     try:
         parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as error:
@@ -74,6 +74,15 @@ def parse_number(text: str, default_region: str | None = None) -> PhoneNumber:
     if parsed.extension:
         raise InvalidNumberError(text, NumberProblem.EXTENSION)
     return PhoneNumber(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def parse_sent_number(text: str) -> PhoneNumber:
+    """`parse_number` of a number a client sent (the API, the command line): also refused when
+    the text holds a control character (spaces of any kind aside) or what is no text, which
+    `parse_number` would skip and answer for the digits around it."""
+    if any(category(char) in _NOT_TEXT_CATEGORIES and not char.isspace() for char in text):
+        raise InvalidNumberError(text, NumberProblem.NOT_TEXT)
+    return parse_number(text)
 
 
 def e164_to_key(e164: str) -> int:

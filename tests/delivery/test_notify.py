@@ -337,6 +337,13 @@ def test_a_repeated_request_gets_the_first_answer_and_sends_nothing(
         )
 
 
+def test_a_number_holding_a_control_character_is_refused_not_read_without_it(
+    notifier: Notifier,
+) -> None:
+    with pytest.raises(InvalidNumberError, match="control character"):
+        notifier.service.accept(notifier.client_key, notifier.request("+7923\x004567823"))
+
+
 def test_a_repeat_that_writes_the_number_otherwise_is_the_same_request(
     notifier: Notifier, engine: Engine
 ) -> None:

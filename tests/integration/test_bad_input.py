@@ -89,6 +89,19 @@ def test_messy_but_valid_phones_are_mended_not_rejected(tmp_path: Path) -> None:
     assert RU_MOBILE in scores["phone"].to_list()
 
 
+def test_a_phone_wrapped_in_direction_marks_as_a_contacts_app_copies_it_is_mended(
+    tmp_path: Path,
+) -> None:
+    history = healthy_history()
+    history.sms("\u202a+7 923 456 78 23\u202c", days_ago(2))
+    events = history.write(tmp_path / "events")
+
+    manifest = run(events, tmp_path / "out")
+
+    assert manifest["inputs"]["sms_deliveries"]["rejected"] == 0
+    assert manifest["phone_texts_mended"] == 1
+
+
 def test_accounts_listed_on_several_numbers_are_counted_and_both_numbers_kept(
     tmp_path: Path,
 ) -> None:

@@ -13,6 +13,7 @@ from ownership.numbers import (
     key_to_e164,
     mask,
     parse_number,
+    parse_sent_number,
 )
 
 RU_MOBILE = "+79234567823"
@@ -114,14 +115,26 @@ def test_a_table_refuses_duplicate_prefixes() -> None:
         CountryTable([Country("RU", "Russia", "7", 1, None), Country("XX", "X", "7", 1, None)])
 
 
-@pytest.mark.parametrize(
-    "text", ["+79234567823\udc80", "+79234567823\u200b", "+7923\x004567823", "\u202e+79234567823"]
-)
-def test_a_number_holding_a_character_that_shows_nothing_is_refused(text: str) -> None:
-    with pytest.raises(InvalidNumberError, match="invisible or control") as caught:
-        parse_number(text)
+@pytest.mark.parametrize("text", ["+79234567823\udc80", "+7923\x004567823", "+79234567823\ue000"])
+def test_a_sent_number_holding_a_control_or_what_is_no_text_is_refused(text: str) -> None:
+    with pytest.raises(InvalidNumberError, match="control character or what is no text") as caught:
+        parse_sent_number(text)
 
-    assert caught.value.problem is NumberProblem.HIDDEN_CHARACTER
+    assert caught.value.problem is NumberProblem.NOT_TEXT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u202a+7 923 456 78 23\u202c",  # as a phone's contacts app wraps a copied number
+        "\ufeff+79234567823",
+        "+79234567823\u200b",
+        "+79234567823\r\n",
+    ],
+)
+def test_direction_marks_and_other_signs_that_show_nothing_are_read_past(text: str) -> None:
+    assert parse_sent_number(text).e164 == RU_MOBILE
+    assert parse_number(text).e164 == RU_MOBILE
 
 
 def test_no_break_spaces_and_hyphens_between_digits_are_still_read() -> None:
