@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from types import FrameType
 
 # the exit code of a command stopped by Ctrl-C, as a shell reports SIGINT (128 + 2)
 INTERRUPTED = 130
@@ -31,6 +32,7 @@ def main() -> int:
     code = run_command_line()
     # done, and said so: a Ctrl-C while Python shuts down (a fifth of a second) would kill
     # the process by the signal, and a finished command would look stopped
+    _done.append(True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
 
@@ -42,6 +44,7 @@ def withhold_from_others() -> None:
 
 
 _sigterm_received: list[int] = []
+_done: list[bool] = []
 
 
 def stop_on_sigterm_as_on_ctrl_c() -> None:
@@ -50,9 +53,18 @@ def stop_on_sigterm_as_on_ctrl_c() -> None:
     forget` ends its batch), rather than at once, leaving its work folder behind. A server
     (`serve`, `worker`) installs its own on starting."""
 
-    def terminate(number: int, _frame: object) -> None:
+    def terminate(number: int, frame: FrameType | None) -> None:
         _sigterm_received.append(number)
-        signal.raise_signal(signal.SIGINT)
+        on_ctrl_c = signal.getsignal(signal.SIGINT)
+        if callable(on_ctrl_c):
+            on_ctrl_c(signal.SIGINT, frame)
+        elif not _done:
+            # Ctrl-C ignored: a shell's background job (`cmd &` in a script) starts so, and
+            # SIGTERM must still stop it, cleanly
+            raise KeyboardInterrupt
+        else:  # the command is done: ended by the signal, as before it was handled at all
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, terminate)
 

@@ -215,16 +215,25 @@ def test_a_finished_command_is_not_stopped_by_a_ctrl_c_while_python_shuts_down(
         signal.signal(signal.SIGINT, handled_before)
 
 
+@pytest.mark.parametrize(
+    "ctrl_c_ignored", [False, True], ids=["a terminal's", "a background job's"]
+)
 def test_sigterm_stops_a_command_as_ctrl_c_does_leaving_no_half_written_history(
-    tmp_path: Path,
+    tmp_path: Path, ctrl_c_ignored: bool
 ) -> None:
     out = tmp_path / "history"
     partial = tmp_path / ".history.partial"
     command = "import sys; from pipelines.entry import main; sys.exit(main())"
+
+    def as_a_shell_starts_it() -> None:
+        if ctrl_c_ignored:  # `cmd &` in a script: the job ignores Ctrl-C
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     generating = subprocess.Popen(
         [sys.executable, "-c", command, "synth", "--phones", "3000000", "--out", str(out)],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_a_shell_starts_it,
     )
     while not partial.exists() and generating.poll() is None:
         time.sleep(0.05)
