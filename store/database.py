@@ -34,6 +34,8 @@ def make_engine(
 ) -> Engine:
     """An engine tuned for the store's dialect.
 
+    Either way its errors never quote a statement's parameters: they carry numbers, texts
+    and one-time codes, tokens in a callback URL, and an error is logged.
     SQLite: WAL, so readers never wait for the writer; foreign keys enforced (SQLite leaves
     them off); writers wait up to five seconds for the lock instead of failing at once. The
     file's own folder is created, so the embedded default needs no set-up.
@@ -48,7 +50,11 @@ def make_engine(
         if parsed.database and parsed.database != ":memory:":
             _folder_made(Path(parsed.database).parent, url)
             _created_owner_only(parsed.database)
-        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
@@ -58,6 +64,7 @@ def make_engine(
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         pool_recycle=1_800,
+        hide_parameters=True,
     )
 
 
