@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from delivery.gateway_signatures import decode_secret
@@ -212,6 +219,18 @@ def check_database_url(url: str) -> str:
     )
 
 
+# the settings an empty value leaves refused rather than at their default (Settings)
+EMPTY_IS_AN_ERROR = frozenset(
+    {
+        "database_url",
+        "gateway_urls",
+        "gateway_tokens",
+        "gateway_secrets",
+        "moderation_rules_path",
+    }
+)
+
+
 class Settings(BaseSettings):
     # a refused setting's error never repeats its value: it may be a token or a password
     # and no number setting is infinite or NaN: a duration of inf overflows where it is used
@@ -221,9 +240,6 @@ class Settings(BaseSettings):
         frozen=True,
         hide_input_in_errors=True,
         allow_inf_nan=False,
-        # `OWNERSHIP_SCORES_DIR=` (a template's empty line) means the default, as an unset
-        # variable does: a blank folder would be the working folder, a blank number no number
-        env_ignore_empty=True,
     )
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -497,6 +513,17 @@ class Settings(BaseSettings):
         if at.tzinfo is not None or at.second or at.microsecond:
             raise ValueError("give the time of day as HH:MM, in UTC")
         return at
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_the_default(cls, value: object, info: ValidationInfo) -> object:
+        # `OWNERSHIP_SCORES_DIR=` (an environment file's empty line) means the default, as an
+        # unset variable does: an empty folder would be the working folder, an empty number
+        # none. Not for what says where the service works: an empty store or gateway, a
+        # substitution that failed, must not start it on a local store or the simulators.
+        if value == "" and info.field_name not in EMPTY_IS_AN_ERROR:
+            return cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
+        return value
 
     @field_validator(
         "threads",

@@ -229,6 +229,17 @@ def test_a_setting_set_to_an_empty_value_means_its_default(
     assert settings.secret_key_file == Path("var/secret.key")
 
 
+@pytest.mark.parametrize("variable", ["DATABASE_URL", "GATEWAY_URLS", "MODERATION_RULES_PATH"])
+def test_an_empty_setting_of_where_the_service_works_is_refused_not_defaulted(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # a substitution that failed must not start it on a local store or the simulators
+    monkeypatch.setenv(f"OWNERSHIP_{variable}", "")
+
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
 @pytest.mark.parametrize(
     "command",
     [
