@@ -49,9 +49,12 @@ class ServerHttpProtocol(HttpToolsProtocol):
                 connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self._head_bytes = 0
-        # the last bytes of a head's chunk: its end may be split across two chunks
-        self._head_tail = b""
         self._awaiting_head = True
+        self._head_ended = False
+        # the head as parsed: its request line and headers, counted as they are read
+        self._parsed_head = 0
+        # once refused, nothing more read on the connection reaches the app
+        self._refused = False
         self._deadline: asyncio.TimerHandle | None = None
         # a connection that never sends a byte holds a socket as surely as a slow head
         self._arm(self.head_seconds, self._head_too_slow)
@@ -61,26 +64,50 @@ class ServerHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._awaiting_head:
-            if self._deadline is None and not self._answering():
-                self._arm(self.head_seconds, self._head_too_slow)
-            # counted before the parser reads it, up to the blank line that ends the head (the
-            # rest may be its body, or the next request's, counted when its head is read)
-            seen = self._head_tail + data
-            end = seen.find(b"\r\n\r\n")
-            self._head_bytes += len(data) if end < 0 else end + 4 - len(self._head_tail)
-            self._head_tail = seen[-3:]
-            if self._head_bytes > self.head_limit:
-                if not self.transport.is_closing():
-                    too_large = f"The request's head is larger than {self.head_limit:,} bytes"
-                    self._refuse(431, too_large)
-                return
+        if self._refused:
+            return
+        awaiting = self._awaiting_head
+        if awaiting and self._deadline is None and not self._answering():
+            self._arm(self.head_seconds, self._head_too_slow)
+        self._head_ended = False
         super().data_received(data)
+        # a chunk spent wholly in a head counts, before the parser holds all of it; one in which
+        # a head ended is counted as parsed (the rest may be its body, or the next request)
+        if awaiting and self._awaiting_head and not self._head_ended:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.head_limit and not self.transport.is_closing():
+                self._refuse(431, f"The request's head is larger than {self.head_limit:,} bytes")
+
+    def on_message_begin(self) -> None:
+        if self._refused:
+            return
+        self._parsed_head = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        if self._refused:
+            return
+        self._parsed_head += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._refused:
+            return
+        self._parsed_head += len(name) + len(value) + len(b": \r\n")
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        if self._refused:
+            return
+        # as sent, give or take the spaces around the values: "METHOD url HTTP/1.1\r\n",
+        # the headers, and the blank line
+        whole = len(self.parser.get_method()) + self._parsed_head + len(b"  HTTP/1.1\r\n\r\n")
+        if whole > self.head_limit:
+            self._refuse(431, f"The request's head is larger than {self.head_limit:,} bytes")
+            return
         self._awaiting_head = False
+        self._head_ended = True
         self._head_bytes = 0
-        self._head_tail = b""
         if self._answering():
             # queued behind a request still being answered, its body is not read until then
             # (uvicorn pauses reading): its clock would run while the caller cannot send
@@ -89,7 +116,13 @@ class ServerHttpProtocol(HttpToolsProtocol):
             self._arm(self.body_seconds, self._body_too_slow)
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self._refused:
+            return
         # the next bytes begin the next request's head, whose clock starts with them once
         # no request is being answered
         self._awaiting_head = True
@@ -130,6 +163,7 @@ class ServerHttpProtocol(HttpToolsProtocol):
         for that request's."""
         self._disarm()
         self._awaiting_head = False
+        self._refused = True
         if self._answering():
             self.transport.close()
             return

@@ -194,6 +194,30 @@ def test_a_head_just_within_the_limit_whose_end_comes_in_two_writes_is_answered(
         assert status_and_body(read_response(connection)) == (200, b"5")
 
 
+def test_a_pipelined_heads_end_split_across_writes_before_its_body_is_answered(
+    port: int,
+) -> None:
+    body = b"x" * (HEAD_LIMIT * 2)
+    second = b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body)
+    with connect(port) as connection:
+        connection.sendall(request() + second[:-1])  # the first, and the second's head but "\n"
+        time.sleep(0.05)
+        connection.sendall(second[-1:] + body)
+        assert status_and_body(read_response(connection)) == (200, b"5")
+        assert status_and_body(read_response(connection)) == (200, str(len(body)).encode())
+
+
+def test_a_head_over_the_limit_after_stray_line_breaks_is_refused_too(port: int) -> None:
+    with connect(port) as connection:
+        connection.sendall(request())
+        assert status_and_body(read_response(connection)) == (200, b"5")
+        filler = b"a" * (HEAD_LIMIT * 10)
+        connection.sendall(
+            b"\r\n\r\nGET /any HTTP/1.1\r\nhost: x\r\nx-filler: " + filler + b"\r\n\r\n"
+        )
+        assert status_and_body(read_until_closed(connection))[0] == 431
+
+
 def test_a_head_that_stops_coming_is_refused_with_408_and_closed(port: int) -> None:
     with connect(port) as connection:
         connection.sendall(b"GET /any HTTP/1.1\r\nhost: x\r\n")  # and no blank line
