@@ -17,8 +17,9 @@ from tests.store.migrated_store import store_at
 
 BEFORE = "0019_mend_edited_notifications"
 ROUNDED = "0021_ledger_prices_rounded"
-# a tenth of 4.5555 and of 4.5565, as billed before: five places, each a tie at the fifth
-UNROUNDED = ("0.45555", "0.45565")
+# a tenth of 4.5555 (twice: each entry of a price is rounded) and of 4.5565, as billed
+# before: five places, each a tie at the fifth
+UNROUNDED = ("0.45555", "0.45555", "0.45565")
 ENTRY = (
     "insert into billing_ledger (notification_id, client_key, channel, country, price, "
     "currency, delivered_at, month) values (:id, 'BankKey', 'vk', '7', :price, 'RUB', "
@@ -42,7 +43,7 @@ def test_0021_rounds_the_ledgers_prices_half_away_from_zero_on_either_store(
         with engine.connect() as connection:
             bill = records.billing_report(connection, "BankKey", "2026-11")
 
-    assert [(line["price"], line["amount"]) for line in bill] == [
-        (Decimal("0.4556"), Decimal("0.4556")),
-        (Decimal("0.4557"), Decimal("0.4557")),
+    assert [(line["price"], line["delivered"], line["amount"]) for line in bill] == [
+        (Decimal("0.4556"), 2, Decimal("0.9112")),
+        (Decimal("0.4557"), 1, Decimal("0.4557")),
     ]

@@ -35,19 +35,23 @@ def upgrade() -> None:
     if bind.dialect.name != "sqlite":
         return
     # the floats of more than four places, read raw, not through Numeric, which would round
-    # them its own way (from the binary value, not half away from zero)
-    entries = bind.execute(
+    # them its own way (from the binary value, not half away from zero); a handful of prices
+    # however long the ledger, each then set in one statement
+    prices = bind.execute(
         sa.text(
-            "select id, price from billing_ledger "
+            "select distinct price from billing_ledger "
             "where typeof(price) = 'real' and price <> round(price, 4)"
         )
-    ).all()
-    for entry_id, price in entries:
+    ).scalars()
+    for price in list(prices):
         rounded = Decimal(repr(price)).quantize(PLACES, rounding=ROUND_HALF_UP)
         if rounded != Decimal(repr(price)):
             bind.execute(
-                sa.text("update billing_ledger set price = :price where id = :id"),
-                {"price": float(rounded), "id": entry_id},
+                sa.text(
+                    "update billing_ledger set price = :rounded "
+                    "where typeof(price) = 'real' and price = :price"
+                ),
+                {"rounded": float(rounded), "price": price},
             )
 
 
