@@ -428,7 +428,9 @@ def _store(settings: Settings) -> Iterator[sessionmaker[Session]]:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
     except DatabaseError as error:
-        raise UsageError(f"cannot open the store at {shown}: {error.orig}") from error
+        # the driver's first line: psycopg's goes on with a hint on a line of its own
+        reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else error
+        raise UsageError(f"cannot open the store at {shown}: {reason}") from error
     try:
         yield session_factory(engine)
     except OperationalError as error:
