@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 HEAD_LIMIT = 64 * 1024
 HEAD_SECONDS = 10.0
 BODY_SECONDS = 60.0
+# a chunk's framing around its data: its size in hex (a 64-bit size is 16 digits), its line
+# break, and the line break after its data
+CHUNK_FRAMING = 16 + 2 + 2
 
 
 class ServerHttpProtocol(HttpToolsProtocol):
@@ -55,6 +58,16 @@ class ServerHttpProtocol(HttpToolsProtocol):
         self._parsed_head = 0
         # once refused, nothing more read on the connection reaches the app
         self._refused = False
+        # a request's framing past its head (chunk sizes, a chunked body's trailer fields),
+        # which the parser holds as it does a head: the bytes read, the body's, the chunks
+        self._in_body = False
+        self._message_bytes = 0
+        self._body_bytes = 0
+        self._chunks = 0
+        # whether the head being read has more than the line breaks a client may send
+        # between requests, and how many requests the connection has carried
+        self._head_has_text = False
+        self._served = 0
         self._deadline: asyncio.TimerHandle | None = None
         # a connection that never sends a byte holds a socket as surely as a slow head
         self._arm(self.head_seconds, self._head_too_slow)
@@ -66,11 +79,26 @@ class ServerHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        awaiting = self._awaiting_head
-        if awaiting and self._deadline is None and not self._answering():
-            self._arm(self.head_seconds, self._head_too_slow)
+        awaiting, in_body, served = self._awaiting_head, self._in_body, self._served
+        if awaiting:
+            self._head_has_text = self._head_has_text or bool(data.strip(b"\r\n"))
+            if self._deadline is None and not self._answering():
+                self._arm(self.head_seconds, self._head_too_slow)
         self._head_ended = False
         super().data_received(data)
+        # a chunk in which the message ended is not counted (the rest may be the next requests)
+        if in_body and self._served == served and not self._refused:
+            self._message_bytes += len(data)
+            # a chunk's size line and its data's line break are a few bytes; beyond those,
+            # what is not the body (trailer fields) is held to a head's bound
+            framing = self._message_bytes - self._body_bytes - CHUNK_FRAMING * self._chunks
+            if framing > self.head_limit and not self.transport.is_closing():
+                log.warning(
+                    "a request's chunked framing passed %s bytes; its connection was closed",
+                    f"{self.head_limit:,}",
+                )
+                self._refused = True
+                self.transport.close()
         # a chunk spent wholly in a head counts, before the parser holds all of it; one in which
         # a head ended is counted as parsed (the rest may be its body, or the next request)
         if awaiting and self._awaiting_head and not self._head_ended:
@@ -108,6 +136,9 @@ class ServerHttpProtocol(HttpToolsProtocol):
         self._awaiting_head = False
         self._head_ended = True
         self._head_bytes = 0
+        self._head_has_text = False
+        self._in_body = True
+        self._message_bytes = self._body_bytes = self._chunks = 0
         if self._answering():
             # queued behind a request still being answered, its body is not read until then
             # (uvicorn pauses reading): its clock would run while the caller cannot send
@@ -118,7 +149,11 @@ class ServerHttpProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
+            self._body_bytes += len(body)
             super().on_body(body)
+
+    def on_chunk_header(self) -> None:
+        self._chunks += 1
 
     def on_message_complete(self) -> None:
         if self._refused:
@@ -126,8 +161,27 @@ class ServerHttpProtocol(HttpToolsProtocol):
         # the next bytes begin the next request's head, whose clock starts with them once
         # no request is being answered
         self._awaiting_head = True
+        self._in_body = False
+        self._served += 1
         self._disarm()
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        queued = bool(self.pipeline)
+        super().on_response_complete()
+        # a request queued behind the one answered starts now: if its body is still to come,
+        # its clock starts with it (it was not run while uvicorn did not read)
+        started = self.cycle
+        if queued and not self._refused and started is not None and started.more_body:
+            self._arm(self.body_seconds, self._body_too_slow)
+
+    def _should_upgrade(self) -> bool:
+        # a refused request is no websocket: uvicorn would take it up on a scope never made
+        return not self._refused and super()._should_upgrade()
+
+    def _unsupported_upgrade_warning(self) -> None:
+        if not self._refused:
+            super()._unsupported_upgrade_warning()
 
     def _answering(self) -> bool:
         """Whether a request's response is still to be written: a deadline of the next
@@ -146,6 +200,13 @@ class ServerHttpProtocol(HttpToolsProtocol):
     def _head_too_slow(self) -> None:
         self._deadline = None
         if self._awaiting_head and not self._answering() and not self.transport.is_closing():
+            if self._served and not self._head_has_text:
+                # line breaks after a request (RFC 9112 lets a client send them), then nothing:
+                # an idle connection, closed as its keep-alive would be, unanswered
+                self._disarm()
+                self._refused = True
+                self.transport.close()
+                return
             self._refuse(408, f"The request's head was not whole within {self.head_seconds:g} s")
 
     def _body_too_slow(self) -> None:
@@ -159,13 +220,15 @@ class ServerHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer, in the API's envelope, before the request reached the app; then close. Behind
-        a request still being answered (pipelined), close only: an answer now would be taken
-        for that request's."""
+        a request still being answered (pipelined), answer nothing, which would be taken for
+        that request's answer: the connection closes once that one is written."""
         self._disarm()
         self._awaiting_head = False
         self._refused = True
         if self._answering():
-            self.transport.close()
+            # the earlier request is answered first; then uvicorn closes the connection
+            self.cycle.keep_alive = False
+            self.flow.pause_reading()
             return
         body = json.dumps(
             {"status": status, "code": ErrorCode.INVALID_ARGUMENT, "message": message}

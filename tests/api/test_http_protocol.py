@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 
 import pytest
 import uvicorn
@@ -216,6 +218,57 @@ def test_a_head_over_the_limit_after_stray_line_breaks_is_refused_too(port: int)
             b"\r\n\r\nGET /any HTTP/1.1\r\nhost: x\r\nx-filler: " + filler + b"\r\n\r\n"
         )
         assert status_and_body(read_until_closed(connection))[0] == 431
+
+
+def test_a_refused_head_behind_a_request_being_answered_lets_that_answer_through(
+    port: int,
+) -> None:
+    oversized = b"GET /any HTTP/1.1\r\nhost: x\r\nx-filler: " + b"a" * HEAD_LIMIT + b"\r\n\r\n"
+    with connect(port) as connection:
+        connection.sendall(request(path=b"/slow") + oversized)
+        assert status_and_body(read_response(connection)) == (200, b"5")
+        assert read_until_closed(connection) == b""  # and no answer taken for the second's
+
+
+def test_a_pipelined_requests_body_is_held_to_its_time_once_its_turn_comes(port: int) -> None:
+    queued = b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nhello"
+    with connect(port) as connection:
+        connection.sendall(request(path=b"/slow") + queued)  # and the rest of its body never
+        assert status_and_body(read_response(connection)) == (200, b"5")
+        assert read_until_closed(connection) == b""
+
+
+def test_a_chunked_bodys_trailer_fields_are_held_to_the_heads_bound(port: int) -> None:
+    head = b"POST /any HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+    with connect(port) as connection:
+        connection.sendall(head + b"5\r\nhello\r\n0\r\nx-trailer: ")
+        with suppress(OSError):  # the server may close while the trailer is still being sent
+            for _ in range(HEAD_LIMIT // 512 * 4):  # a trailer four times a head's bound
+                time.sleep(0.005)
+                connection.sendall(b"a" * 512)
+            connection.sendall(b"\r\n\r\n")
+        assert read_until_closed(connection) == b""  # closed, the request never answered
+
+
+def test_line_breaks_after_a_request_and_then_silence_close_the_connection_unanswered(
+    port: int,
+) -> None:
+    with connect(port) as connection:
+        connection.sendall(request())
+        assert status_and_body(read_response(connection)) == (200, b"5")
+        connection.sendall(b"\r\n")  # which a client may send between requests
+        assert read_until_closed(connection) == b""  # no 408 to a request never sent
+
+
+def test_a_refused_websocket_upgrade_is_answered_431_without_an_error_logged(
+    port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    upgrade = b"GET /any HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: upgrade\r\n"
+    with caplog.at_level(logging.WARNING), connect(port) as connection:
+        connection.sendall(upgrade + b"x-filler: " + b"a" * HEAD_LIMIT + b"\r\n\r\n")
+        assert status_and_body(read_until_closed(connection))[0] == 431
+        time.sleep(0.1)
+    assert [record.getMessage() for record in caplog.records] == []
 
 
 def test_a_head_that_stops_coming_is_refused_with_408_and_closed(port: int) -> None:
