@@ -78,9 +78,9 @@ def parse_number(text: str, default_region: str | None = None) -> PhoneNumber:
 
 def parse_sent_number(text: str) -> PhoneNumber:
     """`parse_number` of a number a client sent (the API, the command line): also refused when
-    the text holds a control character (spaces of any kind aside) or what is no text, which
+    the text holds a control character (a tab or line break aside) or what is no text, which
     `parse_number` would skip and answer for the digits around it."""
-    if any(category(char) in _NOT_TEXT_CATEGORIES and not char.isspace() for char in text):
+    if any(category(char) in _NOT_TEXT_CATEGORIES and char not in "\t\n\r" for char in text):
         raise InvalidNumberError(text, NumberProblem.NOT_TEXT)
     return parse_number(text)
 

@@ -55,16 +55,17 @@ def stop_on_sigterm_as_on_ctrl_c() -> None:
 
     def terminate(number: int, frame: FrameType | None) -> None:
         _sigterm_received.append(number)
+        if _done:  # the command is done: ended by the signal, as before it was handled at all
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+            return
         on_ctrl_c = signal.getsignal(signal.SIGINT)
         if callable(on_ctrl_c):
             on_ctrl_c(signal.SIGINT, frame)
-        elif not _done:
+        else:
             # Ctrl-C ignored: a shell's background job (`cmd &` in a script) starts so, and
             # SIGTERM must still stop it, cleanly
             raise KeyboardInterrupt
-        else:  # the command is done: ended by the signal, as before it was handled at all
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.raise_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, terminate)
 

@@ -223,6 +223,8 @@ def check_database_url(url: str) -> str:
 EMPTY_IS_AN_ERROR = frozenset(
     {
         "database_url",
+        "scores_dir",
+        "secret_key_file",
         "gateway_urls",
         "gateway_tokens",
         "gateway_secrets",
@@ -517,13 +519,15 @@ class Settings(BaseSettings):
     @field_validator("*", mode="before")
     @classmethod
     def _empty_is_the_default(cls, value: object, info: ValidationInfo) -> object:
-        # `OWNERSHIP_SCORES_DIR=` (an environment file's empty line) means the default, as an
-        # unset variable does: an empty folder would be the working folder, an empty number
-        # none. Not for what says where the service works: an empty store or gateway, a
-        # substitution that failed, must not start it on a local store or the simulators.
-        if value == "" and info.field_name not in EMPTY_IS_AN_ERROR:
-            return cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
-        return value
+        # `OWNERSHIP_THREADS=` (an environment file's empty line) means the default, as an
+        # unset variable does. Not for what says where the service works: an empty store,
+        # gateway, scores folder or key file, a substitution that failed, must not start it on
+        # a local store, the simulators or the working folder.
+        if not isinstance(value, str) or value.strip():
+            return value
+        if info.field_name in EMPTY_IS_AN_ERROR:
+            raise ValueError("is empty: give it a value, or leave it unset for its default")
+        return cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
 
     @field_validator(
         "threads",

@@ -115,7 +115,9 @@ def test_a_table_refuses_duplicate_prefixes() -> None:
         CountryTable([Country("RU", "Russia", "7", 1, None), Country("XX", "X", "7", 1, None)])
 
 
-@pytest.mark.parametrize("text", ["+79234567823\udc80", "+7923\x004567823", "+79234567823\ue000"])
+@pytest.mark.parametrize(
+    "text", ["+79234567823\udc80", "+7923\x004567823", "+79234567823\ue000", "+79234567823\x1c"]
+)
 def test_a_sent_number_holding_a_control_or_what_is_no_text_is_refused(text: str) -> None:
     with pytest.raises(InvalidNumberError, match="control character or what is no text") as caught:
         parse_sent_number(text)

@@ -28,6 +28,9 @@ depends_on = None
 
 # the ledger's places, as ownership.prices keeps them; written out: a revision keeps what it did
 PLACES = Decimal("0.0001")
+# an entry SQLite keeps as a float of more than four places
+UNROUNDED = sa.text("typeof(price) = 'real' and price <> round(price, 4)")
+LEDGER = sa.table("billing_ledger", sa.column("price"))
 
 
 def upgrade() -> None:
@@ -35,24 +38,20 @@ def upgrade() -> None:
     if bind.dialect.name != "sqlite":
         return
     # the floats of more than four places, read raw, not through Numeric, which would round
-    # them its own way (from the binary value, not half away from zero); a handful of prices
-    # however long the ledger, each then set in one statement
-    prices = bind.execute(
-        sa.text(
-            "select distinct price from billing_ledger "
-            "where typeof(price) = 'real' and price <> round(price, 4)"
-        )
-    ).scalars()
-    for price in list(prices):
-        rounded = Decimal(repr(price)).quantize(PLACES, rounding=ROUND_HALF_UP)
-        if rounded != Decimal(repr(price)):
-            bind.execute(
-                sa.text(
-                    "update billing_ledger set price = :rounded "
-                    "where typeof(price) = 'real' and price = :price"
-                ),
-                {"rounded": float(rounded), "price": price},
-            )
+    # them its own way (from the binary value, not half away from zero): a handful of prices
+    # however long the ledger, all set in one scan
+    unrounded = bind.execute(sa.select(LEDGER.c.price).distinct().where(UNROUNDED)).scalars()
+    rounded = {
+        price: float(Decimal(repr(price)).quantize(PLACES, rounding=ROUND_HALF_UP))
+        for price in unrounded
+    }
+    if not rounded:
+        return
+    bind.execute(
+        LEDGER.update()
+        .where(UNROUNDED)
+        .values(price=sa.case(rounded, value=LEDGER.c.price, else_=LEDGER.c.price))
+    )
 
 
 def downgrade() -> None:
