@@ -59,7 +59,8 @@ class ServerHttpProtocol(HttpToolsProtocol):
         # once refused, nothing more read on the connection reaches the app
         self._refused = False
         # a request's framing past its head (chunk sizes, a chunked body's trailer fields),
-        # which the parser holds as it does a head: the bytes read, the body's, the chunks
+        # which the parser holds as it does a head: what reads held beyond the body and the
+        # chunks' own framing, the body's bytes, the chunks
         self._in_body = False
         self._message_bytes = 0
         self._body_bytes = 0
@@ -80,6 +81,7 @@ class ServerHttpProtocol(HttpToolsProtocol):
         if self._refused:
             return
         awaiting, in_body, served = self._awaiting_head, self._in_body, self._served
+        body_bytes, chunks = self._body_bytes, self._chunks
         if awaiting:
             self._head_has_text = self._head_has_text or bool(data.strip(b"\r\n"))
             if self._deadline is None and not self._answering():
@@ -88,11 +90,13 @@ class ServerHttpProtocol(HttpToolsProtocol):
         super().data_received(data)
         # a chunk in which the message ended is not counted (the rest may be the next requests)
         if in_body and self._served == served and not self._refused:
-            self._message_bytes += len(data)
             # a chunk's size line and its data's line break are a few bytes; beyond those,
-            # what is not the body (trailer fields) is held to a head's bound
-            framing = self._message_bytes - self._body_bytes - CHUNK_FRAMING * self._chunks
-            if framing > self.head_limit and not self.transport.is_closing():
+            # what a read holds that is not the body (trailer fields) is held to a head's
+            # bound. Read by read: tiny chunks' unspent allowance pays for nothing later.
+            body = self._body_bytes - body_bytes
+            framing = len(data) - body - CHUNK_FRAMING * (self._chunks - chunks)
+            self._message_bytes += max(framing, 0)
+            if self._message_bytes > self.head_limit and not self.transport.is_closing():
                 log.warning(
                     "a request's chunked framing passed %s bytes; its connection was closed",
                     f"{self.head_limit:,}",
@@ -167,12 +171,11 @@ class ServerHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        queued = bool(self.pipeline)
+        # the request queued next behind the one answered starts now (uvicorn takes the
+        # oldest, from the right): if its body is still to come, its clock starts with it
+        next_up = self.pipeline[-1][0] if self.pipeline else None
         super().on_response_complete()
-        # a request queued behind the one answered starts now: if its body is still to come,
-        # its clock starts with it (it was not run while uvicorn did not read)
-        started = self.cycle
-        if queued and not self._refused and started is not None and started.more_body:
+        if next_up is not None and not self._refused and next_up.more_body:
             self._arm(self.body_seconds, self._body_too_slow)
 
     def _should_upgrade(self) -> bool:

@@ -250,6 +250,29 @@ def test_a_chunked_bodys_trailer_fields_are_held_to_the_heads_bound(port: int) -
         assert read_until_closed(connection) == b""  # closed, the request never answered
 
 
+def test_tiny_chunks_earn_no_allowance_for_a_trailer_sent_after_them(port: int) -> None:
+    head = b"POST /any HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+    with connect(port) as connection:
+        connection.sendall(head + b"1\r\na\r\n" * 2000 + b"0\r\nx-trailer: ")
+        with suppress(OSError):
+            for _ in range(HEAD_LIMIT // 512 * 4):
+                time.sleep(0.005)
+                connection.sendall(b"a" * 512)
+            connection.sendall(b"\r\n\r\n")
+        assert read_until_closed(connection) == b""
+
+
+def test_requests_queued_behind_an_answer_are_each_given_their_bodys_time_in_turn(
+    port: int,
+) -> None:
+    stalled = b"POST /any HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nhello"
+    with connect(port) as connection:
+        connection.sendall(request(path=b"/slow") + request(path=b"/slow") + stalled)
+        assert status_and_body(read_response(connection)) == (200, b"5")
+        assert status_and_body(read_response(connection)) == (200, b"5")
+        assert read_until_closed(connection) == b""  # the stalled body's own time, then
+
+
 def test_line_breaks_after_a_request_and_then_silence_close_the_connection_unanswered(
     port: int,
 ) -> None:

@@ -31,6 +31,7 @@ PLACES = Decimal("0.0001")
 # an entry SQLite keeps as a float of more than four places
 UNROUNDED = sa.text("typeof(price) = 'real' and price <> round(price, 4)")
 LEDGER = sa.table("billing_ledger", sa.column("price"))
+PRICES_A_STATEMENT = 300
 
 
 def upgrade() -> None:
@@ -39,19 +40,22 @@ def upgrade() -> None:
         return
     # the floats of more than four places, read raw, not through Numeric, which would round
     # them its own way (from the binary value, not half away from zero): a handful of prices
-    # however long the ledger, all set in one scan
+    # however long the ledger
     unrounded = bind.execute(sa.select(LEDGER.c.price).distinct().where(UNROUNDED)).scalars()
     rounded = {
         price: float(Decimal(repr(price)).quantize(PLACES, rounding=ROUND_HALF_UP))
         for price in unrounded
     }
-    if not rounded:
-        return
-    bind.execute(
-        LEDGER.update()
-        .where(UNROUNDED)
-        .values(price=sa.case(rounded, value=LEDGER.c.price, else_=LEDGER.c.price))
-    )
+    # a statement per few hundred prices: two parameters each, and older SQLite builds take
+    # 999 at most
+    prices = list(rounded.items())
+    for start in range(0, len(prices), PRICES_A_STATEMENT):
+        some = dict(prices[start : start + PRICES_A_STATEMENT])
+        bind.execute(
+            LEDGER.update()
+            .where(UNROUNDED, LEDGER.c.price.in_(list(some)))
+            .values(price=sa.case(some, value=LEDGER.c.price))
+        )
 
 
 def downgrade() -> None:
