@@ -660,7 +660,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="a pre-send check from the local snapshot",
-        description="A pre-send check from the local snapshot.",
+        description=(
+            "A pre-send check from the local snapshot and the answers given since the batch "
+            "in the store (OWNERSHIP_DATABASE_URL), as JSON; a store it cannot read is an error."
+        ),
     )
     check.add_argument("phone", help="the number, E.164 (+79234567823)")
     check.add_argument(
@@ -697,7 +700,10 @@ def build_parser() -> argparse.ArgumentParser:
     billing = commands.add_parser(
         "billing",
         help="a client's delivered notifications of a month, priced",
-        description="A client's delivered notifications of a month by channel and country.",
+        description=(
+            "A client's delivered notifications of a month (UTC, by delivery time) by channel, "
+            "country and unit price, from the store (OWNERSHIP_DATABASE_URL)."
+        ),
     )
     billing.add_argument("--client", required=True, help="the client's name")
     billing.add_argument("--month", required=True, help="YYYY-MM")
