@@ -28,10 +28,12 @@ NIGHTLY_FILE = re.compile(rf"{NIGHTLY}(\d{{8}}T\d{{12}})(?:-\d+)?\.(?:parquet|cs
 
 def export_verifications(
     engine: Engine, history: Path, since: datetime | None = None, now: datetime | None = None
-) -> Path:
+) -> Path | None:
     """Write the results answered since `since` (all, without it) to
     `history/verifications/notify-<now>.parquet`, atomically and beside every earlier export;
     returns the file. An operator's export: the nightly run's watermark stays where it was.
+    None, and no file, when there is no such result and the history holds the kind already,
+    as the nightly export: an empty file an export would leave in the folder every run reads.
 
     All files of a kind share one format (DESIGN §3): into a `verifications` folder of CSV
     files the results go as `notify-<now>.csv`. The history must exist, or a mistyped path
@@ -41,6 +43,8 @@ def export_verifications(
     if since is not None:
         query = query.where(records.verifications.c.ts >= since)
     rows = _read(engine, history, query)
+    if not rows and input_files(history / "verifications"):
+        return None
     return _write(history, rows, f"notify-{_stamp(now or datetime.now(UTC))}")
 
 

@@ -490,6 +490,10 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
         raise store_failed(settings, error) from error
     finally:
         engine.dispose()
+    if written is None:
+        since_when = f" since {args.since.isoformat()}" if args.since else ""
+        console.print(f"no re-verification result{since_when} to export: no file written")
+        return 0
     count = _rows_in(written)
     console.print(f"wrote {shown(str(written))} ({count:,} result{'' if count == 1 else 's'})")
     return 0

@@ -79,8 +79,23 @@ def test_into_a_folder_of_parquet_files_the_results_go_as_parquet(
 
     written = export_verifications(store, events)
 
-    assert written.suffix == ".parquet"
+    assert written is not None and written.suffix == ".parquet"
     assert pq.read_table(written).column("result").to_pylist() == ["denied"]
+
+
+def test_an_export_with_nothing_new_writes_no_empty_file(
+    tmp_path: Path, store: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = History().register(RU_MOBILE, days_ago(300), ANNA).write(tmp_path / "events")
+    before = sorted((events / "verifications").iterdir())
+    later = (AS_OF + timedelta(days=1)).isoformat()  # after the store's one result
+
+    assert main(["export-verifications", "--history", str(events), "--since", later]) == 0
+
+    assert sorted((events / "verifications").iterdir()) == before
+    assert capsys.readouterr().err.strip() == (
+        f"no re-verification result since {later} to export: no file written"
+    )
 
 
 def test_two_exports_at_one_instant_each_keep_their_file(tmp_path: Path, store: Engine) -> None:
