@@ -61,8 +61,7 @@ class ServerHttpProtocol(HttpToolsProtocol):
         # a request's framing past its head (chunk sizes, a chunked body's trailer fields),
         # which the parser holds as it does a head: what reads held beyond the body and the
         # chunks' own framing, the body's bytes, the chunks
-        self._in_body = False
-        self._message_bytes = 0
+        self._framing_bytes = 0
         self._body_bytes = 0
         self._chunks = 0
         # whether the head being read has more than the line breaks a client may send
@@ -80,7 +79,7 @@ class ServerHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        awaiting, in_body, served = self._awaiting_head, self._in_body, self._served
+        awaiting, served = self._awaiting_head, self._served
         body_bytes, chunks = self._body_bytes, self._chunks
         if awaiting:
             self._head_has_text = self._head_has_text or bool(data.strip(b"\r\n"))
@@ -89,14 +88,14 @@ class ServerHttpProtocol(HttpToolsProtocol):
         self._head_ended = False
         super().data_received(data)
         # a chunk in which the message ended is not counted (the rest may be the next requests)
-        if in_body and self._served == served and not self._refused:
+        if not awaiting and self._served == served and not self._refused:
             # a chunk's size line and its data's line break are a few bytes; beyond those,
             # what a read holds that is not the body (trailer fields) is held to a head's
             # bound. Read by read: tiny chunks' unspent allowance pays for nothing later.
             body = self._body_bytes - body_bytes
             framing = len(data) - body - CHUNK_FRAMING * (self._chunks - chunks)
-            self._message_bytes += max(framing, 0)
-            if self._message_bytes > self.head_limit and not self.transport.is_closing():
+            self._framing_bytes += max(framing, 0)
+            if self._framing_bytes > self.head_limit and not self.transport.is_closing():
                 log.warning(
                     "a request's chunked framing passed %s bytes; its connection was closed",
                     f"{self.head_limit:,}",
@@ -141,8 +140,7 @@ class ServerHttpProtocol(HttpToolsProtocol):
         self._head_ended = True
         self._head_bytes = 0
         self._head_has_text = False
-        self._in_body = True
-        self._message_bytes = self._body_bytes = self._chunks = 0
+        self._framing_bytes = self._body_bytes = self._chunks = 0
         if self._answering():
             # queued behind a request still being answered, its body is not read until then
             # (uvicorn pauses reading): its clock would run while the caller cannot send
@@ -165,7 +163,6 @@ class ServerHttpProtocol(HttpToolsProtocol):
         # the next bytes begin the next request's head, whose clock starts with them once
         # no request is being answered
         self._awaiting_head = True
-        self._in_body = False
         self._served += 1
         self._disarm()
         super().on_message_complete()
