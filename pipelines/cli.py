@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ownership.numbers import InvalidNumberError
-from pipelines.entry import INTERRUPTED, TERMINATED, terminated
+from pipelines.entry import stopped
 from pipelines.logs import shown
 from pipelines.settings import (
     Settings,
@@ -752,18 +752,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv)
-    except KeyboardInterrupt as interrupt:  # Ctrl-C, also while the imports below load
-        stopped = "terminated" if terminated() else "interrupted"
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM, also while the imports load
+        said, code = stopped()
         if getattr(interrupt, "published", False):  # a scoring run's, which waited for it
-            console.print(f"{stopped}, once the run had published all of its files")
+            console.print(f"{said}, once the run had published all of its files")
         else:
-            console.print(stopped)
-        return TERMINATED if terminated() else INTERRUPTED
+            console.print(said)
+        return code
     except RuntimeError as error:
         if str(error) != DUCKDB_INTERRUPTED:
             raise
-        console.print("terminated" if terminated() else "interrupted")
-        return TERMINATED if terminated() else INTERRUPTED
+        said, code = stopped()
+        console.print(said)
+        return code
 
 
 # The one optional positional a command takes after its options (`clients set-webhook`'s URL)

@@ -27,8 +27,9 @@ def main() -> int:
     try:
         from pipelines.cli import main as run_command_line
     except KeyboardInterrupt:
-        print("terminated" if terminated() else "interrupted", file=sys.stderr)
-        return TERMINATED if terminated() else INTERRUPTED
+        said, code = stopped()
+        print(said, file=sys.stderr)
+        return code
     code = run_command_line()
     # done, and said so: a Ctrl-C while Python shuts down (a fifth of a second) would kill
     # the process by the signal, and a finished command would look stopped
@@ -70,6 +71,6 @@ def stop_on_sigterm_as_on_ctrl_c() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
-def terminated() -> bool:
-    """Whether the command was stopped by SIGTERM, not by a Ctrl-C."""
-    return bool(_sigterm_received)
+def stopped() -> tuple[str, int]:
+    """What a stopped command says and its exit code: by SIGTERM, or by a Ctrl-C."""
+    return ("terminated", TERMINATED) if _sigterm_received else ("interrupted", INTERRUPTED)

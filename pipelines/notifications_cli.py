@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ownership.notifications import ACTION_AGE_DAYS_MAX
 from pipelines.cli import UsageError, _whole_number
-from pipelines.entry import INTERRUPTED
+from pipelines.entry import stopped
 from pipelines.settings import (
     MIN_NOTIFICATION_RETENTION_DAYS,
     RETENTION_OFF,
@@ -148,7 +148,7 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
             print(said)
             return 0
         print(f"{said}; {_unfinished(args.dry_run)}")
-        return INTERRUPTED
+        return stopped()[1]  # by a Ctrl-C, or a SIGTERM that came as one
 
 
 def _unfinished(dry_run: bool) -> str:
