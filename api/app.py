@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +42,8 @@ from store.clients import forget_nonces_before
 from store.database import make_engine, session_factory
 
 log = logging.getLogger(__name__)
+
+DOCS_ASSETS = "/docs-assets"
 
 DESCRIPTION = """Pre-send checks of phone-number ownership, CAMARA number recycling and tenure.
 
@@ -149,7 +152,10 @@ def create_app(
         nonce_engine.dispose()
         engine.dispose()
 
-    app = FastAPI(
+    # the docs pages' scripts come with the service (Swagger UI 5 and ReDoc, which read
+    # OpenAPI 3.1), not from a CDN that a closed network cannot reach
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="Phone-ownership checks",
         version="1",
         description=DESCRIPTION,
@@ -159,9 +165,12 @@ def create_app(
         # lead a signed call to a URL its signature does not cover, and a 401
         redirect_slashes=False,
     )
-    docs = (app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(ObservabilityMiddleware, static_paths=[path for path in docs if path])
+    app.add_middleware(
+        ObservabilityMiddleware,
+        static_paths=[app.openapi_url] if app.openapi_url else [],
+        static_folders=[DOCS_ASSETS],
+    )
     install_error_handlers(app)
     routers = [module.router for module in (checks, camara, notify, templates, admin, inbound, ops)]
     for router in routers:

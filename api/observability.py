@@ -276,11 +276,16 @@ class ObservabilityMiddleware:
     of unexpected errors (api.errors) echoes the correlator itself.
     """
 
-    def __init__(self, app: ASGIApp, static_paths: Iterable[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, static_paths: Iterable[str] = (), static_folders: Iterable[str] = ()
+    ) -> None:
         self.app = app
-        # routes FastAPI serves without naming them in the scope (its docs pages): labelled
-        # by their path, which is fixed, instead of as unmatched
+        # routes FastAPI serves without naming them in the scope (its OpenAPI document):
+        # labelled by their path, which is fixed, instead of as unmatched
         self.static_paths = frozenset(static_paths)
+        # mounted folders of files (the docs pages' scripts): labelled by the folder, so that
+        # requests for made-up file names add no label values
+        self.static_folders = tuple(folder.rstrip("/") + "/" for folder in static_folders)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -307,9 +312,17 @@ class ObservabilityMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None)
             if template is None:
-                template = scope["path"] if scope["path"] in self.static_paths else "unmatched"
+                template = self._static_template(scope["path"])
             REQUESTS.labels(template, scope["method"], str(status)).inc()
             LATENCY.labels(template, scope["method"]).observe(time.perf_counter() - started)
+
+    def _static_template(self, path: str) -> str:
+        if path in self.static_paths:
+            return path
+        for folder in self.static_folders:
+            if path.startswith(folder):
+                return folder.rstrip("/")
+        return "unmatched"
 
 
 def mask_phone_numbers_in_logs() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -287,14 +288,31 @@ def test_health_and_metrics_report_the_snapshot_and_the_requests(caller: Caller)
     assert "ownership_snapshot_numbers 8.0" in metrics
 
 
+def test_the_docs_pages_load_everything_from_the_service_itself(caller: Caller) -> None:
+    for page in ("/docs", "/redoc"):
+        html = caller.get(page).text
+        sources = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", html)
+        scripts = [source for source in sources if source.endswith(".js")]
+
+        assert scripts, page
+        assert [source for source in sources if "//" in source] == [], page
+        for source in sources:
+            asset = caller.get(source)
+            assert asset.status_code == 200, source
+            assert len(asset.content) > 1000, source
+
+
 def test_the_docs_pages_are_counted_under_their_own_routes(caller: Caller) -> None:
-    for path in ("/docs", "/openapi.json", "/nowhere"):
+    for path in ("/docs", "/openapi.json", "/nowhere", "/docs-assets/swagger-ui.css"):
         caller.get(path)
+    caller.get("/docs-assets/made-up-name.js")
 
     metrics = caller.get("/metrics").text
 
     assert 'ownership_http_requests_total{method="GET",route="/docs",status="200"}' in metrics
     assert 'route="/openapi.json",status="200"' in metrics
+    assert 'route="/docs-assets",status="200"' in metrics
+    assert 'route="/docs-assets",status="404"' in metrics
     assert 'ownership_http_requests_total{method="GET",route="unmatched",status="404"}' in metrics
     assert 'route="unmatched",status="200"' not in metrics
 
