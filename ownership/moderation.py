@@ -420,15 +420,26 @@ def _filled_promotions(
 ) -> Iterator[Finding]:
     """Promotion in `text` filled with `values` that a value takes part in: a word split by a
     placeholder (`Ск#x#дка` with x = «и»), or a value that reads as promotion beside the
-    fixed text. A match in the fixed text alone is not one: the template's own words are
-    judged without values. `within_one_value`: also a match lying inside a single value (left
-    out where each value is checked on its own as well)."""
+    fixed text. A match in the fixed text alone is one only where the template's own words,
+    judged without values, were excused by an exception the values broke («Начислено #n#
+    бонусов» with n = «0. Получите 500»): one found in the template itself was judged there.
+    `within_one_value`: also a match lying inside a single value (left out where each value
+    is checked on its own as well)."""
     traced = _fill_traced(text, values, rules.placeholder_name)
+    judged: list[tuple[str, int, int]] | None = None  # most filled texts need it never
     for rule, start, end, read in _promotional_spans(traced.text, rules):
         owners = set(traced.owners[start:end])
-        if owners == {-1} or (not within_one_value and len(owners) == 1):
+        if not within_one_value and len(owners) == 1 and owners != {-1}:
             continue
         source_start, source_end = traced.spans[start][0], traced.spans[end - 1][1]
+        if owners == {-1}:
+            if judged is None:
+                judged = _own_promotions(text, rules)
+            if any(
+                code == rule.code and own_start < source_end and source_start < own_end
+                for code, own_start, own_end in judged
+            ):
+                continue
         yield Finding(
             ModerationReason.PROMOTIONAL,
             rule.code,
@@ -438,6 +449,14 @@ def _filled_promotions(
             source_start,
             source_end,
         )
+
+
+def _own_promotions(text: str, rules: ModerationRules) -> list[tuple[str, int, int]]:
+    """The promotional matches of a template's own words, as its moderation judged them:
+    placeholders read as no word."""
+    placeholders, _ = scan_placeholders(text, rules.placeholder_name)
+    masked = _masked(text, placeholders)
+    return [(rule.code, start, end) for rule, start, end, _ in _promotional_spans(masked, rules)]
 
 
 def _sample_sets(samples: Mapping[str, tuple[str, ...]]) -> Iterator[dict[str, str]]:

@@ -248,6 +248,37 @@ def test_an_approved_templates_own_words_are_not_judged_again_when_the_rules_cha
     assert moderate_message(ORDER_READY, {"o": "A-17"}, stricter).findings == ()
 
 
+CREDITED_ONLY = replace(
+    RULES,
+    promotions=(
+        PromotionRule.of(
+            "BONUS", "a bonus", [r"\bbonus\b"], [r"\bcredited\b[^.!?\n]{0,40}?\bbonus\b"]
+        ),
+    ),
+)
+CREDITED = moderated("Credited #n# bonus points for order #o#", {"n": "150", "o": "A-17"})
+
+
+def test_params_that_break_the_exception_excusing_the_templates_words_are_refused() -> None:
+    assert moderate(CREDITED, CREDITED_ONLY).findings == ()
+    assert moderate_message(CREDITED, {"n": "150", "o": "A-17"}, CREDITED_ONLY).findings == ()
+
+    offer = {"n": "nothing yet. Join today and get 500", "o": "A-17"}
+    (finding,) = moderate_message(CREDITED, offer, CREDITED_ONLY).findings
+
+    assert (finding.reason, finding.rule, finding.matched) == (
+        ModerationReason.PROMOTIONAL,
+        "BONUS",
+        "bonus",
+    )
+
+
+def test_samples_that_break_the_exception_excusing_the_templates_words_are_refused() -> None:
+    offer = moderated("Credited #n# bonus points", {"n": ["150", "0. Join and get 500"]})
+
+    assert moderate(offer, CREDITED_ONLY).reasons == (ModerationReason.PROMOTIONAL,)
+
+
 def test_params_are_read_past_combining_marks_and_unassigned_ignorables() -> None:
     for evasive in (f"Ски{STRESS_MARK}дка", "Ски\u2065дка", unicodedata.normalize("NFD", "Скидка")):
         assert moderate_message(ORDER_READY, {"o": evasive}, RULES).reasons == (
