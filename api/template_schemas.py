@@ -176,6 +176,13 @@ class TemplateDecisionCreate(Strict):
         | None
     ) = Field(None, description="Who decides, recorded as `admin:<moderator>`.")
 
+    @field_validator("note")
+    @classmethod
+    def _a_note_says_something(cls, note: str | None) -> str | None:
+        if note is not None and not note.strip():
+            raise ValueError("the note is blank: leave it out, or say why")
+        return note
+
     @model_validator(mode="after")
     def _a_rejection_says_why(self) -> TemplateDecisionCreate:
         if self.decision == "reject" and not (self.note or "").strip():

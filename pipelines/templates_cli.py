@@ -112,8 +112,6 @@ def cmd_templates_decide(args: argparse.Namespace, settings: Settings) -> int:
     from ownership.moderation import Decision
     from store.templates import TemplateAlreadyDecidedError, TemplateNotFoundError
 
-    if args.note is not None and not args.note.strip():
-        raise UsageError("the note is empty; say why")
     moderator = _checked_decision(args.decision, args.note, args.by or _login_name())
     with _desk(settings) as desk:
         try:

@@ -223,6 +223,17 @@ def test_a_template_with_a_character_no_store_holds_is_an_invalid_argument_namin
     assert service.admin("GET", "/v1/admin/message_template").json() == []
 
 
+def test_a_blank_note_is_refused_as_the_command_line_refuses_it(service: Service) -> None:
+    submitted = submit(service.shop, ORDER_READY_BODY)
+
+    for decision in ("approve", "reject"):
+        refused = service.decide(submitted["id"], decision=decision, note=" ")
+        assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
+        assert "note" in refused.json()["message"]
+    seen = service.shop.get(f"/v1/message_template/{submitted['id']}").json()
+    assert seen["status"] == "pending_moderation"
+
+
 def test_a_decision_with_a_nul_character_is_an_invalid_argument(service: Service) -> None:
     submitted = submit(service.shop, ORDER_READY_BODY)
 

@@ -66,6 +66,9 @@ def test_a_rejection_needs_a_note(
     assert exit_.value.code == 2
     assert "--note" in capsys.readouterr().err
 
+    assert main(["templates", "approve", waiting.id, "--note", ""]) == 2
+    assert "--note: the note is blank" in capsys.readouterr().err
+
     assert main(["templates", "reject", waiting.id, "--note", "misleading tail"]) == 0
     assert json.loads(capsys.readouterr().out)["reasons"][0]["code"] == "MODERATOR_REJECTED"
 
