@@ -81,7 +81,8 @@ class NotificationReplyWebhook(BaseModel):
 
 
 class TemplateStatusWebhook(BaseModel):
-    """A moderator approved or rejected a template."""
+    """A template was decided: rejected at submission by the automatic moderation, or approved
+    or rejected by a moderator."""
 
     type: Literal["template.status"]
     timestamp: datetime = Field(description=TIMESTAMP)

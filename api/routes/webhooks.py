@@ -16,7 +16,7 @@ from api.webhook_schemas import (
 router = APIRouter(tags=["webhooks"])
 
 DELIVERY = """Sent signed the [Standard Webhooks](https://www.standardwebhooks.com) way to the
-client's `--webhook-url`, or to the notification's own `callback_url`: `webhook-id` is the event
+client's `--webhook-url` ({to_whom}): `webhook-id` is the event
 id, the same on every retry (drop repeats by it); `webhook-timestamp` is when this attempt was
 signed, in seconds since the epoch; `webhook-signature` is `v1,` and the base64 of HMAC-SHA256
 over `id.timestamp.body` under the client's `webhook_secret`, and, while a renewed secret's
@@ -29,6 +29,8 @@ retried after 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, then every 8 h, e
 jitter, until OWNERSHIP_WEBHOOK_RETRY_HOURS (24) after the event, then given up. 410 Gone stops
 the retries of the event; 429 or 503 with `Retry-After` holds the endpoint's events back until
 the time it asks for."""
+TO_NOTIFICATION = "or to the notification's own `callback_url`"
+TO_CLIENT = "a template has no callback of its own"
 
 WebhookId = Annotated[
     str, Header(alias="webhook-id", description="The event id, the same on every retry.")
@@ -69,7 +71,7 @@ ANSWERS: dict[int | str, dict[str, object]] = {
     response_class=Response,
     responses=ANSWERS,
     summary="A notification moved to a new status",
-    description=DELIVERY,
+    description=DELIVERY.format(to_whom=TO_NOTIFICATION),
 )
 def notification_status(
     body: NotificationStatusWebhook,
@@ -84,7 +86,7 @@ def notification_status(
     response_class=Response,
     responses=ANSWERS,
     summary="The person replied to a notification in the social network",
-    description=DELIVERY,
+    description=DELIVERY.format(to_whom=TO_NOTIFICATION),
 )
 def notification_reply(
     body: NotificationReplyWebhook,
@@ -98,8 +100,9 @@ def notification_reply(
     "template.status",
     response_class=Response,
     responses=ANSWERS,
-    summary="A moderator approved or rejected a template",
-    description=DELIVERY,
+    summary="A template was decided: rejected at submission by the automatic moderation, or "
+    "approved or rejected by a moderator",
+    description=DELIVERY.format(to_whom=TO_CLIENT),
 )
 def template_status(
     body: TemplateStatusWebhook,
