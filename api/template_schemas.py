@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     Field,
     StringConstraints,
     field_validator,
@@ -51,12 +52,32 @@ PlaceholderName = Annotated[
 ]
 
 
+def _one_as_a_list(values: object) -> object:
+    if isinstance(values, str):
+        return [values]
+    if not isinstance(values, list):
+        raise ValueError("give a sample as a string, or a list of them")
+    return values
+
+
+# one sample or a list of them, read as a list: a refused value is then told of once, not
+# once for each of the two shapes it could have had
+Samples = Annotated[
+    list[Text],
+    Field(max_length=MAX_SAMPLES),
+    BeforeValidator(
+        _one_as_a_list,
+        json_schema_input_type=Text | Annotated[list[Text], Field(max_length=MAX_SAMPLES)],
+    ),
+]
+
+
 class TemplateCreate(Strict):
     text: Text = Field(
         description="The body, with `#name#` placeholders. No advertising here.",
     )
     category: Category
-    samples: dict[PlaceholderName, Text | list[Text]] = Field(
+    samples: dict[PlaceholderName, Samples] = Field(
         default_factory=dict,
         max_length=MAX_PLACEHOLDERS,
         description=(
@@ -70,25 +91,8 @@ class TemplateCreate(Strict):
         description="An optional advertising tail, sent after the body; counts toward length.",
     )
 
-    @field_validator("samples")
-    @classmethod
-    def _at_most_max_samples(
-        cls, samples: dict[str, str | list[str]]
-    ) -> dict[str, str | list[str]]:
-        # refused, not cut: a sample past the limit would be neither measured nor checked
-        for name, values in samples.items():
-            if isinstance(values, list) and len(values) > MAX_SAMPLES:
-                raise ValueError(
-                    f"at most {MAX_SAMPLES} samples a placeholder; #{name}# has {len(values)}"
-                )
-        return samples
-
     def draft(self) -> TemplateDraft:
-        samples = {
-            name: [values] if isinstance(values, str) else values
-            for name, values in self.samples.items()
-        }
-        return TemplateDraft.of(self.text, self.category, samples, self.tail)
+        return TemplateDraft.of(self.text, self.category, dict(self.samples), self.tail)
 
 
 class FindingPublic(BaseModel):

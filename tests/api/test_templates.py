@@ -373,8 +373,26 @@ def test_more_than_twenty_samples_of_a_placeholder_are_refused_not_cut(
     refused = service.shop.post("/v1/message_template", ORDER_READY_BODY | {"samples": samples})
 
     assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
-    assert "at most 20 samples" in refused.json()["message"]
+    assert refused.json()["message"].startswith("samples.order: List should have at most 20")
     assert service.admin("GET", "/v1/admin/message_template").json() == []
+
+
+@pytest.mark.parametrize(
+    ("sample", "said"),
+    [
+        ("Z" * 10_001, "samples.order.0: String should have at most 10000 characters"),
+        (["A-1", 5], "samples.order.1: Input should be a valid string"),
+        (5, "samples.order: give a sample as a string, or a list of them"),
+    ],
+)
+def test_a_refused_sample_is_told_of_once_not_once_for_each_shape_it_may_take(
+    service: Service, sample: object, said: str
+) -> None:
+    body = ORDER_READY_BODY | {"samples": {"order": sample}}
+
+    refused = service.shop.post("/v1/message_template", body)
+
+    assert (refused.status_code, refused.json()["message"]) == (400, said)
 
 
 @pytest.fixture(scope="module")
