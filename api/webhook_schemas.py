@@ -45,7 +45,7 @@ class NotificationStatusData(BaseModel):
     detail: dict[str, object] = Field(
         description='Why the step was taken, as its history entry says: `{"denied": true}` on '
         "the `sms_sent` after the person answered No, `confirmed` after a Yes, an SMS's `error`, "
-        "`ttl_ran_out` on `expired`."
+        "`ttl_ran_out` on `expired`, or `denied` when a No to another notification withdrew it."
     )
 
 

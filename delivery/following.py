@@ -98,7 +98,7 @@ class Following(NotifyCore):
                 and _about_its_message(row, provider_id)
                 and row["channel"] in SOCIAL
             ):
-                at = _within_lifetime(row, at)
+                at = _within_lifetime(row, at, self.clock.now())
                 price = self._price(row, row["channel"], at)
                 records.correct_delivery_time(connection, notification_id, at, price)
         return False
@@ -172,7 +172,8 @@ class Following(NotifyCore):
         by: Channel | None = None,
     ) -> bool:
         """The re-verification's answer: Yes delivers the waiting notification and keeps the
-        number fresh for F; No makes it owner_changed at once and sends the notification by SMS.
+        number fresh for F; No makes it owner_changed at once and sends the notification by SMS,
+        and the number's others a social network still holds are withdrawn and sent so too.
         Either way the result is kept in the verifications format for the batch, also when it
         comes after the TTL sent the notification by SMS: the person still said it. A prompt
         takes one answer; returns whether this one was taken. Raises AnswerKindError for a
@@ -181,7 +182,8 @@ class Following(NotifyCore):
             row = self._asked(connection, notification_id, ReverifyMethod.PROMPT, by)
             if row is None:
                 return False
-            at = _within_lifetime(row, at)  # no answer comes before its question was put
+            # no answer comes before its question was put, nor after now
+            at = _within_lifetime(row, at, self.clock.now())
             if not records.record_verification(
                 connection,
                 row["phone"],
@@ -192,6 +194,10 @@ class Following(NotifyCore):
                 notification_id,
             ):
                 return False  # answered already: a repeated report
+            if not confirmed:  # nothing more for the wrong person: the rest goes by SMS too
+                records.cut_short_after_a_no(
+                    connection, row["phone"], notification_id, SOCIAL, self.clock.now()
+                )
         moment = _naive(at)
         answer = LiveAnswers(confirmed_at=moment) if confirmed else LiveAnswers(denied_at=moment)
         self.overlay.learn(int(row["phone"][1:]), answer)
@@ -222,7 +228,7 @@ class Following(NotifyCore):
             row = self._asked(connection, notification_id, ReverifyMethod.SMS_CODE, by)
             if row is None:
                 return CodeOutcome.IGNORED
-            at = _within_lifetime(row, at)
+            at = _within_lifetime(row, at, self.clock.now())
             outcome = code_records.enter_code(
                 connection, notification_id, code, at, self.code_cipher
             )
@@ -388,14 +394,14 @@ class Following(NotifyCore):
         `sent` or `sms_sent` also finds a claim given back after a time-out, which the channel
         may have taken all the same (`records.given_back`). A delivery is billed in the same
         transaction, on the channel that carried it. A report dated before the notification was
-        accepted counts from the acceptance (`_within_lifetime`)."""
+        accepted counts from the acceptance, one dated ahead from now (`_within_lifetime`)."""
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
             if row is None or not _from(row, by) or not _about_its_message(row, provider_id):
                 return False
             if to is S.SMS_DELIVERED and _past_validity(row, at):
                 return False
-            at = _within_lifetime(row, at)
+            at = _within_lifetime(row, at, self.clock.now())
             channel = by.value if by is not None else row["channel"]
             if not records.set_status(
                 connection,
@@ -459,12 +465,14 @@ def _past_validity(row: dict[str, Any], at: datetime) -> bool:
     return True
 
 
-def _within_lifetime(row: dict[str, Any], at: datetime) -> datetime:
+def _within_lifetime(row: dict[str, Any], at: datetime, now: datetime) -> datetime:
     """A report's time, held to the notification's lifetime: a gateway's wrong clock, or a
     replayed report, may date a delivery before the notification was even accepted, which
-    would bill it in a month before it existed. Such a time becomes the acceptance's."""
+    would bill it in a month before it existed. Such a time becomes the acceptance's; one
+    ahead of this service's clock (a gateway may run minutes fast) becomes now, so that no
+    answer is kept, shown by a check or exported for the batch as given in the future."""
     accepted: datetime = row["created_at"]
-    return max(at, accepted)
+    return max(min(at, now), accepted)
 
 
 def _given_back(

@@ -528,6 +528,51 @@ def _keep_latest_answer(
     )
 
 
+def cut_short_after_a_no(
+    connection: Connection, phone: str, answered: str, networks: Iterable[str], now: datetime
+) -> int:
+    """End now the lives of the number's other notifications still held by a social network,
+    sent and not delivered or asked and not answered, once its holder said No: the sweeper
+    withdraws them and sends them by SMS (a report that races the withdrawal, as at a TTL,
+    bills one delivery). Returns how many."""
+    result = connection.execute(
+        update(notifications)
+        .where(
+            notifications.c.phone == phone,
+            notifications.c.id != answered,
+            notifications.c.status.in_(
+                [NotificationStatus.SENT.value, NotificationStatus.REVERIFY_PENDING.value]
+            ),
+            notifications.c.channel.in_(list(networks)),
+            notifications.c.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    return result.rowcount
+
+
+def denied_while_held(connection: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Those of the notifications whose number's holder said No after they were accepted:
+    their lives were cut short by it (`cut_short_after_a_no`), not by their TTLs."""
+    if not rows:
+        return set()
+    phones = sorted({row["phone"] for row in rows})
+    denied: dict[str, datetime] = {
+        phone: at
+        for phone, at in connection.execute(
+            select(verifications.c.phone, func.max(verifications.c.ts))
+            .where(_among(connection, verifications.c.phone, phones))
+            .where(verifications.c.result == "denied")
+            .group_by(verifications.c.phone)
+        )
+    }
+    return {
+        row["id"]
+        for row in rows
+        if row["phone"] in denied and denied[row["phone"]] >= row["created_at"]
+    }
+
+
 def answered_prompts(connection: Connection, notification_ids: list[str]) -> set[str]:
     """Those of the notifications whose prompt has the person's Yes or No kept already (or, for
     an SMS code, its right code or its last wrong one)."""

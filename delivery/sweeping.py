@@ -53,6 +53,7 @@ SWEPT_COLUMNS = (
     "sms_valid_until",
     "fallback",
     "reasons",
+    "created_at",
     "expires_at",
     "updated_at",
 )
@@ -166,8 +167,11 @@ class Sweeping(NotifyCore):
             # past its SMS validity it is not sent
             claimed: list[dict[str, Any]] = []
             expired: list[dict[str, Any]] = []
+            cut_short = records.denied_while_held(connection, to_expire)
             for ending, why in (
-                (to_expire, {"ttl_ran_out": True}),
+                ([row for row in to_expire if row["id"] not in cut_short], {"ttl_ran_out": True}),
+                # the holder said No to another notification: this one leaves the network too
+                ([row for row in to_expire if row["id"] in cut_short], {"denied": True}),
                 # the client is told that it may show in the network all the same
                 (unconfirmed, {"ttl_ran_out": True, "withdrawal_unconfirmed": True}),
             ):

@@ -186,6 +186,51 @@ def test_a_notification_accepted_before_a_denial_and_sent_after_it_goes_by_sms(
     assert all(row[0] != waiting_id for row in notifier.ok.sent + notifier.vk.sent)
 
 
+def test_a_message_a_network_holds_undelivered_is_withdrawn_and_sent_by_sms_after_a_no(
+    notifier: Notifier, engine: Engine
+) -> None:
+    """Sent to the account before the person said No to another notification's prompt: left
+    there, it would reach the disowned account once delivered, and be billed."""
+    regular = notifier.notify(SUSPICIOUS, "r-1")
+    asked = notifier.notify(SUSPICIOUS, "r-2", sensitive=True)
+    assert notifier.status(regular) == "sent"
+    notifier.clock.advance(timedelta(seconds=5))
+
+    assert notifier.service.answered(asked, confirmed=False, at=notifier.clock.now())
+    assert notifier.service.sweep() == 1
+
+    assert statuses(notifier, regular) == ["accepted", "sent", "expired", "sms_sent"]
+    found = notifier.service.notification(notifier.client_key, regular)
+    assert found is not None
+    assert found["history"][2]["detail"] == {"denied": True}
+    assert len(notifier.ok.withdrawn + notifier.vk.withdrawn) == 1
+    assert not notifier.service.delivered(regular, notifier.clock.now())  # too late now
+    assert ledger(engine) == []
+
+
+def test_a_yes_leaves_the_numbers_other_messages_where_they_are(notifier: Notifier) -> None:
+    regular = notifier.notify(SUSPICIOUS, "r-1")
+    asked = notifier.notify(SUSPICIOUS, "r-2", sensitive=True)
+
+    assert notifier.service.answered(asked, confirmed=True, at=notifier.clock.now())
+    notifier.service.sweep()
+
+    assert statuses(notifier, regular) == ["accepted", "sent"]
+
+
+def test_an_answer_a_gateway_dates_ahead_of_the_service_is_kept_as_given_now(
+    notifier: Notifier, engine: Engine
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, sensitive=True)
+    now = notifier.clock.now()
+
+    assert notifier.service.answered(asked, confirmed=True, at=now + timedelta(minutes=4))
+
+    with engine.connect() as connection:
+        kept = connection.execute(select(records.verifications.c.ts)).scalar_one()
+    assert kept == now
+
+
 def test_a_no_reported_after_a_notification_was_accepted_but_dated_before_it_counts_too(
     notifier: Notifier,
 ) -> None:
