@@ -43,6 +43,8 @@ SAMPLES = {
     "price": "310,50",
     "shop": "Пятёрочка",
     "item": "Подарочный набор чая",
+    "d": "250",
+    "c": "WINTER25",
 }
 
 # issue 4: these bodies must pass
@@ -83,6 +85,24 @@ MUST_PASS_TOO = [
     ("Заказ #n#: подарочный набор отправлен", Category.ORDER_STATUS),
     ("Ваш подарок ждёт вас в пункте выдачи, заказ #n#", Category.ORDER_STATUS),
     ("Ваш заказ «#item#» отправлен", Category.ORDER_STATUS),  # the sample is a gift set
+    # receipts in either word order: a discount applied (in the past) or its amount reported,
+    # a bonus balance with its figure, a code applied to an order named, shares traded, a
+    # gift that came with an order shipped (QA's report)
+    ("Скидка по заказу #n# применена: #d# ₽.", Category.TRANSACTION),
+    ("Сумма скидки: #d# ₽. Итого к оплате: #sum# ₽.", Category.TRANSACTION),
+    ("Заказ #n# оплачен: #sum# ₽ (скидка #d# ₽).", Category.TRANSACTION),
+    ("Discount of #d# applied to order #n#.", Category.TRANSACTION),
+    ("Ваш бонусный баланс: #n# баллов.", Category.TRANSACTION),
+    ("Баланс бонусов: #n#.", Category.TRANSACTION),
+    ("Your bonus balance is #n# points.", Category.TRANSACTION),
+    ("Акции #ticker# куплены: #n# шт. по #price# ₽.", Category.TRANSACTION),
+    ("Подарок к заказу #n# отправлен.", Category.ORDER_STATUS),
+    ("Promo code #code# applied to your order #n#.", Category.TRANSACTION),
+    ("Купон #c# применён к заказу #n#.", Category.TRANSACTION),
+    ("Применена скидка #d# ₽ по карте", Category.TRANSACTION),
+    ("Discounts applied. Total: #sum#", Category.TRANSACTION),
+    ("Бонусный баланс: #n#, из них #d# сгорят до 31 декабря", Category.TRANSACTION),
+    ("Подарки по заказу №#n# доставлены", Category.ORDER_STATUS),  # № reads «No»
 ]
 
 # our own promotional bodies, which must fail, with the rule expected to catch each
@@ -114,6 +134,43 @@ MUST_FAIL = [
     ("Дарим подарок каждому", "GIFT"),
     ("Ваш подарок ждёт вас в нашем магазине", "GIFT"),
     ("Sale of the year: everything half price", "SALE"),
+    # the nearest offers to the receipts of QA's report: applying in the present or the
+    # imperative, an offer after the receipt's words, no order named, no balance's figure
+    ("Скидка 20% применяется ко всем товарам", "DISCOUNT"),
+    ("Скидка 20% на всё, примените промокод", "DISCOUNT"),
+    ("Скидка 20% на всё применена автоматически", "DISCOUNT"),
+    ("Скидка 20% применена ко всем товарам", "DISCOUNT"),
+    ("Скидка будет применена при заказе от 3000 ₽", "DISCOUNT"),
+    ("Скидка 20%, скидка применена", "DISCOUNT"),  # the first one offers
+    ("Применена скидка 20% на всё", "DISCOUNT"),
+    ("При применении скидки 20% к заказу #order# доставка бесплатно", "DISCOUNT"),
+    ("Сумма скидки: 500 ₽ на любой заказ", "DISCOUNT"),
+    ("Сумма скидки: 500 ₽, и так на любой заказ", "DISCOUNT"),
+    ("Заказ оплачен, скидка 20% на следующий заказ", "DISCOUNT"),
+    ("Заказ оплачен, скидка 20%, и так на всё!", "DISCOUNT"),
+    ("Заказ оплачен, скидка на всё, скидка 100 ₽.", "DISCOUNT"),  # the first one offers
+    ("Discount of 20% on everything", "DISCOUNT"),
+    ("Get a discount of 20% applied at checkout", "DISCOUNT"),
+    ("Get a discount applied at checkout", "DISCOUNT"),
+    ("20% discount applied at checkout!", "DISCOUNT"),
+    ("Discount of 20% applied to your next order", "DISCOUNT"),
+    ("Discounts applied, on every order over 50", "DISCOUNT"),
+    ("Бонусный баланс можно удвоить — получите 500 бонусов", "BONUS"),
+    ("Бонусный баланс: 500 ₽ на всё", "BONUS"),
+    ("Баланс бонусов: 500 — тратьте их на всё", "BONUS"),
+    ("Your bonus balance is 500, double it on your next order", "BONUS"),
+    ("Your bonus balance can be doubled: get 500 bonus points", "BONUS"),
+    ("Акции недели: купи 2 по цене 1", "PROMOTION"),
+    ("Акция недели продана? Нет, только 3 дня!", "PROMOTION"),
+    ("Дарим подарок к каждому заказу", "GIFT"),
+    ("Подарок к каждому заказу будет отправлен", "GIFT"),
+    ("Подарок к заказу #order# будет отправлен при заказе от 3000 ₽", "GIFT"),
+    ("Подарок к заказу #order# отправлен, такой же ждёт каждого покупателя", "GIFT"),
+    ("Купон на 500 ₽ для вас! Примените его к заказу", "PROMO_CODE"),
+    ("Promo code SAVE20: apply it to your next order", "PROMO_CODE"),
+    ("Promo code #code# applied at checkout", "PROMO_CODE"),
+    ("Промокод #code# применён к заказу #order# и ко всем следующим", "PROMO_CODE"),
+    ("Promo code #code# applied to your order #order# and every next one", "PROMO_CODE"),
 ]
 
 # promotion hidden from the rules as written, which the packaged look-alikes and the
@@ -166,6 +223,24 @@ def test_a_promotional_body_is_rejected_by_its_rule(
     assert result.reasons == (ModerationReason.PROMOTIONAL,)
     assert rule in {finding.rule for finding in result.findings}
     assert all(text[f.start : f.end] == f.matched for f in result.findings if f.start is not None)
+
+
+@pytest.mark.parametrize(
+    ("text", "offer"),
+    [
+        ("Бонусный баланс можно удвоить — получите 500 бонусов", "бонусов"),
+        ("Ваш бонусный баланс: #n# баллов, получите ещё 500 бонусов", "бонусов"),
+        ("Скидка по заказу #n# применена. Скидка 20% на всё!", "Скидка"),
+        ("Купон #c# применён к заказу #n#. Ещё купон на 500 ₽ для вас!", "купон"),
+    ],
+)
+def test_an_offer_beside_a_receipt_is_found_where_it_is(
+    rules: ModerationRules, text: str, offer: str
+) -> None:
+    result = moderate(draft(text, Category.TRANSACTION), rules)
+
+    at = text.rindex(offer)  # the offer comes last; the receipt before it may be excused
+    assert (at, at + len(offer)) in {(f.start, f.end) for f in result.findings}
 
 
 @pytest.mark.parametrize(("text", "rule"), EVASIVE)
