@@ -289,6 +289,28 @@ def test_a_notifications_param_hiding_promotion_in_marks_is_refused(
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "honest", "offer"),
+    [
+        ("Скидка #sum# применена к заказу #order#.", "100 ₽", "20% на всё, и она"),
+        ("Начислено #n# бонусов за покупку в магазине #shop#.", "150", "0. Получите 500"),
+    ],
+)
+def test_a_param_that_turns_a_receipt_into_an_offer_is_refused(
+    rules: ModerationRules, text: str, honest: str, offer: str
+) -> None:
+    """The template's own words pass as a receipt; a param may not change what they say."""
+    template = draft(text, Category.TRANSACTION)
+    name = re.findall(r"#(\w+)#", text)[0]
+    params = {found: SAMPLES[found] for found in re.findall(r"#(\w+)#", text)}
+
+    assert moderate(template, rules).findings == ()
+    assert moderate_message(template, params | {name: honest}, rules).findings == ()
+    assert moderate_message(template, params | {name: offer}, rules).reasons == (
+        ModerationReason.PROMOTIONAL,
+    )
+
+
 def test_an_otp_template_carries_a_code_and_no_advert(rules: ModerationRules) -> None:
     result = moderate(draft("Ваш заказ #order# подтверждён", Category.OTP, tail="Ещё!"), rules)
 
