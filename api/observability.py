@@ -163,7 +163,7 @@ class NotifyGauges(Collector):
             return
         under_way = GaugeMetricFamily(
             "ownership_notifications_under_way",
-            "Notifications under way (their outcome not yet known), by status",
+            "Notifications under way (their outcome not yet known), by status" + WHOLE_STORE,
             labels=["status"],
         )
         for status, count in figures.under_way.items():
@@ -173,20 +173,24 @@ class NotifyGauges(Collector):
             "ownership_notifications_overdue",
             "Notifications past their TTL by more than two minutes, still awaiting the network, "
             "the person or their fallback SMS's sending: the sweeper is behind or not running, "
-            "or the SMS gateway is down",
+            "or the SMS gateway is down" + WHOLE_STORE,
             value=figures.overdue,
         )
         yield GaugeMetricFamily(
             "ownership_webhooks_pending",
-            "Webhook events not yet delivered",
+            "Webhook events not yet delivered" + WHOLE_STORE,
             value=figures.webhooks_pending,
         )
         if figures.oldest_webhook_seconds is not None:
             yield GaugeMetricFamily(
                 "ownership_webhooks_oldest_pending_seconds",
-                "Age of the oldest webhook event not yet delivered",
+                "Age of the oldest webhook event not yet delivered" + WHOLE_STORE,
                 value=figures.oldest_webhook_seconds,
             )
+
+
+# the store's figures are the same on every host and worker that reads them
+WHOLE_STORE = " (the whole store's, as every host and worker reports it: aggregate with max)"
 
 
 # a worker's mark in the multiprocess directory, `worker-<pid>.pid` (not `*.db`, which

@@ -173,7 +173,7 @@ class _HttpChannel:
             if code in Refusal.__members__:
                 return SendResult.refused(Refusal(code), detail)
             return SendResult.refused(Refusal.REJECTED, f"{code}: {detail}".rstrip(": "))
-        raise _unexpected(path, answer)
+        raise _unexpected(path, answer, quoting_allowed=False)
 
 
 class HttpSocialNetwork(_HttpChannel):
@@ -272,8 +272,17 @@ def _is_provider_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_PROVIDER_ID
 
 
-def _unexpected(path: str, answer: _Answer) -> ChannelUnavailableError:
-    # the gateway's words, logged: a number it quotes, with its `+` or not, is masked
+def _unexpected(
+    path: str, answer: _Answer, *, quoting_allowed: bool = True
+) -> ChannelUnavailableError:
+    """The error an answer off the contract is, logged. The gateway's words, with a number it
+    quotes masked (with its `+` or not); but not those of an answer to a message, which may
+    quote the message, a bank's one-time code and all (`quoting_allowed` False)."""
+    if not quoting_allowed:
+        return ChannelUnavailableError(
+            f"POST {path}: the gateway answered {answer.status_code} ({len(answer.body)} bytes, "
+            "not logged: an answer to a message may quote it)"
+        )
     shown = masked_numbers(answer.body[:200].decode("utf-8", errors="replace"), PHONE_LIKE)
     return ChannelUnavailableError(
         f"POST {path}: the gateway answered {answer.status_code} {shown!r}"

@@ -245,11 +245,31 @@ def test_a_number_an_answer_off_the_contract_quotes_is_masked_in_what_is_logged(
     vk = HttpSocialNetwork(BASE, TOKEN, Channel.VK, transport=httpx.MockTransport(lambda _: answer))
 
     with pytest.raises(ChannelUnavailableError) as raised:
-        vk.send(SocialMessage("n-1", ACTIVE, "text"))
+        vk.withdraw("vk-1")
 
     said = str(raised.value)
     assert "79234567823" not in said and "79161234567" not in said
     assert "subscriber +792* *** ** 23 (+791* *** ** 67) gone" in said
+
+
+def test_an_answer_to_a_message_off_the_contract_is_not_logged_since_it_may_quote_it() -> None:
+    text = "Ваш код входа: 737373. Никому не сообщайте."
+    answer = httpx.Response(400, json={"error": "bad message", "text": text})
+    transport = httpx.MockTransport(lambda _: answer)
+
+    for channel, message in (
+        (HttpSmsGateway(BASE, TOKEN, transport=transport), SmsMessage("n-1", ACTIVE, text)),
+        (
+            HttpSocialNetwork(BASE, TOKEN, Channel.OK, transport=transport),
+            SocialMessage("n-1", ACTIVE, text),
+        ),
+    ):
+        with pytest.raises(ChannelUnavailableError) as raised:
+            channel.send(message)  # type: ignore[arg-type]
+
+        said = str(raised.value)
+        assert "737373" not in said and "bad message" not in said
+        assert said.startswith("POST /messages: the gateway answered 400 (")
 
 
 def test_a_gateway_that_cannot_be_reached_makes_the_channel_unavailable() -> None:
