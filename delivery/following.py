@@ -111,12 +111,14 @@ class Following(NotifyCore):
         provider_id: str | None = None,
     ) -> bool:
         """The person read the message. A read that overtook its delivery report (gateways
-        retry each on its own) delivers it first: a message read was shown."""
+        retry each on its own) delivers it first: a message read was shown. Its delivery
+        report may come at the same moment, to another process: whichever delivers it, the
+        read follows."""
         if self._follow(
             notification_id, (S.DELIVERED,), S.READ, at, by=by, provider_id=provider_id
         ):
             return True
-        if not self._follow(
+        self._follow(
             notification_id,
             (S.SENT,),
             S.DELIVERED,
@@ -125,8 +127,7 @@ class Following(NotifyCore):
             bill=True,
             by=by,
             provider_id=provider_id,
-        ):
-            return False
+        )
         return self._follow(
             notification_id, (S.DELIVERED,), S.READ, at, by=by, provider_id=provider_id
         )
@@ -228,10 +229,13 @@ class Following(NotifyCore):
             row = self._asked(connection, notification_id, ReverifyMethod.SMS_CODE, by)
             if row is None:
                 return CodeOutcome.IGNORED
-            at = _within_lifetime(row, at, self.clock.now())
+            # an entry is told from a repeated report of it by its time as reported, so only
+            # the result kept is held to now
+            entered_at = max(at, row["created_at"])
             outcome = code_records.enter_code(
-                connection, notification_id, code, at, self.code_cipher
+                connection, notification_id, code, entered_at, self.code_cipher
             )
+            at = _within_lifetime(row, at, self.clock.now())
             if outcome in (CodeOutcome.CONFIRMED, CodeOutcome.FAILED):
                 records.record_verification(
                     connection,

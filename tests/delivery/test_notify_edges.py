@@ -481,6 +481,7 @@ def test_a_read_that_overtakes_its_delivery_report_delivers_and_reads_the_messag
 ) -> None:
     sent = notifier.notify(VERIFIED_FRESH)
     now = notifier.clock.now()
+    notifier.clock.advance(timedelta(seconds=30))
 
     assert notifier.service.read(sent, now + timedelta(seconds=20))
     assert not notifier.service.delivered(sent, now + timedelta(seconds=10))  # its report, late
@@ -492,6 +493,31 @@ def test_a_read_that_overtakes_its_delivery_report_delivers_and_reads_the_messag
     assert told_everything(notifier, sent)
     with engine.connect() as connection:
         assert connection.execute(select(records.ledger.c.channel)).scalars().all() == ["vk"]
+
+
+def test_a_read_whose_delivery_report_lands_at_the_same_moment_is_kept(
+    notifier: Notifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two reports reach two processes at once: the read finds the message not yet
+    delivered, and the delivery report delivers it before the read can."""
+    sent = notifier.notify(VERIFIED_FRESH)
+    now = notifier.clock.now()
+    follow = notifier.service._follow
+    raced: list[bool] = []
+
+    def delivered_meanwhile(*args: Any, **kwargs: Any) -> bool:
+        moved = follow(*args, **kwargs)
+        if not raced:  # the read's first try, which found it `sent`
+            raced.append(False)
+            raced[0] = notifier.service.delivered(sent, now + timedelta(seconds=10))
+        return moved
+
+    monkeypatch.setattr(notifier.service, "_follow", delivered_meanwhile)
+
+    assert notifier.service.read(sent, now + timedelta(seconds=11))
+
+    assert raced == [True]
+    assert history(notifier, sent) == ["accepted", "sent", "delivered", "read"]
 
 
 def test_a_receipt_while_the_message_is_given_back_after_a_timeout_stands(
