@@ -197,6 +197,14 @@ def register_client(
     assert issued.webhook_secret is not None
     if session.scalar(select(ClientRow.id).where(ClientRow.name == name)) is not None:
         raise ClientRegistrationError(f"a client named {name!r} already exists")
+    unopened = clients_sealed_otherwise(session, cipher, now)
+    if unopened:
+        # a client sealed under another key than the others' would stop the service that
+        # opens theirs from starting
+        raise SecretKeyError(
+            f"the secret key does not open the secrets of {', '.join(map(repr, unopened))}: "
+            "give the key they are sealed under (newest first) before adding a client"
+        )
     session.add(
         ClientRow(
             name=name,

@@ -406,10 +406,13 @@ def test_an_event_queued_again_under_its_id_is_one_event(
 
 
 def test_a_client_whose_secret_the_key_cannot_open_holds_no_other_client_back(
-    engine: Engine, cipher: SecretCipher
+    engine: Engine,
 ) -> None:
+    current, dropped = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    cipher = SecretCipher([current])
     shop = register_shop(engine, cipher)
-    old = register_shop(engine, SecretCipher([Fernet.generate_key().decode()]), name="old")
+    # sealed under a key given first then, and dropped since
+    old = register_shop(engine, SecretCipher([dropped, current]), name="old")
     clock = VirtualClock(START)
     sealed_away = enqueue_status(engine, old.key, START)
     fine = enqueue_status(engine, shop.key, START)

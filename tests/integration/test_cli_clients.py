@@ -253,6 +253,27 @@ def test_resealing_with_keys_that_miss_one_is_a_one_line_error(
     assert message.startswith("error:") and "'bank'" in message and "\n" not in message
 
 
+def test_a_client_is_not_added_under_a_key_that_does_not_open_the_others(
+    secret_key: str,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Sealed under another key, the new client would stop `serve` from starting on the key
+    that opens the others, and nothing but SQL could take it out again."""
+    main(["clients", "add", "bank", "--allow-ip", BANK_OFFICE])
+    capsys.readouterr()
+    monkeypatch.setenv("OWNERSHIP_SECRET_KEY", Fernet.generate_key().decode())
+
+    assert main(["clients", "add", "shop", "--allow-ip", BANK_OFFICE]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == "" and "'bank'" in captured.err and "\n" not in captured.err.strip()
+    with session_factory(engine)() as session:
+        names = session.scalars(select(ClientRow.name)).all()
+    assert names == ["bank"]
+
+
 @pytest.mark.parametrize("action", [["add", "bank", "--allow-ip", BANK_OFFICE], ["reseal"]])
 def test_a_key_file_that_cannot_be_read_is_a_one_line_error_naming_its_setting(
     action: list[str],
