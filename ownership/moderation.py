@@ -172,6 +172,20 @@ class PromotionRule:
                 if not excused.cover(match.start(), match.end()):
                     yield match
 
+    def excused_matches(self, text: str) -> Iterator[re.Match[str]]:
+        """The matches an exception excuses: a receipt's words."""
+        if not self.exceptions:
+            return
+        excused: _Spans | None = None
+        for pattern in self.patterns:
+            for match in pattern.finditer(text):
+                if excused is None:
+                    excused = _Spans.of(
+                        m.span() for exc in self.exceptions for m in exc.finditer(text)
+                    )
+                if excused.cover(match.start(), match.end()):
+                    yield match
+
 
 @dataclass(frozen=True)
 class _Spans:
@@ -245,6 +259,13 @@ class ModerationRules:
     min_fixed_letters: int = 0
     tail_separator: str = "\n"
     lookalikes: Lookalikes = field(default_factory=Lookalikes)
+    # words that offer what stands beside them (получите, на всё, join now): a param holding
+    # one is refused where the template's own promotional word was excused as a receipt
+    offer_words: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def compile_offer_words(cls, patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+        return _compile_all("offer_words", patterns)
 
 
 @dataclass(frozen=True)
@@ -420,26 +441,16 @@ def _filled_promotions(
 ) -> Iterator[Finding]:
     """Promotion in `text` filled with `values` that a value takes part in: a word split by a
     placeholder (`Ск#x#дка` with x = «и»), or a value that reads as promotion beside the
-    fixed text. A match in the fixed text alone is one only where the template's own words,
-    judged without values, were excused by an exception the values broke («Начислено #n#
-    бонусов» with n = «0. Получите 500»): one found in the template itself was judged there.
-    `within_one_value`: also a match lying inside a single value (left out where each value
-    is checked on its own as well)."""
+    fixed text. A match in the fixed text alone is not one: the template's own words are
+    judged without values (`_receipts_made_offers` for a value that turns them into an
+    offer). `within_one_value`: also a match lying inside a single value (left out where each
+    value is checked on its own as well)."""
     traced = _fill_traced(text, values, rules.placeholder_name)
-    judged: list[tuple[str, int, int]] | None = None  # most filled texts need it never
     for rule, start, end, read in _promotional_spans(traced.text, rules):
         owners = set(traced.owners[start:end])
-        if not within_one_value and len(owners) == 1 and owners != {-1}:
+        if owners == {-1} or (not within_one_value and len(owners) == 1):
             continue
         source_start, source_end = traced.spans[start][0], traced.spans[end - 1][1]
-        if owners == {-1}:
-            if judged is None:
-                judged = _own_promotions(text, rules)
-            if any(
-                code == rule.code and own_start < source_end and source_start < own_end
-                for code, own_start, own_end in judged
-            ):
-                continue
         yield Finding(
             ModerationReason.PROMOTIONAL,
             rule.code,
@@ -451,12 +462,50 @@ def _filled_promotions(
         )
 
 
-def _own_promotions(text: str, rules: ModerationRules) -> list[tuple[str, int, int]]:
-    """The promotional matches of a template's own words, as its moderation judged them:
-    placeholders read as no word."""
+def _receipts_made_offers(
+    text: str, values: Mapping[str, str], rules: ModerationRules
+) -> Iterator[Finding]:
+    """The template's own promotional words that an exception excused as a receipt
+    («Начислено #n# бонусов»), once a value holds an offer word (`offer_words`): n = «0 —
+    получите 500» makes the receipt an offer, however the exception reads the filled text.
+    A value that merely breaks an exception's shape (n = «12.5») fills the receipt in."""
+    offered = _offer_in_values(text, values, rules)
+    if offered is None:
+        return
     placeholders, _ = scan_placeholders(text, rules.placeholder_name)
     masked = _masked(text, placeholders)
-    return [(rule.code, start, end) for rule, start, end, _ in _promotional_spans(masked, rules)]
+    visible, starts, ends = visible_text(masked)
+    for rule in rules.promotions:
+        seen = set()
+        for reading in rules.lookalikes.readings(visible):
+            for match in rule.excused_matches(reading):
+                span = (starts[match.start()], ends[match.end() - 1])
+                if match.end() > match.start() and span not in seen:
+                    seen.add(span)
+                    yield Finding(
+                        ModerationReason.PROMOTIONAL,
+                        rule.code,
+                        f"{rule.explanation} (a param makes an offer of it: «{offered}»)",
+                        Part.BODY,
+                        text[span[0] : span[1]],
+                        *span,
+                    )
+
+
+def _offer_in_values(text: str, values: Mapping[str, str], rules: ModerationRules) -> str | None:
+    """The first offer word the value of one of `text`'s placeholders holds, read past
+    invisible characters and in each script's reading, as promotion is; None: none does."""
+    placeholders, _ = scan_placeholders(text, rules.placeholder_name)
+    for name in sorted({placeholder.name for placeholder in placeholders}):
+        value = values.get(name)
+        if not value:
+            continue
+        visible, _, _ = visible_text(value)
+        for reading in rules.lookalikes.readings(visible):
+            for pattern in rules.offer_words:
+                if found := pattern.search(reading):
+                    return found.group()
+    return None
 
 
 def _sample_sets(samples: Mapping[str, tuple[str, ...]]) -> Iterator[dict[str, str]]:
@@ -512,7 +561,10 @@ def moderate_message(
     if findings:
         return ModerationResult(tuple(findings))  # scanning an overlong text costs the most
     return ModerationResult(
-        tuple(_filled_promotions(template.text, values, rules, within_one_value=True))
+        (
+            *_filled_promotions(template.text, values, rules, within_one_value=True),
+            *_receipts_made_offers(template.text, values, rules),
+        )
     )
 
 
@@ -630,7 +682,10 @@ def _promotions_once_filled(
     that no finding of the same rule already covers."""
     seen = [(f.rule, f.start or 0, f.end or 0) for f in found if f.part is Part.BODY]
     for values in _sample_sets(template.samples):
-        for finding in _filled_promotions(template.text, values, rules, within_one_value=False):
+        for finding in (
+            *_filled_promotions(template.text, values, rules, within_one_value=False),
+            *_receipts_made_offers(template.text, values, rules),
+        ):
             span = (finding.start or 0, finding.end or 0)
             if not any(
                 rule == finding.rule and start < span[1] and span[0] < end

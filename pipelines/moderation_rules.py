@@ -86,6 +86,7 @@ class _Document(_Strict):
     categories: dict[Category, _Category] = {}
     promotions: list[_Promotion]
     lookalikes: _Lookalikes | None = None
+    offer_words: list[str] = []
 
     @field_validator("promotions")
     @classmethod
@@ -124,6 +125,7 @@ def load_moderation_rules(path: Path = MODERATION_RULES) -> ModerationRules:
             lookalikes=Lookalikes(**document.lookalikes.model_dump())
             if document.lookalikes
             else Lookalikes(),
+            offer_words=ModerationRules.compile_offer_words(document.offer_words),
         )
     except ValidationError as error:  # before ValueError, which it is
         raise ModerationRulesError(f"{path}: {_faults(error)}") from error

@@ -255,16 +255,23 @@ CREDITED_ONLY = replace(
             "BONUS", "a bonus", [r"\bbonus\b"], [r"\bcredited\b[^.!?\n]{0,40}?\bbonus\b"]
         ),
     ),
+    offer_words=ModerationRules.compile_offer_words([r"\bjoin\b", r"\bget\s+\d"]),
 )
 CREDITED = moderated("Credited #n# bonus points for order #o#", {"n": "150", "o": "A-17"})
 
 
-def test_params_that_break_the_exception_excusing_the_templates_words_are_refused() -> None:
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "nothing yet. Join today and 500 more",  # the exception broken by the full stop
+        "nothing - get 500",  # the exception still holding the filled text
+        f"nothing - j{CYRILLIC_O}in us",  # a look-alike letter
+    ],
+)
+def test_a_param_that_makes_the_templates_receipt_an_offer_is_refused(offer: str) -> None:
     assert moderate(CREDITED, CREDITED_ONLY).findings == ()
-    assert moderate_message(CREDITED, {"n": "150", "o": "A-17"}, CREDITED_ONLY).findings == ()
 
-    offer = {"n": "nothing yet. Join today and get 500", "o": "A-17"}
-    (finding,) = moderate_message(CREDITED, offer, CREDITED_ONLY).findings
+    (finding,) = moderate_message(CREDITED, {"n": offer, "o": "A-17"}, CREDITED_ONLY).findings
 
     assert (finding.reason, finding.rule, finding.matched) == (
         ModerationReason.PROMOTIONAL,
@@ -273,10 +280,23 @@ def test_params_that_break_the_exception_excusing_the_templates_words_are_refuse
     )
 
 
-def test_samples_that_break_the_exception_excusing_the_templates_words_are_refused() -> None:
+def test_a_param_that_only_breaks_an_exceptions_shape_fills_the_receipt_in() -> None:
+    for honest in ("150", "12.5", "a hundred and fifty, for your purchase of a kettle,"):
+        assert moderate_message(CREDITED, {"n": honest, "o": "A-17"}, CREDITED_ONLY).findings == ()
+
+
+def test_a_sample_that_makes_the_templates_receipt_an_offer_is_refused() -> None:
     offer = moderated("Credited #n# bonus points", {"n": ["150", "0. Join and get 500"]})
 
     assert moderate(offer, CREDITED_ONLY).reasons == (ModerationReason.PROMOTIONAL,)
+
+
+def test_the_tails_params_may_offer_beside_a_receipt_in_the_body() -> None:
+    receipt = TemplateDraft.of(
+        "Credited #n# bonus points", Category.TRANSACTION, {"n": "150", "t": "x"}, "Shop #t#"
+    )
+
+    assert moderate_message(receipt, {"n": "150", "t": "join now"}, CREDITED_ONLY).findings == ()
 
 
 def test_params_are_read_past_combining_marks_and_unassigned_ignorables() -> None:

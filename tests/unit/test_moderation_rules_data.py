@@ -60,6 +60,9 @@ MUST_PASS = [
 # reports of the user's own transaction that mention a discount, a bonus or shares: they pass
 # (the rules' exceptions), since a purchase the user made is behind them
 MUST_PASS_TOO = [
+    # a later clause of the same sentence that promises nothing
+    ("Применена скидка #sum# ₽, заказ будет доставлен #date#.", Category.TRANSACTION),
+    ("Discount applied: #sum# RUB.", Category.TRANSACTION),
     ("С вашей карты списано с учетом скидки #sum#", Category.TRANSACTION),
     ("Оплата заказа #order#: #sum# р., включая скидку по карте", Category.TRANSACTION),
     ("За заказ #order# начислено #n# бонусов", Category.TRANSACTION),
@@ -107,6 +110,8 @@ MUST_PASS_TOO = [
 
 # our own promotional bodies, which must fail, with the rule expected to catch each
 MUST_FAIL = [
+    ("Discount applied: 20% on everything", "DISCOUNT"),
+    ("Скидка будет применена при заказе от 3000 ₽", "DISCOUNT"),
     ("#name#, в день рождения дарим скидку 15% на всё!", "BIRTHDAY_OFFER"),
     ("#name#, happy birthday! Enjoy 20% off with code BDAY", "BIRTHDAY_OFFER"),
     ("Ваш заказ #order# доставлен. Купите ещё со скидкой!", "CALL_TO_BUY"),
@@ -289,20 +294,35 @@ def test_a_notifications_param_hiding_promotion_in_marks_is_refused(
     )
 
 
-@pytest.mark.parametrize(
-    ("text", "honest", "offer"),
-    [
-        ("Скидка #sum# применена к заказу #order#.", "100 ₽", "20% на всё, и она"),
-        ("Начислено #n# бонусов за покупку в магазине #shop#.", "150", "0. Получите 500"),
-    ],
-)
-def test_a_param_that_turns_a_receipt_into_an_offer_is_refused(
+# receipts as banks and shops write them, each with a param that fills it in (breaking an
+# exception's shape, as a decimal point or a long name does) and one that makes it an offer
+RECEIPTS_FILLED = [
+    ("Начислено #n# бонусов за заказ #order#.", "12.5", "0. Получите 500"),
+    ("Начислено #n# бонусов за заказ #order#.", "150", "0 — получите 500"),
+    ("Начислено #n# бонусов за заказ #order#.", "150", "0, а при заказе от 3000 ₽ ещё 500"),
+    ("Начислено #n# бонусов за заказ #order#.", "150", "0; заходите завтра за 500"),
+    ("Бонусы за покупку #item# начислены.", "Набор чая «Утренний» 1.5 кг, 3 шт.", "чая — на всё"),
+    ("Кэшбэк за покупку в #shop# начислен.", "ООО «Ромашка и Ко.»", "Ромашка, 10% на всё"),
+    ("Кэшбэк за покупку в #shop# начислен.", "Get Fit Gym", "Get 10% back"),
+    ("Кэшбэк #sum# начислен.", "150 ₽", "10% на всё, он будет"),
+    ("Акции #ticker# куплены.", "Сбербанк ап", "недели: подпишитесь, и"),
+    ("Купон #code# применён к заказу #order#.", "ЛЕТО 2026", "ЛЕТО для всех, и"),
+    ("Подарок к заказу #order# отправлен.", "A-1234", "123 и к каждому следующему"),
+    ("Сумма скидки: #sum#.", "500 RUB", "500 ₽ на любой заказ"),
+    ("Скидка #sum# применена.", "по заказу 12345 на сумму 1.500 ₽", "20% для всех покупателей"),
+    ("Promo code #code# applied to your order #order#.", "ABCDEFGHIJKLMNOPQRSTUV", "X; get 20%"),
+]
+
+
+@pytest.mark.parametrize(("text", "honest", "offer"), RECEIPTS_FILLED)
+def test_a_param_may_fill_a_receipt_in_but_not_make_it_an_offer(
     rules: ModerationRules, text: str, honest: str, offer: str
 ) -> None:
-    """The template's own words pass as a receipt; a param may not change what they say."""
+    """The template's own words pass as a receipt; a param fills them in, however it breaks
+    an exception's shape, and is refused once it offers."""
     template = draft(text, Category.TRANSACTION)
-    name = re.findall(r"#(\w+)#", text)[0]
     params = {found: SAMPLES[found] for found in re.findall(r"#(\w+)#", text)}
+    name = re.findall(r"#(\w+)#", text)[0]
 
     assert moderate(template, rules).findings == ()
     assert moderate_message(template, params | {name: honest}, rules).findings == ()
