@@ -197,7 +197,7 @@ class Following(NotifyCore):
                 return False  # answered already: a repeated report
             if not confirmed:  # nothing more for the wrong person: the rest goes by SMS too
                 records.cut_short_after_a_no(
-                    connection, row["phone"], notification_id, SOCIAL, self.clock.now()
+                    connection, row["phone"], notification_id, SOCIAL, at, self.clock.now()
                 )
         moment = _naive(at)
         answer = LiveAnswers(confirmed_at=moment) if confirmed else LiveAnswers(denied_at=moment)

@@ -529,12 +529,18 @@ def _keep_latest_answer(
 
 
 def cut_short_after_a_no(
-    connection: Connection, phone: str, answered: str, networks: Iterable[str], now: datetime
+    connection: Connection,
+    phone: str,
+    answered: str,
+    networks: Iterable[str],
+    said_at: datetime,
+    now: datetime,
 ) -> int:
-    """End now the lives of the number's other notifications still held by a social network,
-    sent and not delivered or asked and not answered, once its holder said No: the sweeper
-    withdraws them and sends them by SMS (a report that races the withdrawal, as at a TTL,
-    bills one delivery). Returns how many."""
+    """End the lives of the number's other notifications still held by a social network,
+    sent and not delivered or asked and not answered, once its holder said No at `said_at`:
+    the sweeper withdraws them and sends them by SMS (a report that races the withdrawal, as
+    at a TTL, bills one delivery). Each is made to expire at the No's own time, which marks
+    it as ended by the No (`denied_while_held`). Returns how many."""
     result = connection.execute(
         update(notifications)
         .where(
@@ -546,31 +552,26 @@ def cut_short_after_a_no(
             notifications.c.channel.in_(list(networks)),
             notifications.c.expires_at > now,
         )
-        .values(expires_at=now)
+        .values(expires_at=said_at)
     )
     return result.rowcount
 
 
 def denied_while_held(connection: Connection, rows: list[dict[str, Any]]) -> set[str]:
-    """Those of the notifications whose number's holder said No after they were accepted:
-    their lives were cut short by it (`cut_short_after_a_no`), not by their TTLs."""
+    """Those of the notifications that a No ended (`cut_short_after_a_no`), not their TTLs:
+    each expires at the moment of a No its number's holder said."""
     if not rows:
         return set()
     phones = sorted({row["phone"] for row in rows})
-    denied: dict[str, datetime] = {
-        phone: at
+    said = {
+        (phone, at)
         for phone, at in connection.execute(
-            select(verifications.c.phone, func.max(verifications.c.ts))
+            select(verifications.c.phone, verifications.c.ts)
             .where(_among(connection, verifications.c.phone, phones))
             .where(verifications.c.result == "denied")
-            .group_by(verifications.c.phone)
         )
     }
-    return {
-        row["id"]
-        for row in rows
-        if row["phone"] in denied and denied[row["phone"]] >= row["created_at"]
-    }
+    return {row["id"] for row in rows if (row["phone"], row["expires_at"]) in said}
 
 
 def answered_prompts(connection: Connection, notification_ids: list[str]) -> set[str]:

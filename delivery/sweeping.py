@@ -53,7 +53,6 @@ SWEPT_COLUMNS = (
     "sms_valid_until",
     "fallback",
     "reasons",
-    "created_at",
     "expires_at",
     "updated_at",
 )
@@ -113,6 +112,9 @@ class Sweeping(NotifyCore):
             ]
             if not rows:
                 return 0
+            # those a No to another notification ended: no `no_answer` for their prompts,
+            # whose TTLs the person did not have
+            cut_short = records.denied_while_held(connection, rows)
             delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
             unconfirmed: list[dict[str, Any]] = []  # the network could not be asked for long
             unsent: list[dict[str, Any]] = []  # claimed for SMS by a process that died
@@ -147,7 +149,12 @@ class Sweeping(NotifyCore):
                         to_expire.append(row)  # a prompt shown but not answered goes by SMS
                     else:
                         delivered_first.append(row)  # shown before the TTL ran out
-                    if withdrawn and status is S.REVERIFY_PENDING and row["provider_id"]:
+                    if (
+                        withdrawn
+                        and status is S.REVERIFY_PENDING
+                        and row["provider_id"]
+                        and row["id"] not in cut_short
+                    ):
                         # asked, and not answered: an answered prompt cannot be withdrawn
                         unanswered.add(row["id"])
             for row in delivered_first:  # held, as read: each moves below
@@ -167,7 +174,6 @@ class Sweeping(NotifyCore):
             # past its SMS validity it is not sent
             claimed: list[dict[str, Any]] = []
             expired: list[dict[str, Any]] = []
-            cut_short = records.denied_while_held(connection, to_expire)
             for ending, why in (
                 ([row for row in to_expire if row["id"] not in cut_short], {"ttl_ran_out": True}),
                 # the holder said No to another notification: this one leaves the network too

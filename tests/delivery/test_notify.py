@@ -208,6 +208,53 @@ def test_a_message_a_network_holds_undelivered_is_withdrawn_and_sent_by_sms_afte
     assert ledger(engine) == []
 
 
+def test_a_prompt_a_no_to_another_ended_is_not_kept_as_unanswered(
+    notifier: Notifier, engine: Engine
+) -> None:
+    first = notifier.notify(SUSPICIOUS, "r-1", sensitive=True)
+    second = notifier.notify(SUSPICIOUS, "r-2", sensitive=True)
+
+    assert notifier.service.answered(first, confirmed=False, at=notifier.clock.now())
+    notifier.service.sweep()
+
+    assert statuses(notifier, second) == ["accepted", "reverify_pending", "expired", "sms_sent"]
+    with engine.connect() as connection:
+        results = connection.execute(select(records.verifications.c.result)).scalars().all()
+    assert results == ["denied"]  # not a `no_answer` for a TTL the person never had
+
+
+def test_a_late_no_dated_before_a_message_was_sent_still_says_why_it_was_withdrawn(
+    notifier: Notifier,
+) -> None:
+    asked = notifier.notify(SUSPICIOUS, "r-1", sensitive=True)
+    said_no_at = notifier.clock.now()
+    notifier.clock.advance(timedelta(minutes=10))
+    regular = notifier.notify(SUSPICIOUS, "r-2")
+    notifier.clock.advance(timedelta(minutes=10))
+
+    assert notifier.service.answered(asked, confirmed=False, at=said_no_at)  # reported late
+    notifier.service.sweep()
+
+    found = notifier.service.notification(notifier.client_key, regular)
+    assert found is not None
+    assert [(step["status"], step["detail"]) for step in found["history"][2:3]] == [
+        ("expired", {"denied": True})
+    ]
+
+
+def test_a_message_whose_ttl_ran_out_before_a_no_expired_for_its_ttl(notifier: Notifier) -> None:
+    regular = notifier.notify(SUSPICIOUS, "r-1", ttl=timedelta(minutes=1))
+    asked = notifier.notify(SUSPICIOUS, "r-2", sensitive=True)
+    notifier.clock.advance(timedelta(minutes=2))  # not swept yet
+
+    assert notifier.service.answered(asked, confirmed=False, at=notifier.clock.now())
+    notifier.service.sweep()
+
+    found = notifier.service.notification(notifier.client_key, regular)
+    assert found is not None
+    assert found["history"][2]["detail"] == {"ttl_ran_out": True}
+
+
 def test_a_yes_leaves_the_numbers_other_messages_where_they_are(notifier: Notifier) -> None:
     regular = notifier.notify(SUSPICIOUS, "r-1")
     asked = notifier.notify(SUSPICIOUS, "r-2", sensitive=True)
