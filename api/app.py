@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Authenticator, build_authenticator
+from api.docs_pages import DOCS_ASSETS, DOCS_PAGES, add_docs_pages
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.observability import NotifyGauges, ObservabilityMiddleware, mark_worker
@@ -42,8 +42,6 @@ from store.clients import forget_nonces_before
 from store.database import make_engine, session_factory
 
 log = logging.getLogger(__name__)
-
-DOCS_ASSETS = "/docs-assets"
 
 DESCRIPTION = """Pre-send checks of phone-number ownership, CAMARA number recycling and tenure.
 
@@ -152,10 +150,7 @@ def create_app(
         nonce_engine.dispose()
         engine.dispose()
 
-    # the docs pages' scripts come with the service (Swagger UI 5 and ReDoc, which read
-    # OpenAPI 3.1), not from a CDN that a closed network cannot reach
-    app = FastAPIOffline(
-        static_url=DOCS_ASSETS,
+    app = FastAPI(
         title="Phone-ownership checks",
         version="1",
         description=DESCRIPTION,
@@ -164,11 +159,14 @@ def create_app(
         # a path with a slash too many is unknown, answered 404 in the envelope: a redirect would
         # lead a signed call to a URL its signature does not cover, and a 401
         redirect_slashes=False,
+        docs_url=None,  # served below, with scripts of their own
+        redoc_url=None,
     )
+    add_docs_pages(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         ObservabilityMiddleware,
-        static_paths=[app.openapi_url] if app.openapi_url else [],
+        static_paths=[path for path in (app.openapi_url, *DOCS_PAGES) if path],
         static_folders=[DOCS_ASSETS],
     )
     install_error_handlers(app)

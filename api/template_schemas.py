@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from api.schemas import Strict, examples, refuse_lone_surrogates
-from ownership.message_text import refuse_unshowable
+from ownership.message_text import refuse_unshowable, visible_text
 from ownership.moderation import (
     Category,
     Decision,
@@ -183,7 +183,7 @@ class TemplateDecisionCreate(Strict):
     @field_validator("note")
     @classmethod
     def _a_note_says_something(cls, note: str | None) -> str | None:
-        if note is not None and not note.strip():
+        if note is not None and not visible_text(note)[0].strip():  # a zero-width space too
             raise ValueError("the note is blank: leave it out, or say why")
         return note
 

@@ -16,7 +16,8 @@ from typing import Any
 class WebhookEventType(StrEnum):
     NOTIFICATION_STATUS = "notification.status"  # a notification moved to a new status
     NOTIFICATION_REPLY = "notification.reply"  # the person replied to a notification
-    TEMPLATE_STATUS = "template.status"  # a moderator approved or rejected a template
+    # a template decided: refused by the automatic moderation, or by a moderator either way
+    TEMPLATE_STATUS = "template.status"
 
 
 @dataclass(frozen=True)

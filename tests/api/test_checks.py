@@ -290,6 +290,7 @@ def test_health_and_metrics_report_the_snapshot_and_the_requests(caller: Caller)
 
 def test_the_docs_pages_load_everything_from_the_service_itself(caller: Caller) -> None:
     for page in ("/docs", "/redoc"):
+        assert requests.head(f"{caller.url}{page}", timeout=30).status_code == 200
         html = caller.get(page).text
         sources = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", html)
         scripts = [source for source in sources if source.endswith(".js")]

@@ -226,8 +226,8 @@ def test_a_template_with_a_character_no_store_holds_is_an_invalid_argument_namin
 def test_a_blank_note_is_refused_as_the_command_line_refuses_it(service: Service) -> None:
     submitted = submit(service.shop, ORDER_READY_BODY)
 
-    for decision in ("approve", "reject"):
-        refused = service.decide(submitted["id"], decision=decision, note=" ")
+    for decision, note in (("approve", " "), ("reject", " \u200b ")):
+        refused = service.decide(submitted["id"], decision=decision, note=note)
         assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_ARGUMENT")
         assert "note" in refused.json()["message"]
     seen = service.shop.get(f"/v1/message_template/{submitted['id']}").json()
