@@ -16,7 +16,7 @@ from typing import Any
 class WebhookEventType(StrEnum):
     NOTIFICATION_STATUS = "notification.status"  # a notification moved to a new status
     NOTIFICATION_REPLY = "notification.reply"  # the person replied to a notification
-    # a template decided: refused by the automatic moderation, or by a moderator either way
+    # a template decided: refused by the automatic moderation, or judged by a moderator
     TEMPLATE_STATUS = "template.status"
 
 
