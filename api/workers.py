@@ -12,7 +12,8 @@ connection waits on a socket nobody accepts from. The price: connections that we
 dying worker's socket, not yet accepted, are reset with it, as its requests in flight are.
 
 The supervisor restarts a worker that dies, stops when one cannot start (its port taken, its
-app broken), and stops all of them on SIGINT or SIGTERM.
+app broken), and stops all of them on SIGINT or SIGTERM; a worker whose supervisor is killed
+stops by itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start serving
 CHECK_SECONDS = 0.5
+ORPHAN_CHECK_SECONDS = 1.0
 STOP_SECONDS = 30.0
 
 
@@ -63,12 +66,27 @@ def _serve_one(config: dict[str, Any], host: str, port: int) -> None:
     """A worker process: its own socket, then uvicorn's server on it until told to stop."""
     import uvicorn
 
+    _stop_when_orphaned(os.getppid())
     try:
         listener = bind_shared(host, port)
     except PortInUseError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(STARTUP_FAILURE)
     uvicorn.Server(uvicorn.Config(**config)).run(sockets=[listener])
+
+
+def _stop_when_orphaned(supervisor: int) -> None:
+    """Stop this worker as SIGTERM does once its supervisor is gone (killed with SIGKILL, or
+    by the kernel's OOM killer): a worker left behind would hold the port, and the
+    supervisor started again could not listen on it."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        log.warning("the supervisor %s is gone: stopping worker %s", supervisor, os.getpid())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 class Workers:

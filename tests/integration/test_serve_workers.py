@@ -122,6 +122,20 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(
     assert not any(worker.is_running() and worker.status() != "zombie" for worker in workers)
 
 
+def test_workers_whose_supervisor_is_killed_stop_and_free_the_port(
+    served: tuple[subprocess.Popen[bytes], int, dict[str, str]],
+) -> None:
+    server, port, _ = served
+    workers = workers_of(server)
+
+    server.kill()  # SIGKILL to the supervisor alone: no chance to stop its workers
+    server.wait()
+
+    wait_until(lambda: not any(w.is_running() and w.status() != "zombie" for w in workers))
+    with socket.create_server(("127.0.0.1", port)):  # free for a server started again
+        pass
+
+
 def test_each_workers_process_metrics_are_shown_by_its_pid(
     served: tuple[subprocess.Popen[bytes], int, dict[str, str]],
 ) -> None:
