@@ -1,5 +1,6 @@
 """`ownership notifications forget`: the notifications' retention by hand (the worker runs it
-every hour), or a dry run of it that says what it would forget."""
+every hour), or a dry run of it that says what it would forget; `show` and `erase`, one
+number's (pipelines.number_records_cli)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,12 @@ def _batch_size(text: str) -> int:
 
 
 def add_notifications_commands(commands: Any) -> None:
+    from pipelines.number_records_cli import add_number_records_commands
+
     notifications = commands.add_parser(
         "notifications",
-        help="the notifications kept in the store: forget those past the retention",
+        help="the notifications kept in the store: forget those past the retention; show or "
+        "erase one number's",
         description="The notifications kept in the store.",
     )
     actions = notifications.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -92,6 +96,7 @@ def add_notifications_commands(commands: Any) -> None:
         ),
     )
     forget.set_defaults(run=cmd_notifications_forget)
+    add_number_records_commands(actions)
 
 
 def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> int:
