@@ -536,11 +536,10 @@ def cut_short_after_a_no(
     said_at: datetime,
     now: datetime,
 ) -> int:
-    """End the lives of the number's other notifications still held by a social network,
+    """End now the lives of the number's other notifications still held by a social network,
     sent and not delivered or asked and not answered, once its holder said No at `said_at`:
     the sweeper withdraws them and sends them by SMS (a report that races the withdrawal, as
-    at a TTL, bills one delivery). Each is made to expire at the No's own time, which marks
-    it as ended by the No (`denied_while_held`). Returns how many."""
+    at a TTL, bills one delivery), saying why (`ended_by_no_at`). Returns how many."""
     result = connection.execute(
         update(notifications)
         .where(
@@ -552,26 +551,9 @@ def cut_short_after_a_no(
             notifications.c.channel.in_(list(networks)),
             notifications.c.expires_at > now,
         )
-        .values(expires_at=said_at)
+        .values(expires_at=now, ended_by_no_at=said_at)
     )
     return result.rowcount
-
-
-def denied_while_held(connection: Connection, rows: list[dict[str, Any]]) -> set[str]:
-    """Those of the notifications that a No ended (`cut_short_after_a_no`), not their TTLs:
-    each expires at the moment of a No its number's holder said."""
-    if not rows:
-        return set()
-    phones = sorted({row["phone"] for row in rows})
-    said = {
-        (phone, at)
-        for phone, at in connection.execute(
-            select(verifications.c.phone, verifications.c.ts)
-            .where(_among(connection, verifications.c.phone, phones))
-            .where(verifications.c.result == "denied")
-        )
-    }
-    return {row["id"] for row in rows if (row["phone"], row["expires_at"]) in said}
 
 
 def answered_prompts(connection: Connection, notification_ids: list[str]) -> set[str]:

@@ -55,6 +55,7 @@ SWEPT_COLUMNS = (
     "reasons",
     "expires_at",
     "updated_at",
+    "ended_by_no_at",
 )
 
 
@@ -114,7 +115,7 @@ class Sweeping(NotifyCore):
                 return 0
             # those a No to another notification ended: no `no_answer` for their prompts,
             # whose TTLs the person did not have
-            cut_short = records.denied_while_held(connection, rows)
+            cut_short = {row["id"] for row in rows if row["ended_by_no_at"] is not None}
             delivered_first, to_expire, unreported, waiting_sms = [], [], [], []
             unconfirmed: list[dict[str, Any]] = []  # the network could not be asked for long
             unsent: list[dict[str, Any]] = []  # claimed for SMS by a process that died
@@ -179,7 +180,14 @@ class Sweeping(NotifyCore):
                 # the holder said No to another notification: this one leaves the network too
                 ([row for row in to_expire if row["id"] in cut_short], {"denied": True}),
                 # the client is told that it may show in the network all the same
-                (unconfirmed, {"ttl_ran_out": True, "withdrawal_unconfirmed": True}),
+                (
+                    [row for row in unconfirmed if row["id"] not in cut_short],
+                    {"ttl_ran_out": True, "withdrawal_unconfirmed": True},
+                ),
+                (
+                    [row for row in unconfirmed if row["id"] in cut_short],
+                    {"denied": True, "withdrawal_unconfirmed": True},
+                ),
             ):
                 by_sms = [row for row in ending if Fallback(row["fallback"]) is Fallback.SMS]
                 expired += self._move_many(

@@ -96,6 +96,9 @@ class NotificationRow(Base):
     # until the report timeout past it. Null while it was never claimed for SMS, and for an
     # SMS claimed before there was a column (its report is awaited from its last move)
     sms_valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # when a No its number's holder said to another notification ended this one, held by a
+    # social network (delivery.records.cut_short_after_a_no): the sweeper says `denied`
+    ended_by_no_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # when the dispatcher tries again one it could not carry (its networks or the SMS gateway
     # unreachable): meanwhile its rounds reach those behind it; null, at once
     next_try_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -242,6 +242,24 @@ def test_a_late_no_dated_before_a_message_was_sent_still_says_why_it_was_withdra
     ]
 
 
+def test_a_no_reported_hours_late_still_sends_the_withdrawn_message_by_sms(
+    notifier: Notifier,
+) -> None:
+    """Said long ago, reported now (a gateway retrying its report): the SMS of the message it
+    withdraws is worth delivering from now, not from when the No was said."""
+    asked = notifier.notify(SUSPICIOUS, "r-1", sensitive=True)
+    said_no_at = notifier.clock.now() + timedelta(minutes=1)
+    notifier.clock.advance(timedelta(hours=10, minutes=30))
+    regular = notifier.notify(SUSPICIOUS, "r-2")
+    notifier.clock.advance(timedelta(minutes=1))
+
+    assert notifier.service.answered(asked, confirmed=False, at=said_no_at)
+    notifier.service.sweep()
+
+    assert statuses(notifier, regular) == ["accepted", "sent", "expired", "sms_sent"]
+    assert [row[0] for row in notifier.sms.sent][-1] == regular
+
+
 def test_a_message_whose_ttl_ran_out_before_a_no_expired_for_its_ttl(notifier: Notifier) -> None:
     regular = notifier.notify(SUSPICIOUS, "r-1", ttl=timedelta(minutes=1))
     asked = notifier.notify(SUSPICIOUS, "r-2", sensitive=True)
