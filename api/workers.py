@@ -62,11 +62,13 @@ def bind_shared(host: str, port: int, shared: bool = True) -> socket.socket:
     return listener
 
 
-def _serve_one(config: dict[str, Any], host: str, port: int) -> None:
+def _serve_one(config: dict[str, Any], host: str, port: int, supervisor: int) -> None:
     """A worker process: its own socket, then uvicorn's server on it until told to stop."""
     import uvicorn
 
-    _stop_when_orphaned(os.getppid())
+    if os.getppid() != supervisor:  # it died while this one started
+        sys.exit(0)
+    _stop_when_orphaned(supervisor)
     try:
         listener = bind_shared(host, port)
     except PortInUseError as error:
@@ -126,7 +128,9 @@ class Workers:
 
     def _start(self) -> BaseProcess:
         process = self._context.Process(
-            target=_serve_one, args=(self.config, self.host, self.port), daemon=False
+            target=_serve_one,
+            args=(self.config, self.host, self.port, os.getpid()),
+            daemon=False,
         )
         process.start()
         return process

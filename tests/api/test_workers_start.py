@@ -3,11 +3,12 @@ they start stops those started so far, and starts no more."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
 
-from api.workers import Workers
+from api.workers import Workers, _serve_one
 
 
 @dataclass
@@ -44,3 +45,13 @@ def test_a_signal_while_the_workers_start_starts_no_more(monkeypatch: pytest.Mon
     assert workers.run() == 0
     assert len(started) == 3
     assert stopped == [1, 2, 3]
+
+
+def test_a_worker_whose_supervisor_died_while_it_started_does_not_serve() -> None:
+    """Its parent is then init (or a subreaper), which the watch would take for its own."""
+    gone = os.getppid() + 1  # not this process's parent: the one that started it is gone
+
+    with pytest.raises(SystemExit) as exit_:
+        _serve_one({}, "127.0.0.1", 0, gone)
+
+    assert exit_.value.code == 0
