@@ -110,6 +110,8 @@ MUST_PASS_TOO = [
 
 # our own promotional bodies, which must fail, with the rule expected to catch each
 MUST_FAIL = [
+    ("Применена скидка 20%, а в пятницу будет 30%.", "DISCOUNT"),
+    ("Скидка 10% применена, с картой будет 30%.", "DISCOUNT"),
     ("Discount applied: 20% on everything", "DISCOUNT"),
     ("Скидка будет применена при заказе от 3000 ₽", "DISCOUNT"),
     ("#name#, в день рождения дарим скидку 15% на всё!", "BIRTHDAY_OFFER"),
@@ -306,12 +308,52 @@ RECEIPTS_FILLED = [
     ("Кэшбэк за покупку в #shop# начислен.", "Get Fit Gym", "Get 10% back"),
     ("Кэшбэк #sum# начислен.", "150 ₽", "10% на всё, он будет"),
     ("Акции #ticker# куплены.", "Сбербанк ап", "недели: подпишитесь, и"),
-    ("Купон #code# применён к заказу #order#.", "ЛЕТО 2026", "ЛЕТО для всех, и"),
+    ("Купон #code# применён к заказу #order#.", "ЛЕТО 2026", "ЛЕТО для всех покупателей, и"),
     ("Подарок к заказу #order# отправлен.", "A-1234", "123 и к каждому следующему"),
     ("Сумма скидки: #sum#.", "500 RUB", "500 ₽ на любой заказ"),
     ("Скидка #sum# применена.", "по заказу 12345 на сумму 1.500 ₽", "20% для всех покупателей"),
     ("Promo code #code# applied to your order #order#.", "ABCDEFGHIJKLMNOPQRSTUV", "X; get 20%"),
+    # a param that starts a sentence of its own, or offers in words no guard lists
+    ("Начислено #n# бонусов за заказ #order#.", "1 250", "0. Вас ждут 500"),
+    ("Начислено #n# бонусов за заказ #order#.", "1 250", "0. Приведите друга — ещё 500"),
+    ("Начислено #n# бонусов за заказ #order#.", "1 250", "0. Скачайте приложение и 500"),
+    ("Начислено #n# бонусов за заказ #order#.", "1 250", "0. Новым клиентам дадим 1000"),
+    ("Применена скидка #sum#.", "100 ₽", "20% ко всем товарам в корзине"),
+    ("Применена скидка #sum#.", "100 ₽", "до 50% в корзине"),
+    ("Применена скидка #sum#.", "100 ₽", "20%, она будет действовать до конца месяца"),
+    ("Кэшбэк #sum# ₽ зачислен на карту.", "150", "0. До 30% с картой Мир"),
+    ("Подарок к заказу #order# отправлен.", "A-1234", "123. Пригласи друга — ещё один"),
+    ("Discount of #sum# applied to order #order#.", "$4.99", "20% on all items"),
 ]
+
+# what banks and shops put in params: names of shops, goods and addresses that hold the words
+# of offers, and text in another sentence than the receipt's
+HONEST_PARAMS = [
+    ("Начислено #n# бонусов за покупку в магазине «#shop#».", "shop", "Каждый день"),
+    ("Начислено #n# бонусов за покупку в магазине «#shop#».", "shop", "Всё для вас"),
+    ("Начислено #n# бонусов за покупку в магазине «#shop#».", "shop", "Аптека для всех"),
+    ("Начислено #n# бонусов за покупку в магазине «#shop#».", "shop", "Любой каприз"),
+    ("Начислено #n# бонусов за покупку в магазине «#shop#».", "shop", "Следующая станция"),
+    ("Начислено #n# бонусов за покупку в магазине «#shop#».", "shop", "ул. Ленина, д. 5"),
+    ("Начислено #n# бонусов за покупку в магазине «#shop#».", "shop", "Ромашка и Ко."),
+    ("Бонусы за покупку #item# начислены.", "item", "Молоко «Каждый день» 2,5% 1 л"),
+    ("Заказ #order# оплачен (скидка #n# ₽). Доставка: #date#.", "date", "на следующий день"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "Get A Grip Climbing"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "Get 2 Go Foods"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "Subscribe & Save Coffee Pods"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "Join Now Fitness"),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "value"), HONEST_PARAMS)
+def test_a_receipts_params_as_banks_and_shops_fill_them_in_pass(
+    rules: ModerationRules, text: str, name: str, value: str
+) -> None:
+    template = draft(text, Category.TRANSACTION)
+    params = {found: SAMPLES[found] for found in re.findall(r"#(\w+)#", text)}
+
+    assert moderate(template, rules).findings == ()
+    assert moderate_message(template, params | {name: value}, rules).findings == ()
 
 
 @pytest.mark.parametrize(("text", "honest", "offer"), RECEIPTS_FILLED)
