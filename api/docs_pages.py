@@ -25,11 +25,14 @@ def add_docs_pages(app: FastAPI) -> None:
     app.mount(DOCS_ASSETS, StaticFiles(directory=_ASSETS), name="docs-assets")
     title = app.title
 
+    def root(request: Request) -> str:  # behind a prefix: `/svc` or `/svc/`
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
     def openapi_url(request: Request) -> str:
-        return f"{request.scope.get('root_path', '')}{app.openapi_url}"
+        return f"{root(request)}{app.openapi_url}"
 
     def assets(request: Request) -> str:
-        return f"{request.scope.get('root_path', '')}{DOCS_ASSETS}"
+        return f"{root(request)}{DOCS_ASSETS}"
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         return get_swagger_ui_html(

@@ -189,6 +189,13 @@ class NotifyGauges(Collector):
             )
 
 
+def _route_path(path: str, prefix: str) -> str:
+    """The request's path as the app's routes read it: behind a prefix (the server's
+    `root_path`, as the request came in; a mount adds its own to it), without it."""
+    prefix = prefix.rstrip("/")
+    return path[len(prefix) :] if prefix and path.startswith(prefix) else path
+
+
 # the store's figures are the same on every host and worker that reads them
 WHOLE_STORE = " (the whole store's, as every host and worker reports it: aggregate with max)"
 
@@ -296,6 +303,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        prefix = str(scope.get("root_path", ""))  # before a mount adds to it
         correlator = well_formed_correlator(scope)
         status = 500
 
@@ -316,7 +324,7 @@ class ObservabilityMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None)
             if template is None:
-                template = self._static_template(scope["path"])
+                template = self._static_template(_route_path(scope["path"], prefix))
             REQUESTS.labels(template, scope["method"], str(status)).inc()
             LATENCY.labels(template, scope["method"]).observe(time.perf_counter() - started)
 
