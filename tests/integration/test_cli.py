@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -230,17 +231,24 @@ def test_sigterm_stops_a_command_as_ctrl_c_does_leaving_no_half_written_history(
         signal.signal(signal.SIGINT, signal.SIG_IGN if ctrl_c_ignored else signal.SIG_DFL)
 
     generating = subprocess.Popen(
-        [sys.executable, "-c", command, "synth", "--phones", "3000000", "--out", str(out)],
+        # some 20 s of work on a quiet machine, stopped as soon as it has begun writing
+        [sys.executable, "-c", command, "synth", "--phones", "300000", "--out", str(out)],
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=as_a_shell_starts_it,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     while not partial.exists() and generating.poll() is None:
         time.sleep(0.05)
 
     generating.send_signal(signal.SIGTERM)  # what `systemctl stop` and `timeout` send
 
-    _, err = generating.communicate(timeout=60)
+    try:
+        _, err = generating.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # where each thread waits, for the report
+        generating.send_signal(signal.SIGABRT)
+        _, err = generating.communicate(timeout=30)
+        raise AssertionError(f"SIGTERM did not stop the command:\n{err}") from None
     assert generating.returncode == 143
     assert err.strip().splitlines()[-1] == "terminated"
     assert not out.exists() and not partial.exists()
