@@ -18,7 +18,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import accumulate, pairwise
+from itertools import accumulate
 from types import MappingProxyType
 
 from ownership.message_text import Lookalikes, septets, sms_parts, ucs2_units, visible_text
@@ -265,12 +265,7 @@ class ModerationRules:
 
     @classmethod
     def compile_offer_words(cls, patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
-        """The patterns as one alternation (one pass over a value, which every notification
-        pays for), once each is known to compile on its own (a fault names its pattern)."""
-        each = _compile_all("offer_words", patterns)
-        if not each:
-            return ()
-        return (re.compile("|".join(f"(?:{one.pattern})" for one in each), re.IGNORECASE),)
+        return _compile_all("offer_words", patterns)
 
 
 @dataclass(frozen=True)
@@ -467,55 +462,34 @@ def _filled_promotions(
         )
 
 
-# where a template's sentence ends: a full stop, a mark or a line break before a space or the
-# end (a decimal point, «1.5», ends none)
-_SENTENCE_END = re.compile(r"[.!?\n](?=\s|$)")
-# a value that ends a sentence and starts another: a mark after a digit or a word of four
-# letters or more, then a word («0. Вас ждут 500»); «ул. Ленина», «и Ко.» and «1.5» are none
-_NEW_SENTENCE = re.compile(r"(?:(?<=\d)|(?<=[^\W\d_]{4}))[.!?;]\s+\w")
-
-
 def _receipts_made_offers(
     text: str, values: Mapping[str, str], rules: ModerationRules
 ) -> Iterator[Finding]:
     """The template's own promotional words that an exception excused as a receipt
-    («Начислено #n# бонусов»), once a param of the receipt's own sentence makes an offer of
-    it: holds an offer word (`offer_words`; n = «0 — получите 500») or starts a sentence of
-    its own (n = «0. Вас ждут 500»), however the exception reads the filled text. A param
-    that merely breaks an exception's shape (n = «12.5») fills the receipt in; one in another
-    sentence («Доставка: на следующий день») says nothing of it."""
+    («Начислено #n# бонусов»), once a param of the body makes an offer of them by holding a
+    phrase of `offer_words` (n = «0 — получите 500»), however the exception reads the filled
+    text. A param that merely breaks an exception's shape (n = «12.5», an address) fills the
+    receipt in."""
     placeholders, _ = scan_placeholders(text, rules.placeholder_name)
-    offering = {
-        placeholder.name: offered
-        for placeholder in placeholders
-        if (offered := _offer_in(values.get(placeholder.name, ""), rules)) is not None
-    }
-    if not offering:  # the common case, with no scan of the template
+    offered = next(
+        (
+            found
+            for name in sorted({placeholder.name for placeholder in placeholders})
+            if (found := _offer_in(values.get(name, ""), rules)) is not None
+        ),
+        None,
+    )
+    if offered is None:  # the common case, with no scan of the template
         return
     masked = _masked(text, placeholders)
-    ends = [0, *(found.end() for found in _SENTENCE_END.finditer(masked)), len(masked)]
     visible, starts, stops = visible_text(masked)
     for rule in rules.promotions:
         seen = set()
         for reading in rules.lookalikes.readings(visible):
             for match in rule.excused_matches(reading):
                 span = (starts[match.start()], stops[match.end() - 1])
-                if match.end() == match.start() or span in seen:
-                    continue
-                seen.add(span)
-                sentence = next(
-                    (begin, end) for begin, end in pairwise(ends) if begin <= span[0] < end
-                )
-                offered = next(
-                    (
-                        offering[placeholder.name]
-                        for placeholder in placeholders
-                        if placeholder.name in offering
-                        and sentence[0] <= placeholder.start < sentence[1]
-                    ),
-                    None,
-                )
-                if offered is not None:
+                if match.end() > match.start() and span not in seen:
+                    seen.add(span)
                     yield Finding(
                         ModerationReason.PROMOTIONAL,
                         rule.code,
@@ -527,9 +501,8 @@ def _receipts_made_offers(
 
 
 def _offer_in(value: str, rules: ModerationRules) -> str | None:
-    """What in a param's value makes an offer of a receipt beside it: an offer word, read past
-    invisible characters and in each script's reading, as promotion is, or the start of a
-    sentence of its own; None: nothing."""
+    """The offer phrase a param's value holds, read past invisible characters and in each
+    script's reading, as promotion is; None: none."""
     if not value:
         return None
     visible, _, _ = visible_text(value)
@@ -537,8 +510,6 @@ def _offer_in(value: str, rules: ModerationRules) -> str | None:
         for pattern in rules.offer_words:
             if found := pattern.search(reading):
                 return found.group()
-    if found := _NEW_SENTENCE.search(visible):
-        return visible[found.start() :].strip()[:40]
     return None
 
 

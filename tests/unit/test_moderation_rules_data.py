@@ -60,6 +60,8 @@ MUST_PASS = [
 # reports of the user's own transaction that mention a discount, a bonus or shares: they pass
 # (the rules' exceptions), since a purchase the user made is behind them
 MUST_PASS_TOO = [
+    ("Скидка 10% применена, доставка будет 28 ноября.", Category.TRANSACTION),
+    ("Скидка 10% применена, заказ будет доставлен завтра к 14:00.", Category.TRANSACTION),
     # a later clause of the same sentence that promises nothing
     ("Применена скидка #sum# ₽, заказ будет доставлен #date#.", Category.TRANSACTION),
     ("Discount applied: #sum# RUB.", Category.TRANSACTION),
@@ -302,7 +304,7 @@ RECEIPTS_FILLED = [
     ("Начислено #n# бонусов за заказ #order#.", "12.5", "0. Получите 500"),
     ("Начислено #n# бонусов за заказ #order#.", "150", "0 — получите 500"),
     ("Начислено #n# бонусов за заказ #order#.", "150", "0, а при заказе от 3000 ₽ ещё 500"),
-    ("Начислено #n# бонусов за заказ #order#.", "150", "0; заходите завтра за 500"),
+    ("Начислено #n# бонусов за заказ #order#.", "150", "0; заходите завтра и получите 500"),
     ("Бонусы за покупку #item# начислены.", "Набор чая «Утренний» 1.5 кг, 3 шт.", "чая — на всё"),
     ("Кэшбэк за покупку в #shop# начислен.", "ООО «Ромашка и Ко.»", "Ромашка, 10% на всё"),
     ("Кэшбэк за покупку в #shop# начислен.", "Get Fit Gym", "Get 10% back"),
@@ -319,9 +321,9 @@ RECEIPTS_FILLED = [
     ("Начислено #n# бонусов за заказ #order#.", "1 250", "0. Скачайте приложение и 500"),
     ("Начислено #n# бонусов за заказ #order#.", "1 250", "0. Новым клиентам дадим 1000"),
     ("Применена скидка #sum#.", "100 ₽", "20% ко всем товарам в корзине"),
-    ("Применена скидка #sum#.", "100 ₽", "до 50% в корзине"),
+    ("Применена скидка #sum#.", "100 ₽", "100 ₽ на всё в корзине"),
     ("Применена скидка #sum#.", "100 ₽", "20%, она будет действовать до конца месяца"),
-    ("Кэшбэк #sum# ₽ зачислен на карту.", "150", "0. До 30% с картой Мир"),
+    ("Кэшбэк #sum# ₽ зачислен на карту.", "150", "0. Вас ждут 30% с картой Мир"),
     ("Подарок к заказу #order# отправлен.", "A-1234", "123. Пригласи друга — ещё один"),
     ("Discount of #sum# applied to order #order#.", "$4.99", "20% on all items"),
 ]
@@ -342,7 +344,31 @@ HONEST_PARAMS = [
     ("Кэшбэк за покупку в #shop# начислен.", "shop", "Get 2 Go Foods"),
     ("Кэшбэк за покупку в #shop# начислен.", "shop", "Subscribe & Save Coffee Pods"),
     ("Кэшбэк за покупку в #shop# начислен.", "shop", "Join Now Fitness"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "Get More Fitness"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "Walmart Corp. Store #12"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "YANDEX.TAXI. MOSCOW"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "ИП Иванов; ТЦ Мега"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "г. Москва, ул. Ленина, д. 5, корп. 2"),
+    ("Кэшбэк за покупку в #shop# начислен.", "shop", "респ. Татарстан, г. Казань, просп. Мира, 10"),
+    ("Бонусы за покупку #item# начислены.", "item", "Клубника в корзинке 500 г"),
+    ("Бонусы за покупку #item# начислены.", "item", "Набор «Ещё 5 минуточек»"),
+    ("Бонусы за покупку #item# начислены.", "item", "Сок, до 30% сока"),
+    ("Заказ #order# оплачен (скидка #n# ₽). #date#", "date", "Получите заказ до 15.05."),
 ]
+
+
+def test_an_offer_in_a_param_of_another_sentence_than_the_receipt_is_refused(
+    rules: ModerationRules,
+) -> None:
+    template = TemplateDraft.of(
+        "Начислено #n# бонусов за заказ #order#. #item#",
+        Category.TRANSACTION,
+        {"n": "150", "order": "1", "item": "Спасибо!"},
+    )
+    params = {"n": "150", "order": "1", "item": "Получите ещё 500 за отзыв!"}
+
+    assert moderate(template, rules).findings == ()
+    assert moderate_message(template, params, rules).reasons == (ModerationReason.PROMOTIONAL,)
 
 
 @pytest.mark.parametrize(("text", "name", "value"), HONEST_PARAMS)
