@@ -39,10 +39,11 @@ def add_number_records_commands(actions: Any) -> None:
             "Erase the number's notifications that have their outcome, with their status "
             "history, SMS codes and the webhook events sent about them. Kept, and said: "
             "notifications under way and those a webhook of which waits to be sent (run it "
-            "again once they end), the number's re-verification answers (a No keeps messages "
-            "away from the previous holder's account) and the billing ledger (no number in "
-            "it). The batch's history and scores are yours to edit: the next scoring run "
-            "reads what the history holds."
+            "again once they end), those whose request the client could still repeat "
+            "(erased, a repeat would be sent again), the number's re-verification answers (a "
+            "No keeps messages away from the previous holder's account) and the billing ledger "
+            "(no number in it). The batch's history and scores are yours to edit: the next "
+            "scoring run reads what the history holds."
         ),
     )
     erase.add_argument("phone", help="the number, E.164 (+79234567823)")
@@ -58,7 +59,7 @@ def cmd_notifications_show(args: argparse.Namespace, settings: Settings) -> int:
     from delivery.number_records import held_about
     from pipelines.serving_cli import store_failed
 
-    phone = _number(args.phone)
+    phone = _number(args.phone, settings)
     with _store(settings) as engine:
         try:
             held = held_about(engine, phone)
@@ -72,15 +73,17 @@ def cmd_notifications_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_notifications_erase(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DatabaseError
 
+    from delivery.clock import build_clock
     from delivery.number_records import erase_number
     from ownership.numbers import mask
     from pipelines.serving_cli import store_failed
 
-    phone = _number(args.phone)
-
+    phone = _number(args.phone, settings)
     with _store(settings) as engine:
         try:
-            erased = erase_number(engine, phone, dry_run=args.dry_run)
+            # the notify path's clock: the demo's runs faster than the wall clock
+            now = build_clock(settings).now()
+            erased = erase_number(engine, phone, now, dry_run=args.dry_run)
         except DatabaseError as error:
             raise store_failed(settings, error) from error
     print(_said(erased, mask(phone), args.dry_run))
@@ -100,6 +103,11 @@ def _said(erased: Erased, masked: str, dry_run: bool) -> str:
             f"; {_count(kept, 'notification')} kept, under way or with a webhook waiting: "
             "run it again once they end"
         )
+    if erased.kept_repeatable:
+        line += (
+            f"; {_count(erased.kept_repeatable, 'notification')} kept while its client could "
+            "still repeat its request (erased, it would be sent again): run it again later"
+        )
     if erased.answers_kept:
         line += (
             f"; {_count(erased.answers_kept, 're-verification answer')} kept: a No keeps "
@@ -108,13 +116,24 @@ def _said(erased: Erased, masked: str, dry_run: bool) -> str:
     return line
 
 
-def _number(text: str) -> str:
-    from ownership.numbers import InvalidNumberError, parse_sent_number
+def _number(text: str, settings: Settings) -> str:
+    """E.164, or as the holder may write it in OWNERSHIP_DEFAULT_REGION (8 923 456-78-23)."""
+    from ownership.numbers import InvalidNumberError, NumberProblem, parse_number, parse_sent_number
 
     try:
         return parse_sent_number(text).e164
     except InvalidNumberError as error:
-        raise UsageError(str(error)) from error
+        if settings.default_region is not None and error.problem is not NumberProblem.NOT_TEXT:
+            try:
+                return parse_number(text, settings.default_region).e164
+            except InvalidNumberError:
+                pass
+        hint = (
+            ""
+            if settings.default_region
+            else ": write it as E.164 (+7…), or set OWNERSHIP_DEFAULT_REGION"
+        )
+        raise UsageError(f"{error}{hint}") from error
 
 
 @contextmanager

@@ -6,7 +6,7 @@ way, what a webhook still waits for, its re-verification answers and the bill.""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -20,6 +20,9 @@ from tests.delivery.conftest import Notifier
 from tests.delivery.test_forgetting import count, delivered_in_vk, kept
 from tests.delivery.test_sms_code import ask_a_code, the_code
 from tests.delivery.webhook_helpers import enqueue_status
+
+# past the user action a client may answer by default (3 days): a repeat is refused as stale
+PAST_REPEATS = timedelta(days=4)
 
 
 def settle(engine: Engine, event_id: str, at: datetime) -> None:
@@ -48,6 +51,8 @@ def test_show_holds_the_numbers_notifications_answers_and_overlay_and_no_other_n
     assert [item["id"] for item in held["notifications"]] == [asked]
     shown = held["notifications"][0]
     assert shown["client"] == "bank" and shown["text"]
+    assert (shown["decision"], shown["number_status"]) == ("reverify", "suspicious")
+    assert "callback_url" not in shown and "request_hash" not in shown
     assert [step["status"] for step in shown["history"]] == [
         "accepted",
         "reverify_pending",
@@ -68,16 +73,18 @@ def test_erase_removes_what_ended_and_keeps_what_is_under_way_the_answers_and_th
     notifier.service.delivered(asked, notifier.clock.now())
     told = enqueue_status(engine, notifier.client_key, notifier.clock.now(), notification_id=asked)
     settle(engine, told, notifier.clock.now())
-    under_way = notifier.notify(SUSPICIOUS, "r-2")
+    notifier.clock.advance(PAST_REPEATS)
+    under_way = notifier.notify(SUSPICIOUS, "r-2", action_at=notifier.clock.now())
     other = delivered_in_vk(notifier, "r-3")
     bill = billed(engine)
+    now = notifier.clock.now()
 
-    assert erase_number(engine, SUSPICIOUS, dry_run=True) == Erased(
+    assert erase_number(engine, SUSPICIOUS, now, dry_run=True) == Erased(
         notifications=1, history=4, codes=1, webhook_events=1, kept_under_way=1, answers_kept=1
     )
     assert kept(engine) == {asked, under_way, other}
 
-    erased = erase_number(engine, SUSPICIOUS)
+    erased = erase_number(engine, SUSPICIOUS, now)
 
     assert erased.notifications == 1 and erased.kept_under_way == 1
     assert kept(engine) == {under_way, other}
@@ -92,11 +99,26 @@ def test_a_notification_a_webhook_still_waits_for_is_kept(
 ) -> None:
     sent = delivered_in_vk(notifier, "r-1")
     enqueue_status(engine, notifier.client_key, notifier.clock.now(), notification_id=sent)
+    notifier.clock.advance(PAST_REPEATS)
 
-    erased = erase_number(engine, VERIFIED_FRESH)
+    erased = erase_number(engine, VERIFIED_FRESH, notifier.clock.now())
 
     assert (erased.notifications, erased.kept_for_webhooks) == (0, 1)
     assert kept(engine) == {sent}
+
+
+def test_a_notification_whose_request_could_still_be_repeated_is_kept_so_none_is_sent_twice(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = delivered_in_vk(notifier, "r-1")
+
+    erased = erase_number(engine, VERIFIED_FRESH, notifier.clock.now())
+
+    assert (erased.notifications, erased.kept_repeatable) == (0, 1)
+    again = notifier.service.accept(notifier.client_key, notifier.request(VERIFIED_FRESH, "r-1"))
+    assert again.answer["id"] == sent and len(notifier.vk.sent) == 1
+    notifier.clock.advance(PAST_REPEATS)
+    assert erase_number(engine, VERIFIED_FRESH, notifier.clock.now()).notifications == 1
 
 
 @pytest.fixture
@@ -105,7 +127,7 @@ def on_the_notifiers_store(
 ) -> Notifier:
     monkeypatch.setenv("OWNERSHIP_DATABASE_URL", database_url)
     monkeypatch.setenv("OWNERSHIP_CLOCK_ANCHOR", datetime.now(UTC).isoformat())
-    monkeypatch.setenv("OWNERSHIP_CLOCK_START", notifier.clock.now().isoformat())
+    monkeypatch.setenv("OWNERSHIP_CLOCK_START", (notifier.clock.now() + PAST_REPEATS).isoformat())
     return notifier
 
 
@@ -135,3 +157,17 @@ def test_a_number_that_is_none_is_a_one_line_error(capsys: pytest.CaptureFixture
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error:")
     assert "Traceback" not in captured.err
+
+
+def test_a_number_written_as_its_holder_does_is_read_in_the_default_region(
+    on_the_notifiers_store: Notifier,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    national = "8" + VERIFIED_FRESH[2:]  # +7 923… as «8 923…»
+    assert main(["notifications", "show", national]) == 2
+    assert "OWNERSHIP_DEFAULT_REGION" in capsys.readouterr().err
+
+    monkeypatch.setenv("OWNERSHIP_DEFAULT_REGION", "RU")
+    assert main(["notifications", "show", national]) == 0
+    assert json.loads(capsys.readouterr().out)["phone"] == VERIFIED_FRESH
