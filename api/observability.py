@@ -192,8 +192,11 @@ class NotifyGauges(Collector):
 def _route_path(path: str, prefix: str) -> str:
     """The request's path as the app's routes read it: behind a prefix (the server's
     `root_path`, as the request came in; a mount adds its own to it), without it."""
-    prefix = prefix.rstrip("/")
-    return path[len(prefix) :] if prefix and path.startswith(prefix) else path
+    # uvicorn writes the path as the prefix and then the route: `/svc/` gives `/svc//docs`
+    for candidate in (prefix, prefix.rstrip("/")):
+        if candidate and path.startswith(candidate) and path[len(candidate) :].startswith("/"):
+            return path[len(candidate) :]
+    return path
 
 
 # the store's figures are the same on every host and worker that reads them

@@ -35,6 +35,9 @@ def test_behind_a_prefix_the_pages_name_what_they_load_under_it_once() -> None:
 
 def test_a_prefix_is_not_part_of_the_route_a_request_is_counted_under() -> None:
     assert _route_path("/svc/docs", "/svc") == "/docs"
+    assert _route_path("/svc//docs", "/svc/") == "/docs"  # as uvicorn writes it
+    assert _route_path("/svc/docs", "/svc/") == "/docs"
+    assert _route_path("/svcdocs", "/svc") == "/svcdocs"
     assert _route_path("/svc/docs-assets/swagger-ui.css", "/svc/") == "/docs-assets/swagger-ui.css"
     assert _route_path("/docs", "") == "/docs"
     middleware = ObservabilityMiddleware(FastAPI(), static_folders=["/docs-assets"])
