@@ -196,7 +196,7 @@ def _route_path(path: str, prefix: str) -> str:
     for candidate in (prefix, prefix.rstrip("/")):
         if candidate and path.startswith(candidate) and path[len(candidate) :].startswith("/"):
             return path[len(candidate) :]
-    return path
+    return "/" if prefix and path == prefix.rstrip("/") else path
 
 
 # the store's figures are the same on every host and worker that reads them

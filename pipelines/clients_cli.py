@@ -94,7 +94,9 @@ def add_clients_commands(commands: Any) -> None:
         help="set how old a user action a client's notifications may answer",
         description=(
             "Set how old a user action a client's notifications may answer (DESIGN §7: 3 days "
-            "unless the client is allowed more). The API's workers apply it within 30 s."
+            "unless the client is allowed more). The API's workers apply it within 30 s. A "
+            "request whose notification `notifications erase` removed under a shorter one may "
+            "be sent again once it is raised."
         ),
     )
     action_age.add_argument("name", type=text_argument, help="the client's name")
