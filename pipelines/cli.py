@@ -410,24 +410,14 @@ def cmd_billing(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DatabaseError
 
     from delivery import records
-    from pipelines.serving_cli import (  # it imports from here
-        refuse_a_store_not_made,
-        store_failed,
-        store_unreachable,
-    )
-    from store.database import make_engine, upgrade
+    from pipelines.serving_cli import recorded_store, store_failed  # it imports from here
     from store.tables import ClientRow
 
     # [0-9], as the API's: \d takes any script's digits too ("٢٠٢٦-11"), and a month the
     # ledger never holds would print an empty bill instead of a mistake
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", args.month):
         raise UsageError(f"--month must be YYYY-MM, not {args.month!r}")
-    refuse_a_store_not_made(settings, "the bills a service recorded")
-    try:
-        upgrade(settings.database_url)
-        engine = make_engine(settings.database_url)
-    except DatabaseError as error:  # the store cannot be reached, read or migrated
-        raise store_unreachable(settings, error) from error
+    engine = recorded_store(settings, "the bills a service recorded")
     try:
         with engine.connect() as connection:
             key = connection.scalar(

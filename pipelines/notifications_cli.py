@@ -111,8 +111,7 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
         StopAtOnce,
         forget_notifications_before,
     )
-    from pipelines.serving_cli import refuse_a_store_not_made, store_failed, store_unreachable
-    from store.database import make_engine, upgrade
+    from pipelines.serving_cli import recorded_store, store_failed
 
     days = args.older_than_days or settings.notification_retention_days
     if days == RETENTION_OFF:
@@ -120,12 +119,7 @@ def cmd_notifications_forget(args: argparse.Namespace, settings: Settings) -> in
             "the retention is off (OWNERSHIP_NOTIFICATION_RETENTION_DAYS=0): say how old the "
             "notifications to forget are, with --older-than-days N"
         )
-    refuse_a_store_not_made(settings, "the notifications a service recorded")
-    try:
-        upgrade(settings.database_url)
-        engine = make_engine(settings.database_url)
-    except DatabaseError as error:  # the store cannot be reached, read or migrated
-        raise store_unreachable(settings, error) from error
+    engine = recorded_store(settings, "the notifications a service recorded")
     stopping, at_once = threading.Event(), StopAtOnce()
     with _stopped_by_ctrl_c(stopping, at_once):
         try:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipelines.cli import UsageError
+from pipelines.notifications_cli import _count
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -138,18 +139,9 @@ def _number(text: str, settings: Settings) -> str:
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[Engine]:
-    """The migrated store, which a service has made: none is made here."""
-    from sqlalchemy.exc import DatabaseError
+    from pipelines.serving_cli import recorded_store
 
-    from pipelines.serving_cli import refuse_a_store_not_made, store_unreachable
-    from store.database import make_engine, upgrade
-
-    refuse_a_store_not_made(settings, "the notifications a service recorded")
-    try:
-        upgrade(settings.database_url)
-        engine = make_engine(settings.database_url)
-    except DatabaseError as error:  # the store cannot be reached, read or migrated
-        raise store_unreachable(settings, error) from error
+    engine = recorded_store(settings, "the notifications a service recorded")
     try:
         yield engine
     finally:
@@ -160,7 +152,3 @@ def _moment(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _count(number: int, one: str, many: str | None = None) -> str:
-    return f"{number:,} {one if number == 1 else many or one + 's'}"

@@ -28,6 +28,7 @@ from pipelines.logs import shown
 from pipelines.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.exc import DatabaseError
     from sqlalchemy.orm import Session
 
@@ -388,6 +389,22 @@ def refuse_a_store_not_made(settings: Settings, reads: str) -> None:
         raise UsageError(
             f"no store at {missing}: this command reads {reads}; check OWNERSHIP_DATABASE_URL"
         )
+
+
+def recorded_store(settings: Settings, reads: str) -> Engine:
+    """The store a service made, migrated, for a command that `reads` what it recorded: a
+    mistyped SQLite path is refused, not made (`refuse_a_store_not_made`), and a store that
+    cannot be reached, read or migrated is one line."""
+    from sqlalchemy.exc import DatabaseError
+
+    from store.database import make_engine, upgrade
+
+    refuse_a_store_not_made(settings, reads)
+    try:
+        upgrade(settings.database_url)
+        return make_engine(settings.database_url)
+    except DatabaseError as error:
+        raise store_unreachable(settings, error) from error
 
 
 def store_failed(settings: Settings, error: DatabaseError) -> UsageError:
