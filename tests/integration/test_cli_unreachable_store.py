@@ -53,8 +53,13 @@ def test_export_verifications_with_the_store_unreachable_is_a_one_line_error(
 
 @pytest.mark.parametrize(
     "command",
-    [["clients", "list"], ["billing", "--client", "bank", "--month", "2026-11"]],
-    ids=["clients", "billing"],
+    [
+        ["clients", "list"],
+        ["billing", "--client", "bank", "--month", "2026-11"],
+        ["notifications", "show", "+79234567823"],
+        ["notifications", "erase", "+79234567823"],
+    ],
+    ids=["clients", "billing", "show", "erase"],
 )
 def test_a_store_file_that_is_no_database_is_a_one_line_error(
     tmp_path: Path,
