@@ -112,10 +112,9 @@ def held_about(engine: Engine, phone: str) -> dict[str, Any]:
             .where(hooks.c.event_type == WebhookEventType.NOTIFICATION_REPLY.value)
             .where(hooks.c.payload["notification_id"].as_string().in_(of_number))
             .order_by(hooks.c.id)
-        ).scalars():
-            data = payload.get("data", payload)
-            replies.setdefault(str(data.get("notification_id")), []).append(
-                {"text": data.get("text"), "at": data.get("at"), "channel": data.get("channel")}
+        ).scalars():  # the webhook's `data`, as the outbox keeps it
+            replies.setdefault(str(payload.get("notification_id")), []).append(
+                {key: payload.get(key) for key in ("text", "at", "channel")}
             )
         answers = connection.execute(
             select(

@@ -65,6 +65,27 @@ def test_show_holds_the_numbers_notifications_answers_and_overlay_and_no_other_n
     ]
 
 
+def test_show_gives_the_replies_the_person_wrote_to_a_notification(
+    notifier: Notifier, engine: Engine
+) -> None:
+    sent = delivered_in_vk(notifier, "r-1")
+    at = notifier.clock.now().isoformat()
+    enqueue_status(
+        engine,
+        notifier.client_key,
+        notifier.clock.now(),
+        event_type="notification.reply",
+        notification_id=sent,
+        text="Спасибо, получил",
+        at=at,
+        channel="vk",
+    )
+
+    (shown,) = held_about(engine, VERIFIED_FRESH)["notifications"]
+
+    assert shown["replies"] == [{"text": "Спасибо, получил", "at": at, "channel": "vk"}]
+
+
 def test_erase_removes_what_ended_and_keeps_what_is_under_way_the_answers_and_the_bill(
     notifier: Notifier, engine: Engine
 ) -> None:
