@@ -92,10 +92,10 @@ class Following(NotifyCore):
             return True
         with self.engine.begin() as connection:
             row = records.fetch(connection, notification_id)
-            if (
+            if (  # what refuses the report was said by `_follow`'s own look
                 row is not None
-                and _from(row, by)
-                and _about_its_message(row, provider_id)
+                and _from(row, by, said=False)
+                and _about_its_message(row, provider_id, said=False)
                 and row["channel"] in SOCIAL
             ):
                 at = _within_lifetime(row, at, self.clock.now())
@@ -118,6 +118,12 @@ class Following(NotifyCore):
             notification_id, (S.DELIVERED,), S.READ, at, by=by, provider_id=provider_id
         ):
             return True
+        with self.engine.connect() as connection:
+            row = records.fetch(connection, notification_id)
+        if row is None or not (
+            _from(row, by, said=False) and _about_its_message(row, provider_id, said=False)
+        ):
+            return False  # refused, and said so, by the look above
         self._follow(
             notification_id,
             (S.SENT,),
@@ -428,29 +434,32 @@ class Following(NotifyCore):
         return True
 
 
-def _from(row: dict[str, Any], by: Channel | None) -> bool:
+def _from(row: dict[str, Any], by: Channel | None, *, said: bool = True) -> bool:
     """Whether a report `by` a channel is about the message the notification went as: one
     from another gateway (a misrouted or forged report) must not move or bill it. None: the
-    caller vouches for it."""
+    caller vouches for it. `said`: a refusal is logged (not when an earlier look did)."""
     if by is None or row["channel"] == by.value:
         return True
-    log.warning("%s reported on %s, which went by %s: ignored", by, row["id"], row["channel"])
+    if said:
+        log.warning("%s reported on %s, which went by %s: ignored", by, row["id"], row["channel"])
     return False
 
 
-def _about_its_message(row: dict[str, Any], provider_id: str | None) -> bool:
+def _about_its_message(row: dict[str, Any], provider_id: str | None, *, said: bool = True) -> bool:
     """Whether a report naming the message `provider_id` is about the one now carrying the
     notification: a report on another (its prompt's, a message it never was, a gateway's
     mix-up) must not move or bill it. Either id unknown (the caller vouches for the report; the
-    channel's answer with the id has not come, or never came) stands for the message."""
+    channel's answer with the id has not come, or never came) stands for the message. `said`:
+    a refusal is logged (not when an earlier look did)."""
     kept = row["provider_id"]
     if provider_id is None or kept is None or provider_id == kept:
         return True
-    log.warning(
-        "a report on %s named the message %r, which is not the one carrying it: ignored",
-        row["id"],
-        provider_id,
-    )
+    if said:
+        log.warning(
+            "a report on %s named the message %r, which is not the one carrying it: ignored",
+            row["id"],
+            provider_id,
+        )
     return False
 
 

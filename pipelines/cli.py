@@ -481,7 +481,8 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
     finally:
         engine.dispose()
     if written is None:
-        since_when = f" since {args.since.isoformat()}" if args.since else ""
+        shown_since = since.isoformat().replace("+00:00", "Z") if since else ""
+        since_when = f" since {shown_since}" if since else ""
         console.print(f"no re-verification result{since_when} to export: no file written")
         return 0
     count = _rows_in(written)

@@ -6,8 +6,10 @@ and neither does an SMS delivery dated after the SMS's validity."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 
 from delivery import records
@@ -117,6 +119,21 @@ def test_a_delivery_reported_of_a_message_the_notification_never_went_as_moves_n
     notifier.service.handle(MessageDelivered(sent, carrying(engine, sent), Channel.VK, now))
     assert notifier.status(sent) == "delivered"
     assert len(billed(engine)) == 1
+
+
+@pytest.mark.parametrize("report", [MessageDelivered, MessageRead])
+def test_a_report_refused_is_said_once_in_the_log(
+    notifier: Notifier, caplog: pytest.LogCaptureFixture, report: type[MessageDelivered]
+) -> None:
+    sent = notifier.notify(VERIFIED_FRESH)
+
+    with caplog.at_level(logging.WARNING, logger="delivery.following"):
+        notifier.service.handle(report(sent, "vk-never-sent", Channel.VK, notifier.clock.now()))
+
+    assert [record.getMessage() for record in caplog.records].count(
+        f"a report on {sent} named the message 'vk-never-sent', which is not the one carrying "
+        "it: ignored"
+    ) == 1
 
 
 def test_a_read_reported_of_the_prompt_a_yes_answered_does_not_deliver_the_message(

@@ -94,7 +94,8 @@ def test_an_export_with_nothing_new_writes_no_empty_file(
 
     assert sorted((events / "verifications").iterdir()) == before
     assert capsys.readouterr().err.strip() == (
-        f"no re-verification result since {later} to export: no file written"
+        f"no re-verification result since {later.removesuffix('+00:00')}Z to export: no file "
+        "written"
     )
 
 
