@@ -93,11 +93,13 @@ def read_until_closed(connection: socket.socket) -> bytes:
 
 
 def read_response(connection: socket.socket) -> bytes:
-    """One response on a connection kept open: its head, then as many bytes as it declares."""
-    received = b""
-    while b"\r\n\r\n" not in received:
-        received += connection.recv(65536)
-    head, _, body = received.partition(b"\r\n\r\n")
+    """One response on a connection kept open: its head, then as many bytes as it declares,
+    and not a byte of the next one (two pipelined answers may come in one segment)."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = connection.recv(1)
+        assert byte, "closed before the head ended"
+        head += byte
     length = int(
         next(
             line.split(b":")[1]
@@ -105,9 +107,12 @@ def read_response(connection: socket.socket) -> bytes:
             if line.startswith(b"content-length")
         )
     )
+    body = b""
     while len(body) < length:
-        body += connection.recv(65536)
-    return head + b"\r\n\r\n" + body
+        chunk = connection.recv(length - len(body))
+        assert chunk, "closed before the body ended"
+        body += chunk
+    return head + body
 
 
 def status_and_body(response: bytes) -> tuple[int, bytes]:
