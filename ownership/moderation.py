@@ -259,8 +259,9 @@ class ModerationRules:
     min_fixed_letters: int = 0
     tail_separator: str = "\n"
     lookalikes: Lookalikes = field(default_factory=Lookalikes)
-    # words that offer what stands beside them (получите, на всё, join now): a param holding
-    # one is refused where the template's own promotional word was excused as a receipt
+    # phrases that offer what stands beside them (получите 500, ко всем товарам, get 20%): a
+    # param holding one is refused where the template's own promotional word was excused as a
+    # receipt
     offer_words: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
