@@ -123,7 +123,7 @@ class Following(NotifyCore):
         if row is None or not (
             _from(row, by, said=False) and _about_its_message(row, provider_id, said=False)
         ):
-            return False  # refused, and said so, by the look above
+            return False  # refused, and said so by the look above (unless a fallback moved it)
         self._follow(
             notification_id,
             (S.SENT,),

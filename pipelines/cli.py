@@ -447,12 +447,7 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
     from sqlalchemy.exc import DatabaseError
 
     from delivery.export import export_verifications
-    from pipelines.serving_cli import (  # it imports from here
-        refuse_a_store_not_made,
-        store_failed,
-        store_unreachable,
-    )
-    from store.database import make_engine, upgrade
+    from pipelines.serving_cli import recorded_store, store_failed  # it imports from here
 
     if not args.history.is_dir():
         problem = "is not a folder" if args.history.exists() else "does not exist"
@@ -463,12 +458,7 @@ def cmd_export_verifications(args: argparse.Namespace, settings: Settings) -> in
             f"{args.history} is not a history (DESIGN §3): it has no "
             f"{', '.join(missing)} folder; give the history the batch scores"
         )
-    refuse_a_store_not_made(settings, "the re-verification results a service recorded")
-    try:
-        upgrade(settings.database_url)
-        engine = make_engine(settings.database_url)
-    except DatabaseError as error:  # the store cannot be reached, read or migrated
-        raise store_unreachable(settings, error) from error
+    engine = recorded_store(settings, "the re-verification results a service recorded")
     try:
         since = None if args.since is None else args.since.replace(tzinfo=UTC)
         written = export_verifications(engine, args.history, since)
